@@ -1,0 +1,285 @@
+"""The configuration space: one frozen, validated, hashable value per configuration.
+
+Axes (after the study's notation):
+  xN  `model`      — which architecture (size);
+  xT  `window`     — ASR: input window in seconds (<= 30 for Whisper) or "dynamic" (fitted to
+                     each utterance, plus `dynamic_margin_s`); SER: clip duration in seconds;
+  xV  `stride`     — keep one encoder token in `stride`, by `pool` ("mean" of each group of
+                     `stride` tokens, or "drop" all but the first), applied after encoder layer
+                     `stride_at` (0 = before the first layer, L = after the last, before the final
+                     layer norm) or on the encoder "output" (after the final layer norm).
+plus `adaptation` (none | LoRA | DAMA, optionally with the top-k layers unfrozen), `precision`
+and, for ASR, `beam_size`.
+
+Equivalent settings are canonicalised (stride 1 ignores where/how it applies), so two configurations
+that compute the same thing compare and hash equal.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Literal
+
+from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
+
+TASKS = ("asr", "ser")
+POOLS = ("mean", "drop")
+PRECISIONS = ("fp32", "bf16", "int8-dynamic")
+ADAPT_METHODS = ("none", "lora", "dama")
+DYNAMIC = "dynamic"
+MEL_FRAMES_PER_S = 100  # Whisper: 10 ms hop
+ENCODER_FRAMES_PER_S = 50  # Whisper: conv stem stride 2
+MIN_SER_DURATION_S = 0.1
+DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
+
+
+class ConfigError(ValueError):
+    """An invalid configuration value; names the field, the value and what is allowed."""
+
+    def __init__(self, field_name: str, value: Any, allowed: str):
+        self.field = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"invalid {field_name}={value!r}: {allowed}")
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """How the backbone is adapted. `method` none with `unfreeze_top` 0 is a frozen backbone.
+
+    `rank` is the LoRA rank (for DAMA the largest per-layer rank, given to the outermost layers);
+    `alpha` defaults to 2 x rank; `unfreeze_top` trains the top k encoder layers fully.
+    """
+
+    method: Literal["none", "lora", "dama"] = "none"
+    rank: int = 0
+    alpha: float | None = None
+    targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
+    unfreeze_top: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in ADAPT_METHODS:
+            raise ConfigError("adaptation.method", self.method, f"one of {', '.join(ADAPT_METHODS)}")
+        if isinstance(self.targets, list):
+            object.__setattr__(self, "targets", tuple(self.targets))
+        if not isinstance(self.unfreeze_top, int) or isinstance(self.unfreeze_top, bool) \
+                or self.unfreeze_top < 0:
+            raise ConfigError("adaptation.unfreeze_top", self.unfreeze_top, "an integer >= 0")
+        if self.method == "none":
+            if self.rank != 0:
+                raise ConfigError("adaptation.rank", self.rank, "0 when adaptation.method is 'none'")
+            # canonical: no LoRA settings without LoRA
+            object.__setattr__(self, "alpha", None)
+            object.__setattr__(self, "targets", ())
+            return
+        if not isinstance(self.rank, int) or isinstance(self.rank, bool) or self.rank <= 0:
+            raise ConfigError("adaptation.rank", self.rank, "an integer > 0 for LoRA/DAMA")
+        if self.alpha is None:
+            object.__setattr__(self, "alpha", float(2 * self.rank))
+        elif not float(self.alpha) > 0:
+            raise ConfigError("adaptation.alpha", self.alpha, "a number > 0")
+        else:
+            object.__setattr__(self, "alpha", float(self.alpha))
+        if not self.targets or not all(isinstance(t, str) and t for t in self.targets):
+            raise ConfigError("adaptation.targets", self.targets,
+                              "a non-empty list of module names, e.g. ['q_proj', 'v_proj']")
+
+    @property
+    def label(self) -> str:
+        parts = [] if self.method == "none" else [f"{self.method}{self.rank}"]
+        if self.unfreeze_top:
+            parts.append(f"top{self.unfreeze_top}")
+        return "+".join(parts) or "frozen"
+
+
+def parse_window(value: Any) -> float | str:
+    """Window as given by a user: seconds (15, "15", "15s"), encoder frames ("750f"), "dynamic"."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v == DYNAMIC:
+            return DYNAMIC
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|sec|f|frames)?", v)
+        if not m:
+            raise ConfigError("window", value, "seconds (e.g. 15 or '15s'), encoder frames "
+                                               "(e.g. '750f'), or 'dynamic'")
+        num = float(m.group(1))
+        return num / ENCODER_FRAMES_PER_S if m.group(2) in ("f", "frames") else num
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError("window", value, "a number of seconds or 'dynamic'")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One point of the joint space. Construct with keywords; invalid values raise ConfigError."""
+
+    task: Literal["asr", "ser"]
+    model: str
+    window: float | str = 30.0
+    stride: int = 1
+    stride_at: int | str = "output"
+    pool: Literal["mean", "drop"] = "mean"
+    adaptation: Adaptation = field(default_factory=Adaptation)
+    precision: Literal["fp32", "bf16", "int8-dynamic"] = "fp32"
+    beam_size: int = 1
+    dynamic_margin_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
+        if self.task not in TASKS:
+            raise ConfigError("task", self.task, f"one of {', '.join(TASKS)}")
+        try:
+            arch = get_architecture(self.model)
+        except UnknownModelError as e:
+            raise ConfigError("model", self.model, str(e).split(": ", 1)[1]) from None
+        set_("model", arch.name)
+        if self.task == "asr" and not arch.is_whisper:
+            raise ConfigError("model", self.model, "ASR runs Whisper models only")
+        if isinstance(self.adaptation, dict):
+            set_("adaptation", Adaptation(**self.adaptation))
+        self._check_window(arch)
+        self._check_stride(arch)
+        if self.adaptation.unfreeze_top > arch.encoder_layers:
+            raise ConfigError("adaptation.unfreeze_top", self.adaptation.unfreeze_top,
+                              f"at most the {arch.encoder_layers} encoder layers of {arch.name}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
+        if not isinstance(self.beam_size, int) or isinstance(self.beam_size, bool) or self.beam_size < 1:
+            raise ConfigError("beam_size", self.beam_size, "an integer >= 1")
+        if self.task == "ser" and self.beam_size != 1:
+            raise ConfigError("beam_size", self.beam_size, "1 for SER (no decoding)")
+
+    def _check_window(self, arch: Architecture) -> None:
+        window = parse_window(self.window)
+        object.__setattr__(self, "window", window)
+        if window == DYNAMIC:
+            if self.task != "asr":
+                raise ConfigError("window", window, "a clip duration in seconds for SER")
+            if not self.dynamic_margin_s >= 0:
+                raise ConfigError("dynamic_margin_s", self.dynamic_margin_s, "a number >= 0")
+            object.__setattr__(self, "dynamic_margin_s", float(self.dynamic_margin_s))
+            return
+        object.__setattr__(self, "dynamic_margin_s", 1.0)  # meaningless for a fixed window: default
+        limit = arch.max_window_s
+        lo = MIN_SER_DURATION_S if self.task == "ser" else 2 / ENCODER_FRAMES_PER_S
+        if not window >= lo or (limit is not None and window > limit):
+            hi = f"{limit:g}" if limit is not None else "inf"
+            raise ConfigError("window", window, f"seconds in [{lo:g}, {hi}] for {arch.name}")
+        if arch.is_whisper:
+            frames = window * MEL_FRAMES_PER_S
+            if abs(frames - round(frames)) > 1e-6 or round(frames) % 2:
+                raise ConfigError("window", window, "a whole number of encoder frames (multiples "
+                                                    "of 0.02 s) for Whisper")
+
+    def _check_stride(self, arch: Architecture) -> None:
+        if not isinstance(self.stride, int) or isinstance(self.stride, bool) or self.stride < 1:
+            raise ConfigError("stride", self.stride, "an integer >= 1")
+        if self.stride == 1:  # canonical: where/how a no-op stride applies does not matter
+            object.__setattr__(self, "stride_at", "output")
+            object.__setattr__(self, "pool", "mean")
+            return
+        if not arch.is_whisper:
+            raise ConfigError("stride", self.stride, "1 for non-Whisper encoders (token stride "
+                                                     "is implemented for Whisper encoders)")
+        if self.pool not in POOLS:
+            raise ConfigError("pool", self.pool, f"one of {', '.join(POOLS)}")
+        L = arch.encoder_layers
+        at = self.stride_at
+        if isinstance(at, str) and at.isdigit():
+            at = int(at)
+            object.__setattr__(self, "stride_at", at)
+        if at == "output":
+            return
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at <= L:
+            raise ConfigError("stride_at", at, f"an encoder layer index 0..{L} of {arch.name}, "
+                                               "or 'output'")
+
+    # ---- derived ------------------------------------------------------------------------
+    @property
+    def arch(self) -> Architecture:
+        return get_architecture(self.model)
+
+    @property
+    def stride_layer(self) -> int:
+        """Number of encoder layers that run before the stride (L for 'output')."""
+        return self.arch.encoder_layers if self.stride_at == "output" else int(self.stride_at)
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.window == DYNAMIC
+
+    def window_s_for(self, audio_s: float) -> float:
+        """The window used for an utterance of `audio_s` seconds (dynamic: fitted, capped)."""
+        if not self.is_dynamic:
+            return float(self.window)
+        frames = 2 * int(-(-(audio_s + self.dynamic_margin_s) * ENCODER_FRAMES_PER_S // 1))
+        cap = self.arch.max_window_s or float("inf")
+        return min(frames / MEL_FRAMES_PER_S, cap)
+
+    @property
+    def label(self) -> str:
+        w = "dyn" if self.is_dynamic else f"{self.window:g}s"
+        parts = [self.model, w]
+        if self.stride > 1:
+            at = "out" if self.stride_at == "output" else f"L{self.stride_at}"
+            parts.append(f"s{self.stride}@{at}-{self.pool}")
+        if self.adaptation.method != "none" or self.adaptation.unfreeze_top:
+            parts.append(self.adaptation.label)
+        if self.precision != "fp32":
+            parts.append(self.precision)
+        if self.beam_size > 1:
+            parts.append(f"beam{self.beam_size}")
+        return " ".join(parts)
+
+    # ---- serialisation --------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["adaptation"]["targets"] = list(self.adaptation.targets)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def key(self) -> str:
+        """Stable identity (hash of the canonical JSON) used by the results store."""
+        return hashlib.sha1(self.to_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(unknown[0], d[unknown[0]], f"not a configuration field; fields are "
+                                                         f"{', '.join(sorted(known))}")
+        d = dict(d)
+        if isinstance(d.get("adaptation"), dict):
+            a = dict(d["adaptation"])
+            a_known = {f.name for f in fields(Adaptation)}
+            bad = sorted(set(a) - a_known)
+            if bad:
+                raise ConfigError(f"adaptation.{bad[0]}", a[bad[0]],
+                                  f"not an adaptation field; fields are {', '.join(sorted(a_known))}")
+            if "targets" in a and a["targets"] is not None:
+                a["targets"] = tuple(a["targets"])
+            d["adaptation"] = Adaptation(**a)
+        return cls(**d)
+
+    @classmethod
+    def from_json(cls, s: str) -> "Config":
+        return cls.from_dict(json.loads(s))
+
+    def to_yaml(self) -> str:
+        import yaml
+        return yaml.safe_dump(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_yaml(cls, s: str) -> "Config":
+        import yaml
+        return cls.from_dict(yaml.safe_load(s))
+
+    def with_(self, **changes: Any) -> "Config":
+        """A copy with some axes changed (validated again)."""
+        return replace(self, **changes)

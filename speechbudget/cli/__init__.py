@@ -1,0 +1,21 @@
+"""The `speechbudget` command. Each subcommand lives in its own module of this package."""
+from __future__ import annotations
+
+import importlib
+
+from speechbudget.cli.app import app
+
+# one module per subcommand (group); each registers itself on `app` when imported
+SUBCOMMANDS = ("models_cmd", "transcribe", "flops_cmd", "asr_cmd", "ser_cmd", "sweep_cmd",
+               "runs_cmd", "recommend_cmd", "report_cmd", "demo_cmd")
+
+for _name in SUBCOMMANDS:
+    try:
+        importlib.import_module(f"speechbudget.cli.{_name}")
+    except ModuleNotFoundError as e:  # a subcommand not written yet; anything else is a bug
+        if e.name != f"speechbudget.cli.{_name}":
+            raise
+
+
+def main() -> None:
+    app()
