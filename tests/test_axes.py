@@ -1,0 +1,85 @@
+"""The configuration space: validation names the field, equal settings hash equal, round trips."""
+from __future__ import annotations
+
+import pytest
+
+from speechbudget.axes import Adaptation, Config, ConfigError, parse_window
+
+
+def test_round_trip_json_yaml_and_hash():
+    c = Config(task="asr", model="openai/whisper-small", window="750f", stride=2, stride_at="4",
+               pool="drop", precision="bf16", beam_size=2)
+    assert c.model == "small" and c.window == 15.0 and c.stride_at == 4
+    assert Config.from_json(c.to_json()) == c
+    assert Config.from_yaml(c.to_yaml()) == c
+    assert hash(Config.from_dict(c.to_dict())) == hash(c)
+    assert len({c, Config.from_json(c.to_json())}) == 1
+    assert c.key == Config.from_json(c.to_json()).key and len(c.key) == 16
+
+
+def test_stride_one_is_canonical():
+    a = Config(task="asr", model="tiny.en", stride=1, stride_at=2, pool="drop")
+    b = Config(task="asr", model="tiny.en")
+    assert a == b and a.key == b.key
+
+
+def test_distinct_configs_have_distinct_keys():
+    keys = {Config(task="asr", model="base", window=w, stride=s, stride_at=at).key
+            for w in (10, 15, 30) for s in (2, 3) for at in (0, 3, "output")}
+    assert len(keys) == 3 * 2 * 3
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(task="asr", model="tiny.en", window=31), "window"),
+    (dict(task="asr", model="tiny.en", window=0), "window"),
+    (dict(task="asr", model="tiny.en", window=10.005), "window"),
+    (dict(task="asr", model="tiny.en", window="ten"), "window"),
+    (dict(task="asr", model="tiny.en", stride=2, stride_at=5), "stride_at"),
+    (dict(task="asr", model="tiny.en", stride=0), "stride"),
+    (dict(task="asr", model="tiny.en", stride=2, pool="max"), "pool"),
+    (dict(task="asr", model="whisper-huge"), "model"),
+    (dict(task="asr", model="wav2vec2-base"), "model"),
+    (dict(task="tts", model="tiny.en"), "task"),
+    (dict(task="asr", model="tiny.en", precision="fp8"), "precision"),
+    (dict(task="asr", model="tiny.en", beam_size=0), "beam_size"),
+    (dict(task="ser", model="wav2vec2-base", window="dynamic"), "window"),
+    (dict(task="ser", model="wav2vec2-base", stride=2), "stride"),
+    (dict(task="ser", model="tiny.en", adaptation=Adaptation(unfreeze_top=5)), "adaptation.unfreeze_top"),
+])
+def test_invalid_values_name_the_field(kwargs, field):
+    with pytest.raises(ConfigError) as e:
+        Config(**kwargs)
+    assert e.value.field == field
+    assert field in str(e.value)
+
+
+def test_adaptation_validation():
+    with pytest.raises(ConfigError, match="adaptation.rank"):
+        Adaptation(method="lora", rank=0)
+    with pytest.raises(ConfigError, match="adaptation.rank"):
+        Adaptation(method="none", rank=4)
+    with pytest.raises(ConfigError, match="adaptation.method"):
+        Adaptation(method="prefix")
+    a = Adaptation(method="lora", rank=16, unfreeze_top=4)
+    assert a.alpha == 32.0 and a.targets == ("q_proj", "v_proj") and a.label == "lora16+top4"
+
+
+def test_from_dict_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match="windw"):
+        Config.from_dict({"task": "asr", "model": "tiny.en", "windw": 10})
+    with pytest.raises(ConfigError, match="adaptation.rnk"):
+        Config.from_dict({"task": "ser", "model": "tiny.en", "adaptation": {"method": "lora", "rnk": 4}})
+
+
+def test_dynamic_window_fits_the_utterance():
+    c = Config(task="asr", model="tiny.en", window="dynamic", dynamic_margin_s=0.5)
+    assert c.window_s_for(3.33) == pytest.approx(3.84)  # 3.83 s -> 192 encoder frames
+    assert c.window_s_for(100.0) == 30.0
+    assert parse_window("1500f") == 30.0 and parse_window("15s") == 15.0
+
+
+def test_ser_duration_and_labels():
+    c = Config(task="ser", model="wav2vec2-base", window=4,
+               adaptation=Adaptation(method="dama", rank=16, unfreeze_top=4))
+    assert c.window == 4.0 and "dama16+top4" in c.label
+    assert Config(task="ser", model="wav2vec2-large-robust", window=45).window == 45.0
