@@ -1,0 +1,139 @@
+"""Audio input: read any recording as 16 kHz mono float32, and Whisper's log-mel features.
+
+    audio = load_audio("clip.flac")              # np.float32 [samples] at 16 kHz, mono
+    mel = log_mel(audio, n_mels=80)              # torch [80, 3000]: a 30 s window, zero-padded
+    mel = log_mel(audio, n_frames=1000)          # torch [80, 1000]: a 10 s window (xT)
+
+`log_mel` is openai/whisper's `log_mel_spectrogram` (whisper/audio.py): the waveform is zero-padded
+(or cut) to `n_frames * 160` samples *before* the STFT, as Whisper pads 30 s of silence; a centred
+torch STFT (n_fft 400, hop 160, Hann) gives n_frames + 1 frames and the last is dropped; slaney mel
+filters from librosa; log10 clamped at 1e-10, floored at (max - 8), then (x + 4) / 4.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+SAMPLE_RATE = 16000
+N_FFT = 400
+HOP_LENGTH = 160
+CHUNK_FRAMES = 3000  # 30 s of mel frames
+
+
+class AudioError(ValueError):
+    """A recording that cannot be used: the message names the file and what is wrong."""
+
+
+def _read(path: Path) -> tuple[np.ndarray, int]:
+    """Decode with soundfile (WAV, FLAC, OGG, MP3 ...); fall back to librosa (audioread) otherwise."""
+    import soundfile as sf
+
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # [samples, channels]
+        return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0], int(sr)
+    except Exception as sf_error:  # soundfile cannot decode it: try librosa's other backends
+        import warnings
+
+        import librosa
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                data, sr = librosa.load(str(path), sr=None, mono=True, dtype=np.float32)
+            return data, int(sr)
+        except Exception as lr_error:
+            raise AudioError(f"{path}: not a readable audio file "
+                             f"(soundfile: {sf_error}; librosa: {lr_error})") from lr_error
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Read a recording as float32 mono at 16 kHz (down-mixed by averaging channels, resampled
+    with soxr). Raises AudioError naming the file when it is missing, unreadable, not audio, empty
+    or holds non-finite samples."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such audio file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    data, sr = _read(path)
+    if data.size == 0:
+        raise AudioError(f"{path}: the recording is empty (0 samples)")
+    if sr <= 0:
+        raise AudioError(f"{path}: invalid sample rate {sr}")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{path}: the recording holds non-finite samples (NaN or inf)")
+    if sr != SAMPLE_RATE:
+        import librosa
+
+        data = librosa.resample(data, orig_sr=sr, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+@lru_cache(maxsize=8)
+def _mel_filters_np(n_mels: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=n_mels).astype(np.float32)
+
+
+def mel_filters(n_mels: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Slaney mel filterbank [n_mels, 201] as Whisper's mel_filters.npz (80 or 128 bins)."""
+    if n_mels <= 0:
+        raise ValueError(f"n_mels={n_mels}: expected a positive number of mel bins (80 or 128)")
+    return torch.from_numpy(_mel_filters_np(n_mels)).to(device)
+
+
+def _as_tensor(audio: np.ndarray | torch.Tensor, device: str | torch.device) -> torch.Tensor:
+    x = torch.as_tensor(audio) if not isinstance(audio, torch.Tensor) else audio
+    if x.dim() != 1:
+        raise ValueError(f"audio of shape {tuple(x.shape)}: expected a 1-D mono waveform")
+    return x.to(device=device, dtype=torch.float32)
+
+
+def _log_mel_padded(x: torch.Tensor, n_mels: int, n_frames: int) -> torch.Tensor:
+    """x: [B, n_frames * 160] (already padded/cut) -> [B, n_mels, n_frames]."""
+    window = torch.hann_window(N_FFT, device=x.device)
+    stft = torch.stft(x, N_FFT, HOP_LENGTH, window=window, return_complex=True)
+    magnitudes = stft[..., :-1].abs() ** 2
+    mel = mel_filters(n_mels, x.device) @ magnitudes
+    log_spec = torch.clamp(mel, min=1e-10).log10()
+    peak = log_spec.amax(dim=(-2, -1), keepdim=True)  # per example, as in Whisper for one input
+    log_spec = torch.maximum(log_spec, peak - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+def _fit(x: torch.Tensor, n_samples: int) -> torch.Tensor:
+    if x.shape[-1] >= n_samples:
+        return x[..., :n_samples]
+    return torch.nn.functional.pad(x, (0, n_samples - x.shape[-1]))
+
+
+def _check_frames(n_frames: int | None) -> int:
+    n = CHUNK_FRAMES if n_frames is None else int(n_frames)
+    if n < 1:
+        raise ValueError(f"n_frames={n_frames}: expected a positive number of mel frames")
+    return n
+
+
+def log_mel(audio: np.ndarray | torch.Tensor, n_mels: int = 80, n_frames: int | None = None,
+            device: str | torch.device = "cpu") -> torch.Tensor:
+    """Whisper log-mel of a 16 kHz waveform: [n_mels, n_frames] (n_frames None -> 3000, 30 s).
+    The waveform is zero-padded or cut to n_frames * 160 samples before the STFT."""
+    n = _check_frames(n_frames)
+    x = _fit(_as_tensor(audio, device), n * HOP_LENGTH)
+    return _log_mel_padded(x[None], n_mels, n)[0]
+
+
+def log_mel_batch(audios: Sequence[np.ndarray | torch.Tensor], n_mels: int = 80,
+                  n_frames: int | None = None, device: str | torch.device = "cpu") -> torch.Tensor:
+    """`log_mel` of each waveform, stacked: [B, n_mels, n_frames]; identical to calling
+    `log_mel` one by one (the max - 8 floor is per example)."""
+    if len(audios) == 0:
+        raise ValueError("log_mel_batch: got an empty list of waveforms")
+    n = _check_frames(n_frames)
+    x = torch.stack([_fit(_as_tensor(a, device), n * HOP_LENGTH) for a in audios])
+    return _log_mel_padded(x, n_mels, n)
