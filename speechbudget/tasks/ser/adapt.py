@@ -1,0 +1,173 @@
+"""How the SER backbone is adapted: frozen, LoRA (PEFT), top-k unfreezing, DAMA.
+
+DAMA (Depth-Aware Model Adaptation, arXiv 2602.01008) as defined here (docs/ser.md has the recipe):
+
+    u_i   = i / (L - 1)                      depth of encoder layer i in [0, 1]  (L = 1: u = 0)
+    p_i   = |2 u_i - 1| ** power             U profile: 1 at both ends, 0 in the middle
+    r_i   = round(min_rank + (max_rank - min_rank) * p_i)   LoRA rank of layer i (0: not adapted)
+    a_i   = alpha * r_i / max_rank           alpha/r kept constant across layers
+    init  = PiSSA (SVD of the frozen weight: A, B from its top-r singular triplets)
+    basis = frozen (lora_A.requires_grad = False) where p_i < frozen_below and r_i > 0
+
+LoRA and DAMA go through PEFT (`rank_pattern`, `alpha_pattern`, `layers_to_transform`,
+`init_lora_weights`) on the encoder module only; `unfreeze_top` trains the top k encoder layers
+fully on top of any method. The backbone weights that change are those `trainable_state` returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from speechbudget.axes import Adaptation
+
+DAMA_POWER = 2.0
+DAMA_MIN_RANK = 0
+DAMA_FROZEN_BELOW = 0.25
+DAMA_INIT = "pissa"
+
+
+def dama_profile(num_layers: int, power: float = DAMA_POWER) -> list[float]:
+    """The U-shaped capacity profile p_i in [0, 1] over `num_layers` encoder layers."""
+    if num_layers < 1:
+        raise ValueError(f"num_layers={num_layers}: expected >= 1")
+    if num_layers == 1:
+        return [1.0]
+    return [abs(2 * i / (num_layers - 1) - 1) ** power for i in range(num_layers)]
+
+
+def dama_ranks(num_layers: int, max_rank: int, min_rank: int = DAMA_MIN_RANK,
+               power: float = DAMA_POWER) -> list[int]:
+    """DAMA's LoRA rank per encoder layer: `max_rank` at the first and last layer, falling as
+    |2u - 1| ** power towards `min_rank` in the middle (0 = that layer gets no LoRA)."""
+    if not isinstance(max_rank, int) or max_rank < 1:
+        raise ValueError(f"max_rank={max_rank!r}: expected an integer >= 1")
+    if not 0 <= min_rank <= max_rank:
+        raise ValueError(f"min_rank={min_rank!r}: expected 0..max_rank ({max_rank})")
+    if not power > 0:
+        raise ValueError(f"power={power!r}: expected > 0")
+    # round half up (not banker's rounding) so that the schedule reads as documented
+    return [int(min_rank + (max_rank - min_rank) * p + 0.5) for p in dama_profile(num_layers, power)]
+
+
+def dama_frozen_basis(num_layers: int, max_rank: int, min_rank: int = DAMA_MIN_RANK,
+                      power: float = DAMA_POWER, frozen_below: float = DAMA_FROZEN_BELOW
+                      ) -> list[bool]:
+    """Per layer: True where the LoRA basis (lora_A) is frozen: the middle layers (p_i <
+    frozen_below) that get any LoRA at all."""
+    ranks = dama_ranks(num_layers, max_rank, min_rank, power)
+    return [p < frozen_below and r > 0 for p, r in zip(dama_profile(num_layers, power), ranks)]
+
+
+@dataclass(frozen=True)
+class DamaPlan:
+    ranks: tuple[int, ...]
+    alphas: tuple[float, ...]
+    frozen_basis: tuple[bool, ...]
+
+
+def dama_plan(num_layers: int, max_rank: int, alpha: float | None = None,
+              min_rank: int = DAMA_MIN_RANK, power: float = DAMA_POWER,
+              frozen_below: float = DAMA_FROZEN_BELOW) -> DamaPlan:
+    ranks = dama_ranks(num_layers, max_rank, min_rank, power)
+    alpha = float(2 * max_rank if alpha is None else alpha)
+    return DamaPlan(tuple(ranks), tuple(alpha * r / max_rank for r in ranks),
+                    tuple(dama_frozen_basis(num_layers, max_rank, min_rank, power, frozen_below)))
+
+
+# ---- applying an adaptation to an encoder module ----------------------------------------------
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The transformer layer list of a Whisper encoder or a wav2vec2-family model."""
+    for path in ("layers", "encoder.layers"):
+        m = encoder
+        for part in path.split("."):
+            m = getattr(m, part, None)
+        if isinstance(m, nn.ModuleList):
+            return m
+    raise TypeError(f"{type(encoder).__name__}: no encoder layer list (.layers or .encoder.layers)")
+
+
+def _check_targets(encoder: nn.Module, targets: tuple[str, ...]) -> None:
+    names = {n.rsplit(".", 1)[-1] for n, m in encoder.named_modules() if isinstance(m, nn.Linear)}
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise ValueError(f"adaptation.targets {missing}: no such Linear module in "
+                         f"{type(encoder).__name__}; available: {', '.join(sorted(names))}")
+
+
+def lora_config(adaptation: Adaptation, num_layers: int, init: bool | str | None = None):
+    """The PEFT LoraConfig for a LoRA or DAMA adaptation of an encoder with `num_layers` layers.
+    `init` overrides the weight initialisation (True: plain LoRA init, e.g. before loading a
+    checkpoint, where the SVD would be wasted)."""
+    from peft import LoraConfig
+
+    targets = list(adaptation.targets)
+    if adaptation.method == "lora":
+        return LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha, target_modules=targets,
+                          lora_dropout=0.0, bias="none",
+                          init_lora_weights=True if init is None else init)
+    if adaptation.method != "dama":
+        raise ValueError(f"adaptation.method={adaptation.method!r} has no LoRA config")
+    plan = dama_plan(num_layers, adaptation.rank, adaptation.alpha)
+    layers = [i for i, r in enumerate(plan.ranks) if r > 0]
+    tgt = "|".join(targets)
+    rank_pattern = {rf"layers\.{i}\..*({tgt})": plan.ranks[i] for i in layers}
+    alpha_pattern = {rf"layers\.{i}\..*({tgt})": plan.alphas[i] for i in layers}
+    return LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha, target_modules=targets,
+                      layers_to_transform=layers, layers_pattern="layers",
+                      rank_pattern=rank_pattern, alpha_pattern=alpha_pattern, lora_dropout=0.0,
+                      bias="none", init_lora_weights=DAMA_INIT if init is None else init)
+
+
+def apply_adaptation(encoder: nn.Module, adaptation: Adaptation, init: bool | str | None = None
+                     ) -> nn.Module:
+    """Adapt `encoder` in place (PEFT layers injected) and set requires_grad accordingly:
+    everything frozen except LoRA weights (DAMA: lora_A frozen in the middle layers) and the
+    top `unfreeze_top` layers. Returns the encoder."""
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    layers = encoder_layers(encoder)
+    L = len(layers)
+    if adaptation.unfreeze_top > L:
+        raise ValueError(f"adaptation.unfreeze_top={adaptation.unfreeze_top}: the encoder has "
+                         f"only {L} layers")
+    if adaptation.method in ("lora", "dama"):
+        from peft import inject_adapter_in_model
+
+        _check_targets(encoder, adaptation.targets)
+        inject_adapter_in_model(lora_config(adaptation, L, init), encoder)
+        for n, p in encoder.named_parameters():
+            if "lora_" in n:
+                p.requires_grad_(True)
+        if adaptation.method == "dama":
+            frozen = dama_plan(L, adaptation.rank, adaptation.alpha).frozen_basis
+            for i, layer in enumerate(layers):
+                if frozen[i]:
+                    for n, p in layer.named_parameters():
+                        if "lora_A" in n:
+                            p.requires_grad_(False)
+    for layer in list(layers)[L - adaptation.unfreeze_top:] if adaptation.unfreeze_top else []:
+        for p in layer.parameters():
+            p.requires_grad_(True)
+    return encoder
+
+
+def is_frozen(adaptation: Adaptation) -> bool:
+    """True when the backbone does not train (its features can be cached)."""
+    return adaptation.method == "none" and adaptation.unfreeze_top == 0
+
+
+def trainable_state(encoder: nn.Module, adaptation: Adaptation) -> dict[str, torch.Tensor]:
+    """The backbone tensors a checkpoint must store: trainable ones, and for PiSSA-initialised
+    DAMA the residual base weights of the adapted modules (PiSSA rewrites W to W - BA)."""
+    keep = {n for n, p in encoder.named_parameters() if p.requires_grad}
+    # DAMA's frozen lora_A and the PiSSA residual weights changed without being trainable
+    if adaptation.method in ("lora", "dama"):
+        keep |= {n for n, _ in encoder.named_parameters() if "lora_" in n or "base_layer" in n}
+    return {n: p.detach().cpu().contiguous() for n, p in encoder.named_parameters() if n in keep}
+
+
+def count_trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
