@@ -1,0 +1,323 @@
+"""Budget answers: the best configuration under FLOPs / RTF / memory limits, with the evidence.
+
+`recommend(results, limits)` picks, among the measured configurations of one task that meet every
+limit, the one with the lowest error (ties: fewer GFLOPs, lower RTF, label, key), lists the
+runners-up, and gives the *marginal return* of each axis at that point: the error change per
+doubling of FLOPs when moving along xN (model), xT (window) or xV (token stride) to the nearest
+measured neighbour that differs only on that axis. The step up that would help most and the limit
+it breaks name the binding knob. RTF is the one measured on the machine that ran the sweep; the
+answer says so. When nothing meets the limits, the answer names the closest configuration and by
+how much it misses each limit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics
+
+Results = list[tuple[Config, ConfigMetrics]]
+
+# axis name -> (config fields that make up the axis, human description)
+AXES: dict[str, tuple[tuple[str, ...], str]] = {
+    "xN": (("model",), "model size"),
+    "xT": (("window", "dynamic_margin_s"), "input window"),
+    "xV": (("stride", "stride_at", "pool"), "token stride"),
+}
+LIMIT_FIELDS = {"max_gflops": ("gflops", "GFLOPs"), "max_rtf": ("rtf", "RTF"),
+                "max_mem_mb": ("peak_mem_mb", "peak memory MB")}
+
+
+class NoResultsError(ValueError):
+    """No finished configuration to answer from (names the task and the source)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_gflops: float | None = None
+    max_rtf: float | None = None
+    max_mem_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in LIMIT_FIELDS:
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"invalid limit {name}={v!r}: a finite number > 0 (or unset)")
+
+    def active(self) -> list[tuple[str, str, str, float]]:
+        """(limit name, metrics field, label, value) for each limit that is set."""
+        return [(n, f, lab, float(getattr(self, n))) for n, (f, lab) in LIMIT_FIELDS.items()
+                if getattr(self, n) is not None]
+
+    def describe(self) -> str:
+        act = self.active()
+        return ", ".join(f"{lab} <= {v:g}" for _, _, lab, v in act) if act else "no limits"
+
+
+@dataclass(frozen=True)
+class Violation:
+    limit: str      # "max_rtf"
+    label: str      # "RTF"
+    value: float | None   # None: not measured
+    bound: float
+
+    @property
+    def excess(self) -> float:
+        """Relative amount by which the limit is missed (0.2 = 20 % over); inf if unmeasured."""
+        return math.inf if self.value is None else self.value / self.bound - 1.0
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.label} not measured (limit {self.bound:g})"
+        return f"{self.label} {self.value:.4g} > {self.bound:g} (over by {100 * self.excess:.1f}%)"
+
+
+def violations(metrics: ConfigMetrics, limits: Limits) -> list[Violation]:
+    out = []
+    for name, fld, lab, bound in limits.active():
+        v = getattr(metrics, fld)
+        if v is None or not math.isfinite(float(v)):
+            out.append(Violation(name, lab, None, bound))
+        elif float(v) > bound:
+            out.append(Violation(name, lab, float(v), bound))
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """A move from the recommended configuration to a measured neighbour along one axis."""
+
+    config: Config
+    metrics: ConfigMetrics
+    flops_ratio: float           # neighbour GFLOPs / recommended GFLOPs
+    d_error: float               # neighbour error - recommended error
+    per_doubling: float          # d_error / log2(flops_ratio)
+    violations: tuple[Violation, ...]
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class AxisReturn:
+    axis: str                    # "xN" | "xT" | "xV"
+    description: str
+    up: Step | None              # nearest neighbour with more FLOPs
+    down: Step | None            # nearest neighbour with fewer FLOPs
+
+
+@dataclass
+class Recommendation:
+    task: str
+    limits: Limits
+    n_considered: int
+    n_feasible: int
+    best: tuple[Config, ConfigMetrics] | None
+    runners_up: list[tuple[Config, ConfigMetrics]]
+    marginal: list[AxisReturn]
+    binding: str                  # one sentence: which knob / limit binds
+    closest: tuple[Config, ConfigMetrics, list[Violation]] | None  # when nothing is feasible
+    message: str
+    machine: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def feasible(self) -> bool:
+        return self.best is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        def cm(pair):
+            c, m = pair
+            return {"label": c.label, "key": c.key, "config": c.to_dict(), "metric": m.metric,
+                    "value": m.value, "error": m.error, "gflops": m.gflops, "rtf": m.rtf,
+                    "peak_mem_mb": m.peak_mem_mb, "n_items": m.n_items}
+
+        def step(s: Step | None):
+            if s is None:
+                return None
+            return {"label": s.config.label, "key": s.config.key, "error": s.metrics.error,
+                    "gflops": s.metrics.gflops, "rtf": s.metrics.rtf, "flops_ratio": s.flops_ratio,
+                    "d_error": s.d_error, "error_change_per_doubling": s.per_doubling,
+                    "feasible": s.feasible, "violations": [v.describe() for v in s.violations]}
+
+        return {
+            "task": self.task,
+            "limits": {n: getattr(self.limits, n) for n in LIMIT_FIELDS},
+            "feasible": self.feasible,
+            "n_considered": self.n_considered,
+            "n_feasible": self.n_feasible,
+            "best": cm(self.best) if self.best else None,
+            "runners_up": [cm(p) for p in self.runners_up],
+            "marginal_returns": [{"axis": a.axis, "description": a.description, "up": step(a.up),
+                                  "down": step(a.down)} for a in self.marginal],
+            "binding": self.binding,
+            "closest": None if self.closest is None else {
+                **cm(self.closest[:2]), "misses": [v.describe() for v in self.closest[2]]},
+            "message": self.message,
+            "machine": self.machine,
+            "rtf_note": rtf_note(self.machine),
+            "notes": self.notes,
+        }
+
+
+def rtf_note(machine: dict[str, Any] | None) -> str:
+    if not machine:
+        return ("RTF is as measured on the machine that ran the sweep (not recorded in these "
+                "results); it differs on other hardware.")
+    desc = describe_machine(machine)
+    return f"RTF is as measured on {desc}; it differs on other hardware."
+
+
+def describe_machine(machine: dict[str, Any]) -> str:
+    parts = []
+    for k in ("cpu", "cpu_model", "processor", "gpu", "device", "cores", "cpu_count", "threads",
+              "torch_threads", "torch", "torch_version", "hostname"):
+        if machine.get(k) not in (None, ""):
+            parts.append(f"{k}={machine[k]}")
+    return ", ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in sorted(machine.items()))
+
+
+def select_task(results: Results, task: str | None, source: str = "the results") -> tuple[str, Results]:
+    """The results of one task; `task` None is allowed only when there is exactly one."""
+    tasks = sorted({c.task for c, _ in results})
+    if not tasks:
+        raise NoResultsError(f"no finished configurations in {source}")
+    if task is None:
+        if len(tasks) > 1:
+            raise NoResultsError(f"{source} hold results for tasks {', '.join(tasks)}: choose one "
+                                 "(--task); errors of different tasks are not comparable")
+        task = tasks[0]
+    sel = [(c, m) for c, m in results if c.task == task]
+    if not sel:
+        raise NoResultsError(f"no finished configurations for task {task!r} in {source} "
+                             f"(it has: {', '.join(tasks)})")
+    return task, sel
+
+
+def _rank_key(pair: tuple[Config, ConfigMetrics]) -> tuple:
+    c, m = pair
+    big = math.inf
+    return (m.error, m.gflops if m.gflops is not None else big, m.rtf if m.rtf is not None else big,
+            c.label, c.key)
+
+
+def _other_axes(config: Config, axis: str) -> str:
+    d = config.to_dict()
+    for f in AXES[axis][0]:
+        d.pop(f, None)
+    return repr(sorted(d.items(), key=lambda kv: kv[0]))
+
+
+def _is_neighbour(a: Config, b: Config, axis: str) -> bool:
+    """b differs from a only along `axis` (and really differs there)."""
+    if a.key == b.key or _other_axes(a, axis) != _other_axes(b, axis):
+        return False
+    if axis == "xV":  # a stride step keeps where/how it applies, unless one side has no stride
+        if a.stride == b.stride:
+            return False
+        return a.stride == 1 or b.stride == 1 or (a.stride_at, a.pool) == (b.stride_at, b.pool)
+    if axis == "xT":
+        return a.window != b.window
+    return True
+
+
+def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
+                     limits: Limits | None = None) -> list[AxisReturn]:
+    """Error change per doubling of FLOPs along each axis, from the nearest measured neighbours."""
+    limits = limits or Limits()
+    c0, m0 = best
+    out = []
+    for axis, (_, desc) in AXES.items():
+        up = down = None
+        if m0.gflops is not None and m0.gflops > 0:
+            for c, m in results:
+                if m.gflops is None or m.gflops <= 0 or not math.isfinite(m.error) \
+                        or not _is_neighbour(c0, c, axis):
+                    continue
+                ratio = m.gflops / m0.gflops
+                if ratio == 1.0:
+                    continue
+                d_err = m.error - m0.error
+                s = Step(c, m, ratio, d_err, d_err / math.log2(ratio), tuple(violations(m, limits)))
+                dist = abs(math.log(ratio))
+                if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
+                                                                  up.config.label)):
+                    up = s
+                if ratio < 1 and (down is None or (dist, c.label) < (
+                        abs(math.log(down.flops_ratio)), down.config.label)):
+                    down = s
+        out.append(AxisReturn(axis, desc, up, down))
+    return out
+
+
+def binding_knob(marginal: list[AxisReturn]) -> str:
+    """One sentence: where the next FLOP would help most, and what stops spending it."""
+    helpful = [a for a in marginal if a.up is not None and a.up.d_error < 0]
+    if not helpful:
+        measured = [a.axis for a in marginal if a.up is not None]
+        if measured:
+            return (f"no measured step up ({', '.join(measured)}) lowers the error: more compute "
+                    "along these axes does not help here; no limit is binding")
+        return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
+    a = min(helpful, key=lambda a: (a.up.per_doubling, a.axis))
+    gain = f"{a.axis} ({a.description}): {a.up.per_doubling:+.4g} error per doubling of FLOPs " \
+           f"(to {a.up.config.label})"
+    if a.up.violations:
+        lim = "; ".join(v.describe() for v in a.up.violations)
+        return f"best return is along {gain}, but that step breaks the limit: {lim}"
+    return f"best return is along {gain}"
+
+
+def closest_miss(results: Results, limits: Limits) -> tuple[Config, ConfigMetrics, list[Violation]]:
+    """The configuration that misses the limits by the least (sum of relative excesses)."""
+    def key(pair):
+        c, m = pair
+        vs = violations(m, limits)
+        return (sum(v.excess for v in vs), m.error, c.label, c.key)
+    c, m = min(results, key=key)
+    return c, m, violations(m, limits)
+
+
+def recommend(results: Results, limits: Limits | None = None, task: str | None = None,
+              n_runners_up: int = 3, machine: dict[str, Any] | None = None,
+              source: str = "the results") -> Recommendation:
+    """The best measured configuration of `task` under `limits`, with runners-up and evidence."""
+    limits = limits or Limits()
+    task, sel = select_task(results, task, source)
+    notes = []
+    usable = [(c, m) for c, m in sel if m.error is not None and math.isfinite(m.error)]
+    if len(usable) < len(sel):
+        notes.append(f"{len(sel) - len(usable)} configuration(s) without a finite error ignored")
+    if not usable:
+        raise NoResultsError(f"no configuration of task {task!r} in {source} has a finite error")
+    feasible = sorted(((c, m) for c, m in usable if not violations(m, limits)), key=_rank_key)
+    unmeasured = {lab: sum(1 for _, m in usable if getattr(m, fld) is None)
+                  for _, fld, lab, _ in limits.active()}
+    for lab, n in unmeasured.items():
+        if n:
+            notes.append(f"{n} configuration(s) have no {lab} measured and cannot meet that limit")
+    machine = dict(machine) if machine else None
+    if not feasible:
+        c, m, vs = closest_miss(usable, limits)
+        msg = (f"No {task} configuration meets {limits.describe()} ({len(usable)} considered). "
+               f"Closest: {c.label} (error {m.error:.4g}), which misses: "
+               + "; ".join(v.describe() for v in vs) + ".")
+        return Recommendation(task, limits, len(usable), 0, None, [], [], "", (c, m, vs), msg,
+                              machine, notes)
+    best = feasible[0]
+    marginal = marginal_returns(best, usable, limits)
+    binding = binding_knob(marginal)
+    c, m = best
+    cost = ", ".join(x for x in (
+        f"{m.gflops:.4g} GFLOPs" if m.gflops is not None else "",
+        f"RTF {m.rtf:.3g}" if m.rtf is not None else "",
+        f"{m.peak_mem_mb:.0f} MB" if m.peak_mem_mb is not None else "") if x)
+    msg = (f"Best {task} configuration under {limits.describe()}: {c.label} — "
+           f"{m.metric.upper()} {m.value:.4g} (error {m.error:.4g}; {cost}); "
+           f"{len(feasible)} of {len(usable)} configurations meet the limits.")
+    return Recommendation(task, limits, len(usable), len(feasible), best,
+                          feasible[1:1 + n_runners_up], marginal, binding, None, msg, machine,
+                          notes)
