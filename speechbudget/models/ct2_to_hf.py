@@ -1,0 +1,300 @@
+"""Convert a CTranslate2 Whisper model to a Hugging Face `WhisperForConditionalGeneration`.
+
+    folder = convert_cached(CT2Source(files=[.../model.bin], folder=...))   # once; later: cached
+    model = WhisperForConditionalGeneration.from_pretrained(folder)
+
+Name mapping (CTranslate2 WhisperSpec -> HF), per layer i:
+    encoder/conv{1,2}                            -> model.encoder.conv{1,2}
+    encoder/position_encodings/encodings         -> model.encoder.embed_positions.weight
+    */self_attention/linear_0  [3d, d] = q;k;v   -> self_attn.{q,k,v}_proj  (k bias dropped)
+    */self_attention/linear_1                    -> self_attn.out_proj
+    */self_attention/layer_norm {gamma,beta}     -> self_attn_layer_norm {weight,bias}
+    decoder/layer_i/attention/linear_0 = q       -> encoder_attn.q_proj
+    decoder/layer_i/attention/linear_1 [2d, d]   -> encoder_attn.{k,v}_proj  (k bias dropped)
+    decoder/layer_i/attention/linear_2           -> encoder_attn.out_proj
+    decoder/layer_i/attention/layer_norm         -> encoder_attn_layer_norm
+    */ffn/linear_{0,1}, */ffn/layer_norm         -> fc1, fc2, final_layer_norm
+    {encoder,decoder}/layer_norm                 -> model.{encoder,decoder}.layer_norm
+    decoder/embeddings/weight                    -> model.decoder.embed_tokens.weight
+    decoder/position_encodings/encodings         -> model.decoder.embed_positions.weight
+    decoder/projection/weight (alias of the embedding) -> proj_out.weight (tied)
+
+Dropping the key bias is exact: q.(k + b) = q.k + q.b adds the same number to every key's score
+for a query, which softmax ignores (CTranslate2 stores it as zeros anyway).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechbudget.architectures import WhisperDims
+from speechbudget.models.ct2_reader import CT2Model, ModelFileError, find_parts, read_ct2
+from speechbudget.models.registry import whisper_config_from_dims, whisper_tokens
+
+CONVERTER_VERSION = 1
+TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
+
+
+def cache_root() -> Path:
+    """`$SPEECHBUDGET_CACHE`, default ~/.cache/speechbudget."""
+    env = os.environ.get("SPEECHBUDGET_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "speechbudget"
+
+
+@dataclass
+class CT2Source:
+    """A CTranslate2 Whisper model: the ordered model.bin part files and the folder holding
+    config.json / tokenizer.json (which for a split package may differ from the parts' folders)."""
+
+    files: list[Path]
+    folder: Path
+    name: str = ""
+    extra_files: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> "CT2Source":
+        folder = Path(folder)
+        return cls(files=find_parts(folder), folder=folder, name=folder.name)
+
+    def fingerprint(self) -> str:
+        """Key of the converted copy: each part's name, size and mtime, and the converter version."""
+        h = hashlib.sha256(f"v{CONVERTER_VERSION}".encode())
+        for p in self.files + [self.folder / "config.json"]:
+            if p.exists():
+                st = p.stat()
+                h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()[:16]
+
+
+def _ct2_config(folder: Path) -> dict:
+    path = folder / "config.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{path}: not valid JSON ({e})") from e
+
+
+def _count_layers(ct2: CT2Model, prefix: str) -> int:
+    n = 0
+    while f"{prefix}/layer_{n}/ffn/linear_0/weight" in ct2:
+        n += 1
+    return n
+
+
+def infer_dims(ct2: CT2Model) -> WhisperDims:
+    """Whisper dimensions read off the stored weights."""
+    if ct2.spec != "WhisperSpec":
+        raise ModelFileError(f"{ct2.source}: holds a {ct2.spec!r} model, expected 'WhisperSpec'")
+    try:
+        conv1 = ct2.raw("encoder/conv1/weight")
+        d_model, n_mels = int(conv1.shape[0]), int(conv1.shape[1])
+        heads = int(ct2.raw("encoder/num_heads").reshape(())) if "encoder/num_heads" in ct2 else 0
+        dims = WhisperDims(
+            n_mels=n_mels, d_model=d_model, n_heads=heads or max(1, d_model // 64),
+            encoder_layers=_count_layers(ct2, "encoder"),
+            decoder_layers=_count_layers(ct2, "decoder"),
+            vocab_size=int(ct2.raw("decoder/embeddings/weight").shape[0]),
+            ffn_dim=int(ct2.raw("encoder/layer_0/ffn/linear_0/weight").shape[0]),
+            max_source_positions=int(ct2.raw("encoder/position_encodings/encodings").shape[0]),
+            max_target_positions=int(ct2.raw("decoder/position_encodings/encodings").shape[0]),
+        )
+    except (KeyError, IndexError, ValueError) as e:
+        if isinstance(e, ModelFileError):
+            raise
+        raise ModelFileError(f"{ct2.source}: not a complete Whisper model ({e})") from e
+    if dims.encoder_layers == 0 or dims.decoder_layers == 0:
+        raise ModelFileError(f"{ct2.source}: no encoder/decoder layers found")
+    return dims
+
+
+def _t(ct2: CT2Model, name: str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(ct2.weight(name)))
+
+
+def _linear(sd: dict, ct2: CT2Model, src: str, dst: str, bias: bool = True) -> None:
+    sd[f"{dst}.weight"] = _t(ct2, f"{src}/weight")
+    if bias:
+        sd[f"{dst}.bias"] = _t(ct2, f"{src}/bias")
+
+
+def _norm(sd: dict, ct2: CT2Model, src: str, dst: str) -> None:
+    sd[f"{dst}.weight"] = _t(ct2, f"{src}/gamma")
+    sd[f"{dst}.bias"] = _t(ct2, f"{src}/beta")
+
+
+def _split_linear(sd: dict, ct2: CT2Model, src: str, dsts: list[str]) -> None:
+    """A stacked [n*d, d] linear into n projections; a k projection's bias is dropped."""
+    w, b = _t(ct2, f"{src}/weight"), _t(ct2, f"{src}/bias")
+    n = len(dsts)
+    if w.shape[0] % n:
+        raise ModelFileError(f"{ct2.source}: {src}/weight has {w.shape[0]} rows, not {n} x d")
+    for i, (wi, bi) in enumerate(zip(w.chunk(n), b.chunk(n))):
+        name = dsts[i]
+        if name.endswith("k_proj"):
+            sd[f"{name}.weight"] = wi.clone()
+        else:
+            sd[f"{name}.weight"], sd[f"{name}.bias"] = wi.clone(), bi.clone()
+
+
+def state_dict_from_ct2(ct2: CT2Model, dims: WhisperDims) -> tuple[dict[str, torch.Tensor], bool]:
+    """HF WhisperForConditionalGeneration state dict (float32) and whether proj_out is tied."""
+    sd: dict[str, torch.Tensor] = {}
+    for k in (1, 2):
+        _linear(sd, ct2, f"encoder/conv{k}", f"model.encoder.conv{k}")
+    sd["model.encoder.embed_positions.weight"] = _t(ct2, "encoder/position_encodings/encodings")
+    for i in range(dims.encoder_layers):
+        s, d = f"encoder/layer_{i}", f"model.encoder.layers.{i}"
+        _split_linear(sd, ct2, f"{s}/self_attention/linear_0",
+                      [f"{d}.self_attn.q_proj", f"{d}.self_attn.k_proj", f"{d}.self_attn.v_proj"])
+        _linear(sd, ct2, f"{s}/self_attention/linear_1", f"{d}.self_attn.out_proj")
+        _norm(sd, ct2, f"{s}/self_attention/layer_norm", f"{d}.self_attn_layer_norm")
+        _linear(sd, ct2, f"{s}/ffn/linear_0", f"{d}.fc1")
+        _linear(sd, ct2, f"{s}/ffn/linear_1", f"{d}.fc2")
+        _norm(sd, ct2, f"{s}/ffn/layer_norm", f"{d}.final_layer_norm")
+    _norm(sd, ct2, "encoder/layer_norm", "model.encoder.layer_norm")
+
+    sd["model.decoder.embed_tokens.weight"] = _t(ct2, "decoder/embeddings/weight")
+    sd["model.decoder.embed_positions.weight"] = _t(ct2, "decoder/position_encodings/encodings")
+    for i in range(dims.decoder_layers):
+        s, d = f"decoder/layer_{i}", f"model.decoder.layers.{i}"
+        _split_linear(sd, ct2, f"{s}/self_attention/linear_0",
+                      [f"{d}.self_attn.q_proj", f"{d}.self_attn.k_proj", f"{d}.self_attn.v_proj"])
+        _linear(sd, ct2, f"{s}/self_attention/linear_1", f"{d}.self_attn.out_proj")
+        _norm(sd, ct2, f"{s}/self_attention/layer_norm", f"{d}.self_attn_layer_norm")
+        _linear(sd, ct2, f"{s}/attention/linear_0", f"{d}.encoder_attn.q_proj")
+        _split_linear(sd, ct2, f"{s}/attention/linear_1",
+                      [f"{d}.encoder_attn.k_proj", f"{d}.encoder_attn.v_proj"])
+        _linear(sd, ct2, f"{s}/attention/linear_2", f"{d}.encoder_attn.out_proj")
+        _norm(sd, ct2, f"{s}/attention/layer_norm", f"{d}.encoder_attn_layer_norm")
+        _linear(sd, ct2, f"{s}/ffn/linear_0", f"{d}.fc1")
+        _linear(sd, ct2, f"{s}/ffn/linear_1", f"{d}.fc2")
+        _norm(sd, ct2, f"{s}/ffn/layer_norm", f"{d}.final_layer_norm")
+    _norm(sd, ct2, "decoder/layer_norm", "model.decoder.layer_norm")
+
+    tied = ("decoder/projection/weight" not in ct2
+            or ct2.resolve("decoder/projection/weight") == ct2.resolve("decoder/embeddings/weight"))
+    if not tied:
+        sd["proj_out.weight"] = _t(ct2, "decoder/projection/weight")
+    return sd, tied
+
+
+def _storage_dtype(ct2: CT2Model) -> torch.dtype:
+    """The narrowest float dtype that holds every stored weight exactly."""
+    kinds = {v.dtype for k, v in ct2.variables.items()
+             if v.ndim >= 1 and not k.endswith("_scale") and v.dtype != np.int32}
+    if kinds == {np.dtype(np.float16)}:
+        return torch.float16
+    return torch.float32  # float32, int8/int16 de-quantised, or bfloat16 (read as float32)
+
+
+def generation_settings(dims: WhisperDims, ct2_config: dict) -> dict:
+    """Whisper generation settings for transformers' GenerationConfig (NOTES.md):
+    suppress_tokens from CTranslate2's suppress_ids, begin_suppress [220, eot], no timestamps."""
+    tok = whisper_tokens(dims.vocab_size)
+    multilingual = dims.vocab_size >= 51865
+    settings = {
+        "decoder_start_token_id": tok.sot, "bos_token_id": 50257, "eos_token_id": tok.eot,
+        "pad_token_id": tok.eot,
+        "suppress_tokens": list(ct2_config.get("suppress_ids", [])),
+        "begin_suppress_tokens": list(ct2_config.get("suppress_ids_begin", [220, tok.eot])),
+        "no_timestamps_token_id": tok.no_timestamps, "is_multilingual": multilingual,
+        "return_timestamps": False,
+        "max_initial_timestamp_index": 50,
+        "task_to_id": {"translate": tok.translate, "transcribe": tok.transcribe},
+    }
+    if ct2_config.get("alignment_heads"):
+        settings["alignment_heads"] = [list(x) for x in ct2_config["alignment_heads"]]
+    return settings
+
+
+def _lang_to_id(folder: Path, dims: WhisperDims) -> dict[str, int]:
+    tok = whisper_tokens(dims.vocab_size)
+    path = folder / "tokenizer.json"
+    if not path.exists():
+        return {}
+    from tokenizers import Tokenizer
+
+    t = Tokenizer.from_file(str(path))
+    out = {}
+    for i in range(tok.first_language, tok.first_language + tok.n_languages):
+        s = t.id_to_token(i)
+        if s and s.startswith("<|") and s.endswith("|>"):
+            out[s] = i
+    return out
+
+
+def convert(source: CT2Source, out_dir: str | Path) -> Path:
+    """Convert `source` into `out_dir` (model.safetensors, config.json, generation_config.json,
+    the tokenizer files and source.json). Overwrites `out_dir`."""
+    from safetensors.torch import save_file
+    from transformers import GenerationConfig
+
+    out_dir = Path(out_dir)
+    ct2 = read_ct2(source.files, expected_spec="WhisperSpec")
+    dims = infer_dims(ct2)
+    ct2_config = _ct2_config(source.folder)
+    sd, tied = state_dict_from_ct2(ct2, dims)
+    dtype = _storage_dtype(ct2)
+    cfg = whisper_config_from_dims(dims)
+    cfg.tie_word_embeddings = tied
+    cfg.dtype = dtype
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.to(dtype).contiguous() for k, v in sd.items()}, str(out_dir / "model.safetensors"),
+              metadata={"format": "pt"})
+    cfg.save_pretrained(out_dir)
+    gen = generation_settings(dims, ct2_config)
+    lang_to_id = _lang_to_id(source.folder, dims) if gen["is_multilingual"] else {}
+    if lang_to_id:
+        gen["lang_to_id"] = lang_to_id
+    GenerationConfig(**gen).save_pretrained(out_dir)
+    for fname in TOKENIZER_FILES:
+        src = source.extra_files.get(fname, source.folder / fname)
+        if src.exists():
+            shutil.copyfile(src, out_dir / fname)
+    if (out_dir / "tokenizer.json").exists():
+        (out_dir / "tokenizer_config.json").write_text(json.dumps({
+            "tokenizer_class": "WhisperTokenizer", "model_max_length": 1024,
+            "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
+            "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+            "errors": "replace", "add_prefix_space": False}, indent=2))
+    (out_dir / "source.json").write_text(json.dumps({
+        "converted_from": [str(p) for p in source.files], "ct2_spec": ct2.spec,
+        "ct2_revision": ct2.revision, "converter_version": CONVERTER_VERSION,
+        "stored_dtypes": sorted({str(v.dtype) for v in ct2.variables.values()}),
+    }, indent=2))
+    return out_dir
+
+
+def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Path:
+    """The converted folder for `source`, converting on first use only. Keyed by the source
+    files' size and mtime; written to a temporary folder and renamed, so an interrupted
+    conversion leaves nothing half-written behind."""
+    root = Path(cache_dir) if cache_dir is not None else cache_root() / "ct2-hf"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in (source.name or "model"))
+    final = root / f"{name}-{source.fingerprint()}"
+    if (final / "model.safetensors").exists() and (final / "source.json").exists():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    tmp.chmod(0o755)
+    try:
+        convert(source, tmp)
+        try:
+            tmp.rename(final)
+        except OSError:  # another process finished first
+            if not (final / "source.json").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final

