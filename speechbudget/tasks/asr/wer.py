@@ -1,0 +1,93 @@
+"""Word error rate as the Whisper papers and the Open ASR Leaderboard compute it.
+
+Both sides are normalised with the Whisper English normaliser (transformers'
+`EnglishTextNormalizer` with openai-whisper's British->American spelling mapping `english.json`,
+vendored beside this file under the MIT licence, see `english.json.LICENSE`), then aligned with
+jiwer. Corpus WER = sum of word errors (S + D + I) / sum of reference words, and its 95% confidence
+interval is a seeded bootstrap over utterances.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+SPELLING_MAPPING = Path(__file__).with_name("english.json")
+
+
+@lru_cache(maxsize=1)
+def _normalizer():
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+    with open(SPELLING_MAPPING, encoding="utf-8") as f:
+        return EnglishTextNormalizer(json.load(f))
+
+
+def normalize(text: str) -> str:
+    """Whisper English normalisation: lower case, no punctuation, numbers as digits, US spelling."""
+    if not isinstance(text, str):
+        raise TypeError(f"normalize expects a str, got {type(text).__name__}: {text!r}")
+    return _normalizer()(text)
+
+
+@dataclass(frozen=True)
+class WordErrors:
+    """Alignment counts of one hypothesis against one reference (after normalisation)."""
+
+    substitutions: int
+    deletions: int
+    insertions: int
+    n_ref: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+
+def word_errors(ref: str, hyp: str, normalise: bool = True) -> WordErrors:
+    """Word errors of `hyp` against `ref`; an empty reference counts every hypothesis word as an
+    insertion (jiwer refuses empty references)."""
+    if normalise:
+        ref, hyp = normalize(ref), normalize(hyp)
+    r, h = ref.split(), hyp.split()
+    if not r:
+        return WordErrors(0, 0, len(h), 0)
+    if not h:
+        return WordErrors(0, len(r), 0, len(r))
+    import jiwer
+    out = jiwer.process_words(" ".join(r), " ".join(h))
+    return WordErrors(out.substitutions, out.deletions, out.insertions, len(r))
+
+
+def corpus_wer(refs: Sequence[str], hyps: Sequence[str], normalise: bool = True) -> float:
+    """Corpus-level WER (a fraction, not %): total errors / total reference words."""
+    if len(refs) != len(hyps):
+        raise ValueError(f"corpus_wer: {len(refs)} references but {len(hyps)} hypotheses")
+    errs = [word_errors(r, h, normalise) for r, h in zip(refs, hyps)]
+    return wer_from_counts([e.errors for e in errs], [e.n_ref for e in errs])
+
+
+def wer_from_counts(errors: Sequence[int], n_ref: Sequence[int]) -> float:
+    total = int(np.sum(n_ref))
+    if total == 0:
+        raise ValueError("WER is undefined: the references hold no words after normalisation")
+    return float(np.sum(errors)) / total
+
+
+def bootstrap_ci(errors: Sequence[int], n_ref: Sequence[int], n_boot: int = 1000,
+                 alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the corpus WER, resampling utterances with replacement (seeded)."""
+    e = np.asarray(errors, dtype=np.float64)
+    n = np.asarray(n_ref, dtype=np.float64)
+    if e.shape != n.shape or e.ndim != 1 or len(e) == 0:
+        raise ValueError(f"bootstrap_ci: need two equal-length non-empty lists, got {e.shape} "
+                         f"and {n.shape}")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(e), size=(n_boot, len(e)))
+    num, den = e[idx].sum(axis=1), n[idx].sum(axis=1)
+    wers = num / np.maximum(den, 1.0)
+    lo, hi = np.quantile(wers, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
