@@ -1,0 +1,489 @@
+"""Scaling-law fit of error against the axes (Chinchilla's approach 3, Hoffmann et al. 2022).
+
+Laws (N = parameters, T = window seconds, s = token stride):
+  additive  err = E + A / N^alpha + B / T^beta + C * s^gamma
+  product   err = E + K * N^-alpha * T^-beta * s^gamma       (Li et al. 2024's (A/N^a)(B/T^b) + D,
+                                                             with A*B = K, plus the stride)
+Each term is exp(log-scale + sum(+-exponent * log x)); the prediction is the log-sum-exp of the
+terms, compared with log(err) under a Huber loss (delta 1e-3, as Chinchilla) and minimised by
+L-BFGS-B (exponents bounded to [0, 4]: more N or T never hurts, a coarser stride never helps).
+Starts: for a grid of exponents the scales enter linearly, so each grid point gets its scales by
+non-negative least squares (relative errors); the best few grid points start L-BFGS, and the
+lowest final loss wins. log x is centred on the data's geometric mean to condition the problem.
+
+An axis that does not vary in the data has no identifiable term: the term (additive) or its
+exponent (product) is dropped and the fit says so. Quality is the leave-one-configuration-out
+prediction error; parameter uncertainty is a bootstrap over configurations. Predictions for
+configurations that were not run are `Prediction` objects, always marked predicted, never
+ConfigMetrics.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from scipy.optimize import minimize, nnls
+
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics
+
+Results = list[tuple[Config, ConfigMetrics]]
+AXIS_NAMES = ("N", "T", "s")           # feature columns: log N, log T, log s
+HUBER_DELTA = 1e-3
+EXP_BOUNDS = (0.0, 4.0)
+START_GRID = (0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 2.0)
+N_STARTS = 6
+MIN_ERROR = 1e-6                        # errors of exactly 0 are floored (log space)
+
+
+class FitError(ValueError):
+    """The data cannot support the fit (too few points, nothing varies, bad values)."""
+
+
+@dataclass(frozen=True)
+class Law:
+    """A law as terms z_k = theta[scale] + sum(sign * theta[exp] * (log x_col - ref_col))."""
+
+    kind: str
+    param_names: tuple[str, ...]            # reported names: scales, then exponents as named
+    scale_idx: tuple[int, ...]              # which theta entries are log-scales
+    terms: tuple[tuple[int, tuple[tuple[int, int, int], ...]], ...]  # (scale, ((exp, col, sign),))
+    formula: str
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def exp_idx(self) -> tuple[int, ...]:
+        return tuple(i for i in range(self.n_params) if i not in self.scale_idx)
+
+
+def make_law(kind: str, active: Sequence[bool] = (True, True, True)) -> Law:
+    """The law `kind` ("additive" | "product") with terms only for the axes that vary."""
+    aN, aT, aS = active
+    if kind == "additive":
+        names, scales, terms, parts = ["E"], [0], [(0, ())], ["E"]
+        for on, (sc, ex, col, sign, txt) in zip(active, (("A", "alpha", 0, -1, "A/N^alpha"),
+                                                          ("B", "beta", 1, -1, "B/T^beta"),
+                                                          ("C", "gamma", 2, +1, "C*s^gamma"))):
+            if on:
+                i = len(names)
+                names += [sc, ex]
+                scales.append(i)
+                terms.append((i, ((i + 1, col, sign),)))
+                parts.append(txt)
+        return Law(kind, tuple(names), tuple(scales), tuple(terms), " + ".join(parts))
+    if kind == "product":
+        names, factors, parts = ["E", "K"], [], []
+        for on, (ex, col, sign, txt) in zip(active, (("alpha", 0, -1, "N^-alpha"),
+                                                     ("beta", 1, -1, "T^-beta"),
+                                                     ("gamma", 2, +1, "s^gamma"))):
+            if on:
+                factors.append((len(names), col, sign))
+                names.append(ex)
+                parts.append(txt)
+        formula = "E + K*" + "*".join(parts) if parts else "E + K"
+        return Law(kind, tuple(names), (0, 1), ((0, ()), (1, tuple(factors))), formula)
+    raise FitError(f"unknown law {kind!r}: expected 'additive' or 'product'")
+
+
+LAWS = ("additive", "product")
+
+
+# ---- the objective --------------------------------------------------------------------------
+def _terms(law: Law, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """z[i, k] for every point i and term k (X: centred log features)."""
+    z = np.empty((X.shape[0], len(law.terms)))
+    for k, (sc, factors) in enumerate(law.terms):
+        z[:, k] = theta[sc]
+        for ex, col, sign in factors:
+            z[:, k] += sign * theta[ex] * X[:, col]
+    return z
+
+
+def _log_pred(law: Law, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+    z = _terms(law, theta, X)
+    m = z.max(axis=1, keepdims=True)
+    return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+
+
+def _loss_grad(theta: np.ndarray, law: Law, X: np.ndarray, logy: np.ndarray,
+               w: np.ndarray) -> tuple[float, np.ndarray]:
+    z = _terms(law, theta, X)
+    m = z.max(axis=1, keepdims=True)
+    e = np.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    r = (m + np.log(s))[:, 0] - logy
+    soft = e / s
+    a = np.abs(r)
+    d = HUBER_DELTA
+    loss = np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d)) / d
+    psi = np.clip(r, -d, d) / d * w
+    grad = np.zeros_like(theta)
+    for k, (sc, factors) in enumerate(law.terms):
+        g = psi * soft[:, k]
+        grad[sc] += g.sum()
+        for ex, col, sign in factors:
+            grad[ex] += (g * sign * X[:, col]).sum()
+    return float((loss * w).sum()), grad
+
+
+def _bounds(law: Law) -> list[tuple[float | None, float | None]]:
+    return [(None, None) if i in law.scale_idx else EXP_BOUNDS for i in range(law.n_params)]
+
+
+def _polish(law: Law, theta0: np.ndarray, X: np.ndarray, logy: np.ndarray,
+            w: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    w = np.ones(len(logy)) if w is None else w
+    res = minimize(_loss_grad, theta0, args=(law, X, logy, w), jac=True, method="L-BFGS-B",
+                   bounds=_bounds(law), options={"maxiter": 3000, "ftol": 1e-15, "gtol": 1e-12})
+    return res.x, float(res.fun)
+
+
+def _grid_starts(law: Law, X: np.ndarray, y: np.ndarray, n_starts: int) -> list[np.ndarray]:
+    """Exponent grid; scales by NNLS on relative error for each grid point; best n_starts."""
+    exps = law.exp_idx
+    cands = []
+    for combo in itertools.product(START_GRID, repeat=len(exps)):
+        theta = np.zeros(law.n_params)
+        theta[list(exps)] = combo
+        F = np.exp(_terms(law, theta, X))  # each term with log-scale 0
+        coef, _ = nnls(F / y[:, None], np.ones_like(y))
+        theta[list(law.scale_idx)] = np.log(np.maximum(coef, 1e-12))
+        rel = F @ coef / y - 1.0
+        cands.append((float(np.abs(rel).sum()), combo, theta))
+    cands.sort(key=lambda c: (c[0], c[1]))
+    return [c[2] for c in cands[:n_starts]]
+
+
+# ---- results ----------------------------------------------------------------------------------
+@dataclass
+class LeaveOneOut:
+    predictions: np.ndarray      # error predicted for each point by the fit without it
+    mae: float                   # mean |predicted - measured| (error units, e.g. WER)
+    mape: float                  # mean |predicted - measured| / measured
+    rmse_log: float              # root mean square of log(predicted / measured)
+
+
+@dataclass
+class Bootstrap:
+    n: int
+    std: dict[str, float]
+    low: dict[str, float]        # 2.5 % percentile
+    high: dict[str, float]       # 97.5 % percentile
+    samples: np.ndarray          # [n, n_params] reported parameters
+
+
+@dataclass
+class ScalingFit:
+    law: Law
+    params: dict[str, float]             # reported: E, A, alpha, ...
+    theta: np.ndarray                    # internal (centred log-scales, exponents)
+    ref: np.ndarray                      # centring of log N, log T, log s
+    active: tuple[bool, bool, bool]
+    N: np.ndarray
+    T: np.ndarray
+    s: np.ndarray
+    y: np.ndarray                        # measured errors
+    loss: float
+    labels: list[str] = field(default_factory=list)
+    loo: LeaveOneOut | None = None
+    bootstrap: Bootstrap | None = None
+    notes: list[str] = field(default_factory=list)
+    excluded: list[tuple[str, str]] = field(default_factory=list)   # (label, why)
+    configs: list[Config] = field(default_factory=list)             # fitted, when from results
+
+    @property
+    def formula(self) -> str:
+        return self.law.formula
+
+    @property
+    def fitted(self) -> np.ndarray:
+        return self.predict(self.N, self.T, self.s)
+
+    def predict(self, N: Any, T: Any, s: Any) -> np.ndarray:
+        X = _features(N, T, s) - self.ref
+        return np.exp(_log_pred(self.law, self.theta, X))
+
+    def summary(self) -> str:
+        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        loo = "" if self.loo is None else (f"; leave-one-out MAE {self.loo.mae:.4g}, "
+                                           f"MAPE {100 * self.loo.mape:.1f}%")
+        return f"err = {self.formula} with {ps} ({len(self.y)} configurations{loo})"
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"law": self.law.kind, "formula": self.formula, "params": self.params,
+                             "n_points": int(len(self.y)), "loss": self.loss, "notes": self.notes,
+                             "excluded": [list(e) for e in self.excluded]}
+        if self.loo is not None:
+            d["leave_one_out"] = {"mae": self.loo.mae, "mape": self.loo.mape,
+                                  "rmse_log": self.loo.rmse_log}
+        if self.bootstrap is not None:
+            d["bootstrap"] = {"n": self.bootstrap.n, "std": self.bootstrap.std,
+                              "low": self.bootstrap.low, "high": self.bootstrap.high}
+        return d
+
+
+def _features(N: Any, T: Any, s: Any) -> np.ndarray:
+    N, T, s = (np.atleast_1d(np.asarray(v, dtype=float)) for v in (N, T, s))
+    N, T, s = np.broadcast_arrays(N, T, s)
+    return np.log(np.stack([N, T, s], axis=1))
+
+
+def _report(law: Law, theta: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Internal (centred) parameters -> the law's parameters on the original axes."""
+    out = {}
+    for k, (sc, factors) in enumerate(law.terms):
+        out[law.param_names[sc]] = math.exp(theta[sc] - sum(sign * theta[ex] * ref[col]
+                                                            for ex, col, sign in factors))
+    for i in law.exp_idx:
+        out[law.param_names[i]] = float(theta[i])
+    return {n: out[n] for n in law.param_names}
+
+
+def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Sequence[float],
+            law: str = "additive", loo: bool = True, n_bootstrap: int = 0, seed: int = 0,
+            labels: Sequence[str] | None = None, n_starts: int = N_STARTS) -> ScalingFit:
+    """Fit `law` to errors `y` at parameters N, windows T (s), strides s. Arrays of equal length."""
+    Xraw = _features(N, T, s)
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or len(y) != len(Xraw):
+        raise FitError(f"N, T, s and errors must have the same length (got {len(Xraw)} and "
+                       f"{y.shape})")
+    if not np.all(np.isfinite(Xraw)):
+        raise FitError("N, T and s must be finite and > 0")
+    if not np.all(np.isfinite(y)) or np.any(y < 0):
+        raise FitError("errors must be finite and >= 0")
+    notes = []
+    if np.any(y < MIN_ERROR):
+        notes.append(f"{int(np.sum(y < MIN_ERROR))} error(s) of 0 floored to {MIN_ERROR:g} "
+                     "for the log-space fit")
+    yf = np.maximum(y, MIN_ERROR)
+    active = tuple(bool(np.ptp(Xraw[:, j]) > 1e-12) for j in range(3))
+    for j, on in enumerate(active):
+        if not on:
+            notes.append(f"{AXIS_NAMES[j]} does not vary in the data (all "
+                         f"{math.exp(Xraw[0, j]):g}): its term is not identifiable and is left out")
+    lw = make_law(law, active)
+    need = lw.n_params + 1 + (1 if loo else 0)
+    if len(y) < need:
+        raise FitError(f"the {law} law {lw.formula} has {lw.n_params} parameters: it needs at "
+                       f"least {need} configurations, got {len(y)}")
+    ref = Xraw.mean(axis=0)
+    X = Xraw - ref
+    logy = np.log(yf)
+    best = None
+    for theta0 in _grid_starts(lw, X, yf, n_starts):
+        theta, loss = _polish(lw, theta0, X, logy)
+        if best is None or loss < best[1] - 1e-12:
+            best = (theta, loss)
+    theta, loss = best
+    fit = ScalingFit(lw, _report(lw, theta, ref), theta, ref, active, *(np.exp(Xraw[:, j])
+                     for j in range(3)), y, loss, list(labels or []), notes=notes)
+    if loo:
+        fit.loo = _leave_one_out(lw, theta, X, logy, y)
+    if n_bootstrap:
+        fit.bootstrap = _bootstrap(lw, theta, X, logy, ref, n_bootstrap, seed)
+    return fit
+
+
+def _leave_one_out(law: Law, theta: np.ndarray, X: np.ndarray, logy: np.ndarray,
+                   y: np.ndarray) -> LeaveOneOut:
+    preds = np.empty(len(y))
+    for i in range(len(y)):
+        w = np.ones(len(y))
+        w[i] = 0.0  # weight 0 == left out
+        th, _ = _polish(law, theta, X, logy, w)
+        preds[i] = math.exp(_log_pred(law, th, X[i:i + 1])[0])
+    err = np.abs(preds - y)
+    with np.errstate(divide="ignore"):
+        rel = err / np.maximum(y, MIN_ERROR)
+    return LeaveOneOut(preds, float(err.mean()), float(rel.mean()),
+                       float(np.sqrt(np.mean((np.log(preds) - logy) ** 2))))
+
+
+def _bootstrap(law: Law, theta: np.ndarray, X: np.ndarray, logy: np.ndarray, ref: np.ndarray,
+               n: int, seed: int) -> Bootstrap:
+    rng = np.random.default_rng(seed)
+    samples = np.empty((n, law.n_params))
+    for b in range(n):
+        w = np.bincount(rng.integers(0, len(logy), len(logy)), minlength=len(logy)).astype(float)
+        th, _ = _polish(law, theta, X, logy, w)
+        samples[b] = list(_report(law, th, ref).values())
+    names = law.param_names
+    return Bootstrap(n, {k: float(samples[:, i].std(ddof=1)) for i, k in enumerate(names)},
+                     {k: float(np.percentile(samples[:, i], 2.5)) for i, k in enumerate(names)},
+                     {k: float(np.percentile(samples[:, i], 97.5)) for i, k in enumerate(names)},
+                     samples)
+
+
+# ---- from measured configurations ---------------------------------------------------------------
+@lru_cache(maxsize=None)
+def n_params(model: str) -> int:
+    """Parameters of an architecture (speechbudget.models.params.param_count when available,
+    else counted on a meta-device model from models.registry)."""
+    from speechbudget.architectures import get_architecture
+    arch = get_architecture(model)
+    try:
+        from speechbudget.models.params import param_count
+    except ImportError:
+        from speechbudget.models.registry import build_from_config
+        return int(sum(p.numel() for p in build_from_config(arch, device="meta").parameters()))
+    return int(param_count(arch))
+
+
+def _group_key(c: Config) -> str:
+    d = c.to_dict()
+    for f in ("model", "window", "stride", "dynamic_margin_s"):
+        d.pop(f)
+    if c.stride == 1:  # stride 1 belongs with any stride position/pooling
+        d.pop("stride_at"), d.pop("pool")
+    return repr(sorted(d.items()))
+
+
+def _compatible(c: Config, ref: Config) -> bool:
+    if _group_key(c) == _group_key(ref):
+        return True
+    return c.stride == 1 and _group_key(c) == _group_key(ref.with_(stride=1))
+
+
+def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100, seed: int = 0,
+                loo: bool = True) -> ScalingFit:
+    """Fit `law` to measured configurations of one task.
+
+    Only configurations that differ along model, window and stride are fitted together: the
+    largest such group (same adaptation, precision, beam, stride position and pooling; stride 1
+    joins any group) is used and the rest are listed as excluded. Dynamic windows are excluded
+    (T is not one number).
+    """
+    tasks = sorted({c.task for c, _ in results})
+    if len(tasks) > 1:
+        raise FitError(f"results hold tasks {', '.join(tasks)}: fit one task at a time")
+    excluded: list[tuple[str, str]] = []
+    usable = []
+    for c, m in results:
+        if c.is_dynamic:
+            excluded.append((c.label, "dynamic window (no single T)"))
+        elif m.error is None or not math.isfinite(m.error):
+            excluded.append((c.label, f"error is {m.error!r}"))
+        else:
+            usable.append((c, m))
+    if not usable:
+        raise FitError("no configuration with a fixed window and a finite error to fit")
+    strided = [c for c, _ in usable if c.stride > 1]
+    groups: dict[str, list] = {}
+    for c, m in usable:
+        groups.setdefault(_group_key(c), []).append((c, m))
+    # choose the group (by a strided representative when any) holding the most configurations
+    reps = {k: v[0][0] for k, v in groups.items()}
+    def members(ref: Config) -> list:
+        return [(c, m) for c, m in usable if _compatible(c, ref)]
+    candidates = sorted(reps.values(), key=lambda r: (-len(members(r)), r.stride == 1, r.label))
+    ref = candidates[0] if strided else usable[0][0]
+    chosen = members(ref)
+    keys = {c.key for c, _ in chosen}
+    excluded += [(c.label, "other adaptation/precision/beam/stride position than the fitted "
+                           "group") for c, _ in usable if c.key not in keys]
+    N = [n_params(c.model) for c, _ in chosen]
+    T = [float(c.window) for c, _ in chosen]
+    s = [c.stride for c, _ in chosen]
+    y = [m.error for _, m in chosen]
+    try:
+        fit = fit_law(N, T, s, y, law=law, loo=loo, n_bootstrap=n_bootstrap, seed=seed,
+                      labels=[c.label for c, _ in chosen])
+    except FitError as e:
+        raise FitError(f"scaling fit on {len(chosen)} configuration(s) of task {tasks[0]}: {e}") \
+            from None
+    fit.excluded = excluded
+    fit.configs = [c for c, _ in chosen]
+    return fit
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A configuration that was NOT run: its error as predicted by a fit. Never a measurement."""
+
+    config: Config
+    error: float
+    low: float | None            # bootstrap 95 % interval of the prediction, when available
+    high: float | None
+    gflops: float | None         # analytic (speechbudget.flops.estimate)
+    predicted: bool = True
+
+
+def predict_configs(fit: ScalingFit, configs: Iterable[Config],
+                    measured_keys: Iterable[str] = ()) -> list[Prediction]:
+    """Predicted errors for configurations not run (measured ones are refused: never mixed)."""
+    measured = set(measured_keys)
+    configs = list(configs)
+    clash = [c.label for c in configs if c.key in measured]
+    if clash:
+        raise ValueError(f"configuration(s) {', '.join(clash)} were measured: use the measured "
+                         "values, predictions are only for configurations not run")
+    bad = [c.label for c in configs if c.is_dynamic]
+    if bad:
+        raise ValueError(f"cannot predict dynamic-window configuration(s) {', '.join(bad)}")
+    if not configs:
+        return []
+    N = np.array([n_params(c.model) for c in configs], float)
+    T = np.array([float(c.window) for c in configs])
+    s = np.array([c.stride for c in configs], float)
+    pred = fit.predict(N, T, s)
+    lo = hi = None
+    if fit.bootstrap is not None:
+        X = _features(N, T, s) - fit.ref
+        draws = []
+        for row in fit.bootstrap.samples:
+            th = _theta_from_params(fit.law, dict(zip(fit.law.param_names, row)), fit.ref)
+            draws.append(np.exp(_log_pred(fit.law, th, X)))
+        draws = np.array(draws)
+        lo, hi = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
+    out = []
+    for i, c in enumerate(configs):
+        out.append(Prediction(c, float(pred[i]), None if lo is None else float(lo[i]),
+                              None if hi is None else float(hi[i]), _gflops(c)))
+    return out
+
+
+def _theta_from_params(law: Law, params: dict[str, float], ref: np.ndarray) -> np.ndarray:
+    theta = np.zeros(law.n_params)
+    for i in law.exp_idx:
+        theta[i] = params[law.param_names[i]]
+    for sc, factors in law.terms:
+        theta[sc] = math.log(max(params[law.param_names[sc]], 1e-300)) + sum(
+            sign * theta[ex] * ref[col] for ex, col, sign in factors)
+    return theta
+
+
+def _gflops(c: Config) -> float | None:
+    try:
+        from speechbudget.flops import estimate
+        return float(estimate(c).gflops)
+    except Exception:  # noqa: BLE001 - an estimate that cannot be made is shown as unknown
+        return None
+
+
+def unrun_grid(fit: ScalingFit, results: Results) -> list[Config]:
+    """The model x window x stride grid of the fitted group's measured values, minus those run."""
+    configs = fit.configs
+    if not configs:
+        return []
+    ref = next((c for c in configs if c.stride > 1), configs[0])
+    measured = {c.key for c, _ in results}
+    models = sorted({c.model for c in configs}, key=n_params)
+    windows = sorted({float(c.window) for c in configs})
+    strides = sorted({c.stride for c in configs})
+    out = []
+    for mdl, w, st in itertools.product(models, windows, strides):
+        try:
+            c = ref.with_(model=mdl, window=w, stride=st)
+        except ValueError:
+            continue
+        if c.key not in measured:
+            out.append(c)
+    return out
