@@ -1,0 +1,125 @@
+"""SER backbones: the Whisper encoder (any size) or a wav2vec2-family model (wav2vec2, HuBERT,
+WavLM), each returning ALL hidden states of a batch of fixed-duration clips and a frame mask.
+
+Whisper: the window is the clip duration: the encoder runs on exactly D * 100 mel frames through
+`models.whisper_encoder.encode` (no padding to 30 s), with the configuration's token stride (xV).
+Hidden states before the stride point are subsampled the same way, so that every hidden state has
+the final token rate and the head's weighted layer sum is defined.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from speechbudget.audio import SAMPLE_RATE
+from speechbudget.axes import Config
+from speechbudget.models.whisper_encoder import encode, encoder_tokens, subsample_tokens
+
+HOP = 160  # Whisper mel hop
+
+
+def _is_whisper_source(source: str) -> bool:
+    p = Path(source)
+    if p.is_dir():
+        cfg = p / "config.json"
+        if cfg.is_file():
+            return json.loads(cfg.read_text()).get("model_type") == "whisper"
+        return (p / "model.bin").is_file() or (p / "model.bin.part1").is_file()  # CTranslate2
+    from speechbudget.architectures import get_architecture
+    return get_architecture(source).is_whisper
+
+
+class Backbone(nn.Module):
+    """A loaded encoder and how to run it for SER under a Config (window = clip duration)."""
+
+    def __init__(self, encoder: nn.Module, is_whisper: bool, config: Config, n_mels: int = 80):
+        super().__init__()
+        if config.precision != "fp32":
+            raise ValueError(f"precision={config.precision!r}: SER runs in fp32 only")
+        self.encoder = encoder
+        self.is_whisper = is_whisper
+        self.n_mels = n_mels
+        self.duration = float(config.window)
+        self.stride, self.stride_at, self.pool = config.stride, config.stride_at, config.pool
+        if is_whisper:
+            self.num_hidden_states = len(encoder.layers) + 1
+            self.hidden_size = encoder.config.d_model
+            self.frames = int(round(self.duration * 100))
+            if self.frames > 2 * encoder.embed_positions.num_embeddings:
+                raise ValueError(f"duration {self.duration:g} s: longer than the Whisper "
+                                 f"encoder's {encoder.embed_positions.num_embeddings / 50:g} s")
+        else:
+            self.num_hidden_states = encoder.config.num_hidden_layers + 1
+            self.hidden_size = encoder.config.hidden_size
+            self.use_mask = getattr(encoder.config, "feat_extract_norm", "group") == "layer"
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.encoder.parameters()).device
+
+    def frame_counts(self, n_valid: Sequence[int]) -> list[int]:
+        """Tokens per clip that come from real audio (the rest is padding)."""
+        if self.is_whisper:
+            return [encoder_tokens(math.ceil(n / HOP), self.stride) for n in n_valid]
+        lengths = self.encoder._get_feat_extract_output_lengths(torch.tensor(list(n_valid)))
+        return [int(x) for x in lengths]
+
+    def forward(self, waves: Tensor, n_valid: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """waves [B, D * 16000] (zero-padded), n_valid real samples per clip ->
+        (hidden [N, B, T, H], mask [B, T])."""
+        waves = waves.to(self.device)
+        if self.is_whisper:
+            from speechbudget.audio import log_mel_batch
+            mel = log_mel_batch(list(waves), self.n_mels, self.frames, device=self.device)
+            _, hidden = encode(self.encoder, mel, self.stride, self.stride_at, self.pool,
+                               output_hidden_states=True)
+            T = hidden[-1].shape[1]
+            hidden = [h if h.shape[1] == T else subsample_tokens(h, self.stride, self.pool)
+                      for h in hidden]
+        else:
+            x = waves.clone()
+            mask = torch.zeros_like(x, dtype=torch.long)
+            for i, n in enumerate(n_valid):  # per-clip normalisation over real samples, as HF does
+                seg = x[i, :n]
+                x[i, :n] = (seg - seg.mean()) / torch.sqrt(seg.var(unbiased=False) + 1e-7)
+                x[i, n:] = 0
+                mask[i, :n] = 1
+            out = self.encoder(x, attention_mask=mask if self.use_mask else None,
+                               output_hidden_states=True)
+            hidden = list(out.hidden_states)
+            T = hidden[-1].shape[1]
+        counts = self.frame_counts(n_valid)
+        frame_mask = (torch.arange(T, device=self.device)[None, :]
+                      < torch.tensor(counts, device=self.device)[:, None]).float()
+        return torch.stack(hidden), frame_mask
+
+
+def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int]:
+    """(encoder module, is_whisper, n_mels) from a registry name, hub id or local folder, through
+    `speechbudget.models.loading`."""
+    from speechbudget.models.loading import load_ssl_backbone, load_whisper
+
+    if _is_whisper_source(source):
+        bundle = load_whisper(source, device=device, dtype=torch.float32)
+        encoder = bundle.model.model.encoder
+        return encoder, True, int(bundle.n_mels)
+    model, _arch = load_ssl_backbone(source, device=device)
+    return model, False, 0
+
+
+def build_backbone(config: Config, source: str | None = None, device: str = "cpu") -> Backbone:
+    """The backbone for `config` (weights from `source`, default the config's model)."""
+    encoder, is_whisper, n_mels = load_encoder(source or config.model, device)
+    encoder.eval()
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    return Backbone(encoder, is_whisper, config, n_mels)
+
+
+def samples_for(duration_s: float) -> int:
+    return int(round(duration_s * SAMPLE_RATE))

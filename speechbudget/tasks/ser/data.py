@@ -1,0 +1,240 @@
+"""SER data: CREMA-D and RAVDESS folders, JSONL manifests, speaker-disjoint folds, crops (xT).
+
+Labels are the six shared emotions `LABELS`. A clip whose label is outside them is dropped with a
+recorded reason (RAVDESS calm/surprised) or rejected (an unknown label in a manifest).
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from speechbudget.audio import SAMPLE_RATE, AudioError, load_audio
+
+LABELS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
+MIN_CLIP_S = 0.1  # shorter clips are recorded as skipped, not padded into nonsense
+
+RAVDESS_EMOTIONS = {"01": "NEU", "02": None, "03": "HAP", "04": "SAD", "05": "ANG", "06": "FEA",
+                    "07": "DIS", "08": None}  # 02 calm, 08 surprised: dropped
+RAVDESS_NAMES = {"02": "calm", "08": "surprised"}
+_RAVDESS = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.(wav|flac)$", re.I)
+_CREMAD = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.(wav|flac)$", re.I)
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as given (names the file or value and what is wrong)."""
+
+
+@dataclass(frozen=True)
+class Clip:
+    id: str
+    path: Path
+    label: str
+    speaker: str
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class SerDataset:
+    """Clips with labels and speakers; `skipped` lists (file, reason) of clips left out."""
+
+    items: list[Clip]
+    source: str
+    labels: tuple[str, ...] = LABELS
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ids = Counter(c.id for c in self.items)
+        dup = [i for i, n in ids.items() if n > 1]
+        if dup:
+            raise DatasetError(f"{self.source}: clip id {dup[0]!r} appears {ids[dup[0]]} times")
+        self._by_id = {c.id: c for c in self.items}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def get(self, item_id: str) -> Clip:
+        try:
+            return self._by_id[item_id]
+        except KeyError:
+            raise DatasetError(f"{self.source}: no clip with id {item_id!r}") from None
+
+    def subset(self, ids: Iterable[str]) -> list[Clip]:
+        return [self.get(i) for i in ids]
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({c.speaker for c in self.items})
+
+    def class_counts(self, clips: Sequence[Clip] | None = None) -> dict[str, int]:
+        counts = Counter(c.label for c in (self.items if clips is None else clips))
+        return {lab: counts.get(lab, 0) for lab in self.labels}
+
+
+def _check_label(label: Any, where: str) -> str:
+    if not isinstance(label, str) or label.upper() not in LABELS:
+        raise DatasetError(f"{where}: unknown label {label!r}; expected one of {', '.join(LABELS)}")
+    return label.upper()
+
+
+def load_manifest(path: str | Path) -> SerDataset:
+    """A JSONL manifest: one object per line with `audio` (relative to the manifest's folder or
+    absolute), `label` (one of LABELS) and `speaker`; `id` optional (default: the audio path)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: manifest not found")
+    items: list[Clip] = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DatasetError(f"{where}: not JSON ({e.msg})") from None
+        missing = [k for k in ("audio", "label", "speaker") if k not in row]
+        if missing:
+            raise DatasetError(f"{where}: missing field(s) {', '.join(missing)}")
+        audio = Path(row["audio"])
+        audio = audio if audio.is_absolute() else path.parent / audio
+        extra = {k: v for k, v in row.items() if k not in ("id", "audio", "label", "speaker")}
+        items.append(Clip(str(row.get("id", row["audio"])), audio, _check_label(row["label"], where),
+                          str(row["speaker"]), extra))
+    if not items:
+        raise DatasetError(f"{path}: no clips")
+    return SerDataset(items, str(path))
+
+
+def load_ravdess(root: str | Path) -> SerDataset:
+    """RAVDESS: Actor_NN/03-01-EE-II-SS-RR-AA.wav|flac (EE emotion, II intensity, SS statement,
+    RR repetition, AA actor). Calm (02) and surprised (08) are dropped and counted in `skipped`."""
+    root = Path(root)
+    items, skipped = [], []
+    for f in sorted(root.glob("Actor_*/*")):
+        m = _RAVDESS.match(f.name)
+        if not m:
+            if f.suffix.lower() in (".wav", ".flac"):
+                skipped.append((str(f), "name is not RAVDESS modality-channel-emotion-...-actor"))
+            continue
+        emo = m.group(3)
+        if emo not in RAVDESS_EMOTIONS:
+            raise DatasetError(f"{f}: unknown RAVDESS emotion code {emo!r}")
+        label = RAVDESS_EMOTIONS[emo]
+        if label is None:
+            skipped.append((str(f), f"emotion {RAVDESS_NAMES[emo]} is not one of the six labels"))
+            continue
+        actor = f"Actor_{m.group(7)}"
+        if f.parent.name != actor:
+            raise DatasetError(f"{f}: file names actor {m.group(7)} but lies in {f.parent.name}")
+        items.append(Clip(f"ravdess_{f.stem}", f, label, actor,
+                          {"intensity": m.group(4), "statement": m.group(5)}))
+    if not items:
+        raise DatasetError(f"{root}: no RAVDESS clips (Actor_NN/03-01-EE-II-SS-RR-AA.wav)")
+    return SerDataset(items, str(root), skipped=skipped)
+
+
+def load_cremad(root: str | Path) -> SerDataset:
+    """CREMA-D: AudioWAV/1001_DFA_ANG_XX.wav (actor, sentence, emotion, level)."""
+    root = Path(root)
+    folder = root / "AudioWAV" if (root / "AudioWAV").is_dir() else root
+    items, skipped = [], []
+    for f in sorted(folder.iterdir()):
+        if f.suffix.lower() not in (".wav", ".flac"):
+            continue
+        m = _CREMAD.match(f.name)
+        if not m:
+            skipped.append((str(f), "name is not CREMA-D actor_sentence_emotion_level"))
+            continue
+        label = _check_label(m.group(3), str(f))
+        items.append(Clip(f"cremad_{f.stem}", f, label, m.group(1),
+                          {"sentence": m.group(2), "level": m.group(4)}))
+    if not items:
+        raise DatasetError(f"{root}: no CREMA-D clips (AudioWAV/1001_DFA_ANG_XX.wav)")
+    return SerDataset(items, str(root), skipped=skipped)
+
+
+def load_dataset(source: str | Path) -> SerDataset:
+    """A manifest (.jsonl file, or a folder with manifest.jsonl), a CREMA-D or a RAVDESS folder."""
+    p = Path(source)
+    if p.is_file():
+        return load_manifest(p)
+    if not p.is_dir():
+        raise DatasetError(f"{p}: no such file or folder")
+    if (p / "manifest.jsonl").is_file():
+        return load_manifest(p / "manifest.jsonl")
+    if (p / "AudioWAV").is_dir() or any(_CREMAD.match(f.name) for f in p.glob("*.wav")):
+        return load_cremad(p)
+    if any(p.glob("Actor_*")):
+        return load_ravdess(p)
+    raise DatasetError(f"{p}: not a SER dataset (expected manifest.jsonl, a CREMA-D AudioWAV/ "
+                       f"folder or RAVDESS Actor_NN/ folders)")
+
+
+# ---- speaker-disjoint folds ----------------------------------------------------------------
+
+def speaker_folds(dataset: SerDataset, k: int, seed: int = 0) -> list[list[str]]:
+    """k speaker-disjoint folds of clip ids. Speakers are shuffled with `seed` and each goes to the
+    fold with the fewest clips so far (ties: lowest index), so folds are balanced in clips."""
+    speakers = dataset.speakers
+    if not 2 <= k <= len(speakers):
+        raise DatasetError(f"folds={k}: need 2..{len(speakers)} (the number of speakers in "
+                           f"{dataset.source})")
+    random.Random(seed).shuffle(speakers)
+    by_spk: dict[str, list[str]] = {}
+    for c in dataset.items:
+        by_spk.setdefault(c.speaker, []).append(c.id)
+    folds: list[list[str]] = [[] for _ in range(k)]
+    spk_of: list[list[str]] = [[] for _ in range(k)]
+    for s in sorted(speakers, key=lambda s: -len(by_spk[s])):  # stable: shuffled order breaks ties
+        i = min(range(k), key=lambda j: (len(folds[j]), j))
+        folds[i].extend(by_spk[s])
+        spk_of[i].append(s)
+    return folds
+
+
+def check_disjoint(dataset: SerDataset, **splits: Sequence[str]) -> None:
+    """Raise if any speaker appears in two of the named splits of clip ids."""
+    seen: dict[str, str] = {}
+    for name, ids in splits.items():
+        for spk in {dataset.get(i).speaker for i in ids}:
+            if spk in seen and seen[spk] != name:
+                raise DatasetError(f"speaker {spk!r} is in both the {seen[spk]} and the {name} "
+                                   f"split: splits must be speaker-disjoint")
+            seen[spk] = name
+
+
+# ---- xT: crop or pad to the duration ------------------------------------------------------
+
+def crop_or_pad(audio: np.ndarray, duration_s: float, mode: str = "center",
+                rng: np.random.Generator | None = None) -> tuple[np.ndarray, int]:
+    """Cut or zero-pad `audio` to duration_s seconds: "center" crop (evaluation) or "random" crop
+    (training). Returns (samples, n_valid): the first n_valid samples are audio, the rest padding."""
+    n = int(round(duration_s * SAMPLE_RATE))
+    if len(audio) >= n:
+        if mode == "center":
+            start = (len(audio) - n) // 2
+        elif mode == "random":
+            if rng is None:
+                raise ValueError("a random crop needs rng")
+            start = int(rng.integers(0, len(audio) - n + 1))
+        else:
+            raise ValueError(f"crop mode {mode!r}: expected 'center' or 'random'")
+        return np.ascontiguousarray(audio[start:start + n], dtype=np.float32), n
+    out = np.zeros(n, dtype=np.float32)
+    out[: len(audio)] = audio
+    return out, len(audio)
+
+
+def read_clip(clip: Clip) -> np.ndarray:
+    """The clip's audio; raises AudioError naming the file if unreadable or too short."""
+    audio = load_audio(clip.path)
+    if len(audio) < MIN_CLIP_S * SAMPLE_RATE:
+        raise AudioError(f"{clip.path}: {len(audio) / SAMPLE_RATE:.3f} s is too short "
+                         f"(need at least {MIN_CLIP_S} s)")
+    return audio

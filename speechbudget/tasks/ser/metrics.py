@@ -1,0 +1,61 @@
+"""SER metrics as in EmoBox: UA (balanced accuracy), WA (accuracy), macro-F1, confusion matrix,
+with the configuration's inference and training FLOPs beside them."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
+
+
+@dataclass
+class SerMetrics:
+    ua: float
+    wa: float
+    macro_f1: float
+    confusion: list[list[int]]  # rows: reference, columns: prediction, in `labels` order
+    labels: list[str]
+    n: int
+    inference_gflops: float | None = None  # per clip
+    train_gflops: float | None = None      # whole training run
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ser_metrics(references: Sequence[str], predictions: Sequence[str], labels: Sequence[str]
+                ) -> SerMetrics:
+    """UA/WA/macro-F1 over the classes present in the references (sklearn's definitions) and the
+    confusion matrix over all `labels`."""
+    if len(references) != len(predictions):
+        raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
+    if not references:
+        raise ValueError("no predictions to score")
+    unknown = sorted(set(references) - set(labels))
+    if unknown:
+        raise ValueError(f"reference label {unknown[0]!r} not in the label set {list(labels)}")
+    refs, hyps = np.asarray(references), np.asarray(predictions)
+    present = [lab for lab in labels if lab in set(references)]
+    return SerMetrics(
+        ua=float(balanced_accuracy_score(refs, hyps)),
+        wa=float(accuracy_score(refs, hyps)),
+        macro_f1=float(f1_score(refs, hyps, labels=present, average="macro", zero_division=0)),
+        confusion=confusion_matrix(refs, hyps, labels=list(labels)).tolist(),
+        labels=list(labels), n=len(refs))
+
+
+def flops_for(config, n_train_clips: int | None = None, epochs: int | None = None,
+              n_classes: int = 6) -> tuple[float | None, float | None]:
+    """(inference GFLOPs per clip, training GFLOPs) from speechbudget.flops; None where the FLOPs
+    part is not available."""
+    try:
+        from speechbudget.flops import estimate, training_flops
+    except ImportError:
+        return None, None
+    inf = float(estimate(config, n_classes=n_classes).gflops)
+    train = None
+    if n_train_clips is not None and epochs is not None:
+        train = float(training_flops(config, n_train_clips, epochs, n_classes=n_classes).gflops)
+    return inf, train

@@ -1,0 +1,230 @@
+"""SER as a speechbudget Task (shards = speaker-disjoint folds) and the plain API:
+
+    result = train(config, dataset, "out/")          # trains, saves a checkpoint, returns metrics
+    metrics, items = evaluate("out/", dataset)       # reloads and scores
+
+Each fold-shard trains on the other folds (the next fold, cyclically, held out for early stopping)
+and evaluates its own clips; every clip of the dataset is evaluated exactly once over all shards.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, MutableMapping, Sequence
+
+from speechbudget.axes import Config, ConfigError
+from speechbudget.records import ConfigMetrics, ItemResult
+from speechbudget.tasks.base import Shard
+from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset, speaker_folds
+from speechbudget.tasks.ser.metrics import SerMetrics, flops_for, ser_metrics
+from speechbudget.tasks.ser.train import TrainOptions, TrainResult, fit, load_checkpoint, \
+    predict_logits, read_clips, save_checkpoint
+
+
+def _check_config(config: Config) -> None:
+    if config.task != "ser":
+        raise ConfigError("task", config.task, "'ser' for the SER task")
+
+
+def fold_splits(dataset: SerDataset, folds: int, seed: int, fold: int
+                ) -> tuple[list[str], list[str], list[str]]:
+    """(train, validation, test) clip ids of fold `fold`: test = that fold, validation = the next
+    fold, train = the rest (with 2 folds: no validation set)."""
+    parts = speaker_folds(dataset, folds, seed)
+    test = parts[fold]
+    val = parts[(fold + 1) % folds] if folds > 2 else []
+    train_ids = [i for j, p in enumerate(parts) if j != fold and (folds <= 2 or j != (fold + 1) % folds)
+                 for i in p]
+    check_disjoint(dataset, train=train_ids, validation=val, test=test)
+    return train_ids, val, test
+
+
+def _item_results(dataset: SerDataset, ids: Sequence[str], result_model, audio, skipped,
+                  cache, inf_gflops: float | None, batch_size: int, fold: int | None = None
+                  ) -> list[ItemResult]:
+    clips = [c for c in dataset.subset(ids) if c.id in audio]
+    t0 = time.perf_counter()
+    logits = predict_logits(result_model, clips, audio, cache, batch_size)
+    per_clip = (time.perf_counter() - t0) / max(1, len(clips))
+    labels = result_model.labels
+    out = []
+    probs = logits.softmax(-1)
+    for c, row, p in zip(clips, logits.argmax(1).tolist(), probs):
+        pred = labels[row]
+        out.append(ItemResult(item_id=c.id, ok=True, prediction=pred, reference=c.label,
+                              errors=int(pred != c.label), n_ref=1,
+                              audio_s=len(audio[c.id]) / 16000, gflops=inf_gflops,
+                              timings={"inference": per_clip},
+                              extra={"speaker": c.speaker, "fold": fold,
+                                     "probs": [round(float(x), 6) for x in p]}))
+    for cid, reason in skipped:
+        if cid in set(ids):
+            c = dataset.get(cid)
+            out.append(ItemResult(item_id=cid, ok=False, reference=c.label, error=reason,
+                                  extra={"speaker": c.speaker, "fold": fold}))
+    return out
+
+
+class SerTask:
+    """tasks.base.Task for SER: actor-disjoint k-fold cross-validation of a trained head."""
+
+    name = "ser"
+
+    def __init__(self, folds: int = 5, epochs: int = 40, seed: int = 0, batch_size: int = 16,
+                 max_folds: int | None = None, source: str | None = None,
+                 **train_options: Any):
+        if folds < 2:
+            raise ValueError(f"folds={folds}: need at least 2")
+        self.folds, self.seed, self.max_folds, self.source = folds, seed, max_folds, source
+        self.options = TrainOptions.from_dict({"epochs": epochs, "seed": seed,
+                                               "batch_size": batch_size, "progress": False,
+                                               **train_options})
+
+    def load_dataset(self, source: str) -> SerDataset:
+        return load_dataset(source)
+
+    def shards(self, config: Config, dataset: SerDataset) -> list[Shard]:
+        _check_config(config)
+        parts = speaker_folds(dataset, self.folds, self.seed)
+        n = len(parts) if self.max_folds is None else min(self.max_folds, len(parts))
+        return [Shard(f"fold{i}of{self.folds}-seed{self.seed}", tuple(parts[i]),
+                      {"fold": i, "speakers": sorted({dataset.get(c).speaker for c in parts[i]})})
+                for i in range(n)]
+
+    def run_shard(self, config: Config, dataset: SerDataset, shard: Shard, device: str,
+                  cache: MutableMapping | None = None) -> list[ItemResult]:
+        _check_config(config)
+        fold = int(shard.info.get("fold", shard.shard_id.split("of")[0].removeprefix("fold")))
+        try:
+            train_ids, val_ids, test_ids = fold_splits(dataset, self.folds, self.seed, fold)
+            if tuple(test_ids) != tuple(shard.item_ids):
+                raise ValueError(f"shard {shard.shard_id}: its items are not fold {fold} of "
+                                 f"{dataset.source} (dataset changed since planning?)")
+            t0 = time.perf_counter()
+            result = fit(config, dataset, train_ids, val_ids, self.options, self.source, device,
+                         cache, label=f"fold {fold}")
+            train_s = time.perf_counter() - t0
+        except Exception as e:  # noqa: BLE001 - a failed fold is recorded per item, never raised
+            reason = f"fold {fold} training failed: {type(e).__name__}: {e}"
+            return [ItemResult(item_id=i, ok=False, reference=dataset.get(i).label, error=reason,
+                               extra={"fold": fold}) for i in shard.item_ids]
+        audio, skipped = read_clips(dataset.subset(test_ids))
+        inf, train_gf = flops_for(config, result.n_train, result.epochs_run, len(dataset.labels))
+        items = _item_results(dataset, test_ids, result.model, audio, skipped, cache, inf,
+                              self.options.eval_batch_size, fold)
+        for it in items:
+            it.timings["train_fold"] = train_s
+            it.extra.update(train_gflops_fold=train_gf, best_epoch=result.best_epoch,
+                            trainable_params=result.trainable_params)
+        return items
+
+    def aggregate(self, config: Config, results: Sequence[ItemResult]) -> ConfigMetrics:
+        ok = [r for r in results if r.ok]
+        failed = len(results) - len(ok)
+        if not ok:
+            return ConfigMetrics(config.key, "ser", "ua", float("nan"), n_items=len(results),
+                                 n_failed=failed, extra={"reason": "no clip was evaluated"})
+        labels = [lab for lab in _labels_of(results)]
+        m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], labels)
+        ci = _bootstrap_ua(ok, labels)
+        folds = {r.extra.get("fold"): r for r in ok}
+        train_gf = [r.extra.get("train_gflops_fold") for r in folds.values()]
+        train_total = sum(train_gf) if train_gf and all(g is not None for g in train_gf) else None
+        infer_s = sum(r.timings.get("inference", 0.0) for r in ok)
+        audio_s = sum(min(r.audio_s or 0.0, float(config.window)) for r in ok)
+        gf = ok[0].gflops
+        return ConfigMetrics(
+            config_key=config.key, task="ser", metric="ua", value=m.ua, ci_low=ci[0],
+            ci_high=ci[1], n_items=len(results), n_failed=failed, gflops=gf,
+            gflops_per_audio_s=gf / float(config.window) if gf is not None else None,
+            train_gflops=train_total,
+            rtf=infer_s / (len(ok) * float(config.window)) if ok else None,
+            rtfx=(len(ok) * float(config.window)) / infer_s if infer_s > 0 else None,
+            timings={"inference": infer_s,
+                     "train": sum(r.timings.get("train_fold", 0.0) for r in folds.values())},
+            extra={"wa": m.wa, "macro_f1": m.macro_f1, "confusion": m.confusion,
+                   "labels": m.labels, "folds": len(folds), "audio_s": audio_s})
+
+
+def _labels_of(results: Sequence[ItemResult]) -> list[str]:
+    from speechbudget.tasks.ser.data import LABELS
+    seen = {r.reference for r in results} | {r.prediction for r in results if r.prediction}
+    return [lab for lab in LABELS if lab in seen] + sorted(seen - set(LABELS) - {None})
+
+
+def _bootstrap_ua(ok: Sequence[ItemResult], labels: list[str], n: int = 1000, seed: int = 0
+                  ) -> tuple[float, float]:
+    """95% percentile bootstrap interval of UA over clips."""
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score
+    import warnings
+
+    refs = np.array([r.reference for r in ok])
+    hyps = np.array([r.prediction for r in ok])
+    rng = np.random.default_rng(seed)
+    vals = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            idx = rng.integers(0, len(ok), len(ok))
+            vals.append(balanced_accuracy_score(refs[idx], hyps[idx]))
+    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
+# ---- plain API -------------------------------------------------------------------------------
+
+def _as_dataset(dataset: SerDataset | str | Path) -> SerDataset:
+    return dataset if isinstance(dataset, SerDataset) else load_dataset(dataset)
+
+
+def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
+          options: TrainOptions | None = None, device: str = "cpu", source: str | None = None,
+          folds: int = 5, fold: int = 0, cache: MutableMapping | None = None) -> TrainResult:
+    """Train on all folds but `fold` (the next one for early stopping), score fold `fold`, and save
+    a checkpoint (with the metrics and the held-out clip ids) in `out_dir`."""
+    _check_config(config)
+    ds = _as_dataset(dataset)
+    opt = options or TrainOptions()
+    train_ids, val_ids, test_ids = fold_splits(ds, folds, opt.seed, fold)
+    result = fit(config, ds, train_ids, val_ids, opt, source, device, cache)
+    audio, skipped = read_clips(ds.subset(test_ids))
+    clips = [c for c in ds.subset(test_ids) if c.id in audio]
+    logits = predict_logits(result.model, clips, audio, cache, opt.eval_batch_size)
+    test = ser_metrics([c.label for c in clips],
+                       [result.model.labels[i] for i in logits.argmax(1).tolist()],
+                       result.model.labels)
+    test.inference_gflops, test.train_gflops = flops_for(config, result.n_train, result.epochs_run,
+                                                         len(ds.labels))
+    result.skipped.extend(skipped)
+    save_checkpoint(result.model, out_dir, opt, extra={
+        "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
+        "val_ids": val_ids, "class_counts": ds.class_counts(ds.subset(train_ids)),
+        "history": result.history, "best_epoch": result.best_epoch,
+        "trainable_params": result.trainable_params, "skipped": result.skipped,
+        "val": result.val.to_dict() if result.val else None, "test": test.to_dict()})
+    result.test = test
+    return result
+
+
+def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, device: str = "cpu",
+             ids: Sequence[str] | None = None, batch_size: int = 16
+             ) -> tuple[SerMetrics, list[ItemResult]]:
+    """Reload a checkpoint and score it on `ids` (default: every clip of `dataset`). Clip labels
+    outside the checkpoint's label set are an error."""
+    model, meta = load_checkpoint(checkpoint_dir, device)
+    ds = _as_dataset(dataset)
+    clips = ds.items if ids is None else ds.subset(ids)
+    bad = sorted({c.label for c in clips} - set(model.labels))
+    if bad:
+        raise ValueError(f"{ds.source}: label {bad[0]!r} is not in the checkpoint's label set "
+                         f"{model.labels}")
+    audio, skipped = read_clips(clips)
+    inf, _ = flops_for(model.config, n_classes=len(model.labels))
+    items = _item_results(ds, [c.id for c in clips], model, audio, skipped, None, inf, batch_size)
+    ok = [r for r in items if r.ok]
+    if not ok:
+        raise ValueError(f"{ds.source}: no readable clips to evaluate ({len(skipped)} skipped)")
+    m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], model.labels)
+    m.inference_gflops = inf
+    m.extra["skipped"] = skipped
+    return m, items

@@ -1,0 +1,355 @@
+"""Training an SER model (backbone + head): AdamW, linear warm-up then cosine decay, early stopping
+on validation UA, seeded and deterministic on CPU; checkpoints as safetensors + JSON.
+
+A frozen backbone (adaptation none, no unfrozen layers) runs once per clip and duration: its hidden
+states are cached (mean pooling: per-layer masked means, exact since the weighted layer sum
+commutes with the mean), and every epoch trains the head on the cache. Cached features use the
+centre crop; a training backbone (LoRA, DAMA, top-k) sees a fresh random crop each epoch.
+The backbone stays in eval mode (no dropout/layerdrop); only the head uses dropout.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterator, MutableMapping, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from speechbudget.audio import AudioError
+from speechbudget.axes import Config
+from speechbudget.tasks.ser.adapt import apply_adaptation, count_trainable, is_frozen, \
+    trainable_state
+from speechbudget.tasks.ser.backbone import Backbone, build_backbone
+from speechbudget.tasks.ser.data import Clip, SerDataset, crop_or_pad, read_clip
+from speechbudget.tasks.ser.heads import SerHead
+from speechbudget.tasks.ser.metrics import SerMetrics, ser_metrics
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainOptions:
+    epochs: int = 40
+    batch_size: int = 16
+    lr: float = 1e-3            # head
+    backbone_lr: float = 2e-4   # LoRA / DAMA / unfrozen layers
+    weight_decay: float = 1e-2
+    warmup_ratio: float = 0.1
+    patience: int = 8           # epochs without a better validation UA before stopping
+    seed: int = 0
+    pooling: str = "mean"
+    layer_weights: bool = True
+    dropout: float = 0.1
+    train_crop: str = "random"  # for a training backbone; cached features are centre crops
+    eval_batch_size: int = 16
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainOptions":
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - known)
+        if bad:
+            raise ValueError(f"unknown training option {bad[0]!r}; options are {sorted(known)}")
+        return cls(**d)
+
+
+class SerModel(nn.Module):
+    """Backbone + head + label set + the Config that produced them."""
+
+    def __init__(self, backbone: Backbone, head: SerHead, labels: Sequence[str], config: Config,
+                 source: str):
+        super().__init__()
+        self.backbone, self.head = backbone, head
+        self.labels, self.config, self.source = list(labels), config, source
+
+    def forward(self, waves: Tensor, n_valid: Sequence[int]) -> Tensor:
+        hidden, mask = self.backbone(waves, n_valid)
+        return self.head(hidden, mask)
+
+
+@dataclass
+class TrainResult:
+    model: SerModel
+    history: list[dict[str, float]]
+    best_epoch: int
+    val: SerMetrics | None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    trainable_params: int = 0
+    n_train: int = 0
+    epochs_run: int = 0
+    test: SerMetrics | None = None  # set by runner.train
+
+
+# ---- audio and cached features ---------------------------------------------------------------
+
+def read_clips(clips: Sequence[Clip]) -> tuple[dict[str, np.ndarray], list[tuple[str, str]]]:
+    """Audio of each readable clip by id, and (clip id, reason) for each one that is not."""
+    audio, skipped = {}, []
+    for c in clips:
+        try:
+            audio[c.id] = read_clip(c)
+        except AudioError as e:
+            skipped.append((c.id, str(e)))
+    return audio, skipped
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for i in range(0, n, size):
+        yield slice(i, min(n, i + size))
+
+
+def _waves(clips: Sequence[Clip], audio: dict[str, np.ndarray], duration: float, mode: str,
+           rng: np.random.Generator | None = None) -> tuple[Tensor, list[int]]:
+    crops = [crop_or_pad(audio[c.id], duration, mode, rng) for c in clips]
+    return torch.from_numpy(np.stack([w for w, _ in crops])), [n for _, n in crops]
+
+
+def feature_key(model: SerModel, pooling: str) -> str:
+    c = model.config
+    return f"ser-features|{model.source}|{c.window:g}|{c.stride}|{c.stride_at}|{c.pool}|{pooling}"
+
+
+@torch.no_grad()
+def cached_features(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.ndarray],
+                    cache: MutableMapping | None, batch_size: int, pooling: str | None = None
+                    ) -> tuple[Tensor, Tensor | None]:
+    """Frozen-backbone features of the centre crops: mean pooling -> per-layer means [n, N, H];
+    attentive -> (hidden [n, N, T, H], mask [n, T]). Computed once per (clip, duration, backbone)."""
+    cache = {} if cache is None else cache
+    pooling = pooling or model.head.pooling
+    key = feature_key(model, pooling)
+    todo = [c for c in clips if (key, c.id) not in cache]
+    model.backbone.eval()
+    for sl in _batches(len(todo), batch_size):
+        batch = todo[sl]
+        waves, n_valid = _waves(batch, audio, model.backbone.duration, "center")
+        hidden, mask = model.backbone(waves, n_valid)
+        if pooling == "mean":
+            m = mask[None, :, :, None]
+            pooled = (hidden * m).sum(2) / m.sum(2).clamp(min=1.0)  # [N, B, H]
+            for i, c in enumerate(batch):
+                cache[(key, c.id)] = pooled[:, i].cpu().clone()
+        else:
+            for i, c in enumerate(batch):
+                cache[(key, c.id)] = (hidden[:, i].half().cpu().clone(), mask[i].cpu().clone())
+    got = [cache[(key, c.id)] for c in clips]
+    if pooling == "mean":
+        return torch.stack(got), None
+    return torch.stack([h for h, _ in got]), torch.stack([m for _, m in got])
+
+
+def _head_logits(head: SerHead, feats: Tensor, masks: Tensor | None, idx: Tensor) -> Tensor:
+    if masks is None:
+        return head.forward_pooled(feats[idx])
+    return head(feats[idx].transpose(0, 1).float(), masks[idx])
+
+
+@torch.no_grad()
+def predict_logits(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.ndarray],
+                   cache: MutableMapping | None = None, batch_size: int = 16) -> Tensor:
+    """Logits [n, C] for the centre crops of `clips` (cached features when the backbone is frozen
+    and a cache is given)."""
+    model.eval()
+    device = model.backbone.device
+    if not clips:
+        return torch.zeros(0, len(model.labels))
+    if cache is not None and is_frozen(model.config.adaptation):
+        feats, masks = cached_features(model, clips, audio, cache, batch_size)
+        feats = feats.to(device)
+        masks = masks.to(device) if masks is not None else None
+        return torch.cat([_head_logits(model.head, feats, masks, torch.arange(sl.start, sl.stop))
+                          for sl in _batches(len(clips), batch_size)]).cpu()
+    out = []
+    for sl in _batches(len(clips), batch_size):
+        waves, n_valid = _waves(clips[sl], audio, model.backbone.duration, "center")
+        out.append(model(waves, n_valid).cpu())
+    return torch.cat(out)
+
+
+# ---- training --------------------------------------------------------------------------------
+
+def _schedule(total_steps: int, warmup_ratio: float):
+    warm = max(1, int(round(total_steps * warmup_ratio)))
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total_steps - warm)))
+    return f
+
+
+def _progress(enabled: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
+        TimeElapsedColumn
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=not enabled,
+                    transient=False)
+
+
+def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
+                source: str | None = None, device: str = "cpu", init: bool | str | None = None
+                ) -> SerModel:
+    """A fresh (seeded) SER model: backbone loaded and adapted, head initialised."""
+    torch.manual_seed(options.seed)
+    backbone = build_backbone(config, source, device)
+    apply_adaptation(backbone.encoder, config.adaptation, init=init)
+    head = SerHead(backbone.hidden_size, backbone.num_hidden_states, len(labels), options.pooling,
+                   options.layer_weights, options.dropout).to(backbone.device)
+    return SerModel(backbone, head, labels, config, source or config.model)
+
+
+def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
+        val_ids: Sequence[str] = (), options: TrainOptions | None = None,
+        source: str | None = None, device: str = "cpu", cache: MutableMapping | None = None,
+        label: str = "train") -> TrainResult:
+    """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs)."""
+    from speechbudget.tasks.ser.data import check_disjoint
+
+    opt = options or TrainOptions()
+    check_disjoint(dataset, train=train_ids, validation=val_ids)
+    labels = list(dataset.labels)
+    train_clips, val_clips = dataset.subset(train_ids), dataset.subset(val_ids)
+    audio, skipped = read_clips(train_clips + val_clips)
+    train_clips = [c for c in train_clips if c.id in audio]
+    val_clips = [c for c in val_clips if c.id in audio]
+    if not train_clips:
+        raise ValueError(f"no readable training clips in {dataset.source} "
+                         f"({len(skipped)} skipped, first: {skipped[:1]})")
+    model = build_model(config, labels, opt, source, device)
+    dev = model.backbone.device
+    frozen = is_frozen(config.adaptation)
+    cache = {} if cache is None else cache
+    y = torch.tensor([labels.index(c.label) for c in train_clips], device=dev)
+
+    head_params = list(model.head.parameters())
+    bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
+    groups = [{"params": head_params, "lr": opt.lr}]
+    if bb_params:
+        groups.append({"params": bb_params, "lr": opt.backbone_lr})
+    optim = torch.optim.AdamW(groups, weight_decay=opt.weight_decay)
+    steps_per_epoch = math.ceil(len(train_clips) / opt.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, _schedule(steps_per_epoch * opt.epochs,
+                                                               opt.warmup_ratio))
+    gen = torch.Generator().manual_seed(opt.seed)
+    rng = np.random.default_rng(opt.seed)
+    loss_fn = nn.CrossEntropyLoss()
+    # standardisation statistics from the untrained backbone (its features before any update:
+    # LoRA starts at B = 0, PiSSA keeps W_res + BA = W, unfrozen layers start as they were)
+    stats, _ = cached_features(model, train_clips, audio, cache, opt.eval_batch_size, "mean")
+    model.head.set_normalisation(stats.to(dev))
+    if frozen:
+        feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size)
+        feats = feats.to(dev)
+        masks = masks.to(dev) if masks is not None else None
+
+    history: list[dict[str, float]] = []
+    best = (-1.0, -1, None)  # (val UA, epoch, state)
+    crop = opt.train_crop if not frozen else "center"
+    with _progress(opt.progress) as bar:
+        task = bar.add_task(f"{label} {config.label}", total=opt.epochs, status="")
+        for epoch in range(opt.epochs):
+            model.head.train()
+            order = torch.randperm(len(train_clips), generator=gen)
+            total = 0.0
+            for sl in _batches(len(order), opt.batch_size):
+                idx = order[sl]
+                if frozen:
+                    logits = _head_logits(model.head, feats, masks, idx.to(dev))
+                else:
+                    waves, n_valid = _waves([train_clips[i] for i in idx.tolist()], audio,
+                                            model.backbone.duration, crop, rng)
+                    logits = model(waves, n_valid)
+                loss = loss_fn(logits, y[idx.to(dev)])
+                optim.zero_grad(set_to_none=True)
+                loss.backward()
+                optim.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+            row = {"epoch": epoch + 1, "loss": total / len(train_clips)}
+            if val_clips:
+                logits = predict_logits(model, val_clips, audio, cache if frozen else None,
+                                        opt.eval_batch_size)
+                m = ser_metrics([c.label for c in val_clips],
+                                [labels[i] for i in logits.argmax(1).tolist()], labels)
+                row["val_ua"] = m.ua
+                if m.ua > best[0]:
+                    best = (m.ua, epoch + 1, _state(model))
+            history.append(row)
+            bar.update(task, advance=1, status=f"loss {row['loss']:.3f}" + (
+                f" val UA {row['val_ua']:.3f} (best {best[0]:.3f} @ {best[1]})" if val_clips else ""))
+            if val_clips and epoch + 1 - best[1] >= opt.patience:
+                break
+    if val_clips:
+        _load_state(model, best[2])
+        best_epoch = best[1]
+        val = ser_metrics([c.label for c in val_clips],
+                          [labels[i] for i in predict_logits(
+                              model, val_clips, audio, cache if frozen else None,
+                              opt.eval_batch_size).argmax(1).tolist()], labels)
+    else:
+        best_epoch, val = len(history), None
+    model.eval()
+    return TrainResult(model, history, best_epoch, val, skipped,
+                       count_trainable(model), len(train_clips), len(history))
+
+
+def _state(model: SerModel) -> dict[str, Tensor]:
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _load_state(model: SerModel, state: dict[str, Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, v in state.items():
+            params[n].copy_(v)
+
+
+# ---- checkpoints -------------------------------------------------------------------------------
+
+def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """head.safetensors, backbone.safetensors (the adapted backbone tensors) and ser_config.json
+    (Config, label set, backbone source, head and training options, anything in `extra`)."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
+              str(out / "head.safetensors"))
+    bb = trainable_state(model.backbone.encoder, model.config.adaptation)
+    if bb:
+        save_file(bb, str(out / "backbone.safetensors"))
+    meta = {"version": CHECKPOINT_VERSION, "config": model.config.to_dict(),
+            "labels": model.labels, "backbone_source": model.source,
+            "options": asdict(options), **(extra or {})}
+    (out / "ser_config.json").write_text(json.dumps(meta, indent=2, default=str))
+    return out
+
+
+def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
+                    source: str | None = None) -> tuple[SerModel, dict[str, Any]]:
+    """A saved SerModel (and its metadata), ready for prediction."""
+    from safetensors.torch import load_file
+
+    d = Path(checkpoint_dir)
+    meta_path = d / "ser_config.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{d}: not an SER checkpoint (no ser_config.json)")
+    meta = json.loads(meta_path.read_text())
+    config = Config.from_dict(meta["config"])
+    options = TrainOptions.from_dict({**meta["options"], "progress": False})
+    model = build_model(config, meta["labels"], options, source or meta["backbone_source"],
+                        device, init=True)
+    model.head.load_state_dict(load_file(str(d / "head.safetensors"), device=str(device)))
+    if (d / "backbone.safetensors").is_file():
+        saved = load_file(str(d / "backbone.safetensors"), device=str(device))
+        missing, unexpected = model.backbone.encoder.load_state_dict(saved, strict=False)
+        if unexpected:
+            raise ValueError(f"{d / 'backbone.safetensors'}: tensors {unexpected[:3]} do not fit "
+                             f"the backbone {model.source}")
+    model.eval()
+    return model, meta
