@@ -1,0 +1,366 @@
+"""Where work units (one configuration x one shard) run: in-process, a process pool, or Ray.
+
+Every executor gets the units already ordered for reuse and grouped into *bundles* (all the
+configurations of one reuse group for one shard); a bundle always runs on one worker, in order,
+so that worker's cache holds the shard's log-mel features and encoder outputs while the related
+configurations run. Results go back to the driver, which alone writes the store.
+
+A unit whose task raises is a failure of that configuration (recorded with the reason, never
+retried in the same run). A worker that dies (killed, out of memory) has its units retried up to
+`max_retries` times, then they are recorded as failed.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from speechbudget.axes import Config
+from speechbudget.records import ItemResult
+from speechbudget.sweep.cache import DEFAULT_MAX_BYTES, ReuseCache
+from speechbudget.tasks.base import Shard
+
+EXECUTORS = ("local", "process", "ray")
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """Enough to build the task and its dataset again in any process."""
+
+    task: str                       # "asr" | "ser"
+    options: str = "{}"             # JSON of the task options
+    data: str | None = None
+    runner: str | None = None       # "module:Class" or "/path/file.py:Class"
+
+
+@dataclass
+class WorkUnit:
+    config: Config
+    shard: Shard
+    bundle: int = 0                 # units of one bundle run on one worker, in order
+
+
+@dataclass
+class UnitResult:
+    config_key: str
+    shard_id: str
+    results: list[ItemResult] | None
+    error: str | None = None        # the task raised (configuration failure)
+    crashed: bool = False           # the worker died; retries exhausted
+    seconds: float = 0.0
+    attempts: int = 1
+    worker: str = ""
+
+
+# ---- worker side ------------------------------------------------------------------------------
+def build_task(ref: TaskRef) -> Any:
+    opts = json.loads(ref.options)
+    if ref.runner:
+        target, _, cls_name = ref.runner.rpartition(":")
+        if target.endswith(".py"):
+            path = Path(target)
+            if not path.is_file():
+                raise FileNotFoundError(f"runner {ref.runner!r}: {path} does not exist")
+            import hashlib
+            import sys
+            mod_name = "_speechbudget_runner_" + hashlib.sha1(
+                str(path.resolve()).encode()).hexdigest()[:12]
+            module = sys.modules.get(mod_name)
+            if module is None:
+                spec = importlib.util.spec_from_file_location(mod_name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[mod_name] = module
+                spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+        try:
+            cls = getattr(module, cls_name)
+        except AttributeError:
+            raise AttributeError(f"runner {ref.runner!r}: no {cls_name} in {target}") from None
+        return cls(**opts)
+    from speechbudget.tasks import get_task
+    return get_task(ref.task, **opts)
+
+
+class WorkerState:
+    """Per-process state: the task, its dataset and the reuse cache, built once."""
+
+    def __init__(self, cache_bytes: int = DEFAULT_MAX_BYTES):
+        self.cache = ReuseCache(cache_bytes)
+        self._tasks: dict[TaskRef, tuple[Any, Any]] = {}
+
+    def task_and_data(self, ref: TaskRef) -> tuple[Any, Any]:
+        if ref not in self._tasks:
+            task = build_task(ref)
+            self._tasks[ref] = (task, task.load_dataset(ref.data))
+        return self._tasks[ref]
+
+    def run(self, ref: TaskRef, config: Config, shard: Shard, device: str) -> UnitResult:
+        t0 = time.perf_counter()
+        try:
+            task, dataset = self.task_and_data(ref)
+            results = list(task.run_shard(config, dataset, shard, device, cache=self.cache))
+            return UnitResult(config.key, shard.shard_id, results,
+                              seconds=time.perf_counter() - t0, worker=str(os.getpid()))
+        except Exception as e:  # the task's failure is data for the store, not a crash
+            reason = f"{type(e).__name__}: {e}"
+            tb = traceback.format_exc(limit=4)
+            return UnitResult(config.key, shard.shard_id, None, error=f"{reason}\n{tb}",
+                              seconds=time.perf_counter() - t0, worker=str(os.getpid()))
+
+
+_STATE: WorkerState | None = None
+
+
+def _init_worker(threads: int, cache_bytes: int) -> None:
+    global _STATE
+    import torch
+    torch.set_num_threads(max(1, threads))
+    _STATE = WorkerState(cache_bytes)
+
+
+def _run_in_worker(ref: TaskRef, config_json: str, shard: Shard, device: str) -> UnitResult:
+    assert _STATE is not None, "worker not initialised"
+    return _STATE.run(ref, Config.from_json(config_json), shard, device)
+
+
+def threads_per_worker(workers: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def assign_bundles(units: Sequence[WorkUnit], workers: int,
+                   cost: Callable[[WorkUnit], float] = lambda u: 1.0) -> list[list[WorkUnit]]:
+    """Split units over workers, keeping each bundle whole and in order, balancing cost."""
+    bundles: dict[int, list[WorkUnit]] = {}
+    for u in units:
+        bundles.setdefault(u.bundle, []).append(u)
+    queues: list[list[WorkUnit]] = [[] for _ in range(max(1, workers))]
+    load = [0.0] * len(queues)
+    for b in bundles.values():  # already in reuse order; greedy least-loaded keeps order per queue
+        i = min(range(len(queues)), key=lambda j: load[j])
+        queues[i].extend(b)
+        load[i] += sum(cost(u) for u in b)
+    return queues
+
+
+# ---- executors --------------------------------------------------------------------------------
+@dataclass
+class Executor:
+    workers: int = 1
+    device: str = "cpu"
+    max_retries: int = 2
+    cache_bytes: int = DEFAULT_MAX_BYTES
+    skip: set[str] = field(default_factory=set)   # config keys that failed: do not start more
+
+    name = "base"
+
+    def run(self, ref: TaskRef, units: Sequence[WorkUnit],
+            cost: Callable[[WorkUnit], float] = lambda u: 1.0) -> Iterator[UnitResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class LocalExecutor(Executor):
+    """In this process, one unit after another, with one cache."""
+
+    name = "local"
+
+    def __init__(self, device: str = "cpu", cache_bytes: int = DEFAULT_MAX_BYTES, **kw: Any):
+        super().__init__(workers=1, device=device, cache_bytes=cache_bytes, **kw)
+        self.state = WorkerState(cache_bytes)
+
+    def run(self, ref, units, cost=lambda u: 1.0):
+        for u in units:
+            if u.config.key in self.skip:
+                continue
+            yield self.state.run(ref, u.config, u.shard, self.device)
+
+
+class ProcessExecutor(Executor):
+    """A pool of worker processes; each owns one queue of bundles (so its cache is reused).
+    A worker that dies is replaced and its unfinished units are retried."""
+
+    name = "process"
+
+    def run(self, ref, units, cost=lambda u: 1.0):
+        import multiprocessing as mp
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        ctx = mp.get_context("spawn")
+        threads = threads_per_worker(self.workers)
+        queues = [deque(q) for q in assign_bundles(units, self.workers, cost) if q]
+
+        def new_pool() -> ProcessPoolExecutor:
+            return ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
+                                       initargs=(threads, self.cache_bytes))
+
+        pools = [new_pool() for _ in queues]
+        attempts: dict[tuple[str, str], int] = {}
+        running: dict[Any, tuple[int, WorkUnit]] = {}
+
+        def submit(i: int) -> None:
+            while queues[i]:
+                u = queues[i].popleft()
+                if u.config.key in self.skip:
+                    continue
+                f = pools[i].submit(_run_in_worker, ref, u.config.to_json(), u.shard,
+                                    self.device)
+                running[f] = (i, u)
+                return
+
+        try:
+            for i in range(len(queues)):
+                submit(i)  # one unit in flight per worker: the queue order is the run order
+            while running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for f in done:
+                    i, u = running.pop(f)
+                    k = (u.config.key, u.shard.shard_id)
+                    attempts[k] = attempts.get(k, 0) + 1
+                    try:
+                        r = f.result()
+                        r.attempts = attempts[k]
+                        yield r
+                    except BrokenProcessPool as e:
+                        pools[i].shutdown(wait=False, cancel_futures=True)
+                        pools[i] = new_pool()
+                        if attempts[k] <= self.max_retries:
+                            queues[i].appendleft(u)
+                        else:
+                            yield UnitResult(u.config.key, u.shard.shard_id, None,
+                                             error=f"worker process died {attempts[k]} times "
+                                                   f"({e})", crashed=True, attempts=attempts[k])
+                    submit(i)
+        finally:
+            for p in pools:
+                p.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor(Executor):
+    """Ray actors (one per worker, `num_cpus` each), on a cluster at `address` or a local Ray.
+    Each actor owns one queue of bundles; a killed actor is restarted by Ray and the unit it was
+    running is retried (`max_retries`), then recorded as failed."""
+
+    name = "ray"
+
+    def __init__(self, workers: int = 2, device: str = "cpu", address: str | None = None,
+                 num_cpus: float = 1.0, num_gpus: float = 0.0, **kw: Any):
+        super().__init__(workers=workers, device=device, **kw)
+        self.address = address
+        self.num_cpus = num_cpus
+        self.num_gpus = num_gpus
+        self.worker_pids: list[int] = []
+        self._actors: list[Any] = []
+        self._started_ray = False
+
+    def _start(self) -> None:
+        import ray
+        if not ray.is_initialized():
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True,
+                     **({} if self.address else {"num_cpus": max(self.workers, 1)}))
+            self._started_ray = True
+
+    def run(self, ref, units, cost=lambda u: 1.0):
+        import ray
+        from ray.exceptions import RayActorError, RayTaskError
+
+        self._start()
+        Worker = ray.remote(_RayWorker).options(
+            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_restarts=self.max_retries,
+            max_task_retries=self.max_retries)
+        queues = [deque(q) for q in assign_bundles(units, self.workers, cost) if q]
+        threads = max(1, int(self.num_cpus))
+        self._actors = [Worker.remote(threads, self.cache_bytes) for _ in queues]
+        self.worker_pids = ray.get([a.pid.remote() for a in self._actors])
+        running: dict[Any, tuple[int, WorkUnit]] = {}
+
+        def submit(i: int) -> None:
+            while queues[i]:
+                u = queues[i].popleft()
+                if u.config.key in self.skip:
+                    continue
+                ref_ = self._actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
+                running[ref_] = (i, u)
+                return
+
+        try:
+            for i in range(len(queues)):
+                submit(i)
+            while running:
+                done, _ = ray.wait(list(running), num_returns=1)
+                for f in done:
+                    i, u = running.pop(f)
+                    try:
+                        yield ray.get(f)
+                    except (RayActorError, RayTaskError) as e:
+                        yield UnitResult(u.config.key, u.shard.shard_id, None,
+                                         error=f"Ray worker failed after {self.max_retries} "
+                                               f"retries: {type(e).__name__}: "
+                                               f"{str(e).splitlines()[0][:300]}",
+                                         crashed=True, attempts=self.max_retries + 1)
+                        if isinstance(e, RayActorError):  # restarts exhausted: a fresh actor
+                            self._actors[i] = Worker.remote(threads, self.cache_bytes)
+                    submit(i)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            import ray
+            for a in self._actors:
+                ray.kill(a, no_restart=True)
+        except Exception:  # noqa: BLE001 (best effort at shutdown)
+            pass
+        self._actors = []
+        if self._started_ray:
+            import ray
+            ray.shutdown()
+            self._started_ray = False
+
+
+class _RayWorker:
+    """The Ray actor: a WorkerState in a long-lived worker process."""
+
+    def __init__(self, threads: int, cache_bytes: int):
+        import torch
+        torch.set_num_threads(threads)
+        self.state = WorkerState(cache_bytes)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, ref: TaskRef, config_json: str, shard: Shard, device: str) -> UnitResult:
+        return self.state.run(ref, Config.from_json(config_json), shard, device)
+
+
+def make_executor(name: str | Executor, workers: int | None = None, device: str = "cpu",
+                  address: str | None = None, max_retries: int = 2,
+                  cache_bytes: int = DEFAULT_MAX_BYTES) -> Executor:
+    if isinstance(name, Executor):
+        return name
+    if name == "local":
+        return LocalExecutor(device=device, cache_bytes=cache_bytes, max_retries=max_retries)
+    n = workers or max(1, min(4, os.cpu_count() or 1))
+    if name == "process":
+        return ProcessExecutor(workers=n, device=device, max_retries=max_retries,
+                               cache_bytes=cache_bytes)
+    if name == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise ValueError("executor 'ray' needs Ray: pip install 'speechbudget[ray]'") from None
+        return RayExecutor(workers=n, device=device, address=address, max_retries=max_retries,
+                           cache_bytes=cache_bytes, num_gpus=1.0 if device.startswith("cuda")
+                           else 0.0)
+    raise ValueError(f"unknown executor {name!r}: expected one of {', '.join(EXECUTORS)}")

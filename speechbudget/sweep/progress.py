@@ -1,0 +1,58 @@
+"""Progress display of a running sweep (rich) and the final summary table."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Progress:
+    """Two bars, configurations and items, with ETA; silent when disabled."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._p = None
+        self._configs = self._items = None
+
+    def start(self, n_configs: int, n_items: int) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        self.stop()
+        self._p = RichProgress(TextColumn("{task.description:<16}"), BarColumn(),
+                               MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
+                               TimeRemainingColumn(), TextColumn("{task.fields[last]}"))
+        self._p.start()
+        self._configs = self._p.add_task("configurations", total=n_configs, last="")
+        self._items = self._p.add_task("items", total=n_items, last="")
+
+    def advance_items(self, n: int) -> None:
+        if self._p is not None:
+            self._p.advance(self._items, n)
+
+    def advance_config(self, label: str) -> None:
+        if self._p is not None:
+            self._p.update(self._configs, advance=1, last=label)
+
+    def stop(self) -> None:
+        if self._p is not None:
+            self._p.stop()
+            self._p = None
+
+    def summary_table(self, summary: Any, store: Any) -> None:
+        from rich.console import Console
+        from rich.table import Table
+        t = Table(title=f"sweep run {summary.run_id}: {summary.finished} finished, "
+                        f"{summary.failed} failed, {summary.reused} already in the store "
+                        f"({summary.seconds:.1f} s)")
+        for col in ("configuration", "metric", "value", "GFLOPs/item", "RTF", "items", "failed"):
+            t.add_column(col, justify="left" if col == "configuration" else "right")
+        for c, m in summary.metrics:
+            t.add_row(c.label, m.metric, f"{m.value:.4f}", _f(m.gflops), _f(m.rtf, 3),
+                      str(m.n_items), str(m.n_failed))
+        for label, reason in summary.failures.items():
+            t.add_row(label, "failed", "", "", "", "", reason[:60], style="red")
+        Console().print(t)
+
+
+def _f(x: float | None, digits: int = 2) -> str:
+    return "" if x is None else f"{x:.{digits}f}"

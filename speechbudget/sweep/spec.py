@@ -1,0 +1,394 @@
+"""A sweep file (YAML): which task, which data, which values per axis, and which plan.
+
+    name: asr-star                      # optional; defaults to the file's stem
+    task: asr                           # asr | ser
+    data: ../data/librispeech_sample    # relative paths are relative to the spec file
+    task_options: {batch_size: 4, max_items: 6}
+    models: [tiny.en, base]
+    axes:                               # each a list, or a range {start, stop, step} (stop included)
+      window: [30, 15, dynamic]
+      stride: [1, 2]
+      stride_at: [output]
+      pool: [mean]
+      adaptation: [none, "lora:8", {method: dama, rank: 16}]
+      precision: [fp32]
+      beam: [1]
+    plan: star                          # grid | star | iso_flops | adaptive, or a mapping:
+    #   {type: star, centre: {model: tiny.en, window: 30}}
+    #   {type: iso_flops, budgets_gflops: [20, 40], tolerance: 0.1, audio_s: 12}
+    #   {type: adaptive, n_trials: 12, sampler: tpe|nsga2, objectives: [error, gflops], seed: 0}
+
+`load_spec(path)` validates everything and raises SpecError naming the key that is wrong.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
+
+#: spec axis name -> Config field
+AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool": "pool",
+        "adaptation": "adaptation", "precision": "precision", "beam": "beam_size",
+        "dynamic_margin_s": "dynamic_margin_s"}
+PLANS = ("grid", "star", "iso_flops", "adaptive")
+TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
+OBJECTIVES = ("error", "gflops", "rtf")
+SAMPLERS = ("tpe", "nsga2")
+
+
+class SpecError(ValueError):
+    """A sweep file that cannot be used; names the file, the key and what is wrong."""
+
+    def __init__(self, key: str, message: str, source: str | Path | None = None):
+        self.key = key
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {message}")
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    type: str
+    centre: dict[str, Any] = field(default_factory=dict)      # star
+    budgets_gflops: tuple[float, ...] = ()                    # iso_flops
+    tolerance: float = 0.1                                    # iso_flops: +-fraction
+    audio_s: float | None = None                              # FLOPs of an item this long
+    n_trials: int = 20                                        # adaptive
+    sampler: str = "tpe"
+    objectives: tuple[str, ...] = ("error", "gflops")
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class InvalidPoint:
+    """A combination of axis values that is not a valid configuration, and why."""
+
+    values: dict[str, Any]
+    error: ConfigError
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep. `configurations()` lists what grid/star/iso_flops plans will run."""
+
+    name: str
+    task: str
+    data: str | None
+    task_options: dict[str, Any]
+    models: tuple[str, ...]
+    axes: dict[str, tuple[Any, ...]]          # Config field -> values (model excluded)
+    plan: PlanSpec
+    runner: str | None = None                 # "module:Class" or "file.py:Class" (custom Task)
+    device: str | None = None
+    source: Path | None = None
+
+    # ---- the joint space ---------------------------------------------------------------
+    def _point(self, values: dict[str, Any]) -> Config:
+        kw = dict(values)
+        if isinstance(kw.get("adaptation"), dict):
+            kw["adaptation"] = Adaptation(**kw["adaptation"])
+        return Config(task=self.task, **kw)
+
+    def _axis_items(self) -> list[tuple[str, tuple[Any, ...]]]:
+        return [("model", self.models)] + list(self.axes.items())
+
+    def space(self) -> tuple[list[Config], list[InvalidPoint]]:
+        """Every valid configuration of the full product (deduplicated, in spec order)."""
+        names = [n for n, _ in self._axis_items()]
+        combos = itertools.product(*[v for _, v in self._axis_items()])
+        return self._build([dict(zip(names, c)) for c in combos])
+
+    def centre(self) -> dict[str, Any]:
+        c = {n: v[0] for n, v in self._axis_items()}
+        c.update(self.plan.centre)
+        return c
+
+    def star_points(self) -> tuple[list[Config], list[InvalidPoint]]:
+        """The centre, then each axis varied alone (the others at the centre)."""
+        centre = self.centre()
+        points = [dict(centre)]
+        for name, values in self._axis_items():
+            for v in values:
+                points.append({**centre, name: v})
+        return self._build(points)
+
+    def _build(self, points: list[dict[str, Any]]) -> tuple[list[Config], list[InvalidPoint]]:
+        seen: dict[str, Config] = {}
+        invalid: list[InvalidPoint] = []
+        for p in points:
+            try:
+                c = self._point(p)
+            except ConfigError as e:
+                invalid.append(InvalidPoint(p, e))
+                continue
+            seen.setdefault(c.key, c)
+        return list(seen.values()), invalid
+
+    def configurations(self) -> list[Config]:
+        """What a grid, star or iso_flops plan runs (adaptive: the space it searches)."""
+        from speechbudget.sweep.plan import plan_configurations
+        return plan_configurations(self).configs
+
+    # ---- identity -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        plan = {k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in self.plan.__dict__.items()}
+        return {"name": self.name, "task": self.task, "data": self.data,
+                "task_options": self.task_options, "models": list(self.models),
+                "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
+                "plan": plan, "runner": self.runner, "device": self.device}
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True, default=str)
+                            .encode()).hexdigest()[:16]
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Adaptation):
+        return {"method": x.method, "rank": x.rank, "alpha": x.alpha,
+                "targets": list(x.targets), "unfreeze_top": x.unfreeze_top}
+    return x
+
+
+# ---- parsing --------------------------------------------------------------------------------
+def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
+    """Read and validate a sweep file; `data` (e.g. from the command line) overrides the spec's."""
+    import yaml
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError("file", "no such sweep file", p)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise SpecError("file", f"not valid YAML ({e})", p) from None
+    return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
+
+
+def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | None = None,
+                   data: str | None = None, default_name: str = "sweep") -> SweepSpec:
+    """Validate a spec given as a mapping (what the YAML file holds)."""
+    def err(key: str, msg: str) -> SpecError:
+        return SpecError(key, msg, source)
+
+    if not isinstance(raw, dict):
+        raise err("file", "expected a mapping of keys (task, data, models, axes, plan)")
+    unknown = sorted(set(raw) - set(TOP_KEYS))
+    if unknown:
+        raise err(unknown[0], f"unknown key; keys are {', '.join(TOP_KEYS)}")
+    task = raw.get("task")
+    if task not in TASKS:
+        raise err("task", f"{task!r} is not a task; expected one of {', '.join(TASKS)}")
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise err("name", f"{name!r} is not a non-empty string")
+
+    data_path = data if data is not None else raw.get("data")
+    if data_path is not None:
+        if not isinstance(data_path, str):
+            raise err("data", f"{data_path!r} is not a path")
+        resolved = _resolve_data(data_path, Path(base_dir), from_spec=data is None)
+        if resolved is None:
+            where = f"relative to {Path(base_dir).resolve()} or the current folder" \
+                if data is None else "relative to the current folder"
+            raise err("data", f"{data_path} does not exist ({where})")
+        data_path = resolved
+    opts = raw.get("task_options") or {}
+    if not isinstance(opts, dict) or not all(isinstance(k, str) for k in opts):
+        raise err("task_options", "expected a mapping of option names to values")
+
+    models = raw.get("models")
+    if isinstance(models, str):
+        models = [models]
+    if not isinstance(models, list) or not models:
+        raise err("models", "expected a non-empty list of model names, e.g. [tiny.en, base]")
+    for i, m in enumerate(models):
+        try:
+            Config(task=task, model=m) if task == "asr" else Config(task=task, model=m, window=3.0)
+        except ConfigError as e:
+            if e.field == "model":
+                raise err(f"models[{i}]", str(e)) from None
+
+    axes_raw = raw.get("axes") or {}
+    if not isinstance(axes_raw, dict):
+        raise err("axes", "expected a mapping of axis names to lists or ranges")
+    axes: dict[str, tuple[Any, ...]] = {}
+    for k, v in axes_raw.items():
+        if k not in AXES:
+            raise err(f"axes.{k}", f"unknown axis; axes are {', '.join(AXES)}")
+        axes[AXES[k]] = _axis_values(f"axes.{k}", v, err)
+    for i, a in enumerate(axes.get("adaptation", ())):
+        if not isinstance(a, (Adaptation, dict)):
+            raise err(f"axes.adaptation[{i}]", f"{a!r}: expected 'none', 'lora:RANK', "
+                                               "'dama:RANK' or a mapping {method, rank, ...}")
+
+    plan = _plan(raw.get("plan", "grid"), task, err)
+    runner = raw.get("runner")
+    if runner is not None and (not isinstance(runner, str) or ":" not in runner):
+        raise err("runner", f"{runner!r}: expected 'package.module:Class' or 'file.py:Class'")
+    device = raw.get("device")
+    if device is not None and not isinstance(device, str):
+        raise err("device", f"{device!r} is not a device name (cpu, cuda, cuda:1...)")
+    spec = SweepSpec(name=name, task=task, data=data_path, task_options=dict(opts),
+                     models=tuple(models), axes=axes, plan=plan, runner=runner, device=device,
+                     source=Path(source) if source else None)
+    _check_values(spec, err)
+    return spec
+
+
+def _resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
+    """An existing path (spec paths relative to the spec's folder first, then to the current
+    folder), or a hub dataset name ("org/name") kept as given; None when neither."""
+    p = Path(value).expanduser()
+    candidates = [p] if p.is_absolute() else ([base_dir / p] if from_spec else []) + [p]
+    for c in candidates:
+        if c.exists():
+            return str(c.resolve())
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).suffix:
+        return value  # a hub dataset id
+    return None
+
+
+def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
+    if isinstance(v, dict):
+        bad = sorted(set(v) - {"start", "stop", "step"})
+        if bad or not {"start", "stop"} <= set(v):
+            raise err(key, "a range is {start, stop, step} (stop included)")
+        start, stop, step = v["start"], v["stop"], v.get("step", 1)
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                   for x in (start, stop, step)) or step == 0 or (stop - start) / step < 0:
+            raise err(key, f"range {v} does not reach stop from start by step")
+        n = int(math.floor((stop - start) / step + 1e-9)) + 1
+        vals = [start + i * step for i in range(n)]
+        if all(isinstance(x, int) for x in (start, stop, step)):
+            return tuple(int(x) for x in vals)
+        return tuple(round(x, 6) for x in vals)
+    if not isinstance(v, list):
+        v = [v]
+    if not v:
+        raise err(key, "empty list of values")
+    out = []
+    for i, x in enumerate(v):
+        if key == "axes.adaptation":
+            x = _adaptation(f"{key}[{i}]", x, err)
+        out.append(x)
+    return tuple(out)
+
+
+def _adaptation(key: str, x: Any, err) -> Any:
+    if x in (None, "none", "frozen"):
+        return Adaptation()
+    if isinstance(x, str) and ":" in x:
+        method, _, rank = x.partition(":")
+        if not rank.isdigit():
+            raise err(key, f"{x!r}: expected METHOD:RANK, e.g. 'lora:8'")
+        x = {"method": method, "rank": int(rank)}
+    if isinstance(x, dict):
+        try:
+            return Config.from_dict({"task": "asr", "model": "tiny.en",
+                                     "adaptation": dict(x)}).adaptation
+        except ConfigError as e:
+            raise err(key, str(e)) from None
+    raise err(key, f"{x!r}: expected 'none', 'lora:RANK', 'dama:RANK' or a mapping")
+
+
+def _plan(p: Any, task: str, err) -> PlanSpec:
+    if isinstance(p, str):
+        p = {"type": p}
+    if not isinstance(p, dict) or p.get("type") not in PLANS:
+        t = p.get("type") if isinstance(p, dict) else p
+        raise err("plan", f"{t!r}: expected one of {', '.join(PLANS)} (or a mapping with 'type')")
+    allowed = {"grid": {"type"}, "star": {"type", "centre", "center"},
+               "iso_flops": {"type", "budgets_gflops", "tolerance", "audio_s"},
+               "adaptive": {"type", "n_trials", "sampler", "objectives", "seed"}}[p["type"]]
+    bad = sorted(set(p) - allowed)
+    if bad:
+        raise err(f"plan.{bad[0]}", f"not an option of plan {p['type']!r}; options are "
+                                    f"{', '.join(sorted(allowed - {'type'}))}")
+    kw: dict[str, Any] = {"type": p["type"]}
+    centre = p.get("centre", p.get("center"))
+    if centre is not None:
+        if not isinstance(centre, dict):
+            raise err("plan.centre", "expected a mapping axis -> value")
+        c = {}
+        for k, v in centre.items():
+            if k != "model" and k not in AXES:
+                raise err(f"plan.centre.{k}", f"unknown axis; axes are model, {', '.join(AXES)}")
+            c["model" if k == "model" else AXES[k]] = (
+                _adaptation(f"plan.centre.{k}", v, err) if k == "adaptation" else v)
+        kw["centre"] = c
+    if p["type"] == "iso_flops":
+        b = p.get("budgets_gflops")
+        if isinstance(b, (int, float)):
+            b = [b]
+        if not isinstance(b, list) or not b or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in b):
+            raise err("plan.budgets_gflops", f"{b!r}: expected a list of GFLOPs budgets > 0")
+        kw["budgets_gflops"] = tuple(float(x) for x in b)
+        tol = p.get("tolerance", 0.1)
+        if not isinstance(tol, (int, float)) or not 0 < tol < 1:
+            raise err("plan.tolerance", f"{tol!r}: expected a fraction in (0, 1), e.g. 0.1 = +-10%")
+        kw["tolerance"] = float(tol)
+    if "audio_s" in p:
+        a = p["audio_s"]
+        if not isinstance(a, (int, float)) or a <= 0:
+            raise err("plan.audio_s", f"{a!r}: expected seconds > 0")
+        kw["audio_s"] = float(a)
+    if p["type"] == "adaptive":
+        n = p.get("n_trials", 20)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise err("plan.n_trials", f"{n!r}: expected an integer >= 1")
+        s = p.get("sampler", "tpe")
+        if s not in SAMPLERS:
+            raise err("plan.sampler", f"{s!r}: expected one of {', '.join(SAMPLERS)}")
+        objs = p.get("objectives", ["error", "gflops"])
+        if not isinstance(objs, list) or len(objs) != 2 or objs[0] != "error" \
+                or objs[1] not in ("gflops", "rtf"):
+            raise err("plan.objectives", f"{objs!r}: expected [error, gflops] or [error, rtf]")
+        seed = p.get("seed", 0)
+        if not isinstance(seed, int):
+            raise err("plan.seed", f"{seed!r}: expected an integer")
+        kw.update(n_trials=n, sampler=s, objectives=tuple(objs), seed=seed)
+    return PlanSpec(**kw)
+
+
+def _check_values(spec: SweepSpec, err) -> None:
+    """Each axis value (and the star centre) must give at least one valid configuration."""
+    if spec.plan.type == "star":
+        try:
+            spec._point(spec.centre())
+        except ConfigError as e:
+            where = f"plan.centre.{e.field}" if spec.plan.centre else f"axes.{e.field}"
+            raise err(where, f"the star's centre is not a valid configuration: {e}") from None
+        names = [n for n, _ in spec._axis_items()]
+        points = [{**spec.centre(), n: v} for n, vals in spec._axis_items() for v in vals]
+    else:
+        names = [n for n, _ in spec._axis_items()]
+        points = [dict(zip(names, c)) for c in itertools.product(*[v for _, v in spec._axis_items()])]
+    ok: dict[tuple[str, str], ConfigError | None] = {}
+    for p in points:
+        try:
+            spec._point(p)
+            e = None
+        except ConfigError as exc:
+            e = exc
+        for n in names:
+            k = (n, json.dumps(_jsonable(p[n]), sort_keys=True, default=str))
+            if e is None:
+                ok[k] = None
+            else:
+                ok.setdefault(k, e)
+    rev = {v: k for k, v in AXES.items()}
+    for (n, value), e in ok.items():
+        if e is not None and (n == "model" or e.field.split(".")[0] == n):
+            axis = "models" if n == "model" else f"axes.{rev.get(n, n)}"
+            raise err(axis, f"value {value} is never valid here: {e}")
+    if not any(e is None for e in ok.values()):
+        first = next(iter(ok.values()))
+        raise err("axes", f"no valid configuration: {first}")

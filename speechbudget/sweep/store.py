@@ -1,0 +1,387 @@
+"""The results store: one SQLite file (WAL mode) that survives a crash and lets a sweep resume.
+
+Tables
+  runs      one row per `sweep run` invocation: spec, start/finish, environment (CPU/GPU,
+            threads, library versions, git commit), status;
+  configs   one row per configuration: key, JSON, task, estimated GFLOPs, the context it ran in
+            (task implementation, options, dataset), status (pending/done/failed) and reason;
+  shards    per configuration x shard: status (done/failed), attempts, reason, item ids;
+  items     per configuration x item: every ItemResult field;
+  metrics   per finished configuration: the ConfigMetrics.
+
+A finished shard's items and its status are written in one transaction, so after a crash a
+shard is either completely stored or not at all. Only the sweep's driver process writes.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics, ItemResult
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id INTEGER PRIMARY KEY AUTOINCREMENT, spec_name TEXT, spec_digest TEXT, spec_json TEXT,
+  started REAL NOT NULL, finished REAL, status TEXT NOT NULL, environment_json TEXT);
+CREATE TABLE IF NOT EXISTS configs (
+  key TEXT PRIMARY KEY, task TEXT NOT NULL, label TEXT, config_json TEXT NOT NULL,
+  gflops REAL, context_json TEXT NOT NULL, context_digest TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending', reason TEXT, first_run INTEGER, last_run INTEGER,
+  updated REAL);
+CREATE TABLE IF NOT EXISTS shards (
+  config_key TEXT NOT NULL, shard_id TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER
+  NOT NULL DEFAULT 0, reason TEXT, item_ids_json TEXT, run_id INTEGER, finished REAL,
+  PRIMARY KEY (config_key, shard_id));
+CREATE TABLE IF NOT EXISTS items (
+  config_key TEXT NOT NULL, item_id TEXT NOT NULL, shard_id TEXT NOT NULL, ok INTEGER NOT NULL,
+  prediction TEXT, reference TEXT, errors INTEGER, n_ref INTEGER, decoded_tokens INTEGER,
+  audio_s REAL, chunks INTEGER, gflops REAL, timings_json TEXT, error TEXT, extra_json TEXT,
+  run_id INTEGER, PRIMARY KEY (config_key, item_id));
+CREATE TABLE IF NOT EXISTS metrics (
+  config_key TEXT PRIMARY KEY, task TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
+  error REAL, gflops REAL, rtf REAL, n_items INTEGER, n_failed INTEGER, metrics_json TEXT
+  NOT NULL, run_id INTEGER, finished REAL);
+"""
+ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "decoded_tokens",
+                "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
+
+
+class StoreError(RuntimeError):
+    """A store that cannot be used as asked (not a results store, conflicting contents)."""
+
+
+class ResultsStore:
+    """Read and write a sweep's results. Readers (analysis, report) use `metrics`, `items`,
+    `runs`, `environment`, `configs`, `export_csv`, `export_parquet`."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        if readonly and not self.path.is_file():
+            raise StoreError(f"{self.path}: no such results store")
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+        try:
+            self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 60000")
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.db.executescript(SCHEMA)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                                (str(SCHEMA_VERSION),))
+            self.db.execute("SELECT count(*) FROM configs").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path}: not a speechbudget results store ({e})") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "ResultsStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ---- runs -----------------------------------------------------------------------------
+    def start_run(self, spec: dict[str, Any], environment: dict[str, Any]) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO runs (spec_name, spec_digest, spec_json, started, status, "
+                "environment_json) VALUES (?, ?, ?, ?, 'running', ?)",
+                (spec.get("name"), spec.get("digest"), json.dumps(spec, default=str),
+                 time.time(), json.dumps(environment, default=str)))
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str = "finished") -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?",
+                       (time.time(), status, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT run_id, spec_name, spec_digest, started, finished, status "
+                               "FROM runs ORDER BY run_id").fetchall()
+        keys = ("run_id", "spec_name", "spec_digest", "started", "finished", "status")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def environment(self, run_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT environment_json FROM runs WHERE run_id = ?",
+                              (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no run {run_id}")
+        return json.loads(row[0] or "{}")
+
+    def run_spec(self, run_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT spec_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no run {run_id}")
+        return json.loads(row[0] or "{}")
+
+    # ---- configurations -----------------------------------------------------------------------
+    def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
+                        run_id: int | None) -> None:
+        """Add a configuration (or check it matches what is stored). Raises StoreError when the
+        same configuration was run here on other data or with other task options."""
+        ctx_json = json.dumps(context, sort_keys=True, default=str)
+        digest = _digest(ctx_json)
+        with self._tx() as db:
+            row = db.execute("SELECT context_digest, context_json FROM configs WHERE key = ?",
+                             (config.key,)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO configs (key, task, label, config_json, gflops, "
+                           "context_json, context_digest, status, first_run, last_run, updated) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                           (config.key, config.task, config.label, config.to_json(), gflops,
+                            ctx_json, digest, run_id, run_id, time.time()))
+                return
+            if row[0] != digest:
+                old = json.loads(row[1])
+                diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
+                raise StoreError(
+                    f"{self.path}: configuration {config.label} ({config.key}) is already stored "
+                    f"with a different {', '.join(diff)}; use another store for this sweep")
+            db.execute("UPDATE configs SET last_run = ? WHERE key = ?", (run_id, config.key))
+
+    def set_config_status(self, key: str, status: str, reason: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE configs SET status = ?, reason = ?, updated = ? WHERE key = ?",
+                       (status, reason, time.time(), key))
+
+    def configs(self, status: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
+        """Stored configurations: key, config (Config), label, task, gflops, status, reason."""
+        q = "SELECT key, config_json, label, task, gflops, status, reason FROM configs"
+        cond, args = [], []
+        if status:
+            cond.append("status = ?")
+            args.append(status)
+        if task:
+            cond.append("task = ?")
+            args.append(task)
+        if cond:
+            q += " WHERE " + " AND ".join(cond)
+        out = []
+        for key, cj, label, t, g, st, reason in self.db.execute(q + " ORDER BY rowid", args):
+            out.append({"key": key, "config": Config.from_json(cj), "label": label, "task": t,
+                        "gflops": g, "status": st, "reason": reason})
+        return out
+
+    def config(self, key: str) -> Config:
+        row = self.db.execute("SELECT config_json FROM configs WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no configuration {key}")
+        return Config.from_json(row[0])
+
+    # ---- shards and items -------------------------------------------------------------------
+    def shard_status(self, key: str) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute("SELECT shard_id, status, attempts, reason FROM shards WHERE "
+                               "config_key = ?", (key,)).fetchall()
+        return {r[0]: {"status": r[1], "attempts": r[2], "reason": r[3]} for r in rows}
+
+    def done_shards(self, key: str) -> set[str]:
+        return {s for s, v in self.shard_status(key).items() if v["status"] == "done"}
+
+    def commit_shard(self, key: str, shard_id: str, results: Sequence[ItemResult],
+                     run_id: int | None, attempts: int = 1) -> None:
+        """Store a finished shard's items and mark it done, atomically."""
+        rows = [(key, shard_id, run_id, *_item_row(r)) for r in results]
+        with self._tx() as db:
+            db.execute("DELETE FROM items WHERE config_key = ? AND shard_id = ?", (key, shard_id))
+            db.executemany(f"INSERT OR REPLACE INTO items (config_key, shard_id, run_id, "
+                           f"{', '.join(ITEM_COLUMNS)}) VALUES "
+                           f"({', '.join('?' * (3 + len(ITEM_COLUMNS)))})", rows)
+            db.execute("INSERT OR REPLACE INTO shards (config_key, shard_id, status, attempts, "
+                       "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'done', ?, NULL, "
+                       "?, ?, ?)", (key, shard_id, attempts,
+                                    json.dumps([r.item_id for r in results]), run_id, time.time()))
+
+    def fail_shard(self, key: str, shard_id: str, reason: str, run_id: int | None,
+                   attempts: int = 1) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO shards (config_key, shard_id, status, attempts, "
+                       "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'failed', ?, ?, "
+                       "NULL, ?, ?)", (key, shard_id, attempts, reason, run_id, time.time()))
+
+    def items(self, config_key: str) -> list[ItemResult]:
+        rows = self.db.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE config_key = ? "
+                               "ORDER BY rowid", (config_key,)).fetchall()
+        return [_item_from_row(r) for r in rows]
+
+    def n_items(self, config_key: str | None = None) -> int:
+        if config_key is None:
+            return self.db.execute("SELECT count(*) FROM items").fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM items WHERE config_key = ?",
+                               (config_key,)).fetchone()[0]
+
+    # ---- metrics ------------------------------------------------------------------------------
+    def set_metrics(self, key: str, m: ConfigMetrics, run_id: int | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO metrics (config_key, task, metric, value, error, "
+                       "gflops, rtf, n_items, n_failed, metrics_json, run_id, finished) VALUES "
+                       "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (key, m.task, m.metric, m.value, m.error, m.gflops, m.rtf, m.n_items,
+                        m.n_failed, json.dumps(m.to_dict(), default=str), run_id, time.time()))
+            db.execute("UPDATE configs SET status = 'done', reason = NULL, updated = ? "
+                       "WHERE key = ?", (time.time(), key))
+
+    def metrics(self, task: str | None = None) -> list[tuple[Config, ConfigMetrics]]:
+        """Finished configurations with their metrics, in the order they were first added."""
+        q = ("SELECT c.config_json, m.metrics_json FROM metrics m JOIN configs c ON "
+             "c.key = m.config_key WHERE c.status = 'done'")
+        args: tuple[Any, ...] = ()
+        if task:
+            q += " AND m.task = ?"
+            args = (task,)
+        out = []
+        for cj, mj in self.db.execute(q + " ORDER BY c.rowid", args):
+            out.append((Config.from_json(cj), _metrics_from_dict(json.loads(mj))))
+        return out
+
+    def effective_gflops_per_s(self) -> float | None:
+        """GFLOPs of stored ok items divided by their measured processing seconds."""
+        num = den = 0.0
+        for g, tj in self.db.execute("SELECT gflops, timings_json FROM items WHERE ok = 1 AND "
+                                     "gflops IS NOT NULL LIMIT 20000"):
+            t = sum(v for v in json.loads(tj or "{}").values() if isinstance(v, (int, float)))
+            if t > 0:
+                num += g
+                den += t
+        return num / den if den > 0 and num > 0 else None
+
+    # ---- export -------------------------------------------------------------------------------
+    def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
+        """Every table as (columns, rows), metrics flattened (one column per ConfigMetrics field)."""
+        out = {}
+        for t in ("runs", "configs", "shards", "items"):
+            cur = self.db.execute(f"SELECT * FROM {t}")
+            out[t] = ([d[0] for d in cur.description], cur.fetchall())
+        mcols = [f.name for f in fields(ConfigMetrics)]
+        cols = ["config_key", "label", *[c for c in mcols if c != "config_key"], "config_json"]
+        rows = []
+        for key, label, cj, mj in self.db.execute(
+                "SELECT m.config_key, c.label, c.config_json, m.metrics_json FROM metrics m "
+                "JOIN configs c ON c.key = m.config_key ORDER BY c.rowid"):
+            d = json.loads(mj)
+            rows.append((key, label, *[_cell(d.get(c)) for c in mcols if c != "config_key"], cj))
+        out["metrics"] = (cols, rows)
+        return out
+
+    def export_csv(self, out_dir: str | Path) -> list[Path]:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, (cols, rows) in self.tables().items():
+            p = out_dir / f"{name}.csv"
+            with p.open("w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(cols)
+                w.writerows(rows)
+            paths.append(p)
+        return paths
+
+    def export_parquet(self, out_dir: str | Path) -> list[Path]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, (cols, rows) in self.tables().items():
+            p = out_dir / f"{name}.parquet"
+            table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)}) if rows \
+                else pa.table({c: pa.array([], pa.string()) for c in cols})
+            pq.write_table(table, p)
+            paths.append(p)
+        return paths
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _digest(s: str) -> str:
+    import hashlib
+    return hashlib.sha1(s.encode()).hexdigest()[:16]
+
+
+def _cell(v: Any) -> Any:
+    return json.dumps(v) if isinstance(v, (dict, list)) else v
+
+
+def _item_row(r: ItemResult) -> tuple[Any, ...]:
+    return (r.item_id, int(bool(r.ok)), r.prediction, r.reference, r.errors, r.n_ref,
+            r.decoded_tokens, r.audio_s, r.chunks, r.gflops,
+            json.dumps(r.timings or {}), r.error, json.dumps(r.extra or {}, default=str))
+
+
+def _item_from_row(row: Sequence[Any]) -> ItemResult:
+    d = dict(zip(ITEM_COLUMNS, row))
+    d["ok"] = bool(d["ok"])
+    d["timings"] = json.loads(d.pop("timings_json") or "{}")
+    d["extra"] = json.loads(d.pop("extra_json") or "{}")
+    return ItemResult(**d)
+
+
+def _metrics_from_dict(d: dict[str, Any]) -> ConfigMetrics:
+    known = {f.name for f in fields(ConfigMetrics)}
+    return ConfigMetrics(**{k: v for k, v in d.items() if k in known})
+
+
+def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
+    """Where a run happens: CPU/GPU, threads, library versions, git commit."""
+    import importlib.metadata as md
+    import torch
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("speechbudget", "torch", "transformers", "peft", "ray", "optuna", "ctranslate2",
+                "numpy", "jiwer"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    gpu = None
+    if torch.cuda.is_available():
+        gpu = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "gpu": gpu, "device": device, "executor": executor, "workers": workers,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "hostname": platform.node(), "versions": versions, "git": _git_commit()}
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
