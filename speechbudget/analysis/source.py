@@ -1,0 +1,62 @@
+"""Where the analysis gets its results: a results store on disk, or a list already in memory.
+
+Only the entry points (CLI, report) open a store; every analysis function takes a list of
+(Config, ConfigMetrics) pairs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics
+
+Results = list[tuple[Config, ConfigMetrics]]
+
+
+@dataclass
+class LoadedResults:
+    results: Results
+    source: str                                  # path of the store, or "results"
+    machine: dict[str, Any] | None = None        # environment of the latest run, when known
+    machines: list[dict[str, Any]] = field(default_factory=list)  # every run's environment
+    store_path: Path | None = None
+
+
+def load_results(source: "str | Path | Results", task: str | None = None) -> LoadedResults:
+    """Results from a store path (read-only) or a list of (Config, ConfigMetrics) pairs."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such results store (run `speechbudget sweep run` "
+                                    "to create one)")
+        from speechbudget.sweep.store import ResultsStore
+        store = ResultsStore(path, readonly=True)
+        try:
+            results = store.metrics(task)
+            machines = []
+            for run in store.runs():
+                env = store.environment(run["run_id"])
+                if env:
+                    machines.append(env)
+        finally:
+            store.close()
+        return LoadedResults(results, str(path), machines[-1] if machines else None, machines,
+                             path)
+    results = list(source)
+    for i, pair in enumerate(results):
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Config)
+                and isinstance(pair[1], ConfigMetrics)):
+            raise TypeError(f"results[{i}] is {type(pair).__name__}: expected a "
+                            "(Config, ConfigMetrics) pair")
+    if task is not None:
+        results = [(c, m) for c, m in results if c.task == task]
+    machine = None
+    for _, m in results:  # tasks may record where they ran in ConfigMetrics.extra
+        env = {k: m.extra[k] for k in ("cpu", "device", "threads", "torch_threads", "gpu")
+               if m.extra and k in m.extra}
+        if env:
+            machine = env
+            break
+    return LoadedResults(results, "results", machine, [machine] if machine else [])
