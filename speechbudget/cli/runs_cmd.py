@@ -1,0 +1,116 @@
+"""`speechbudget runs list|show|export STORE`: what a results store holds."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.cli.app import app
+
+runs_app = typer.Typer(help="Inspect and export a results store.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+console = Console()
+
+
+def _open(store: Path):
+    from speechbudget.sweep.store import ResultsStore, StoreError
+    try:
+        return ResultsStore(store, readonly=True)
+    except StoreError as e:
+        Console(stderr=True).print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+
+
+def _t(ts: float | None) -> str:
+    return "" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@runs_app.command("list")
+def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)")) -> None:
+    """Runs, and each configuration with its status and metric."""
+    st = _open(store)
+    t = Table(title=f"runs in {store}")
+    for col in ("run", "spec", "started", "finished", "status", "executor", "device", "threads",
+                "git"):
+        t.add_column(col)
+    for r in st.runs():
+        env = st.environment(r["run_id"])
+        t.add_row(str(r["run_id"]), r["spec_name"] or "", _t(r["started"]), _t(r["finished"]),
+                  r["status"], str(env.get("executor", "")), str(env.get("device", "")),
+                  str(env.get("torch_threads", "")), str(env.get("git") or "")[:12])
+    console.print(t)
+    metrics = {c.key: m for c, m in st.metrics()}
+    t = Table(title="configurations")
+    for col in ("key", "configuration", "status", "metric", "value", "GFLOPs/item", "RTF",
+                "items", "reason"):
+        t.add_column(col)
+    for row in st.configs():
+        m = metrics.get(row["key"])
+        t.add_row(row["key"], row["label"], row["status"], m.metric if m else "",
+                  f"{m.value:.4f}" if m else "", f"{m.gflops:.2f}" if m and m.gflops else "",
+                  f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
+                  (row["reason"] or "").splitlines()[0][:60] if row["reason"] else "")
+    console.print(t)
+
+
+@runs_app.command("show")
+def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
+             what: Optional[str] = typer.Argument(None, help="a configuration key (prefix) or "
+                                                             "a run id; default: the last run"),
+             limit: int = typer.Option(20, help="items to show")) -> None:
+    """A run's environment and spec, or a configuration's metrics and items."""
+    import json
+    st = _open(store)
+    runs = st.runs()
+    if what is None or what.isdigit() and int(what) in {r["run_id"] for r in runs}:
+        if not runs:
+            console.print(f"{store}: no runs")
+            return
+        run_id = int(what) if what else runs[-1]["run_id"]
+        console.print_json(json.dumps({"run": next(r for r in runs if r["run_id"] == run_id),
+                                       "environment": st.environment(run_id),
+                                       "spec": st.run_spec(run_id)}, default=str))
+        return
+    rows = [r for r in st.configs() if r["key"].startswith(what)]
+    if len(rows) != 1:
+        Console(stderr=True).print(f"[red]error:[/red] {what!r} matches {len(rows)} "
+                                   f"configurations and no run of {store}")
+        raise typer.Exit(2)
+    row = rows[0]
+    console.print(f"[bold]{row['label']}[/bold] ({row['key']}): {row['status']}"
+                  + (f" - {row['reason']}" if row["reason"] else ""))
+    console.print(row["config"].to_yaml())
+    m = {c.key: m for c, m in st.metrics()}.get(row["key"])
+    if m:
+        console.print_json(json.dumps(m.to_dict(), default=str))
+    t = Table(title=f"items (first {limit})")
+    for col in ("item", "ok", "errors", "n_ref", "tokens", "GFLOPs", "prediction / reason"):
+        t.add_column(col)
+    for r in st.items(row["key"])[:limit]:
+        t.add_row(r.item_id, "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
+                  str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
+                  (r.prediction if r.ok else r.error or "")[:70])
+    console.print(t)
+
+
+@runs_app.command("export")
+def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
+               out: Path = typer.Option(Path("export"), "--out", help="output folder"),
+               fmt: str = typer.Option("csv", "--format", help="csv | parquet | both")) -> None:
+    """Write every table (runs, configs, shards, items, metrics) as CSV and/or Parquet."""
+    if fmt not in ("csv", "parquet", "both"):
+        Console(stderr=True).print(f"[red]error:[/red] --format {fmt!r}: expected csv, parquet "
+                                   "or both")
+        raise typer.Exit(2)
+    st = _open(store)
+    paths = []
+    if fmt in ("csv", "both"):
+        paths += st.export_csv(out)
+    if fmt in ("parquet", "both"):
+        paths += st.export_parquet(out)
+    for p in paths:
+        console.print(str(p))

@@ -1,0 +1,143 @@
+"""`speechbudget sweep plan|run SPEC`: plan a sweep (configurations, FLOPs, time) or run it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.cli.app import app
+
+sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
+                        no_args_is_help=True)
+app.add_typer(sweep_app, name="sweep")
+console = Console()
+
+
+def _default_device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _fail(msg: str) -> None:
+    Console(stderr=True).print(f"[red]error:[/red] {msg}")
+    raise typer.Exit(2)
+
+
+@sweep_app.command("plan")
+def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
+             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
+             store: Optional[Path] = typer.Option(None, help="results store: use its past runs "
+                                                             "for the time estimate"),
+             audio_s: Optional[float] = typer.Option(None, help="item length for FLOPs (s); "
+                                                                "default: the dataset's mean")
+             ) -> None:
+    """Print the configurations, their FLOPs and an estimated run time; runs nothing."""
+    from speechbudget.sweep.plan import estimate_seconds, plan_configurations, throughput
+    from speechbudget.sweep.spec import SpecError, load_spec
+    from speechbudget.sweep.store import ResultsStore, StoreError
+    try:
+        s = load_spec(spec, data=data)
+    except SpecError as e:
+        _fail(str(e))
+    n_items, mean_s = _dataset_size(s)
+    p = plan_configurations(s, audio_s=audio_s or mean_s)
+    try:
+        st = ResultsStore(store, readonly=True) if store else None
+    except StoreError as e:
+        _fail(str(e))
+    tp = throughput(st)
+    t = Table(title=f"{s.name}: {s.plan.type} plan, {len(p.configs)} configurations "
+                    f"(of {p.space_size} valid in the joint space), {n_items or '?'} items")
+    for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):
+        t.add_column(col, justify="left" if col in ("configuration", "key") else "right")
+    if s.plan.type == "iso_flops":
+        t.add_column("budget (GFLOPs)", justify="right")
+    total = 0.0
+    for i, c in enumerate(p.configs, 1):
+        g = p.gflops.get(c.key)
+        sec = estimate_seconds(g, n_items, tp)
+        total += sec or 0.0
+        row = [str(i), c.label, c.key, "n/a" if g is None else f"{g:.2f}", _dur(sec)]
+        if s.plan.type == "iso_flops":
+            row.append(", ".join(f"{b:g}" for b in p.bands.get(c.key, [])))
+        t.add_row(*row)
+    console.print(t)
+    if s.plan.type == "adaptive":
+        n = min(s.plan.n_trials, len(p.configs))
+        console.print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
+                      f"configurations, minimising {' and '.join(s.plan.objectives)}")
+        total = total * n / max(1, len(p.configs))
+    console.print(f"estimated run time {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
+                  f"({tp.source}; FLOPs for items of {p.audio_s or 'window-length'} s)")
+    if p.invalid:
+        console.print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
+                      f"and are skipped:[/yellow]")
+        for inv in p.invalid[:20]:
+            vals = ", ".join(f"{k}={v}" for k, v in inv.values.items()
+                             if k in ("model", inv.error.field.split(".")[0]))
+            console.print(f"  {vals}: [yellow]{inv.error.field}[/yellow]: {inv.error}")
+        if len(p.invalid) > 20:
+            console.print(f"  ... and {len(p.invalid) - 20} more")
+
+
+def _dataset_size(spec) -> tuple[int | None, float | None]:
+    """Items and mean duration, when the task can read the dataset quickly."""
+    if spec.data is None:
+        return None, None
+    try:
+        from speechbudget.sweep.executors import TaskRef, build_task
+        import json
+        task = build_task(TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
+                                  spec.runner))
+        items = list(task.load_dataset(spec.data).items)
+    except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
+        console.print(f"[yellow]could not read the dataset {spec.data}: {e}[/yellow]")
+        return None, None
+    d = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
+    return len(items), (sum(d) / len(d) if d and all(d) else None)
+
+
+def _dur(sec: float | None) -> str:
+    if sec is None:
+        return "?"
+    if sec < 120:
+        return f"{sec:.0f} s"
+    if sec < 7200:
+        return f"{sec / 60:.1f} min"
+    return f"{sec / 3600:.1f} h"
+
+
+@sweep_app.command("run")
+def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
+            store: Path = typer.Option(..., "--store", help="results store (SQLite); re-running "
+                                                             "on the same store resumes"),
+            executor: str = typer.Option("local", help="local | process | ray"),
+            address: Optional[str] = typer.Option(None, help="Ray cluster address (default: "
+                                                             "start a local Ray)"),
+            workers: Optional[int] = typer.Option(None, help="processes / Ray actors"),
+            data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
+            device: str = typer.Option(_default_device(), help="cpu, cuda, cuda:1 ..."),
+            retries: int = typer.Option(2, help="retries of a unit whose worker died"),
+            no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
+                                                 help="do not retry shards that failed before"),
+            progress: bool = typer.Option(True, help="progress bars and summary table")) -> None:
+    """Run a sweep into a store (or resume it): only what is missing is computed."""
+    from speechbudget.sweep.run import run_sweep
+    from speechbudget.sweep.spec import SpecError, load_spec
+    from speechbudget.sweep.store import StoreError
+    try:
+        s = load_spec(spec, data=data)
+        summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
+                            device=device, workers=workers, max_retries=retries,
+                            retry_failed=not no_retry_failed)
+    except (SpecError, StoreError, ValueError) as e:
+        _fail(str(e))
+    if not progress:
+        console.print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
+                      f"failed, {summary.reused} already in {store}, {summary.shards_run} shards "
+                      f"run in {summary.seconds:.1f} s")
+    if summary.failed:
+        raise typer.Exit(1)
