@@ -1,0 +1,249 @@
+"""One configuration's ASR pipeline: chunk -> log-mel -> encoder (window, stride) -> decoder.
+
+Chunking rule (audio longer than the window): an utterance of `a` seconds under a window of `W`
+seconds is cut into n = ceil(a / W) consecutive, non-overlapping chunks of equal length a / n
+(so no chunk is a sliver), each zero-padded to the window and decoded on its own (no conditioning
+on the previous chunk's text); the chunks' texts are joined with a space. A dynamic window is
+`Config.window_s_for(a)` (the utterance plus a margin, capped at 30 s).
+
+Encoder states can be shared through `cache` (any dict-like): features per (item, chunk, frames,
+n_mels); the full-resolution hidden state before layer k per (model, window, item, chunk) for a
+stride after layer k; the full encoder output for stride 1 or a stride on the output. Each entry
+keeps the seconds it took to compute, and a cache hit is charged that time, so timings (and RTF)
+always describe the configuration's own cost; the hits are counted in `stats`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from speechbudget.axes import Config
+from speechbudget.models import whisper_encoder as we
+from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+
+SAMPLE_RATE = 16000
+MEL_FRAMES_PER_S = 100
+MAX_TOKENS_PER_S = 8.0     # stop rule: at most 8 tokens per second of chunk audio (+ margin)
+MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut long before 448
+
+
+def chunk_audio(audio: np.ndarray, window_s: float) -> list[np.ndarray]:
+    """Consecutive equal-length chunks of at most `window_s` seconds (see the module docstring)."""
+    n_samples = len(audio)
+    max_len = int(round(window_s * SAMPLE_RATE))
+    n = max(1, math.ceil(n_samples / max_len - 1e-9))
+    size = math.ceil(n_samples / n)
+    return [audio[i * size:(i + 1) * size] for i in range(n)]
+
+
+def max_new_tokens(chunk_s: float) -> int:
+    return int(math.ceil(MAX_TOKENS_PER_S * chunk_s)) + MAX_TOKENS_MARGIN
+
+
+@dataclass
+class Row:
+    """One chunk to transcribe."""
+
+    key: str                 # "<item id>#<chunk index>/<chunks>"
+    audio: np.ndarray
+    frames: int              # window in mel frames
+    audio_s: float
+    mel: Tensor | None = None
+    enc: Tensor | None = None
+    tokens: list[int] = field(default_factory=list)
+    by_limit: bool = False
+    t: dict[str, float] = field(default_factory=lambda: {"features": 0.0, "encoder": 0.0,
+                                                         "decoder": 0.0})
+
+
+def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> torch.nn.Module:
+    """fp32 as is; bf16: weights in bfloat16; int8-dynamic: nn.Linear quantised dynamically to
+    int8 (torch.ao.quantization.quantize_dynamic; CPU only). Returns a model (a copy if changed)."""
+    if precision == "fp32":
+        return model
+    if precision == "bf16":
+        import copy
+        return copy.deepcopy(model).to(torch.bfloat16)
+    if precision == "int8-dynamic":
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"precision='int8-dynamic' runs on the CPU only (device={device!r}); "
+                             "use bf16 on a GPU")
+        import copy
+
+        from torch.ao.quantization import quantize_dynamic
+        return quantize_dynamic(copy.deepcopy(model).float(), {torch.nn.Linear}, dtype=torch.qint8)
+    raise ValueError(f"precision={precision!r}: expected fp32, bf16 or int8-dynamic")
+
+
+class AsrPipeline:
+    """Runs one configuration on a loaded `WhisperBundle` (see models.loading)."""
+
+    def __init__(self, bundle: Any, config: Config, device: str = "cpu", model: Any = None,
+                 tag: str | None = None):
+        self.bundle = bundle
+        self.config = config
+        self.device = torch.device(device)
+        self.model = model if model is not None else bundle.model
+        self.dtype = next(self.model.model.encoder.parameters()).dtype
+        if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            self.dtype = torch.float32
+        self.encoder = self.model.model.encoder
+        self.n_layers = len(self.encoder.layers)
+        self.options = DecodeOptions.from_bundle(bundle, beam_size=config.beam_size)
+        self.decoder = WhisperDecoderRunner(self.model, self.options)
+        self.tag = tag or f"{config.model}|{config.precision}|{config.adaptation.label}|" \
+                          f"{getattr(bundle, 'source', '')}"
+        self.stats = {"feature_hits": 0, "encoder_hits": 0, "partial_encoder_hits": 0}
+
+    # ---- rows ---------------------------------------------------------------------------
+    def rows_for(self, item_id: str, audio: np.ndarray) -> list[Row]:
+        audio_s = len(audio) / SAMPLE_RATE
+        window_s = self.config.window_s_for(audio_s)
+        frames = int(round(window_s * MEL_FRAMES_PER_S))
+        chunks = chunk_audio(audio, window_s)
+        return [Row(f"{item_id}#{i}/{len(chunks)}", c, frames, len(c) / SAMPLE_RATE)
+                for i, c in enumerate(chunks)]
+
+    # ---- features -------------------------------------------------------------------------
+    def features(self, rows: Sequence[Row], cache: Any | None = None) -> None:
+        from speechbudget.audio import log_mel_batch
+        n_mels = self.bundle.n_mels
+        todo: dict[int, list[Row]] = {}
+        for r in rows:
+            hit = cache.get(("mel", r.key, r.frames, n_mels)) if cache is not None else None
+            if hit is not None:
+                r.mel, r.t["features"] = hit[0], hit[1]
+                self.stats["feature_hits"] += 1
+            else:
+                todo.setdefault(r.frames, []).append(r)
+        for frames, group in todo.items():
+            t0 = time.perf_counter()
+            mel = log_mel_batch([r.audio for r in group], n_mels, frames, self.device)
+            dt = (time.perf_counter() - t0) / len(group)
+            for i, r in enumerate(group):
+                r.mel, r.t["features"] = mel[i], dt
+                if cache is not None:
+                    cache[("mel", r.key, r.frames, n_mels)] = (mel[i], dt)
+
+    # ---- encoder ---------------------------------------------------------------------------
+    def encode(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
+        """Encoder states for every row (grouped by window, in batches of `batch_size`)."""
+        groups: dict[int, list[Row]] = {}
+        for r in rows:
+            groups.setdefault(r.frames, []).append(r)
+        for group in groups.values():
+            for i in range(0, len(group), batch_size):
+                batch = group[i:i + batch_size]
+                if cache is None:
+                    self._encode_plain(batch)
+                else:
+                    self._encode_cached(batch, cache)
+
+    @torch.inference_mode()
+    def _encode_plain(self, batch: Sequence[Row]) -> None:
+        c = self.config
+        t0 = time.perf_counter()
+        mel = torch.stack([r.mel for r in batch]).to(self.device, self.dtype)
+        h, _ = we.encode(self.encoder, mel, c.stride, c.stride_at, c.pool)
+        _sync(self.device)
+        dt = (time.perf_counter() - t0) / len(batch)
+        for i, r in enumerate(batch):
+            r.enc, r.t["encoder"] = h[i], dt
+
+    @torch.inference_mode()
+    def _encode_cached(self, batch: Sequence[Row], cache: Any) -> None:
+        """As `_encode_plain`, reusing the deepest cached full-resolution state of each row."""
+        c, L = self.config, self.n_layers
+        k = L + 1 if (c.stride == 1 or c.stride_at == "output") else int(c.stride_at)
+        # stage s in 0..L: hidden state before layer s (L: after the last layer, before the norm);
+        # stage L + 1: the normalised output.
+        start, states, spent = [], [], []
+        for r in batch:
+            found = None
+            for s in range(k, -1, -1):
+                found = cache.get(("enc", self.tag, r.key, r.frames, s))
+                if found is not None:
+                    start.append(s)
+                    states.append(found[0])
+                    spent.append(found[1])
+                    self.stats["encoder_hits" if s == k else "partial_encoder_hits"] += 1
+                    break
+            if found is None:
+                start.append(-1)
+                states.append(None)
+                spent.append(0.0)
+        for s0 in sorted(set(start)):
+            sub = [i for i, s in enumerate(start) if s == s0]
+            t0 = time.perf_counter()
+            if s0 == -1:
+                mel = torch.stack([batch[i].mel for i in sub]).to(self.device, self.dtype)
+                h, s = we.embed(self.encoder, mel), 0
+            else:
+                h, s = torch.stack([states[i] for i in sub]), s0
+            if s < k:
+                h = we.run_layers(self.encoder, h, s, min(k, L))
+                if k == L + 1:
+                    h = self.encoder.layer_norm(h)
+            _sync(self.device)
+            dt = (time.perf_counter() - t0) / len(sub)
+            for j, i in enumerate(sub):
+                spent[i] += dt
+                states[i] = h[j]
+                if s0 != k:
+                    cache[("enc", self.tag, batch[i].key, batch[i].frames, k)] = \
+                        (h[j].clone(), spent[i])
+        # the rest: stride, remaining layers, norm (not shared between configurations)
+        t0 = time.perf_counter()
+        h = torch.stack(states)
+        h = we.subsample_tokens(h, c.stride, c.pool)
+        if k <= L:
+            h = we.run_layers(self.encoder, h, k, L)
+            h = self.encoder.layer_norm(h)
+        _sync(self.device)
+        dt = (time.perf_counter() - t0) / len(batch)
+        for i, r in enumerate(batch):
+            r.enc, r.t["encoder"] = h[i], spent[i] + dt
+
+    # ---- decoder ---------------------------------------------------------------------------
+    def decode(self, rows: Sequence[Row], batch_size: int) -> None:
+        order = sorted(rows, key=lambda r: -r.audio_s)
+        for i in range(0, len(order), batch_size):
+            batch = order[i:i + batch_size]
+            lengths = [r.enc.shape[0] for r in batch]
+            T = max(lengths)
+            t0 = time.perf_counter()
+            enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
+                               for r in batch])
+            res = self.decoder.decode(enc, lengths, [max_new_tokens(r.audio_s) for r in batch])
+            _sync(self.device)
+            dt = (time.perf_counter() - t0) / len(batch)
+            for j, r in enumerate(batch):
+                r.tokens, r.by_limit, r.t["decoder"] = res.tokens[j], res.stopped_by_limit[j], dt
+
+    def run(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
+        self.features(rows, cache)
+        self.encode(rows, batch_size, cache)
+        self.decode(rows, batch_size)
+
+    def text(self, tokens: Sequence[int]) -> str:
+        return self.bundle.tokenizer.decode(list(tokens), skip_special_tokens=True).strip()
+
+    def warm_up(self) -> None:
+        """One short untimed pass so that first-call costs (allocations, kernels) are not timed."""
+        rows = self.rows_for("warmup", np.zeros(SAMPLE_RATE, dtype=np.float32))
+        self.features(rows)
+        self.encode(rows, 1)
+        order = rows[:1]
+        enc = order[0].enc[None]
+        self.decoder.decode(enc, [enc.shape[1]], [4])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

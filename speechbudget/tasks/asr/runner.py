@@ -1,0 +1,242 @@
+"""The ASR task: Whisper on a dataset under one configuration -> ItemResults -> ConfigMetrics.
+
+    from speechbudget.axes import Config
+    from speechbudget.tasks.asr.runner import evaluate
+    metrics, items = evaluate(Config(task="asr", model="tiny.en", window=15, stride=2),
+                              "data/librispeech_sample", device="cpu")
+
+`AsrTask` implements `tasks.base.Task` for the sweep: shards are length-sorted batches of
+`batch_size` utterances; `run_shard` never raises for a bad item (it comes back ok=False with the
+reason); `aggregate` gives corpus WER with a seeded bootstrap 95% CI, mean GFLOPs per utterance
+(from `speechbudget.flops.estimate` with the decoded token counts), stage timings, RTF and RTFx
+(after a warm-up, on this machine, threads recorded) and peak memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics, ItemResult
+from speechbudget.tasks.asr.data import AsrDataset, load_dataset
+from speechbudget.tasks.asr.pipeline import AsrPipeline, Row, cast_for_precision
+from speechbudget.tasks.asr.wer import bootstrap_ci, normalize, wer_from_counts, word_errors
+from speechbudget.tasks.base import Shard
+
+STAGES = ("features", "encoder", "decoder")
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class AsrTask:
+    """Whisper ASR as a `tasks.base.Task` (see the module docstring)."""
+
+    name = "asr"
+
+    def __init__(self, batch_size: int = 8, max_items: int | None = None, warmup: bool = True,
+                 model_path: str | None = None, n_boot: int = 1000, seed: int = 0):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
+        self.batch_size = batch_size
+        self.max_items = max_items
+        self.warmup = warmup
+        self.model_path = model_path  # weights to use instead of the config's model name
+        self.n_boot = n_boot
+        self.seed = seed
+        self._bundles: dict[tuple[str, str], Any] = {}
+        self._models: dict[tuple[str, str, str], Any] = {}
+        self._warm: set[tuple] = set()
+
+    # ---- Task protocol ------------------------------------------------------------------------
+    def load_dataset(self, source: str | Path | AsrDataset) -> AsrDataset:
+        if isinstance(source, AsrDataset):
+            return source.limit(self.max_items)
+        return load_dataset(source, limit=self.max_items)
+
+    def shards(self, config: Config, dataset: AsrDataset) -> list[Shard]:
+        """Batches of `batch_size` utterances, longest first (same for every configuration, so
+        cached features and encoder states line up)."""
+        order = sorted(dataset.items, key=lambda it: (-dataset.duration(it), it.id))
+        shards = []
+        for n, i in enumerate(range(0, len(order), self.batch_size)):
+            ids = tuple(it.id for it in order[i:i + self.batch_size])
+            digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:8]
+            shards.append(Shard(f"asr-{n:05d}-{digest}", ids, {"n": len(ids)}))
+        return shards
+
+    def run_shard(self, config: Config, dataset: AsrDataset, shard: Shard, device: str,
+                  cache: Any | None = None) -> list[ItemResult]:
+        if config.task != "asr":
+            raise ValueError(f"AsrTask got a {config.task!r} configuration: {config.label}")
+        pipe = self.pipeline(config, device)
+        dev = torch.device(device)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        results: dict[str, ItemResult] = {}
+        rows_of: dict[str, list[Row]] = {}
+        load_s: dict[str, float] = {}
+        for item_id in shard.item_ids:
+            try:
+                item = dataset[item_id]
+            except KeyError:
+                results[item_id] = ItemResult(item_id, ok=False,
+                                              error=f"{item_id}: not in dataset {dataset.source}")
+                continue
+            if item.problem:
+                results[item_id] = ItemResult(item_id, ok=False, reference=item.text,
+                                              error=item.problem)
+                continue
+            t0 = time.perf_counter()
+            try:
+                audio = dataset.load_audio(item)
+            except Exception as e:  # AudioError and anything a decoder library raises
+                results[item_id] = ItemResult(item_id, ok=False, reference=item.text,
+                                              error=f"{type(e).__name__}: {e}")
+                continue
+            load_s[item_id] = time.perf_counter() - t0
+            rows_of[item_id] = pipe.rows_for(item_id, audio)
+        rows = [r for rs in rows_of.values() for r in rs]
+        if rows:
+            key = (pipe.tag, device, config.window, config.stride, config.stride_at, config.pool,
+                   config.beam_size)
+            if self.warmup and key not in self._warm:
+                pipe.warm_up()
+                self._warm.add(key)
+            try:
+                pipe.run(rows, self.batch_size, cache)
+            except Exception as e:  # a failure of the whole batch: every item reports it
+                for item_id in rows_of:
+                    results[item_id] = ItemResult(item_id, ok=False,
+                                                  reference=dataset[item_id].text,
+                                                  error=f"batch failed: {type(e).__name__}: {e}")
+                rows_of = {}
+        peak = _peak_mem_mb(dev)
+        for item_id, rs in rows_of.items():
+            results[item_id] = self._item_result(config, dataset[item_id], rs, pipe,
+                                                 load_s[item_id], peak)
+        return [results[i] for i in shard.item_ids]
+
+    def aggregate(self, config: Config, results: Sequence[ItemResult]) -> ConfigMetrics:
+        ok = [r for r in results if r.ok]
+        failed = len(results) - len(ok)
+        m = ConfigMetrics(config_key=config.key, task="asr", metric="wer", value=float("nan"),
+                          n_items=len(ok), n_failed=failed)
+        m.extra.update(_machine(), failures=[{"item_id": r.item_id, "error": r.error}
+                                             for r in results if not r.ok][:50])
+        if not ok:
+            return m
+        errors = [r.errors for r in ok]
+        n_ref = [r.n_ref for r in ok]
+        if sum(n_ref) > 0:
+            m.value = wer_from_counts(errors, n_ref)
+            m.ci_low, m.ci_high = bootstrap_ci(errors, n_ref, self.n_boot, seed=self.seed)
+        audio_s = sum(r.audio_s for r in ok)
+        for s in STAGES + ("load",):
+            m.timings[s] = sum(r.timings.get(s, 0.0) for r in ok)
+        proc = sum(m.timings[s] for s in STAGES)
+        m.rtf = proc / audio_s if audio_s > 0 else None
+        m.rtfx = audio_s / proc if proc > 0 else None
+        flops = [r.gflops for r in ok if r.gflops is not None]
+        if len(flops) == len(ok):
+            m.gflops = sum(flops) / len(ok)
+            m.gflops_per_audio_s = sum(flops) / audio_s if audio_s > 0 else None
+        peaks = [r.extra.get("peak_mem_mb") for r in ok if r.extra.get("peak_mem_mb")]
+        m.peak_mem_mb = max(peaks) if peaks else None
+        m.extra.update(audio_s=audio_s, decoded_tokens=sum(r.decoded_tokens for r in ok),
+                       chunks=sum(r.chunks for r in ok),
+                       multi_chunk_items=sum(1 for r in ok if r.chunks > 1),
+                       stopped_by_limit=sum(1 for r in ok if r.extra.get("stopped_by_limit")),
+                       encoder_ms_per_utt=1000 * m.timings["encoder"] / len(ok),
+                       decoder_ms_per_utt=1000 * m.timings["decoder"] / len(ok))
+        return m
+
+    # ---- models ---------------------------------------------------------------------------------
+    def bundle(self, model: str, device: str) -> Any:
+        key = (self.model_path or model, device)
+        if key not in self._bundles:
+            from speechbudget.models.loading import load_whisper
+            self._bundles[key] = load_whisper(self.model_path or model, device=device)
+        return self._bundles[key]
+
+    def pipeline(self, config: Config, device: str) -> AsrPipeline:
+        bundle = self.bundle(config.model, device)
+        if config.adaptation.method != "none" or config.adaptation.unfreeze_top:
+            raise ValueError(f"{config.label}: ASR evaluates frozen pretrained Whisper models; "
+                             "adaptation is for SER")
+        mkey = (self.model_path or config.model, device, config.precision)
+        if mkey not in self._models:
+            self._models[mkey] = cast_for_precision(bundle.model, config.precision, device)
+        return AsrPipeline(bundle, config, device, model=self._models[mkey])
+
+    def _item_result(self, config: Config, item, rows: list[Row], pipe: AsrPipeline,
+                     load_s: float, peak: float | None) -> ItemResult:
+        hyp = " ".join(t for t in (pipe.text(r.tokens) for r in rows) if t)
+        we = word_errors(item.text, hyp)
+        audio_s = sum(r.audio_s for r in rows)
+        # decoded tokens as the FLOPs count them: every generated token, incl. end-of-text
+        decoded = sum(len(r.tokens) + (0 if r.by_limit else 1) for r in rows)
+        timings = {s: sum(r.t[s] for r in rows) for s in STAGES}
+        timings["load"] = load_s
+        return ItemResult(
+            item.id, ok=True, prediction=hyp, reference=item.text, errors=we.errors,
+            n_ref=we.n_ref, decoded_tokens=decoded, audio_s=audio_s, chunks=len(rows),
+            gflops=_gflops(config, decoded, audio_s), timings=timings,
+            extra={"substitutions": we.substitutions, "deletions": we.deletions,
+                   "insertions": we.insertions, "window_s": rows[0].frames / 100,
+                   "stopped_by_limit": any(r.by_limit for r in rows),
+                   "normalized_prediction": normalize(hyp),
+                   "normalized_reference": normalize(item.text),
+                   "peak_mem_mb": peak})
+
+
+def evaluate(config: Config, dataset: str | Path | AsrDataset, device: str | None = None,
+             batch_size: int = 8, limit: int | None = None, cache: Any | None = None,
+             task: AsrTask | None = None, progress: Any = None
+             ) -> tuple[ConfigMetrics, list[ItemResult]]:
+    """Evaluate one configuration on a dataset: (metrics, per-utterance results)."""
+    task = task or AsrTask(batch_size=batch_size, max_items=limit)
+    device = device or default_device()
+    ds = task.load_dataset(dataset)
+    results: list[ItemResult] = []
+    for shard in task.shards(config, ds):
+        results.extend(task.run_shard(config, ds, shard, device, cache))
+        if progress is not None:
+            progress(len(shard.item_ids))
+    return task.aggregate(config, results), results
+
+
+def _gflops(config: Config, decoded_tokens: int, audio_s: float) -> float | None:
+    try:
+        from speechbudget.flops import estimate
+    except ImportError:
+        return None
+    return estimate(config, decoded_tokens=decoded_tokens, audio_s=audio_s).gflops
+
+
+def _peak_mem_mb(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    except Exception:
+        return None
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"threads": torch.get_num_threads(), "cpu": cpu, "cores": os.cpu_count(),
+            "torch": torch.__version__}
