@@ -42,8 +42,10 @@ def _check_number(name: str, value, minimum: float) -> float:
 
 def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float | None = None,
              n_classes: int = 6, *, prompt_tokens: int | None = None,
-             pooling: str = "mean") -> FlopsReport:
-    """Inference FLOPs of `config` (see the module docstring for what is counted and how)."""
+             pooling: str = "mean", layer_weights: bool = True) -> FlopsReport:
+    """Inference FLOPs of `config` (see the module docstring for what is counted and how).
+    SER head options as `tasks.ser.heads.SerHead`: `pooling`, `layer_weights` (learned weighted
+    sum of all hidden states, on by default as in tasks.ser.train.TrainOptions)."""
     arch = get_architecture(config.model)
     dims = arch.dims
     out: dict[str, float] = {}
@@ -90,7 +92,8 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
             raise ConfigError("window", clip, f"a clip of at least "
                                               f"{_min_samples(dims) / SAMPLE_RATE:g} s for the "
                                               f"CNN feature encoder of {arch.name}")
-    w2v.head_flops(arch.hidden_size, T, n_classes, pooling, out)
+    w2v.head_flops(arch.hidden_size, T, n_classes, pooling, out,
+                   arch.encoder_layers + 1 if layer_weights else 0)
     return FlopsReport(sum(out.values()), out, T, 0.0, 0, clip, "inference", "analytic")
 
 

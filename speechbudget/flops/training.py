@@ -109,6 +109,9 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
     else:
         D, F, heads = arch.dims.hidden_size, arch.dims.ffn_dim, arch.dims.num_heads
         fc1, fc2 = "intermediate_dense", "output_dense"
+    # pre-LN layers (Whisper, wav2vec2 "stable layer norm"): a trainable layer's own layer norm
+    # makes the attention input need a gradient even where the layer input does not
+    pre_ln = arch.is_whisper or arch.dims.do_stable_layer_norm
     acc = _Acc(bwd={})
     rg = rg_in
     for i, t in enumerate(tokens):
@@ -118,17 +121,18 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
             r = ranks[i] if name in targets and not (wavlm and name in WAVLM_DIRECT) else 0
             return _linear(acc, group, rows, n_in, n_out, rg_x, w, r, a_train[i])
 
-        rq = lin("q_proj", t, D, D, rg, "encoder.attn_proj")
-        rk = lin("k_proj", t, D, D, rg, "encoder.attn_proj")
-        rv = lin("v_proj", t, D, D, rg, "encoder.attn_proj")
-        rbias = lin("gru_rel_pos_linear", t * heads, D // heads, 8, rg, "encoder.rel_pos") \
+        rx = rg or (w and pre_ln)
+        rq = lin("q_proj", t, D, D, rx, "encoder.attn_proj")
+        rk = lin("k_proj", t, D, D, rx, "encoder.attn_proj")
+        rv = lin("v_proj", t, D, D, rx, "encoder.attn_proj")
+        rbias = lin("gru_rel_pos_linear", t * heads, D // heads, 8, rx, "encoder.rel_pos") \
             if wavlm else False
         s = 2 * t * t * D
         acc.add("encoder.attention", (s if rq else 0) + (s if rk else 0))
         rp = rq or rk or rbias
         acc.add("encoder.attention", (s if rp else 0) + (s if rv else 0))
         ro = lin("out_proj", t, D, D, rp or rv, "encoder.attn_proj")
-        rg = rg or ro
+        rg = rg or ro or w          # (a trainable layer norm also makes it need a gradient)
         rh = lin(fc1, t, D, F, rg, "encoder.ffn")
         rf = lin(fc2, t, F, D, rh, "encoder.ffn")
         rg = rg or rf
@@ -136,25 +140,26 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
 
 
 def head_train(hidden: int, n_states: int, frames: int, n_classes: int, pooling: str,
-               layer_weights: bool, rg_hidden: bool) -> tuple[float, float]:
-    """(forward, backward) FLOPs of the SER head on `frames` frames (1 for cached means)."""
-    fwd = bwd = 0.0
+               layer_weights: bool, rg_hidden: bool) -> tuple[dict, dict]:
+    """(forward, backward) FLOPs by head component on `frames` frames (1 for cached means)."""
+    fwd: dict[str, float] = {}
+    bwd: dict[str, float] = {}
     rg = rg_hidden
     if layer_weights:
         f = 2 * n_states * frames * hidden          # tensordot(softmax(w), hidden)
-        fwd += f
-        bwd += f + (f if rg_hidden else 0)          # dw, and dhidden if the backbone trains
+        fwd["head.layer_sum"] = f
+        bwd["head.layer_sum"] = f + (f if rg_hidden else 0)  # dw; dhidden if the backbone trains
         rg = True
     P = hidden
     if pooling == "attentive-stats":
         a, b = 2 * frames * hidden * w2v.ATTN_POOL_HIDDEN, 2 * frames * w2v.ATTN_POOL_HIDDEN
-        fwd += a + b
-        bwd += a + (a if rg else 0) + 2 * b
+        fwd["head.pool"] = a + b
+        bwd["head.pool"] = a + (a if rg else 0) + 2 * b
         rg = True
         P = 2 * hidden
     c1, c2 = 2 * P * w2v.HEAD_HIDDEN, 2 * w2v.HEAD_HIDDEN * n_classes
-    fwd += c1 + c2
-    bwd += c1 + (c1 if rg else 0) + 2 * c2
+    fwd["head.classifier"] = c1 + c2
+    bwd["head.classifier"] = c1 + (c1 if rg else 0) + 2 * c2
     return fwd, bwd
 
 
@@ -173,7 +178,7 @@ def training_flops(config: Config, n_train_clips: int, epochs: int, n_classes: i
                             cached_features=cached_features, dama_schedule=dama_schedule)
     out: dict[str, float] = {}
     for k, v in per.breakdown.items():
-        once = k.startswith("forward.") and not k.startswith("forward.head") and \
+        once = k.startswith("forward.") and not k.startswith("forward.head.") and \
             per.notes and per.notes[0] == "cached"
         out[k] = v * n_train_clips * (1 if once else epochs)
     return FlopsReport(sum(out.values()), out, per.encoder_tokens, 0.0, 0,
@@ -189,7 +194,7 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
     works on the cache."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER")
-    inf = estimate(config, n_classes=n_classes, pooling=pooling)
+    inf = estimate(config, n_classes=n_classes, pooling=pooling, layer_weights=False)
     arch = get_architecture(config.model)
     a = config.adaptation
     frozen = a.method == "none" and a.unfreeze_top == 0
@@ -210,9 +215,11 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
         out["forward.lora"] = lora_fwd
     head_frames = 1 if cached and pooling == "mean" else T
     hf, hb = head_train(H, L + 1, head_frames, n_classes, pooling, layer_weights, rg_out)
-    out["forward.head"] = hf
+    for k, v in hf.items():
+        out[f"forward.{k}"] = v
     for k, v in bwd.items():
         out[f"backward.{k}"] = v
-    out["backward.head"] = hb
+    for k, v in hb.items():
+        out[f"backward.{k}"] = v
     return FlopsReport(sum(out.values()), out, T, 0.0, 0, inf.audio_s, "training", "analytic",
                        notes=("cached",) if cached else ())

@@ -13,7 +13,7 @@ H = hidden size, F = ffn dim, L = layers. 1 multiply-add = 2 FLOPs.
 Group/layer norms, GELU, the weight-norm reparametrisation of the positional conv: not counted.
 
 SER head (speechbudget.tasks.ser.heads, CONTRACTS.md "Head"), on the T' encoder outputs:
-    optional softmax-weighted sum of the hidden states   element-wise (not counted)
+    optional softmax-weighted sum of the N = L + 1 hidden states: tensordot (a matmul): 2·N·T'·H
     pooling "mean"             masked mean: element-wise (not counted); P = H
     pooling "attentive-stats"  Linear(H,128) -> tanh -> Linear(128,1) per frame: 2·T'·H·128 + 2·T'·128;
                                weighted mean and std: element-wise; P = 2H
@@ -60,8 +60,11 @@ def backbone_flops(dims: Wav2Vec2Dims, samples: int, wavlm: bool, out: dict[str,
 
 
 def head_flops(hidden: int, frames: int, n_classes: int, pooling: str,
-               out: dict[str, float]) -> None:
-    """Add the SER head's components to `out`."""
+               out: dict[str, float], n_states: int = 0) -> None:
+    """Add the SER head's components to `out` (`n_states` > 0: learned weighted sum of that
+    many hidden states, a tensordot: 2·N·T·H)."""
+    if n_states:
+        out["head.layer_sum"] = 2 * n_states * frames * hidden
     P = hidden
     if pooling == "attentive-stats":
         out["head.pool"] = 2 * frames * hidden * ATTN_POOL_HIDDEN + 2 * frames * ATTN_POOL_HIDDEN
