@@ -1,0 +1,161 @@
+"""Assemble the report: analyses per task, plots, Markdown summary, one self-contained HTML page."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from speechbudget.analysis.isoflops import IsoFlopsBand, isoflops_bands
+from speechbudget.analysis.pareto import FrontierResult, frontiers
+from speechbudget.analysis.recommend import Limits, Recommendation, recommend
+from speechbudget.analysis.scaling_fit import (FitError, Prediction, ScalingFit, fit_results,
+                                               predict_configs, unrun_grid)
+from speechbudget.analysis.source import LoadedResults, load_results
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics
+from speechbudget.report import plots
+
+Results = list[tuple[Config, ConfigMetrics]]
+MAX_PREDICTIONS = 40
+
+
+@dataclass
+class TaskReport:
+    """Everything the report shows for one task."""
+
+    task: str
+    results: Results
+    recommendation: Recommendation
+    frontiers: dict[str, FrontierResult]
+    bands: list[IsoFlopsBand]
+    fit: ScalingFit | None
+    fit_error: str | None
+    predictions: list[Prediction]
+    plots: dict[str, Path] = field(default_factory=dict)   # name -> PNG path
+
+    @property
+    def metric(self) -> str:
+        return self.results[0][1].metric
+
+
+@dataclass
+class ReportData:
+    title: str
+    source: str
+    machine: dict[str, Any] | None
+    limits: Limits
+    tasks: list[TaskReport]
+
+
+def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
+            n_bootstrap: int = 100, seed: int = 0) -> list[TaskReport]:
+    """Run every analysis for each task present in the results."""
+    out = []
+    for task in sorted({c.task for c, _ in loaded.results}):
+        res = [(c, m) for c, m in loaded.results if c.task == task]
+        rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source)
+        fit, fit_err, preds = None, None, []
+        try:
+            fit = fit_results(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
+            todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
+            preds = predict_configs(fit, todo, [c.key for c, _ in res])
+        except FitError as e:
+            fit_err = str(e)
+        out.append(TaskReport(task, res, rec, frontiers(res), isoflops_bands(res), fit, fit_err,
+                              preds))
+    return out
+
+
+def make_plots(tr: TaskReport, plot_dir: Path) -> None:
+    t = tr.task
+    for cost, fr in tr.frontiers.items():
+        if fr.points:
+            tr.plots[f"pareto_{cost}"] = plots.pareto_plot(fr, plot_dir / f"{t}_pareto_{cost}.png")
+    if tr.bands:
+        tr.plots["isoflops"] = plots.isoflops_plot(tr.bands, plot_dir / f"{t}_isoflops.png")
+    if t == "asr":
+        p = plots.heatmap_plot(tr.results, plot_dir / f"{t}_window_stride.png")
+        if p:
+            tr.plots["window_stride"] = p
+    if t == "ser":
+        p = plots.ser_duration_plot(tr.results, plot_dir / f"{t}_duration.png")
+        if p:
+            tr.plots["ser_duration"] = p
+    if tr.fit is not None:
+        tr.plots["fit"] = plots.fit_plot(tr.fit, plot_dir / f"{t}_fit.png")
+
+
+def build_report(results: "Results | str | Path", out_dir: str | Path,
+                 limits: Limits | None = None, task: str | None = None, law: str = "additive",
+                 n_bootstrap: int = 100, seed: int = 0,
+                 title: str = "speechbudget report") -> Path:
+    """Write `out_dir/index.html` (self-contained), `summary.md`, `report.json` and the PNGs.
+
+    `results`: a list of (Config, ConfigMetrics) pairs or the path of a results store.
+    Returns the path of index.html.
+    """
+    from speechbudget.report.html import render_html
+    from speechbudget.report.markdown import render_markdown
+
+    loaded = load_results(results, task=task)
+    if not loaded.results:
+        where = loaded.source + (f" for task {task!r}" if task else "")
+        raise ValueError(f"no finished configurations in {where}: nothing to report")
+    limits = limits or Limits()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed)
+    for tr in tasks:
+        make_plots(tr, out / "plots")
+    data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
+    (out / "summary.md").write_text(render_markdown(data, out))
+    (out / "report.json").write_text(json.dumps(to_json(data), indent=1, default=_json_default))
+    index = out / "index.html"
+    index.write_text(render_html(data))
+    return index
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, Path):
+        return str(v)
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is None or math.isfinite(v) else None
+
+
+def to_json(data: ReportData) -> dict[str, Any]:
+    """Machine-readable content of the report (measured and predicted kept apart)."""
+    tasks = []
+    for tr in data.tasks:
+        front = {cost: [{"label": p.config.label, "key": p.config.key, "cost": p.cost,
+                         "error": p.error, "dominated": p.dominated,
+                         "dominated_by": p.dominated_by.key if p.dominated_by else None}
+                        for p in fr.points] for cost, fr in tr.frontiers.items()}
+        tasks.append({
+            "task": tr.task,
+            "recommendation": tr.recommendation.to_dict(),
+            "measured": [{"label": c.label, "config": c.to_dict(), "metrics": m.to_dict()}
+                         for c, m in tr.results],
+            "frontiers": front,
+            "isoflops": [{"lo": b.lo, "hi": b.hi, "best": b.best.config.label,
+                          "curves": {k: {"values": v.values, "errors": v.errors,
+                                         "optimum": v.optimum} for k, v in b.curves.items()}}
+                         for b in tr.bands],
+            "fit": tr.fit.to_dict() if tr.fit else None,
+            "fit_error": tr.fit_error,
+            "predicted": [{"label": p.config.label, "config": p.config.to_dict(),
+                           "predicted_error": p.error, "low": p.low, "high": p.high,
+                           "gflops": _finite(p.gflops), "predicted": True}
+                          for p in tr.predictions],
+            "plots": {k: str(v) for k, v in tr.plots.items()},
+        })
+    return {"title": data.title, "source": data.source, "machine": data.machine,
+            "limits": {k: getattr(data.limits, k) for k in ("max_gflops", "max_rtf",
+                                                             "max_mem_mb")},
+            "tasks": tasks}

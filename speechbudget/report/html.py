@@ -1,0 +1,170 @@
+"""One self-contained HTML page: images inlined as base64 data URIs, every string escaped."""
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+from typing import Any, Iterable
+
+from speechbudget.analysis.recommend import Recommendation, describe_machine, rtf_note
+from speechbudget.report.build import ReportData, TaskReport
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
+max-width:1200px;color:#222;padding:0 16px}
+h1{margin-bottom:4px} h2{border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
+.meta{color:#666;font-size:13px}
+.rec{background:#eef6ee;border:1px solid #9c9;border-radius:6px;padding:12px 16px;margin:12px 0}
+.rec.miss{background:#fbeeee;border-color:#d99}
+.rec .answer{font-size:18px;font-weight:600}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f4} td.l,th.l{text-align:left}
+tr.front td{background:#fff7e6}
+.pred{color:#7a4b00;font-style:italic}
+img{max-width:100%;border:1px solid #eee;margin:6px 0}
+.note{color:#555;font-size:13px}
+"""
+
+
+def fmt(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _table(head: Iterable[str], rows: Iterable[Iterable[Any]], left: int = 1,
+           row_class: Iterable[str] | None = None) -> str:
+    head = list(head)
+    out = ["<table><thead><tr>"]
+    out += [f'<th class="{"l" if i < left else ""}">{escape(h)}</th>' for i, h in enumerate(head)]
+    out.append("</tr></thead><tbody>")
+    classes = list(row_class) if row_class is not None else None
+    for r, row in enumerate(rows):
+        cls = f' class="{escape(classes[r])}"' if classes and classes[r] else ""
+        out.append(f"<tr{cls}>" + "".join(
+            f'<td class="{"l" if i < left else ""}">{escape(fmt(v))}</td>'
+            for i, v in enumerate(row)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _recommendation(rec: Recommendation) -> str:
+    cls = "rec" if rec.feasible else "rec miss"
+    parts = [f'<div class="{cls}" id="recommendation-{escape(rec.task)}">',
+             f'<div class="answer">{escape(rec.message)}</div>']
+    if rec.feasible:
+        rows = [(c.label, m.error, m.gflops, m.rtf, m.peak_mem_mb)
+                for c, m in [rec.best, *rec.runners_up]]
+        parts.append(_table(["configuration", "error", "GFLOPs", "RTF", "peak MB"], rows,
+                            row_class=["front"] + [""] * len(rec.runners_up)))
+        mrows = []
+        for a in rec.marginal:
+            for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down)):
+                if s is not None:
+                    mrows.append((f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
+                                  s.d_error, s.per_doubling,
+                                  "yes" if s.feasible else "; ".join(v.describe()
+                                                                     for v in s.violations)))
+        if mrows:
+            parts.append("<p><b>Marginal return of each axis</b> (measured neighbours that differ "
+                         "only on that axis):</p>")
+            parts.append(_table(["axis", "direction", "neighbour", "FLOPs ratio", "Δ error",
+                                 "Δ error per doubling", "within limits"], mrows, left=3))
+        parts.append(f"<p><b>Binding knob:</b> {escape(rec.binding)}</p>")
+    for n in rec.notes:
+        parts.append(f'<p class="note">{escape(n)}</p>')
+    parts.append(f'<p class="note">{escape(rtf_note(rec.machine))}</p></div>')
+    return "".join(parts)
+
+
+def _fit(tr: TaskReport) -> str:
+    if tr.fit is None:
+        return f'<p class="note">No scaling fit: {escape(tr.fit_error or "")}</p>'
+    f = tr.fit
+    out = [f"<p>err = {escape(f.formula)} fitted to {len(f.y)} measured configurations "
+           f"(Huber loss in log space, L-BFGS from a grid of starts).</p>"]
+    if f.loo is not None:
+        out.append(f'<p id="loo-{escape(tr.task)}"><b>Leave-one-configuration-out prediction '
+                   f"error:</b> MAE {escape(fmt(f.loo.mae))}, MAPE "
+                   f"{escape(f'{100 * f.loo.mape:.2f}')}%, RMSE(log) "
+                   f"{escape(fmt(f.loo.rmse_log))}</p>")
+    b = f.bootstrap
+    rows = [(k, v, b.std[k] if b else None, b.low[k] if b else None, b.high[k] if b else None)
+            for k, v in f.params.items()]
+    out.append(_table(["parameter", "value", "bootstrap std", "2.5%", "97.5%"], rows))
+    for n in f.notes:
+        out.append(f'<p class="note">{escape(n)}</p>')
+    if f.excluded:
+        out.append(f'<p class="note">Not in the fit: {escape(", ".join(f"{a} ({b})" for a, b in f.excluded))}</p>')
+    if "fit" in tr.plots:
+        out.append(_img(tr.plots["fit"], f"{tr.task} scaling fit"))
+    if tr.predictions:
+        out.append('<p class="pred">Predicted by the fit for configurations NOT run '
+                   "(not measurements):</p>")
+        out.append(_table(["configuration (predicted)", "predicted error", "2.5%", "97.5%",
+                           "GFLOPs (analytic)"],
+                          [(p.config.label, p.error, p.low, p.high, p.gflops)
+                           for p in tr.predictions]))
+    return "".join(out)
+
+
+def _task(tr: TaskReport) -> str:
+    t = escape(tr.task)
+    out = [f'<h2 id="task-{t}">{t.upper()}: {len(tr.results)} configurations</h2>']
+    out.append(f"<h3>Scaling-law fit</h3>{_fit(tr)}")
+    out.append("<h3>Pareto frontiers</h3>")
+    for cost, fr in tr.frontiers.items():
+        if f"pareto_{cost}" in tr.plots:
+            out.append(_img(tr.plots[f"pareto_{cost}"], f"{tr.task} Pareto front: error vs {cost}"))
+        if fr.skipped:
+            out.append(f'<p class="note">Not on the {escape(cost)} plot: '
+                       f'{escape(", ".join(f"{c.label} ({why})" for c, why in fr.skipped))}</p>')
+    if "isoflops" in tr.plots:
+        out.append("<h3>Iso-FLOPs view</h3>" + _img(tr.plots["isoflops"], f"{tr.task} iso-FLOPs"))
+        out.append(_table(["budget band", "configurations", "best", "best error"],
+                          [(b.label, len(b.points), b.best.config.label, b.best.error)
+                           for b in tr.bands]))
+    if "window_stride" in tr.plots:
+        out.append("<h3>Window × stride</h3>" + _img(tr.plots["window_stride"],
+                                                     f"{tr.task} window x stride heat map"))
+    if "ser_duration" in tr.plots:
+        out.append("<h3>Accuracy against clip duration</h3>"
+                   + _img(tr.plots["ser_duration"], "SER UA vs duration"))
+    front = tr.frontiers.get("gflops")
+    flags = {p.config.key: p for p in front.points} if front else {}
+    rows, classes = [], []
+    for c, m in sorted(tr.results, key=lambda cm: (cm[1].gflops or 0.0, cm[0].label)):
+        p = flags.get(c.key)
+        status = "–" if p is None else ("dominated by " + p.dominated_by.label if p.dominated
+                                        else "Pareto-optimal")
+        rows.append((c.label, m.metric.upper(), m.value, m.ci_low, m.ci_high, m.n_items,
+                     m.n_failed, m.gflops, m.rtf, m.peak_mem_mb, status, c.key))
+        classes.append("front" if p is not None and not p.dominated else "")
+    out.append("<h3>All measured configurations</h3>")
+    out.append(_table(["configuration", "metric", "value", "CI low", "CI high", "items", "failed",
+                       "GFLOPs", "RTF", "peak MB", "frontier (GFLOPs)", "key"], rows,
+                      row_class=classes))
+    return "".join(out)
+
+
+def render_html(data: ReportData) -> str:
+    machine = describe_machine(data.machine) if data.machine else "not recorded"
+    parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+             f"<title>{escape(data.title)}</title><style>{CSS}</style></head><body>",
+             f"<h1>{escape(data.title)}</h1>",
+             f'<p class="meta">Source: {escape(data.source)} · limits: '
+             f"{escape(data.limits.describe())} · machine: {escape(machine)}</p>",
+             '<section id="recommendation"><h2>Recommendation</h2>']
+    parts += [_recommendation(tr.recommendation) for tr in data.tasks]
+    parts.append("</section>")
+    parts += [f"<section>{_task(tr)}</section>" for tr in data.tasks]
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,72 @@
+"""The Markdown summary: recommendation, fit, frontiers, and every configuration (text only,
+plots referenced by relative path)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from speechbudget.analysis.recommend import describe_machine, rtf_note
+from speechbudget.report.build import ReportData, TaskReport
+from speechbudget.report.html import fmt
+
+
+def _cell(v: Any) -> str:
+    return fmt(v).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
+    head = list(head)
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(_cell(v) for v in r) + " |" for r in rows]
+    return out + [""]
+
+
+def _task(tr: TaskReport, out_dir: Path) -> list[str]:
+    rec = tr.recommendation
+    lines = [f"## {tr.task.upper()}", "", f"**{rec.message}**", ""]
+    if rec.feasible:
+        lines += _table(["configuration", "error", "GFLOPs", "RTF"],
+                        [(c.label, m.error, m.gflops, m.rtf)
+                         for c, m in [rec.best, *rec.runners_up]])
+        lines += _table(["axis", "direction", "neighbour", "Δ error per doubling of FLOPs",
+                         "within limits"],
+                        [(a.axis, d, s.config.label, s.per_doubling, "yes" if s.feasible else "no")
+                         for a in rec.marginal for d, s in (("up", a.up), ("down", a.down))
+                         if s is not None])
+        lines += [f"Binding knob: {rec.binding}", ""]
+    lines += [f"_{rtf_note(rec.machine)}_", ""]
+    if tr.fit is not None:
+        f = tr.fit
+        lines += [f"### Scaling fit", "", f"`err = {f.formula}`: "
+                  + ", ".join(f"{k} = {v:.4g}" for k, v in f.params.items()), ""]
+        if f.loo is not None:
+            lines += [f"Leave-one-configuration-out error: MAE {f.loo.mae:.4g}, "
+                      f"MAPE {100 * f.loo.mape:.2f}%", ""]
+        if tr.predictions:
+            lines += ["Predicted (not run, not measured):", ""]
+            lines += _table(["configuration (predicted)", "predicted error", "GFLOPs"],
+                            [(p.config.label, p.error, p.gflops) for p in tr.predictions])
+    else:
+        lines += [f"No scaling fit: {tr.fit_error}", ""]
+    for name, path in tr.plots.items():
+        lines.append(f"![{tr.task} {name}]({os.path.relpath(path, out_dir)})")
+    lines.append("")
+    front = tr.frontiers.get("gflops")
+    flags = {p.config.key: p for p in front.points} if front else {}
+    lines += ["### All measured configurations", ""]
+    lines += _table(["configuration", "metric", "value", "GFLOPs", "RTF", "frontier (GFLOPs)"],
+                    [(c.label, m.metric, m.value, m.gflops, m.rtf,
+                      "" if c.key not in flags else ("dominated" if flags[c.key].dominated
+                                                     else "Pareto-optimal"))
+                     for c, m in tr.results])
+    return lines
+
+
+def render_markdown(data: ReportData, out_dir: Path) -> str:
+    machine = describe_machine(data.machine) if data.machine else "not recorded"
+    lines = [f"# {data.title}", "", f"Source: {data.source}  ", f"Limits: {data.limits.describe()}  ",
+             f"Machine: {machine}", ""]
+    for tr in data.tasks:
+        lines += _task(tr, out_dir)
+    return "\n".join(lines) + "\n"
