@@ -24,8 +24,14 @@ class LoadedResults:
     store_path: Path | None = None
 
 
-def load_results(source: "str | Path | Results", task: str | None = None) -> LoadedResults:
+def load_results(source: "str | Path | Results | LoadedResults",
+                 task: str | None = None) -> LoadedResults:
     """Results from a store path (read-only) or a list of (Config, ConfigMetrics) pairs."""
+    if isinstance(source, LoadedResults):
+        if task is None:
+            return source
+        return LoadedResults([(c, m) for c, m in source.results if c.task == task], source.source,
+                             source.machine, source.machines, source.store_path)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():

@@ -87,13 +87,14 @@ def make_plots(tr: TaskReport, plot_dir: Path) -> None:
         tr.plots["fit"] = plots.fit_plot(tr.fit, plot_dir / f"{t}_fit.png")
 
 
-def build_report(results: "Results | str | Path", out_dir: str | Path,
+def build_report(results: "Results | str | Path | LoadedResults", out_dir: str | Path,
                  limits: Limits | None = None, task: str | None = None, law: str = "additive",
                  n_bootstrap: int = 100, seed: int = 0,
                  title: str = "speechbudget report") -> Path:
     """Write `out_dir/index.html` (self-contained), `summary.md`, `report.json` and the PNGs.
 
-    `results`: a list of (Config, ConfigMetrics) pairs or the path of a results store.
+    `results`: a list of (Config, ConfigMetrics) pairs, the path of a results store, or what
+    `analysis.source.load_results` returned.
     Returns the path of index.html.
     """
     from speechbudget.report.html import render_html

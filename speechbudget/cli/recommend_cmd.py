@@ -1,0 +1,104 @@
+"""`speechbudget recommend STORE --max-gflops G --max-rtf R`: the best measured configuration
+under the limits, the runners-up, and which knob is binding."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.cli.app import app
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fmt(v) -> str:
+    return "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def open_results(store: Path, task: Optional[str]):
+    """Load a store for a command; a missing or foreign file exits 2 with the reason."""
+    from speechbudget.analysis.source import load_results
+    from speechbudget.sweep.store import StoreError
+    try:
+        return load_results(store, task=task)
+    except (FileNotFoundError, StoreError) as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+
+
+def limits_from(max_gflops, max_rtf, max_mem_mb):
+    from speechbudget.analysis.recommend import Limits
+    try:
+        return Limits(max_gflops=max_gflops, max_rtf=max_rtf, max_mem_mb=max_mem_mb)
+    except ValueError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+
+
+@app.command("recommend")
+def recommend_cmd(
+    store: Path = typer.Argument(..., help="results store of a sweep (SQLite, e.g. runs.db)"),
+    max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
+                                               help="limit on inference GFLOPs per item"),
+    max_rtf: Optional[float] = typer.Option(None, "--max-rtf",
+                                            help="limit on the real-time factor measured by the "
+                                                 "sweep (s of compute per s of audio)"),
+    max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb",
+                                               help="limit on measured peak memory (MB)"),
+    task: Optional[str] = typer.Option(None, "--task", help="asr or ser (needed when the store "
+                                                            "holds both)"),
+    top: int = typer.Option(3, "--top", min=0, help="runners-up to list"),
+    as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
+) -> None:
+    """The best measured configuration under the limits, with runners-up and the marginal
+    return of each axis. Exits 1 when no configuration meets the limits."""
+    from speechbudget.analysis.recommend import NoResultsError, recommend
+
+    limits = limits_from(max_gflops, max_rtf, max_mem_mb)
+    loaded = open_results(store, task)
+    try:
+        rec = recommend(loaded.results, limits, task=task, n_runners_up=top,
+                        machine=loaded.machine, source=str(store))
+    except NoResultsError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps(rec.to_dict(), indent=1, default=str))
+        raise typer.Exit(0 if rec.feasible else 1)
+    print_recommendation(rec)
+    raise typer.Exit(0 if rec.feasible else 1)
+
+
+def print_recommendation(rec) -> None:
+    from speechbudget.analysis.recommend import rtf_note
+
+    console.print(f"[bold {'green' if rec.feasible else 'red'}]{rec.message}[/]")
+    if rec.feasible:
+        t = Table(title="best and runners-up")
+        for col in ("", "configuration", "error", "GFLOPs", "RTF", "peak MB", "key"):
+            t.add_column(col)
+        for i, (c, m) in enumerate([rec.best, *rec.runners_up]):
+            t.add_row("best" if i == 0 else str(i + 1), c.label, fmt(m.error), fmt(m.gflops),
+                      fmt(m.rtf), fmt(m.peak_mem_mb), c.key)
+        console.print(t)
+        t = Table(title="marginal return per axis (measured neighbours)")
+        for col in ("axis", "direction", "neighbour", "FLOPs ×", "Δ error", "Δ error / doubling",
+                    "within limits"):
+            t.add_column(col)
+        for a in rec.marginal:
+            for d, s in (("up", a.up), ("down", a.down)):
+                if s is None:
+                    continue
+                t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
+                          f"{s.d_error:+.4g}", f"{s.per_doubling:+.4g}",
+                          "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
+        console.print(t)
+        console.print(f"binding: {rec.binding}")
+    for n in rec.notes:
+        console.print(f"[dim]note: {n}[/dim]")
+    console.print(f"[dim]{rtf_note(rec.machine)}[/dim]")

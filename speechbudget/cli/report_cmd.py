@@ -1,0 +1,45 @@
+"""`speechbudget report STORE -o DIR`: plots, a Markdown summary and one self-contained HTML page."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from speechbudget.cli.app import app
+from speechbudget.cli.recommend_cmd import limits_from, open_results
+
+console = Console()
+
+
+@app.command("report")
+def report_cmd(
+    store: Path = typer.Argument(..., help="results store of a sweep (SQLite, e.g. runs.db)"),
+    out: Path = typer.Option(..., "-o", "--out", help="output folder (index.html, summary.md, "
+                                                      "report.json, plots/)"),
+    max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
+                                               help="limit for the recommendation at the top"),
+    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="RTF limit (measured)"),
+    max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb", help="peak memory limit"),
+    task: Optional[str] = typer.Option(None, "--task", help="only this task (asr or ser)"),
+    law: str = typer.Option("additive", "--law", help="scaling law: additive or product"),
+    bootstrap: int = typer.Option(100, "--bootstrap", min=0,
+                                  help="bootstrap resamples for the fit's uncertainty"),
+    seed: int = typer.Option(0, "--seed", help="seed of the bootstrap"),
+) -> None:
+    """Write the report of a results store; prints the path of index.html."""
+    from speechbudget.report.build import build_report
+
+    if law not in ("additive", "product"):
+        Console(stderr=True).print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
+        raise typer.Exit(2)
+    limits = limits_from(max_gflops, max_rtf, max_mem_mb)
+    loaded = open_results(store, task)
+    if not loaded.results:
+        Console(stderr=True).print(f"[red]error:[/red] {store}: no finished configurations"
+                                   + (f" for task {task!r}" if task else "") + " to report")
+        raise typer.Exit(2)
+    index = build_report(loaded, out, limits=limits, task=task, law=law, n_bootstrap=bootstrap,
+                         seed=seed)
+    console.print(f"report: {index}")
