@@ -13,7 +13,7 @@ from speechbudget.cli.app import app
 
 runs_app = typer.Typer(help="Inspect and export a results store.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
-console = Console()
+
 
 
 def _open(store: Path):
@@ -42,7 +42,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)")) -
         t.add_row(str(r["run_id"]), r["spec_name"] or "", _t(r["started"]), _t(r["finished"]),
                   r["status"], str(env.get("executor", "")), str(env.get("device", "")),
                   str(env.get("torch_threads", "")), str(env.get("git") or "")[:12])
-    console.print(t)
+    Console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")
     for col in ("key", "configuration", "status", "metric", "value", "GFLOPs/item", "RTF",
@@ -54,7 +54,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)")) -
                   f"{m.value:.4f}" if m else "", f"{m.gflops:.2f}" if m and m.gflops else "",
                   f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
                   (row["reason"] or "").splitlines()[0][:60] if row["reason"] else "")
-    console.print(t)
+    Console().print(t)
 
 
 @runs_app.command("show")
@@ -68,10 +68,10 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     runs = st.runs()
     if what is None or what.isdigit() and int(what) in {r["run_id"] for r in runs}:
         if not runs:
-            console.print(f"{store}: no runs")
+            Console().print(f"{store}: no runs")
             return
         run_id = int(what) if what else runs[-1]["run_id"]
-        console.print_json(json.dumps({"run": next(r for r in runs if r["run_id"] == run_id),
+        Console().print_json(json.dumps({"run": next(r for r in runs if r["run_id"] == run_id),
                                        "environment": st.environment(run_id),
                                        "spec": st.run_spec(run_id)}, default=str))
         return
@@ -81,12 +81,12 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                                    f"configurations and no run of {store}")
         raise typer.Exit(2)
     row = rows[0]
-    console.print(f"[bold]{row['label']}[/bold] ({row['key']}): {row['status']}"
+    Console().print(f"[bold]{row['label']}[/bold] ({row['key']}): {row['status']}"
                   + (f" - {row['reason']}" if row["reason"] else ""))
-    console.print(row["config"].to_yaml())
+    Console().print(row["config"].to_yaml())
     m = {c.key: m for c, m in st.metrics()}.get(row["key"])
     if m:
-        console.print_json(json.dumps(m.to_dict(), default=str))
+        Console().print_json(json.dumps(m.to_dict(), default=str))
     t = Table(title=f"items (first {limit})")
     for col in ("item", "ok", "errors", "n_ref", "tokens", "GFLOPs", "prediction / reason"):
         t.add_column(col)
@@ -94,7 +94,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         t.add_row(r.item_id, "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
                   (r.prediction if r.ok else r.error or "")[:70])
-    console.print(t)
+    Console().print(t)
 
 
 @runs_app.command("export")
@@ -113,4 +113,4 @@ def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     if fmt in ("parquet", "both"):
         paths += st.export_parquet(out)
     for p in paths:
-        console.print(str(p))
+        Console().print(str(p))

@@ -13,7 +13,7 @@ from speechbudget.cli.app import app
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
                         no_args_is_help=True)
 app.add_typer(sweep_app, name="sweep")
-console = Console()
+
 
 
 def _default_device() -> str:
@@ -64,23 +64,23 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         if s.plan.type == "iso_flops":
             row.append(", ".join(f"{b:g}" for b in p.bands.get(c.key, [])))
         t.add_row(*row)
-    console.print(t)
+    Console().print(t)
     if s.plan.type == "adaptive":
         n = min(s.plan.n_trials, len(p.configs))
-        console.print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
+        Console().print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
                       f"configurations, minimising {' and '.join(s.plan.objectives)}")
         total = total * n / max(1, len(p.configs))
-    console.print(f"estimated run time {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
+    Console().print(f"estimated run time {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
                   f"({tp.source}; FLOPs for items of {p.audio_s or 'window-length'} s)")
     if p.invalid:
-        console.print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
+        Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
                       f"and are skipped:[/yellow]")
         for inv in p.invalid[:20]:
             vals = ", ".join(f"{k}={v}" for k, v in inv.values.items()
                              if k in ("model", inv.error.field.split(".")[0]))
-            console.print(f"  {vals}: [yellow]{inv.error.field}[/yellow]: {inv.error}")
+            Console().print(f"  {vals}: [yellow]{inv.error.field}[/yellow]: {inv.error}")
         if len(p.invalid) > 20:
-            console.print(f"  ... and {len(p.invalid) - 20} more")
+            Console().print(f"  ... and {len(p.invalid) - 20} more")
 
 
 def _dataset_size(spec) -> tuple[int | None, float | None]:
@@ -94,7 +94,7 @@ def _dataset_size(spec) -> tuple[int | None, float | None]:
                                   spec.runner))
         items = list(task.load_dataset(spec.data).items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
-        console.print(f"[yellow]could not read the dataset {spec.data}: {e}[/yellow]")
+        Console().print(f"[yellow]could not read the dataset {spec.data}: {e}[/yellow]")
         return None, None
     d = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
     return len(items), (sum(d) / len(d) if d and all(d) else None)
@@ -136,7 +136,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     except (SpecError, StoreError, ValueError) as e:
         _fail(str(e))
     if not progress:
-        console.print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
+        Console().print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
                       f"failed, {summary.reused} already in {store}, {summary.shards_run} shards "
                       f"run in {summary.seconds:.1f} s")
     if summary.failed:

@@ -386,7 +386,7 @@ def _check_values(spec: SweepSpec, err) -> None:
                 ok.setdefault(k, e)
     rev = {v: k for k, v in AXES.items()}
     for (n, value), e in ok.items():
-        if e is not None and (n == "model" or e.field.split(".")[0] == n):
+        if e is not None and e.field.split(".")[0] == n:
             axis = "models" if n == "model" else f"axes.{rev.get(n, n)}"
             raise err(axis, f"value {value} is never valid here: {e}")
     if not any(e is None for e in ok.values()):

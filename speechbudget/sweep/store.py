@@ -90,6 +90,9 @@ class ResultsStore:
     def close(self) -> None:
         self.db.close()
 
+    def journal_mode(self) -> str:
+        return self.db.execute("PRAGMA journal_mode").fetchone()[0]
+
     def __enter__(self) -> "ResultsStore":
         return self
 

@@ -48,7 +48,12 @@ class FakeTask:
         self.n_items, self.batch_size, self.delay_s = n_items, batch_size, delay_s
         self.fail_models = set(fail_models)
         self.log_dir = log_dir
+        # simulate Ctrl-C after that many shards (an environment variable, so the task options,
+        # part of what the store checks on resume, stay the same)
+        n = os.environ.get("FAKE_TASK_INTERRUPT_AFTER")
+        self.interrupt_after = int(n) if n else None
         self.computed = {"features": 0, "encoder": 0, "decoder": 0}
+        self.shards_run = 0
 
     def load_dataset(self, source: str) -> Dataset:
         rows = [json.loads(x) for x in (Path(source) / "manifest.jsonl").read_text().splitlines()]
@@ -75,6 +80,9 @@ class FakeTask:
                   cache=None) -> list[ItemResult]:
         if config.model in self.fail_models:
             raise RuntimeError(f"cannot load model {config.model} (test double)")
+        if self.interrupt_after is not None and self.shards_run >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.shards_run += 1
         if self.log_dir:
             Path(self.log_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
         by_id = {i.id: i for i in dataset.items}
