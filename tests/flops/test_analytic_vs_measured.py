@@ -1,0 +1,126 @@
+"""Analytic FLOPs (speechbudget.flops) == FLOPs counted on the real modules (FlopCounterMode on the
+meta device), in total and per component, over configurations spanning both families and all axes."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechbudget.axes import Adaptation, Config
+from speechbudget.flops import estimate
+from speechbudget.flops.measure import measure, measure_training
+from speechbudget.flops.training import per_clip_training
+
+torch.manual_seed(0)
+REL = 0.005  # 0.5 %
+
+A = Adaptation
+ASR = [  # (config kwargs, decoded tokens, audio_s)
+    (dict(model="tiny.en"), 3, None),
+    (dict(model="tiny.en", window=10), 1, None),
+    (dict(model="tiny.en", window=0.5), 2, None),                       # short window
+    (dict(model="tiny.en", window=0.04), 1, None),                      # shortest: 2 tokens
+    (dict(model="tiny.en", window=7.02, stride=2, stride_at=0), 4, None),  # odd token count
+    (dict(model="tiny.en", window=5, stride=3, stride_at=1, pool="drop"), 3, None),
+    (dict(model="tiny.en", window=5, stride=4, stride_at=4), 2, None),
+    (dict(model="tiny.en", window=5, stride=2, stride_at="output"), 5, None),
+    (dict(model="tiny.en", window=3, stride=5, stride_at=2, pool="drop"), 2, None),
+    (dict(model="tiny.en", window=4, beam_size=3), 3, None),
+    (dict(model="tiny.en", window="dynamic"), 4, 3.3),
+    (dict(model="tiny.en", window="dynamic", stride=2, stride_at=3), 2, 1.0),
+    (dict(model="tiny.en", window=2), 4, 3.9),                          # 2 windows
+    (dict(model="tiny", window=6), 3, None),                            # multilingual prompt: 4
+    (dict(model="tiny", window=6, stride=2, stride_at=2, pool="drop"), 6, None),
+    (dict(model="tiny", window=12, stride=8, stride_at=0), 2, None),
+    (dict(model="tiny", window=1, beam_size=2, stride=2), 3, None),
+    (dict(model="base", window=4), 2, None),
+    (dict(model="base", window=4, stride=2, stride_at=3), 3, None),
+    (dict(model="base", window=8, stride=3, stride_at=6, pool="drop"), 2, None),
+    (dict(model="base.en", window=2, stride=2, stride_at=5), 5, None),
+    (dict(model="base.en", window=30, stride=4, stride_at=1), 1, None),
+    (dict(model="large-v3", window=30, stride=2, stride_at=16), 2, None),  # a large one
+]
+SER = [  # (config kwargs, pooling, layer_weights)
+    (dict(model="wav2vec2-base", window=1.0), "mean", True),
+    (dict(model="wav2vec2-base", window=0.5), "attentive-stats", True),
+    (dict(model="wav2vec2-base", window=0.1), "mean", False),           # shortest clip
+    (dict(model="hubert-base", window=1.3), "mean", True),
+    (dict(model="hubert-base", window=0.7), "attentive-stats", False),
+    (dict(model="wavlm-base-plus", window=1.0), "mean", True),
+    (dict(model="wavlm-base-plus", window=0.6), "attentive-stats", True),
+    (dict(model="wav2vec2-large-lv60", window=0.5), "mean", True),       # a large (stable LN)
+    (dict(model="tiny", window=1.0), "mean", True),
+    (dict(model="tiny", window=2.0, stride=2, stride_at=2), "attentive-stats", True),
+    (dict(model="base", window=1.5, stride=3, stride_at="output", pool="drop"), "mean", False),
+    (dict(model="tiny.en", window=0.74), "mean", True),                  # odd token count
+]
+TRAIN = [  # (config kwargs, pooling)
+    (dict(model="tiny", window=0.5, adaptation=A("lora", rank=8)), "mean"),
+    (dict(model="tiny", window=0.5, adaptation=A(unfreeze_top=1)), "mean"),
+    (dict(model="tiny", window=0.5, adaptation=A(unfreeze_top=4)), "attentive-stats"),
+    (dict(model="tiny", window=0.6, stride=2, stride_at=2, adaptation=A("lora", rank=4,
+                                                                     targets=("k_proj",))), "mean"),
+    (dict(model="tiny", window=0.5, adaptation=A("dama", rank=8, targets=("q_proj", "fc1"))),
+     "attentive-stats"),
+    (dict(model="base", window=0.4, adaptation=A("lora", rank=2, targets=("fc2",), unfreeze_top=2)),
+     "mean"),
+    (dict(model="wav2vec2-base", window=0.5, adaptation=A("lora", rank=8)), "mean"),
+    (dict(model="wav2vec2-base", window=0.5, adaptation=A(unfreeze_top=2)), "attentive-stats"),
+    (dict(model="wav2vec2-base", window=0.5, adaptation=A("dama", rank=16)), "mean"),
+    (dict(model="hubert-base", window=0.5, adaptation=A("lora", rank=4, targets=(
+        "q_proj", "v_proj", "intermediate_dense"), unfreeze_top=1)), "mean"),
+    (dict(model="wavlm-base-plus", window=0.5, adaptation=A("lora", rank=8, targets=(
+        "v_proj", "output_dense"))), "mean"),
+    (dict(model="wavlm-base-plus", window=0.5, adaptation=A(unfreeze_top=3)), "mean"),
+    (dict(model="wavlm-base-plus", window=0.5, adaptation=A("dama", rank=4, targets=(
+        "gru_rel_pos_linear", "intermediate_dense"))), "attentive-stats"),
+    (dict(model="hubert-large", window=0.3, adaptation=A("lora", rank=4, unfreeze_top=1)), "mean"),
+    (dict(model="wav2vec2-base", window=0.5), "attentive-stats"),       # frozen backbone
+]
+
+
+def _close(a: float, m: float) -> bool:
+    return abs(a - m) <= REL * max(abs(a), abs(m)) + 1e-9
+
+
+def _check(analytic: dict[str, float], measured: dict[str, float], what: str) -> None:
+    for k in sorted(set(analytic) | set(measured)):
+        a, m = analytic.get(k, 0.0), measured.get(k, 0.0)
+        assert _close(a, m), f"{what}: component {k}: analytic {a:.6g} vs measured {m:.6g}"
+
+
+def test_at_least_50_configurations():
+    assert len(ASR) + len(SER) + len(TRAIN) >= 50
+
+
+@pytest.mark.parametrize("kw,tokens,audio_s", ASR, ids=[str(i) for i in range(len(ASR))])
+def test_asr(kw, tokens, audio_s):
+    c = Config(task="asr", **kw)
+    a = estimate(c, decoded_tokens=tokens, audio_s=audio_s)
+    m = measure(c, decoded_tokens=tokens, audio_s=audio_s)
+    assert _close(a.total, m.total), (c.label, a.total, m.total)
+    _check(a.breakdown, m.breakdown, c.label)
+    assert a.encoder_tokens == m.encoder_tokens
+
+
+@pytest.mark.parametrize("kw,pooling,lw", SER, ids=[str(i) for i in range(len(SER))])
+def test_ser_inference(kw, pooling, lw):
+    c = Config(task="ser", **kw)
+    a = estimate(c, n_classes=5, pooling=pooling, layer_weights=lw)
+    m = measure(c, n_classes=5, pooling=pooling, layer_weights=lw)
+    assert _close(a.total, m.total), (c.label, a.total, m.total)
+    _check(a.breakdown, m.breakdown, c.label)
+    assert a.encoder_tokens == m.encoder_tokens
+
+
+@pytest.mark.parametrize("kw,pooling", TRAIN, ids=[str(i) for i in range(len(TRAIN))])
+def test_training(kw, pooling):
+    c = Config(task="ser", **kw)
+    a = per_clip_training(c, 4, pooling=pooling, cached_features=False)
+    m = measure_training(c, 4, pooling=pooling)
+    assert _close(a.total, m.total), (c.label, a.total, m.total)
+    # forward: per component; backward: in total (the counter's module attribution of backward
+    # ops is not reliable per module)
+    fwd = lambda r: {k: v for k, v in r.breakdown.items() if k.startswith("forward.")}  # noqa
+    bwd = lambda r: sum(v for k, v in r.breakdown.items() if k.startswith("backward."))  # noqa
+    _check(fwd(a), fwd(m), c.label)
+    assert _close(bwd(a), bwd(m)), (c.label, bwd(a), bwd(m))
