@@ -1,0 +1,117 @@
+"""The report: files, self-contained HTML, escaping, measured vs predicted, rendering in Chromium."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechbudget.analysis.recommend import Limits
+from speechbudget.report import build_report
+
+TITLE = 'Budget <script>alert("x")</script> & co'
+
+
+@pytest.fixture(scope="module")
+def report(realistic_results, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    index = build_report(realistic_results, out, limits=Limits(max_gflops=40, max_rtf=0.05),
+                         n_bootstrap=8, title=TITLE)
+    return index
+
+
+def test_files_and_self_contained_html(report):
+    out = report.parent
+    html = report.read_text()
+    assert {p.name for p in (out / "plots").iterdir()} >= {
+        "asr_pareto_gflops.png", "asr_pareto_rtf.png", "asr_pareto_peak_mem_mb.png",
+        "asr_isoflops.png", "asr_window_stride.png", "asr_fit.png", "ser_duration.png",
+        "ser_pareto_gflops.png"}
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert len(srcs) >= 8 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "href=" not in html and "http" not in html.replace("http-equiv", "")
+    # the recommendation comes before any plot
+    assert html.index('id="recommendation"') < html.index("<img")
+    assert 'id="loo-asr"' in html and "Leave-one-configuration-out" in html
+    # strings are escaped
+    assert "<script>alert" not in html
+    assert "Budget &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co" in html
+
+
+def test_recommendation_and_tables_in_the_page(report, realistic_results):
+    html = report.read_text()
+    # hand check: under 40 GFLOPs and RTF 0.05 the best ASR configuration is the one with the
+    # lowest WER among those meeting both limits
+    ok = [(c, m) for c, m in realistic_results if c.task == "asr" and m.gflops <= 40
+          and m.rtf <= 0.05]
+    best = min(ok, key=lambda cm: (cm[1].error, cm[1].gflops))[0]
+    assert f"Best asr configuration under GFLOPs &lt;= 40, RTF &lt;= 0.05: {best.label}" in html
+    for c, _ in realistic_results:  # every configuration is in a table
+        assert f"<td class=\"l\">{c.label}</td>" in html
+    assert "Pareto-optimal" in html and "dominated by" in html
+
+
+def test_json_keeps_predicted_apart_from_measured(report):
+    data = json.loads((report.parent / "report.json").read_text())
+    asr = next(t for t in data["tasks"] if t["task"] == "asr")
+    measured = {r["label"] for r in asr["measured"]}
+    assert len(measured) == 18
+    assert asr["fit"]["leave_one_out"]["mae"] > 0
+    assert all(p["predicted"] is True and p["label"] not in measured for p in asr["predicted"])
+    ser = next(t for t in data["tasks"] if t["task"] == "ser")
+    assert ser["fit"] is None and "needs at least" in ser["fit_error"]
+    md = (report.parent / "summary.md").read_text()
+    assert "Leave-one-configuration-out error" in md and "## SER" in md
+
+
+def test_empty_results_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="nothing to report"):
+        build_report([], tmp_path)
+
+
+CHROMIUM = next((b for b in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(b)), None)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+CHECK = """<script>
+window.addEventListener('load', function () {
+  var imgs = Array.from(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  var d = document.createElement('div');
+  d.id = 'render-check';
+  d.textContent = 'IMAGES ' + ok + '/' + imgs.length;
+  document.body.appendChild(d);
+});
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install chromium; CI "
+                                              "installs it)")
+def test_page_renders_in_headless_chromium(report, tmp_path):
+    from PIL import Image
+
+    html = report.read_text()
+    n_images = html.count("<img ")
+    probe = tmp_path / "probe.html"  # the report plus a script that reports loaded images
+    probe.write_text(html.replace("</body>", CHECK + "</body>"))
+    dom = subprocess.run([CHROMIUM, *FLAGS, "--virtual-time-budget=10000", "--dump-dom",
+                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r"IMAGES (\d+)/(\d+)", dom)
+    assert m, "the page's load handler did not run"
+    assert int(m.group(1)) == int(m.group(2)) == n_images
+    assert re.search(r'id="recommendation-asr">.*?Best asr configuration', dom, re.S)
+
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, *FLAGS, f"--screenshot={shot}", "--window-size=1200,1600",
+                    report.as_uri()], capture_output=True, timeout=120)
+    img = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
+    assert img.shape[:2] == (1600, 1200)
+    assert img.std() > 20  # not blank
+    # the green recommendation box is drawn near the top
+    top = img[: img.shape[0] // 3]
+    green = (np.abs(top - [238, 246, 238]).sum(axis=2) < 6).mean()
+    assert green > 0.05
