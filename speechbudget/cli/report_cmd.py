@@ -10,7 +10,7 @@ from rich.console import Console
 from speechbudget.cli.app import app
 from speechbudget.cli.recommend_cmd import limits_from, open_results
 
-console = Console()
+console = Console(soft_wrap=True)
 
 
 @app.command("report")
@@ -32,12 +32,12 @@ def report_cmd(
     from speechbudget.report.build import build_report
 
     if law not in ("additive", "product"):
-        Console(stderr=True).print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
         raise typer.Exit(2)
     limits = limits_from(max_gflops, max_rtf, max_mem_mb)
     loaded = open_results(store, task)
     if not loaded.results:
-        Console(stderr=True).print(f"[red]error:[/red] {store}: no finished configurations"
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {store}: no finished configurations"
                                    + (f" for task {task!r}" if task else "") + " to report")
         raise typer.Exit(2)
     index = build_report(loaded, out, limits=limits, task=task, law=law, n_bootstrap=bootstrap,
