@@ -1,0 +1,156 @@
+"""`speechbudget ser train|eval`: speech emotion recognition with a chosen backbone, clip duration
+(xT), token stride (xV, Whisper) and adaptation (frozen, LoRA, DAMA, top-k unfreezing)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.cli.app import app
+
+ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
+                           "backbone, evaluate a checkpoint.", no_args_is_help=True)
+app.add_typer(ser_app, name="ser")
+console = Console()
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _model_name(backbone: str, model: str | None) -> str:
+    """The architecture name for the Config: --model, the backbone itself if it is a registry
+    name or hub id, or the registry architecture whose dimensions a local folder's config has."""
+    from speechbudget.architectures import ARCHITECTURES, UnknownModelError, get_architecture
+
+    if model:
+        return model
+    try:
+        return get_architecture(backbone).name
+    except UnknownModelError:
+        pass
+    cfg_path = Path(backbone) / "config.json"
+    if not cfg_path.is_file():
+        raise typer.BadParameter(f"{backbone!r}: not a registry model, hub id or a model folder "
+                                 f"with config.json", param_hint="--backbone")
+    cfg = json.loads(cfg_path.read_text())
+    for a in ARCHITECTURES.values():
+        if cfg.get("model_type") == "whisper" and a.is_whisper:
+            if (cfg.get("d_model"), cfg.get("encoder_layers"), cfg.get("num_mel_bins")) == (
+                    a.hidden_size, a.encoder_layers, a.dims.n_mels):
+                return a.name
+        elif cfg.get("model_type") == a.family and (cfg.get("hidden_size"),
+                                                    cfg.get("num_hidden_layers")) == (
+                a.hidden_size, a.encoder_layers):
+            return a.name
+    raise typer.BadParameter(f"{backbone}: its dimensions match no known architecture; pass "
+                             f"--model NAME (the architecture used for FLOPs)",
+                             param_hint="--backbone")
+
+
+def _metrics_table(title: str, m) -> Table:
+    t = Table(title=title)
+    for col in ("UA", "WA", "macro-F1", "clips", "GFLOPs/clip", "train GFLOPs"):
+        t.add_column(col, justify="right")
+    fmt = lambda x: "-" if x is None else f"{x:,.2f}"  # noqa: E731
+    t.add_row(f"{m.ua:.4f}", f"{m.wa:.4f}", f"{m.macro_f1:.4f}", str(m.n),
+              fmt(m.inference_gflops), fmt(m.train_gflops))
+    return t
+
+
+def _confusion_table(m) -> Table:
+    t = Table(title="confusion (rows: reference, columns: prediction)")
+    t.add_column("")
+    for lab in m.labels:
+        t.add_column(lab, justify="right")
+    for lab, row in zip(m.labels, m.confusion):
+        t.add_row(lab, *map(str, row))
+    return t
+
+
+@ser_app.command("train")
+def train_cmd(
+    data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
+    out: Path = typer.Option(..., "--out", help="checkpoint folder to write"),
+    backbone: str = typer.Option("tiny.en", "--backbone",
+                                 help="registry name, hub id or local model folder"),
+    model: Optional[str] = typer.Option(None, "--model", help="architecture name for the "
+                                        "configuration (default: from --backbone)"),
+    duration: float = typer.Option(4.0, "--duration", help="clip duration in seconds (xT)"),
+    stride: int = typer.Option(1, "--stride", help="Whisper encoder token stride (xV)"),
+    stride_at: str = typer.Option("output", "--stride-at", help="layer index or 'output'"),
+    adapt: str = typer.Option("none", "--adapt", help="none | lora | dama"),
+    rank: int = typer.Option(16, "--rank", help="LoRA rank (DAMA: the outermost layers' rank)"),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="LoRA alpha (default 2 x rank)"),
+    targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
+    unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
+    pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
+    epochs: int = typer.Option(40, "--epochs"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr", help="head learning rate"),
+    backbone_lr: float = typer.Option(2e-4, "--backbone-lr"),
+    folds: int = typer.Option(5, "--folds", help="speaker-disjoint folds"),
+    fold: int = typer.Option(0, "--fold", help="the held-out test fold (the next one validates)"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option(_default_device(), "--device"),
+) -> None:
+    """Train on all folds but --fold (early stopping on the next fold), score --fold, save."""
+    from speechbudget.axes import Adaptation, Config, ConfigError
+    from speechbudget.tasks.ser.runner import train
+    from speechbudget.tasks.ser.train import TrainOptions
+
+    try:
+        adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
+                                targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
+                                unfreeze_top=unfreeze_top)
+        config = Config(task="ser", model=_model_name(backbone, model), window=duration,
+                        stride=stride, stride_at=stride_at, adaptation=adaptation)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e)) from None
+    options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, backbone_lr=backbone_lr,
+                           seed=seed, pooling=pooling)
+    console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
+    result = train(config, data, out, options, device=device, source=backbone, folds=folds,
+                   fold=fold)
+    if result.skipped:
+        console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
+                      f"{result.skipped[0][0]}: {result.skipped[0][1]}")
+    console.print(f"trainable parameters: {result.trainable_params:,}; best epoch "
+                  f"{result.best_epoch} of {result.epochs_run}")
+    console.print(_metrics_table(f"held-out fold {fold}", result.test))
+    console.print(f"checkpoint: {out}")
+
+
+@ser_app.command("eval")
+def eval_cmd(
+    checkpoint: Path = typer.Argument(..., help="a folder written by `ser train`"),
+    data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
+    held_out: bool = typer.Option(False, "--held-out", help="only the checkpoint's test fold "
+                                  "clips (same dataset)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and items here"),
+    device: str = typer.Option(_default_device(), "--device"),
+) -> None:
+    """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
+    from speechbudget.tasks.ser.runner import evaluate
+
+    ids = None
+    if held_out:
+        meta = json.loads((checkpoint / "ser_config.json").read_text())
+        ids = meta.get("test_ids")
+    m, items = evaluate(checkpoint, data, device=device, ids=ids)
+    console.print(_metrics_table(f"{checkpoint} on {data}", m))
+    console.print(_confusion_table(m))
+    failed = [i for i in items if not i.ok]
+    if failed:
+        console.print(f"[yellow]{len(failed)} clip(s) failed[/], e.g. {failed[0].error}")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"metrics": m.to_dict(),
+                                        "items": [i.to_dict() for i in items]}, indent=2,
+                                       default=str))
+        console.print(f"wrote {json_out}")
