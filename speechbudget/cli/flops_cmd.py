@@ -1,0 +1,114 @@
+"""`speechbudget flops`: analytic FLOPs of one configuration, by component; `--measure` adds the
+count on the real module (FlopCounterMode on the meta device) and the difference."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.cli.app import app
+
+console = Console()
+
+
+@app.command("flops")
+def flops_cmd(
+    model: str = typer.Option("tiny.en", "--model", help="Architecture name or hub id."),
+    task: str = typer.Option("asr", "--task", help="asr | ser"),
+    window: str = typer.Option("30", "--window", help="Seconds (ASR window / SER clip), "
+                                                      "'750f' encoder frames, or 'dynamic'."),
+    stride: int = typer.Option(1, "--stride", help="Keep one encoder token in STRIDE (Whisper)."),
+    stride_at: str = typer.Option("output", "--stride-at", help="Encoder layer 0..L or 'output'."),
+    pool: str = typer.Option("mean", "--pool", help="mean | drop"),
+    tokens: Optional[float] = typer.Option(None, "--tokens", help="Generated tokens (incl. "
+                                           "end-of-text); default: tokens/s x audio seconds + 1."),
+    audio_s: Optional[float] = typer.Option(None, "--audio-s", help="Seconds of audio (needed "
+                                            "for --window dynamic; longer than the window: "
+                                            "several windows)."),
+    beam: int = typer.Option(1, "--beam", help="Beam size (ASR)."),
+    n_classes: int = typer.Option(6, "--n-classes", help="SER classes."),
+    pooling: str = typer.Option("mean", "--pooling", help="SER head pooling: mean | "
+                                                          "attentive-stats."),
+    method: str = typer.Option("none", "--adapt", help="SER adaptation: none | lora | dama."),
+    rank: int = typer.Option(0, "--rank", help="LoRA rank (DAMA: largest rank)."),
+    unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="Train the top k layers fully."),
+    train_clips: Optional[int] = typer.Option(None, "--train-clips", help="SER: also report "
+                                              "training FLOPs for this many clips..."),
+    epochs: int = typer.Option(1, "--epochs", help="...and this many epochs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    do_measure: bool = typer.Option(False, "--measure", help="Also count on the real module "
+                                                             "(meta device) and show the difference."),
+) -> None:
+    """FLOPs of one configuration, by component (1 multiply-add = 2 FLOPs)."""
+    from speechbudget.axes import Adaptation, Config, ConfigError
+    from speechbudget.flops import CONVENTION, estimate, training_flops
+
+    try:
+        adaptation = Adaptation(method=method, rank=rank, unfreeze_top=unfreeze_top)
+        config = Config(task=task, model=model, window=window, stride=stride,
+                        stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
+                        adaptation=adaptation, beam_size=beam)
+        kw = dict(n_classes=n_classes, pooling=pooling) if task == "ser" else {}
+        report = estimate(config, decoded_tokens=tokens, audio_s=audio_s, **kw)
+        measured = None
+        if do_measure:
+            from speechbudget.flops.measure import measure
+            n = tokens if tokens is None else int(round(tokens))
+            measured = measure(config, decoded_tokens=n, audio_s=audio_s, **kw)
+        train = None
+        if train_clips is not None:
+            train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e), param_hint=f"--{e.field.replace('_', '-')}") from None
+    if as_json:
+        out = {"config": config.to_dict(), "analytic": report.to_dict()}
+        if measured is not None:
+            out["measured"] = measured.to_dict()
+            out["difference"] = measured.total - report.total
+        if train is not None:
+            out["training"] = train.to_dict()
+        typer.echo(json.dumps(out, indent=2))
+        return
+    table = Table(title=f"FLOPs of {config.label}")
+    table.add_column("component")
+    table.add_column("GFLOPs", justify="right")
+    table.add_column("share", justify="right")
+    if measured is not None:
+        table.add_column("measured GFLOPs", justify="right")
+        table.add_column("difference", justify="right")
+    keys = list(report.breakdown) + [k for k in (measured.breakdown if measured else {})
+                                     if k not in report.breakdown]
+    for k in keys:
+        a = report.breakdown.get(k, 0.0)
+        row = [k, f"{a / 1e9:,.4f}", f"{100 * a / report.total:.1f}%" if report.total else "-"]
+        if measured is not None:
+            m = measured.breakdown.get(k, 0.0)
+            row += [f"{m / 1e9:,.4f}", f"{(m - a) / 1e9:+,.4f}"]
+        table.add_row(*row)
+    total = ["total", f"{report.gflops:,.4f}", "100%"]
+    if measured is not None:
+        rel = (measured.total - report.total) / report.total if report.total else 0.0
+        total += [f"{measured.gflops:,.4f}", f"{rel:+.3%}"]
+    table.add_row(*total, style="bold")
+    console.print(table)
+    per_s = report.gflops_per_audio_s
+    lines = [f"total {report.gflops:,.3f} GFLOPs; {per_s:,.3f} GFLOPs per second of audio "
+             f"({report.audio_s:g} s)"]
+    if task == "asr":
+        lines.append(f"encoder tokens {report.encoder_tokens}; decoder: {report.prompt_tokens} "
+                     f"prompt tokens in one pass + {report.decoded_tokens:g} generated tokens "
+                     f"(each fed back but the last)")
+    else:
+        lines.append(f"encoder frames {report.encoder_tokens}; head: {pooling} pooling, "
+                     f"{n_classes} classes")
+    for k, v in report.elementwise.items():
+        lines.append(f"not counted (element-wise): {k} {v / 1e9:,.6f} G adds")
+    if train is not None:
+        lines.append(f"training: {train.gflops:,.1f} GFLOPs for {train_clips} clips x {epochs} "
+                     f"epochs (forward + backward)")
+    lines.append(f"convention: {CONVENTION}")
+    for line in lines:
+        console.print(line)

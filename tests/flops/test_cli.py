@@ -1,0 +1,42 @@
+"""`speechbudget flops`: table, JSON, measured column, and a bad value named."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from speechbudget.cli import app
+
+runner = CliRunner()
+
+
+def test_json_matches_estimate():
+    from speechbudget.axes import Config
+    from speechbudget.flops import estimate
+    r = runner.invoke(app, ["flops", "--model", "base", "--window", "10", "--stride", "2",
+                            "--stride-at", "3", "--tokens", "30", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    expected = estimate(Config(task="asr", model="base", window=10, stride=2, stride_at=3),
+                        decoded_tokens=30)
+    assert out["analytic"]["total"] == expected.total
+    assert out["analytic"]["breakdown"]["decoder.lm_head"] == expected.breakdown["decoder.lm_head"]
+    assert "1 multiply-add = 2 FLOPs" in out["analytic"]["convention"]
+
+
+def test_table_with_measure():
+    r = runner.invoke(app, ["flops", "--model", "tiny.en", "--window", "2", "--stride", "2",
+                            "--stride-at", "2", "--tokens", "3", "--measure"])
+    assert r.exit_code == 0, r.output
+    assert "encoder.attention" in r.output and "measured" in r.output
+    assert "+0.000%" in r.output
+    assert "GFLOPs per second of audio" in r.output and "convention" in r.output
+
+
+def test_ser_training_and_bad_value():
+    r = runner.invoke(app, ["flops", "--task", "ser", "--model", "hubert-base", "--window", "2",
+                            "--adapt", "lora", "--rank", "4", "--train-clips", "10", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["training"]["kind"] == "training"
+    bad = runner.invoke(app, ["flops", "--model", "tiny.en", "--stride", "2", "--stride-at", "9"])
+    assert bad.exit_code != 0 and "stride_at" in bad.output
