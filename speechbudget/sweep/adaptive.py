@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from typing import Any, TYPE_CHECKING
 
@@ -22,6 +23,35 @@ if TYPE_CHECKING:
     from speechbudget.sweep.run import _Sweep
 
 MAX_IDLE_ASKS = 50   # asks in a row that give nothing new before a random unevaluated point
+GLOBAL_SHARE = 0.7   # share of the evaluations chosen by the sampler; the rest refine the frontier
+
+
+def pareto_keys(points: dict[str, tuple[float, float]]) -> list[str]:
+    """Keys of the non-dominated points (both objectives minimised), by the second objective."""
+    order = sorted(points, key=lambda k: (points[k][1], points[k][0], k))
+    out, best = [], math.inf
+    for k in order:
+        if points[k][0] < best:
+            out.append(k)
+            best = points[k][0]
+    return out
+
+
+def frontier_neighbours(done: dict[str, tuple[float, float]], by_key: dict[str, tuple[int, ...]],
+                        by_index: dict[tuple[int, ...], str], taken: set[str]) -> list[str]:
+    """Unevaluated valid configurations one step along one axis from a frontier point (Pareto
+    local search), nearest to the accurate end first."""
+    out: list[str] = []
+    for k in reversed(pareto_keys(done)):
+        idx = by_key[k]
+        for axis in range(len(idx)):
+            for step in (-1, 1):
+                j = list(idx)
+                j[axis] += step
+                n = by_index.get(tuple(j), "")
+                if n and n not in taken and n not in out:
+                    out.append(n)
+    return out
 
 
 def _choices(spec: SweepSpec) -> list[tuple[str, list[Any], list[str]]]:
@@ -33,22 +63,35 @@ def _choices(spec: SweepSpec) -> list[tuple[str, list[Any], list[str]]]:
     return out
 
 
-def space_index(spec: SweepSpec) -> tuple[dict[str, dict[str, str]], dict[tuple[str, ...], str]]:
-    """config key -> params (first combination giving it), and params -> config key (or '')."""
+def space_index(spec: SweepSpec) -> tuple[dict[str, tuple[int, ...]], dict[tuple[int, ...], str]]:
+    """config key -> value indices per axis (the first combination giving it), and value
+    indices -> config key ('' for an invalid combination)."""
     axes = _choices(spec)
-    by_key: dict[str, dict[str, str]] = {}
-    by_params: dict[tuple[str, ...], str] = {}
+    by_key: dict[str, tuple[int, ...]] = {}
+    by_index: dict[tuple[int, ...], str] = {}
     for combo in itertools.product(*[range(len(v)) for _, v, _ in axes]):
         values = {name: vals[i] for (name, vals, _), i in zip(axes, combo)}
-        labels = tuple(lab[i] for (_, _, lab), i in zip(axes, combo))
         try:
             key = spec._point(values).key
         except ConfigError:
-            by_params[labels] = ""
+            by_index[combo] = ""
             continue
-        by_params[labels] = key
-        by_key.setdefault(key, {name: lab[i] for (name, _, lab), i in zip(axes, combo)})
-    return by_key, by_params
+        by_index[combo] = key
+        by_key.setdefault(key, combo)
+    return by_key, by_index
+
+
+def _distribution(labels: list[str]) -> Any:
+    """Axes whose values are numbers are ordinal (an index the sampler can move along);
+    the others (pool, precision, adaptation...) are categorical."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+    if all(_is_number(json.loads(x)) for x in labels) and len(labels) > 1:
+        return IntDistribution(0, len(labels) - 1)
+    return CategoricalDistribution(labels)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def make_sampler(kind: str, seed: int, n_trials: int) -> Any:
@@ -56,8 +99,10 @@ def make_sampler(kind: str, seed: int, n_trials: int) -> Any:
     if kind == "nsga2":
         return optuna.samplers.NSGAIISampler(population_size=max(4, min(50, n_trials // 3)),
                                              seed=seed)
+    if kind == "gp":
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=max(3, min(10, n_trials // 3)))
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(3, min(10, n_trials // 3)),
-                                      multivariate=True, warn_independent_sampling=False)
+                                      multivariate=True)
 
 
 def run_adaptive(spec: SweepSpec, sweep: "_Sweep") -> list[Config]:
@@ -70,9 +115,22 @@ def run_adaptive(spec: SweepSpec, sweep: "_Sweep") -> list[Config]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
     configs = {c.key: c for c in plan.configs}
-    by_key, by_params = space_index(spec)
-    names = [name for name, _, _ in _choices(spec)]
-    dists = {name: CategoricalDistribution(labels) for name, _, labels in _choices(spec)}
+    by_key, by_index = space_index(spec)
+    axes = _choices(spec)
+    names = [name for name, _, _ in axes]
+    dists = {name: _distribution(labels) for name, _, labels in axes}
+
+    def params_of(key: str) -> dict[str, Any]:
+        out = {}
+        for (name, _, labels), i in zip(axes, by_key[key]):
+            out[name] = labels[i] if isinstance(dists[name], CategoricalDistribution) else i
+        return out
+
+    def key_of(params: dict[str, Any]) -> str:
+        idx = tuple(labels.index(params[name]) if isinstance(dists[name], CategoricalDistribution)
+                    else int(params[name]) for name, _, labels in axes)
+        return by_index.get(idx, "")
+
     n_trials = min(spec.plan.n_trials, len(configs))
     study = optuna.create_study(directions=["minimize", "minimize"],
                                 sampler=make_sampler(spec.plan.sampler, spec.plan.seed, n_trials))
@@ -90,20 +148,34 @@ def run_adaptive(spec: SweepSpec, sweep: "_Sweep") -> list[Config]:
 
     done, failed = stored()
     for key, values in done.items():
-        study.add_trial(create_trial(params=by_key[key], distributions=dists, values=list(values)))
+        study.add_trial(create_trial(params=params_of(key), distributions=dists,
+                                     values=list(values)))
     for key in failed:
-        study.add_trial(create_trial(params=by_key[key], distributions=dists,
+        study.add_trial(create_trial(params=params_of(key), distributions=dists,
                                      state=TrialState.FAIL))
     rng = random.Random(spec.plan.seed)
     evaluated = list(done) + sorted(failed)
     idle = 0
     batch = max(1, sweep.executor.workers)
+    n_global = math.ceil(GLOBAL_SHARE * n_trials)
     while len(evaluated) < n_trials:
         picks: list[tuple[Any, Config]] = []
+        if len(evaluated) >= n_global:  # refine: unevaluated neighbours of the current frontier
+            taken = set(done) | failed
+            near = frontier_neighbours(done, by_key, by_index, taken)
+            for k in near[: min(batch, n_trials - len(evaluated))]:
+                picks.append((None, configs[k]))
         while len(picks) < min(batch, n_trials - len(evaluated)):
+            if idle >= MAX_IDLE_ASKS:  # the sampler is stuck on known points: explore
+                left = sorted(k for k in configs if k not in done and k not in failed
+                              and all(c.key != k for _, c in picks))
+                if not left:
+                    break
+                picks.append((None, configs[rng.choice(left)]))
+                idle = 0
+                continue
             trial = study.ask(dists)
-            labels = tuple(trial.params[n] for n in names)
-            key = by_params.get(labels, "")
+            key = key_of(trial.params)
             if not key:
                 study.tell(trial, state=TrialState.FAIL)  # not a valid configuration
                 idle += 1
@@ -116,27 +188,18 @@ def run_adaptive(spec: SweepSpec, sweep: "_Sweep") -> list[Config]:
             else:
                 picks.append((trial, configs[key]))
                 idle = 0
-            if idle >= MAX_IDLE_ASKS:  # the sampler is stuck on known points: explore
-                left = [k for k in configs if k not in done and k not in failed
-                        and all(c.key != k for _, c in picks)]
-                if not left:
-                    break
-                k = rng.choice(sorted(left))
-                picks.append((study.ask({n: dists[n] for n in names} | {}), configs[k]))
-                idle = 0
         if not picks:
             break
         sweep.execute([c for _, c in picks], plan.gflops)
         done, failed = stored()
         for trial, c in picks:
             evaluated.append(c.key)
-            if c.key in done:
-                if by_key[c.key] == {n: trial.params[n] for n in names}:
-                    study.tell(trial, list(done[c.key]))
-                else:  # a random pick: record its real parameters instead
-                    study.tell(trial, state=TrialState.FAIL)
-                    study.add_trial(create_trial(params=by_key[c.key], distributions=dists,
+            if trial is None:  # a random pick: add it with its parameters
+                if c.key in done:
+                    study.add_trial(create_trial(params=params_of(c.key), distributions=dists,
                                                  values=list(done[c.key])))
+            elif c.key in done:
+                study.tell(trial, list(done[c.key]))
             else:
                 study.tell(trial, state=TrialState.FAIL)
     sweep.summary.evaluations = len(set(evaluated))

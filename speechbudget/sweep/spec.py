@@ -40,7 +40,7 @@ AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool"
 PLANS = ("grid", "star", "iso_flops", "adaptive")
 TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
 OBJECTIVES = ("error", "gflops", "rtf")
-SAMPLERS = ("tpe", "nsga2")
+SAMPLERS = ("tpe", "nsga2", "gp")
 
 
 class SpecError(ValueError):
