@@ -49,13 +49,15 @@ def pareto_plot(fr: FrontierResult, path: Path, title: str = "") -> Path:
     if front:
         ax.step([p.cost for p in front], [p.error for p in front], where="post", c="#d62728",
                 lw=1.2, zorder=1)
-    labelled = front if len(fr.points) > MAX_LABELS else fr.points
-    for p in labelled:
-        ax.annotate(p.config.label, (p.cost, p.error), textcoords="offset points", xytext=(4, 4),
-                    fontsize=7, color="#222222" if not p.dominated else "#777777")
     costs = [p.cost for p in fr.points]
     if costs and min(costs) > 0 and max(costs) / min(costs) > 20:
         ax.set_xscale("log")
+    errs = [p.error for p in fr.points]
+    if errs and min(errs) > 0 and max(errs) / min(errs) > 10:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_readable)
+        ax.yaxis.set_minor_formatter(_readable)
+    _label_points(ax, fr)
     metric = fr.points[0].metrics.metric if fr.points else "wer"
     ax.set_xlabel(COSTS[fr.cost])
     ax.set_ylabel(_error_name(metric))
@@ -63,6 +65,27 @@ def pareto_plot(fr: FrontierResult, path: Path, title: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
+
+
+def _label_points(ax, fr: FrontierResult) -> None:
+    """Label frontier points always (shifted when they collide), dominated ones where there is
+    room: a label is skipped when another one is already within a small box of its anchor."""
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the limits and scales
+    to_axes = ax.transData + ax.transAxes.inverted()
+    placed: list[tuple[float, float]] = []
+    ordered = fr.frontier + (fr.dominated if len(fr.points) <= MAX_LABELS else [])
+    for p in ordered:
+        x, y = to_axes.transform((p.cost, p.error))
+        dy = 4
+        clash = [q for q in placed if abs(q[0] - x) < 0.22 and abs(q[1] - y) < 0.035]
+        if clash and p.dominated:
+            continue
+        if clash:
+            dy = 4 - 10 * len(clash)
+        placed.append((x, y + dy / 300))
+        ax.annotate(p.config.label, (p.cost, p.error), textcoords="offset points",
+                    xytext=(4, dy), fontsize=7, color="#777777" if p.dominated else "#222222")
 
 
 def isoflops_plot(bands: list[IsoFlopsBand], path: Path) -> Path:
