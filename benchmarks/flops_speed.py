@@ -68,11 +68,12 @@ def main() -> None:
         best = min(best, time.perf_counter() - t)
     per_analytic = best / len(calls)
     # measured: small architectures spread over both families (large ones take seconds each)
-    sample = [(c, n) for c, n in cfgs if c.model in ("tiny.en", "base", "wav2vec2-base",
-                                                       "wavlm-base-plus")]
-    step = max(1, len(sample) // args.measured)
-    sample = sample[::step][: args.measured]
-    measure(*sample[0]) if sample[0][1] is None else measure(sample[0][0], decoded_tokens=10)
+    asr = [(c, n) for c, n in cfgs if c.model in ("tiny.en", "base")]
+    ser = [(c, n) for c, n in cfgs if c.model in ("wav2vec2-base", "wavlm-base-plus")]
+    n_ser = min(len(ser), max(1, args.measured // 3))
+    n_asr = max(1, args.measured - n_ser)
+    sample = asr[::max(1, len(asr) // n_asr)][:n_asr] + ser[::max(1, len(ser) // n_ser)][:n_ser]
+    measure(sample[0][0], decoded_tokens=sample[0][1])  # warm-up (imports, first build)
     rows, t_meas, t_ana = [], 0.0, 0.0
     for c, n in sample:
         t = time.perf_counter()

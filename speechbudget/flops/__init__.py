@@ -1,16 +1,11 @@
-"""Exact FLOPs accounting: analytic (`estimate`, `training_flops`) and measured (`measure`).
+"""Exact FLOPs accounting: analytic (`estimate`, `training_flops`) and measured
+(`speechbudget.flops.measure.measure`, FlopCounterMode on the meta device; imports torch).
 
 Convention: 1 multiply-add = 2 FLOPs; matmuls, convolutions and attention counted; element-wise
-ops, softmax and norms not. See docs/flops.md.
+ops, softmax and norms not. Formulas: whisper.py, wav2vec2.py, training.py; see docs/flops.md.
 """
 from speechbudget.flops.estimate import TOKENS_PER_S, estimate
 from speechbudget.flops.report import CONVENTION, FlopsReport
+from speechbudget.flops.training import training_flops
 
 __all__ = ["estimate", "training_flops", "FlopsReport", "CONVENTION", "TOKENS_PER_S"]
-
-
-def __getattr__(name: str):
-    if name == "training_flops":
-        from speechbudget.flops.training import training_flops
-        return training_flops
-    raise AttributeError(name)
