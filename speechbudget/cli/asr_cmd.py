@@ -1,0 +1,116 @@
+"""`speechbudget asr eval`: Whisper WER and cost of one configuration (window xT, stride xV)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from speechbudget.cli.app import app
+
+asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
+                           "configuration.", no_args_is_help=True)
+app.add_typer(asr_app, name="asr")
+console = Console()
+
+
+def _default_device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_model(model: str) -> tuple[str, str | None]:
+    """(architecture name for the Config, weights path or None): a registry name / hub id is used
+    as is; a local folder (HF or CTranslate2) is loaded to find its architecture."""
+    from speechbudget.architectures import UnknownModelError, get_architecture
+    try:
+        return get_architecture(model).name, None
+    except UnknownModelError:
+        pass
+    if not Path(model).exists():
+        raise typer.BadParameter(f"{model!r}: not a known Whisper name, hub id or model folder",
+                                 param_hint="--model")
+    from speechbudget.models.loading import load_whisper
+    return load_whisper(model).arch.name, model
+
+
+def _stride_at(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def metrics_table(title: str, rows) -> Table:
+    """rows: (label, ConfigMetrics) pairs."""
+    t = Table(title=title)
+    for col in ("configuration", "WER % [95% CI]", "GFLOPs/utt", "enc ms/utt", "dec ms/utt",
+                "RTF", "RTFx", "utts", "failed"):
+        t.add_column(col, justify="right" if col != "configuration" else "left")
+    for label, m in rows:
+        wer = "-" if m.n_items == 0 or m.value != m.value else (
+            f"{100 * m.value:.2f} [{100 * m.ci_low:.2f}, {100 * m.ci_high:.2f}]")
+        fmt = lambda x, p=2: "-" if x is None else f"{x:,.{p}f}"  # noqa: E731
+        t.add_row(label, wer, fmt(m.gflops), fmt(m.extra.get("encoder_ms_per_utt"), 1),
+                  fmt(m.extra.get("decoder_ms_per_utt"), 1), fmt(m.rtf, 3), fmt(m.rtfx, 1),
+                  str(m.n_items), str(m.n_failed))
+    return t
+
+
+@asr_app.command("eval")
+def eval_cmd(
+    data: str = typer.Option(..., "--data", help="JSONL manifest, folder with manifest.jsonl, "
+                             "LibriSpeech folder, or hf:NAME[:CONFIG[:SPLIT]]"),
+    model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
+    window: str = typer.Option("30", "--window", help="seconds (<= 30), e.g. 15, or 'dynamic'"),
+    stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE (xV)"),
+    stride_at: str = typer.Option("output", "--stride-at",
+                                  help="encoder layer index 0..L after which the stride applies, "
+                                       "or 'output'"),
+    pool: str = typer.Option("mean", "--pool", help="mean | drop"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    beam: int = typer.Option(1, "--beam", min=1, help="beam size (1 = greedy)"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic"),
+    device: str = typer.Option(None, "--device", help="cuda | cpu (default: cuda if present)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N utterances only"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and per-utterance "
+                                            "results to this JSON file"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+) -> None:
+    """Evaluate one configuration: WER [CI], GFLOPs per utterance, encoder/decoder time, RTF."""
+    import torch
+
+    from speechbudget.axes import Config, ConfigError
+    from speechbudget.tasks.asr.data import DatasetError
+    from speechbudget.tasks.asr.runner import AsrTask, evaluate
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = device or _default_device()
+    arch_name, path = resolve_model(model)
+    try:
+        cfg = Config(task="asr", model=arch_name, window=window, stride=stride,
+                     stride_at=_stride_at(stride_at), pool=pool, precision=precision,
+                     beam_size=beam)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e)) from None
+    task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path)
+    try:
+        ds = task.load_dataset(data)
+    except DatasetError as e:
+        raise typer.BadParameter(str(e), param_hint="--data") from None
+    from rich.progress import Progress
+    with Progress(console=console, transient=True) as prog:
+        bar = prog.add_task(f"{cfg.label}", total=len(ds))
+        metrics, items = evaluate(cfg, ds, device=device, task=task,
+                                  progress=lambda n: prog.advance(bar, n))
+    console.print(metrics_table(f"ASR on {ds.source} ({device}, {metrics.extra['threads']} "
+                                f"threads)", [(cfg.label, metrics)]))
+    if metrics.n_failed:
+        console.print(f"[yellow]{metrics.n_failed} of {len(items)} utterances failed:[/yellow]")
+        for f in metrics.extra["failures"][:10]:
+            console.print(f"  {f['item_id']}: {f['error']}")
+    if json_out:
+        json_out.write_text(json.dumps({"config": cfg.to_dict(), "metrics": metrics.to_dict(),
+                                        "items": [r.to_dict() for r in items]}, indent=1))
+        console.print(f"wrote {json_out}")
