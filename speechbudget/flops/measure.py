@@ -23,7 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from speechbudget.architectures import Architecture, get_architecture
 from speechbudget.axes import Config, ConfigError
-from speechbudget.flops.estimate import MEL_FRAMES_PER_S, SAMPLE_RATE, estimate, prompt_tokens_for
+from speechbudget.flops.estimate import (MEL_FRAMES_PER_S, SAMPLE_RATE, estimate,
+                                         prompt_tokens_for)
 from speechbudget.flops.report import FlopsReport
 
 _MATMUL = {"mm", "addmm", "bmm", "baddbmm", "matmul"}
