@@ -180,7 +180,8 @@ def describe_machine(machine: dict[str, Any]) -> str:
     return ", ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in sorted(machine.items()))
 
 
-def select_task(results: Results, task: str | None, source: str = "the results") -> tuple[str, Results]:
+def select_task(results: Results, task: str | None,
+                source: str = "the results") -> tuple[str, Results]:
     """The results of one task; `task` None is allowed only when there is exactly one."""
     tasks = sorted({c.task for c, _ in results})
     if not tasks:

@@ -1,4 +1,4 @@
-"""`speechbudget report STORE -o DIR`: plots, a Markdown summary and one self-contained HTML page."""
+"""`speechbudget report STORE -o DIR`: plots, a Markdown summary, one self-contained HTML page."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from speechbudget.cli.app import app
-from speechbudget.cli.recommend_cmd import limits_from, open_results
+from speechbudget.cli.recommend_cmd import err_console, limits_from, open_results
 
 console = Console(soft_wrap=True)
 
@@ -32,13 +32,13 @@ def report_cmd(
     from speechbudget.report.build import build_report
 
     if law not in ("additive", "product"):
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
+        err_console.print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
         raise typer.Exit(2)
     limits = limits_from(max_gflops, max_rtf, max_mem_mb)
     loaded = open_results(store, task)
     if not loaded.results:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {store}: no finished configurations"
-                                   + (f" for task {task!r}" if task else "") + " to report")
+        err_console.print(f"[red]error:[/red] {store}: no finished configurations"
+                          + (f" for task {task!r}" if task else "") + " to report")
         raise typer.Exit(2)
     index = build_report(loaded, out, limits=limits, task=task, law=law, n_bootstrap=bootstrap,
                          seed=seed)

@@ -103,7 +103,8 @@ def _fit(tr: TaskReport) -> str:
     for n in f.notes:
         out.append(f'<p class="note">{escape(n)}</p>')
     if f.excluded:
-        out.append(f'<p class="note">Not in the fit: {escape(", ".join(f"{a} ({b})" for a, b in f.excluded))}</p>')
+        excl = ", ".join(f"{a} ({b})" for a, b in f.excluded)
+        out.append(f'<p class="note">Not in the fit: {escape(excl)}</p>')
     if "fit" in tr.plots:
         out.append(_img(tr.plots["fit"], f"{tr.task} scaling fit"))
     if tr.predictions:

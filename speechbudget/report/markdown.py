@@ -38,7 +38,7 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     lines += [f"_{rtf_note(rec.machine)}_", ""]
     if tr.fit is not None:
         f = tr.fit
-        lines += [f"### Scaling fit", "", f"`err = {f.formula}`: "
+        lines += ["### Scaling fit", "", f"`err = {f.formula}`: "
                   + ", ".join(f"{k} = {v:.4g}" for k, v in f.params.items()), ""]
         if f.loo is not None:
             lines += [f"Leave-one-configuration-out error: MAE {f.loo.mae:.4g}, "
@@ -65,7 +65,8 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
 
 def render_markdown(data: ReportData, out_dir: Path) -> str:
     machine = describe_machine(data.machine) if data.machine else "not recorded"
-    lines = [f"# {data.title}", "", f"Source: {data.source}  ", f"Limits: {data.limits.describe()}  ",
+    lines = [f"# {data.title}", "", f"Source: {data.source}  ",
+             f"Limits: {data.limits.describe()}  ",
              f"Machine: {machine}", ""]
     for tr in data.tasks:
         lines += _task(tr, out_dir)

@@ -1,11 +1,10 @@
-"""The report: files, self-contained HTML, escaping, measured vs predicted, rendering in Chromium."""
+"""The report: files, self-contained HTML, escaping, measured vs predicted, Chromium rendering."""
 from __future__ import annotations
 
 import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
