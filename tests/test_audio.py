@@ -1,0 +1,109 @@
+"""speechbudget.audio: reading recordings and Whisper's log-mel features."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechbudget.audio import (SAMPLE_RATE, AudioError, load_audio, log_mel, log_mel_batch,
+                                mel_filters)
+
+
+def _tone(freq: float, seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+@pytest.mark.parametrize("n_mels", [80, 128])
+def test_log_mel_matches_hf_feature_extractor(n_mels):
+    # HF's WhisperFeatureExtractor is an independent (numpy) implementation of the same features
+    from transformers import WhisperFeatureExtractor
+
+    audio = _tone(440.0, 3.3, SAMPLE_RATE)
+    ref = WhisperFeatureExtractor(feature_size=n_mels)(
+        audio, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features[0]
+    mel = log_mel(audio, n_mels=n_mels)
+    assert mel.shape == (n_mels, 3000) and mel.dtype == torch.float32
+    np.testing.assert_allclose(mel.numpy(), ref, atol=1e-5)
+
+
+def test_log_mel_window_pads_and_cuts():
+    audio = _tone(300.0, 2.0, SAMPLE_RATE)
+    short = log_mel(audio, n_frames=100)  # 1 s window: cut
+    assert short.shape == (80, 100)
+    # cutting the waveform before the STFT: equals the log-mel of the first second alone
+    torch.testing.assert_close(short, log_mel(audio[:16000], n_frames=100))
+    long = log_mel(audio, n_frames=400)  # 4 s window: zero-padded, padded frames at the floor
+    assert long.shape == (80, 400)
+    assert torch.allclose(long[:, -50:], long.min().expand(80, 50))
+    assert long[:, :150].max() > long.min() + 1.0
+
+
+def test_log_mel_batch_equals_single_and_accepts_tensors():
+    a, b = _tone(200.0, 1.5, SAMPLE_RATE, 1), 0.01 * _tone(900.0, 0.7, SAMPLE_RATE, 2)
+    batch = log_mel_batch([a, torch.from_numpy(b)], n_mels=80, n_frames=200)
+    assert batch.shape == (2, 80, 200)
+    torch.testing.assert_close(batch[0], log_mel(a, n_frames=200), rtol=0, atol=0)
+    torch.testing.assert_close(batch[1], log_mel(b, n_frames=200), rtol=0, atol=0)
+
+
+def test_mel_filters_are_slaney():
+    f = mel_filters(80)
+    assert f.shape == (80, 201)
+    # slaney area normalisation: each filter's peak shrinks as it widens
+    assert f.max(dim=1).values[0] > f.max(dim=1).values[-1]
+
+
+def test_log_mel_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="1-D"):
+        log_mel(np.zeros((2, 100), np.float32))
+    with pytest.raises(ValueError, match="n_frames"):
+        log_mel(np.zeros(100, np.float32), n_frames=0)
+
+
+def test_load_audio_downmixes_and_resamples(tmp_path):
+    sr = 44100
+    left, right = _tone(1000.0, 1.0, sr, 3), _tone(1000.0, 1.0, sr, 4)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, np.stack([left, right], axis=1), sr, subtype="PCM_16")
+    audio = load_audio(path)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert abs(audio.size - SAMPLE_RATE) <= 1
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert abs(np.argmax(spectrum) * SAMPLE_RATE / audio.size - 1000.0) < 2.0  # pitch kept
+    # down-mix: the mean of the two channels
+    mono = tmp_path / "mono.wav"
+    sf.write(mono, (left + right) / 2, sr, subtype="FLOAT")
+    np.testing.assert_allclose(audio, load_audio(mono), atol=2e-4)
+
+
+def test_load_audio_reads_flac_at_16k(bundled_librispeech):
+    item = json.loads((bundled_librispeech / "manifest.jsonl").read_text().splitlines()[0])
+    audio = load_audio(bundled_librispeech / item["audio"])
+    assert audio.dtype == np.float32
+    assert abs(audio.size / SAMPLE_RATE - item["duration_s"]) < 0.01
+
+
+def test_load_audio_errors_name_the_file(tmp_path):
+    with pytest.raises(AudioError, match="missing.wav.*no such"):
+        load_audio(tmp_path / "missing.wav")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio at all\n" * 20)
+    with pytest.raises(AudioError, match="notes.wav.*not a readable audio file"):
+        load_audio(text)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), SAMPLE_RATE)
+    with pytest.raises(AudioError, match="empty.wav.*empty"):
+        load_audio(empty)
+    nan = tmp_path / "nan.wav"
+    x = _tone(100.0, 0.1, SAMPLE_RATE)
+    x[10] = np.nan
+    sf.write(nan, x, SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match="nan.wav.*non-finite"):
+        load_audio(nan)
+    with pytest.raises(AudioError, match="directory"):
+        load_audio(tmp_path)
