@@ -177,6 +177,9 @@ def describe_machine(machine: dict[str, Any]) -> str:
               "torch_threads", "torch", "torch_version", "hostname"):
         if machine.get(k) not in (None, ""):
             parts.append(f"{k}={machine[k]}")
+    versions = machine.get("versions")
+    if isinstance(versions, dict) and versions.get("torch") and "torch" not in machine:
+        parts.append(f"torch={versions['torch']}")
     return ", ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in sorted(machine.items()))
 
 

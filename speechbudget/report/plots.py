@@ -21,6 +21,9 @@ from speechbudget.records import ConfigMetrics  # noqa: E402
 Results = list[tuple[Config, ConfigMetrics]]
 DPI = 100
 _readable = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+_two_five = matplotlib.ticker.FuncFormatter(  # minor log ticks: label only 2x and 5x
+    lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5)
+    else "")
 _millions = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:g}M")
 MAX_LABELS = 30
 
@@ -56,7 +59,7 @@ def pareto_plot(fr: FrontierResult, path: Path, title: str = "") -> Path:
     if errs and min(errs) > 0 and max(errs) / min(errs) > 10:
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(_readable)
-        ax.yaxis.set_minor_formatter(_readable)
+        ax.yaxis.set_minor_formatter(_two_five)
     _label_points(ax, fr)
     metric = fr.points[0].metrics.metric if fr.points else "wer"
     ax.set_xlabel(COSTS[fr.cost])
