@@ -133,4 +133,6 @@ def build_from_config(arch: Architecture | str, device: str | torch.device = "me
     cls = model_class(arch)
     with torch.device(device):
         model = cls(cfg)
-    return model.eval()
+    # a few parameters are made with the legacy torch.Tensor(...) constructor, which ignores the
+    # default device (wav2vec2's masked_spec_embed): move them too
+    return model.to(device).eval()
