@@ -101,7 +101,7 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
             skipped.append((config, f"error is {err!r}"))
         else:
             usable.append(Point(config, metrics, c, float(err)))
-    usable.sort(key=lambda p: p.sort_key)
+    usable = _ordered(usable)
 
     # sweep over groups of equal cost
     on_front: list[bool] = [False] * len(usable)
@@ -130,6 +130,22 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
         assert dom.cost <= p.cost and dom.error <= p.error, (dom, p)
         points.append(Point(p.config, p.metrics, p.cost, p.error, True, dom.config))
     return FrontierResult(cost=cost, points=points, skipped=skipped)
+
+
+def _ordered(points: list[Point]) -> list[Point]:
+    """Sort by (cost, error, label, key); label and key (hashing) only computed for exact ties."""
+    points = sorted(points, key=lambda p: (p.cost, p.error))
+    out: list[Point] = []
+    i = 0
+    while i < len(points):
+        j = i + 1
+        while j < len(points) and (points[j].cost, points[j].error) == (points[i].cost,
+                                                                        points[i].error):
+            j += 1
+        group = points[i:j]
+        out += sorted(group, key=lambda p: p.sort_key) if len(group) > 1 else group
+        i = j
+    return out
 
 
 def _first_at_most(front: list[Point], error: float) -> int:

@@ -12,7 +12,7 @@ how much it misses each limit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from speechbudget.axes import Config
@@ -208,16 +208,35 @@ def _rank_key(pair: tuple[Config, ConfigMetrics]) -> tuple:
             c.label, c.key)
 
 
-def _other_axes(config: Config, axis: str) -> str:
-    d = config.to_dict()
-    for f in AXES[axis][0]:
-        d.pop(f, None)
-    return repr(sorted(d.items(), key=lambda kv: kv[0]))
+def _ranked(pairs: Results) -> Results:
+    """Sorted by _rank_key; labels and keys (hashing) are only computed for exact ties."""
+    big = math.inf
+    def num(cm):
+        m = cm[1]
+        return (m.error, m.gflops if m.gflops is not None else big,
+                m.rtf if m.rtf is not None else big)
+    pairs = sorted(pairs, key=num)
+    out: Results = []
+    i = 0
+    while i < len(pairs):
+        j = i + 1
+        while j < len(pairs) and num(pairs[j]) == num(pairs[i]):
+            j += 1
+        out += sorted(pairs[i:j], key=_rank_key) if j - i > 1 else pairs[i:j]
+        i = j
+    return out
 
 
-def _is_neighbour(a: Config, b: Config, axis: str) -> bool:
-    """b differs from a only along `axis` (and really differs there)."""
-    if a.key == b.key or _other_axes(a, axis) != _other_axes(b, axis):
+def _other_axes(config: Config, axis: str) -> tuple:
+    """The configuration's values on every field outside `axis` (comparable, hashable)."""
+    skip = AXES[axis][0]
+    return tuple(getattr(config, f.name) for f in fields(Config) if f.name not in skip)
+
+
+def _is_neighbour(a: Config, b: Config, axis: str, a_rest: tuple | None = None) -> bool:
+    """b differs from a only along `axis` (and really differs there). `a_rest`: a's
+    `_other_axes(a, axis)` when already computed."""
+    if a == b or (a_rest or _other_axes(a, axis)) != _other_axes(b, axis):
         return False
     if axis == "xV":  # a stride step keeps where/how it applies, unless one side has no stride
         if a.stride == b.stride:
@@ -236,10 +255,11 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
     out = []
     for axis, (_, desc) in AXES.items():
         up = down = None
+        rest0 = _other_axes(c0, axis)
         if m0.gflops is not None and m0.gflops > 0:
             for c, m in results:
                 if m.gflops is None or m.gflops <= 0 or not math.isfinite(m.error) \
-                        or not _is_neighbour(c0, c, axis):
+                        or not _is_neighbour(c0, c, axis, rest0):
                     continue
                 ratio = m.gflops / m0.gflops
                 if ratio == 1.0:
@@ -297,7 +317,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
         notes.append(f"{len(sel) - len(usable)} configuration(s) without a finite error ignored")
     if not usable:
         raise NoResultsError(f"no configuration of task {task!r} in {source} has a finite error")
-    feasible = sorted(((c, m) for c, m in usable if not violations(m, limits)), key=_rank_key)
+    feasible = _ranked([(c, m) for c, m in usable if not violations(m, limits)])
     unmeasured = {lab: sum(1 for _, m in usable if getattr(m, fld) is None)
                   for _, fld, lab, _ in limits.active()}
     for lab, n in unmeasured.items():
