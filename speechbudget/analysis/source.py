@@ -5,7 +5,8 @@ Only the entry points (CLI, report) open a store; every analysis function takes 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,17 @@ from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics
 
 Results = list[tuple[Config, ConfigMetrics]]
+
+
+def _normalised(results: Results) -> Results:
+    """A metric value that is missing (None: e.g. every item failed) becomes NaN, which every
+    analysis leaves out with a reason instead of failing on it."""
+    out = []
+    for c, m in results:
+        if m.value is None:
+            m = replace(m, value=math.nan)
+        out.append((c, m))
+    return out
 
 
 @dataclass
@@ -48,8 +60,8 @@ def load_results(source: "str | Path | Results | LoadedResults",
                     machines.append(env)
         finally:
             store.close()
-        return LoadedResults(results, str(path), machines[-1] if machines else None, machines,
-                             path)
+        return LoadedResults(_normalised(results), str(path),
+                             machines[-1] if machines else None, machines, path)
     results = list(source)
     for i, pair in enumerate(results):
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Config)
@@ -65,4 +77,4 @@ def load_results(source: "str | Path | Results | LoadedResults",
         if env:
             machine = env
             break
-    return LoadedResults(results, "results", machine, [machine] if machine else [])
+    return LoadedResults(_normalised(results), "results", machine, [machine] if machine else [])

@@ -114,3 +114,19 @@ def test_page_renders_in_headless_chromium(report, tmp_path):
     top = img[: img.shape[0] // 3]
     green = (np.abs(top - [238, 246, 238]).sum(axis=2) < 6).mean()
     assert green > 0.05
+
+
+def test_small_and_degenerate_results_still_give_a_report(tmp_path):
+    from speechbudget.axes import Config
+    from speechbudget.records import ConfigMetrics
+
+    c1 = Config(task="asr", model="tiny.en", window=30.0)
+    c2 = Config(task="asr", model="tiny.en", window=10.0)
+    results = [(c1, ConfigMetrics(c1.key, "asr", "wer", 0.06, gflops=40.0, rtf=None)),
+               (c2, ConfigMetrics(c2.key, "asr", "wer", None, gflops=15.0, rtf=0.02))]
+    index = build_report(results, tmp_path, limits=Limits(max_rtf=0.1), n_bootstrap=0)
+    html = index.read_text()
+    assert "No scaling fit" in html and "needs at least" in html
+    # the only configuration with an error has no RTF: nothing meets the RTF limit
+    assert "No asr configuration meets RTF &lt;= 0.1" in html and "RTF not measured" in html
+    assert "tiny.en 10s (error is nan)" in html  # left off the frontier, with the reason
