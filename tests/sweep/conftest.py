@@ -22,3 +22,53 @@ def write_spec(tmp_path, bundled_librispeech):
         p.write_text(yaml.safe_dump(d))
         return p
     return make
+
+
+# ---- the real ASR task on a few short bundled utterances --------------------------------------
+ASR_SPEC = {"task": "asr", "models": ["tiny.en"], "plan": "star",
+            "task_options": {"batch_size": 1, "warmup": False, "n_boot": 200},
+            "axes": {"window": [10, 6], "stride": [1, 2]}}
+
+
+@pytest.fixture(scope="session")
+def asr_spec(tmp_path_factory, bundled_librispeech) -> Path:
+    """A star sweep (3 configurations x 5 one-utterance shards) of tiny.en on the 5 shortest
+    bundled utterances (3-5 s)."""
+    import json
+    d = tmp_path_factory.mktemp("asr_short")
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:5]
+    for r in rows:
+        r["audio"] = str((bundled_librispeech / r["audio"]).resolve())
+    (d / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    p = d / "asr_star.yaml"
+    p.write_text(yaml.safe_dump({**ASR_SPEC, "data": str(d / "manifest.jsonl")}))
+    return p
+
+
+@pytest.fixture(scope="session")
+def asr_baseline(asr_spec, tmp_path_factory):
+    """An uninterrupted local run of `asr_spec`: (store path, summary)."""
+    from speechbudget.sweep import run_sweep
+    db = tmp_path_factory.mktemp("asr_base") / "base.db"
+    return db, run_sweep(asr_spec, db, progress=False, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def asr_comparable():
+    """comparable(store_path): what must not depend on how a sweep ran (metrics, item outputs)."""
+    return _asr_comparable
+
+
+def _asr_comparable(store_path):
+    from speechbudget.sweep import ResultsStore
+    st = ResultsStore(store_path, readonly=True)
+    out = {}
+    for c, m in st.metrics():
+        items = sorted((r.item_id, r.ok, r.prediction, r.errors, r.n_ref, r.decoded_tokens)
+                       for r in st.items(c.key))
+        out[c.key] = (m.metric, m.value, m.ci_low, m.ci_high, m.n_items, m.n_failed,
+                      round(m.gflops, 6), items)
+    st.close()
+    return out
