@@ -6,7 +6,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable
 
-from speechbudget.analysis.recommend import Recommendation, describe_machine, rtf_note
+from speechbudget.analysis.recommend import Limits, Recommendation, describe_machine, rtf_note
 from speechbudget.report.build import ReportData, TaskReport
 
 CSS = """
@@ -85,7 +85,7 @@ def _recommendation(rec: Recommendation) -> str:
     return "".join(parts)
 
 
-def _fit(tr: TaskReport) -> str:
+def _fit(tr: TaskReport, limits: Limits) -> str:
     if tr.fit is None:
         return f'<p class="note">No scaling fit: {escape(tr.fit_error or "")}</p>'
     f = tr.fit
@@ -110,17 +110,23 @@ def _fit(tr: TaskReport) -> str:
     if tr.predictions:
         out.append('<p class="pred">Predicted by the fit for configurations NOT run '
                    "(not measurements):</p>")
+        cap = limits.max_gflops
         out.append(_table(["configuration (predicted)", "predicted error", "2.5%", "97.5%",
-                           "GFLOPs (analytic)"],
-                          [(p.config.label, p.error, p.low, p.high, p.gflops)
+                           "GFLOPs (analytic)", "within GFLOPs limit"],
+                          [(p.config.label, p.error, p.low, p.high, p.gflops,
+                            "–" if cap is None or p.gflops is None
+                            else ("yes" if p.gflops <= cap else "no"))
                            for p in tr.predictions]))
+        if limits.max_rtf is not None:
+            out.append('<p class="note">RTF of predicted configurations is unknown until they '
+                       "are run.</p>")
     return "".join(out)
 
 
-def _task(tr: TaskReport) -> str:
+def _task(tr: TaskReport, limits: Limits) -> str:
     t = escape(tr.task)
     out = [f'<h2 id="task-{t}">{t.upper()}: {len(tr.results)} configurations</h2>']
-    out.append(f"<h3>Scaling-law fit</h3>{_fit(tr)}")
+    out.append(f"<h3>Scaling-law fit</h3>{_fit(tr, limits)}")
     out.append("<h3>Pareto frontiers</h3>")
     for cost, fr in tr.frontiers.items():
         if f"pareto_{cost}" in tr.plots:
@@ -166,6 +172,6 @@ def render_html(data: ReportData) -> str:
              '<section id="recommendation"><h2>Recommendation</h2>']
     parts += [_recommendation(tr.recommendation) for tr in data.tasks]
     parts.append("</section>")
-    parts += [f"<section>{_task(tr)}</section>" for tr in data.tasks]
+    parts += [f"<section>{_task(tr, data.limits)}</section>" for tr in data.tasks]
     parts.append("</body></html>")
     return "\n".join(parts)
