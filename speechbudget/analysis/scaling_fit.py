@@ -325,16 +325,10 @@ def _bootstrap(law: Law, theta: np.ndarray, X: np.ndarray, logy: np.ndarray, ref
 # ---- from measured configurations ---------------------------------------------------------------
 @lru_cache(maxsize=None)
 def n_params(model: str) -> int:
-    """Parameters of an architecture (speechbudget.models.params.param_count when available,
-    else counted on a meta-device model from models.registry)."""
+    """Parameters of an architecture (speechbudget.models.params.param_count: arithmetic)."""
     from speechbudget.architectures import get_architecture
-    arch = get_architecture(model)
-    try:
-        from speechbudget.models.params import param_count
-    except ImportError:
-        from speechbudget.models.registry import build_from_config
-        return int(sum(p.numel() for p in build_from_config(arch, device="meta").parameters()))
-    return int(param_count(arch))
+    from speechbudget.models.params import param_count
+    return int(param_count(get_architecture(model)))
 
 
 def _group_key(c: Config) -> str:
