@@ -90,7 +90,7 @@ def train_cmd(
     targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
     pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
-    epochs: int = typer.Option(40, "--epochs"),
+    epochs: int = typer.Option(60, "--epochs"),
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="head learning rate"),
     backbone_lr: float = typer.Option(2e-4, "--backbone-lr"),

@@ -70,7 +70,7 @@ class SerTask:
 
     name = "ser"
 
-    def __init__(self, folds: int = 5, epochs: int = 40, seed: int = 0, batch_size: int = 16,
+    def __init__(self, folds: int = 5, epochs: int = 60, seed: int = 0, batch_size: int = 16,
                  max_folds: int | None = None, source: str | None = None,
                  **train_options: Any):
         if folds < 2:

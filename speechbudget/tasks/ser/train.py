@@ -33,17 +33,17 @@ CHECKPOINT_VERSION = 1
 
 @dataclass
 class TrainOptions:
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 16
     lr: float = 1e-3            # head
     backbone_lr: float = 2e-4   # LoRA / DAMA / unfrozen layers
-    weight_decay: float = 1e-2
+    weight_decay: float = 0.05
     warmup_ratio: float = 0.1
-    patience: int = 8           # epochs without a better validation UA before stopping
+    patience: int = 15          # epochs without a better validation UA before stopping
     seed: int = 0
     pooling: str = "mean"
     layer_weights: bool = True
-    dropout: float = 0.1
+    dropout: float = 0.5
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
     eval_batch_size: int = 16
     progress: bool = True
