@@ -1,0 +1,38 @@
+"""`speechbudget ser train` / `ser eval` on synthetic clips with a tiny random Whisper."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from speechbudget.cli import app
+
+
+def test_ser_train_then_eval(synthetic_manifest, tiny_whisper, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "ck"
+    r = runner.invoke(app, ["ser", "train", "--backbone", str(tiny_whisper), "--model", "tiny.en",
+                            "--data", str(synthetic_manifest), "--duration", "1", "--adapt",
+                            "lora", "--rank", "2", "--unfreeze-top", "1", "--epochs", "2",
+                            "--folds", "3", "--lr", "3e-3", "--out", str(out), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "UA" in r.output and (out / "backbone.safetensors").exists()
+    meta = json.loads((out / "ser_config.json").read_text())
+    assert meta["config"]["adaptation"] == {"method": "lora", "rank": 2, "alpha": 4.0,
+                                            "targets": ["q_proj", "v_proj"], "unfreeze_top": 1}
+    js = tmp_path / "eval.json"
+    r = runner.invoke(app, ["ser", "eval", str(out), "--data", str(synthetic_manifest),
+                            "--held-out", "--json", str(js), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(js.read_text())
+    assert res["metrics"]["ua"] == meta["test"]["ua"]
+    assert len(res["items"]) == len(meta["test_ids"])
+
+
+def test_ser_train_rejects_bad_values(synthetic_manifest, tmp_path):
+    r = CliRunner().invoke(app, ["ser", "train", "--data", str(synthetic_manifest), "--duration",
+                                 "0.01", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "window" in r.output
+    r = CliRunner().invoke(app, ["ser", "train", "--backbone", str(tmp_path), "--data",
+                                 str(synthetic_manifest), "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "config.json" in r.output
