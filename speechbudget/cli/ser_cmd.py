@@ -90,6 +90,9 @@ def train_cmd(
     targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
     pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
+    layer_weights: bool = typer.Option(True, "--layer-weights/--last-layer",
+                                       help="learned weighted sum of all hidden states, or the "
+                                            "last one only"),
     epochs: int = typer.Option(60, "--epochs"),
     batch_size: int = typer.Option(16, "--batch-size"),
     lr: float = typer.Option(1e-3, "--lr", help="head learning rate"),
@@ -112,8 +115,12 @@ def train_cmd(
                         stride=stride, stride_at=stride_at, adaptation=adaptation)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
-    options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, backbone_lr=backbone_lr,
-                           seed=seed, pooling=pooling)
+    try:
+        options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
+                               backbone_lr=backbone_lr, seed=seed, pooling=pooling,
+                               layer_weights=layer_weights)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
     result = train(config, data, out, options, device=device, source=backbone, folds=folds,
                    fold=fold)

@@ -36,3 +36,9 @@ def test_ser_train_rejects_bad_values(synthetic_manifest, tmp_path):
     r = CliRunner().invoke(app, ["ser", "train", "--backbone", str(tmp_path), "--data",
                                  str(synthetic_manifest), "--out", str(tmp_path / "x")])
     assert r.exit_code != 0 and "config.json" in r.output
+
+
+def test_ser_train_rejects_unknown_pooling(synthetic_manifest, tmp_path):
+    r = CliRunner().invoke(app, ["ser", "train", "--data", str(synthetic_manifest), "--pooling",
+                                 "max", "--out", str(tmp_path / "x")])
+    assert r.exit_code != 0 and "pooling='max'" in r.output and not (tmp_path / "x").exists()

@@ -48,6 +48,19 @@ class TrainOptions:
     eval_batch_size: int = 16
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        from speechbudget.tasks.ser.heads import POOLINGS
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling={self.pooling!r}: expected one of {', '.join(POOLINGS)}")
+        if self.train_crop not in ("random", "center"):
+            raise ValueError(f"train_crop={self.train_crop!r}: expected 'random' or 'center'")
+        for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r}: expected an integer >= 1")
+        if not (self.lr > 0 and self.backbone_lr > 0 and 0 <= self.dropout < 1):
+            raise ValueError(f"lr={self.lr}, backbone_lr={self.backbone_lr}, dropout="
+                             f"{self.dropout}: learning rates must be > 0, dropout in [0, 1)")
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainOptions":
         known = {f.name for f in fields(cls)}
