@@ -42,6 +42,8 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=8, help="utterances (task option max_items)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--beam", type=int, nargs="+", help="override the spec's beam axis")
+    ap.add_argument("--name", default="sweep_reuse", help="results file name")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
 
@@ -53,6 +55,8 @@ def main() -> None:
 
     spec = load_spec(args.spec)
     spec.task_options = {**spec.task_options, "max_items": args.items}
+    if args.beam:
+        spec.axes["beam_size"] = tuple(args.beam)
     configs = plan_configurations(spec).configs
     for m in spec.models:  # convert/cache weights before timing
         load_whisper(m, device=args.device)
@@ -81,6 +85,7 @@ def main() -> None:
         sorted((c.key, m.value) for c, m in s_nc.metrics)
     t_one = sum(one.values())
     res = {"spec": str(Path(args.spec).resolve().relative_to(REPO)), "items": args.items,
+           "beam_override": args.beam,
            "configurations": len(configs), "device": args.device,
            "one_by_one_s": round(t_one, 2), "star_nocache_s": round(t_nocache, 2),
            "star_s": round(t_star, 2), "ratio_star_over_one_by_one": round(t_star / t_one, 3),
@@ -92,9 +97,10 @@ def main() -> None:
            "machine": machine()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep_reuse.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / f"{args.name}.json").write_text(json.dumps(res, indent=2) + "\n")
     m = res["machine"]
-    md = [f"# Sweep work reuse ({res['spec']}, {args.items} utterances, "
+    beam = f", beam {args.beam}" if args.beam else ""
+    md = [f"# Sweep work reuse ({res['spec']}{beam}, {args.items} utterances, "
           f"{len(configs)} configurations, {args.device})", "",
           "| run | wall s | ratio to one-by-one |", "| --- | ---: | ---: |",
           f"| configurations one by one (sum) | {t_one:.1f} | 1.000 |",
@@ -108,8 +114,10 @@ def main() -> None:
           "Per configuration, alone (s): " + ", ".join(f"{k} {v}" for k, v in
                                                        res["per_config_one_by_one_s"].items()),
           "", "Command: `python benchmarks/sweep_reuse.py " +
-          f"--items {args.items} --threads {args.threads}`", ""]
-    (out / "sweep_reuse.md").write_text("\n".join(md))
+          f"--items {args.items} --threads {args.threads}" +
+          (f" --beam {' '.join(map(str, args.beam))} --name {args.name}" if args.beam else "") +
+          "`", ""]
+    (out / f"{args.name}.md").write_text("\n".join(md))
     print("\n".join(md))
 
 

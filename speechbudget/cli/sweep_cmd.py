@@ -70,8 +70,9 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         Console().print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
                       f"configurations, minimising {' and '.join(s.plan.objectives)}")
         total = total * n / max(1, len(p.configs))
+    length = f"{p.audio_s:.1f} s" if p.audio_s else "window length"
     Console().print(f"estimated run time {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
-                  f"({tp.source}; FLOPs for items of {p.audio_s or 'window-length'} s)")
+                    f"({tp.source}; FLOPs for items of {length})")
     if p.invalid:
         Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
                       f"and are skipped:[/yellow]")
