@@ -84,20 +84,26 @@ def select_iso_flops(configs: list[Config], gflops: dict[str, float | None],
 
 
 # ---- run-time estimate ---------------------------------------------------------------------
-def calibrate_gflops_per_s(seconds: float = 0.2, n: int = 384) -> float:
-    """This machine's fp32 matrix-multiply GFLOP/s on the current torch thread count."""
+def calibrate_gflops_per_s(bursts: int = 8, seconds: float = 0.03, n: int = 384) -> float:
+    """This machine's fp32 matrix-multiply GFLOP/s on the current torch thread count: the best
+    of several short bursts, so a moment of contention from other processes does not skew it."""
     import torch
     a, b = torch.randn(n, n), torch.randn(n, n)
     a @ b  # warm-up
-    reps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+    best = 0.0
+    for _ in range(bursts):
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            a @ b
+            reps += 1
+        best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9)
+    return best
 
 
-#: models reach a fraction of matmul peak (small batches, decoding, element-wise work)
-MODEL_EFFICIENCY = 0.3
+#: models reach a fraction of matmul peak (small batches, decoding, element-wise work); 0.4 is
+#: what Whisper tiny.en/base reached here (examples/asr_star.yaml, 1 thread, see
+#: benchmarks/results/sweep_reuse.json: ~25 GFLOP/s against ~60 for the matmul)
+MODEL_EFFICIENCY = 0.4
 
 
 @dataclass
