@@ -142,6 +142,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
+    cpu_start = time.process_time()
     ds = load_dataset(args.data)
     cache: dict = {}
     durations = [float(d) for d in args.durations.split(",")]
@@ -169,15 +170,17 @@ def main() -> None:
         r["train_gflops_ratio_vs_frozen"] = (r["train_gflops"] / adapted[0]["train_gflops"]
                                              if adapted[0]["train_gflops"] else None)
     total = time.perf_counter() - t_start
+    cpu_s = time.process_time() - cpu_start
     out = {"benchmark": "ser_duration", "data": args.data, "n_clips": len(ds),
            "n_speakers": len(ds.speakers), "model": args.model, "baseline": base["config"],
-           "machine": machine(args.threads), "total_wall_s": total, "args": vars(args),
+           "machine": machine(args.threads), "total_wall_s": total,
+           "total_cpu_s": cpu_s, "load_average_end": os.getloadavg(), "args": vars(args),
            "duration_sweep": sweep, "adaptation": adapted}
     od = Path(args.out)
     od.mkdir(parents=True, exist_ok=True)
     (od / "ser_duration.json").write_text(json.dumps(out, indent=2))
     (od / "ser_duration.md").write_text(markdown(out))
-    print(f"total {total:.0f} s; wrote {od / 'ser_duration.json'} and .md")
+    print(f"total {total:.0f} s wall, {cpu_s:.0f} s CPU; wrote {od / 'ser_duration.json'} and .md")
 
 
 def markdown(o: dict) -> str:
@@ -186,7 +189,9 @@ def markdown(o: dict) -> str:
              "", f"{o['n_clips']} clips, {o['n_speakers']} speakers; frozen backbone + head "
              f"(weighted layer sum, mean pooling), {o['args']['folds']} actor-disjoint folds; "
              f"baseline = {o['baseline']}. Machine: {m['cpu']}, {m['cores']} cores, "
-             f"{m['torch_threads']} torch threads, torch {m['torch']}. Total {o['total_wall_s']:.0f} s.",
+             f"{m['torch_threads']} torch threads, torch {m['torch']}. Total {o['total_wall_s']:.0f} s "
+             f"wall, {o['total_cpu_s']:.0f} s CPU (process time; the machine was shared, load "
+             f"average {o['load_average_end'][0]:.1f} at the end).",
              "", "| duration s | UA | 95% CI | WA | macro-F1 | logreg UA | GFLOPs/clip | "
              "train GFLOPs | UA ratio | FLOPs ratio | wall s |", "|" + "---|" * 11]
     for r in o["duration_sweep"]:

@@ -12,7 +12,7 @@ from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.runner import SerTask, evaluate, train
 from speechbudget.tasks.ser.train import TrainOptions, load_checkpoint, predict_logits, read_clips
 
-FAST = dict(epochs=15, lr=3e-3, backbone_lr=1e-3, progress=False)
+FAST = dict(epochs=15, lr=3e-3, backbone_lr=1e-3, dropout=0.1, progress=False)
 
 
 @pytest.mark.parametrize("kind,model", [("w2v", "wav2vec2-base"), ("whisper", "tiny.en")])
@@ -71,7 +71,7 @@ def test_training_is_deterministic(synthetic_manifest, tiny_wav2vec2, tmp_path):
 
 
 def test_task_interface_folds_cover_every_clip_once(synthetic_manifest, tiny_wav2vec2):
-    task = SerTask(folds=3, epochs=10, lr=3e-3, source=str(tiny_wav2vec2))
+    task = SerTask(folds=3, epochs=20, lr=3e-3, dropout=0.1, source=str(tiny_wav2vec2))
     config = Config(task="ser", model="wav2vec2-base", window=1.0)
     ds = task.load_dataset(str(synthetic_manifest))
     shards = task.shards(config, ds)

@@ -112,12 +112,26 @@ def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int
     return model, False, 0
 
 
-def build_backbone(config: Config, source: str | None = None, device: str = "cpu") -> Backbone:
-    """The backbone for `config` (weights from `source`, default the config's model)."""
-    encoder, is_whisper, n_mels = load_encoder(source or config.model, device)
-    encoder.eval()
-    for p in encoder.parameters():
-        p.requires_grad_(False)
+# the last pristine encoder loaded for a frozen backbone, reused across folds and durations
+_FROZEN: dict[tuple[str, str], tuple[nn.Module, bool, int]] = {}
+
+
+def build_backbone(config: Config, source: str | None = None, device: str = "cpu",
+                   shared: bool = False) -> Backbone:
+    """The backbone for `config` (weights from `source`, default the config's model).
+    `shared=True` (frozen backbones only: the caller must not modify it) reuses the encoder loaded
+    last time for the same source and device instead of loading it again."""
+    key = (source or config.model, str(device))
+    if shared and key in _FROZEN:
+        encoder, is_whisper, n_mels = _FROZEN[key]
+    else:
+        encoder, is_whisper, n_mels = load_encoder(key[0], device)
+        encoder.eval()
+        for p in encoder.parameters():
+            p.requires_grad_(False)
+        if shared:
+            _FROZEN.clear()
+            _FROZEN[key] = (encoder, is_whisper, n_mels)
     return Backbone(encoder, is_whisper, config, n_mels)
 
 

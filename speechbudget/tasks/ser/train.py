@@ -207,9 +207,11 @@ def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
                 source: str | None = None, device: str = "cpu", init: bool | str | None = None
                 ) -> SerModel:
     """A fresh (seeded) SER model: backbone loaded and adapted, head initialised."""
-    torch.manual_seed(options.seed)
-    backbone = build_backbone(config, source, device)
-    apply_adaptation(backbone.encoder, config.adaptation, init=init)
+    frozen = is_frozen(config.adaptation)
+    backbone = build_backbone(config, source, device, shared=frozen)
+    torch.manual_seed(options.seed)  # after loading: LoRA init and head init are seeded alike
+    if not frozen:
+        apply_adaptation(backbone.encoder, config.adaptation, init=init)
     head = SerHead(backbone.hidden_size, backbone.num_hidden_states, len(labels), options.pooling,
                    options.layer_weights, options.dropout).to(backbone.device)
     return SerModel(backbone, head, labels, config, source or config.model)
