@@ -49,20 +49,26 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     except StoreError as e:
         _fail(str(e))
     tp = throughput(st)
+    status = {r["key"]: r["status"] for r in st.configs()} if st else {}
     t = Table(title=f"{s.name}: {s.plan.type} plan, {len(p.configs)} configurations "
                     f"(of {p.space_size} valid in the joint space), {n_items or '?'} items")
     for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):
         t.add_column(col, justify="left" if col in ("configuration", "key") else "right")
     if s.plan.type == "iso_flops":
         t.add_column("budget (GFLOPs)", justify="right")
+    if st:
+        t.add_column("in store")
     total = 0.0
     for i, c in enumerate(p.configs, 1):
         g = p.gflops.get(c.key)
         sec = estimate_seconds(g, n_items, tp)
-        total += sec or 0.0
+        if status.get(c.key) != "done":
+            total += sec or 0.0
         row = [str(i), c.label, c.key, "n/a" if g is None else f"{g:.2f}", _dur(sec)]
         if s.plan.type == "iso_flops":
             row.append(", ".join(f"{b:g}" for b in p.bands.get(c.key, [])))
+        if st:
+            row.append(status.get(c.key, "-"))
         t.add_row(*row)
     Console().print(t)
     if s.plan.type == "adaptive":
@@ -71,7 +77,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                       f"configurations, minimising {' and '.join(s.plan.objectives)}")
         total = total * n / max(1, len(p.configs))
     length = f"{p.audio_s:.1f} s" if p.audio_s else "window length"
-    Console().print(f"estimated run time {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
+    left = " (configurations not done in the store)" if st else ""
+    Console().print(f"estimated run time{left} {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
                     f"({tp.source}; FLOPs for items of {length})")
     if p.invalid:
         Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "

@@ -83,6 +83,10 @@ class FakeTask:
         if self.interrupt_after is not None and self.shards_run >= self.interrupt_after:
             raise KeyboardInterrupt
         self.shards_run += 1
+        die = os.environ.get("FAKE_TASK_DIE_ONCE")  # a marker file: the first worker to get
+        if die and not Path(die).exists():         # here creates it and dies (SIGKILL)
+            Path(die).write_text(str(os.getpid()))
+            os.kill(os.getpid(), 9)
         if self.log_dir:
             Path(self.log_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
         by_id = {i.id: i for i in dataset.items}

@@ -80,6 +80,20 @@ def test_process_executor_gives_the_same_metrics(write_spec, tmp_path):
     assert len(pids) == 2  # really ran in two worker processes
 
 
+def test_process_worker_killed_mid_shard_is_replaced_and_the_unit_retried(write_spec, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("FAKE_TASK_DIE_ONCE", str(tmp_path / "died"))
+    p = write_spec()
+    s = run_sweep(p, tmp_path / "p.db", executor="process", workers=2, progress=False)
+    assert (tmp_path / "died").exists()  # a worker really died
+    assert s.finished == 5 and s.failed == 0
+    st = ResultsStore(tmp_path / "p.db")
+    assert st.n_items() == 5 * 6
+    attempts = [st.shard_status(c.key)[sid]["attempts"] for c, _ in s.metrics
+                for sid in st.shard_status(c.key)]
+    assert sorted(attempts)[-1] == 2 and attempts.count(2) == 1
+
+
 def test_missing_data_is_a_clear_error(write_spec, tmp_path):
     with pytest.raises(SpecError, match="data: .*does not exist"):
         run_sweep(write_spec(), tmp_path / "r.db", data=str(tmp_path / "nope"))
@@ -106,6 +120,9 @@ def test_cli_plan_run_and_runs(write_spec, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     r = cli.invoke(app, ["runs", "list", str(db)])
     assert r.exit_code == 0 and "base 30s s2@L6-mean" in r.output
+    r = cli.invoke(app, ["sweep", "plan", str(p), "--store", str(db)])
+    assert r.exit_code == 0 and "past runs in the store" in r.output and "done" in r.output
+    assert "estimated run time (configurations not done in the store) 0 s" in r.output
     r = cli.invoke(app, ["runs", "export", str(db), "--out", str(tmp_path / "x"),
                          "--format", "both"])
     assert r.exit_code == 0 and (tmp_path / "x" / "items.parquet").exists()
