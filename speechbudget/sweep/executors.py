@@ -254,7 +254,7 @@ class RayExecutor(Executor):
     name = "ray"
 
     def __init__(self, workers: int = 2, device: str = "cpu", address: str | None = None,
-                 num_cpus: float = 1.0, num_gpus: float = 0.0, **kw: Any):
+                 num_cpus: float = 1.0, num_gpus: float | None = None, **kw: Any):
         super().__init__(workers=workers, device=device, **kw)
         self.address = address
         self.num_cpus = num_cpus
@@ -276,8 +276,17 @@ class RayExecutor(Executor):
         from ray.exceptions import RayActorError, RayTaskError
 
         self._start()
+        num_gpus = self.num_gpus
+        if num_gpus is None:  # cuda: one GPU per actor, or a share when there are fewer GPUs
+            num_gpus = 0.0
+            if self.device.startswith("cuda"):
+                gpus = ray.cluster_resources().get("GPU", 0)
+                if gpus <= 0:
+                    raise ValueError(f"device {self.device!r}, but the Ray cluster "
+                                     f"({self.address or 'local'}) has no GPU")
+                num_gpus = 1.0 if gpus >= self.workers else gpus / self.workers
         Worker = ray.remote(_RayWorker).options(
-            num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_restarts=self.max_retries,
+            num_cpus=self.num_cpus, num_gpus=num_gpus, max_restarts=self.max_retries,
             max_task_retries=self.max_retries)
         queues = [deque(q) for q in assign_bundles(units, self.workers, cost) if q]
         threads = max(1, int(self.num_cpus))
@@ -361,6 +370,5 @@ def make_executor(name: str | Executor, workers: int | None = None, device: str 
         except ImportError:
             raise ValueError("executor 'ray' needs Ray: pip install 'speechbudget[ray]'") from None
         return RayExecutor(workers=n, device=device, address=address, max_retries=max_retries,
-                           cache_bytes=cache_bytes, num_gpus=1.0 if device.startswith("cuda")
-                           else 0.0)
+                           cache_bytes=cache_bytes)
     raise ValueError(f"unknown executor {name!r}: expected one of {', '.join(EXECUTORS)}")
