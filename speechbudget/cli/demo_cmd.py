@@ -1,0 +1,46 @@
+"""`speechbudget demo`: the main job on the offline defaults (sweeps, report, recommendation)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from speechbudget.cli.app import app
+
+console = Console(soft_wrap=True)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("speechbudget-demo"), "--out", help="output folder (store + report)"),
+    asr_data: Optional[Path] = typer.Option(None, "--asr-data", help="ASR data (default: the bundled "
+                                            "LibriSpeech sample)"),
+    emotion_data: Optional[Path] = typer.Option(None, "--emotion-data", help="emotion manifest or "
+                                                "folder (default: ../shared/data/emotion_sample "
+                                                "when present)"),
+    no_ser: bool = typer.Option(False, "--no-ser", help="skip the SER duration sweep"),
+    asr_items: Optional[int] = typer.Option(None, "--asr-items", min=1,
+                                            help="evaluate only the first N utterances"),
+    max_gflops: Optional[float] = typer.Option(None, "--max-gflops", help="FLOPs limit for the "
+                                               "recommendation (GFLOPs per utterance)"),
+    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="real-time-factor limit for "
+                                            "the recommendation (measured on this machine)"),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu (default: cuda when "
+                                         "available)"),
+) -> None:
+    """Run the star sweeps on real recordings with the bundled Whisper models, write the report and
+    print the recommendation. Runs offline; running it again resumes from the store."""
+    from speechbudget.cli.recommend_cmd import limits_from, print_recommendation
+    from speechbudget.demo import run_demo
+
+    limits = limits_from(max_gflops, max_rtf, None)
+    result = run_demo(out, asr_data=asr_data, emotion_data=emotion_data, device=device,
+                      limits=limits, asr_items=asr_items, with_ser=not no_ser)
+    console.rule("recommendation (ASR)")
+    print_recommendation(result.recommendation)
+    for label, reason in result.failures.items():
+        console.print(f"[yellow]failed:[/yellow] {label}: {reason}")
+    console.print(f"\nreport: [bold]{result.report}[/bold]\nstore:  {result.store} "
+                  f"(speechbudget recommend {result.store} --max-gflops G --max-rtf R)")
