@@ -111,7 +111,15 @@ class ResultsStore:
 
     # ---- runs -----------------------------------------------------------------------------
     def start_run(self, spec: dict[str, Any], environment: dict[str, Any]) -> int:
+        """Record a new run. Earlier runs of this machine still marked running whose process is
+        gone (killed, crashed) are marked 'killed'."""
         with self._tx() as db:
+            for run_id, env_json in db.execute("SELECT run_id, environment_json FROM runs WHERE "
+                                               "status = 'running'").fetchall():
+                env = json.loads(env_json or "{}")
+                if env.get("hostname") == platform.node() and env.get("pid") \
+                        and not _alive(int(env["pid"])):
+                    db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
             cur = db.execute(
                 "INSERT INTO runs (spec_name, spec_digest, spec_json, started, status, "
                 "environment_json) VALUES (?, ?, ?, ?, 'running', ?)",
@@ -373,7 +381,24 @@ def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "gpu": gpu, "device": device, "executor": executor, "workers": workers,
             "python": platform.python_version(), "platform": platform.platform(),
-            "hostname": platform.node(), "versions": versions, "git": _git_commit()}
+            "hostname": platform.node(), "pid": os.getpid(), "versions": versions,
+            "git": _git_commit()}
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (killed, not yet reaped) is not running
+        state = Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _git_commit() -> str | None:

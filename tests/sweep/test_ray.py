@@ -61,6 +61,4 @@ def test_killed_ray_worker_is_retried_and_the_sweep_completes(local_ray, asr_spe
     assert not t.is_alive()
     s = out["summary"]
     assert s.finished == 3 and s.failed == 0, s.failures
-    with pytest.raises(ProcessLookupError):
-        os.kill(victim, 0)
     assert asr_comparable(db) == asr_comparable(asr_baseline[0])
