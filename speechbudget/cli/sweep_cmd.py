@@ -143,6 +143,10 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                             retry_failed=not no_retry_failed)
     except (SpecError, StoreError, ValueError) as e:
         _fail(str(e))
+    except KeyboardInterrupt:
+        Console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in {store}; "
+                                   "run the same command again to resume")
+        raise typer.Exit(130)
     if not progress:
         Console().print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
                       f"failed, {summary.reused} already in {store}, {summary.shards_run} shards "
