@@ -117,7 +117,6 @@ def run_adaptive(spec: SweepSpec, sweep: "_Sweep") -> list[Config]:
     configs = {c.key: c for c in plan.configs}
     by_key, by_index = space_index(spec)
     axes = _choices(spec)
-    names = [name for name, _, _ in axes]
     dists = {name: _distribution(labels) for name, _, labels in axes}
 
     def params_of(key: str) -> dict[str, Any]:

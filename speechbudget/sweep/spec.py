@@ -5,7 +5,7 @@
     data: ../data/librispeech_sample    # relative paths are relative to the spec file
     task_options: {batch_size: 4, max_items: 6}
     models: [tiny.en, base]
-    axes:                               # each a list, or a range {start, stop, step} (stop included)
+    axes:                   # each a list, or a range {start, stop, step} (stop included)
       window: [30, 15, dynamic]
       stride: [1, 2]
       stride_at: [output]
@@ -370,7 +370,8 @@ def _check_values(spec: SweepSpec, err) -> None:
         points = [{**spec.centre(), n: v} for n, vals in spec._axis_items() for v in vals]
     else:
         names = [n for n, _ in spec._axis_items()]
-        points = [dict(zip(names, c)) for c in itertools.product(*[v for _, v in spec._axis_items()])]
+        product = itertools.product(*[v for _, v in spec._axis_items()])
+        points = [dict(zip(names, c)) for c in product]
     ok: dict[tuple[str, str], ConfigError | None] = {}
     for p in points:
         try:

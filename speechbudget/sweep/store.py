@@ -283,7 +283,7 @@ class ResultsStore:
 
     # ---- export -------------------------------------------------------------------------------
     def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
-        """Every table as (columns, rows), metrics flattened (one column per ConfigMetrics field)."""
+        """Every table as (columns, rows); metrics flattened (a column per ConfigMetrics field)."""
         out = {}
         for t in ("runs", "configs", "shards", "items"):
             cur = self.db.execute(f"SELECT * FROM {t}")
