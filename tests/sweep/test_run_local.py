@@ -123,6 +123,11 @@ def test_cli_plan_run_and_runs(write_spec, tmp_path, monkeypatch):
     r = cli.invoke(app, ["sweep", "plan", str(p), "--store", str(db)])
     assert r.exit_code == 0 and "past runs in the store" in r.output and "done" in r.output
     assert "estimated run time (configurations not done in the store) 0 s" in r.output
+    key = ResultsStore(db, readonly=True).metrics()[0][0].key
+    r = cli.invoke(app, ["runs", "show", str(db), key[:6]])
+    assert r.exit_code == 0 and "tiny.en 30s s2@L2-mean" in r.output and "hyp-" in r.output
+    r = cli.invoke(app, ["runs", "show", str(db)])
+    assert r.exit_code == 0 and '"executor": "local"' in r.output and '"git"' in r.output
     r = cli.invoke(app, ["runs", "export", str(db), "--out", str(tmp_path / "x"),
                          "--format", "both"])
     assert r.exit_code == 0 and (tmp_path / "x" / "items.parquet").exists()
