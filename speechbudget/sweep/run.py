@@ -213,18 +213,22 @@ class _Sweep:
         return self.summary
 
 
-def run_sweep(spec: SweepSpec | str | Path, store_path: str | Path, executor: str | Executor =
+def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, executor: str | Executor =
               "local", address: str | None = None, progress: bool = True,
               device: str | None = None, workers: int | None = None, data: str | None = None,
               max_retries: int = 2, retry_failed: bool = True) -> RunSummary:
-    """Run (or resume) `spec` into the SQLite store at `store_path`.
+    """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
+    the SQLite store at `store_path`.
 
     executor: "local" (this process), "process" (a pool of `workers` processes) or "ray"
     (a Ray cluster at `address`, or a local Ray). device: where models run (default: cuda when
     available). data: overrides the spec's data path. Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.
     """
-    if not isinstance(spec, SweepSpec):
+    if isinstance(spec, dict):
+        from speechbudget.sweep.spec import spec_from_dict
+        spec = spec_from_dict(spec, data=data)
+    elif not isinstance(spec, SweepSpec):
         spec = load_spec(spec, data=data)
     elif data is not None:
         from speechbudget.sweep.spec import spec_from_dict

@@ -28,7 +28,9 @@ def test_resume_after_interrupt_runs_only_missing_shards(write_spec, tmp_path, m
     again = run_sweep(spec, tmp_path / "r.db", progress=False)
     assert again.shards_run == 15 - 4 and again.shards_skipped == 4
     assert comparable(again.metrics) == comparable(clean.metrics)
-    done = run_sweep(spec, tmp_path / "r.db", progress=False)  # nothing left to do
+    import yaml
+    as_dict = yaml.safe_load(write_spec().read_text())  # the same sweep given as a mapping
+    done = run_sweep(as_dict, tmp_path / "r.db", progress=False)  # nothing left to do
     assert done.shards_run == 0 and done.reused == 5
     assert ResultsStore(tmp_path / "r.db").n_items() == 5 * 6
 
