@@ -205,6 +205,8 @@ def evaluate(config: Config, dataset: str | Path | AsrDataset, device: str | Non
     task = task or AsrTask(batch_size=batch_size, max_items=limit)
     device = device or default_device()
     ds = task.load_dataset(dataset)
+    if limit is not None:
+        ds = ds.limit(limit)
     results: list[ItemResult] = []
     for shard in task.shards(config, ds):
         results.extend(task.run_shard(config, ds, shard, device, cache))
