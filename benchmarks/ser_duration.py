@@ -111,7 +111,8 @@ def run_adapted(ds, adaptation: Adaptation, args, cache: dict) -> dict:
         wall += time.perf_counter() - t0
         refs += [c.label for c in clips]
         hyps += [res.model.labels[i] for i in logits.argmax(1).tolist()]
-        inf, tg = flops_for(config, res.n_train, res.epochs_run, len(ds.labels))
+        inf, tg = flops_for(config, res.n_train, res.epochs_run, len(ds.labels), opts.pooling,
+                            opts.layer_weights)
         train_gf += tg or 0.0
         trainable = res.trainable_params
     m = ser_metrics(refs, hyps, list(ds.labels))

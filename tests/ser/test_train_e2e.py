@@ -36,7 +36,9 @@ def test_tiny_backbone_trains_saves_reloads(kind, model, synthetic_manifest, tin
     assert torch.equal(before, after)
     m, items = evaluate(tmp_path / "ck", ds, ids=meta["test_ids"])
     assert m.ua == pytest.approx(result.test.ua) and len(items) == len(clips)
-    assert m.inference_gflops is None or m.inference_gflops > 0
+    from speechbudget.flops import estimate
+    assert m.inference_gflops == pytest.approx(estimate(config).gflops)
+    assert result.test.train_gflops > 0
 
 
 def test_dama_with_top_layer_trains_and_reloads_identically(synthetic_manifest, tiny_whisper,

@@ -109,7 +109,8 @@ class SerTask:
             return [ItemResult(item_id=i, ok=False, reference=dataset.get(i).label, error=reason,
                                extra={"fold": fold}) for i in shard.item_ids]
         audio, skipped = read_clips(dataset.subset(test_ids))
-        inf, train_gf = flops_for(config, result.n_train, result.epochs_run, len(dataset.labels))
+        inf, train_gf = flops_for(config, result.n_train, result.epochs_run, len(dataset.labels),
+                                  self.options.pooling, self.options.layer_weights)
         # the held-out clips run through the whole model (no feature cache), so that the
         # recorded inference time (RTF) is the real cost of a prediction
         items = _item_results(dataset, test_ids, result.model, audio, skipped, None, inf,
@@ -196,7 +197,8 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
                        [result.model.labels[i] for i in logits.argmax(1).tolist()],
                        result.model.labels)
     test.inference_gflops, test.train_gflops = flops_for(config, result.n_train, result.epochs_run,
-                                                         len(ds.labels))
+                                                         len(ds.labels), opt.pooling,
+                                                         opt.layer_weights)
     result.skipped.extend(skipped)
     save_checkpoint(result.model, out_dir, opt, extra={
         "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
@@ -221,7 +223,8 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
         raise ValueError(f"{ds.source}: label {bad[0]!r} is not in the checkpoint's label set "
                          f"{model.labels}")
     audio, skipped = read_clips(clips)
-    inf, _ = flops_for(model.config, n_classes=len(model.labels))
+    inf, _ = flops_for(model.config, n_classes=len(model.labels), pooling=model.head.pooling,
+                       layer_weights=model.head.layer_weights is not None)
     items = _item_results(ds, [c.id for c in clips], model, audio, skipped, None, inf, batch_size)
     ok = [r for r in items if r.ok]
     if not ok:
