@@ -97,7 +97,7 @@ def run_adapted(ds, adaptation: Adaptation, args, cache: dict) -> dict:
     config = Config(task="ser", model=args.model, window=args.adapt_duration,
                     adaptation=adaptation)
     opts = TrainOptions(epochs=args.adapt_epochs if adaptation.method != "none" else args.epochs,
-                        seed=args.seed, progress=args.progress)
+                        seed=args.seed, progress=args.progress, backbone_lr=args.backbone_lr)
     refs, hyps, train_gf, wall, trainable = [], [], 0.0, 0.0, 0
     for k in range(args.adapt_folds):
         tr, va, te = fold_splits(ds, args.folds, args.seed, k)
@@ -135,6 +135,7 @@ def main() -> None:
     ap.add_argument("--adapt-folds", type=int, default=1)
     ap.add_argument("--adapt-epochs", type=int, default=3)
     ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--backbone-lr", type=float, default=TrainOptions.backbone_lr)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -203,7 +204,8 @@ def markdown(o: dict) -> str:
                      f"{r['wall_s']:.0f} |")
     a = o["adaptation"]
     lines += ["", f"## Adaptation at {a[0]['duration_s']:g} s ({a[0]['folds']} fold(s); LoRA/DAMA "
-              f"{a[1]['epochs']} epochs, frozen {a[0]['epochs']} epochs with early stopping)", "",
+              f"{a[1]['epochs']} epochs with backbone lr {o['args']['backbone_lr']:g}, frozen "
+              f"{a[0]['epochs']} epochs with early stopping)", "",
               "| adaptation | UA | WA | macro-F1 | trainable params | GFLOPs/clip | train GFLOPs | "
               "UA vs frozen | train FLOPs vs frozen | wall s |", "|" + "---|" * 10]
     for r in a:
