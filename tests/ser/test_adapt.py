@@ -110,3 +110,21 @@ def test_dama_frozen_basis_counts():
 def test_unknown_target_module_is_a_clear_error():
     with pytest.raises(ValueError, match="adaptation.targets.*query"):
         apply_adaptation(_encoder(), Adaptation(method="lora", rank=2, targets=("query",)))
+
+
+def test_lora_on_wavlm_attention_projections_is_refused():
+    """WavLM's attention reads q/k/v/out weights directly: LoRA there would silently do nothing."""
+    import pytest
+    from transformers import WavLMConfig, WavLMModel
+
+    from speechbudget.axes import Adaptation
+    from speechbudget.tasks.ser.adapt import apply_adaptation, count_trainable
+
+    cfg = WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                      conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2),
+                      num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    with pytest.raises(ValueError, match="WavLM"):
+        apply_adaptation(WavLMModel(cfg), Adaptation(method="lora", rank=4))
+    model = apply_adaptation(WavLMModel(cfg), Adaptation(method="lora", rank=4,
+                                                         targets=("intermediate_dense",)))
+    assert count_trainable(model) == 2 * (4 * 32 + 64 * 4)
