@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import platform
 import random
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from speechbudget.machine import machine_info
 from speechbudget.analysis import scaling_fit as sf
 from speechbudget.analysis.pareto import pareto_frontier
 from speechbudget.analysis.recommend import Limits, recommend
@@ -33,16 +32,7 @@ OUT = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    return machine_info()
 
 
 def results(n: int, seed: int = 0) -> list[tuple[Config, ConfigMetrics]]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
 import torch
 
+from speechbudget.machine import machine_info
 from speechbudget.axes import Adaptation, Config
 from speechbudget.flops import estimate
 from speechbudget.flops.measure import measure
@@ -25,16 +24,7 @@ OUT = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    return machine_info()
 
 
 def configs() -> list[tuple[Config, float | None]]:

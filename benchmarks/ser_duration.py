@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from speechbudget.machine import machine_info
 from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.metrics import flops_for, ser_metrics
@@ -37,16 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def machine(threads: int) -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": threads,
-            "torch": torch.__version__, "python": platform.python_version()}
+    return machine_info(threads)
 
 
 def logistic_baseline(model, ds, folds: int, seed: int, cache: dict) -> float:

@@ -360,14 +360,8 @@ def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
     """Where a run happens: CPU/GPU, threads, library versions, git commit."""
     import importlib.metadata as md
     import torch
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from speechbudget.machine import cpu_name
+    cpu = cpu_name()
     versions = {}
     for pkg in ("speechbudget", "torch", "transformers", "peft", "ray", "optuna", "ctranslate2",
                 "numpy", "jiwer"):

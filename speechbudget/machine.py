@@ -1,0 +1,28 @@
+"""What machine a measurement ran on (for stores and benchmark results)."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def cpu_name() -> str:
+    """The CPU model name (from /proc/cpuinfo where available)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info(threads: int | None = None) -> dict[str, Any]:
+    """CPU, cores, torch threads, GPU, torch and Python versions."""
+    import torch
+    gpu = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+           if torch.cuda.is_available() else None)
+    return {"cpu": cpu_name(), "cores": os.cpu_count(),
+            "torch_threads": threads if threads is not None else torch.get_num_threads(),
+            "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
