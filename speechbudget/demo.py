@@ -4,7 +4,8 @@
    Whisper tiny.en and multilingual base — centre tiny.en, 30 s window, stride 1; then the model,
    the window (20, 15, 10 s, dynamic) and the token stride (2, 4 after encoder layer 2) varied one
    at a time; and a second, small star around stride 2 that moves where the stride applies
-   (before layer 0, after layer 2, on the output).
+   (before layer 0, after layer 2, on the output); and base with a 15 s window and with stride 2,
+   so that the scaling-law fit has points off the centre for both models.
 2. SER (when an emotion manifest is given or ../shared/data/emotion_sample exists): the clip
    duration (xT) swept for a frozen tiny.en encoder + trained head over actor-disjoint folds.
 3. The report (HTML + Markdown + plots) and the recommendation under the given limits.
@@ -63,6 +64,12 @@ def demo_specs(asr_data: Path, emotion_data: Path | None, asr_items: int | None 
                      "pool": ["mean"]},
             "plan": {"type": "star",
                      "centre": {"model": "tiny.en", "window": 30, "stride": 2, "stride_at": 2}},
+        }),
+        spec_from_dict({  # base off the centre too, so the scaling-law fit has enough points
+            "name": "demo-asr-base", "task": "asr", "data": str(asr_data),
+            "task_options": asr_options, "models": ["base"],
+            "axes": {"window": [30, 15], "stride": [1, 2], "stride_at": [2], "pool": ["mean"]},
+            "plan": {"type": "star", "centre": {"model": "base", "window": 30, "stride": 1}},
         }),
     ]
     if emotion_data is not None:

@@ -18,4 +18,6 @@ for _name in SUBCOMMANDS:
 
 
 def main() -> None:
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()  # our own progress bars; no per-model "Loading weights"
     app()
