@@ -77,3 +77,14 @@ def test_beam_search_matches_hf_and_beam1_is_greedy(tiny_whisper):
         assert beam[i] == runner.beam(enc[i:i + 1], max_new_tokens=12, beam_size=3).tokens[0]
     for i in (0, 3):
         assert beam[i] == _hf_generate(tiny_whisper, enc[i:i + 1], num_beams=3, max_new=12)
+
+
+def test_loop_cut_keeps_the_first_copy_of_a_repetition_loop():
+    from speechbudget.tasks.asr.decode import loop_cut
+
+    run = [11, 12, 13, 14, 15]
+    assert loop_cut([1, 2] + run * 3) == 2 + len(run)
+    assert loop_cut([1, 2] + run * 2) is None            # twice is not yet a loop
+    assert loop_cut([7, 8, 9, 8, 9, 8, 9]) is None       # "no, no, no": short runs are speech
+    assert loop_cut([5] * 11) is None and loop_cut([5] * 12) == 4
+    assert loop_cut([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) is None

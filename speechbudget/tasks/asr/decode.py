@@ -13,7 +13,9 @@ the weights of the HF decoder modules (`model.model.decoder`, `model.proj_out`) 
 Rows may have encoder states of different lengths (dynamic windows): they are right-padded and the
 padding is masked out of cross-attention. Stop rules against repetition loops: each row decodes at
 most `max_new_tokens[row]` tokens (the runner gives `tokens_per_s` x audio seconds + a margin) and
-never beyond `max_target_positions`.
+never beyond `max_target_positions`; and a row whose output ends in the same run of p tokens
+repeated (3 times, and at least LOOP_MIN_TOKENS tokens in all: a loop, not "no, no, no") stops
+there and keeps the first copy of the run (`loop_cut`).
 """
 from __future__ import annotations
 
@@ -74,10 +76,30 @@ class _State:
             self.cross_mask = self.cross_mask.index_select(0, idx)
 
 
+LOOP_REPEATS = 3        # a run repeated this many times at the end of the output is a loop ...
+LOOP_MIN_TOKENS = 12    # ... when the repeats hold at least this many tokens together
+LOOP_MAX_PERIOD = 48    # longest run (tokens) looked for
+
+
+def loop_cut(tokens: Sequence[int]) -> int | None:
+    """If `tokens` ends in a repetition loop (a run of p tokens repeated LOOP_REPEATS times, p *
+    LOOP_REPEATS >= LOOP_MIN_TOKENS), the length to keep: up to the end of the loop's first copy."""
+    n = len(tokens)
+    for p in range(1, min(LOOP_MAX_PERIOD, n // LOOP_REPEATS) + 1):
+        if p * LOOP_REPEATS < LOOP_MIN_TOKENS:
+            continue
+        tail = tokens[n - p:]
+        if all(tokens[n - (k + 1) * p:n - k * p] == tail for k in range(1, LOOP_REPEATS)):
+            return n - (LOOP_REPEATS - 1) * p
+    return None
+
+
 @dataclass
 class DecodeResult:
-    tokens: list[list[int]]  # new tokens per row, without prompt and eos
+    tokens: list[list[int]]  # new tokens per row, without prompt and eos (loops cut)
     stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
+    stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
+    generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
 
 
 class WhisperDecoderRunner:
@@ -176,7 +198,7 @@ class WhisperDecoderRunner:
         P = len(self.opt.prompt_ids)
         st = self._start(enc, enc_lengths, P + max(limits))
         out: list[list[int]] = [[] for _ in range(B)]
-        by_limit = [False] * B
+        by_limit, by_loop, generated = [False] * B, [False] * B, [0] * B
         rows = list(range(B))  # original row of each batch entry (-1: finished, still computed)
         live = B
         prompt = torch.tensor([self.opt.prompt_ids], device=enc.device).expand(B, P)
@@ -194,7 +216,12 @@ class WhisperDecoderRunner:
                     rows[j], live = -1, live - 1
                     continue
                 out[r].append(t)
-                if len(out[r]) >= limits[r]:
+                cut = loop_cut(out[r])
+                if cut is not None:
+                    generated[r], by_loop[r] = len(out[r]), True
+                    del out[r][cut:]
+                    rows[j], live = -1, live - 1
+                elif len(out[r]) >= limits[r]:
                     by_limit[r] = True
                     rows[j], live = -1, live - 1
             if live == 0:
@@ -208,7 +235,8 @@ class WhisperDecoderRunner:
                 rows, nxt = [rows[j] for j in keep], nxt[idx]
             logits = self._step(nxt[:, None], st)
             step += 1
-        return DecodeResult(out, by_limit)
+        generated = [g or len(o) for g, o in zip(generated, out)]
+        return DecodeResult(out, by_limit, by_loop, generated)
 
     # ---- beam search ------------------------------------------------------------------------
     @torch.inference_mode()
@@ -287,7 +315,10 @@ class WhisperDecoderRunner:
         for r in range(B):
             cands = finished[r] or [h for h in hyps[r] if h[1] > float("-inf")] or [([], 0.0)]
             out.append(max(cands, key=lambda h: self._score(h[0], h[1]))[0])
-        return DecodeResult(out, by_limit)
+        generated = [len(o) for o in out]
+        cuts = [loop_cut(o) for o in out]
+        out = [o if c is None else o[:c] for o, c in zip(out, cuts)]
+        return DecodeResult(out, by_limit, [c is not None for c in cuts], generated)
 
     def _score(self, tokens: list[int], logprob: float) -> float:
         n = max(1, len(tokens))

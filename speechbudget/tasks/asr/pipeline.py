@@ -63,6 +63,8 @@ class Row:
     enc: Tensor | None = None
     tokens: list[int] = field(default_factory=list)
     by_limit: bool = False
+    by_loop: bool = False
+    generated: int = 0       # tokens the decoder computed (before a repetition loop was cut)
     t: dict[str, float] = field(default_factory=lambda: {"features": 0.0, "encoder": 0.0,
                                                          "decoder": 0.0})
 
@@ -244,6 +246,7 @@ class AsrPipeline:
             dt = (time.perf_counter() - t0) / len(batch)
             for j, r in enumerate(batch):
                 r.tokens, r.by_limit, r.t["decoder"] = res.tokens[j], res.stopped_by_limit[j], dt
+                r.by_loop, r.generated = res.stopped_by_loop[j], res.generated[j]
 
     def run(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
         self.features(rows, cache)

@@ -154,6 +154,7 @@ class AsrTask:
                        chunks=sum(r.chunks for r in ok),
                        multi_chunk_items=sum(1 for r in ok if r.chunks > 1),
                        stopped_by_limit=sum(1 for r in ok if r.extra.get("stopped_by_limit")),
+                       repetition_cut=sum(1 for r in ok if r.extra.get("repetition_cut")),
                        encoder_ms_per_utt=1000 * m.timings["encoder"] / len(ok),
                        decoder_ms_per_utt=1000 * m.timings["decoder"] / len(ok))
         return m
@@ -181,8 +182,9 @@ class AsrTask:
         hyp = " ".join(t for t in (pipe.text(r.tokens) for r in rows) if t)
         we = word_errors(item.text, hyp)
         audio_s = sum(r.audio_s for r in rows)
-        # decoded tokens as the FLOPs count them: every generated token, incl. end-of-text
-        decoded = sum(len(r.tokens) + (0 if r.by_limit else 1) for r in rows)
+        # decoded tokens as the FLOPs count them: every generated token, incl. end-of-text (a row
+        # stopped by the length limit or a repetition loop generated no end-of-text)
+        decoded = sum(r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows)
         timings = {s: sum(r.t[s] for r in rows) for s in STAGES}
         timings["load"] = load_s
         return ItemResult(
@@ -192,6 +194,7 @@ class AsrTask:
             extra={"substitutions": we.substitutions, "deletions": we.deletions,
                    "insertions": we.insertions, "window_s": rows[0].frames / 100,
                    "stopped_by_limit": any(r.by_limit for r in rows),
+                   "repetition_cut": any(r.by_loop for r in rows),
                    "normalized_prediction": normalize(hyp),
                    "normalized_reference": normalize(item.text),
                    "peak_mem_mb": peak})
