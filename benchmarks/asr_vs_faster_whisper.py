@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,15 +26,8 @@ REPO = HERE.parent
 
 
 def machine(threads: int) -> dict:
-    import torch
-    cpu = platform.processor()
-    try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo")
-                   if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": threads, "torch": torch.__version__,
-            "python": platform.python_version()}
+    from speechbudget.machine import machine_info
+    return machine_info(threads)
 
 
 def run_ours(bundle, audios, ids, batch_size: int) -> tuple[list[str], float, dict]:
