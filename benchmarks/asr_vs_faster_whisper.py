@@ -140,7 +140,7 @@ def main() -> None:
     m = results["machine"]
     lines = [f"# tiny.en: speechbudget vs faster-whisper ({len(audios)} utterances, "
              f"{audio_s:.0f} s of audio)", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores, {m['threads']} threads, torch {m['torch']}."
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, torch {m['torch']}."
              f" Command: `python benchmarks/asr_vs_faster_whisper.py "
              f"{' '.join(sys.argv[1:])}`", "",
              "| run | WER % [95% CI] | WER - fw fp32 (points) | same text as fw fp32 | wall s | "
