@@ -33,6 +33,8 @@ MEL_FRAMES_PER_S = 100  # Whisper: 10 ms hop
 ENCODER_FRAMES_PER_S = 50  # Whisper: conv stem stride 2
 MIN_SER_DURATION_S = 0.1
 DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
+# WavLM's attention calls F.multi_head_attention_forward with these modules' weights (no LoRA hook)
+WAVLM_ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
 class ConfigError(ValueError):
@@ -141,6 +143,12 @@ class Config:
             set_("adaptation", Adaptation(**self.adaptation))
         self._check_window(arch)
         self._check_stride(arch)
+        bypassed = sorted(set(self.adaptation.targets) & set(WAVLM_ATTENTION_PROJECTIONS))
+        if arch.family == "wavlm" and bypassed:
+            raise ConfigError("adaptation.targets", list(self.adaptation.targets),
+                              f"no {', '.join(bypassed)} for WavLM: its attention reads those weights "
+                              "directly, so LoRA there would never run; target the feed-forward "
+                              "layers (intermediate_dense, output_dense)")
         if self.adaptation.unfreeze_top > arch.encoder_layers:
             raise ConfigError("adaptation.unfreeze_top", self.adaptation.unfreeze_top,
                               f"at most the {arch.encoder_layers} encoder layers of {arch.name}")

@@ -83,3 +83,12 @@ def test_ser_duration_and_labels():
                adaptation=Adaptation(method="dama", rank=16, unfreeze_top=4))
     assert c.window == 4.0 and "dama16+top4" in c.label
     assert Config(task="ser", model="wav2vec2-large-robust", window=45).window == 45.0
+
+
+def test_lora_on_wavlm_attention_is_refused_with_the_field_named():
+    with pytest.raises(ConfigError) as e:
+        Config(task="ser", model="wavlm-base-plus", adaptation=Adaptation(method="lora", rank=8))
+    assert e.value.field == "adaptation.targets" and "WavLM" in str(e.value)
+    ok = Config(task="ser", model="wavlm-base-plus",
+                adaptation=Adaptation(method="lora", rank=8, targets=("intermediate_dense",)))
+    assert ok.adaptation.targets == ("intermediate_dense",)

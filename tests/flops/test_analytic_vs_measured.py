@@ -69,7 +69,7 @@ TRAIN = [  # (config kwargs, pooling)
     (dict(model="hubert-base", window=0.5, adaptation=A("lora", rank=4, targets=(
         "q_proj", "v_proj", "intermediate_dense"), unfreeze_top=1)), "mean"),
     (dict(model="wavlm-base-plus", window=0.5, adaptation=A("lora", rank=8, targets=(
-        "v_proj", "output_dense"))), "mean"),
+        "intermediate_dense", "output_dense"))), "mean"),
     (dict(model="wavlm-base-plus", window=0.5, adaptation=A(unfreeze_top=3)), "mean"),
     (dict(model="wavlm-base-plus", window=0.5, adaptation=A("dama", rank=4, targets=(
         "gru_rel_pos_linear", "intermediate_dense"))), "attentive-stats"),

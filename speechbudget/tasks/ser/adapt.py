@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from speechbudget.axes import Adaptation
+from speechbudget.axes import WAVLM_ATTENTION_PROJECTIONS, Adaptation
 
 DAMA_POWER = 2.0
 DAMA_MIN_RANK = 0
@@ -89,16 +89,13 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
     raise TypeError(f"{type(encoder).__name__}: no encoder layer list (.layers or .encoder.layers)")
 
 
-WAVLM_BYPASSED = ("q_proj", "k_proj", "v_proj", "out_proj")
-
-
 def _check_targets(encoder: nn.Module, targets: tuple[str, ...]) -> None:
     names = {n.rsplit(".", 1)[-1] for n, m in encoder.named_modules() if isinstance(m, nn.Linear)}
     missing = [t for t in targets if t not in names]
     if missing:
         raise ValueError(f"adaptation.targets {missing}: no such Linear module in "
                          f"{type(encoder).__name__}; available: {', '.join(sorted(names))}")
-    bypassed = [t for t in targets if t in WAVLM_BYPASSED]
+    bypassed = [t for t in targets if t in WAVLM_ATTENTION_PROJECTIONS]
     if bypassed and any(n.endswith("gru_rel_pos_linear") for n, _ in encoder.named_modules()):
         # WavLM's attention calls F.multi_head_attention_forward with these modules' weights, so
         # a LoRA wrapper around them would never run: training would silently adapt nothing.
