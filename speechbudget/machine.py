@@ -26,3 +26,9 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
     return {"cpu": cpu_name(), "cores": os.cpu_count(),
             "torch_threads": threads if threads is not None else torch.get_num_threads(),
             "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def default_device() -> str:
+    """"cuda" when a GPU is visible to torch, else "cpu" (every model path's default)."""
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -9,17 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
                            "configuration.", no_args_is_help=True)
 app.add_typer(asr_app, name="asr")
 console = Console()
-
-
-def _default_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resolve_model(model: str) -> tuple[str, str | None]:
@@ -86,7 +82,7 @@ def eval_cmd(
 
     if threads:
         torch.set_num_threads(threads)
-    device = device or _default_device()
+    device = device or default_device()
     arch_name, path = resolve_model(model)
     try:
         cfg = Config(task="asr", model=arch_name, window=window, stride=stride,

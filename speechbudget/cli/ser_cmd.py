@@ -6,21 +6,17 @@ import json
 from pathlib import Path
 from typing import Optional
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
                            "backbone, evaluate a checkpoint.", no_args_is_help=True)
 app.add_typer(ser_app, name="ser")
 console = Console()
-
-
-def _default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _model_name(backbone: str, model: str | None) -> str:
@@ -100,7 +96,7 @@ def train_cmd(
     folds: int = typer.Option(5, "--folds", help="speaker-disjoint folds"),
     fold: int = typer.Option(0, "--fold", help="the held-out test fold (the next one validates)"),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option(_default_device(), "--device"),
+    device: str = typer.Option(default_device(), "--device"),
 ) -> None:
     """Train on all folds but --fold (early stopping on the next fold), score --fold, save."""
     from speechbudget.axes import Adaptation, Config, ConfigError
@@ -140,7 +136,7 @@ def eval_cmd(
     held_out: bool = typer.Option(False, "--held-out", help="only the checkpoint's test fold "
                                   "clips (same dataset)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and items here"),
-    device: str = typer.Option(_default_device(), "--device"),
+    device: str = typer.Option(default_device(), "--device"),
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
     from speechbudget.tasks.ser.runner import evaluate

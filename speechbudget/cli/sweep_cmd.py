@@ -8,17 +8,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
                         no_args_is_help=True)
 app.add_typer(sweep_app, name="sweep")
-
-
-
-def _default_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _fail(msg: str) -> None:
@@ -127,7 +122,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                                              "start a local Ray)"),
             workers: Optional[int] = typer.Option(None, help="processes / Ray actors"),
             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
-            device: str = typer.Option(_default_device(), help="cpu, cuda, cuda:1 ..."),
+            device: str = typer.Option(default_device(), help="cpu, cuda, cuda:1 ..."),
             retries: int = typer.Option(2, help="retries of a unit whose worker died"),
             no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
                                                  help="do not retry shards that failed before"),

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 
+from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 console = Console()
@@ -51,10 +52,9 @@ def transcribe_cmd(
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic"),
 ) -> None:
     """Transcribe audio files; one line per file: `FILE<TAB>transcript`."""
-    import torch
 
     from speechbudget.axes import ConfigError
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or default_device()
     try:
         results = transcribe_files(list(files), model, device, window, stride, stride_at, pool,
                                    beam, precision)

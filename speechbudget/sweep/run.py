@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from speechbudget.machine import default_device
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.executors import (Executor, TaskRef, UnitResult, WorkUnit, build_task,
@@ -43,11 +44,6 @@ class RunSummary:
     failures: dict[str, str] = field(default_factory=dict)   # config label -> reason
     metrics: list[tuple[Config, ConfigMetrics]] = field(default_factory=list)
     evaluations: int = 0             # adaptive: configurations evaluated in all
-
-
-def default_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def reuse_order(config: Config) -> tuple:

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 import torch
 
+from speechbudget.machine import default_device
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
@@ -30,10 +31,6 @@ from speechbudget.tasks.asr.wer import bootstrap_ci, normalize, wer_from_counts,
 from speechbudget.tasks.base import Shard
 
 STAGES = ("features", "encoder", "decoder")
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class AsrTask:
