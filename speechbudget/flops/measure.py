@@ -187,12 +187,8 @@ class _SerModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
         if self.arch.is_whisper:
-            from speechbudget.models.whisper_encoder import encode, subsample_tokens
-            _, hidden = encode(self.backbone, x, c.stride, c.stride_at, c.pool,
-                               output_hidden_states=True)
-            T = hidden[-1].shape[1]
-            hidden = [h if h.shape[1] == T else subsample_tokens(h, c.stride, c.pool)
-                      for h in hidden]
+            from speechbudget.models.whisper_encoder import encode_layers
+            hidden = encode_layers(self.backbone, x, c.stride, c.stride_at, c.pool)
         else:
             hidden = list(self.backbone(x, output_hidden_states=True).hidden_states)
         self.tokens = hidden[-1].shape[1]

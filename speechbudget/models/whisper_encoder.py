@@ -96,3 +96,12 @@ def encoder_tokens(frames: int, stride: int = 1) -> int:
     """Encoder tokens after the conv stem (stride 2) and a token stride: pure arithmetic."""
     t = -(-frames // 2)
     return -(-t // stride)
+
+
+def encode_layers(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",
+                  pool: str = "mean") -> list[Tensor]:
+    """Every layer's hidden states (as `encode(..., output_hidden_states=True)`), those before the
+    stride subsampled the same way, so all have the final token count (for a weighted layer sum)."""
+    _, hidden = encode(encoder, mel, stride, stride_at, pool, output_hidden_states=True)
+    T = hidden[-1].shape[1]
+    return [h if h.shape[1] == T else subsample_tokens(h, stride, pool) for h in hidden]

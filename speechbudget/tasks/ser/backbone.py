@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from speechbudget.audio import SAMPLE_RATE
 from speechbudget.axes import Config
-from speechbudget.models.whisper_encoder import encode, encoder_tokens, subsample_tokens
+from speechbudget.models.whisper_encoder import encode_layers, encoder_tokens
 
 HOP = 160  # Whisper mel hop
 
@@ -76,11 +76,7 @@ class Backbone(nn.Module):
         if self.is_whisper:
             from speechbudget.audio import log_mel_batch
             mel = log_mel_batch(list(waves), self.n_mels, self.frames, device=self.device)
-            _, hidden = encode(self.encoder, mel, self.stride, self.stride_at, self.pool,
-                               output_hidden_states=True)
-            T = hidden[-1].shape[1]
-            hidden = [h if h.shape[1] == T else subsample_tokens(h, self.stride, self.pool)
-                      for h in hidden]
+            hidden = encode_layers(self.encoder, mel, self.stride, self.stride_at, self.pool)
         else:
             x = waves.clone()
             mask = torch.zeros_like(x, dtype=torch.long)
@@ -92,7 +88,7 @@ class Backbone(nn.Module):
             out = self.encoder(x, attention_mask=mask if self.use_mask else None,
                                output_hidden_states=True)
             hidden = list(out.hidden_states)
-            T = hidden[-1].shape[1]
+        T = hidden[-1].shape[1]
         counts = self.frame_counts(n_valid)
         frame_mask = (torch.arange(T, device=self.device)[None, :]
                       < torch.tensor(counts, device=self.device)[:, None]).float()
