@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from speechbudget.demo import demo_specs, run_demo
+from speechbudget.sweep import plan_configurations
 
 
 def test_demo_specs_cover_the_three_axes(bundled_librispeech):
     specs = demo_specs(bundled_librispeech, None)
     assert [s.name for s in specs] == ["demo-asr-star", "demo-asr-stride-position", "demo-asr-base"]
-    configs = {c for s in specs for c in s.configurations()}
+    configs = {c for s in specs for c in plan_configurations(s).configs}
     assert {c.model for c in configs} == {"tiny.en", "base"}
     assert {c.window for c in configs} >= {30.0, 20.0, 15.0, 10.0, "dynamic"}
     assert {(c.stride, c.stride_at) for c in configs} >= {(1, "output"), (2, 2), (4, 2), (2, 0),

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
 from speechbudget.axes import Config
+from speechbudget.pareto_core import non_dominated
 from speechbudget.records import ConfigMetrics
 
 Cost = Literal["gflops", "rtf", "peak_mem_mb"]
@@ -88,7 +89,7 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
                     cost: str = "gflops") -> FrontierResult:
     """Flag each configuration as on the frontier of error vs `cost` or dominated (and by what).
 
-    O(n log n): sort by (cost, error), sweep keeping the lowest error seen at strictly lower cost.
+    O(n log n) (speechbudget.pareto_core, shared with the adaptive sweep).
     """
     usable: list[Point] = []
     skipped: list[tuple[Config, str]] = []
@@ -103,19 +104,8 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
             usable.append(Point(config, metrics, c, float(err)))
     usable = _ordered(usable)
 
-    # sweep over groups of equal cost
-    on_front: list[bool] = [False] * len(usable)
-    best_below = math.inf  # lowest error among strictly cheaper configurations
-    i = 0
-    while i < len(usable):
-        j = i
-        while j < len(usable) and usable[j].cost == usable[i].cost:
-            j += 1
-        group_min = usable[i].error  # sorted by error within the group
-        for k in range(i, j):
-            on_front[k] = usable[k].error == group_min and group_min < best_below
-        best_below = min(best_below, group_min)
-        i = j
+    # the shared core (speechbudget.pareto_core); `usable` is already in its order
+    on_front = non_dominated([p.cost for p in usable], [p.error for p in usable])
 
     front = [p for p, f in zip(usable, on_front) if f]
     # frontier errors are non-increasing along it; the cheapest frontier point with error <= e

@@ -13,28 +13,24 @@ import itertools
 import json
 import math
 import random
-from typing import Any, TYPE_CHECKING
+from typing import Any
 
 from speechbudget.axes import Config, ConfigError
+from speechbudget.pareto_core import frontier_order
+from speechbudget.sweep.driver import Sweep
 from speechbudget.sweep.plan import plan_configurations
-from speechbudget.sweep.spec import SweepSpec, _jsonable
-
-if TYPE_CHECKING:
-    from speechbudget.sweep.run import _Sweep
+from speechbudget.sweep.spec import SweepSpec, jsonable
 
 MAX_IDLE_ASKS = 50   # asks in a row that give nothing new before a random unevaluated point
 GLOBAL_SHARE = 0.7   # share of the evaluations chosen by the sampler; the rest refine the frontier
 
 
-def pareto_keys(points: dict[str, tuple[float, float]]) -> list[str]:
-    """Keys of the non-dominated points (both objectives minimised), by the second objective."""
-    order = sorted(points, key=lambda k: (points[k][1], points[k][0], k))
-    out, best = [], math.inf
-    for k in order:
-        if points[k][0] < best:
-            out.append(k)
-            best = points[k][0]
-    return out
+def frontier_keys(points: dict[str, tuple[float, float]]) -> list[str]:
+    """Keys of the non-dominated points of (error, cost) pairs, by cost (the same frontier and
+    tie rules as `analysis.pareto`: `speechbudget.pareto_core`)."""
+    keys = sorted(points)
+    order, on_front = frontier_order([points[k][1] for k in keys], [points[k][0] for k in keys])
+    return [keys[i] for i, f in zip(order, on_front) if f]
 
 
 def frontier_neighbours(done: dict[str, tuple[float, float]], by_key: dict[str, tuple[int, ...]],
@@ -42,7 +38,7 @@ def frontier_neighbours(done: dict[str, tuple[float, float]], by_key: dict[str, 
     """Unevaluated valid configurations one step along one axis from a frontier point (Pareto
     local search), nearest to the accurate end first."""
     out: list[str] = []
-    for k in reversed(pareto_keys(done)):
+    for k in reversed(frontier_keys(done)):
         idx = by_key[k]
         for axis in range(len(idx)):
             for step in (-1, 1):
@@ -57,9 +53,9 @@ def frontier_neighbours(done: dict[str, tuple[float, float]], by_key: dict[str, 
 def _choices(spec: SweepSpec) -> list[tuple[str, list[Any], list[str]]]:
     """(axis, values, labels) per axis of the space; labels are the categorical choices."""
     out = []
-    for name, values in spec._axis_items():
+    for name, values in spec.axis_items():
         out.append((name, list(values),
-                    [json.dumps(_jsonable(v), sort_keys=True, default=str) for v in values]))
+                    [json.dumps(jsonable(v), sort_keys=True, default=str) for v in values]))
     return out
 
 
@@ -72,7 +68,7 @@ def space_index(spec: SweepSpec) -> tuple[dict[str, tuple[int, ...]], dict[tuple
     for combo in itertools.product(*[range(len(v)) for _, v, _ in axes]):
         values = {name: vals[i] for (name, vals, _), i in zip(axes, combo)}
         try:
-            key = spec._point(values).key
+            key = spec.point(values).key
         except ConfigError:
             by_index[combo] = ""
             continue
@@ -105,7 +101,7 @@ def make_sampler(kind: str, seed: int, n_trials: int) -> Any:
                                       multivariate=True)
 
 
-def run_adaptive(spec: SweepSpec, sweep: "_Sweep") -> list[Config]:
+def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
     """Evaluate up to `spec.plan.n_trials` configurations chosen by the sampler; returns the
     evaluated configurations (all of them, including those found in the store)."""
     import optuna

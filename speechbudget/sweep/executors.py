@@ -18,9 +18,9 @@ import os
 import time
 import traceback
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Container, Iterable, Iterator, Sequence
 
 from speechbudget.axes import Config
 from speechbudget.records import ItemResult
@@ -150,6 +150,34 @@ def assign_bundles(units: Sequence[WorkUnit], workers: int,
     return queues
 
 
+def drive_queues(queues: list[deque[WorkUnit]], skip: Container[str],
+                 start: Callable[[int, WorkUnit], Any],
+                 wait_some: Callable[[list[Any]], Iterable[Any]],
+                 outcome: Callable[[Any, int, WorkUnit], Iterator[UnitResult]]
+                 ) -> Iterator[UnitResult]:
+    """The submit loop every pool executor shares: one unit in flight per worker queue (the
+    queue order is the run order), units of skipped configurations never started. `start(i, u)`
+    starts a unit on worker i and returns a handle; `wait_some(handles)` returns those done;
+    `outcome(handle, i, u)` yields the unit's results (and may put it back on queue i)."""
+    running: dict[Any, tuple[int, WorkUnit]] = {}
+
+    def submit(i: int) -> None:
+        while queues[i]:
+            u = queues[i].popleft()
+            if u.config.key in skip:
+                continue
+            running[start(i, u)] = (i, u)
+            return
+
+    for i in range(len(queues)):
+        submit(i)
+    while running:
+        for h in wait_some(list(running)):
+            i, u = running.pop(h)
+            yield from outcome(h, i, u)
+            submit(i)
+
+
 # ---- executors --------------------------------------------------------------------------------
 @dataclass
 class Executor:
@@ -157,12 +185,15 @@ class Executor:
     device: str = "cpu"
     max_retries: int = 2
     cache_bytes: int = DEFAULT_MAX_BYTES
-    skip: set[str] = field(default_factory=set)   # config keys that failed: do not start more
 
     name = "base"
 
     def run(self, ref: TaskRef, units: Sequence[WorkUnit],
-            cost: Callable[[WorkUnit], float] = lambda u: 1.0) -> Iterator[UnitResult]:
+            cost: Callable[[WorkUnit], float] = lambda u: 1.0,
+            skip: Container[str] = frozenset()) -> Iterator[UnitResult]:
+        """Run `units`, yielding each result as it comes. `skip`: configuration keys whose
+        units are not to be started any more; the caller (the driver) owns it and may add to it
+        while the results come in."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -178,9 +209,9 @@ class LocalExecutor(Executor):
         super().__init__(workers=1, device=device, cache_bytes=cache_bytes, **kw)
         self.state = WorkerState(cache_bytes)
 
-    def run(self, ref, units, cost=lambda u: 1.0):
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset()):
         for u in units:
-            if u.config.key in self.skip:
+            if u.config.key in skip:
                 continue
             yield self.state.run(ref, u.config, u.shard, self.device)
 
@@ -191,7 +222,7 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def run(self, ref, units, cost=lambda u: 1.0):
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset()):
         import multiprocessing as mp
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
@@ -206,41 +237,32 @@ class ProcessExecutor(Executor):
 
         pools = [new_pool() for _ in queues]
         attempts: dict[tuple[str, str], int] = {}
-        running: dict[Any, tuple[int, WorkUnit]] = {}
 
-        def submit(i: int) -> None:
-            while queues[i]:
-                u = queues[i].popleft()
-                if u.config.key in self.skip:
-                    continue
-                f = pools[i].submit(_run_in_worker, ref, u.config.to_json(), u.shard,
-                                    self.device)
-                running[f] = (i, u)
-                return
+        def start(i: int, u: WorkUnit) -> Any:
+            return pools[i].submit(_run_in_worker, ref, u.config.to_json(), u.shard, self.device)
+
+        def wait_some(running: list[Any]) -> Iterable[Any]:
+            return wait(running, return_when=FIRST_COMPLETED)[0]
+
+        def outcome(f: Any, i: int, u: WorkUnit) -> Iterator[UnitResult]:
+            k = (u.config.key, u.shard.shard_id)
+            attempts[k] = attempts.get(k, 0) + 1
+            try:
+                r = f.result()
+                r.attempts = attempts[k]
+                yield r
+            except BrokenProcessPool as e:
+                pools[i].shutdown(wait=False, cancel_futures=True)
+                pools[i] = new_pool()
+                if attempts[k] <= self.max_retries:
+                    queues[i].appendleft(u)
+                else:
+                    yield UnitResult(u.config.key, u.shard.shard_id, None,
+                                     error=f"worker process died {attempts[k]} times ({e})",
+                                     crashed=True, attempts=attempts[k])
 
         try:
-            for i in range(len(queues)):
-                submit(i)  # one unit in flight per worker: the queue order is the run order
-            while running:
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for f in done:
-                    i, u = running.pop(f)
-                    k = (u.config.key, u.shard.shard_id)
-                    attempts[k] = attempts.get(k, 0) + 1
-                    try:
-                        r = f.result()
-                        r.attempts = attempts[k]
-                        yield r
-                    except BrokenProcessPool as e:
-                        pools[i].shutdown(wait=False, cancel_futures=True)
-                        pools[i] = new_pool()
-                        if attempts[k] <= self.max_retries:
-                            queues[i].appendleft(u)
-                        else:
-                            yield UnitResult(u.config.key, u.shard.shard_id, None,
-                                             error=f"worker process died {attempts[k]} times "
-                                                   f"({e})", crashed=True, attempts=attempts[k])
-                    submit(i)
+            yield from drive_queues(queues, skip, start, wait_some, outcome)
         finally:
             for p in pools:
                 p.shutdown(wait=True, cancel_futures=True)
@@ -271,7 +293,7 @@ class RayExecutor(Executor):
                      **({} if self.address else {"num_cpus": max(self.workers, 1)}))
             self._started_ray = True
 
-    def run(self, ref, units, cost=lambda u: 1.0):
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset()):
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
@@ -292,35 +314,26 @@ class RayExecutor(Executor):
         threads = max(1, int(self.num_cpus))
         self._actors = [Worker.remote(threads, self.cache_bytes) for _ in queues]
         self.worker_pids = ray.get([a.pid.remote() for a in self._actors])
-        running: dict[Any, tuple[int, WorkUnit]] = {}
 
-        def submit(i: int) -> None:
-            while queues[i]:
-                u = queues[i].popleft()
-                if u.config.key in self.skip:
-                    continue
-                ref_ = self._actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
-                running[ref_] = (i, u)
-                return
+        def start(i: int, u: WorkUnit) -> Any:
+            return self._actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
+
+        def wait_some(running: list[Any]) -> Iterable[Any]:
+            return ray.wait(running, num_returns=1)[0]
+
+        def outcome(f: Any, i: int, u: WorkUnit) -> Iterator[UnitResult]:
+            try:
+                yield ray.get(f)
+            except (RayActorError, RayTaskError) as e:
+                yield UnitResult(u.config.key, u.shard.shard_id, None,
+                                 error=f"Ray worker failed after {self.max_retries} retries: "
+                                       f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
+                                 crashed=True, attempts=self.max_retries + 1)
+                if isinstance(e, RayActorError):  # restarts exhausted: a fresh actor
+                    self._actors[i] = Worker.remote(threads, self.cache_bytes)
 
         try:
-            for i in range(len(queues)):
-                submit(i)
-            while running:
-                done, _ = ray.wait(list(running), num_returns=1)
-                for f in done:
-                    i, u = running.pop(f)
-                    try:
-                        yield ray.get(f)
-                    except (RayActorError, RayTaskError) as e:
-                        yield UnitResult(u.config.key, u.shard.shard_id, None,
-                                         error=f"Ray worker failed after {self.max_retries} "
-                                               f"retries: {type(e).__name__}: "
-                                               f"{str(e).splitlines()[0][:300]}",
-                                         crashed=True, attempts=self.max_retries + 1)
-                        if isinstance(e, RayActorError):  # restarts exhausted: a fresh actor
-                            self._actors[i] = Worker.remote(threads, self.cache_bytes)
-                    submit(i)
+            yield from drive_queues(queues, skip, start, wait_some, outcome)
         finally:
             self.close()
 

@@ -75,7 +75,7 @@ class InvalidPoint:
 
 @dataclass
 class SweepSpec:
-    """A validated sweep. `configurations()` lists what grid/star/iso_flops plans will run."""
+    """A validated sweep. `plan.plan_configurations(spec)` lists what its plan will run."""
 
     name: str
     task: str
@@ -89,6 +89,15 @@ class SweepSpec:
     source: Path | None = None
 
     # ---- the joint space ---------------------------------------------------------------
+    # (what a plan runs: `speechbudget.sweep.plan.plan_configurations(spec).configs`)
+    def point(self, values: dict[str, Any]) -> Config:
+        """The configuration of one combination of axis values (raises ConfigError)."""
+        return self._point(values)
+
+    def axis_items(self) -> list[tuple[str, tuple[Any, ...]]]:
+        """(axis, values) for every axis of the space, the model first."""
+        return self._axis_items()
+
     def _point(self, values: dict[str, Any]) -> Config:
         kw = dict(values)
         if isinstance(kw.get("adaptation"), dict):
@@ -130,11 +139,6 @@ class SweepSpec:
             seen.setdefault(c.key, c)
         return list(seen.values()), invalid
 
-    def configurations(self) -> list[Config]:
-        """What a grid, star or iso_flops plan runs (adaptive: the space it searches)."""
-        from speechbudget.sweep.plan import plan_configurations
-        return plan_configurations(self).configs
-
     # ---- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         plan = {k: (list(v) if isinstance(v, tuple) else v)
@@ -148,6 +152,11 @@ class SweepSpec:
     def digest(self) -> str:
         return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True, default=str)
                             .encode()).hexdigest()[:16]
+
+
+def jsonable(x: Any) -> Any:
+    """An axis value as plain JSON data (an Adaptation becomes its mapping)."""
+    return _jsonable(x)
 
 
 def _jsonable(x: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from speechbudget.sweep import ResultsStore, run_sweep
-from speechbudget.sweep.adaptive import pareto_keys
+from speechbudget.sweep.adaptive import frontier_keys
 
 SPACE = {"models": ["tiny.en", "base.en", "small.en"],
          "axes": {"window": [30, 20, 10, 5], "stride": [1, 2, 4]},
@@ -18,7 +18,7 @@ SPACE = {"models": ["tiny.en", "base.en", "small.en"],
 
 
 def frontier(metrics):
-    return set(pareto_keys({c.key: (m.error, m.gflops) for c, m in metrics}))
+    return set(frontier_keys({c.key: (m.error, m.gflops) for c, m in metrics}))
 
 
 def test_adaptive_finds_the_grid_frontier_with_fewer_evaluations(write_spec, tmp_path):

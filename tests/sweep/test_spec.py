@@ -20,11 +20,11 @@ def spec(**kw):
 def test_grid_is_the_full_product_and_star_varies_one_axis():
     s = spec(models=["tiny.en", "base"], axes={"window": [30, 20, 10], "stride": [1, 2],
                                               "beam": [1, 3]}, plan="grid")
-    assert len(s.configurations()) == 2 * 3 * 2 * 2
+    assert len(plan_configurations(s).configs) == 2 * 3 * 2 * 2
     s = spec(models=["tiny.en", "base"], axes={"window": [30, 20, 10], "stride": [1, 2],
                                               "beam": [1, 3]},
              plan={"type": "star", "centre": {"model": "base", "window": 20}})
-    got = s.configurations()
+    got = plan_configurations(s).configs
     centre = Config(task="asr", model="base", window=20)
     assert got[0] == centre
     # every point differs from the centre on at most one axis; 1 + (1 + 2 + 1 + 1) points
@@ -39,7 +39,7 @@ def test_ranges_adaptation_shorthand_and_dedup():
     s = spec(axes={"window": {"start": 10, "stop": 30, "step": 10},
                    "adaptation": ["none", "lora:8", {"method": "dama", "rank": 4}],
                    "stride": [1], "stride_at": [1, 2]}, plan="grid")
-    cs = s.configurations()
+    cs = plan_configurations(s).configs
     assert sorted({c.window for c in cs}) == [10.0, 20.0, 30.0]
     assert {c.adaptation.label for c in cs} == {"frozen", "lora8", "dama4"}
     assert len(cs) == 9  # stride_at is irrelevant (canonicalised) at stride 1: no duplicates

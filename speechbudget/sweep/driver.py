@@ -1,0 +1,198 @@
+"""The sweep driver: plans shards for configurations, dispatches work units to an executor,
+commits each result to the store (the driver alone writes it) and aggregates finished
+configurations. `run.run_sweep` (plans) and `adaptive.run_adaptive` (search) both drive it.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics, ItemResult
+from speechbudget.sweep.executors import Executor, TaskRef, UnitResult, WorkUnit, build_task
+from speechbudget.sweep.profile import profile_dataset
+from speechbudget.sweep.progress import Progress
+from speechbudget.sweep.spec import SweepSpec
+from speechbudget.sweep.store import ResultsStore, environment
+from speechbudget.tasks.base import Shard
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    store: Path
+    configs: int = 0                 # configurations in this sweep
+    finished: int = 0                # with metrics (including those already in the store)
+    failed: int = 0
+    reused: int = 0                  # finished before this run started
+    shards_run: int = 0              # shards computed in this run
+    shards_skipped: int = 0          # shards found already done
+    items_run: int = 0
+    seconds: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)   # config label -> reason
+    metrics: list[tuple[Config, ConfigMetrics]] = field(default_factory=list)
+    evaluations: int = 0             # adaptive: configurations evaluated in all
+
+
+def reuse_order(config: Config) -> tuple:
+    """Sort key putting configurations that share work next to each other: features depend on
+    the window (and mel bins), encoder outputs on everything up to the stride, the decoder last."""
+    a = config.adaptation
+    return (str(config.window), config.dynamic_margin_s, config.arch.dims.__dict__.get("n_mels", 0),
+            config.model, config.precision, a.method, a.rank, a.unfreeze_top,
+            config.stride_layer, config.stride, config.pool, config.beam_size)
+
+
+def reuse_group(config: Config) -> tuple:
+    """Configurations of one group share log-mel features (same window and mel bins)."""
+    return reuse_order(config)[:3]
+
+
+class Sweep:
+    """The driver: plans shards, dispatches units, commits results, aggregates.
+
+    Configurations that fail go into `self.skip`, which the executor reads (it never owns or
+    changes it) to start no more of their units."""
+
+    def __init__(self, spec: SweepSpec, store: ResultsStore, executor: Executor, device: str,
+                 progress: bool, retry_failed: bool):
+        self.spec, self.store, self.executor, self.device = spec, store, executor, device
+        self.retry_failed = retry_failed
+        self.task = build_task(self._ref())
+        self.dataset = self.task.load_dataset(spec.data)
+        self.profile = profile_dataset(self.dataset)
+        self.mean_audio_s = self.profile.mean_audio_s
+        self.context = {"task": spec.task, "runner": spec.runner,
+                        "task_options": spec.task_options,
+                        "dataset": self.profile.digest, "n_items": self.profile.n_items}
+        self.progress = Progress(enabled=progress)
+        self.env = environment(device, executor.name, executor.workers)
+        self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)
+        self.summary = RunSummary(self.run_id, store.path)
+        self.skip: set[str] = set()
+
+    def _ref(self) -> TaskRef:
+        return TaskRef(self.spec.task, json.dumps(self.spec.task_options, sort_keys=True),
+                       self.spec.data, self.spec.runner)
+
+    def execute(self, configs: Sequence[Config], gflops: dict[str, float | None]) -> None:
+        """Run what is missing of `configs`; metrics for each configuration that completes."""
+        s = self.summary
+        todo: list[tuple[Config, list[Shard], list[Shard]]] = []
+        for c in configs:
+            self.store.register_config(c, gflops.get(c.key), self.context, self.run_id)
+            try:
+                shards = list(self.task.shards(c, self.dataset))
+            except Exception as e:  # noqa: BLE001 (a bad configuration for this task)
+                self._fail(c, f"{type(e).__name__}: {e}")
+                continue
+            status = self.store.shard_status(c.key)
+            done = {k for k, v in status.items() if v["status"] == "done"}
+            pending = [sh for sh in shards if sh.shard_id not in done and
+                       (self.retry_failed or status.get(sh.shard_id, {}).get("status") != "failed")]
+            s.shards_skipped += len(shards) - len(pending)
+            if not pending:
+                if {sh.shard_id for sh in shards} <= done:
+                    if c.key not in {k for k, _ in self._stored_metrics()}:
+                        self._aggregate(c, shards)
+                    s.reused += 1
+                    s.finished += 1
+                else:
+                    s.failed += 1
+                continue
+            todo.append((c, shards, pending))
+        s.configs += len(configs)
+        if not todo:
+            return
+        units: list[WorkUnit] = []
+        groups: dict[tuple, list[tuple[Config, list[Shard], list[Shard]]]] = {}
+        for entry in sorted(todo, key=lambda e: reuse_order(e[0])):
+            groups.setdefault(reuse_group(entry[0]), []).append(entry)
+        bundle = 0
+        for members in groups.values():
+            # shard-major inside a group: one shard's features stay cached while its configs run
+            shard_ids: list[str] = []
+            for _, _, pending in members:
+                shard_ids += [sh.shard_id for sh in pending if sh.shard_id not in shard_ids]
+            for sid in shard_ids:
+                for c, _, pending in members:
+                    for sh in pending:
+                        if sh.shard_id == sid:
+                            units.append(WorkUnit(c, sh, bundle))
+                bundle += 1
+        remaining = {c.key: {sh.shard_id for sh in p} for c, _, p in todo}
+        by_key = {c.key: (c, shards) for c, shards, _ in todo}
+        shard_of = {(c.key, sh.shard_id): sh for c, _, p in todo for sh in p}
+        errors: dict[str, str] = {}
+        n_items = sum(len(u.shard.item_ids) for u in units)
+        self.progress.start(len(todo), n_items)
+        cost = lambda u: (gflops.get(u.config.key) or 1.0) * len(u.shard.item_ids)  # noqa: E731
+        for r in self.executor.run(self._ref(), units, cost, self.skip):
+            shard = shard_of[(r.config_key, r.shard_id)]
+            self._commit(r, shard, errors)
+            self.progress.advance_items(len(shard.item_ids))
+            remaining[r.config_key].discard(r.shard_id)
+            if not remaining[r.config_key]:
+                c, shards = by_key[r.config_key]
+                if r.config_key in errors:
+                    self._fail(c, errors[r.config_key], count=True)
+                else:
+                    self._aggregate(c, shards)
+                    s.finished += 1
+                self.progress.advance_config(c.label)
+        for key, left in remaining.items():  # skipped after a failure of the same configuration
+            if left:
+                c, _ = by_key[key]
+                self._fail(c, errors.get(key, "not run"), count=True)
+                self.progress.advance_config(c.label)
+                self.progress.advance_items(sum(len(shard_of[(key, sid)].item_ids)
+                                                for sid in left))
+        self.progress.stop()
+
+    def _commit(self, r: UnitResult, shard: Shard, errors: dict[str, str]) -> None:
+        s = self.summary
+        if r.results is not None:
+            got = [x.item_id for x in r.results]
+            if sorted(got) != sorted(shard.item_ids):
+                r.error = (f"shard {shard.shard_id} returned results for {len(got)} items "
+                           f"({len(set(got))} distinct) instead of its {len(shard.item_ids)}")
+                r.results = None
+        if r.results is None:
+            reason = (r.error or "unknown failure").strip()
+            self.store.fail_shard(r.config_key, r.shard_id, reason, self.run_id, r.attempts)
+            errors.setdefault(r.config_key, reason.splitlines()[0])
+            self.skip.add(r.config_key)
+            return
+        self.store.commit_shard(r.config_key, r.shard_id, r.results, self.run_id, r.attempts)
+        s.shards_run += 1
+        s.items_run += len(r.results)
+
+    def _aggregate(self, c: Config, shards: Sequence[Shard]) -> None:
+        order = {iid: i for i, iid in enumerate(i for sh in shards for i in sh.item_ids)}
+        items: list[ItemResult] = sorted(self.store.items(c.key),
+                                         key=lambda r: order.get(r.item_id, len(order)))
+        try:
+            m = self.task.aggregate(c, items)
+        except Exception as e:  # noqa: BLE001
+            self._fail(c, f"aggregate: {type(e).__name__}: {e}", count=False)
+            return
+        m.config_key = c.key
+        self.store.set_metrics(c.key, m, self.run_id)
+
+    def _fail(self, c: Config, reason: str, count: bool = True) -> None:
+        self.store.set_config_status(c.key, "failed", reason)
+        self.summary.failures[c.label] = reason.splitlines()[0]
+        if count:
+            self.summary.failed += 1
+
+    def _stored_metrics(self) -> list[tuple[str, ConfigMetrics]]:
+        return [(c.key, m) for c, m in self.store.metrics()]
+
+    def finish(self, configs: Sequence[Config], status: str, t0: float) -> RunSummary:
+        keys = {c.key for c in configs}
+        self.summary.metrics = [(c, m) for c, m in self.store.metrics() if c.key in keys]
+        self.summary.seconds = time.perf_counter() - t0
+        self.store.finish_run(self.run_id, status)
+        return self.summary
