@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from speechbudget.adaptation import dama_plan
 from speechbudget.architectures import Architecture, WhisperDims, get_architecture
 from speechbudget.axes import Config, ConfigError
 from speechbudget.flops import wav2vec2 as w2v
@@ -74,7 +75,6 @@ def layer_schedule(config: Config, dama_schedule: tuple[list[int], list[bool]] |
         return [a.rank] * L, [True] * L, full
     if a.method == "dama":
         if dama_schedule is None:
-            from speechbudget.tasks.ser.adapt import dama_plan
             plan = dama_plan(L, a.rank, a.alpha)
             ranks, frozen = list(plan.ranks), list(plan.frozen_basis)
         else:

@@ -97,3 +97,19 @@ def test_failed_fold_is_recorded_per_item(synthetic_manifest, tmp_path):
     assert len(res) == len(shard.item_ids) and not any(r.ok for r in res)
     assert "no_such_model" in res[0].error
     assert task.aggregate(config, res).n_failed == len(res)
+
+
+def test_frozen_encoder_cache_is_owned_by_the_task(synthetic_manifest, tiny_wav2vec2):
+    """SerTask keeps its frozen encoders (no module global): reused across its folds, not shared
+    with another task."""
+    config = Config(task="ser", model="wav2vec2-base", window=1.0)
+    a = SerTask(folds=3, epochs=1, source=str(tiny_wav2vec2))
+    b = SerTask(folds=3, epochs=1, source=str(tiny_wav2vec2))
+    ds = a.load_dataset(str(synthetic_manifest))
+    shards = a.shards(config, ds)
+    a.run_shard(config, ds, shards[0], "cpu")
+    enc = a.encoders[(str(tiny_wav2vec2), "cpu")][0]
+    a.run_shard(config, ds, shards[1], "cpu")
+    assert a.encoders[(str(tiny_wav2vec2), "cpu")][0] is enc and len(a.encoders) == 1
+    b.run_shard(config, ds, shards[0], "cpu")
+    assert b.encoders[(str(tiny_wav2vec2), "cpu")][0] is not enc

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import MutableMapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -108,26 +108,22 @@ def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int
     return model, False, 0
 
 
-# the last pristine encoder loaded for a frozen backbone, reused across folds and durations
-_FROZEN: dict[tuple[str, str], tuple[nn.Module, bool, int]] = {}
-
-
 def build_backbone(config: Config, source: str | None = None, device: str = "cpu",
-                   shared: bool = False) -> Backbone:
-    """The backbone for `config` (weights from `source`, default the config's model).
-    `shared=True` (frozen backbones only: the caller must not modify it) reuses the encoder loaded
-    last time for the same source and device instead of loading it again."""
+                   encoders: MutableMapping | None = None) -> Backbone:
+    """The backbone for `config` (weights from `source`, default the config's model), frozen.
+    `encoders` (a dict the caller owns, e.g. `SerTask.encoders`; frozen backbones only: the caller
+    must not modify the encoder) keeps the loaded encoder by (source, device) and reuses it across
+    folds and durations instead of loading it again."""
     key = (source or config.model, str(device))
-    if shared and key in _FROZEN:
-        encoder, is_whisper, n_mels = _FROZEN[key]
+    if encoders is not None and key in encoders:
+        encoder, is_whisper, n_mels = encoders[key]
     else:
         encoder, is_whisper, n_mels = load_encoder(key[0], device)
         encoder.eval()
         for p in encoder.parameters():
             p.requires_grad_(False)
-        if shared:
-            _FROZEN.clear()
-            _FROZEN[key] = (encoder, is_whisper, n_mels)
+        if encoders is not None:
+            encoders[key] = (encoder, is_whisper, n_mels)
     return Backbone(encoder, is_whisper, config, n_mels)
 
 

@@ -76,6 +76,9 @@ class SerTask:
         if folds < 2:
             raise ValueError(f"folds={folds}: need at least 2")
         self.folds, self.seed, self.max_folds, self.source = folds, seed, max_folds, source
+        # frozen encoders loaded by this task, by (source, device), reused across folds and
+        # configurations (as AsrTask keeps its model bundles); never modified
+        self.encoders: dict[tuple[str, str], Any] = {}
         self.options = TrainOptions.from_dict({"epochs": epochs, "seed": seed,
                                                "batch_size": batch_size, "progress": False,
                                                **train_options})
@@ -102,7 +105,7 @@ class SerTask:
                                  f"{dataset.source} (dataset changed since planning?)")
             t0 = time.perf_counter()
             result = fit(config, dataset, train_ids, val_ids, self.options, self.source, device,
-                         cache, label=f"fold {fold}")
+                         cache, label=f"fold {fold}", encoders=self.encoders)
             train_s = time.perf_counter() - t0
         except Exception as e:  # noqa: BLE001 - a failed fold is recorded per item, never raised
             reason = f"fold {fold} training failed: {type(e).__name__}: {e}"

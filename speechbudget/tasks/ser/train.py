@@ -204,11 +204,12 @@ def _progress(enabled: bool):
 
 
 def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
-                source: str | None = None, device: str = "cpu", init: bool | str | None = None
-                ) -> SerModel:
-    """A fresh (seeded) SER model: backbone loaded and adapted, head initialised."""
+                source: str | None = None, device: str = "cpu", init: bool | str | None = None,
+                encoders: MutableMapping | None = None) -> SerModel:
+    """A fresh (seeded) SER model: backbone loaded and adapted, head initialised. A frozen
+    backbone reuses the encoder kept in `encoders` (a cache the caller owns), if given."""
     frozen = is_frozen(config.adaptation)
-    backbone = build_backbone(config, source, device, shared=frozen)
+    backbone = build_backbone(config, source, device, encoders if frozen else None)
     torch.manual_seed(options.seed)  # after loading: LoRA init and head init are seeded alike
     if not frozen:
         apply_adaptation(backbone.encoder, config.adaptation, init=init)
@@ -220,8 +221,9 @@ def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
 def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         val_ids: Sequence[str] = (), options: TrainOptions | None = None,
         source: str | None = None, device: str = "cpu", cache: MutableMapping | None = None,
-        label: str = "train") -> TrainResult:
-    """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs)."""
+        label: str = "train", encoders: MutableMapping | None = None) -> TrainResult:
+    """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs).
+    `cache` keeps frozen-backbone features, `encoders` loaded frozen encoders (both caller-owned)."""
     from speechbudget.tasks.ser.data import check_disjoint
 
     opt = options or TrainOptions()
@@ -234,7 +236,7 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     if not train_clips:
         raise ValueError(f"no readable training clips in {dataset.source} "
                          f"({len(skipped)} skipped, first: {skipped[:1]})")
-    model = build_model(config, labels, opt, source, device)
+    model = build_model(config, labels, opt, source, device, encoders=encoders)
     dev = model.backbone.device
     frozen = is_frozen(config.adaptation)
     cache = {} if cache is None else cache

@@ -1,0 +1,66 @@
+"""DAMA's per-layer schedule (Depth-Aware Model Adaptation, arXiv 2602.01008): pure arithmetic on
+an `axes.Adaptation`, beside the configuration, so that both `flops` (training FLOPs) and
+`tasks.ser.adapt` (the PEFT model) read the same plan. docs/ser.md has the recipe:
+
+    u_i   = i / (L - 1)                      depth of encoder layer i in [0, 1]  (L = 1: u = 0)
+    p_i   = |2 u_i - 1| ** power             U profile: 1 at both ends, 0 in the middle
+    r_i   = round(min_rank + (max_rank - min_rank) * p_i)   LoRA rank of layer i (0: not adapted)
+    a_i   = alpha * r_i / max_rank           alpha/r kept constant across layers
+    basis = frozen (only lora_B trains) where p_i < frozen_below and r_i > 0
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DAMA_POWER = 2.0
+DAMA_MIN_RANK = 0
+DAMA_FROZEN_BELOW = 0.25
+DAMA_INIT = "pissa"
+
+
+def dama_profile(num_layers: int, power: float = DAMA_POWER) -> list[float]:
+    """The U-shaped capacity profile p_i in [0, 1] over `num_layers` encoder layers."""
+    if num_layers < 1:
+        raise ValueError(f"num_layers={num_layers}: expected >= 1")
+    if num_layers == 1:
+        return [1.0]
+    return [abs(2 * i / (num_layers - 1) - 1) ** power for i in range(num_layers)]
+
+
+def dama_ranks(num_layers: int, max_rank: int, min_rank: int = DAMA_MIN_RANK,
+               power: float = DAMA_POWER) -> list[int]:
+    """DAMA's LoRA rank per encoder layer: `max_rank` at the first and last layer, falling as
+    |2u - 1| ** power towards `min_rank` in the middle (0 = that layer gets no LoRA)."""
+    if not isinstance(max_rank, int) or max_rank < 1:
+        raise ValueError(f"max_rank={max_rank!r}: expected an integer >= 1")
+    if not 0 <= min_rank <= max_rank:
+        raise ValueError(f"min_rank={min_rank!r}: expected 0..max_rank ({max_rank})")
+    if not power > 0:
+        raise ValueError(f"power={power!r}: expected > 0")
+    # round half up (not banker's rounding) so that the schedule reads as documented
+    return [int(min_rank + (max_rank - min_rank) * p + 0.5) for p in dama_profile(num_layers, power)]
+
+
+def dama_frozen_basis(num_layers: int, max_rank: int, min_rank: int = DAMA_MIN_RANK,
+                      power: float = DAMA_POWER, frozen_below: float = DAMA_FROZEN_BELOW
+                      ) -> list[bool]:
+    """Per layer: True where the LoRA basis (lora_A) is frozen: the middle layers (p_i <
+    frozen_below) that get any LoRA at all."""
+    ranks = dama_ranks(num_layers, max_rank, min_rank, power)
+    return [p < frozen_below and r > 0 for p, r in zip(dama_profile(num_layers, power), ranks)]
+
+
+@dataclass(frozen=True)
+class DamaPlan:
+    ranks: tuple[int, ...]
+    alphas: tuple[float, ...]
+    frozen_basis: tuple[bool, ...]
+
+
+def dama_plan(num_layers: int, max_rank: int, alpha: float | None = None,
+              min_rank: int = DAMA_MIN_RANK, power: float = DAMA_POWER,
+              frozen_below: float = DAMA_FROZEN_BELOW) -> DamaPlan:
+    ranks = dama_ranks(num_layers, max_rank, min_rank, power)
+    alpha = float(2 * max_rank if alpha is None else alpha)
+    return DamaPlan(tuple(ranks), tuple(alpha * r / max_rank for r in ranks),
+                    tuple(dama_frozen_basis(num_layers, max_rank, min_rank, power, frozen_below)))
