@@ -59,9 +59,10 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def run_ours(bundle, model, config, audios, ids, batch_size: int) -> tuple[list[str], float, dict]:
+def run_ours(bundle, model, config, audios, ids, batch_size: int,
+             device: str = "cpu") -> tuple[list[str], float, dict]:
     from speechbudget.tasks.asr.pipeline import AsrPipeline
-    pipe = AsrPipeline(bundle, config, model=model)
+    pipe = AsrPipeline(bundle, config, device, model=model)
     pipe.warm_up()
     order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
     texts: dict[int, str] = {}
@@ -85,10 +86,10 @@ FW_KW = dict(beam_size=1, temperature=0.0, without_timestamps=True,
              condition_on_previous_text=False, vad_filter=False, language="en")
 
 
-def fw_model(model_dir: str, compute_type: str, threads: int):
+def fw_model(model_dir: str, compute_type: str, threads: int, device: str = "cpu"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
-    return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads,
+    return WhisperModel(model_dir, device=device, compute_type=compute_type, cpu_threads=threads,
                         num_workers=1)
 
 
@@ -170,7 +171,10 @@ def score(refs, hyps) -> dict:
 
 
 ALL_MODES = ("fw-float32", "fw-int8", "fw-batched-float32", "fw-batched-int8", "ours-fp32",
-             "ours-int8-dynamic", "ours-bf16")
+             "ours-int8-dynamic", "ours-bf16", "fw-float16", "fw-batched-float16", "ours-fp16")
+CPU_MODES = ALL_MODES[:7]
+#: --device cuda (benchmarks/gpu_check.sh): fp32 as the WER reference, then half precision
+CUDA_MODES = ("fw-float32", "fw-float16", "fw-batched-float16", "ours-fp32", "ours-fp16")
 
 
 def summarise(results: dict, hyps: dict[str, list[str]], n_utts: int) -> None:
@@ -260,10 +264,14 @@ def main() -> None:
     ap.add_argument("--skip", type=int, default=0, help="skip the first K utterances")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-sizes", default="8,16")
-    ap.add_argument("--modes", default=",".join(ALL_MODES),
-                    help=f"comma-separated subset of {', '.join(ALL_MODES)}")
+    ap.add_argument("--modes", default=None,
+                    help=f"comma-separated subset of {', '.join(ALL_MODES)} (default: "
+                         f"{', '.join(CPU_MODES)} on the CPU; {', '.join(CUDA_MODES)} on cuda)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.modes is None:
+        args.modes = ",".join(CUDA_MODES if args.device == "cuda" else CPU_MODES)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in ALL_MODES]
     if bad or "fw-float32" not in modes:
@@ -292,8 +300,11 @@ def main() -> None:
     ids = [it.id for it in items]
     refs = [it.text for it in items]
     audio_s = sum(len(a) for a in audios) / 16000
-    bundle = load_whisper(args.model)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA GPU")
+    bundle = load_whisper(args.model, device=args.device)
     results: dict = {"data": str(args.data), "skip": args.skip, "utterances": len(audios),
+                     "device": args.device,
                      "audio_s": audio_s, "threads": args.threads,
                      "machine": machine(args.threads), "model": args.model,
                      "modes": modes, "batch_sizes": batch_sizes, "runs": {}, "skipped": []}
@@ -308,10 +319,10 @@ def main() -> None:
         print(name, json.dumps(r), flush=True)
 
     ct2_dir = ct2_folder(args.model)
-    for ct in ("float32", "int8"):
+    for ct in ("float32", "int8", "float16"):
         if f"fw-{ct}" not in modes and f"fw-batched-{ct}" not in modes:
             continue
-        model = fw_model(ct2_dir, ct, args.threads)
+        model = fw_model(ct2_dir, ct, args.threads, args.device)
         if f"fw-{ct}" in modes:
             record(f"faster-whisper {ct}", *run_faster_whisper(model, audios))
         if f"fw-batched-{ct}" in modes:
@@ -319,21 +330,25 @@ def main() -> None:
                 record(f"faster-whisper batched {ct} batch {bs}",
                        *run_faster_whisper_batched(model, audios, bs))
         del model
-    for prec in ("fp32", "int8-dynamic", "bf16"):
+    for prec in ("fp32", "int8-dynamic", "bf16", "fp16"):
         if f"ours-{prec}" not in modes:
             continue
-        if prec == "bf16" and not results["machine"]["bf16_native"]:
+        if prec == "bf16" and args.device == "cpu" and not results["machine"]["bf16_native"]:
             results["skipped"].append("ours bf16: this CPU has no native bf16 matmul "
                                       "(no avx512_bf16 / amx_bf16 flag); torch would emulate it")
             continue
         config = Config(task="asr", model=args.model, precision=prec)
-        model = cast_for_precision(bundle.model, prec, "cpu")
+        model = cast_for_precision(bundle.model, prec, args.device)
         for bs in batch_sizes:
-            record(f"ours {prec} batch {bs}", *run_ours(bundle, model, config, audios, ids, bs))
+            record(f"ours {prec} batch {bs}",
+                   *run_ours(bundle, model, config, audios, ids, bs, args.device))
         del model
 
     summarise(results, hyps, len(audios))
-    default = "asr_vs_faster_whisper" + ("" if args.model == "tiny.en" else f"_{args.model}")
+    default = "asr_vs_faster_whisper" + ("" if args.model == "tiny.en" else f"_{args.model}") \
+        + ("" if args.device == "cpu" else f"_{args.device}")
+    if args.device == "cuda":
+        results["cuda_max_memory_allocated_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     out = Path(args.out) if args.out else HERE / "results" / default
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
