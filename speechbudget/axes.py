@@ -26,7 +26,7 @@ from speechbudget.architectures import Architecture, UnknownModelError, get_arch
 
 TASKS = ("asr", "ser")
 POOLS = ("mean", "drop")
-PRECISIONS = ("fp32", "bf16", "int8-dynamic")
+PRECISIONS = ("fp32", "bf16", "int8-dynamic", "fp16")  # fp16: CUDA only (see cast_for_precision)
 ADAPT_METHODS = ("none", "lora", "dama")
 DYNAMIC = "dynamic"
 MEL_FRAMES_PER_S = 100  # Whisper: 10 ms hop
@@ -124,7 +124,7 @@ class Config:
     stride_at: int | str = "output"
     pool: Literal["mean", "drop"] = "mean"
     adaptation: Adaptation = field(default_factory=Adaptation)
-    precision: Literal["fp32", "bf16", "int8-dynamic"] = "fp32"
+    precision: Literal["fp32", "bf16", "int8-dynamic", "fp16"] = "fp32"
     beam_size: int = 1
     dynamic_margin_s: float = 1.0
 

@@ -33,3 +33,13 @@ def shared_emotion() -> Path:
     if not (p / "manifest.jsonl").exists():
         pytest.skip(f"{p} not present (it is in CI)")
     return p
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `cuda` are skipped where torch sees no CUDA GPU (benchmarks/gpu_check.sh)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run benchmarks/gpu_check.sh on one)")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

