@@ -23,14 +23,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
+from speechbudget.geometry import ENCODER_TOKENS_PER_S as ENCODER_FRAMES_PER_S  # noqa: F401
+from speechbudget.geometry import MEL_FRAMES_PER_S  # noqa: F401 (Whisper: 10 ms hop)
 
 TASKS = ("asr", "ser")
 POOLS = ("mean", "drop")
 PRECISIONS = ("fp32", "bf16", "int8-dynamic")
 ADAPT_METHODS = ("none", "lora", "dama")
 DYNAMIC = "dynamic"
-MEL_FRAMES_PER_S = 100  # Whisper: 10 ms hop
-ENCODER_FRAMES_PER_S = 50  # Whisper: conv stem stride 2
 MIN_SER_DURATION_S = 0.1
 DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
 # WavLM's attention calls F.multi_head_attention_forward with these modules' weights (no LoRA hook)

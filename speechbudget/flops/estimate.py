@@ -20,8 +20,8 @@ from speechbudget.flops import wav2vec2 as w2v
 from speechbudget.flops import whisper as wh
 from speechbudget.flops.report import FlopsReport
 
-SAMPLE_RATE = 16000
-MEL_FRAMES_PER_S = 100
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE  # noqa: F401 (re-exported)
+
 # Text tokens per second of speech: tiny.en BPE tokens of the bundled LibriSpeech transcripts
 # (data/librispeech_sample, 40 utterances, 352.8 s), sentence-cased with a final period to look
 # like Whisper's output (the upper-case originals give 4.7/s): 1071 tokens / 352.8 s = 3.04.

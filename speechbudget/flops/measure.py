@@ -23,8 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from speechbudget.architectures import Architecture, get_architecture
 from speechbudget.axes import Config, ConfigError
-from speechbudget.flops.estimate import (MEL_FRAMES_PER_S, SAMPLE_RATE, estimate,
-                                         prompt_tokens_for)
+from speechbudget.flops.estimate import estimate, prompt_tokens_for
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE, encoder_tokens
 from speechbudget.flops.report import FlopsReport
 
 _MATMUL = {"mm", "addmm", "bmm", "baddbmm", "matmul"}
@@ -151,7 +151,7 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
         with torch.no_grad(), FlopCounterMode(display=False) as fc:
             runner(mel, config, P, int(n))
         bd = {k: v * chunks for k, v in breakdown(fc.get_flop_counts()).items()}
-        Ts = -(-((frames - 1) // 2 + 1) // config.stride)
+        Ts = encoder_tokens(frames, config.stride)
         return FlopsReport(sum(bd.values()), bd, Ts, float(decoded_tokens), P, span,
                            "inference", "measured")
     model = _SerModel(config, n_classes, pooling, layer_weights)

@@ -24,11 +24,10 @@ import torch
 from torch import Tensor
 
 from speechbudget.axes import Config
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
 
-SAMPLE_RATE = 16000
-MEL_FRAMES_PER_S = 100
 MAX_TOKENS_PER_S = 8.0     # stop rule: at most 8 tokens per second of chunk audio (+ margin)
 MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut long before 448
 # CPU threads for the decoding loop (None: torch's setting). A decoding step is ~90 small ops; with

@@ -1,6 +1,7 @@
 """The ASR task: Whisper on a dataset under one configuration -> ItemResults -> ConfigMetrics.
 
     from speechbudget.axes import Config
+from speechbudget.geometry import MEL_FRAMES_PER_S
     from speechbudget.tasks.asr.runner import evaluate
     metrics, items = evaluate(Config(task="asr", model="tiny.en", window=15, stride=2),
                               "data/librispeech_sample", device="cpu")
@@ -189,7 +190,7 @@ class AsrTask:
             n_ref=we.n_ref, decoded_tokens=decoded, audio_s=audio_s, chunks=len(rows),
             gflops=_gflops(config, decoded, audio_s), timings=timings,
             extra={"substitutions": we.substitutions, "deletions": we.deletions,
-                   "insertions": we.insertions, "window_s": rows[0].frames / 100,
+                   "insertions": we.insertions, "window_s": rows[0].frames / MEL_FRAMES_PER_S,
                    "stopped_by_limit": any(r.by_limit for r in rows),
                    "repetition_cut": any(r.by_loop for r in rows),
                    "normalized_prediction": normalize(hyp),
