@@ -18,10 +18,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-SAMPLE_RATE = 16000
-N_FFT = 400
-HOP_LENGTH = 160
-CHUNK_FRAMES = 3000  # 30 s of mel frames
+from speechbudget.geometry import HOP_LENGTH, N_FFT, SAMPLE_RATE  # noqa: F401 (re-exported)
+from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel frames
 
 
 class AudioError(ValueError):

@@ -23,14 +23,16 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
+from speechbudget.geometry import ENCODER_TOKENS_PER_S as ENCODER_FRAMES_PER_S  # noqa: F401
+from speechbudget.geometry import MEL_FRAMES_PER_S  # noqa: F401 (Whisper: 10 ms hop)
 
 TASKS = ("asr", "ser")
 POOLS = ("mean", "drop")
 PRECISIONS = ("fp32", "bf16", "int8-dynamic", "fp16")  # fp16: CUDA only (see cast_for_precision)
 ADAPT_METHODS = ("none", "lora", "dama")
 DYNAMIC = "dynamic"
-MEL_FRAMES_PER_S = 100  # Whisper: 10 ms hop
-ENCODER_FRAMES_PER_S = 50  # Whisper: conv stem stride 2
+TIMESTAMPS = ("auto", "on", "off")
+LONGFORM_RULES = ("sequential", "chunks")
 MIN_SER_DURATION_S = 0.1
 DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
 # WavLM's attention calls F.multi_head_attention_forward with these modules' weights (no LoRA hook)
@@ -127,6 +129,13 @@ class Config:
     precision: Literal["fp32", "bf16", "int8-dynamic", "fp16"] = "fp32"
     beam_size: int = 1
     dynamic_margin_s: float = 1.0
+    # ASR: timestamp tokens "on" / "off", or "auto" (on for audio longer than the window, which
+    # the sequential long-form rule needs to seek; off for audio that fits one window)
+    timestamps: Literal["auto", "on", "off"] = "auto"
+    # ASR, audio longer than the window: "sequential" (Whisper's: decode a window, keep its
+    # complete segments, seek to the last complete timestamp) or "chunks" (equal, non-overlapping
+    # chunks decoded on their own: the old rule, kept for comparison)
+    longform: Literal["sequential", "chunks"] = "sequential"
 
     def __post_init__(self) -> None:
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -158,6 +167,26 @@ class Config:
             raise ConfigError("beam_size", self.beam_size, "an integer >= 1")
         if self.task == "ser" and self.beam_size != 1:
             raise ConfigError("beam_size", self.beam_size, "1 for SER (no decoding)")
+        self._check_longform()
+
+    def _check_longform(self) -> None:
+        ts = self.timestamps
+        if isinstance(ts, bool):
+            ts = "on" if ts else "off"
+        if ts not in TIMESTAMPS:
+            raise ConfigError("timestamps", self.timestamps, f"one of {', '.join(TIMESTAMPS)}")
+        if self.longform not in LONGFORM_RULES:
+            raise ConfigError("longform", self.longform, f"one of {', '.join(LONGFORM_RULES)}")
+        if self.task == "ser":  # canonical: no decoding
+            ts = "auto"
+            object.__setattr__(self, "longform", "sequential")
+        object.__setattr__(self, "timestamps", ts)
+
+    def timestamps_for(self, audio_s: float) -> bool:
+        """Whether an utterance of `audio_s` seconds is decoded with timestamp tokens."""
+        if self.timestamps == "auto":
+            return self.longform == "sequential" and audio_s > self.window_s_for(audio_s) + 1e-9
+        return self.timestamps == "on"
 
     def _check_window(self, arch: Architecture) -> None:
         window = parse_window(self.window)
@@ -239,6 +268,10 @@ class Config:
             parts.append(self.precision)
         if self.beam_size > 1:
             parts.append(f"beam{self.beam_size}")
+        if self.task == "asr" and self.timestamps != "auto":
+            parts.append(f"ts-{self.timestamps}")
+        if self.task == "asr" and self.longform != "sequential":
+            parts.append(self.longform)
         return " ".join(parts)
 
     # ---- serialisation --------------------------------------------------------------------

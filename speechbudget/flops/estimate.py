@@ -20,8 +20,8 @@ from speechbudget.flops import wav2vec2 as w2v
 from speechbudget.flops import whisper as wh
 from speechbudget.flops.report import FlopsReport
 
-SAMPLE_RATE = 16000
-MEL_FRAMES_PER_S = 100
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE  # noqa: F401 (re-exported)
+
 # Text tokens per second of speech: tiny.en BPE tokens of the bundled LibriSpeech transcripts
 # (data/librispeech_sample, 40 utterances, 352.8 s), sentence-cased with a final period to look
 # like Whisper's output (the upper-case originals give 4.7/s): 1071 tokens / 352.8 s = 3.04.
@@ -42,8 +42,11 @@ def _check_number(name: str, value, minimum: float) -> float:
 
 def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float | None = None,
              n_classes: int = 6, *, prompt_tokens: int | None = None,
-             pooling: str = "mean", layer_weights: bool = True) -> FlopsReport:
+             pooling: str = "mean", layer_weights: bool = True,
+             no_speech_head: bool = False) -> FlopsReport:
     """Inference FLOPs of `config` (see the module docstring for what is counted and how).
+    ASR `no_speech_head`: the prompt pass also computes the LM head at the <|startoftranscript|>
+    position (for the no-speech probability), one more row per window and beam.
     SER head options as `tasks.ser.heads.SerHead`: `pooling`, `layer_weights` (learned weighted
     sum of all hidden states, on by default as in tasks.ser.train.TrainOptions)."""
     arch = get_architecture(config.model)
@@ -71,6 +74,9 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
         Ts = wh.encoder_flops(dims, frames, config.stride, config.stride_layer, out, chunks)
         per = max(n / chunks, 1)   # at least the end-of-text token is generated in each window
         wh.decoder_flops(dims, Ts, P, per, config.beam_size, out, chunks)
+        if no_speech_head:
+            out["decoder.lm_head"] += chunks * config.beam_size * 2 * dims.d_model \
+                * dims.vocab_size
         total = sum(out.values())
         ew = {"encoder.subsample_mean": chunks * wh.subsample_adds(dims, frames, config.stride,
                                                                     config.pool)} \

@@ -23,8 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from speechbudget.architectures import Architecture, get_architecture
 from speechbudget.axes import Config, ConfigError
-from speechbudget.flops.estimate import (MEL_FRAMES_PER_S, SAMPLE_RATE, estimate,
-                                         prompt_tokens_for)
+from speechbudget.flops.estimate import estimate, prompt_tokens_for
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE, encoder_tokens
 from speechbudget.flops.report import FlopsReport
 
 _MATMUL = {"mm", "addmm", "bmm", "baddbmm", "matmul"}
@@ -108,7 +108,8 @@ class _Asr(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, mel: torch.Tensor, config: Config, prompt: int, n: int) -> None:
+    def forward(self, mel: torch.Tensor, config: Config, prompt: int, n: int,
+                no_speech_head: bool = False) -> None:
         from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
         from speechbudget.models.whisper_encoder import encode
@@ -123,11 +124,13 @@ class _Asr(nn.Module):
             x = ids if step == 0 else ids[:, :1]
             o = dec(input_ids=x, encoder_hidden_states=h, cache=cache, use_cache=True)
             m.proj_out(o.last_hidden_state[:, -1:])
+            if step == 0 and no_speech_head:  # the LM head at the sot position too
+                m.proj_out(o.last_hidden_state[:, :1])
 
 
 def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | None = None,
             n_classes: int = 6, *, prompt_tokens: int | None = None, pooling: str = "mean",
-            layer_weights: bool = True) -> FlopsReport:
+            layer_weights: bool = True, no_speech_head: bool = False) -> FlopsReport:
     """Inference FLOPs of `config` counted on the real module (see the module docstring). ASR
     needs an integer `decoded_tokens` (>= 1) per window; audio longer than the window is counted
     as ceil(audio / window) identical windows with decoded_tokens / windows tokens each."""
@@ -149,9 +152,9 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
         runner = _Asr(_build(arch))
         mel = torch.empty(1, arch.dims.n_mels, frames, device="meta")
         with torch.no_grad(), FlopCounterMode(display=False) as fc:
-            runner(mel, config, P, int(n))
+            runner(mel, config, P, int(n), no_speech_head)
         bd = {k: v * chunks for k, v in breakdown(fc.get_flop_counts()).items()}
-        Ts = -(-((frames - 1) // 2 + 1) // config.stride)
+        Ts = encoder_tokens(frames, config.stride)
         return FlopsReport(sum(bd.values()), bd, Ts, float(decoded_tokens), P, span,
                            "inference", "measured")
     model = _SerModel(config, n_classes, pooling, layer_weights)

@@ -35,6 +35,7 @@ from speechbudget.axes import Config, ConfigError
 from speechbudget.flops import wav2vec2 as w2v
 from speechbudget.flops.estimate import estimate
 from speechbudget.flops.report import FlopsReport
+from speechbudget.geometry import frames_for, stem_tokens
 
 WHISPER_LINEARS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
 SSL_LINEARS = ("q_proj", "k_proj", "v_proj", "out_proj", "intermediate_dense", "output_dense")
@@ -205,7 +206,7 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
     L, H = arch.encoder_layers, arch.hidden_size
     T = inf.encoder_tokens
     if isinstance(arch.dims, WhisperDims):
-        T0 = (round(config.window * 100) - 1) // 2 + 1      # conv stem output, before the stride
+        T0 = stem_tokens(frames_for(config.window))          # conv stem output, before the stride
         tokens = [T0 if i < config.stride_layer else T for i in range(L)]
     else:
         tokens = [T] * L

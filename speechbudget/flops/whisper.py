@@ -32,18 +32,19 @@ which expands the encoder output per beam). Prompt P tokens, n generated tokens 
 from __future__ import annotations
 
 from speechbudget.architectures import WhisperDims
+from speechbudget.geometry import stem_tokens
 
 
 def conv_frames(frames: int) -> int:
     """Encoder tokens out of the conv stem (conv2: kernel 3, stride 2, padding 1)."""
-    return (frames - 1) // 2 + 1
+    return stem_tokens(frames)
 
 
 def encoder_flops(dims: WhisperDims, frames: int, stride: int, stride_layer: int,
                   out: dict[str, float], scale: float = 1) -> int:
     """Add the encoder's components to `out` (times `scale`); return T', the tokens it outputs."""
     d, F, L = dims.d_model, dims.ffn_dim, dims.encoder_layers
-    T = (frames - 1) // 2 + 1                 # conv stem output
+    T = stem_tokens(frames)                   # conv stem output
     Ts = -(-T // stride)                      # after the token stride
     k = stride_layer                          # layers that run before the stride
     tok = k * T + (L - k) * Ts                # tokens summed over layers
@@ -59,7 +60,7 @@ def subsample_adds(dims: WhisperDims, frames: int, stride: int, pool: str) -> fl
     """Element-wise adds of mean pooling (not counted in totals): one per input element."""
     if stride == 1 or pool != "mean":
         return 0.0
-    return float(((frames - 1) // 2 + 1) * dims.d_model)
+    return float(stem_tokens(frames) * dims.d_model)
 
 
 def decoder_flops(dims: WhisperDims, enc_tokens: int, prompt: int, n: float, beam: int,

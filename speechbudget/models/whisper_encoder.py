@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from speechbudget import geometry
+
 
 def subsample_tokens(h: Tensor, stride: int, pool: str = "mean") -> Tensor:
     """Keep one token in `stride`: [B, T, d] -> [B, ceil(T / stride), d].
@@ -50,7 +52,7 @@ def embed(encoder: nn.Module, mel: Tensor) -> Tensor:
     max_frames = 2 * encoder.embed_positions.num_embeddings
     if frames > max_frames or frames < 2:
         raise ValueError(f"{frames} mel frames: the encoder takes 2..{max_frames} "
-                         f"(a window of at most {max_frames / 100:g} s)")
+                         f"(a window of at most {max_frames / geometry.MEL_FRAMES_PER_S:g} s)")
     h = F.gelu(encoder.conv1(mel))
     h = F.gelu(encoder.conv2(h)).permute(0, 2, 1)
     return h + encoder.embed_positions.weight[: h.shape[1]]
@@ -94,8 +96,7 @@ def encode(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | st
 
 def encoder_tokens(frames: int, stride: int = 1) -> int:
     """Encoder tokens after the conv stem (stride 2) and a token stride: pure arithmetic."""
-    t = -(-frames // 2)
-    return -(-t // stride)
+    return geometry.encoder_tokens(frames, stride)
 
 
 def encode_layers(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",

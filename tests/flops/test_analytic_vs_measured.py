@@ -124,3 +124,28 @@ def test_training(kw, pooling):
     bwd = lambda r: sum(v for k, v in r.breakdown.items() if k.startswith("backward."))  # noqa
     _check(fwd(a), fwd(m), c.label)
     assert _close(bwd(a), bwd(m)), (c.label, bwd(a), bwd(m))
+
+
+LONGFORM = [  # (config kwargs, windows [(window_s, decoded tokens)], prompt tokens, no-speech head)
+    (dict(model="tiny.en"), [(30, 41), (30, 37), (12.4, 9)], 1, False),  # timestamps: sot only
+    (dict(model="tiny.en", window=10), [(10, 12), (10, 3), (4.02, 2)], 2, True),  # no timestamps
+    (dict(model="tiny", beam_size=2), [(30, 20), (8.5, 5)], 3, True),   # multilingual, beam 2
+    (dict(model="base", window=10, stride=2, stride_at=3), [(10, 7), (10, 8)], 3, True),
+    (dict(model="tiny.en", window="dynamic"), [(30, 50), (7.46, 6)], 1, False),
+]
+
+
+@pytest.mark.parametrize("kw,windows,prompt,head", LONGFORM,
+                         ids=[str(i) for i in range(len(LONGFORM))])
+def test_asr_timestamped_multi_window(kw, windows, prompt, head):
+    """Long-form decoding as the runner counts it (runner._window_gflops): each window with its
+    own length, token count (timestamp tokens included), prompt and the no-speech LM-head row."""
+    c = Config(task="asr", **kw)
+    a_tot = m_tot = 0.0
+    for w, n in windows:
+        cw = c.with_(window=w)
+        a = estimate(cw, decoded_tokens=n, prompt_tokens=prompt, no_speech_head=head)
+        m = measure(cw, decoded_tokens=n, prompt_tokens=prompt, no_speech_head=head)
+        _check(a.breakdown, m.breakdown, f"{cw.label} window {w}")
+        a_tot, m_tot = a_tot + a.total, m_tot + m.total
+    assert _close(a_tot, m_tot)

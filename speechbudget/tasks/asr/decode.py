@@ -26,10 +26,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from speechbudget.geometry import TIMESTAMP_RESOLUTION_S
+
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """What to decode: the prompt, the end token and the tokens that may never (or not first) come."""
+    """What to decode: the prompt, the end token and the tokens that may never (or not first) come.
+
+    With `timestamps` the prompt has no <|notimestamps|> and the decoder emits timestamp tokens
+    (`timestamp_begin` = <|0.00|>, one per 0.02 s) under Whisper's rules (`TimestampRules`).
+    `no_speech_id` and `sot_index` give the no-speech probability (the softmax of the logits at the
+    <|startoftranscript|> position, as openai-whisper and CTranslate2 compute it)."""
 
     prompt_ids: tuple[int, ...]
     eos_id: int
@@ -38,23 +45,48 @@ class DecodeOptions:
     beam_size: int = 1
     length_penalty: float | None = None  # None: score = sum logprob / length (Whisper, faster-whisper)
     max_target_positions: int = 448
+    timestamps: bool = False
+    timestamp_begin: int | None = None   # first timestamp token <|0.00|>; None: no timestamps
+    no_timestamps_id: int | None = None
+    no_speech_id: int | None = None
+    sot_index: int = 0                   # position of <|startoftranscript|> in the prompt
+    max_initial_timestamp_s: float | None = 1.0
 
     @classmethod
-    def from_bundle(cls, bundle, beam_size: int = 1) -> "DecodeOptions":
-        """Options from a `models.loading.WhisperBundle`: its prompt, eos and suppression lists,
-        plus every special token after eos except eos itself (sot, language, task, notimestamps and
-        timestamp tokens), as openai-whisper does when decoding without timestamps."""
+    def from_bundle(cls, bundle, beam_size: int = 1, timestamps: bool = False
+                    ) -> "DecodeOptions":
+        """Options from a `models.loading.WhisperBundle`: its prompt, eos and suppression lists.
+        Without timestamps every special token after eos but eos is suppressed (sot, language,
+        task, notimestamps and timestamp tokens), as openai-whisper does; with timestamps the
+        specials up to <|notimestamps|> are, the prompt drops <|notimestamps|> and timestamp
+        tokens follow `TimestampRules`. Special ids: the bundle's `no_timestamps_id` /
+        `timestamp_begin` / `no_speech_id` if it has them, else Whisper's layout (the prompt ends
+        in <|notimestamps|>, <|0.00|> follows it and <|nocaptions|> precedes it)."""
         model = bundle.model
         vocab = model.config.vocab_size
         eos = int(bundle.eos_id)
-        specials = range(eos + 1, vocab)
+        prompt = [int(t) for t in bundle.prompt_ids]
+        no_ts = int(getattr(bundle, "no_timestamps_id", prompt[-1]))
+        ts_begin = int(getattr(bundle, "timestamp_begin", no_ts + 1))
+        no_speech = getattr(bundle, "no_speech_id", no_ts - 1)
+        if timestamps:
+            if prompt[-1] == no_ts:
+                prompt = prompt[:-1]
+            specials = range(eos + 1, ts_begin)
+        else:
+            specials = range(eos + 1, vocab)
         suppress = sorted(set(int(t) for t in bundle.suppress_tokens if 0 <= int(t) < vocab)
                           | set(specials))
-        return cls(prompt_ids=tuple(int(t) for t in bundle.prompt_ids), eos_id=eos,
-                   suppress_tokens=tuple(suppress),
+        return cls(prompt_ids=tuple(prompt), eos_id=eos, suppress_tokens=tuple(suppress),
                    begin_suppress_tokens=tuple(int(t) for t in bundle.begin_suppress_tokens),
                    beam_size=beam_size,
-                   max_target_positions=int(model.config.max_target_positions))
+                   max_target_positions=int(model.config.max_target_positions),
+                   timestamps=timestamps, timestamp_begin=ts_begin, no_timestamps_id=no_ts,
+                   no_speech_id=None if no_speech is None else int(no_speech), sot_index=0)
+
+    def with_(self, **changes) -> "DecodeOptions":
+        from dataclasses import replace
+        return replace(self, **changes)
 
 
 @dataclass
@@ -100,6 +132,189 @@ class DecodeResult:
     stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
     stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
     generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
+    avg_logprob: list[float] = field(default_factory=list)  # sum logprob / (tokens + 1)
+    no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
+
+
+# ---- logit filters (openai-whisper decoding.py: LogitFilter.apply) ------------------------------
+class LogitFilter:
+    def apply(self, logits: Tensor, seqs: Sequence[Sequence[int]], rows: Sequence[int],
+              step: int) -> None:
+        """Mask `logits` [n, V] in place; seqs[j]: tokens generated so far by entry j, which
+        decodes row rows[j]; step = len(seqs[j])."""
+        raise NotImplementedError
+
+
+class SuppressTokens(LogitFilter):
+    """`suppress` always; `begin` too at the first step (blank and eos as the first token)."""
+
+    def __init__(self, suppress: Tensor, begin: Tensor):
+        self.suppress, self.begin = suppress, begin
+
+    def apply(self, logits, seqs, rows, step):
+        logits.masked_fill_(self.begin if step == 0 else self.suppress, float("-inf"))
+
+
+class TimestampRules(LogitFilter):
+    """Whisper's ApplyTimestampRules: <|notimestamps|> never; timestamps come in pairs (after a
+    lone timestamp: text is forbidden if the one before was text, another timestamp if it was a
+    timestamp); they never decrease (and a segment is never empty); the first token is a
+    timestamp <= `max_initial` steps; if the timestamps' total probability exceeds the likeliest
+    text token's, a timestamp is taken. Per row, timestamps beyond `limits[row]` steps (the
+    window's audio) are forbidden too."""
+
+    def __init__(self, ts_begin: int, eos: int, no_ts: int | None, max_initial: int | None,
+                 vocab: int, device):
+        self.tb, self.eos, self.no_ts, self.max_initial = ts_begin, eos, no_ts, max_initial
+        self.vocab = torch.arange(vocab, device=device)
+        self.limits: Sequence[int] | None = None
+
+    def apply(self, logits, seqs, rows, step):
+        n, V = logits.shape
+        tb = self.tb
+        if self.no_ts is not None:
+            logits[:, self.no_ts] = float("-inf")
+        lo, hi, no_text, no_ts = [], [], [], []
+        for j, seq in enumerate(seqs):
+            top = V - 1 - tb if self.limits is None else int(self.limits[rows[j]])
+            last = len(seq) >= 1 and seq[-1] >= tb
+            penult = len(seq) < 2 or seq[-2] >= tb
+            no_ts.append(last and penult)
+            no_text.append(last and not penult)
+            stamps = [t for t in seq if t >= tb]
+            low = 0
+            if stamps:
+                low = stamps[-1] - tb + (0 if last and not penult else 1)
+            if not seq:
+                if self.max_initial is not None:
+                    top = min(top, self.max_initial)
+            lo.append(low)
+            hi.append(top)
+        dev = logits.device
+        v = self.vocab[None, :V]
+        rel = v - tb
+        lo_t = torch.tensor(lo, device=dev)[:, None]
+        hi_t = torch.tensor(hi, device=dev)[:, None]
+        ts_bad = (rel >= 0) & ((rel < lo_t) | (rel > hi_t) |
+                               torch.tensor(no_ts, device=dev)[:, None])
+        text_bad = (v < self.eos) & torch.tensor(no_text, device=dev)[:, None]
+        if step == 0:
+            text_bad = text_bad | (v < tb)
+        logits.masked_fill_(ts_bad | text_bad, float("-inf"))
+        ts_mass = logits[:, tb:].logsumexp(-1)
+        text_max = logits[:, :tb].max(-1).values
+        take_ts = ts_mass > text_max
+        if bool(take_ts.any()):
+            logits[:, :tb].masked_fill_(take_ts[:, None], float("-inf"))
+
+
+# ---- stop rules: one place for both strategies -------------------------------------------------
+def stop_rule(tokens: list[int], limit: int) -> tuple[int | None, bool]:
+    """(length to keep if `tokens` ends in a repetition loop, whether the token limit is reached)."""
+    return loop_cut(tokens), len(tokens) >= limit
+
+
+# ---- token decoders (openai-whisper decoding.py: TokenDecoder.update/finalize) -----------------
+@dataclass
+class _Hyp:
+    row: int
+    tokens: list[int]
+    logprob: float
+
+
+class GreedyDecoder:
+    """One hypothesis per row: the argmax token."""
+
+    def __init__(self, eos: int):
+        self.eos = eos
+
+    def update(self, hyps: list[_Hyp], logits: Tensor, limits: Sequence[int], done: dict
+               ) -> tuple[list[_Hyp], list[int], list[int]]:
+        """-> (live hypotheses, cache entry each continues from, token each feeds next); rows that
+        finish go to `done[row]` = (tokens, sum logprob, by_limit, by_loop, generated)."""
+        nxt = logits.argmax(-1)
+        lp = (logits.gather(1, nxt[:, None])[:, 0] - logits.logsumexp(-1)).tolist()
+        live, src, feed = [], [], []
+        for j, (h, t) in enumerate(zip(hyps, nxt.tolist())):
+            score = h.logprob + lp[j]
+            if t == self.eos:
+                done[h.row] = (h.tokens, score, False, False, len(h.tokens))
+                continue
+            toks = h.tokens + [t]
+            cut, at_limit = stop_rule(toks, limits[h.row])
+            if cut is not None:
+                done[h.row] = (toks[:cut], score, False, True, len(toks))
+            elif at_limit:
+                done[h.row] = (toks, score, True, False, len(toks))
+            else:
+                live.append(_Hyp(h.row, toks, score))
+                src.append(j)
+                feed.append(t)
+        return live, src, feed
+
+    def start(self, rows: Sequence[int]) -> list[_Hyp]:
+        return [_Hyp(r, [], 0.0) for r in rows]
+
+
+class BeamSearchDecoder:
+    """As openai-whisper's BeamSearchDecoder with patience 1: each row keeps `beam` live
+    hypotheses; one ending in eos is finished; a row stops once it has `beam` finished ones or its
+    hypotheses reach the token limit; the best by `score` wins (repetition loops cut after)."""
+
+    def __init__(self, eos: int, beam: int, score):
+        self.eos, self.K, self.score = eos, beam, score
+        self.finished: dict[int, list[tuple[list[int], float]]] = {}
+
+    def start(self, rows: Sequence[int]) -> list[_Hyp]:
+        self.finished = {r: [] for r in rows}
+        return [_Hyp(r, [], 0.0 if b == 0 else float("-inf")) for r in rows for b in range(self.K)]
+
+    def update(self, hyps, logits, limits, done):
+        K = self.K
+        logp = torch.log_softmax(logits, dim=-1)
+        V = logp.shape[-1]
+        n_rows = len(hyps) // K
+        cum = torch.tensor([h.logprob for h in hyps], device=logp.device)
+        scores = (logp + cum[:, None]).view(n_rows, K * V)
+        top_s, top_i = scores.topk(2 * K, dim=-1)
+        top_s, top_i = top_s.tolist(), top_i.tolist()
+        live, src, feed = [], [], []
+        for g in range(n_rows):
+            r = hyps[g * K].row
+            fin = self.finished[r]
+            new: list[tuple[_Hyp, int, int]] = []
+            for sc, flat in zip(top_s[g], top_i[g]):
+                if sc == float("-inf"):
+                    break
+                b, t = divmod(flat, V)
+                seq = hyps[g * K + b].tokens
+                if t == self.eos:
+                    if len(fin) < K:
+                        fin.append((seq, sc))
+                    continue
+                new.append((_Hyp(r, seq + [t], sc), g * K + b, t))
+                if len(new) == K:
+                    break
+            while len(new) < K:  # fewer than K continuations: pad with dead beams
+                new.append((_Hyp(r, [], float("-inf")), g * K, self.eos))
+            _, at_limit = stop_rule(new[0][0].tokens, limits[r])
+            if len(fin) >= K or at_limit:
+                by_limit = at_limit and not fin
+                if at_limit and len(fin) < K:
+                    fin.extend((h.tokens, h.logprob) for h, _, _ in new if h.logprob > float("-inf"))
+                done[r] = self._finalize(fin, by_limit)
+            else:
+                for h, s_, t in new:
+                    live.append(h)
+                    src.append(s_)
+                    feed.append(t)
+        return live, src, feed
+
+    def _finalize(self, cands, by_limit):
+        best = max(cands or [([], 0.0)], key=lambda h: self.score(h[0], h[1]))
+        cut = loop_cut(best[0])
+        toks = best[0] if cut is None else best[0][:cut]
+        return toks, best[1], by_limit, cut is not None, len(best[0])
 
 
 class WhisperDecoderRunner:
@@ -124,6 +339,14 @@ class WhisperDecoderRunner:
         if options.begin_suppress_tokens:
             self.begin_suppress[list(options.begin_suppress_tokens)] = True
         self._fused = [_fuse_qkv(layer.self_attn) for layer in self.decoder.layers]
+        self.ts_rules = None
+        if options.timestamps:
+            if options.timestamp_begin is None:
+                raise ValueError("DecodeOptions.timestamps: needs timestamp_begin")
+            mi = options.max_initial_timestamp_s
+            self.ts_rules = TimestampRules(
+                options.timestamp_begin, options.eos_id, options.no_timestamps_id,
+                None if mi is None else int(round(mi / TIMESTAMP_RESOLUTION_S)), vocab, dev)
 
     # ---- building blocks --------------------------------------------------------------------
     def _heads(self, x: Tensor) -> Tensor:  # [B, S, d] -> [B, H, S, hd]
@@ -149,8 +372,10 @@ class WhisperDecoderRunner:
             sv.append(enc.new_zeros(B, self.n_heads, max_len, self.hd))
         return _State(sk, sv, ck, cv, mask)
 
-    def _step(self, tokens: Tensor, st: _State) -> Tensor:
-        """Run tokens [B, S] at positions st.length.. through the decoder; logits of the last one."""
+    def _step(self, tokens: Tensor, st: _State, extra: int | None = None
+              ) -> tuple[Tensor, Tensor | None]:
+        """Run tokens [B, S] at positions st.length.. through the decoder: (logits of the last
+        one, logits at position `extra` of this pass or None)."""
         S = tokens.shape[1]
         pos = st.length
         x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[pos:pos + S]
@@ -176,8 +401,10 @@ class WhisperDecoderRunner:
             h = layer.final_layer_norm(x)
             x = x + layer.fc2(self.act(layer.fc1(h)))
         st.length = pos + S
-        x = self.decoder.layer_norm(x[:, -1])
-        return self.proj_out(x).float()
+        if extra is None:
+            return self.proj_out(self.decoder.layer_norm(x[:, -1])).float(), None
+        both = self.proj_out(self.decoder.layer_norm(x[:, [extra, S - 1]])).float()
+        return both[:, 1].contiguous(), both[:, 0].contiguous()
 
     def _max_new(self, max_new_tokens: int | Sequence[int], B: int) -> list[int]:
         cap = self.opt.max_target_positions - len(self.opt.prompt_ids)
@@ -187,149 +414,103 @@ class WhisperDecoderRunner:
             raise ValueError(f"max_new_tokens: {len(max_new_tokens)} values for {B} rows")
         return [max(1, min(int(m), cap)) for m in max_new_tokens]
 
-    # ---- greedy -----------------------------------------------------------------------------
+    # ---- the decoding loop (one for every strategy) ------------------------------------------
     @torch.inference_mode()
-    def greedy(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
-               max_new_tokens: int | Sequence[int] = 224) -> DecodeResult:
-        """Batched greedy decoding of encoder states [B, T, d] (rows padded to T, true lengths in
-        `enc_lengths`). Finished rows leave the batch."""
-        B = enc.shape[0]
-        limits = self._max_new(max_new_tokens, B)
-        P = len(self.opt.prompt_ids)
-        st = self._start(enc, enc_lengths, P + max(limits))
-        out: list[list[int]] = [[] for _ in range(B)]
-        by_limit, by_loop, generated = [False] * B, [False] * B, [0] * B
-        rows = list(range(B))  # original row of each batch entry (-1: finished, still computed)
-        live = B
-        prompt = torch.tensor([self.opt.prompt_ids], device=enc.device).expand(B, P)
-        logits = self._step(prompt, st)
-        step = 0
-        while True:
-            mask = self.begin_suppress if step == 0 else self.suppress
-            logits.masked_fill_(mask, float("-inf"))
-            nxt = logits.argmax(-1)
-            for j, t in enumerate(nxt.tolist()):
-                r = rows[j]
-                if r < 0:
-                    continue
-                if t == self.opt.eos_id:
-                    rows[j], live = -1, live - 1
-                    continue
-                out[r].append(t)
-                cut = loop_cut(out[r])
-                if cut is not None:
-                    generated[r], by_loop[r] = len(out[r]), True
-                    del out[r][cut:]
-                    rows[j], live = -1, live - 1
-                elif len(out[r]) >= limits[r]:
-                    by_limit[r] = True
-                    rows[j], live = -1, live - 1
-            if live == 0:
-                break
-            # finished rows leave the batch once they are a quarter of it (copying the caches
-            # for every single finished row costs more than computing a few dead rows)
-            if live <= 0.75 * len(rows):
-                keep = [j for j, r in enumerate(rows) if r >= 0]
-                idx = torch.tensor(keep, device=enc.device)
-                st.select(idx)
-                rows, nxt = [rows[j] for j in keep], nxt[idx]
-            logits = self._step(nxt[:, None], st)
-            step += 1
-        generated = [g or len(o) for g, o in zip(generated, out)]
-        return DecodeResult(out, by_limit, by_loop, generated)
-
-    # ---- beam search ------------------------------------------------------------------------
-    @torch.inference_mode()
-    def beam(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
-             max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None) -> DecodeResult:
-        """Beam search (as openai-whisper's BeamSearchDecoder with patience 1): each row keeps
-        `beam_size` live hypotheses; a hypothesis ending in eos is finished; a row stops once it has
-        `beam_size` finished ones or hits its token limit; the best by sum logprob / length
-        (or the length penalty) wins."""
+    def run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
+            max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
+            timestamp_limits: Sequence[int] | None = None) -> DecodeResult:
+        """Decode encoder states [B, T, d] (rows padded to T, true lengths in `enc_lengths`) with
+        greedy (beam 1) or beam search over the same loop: logits -> filters -> decoder.update ->
+        finished rows leave the batch. `timestamp_limits[row]`: the last timestamp step allowed
+        (the audio in the window), with timestamps on."""
         K = beam_size or self.opt.beam_size
         B = enc.shape[0]
         limits = self._max_new(max_new_tokens, B)
         P = len(self.opt.prompt_ids)
-        enc_k = enc.repeat_interleave(K, dim=0)
-        lens_k = None if enc_lengths is None else [int(n) for n in enc_lengths for _ in range(K)]
-        st = self._start(enc_k, lens_k, P + max(limits) + 1)
-        prompt = torch.tensor([self.opt.prompt_ids], device=enc.device).expand(B * K, P)
-        logits = self._step(prompt, st)
-        # live hypotheses per row: (tokens, sum logprob); at start only beam 0 is real
-        hyps: list[list[tuple[list[int], float]]] = [[([], 0.0)] + [([], float("-inf"))] * (K - 1)
-                                                     for _ in range(B)]
-        finished: list[list[tuple[list[int], float]]] = [[] for _ in range(B)]
-        live_rows = list(range(B))  # rows still searching, in batch order (K entries each)
-        by_limit = [False] * B
+        if K > 1:
+            enc = enc.repeat_interleave(K, dim=0)
+            enc_lengths = None if enc_lengths is None else [int(n) for n in enc_lengths
+                                                            for _ in range(K)]
+            decoder = BeamSearchDecoder(self.opt.eos_id, K, self._score)
+        else:
+            decoder = GreedyDecoder(self.opt.eos_id)
+        st = self._start(enc, enc_lengths, P + max(limits) + 1)
+        prompt = torch.tensor([self.opt.prompt_ids], device=enc.device).expand(enc.shape[0], P)
+        logits, at_sot = self._step(prompt, st, extra=self._sot_extra())
+        no_speech = self._no_speech(at_sot if at_sot is not None else logits, K)
+        filters: list[LogitFilter] = [SuppressTokens(self.suppress, self.begin_suppress)]
+        if self.ts_rules is not None:
+            self.ts_rules.limits = timestamp_limits
+            filters.append(self.ts_rules)
+        hyps = decoder.start(range(B))
+        done: dict[int, tuple] = {}
+        n_batch = len(hyps)  # entries in the caches (finished ones linger until a shrink)
+        pos = list(range(len(hyps)))  # cache entry of each live hypothesis
         step = 0
-        while live_rows:
-            mask = self.begin_suppress if step == 0 else self.suppress
-            logp = torch.log_softmax(logits.masked_fill(mask, float("-inf")), dim=-1)
-            V = logp.shape[-1]
-            cum = torch.tensor([h[1] for r in live_rows for h in hyps[r]], device=logp.device)
-            scores = (logp + cum[:, None]).view(len(live_rows), K * V)
-            top_s, top_i = scores.topk(2 * K, dim=-1)
-            top_s, top_i = top_s.tolist(), top_i.tolist()
-            src_idx, next_tok, new_live = [], [], []
-            for j, r in enumerate(live_rows):
-                new_h: list[tuple[list[int], float]] = []
-                for s, flat in zip(top_s[j], top_i[j]):
-                    if s == float("-inf"):
-                        break
-                    b, t = divmod(flat, V)
-                    seq = hyps[r][b][0]
-                    if t == self.opt.eos_id:
-                        if len(finished[r]) < K:
-                            finished[r].append((seq, s))
-                        continue
-                    new_h.append((seq + [t], s))
-                    src_idx.append(j * K + b)
-                    next_tok.append(t)
-                    if len(new_h) == K:
-                        break
-                while len(new_h) < K:  # fewer than K continuations: pad with dead beams
-                    new_h.append(([], float("-inf")))
-                    src_idx.append(j * K)
-                    next_tok.append(self.opt.eos_id)
-                hyps[r] = new_h
-                at_limit = len(new_h[0][0]) >= limits[r]
-                if len(finished[r]) >= K or at_limit:
-                    if at_limit and len(finished[r]) < K:
-                        by_limit[r] = not finished[r]
-                        finished[r].extend(h for h in new_h if h[1] > float("-inf"))
-                else:
-                    new_live.append((j, r))
-            if not new_live:
+        while hyps:
+            if len(pos) != logits.shape[0] or pos != list(range(len(pos))):
+                logits = logits[torch.tensor(pos, device=logits.device)]
+            seqs = [h.tokens for h in hyps]
+            rows = [h.row for h in hyps]
+            for f in filters:
+                f.apply(logits, seqs, rows, step)
+            hyps, src, feed = decoder.update(hyps, logits, limits, done)
+            if not hyps:
                 break
-            keep_entries = [j * K + b for j, _ in new_live for b in range(K)]
-            src = torch.tensor(src_idx, device=enc.device)
-            tok = torch.tensor(next_tok, device=enc.device)
-            # src_idx/next_tok are laid out per (old row j, beam); keep only rows still live
-            keep = torch.tensor(keep_entries, device=enc.device)
-            st.select(src[keep])
-            tok = tok[keep]
-            live_rows = [r for _, r in new_live]
-            logits = self._step(tok[:, None], st)
+            src_entries = [pos[j] for j in src]
+            # finished rows leave the batch once they are a quarter of it (copying the caches for
+            # every single finished row costs more than computing a few dead rows); beam search
+            # reorders the caches every step anyway
+            if K > 1 or len(hyps) <= 0.75 * n_batch:
+                st.select(torch.tensor(src_entries, device=enc.device))
+                pos, n_batch = list(range(len(hyps))), len(hyps)
+                tok = torch.tensor(feed, device=enc.device)
+            else:
+                pos = src_entries
+                tok = torch.full((n_batch,), self.opt.eos_id, dtype=torch.long, device=enc.device)
+                tok[torch.tensor(pos, device=enc.device)] = torch.tensor(feed, device=enc.device)
+            logits, _ = self._step(tok[:, None], st)
             step += 1
-        out = []
-        for r in range(B):
-            cands = finished[r] or [h for h in hyps[r] if h[1] > float("-inf")] or [([], 0.0)]
-            out.append(max(cands, key=lambda h: self._score(h[0], h[1]))[0])
-        generated = [len(o) for o in out]
-        cuts = [loop_cut(o) for o in out]
-        out = [o if c is None else o[:c] for o, c in zip(out, cuts)]
-        return DecodeResult(out, by_limit, [c is not None for c in cuts], generated)
+        out = [done[r] for r in range(B)]
+        return DecodeResult([o[0] for o in out], [o[2] for o in out], [o[3] for o in out],
+                            [o[4] for o in out], [o[1] / (len(o[0]) + 1) for o in out], no_speech)
+
+    def greedy(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
+               max_new_tokens: int | Sequence[int] = 224, **kw) -> DecodeResult:
+        return self.run(enc, enc_lengths, max_new_tokens, beam_size=1, **kw)
+
+    def beam(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
+             max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
+             **kw) -> DecodeResult:
+        return self.run(enc, enc_lengths, max_new_tokens, beam_size=beam_size, **kw)
+
+    def decode(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
+               max_new_tokens: int | Sequence[int] = 224, **kw) -> DecodeResult:
+        return self.run(enc, enc_lengths, max_new_tokens, **kw)
+
+    @property
+    def no_speech_extra(self) -> bool:
+        """Whether the prompt pass computes LM-head logits at one more position (the sot's)."""
+        return self._sot_extra() is not None
+
+    def _sot_extra(self) -> int | None:
+        """Prompt position whose logits give the no-speech probability, when it is not the last
+        (the last position's logits are computed anyway)."""
+        if self.opt.no_speech_id is None:
+            return None
+        i = self.opt.sot_index
+        return None if i == len(self.opt.prompt_ids) - 1 else i
+
+    def _no_speech(self, logits: Tensor, K: int) -> list[float]:
+        if self.opt.no_speech_id is None:
+            return [0.0] * (logits.shape[0] // K)
+        p = logits[::K].softmax(-1)[:, self.opt.no_speech_id]
+        return p.tolist()
 
     def _score(self, tokens: list[int], logprob: float) -> float:
         n = max(1, len(tokens))
         lp = self.opt.length_penalty
         return logprob / (n if lp is None else ((5 + n) / 6) ** lp)
-
-    def decode(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
-               max_new_tokens: int | Sequence[int] = 224) -> DecodeResult:
-        if self.opt.beam_size > 1:
-            return self.beam(enc, enc_lengths, max_new_tokens)
-        return self.greedy(enc, enc_lengths, max_new_tokens)
 
 
 def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None,

@@ -1,6 +1,19 @@
-"""One configuration's ASR pipeline: chunk -> log-mel -> encoder (window, stride) -> decoder.
+"""One configuration's ASR pipeline: window -> log-mel -> encoder (window, stride) -> decoder.
 
-Chunking rule (audio longer than the window): an utterance of `a` seconds under a window of `W`
+Long-form rule "sequential" (`Config.longform`, the default; `transcribe_items`): Whisper's
+sequential algorithm, batched across utterances. Each utterance has its own `seek` (mel frames);
+every round takes, for each unfinished utterance, the window starting at its seek (a dynamic window
+is fitted to what is left, capped at 30 s), computes its features (only that window's audio: memory
+stays bounded by the batch), encodes and decodes all of them together, then per utterance:
+  - no speech (P(no-speech) at the first step > `no_speech_threshold` and average log-probability
+    < `logprob_threshold`): the window is skipped, no text;
+  - with timestamps: the complete segments (<|t0|> text <|t1|>) are kept and seek moves to the last
+    complete timestamp (to the window's end if the output ends in a single timestamp, or has no
+    complete segment); without: the window is one segment and seek moves to its end.
+`Config.timestamps` "auto" decodes with timestamps exactly when the audio is longer than the window.
+Not implemented: conditioning on the previous window's text and temperature fallback.
+
+Rule "chunks" (the old one, for comparison; `rows_for`): an utterance of `a` seconds under a window of `W`
 seconds is cut into n = ceil(a / W) consecutive, non-overlapping chunks of equal length a / n
 (so no chunk is a sliver), each zero-padded to the window and decoded on its own (no conditioning
 on the previous chunk's text); the chunks' texts are joined with a space. A dynamic window is
@@ -24,11 +37,11 @@ import torch
 from torch import Tensor
 
 from speechbudget.axes import Config
+from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
+                                   TIMESTAMP_RESOLUTION_S, WINDOW_FRAMES, frames_for, stem_tokens)
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
 
-SAMPLE_RATE = 16000
-MEL_FRAMES_PER_S = 100
 MAX_TOKENS_PER_S = 8.0     # stop rule: at most 8 tokens per second of chunk audio (+ margin)
 MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut long before 448
 # CPU threads for the decoding loop (None: torch's setting). A decoding step is ~90 small ops; with
@@ -36,6 +49,8 @@ MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut l
 # more than it gains: tiny.en, batch 32, 2-core EPYC under load, 0.20 s/utt with 1 thread vs 1.10
 # s/utt with 2 (the encoder's large matmuls keep torch's thread count).
 DECODE_THREADS: int | None = 1
+NO_SPEECH_THRESHOLD = 0.6  # openai-whisper / faster-whisper defaults
+LOGPROB_THRESHOLD = -1.0
 
 
 def chunk_audio(audio: np.ndarray, window_s: float) -> list[np.ndarray]:
@@ -67,6 +82,39 @@ class Row:
     generated: int = 0       # tokens the decoder computed (before a repetition loop was cut)
     t: dict[str, float] = field(default_factory=lambda: {"features": 0.0, "encoder": 0.0,
                                                          "decoder": 0.0})
+    item_id: str = ""
+    seek: int = 0            # window start in mel frames
+    timestamps: bool = False
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+    prompt_tokens: int = 0   # decoder prompt length used for this window
+
+    @property
+    def content_frames(self) -> int:
+        """Mel frames of real audio in the window."""
+        return min(self.frames, -(-len(self.audio) // HOP_LENGTH))
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+    tokens: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    """One utterance through the long-form rule: its segments and every window decoded."""
+
+    item_id: str
+    segments: list[Segment] = field(default_factory=list)
+    windows: list[Row] = field(default_factory=list)
+    no_speech_windows: int = 0
+
+    @property
+    def text(self) -> str:
+        return " ".join(t for t in (s.text.strip() for s in self.segments) if t)
 
 
 def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> torch.nn.Module:
@@ -116,6 +164,9 @@ class AsrPipeline:
         self.n_layers = len(self.encoder.layers)
         self.options = DecodeOptions.from_bundle(bundle, beam_size=config.beam_size)
         self.decoder = WhisperDecoderRunner(self.model, self.options)
+        self._decoders = {False: self.decoder}
+        self.no_speech_threshold: float | None = NO_SPEECH_THRESHOLD
+        self.logprob_threshold: float | None = LOGPROB_THRESHOLD
         self.tag = tag or f"{config.model}|{config.precision}|{config.adaptation.label}|" \
                           f"{getattr(bundle, 'source', '')}"
         self.stats = {"feature_hits": 0, "encoder_hits": 0, "partial_encoder_hits": 0}
@@ -126,7 +177,8 @@ class AsrPipeline:
         window_s = self.config.window_s_for(audio_s)
         frames = int(round(window_s * MEL_FRAMES_PER_S))
         chunks = chunk_audio(audio, window_s)
-        return [Row(f"{item_id}#{i}/{len(chunks)}", c, frames, len(c) / SAMPLE_RATE)
+        return [Row(f"{item_id}#{i}/{len(chunks)}", c, frames, len(c) / SAMPLE_RATE,
+                    item_id=item_id, timestamps=self.config.timestamps == "on")
                 for i, c in enumerate(chunks)]
 
     # ---- features -------------------------------------------------------------------------
@@ -240,20 +292,130 @@ class AsrPipeline:
         finally:
             torch.set_num_threads(threads)
 
+    def decoder_for(self, timestamps: bool) -> WhisperDecoderRunner:
+        if timestamps not in self._decoders:
+            opt = DecodeOptions.from_bundle(self.bundle, beam_size=self.config.beam_size,
+                                            timestamps=True)
+            self._decoders[True] = WhisperDecoderRunner(self.model, opt)
+        return self._decoders[timestamps]
+
     def _decode(self, order: Sequence[Row], batch_size: int) -> None:
-        for i in range(0, len(order), batch_size):
-            batch = order[i:i + batch_size]
-            lengths = [r.enc.shape[0] for r in batch]
-            T = max(lengths)
-            t0 = time.perf_counter()
-            enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
-                               for r in batch])
-            res = self.decoder.decode(enc, lengths, [max_new_tokens(r.audio_s) for r in batch])
-            _sync(self.device)
-            dt = (time.perf_counter() - t0) / len(batch)
-            for j, r in enumerate(batch):
-                r.tokens, r.by_limit, r.t["decoder"] = res.tokens[j], res.stopped_by_limit[j], dt
-                r.by_loop, r.generated = res.stopped_by_loop[j], res.generated[j]
+        for ts in (False, True):
+            group = [r for r in order if r.timestamps == ts]
+            dec = self.decoder_for(ts) if group else None
+            for i in range(0, len(group), batch_size):
+                self._decode_batch(dec, group[i:i + batch_size])
+
+    def _decode_batch(self, dec: WhisperDecoderRunner, batch: Sequence[Row]) -> None:
+        lengths = [r.enc.shape[0] for r in batch]
+        T = max(lengths)
+        t0 = time.perf_counter()
+        enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
+                           for r in batch])
+        limits = [stem_tokens(r.content_frames) for r in batch] if dec.opt.timestamps else None
+        res = dec.decode(enc, lengths, [max_new_tokens(r.audio_s) for r in batch],
+                         timestamp_limits=limits)
+        _sync(self.device)
+        dt = (time.perf_counter() - t0) / len(batch)
+        for j, r in enumerate(batch):
+            r.tokens, r.by_limit, r.t["decoder"] = res.tokens[j], res.stopped_by_limit[j], dt
+            r.by_loop, r.generated = res.stopped_by_loop[j], res.generated[j]
+            r.avg_logprob, r.no_speech_prob = res.avg_logprob[j], res.no_speech_prob[j]
+            r.prompt_tokens = len(dec.opt.prompt_ids)
+
+    # ---- long-form ---------------------------------------------------------------------------
+    def is_silence(self, r: Row) -> bool:
+        """openai-whisper's no-speech rule on one decoded window."""
+        if self.no_speech_threshold is None or r.no_speech_prob <= self.no_speech_threshold:
+            return False
+        return self.logprob_threshold is None or r.avg_logprob < self.logprob_threshold
+
+    def transcribe_items(self, items: Sequence[tuple[str, np.ndarray]], batch_size: int,
+                         cache: Any | None = None) -> dict[str, Transcript]:
+        """Each (id, audio) through the configuration's long-form rule (module docstring)."""
+        out = {i: Transcript(i) for i, _ in items}
+        if self.config.longform == "chunks":
+            rows = [r for i, a in items for r in self.rows_for(i, a)]
+            self.run(rows, batch_size, cache)
+            for i, a in items:
+                mine = [r for r in rows if r.item_id == i]
+                off = 0.0
+                for r in mine:
+                    self._keep(out[i], r, [r.tokens] if not self.is_silence(r) else [], off,
+                               off + r.audio_s)
+                    off += r.audio_s
+            return out
+        seek = {i: 0 for i, _ in items}
+        total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}
+        audio = dict(items)
+        ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
+        while True:
+            rows = []
+            for i, _ in items:
+                if seek[i] >= total[i]:
+                    continue
+                left_s = (total[i] - seek[i]) / MEL_FRAMES_PER_S
+                frames = frames_for(self.config.window_s_for(left_s))
+                a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + frames) * HOP_LENGTH]
+                rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE, item_id=i,
+                                seek=seek[i], timestamps=ts[i]))
+            if not rows:
+                return out
+            self.run(rows, batch_size, cache)
+            for r in rows:
+                seek[r.item_id] = self._advance(out[r.item_id], r)
+
+    def _advance(self, tr: Transcript, r: Row) -> int:
+        """Keep the window's segments; the next seek."""
+        content = r.content_frames
+        end = r.seek + content
+        t0 = r.seek / MEL_FRAMES_PER_S
+        if self.is_silence(r):
+            self._keep(tr, r, [], t0, t0)
+            return end
+        if not r.timestamps:
+            self._keep(tr, r, [r.tokens], t0, end / MEL_FRAMES_PER_S)
+            return end
+        tb = self.decoder_for(True).opt.timestamp_begin
+        toks = r.tokens
+        is_ts = [t >= tb for t in toks]
+        single_end = len(toks) >= 2 and is_ts[-2:] == [False, True] or toks[-1:] == [] and False
+        cuts = [k for k in range(1, len(toks)) if is_ts[k - 1] and is_ts[k]]
+        step = TIMESTAMP_RESOLUTION_S
+        if cuts:
+            if single_end:
+                cuts.append(len(toks))
+            last = 0
+            pieces = []
+            for c in cuts:
+                pieces.append(toks[last:c])
+                last = c
+            segs = [(t0 + (p[0] - tb) * step, t0 + (p[-1] - tb) * step, p) for p in pieces]
+            self._keep_segments(tr, r, segs)
+            if single_end:
+                return end
+            nxt = r.seek + (toks[last - 1] - tb) * 2   # 2 mel frames per timestamp step
+            return nxt if nxt > r.seek else end
+        stamps = [t for t in toks if t >= tb]
+        dur = content / MEL_FRAMES_PER_S
+        if stamps and stamps[-1] != tb:
+            dur = (stamps[-1] - tb) * step
+        self._keep_segments(tr, r, [(t0, t0 + dur, toks)])
+        return end
+
+    def _keep(self, tr: Transcript, r: Row, pieces: list[list[int]], start: float,
+              end: float) -> None:
+        self._keep_segments(tr, r, [(start, end, p) for p in pieces])
+
+    def _keep_segments(self, tr: Transcript, r: Row, segs) -> None:
+        tr.windows.append(r)
+        if not segs:
+            tr.no_speech_windows += 1
+        eos = self.options.eos_id
+        for start, end, toks in segs:
+            text = self.text([t for t in toks if t < eos])
+            if text:
+                tr.segments.append(Segment(round(start, 3), round(end, 3), text, list(toks)))
 
     def run(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
         self.features(rows, cache)

@@ -1,6 +1,7 @@
 """The ASR task: Whisper on a dataset under one configuration -> ItemResults -> ConfigMetrics.
 
     from speechbudget.axes import Config
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
     from speechbudget.tasks.asr.runner import evaluate
     metrics, items = evaluate(Config(task="asr", model="tiny.en", window=15, stride=2),
                               "data/librispeech_sample", device="cpu")
@@ -26,7 +27,7 @@ from speechbudget.machine import default_device
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
-from speechbudget.tasks.asr.pipeline import AsrPipeline, Row, cast_for_precision
+from speechbudget.tasks.asr.pipeline import AsrPipeline, Row, Transcript, cast_for_precision
 from speechbudget.tasks.asr.wer import bootstrap_ci, normalize, wer_from_counts, word_errors
 from speechbudget.tasks.base import Shard
 
@@ -78,7 +79,7 @@ class AsrTask:
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         results: dict[str, ItemResult] = {}
-        rows_of: dict[str, list[Row]] = {}
+        audio_of: dict[str, Any] = {}
         load_s: dict[str, float] = {}
         for item_id in shard.item_ids:
             try:
@@ -99,26 +100,26 @@ class AsrTask:
                                               error=f"{type(e).__name__}: {e}")
                 continue
             load_s[item_id] = time.perf_counter() - t0
-            rows_of[item_id] = pipe.rows_for(item_id, audio)
-        rows = [r for rs in rows_of.values() for r in rs]
-        if rows:
+            audio_of[item_id] = audio
+        transcripts: dict = {}
+        if audio_of:
             key = (pipe.tag, device, config.window, config.stride, config.stride_at, config.pool,
                    config.beam_size)
             if self.warmup and key not in self._warm:
                 pipe.warm_up()
                 self._warm.add(key)
             try:
-                pipe.run(rows, self.batch_size, cache)
+                transcripts = pipe.transcribe_items(list(audio_of.items()), self.batch_size, cache)
             except Exception as e:  # a failure of the whole batch: every item reports it
-                for item_id in rows_of:
+                for item_id in audio_of:
                     results[item_id] = ItemResult(item_id, ok=False,
                                                   reference=dataset[item_id].text,
                                                   error=f"batch failed: {type(e).__name__}: {e}")
-                rows_of = {}
         peak = _peak_mem_mb(dev)
-        for item_id, rs in rows_of.items():
-            results[item_id] = self._item_result(config, dataset[item_id], rs, pipe,
-                                                 load_s[item_id], peak)
+        for item_id, tr in transcripts.items():
+            results[item_id] = self._item_result(config, dataset[item_id], tr, pipe,
+                                                 load_s[item_id], peak,
+                                                 len(audio_of[item_id]) / SAMPLE_RATE)
         return [results[i] for i in shard.item_ids]
 
     def aggregate(self, config: Config, results: Sequence[ItemResult]) -> ConfigMetrics:
@@ -151,6 +152,7 @@ class AsrTask:
                        chunks=sum(r.chunks for r in ok),
                        multi_chunk_items=sum(1 for r in ok if r.chunks > 1),
                        stopped_by_limit=sum(1 for r in ok if r.extra.get("stopped_by_limit")),
+                       no_speech_windows=sum(r.extra.get("no_speech_windows", 0) for r in ok),
                        repetition_cut=sum(1 for r in ok if r.extra.get("repetition_cut")),
                        encoder_ms_per_utt=1000 * m.timings["encoder"] / len(ok),
                        decoder_ms_per_utt=1000 * m.timings["decoder"] / len(ok))
@@ -174,24 +176,29 @@ class AsrTask:
             self._models[mkey] = cast_for_precision(bundle.model, config.precision, device)
         return AsrPipeline(bundle, config, device, model=self._models[mkey])
 
-    def _item_result(self, config: Config, item, rows: list[Row], pipe: AsrPipeline,
-                     load_s: float, peak: float | None) -> ItemResult:
-        hyp = " ".join(t for t in (pipe.text(r.tokens) for r in rows) if t)
+    def _item_result(self, config: Config, item, tr: Transcript, pipe: AsrPipeline,
+                     load_s: float, peak: float | None, audio_s: float) -> ItemResult:
+        rows = tr.windows
+        hyp = tr.text
         we = word_errors(item.text, hyp)
-        audio_s = sum(r.audio_s for r in rows)
-        # decoded tokens as the FLOPs count them: every generated token, incl. end-of-text (a row
-        # stopped by the length limit or a repetition loop generated no end-of-text)
-        decoded = sum(r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows)
+        # decoded tokens as the FLOPs count them: every generated token (timestamp tokens too) of
+        # every window, incl. end-of-text (a window stopped by the length limit or a repetition
+        # loop generated none)
+        per_window = [r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows]
+        decoded = sum(per_window)
         timings = {s: sum(r.t[s] for r in rows) for s in STAGES}
         timings["load"] = load_s
         return ItemResult(
             item.id, ok=True, prediction=hyp, reference=item.text, errors=we.errors,
             n_ref=we.n_ref, decoded_tokens=decoded, audio_s=audio_s, chunks=len(rows),
-            gflops=_gflops(config, decoded, audio_s), timings=timings,
+            gflops=_window_gflops(config, rows, per_window, pipe), timings=timings,
             extra={"substitutions": we.substitutions, "deletions": we.deletions,
-                   "insertions": we.insertions, "window_s": rows[0].frames / 100,
+                   "insertions": we.insertions, "window_s": rows[0].frames / MEL_FRAMES_PER_S,
                    "stopped_by_limit": any(r.by_limit for r in rows),
                    "repetition_cut": any(r.by_loop for r in rows),
+                   "windows": len(rows), "no_speech_windows": tr.no_speech_windows,
+                   "timestamps": any(r.timestamps for r in rows),
+                   "segments": [[sg.start, sg.end, sg.text] for sg in tr.segments],
                    "normalized_prediction": normalize(hyp),
                    "normalized_reference": normalize(item.text),
                    "peak_mem_mb": peak})
@@ -215,12 +222,22 @@ def evaluate(config: Config, dataset: str | Path | AsrDataset, device: str | Non
     return task.aggregate(config, results), results
 
 
-def _gflops(config: Config, decoded_tokens: int, audio_s: float) -> float | None:
+def _window_gflops(config: Config, rows: Sequence[Row], tokens: Sequence[int],
+                   pipe: AsrPipeline) -> float | None:
+    """Analytic GFLOPs summed over the windows actually decoded (each its own window length,
+    prompt and token count; the no-speech head where it costs an extra LM-head row)."""
     try:
-        from speechbudget.flops import estimate
+        from speechbudget.flops.estimate import estimate
     except ImportError:
         return None
-    return estimate(config, decoded_tokens=decoded_tokens, audio_s=audio_s).gflops
+    total = 0.0
+    for r, n in zip(rows, tokens):
+        cfg = config.with_(window=r.frames / MEL_FRAMES_PER_S, timestamps="auto",
+                           longform="sequential")
+        total += estimate(cfg, decoded_tokens=n, prompt_tokens=r.prompt_tokens or None,
+                          no_speech_head=pipe.decoder_for(r.timestamps).no_speech_extra
+                          ).gflops
+    return total
 
 
 def _peak_mem_mb(device: torch.device) -> float | None:

@@ -16,11 +16,9 @@ from typing import MutableMapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from speechbudget.audio import SAMPLE_RATE
+from speechbudget.geometry import HOP_LENGTH as HOP, SAMPLE_RATE, frames_for
 from speechbudget.axes import Config
 from speechbudget.models.whisper_encoder import encode_layers, encoder_tokens
-
-HOP = 160  # Whisper mel hop
 
 
 def _is_whisper_source(source: str) -> bool:
@@ -49,7 +47,7 @@ class Backbone(nn.Module):
         if is_whisper:
             self.num_hidden_states = len(encoder.layers) + 1
             self.hidden_size = encoder.config.d_model
-            self.frames = int(round(self.duration * 100))
+            self.frames = frames_for(self.duration)
             if self.frames > 2 * encoder.embed_positions.num_embeddings:
                 raise ValueError(f"duration {self.duration:g} s: longer than the Whisper "
                                  f"encoder's {encoder.embed_positions.num_embeddings / 50:g} s")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, MutableMapping, Sequence
 
 from speechbudget.axes import Config, ConfigError
+from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
 from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset, speaker_folds
@@ -53,7 +54,7 @@ def _item_results(dataset: SerDataset, ids: Sequence[str], result_model, audio, 
         pred = labels[row]
         out.append(ItemResult(item_id=c.id, ok=True, prediction=pred, reference=c.label,
                               errors=int(pred != c.label), n_ref=1,
-                              audio_s=len(audio[c.id]) / 16000, gflops=inf_gflops,
+                              audio_s=len(audio[c.id]) / SAMPLE_RATE, gflops=inf_gflops,
                               timings={"inference": per_clip},
                               extra={"speaker": c.speaker, "fold": fold,
                                      "probs": [round(float(x), 6) for x in p]}))
