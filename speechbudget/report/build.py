@@ -55,7 +55,8 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
     out = []
     for task in sorted({c.task for c, _ in loaded.results}):
         res = [(c, m) for c, m in loaded.results if c.task == task]
-        rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source)
+        rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source,
+                        items=loaded.items)
         fit, fit_err, preds = None, None, []
         try:
             fit = fit_results(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
