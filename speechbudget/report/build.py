@@ -60,8 +60,12 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
         fit, fit_err, preds = None, None, []
         try:
             fit = fit_results(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
-            todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
-            preds = predict_configs(fit, todo, [c.key for c, _ in res])
+            why = fit.prediction_refusal()  # unidentified or failing leave-one-out: none shown
+            if why:
+                fit.notes.append(f"predictions for configurations not run are not shown: {why}")
+            else:
+                todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
+                preds = predict_configs(fit, todo, [c.key for c, _ in res])
         except FitError as e:
             fit_err = str(e)
         out.append(TaskReport(task, res, rec, frontiers(res), isoflops_bands(res), fit, fit_err,
