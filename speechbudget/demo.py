@@ -106,5 +106,6 @@ def run_demo(out_dir: str | Path = "speechbudget-demo", asr_data: str | Path | N
     result.report = build_report(store, out / "report", limits=limits)
     loaded = load_results(store, task="asr")
     result.recommendation = recommend(loaded.results, limits, task="asr",
-                                      machine=loaded.machine, source=str(store))
+                                      machine=loaded.machine, source=str(store),
+                                      items=loaded.items)
     return result

@@ -1,8 +1,16 @@
-"""Budget answers: the best configuration under FLOPs / RTF / memory limits, with the evidence.
+"""Budget answers: the configuration to use under FLOPs / RTF / memory limits, with the evidence.
 
-`recommend(results, limits)` picks, among the measured configurations of one task that meet every
-limit, the one with the lowest error (ties: fewer GFLOPs, lower RTF, label, key), lists the
-runners-up, and gives the *marginal return* of each axis at that point: the error change per
+The decision rule, in one sentence: *among the configurations within the limits, the cheapest
+(by the chosen cost) that is not significantly worse than the most accurate one (paired
+bootstrap, 95 %) or, with a tolerance, not worse by more than the tolerance.* Precisely, with
+D = error(X) - error(most accurate) on the items both scored and its paired 95 % CI
+[lo, hi] (`analysis.paired`): X is *tied* when lo <= 0 (the data cannot tell X apart from the
+most accurate) and *non-inferior* when hi <= tolerance (X is shown to be worse by at most the
+tolerance). The tie group is every tied or non-inferior configuration; the answer is its
+cheapest member (ties: lower error, label, key). Without per-item results (a list of metrics
+only) no paired test is possible and the answer is the most accurate configuration, said so.
+
+`recommend(results, limits, items=...)` also lists the runners-up, and gives the *marginal return* of each axis at that point: the error change per
 doubling of FLOPs when moving along xN (model), xT (window) or xV (token stride) to the nearest
 measured neighbour that differs only on that axis. The step up that would help most and the limit
 it breaks name the binding knob. RTF is the one measured on the machine that ran the sweep; the
@@ -15,8 +23,9 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from speechbudget.analysis.paired import PairedDifference, pair_items, paired_difference
 from speechbudget.axes import Config
-from speechbudget.records import ConfigMetrics
+from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
 
@@ -109,6 +118,16 @@ class AxisReturn:
     down: Step | None            # nearest neighbour with fewer FLOPs
 
 
+@dataclass(frozen=True)
+class TieMember:
+    """A configuration of the tie group: how it compares with the most accurate one."""
+
+    config: Config
+    metrics: ConfigMetrics
+    diff: PairedDifference | None      # error(this) - error(most accurate); None: it is that one
+    reason: str                        # "most accurate" | "tied" | "within tolerance"
+
+
 @dataclass
 class Recommendation:
     task: str
@@ -123,6 +142,14 @@ class Recommendation:
     message: str
     machine: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    # the decision rule (best above is its pick; most_accurate the lowest measured error)
+    most_accurate: tuple[Config, ConfigMetrics] | None = None
+    tie_group: list[TieMember] = field(default_factory=list)
+    cost: str = "gflops"
+    tolerance: float | None = None
+    paired: bool = False               # per-item results were there for paired tests
+    difference: PairedDifference | None = None   # pick vs most accurate (None: the same one)
+    items_to_resolve: int | None = None          # items to tell that difference apart
 
     @property
     def feasible(self) -> bool:
@@ -157,10 +184,32 @@ class Recommendation:
             "closest": None if self.closest is None else {
                 **cm(self.closest[:2]), "misses": [v.describe() for v in self.closest[2]]},
             "message": self.message,
+            "rule": DECISION_RULE,
+            "cost": self.cost,
+            "tolerance": self.tolerance,
+            "paired": self.paired,
+            "most_accurate": cm(self.most_accurate) if self.most_accurate else None,
+            "tie_group": [{**cm((t.config, t.metrics)), "reason": t.reason,
+                           "difference": diff_dict(t.diff)} for t in self.tie_group],
+            "difference": diff_dict(self.difference),
+            "items_to_resolve": self.items_to_resolve,
             "machine": self.machine,
             "rtf_note": rtf_note(self.machine),
             "notes": self.notes,
         }
+
+
+DECISION_RULE = ("among the configurations within the limits, the cheapest that is not "
+                 "significantly worse than the most accurate (paired bootstrap 95% CI of the "
+                 "error difference includes 0) or not worse by more than the tolerance "
+                 "(upper CI bound <= tolerance)")
+
+
+def diff_dict(d: PairedDifference | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"diff": d.diff, "ci_low": d.ci_low, "ci_high": d.ci_high, "level": d.level,
+            "n_items": d.n_items, "significant": d.significant}
 
 
 def rtf_note(machine: dict[str, Any] | None) -> str:
@@ -305,11 +354,51 @@ def closest_miss(results: Results, limits: Limits) -> tuple[Config, ConfigMetric
     return c, m, violations(m, limits)
 
 
+def tie_group(ranked: Results, items: dict[str, list[ItemResult]], tolerance: float | None = None,
+              level: float = 0.95, seed: int = 0) -> list[TieMember]:
+    """The most accurate of `ranked` (first) and every configuration the paired test cannot
+    tell apart from it (tied) or shows to be within `tolerance` of it (non-inferior)."""
+    c0, m0 = ranked[0]
+    out = [TieMember(c0, m0, None, "most accurate")]
+    for c, m in ranked[1:]:
+        p = pair_items(items.get(c.key, []), items.get(c0.key, []), m.metric)
+        if len(p) == 0:
+            continue
+        d = paired_difference(p, level=level, seed=seed)
+        if d.ci_low <= 0:
+            out.append(TieMember(c, m, d, "tied"))
+        elif tolerance is not None and d.ci_high <= tolerance:
+            out.append(TieMember(c, m, d, "within tolerance"))
+    return out
+
+
+def _cost_value(m: ConfigMetrics, cost: str) -> float:
+    v = getattr(m, cost)
+    return float(v) if v is not None and math.isfinite(float(v)) else math.inf
+
+
+def _fmt_metric(m: ConfigMetrics) -> str:
+    ci = ""
+    if m.ci_low is not None and m.ci_high is not None:
+        ci = f" (95% CI {m.ci_low:.3g}-{m.ci_high:.3g})"
+    return f"{m.metric.upper()} {m.value:.3g}{ci}"
+
+
 def recommend(results: Results, limits: Limits | None = None, task: str | None = None,
               n_runners_up: int = 3, machine: dict[str, Any] | None = None,
-              source: str = "the results") -> Recommendation:
-    """The best measured configuration of `task` under `limits`, with runners-up and evidence."""
+              source: str = "the results", items: dict[str, list[ItemResult]] | None = None,
+              tolerance: float | None = None, cost: str = "gflops", level: float = 0.95,
+              seed: int = 0) -> Recommendation:
+    """The configuration of `task` to use under `limits` by the decision rule (module doc),
+    with the tie group, runners-up and evidence. `items`: per-item results by config key (for
+    the paired tests); `tolerance`: non-inferiority margin in error units (0.005 = 0.5 WER
+    points); `cost`: what "cheapest" means (gflops, rtf, peak_mem_mb)."""
     limits = limits or Limits()
+    if cost not in ("gflops", "rtf", "peak_mem_mb"):
+        raise ValueError(f"unknown cost {cost!r}: expected gflops, rtf or peak_mem_mb")
+    if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 1):
+        raise ValueError(f"invalid tolerance {tolerance!r}: an error difference in [0, 1) "
+                         "(0.005 = 0.5 WER points)")
     task, sel = select_task(results, task, source)
     notes = []
     usable = [(c, m) for c, m in sel if m.error is not None and math.isfinite(m.error)]
@@ -330,18 +419,66 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
                f"Closest: {c.label} (error {m.error:.4g}), which misses: "
                + "; ".join(v.describe() for v in vs) + ".")
         return Recommendation(task, limits, len(usable), 0, None, [], [], "", (c, m, vs), msg,
-                              machine, notes)
-    best = feasible[0]
+                              machine, notes, cost=cost, tolerance=tolerance)
+    top = feasible[0]
+    paired = bool(items) and all(items.get(c.key) for c, _ in feasible)
+    if paired:
+        group = tie_group(feasible, items, tolerance, level, seed)
+        pick_member = min(group, key=lambda t: (_cost_value(t.metrics, cost), t.metrics.error,
+                                                t.config.label, t.config.key))
+        best = (pick_member.config, pick_member.metrics)
+        difference = pick_member.diff
+    else:
+        group = [TieMember(top[0], top[1], None, "most accurate")]
+        best, difference = top, None
+        notes.append("no per-item results for every configuration: no paired test, so the "
+                     "answer is the lowest measured error, which may be within noise of others")
+    items_to_resolve = None
+    if difference is not None and difference.diff != 0:
+        items_to_resolve = difference.items_needed(difference.diff)
     marginal = marginal_returns(best, usable, limits)
     binding = binding_knob(marginal)
+    msg = _message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
+                   len(feasible), len(usable), paired)
+    runners = [p for p in feasible if p[0].key != best[0].key][:n_runners_up]
+    return Recommendation(task, limits, len(usable), len(feasible), best, runners, marginal,
+                          binding, None, msg, machine, notes, top, group, cost, tolerance,
+                          paired, difference, items_to_resolve)
+
+
+COST_WORDS = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak memory"}
+
+
+def _message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
+             n_feasible, n_usable, paired) -> str:
     c, m = best
-    cost = ", ".join(x for x in (
-        f"{m.gflops:.4g} GFLOPs" if m.gflops is not None else "",
+    costs = ", ".join(x for x in (
+        f"{m.gflops:.3g} GFLOPs" if m.gflops is not None else "",
         f"RTF {m.rtf:.3g}" if m.rtf is not None else "",
         f"{m.peak_mem_mb:.0f} MB" if m.peak_mem_mb is not None else "") if x)
-    msg = (f"Best {task} configuration under {limits.describe()}: {c.label} — "
-           f"{m.metric.upper()} {m.value:.4g} (error {m.error:.4g}; {cost}); "
-           f"{len(feasible)} of {len(usable)} configurations meet the limits.")
-    return Recommendation(task, limits, len(usable), len(feasible), best,
-                          feasible[1:1 + n_runners_up], marginal, binding, None, msg, machine,
-                          notes)
+    within = (f"no limits set: all {n_usable} configurations considered" if not limits.active()
+              else f"{n_feasible} of {n_usable} configurations meet {limits.describe()}")
+    head = (f"Recommended {task} configuration ({within}): {c.label} — {_fmt_metric(m)}; "
+            f"{costs}.")
+    if not paired:
+        return head + " It has the lowest measured error (no per-item results: ties not tested)."
+    tc, tm = top
+    if c.key == tc.key:
+        others = len(group) - 1
+        if others:
+            return (head + f" It is the most accurate and the cheapest by {COST_WORDS[cost]} of a "
+                    f"tie group of {len(group)}: " + ", ".join(t.config.label for t in group)
+                    + ".")
+        return head + " It is significantly more accurate than every other configuration "                       "within the limits (paired 95%)."
+    member = next(t for t in group if t.config.key == c.key)
+    why = ("cannot be told apart from" if member.reason == "tied" else
+           f"is within the tolerance {tolerance:g} of")
+    tie = ", ".join(t.config.label for t in group)
+    resolve = ""
+    if items_to_resolve is not None and difference is not None:
+        resolve = (f"; about {items_to_resolve} items would resolve a difference of "
+                   f"{abs(difference.diff):.2g}")
+    return (head + f" The cheapest by {COST_WORDS[cost]} of the tie group ({tie}): it {why} the "
+            f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference {difference.diff:+.3g} "
+            f"(paired 95% CI {difference.ci_low:+.3g} to {difference.ci_high:+.3g}, "
+            f"{difference.n_items} items{resolve}).")

@@ -11,11 +11,22 @@ Starts: for a grid of exponents the scales enter linearly, so each grid point ge
 non-negative least squares (relative errors); the best few grid points start L-BFGS, and the
 lowest final loss wins. log x is centred on the data's geometric mean to condition the problem.
 
-An axis that does not vary in the data has no identifiable term: the term (additive) or its
-exponent (product) is dropped and the fit says so. Quality is the leave-one-configuration-out
-prediction error; parameter uncertainty is a bootstrap over configurations. Predictions for
-configurations that were not run are `Prediction` objects, always marked predicted, never
-ConfigMetrics.
+Identifiability (the fit refuses what the data cannot pin down):
+- an axis with fewer than MIN_DISTINCT (3) distinct values has no identifiable power law (two
+  values fix a slope, not a scale, an exponent and an offset): its term (additive) or exponent
+  (product) is dropped and the fit says so;
+- a law is fitted only with at least MIN_POINTS_PER_PARAM (3) configurations per parameter;
+  fewer raise FitError naming the counts;
+- a parameter at a bound of its range (an exponent at 0 or 4), a scale whose term is below
+  MIN_TERM_SHARE (0.1 %) of the error at every fitted point (the term vanished), or one whose
+  bootstrap 95 % interval spans more than MAX_CI_RATIO (100x, two orders of magnitude), is
+  listed in `unidentified`;
+- `prediction_refusal()` says why predictions are not to be shown (unidentified parameters, no
+  leave-one-out check, or a leave-one-configuration-out MAPE above MAX_LOO_MAPE, 10 %), else None.
+Quality is the leave-one-configuration-out prediction error; parameter uncertainty is a
+bootstrap over configurations. Predictions for configurations that were not run are `Prediction`
+objects, always marked predicted, never ConfigMetrics. Numbers are reported to 3 significant
+figures.
 """
 from __future__ import annotations
 
@@ -38,6 +49,12 @@ EXP_BOUNDS = (0.0, 4.0)
 START_GRID = (0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 2.0)
 N_STARTS = 6
 MIN_ERROR = 1e-6                        # errors of exactly 0 are floored (log space)
+MIN_DISTINCT = 3                        # distinct values an axis needs for its term
+MIN_POINTS_PER_PARAM = 3                # configurations per fitted parameter
+MAX_CI_RATIO = 100.0                    # bootstrap 97.5 % / 2.5 % beyond this: unidentified
+MAX_LOO_MAPE = 0.10                     # predictions shown only below this LOO error
+BOUND_TOL = 1e-3                        # an exponent this close to a bound is "at the bound"
+MIN_TERM_SHARE = 1e-3                   # a term below this share of the error everywhere vanished
 
 
 class FitError(ValueError):
@@ -197,6 +214,19 @@ class ScalingFit:
     notes: list[str] = field(default_factory=list)
     excluded: list[tuple[str, str]] = field(default_factory=list)   # (label, why)
     configs: list[Config] = field(default_factory=list)             # fitted, when from results
+    unidentified: dict[str, str] = field(default_factory=dict)      # parameter -> why
+
+    def prediction_refusal(self, max_loo_mape: float = MAX_LOO_MAPE) -> str | None:
+        """Why the fit's predictions are not to be shown, or None when they may be."""
+        if self.unidentified:
+            return ("not identified: " + "; ".join(f"{k} {v}" for k, v in
+                                                    self.unidentified.items()))
+        if self.loo is None:
+            return "no leave-one-configuration-out check was run"
+        if not self.loo.mape <= max_loo_mape:
+            return (f"leave-one-configuration-out error {100 * self.loo.mape:.2g}% is above the "
+                    f"{100 * max_loo_mape:.2g}% threshold")
+        return None
 
     @property
     def formula(self) -> str:
@@ -211,15 +241,18 @@ class ScalingFit:
         return np.exp(_log_pred(self.law, self.theta, X))
 
     def summary(self) -> str:
-        ps = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
-        loo = "" if self.loo is None else (f"; leave-one-out MAE {self.loo.mae:.4g}, "
-                                           f"MAPE {100 * self.loo.mape:.1f}%")
+        ps = ", ".join(f"{k}={v:.3g}" + (" (unidentified)" if k in self.unidentified else "")
+                       for k, v in self.params.items())
+        loo = "" if self.loo is None else (f"; leave-one-out MAE {self.loo.mae:.3g}, "
+                                           f"MAPE {100 * self.loo.mape:.2g}%")
         return f"err = {self.formula} with {ps} ({len(self.y)} configurations{loo})"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"law": self.law.kind, "formula": self.formula, "params": self.params,
                              "n_points": int(len(self.y)), "loss": self.loss, "notes": self.notes,
-                             "excluded": [list(e) for e in self.excluded]}
+                             "excluded": [list(e) for e in self.excluded],
+                             "unidentified": self.unidentified,
+                             "prediction_refusal": self.prediction_refusal()}
         if self.loo is not None:
             d["leave_one_out"] = {"mae": self.loo.mae, "mape": self.loo.mape,
                                   "rmse_log": self.loo.rmse_log}
@@ -248,8 +281,12 @@ def _report(law: Law, theta: np.ndarray, ref: np.ndarray) -> dict[str, float]:
 
 def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Sequence[float],
             law: str = "additive", loo: bool = True, n_bootstrap: int = 0, seed: int = 0,
-            labels: Sequence[str] | None = None, n_starts: int = N_STARTS) -> ScalingFit:
-    """Fit `law` to errors `y` at parameters N, windows T (s), strides s. Arrays of equal length."""
+            labels: Sequence[str] | None = None, n_starts: int = N_STARTS,
+            min_distinct: int = MIN_DISTINCT,
+            min_points_per_param: int = MIN_POINTS_PER_PARAM) -> ScalingFit:
+    """Fit `law` to errors `y` at parameters N, windows T (s), strides s. Arrays of equal length.
+    Axes with fewer than `min_distinct` values get no term; fewer than `min_points_per_param`
+    configurations per parameter raise FitError."""
     Xraw = _features(N, T, s)
     y = np.asarray(y, dtype=float)
     if y.ndim != 1 or len(y) != len(Xraw):
@@ -264,16 +301,21 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
         notes.append(f"{int(np.sum(y < MIN_ERROR))} error(s) of 0 floored to {MIN_ERROR:g} "
                      "for the log-space fit")
     yf = np.maximum(y, MIN_ERROR)
-    active = tuple(bool(np.ptp(Xraw[:, j]) > 1e-12) for j in range(3))
+    distinct = [len(np.unique(np.round(Xraw[:, j], 9))) for j in range(3)]
+    active = tuple(d >= min_distinct for d in distinct)
     for j, on in enumerate(active):
-        if not on:
+        if distinct[j] == 1:
             notes.append(f"{AXIS_NAMES[j]} does not vary in the data (all "
                          f"{math.exp(Xraw[0, j]):g}): its term is not identifiable and is left out")
+        elif not on:
+            notes.append(f"{AXIS_NAMES[j]} has only {distinct[j]} distinct values (a power law "
+                         f"needs >= {min_distinct}): its term is not identifiable and is left out")
     lw = make_law(law, active)
-    need = lw.n_params + 1 + (1 if loo else 0)
+    need = max(lw.n_params * min_points_per_param, lw.n_params + 1 + (1 if loo else 0))
     if len(y) < need:
         raise FitError(f"the {law} law {lw.formula} has {lw.n_params} parameters: it needs at "
-                       f"least {need} configurations, got {len(y)}")
+                       f"least {need} configurations ({min_points_per_param} per parameter), "
+                       f"got {len(y)}")
     ref = Xraw.mean(axis=0)
     X = Xraw - ref
     logy = np.log(yf)
@@ -289,7 +331,42 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
         fit.loo = _leave_one_out(lw, theta, X, logy, y)
     if n_bootstrap:
         fit.bootstrap = _bootstrap(lw, theta, X, logy, ref, n_bootstrap, seed)
+    share = np.exp(_terms(lw, theta, X)) / np.maximum(np.exp(_log_pred(lw, theta, X)),
+                                                        1e-300)[:, None]
+    fit.unidentified = unidentified(lw, fit.params, fit.bootstrap,
+                                    {lw.param_names[sc]: float(share[:, k].max())
+                                     for k, (sc, factors) in enumerate(lw.terms) if factors})
+    for k, why in fit.unidentified.items():
+        fit.notes.append(f"{k} is not identified: {why}")
     return fit
+
+
+def unidentified(law: Law, params: dict[str, float], boot: "Bootstrap | None",
+                 share: dict[str, float] | None = None) -> dict[str, str]:
+    """Parameters the data do not pin down: an exponent at a bound of its range, a term that
+    vanishes (`share`: its largest share of the predicted error over the data, below
+    MIN_TERM_SHARE), or a bootstrap 95 % interval wider than MAX_CI_RATIO (every reported
+    parameter is >= 0)."""
+    out: dict[str, str] = {}
+    for k, sh in (share or {}).items():
+        if sh < MIN_TERM_SHARE:
+            out[k] = (f"its term vanishes (at most {100 * sh:.2g}% of the error at any fitted "
+                      "point)")
+    lo_b, hi_b = EXP_BOUNDS
+    for i in law.exp_idx:
+        k = law.param_names[i]
+        if params[k] <= lo_b + BOUND_TOL or params[k] >= hi_b - BOUND_TOL:
+            out[k] = f"at the bound of its range [{lo_b:g}, {hi_b:g}] ({params[k]:.3g})"
+    if boot is not None:
+        for k in law.param_names:
+            if k in out:
+                continue
+            lo, hi = boot.low[k], boot.high[k]
+            if not (np.isfinite(lo) and np.isfinite(hi)) or hi > MAX_CI_RATIO * max(lo, 0.0) \
+                    and hi > 0:
+                out[k] = (f"bootstrap 95% interval {lo:.3g} to {hi:.3g} spans more than "
+                          f"{MAX_CI_RATIO:g}x")
+    return out
 
 
 def _leave_one_out(law: Law, theta: np.ndarray, X: np.ndarray, logy: np.ndarray,

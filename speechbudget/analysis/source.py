@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Config
-from speechbudget.records import ConfigMetrics
+from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
 
@@ -34,6 +34,7 @@ class LoadedResults:
     machine: dict[str, Any] | None = None        # environment of the latest run, when known
     machines: list[dict[str, Any]] = field(default_factory=list)  # every run's environment
     store_path: Path | None = None
+    items: dict[str, list[ItemResult]] = field(default_factory=dict)  # config key -> its items
 
 
 def load_results(source: "str | Path | Results | LoadedResults",
@@ -42,8 +43,10 @@ def load_results(source: "str | Path | Results | LoadedResults",
     if isinstance(source, LoadedResults):
         if task is None:
             return source
-        return LoadedResults([(c, m) for c, m in source.results if c.task == task], source.source,
-                             source.machine, source.machines, source.store_path)
+        keep = [(c, m) for c, m in source.results if c.task == task]
+        return LoadedResults(keep, source.source, source.machine, source.machines,
+                             source.store_path,
+                             {c.key: source.items[c.key] for c, _ in keep if c.key in source.items})
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
@@ -53,6 +56,7 @@ def load_results(source: "str | Path | Results | LoadedResults",
         store = ResultsStore(path, readonly=True)
         try:
             results = store.metrics(task)
+            items = {c.key: store.items(c.key) for c, _ in results}
             machines = []
             for run in store.runs():
                 env = store.environment(run["run_id"])
@@ -61,7 +65,7 @@ def load_results(source: "str | Path | Results | LoadedResults",
         finally:
             store.close()
         return LoadedResults(_normalised(results), str(path),
-                             machines[-1] if machines else None, machines, path)
+                             machines[-1] if machines else None, machines, path, items)
     results = list(source)
     for i, pair in enumerate(results):
         if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], Config)

@@ -53,18 +53,27 @@ def recommend_cmd(
     task: Optional[str] = typer.Option(None, "--task", help="asr or ser (needed when the store "
                                                             "holds both)"),
     top: int = typer.Option(3, "--top", min=0, help="runners-up to list"),
+    tolerance: Optional[float] = typer.Option(
+        None, "--tolerance", help="non-inferiority margin in points of the metric (0.5 = 0.5 WER "
+                                  "points): a cheaper configuration shown (paired 95%) to be "
+                                  "worse by at most this much is acceptable"),
+    cost: str = typer.Option("gflops", "--cost", help="what 'cheapest' means: gflops, rtf or "
+                                                      "peak_mem_mb"),
     as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
 ) -> None:
-    """The best measured configuration under the limits, with runners-up and the marginal
-    return of each axis. Exits 1 when no configuration meets the limits."""
+    """The configuration to use under the limits: the cheapest that is not significantly worse
+    than the most accurate (paired bootstrap 95%), or within --tolerance of it; with the tie
+    group, the CI of the difference, runners-up and the marginal return of each axis.
+    Exits 1 when no configuration meets the limits."""
     from speechbudget.analysis.recommend import NoResultsError, recommend
 
     limits = limits_from(max_gflops, max_rtf, max_mem_mb)
     loaded = open_results(store, task)
     try:
         rec = recommend(loaded.results, limits, task=task, n_runners_up=top,
-                        machine=loaded.machine, source=str(store))
-    except NoResultsError as e:
+                        machine=loaded.machine, source=str(store), items=loaded.items,
+                        tolerance=None if tolerance is None else tolerance / 100, cost=cost)
+    except (NoResultsError, ValueError) as e:
         err_console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)
     if as_json:
@@ -86,6 +95,18 @@ def print_recommendation(rec) -> None:
             t.add_row("best" if i == 0 else str(i + 1), c.label, fmt(m.error), fmt(m.gflops),
                       fmt(m.rtf), fmt(m.peak_mem_mb), c.key)
         console.print(t)
+        if rec.paired:
+            t = Table(title="tie group (vs the most accurate, paired 95% CI of the error "
+                            "difference)")
+            for col in ("configuration", "error", rec.cost, "Δ error", "95% CI", "why"):
+                t.add_column(col)
+            for m in rec.tie_group:
+                d = m.diff
+                t.add_row(m.config.label + (" ←" if m.config.key == rec.best[0].key else ""),
+                          fmt(m.metrics.error), fmt(getattr(m.metrics, rec.cost)),
+                          "–" if d is None else f"{d.diff:+.3g}",
+                          "–" if d is None else f"{d.ci_low:+.3g} to {d.ci_high:+.3g}", m.reason)
+            console.print(t)
         t = Table(title="marginal return per axis (measured neighbours)")
         for col in ("axis", "direction", "neighbour", "FLOPs ×", "Δ error", "Δ error / doubling",
                     "within limits"):

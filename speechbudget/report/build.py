@@ -55,12 +55,17 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
     out = []
     for task in sorted({c.task for c, _ in loaded.results}):
         res = [(c, m) for c, m in loaded.results if c.task == task]
-        rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source)
+        rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source,
+                        items=loaded.items)
         fit, fit_err, preds = None, None, []
         try:
             fit = fit_results(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
-            todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
-            preds = predict_configs(fit, todo, [c.key for c, _ in res])
+            why = fit.prediction_refusal()  # unidentified or failing leave-one-out: none shown
+            if why:
+                fit.notes.append(f"predictions for configurations not run are not shown: {why}")
+            else:
+                todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
+                preds = predict_configs(fit, todo, [c.key for c, _ in res])
         except FitError as e:
             fit_err = str(e)
         out.append(TaskReport(task, res, rec, frontiers(res), isoflops_bands(res), fit, fit_err,

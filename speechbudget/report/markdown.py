@@ -39,7 +39,8 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     if tr.fit is not None:
         f = tr.fit
         lines += ["### Scaling fit", "", f"`err = {f.formula}`: "
-                  + ", ".join(f"{k} = {v:.4g}" for k, v in f.params.items()), ""]
+                  + ", ".join(f"{k} = {v:.3g}" for k, v in f.params.items()), ""]
+        lines += [f"_{n}_" for n in f.notes] + ([""] if f.notes else [])
         if f.loo is not None:
             lines += [f"Leave-one-configuration-out error: MAE {f.loo.mae:.4g}, "
                       f"MAPE {100 * f.loo.mape:.2f}%", ""]

@@ -72,7 +72,8 @@ def test_constant_axis_is_dropped_with_a_note():
 
 
 def test_too_few_points_and_bad_values_are_clear():
-    with pytest.raises(FitError, match="needs at least 9 configurations, got 5"):
+    with pytest.raises(FitError, match=r"5 parameters: it needs at least 15 configurations "
+                                       r"\(3 per parameter\), got 5"):
         fit_law(N[:5] * [1, 2, 3, 4, 5], TS, [1, 2, 1, 2, 1], [0.1, 0.2, 0.3, 0.2, 0.1])
     with pytest.raises(FitError, match="finite and >= 0"):
         fit_law([1e6, 2e6], [10, 10], [1, 1], [0.1, -0.2], loo=False)
@@ -103,3 +104,54 @@ def test_fit_from_results_predicts_unrun_configurations(pair):
     assert p.error == pytest.approx(expected, rel=1e-3)
     with pytest.raises(ValueError, match="were measured"):
         predict_configs(fit, [results[0][0]], [c.key for c, _ in results])
+
+
+# ---- identifiability --------------------------------------------------------------------------
+def test_the_demo_shape_is_refused_not_fitted():
+    # 2 models x windows 30/20/15/10 and strides 1/2/4 as in the demo star: 9 points
+    pts = [("tiny.en", w, 1) for w in (30, 20, 15, 10)] + [("tiny.en", 30, s) for s in (2, 4)] \
+        + [("base", w, 1) for w in (30, 20, 15)]
+    Nn = [n_params(m) for m, _, _ in pts]
+    y = [0.05 + 0.01 * i for i in range(len(pts))]
+    with pytest.raises(FitError, match="needs at least 15 configurations"):
+        fit_law(Nn, [w for _, w, _ in pts], [s for _, _, s in pts], y)
+    try:
+        fit_law(Nn, [w for _, w, _ in pts], [s for _, _, s in pts], y)
+    except FitError as e:
+        assert "B/T^beta + C*s^gamma" in str(e)  # N (2 models) got no term
+
+
+def test_an_axis_with_two_values_gets_no_term():
+    sel = np.isin(S, [1, 2])
+    fit = fit_law(N[sel], T[sel], S[sel], additive(CASES[0][2])[sel], loo=False)
+    assert "gamma" not in fit.params
+    assert any("s has only 2 distinct values" in n for n in fit.notes)
+
+
+def small_grid():
+    return map(np.array, zip(*itertools.product(NS[:4], TS[:4], SS[:3])))
+
+
+def test_a_term_the_data_do_not_need_is_unidentified_and_predictions_refused():
+    n, t, s = small_grid()
+    y = 0.03 + 40.0 / n ** 0.4 + 0.3 / t ** 0.8       # no stride effect at all
+    y = y * np.exp(np.random.default_rng(0).normal(0, 0.003, len(y)))
+    fit = fit_law(n, t, s, y, loo=False)
+    assert {"C", "gamma"} & set(fit.unidentified), fit.params
+    why = fit.prediction_refusal()
+    assert why is not None and "not identified" in why
+    assert "(unidentified)" in fit.summary()
+    half = fit_law(n[::2], t[::2], s[::2], y[::2], loo=False)  # here the C term vanishes instead
+    assert {"C", "gamma"} & set(half.unidentified), half.params
+
+
+def test_a_well_determined_fit_may_predict_and_a_noisy_one_may_not():
+    n, t, s = map(np.array, zip(*itertools.product(NS[:3], TS[:3], SS[:3])))
+    true = CASES[1][2]
+    clean = true["E"] + true["K"] * n ** -true["alpha"] * t ** -true["beta"] * s ** true["gamma"]
+    fit = fit_law(n, t, s, clean, law="product", n_bootstrap=4, seed=0)
+    assert fit.unidentified == {} and fit.prediction_refusal() is None
+    noisy = clean * np.exp(np.random.default_rng(2).normal(0, 0.3, len(clean)))
+    bad = fit_law(n, t, s, noisy, law="product", n_bootstrap=0)
+    why = bad.prediction_refusal()
+    assert why is not None and ("threshold" in why or "not identified" in why)
