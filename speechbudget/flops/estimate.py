@@ -42,7 +42,7 @@ def _check_number(name: str, value, minimum: float) -> float:
 
 def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float | None = None,
              n_classes: int = 6, *, prompt_tokens: int | None = None,
-             pooling: str = "mean", layer_weights: bool = True) -> FlopsReport:
+             pooling: str = "mean", layer_weights: bool = True, head: str = "mlp") -> FlopsReport:
     """Inference FLOPs of `config` (see the module docstring for what is counted and how).
     SER head options as `tasks.ser.heads.SerHead`: `pooling`, `layer_weights` (learned weighted
     sum of all hidden states, on by default as in tasks.ser.train.TrainOptions)."""
@@ -93,7 +93,7 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
                                               f"{_min_samples(dims) / SAMPLE_RATE:g} s for the "
                                               f"CNN feature encoder of {arch.name}")
     w2v.head_flops(arch.hidden_size, T, n_classes, pooling, out,
-                   arch.encoder_layers + 1 if layer_weights else 0)
+                   arch.encoder_layers + 1 if layer_weights or head == "linear" else 0, head)
     return FlopsReport(sum(out.values()), out, T, 0.0, 0, clip, "inference", "analytic")
 
 
