@@ -64,3 +64,15 @@ def dama_plan(num_layers: int, max_rank: int, alpha: float | None = None,
     alpha = float(2 * max_rank if alpha is None else alpha)
     return DamaPlan(tuple(ranks), tuple(alpha * r / max_rank for r in ranks),
                     tuple(dama_frozen_basis(num_layers, max_rank, min_rank, power, frozen_below)))
+
+
+def full_finetuning(num_layers: int):
+    """The full fine-tuning reference: every encoder (transformer) layer trains, i.e.
+    `Adaptation(unfreeze_top=num_layers)`. The convolutional stem (Whisper conv1/conv2 and its
+    positional table; the wav2vec2 CNN feature encoder) and Whisper's final LayerNorm stay frozen,
+    as in the usual SER fine-tuning recipes that freeze the feature encoder."""
+    from speechbudget.axes import Adaptation
+
+    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
+        raise ValueError(f"num_layers={num_layers!r}: expected an integer >= 1")
+    return Adaptation(unfreeze_top=num_layers)

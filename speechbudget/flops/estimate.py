@@ -42,7 +42,7 @@ def _check_number(name: str, value, minimum: float) -> float:
 
 def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float | None = None,
              n_classes: int = 6, *, prompt_tokens: int | None = None,
-             pooling: str = "mean", layer_weights: bool = True,
+             pooling: str = "mean", layer_weights: bool = True, head: str = "mlp",
              no_speech_head: bool = False) -> FlopsReport:
     """Inference FLOPs of `config` (see the module docstring for what is counted and how).
     ASR `no_speech_head`: the prompt pass also computes the LM head at the <|startoftranscript|>
@@ -99,7 +99,7 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
                                               f"{_min_samples(dims) / SAMPLE_RATE:g} s for the "
                                               f"CNN feature encoder of {arch.name}")
     w2v.head_flops(arch.hidden_size, T, n_classes, pooling, out,
-                   arch.encoder_layers + 1 if layer_weights else 0)
+                   arch.encoder_layers + 1 if layer_weights or head == "linear" else 0, head)
     return FlopsReport(sum(out.values()), out, T, 0.0, 0, clip, "inference", "analytic")
 
 

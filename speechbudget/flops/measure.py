@@ -130,7 +130,8 @@ class _Asr(nn.Module):
 
 def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | None = None,
             n_classes: int = 6, *, prompt_tokens: int | None = None, pooling: str = "mean",
-            layer_weights: bool = True, no_speech_head: bool = False) -> FlopsReport:
+            layer_weights: bool = True, head: str = "mlp",
+            no_speech_head: bool = False) -> FlopsReport:
     """Inference FLOPs of `config` counted on the real module (see the module docstring). ASR
     needs an integer `decoded_tokens` (>= 1) per window; audio longer than the window is counted
     as ceil(audio / window) identical windows with decoded_tokens / windows tokens each."""
@@ -157,7 +158,7 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
         Ts = encoder_tokens(frames, config.stride)
         return FlopsReport(sum(bd.values()), bd, Ts, float(decoded_tokens), P, span,
                            "inference", "measured")
-    model = _SerModel(config, n_classes, pooling, layer_weights)
+    model = _SerModel(config, n_classes, pooling, layer_weights, head)
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
         model(model.example())
     bd = breakdown(fc.get_flop_counts())
@@ -168,7 +169,8 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
 class _SerModel(nn.Module):
     """Backbone (on meta) + the real SER head, run as tasks.ser.backbone runs them."""
 
-    def __init__(self, config: Config, n_classes: int, pooling: str, layer_weights: bool):
+    def __init__(self, config: Config, n_classes: int, pooling: str, layer_weights: bool,
+                 head: str = "mlp"):
         super().__init__()
         from speechbudget.tasks.ser.heads import SerHead
         self.config = config
@@ -177,7 +179,8 @@ class _SerModel(nn.Module):
         self.backbone = model.model.encoder if arch.is_whisper else model
         L = arch.encoder_layers
         with torch.device("meta"):
-            self.head = SerHead(arch.hidden_size, L + 1, n_classes, pooling, layer_weights)
+            self.head = SerHead(arch.hidden_size, L + 1, n_classes, pooling, layer_weights,
+                                kind=head)
         self.tokens = 0
 
     def example(self) -> torch.Tensor:

@@ -141,10 +141,16 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
 
 
 def head_train(hidden: int, n_states: int, frames: int, n_classes: int, pooling: str,
-               layer_weights: bool, rg_hidden: bool) -> tuple[dict, dict]:
-    """(forward, backward) FLOPs by head component on `frames` frames (1 for cached means)."""
+               layer_weights: bool, rg_hidden: bool, head: str = "mlp") -> tuple[dict, dict]:
+    """(forward, backward) FLOPs by head component on `frames` frames (1 for cached means).
+    head "linear" (frozen backbone only): one pass = logits 2·N·H·C + weight gradient 2·N·H·C."""
     fwd: dict[str, float] = {}
     bwd: dict[str, float] = {}
+    if head == "linear":
+        c = 2 * n_states * hidden * n_classes
+        fwd["head.classifier"] = c
+        bwd["head.classifier"] = c + (c if rg_hidden else 0)
+        return fwd, bwd
     rg = rg_hidden
     if layer_weights:
         f = 2 * n_states * frames * hidden          # tensordot(softmax(w), hidden)
@@ -167,7 +173,8 @@ def head_train(hidden: int, n_states: int, frames: int, n_classes: int, pooling:
 def training_flops(config: Config, n_train_clips: int, epochs: int, n_classes: int = 6, *,
                    pooling: str = "mean", layer_weights: bool = True,
                    cached_features: bool | None = None,
-                   dama_schedule: tuple[list[int], list[bool]] | None = None) -> FlopsReport:
+                   dama_schedule: tuple[list[int], list[bool]] | None = None,
+                   head: str = "mlp") -> FlopsReport:
     """FLOPs of training SER on `n_train_clips` clips of `config.window` seconds for `epochs`."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER "
@@ -176,7 +183,8 @@ def training_flops(config: Config, n_train_clips: int, epochs: int, n_classes: i
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ConfigError(name, v, "an integer >= 0")
     per = per_clip_training(config, n_classes, pooling=pooling, layer_weights=layer_weights,
-                            cached_features=cached_features, dama_schedule=dama_schedule)
+                            cached_features=cached_features, dama_schedule=dama_schedule,
+                            head=head)
     out: dict[str, float] = {}
     for k, v in per.breakdown.items():
         once = k.startswith("forward.") and not k.startswith("forward.head.") and \
@@ -189,7 +197,7 @@ def training_flops(config: Config, n_train_clips: int, epochs: int, n_classes: i
 
 def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mean",
                       layer_weights: bool = True, cached_features: bool | None = None,
-                      dama_schedule=None) -> FlopsReport:
+                      dama_schedule=None, head: str = "mlp") -> FlopsReport:
     """One training step on one clip: forward + backward, by component. With cached features
     (frozen backbone) the backbone forward is marked to run once ('cached' in notes) and the head
     works on the cache."""
@@ -215,7 +223,10 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
     if lora_fwd:
         out["forward.lora"] = lora_fwd
     head_frames = 1 if cached and pooling == "mean" else T
-    hf, hb = head_train(H, L + 1, head_frames, n_classes, pooling, layer_weights, rg_out)
+    if head == "linear" and not frozen:
+        raise ConfigError("head", head, "'mlp' when the backbone trains (the linear head is "
+                                        "fitted on cached features of a frozen backbone)")
+    hf, hb = head_train(H, L + 1, head_frames, n_classes, pooling, layer_weights, rg_out, head)
     for k, v in hf.items():
         out[f"forward.{k}"] = v
     for k, v in bwd.items():

@@ -18,6 +18,7 @@ SER head (speechbudget.tasks.ser.heads, CONTRACTS.md "Head"), on the T' encoder 
     pooling "attentive-stats"  Linear(H,128) -> tanh -> Linear(128,1) per frame: 2·T'·H·128 + 2·T'·128;
                                weighted mean and std: element-wise; P = 2H
     classifier                 Linear(P,256) -> ReLU -> Dropout -> Linear(256,C): 2·P·256 + 2·256·C
+    head "linear"              Linear(N·H, C) on the concatenated per-layer means: 2·N·H·C
 """
 from __future__ import annotations
 
@@ -60,9 +61,15 @@ def backbone_flops(dims: Wav2Vec2Dims, samples: int, wavlm: bool, out: dict[str,
 
 
 def head_flops(hidden: int, frames: int, n_classes: int, pooling: str,
-               out: dict[str, float], n_states: int = 0) -> None:
+               out: dict[str, float], n_states: int = 0, head: str = "mlp") -> None:
     """Add the SER head's components to `out` (`n_states` > 0: learned weighted sum of that
-    many hidden states, a tensordot: 2·N·T·H)."""
+    many hidden states, a tensordot: 2·N·T·H). head "linear": Linear(N·H, C) on the N
+    concatenated per-layer means: 2·N·H·C (pooling and concatenation are element-wise)."""
+    if head == "linear":
+        if n_states < 1:
+            raise ValueError("head='linear' needs n_states (the number of hidden states)")
+        out["head.classifier"] = 2 * n_states * hidden * n_classes
+        return
     if n_states:
         out["head.layer_sum"] = 2 * n_states * frames * hidden
     P = hidden

@@ -8,7 +8,11 @@
     pooled = masked mean over frames                                  -> [H]       ("mean")
            | a_t = softmax_t(Linear(128,1)(tanh(Linear(H,128)(h_t))))
              [sum_t a_t h_t, sqrt(sum_t a_t h_t^2 - mean^2)]          -> [2H]      ("attentive-stats")
-    logits = Linear(256, C)(Dropout(ReLU(Linear(P, 256)(pooled))))
+    logits = Linear(256, C)(Dropout(ReLU(Linear(P, 256)(pooled))))          (kind "mlp")
+
+kind "linear" (a regularised linear head, fitted by scikit-learn's LogisticRegression in
+tasks.ser.train): no layer weights, mean pooling, the standardised per-layer means concatenated:
+    logits = Linear(N * H, C)([pooled_0, ..., pooled_{N-1}])
 """
 from __future__ import annotations
 
@@ -16,17 +20,25 @@ import torch
 from torch import Tensor, nn
 
 POOLINGS = ("mean", "attentive-stats")
+HEAD_KINDS = ("mlp", "linear")
 ATTN_DIM = 128
 HIDDEN_DIM = 256
 
 
 class SerHead(nn.Module):
     def __init__(self, hidden_size: int, num_hidden_states: int, n_classes: int,
-                 pooling: str = "mean", layer_weights: bool = True, dropout: float = 0.1):
+                 pooling: str = "mean", layer_weights: bool = True, dropout: float = 0.1,
+                 kind: str = "mlp"):
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}: expected one of {', '.join(POOLINGS)}")
-        self.pooling = pooling
+        if kind not in HEAD_KINDS:
+            raise ValueError(f"head={kind!r}: expected one of {', '.join(HEAD_KINDS)}")
+        if kind == "linear" and pooling != "mean":
+            raise ValueError(f"head='linear' needs pooling='mean', got {pooling!r}")
+        self.pooling, self.kind = pooling, kind
+        if kind == "linear":
+            layer_weights = False
         self.num_hidden_states = num_hidden_states
         self.register_buffer("feature_mean", torch.zeros(num_hidden_states, hidden_size))
         self.register_buffer("feature_std", torch.ones(num_hidden_states, hidden_size))
@@ -35,6 +47,9 @@ class SerHead(nn.Module):
             self.attention = nn.Sequential(nn.Linear(hidden_size, ATTN_DIM), nn.Tanh(),
                                            nn.Linear(ATTN_DIM, 1))
         pooled = hidden_size * (2 if pooling == "attentive-stats" else 1)
+        if kind == "linear":
+            self.classifier = nn.Linear(num_hidden_states * hidden_size, n_classes)
+            return
         self.classifier = nn.Sequential(nn.Linear(pooled, HIDDEN_DIM), nn.ReLU(), nn.Dropout(dropout),
                                         nn.Linear(HIDDEN_DIM, n_classes))
 
@@ -52,6 +67,8 @@ class SerHead(nn.Module):
                              f"{hidden.shape[0]}")
         shape = (hidden.shape[0],) + (1,) * (hidden.dim() - 2) + (hidden.shape[-1],)
         hidden = (hidden - self.feature_mean.view(shape)) / self.feature_std.view(shape)
+        if self.kind == "linear":   # layers side by side: [B, ..., N * H]
+            return torch.cat(list(hidden.unbind(0)), dim=-1)
         if self.layer_weights is None:
             return hidden[-1]
         w = torch.softmax(self.layer_weights, dim=0)

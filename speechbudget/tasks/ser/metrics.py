@@ -47,15 +47,15 @@ def ser_metrics(references: Sequence[str], predictions: Sequence[str], labels: S
 
 
 def flops_for(config, n_train_clips: int | None = None, epochs: int | None = None,
-              n_classes: int = 6, pooling: str = "mean", layer_weights: bool = True
-              ) -> tuple[float | None, float | None]:
+              n_classes: int = 6, pooling: str = "mean", layer_weights: bool = True,
+              head: str = "mlp") -> tuple[float | None, float | None]:
     """(inference GFLOPs per clip, training GFLOPs) from speechbudget.flops for this head; None
     where the FLOPs part is not available."""
     try:
         from speechbudget.flops import estimate, training_flops
     except ImportError:
         return None, None
-    head = {"pooling": pooling, "layer_weights": layer_weights}
+    head = {"pooling": pooling, "layer_weights": layer_weights, "head": head}
     inf = float(estimate(config, n_classes=n_classes, **head).gflops)
     train = None
     if n_train_clips is not None and epochs is not None:

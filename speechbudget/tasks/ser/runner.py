@@ -114,7 +114,8 @@ class SerTask:
                                extra={"fold": fold}) for i in shard.item_ids]
         audio, skipped = read_clips(dataset.subset(test_ids))
         inf, train_gf = flops_for(config, result.n_train, result.epochs_run, len(dataset.labels),
-                                  self.options.pooling, self.options.layer_weights)
+                                  self.options.pooling, self.options.layer_weights,
+                                  self.options.head)
         # the held-out clips run through the whole model (no feature cache), so that the
         # recorded inference time (RTF) is the real cost of a prediction
         items = _item_results(dataset, test_ids, result.model, audio, skipped, None, inf,
@@ -202,7 +203,7 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
                        result.model.labels)
     test.inference_gflops, test.train_gflops = flops_for(config, result.n_train, result.epochs_run,
                                                          len(ds.labels), opt.pooling,
-                                                         opt.layer_weights)
+                                                         opt.layer_weights, opt.head)
     result.skipped.extend(skipped)
     save_checkpoint(result.model, out_dir, opt, extra={
         "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
@@ -228,7 +229,7 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
                          f"{model.labels}")
     audio, skipped = read_clips(clips)
     inf, _ = flops_for(model.config, n_classes=len(model.labels), pooling=model.head.pooling,
-                       layer_weights=model.head.layer_weights is not None)
+                       layer_weights=model.head.layer_weights is not None, head=model.head.kind)
     items = _item_results(ds, [c.id for c in clips], model, audio, skipped, None, inf, batch_size)
     ok = [r for r in items if r.ok]
     if not ok:

@@ -29,6 +29,7 @@ from speechbudget.tasks.ser.heads import SerHead
 from speechbudget.tasks.ser.metrics import SerMetrics, ser_metrics
 
 CHECKPOINT_VERSION = 1
+LINEAR_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class TrainOptions:
     layer_weights: bool = True
     dropout: float = 0.5
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
+    head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
+    linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
     eval_batch_size: int = 16
     progress: bool = True
 
@@ -52,6 +55,14 @@ class TrainOptions:
         from speechbudget.tasks.ser.heads import POOLINGS
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling={self.pooling!r}: expected one of {', '.join(POOLINGS)}")
+        from speechbudget.tasks.ser.heads import HEAD_KINDS
+        if self.head not in HEAD_KINDS:
+            raise ValueError(f"head={self.head!r}: expected one of {', '.join(HEAD_KINDS)}")
+        if self.head == "linear" and self.pooling != "mean":
+            raise ValueError(f"head='linear' needs pooling='mean', got {self.pooling!r}")
+        self.linear_c = tuple(float(c) for c in self.linear_c)
+        if not self.linear_c or not all(c > 0 for c in self.linear_c):
+            raise ValueError(f"linear_c={self.linear_c!r}: expected one or more numbers > 0")
         if self.train_crop not in ("random", "center"):
             raise ValueError(f"train_crop={self.train_crop!r}: expected 'random' or 'center'")
         for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
@@ -213,8 +224,12 @@ def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
     torch.manual_seed(options.seed)  # after loading: LoRA init and head init are seeded alike
     if not frozen:
         apply_adaptation(backbone.encoder, config.adaptation, init=init)
+    if options.head == "linear" and not frozen:
+        raise ValueError(f"head='linear' is fitted on cached features of a frozen backbone; "
+                         f"adaptation {config.adaptation.label!r} trains the backbone (use "
+                         f"head='mlp')")
     head = SerHead(backbone.hidden_size, backbone.num_hidden_states, len(labels), options.pooling,
-                   options.layer_weights, options.dropout).to(backbone.device)
+                   options.layer_weights, options.dropout, kind=options.head).to(backbone.device)
     return SerModel(backbone, head, labels, config, source or config.model)
 
 
@@ -258,6 +273,8 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     # LoRA starts at B = 0, PiSSA keeps W_res + BA = W, unfrozen layers start as they were)
     stats, _ = cached_features(model, train_clips, audio, cache, opt.eval_batch_size, "mean")
     model.head.set_normalisation(stats.to(dev))
+    if opt.head == "linear":
+        return _fit_linear(model, opt, labels, train_clips, val_clips, audio, cache, skipped)
     if frozen:
         feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size)
         feats = feats.to(dev)
@@ -312,6 +329,73 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     model.eval()
     return TrainResult(model, history, best_epoch, val, skipped,
                        count_trainable(model), len(train_clips), len(history))
+
+
+def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clips, val_clips,
+                audio, cache, skipped) -> TrainResult:
+    """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
+    weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
+    regularisation C is chosen among `opt.linear_c` by the UA on the validation clips (training
+    actors only); the chosen C is then refitted on training + validation clips. Its weights
+    become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as passes over the
+    training clips (sum of iterations x rows / training clips), for `flops.training_flops`.
+    `val` is the chosen C's validation score before the refit."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    head = model.head
+
+    def design(clips):
+        feats, _ = cached_features(model, clips, audio, cache, opt.eval_batch_size, "mean")
+        with torch.no_grad():
+            return head.combine(feats.to(head.feature_mean.device).transpose(0, 1)).cpu().numpy()
+
+    def fit_one(c, x, y):
+        clf = LogisticRegression(C=c, max_iter=1000, class_weight="balanced", random_state=opt.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(x, y)
+        return clf, int(np.max(clf.n_iter_)) * len(x)
+
+    xtr, ytr = design(train_clips), [c.label for c in train_clips]
+    history, passes = [], 0
+    best_c, best = opt.linear_c[len(opt.linear_c) // 2], None
+    if val_clips and len(opt.linear_c) > 1:
+        xva, yva = design(val_clips), [c.label for c in val_clips]
+        best = None
+        for c in opt.linear_c:
+            clf, rows = fit_one(c, xtr, ytr)
+            passes += rows
+            m = ser_metrics(yva, list(clf.predict(xva)), labels)
+            history.append({"C": c, "val_ua": m.ua})
+            if best is None or m.ua > best.ua:
+                best, best_c = m, c
+        xtr, ytr = np.concatenate([xtr, xva]), ytr + yva
+    clf, rows = fit_one(best_c, xtr, ytr)
+    passes += rows
+    weight = torch.zeros_like(head.classifier.weight)
+    bias = torch.full_like(head.classifier.bias, -1e4)  # a class never seen in training
+    coef = np.atleast_2d(clf.coef_)
+    classes = list(clf.classes_)
+    if len(classes) == 2:  # sklearn's binary form: one row for classes[1]
+        coef = np.concatenate([-coef / 2, coef / 2])
+        inter = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
+    else:
+        inter = clf.intercept_
+    for row, lab in enumerate(classes):
+        i = labels.index(lab)
+        weight[i] = torch.from_numpy(coef[row]).to(weight)
+        bias[i] = float(inter[row])
+    with torch.no_grad():
+        head.classifier.weight.copy_(weight)
+        head.classifier.bias.copy_(bias)
+    model.eval()
+    val = best if val_clips and len(opt.linear_c) > 1 else None  # before the refit (held out)
+    history.append({"C": best_c, "refit_rows": len(xtr)})
+    return TrainResult(model, history, 0, val, skipped, count_trainable(model), len(train_clips),
+                       max(1, math.ceil(passes / len(train_clips))))
 
 
 def _state(model: SerModel) -> dict[str, Tensor]:

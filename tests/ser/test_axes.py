@@ -1,0 +1,127 @@
+"""SER along the three axes: the bundled Whisper base encoder as a backbone (xN), the token stride
+on the SER backbone (xV) with analytic = measured FLOPs, full fine-tuning's training FLOPs =
+FlopCounterMode's (forward + backward), on real modules with random weights."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import WhisperConfig
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from speechbudget.adaptation import full_finetuning
+from speechbudget.axes import Config
+from speechbudget.flops import estimate
+from speechbudget.flops.training import per_clip_training
+from speechbudget.models.whisper_encoder import encoder_tokens
+from speechbudget.tasks.ser.adapt import apply_adaptation, count_trainable
+from speechbudget.tasks.ser.backbone import Backbone
+from speechbudget.tasks.ser.heads import SerHead
+
+
+def _random_encoder(model: str) -> WhisperEncoder:
+    """A randomly initialised encoder with the registry model's dimensions, eager attention
+    (FlopCounterMode counts CPU SDPA as 0)."""
+    d = Config(task="ser", model=model).arch.dims
+    torch.manual_seed(0)
+    cfg = WhisperConfig(d_model=d.d_model, encoder_layers=d.encoder_layers,
+                        encoder_attention_heads=d.n_heads, encoder_ffn_dim=d.ffn_dim,
+                        num_mel_bins=d.n_mels, max_source_positions=1500)
+    cfg._attn_implementation = "eager"
+    return WhisperEncoder(cfg).eval()
+
+
+def _waves(seconds: float, n: int = 1) -> tuple[torch.Tensor, list[int]]:
+    g = torch.Generator().manual_seed(1)
+    s = int(seconds * 16000)
+    return 0.1 * torch.randn(n, s, generator=g), [s] * n
+
+
+def _counted(fn) -> int:
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    return fc.get_total_flops()
+
+
+def _front_end(bb: Backbone, waves: torch.Tensor) -> int:
+    """FLOPs of the log-mel front end (its filterbank matmul), which the FLOPs model leaves out
+    (speechbudget.flops counts the encoder and the head)."""
+    from speechbudget.audio import log_mel_batch
+    with torch.no_grad():
+        return _counted(lambda: log_mel_batch(list(waves), bb.n_mels, bb.frames))
+
+
+@pytest.mark.parametrize("model,window,stride,stride_at,pool", [
+    ("tiny.en", 2.0, 2, 0, "mean"),
+    ("tiny.en", 3.0, 4, 2, "drop"),
+    ("tiny.en", 2.0, 2, "output", "mean"),
+    ("base", 1.5, 4, 3, "mean"),
+])
+def test_stride_on_the_ser_backbone_analytic_equals_measured(model, window, stride, stride_at,
+                                                             pool):
+    config = Config(task="ser", model=model, window=window, stride=stride, stride_at=stride_at,
+                    pool=pool)
+    enc = _random_encoder(model)
+    for p in enc.parameters():
+        p.requires_grad_(False)
+    bb = Backbone(enc, True, config)
+    head = SerHead(bb.hidden_size, bb.num_hidden_states, 6).eval()
+    waves, n = _waves(window)
+    hidden, mask = bb(waves, n)
+    assert hidden.shape[2] == encoder_tokens(int(window * 100), stride) == \
+        estimate(config).encoder_tokens
+    with torch.no_grad():
+        measured = _counted(lambda: head(*bb(waves, n))) - _front_end(bb, waves)
+    assert measured == estimate(config).total
+    assert estimate(config).total < estimate(Config(task="ser", model=model, window=window)).total
+
+
+@pytest.mark.parametrize("model,window,stride,stride_at", [("tiny.en", 1.0, 1, "output"),
+                                                           ("tiny.en", 1.0, 2, 2),
+                                                           ("base", 0.6, 1, "output")])
+def test_full_finetuning_training_flops_equal_flopcountermode(model, window, stride, stride_at):
+    enc = _random_encoder(model)
+    L = len(enc.layers)
+    config = Config(task="ser", model=model, window=window, stride=stride, stride_at=stride_at,
+                    adaptation=full_finetuning(L))
+    apply_adaptation(enc, config.adaptation)
+    assert all(p.requires_grad for layer in enc.layers for p in layer.parameters())
+    assert not enc.conv1.weight.requires_grad
+    assert count_trainable(enc) == sum(p.numel() for p in enc.layers.parameters())
+    bb = Backbone(enc, True, config)
+    head = SerHead(bb.hidden_size, bb.num_hidden_states, 6)
+    waves, n = _waves(window)
+    measured = _counted(lambda: head(*bb(waves, n)).sum().backward()) - _front_end(bb, waves)
+    assert any(p.grad is not None for p in enc.layers[0].parameters())
+    analytic = per_clip_training(config, 6, cached_features=False)
+    assert measured == analytic.total
+    # forward alone (no grad) = the inference estimate
+    with torch.no_grad():
+        assert _counted(lambda: head(*bb(waves, n))) - _front_end(bb, waves) == \
+            estimate(config).total
+
+
+def test_bundled_base_loads_offline_and_feeds_the_head(monkeypatch):
+    from speechbudget.models.offline import offline_source
+    from speechbudget.tasks.ser.backbone import build_backbone
+
+    if offline_source("base") is None:
+        pytest.skip("the bundled Whisper base packages are not installed")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    config = Config(task="ser", model="base", window=1.0, stride=2, stride_at=3)
+    encoders: dict = {}
+    bb = build_backbone(config, encoders=encoders)
+    assert (bb.num_hidden_states, bb.hidden_size) == (7, 512) and len(encoders) == 1
+    assert not any(p.requires_grad for p in bb.encoder.parameters())
+    waves, n = _waves(1.0, 3)
+    n[2] = 8000  # half a second of real audio, the rest padding
+    with torch.no_grad():
+        hidden, mask = bb(waves, n)
+        assert hidden.shape == (7, 3, 25, 512) and mask[2].sum() == 13
+        m = mask[None, :, :, None]
+        head = SerHead(512, 7, 6).eval()
+        head.set_normalisation(((hidden * m).sum(2) / m.sum(2)).transpose(0, 1))
+        logits = head(hidden, mask)
+    assert logits.shape == (3, 6) and torch.isfinite(logits).all()
+    assert build_backbone(config, encoders=encoders).encoder is bb.encoder  # reused, not reloaded
