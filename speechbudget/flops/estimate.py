@@ -13,6 +13,7 @@ SER: backbone (Whisper encoder or wav2vec2-family) + head for one clip of `confi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from speechbudget.architectures import WhisperDims, get_architecture
 from speechbudget.axes import Config, ConfigError
@@ -108,3 +109,88 @@ def _min_samples(dims) -> int:
     for k, s in reversed(list(zip(dims.conv_kernel, dims.conv_stride))):
         n = (n - 1) * s + k
     return n
+
+
+# ---- calibrated run-time prediction ----------------------------------------------------------
+# Time is not FLOPs at a fixed efficiency: the encoder's large matmuls run near the matmul peak,
+# the decoder is latency-bound (one small step per token, its cost set by the batch, not FLOPs).
+# So an ASR configuration's seconds per item are predicted as
+#     features_s_per_audio_s x audio seconds
+#   + encoder FLOPs / (encoder_efficiency[model] x peak GFLOP/s)
+#   + decoded tokens x decoder_s_per_token[model][batch]       (interpolated in the batch size)
+# with the coefficients measured on this machine by benchmarks/calibrate_time.py (which also
+# checks the prediction on utterances it did not calibrate on). `peak_gflops_per_s` is the
+# matmul peak measured at calibration; pass the current one to `predict_seconds` to rescale the
+# encoder term to a faster or busier moment (the decoder term is latency, it is not rescaled).
+
+
+@dataclass(frozen=True)
+class TimeModel:
+    """Calibrated per-machine costs (see the comment above; benchmarks/calibrate_time.py)."""
+
+    peak_gflops_per_s: float
+    features_s_per_audio_s: float
+    encoder_efficiency: dict[str, float]                 # model -> fraction of the peak
+    decoder_s_per_token: dict[str, dict[int, float]]     # model -> batch -> seconds per token
+    calibration: str = ""                                # how and where it was measured
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TimeModel":
+        try:
+            return cls(float(d["peak_gflops_per_s"]), float(d["features_s_per_audio_s"]),
+                       {str(k): float(v) for k, v in d["encoder_efficiency"].items()},
+                       {str(m): {int(b): float(s) for b, s in per.items()}
+                        for m, per in d["decoder_s_per_token"].items()},
+                       str(d.get("calibration", "")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ConfigError("time_model", sorted(d) if isinstance(d, dict) else d,
+                              f"a calibration with peak_gflops_per_s, features_s_per_audio_s, "
+                              f"encoder_efficiency and decoder_s_per_token ({e})") from None
+
+    def to_dict(self) -> dict:
+        return {"peak_gflops_per_s": self.peak_gflops_per_s,
+                "features_s_per_audio_s": self.features_s_per_audio_s,
+                "encoder_efficiency": dict(self.encoder_efficiency),
+                "decoder_s_per_token": {m: {str(b): s for b, s in per.items()}
+                                        for m, per in self.decoder_s_per_token.items()},
+                "calibration": self.calibration}
+
+    def s_per_token(self, model: str, batch: int) -> float:
+        """Decoder seconds per token at `batch`, linear between the calibrated batch sizes
+        (the nearest one outside them)."""
+        per = self.decoder_s_per_token.get(model)
+        if not per:
+            raise ConfigError("model", model, f"a model calibrated for decoding "
+                                              f"({', '.join(sorted(self.decoder_s_per_token))})")
+        bs = sorted(per)
+        if batch <= bs[0]:
+            return per[bs[0]]
+        if batch >= bs[-1]:
+            return per[bs[-1]]
+        for lo, hi in zip(bs, bs[1:]):
+            if lo <= batch <= hi:
+                f = (batch - lo) / (hi - lo)
+                return per[lo] + f * (per[hi] - per[lo])
+        raise AssertionError("unreachable")
+
+
+def predict_seconds(config: Config, time_model: TimeModel, audio_s: float, batch_size: int = 8,
+                    decoded_tokens: float | None = None,
+                    peak_gflops_per_s: float | None = None) -> dict[str, float]:
+    """Predicted seconds for one ASR item of `audio_s` seconds: {"features", "encoder",
+    "decoder", "total"} (see TimeModel). Greedy only: a beam of b costs about b x the decoder."""
+    if config.task != "asr":
+        raise ConfigError("task", config.task, "asr (time prediction covers ASR)")
+    eff = time_model.encoder_efficiency.get(config.model)
+    if eff is None:
+        raise ConfigError("model", config.model, f"a model calibrated for the encoder "
+                                                  f"({', '.join(sorted(time_model.encoder_efficiency))})")
+    rep = estimate(config, decoded_tokens, audio_s)
+    enc_flops = sum(v for k, v in rep.breakdown.items() if k.startswith("encoder."))
+    peak = peak_gflops_per_s or time_model.peak_gflops_per_s
+    out = {"features": time_model.features_s_per_audio_s * audio_s,
+           "encoder": enc_flops / 1e9 / (eff * peak),
+           "decoder": rep.decoded_tokens * config.beam_size
+           * time_model.s_per_token(config.model, batch_size)}
+    out["total"] = sum(out.values())
+    return out
