@@ -162,6 +162,9 @@ class Config:
     def _check_window(self, arch: Architecture) -> None:
         window = parse_window(self.window)
         object.__setattr__(self, "window", window)
+        m = self.dynamic_margin_s
+        if isinstance(m, bool) or not isinstance(m, (int, float)):
+            raise ConfigError("dynamic_margin_s", m, "a number of seconds >= 0 (not a string)")
         if window == DYNAMIC:
             if self.task != "asr":
                 raise ConfigError("window", window, "a clip duration in seconds for SER")

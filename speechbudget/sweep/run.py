@@ -212,13 +212,15 @@ class _Sweep:
 def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, executor: str | Executor =
               "local", address: str | None = None, progress: bool = True,
               device: str | None = None, workers: int | None = None, data: str | None = None,
-              max_retries: int = 2, retry_failed: bool = True) -> RunSummary:
+              max_retries: int = 2, retry_failed: bool = True,
+              allow_runner: bool = False) -> RunSummary:
     """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
     the SQLite store at `store_path`.
 
     executor: "local" (this process), "process" (a pool of `workers` processes) or "ray"
     (a Ray cluster at `address`, or a local Ray). device: where models run (default: cuda when
-    available). data: overrides the spec's data path. Returns a RunSummary whose `.metrics`
+    available). data: overrides the spec's data path. allow_runner: a spec's `runner` (code
+    imported from a file or module) is refused unless this is True. Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.
     """
     if isinstance(spec, dict):
@@ -231,6 +233,11 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         d = spec.to_dict()
         spec = spec_from_dict({k: v for k, v in d.items() if v is not None}, data=data,
                               source=spec.source)
+    if spec.runner and not allow_runner:
+        from speechbudget.sweep.spec import SpecError
+        raise SpecError("runner", f"the spec imports and runs code from {spec.runner}; pass "
+                                  "--allow-runner (allow_runner=True) if you trust it",
+                        spec.source)
     if spec.data is None:
         raise ValueError(f"{spec.source or spec.name}: data: no dataset given (set 'data' in the "
                          "spec or pass --data)")
