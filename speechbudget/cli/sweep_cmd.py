@@ -133,7 +133,10 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             progress: bool = typer.Option(True, help="progress bars and summary table"),
             allow_runner: bool = typer.Option(False, "--allow-runner",
                                               help="allow the spec's `runner` (imports and runs "
-                                                   "code from the file or module it names)")
+                                                   "code from the file or module it names)"),
+            lease_s: float = typer.Option(300.0, "--lease-s",
+                                          help="seconds before a shard claimed by a runner that "
+                                               "died can be taken by another runner")
             ) -> None:
     """Run a sweep into a store (or resume it): only what is missing is computed."""
     from speechbudget.sweep.run import run_sweep
@@ -143,7 +146,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
                             device=device, workers=workers, max_retries=retries,
-                            retry_failed=not no_retry_failed, allow_runner=allow_runner)
+                            retry_failed=not no_retry_failed, allow_runner=allow_runner,
+                            lease_s=lease_s)
     except (SpecError, StoreError, ValueError) as e:
         _fail(str(e))
     except KeyboardInterrupt:

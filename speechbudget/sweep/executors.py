@@ -158,8 +158,14 @@ class Executor:
     max_retries: int = 2
     cache_bytes: int = DEFAULT_MAX_BYTES
     skip: set[str] = field(default_factory=set)   # config keys that failed: do not start more
+    #: asked just before a unit starts (the driver's shard lease); False: leave it to another
+    claim: Callable[[WorkUnit], bool] | None = None
 
     name = "base"
+
+    def passes(self, u: WorkUnit) -> bool:
+        """A unit that is started: its configuration has not failed and the claim succeeds."""
+        return u.config.key not in self.skip and (self.claim is None or self.claim(u))
 
     def run(self, ref: TaskRef, units: Sequence[WorkUnit],
             cost: Callable[[WorkUnit], float] = lambda u: 1.0) -> Iterator[UnitResult]:
@@ -180,7 +186,7 @@ class LocalExecutor(Executor):
 
     def run(self, ref, units, cost=lambda u: 1.0):
         for u in units:
-            if u.config.key in self.skip:
+            if not self.passes(u):
                 continue
             yield self.state.run(ref, u.config, u.shard, self.device)
 
@@ -211,7 +217,7 @@ class ProcessExecutor(Executor):
         def submit(i: int) -> None:
             while queues[i]:
                 u = queues[i].popleft()
-                if u.config.key in self.skip:
+                if not self.passes(u):
                     continue
                 f = pools[i].submit(_run_in_worker, ref, u.config.to_json(), u.shard,
                                     self.device)
@@ -297,7 +303,7 @@ class RayExecutor(Executor):
         def submit(i: int) -> None:
             while queues[i]:
                 u = queues[i].popleft()
-                if u.config.key in self.skip:
+                if not self.passes(u):
                     continue
                 ref_ = self._actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
                 running[ref_] = (i, u)

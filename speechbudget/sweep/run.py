@@ -25,7 +25,7 @@ from speechbudget.sweep.executors import (Executor, TaskRef, UnitResult, WorkUni
 from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec, load_spec
-from speechbudget.sweep.store import ResultsStore, environment
+from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore, environment
 from speechbudget.tasks.base import Shard
 
 
@@ -64,7 +64,7 @@ class _Sweep:
     """The driver: plans shards, dispatches units, commits results, aggregates."""
 
     def __init__(self, spec: SweepSpec, store: ResultsStore, executor: Executor, device: str,
-                 progress: bool, retry_failed: bool):
+                 progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S):
         self.spec, self.store, self.executor, self.device = spec, store, executor, device
         self.retry_failed = retry_failed
         self.task = build_task(self._ref())
@@ -83,6 +83,23 @@ class _Sweep:
         self.env = environment(device, executor.name, executor.workers)
         self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)
         self.summary = RunSummary(self.run_id, store.path)
+        # shards are claimed with a lease just before they start, so that several runners on
+        # one store share the work; a lease is renewed while this runner lives
+        import os
+        import platform
+        import uuid
+        self.lease_s = lease_s
+        self.owner = f"{platform.node()}:{os.getpid()}:{self.run_id}:{uuid.uuid4().hex[:8]}"
+        self.unclaimed: set[tuple[str, str]] = set()
+        executor.claim = self._claim
+        self._stop_leases = store.keep_leases(self.owner, lease_s)
+
+    def _claim(self, u: WorkUnit) -> bool:
+        ok = self.store.claim_shard(u.config.key, u.shard.shard_id, self.owner, self.run_id,
+                                    self.lease_s, self.retry_failed)
+        if not ok:
+            self.unclaimed.add((u.config.key, u.shard.shard_id))
+        return ok
 
     def _ref(self) -> TaskRef:
         return TaskRef(self.spec.task, json.dumps(self.spec.task_options, sort_keys=True),
@@ -140,19 +157,14 @@ class _Sweep:
         n_items = sum(len(u.shard.item_ids) for u in units)
         self.progress.start(len(todo), n_items)
         cost = lambda u: (gflops.get(u.config.key) or 1.0) * len(u.shard.item_ids)  # noqa: E731
-        for r in self.executor.run(self._ref(), units, cost):
-            shard = shard_of[(r.config_key, r.shard_id)]
-            self._commit(r, shard, errors)
-            self.progress.advance_items(len(shard.item_ids))
-            remaining[r.config_key].discard(r.shard_id)
-            if not remaining[r.config_key]:
-                c, shards = by_key[r.config_key]
-                if r.config_key in errors:
-                    self._fail(c, errors[r.config_key], count=True)
-                else:
-                    self._aggregate(c, shards)
-                    s.finished += 1
-                self.progress.advance_config(c.label)
+        while units:
+            for r in self.executor.run(self._ref(), units, cost):
+                shard = shard_of[(r.config_key, r.shard_id)]
+                self._commit(r, shard, errors)
+                self._shard_finished(r.config_key, r.shard_id, remaining, by_key, errors)
+            # shards another runner holds: wait until it stores them, or take them over when
+            # its lease expires
+            units = self._wait_for_others(remaining, by_key, shard_of, errors)
         for key, left in remaining.items():  # skipped after a failure of the same configuration
             if left:
                 c, _ = by_key[key]
@@ -161,6 +173,52 @@ class _Sweep:
                 self.progress.advance_items(sum(len(shard_of[(key, sid)].item_ids)
                                                 for sid in left))
         self.progress.stop()
+
+    def _shard_finished(self, key: str, sid: str, remaining: dict[str, set[str]],
+                        by_key: dict, errors: dict[str, str], n_items: int | None = None) -> None:
+        c, shards = by_key[key]
+        self.progress.advance_items(n_items if n_items is not None else
+                                    len(next(sh for sh in shards if sh.shard_id == sid).item_ids))
+        remaining[key].discard(sid)
+        if not remaining[key]:
+            if key in errors:
+                self._fail(c, errors[key], count=True)
+            else:
+                self._aggregate(c, shards)
+                self.summary.finished += 1
+            self.progress.advance_config(c.label)
+
+    def _wait_for_others(self, remaining: dict[str, set[str]], by_key: dict, shard_of: dict,
+                         errors: dict[str, str], poll_s: float = 0.25) -> list[WorkUnit]:
+        """Shards left to another runner: return when all are stored (by it), or with the units
+        of those whose lease expired (to run here)."""
+        while True:
+            retake: list[WorkUnit] = []
+            waiting = False
+            for key, left in remaining.items():
+                if key in errors or not left:
+                    continue
+                status = self.store.shard_status(key)
+                held = self.store.leased_by_others(key, self.owner)
+                for sid in sorted(left):
+                    if (key, sid) not in self.unclaimed:
+                        continue
+                    st = status.get(sid, {})
+                    if st.get("status") == "done":
+                        self.unclaimed.discard((key, sid))
+                        self._shard_finished(key, sid, remaining, by_key, errors)
+                    elif st.get("status") == "failed" and sid not in held:
+                        self.unclaimed.discard((key, sid))
+                        errors.setdefault(key, (st.get("reason") or "failed").splitlines()[0])
+                    elif sid in held:
+                        waiting = True
+                    else:
+                        self.unclaimed.discard((key, sid))
+                        retake.append(WorkUnit(by_key[key][0], shard_of[(key, sid)],
+                                               bundle=10 ** 6 + len(retake)))
+            if retake or not waiting:
+                return retake
+            time.sleep(poll_s)
 
     def _commit(self, r: UnitResult, shard: Shard, errors: dict[str, str]) -> None:
         s = self.summary
@@ -172,11 +230,14 @@ class _Sweep:
                 r.results = None
         if r.results is None:
             reason = (r.error or "unknown failure").strip()
-            self.store.fail_shard(r.config_key, r.shard_id, reason, self.run_id, r.attempts)
+            self.store.fail_shard(r.config_key, r.shard_id, reason, self.run_id, r.attempts,
+                                  owner=self.owner)
             errors.setdefault(r.config_key, reason.splitlines()[0])
             self.executor.skip.add(r.config_key)
             return
-        self.store.commit_shard(r.config_key, r.shard_id, r.results, self.run_id, r.attempts)
+        if not self.store.commit_shard(r.config_key, r.shard_id, r.results, self.run_id,
+                                       r.attempts, owner=self.owner):
+            return  # another runner stored it after this one's lease had expired
         s.shards_run += 1
         s.items_run += len(r.results)
 
@@ -205,6 +266,8 @@ class _Sweep:
         keys = {c.key for c in configs}
         self.summary.metrics = [(c, m) for c, m in self.store.metrics() if c.key in keys]
         self.summary.seconds = time.perf_counter() - t0
+        self._stop_leases()
+        self.store.release_leases(self.owner)
         self.store.finish_run(self.run_id, status)
         return self.summary
 
@@ -213,7 +276,7 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
               "local", address: str | None = None, progress: bool = True,
               device: str | None = None, workers: int | None = None, data: str | None = None,
               max_retries: int = 2, retry_failed: bool = True,
-              allow_runner: bool = False) -> RunSummary:
+              allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S) -> RunSummary:
     """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
     the SQLite store at `store_path`.
 
@@ -249,7 +312,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     sweep = None
     configs: list[Config] = []
     try:
-        sweep = _Sweep(spec, store, ex, device, progress, retry_failed)
+        if not lease_s > 0:
+            raise ValueError(f"lease_s={lease_s!r}: expected seconds > 0")
+        sweep = _Sweep(spec, store, ex, device, progress, retry_failed, lease_s)
         if spec.plan.type == "adaptive":
             from speechbudget.sweep.adaptive import run_adaptive
             configs = run_adaptive(spec, sweep)
