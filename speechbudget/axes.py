@@ -37,7 +37,10 @@ DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
 WAVLM_ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
-class ConfigError(ValueError):
+from speechbudget.errors import SpeechbudgetError  # noqa: E402
+
+
+class ConfigError(SpeechbudgetError, ValueError):
     """An invalid configuration value; names the field, the value and what is allowed."""
 
     def __init__(self, field_name: str, value: Any, allowed: str):

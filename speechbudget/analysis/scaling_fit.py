@@ -19,6 +19,8 @@ ConfigMetrics.
 """
 from __future__ import annotations
 
+from speechbudget.errors import SpeechbudgetError
+
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ N_STARTS = 6
 MIN_ERROR = 1e-6                        # errors of exactly 0 are floored (log space)
 
 
-class FitError(ValueError):
+class FitError(SpeechbudgetError, ValueError):
     """The data cannot support the fit (too few points, nothing varies, bad values)."""
 
 

@@ -124,17 +124,17 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             executor: str = typer.Option("local", help="local | process | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (default: "
                                                              "start a local Ray)"),
-            workers: Optional[int] = typer.Option(None, help="processes / Ray actors"),
+            workers: Optional[int] = typer.Option(None, min=1, help="processes / Ray actors"),
             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
             device: str = typer.Option(default_device(), help="cpu, cuda, cuda:1 ..."),
-            retries: int = typer.Option(2, help="retries of a unit whose worker died"),
+            retries: int = typer.Option(2, min=0, help="retries of a unit whose worker died"),
             no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
                                                  help="do not retry shards that failed before"),
             progress: bool = typer.Option(True, help="progress bars and summary table"),
             allow_runner: bool = typer.Option(False, "--allow-runner",
                                               help="allow the spec's `runner` (imports and runs "
                                                    "code from the file or module it names)"),
-            lease_s: float = typer.Option(300.0, "--lease-s",
+            lease_s: float = typer.Option(300.0, "--lease-s", min=0.1,
                                           help="seconds before a shard claimed by a runner that "
                                                "died can be taken by another runner")
             ) -> None:

@@ -304,7 +304,15 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     if spec.data is None:
         raise ValueError(f"{spec.source or spec.name}: data: no dataset given (set 'data' in the "
                          "spec or pass --data)")
-    device = device or spec.device or default_device()
+    from speechbudget.machine import check_device
+    device = check_device(device or spec.device or default_device())
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers={workers!r}: expected an integer >= 1")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"retries={max_retries!r}: expected an integer >= 0")
+    if not (isinstance(lease_s, (int, float)) and lease_s > 0):
+        raise ValueError(f"lease_s={lease_s!r}: expected seconds > 0")
     ex = make_executor(executor, workers, device, address, max_retries)
     ex.device = device
     t0 = time.perf_counter()

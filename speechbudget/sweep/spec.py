@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
+from speechbudget.errors import SpeechbudgetError
 
 #: spec axis name -> Config field
 AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool": "pool",
@@ -63,7 +64,7 @@ TASK_OPTIONS: dict[str, dict[str, tuple]] = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(SpeechbudgetError, ValueError):
     """A sweep file that cannot be used; names the file, the key and what is wrong."""
 
     def __init__(self, key: str, message: str, source: str | Path | None = None):

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from speechbudget.axes import Config
+from speechbudget.errors import EXIT_STORE, SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
 
 SCHEMA_VERSION = 2
@@ -74,8 +75,10 @@ ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "
                 "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
 
 
-class StoreError(RuntimeError):
+class StoreError(SpeechbudgetError, RuntimeError):
     """A store that cannot be used as asked (not a results store, conflicting contents)."""
+
+    exit_code = EXIT_STORE
 
 
 class ResultsStore:
