@@ -5,6 +5,8 @@ counts with it, and `models.registry` turns it into Hugging Face configs.
 """
 from __future__ import annotations
 
+from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
+
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,8 +120,10 @@ ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in _ALL}
 _BY_HUB_ID: dict[str, Architecture] = {a.hub_id.lower(): a for a in _ALL}
 
 
-class UnknownModelError(ValueError):
+class UnknownModelError(SpeechbudgetError, ValueError):
     """A model name that is neither a known architecture nor its hub id."""
+
+    exit_code = EXIT_MODEL
 
 
 def get_architecture(name: str) -> Architecture:

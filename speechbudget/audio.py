@@ -22,8 +22,40 @@ from speechbudget.geometry import HOP_LENGTH, N_FFT, SAMPLE_RATE  # noqa: F401 (
 from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel frames
 
 
-class AudioError(ValueError):
+from speechbudget.errors import EXIT_DATA, SpeechbudgetError  # noqa: E402
+
+
+class AudioError(SpeechbudgetError, ValueError):
     """A recording that cannot be used: the message names the file and what is wrong."""
+
+    exit_code = EXIT_DATA
+
+
+class TruncatedAudioWarning(UserWarning):
+    """A WAV file whose header claims more audio than the file holds (a cut-off download or
+    copy); what is there is used."""
+
+
+def wav_truncation(path: Path) -> tuple[int, int] | None:
+    """(bytes of audio the WAV header claims, bytes present) when the file is shorter than its
+    header says, else None (also for anything that is not a RIFF/WAVE file)."""
+    import struct
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, n = struct.unpack("<4sI", f.read(8))
+            if cid == b"data":
+                present = size - (pos + 8)
+                if n in (0, 0xFFFFFFFF):  # streamed WAVs leave the size unset
+                    return None
+                return (n, present) if present < n else None
+            pos += 8 + n + (n & 1)
+    return None
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
@@ -57,6 +89,14 @@ def load_audio(path: str | Path) -> np.ndarray:
         raise AudioError(f"{path}: no such audio file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise AudioError(f"{path}: not a regular file (a FIFO, socket or device)")
+    cut = wav_truncation(path)
+    if cut is not None:
+        import warnings
+        warnings.warn(TruncatedAudioWarning(
+            f"{path}: truncated WAV: the header claims {cut[0]} bytes of audio, the file holds "
+            f"{cut[1]} ({100 * cut[1] / cut[0]:.0f}%); using what is there"), stacklevel=2)
     data, sr = _read(path)
     if data.size == 0:
         raise AudioError(f"{path}: the recording is empty (0 samples)")

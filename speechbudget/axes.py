@@ -39,7 +39,10 @@ DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
 WAVLM_ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 
 
-class ConfigError(ValueError):
+from speechbudget.errors import SpeechbudgetError  # noqa: E402
+
+
+class ConfigError(SpeechbudgetError, ValueError):
     """An invalid configuration value; names the field, the value and what is allowed."""
 
     def __init__(self, field_name: str, value: Any, allowed: str):
@@ -191,6 +194,9 @@ class Config:
     def _check_window(self, arch: Architecture) -> None:
         window = parse_window(self.window)
         object.__setattr__(self, "window", window)
+        m = self.dynamic_margin_s
+        if isinstance(m, bool) or not isinstance(m, (int, float)):
+            raise ConfigError("dynamic_margin_s", m, "a number of seconds >= 0 (not a string)")
         if window == DYNAMIC:
             if self.task != "asr":
                 raise ConfigError("window", window, "a clip duration in seconds for SER")

@@ -32,3 +32,27 @@ def default_device() -> str:
     """"cuda" when a GPU is visible to torch, else "cpu" (every model path's default)."""
     import torch
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str) -> str:
+    """`device` if torch can use it here, else a ConfigError naming it (not an AssertionError
+    from deep inside torch)."""
+    import torch
+
+    from speechbudget.axes import ConfigError
+    try:
+        d = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ConfigError("device", device, f"cpu, cuda or cuda:N ({e})") from None
+    if d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device", device, "cpu: this machine has no CUDA device that torch "
+                                                "can use")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ConfigError("device", device, f"cuda:0..{torch.cuda.device_count() - 1}")
+    elif d.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ConfigError("device", device, "cpu: MPS is not available here")
+    elif d.type != "cpu":
+        raise ConfigError("device", device, "cpu, cuda, cuda:N or mps")
+    return device

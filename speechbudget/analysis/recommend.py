@@ -19,6 +19,8 @@ how much it misses each limit.
 """
 from __future__ import annotations
 
+from speechbudget.errors import SpeechbudgetError
+
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -39,7 +41,7 @@ LIMIT_FIELDS = {"max_gflops": ("gflops", "GFLOPs"), "max_rtf": ("rtf", "RTF"),
                 "max_mem_mb": ("peak_mem_mb", "peak memory MB")}
 
 
-class NoResultsError(ValueError):
+class NoResultsError(SpeechbudgetError, ValueError):
     """No finished configuration to answer from (names the task and the source)."""
 
 

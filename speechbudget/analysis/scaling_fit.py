@@ -30,6 +30,8 @@ figures.
 """
 from __future__ import annotations
 
+from speechbudget.errors import SpeechbudgetError
+
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -57,7 +59,7 @@ BOUND_TOL = 1e-3                        # an exponent this close to a bound is "
 MIN_TERM_SHARE = 1e-3                   # a term below this share of the error everywhere vanished
 
 
-class FitError(ValueError):
+class FitError(SpeechbudgetError, ValueError):
     """The data cannot support the fit (too few points, nothing varies, bad values)."""
 
 

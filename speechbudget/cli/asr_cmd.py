@@ -72,6 +72,8 @@ def eval_cmd(
     json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and per-utterance "
                                             "results to this JSON file"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+    allow_failures: bool = typer.Option(False, "--allow-failures",
+                                        help="exit 0 even when some utterances failed"),
 ) -> None:
     """Evaluate one configuration: WER [CI], GFLOPs per utterance, encoder/decoder time, RTF."""
     import torch
@@ -80,9 +82,14 @@ def eval_cmd(
     from speechbudget.tasks.asr.data import DatasetError
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
 
+    from speechbudget.errors import check_output_file, write_atomic
+    from speechbudget.machine import check_device
+
+    if json_out:
+        check_output_file(json_out, "--json")  # before any work, not after it
     if threads:
         torch.set_num_threads(threads)
-    device = device or default_device()
+    device = check_device(device or default_device())
     arch_name, path = resolve_model(model)
     try:
         cfg = Config(task="asr", model=arch_name, window=window, stride=stride,
@@ -107,6 +114,10 @@ def eval_cmd(
         for f in metrics.extra["failures"][:10]:
             console.print(f"  {f['item_id']}: {f['error']}")
     if json_out:
-        json_out.write_text(json.dumps({"config": cfg.to_dict(), "metrics": metrics.to_dict(),
-                                        "items": [r.to_dict() for r in items]}, indent=1))
+        write_atomic(json_out, json.dumps({"config": cfg.to_dict(), "metrics": metrics.to_dict(),
+                                           "items": [r.to_dict() for r in items]}, indent=1))
         console.print(f"wrote {json_out}")
+    if metrics.n_failed and not allow_failures:
+        Console(stderr=True).print(f"error: {metrics.n_failed} of {len(items)} utterances failed "
+                                   "(--allow-failures to exit 0)")
+        raise typer.Exit(1)

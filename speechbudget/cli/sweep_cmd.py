@@ -90,6 +90,10 @@ def _dataset_size(spec) -> tuple[int | None, float | None]:
     """Items and mean duration, when the task can read the dataset quickly."""
     if spec.data is None:
         return None, None
+    if spec.runner:  # a plan runs nothing: a custom task's code is never imported here
+        Console().print(f"runner {spec.runner} (not imported by plan; `sweep run` needs "
+                        "--allow-runner): dataset size unknown")
+        return None, None
     try:
         from speechbudget.sweep.executors import TaskRef, build_task
         import json
@@ -120,13 +124,20 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             executor: str = typer.Option("local", help="local | process | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (default: "
                                                              "start a local Ray)"),
-            workers: Optional[int] = typer.Option(None, help="processes / Ray actors"),
+            workers: Optional[int] = typer.Option(None, min=1, help="processes / Ray actors"),
             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
             device: str = typer.Option(default_device(), help="cpu, cuda, cuda:1 ..."),
-            retries: int = typer.Option(2, help="retries of a unit whose worker died"),
+            retries: int = typer.Option(2, min=0, help="retries of a unit whose worker died"),
             no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
                                                  help="do not retry shards that failed before"),
-            progress: bool = typer.Option(True, help="progress bars and summary table")) -> None:
+            progress: bool = typer.Option(True, help="progress bars and summary table"),
+            allow_runner: bool = typer.Option(False, "--allow-runner",
+                                              help="allow the spec's `runner` (imports and runs "
+                                                   "code from the file or module it names)"),
+            lease_s: float = typer.Option(300.0, "--lease-s", min=0.1,
+                                          help="seconds before a shard claimed by a runner that "
+                                               "died can be taken by another runner")
+            ) -> None:
     """Run a sweep into a store (or resume it): only what is missing is computed."""
     from speechbudget.sweep.run import run_sweep
     from speechbudget.sweep.spec import SpecError, load_spec
@@ -135,7 +146,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
                             device=device, workers=workers, max_retries=retries,
-                            retry_failed=not no_retry_failed)
+                            retry_failed=not no_retry_failed, allow_runner=allow_runner,
+                            lease_s=lease_s)
     except (SpecError, StoreError, ValueError) as e:
         _fail(str(e))
     except KeyboardInterrupt:

@@ -14,6 +14,8 @@ A model split into parts is read as one stream, part after part, without joining
 """
 from __future__ import annotations
 
+from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
+
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +27,10 @@ DTYPES = ("float32", "int8", "int16", "int32", "float16", "bfloat16")
 SUPPORTED_BINARY_VERSIONS = (3, 4, 5, 6)
 
 
-class ModelFileError(ValueError):
+class ModelFileError(SpeechbudgetError, ValueError):
     """A model file that cannot be used: the message names the file and what is wrong."""
+
+    exit_code = EXIT_MODEL
 
 
 class _Parts:

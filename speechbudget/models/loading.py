@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
+
 import json
 import os
 from dataclasses import dataclass
@@ -27,8 +29,10 @@ from speechbudget.models.offline import OFFLINE_MODELS, offline_source
 from speechbudget.models.registry import model_class, whisper_tokens
 
 
-class ModelLoadError(OSError):
+class ModelLoadError(SpeechbudgetError, OSError):
     """Weights that could not be loaded: the message names the model and what to do."""
+
+    exit_code = EXIT_MODEL
 
 
 @dataclass

@@ -5,7 +5,10 @@ configurations. `run.run_sweep` (plans) and `adaptive.run_adaptive` (search) bot
 from __future__ import annotations
 
 import json
+import os
+import platform
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -15,7 +18,7 @@ from speechbudget.sweep.executors import Executor, TaskRef, UnitResult, WorkUnit
 from speechbudget.sweep.profile import profile_dataset
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
-from speechbudget.sweep.store import ResultsStore, environment
+from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore, environment
 from speechbudget.tasks.base import Shard
 
 
@@ -54,10 +57,12 @@ class Sweep:
     """The driver: plans shards, dispatches units, commits results, aggregates.
 
     Configurations that fail go into `self.skip`, which the executor reads (it never owns or
-    changes it) to start no more of their units."""
+    changes it) to start no more of their units. Shards are claimed with a lease in the store
+    just before they start (`self.claim`), so several runners on one store share the work; a
+    lease is renewed while this runner lives, and a dead runner's lease expires."""
 
     def __init__(self, spec: SweepSpec, store: ResultsStore, executor: Executor, device: str,
-                 progress: bool, retry_failed: bool):
+                 progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S):
         self.spec, self.store, self.executor, self.device = spec, store, executor, device
         self.retry_failed = retry_failed
         self.task = build_task(self._ref())
@@ -72,6 +77,17 @@ class Sweep:
         self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)
         self.summary = RunSummary(self.run_id, store.path)
         self.skip: set[str] = set()
+        self.lease_s = lease_s
+        self.owner = f"{platform.node()}:{os.getpid()}:{self.run_id}:{uuid.uuid4().hex[:8]}"
+        self.unclaimed: set[tuple[str, str]] = set()
+        self._stop_leases = store.keep_leases(self.owner, lease_s)
+
+    def claim(self, u: WorkUnit) -> bool:
+        ok = self.store.claim_shard(u.config.key, u.shard.shard_id, self.owner, self.run_id,
+                                    self.lease_s, self.retry_failed)
+        if not ok:
+            self.unclaimed.add((u.config.key, u.shard.shard_id))
+        return ok
 
     def _ref(self) -> TaskRef:
         return TaskRef(self.spec.task, json.dumps(self.spec.task_options, sort_keys=True),
@@ -129,19 +145,14 @@ class Sweep:
         n_items = sum(len(u.shard.item_ids) for u in units)
         self.progress.start(len(todo), n_items)
         cost = lambda u: (gflops.get(u.config.key) or 1.0) * len(u.shard.item_ids)  # noqa: E731
-        for r in self.executor.run(self._ref(), units, cost, self.skip):
-            shard = shard_of[(r.config_key, r.shard_id)]
-            self._commit(r, shard, errors)
-            self.progress.advance_items(len(shard.item_ids))
-            remaining[r.config_key].discard(r.shard_id)
-            if not remaining[r.config_key]:
-                c, shards = by_key[r.config_key]
-                if r.config_key in errors:
-                    self._fail(c, errors[r.config_key], count=True)
-                else:
-                    self._aggregate(c, shards)
-                    s.finished += 1
-                self.progress.advance_config(c.label)
+        while units:
+            for r in self.executor.run(self._ref(), units, cost, self.skip, self.claim):
+                shard = shard_of[(r.config_key, r.shard_id)]
+                self._commit(r, shard, errors)
+                self._shard_finished(r.config_key, r.shard_id, remaining, by_key, errors)
+            # shards another runner holds: wait until it stores them, or take them over when
+            # its lease expires
+            units = self._wait_for_others(remaining, by_key, shard_of, errors)
         for key, left in remaining.items():  # skipped after a failure of the same configuration
             if left:
                 c, _ = by_key[key]
@@ -150,6 +161,51 @@ class Sweep:
                 self.progress.advance_items(sum(len(shard_of[(key, sid)].item_ids)
                                                 for sid in left))
         self.progress.stop()
+
+    def _shard_finished(self, key: str, sid: str, remaining: dict[str, set[str]],
+                        by_key: dict, errors: dict[str, str]) -> None:
+        c, shards = by_key[key]
+        self.progress.advance_items(len(next(sh for sh in shards if sh.shard_id == sid).item_ids))
+        remaining[key].discard(sid)
+        if not remaining[key]:
+            if key in errors:
+                self._fail(c, errors[key], count=True)
+            else:
+                self._aggregate(c, shards)
+                self.summary.finished += 1
+            self.progress.advance_config(c.label)
+
+    def _wait_for_others(self, remaining: dict[str, set[str]], by_key: dict, shard_of: dict,
+                         errors: dict[str, str], poll_s: float = 0.25) -> list[WorkUnit]:
+        """Shards left to another runner: return when all are stored (by it), or with the units
+        of those whose lease expired (to run here)."""
+        while True:
+            retake: list[WorkUnit] = []
+            waiting = False
+            for key, left in remaining.items():
+                if key in errors or not left:
+                    continue
+                status = self.store.shard_status(key)
+                held = self.store.leased_by_others(key, self.owner)
+                for sid in sorted(left):
+                    if (key, sid) not in self.unclaimed:
+                        continue
+                    st = status.get(sid, {})
+                    if st.get("status") == "done":
+                        self.unclaimed.discard((key, sid))
+                        self._shard_finished(key, sid, remaining, by_key, errors)
+                    elif st.get("status") == "failed" and sid not in held:
+                        self.unclaimed.discard((key, sid))
+                        errors.setdefault(key, (st.get("reason") or "failed").splitlines()[0])
+                    elif sid in held:
+                        waiting = True
+                    else:
+                        self.unclaimed.discard((key, sid))
+                        retake.append(WorkUnit(by_key[key][0], shard_of[(key, sid)],
+                                               bundle=10 ** 6 + len(retake)))
+            if retake or not waiting:
+                return retake
+            time.sleep(poll_s)
 
     def _commit(self, r: UnitResult, shard: Shard, errors: dict[str, str]) -> None:
         s = self.summary
@@ -161,11 +217,14 @@ class Sweep:
                 r.results = None
         if r.results is None:
             reason = (r.error or "unknown failure").strip()
-            self.store.fail_shard(r.config_key, r.shard_id, reason, self.run_id, r.attempts)
+            self.store.fail_shard(r.config_key, r.shard_id, reason, self.run_id, r.attempts,
+                                  owner=self.owner)
             errors.setdefault(r.config_key, reason.splitlines()[0])
             self.skip.add(r.config_key)
             return
-        self.store.commit_shard(r.config_key, r.shard_id, r.results, self.run_id, r.attempts)
+        if not self.store.commit_shard(r.config_key, r.shard_id, r.results, self.run_id,
+                                       r.attempts, owner=self.owner):
+            return  # another runner stored it after this one's lease had expired
         s.shards_run += 1
         s.items_run += len(r.results)
 
@@ -194,5 +253,7 @@ class Sweep:
         keys = {c.key for c in configs}
         self.summary.metrics = [(c, m) for c, m in self.store.metrics() if c.key in keys]
         self.summary.seconds = time.perf_counter() - t0
+        self._stop_leases()
+        self.store.release_leases(self.owner)
         self.store.finish_run(self.run_id, status)
         return self.summary

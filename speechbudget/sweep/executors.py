@@ -150,11 +150,20 @@ def assign_bundles(units: Sequence[WorkUnit], workers: int,
     return queues
 
 
+Claim = Callable[[WorkUnit], bool]
+
+
+def admitted(u: WorkUnit, skip: Container[str], claim: Claim | None) -> bool:
+    """A unit is started only when its configuration is not skipped and, where the driver
+    claims shards (a lease in the store), the claim succeeds."""
+    return u.config.key not in skip and (claim is None or claim(u))
+
+
 def drive_queues(queues: list[deque[WorkUnit]], skip: Container[str],
                  start: Callable[[int, WorkUnit], Any],
                  wait_some: Callable[[list[Any]], Iterable[Any]],
-                 outcome: Callable[[Any, int, WorkUnit], Iterator[UnitResult]]
-                 ) -> Iterator[UnitResult]:
+                 outcome: Callable[[Any, int, WorkUnit], Iterator[UnitResult]],
+                 claim: Claim | None = None) -> Iterator[UnitResult]:
     """The submit loop every pool executor shares: one unit in flight per worker queue (the
     queue order is the run order), units of skipped configurations never started. `start(i, u)`
     starts a unit on worker i and returns a handle; `wait_some(handles)` returns those done;
@@ -164,7 +173,7 @@ def drive_queues(queues: list[deque[WorkUnit]], skip: Container[str],
     def submit(i: int) -> None:
         while queues[i]:
             u = queues[i].popleft()
-            if u.config.key in skip:
+            if not admitted(u, skip, claim):
                 continue
             running[start(i, u)] = (i, u)
             return
@@ -190,10 +199,12 @@ class Executor:
 
     def run(self, ref: TaskRef, units: Sequence[WorkUnit],
             cost: Callable[[WorkUnit], float] = lambda u: 1.0,
-            skip: Container[str] = frozenset()) -> Iterator[UnitResult]:
+            skip: Container[str] = frozenset(), claim: Claim | None = None
+            ) -> Iterator[UnitResult]:
         """Run `units`, yielding each result as it comes. `skip`: configuration keys whose
         units are not to be started any more; the caller (the driver) owns it and may add to it
-        while the results come in."""
+        while the results come in. `claim(unit)`: asked just before a unit starts (the driver's
+        shard lease); False leaves the unit to another runner."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -209,9 +220,9 @@ class LocalExecutor(Executor):
         super().__init__(workers=1, device=device, cache_bytes=cache_bytes, **kw)
         self.state = WorkerState(cache_bytes)
 
-    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset()):
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
         for u in units:
-            if u.config.key in skip:
+            if not admitted(u, skip, claim):
                 continue
             yield self.state.run(ref, u.config, u.shard, self.device)
 
@@ -222,7 +233,7 @@ class ProcessExecutor(Executor):
 
     name = "process"
 
-    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset()):
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
         import multiprocessing as mp
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         from concurrent.futures.process import BrokenProcessPool
@@ -262,7 +273,7 @@ class ProcessExecutor(Executor):
                                      crashed=True, attempts=attempts[k])
 
         try:
-            yield from drive_queues(queues, skip, start, wait_some, outcome)
+            yield from drive_queues(queues, skip, start, wait_some, outcome, claim)
         finally:
             for p in pools:
                 p.shutdown(wait=True, cancel_futures=True)
@@ -293,7 +304,7 @@ class RayExecutor(Executor):
                      **({} if self.address else {"num_cpus": max(self.workers, 1)}))
             self._started_ray = True
 
-    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset()):
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
@@ -333,7 +344,7 @@ class RayExecutor(Executor):
                     self._actors[i] = Worker.remote(threads, self.cache_bytes)
 
         try:
-            yield from drive_queues(queues, skip, start, wait_some, outcome)
+            yield from drive_queues(queues, skip, start, wait_some, outcome, claim)
         finally:
             self.close()
 

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 from speechbudget.axes import Config
-from speechbudget.machine import default_device
+from speechbudget.machine import check_device, default_device
 from speechbudget.sweep.adaptive import run_adaptive
 from speechbudget.sweep.driver import RunSummary, Sweep
 from speechbudget.sweep.executors import Executor, make_executor
 from speechbudget.sweep.plan import plan_configurations
-from speechbudget.sweep.spec import SweepSpec, load_spec, spec_from_dict
-from speechbudget.sweep.store import ResultsStore
+from speechbudget.sweep.spec import SpecError, SweepSpec, load_spec, spec_from_dict
+from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore
 
 __all__ = ["RunSummary", "run_sweep"]
 
@@ -29,13 +29,16 @@ __all__ = ["RunSummary", "run_sweep"]
 def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, executor: str | Executor =
               "local", address: str | None = None, progress: bool = True,
               device: str | None = None, workers: int | None = None, data: str | None = None,
-              max_retries: int = 2, retry_failed: bool = True) -> RunSummary:
+              max_retries: int = 2, retry_failed: bool = True,
+              allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S) -> RunSummary:
     """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
     the SQLite store at `store_path`.
 
     executor: "local" (this process), "process" (a pool of `workers` processes) or "ray"
     (a Ray cluster at `address`, or a local Ray). device: where models run (default: cuda when
-    available). data: overrides the spec's data path. Returns a RunSummary whose `.metrics`
+    available). data: overrides the spec's data path. allow_runner: a spec's `runner` (code
+    imported from a file or module) is refused unless this is True. lease_s: how long a shard
+    claimed by this runner stays its own without renewal. Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.
     """
     if isinstance(spec, dict):
@@ -46,10 +49,21 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         d = spec.to_dict()
         spec = spec_from_dict({k: v for k, v in d.items() if v is not None}, data=data,
                               source=spec.source)
+    if spec.runner and not allow_runner:
+        raise SpecError("runner", f"the spec imports and runs code from {spec.runner}; pass "
+                                  "--allow-runner (allow_runner=True) if you trust it",
+                        spec.source)
     if spec.data is None:
         raise ValueError(f"{spec.source or spec.name}: data: no dataset given (set 'data' in the "
                          "spec or pass --data)")
-    device = device or spec.device or default_device()
+    device = check_device(device or spec.device or default_device())
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or workers < 1):
+        raise ValueError(f"workers={workers!r}: expected an integer >= 1")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(f"retries={max_retries!r}: expected an integer >= 0")
+    if not (isinstance(lease_s, (int, float)) and lease_s > 0):
+        raise ValueError(f"lease_s={lease_s!r}: expected seconds > 0")
     ex = make_executor(executor, workers, device, address, max_retries)
     ex.device = device
     t0 = time.perf_counter()
@@ -57,7 +71,7 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     sweep = None
     configs: list[Config] = []
     try:
-        sweep = Sweep(spec, store, ex, device, progress, retry_failed)
+        sweep = Sweep(spec, store, ex, device, progress, retry_failed, lease_s)
         if spec.plan.type == "adaptive":
             configs = run_adaptive(spec, sweep)
         else:

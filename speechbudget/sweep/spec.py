@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
+from speechbudget.errors import SpeechbudgetError
 
 #: spec axis name -> Config field
 AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool": "pool",
@@ -42,8 +43,28 @@ TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "r
 OBJECTIVES = ("error", "gflops", "rtf")
 SAMPLERS = ("tpe", "nsga2", "gp")
 
+#: limits that keep a small hostile file from exhausting memory or time
+MAX_SPEC_BYTES = 1_000_000        # a sweep file is a few hundred bytes
+MAX_YAML_ALIASES = 100            # alias uses (*name) in one file
+MAX_YAML_NODES = 100_000          # nodes after expanding aliases
+MAX_AXIS_VALUES = 10_000          # values of one axis (a range with a tiny step)
+MAX_PLAN_POINTS = 100_000         # combinations a plan enumerates before building them
 
-class SpecError(ValueError):
+#: task options of the built-in tasks: name -> accepted types (None = may be null).
+#: tests/hardening checks these against the tasks' signatures.
+_NUM = (int, float)
+TASK_OPTIONS: dict[str, dict[str, tuple]] = {
+    "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,),
+            "model_path": (str, None), "n_boot": (int,), "seed": (int,)},
+    "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
+            "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,
+            "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),
+            "layer_weights": (bool,), "dropout": _NUM, "train_crop": (str,),
+            "eval_batch_size": (int,), "progress": (bool,)},
+}
+
+
+class SpecError(SpeechbudgetError, ValueError):
     """A sweep file that cannot be used; names the file, the key and what is wrong."""
 
     def __init__(self, key: str, message: str, source: str | Path | None = None):
@@ -172,12 +193,69 @@ def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
     import yaml
     p = Path(path)
     if not p.is_file():
-        raise SpecError("file", "no such sweep file", p)
+        raise SpecError("file", "no such sweep file" if not p.exists() else
+                        "not a regular file (a folder, FIFO or device)", p)
+    size = p.stat().st_size
+    if size > MAX_SPEC_BYTES:
+        raise SpecError("file", f"{size} bytes; a sweep file is at most {MAX_SPEC_BYTES}", p)
+    blob = p.read_bytes()
     try:
-        raw = yaml.safe_load(p.read_text())
+        text = blob.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SpecError("file", f"not UTF-8 text (byte {e.start}: {blob[e.start:e.start + 1]!r})",
+                        p) from None
+    if "\x00" in text:
+        raise SpecError("file", f"binary data (a NUL at character {text.index(chr(0))})", p)
+    try:
+        raw = yaml.load(text, Loader=_limited_loader(p))  # a SafeLoader with limits
     except yaml.YAMLError as e:
         raise SpecError("file", f"not valid YAML ({e})", p) from None
     return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
+
+
+def _limited_loader(source: Path):
+    """yaml.SafeLoader that refuses more than MAX_YAML_ALIASES alias uses (a "billion laughs"
+    file is a few aliases of aliases)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        aliases = 0
+
+        def compose_node(self, parent, index):  # noqa: ANN001
+            if self.check_event(yaml.AliasEvent):
+                Loader.aliases += 1
+                if Loader.aliases > MAX_YAML_ALIASES:
+                    raise SpecError("file", f"more than {MAX_YAML_ALIASES} YAML alias uses "
+                                            "(*name); write the values out", source)
+            return super().compose_node(parent, index)
+    return Loader
+
+
+def _check_size(raw: Any, err) -> None:
+    """Refuse a structure with more than MAX_YAML_NODES nodes once aliases are expanded
+    (counted without expanding; shared sub-trees are counted each time they are used)."""
+    memo: dict[int, int] = {}
+
+    def count(x: Any) -> int:
+        if isinstance(x, dict):
+            items = list(x.keys()) + list(x.values())
+        elif isinstance(x, (list, tuple)):
+            items = list(x)
+        else:
+            return 1
+        if id(x) in memo:
+            return memo[id(x)]
+        memo[id(x)] = MAX_YAML_NODES + 1  # a cycle counts as too large
+        n = 1
+        for v in items:
+            n += count(v)
+            if n > MAX_YAML_NODES:
+                break
+        memo[id(x)] = n
+        return n
+    n = count(raw)
+    if n > MAX_YAML_NODES:
+        raise err("file", f"more than {MAX_YAML_NODES} values once aliases are expanded")
 
 
 def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | None = None,
@@ -188,6 +266,9 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
 
     if not isinstance(raw, dict):
         raise err("file", "expected a mapping of keys (task, data, models, axes, plan)")
+    _check_size(raw, err)
+    if not all(isinstance(k, str) for k in raw):
+        raise err(str(next(k for k in raw if not isinstance(k, str))), "keys must be strings")
     unknown = sorted(set(raw) - set(TOP_KEYS))
     if unknown:
         raise err(unknown[0], f"unknown key; keys are {', '.join(TOP_KEYS)}")
@@ -211,6 +292,12 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     opts = raw.get("task_options") or {}
     if not isinstance(opts, dict) or not all(isinstance(k, str) for k in opts):
         raise err("task_options", "expected a mapping of option names to values")
+    runner = raw.get("runner")
+    if runner is not None and (not isinstance(runner, str) or ":" not in runner):
+        raise err("runner", f"{runner!r}: expected 'package.module:Class' or 'file.py:Class'")
+    if runner is not None:
+        runner = _resolve_runner(runner, Path(base_dir), err)
+    _check_task_options(task, opts, runner is not None, err)
 
     models = raw.get("models")
     if isinstance(models, str):
@@ -238,9 +325,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
                                                "'dama:RANK' or a mapping {method, rank, ...}")
 
     plan = _plan(raw.get("plan", "grid"), task, err)
-    runner = raw.get("runner")
-    if runner is not None and (not isinstance(runner, str) or ":" not in runner):
-        raise err("runner", f"{runner!r}: expected 'package.module:Class' or 'file.py:Class'")
+    _check_plan_size(task, models, axes, plan, err)
     device = raw.get("device")
     if device is not None and not isinstance(device, str):
         raise err("device", f"{device!r} is not a device name (cpu, cuda, cuda:1...)")
@@ -249,6 +334,59 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
                      source=Path(source) if source else None)
     _check_values(spec, err)
     return spec
+
+
+def _resolve_runner(runner: str, base_dir: Path, err) -> str:
+    """'file.py:Class' with the file resolved relative to the spec's folder (never the current
+    folder); 'package.module:Class' kept as given. Nothing is imported here."""
+    target, _, cls_name = runner.rpartition(":")
+    if not cls_name.isidentifier():
+        raise err("runner", f"{runner!r}: {cls_name!r} is not a class name")
+    if not target.endswith(".py"):
+        if not all(part.isidentifier() for part in target.split(".")):
+            raise err("runner", f"{runner!r}: {target!r} is neither a file.py nor a module name")
+        return runner
+    path = Path(target).expanduser()
+    path = (path if path.is_absolute() else base_dir / path).resolve()
+    if not path.is_file():
+        raise err("runner", f"{runner!r}: {path} does not exist (relative to the spec's folder)")
+    return f"{path}:{cls_name}"
+
+
+def _check_task_options(task: str, opts: dict[str, Any], custom: bool, err) -> None:
+    """Built-in tasks: known names, scalar values of the right type. A custom runner's options
+    must still be plain scalars or short lists of them."""
+    schema = TASK_OPTIONS.get(task, {})
+    for k, v in opts.items():
+        key = f"task_options.{k}"
+        if custom:
+            ok = isinstance(v, (str, int, float, bool, type(None))) or (
+                isinstance(v, list) and len(v) <= 1000 and
+                all(isinstance(x, (str, int, float, bool, type(None))) for x in v))
+            if not ok:
+                raise err(key, f"{type(v).__name__}: a runner's options are scalars or lists "
+                               "of scalars")
+            continue
+        if k not in schema:
+            raise err(key, f"not an option of task {task}; options are {', '.join(schema)}")
+        types = schema[k]
+        if v is None and None in types:
+            continue
+        real = tuple(t for t in types if t is not None)
+        if isinstance(v, bool) and bool not in real or not isinstance(v, real):
+            names = " or ".join("null" if t is None else t.__name__ for t in types)
+            raise err(key, f"{v!r} ({type(v).__name__}): expected {names}")
+
+
+def _check_plan_size(task: str, models: list, axes: dict[str, tuple[Any, ...]],
+                     plan: PlanSpec, err) -> None:
+    """The number of combinations the plan enumerates, computed before building any."""
+    sizes = [len(models)] + [len(v) for v in axes.values()]
+    n = sum(sizes) + 1 if plan.type == "star" else math.prod(sizes)
+    if n > MAX_PLAN_POINTS:
+        shape = " x ".join(str(x) for x in sizes)
+        raise err("axes", f"the {plan.type} plan enumerates {n} combinations ({shape}); the "
+                          f"limit is {MAX_PLAN_POINTS}: use fewer values or a star plan")
 
 
 def _resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
@@ -274,6 +412,8 @@ def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
                    for x in (start, stop, step)) or step == 0 or (stop - start) / step < 0:
             raise err(key, f"range {v} does not reach stop from start by step")
         n = int(math.floor((stop - start) / step + 1e-9)) + 1
+        if n > MAX_AXIS_VALUES:
+            raise err(key, f"range {v} has {n} values; the limit is {MAX_AXIS_VALUES}")
         vals = [start + i * step for i in range(n)]
         if all(isinstance(x, int) for x in (start, stop, step)):
             return tuple(int(x) for x in vals)
@@ -282,6 +422,8 @@ def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
         v = [v]
     if not v:
         raise err(key, "empty list of values")
+    if len(v) > MAX_AXIS_VALUES:
+        raise err(key, f"{len(v)} values; the limit is {MAX_AXIS_VALUES}")
     out = []
     for i, x in enumerate(v):
         if key == "axes.adaptation":

@@ -9,8 +9,18 @@ Tables
   items     per configuration x item: every ItemResult field;
   metrics   per finished configuration: the ConfigMetrics.
 
+  leases    per configuration x shard being computed: which runner holds it, until when.
+
 A finished shard's items and its status are written in one transaction, so after a crash a
-shard is either completely stored or not at all. Only the sweep's driver process writes.
+shard is either completely stored or not at all. Only a sweep's driver process writes; several
+drivers (`sweep run` twice on one store) share the work: a shard is claimed with a lease in a
+BEGIN IMMEDIATE transaction before it runs, renewed while it runs, and released when it is
+stored; the lease of a runner that died expires after `lease_s` seconds (at once when the runner
+was on this machine and its process is gone).
+
+The file is stamped (PRAGMA application_id = APPLICATION_ID, user_version = SCHEMA_VERSION);
+a non-empty file without the stamp (another tool's database, any other file) is refused and
+never modified.
 """
 from __future__ import annotations
 
@@ -27,9 +37,12 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from speechbudget.axes import Config
+from speechbudget.errors import EXIT_STORE, SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+APPLICATION_ID = 0x53504244  # "SPBD"
+DEFAULT_LEASE_S = 300.0
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -53,13 +66,19 @@ CREATE TABLE IF NOT EXISTS metrics (
   config_key TEXT PRIMARY KEY, task TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
   error REAL, gflops REAL, rtf REAL, n_items INTEGER, n_failed INTEGER, metrics_json TEXT
   NOT NULL, run_id INTEGER, finished REAL);
+CREATE TABLE IF NOT EXISTS leases (
+  config_key TEXT NOT NULL, shard_id TEXT NOT NULL, owner TEXT NOT NULL, run_id INTEGER,
+  expires REAL NOT NULL, PRIMARY KEY (config_key, shard_id));
 """
+OUR_TABLES = {"meta", "runs", "configs", "shards", "items", "metrics"}
 ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "decoded_tokens",
                 "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
 
 
-class StoreError(RuntimeError):
+class StoreError(SpeechbudgetError, RuntimeError):
     """A store that cannot be used as asked (not a results store, conflicting contents)."""
+
+    exit_code = EXIT_STORE
 
 
 class ResultsStore:
@@ -68,27 +87,68 @@ class ResultsStore:
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
-        if readonly and not self.path.is_file():
+        if readonly and not self.path.exists():
             raise StoreError(f"{self.path}: no such results store")
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"{self.path}: not a results store (a folder, FIFO or device)")
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"file:{self.path}?mode=ro" if readonly else str(self.path)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StoreError(f"{self.path}: cannot create its folder ({e.strerror})") from None
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if readonly and fresh:
+            raise StoreError(f"{self.path}: an empty file, not a results store")
+        self.db = None
         try:
+            # a read-only URI from Path.as_uri(): '#', '?' and '%' in the path are escaped
+            uri = self.path.resolve().as_uri() + "?mode=ro" if readonly else str(self.path)
             self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None,
                                       check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 60000")
+            if not fresh:
+                self._check_stamp()
             if not readonly:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self.db.executescript(SCHEMA)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                                 (str(SCHEMA_VERSION),))
+                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("SELECT count(*) FROM configs").fetchone()
         except sqlite3.DatabaseError as e:
+            if self.db is not None:
+                self.db.close()
             raise StoreError(f"{self.path}: not a speechbudget results store ({e})") from None
+        except StoreError:
+            self.db.close()
+            raise
+
+    def _check_stamp(self) -> None:
+        """Refuse an existing file that is not ours, before anything is written to it. A store
+        written before the stamp existed (schema 1: our tables and meta.schema_version) is
+        accepted (and stamped when opened for writing)."""
+        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if app_id == APPLICATION_ID:
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: a results store of schema {version}, newer than "
+                                 f"this speechbudget's {SCHEMA_VERSION}; upgrade speechbudget")
+            return
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        legacy = app_id == 0 and OUR_TABLES <= tables and self.db.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        if not legacy:
+            what = f"application_id {app_id:#x}" if app_id else "no speechbudget stamp"
+            raise StoreError(f"{self.path}: not a speechbudget results store (an SQLite file "
+                             f"with {what} and tables {', '.join(sorted(tables)) or 'none'}); "
+                             "refusing to modify it: give a new or empty file")
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
 
     def journal_mode(self) -> str:
         return self.db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -120,6 +180,7 @@ class ResultsStore:
                 if env.get("hostname") == platform.node() and env.get("pid") \
                         and not _alive(int(env["pid"])):
                     db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
+                    db.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
             cur = db.execute(
                 "INSERT INTO runs (spec_name, spec_digest, spec_json, started, status, "
                 "environment_json) VALUES (?, ?, ?, ?, 'running', ?)",
@@ -214,11 +275,81 @@ class ResultsStore:
     def done_shards(self, key: str) -> set[str]:
         return {s for s, v in self.shard_status(key).items() if v["status"] == "done"}
 
+    # ---- leases ------------------------------------------------------------------------------
+    def claim_shard(self, key: str, shard_id: str, owner: str, run_id: int | None,
+                    lease_s: float = DEFAULT_LEASE_S, retry_failed: bool = True) -> bool:
+        """Take the lease on a shard that is not stored yet (BEGIN IMMEDIATE: two runners
+        never both get it). False when it is done (or failed and not retried) or another
+        runner's lease on it has not expired."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM shards WHERE config_key = ? AND shard_id = ?",
+                             (key, shard_id)).fetchone()
+            if row and (row[0] == "done" or (row[0] == "failed" and not retry_failed)):
+                return False
+            lease = db.execute("SELECT owner, expires FROM leases WHERE config_key = ? AND "
+                               "shard_id = ?", (key, shard_id)).fetchone()
+            if lease and lease[0] != owner and lease[1] > now:
+                return False
+            db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                       (key, shard_id, owner, run_id, now + lease_s))
+            return True
+
+    def renew_leases(self, owner: str, lease_s: float = DEFAULT_LEASE_S) -> int:
+        with self._tx() as db:
+            return db.execute("UPDATE leases SET expires = ? WHERE owner = ?",
+                              (time.time() + lease_s, owner)).rowcount
+
+    def release_leases(self, owner: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM leases WHERE owner = ?", (owner,))
+
+    def keep_leases(self, owner: str, lease_s: float = DEFAULT_LEASE_S,
+                    every_s: float | None = None):
+        """Renew `owner`'s leases every `every_s` (default lease_s / 3) from a background thread
+        with its own connection, until the returned function is called."""
+        import threading
+        stop = threading.Event()
+
+        def loop() -> None:
+            con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+            try:
+                while not stop.wait(every_s or lease_s / 3):
+                    try:
+                        con.execute("UPDATE leases SET expires = ? WHERE owner = ?",
+                                    (time.time() + lease_s, owner))
+                    except sqlite3.Error:
+                        pass  # busy for a minute: the next beat tries again
+            finally:
+                con.close()
+        t = threading.Thread(target=loop, name="speechbudget-leases", daemon=True)
+        t.start()
+
+        def stop_renewing() -> None:
+            stop.set()
+            t.join(timeout=5)
+        return stop_renewing
+
+    def leased_by_others(self, key: str, owner: str) -> set[str]:
+        """Shards of `key` under another runner's unexpired lease."""
+        return {r[0] for r in self.db.execute(
+            "SELECT shard_id FROM leases WHERE config_key = ? AND owner != ? AND expires > ?",
+            (key, owner, time.time()))}
+
     def commit_shard(self, key: str, shard_id: str, results: Sequence[ItemResult],
-                     run_id: int | None, attempts: int = 1) -> None:
-        """Store a finished shard's items and mark it done, atomically."""
+                     run_id: int | None, attempts: int = 1, owner: str | None = None) -> bool:
+        """Store a finished shard's items and mark it done, atomically, and release its lease.
+        With `owner`: a shard another runner stored meanwhile (this one's lease had expired) is
+        left as it is, and False returned."""
         rows = [(key, shard_id, run_id, *_item_row(r)) for r in results]
         with self._tx() as db:
+            if owner is not None:
+                db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND "
+                           "owner = ?", (key, shard_id, owner))
+                row = db.execute("SELECT status FROM shards WHERE config_key = ? AND "
+                                 "shard_id = ?", (key, shard_id)).fetchone()
+                if row and row[0] == "done":
+                    return False
             db.execute("DELETE FROM items WHERE config_key = ? AND shard_id = ?", (key, shard_id))
             db.executemany(f"INSERT OR REPLACE INTO items (config_key, shard_id, run_id, "
                            f"{', '.join(ITEM_COLUMNS)}) VALUES "
@@ -227,10 +358,18 @@ class ResultsStore:
                        "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'done', ?, NULL, "
                        "?, ?, ?)", (key, shard_id, attempts,
                                     json.dumps([r.item_id for r in results]), run_id, time.time()))
+        return True
 
     def fail_shard(self, key: str, shard_id: str, reason: str, run_id: int | None,
-                   attempts: int = 1) -> None:
+                   attempts: int = 1, owner: str | None = None) -> None:
         with self._tx() as db:
+            if owner is not None:
+                db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND "
+                           "owner = ?", (key, shard_id, owner))
+                row = db.execute("SELECT status FROM shards WHERE config_key = ? AND "
+                                 "shard_id = ?", (key, shard_id)).fetchone()
+                if row and row[0] == "done":
+                    return
             db.execute("INSERT OR REPLACE INTO shards (config_key, shard_id, status, attempts, "
                        "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'failed', ?, ?, "
                        "NULL, ?, ?)", (key, shard_id, attempts, reason, run_id, time.time()))
@@ -285,7 +424,7 @@ class ResultsStore:
     def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """Every table as (columns, rows); metrics flattened (a column per ConfigMetrics field)."""
         out = {}
-        for t in ("runs", "configs", "shards", "items"):
+        for t in ("runs", "configs", "shards", "items"):  # (not leases: transient)
             cur = self.db.execute(f"SELECT * FROM {t}")
             out[t] = ([d[0] for d in cur.description], cur.fetchall())
         mcols = [f.name for f in fields(ConfigMetrics)]

@@ -22,12 +22,12 @@ def frontier(metrics):
 
 
 def test_adaptive_finds_the_grid_frontier_with_fewer_evaluations(write_spec, tmp_path):
-    grid = run_sweep(write_spec("g", plan="grid", **SPACE), tmp_path / "g.db", progress=False)
+    grid = run_sweep(write_spec("g", plan="grid", **SPACE), tmp_path / "g.db", progress=False, allow_runner=True)
     assert len(grid.metrics) == 36
     truth = frontier(grid.metrics)
     assert len(truth) >= 5
     p = write_spec("a", plan={"type": "adaptive", "n_trials": 24, "seed": 0}, **SPACE)
-    a = run_sweep(p, tmp_path / "a.db", progress=False)
+    a = run_sweep(p, tmp_path / "a.db", progress=False, allow_runner=True)
     assert a.evaluations == 24 and len(a.metrics) == 24
     assert frontier(a.metrics) == truth
 
@@ -36,14 +36,14 @@ def test_adaptive_resumes_from_the_store(write_spec, tmp_path, monkeypatch):
     p = write_spec("a", plan={"type": "adaptive", "n_trials": 8, "seed": 1}, **SPACE)
     monkeypatch.setenv("FAKE_TASK_INTERRUPT_AFTER", "7")  # 2 shards per config: dies in the 4th
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(p, tmp_path / "a.db", progress=False)
+        run_sweep(p, tmp_path / "a.db", progress=False, allow_runner=True)
     before = len(ResultsStore(tmp_path / "a.db").metrics())
     assert 1 <= before < 8
     monkeypatch.delenv("FAKE_TASK_INTERRUPT_AFTER")
-    a = run_sweep(p, tmp_path / "a.db", progress=False)
+    a = run_sweep(p, tmp_path / "a.db", progress=False, allow_runner=True)
     assert a.evaluations == 8
     st = ResultsStore(tmp_path / "a.db")
     assert len(st.metrics()) == 8 and st.n_items() == 8 * 6
     assert a.shards_run == 8 * 2 - before * 2 - 1  # the interrupted config's first shard kept
-    again = run_sweep(p, tmp_path / "a.db", progress=False)  # complete: nothing more runs
+    again = run_sweep(p, tmp_path / "a.db", progress=False, allow_runner=True)  # complete: nothing more runs
     assert again.shards_run == 0 and len(ResultsStore(tmp_path / "a.db").metrics()) == 8

@@ -20,8 +20,7 @@ from typing import Any
 import numpy as np
 
 
-class DatasetError(ValueError):
-    """A dataset source that cannot be read at all (names the source and what is wrong)."""
+from speechbudget.errors import DatasetError  # noqa: E402 (one DatasetError for ASR and SER)
 
 
 @dataclass(frozen=True)
@@ -100,6 +99,8 @@ def load_dataset(source: str | Path, limit: int | None = None) -> AsrDataset:
     if s.startswith("hf:"):
         return load_hf(s[3:]).limit(limit)
     p = Path(s)
+    if p.exists() and not (p.is_file() or p.is_dir()):
+        raise DatasetError("not a regular file (a FIFO, socket or device)", p)
     if p.is_file():
         if p.suffix not in (".jsonl", ".json"):
             raise DatasetError(f"{p}: expected a JSONL manifest (.jsonl), a folder, or hf:NAME")
@@ -117,8 +118,10 @@ def load_dataset(source: str | Path, limit: int | None = None) -> AsrDataset:
 def load_manifest(path: str | Path) -> AsrDataset:
     path = Path(path)
     items: list[AsrItem] = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    if not path.is_file():
+        raise DatasetError("not a regular file (a folder, FIFO or device)", path)
+    for n, line in enumerate(_text_lines(path), 1):
+        if True:  # (indentation kept from the former `with open(...)` block)
             if not line.strip():
                 continue
             try:
@@ -148,13 +151,27 @@ def load_manifest(path: str | Path) -> AsrDataset:
     return AsrDataset(items, str(path))
 
 
+def _text_lines(path: Path) -> list[str]:
+    """The file's lines as UTF-8 (a leading byte-order mark is accepted); a DatasetError naming
+    the file, line and byte otherwise."""
+    lines = path.read_bytes().split(b"\n")
+    out = []
+    for n, raw in enumerate(lines, 1):
+        try:
+            out.append(raw.decode("utf-8-sig" if n == 1 else "utf-8"))
+        except UnicodeDecodeError as e:
+            raise DatasetError(f"not UTF-8 text (byte {e.start} of the line: "
+                               f"{raw[e.start:e.start + 1]!r})", path, n) from None
+    return out
+
+
 def load_librispeech(folder: str | Path) -> AsrDataset:
     """LibriSpeech's own layout: <split>/<speaker>/<chapter>/<spk>-<ch>-<utt>.flac and one
     <spk>-<ch>.trans.txt per chapter ("ID TRANSCRIPT" lines)."""
     folder = Path(folder)
     items: list[AsrItem] = []
     for trans in sorted(folder.rglob("*.trans.txt")):
-        for n, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+        for n, line in enumerate(_text_lines(trans), 1):
             if not line.strip():
                 continue
             utt, _, text = line.strip().partition(" ")

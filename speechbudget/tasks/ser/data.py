@@ -27,8 +27,7 @@ _RAVDESS = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.(wav|f
 _CREMAD = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.(wav|flac)$", re.I)
 
 
-class DatasetError(ValueError):
-    """A dataset that cannot be used as given (names the file or value and what is wrong)."""
+from speechbudget.errors import DatasetError  # noqa: E402 (one DatasetError for ASR and SER)
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def load_manifest(path: str | Path) -> SerDataset:
     if not path.is_file():
         raise DatasetError(f"{path}: manifest not found")
     items: list[Clip] = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(_text_lines(path), 1):
         if not line.strip():
             continue
         where = f"{path}:{n}"
@@ -98,9 +97,14 @@ def load_manifest(path: str | Path) -> SerDataset:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{where}: not JSON ({e.msg})") from None
+        if not isinstance(row, dict):
+            raise DatasetError(f"expected a JSON object, got {type(row).__name__}", path, n)
         missing = [k for k in ("audio", "label", "speaker") if k not in row]
         if missing:
             raise DatasetError(f"{where}: missing field(s) {', '.join(missing)}")
+        for k in ("audio", "label"):
+            if not isinstance(row[k], str) or not row[k]:
+                raise DatasetError(f"{row[k]!r}: expected a non-empty string", path, n, k)
         audio = Path(row["audio"])
         audio = audio if audio.is_absolute() else path.parent / audio
         extra = {k: v for k, v in row.items() if k not in ("id", "audio", "label", "speaker")}
@@ -159,9 +163,22 @@ def load_cremad(root: str | Path) -> SerDataset:
     return SerDataset(items, str(root), skipped=skipped)
 
 
+def _text_lines(path: Path) -> list[str]:
+    """UTF-8 lines (a leading byte-order mark accepted); a DatasetError naming file and line."""
+    out = []
+    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        try:
+            out.append(raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise DatasetError(f"not UTF-8 text (byte {e.start} of the line)", path, n) from None
+    return out
+
+
 def load_dataset(source: str | Path) -> SerDataset:
     """A manifest (.jsonl file, or a folder with manifest.jsonl), a CREMA-D or a RAVDESS folder."""
     p = Path(source)
+    if p.exists() and not (p.is_file() or p.is_dir()):
+        raise DatasetError("not a regular file (a FIFO, socket or device)", p)
     if p.is_file():
         return load_manifest(p)
     if not p.is_dir():

@@ -1,0 +1,50 @@
+"""The command line's error boundary: a domain error (speechbudget.errors.SpeechbudgetError and
+its subclasses) becomes one line on stderr and its exit code; an unexpected error one line and
+exit 70, with the traceback only under --debug (or SPEECHBUDGET_DEBUG=1)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from speechbudget.errors import EXIT_INTERNAL, SpeechbudgetError
+
+
+def _one_line(e: BaseException) -> str:
+    msg = " ".join(str(e).split()) or type(e).__name__
+    return msg if len(msg) <= 2000 else msg[:2000] + " ..."
+
+
+class ErrorMappingGroup(typer.core.TyperGroup):
+    """The top-level group: every subcommand runs inside its `invoke`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = list(args)
+        cut = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:cut]:
+            args.remove("--debug")
+            ctx.meta["speechbudget.debug"] = True
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        debug = ctx.meta.get("speechbudget.debug") or os.environ.get("SPEECHBUDGET_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
+                typer.Exit, SystemExit, KeyboardInterrupt):
+            raise
+        except SpeechbudgetError as e:
+            if debug:
+                raise
+            click.echo(f"error: {_one_line(e)}", err=True)
+            ctx.exit(e.exit_code)
+        except Exception as e:  # noqa: BLE001 (the boundary)
+            if debug:
+                raise
+            click.echo(f"error: internal error: {type(e).__name__}: {_one_line(e)} (run again "
+                       "with --debug for the traceback)", err=True)
+            ctx.exit(EXIT_INTERNAL)
+        finally:
+            sys.stderr.flush()

@@ -1,0 +1,109 @@
+"""One error type per domain, each naming the file, line or field that is wrong, and the exit
+code the command line reports for it (docs/security.md lists them).
+
+    0   success
+    1   it ran, but items or configurations failed (see the summary); `asr eval --allow-failures`
+        and friends return 0 instead
+    2   a bad command-line value or sweep file (ConfigError, SpecError, click usage errors)
+    3   a dataset or recording that cannot be used (DatasetError, AudioError)
+    4   a results store that cannot be used (StoreError)
+    5   model weights that cannot be found or loaded (ModelLoadError, ModelFileError, ...)
+    6   an output that cannot be written (OutputError)
+    70  an unexpected internal error (the traceback is shown with --debug)
+    130 interrupted (Ctrl-C)
+
+This module sits below every other (it imports nothing of speechbudget).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+EXIT_FAILURES = 1
+EXIT_USAGE = 2
+EXIT_DATA = 3
+EXIT_STORE = 4
+EXIT_MODEL = 5
+EXIT_OUTPUT = 6
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class SpeechbudgetError(Exception):
+    """Base of the domain errors: the message is one line for the user."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatasetError(SpeechbudgetError, ValueError):
+    """A dataset (ASR or SER) that cannot be used: `path`, `line` and `field` name where, when
+    known (and lead the message: "manifest.jsonl:3: audio: no such file")."""
+
+    exit_code = EXIT_DATA
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 field: str | None = None):
+        self.path, self.line, self.field = path, line, field
+        where = "".join([f"{path}" if path is not None else "",
+                         f":{line}" if line is not None else ""])
+        parts = [p for p in (where, field) if p]
+        super().__init__(": ".join(parts + [message]))
+
+
+class OutputError(SpeechbudgetError, OSError):
+    """An output path that cannot be written (checked before the work starts)."""
+
+    exit_code = EXIT_OUTPUT
+
+
+def check_output_file(path: str | Path, option: str = "output") -> Path:
+    """Fail before computing when `path` cannot be written as a file: it is a folder, its folder
+    is missing or not writable, or it exists read-only."""
+    p = Path(path)
+    if p.is_dir():
+        raise OutputError(f"{option} {p}: is a folder, not a file")
+    if p.exists() and not p.is_file():
+        raise OutputError(f"{option} {p}: not a regular file (a FIFO or device)")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{option} {p}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {p}: the folder {parent} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise OutputError(f"{option} {p}: the file is read-only")
+    return p
+
+
+def check_output_dir(path: str | Path, option: str = "output folder") -> Path:
+    """Fail before computing when `path` cannot be (created and) written as a folder."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"{option} {p}: exists and is not a folder")
+    q = p
+    while not q.exists():
+        q = q.parent if q.parent != q else Path(".")
+    if not q.is_dir() or not os.access(q, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {p}: {q} is not a writable folder")
+    return p
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write through a temporary file in the same folder (fsynced), then os.replace: a reader
+    sees the old file or the whole new one, never half of it."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
+                               suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
