@@ -10,6 +10,7 @@ import platform
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 from speechbudget.axes import Config

@@ -1,7 +1,6 @@
 """The ASR task: Whisper on a dataset under one configuration -> ItemResults -> ConfigMetrics.
 
     from speechbudget.axes import Config
-from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
     from speechbudget.tasks.asr.runner import evaluate
     metrics, items = evaluate(Config(task="asr", model="tiny.en", window=15, stride=2),
                               "data/librispeech_sample", device="cpu")
@@ -25,6 +24,7 @@ import torch
 
 from speechbudget.machine import default_device
 from speechbudget.axes import Config
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
 from speechbudget.tasks.asr.pipeline import AsrPipeline, Row, Transcript, cast_for_precision
