@@ -194,3 +194,18 @@ def test_same_wer_with_tiny_en_across_formats(tmp_path, bundled_librispeech, ref
         assert m.n_failed == 0, name
         scores[name] = (m.value, [(r.item_id, r.prediction) for r in items])
     assert len({json.dumps(v) for v in scores.values()}) == 1, scores
+
+
+def test_ser_csv_with_label_and_speaker_columns(tmp_path, bundled_librispeech, reference):
+    from speechbudget.tasks.ser.data import DatasetError as SerDatasetError
+    from speechbudget.tasks.ser.data import load_dataset as load_ser
+    ref, _ = reference
+    rows = [["clip", "wav", "emo", "talker"]] + [
+        [it.id, str(it.audio), lab, it.speaker] for it, lab in zip(ref.items, "ang hap SAD NEU".split())]
+    (tmp_path / "metadata.tsv").write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    ds = load_ser(tmp_path, Columns(audio="wav", label="emo", speaker="talker", id="clip"))
+    assert [c.label for c in ds.items] == ["ANG", "HAP", "SAD", "NEU"]
+    assert [c.path for c in ds.items] == [it.audio for it in ref.items]
+    assert ds.speakers == sorted({it.speaker for it in ref.items})
+    with pytest.raises(SerDatasetError, match=r"metadata.tsv: no speaker column .*--speaker"):
+        load_ser(tmp_path, Columns(audio="wav", label="emo"))
