@@ -7,14 +7,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from speechbudget.architectures import ARCHITECTURES
 from speechbudget.cli.app import app
-from speechbudget.models.offline import OFFLINE_MODELS, offline_installed
-from speechbudget.models.params import param_count
 
 
 def models_table() -> list[dict]:
     """One row per architecture: name, family, hub id, layers, width, parameters, offline."""
+    from speechbudget.architectures import ARCHITECTURES
+    from speechbudget.models.offline import OFFLINE_MODELS, offline_installed
+    from speechbudget.models.params import param_count
     rows = []
     for name, arch in ARCHITECTURES.items():
         d = arch.dims

@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
@@ -24,8 +23,11 @@ def _fail(msg: str) -> None:
 @sweep_app.command("plan")
 def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
              data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
-             store: Optional[Path] = typer.Option(None, help="results store: use its past runs "
-                                                             "for the time estimate"),
+             store: Optional[Path] = typer.Argument(None, help="results store: use its past "
+                                                    "runs for the time estimate"),
+             store_opt: Optional[Path] = typer.Option(None, "--store", hidden=True,
+                                                      help="old spelling of STORE"),
+             as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
              audio_s: Optional[float] = typer.Option(None, help="item length for FLOPs (s); "
                                                                 "default: the dataset's mean")
              ) -> None:
@@ -33,6 +35,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     from speechbudget.sweep.plan import estimate_seconds, plan_configurations, throughput
     from speechbudget.sweep.spec import SpecError, load_spec
     from speechbudget.sweep.store import ResultsStore, StoreError
+    store = store or store_opt
     try:
         s = load_spec(spec, data=data)
     except SpecError as e:
@@ -115,22 +118,30 @@ def _dur(sec: float | None) -> str:
 
 @sweep_app.command("run")
 def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
-            store: Path = typer.Option(..., "--store", help="results store (SQLite); re-running "
-                                                             "on the same store resumes"),
+            store: Optional[Path] = typer.Argument(None, help="results store (SQLite); "
+                                                   "re-running on the same store resumes"),
+            store_opt: Optional[Path] = typer.Option(None, "--store", hidden=True,
+                                                     help="old spelling of STORE"),
             executor: str = typer.Option("local", help="local | process | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (default: "
                                                              "start a local Ray)"),
             workers: Optional[int] = typer.Option(None, help="processes / Ray actors"),
             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
-            device: str = typer.Option(default_device(), help="cpu, cuda, cuda:1 ..."),
+            device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: "
+                                                            "cuda if present)"),
             retries: int = typer.Option(2, help="retries of a unit whose worker died"),
             no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
                                                  help="do not retry shards that failed before"),
             progress: bool = typer.Option(True, help="progress bars and summary table")) -> None:
     """Run a sweep into a store (or resume it): only what is missing is computed."""
+    from speechbudget.machine import default_device
     from speechbudget.sweep.run import run_sweep
     from speechbudget.sweep.spec import SpecError, load_spec
     from speechbudget.sweep.store import StoreError
+    device = device or default_device()
+    store = store or store_opt
+    if store is None:
+        _fail("give the results store: speechbudget sweep run SPEC STORE")
     try:
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
