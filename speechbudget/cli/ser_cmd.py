@@ -71,7 +71,7 @@ def _confusion_table(m) -> Table:
 @ser_app.command("train")
 def train_cmd(
     data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
-    out: Path = typer.Option(..., "--out", help="checkpoint folder to write"),
+    out: Path = typer.Option(..., "-o", "--out", help="checkpoint folder to write"),
     model: Optional[str] = typer.Option(None, "--model", help="the backbone: registry name, "
                                         "hub id or local model folder (default: tiny.en)"),
     arch: Optional[str] = typer.Option(None, "--arch", help="architecture name for the "

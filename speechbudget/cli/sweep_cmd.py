@@ -16,7 +16,8 @@ app.add_typer(sweep_app, name="sweep")
 
 
 def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[red]error:[/red] {msg}")
+    from rich.markup import escape
+    Console(stderr=True).print(f"[red]error:[/red] {escape(msg)}")
     raise typer.Exit(2)
 
 
@@ -48,6 +49,20 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         _fail(str(e))
     tp = throughput(st)
     status = {r["key"]: r["status"] for r in st.configs()} if st else {}
+    if as_json:
+        import json
+        rows = [{"label": c.label, "key": c.key, "config": c.to_dict(),
+                 "gflops": p.gflops.get(c.key),
+                 "estimated_s": estimate_seconds(p.gflops.get(c.key), n_items, tp),
+                 "budgets_gflops": p.bands.get(c.key, []), "in_store": status.get(c.key)}
+                for c in p.configs]
+        typer.echo(json.dumps({"name": s.name, "plan": s.plan.type, "items": n_items,
+                               "space_size": p.space_size, "configs": rows,
+                               "gflops_per_s": tp.gflops_per_s, "throughput_source": tp.source,
+                               "invalid": [{"values": inv.values, "field": inv.error.field,
+                                            "error": str(inv.error)} for inv in p.invalid]},
+                              indent=1, default=str))
+        return
     t = Table(title=f"{s.name}: {s.plan.type} plan, {len(p.configs)} configurations "
                     f"(of {p.space_size} valid in the joint space), {n_items or '?'} items")
     for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):

@@ -1,0 +1,3 @@
+from speechbudget.cli import main
+
+main()
