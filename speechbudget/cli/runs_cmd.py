@@ -117,17 +117,23 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
 @runs_app.command("export")
 def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                out: Path = typer.Option(Path("export"), "-o", "--out", help="output folder"),
-               fmt: str = typer.Option("csv", "--format", help="csv | parquet | both")) -> None:
-    """Write every table (runs, configs, shards, items, metrics) as CSV and/or Parquet."""
+               fmt: str = typer.Option("csv", "--format", help="csv | parquet | both"),
+               raw: bool = typer.Option(False, "--raw", help="the store's own tables (runs, "
+                                        "configs, shards, items, metrics) as stored")) -> None:
+    """Write tidy tables (configs: one column per axis and metric; items; runs) as CSV and/or
+    Parquet (with a schema; ISO-8601 UTC times in CSV). --raw: the store's tables as stored."""
     if fmt not in ("csv", "parquet", "both"):
         Console(stderr=True).print(f"[red]error:[/red] --format {fmt!r}: expected csv, parquet "
                                    "or both")
         raise typer.Exit(2)
     st = _open(store)
     paths = []
-    if fmt in ("csv", "both"):
+    if not raw:
+        from speechbudget.sweep.export import export
+        paths = export(st, out, fmt)
+    elif fmt in ("csv", "both"):
         paths += st.export_csv(out)
-    if fmt in ("parquet", "both"):
+    if raw and fmt in ("parquet", "both"):
         paths += st.export_parquet(out)
     for p in paths:
         Console().print(str(p))
