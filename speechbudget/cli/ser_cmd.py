@@ -48,6 +48,18 @@ def _model_name(backbone: str, model: str | None) -> str:
                              param_hint="--model")
 
 
+def _data(data: Path, audio: str | None, label: str | None, speaker: str | None):
+    """The dataset path, or the dataset read with the given column names."""
+    if audio is None and label is None and speaker is None:
+        return data
+    from speechbudget.datasets import Columns
+    from speechbudget.tasks.ser.data import DatasetError, load_dataset
+    try:
+        return load_dataset(data, Columns(audio=audio, label=label, speaker=speaker))
+    except DatasetError as e:
+        raise typer.BadParameter(str(e), param_hint="--data") from None
+
+
 def _metrics_table(title: str, m) -> Table:
     t = Table(title=title)
     for col in ("UA", "WA", "macro-F1", "clips", "GFLOPs/clip", "train GFLOPs"):
@@ -98,6 +110,12 @@ def train_cmd(
     folds: int = typer.Option(5, "--folds", help="speaker-disjoint folds"),
     fold: int = typer.Option(0, "--fold", help="the held-out test fold (the next one validates)"),
     seed: int = typer.Option(0, "--seed"),
+    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
+                                               "column with the audio path"),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="column with the "
+                                               "emotion label"),
+    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
+                                                 "the speaker (folds are speaker-disjoint)"),
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
 ) -> None:
@@ -127,7 +145,7 @@ def train_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
-    result = train(config, data, out, options, device=device, source=backbone, folds=folds,
+    result = train(config, _data(data, audio_column, label_column, speaker_column), out, options, device=device, source=backbone, folds=folds,
                    fold=fold)
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
@@ -144,6 +162,12 @@ def eval_cmd(
     data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
     held_out: bool = typer.Option(False, "--held-out", help="only the checkpoint's test fold "
                                   "clips (same dataset)"),
+    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
+                                               "column with the audio path"),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="column with the "
+                                               "emotion label"),
+    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
+                                                 "the speaker (folds are speaker-disjoint)"),
     as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON to "
                                  "stdout"),
     json_out: Optional[Path] = typer.Option(None, "-o", "--out",
@@ -160,7 +184,8 @@ def eval_cmd(
     if held_out:
         meta = json.loads((checkpoint / "ser_config.json").read_text())
         ids = meta.get("test_ids")
-    m, items = evaluate(checkpoint, data, device=device, ids=ids)
+    m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
+                        device=device, ids=ids)
     doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))
