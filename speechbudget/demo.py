@@ -37,7 +37,7 @@ class DemoResult:
 def default_asr_data() -> Path:
     if not (BUNDLED_ASR / "manifest.jsonl").exists():
         raise FileNotFoundError(f"{BUNDLED_ASR}: the bundled LibriSpeech sample is missing; "
-                                "pass --asr-data PATH (a manifest or LibriSpeech folder)")
+                                "pass --data PATH (a manifest or LibriSpeech folder)")
     return BUNDLED_ASR
 
 
@@ -45,41 +45,35 @@ def default_emotion_data() -> Path | None:
     return SHARED_EMOTION if (SHARED_EMOTION / "manifest.jsonl").exists() else None
 
 
+ASR_SPECS = ("asr_star.yaml", "asr_stride_position.yaml", "asr_base.yaml")
+SER_SPECS = ("ser_duration.yaml",)
+
+
+def packaged_spec(name: str) -> dict[str, Any]:
+    """One of the demo's sweep files (package data in speechbudget/demo_specs/), as a dict."""
+    from importlib.resources import files
+
+    import yaml
+    text = files("speechbudget").joinpath("demo_specs", name).read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
 def demo_specs(asr_data: Path, emotion_data: Path | None, asr_items: int | None = None,
                ser_folds: int = 5) -> list[SweepSpec]:
-    """The sweeps the demo runs, as validated sweep specs (the same as a user's YAML files)."""
-    asr_options = {"batch_size": 8, "max_items": asr_items}
-    specs = [
-        spec_from_dict({
-            "name": "demo-asr-star", "task": "asr", "data": str(asr_data),
-            "task_options": asr_options, "models": ["tiny.en", "base"],
-            "axes": {"window": [30, 20, 15, 10, "dynamic"], "stride": [1, 2, 4],
-                     "stride_at": [2], "pool": ["mean"]},
-            "plan": {"type": "star", "centre": {"model": "tiny.en", "window": 30, "stride": 1}},
-        }),
-        spec_from_dict({
-            "name": "demo-asr-stride-position", "task": "asr", "data": str(asr_data),
-            "task_options": asr_options, "models": ["tiny.en"],
-            "axes": {"window": [30], "stride": [2], "stride_at": [2, 0, "output"],
-                     "pool": ["mean"]},
-            "plan": {"type": "star",
-                     "centre": {"model": "tiny.en", "window": 30, "stride": 2, "stride_at": 2}},
-        }),
-        spec_from_dict({  # base off the centre too, so the scaling-law fit has enough points
-            "name": "demo-asr-base", "task": "asr", "data": str(asr_data),
-            "task_options": asr_options, "models": ["base"],
-            "axes": {"window": [30, 15], "stride": [1, 2], "stride_at": [2], "pool": ["mean"]},
-            "plan": {"type": "star", "centre": {"model": "base", "window": 30, "stride": 1}},
-        }),
-    ]
+    """The sweeps the demo runs: the packaged YAML files (the same format as a user's sweep
+    files) with the data, the item limit and the folds filled in, validated."""
+    specs = []
+    for name in ASR_SPECS:
+        d = packaged_spec(name)
+        d["data"] = str(asr_data)
+        d["task_options"] = {**d.get("task_options", {}), "max_items": asr_items}
+        specs.append(spec_from_dict(d))
     if emotion_data is not None:
-        specs.append(spec_from_dict({
-            "name": "demo-ser-duration", "task": "ser", "data": str(emotion_data),
-            "task_options": {"folds": ser_folds},
-            "models": ["tiny.en"],
-            "axes": {"window": [4, 1, 2, 3, 5], "adaptation": ["none"]},
-            "plan": {"type": "star", "centre": {"model": "tiny.en", "window": 4}},
-        }))
+        for name in SER_SPECS:
+            d = packaged_spec(name)
+            d["data"] = str(emotion_data)
+            d["task_options"] = {**d.get("task_options", {}), "folds": ser_folds}
+            specs.append(spec_from_dict(d))
     return specs
 
 

@@ -25,3 +25,17 @@ def test_demo_runs_end_to_end_on_two_utterances(bundled_librispeech, tmp_path):
     # rerunning resumes: nothing left to compute
     again = run_demo(tmp_path / "demo", asr_items=2, with_ser=False, device="cpu", progress=False)
     assert again.recommendation.best[0] == rec.best[0]
+
+
+def test_demo_specs_are_packaged_yaml_files(bundled_librispeech, tmp_path):
+    """The specs come from speechbudget/demo_specs/*.yaml (package data), not from code."""
+    from importlib.resources import files
+
+    from speechbudget.demo import ASR_SPECS, SER_SPECS, packaged_spec
+    folder = files("speechbudget").joinpath("demo_specs")
+    assert {p.name for p in folder.iterdir() if p.name.endswith(".yaml")} == set(ASR_SPECS +
+                                                                                SER_SPECS)
+    assert packaged_spec("asr_star.yaml")["name"] == "demo-asr-star"
+    specs = demo_specs(bundled_librispeech, tmp_path, asr_items=3, ser_folds=4)
+    assert specs[-1].name == "demo-ser-duration" and specs[-1].task_options["folds"] == 4
+    assert all(s.task_options["max_items"] == 3 for s in specs[:3])

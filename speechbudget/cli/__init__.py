@@ -14,6 +14,8 @@ for _name in SUBCOMMANDS:
 
 
 def main() -> None:
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()  # our own progress bars; no per-model "Loading weights"
+    import os
+    # our own progress bars; no per-model "Loading weights" bar (read by transformers when it is
+    # imported, so --help does not import it)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     app()

@@ -1,7 +1,19 @@
-"""The `speechbudget` Typer application; subcommand modules register themselves on it."""
+"""The `speechbudget` Typer application; subcommand modules register themselves on it.
+
+Conventions of every subcommand (checked by tests/cli/test_conventions.py): `--json` prints
+machine-readable output to stdout; `-o/--out PATH` is a file or folder to write; a results store
+is a positional argument; `--model` names the model; `--device` defaults to cuda when present;
+`--limit N` is a number of items; WER is shown in percent and labelled so.
+"""
+import os
+import sys
+
 import typer
 
 from speechbudget.cli.errors import ErrorMappingGroup
+# piped output: rich would cut tables to 80 columns; give it room (a terminal keeps its width)
+if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+    os.environ["COLUMNS"] = "240"
 
 app = typer.Typer(help="speechbudget: where to spend a speech model's compute "
                        "(model size xN, input window xT, token stride xV). "

@@ -16,6 +16,7 @@ asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency
                            "configuration.", no_args_is_help=True)
 app.add_typer(asr_app, name="asr")
 console = Console()
+err_console = Console(stderr=True)
 
 
 def resolve_model(model: str) -> tuple[str, str | None]:
@@ -68,9 +69,18 @@ def eval_cmd(
     beam: int = typer.Option(1, "--beam", min=1, help="beam size (1 = greedy)"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
     device: str = typer.Option(None, "--device", help="cuda | cpu (default: cuda if present)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N utterances only"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and per-utterance "
-                                            "results to this JSON file"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items only"),
+    as_json: bool = typer.Option(False, "--json", help="print metrics and per-utterance results "
+                                 "as JSON to stdout (WER as a fraction and in percent)"),
+    json_out: Optional[Path] = typer.Option(None, "-o", "--out", help="write metrics and "
+                                            "per-utterance results to this JSON file"),
+    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
+                                               "column with the audio path"),
+    text_column: Optional[str] = typer.Option(None, "--text-column", help="column with the "
+                                              "transcript"),
+    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
+                                                 "the speaker"),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="column with the item id"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
     allow_failures: bool = typer.Option(False, "--allow-failures",
                                         help="exit 0 even when some utterances failed"),
@@ -86,7 +96,7 @@ def eval_cmd(
     from speechbudget.machine import check_device
 
     if json_out:
-        check_output_file(json_out, "--json")  # before any work, not after it
+        check_output_file(json_out, "--out")  # before any work, not after it
     if threads:
         torch.set_num_threads(threads)
     device = check_device(device or default_device())
@@ -98,15 +108,28 @@ def eval_cmd(
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path)
+    from speechbudget.tasks.asr.data import Columns, load_dataset
     try:
-        ds = task.load_dataset(data)
+        ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
+                                               speaker=speaker_column, id=id_column))
     except DatasetError as e:
         raise typer.BadParameter(str(e), param_hint="--data") from None
     from rich.progress import Progress
-    with Progress(console=console, transient=True) as prog:
+    with Progress(console=err_console, transient=True) as prog:
         bar = prog.add_task(f"{cfg.label}", total=len(ds))
         metrics, items = evaluate(cfg, ds, device=device, task=task,
                                   progress=lambda n: prog.advance(bar, n))
+    doc = {"config": cfg.to_dict(), "metrics": metrics.to_dict(),
+           "wer_percent": None if metrics.value != metrics.value else 100 * metrics.value,
+           "items": [r.to_dict() for r in items]}
+    if json_out:
+        write_atomic(json_out, json.dumps(doc, indent=1))
+    failed = bool(metrics.n_failed) and not allow_failures
+    if as_json:
+        typer.echo(json.dumps(doc, indent=1))
+        if failed:
+            raise typer.Exit(1)
+        return
     console.print(metrics_table(f"ASR on {ds.source} ({device}, {metrics.extra['threads']} "
                                 f"threads)", [(cfg.label, metrics)]))
     if metrics.n_failed:
@@ -114,10 +137,8 @@ def eval_cmd(
         for f in metrics.extra["failures"][:10]:
             console.print(f"  {f['item_id']}: {f['error']}")
     if json_out:
-        write_atomic(json_out, json.dumps({"config": cfg.to_dict(), "metrics": metrics.to_dict(),
-                                           "items": [r.to_dict() for r in items]}, indent=1))
         console.print(f"wrote {json_out}")
-    if metrics.n_failed and not allow_failures:
+    if failed:
         Console(stderr=True).print(f"error: {metrics.n_failed} of {len(items)} utterances failed "
                                    "(--allow-failures to exit 0)")
         raise typer.Exit(1)

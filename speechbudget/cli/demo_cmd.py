@@ -14,15 +14,20 @@ console = Console(soft_wrap=True)
 
 @app.command("demo")
 def demo_cmd(
-    out: Path = typer.Option(Path("speechbudget-demo"), "--out", help="output folder (store + report)"),
-    asr_data: Optional[Path] = typer.Option(None, "--asr-data", help="ASR data (default: the bundled "
+    out: Path = typer.Option(Path("speechbudget-demo"), "-o", "--out",
+                             help="output folder (store + report)"),
+    asr_data: Optional[Path] = typer.Option(None, "--data", help="ASR data (default: the bundled "
                                             "LibriSpeech sample)"),
+    asr_data_old: Optional[Path] = typer.Option(None, "--asr-data", hidden=True,
+                                                help="old spelling of --data"),
     emotion_data: Optional[Path] = typer.Option(None, "--emotion-data", help="emotion manifest or "
                                                 "folder (default: ../shared/data/emotion_sample "
                                                 "when present)"),
     no_ser: bool = typer.Option(False, "--no-ser", help="skip the SER duration sweep"),
-    asr_items: Optional[int] = typer.Option(None, "--asr-items", min=1,
-                                            help="evaluate only the first N utterances"),
+    asr_items: Optional[int] = typer.Option(None, "--limit", min=1,
+                                            help="evaluate only the first N items (utterances)"),
+    asr_items_old: Optional[int] = typer.Option(None, "--asr-items", min=1, hidden=True,
+                                                help="old spelling of --limit"),
     max_gflops: Optional[float] = typer.Option(None, "--max-gflops", help="FLOPs limit for the "
                                                "recommendation (GFLOPs per utterance)"),
     max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="real-time-factor limit for "
@@ -35,6 +40,8 @@ def demo_cmd(
     from speechbudget.cli.recommend_cmd import limits_from, print_recommendation
     from speechbudget.demo import run_demo
 
+    asr_data = asr_data or asr_data_old
+    asr_items = asr_items or asr_items_old
     limits = limits_from(max_gflops, max_rtf, None)
     result = run_demo(out, asr_data=asr_data, emotion_data=emotion_data, device=device,
                       limits=limits, asr_items=asr_items, with_ser=not no_ser)

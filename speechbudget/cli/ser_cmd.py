@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
@@ -33,7 +32,7 @@ def _model_name(backbone: str, model: str | None) -> str:
     cfg_path = Path(backbone) / "config.json"
     if not cfg_path.is_file():
         raise typer.BadParameter(f"{backbone!r}: not a registry model, hub id or a model folder "
-                                 f"with config.json", param_hint="--backbone")
+                                 f"with config.json", param_hint="--model")
     cfg = json.loads(cfg_path.read_text())
     for a in ARCHITECTURES.values():
         if cfg.get("model_type") == "whisper" and a.is_whisper:
@@ -46,7 +45,19 @@ def _model_name(backbone: str, model: str | None) -> str:
             return a.name
     raise typer.BadParameter(f"{backbone}: its dimensions match no known architecture; pass "
                              f"--model NAME (the architecture used for FLOPs)",
-                             param_hint="--backbone")
+                             param_hint="--model")
+
+
+def _data(data: Path, audio: str | None, label: str | None, speaker: str | None):
+    """The dataset path, or the dataset read with the given column names."""
+    if audio is None and label is None and speaker is None:
+        return data
+    from speechbudget.datasets import Columns
+    from speechbudget.tasks.ser.data import DatasetError, load_dataset
+    try:
+        return load_dataset(data, Columns(audio=audio, label=label, speaker=speaker))
+    except DatasetError as e:
+        raise typer.BadParameter(str(e), param_hint="--data") from None
 
 
 def _metrics_table(title: str, m) -> Table:
@@ -72,11 +83,14 @@ def _confusion_table(m) -> Table:
 @ser_app.command("train")
 def train_cmd(
     data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
-    out: Path = typer.Option(..., "--out", help="checkpoint folder to write"),
-    backbone: str = typer.Option("tiny.en", "--backbone",
-                                 help="registry name, hub id or local model folder"),
-    model: Optional[str] = typer.Option(None, "--model", help="architecture name for the "
-                                        "configuration (default: from --backbone)"),
+    out: Path = typer.Option(..., "-o", "--out", help="checkpoint folder to write"),
+    model: Optional[str] = typer.Option(None, "--model", help="the backbone: registry name, "
+                                        "hub id or local model folder (default: tiny.en)"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="architecture name for the "
+                                       "configuration (default: from --model)"),
+    backbone: Optional[str] = typer.Option(None, "--backbone", hidden=True,
+                                           help="old spelling of --model (then --model is "
+                                                "--arch)"),
     duration: float = typer.Option(4.0, "--duration", help="clip duration in seconds (xT)"),
     stride: int = typer.Option(1, "--stride", help="Whisper encoder token stride (xV)"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer index or 'output'"),
@@ -96,9 +110,22 @@ def train_cmd(
     folds: int = typer.Option(5, "--folds", help="speaker-disjoint folds"),
     fold: int = typer.Option(0, "--fold", help="the held-out test fold (the next one validates)"),
     seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option(default_device(), "--device"),
+    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
+                                               "column with the audio path"),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="column with the "
+                                               "emotion label"),
+    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
+                                                 "the speaker (folds are speaker-disjoint)"),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
+                                                                 "present)"),
 ) -> None:
     """Train on all folds but --fold (early stopping on the next fold), score --fold, save."""
+    from speechbudget.machine import default_device
+    device = device or default_device()
+    if backbone is None:  # --model is the backbone
+        backbone, model = model or "tiny.en", arch
+    else:                 # the old spelling: --backbone B [--model ARCH]
+        model = arch or model
     from speechbudget.axes import Adaptation, Config, ConfigError
     from speechbudget.tasks.ser.runner import train
     from speechbudget.tasks.ser.train import TrainOptions
@@ -118,7 +145,7 @@ def train_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
-    result = train(config, data, out, options, device=device, source=backbone, folds=folds,
+    result = train(config, _data(data, audio_column, label_column, speaker_column), out, options, device=device, source=backbone, folds=folds,
                    fold=fold)
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
@@ -135,25 +162,42 @@ def eval_cmd(
     data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
     held_out: bool = typer.Option(False, "--held-out", help="only the checkpoint's test fold "
                                   "clips (same dataset)"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and items here"),
-    device: str = typer.Option(default_device(), "--device"),
+    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
+                                               "column with the audio path"),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="column with the "
+                                               "emotion label"),
+    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
+                                                 "the speaker (folds are speaker-disjoint)"),
+    as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON to "
+                                 "stdout"),
+    json_out: Optional[Path] = typer.Option(None, "-o", "--out",
+                                            help="write metrics and items to this JSON file"),
+    device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
+                                                                 "present)"),
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
     from speechbudget.tasks.ser.runner import evaluate
 
+    from speechbudget.machine import default_device
+    device = device or default_device()
     ids = None
     if held_out:
         meta = json.loads((checkpoint / "ser_config.json").read_text())
         ids = meta.get("test_ids")
-    m, items = evaluate(checkpoint, data, device=device, ids=ids)
+    m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
+                        device=device, ids=ids)
+    doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2, default=str))
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=2, default=str))
+    if as_json:
+        return
     console.print(_metrics_table(f"{checkpoint} on {data}", m))
     console.print(_confusion_table(m))
     failed = [i for i in items if not i.ok]
     if failed:
         console.print(f"[yellow]{len(failed)} clip(s) failed[/], e.g. {failed[0].error}")
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps({"metrics": m.to_dict(),
-                                        "items": [i.to_dict() for i in items]}, indent=2,
-                                       default=str))
         console.print(f"wrote {json_out}")

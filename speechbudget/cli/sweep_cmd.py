@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
@@ -17,15 +16,19 @@ app.add_typer(sweep_app, name="sweep")
 
 
 def _fail(msg: str) -> None:
-    Console(stderr=True).print(f"[red]error:[/red] {msg}")
+    from rich.markup import escape
+    Console(stderr=True).print(f"[red]error:[/red] {escape(msg)}")
     raise typer.Exit(2)
 
 
 @sweep_app.command("plan")
 def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
              data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
-             store: Optional[Path] = typer.Option(None, help="results store: use its past runs "
-                                                             "for the time estimate"),
+             store: Optional[Path] = typer.Argument(None, help="results store: use its past "
+                                                    "runs for the time estimate"),
+             store_opt: Optional[Path] = typer.Option(None, "--store", hidden=True,
+                                                      help="old spelling of STORE"),
+             as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
              audio_s: Optional[float] = typer.Option(None, help="item length for FLOPs (s); "
                                                                 "default: the dataset's mean")
              ) -> None:
@@ -33,6 +36,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     from speechbudget.sweep.plan import estimate_seconds, plan_configurations, throughput
     from speechbudget.sweep.spec import SpecError, load_spec
     from speechbudget.sweep.store import ResultsStore, StoreError
+    store = store or store_opt
     try:
         s = load_spec(spec, data=data)
     except SpecError as e:
@@ -45,6 +49,20 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         _fail(str(e))
     tp = throughput(st)
     status = {r["key"]: r["status"] for r in st.configs()} if st else {}
+    if as_json:
+        import json
+        rows = [{"label": c.label, "key": c.key, "config": c.to_dict(),
+                 "gflops": p.gflops.get(c.key),
+                 "estimated_s": estimate_seconds(p.gflops.get(c.key), n_items, tp),
+                 "budgets_gflops": p.bands.get(c.key, []), "in_store": status.get(c.key)}
+                for c in p.configs]
+        typer.echo(json.dumps({"name": s.name, "plan": s.plan.type, "items": n_items,
+                               "space_size": p.space_size, "configs": rows,
+                               "gflops_per_s": tp.gflops_per_s, "throughput_source": tp.source,
+                               "invalid": [{"values": inv.values, "field": inv.error.field,
+                                            "error": str(inv.error)} for inv in p.invalid]},
+                              indent=1, default=str))
+        return
     t = Table(title=f"{s.name}: {s.plan.type} plan, {len(p.configs)} configurations "
                     f"(of {p.space_size} valid in the joint space), {n_items or '?'} items")
     for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):
@@ -119,14 +137,17 @@ def _dur(sec: float | None) -> str:
 
 @sweep_app.command("run")
 def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
-            store: Path = typer.Option(..., "--store", help="results store (SQLite); re-running "
-                                                             "on the same store resumes"),
+            store: Optional[Path] = typer.Argument(None, help="results store (SQLite); "
+                                                   "re-running on the same store resumes"),
+            store_opt: Optional[Path] = typer.Option(None, "--store", hidden=True,
+                                                     help="old spelling of STORE"),
             executor: str = typer.Option("local", help="local | process | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (default: "
                                                              "start a local Ray)"),
             workers: Optional[int] = typer.Option(None, min=1, help="processes / Ray actors"),
             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
-            device: str = typer.Option(default_device(), help="cpu, cuda, cuda:1 ..."),
+            device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: "
+                                                            "cuda if present)"),
             retries: int = typer.Option(2, min=0, help="retries of a unit whose worker died"),
             no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
                                                  help="do not retry shards that failed before"),
@@ -139,9 +160,14 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                                "died can be taken by another runner")
             ) -> None:
     """Run a sweep into a store (or resume it): only what is missing is computed."""
+    from speechbudget.machine import default_device
     from speechbudget.sweep.run import run_sweep
     from speechbudget.sweep.spec import SpecError, load_spec
     from speechbudget.sweep.store import StoreError
+    device = device or default_device()
+    store = store or store_opt
+    if store is None:
+        _fail("give the results store: speechbudget sweep run SPEC STORE")
     try:
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,

@@ -63,7 +63,7 @@ def transcribe_cmd(
     failed = 0
     for f, text, error in results:
         if error is None:
-            console.print(f"{f}\t{text}", markup=False, highlight=False, soft_wrap=True)
+            typer.echo(f"{f}\t{text}")  # a real tab (rich would expand it to spaces)
         else:
             failed += 1
             err.print(f"{f}: {error}", markup=False, highlight=False)

@@ -3,50 +3,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from speechbudget.analysis.isoflops import IsoFlopsBand, isoflops_bands
-from speechbudget.analysis.pareto import FrontierResult, frontiers
-from speechbudget.analysis.recommend import Limits, Recommendation, recommend
-from speechbudget.analysis.scaling_fit import (FitError, Prediction, ScalingFit, fit_results,
-                                               predict_configs, unrun_grid)
+from speechbudget.analysis.isoflops import isoflops_bands
+from speechbudget.analysis.pareto import frontiers
+from speechbudget.analysis.recommend import Limits, recommend
+from speechbudget.analysis.scaling_fit import FitError, fit_results, predict_configs, unrun_grid
 from speechbudget.analysis.source import LoadedResults, load_results
-from speechbudget.axes import Config
-from speechbudget.records import ConfigMetrics
 from speechbudget.report import plots
+from speechbudget.report.html import render_html
+from speechbudget.report.markdown import render_markdown
+from speechbudget.report.model import ReportData, Results, TaskReport
 
-Results = list[tuple[Config, ConfigMetrics]]
+__all__ = ["ReportData", "TaskReport", "analyse", "build_report", "make_plots", "to_json"]
+
 MAX_PREDICTIONS = 40
-
-
-@dataclass
-class TaskReport:
-    """Everything the report shows for one task."""
-
-    task: str
-    results: Results
-    recommendation: Recommendation
-    frontiers: dict[str, FrontierResult]
-    bands: list[IsoFlopsBand]
-    fit: ScalingFit | None
-    fit_error: str | None
-    predictions: list[Prediction]
-    plots: dict[str, Path] = field(default_factory=dict)   # name -> PNG path
-
-    @property
-    def metric(self) -> str:
-        return self.results[0][1].metric
-
-
-@dataclass
-class ReportData:
-    title: str
-    source: str
-    machine: dict[str, Any] | None
-    limits: Limits
-    tasks: list[TaskReport]
 
 
 def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
@@ -102,9 +74,6 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
     `analysis.source.load_results` returned.
     Returns the path of index.html.
     """
-    from speechbudget.report.html import render_html
-    from speechbudget.report.markdown import render_markdown
-
     loaded = load_results(results, task=task)
     if not loaded.results:
         where = loaded.source + (f" for task {task!r}" if task else "")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from speechbudget.analysis.recommend import Limits, Recommendation, describe_machine, rtf_note
-from speechbudget.report.build import ReportData, TaskReport
+from speechbudget.report.model import ReportData, TaskReport, fmt
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
@@ -25,14 +25,6 @@ tr.front td{background:#fff7e6}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
 .note{color:#555;font-size:13px}
 """
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}g}"
-    return str(v)
 
 
 def _img(path: Path, alt: str) -> str:

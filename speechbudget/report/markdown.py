@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from speechbudget.analysis.recommend import describe_machine, rtf_note
-from speechbudget.report.build import ReportData, TaskReport
-from speechbudget.report.html import fmt
+from speechbudget.report.model import ReportData, TaskReport, fmt
 
 
 def _cell(v: Any) -> str:

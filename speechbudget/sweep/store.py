@@ -421,6 +421,11 @@ class ResultsStore:
         return num / den if den > 0 and num > 0 else None
 
     # ---- export -------------------------------------------------------------------------------
+    def to_pandas(self, table: str = "configs"):
+        """A tidy DataFrame (configs, items or runs): see speechbudget.sweep.export."""
+        from speechbudget.sweep.export import to_pandas
+        return to_pandas(self, table)
+
     def tables(self) -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
         """Every table as (columns, rows); metrics flattened (a column per ConfigMetrics field)."""
         out = {}

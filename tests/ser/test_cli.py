@@ -22,7 +22,7 @@ def test_ser_train_then_eval(synthetic_manifest, tiny_whisper, tmp_path):
                                             "targets": ["q_proj", "v_proj"], "unfreeze_top": 1}
     js = tmp_path / "eval.json"
     r = runner.invoke(app, ["ser", "eval", str(out), "--data", str(synthetic_manifest),
-                            "--held-out", "--json", str(js), "--device", "cpu"])
+                            "--held-out", "-o", str(js), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     res = json.loads(js.read_text())
     assert res["metrics"]["ua"] == meta["test"]["ua"]

@@ -174,17 +174,44 @@ def _text_lines(path: Path) -> list[str]:
     return out
 
 
-def load_dataset(source: str | Path) -> SerDataset:
-    """A manifest (.jsonl file, or a folder with manifest.jsonl), a CREMA-D or a RAVDESS folder."""
+def load_table(path: str | Path, columns: Any = None) -> SerDataset:
+    """A JSONL/CSV/TSV manifest read by `speechbudget.datasets` with a column mapping
+    (`Columns(audio=, label=, speaker=, id=)`); every clip needs a label and a speaker."""
+    from speechbudget.datasets import Columns
+    from speechbudget.datasets import DatasetError as SourceError
+    from speechbudget.datasets.manifest import load_table as read_table
+    try:
+        ds = read_table(path, columns or Columns(), need=("label", "speaker"))
+    except SourceError as e:
+        raise DatasetError(str(e)) from None
+    items = []
+    for r in ds.records:
+        where = f"{ds.source}: {r.id}"
+        if r.problem or r.path is None:
+            raise DatasetError(r.problem or f"{where}: no audio")
+        if r.speaker is None:
+            raise DatasetError(f"{where}: no speaker (folds are speaker-disjoint)")
+        items.append(Clip(r.id, r.path, _check_label(r.label, where), r.speaker, r.extra))
+    return SerDataset(items, ds.source)
+
+
+def load_dataset(source: str | Path, columns: Any = None) -> SerDataset:
+    """A manifest (.jsonl/.csv/.tsv file, or a folder with manifest.jsonl or metadata.csv/.tsv;
+    `columns` maps column names), a CREMA-D or a RAVDESS folder."""
     p = Path(source)
     if p.exists() and not (p.is_file() or p.is_dir()):
         raise DatasetError("not a regular file (a FIFO, socket or device)", p)
     if p.is_file():
-        return load_manifest(p)
+        if p.suffix.lower() == ".jsonl" and columns is None:
+            return load_manifest(p)
+        return load_table(p, columns)
     if not p.is_dir():
         raise DatasetError(f"{p}: no such file or folder")
     if (p / "manifest.jsonl").is_file():
-        return load_manifest(p / "manifest.jsonl")
+        return load_dataset(p / "manifest.jsonl", columns)
+    for name in ("metadata.csv", "metadata.tsv", "manifest.csv", "manifest.tsv"):
+        if (p / name).is_file():
+            return load_table(p / name, columns)
     if (p / "AudioWAV").is_dir() or any(_CREMAD.match(f.name) for f in p.glob("*.wav")):
         return load_cremad(p)
     if any(p.glob("Actor_*")):

@@ -1,0 +1,191 @@
+"""The one shape every data adapter produces: `Record`s plus a way to read each one's audio.
+
+A `Dataset` (the protocol) has a `source` (what it was opened from, for messages), a list of
+`records`, and `read_audio(record)` -> float32 mono 16 kHz. A record points at its audio either by
+file (`path`, optionally cut to `start_s`..`end_s`, as a Kaldi `segments` line does) or by row
+(`index` into an in-memory table such as a Hugging Face dataset). Tasks turn records into their
+own items (ASR: text; SER: label and speaker).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from speechbudget.errors import DatasetError  # noqa: F401 (one DatasetError for every adapter)
+from speechbudget.geometry import SAMPLE_RATE
+
+
+def text_lines(path: Path) -> list[str]:
+    """The file's lines as UTF-8 (a leading byte-order mark is accepted, '\\r' dropped); a
+    DatasetError naming the file, line and byte otherwise."""
+    out = []
+    for n, raw in enumerate(Path(path).read_bytes().split(b"\n"), 1):
+        try:
+            out.append(raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise DatasetError(f"not UTF-8 text (byte {e.start} of the line: "
+                               f"{raw[e.start:e.start + 1]!r})", path, n) from None
+    if out and out[-1] == "":
+        out.pop()
+    return out
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which column (or JSON key) holds what; None = the adapter's usual names."""
+
+    audio: str | None = None
+    text: str | None = None
+    label: str | None = None
+    speaker: str | None = None
+    id: str | None = None
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+# names tried, in order, when a column is not given explicitly
+DEFAULT_NAMES = {
+    "audio": ("audio", "audio_path", "path", "file_name", "filename", "file", "wav"),
+    "text": ("text", "transcript", "transcription", "sentence", "normalized_text"),
+    "label": ("label", "emotion"),
+    "speaker": ("speaker", "speaker_id", "spk", "actor", "client_id"),
+    "id": ("id", "utt_id", "utterance_id", "key"),
+    "duration_s": ("duration_s", "duration"),
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    path: Path | None = None          # audio file
+    start_s: float | None = None      # cut of the file (Kaldi segments)
+    end_s: float | None = None
+    index: int | None = None          # row of an in-memory table (HF dataset)
+    text: str | None = None
+    label: str | None = None
+    speaker: str | None = None
+    duration_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    problem: str | None = None        # why this record cannot be used (reported, not raised)
+
+
+class Dataset(Protocol):
+    source: str
+    records: list[Record]
+
+    def read_audio(self, record: Record) -> np.ndarray:
+        """The record's waveform, float32 mono 16 kHz; raises AudioError naming the file."""
+
+
+def pick_column(columns: Sequence[str], role: str, explicit: str | None, where: str,
+                required: bool = True, option: str | None = None) -> str | None:
+    """The column for `role`: the explicit name (must exist) or the first usual name present."""
+    hint = f" (choose one with {option})" if option else ""
+    if explicit is not None:
+        if explicit not in columns:
+            raise DatasetError(f"{where}: no column {explicit!r} for the {role}; columns are "
+                               f"{', '.join(map(repr, columns)) or 'none'}")
+        return explicit
+    for name in DEFAULT_NAMES[role]:
+        if name in columns:
+            return name
+    if required:
+        raise DatasetError(f"{where}: no {role} column (looked for "
+                           f"{', '.join(DEFAULT_NAMES[role])}); columns are "
+                           f"{', '.join(map(repr, columns)) or 'none'}{hint}")
+    return None
+
+
+def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
+    from speechbudget.audio import AudioError
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim > 1:  # [samples, channels] (soundfile) or [channels, samples]
+        data = data.mean(axis=1 if data.shape[-1] <= 8 else 0, dtype=np.float32)
+    if data.size == 0:
+        raise AudioError(f"{where}: the recording is empty (0 samples)")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{where}: the recording holds non-finite samples (NaN or inf)")
+    if sr <= 0:
+        raise AudioError(f"{where}: invalid sample rate {sr}")
+    if sr != SAMPLE_RATE:
+        import soxr
+        data = soxr.resample(data, sr, SAMPLE_RATE, quality="HQ")
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def read_file(path: Path, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
+    """A file's audio as float32 mono 16 kHz, cut to [start_s, end_s) seconds when given (the cut
+    is made at the file's own rate, then resampled, as Kaldi's extract-segments does)."""
+    from speechbudget.audio import AudioError, load_audio
+    if start_s is None and end_s is None:
+        return load_audio(path)
+    import soundfile as sf
+    where = f"{path} [{start_s or 0:g}-{'end' if end_s is None else f'{end_s:g}'} s]"
+    if not Path(path).exists():
+        raise AudioError(f"{path}: no such audio file")
+    try:
+        info = sf.info(str(path))
+        a = int(round((start_s or 0.0) * info.samplerate))
+        b = None if end_s is None else int(round(end_s * info.samplerate))
+        data, sr = sf.read(str(path), start=a, stop=b, dtype="float32", always_2d=True)
+    except Exception as e:  # noqa: BLE001 (soundfile cannot seek it: decode all, then cut)
+        full = load_audio(path)
+        a = int(round((start_s or 0.0) * SAMPLE_RATE))
+        b = None if end_s is None else int(round(end_s * SAMPLE_RATE))
+        if a >= len(full):
+            raise AudioError(f"{where}: the segment starts after the end of the recording "
+                             f"({len(full) / SAMPLE_RATE:.2f} s; {e})") from None
+        return np.ascontiguousarray(full[a:b])
+    return to_16k_mono(data, sr, where)
+
+
+def decode_cell(cell: Any, where: str, root: Path | None = None) -> np.ndarray:
+    """Audio from a table cell: {"array", "sampling_rate"} (decoded), {"bytes", "path"} (HF
+    `Audio(decode=False)`, decoded here with soundfile/librosa), or a path string."""
+    from speechbudget.audio import AudioError, load_audio
+    if isinstance(cell, str):
+        p = Path(cell)
+        return load_audio(p if p.is_absolute() or root is None else root / p)
+    if isinstance(cell, dict):
+        if cell.get("array") is not None:
+            return to_16k_mono(np.asarray(cell["array"]), int(cell.get("sampling_rate") or 0),
+                               where)
+        if cell.get("bytes"):
+            import soundfile as sf
+            try:
+                data, sr = sf.read(io.BytesIO(cell["bytes"]), dtype="float32", always_2d=True)
+            except Exception as sf_error:  # noqa: BLE001 (soundfile cannot decode it: librosa)
+                import librosa
+                try:
+                    data, sr = librosa.load(io.BytesIO(cell["bytes"]), sr=None, mono=True)
+                except Exception as e:  # noqa: BLE001
+                    raise AudioError(f"{where}: audio bytes not decodable (soundfile: "
+                                     f"{sf_error}; librosa: {e})") from None
+            return to_16k_mono(data, int(sr), where)
+        if cell.get("path"):
+            return decode_cell(str(cell["path"]), where, root)
+    raise AudioError(f"{where}: no audio in the cell (expected a path, "
+                     f"{{'bytes', 'path'}} or {{'array', 'sampling_rate'}}, got "
+                     f"{type(cell).__name__})")
+
+
+class FileDataset:
+    """Records whose audio lies in files (manifests, Kaldi dirs, LibriSpeech trees)."""
+
+    def __init__(self, records: list[Record], source: str):
+        self.records = records
+        self.source = source
+
+    def read_audio(self, record: Record) -> np.ndarray:
+        from speechbudget.audio import AudioError
+        if record.path is None:
+            raise AudioError(f"{self.source}: {record.id} has no audio")
+        return read_file(record.path, record.start_s, record.end_s)
+
+    def __len__(self) -> int:
+        return len(self.records)

@@ -1,0 +1,97 @@
+"""Kaldi data directories: `wav.scp`, `text`, optional `segments`, `utt2spk`, `utt2dur`.
+
+    wav.scp    <recording-id> <path>           (piped commands "cmd |" are refused: name the file)
+    segments   <utt-id> <recording-id> <start-s> <end-s>   (end -1: to the end of the file)
+    text       <utt-id> <transcript>
+    utt2spk    <utt-id> <speaker>
+Without `segments`, each wav.scp id is an utterance id. Kaldi resolves relative paths from the
+recipe folder; here the data dir, its parent, its grandparent and the current directory are tried
+in that order (the first where the file exists).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from speechbudget.datasets.base import DatasetError, FileDataset, Record, text_lines
+
+
+def is_kaldi_dir(folder: Path) -> bool:
+    return (folder / "wav.scp").is_file()
+
+
+def _table(path: Path, min_fields: int = 2) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for n, line in enumerate(text_lines(path), 1):
+        if not line.strip():
+            continue
+        parts = line.split(maxsplit=1) if min_fields == 2 else line.split()
+        if len(parts) < min_fields:
+            if min_fields == 2 and len(parts) == 1:  # an empty transcript
+                parts = [parts[0], ""]
+            else:
+                raise DatasetError(f"{path}:{n}: expected {min_fields} fields, got "
+                                   f"{len(parts)}: {line.strip()!r}")
+        if parts[0] in out:
+            raise DatasetError(f"{path}:{n}: id {parts[0]!r} appears twice")
+        out[parts[0]] = parts[1:]
+    return out
+
+
+def _resolve(folder: Path, value: str, where: str) -> Path:
+    v = value.strip()
+    if v.endswith("|"):
+        raise DatasetError(f"{where}: piped wav.scp commands are not supported ({v!r}); "
+                           "write the audio to files (e.g. with wav-copy) and list the paths")
+    p = Path(v)
+    if p.is_absolute():
+        return p
+    for base in (folder, folder.parent, folder.parent.parent, Path.cwd()):
+        if (base / p).exists():
+            return base / p
+    return folder / p
+
+
+def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
+    folder = Path(folder)
+    scp = folder / "wav.scp"
+    if not scp.is_file():
+        raise DatasetError(f"{folder}: not a Kaldi data dir (no wav.scp)")
+    wavs = {k: _resolve(folder, v[0], f"{scp}: {k}") for k, v in _table(scp).items()}
+    text_path = folder / "text"
+    if need_text and not text_path.is_file():
+        raise DatasetError(f"{folder}: Kaldi data dir without a 'text' file (transcripts)")
+    texts = {k: v[0] for k, v in _table(text_path).items()} if text_path.is_file() else {}
+    spk = {k: v[0] for k, v in _table(folder / "utt2spk").items()} \
+        if (folder / "utt2spk").is_file() else {}
+    records = []
+    seg_path = folder / "segments"
+    if seg_path.is_file():
+        for utt, (rec, start, end, *_rest) in _table(seg_path, min_fields=4).items():
+            if rec not in wavs:
+                raise DatasetError(f"{seg_path}: segment {utt!r} names recording {rec!r}, "
+                                   f"which is not in {scp}")
+            try:
+                a, b = float(start), float(end)
+            except ValueError:
+                raise DatasetError(f"{seg_path}: segment {utt!r}: start/end {start!r} {end!r} "
+                                   "are not numbers") from None
+            if a < 0 or (b >= 0 and b <= a):
+                raise DatasetError(f"{seg_path}: segment {utt!r}: {a:g}-{b:g} s is empty")
+            records.append(_record(utt, wavs[rec], texts, spk, need_text, text_path,
+                                   a, None if b < 0 else b))
+    else:
+        for utt, path in wavs.items():
+            records.append(_record(utt, path, texts, spk, need_text, text_path, None, None))
+    if not records:
+        raise DatasetError(f"{folder}: the Kaldi data dir lists no utterances")
+    return FileDataset(records, str(folder))
+
+
+def _record(utt, path, texts, spk, need_text, text_path, a, b) -> Record:
+    text = texts.get(utt)
+    problem = None
+    if need_text and not (text or "").strip():
+        problem = f"{text_path}: no transcript for {utt}"
+    return Record(id=utt, path=path, start_s=a, end_s=b, text=text or "",
+                  speaker=spk.get(utt), duration_s=None if a is None or b is None else b - a,
+                  problem=problem)

@@ -1,0 +1,98 @@
+"""JSONL, CSV and TSV manifests: one row per item, columns mapped by name (`Columns`).
+
+Audio paths are relative to `audio_root` (default: the manifest's folder) unless absolute. A row
+without audio or (when required) text gets a `problem`; a missing *column* is a DatasetError that
+names the file and the column.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from speechbudget.datasets.base import (Columns, DatasetError, FileDataset, Record, pick_column,
+                                        text_lines)
+
+OPTIONS = {"audio": "--audio-column", "text": "--text-column", "label": "--label-column",
+           "speaker": "--speaker-column", "id": "--id-column"}
+
+
+def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """(column names, (line number, row) pairs) of a .jsonl/.json, .csv or .tsv file."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        rows, cols = [], {}
+        if True:  # (lines decoded by text_lines: UTF-8, BOM accepted, the bad line named)
+            for n, line in enumerate(text_lines(path), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+                if not isinstance(row, dict):
+                    raise DatasetError(f"{path}:{n}: expected a JSON object, got "
+                                       f"{type(row).__name__}")
+                cols.update(dict.fromkeys(row))
+                rows.append((n, row))
+        return list(cols), rows
+    if suffix in (".csv", ".tsv", ".txt"):
+        import io
+        with io.StringIO("\n".join(text_lines(path)) + "\n", newline="") as f:
+            sample = f.read(4096)
+            f.seek(0)
+            delim = "\t" if suffix == ".tsv" or ("\t" in sample and "," not in sample) else ","
+            reader = csv.DictReader(f, delimiter=delim)
+            if not reader.fieldnames:
+                raise DatasetError(f"{path}: no header row")
+            rows = [(n, row) for n, row in enumerate(reader, 2)]
+            return [c.strip() for c in reader.fieldnames], [
+                (n, {k.strip() if k else k: v for k, v in r.items()}) for n, r in rows]
+    raise DatasetError(f"{path}: expected a .jsonl, .csv or .tsv manifest")
+
+
+def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str | Path | None
+               = None, need: tuple[str, ...] = ("text",)) -> FileDataset:
+    """A manifest as records. `need`: roles that must have a column (ASR: text; SER: label,
+    speaker)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such manifest")
+    names, rows = _rows(path)
+    if not rows:
+        raise DatasetError(f"{path}: the manifest holds no items")
+    where = str(path)
+    col = {role: pick_column(names, role, getattr(columns, role, None), where,
+                             required=role in ("audio", *need), option=OPTIONS.get(role))
+           for role in ("audio", "text", "label", "speaker", "id")}
+    col["duration_s"] = pick_column(names, "duration_s", None, where, required=False)
+    root = Path(audio_root) if audio_root is not None else path.parent
+    records = []
+    for n, row in rows:
+        audio = row.get(col["audio"])
+        problem = None
+        if not isinstance(audio, str) or not audio.strip():
+            problem, audio_path = f"{path}:{n}: no audio path in column {col['audio']!r}", None
+        else:
+            p = Path(audio.strip())
+            audio_path = p if p.is_absolute() else root / p
+        text = row.get(col["text"]) if col["text"] else None
+        if "text" in need and (not isinstance(text, str) or not text.strip()):
+            problem = problem or f"{path}:{n}: empty or missing transcript {col['text']!r}"
+            text = text if isinstance(text, str) else ""
+        dur = row.get(col["duration_s"]) if col["duration_s"] else None
+        try:
+            dur = float(dur) if dur not in (None, "") else None
+        except (TypeError, ValueError):
+            raise DatasetError(f"{path}:{n}: {col['duration_s']}={dur!r} is not a number") \
+                from None
+        rid = row.get(col["id"]) if col["id"] else None
+        get = lambda role: None if not col[role] or row.get(col[role]) in (None, "") \
+            else str(row[col[role]])  # noqa: E731
+        used = {c for c in col.values() if c}
+        records.append(Record(
+            id=str(rid or audio or f"line{n}"), path=audio_path, text=text, label=get("label"),
+            speaker=get("speaker"), duration_s=dur, problem=problem,
+            extra={k: v for k, v in row.items() if k not in used}))
+    return FileDataset(records, where)

@@ -1,0 +1,49 @@
+"""`open_dataset(source)`: pick the adapter for a path, a hub name or an in-memory object."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from speechbudget.datasets.base import Columns, Dataset, DatasetError
+
+MANIFEST_NAMES = ("manifest.jsonl", "metadata.jsonl", "manifest.csv", "metadata.csv",
+                  "manifest.tsv", "metadata.tsv")
+MANIFEST_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
+
+
+def open_dataset(source: Any, columns: Columns = Columns(), audio_root: str | Path | None = None,
+                 need: tuple[str, ...] = ("text",)) -> Dataset:
+    """The adapter for `source` (see the package docstring). `need`: roles that must have a
+    column (ASR: text; SER: label and speaker)."""
+    from speechbudget.datasets import hf, kaldi, librispeech, manifest
+    if not isinstance(source, (str, Path)):
+        if hf.is_hf_dataset(source):
+            return hf.HfDataset(source, f"<{type(source).__name__} of {len(source)} rows>",
+                                columns, need)
+        raise DatasetError(f"{type(source).__name__}: expected a path, hf:NAME or a "
+                           "datasets.Dataset")
+    s = str(source)
+    if s.startswith("hf:"):
+        return hf.load_hub(s[3:], columns, need)
+    p = Path(s)
+    if p.exists() and not (p.is_file() or p.is_dir()):
+        raise DatasetError("not a regular file (a FIFO, socket or device)", p)
+    if p.is_file():
+        if p.suffix.lower() not in MANIFEST_SUFFIXES:
+            raise DatasetError(f"{p}: expected a manifest (.jsonl, .csv, .tsv), a folder, or "
+                               "hf:NAME")
+        return manifest.load_table(p, columns, audio_root, need)
+    if p.is_dir():
+        for name in MANIFEST_NAMES:
+            if (p / name).is_file():
+                return manifest.load_table(p / name, columns, audio_root, need)
+        if kaldi.is_kaldi_dir(p):
+            return kaldi.load_kaldi(p, need_text="text" in need)
+        if hf.is_saved_dataset(p):
+            return hf.load_saved(p, columns, need)
+        if librispeech.is_librispeech(p):
+            return librispeech.load_librispeech(p)
+        raise DatasetError(f"{p}: a folder without a manifest ({', '.join(MANIFEST_NAMES)}), "
+                           "Kaldi wav.scp, save_to_disk files or LibriSpeech *.trans.txt")
+    raise DatasetError(f"{p}: no such manifest or folder (for a Hugging Face hub dataset use "
+                       f"hf:NAME[:CONFIG[:SPLIT]], e.g. hf:openslr/librispeech_asr:clean:test)")
