@@ -5,7 +5,8 @@ Axes (after the study's notation):
   xT  `window`     — ASR: input window in seconds (<= 30 for Whisper) or "dynamic" (fitted to
                      each utterance, plus `dynamic_margin_s`); SER: clip duration in seconds;
   xV  `stride`     — keep one encoder token in `stride`, by `pool` ("mean" of each group of
-                     `stride` tokens, or "drop" all but the first), applied after encoder layer
+                     `stride` tokens, "drop" all but the first, or "attn": keep the ceil(T/s)
+                     tokens that receive the most attention, in time order), applied after encoder layer
                      `stride_at` (0 = before the first layer, L = after the last, before the final
                      layer norm) or on the encoder "output" (after the final layer norm).
 plus `adaptation` (none | LoRA | DAMA, optionally with the top-k layers unfrozen), `precision`
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
 
 TASKS = ("asr", "ser")
-POOLS = ("mean", "drop")
+POOLS = ("mean", "drop", "attn")
 PRECISIONS = ("fp32", "bf16", "int8-dynamic")
 ADAPT_METHODS = ("none", "lora", "dama")
 DYNAMIC = "dynamic"
@@ -122,7 +123,7 @@ class Config:
     window: float | str = 30.0
     stride: int = 1
     stride_at: int | str = "output"
-    pool: Literal["mean", "drop"] = "mean"
+    pool: Literal["mean", "drop", "attn"] = "mean"
     adaptation: Adaptation = field(default_factory=Adaptation)
     precision: Literal["fp32", "bf16", "int8-dynamic"] = "fp32"
     beam_size: int = 1
