@@ -156,8 +156,24 @@ def student_model(base: nn.Module, adaptation: Adaptation) -> nn.Module:
 # ---- teacher targets ---------------------------------------------------------------------------
 
 def prepare(bundle: Any, config: Config, items: Sequence[tuple[str, np.ndarray]],
-            batch_size: int = 8, device: str = "cpu") -> list[Sample]:
-    """Teacher transcripts and encoder outputs, and the student's log-mel, for each utterance."""
+            batch_size: int = 8, device: str = "cpu",
+            teacher_from: Sequence[Sample] | None = None) -> list[Sample]:
+    """Teacher transcripts and encoder outputs, and the student's log-mel, for each utterance.
+    `teacher_from`: samples prepared for another configuration of the same model and items,
+    whose teacher outputs are reused (the teacher does not depend on the student)."""
+    if teacher_from is not None:
+        student = AsrPipeline(bundle, stock_config(config), device)
+        rows = []
+        for (item_id, audio), t in zip(items, teacher_from):
+            if t.id != item_id:
+                raise AdapterError(f"teacher_from: item {t.id!r} where {item_id!r} was expected")
+            r = student.rows_for(item_id, audio)
+            if len(r) != 1:
+                raise AdapterError(f"{item_id}: longer than the window ({config.label})")
+            rows += r
+        student.features(rows)
+        return [Sample(t.id, r.mel.clone(), t.tokens, t.teacher_enc)
+                for t, r in zip(teacher_from, rows)]
     teacher = AsrPipeline(bundle, teacher_config(config), device)
     student = AsrPipeline(bundle, stock_config(config), device)
     t_rows, s_rows = [], []
