@@ -5,7 +5,8 @@ Axes (after the study's notation):
   xT  `window`     — ASR: input window in seconds (<= 30 for Whisper) or "dynamic" (fitted to
                      each utterance, plus `dynamic_margin_s`); SER: clip duration in seconds;
   xV  `stride`     — keep one encoder token in `stride`, by `pool` ("mean" of each group of
-                     `stride` tokens, or "drop" all but the first), applied after encoder layer
+                     `stride` tokens, "drop" all but the first, or "attn": keep the ceil(T/s)
+                     tokens that receive the most attention, in time order), applied after encoder layer
                      `stride_at` (0 = before the first layer, L = after the last, before the final
                      layer norm) or on the encoder "output" (after the final layer norm).
 plus `adaptation` (none | LoRA | DAMA, optionally with the top-k layers unfrozen), `precision`
@@ -27,9 +28,10 @@ from speechbudget.geometry import ENCODER_TOKENS_PER_S as ENCODER_FRAMES_PER_S  
 from speechbudget.geometry import MEL_FRAMES_PER_S  # noqa: F401 (Whisper: 10 ms hop)
 
 TASKS = ("asr", "ser")
-POOLS = ("mean", "drop")
+POOLS = ("mean", "drop", "attn")
 PRECISIONS = ("fp32", "bf16", "int8-dynamic", "fp16")  # fp16: CUDA only (see cast_for_precision)
 ADAPT_METHODS = ("none", "lora", "dama")
+ADAPT_OBJECTIVES = ("supervised", "distill")
 DYNAMIC = "dynamic"
 TIMESTAMPS = ("auto", "on", "off")
 LONGFORM_RULES = ("sequential", "chunks")
@@ -58,6 +60,10 @@ class Adaptation:
 
     `rank` is the LoRA rank (for DAMA the largest per-layer rank, given to the outermost layers);
     `alpha` defaults to 2 x rank; `unfreeze_top` trains the top k encoder layers fully.
+    `objective` is what trains them: "supervised" (labels: SER's classes) or "distill" (ASR only:
+    label-free self-distillation towards the same model at 30 s / stride 1, see
+    tasks.asr.adapt); `steps` the optimiser steps of a distilled adapter (part of its identity).
+    Both are left out of the serialised form at their defaults, so older keys are unchanged.
     """
 
     method: Literal["none", "lora", "dama"] = "none"
@@ -65,8 +71,19 @@ class Adaptation:
     alpha: float | None = None
     targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
     unfreeze_top: int = 0
+    objective: str = "supervised"
+    steps: int = 0
 
     def __post_init__(self) -> None:
+        if self.objective not in ADAPT_OBJECTIVES:
+            raise ConfigError("adaptation.objective", self.objective,
+                              f"one of {', '.join(ADAPT_OBJECTIVES)}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
+            raise ConfigError("adaptation.steps", self.steps, "an integer >= 0")
+        if self.objective == "distill" and self.method == "none" and not self.unfreeze_top:
+            raise ConfigError("adaptation.objective", self.objective,
+                              "'distill' needs something to train: method 'lora' (a rank) or "
+                              "unfreeze_top > 0")
         if self.method not in ADAPT_METHODS:
             raise ConfigError("adaptation.method", self.method, f"one of {', '.join(ADAPT_METHODS)}")
         if isinstance(self.targets, list):
@@ -98,6 +115,8 @@ class Adaptation:
         parts = [] if self.method == "none" else [f"{self.method}{self.rank}"]
         if self.unfreeze_top:
             parts.append(f"top{self.unfreeze_top}")
+        if self.objective == "distill":
+            parts.append(f"distill{self.steps}")
         return "+".join(parts) or "frozen"
 
 
@@ -127,7 +146,7 @@ class Config:
     window: float | str = 30.0
     stride: int = 1
     stride_at: int | str = "output"
-    pool: Literal["mean", "drop"] = "mean"
+    pool: Literal["mean", "drop", "attn"] = "mean"
     adaptation: Adaptation = field(default_factory=Adaptation)
     precision: Literal["fp32", "bf16", "int8-dynamic", "fp16"] = "fp32"
     beam_size: int = 1
@@ -161,6 +180,9 @@ class Config:
                               f"no {', '.join(bypassed)} for WavLM: its attention reads those weights "
                               "directly, so LoRA there would never run; target the feed-forward "
                               "layers (intermediate_dense, output_dense)")
+        if self.adaptation.objective == "distill" and self.task != "asr":
+            raise ConfigError("adaptation.objective", "distill", "'supervised' for SER "
+                              "(self-distillation is defined for ASR)")
         if self.adaptation.unfreeze_top > arch.encoder_layers:
             raise ConfigError("adaptation.unfreeze_top", self.adaptation.unfreeze_top,
                               f"at most the {arch.encoder_layers} encoder layers of {arch.name}")
@@ -284,6 +306,9 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["adaptation"]["targets"] = list(self.adaptation.targets)
+        for k, default in (("objective", "supervised"), ("steps", 0)):  # keys as before
+            if d["adaptation"][k] == default:
+                del d["adaptation"][k]
         return d
 
     def to_json(self) -> str:

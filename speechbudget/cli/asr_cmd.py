@@ -84,6 +84,8 @@ def eval_cmd(
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
     allow_failures: bool = typer.Option(False, "--allow-failures",
                                         help="exit 0 even when some utterances failed"),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="an adapter folder from "
+                                           "`asr adapt` (it must match the configuration)"),
 ) -> None:
     """Evaluate one configuration: WER [CI], GFLOPs per utterance, encoder/decoder time, RTF."""
     import torch
@@ -107,7 +109,13 @@ def eval_cmd(
                      beam_size=beam)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
-    task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path)
+    if adapter is not None:
+        from speechbudget.tasks.asr.adapt import AdapterError, adapter_config
+        try:
+            cfg = cfg.with_(adaptation=adapter_config(adapter).adaptation)
+        except AdapterError as e:
+            raise typer.BadParameter(str(e), param_hint="--adapter") from None
+    task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path, adapter=adapter)
     from speechbudget.tasks.asr.data import Columns, load_dataset
     try:
         ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
@@ -117,8 +125,11 @@ def eval_cmd(
     from rich.progress import Progress
     with Progress(console=err_console, transient=True) as prog:
         bar = prog.add_task(f"{cfg.label}", total=len(ds))
-        metrics, items = evaluate(cfg, ds, device=device, task=task,
-                                  progress=lambda n: prog.advance(bar, n))
+        try:
+            metrics, items = evaluate(cfg, ds, device=device, task=task,
+                                      progress=lambda n: prog.advance(bar, n))
+        except ValueError as e:  # AdapterError: an adapter for another configuration or model
+            raise typer.BadParameter(str(e), param_hint="--adapter") from None
     doc = {"config": cfg.to_dict(), "metrics": metrics.to_dict(),
            "wer_percent": None if metrics.value != metrics.value else 100 * metrics.value,
            "items": [r.to_dict() for r in items]}
@@ -142,3 +153,75 @@ def eval_cmd(
         Console(stderr=True).print(f"error: {metrics.n_failed} of {len(items)} utterances failed "
                                    "(--allow-failures to exit 0)")
         raise typer.Exit(1)
+
+
+@asr_app.command("adapt")
+def adapt_cmd(
+    data: str = typer.Option(..., "--data", help="audio to adapt on (manifest, folder, ...); "
+                             "transcripts are not used"),
+    out: Path = typer.Option(..., "--out", help="adapter folder (resumes from its checkpoint)"),
+    model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
+    window: str = typer.Option("15", "--window", help="seconds (<= 30) or 'dynamic'"),
+    stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE"),
+    stride_at: str = typer.Option("output", "--stride-at", help="layer 0..L or 'output'"),
+    pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
+    adapt: str = typer.Option("distill", "--adapt", help="distill (label-free; the only one "
+                              "implemented for ASR)"),
+    rank: int = typer.Option(8, "--rank", min=0, help="LoRA rank on the encoder (0: none)"),
+    targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
+    unfreeze_top: int = typer.Option(0, "--unfreeze-top", min=0, help="train the top K "
+                                     "encoder layers fully"),
+    steps: int = typer.Option(100, "--steps", min=1),
+    batch_size: int = typer.Option(8, "--batch-size", min=1),
+    lr: float = typer.Option(1e-3, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N utterances only"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+) -> None:
+    """Train one adapter for one configuration by self-distillation towards the same model at
+    30 s / stride 1 (no transcripts); writes OUT/adapter.safetensors and OUT/adapter.json."""
+    import torch
+    from rich.progress import Progress
+
+    from speechbudget.axes import Config, ConfigError
+    from speechbudget.models.loading import load_whisper
+    from speechbudget.tasks.asr import adapt as ad
+    from speechbudget.tasks.asr.data import DatasetError, load_dataset
+
+    if adapt != "distill":
+        raise typer.BadParameter(f"{adapt!r}: only 'distill' is implemented for ASR",
+                                 param_hint="--adapt")
+    if threads:
+        torch.set_num_threads(threads)
+    arch_name, path = resolve_model(model)
+    try:
+        base = Config(task="asr", model=arch_name, window=window, stride=stride,
+                      stride_at=_stride_at(stride_at), pool=pool)
+        cfg = ad.distill_config(base, rank=rank, unfreeze_top=unfreeze_top, steps=steps,
+                                targets=targets.split(","))
+        opts = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
+    except (ConfigError, ad.AdapterError) as e:
+        raise typer.BadParameter(str(e)) from None
+    try:
+        ds = load_dataset(data, limit=limit)
+    except DatasetError as e:
+        raise typer.BadParameter(str(e), param_hint="--data") from None
+    err = Console(stderr=True)
+    bundle = load_whisper(path or arch_name)
+    items = [(it.id, ds.load_audio(it)) for it in ds.items if not it.problem]
+    err.print(f"teacher pass on {len(items)} utterances (30 s, stride 1)...")
+    import time
+    t0 = time.perf_counter()
+    try:
+        samples = ad.prepare(bundle, cfg, items)
+        with Progress(console=err, transient=False) as prog:
+            bar = prog.add_task(cfg.label, total=steps)
+            res = ad.distill(bundle, cfg, samples, out, opts,
+                             teacher_s=time.perf_counter() - t0,
+                             progress=lambda s, loss: prog.update(
+                                 bar, completed=s, description=f"{cfg.label} loss {loss:.4f}"))
+    except ad.AdapterError as e:
+        raise typer.BadParameter(str(e)) from None
+    r = res.record
+    err.print(f"wrote {res.path} ({r.steps} steps, {r.wall_s:.0f} s, loss {r.losses[0]:.4f} -> "
+              f"{r.losses[-1]:.4f}, peak {r.peak_mem_mb:.0f} MB)")

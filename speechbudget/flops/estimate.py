@@ -72,7 +72,8 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
         if isinstance(P, bool) or not isinstance(P, int) or P < 1:
             raise ConfigError("prompt_tokens", P, "an integer >= 1")
         frames = round(window * MEL_FRAMES_PER_S)
-        Ts = wh.encoder_flops(dims, frames, config.stride, config.stride_layer, out, chunks)
+        Ts = wh.encoder_flops(dims, frames, config.stride, config.stride_layer, out, chunks,
+                              config.pool)
         per = max(n / chunks, 1)   # at least the end-of-text token is generated in each window
         wh.decoder_flops(dims, Ts, P, per, config.beam_size, out, chunks)
         if no_speech_head:
@@ -91,7 +92,8 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
     clip = config.window
     if isinstance(dims, WhisperDims):
         frames = round(clip * MEL_FRAMES_PER_S)   # as tasks.ser.backbone: the clip, no padding
-        T = wh.encoder_flops(dims, frames, config.stride, config.stride_layer, out)
+        T = wh.encoder_flops(dims, frames, config.stride, config.stride_layer, out,
+                             pool=config.pool)
     else:
         samples = round(clip * SAMPLE_RATE)
         T = w2v.backbone_flops(dims, samples, arch.family == "wavlm", out)

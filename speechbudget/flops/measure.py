@@ -31,6 +31,7 @@ _MATMUL = {"mm", "addmm", "bmm", "baddbmm", "matmul"}
 
 # (pattern on the module path, component); first match wins; attention modules split by op kind
 _RULES = [
+    (r"attn_select$", "encoder.attn_select"),
     (r"lora_[AB]", "lora"),
     (r"(encoder|backbone)\.conv[12]$", "encoder.conv"),
     (r"feature_extractor\.", "cnn"),
@@ -105,8 +106,10 @@ def _build(arch: Architecture) -> nn.Module:
 
 class _Asr(nn.Module):
     def __init__(self, model: nn.Module):
+        from speechbudget.models.whisper_encoder import TokenSelector
         super().__init__()
         self.model = model
+        self.attn_select = TokenSelector()  # pool "attn": its FLOPs under its own name
 
     def forward(self, mel: torch.Tensor, config: Config, prompt: int, n: int,
                 no_speech_head: bool = False) -> None:
@@ -114,7 +117,8 @@ class _Asr(nn.Module):
 
         from speechbudget.models.whisper_encoder import encode
         m = self.model
-        h, _ = encode(m.model.encoder, mel, config.stride, config.stride_at, config.pool)
+        h, _ = encode(m.model.encoder, mel, config.stride, config.stride_at, config.pool,
+                      selector=self.attn_select)
         b = config.beam_size
         h = h.expand(b, -1, -1)
         ids = torch.zeros(b, prompt, dtype=torch.long, device=mel.device)
@@ -181,6 +185,8 @@ class _SerModel(nn.Module):
         with torch.device("meta"):
             self.head = SerHead(arch.hidden_size, L + 1, n_classes, pooling, layer_weights,
                                 kind=head)
+        from speechbudget.models.whisper_encoder import TokenSelector
+        self.attn_select = TokenSelector()
         self.tokens = 0
 
     def example(self) -> torch.Tensor:
@@ -194,7 +200,8 @@ class _SerModel(nn.Module):
         c = self.config
         if self.arch.is_whisper:
             from speechbudget.models.whisper_encoder import encode_layers
-            hidden = encode_layers(self.backbone, x, c.stride, c.stride_at, c.pool)
+            hidden = encode_layers(self.backbone, x, c.stride, c.stride_at, c.pool,
+                                   self.attn_select)
         else:
             hidden = list(self.backbone(x, output_hidden_states=True).hidden_states)
         self.tokens = hidden[-1].shape[1]

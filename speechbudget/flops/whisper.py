@@ -13,6 +13,10 @@ Encoder, `frames` mel frames, token stride s applied after k layers (k = L for "
     layers 0..k-1 run on T tokens, layers k..L-1 on T' = ceil(T / s).
     Token subsampling ("mean": one add per element of each group, "drop": none) is element-wise:
     not counted (the mean's adds are listed under `elementwise`).
+    pool "attn" (models.whisper_encoder.TokenSelector) recomputes the saliency layer's q and k
+    projections and QK^T on the T full-resolution tokens, listed apart as `encoder.attn_select`:
+                                                 2 · 2·T·d²  +  2·T²·d
+    (softmax, the sums over heads and queries and the sort are element-wise: not counted).
 
 Decoder (greedy; beam b runs b hypotheses as a batch: everything below x b, as HF generate does,
 which expands the encoder output per beam). Prompt P tokens, n generated tokens (incl. <|endoftext|>):
@@ -41,7 +45,7 @@ def conv_frames(frames: int) -> int:
 
 
 def encoder_flops(dims: WhisperDims, frames: int, stride: int, stride_layer: int,
-                  out: dict[str, float], scale: float = 1) -> int:
+                  out: dict[str, float], scale: float = 1, pool: str = "mean") -> int:
     """Add the encoder's components to `out` (times `scale`); return T', the tokens it outputs."""
     d, F, L = dims.d_model, dims.ffn_dim, dims.encoder_layers
     T = stem_tokens(frames)                   # conv stem output
@@ -53,6 +57,8 @@ def encoder_flops(dims: WhisperDims, frames: int, stride: int, stride_layer: int
     out["encoder.attn_proj"] = scale * 8 * d * d * tok
     out["encoder.attention"] = scale * 4 * d * tok2
     out["encoder.ffn"] = scale * 4 * d * F * tok
+    if pool == "attn" and stride > 1:
+        out["encoder.attn_select"] = scale * (4 * T * d * d + 2 * T * T * d)
     return Ts
 
 

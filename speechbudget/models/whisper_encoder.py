@@ -13,6 +13,21 @@ cross-attention K/V projection and each decoded token's cross-attention see fewe
     (k == L: subsample here)  h = layer_norm(h)  (k == "output": subsample here)
 
 With frames = 3000 and stride 1 this is exactly `WhisperEncoder.forward` (tested).
+
+pool "attn" (token selection by attention, training-free, after arXiv 2506.15912): instead of
+pooling groups, keep the n = ceil(T / s) tokens that receive the most attention and drop the rest,
+keeping their time order. The saliency of token j is the attention probability it receives at the
+"saliency layer", summed over heads and queries:
+
+    x = self_attn_layer_norm(h_in)            h_in: the input of the saliency layer
+    P = softmax(q(x) k(x)^T / sqrt(d_head))   per head, [H, T, T] (rows: queries)
+    saliency_j = sum over heads h, queries i of P[h, i, j]
+
+The saliency layer is the last layer that ran before the stride (layer k - 1 for a stride after
+layer k >= 1; layer L - 1 on the "output"; layer 0, on the embeddings, for k = 0). Its q and k
+projections and QK^T are recomputed by `TokenSelector` (the layer itself runs fused attention that
+does not expose P): 2 * 2*T*d^2 + 2*T^2*d FLOPs, listed apart in the FLOPs as
+`encoder.attn_select`. Ties go to the earlier token (stable sort).
 """
 from __future__ import annotations
 
@@ -21,6 +36,48 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from speechbudget import geometry
+
+
+POOLS = ("mean", "drop", "attn")
+
+
+def kept_count(tokens: int, stride: int) -> int:
+    return -(-tokens // stride)
+
+
+class TokenSelector(nn.Module):
+    """pool "attn": the attention each token receives at a layer (see the module docstring), and
+    the indices of the ceil(T / stride) most attended tokens in time order. No parameters; it uses
+    the layer's own (possibly LoRA-adapted) q/k projections."""
+
+    def saliency(self, layer: nn.Module, h: Tensor) -> Tensor:
+        """[B, T, d] -> [B, T]: attention probability received, summed over heads and queries."""
+        att = layer.self_attn
+        x = layer.self_attn_layer_norm(h)
+        B, T, d = x.shape
+        H = att.num_heads
+        q = _project(att.q_proj, x).view(B, T, H, d // H).transpose(1, 2)
+        k = _project(att.k_proj, x).view(B, T, H, d // H).transpose(1, 2)
+        scores = torch.matmul(q, k.transpose(-1, -2)) * (d // H) ** -0.5
+        return scores.float().softmax(dim=-1).sum(dim=(1, 2))
+
+    def forward(self, layer: nn.Module, h: Tensor, stride: int) -> Tensor:
+        """Indices [B, n] (sorted, time order) of the n = ceil(T / stride) kept tokens."""
+        s = self.saliency(layer, h)
+        n = kept_count(h.shape[1], stride)
+        order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :n]
+        return torch.sort(order, dim=1).values
+
+
+def _project(linear: nn.Module, x: Tensor) -> Tensor:
+    if type(linear) is nn.Linear:  # plain: functional, so FLOPs are attributed to the selector
+        return F.linear(x, linear.weight, linear.bias)
+    return linear(x)               # wrapped (LoRA): the adapted projection
+
+
+def gather_tokens(h: Tensor, idx: Tensor) -> Tensor:
+    """h [B, T, d], idx [B, n] -> [B, n, d]."""
+    return torch.gather(h, 1, idx.unsqueeze(-1).expand(-1, -1, h.shape[-1]))
 
 
 def subsample_tokens(h: Tensor, stride: int, pool: str = "mean") -> Tensor:
@@ -33,8 +90,11 @@ def subsample_tokens(h: Tensor, stride: int, pool: str = "mean") -> Tensor:
         return h
     if pool == "drop":
         return h[:, ::stride]
+    if pool == "attn":
+        raise ValueError("pool='attn' selects tokens by attention: use encode() (it needs the "
+                         "saliency layer), not subsample_tokens")
     if pool != "mean":
-        raise ValueError(f"pool={pool!r}: expected 'mean' or 'drop'")
+        raise ValueError(f"pool={pool!r}: expected 'mean', 'drop' or 'attn'")
     B, T, d = h.shape
     n = -(-T // stride)
     pad = n * stride - T
@@ -67,31 +127,65 @@ def run_layers(encoder: nn.Module, h: Tensor, start: int, stop: int) -> Tensor:
 
 
 def encode(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",
-           pool: str = "mean", output_hidden_states: bool = False) -> tuple[Tensor, list[Tensor]]:
+           pool: str = "mean", output_hidden_states: bool = False,
+           selector: nn.Module | None = None) -> tuple[Tensor, list[Tensor]]:
     """Run the encoder with a window of `mel.shape[-1]` frames and token stride `stride` applied
     after layer `stride_at` (0..L) or on the "output". Returns (last_hidden_state, hidden_states);
     hidden_states (if asked) holds the input to each layer and the normalised output, as HF does.
-    """
+    `selector`: the TokenSelector for pool "attn" (a fresh one by default)."""
+    h, hidden, _ = encode_with_indices(encoder, mel, stride, stride_at, pool,
+                                       output_hidden_states, selector)
+    return h, hidden
+
+
+def saliency_layer(n_layers: int, k: int) -> int:
+    """The layer whose attention chooses the tokens for a stride before layer k (k = L + 1: the
+    output): the last layer run before the stride, or layer 0 for k = 0."""
+    return n_layers - 1 if k > n_layers else max(k - 1, 0)
+
+
+def encode_with_indices(encoder: nn.Module, mel: Tensor, stride: int = 1,
+                        stride_at: int | str = "output", pool: str = "mean",
+                        output_hidden_states: bool = False, selector: nn.Module | None = None
+                        ) -> tuple[Tensor, list[Tensor], Tensor | None]:
+    """As `encode`, also returning the kept token indices [B, n] for pool "attn" (else None)."""
     L = len(encoder.layers)
     k = L + 1 if stride_at == "output" else int(stride_at)
     if not 0 <= k <= L + 1:
         raise ValueError(f"stride_at={stride_at!r}: expected 0..{L} or 'output'")
+    if pool not in POOLS:
+        raise ValueError(f"pool={pool!r}: expected one of {', '.join(POOLS)}")
+    attn = pool == "attn" and stride > 1
+    j = saliency_layer(L, k)
+    selector = selector if selector is not None or not attn else TokenSelector()
     h = embed(encoder, mel)
     hidden: list[Tensor] = []
+    idx: Tensor | None = None
+    sal_in = h
+
+    def reduce(x: Tensor) -> Tensor:
+        nonlocal idx
+        if not attn:
+            return subsample_tokens(x, stride, pool)
+        idx = selector(encoder.layers[j], sal_in, stride)
+        return gather_tokens(x, idx)
+
     for i, layer in enumerate(encoder.layers):
+        if i == j:
+            sal_in = h
         if i == k:
-            h = subsample_tokens(h, stride, pool)
+            h = reduce(h)
         if output_hidden_states:
             hidden.append(h)
         h = run_layers(encoder, h, i, i + 1)
     if k == L:
-        h = subsample_tokens(h, stride, pool)
+        h = reduce(h)
     h = encoder.layer_norm(h)
     if k == L + 1:
-        h = subsample_tokens(h, stride, pool)
+        h = reduce(h)
     if output_hidden_states:
         hidden.append(h)
-    return h, hidden
+    return h, hidden, idx
 
 
 def encoder_tokens(frames: int, stride: int = 1) -> int:
@@ -100,9 +194,12 @@ def encoder_tokens(frames: int, stride: int = 1) -> int:
 
 
 def encode_layers(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",
-                  pool: str = "mean") -> list[Tensor]:
+                  pool: str = "mean", selector: nn.Module | None = None) -> list[Tensor]:
     """Every layer's hidden states (as `encode(..., output_hidden_states=True)`), those before the
     stride subsampled the same way, so all have the final token count (for a weighted layer sum)."""
-    _, hidden = encode(encoder, mel, stride, stride_at, pool, output_hidden_states=True)
+    _, hidden, idx = encode_with_indices(encoder, mel, stride, stride_at, pool,
+                                         output_hidden_states=True, selector=selector)
     T = hidden[-1].shape[1]
+    if idx is not None:  # attn: the same tokens as the stride kept
+        return [h if h.shape[1] == T else gather_tokens(h, idx) for h in hidden]
     return [h if h.shape[1] == T else subsample_tokens(h, stride, pool) for h in hidden]

@@ -38,6 +38,11 @@ ASR = [  # (config kwargs, decoded tokens, audio_s)
     (dict(model="base.en", window=2, stride=2, stride_at=5), 5, None),
     (dict(model="base.en", window=30, stride=4, stride_at=1), 1, None),
     (dict(model="large-v3", window=30, stride=2, stride_at=16), 2, None),  # a large one
+    (dict(model="tiny.en", window=15, stride=2, stride_at=2, pool="attn"), 3, None),  # attention
+    (dict(model="tiny.en", window=5.02, stride=3, stride_at=0, pool="attn"), 2, None),  # selection
+    (dict(model="tiny.en", window=4, stride=2, stride_at="output", pool="attn"), 2, None),
+    (dict(model="tiny.en", window="dynamic", stride=2, stride_at=4, pool="attn"), 3, 2.3),
+    (dict(model="base", window=6, stride=4, stride_at=3, pool="attn"), 2, None),
 ]
 SER = [  # (config kwargs, pooling, layer_weights)
     (dict(model="wav2vec2-base", window=1.0), "mean", True),
@@ -52,6 +57,7 @@ SER = [  # (config kwargs, pooling, layer_weights)
     (dict(model="tiny", window=2.0, stride=2, stride_at=2), "attentive-stats", True),
     (dict(model="base", window=1.5, stride=3, stride_at="output", pool="drop"), "mean", False),
     (dict(model="tiny.en", window=0.74), "mean", True),                  # odd token count
+    (dict(model="tiny", window=1.5, stride=2, stride_at=2, pool="attn"), "mean", True),
 ]
 TRAIN = [  # (config kwargs, pooling)
     (dict(model="tiny", window=0.5, adaptation=A("lora", rank=8)), "mean"),
@@ -149,3 +155,12 @@ def test_asr_timestamped_multi_window(kw, windows, prompt, head):
         _check(a.breakdown, m.breakdown, f"{cw.label} window {w}")
         a_tot, m_tot = a_tot + a.total, m_tot + m.total
     assert _close(a_tot, m_tot)
+
+
+def test_attn_select_is_listed_apart():
+    c = Config(task="asr", model="tiny.en", window=15, stride=2, stride_at=2, pool="attn")
+    a = estimate(c, decoded_tokens=3)
+    d, T = c.arch.dims.d_model, 750
+    assert a.breakdown["encoder.attn_select"] == 4 * T * d * d + 2 * T * T * d
+    mean = estimate(c.with_(pool="mean"), decoded_tokens=3)
+    assert a.total - mean.total == a.breakdown["encoder.attn_select"]

@@ -211,7 +211,7 @@ class AsrPipeline:
         for group in groups.values():
             for i in range(0, len(group), batch_size):
                 batch = group[i:i + batch_size]
-                if cache is None:
+                if cache is None or self.config.pool == "attn":  # attn: no shared states
                     self._encode_plain(batch)
                 else:
                     self._encode_cached(batch, cache)

@@ -40,13 +40,15 @@ class AsrTask:
     name = "asr"
 
     def __init__(self, batch_size: int = 8, max_items: int | None = None, warmup: bool = True,
-                 model_path: str | None = None, n_boot: int = 1000, seed: int = 0):
+                 model_path: str | None = None, n_boot: int = 1000, seed: int = 0,
+                 adapter: str | Path | None = None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
         self.batch_size = batch_size
         self.max_items = max_items
         self.warmup = warmup
         self.model_path = model_path  # weights to use instead of the config's model name
+        self.adapter = adapter        # an adapter folder (tasks.asr.adapt) for adapted configs
         self.n_boot = n_boot
         self.seed = seed
         self._bundles: dict[tuple[str, str], Any] = {}
@@ -168,12 +170,19 @@ class AsrTask:
 
     def pipeline(self, config: Config, device: str) -> AsrPipeline:
         bundle = self.bundle(config.model, device)
-        if config.adaptation.method != "none" or config.adaptation.unfreeze_top:
-            raise ValueError(f"{config.label}: ASR evaluates frozen pretrained Whisper models; "
-                             "adaptation is for SER")
-        mkey = (self.model_path or config.model, device, config.precision)
+        adapted = config.adaptation.method != "none" or config.adaptation.unfreeze_top
+        if adapted and self.adapter is None:
+            raise ValueError(f"{config.label}: an adapted ASR configuration needs its adapter "
+                             "folder (AsrTask(adapter=DIR), `asr eval --adapter DIR`; train one "
+                             "with `speechbudget asr adapt`)")
+        mkey = (self.model_path or config.model, device, config.precision,
+                config.key if adapted else None)
         if mkey not in self._models:
-            self._models[mkey] = cast_for_precision(bundle.model, config.precision, device)
+            base = bundle.model
+            if adapted:
+                from speechbudget.tasks.asr.adapt import load_adapter
+                base = load_adapter(self.adapter, config, base, merge=True)
+            self._models[mkey] = cast_for_precision(base, config.precision, device)
         return AsrPipeline(bundle, config, device, model=self._models[mkey])
 
     def _item_result(self, config: Config, item, tr: Transcript, pipe: AsrPipeline,

@@ -1,0 +1,430 @@
+"""Label-free ASR adaptation: self-distillation of a cheaper configuration towards the full model.
+
+The teacher is the same Whisper model, stock weights, at a 30 s window and stride 1. The student
+is that model under the configuration being adapted (window or "dynamic", token stride, where it
+applies, pool), with trainable parameters chosen by `config.adaptation`: LoRA of rank `rank` on the
+encoder's `targets` (q_proj, v_proj by default; PEFT) and/or the top `unfreeze_top` encoder layers.
+The decoder is frozen. No transcripts are used:
+
+    teacher pass (once per training utterance, greedy, the normal AsrPipeline at 30 s):
+        y = teacher's transcript tokens, E_t = teacher encoder output
+    student step (a batch of utterances; the student's own log-mel at its own window):
+        E_s = encode(student encoder, mel, stride, stride_at, pool)
+        ids = prompt + y                                  (teacher forcing on the teacher's text)
+        p_t = softmax(decoder(ids, E_t)), p_s = softmax(decoder(ids, E_s))
+        loss = mean over the |y| + 1 predicted positions (y and <|endoftext|>) of KL(p_t || p_s)
+
+Deterministic: the LoRA init uses torch's RNG seeded with `seed`; the batches follow a fixed
+schedule (a seeded permutation per epoch); the model runs in eval mode (no dropout). Resumable:
+`checkpoint.pt` in the output folder holds the step, the trainable tensors and the optimiser state;
+a run started again with the same configuration and options continues from it.
+
+An adapter folder holds `adapter.safetensors` (the trainable tensors of the encoder) and
+`adapter.json` (the configuration it belongs to, a fingerprint of the base model, the options and
+the training record: losses, wall time, peak memory). `load_adapter` refuses an adapter trained for
+another configuration or another base model, naming the field that differs.
+Utterances longer than the student's window are refused (long-form is another issue).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import resource
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from speechbudget.axes import Adaptation, Config
+from speechbudget.models import whisper_encoder as we
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+
+ADAPTER_FILE = "adapter.safetensors"
+INFO_FILE = "adapter.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+FORMAT = "speechbudget-asr-adapter/1"
+
+
+class AdapterError(ValueError):
+    """An adapter that does not fit: the message names the field (or file) and both values."""
+
+
+@dataclass(frozen=True)
+class DistillOptions:
+    batch_size: int = 8
+    lr: float = 1e-3
+    seed: int = 0
+    checkpoint_every: int = 25
+    snapshot_steps: tuple[int, ...] = ()   # also save a full adapter at these steps (step-NNNN/)
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "checkpoint_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise AdapterError(f"{name}={v!r}: expected an integer >= 1")
+        if not self.lr > 0:
+            raise AdapterError(f"lr={self.lr!r}: expected a number > 0")
+
+
+@dataclass
+class Sample:
+    id: str
+    mel: Tensor                 # the student's log-mel [n_mels, frames]
+    tokens: list[int]           # the teacher's greedy transcript (no special tokens)
+    teacher_enc: Tensor         # [T, d] teacher encoder output at 30 s
+
+
+@dataclass
+class TrainRecord:
+    steps: int = 0
+    losses: list[float] = field(default_factory=list)
+    wall_s: float = 0.0         # training steps (this run and any earlier runs resumed from)
+    teacher_s: float = 0.0      # the teacher passes
+    peak_mem_mb: float = 0.0
+    items: int = 0
+
+
+def teacher_config(config: Config) -> Config:
+    """The same model at its full window, stride 1, no adaptation."""
+    return Config(task="asr", model=config.model, window=config.arch.max_window_s or 30.0,
+                  precision=config.precision)
+
+
+def stock_config(config: Config) -> Config:
+    return config.with_(adaptation=Adaptation())
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A short hash of the base model's shapes and a few weight statistics."""
+    h = hashlib.sha1()
+    for name in ("model.encoder.conv1.weight", "model.encoder.layers.0.fc1.weight",
+                 "model.decoder.embed_tokens.weight"):
+        p = dict(model.named_parameters()).get(name)
+        if p is None:
+            continue
+        p = p.detach().float().cpu()
+        h.update(f"{name}:{tuple(p.shape)}:{p.sum().item():.6e}:{p.abs().sum().item():.6e}"
+                 .encode())
+    return h.hexdigest()[:16]
+
+
+# ---- trainable parameters ---------------------------------------------------------------------
+
+def apply_trainable(encoder: nn.Module, adaptation: Adaptation) -> nn.Module:
+    """Freeze the encoder, inject LoRA (PEFT) on `adaptation.targets` if method is 'lora', and
+    unfreeze the top `unfreeze_top` layers. In place; returns the encoder."""
+    for p in encoder.parameters():
+        p.requires_grad_(False)
+    if adaptation.method == "dama":
+        raise AdapterError("adaptation.method='dama': ASR adaptation supports 'lora' and "
+                           "unfreeze_top")
+    if adaptation.method == "lora":
+        from peft import LoraConfig, inject_adapter_in_model
+        cfg = LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha,
+                         target_modules=list(adaptation.targets), lora_dropout=0.0, bias="none")
+        inject_adapter_in_model(cfg, encoder)
+        for n, p in encoder.named_parameters():
+            if "lora_" in n:
+                p.requires_grad_(True)
+    if adaptation.unfreeze_top:
+        for layer in list(encoder.layers)[-adaptation.unfreeze_top:]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
+    return encoder
+
+
+def trainable_state(encoder: nn.Module) -> dict[str, Tensor]:
+    return {n: p.detach().cpu().contiguous().clone() for n, p in encoder.named_parameters()
+            if p.requires_grad}
+
+
+def student_model(base: nn.Module, adaptation: Adaptation) -> nn.Module:
+    """A copy of `base` with the trainable parameters of `adaptation` set up (decoder frozen)."""
+    model = copy.deepcopy(base).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    apply_trainable(model.model.encoder, adaptation)
+    return model
+
+
+# ---- teacher targets ---------------------------------------------------------------------------
+
+def prepare(bundle: Any, config: Config, items: Sequence[tuple[str, np.ndarray]],
+            batch_size: int = 8, device: str = "cpu",
+            teacher_from: Sequence[Sample] | None = None) -> list[Sample]:
+    """Teacher transcripts and encoder outputs, and the student's log-mel, for each utterance.
+    `teacher_from`: samples prepared for another configuration of the same model and items,
+    whose teacher outputs are reused (the teacher does not depend on the student)."""
+    if teacher_from is not None:
+        student = AsrPipeline(bundle, stock_config(config), device)
+        rows = []
+        for (item_id, audio), t in zip(items, teacher_from):
+            if t.id != item_id:
+                raise AdapterError(f"teacher_from: item {t.id!r} where {item_id!r} was expected")
+            r = student.rows_for(item_id, audio)
+            if len(r) != 1:
+                raise AdapterError(f"{item_id}: longer than the window ({config.label})")
+            rows += r
+        student.features(rows)
+        return [Sample(t.id, r.mel.clone(), t.tokens, t.teacher_enc)
+                for t, r in zip(teacher_from, rows)]
+    teacher = AsrPipeline(bundle, teacher_config(config), device)
+    student = AsrPipeline(bundle, stock_config(config), device)
+    t_rows, s_rows = [], []
+    for item_id, audio in items:
+        tr, sr = teacher.rows_for(item_id, audio), student.rows_for(item_id, audio)
+        if len(tr) != 1 or len(sr) != 1:
+            raise AdapterError(f"{item_id}: {len(audio) / 16000:.2f} s is longer than the window "
+                               f"({config.label}); distillation needs utterances that fit")
+        t_rows += tr
+        s_rows += sr
+    teacher.run(t_rows, batch_size)
+    student.features(s_rows)
+    return [Sample(i, s.mel.clone(), list(t.tokens), t.enc.clone())
+            for (i, _), t, s in zip(items, t_rows, s_rows)]
+
+
+# ---- the loss ----------------------------------------------------------------------------------
+
+def distill_loss(model: nn.Module, config: Config, samples: Sequence[Sample],
+                 prompt: Sequence[int], eos: int) -> Tensor:
+    """Mean KL(teacher || student) over the predicted positions of `samples` (module docstring).
+    Samples are grouped by window (a dynamic window gives each length its own forward)."""
+    dev = next(model.parameters()).device
+    groups: dict[int, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(s.mel.shape[-1], []).append(s)
+    total = torch.zeros((), device=dev)
+    count = 0
+    P = len(prompt)
+    dec = model.model.decoder
+    for group in groups.values():
+        mel = torch.stack([s.mel for s in group]).to(dev)
+        enc_s, _ = we.encode(model.model.encoder, mel, config.stride, config.stride_at,
+                             config.pool)
+        n = [len(s.tokens) for s in group]
+        S = P + max(n)
+        ids = torch.full((len(group), S), eos, dtype=torch.long, device=dev)
+        mask = torch.zeros(len(group), S, device=dev)
+        for b, s in enumerate(group):
+            ids[b, :P] = torch.tensor(list(prompt))
+            if s.tokens:
+                ids[b, P:P + len(s.tokens)] = torch.tensor(s.tokens)
+            mask[b, P - 1:P + len(s.tokens)] = 1.0   # predicts tokens 1..n and <|endoftext|>
+        with torch.no_grad():
+            enc_t = torch.stack([s.teacher_enc for s in group]).to(dev)
+            logp_t = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_t,
+                                        use_cache=False).last_hidden_state).float() \
+                .log_softmax(-1)
+        logp_s = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_s,
+                                    use_cache=False).last_hidden_state).float().log_softmax(-1)
+        kl = (logp_t.exp() * (logp_t - logp_s)).sum(-1)
+        total = total + (kl * mask).sum()
+        count += int(mask.sum().item())
+    return total / max(count, 1)
+
+
+# ---- training ----------------------------------------------------------------------------------
+
+def schedule(n_items: int, steps: int, batch_size: int, seed: int) -> list[list[int]]:
+    """The item indices of each step: a seeded permutation per epoch, consumed in order."""
+    order: list[int] = []
+    epoch = 0
+    while len(order) < steps * batch_size:
+        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
+        order += torch.randperm(n_items, generator=g).tolist()
+        epoch += 1
+    return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
+            options: DistillOptions = DistillOptions(),
+            progress: Callable[[int, float], None] | None = None,
+            teacher_s: float = 0.0) -> "DistillResult":
+    """Train the adapter of `config` (objective 'distill', `adaptation.steps` steps) on
+    `samples`, checkpointing to `out` and resuming from its checkpoint; write the adapter to
+    `out`; returns it with the trained model. `progress(step, loss)` is called after each step."""
+    a = config.adaptation
+    if a.objective != "distill":
+        raise AdapterError(f"adaptation.objective={a.objective!r}: expected 'distill'")
+    if a.steps < 1:
+        raise AdapterError(f"adaptation.steps={a.steps!r}: expected >= 1 for a distilled adapter")
+    if not samples:
+        raise AdapterError("no training utterances")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fp = model_fingerprint(bundle.model)
+    torch.manual_seed(options.seed)
+    model = student_model(bundle.model, a)
+    enc = model.model.encoder
+    params = [p for p in enc.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=options.lr, weight_decay=0.0)
+    rec = TrainRecord(items=len(samples), teacher_s=teacher_s)
+    ident = {"config": config.to_dict(), "model_fingerprint": fp, "options": _opts(options),
+             "items": [s.id for s in samples]}
+    ck = out / CHECKPOINT_FILE
+    if ck.exists():
+        state = torch.load(ck, weights_only=False)
+        if state["ident"] != ident:
+            diff = next(k for k in ident if state["ident"].get(k) != ident[k])
+            raise AdapterError(f"{ck}: a checkpoint of another run ({diff} differs); remove it or "
+                               "use another --out")
+        _load_into(enc, state["trainable"], ck)
+        opt.load_state_dict(state["optimizer"])
+        rec = TrainRecord(**state["record"])
+    plan = schedule(len(samples), a.steps, options.batch_size, options.seed)
+    prompt, eos = list(bundle.prompt_ids), int(bundle.eos_id)
+    while rec.steps < a.steps:
+        t0 = time.perf_counter()
+        batch = [samples[i] for i in plan[rec.steps]]
+        loss = distill_loss(model, config, batch, prompt, eos)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        rec.steps += 1
+        rec.losses.append(float(loss.item()))
+        rec.wall_s += time.perf_counter() - t0
+        rec.peak_mem_mb = max(rec.peak_mem_mb, _peak_mb())
+        if rec.steps in options.snapshot_steps and rec.steps < a.steps:
+            snap = config.with_(adaptation=_with_steps(a, rec.steps))
+            save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle)
+        if rec.steps % options.checkpoint_every == 0 and rec.steps < a.steps:
+            torch.save({"ident": ident, "trainable": trainable_state(enc),
+                        "optimizer": opt.state_dict(), "record": asdict(rec)}, ck)
+        if progress is not None:
+            progress(rec.steps, rec.losses[-1])
+    save_adapter(out, enc, config, fp, options, rec, bundle)
+    if ck.exists():
+        ck.unlink()
+    return DistillResult(out, model, rec)
+
+
+@dataclass
+class DistillResult:
+    path: Path
+    model: nn.Module
+    record: TrainRecord
+
+
+def _with_steps(a: Adaptation, steps: int) -> Adaptation:
+    return Adaptation(**{**{f.name: getattr(a, f.name) for f in fields(Adaptation)},
+                         "steps": steps})
+
+
+def _opts(options: DistillOptions) -> dict:
+    d = asdict(options)
+    d.pop("checkpoint_every")
+    d.pop("snapshot_steps")
+    return d
+
+
+# ---- saving and loading ------------------------------------------------------------------------
+
+def save_adapter(folder: str | Path, encoder: nn.Module, config: Config, fingerprint: str,
+                 options: DistillOptions, record: TrainRecord, bundle: Any = None) -> Path:
+    from safetensors.torch import save_file
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(trainable_state(encoder), str(folder / ADAPTER_FILE))
+    info = {"format": FORMAT, "config": config.to_dict(), "model_fingerprint": fingerprint,
+            "model_source": getattr(bundle, "source", None), "options": _opts(options),
+            "train": asdict(record)}
+    (folder / INFO_FILE).write_text(json.dumps(info, indent=1))
+    return folder
+
+
+def read_adapter_info(folder: str | Path) -> dict:
+    p = Path(folder) / INFO_FILE
+    if not p.exists():
+        raise AdapterError(f"{folder}: not an adapter folder (no {INFO_FILE})")
+    info = json.loads(p.read_text())
+    if info.get("format") != FORMAT:
+        raise AdapterError(f"{p}: format={info.get('format')!r}, expected {FORMAT!r}")
+    return info
+
+
+def adapter_config(folder: str | Path) -> Config:
+    """The configuration an adapter folder was trained for."""
+    return Config.from_dict(read_adapter_info(folder)["config"])
+
+
+def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
+    """Refuse (AdapterError naming the field) an adapter trained for another configuration or
+    another base model; returns its info."""
+    info = read_adapter_info(folder)
+    saved = Config.from_dict(info["config"])
+    mine, theirs = config.to_dict(), saved.to_dict()
+    order = lambda a, b: list(a) + [x for x in b if x not in a]  # noqa: E731 (field order)
+    for k in order(mine, theirs):
+        if k == "adaptation":
+            for ak in order(mine[k], theirs[k]):
+                if mine[k].get(ak) != theirs[k].get(ak):
+                    raise AdapterError(f"adapter {folder} was trained for adaptation.{ak}="
+                                       f"{theirs[k].get(ak)!r}, not {mine[k].get(ak)!r} "
+                                       f"({saved.label} vs {config.label})")
+        elif mine.get(k) != theirs.get(k):
+            raise AdapterError(f"adapter {folder} was trained for {k}={theirs.get(k)!r}, not "
+                               f"{mine.get(k)!r} ({saved.label} vs {config.label})")
+    fp = model_fingerprint(model)
+    if info["model_fingerprint"] != fp:
+        raise AdapterError(f"adapter {folder} was trained on another base model (model "
+                           f"fingerprint {info['model_fingerprint']}, this model {fp}; trained "
+                           f"from {info.get('model_source')})")
+    return info
+
+
+def _load_into(encoder: nn.Module, state: dict[str, Tensor], where: Any) -> None:
+    own = dict(encoder.named_parameters())
+    want = {n for n, p in own.items() if p.requires_grad}
+    if set(state) != want:
+        extra, missing = sorted(set(state) - want), sorted(want - set(state))
+        raise AdapterError(f"{where}: tensors do not match the adaptation (missing "
+                           f"{missing[:3]}, unexpected {extra[:3]})")
+    with torch.no_grad():
+        for n, t in state.items():
+            if own[n].shape != t.shape:
+                raise AdapterError(f"{where}: {n} has shape {tuple(t.shape)}, the model "
+                                   f"{tuple(own[n].shape)}")
+            own[n].copy_(t.to(own[n].device, own[n].dtype))
+
+
+def load_adapter(folder: str | Path, config: Config, base: nn.Module, merge: bool = False
+                 ) -> nn.Module:
+    """A copy of `base` with the adapter in `folder` (checked against `config` and `base`).
+    `merge`: fold LoRA into the weights (inference then costs exactly the stock FLOPs)."""
+    from safetensors.torch import load_file
+    check_adapter(folder, config, base)
+    model = student_model(base, config.adaptation)
+    _load_into(model.model.encoder, load_file(str(Path(folder) / ADAPTER_FILE)),
+               Path(folder) / ADAPTER_FILE)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if merge:
+        for m in model.modules():
+            if hasattr(m, "lora_A") and hasattr(m, "merge"):
+                m.merge()
+    return model
+
+
+def distill_config(config: Config, rank: int = 8, unfreeze_top: int = 0, steps: int = 100,
+                   targets: Sequence[str] | None = None) -> Config:
+    """`config` with a distillation adaptation (LoRA rank `rank`, 0 = none)."""
+    kw: dict[str, Any] = dict(method="lora" if rank else "none", rank=rank,
+                              unfreeze_top=unfreeze_top, objective="distill", steps=steps)
+    if targets and rank:
+        kw["targets"] = tuple(targets)
+    return config.with_(adaptation=Adaptation(**kw))
+
+
+def steps_of(n_items: int, epochs: float, batch_size: int) -> int:
+    return max(1, math.ceil(n_items * epochs / batch_size))

@@ -1,0 +1,44 @@
+"""`speechbudget asr adapt` then `asr eval --adapter` on a tiny random Whisper (loader patched)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import soundfile as sf
+from typer.testing import CliRunner
+
+from .conftest import build_tiny_whisper, tiny_bundle
+
+SR = 16000
+
+
+def test_adapt_then_eval(tmp_path, monkeypatch):
+    import speechbudget.models.loading as loading
+    from speechbudget.cli import app
+
+    bundle = tiny_bundle(build_tiny_whisper(seed=4))
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: bundle)
+    rows = []
+    for i in range(3):
+        t = np.arange(int((1.2 + 0.5 * i) * SR)) / SR
+        sf.write(tmp_path / f"a{i}.wav", (0.3 * np.sin(2 * np.pi * (180 + 90 * i) * t))
+                 .astype(np.float32), SR, subtype="FLOAT")
+        rows.append({"id": f"a{i}", "audio": f"a{i}.wav", "text": "w1 w2"})
+    (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "adapter"
+    cli = CliRunner()
+    common = ["--window", "4", "--stride", "2", "--stride-at", "1", "--data", str(tmp_path)]
+    r = cli.invoke(app, ["asr", "adapt", *common, "--rank", "2", "--steps", "3",
+                         "--batch-size", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    info = json.loads((out / "adapter.json").read_text())
+    assert info["config"]["adaptation"]["objective"] == "distill"
+    assert len(info["train"]["losses"]) == 3 and (out / "adapter.safetensors").exists()
+    r = cli.invoke(app, ["asr", "eval", *common, "--adapter", str(out), "--json",
+                         str(tmp_path / "m.json")])
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["config"]["adaptation"]["steps"] == 3 and m["metrics"]["n_items"] == 3
+    bad = ["--window", "6", "--stride", "2", "--stride-at", "1", "--data", str(tmp_path)]
+    r = cli.invoke(app, ["asr", "eval", *bad, "--adapter", str(out)])
+    assert r.exit_code != 0 and "window=4.0" in r.output, r.output
