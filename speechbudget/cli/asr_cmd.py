@@ -159,7 +159,7 @@ def eval_cmd(
 def adapt_cmd(
     data: str = typer.Option(..., "--data", help="audio to adapt on (manifest, folder, ...); "
                              "transcripts are not used"),
-    out: Path = typer.Option(..., "--out", help="adapter folder (resumes from its checkpoint)"),
+    out: Path = typer.Option(..., "-o", "--out", help="adapter folder (resumes from its checkpoint)"),
     model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
     window: str = typer.Option("15", "--window", help="seconds (<= 30) or 'dynamic'"),
     stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE"),
@@ -175,7 +175,7 @@ def adapt_cmd(
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     lr: float = typer.Option(1e-3, "--lr"),
     seed: int = typer.Option(0, "--seed"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N utterances only"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items only"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
 ) -> None:
     """Train one adapter for one configuration by self-distillation towards the same model at

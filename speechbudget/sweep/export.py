@@ -1,9 +1,10 @@
 """Tidy tables of a results store for pandas and Parquet: one column per axis, real types.
 
-    from speechbudget.sweep.export import to_pandas
-    df = to_pandas("runs.db")                  # one row per configuration (axes + metrics)
-    items = to_pandas("runs.db", "items")      # one row per configuration x item
-    runs = to_pandas("runs.db", "runs")        # one row per `sweep run`, environment flattened
+    from speechbudget.sweep.store import ResultsStore
+    st = ResultsStore("runs.db", readonly=True)
+    df = st.to_pandas()                        # one row per configuration (axes + metrics)
+    items = st.to_pandas("items")              # one row per configuration x item
+    runs = st.to_pandas("runs")                # one row per `sweep run`, environment flattened
 
 Columns are named once and typed once (nullable pandas dtypes, so a missing value never turns an
 integer column into floats): axes `model, window, window_s, window_dynamic, stride, stride_at,
@@ -104,13 +105,16 @@ def _frame(rows: list[dict[str, Any]], dtypes: dict[str, str]):
 
 
 def _open(store: Any):
-    from speechbudget.sweep.store import ResultsStore
-    return store if isinstance(store, ResultsStore) else ResultsStore(store, readonly=True)
+    """The store object (this module reads a ResultsStore through its public methods and does not
+    import it: the store's own `to_pandas` delegates here)."""
+    if isinstance(store, (str, Path)):
+        raise TypeError(f"{store}: pass an open store, e.g. ResultsStore({str(store)!r}, "
+                        "readonly=True).to_pandas()")
+    return store
 
 
 def to_pandas(store: Any, table: str = "configs"):
-    """A tidy pandas DataFrame of `table` (configs, items or runs) of a store (path or
-    ResultsStore)."""
+    """A tidy pandas DataFrame of `table` (configs, items or runs) of an open ResultsStore."""
     if table not in TABLES:
         raise ValueError(f"table={table!r}: expected one of {', '.join(TABLES)}")
     st = _open(store)

@@ -17,7 +17,7 @@ def store(write_spec, tmp_path):
     spec = write_spec(axes={"window": [30, 10], "stride": [1, 2], "stride_at": [2],
                             "beam": [1, 2]})
     db = tmp_path / "runs.db"
-    run_sweep(spec, db, progress=False, device="cpu")
+    run_sweep(spec, db, progress=False, device="cpu", allow_runner=True)
     return db
 
 
@@ -41,19 +41,19 @@ def test_configs_frame_has_a_typed_column_per_axis(store):
     wer = df[df["metric"] == "wer"]
     assert ((wer["wer_percent"] - 100 * wer["value"]).abs() < 1e-9).all()
     assert any(c.startswith("timing_") and c.endswith("_s") for c in df.columns)
-    items = to_pandas(store, "items")
+    items = to_pandas(ResultsStore(store, readonly=True), "items")
     assert str(items["ok"].dtype) == "boolean" and str(items["errors"].dtype) == "Int64"
-    runs = to_pandas(store, "runs")
+    runs = to_pandas(ResultsStore(store, readonly=True), "runs")
     assert str(runs["started"].dtype) == "datetime64[us, UTC]" and runs["finished"].notna().all()
     assert "env_executor" in runs.columns
 
 
 def test_parquet_round_trip_keeps_types_and_values(store, tmp_path):
-    paths = export(store, tmp_path / "out", "both")
+    paths = export(ResultsStore(store, readonly=True), tmp_path / "out", "both")
     assert {p.name for p in paths} == {f"{t}.{e}" for t in ("configs", "items", "runs")
                                        for e in ("parquet", "csv")}
     for name in ("configs", "items", "runs"):
-        df = to_pandas(store, name)
+        df = to_pandas(ResultsStore(store, readonly=True), name)
         back = pd.read_parquet(tmp_path / "out" / f"{name}.parquet")
         assert list(back.columns) == list(df.columns), name
         assert back.dtypes.astype(str).to_dict() == df.dtypes.astype(str).to_dict(), name
