@@ -1,7 +1,6 @@
 """The ASR task: Whisper on a dataset under one configuration -> ItemResults -> ConfigMetrics.
 
     from speechbudget.axes import Config
-from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
     from speechbudget.tasks.asr.runner import evaluate
     metrics, items = evaluate(Config(task="asr", model="tiny.en", window=15, stride=2),
                               "data/librispeech_sample", device="cpu")
@@ -25,6 +24,7 @@ import torch
 
 from speechbudget.machine import default_device
 from speechbudget.axes import Config
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
 from speechbudget.tasks.asr.pipeline import AsrPipeline, Row, Transcript, cast_for_precision
@@ -193,10 +193,13 @@ class AsrTask:
             n_ref=we.n_ref, decoded_tokens=decoded, audio_s=audio_s, chunks=len(rows),
             gflops=_window_gflops(config, rows, per_window, pipe), timings=timings,
             extra={"substitutions": we.substitutions, "deletions": we.deletions,
-                   "insertions": we.insertions, "window_s": rows[0].frames / MEL_FRAMES_PER_S,
+                   "insertions": we.insertions,
+                   "window_s": rows[0].frames / MEL_FRAMES_PER_S if rows
+                   else config.window_s_for(audio_s),
                    "stopped_by_limit": any(r.by_limit for r in rows),
                    "repetition_cut": any(r.by_loop for r in rows),
                    "windows": len(rows), "no_speech_windows": tr.no_speech_windows,
+                   "silent_windows": tr.silent_windows,
                    "timestamps": any(r.timestamps for r in rows),
                    "segments": [[sg.start, sg.end, sg.text] for sg in tr.segments],
                    "normalized_prediction": normalize(hyp),
