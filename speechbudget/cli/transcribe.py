@@ -17,25 +17,29 @@ err = Console(stderr=True)
 def transcribe_files(files: list[Path], model: str = "tiny.en", device: str = "cpu",
                      window: str = "30", stride: int = 1, stride_at: str = "output",
                      pool: str = "mean", beam: int = 1, precision: str = "fp32",
-                     batch_size: int = 8) -> list[tuple[Path, str | None, str | None]]:
-    """(file, transcript or None, error or None) per file, in order; bad files do not stop it."""
-    from speechbudget.axes import Config
+                     batch_size: int = 8, timestamps: str = "on", longform: str = "sequential"
+                     ) -> list[tuple[Path, list | None, dict | None, str | None]]:
+    """(file, segments or None, info or None, error or None) per file, in order; a bad file does
+    not stop the others."""
     from speechbudget.cli.asr_cmd import _stride_at, resolve_model
-    from speechbudget.tasks.asr.data import AsrDataset, AsrItem
-    from speechbudget.tasks.asr.runner import AsrTask
+    from speechbudget.tasks.asr.transcribe import _as_audio, load_bundle, transcribe_many
 
-    arch_name, path = resolve_model(model)
-    cfg = Config(task="asr", model=arch_name, window=window, stride=stride,
-                 stride_at=_stride_at(stride_at), pool=pool, precision=precision, beam_size=beam)
-    items = [AsrItem(f"{i}:{f}", Path(f), text="-") for i, f in enumerate(files)]
-    ds = AsrDataset(items, "command line")
-    task = AsrTask(batch_size=batch_size, model_path=path, warmup=False)
-    out = {}
-    for shard in task.shards(cfg, ds):
-        for r in task.run_shard(cfg, ds, shard, device):
-            out[r.item_id] = r
-    return [(Path(f), out[it.id].prediction if out[it.id].ok else None,
-             None if out[it.id].ok else out[it.id].error) for f, it in zip(files, items)]
+    _, path = resolve_model(model)
+    bundle = load_bundle(path or model, device)
+    good, out = [], {}
+    for f in files:
+        try:
+            good.append((f, _as_audio(f)))
+        except Exception as e:  # AudioError and anything a decoder library raises
+            out[f] = (None, None, f"{type(e).__name__}: {e}")
+    if good:
+        res = transcribe_many([a for _, a in good], model, window=window, stride=stride,
+                              stride_at=_stride_at(stride_at), pool=pool, beam_size=beam,
+                              precision=precision, timestamps=timestamps, longform=longform,
+                              device=device, batch_size=batch_size, bundle=bundle)
+        for (f, _), (segs, info) in zip(good, res):
+            out[f] = (segs, info, None)
+    return [(Path(f), *out[f]) for f in files]
 
 
 @app.command("transcribe")
@@ -50,20 +54,40 @@ def transcribe_cmd(
     pool: str = typer.Option("mean", "--pool", help="mean | drop"),
     beam: int = typer.Option(1, "--beam", min=1),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
+    fmt: str = typer.Option("txt", "--format", help="txt | srt | vtt | json"),
+    output_dir: Optional[Path] = typer.Option(None, "-o", "--out", "--output-dir",
+                                              help="folder: write FILE.<format> there instead "
+                                                   "of printing"),
+    timestamps: str = typer.Option("on", "--timestamps", help="on | off | auto (on when the "
+                                                              "audio is longer than the window)"),
+    longform: str = typer.Option("sequential", "--longform", help="sequential | chunks (the old "
+                                                                  "equal-chunk rule)"),
 ) -> None:
-    """Transcribe audio files; one line per file: `FILE<TAB>transcript`."""
+    """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
+    srt / vtt / json: segments with times (printed, or written to --output-dir)."""
+    from speechbudget.errors import write_atomic
+    from speechbudget.tasks.asr.subtitles import FORMATS, render
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS)}",
+                                 param_hint="--format")
 
     from speechbudget.axes import ConfigError
     device = device or default_device()
     try:
         results = transcribe_files(list(files), model, device, window, stride, stride_at, pool,
-                                   beam, precision)
+                                   beam, precision, timestamps=timestamps, longform=longform)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     failed = 0
-    for f, text, error in results:
+    for f, segs, info, error in results:
         if error is None:
-            typer.echo(f"{f}\t{text}")  # a real tab (rich would expand it to spaces)
+            if output_dir is not None:
+                output_dir.mkdir(parents=True, exist_ok=True)
+                write_atomic(output_dir / f"{f.stem}.{fmt}", render(segs, fmt, info))
+            elif fmt == "txt":
+                typer.echo(f"{f}\t{info['text']}")  # a real tab (rich would expand it)
+            else:
+                typer.echo(render(segs, fmt, info), nl=False)
         else:
             failed += 1
             err.print(f"{f}: {error}", markup=False, highlight=False)

@@ -1,4 +1,14 @@
-"""Whisper decoding from encoder states of any length: batched greedy and beam search, KV-cached.
+"""Whisper decoding from encoder states of any length: batched greedy and beam search, KV-cached,
+with or without timestamp tokens.
+
+One decoding loop (`WhisperDecoderRunner.run`) for every strategy, as openai-whisper's decoding.py:
+logits -> each `LogitFilter.apply` (`SuppressTokens`; `TimestampRules` with timestamps) -> the
+strategy's `update` (`GreedyDecoder`: argmax; `BeamSearchDecoder`: top-k over beams) -> finished
+rows leave the batch; the stop rules (`stop_rule`: repetition-loop cut, token limit) are one
+function both strategies call. Without timestamps greedy output is token-identical to the former
+loop (and to CTranslate2: tests/models/test_real_weights.py). The no-speech probability is the
+softmax at the <|startoftranscript|> position of the prompt pass; `avg_logprob` = sum of the chosen
+tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper.
 
 Hugging Face `generate(input_features=...)` pads features back to 30 s, so a shorter window (xT) or a
 token stride (xV) would save nothing there. Here the decoder runs from `encoder_out` directly, reusing

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from speechbudget.axes import Config
 from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
-                                   TIMESTAMP_RESOLUTION_S, WINDOW_FRAMES, frames_for, stem_tokens)
+                                   TIMESTAMP_RESOLUTION_S, frames_for, stem_tokens)
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
 
@@ -50,6 +50,11 @@ MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut l
 # s/utt with 2 (the encoder's large matmuls keep torch's thread count).
 DECODE_THREADS: int | None = 1
 NO_SPEECH_THRESHOLD = 0.6  # openai-whisper / faster-whisper defaults
+# A window whose samples all stay below this (digital silence, < -100 dBFS) is not decoded: its
+# log-mel is one constant, on which tiny.en says "you" with P(no-speech) 0.95 but an average
+# log-probability of -0.7, above the -1.0 threshold (faster-whisper pads the log-mel frames with
+# zeros instead and so sees a different input there)
+DIGITAL_SILENCE = 1e-5
 LOGPROB_THRESHOLD = -1.0
 
 
@@ -109,8 +114,9 @@ class Transcript:
 
     item_id: str
     segments: list[Segment] = field(default_factory=list)
-    windows: list[Row] = field(default_factory=list)
-    no_speech_windows: int = 0
+    windows: list[Row] = field(default_factory=list)   # decoded windows
+    no_speech_windows: int = 0   # windows without speech (decoded, or digital silence)
+    silent_windows: int = 0      # digital silence: not decoded
 
     @property
     def text(self) -> str:
@@ -352,13 +358,17 @@ class AsrPipeline:
         while True:
             rows = []
             for i, _ in items:
-                if seek[i] >= total[i]:
-                    continue
-                left_s = (total[i] - seek[i]) / MEL_FRAMES_PER_S
-                frames = frames_for(self.config.window_s_for(left_s))
-                a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + frames) * HOP_LENGTH]
-                rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE, item_id=i,
-                                seek=seek[i], timestamps=ts[i]))
+                while seek[i] < total[i]:
+                    left_s = (total[i] - seek[i]) / MEL_FRAMES_PER_S
+                    frames = frames_for(self.config.window_s_for(left_s))
+                    a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + frames) * HOP_LENGTH]
+                    if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
+                        rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
+                                        item_id=i, seek=seek[i], timestamps=ts[i]))
+                        break
+                    out[i].silent_windows += 1
+                    out[i].no_speech_windows += 1
+                    seek[i] += frames
             if not rows:
                 return out
             self.run(rows, batch_size, cache)
@@ -379,7 +389,7 @@ class AsrPipeline:
         tb = self.decoder_for(True).opt.timestamp_begin
         toks = r.tokens
         is_ts = [t >= tb for t in toks]
-        single_end = len(toks) >= 2 and is_ts[-2:] == [False, True] or toks[-1:] == [] and False
+        single_end = len(toks) >= 2 and is_ts[-2:] == [False, True]
         cuts = [k for k in range(1, len(toks)) if is_ts[k - 1] and is_ts[k]]
         step = TIMESTAMP_RESOLUTION_S
         if cuts:

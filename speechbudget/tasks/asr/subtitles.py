@@ -1,0 +1,47 @@
+"""Transcript writers: plain text, SubRip (SRT), WebVTT and JSON, from segments (start, end, text)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+FORMATS = ("txt", "srt", "vtt", "json")
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = int(round(max(0.0, seconds) * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def to_txt(segments: Sequence[Any]) -> str:
+    return " ".join(s.text.strip() for s in segments if s.text.strip()) + "\n"
+
+
+def to_srt(segments: Sequence[Any]) -> str:
+    blocks = [f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
+              for i, s in enumerate(segments, 1)]
+    return "\n".join(blocks)
+
+
+def to_vtt(segments: Sequence[Any]) -> str:
+    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n"
+              for s in segments]
+    return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def to_json(segments: Sequence[Any], info: dict[str, Any] | None = None) -> str:
+    body = {"segments": [{"start": s.start, "end": s.end, "text": s.text.strip()}
+                         for s in segments]}
+    if info is not None:
+        body["info"] = info
+    return json.dumps(body, indent=2) + "\n"
+
+
+def render(segments: Sequence[Any], fmt: str, info: dict[str, Any] | None = None) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"format={fmt!r}: expected one of {', '.join(FORMATS)}")
+    if fmt == "json":
+        return to_json(segments, info)
+    return {"txt": to_txt, "srt": to_srt, "vtt": to_vtt}[fmt](segments)
