@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import torch
 
 from speechbudget.machine import default_device
+from speechbudget.memory import RssPeak, module_mb
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
@@ -107,8 +108,10 @@ class AsrTask:
             if self.warmup and key not in self._warm:
                 pipe.warm_up()
                 self._warm.add(key)
+            cache_before = getattr(cache, "bytes", 0)
             try:
-                pipe.run(rows, self.batch_size, cache)
+                with RssPeak() as rss:  # CPU: peak RSS increase of this run, not the process's
+                    pipe.run(rows, self.batch_size, cache)
             except Exception as e:  # a failure of the whole batch: every item reports it
                 for item_id in rows_of:
                     results[item_id] = ItemResult(item_id, ok=False,
@@ -116,6 +119,11 @@ class AsrTask:
                                                   error=f"batch failed: {type(e).__name__}: {e}")
                 rows_of = {}
         peak = _peak_mem_mb(dev)
+        if dev.type != "cuda" and rows and rss.increase_mb is not None:
+            # weights (as loaded, at their precision) + what the run itself added, less what it
+            # left in the reuse cache (kept for later configurations, not this one's peak)
+            grown = max(0, getattr(cache, "bytes", 0) - cache_before) / 2**20
+            peak = module_mb(pipe.model) + max(0.0, rss.increase_mb - grown)
         for item_id, rs in rows_of.items():
             results[item_id] = self._item_result(config, dataset[item_id], rs, pipe,
                                                  load_s[item_id], peak)
@@ -224,13 +232,11 @@ def _gflops(config: Config, decoded_tokens: int, audio_s: float) -> float | None
 
 
 def _peak_mem_mb(device: torch.device) -> float | None:
+    """GPU: the allocator's peak since the shard started. CPU: None here (run_shard measures the
+    RSS increase of the run itself; the process high-water mark depends on run order)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    except Exception:
-        return None
+    return None
 
 
 def _machine() -> dict[str, Any]:
