@@ -11,7 +11,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "speechbudget"
 
 # lowest first; a module may import only from its own layer or below (DEVELOPERS.md)
-LAYERS = [{"records", "machine", "audio", "architectures", "axes", "pareto_core",
+LAYERS = [{"records", "machine", "audio", "architectures", "axes", "pareto_core", "paired",
            "memory"}, {"models"},
           {"flops"}, {"tasks"}, {"sweep"}, {"analysis"}, {"report"}, {"demo"}, {"cli"}]
 

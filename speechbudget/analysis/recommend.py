@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from speechbudget.analysis.paired import PairedDifference, pair_items, paired_difference
+from speechbudget.paired import PairedDifference, pair_items, paired_difference
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 
