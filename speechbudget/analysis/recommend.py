@@ -434,7 +434,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
         notes.append("no per-item results for every configuration: no paired test, so the "
                      "answer is the lowest measured error, which may be within noise of others")
     items_to_resolve = None
-    if difference is not None and difference.diff != 0:
+    if difference is not None and difference.diff != 0 and not difference.significant:
         items_to_resolve = difference.items_needed(difference.diff)
     marginal = marginal_returns(best, usable, limits)
     binding = binding_knob(marginal)
