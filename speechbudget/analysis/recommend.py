@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from speechbudget.analysis.paired import PairedDifference, pair_items, paired_difference
+from speechbudget.paired import PairedDifference, pair_items, paired_difference
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 
@@ -436,7 +436,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
         notes.append("no per-item results for every configuration: no paired test, so the "
                      "answer is the lowest measured error, which may be within noise of others")
     items_to_resolve = None
-    if difference is not None and difference.diff != 0:
+    if difference is not None and difference.diff != 0 and not difference.significant:
         items_to_resolve = difference.items_needed(difference.diff)
     marginal = marginal_returns(best, usable, limits)
     binding = binding_knob(marginal)

@@ -96,13 +96,13 @@ def print_recommendation(rec) -> None:
 
     console.print(f"[bold {'green' if rec.feasible else 'red'}]{rec.message}[/]")
     if rec.feasible:
-        t = Table(title="best and runners-up")
+        t = Table(title="the answer and runners-up")
         wer = rec.best[1].metric == "wer"
         for col in ("", "configuration", "WER %" if wer else "error", "GFLOPs", "RTF", "peak MB",
                     "key"):
             t.add_column(col)
         for i, (c, m) in enumerate([rec.best, *rec.runners_up]):
-            t.add_row("best" if i == 0 else str(i + 1), c.label, fmt_error(m), fmt(m.gflops),
+            t.add_row("answer" if i == 0 else str(i + 1), c.label, fmt_error(m), fmt(m.gflops),
                       fmt(m.rtf), fmt(m.peak_mem_mb), c.key)
         console.print(t)
         if rec.paired:

@@ -38,6 +38,8 @@ class RunSummary:
     failures: dict[str, str] = field(default_factory=dict)   # config label -> reason
     metrics: list[tuple[Config, ConfigMetrics]] = field(default_factory=list)
     evaluations: int = 0             # adaptive: configurations evaluated in all
+    eliminated: dict[str, str] = field(default_factory=dict)  # racing: label -> evidence
+    rounds: int = 0                  # racing: rounds run
 
 
 def reuse_order(config: Config) -> tuple:
@@ -94,8 +96,10 @@ class Sweep:
         return TaskRef(self.spec.task, json.dumps(self.spec.task_options, sort_keys=True),
                        self.spec.data, self.spec.runner)
 
-    def execute(self, configs: Sequence[Config], gflops: dict[str, float | None]) -> None:
-        """Run what is missing of `configs`; metrics for each configuration that completes."""
+    def execute(self, configs: Sequence[Config], gflops: dict[str, float | None],
+                first_shards: int | None = None) -> None:
+        """Run what is missing of `configs`; metrics for each configuration that completes.
+        `first_shards`: run only each configuration's first shards (a racing round)."""
         s = self.summary
         todo: list[tuple[Config, list[Shard], list[Shard]]] = []
         for c in configs:
@@ -107,16 +111,18 @@ class Sweep:
                 continue
             status = self.store.shard_status(c.key)
             done = {k for k, v in status.items() if v["status"] == "done"}
-            pending = [sh for sh in shards if sh.shard_id not in done and
+            wanted = shards if first_shards is None else shards[:first_shards]
+            pending = [sh for sh in wanted if sh.shard_id not in done and
                        (self.retry_failed or status.get(sh.shard_id, {}).get("status") != "failed")]
-            s.shards_skipped += len(shards) - len(pending)
+            s.shards_skipped += len(wanted) - len(pending)
             if not pending:
                 if {sh.shard_id for sh in shards} <= done:
                     if c.key not in {k for k, _ in self._stored_metrics()}:
                         self._aggregate(c, shards)
-                    s.reused += 1
-                    s.finished += 1
-                else:
+                    if first_shards is None:  # a racing round counts it in the last round
+                        s.reused += 1
+                        s.finished += 1
+                elif not {sh.shard_id for sh in wanted} <= done:
                     s.failed += 1
                 continue
             todo.append((c, shards, pending))
@@ -171,7 +177,7 @@ class Sweep:
         if not remaining[key]:
             if key in errors:
                 self._fail(c, errors[key], count=True)
-            else:
+            elif self.store.done_shards(key) >= {sh.shard_id for sh in shards}:
                 self._aggregate(c, shards)
                 self.summary.finished += 1
             self.progress.advance_config(c.label)

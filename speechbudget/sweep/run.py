@@ -20,6 +20,7 @@ from speechbudget.sweep.adaptive import run_adaptive
 from speechbudget.sweep.driver import RunSummary, Sweep
 from speechbudget.sweep.executors import Executor, make_executor
 from speechbudget.sweep.plan import plan_configurations
+from speechbudget.sweep.racing import run_race
 from speechbudget.sweep.spec import SpecError, SweepSpec, load_spec, spec_from_dict
 from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore
 
@@ -77,7 +78,10 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         else:
             plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
             configs = plan.configs
-            sweep.execute(configs, plan.gflops)
+            if spec.plan.race_first_items is not None:
+                configs = run_race(sweep, plan)
+            else:
+                sweep.execute(configs, plan.gflops)
         summary = sweep.finish(configs, "finished", t0)
         if progress:
             sweep.progress.summary_table(summary, store)

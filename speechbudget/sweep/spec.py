@@ -17,6 +17,8 @@
     #   {type: star, centre: {model: tiny.en, window: 30}}
     #   {type: iso_flops, budgets_gflops: [20, 40], tolerance: 0.1, audio_s: 12}
     #   {type: adaptive, n_trials: 12, sampler: tpe|nsga2, objectives: [error, gflops], seed: 0}
+    #   grid, star and iso_flops also take race: true or {first_items: 20, growth: 2, alpha: 0.05}
+    #   (sweep.racing: stop evaluating configurations once they are significantly dominated)
 
 `load_spec(path)` validates everything and raises SpecError naming the key that is wrong.
 """
@@ -84,6 +86,9 @@ class PlanSpec:
     sampler: str = "tpe"
     objectives: tuple[str, ...] = ("error", "gflops")
     seed: int = 0
+    race_first_items: int | None = None                       # racing (sweep.racing): off
+    race_growth: float = 2.0
+    race_alpha: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -455,8 +460,8 @@ def _plan(p: Any, task: str, err) -> PlanSpec:
     if not isinstance(p, dict) or p.get("type") not in PLANS:
         t = p.get("type") if isinstance(p, dict) else p
         raise err("plan", f"{t!r}: expected one of {', '.join(PLANS)} (or a mapping with 'type')")
-    allowed = {"grid": {"type"}, "star": {"type", "centre", "center"},
-               "iso_flops": {"type", "budgets_gflops", "tolerance", "audio_s"},
+    allowed = {"grid": {"type", "race"}, "star": {"type", "centre", "center", "race"},
+               "iso_flops": {"type", "budgets_gflops", "tolerance", "audio_s", "race"},
                "adaptive": {"type", "n_trials", "sampler", "objectives", "seed"}}[p["type"]]
     bad = sorted(set(p) - allowed)
     if bad:
@@ -491,6 +496,8 @@ def _plan(p: Any, task: str, err) -> PlanSpec:
         if not isinstance(a, (int, float)) or a <= 0:
             raise err("plan.audio_s", f"{a!r}: expected seconds > 0")
         kw["audio_s"] = float(a)
+    if "race" in p:
+        kw.update(_race(p["race"], err))
     if p["type"] == "adaptive":
         n = p.get("n_trials", 20)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -507,6 +514,26 @@ def _plan(p: Any, task: str, err) -> PlanSpec:
             raise err("plan.seed", f"{seed!r}: expected an integer")
         kw.update(n_trials=n, sampler=s, objectives=tuple(objs), seed=seed)
     return PlanSpec(**kw)
+
+
+def _race(r: Any, err) -> dict[str, Any]:
+    """plan.race: true (defaults) or {first_items, growth, alpha} (sweep.racing)."""
+    if r is True:
+        r = {}
+    if not isinstance(r, dict):
+        raise err("plan.race", f"{r!r}: expected true or a mapping {{first_items, growth, alpha}}")
+    bad = sorted(set(r) - {"first_items", "growth", "alpha"})
+    if bad:
+        raise err(f"plan.race.{bad[0]}", "not a racing option; options are first_items, "
+                                         "growth, alpha")
+    first, growth, alpha = r.get("first_items", 20), r.get("growth", 2.0), r.get("alpha", 0.05)
+    if not isinstance(first, int) or isinstance(first, bool) or first < 2:
+        raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
+    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or growth <= 1:
+        raise err("plan.race.growth", f"{growth!r}: expected a factor > 1 (2 doubles each round)")
+    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+        raise err("plan.race.alpha", f"{alpha!r}: expected a level in (0, 1), e.g. 0.05")
+    return {"race_first_items": first, "race_growth": float(growth), "race_alpha": float(alpha)}
 
 
 def _check_values(spec: SweepSpec, err) -> None:

@@ -119,3 +119,17 @@ def test_without_items_the_answer_says_no_paired_test(pair):
 def test_tolerance_is_validated(pair):
     with pytest.raises(ValueError, match="tolerance"):
         recommend([pair()], tolerance=5.0)
+
+
+def test_the_command_takes_a_tolerance_in_points_and_shows_the_tie_group(tmp_path):
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+    worse = variant(0.004, 0.0, seed=3)
+    make_store(tmp_path / "cli.db", [(30, 300.0, BASE), (15, 150.0, worse)])
+    r = CliRunner().invoke(app, ["recommend", str(tmp_path / "cli.db"), "--json"])
+    assert r.exit_code == 0 and '"label": "tiny.en 30s"' in r.output.split('"runners_up"')[0]
+    r = CliRunner().invoke(app, ["recommend", str(tmp_path / "cli.db"), "--tolerance", "1"])
+    assert r.exit_code == 0, r.output
+    assert "tiny.en 15s" in r.output.split("\n")[0] and "within the tolerance 0.01" in r.output
+    assert "tie group" in r.output

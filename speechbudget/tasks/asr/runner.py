@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import torch
 
 from speechbudget.machine import default_device
+from speechbudget.memory import RssPeak, module_mb
 from speechbudget.axes import Config
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
@@ -110,14 +111,22 @@ class AsrTask:
             if self.warmup and key not in self._warm:
                 pipe.warm_up()
                 self._warm.add(key)
+            cache_before = getattr(cache, "bytes", 0)
             try:
-                transcripts = pipe.transcribe_items(list(audio_of.items()), self.batch_size, cache)
+                with RssPeak() as rss:  # CPU: peak RSS increase of this run, not the process's
+                    transcripts = pipe.transcribe_items(list(audio_of.items()), self.batch_size,
+                                                        cache)
             except Exception as e:  # a failure of the whole batch: every item reports it
                 for item_id in audio_of:
                     results[item_id] = ItemResult(item_id, ok=False,
                                                   reference=dataset[item_id].text,
                                                   error=f"batch failed: {type(e).__name__}: {e}")
         peak = _peak_mem_mb(dev)
+        if dev.type != "cuda" and audio_of and rss.increase_mb is not None:
+            # weights (as loaded, at their precision) + what the run itself added, less what it
+            # left in the reuse cache (kept for later configurations, not this one's peak)
+            grown = max(0, getattr(cache, "bytes", 0) - cache_before) / 2**20
+            peak = module_mb(pipe.model) + max(0.0, rss.increase_mb - grown)
         for item_id, tr in transcripts.items():
             results[item_id] = self._item_result(config, dataset[item_id], tr, pipe,
                                                  load_s[item_id], peak,
@@ -253,13 +262,11 @@ def _window_gflops(config: Config, rows: Sequence[Row], tokens: Sequence[int],
 
 
 def _peak_mem_mb(device: torch.device) -> float | None:
+    """GPU: the allocator's peak since the shard started. CPU: None here (run_shard measures the
+    RSS increase of the run itself; the process high-water mark depends on run order)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    except Exception:
-        return None
+    return None
 
 
 def _machine() -> dict[str, Any]:

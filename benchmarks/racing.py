@@ -1,0 +1,86 @@
+"""Racing against the full sweep, in one run: the same answer for fewer item evaluations.
+
+    python benchmarks/racing.py [--items 220] [--data ../shared/data/librispeech_sample]
+
+One grid of tiny.en/base configurations (windows 30 s and dynamic, strides 1/2/4 at layer 2 and
+at the output: 20 configurations) runs twice on the same utterances, one after the other in this
+process: in full, then raced (sweep.racing: first 20 items, x2 per round, alpha 0.05). Each
+store gets the recommendation (speechbudget.analysis.recommend, no limits). The raced answer
+passes when it is the full run's answer or in the full run's tie group (paired 95 %).
+Goal: <= 50 % of the full run's item evaluations and wall time.
+Results: benchmarks/results/racing.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+GRID = {"task": "asr", "models": ["tiny.en", "base"],
+        "axes": {"window": [30, "dynamic"], "stride": [1, 2, 4], "stride_at": [2, "output"]}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=220)
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "librispeech_sample"))
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--first", type=int, default=20)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = ap.parse_args()
+    import torch
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+    from speechbudget.analysis.recommend import recommend
+    from speechbudget.analysis.source import load_results
+    from speechbudget.machine import machine_info
+    from speechbudget.sweep import run_sweep, spec_from_dict
+
+    opts = {"batch_size": args.batch, "max_items": args.items}
+    tmp = Path(tempfile.mkdtemp(prefix="racing-"))
+    out: dict = {"command": f"python benchmarks/racing.py --items {args.items}",
+                 "machine": machine_info(), "items": args.items, "grid": GRID}
+    for name, plan in (("full", "grid"),
+                       ("raced", {"type": "grid", "race": {"first_items": args.first,
+                                                           "growth": 2, "alpha": 0.05}})):
+        spec = spec_from_dict({**GRID, "name": f"racing-{name}", "data": args.data,
+                               "task_options": opts, "plan": plan})
+        t0 = time.perf_counter()
+        s = run_sweep(spec, tmp / f"{name}.db", device=args.device, progress=False)
+        wall = time.perf_counter() - t0
+        loaded = load_results(tmp / f"{name}.db")
+        rec = recommend(loaded.results, items=loaded.items)
+        out[name] = {"wall_s": wall, "items_run": s.items_run, "configs": s.configs,
+                     "finished": s.finished, "eliminated": s.eliminated,
+                     "recommended": rec.best[0].label, "most_accurate": rec.most_accurate[0].label,
+                     "tie_group": [t.config.label for t in rec.tie_group],
+                     "message": rec.message}
+    full, raced = out["full"], out["raced"]
+    out["item_ratio"] = raced["items_run"] / full["items_run"]
+    out["wall_ratio"] = raced["wall_s"] / full["wall_s"]
+    out["same_answer"] = raced["recommended"] == full["recommended"]
+    out["answer_in_full_tie_group"] = raced["recommended"] in full["tie_group"]
+    res = Path(args.out)
+    res.mkdir(parents=True, exist_ok=True)
+    (res / "racing.json").write_text(json.dumps(out, indent=1, default=str))
+    md = ["# Racing vs the full grid (one run, same machine)", "", f"`{out['command']}`", "",
+          "| | full | raced | raced / full |", "|---|---|---|---|",
+          f"| item evaluations | {full['items_run']} | {raced['items_run']} | "
+          f"{out['item_ratio']:.2f} |",
+          f"| wall time (s) | {full['wall_s']:.0f} | {raced['wall_s']:.0f} | "
+          f"{out['wall_ratio']:.2f} |",
+          f"| recommended | {full['recommended']} | {raced['recommended']} | "
+          f"{'same' if out['same_answer'] else ('tied in full run' if out['answer_in_full_tie_group'] else 'DIFFERENT')} |",
+          "", f"Full run: {full['message']}", "", f"Raced: {raced['message']}", "",
+          f"Eliminated ({len(raced['eliminated'])}):", ""]
+    md += [f"- {k}: {v}" for k, v in raced["eliminated"].items()]
+    (res / "racing.md").write_text("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Paired comparison of two configurations scored on the same items. Pure functions.
+
+The quantity compared is the difference of the *corpus* error, A minus B (positive: A is worse):
+- WER: sum of word errors / sum of reference words, over the items both scored;
+- UA (SER): the error is 1 - unweighted (balanced) accuracy, the mean over classes of the recall.
+A corpus metric is not a mean of per-item numbers, so the CI is a paired bootstrap: each
+resample draws items with replacement and scores *both* configurations on the same draw
+(`scipy.stats.bootstrap(paired=True)`, percentile interval, seeded). The item-to-item
+correlation of the two configurations (they mostly fail on the same hard utterances) is what
+makes a paired CI much narrower than two separate ones.
+
+`items_needed(delta)` answers "how many items would it take to tell a difference of `delta`
+apart": the bootstrap standard error scales as 1/sqrt(items), so n = N (z_{1-a/2} + z_power)^2
+se^2 / delta^2 (two-sided level 95 %, power 80 % by default).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from speechbudget.records import ItemResult
+
+RATE_METRICS = ("wer", "cer")          # corpus errors / corpus reference units
+BALANCED_METRICS = ("ua",)             # 1 - mean per-class recall
+
+
+@dataclass(frozen=True)
+class PairedItems:
+    """Per-item counts of two configurations on the items both scored, in one order.
+
+    rate metrics: `errors_a`, `errors_b` errors and `n_ref` reference units per item;
+    balanced metrics: errors are 0/1 (wrong/right) and `labels` the class of each item."""
+
+    metric: str
+    item_ids: tuple[str, ...]
+    errors_a: np.ndarray
+    errors_b: np.ndarray
+    n_ref: np.ndarray
+    labels: np.ndarray | None = None
+    dropped: int = 0                   # items not scored (ok) by both
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str) -> PairedItems:
+    """Match two configurations' item results by item id (only items both scored)."""
+    if metric not in RATE_METRICS + BALANCED_METRICS:
+        raise ValueError(f"paired comparison of metric {metric!r}: expected one of "
+                         f"{', '.join(RATE_METRICS + BALANCED_METRICS)}")
+    by_b = {r.item_id: r for r in b if r.ok}
+    common = [(r, by_b[r.item_id]) for r in a if r.ok and r.item_id in by_b]
+    common.sort(key=lambda p: p[0].item_id)
+    all_ids = {r.item_id for r in a} | {r.item_id for r in b}
+    ids = tuple(r.item_id for r, _ in common)
+    if metric in RATE_METRICS:
+        for ra, rb in common:
+            if ra.n_ref != rb.n_ref:
+                raise ValueError(f"item {ra.item_id}: {ra.n_ref} reference units under one "
+                                 f"configuration, {rb.n_ref} under the other")
+        ea = np.array([ra.errors or 0 for ra, _ in common], dtype=float)
+        eb = np.array([rb.errors or 0 for _, rb in common], dtype=float)
+        n = np.array([ra.n_ref or 0 for ra, _ in common], dtype=float)
+        return PairedItems(metric, ids, ea, eb, n, None, len(all_ids) - len(ids))
+    labels = [ra.reference for ra, _ in common]
+    classes = sorted(set(labels))
+    code = {c: i for i, c in enumerate(classes)}
+    ea = np.array([float(ra.prediction != ra.reference) for ra, _ in common])
+    eb = np.array([float(rb.prediction != rb.reference) for _, rb in common])
+    return PairedItems(metric, ids, ea, eb, np.ones(len(common)),
+                       np.array([code[x] for x in labels], dtype=float), len(all_ids) - len(ids))
+
+
+def corpus_error(errors: np.ndarray, n_ref: np.ndarray, labels: np.ndarray | None = None,
+                 axis: int = -1) -> np.ndarray:
+    """Corpus error along `axis`: sum errors / sum n_ref, or (labels given) 1 - balanced
+    accuracy (classes absent from a resample are left out of its mean)."""
+    if labels is None:
+        return np.sum(errors, axis=axis) / np.sum(n_ref, axis=axis)
+    classes = np.unique(labels)
+    per_class = []
+    for c in classes:
+        mask = labels == c
+        count = np.sum(mask, axis=axis)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class.append(np.where(count > 0, np.sum(errors * mask, axis=axis) /
+                                      np.maximum(count, 1), np.nan))
+    return np.nanmean(np.stack(per_class), axis=0)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """error(A) - error(B) on the same items, with its paired bootstrap CI."""
+
+    metric: str
+    n_items: int
+    error_a: float
+    error_b: float
+    diff: float                      # error_a - error_b (positive: A worse)
+    ci_low: float
+    ci_high: float
+    se: float                        # bootstrap standard error of diff
+    level: float = 0.95
+    dropped: int = 0
+
+    @property
+    def significant(self) -> bool:
+        """The CI excludes 0: A and B can be told apart at this level."""
+        return self.ci_low > 0 or self.ci_high < 0
+
+    def a_worse_by_more_than(self, margin: float) -> bool:
+        """A is significantly worse than B by more than `margin` (the CI lies above it)."""
+        return self.ci_low > margin
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided p-value of "no difference", normal approximation with the bootstrap
+        standard error (usable at the small levels a multiple-comparison correction needs,
+        where bootstrap percentiles are too few)."""
+        if self.se <= 0 or not math.isfinite(self.se):
+            return 1.0 if self.diff == 0 else 0.0
+        from scipy.stats import norm
+        return float(2 * norm.sf(abs(self.diff) / self.se))
+
+    def items_needed(self, delta: float, power: float = 0.8) -> int | None:
+        """Items for a true difference of `delta` to give a CI excluding 0 with probability
+        `power` (normal approximation from the paired bootstrap variance); None when the two
+        configurations never differ on these items (no variance to scale)."""
+        if delta == 0 or self.se <= 0 or not math.isfinite(self.se):
+            return None
+        from scipy.stats import norm
+        z = norm.ppf(1 - (1 - self.level) / 2) + norm.ppf(power)
+        return int(math.ceil(self.n_items * (z * self.se / abs(delta)) ** 2))
+
+    def describe(self, names: tuple[str, str] = ("A", "B")) -> str:
+        pct = 100 * self.level
+        return (f"{names[0]} - {names[1]}: {self.diff:+.3g} error "
+                f"({pct:.0f}% CI {self.ci_low:+.3g} to {self.ci_high:+.3g}, paired, "
+                f"{self.n_items} items)")
+
+
+def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 2000,
+                      seed: int = 0) -> PairedDifference:
+    """The paired bootstrap CI of error(A) - error(B) (percentile interval, seeded)."""
+    if len(p) == 0:
+        raise ValueError("paired comparison: the two configurations share no scored item")
+    if p.labels is None and float(np.sum(p.n_ref)) <= 0:
+        raise ValueError("paired comparison: the shared items have no reference words")
+    labels = p.labels
+
+    def stat(ea, eb, n, *lab, axis=-1):
+        lb = lab[0] if lab else None
+        return corpus_error(ea, n, lb, axis) - corpus_error(eb, n, lb, axis)
+
+    data = (p.errors_a, p.errors_b, p.n_ref) + ((labels,) if labels is not None else ())
+    ea0 = float(corpus_error(p.errors_a, p.n_ref, labels))
+    eb0 = float(corpus_error(p.errors_b, p.n_ref, labels))
+    d = p.errors_a - p.errors_b
+    if not np.any(d) or len(p) == 1:  # no item differs (or one item): every resample is equal
+        return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0, ea0 - eb0, ea0 - eb0,
+                                0.0, level, p.dropped)
+    from scipy.stats import bootstrap
+    res = bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
+                    confidence_level=level, method="percentile",
+                    rng=np.random.default_rng(seed))
+    return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0,
+                            float(res.confidence_interval.low),
+                            float(res.confidence_interval.high),
+                            float(res.standard_error), level, p.dropped)
+
+
+def permutation_pvalue(p: PairedItems, n_permutations: int = 5000, seed: int = 0) -> float:
+    """Two-sided paired permutation test of "A and B are exchangeable": each permutation swaps
+    A's and B's result on a random subset of the items (exact when 2^items is small)."""
+    rng = np.random.default_rng(seed)
+    labels = p.labels
+    obs = abs(float(corpus_error(p.errors_a, p.n_ref, labels) -
+                    corpus_error(p.errors_b, p.n_ref, labels)))
+    n = len(p)
+    if 2 ** n <= n_permutations:
+        flips = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(bool)
+    else:
+        flips = rng.random((n_permutations, n)) < 0.5
+    a = np.where(flips, p.errors_b, p.errors_a)
+    b = np.where(flips, p.errors_a, p.errors_b)
+    nn = np.broadcast_to(p.n_ref, a.shape)
+    lb = None if labels is None else np.broadcast_to(labels, a.shape)
+    null = np.abs(corpus_error(a, nn, lb, axis=-1) - corpus_error(b, nn, lb, axis=-1))
+    return float(np.mean(null >= obs - 1e-12))

@@ -1,0 +1,127 @@
+"""Racing: stop evaluating a configuration once it is significantly dominated.
+
+A plan with `race` (grid, star or iso_flops) runs every configuration on a first batch of items
+(`first_items`, rounded up to whole shards), then on growing batches (x `growth` per round)
+until the survivors have every item. After each round a configuration X is eliminated when
+another surviving configuration Y costs no more (analytic GFLOPs per item) and is significantly
+more accurate on the items both have scored so far: the paired bootstrap difference
+error(X) - error(Y) (speechbudget.paired) is > 0 with a two-sided p-value below
+alpha / (rounds x (configurations - 1)) — Bonferroni over every look and every rival, so the
+chance that a configuration is ever eliminated wrongly stays below `alpha`. This is F-Race's
+idea (Birattari et al. 2002; irace) with a paired bootstrap in place of the Friedman test, on
+a successive-halving-like geometric schedule of items.
+
+The most accurate configuration of a round can never be eliminated, so the race always ends
+with at least one survivor; survivors are aggregated as in a full sweep. An eliminated
+configuration keeps the items it was scored on in the store, and its status 'eliminated' with
+the evidence. Each round's decision uses only the items of that round's shards, so a resumed
+race (after a kill) takes the same decisions and runs only what is missing.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from speechbudget.axes import Config
+from speechbudget.paired import pair_items, paired_difference
+from speechbudget.sweep.driver import Sweep
+from speechbudget.sweep.plan import Plan
+from speechbudget.tasks.base import Shard
+
+METRIC_OF_TASK = {"asr": "wer", "ser": "ua"}
+
+
+def race_rounds(shard_sizes: Sequence[int], first_items: int, growth: float) -> list[int]:
+    """The number of leading shards each round runs: the fewest holding >= first_items x
+    growth^r items, strictly growing, the last one all shards."""
+    total, out, r = 0, [], 0
+    cum = []
+    for n in shard_sizes:
+        total += n
+        cum.append(total)
+    while True:
+        want = first_items * growth ** r
+        k = next((i + 1 for i, c in enumerate(cum) if c >= want), len(cum))
+        if not out or k > out[-1]:
+            out.append(k)
+        if k >= len(cum):
+            return out
+        r += 1
+
+
+def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str, float | None],
+                 metric: str, level_alpha: float, seed: int = 0) -> dict[str, tuple[Config, str]]:
+    """key -> (the dominating configuration, evidence) for each configuration of `alive` that
+    some other costs no more than and beats with p < level_alpha (paired)."""
+    def c_of(c: Config) -> float:
+        v = cost.get(c.key)
+        return math.inf if v is None else float(v)
+
+    out: dict[str, tuple[Config, str]] = {}
+    for x in alive:
+        best = None
+        for y in alive:
+            if y.key == x.key or cost.get(y.key) is None or c_of(y) > c_of(x):
+                continue
+            p = pair_items(items.get(x.key, []), items.get(y.key, []), metric)
+            if len(p) < 2:
+                continue
+            d = paired_difference(p, seed=seed)
+            if d.diff > 0 and d.p_value < level_alpha and (best is None or
+                                                           d.p_value < best[1].p_value):
+                best = (y, d)
+        if best is not None:
+            y, d = best
+            out[x.key] = (y, f"significantly worse than {y.label} at no more GFLOPs per item: "
+                             f"{d.describe((x.label, y.label))}, p = {d.p_value:.2g} < "
+                             f"{level_alpha:.2g} (Bonferroni)")
+    return out
+
+
+def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
+    """Race `plan`'s configurations (module doc); returns them all (eliminated ones included)."""
+    spec = plan.spec
+    configs = list(plan.configs)
+    metric = METRIC_OF_TASK.get(spec.task, "wer")
+    shards: dict[str, list[Shard]] = {}
+    for c in configs:
+        try:
+            shards[c.key] = list(sweep.task.shards(c, sweep.dataset))
+        except Exception:  # noqa: BLE001 (execute records the failure)
+            shards[c.key] = []
+    sizes = max((s for s in shards.values()), key=len, default=[])
+    rounds = race_rounds([len(sh.item_ids) for sh in sizes], spec.plan.race_first_items or 20,
+                         spec.plan.race_growth)
+    level = spec.plan.race_alpha / (len(rounds) * max(1, len(configs) - 1))
+    s = sweep.summary
+    before = (s.configs, s.shards_skipped)
+    done_before = {c.key: sweep.store.done_shards(c.key) for c in configs}
+    reached = {c.key: 0 for c in configs}       # leading shards each configuration was run on
+    alive = configs
+    for r, k in enumerate(rounds):
+        last = r == len(rounds) - 1
+        for c in alive:
+            reached[c.key] = k
+        sweep.execute(alive, plan.gflops, first_shards=None if last else k)
+        if last:
+            break
+        failed = {row["key"] for row in sweep.store.configs(status="failed")}
+        alive = [c for c in alive if c.key not in failed]
+        ids = {c.key: {i for sh in shards[c.key][:k] for i in sh.item_ids} for c in alive}
+        items = {c.key: [it for it in sweep.store.items(c.key) if it.item_id in ids[c.key]]
+                 for c in alive}
+        out = eliminations(alive, items, plan.gflops, metric, level)
+        for key, (_, why) in out.items():
+            c = next(c for c in alive if c.key == key)
+            n = len(items[key])
+            evidence = f"eliminated in racing round {r + 1} after {n} items: {why}"
+            sweep.store.set_config_status(key, "eliminated", evidence)
+            sweep.summary.eliminated[c.label] = evidence
+        alive = [c for c in alive if c.key not in out]
+    # counted once over the race, not once per round
+    s.configs = before[0] + len(configs)
+    s.shards_skipped = before[1] + sum(
+        len(done_before[c.key] & {sh.shard_id for sh in shards[c.key][:reached[c.key]]})
+        for c in configs)
+    s.rounds = len(rounds)
+    return configs

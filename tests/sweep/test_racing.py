@@ -1,0 +1,70 @@
+"""Racing (sweep.racing) on the test-double task: fewer item evaluations, the same answer, the
+evidence stored, and a killed race resumes to the same decisions."""
+from __future__ import annotations
+
+import pytest
+
+from speechbudget.sweep import ResultsStore, run_sweep
+from speechbudget.sweep.racing import race_rounds
+from speechbudget.sweep.spec import SpecError, spec_from_dict
+
+SPACE = {"models": ["tiny.en", "base.en", "small.en"],
+         "axes": {"window": [30, 10], "stride": [1, 4]},
+         "task_options": {"n_items": 40, "batch_size": 5}}
+RACE = {"type": "grid", "race": {"first_items": 10, "growth": 2}}
+
+
+def test_rounds_grow_geometrically_in_whole_shards_and_end_with_all():
+    assert race_rounds([5] * 8, 10, 2) == [2, 4, 8]
+    assert race_rounds([5] * 8, 12, 2) == [3, 5, 8]     # 12 -> 15 items, 24 -> 25, 48 -> all
+    assert race_rounds([5] * 3, 100, 2) == [3]
+    assert race_rounds([4, 4], 2, 1.1) == [1, 2]
+
+
+def test_race_option_is_validated(bundled_librispeech):
+    base = {"task": "asr", "data": str(bundled_librispeech), "models": ["tiny.en"]}
+    with pytest.raises(SpecError, match="plan.race.growth"):
+        spec_from_dict({**base, "plan": {"type": "grid", "race": {"growth": 1}}})
+    with pytest.raises(SpecError, match="plan.race"):
+        spec_from_dict({**base, "plan": {"type": "adaptive", "race": True}})
+    s = spec_from_dict({**base, "plan": {"type": "star", "race": True}})
+    assert s.plan.race_first_items == 20 and s.plan.race_alpha == 0.05
+
+
+def best(metrics):
+    return min(metrics, key=lambda cm: (cm[1].error, cm[1].gflops))[0].key
+
+
+def test_race_finds_the_full_grids_best_with_fewer_item_evaluations(write_spec, tmp_path):
+    full = run_sweep(write_spec("full", plan="grid", **SPACE), tmp_path / "f.db", progress=False)
+    assert len(full.metrics) == 12 and full.items_run == 12 * 40
+    race = run_sweep(write_spec("race", plan=RACE, **SPACE), tmp_path / "r.db", progress=False)
+    assert race.eliminated, "nothing was eliminated"
+    assert race.items_run < 0.8 * full.items_run
+    assert best(race.metrics) == best(full.metrics)
+    assert race.configs == 12 and race.finished == len(race.metrics) == 12 - len(race.eliminated)
+    # every eliminated configuration is really dominated in the full run
+    by_label = {c.label: m for c, m in full.metrics}
+    for label in race.eliminated:
+        m = by_label[label]
+        assert any(o.gflops <= m.gflops and o.error < m.error for o in by_label.values())
+    st = ResultsStore(tmp_path / "r.db")
+    rows = {r["label"]: r for r in st.configs(status="eliminated")}
+    assert set(rows) == set(race.eliminated)
+    for label, r in rows.items():
+        assert "significantly worse than" in r["reason"] and "p = " in r["reason"]
+        assert 0 < st.n_items(r["key"]) < 40       # the items it was scored on are kept
+
+
+def test_a_killed_race_resumes_to_the_same_decisions(write_spec, tmp_path, monkeypatch):
+    p = write_spec("race", plan=RACE, **SPACE)
+    clean = run_sweep(p, tmp_path / "clean.db", progress=False)
+    monkeypatch.setenv("FAKE_TASK_INTERRUPT_AFTER", "30")   # dies in the second round
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(p, tmp_path / "k.db", progress=False)
+    monkeypatch.delenv("FAKE_TASK_INTERRUPT_AFTER")
+    resumed = run_sweep(p, tmp_path / "k.db", progress=False)
+    assert set(resumed.eliminated) == set(clean.eliminated)
+    assert ResultsStore(tmp_path / "k.db").n_items() == ResultsStore(tmp_path / "clean.db").n_items()
+    again = run_sweep(p, tmp_path / "k.db", progress=False)   # finished: nothing more runs
+    assert again.shards_run == 0 and set(again.eliminated) == set(clean.eliminated)

@@ -1,0 +1,35 @@
+"""The RSS sampler: a peak increase relative to the start, which earlier work cannot change."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechbudget.memory import RssPeak, module_mb, rss_bytes, timed_sleep_alloc
+
+pytestmark = pytest.mark.skipif(rss_bytes() is None, reason="no /proc/self/statm here")
+
+
+def test_peak_increase_of_a_known_allocation():
+    with RssPeak() as p:
+        timed_sleep_alloc(64)
+    assert 60 <= p.increase_mb <= 80
+
+
+def test_order_does_not_change_the_measurement():
+    big_first = []
+    for mb in (200, 40):
+        with RssPeak() as p:
+            timed_sleep_alloc(mb)
+        big_first.append(p.increase_mb)
+    # after the 200 MB piece, the process high-water mark is >= 200 MB; the 40 MB piece still
+    # measures about 40
+    assert 190 <= big_first[0] <= 230 and 36 <= big_first[1] <= 60
+
+
+def test_module_mb_counts_weights_at_their_precision_once():
+    lin = torch.nn.Linear(256, 1024)
+    assert module_mb(lin) == pytest.approx((256 * 1024 + 1024) * 4 / 2**20)
+    assert module_mb(lin.half()) == pytest.approx((256 * 1024 + 1024) * 2 / 2**20)
+    tied = torch.nn.Sequential(lin, torch.nn.Linear(1024, 256))
+    tied[1].weight = torch.nn.Parameter(lin.weight.detach().t())  # not tied: a new tensor
+    assert module_mb(tied) > module_mb(lin)
