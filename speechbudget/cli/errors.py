@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from speechbudget.errors import EXIT_INTERNAL, SpeechbudgetError
@@ -20,7 +19,7 @@ def _one_line(e: BaseException) -> str:
 class ErrorMappingGroup(typer.core.TyperGroup):
     """The top-level group: every subcommand runs inside its `invoke`."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         args = list(args)
         cut = args.index("--") if "--" in args else len(args)
         if "--debug" in args[:cut]:
@@ -28,22 +27,22 @@ class ErrorMappingGroup(typer.core.TyperGroup):
             ctx.meta["speechbudget.debug"] = True
         return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: typer.Context):
         debug = ctx.meta.get("speechbudget.debug") or os.environ.get("SPEECHBUDGET_DEBUG") == "1"
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException,
-                typer.Exit, SystemExit, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort, typer.TyperException, SystemExit, KeyboardInterrupt):
+            # typer's own (its vendored click's usage errors derive from TyperException)
             raise
         except SpeechbudgetError as e:
             if debug:
                 raise
-            click.echo(f"error: {_one_line(e)}", err=True)
+            typer.echo(f"error: {_one_line(e)}", err=True)
             ctx.exit(e.exit_code)
         except Exception as e:  # noqa: BLE001 (the boundary)
             if debug:
                 raise
-            click.echo(f"error: internal error: {type(e).__name__}: {_one_line(e)} (run again "
+            typer.echo(f"error: internal error: {type(e).__name__}: {_one_line(e)} (run again "
                        "with --debug for the traceback)", err=True)
             ctx.exit(EXIT_INTERNAL)
         finally:

@@ -29,7 +29,10 @@ def report_cmd(
     seed: int = typer.Option(0, "--seed", help="seed of the bootstrap"),
 ) -> None:
     """Write the report of a results store; prints the path of index.html."""
+    from speechbudget.errors import check_output_dir
     from speechbudget.report.build import build_report
+
+    check_output_dir(out, "--out")  # before any work
 
     if law not in ("additive", "product"):
         err_console.print(f"[red]error:[/red] invalid --law {law!r}: additive or product")

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -275,20 +276,107 @@ def convert(source: CT2Source, out_dir: str | Path) -> Path:
     return out_dir
 
 
+ORPHAN_AGE_S = 3600.0  # a temporary conversion folder this old belongs to a dead process
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _record_files(folder: Path) -> None:
+    """Add each file's size and SHA-256 to source.json, fsync every file and the folder."""
+    info = json.loads((folder / "source.json").read_text())
+    info["files"] = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+                     for p in sorted(folder.iterdir()) if p.is_file() and p.name != "source.json"}
+    (folder / "source.json").write_text(json.dumps(info, indent=2))
+    for p in folder.iterdir():
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def verify_cached(folder: Path) -> str | None:
+    """None when the converted folder is intact, else what is wrong (a file missing, of
+    another size or content than recorded at conversion). A folder converted before the record
+    existed (no "files" in source.json) is checked for its two essential files only."""
+    try:
+        info = json.loads((folder / "source.json").read_text())
+    except (OSError, ValueError) as e:
+        return f"{folder / 'source.json'}: unreadable ({e})"
+    files = info.get("files")
+    if not isinstance(files, dict):
+        return None if (folder / "model.safetensors").is_file() else \
+            f"{folder / 'model.safetensors'}: missing"
+    for name, rec in files.items():
+        p = folder / name
+        if not p.is_file():
+            return f"{p}: missing"
+        if p.stat().st_size != rec.get("size"):
+            return f"{p}: {p.stat().st_size} bytes, {rec.get('size')} when converted (truncated?)"
+        if _sha256(p) != rec.get("sha256"):
+            return f"{p}: content differs from the conversion's SHA-256"
+    return None
+
+
+def _remove_orphans(root: Path, name: str) -> None:
+    """Temporary folders of conversions whose process died (older than ORPHAN_AGE_S)."""
+    now = time.time()
+    for p in root.glob(f".{name}-*"):
+        try:
+            if p.is_dir() and now - p.stat().st_mtime > ORPHAN_AGE_S:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Path:
     """The converted folder for `source`, converting on first use only. Keyed by the source
-    files' size and mtime; written to a temporary folder and renamed, so an interrupted
-    conversion leaves nothing half-written behind."""
+    files' size and mtime; written to a temporary folder (every file and the folder fsynced)
+    and renamed, so an interrupted conversion leaves nothing half-written behind. A cached
+    folder is verified (sizes and SHA-256 recorded at conversion) on every use; a damaged one
+    is removed and converted again."""
     root = Path(cache_dir) if cache_dir is not None else cache_root() / "ct2-hf"
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in (source.name or "model"))
     final = root / f"{name}-{source.fingerprint()}"
-    if (final / "model.safetensors").exists() and (final / "source.json").exists():
-        return final
+    if (final / "source.json").exists():
+        problem = verify_cached(final)
+        if problem is None:
+            return final
+        import warnings
+        warnings.warn(f"model cache damaged, converting again: {problem}", stacklevel=2)
+        trash = Path(tempfile.mkdtemp(prefix=f".{name}-broken-", dir=root))
+        try:
+            final.rename(trash / "old")
+        except OSError:
+            pass
+        shutil.rmtree(trash, ignore_errors=True)
+    elif final.exists():  # no source.json: not a finished conversion
+        shutil.rmtree(final, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
+    _remove_orphans(root, name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     tmp.chmod(0o755)
     try:
         convert(source, tmp)
+        _record_files(tmp)
         try:
             tmp.rename(final)
         except OSError:  # another process finished first
@@ -297,4 +385,5 @@ def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    _fsync_dir(root)
     return final

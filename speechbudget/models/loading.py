@@ -71,7 +71,7 @@ def _looks_like_path(s: str) -> bool:
 def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
     try:
         return cls.from_pretrained(where, **kwargs)
-    except (OSError, ValueError) as e:
+    except Exception as e:  # noqa: BLE001 (OSError, ValueError, safetensors' own errors...)
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = (" (HF_HUB_OFFLINE is set: only models already in the Hugging Face cache load)"
                 if offline else "")
@@ -179,8 +179,19 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
     where, source, ct2 = _resolve_whisper(str(name_or_path))
     if ct2 is not None:
         where = str(convert_cached(ct2))
-    model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
-                             dtype=dtype, attn_implementation=attn_implementation)
+    try:
+        model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
+                                 dtype=dtype, attn_implementation=attn_implementation)
+    except ModelLoadError:
+        if ct2 is None:
+            raise
+        # a converted copy that verifies but does not load (damaged before sizes and hashes
+        # were recorded): convert it again, once
+        import shutil
+        shutil.rmtree(where, ignore_errors=True)
+        where = str(convert_cached(ct2))
+        model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
+                                 dtype=dtype, attn_implementation=attn_implementation)
     model = model.to(device).eval()
     cfg = model.config
     tokenizer = _load_tokenizer(where)

@@ -10,8 +10,20 @@ from speechbudget.analysis.recommend import describe_machine, rtf_note
 from speechbudget.report.model import ReportData, TaskReport, fmt
 
 
+_MD_SPECIAL = "\\`*_{}[]()<>#+!|~"
+
+
+def md_text(v: Any) -> str:
+    """Text from a store (labels, machine names, messages) as inert Markdown: one line, every
+    character that Markdown or HTML gives a meaning backslash-escaped (`<` and `&` as entities)."""
+    s = " ".join(str(v).split())
+    s = s.replace("&", "&amp;")
+    out = "".join("\\" + c if c in _MD_SPECIAL and c not in "<>" else c for c in s)
+    return out.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _cell(v: Any) -> str:
-    return fmt(v).replace("|", "\\|").replace("\n", " ")
+    return md_text(fmt(v))
 
 
 def _table(head: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
@@ -23,7 +35,7 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
 
 def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     rec = tr.recommendation
-    lines = [f"## {tr.task.upper()}", "", f"**{rec.message}**", ""]
+    lines = [f"## {md_text(tr.task.upper())}", "", f"**{md_text(rec.message)}**", ""]
     if rec.feasible:
         lines += _table(["configuration", "error", "GFLOPs", "RTF"],
                         [(c.label, m.error, m.gflops, m.rtf)
@@ -33,8 +45,8 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                         [(a.axis, d, s.config.label, s.per_doubling, "yes" if s.feasible else "no")
                          for a in rec.marginal for d, s in (("up", a.up), ("down", a.down))
                          if s is not None])
-        lines += [f"Binding knob: {rec.binding}", ""]
-    lines += [f"_{rtf_note(rec.machine)}_", ""]
+        lines += [f"Binding knob: {md_text(rec.binding)}", ""]
+    lines += [f"_{md_text(rtf_note(rec.machine))}_", ""]
     if tr.fit is not None:
         f = tr.fit
         lines += ["### Scaling fit", "", f"`err = {f.formula}`: "
@@ -48,7 +60,7 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
             lines += _table(["configuration (predicted)", "predicted error", "GFLOPs"],
                             [(p.config.label, p.error, p.gflops) for p in tr.predictions])
     else:
-        lines += [f"No scaling fit: {tr.fit_error}", ""]
+        lines += [f"No scaling fit: {md_text(tr.fit_error)}", ""]
     for name, path in tr.plots.items():
         lines.append(f"![{tr.task} {name}]({os.path.relpath(path, out_dir)})")
     lines.append("")
@@ -65,9 +77,9 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
 
 def render_markdown(data: ReportData, out_dir: Path) -> str:
     machine = describe_machine(data.machine) if data.machine else "not recorded"
-    lines = [f"# {data.title}", "", f"Source: {data.source}  ",
-             f"Limits: {data.limits.describe()}  ",
-             f"Machine: {machine}", ""]
+    lines = [f"# {md_text(data.title)}", "", f"Source: {md_text(data.source)}  ",
+             f"Limits: {md_text(data.limits.describe())}  ",
+             f"Machine: {md_text(machine)}", ""]
     for tr in data.tasks:
         lines += _task(tr, out_dir)
     return "\n".join(lines) + "\n"

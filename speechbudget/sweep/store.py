@@ -444,30 +444,39 @@ class ResultsStore:
         return out
 
     def export_csv(self, out_dir: str | Path) -> list[Path]:
-        out_dir = Path(out_dir)
+        """One CSV per table in `out_dir`, each written whole (temporary file + os.replace)."""
+        import io
+
+        from speechbudget.errors import check_output_dir, write_atomic
+        out_dir = check_output_dir(out_dir, "export folder")
+        tables = self.tables()
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, (cols, rows) in self.tables().items():
-            p = out_dir / f"{name}.csv"
-            with p.open("w", newline="") as f:
-                w = csv.writer(f)
-                w.writerow(cols)
-                w.writerows(rows)
-            paths.append(p)
+        for name, (cols, rows) in tables.items():
+            buf = io.StringIO(newline="")
+            w = csv.writer(buf)
+            w.writerow(cols)
+            w.writerows(rows)
+            paths.append(write_atomic(out_dir / f"{name}.csv", buf.getvalue()))
         return paths
 
     def export_parquet(self, out_dir: str | Path) -> list[Path]:
+        import io
+
         import pyarrow as pa
         import pyarrow.parquet as pq
-        out_dir = Path(out_dir)
+
+        from speechbudget.errors import check_output_dir, write_atomic
+        out_dir = check_output_dir(out_dir, "export folder")
+        tables = self.tables()
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = []
-        for name, (cols, rows) in self.tables().items():
-            p = out_dir / f"{name}.parquet"
+        for name, (cols, rows) in tables.items():
             table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)}) if rows \
                 else pa.table({c: pa.array([], pa.string()) for c in cols})
-            pq.write_table(table, p)
-            paths.append(p)
+            buf = io.BytesIO()
+            pq.write_table(table, buf)
+            paths.append(write_atomic(out_dir / f"{name}.parquet", buf.getvalue()))
         return paths
 
 
