@@ -28,6 +28,7 @@ document.querySelectorAll('table.sortable').forEach(function (t) {
       rows.forEach(function (r) { body.appendChild(r); });
     });
   });
+  if (body.rows.length < 8) return;   // a filter box only where there is something to filter
   var box = document.createElement('input');
   box.type = 'search'; box.placeholder = 'filter rows'; box.className = 'filter';
   box.addEventListener('input', function () {
