@@ -27,6 +27,10 @@ def report_cmd(
     bootstrap: int = typer.Option(100, "--bootstrap", min=0,
                                   help="bootstrap resamples for the fit's uncertainty"),
     seed: int = typer.Option(0, "--seed", help="seed of the bootstrap"),
+    interactive: Optional[bool] = typer.Option(None, "--interactive/--static",
+                                               help="Plotly figures and sortable tables (inline "
+                                                    "JavaScript, offline); default: when plotly "
+                                                    "is installed"),
 ) -> None:
     """Write the report of a results store; prints the path of index.html."""
     from speechbudget.errors import check_output_dir
@@ -43,6 +47,9 @@ def report_cmd(
         err_console.print(f"[red]error:[/red] {store}: no finished configurations"
                           + (f" for task {task!r}" if task else "") + " to report")
         raise typer.Exit(2)
+    if interactive is None:
+        from speechbudget.report.interactive import available
+        interactive = available()
     index = build_report(loaded, out, limits=limits, task=task, law=law, n_bootstrap=bootstrap,
-                         seed=seed)
+                         seed=seed, interactive=interactive)
     console.print(f"report: {index}")

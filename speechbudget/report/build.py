@@ -67,11 +67,13 @@ def make_plots(tr: TaskReport, plot_dir: Path) -> None:
 def build_report(results: "Results | str | Path | LoadedResults", out_dir: str | Path,
                  limits: Limits | None = None, task: str | None = None, law: str = "additive",
                  n_bootstrap: int = 100, seed: int = 0,
-                 title: str = "speechbudget report") -> Path:
+                 title: str = "speechbudget report", interactive: bool = False) -> Path:
     """Write `out_dir/index.html` (self-contained), `summary.md`, `report.json` and the PNGs.
 
     `results`: a list of (Config, ConfigMetrics) pairs, the path of a results store, or what
-    `analysis.source.load_results` returned.
+    `analysis.source.load_results` returned. `interactive`: Plotly
+    figures and sortable, filterable tables, JavaScript inline (still one offline file; needs
+    plotly).
     Returns the path of index.html.
     """
     loaded = load_results(results, task=task)
@@ -88,7 +90,7 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
     (out / "summary.md").write_text(render_markdown(data, out))
     (out / "report.json").write_text(json.dumps(to_json(data), indent=1, default=_json_default))
     index = out / "index.html"
-    index.write_text(render_html(data))
+    index.write_text(render_html(data, interactive=interactive))
     return index
 
 

@@ -24,6 +24,8 @@ tr.front td{background:#fff7e6}
 .pred{color:#7a4b00;font-style:italic}
 img{max-width:100%;border:1px solid #eee;margin:6px 0}
 .note{color:#555;font-size:13px}
+input.filter{margin:6px 0;padding:3px 6px;font-size:13px;width:240px}
+details summary{color:#555;font-size:13px;cursor:pointer}
 """
 
 
@@ -35,7 +37,7 @@ def _img(path: Path, alt: str) -> str:
 def _table(head: Iterable[str], rows: Iterable[Iterable[Any]], left: int = 1,
            row_class: Iterable[str] | None = None) -> str:
     head = list(head)
-    out = ["<table><thead><tr>"]
+    out = ['<table class="sortable"><thead><tr>']
     out += [f'<th class="{"l" if i < left else ""}">{escape(h)}</th>' for i, h in enumerate(head)]
     out.append("</tr></thead><tbody>")
     classes = list(row_class) if row_class is not None else None
@@ -115,13 +117,20 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
     return "".join(out)
 
 
-def _task(tr: TaskReport, limits: Limits) -> str:
+def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     t = escape(tr.task)
     out = [f'<h2 id="task-{t}">{t.upper()}: {len(tr.results)} configurations</h2>']
     out.append(f"<h3>Scaling-law fit</h3>{_fit(tr, limits)}")
     out.append("<h3>Pareto frontiers</h3>")
     for cost, fr in tr.frontiers.items():
-        if f"pareto_{cost}" in tr.plots:
+        if interactive and fr.points:
+            from speechbudget.report.interactive import pareto_figure
+            out.append(pareto_figure(fr, tr.task, f"pareto-{t}-{escape(cost)}"))
+            if f"pareto_{cost}" in tr.plots:
+                out.append("<details><summary>static image</summary>" + _img(
+                    tr.plots[f"pareto_{cost}"], f"{tr.task} Pareto front: error vs {cost}")
+                    + "</details>")
+        elif f"pareto_{cost}" in tr.plots:
             out.append(_img(tr.plots[f"pareto_{cost}"], f"{tr.task} Pareto front: error vs {cost}"))
         if fr.skipped:
             out.append(f'<p class="note">Not on the {escape(cost)} plot: '
@@ -154,16 +163,24 @@ def _task(tr: TaskReport, limits: Limits) -> str:
     return "".join(out)
 
 
-def render_html(data: ReportData) -> str:
+def render_html(data: ReportData, interactive: bool = False) -> str:
+    """The page; `interactive` adds Plotly figures (their JavaScript inline, so the file still
+    works offline) and sortable, filterable tables."""
+    from speechbudget.report import interactive as ia
+    if interactive and not ia.available():
+        raise ImportError("an interactive report needs plotly: pip install 'speechbudget[report]'")
     machine = describe_machine(data.machine) if data.machine else "not recorded"
     parts = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{escape(data.title)}</title><style>{CSS}</style></head><body>",
+             f"<title>{escape(data.title)}</title><style>{CSS}</style>",
+             ia.plotly_script() if interactive else "", "</head><body>",
              f"<h1>{escape(data.title)}</h1>",
              f'<p class="meta">Source: {escape(data.source)} · limits: '
              f"{escape(data.limits.describe())} · machine: {escape(machine)}</p>",
              '<section id="recommendation"><h2>Recommendation</h2>']
     parts += [_recommendation(tr.recommendation) for tr in data.tasks]
     parts.append("</section>")
-    parts += [f"<section>{_task(tr, data.limits)}</section>" for tr in data.tasks]
+    parts += [f"<section>{_task(tr, data.limits, interactive)}</section>" for tr in data.tasks]
+    if interactive:
+        parts.append(f"<script>{ia.TABLE_JS}</script>")
     parts.append("</body></html>")
     return "\n".join(parts)
