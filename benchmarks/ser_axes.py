@@ -10,7 +10,7 @@
    (C = 0.1 fixed, training + validation actors). Paired bootstrap CI of linear - MLP.
 2. xV: token stride --strides at --stride-positions for the best (backbone, duration) of part 1
    (best by the better head's UA), same folds and head: UA vs inference GFLOPs.
-3. Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
+3. (run before 2, so that a run cut short keeps it) Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
    frozen (both heads), top-k, LoRA at --ranks, DAMA, full fine-tuning (all encoder layers),
    each with its training GFLOPs (speechbudget.flops.training_flops, exact forward + backward,
    validation passes excluded) and wall time.
@@ -186,25 +186,7 @@ def main() -> None:
                       f"ref {h['logreg_ref']['ua']:.3f} ({time.perf_counter() - t_start:.0f} s)",
                       flush=True)
                 out["frozen"].append(row)
-            save()
-    if "stride" not in skip and out["frozen"]:
-        best_head = max(("mlp", "linear"),
-                        key=lambda h: np.mean([r["heads"][h]["ua"] for r in out["frozen"]]))
-        best = max(out["frozen"], key=lambda r: r["heads"][best_head]["ua"])
-        out["stride_choice"] = {"head": best_head, "config": best["config"]}
-        L = Config(task="ser", model=best["model"]).arch.encoder_layers
-        heads = {best_head: frozen_heads[best_head]}
-        out["stride"].append({**best, "heads": {best_head: best["heads"][best_head]}})
-        for pos in args.stride_positions.split(","):
-            at = L // 2 if pos == "mid" else (pos if pos == "output" else int(pos))
-            for s in [int(x) for x in args.strides.split(",")]:
-                c = Config(task="ser", model=best["model"], window=best["duration_s"], stride=s,
-                           stride_at=at)
-                row = run_config(ds, c, heads, all_folds, args.folds, args, cache, encoders)
-                print(f"stride {s} at {at}: UA {row['heads'][best_head]['ua']:.3f} "
-                      f"({time.perf_counter() - t_start:.0f} s)", flush=True)
-                out["stride"].append(row)
-        save()
+                save()
     if "adapt" not in skip:
         L = Config(task="ser", model=args.adapt_model).arch.encoder_layers
         folds = list(range(args.adapt_folds))
@@ -228,6 +210,24 @@ def main() -> None:
                                          for h, v in row["heads"].items()), flush=True)
             out["adaptation"].append(row)
             save()
+    if "stride" not in skip and out["frozen"]:
+        best_head = max(("mlp", "linear"),
+                        key=lambda h: np.mean([r["heads"][h]["ua"] for r in out["frozen"]]))
+        best = max(out["frozen"], key=lambda r: r["heads"][best_head]["ua"])
+        out["stride_choice"] = {"head": best_head, "config": best["config"]}
+        L = Config(task="ser", model=best["model"]).arch.encoder_layers
+        heads = {best_head: frozen_heads[best_head]}
+        out["stride"].append({**best, "heads": {best_head: best["heads"][best_head]}})
+        for pos in args.stride_positions.split(","):
+            at = L // 2 if pos == "mid" else (pos if pos == "output" else int(pos))
+            for s in [int(x) for x in args.strides.split(",")]:
+                c = Config(task="ser", model=best["model"], window=best["duration_s"], stride=s,
+                           stride_at=at)
+                row = run_config(ds, c, heads, all_folds, args.folds, args, cache, encoders)
+                print(f"stride {s} at {at}: UA {row['heads'][best_head]['ua']:.3f} "
+                      f"({time.perf_counter() - t_start:.0f} s)", flush=True)
+                out["stride"].append(row)
+                save()
     save()
     print(f"total {out['total_wall_s']:.0f} s wall; wrote {od / 'ser_axes.json'} and .md")
 
