@@ -146,6 +146,8 @@ def main() -> None:
     ap.add_argument("--peft-lr", type=float, default=1e-3, help="LoRA / DAMA backbone lr")
     ap.add_argument("--full-lr", type=float, default=1e-4, help="top-k / full FT backbone lr")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: frozen,stride,adapt")
+    ap.add_argument("--budget-s", type=float, default=None, help="start no new row after this "
+                    "many seconds (rows not run are listed in the results as skipped)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -176,9 +178,18 @@ def main() -> None:
         (od / "ser_axes.md").write_text(markdown(out))
 
     all_folds = list(range(args.folds))
+    out["skipped_rows"] = []
+
+    def over(what: str) -> bool:
+        if args.budget_s is not None and time.perf_counter() - t_start > args.budget_s:
+            out["skipped_rows"].append(what)
+            return True
+        return False
     if "frozen" not in skip:
         for model in args.models.split(","):
             for d in [float(x) for x in args.durations.split(",")]:
+                if over(f"frozen {model} {d:g} s"):
+                    continue
                 row = run_config(ds, Config(task="ser", model=model, window=d), frozen_heads,
                                  all_folds, args.folds, args, cache, encoders, reference=True)
                 h = row["heads"]
@@ -201,6 +212,8 @@ def main() -> None:
                    {"mlp": opts(args.peft_lr)}),
                   ("full", full_finetuning(L), {"mlp": opts(args.full_lr)})]
         for name, ad, heads in plans:
+            if over(f"adaptation {name}"):
+                continue
             c = Config(task="ser", model=args.adapt_model, window=args.adapt_duration,
                        adaptation=ad)
             row = run_config(ds, c, heads, folds, args.folds, args, cache, encoders)
@@ -221,6 +234,8 @@ def main() -> None:
         for pos in args.stride_positions.split(","):
             at = L // 2 if pos == "mid" else (pos if pos == "output" else int(pos))
             for s in [int(x) for x in args.strides.split(",")]:
+                if over(f"stride {s} at {at}"):
+                    continue
                 c = Config(task="ser", model=best["model"], window=best["duration_s"], stride=s,
                            stride_at=at)
                 row = run_config(ds, c, heads, all_folds, args.folds, args, cache, encoders)
@@ -291,6 +306,8 @@ def markdown(o: dict) -> str:
                 lines.append(f"| {r['method']} | {hname} | {h['ua']:.3f} ({_ci(h['ua_ci'])}) | "
                              f"{h['trainable_params']:,} | {h['train_gflops']:.0f} | {vs} | {fr} | "
                              f"{h['wall_s']:.0f} |")
+    if o.get("skipped_rows"):
+        lines += ["", "Not run (time budget `--budget-s` reached): " + "; ".join(o["skipped_rows"])]
     return "\n".join(lines) + "\n"
 
 
