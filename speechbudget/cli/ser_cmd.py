@@ -100,6 +100,8 @@ def train_cmd(
     targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
     pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
+    head: str = typer.Option("mlp", "--head", help="mlp (learned head) | linear (regularised "
+                             "LogisticRegression on the standardised layer means; frozen only)"),
     layer_weights: bool = typer.Option(True, "--layer-weights/--last-layer",
                                        help="learned weighted sum of all hidden states, or the "
                                             "last one only"),
@@ -141,7 +143,7 @@ def train_cmd(
     try:
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
-                               layer_weights=layer_weights)
+                               layer_weights=layer_weights, head=head)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")

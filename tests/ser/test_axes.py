@@ -125,3 +125,30 @@ def test_bundled_base_loads_offline_and_feeds_the_head(monkeypatch):
         logits = head(hidden, mask)
     assert logits.shape == (3, 6) and torch.isfinite(logits).all()
     assert build_backbone(config, encoders=encoders).encoder is bb.encoder  # reused, not reloaded
+
+
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm"])
+def test_wav2vec2_family_folder_loads_through_from_pretrained_and_feeds_the_head(family,
+                                                                                 tmp_path):
+    """Pretrained wav2vec2 / HuBERT / WavLM weights cannot be fetched here: a small random model
+    saved in Hugging Face format goes through the same from_pretrained path as a real one."""
+    import transformers as tf
+
+    from speechbudget.tasks.ser.backbone import build_backbone
+
+    cls = {"wav2vec2": "Wav2Vec2", "hubert": "Hubert", "wavlm": "WavLM"}[family]
+    cfg = getattr(tf, f"{cls}Config")(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                      intermediate_size=64, conv_dim=(32, 32),
+                                      conv_kernel=(10, 3), conv_stride=(5, 2),
+                                      num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    torch.manual_seed(0)
+    getattr(tf, f"{cls}Model")(cfg).save_pretrained(tmp_path / family)
+    config = Config(task="ser", model=f"{family}-base" if family != "wavlm" else "wavlm-base-plus",
+                    window=0.5)
+    bb = build_backbone(config, str(tmp_path / family))
+    assert not bb.is_whisper and (bb.num_hidden_states, bb.hidden_size) == (3, 32)
+    waves, n = _waves(0.5, 2)
+    with torch.no_grad():
+        hidden, mask = bb(waves, n)
+        logits = SerHead(32, 3, 6).eval()(hidden, mask)
+    assert hidden.shape[:2] == (3, 2) and logits.shape == (2, 6) and torch.isfinite(logits).all()

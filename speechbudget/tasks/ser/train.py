@@ -110,14 +110,25 @@ class TrainResult:
 
 # ---- audio and cached features ---------------------------------------------------------------
 
-def read_clips(clips: Sequence[Clip]) -> tuple[dict[str, np.ndarray], list[tuple[str, str]]]:
-    """Audio of each readable clip by id, and (clip id, reason) for each one that is not."""
+def read_clips(clips: Sequence[Clip], store: MutableMapping | None = None
+               ) -> tuple[dict[str, np.ndarray], list[tuple[str, str]]]:
+    """Audio of each readable clip by id, and (clip id, reason) for each one that is not.
+    `store` (caller-owned) keeps decoded audio (or the AudioError) by clip id across calls."""
     audio, skipped = {}, []
     for c in clips:
-        try:
-            audio[c.id] = read_clip(c)
-        except AudioError as e:
-            skipped.append((c.id, str(e)))
+        if store is not None and c.id in store:
+            got = store[c.id]
+        else:
+            try:
+                got = read_clip(c)
+            except AudioError as e:
+                got = e
+            if store is not None:
+                store[c.id] = got
+        if isinstance(got, AudioError):
+            skipped.append((c.id, str(got)))
+        else:
+            audio[c.id] = got
     return audio, skipped
 
 
@@ -236,7 +247,8 @@ def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
 def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         val_ids: Sequence[str] = (), options: TrainOptions | None = None,
         source: str | None = None, device: str = "cpu", cache: MutableMapping | None = None,
-        label: str = "train", encoders: MutableMapping | None = None) -> TrainResult:
+        label: str = "train", encoders: MutableMapping | None = None,
+        audio_store: MutableMapping | None = None) -> TrainResult:
     """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs).
     `cache` keeps frozen-backbone features, `encoders` loaded frozen encoders (both caller-owned)."""
     from speechbudget.tasks.ser.data import check_disjoint
@@ -245,7 +257,7 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     check_disjoint(dataset, train=train_ids, validation=val_ids)
     labels = list(dataset.labels)
     train_clips, val_clips = dataset.subset(train_ids), dataset.subset(val_ids)
-    audio, skipped = read_clips(train_clips + val_clips)
+    audio, skipped = read_clips(train_clips + val_clips, audio_store)
     train_clips = [c for c in train_clips if c.id in audio]
     val_clips = [c for c in val_clips if c.id in audio]
     if not train_clips:

@@ -1,0 +1,315 @@
+"""SER along the three axes on the RAVDESS sample, actor-disjoint folds, UA with 95% bootstrap CIs:
+
+    OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/ser_axes.py [--data ...] [--threads 2]
+
+1. xT x xN: duration D in --durations x backbone in --models, frozen, every fold held out once.
+   Two heads on the same cached features: the learned MLP head (weighted layer sum, mean pooling,
+   early stopping on the validation fold) and the linear head (LogisticRegression on the
+   standardised concatenated layer means, C chosen on the validation fold, refit on training +
+   validation actors); and beside them the logistic-regression reference of ser_duration.py
+   (C = 0.1 fixed, training + validation actors). Paired bootstrap CI of linear - MLP.
+2. xV: token stride --strides at --stride-positions for the best (backbone, duration) of part 1
+   (best by the better head's UA), same folds and head: UA vs inference GFLOPs.
+3. (run before 2, so that a run cut short keeps it) Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
+   frozen (both heads), top-k, LoRA at --ranks, DAMA, full fine-tuning (all encoder layers),
+   each with its training GFLOPs (speechbudget.flops.training_flops, exact forward + backward,
+   validation passes excluded) and wall time.
+Nothing is tuned on a test fold: heads and C are chosen on the validation fold (training actors).
+Writes benchmarks/results/ser_axes.{json,md} (after each part, so a partial run keeps its rows).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from speechbudget.adaptation import full_finetuning
+from speechbudget.axes import Adaptation, Config
+from speechbudget.machine import machine_info
+from speechbudget.tasks.ser.data import load_dataset
+from speechbudget.tasks.ser.metrics import flops_for, ser_metrics
+from speechbudget.tasks.ser.runner import fold_splits
+from speechbudget.tasks.ser.train import TrainOptions, build_model, cached_features, fit, \
+    predict_logits, read_clips
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bootstrap(refs, hyps, other=None, n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap CI of UA over clips (or of UA(hyps) - UA(other), paired)."""
+    from sklearn.metrics import balanced_accuracy_score as ba
+    import warnings
+
+    refs, hyps = np.asarray(refs), np.asarray(hyps)
+    other = None if other is None else np.asarray(other)
+    rng = np.random.default_rng(seed)
+    vals = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            i = rng.integers(0, len(refs), len(refs))
+            v = ba(refs[i], hyps[i])
+            vals.append(v - ba(refs[i], other[i]) if other is not None else v)
+    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
+def logreg_reference(model, ds, tr, te, audio, cache) -> list[str]:
+    """ser_duration.py's reference: standardised LR, C = 0.1, on training + validation actors."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    ctr = [c for c in ds.subset(tr) if c.id in audio]
+    cte = [c for c in ds.subset(te) if c.id in audio]
+    xtr = cached_features(model, ctr, audio, cache, 16, "mean")[0].flatten(1).numpy()
+    xte = cached_features(model, cte, audio, cache, 16, "mean")[0].flatten(1).numpy()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    clf.fit(xtr, [c.label for c in ctr])
+    return list(clf.predict(xte))
+
+
+def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[int], n_folds: int,
+               args, cache: dict, encoders: dict, reference: bool = False) -> dict:
+    """Train each head on each fold; UA over the union of the held-out folds."""
+    labels = list(ds.labels)
+    refs: list[str] = []
+    hyps = {h: [] for h in heads}
+    if reference:
+        hyps["logreg_ref"] = []
+    train_gf = {h: 0.0 for h in heads}
+    wall = {h: 0.0 for h in heads}
+    info = {h: {} for h in heads}
+    for k in folds:
+        tr, va, te = fold_splits(ds, n_folds, args.seed, k)
+        test_clips = ds.subset(te)
+        audio, _ = read_clips(test_clips, args.audio_store)
+        test_clips = [c for c in test_clips if c.id in audio]
+        refs += [c.label for c in test_clips]
+        for h, opts in heads.items():
+            t0 = time.perf_counter()
+            res = fit(config, ds, tr, va, opts, device=args.device, cache=cache,
+                      label=f"{config.label} {h} fold {k}", encoders=encoders,
+                      audio_store=args.audio_store)
+            frozen = config.adaptation.method == "none" and not config.adaptation.unfreeze_top
+            logits = predict_logits(res.model, test_clips, audio, cache if frozen else None)
+            wall[h] += time.perf_counter() - t0
+            hyps[h] += [labels[i] for i in logits.argmax(1).tolist()]
+            inf, tg = flops_for(config, res.n_train, res.epochs_run, len(labels), opts.pooling,
+                                opts.layer_weights, opts.head)
+            train_gf[h] += tg
+            info[h] = {"inference_gflops": inf, "trainable_params": res.trainable_params,
+                       "best": info[h].get("best", []) + [res.best_epoch if opts.head == "mlp"
+                                                          else res.history[-1]["C"]]}
+        if reference:
+            model = build_model(config, labels, TrainOptions(progress=False), device=args.device,
+                                encoders=encoders)
+            all_audio, _ = read_clips(ds.subset(tr + va + te), args.audio_store)
+            hyps["logreg_ref"] += logreg_reference(model, ds, tr + va, te, all_audio, cache)
+    out = {"config": config.label, "model": config.model, "duration_s": float(config.window),
+           "stride": config.stride, "stride_at": config.stride_at,
+           "adaptation": config.adaptation.label, "folds": len(folds), "n_test": len(refs),
+           "heads": {}}
+    for h, pred in hyps.items():
+        m = ser_metrics(refs, pred, labels)
+        row = {"ua": m.ua, "ua_ci": bootstrap(refs, pred), "wa": m.wa, "macro_f1": m.macro_f1}
+        if h in heads:
+            row.update(train_gflops=train_gf[h], wall_s=wall[h], **info[h])
+        out["heads"][h] = row
+    if "linear" in hyps and "mlp" in hyps:
+        out["linear_minus_mlp_ci"] = bootstrap(refs, hyps["linear"], hyps["mlp"])
+    if "linear" in hyps and "logreg_ref" in hyps:
+        out["linear_minus_ref_ci"] = bootstrap(refs, hyps["linear"], hyps["logreg_ref"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "emotion_sample"))
+    ap.add_argument("--models", default="tiny.en,base")
+    ap.add_argument("--durations", default="1,2,3,4,5")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=60, help="MLP head on a frozen backbone")
+    ap.add_argument("--strides", default="2,4")
+    ap.add_argument("--stride-positions", default="0,mid", help="layer indices, 'mid' (L // 2) "
+                    "or 'output'")
+    ap.add_argument("--adapt-model", default="tiny.en")
+    ap.add_argument("--adapt-duration", type=float, default=2.0)
+    ap.add_argument("--adapt-folds", type=int, default=1)
+    ap.add_argument("--adapt-epochs", type=int, default=6)
+    ap.add_argument("--ranks", default="4,16")
+    ap.add_argument("--top-k", type=int, default=1)
+    ap.add_argument("--peft-lr", type=float, default=1e-3, help="LoRA / DAMA backbone lr")
+    ap.add_argument("--full-lr", type=float, default=1e-4, help="top-k / full FT backbone lr")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: frozen,stride,adapt")
+    ap.add_argument("--budget-s", type=float, default=None, help="start no new row after this "
+                    "many seconds (rows not run are listed in the results as skipped)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.audio_store = {}  # decoded audio by clip id, shared by every fit (decoding is costly)
+    t_start, cpu_start = time.perf_counter(), time.process_time()
+    ds = load_dataset(args.data)
+    cache: dict = {}
+    encoders: dict = {}
+    skip = set(filter(None, args.skip.split(",")))
+    base = dict(seed=args.seed, progress=False)
+    frozen_heads = {"mlp": TrainOptions(epochs=args.epochs, head="mlp", **base),
+                    "linear": TrainOptions(head="linear", **base)}
+    out = {"benchmark": "ser_axes", "data": args.data, "n_clips": len(ds),
+           "n_speakers": len(ds.speakers), "machine": machine_info(args.threads),
+           "args": {k: v for k, v in vars(args).items() if k != "audio_store"},
+           "frozen": [], "stride": [], "adaptation": []}
+    od = Path(args.out)
+    od.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        out["total_wall_s"] = time.perf_counter() - t_start
+        out["total_cpu_s"] = time.process_time() - cpu_start
+        out["load_average_end"] = os.getloadavg()
+        (od / "ser_axes.json").write_text(json.dumps(out, indent=2))
+        (od / "ser_axes.md").write_text(markdown(out))
+
+    all_folds = list(range(args.folds))
+    out["skipped_rows"] = []
+
+    def over(what: str) -> bool:
+        if args.budget_s is not None and time.perf_counter() - t_start > args.budget_s:
+            out["skipped_rows"].append(what)
+            return True
+        return False
+    if "frozen" not in skip:
+        for model in args.models.split(","):
+            for d in [float(x) for x in args.durations.split(",")]:
+                if over(f"frozen {model} {d:g} s"):
+                    continue
+                row = run_config(ds, Config(task="ser", model=model, window=d), frozen_heads,
+                                 all_folds, args.folds, args, cache, encoders, reference=True)
+                h = row["heads"]
+                print(f"{model} {d:g} s: mlp {h['mlp']['ua']:.3f} linear {h['linear']['ua']:.3f} "
+                      f"ref {h['logreg_ref']['ua']:.3f} ({time.perf_counter() - t_start:.0f} s)",
+                      flush=True)
+                out["frozen"].append(row)
+                save()
+    if "adapt" not in skip:
+        L = Config(task="ser", model=args.adapt_model).arch.encoder_layers
+        folds = list(range(args.adapt_folds))
+        opts = lambda lr: TrainOptions(epochs=args.adapt_epochs, backbone_lr=lr, **base)  # noqa
+        plans = [("frozen", Adaptation(), frozen_heads),
+                 (f"top{args.top_k}", Adaptation(unfreeze_top=args.top_k),
+                  {"mlp": opts(args.full_lr)})]
+        plans += [(f"lora{r}", Adaptation(method="lora", rank=r), {"mlp": opts(args.peft_lr)})
+                  for r in [int(x) for x in args.ranks.split(",")]]
+        r_max = max(int(x) for x in args.ranks.split(","))
+        plans += [(f"dama{r_max}", Adaptation(method="dama", rank=r_max),
+                   {"mlp": opts(args.peft_lr)}),
+                  ("full", full_finetuning(L), {"mlp": opts(args.full_lr)})]
+        for name, ad, heads in plans:
+            if over(f"adaptation {name}"):
+                continue
+            c = Config(task="ser", model=args.adapt_model, window=args.adapt_duration,
+                       adaptation=ad)
+            row = run_config(ds, c, heads, folds, args.folds, args, cache, encoders)
+            row["method"] = name
+            print(f"{name}: " + ", ".join(f"{h} UA {v['ua']:.3f} train {v['train_gflops']:.0f} "
+                                         f"GFLOPs {v['wall_s']:.0f} s"
+                                         for h, v in row["heads"].items()), flush=True)
+            out["adaptation"].append(row)
+            save()
+    if "stride" not in skip and out["frozen"]:
+        best_head = max(("mlp", "linear"),
+                        key=lambda h: np.mean([r["heads"][h]["ua"] for r in out["frozen"]]))
+        best = max(out["frozen"], key=lambda r: r["heads"][best_head]["ua"])
+        out["stride_choice"] = {"head": best_head, "config": best["config"]}
+        L = Config(task="ser", model=best["model"]).arch.encoder_layers
+        heads = {best_head: frozen_heads[best_head]}
+        out["stride"].append({**best, "heads": {best_head: best["heads"][best_head]}})
+        for pos in args.stride_positions.split(","):
+            at = L // 2 if pos == "mid" else (pos if pos == "output" else int(pos))
+            for s in [int(x) for x in args.strides.split(",")]:
+                if over(f"stride {s} at {at}"):
+                    continue
+                c = Config(task="ser", model=best["model"], window=best["duration_s"], stride=s,
+                           stride_at=at)
+                row = run_config(ds, c, heads, all_folds, args.folds, args, cache, encoders)
+                print(f"stride {s} at {at}: UA {row['heads'][best_head]['ua']:.3f} "
+                      f"({time.perf_counter() - t_start:.0f} s)", flush=True)
+                out["stride"].append(row)
+                save()
+    save()
+    print(f"total {out['total_wall_s']:.0f} s wall; wrote {od / 'ser_axes.json'} and .md")
+
+
+def _ci(ci) -> str:
+    return f"{ci[0]:.3f}-{ci[1]:.3f}"
+
+
+def markdown(o: dict) -> str:
+    m, a = o["machine"], o["args"]
+    lines = [f"# SER along the three axes on {Path(o['data']).name}", "",
+             f"{o['n_clips']} clips, {o['n_speakers']} actors, actor-disjoint folds (test fold k, "
+             f"validation fold k+1, the rest trains). Machine: {m['cpu']}, {m['cores']} cores, "
+             f"{m['torch_threads']} torch threads, torch {m['torch']}; shared with other jobs "
+             f"(load average {o['load_average_end'][0]:.1f} at the end). Total "
+             f"{o['total_wall_s']:.0f} s wall, {o['total_cpu_s']:.0f} s CPU. Command: "
+             f"`python benchmarks/ser_axes.py " + " ".join(
+                 f"--{k.replace('_', '-')} {v}" for k, v in a.items()
+                 if k not in ("data", "out", "device") and v != "") + "`", ""]
+    if o["frozen"]:
+        lines += [f"## Duration x backbone, frozen ({a['folds']} folds, every clip tested once)",
+                  "", "MLP = learned head (weighted layer sum, mean pooling, early stopping); "
+                  "linear = LogisticRegression head (C by validation UA, refit on training + "
+                  "validation actors); ref = LR with C = 0.1 (ser_duration.py's reference). "
+                  "GFLOPs per clip are inference (backbone + that head).", "",
+                  "| backbone | D s | MLP UA (95% CI) | linear UA (95% CI) | ref LR UA | "
+                  "linear - MLP (95% CI) | linear - ref (95% CI) | GFLOPs/clip | C chosen |",
+                  "|" + "---|" * 9]
+        for r in o["frozen"]:
+            h = r["heads"]
+            lines.append(
+                f"| {r['model']} | {r['duration_s']:g} | {h['mlp']['ua']:.3f} ({_ci(h['mlp']['ua_ci'])})"
+                f" | {h['linear']['ua']:.3f} ({_ci(h['linear']['ua_ci'])}) | "
+                f"{h['logreg_ref']['ua']:.3f} | {_ci(r['linear_minus_mlp_ci'])} | "
+                f"{_ci(r['linear_minus_ref_ci'])} | {h['linear']['inference_gflops']:.3f} | "
+                f"{', '.join(f'{c:g}' for c in h['linear']['best'])} |")
+    if o["stride"]:
+        ch = o["stride_choice"]
+        lines += ["", f"## Token stride (xV) on {ch['config']}, head {ch['head']} "
+                  f"({a['folds']} folds)", "",
+                  "| stride | after layer | UA (95% CI) | GFLOPs/clip | UA ratio | GFLOPs ratio |",
+                  "|---|---|---|---|---|---|"]
+        b = o["stride"][0]["heads"][ch["head"]]
+        for r in o["stride"]:
+            h = r["heads"][ch["head"]]
+            lines.append(f"| {r['stride']} | {r['stride_at']} | {h['ua']:.3f} ({_ci(h['ua_ci'])}) "
+                         f"| {h['inference_gflops']:.3f} | {h['ua'] / b['ua']:.3f} | "
+                         f"{h['inference_gflops'] / b['inference_gflops']:.3f} |")
+    if o["adaptation"]:
+        full = next((r["heads"]["mlp"] for r in o["adaptation"] if r["method"] == "full"), None)
+        lines += ["", f"## Adaptation at {a['adapt_duration']:g} s, {a['adapt_model']} "
+                  f"({a['adapt_folds']} fold(s), {o['adaptation'][0]['n_test']} test clips; "
+                  f"trained backbones {a['adapt_epochs']} epochs, LoRA/DAMA lr {a['peft_lr']:g}, "
+                  f"top-k/full lr {a['full_lr']:g}; best epoch on the validation fold)", "",
+                  "| method | head | UA (95% CI) | trainable params | train GFLOPs | "
+                  "UA vs full FT | full FT FLOPs / these | wall s |", "|" + "---|" * 8]
+        for r in o["adaptation"]:
+            for hname, h in r["heads"].items():
+                vs = f"{h['ua'] / full['ua']:.3f}" if full else "-"
+                fr = f"{full['train_gflops'] / h['train_gflops']:.2f}" if full else "-"
+                lines.append(f"| {r['method']} | {hname} | {h['ua']:.3f} ({_ci(h['ua_ci'])}) | "
+                             f"{h['trainable_params']:,} | {h['train_gflops']:.0f} | {vs} | {fr} | "
+                             f"{h['wall_s']:.0f} |")
+    if o.get("skipped_rows"):
+        lines += ["", "Not run (time budget `--budget-s` reached): " + "; ".join(o["skipped_rows"])]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
