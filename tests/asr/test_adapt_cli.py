@@ -34,7 +34,7 @@ def test_adapt_then_eval(tmp_path, monkeypatch):
     info = json.loads((out / "adapter.json").read_text())
     assert info["config"]["adaptation"]["objective"] == "distill"
     assert len(info["train"]["losses"]) == 3 and (out / "adapter.safetensors").exists()
-    r = cli.invoke(app, ["asr", "eval", *common, "--adapter", str(out), "--json",
+    r = cli.invoke(app, ["asr", "eval", *common, "--adapter", str(out), "-o",
                          str(tmp_path / "m.json")])
     assert r.exit_code == 0, r.output
     m = json.loads((tmp_path / "m.json").read_text())
