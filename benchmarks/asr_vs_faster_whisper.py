@@ -269,8 +269,11 @@ def write_md(results: dict, out: Path, argv: list[str]) -> str:
     lines = [f"# {results['model']}: speechbudget vs faster-whisper ({results['utterances']} "
              f"utterances, {results['audio_s']:.0f} s of audio)", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, "
-             f"torch {m['torch']}, native bf16: {m['bf16_native']}. All modes in one process, one "
-             f"after the other, in the order below. Command: `OMP_NUM_THREADS={results['threads']} "
+             f"torch {m['torch']}, native bf16: {m['bf16_native']}. All modes in one process, "
+             f"interleaved in blocks of {results.get('block')} utterances (every mode on a block, "
+             f"then the next block; the order rotated per block). Wall time is what a user waits;"
+             f" CPU time (all threads of the process) is less sensitive to other load on a shared "
+             f"machine. Command: `OMP_NUM_THREADS={results['threads']} "
              f"flock /tmp/bench.lock python benchmarks/asr_vs_faster_whisper.py {' '.join(argv)}`",
              "", f"Data: {results['data']} (utterances {results['skip']}.."
              f"{results['skip'] + results['utterances'] - 1} in the loader's order).", "",
