@@ -1,7 +1,6 @@
 """Helpers of the bad-input corpus: an in-process CLI that fails on any traceback."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -86,7 +86,6 @@ def test_a_stopped_runners_lease_expires_and_its_shard_is_taken_over(tmp_path,
         assert marker.exists(), a.communicate()[1][-3000:]
         time.sleep(0.5)
         a.send_signal(signal.SIGSTOP)  # alive (not released at start) but no longer renewing
-        t0 = time.time()
         b = runner(spec, db, lease_s=3)
         out, err = b.communicate(timeout=200)
         assert b.returncode == 0, err[-3000:]
