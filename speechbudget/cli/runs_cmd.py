@@ -129,7 +129,9 @@ def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     st = _open(store)
     paths = []
     if not raw:
+        from speechbudget.errors import check_output_dir
         from speechbudget.sweep.export import export
+        check_output_dir(out, "--out")
         paths = export(st, out, fmt)
     elif fmt in ("csv", "both"):
         paths += st.export_csv(out)

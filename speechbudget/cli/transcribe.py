@@ -22,14 +22,14 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str = "c
     """(file, segments or None, info or None, error or None) per file, in order; a bad file does
     not stop the others."""
     from speechbudget.cli.asr_cmd import _stride_at, resolve_model
-    from speechbudget.tasks.asr.transcribe import _as_audio, load_bundle, transcribe_many
+    from speechbudget.tasks.asr.transcribe import as_audio, load_bundle, transcribe_many
 
     _, path = resolve_model(model)
     bundle = load_bundle(path or model, device)
     good, out = [], {}
     for f in files:
         try:
-            good.append((f, _as_audio(f)))
+            good.append((f, as_audio(f)))
         except Exception as e:  # AudioError and anything a decoder library raises
             out[f] = (None, None, f"{type(e).__name__}: {e}")
     if good:

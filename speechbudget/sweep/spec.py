@@ -57,12 +57,12 @@ MAX_PLAN_POINTS = 100_000         # combinations a plan enumerates before buildi
 _NUM = (int, float)
 TASK_OPTIONS: dict[str, dict[str, tuple]] = {
     "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,),
-            "model_path": (str, None), "n_boot": (int,), "seed": (int,)},
+            "model_path": (str, None), "n_boot": (int,), "seed": (int,), "adapter": (str, None)},
     "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
             "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,
             "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),
             "layer_weights": (bool,), "dropout": _NUM, "train_crop": (str,),
-            "eval_batch_size": (int,), "progress": (bool,)},
+            "eval_batch_size": (int,), "progress": (bool,), "head": (str,), "linear_c": _NUM},
 }
 
 

@@ -36,9 +36,9 @@ def best(metrics):
 
 
 def test_race_finds_the_full_grids_best_with_fewer_item_evaluations(write_spec, tmp_path):
-    full = run_sweep(write_spec("full", plan="grid", **SPACE), tmp_path / "f.db", progress=False)
+    full = run_sweep(write_spec("full", plan="grid", **SPACE), tmp_path / "f.db", progress=False, allow_runner=True)
     assert len(full.metrics) == 12 and full.items_run == 12 * 40
-    race = run_sweep(write_spec("race", plan=RACE, **SPACE), tmp_path / "r.db", progress=False)
+    race = run_sweep(write_spec("race", plan=RACE, **SPACE), tmp_path / "r.db", progress=False, allow_runner=True)
     assert race.eliminated, "nothing was eliminated"
     assert race.items_run < 0.8 * full.items_run
     assert best(race.metrics) == best(full.metrics)
@@ -58,13 +58,13 @@ def test_race_finds_the_full_grids_best_with_fewer_item_evaluations(write_spec, 
 
 def test_a_killed_race_resumes_to_the_same_decisions(write_spec, tmp_path, monkeypatch):
     p = write_spec("race", plan=RACE, **SPACE)
-    clean = run_sweep(p, tmp_path / "clean.db", progress=False)
+    clean = run_sweep(p, tmp_path / "clean.db", progress=False, allow_runner=True)
     monkeypatch.setenv("FAKE_TASK_INTERRUPT_AFTER", "30")   # dies in the second round
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(p, tmp_path / "k.db", progress=False)
+        run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)
     monkeypatch.delenv("FAKE_TASK_INTERRUPT_AFTER")
-    resumed = run_sweep(p, tmp_path / "k.db", progress=False)
+    resumed = run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)
     assert set(resumed.eliminated) == set(clean.eliminated)
     assert ResultsStore(tmp_path / "k.db").n_items() == ResultsStore(tmp_path / "clean.db").n_items()
-    again = run_sweep(p, tmp_path / "k.db", progress=False)   # finished: nothing more runs
+    again = run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)   # finished: nothing more runs
     assert again.shards_run == 0 and set(again.eliminated) == set(clean.eliminated)

@@ -37,7 +37,7 @@ def load_bundle(model: str, device: str) -> Any:
     return _BUNDLES[key]
 
 
-def _as_audio(audio: str | Path | np.ndarray) -> np.ndarray:
+def as_audio(audio: str | Path | np.ndarray) -> np.ndarray:
     if isinstance(audio, (str, Path)):
         from speechbudget.audio import load_audio
         return load_audio(audio)
@@ -65,7 +65,7 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
     pipe = AsrPipeline(bundle, cfg, device,
                        model=cast_for_precision(bundle.model, precision, device))
     pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
-    items = [(f"{i}", _as_audio(a)) for i, a in enumerate(audios)]
+    items = [(f"{i}", as_audio(a)) for i, a in enumerate(audios)]
     out = pipe.transcribe_items(items, batch_size)
     return [(out[i].segments, _info(cfg, out[i], len(a) / SAMPLE_RATE, pipe)) for i, a in items]
 
