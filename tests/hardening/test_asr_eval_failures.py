@@ -1,5 +1,5 @@
 """`asr eval` on real tiny.en: an utterance that fails makes it exit 1 (with the results written
-whole to --json first), unless --allow-failures."""
+whole to -o first), unless --allow-failures."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ def test_failed_items_exit_1_unless_allowed(tmp_path, cli):
     m = tmp_path / "m.jsonl"
     m.write_text(json.dumps(short) + "\n" + json.dumps(bad) + "\n")
     out = tmp_path / "r.json"
-    cli("asr", "eval", "--data", m, "--device", "cpu", "--window", "10", "--json", out,
+    cli("asr", "eval", "--data", m, "--device", "cpu", "--window", "10", "-o", out,
         code=1, has=("1 of 2 utterances failed", "missing.flac", "--allow-failures"))
     got = json.loads(out.read_text())  # written whole before the exit
     assert {i["item_id"]: i["ok"] for i in got["items"]} == {short["id"]: True, "broken": False}
