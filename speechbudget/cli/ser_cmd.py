@@ -80,6 +80,13 @@ def _confusion_table(m) -> Table:
     return t
 
 
+# the column mapping options of every SER command that reads a dataset (one definition)
+AUDIO_COLUMN = typer.Option(None, "--audio-column", help="manifest/CSV column with the audio path")
+LABEL_COLUMN = typer.Option(None, "--label-column", help="column with the emotion label")
+SPEAKER_COLUMN = typer.Option(None, "--speaker-column",
+                              help="column with the speaker (folds are speaker-disjoint)")
+
+
 @ser_app.command("train")
 def train_cmd(
     data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
@@ -112,12 +119,9 @@ def train_cmd(
     folds: int = typer.Option(5, "--folds", help="speaker-disjoint folds"),
     fold: int = typer.Option(0, "--fold", help="the held-out test fold (the next one validates)"),
     seed: int = typer.Option(0, "--seed"),
-    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
-                                               "column with the audio path"),
-    label_column: Optional[str] = typer.Option(None, "--label-column", help="column with the "
-                                               "emotion label"),
-    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
-                                                 "the speaker (folds are speaker-disjoint)"),
+    audio_column: Optional[str] = AUDIO_COLUMN,
+    label_column: Optional[str] = LABEL_COLUMN,
+    speaker_column: Optional[str] = SPEAKER_COLUMN,
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
 ) -> None:
@@ -164,12 +168,9 @@ def eval_cmd(
     data: Path = typer.Option(..., "--data", help="manifest.jsonl, a CREMA-D or RAVDESS folder"),
     held_out: bool = typer.Option(False, "--held-out", help="only the checkpoint's test fold "
                                   "clips (same dataset)"),
-    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
-                                               "column with the audio path"),
-    label_column: Optional[str] = typer.Option(None, "--label-column", help="column with the "
-                                               "emotion label"),
-    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
-                                                 "the speaker (folds are speaker-disjoint)"),
+    audio_column: Optional[str] = AUDIO_COLUMN,
+    label_column: Optional[str] = LABEL_COLUMN,
+    speaker_column: Optional[str] = SPEAKER_COLUMN,
     as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON to "
                                  "stdout"),
     json_out: Optional[Path] = typer.Option(None, "-o", "--out",

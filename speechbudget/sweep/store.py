@@ -336,6 +336,17 @@ class ResultsStore:
             "SELECT shard_id FROM leases WHERE config_key = ? AND owner != ? AND expires > ?",
             (key, owner, time.time()))}
 
+    @staticmethod
+    def _release_and_check_done(db: sqlite3.Connection, key: str, shard_id: str,
+                                owner: str) -> bool:
+        """Inside a write transaction: drop `owner`'s lease on the shard; True when another
+        runner has stored the shard meanwhile (then this runner's result is not written)."""
+        db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND owner = ?",
+                   (key, shard_id, owner))
+        row = db.execute("SELECT status FROM shards WHERE config_key = ? AND shard_id = ?",
+                         (key, shard_id)).fetchone()
+        return bool(row and row[0] == "done")
+
     def commit_shard(self, key: str, shard_id: str, results: Sequence[ItemResult],
                      run_id: int | None, attempts: int = 1, owner: str | None = None) -> bool:
         """Store a finished shard's items and mark it done, atomically, and release its lease.
@@ -343,13 +354,8 @@ class ResultsStore:
         left as it is, and False returned."""
         rows = [(key, shard_id, run_id, *_item_row(r)) for r in results]
         with self._tx() as db:
-            if owner is not None:
-                db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND "
-                           "owner = ?", (key, shard_id, owner))
-                row = db.execute("SELECT status FROM shards WHERE config_key = ? AND "
-                                 "shard_id = ?", (key, shard_id)).fetchone()
-                if row and row[0] == "done":
-                    return False
+            if owner is not None and self._release_and_check_done(db, key, shard_id, owner):
+                return False
             db.execute("DELETE FROM items WHERE config_key = ? AND shard_id = ?", (key, shard_id))
             db.executemany(f"INSERT OR REPLACE INTO items (config_key, shard_id, run_id, "
                            f"{', '.join(ITEM_COLUMNS)}) VALUES "
@@ -363,13 +369,8 @@ class ResultsStore:
     def fail_shard(self, key: str, shard_id: str, reason: str, run_id: int | None,
                    attempts: int = 1, owner: str | None = None) -> None:
         with self._tx() as db:
-            if owner is not None:
-                db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND "
-                           "owner = ?", (key, shard_id, owner))
-                row = db.execute("SELECT status FROM shards WHERE config_key = ? AND "
-                                 "shard_id = ?", (key, shard_id)).fetchone()
-                if row and row[0] == "done":
-                    return
+            if owner is not None and self._release_and_check_done(db, key, shard_id, owner):
+                return
             db.execute("INSERT OR REPLACE INTO shards (config_key, shard_id, status, attempts, "
                        "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'failed', ?, ?, "
                        "NULL, ?, ?)", (key, shard_id, attempts, reason, run_id, time.time()))

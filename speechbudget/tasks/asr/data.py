@@ -69,6 +69,22 @@ class AsrDataset:
             raise AudioError(f"{item.id}: the item has no audio")
         return self.hf.read_row(item.index, item.id)
 
+    def joined(self, min_s: float, pause_s: float = 0.4) -> tuple[np.ndarray, str, int]:
+        """A long recording built from this dataset: its utterances in order, each followed by
+        `pause_s` of silence, until at least `min_s` seconds (all of them if fewer). Returns
+        (audio, the joined reference transcripts, utterances used)."""
+        from speechbudget.geometry import SAMPLE_RATE
+        pause = np.zeros(int(round(pause_s * SAMPLE_RATE)), np.float32)
+        parts: list[np.ndarray] = []
+        refs: list[str] = []
+        for item in self.items:
+            parts += [self.load_audio(item), pause]
+            refs.append(item.text)
+            if sum(len(p) for p in parts) >= min_s * SAMPLE_RATE:
+                break
+        return (np.concatenate(parts) if parts else np.zeros(0, np.float32), " ".join(refs),
+                len(refs))
+
     def duration(self, item: AsrItem) -> float:
         """Seconds of audio (from the manifest, the file header, or 0 when unknown/unreadable)."""
         if item.duration_s is not None:
