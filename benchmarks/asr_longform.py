@@ -105,7 +105,7 @@ def main() -> None:
                      "wall_faster_whisper_s": t_fw, "segments_faster_whisper": fw_segs, **extra})
         print(json.dumps(rows[-1]), flush=True)
     res = {"command": "python benchmarks/asr_longform.py " + " ".join(
-        f"--{k} {v}" for k, v in vars(args).items() if k not in ("out", "data")),
+        f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
         "machine": machine_info(args.threads), "audio_s": dur, "utterances": n_utts, "rows": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
