@@ -91,7 +91,6 @@ def eval_cmd(
     import torch
 
     from speechbudget.axes import Config, ConfigError
-    from speechbudget.tasks.asr.data import DatasetError
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
 
     from speechbudget.errors import check_output_file, write_atomic
@@ -117,11 +116,8 @@ def eval_cmd(
             raise typer.BadParameter(str(e), param_hint="--adapter") from None
     task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path, adapter=adapter)
     from speechbudget.tasks.asr.data import Columns, load_dataset
-    try:
-        ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
-                                               speaker=speaker_column, id=id_column))
-    except DatasetError as e:
-        raise typer.BadParameter(str(e), param_hint="--data") from None
+    ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
+                                           speaker=speaker_column, id=id_column))  # exit 3
     from rich.progress import Progress
     with Progress(console=err_console, transient=True) as prog:
         bar = prog.add_task(f"{cfg.label}", total=len(ds))
@@ -186,7 +182,7 @@ def adapt_cmd(
     from speechbudget.axes import Config, ConfigError
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr import adapt as ad
-    from speechbudget.tasks.asr.data import DatasetError, load_dataset
+    from speechbudget.tasks.asr.data import load_dataset
 
     if adapt != "distill":
         raise typer.BadParameter(f"{adapt!r}: only 'distill' is implemented for ASR",
@@ -202,10 +198,7 @@ def adapt_cmd(
         opts = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
     except (ConfigError, ad.AdapterError) as e:
         raise typer.BadParameter(str(e)) from None
-    try:
-        ds = load_dataset(data, limit=limit)
-    except DatasetError as e:
-        raise typer.BadParameter(str(e), param_hint="--data") from None
+    ds = load_dataset(data, limit=limit)  # a DatasetError is exit 3
     err = Console(stderr=True)
     bundle = load_whisper(path or arch_name)
     items = [(it.id, ds.load_audio(it)) for it in ds.items if not it.problem]

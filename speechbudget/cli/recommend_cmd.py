@@ -34,9 +34,8 @@ def open_results(store: Path, task: Optional[str]):
     from speechbudget.sweep.store import StoreError
     try:
         return load_results(store, task=task)
-    except (FileNotFoundError, StoreError) as e:
-        err_console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2)
+    except FileNotFoundError as e:  # a StoreError propagates: exit 4
+        raise StoreError(f"{store}: no such results store ({e.strerror or e})") from None
 
 
 def limits_from(max_gflops, max_rtf, max_mem_mb):

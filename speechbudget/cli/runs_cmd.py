@@ -17,12 +17,8 @@ app.add_typer(runs_app, name="runs")
 
 
 def _open(store: Path):
-    from speechbudget.sweep.store import ResultsStore, StoreError
-    try:
-        return ResultsStore(store, readonly=True)
-    except StoreError as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2)
+    from speechbudget.sweep.store import ResultsStore
+    return ResultsStore(store, readonly=True)  # a StoreError is exit 4
 
 
 def _iso(ts: float | None) -> str | None:

@@ -53,11 +53,8 @@ def _data(data: Path, audio: str | None, label: str | None, speaker: str | None)
     if audio is None and label is None and speaker is None:
         return data
     from speechbudget.datasets import Columns
-    from speechbudget.tasks.ser.data import DatasetError, load_dataset
-    try:
-        return load_dataset(data, Columns(audio=audio, label=label, speaker=speaker))
-    except DatasetError as e:
-        raise typer.BadParameter(str(e), param_hint="--data") from None
+    from speechbudget.tasks.ser.data import load_dataset
+    return load_dataset(data, Columns(audio=audio, label=label, speaker=speaker))  # exit 3
 
 
 def _metrics_table(title: str, m) -> Table:

@@ -35,7 +35,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     """Print the configurations, their FLOPs and an estimated run time; runs nothing."""
     from speechbudget.sweep.plan import estimate_seconds, plan_configurations, throughput
     from speechbudget.sweep.spec import SpecError, load_spec
-    from speechbudget.sweep.store import ResultsStore, StoreError
+    from speechbudget.sweep.store import ResultsStore
     store = store or store_opt
     try:
         s = load_spec(spec, data=data)
@@ -43,10 +43,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         _fail(str(e))
     n_items, mean_s = _dataset_size(s)
     p = plan_configurations(s, audio_s=audio_s or mean_s)
-    try:
-        st = ResultsStore(store, readonly=True) if store else None
-    except StoreError as e:
-        _fail(str(e))
+    st = ResultsStore(store, readonly=True) if store else None  # a StoreError is exit 4
     tp = throughput(st)
     status = {r["key"]: r["status"] for r in st.configs()} if st else {}
     if as_json:
@@ -162,8 +159,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     """Run a sweep into a store (or resume it): only what is missing is computed."""
     from speechbudget.machine import default_device
     from speechbudget.sweep.run import run_sweep
+    from speechbudget.errors import SpeechbudgetError
     from speechbudget.sweep.spec import SpecError, load_spec
-    from speechbudget.sweep.store import StoreError
     device = device or default_device()
     store = store or store_opt
     if store is None:
@@ -174,7 +171,11 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                             device=device, workers=workers, max_retries=retries,
                             retry_failed=not no_retry_failed, allow_runner=allow_runner,
                             lease_s=lease_s)
-    except (SpecError, StoreError, ValueError) as e:
+    except SpecError as e:
+        _fail(str(e))
+    except SpeechbudgetError:  # a StoreError (exit 4), a DatasetError (exit 3), ...
+        raise
+    except ValueError as e:
         _fail(str(e))
     except KeyboardInterrupt:
         Console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in {store}; "

@@ -245,12 +245,12 @@ def missing_audio_field_is_an_item_problem(tmp, cli):
 @case("manifest")
 def cli_bad_data_before_loading_any_model(tmp, cli):
     p = manifest(tmp / "m.jsonl", None, b"\xff\xfe\x00garbage\n")
-    cli("asr", "eval", "--data", p, "--device", "cpu", code=2, has=(f"{p}:1", "UTF-8"))
+    cli("asr", "eval", "--data", p, "--device", "cpu", code=3, has=(f"{p}:1", "UTF-8"))
 
 
 @case("manifest")
 def cli_missing_data(tmp, cli):
-    cli("asr", "eval", "--data", tmp / "nope.jsonl", "--device", "cpu", code=2,
+    cli("asr", "eval", "--data", tmp / "nope.jsonl", "--device", "cpu", code=3,
         has=("no such manifest",))
 
 
@@ -590,7 +590,7 @@ def foreign_sqlite(path: Path, table: str = "songs") -> Path:
 def refused_unchanged(cli, store: Path, *args):
     before = digest(store)
     cli("sweep", "run", spec_file(store.parent), "--store", store, "--device", "cpu",
-        "--no-progress", *args, code=2, has=(str(store), "not a speechbudget results store"))
+        "--no-progress", *args, code=4, has=(str(store), "not a speechbudget results store"))
     assert digest(store) == before
 
 
@@ -617,7 +617,7 @@ def non_sqlite_file_is_refused(tmp, cli):
 def readers_refuse_foreign_files(tmp, cli):
     p = foreign_sqlite(tmp / "other.db")
     before = digest(p)
-    cli("runs", "list", p, code=2, has=(str(p), "not a speechbudget results store"))
+    cli("runs", "list", p, code=4, has=(str(p), "not a speechbudget results store"))
     assert digest(p) == before
 
 
@@ -625,7 +625,7 @@ def readers_refuse_foreign_files(tmp, cli):
 def empty_file_read_only(tmp, cli):
     p = tmp / "empty.db"
     p.write_bytes(b"")
-    cli("runs", "list", p, code=2, has=(str(p), "empty file"))
+    cli("runs", "list", p, code=4, has=(str(p), "empty file"))
     assert p.read_bytes() == b""
 
 
@@ -649,7 +649,7 @@ def store_path_with_uri_characters(tmp, cli):
 @case("store")
 def store_is_a_folder(tmp, cli):
     (tmp / "s.db").mkdir()
-    cli("runs", "list", tmp / "s.db", code=2, has=("not a results store",))
+    cli("runs", "list", tmp / "s.db", code=4, has=("not a results store",))
 
 
 @case("store")

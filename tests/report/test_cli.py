@@ -53,11 +53,11 @@ def test_recommend_text_and_infeasible(store):
 
 def test_bad_store_and_limits(tmp_path):
     r = runner.invoke(app, ["recommend", str(tmp_path / "nope.db")])
-    assert r.exit_code == 2 and "no such results store" in r.output
+    assert r.exit_code == 4 and "no such results store" in r.output
     bad = tmp_path / "bad.db"
     bad.write_text("not sqlite at all " * 100)
     r = runner.invoke(app, ["recommend", str(bad)])
-    assert r.exit_code == 2 and "bad.db" in r.output
+    assert r.exit_code == 4 and "bad.db" in r.output
     r = runner.invoke(app, ["recommend", str(bad), "--max-rtf", "-1"])
     assert r.exit_code == 2 and "max_rtf=-1" in r.output
 

@@ -138,7 +138,7 @@ def test_cli_plan_run_and_runs(write_spec, tmp_path, monkeypatch):
                          "--format", "both"])
     assert r.exit_code == 0 and (tmp_path / "x" / "items.parquet").exists()
     r = cli.invoke(app, ["runs", "list", str(tmp_path / "none.db")])
-    assert r.exit_code == 2 and "no such results store" in r.output
+    assert r.exit_code == 4 and "no such results store" in r.output
     bad = write_spec("bad", axes={"windw": [30]})
     r = cli.invoke(app, ["sweep", "plan", str(bad)])
     assert r.exit_code == 2 and "axes.windw" in r.output
