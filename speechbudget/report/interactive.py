@@ -69,6 +69,7 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str) -> str:
         return go.Scatter(
             x=[p.cost for p in points], y=[k * p.error for p in points], name=name, mode=mode,
             text=[p.label for p in points] if text_labels else None, textposition="top center",
+            cliponaxis=False,
             customdata=[[p.label, p.config.key] for p in points],
             marker={"size": 9, "color": color}, line={"color": color},
             hovertemplate="<b>%{customdata[0]}</b><br>" + y_title + " %{y:.3g}<br>" + x_title

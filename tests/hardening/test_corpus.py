@@ -413,6 +413,21 @@ def ser_same_dataset_error_type(tmp, cli):
     assert asr.DatasetError is ser.DatasetError is DatasetError
 
 
+@case("ser")
+def ser_eval_of_a_folder_that_is_no_checkpoint(tmp, cli):
+    (tmp / "ck").mkdir()
+    cli("ser", "eval", tmp / "ck", "--data", tmp, "--device", "cpu", code=5,
+        has=(str(tmp / "ck"), "not an SER checkpoint"))
+
+
+@case("ser")
+def ser_eval_of_a_damaged_checkpoint_description(tmp, cli):
+    (tmp / "ck").mkdir()
+    (tmp / "ck" / "ser_config.json").write_text('{"config": {"task": "ser"')  # cut short
+    cli("ser", "eval", tmp / "ck", "--data", tmp, "--device", "cpu", code=5,
+        has=(str(tmp / "ck" / "ser_config.json"), "not a readable SER checkpoint"))
+
+
 # ---- specs ------------------------------------------------------------------------------------
 @case("spec")
 def yaml_alias_bomb(tmp, cli):

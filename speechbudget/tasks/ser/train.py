@@ -448,21 +448,32 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
     """A saved SerModel (and its metadata), ready for prediction."""
     from safetensors.torch import load_file
 
+    from speechbudget.models.ct2_reader import ModelFileError
+
     d = Path(checkpoint_dir)
     meta_path = d / "ser_config.json"
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{d}: not an SER checkpoint (no ser_config.json)")
-    meta = json.loads(meta_path.read_text())
-    config = Config.from_dict(meta["config"])
-    options = TrainOptions.from_dict({**meta["options"], "progress": False})
-    model = build_model(config, meta["labels"], options, source or meta["backbone_source"],
-                        device, init=True)
-    model.head.load_state_dict(load_file(str(d / "head.safetensors"), device=str(device)))
-    if (d / "backbone.safetensors").is_file():
-        saved = load_file(str(d / "backbone.safetensors"), device=str(device))
+        raise ModelFileError(f"{d}: not an SER checkpoint (no ser_config.json)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        config = Config.from_dict(meta["config"])
+        options = TrainOptions.from_dict({**meta["options"], "progress": False})
+        labels, backbone_source = meta["labels"], meta["backbone_source"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description "
+                             f"({type(e).__name__}: {e})") from None
+    model = build_model(config, labels, options, source or backbone_source, device, init=True)
+    try:
+        model.head.load_state_dict(load_file(str(d / "head.safetensors"), device=str(device)))
+        saved = (load_file(str(d / "backbone.safetensors"), device=str(device))
+                 if (d / "backbone.safetensors").is_file() else None)
+    except (OSError, RuntimeError, ValueError) as e:  # missing, truncated or other-shaped
+        raise ModelFileError(f"{d}: the checkpoint's weights cannot be loaded "
+                             f"({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
+    if saved is not None:
         missing, unexpected = model.backbone.encoder.load_state_dict(saved, strict=False)
         if unexpected:
-            raise ValueError(f"{d / 'backbone.safetensors'}: tensors {unexpected[:3]} do not fit "
-                             f"the backbone {model.source}")
+            raise ModelFileError(f"{d / 'backbone.safetensors'}: tensors {unexpected[:3]} do not "
+                                 f"fit the backbone {model.source}")
     model.eval()
     return model, meta
