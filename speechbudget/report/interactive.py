@@ -35,7 +35,7 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
                   eliminated: Sequence[EliminatedConfig] = ()) -> str:
     """An interactive Pareto plot: every configuration with its 95% CI as an error bar (hover:
     name, error and CI, cost), dominated ones grey, the frontier as a red line with its points
-    labelled, racing's eliminated configurations as grey crosses (error on their items only),
+    labelled (a step line: the best error for a budget), racing's eliminated configurations as grey crosses (error on their items only),
     buttons to switch the cost axis between log and linear."""
     import plotly.graph_objects as go
     wer = bool(fr.points) and fr.points[0].metrics.metric == "wer"
@@ -50,11 +50,13 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
         ci = [f"{k * iv[0]:.3g} to {k * iv[1]:.3g}" if iv else "not recorded" for iv in ivs]
         return go.Scatter(
             x=[p.cost for p in points], y=[k * p.error for p in points], name=name, mode=mode,
-            text=[p.label for p in points] if text_labels else None, textposition="top center",
+            text=[p.label for p in points] if text_labels else None,
+            textposition="top right",
+            cliponaxis=False,
             customdata=[[p.label, p.config.key, c] for p, c in zip(points, ci)],
             error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo,
                      "color": color, "thickness": 1, "width": 3},
-            marker={"size": 9, "color": color}, line={"color": color},
+            marker={"size": 9, "color": color}, line={"color": color, "shape": "hv"},
             hovertemplate="<b>%{customdata[0]}</b><br>" + y_title + " %{y:.3g} (95% CI "
                           "%{customdata[2]})<br>" + x_title + " %{x:.4g}<br>key "
                           "%{customdata[1]}<extra>" + name + "</extra>")

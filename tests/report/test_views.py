@@ -369,3 +369,18 @@ def test_utterance_table_filters_and_sorts_in_headless_chromium(page, tmp_path):
     differ = section(html, "utterances-asr-section").count('data-differ="1"')
     assert int(m.group(1)) == N_ITEMS and int(m.group(2)) == differ < N_ITEMS
     assert int(m.group(3)) == min(len(reference(i).split()) for i in range(N_ITEMS))  # sorted
+
+
+@pytest.mark.parametrize("ref,hyp", [
+    ("The cat sat on the mat.", "the bat sat on mat now"),
+    ("Mister Smith paid 20 dollars", "mr smith payed twenty dollars extra"),
+    ("", "words from nothing"), ("all of it gone", ""), ("", "")])
+def test_the_diff_is_the_alignment_behind_the_word_errors(ref, hyp):
+    from speechbudget.tasks.asr.wer import align_words
+
+    ops = align_words(ref, hyp)
+    we = word_errors(ref, hyp)
+    kinds = [o.op for o in ops]
+    assert (kinds.count("substitute"), kinds.count("delete"), kinds.count("insert")) == (
+        we.substitutions, we.deletions, we.insertions)
+    assert sum(o.ref is not None for o in ops) == we.n_ref
