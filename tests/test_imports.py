@@ -16,10 +16,7 @@ LAYERS = [{"records", "machine", "audio", "architectures", "axes", "pareto_core"
           {"flops"}, {"tasks"}, {"sweep"}, {"analysis"}, {"report"}, {"demo"}, {"cli"}]
 
 # violations other issues own and remove; each must still exist (else delete it here)
-KNOWN_CYCLES = {
-    frozenset({"speechbudget.report.build", "speechbudget.report.html",
-               "speechbudget.report.markdown"}): "report/ is issue 15's",
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}
 KNOWN_PRIVATE = {
     ("speechbudget.cli.transcribe", "speechbudget.cli.asr_cmd._stride_at"): "cli/ is issue 15's",
 }
@@ -157,8 +154,8 @@ def test_no_new_upward_layer_imports():
     assert upward(EDGES) - set(KNOWN_UPWARD) == set()
 
 
-@pytest.mark.xfail(reason="known violations owned by other issues (15: report/ circle and "
-                          "cli private import; 16: flops imports the DAMA schedule from tasks)",
+@pytest.mark.xfail(reason="known violations owned by other issues (15: the cli private "
+                          "import; 16: flops imports the DAMA schedule from tasks)",
                    strict=False)
 def test_no_known_violations_left():
     assert not (set(cycles(EDGES)) & set(KNOWN_CYCLES))

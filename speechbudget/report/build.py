@@ -12,9 +12,11 @@ from speechbudget.analysis.recommend import Limits, recommend
 from speechbudget.analysis.scaling_fit import FitError, fit_results, predict_configs, unrun_grid
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
+from speechbudget.report.eliminated import load_eliminated
 from speechbudget.report.html import render_html
 from speechbudget.report.markdown import render_markdown
 from speechbudget.report.model import ReportData, Results, TaskReport
+from speechbudget.report.utterances import utterance_view
 
 __all__ = ["ReportData", "TaskReport", "analyse", "build_report", "make_plots", "to_json"]
 
@@ -40,8 +42,12 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
                 preds = predict_configs(fit, todo, [c.key for c, _ in res])
         except FitError as e:
             fit_err = str(e)
-        out.append(TaskReport(task, res, rec, frontiers(res), isoflops_bands(res), fit, fit_err,
-                              preds))
+        tr = TaskReport(task, res, rec, frontiers(res), isoflops_bands(res), fit, fit_err, preds)
+        tr.utterances, tr.utterances_note = utterance_view(task, rec.best, rec.runners_up,
+                                                           loaded.items)
+        if loaded.store_path is not None:
+            tr.eliminated = load_eliminated(loaded.store_path, task)
+        out.append(tr)
     return out
 
 
@@ -49,7 +55,9 @@ def make_plots(tr: TaskReport, plot_dir: Path) -> None:
     t = tr.task
     for cost, fr in tr.frontiers.items():
         if fr.points:
-            tr.plots[f"pareto_{cost}"] = plots.pareto_plot(fr, plot_dir / f"{t}_pareto_{cost}.png")
+            tr.plots[f"pareto_{cost}"] = plots.pareto_plot(
+                fr, plot_dir / f"{t}_pareto_{cost}.png",
+                eliminated=tr.eliminated if cost == "gflops" else ())
     if tr.bands:
         tr.plots["isoflops"] = plots.isoflops_plot(tr.bands, plot_dir / f"{t}_isoflops.png")
     if t == "asr":
@@ -131,6 +139,13 @@ def to_json(data: ReportData) -> dict[str, Any]:
                            "gflops": _finite(p.gflops), "predicted": True}
                           for p in tr.predictions],
             "plots": {k: str(v) for k, v in tr.plots.items()},
+            "eliminated": [{"label": e.label, "key": e.config.key, "gflops": e.gflops,
+                            "n_items": e.n_items, "n_failed": e.n_failed,
+                            "error_on_items_scored": e.error, "evidence": e.evidence}
+                           for e in tr.eliminated],
+            "utterances": None if tr.utterances is None else {
+                "recommended": tr.utterances.a.label, "runner_up": tr.utterances.b.label,
+                "n_items": tr.utterances.n_items, "n_differ": tr.utterances.n_differ},
         })
     return {"title": data.title, "source": data.source, "machine": data.machine,
             "limits": {k: getattr(data.limits, k) for k in ("max_gflops", "max_rtf",

@@ -6,8 +6,11 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable
 
-from speechbudget.analysis.recommend import Limits, Recommendation, describe_machine, rtf_note
-from speechbudget.report.model import ReportData, TaskReport, fmt
+from speechbudget.analysis.recommend import (DECISION_RULE, Limits, Recommendation,
+                                              describe_machine, rtf_note)
+from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
+from speechbudget.report.model import ReportData, TaskReport, error_interval, fmt
+from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;
@@ -26,7 +29,8 @@ img{max-width:100%;border:1px solid #eee;margin:6px 0}
 .note{color:#555;font-size:13px}
 input.filter{margin:6px 0;padding:3px 6px;font-size:13px;width:240px}
 details summary{color:#555;font-size:13px;cursor:pointer}
-"""
+tr.elim td{color:#666} td.why{text-align:left;max-width:640px}
+""" + UTTERANCE_CSS
 
 
 def _img(path: Path, alt: str) -> str:
@@ -59,6 +63,7 @@ def _recommendation(rec: Recommendation) -> str:
                 for c, m in [rec.best, *rec.runners_up]]
         parts.append(_table(["configuration", "error", "GFLOPs", "RTF", "peak MB"], rows,
                             row_class=["front"] + [""] * len(rec.runners_up)))
+        parts.append(_tie_group(rec))
         mrows = []
         for a in rec.marginal:
             for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down)):
@@ -77,6 +82,69 @@ def _recommendation(rec: Recommendation) -> str:
         parts.append(f'<p class="note">{escape(n)}</p>')
     parts.append(f'<p class="note">{escape(rtf_note(rec.machine))}</p></div>')
     return "".join(parts)
+
+
+def _ci(iv: tuple[float, float] | None) -> str:
+    return "–" if iv is None else f"{fmt(iv[0], 3)} to {fmt(iv[1], 3)}"
+
+
+def _tie_group(rec: Recommendation) -> str:
+    """The decision rule's evidence: the most accurate configuration, every configuration the
+    paired test cannot tell apart from it (or within the tolerance), each with its error's CI
+    and the paired CI of its difference."""
+    if not rec.paired:
+        return ('<p class="note" id="tie-group-' + escape(rec.task) + '">No tie group: the '
+                "results hold no per-item scores for every configuration, so no paired test "
+                "was possible.</p>")
+    pick = rec.best[0].key if rec.best else None
+    rows, classes = [], []
+    for t in rec.tie_group:
+        d = t.diff
+        role = t.reason + (" · recommended" if t.config.key == pick else "")
+        rows.append((t.config.label, role, t.metrics.error, _ci(error_interval(t.metrics)),
+                     "0 (reference)" if d is None else f"{d.diff:+.3g}",
+                     "–" if d is None else f"{d.ci_low:+.3g} to {d.ci_high:+.3g}",
+                     t.metrics.n_items if d is None else d.n_items,
+                     getattr(t.metrics, rec.cost)))
+        classes.append("front" if t.config.key == pick else "")
+    cost = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak MB"}.get(rec.cost, rec.cost)
+    tol = "" if rec.tolerance is None else f", tolerance {rec.tolerance:g}"
+    out = [f'<div class="tie" id="tie-group-{escape(rec.task)}"><p><b>Tie group</b> '
+           f"({len(rec.tie_group)} configuration{'s' if len(rec.tie_group) != 1 else ''}"
+           f"{escape(tol)}): the most accurate within the limits and those the paired 95% test "
+           "cannot tell apart from it.</p>",
+           _table(["configuration", "in the group as", "error", "error 95% CI",
+                   "Δ error vs most accurate", "paired 95% CI of Δ", "items paired", cost],
+                  rows, left=2, row_class=classes)]
+    if rec.items_to_resolve is not None and rec.difference is not None:
+        out.append(f'<p class="note">About {rec.items_to_resolve} items would resolve a '
+                   f"difference of {abs(rec.difference.diff):.2g} between the recommended and "
+                   "the most accurate configuration (paired variance, 80% power).</p>")
+    out.append(f'<p class="note">Decision rule: {escape(DECISION_RULE)}.</p></div>')
+    return "".join(out)
+
+
+def _eliminated(tr: TaskReport) -> str:
+    """Racing's stopped configurations, apart from the measured ones, with their evidence."""
+    rows = [(e.label, e.n_items, e.n_failed, e.error, e.gflops, e.evidence, e.config.key)
+            for e in tr.eliminated]
+    head = ["configuration", "items scored", "failed", "error on those items",
+            "GFLOPs (analytic)", "evidence that eliminated it", "key"]
+    out = [f'<h3 id="eliminated-{escape(tr.task)}">Eliminated by racing '
+           f"({len(rows)})</h3>",
+           '<p class="note">Stopped before seeing every item because another configuration '
+           "that costs no more was significantly more accurate on the items both had scored "
+           "(paired test, Bonferroni over rounds and rivals). Their error is on fewer items, so "
+           "they are not in the frontiers, the fit or the table above.</p>",
+           '<table class="sortable elim"><thead><tr>'
+           + "".join(f'<th class="{"l" if i in (0, 5, 6) else ""}">{escape(h)}</th>'
+                     for i, h in enumerate(head)) + "</tr></thead><tbody>"]
+    for r in rows:
+        out.append('<tr class="elim">' + "".join(
+            f'<td class="{"l" if i in (0, 6) else ("why" if i == 5 else "")}">'
+            f"{escape(fmt(v))}</td>" for i, v in enumerate(r)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
 
 
 def _fit(tr: TaskReport, limits: Limits) -> str:
@@ -125,7 +193,8 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     for cost, fr in tr.frontiers.items():
         if interactive and fr.points:
             from speechbudget.report.interactive import pareto_figure
-            out.append(pareto_figure(fr, tr.task, f"pareto-{t}-{escape(cost)}"))
+            out.append(pareto_figure(fr, tr.task, f"pareto-{t}-{escape(cost)}",
+                                     tr.eliminated if cost == "gflops" else ()))
             if f"pareto_{cost}" in tr.plots:
                 out.append("<details><summary>static image</summary>" + _img(
                     tr.plots[f"pareto_{cost}"], f"{tr.task} Pareto front: error vs {cost}")
@@ -160,12 +229,19 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     out.append(_table(["configuration", "metric", "value", "CI low", "CI high", "items", "failed",
                        "GFLOPs", "RTF", "peak MB", "frontier (GFLOPs)", "key"], rows,
                       row_class=classes))
+    if tr.eliminated:
+        out.append(_eliminated(tr))
+    if tr.utterances is not None:
+        out.append(utterance_section(tr.utterances))
+    elif tr.utterances_note:
+        out.append(f'<p class="note" id="utterances-{t}-none">No per-utterance view: '
+                   f"{escape(tr.utterances_note)}.</p>")
     return "".join(out)
 
 
 def render_html(data: ReportData, interactive: bool = False) -> str:
-    """The page; `interactive` adds Plotly figures (their JavaScript inline, so the file still
-    works offline) and sortable, filterable tables."""
+    """The page, with sortable, filterable tables (a small inline script); `interactive` adds
+    Plotly figures (their JavaScript inline too, so the file still works offline)."""
     from speechbudget.report import interactive as ia
     if interactive and not ia.available():
         raise ImportError("an interactive report needs plotly: pip install 'speechbudget[report]'")
@@ -180,7 +256,6 @@ def render_html(data: ReportData, interactive: bool = False) -> str:
     parts += [_recommendation(tr.recommendation) for tr in data.tasks]
     parts.append("</section>")
     parts += [f"<section>{_task(tr, data.limits, interactive)}</section>" for tr in data.tasks]
-    if interactive:
-        parts.append(f"<script>{ia.TABLE_JS}</script>")
+    parts.append(f"<script>{TABLE_JS}</script>")  # sortable, filterable tables (vanilla JS)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -1,45 +1,20 @@
 """Interactive pieces of the HTML report, still one offline file: Plotly figures with Plotly's
-JavaScript embedded once (hover shows each configuration, zoom, a log/linear compute axis), and
-a small script that makes every table sortable (click a header) and filterable (type in the box).
+JavaScript embedded once (hover shows each configuration and its 95% CI, error bars, zoom, a
+log/linear compute axis); the tables' small script is report.scripts.
 
 Needs `plotly` (pip install 'speechbudget[report]'); without it the report keeps its PNGs only.
 """
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Sequence
 
 from speechbudget.analysis.pareto import COSTS, FrontierResult
+from speechbudget.report.eliminated import EliminatedConfig
+from speechbudget.report.model import error_interval
+from speechbudget.report.scripts import TABLE_JS
 
-TABLE_JS = """
-document.querySelectorAll('table.sortable').forEach(function (t) {
-  var head = t.tHead.rows[0].cells, body = t.tBodies[0];
-  Array.prototype.forEach.call(head, function (th, i) {
-    th.style.cursor = 'pointer'; th.title = 'sort';
-    th.addEventListener('click', function () {
-      var asc = th.dataset.sort !== 'asc'; th.dataset.sort = asc ? 'asc' : 'desc';
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = a.cells[i].textContent, y = b.cells[i].textContent;
-        var nx = parseFloat(x), ny = parseFloat(y);
-        var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
-        return asc ? c : -c;
-      });
-      rows.forEach(function (r) { body.appendChild(r); });
-    });
-  });
-  if (body.rows.length < 8) return;   // a filter box only where there is something to filter
-  var box = document.createElement('input');
-  box.type = 'search'; box.placeholder = 'filter rows'; box.className = 'filter';
-  box.addEventListener('input', function () {
-    var q = box.value.toLowerCase();
-    Array.prototype.forEach.call(body.rows, function (r) {
-      r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
-    });
-  });
-  t.parentNode.insertBefore(box, t);
-});
-"""
+__all__ = ["TABLE_JS", "available", "figure_data", "pareto_figure", "plotly_script"]
 
 
 def available() -> bool:
@@ -56,9 +31,12 @@ def plotly_script() -> str:
     return f"<script>{get_plotlyjs()}</script>"
 
 
-def pareto_figure(fr: FrontierResult, task: str, div_id: str) -> str:
-    """An interactive Pareto plot: every configuration (hover: name, error, cost), the frontier
-    as a line with its points labelled, buttons to switch the cost axis between log and linear."""
+def pareto_figure(fr: FrontierResult, task: str, div_id: str,
+                  eliminated: Sequence[EliminatedConfig] = ()) -> str:
+    """An interactive Pareto plot: every configuration with its 95% CI as an error bar (hover:
+    name, error and CI, cost), dominated ones grey, the frontier as a red line with its points
+    labelled (a step line: the best error for a budget), racing's eliminated configurations as grey crosses (error on their items only),
+    buttons to switch the cost axis between log and linear."""
     import plotly.graph_objects as go
     wer = bool(fr.points) and fr.points[0].metrics.metric == "wer"
     k = 100.0 if wer else 1.0
@@ -66,22 +44,41 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str) -> str:
     x_title = COSTS.get(fr.cost, fr.cost)
 
     def trace(points, name, mode, color, text_labels):
+        ivs = [error_interval(p.metrics) for p in points]
+        lo = [k * max(0.0, p.error - iv[0]) if iv else 0.0 for p, iv in zip(points, ivs)]
+        hi = [k * max(0.0, iv[1] - p.error) if iv else 0.0 for p, iv in zip(points, ivs)]
+        ci = [f"{k * iv[0]:.3g} to {k * iv[1]:.3g}" if iv else "not recorded" for iv in ivs]
         return go.Scatter(
             x=[p.cost for p in points], y=[k * p.error for p in points], name=name, mode=mode,
-            text=[p.label for p in points] if text_labels else None, textposition="top center",
+            text=[p.label for p in points] if text_labels else None,
+            textposition="top right",
             cliponaxis=False,
-            customdata=[[p.label, p.config.key] for p in points],
-            marker={"size": 9, "color": color}, line={"color": color},
-            hovertemplate="<b>%{customdata[0]}</b><br>" + y_title + " %{y:.3g}<br>" + x_title
-                          + " %{x:.4g}<br>key %{customdata[1]}<extra>" + name + "</extra>")
+            customdata=[[p.label, p.config.key, c] for p, c in zip(points, ci)],
+            error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo,
+                     "color": color, "thickness": 1, "width": 3},
+            marker={"size": 9, "color": color}, line={"color": color, "shape": "hv"},
+            hovertemplate="<b>%{customdata[0]}</b><br>" + y_title + " %{y:.3g} (95% CI "
+                          "%{customdata[2]})<br>" + x_title + " %{x:.4g}<br>key "
+                          "%{customdata[1]}<extra>" + name + "</extra>")
 
     front = sorted(fr.frontier, key=lambda p: p.cost)
-    fig = go.Figure([trace(fr.dominated, "dominated", "markers", "#999999", False),
-                     trace(front, "Pareto frontier", "lines+markers+text", "#d62728", True)])
+    traces = [trace(fr.dominated, "dominated", "markers", "#999999", False),
+              trace(front, "Pareto frontier", "lines+markers+text", "#d62728", True)]
+    elim = [e for e in eliminated if e.gflops and e.error is not None] if fr.cost == "gflops" \
+        else []
+    if elim:
+        traces.append(go.Scatter(
+            x=[e.gflops for e in elim], y=[k * e.error for e in elim], mode="markers",
+            name="eliminated by racing", marker={"symbol": "x", "size": 9, "color": "#555555"},
+            customdata=[[e.label, e.config.key, e.n_items] for e in elim],
+            hovertemplate="<b>%{customdata[0]}</b> (eliminated by racing)<br>" + y_title
+                          + " %{y:.3g} on its %{customdata[2]} items only<br>" + x_title
+                          + " %{x:.4g}<extra></extra>"))
+    fig = go.Figure(traces)
     positive = all(p.cost > 0 for p in fr.points)
     fig.update_layout(
-        title=f"{task.upper()}: error against {x_title}", height=460, margin={"t": 60},
-        xaxis={"title": x_title, "type": "log" if positive else "linear"},
+        title=f"{task.upper()}: error against {x_title} (bars: 95% CI)", height=460,
+        margin={"t": 60}, xaxis={"title": x_title, "type": "log" if positive else "linear"},
         yaxis={"title": y_title}, hovermode="closest", template="plotly_white",
         updatemenus=[{"type": "buttons", "direction": "left", "x": 1.0, "xanchor": "right",
                       "y": 1.15, "buttons": [

@@ -45,6 +45,15 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                         [(a.axis, d, s.config.label, s.per_doubling, "yes" if s.feasible else "no")
                          for a in rec.marginal for d, s in (("up", a.up), ("down", a.down))
                          if s is not None])
+        if rec.paired:
+            lines += ["Tie group (paired 95%: not told apart from the most accurate):", ""]
+            lines += _table(["configuration", "in the group as", "error", "Δ error",
+                             "paired 95% CI of Δ"],
+                            [(t.config.label, t.reason, t.metrics.error,
+                              "0" if t.diff is None else f"{t.diff.diff:+.3g}",
+                              "–" if t.diff is None
+                              else f"{t.diff.ci_low:+.3g} to {t.diff.ci_high:+.3g}")
+                             for t in rec.tie_group])
         lines += [f"Binding knob: {md_text(rec.binding)}", ""]
     lines += [f"_{md_text(rtf_note(rec.machine))}_", ""]
     if tr.fit is not None:
@@ -72,6 +81,15 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                       "" if c.key not in flags else ("dominated" if flags[c.key].dominated
                                                      else "Pareto-optimal"))
                      for c, m in tr.results])
+    if tr.eliminated:
+        lines += ["### Eliminated by racing (not on the frontiers)", ""]
+        lines += _table(["configuration", "items scored", "error on those items", "evidence"],
+                        [(e.label, e.n_items, e.error, e.evidence) for e in tr.eliminated])
+    if tr.utterances is not None:
+        u = tr.utterances
+        lines += [f"Per-utterance comparison of {md_text(u.a.label)} (recommended) and "
+                  f"{md_text(u.b.label)} (runner-up): {u.n_items} items, {u.n_differ} differ "
+                  "(in index.html).", ""]
     return lines
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -17,6 +18,8 @@ from speechbudget.analysis.scaling_fit import ScalingFit  # noqa: E402
 from speechbudget.architectures import get_architecture  # noqa: E402
 from speechbudget.axes import Config  # noqa: E402
 from speechbudget.records import ConfigMetrics  # noqa: E402
+from speechbudget.report.eliminated import EliminatedConfig  # noqa: E402
+from speechbudget.report.model import error_interval  # noqa: E402
 
 Results = list[tuple[Config, ConfigMetrics]]
 DPI = 100
@@ -24,8 +27,7 @@ _readable = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
 _two_five = matplotlib.ticker.FuncFormatter(  # minor log ticks: label only 2x and 5x
     lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5)
     else "")
-_millions = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:g}M")
-MAX_LABELS = 30
+_millions = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:.3g}M")
 
 
 def _save(fig, path: Path) -> Path:
@@ -39,61 +41,100 @@ def _error_name(results_metric: str) -> str:
     return "WER" if results_metric == "wer" else f"error (1 - {results_metric.upper()})"
 
 
-def pareto_plot(fr: FrontierResult, path: Path, title: str = "") -> Path:
-    """All configurations (dominated in grey), the frontier as a step line, labelled points."""
-    fig, ax = plt.subplots(figsize=(8, 5))
-    dom = fr.dominated
+def _log_axis_ticks(axis, values: list[float], fmt=None) -> None:
+    """Tick labels on a log axis whatever its range: under a decade the data has no power of ten
+    to label, so the minor ticks (2..9 x 10^k) are labelled; up to two decades only 2x and 5x."""
+    fmt = fmt or _readable
+    axis.set_major_formatter(fmt)
+    vals = [v for v in values if v > 0]
+    span = math.log10(max(vals) / min(vals)) if vals else 3.0
+    if span < 1:
+        axis.set_minor_formatter(fmt)
+    elif span < 2:
+        axis.set_minor_formatter(_two_five)
+    else:
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def pareto_figure(fr: FrontierResult, title: str = "",
+                  eliminated: Sequence[EliminatedConfig] = ()):
+    """All configurations with the 95% CI of their error as error bars, dominated ones grey, the
+    frontier red with a step line; every point numbered, the numbers named in a key beside the
+    plot (so no label is ever dropped). `eliminated`: racing's stopped configurations, as grey
+    crosses at their error on the items they were scored on. Cost axis log when all costs > 0."""
+    elim = [e for e in eliminated if e.gflops and e.error is not None] if fr.cost == "gflops" \
+        else []
+    n = len(fr.points) + len(elim)
+    fig = plt.figure(figsize=(11, max(5.0, 0.16 * n + 1.2)))
+    grid = fig.add_gridspec(1, 2, width_ratios=[3.2, 1.3], wspace=0.05)
+    ax, key = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    for points, color, size, name, z in ((fr.dominated, "#999999", 22, "dominated", 2),
+                                         (fr.frontier, "#d62728", 36, "Pareto-optimal", 3)):
+        if not points:
+            continue
+        lo_hi = [error_interval(p.metrics) for p in points]
+        yerr = np.array([[max(0.0, p.error - iv[0]) if iv else 0.0 for p, iv in zip(points, lo_hi)],
+                         [max(0.0, iv[1] - p.error) if iv else 0.0 for p, iv in zip(points, lo_hi)]])
+        ax.errorbar([p.cost for p in points], [p.error for p in points], yerr=yerr, fmt="o",
+                    color=color, ms=np.sqrt(size), elinewidth=1, capsize=2, alpha=0.9,
+                    label=f"{name} (bars: 95% CI)", zorder=z)
     front = fr.frontier
-    if dom:
-        ax.scatter([p.cost for p in dom], [p.error for p in dom], c="#bbbbbb", s=22,
-                   label="dominated", zorder=2)
-    ax.scatter([p.cost for p in front], [p.error for p in front], c="#d62728", s=36,
-               label="Pareto-optimal", zorder=3)
     if front:
         ax.step([p.cost for p in front], [p.error for p in front], where="post", c="#d62728",
                 lw=1.2, zorder=1)
-    costs = [p.cost for p in fr.points]
-    if costs and min(costs) > 0 and max(costs) / min(costs) > 20:
+    if elim:
+        ax.scatter([e.gflops for e in elim], [e.error for e in elim], marker="x", c="#555555",
+                   s=30, label="eliminated by racing (error on its items only)", zorder=2)
+    costs = [p.cost for p in fr.points] + [e.gflops for e in elim]
+    if costs and min(costs) > 0:
         ax.set_xscale("log")
+        _log_axis_ticks(ax.xaxis, costs)
     errs = [p.error for p in fr.points]
     if errs and min(errs) > 0 and max(errs) / min(errs) > 10:
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(_readable)
-        ax.yaxis.set_minor_formatter(_two_five)
-    _label_points(ax, fr)
+        _log_axis_ticks(ax.yaxis, errs)
+    lines = []
+    ordered = [(p.cost, p.error, p.label, "#222222" if not p.dominated else "#777777",
+                "" if not p.dominated else " (dominated)") for p in fr.points]
+    ordered += [(e.gflops, e.error, e.label, "#555555", f" (eliminated, {e.n_items} items)")
+                for e in elim]
+    for i, (x, y, label, color, what) in enumerate(ordered, 1):
+        ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                    color=color, fontweight="bold" if not what else "normal")
+        lines.append((f"{i:>2}  {label}{what}", color))
+    key.axis("off")
+    key.set_ylim(0, 1)
+    step = min(0.05, 0.98 / max(1, len(lines)))
+    for j, (text, color) in enumerate(lines):
+        key.text(0.0, 0.99 - j * step, text, fontsize=7, color=color, va="top",
+                 family="monospace", transform=key.transAxes)
     metric = fr.points[0].metrics.metric if fr.points else "wer"
-    ax.set_xlabel(COSTS[fr.cost])
+    ax.set_xlabel(COSTS[fr.cost] + (" (log scale)" if ax.get_xscale() == "log" else ""))
     ax.set_ylabel(_error_name(metric))
     ax.set_title(title or f"{_error_name(metric)} vs {COSTS[fr.cost]}")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    return _save(fig, path)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="upper right", fontsize=7)
+    return fig
 
 
-def _label_points(ax, fr: FrontierResult) -> None:
-    """Label frontier points always (shifted when they collide), dominated ones where there is
-    room: a label is skipped when another one is already within a small box of its anchor."""
-    fig = ax.figure
-    fig.canvas.draw()  # fixes the limits and scales
-    to_axes = ax.transData + ax.transAxes.inverted()
-    placed: list[tuple[float, float]] = []
-    ordered = fr.frontier + (fr.dominated if len(fr.points) <= MAX_LABELS else [])
-    for p in ordered:
-        x, y = to_axes.transform((p.cost, p.error))
-        dy = 4
-        clash = [q for q in placed if abs(q[0] - x) < 0.22 and abs(q[1] - y) < 0.035]
-        if clash and p.dominated:
-            continue
-        if clash:
-            dy = 4 - 10 * len(clash)
-        placed.append((x, y + dy / 300))
-        ax.annotate(p.config.label, (p.cost, p.error), textcoords="offset points",
-                    xytext=(4, dy), fontsize=7, color="#777777" if p.dominated else "#222222")
+def pareto_plot(fr: FrontierResult, path: Path, title: str = "",
+                eliminated: Sequence[EliminatedConfig] = ()) -> Path:
+    return _save(pareto_figure(fr, title, eliminated), path)
 
 
-def isoflops_plot(bands: list[IsoFlopsBand], path: Path) -> Path:
-    """One panel per axis; one curve per budget band: error against how the budget is spent."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+def _tick_values(values: list[float], most: int = 8) -> list[float]:
+    vals = sorted(set(values))
+    if len(vals) <= most:
+        return vals
+    idx = np.unique(np.round(np.linspace(0, len(vals) - 1, most)).astype(int))
+    return [vals[i] for i in idx]
+
+
+def isoflops_figure(bands: list[IsoFlopsBand]):
+    """One panel per axis; one curve per budget band: error against how the budget is spent.
+    Ticks at the measured values of each axis, labelled on every panel; the error axis is shared
+    (same scale on the three panels, said in the title)."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), sharey=True)
     cmap = plt.get_cmap("viridis")
     for i, band in enumerate(bands):
         color = cmap(i / max(1, len(bands) - 1))
@@ -102,22 +143,46 @@ def isoflops_plot(bands: list[IsoFlopsBand], path: Path) -> Path:
             ax.plot(curve.values, curve.errors, "o-", color=color, label=band.label, ms=4)
             if curve.optimum is not None:
                 ax.axvline(curve.optimum, color=color, ls=":", lw=1)
-    for ax, (name, desc) in zip(axes, SPLIT_AXES.items()):
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(_readable if name != "params" else _millions)
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel(desc)
-        ax.grid(alpha=0.3)
     metric = bands[0].points[0].metrics.metric if bands else "wer"
-    axes[0].set_ylabel(_error_name(metric))
+    for ax, (name, desc) in zip(axes, SPLIT_AXES.items()):
+        values = [v for b in bands for v in b.curves[name].values]
+        ax.set_xscale("log")
+        fmt = _readable if name != "params" else _millions
+        ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(_tick_values(values)))
+        ax.xaxis.set_major_formatter(fmt)
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        if len(set(values)) == 1:  # one value: a log axis needs some room around it
+            v = values[0]
+            ax.set_xlim(v / 1.5, v * 1.5)
+        ax.tick_params(labelleft=True)     # sharey hides them on inner panels: keep every one
+        ax.set_xlabel(desc + " (log scale)")
+        ax.set_ylabel(_error_name(metric))
+        ax.set_title(f"by {desc}", fontsize=10)
+        ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, title="budget band")
-    fig.suptitle("Iso-FLOPs: error at (nearly) equal compute, by where it is spent "
-                 "(dotted: parabola optimum)")
-    return _save(fig, path)
+    fig.suptitle("Iso-FLOPs: error at (nearly) equal compute, by where it is spent (dotted: "
+                 "parabola optimum); the error axis has the same scale on all three panels",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
-def heatmap_plot(results: Results, path: Path) -> Path | None:
-    """Error over window x stride, one panel per model (best over the other axes)."""
+def isoflops_plot(bands: list[IsoFlopsBand], path: Path) -> Path:
+    return _save(isoflops_figure(bands), path)
+
+
+def _position(c: Config) -> tuple:
+    """Sort key and title of where a token stride applies (stride 1: nowhere)."""
+    at = c.stride_at
+    order = (1, 0) if at == "output" else (0, int(at))
+    where = "on the encoder output" if at == "output" else f"before encoder layer {at}"
+    return order + (c.pool,), f"stride {where}, {c.pool} pooling"
+
+
+def heatmap_figure(results: Results):
+    """Error over window x stride: one heatmap per model and stride position (rows: where the
+    stride applies and how tokens are pooled; stride 1, no subsampling, is the same row in every
+    position). Each cell: the best error over the other axes. None without fixed windows."""
     rows = [(c, m) for c, m in results if not c.is_dynamic and math.isfinite(m.error)]
     if not rows:
         return None
@@ -125,34 +190,46 @@ def heatmap_plot(results: Results, path: Path) -> Path | None:
                     key=lambda n: (get_architecture(n).hidden_size, n))
     windows = sorted({float(c.window) for c, _ in rows})
     strides = sorted({c.stride for c, _ in rows})
-    fig, axes = plt.subplots(1, len(models), figsize=(1.2 + 0.9 * len(windows) * len(models)
-                                                      + 1.5, 0.6 * len(strides) + 2.2),
-                             squeeze=False)
+    positions = sorted({_position(c) for c, _ in rows if c.stride > 1}) or \
+        [((2, 0, ""), "no token stride measured")]
+    fig, axes = plt.subplots(len(positions), len(models),
+                             figsize=(1.6 + (0.9 * len(windows) + 1.4) * len(models),
+                                      (0.5 * len(strides) + 1.9) * len(positions) + 0.9),
+                             squeeze=False, layout="constrained")
     vals = [m.error for _, m in rows]
     vmin, vmax = min(vals), max(vals)
     im = None
-    for ax, model in zip(axes[0], models):
-        grid = np.full((len(strides), len(windows)), np.nan)
-        for c, m in rows:
-            if c.model != model:
-                continue
-            i, j = strides.index(c.stride), windows.index(float(c.window))
-            grid[i, j] = m.error if np.isnan(grid[i, j]) else min(grid[i, j], m.error)
-        im = ax.imshow(grid, cmap="magma_r", vmin=vmin, vmax=vmax, aspect="auto", origin="lower")
-        for i in range(len(strides)):
-            for j in range(len(windows)):
-                if not np.isnan(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=7,
-                            color="white" if grid[i, j] > (vmin + vmax) / 2 else "black")
-        ax.set_xticks(range(len(windows)), [f"{w:g}" for w in windows])
-        ax.set_yticks(range(len(strides)), [str(s) for s in strides])
-        ax.set_xlabel("window (s)")
-        ax.set_title(model)
-    axes[0][0].set_ylabel("token stride")
+    for r, (pos, title) in enumerate(positions):
+        for ax, model in zip(axes[r], models):
+            grid = np.full((len(strides), len(windows)), np.nan)
+            for c, m in rows:
+                if c.model != model or (c.stride > 1 and _position(c)[0] != pos):
+                    continue
+                i, j = strides.index(c.stride), windows.index(float(c.window))
+                grid[i, j] = m.error if np.isnan(grid[i, j]) else min(grid[i, j], m.error)
+            im = ax.imshow(grid, cmap="magma_r", vmin=vmin, vmax=vmax, aspect="auto",
+                           origin="lower")
+            for i in range(len(strides)):
+                for j in range(len(windows)):
+                    if not np.isnan(grid[i, j]):
+                        ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=7,
+                                color="white" if grid[i, j] > (vmin + vmax) / 2 else "black")
+            ax.set_xticks(range(len(windows)), [f"{w:g}" for w in windows])
+            ax.set_yticks(range(len(strides)), [str(s) for s in strides])
+            ax.set_xlabel("window (s)")
+            ax.set_ylabel("token stride")
+            ax.set_title(f"{model}\n{title}", fontsize=9)
     metric = rows[0][1].metric
-    fig.colorbar(im, ax=axes[0].tolist(), label=_error_name(metric))
-    fig.suptitle(f"{_error_name(metric)} over window x stride")
-    return _save(fig, path)
+    fig.colorbar(im, ax=axes.ravel().tolist(), label=_error_name(metric))
+    fig.suptitle(f"{_error_name(metric)} over window x stride, one heatmap per model and stride "
+                 "position\n(stride 1 = no subsampling, the same row in every position; blank: "
+                 "not measured or eliminated; each cell the best over the other axes)", fontsize=9)
+    return fig
+
+
+def heatmap_plot(results: Results, path: Path) -> Path | None:
+    fig = heatmap_figure(results)
+    return None if fig is None else _save(fig, path)
 
 
 def ser_duration_plot(results: Results, path: Path) -> Path | None:

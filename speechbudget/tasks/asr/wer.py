@@ -62,6 +62,38 @@ def word_errors(ref: str, hyp: str, normalise: bool = True) -> WordErrors:
     return WordErrors(out.substitutions, out.deletions, out.insertions, len(r))
 
 
+@dataclass(frozen=True)
+class WordOp:
+    """One step of the alignment of a hypothesis to its reference: "equal", "substitute",
+    "delete" (a reference word missing; `hyp` None) or "insert" (an extra word; `ref` None)."""
+
+    op: str
+    ref: str | None
+    hyp: str | None
+
+
+def align_words(ref: str, hyp: str, normalise: bool = True) -> list[WordOp]:
+    """The word alignment behind `word_errors` (same normalisation, same jiwer alignment), one
+    WordOp per reference or hypothesis word; its non-"equal" steps count S + D + I."""
+    if normalise:
+        ref, hyp = normalize(ref), normalize(hyp)
+    r, h = ref.split(), hyp.split()
+    if not r or not h:
+        return [WordOp("delete", w, None) for w in r] + [WordOp("insert", None, w) for w in h]
+    import jiwer
+    out: list[WordOp] = []
+    for chunk in jiwer.process_words(" ".join(r), " ".join(h)).alignments[0]:
+        rw = r[chunk.ref_start_idx:chunk.ref_end_idx]
+        hw = h[chunk.hyp_start_idx:chunk.hyp_end_idx]
+        if chunk.type == "insert":
+            out += [WordOp("insert", None, w) for w in hw]
+        elif chunk.type == "delete":
+            out += [WordOp("delete", w, None) for w in rw]
+        else:  # "equal" / "substitute": one to one
+            out += [WordOp(chunk.type, a, b) for a, b in zip(rw, hw)]
+    return out
+
+
 def corpus_wer(refs: Sequence[str], hyps: Sequence[str], normalise: bool = True) -> float:
     """Corpus-level WER (a fraction, not %): total errors / total reference words."""
     if len(refs) != len(hyps):
