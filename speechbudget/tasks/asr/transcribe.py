@@ -5,7 +5,7 @@
     from speechbudget.models.loading import load_whisper
     bundle = load_whisper("tiny.en")
     cfg = Config(task="asr", model="tiny.en", window=10, timestamps="on")
-    [(segments, info)] = transcribe_bundle(bundle, cfg, [audio])     # path or 16 kHz array
+    [(segments, info)] = transcribe_bundle(bundle, cfg, [as_audio("talk.flac")], "cpu")
 
 Any configuration of the study runs (window 0.04..30 s or "dynamic", token stride, beam,
 precision); audio longer than the window goes through Whisper's sequential long-form rule
