@@ -73,3 +73,11 @@ def test_the_cli_logs_a_store(store, tmp_path):
     res = CliRunner().invoke(app, ["runs", "export-mlflow", str(db), "--tracking-uri", uri,
                                    "--report", str(tmp_path / "missing")])
     assert res.exit_code != 0 and "missing" in res.output
+
+
+def test_tracking_uri_for(tmp_path):
+    from speechbudget.sweep.tracking import tracking_uri_for
+    assert tracking_uri_for("sqlite:///x/mlflow.db") == "sqlite:///x/mlflow.db"
+    assert tracking_uri_for("http://localhost:5000") == "http://localhost:5000"
+    assert tracking_uri_for(tmp_path / "ml") == (tmp_path / "ml").resolve().as_uri()
+    assert tracking_uri_for("relative/ml").startswith("file:///")
