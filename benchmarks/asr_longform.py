@@ -55,12 +55,12 @@ def ct2_folder(model: str) -> str:
 
 
 def run_ours(model: str, audio: np.ndarray):
-    from speechbudget.tasks.asr.transcribe import load_bundle, transcribe
-    bundle = load_bundle(model, "cpu")
-    transcribe(audio[:5 * SR], bundle=bundle)  # warm-up
+    from speechbudget.whisper_model import WhisperModel
+    wm = WhisperModel(model, device="cpu")
+    wm.transcribe(audio[:5 * SR])  # warm-up
     t0 = time.perf_counter()
-    segs, info = transcribe(audio, bundle=bundle)
-    return info["text"], time.perf_counter() - t0, {k: info[k] for k in (
+    segs, info = wm.transcribe(audio)
+    return info.text, time.perf_counter() - t0, {k: getattr(info, k) for k in (
         "windows", "no_speech_windows", "decoded_tokens", "gflops", "stopped_by_limit",
         "repetition_cut")} | {"segments": len(segs)}
 

@@ -1,4 +1,4 @@
-"""`speechbudget runs list|show|export STORE`: what a results store holds."""
+"""`speechbudget runs list|show|export|export-mlflow STORE`: what a results store holds."""
 from __future__ import annotations
 
 import datetime as dt
@@ -135,3 +135,32 @@ def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         paths += st.export_parquet(out)
     for p in paths:
         Console().print(str(p))
+
+
+@runs_app.command("export-mlflow")
+def export_mlflow_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
+                      tracking_uri: str = typer.Option(..., "--tracking-uri",
+                                                       help="MLflow tracking URI (file:DIR, "
+                                                            "http://..., sqlite:///...) or a "
+                                                            "folder"),
+                      experiment: str = typer.Option("speechbudget", "--experiment",
+                                                     help="MLflow experiment name"),
+                      report: Optional[Path] = typer.Option(None, "--report",
+                                                            help="report folder or file to log "
+                                                                 "as an artifact")) -> None:
+    """Log the store to MLflow: one run per finished configuration (params = axes; metrics =
+    WER/UA, GFLOPs, RTF, latency) under one run for the store holding the report.
+    Needs `pip install 'speechbudget[tracking]'`."""
+    from speechbudget.sweep.tracking import export_mlflow
+    st = _open(store)
+    try:
+        out = export_mlflow(st, tracking_uri, experiment, report)
+    except (ImportError, FileNotFoundError) as e:
+        Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
+        raise typer.Exit(2)
+    finally:
+        st.close()
+    Console().print(f"{len(out.runs)} configurations logged to {out.tracking_uri} (experiment "
+                    f"{experiment!r}, store run {out.parent_run_id})"
+                    + (f"; {len(out.skipped)} not finished, skipped" if out.skipped else ""),
+                    highlight=False, markup=False)

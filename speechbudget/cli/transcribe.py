@@ -2,30 +2,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
 
-from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 
-console = Console()
 err = Console(stderr=True)
 
 
-def transcribe_files(files: list[Path], model: str = "tiny.en", device: str = "cpu",
+def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | None = None,
                      window: str = "30", stride: int = 1, stride_at: str = "output",
                      pool: str = "mean", beam: int = 1, precision: str = "fp32",
                      batch_size: int = 8, timestamps: str = "on", longform: str = "sequential"
-                     ) -> list[tuple[Path, list | None, dict | None, str | None]]:
-    """(file, segments or None, info or None, error or None) per file, in order; a bad file does
-    not stop the others."""
-    from speechbudget.cli.asr_cmd import _stride_at, resolve_model
-    from speechbudget.tasks.asr.transcribe import as_audio, load_bundle, transcribe_many
+                     ) -> list[tuple[Path, list | None, Any, str | None]]:
+    """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
+    through `speechbudget.WhisperModel`; a bad file does not stop the others."""
+    from speechbudget.tasks.asr.transcribe import as_audio
+    from speechbudget.whisper_model import WhisperModel
 
-    _, path = resolve_model(model)
-    bundle = load_bundle(path or model, device)
+    wm = WhisperModel(model, device=device, precision=precision, window=window, stride=stride,
+                      stride_at=stride_at, pool=pool)
     good, out = [], {}
     for f in files:
         try:
@@ -33,10 +31,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str = "c
         except Exception as e:  # AudioError and anything a decoder library raises
             out[f] = (None, None, f"{type(e).__name__}: {e}")
     if good:
-        res = transcribe_many([a for _, a in good], model, window=window, stride=stride,
-                              stride_at=_stride_at(stride_at), pool=pool, beam_size=beam,
-                              precision=precision, timestamps=timestamps, longform=longform,
-                              device=device, batch_size=batch_size, bundle=bundle)
+        res = wm.transcribe_batch([a for _, a in good], beam_size=beam, timestamps=timestamps,
+                                  longform=longform, batch_size=batch_size)
         for (f, _), (segs, info) in zip(good, res):
             out[f] = (segs, info, None)
     return [(Path(f), *out[f]) for f in files]
@@ -72,7 +68,6 @@ def transcribe_cmd(
                                  param_hint="--format")
 
     from speechbudget.axes import ConfigError
-    device = device or default_device()
     try:
         results = transcribe_files(list(files), model, device, window, stride, stride_at, pool,
                                    beam, precision, timestamps=timestamps, longform=longform)
@@ -83,11 +78,11 @@ def transcribe_cmd(
         if error is None:
             if output_dir is not None:
                 output_dir.mkdir(parents=True, exist_ok=True)
-                write_atomic(output_dir / f"{f.stem}.{fmt}", render(segs, fmt, info))
+                write_atomic(output_dir / f"{f.stem}.{fmt}", render(segs, fmt, info.to_dict()))
             elif fmt == "txt":
-                typer.echo(f"{f}\t{info['text']}")  # a real tab (rich would expand it)
+                typer.echo(f"{f}\t{info.text}")  # a real tab (rich would expand it)
             else:
-                typer.echo(render(segs, fmt, info), nl=False)
+                typer.echo(render(segs, fmt, info.to_dict()), nl=False)
         else:
             failed += 1
             err.print(f"{f}: {error}", markup=False, highlight=False)

@@ -14,9 +14,10 @@ from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -68,9 +69,31 @@ def _looks_like_path(s: str) -> bool:
     return s.startswith((".", "/", "~")) or os.sep in s and Path(s).expanduser().exists()
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """No progress bars ("Loading weights") and only errors from transformers' logging while
+    inside; the previous settings are restored afterwards (a library call prints nothing)."""
+    import huggingface_hub.utils as hub
+    from transformers.utils import logging as tlog
+
+    bars, hub_bars_off, verbosity = tlog.is_progress_bar_enabled(), \
+        hub.are_progress_bars_disabled(), tlog.get_verbosity()
+    tlog.disable_progress_bar()
+    tlog.set_verbosity_error()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(verbosity)
+        if bars:
+            tlog.enable_progress_bar()   # also turns the hub's bars back on ...
+        if hub_bars_off:
+            hub.disable_progress_bars()  # ... unless they were off before
+
+
 def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
     try:
-        return cls.from_pretrained(where, **kwargs)
+        with quiet_transformers():
+            return cls.from_pretrained(where, **kwargs)
     except Exception as e:  # noqa: BLE001 (OSError, ValueError, safetensors' own errors...)
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = (" (HF_HUB_OFFLINE is set: only models already in the Hugging Face cache load)"
@@ -86,7 +109,8 @@ def _load_tokenizer(where: str) -> Any:
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(where)
+        with quiet_transformers():
+            return AutoTokenizer.from_pretrained(where)
     except Exception:  # noqa: BLE001 - fall back to the tokenizer.json itself
         p = Path(where) / "tokenizer.json"
         if p.exists():
@@ -196,7 +220,8 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
     cfg = model.config
     tokenizer = _load_tokenizer(where)
     try:
-        gen = GenerationConfig.from_pretrained(where)
+        with quiet_transformers():
+            gen = GenerationConfig.from_pretrained(where)
     except OSError:
         gen = model.generation_config
     tok = whisper_tokens(cfg.vocab_size)

@@ -1,4 +1,5 @@
-"""Progress display of a running sweep (rich) and the final summary table."""
+"""Progress display of a running sweep (rich, on stderr) and the final summary table (stdout).
+Both are off unless asked for (`run_sweep(progress=True)`; the command line turns them on)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 class Progress:
     """Two bars, configurations and items, with ETA; silent when disabled."""
 
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = False):
         self.enabled = enabled
         self._p = None
         self._configs = self._items = None
@@ -15,12 +16,14 @@ class Progress:
     def start(self, n_configs: int, n_items: int) -> None:
         if not self.enabled:
             return
+        from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
                                    TextColumn, TimeElapsedColumn, TimeRemainingColumn)
         self.stop()
         self._p = RichProgress(TextColumn("{task.description:<16}"), BarColumn(),
                                MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
-                               TimeRemainingColumn(), TextColumn("{task.fields[last]}"))
+                               TimeRemainingColumn(), TextColumn("{task.fields[last]}"),
+                               console=Console(stderr=True))
         self._p.start()
         self._configs = self._p.add_task("configurations", total=n_configs, last="")
         self._items = self._p.add_task("items", total=n_items, last="")
@@ -39,6 +42,8 @@ class Progress:
             self._p = None
 
     def summary_table(self, summary: Any, store: Any) -> None:
+        if not self.enabled:
+            return
         from rich.console import Console
         from rich.table import Table
         t = Table(title=f"sweep run {summary.run_id}: {summary.finished} finished, "

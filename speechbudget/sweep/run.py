@@ -28,7 +28,7 @@ __all__ = ["RunSummary", "run_sweep"]
 
 
 def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, executor: str | Executor =
-              "local", address: str | None = None, progress: bool = True,
+              "local", address: str | None = None, progress: bool = False,
               device: str | None = None, workers: int | None = None, data: str | None = None,
               max_retries: int = 2, retry_failed: bool = True,
               allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S) -> RunSummary:
@@ -36,8 +36,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     the SQLite store at `store_path`.
 
     executor: "local" (this process), "process" (a pool of `workers` processes) or "ray"
-    (a Ray cluster at `address`, or a local Ray). device: where models run (default: cuda when
-    available). data: overrides the spec's data path. allow_runner: a spec's `runner` (code
+    (a Ray cluster at `address`, or a local Ray). progress: progress bars (stderr) and the
+    summary table (stdout) as the command line shows them; off by default, so a library call
+    prints nothing. device: where models run (default: cuda when available). data: overrides the spec's data path. allow_runner: a spec's `runner` (code
     imported from a file or module) is refused unless this is True. lease_s: how long a shard
     claimed by this runner stays its own without renewal. Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.

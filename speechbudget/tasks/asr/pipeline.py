@@ -106,6 +106,8 @@ class Segment:
     end: float
     text: str
     tokens: list[int] = field(default_factory=list)
+    avg_logprob: float | None = None     # of the window the segment came from
+    no_speech_prob: float | None = None  # idem: P(no-speech) at its first decoding step
 
 
 @dataclass
@@ -425,7 +427,8 @@ class AsrPipeline:
         for start, end, toks in segs:
             text = self.text([t for t in toks if t < eos])
             if text:
-                tr.segments.append(Segment(round(start, 3), round(end, 3), text, list(toks)))
+                tr.segments.append(Segment(round(start, 3), round(end, 3), text, list(toks),
+                                           r.avg_logprob, r.no_speech_prob))
 
     def run(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
         self.features(rows, cache)

@@ -1,50 +1,92 @@
-"""Transcribe recordings of any length with segments and times: the Python API.
+"""Transcribe recordings of any length with a loaded Whisper bundle: segments with times, and the
+`TranscriptionInfo` of each recording. The public, model-owning API is
+`speechbudget.WhisperModel` (speechbudget/whisper_model.py); this module is what it runs.
 
-    from speechbudget.tasks.asr.transcribe import transcribe
-    segments, info = transcribe("talk.flac", model="tiny.en")            # path or 16 kHz array
-    for s in segments:
-        print(f"[{s.start:.2f} -> {s.end:.2f}] {s.text}")
-    segments, info = transcribe(audio, model="base", window=10, stride=2, timestamps="auto")
+    from speechbudget.models.loading import load_whisper
+    bundle = load_whisper("tiny.en")
+    cfg = Config(task="asr", model="tiny.en", window=10, timestamps="on")
+    [(segments, info)] = transcribe_bundle(bundle, cfg, [as_audio("talk.flac")], "cpu")
 
-Any configuration of the study runs (window 0.04..30 s or "dynamic", token stride, beam, precision);
-audio longer than the window goes through Whisper's sequential long-form rule (`longform`
-"sequential", or the old "chunks" for comparison); silence gives no segment. `info` holds the
-duration, the windows decoded, the no-speech windows, the decoded tokens and the analytic GFLOPs.
+Any configuration of the study runs (window 0.04..30 s or "dynamic", token stride, beam,
+precision); audio longer than the window goes through Whisper's sequential long-form rule
+(`longform` "sequential", or the old "chunks" for comparison); silence gives no segment.
 Writers for txt / srt / vtt / json are in `tasks.asr.subtitles`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from speechbudget.audio import AudioError
 from speechbudget.axes import Config
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.asr.pipeline import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, AsrPipeline,
                                              Segment, Transcript, cast_for_precision)
 
-_BUNDLES: dict[tuple[str, str], Any] = {}
+__all__ = ["Segment", "TranscriptionInfo", "as_audio", "transcribe", "transcribe_bundle",
+           "transcribe_many", "LOGPROB_THRESHOLD", "NO_SPEECH_THRESHOLD"]
 
 
-def load_bundle(model: str, device: str) -> Any:
-    """A loaded WhisperBundle (registry name, hub id or local HF/CTranslate2 folder), kept for
-    later calls in this process."""
-    key = (str(model), device)
-    if key not in _BUNDLES:
-        from speechbudget.models.loading import load_whisper
-        _BUNDLES[key] = load_whisper(str(model), device=device)
-    return _BUNDLES[key]
+@dataclass(frozen=True)
+class TranscriptionInfo:
+    """What one recording's transcription did and cost."""
+
+    duration: float            # seconds of audio
+    language: str | None       # the language decoded ("en": the decoder prompt is English)
+    windows: int               # windows decoded (digital silence is skipped, not decoded)
+    no_speech_windows: int     # windows without speech (decoded, or digital silence)
+    silent_windows: int        # digital silence: not decoded
+    decoded_tokens: int        # tokens the decoder computed, end-of-text included
+    gflops: float              # analytic FLOPs of everything decoded (flops.estimate), in GFLOPs
+    stopped_by_limit: int      # windows whose decoding hit the token limit
+    repetition_cut: int        # windows whose decoding was cut in a repetition loop
+    config: Config             # the configuration that ran
+    text: str                  # the segments' texts joined with spaces
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values (the configuration as `Config.to_dict`)."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["config"] = self.config.to_dict()
+        return d
 
 
 def as_audio(audio: str | Path | np.ndarray) -> np.ndarray:
+    """A 1-D float32 16 kHz waveform from a path (any format soundfile reads, resampled) or an
+    array (float samples in [-1, 1] at 16 kHz); AudioError naming what is wrong."""
     if isinstance(audio, (str, Path)):
         from speechbudget.audio import load_audio
         return load_audio(audio)
-    a = np.asarray(audio, dtype=np.float32)
+    a = np.asarray(audio)
+    if a.dtype.kind not in "f":
+        raise AudioError(f"audio array of dtype {a.dtype}: expected float samples in [-1, 1] at "
+                         f"{SAMPLE_RATE} Hz (divide int16 PCM by 32768)")
     if a.ndim != 1:
-        raise ValueError(f"audio of shape {a.shape}: expected a 1-D 16 kHz mono waveform or a path")
-    return a
+        raise AudioError(f"audio array of shape {a.shape}: expected a 1-D {SAMPLE_RATE} Hz mono "
+                         "waveform or a path")
+    if a.size == 0:
+        raise AudioError("audio array is empty (0 samples)")
+    if not np.all(np.isfinite(a)):
+        raise AudioError("audio array holds non-finite samples (NaN or inf)")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray], device: str,
+                      model: Any = None, batch_size: int = 8,
+                      no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
+                      logprob_threshold: float | None = LOGPROB_THRESHOLD,
+                      ) -> list[tuple[list[Segment], TranscriptionInfo]]:
+    """(segments, info) per waveform (`as_audio`'s output), batched, each with its own seek.
+    `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is)."""
+    pipe = AsrPipeline(bundle, config, device, model=model)
+    pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
+    items = [(f"{i}", a) for i, a in enumerate(audios)]
+    out = pipe.transcribe_items(items, batch_size)
+    lang = decoded_language(bundle)
+    return [(out[i].segments, _info(config, out[i], len(a) / SAMPLE_RATE, pipe, lang))
+            for i, a in items]
 
 
 def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tiny.en", *,
@@ -54,30 +96,45 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                     device: str | None = None, batch_size: int = 8,
                     no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                     logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                    bundle: Any = None) -> list[tuple[list[Segment], dict[str, Any]]]:
-    """`transcribe` for several recordings at once, batched (each with its own seek)."""
-    from speechbudget.machine import default_device
-    device = device or default_device()
-    bundle = bundle if bundle is not None else load_bundle(model, device)
+                    bundle: Any = None) -> list[tuple[list[Segment], TranscriptionInfo]]:
+    """One-shot function: loads `model` (unless a loaded `bundle` is given) for this call only;
+    keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model."""
+    from speechbudget.machine import check_device, default_device
+    device = check_device(device or default_device())
+    if bundle is None:
+        from speechbudget.models.loading import load_whisper
+        bundle = load_whisper(str(model), device=device)
     cfg = Config(task="asr", model=bundle.arch.name, window=window, stride=stride,
                  stride_at=stride_at, pool=pool, precision=precision, beam_size=beam_size,
                  timestamps=timestamps, longform=longform)
-    pipe = AsrPipeline(bundle, cfg, device,
-                       model=cast_for_precision(bundle.model, precision, device))
-    pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
-    items = [(f"{i}", as_audio(a)) for i, a in enumerate(audios)]
-    out = pipe.transcribe_items(items, batch_size)
-    return [(out[i].segments, _info(cfg, out[i], len(a) / SAMPLE_RATE, pipe)) for i, a in items]
+    waves = [as_audio(a) for a in audios]
+    return transcribe_bundle(bundle, cfg, waves, device,
+                             cast_for_precision(bundle.model, precision, device), batch_size,
+                             no_speech_threshold, logprob_threshold)
 
 
 def transcribe(audio: str | Path | np.ndarray, model: str = "tiny.en", **kw: Any
-               ) -> tuple[list[Segment], dict[str, Any]]:
-    """(segments, info) of one recording (see the module docstring; options as
-    `transcribe_many`)."""
+               ) -> tuple[list[Segment], TranscriptionInfo]:
+    """(segments, info) of one recording (options as `transcribe_many`)."""
     return transcribe_many([audio], model, **kw)[0]
 
 
-def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline) -> dict[str, Any]:
+def decoded_language(bundle: Any) -> str | None:
+    """"en" when the model is English-only or its decoder prompt names English (<|en|>, as
+    `models.loading` builds it for multilingual models); None when unknown."""
+    from speechbudget.models.registry import whisper_tokens
+    arch = getattr(bundle, "arch", None)
+    if arch is not None and arch.english_only:
+        return "en"
+    try:
+        tok = whisper_tokens(int(bundle.model.config.vocab_size))
+    except ValueError:  # not a Whisper vocabulary (a test model): no language token to read
+        return None
+    return "en" if tok.english in bundle.prompt_ids else None
+
+
+def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline, language: str | None
+          ) -> TranscriptionInfo:
     from speechbudget.flops.estimate import estimate
     from speechbudget.geometry import MEL_FRAMES_PER_S
     tokens = [r.generated + (0 if r.by_limit or r.by_loop else 1) for r in tr.windows]
@@ -87,8 +144,9 @@ def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline) -> 
                        longform="sequential")
         gflops += estimate(cw, decoded_tokens=n, prompt_tokens=r.prompt_tokens,
                            no_speech_head=pipe.decoder_for(r.timestamps).no_speech_extra).gflops
-    return {"duration_s": duration_s, "text": tr.text, "windows": len(tr.windows),
-            "no_speech_windows": tr.no_speech_windows, "silent_windows": tr.silent_windows,
-            "decoded_tokens": sum(tokens),
-            "gflops": gflops, "stopped_by_limit": sum(r.by_limit for r in tr.windows),
-            "repetition_cut": sum(r.by_loop for r in tr.windows), "config": cfg.to_dict()}
+    return TranscriptionInfo(
+        duration=duration_s, language=language, windows=len(tr.windows),
+        no_speech_windows=tr.no_speech_windows, silent_windows=tr.silent_windows,
+        decoded_tokens=sum(tokens), gflops=gflops,
+        stopped_by_limit=sum(r.by_limit for r in tr.windows),
+        repetition_cut=sum(r.by_loop for r in tr.windows), config=cfg, text=tr.text)

@@ -1,0 +1,157 @@
+"""`WhisperModel`: the public transcription API, in the shape faster-whisper users know.
+
+    from speechbudget import WhisperModel
+    model = WhisperModel("tiny.en", window=10, stride=2)        # loads the weights once
+    segments, info = model.transcribe("talk.flac")              # a path or a 16 kHz float array
+    for s in segments:
+        print(f"[{s.start:.2f} -> {s.end:.2f}] {s.text}")
+    info.duration, info.windows, info.decoded_tokens, info.gflops, info.config
+    results = model.transcribe_batch(["a.wav", "b.wav"])       # [(segments, info)], batched
+
+The object owns the loaded model (a registry name such as "tiny.en" or "base" — the bundled
+offline weights when installed —, a hub id, or a local Hugging Face / CTranslate2 folder) and the
+encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`); each call chooses
+the decoding (`beam_size`, `timestamps`, `longform`, the no-speech thresholds). Invalid options
+raise `axes.ConfigError` naming the field. Nothing is printed; loading shows no progress bar.
+Importing this module imports torch: `import speechbudget` itself does not (it exports
+`WhisperModel` lazily).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from speechbudget.axes import Config, ConfigError
+from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
+                                               TranscriptionInfo, as_audio, transcribe_bundle)
+
+__all__ = ["WhisperModel", "Segment", "TranscriptionInfo"]
+
+
+class WhisperModel:
+    """A loaded Whisper model with fixed encoder axes; `transcribe` / `transcribe_batch`."""
+
+    def __init__(self, model: str | Path = "tiny.en", device: str | None = None,
+                 precision: str = "fp32", window: float | str = 30, stride: int = 1,
+                 stride_at: int | str = "output", pool: str = "mean"):
+        from speechbudget.architectures import UnknownModelError, get_architecture
+        from speechbudget.models.loading import load_whisper
+        device = _device(device)
+        axes = dict(window=window, stride=stride, stride_at=stride_at, pool=pool,
+                    precision=precision)
+        try:  # a registry name or hub id: check every option before loading any weights
+            _config(get_architecture(str(model)).name, axes, device)
+        except UnknownModelError:
+            pass  # a folder: its architecture is known once it is loaded
+        bundle = load_whisper(str(model), device=device)
+        self._setup(bundle, device, axes, own=True)
+
+    @classmethod
+    def from_bundle(cls, bundle: Any, device: str | None = None, precision: str = "fp32",
+                    window: float | str = 30, stride: int = 1, stride_at: int | str = "output",
+                    pool: str = "mean") -> "WhisperModel":
+        """Around an already loaded `models.loading.WhisperBundle` (e.g. one with an adapter
+        merged in); the bundle is not changed (another precision runs on a copy)."""
+        self = cls.__new__(cls)
+        self._setup(bundle, _device(device), dict(window=window, stride=stride,
+                                                  stride_at=stride_at, pool=pool,
+                                                  precision=precision), own=False)
+        return self
+
+    def _setup(self, bundle: Any, device: str, axes: dict[str, Any], own: bool) -> None:
+        from speechbudget.tasks.asr.pipeline import cast_for_precision
+        self.device = device
+        self.config = _config(bundle.arch.name, axes, device)
+        model = cast_for_precision(bundle.model, self.config.precision, device)
+        if own and model is not bundle.model and dataclasses.is_dataclass(bundle):
+            bundle = dataclasses.replace(bundle, model=model)  # one copy of the weights in memory
+        self.bundle = bundle
+        self._model = model
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model
+
+    def __repr__(self) -> str:
+        return f"WhisperModel({self.config.label!r}, device={self.device!r})"
+
+    def transcribe(self, audio: str | Path | np.ndarray, *, beam_size: int = 1,
+                   timestamps: str = "on", longform: str = "sequential", batch_size: int = 8,
+                   no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
+                   logprob_threshold: float | None = LOGPROB_THRESHOLD,
+                   language: str | None = None) -> tuple[list[Segment], TranscriptionInfo]:
+        """(segments, info) of one recording of any length: a path (any format soundfile
+        reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
+
+        beam_size: 1 is greedy. timestamps: "on" (segments with their own times; the default, as
+        in faster-whisper), "off" (one segment per window) or "auto" (on when the audio is longer
+        than the window). longform: "sequential" (Whisper's seek rule) or "chunks" (equal chunks,
+        for comparison). A window is silence when P(no-speech) > no_speech_threshold and its
+        average log-probability < logprob_threshold (None turns a test off); digital silence is
+        not decoded. language: None or "en" (the decoder prompt is English)."""
+        return self.transcribe_batch([audio], beam_size=beam_size, timestamps=timestamps,
+                                     longform=longform, batch_size=batch_size,
+                                     no_speech_threshold=no_speech_threshold,
+                                     logprob_threshold=logprob_threshold, language=language)[0]
+
+    def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
+                         timestamps: str = "on", longform: str = "sequential",
+                         batch_size: int = 8,
+                         no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
+                         logprob_threshold: float | None = LOGPROB_THRESHOLD,
+                         language: str | None = None
+                         ) -> list[tuple[list[Segment], TranscriptionInfo]]:
+        """`transcribe` for many recordings, decoded together in batches of `batch_size`
+        windows (each recording keeps its own seek); results in the input order."""
+        if isinstance(audios, (str, Path, np.ndarray)):
+            raise ConfigError("audios", type(audios).__name__,
+                              "a list of paths or arrays (use transcribe for one recording)")
+        cfg = self.config.with_(beam_size=beam_size, timestamps=timestamps, longform=longform)
+        _check_int("batch_size", batch_size)
+        _check_threshold("no_speech_threshold", no_speech_threshold, 0.0, 1.0)
+        _check_threshold("logprob_threshold", logprob_threshold, -math.inf, 0.0)
+        if language not in (None, "en"):
+            raise ConfigError("language", language, "None or 'en': the decoder prompt is English "
+                                                    "(no other language is decoded yet)")
+        waves = [as_audio(a) for a in audios]
+        if not waves:
+            return []
+        return transcribe_bundle(self.bundle, cfg, waves, self.device, self._model, batch_size,
+                                 no_speech_threshold, logprob_threshold)
+
+
+def _device(device: str | None) -> str:
+    from speechbudget.machine import check_device, default_device
+    return check_device(device or default_device())
+
+
+def _config(arch_name: str, axes: dict[str, Any], device: str) -> Config:
+    """The validated Config of these axes (ConfigError naming the field), checked against the
+    device: fp16 needs a CUDA GPU, int8-dynamic the CPU."""
+    cfg = Config(task="asr", model=arch_name, timestamps="on", **axes)
+    on_cuda = device.startswith("cuda")
+    if cfg.precision == "fp16" and not on_cuda:
+        raise ConfigError("precision", "fp16", f"fp32, bf16 or int8-dynamic on {device} (fp16 "
+                                               "runs on a CUDA GPU only)")
+    if cfg.precision == "int8-dynamic" and on_cuda:
+        raise ConfigError("precision", "int8-dynamic", f"fp32, bf16 or fp16 on {device} "
+                                                       "(int8-dynamic runs on the CPU only)")
+    return cfg
+
+
+def _check_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(name, value, "an integer >= 1")
+
+
+def _check_threshold(name: str, value: Any, lo: float, hi: float) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not lo <= float(value) <= hi:
+        span = f"[{lo:g}, {hi:g}]" if math.isfinite(lo) else f"<= {hi:g}"
+        raise ConfigError(name, value, f"a number {span}, or None (test off)")

