@@ -5,11 +5,12 @@ from speechbudget.analysis.isoflops import IsoFlopsBand, isoflops_bands
 from speechbudget.analysis.pareto import (ErrorBar, FrontierResult, Point, frontiers,
                                          pareto_frontier, significant_frontier)
 from speechbudget.analysis.recommend import Limits, NoResultsError, Recommendation, recommend
-from speechbudget.analysis.scaling_fit import (FitError, Prediction, ScalingFit, fit_law,
-                                               fit_results, predict_configs)
+from speechbudget.analysis.scaling_fit import (FitError, NestedComparison, Prediction,
+                                               ScalingFit, compare_nested, fit_law, fit_results,
+                                               fit_results_nested, predict_configs)
 from speechbudget.analysis.source import LoadedResults, load_results
 
 __all__ = ["ErrorBar", "FitError", "FrontierResult", "IsoFlopsBand", "Limits", "LoadedResults",
-           "NoResultsError", "Point", "Prediction", "Recommendation", "ScalingFit", "fit_law",
-           "fit_results", "frontiers", "isoflops_bands", "load_results", "pareto_frontier",
+           "NestedComparison", "NoResultsError", "Point", "Prediction", "Recommendation", "ScalingFit", "fit_law",
+           "compare_nested", "fit_results", "fit_results_nested", "frontiers", "isoflops_bands", "load_results", "pareto_frontier",
            "predict_configs", "recommend", "significant_frontier"]
