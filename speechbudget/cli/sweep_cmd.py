@@ -124,18 +124,20 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     length = f"{p.audio_s:.1f} s" if p.audio_s else "window length"
     left = " (configurations not done in the store)" if st else ""
     n_cal = sum(1 for v in how.values() if v == "calibrated")
-    if n_cal:
+    why = ("no calibrated time model: `speechbudget sweep calibrate` measures one" if tm is None
+           else "not covered by the calibration")
+    if not n_cal:
+        Console().print(f"estimated run time{left} {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
+                        f"({tp.source}; FLOPs for items of {length})")
+        Console().print(f"[dim]({why})[/dim]")
+    else:
         Console().print(f"predicted run time{left} {_dur(total)}: {n_cal} of {len(how)} "
                         f"configurations by the time model ({tm.calibration}; encoder rescaled "
                         f"to the matmul peak measured now, {peak_now:.0f} GFLOP/s; batch {batch}; "
                         f"processing seconds, not model loading)")
-    if n_cal < len(how):
-        why = ("no calibration: run `speechbudget sweep calibrate`" if tm is None else
-               "not covered by the calibration")
-        Console().print(f"{'the other ' if n_cal else ''}{len(how) - n_cal} configuration(s) "
-                        f"({why}): FLOPs at {tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; FLOPs "
-                        f"for items of {length})"
-                        + ("" if n_cal else f"; estimated run time{left} {_dur(total)}"))
+        if n_cal < len(how):
+            Console().print(f"the other {len(how) - n_cal} configuration(s) ({why}): FLOPs at "
+                            f"{tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; items of {length})")
     if p.invalid:
         Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
                       f"and are skipped:[/yellow]")
