@@ -56,6 +56,14 @@ class ConfigMetrics:
     peak_mem_mb: float | None = None
     timings: dict[str, float] = field(default_factory=dict)  # totals per stage, seconds
     extra: dict[str, Any] = field(default_factory=dict)       # wa, f1, confusion, threads, device...
+    # latency as a distribution: per-item seconds at batch size 1 after warm-up, on the
+    # `latency_n` items it was measured on (None: not measured); rtf_p50/p90 are percentiles of
+    # the per-item latency / audio seconds. `rtf` above is the batched throughput's.
+    latency_p50_s: float | None = None
+    latency_p90_s: float | None = None
+    rtf_p50: float | None = None
+    rtf_p90: float | None = None
+    latency_n: int = 0
 
     @property
     def higher_is_better(self) -> bool:

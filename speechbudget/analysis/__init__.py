@@ -2,13 +2,15 @@
 view and scaling-law fit. Every function takes a list of (Config, ConfigMetrics) pairs;
 `source.load_results` opens a results store for the entry points."""
 from speechbudget.analysis.isoflops import IsoFlopsBand, isoflops_bands
-from speechbudget.analysis.pareto import FrontierResult, Point, frontiers, pareto_frontier
+from speechbudget.analysis.pareto import (ErrorBar, FrontierResult, Point, frontiers,
+                                         pareto_frontier, significant_frontier)
 from speechbudget.analysis.recommend import Limits, NoResultsError, Recommendation, recommend
-from speechbudget.analysis.scaling_fit import (FitError, Prediction, ScalingFit, fit_law,
-                                               fit_results, predict_configs)
+from speechbudget.analysis.scaling_fit import (FitError, NestedComparison, Prediction,
+                                               ScalingFit, compare_nested, fit_law, fit_results,
+                                               fit_results_nested, predict_configs)
 from speechbudget.analysis.source import LoadedResults, load_results
 
-__all__ = ["FitError", "FrontierResult", "IsoFlopsBand", "Limits", "LoadedResults",
-           "NoResultsError", "Point", "Prediction", "Recommendation", "ScalingFit", "fit_law",
-           "fit_results", "frontiers", "isoflops_bands", "load_results", "pareto_frontier",
-           "predict_configs", "recommend"]
+__all__ = ["ErrorBar", "FitError", "FrontierResult", "IsoFlopsBand", "Limits", "LoadedResults",
+           "NestedComparison", "NoResultsError", "Point", "Prediction", "Recommendation", "ScalingFit", "fit_law",
+           "compare_nested", "fit_results", "fit_results_nested", "frontiers", "isoflops_bands", "load_results", "pareto_frontier",
+           "predict_configs", "recommend", "significant_frontier"]

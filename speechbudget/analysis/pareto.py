@@ -17,6 +17,31 @@ Values are compared exactly (no tolerance); round them first if near-equal value
 
 Configurations without a value for the cost (e.g. no measured RTF) or with a non-finite error
 are left out of that frontier and listed in `FrontierResult.skipped` with the reason.
+
+Two frontiers are available:
+- `pareto_frontier` (the *plain* frontier): dominance on the point estimates, as above.
+- `significant_frontier` (the frontier *with uncertainty*): A dominates B only when the
+  dominance is significant. With per-item results of both on the same items, A dominates B when
+    cost(A) <= cost(B)  and  the paired 95 % bootstrap CI of error(B) - error(A)
+    (speechbudget.paired, same resampled items for both) lies entirely above 0.
+  Ties under this rule:
+  - a cheaper configuration whose error cannot be told apart from a dearer one's does *not*
+    dominate it: both stay on the frontier (the data do not say the dearer one buys nothing);
+  - equal cost: the significantly worse one is dominated, a noisy difference keeps both;
+  - configurations without per-item results on shared items cannot be shown to be dominated
+    and stay on the frontier, with a note in `FrontierResult.notes`;
+  - each "A dominates B" is one pairwise test at the stated level (no correction for the many
+    pairs: a frontier point is kept unless one comparison shows it beaten);
+  - `dominated_by` is the cheapest configuration that significantly dominates it (ties: lower
+    error, label, key) and `evidence` the paired difference that shows it.
+  Significant dominance implies plain dominance (the CI above 0 means error(B) > error(A)), so
+  the significant frontier contains the plain one; the points it adds are those the plain
+  frontier drops on noise.
+
+Error bars: `Point.error_ci` is the configuration's own 95 % CI of its error (from the
+metrics' ci_low/ci_high, flipped for higher-is-better metrics such as UA), and
+`FrontierResult.error_bars()` lists one `ErrorBar` per point (cost, error, low, high, on the
+frontier or not) for plotting.
 """
 from __future__ import annotations
 
@@ -25,8 +50,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
 from speechbudget.axes import Config
+from speechbudget.paired import PairedDifference, pair_items, paired_difference
 from speechbudget.pareto_core import non_dominated
-from speechbudget.records import ConfigMetrics
+from speechbudget.records import ConfigMetrics, ItemResult
 
 Cost = Literal["gflops", "rtf", "peak_mem_mb"]
 COSTS: dict[str, str] = {
@@ -47,10 +73,22 @@ class Point:
     error: float
     dominated: bool = False
     dominated_by: Config | None = None
+    evidence: PairedDifference | None = None   # significant frontier: error(self) - error(by)
 
     @property
     def label(self) -> str:
         return self.config.label
+
+    @property
+    def error_ci(self) -> tuple[float, float] | None:
+        """The 95 % CI of this configuration's error (its metrics' CI, as an error), or None."""
+        m = self.metrics
+        if m.ci_low is None or m.ci_high is None:
+            return None
+        lo, hi = float(m.ci_low), float(m.ci_high)
+        if m.higher_is_better:
+            lo, hi = 1.0 - hi, 1.0 - lo
+        return (min(lo, hi), max(lo, hi))
 
     @property
     def sort_key(self) -> tuple:
@@ -64,6 +102,19 @@ class FrontierResult:
     cost: str
     points: list[Point]                     # all, ordered by (cost, error, label, key)
     skipped: list[tuple[Config, str]] = field(default_factory=list)
+    rule: str = "point"                     # "point" (plain) | "significant" (paired CIs)
+    level: float | None = None              # significant: the paired CI level
+    notes: list[str] = field(default_factory=list)
+
+    def error_bars(self) -> list["ErrorBar"]:
+        """One error bar per point, in the order of `points` (for the frontier plot)."""
+        out = []
+        for p in self.points:
+            ci = p.error_ci
+            out.append(ErrorBar(p.config.label, p.config.key, p.cost, p.error,
+                                None if ci is None else ci[0], None if ci is None else ci[1],
+                                not p.dominated))
+        return out
 
     @property
     def frontier(self) -> list[Point]:
@@ -72,6 +123,19 @@ class FrontierResult:
     @property
     def dominated(self) -> list[Point]:
         return [p for p in self.points if p.dominated]
+
+
+@dataclass(frozen=True)
+class ErrorBar:
+    """One point of a frontier plot: its cost, its error and the 95 % CI of the error."""
+
+    label: str
+    key: str
+    cost: float
+    error: float
+    low: float | None          # None: the metrics carry no CI
+    high: float | None
+    on_frontier: bool
 
 
 def cost_of(metrics: ConfigMetrics, cost: str) -> float | None:
@@ -147,6 +211,42 @@ def _first_at_most(front: list[Point], error: float) -> int:
         else:
             lo = mid + 1
     return lo
+
+
+def significant_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
+                         items: dict[str, list[ItemResult]], cost: str = "gflops",
+                         level: float = 0.95, seed: int = 0,
+                         n_resamples: int = 2000) -> FrontierResult:
+    """The frontier with uncertainty (module docstring): a configuration is dominated only by one
+    no more expensive that is significantly more accurate on the items both scored (paired
+    bootstrap CI at `level`). `items`: per-item results by config key."""
+    plain = pareto_frontier(results, cost)
+    pts = plain.points
+    notes: list[str] = []
+    missing = [p.label for p in pts if not items.get(p.config.key)]
+    if missing:
+        notes.append(f"{len(missing)} configuration(s) without per-item results cannot be shown "
+                     f"to be dominated and stay on the frontier: {', '.join(missing)}")
+    out: list[Point] = []
+    for b in pts:
+        found: tuple[Point, PairedDifference] | None = None
+        if b.dominated and items.get(b.config.key):   # significant implies plain dominance
+            for a in pts:                 # in (cost, error, label, key) order: cheapest first
+                if a is b or a.cost > b.cost or a.error >= b.error or not items.get(a.config.key):
+                    continue
+                pi = pair_items(items[b.config.key], items[a.config.key], b.metrics.metric)
+                if len(pi) == 0:
+                    continue
+                d = paired_difference(pi, level=level, n_resamples=n_resamples, seed=seed)
+                if d.ci_low > 0 and d.diff > 0:
+                    found = (a, d)
+                    break
+        if found is None:
+            out.append(Point(b.config, b.metrics, b.cost, b.error))
+        else:
+            out.append(Point(b.config, b.metrics, b.cost, b.error, True, found[0].config,
+                             found[1]))
+    return FrontierResult(cost, out, plain.skipped, "significant", level, notes)
 
 
 def frontiers(results: Results, costs: Iterable[str] = ("gflops", "rtf", "peak_mem_mb")

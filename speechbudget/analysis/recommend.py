@@ -39,6 +39,13 @@ AXES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 LIMIT_FIELDS = {"max_gflops": ("gflops", "GFLOPs"), "max_rtf": ("rtf", "RTF"),
                 "max_mem_mb": ("peak_mem_mb", "peak memory MB")}
+# which RTF `max_rtf` bounds: "mean" = the batched run's throughput RTF (total processing s /
+# total audio s at the sweep's batch size; the default, always measured); "p50" / "p90" = the
+# median / 90th percentile of per-utterance RTF at batch size 1 after warm-up (measured only when
+# the sweep timed latency: task_options.latency_items, or batch_size 1).
+RTF_STATS = {"mean": ("rtf", "RTF"), "p50": ("rtf_p50", "RTF p50 (batch 1)"),
+             "p90": ("rtf_p90", "RTF p90 (batch 1)")}
+DEFAULT_RTF_STAT = "mean"
 
 
 class NoResultsError(SpeechbudgetError, ValueError):
@@ -50,8 +57,12 @@ class Limits:
     max_gflops: float | None = None
     max_rtf: float | None = None
     max_mem_mb: float | None = None
+    rtf_stat: str = DEFAULT_RTF_STAT          # what max_rtf bounds (RTF_STATS)
 
     def __post_init__(self) -> None:
+        if self.rtf_stat not in RTF_STATS:
+            raise ValueError(f"invalid rtf_stat {self.rtf_stat!r}: expected one of "
+                             f"{', '.join(RTF_STATS)}")
         for name in LIMIT_FIELDS:
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -59,7 +70,8 @@ class Limits:
 
     def active(self) -> list[tuple[str, str, str, float]]:
         """(limit name, metrics field, label, value) for each limit that is set."""
-        return [(n, f, lab, float(getattr(self, n))) for n, (f, lab) in LIMIT_FIELDS.items()
+        fields_ = dict(LIMIT_FIELDS, max_rtf=RTF_STATS[self.rtf_stat])
+        return [(n, f, lab, float(getattr(self, n))) for n, (f, lab) in fields_.items()
                 if getattr(self, n) is not None]
 
     def describe(self) -> str:
@@ -174,7 +186,8 @@ class Recommendation:
 
         return {
             "task": self.task,
-            "limits": {n: getattr(self.limits, n) for n in LIMIT_FIELDS},
+            "limits": {**{n: getattr(self.limits, n) for n in LIMIT_FIELDS},
+                       "rtf_stat": self.limits.rtf_stat},
             "feasible": self.feasible,
             "n_considered": self.n_considered,
             "n_feasible": self.n_feasible,

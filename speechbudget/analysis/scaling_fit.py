@@ -23,6 +23,15 @@ Identifiability (the fit refuses what the data cannot pin down):
   listed in `unidentified`;
 - `prediction_refusal()` says why predictions are not to be shown (unidentified parameters, no
   leave-one-out check, or a leave-one-configuration-out MAPE above MAX_LOO_MAPE, 10 %), else None.
+Nested laws compared (`compare_nested`, `fit_results_nested`): within one kind of law, every law
+that keeps the terms of a non-empty subset of the identifiable axes (the full law, each axis
+term dropped, ...) is fitted where the data allow it (the points-per-parameter rule; a law the
+data cannot support is listed with the reason). Each fitted law gets its leave-one-configuration-
+out MAPE and the BIC of its log residuals (n ln(RSS/n) + k ln n). The law kept is *the simplest
+adequate one*: among the laws whose parameters are all identified (if none is, among all),
+those with a LOO MAPE within NESTED_REL_MARGIN (10 %) relative plus NESTED_ABS_MARGIN (0.2
+points of MAPE) of the best LOO MAPE are adequate, and the one with the fewest parameters is
+kept (ties: lower BIC). `NestedComparison.reason` says which and why.
 Quality is the leave-one-configuration-out prediction error; parameter uncertainty is a
 bootstrap over configurations. Predictions for configurations that were not run are `Prediction`
 objects, always marked predicted, never ConfigMetrics. Numbers are reported to 3 significant
@@ -57,6 +66,8 @@ MAX_CI_RATIO = 100.0                    # bootstrap 97.5 % / 2.5 % beyond this: 
 MAX_LOO_MAPE = 0.10                     # predictions shown only below this LOO error
 BOUND_TOL = 1e-3                        # an exponent this close to a bound is "at the bound"
 MIN_TERM_SHARE = 1e-3                   # a term below this share of the error everywhere vanished
+NESTED_REL_MARGIN = 0.10                # a nested law is adequate within 10 % of the best LOO
+NESTED_ABS_MARGIN = 0.002               # ... plus 0.2 points of MAPE
 
 
 class FitError(SpeechbudgetError, ValueError):
@@ -285,10 +296,12 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
             law: str = "additive", loo: bool = True, n_bootstrap: int = 0, seed: int = 0,
             labels: Sequence[str] | None = None, n_starts: int = N_STARTS,
             min_distinct: int = MIN_DISTINCT,
-            min_points_per_param: int = MIN_POINTS_PER_PARAM) -> ScalingFit:
+            min_points_per_param: int = MIN_POINTS_PER_PARAM,
+            axes: Sequence[str] | None = None) -> ScalingFit:
     """Fit `law` to errors `y` at parameters N, windows T (s), strides s. Arrays of equal length.
     Axes with fewer than `min_distinct` values get no term; fewer than `min_points_per_param`
-    configurations per parameter raise FitError."""
+    configurations per parameter raise FitError. `axes` (a subset of "N", "T", "s"): keep terms
+    only for these (a nested law); default all that the data identify."""
     Xraw = _features(N, T, s)
     y = np.asarray(y, dtype=float)
     if y.ndim != 1 or len(y) != len(Xraw):
@@ -305,6 +318,10 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
     yf = np.maximum(y, MIN_ERROR)
     distinct = [len(np.unique(np.round(Xraw[:, j], 9))) for j in range(3)]
     active = tuple(d >= min_distinct for d in distinct)
+    if axes is not None:
+        bad = [a for a in axes if a not in AXIS_NAMES]
+        if bad:
+            raise FitError(f"unknown axis {bad[0]!r}: expected a subset of {', '.join(AXIS_NAMES)}")
     for j, on in enumerate(active):
         if distinct[j] == 1:
             notes.append(f"{AXIS_NAMES[j]} does not vary in the data (all "
@@ -312,6 +329,11 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
         elif not on:
             notes.append(f"{AXIS_NAMES[j]} has only {distinct[j]} distinct values (a power law "
                          f"needs >= {min_distinct}): its term is not identifiable and is left out")
+    if axes is not None:
+        for j, on in enumerate(active):
+            if on and AXIS_NAMES[j] not in axes:
+                notes.append(f"{AXIS_NAMES[j]} term dropped (nested law)")
+        active = tuple(on and AXIS_NAMES[j] in axes for j, on in enumerate(active))
     lw = make_law(law, active)
     need = max(lw.n_params * min_points_per_param, lw.n_params + 1 + (1 if loo else 0))
     if len(y) < need:
@@ -401,6 +423,111 @@ def _bootstrap(law: Law, theta: np.ndarray, X: np.ndarray, logy: np.ndarray, ref
                      samples)
 
 
+# ---- nested laws compared ---------------------------------------------------------------------
+@dataclass
+class LawCandidate:
+    """One nested law of a comparison: fitted (with its LOO error and BIC) or refused (why)."""
+
+    axes: tuple[str, ...]               # axes with a term
+    formula: str
+    n_params: int
+    fit: ScalingFit | None
+    refused: str | None = None          # why it was not fitted
+    bic: float | None = None
+
+    @property
+    def loo_mape(self) -> float | None:
+        return None if self.fit is None or self.fit.loo is None else self.fit.loo.mape
+
+    @property
+    def identified(self) -> bool:
+        return self.fit is not None and not self.fit.unidentified
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"axes": list(self.axes), "formula": self.formula, "n_params": self.n_params,
+                "refused": self.refused, "bic": self.bic, "loo_mape": self.loo_mape,
+                "unidentified": None if self.fit is None else self.fit.unidentified}
+
+
+@dataclass
+class NestedComparison:
+    """The nested laws of one kind compared; `chosen` is the simplest adequate one (module doc)."""
+
+    law: str
+    candidates: list[LawCandidate]
+    chosen: ScalingFit | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"law": self.law, "reason": self.reason,
+                "chosen": None if self.chosen is None else self.chosen.to_dict(),
+                "candidates": [c.to_dict() for c in self.candidates],
+                "rule": (f"simplest law (fewest parameters, then lower BIC) among those with all "
+                         f"parameters identified whose leave-one-configuration-out MAPE is within "
+                         f"{100 * NESTED_REL_MARGIN:g}% relative + {100 * NESTED_ABS_MARGIN:g} "
+                         f"points of the best")}
+
+
+def bic_log(fit: ScalingFit) -> float:
+    """BIC of a fit's log residuals under a Gaussian: n ln(RSS / n) + k ln n."""
+    r = np.log(np.maximum(fit.fitted, 1e-300)) - np.log(np.maximum(fit.y, MIN_ERROR))
+    n = len(r)
+    rss = max(float(np.sum(r * r)), 1e-300)
+    return float(n * math.log(rss / n) + fit.law.n_params * math.log(n))
+
+
+def compare_nested(N: Sequence[float], T: Sequence[float], s: Sequence[float],
+                   y: Sequence[float], law: str = "additive", n_bootstrap: int = 0,
+                   seed: int = 0, labels: Sequence[str] | None = None,
+                   min_distinct: int = MIN_DISTINCT,
+                   min_points_per_param: int = MIN_POINTS_PER_PARAM) -> NestedComparison:
+    """Fit every nested law of `law` (terms for each non-empty subset of the identifiable axes),
+    with leave-one-out, and keep the simplest adequate one (module docstring)."""
+    Xraw = _features(N, T, s)
+    if not np.all(np.isfinite(Xraw)):
+        raise FitError("N, T and s must be finite and > 0")
+    distinct = [len(np.unique(np.round(Xraw[:, j], 9))) for j in range(3)]
+    usable = [a for a, d in zip(AXIS_NAMES, distinct) if d >= min_distinct]
+    if not usable:
+        raise FitError(f"no axis has {min_distinct} distinct values: no power law to fit "
+                       f"(distinct values N {distinct[0]}, T {distinct[1]}, s {distinct[2]})")
+    cands: list[LawCandidate] = []
+    for k in range(len(usable), 0, -1):
+        for axes in itertools.combinations(usable, k):
+            lw = make_law(law, tuple(a in axes for a in AXIS_NAMES))
+            try:
+                fit = fit_law(N, T, s, y, law=law, loo=True, n_bootstrap=n_bootstrap, seed=seed,
+                              labels=labels, min_distinct=min_distinct,
+                              min_points_per_param=min_points_per_param, axes=axes)
+            except FitError as e:
+                cands.append(LawCandidate(axes, lw.formula, lw.n_params, None, str(e)))
+                continue
+            cands.append(LawCandidate(axes, lw.formula, lw.n_params, fit, None, bic_log(fit)))
+    fitted = [c for c in cands if c.fit is not None and c.loo_mape is not None]
+    if not fitted:
+        return NestedComparison(law, cands, None, "no nested law could be fitted: "
+                                + "; ".join(f"{c.formula}: {c.refused}" for c in cands))
+    pool = [c for c in fitted if c.identified] or fitted
+    best = min(c.loo_mape for c in pool)
+    bound = best * (1 + NESTED_REL_MARGIN) + NESTED_ABS_MARGIN
+    adequate = [c for c in pool if c.loo_mape <= bound]
+    pick = min(adequate, key=lambda c: (c.n_params, c.bic, c.formula))
+    ident = "all parameters identified" if pick.identified else \
+        "no nested law has all its parameters identified"
+    lower = [c for c in pool if c.loo_mape < pick.loo_mape - 1e-12]
+    reason = (f"kept {pick.formula} ({pick.n_params} parameters, {ident}): leave-one-"
+              f"configuration-out MAPE {100 * pick.loo_mape:.2g}% vs the best {100 * best:.2g}% "
+              f"(adequate up to {100 * bound:.2g}%), BIC {pick.bic:.3g}")
+    if lower:
+        reason += ("; the more complex " + ", ".join(c.formula for c in lower)
+                   + " do not predict held-out configurations enough better to keep")
+    refused = [c for c in cands if c.fit is None]
+    if refused:
+        reason += f"; {len(refused)} law(s) not fitted (too few configurations for their " \
+                  "parameters)"
+    return NestedComparison(law, cands, pick.fit, reason)
+
+
 # ---- from measured configurations ---------------------------------------------------------------
 @lru_cache(maxsize=None)
 def n_params(model: str) -> int:
@@ -425,15 +552,9 @@ def _compatible(c: Config, ref: Config) -> bool:
     return c.stride == 1 and _group_key(c) == _group_key(ref.with_(stride=1))
 
 
-def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100, seed: int = 0,
-                loo: bool = True) -> ScalingFit:
-    """Fit `law` to measured configurations of one task.
-
-    Only configurations that differ along model, window and stride are fitted together: the
-    largest such group (same adaptation, precision, beam, stride position and pooling; stride 1
-    joins any group) is used and the rest are listed as excluded. Dynamic windows are excluded
-    (T is not one number).
-    """
+def fit_group(results: Results) -> tuple[str, Results, list[tuple[str, str]]]:
+    """(task, the configurations fitted together, the excluded ones with why): see
+    `fit_results`."""
     tasks = sorted({c.task for c, _ in results})
     if len(tasks) > 1:
         raise FitError(f"results hold tasks {', '.join(tasks)}: fit one task at a time")
@@ -462,6 +583,19 @@ def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100,
     keys = {c.key for c, _ in chosen}
     excluded += [(c.label, "other adaptation/precision/beam/stride position than the fitted "
                            "group") for c, _ in usable if c.key not in keys]
+    return tasks[0], chosen, excluded
+
+
+def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100, seed: int = 0,
+                loo: bool = True) -> ScalingFit:
+    """Fit `law` to measured configurations of one task.
+
+    Only configurations that differ along model, window and stride are fitted together: the
+    largest such group (same adaptation, precision, beam, stride position and pooling; stride 1
+    joins any group) is used and the rest are listed as excluded. Dynamic windows are excluded
+    (T is not one number).
+    """
+    task, chosen, excluded = fit_group(results)
     N = [n_params(c.model) for c, _ in chosen]
     T = [float(c.window) for c, _ in chosen]
     s = [c.stride for c, _ in chosen]
@@ -470,11 +604,31 @@ def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100,
         fit = fit_law(N, T, s, y, law=law, loo=loo, n_bootstrap=n_bootstrap, seed=seed,
                       labels=[c.label for c, _ in chosen])
     except FitError as e:
-        raise FitError(f"scaling fit on {len(chosen)} configuration(s) of task {tasks[0]}: {e}") \
+        raise FitError(f"scaling fit on {len(chosen)} configuration(s) of task {task}: {e}") \
             from None
     fit.excluded = excluded
     fit.configs = [c for c, _ in chosen]
     return fit
+
+
+def fit_results_nested(results: Results, law: str = "additive", n_bootstrap: int = 100,
+                       seed: int = 0) -> NestedComparison:
+    """`compare_nested` on the configurations `fit_results` would fit; every fitted candidate
+    carries the excluded list and its configurations (for `predict_configs`, `unrun_grid`)."""
+    task, chosen, excluded = fit_group(results)
+    try:
+        cmp_ = compare_nested([n_params(c.model) for c, _ in chosen],
+                              [float(c.window) for c, _ in chosen], [c.stride for c, _ in chosen],
+                              [m.error for _, m in chosen], law=law, n_bootstrap=n_bootstrap,
+                              seed=seed, labels=[c.label for c, _ in chosen])
+    except FitError as e:
+        raise FitError(f"scaling fit on {len(chosen)} configuration(s) of task {task}: {e}") \
+            from None
+    for cand in cmp_.candidates:
+        if cand.fit is not None:
+            cand.fit.excluded = list(excluded)
+            cand.fit.configs = [c for c, _ in chosen]
+    return cmp_
 
 
 @dataclass(frozen=True)

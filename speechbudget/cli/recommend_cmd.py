@@ -38,10 +38,11 @@ def open_results(store: Path, task: Optional[str]):
         raise StoreError(f"{store}: no such results store ({e.strerror or e})") from None
 
 
-def limits_from(max_gflops, max_rtf, max_mem_mb):
+def limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat: str = "mean"):
     from speechbudget.analysis.recommend import Limits
     try:
-        return Limits(max_gflops=max_gflops, max_rtf=max_rtf, max_mem_mb=max_mem_mb)
+        return Limits(max_gflops=max_gflops, max_rtf=max_rtf, max_mem_mb=max_mem_mb,
+                      rtf_stat=rtf_stat)
     except ValueError as e:
         err_console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)
@@ -54,7 +55,13 @@ def recommend_cmd(
                                                help="limit on inference GFLOPs per item"),
     max_rtf: Optional[float] = typer.Option(None, "--max-rtf",
                                             help="limit on the real-time factor measured by the "
-                                                 "sweep (s of compute per s of audio)"),
+                                                 "sweep (s of compute per s of audio); which "
+                                                 "RTF: --rtf-stat"),
+    rtf_stat: str = typer.Option("mean", "--rtf-stat",
+                                 help="what --max-rtf bounds: mean (default: the batched run's "
+                                      "throughput RTF), p50 or p90 (per-utterance RTF at batch "
+                                      "size 1 after warm-up; needs a sweep that timed latency, "
+                                      "task_options.latency_items)"),
     max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb",
                                                help="limit on measured peak memory (MB)"),
     task: Optional[str] = typer.Option(None, "--task", help="asr or ser (needed when the store "
@@ -74,7 +81,7 @@ def recommend_cmd(
     Exits 1 when no configuration meets the limits."""
     from speechbudget.analysis.recommend import NoResultsError, recommend
 
-    limits = limits_from(max_gflops, max_rtf, max_mem_mb)
+    limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
     loaded = open_results(store, task)
     try:
         rec = recommend(loaded.results, limits, task=task, n_runners_up=top,
@@ -97,12 +104,15 @@ def print_recommendation(rec) -> None:
     if rec.feasible:
         t = Table(title="the answer and runners-up")
         wer = rec.best[1].metric == "wer"
-        for col in ("", "configuration", "WER %" if wer else "error", "GFLOPs", "RTF", "peak MB",
-                    "key"):
+        pairs = [rec.best, *rec.runners_up]
+        latency = any(m.rtf_p90 is not None for _, m in pairs)
+        for col in ("", "configuration", "WER %" if wer else "error", "GFLOPs", "RTF",
+                    *(("RTF p50 / p90 (batch 1)",) if latency else ()), "peak MB", "key"):
             t.add_column(col)
-        for i, (c, m) in enumerate([rec.best, *rec.runners_up]):
+        for i, (c, m) in enumerate(pairs):
+            lat = (f"{fmt(m.rtf_p50)} / {fmt(m.rtf_p90)}",) if latency else ()
             t.add_row("answer" if i == 0 else str(i + 1), c.label, fmt_error(m), fmt(m.gflops),
-                      fmt(m.rtf), fmt(m.peak_mem_mb), c.key)
+                      fmt(m.rtf), *lat, fmt(m.peak_mem_mb), c.key)
         console.print(t)
         if rec.paired:
             t = Table(title="tie group (vs the most accurate, paired 95% CI of the error "

@@ -74,8 +74,12 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
 def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
              what: Optional[str] = typer.Argument(None, help="a configuration key (prefix) or "
                                                              "a run id; default: the last run"),
-             limit: int = typer.Option(20, help="items to show")) -> None:
-    """A run's environment and spec, or a configuration's metrics and items."""
+             limit: int = typer.Option(20, help="items to show"),
+             time_model: Optional[Path] = typer.Option(
+                 None, "--time-model", help="calibration for the predicted times (default: the "
+                                            "one `sweep calibrate` wrote in the cache)")) -> None:
+    """A run's environment and spec, with each configuration's predicted time beside the
+    measured one; or a configuration's metrics and items."""
     import json
     st = _open(store)
     runs = st.runs()
@@ -84,9 +88,11 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
             Console().print(f"{store}: no runs")
             return
         run_id = int(what) if what else runs[-1]["run_id"]
+        spec = st.run_spec(run_id)
         Console().print_json(json.dumps({"run": next(r for r in runs if r["run_id"] == run_id),
                                        "environment": st.environment(run_id),
-                                       "spec": st.run_spec(run_id)}, default=str))
+                                       "spec": spec}, default=str))
+        _predicted_vs_measured(st, spec, time_model)
         return
     rows = [r for r in st.configs() if r["key"].startswith(what)]
     if len(rows) != 1:
@@ -108,6 +114,44 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
                   (r.prediction if r.ok else r.error or "")[:70])
     Console().print(t)
+
+
+def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:
+    """Per configuration: processing seconds predicted by the calibrated time model (from the
+    items' audio lengths, tokens estimated as before a run) beside the measured stage seconds."""
+    import statistics
+
+    from speechbudget.axes import ConfigError
+    from speechbudget.sweep.timing import load_time_model, predict_config_seconds
+    try:
+        tm = load_time_model(time_model)
+    except ConfigError as e:
+        Console(stderr=True).print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2)
+    if tm is None:
+        Console().print("[dim]predicted vs measured time: no calibration (run `speechbudget "
+                        "sweep calibrate`, or pass --time-model FILE)[/dim]")
+        return
+    opts = (spec or {}).get("task_options") or {}
+    batch = int(opts.get("batch_size", 8))
+    t = Table(title=f"predicted vs measured processing time (batch {batch}; features + encoder "
+                    f"+ decoder seconds)")
+    for col in ("configuration", "items", "predicted s", "measured s", "error"):
+        t.add_column(col, justify="left" if col == "configuration" else "right")
+    errs = []
+    for c, m in st.metrics():
+        durations = [r.audio_s for r in st.items(c.key) if r.ok and r.audio_s]
+        pred = predict_config_seconds(c, tm, durations, batch)
+        meas = sum(m.timings.get(k, 0.0) for k in ("features", "encoder", "decoder"))
+        err = pred / meas - 1 if pred is not None and meas > 0 else None
+        if err is not None:
+            errs.append(abs(err))
+        t.add_row(c.label, str(len(durations)), "–" if pred is None else f"{pred:.2f}",
+                  f"{meas:.2f}" if meas > 0 else "–", "–" if err is None else f"{100 * err:+.0f}%")
+    Console().print(t)
+    if errs:
+        Console().print(f"median absolute error {100 * statistics.median(errs):.0f}% over "
+                        f"{len(errs)} configurations; time model: {tm.calibration}")
 
 
 @runs_app.command("export")

@@ -30,32 +30,64 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                                       help="old spelling of STORE"),
              as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
              audio_s: Optional[float] = typer.Option(None, help="item length for FLOPs (s); "
-                                                                "default: the dataset's mean")
+                                                                "default: the dataset's mean"),
+             time_model: Optional[Path] = typer.Option(
+                 None, "--time-model", help="calibration file for the time prediction (default: "
+                                            "the one `sweep calibrate` writes in the cache)")
              ) -> None:
-    """Print the configurations, their FLOPs and an estimated run time; runs nothing."""
-    from speechbudget.sweep.plan import estimate_seconds, plan_configurations, throughput
+    """Print the configurations, their FLOPs and a predicted run time; runs nothing.
+
+    The time is predicted per configuration from the cost model calibrated on this machine
+    (`speechbudget sweep calibrate`; encoder at a measured fraction of the matmul peak, re-measured
+    now, plus decoded tokens at a measured cost per token and batch size), on the dataset's
+    utterance lengths. Without a calibration, or for what it does not cover (SER, other models),
+    it falls back to FLOPs at an effective GFLOP/s, and says so."""
+    from speechbudget.sweep.plan import (calibrate_gflops_per_s, estimate_seconds,
+                                         plan_configurations, throughput)
     from speechbudget.sweep.spec import SpecError, load_spec
     from speechbudget.sweep.store import ResultsStore
+    from speechbudget.sweep.timing import load_time_model, predict_config_seconds
+    from speechbudget.axes import ConfigError
     store = store or store_opt
     try:
         s = load_spec(spec, data=data)
     except SpecError as e:
         _fail(str(e))
-    n_items, mean_s = _dataset_size(s)
+    n_items, mean_s, durations = _dataset_size(s)
     p = plan_configurations(s, audio_s=audio_s or mean_s)
     st = ResultsStore(store, readonly=True) if store else None  # a StoreError is exit 4
+    try:
+        tm = load_time_model(time_model)
+    except ConfigError as e:
+        _fail(str(e))
     tp = throughput(st)
+    batch = int(s.task_options.get("batch_size", 8))
+    peak_now = calibrate_gflops_per_s() if tm is not None and durations else None
+    how: dict[str, str] = {}
+
+    def seconds_for(c) -> float | None:
+        """Calibrated prediction when the time model covers `c`, else FLOPs at throughput."""
+        if tm is not None and durations:
+            sec = predict_config_seconds(c, tm, durations, batch, peak_now)
+            if sec is not None:
+                how[c.key] = "calibrated"
+                return sec
+        how[c.key] = "FLOPs"
+        return estimate_seconds(p.gflops.get(c.key), n_items, tp)
     status = {r["key"]: r["status"] for r in st.configs()} if st else {}
     if as_json:
         import json
         rows = [{"label": c.label, "key": c.key, "config": c.to_dict(),
                  "gflops": p.gflops.get(c.key),
-                 "estimated_s": estimate_seconds(p.gflops.get(c.key), n_items, tp),
+                 "estimated_s": seconds_for(c),
+                 "estimate_source": how.get(c.key),
                  "budgets_gflops": p.bands.get(c.key, []), "in_store": status.get(c.key)}
                 for c in p.configs]
         typer.echo(json.dumps({"name": s.name, "plan": s.plan.type, "items": n_items,
                                "space_size": p.space_size, "configs": rows,
                                "gflops_per_s": tp.gflops_per_s, "throughput_source": tp.source,
+                               "time_model": None if tm is None else tm.to_dict(),
+                               "batch_size": batch, "peak_gflops_per_s_now": peak_now,
                                "invalid": [{"values": inv.values, "field": inv.error.field,
                                             "error": str(inv.error)} for inv in p.invalid]},
                               indent=1, default=str))
@@ -71,7 +103,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     total = 0.0
     for i, c in enumerate(p.configs, 1):
         g = p.gflops.get(c.key)
-        sec = estimate_seconds(g, n_items, tp)
+        sec = seconds_for(c)
         if status.get(c.key) != "done":
             total += sec or 0.0
         row = [str(i), c.label, c.key, "n/a" if g is None else f"{g:.2f}", _dur(sec)]
@@ -88,8 +120,21 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         total = total * n / max(1, len(p.configs))
     length = f"{p.audio_s:.1f} s" if p.audio_s else "window length"
     left = " (configurations not done in the store)" if st else ""
-    Console().print(f"estimated run time{left} {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
-                    f"({tp.source}; FLOPs for items of {length})")
+    n_cal = sum(1 for v in how.values() if v == "calibrated")
+    why = ("no calibrated time model: `speechbudget sweep calibrate` measures one" if tm is None
+           else "not covered by the calibration")
+    if not n_cal:
+        Console().print(f"estimated run time{left} {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
+                        f"({tp.source}; FLOPs for items of {length})")
+        Console().print(f"[dim]({why})[/dim]")
+    else:
+        Console().print(f"predicted run time{left} {_dur(total)}: {n_cal} of {len(how)} "
+                        f"configurations by the time model ({tm.calibration}; encoder rescaled "
+                        f"to the matmul peak measured now, {peak_now:.0f} GFLOP/s; batch {batch}; "
+                        f"processing seconds, not model loading)")
+        if n_cal < len(how):
+            Console().print(f"the other {len(how) - n_cal} configuration(s) ({why}): FLOPs at "
+                            f"{tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; items of {length})")
     if p.invalid:
         Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
                       f"and are skipped:[/yellow]")
@@ -101,14 +146,15 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             Console().print(f"  ... and {len(p.invalid) - 20} more")
 
 
-def _dataset_size(spec) -> tuple[int | None, float | None]:
-    """Items and mean duration, when the task can read the dataset quickly."""
+def _dataset_size(spec) -> tuple[int | None, float | None, list[float]]:
+    """Items, mean duration and each item's duration, when the task can read the dataset
+    quickly."""
     if spec.data is None:
-        return None, None
+        return None, None, []
     if spec.runner:  # a plan runs nothing: a custom task's code is never imported here
         Console().print(f"runner {spec.runner} (not imported by plan; `sweep run` needs "
                         "--allow-runner): dataset size unknown")
-        return None, None
+        return None, None, []
     try:
         from speechbudget.sweep.executors import TaskRef, build_task
         import json
@@ -117,9 +163,47 @@ def _dataset_size(spec) -> tuple[int | None, float | None]:
         items = list(task.load_dataset(spec.data).items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
         Console().print(f"[yellow]could not read the dataset {spec.data}: {e}[/yellow]")
-        return None, None
+        return None, None, []
     d = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
-    return len(items), (sum(d) / len(d) if d and all(d) else None)
+    ok = bool(d) and all(d)
+    return len(items), (sum(d) / len(d) if ok else None), (list(d) if ok else [])
+
+
+@sweep_app.command("calibrate")
+def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to calibrate, "
+                                             "comma-separated"),
+                  data: Optional[str] = typer.Option(None, help="ASR dataset (default: the "
+                                                                "bundled LibriSpeech sample)"),
+                  items: int = typer.Option(6, min=1, help="utterances to time"),
+                  batch_sizes: str = typer.Option("1,4,8", "--batch-sizes",
+                                                  help="decoder batch sizes to time"),
+                  device: Optional[str] = typer.Option(None, help="cpu, cuda ... (default: cuda "
+                                                                  "if present)"),
+                  out: Optional[Path] = typer.Option(None, "-o", "--out",
+                                                     help="calibration file (default: "
+                                                          "time_model.json in the cache)")
+                  ) -> None:
+    """Measure this machine's run-time model (encoder efficiency, decoder seconds per token by
+    batch size, features) for `sweep plan` and `runs show`. Costs about a model load plus ITEMS
+    utterances per batch size and model (tiny.en, 6 utterances, 1/4/8: ~20 s on 2 cores)."""
+    from speechbudget.axes import ConfigError
+    from speechbudget.machine import default_device
+    from speechbudget.sweep.timing import calibrate_time_model, save_time_model
+    try:
+        bss = [int(b) for b in batch_sizes.split(",") if b.strip()]
+    except ValueError:
+        _fail(f"--batch-sizes {batch_sizes!r}: expected integers separated by commas")
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if data is None:
+        from speechbudget.demo import default_asr_data
+        data = str(default_asr_data())
+    try:
+        tm = calibrate_time_model(names, data, items, bss, device or default_device(),
+                                  progress=lambda msg: Console(stderr=True).print(msg))
+        path = save_time_model(tm, out)
+    except (ConfigError, ValueError, OSError) as e:
+        _fail(str(e))
+    Console().print(f"wrote {path}: {tm.calibration}")
 
 
 def _dur(sec: float | None) -> str:

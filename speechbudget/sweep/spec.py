@@ -57,7 +57,8 @@ MAX_PLAN_POINTS = 100_000         # combinations a plan enumerates before buildi
 _NUM = (int, float)
 TASK_OPTIONS: dict[str, dict[str, tuple]] = {
     "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,),
-            "model_path": (str, None), "n_boot": (int,), "seed": (int,), "adapter": (str, None)},
+            "model_path": (str, None), "n_boot": (int,), "seed": (int,), "adapter": (str, None),
+            "latency_items": (int,)},
     "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
             "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,
             "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),

@@ -10,6 +10,16 @@
 reason); `aggregate` gives corpus WER with a seeded bootstrap 95% CI, mean GFLOPs per utterance
 (from `speechbudget.flops.estimate` with the decoded token counts), stage timings, RTF and RTFx
 (after a warm-up, on this machine, threads recorded) and peak memory.
+
+Latency as a distribution: beside the batched throughput (`rtf`), each configuration can record
+per-utterance latency at batch size 1 after the warm-up - the wall seconds of transcribing one
+utterance alone (features, encoder, decoder, long-form logic), no reuse cache - on the first
+`latency_items` utterances of the dataset (dataset order, so every configuration is timed on the
+same ones), as p50 / p90 seconds and p50 / p90 per-utterance RTF (ConfigMetrics.latency_p50_s,
+rtf_p90, ...; percentiles by linear interpolation). `latency_items=0` (the default) skips the
+extra runs, except with `batch_size=1`, where the run itself is already per utterance and every
+item's wall time is its latency at no extra cost. Measuring 8 items at batch 1 adds about 8
+single-utterance runs per configuration.
 """
 from __future__ import annotations
 
@@ -42,9 +52,14 @@ class AsrTask:
 
     def __init__(self, batch_size: int = 8, max_items: int | None = None, warmup: bool = True,
                  model_path: str | None = None, n_boot: int = 1000, seed: int = 0,
-                 adapter: str | Path | None = None):
+                 adapter: str | Path | None = None, latency_items: int = 0):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
+        if isinstance(latency_items, bool) or not isinstance(latency_items, int) \
+                or latency_items < 0:
+            raise ValueError(f"latency_items={latency_items!r}: expected an integer >= 0 "
+                             "(utterances timed alone at batch size 1; 0: none)")
+        self.latency_items = latency_items
         self.batch_size = batch_size
         self.max_items = max_items
         self.warmup = warmup
@@ -113,9 +128,11 @@ class AsrTask:
                 self._warm.add(key)
             cache_before = getattr(cache, "bytes", 0)
             try:
+                t_run = time.perf_counter()
                 with RssPeak() as rss:  # CPU: peak RSS increase of this run, not the process's
                     transcripts = pipe.transcribe_items(list(audio_of.items()), self.batch_size,
                                                         cache)
+                t_run = time.perf_counter() - t_run
             except Exception as e:  # a failure of the whole batch: every item reports it
                 for item_id in audio_of:
                     results[item_id] = ItemResult(item_id, ok=False,
@@ -127,11 +144,36 @@ class AsrTask:
             # left in the reuse cache (kept for later configurations, not this one's peak)
             grown = max(0, getattr(cache, "bytes", 0) - cache_before) / 2**20
             peak = module_mb(pipe.model) + max(0.0, rss.increase_mb - grown)
+        latency = self._latencies(pipe, dataset, audio_of, transcripts, t_run, dev) \
+            if transcripts else {}
         for item_id, tr in transcripts.items():
             results[item_id] = self._item_result(config, dataset[item_id], tr, pipe,
                                                  load_s[item_id], peak,
                                                  len(audio_of[item_id]) / SAMPLE_RATE)
+            if item_id in latency:
+                results[item_id].extra["latency_s"] = latency[item_id]
         return [results[i] for i in shard.item_ids]
+
+    def _latencies(self, pipe: AsrPipeline, dataset: AsrDataset, audio_of: dict[str, Any],
+                   transcripts: dict, run_s: float, dev: torch.device) -> dict[str, float]:
+        """Per-utterance latency at batch size 1 (module docstring): the run itself when it was
+        one utterance at batch size 1, else a timed run alone for the first `latency_items`
+        utterances of the dataset that are in this shard."""
+        if self.batch_size == 1 and len(audio_of) == 1:
+            return {next(iter(audio_of)): run_s}
+        if not self.latency_items:
+            return {}
+        first = {it.id for it in dataset.items[:self.latency_items]}
+        out = {}
+        for item_id, audio in audio_of.items():
+            if item_id not in first or item_id not in transcripts:
+                continue
+            _sync_device(dev)
+            t0 = time.perf_counter()
+            pipe.transcribe_items([(item_id, audio)], 1, None)
+            _sync_device(dev)
+            out[item_id] = time.perf_counter() - t0
+        return out
 
     def aggregate(self, config: Config, results: Sequence[ItemResult]) -> ConfigMetrics:
         ok = [r for r in results if r.ok]
@@ -157,6 +199,7 @@ class AsrTask:
         if len(flops) == len(ok):
             m.gflops = sum(flops) / len(ok)
             m.gflops_per_audio_s = sum(flops) / audio_s if audio_s > 0 else None
+        set_latency(m, ok)
         peaks = [r.extra.get("peak_mem_mb") for r in ok if r.extra.get("peak_mem_mb")]
         m.peak_mem_mb = max(peaks) if peaks else None
         m.extra.update(audio_s=audio_s, decoded_tokens=sum(r.decoded_tokens for r in ok),
@@ -259,6 +302,24 @@ def _window_gflops(config: Config, rows: Sequence[Row], tokens: Sequence[int],
                           no_speech_head=pipe.decoder_for(r.timestamps).no_speech_extra
                           ).gflops
     return total
+
+
+def set_latency(m: ConfigMetrics, ok: Sequence[ItemResult]) -> None:
+    """Latency percentiles of the items that carry `extra["latency_s"]` (see the module doc)."""
+    import numpy as np
+    timed = [r for r in ok if r.extra.get("latency_s") is not None and (r.audio_s or 0) > 0]
+    if not timed:
+        return
+    lat = np.array([float(r.extra["latency_s"]) for r in timed])
+    rtf = lat / np.array([float(r.audio_s) for r in timed])
+    m.latency_p50_s, m.latency_p90_s = (float(np.percentile(lat, q)) for q in (50, 90))
+    m.rtf_p50, m.rtf_p90 = (float(np.percentile(rtf, q)) for q in (50, 90))
+    m.latency_n = len(timed)
+
+
+def _sync_device(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _peak_mem_mb(device: torch.device) -> float | None:

@@ -1,0 +1,147 @@
+"""Run-time predictions for a sweep from a cost model calibrated on this machine.
+
+`flops.estimate.TimeModel` predicts an ASR configuration's processing seconds per utterance as
+features + encoder FLOPs at a measured efficiency of the matmul peak + decoded tokens at a
+measured per-token decoder cost by model and batch size. This module keeps that calibration:
+
+- `calibrate_time_model(models, data, ...)` measures it here: for each model, the default
+  configuration (30 s window) runs the first `items` utterances of `data` at each batch size
+  (after a warm-up), and the coefficients are the stage seconds divided by audio seconds,
+  encoder GFLOPs / peak, and decoded tokens (as benchmarks/calibrate_time.py, which checks the
+  result on other utterances). Cost: about one model load plus `items` utterances per batch size
+  and model (tiny.en, 6 utterances, batch sizes 1/4/8: ~20 s on a 2-core CPU; base ~2x).
+- `save_time_model` / `load_time_model` keep it as JSON, by default
+  `<cache>/time_model.json` (`$SPEECHBUDGET_CACHE`, default ~/.cache/speechbudget), written by
+  `speechbudget sweep calibrate` and read by `sweep plan` and `runs show`.
+- `predict_config_seconds(config, model, durations, batch_size)`: the predicted processing
+  seconds of one configuration on utterances of the given lengths (None for what the model does
+  not cover: SER, a model not calibrated). The encoder term can be rescaled to the matmul peak
+  measured now (`peak_gflops_per_s`), so a busier or quieter moment than the calibration's is
+  followed; the decoder term is latency and is not rescaled.
+Measured seconds to compare with are the stage timings a run records (features + encoder +
+decoder per utterance, ConfigMetrics.timings); with the sweep's reuse cache these are the
+stages' own cost (a reused state keeps the seconds it took), not the wall time saved.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from speechbudget.axes import Config, ConfigError
+from speechbudget.flops.estimate import TimeModel, predict_seconds
+
+FILE_NAME = "time_model.json"
+DEFAULT_BATCH_SIZES = (1, 4, 8)
+DEFAULT_ITEMS = 6
+
+
+def default_path() -> Path:
+    from speechbudget.models.ct2_to_hf import cache_root
+    return cache_root() / FILE_NAME
+
+
+def save_time_model(tm: TimeModel, path: str | Path | None = None) -> Path:
+    p = Path(path) if path is not None else default_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(tm.to_dict(), indent=1))
+    tmp.replace(p)
+    return p
+
+
+def load_time_model(path: str | Path | None = None) -> TimeModel | None:
+    """The calibration at `path` (default: the cache file); None when the default file does
+    not exist. A given path that is missing or not a calibration raises ConfigError naming it."""
+    p = Path(path) if path is not None else default_path()
+    if not p.exists():
+        if path is None:
+            return None
+        raise ConfigError("time_model", str(p), "an existing calibration file (write one with "
+                                                "`speechbudget sweep calibrate`)")
+    try:
+        d = json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError("time_model", str(p), f"a JSON calibration file ({e})") from None
+    return TimeModel.from_dict(d)
+
+
+def predict_config_seconds(config: Config, tm: TimeModel, durations: Sequence[float],
+                           batch_size: int = 8, peak_gflops_per_s: float | None = None
+                           ) -> float | None:
+    """Predicted processing seconds of `config` on utterances of `durations` seconds (tokens
+    estimated from the audio length, as before a run); None when `tm` does not cover it."""
+    if config.task != "asr" or config.model not in tm.encoder_efficiency \
+            or config.model not in tm.decoder_s_per_token:
+        return None
+    return float(sum(predict_seconds(config, tm, float(a), batch_size,
+                                     peak_gflops_per_s=peak_gflops_per_s)["total"]
+                     for a in durations if a and a > 0))
+
+
+def calibrate_time_model(models: Sequence[str], data: Any, items: int = DEFAULT_ITEMS,
+                         batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES, device: str = "cpu",
+                         progress: Any = None, first: int = 0) -> TimeModel:
+    """Measure a TimeModel on this machine (module docstring). `data`: an ASR dataset (path or
+    AsrDataset), of which utterances first .. first + items - 1 are timed; `progress(message)`
+    is called after each measurement when given."""
+    import statistics
+
+    import torch
+
+    from speechbudget.flops import estimate
+    from speechbudget.machine import machine_info
+    from speechbudget.models.loading import load_whisper
+    from speechbudget.sweep.plan import calibrate_gflops_per_s
+    from speechbudget.tasks.asr.data import AsrDataset, load_dataset
+    from speechbudget.tasks.asr.pipeline import AsrPipeline
+
+    if not models:
+        raise ConfigError("models", list(models), "at least one model name")
+    bss = sorted({int(b) for b in batch_sizes})
+    if not bss or bss[0] < 1:
+        raise ConfigError("batch_sizes", list(batch_sizes), "integers >= 1")
+    ds = data if isinstance(data, AsrDataset) else load_dataset(data, limit=first + items)
+    its = [it for it in ds.items[first:first + items] if not it.problem]
+    if not its:
+        raise ConfigError("data", str(getattr(ds, "source", data)), "a dataset with usable "
+                                                                     "utterances")
+    audios = [ds.load_audio(it) for it in its]
+    audio_s = sum(len(a) for a in audios) / 16000
+    peak = calibrate_gflops_per_s()
+    feats: list[float] = []
+    eff: dict[str, float] = {}
+    dec: dict[str, dict[int, float]] = {}
+    for m in models:
+        bundle = load_whisper(m, device=device)
+        cfg = Config(task="asr", model=m)
+        enc_flops = sum(sum(v for k, v in estimate(cfg, audio_s=len(a) / 16000).breakdown.items()
+                            if k.startswith("encoder.")) for a in audios)
+        pipe = AsrPipeline(bundle, cfg, device)
+        pipe.warm_up()
+        dec[m] = {}
+        enc_s: list[float] = []
+        for bs in bss:
+            rows = [r for it, a in zip(its, audios) for r in pipe.rows_for(it.id, a)]
+            bs = min(bs, len(rows))      # fewer rows than the batch: that is the batch timed
+            if bs in dec[m]:
+                continue
+            with torch.inference_mode():
+                pipe.run(rows, bs)
+            st = {k: sum(r.t[k] for r in rows) for k in ("features", "encoder", "decoder")}
+            tokens = sum(r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows)
+            feats.append(st["features"] / audio_s)
+            dec[m][bs] = st["decoder"] / max(tokens, 1)
+            enc_s.append(st["encoder"])
+            if progress is not None:
+                progress(f"{m} batch {bs}: {st['decoder'] / max(tokens, 1) * 1000:.1f} ms/token")
+        eff[m] = enc_flops / 1e9 / min(enc_s) / peak
+        del pipe, bundle
+    threads = torch.get_num_threads()
+    info = machine_info(threads)
+    desc = (f"calibrated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+            f"{info.get('cpu', '?')}, {threads} threads, device {device}: {len(its)} utterances "
+            f"({audio_s:.0f} s, from #{first}) of {getattr(ds, 'source', data)}, batch sizes "
+            f"{', '.join(map(str, bss))}, matmul peak {peak:.0f} GFLOP/s")
+    return TimeModel(peak, statistics.median(feats), eff, dec, desc)
