@@ -6,7 +6,11 @@ configuration reports that model's peak. `RssPeak` instead samples the resident 
 (/proc/self/statm) in a background thread while the work runs and reports the peak *increase*
 over the RSS at its start. Before taking the starting value it asks glibc to hand freed heap
 memory back to the system (`malloc_trim(0)`), so memory a previous configuration freed but the
-allocator kept cannot absorb this one's allocations and hide them.
+allocator kept cannot absorb this one's allocations and hide them; and it fixes glibc's mmap
+threshold at its 128 KiB default (`mallopt`), which glibc otherwise raises after a large block is
+freed, so that after a large model every smaller configuration's tensors would come from the
+fragmenting heap instead of mmap: large tensors then always map and unmap, and the RSS follows
+what is alive whatever ran before.
 
     with RssPeak() as peak:
         run()
@@ -44,6 +48,28 @@ def trim_heap() -> bool:
         return False
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters
+MMAP_THRESHOLD_BYTES = 128 * 1024            # glibc's default (and its dynamic minimum)
+_PINNED = False
+
+
+def pin_malloc_thresholds() -> bool:
+    """Fix glibc's mmap and trim thresholds (disabling their dynamic growth) once per process;
+    False where not glibc."""
+    global _LIBC, _PINNED
+    if _PINNED:
+        return True
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL("libc.so.6")
+        ok = bool(_LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and \
+            bool(_LIBC.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        return False
+    _PINNED = ok
+    return ok
+
+
 class RssPeak:
     """Context manager: the peak RSS increase (MB) of the code it wraps, sampled in a thread."""
 
@@ -64,6 +90,7 @@ class RssPeak:
 
     def __enter__(self) -> "RssPeak":
         if self.trim:
+            pin_malloc_thresholds()
             trim_heap()
         self.start_bytes = rss_bytes()
         self.peak_bytes = self.start_bytes
