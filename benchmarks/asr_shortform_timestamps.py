@@ -119,7 +119,8 @@ def main() -> None:
                                   errors=we.errors, n_ref=we.n_ref, audio_s=len(audios[i]) / SR))
         results[name] = res
         n_ref = sum(r.n_ref for r in res)
-        modes[name] = {"wer": sum(r.errors for r in res) / n_ref, "errors": sum(r.errors for r in res),
+        errors = sum(r.errors for r in res)
+        modes[name] = {"wer": errors / n_ref, "errors": errors,
                        "ref_words": n_ref, "wall_s": wall, "rtfx": audio_s / wall, **extra}
         print(json.dumps({"mode": name, **modes[name]}), flush=True)
     pairs = []

@@ -148,5 +148,7 @@ def test_sampling_is_seeded_per_row_and_tends_to_greedy_at_low_temperature(tiny_
     # best_of keeps the likeliest sample (sum log-prob / length): never below a single sample's
     one = runner.run(enc, max_new_tokens=15, temperature=1.0, best_of=1, seeds=[1, 2, 3, 4])
     for r in range(4):
-        score = lambda res: res.avg_logprob[r] * (len(res.tokens[r]) + 1) / max(1, len(res.tokens[r]))  # noqa
+        def score(res):   # sum log-prob / length, from avg = sum / (length + 1)
+            n = len(res.tokens[r])
+            return res.avg_logprob[r] * (n + 1) / max(1, n)
         assert score(hot) >= score(one) - 1e-6 or one.stopped_by_loop[r] or hot.stopped_by_loop[r]

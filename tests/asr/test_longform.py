@@ -13,7 +13,8 @@ import torch
 from speechbudget.axes import Config
 from speechbudget.models.whisper_encoder import encode
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
-from speechbudget.tasks.asr.pipeline import FALLBACK_TEMPERATURES, AsrPipeline, Row, window_gflops
+from speechbudget.tasks.asr.pipeline import (FALLBACK_TEMPERATURES, AsrPipeline, Row, Transcript,
+                                             window_gflops)
 
 from .conftest import varied_mel
 
@@ -297,3 +298,35 @@ def test_prompt_resets_after_a_hot_window(fake_bundle):
     pipe.prompt_reset_on_temperature = 1.0                           # never reset
     tr = pipe.transcribe_items([("a", _audio(10.0, 0))], batch_size=1)["a"]
     assert any(r.previous for r in tr.windows[1:])
+
+
+@pytest.mark.slow
+def test_no_speech_rule_applies_without_timestamps_too(tiny_en):
+    """With timestamps off the no-speech probability is still read at <|startoftranscript|> and
+    the rule (P > 0.6 and average log-probability < -1) still skips the window, as faster-whisper
+    with without_timestamps=True. Fed faster-whisper's features (the log-mel frames past the audio
+    are zeros) low noise and a click are skipped. Our own features (the waveform zero-padded
+    before the log-mel, as openai-whisper) make tiny.en say "you" with an average log-probability
+    of about -0.9 there, above the threshold: that difference is the padding, not the rule."""
+    from speechbudget.audio import log_mel_batch
+    noise = (np.random.default_rng(0).standard_normal(5 * SR) * 1e-3).astype(np.float32)
+    click = np.zeros(800, np.float32)
+    click[400] = 0.9
+    pipe = AsrPipeline(tiny_en, Config(task="asr", model="tiny.en", timestamps="off"))
+    rows = [Row(k, a, 3000, len(a) / SR, item_id=k) for k, a in
+            (("noise", noise), ("click", click))]
+    for r in rows:   # faster-whisper's padding: log-mel of the audio, zeros after it
+        n = -(-len(r.audio) // 160)
+        mel = log_mel_batch([r.audio], tiny_en.n_mels, n)[0]
+        r.mel = torch.nn.functional.pad(mel, (0, 3000 - n))
+    pipe.encode(rows, 2)
+    pipe.decode(rows, 2)
+    assert not rows[0].timestamps and pipe.decoder_for(False).no_speech_extra
+    for r in rows:
+        assert r.no_speech_prob > 0.6 and r.avg_logprob < -1.0, (r.key, r.no_speech_prob,
+                                                                  r.avg_logprob)
+        assert pipe.is_silence(r)
+    tr = Transcript("x")
+    for r in rows:
+        pipe._advance(tr, r)
+    assert tr.segments == [] and tr.no_speech_windows == 2
