@@ -1,5 +1,6 @@
-"""Whisper decoding from encoder states of any length: batched greedy and beam search, KV-cached,
-with or without timestamp tokens.
+"""Whisper decoding from encoder states of any length: batched greedy, beam search and temperature
+sampling (best_of, seeded per row), KV-cached, with or without timestamp tokens, each row with its
+own previous-text prompt (<|startofprev|> + up to 223 tokens; rows left-padded and masked).
 
 One decoding loop (`WhisperDecoderRunner.run`) for every strategy, as openai-whisper's decoding.py:
 logits -> each `LogitFilter.apply` (`SuppressTokens`; `TimestampRules` with timestamps) -> the
