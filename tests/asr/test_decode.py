@@ -88,3 +88,67 @@ def test_loop_cut_keeps_the_first_copy_of_a_repetition_loop():
     assert loop_cut([7, 8, 9, 8, 9, 8, 9]) is None       # "no, no, no": short runs are speech
     assert loop_cut([5] * 11) is None and loop_cut([5] * 12) == 4
     assert loop_cut([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) is None
+
+
+# ---- conditioning on previous text; sampling ----------------------------------------------------
+PREV = OPT.with_(sot_prev_id=49)
+
+
+def test_previous_text_prefix_is_the_prompt_and_rows_of_different_lengths_batch(tiny_whisper):
+    """A row's previous tokens become <|startofprev|> + the last max_target_positions // 2 - 1 of
+    them + the prompt; rows with different prefixes (left-padded, masked) == each row alone ==
+    a runner whose prompt is that whole prefix."""
+    with torch.no_grad():
+        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(4, frames=300, seed=5))
+    runner = WhisperDecoderRunner(tiny_whisper, PREV)
+    previous = [[], [10, 11, 12], [13], list(range(8, 8 + 25))]   # the last: cut to 19 tokens
+    together = runner.run(enc, max_new_tokens=12, previous=previous)
+    keep = PREV.max_target_positions // 2 - 1
+    assert together.prompt_tokens == [2 + len(p[-keep:]) + (1 if p else 0) for p in previous]
+    plain = runner.run(enc, max_new_tokens=12)
+    assert together.tokens != plain.tokens and together.tokens[0] == plain.tokens[0]
+    for i, p in enumerate(previous):
+        alone = runner.run(enc[i:i + 1], max_new_tokens=12, previous=[p])
+        assert alone.tokens[0] == together.tokens[i]
+        assert abs(alone.avg_logprob[0] - together.avg_logprob[i]) < 1e-4
+        assert abs(alone.no_speech_prob[0] - together.no_speech_prob[i]) < 1e-5
+        full = WhisperDecoderRunner(tiny_whisper, PREV.with_(
+            prompt_ids=tuple(([49] + p[-keep:] if p else []) + list(OPT.prompt_ids)),
+            sot_index=len(p[-keep:]) + 1 if p else 0))
+        ref = full.run(enc[i:i + 1], max_new_tokens=12)
+        assert ref.tokens[0] == together.tokens[i]
+        assert abs(ref.no_speech_prob[0] - together.no_speech_prob[i]) < 1e-5
+    with torch.no_grad():  # beam search with prefixes: each row alone again
+        beam = runner.run(enc, max_new_tokens=8, beam_size=2, previous=previous)
+        for i, p in enumerate(previous):
+            assert beam.tokens[i] == runner.run(enc[i:i + 1], max_new_tokens=8, beam_size=2,
+                                                previous=[p]).tokens[0]
+
+
+def test_sampling_is_seeded_per_row_and_tends_to_greedy_at_low_temperature(tiny_whisper):
+    with torch.no_grad():
+        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(4, frames=300, seed=6))
+    runner = WhisperDecoderRunner(tiny_whisper, OPT)
+    greedy = runner.run(enc, max_new_tokens=15)
+    cold = runner.run(enc, max_new_tokens=15, temperature=1e-4, seeds=[1, 2, 3, 4])
+    assert cold.tokens == greedy.tokens
+    for a, b in zip(cold.avg_logprob, greedy.avg_logprob):   # log-probs of untempered logits
+        assert abs(a - b) < 1e-4
+    hot = runner.run(enc, max_new_tokens=15, temperature=1.0, best_of=3, seeds=[1, 2, 3, 4])
+    assert hot.tokens != greedy.tokens
+    assert hot.tokens == runner.run(enc, max_new_tokens=15, temperature=1.0, best_of=3,
+                                    seeds=[1, 2, 3, 4]).tokens                 # reproducible
+    assert [len(h) for h in hot.hypothesis_tokens] == [3] * 4
+    assert all(1 <= n <= 16 for h in hot.hypothesis_tokens for n in h)
+    for i, seed in enumerate([1, 2, 3, 4]):                                   # batch-independent
+        assert runner.run(enc[i:i + 1], max_new_tokens=15, temperature=1.0, best_of=3,
+                          seeds=[seed]).tokens[0] == hot.tokens[i]
+    other = runner.run(enc, max_new_tokens=15, temperature=1.0, best_of=3, seeds=[5, 6, 7, 8])
+    assert other.tokens != hot.tokens
+    # best_of keeps the likeliest sample (sum log-prob / length): never below a single sample's
+    one = runner.run(enc, max_new_tokens=15, temperature=1.0, best_of=1, seeds=[1, 2, 3, 4])
+    for r in range(4):
+        def score(res):   # sum log-prob / length, from avg = sum / (length + 1)
+            n = len(res.tokens[r])
+            return res.avg_logprob[r] * (n + 1) / max(1, n)
+        assert score(hot) >= score(one) - 1e-6 or one.stopped_by_loop[r] or hot.stopped_by_loop[r]

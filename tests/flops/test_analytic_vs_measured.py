@@ -2,6 +2,7 @@
 meta device), in total and per component, over configurations spanning both families and all axes."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -138,6 +139,9 @@ LONGFORM = [  # (config kwargs, windows [(window_s, decoded tokens)], prompt tok
     (dict(model="tiny", beam_size=2), [(30, 20), (8.5, 5)], 3, True),   # multilingual, beam 2
     (dict(model="base", window=10, stride=2, stride_at=3), [(10, 7), (10, 8)], 3, True),
     (dict(model="tiny.en", window="dynamic"), [(30, 50), (7.46, 6)], 1, False),
+    # conditioned on the previous text: <|startofprev|> + 223 tokens + <|startoftranscript|>
+    (dict(model="tiny.en"), [(30, 40), (30, 33)], 225, False),
+    (dict(model="base", window=10), [(10, 9), (10, 11)], 1 + 60 + 3, True),   # no timestamps
 ]
 
 
@@ -164,3 +168,40 @@ def test_attn_select_is_listed_apart():
     assert a.breakdown["encoder.attn_select"] == 4 * T * d * d + 2 * T * T * d
     mean = estimate(c.with_(pool="mean"), decoded_tokens=3)
     assert a.total - mean.total == a.breakdown["encoder.attn_select"]
+
+
+FALLBACK = [  # (config kwargs, window_s, attempts [(temperature, prompt, tokens per hypothesis)])
+    (dict(model="tiny.en"), 30, [(0.0, 1, [60]), (0.2, 1, [40, 52, 9]), (0.4, 1, [12, 20])]),
+    (dict(model="tiny.en", window=10, beam_size=2), 10, [(0.0, 120, [21, 21]),
+                                                          (0.2, 120, [14, 3])]),
+    (dict(model="base", window=15, stride=2, stride_at=2), 15, [(0.0, 4, [5]),
+                                                                  (0.2, 4, [8])]),
+]
+
+
+@pytest.mark.parametrize("kw,window,attempts", FALLBACK, ids=[str(i) for i in range(len(FALLBACK))])
+def test_asr_temperature_fallback_counts_every_attempt(kw, window, attempts):
+    """`pipeline.window_gflops` of a window decoded several times (temperature fallback, best_of
+    samples, a previous-text prompt) == FlopCounterMode: one encoder pass, then the decoder of
+    every attempt and hypothesis."""
+    from speechbudget.tasks.asr.pipeline import Attempt, Row, window_gflops
+    c = Config(task="asr", **kw)
+    frames = int(window * 100)
+    row = Row("x", np.zeros(frames * 160, np.float32), frames, float(window), timestamps=True)
+    row.attempts = [Attempt(t, [], 0.0, 0.0, 0.0, False, False, max(ns) - 1, p, ns)
+                    for t, p, ns in attempts]
+    cw = c.with_(window=window)
+    first_t, first_p, first_n = attempts[0]
+    K = c.beam_size
+    assert first_n == [first_n[0]] * K
+    measured = measure(cw, decoded_tokens=first_n[0], prompt_tokens=first_p).total
+    one = cw.with_(beam_size=1)
+    for _, p, ns in attempts[1:]:
+        for n in ns:
+            m = measure(one, decoded_tokens=n, prompt_tokens=p)
+            measured += sum(v for k, v in m.breakdown.items() if k.startswith("decoder."))
+    analytic = window_gflops(c, row) * 1e9
+    assert _close(analytic, measured), (c.label, analytic, measured)
+    no_fallback = window_gflops(c, Row("y", row.audio, frames, float(window),
+                                       attempts=row.attempts[:1])) * 1e9
+    assert analytic > no_fallback

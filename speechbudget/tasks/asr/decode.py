@@ -1,5 +1,6 @@
-"""Whisper decoding from encoder states of any length: batched greedy and beam search, KV-cached,
-with or without timestamp tokens.
+"""Whisper decoding from encoder states of any length: batched greedy, beam search and temperature
+sampling (best_of, seeded per row), KV-cached, with or without timestamp tokens, each row with its
+own previous-text prompt (<|startofprev|> + up to 223 tokens; rows left-padded and masked).
 
 One decoding loop (`WhisperDecoderRunner.run`) for every strategy, as openai-whisper's decoding.py:
 logits -> each `LogitFilter.apply` (`SuppressTokens`; `TimestampRules` with timestamps) -> the
@@ -61,6 +62,7 @@ class DecodeOptions:
     no_speech_id: int | None = None
     sot_index: int = 0                   # position of <|startoftranscript|> in the prompt
     max_initial_timestamp_s: float | None = 1.0
+    sot_prev_id: int | None = None       # <|startofprev|>: starts a row's previous-text prefix
 
     @classmethod
     def from_bundle(cls, bundle, beam_size: int = 1, timestamps: bool = False
@@ -79,6 +81,7 @@ class DecodeOptions:
         no_ts = int(getattr(bundle, "no_timestamps_id", prompt[-1]))
         ts_begin = int(getattr(bundle, "timestamp_begin", no_ts + 1))
         no_speech = getattr(bundle, "no_speech_id", no_ts - 1)
+        sot_prev = getattr(bundle, "sot_prev_id", no_ts - 2)
         if timestamps:
             if prompt[-1] == no_ts:
                 prompt = prompt[:-1]
@@ -92,7 +95,8 @@ class DecodeOptions:
                    beam_size=beam_size,
                    max_target_positions=int(model.config.max_target_positions),
                    timestamps=timestamps, timestamp_begin=ts_begin, no_timestamps_id=no_ts,
-                   no_speech_id=None if no_speech is None else int(no_speech), sot_index=0)
+                   no_speech_id=None if no_speech is None else int(no_speech), sot_index=0,
+                   sot_prev_id=None if sot_prev is None else int(sot_prev))
 
     def with_(self, **changes) -> "DecodeOptions":
         from dataclasses import replace
@@ -109,13 +113,20 @@ class _State:
     cross_v: list[Tensor]
     cross_mask: Tensor | None  # [B, 1, 1, T] bool (True = attend) or None
     length: int = 0
+    # rows with prompts of different lengths (a previous-text prefix) are left-padded: `offset`
+    # [B] = padding slots of each row (its positions are slot - offset), `self_mask` [B, 1, 1,
+    # slots] = False on them; None when no row is padded
+    offset: Tensor | None = None
+    self_mask: Tensor | None = None
 
     def select(self, idx: Tensor) -> None:
         for lst in (self.self_k, self.self_v, self.cross_k, self.cross_v):
             for i, t in enumerate(lst):
                 lst[i] = t.index_select(0, idx)
-        if self.cross_mask is not None:
-            self.cross_mask = self.cross_mask.index_select(0, idx)
+        for name in ("cross_mask", "offset", "self_mask"):
+            t = getattr(self, name)
+            if t is not None:
+                setattr(self, name, t.index_select(0, idx))
 
 
 LOOP_REPEATS = 3        # a run repeated this many times at the end of the output is a loop ...
@@ -144,6 +155,10 @@ class DecodeResult:
     generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
     avg_logprob: list[float] = field(default_factory=list)  # sum logprob / (tokens + 1)
     no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
+    prompt_tokens: list[int] = field(default_factory=list)  # prompt length of each row (prefix too)
+    # per row, the tokens each hypothesis run in parallel fed through the decoder as the FLOPs
+    # count them (end-of-text included): beam K: K equal counts; sampling best_of n: n counts
+    hypothesis_tokens: list[list[int]] = field(default_factory=list)
 
 
 # ---- logit filters (openai-whisper decoding.py: LogitFilter.apply) ------------------------------
@@ -230,6 +245,7 @@ class _Hyp:
     row: int
     tokens: list[int]
     logprob: float
+    entry: int = 0   # sampling: index of the hypothesis's generator
 
 
 class GreedyDecoder:
@@ -265,14 +281,81 @@ class GreedyDecoder:
     def start(self, rows: Sequence[int]) -> list[_Hyp]:
         return [_Hyp(r, [], 0.0) for r in rows]
 
+    group = 1
+    reorders = False
+
+
+class SamplingDecoder:
+    """Temperature sampling, `best_of` independent samples per row (openai-whisper's GreedyDecoder
+    with temperature > 0 and its MaximumLikelihoodRanker): each sample draws its next token from
+    softmax(logits / temperature) (Gumbel-max with noise from its own seeded generator, so a row
+    samples the same tokens whatever else is in the batch) and leaves the batch at eos, the token
+    limit or a repetition loop; a row is done when all its samples are, and keeps the one with the
+    best `score`. Log-probabilities are of the untempered logits, as openai-whisper."""
+
+    reorders = False
+
+    def __init__(self, eos: int, temperature: float, best_of: int, seeds: Sequence[int], score,
+                 device):
+        if not temperature > 0:
+            raise ValueError(f"temperature={temperature!r}: sampling needs a temperature > 0")
+        self.eos, self.T, self.group, self.score = eos, float(temperature), int(best_of), score
+        self.gens = []
+        for seed in seeds:
+            for k in range(self.group):
+                g = torch.Generator(device=device)
+                g.manual_seed((int(seed) * 1_000_003 + k) % 2**63)
+                self.gens.append(g)
+        self.finished: dict[int, list[tuple]] = {}
+        self.counts: dict[int, list[int]] = {}
+
+    def start(self, rows: Sequence[int]) -> list[_Hyp]:
+        self.finished = {r: [] for r in rows}
+        self.counts = {r: [] for r in rows}
+        return [_Hyp(r, [], 0.0, r * self.group + k) for r in rows for k in range(self.group)]
+
+    def update(self, hyps, logits, limits, done):
+        noise = torch.stack([torch.rand(logits.shape[-1], generator=self.gens[h.entry],
+                                        device=logits.device) for h in hyps])
+        gumbel = -torch.log(-torch.log(noise.clamp_min(1e-20)))
+        nxt = (logits / self.T + gumbel).argmax(-1)
+        lp = (logits.gather(1, nxt[:, None])[:, 0] - logits.logsumexp(-1)).tolist()
+        live, src, feed = [], [], []
+        for j, (h, t) in enumerate(zip(hyps, nxt.tolist())):
+            score = h.logprob + lp[j]
+            fin = None
+            if t == self.eos:
+                fin = (h.tokens, score, False, False, len(h.tokens), len(h.tokens) + 1)
+            else:
+                toks = h.tokens + [t]
+                cut, at_limit = stop_rule(toks, limits[h.row])
+                if cut is not None:
+                    fin = (toks[:cut], score, False, True, len(toks), len(toks))
+                elif at_limit:
+                    fin = (toks, score, True, False, len(toks), len(toks))
+                else:
+                    live.append(_Hyp(h.row, toks, score, h.entry))
+                    src.append(j)
+                    feed.append(t)
+            if fin is not None:
+                self.finished[h.row].append(fin[:5])
+                self.counts[h.row].append(fin[5])
+                if len(self.finished[h.row]) == self.group:
+                    done[h.row] = max(self.finished[h.row],
+                                      key=lambda f: self.score(f[0], f[1]))
+        return live, src, feed
+
 
 class BeamSearchDecoder:
     """As openai-whisper's BeamSearchDecoder with patience 1: each row keeps `beam` live
     hypotheses; one ending in eos is finished; a row stops once it has `beam` finished ones or its
     hypotheses reach the token limit; the best by `score` wins (repetition loops cut after)."""
 
+    reorders = True
+
     def __init__(self, eos: int, beam: int, score):
         self.eos, self.K, self.score = eos, beam, score
+        self.group = beam
         self.finished: dict[int, list[tuple[list[int], float]]] = {}
 
     def start(self, rows: Sequence[int]) -> list[_Hyp]:
@@ -388,7 +471,19 @@ class WhisperDecoderRunner:
         one, logits at position `extra` of this pass or None)."""
         S = tokens.shape[1]
         pos = st.length
-        x = self.decoder.embed_tokens(tokens) + self.decoder.embed_positions.weight[pos:pos + S]
+        table = self.decoder.embed_positions.weight
+        self_mask = None
+        if st.offset is None:
+            x = self.decoder.embed_tokens(tokens) + table[pos:pos + S]
+        else:  # left-padded rows: position = slot - padding; padding slots are never attended
+            slots = torch.arange(pos, pos + S, device=tokens.device)
+            x = self.decoder.embed_tokens(tokens) + \
+                table[(slots[None] - st.offset[:, None]).clamp_min(0)]
+            self_mask = st.self_mask[..., :pos + S]
+            if S > 1:  # the prompt pass: causal too; a padding slot attends to itself (no NaN)
+                keys = torch.arange(pos + S, device=tokens.device)
+                causal = keys[None, :] <= slots[:, None]
+                self_mask = (self_mask & causal) | (keys[None, :] == slots[:, None])
         for i, layer in enumerate(self.decoder.layers):
             sa = layer.self_attn
             h = layer.self_attn_layer_norm(x)
@@ -401,7 +496,7 @@ class WhisperDecoderRunner:
             st.self_k[i][:, :, pos:pos + S] = self._heads(k_new)
             st.self_v[i][:, :, pos:pos + S] = self._heads(v_new)
             k, v = st.self_k[i][:, :, :pos + S], st.self_v[i][:, :, :pos + S]
-            a = _attend(q, k, v, causal=S > 1 and pos == 0)
+            a = _attend(q, k, v, mask=self_mask, causal=S > 1 and pos == 0 and self_mask is None)
             x = x + sa.out_proj(self._merge(a))
             ca = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
@@ -416,38 +511,65 @@ class WhisperDecoderRunner:
         both = self.proj_out(self.decoder.layer_norm(x[:, [extra, S - 1]])).float()
         return both[:, 1].contiguous(), both[:, 0].contiguous()
 
-    def _max_new(self, max_new_tokens: int | Sequence[int], B: int) -> list[int]:
-        cap = self.opt.max_target_positions - len(self.opt.prompt_ids)
+    def _max_new(self, max_new_tokens: int | Sequence[int], B: int,
+                 prompt_lens: Sequence[int] | None = None) -> list[int]:
         if isinstance(max_new_tokens, int):
             max_new_tokens = [max_new_tokens] * B
         if len(max_new_tokens) != B:
             raise ValueError(f"max_new_tokens: {len(max_new_tokens)} values for {B} rows")
-        return [max(1, min(int(m), cap)) for m in max_new_tokens]
+        if prompt_lens is None:
+            prompt_lens = [len(self.opt.prompt_ids)] * B
+        return [max(1, min(int(m), self.opt.max_target_positions - int(p)))
+                for m, p in zip(max_new_tokens, prompt_lens)]
 
     # ---- the decoding loop (one for every strategy) ------------------------------------------
     @torch.inference_mode()
     def run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
             max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
-            timestamp_limits: Sequence[int] | None = None) -> DecodeResult:
+            timestamp_limits: Sequence[int] | None = None,
+            previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
+            best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
         """Decode encoder states [B, T, d] (rows padded to T, true lengths in `enc_lengths`) with
-        greedy (beam 1) or beam search over the same loop: logits -> filters -> decoder.update ->
-        finished rows leave the batch. `timestamp_limits[row]`: the last timestamp step allowed
-        (the audio in the window), with timestamps on."""
-        K = beam_size or self.opt.beam_size
+        greedy (beam 1), beam search or, at `temperature` > 0, sampling (`best_of` samples per
+        row, `seeds[row]` seeding its generators) over the same loop: logits -> filters ->
+        decoder.update -> finished rows leave the batch. `timestamp_limits[row]`: the last
+        timestamp step allowed (the audio in the window), with timestamps on. `previous[row]`:
+        the text tokens of the windows before (conditioning): the row's prompt is then
+        <|startofprev|> + their last max_target_positions // 2 - 1 + the prompt, as openai-whisper;
+        rows with prompts of different lengths are left-padded and the padding masked."""
         B = enc.shape[0]
-        limits = self._max_new(max_new_tokens, B)
-        P = len(self.opt.prompt_ids)
-        if K > 1:
-            enc = enc.repeat_interleave(K, dim=0)
-            enc_lengths = None if enc_lengths is None else [int(n) for n in enc_lengths
-                                                            for _ in range(K)]
-            decoder = BeamSearchDecoder(self.opt.eos_id, K, self._score)
+        prefixes = self._prefixes(previous, B)
+        base = list(self.opt.prompt_ids)
+        Lp = max((len(p) for p in prefixes), default=0)
+        prompt_lens = [len(p) + len(base) for p in prefixes]
+        limits = self._max_new(max_new_tokens, B, prompt_lens)
+        if temperature > 0:
+            decoder = SamplingDecoder(self.opt.eos_id, temperature, best_of,
+                                      seeds if seeds is not None else [0] * B, self._score,
+                                      enc.device)
         else:
-            decoder = GreedyDecoder(self.opt.eos_id)
+            K = beam_size or self.opt.beam_size
+            decoder = BeamSearchDecoder(self.opt.eos_id, K, self._score) if K > 1 \
+                else GreedyDecoder(self.opt.eos_id)
+        G = decoder.group
+        if G > 1:
+            enc = enc.repeat_interleave(G, dim=0)
+            enc_lengths = None if enc_lengths is None else [int(n) for n in enc_lengths
+                                                            for _ in range(G)]
+        P = Lp + len(base)
         st = self._start(enc, enc_lengths, P + max(limits) + 1)
-        prompt = torch.tensor([self.opt.prompt_ids], device=enc.device).expand(enc.shape[0], P)
-        logits, at_sot = self._step(prompt, st, extra=self._sot_extra())
-        no_speech = self._no_speech(at_sot if at_sot is not None else logits, K)
+        if Lp:
+            pad = [Lp - len(p) for p in prefixes for _ in range(G)]
+            rows = [[base[0]] * (Lp - len(p)) + p + base for p in prefixes for _ in range(G)]
+            prompt = torch.tensor(rows, device=enc.device)
+            st.offset = torch.tensor(pad, device=enc.device)
+            slots = torch.arange(st.self_k[0].shape[2], device=enc.device)
+            st.self_mask = (slots[None, :] >= st.offset[:, None])[:, None, None, :]
+        else:
+            prompt = torch.tensor([base], device=enc.device).expand(enc.shape[0], P)
+        extra = self._sot_extra()
+        logits, at_sot = self._step(prompt, st, extra=None if extra is None else Lp + extra)
+        no_speech = self._no_speech(at_sot if at_sot is not None else logits, G)
         filters: list[LogitFilter] = [SuppressTokens(self.suppress, self.begin_suppress)]
         if self.ts_rules is not None:
             self.ts_rules.limits = timestamp_limits
@@ -461,9 +583,9 @@ class WhisperDecoderRunner:
             if len(pos) != logits.shape[0] or pos != list(range(len(pos))):
                 logits = logits[torch.tensor(pos, device=logits.device)]
             seqs = [h.tokens for h in hyps]
-            rows = [h.row for h in hyps]
+            rows_ = [h.row for h in hyps]
             for f in filters:
-                f.apply(logits, seqs, rows, step)
+                f.apply(logits, seqs, rows_, step)
             hyps, src, feed = decoder.update(hyps, logits, limits, done)
             if not hyps:
                 break
@@ -471,7 +593,7 @@ class WhisperDecoderRunner:
             # finished rows leave the batch once they are a quarter of it (copying the caches for
             # every single finished row costs more than computing a few dead rows); beam search
             # reorders the caches every step anyway
-            if K > 1 or len(hyps) <= 0.75 * n_batch:
+            if decoder.reorders or len(hyps) <= 0.75 * n_batch:
                 st.select(torch.tensor(src_entries, device=enc.device))
                 pos, n_batch = list(range(len(hyps))), len(hyps)
                 tok = torch.tensor(feed, device=enc.device)
@@ -482,8 +604,25 @@ class WhisperDecoderRunner:
             logits, _ = self._step(tok[:, None], st)
             step += 1
         out = [done[r] for r in range(B)]
+        if isinstance(decoder, SamplingDecoder):
+            hyp_tokens = [list(decoder.counts[r]) for r in range(B)]
+        else:
+            hyp_tokens = [[o[4] + (0 if o[2] or o[3] else 1)] * G for o in out]
         return DecodeResult([o[0] for o in out], [o[2] for o in out], [o[3] for o in out],
-                            [o[4] for o in out], [o[1] / (len(o[0]) + 1) for o in out], no_speech)
+                            [o[4] for o in out], [o[1] / (len(o[0]) + 1) for o in out], no_speech,
+                            prompt_lens, hyp_tokens)
+
+    def _prefixes(self, previous: Sequence[Sequence[int]] | None, B: int) -> list[list[int]]:
+        """Per row: [] or <|startofprev|> + the last max_target_positions // 2 - 1 previous tokens."""
+        if previous is None:
+            return [[] for _ in range(B)]
+        if len(previous) != B:
+            raise ValueError(f"previous: {len(previous)} token lists for {B} rows")
+        if any(previous) and self.opt.sot_prev_id is None:
+            raise ValueError("previous text given, but DecodeOptions.sot_prev_id is None")
+        keep = self.opt.max_target_positions // 2 - 1
+        return [[self.opt.sot_prev_id] + [int(t) for t in p][-keep:] if len(p) else []
+                for p in previous]
 
     def greedy(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
                max_new_tokens: int | Sequence[int] = 224, **kw) -> DecodeResult:
@@ -512,6 +651,7 @@ class WhisperDecoderRunner:
         return None if i == len(self.opt.prompt_ids) - 1 else i
 
     def _no_speech(self, logits: Tensor, K: int) -> list[float]:
+        """P(no-speech) per row from the logits of each row's first entry (K entries per row)."""
         if self.opt.no_speech_id is None:
             return [0.0] * (logits.shape[0] // K)
         p = logits[::K].softmax(-1)[:, self.opt.no_speech_id]

@@ -11,7 +11,21 @@ stays bounded by the batch), encodes and decodes all of them together, then per 
     complete timestamp (to the window's end if the output ends in a single timestamp, or has no
     complete segment); without: the window is one segment and seek moves to its end.
 `Config.timestamps` "auto" decodes with timestamps exactly when the audio is longer than the window.
-Not implemented: conditioning on the previous window's text and temperature fallback.
+
+Two options of the pipeline (not of `Config`: they are off in sweeps), both as openai-whisper and
+faster-whisper:
+  - `condition_on_previous_text`: each window's prompt starts with <|startofprev|> and the last
+    223 tokens (timestamp tokens included) of the segments kept so far for that utterance, per row
+    of the batch; the history restarts after a window whose temperature was above
+    `prompt_reset_on_temperature` (0.5).
+  - temperature fallback (`temperatures`, default (0.0,): off): a window whose output is too
+    repetitive (zlib compression ratio of its text > `compression_ratio_threshold`, 2.4) or
+    improbable (average log-probability < `logprob_threshold`), and is not silence (the no-speech
+    rule), is decoded again at the next temperature, by sampling (`best_of` samples, seeded per
+    window: `seed`), batched over the windows that need it. If every temperature fails, the
+    attempt with the best average log-probability among those under the compression threshold
+    (else among all) is kept, as faster-whisper. Every attempt is recorded (`Row.attempts`) and its
+    FLOPs counted (`window_gflops`).
 
 Rule "chunks" (the old one, for comparison; `rows_for`): an utterance of `a` seconds under a window of `W`
 seconds is cut into n = ceil(a / W) consecutive, non-overlapping chunks of equal length a / n
@@ -29,6 +43,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -67,8 +82,35 @@ def chunk_audio(audio: np.ndarray, window_s: float) -> list[np.ndarray]:
     return [audio[i * size:(i + 1) * size] for i in range(n)]
 
 
+COMPRESSION_RATIO_THRESHOLD = 2.4      # openai-whisper / faster-whisper defaults
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+PROMPT_RESET_ON_TEMPERATURE = 0.5
+
+
 def max_new_tokens(chunk_s: float) -> int:
     return int(math.ceil(MAX_TOKENS_PER_S * chunk_s)) + MAX_TOKENS_MARGIN
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes of `text` / bytes of its zlib compression (repetitive text compresses well)."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
+
+
+@dataclass
+class Attempt:
+    """One decoding pass of a window (the first, and each temperature fallback)."""
+
+    temperature: float
+    tokens: list[int]
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    by_limit: bool
+    by_loop: bool
+    generated: int
+    prompt_tokens: int
+    hypothesis_tokens: list[int]   # tokens fed per parallel hypothesis (FLOPs; eos included)
 
 
 @dataclass
@@ -93,11 +135,53 @@ class Row:
     avg_logprob: float = 0.0
     no_speech_prob: float = 0.0
     prompt_tokens: int = 0   # decoder prompt length used for this window
+    previous: list[int] = field(default_factory=list)   # tokens to condition on (no prefix: [])
+    temperature: float = 0.0      # of the last attempt (the prompt-reset rule reads it)
+    compression_ratio: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)   # every decoding pass, in order
 
     @property
     def content_frames(self) -> int:
         """Mel frames of real audio in the window."""
         return min(self.frames, -(-len(self.audio) // HOP_LENGTH))
+
+    @property
+    def decode_steps(self) -> int:
+        """Tokens decoded over all attempts (parallel hypotheses of one attempt count once; eos
+        included): what the decoder's run time follows."""
+        if not self.attempts:
+            return self.generated + (0 if self.by_limit or self.by_loop else 1)
+        return sum(max(a.hypothesis_tokens) for a in self.attempts)
+
+    def use(self, a: Attempt) -> None:
+        """Make `a` the window's result."""
+        self.tokens, self.avg_logprob, self.no_speech_prob = a.tokens, a.avg_logprob, \
+            a.no_speech_prob
+        self.compression_ratio, self.by_limit, self.by_loop = a.compression_ratio, a.by_limit, \
+            a.by_loop
+        self.generated, self.prompt_tokens = a.generated, a.prompt_tokens
+
+
+def window_gflops(config: Config, row: Row, no_speech_head: bool = False) -> float:
+    """Analytic GFLOPs of one decoded window: its encoder pass (at its own length) once, and the
+    decoder for every attempt (temperature fallback) and every parallel hypothesis (beam, best_of)
+    with that attempt's prompt (a previous-text prefix included) and tokens."""
+    from speechbudget.flops.estimate import estimate
+    cfg = config.with_(window=row.frames / MEL_FRAMES_PER_S, timestamps="auto",
+                       longform="sequential", beam_size=1)
+    attempts = row.attempts or [Attempt(0.0, row.tokens, 0.0, 0.0, 0.0, row.by_limit, row.by_loop,
+                                        row.generated, row.prompt_tokens or 0,
+                                        [row.decode_steps] * config.beam_size)]
+    encoder, decoder = None, 0.0
+    for a in attempts:
+        for n in a.hypothesis_tokens:
+            r = estimate(cfg, decoded_tokens=n, prompt_tokens=a.prompt_tokens or None,
+                         no_speech_head=no_speech_head)
+            dec = sum(v for k, v in r.breakdown.items() if k.startswith("decoder."))
+            if encoder is None:
+                encoder = r.total - dec
+            decoder += dec
+    return ((encoder or 0.0) + decoder) / 1e9
 
 
 @dataclass
@@ -159,7 +243,23 @@ class AsrPipeline:
     """Runs one configuration on a loaded `WhisperBundle` (see models.loading)."""
 
     def __init__(self, bundle: Any, config: Config, device: str = "cpu", model: Any = None,
-                 tag: str | None = None, decode_threads: int | None = DECODE_THREADS):
+                 tag: str | None = None, decode_threads: int | None = DECODE_THREADS, *,
+                 condition_on_previous_text: bool = False,
+                 temperatures: Sequence[float] = (0.0,),
+                 compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+                 best_of: int = 5, seed: int = 0,
+                 prompt_reset_on_temperature: float = PROMPT_RESET_ON_TEMPERATURE):
+        temps = tuple(float(t) for t in temperatures)
+        if not temps or any(not math.isfinite(t) or t < 0 for t in temps) or \
+                list(temps) != sorted(temps):
+            raise ValueError(f"temperatures={temperatures!r}: expected increasing numbers >= 0")
+        if isinstance(best_of, bool) or not isinstance(best_of, int) or best_of < 1:
+            raise ValueError(f"best_of={best_of!r}: expected an integer >= 1")
+        self.condition_on_previous_text = bool(condition_on_previous_text)
+        self.temperatures = temps
+        self.compression_ratio_threshold = compression_ratio_threshold
+        self.best_of, self.seed = best_of, int(seed)
+        self.prompt_reset_on_temperature = float(prompt_reset_on_temperature)
         self.bundle = bundle
         self.decode_threads = decode_threads
         self.config = config
@@ -291,14 +391,40 @@ class AsrPipeline:
 
     # ---- decoder ---------------------------------------------------------------------------
     def decode(self, rows: Sequence[Row], batch_size: int) -> None:
+        """Decode every row at the first temperature; the rows that fail (`needs_fallback`)
+        again at the next one, batched, until none fails or the temperatures run out."""
         order = sorted(rows, key=lambda r: -r.audio_s)
         threads = torch.get_num_threads()
         if self.decode_threads is not None and self.device.type == "cpu":
             torch.set_num_threads(min(threads, self.decode_threads))
         try:
-            self._decode(order, batch_size)
+            for r in order:
+                r.attempts = []
+                r.t["decoder"] = 0.0
+            todo = list(order)
+            for t in self.temperatures:
+                self._decode(todo, batch_size, t)
+                todo = [r for r in todo if self.needs_fallback(r.attempts[-1])]
+                if not todo:
+                    break
+            for r in todo:  # every temperature failed: faster-whisper's choice
+                ok = [a for a in r.attempts if self.compression_ratio_threshold is None
+                      or a.compression_ratio <= self.compression_ratio_threshold]
+                r.use(max(ok or r.attempts, key=lambda a: a.avg_logprob))
         finally:
             torch.set_num_threads(threads)
+
+    def needs_fallback(self, a: Attempt) -> bool:
+        """Whether a window's attempt fails (too repetitive or improbable) and is not silence."""
+        if len(self.temperatures) == 1:
+            return False
+        lp = self.logprob_threshold
+        bad = (self.compression_ratio_threshold is not None
+               and a.compression_ratio > self.compression_ratio_threshold) or \
+            (lp is not None and a.avg_logprob < lp)
+        silence = self.no_speech_threshold is not None and lp is not None and \
+            a.no_speech_prob > self.no_speech_threshold and a.avg_logprob < lp
+        return bad and not silence
 
     def decoder_for(self, timestamps: bool) -> WhisperDecoderRunner:
         if timestamps not in self._decoders:
@@ -307,29 +433,40 @@ class AsrPipeline:
             self._decoders[True] = WhisperDecoderRunner(self.model, opt)
         return self._decoders[timestamps]
 
-    def _decode(self, order: Sequence[Row], batch_size: int) -> None:
+    def _decode(self, order: Sequence[Row], batch_size: int, temperature: float = 0.0) -> None:
         for ts in (False, True):
             group = [r for r in order if r.timestamps == ts]
             dec = self.decoder_for(ts) if group else None
             for i in range(0, len(group), batch_size):
-                self._decode_batch(dec, group[i:i + batch_size])
+                self._decode_batch(dec, group[i:i + batch_size], temperature)
 
-    def _decode_batch(self, dec: WhisperDecoderRunner, batch: Sequence[Row]) -> None:
+    def _decode_batch(self, dec: WhisperDecoderRunner, batch: Sequence[Row],
+                      temperature: float = 0.0) -> None:
         lengths = [r.enc.shape[0] for r in batch]
         T = max(lengths)
         t0 = time.perf_counter()
         enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
                            for r in batch])
         limits = [stem_tokens(r.content_frames) for r in batch] if dec.opt.timestamps else None
+        previous = [r.previous for r in batch] if any(r.previous for r in batch) else None
+        seeds = [zlib.crc32(f"{self.seed}|{r.key}|{temperature}".encode()) for r in batch] \
+            if temperature > 0 else None
         res = dec.decode(enc, lengths, [max_new_tokens(r.audio_s) for r in batch],
-                         timestamp_limits=limits)
+                         timestamp_limits=limits, previous=previous, temperature=temperature,
+                         best_of=self.best_of, seeds=seeds)
         _sync(self.device)
         dt = (time.perf_counter() - t0) / len(batch)
+        eos = self.options.eos_id
         for j, r in enumerate(batch):
-            r.tokens, r.by_limit, r.t["decoder"] = res.tokens[j], res.stopped_by_limit[j], dt
-            r.by_loop, r.generated = res.stopped_by_loop[j], res.generated[j]
-            r.avg_logprob, r.no_speech_prob = res.avg_logprob[j], res.no_speech_prob[j]
-            r.prompt_tokens = len(dec.opt.prompt_ids)
+            toks = res.tokens[j]
+            a = Attempt(temperature, toks, res.avg_logprob[j], res.no_speech_prob[j],
+                        compression_ratio(self.text([t for t in toks if t < eos])),
+                        res.stopped_by_limit[j], res.stopped_by_loop[j], res.generated[j],
+                        res.prompt_tokens[j], res.hypothesis_tokens[j])
+            r.attempts.append(a)
+            r.use(a)
+            r.temperature = temperature
+            r.t["decoder"] = r.t.get("decoder", 0.0) + dt
 
     # ---- long-form ---------------------------------------------------------------------------
     def is_silence(self, r: Row) -> bool:
@@ -357,6 +494,8 @@ class AsrPipeline:
         total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}
         audio = dict(items)
         ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
+        history: dict[str, list[int]] = {i: [] for i, _ in items}   # tokens of kept segments
+        since = {i: 0 for i, _ in items}                             # conditioning starts here
         while True:
             rows = []
             for i, _ in items:
@@ -366,7 +505,9 @@ class AsrPipeline:
                     a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + frames) * HOP_LENGTH]
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
                         rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
-                                        item_id=i, seek=seek[i], timestamps=ts[i]))
+                                        item_id=i, seek=seek[i], timestamps=ts[i],
+                                        previous=history[i][since[i]:]
+                                        if self.condition_on_previous_text else []))
                         break
                     out[i].silent_windows += 1
                     out[i].no_speech_windows += 1
@@ -375,7 +516,15 @@ class AsrPipeline:
                 return out
             self.run(rows, batch_size, cache)
             for r in rows:
-                seek[r.item_id] = self._advance(out[r.item_id], r)
+                tr = out[r.item_id]
+                n0 = len(tr.segments)
+                seek[r.item_id] = self._advance(tr, r)
+                if self.is_silence(r):
+                    continue
+                for sg in tr.segments[n0:]:
+                    history[r.item_id].extend(sg.tokens)
+                if r.temperature > self.prompt_reset_on_temperature:
+                    since[r.item_id] = len(history[r.item_id])
 
     def _advance(self, tr: Transcript, r: Row) -> int:
         """Keep the window's segments; the next seek."""

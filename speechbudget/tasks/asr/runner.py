@@ -38,7 +38,8 @@ from speechbudget.axes import Config
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
-from speechbudget.tasks.asr.pipeline import AsrPipeline, Row, Transcript, cast_for_precision
+from speechbudget.tasks.asr.pipeline import (AsrPipeline, Row, Transcript, cast_for_precision,
+                                             window_gflops)
 from speechbudget.tasks.asr.wer import bootstrap_ci, normalize, wer_from_counts, word_errors
 from speechbudget.tasks.base import Shard
 
@@ -242,10 +243,10 @@ class AsrTask:
         rows = tr.windows
         hyp = tr.text
         we = word_errors(item.text, hyp)
-        # decoded tokens as the FLOPs count them: every generated token (timestamp tokens too) of
-        # every window, incl. end-of-text (a window stopped by the length limit or a repetition
-        # loop generated none)
-        per_window = [r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows]
+        # decoded tokens: every generated token (timestamp tokens too) of every window and every
+        # decoding attempt (temperature fallback), incl. end-of-text (a window stopped by the
+        # length limit or a repetition loop generated none)
+        per_window = [r.decode_steps for r in rows]
         decoded = sum(per_window)
         timings = {s: sum(r.t[s] for r in rows) for s in STAGES}
         timings["load"] = load_s
@@ -289,19 +290,10 @@ def evaluate(config: Config, dataset: str | Path | AsrDataset, device: str | Non
 def _window_gflops(config: Config, rows: Sequence[Row], tokens: Sequence[int],
                    pipe: AsrPipeline) -> float | None:
     """Analytic GFLOPs summed over the windows actually decoded (each its own window length,
-    prompt and token count; the no-speech head where it costs an extra LM-head row)."""
-    try:
-        from speechbudget.flops.estimate import estimate
-    except ImportError:
-        return None
-    total = 0.0
-    for r, n in zip(rows, tokens):
-        cfg = config.with_(window=r.frames / MEL_FRAMES_PER_S, timestamps="auto",
-                           longform="sequential")
-        total += estimate(cfg, decoded_tokens=n, prompt_tokens=r.prompt_tokens or None,
-                          no_speech_head=pipe.decoder_for(r.timestamps).no_speech_extra
-                          ).gflops
-    return total
+    and per decoding attempt its prompt and token counts; the no-speech head where it costs an
+    extra LM-head row): `pipeline.window_gflops`."""
+    return sum(window_gflops(config, r, pipe.decoder_for(r.timestamps).no_speech_extra)
+               for r in rows)
 
 
 def set_latency(m: ConfigMetrics, ok: Sequence[ItemResult]) -> None:
