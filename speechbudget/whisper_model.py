@@ -26,6 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from speechbudget.axes import Config, ConfigError
+from speechbudget.tasks.asr.pipeline import COMPRESSION_RATIO_THRESHOLD
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, transcribe_bundle)
 
@@ -83,7 +84,10 @@ class WhisperModel:
                    timestamps: str = "on", longform: str = "sequential", batch_size: int = 8,
                    no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                    logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                   language: str | None = None) -> tuple[list[Segment], TranscriptionInfo]:
+                   language: str | None = None, condition_on_previous_text: bool = False,
+                   temperature: float | Sequence[float] = 0.0,
+                   compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+                   best_of: int = 5, seed: int = 0) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording of any length: a path (any format soundfile
         reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
 
@@ -92,18 +96,31 @@ class WhisperModel:
         than the window). longform: "sequential" (Whisper's seek rule) or "chunks" (equal chunks,
         for comparison). A window is silence when P(no-speech) > no_speech_threshold and its
         average log-probability < logprob_threshold (None turns a test off); digital silence is
-        not decoded. language: None or "en" (the decoder prompt is English)."""
-        return self.transcribe_batch([audio], beam_size=beam_size, timestamps=timestamps,
-                                     longform=longform, batch_size=batch_size,
-                                     no_speech_threshold=no_speech_threshold,
-                                     logprob_threshold=logprob_threshold, language=language)[0]
+        not decoded. language: None or "en" (the decoder prompt is English).
+        condition_on_previous_text: prompt each window with the text kept from the previous one
+        (<|startofprev|>, as openai-whisper). temperature: one value or an increasing sequence,
+        e.g. (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) as faster-whisper: a window whose text compresses
+        better than compression_ratio_threshold (repetitive) or whose average log-probability is
+        below logprob_threshold is decoded again at the next temperature by sampling (best_of
+        samples, seeded by `seed`). Both are off by default here (the study's sweeps measure the
+        configuration without them); `info.gflops` counts every attempt."""
+        return self.transcribe_batch(
+            [audio], beam_size=beam_size, timestamps=timestamps, longform=longform,
+            batch_size=batch_size, no_speech_threshold=no_speech_threshold,
+            logprob_threshold=logprob_threshold, language=language,
+            condition_on_previous_text=condition_on_previous_text, temperature=temperature,
+            compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
+            seed=seed)[0]
 
     def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
                          timestamps: str = "on", longform: str = "sequential",
                          batch_size: int = 8,
                          no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                          logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                         language: str | None = None
+                         language: str | None = None, condition_on_previous_text: bool = False,
+                         temperature: float | Sequence[float] = 0.0,
+                         compression_ratio_threshold: float | None =
+                         COMPRESSION_RATIO_THRESHOLD, best_of: int = 5, seed: int = 0
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
@@ -117,11 +134,24 @@ class WhisperModel:
         if language not in (None, "en"):
             raise ConfigError("language", language, "None or 'en': the decoder prompt is English "
                                                     "(no other language is decoded yet)")
+        temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
+        if not temps or any(isinstance(t, bool) or not isinstance(t, (int, float))
+                            or not math.isfinite(t) or t < 0 for t in temps) \
+                or list(temps) != sorted(temps):
+            raise ConfigError("temperature", temperature,
+                              "a number >= 0 or an increasing sequence of them")
+        _check_int("best_of", best_of)
+        _check_threshold("compression_ratio_threshold", compression_ratio_threshold, 0.0,
+                         math.inf)
         waves = [as_audio(a) for a in audios]
         if not waves:
             return []
-        return transcribe_bundle(self.bundle, cfg, waves, self.device, self._model, batch_size,
-                                 no_speech_threshold, logprob_threshold)
+        return transcribe_bundle(
+            self.bundle, cfg, waves, self.device, self._model, batch_size, no_speech_threshold,
+            logprob_threshold, condition_on_previous_text=bool(condition_on_previous_text),
+            temperatures=tuple(float(t) for t in temps),
+            compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
+            seed=int(seed))
 
 
 def _device(device: str | None) -> str:

@@ -140,11 +140,36 @@ def test_a_bad_model_option_names_the_field_before_loading(kw, field, monkeypatc
     ({"beam_size": 0}, "beam_size"), ({"timestamps": "maybe"}, "timestamps"),
     ({"longform": "random"}, "longform"), ({"batch_size": 0}, "batch_size"),
     ({"no_speech_threshold": 1.5}, "no_speech_threshold"),
-    ({"logprob_threshold": "low"}, "logprob_threshold"), ({"language": "de"}, "language")])
+    ({"logprob_threshold": "low"}, "logprob_threshold"), ({"language": "de"}, "language"),
+    ({"temperature": -0.2}, "temperature"), ({"temperature": (0.4, 0.2)}, "temperature"),
+    ({"temperature": "hot"}, "temperature"), ({"best_of": 0}, "best_of"),
+    ({"compression_ratio_threshold": -1}, "compression_ratio_threshold")])
 def test_a_bad_decoding_option_names_the_field(tiny_en, clips, kw, field):
     with pytest.raises(ConfigError) as e:
         tiny_en.transcribe(clips[0], **kw)
     assert e.value.field == field and field in str(e.value)
+
+
+def test_fallback_counts_every_attempt_and_conditioning_prompts(tiny_en, clips):
+    """Temperature fallback forced on every window (compression_ratio_threshold 0: any text is
+    'too repetitive') decodes each window once per temperature, and info counts every attempt:
+    more GFLOPs and tokens than greedy alone; conditioning on previous text runs (a 2 s window
+    makes the clip several windows, each prompted by the one before)."""
+    _, greedy = tiny_en.transcribe(clips[0], timestamps="on")
+    _, forced = tiny_en.transcribe(clips[0], timestamps="on", temperature=(0.0, 0.5, 1.0),
+                                   compression_ratio_threshold=0.0, best_of=2, seed=3)
+    assert forced.windows == greedy.windows
+    assert forced.gflops > greedy.gflops and forced.decoded_tokens > greedy.decoded_tokens
+    _, again = tiny_en.transcribe(clips[0], timestamps="on", temperature=(0.0, 0.5, 1.0),
+                                  compression_ratio_threshold=0.0, best_of=2, seed=3)
+    assert again.text == forced.text and again.gflops == forced.gflops  # seeded
+    from speechbudget.whisper_model import WhisperModel
+    short = WhisperModel.from_bundle(tiny_en.bundle, device="cpu", window=2)
+    _, plain = short.transcribe(clips[0])
+    _, cond = short.transcribe(clips[0], condition_on_previous_text=True)
+    # the second window is prompted: its cost changes (prompt tokens counted) even where the
+    # text does not; were the option ignored, both runs would be identical
+    assert cond.windows >= 2 and cond.text and cond.gflops != plain.gflops
 
 
 def test_bad_audio_is_refused_with_what_is_wrong(tiny_en, tmp_path):

@@ -77,10 +77,12 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
                       model: Any = None, batch_size: int = 8,
                       no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                       logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                      ) -> list[tuple[list[Segment], TranscriptionInfo]]:
+                      **decoding: Any) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """(segments, info) per waveform (`as_audio`'s output), batched, each with its own seek.
-    `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is)."""
-    pipe = AsrPipeline(bundle, config, device, model=model)
+    `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is).
+    `decoding`: AsrPipeline's keyword options (condition_on_previous_text, temperatures,
+    compression_ratio_threshold, best_of, seed)."""
+    pipe = AsrPipeline(bundle, config, device, model=model, **decoding)
     pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
     items = [(f"{i}", a) for i, a in enumerate(audios)]
     out = pipe.transcribe_items(items, batch_size)
@@ -135,15 +137,10 @@ def decoded_language(bundle: Any) -> str | None:
 
 def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline, language: str | None
           ) -> TranscriptionInfo:
-    from speechbudget.flops.estimate import estimate
-    from speechbudget.geometry import MEL_FRAMES_PER_S
-    tokens = [r.generated + (0 if r.by_limit or r.by_loop else 1) for r in tr.windows]
-    gflops = 0.0
-    for r, n in zip(tr.windows, tokens):
-        cw = cfg.with_(window=r.frames / MEL_FRAMES_PER_S, timestamps="auto",
-                       longform="sequential")
-        gflops += estimate(cw, decoded_tokens=n, prompt_tokens=r.prompt_tokens,
-                           no_speech_head=pipe.decoder_for(r.timestamps).no_speech_extra).gflops
+    from speechbudget.tasks.asr.pipeline import window_gflops
+    tokens = [r.decode_steps for r in tr.windows]  # every attempt's tokens, eos included
+    gflops = sum(window_gflops(cfg, r, pipe.decoder_for(r.timestamps).no_speech_extra)
+                 for r in tr.windows)  # every fallback attempt and hypothesis counted
     return TranscriptionInfo(
         duration=duration_s, language=language, windows=len(tr.windows),
         no_speech_windows=tr.no_speech_windows, silent_windows=tr.silent_windows,
