@@ -85,6 +85,10 @@ def test_each_adapter_trained_once_and_reused(tmp_path, counted):
     for c, m in other.metrics:
         assert m.train_gflops == by_label[c.label].train_gflops
         assert m.value == by_label[c.label].value
+    # another learning rate is another adapter: trained again
+    run_sweep(_spec(data, cache, DISTILL[:1], adapt_lr=5e-3), tmp_path / "c.db",
+              executor="local", progress=False, device="cpu")
+    assert len(counted) == 3 and len(list(cache.iterdir())) == 3
 
 
 def test_supervised_needs_adapt_data_and_trains_on_it(tmp_path, counted):

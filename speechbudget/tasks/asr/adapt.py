@@ -400,7 +400,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     opt = torch.optim.AdamW(params, lr=options.lr, weight_decay=0.0)
     rec = TrainRecord(items=len(samples), teacher_s=teacher_s,
                       teacher_flops=float(sum(s.teacher_flops for s in samples)))
-    ident = {"config": config.to_dict(), "model_fingerprint": fp, "options": _opts(options),
+    ident = {"config": config.to_dict(), "model_fingerprint": fp, "options": options_identity(options),
              "items": [s.id for s in samples]}
     ck = out / CHECKPOINT_FILE
     if ck.exists():
@@ -462,7 +462,8 @@ def _with_steps(a: Adaptation, steps: int) -> Adaptation:
                          "steps": steps})
 
 
-def _opts(options: DistillOptions) -> dict:
+def options_identity(options: DistillOptions) -> dict:
+    """The options that change what is trained (not how often it is checkpointed)."""
     d = asdict(options)
     d.pop("checkpoint_every")
     d.pop("snapshot_steps")
@@ -478,7 +479,7 @@ def save_adapter(folder: str | Path, encoder: nn.Module, config: Config, fingerp
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_state(encoder), str(folder / ADAPTER_FILE))
     info = {"format": FORMAT, "config": config.to_dict(), "model_fingerprint": fingerprint,
-            "model_source": getattr(bundle, "source", None), "options": _opts(options),
+            "model_source": getattr(bundle, "source", None), "options": options_identity(options),
             "train": {**asdict(record), "train_flops": record.train_flops}}
     (folder / INFO_FILE).write_text(json.dumps(info, indent=1))
     return folder

@@ -4,7 +4,11 @@ An ASR configuration whose adaptation trains (LoRA or unfreeze_top, `steps` >= 1
 "distill" or "supervised") needs an adapter. `AdapterCache` (owned by an `AsrTask`) trains it on
 first use and keeps it in
 
-    <folder>/<config key>-<model fingerprint>-<data fingerprint>/   (adapter.safetensors, .json)
+    <folder>/<config key>-<model fingerprint>-<data fingerprint>-<options>/
+                                                  (adapter.safetensors, adapter.json)
+
+(options: a hash of the optimiser settings, batch size, learning rate and seed, which change
+the adapter too)
 
 so a later shard, a resumed sweep, another worker process or another sweep with the same
 configuration, base model and training data finds it there (a file lock makes concurrent workers
@@ -95,7 +99,8 @@ class AdapterCache:
         data = self._training_data(config, evaluated)
         supervised = config.adaptation.objective == "supervised"
         fp = ad.model_fingerprint(bundle.model)
-        name = f"{config.key}-{fp}-{data_fingerprint(data, supervised)}"
+        opts = hashlib.sha1(repr(sorted(ad.options_identity(self.options).items())).encode()).hexdigest()
+        name = f"{config.key}-{fp}-{data_fingerprint(data, supervised)}-{opts[:8]}"
         if (name, device) in self._known:
             return self._known[(name, device)]
         out = self.folder / name
