@@ -117,6 +117,8 @@ class Adaptation:
             parts.append(f"top{self.unfreeze_top}")
         if self.objective == "distill":
             parts.append(f"distill{self.steps}")
+        elif self.steps:  # supervised ASR adaptation for a number of steps
+            parts.append(f"sup{self.steps}")
         return "+".join(parts) or "frozen"
 
 

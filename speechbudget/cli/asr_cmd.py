@@ -154,15 +154,16 @@ def eval_cmd(
 @asr_app.command("adapt")
 def adapt_cmd(
     data: str = typer.Option(..., "--data", help="audio to adapt on (manifest, folder, ...); "
-                             "transcripts are not used"),
+                             "transcripts are used only by --adapt supervised"),
     out: Path = typer.Option(..., "-o", "--out", help="adapter folder (resumes from its checkpoint)"),
     model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
     window: str = typer.Option("15", "--window", help="seconds (<= 30) or 'dynamic'"),
     stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer 0..L or 'output'"),
     pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
-    adapt: str = typer.Option("distill", "--adapt", help="distill (label-free; the only one "
-                              "implemented for ASR)"),
+    adapt: str = typer.Option("distill", "--adapt", help="distill (label-free, towards the "
+                              "same model at 30 s / stride 1) | supervised (cross-entropy on "
+                              "the data's transcripts)"),
     rank: int = typer.Option(8, "--rank", min=0, help="LoRA rank on the encoder (0: none)"),
     targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", min=0, help="train the top K "
@@ -174,8 +175,9 @@ def adapt_cmd(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items only"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
 ) -> None:
-    """Train one adapter for one configuration by self-distillation towards the same model at
-    30 s / stride 1 (no transcripts); writes OUT/adapter.safetensors and OUT/adapter.json."""
+    """Train one adapter for one configuration: by self-distillation towards the same model at
+    30 s / stride 1 (no transcripts), or supervised on the data's transcripts; writes
+    OUT/adapter.safetensors and OUT/adapter.json (with its training FLOPs and wall time)."""
     import torch
     from rich.progress import Progress
 
@@ -184,8 +186,8 @@ def adapt_cmd(
     from speechbudget.tasks.asr import adapt as ad
     from speechbudget.tasks.asr.data import load_dataset
 
-    if adapt != "distill":
-        raise typer.BadParameter(f"{adapt!r}: only 'distill' is implemented for ASR",
+    if adapt not in ("distill", "supervised"):
+        raise typer.BadParameter(f"{adapt!r}: expected 'distill' or 'supervised'",
                                  param_hint="--adapt")
     if threads:
         torch.set_num_threads(threads)
@@ -194,22 +196,28 @@ def adapt_cmd(
         base = Config(task="asr", model=arch_name, window=window, stride=stride,
                       stride_at=_stride_at(stride_at), pool=pool)
         cfg = ad.distill_config(base, rank=rank, unfreeze_top=unfreeze_top, steps=steps,
-                                targets=targets.split(","))
+                                targets=targets.split(","), objective=adapt)
         opts = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
     except (ConfigError, ad.AdapterError) as e:
         raise typer.BadParameter(str(e)) from None
-    ds = load_dataset(data, limit=limit)  # a DatasetError is exit 3
+    ds = load_dataset(data, limit=limit, need_text=False)  # a DatasetError is exit 3
     err = Console(stderr=True)
     bundle = load_whisper(path or arch_name)
-    items = [(it.id, ds.load_audio(it)) for it in ds.items if not it.problem]
-    err.print(f"teacher pass on {len(items)} utterances (30 s, stride 1)...")
+    usable = [it for it in ds.items if not it.problem]
     import time
     t0 = time.perf_counter()
     try:
-        samples = ad.prepare(bundle, cfg, items)
+        if adapt == "supervised":
+            samples = ad.prepare_supervised(
+                bundle, cfg, [(it.id, ds.load_audio(it), it.text) for it in usable],
+                source=ds.source)
+        else:
+            items = [(it.id, ds.load_audio(it)) for it in usable]
+            err.print(f"teacher pass on {len(items)} utterances (30 s, stride 1)...")
+            samples = ad.prepare(bundle, cfg, items)
         with Progress(console=err, transient=False) as prog:
             bar = prog.add_task(cfg.label, total=steps)
-            res = ad.distill(bundle, cfg, samples, out, opts,
+            res = ad.train_adapter(bundle, cfg, samples, out, opts,
                              teacher_s=time.perf_counter() - t0,
                              progress=lambda s, loss: prog.update(
                                  bar, completed=s, description=f"{cfg.label} loss {loss:.4f}"))
@@ -217,4 +225,5 @@ def adapt_cmd(
         raise typer.BadParameter(str(e)) from None
     r = res.record
     err.print(f"wrote {res.path} ({r.steps} steps, {r.wall_s:.0f} s, loss {r.losses[0]:.4f} -> "
-              f"{r.losses[-1]:.4f}, peak {r.peak_mem_mb:.0f} MB)")
+              f"{r.losses[-1]:.4f}, {r.train_flops / 1e12:.3f} training TFLOPs, peak "
+              f"{r.peak_mem_mb:.0f} MB)")

@@ -1,4 +1,5 @@
 """Training FLOPs (forward + backward) of SER fine-tuning: `training_flops(config, clips, epochs)`.
+(ASR adaptation, distillation's teacher passes included: flops/asr_training.py, on these rules.)
 
 Backward, where gradients flow (autograd computes only what is needed):
     linear y = x·Wᵀ (2·r·i·o forward, r rows):  input gradient 2·r·i·o if x needs a gradient,

@@ -58,7 +58,10 @@ _NUM = (int, float)
 TASK_OPTIONS: dict[str, dict[str, tuple]] = {
     "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,),
             "model_path": (str, None), "n_boot": (int,), "seed": (int,), "adapter": (str, None),
-            "latency_items": (int,)},
+            "latency_items": (int,),
+            # adapted configurations (adaptation with steps): tasks.asr.adapt_cache
+            "adapter_cache": (str, None), "adapt_data": (str, None), "adapt_batch_size": (int,),
+            "adapt_lr": _NUM},
     "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
             "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,
             "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),
@@ -304,6 +307,8 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     if runner is not None:
         runner = _resolve_runner(runner, Path(base_dir), err)
     _check_task_options(task, opts, runner is not None, err)
+    if task == "asr" and runner is None:
+        opts = _check_adapt_options(dict(opts), Path(base_dir), err)
 
     models = raw.get("models")
     if isinstance(models, str):
@@ -382,6 +387,25 @@ def _check_task_options(task: str, opts: dict[str, Any], custom: bool, err) -> N
         if isinstance(v, bool) and bool not in real or not isinstance(v, real):
             names = " or ".join("null" if t is None else t.__name__ for t in types)
             raise err(key, f"{v!r} ({type(v).__name__}): expected {names}")
+
+
+def _check_adapt_options(opts: dict[str, Any], base_dir: Path, err) -> dict[str, Any]:
+    """ASR adaptation options: `adapt_data` resolved like `data` (relative to the spec's folder)
+    and required to exist; `adapter_cache` relative to the spec's folder; positive numbers."""
+    if opts.get("adapt_data") is not None:
+        resolved = _resolve_data(opts["adapt_data"], base_dir, from_spec=True)
+        if resolved is None:
+            raise err("task_options.adapt_data", f"{opts['adapt_data']} does not exist "
+                                                 f"(relative to {base_dir.resolve()})")
+        opts["adapt_data"] = resolved
+    if opts.get("adapter_cache") is not None:
+        p = Path(opts["adapter_cache"]).expanduser()
+        opts["adapter_cache"] = str(p if p.is_absolute() else (base_dir / p).resolve())
+    if "adapt_batch_size" in opts and opts["adapt_batch_size"] < 1:
+        raise err("task_options.adapt_batch_size", f"{opts['adapt_batch_size']}: expected >= 1")
+    if "adapt_lr" in opts and not opts["adapt_lr"] > 0:
+        raise err("task_options.adapt_lr", f"{opts['adapt_lr']}: expected a number > 0")
+    return opts
 
 
 def _check_plan_size(task: str, models: list, axes: dict[str, tuple[Any, ...]],

@@ -45,6 +45,10 @@ class WordTokenizer:
     def decode(self, ids, skip_special_tokens=True):
         return " ".join(f"w{i}" for i in ids)
 
+    def encode(self, text, add_special_tokens=False):
+        """"w3 w7" -> [3, 7] (case-insensitive); other words are an error."""
+        return [int(w[1:]) for w in text.lower().split()]
+
 
 def tiny_bundle(model=None):
     """A WhisperBundle look-alike around the tiny random model (prompt 51 52, eos 50)."""

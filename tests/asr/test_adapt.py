@@ -121,3 +121,35 @@ def test_config_axis():
                adaptation=dict(method="lora", rank=4, objective="distill"))
     with pytest.raises(ConfigError, match="something to train"):
         Config(task="asr", model="tiny.en", adaptation=dict(objective="distill", steps=3))
+
+
+def test_supervised_loss_falls_and_needs_transcripts(setup, tmp_path):
+    bundle, _, _ = setup
+    base = Config(task="asr", model="tiny.en", window=4, stride=2, stride_at=1)
+    cfg = ad.distill_config(base, rank=4, steps=6, objective="supervised")
+    assert cfg.adaptation.label == "lora4+sup6"
+    texts = ["w3 w7 w9", "W12 W4", "w20 w21 w22 w23", "w8"]     # one all in capitals
+    items = [(f"u{i}", _audio(1.5 + 0.6 * i, i), t) for i, t in enumerate(texts)]
+    samples = ad.prepare_supervised(bundle, cfg, items)
+    assert [s.tokens for s in samples][:2] == [[3, 7, 9], [12, 4]]
+    assert all(s.teacher_enc is None for s in samples)
+    res = ad.train_adapter(bundle, cfg, samples, tmp_path / "s",
+                           ad.DistillOptions(batch_size=4, lr=1e-2))
+    losses = res.record.losses            # cross-entropy of a random model: high, falling
+    assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 0.97 * losses[0], \
+        losses
+    assert res.record.teacher_flops == 0 and res.record.step_flops > 0
+    assert ad.adapter_config(tmp_path / "s") == cfg
+    loaded = ad.load_adapter(tmp_path / "s", cfg, bundle.model)
+    assert torch.equal(_enc(loaded, cfg, samples), _enc(res.model, cfg, samples))
+    with pytest.raises(ad.AdapterError, match=r"m\.jsonl: supervised adaptation needs "
+                                              r"transcripts; 1 of 2 .*'u1'"):
+        ad.prepare_supervised(bundle, cfg, [items[0], ("u1", items[1][1], "  ")],
+                              source="m.jsonl")
+    with pytest.raises(ad.AdapterError, match="expected 'distill'"):
+        ad.distill(bundle, cfg, samples, tmp_path / "x")
+
+
+def test_target_text():
+    assert ad.target_text("HELLO  WORLD") == " Hello world"
+    assert ad.target_text("Hello World.") == " Hello World."

@@ -42,3 +42,39 @@ def test_adapt_then_eval(tmp_path, monkeypatch):
     bad = ["--window", "6", "--stride", "2", "--stride-at", "1", "--data", str(tmp_path)]
     r = cli.invoke(app, ["asr", "eval", *bad, "--adapter", str(out)])
     assert r.exit_code != 0 and "window=4.0" in r.output, r.output
+
+
+def test_adapt_supervised_and_untranscribed(tmp_path, monkeypatch):
+    import speechbudget.models.loading as loading
+    from speechbudget.cli import app
+
+    bundle = tiny_bundle(build_tiny_whisper(seed=4))
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: bundle)
+    plain, texts = [], []
+    for i in range(2):
+        t = np.arange(int((1.2 + 0.5 * i) * SR)) / SR
+        sf.write(tmp_path / f"a{i}.wav", (0.3 * np.sin(2 * np.pi * (180 + 90 * i) * t))
+                 .astype(np.float32), SR, subtype="FLOAT")
+        plain.append({"id": f"a{i}", "audio": f"a{i}.wav"})
+        texts.append({**plain[-1], "text": f"w{3 + i} w9"})
+    (tmp_path / "plain.jsonl").write_text("\n".join(json.dumps(r) for r in plain) + "\n")
+    (tmp_path / "texts.jsonl").write_text("\n".join(json.dumps(r) for r in texts) + "\n")
+    cli = CliRunner()
+    common = ["--window", "4", "--stride", "2", "--rank", "2", "--steps", "2"]
+    r = cli.invoke(app, ["asr", "adapt", *common, "--adapt", "supervised", "--data",
+                         str(tmp_path / "plain.jsonl"), "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "plain.jsonl" in r.output and "transcripts" in r.output, r.output
+    assert not (tmp_path / "x" / "adapter.json").exists()
+    r = cli.invoke(app, ["asr", "adapt", *common, "--data", str(tmp_path / "plain.jsonl"),
+                         "--out", str(tmp_path / "d")])                 # distill needs no text
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(app, ["asr", "adapt", *common, "--adapt", "supervised", "--data",
+                         str(tmp_path / "texts.jsonl"), "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    info = json.loads((tmp_path / "s" / "adapter.json").read_text())
+    a = info["config"]["adaptation"]     # "supervised" is the default objective: omitted
+    assert a.get("objective", "supervised") == "supervised" and a["steps"] == 2
+    assert info["train"]["train_flops"] > 0 and info["train"]["wall_s"] > 0
+    r = cli.invoke(app, ["asr", "adapt", *common, "--adapt", "dama", "--data",
+                         str(tmp_path / "texts.jsonl"), "--out", str(tmp_path / "z")])
+    assert r.exit_code == 2 and "'dama'" in r.output

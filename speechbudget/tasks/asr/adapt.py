@@ -24,6 +24,15 @@ An adapter folder holds `adapter.safetensors` (the trainable tensors of the enco
 the training record: losses, wall time, peak memory). `load_adapter` refuses an adapter trained for
 another configuration or another base model, naming the field that differs.
 Utterances longer than the student's window are refused (long-form is another issue).
+
+Supervised adaptation (objective "supervised", when transcripts exist): the same trainable
+parameters and adapter format; the loss is the cross-entropy of the reference transcript's tokens
+(`target_text`: Whisper's leading space; an all-capitals transcript in sentence case) and
+<|endoftext|> under teacher forcing, the student at its own configuration; no teacher pass.
+
+Training FLOPs: every step's exact forward + backward FLOPs (flops.asr_training.step_flops on
+the step's batch shapes) and the teacher's greedy passes are summed into the record
+(`step_flops`, `teacher_flops`, `flops_breakdown`; adapter.json's `train.train_flops` is the sum).
 """
 from __future__ import annotations
 
@@ -76,8 +85,10 @@ class DistillOptions:
 class Sample:
     id: str
     mel: Tensor                 # the student's log-mel [n_mels, frames]
-    tokens: list[int]           # the teacher's greedy transcript (no special tokens)
-    teacher_enc: Tensor         # [T, d] teacher encoder output at 30 s
+    tokens: list[int]           # the target: the teacher's greedy transcript ("distill") or the
+                                # reference transcript ("supervised"); no special tokens
+    teacher_enc: Tensor | None  # [T, d] teacher encoder output at 30 s ("distill" only)
+    teacher_flops: float = 0.0  # FLOPs of the teacher's greedy pass on this utterance
 
 
 @dataclass
@@ -88,6 +99,14 @@ class TrainRecord:
     teacher_s: float = 0.0      # the teacher passes
     peak_mem_mb: float = 0.0
     items: int = 0
+    step_flops: float = 0.0     # FLOPs of the optimiser steps (flops.asr_training.step_flops)
+    teacher_flops: float = 0.0  # FLOPs of the teacher's greedy passes (once per utterance)
+    flops_breakdown: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def train_flops(self) -> float:
+        """Everything this adapter cost to train: the teacher passes and the steps."""
+        return self.step_flops + self.teacher_flops
 
 
 def teacher_config(config: Config) -> Config:
@@ -172,7 +191,7 @@ def prepare(bundle: Any, config: Config, items: Sequence[tuple[str, np.ndarray]]
                 raise AdapterError(f"{item_id}: longer than the window ({config.label})")
             rows += r
         student.features(rows)
-        return [Sample(t.id, r.mel.clone(), t.tokens, t.teacher_enc)
+        return [Sample(t.id, r.mel.clone(), t.tokens, t.teacher_enc, t.teacher_flops)
                 for t, r in zip(teacher_from, rows)]
     teacher = AsrPipeline(bundle, teacher_config(config), device)
     student = AsrPipeline(bundle, stock_config(config), device)
@@ -186,48 +205,143 @@ def prepare(bundle: Any, config: Config, items: Sequence[tuple[str, np.ndarray]]
         s_rows += sr
     teacher.run(t_rows, batch_size)
     student.features(s_rows)
-    return [Sample(i, s.mel.clone(), list(t.tokens), t.enc.clone())
+    return [Sample(i, s.mel.clone(), list(t.tokens), t.enc.clone(), _pass_flops(teacher, t))
             for (i, _), t, s in zip(items, t_rows, s_rows)]
+
+
+def _pass_flops(pipe: AsrPipeline, row: Any) -> float:
+    """Inference FLOPs of the greedy pass that produced `row` (as tasks.asr.runner counts them)."""
+    from speechbudget.flops.estimate import estimate
+    n = row.generated + (0 if row.by_limit or row.by_loop else 1)
+    cfg = pipe.config.with_(window=row.frames / 100, timestamps="auto", longform="sequential")
+    return float(estimate(cfg, decoded_tokens=n, prompt_tokens=row.prompt_tokens or None,
+                          no_speech_head=pipe.decoder_for(row.timestamps).no_speech_extra).total)
+
+
+def text_tokens(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of `text` without special tokens (a tokenizers.Tokenizer or a HF tokenizer)."""
+    r = tokenizer.encode(text, add_special_tokens=False)
+    return list(r.ids if hasattr(r, "ids") else r)
+
+
+def target_text(text: str) -> str:
+    """A reference transcript as Whisper writes text: a leading space; a transcript written all
+    in capitals (LibriSpeech and many read-speech corpora) in sentence case, since Whisper
+    never writes that way and teaching it capitals would change its output style. Anything with
+    a lower-case letter is kept as written."""
+    t = " ".join(text.split())
+    if t and not any(ch.islower() for ch in t) and any(ch.isupper() for ch in t):
+        t = t.lower()
+        t = t[0].upper() + t[1:]
+    return " " + t
+
+
+def prepare_supervised(bundle: Any, config: Config,
+                       items: Sequence[tuple[str, np.ndarray, str | None]],
+                       device: str = "cpu", source: str = "the data") -> list[Sample]:
+    """The student's log-mel and the reference transcript's tokens for each (id, audio, text).
+    An utterance without a transcript is refused, naming it and `source` (the manifest)."""
+    missing = [i for i, _, t in items if not (t or "").strip()]
+    if missing:
+        raise AdapterError(f"{source}: supervised adaptation needs transcripts; "
+                           f"{len(missing)} of {len(items)} utterances have none (first: "
+                           f"{missing[0]!r}); use --adapt distill for untranscribed audio")
+    student = AsrPipeline(bundle, stock_config(config), device)
+    rows = []
+    for item_id, audio, _ in items:
+        r = student.rows_for(item_id, audio)
+        if len(r) != 1:
+            raise AdapterError(f"{item_id}: {len(audio) / 16000:.2f} s is longer than the window "
+                               f"({config.label}); adaptation needs utterances that fit")
+        rows += r
+    student.features(rows)
+    limit = int(getattr(config.arch.dims, "max_target_positions", 448)) - len(bundle.prompt_ids) - 1
+    out = []
+    for (item_id, _, text), r in zip(items, rows):
+        toks = text_tokens(bundle.tokenizer, target_text(text))
+        if len(toks) > limit:
+            raise AdapterError(f"{item_id}: its transcript is {len(toks)} tokens, more than the "
+                               f"decoder's {limit}")
+        out.append(Sample(item_id, r.mel.clone(), toks, None))
+    return out
 
 
 # ---- the loss ----------------------------------------------------------------------------------
 
-def distill_loss(model: nn.Module, config: Config, samples: Sequence[Sample],
-                 prompt: Sequence[int], eos: int) -> Tensor:
-    """Mean KL(teacher || student) over the predicted positions of `samples` (module docstring).
-    Samples are grouped by window (a dynamic window gives each length its own forward)."""
-    dev = next(model.parameters()).device
+def _groups(samples: Sequence[Sample]) -> list[list[Sample]]:
+    """Samples grouped by their student window (a dynamic window: one forward per length)."""
     groups: dict[int, list[Sample]] = {}
     for s in samples:
         groups.setdefault(s.mel.shape[-1], []).append(s)
+    return list(groups.values())
+
+
+def _teacher_forced(group: Sequence[Sample], prompt: Sequence[int], eos: int, dev: Any
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """(ids [B, S], mask of the predicted positions [B, S], the next-token targets [B, S]):
+    S = prompt + the longest target; rows padded with eos."""
+    P = len(prompt)
+    S = P + max(len(s.tokens) for s in group)
+    ids = torch.full((len(group), S), eos, dtype=torch.long, device=dev)
+    mask = torch.zeros(len(group), S, device=dev)
+    for b, s in enumerate(group):
+        ids[b, :P] = torch.tensor(list(prompt))
+        if s.tokens:
+            ids[b, P:P + len(s.tokens)] = torch.tensor(s.tokens)
+        mask[b, P - 1:P + len(s.tokens)] = 1.0   # predicts tokens 1..n and <|endoftext|>
+    target = torch.cat([ids[:, 1:], torch.full_like(ids[:, :1], eos)], dim=1)
+    return ids, mask, target
+
+
+def adapt_loss(model: nn.Module, config: Config, samples: Sequence[Sample],
+               prompt: Sequence[int], eos: int) -> Tensor:
+    """The training loss of `config.adaptation.objective` on `samples`:
+    "distill": mean KL(teacher || student) over the predicted positions (module docstring);
+    "supervised": mean cross-entropy of the reference tokens and <|endoftext|> (teacher forcing).
+    Samples are grouped by window (a dynamic window gives each length its own forward)."""
+    distill = config.adaptation.objective == "distill"
+    dev = next(model.parameters()).device
     total = torch.zeros((), device=dev)
     count = 0
-    P = len(prompt)
     dec = model.model.decoder
-    for group in groups.values():
+    for group in _groups(samples):
         mel = torch.stack([s.mel for s in group]).to(dev)
         enc_s, _ = we.encode(model.model.encoder, mel, config.stride, config.stride_at,
                              config.pool)
-        n = [len(s.tokens) for s in group]
-        S = P + max(n)
-        ids = torch.full((len(group), S), eos, dtype=torch.long, device=dev)
-        mask = torch.zeros(len(group), S, device=dev)
-        for b, s in enumerate(group):
-            ids[b, :P] = torch.tensor(list(prompt))
-            if s.tokens:
-                ids[b, P:P + len(s.tokens)] = torch.tensor(s.tokens)
-            mask[b, P - 1:P + len(s.tokens)] = 1.0   # predicts tokens 1..n and <|endoftext|>
-        with torch.no_grad():
-            enc_t = torch.stack([s.teacher_enc for s in group]).to(dev)
-            logp_t = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_t,
-                                        use_cache=False).last_hidden_state).float() \
-                .log_softmax(-1)
+        ids, mask, target = _teacher_forced(group, prompt, eos, dev)
         logp_s = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_s,
                                     use_cache=False).last_hidden_state).float().log_softmax(-1)
-        kl = (logp_t.exp() * (logp_t - logp_s)).sum(-1)
-        total = total + (kl * mask).sum()
+        if distill:
+            if any(s.teacher_enc is None for s in group):
+                raise AdapterError("distillation samples need the teacher's encoder output "
+                                   "(prepare(), not prepare_supervised())")
+            with torch.no_grad():
+                enc_t = torch.stack([s.teacher_enc for s in group]).to(dev)
+                logp_t = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_t,
+                                            use_cache=False).last_hidden_state).float() \
+                    .log_softmax(-1)
+            per = (logp_t.exp() * (logp_t - logp_s)).sum(-1)
+        else:
+            per = -logp_s.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        total = total + (per * mask).sum()
         count += int(mask.sum().item())
     return total / max(count, 1)
+
+
+def distill_loss(model: nn.Module, config: Config, samples: Sequence[Sample],
+                 prompt: Sequence[int], eos: int) -> Tensor:
+    """Mean KL(teacher || student) over the predicted positions of `samples`."""
+    if config.adaptation.objective != "distill":
+        raise AdapterError(f"adaptation.objective={config.adaptation.objective!r}: "
+                           "distill_loss is for 'distill'")
+    return adapt_loss(model, config, samples, prompt, eos)
+
+
+def step_groups(samples: Sequence[Sample], prompt_len: int) -> list[Any]:
+    """The shapes a step on `samples` runs (flops.asr_training.StepGroup per window group)."""
+    from speechbudget.flops.asr_training import StepGroup
+    return [StepGroup(len(g), g[0].mel.shape[-1], prompt_len + max(len(s.tokens) for s in g))
+            for g in _groups(samples)]
 
 
 # ---- training ----------------------------------------------------------------------------------
@@ -247,18 +361,33 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
-            options: DistillOptions = DistillOptions(),
-            progress: Callable[[int, float], None] | None = None,
-            teacher_s: float = 0.0) -> "DistillResult":
-    """Train the adapter of `config` (objective 'distill', `adaptation.steps` steps) on
-    `samples`, checkpointing to `out` and resuming from its checkpoint; write the adapter to
-    `out`; returns it with the trained model. `progress(step, loss)` is called after each step."""
+def train_step(model: nn.Module, config: Config, batch: Sequence[Sample],
+               prompt: Sequence[int], eos: int, opt: torch.optim.Optimizer) -> float:
+    """One optimiser step on `batch`; returns the loss before the step."""
+    loss = adapt_loss(model, config, batch, prompt, eos)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return float(loss.item())
+
+
+def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
+                  options: DistillOptions = DistillOptions(),
+                  progress: Callable[[int, float], None] | None = None,
+                  teacher_s: float = 0.0) -> "DistillResult":
+    """Train the adapter of `config` (objective 'distill' on samples from `prepare`, or
+    'supervised' on samples from `prepare_supervised`; `adaptation.steps` steps), checkpointing
+    to `out` and resuming from its checkpoint; write the adapter to `out`; returns it with the
+    trained model. `progress(step, loss)` is called after each step. The record holds the exact
+    training FLOPs (flops.asr_training: the teacher's passes and every step's forward and
+    backward) and the wall time."""
+    from speechbudget.flops.asr_training import step_flops
     a = config.adaptation
-    if a.objective != "distill":
-        raise AdapterError(f"adaptation.objective={a.objective!r}: expected 'distill'")
+    if a.objective not in ("distill", "supervised"):
+        raise AdapterError(f"adaptation.objective={a.objective!r}: expected 'distill' or "
+                           "'supervised'")
     if a.steps < 1:
-        raise AdapterError(f"adaptation.steps={a.steps!r}: expected >= 1 for a distilled adapter")
+        raise AdapterError(f"adaptation.steps={a.steps!r}: expected >= 1 for a trained adapter")
     if not samples:
         raise AdapterError("no training utterances")
     out = Path(out)
@@ -269,8 +398,9 @@ def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | P
     enc = model.model.encoder
     params = [p for p in enc.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=options.lr, weight_decay=0.0)
-    rec = TrainRecord(items=len(samples), teacher_s=teacher_s)
-    ident = {"config": config.to_dict(), "model_fingerprint": fp, "options": _opts(options),
+    rec = TrainRecord(items=len(samples), teacher_s=teacher_s,
+                      teacher_flops=float(sum(s.teacher_flops for s in samples)))
+    ident = {"config": config.to_dict(), "model_fingerprint": fp, "options": options_identity(options),
              "items": [s.id for s in samples]}
     ck = out / CHECKPOINT_FILE
     if ck.exists():
@@ -287,13 +417,13 @@ def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | P
     while rec.steps < a.steps:
         t0 = time.perf_counter()
         batch = [samples[i] for i in plan[rec.steps]]
-        loss = distill_loss(model, config, batch, prompt, eos)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        rec.losses.append(train_step(model, config, batch, prompt, eos, opt))
         rec.steps += 1
-        rec.losses.append(float(loss.item()))
         rec.wall_s += time.perf_counter() - t0
+        f = step_flops(config, step_groups(batch, len(prompt)))
+        rec.step_flops += f.total
+        for k, v in f.breakdown.items():
+            rec.flops_breakdown[k] = rec.flops_breakdown.get(k, 0.0) + v
         rec.peak_mem_mb = max(rec.peak_mem_mb, _peak_mb())
         if rec.steps in options.snapshot_steps and rec.steps < a.steps:
             snap = config.with_(adaptation=_with_steps(a, rec.steps))
@@ -309,6 +439,17 @@ def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | P
     return DistillResult(out, model, rec)
 
 
+def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
+            options: DistillOptions = DistillOptions(),
+            progress: Callable[[int, float], None] | None = None,
+            teacher_s: float = 0.0) -> "DistillResult":
+    """`train_adapter` for objective 'distill' (refuses another objective)."""
+    if config.adaptation.objective != "distill":
+        raise AdapterError(f"adaptation.objective={config.adaptation.objective!r}: expected "
+                           "'distill'")
+    return train_adapter(bundle, config, samples, out, options, progress, teacher_s)
+
+
 @dataclass
 class DistillResult:
     path: Path
@@ -321,7 +462,8 @@ def _with_steps(a: Adaptation, steps: int) -> Adaptation:
                          "steps": steps})
 
 
-def _opts(options: DistillOptions) -> dict:
+def options_identity(options: DistillOptions) -> dict:
+    """The options that change what is trained (not how often it is checkpointed)."""
     d = asdict(options)
     d.pop("checkpoint_every")
     d.pop("snapshot_steps")
@@ -337,8 +479,8 @@ def save_adapter(folder: str | Path, encoder: nn.Module, config: Config, fingerp
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_state(encoder), str(folder / ADAPTER_FILE))
     info = {"format": FORMAT, "config": config.to_dict(), "model_fingerprint": fingerprint,
-            "model_source": getattr(bundle, "source", None), "options": _opts(options),
-            "train": asdict(record)}
+            "model_source": getattr(bundle, "source", None), "options": options_identity(options),
+            "train": {**asdict(record), "train_flops": record.train_flops}}
     (folder / INFO_FILE).write_text(json.dumps(info, indent=1))
     return folder
 
@@ -417,10 +559,11 @@ def load_adapter(folder: str | Path, config: Config, base: nn.Module, merge: boo
 
 
 def distill_config(config: Config, rank: int = 8, unfreeze_top: int = 0, steps: int = 100,
-                   targets: Sequence[str] | None = None) -> Config:
-    """`config` with a distillation adaptation (LoRA rank `rank`, 0 = none)."""
+                   targets: Sequence[str] | None = None, objective: str = "distill") -> Config:
+    """`config` with a trained adaptation (LoRA rank `rank`, 0 = none; `unfreeze_top` layers)
+    of `objective` ("distill", or "supervised" on transcripts) for `steps` steps."""
     kw: dict[str, Any] = dict(method="lora" if rank else "none", rank=rank,
-                              unfreeze_top=unfreeze_top, objective="distill", steps=steps)
+                              unfreeze_top=unfreeze_top, objective=objective, steps=steps)
     if targets and rank:
         kw["targets"] = tuple(targets)
     return config.with_(adaptation=Adaptation(**kw))

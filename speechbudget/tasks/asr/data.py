@@ -109,11 +109,13 @@ class AsrDataset:
 
 
 def load_dataset(source: Any, limit: int | None = None, columns: Columns = Columns(),
-                 audio_root: str | Path | None = None) -> AsrDataset:
-    """Open an ASR dataset (see the module docstring for the accepted sources)."""
+                 audio_root: str | Path | None = None, need_text: bool = True) -> AsrDataset:
+    """Open an ASR dataset (see the module docstring for the accepted sources). `need_text`
+    False: a table without a transcript column is accepted (label-free adaptation)."""
     if isinstance(source, AsrDataset):
         return source.limit(limit)
-    return from_records(open_dataset(source, columns, audio_root, need=("text",))).limit(limit)
+    need = ("text",) if need_text else ()
+    return from_records(open_dataset(source, columns, audio_root, need=need)).limit(limit)
 
 
 def from_records(ds: Any) -> AsrDataset:

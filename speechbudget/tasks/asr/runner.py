@@ -53,7 +53,10 @@ class AsrTask:
 
     def __init__(self, batch_size: int = 8, max_items: int | None = None, warmup: bool = True,
                  model_path: str | None = None, n_boot: int = 1000, seed: int = 0,
-                 adapter: str | Path | None = None, latency_items: int = 0):
+                 adapter: str | Path | None = None, latency_items: int = 0,
+                 adapter_cache: str | Path | None = None,
+                 adapt_data: str | Path | None = None, adapt_batch_size: int = 8,
+                 adapt_lr: float = 1e-3):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
         if isinstance(latency_items, bool) or not isinstance(latency_items, int) \
@@ -66,6 +69,13 @@ class AsrTask:
         self.warmup = warmup
         self.model_path = model_path  # weights to use instead of the config's model name
         self.adapter = adapter        # an adapter folder (tasks.asr.adapt) for adapted configs
+        # adapted configurations with training steps and no `adapter`: trained once each and
+        # cached (tasks.asr.adapt_cache; default folder $SPEECHBUDGET_CACHE/asr-adapters)
+        from speechbudget.tasks.asr.adapt_cache import AdapterCache
+        if adapter_cache is None:
+            from speechbudget.models.ct2_to_hf import cache_root
+            adapter_cache = cache_root() / "asr-adapters"
+        self.adapters = AdapterCache(adapter_cache, adapt_data, adapt_batch_size, adapt_lr, seed)
         self.n_boot = n_boot
         self.seed = seed
         self._bundles: dict[tuple[str, str], Any] = {}
@@ -93,7 +103,13 @@ class AsrTask:
                   cache: Any | None = None) -> list[ItemResult]:
         if config.task != "asr":
             raise ValueError(f"AsrTask got a {config.task!r} configuration: {config.label}")
-        pipe = self.pipeline(config, device)
+        trained = None
+        if self.adapter is None:
+            from speechbudget.tasks.asr.adapt_cache import needs_training
+            if needs_training(config):   # train it once (or find it cached) for this config
+                trained = self.adapters.get(self.bundle(config.model, device), config, dataset,
+                                            device)
+        pipe = self.pipeline(config, device, None if trained is None else trained.path)
         dev = torch.device(device)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
@@ -153,6 +169,8 @@ class AsrTask:
                                                  len(audio_of[item_id]) / SAMPLE_RATE)
             if item_id in latency:
                 results[item_id].extra["latency_s"] = latency[item_id]
+            if trained is not None:   # what the adapter cost to train, for aggregate()
+                results[item_id].extra["adapter"] = trained.to_dict()
         return [results[i] for i in shard.item_ids]
 
     def _latencies(self, pipe: AsrPipeline, dataset: AsrDataset, audio_of: dict[str, Any],
@@ -201,6 +219,11 @@ class AsrTask:
             m.gflops = sum(flops) / len(ok)
             m.gflops_per_audio_s = sum(flops) / audio_s if audio_s > 0 else None
         set_latency(m, ok)
+        trained = next((r.extra["adapter"] for r in ok if r.extra.get("adapter")), None)
+        if trained is not None:   # adapted: training FLOPs and time beside inference
+            m.train_gflops = trained["train_flops"] / 1e9
+            m.extra["adapter"] = trained
+            m.extra["train_wall_s"] = trained["train_wall_s"]
         peaks = [r.extra.get("peak_mem_mb") for r in ok if r.extra.get("peak_mem_mb")]
         m.peak_mem_mb = max(peaks) if peaks else None
         m.extra.update(audio_s=audio_s, decoded_tokens=sum(r.decoded_tokens for r in ok),
@@ -221,10 +244,13 @@ class AsrTask:
             self._bundles[key] = load_whisper(self.model_path or model, device=device)
         return self._bundles[key]
 
-    def pipeline(self, config: Config, device: str) -> AsrPipeline:
+    def pipeline(self, config: Config, device: str, adapter: str | Path | None = None
+                 ) -> AsrPipeline:
+        """The pipeline of `config`; an adapted one uses `adapter` (else the task's)."""
         bundle = self.bundle(config.model, device)
         adapted = config.adaptation.method != "none" or config.adaptation.unfreeze_top
-        if adapted and self.adapter is None:
+        adapter = adapter if adapter is not None else self.adapter
+        if adapted and adapter is None:
             raise ValueError(f"{config.label}: an adapted ASR configuration needs its adapter "
                              "folder (AsrTask(adapter=DIR), `asr eval --adapter DIR`; train one "
                              "with `speechbudget asr adapt`)")
@@ -234,7 +260,7 @@ class AsrTask:
             base = bundle.model
             if adapted:
                 from speechbudget.tasks.asr.adapt import load_adapter
-                base = load_adapter(self.adapter, config, base, merge=True)
+                base = load_adapter(adapter, config, base, merge=True)
             self._models[mkey] = cast_for_precision(base, config.precision, device)
         return AsrPipeline(bundle, config, device, model=self._models[mkey])
 
