@@ -4,13 +4,9 @@ check its predictions against measured times on utterances it was not calibrated
     OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/calibrate_time.py \
         [--models tiny.en,base] [--calibrate 12] [--check 24] [--batch-sizes 1,8,16] [--check-batch 8]
 
-Calibration (first `--calibrate` utterances, default configuration, each batch size):
-  - peak: best burst of large fp32 matmuls in this process (benchmarks/encoder_efficiency.py);
-  - features_s_per_audio_s = feature seconds / audio seconds;
-  - encoder_efficiency[model] = analytic encoder FLOPs / (encoder seconds x peak), at the largest
-    batch size;
-  - decoder_s_per_token[model][batch] = decoder seconds / decoded tokens (generated + end-of-text,
-    as the FLOPs count them) - this absorbs the steps a batch runs for its longest row.
+Calibration (first `--calibrate` utterances, default configuration, each batch size) is the
+package's own loop, `speechbudget.sweep.timing.calibrate_time_model` (what `speechbudget sweep
+calibrate` runs; see its docstring for the coefficients); this script adds the check.
 Check (the next `--check` utterances, batch `--check-batch`): for each model, a small star of
 configurations - the default (30 s window), a 10 s window (chunked; 10 s encoder passes), token
 stride 2 on the output, stride 2 after layer 2 - measured wall seconds (AsrPipeline.run, all
@@ -65,40 +61,27 @@ def main() -> None:
     from encoder_efficiency import matmul_peak
 
     from speechbudget.axes import Config
-    from speechbudget.flops.estimate import TimeModel, estimate, predict_seconds
+    from speechbudget.flops.estimate import predict_seconds
     from speechbudget.machine import machine_info
     from speechbudget.models.loading import load_whisper
+    from speechbudget.sweep.timing import calibrate_time_model
     from speechbudget.tasks.asr.data import load_dataset
 
     ds = load_dataset(args.data)
     cal_items = ds.items[:args.calibrate]
     chk_items = ds.items[args.calibrate:args.calibrate + args.check]
-    cal_audio = [ds.load_audio(it) for it in cal_items]
     chk_audio = [ds.load_audio(it) for it in chk_items]
-    cal_s = sum(len(a) for a in cal_audio) / 16000
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    peak = matmul_peak()["best_gflops_per_s"]
     models = [m.strip() for m in args.models.split(",")]
-    feats, eff, dec, cal_runs = [], {}, {}, []
-    for m in models:
-        bundle = load_whisper(m)
-        cfg = Config(task="asr", model=m)
-        enc_flops = sum(sum(v for k, v in estimate(cfg, audio_s=len(a) / 16000).breakdown.items()
-                            if k.startswith("encoder.")) for a in cal_audio)
-        dec[m] = {}
-        for bs in batch_sizes:
-            r = run_config(bundle, cfg, cal_items, cal_audio, bs)
-            cal_runs.append({"model": m, "batch": bs, **r})
-            feats.append(r["stages_s"]["features"] / cal_s)
-            dec[m][bs] = r["stages_s"]["decoder"] / r["tokens"]
-            if bs == max(batch_sizes):
-                eff[m] = enc_flops / 1e9 / r["stages_s"]["encoder"] / peak
-            print(json.dumps(cal_runs[-1]), flush=True)
-        del bundle
-    tm = TimeModel(peak, statistics.median(feats), eff, dec,
-                   f"benchmarks/calibrate_time.py on {machine_info(args.threads)['cpu']}, "
-                   f"{args.threads} threads, {len(cal_items)} utterances ({cal_s:.0f} s) of "
-                   f"{args.data}, batch sizes {batch_sizes}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    cal_runs: list[str] = []
+
+    def progress(message: str) -> None:
+        cal_runs.append(message)
+        print(message, flush=True)
+
+    # the package's calibration loop (the same one `speechbudget sweep calibrate` runs)
+    tm = calibrate_time_model(models, ds, args.calibrate, batch_sizes, "cpu", progress)
+    peak, eff, dec = tm.peak_gflops_per_s, tm.encoder_efficiency, tm.decoder_s_per_token
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "time_model.json").write_text(json.dumps(tm.to_dict(), indent=1))

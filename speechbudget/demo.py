@@ -80,8 +80,11 @@ def demo_specs(asr_data: Path, emotion_data: Path | None, asr_items: int | None 
 def run_demo(out_dir: str | Path = "speechbudget-demo", asr_data: str | Path | None = None,
              emotion_data: str | Path | None = None, device: str | None = None,
              limits: Any = None, asr_items: int | None = None, with_ser: bool = True,
-             progress: bool = True) -> DemoResult:
-    """Run the demo sweeps into `out_dir/runs.db`, write `out_dir/report/`, and recommend."""
+             progress: bool = False) -> DemoResult:
+    """Run the demo sweeps into `out_dir/runs.db`, write `out_dir/report/`, and recommend.
+
+    Prints nothing unless `progress` is True (then each sweep shows its progress bars; the CLI
+    `speechbudget demo` turns it on)."""
     from speechbudget.analysis.recommend import recommend
     from speechbudget.analysis.source import load_results
     from speechbudget.report import build_report

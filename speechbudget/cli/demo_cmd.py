@@ -44,7 +44,8 @@ def demo_cmd(
     asr_items = asr_items or asr_items_old
     limits = limits_from(max_gflops, max_rtf, None)
     result = run_demo(out, asr_data=asr_data, emotion_data=emotion_data, device=device,
-                      limits=limits, asr_items=asr_items, with_ser=not no_ser)
+                      limits=limits, asr_items=asr_items, with_ser=not no_ser,
+                      progress=True)
     console.rule("recommendation (ASR)")
     print_recommendation(result.recommendation)
     for label, reason in result.failures.items():

@@ -46,7 +46,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                          plan_configurations, throughput)
     from speechbudget.sweep.spec import SpecError, load_spec
     from speechbudget.sweep.store import ResultsStore
-    from speechbudget.sweep.timing import load_time_model, predict_config_seconds
+    from speechbudget.sweep.timing import (load_time_model, predict_adaptive_seconds,
+                                           predict_config_seconds, predict_race_seconds)
     from speechbudget.axes import ConfigError
     store = store or store_opt
     try:
@@ -74,8 +75,22 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                 return sec
         how[c.key] = "FLOPs"
         return estimate_seconds(p.gflops.get(c.key), n_items, tp)
+    def seconds_on(c, ds) -> float | None:
+        """The same prediction on the items of lengths `ds` (a racing round)."""
+        if tm is not None and ds:
+            sec = predict_config_seconds(c, tm, ds, batch, peak_now)
+            if sec is not None:
+                return sec
+        return estimate_seconds(p.gflops.get(c.key), len(ds), tp)
+    race = adaptive = None
+    if s.plan.race_first_items is not None and s.plan.type != "adaptive" and durations:
+        race = predict_race_seconds(p.configs, durations, seconds_on, batch,
+                                    s.plan.race_first_items, s.plan.race_growth)
+    if s.plan.type == "adaptive":
+        adaptive = predict_adaptive_seconds([seconds_for(c) for c in p.configs], s.plan.n_trials)
     status = {r["key"]: r["status"] for r in st.configs()} if st else {}
     if as_json:
+        import dataclasses
         import json
         rows = [{"label": c.label, "key": c.key, "config": c.to_dict(),
                  "gflops": p.gflops.get(c.key),
@@ -88,6 +103,9 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                "gflops_per_s": tp.gflops_per_s, "throughput_source": tp.source,
                                "time_model": None if tm is None else tm.to_dict(),
                                "batch_size": batch, "peak_gflops_per_s_now": peak_now,
+                               "race": None if race is None else dataclasses.asdict(race),
+                               "adaptive": None if adaptive is None
+                               else dataclasses.asdict(adaptive),
                                "invalid": [{"values": inv.values, "field": inv.error.field,
                                             "error": str(inv.error)} for inv in p.invalid]},
                               indent=1, default=str))
@@ -118,6 +136,17 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         Console().print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
                       f"configurations, minimising {' and '.join(s.plan.objectives)}")
         total = total * n / max(1, len(p.configs))
+        if adaptive is not None and adaptive.expected_s is not None:
+            Console().print(f"adaptive: all {adaptive.n_space} configurations "
+                            f"{_dur(adaptive.full_s)}; {n} trials expected "
+                            f"{_dur(adaptive.expected_s)} (n_trials x the mean), between "
+                            f"{_dur(adaptive.low_s)} (the {n} cheapest) and "
+                            f"{_dur(adaptive.high_s)} (the {n} dearest): which ones the search "
+                            "picks is known only as it runs")
+    if race is not None:
+        _print_race(race, len(p.configs))
+    elif s.plan.race_first_items is not None and s.plan.type != "adaptive":
+        Console().print("racing: no per-item lengths to schedule the rounds on, no race bound")
     length = f"{p.audio_s:.1f} s" if p.audio_s else "window length"
     left = " (configurations not done in the store)" if st else ""
     n_cal = sum(1 for v in how.values() if v == "calibrated")
@@ -144,6 +173,21 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             Console().print(f"  {vals}: [yellow]{inv.error.field}[/yellow]: {inv.error}")
         if len(p.invalid) > 20:
             Console().print(f"  ... and {len(p.invalid) - 20} more")
+
+
+def _print_race(race, n_configs: int) -> None:
+    """The race's predicted time: the first round is certain, the rest is bounded."""
+    sched = " -> ".join(str(n) for n in race.rounds_items)
+    if race.first_round_s is None:
+        Console().print(f"racing: rounds of {sched} items; {race.n_unknown} configuration(s) "
+                        "have no time prediction, no race bound")
+        return
+    Console().print(f"racing: rounds of {sched} items. Full grid without racing "
+                    f"{_dur(race.full_s)}; first round ({race.rounds_items[0]} items, all "
+                    f"{n_configs} configurations) {_dur(race.first_round_s)}; the race takes "
+                    f"between {_dur(race.lower_s)} (one survivor after the first round) and "
+                    f"{_dur(race.upper_s)} (no configuration eliminated): which ones survive "
+                    "the later rounds is known only as it runs")
 
 
 def _dataset_size(spec) -> tuple[int | None, float | None, list[float]]:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.analysis.isoflops import isoflops_bands
-from speechbudget.analysis.pareto import frontiers
+from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, significant_frontier
 from speechbudget.analysis.recommend import Limits, recommend
-from speechbudget.analysis.scaling_fit import FitError, fit_results, predict_configs, unrun_grid
+from speechbudget.analysis.scaling_fit import (FitError, fit_results_nested, predict_configs,
+                                               unrun_grid)
+from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
 from speechbudget.report.eliminated import load_eliminated
@@ -18,9 +20,30 @@ from speechbudget.report.markdown import render_markdown
 from speechbudget.report.model import ReportData, Results, TaskReport
 from speechbudget.report.utterances import utterance_view
 
-__all__ = ["ReportData", "TaskReport", "analyse", "build_report", "make_plots", "to_json"]
+__all__ = ["ReportData", "TaskReport", "analyse", "build_report", "make_plots", "task_frontiers",
+           "to_json"]
 
 MAX_PREDICTIONS = 40
+COSTS = ("gflops", "rtf", "peak_mem_mb")
+PLAIN_NOTE = ("plain frontier (dominance on the point estimates): the results hold no per-item "
+              "scores, so no paired test could show which dominance is significant")
+
+
+def task_frontiers(results: Results, items: dict[str, list[ItemResult]],
+                   seed: int = 0) -> dict[str, FrontierResult]:
+    """The frontier for each cost some configuration has: the significant one (paired 95 %)
+    where per-item results exist, else the plain one with a note saying so."""
+    paired = any(items.get(c.key) for c, _ in results)
+    out = {}
+    for cost in COSTS:
+        if paired:
+            fr = significant_frontier(results, items, cost, level=0.95, seed=seed)
+        else:
+            fr = pareto_frontier(results, cost)
+            fr.notes.append(PLAIN_NOTE)
+        if fr.points:
+            out[cost] = fr
+    return out
 
 
 def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
@@ -31,18 +54,25 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
         res = [(c, m) for c, m in loaded.results if c.task == task]
         rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source,
                         items=loaded.items)
-        fit, fit_err, preds = None, None, []
+        fit, fit_err, preds, cmp_, refusal = None, None, [], None, None
         try:
-            fit = fit_results(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
-            why = fit.prediction_refusal()  # unidentified or failing leave-one-out: none shown
-            if why:
-                fit.notes.append(f"predictions for configurations not run are not shown: {why}")
+            cmp_ = fit_results_nested(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
+            fit = cmp_.chosen
+            if fit is None:
+                fit_err = cmp_.reason
             else:
+                # unidentified or failing leave-one-out: predictions greyed with the reason
+                refusal = fit.prediction_refusal()
                 todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
-                preds = predict_configs(fit, todo, [c.key for c, _ in res])
+                try:
+                    preds = predict_configs(fit, todo, [c.key for c, _ in res])
+                except ValueError as e:
+                    preds, refusal = [], refusal or str(e)
         except FitError as e:
             fit_err = str(e)
-        tr = TaskReport(task, res, rec, frontiers(res), isoflops_bands(res), fit, fit_err, preds)
+        tr = TaskReport(task, res, rec, task_frontiers(res, loaded.items, seed),
+                        isoflops_bands(res), fit, fit_err, preds, comparison=cmp_,
+                        prediction_refusal=refusal)
         tr.utterances, tr.utterances_note = utterance_view(task, rec.best, rec.runners_up,
                                                            loaded.items)
         if loaded.store_path is not None:
@@ -119,24 +149,34 @@ def to_json(data: ReportData) -> dict[str, Any]:
     tasks = []
     for tr in data.tasks:
         front = {cost: [{"label": p.config.label, "key": p.config.key, "cost": p.cost,
-                         "error": p.error, "dominated": p.dominated,
-                         "dominated_by": p.dominated_by.key if p.dominated_by else None}
+                         "error": p.error, "error_ci": p.error_ci, "dominated": p.dominated,
+                         "dominated_by": p.dominated_by.key if p.dominated_by else None,
+                         "evidence": None if p.evidence is None else {
+                             "diff": p.evidence.diff, "ci_low": p.evidence.ci_low,
+                             "ci_high": p.evidence.ci_high, "level": p.evidence.level,
+                             "n_items": p.evidence.n_items}}
                         for p in fr.points] for cost, fr in tr.frontiers.items()}
+        rules = {cost: {"rule": fr.rule, "level": fr.level, "notes": fr.notes}
+                 for cost, fr in tr.frontiers.items()}
         tasks.append({
             "task": tr.task,
             "recommendation": tr.recommendation.to_dict(),
             "measured": [{"label": c.label, "config": c.to_dict(), "metrics": m.to_dict()}
                          for c, m in tr.results],
             "frontiers": front,
+            "frontier_rules": rules,
             "isoflops": [{"lo": b.lo, "hi": b.hi, "best": b.best.config.label,
                           "curves": {k: {"values": v.values, "errors": v.errors,
                                          "optimum": v.optimum} for k, v in b.curves.items()}}
                          for b in tr.bands],
             "fit": tr.fit.to_dict() if tr.fit else None,
+            "fit_comparison": tr.comparison.to_dict() if tr.comparison else None,
             "fit_error": tr.fit_error,
+            "prediction_refusal": tr.prediction_refusal,
             "predicted": [{"label": p.config.label, "config": p.config.to_dict(),
                            "predicted_error": p.error, "low": p.low, "high": p.high,
-                           "gflops": _finite(p.gflops), "predicted": True}
+                           "gflops": _finite(p.gflops), "predicted": True,
+                           "shown": tr.prediction_refusal is None}
                           for p in tr.predictions],
             "plots": {k: str(v) for k, v in tr.plots.items()},
             "eliminated": [{"label": e.label, "key": e.config.key, "gflops": e.gflops,

@@ -9,7 +9,8 @@ from typing import Any, Iterable
 from speechbudget.analysis.recommend import (DECISION_RULE, Limits, Recommendation,
                                               describe_machine, rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
-from speechbudget.report.model import ReportData, TaskReport, error_interval, fmt
+from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
+                                       fmt, has_latency, latency_cells)
 from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
@@ -30,6 +31,7 @@ img{max-width:100%;border:1px solid #eee;margin:6px 0}
 input.filter{margin:6px 0;padding:3px 6px;font-size:13px;width:240px}
 details summary{color:#555;font-size:13px;cursor:pointer}
 tr.elim td{color:#666} td.why{text-align:left;max-width:640px}
+table.refused td{color:#999} p.refused{color:#888}
 """ + UTTERANCE_CSS
 
 
@@ -54,7 +56,8 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[Any]], left: int = 1,
     return "".join(out)
 
 
-def _recommendation(rec: Recommendation) -> str:
+def _recommendation(tr: TaskReport) -> str:
+    rec = tr.recommendation
     cls = "rec" if rec.feasible else "rec miss"
     parts = [f'<div class="{cls}" id="recommendation-{escape(rec.task)}">',
              f'<div class="answer">{escape(rec.message)}</div>']
@@ -63,7 +66,7 @@ def _recommendation(rec: Recommendation) -> str:
                 for c, m in [rec.best, *rec.runners_up]]
         parts.append(_table(["configuration", "error", "GFLOPs", "RTF", "peak MB"], rows,
                             row_class=["front"] + [""] * len(rec.runners_up)))
-        parts.append(_tie_group(rec))
+        parts.append(_tie_group(rec, {k: p.error_ci for k, p in tr.frontier_points().items()}))
         mrows = []
         for a in rec.marginal:
             for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down)):
@@ -88,7 +91,8 @@ def _ci(iv: tuple[float, float] | None) -> str:
     return "–" if iv is None else f"{fmt(iv[0], 3)} to {fmt(iv[1], 3)}"
 
 
-def _tie_group(rec: Recommendation) -> str:
+def _tie_group(rec: Recommendation,
+               error_ci: dict[str, tuple[float, float] | None]) -> str:
     """The decision rule's evidence: the most accurate configuration, every configuration the
     paired test cannot tell apart from it (or within the tolerance), each with its error's CI
     and the paired CI of its difference."""
@@ -101,7 +105,7 @@ def _tie_group(rec: Recommendation) -> str:
     for t in rec.tie_group:
         d = t.diff
         role = t.reason + (" · recommended" if t.config.key == pick else "")
-        rows.append((t.config.label, role, t.metrics.error, _ci(error_interval(t.metrics)),
+        rows.append((t.config.label, role, t.metrics.error, _ci(error_ci.get(t.config.key)),
                      "0 (reference)" if d is None else f"{d.diff:+.3g}",
                      "–" if d is None else f"{d.ci_low:+.3g} to {d.ci_high:+.3g}",
                      t.metrics.n_items if d is None else d.n_items,
@@ -147,20 +151,42 @@ def _eliminated(tr: TaskReport) -> str:
     return "".join(out)
 
 
+def _comparison(tr: TaskReport) -> str:
+    """The nested laws compared: which one is kept and why, every candidate's LOO error and BIC."""
+    cmp_ = tr.comparison
+    if cmp_ is None:
+        return ""
+    rows = []
+    for c in cmp_.candidates:
+        kept = cmp_.chosen is not None and c.fit is cmp_.chosen
+        state = ("kept" if kept else "not fitted: " + (c.refused or "") if c.fit is None
+                 else ("unidentified: " + ", ".join(c.fit.unidentified)
+                       if c.fit.unidentified else "identified"))
+        rows.append((c.formula, c.n_params,
+                     None if c.loo_mape is None else f"{100 * c.loo_mape:.2g}%",
+                     None if c.bic is None else float(f"{c.bic:.3g}"), state))
+    return (f'<p id="fit-choice-{escape(tr.task)}"><b>Law kept:</b> '
+            f"{escape(cmp_.reason)}</p>"
+            + _table(["nested law", "parameters", "leave-one-out MAPE", "BIC", ""], rows,
+                     row_class=["front" if r[4] == "kept" else "" for r in rows]))
+
+
 def _fit(tr: TaskReport, limits: Limits) -> str:
     if tr.fit is None:
-        return f'<p class="note">No scaling fit: {escape(tr.fit_error or "")}</p>'
+        return (f'<p class="note">No scaling fit: {escape(tr.fit_error or "")}</p>'
+                + _comparison(tr))
     f = tr.fit
     out = [f"<p>err = {escape(f.formula)} fitted to {len(f.y)} measured configurations "
-           f"(Huber loss in log space, L-BFGS from a grid of starts).</p>"]
+           f"(Huber loss in log space, L-BFGS from a grid of starts).</p>", _comparison(tr)]
     if f.loo is not None:
         out.append(f'<p id="loo-{escape(tr.task)}"><b>Leave-one-configuration-out prediction '
-                   f"error:</b> MAE {escape(fmt(f.loo.mae))}, MAPE "
-                   f"{escape(f'{100 * f.loo.mape:.2f}')}%, RMSE(log) "
-                   f"{escape(fmt(f.loo.rmse_log))}</p>")
+                   f"error:</b> MAE {escape(fmt(f.loo.mae, 3))}, MAPE "
+                   f"{escape(f'{100 * f.loo.mape:.2g}')}%, RMSE(log) "
+                   f"{escape(fmt(f.loo.rmse_log, 3))}</p>")
     b = f.bootstrap
-    rows = [(k, v, b.std[k] if b else None, b.low[k] if b else None, b.high[k] if b else None)
-            for k, v in f.params.items()]
+    rows = [(k + (" (unidentified)" if k in f.unidentified else ""), _sig(v),
+             _sig(b.std[k]) if b else None, _sig(b.low[k]) if b else None,
+             _sig(b.high[k]) if b else None) for k, v in f.params.items()]
     out.append(_table(["parameter", "value", "bootstrap std", "2.5%", "97.5%"], rows))
     for n in f.notes:
         out.append(f'<p class="note">{escape(n)}</p>')
@@ -170,19 +196,32 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
     if "fit" in tr.plots:
         out.append(_img(tr.plots["fit"], f"{tr.task} scaling fit"))
     if tr.predictions:
-        out.append('<p class="pred">Predicted by the fit for configurations NOT run '
-                   "(not measurements):</p>")
         cap = limits.max_gflops
-        out.append(_table(["configuration (predicted)", "predicted error", "2.5%", "97.5%",
-                           "GFLOPs (analytic)", "within GFLOPs limit"],
-                          [(p.config.label, p.error, p.low, p.high, p.gflops,
-                            "–" if cap is None or p.gflops is None
-                            else ("yes" if p.gflops <= cap else "no"))
-                           for p in tr.predictions]))
-        if limits.max_rtf is not None:
-            out.append('<p class="note">RTF of predicted configurations is unknown until they '
-                       "are run.</p>")
+        rows = [(p.config.label, _sig(p.error), _sig(p.low), _sig(p.high), _sig(p.gflops),
+                 "–" if cap is None or p.gflops is None else ("yes" if p.gflops <= cap else "no"))
+                for p in tr.predictions]
+        head = ["configuration (predicted)", "predicted error", "2.5%", "97.5%",
+                "GFLOPs (analytic)", "within GFLOPs limit"]
+        if tr.prediction_refusal:
+            out.append(f'<details id="predictions-{escape(tr.task)}-refused"><summary>'
+                       f"Predictions for configurations NOT run are not to be used: "
+                       f"{escape(tr.prediction_refusal)} (greyed, click to see)</summary>"
+                       + _table(head, rows).replace('<table class="sortable">',
+                                                    '<table class="sortable refused">')
+                       + "</details>")
+        else:
+            out.append(f'<p class="pred" id="predictions-{escape(tr.task)}">Predicted by the '
+                       "fit for configurations NOT run (not measurements):</p>")
+            out.append(_table(head, rows))
+            if limits.max_rtf is not None:
+                out.append('<p class="note">RTF of predicted configurations is unknown until '
+                           "they are run.</p>")
     return "".join(out)
+
+
+def _sig(v: float | None) -> float | None:
+    """2–3 significant figures for fitted values (they are not known better)."""
+    return None if v is None else float(f"{v:.3g}")
 
 
 def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
@@ -201,6 +240,11 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
                     + "</details>")
         elif f"pareto_{cost}" in tr.plots:
             out.append(_img(tr.plots[f"pareto_{cost}"], f"{tr.task} Pareto front: error vs {cost}"))
+        rule = ("significant frontier: a configuration is dominated only when the paired 95% CI "
+                "of the error difference shows it (noisy near-ties stay on the frontier)"
+                if fr.rule == "significant" else "plain frontier")
+        out.append(f'<p class="note" id="frontier-rule-{t}-{escape(cost)}">{escape(rule)}'
+                   + "".join(f"; {escape(n)}" for n in fr.notes) + "</p>")
         if fr.skipped:
             out.append(f'<p class="note">Not on the {escape(cost)} plot: '
                        f'{escape(", ".join(f"{c.label} ({why})" for c, why in fr.skipped))}</p>')
@@ -215,20 +259,22 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     if "ser_duration" in tr.plots:
         out.append("<h3>Accuracy against clip duration</h3>"
                    + _img(tr.plots["ser_duration"], "SER UA vs duration"))
-    front = tr.frontiers.get("gflops")
-    flags = {p.config.key: p for p in front.points} if front else {}
+    flags = tr.frontier_points("gflops")
+    lat = has_latency(tr.results)
     rows, classes = [], []
     for c, m in sorted(tr.results, key=lambda cm: (cm[1].gflops or 0.0, cm[0].label)):
         p = flags.get(c.key)
-        status = "–" if p is None else ("dominated by " + p.dominated_by.label if p.dominated
-                                        else "Pareto-optimal")
         rows.append((c.label, m.metric.upper(), m.value, m.ci_low, m.ci_high, m.n_items,
-                     m.n_failed, m.gflops, m.rtf, m.peak_mem_mb, status, c.key))
+                     m.n_failed, m.gflops, m.rtf, *(latency_cells(m) if lat else ()),
+                     m.peak_mem_mb, dominance_text(p), c.key))
         classes.append("front" if p is not None and not p.dominated else "")
-    out.append("<h3>All measured configurations</h3>")
+    out.append(f'<h3 id="measured-{t}">All measured configurations</h3>')
+    if lat:
+        out.append('<p class="note">Latency: per utterance at batch size 1 after warm-up '
+                   "(p50, p90); RTF is the batched throughput's.</p>")
     out.append(_table(["configuration", "metric", "value", "CI low", "CI high", "items", "failed",
-                       "GFLOPs", "RTF", "peak MB", "frontier (GFLOPs)", "key"], rows,
-                      row_class=classes))
+                       "GFLOPs", "RTF", *(LATENCY_HEAD if lat else ()), "peak MB",
+                       "frontier (GFLOPs)", "key"], rows, row_class=classes))
     if tr.eliminated:
         out.append(_eliminated(tr))
     if tr.utterances is not None:
@@ -253,7 +299,7 @@ def render_html(data: ReportData, interactive: bool = False) -> str:
              f'<p class="meta">Source: {escape(data.source)} · limits: '
              f"{escape(data.limits.describe())} · machine: {escape(machine)}</p>",
              '<section id="recommendation"><h2>Recommendation</h2>']
-    parts += [_recommendation(tr.recommendation) for tr in data.tasks]
+    parts += [_recommendation(tr) for tr in data.tasks]
     parts.append("</section>")
     parts += [f"<section>{_task(tr, data.limits, interactive)}</section>" for tr in data.tasks]
     parts.append(f"<script>{TABLE_JS}</script>")  # sortable, filterable tables (vanilla JS)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from speechbudget.analysis.pareto import COSTS, FrontierResult
 from speechbudget.report.eliminated import EliminatedConfig
-from speechbudget.report.model import error_interval
+from speechbudget.report.model import dominance_text
 from speechbudget.report.scripts import TABLE_JS
 
 __all__ = ["TABLE_JS", "available", "figure_data", "pareto_figure", "plotly_script"]
@@ -43,23 +43,27 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
     y_title = "WER (%)" if wer else "error (1 - UA)"
     x_title = COSTS.get(fr.cost, fr.cost)
 
+    bar_of = {b.key: b for b in fr.error_bars()}   # the 95 % CI of each error (analysis.pareto)
+
     def trace(points, name, mode, color, text_labels):
-        ivs = [error_interval(p.metrics) for p in points]
-        lo = [k * max(0.0, p.error - iv[0]) if iv else 0.0 for p, iv in zip(points, ivs)]
-        hi = [k * max(0.0, iv[1] - p.error) if iv else 0.0 for p, iv in zip(points, ivs)]
-        ci = [f"{k * iv[0]:.3g} to {k * iv[1]:.3g}" if iv else "not recorded" for iv in ivs]
+        bars = [bar_of[p.config.key] for p in points]
+        lo = [k * max(0.0, b.error - b.low) if b.low is not None else 0.0 for b in bars]
+        hi = [k * max(0.0, b.high - b.error) if b.high is not None else 0.0 for b in bars]
+        ci = [f"{k * b.low:.3g} to {k * b.high:.3g}" if b.low is not None else "not recorded"
+              for b in bars]
+        status = [dominance_text(p) for p in points]
         return go.Scatter(
             x=[p.cost for p in points], y=[k * p.error for p in points], name=name, mode=mode,
             text=[p.label for p in points] if text_labels else None,
             textposition="top right",
             cliponaxis=False,
-            customdata=[[p.label, p.config.key, c] for p, c in zip(points, ci)],
+            customdata=[[p.label, p.config.key, c, st] for p, c, st in zip(points, ci, status)],
             error_y={"type": "data", "symmetric": False, "array": hi, "arrayminus": lo,
                      "color": color, "thickness": 1, "width": 3},
             marker={"size": 9, "color": color}, line={"color": color, "shape": "hv"},
             hovertemplate="<b>%{customdata[0]}</b><br>" + y_title + " %{y:.3g} (95% CI "
-                          "%{customdata[2]})<br>" + x_title + " %{x:.4g}<br>key "
-                          "%{customdata[1]}<extra>" + name + "</extra>")
+                          "%{customdata[2]})<br>" + x_title + " %{x:.4g}<br>%{customdata[3]}"
+                          "<br>key %{customdata[1]}<extra>" + name + "</extra>")
 
     front = sorted(fr.frontier, key=lambda p: p.cost)
     traces = [trace(fr.dominated, "dominated", "markers", "#999999", False),
@@ -75,9 +79,11 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
                           + " %{y:.3g} on its %{customdata[2]} items only<br>" + x_title
                           + " %{x:.4g}<extra></extra>"))
     fig = go.Figure(traces)
+    rule = ("a point is dominated only when a paired 95% CI shows it" if fr.rule == "significant"
+            else "plain frontier: dominance on the point estimates")
     positive = all(p.cost > 0 for p in fr.points)
     fig.update_layout(
-        title=f"{task.upper()}: error against {x_title} (bars: 95% CI)", height=460,
+        title=f"{task.upper()}: error against {x_title} (bars: 95% CI; {rule})", height=460,
         margin={"t": 60}, xaxis={"title": x_title, "type": "log" if positive else "linear"},
         yaxis={"title": y_title}, hovermode="closest", template="plotly_white",
         updatemenus=[{"type": "buttons", "direction": "left", "x": 1.0, "xanchor": "right",

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from speechbudget.analysis.recommend import describe_machine, rtf_note
-from speechbudget.report.model import ReportData, TaskReport, fmt
+from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
+                                       fmt, has_latency, latency_cells)
 
 
 _MD_SPECIAL = "\\`*_{}[]()<>#+!|~"
@@ -59,27 +60,42 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     if tr.fit is not None:
         f = tr.fit
         lines += ["### Scaling fit", "", f"`err = {f.formula}`: "
-                  + ", ".join(f"{k} = {v:.3g}" for k, v in f.params.items()), ""]
-        lines += [f"_{n}_" for n in f.notes] + ([""] if f.notes else [])
+                  + ", ".join(f"{k} = {v:.3g}" + (" (unidentified)" if k in f.unidentified
+                                                  else "") for k, v in f.params.items()), ""]
+        if tr.comparison is not None:
+            lines += [f"Law kept: {md_text(tr.comparison.reason)}", ""]
+        lines += [f"_{md_text(n)}_" for n in f.notes] + ([""] if f.notes else [])
         if f.loo is not None:
-            lines += [f"Leave-one-configuration-out error: MAE {f.loo.mae:.4g}, "
-                      f"MAPE {100 * f.loo.mape:.2f}%", ""]
-        if tr.predictions:
+            lines += [f"Leave-one-configuration-out error: MAE {f.loo.mae:.3g}, "
+                      f"MAPE {100 * f.loo.mape:.2g}%", ""]
+        if tr.predictions and tr.prediction_refusal:
+            lines += [f"Predictions for configurations not run are not shown: "
+                      f"{md_text(tr.prediction_refusal)} (greyed in index.html).", ""]
+        elif tr.predictions:
             lines += ["Predicted (not run, not measured):", ""]
-            lines += _table(["configuration (predicted)", "predicted error", "GFLOPs"],
-                            [(p.config.label, p.error, p.gflops) for p in tr.predictions])
+            lines += _table(["configuration (predicted)", "predicted error", "2.5%", "97.5%",
+                             "GFLOPs"],
+                            [(p.config.label, _sig(p.error), _sig(p.low), _sig(p.high),
+                              _sig(p.gflops)) for p in tr.predictions])
     else:
         lines += [f"No scaling fit: {md_text(tr.fit_error)}", ""]
     for name, path in tr.plots.items():
         lines.append(f"![{tr.task} {name}]({os.path.relpath(path, out_dir)})")
     lines.append("")
+    flags = tr.frontier_points("gflops")
     front = tr.frontiers.get("gflops")
-    flags = {p.config.key: p for p in front.points} if front else {}
+    lat = has_latency(tr.results)
     lines += ["### All measured configurations", ""]
-    lines += _table(["configuration", "metric", "value", "GFLOPs", "RTF", "frontier (GFLOPs)"],
+    if front is not None:
+        rule = ("significant frontier (dominated only when the paired 95% CI shows it)"
+                if front.rule == "significant" else "plain frontier")
+        lines += [f"_Frontier (GFLOPs): {md_text(rule)}"
+                  + "".join(f"; {md_text(n)}" for n in front.notes) + "_", ""]
+    lines += _table(["configuration", "metric", "value", "GFLOPs", "RTF",
+                     *(LATENCY_HEAD if lat else ()), "frontier (GFLOPs)"],
                     [(c.label, m.metric, m.value, m.gflops, m.rtf,
-                      "" if c.key not in flags else ("dominated" if flags[c.key].dominated
-                                                     else "Pareto-optimal"))
+                      *(latency_cells(m) if lat else ()),
+                      "" if c.key not in flags else dominance_text(flags[c.key]))
                      for c, m in tr.results])
     if tr.eliminated:
         lines += ["### Eliminated by racing (not on the frontiers)", ""]
@@ -91,6 +107,10 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                   f"{md_text(u.b.label)} (runner-up): {u.n_items} items, {u.n_differ} differ "
                   "(in index.html).", ""]
     return lines
+
+
+def _sig(v: float | None) -> float | None:
+    return None if v is None else float(f"{v:.3g}")
 
 
 def render_markdown(data: ReportData, out_dir: Path) -> str:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.analysis.isoflops import IsoFlopsBand
-from speechbudget.analysis.pareto import FrontierResult
+from speechbudget.analysis.pareto import FrontierResult, Point
 from speechbudget.analysis.recommend import Limits, Recommendation
-from speechbudget.analysis.scaling_fit import Prediction, ScalingFit
+from speechbudget.analysis.scaling_fit import NestedComparison, Prediction, ScalingFit
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics
 from speechbudget.report.eliminated import EliminatedConfig
@@ -36,10 +36,17 @@ class TaskReport:
     utterances: UtteranceView | None = None     # recommended vs runner-up, item by item
     utterances_note: str | None = None          # why there is no per-utterance view
     eliminated: list[EliminatedConfig] = field(default_factory=list)  # stopped by racing
+    comparison: NestedComparison | None = None  # the nested laws compared; `fit` is the kept one
+    prediction_refusal: str | None = None       # why `predictions` are greyed (not to be used)
 
     @property
     def metric(self) -> str:
         return self.results[0][1].metric
+
+    def frontier_points(self, cost: str = "gflops") -> dict[str, Point]:
+        """Config key -> its point on the `cost` frontier (flags, dominated_by, error_ci)."""
+        fr = self.frontiers.get(cost)
+        return {p.config.key: p for p in fr.points} if fr else {}
 
 
 @dataclass
@@ -59,10 +66,28 @@ def fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-def error_interval(m: ConfigMetrics) -> tuple[float, float] | None:
-    """The 95% CI of a configuration's *error* (WER, or 1 - UA) from its metric's CI."""
-    if m.ci_low is None or m.ci_high is None:
-        return None
-    if m.higher_is_better:
-        return 1.0 - m.ci_high, 1.0 - m.ci_low
-    return m.ci_low, m.ci_high
+def dominance_text(p: Point | None) -> str:
+    """A frontier flag as the tables show it: Pareto-optimal, or which configuration dominates it
+    and, on the significant frontier, the paired 95 % CI that shows it."""
+    if p is None:
+        return "–"
+    if not p.dominated:
+        return "Pareto-optimal"
+    by = p.dominated_by.label if p.dominated_by is not None else "?"
+    d = p.evidence
+    if d is None:
+        return f"dominated by {by}"
+    return (f"dominated by {by}: Δ error {d.diff:+.3g} (paired {100 * d.level:g}% CI "
+            f"{d.ci_low:+.3g} to {d.ci_high:+.3g}, {d.n_items} items)")
+
+
+def has_latency(results: Results) -> bool:
+    """Some configuration has a per-utterance latency distribution (p50/p90)."""
+    return any(m.latency_p50_s is not None or m.rtf_p50 is not None for _, m in results)
+
+
+LATENCY_HEAD = ["latency p50 (s)", "latency p90 (s)", "RTF p50", "RTF p90"]
+
+
+def latency_cells(m: ConfigMetrics) -> list[Any]:
+    return [m.latency_p50_s, m.latency_p90_s, m.rtf_p50, m.rtf_p90]

@@ -19,7 +19,6 @@ from speechbudget.architectures import get_architecture  # noqa: E402
 from speechbudget.axes import Config  # noqa: E402
 from speechbudget.records import ConfigMetrics  # noqa: E402
 from speechbudget.report.eliminated import EliminatedConfig  # noqa: E402
-from speechbudget.report.model import error_interval  # noqa: E402
 
 Results = list[tuple[Config, ConfigMetrics]]
 DPI = 100
@@ -68,14 +67,16 @@ def pareto_figure(fr: FrontierResult, title: str = "",
     fig = plt.figure(figsize=(11, max(5.0, 0.16 * n + 1.2)))
     grid = fig.add_gridspec(1, 2, width_ratios=[3.2, 1.3], wspace=0.05)
     ax, key = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
-    for points, color, size, name, z in ((fr.dominated, "#999999", 22, "dominated", 2),
-                                         (fr.frontier, "#d62728", 36, "Pareto-optimal", 3)):
-        if not points:
+    bars = fr.error_bars()              # the 95 % CI of each point's error (analysis.pareto)
+    for on_front, color, size, name, z in ((False, "#999999", 22, "dominated", 2),
+                                           (True, "#d62728", 36, "Pareto-optimal", 3)):
+        bs = [b for b in bars if b.on_frontier == on_front]
+        if not bs:
             continue
-        lo_hi = [error_interval(p.metrics) for p in points]
-        yerr = np.array([[max(0.0, p.error - iv[0]) if iv else 0.0 for p, iv in zip(points, lo_hi)],
-                         [max(0.0, iv[1] - p.error) if iv else 0.0 for p, iv in zip(points, lo_hi)]])
-        ax.errorbar([p.cost for p in points], [p.error for p in points], yerr=yerr, fmt="o",
+        yerr = np.array([[max(0.0, b.error - b.low) if b.low is not None else 0.0 for b in bs],
+                         [max(0.0, b.high - b.error) if b.high is not None else 0.0
+                          for b in bs]])
+        ax.errorbar([b.cost for b in bs], [b.error for b in bs], yerr=yerr, fmt="o",
                     color=color, ms=np.sqrt(size), elinewidth=1, capsize=2, alpha=0.9,
                     label=f"{name} (bars: 95% CI)", zorder=z)
     front = fr.frontier
@@ -94,8 +95,12 @@ def pareto_figure(fr: FrontierResult, title: str = "",
         ax.set_yscale("log")
         _log_axis_ticks(ax.yaxis, errs)
     lines = []
+    number = {p.config.key: i for i, p in enumerate(fr.points, 1)}
     ordered = [(p.cost, p.error, p.label, "#222222" if not p.dominated else "#777777",
-                "" if not p.dominated else " (dominated)") for p in fr.points]
+                "" if not p.dominated else
+                (f" (dominated by {number[p.dominated_by.key]})"
+                 if p.dominated_by is not None and p.dominated_by.key in number
+                 else " (dominated)")) for p in fr.points]
     ordered += [(e.gflops, e.error, e.label, "#555555", f" (eliminated, {e.n_items} items)")
                 for e in elim]
     for i, (x, y, label, color, what) in enumerate(ordered, 1):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from speechbudget.axes import Config
 from speechbudget.sweep.spec import InvalidPoint, SweepSpec
@@ -81,6 +81,24 @@ def select_iso_flops(configs: list[Config], gflops: dict[str, float | None],
             chosen.append(c)
             bands[c.key] = hit
     return chosen, bands
+
+
+def race_rounds(shard_sizes: Sequence[int], first_items: int, growth: float) -> list[int]:
+    """Racing's schedule (sweep.racing): the number of leading shards each round runs: the
+    fewest holding >= first_items x growth^r items, strictly growing, the last one all shards."""
+    total, out, r = 0, [], 0
+    cum = []
+    for n in shard_sizes:
+        total += n
+        cum.append(total)
+    while True:
+        want = first_items * growth ** r
+        k = next((i + 1 for i, c in enumerate(cum) if c >= want), len(cum))
+        if not out or k > out[-1]:
+            out.append(k)
+        if k >= len(cum):
+            return out
+        r += 1
 
 
 # ---- run-time estimate ---------------------------------------------------------------------

@@ -25,28 +25,11 @@ from typing import Sequence
 from speechbudget.axes import Config
 from speechbudget.paired import pair_items, paired_difference
 from speechbudget.sweep.driver import Sweep
-from speechbudget.sweep.plan import Plan
+from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
 
 METRIC_OF_TASK = {"asr": "wer", "ser": "ua"}
-
-
-def race_rounds(shard_sizes: Sequence[int], first_items: int, growth: float) -> list[int]:
-    """The number of leading shards each round runs: the fewest holding >= first_items x
-    growth^r items, strictly growing, the last one all shards."""
-    total, out, r = 0, [], 0
-    cum = []
-    for n in shard_sizes:
-        total += n
-        cum.append(total)
-    while True:
-        want = first_items * growth ** r
-        k = next((i + 1 for i, c in enumerate(cum) if c >= want), len(cum))
-        if not out or k > out[-1]:
-            out.append(k)
-        if k >= len(cum):
-            return out
-        r += 1
+__all__ = ["METRIC_OF_TASK", "eliminations", "race_rounds", "run_race"]
 
 
 def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str, float | None],

@@ -18,6 +18,10 @@ measured per-token decoder cost by model and batch size. This module keeps that 
   not cover: SER, a model not calibrated). The encoder term can be rescaled to the matmul peak
   measured now (`peak_gflops_per_s`), so a busier or quieter moment than the calibration's is
   followed; the decoder term is latency and is not rescaled.
+- `predict_race_seconds` / `predict_adaptive_seconds`: what can be predicted of a racing or an
+  adaptive plan before it runs (which configurations survive or get picked is not known): the
+  full grid, the race's first round (spent whatever happens) and its lower/upper bounds; the
+  adaptive plan's expected time (n_trials x the space's mean) and its bounds.
 Measured seconds to compare with are the stage timings a run records (features + encoder +
 decoder per utterance, ConfigMetrics.timings); with the sweep's reuse cache these are the
 stages' own cost (a reused state keeps the seconds it took), not the wall time saved.
@@ -26,8 +30,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from speechbudget.axes import Config, ConfigError
 from speechbudget.flops.estimate import TimeModel, predict_seconds
@@ -145,3 +150,93 @@ def calibrate_time_model(models: Sequence[str], data: Any, items: int = DEFAULT_
             f"({audio_s:.0f} s, from #{first}) of {getattr(ds, 'source', data)}, batch sizes "
             f"{', '.join(map(str, bss))}, matmul peak {peak:.0f} GFLOP/s")
     return TimeModel(peak, statistics.median(feats), eff, dec, desc)
+
+
+# ---- racing and adaptive plans: what a prediction can say before the run -------------------
+SecondsOf = Callable[[Config, Sequence[float]], "float | None"]
+
+
+@dataclass(frozen=True)
+class RaceTime:
+    """Predicted seconds of a racing plan (sweep.racing). Which configurations survive each round
+    is only known during the race, so the race is given as bounds:
+    - `first_round_s`: every configuration on the first round's items (always spent);
+    - `upper_s`: nothing eliminated, every configuration on every item (= `full_s`, the same grid
+      without racing);
+    - `lower_s`: everything but one configuration eliminated after the first round, the one
+      left being the cheapest to finish (at least one always survives).
+    `None` in a sum: some configuration has no prediction (`n_unknown` of them)."""
+
+    rounds_items: list[int]             # items each configuration has seen after each round
+    first_round_s: float | None
+    full_s: float | None
+    lower_s: float | None
+    upper_s: float | None
+    n_unknown: int = 0
+
+
+@dataclass(frozen=True)
+class AdaptiveTime:
+    """Predicted seconds of an adaptive plan: `n_trials` of the space's configurations are run,
+    which ones only the search knows. `expected_s`: n_trials x the space's mean (a pick that is
+    blind to cost); `low_s` / `high_s`: the n_trials cheapest / dearest configurations;
+    `full_s`: every configuration of the space."""
+
+    n_trials: int
+    n_space: int
+    expected_s: float | None
+    low_s: float | None
+    high_s: float | None
+    full_s: float | None
+    n_unknown: int = 0
+
+
+def race_shard_durations(durations: Sequence[float], batch_size: int) -> list[list[float]]:
+    """The item lengths of each shard as the ASR task makes them: `batch_size` items per shard,
+    longest first (tasks.asr.runner.AsrTask.shards)."""
+    if batch_size < 1:
+        raise ConfigError("batch_size", batch_size, "an integer >= 1")
+    order = sorted((float(d) for d in durations), reverse=True)
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def predict_race_seconds(configs: Sequence[Config], durations: Sequence[float],
+                         seconds_of: SecondsOf, batch_size: int, first_items: int,
+                         growth: float) -> RaceTime:
+    """Bounds on a race's processing seconds (RaceTime) from a per-configuration predictor
+    `seconds_of(config, item_durations)` (e.g. `predict_config_seconds` with a calibration)."""
+    from speechbudget.sweep.plan import race_rounds
+
+    shards = race_shard_durations(durations, batch_size)
+    rounds = race_rounds([len(s) for s in shards], first_items, growth) if shards else []
+    if not rounds or not configs:
+        return RaceTime([], None, None, None, None, 0)
+    first = [d for s in shards[:rounds[0]] for d in s]
+    rest = [d for s in shards[rounds[0]:] for d in s]
+    firsts, fulls, rests, unknown = [], [], [], 0
+    for c in configs:
+        a, f = seconds_of(c, first), seconds_of(c, [d for s in shards for d in s])
+        if a is None or f is None:
+            unknown += 1
+            continue
+        firsts.append(a)
+        fulls.append(f)
+        rests.append(seconds_of(c, rest) if rest else 0.0)
+    items = [sum(len(s) for s in shards[:k]) for k in rounds]
+    if unknown:
+        return RaceTime(items, None, None, None, None, unknown)
+    lower = sum(firsts) + min(r or 0.0 for r in rests)
+    return RaceTime(items, sum(firsts), sum(fulls), lower, sum(fulls), 0)
+
+
+def predict_adaptive_seconds(seconds: Sequence[float | None], n_trials: int) -> AdaptiveTime:
+    """Expected and bounding seconds of an adaptive plan (AdaptiveTime) from the predicted
+    seconds of each configuration of its space (None: not predicted)."""
+    n = min(int(n_trials), len(seconds))
+    known = sorted(float(s) for s in seconds if s is not None)
+    unknown = len(seconds) - len(known)
+    if unknown or not seconds:
+        return AdaptiveTime(n, len(seconds), None, None, None, None, unknown)
+    total = sum(known)
+    return AdaptiveTime(n, len(seconds), total * n / len(known), sum(known[:n]),
+                        sum(known[len(known) - n:]), total, 0)

@@ -127,7 +127,53 @@ def test_small_and_degenerate_results_still_give_a_report(tmp_path):
                (c2, ConfigMetrics(c2.key, "asr", "wer", None, gflops=15.0, rtf=0.02))]
     index = build_report(results, tmp_path, limits=Limits(max_rtf=0.1), n_bootstrap=0)
     html = index.read_text()
-    assert "No scaling fit" in html and "needs at least" in html
+    assert "No scaling fit" in html and "no power law to fit" in html   # the nested fit's why
     # the only configuration with an error has no RTF: nothing meets the RTF limit
     assert "No asr configuration meets RTF &lt;= 0.1" in html and "RTF not measured" in html
     assert "tiny.en 10s (error is nan)" in html  # left off the frontier, with the reason
+
+
+def _law_results(realistic, drop: int, exact: bool):
+    """The 2 x 3 x 3 ASR grid of the realistic results minus configuration `drop`; with
+    `exact` its WER follows err = 0.03 + 0.5 / T + 0.01 s exactly (a law the fit recovers)."""
+    import dataclasses
+
+    out = []
+    for i, (c, m) in enumerate([(c, m) for c, m in realistic if c.task == "asr"]):
+        if i == drop:
+            continue
+        if exact:
+            wer = 0.03 + 0.5 / float(c.window) + 0.01 * c.stride
+            m = dataclasses.replace(m, value=wer, ci_low=0.8 * wer, ci_high=1.2 * wer)
+        out.append((c, m))
+    return out
+
+
+def test_nested_fit_law_and_reason_and_greyed_predictions(realistic_results, tmp_path):
+    res = _law_results(realistic_results, drop=4, exact=False)        # LOO error above the 10% threshold
+    html = build_report(res, tmp_path, n_bootstrap=0).read_text()
+    data = json.loads((tmp_path / "report.json").read_text())
+    asr = data["tasks"][0]
+    reason = asr["fit_comparison"]["reason"]
+    assert reason.startswith("kept ") and "leave-one-configuration-out MAPE" in reason
+    choice = html[html.index('id="fit-choice-asr"'):]
+    assert "Law kept:" in choice and f"kept {asr['fit']['formula']}" in choice
+    assert asr["prediction_refusal"] and "above the 10% threshold" in asr["prediction_refusal"]
+    assert len(asr["predicted"]) == 1 and asr["predicted"][0]["shown"] is False
+    grey = html[html.index('id="predictions-asr-refused"'):]
+    assert "not to be used" in grey and 'class="sortable refused"' in grey
+    assert asr["predicted"][0]["label"] in grey
+    assert 'id="predictions-asr"' not in html
+
+
+def test_nested_fit_predictions_shown_when_the_rules_allow(realistic_results, tmp_path):
+    res = _law_results(realistic_results, drop=4, exact=True)
+    html = build_report(res, tmp_path, n_bootstrap=0).read_text()
+    asr = json.loads((tmp_path / "report.json").read_text())["tasks"][0]
+    assert asr["prediction_refusal"] is None, asr["fit_comparison"]["reason"]
+    p = asr["predicted"][0]
+    assert p["shown"] is True
+    c = p["config"]
+    assert p["predicted_error"] == pytest.approx(0.03 + 0.5 / c["window"] + 0.01 * c["stride"],
+                                                 rel=0.05)
+    assert 'id="predictions-asr"' in html and "predictions-asr-refused" not in html

@@ -384,3 +384,115 @@ def test_the_diff_is_the_alignment_behind_the_word_errors(ref, hyp):
     assert (kinds.count("substitute"), kinds.count("delete"), kinds.count("insert")) == (
         we.substitutions, we.deletions, we.insertions)
     assert sum(o.ref is not None for o in ops) == we.n_ref
+
+
+# ---- the significant frontier in the report ---------------------------------------------------
+TIE = {  # name -> (config, GFLOPs, errors of item i (10 reference words each))
+    "cheap": (Config(task="asr", model="tiny.en", window=10.0), 10.0, lambda i: 1),
+    # a noisy near-tie, dearer and 0.25 points worse on the point estimates: not shown beaten
+    "near": (Config(task="asr", model="tiny.en", window=20.0), 20.0,
+             lambda i: 1 + (1 if i in (0, 1, 2) else -1 if i in (3, 4) else 0)),
+    # dearer and clearly worse on every item: dominated, with the paired evidence
+    "clear": (Config(task="asr", model="tiny.en", window=30.0), 30.0, lambda i: 3 + i % 2),
+}
+
+
+@pytest.fixture(scope="module")
+def tie_store(tmp_path_factory):
+    from speechbudget.sweep.store import ResultsStore
+
+    path = tmp_path_factory.mktemp("tie") / "runs.db"
+    st = ResultsStore(path)
+    run = st.start_run({"name": "tie"}, {"cpu": "Test CPU", "device": "cpu"})
+    for name, (c, g, errs) in TIE.items():
+        st.register_config(c, g, {"dataset": "made-up"}, run)
+        items = [ItemResult(f"utt-{i:02d}", True, prediction="w " * 10, reference="w " * 10,
+                            errors=errs(i), n_ref=10, audio_s=5.0) for i in range(40)]
+        st.commit_shard(c.key, "s0", items, run)
+        st.set_metrics(c.key, metrics_of(c, items, g), run)
+    st.finish_run(run)
+    st.close()
+    return path
+
+
+def measured_status(html: str, task: str) -> dict[str, str]:
+    start = html.index(f'id="measured-{task}"')
+    table = html[start:html.index("</table>", start)]
+    out = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)[1:]:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        out[cells[0]] = cells[-2]
+    return out
+
+
+def test_a_noisy_near_tie_is_not_shown_dominated_and_a_clear_one_is(tie_store, tmp_path):
+    from speechbudget.analysis.source import load_results
+
+    res = load_results(tie_store).results
+    plain = {p.label: p for p in pareto_frontier(res).points}
+    cheap, near, clear = (TIE[k][0].label for k in ("cheap", "near", "clear"))
+    assert plain[near].dominated and plain[clear].dominated    # the point estimates say both
+    html = build_report(tie_store, tmp_path, n_bootstrap=0).read_text()
+    status = measured_status(html, "asr")
+    assert status[cheap] == "Pareto-optimal" and status[near] == "Pareto-optimal"
+    assert status[clear].startswith(f"dominated by {cheap}: Δ error +0.25")
+    assert "paired 95% CI" in status[clear] and "40 items" in status[clear]
+    assert "significant frontier" in html[html.index('id="frontier-rule-asr-gflops"'):]
+    data = json.loads((tmp_path / "report.json").read_text())
+    front = {p["label"]: p for p in data["tasks"][0]["frontiers"]["gflops"]}
+    assert not front[near]["dominated"] and front[near]["evidence"] is None
+    ev = front[clear]["evidence"]
+    assert front[clear]["dominated_by"] == TIE["cheap"][0].key and ev["ci_low"] > 0
+    assert status[clear].endswith(f"CI {ev['ci_low']:+.3g} to {ev['ci_high']:+.3g}, 40 items)")
+    assert data["tasks"][0]["frontier_rules"]["gflops"]["rule"] == "significant"
+    md = (tmp_path / "summary.md").read_text()
+    assert "significant frontier" in md and f"dominated by {cheap}" in md
+
+
+def test_hover_names_what_dominates_a_point_and_the_paired_ci(tie_store, tmp_path):
+    pytest.importorskip("plotly")
+    from speechbudget.report.interactive import figure_data
+
+    html = build_report(tie_store, tmp_path, n_bootstrap=0, interactive=True).read_text()
+    traces = figure_data(html[html.index('id="pareto-asr-gflops"'):])
+    dom = next(t for t in traces if t["name"] == "dominated")
+    assert [cd[0] for cd in dom["customdata"]] == [TIE["clear"][0].label]
+    assert dom["customdata"][0][3].startswith(f"dominated by {TIE['cheap'][0].label}")
+    assert "paired 95% CI" in dom["customdata"][0][3] and "customdata[3]" in dom["hovertemplate"]
+    front = next(t for t in traces if t["name"] == "Pareto frontier")
+    assert TIE["near"][0].label in [cd[0] for cd in front["customdata"]]
+
+
+def test_the_plain_frontier_is_said_so_and_the_plot_key_names_the_dominating_point(asr_only,
+                                                                                   tmp_path):
+    import matplotlib.pyplot as plt
+
+    html = build_report(asr_only, tmp_path, n_bootstrap=0).read_text()
+    note = html[html.index('id="frontier-rule-asr-gflops"'):]
+    assert note.split("</p>")[0].count("plain frontier") == 2     # the rule and the why
+    fr = pareto_frontier(asr_only)
+    fig = plots.pareto_figure(fr)
+    key = [t.get_text() for t in fig.axes[1].texts]
+    number = {p.config.key: i for i, p in enumerate(fr.points, 1)}
+    for p in fr.dominated:
+        line = next(k for k in key if p.label + " (" in k)
+        assert line.endswith(f"(dominated by {number[p.dominated_by.key]})")
+    plt.close(fig)
+
+
+def test_latency_percentiles_are_in_the_measured_table_only_when_present(asr_only, tmp_path):
+    import dataclasses
+
+    html = build_report(asr_only, tmp_path / "none", n_bootstrap=0).read_text()
+    assert "latency p50 (s)" not in html
+    with_lat = [(c, dataclasses.replace(m, latency_p50_s=0.5 + i, latency_p90_s=0.9 + i,
+                                        rtf_p50=0.05, rtf_p90=0.09, latency_n=8))
+                for i, (c, m) in enumerate(asr_only)]
+    html = build_report(with_lat, tmp_path / "lat", n_bootstrap=0).read_text()
+    start = html.index('id="measured-asr"')
+    table = html[start:html.index("</table>", start)]
+    for h in ("latency p50 (s)", "latency p90 (s)", "RTF p50", "RTF p90"):
+        assert f">{h}</th>" in table
+    assert "<td class=\"\">1.9</td>" in table          # the second configuration's p90
+    md = (tmp_path / "lat" / "summary.md").read_text()
+    assert "latency p90 (s)" in md
