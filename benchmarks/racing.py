@@ -1,6 +1,7 @@
 """Racing against the full sweep, in one run: the same answer for fewer item evaluations.
 
     python benchmarks/racing.py [--items 220] [--data ../shared/data/librispeech_sample]
+        [--models tiny.en,base] [--windows 30,dynamic] [--strides 1,2,4] [--stride-at 2,output]
 
 One grid of tiny.en/base configurations (windows 30 s and dynamic, strides 1/2/4 at layer 2 and
 at the output: 20 configurations) runs twice on the same utterances, one after the other in this
@@ -32,7 +33,20 @@ def main() -> None:
     ap.add_argument("--first", type=int, default=20)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    ap.add_argument("--models", default=",".join(GRID["models"]))
+    ap.add_argument("--windows", default="30,dynamic")
+    ap.add_argument("--strides", default="1,2,4")
+    ap.add_argument("--stride-at", default="2,output")
+    ap.add_argument("--raced-first", action="store_true", help="run the raced sweep first (to "
+                    "check that the order does not favour either)")
     args = ap.parse_args()
+
+    def values(text: str) -> list:
+        return [int(v) if v.isdigit() else (float(v) if v.replace(".", "", 1).isdigit() else v)
+                for v in text.split(",")]
+    grid = {"task": "asr", "models": args.models.split(","),
+            "axes": {"window": values(args.windows), "stride": values(args.strides),
+                     "stride_at": values(args.stride_at)}}
     import torch
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     from speechbudget.analysis.recommend import recommend
@@ -42,12 +56,21 @@ def main() -> None:
 
     opts = {"batch_size": args.batch, "max_items": args.items}
     tmp = Path(tempfile.mkdtemp(prefix="racing-"))
-    out: dict = {"command": f"python benchmarks/racing.py --items {args.items}",
-                 "machine": machine_info(), "items": args.items, "grid": GRID}
-    for name, plan in (("full", "grid"),
-                       ("raced", {"type": "grid", "race": {"first_items": args.first,
-                                                           "growth": 2, "alpha": 0.05}})):
-        spec = spec_from_dict({**GRID, "name": f"racing-{name}", "data": args.data,
+    out: dict = {"command": "python benchmarks/racing.py " + " ".join(
+                     f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                     if k not in ("out", "data", "device", "raced_first"))
+                     + (" --raced-first" if args.raced_first else "") + f" (data {args.data})",
+                 "machine": machine_info(), "items": args.items, "grid": grid}
+    # warm-up (not timed): every model loaded once and the audio read, so that neither timed
+    # run pays for first loads that the other does not
+    run_sweep(spec_from_dict({"task": "asr", "models": grid["models"], "name": "racing-warmup",
+                              "axes": {"window": [30]}, "data": args.data, "plan": "grid",
+                              "task_options": {**opts, "max_items": 2}}),
+              tmp / "warmup.db", device=args.device, progress=False)
+    runs = [("full", "grid"), ("raced", {"type": "grid", "race": {
+        "first_items": args.first, "growth": 2, "alpha": 0.05}})]
+    for name, plan in (runs[::-1] if args.raced_first else runs):
+        spec = spec_from_dict({**grid, "name": f"racing-{name}", "data": args.data,
                                "task_options": opts, "plan": plan})
         t0 = time.perf_counter()
         s = run_sweep(spec, tmp / f"{name}.db", device=args.device, progress=False)
@@ -67,7 +90,10 @@ def main() -> None:
     res = Path(args.out)
     res.mkdir(parents=True, exist_ok=True)
     (res / "racing.json").write_text(json.dumps(out, indent=1, default=str))
+    m = out["machine"]
     md = ["# Racing vs the full grid (one run, same machine)", "", f"`{out['command']}`", "",
+          f"{full['configs']} configurations x {args.items} utterances; machine: "
+          f"{m.get('cpu', m)}; {os.environ.get('OMP_NUM_THREADS', '2')} threads.", "",
           "| | full | raced | raced / full |", "|---|---|---|---|",
           f"| item evaluations | {full['items_run']} | {raced['items_run']} | "
           f"{out['item_ratio']:.2f} |",
