@@ -12,6 +12,28 @@ from rich.table import Table
 from speechbudget.cli.app import app
 
 console = Console()
+err_console = Console(stderr=True)
+
+
+def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, progress: bool):
+    """The count on the real module: ASR in `flops.measure`, SER in `tasks.ser.flops_check`
+    (it needs the SER head); a transient bar on stderr unless `progress` is False."""
+    from contextlib import nullcontext
+
+    from rich.progress import Progress
+    if config.task == "ser":
+        from speechbudget.tasks.ser.flops_check import measure_ser as run
+        kw = dict(kw)
+    else:
+        from speechbudget.flops.measure import measure as run
+        kw = dict(decoded_tokens=tokens if tokens is None else int(round(tokens)),
+                  audio_s=audio_s)
+    with (Progress(console=err_console, transient=True) if progress else nullcontext()) as prog:
+        if prog is None:
+            return run(config, **kw)
+        bar = prog.add_task(f"counting {config.label}", total=None)
+        return run(config, progress=lambda done, total: prog.update(bar, completed=done,
+                                                                   total=total), **kw)
 
 
 @app.command("flops")
@@ -41,6 +63,8 @@ def flops_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     do_measure: bool = typer.Option(False, "--measure", help="Also count on the real module "
                                                              "(meta device) and show the difference."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on "
+                                  "stderr while --measure counts."),
 ) -> None:
     """FLOPs of one configuration, by component (1 multiply-add = 2 FLOPs)."""
     from speechbudget.axes import Adaptation, Config, ConfigError
@@ -55,9 +79,7 @@ def flops_cmd(
         report = estimate(config, decoded_tokens=tokens, audio_s=audio_s, **kw)
         measured = None
         if do_measure:
-            from speechbudget.flops.measure import measure
-            n = tokens if tokens is None else int(round(tokens))
-            measured = measure(config, decoded_tokens=n, audio_s=audio_s, **kw)
+            measured = _measure(config, tokens, audio_s, kw, progress=progress)
         train = None
         if train_clips is not None:
             train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling)
