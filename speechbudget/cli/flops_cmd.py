@@ -12,15 +12,12 @@ from rich.table import Table
 from speechbudget.cli.app import app
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, progress: bool):
     """The count on the real module: ASR in `flops.measure`, SER in `tasks.ser.flops_check`
     (it needs the SER head); a transient bar on stderr unless `progress` is False."""
-    from contextlib import nullcontext
-
-    from rich.progress import Progress
+    from speechbudget.cli.progress import progress_bar
     if config.task == "ser":
         from speechbudget.tasks.ser.flops_check import measure_ser as run
         kw = dict(kw)
@@ -28,12 +25,8 @@ def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, prog
         from speechbudget.flops.measure import measure as run
         kw = dict(decoded_tokens=tokens if tokens is None else int(round(tokens)),
                   audio_s=audio_s)
-    with (Progress(console=err_console, transient=True) if progress else nullcontext()) as prog:
-        if prog is None:
-            return run(config, **kw)
-        bar = prog.add_task(f"counting {config.label}", total=None)
-        return run(config, progress=lambda done, total: prog.update(bar, completed=done,
-                                                                   total=total), **kw)
+    with progress_bar(progress, f"counting {config.label}") as update:
+        return run(config, progress=update, **kw)
 
 
 @app.command("flops")
