@@ -18,7 +18,8 @@ import torch
 from speechbudget.machine import machine_info
 from speechbudget.axes import Adaptation, Config
 from speechbudget.flops import estimate
-from speechbudget.flops.measure import measure
+from speechbudget.flops.measure import measure as measure_asr
+from speechbudget.tasks.ser.flops_check import measure_ser
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -39,6 +40,10 @@ def configs() -> list[tuple[Config, float | None]]:
                                   [1.0, 2.5, 4.0, 8.0]):
         out.append((Config(task="ser", model=m, window=w), None))
     return out
+
+
+def measure(c: Config, decoded_tokens: int | None):
+    return measure_asr(c, decoded_tokens=decoded_tokens) if c.task == "asr" else measure_ser(c)
 
 
 def main() -> None:

@@ -86,6 +86,8 @@ def eval_cmd(
                                         help="exit 0 even when some utterances failed"),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="an adapter folder from "
                                            "`asr adapt` (it must match the configuration)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="a progress bar on stderr (utterances)"),
 ) -> None:
     """Evaluate one configuration: WER [CI], GFLOPs per utterance, encoder/decoder time, RTF."""
     import torch
@@ -119,7 +121,7 @@ def eval_cmd(
     ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
                                            speaker=speaker_column, id=id_column))  # exit 3
     from rich.progress import Progress
-    with Progress(console=err_console, transient=True) as prog:
+    with Progress(console=err_console, transient=True, disable=not progress) as prog:
         bar = prog.add_task(f"{cfg.label}", total=len(ds))
         try:
             metrics, items = evaluate(cfg, ds, device=device, task=task,

@@ -14,6 +14,21 @@ from speechbudget.cli.app import app
 console = Console()
 
 
+def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, progress: bool):
+    """The count on the real module: ASR in `flops.measure`, SER in `tasks.ser.flops_check`
+    (it needs the SER head); a transient bar on stderr unless `progress` is False."""
+    from speechbudget.cli.progress import progress_bar
+    if config.task == "ser":
+        from speechbudget.tasks.ser.flops_check import measure_ser as run
+        kw = dict(kw)
+    else:
+        from speechbudget.flops.measure import measure as run
+        kw = dict(decoded_tokens=tokens if tokens is None else int(round(tokens)),
+                  audio_s=audio_s)
+    with progress_bar(progress, f"counting {config.label}") as update:
+        return run(config, progress=update, **kw)
+
+
 @app.command("flops")
 def flops_cmd(
     model: str = typer.Option("tiny.en", "--model", help="Architecture name or hub id."),
@@ -41,6 +56,8 @@ def flops_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     do_measure: bool = typer.Option(False, "--measure", help="Also count on the real module "
                                                              "(meta device) and show the difference."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on "
+                                  "stderr while --measure counts."),
 ) -> None:
     """FLOPs of one configuration, by component (1 multiply-add = 2 FLOPs)."""
     from speechbudget.axes import Adaptation, Config, ConfigError
@@ -55,9 +72,7 @@ def flops_cmd(
         report = estimate(config, decoded_tokens=tokens, audio_s=audio_s, **kw)
         measured = None
         if do_measure:
-            from speechbudget.flops.measure import measure
-            n = tokens if tokens is None else int(round(tokens))
-            measured = measure(config, decoded_tokens=n, audio_s=audio_s, **kw)
+            measured = _measure(config, tokens, audio_s, kw, progress=progress)
         train = None
         if train_clips is not None:
             train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling)

@@ -31,6 +31,8 @@ def report_cmd(
                                                help="Plotly figures and sortable tables (inline "
                                                     "JavaScript, offline); default: when plotly "
                                                     "is installed"),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="a progress bar on stderr (bootstrap, fits, tests)"),
 ) -> None:
     """Write the report of a results store; prints the path of index.html."""
     from speechbudget.errors import check_output_dir
@@ -50,6 +52,9 @@ def report_cmd(
     if interactive is None:
         from speechbudget.report.interactive import available
         interactive = available()
-    index = build_report(loaded, out, limits=limits, task=task, law=law, n_bootstrap=bootstrap,
-                         seed=seed, interactive=interactive)
+    from speechbudget.cli.progress import progress_bar
+    with progress_bar(progress, "report") as update:
+        index = build_report(loaded, out, limits=limits, task=task, law=law,
+                             n_bootstrap=bootstrap, seed=seed, interactive=interactive,
+                             progress=update)
     console.print(f"report: {index}")

@@ -121,6 +121,8 @@ def train_cmd(
     speaker_column: Optional[str] = SPEAKER_COLUMN,
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="a progress bar on stderr (features, epochs)"),
 ) -> None:
     """Train on all folds but --fold (early stopping on the next fold), score --fold, save."""
     from speechbudget.machine import default_device
@@ -148,8 +150,11 @@ def train_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
-    result = train(config, _data(data, audio_column, label_column, speaker_column), out, options, device=device, source=backbone, folds=folds,
-                   fold=fold)
+    from speechbudget.cli.progress import progress_bar
+    with progress_bar(progress, f"train {config.label}") as update:
+        result = train(config, _data(data, audio_column, label_column, speaker_column), out,
+                       options, device=device, source=backbone, folds=folds, fold=fold,
+                       progress=update)
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
                       f"{result.skipped[0][0]}: {result.skipped[0][1]}")
@@ -174,6 +179,8 @@ def eval_cmd(
                                             help="write metrics and items to this JSON file"),
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="a progress bar on stderr (clips scored)"),
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
     from speechbudget.tasks.ser.runner import evaluate
@@ -184,8 +191,10 @@ def eval_cmd(
     if held_out:
         meta = json.loads((checkpoint / "ser_config.json").read_text())
         ids = meta.get("test_ids")
-    m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
-                        device=device, ids=ids)
+    from speechbudget.cli.progress import progress_bar
+    with progress_bar(progress, f"scoring {checkpoint}") as update:
+        m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
+                            device=device, ids=ids, progress=update)
     doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import typer
 from rich.console import Console
@@ -15,26 +15,37 @@ err = Console(stderr=True)
 def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | None = None,
                      window: str = "30", stride: int = 1, stride_at: str = "output",
                      pool: str = "mean", beam: int = 1, precision: str = "fp32",
-                     batch_size: int = 8, timestamps: str = "on", longform: str = "sequential"
+                     batch_size: int = 8, timestamps: str = "on", longform: str = "sequential",
+                     progress: Callable[[int, int], None] | None = None
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
-    through `speechbudget.WhisperModel`; a bad file does not stop the others."""
+    through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
+    `batch_size` recordings at a time (windows batched across them); `progress(done, total)`,
+    if given, after each group, counting files (unreadable ones count when they are read)."""
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
 
     wm = WhisperModel(model, device=device, precision=precision, window=window, stride=stride,
                       stride_at=stride_at, pool=pool)
-    good, out = [], {}
-    for f in files:
-        try:
-            good.append((f, as_audio(f)))
-        except Exception as e:  # AudioError and anything a decoder library raises
-            out[f] = (None, None, f"{type(e).__name__}: {e}")
-    if good:
-        res = wm.transcribe_batch([a for _, a in good], beam_size=beam, timestamps=timestamps,
-                                  longform=longform, batch_size=batch_size)
-        for (f, _), (segs, info) in zip(good, res):
-            out[f] = (segs, info, None)
+    out: dict = {}
+    done = 0
+    for start in range(0, len(files), max(1, batch_size)):
+        group = files[start:start + max(1, batch_size)]
+        good = []
+        for f in group:
+            try:
+                good.append((f, as_audio(f)))
+            except Exception as e:  # AudioError and anything a decoder library raises
+                out[f] = (None, None, f"{type(e).__name__}: {e}")
+        if good:
+            res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
+                                      timestamps=timestamps, longform=longform,
+                                      batch_size=batch_size)
+            for (f, _), (segs, info) in zip(good, res):
+                out[f] = (segs, info, None)
+        done += len(group)
+        if progress is not None:
+            progress(done, len(files))
     return [(Path(f), *out[f]) for f in files]
 
 
@@ -58,6 +69,8 @@ def transcribe_cmd(
                                                               "audio is longer than the window)"),
     longform: str = typer.Option("sequential", "--longform", help="sequential | chunks (the old "
                                                                   "equal-chunk rule)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="a progress bar on stderr (files transcribed)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / json: segments with times (printed, or written to --output-dir)."""
@@ -68,9 +81,12 @@ def transcribe_cmd(
                                  param_hint="--format")
 
     from speechbudget.axes import ConfigError
+    from speechbudget.cli.progress import progress_bar
     try:
-        results = transcribe_files(list(files), model, device, window, stride, stride_at, pool,
-                                   beam, precision, timestamps=timestamps, longform=longform)
+        with progress_bar(progress, "transcribing") as update:
+            results = transcribe_files(list(files), model, device, window, stride, stride_at,
+                                       pool, beam, precision, timestamps=timestamps,
+                                       longform=longform, progress=update)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     failed = 0

@@ -6,16 +6,16 @@ the `meta` device (no weights, no memory), with eager attention, under
 ASR: the encoder through THE surgery (`models.whisper_encoder.encode`: window and token stride),
 then the decoder with its KV cache: the prompt in one pass, then n - 1 generated tokens fed back one
 at a time; the LM head (`proj_out`) on the last position of each pass; beam b = a batch of b.
-SER: the backbone with all hidden states (Whisper: `encode` + the same subsampling as
-`tasks.ser.backbone`), then `tasks.ser.heads.SerHead`. Training: the adaptation applied by
-`tasks.ser.adapt.apply_adaptation` (PEFT LoRA/DAMA, top-k unfreeze), forward and backward of
-`logits.sum()` counted separately.
+SER needs the real head and adaptation of `tasks.ser`, a layer above this one: its measurement
+lives there, in `speechbudget.tasks.ser.flops_check` (`measure_ser`, `measure_training`), built
+on `build_meta` and `breakdown` from here.
 """
 from __future__ import annotations
 
 import math
 import re
 from collections import defaultdict
+from typing import Callable
 
 import torch
 from torch import nn
@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from speechbudget.architectures import Architecture, get_architecture
 from speechbudget.axes import Config, ConfigError
 from speechbudget.flops.estimate import estimate, prompt_tokens_for
-from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE, encoder_tokens
+from speechbudget.geometry import MEL_FRAMES_PER_S, encoder_tokens
 from speechbudget.flops.report import FlopsReport
 
 _MATMUL = {"mm", "addmm", "bmm", "baddbmm", "matmul"}
@@ -96,7 +96,8 @@ def breakdown(counts: dict[str, dict]) -> dict[str, float]:
     return {k: v for k, v in out.items() if v}
 
 
-def _build(arch: Architecture) -> nn.Module:
+def build_meta(arch: Architecture) -> nn.Module:
+    """The Hugging Face module of `arch` from its config on the meta device, eager attention."""
     try:
         from speechbudget.models.registry import build_from_config
     except ImportError as e:  # pragma: no cover - registry is part of the package
@@ -112,127 +113,65 @@ class _Asr(nn.Module):
         self.attn_select = TokenSelector()  # pool "attn": its FLOPs under its own name
 
     def forward(self, mel: torch.Tensor, config: Config, prompt: int, n: int,
-                no_speech_head: bool = False) -> None:
+                no_speech_head: bool = False,
+                step: Callable[[int], None] | None = None) -> None:
         from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
         from speechbudget.models.whisper_encoder import encode
         m = self.model
         h, _ = encode(m.model.encoder, mel, config.stride, config.stride_at, config.pool,
                       selector=self.attn_select)
+        if step is not None:
+            step(1)
         b = config.beam_size
         h = h.expand(b, -1, -1)
         ids = torch.zeros(b, prompt, dtype=torch.long, device=mel.device)
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         dec = m.model.decoder
-        for step in range(n):
-            x = ids if step == 0 else ids[:, :1]
+        for i in range(n):
+            x = ids if i == 0 else ids[:, :1]
             o = dec(input_ids=x, encoder_hidden_states=h, cache=cache, use_cache=True)
             m.proj_out(o.last_hidden_state[:, -1:])
-            if step == 0 and no_speech_head:  # the LM head at the sot position too
+            if i == 0 and no_speech_head:  # the LM head at the sot position too
                 m.proj_out(o.last_hidden_state[:, :1])
+            if step is not None:
+                step(2 + i)
 
 
 def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | None = None,
-            n_classes: int = 6, *, prompt_tokens: int | None = None, pooling: str = "mean",
-            layer_weights: bool = True, head: str = "mlp",
-            no_speech_head: bool = False) -> FlopsReport:
-    """Inference FLOPs of `config` counted on the real module (see the module docstring). ASR
-    needs an integer `decoded_tokens` (>= 1) per window; audio longer than the window is counted
-    as ceil(audio / window) identical windows with decoded_tokens / windows tokens each."""
+            *, prompt_tokens: int | None = None, no_speech_head: bool = False,
+            progress: Callable[[int, int], None] | None = None) -> FlopsReport:
+    """Inference FLOPs of an ASR `config` counted on the real module (see the module docstring):
+    an integer `decoded_tokens` (>= 1) per window; audio longer than the window is counted as
+    ceil(audio / window) identical windows with decoded_tokens / windows tokens each. SER:
+    `speechbudget.tasks.ser.flops_check.measure_ser`. `progress(done, total)`, if given, is called
+    after building the module and after each decoder pass (1 + n steps in all)."""
+    if config.task != "asr":
+        raise ConfigError("task", config.task, "'asr' here; SER FLOPs are measured by "
+                          "speechbudget.tasks.ser.flops_check.measure_ser")
     arch = get_architecture(config.model)
-    if config.task == "asr":
-        window = config.window_s_for(audio_s) if config.is_dynamic else config.window
-        if config.is_dynamic and audio_s is None:
-            raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
-        span = window if audio_s is None else audio_s
-        chunks = max(1, math.ceil(span / window - 1e-9))
-        if decoded_tokens is None:
-            decoded_tokens = round(estimate(config, audio_s=audio_s).decoded_tokens)
-        n = decoded_tokens / chunks
-        if n != int(n) or n < 1:
-            raise ConfigError("decoded_tokens", decoded_tokens,
-                              f"a positive multiple of the {chunks} windows to measure")
-        P = prompt_tokens_for(arch.english_only) if prompt_tokens is None else prompt_tokens
-        frames = round(window * MEL_FRAMES_PER_S)
-        runner = _Asr(_build(arch))
-        mel = torch.empty(1, arch.dims.n_mels, frames, device="meta")
-        with torch.no_grad(), FlopCounterMode(display=False) as fc:
-            runner(mel, config, P, int(n), no_speech_head)
-        bd = {k: v * chunks for k, v in breakdown(fc.get_flop_counts()).items()}
-        Ts = encoder_tokens(frames, config.stride)
-        return FlopsReport(sum(bd.values()), bd, Ts, float(decoded_tokens), P, span,
-                           "inference", "measured")
-    model = _SerModel(config, n_classes, pooling, layer_weights, head)
+    window = config.window_s_for(audio_s) if config.is_dynamic else config.window
+    if config.is_dynamic and audio_s is None:
+        raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
+    span = window if audio_s is None else audio_s
+    chunks = max(1, math.ceil(span / window - 1e-9))
+    if decoded_tokens is None:
+        decoded_tokens = round(estimate(config, audio_s=audio_s).decoded_tokens)
+    n = decoded_tokens / chunks
+    if n != int(n) or n < 1:
+        raise ConfigError("decoded_tokens", decoded_tokens,
+                          f"a positive multiple of the {chunks} windows to measure")
+    P = prompt_tokens_for(arch.english_only) if prompt_tokens is None else prompt_tokens
+    frames = round(window * MEL_FRAMES_PER_S)
+    total = 2 + int(n)  # build, encoder, n decoder passes
+    runner = _Asr(build_meta(arch))
+    if progress is not None:
+        progress(1, total)
+    step = (lambda done: progress(1 + done, total)) if progress is not None else None
+    mel = torch.empty(1, arch.dims.n_mels, frames, device="meta")
     with torch.no_grad(), FlopCounterMode(display=False) as fc:
-        model(model.example())
-    bd = breakdown(fc.get_flop_counts())
-    return FlopsReport(sum(bd.values()), bd, model.tokens, 0.0, 0, float(config.window),
+        runner(mel, config, P, int(n), no_speech_head, step)
+    bd = {k: v * chunks for k, v in breakdown(fc.get_flop_counts()).items()}
+    Ts = encoder_tokens(frames, config.stride)
+    return FlopsReport(sum(bd.values()), bd, Ts, float(decoded_tokens), P, span,
                        "inference", "measured")
-
-
-class _SerModel(nn.Module):
-    """Backbone (on meta) + the real SER head, run as tasks.ser.backbone runs them."""
-
-    def __init__(self, config: Config, n_classes: int, pooling: str, layer_weights: bool,
-                 head: str = "mlp"):
-        super().__init__()
-        from speechbudget.tasks.ser.heads import SerHead
-        self.config = config
-        arch = self.arch = get_architecture(config.model)
-        model = _build(arch)
-        self.backbone = model.model.encoder if arch.is_whisper else model
-        L = arch.encoder_layers
-        with torch.device("meta"):
-            self.head = SerHead(arch.hidden_size, L + 1, n_classes, pooling, layer_weights,
-                                kind=head)
-        from speechbudget.models.whisper_encoder import TokenSelector
-        self.attn_select = TokenSelector()
-        self.tokens = 0
-
-    def example(self) -> torch.Tensor:
-        c = self.config
-        if self.arch.is_whisper:
-            return torch.empty(1, self.arch.dims.n_mels, round(c.window * MEL_FRAMES_PER_S),
-                               device="meta")
-        return torch.empty(1, round(c.window * SAMPLE_RATE), device="meta")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.config
-        if self.arch.is_whisper:
-            from speechbudget.models.whisper_encoder import encode_layers
-            hidden = encode_layers(self.backbone, x, c.stride, c.stride_at, c.pool,
-                                   self.attn_select)
-        else:
-            hidden = list(self.backbone(x, output_hidden_states=True).hidden_states)
-        self.tokens = hidden[-1].shape[1]
-        hidden = torch.stack(hidden)
-        mask = torch.ones(1, self.tokens, device=x.device)
-        return self.head(hidden, mask)
-
-
-def measure_training(config: Config, n_classes: int = 6, *, pooling: str = "mean",
-                     layer_weights: bool = True) -> FlopsReport:
-    """One SER training step on one clip (no feature cache), measured: the adaptation applied
-    through `tasks.ser.adapt.apply_adaptation` (PEFT on meta, plain LoRA init; the FLOPs do not
-    depend on the init), forward and `logits.sum().backward()` counted separately; components
-    are prefixed 'forward.' / 'backward.' (the backward's module attribution is FlopCounterMode's)."""
-    if config.task != "ser":
-        raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER")
-    from speechbudget.tasks.ser.adapt import apply_adaptation
-    model = _SerModel(config, n_classes, pooling, layer_weights)
-    apply_adaptation(model.backbone, config.adaptation, init=True)
-    for p in model.head.parameters():
-        p.requires_grad_(True)
-    x = model.example()
-    # module attribution of backward ops needs the forward under the same counter: count a
-    # forward alone, then forward + backward; backward = the difference, component by component
-    with torch.no_grad(), FlopCounterMode(display=False) as fwd:
-        model(x)
-    with FlopCounterMode(display=False) as both:
-        model(x).sum().backward()
-    f, fb = breakdown(fwd.get_flop_counts()), breakdown(both.get_flop_counts())
-    out = {f"forward.{k}": v for k, v in f.items()}
-    out.update({f"backward.{k}": fb[k] - f.get(k, 0) for k in fb if fb[k] - f.get(k, 0)})
-    return FlopsReport(sum(out.values()), out, model.tokens, 0.0, 0, float(config.window),
-                       "training", "measured",
-                       notes=(f"total under the counter {both.get_total_flops()}",))

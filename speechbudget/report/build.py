@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from speechbudget.analysis.isoflops import isoflops_bands
 from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, significant_frontier
@@ -25,6 +25,10 @@ __all__ = ["ReportData", "TaskReport", "analyse", "build_report", "make_plots", 
 
 MAX_PREDICTIONS = 40
 COSTS = ("gflops", "rtf", "peak_mem_mb")
+# progress(done, total, phase): called after each unit of work with increasing `done`
+ReportProgress = Callable[[int, int, str], None]
+PHASES_PER_TASK = 5  # recommendation, scaling fit (nested bootstrap), frontiers (paired tests),
+#                      per-utterance view, plots; + 1 for writing the files
 PLAIN_NOTE = ("plain frontier (dominance on the point estimates): the results hold no per-item "
               "scores, so no paired test could show which dominance is significant")
 
@@ -47,13 +51,26 @@ def task_frontiers(results: Results, items: dict[str, list[ItemResult]],
 
 
 def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
-            n_bootstrap: int = 100, seed: int = 0) -> list[TaskReport]:
-    """Run every analysis for each task present in the results."""
+            n_bootstrap: int = 100, seed: int = 0,
+            progress: ReportProgress | None = None, total: int | None = None) -> list[TaskReport]:
+    """Run every analysis for each task present in the results. `progress(done, total, phase)`,
+    if given, after each phase of each task (4 per task; `total` defaults to that count)."""
     out = []
-    for task in sorted({c.task for c, _ in loaded.results}):
+    tasks = sorted({c.task for c, _ in loaded.results})
+    total = total if total is not None else 4 * len(tasks)
+    done = 0
+
+    def step(phase: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, phase)
+
+    for task in tasks:
         res = [(c, m) for c, m in loaded.results if c.task == task]
         rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source,
                         items=loaded.items)
+        step(f"{task}: recommendation")
         fit, fit_err, preds, cmp_, refusal = None, None, [], None, None
         try:
             cmp_ = fit_results_nested(res, law=law, n_bootstrap=n_bootstrap, seed=seed)
@@ -70,13 +87,17 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
                     preds, refusal = [], refusal or str(e)
         except FitError as e:
             fit_err = str(e)
-        tr = TaskReport(task, res, rec, task_frontiers(res, loaded.items, seed),
+        step(f"{task}: scaling fit ({n_bootstrap} bootstrap resamples)")
+        frontiers = task_frontiers(res, loaded.items, seed)
+        step(f"{task}: frontiers (paired tests)")
+        tr = TaskReport(task, res, rec, frontiers,
                         isoflops_bands(res), fit, fit_err, preds, comparison=cmp_,
                         prediction_refusal=refusal)
         tr.utterances, tr.utterances_note = utterance_view(task, rec.best, rec.runners_up,
                                                            loaded.items)
         if loaded.store_path is not None:
             tr.eliminated = load_eliminated(loaded.store_path, task)
+        step(f"{task}: per-utterance view")
         out.append(tr)
     return out
 
@@ -105,13 +126,16 @@ def make_plots(tr: TaskReport, plot_dir: Path) -> None:
 def build_report(results: "Results | str | Path | LoadedResults", out_dir: str | Path,
                  limits: Limits | None = None, task: str | None = None, law: str = "additive",
                  n_bootstrap: int = 100, seed: int = 0,
-                 title: str = "speechbudget report", interactive: bool = False) -> Path:
+                 title: str = "speechbudget report", interactive: bool = False,
+                 progress: ReportProgress | None = None) -> Path:
     """Write `out_dir/index.html` (self-contained), `summary.md`, `report.json` and the PNGs.
 
     `results`: a list of (Config, ConfigMetrics) pairs, the path of a results store, or what
     `analysis.source.load_results` returned. `interactive`: Plotly
     figures and sortable, filterable tables, JavaScript inline (still one offline file; needs
-    plotly).
+    plotly). `progress(done, total, phase)`, if given, is called after each phase (per task:
+    recommendation, scaling fit, frontiers, per-utterance view, plots; then writing), `done`
+    increasing to `total`. Prints nothing.
     Returns the path of index.html.
     """
     loaded = load_results(results, task=task)
@@ -121,14 +145,23 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
     limits = limits or Limits()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed)
+    n_tasks = len({c.task for c, _ in loaded.results})
+    total = PHASES_PER_TASK * n_tasks + 1
+    tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed,
+                    progress=progress, total=total)
+    done = 4 * n_tasks
     for tr in tasks:
         make_plots(tr, out / "plots")
+        done += 1
+        if progress is not None:
+            progress(done, total, f"{tr.task}: plots")
     data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
     (out / "summary.md").write_text(render_markdown(data, out))
     (out / "report.json").write_text(json.dumps(to_json(data), indent=1, default=_json_default))
     index = out / "index.html"
     index.write_text(render_html(data, interactive=interactive))
+    if progress is not None:
+        progress(total, total, "written")
     return index
 
 

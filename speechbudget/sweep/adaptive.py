@@ -6,6 +6,13 @@ space already evaluated in the store is replayed into a fresh study (`add_trial`
 points are asked for (`ask`), run through the ordinary sweep machinery (so each one is stored
 and resumable like any other) and told back (`tell`). An interrupted search therefore resumes
 with all its evaluations and runs only the missing ones.
+
+With `plan.optuna_storage` (an RDB URL, e.g. sqlite:///study.db) the study lives there under
+`plan.study_name` (default: the sweep's name), created or loaded (`load_if_exists`), so that
+`optuna-dashboard sqlite:///study.db` opens it; each trial carries the configuration as user
+attributes (`config_key`, `config`, `label`). On resume only evaluations the stored study does
+not hold yet are added (a configuration is never told twice from the store); a trial left
+running by an interrupted search is closed as failed.
 """
 from __future__ import annotations
 
@@ -127,9 +134,40 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
         return by_index.get(idx, "")
 
     n_trials = min(spec.plan.n_trials, len(configs))
-    study = optuna.create_study(directions=["minimize", "minimize"],
-                                sampler=make_sampler(spec.plan.sampler, spec.plan.seed, n_trials))
+    sampler = make_sampler(spec.plan.sampler, spec.plan.seed, n_trials)
+    if spec.plan.optuna_storage:
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler,
+                                    storage=spec.plan.optuna_storage,
+                                    study_name=spec.plan.study_name or spec.name,
+                                    load_if_exists=True)
+        if list(study.directions) != [optuna.study.StudyDirection.MINIMIZE] * 2:
+            raise ValueError(f"study {study.study_name!r} in {spec.plan.optuna_storage} has "
+                             f"directions {study.directions}: not this plan's study")
+        study.set_user_attr("objectives", list(spec.plan.objectives))
+    else:
+        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
     store = sweep.store
+
+    def attrs(key: str) -> dict[str, Any]:
+        c = configs[key]
+        return {"config_key": key, "label": c.label, "config": json.dumps(c.to_dict())}
+
+    def tell(trial: Any, key: str, **kw: Any) -> None:
+        for k, v in attrs(key).items():
+            trial.set_user_attr(k, v)
+        study.tell(trial, **kw)
+
+    # what a stored study already holds (a resumed search): never added again
+    held_done: set[str] = set()
+    held_failed: set[str] = set()
+    for t in study.get_trials(deepcopy=False):
+        k = t.user_attrs.get("config_key")
+        if t.state == TrialState.RUNNING:  # asked, never told: the search was interrupted
+            study.tell(t.number, state=TrialState.FAIL)
+        elif k and t.state == TrialState.COMPLETE:
+            held_done.add(k)
+        elif k and t.state == TrialState.FAIL:
+            held_failed.add(k)
 
     def stored() -> tuple[dict[str, tuple[float, float]], set[str]]:
         done = {}
@@ -143,11 +181,13 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
 
     done, failed = stored()
     for key, values in done.items():
-        study.add_trial(create_trial(params=params_of(key), distributions=dists,
-                                     values=list(values)))
+        if key not in held_done:
+            study.add_trial(create_trial(params=params_of(key), distributions=dists,
+                                         values=list(values), user_attrs=attrs(key)))
     for key in failed:
-        study.add_trial(create_trial(params=params_of(key), distributions=dists,
-                                     state=TrialState.FAIL))
+        if key not in held_failed and key not in held_done:
+            study.add_trial(create_trial(params=params_of(key), distributions=dists,
+                                         state=TrialState.FAIL, user_attrs=attrs(key)))
     rng = random.Random(spec.plan.seed)
     evaluated = list(done) + sorted(failed)
     idle = 0
@@ -175,10 +215,10 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
                 study.tell(trial, state=TrialState.FAIL)  # not a valid configuration
                 idle += 1
             elif key in done:
-                study.tell(trial, list(done[key]))  # already known: the sampler learns, no cost
+                tell(trial, key, values=list(done[key]))  # known: the sampler learns, no cost
                 idle += 1
             elif key in failed or any(c.key == key for _, c in picks):
-                study.tell(trial, state=TrialState.FAIL)
+                tell(trial, key, state=TrialState.FAIL)
                 idle += 1
             else:
                 picks.append((trial, configs[key]))
@@ -192,10 +232,11 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
             if trial is None:  # a random pick: add it with its parameters
                 if c.key in done:
                     study.add_trial(create_trial(params=params_of(c.key), distributions=dists,
-                                                 values=list(done[c.key])))
+                                                 values=list(done[c.key]),
+                                                 user_attrs=attrs(c.key)))
             elif c.key in done:
-                study.tell(trial, list(done[c.key]))
+                tell(trial, c.key, values=list(done[c.key]))
             else:
-                study.tell(trial, state=TrialState.FAIL)
+                tell(trial, c.key, state=TrialState.FAIL)
     sweep.summary.evaluations = len(set(evaluated))
     return [configs[k] for k in dict.fromkeys(evaluated)]

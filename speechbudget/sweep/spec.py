@@ -16,7 +16,9 @@
     plan: star                          # grid | star | iso_flops | adaptive, or a mapping:
     #   {type: star, centre: {model: tiny.en, window: 30}}
     #   {type: iso_flops, budgets_gflops: [20, 40], tolerance: 0.1, audio_s: 12}
-    #   {type: adaptive, n_trials: 12, sampler: tpe|nsga2, objectives: [error, gflops], seed: 0}
+    #   {type: adaptive, n_trials: 12, sampler: tpe|nsga2, objectives: [error, gflops], seed: 0,
+    #    optuna_storage: sqlite:///study.db, study_name: NAME}  (the Optuna study kept there, a
+    #    relative sqlite path against this file's folder; study_name defaults to the sweep's name)
     #   grid, star and iso_flops also take race: true or {first_items: 20, growth: 2, alpha: 0.05}
     #   (sweep.racing: stop evaluating configurations once they are significantly dominated)
 
@@ -90,6 +92,8 @@ class PlanSpec:
     sampler: str = "tpe"
     objectives: tuple[str, ...] = ("error", "gflops")
     seed: int = 0
+    optuna_storage: str | None = None                         # adaptive: RDB URL of the study
+    study_name: str | None = None                             # (default: the sweep's name)
     race_first_items: int | None = None                       # racing (sweep.racing): off
     race_growth: float = 2.0
     race_alpha: float = 0.05
@@ -172,7 +176,8 @@ class SweepSpec:
     # ---- identity -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         plan = {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in self.plan.__dict__.items()}
+                for k, v in self.plan.__dict__.items()
+                if not (k in ("optuna_storage", "study_name") and v is None)}  # same digests
         return {"name": self.name, "task": self.task, "data": self.data,
                 "task_options": self.task_options, "models": list(self.models),
                 "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
@@ -335,7 +340,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
             raise err(f"axes.adaptation[{i}]", f"{a!r}: expected 'none', 'lora:RANK', "
                                                "'dama:RANK' or a mapping {method, rank, ...}")
 
-    plan = _plan(raw.get("plan", "grid"), task, err)
+    plan = _plan(raw.get("plan", "grid"), task, err, Path(base_dir))
     _check_plan_size(task, models, axes, plan, err)
     device = raw.get("device")
     if device is not None and not isinstance(device, str):
@@ -479,7 +484,27 @@ def _adaptation(key: str, x: Any, err) -> Any:
     raise err(key, f"{x!r}: expected 'none', 'lora:RANK', 'dama:RANK' or a mapping")
 
 
-def _plan(p: Any, task: str, err) -> PlanSpec:
+def _optuna_storage(url: Any, base_dir: Path, err) -> str:
+    """plan.optuna_storage: an SQLAlchemy URL (sqlite:///study.db, postgresql://...); a relative
+    sqlite path is made absolute against the spec file's folder."""
+    if not isinstance(url, str) or "://" not in url or url.startswith("://"):
+        raise err("plan.optuna_storage", f"{url!r}: expected a database URL such as "
+                                         "sqlite:///study.db (relative to the spec's folder) or "
+                                         "postgresql://user@host/db")
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if not path or path == ":memory:":
+            raise err("plan.optuna_storage", f"{url!r}: expected a file, e.g. sqlite:///study.db "
+                                             "(an in-memory study is the default)")
+        p = Path(path)
+        p = p if p.is_absolute() else (base_dir / p).resolve()
+        if not p.parent.is_dir():
+            raise err("plan.optuna_storage", f"{url!r}: folder {p.parent} does not exist")
+        return f"sqlite:///{p}"
+    return url
+
+
+def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
     if isinstance(p, str):
         p = {"type": p}
     if not isinstance(p, dict) or p.get("type") not in PLANS:
@@ -487,7 +512,8 @@ def _plan(p: Any, task: str, err) -> PlanSpec:
         raise err("plan", f"{t!r}: expected one of {', '.join(PLANS)} (or a mapping with 'type')")
     allowed = {"grid": {"type", "race"}, "star": {"type", "centre", "center", "race"},
                "iso_flops": {"type", "budgets_gflops", "tolerance", "audio_s", "race"},
-               "adaptive": {"type", "n_trials", "sampler", "objectives", "seed"}}[p["type"]]
+               "adaptive": {"type", "n_trials", "sampler", "objectives", "seed",
+                            "optuna_storage", "study_name"}}[p["type"]]
     bad = sorted(set(p) - allowed)
     if bad:
         raise err(f"plan.{bad[0]}", f"not an option of plan {p['type']!r}; options are "
@@ -538,6 +564,16 @@ def _plan(p: Any, task: str, err) -> PlanSpec:
         if not isinstance(seed, int):
             raise err("plan.seed", f"{seed!r}: expected an integer")
         kw.update(n_trials=n, sampler=s, objectives=tuple(objs), seed=seed)
+        if p.get("optuna_storage") is not None:
+            kw["optuna_storage"] = _optuna_storage(p["optuna_storage"], base_dir, err)
+        name = p.get("study_name")
+        if name is not None:
+            if not isinstance(name, str) or not name.strip():
+                raise err("plan.study_name", f"{name!r}: expected a non-empty string")
+            if kw.get("optuna_storage") is None:
+                raise err("plan.study_name", "names a study in plan.optuna_storage; give that too "
+                                             "(e.g. optuna_storage: sqlite:///study.db)")
+            kw["study_name"] = name
     return PlanSpec(**kw)
 
 

@@ -73,6 +73,18 @@ def test_model_and_data_options_where_expected():
         assert any("--json" in p.opts for p in _visible_options(COMMANDS[name])), name
 
 
+def test_long_steps_have_a_progress_switch():
+    """Every command that can run for minutes draws a progress bar on stderr that
+    --no-progress turns off, spelt the same way everywhere (--progress/--no-progress, on)."""
+    for name in ("report", "flops", "ser train", "ser eval", "transcribe", "sweep run",
+                 "asr eval"):
+        assert any("--no-progress" in p.secondary_opts for p in COMMANDS[name].params), name
+    for name, cmd in COMMANDS.items():
+        for p in cmd.params:
+            if "--no-progress" in set(p.opts) | set(p.secondary_opts):
+                assert p.opts == ["--progress"] and p.default is True, name
+
+
 def test_help_imports_no_torch():
     """--help stays fast: importing the CLI loads neither torch nor transformers."""
     code = ("import sys, speechbudget.cli; "

@@ -66,9 +66,9 @@ def test_linear_head_trains_reloads_and_matches_sklearn(synthetic_manifest, tiny
                                 dict(model="wav2vec2-base", window=1.0)])
 def test_linear_head_flops_analytic_equals_measured(kw):
     from speechbudget.flops import estimate
-    from speechbudget.flops.measure import measure
+    from speechbudget.tasks.ser.flops_check import measure_ser
     c = Config(task="ser", **kw)
-    a, m = estimate(c, head="linear"), measure(c, head="linear")
+    a, m = estimate(c, head="linear"), measure_ser(c, head="linear")
     assert a.total == m.total and a.breakdown == m.breakdown
     assert a.breakdown["head.classifier"] == 2 * (c.arch.encoder_layers + 1) * \
         c.arch.hidden_size * 6

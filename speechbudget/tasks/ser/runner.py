@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, MutableMapping, Sequence
+from typing import Any, Callable, MutableMapping, Sequence
 
 from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import SAMPLE_RATE
@@ -18,8 +18,8 @@ from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
 from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset, speaker_folds
 from speechbudget.tasks.ser.metrics import SerMetrics, flops_for, ser_metrics
-from speechbudget.tasks.ser.train import TrainOptions, TrainResult, fit, load_checkpoint, \
-    predict_logits, read_clips, save_checkpoint
+from speechbudget.tasks.ser.train import FitProgress, TrainOptions, TrainResult, fit, \
+    load_checkpoint, predict_logits, read_clips, save_checkpoint
 
 
 def _check_config(config: Config) -> None:
@@ -41,11 +41,11 @@ def fold_splits(dataset: SerDataset, folds: int, seed: int, fold: int
 
 
 def _item_results(dataset: SerDataset, ids: Sequence[str], result_model, audio, skipped,
-                  cache, inf_gflops: float | None, batch_size: int, fold: int | None = None
-                  ) -> list[ItemResult]:
+                  cache, inf_gflops: float | None, batch_size: int, fold: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> list[ItemResult]:
     clips = [c for c in dataset.subset(ids) if c.id in audio]
     t0 = time.perf_counter()
-    logits = predict_logits(result_model, clips, audio, cache, batch_size)
+    logits = predict_logits(result_model, clips, audio, cache, batch_size, progress=progress)
     per_clip = (time.perf_counter() - t0) / max(1, len(clips))
     labels = result_model.labels
     out = []
@@ -187,17 +187,22 @@ def _as_dataset(dataset: SerDataset | str | Path) -> SerDataset:
 
 def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
           options: TrainOptions | None = None, device: str = "cpu", source: str | None = None,
-          folds: int = 5, fold: int = 0, cache: MutableMapping | None = None) -> TrainResult:
+          folds: int = 5, fold: int = 0, cache: MutableMapping | None = None,
+          progress: FitProgress | None = None) -> TrainResult:
     """Train on all folds but `fold` (the next one for early stopping), score fold `fold`, and save
-    a checkpoint (with the metrics and the held-out clip ids) in `out_dir`."""
+    a checkpoint (with the metrics and the held-out clip ids) in `out_dir`. `progress(done, total,
+    phase)`: `fit`'s phases ("features", "epoch"), then "test" (held-out clips scored)."""
     _check_config(config)
     ds = _as_dataset(dataset)
     opt = options or TrainOptions()
     train_ids, val_ids, test_ids = fold_splits(ds, folds, opt.seed, fold)
-    result = fit(config, ds, train_ids, val_ids, opt, source, device, cache)
+    result = fit(config, ds, train_ids, val_ids, opt, source, device, cache, progress=progress)
     audio, skipped = read_clips(ds.subset(test_ids))
     clips = [c for c in ds.subset(test_ids) if c.id in audio]
-    logits = predict_logits(result.model, clips, audio, cache, opt.eval_batch_size)
+    test_progress = None if progress is None else (
+        lambda done, total: progress(done, total, "test"))
+    logits = predict_logits(result.model, clips, audio, cache, opt.eval_batch_size,
+                            progress=test_progress)
     test = ser_metrics([c.label for c in clips],
                        [result.model.labels[i] for i in logits.argmax(1).tolist()],
                        result.model.labels)
@@ -216,10 +221,12 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
 
 
 def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, device: str = "cpu",
-             ids: Sequence[str] | None = None, batch_size: int = 16
+             ids: Sequence[str] | None = None, batch_size: int = 16,
+             progress: Callable[[int, int], None] | None = None
              ) -> tuple[SerMetrics, list[ItemResult]]:
     """Reload a checkpoint and score it on `ids` (default: every clip of `dataset`). Clip labels
-    outside the checkpoint's label set are an error."""
+    outside the checkpoint's label set are an error. `progress(done, total)`: clips scored, per
+    batch."""
     model, meta = load_checkpoint(checkpoint_dir, device)
     ds = _as_dataset(dataset)
     clips = ds.items if ids is None else ds.subset(ids)
@@ -230,7 +237,8 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
     audio, skipped = read_clips(clips)
     inf, _ = flops_for(model.config, n_classes=len(model.labels), pooling=model.head.pooling,
                        layer_weights=model.head.layer_weights is not None, head=model.head.kind)
-    items = _item_results(ds, [c.id for c in clips], model, audio, skipped, None, inf, batch_size)
+    items = _item_results(ds, [c.id for c in clips], model, audio, skipped, None, inf, batch_size,
+                          progress=progress)
     ok = [r for r in items if r.ok]
     if not ok:
         raise ValueError(f"{ds.source}: no readable clips to evaluate ({len(skipped)} skipped)")

