@@ -3,6 +3,8 @@ wav2vec2-base x clip durations (SER), with plausible WER/UA, GFLOPs, RTF and mem
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
 
 import pytest
 
@@ -42,3 +44,21 @@ def ser_results() -> list[tuple[Config, ConfigMetrics]]:
 @pytest.fixture(scope="module")
 def realistic_results():
     return asr_results() + ser_results()
+
+
+CHROMIUM = next((b for b in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(b)), None)
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def headless():
+    """`headless(*args, **run_kw)`: headless Chromium with the flags every report test uses
+    (offline, no sandbox); the test is skipped where no Chromium is installed (CI installs it)."""
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary (apt-get install chromium; CI installs it)")
+
+    def run(*args: str, **kw):
+        return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *args], **kw)
+    return run

@@ -3,8 +3,6 @@ configuration, a log/linear cost toggle, every frontier point labelled, sortable
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 import pytest
 
@@ -45,10 +43,6 @@ def test_hover_names_every_configuration_and_frontier_is_labelled(page, realisti
     assert '"xaxis.type": "linear"' in html or '"xaxis.type":"linear"' in html
 
 
-CHROMIUM = next((b for b in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(b)), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 PROBE = """<script>
 window.addEventListener('load', function () {
   setTimeout(function () {
@@ -65,12 +59,11 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary")
-def test_renders_and_hovers_in_headless_chromium(page, tmp_path):
+def test_renders_and_hovers_in_headless_chromium(page, tmp_path, headless):
     probe = tmp_path / "probe.html"
     probe.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
-    dom = subprocess.run([CHROMIUM, *FLAGS, "--virtual-time-budget=15000", "--dump-dom",
-                          probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    dom = headless("--virtual-time-budget=15000", "--dump-dom",
+                   probe.as_uri(), capture_output=True, text=True, timeout=180).stdout
     m = re.search(r"POINTS (\d+) HOVER (.*?) END FIRST (.*?) ENDFIRST", dom, re.S)
     assert m, "the probe did not run (Plotly failed to load offline?)"
     assert int(m.group(1)) > 0                      # the points were drawn

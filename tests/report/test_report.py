@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -73,10 +71,6 @@ def test_empty_results_are_refused(tmp_path):
         build_report([], tmp_path)
 
 
-CHROMIUM = next((b for b in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(b)), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 CHECK = """<script>
 window.addEventListener('load', function () {
   var imgs = Array.from(document.images);
@@ -89,25 +83,23 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary (apt-get install chromium; CI "
-                                              "installs it)")
-def test_page_renders_in_headless_chromium(report, tmp_path):
+def test_page_renders_in_headless_chromium(report, tmp_path, headless):
     from PIL import Image
 
     html = report.read_text()
     n_images = html.count("<img ")
     probe = tmp_path / "probe.html"  # the report plus a script that reports loaded images
     probe.write_text(html.replace("</body>", CHECK + "</body>"))
-    dom = subprocess.run([CHROMIUM, *FLAGS, "--virtual-time-budget=10000", "--dump-dom",
-                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = headless("--virtual-time-budget=10000", "--dump-dom",
+                   probe.as_uri(), capture_output=True, text=True, timeout=120).stdout
     m = re.search(r"IMAGES (\d+)/(\d+)", dom)
     assert m, "the page's load handler did not run"
     assert int(m.group(1)) == int(m.group(2)) == n_images
     assert re.search(r'id="recommendation-asr">.*?Recommended asr configuration', dom, re.S)
 
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--screenshot={shot}", "--window-size=1200,1600",
-                    report.as_uri()], capture_output=True, timeout=120)
+    headless(f"--screenshot={shot}", "--window-size=1200,1600",
+             report.as_uri(), capture_output=True, timeout=120)
     img = np.asarray(Image.open(shot).convert("RGB"), dtype=float)
     assert img.shape[:2] == (1600, 1200)
     assert img.std() > 20  # not blank

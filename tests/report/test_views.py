@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -335,10 +333,6 @@ def test_interactive_pareto_has_error_bars_and_the_eliminated(store, tmp_path):
     assert [cd[0] for cd in elim["customdata"]] == [ASR["bad"][0].label]
 
 
-CHROMIUM = next((b for b in ("chromium", "chromium-browser", "google-chrome")
-                 if shutil.which(b)), None)
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
 PROBE = """<script>
 window.addEventListener('load', function () {
   var t = document.getElementById('utterances-asr');
@@ -357,13 +351,12 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary")
-def test_utterance_table_filters_and_sorts_in_headless_chromium(page, tmp_path):
+def test_utterance_table_filters_and_sorts_in_headless_chromium(page, tmp_path, headless):
     html = page.read_text()
     probe = tmp_path / "probe.html"
     probe.write_text(html.replace("</body>", PROBE + "</body>"))
-    dom = subprocess.run([CHROMIUM, *FLAGS, "--virtual-time-budget=10000", "--dump-dom",
-                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    dom = headless("--virtual-time-budget=10000", "--dump-dom",
+                   probe.as_uri(), capture_output=True, text=True, timeout=120).stdout
     m = re.search(r"ROWS (\d+) ONLY (\d+) FIRST (.*?) END", dom)
     assert m, "the probe did not run"
     differ = section(html, "utterances-asr-section").count('data-differ="1"')
