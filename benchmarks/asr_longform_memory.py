@@ -36,8 +36,9 @@ def child(minutes: float, model: str, data: str, threads: int) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from speechbudget.memory import RssPeak, rss_bytes
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.transcribe import load_bundle, transcribe
-    bundle = load_bundle(model, "cpu")
+    from speechbudget.models.loading import load_whisper
+    from speechbudget.tasks.asr.transcribe import transcribe
+    bundle = load_whisper(model, device="cpu")
     audio, _, n_utts = load_dataset(data).joined(minutes * 60)
     copies = 1
     if len(audio) < minutes * 60 * SR:

