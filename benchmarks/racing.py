@@ -37,6 +37,9 @@ def main() -> None:
     ap.add_argument("--windows", default="30,dynamic")
     ap.add_argument("--strides", default="1,2,4")
     ap.add_argument("--stride-at", default="2,output")
+    ap.add_argument("--tolerance", type=float, default=None, help="race.tolerance (metric units, "
+                    "e.g. 0.005): also stop configurations a cheaper one is non-inferior to; the "
+                    "recommendations are then made with the same tolerance")
     ap.add_argument("--raced-first", action="store_true", help="run the raced sweep first (to "
                     "check that the order does not favour either)")
     args = ap.parse_args()
@@ -58,7 +61,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="racing-"))
     out: dict = {"command": "python benchmarks/racing.py " + " ".join(
                      f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                     if k not in ("out", "data", "device", "raced_first"))
+                     if k not in ("out", "data", "device", "raced_first") and v is not None)
                      + (" --raced-first" if args.raced_first else "") + f" (data {args.data})",
                  "machine": machine_info(), "items": args.items, "grid": grid}
     # warm-up (not timed): every model loaded once and the audio read, so that neither timed
@@ -68,7 +71,8 @@ def main() -> None:
                               "task_options": {**opts, "max_items": 2}}),
               tmp / "warmup.db", device=args.device, progress=False)
     runs = [("full", "grid"), ("raced", {"type": "grid", "race": {
-        "first_items": args.first, "growth": 2, "alpha": 0.05}})]
+        "first_items": args.first, "growth": 2, "alpha": 0.05,
+        **({"tolerance": args.tolerance} if args.tolerance else {})}})]
     for name, plan in (runs[::-1] if args.raced_first else runs):
         spec = spec_from_dict({**grid, "name": f"racing-{name}", "data": args.data,
                                "task_options": opts, "plan": plan})
@@ -76,7 +80,7 @@ def main() -> None:
         s = run_sweep(spec, tmp / f"{name}.db", device=args.device, progress=False)
         wall = time.perf_counter() - t0
         loaded = load_results(tmp / f"{name}.db")
-        rec = recommend(loaded.results, items=loaded.items)
+        rec = recommend(loaded.results, items=loaded.items, tolerance=args.tolerance)
         out[name] = {"wall_s": wall, "items_run": s.items_run, "configs": s.configs,
                      "finished": s.finished, "eliminated": s.eliminated,
                      "recommended": rec.best[0].label, "most_accurate": rec.most_accurate[0].label,

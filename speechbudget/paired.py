@@ -125,6 +125,15 @@ class PairedDifference:
         from scipy.stats import norm
         return float(2 * norm.sf(abs(self.diff) / self.se))
 
+    def non_inferiority_p(self, margin: float) -> float:
+        """One-sided p-value of "B is worse than A by `margin` or more" (H0: diff <= -margin),
+        normal approximation with the bootstrap standard error: small when B is shown to be no
+        more than `margin` worse than A."""
+        if self.se <= 0 or not math.isfinite(self.se):
+            return 0.0 if self.diff > -margin else 1.0
+        from scipy.stats import norm
+        return float(norm.sf((self.diff + margin) / self.se))
+
     def items_needed(self, delta: float, power: float = 0.8) -> int | None:
         """Items for a true difference of `delta` to give a CI excluding 0 with probability
         `power` (normal approximation from the paired bootstrap variance); None when the two

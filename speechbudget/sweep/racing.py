@@ -11,6 +11,14 @@ chance that a configuration is ever eliminated wrongly stays below `alpha`. This
 idea (Birattari et al. 2002; irace) with a paired bootstrap in place of the Friedman test, on
 a successive-halving-like geometric schedule of items.
 
+With a `tolerance` (race.tolerance, in the metric's units: 0.005 = 0.5 WER points) a second,
+optional rule also stops X when a strictly cheaper surviving Y is shown to be no more than the
+tolerance worse than X: H0 "error(Y) - error(X) >= tolerance" rejected one-sided at the same
+corrected level. X can then no longer be the answer of `recommend --tolerance` with that
+tolerance or a larger one (Y, or something cheaper, is non-inferior to it), so the race keeps
+the answer but stops measuring the rest of the frontier; without a tolerance only significantly
+dominated configurations stop.
+
 The most accurate configuration of a round can never be eliminated, so the race always ends
 with at least one survivor; survivors are aggregated as in a full sweep. An eliminated
 configuration keeps the items it was scored on in the store, and its status 'eliminated' with
@@ -33,9 +41,11 @@ __all__ = ["METRIC_OF_TASK", "eliminations", "race_rounds", "run_race"]
 
 
 def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str, float | None],
-                 metric: str, level_alpha: float, seed: int = 0) -> dict[str, tuple[Config, str]]:
+                 metric: str, level_alpha: float, seed: int = 0,
+                 tolerance: float | None = None) -> dict[str, tuple[Config, str]]:
     """key -> (the dominating configuration, evidence) for each configuration of `alive` that
-    some other costs no more than and beats with p < level_alpha (paired)."""
+    some other costs no more than and beats with p < level_alpha (paired); with a `tolerance`,
+    also each that a strictly cheaper one is shown non-inferior to within it (module doc)."""
     def c_of(c: Config) -> float:
         v = cost.get(c.key)
         return math.inf if v is None else float(v)
@@ -51,13 +61,22 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
                 continue
             d = paired_difference(p, seed=seed)
             if d.diff > 0 and d.p_value < level_alpha and (best is None or
-                                                           d.p_value < best[1].p_value):
-                best = (y, d)
+                                                           d.p_value < best[2]):
+                best = (y, d, d.p_value, None)
+            elif tolerance is not None and c_of(y) < c_of(x) and best is None:
+                q = d.non_inferiority_p(tolerance)
+                if q < level_alpha:
+                    best = (y, d, q, tolerance)
         if best is not None:
-            y, d = best
-            out[x.key] = (y, f"significantly worse than {y.label} at no more GFLOPs per item: "
-                             f"{d.describe((x.label, y.label))}, p = {d.p_value:.2g} < "
-                             f"{level_alpha:.2g} (Bonferroni)")
+            y, d, q, tol = best
+            if tol is None:
+                out[x.key] = (y, f"significantly worse than {y.label} at no more GFLOPs per "
+                                 f"item: {d.describe((x.label, y.label))}, p = {q:.2g} < "
+                                 f"{level_alpha:.2g} (Bonferroni)")
+            else:
+                out[x.key] = (y, f"{y.label} costs less and is shown no more than {tol:g} worse: "
+                                 f"{d.describe((x.label, y.label))}, non-inferiority p = "
+                                 f"{q:.2g} < {level_alpha:.2g} (Bonferroni)")
     return out
 
 
@@ -93,7 +112,8 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
         ids = {c.key: {i for sh in shards[c.key][:k] for i in sh.item_ids} for c in alive}
         items = {c.key: [it for it in sweep.store.items(c.key) if it.item_id in ids[c.key]]
                  for c in alive}
-        out = eliminations(alive, items, plan.gflops, metric, level)
+        out = eliminations(alive, items, plan.gflops, metric, level,
+                           tolerance=spec.plan.race_tolerance)
         for key, (_, why) in out.items():
             c = next(c for c in alive if c.key == key)
             n = len(items[key])

@@ -19,7 +19,8 @@
     #   {type: adaptive, n_trials: 12, sampler: tpe|nsga2, objectives: [error, gflops], seed: 0,
     #    optuna_storage: sqlite:///study.db, study_name: NAME}  (the Optuna study kept there, a
     #    relative sqlite path against this file's folder; study_name defaults to the sweep's name)
-    #   grid, star and iso_flops also take race: true or {first_items: 20, growth: 2, alpha: 0.05}
+    #   grid, star and iso_flops also take race: true or {first_items: 20, growth: 2, alpha: 0.05,
+    #   tolerance: 0.005 (optional: also stop what a cheaper one is non-inferior to)}
     #   (sweep.racing: stop evaluating configurations once they are significantly dominated)
 
 `load_spec(path)` validates everything and raises SpecError naming the key that is wrong.
@@ -97,6 +98,7 @@ class PlanSpec:
     race_first_items: int | None = None                       # racing (sweep.racing): off
     race_growth: float = 2.0
     race_alpha: float = 0.05
+    race_tolerance: float | None = None                       # racing: non-inferiority margin
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,8 @@ class SweepSpec:
     def to_dict(self) -> dict[str, Any]:
         plan = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in self.plan.__dict__.items()
-                if not (k in ("optuna_storage", "study_name") and v is None)}  # same digests
+                if not (k in ("optuna_storage", "study_name", "race_tolerance") and v is None)}
+        # (options left unset stay out, so older specs keep their digests)
         return {"name": self.name, "task": self.task, "data": self.data,
                 "task_options": self.task_options, "models": list(self.models),
                 "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
@@ -578,15 +581,16 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
 
 
 def _race(r: Any, err) -> dict[str, Any]:
-    """plan.race: true (defaults) or {first_items, growth, alpha} (sweep.racing)."""
+    """plan.race: true (defaults) or {first_items, growth, alpha, tolerance} (sweep.racing)."""
     if r is True:
         r = {}
     if not isinstance(r, dict):
-        raise err("plan.race", f"{r!r}: expected true or a mapping {{first_items, growth, alpha}}")
-    bad = sorted(set(r) - {"first_items", "growth", "alpha"})
+        raise err("plan.race", f"{r!r}: expected true or a mapping {{first_items, growth, alpha, "
+                               "tolerance}")
+    bad = sorted(set(r) - {"first_items", "growth", "alpha", "tolerance"})
     if bad:
         raise err(f"plan.race.{bad[0]}", "not a racing option; options are first_items, "
-                                         "growth, alpha")
+                                         "growth, alpha, tolerance")
     first, growth, alpha = r.get("first_items", 20), r.get("growth", 2.0), r.get("alpha", 0.05)
     if not isinstance(first, int) or isinstance(first, bool) or first < 2:
         raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
@@ -594,7 +598,15 @@ def _race(r: Any, err) -> dict[str, Any]:
         raise err("plan.race.growth", f"{growth!r}: expected a factor > 1 (2 doubles each round)")
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise err("plan.race.alpha", f"{alpha!r}: expected a level in (0, 1), e.g. 0.05")
-    return {"race_first_items": first, "race_growth": float(growth), "race_alpha": float(alpha)}
+    tol = r.get("tolerance")
+    if tol is not None and (not isinstance(tol, (int, float)) or isinstance(tol, bool)
+                            or not 0 < tol < 1):
+        raise err("plan.race.tolerance", f"{tol!r}: expected a margin in the metric's units in "
+                                         "(0, 1), e.g. 0.005 (0.5 WER points)")
+    out = {"race_first_items": first, "race_growth": float(growth), "race_alpha": float(alpha)}
+    if tol is not None:
+        out["race_tolerance"] = float(tol)
+    return out
 
 
 def _check_values(spec: SweepSpec, err) -> None:

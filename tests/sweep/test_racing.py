@@ -68,3 +68,41 @@ def test_a_killed_race_resumes_to_the_same_decisions(write_spec, tmp_path, monke
     assert ResultsStore(tmp_path / "k.db").n_items() == ResultsStore(tmp_path / "clean.db").n_items()
     again = run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)   # finished: nothing more runs
     assert again.shards_run == 0 and set(again.eliminated) == set(clean.eliminated)
+
+
+def _items(errors, n_ref=20):
+    from speechbudget.records import ItemResult
+    return [ItemResult(f"u{i}", True, errors=int(e), n_ref=n_ref) for i, e in enumerate(errors)]
+
+
+def test_tolerance_stops_what_a_cheaper_configuration_is_non_inferior_to():
+    """Without a tolerance a configuration a shade more accurate than a cheaper one is never
+    stopped (not dominated); with a tolerance it is, once the cheaper one is shown within it;
+    one clearly more accurate than the tolerance is kept either way."""
+    import numpy as np
+
+    from speechbudget.axes import Config
+    from speechbudget.sweep.racing import eliminations
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 3, 200)                      # per-item errors of 20 words
+    cheap, dear, best = (Config(task="asr", model="tiny.en", window=w) for w in (10, 20, 30))
+    items = {cheap.key: _items(base + (rng.random(200) < 0.1)),   # ~0.5 points worse than dear
+             dear.key: _items(base),
+             best.key: _items(np.maximum(base - 2, 0))}         # far more accurate, dearest
+    cost = {cheap.key: 1.0, dear.key: 2.0, best.key: 3.0}
+    assert eliminations([cheap, dear, best], items, cost, "wer", 0.001) == {}
+    out = eliminations([cheap, dear, best], items, cost, "wer", 0.001, tolerance=0.02)
+    assert set(out) == {dear.key}
+    assert out[dear.key][0] == cheap and "no more than 0.02 worse" in out[dear.key][1]
+    # a tolerance smaller than the true gap proves nothing
+    assert eliminations([cheap, dear, best], items, cost, "wer", 0.001, tolerance=0.001) == {}
+
+
+def test_race_tolerance_is_validated_and_kept_out_of_old_digests(bundled_librispeech):
+    base = {"task": "asr", "data": str(bundled_librispeech), "models": ["tiny.en"]}
+    with pytest.raises(SpecError, match="plan.race.tolerance"):
+        spec_from_dict({**base, "plan": {"type": "grid", "race": {"tolerance": 5}}})
+    plain = spec_from_dict({**base, "plan": {"type": "grid", "race": True}})
+    assert "race_tolerance" not in plain.to_dict()["plan"]
+    tol = spec_from_dict({**base, "plan": {"type": "grid", "race": {"tolerance": 0.005}}})
+    assert tol.plan.race_tolerance == 0.005 and tol.to_dict()["plan"]["race_tolerance"] == 0.005
