@@ -213,7 +213,7 @@ def _prev_bundle(fake_bundle):
 def test_condition_on_previous_text_prompts_each_window_with_the_kept_tokens(fake_bundle):
     bundle = _prev_bundle(fake_bundle)
     cfg = Config(task="asr", model="tiny.en", window=3, timestamps="on")
-    audios = [("a", _audio(13.0, 0)), ("b", _audio(2.5, 1)), ("c", _audio(8.0, 2))]
+    audios = [("a", _audio(30.0, 0)), ("b", _audio(2.5, 1)), ("c", _audio(8.0, 2))]
     pipe = AsrPipeline(bundle, cfg, condition_on_previous_text=True)
     pipe.no_speech_threshold = None
     together = pipe.transcribe_items(audios, batch_size=3)

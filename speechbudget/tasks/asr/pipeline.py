@@ -3,7 +3,9 @@
 Long-form rule "sequential" (`Config.longform`, the default; `transcribe_items`): Whisper's
 sequential algorithm, batched across utterances. Each utterance has its own `seek` (mel frames);
 every round takes, for each unfinished utterance, the window starting at its seek (a dynamic window
-is fitted to what is left, capped at 30 s), computes its features (only that window's audio: memory
+is fitted to what is left, capped at 30 s; a window shorter than 30 s with more audio left than it
+holds takes what is left shared evenly among the windows it needs, `span_frames`, so that speech
+does not run into its edge), computes its features (only that window's audio: memory
 stays bounded by the batch), encodes and decodes all of them together, then per utterance:
   - no speech (P(no-speech) at the first step > `no_speech_threshold` and average log-probability
     < `logprob_threshold`): the window is skipped, no text;
@@ -500,9 +502,10 @@ class AsrPipeline:
             rows = []
             for i, _ in items:
                 while seek[i] < total[i]:
-                    left_s = (total[i] - seek[i]) / MEL_FRAMES_PER_S
-                    frames = frames_for(self.config.window_s_for(left_s))
-                    a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + frames) * HOP_LENGTH]
+                    left = total[i] - seek[i]
+                    frames = frames_for(self.config.window_s_for(left / MEL_FRAMES_PER_S))
+                    a = audio[i][seek[i] * HOP_LENGTH:
+                                 (seek[i] + self.span_frames(frames, left)) * HOP_LENGTH]
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
                         rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
                                         item_id=i, seek=seek[i], timestamps=ts[i],
@@ -525,6 +528,19 @@ class AsrPipeline:
                     history[r.item_id].extend(sg.tokens)
                 if r.temperature > self.prompt_reset_on_temperature:
                     since[r.item_id] = len(history[r.item_id])
+
+    def span_frames(self, frames: int, left: int) -> int:
+        """Mel frames of audio a window of `frames` takes when `left` frames are left: all of
+        them when they fit; else, for a window shorter than the model's native one (30 s), what is
+        left shared evenly among the windows it needs (ceil(left / ceil(left / frames))), so that
+        speech does not run into the edge of a window the model never saw speech cut at (the
+        stock model then invents text there: tiny.en at 10 s on the utterances of the shared
+        LibriSpeech sample longer than 10.5 s, 26.7% WER cut at the edge vs 8.1% with even
+        spans); a native window takes a whole window, as openai-whisper."""
+        native = self.config.arch.max_window_s
+        if left <= frames or native is None or frames >= frames_for(native):
+            return min(frames, left)
+        return -(-left // -(-left // frames))
 
     def _advance(self, tr: Transcript, r: Row) -> int:
         """Keep the window's segments; the next seek."""
