@@ -24,8 +24,14 @@ def progress_bar(enabled: bool, description: str) -> Iterator[Update | None]:
     with Progress(console=console, transient=True, disable=not console.is_terminal) as prog:
         bar = prog.add_task(description, total=None)
 
+        shown = {"phase": None}
+
         def update(done: int, total: int | None, phase: str | None = None) -> None:
             extra = {"description": phase} if phase else {}
             prog.update(bar, completed=done, total=total, **extra)
+            step = phase.split(":")[0] if phase else None
+            if step != shown["phase"]:   # a new step is drawn at once, not at the next tick
+                shown["phase"] = step
+                prog.refresh()
 
         yield update
