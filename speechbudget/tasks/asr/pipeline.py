@@ -534,9 +534,8 @@ class AsrPipeline:
         them when they fit; else, for a window shorter than the model's native one (30 s), what is
         left shared evenly among the windows it needs (ceil(left / ceil(left / frames))), so that
         speech does not run into the edge of a window the model never saw speech cut at (the
-        stock model then invents text there: tiny.en at 10 s on the utterances of the shared
-        LibriSpeech sample longer than 10.5 s, 26.7% WER cut at the edge vs 8.1% with even
-        spans); a native window takes a whole window, as openai-whisper."""
+        stock model then invents text there; benchmarks/asr_shortform_timestamps.py measures the
+        10 s window); a native window takes a whole window, as openai-whisper."""
         native = self.config.arch.max_window_s
         if left <= frames or native is None or frames >= frames_for(native):
             return min(frames, left)
