@@ -26,7 +26,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.tasks.asr.pipeline import COMPRESSION_RATIO_THRESHOLD
+from speechbudget.tasks.asr.pipeline import COMPRESSION_RATIO_THRESHOLD, check_fallback
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, transcribe_bundle)
 
@@ -134,13 +134,7 @@ class WhisperModel:
         if language not in (None, "en"):
             raise ConfigError("language", language, "None or 'en': the decoder prompt is English "
                                                     "(no other language is decoded yet)")
-        temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
-        if not temps or any(isinstance(t, bool) or not isinstance(t, (int, float))
-                            or not math.isfinite(t) or t < 0 for t in temps) \
-                or list(temps) != sorted(temps):
-            raise ConfigError("temperature", temperature,
-                              "a number >= 0 or an increasing sequence of them")
-        _check_int("best_of", best_of)
+        temps = check_fallback(temperature, best_of)
         _check_threshold("compression_ratio_threshold", compression_ratio_threshold, 0.0,
                          math.inf)
         waves = [as_audio(a) for a in audios]
@@ -149,7 +143,7 @@ class WhisperModel:
         return transcribe_bundle(
             self.bundle, cfg, waves, self.device, self._model, batch_size, no_speech_threshold,
             logprob_threshold, condition_on_previous_text=bool(condition_on_previous_text),
-            temperatures=tuple(float(t) for t in temps),
+            temperatures=temps,
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=int(seed))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbudget.axes import Config
+from speechbudget.axes import Config, ConfigError
 from speechbudget.models.whisper_encoder import encode
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
 from speechbudget.tasks.asr.pipeline import (FALLBACK_TEMPERATURES, AsrPipeline, Row, Transcript,
@@ -281,8 +281,10 @@ def test_temperature_fallback_decodes_failing_windows_again_and_counts_every_att
         for r in t.windows:
             first = r.attempts[0]
             assert (len(r.attempts) == 1) == (first.compression_ratio <= 1.0)
-    with pytest.raises(ValueError, match="temperatures"):
+    with pytest.raises(ConfigError, match="temperature"):
         AsrPipeline(fake_bundle, cfg, temperatures=(0.4, 0.2))
+    with pytest.raises(ConfigError, match="best_of"):
+        AsrPipeline(fake_bundle, cfg, best_of=0)
 
 
 def test_prompt_resets_after_a_hot_window(fake_bundle):

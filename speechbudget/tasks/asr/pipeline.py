@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from speechbudget.axes import Config
+from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
                                    TIMESTAMP_RESOLUTION_S, frames_for, stem_tokens)
 from speechbudget.models import whisper_encoder as we
@@ -241,6 +241,21 @@ def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> t
     raise ValueError(f"precision={precision!r}: expected fp32, bf16, int8-dynamic or fp16")
 
 
+def check_fallback(temperature: float | Sequence[float], best_of: Any) -> tuple[float, ...]:
+    """The temperature fallback's options checked (the one place they are): `temperature` one
+    number >= 0 or an increasing sequence of them, `best_of` an integer >= 1. Returns the
+    temperatures as a tuple of floats; raises ConfigError naming the field."""
+    temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
+    if not temps or any(isinstance(t, bool) or not isinstance(t, (int, float))
+                        or not math.isfinite(t) or t < 0 for t in temps) \
+            or list(temps) != sorted(temps):
+        raise ConfigError("temperature", temperature,
+                          "a number >= 0 or an increasing sequence of them")
+    if isinstance(best_of, bool) or not isinstance(best_of, int) or best_of < 1:
+        raise ConfigError("best_of", best_of, "an integer >= 1")
+    return tuple(float(t) for t in temps)
+
+
 class AsrPipeline:
     """Runs one configuration on a loaded `WhisperBundle` (see models.loading)."""
 
@@ -251,12 +266,7 @@ class AsrPipeline:
                  compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
                  best_of: int = 5, seed: int = 0,
                  prompt_reset_on_temperature: float = PROMPT_RESET_ON_TEMPERATURE):
-        temps = tuple(float(t) for t in temperatures)
-        if not temps or any(not math.isfinite(t) or t < 0 for t in temps) or \
-                list(temps) != sorted(temps):
-            raise ValueError(f"temperatures={temperatures!r}: expected increasing numbers >= 0")
-        if isinstance(best_of, bool) or not isinstance(best_of, int) or best_of < 1:
-            raise ValueError(f"best_of={best_of!r}: expected an integer >= 1")
+        temps = check_fallback(temperatures, best_of)
         self.condition_on_previous_text = bool(condition_on_previous_text)
         self.temperatures = temps
         self.compression_ratio_threshold = compression_ratio_threshold
