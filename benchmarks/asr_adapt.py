@@ -17,9 +17,9 @@ and the gap recovered = (WER stock - WER distilled) / (WER stock - WER 30 s stoc
 intermediate adapters (WER vs training steps), and per adaptation: its wall time (teacher pass +
 features + optimiser steps; a teacher pass shared with an earlier configuration is counted in
 each, so each is the time of adapting that configuration alone), its exact training FLOPs
-(flops.asr_training, the teacher's passes included) and the process's peak RSS (ru_maxrss: the
-high-water mark of the whole run so far, an upper bound on the adaptation's own), checked against
-the goals (<= 20 minutes, < 8 GB).
+(flops.asr_training, the teacher's passes included) and the peak RSS sampled while its
+optimiser steps ran (memory.RssPeak: the memory the process needed for that adaptation, not the
+high-water mark of what ran before), checked against the goals (<= 20 minutes, < 8 GB).
 Writes benchmarks/results/asr_adapt.{json,md}.
 """
 from __future__ import annotations

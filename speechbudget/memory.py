@@ -108,6 +108,12 @@ class RssPeak:
             self._thread.join()
 
     @property
+    def peak_mb(self) -> float | None:
+        """The peak RSS (MB) sampled while the block ran (so far, while it runs): the memory the
+        process needed for it, not the process high-water mark of what ran before."""
+        return None if self.peak_bytes is None else self.peak_bytes / 2**20
+
+    @property
     def increase_mb(self) -> float | None:
         if self.start_bytes is None or self.peak_bytes is None:
             return None

@@ -40,7 +40,6 @@ import copy
 import hashlib
 import json
 import math
-import resource
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -51,6 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from speechbudget.axes import Adaptation, Config
+from speechbudget.memory import RssPeak
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.pipeline import AsrPipeline
 
@@ -97,7 +97,7 @@ class TrainRecord:
     losses: list[float] = field(default_factory=list)
     wall_s: float = 0.0         # training steps (this run and any earlier runs resumed from)
     teacher_s: float = 0.0      # the teacher passes
-    peak_mem_mb: float = 0.0
+    peak_mem_mb: float = 0.0    # peak RSS sampled during the steps (not the process's max)
     items: int = 0
     step_flops: float = 0.0     # FLOPs of the optimiser steps (flops.asr_training.step_flops)
     teacher_flops: float = 0.0  # FLOPs of the teacher's greedy passes (once per utterance)
@@ -357,10 +357,6 @@ def schedule(n_items: int, steps: int, batch_size: int, seed: int) -> list[list[
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def train_step(model: nn.Module, config: Config, batch: Sequence[Sample],
                prompt: Sequence[int], eos: int, opt: torch.optim.Optimizer) -> float:
     """One optimiser step on `batch`; returns the loss before the step."""
@@ -380,8 +376,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     to `out` and resuming from its checkpoint; write the adapter to `out`; returns it with the
     trained model. `progress(step, loss)` is called after each step. The record holds the exact
     training FLOPs (flops.asr_training: the teacher's passes and every step's forward and
-    backward) and the wall time."""
-    from speechbudget.flops.asr_training import step_flops
+    backward), the wall time and the peak RSS sampled during the steps (memory.RssPeak)."""
     a = config.adaptation
     if a.objective not in ("distill", "supervised"):
         raise AdapterError(f"adaptation.objective={a.objective!r}: expected 'distill' or "
@@ -414,6 +409,22 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
         rec = TrainRecord(**state["record"])
     plan = schedule(len(samples), a.steps, options.batch_size, options.seed)
     prompt, eos = list(bundle.prompt_ids), int(bundle.eos_id)
+    with RssPeak(interval_s=0.01, trim=False) as mem:
+        _run_steps(model, config, samples, plan, prompt, eos, opt, rec, options, out, ident,
+                   fp, bundle, mem, progress)
+    save_adapter(out, enc, config, fp, options, rec, bundle)
+    if ck.exists():
+        ck.unlink()
+    return DistillResult(out, model, rec)
+
+
+def _run_steps(model: nn.Module, config: Config, samples: Sequence[Sample],
+               plan: list[list[int]], prompt: list[int], eos: int, opt: torch.optim.Optimizer,
+               rec: TrainRecord, options: DistillOptions, out: Path, ident: dict, fp: str,
+               bundle: Any, mem: RssPeak, progress: Callable[[int, float], None] | None) -> None:
+    """train_adapter's loop: the steps still missing, with snapshots and checkpoints."""
+    from speechbudget.flops.asr_training import step_flops
+    a, enc, ck = config.adaptation, model.model.encoder, out / CHECKPOINT_FILE
     while rec.steps < a.steps:
         t0 = time.perf_counter()
         batch = [samples[i] for i in plan[rec.steps]]
@@ -424,7 +435,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
         rec.step_flops += f.total
         for k, v in f.breakdown.items():
             rec.flops_breakdown[k] = rec.flops_breakdown.get(k, 0.0) + v
-        rec.peak_mem_mb = max(rec.peak_mem_mb, _peak_mb())
+        rec.peak_mem_mb = max(rec.peak_mem_mb, mem.peak_mb or 0.0)
         if rec.steps in options.snapshot_steps and rec.steps < a.steps:
             snap = config.with_(adaptation=_with_steps(a, rec.steps))
             save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle)
@@ -433,10 +444,6 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
                         "optimizer": opt.state_dict(), "record": asdict(rec)}, ck)
         if progress is not None:
             progress(rec.steps, rec.losses[-1])
-    save_adapter(out, enc, config, fp, options, rec, bundle)
-    if ck.exists():
-        ck.unlink()
-    return DistillResult(out, model, rec)
 
 
 def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
