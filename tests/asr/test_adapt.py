@@ -48,7 +48,8 @@ def test_loss_falls_and_reload_is_identical(setup, tmp_path):
     assert losses[-1] < 0.8 * losses[0], losses
     # the memory of the steps: sampled RSS while they ran, at most the process's high-water mark
     import resource
-    assert 0 < res.record.peak_mem_mb <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # (2 % slack: the kernel updates its high-water mark lazily, per-thread RSS counters)
+    assert 0 < res.record.peak_mem_mb <= 1.02 * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert (tmp_path / "a" / ad.ADAPTER_FILE).exists()
     assert not (tmp_path / "a" / ad.CHECKPOINT_FILE).exists()
     loaded = ad.load_adapter(tmp_path / "a", cfg, bundle.model)
