@@ -36,6 +36,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
 
+def _mb(v: float | None) -> str:
+    return "not measured" if v is None else f"{v:.0f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "librispeech_sample"))
@@ -101,7 +105,7 @@ def main() -> None:
                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         goals = {name: {"adapt_wall_s": t["adapt_wall_s"],
                         "within_20_min": t["adapt_wall_s"] <= 20 * 60,
-                        "peak_rss_mb": t["peak_rss_mb"], "under_8_gb": t["peak_rss_mb"] < 8192}
+                        "peak_rss_mb": t["peak_rss_mb"], "under_8_gb": None if t["peak_rss_mb"] is None else t["peak_rss_mb"] < 8192}
                  for name, t in training.items()}
         doc = {"command": " ".join(sys.argv), "model": args.model, "goals": goals,
                "held_out_speakers": sorted(held), "n_test": len(test), "n_train": len(train),
@@ -197,7 +201,7 @@ def markdown(doc: dict) -> str:
         t = doc["training"][name]
         lines.append(f"| {t['label']} | {g['adapt_wall_s']:.0f} | {g['within_20_min']} | "
                      f"{t['train_tflops']:.2f} ({t['teacher_tflops']:.2f}) | "
-                     f"{g['peak_rss_mb']:.0f} | {g['under_8_gb']} |")
+                     f"{_mb(g['peak_rss_mb'])} | {g['under_8_gb']} |")
     lines += ["", "| distilled | stock WER | distilled WER | 30 s WER | gap recovered | "
               "train wall s | s/step | peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
     for name, g in doc["gap"].items():
@@ -205,7 +209,7 @@ def markdown(doc: dict) -> str:
         rs = "-" if g["recovered_share"] is None else f"{100 * g['recovered_share']:.0f}%"
         lines.append(f"| {t['label']} | {g['stock']:.2f} | {g['distilled']:.2f} | {g['30s']:.2f}"
                      f" | {rs} | {t['train_wall_s']:.0f} | {t['s_per_step']:.2f} | "
-                     f"{t['peak_rss_mb']:.0f} |")
+                     f"{_mb(t['peak_rss_mb'])} |")
     lines += ["", "WER vs training steps (step 0 = stock):", ""]
     for name, t in doc["training"].items():
         lines.append(f"- {t['label']}: " + ", ".join(f"{s}: {w:.2f}" for s, w in

@@ -228,4 +228,4 @@ def adapt_cmd(
     r = res.record
     err.print(f"wrote {res.path} ({r.steps} steps, {r.wall_s:.0f} s, loss {r.losses[0]:.4f} -> "
               f"{r.losses[-1]:.4f}, {r.train_flops / 1e12:.3f} training TFLOPs, peak "
-              f"{r.peak_mem_mb:.0f} MB)")
+              + (f"{r.peak_mem_mb:.0f} MB)" if r.peak_mem_mb is not None else "not measured)"))

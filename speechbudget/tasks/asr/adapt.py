@@ -97,7 +97,7 @@ class TrainRecord:
     losses: list[float] = field(default_factory=list)
     wall_s: float = 0.0         # training steps (this run and any earlier runs resumed from)
     teacher_s: float = 0.0      # the teacher passes
-    peak_mem_mb: float = 0.0    # peak RSS sampled during the steps (not the process's max)
+    peak_mem_mb: float | None = None  # peak RSS sampled during the steps; None: not measurable
     items: int = 0
     step_flops: float = 0.0     # FLOPs of the optimiser steps (flops.asr_training.step_flops)
     teacher_flops: float = 0.0  # FLOPs of the teacher's greedy passes (once per utterance)
@@ -377,6 +377,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     trained model. `progress(step, loss)` is called after each step. The record holds the exact
     training FLOPs (flops.asr_training: the teacher's passes and every step's forward and
     backward), the wall time and the peak RSS sampled during the steps (memory.RssPeak)."""
+    from speechbudget.flops.asr_training import step_flops
     a = config.adaptation
     if a.objective not in ("distill", "supervised"):
         raise AdapterError(f"adaptation.objective={a.objective!r}: expected 'distill' or "
@@ -410,40 +411,30 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     plan = schedule(len(samples), a.steps, options.batch_size, options.seed)
     prompt, eos = list(bundle.prompt_ids), int(bundle.eos_id)
     with RssPeak(interval_s=0.01, trim=False) as mem:
-        _run_steps(model, config, samples, plan, prompt, eos, opt, rec, options, out, ident,
-                   fp, bundle, mem, progress)
+        while rec.steps < a.steps:
+            t0 = time.perf_counter()
+            batch = [samples[i] for i in plan[rec.steps]]
+            rec.losses.append(train_step(model, config, batch, prompt, eos, opt))
+            rec.steps += 1
+            rec.wall_s += time.perf_counter() - t0
+            f = step_flops(config, step_groups(batch, len(prompt)))
+            rec.step_flops += f.total
+            for k, v in f.breakdown.items():
+                rec.flops_breakdown[k] = rec.flops_breakdown.get(k, 0.0) + v
+            if mem.peak_mb is not None:      # None where the RSS cannot be read (no /proc)
+                rec.peak_mem_mb = max(rec.peak_mem_mb or 0.0, mem.peak_mb)
+            if rec.steps in options.snapshot_steps and rec.steps < a.steps:
+                snap = config.with_(adaptation=_with_steps(a, rec.steps))
+                save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle)
+            if rec.steps % options.checkpoint_every == 0 and rec.steps < a.steps:
+                torch.save({"ident": ident, "trainable": trainable_state(enc),
+                            "optimizer": opt.state_dict(), "record": asdict(rec)}, ck)
+            if progress is not None:
+                progress(rec.steps, rec.losses[-1])
     save_adapter(out, enc, config, fp, options, rec, bundle)
     if ck.exists():
         ck.unlink()
     return DistillResult(out, model, rec)
-
-
-def _run_steps(model: nn.Module, config: Config, samples: Sequence[Sample],
-               plan: list[list[int]], prompt: list[int], eos: int, opt: torch.optim.Optimizer,
-               rec: TrainRecord, options: DistillOptions, out: Path, ident: dict, fp: str,
-               bundle: Any, mem: RssPeak, progress: Callable[[int, float], None] | None) -> None:
-    """train_adapter's loop: the steps still missing, with snapshots and checkpoints."""
-    from speechbudget.flops.asr_training import step_flops
-    a, enc, ck = config.adaptation, model.model.encoder, out / CHECKPOINT_FILE
-    while rec.steps < a.steps:
-        t0 = time.perf_counter()
-        batch = [samples[i] for i in plan[rec.steps]]
-        rec.losses.append(train_step(model, config, batch, prompt, eos, opt))
-        rec.steps += 1
-        rec.wall_s += time.perf_counter() - t0
-        f = step_flops(config, step_groups(batch, len(prompt)))
-        rec.step_flops += f.total
-        for k, v in f.breakdown.items():
-            rec.flops_breakdown[k] = rec.flops_breakdown.get(k, 0.0) + v
-        rec.peak_mem_mb = max(rec.peak_mem_mb, mem.peak_mb or 0.0)
-        if rec.steps in options.snapshot_steps and rec.steps < a.steps:
-            snap = config.with_(adaptation=_with_steps(a, rec.steps))
-            save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle)
-        if rec.steps % options.checkpoint_every == 0 and rec.steps < a.steps:
-            torch.save({"ident": ident, "trainable": trainable_state(enc),
-                        "optimizer": opt.state_dict(), "record": asdict(rec)}, ck)
-        if progress is not None:
-            progress(rec.steps, rec.losses[-1])
 
 
 def distill(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
