@@ -96,8 +96,7 @@ class ResultsStore:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"{self.path}: cannot create its folder ({e.strerror})") from None
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
-        if readonly and fresh:
+        if readonly and self.path.stat().st_size == 0:
             raise StoreError(f"{self.path}: an empty file, not a results store")
         self.db = None
         try:
@@ -106,16 +105,10 @@ class ResultsStore:
             self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None,
                                       check_same_thread=False)
             self.db.execute("PRAGMA busy_timeout = 60000")
-            if not fresh:
+            if readonly:
                 self._check_stamp()
-            if not readonly:
-                self.db.execute("PRAGMA journal_mode = WAL")
-                self.db.execute("PRAGMA synchronous = NORMAL")
-                self.db.executescript(SCHEMA)
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                                (str(SCHEMA_VERSION),))
-                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                self._initialise()
             self.db.execute("SELECT count(*) FROM configs").fetchone()
         except sqlite3.DatabaseError as e:
             if self.db is not None:
@@ -124,6 +117,36 @@ class ResultsStore:
         except StoreError:
             self.db.close()
             raise
+
+    def _initialise(self) -> None:
+        """Check the stamp, create the tables and stamp the file in one write transaction, so
+        that a second runner opening the same new file waits and then sees a complete, stamped
+        store (never tables without the stamp). WAL mode is switched on only after the file is
+        known to be ours (a foreign database is never modified)."""
+        with self._tx() as db:
+            fresh = db.execute("PRAGMA application_id").fetchone()[0] == 0 and not db.execute(
+                "SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if not fresh:
+                self._check_stamp()
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                       (str(SCHEMA_VERSION),))
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # switching to WAL needs the file alone for a moment and does not wait for the busy
+        # handler when another opener holds it: retry for as long as busy_timeout would wait
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        self.db.execute("PRAGMA synchronous = NORMAL")
 
     def _check_stamp(self) -> None:
         """Refuse an existing file that is not ours, before anything is written to it. A store

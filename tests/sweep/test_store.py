@@ -92,3 +92,43 @@ def test_bad_store_files(tmp_path):
     sqlite3.connect(other).execute("CREATE TABLE x (a)").connection.commit()
     with pytest.raises(StoreError, match="other.db"):
         ResultsStore(other, readonly=True)
+
+
+def test_runners_opening_one_new_file_at_once_all_see_a_stamped_store(tmp_path):
+    """Tables and stamp are written in one transaction: a second opener never sees our tables
+    without the stamp (which it would refuse as another tool's database)."""
+    import threading
+
+    for attempt in range(10):
+        path = tmp_path / f"new{attempt}.db"
+        barrier = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def open_it() -> None:
+            barrier.wait()
+            try:
+                ResultsStore(path).close()
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors[0]
+        with ResultsStore(path, readonly=True) as store:
+            assert store.journal_mode() == "wal"
+
+
+def test_a_foreign_database_is_left_byte_for_byte_unchanged(tmp_path):
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE x (a)")
+    con.commit()
+    con.close()
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="refusing to modify it"):
+        ResultsStore(other)
+    assert other.read_bytes() == before
+    assert not (tmp_path / "other.db-wal").exists()
