@@ -5,7 +5,8 @@
 
 One grid of tiny.en/base configurations (windows 30 s and dynamic, strides 1/2/4 at layer 2 and
 at the output: 20 configurations) runs twice on the same utterances, one after the other in this
-process: in full, then raced (sweep.racing: first 20 items, x2 per round, alpha 0.05). Each
+process: in full, then raced (sweep.racing: first 20 items, x2 per round, alpha 0.05; --rule
+best: also stop what the round's leader beats, --tolerance: the non-inferiority margin). Each
 store gets the recommendation (speechbudget.analysis.recommend, no limits). The raced answer
 passes when it is the full run's answer or in the full run's tie group (paired 95 %).
 Goal: <= 50 % of the full run's item evaluations and wall time.
@@ -40,6 +41,9 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=None, help="race.tolerance (metric units, "
                     "e.g. 0.005): also stop configurations a cheaper one is non-inferior to; the "
                     "recommendations are then made with the same tolerance")
+    ap.add_argument("--rule", choices=("dominated", "best"), default=None, help="race.rule: "
+                    "'best' also stops what the round's leader beats (F-Race; for the "
+                    "recommendation only)")
     ap.add_argument("--raced-first", action="store_true", help="run the raced sweep first (to "
                     "check that the order does not favour either)")
     args = ap.parse_args()
@@ -72,7 +76,8 @@ def main() -> None:
               tmp / "warmup.db", device=args.device, progress=False)
     runs = [("full", "grid"), ("raced", {"type": "grid", "race": {
         "first_items": args.first, "growth": 2, "alpha": 0.05,
-        **({"tolerance": args.tolerance} if args.tolerance else {})}})]
+        **({"tolerance": args.tolerance} if args.tolerance else {}),
+        **({"rule": args.rule} if args.rule else {})}})]
     for name, plan in (runs[::-1] if args.raced_first else runs):
         spec = spec_from_dict({**grid, "name": f"racing-{name}", "data": args.data,
                                "task_options": opts, "plan": plan})

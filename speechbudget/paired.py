@@ -91,6 +91,14 @@ def corpus_error(errors: np.ndarray, n_ref: np.ndarray, labels: np.ndarray | Non
     return np.nanmean(np.stack(per_class), axis=0)
 
 
+def corpus_error_of(results: Sequence[ItemResult], metric: str) -> float:
+    """The corpus error of one configuration's scored items (nan when none is scored)."""
+    p = pair_items(results, results, metric)
+    if not len(p):
+        return math.nan
+    return float(corpus_error(p.errors_a, p.n_ref, p.labels))
+
+
 @dataclass(frozen=True)
 class PairedDifference:
     """error(A) - error(B) on the same items, with its paired bootstrap CI."""

@@ -19,6 +19,16 @@ tolerance or a larger one (Y, or something cheaper, is non-inferior to it), so t
 the answer but stops measuring the rest of the frontier; without a tolerance only significantly
 dominated configurations stop.
 
+With `rule: best` (race.rule; the default is `dominated`) the race is run for the
+recommendation alone, as F-Race does: besides the rules above, X also stops once the round's
+leader L (the surviving configuration with the lowest error on the round's items) is shown
+better than X by more than the tolerance (0 without one): H0 "error(X) - error(L) <= tolerance"
+rejected one-sided at the same corrected level, whatever the two cost. `recommend` (with that
+tolerance or a smaller one, and no limits that exclude L) can then not name X nor put it in the
+tie group — the group holds only configurations the most accurate one cannot be told from — so
+the answer is kept, while cheap, inaccurate points of the Pareto frontier stop early and are
+reported with the items they were scored on.
+
 The most accurate configuration of a round can never be eliminated, so the race always ends
 with at least one survivor; survivors are aggregated as in a full sweep. An eliminated
 configuration keeps the items it was scored on in the store, and its status 'eliminated' with
@@ -31,7 +41,7 @@ import math
 from typing import Sequence
 
 from speechbudget.axes import Config
-from speechbudget.paired import pair_items, paired_difference
+from speechbudget.paired import corpus_error_of, pair_items, paired_difference
 from speechbudget.sweep.driver import Sweep
 from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
@@ -42,10 +52,13 @@ __all__ = ["METRIC_OF_TASK", "eliminations", "race_rounds", "run_race"]
 
 def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str, float | None],
                  metric: str, level_alpha: float, seed: int = 0,
-                 tolerance: float | None = None) -> dict[str, tuple[Config, str]]:
+                 tolerance: float | None = None,
+                 rule: str = "dominated") -> dict[str, tuple[Config, str]]:
     """key -> (the dominating configuration, evidence) for each configuration of `alive` that
     some other costs no more than and beats with p < level_alpha (paired); with a `tolerance`,
-    also each that a strictly cheaper one is shown non-inferior to within it (module doc)."""
+    also each that a strictly cheaper one is shown non-inferior to within it; with
+    rule="best", also each that the leader is shown better than by more than the tolerance
+    (module doc)."""
     def c_of(c: Config) -> float:
         v = cost.get(c.key)
         return math.inf if v is None else float(v)
@@ -67,9 +80,16 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
                 q = d.non_inferiority_p(tolerance)
                 if q < level_alpha:
                     best = (y, d, q, tolerance)
+        if best is None and rule == "best":
+            best = _behind_leader(x, alive, items, metric, level_alpha, seed, tolerance or 0.0)
         if best is not None:
             y, d, q, tol = best
-            if tol is None:
+            if tol == "leader":
+                margin = f" by more than {tolerance:g}" if tolerance else ""
+                out[x.key] = (y, f"the leader {y.label} is significantly better{margin}: "
+                                 f"{d.describe((x.label, y.label))}, one-sided p = {q:.2g} < "
+                                 f"{level_alpha:.2g} (Bonferroni)")
+            elif tol is None:
                 out[x.key] = (y, f"significantly worse than {y.label} at no more GFLOPs per "
                                  f"item: {d.describe((x.label, y.label))}, p = {q:.2g} < "
                                  f"{level_alpha:.2g} (Bonferroni)")
@@ -78,6 +98,30 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
                                  f"{d.describe((x.label, y.label))}, non-inferiority p = "
                                  f"{q:.2g} < {level_alpha:.2g} (Bonferroni)")
     return out
+
+
+def _behind_leader(x: Config, alive: Sequence[Config], items: dict[str, list], metric: str,
+                   level_alpha: float, seed: int, margin: float):
+    """(leader, difference, p, "leader") when the round's most accurate survivor is shown
+    better than `x` by more than `margin` (one-sided, normal approximation with the paired
+    bootstrap standard error); None otherwise."""
+    from scipy.stats import norm
+
+    scored = [(e, c.key, c) for c in alive
+              if math.isfinite(e := corpus_error_of(items.get(c.key, []), metric))]
+    if not scored:
+        return None
+    leader = min(scored, key=lambda t: (t[0], t[1]))[2]
+    if leader.key == x.key:
+        return None
+    p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric)
+    if len(p) < 2:
+        return None
+    d = paired_difference(p, seed=seed)
+    if d.diff <= margin:
+        return None
+    q = 0.0 if d.se <= 0 or not math.isfinite(d.se) else float(norm.sf((d.diff - margin) / d.se))
+    return (leader, d, q, "leader") if q < level_alpha else None
 
 
 def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
@@ -113,7 +157,7 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
         items = {c.key: [it for it in sweep.store.items(c.key) if it.item_id in ids[c.key]]
                  for c in alive}
         out = eliminations(alive, items, plan.gflops, metric, level,
-                           tolerance=spec.plan.race_tolerance)
+                           tolerance=spec.plan.race_tolerance, rule=spec.plan.race_rule)
         for key, (_, why) in out.items():
             c = next(c for c in alive if c.key == key)
             n = len(items[key])

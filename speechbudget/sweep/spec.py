@@ -82,6 +82,9 @@ class SpecError(SpeechbudgetError, ValueError):
         super().__init__(f"{where}{key}: {message}")
 
 
+RACE_RULES = ("dominated", "best")
+
+
 @dataclass(frozen=True)
 class PlanSpec:
     type: str
@@ -99,6 +102,7 @@ class PlanSpec:
     race_growth: float = 2.0
     race_alpha: float = 0.05
     race_tolerance: float | None = None                       # racing: non-inferiority margin
+    race_rule: str = "dominated"                              # racing: dominated | best
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,8 @@ class SweepSpec:
     def to_dict(self) -> dict[str, Any]:
         plan = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in self.plan.__dict__.items()
-                if not (k in ("optuna_storage", "study_name", "race_tolerance") and v is None)}
+                if not (k in ("optuna_storage", "study_name", "race_tolerance") and v is None)
+                and not (k == "race_rule" and v == "dominated")}
         # (options left unset stay out, so older specs keep their digests)
         return {"name": self.name, "task": self.task, "data": self.data,
                 "task_options": self.task_options, "models": list(self.models),
@@ -581,16 +586,22 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
 
 
 def _race(r: Any, err) -> dict[str, Any]:
-    """plan.race: true (defaults) or {first_items, growth, alpha, tolerance} (sweep.racing)."""
+    """plan.race: true (defaults) or {first_items, growth, alpha, tolerance, rule}
+    (sweep.racing)."""
     if r is True:
         r = {}
     if not isinstance(r, dict):
         raise err("plan.race", f"{r!r}: expected true or a mapping {{first_items, growth, alpha, "
-                               "tolerance}")
-    bad = sorted(set(r) - {"first_items", "growth", "alpha", "tolerance"})
+                               "tolerance, rule}")
+    bad = sorted(set(r) - {"first_items", "growth", "alpha", "tolerance", "rule"})
     if bad:
         raise err(f"plan.race.{bad[0]}", "not a racing option; options are first_items, "
-                                         "growth, alpha, tolerance")
+                                         "growth, alpha, tolerance, rule")
+    rule = r.get("rule", "dominated")
+    if rule not in RACE_RULES:
+        raise err("plan.race.rule", f"{rule!r}: expected one of {', '.join(RACE_RULES)} "
+                                    "(dominated: stop what a cheaper configuration beats; best: "
+                                    "also what the leader beats, for the recommendation only)")
     first, growth, alpha = r.get("first_items", 20), r.get("growth", 2.0), r.get("alpha", 0.05)
     if not isinstance(first, int) or isinstance(first, bool) or first < 2:
         raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
@@ -606,6 +617,8 @@ def _race(r: Any, err) -> dict[str, Any]:
     out = {"race_first_items": first, "race_growth": float(growth), "race_alpha": float(alpha)}
     if tol is not None:
         out["race_tolerance"] = float(tol)
+    if rule != "dominated":
+        out["race_rule"] = rule
     return out
 
 

@@ -106,3 +106,40 @@ def test_race_tolerance_is_validated_and_kept_out_of_old_digests(bundled_librisp
     assert "race_tolerance" not in plain.to_dict()["plan"]
     tol = spec_from_dict({**base, "plan": {"type": "grid", "race": {"tolerance": 0.005}}})
     assert tol.plan.race_tolerance == 0.005 and tol.to_dict()["plan"]["race_tolerance"] == 0.005
+
+
+def test_rule_best_stops_what_the_leader_beats_whatever_it_costs():
+    """rule="best" (F-Race): cheap configurations clearly less accurate than the leader stop,
+    though nothing cheaper dominates them; one the leader cannot be told from is kept; a margin
+    larger than the gap keeps the worse one too."""
+    import numpy as np
+
+    from speechbudget.axes import Config
+    from speechbudget.sweep.racing import eliminations
+    rng = np.random.default_rng(1)
+    base = rng.integers(1, 4, 200)
+    poor, tied, lead = (Config(task="asr", model="tiny.en", window=w) for w in (10, 20, 30))
+    items = {poor.key: _items(base + 1),                        # 5 points worse, cheapest
+             tied.key: _items(base + (rng.random(200) < 0.02) - (rng.random(200) < 0.02)),
+             lead.key: _items(base)}
+    cost = {poor.key: 1.0, tied.key: 2.0, lead.key: 3.0}
+    alive = [poor, tied, lead]
+    assert eliminations(alive, items, cost, "wer", 0.001) == {}      # nothing is dominated
+    out = eliminations(alive, items, cost, "wer", 0.001, rule="best")
+    assert set(out) == {poor.key}
+    assert out[poor.key][0] in (lead, tied) and "the leader" in out[poor.key][1]
+    # within a 6-point margin the poor one is not shown behind the leader (the tolerance rule
+    # then stops the dearer ones, which it is non-inferior to)
+    out = eliminations(alive, items, cost, "wer", 0.001, tolerance=0.06, rule="best")
+    assert poor.key not in out and all("the leader" not in why for _, why in out.values())
+
+
+def test_race_rule_is_validated_and_kept_out_of_old_digests(bundled_librispeech):
+    base = {"task": "asr", "data": str(bundled_librispeech), "models": ["tiny.en"]}
+    with pytest.raises(SpecError, match="plan.race.rule"):
+        spec_from_dict({**base, "plan": {"type": "grid", "race": {"rule": "fastest"}}})
+    plain = spec_from_dict({**base, "plan": {"type": "grid", "race": True}})
+    assert "race_rule" not in plain.to_dict()["plan"]
+    best = spec_from_dict({**base, "plan": {"type": "grid", "race": {"rule": "best"}}})
+    assert best.plan.race_rule == "best" and best.to_dict()["plan"]["race_rule"] == "best"
+    assert best.digest != plain.digest
