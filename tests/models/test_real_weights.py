@@ -121,18 +121,24 @@ def compared(request, audio, utterances, tmp_path_factory):
         else:
             enc, _ = encode(b.model.model.encoder, mel.to(b.dtype))
     ours = greedy(b, enc, MAX_LENGTH)
-    return name, b, np.array(enc_ref), enc.float().numpy(), [r.sequences_ids[0] for r in res], ours
+    return (name, b, np.array(enc_ref), enc.float().numpy(), [r.sequences_ids[0] for r in res],
+            ours, ref, enc)
+
+
+def same_up_to_cap(r: list[int], o: list[int], cap: int) -> bool:
+    """Equal, or (both stopped by the length cap, not by eos) equal on what both produced."""
+    if len(r) >= cap and len(o) >= cap:
+        n = min(len(r), len(o))
+        return r[:n] == o[:n]
+    return r == o
 
 
 def test_greedy_tokens_identical_to_ctranslate2(compared, utterances):
-    name, b, _, _, ref_tokens, ours = compared
+    name, b, _, _, ref_tokens, ours, _, _ = compared
     cap = MAX_LENGTH - len(b.prompt_ids) - 2  # either side stopped by the cap, not by eos
 
     def same(r: list[int], o: list[int]) -> bool:
-        if len(r) >= cap and len(o) >= cap:
-            n = min(len(r), len(o))
-            return r[:n] == o[:n]
-        return r == o
+        return same_up_to_cap(r, o, cap)
 
     diffs = [(it["id"], r, o) for it, r, o in zip(utterances, ref_tokens, ours) if not same(r, o)]
     assert not diffs, f"{name}: {len(diffs)} of {len(ours)} transcripts differ: {diffs[:2]}"
@@ -143,8 +149,33 @@ def test_greedy_tokens_identical_to_ctranslate2(compared, utterances):
     assert sum(w in text for w in ref_words) >= len(ref_words) // 2, text
 
 
+def test_timestamped_greedy_identical_to_ctranslate2(compared, utterances):
+    """With timestamps (the prompt without <|notimestamps|>), our decoding loop with Whisper's
+    timestamp rules (tasks/asr/decode.TimestampRules) gives CTranslate2's tokens, timestamp
+    tokens included, on the same encoder input: faster-whisper's decoder on the same features.
+    The window's audio limit on timestamps (ours only) is left off here."""
+    from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+
+    name, b, enc_ref, _, _, _, ref, enc = compared
+    opts = DecodeOptions.from_bundle(b, timestamps=True)
+    assert opts.no_timestamps_id not in opts.prompt_ids
+    res = ref.generate(ctranslate2.StorageView.from_array(np.ascontiguousarray(enc_ref)),
+                       [list(opts.prompt_ids)] * enc_ref.shape[0], beam_size=1,
+                       max_length=MAX_LENGTH, suppress_blank=True)
+    ref_tokens = [r.sequences_ids[0] for r in res]
+    ours = WhisperDecoderRunner(b.model, opts).greedy(
+        enc, max_new_tokens=MAX_LENGTH - len(opts.prompt_ids)).tokens
+    cap = MAX_LENGTH - len(opts.prompt_ids) - 2
+    diffs = [(it["id"], r, o) for it, r, o in zip(utterances, ref_tokens, ours)
+             if not same_up_to_cap(r, o, cap)]
+    assert not diffs, f"{name}: {len(diffs)} of {len(ours)} timestamped transcripts differ: " \
+                      f"{diffs[:2]}"
+    assert all(t and t[0] >= opts.timestamp_begin for t in ours)   # each starts with a timestamp
+    assert sum(t >= opts.timestamp_begin for t in ours[0]) >= 2
+
+
 def test_encoder_matches_ctranslate2(compared):
-    name, _, enc_ref, enc, _, _ = compared
+    name, _, enc_ref, enc, _, _, _, _ = compared
     assert enc.shape == enc_ref.shape
     diff = np.abs(enc - enc_ref)
     # <= 1e-3 everywhere but a handful of elements: on base at 30 s, 3 of 15.4M elements differ by
