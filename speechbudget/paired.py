@@ -142,6 +142,15 @@ class PairedDifference:
         from scipy.stats import norm
         return float(norm.sf((self.diff + margin) / self.se))
 
+    def worse_by_more_than_p(self, margin: float) -> float:
+        """One-sided p-value of "A is worse than B by no more than `margin`" (H0: diff <=
+        margin), normal approximation with the bootstrap standard error: small when A is shown
+        worse than B by more than `margin`."""
+        if self.se <= 0 or not math.isfinite(self.se):
+            return 0.0 if self.diff > margin else 1.0
+        from scipy.stats import norm
+        return float(norm.sf((self.diff - margin) / self.se))
+
     def items_needed(self, delta: float, power: float = 0.8) -> int | None:
         """Items for a true difference of `delta` to give a CI excluding 0 with probability
         `power` (normal approximation from the paired bootstrap variance); None when the two

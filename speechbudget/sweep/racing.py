@@ -63,9 +63,11 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
         v = cost.get(c.key)
         return math.inf if v is None else float(v)
 
+    leader = _leader(alive, items, metric) if rule == "best" else None
+    margin = tolerance or 0.0
     out: dict[str, tuple[Config, str]] = {}
     for x in alive:
-        best = None
+        best = None                     # (rival, difference, p, kind)
         for y in alive:
             if y.key == x.key or cost.get(y.key) is None or c_of(y) > c_of(x):
                 continue
@@ -75,53 +77,42 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
             d = paired_difference(p, seed=seed)
             if d.diff > 0 and d.p_value < level_alpha and (best is None or
                                                            d.p_value < best[2]):
-                best = (y, d, d.p_value, None)
+                best = (y, d, d.p_value, "dominated")
             elif tolerance is not None and c_of(y) < c_of(x) and best is None:
                 q = d.non_inferiority_p(tolerance)
                 if q < level_alpha:
-                    best = (y, d, q, tolerance)
-        if best is None and rule == "best":
-            best = _behind_leader(x, alive, items, metric, level_alpha, seed, tolerance or 0.0)
+                    best = (y, d, q, "non-inferior")
+        if best is None and leader is not None and leader.key != x.key:
+            p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric)
+            if len(p) >= 2:
+                d = paired_difference(p, seed=seed)
+                q = d.worse_by_more_than_p(margin)
+                if q < level_alpha:
+                    best = (leader, d, q, "leader")
         if best is not None:
-            y, d, q, tol = best
-            if tol == "leader":
-                margin = f" by more than {tolerance:g}" if tolerance else ""
-                out[x.key] = (y, f"the leader {y.label} is significantly better{margin}: "
-                                 f"{d.describe((x.label, y.label))}, one-sided p = {q:.2g} < "
+            y, d, q, kind = best
+            names = (x.label, y.label)
+            if kind == "leader":
+                by = f" by more than {tolerance:g}" if tolerance else ""
+                out[x.key] = (y, f"the leader {y.label} is significantly better{by}: "
+                                 f"{d.describe(names)}, one-sided p = {q:.2g} < "
                                  f"{level_alpha:.2g} (Bonferroni)")
-            elif tol is None:
+            elif kind == "dominated":
                 out[x.key] = (y, f"significantly worse than {y.label} at no more GFLOPs per "
-                                 f"item: {d.describe((x.label, y.label))}, p = {q:.2g} < "
+                                 f"item: {d.describe(names)}, p = {q:.2g} < "
                                  f"{level_alpha:.2g} (Bonferroni)")
             else:
-                out[x.key] = (y, f"{y.label} costs less and is shown no more than {tol:g} worse: "
-                                 f"{d.describe((x.label, y.label))}, non-inferiority p = "
-                                 f"{q:.2g} < {level_alpha:.2g} (Bonferroni)")
+                out[x.key] = (y, f"{y.label} costs less and is shown no more than "
+                                 f"{tolerance:g} worse: {d.describe(names)}, non-inferiority "
+                                 f"p = {q:.2g} < {level_alpha:.2g} (Bonferroni)")
     return out
 
 
-def _behind_leader(x: Config, alive: Sequence[Config], items: dict[str, list], metric: str,
-                   level_alpha: float, seed: int, margin: float):
-    """(leader, difference, p, "leader") when the round's most accurate survivor is shown
-    better than `x` by more than `margin` (one-sided, normal approximation with the paired
-    bootstrap standard error); None otherwise."""
-    from scipy.stats import norm
-
+def _leader(alive: Sequence[Config], items: dict[str, list], metric: str) -> Config | None:
+    """The surviving configuration with the lowest corpus error on its items (ties: by key)."""
     scored = [(e, c.key, c) for c in alive
               if math.isfinite(e := corpus_error_of(items.get(c.key, []), metric))]
-    if not scored:
-        return None
-    leader = min(scored, key=lambda t: (t[0], t[1]))[2]
-    if leader.key == x.key:
-        return None
-    p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric)
-    if len(p) < 2:
-        return None
-    d = paired_difference(p, seed=seed)
-    if d.diff <= margin:
-        return None
-    q = 0.0 if d.se <= 0 or not math.isfinite(d.se) else float(norm.sf((d.diff - margin) / d.se))
-    return (leader, d, q, "leader") if q < level_alpha else None
+    return min(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
 
 
 def run_race(sweep: Sweep, plan: Plan) -> list[Config]:

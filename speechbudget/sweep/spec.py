@@ -83,6 +83,10 @@ class SpecError(SpeechbudgetError, ValueError):
 
 
 RACE_RULES = ("dominated", "best")
+# plan options added after the first release: left out of to_dict() when unset, so that older
+# specs keep their digests
+PLAN_OPTION_DEFAULTS = {"optuna_storage": None, "study_name": None, "race_tolerance": None,
+                        "race_rule": "dominated"}
 
 
 @dataclass(frozen=True)
@@ -183,9 +187,7 @@ class SweepSpec:
     def to_dict(self) -> dict[str, Any]:
         plan = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in self.plan.__dict__.items()
-                if not (k in ("optuna_storage", "study_name", "race_tolerance") and v is None)
-                and not (k == "race_rule" and v == "dominated")}
-        # (options left unset stay out, so older specs keep their digests)
+                if not (k in PLAN_OPTION_DEFAULTS and v == PLAN_OPTION_DEFAULTS[k])}
         return {"name": self.name, "task": self.task, "data": self.data,
                 "task_options": self.task_options, "models": list(self.models),
                 "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
