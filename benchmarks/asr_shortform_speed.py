@@ -1,12 +1,13 @@
 """Short-form evaluation speed before and after the long-form rework, side by side in one run.
 
-    OMP_NUM_THREADS=2 python benchmarks/asr_shortform_speed.py [--before 321f886^] [--after HEAD]
+    OMP_NUM_THREADS=2 python benchmarks/asr_shortform_speed.py [--before 185ee98] [--after HEAD]
         [--data ../shared/data/librispeech_sample] [--limit 60] [--batch-size 8] [--threads 2]
         [--windows 30,dynamic] [--rounds 3]
 
 The long-form issue asks that short-form evaluation (utterances no longer than the window) keeps
-its speed. `--before` defaults to the commit just before timestamp decoding and the sequential
-long-form rule landed (321f886: greedy and beam as strategies over one decoding loop). Each
+its speed. `--before` defaults to 185ee98, the last commit before the rework that runs: timestamp
+decoding and the sequential long-form rule landed in 321f886, and its parent d7ac506 (the geometry
+module) breaks `AsrTask.run_shard` (an import pasted into runner.py's docstring). Each
 revision is checked out into a temporary `git worktree` and run in its own Python process
 (PYTHONPATH = that tree, so its own `speechbudget` is imported), with the same venv, data, thread
 count and batch size: `AsrTask.run_shard` over every shard of tiny.en at each window, after the
@@ -76,7 +77,7 @@ def run_tree(tree: Path, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--before", default="321f886^")
+    ap.add_argument("--before", default="185ee98")
     ap.add_argument("--after", default="HEAD")
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "librispeech_sample"))
     ap.add_argument("--limit", type=int, default=60)
