@@ -9,7 +9,10 @@ process: in full, then raced (sweep.racing: first 20 items, x2 per round, alpha 
 best: also stop what the round's leader beats, --tolerance: the non-inferiority margin). Each
 store gets the recommendation (speechbudget.analysis.recommend, no limits). The raced answer
 passes when it is the full run's answer or in the full run's tie group (paired 95 %).
-Goal: <= 50 % of the full run's item evaluations and wall time.
+Goal: <= 50 % of the full run's item evaluations and wall time. Beside the wall time each half
+records this process's CPU seconds and the 1-minute load average when it ended: on a machine
+shared with other work the wall ratio is skewed by whoever else ran, the CPU ratio much less
+(the load average says how busy the machine was).
 Results: benchmarks/results/racing.{json,md}.
 """
 from __future__ import annotations
@@ -81,12 +84,13 @@ def main() -> None:
     for name, plan in (runs[::-1] if args.raced_first else runs):
         spec = spec_from_dict({**grid, "name": f"racing-{name}", "data": args.data,
                                "task_options": opts, "plan": plan})
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         s = run_sweep(spec, tmp / f"{name}.db", device=args.device, progress=False)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         loaded = load_results(tmp / f"{name}.db")
         rec = recommend(loaded.results, items=loaded.items, tolerance=args.tolerance)
-        out[name] = {"wall_s": wall, "items_run": s.items_run, "configs": s.configs,
+        out[name] = {"wall_s": wall, "cpu_s": cpu, "load_1min": os.getloadavg()[0],
+                     "items_run": s.items_run, "configs": s.configs,
                      "finished": s.finished, "eliminated": s.eliminated,
                      "recommended": rec.best[0].label, "most_accurate": rec.most_accurate[0].label,
                      "tie_group": [t.config.label for t in rec.tie_group],
@@ -94,6 +98,7 @@ def main() -> None:
     full, raced = out["full"], out["raced"]
     out["item_ratio"] = raced["items_run"] / full["items_run"]
     out["wall_ratio"] = raced["wall_s"] / full["wall_s"]
+    out["cpu_ratio"] = raced["cpu_s"] / full["cpu_s"]
     out["same_answer"] = raced["recommended"] == full["recommended"]
     out["answer_in_full_tie_group"] = raced["recommended"] in full["tie_group"]
     res = Path(args.out)
@@ -108,6 +113,10 @@ def main() -> None:
           f"{out['item_ratio']:.2f} |",
           f"| wall time (s) | {full['wall_s']:.0f} | {raced['wall_s']:.0f} | "
           f"{out['wall_ratio']:.2f} |",
+          f"| CPU time of this process (s) | {full['cpu_s']:.0f} | {raced['cpu_s']:.0f} | "
+          f"{out['cpu_ratio']:.2f} |",
+          f"| load average (1 min) at the end | {full['load_1min']:.1f} | "
+          f"{raced['load_1min']:.1f} | |",
           f"| recommended | {full['recommended']} | {raced['recommended']} | "
           f"{'same' if out['same_answer'] else ('tied in full run' if out['answer_in_full_tie_group'] else 'DIFFERENT')} |",
           "", f"Full run: {full['message']}", "", f"Raced: {raced['message']}", "",

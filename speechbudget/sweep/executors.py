@@ -7,7 +7,9 @@ configurations run. Results go back to the driver, which alone writes the store.
 
 A unit whose task raises is a failure of that configuration (recorded with the reason, never
 retried in the same run). A worker that dies (killed, out of memory) has its units retried up to
-`max_retries` times, then they are recorded as failed.
+`max_retries` times, then they are recorded as failed. Pool workers (process, Ray) stay up
+from one `run` call to the next - racing rounds, adaptive batches - with their models loaded
+and caches warm, until the driver calls `close`.
 """
 from __future__ import annotations
 
@@ -229,24 +231,33 @@ class LocalExecutor(Executor):
 
 class ProcessExecutor(Executor):
     """A pool of worker processes; each owns one queue of bundles (so its cache is reused).
-    A worker that dies is replaced and its unfinished units are retried."""
+    A worker that dies is replaced and its unfinished units are retried. The workers (their
+    loaded models, warm-ups and caches) stay up from one `run` to the next - a racing round or
+    an adaptive batch does not start new processes - until `close`."""
 
     name = "process"
 
-    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
+    def __init__(self, workers: int = 1, device: str = "cpu", max_retries: int = 2,
+                 cache_bytes: int = DEFAULT_MAX_BYTES):
+        super().__init__(workers=workers, device=device, max_retries=max_retries,
+                         cache_bytes=cache_bytes)
+        self._pools: list[Any] = []     # one single-process pool per worker queue
+
+    def _new_pool(self) -> Any:
         import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import ProcessPoolExecutor
+        return ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker,
+                                   initargs=(threads_per_worker(self.workers), self.cache_bytes))
+
+    def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
+        from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
-        ctx = mp.get_context("spawn")
-        threads = threads_per_worker(self.workers)
         queues = [deque(q) for q in assign_bundles(units, self.workers, cost) if q]
-
-        def new_pool() -> ProcessPoolExecutor:
-            return ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(threads, self.cache_bytes))
-
-        pools = [new_pool() for _ in queues]
+        pools = self._pools
+        while len(pools) < len(queues):
+            pools.append(self._new_pool())
         attempts: dict[tuple[str, str], int] = {}
 
         def start(i: int, u: WorkUnit) -> Any:
@@ -264,7 +275,7 @@ class ProcessExecutor(Executor):
                 yield r
             except BrokenProcessPool as e:
                 pools[i].shutdown(wait=False, cancel_futures=True)
-                pools[i] = new_pool()
+                pools[i] = self._new_pool()
                 if attempts[k] <= self.max_retries:
                     queues[i].appendleft(u)
                 else:
@@ -272,17 +283,25 @@ class ProcessExecutor(Executor):
                                      error=f"worker process died {attempts[k]} times ({e})",
                                      crashed=True, attempts=attempts[k])
 
+        done = False
         try:
             yield from drive_queues(queues, skip, start, wait_some, outcome, claim)
+            done = True
         finally:
-            for p in pools:
-                p.shutdown(wait=True, cancel_futures=True)
+            if not done:   # abandoned (an error, Ctrl-C): nothing keeps running in the background
+                self.close()
+
+    def close(self) -> None:
+        for p in self._pools:
+            p.shutdown(wait=True, cancel_futures=True)
+        self._pools = []
 
 
 class RayExecutor(Executor):
     """Ray actors (one per worker, `num_cpus` each), on a cluster at `address` or a local Ray.
     Each actor owns one queue of bundles; a killed actor is restarted by Ray and the unit it was
-    running is retried (`max_retries`), then recorded as failed."""
+    running is retried (`max_retries`), then recorded as failed. The actors stay up from one
+    `run` to the next (models loaded, caches warm) until `close`."""
 
     name = "ray"
 
@@ -294,6 +313,7 @@ class RayExecutor(Executor):
         self.num_gpus = num_gpus
         self.worker_pids: list[int] = []
         self._actors: list[Any] = []
+        self._worker_class: Any = None
         self._started_ray = False
 
     def _start(self) -> None:
@@ -304,30 +324,40 @@ class RayExecutor(Executor):
                      **({} if self.address else {"num_cpus": max(self.workers, 1)}))
             self._started_ray = True
 
+    def _new_actor(self) -> Any:
+        return self._worker_class.remote(max(1, int(self.num_cpus)), self.cache_bytes)
+
+    def _actors_for(self, n: int) -> list[Any]:
+        """At least `n` actors, those of earlier runs first (started on the first call)."""
+        import ray
+        if self._worker_class is None:
+            self._start()
+            num_gpus = self.num_gpus
+            if num_gpus is None:  # cuda: one GPU per actor, or a share when there are fewer GPUs
+                num_gpus = 0.0
+                if self.device.startswith("cuda"):
+                    gpus = ray.cluster_resources().get("GPU", 0)
+                    if gpus <= 0:
+                        raise ValueError(f"device {self.device!r}, but the Ray cluster "
+                                         f"({self.address or 'local'}) has no GPU")
+                    num_gpus = 1.0 if gpus >= self.workers else gpus / self.workers
+            self._worker_class = ray.remote(_RayWorker).options(
+                num_cpus=self.num_cpus, num_gpus=num_gpus, max_restarts=self.max_retries,
+                max_task_retries=self.max_retries)
+        while len(self._actors) < n:
+            self._actors.append(self._new_actor())
+        self.worker_pids = ray.get([a.pid.remote() for a in self._actors])
+        return self._actors
+
     def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
         import ray
         from ray.exceptions import RayActorError, RayTaskError
 
-        self._start()
-        num_gpus = self.num_gpus
-        if num_gpus is None:  # cuda: one GPU per actor, or a share when there are fewer GPUs
-            num_gpus = 0.0
-            if self.device.startswith("cuda"):
-                gpus = ray.cluster_resources().get("GPU", 0)
-                if gpus <= 0:
-                    raise ValueError(f"device {self.device!r}, but the Ray cluster "
-                                     f"({self.address or 'local'}) has no GPU")
-                num_gpus = 1.0 if gpus >= self.workers else gpus / self.workers
-        Worker = ray.remote(_RayWorker).options(
-            num_cpus=self.num_cpus, num_gpus=num_gpus, max_restarts=self.max_retries,
-            max_task_retries=self.max_retries)
         queues = [deque(q) for q in assign_bundles(units, self.workers, cost) if q]
-        threads = max(1, int(self.num_cpus))
-        self._actors = [Worker.remote(threads, self.cache_bytes) for _ in queues]
-        self.worker_pids = ray.get([a.pid.remote() for a in self._actors])
+        actors = self._actors_for(len(queues))
 
         def start(i: int, u: WorkUnit) -> Any:
-            return self._actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
+            return actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
 
         def wait_some(running: list[Any]) -> Iterable[Any]:
             return ray.wait(running, num_returns=1)[0]
@@ -341,12 +371,15 @@ class RayExecutor(Executor):
                                        f"{type(e).__name__}: {str(e).splitlines()[0][:300]}",
                                  crashed=True, attempts=self.max_retries + 1)
                 if isinstance(e, RayActorError):  # restarts exhausted: a fresh actor
-                    self._actors[i] = Worker.remote(threads, self.cache_bytes)
+                    actors[i] = self._new_actor()
 
+        done = False
         try:
             yield from drive_queues(queues, skip, start, wait_some, outcome, claim)
+            done = True
         finally:
-            self.close()
+            if not done:   # abandoned (an error, Ctrl-C): stop the actors' work
+                self.close()
 
     def close(self) -> None:
         try:
@@ -356,6 +389,7 @@ class RayExecutor(Executor):
         except Exception:  # noqa: BLE001 (best effort at shutdown)
             pass
         self._actors = []
+        self._worker_class = None
         if self._started_ray:
             import ray
             ray.shutdown()

@@ -17,7 +17,10 @@ tolerance worse than X: H0 "error(Y) - error(X) >= tolerance" rejected one-sided
 corrected level. X can then no longer be the answer of `recommend --tolerance` with that
 tolerance or a larger one (Y, or something cheaper, is non-inferior to it), so the race keeps
 the answer but stops measuring the rest of the frontier; without a tolerance only significantly
-dominated configurations stop.
+dominated configurations stop. This rule never stops the round's leader (the surviving
+configuration with the lowest error on the round's items): `recommend --tolerance` measures the
+tie group against the most accurate configuration, and with it gone a lesser reference could
+admit a configuration the full run shows worse than the most accurate by more than the tolerance.
 
 With `rule: best` (race.rule; the default is `dominated`) the race is run for the
 recommendation alone, as F-Race does: besides the rules above, X also stops once the round's
@@ -63,11 +66,15 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
         v = cost.get(c.key)
         return math.inf if v is None else float(v)
 
-    leader = _leader(alive, items, metric) if rule == "best" else None
+    leader = _leader(alive, items, metric) if rule == "best" or tolerance is not None else None
     margin = tolerance or 0.0
     out: dict[str, tuple[Config, str]] = {}
     for x in alive:
         best = None                     # (rival, difference, p, kind)
+        # the leader stays: `recommend --tolerance` measures the tie group against the most
+        # accurate, so stopping it (a cheaper one being within the tolerance of it) would let a
+        # lesser reference admit configurations the full run shows worse by more than that
+        is_leader = leader is not None and leader.key == x.key
         for y in alive:
             if y.key == x.key or cost.get(y.key) is None or c_of(y) > c_of(x):
                 continue
@@ -78,11 +85,12 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
             if d.diff > 0 and d.p_value < level_alpha and (best is None or
                                                            d.p_value < best[2]):
                 best = (y, d, d.p_value, "dominated")
-            elif tolerance is not None and c_of(y) < c_of(x) and best is None:
+            elif tolerance is not None and c_of(y) < c_of(x) and best is None \
+                    and not is_leader:
                 q = d.non_inferiority_p(tolerance)
                 if q < level_alpha:
                     best = (y, d, q, "non-inferior")
-        if best is None and leader is not None and leader.key != x.key:
+        if best is None and rule == "best" and leader is not None and not is_leader:
             p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric)
             if len(p) >= 2:
                 d = paired_difference(p, seed=seed)

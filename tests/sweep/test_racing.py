@@ -143,3 +143,79 @@ def test_race_rule_is_validated_and_kept_out_of_old_digests(bundled_librispeech)
     best = spec_from_dict({**base, "plan": {"type": "grid", "race": {"rule": "best"}}})
     assert best.plan.race_rule == "best" and best.to_dict()["plan"]["race_rule"] == "best"
     assert best.digest != plain.digest
+
+
+def test_the_tolerance_rule_never_stops_the_leader():
+    """A cheaper configuration within the tolerance of the most accurate one stops a dearer,
+    less accurate one, but not the most accurate itself: `recommend --tolerance` measures the
+    tie group against it, so without it a lesser reference could admit more."""
+    import numpy as np
+
+    from speechbudget.axes import Config
+    from speechbudget.sweep.racing import eliminations
+    rng = np.random.default_rng(2)
+    base = rng.integers(0, 3, 300)
+    cheap, mid, lead = (Config(task="asr", model="tiny.en", window=w) for w in (10, 20, 30))
+    items = {cheap.key: _items(base + (rng.random(300) < 0.05)),   # ~0.25 points worse
+             mid.key: _items(base + (rng.random(300) < 0.10)),     # ~0.5 points worse
+             lead.key: _items(base)}                               # most accurate, dearest
+    cost = {cheap.key: 1.0, mid.key: 2.0, lead.key: 3.0}
+    for rule in ("dominated", "best"):
+        out = eliminations([cheap, mid, lead], items, cost, "wer", 0.001, tolerance=0.03,
+                           rule=rule)
+        assert set(out) == {mid.key}, rule
+        assert out[mid.key][0] == cheap and "no more than 0.03 worse" in out[mid.key][1]
+    # the cheaper one is within the tolerance of the leader too: only the leader exemption keeps it
+    from speechbudget.paired import pair_items, paired_difference
+    d = paired_difference(pair_items(items[lead.key], items[cheap.key], "wer"))
+    assert d.non_inferiority_p(0.03) < 0.001
+
+
+def test_a_survivor_scores_every_item_as_in_the_full_run(tmp_path, bundled_librispeech,
+                                                         monkeypatch):
+    """Real tiny.en: after the stride-4 configuration stops in round 1, stride 1 runs alone
+    (no longer reusing the stride-4 run's cached layer-2 states); its per-item results are
+    those of the full run, where it did reuse them."""
+    import json
+
+    from speechbudget.sweep import racing
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:4]
+    for r in rows:
+        r["audio"] = str((bundled_librispeech / r["audio"]).resolve())
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = {"task": "asr", "models": ["tiny.en"], "data": str(tmp_path / "manifest.jsonl"),
+            "task_options": {"batch_size": 1, "warmup": False, "n_boot": 50},
+            "axes": {"window": [30], "stride": [1, 4], "stride_at": [2]}}
+    full = run_sweep({**spec, "plan": "grid"}, tmp_path / "f.db", progress=False, device="cpu")
+
+    def stop_stride_4(alive, items, *a, **kw):
+        return {c.key: (c, "stopped by the test") for c in alive if c.stride == 4}
+    monkeypatch.setattr(racing, "eliminations", stop_stride_4)
+    raced = run_sweep({**spec, "plan": {"type": "grid", "race": {"first_items": 2}}},
+                      tmp_path / "r.db", progress=False, device="cpu")
+    assert len(raced.eliminated) == 1 and raced.finished == 1
+    survivor = next(c for c, _ in raced.metrics)
+    assert survivor.stride == 1
+
+    def per_item(path):
+        return sorted((r.item_id, r.ok, r.prediction, r.errors, r.n_ref, r.decoded_tokens,
+                       r.gflops) for r in ResultsStore(path).items(survivor.key))
+    got = per_item(tmp_path / "r.db")
+    assert len(got) == 4 and got == per_item(tmp_path / "f.db")
+    full_m = next(m for c, m in full.metrics if c.key == survivor.key)
+    raced_m = next(m for _, m in raced.metrics)
+    assert (raced_m.value, raced_m.gflops) == (full_m.value, full_m.gflops)
+
+
+def test_process_workers_stay_up_across_racing_rounds(write_spec, tmp_path):
+    """Every round of a race runs in the same worker process (models stay loaded), not in a
+    fresh one per round."""
+    p = write_spec("race", plan=RACE, **SPACE)
+    s = run_sweep(p, tmp_path / "p.db", executor="process", workers=1, progress=False,
+                  allow_runner=True)
+    assert s.rounds >= 2
+    st = ResultsStore(tmp_path / "p.db")
+    pids = {r.extra["pid"] for row in st.configs() for r in st.items(row["key"])}
+    assert len(pids) == 1
