@@ -18,7 +18,7 @@ intermediate adapters (WER vs training steps), and per adaptation: its wall time
 features + optimiser steps; a teacher pass shared with an earlier configuration is counted in
 each, so each is the time of adapting that configuration alone), its exact training FLOPs
 (flops.asr_training, the teacher's passes included) and the peak RSS sampled while its
-optimiser steps ran (memory.RssPeak: the memory the process needed for that adaptation, not the
+optimiser steps ran (memory.MemoryPeak: the memory the process needed for that adaptation, not the
 high-water mark of what ran before), checked against the goals (<= 20 minutes, < 8 GB).
 Writes benchmarks/results/asr_adapt.{json,md}.
 """

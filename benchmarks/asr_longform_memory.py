@@ -8,7 +8,7 @@ it): load the model, build the recording as benchmarks/asr_longform.py does (`As
 utterances joined with 0.4 s pauses; if the data set holds less than asked, that recording is
 repeated end to end until it is long enough), then transcribe it once (30 s window, timestamps,
 greedy, batch 8: the sequential long-form rule computes features per window) inside
-`speechbudget.memory.RssPeak`, which reports the peak RSS increase over the RSS at its start
+`speechbudget.memory.MemoryPeak`, which reports the peak RSS increase over the RSS at its start
 (model and waveform already loaded). Reported with the waveform's own size, so the increase can
 be read as "a few windows" or "grows with the recording". Writes
 benchmarks/results/asr_longform_memory.{json,md} (or `--out`).
@@ -34,7 +34,7 @@ def child(minutes: float, model: str, data: str, threads: int) -> dict:
     import torch
     torch.set_num_threads(threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from speechbudget.memory import RssPeak, rss_bytes
+    from speechbudget.memory import MemoryPeak, rss_bytes
     from speechbudget.tasks.asr.data import load_dataset
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.transcribe import transcribe
@@ -48,12 +48,12 @@ def child(minutes: float, model: str, data: str, threads: int) -> dict:
     transcribe(audio[:5 * SR], bundle=bundle)   # warm-up (first-call allocations)
     rss0 = rss_bytes()
     t0 = time.perf_counter()
-    with RssPeak() as peak:
+    with MemoryPeak() as peak:
         _, info = transcribe(audio, bundle=bundle)
     wall = time.perf_counter() - t0
     return {"minutes": len(audio) / SR / 60, "utterances": n_utts, "copies": copies,
             "waveform_mb": audio.nbytes / 2**20, "rss_before_mb": (rss0 or 0) / 2**20,
-            "peak_increase_mb": peak.increase_mb, "windows": info["windows"],
+            "peak_increase_mb": peak.increase_mb, "windows": info.windows,
             "wall_s": wall, "rtfx": len(audio) / SR / wall}
 
 

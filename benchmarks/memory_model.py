@@ -6,7 +6,7 @@
 For tiny.en and base at 30 s and 10 s windows, each in a fresh worker process (so nothing that
 ran before can change it): load the model, run `tasks.asr.runner.evaluate` on the first `--items`
 utterances (one shard of `--batch-size`), and record the task's measurement - the weights as
-loaded (`memory.module_mb`) and the peak RSS increase of the run itself (`memory.RssPeak`,
+loaded (`memory.module_mb`) and the peak RSS increase of the run itself (`memory.MemoryPeak`,
 sampled every 2 ms). Beside it, the model's prediction for the same utterance lengths and batch
 size. Goal (issue 11): the analytic peak within 20 % of the measured one. Also compares the
 activation part alone (model peak - weights vs the measured RSS increase), which is the harder
@@ -83,7 +83,7 @@ def main() -> None:
           f"`{res['command']}`: the first {args.items} utterances of {Path(args.data).name}, one "
           f"shard of batch {args.batch_size}, one fresh worker process per configuration, "
           f"{args.threads} threads, {res['machine'].get('cpu', '')}.", "",
-          "Measured = weights as loaded + peak RSS increase of the run (RssPeak). Model = "
+          "Measured = weights as loaded + peak RSS increase of the run (MemoryPeak). Model = "
           "speechbudget.tasks.asr.memory_model.memory_bytes for the same utterance lengths.", "",
           "| configuration | measured peak MB | model peak MB | error | measured RSS increase MB |"
           " model activations MB | error |", "|---|---|---|---|---|---|---|"]

@@ -2,19 +2,26 @@
 
 On a GPU, `torch.cuda.max_memory_allocated` after a reset is already per-piece. On the CPU the
 process's high-water mark (`ru_maxrss`) is not: once a large model has run, every later
-configuration reports that model's peak. `RssPeak` instead samples the resident set size
-(/proc/self/statm) in a background thread while the work runs and reports the peak *increase*
-over the RSS at its start. Before taking the starting value it asks glibc to hand freed heap
-memory back to the system (`malloc_trim(0)`), so memory a previous configuration freed but the
-allocator kept cannot absorb this one's allocations and hide them; and it fixes glibc's mmap
-threshold at its 128 KiB default (`mallopt`), which glibc otherwise raises after a large block is
-freed, so that after a large model every smaller configuration's tensors would come from the
-fragmenting heap instead of mmap: large tensors then always map and unmap, and the RSS follows
-what is alive whatever ran before.
+configuration reports that model's peak. `MemoryPeak` instead samples, in a background thread
+while the work runs, the bytes the process has allocated through malloc (glibc `mallinfo2`: heap
+chunks in use + mmapped chunks; torch's CPU tensors are allocated there) and reports the peak
+*increase* over the value at its start. Allocated bytes do not depend on what the allocator kept
+resident from earlier work, nor on where glibc placed a block, so run order cannot change them; and
+nothing about the allocator is changed, so the measured code runs at full speed.
 
-    with RssPeak() as peak:
+Where `mallinfo2` is missing (not glibc, or glibc < 2.33) it falls back to the resident set size
+(/proc/self/statm). Then, to keep run order out of the RSS, it first asks glibc (if present) to
+hand freed heap memory back (`malloc_trim(0)`) and fixes the mmap threshold at glibc's 128 KiB
+default (`mallopt`). glibc otherwise raises that threshold after a large block is freed, so
+after a large model every smaller configuration's tensors would come from a heap that stays
+resident. The cost: every tensor over 128 KiB is then mapped and unmapped on each use, which made
+short-form ASR about 10% slower (`benchmarks/asr_shortform_speed.md`), and why the allocation
+count is the default. The absolute resident peak (`peak_mb`) is sampled too.
+
+    with MemoryPeak() as peak:
         run()
     peak.increase_mb       # MB above the start, sampled every `interval_s`
+    peak.source            # "malloc" or "rss": what the increase counts
 """
 from __future__ import annotations
 
@@ -37,13 +44,35 @@ def rss_bytes() -> int | None:
         return None
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks",
+                                               "keepcost")]
+
+
+def _libc() -> Any:
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL("libc.so.6")
+    return _LIBC
+
+
+def allocated_bytes() -> int | None:
+    """Bytes this process has allocated through glibc malloc now (in-use heap chunks of every
+    arena + mmapped chunks, `mallinfo2`), or None without glibc >= 2.33."""
+    try:
+        fn = _libc().mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    info = fn()
+    return int(info.uordblks + info.hblkhd)
+
+
 def trim_heap() -> bool:
     """Return freed heap memory to the system (glibc malloc_trim); False where not glibc."""
-    global _LIBC
     try:
-        if _LIBC is None:
-            _LIBC = ctypes.CDLL("libc.so.6")
-        return bool(_LIBC.malloc_trim(0))
+        return bool(_libc().malloc_trim(0))
     except (OSError, AttributeError):
         return False
 
@@ -56,53 +85,63 @@ _PINNED = False
 def pin_malloc_thresholds() -> bool:
     """Fix glibc's mmap and trim thresholds (disabling their dynamic growth) once per process;
     False where not glibc."""
-    global _LIBC, _PINNED
+    global _PINNED
     if _PINNED:
         return True
     try:
-        if _LIBC is None:
-            _LIBC = ctypes.CDLL("libc.so.6")
-        ok = bool(_LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and \
-            bool(_LIBC.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES))
+        libc = _libc()
+        ok = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and \
+            bool(libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_BYTES))
     except (OSError, AttributeError):
         return False
     _PINNED = ok
     return ok
 
 
-class RssPeak:
-    """Context manager: the peak RSS increase (MB) of the code it wraps, sampled in a thread."""
+class MemoryPeak:
+    """Context manager: the peak increase (MB) of the memory the code it wraps allocated, and the
+    peak RSS while it ran, both sampled in a thread every `interval_s` (module docstring).
+    `trim` (RSS fallback only): trim the heap and fix glibc's thresholds first."""
 
     def __init__(self, interval_s: float = 0.002, trim: bool = True):
         self.interval_s = interval_s
         self.trim = trim
-        self.start_bytes: int | None = None
-        self.peak_bytes: int | None = None
+        self.source = "malloc" if allocated_bytes() is not None else "rss"
+        self.start_bytes: int | None = None      # of the source the increase counts
+        self.top_bytes: int | None = None
+        self.peak_bytes: int | None = None       # RSS
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def _counted(self) -> int | None:
+        return allocated_bytes() if self.source == "malloc" else rss_bytes()
+
+    def _take(self) -> None:
+        r, a = rss_bytes(), self._counted()
+        if r is not None and (self.peak_bytes is None or r > self.peak_bytes):
+            self.peak_bytes = r
+        if a is not None and (self.top_bytes is None or a > self.top_bytes):
+            self.top_bytes = a
+
     def _sample(self) -> None:
         while not self._stop.is_set():
-            r = rss_bytes()
-            if r is not None and (self.peak_bytes is None or r > self.peak_bytes):
-                self.peak_bytes = r
+            self._take()
             self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> "RssPeak":
-        if self.trim:
+    def __enter__(self) -> "MemoryPeak":
+        if self.trim and self.source == "rss":
             pin_malloc_thresholds()
             trim_heap()
-        self.start_bytes = rss_bytes()
-        self.peak_bytes = self.start_bytes
-        if self.start_bytes is not None:
-            self._thread = threading.Thread(target=self._sample, name="rss-peak", daemon=True)
+        self.start_bytes = self.top_bytes = self._counted()
+        self.peak_bytes = rss_bytes()
+        if self.start_bytes is not None or self.peak_bytes is not None:
+            self._thread = threading.Thread(target=self._sample, name="memory-peak",
+                                            daemon=True)
             self._thread.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        r = rss_bytes()
-        if r is not None and self.peak_bytes is not None and r > self.peak_bytes:
-            self.peak_bytes = r
+        self._take()
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -110,14 +149,15 @@ class RssPeak:
     @property
     def peak_mb(self) -> float | None:
         """The peak RSS (MB) sampled while the block ran (so far, while it runs): the memory the
-        process needed for it, not the process high-water mark of what ran before."""
+        process held for it, not the process high-water mark of what ran before."""
         return None if self.peak_bytes is None else self.peak_bytes / 2**20
 
     @property
     def increase_mb(self) -> float | None:
-        if self.start_bytes is None or self.peak_bytes is None:
+        """The peak increase (MB) over the start of what `source` counts."""
+        if self.start_bytes is None or self.top_bytes is None:
             return None
-        return max(0, self.peak_bytes - self.start_bytes) / 2**20
+        return max(0, self.top_bytes - self.start_bytes) / 2**20
 
 
 def module_mb(module: Any) -> float:

@@ -1,16 +1,17 @@
-"""The RSS sampler: a peak increase relative to the start, which earlier work cannot change."""
+"""The memory sampler: a peak increase relative to the start, which earlier work cannot change."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from speechbudget.memory import RssPeak, module_mb, rss_bytes, timed_sleep_alloc
+import speechbudget.memory as memory
+from speechbudget.memory import MemoryPeak, allocated_bytes, module_mb, rss_bytes, timed_sleep_alloc
 
 pytestmark = pytest.mark.skipif(rss_bytes() is None, reason="no /proc/self/statm here")
 
 
 def test_peak_increase_of_a_known_allocation():
-    with RssPeak() as p:
+    with MemoryPeak() as p:
         timed_sleep_alloc(64)
     assert 60 <= p.increase_mb <= 80
 
@@ -18,7 +19,7 @@ def test_peak_increase_of_a_known_allocation():
 def test_order_does_not_change_the_measurement():
     big_first = []
     for mb in (200, 40):
-        with RssPeak() as p:
+        with MemoryPeak() as p:
             timed_sleep_alloc(mb)
         big_first.append(p.increase_mb)
     # after the 200 MB piece, the process high-water mark is >= 200 MB; the 40 MB piece still
@@ -33,3 +34,26 @@ def test_module_mb_counts_weights_at_their_precision_once():
     tied = torch.nn.Sequential(lin, torch.nn.Linear(1024, 256))
     tied[1].weight = torch.nn.Parameter(lin.weight.detach().t())  # not tied: a new tensor
     assert module_mb(tied) > module_mb(lin)
+
+
+@pytest.mark.skipif(allocated_bytes() is None, reason="no glibc mallinfo2 here")
+def test_allocations_are_counted_and_the_allocator_is_left_alone(monkeypatch):
+    """With mallinfo2 the increase counts allocated bytes, and glibc's thresholds stay dynamic
+    (fixing them made every run slower): pin_malloc_thresholds is never called."""
+    calls = []
+    monkeypatch.setattr(memory, "pin_malloc_thresholds", lambda: calls.append(1) or True)
+    with MemoryPeak() as p:
+        x = torch.ones(16 * 2**20 // 4)   # 16 MiB
+        del x
+    assert p.source == "malloc" and calls == []
+    assert 15 <= p.increase_mb <= 20 and p.peak_mb is not None
+
+
+def test_without_mallinfo2_the_rss_is_used_with_fixed_thresholds(monkeypatch):
+    calls = []
+    monkeypatch.setattr(memory, "allocated_bytes", lambda: None)
+    monkeypatch.setattr(memory, "pin_malloc_thresholds", lambda: calls.append(1) or True)
+    with MemoryPeak() as p:
+        timed_sleep_alloc(48)
+    assert p.source == "rss" and calls == [1]
+    assert 44 <= p.increase_mb <= 64

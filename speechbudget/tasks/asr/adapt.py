@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from speechbudget.axes import Adaptation, Config
-from speechbudget.memory import RssPeak
+from speechbudget.memory import MemoryPeak
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.pipeline import AsrPipeline
 
@@ -376,7 +376,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     to `out` and resuming from its checkpoint; write the adapter to `out`; returns it with the
     trained model. `progress(step, loss)` is called after each step. The record holds the exact
     training FLOPs (flops.asr_training: the teacher's passes and every step's forward and
-    backward), the wall time and the peak RSS sampled during the steps (memory.RssPeak)."""
+    backward), the wall time and the peak RSS sampled during the steps (memory.MemoryPeak)."""
     from speechbudget.flops.asr_training import step_flops
     a = config.adaptation
     if a.objective not in ("distill", "supervised"):
@@ -410,7 +410,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
         rec = TrainRecord(**state["record"])
     plan = schedule(len(samples), a.steps, options.batch_size, options.seed)
     prompt, eos = list(bundle.prompt_ids), int(bundle.eos_id)
-    with RssPeak(interval_s=0.01, trim=False) as mem:
+    with MemoryPeak(interval_s=0.01, trim=False) as mem:
         while rec.steps < a.steps:
             t0 = time.perf_counter()
             batch = [samples[i] for i in plan[rec.steps]]

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import torch
 
 from speechbudget.machine import default_device
-from speechbudget.memory import RssPeak, module_mb
+from speechbudget.memory import MemoryPeak, module_mb
 from speechbudget.axes import Config
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
@@ -146,7 +146,7 @@ class AsrTask:
             cache_before = getattr(cache, "bytes", 0)
             try:
                 t_run = time.perf_counter()
-                with RssPeak() as rss:  # CPU: peak RSS increase of this run, not the process's
+                with MemoryPeak() as rss:  # CPU: peak allocation increase of this run
                     transcripts = pipe.transcribe_items(list(audio_of.items()), self.batch_size,
                                                         cache)
                 t_run = time.perf_counter() - t_run
@@ -342,7 +342,8 @@ def _sync_device(device: torch.device) -> None:
 
 def _peak_mem_mb(device: torch.device) -> float | None:
     """GPU: the allocator's peak since the shard started. CPU: None here (run_shard measures the
-    RSS increase of the run itself; the process high-water mark depends on run order)."""
+    allocation increase of the run itself, memory.MemoryPeak; the process high-water mark
+    depends on run order)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return None
