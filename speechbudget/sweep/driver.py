@@ -11,7 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
@@ -97,9 +97,9 @@ class Sweep:
                        self.spec.data, self.spec.runner)
 
     def execute(self, configs: Sequence[Config], gflops: dict[str, float | None],
-                first_shards: int | None = None) -> None:
+                only_shards: Collection[str] | None = None) -> None:
         """Run what is missing of `configs`; metrics for each configuration that completes.
-        `first_shards`: run only each configuration's first shards (a racing round)."""
+        `only_shards`: run only the shards with these ids (a racing round)."""
         s = self.summary
         todo: list[tuple[Config, list[Shard], list[Shard]]] = []
         for c in configs:
@@ -111,7 +111,8 @@ class Sweep:
                 continue
             status = self.store.shard_status(c.key)
             done = {k for k, v in status.items() if v["status"] == "done"}
-            wanted = shards if first_shards is None else shards[:first_shards]
+            wanted = shards if only_shards is None else \
+                [sh for sh in shards if sh.shard_id in only_shards]
             pending = [sh for sh in wanted if sh.shard_id not in done and
                        (self.retry_failed or status.get(sh.shard_id, {}).get("status") != "failed")]
             s.shards_skipped += len(wanted) - len(pending)
@@ -119,7 +120,7 @@ class Sweep:
                 if {sh.shard_id for sh in shards} <= done:
                     if c.key not in {k for k, _ in self._stored_metrics()}:
                         self._aggregate(c, shards)
-                    if first_shards is None:  # a racing round counts it in the last round
+                    if only_shards is None:  # a racing round counts it in the last round
                         s.reused += 1
                         s.finished += 1
                 elif not {sh.shard_id for sh in wanted} <= done:

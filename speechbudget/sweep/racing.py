@@ -2,7 +2,12 @@
 
 A plan with `race` (grid, star or iso_flops) runs every configuration on a first batch of items
 (`first_items`, rounded up to whole shards), then on growing batches (x `growth` per round)
-until the survivors have every item. After each round a configuration X is eliminated when
+until the survivors have every item. The rounds take the task's shards in a fixed pseudo-random
+order (`race_order`: by a hash of each shard's id), not in the task's own order (longest
+utterances first for ASR): each look then tests a sample of the whole data set rather than its
+longest items, and a configuration stopped after k of n items has spent about k/n of its
+compute, not the larger share the longest items take. Within a shard the task's batching is
+unchanged, and every configuration sees the same shards in the same order. After each round a configuration X is eliminated when
 another surviving configuration Y costs no more (analytic GFLOPs per item) and is significantly
 more accurate on the items both have scored so far: the paired bootstrap difference
 error(X) - error(Y) (speechbudget.paired) is > 0 with a two-sided p-value below
@@ -40,6 +45,7 @@ race (after a kill) takes the same decisions and runs only what is missing.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Sequence
 
@@ -50,7 +56,15 @@ from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
 
 METRIC_OF_TASK = {"asr": "wer", "ser": "ua"}
-__all__ = ["METRIC_OF_TASK", "eliminations", "race_rounds", "run_race"]
+__all__ = ["METRIC_OF_TASK", "eliminations", "race_order", "race_rounds", "run_race"]
+
+
+def race_order(shards: Sequence[Shard]) -> list[Shard]:
+    """The order in which a race visits `shards`: by the SHA-1 of each shard's id, so it is
+    the same for every configuration with the same shards, on every resume, on every machine,
+    and unrelated to utterance length."""
+    return sorted(shards, key=lambda sh: (hashlib.sha1(f"race|{sh.shard_id}".encode())
+                                          .hexdigest(), sh.shard_id))
 
 
 def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str, float | None],
@@ -131,7 +145,7 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
     shards: dict[str, list[Shard]] = {}
     for c in configs:
         try:
-            shards[c.key] = list(sweep.task.shards(c, sweep.dataset))
+            shards[c.key] = race_order(sweep.task.shards(c, sweep.dataset))
         except Exception:  # noqa: BLE001 (execute records the failure)
             shards[c.key] = []
     sizes = max((s for s in shards.values()), key=len, default=[])
@@ -141,13 +155,14 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
     s = sweep.summary
     before = (s.configs, s.shards_skipped)
     done_before = {c.key: sweep.store.done_shards(c.key) for c in configs}
-    reached = {c.key: 0 for c in configs}       # leading shards each configuration was run on
+    reached = {c.key: 0 for c in configs}       # shards (in race order) each configuration ran
     alive = configs
     for r, k in enumerate(rounds):
         last = r == len(rounds) - 1
         for c in alive:
             reached[c.key] = k
-        sweep.execute(alive, plan.gflops, first_shards=None if last else k)
+        sweep.execute(alive, plan.gflops, only_shards=None if last else
+                      {sh.shard_id for c in alive for sh in shards[c.key][:k]})
         if last:
             break
         failed = {row["key"] for row in sweep.store.configs(status="failed")}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from speechbudget.sweep import ResultsStore, run_sweep
-from speechbudget.sweep.racing import race_rounds
+from speechbudget.sweep.racing import race_order, race_rounds
+from speechbudget.tasks.base import Shard
 from speechbudget.sweep.spec import SpecError, spec_from_dict
 
 SPACE = {"models": ["tiny.en", "base.en", "small.en"],
@@ -19,6 +20,36 @@ def test_rounds_grow_geometrically_in_whole_shards_and_end_with_all():
     assert race_rounds([5] * 8, 12, 2) == [3, 5, 8]     # 12 -> 15 items, 24 -> 25, 48 -> all
     assert race_rounds([5] * 3, 100, 2) == [3]
     assert race_rounds([4, 4], 2, 1.1) == [1, 2]
+
+
+def test_rounds_visit_shards_in_a_fixed_order_unrelated_to_the_tasks():
+    """The race's looks sample the whole data set: not the task's leading (for ASR: longest)
+    shards, but a hash order that is the same whatever order the shards come in."""
+    shards = [Shard(f"asr-{n:05d}-x", (f"u{n}",), {}) for n in range(40)]
+    order = race_order(shards)
+    assert sorted(sh.shard_id for sh in order) == [sh.shard_id for sh in shards]
+    assert race_order(list(reversed(shards))) == order == race_order(order)
+    first = {int(sh.shard_id[4:9]) for sh in order[:10]}
+    assert first != set(range(10))                      # not the task's first ten
+    assert min(first) < 20 <= max(first)                # from both halves of the task's order
+
+
+def test_a_round_runs_the_race_order_shards(write_spec, tmp_path):
+    """A configuration stopped after round r was scored on the first shards in race order
+    (race_rounds' count for that round), not on the task's first shards."""
+    run_sweep(write_spec("race", plan=RACE, **SPACE), tmp_path / "r.db", progress=False,
+              allow_runner=True)
+    st = ResultsStore(tmp_path / "r.db")
+    survivor = st.configs(status="done")[0]["key"]
+    every = race_order([Shard(i, (), {}) for i in st.done_shards(survivor)])
+    assert len(every) == 8
+    stopped = st.configs(status="eliminated")
+    assert stopped
+    for r in stopped:
+        done = set(st.done_shards(r["key"]))
+        assert done in [{sh.shard_id for sh in every[:k]} for k in race_rounds([5] * 8, 10, 2)]
+    assert any(set(st.done_shards(r["key"])) != {sh.shard_id for sh in sorted(every, key=lambda
+               sh: sh.shard_id)[:len(st.done_shards(r["key"]))]} for r in stopped)
 
 
 def test_race_option_is_validated(bundled_librispeech):
