@@ -8,8 +8,8 @@ it): load the model, build the recording as benchmarks/asr_longform.py does (`As
 utterances joined with 0.4 s pauses; if the data set holds less than asked, that recording is
 repeated end to end until it is long enough), then transcribe it once (30 s window, timestamps,
 greedy, batch 8: the sequential long-form rule computes features per window) inside
-`speechbudget.memory.MemoryPeak`, which reports the peak RSS increase over the RSS at its start
-(model and waveform already loaded). Reported with the waveform's own size, so the increase can
+`speechbudget.memory.MemoryPeak`, which reports the peak increase of the bytes allocated through
+malloc over their value at its start (model and waveform already loaded). Reported with the waveform's own size, so the increase can
 be read as "a few windows" or "grows with the recording". Writes
 benchmarks/results/asr_longform_memory.{json,md} (or `--out`).
 """
@@ -53,7 +53,7 @@ def child(minutes: float, model: str, data: str, threads: int) -> dict:
     wall = time.perf_counter() - t0
     return {"minutes": len(audio) / SR / 60, "utterances": n_utts, "copies": copies,
             "waveform_mb": audio.nbytes / 2**20, "rss_before_mb": (rss0 or 0) / 2**20,
-            "peak_increase_mb": peak.increase_mb, "windows": info.windows,
+            "peak_increase_mb": peak.increase_mb, "counts": peak.source, "windows": info.windows,
             "wall_s": wall, "rtfx": len(audio) / SR / wall}
 
 
@@ -85,7 +85,7 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     md = [f"# Long-form peak memory (ours, {args.model}, fresh process per row)", "",
-          f"`{command}`", "", "| minutes | waveform MB | peak RSS increase MB | windows | RTFx |",
+          f"`{command}`", "", "| minutes | waveform MB | peak increase MB (allocated, MemoryPeak) | windows | RTFx |",
           "|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['minutes']:.1f} | {r['waveform_mb']:.0f} | {r['peak_increase_mb']:.0f} | "

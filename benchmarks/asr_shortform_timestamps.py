@@ -9,7 +9,9 @@ for faster-whisper), beam 1, temperature 0 (no fallback), no conditioning on pre
 fp32. Modes:
 - ours `AsrPipeline.transcribe_items` (batches of `--batch-size` utterances, longest first), window
   30 s and 10 s, `timestamps` "on" and "off" (an utterance longer than the 10 s window goes through
-  the sequential long-form rule either way);
+  the sequential long-form rule either way), and 10 s with the default "auto" (timestamps only for
+  an utterance longer than the window: off on the shorter ones, on the longer; at 30 s "auto" is
+  "off" on every utterance of the sample, none is longer than 30 s);
 - faster-whisper `WhisperModel.transcribe`, one utterance a call: `without_timestamps` False and
   True at 30 s, and `chunk_length=10` (its 10 s window, timestamps on) - the issue's references.
 WER after the Whisper normaliser (corpus: word errors / reference words); ours - faster-whisper
@@ -34,6 +36,7 @@ OURS = {  # mode -> (window, timestamps)
     "ours_30s_ts_off": (30, "off"),
     "ours_10s_ts_on": (10, "on"),
     "ours_10s_ts_off": (10, "off"),
+    "ours_10s_auto": (10, "auto"),   # the default: timestamps only where the audio is longer
 }
 FW = {  # mode -> faster-whisper transcribe options
     "fw_30s_ts_on": dict(without_timestamps=False),
@@ -41,7 +44,7 @@ FW = {  # mode -> faster-whisper transcribe options
     "fw_10s_ts_on": dict(without_timestamps=False, chunk_length=10),
 }
 PAIRS = [("ours_30s_ts_on", "fw_30s_ts_on"), ("ours_30s_ts_off", "fw_30s_ts_off"),
-         ("ours_10s_ts_on", "fw_10s_ts_on")]
+         ("ours_10s_ts_on", "fw_10s_ts_on"), ("ours_10s_auto", "fw_10s_ts_on")]
 FW_KW = dict(beam_size=1, temperature=0.0, condition_on_previous_text=False, vad_filter=False,
              language="en")
 

@@ -95,6 +95,8 @@ def test_long_audio_batched_equals_one_at_a_time(fake_bundle, window, stride, ts
             [(s.start, s.end, s.text) for s in together[i].segments]
         seeks = [r.seek for r in together[i].windows]
         assert seeks == sorted(set(seeks)) and seeks[0] == 0     # seek only moves forward
+        # a kept window holds no features or encoder states (memory stays bounded by the batch)
+        assert all(r.mel is None and r.enc is None for r in together[i].windows)
         assert all(s.end <= len(a) / SR + 0.02 for s in together[i].segments)
 
 

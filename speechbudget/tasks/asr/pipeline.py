@@ -594,6 +594,10 @@ class AsrPipeline:
         self._keep_segments(tr, r, [(start, end, p) for p in pieces])
 
     def _keep_segments(self, tr: Transcript, r: Row, segs) -> None:
+        """Add window `r` and its segments to the transcript. The window's log-mel and encoder
+        states are dropped here (its tokens, timings and attempts stay): a long recording then
+        holds the features of one round's windows, not of every window it has had."""
+        r.mel = r.enc = None
         tr.windows.append(r)
         if not segs:
             tr.no_speech_windows += 1
