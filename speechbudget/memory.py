@@ -176,7 +176,7 @@ def module_mb(module: Any) -> float:
     return total / 2**20
 
 
-def timed_sleep_alloc(mb: float, seconds: float = 0.05) -> None:
+def timed_sleep_alloc(mb: float, seconds: float = 0.2) -> None:
     """Touch `mb` MB for `seconds` and free it (the sampler's own test)."""
     buf = bytearray(int(mb * 2**20))
     for i in range(0, len(buf), PAGE):

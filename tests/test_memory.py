@@ -1,6 +1,8 @@
 """The memory sampler: a peak increase relative to the start, which earlier work cannot change."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -43,7 +45,8 @@ def test_allocations_are_counted_and_the_allocator_is_left_alone(monkeypatch):
     calls = []
     monkeypatch.setattr(memory, "pin_malloc_thresholds", lambda: calls.append(1) or True)
     with MemoryPeak() as p:
-        x = torch.ones(16 * 2**20 // 4)   # 16 MiB
+        x = torch.ones(16 * 2**20 // 4)   # 16 MiB, held for a few sampling intervals
+        time.sleep(5 * p.interval_s)
         del x
     assert p.source == "malloc" and calls == []
     assert 15 <= p.increase_mb <= 20 and p.peak_mb is not None
