@@ -31,19 +31,30 @@ ASR_SPEC = {"task": "asr", "models": ["tiny.en"], "plan": "star",
 
 
 @pytest.fixture(scope="session")
-def asr_spec(tmp_path_factory, bundled_librispeech) -> Path:
+def shortest_manifest(bundled_librispeech):
+    """write(folder, n=4) -> a manifest in `folder` of the n shortest bundled utterances (3-5 s
+    for n = 4), with absolute audio paths."""
+    import json
+
+    def write(folder: Path, n: int = 4) -> Path:
+        rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+                .splitlines() if x.strip()]
+        rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:n]
+        for r in rows:
+            r["audio"] = str((bundled_librispeech / r["audio"]).resolve())
+        out = folder / "manifest.jsonl"
+        out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return out
+    return write
+
+
+@pytest.fixture(scope="session")
+def asr_spec(tmp_path_factory, shortest_manifest) -> Path:
     """A star sweep (3 configurations x 4 one-utterance shards) of tiny.en on the 4 shortest
     bundled utterances (3-5 s)."""
-    import json
     d = tmp_path_factory.mktemp("asr_short")
-    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
-            .splitlines() if x.strip()]
-    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:4]
-    for r in rows:
-        r["audio"] = str((bundled_librispeech / r["audio"]).resolve())
-    (d / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     p = d / "asr_star.yaml"
-    p.write_text(yaml.safe_dump({**ASR_SPEC, "data": str(d / "manifest.jsonl")}))
+    p.write_text(yaml.safe_dump({**ASR_SPEC, "data": str(shortest_manifest(d))}))
     return p
 
 

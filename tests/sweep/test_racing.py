@@ -202,21 +202,13 @@ def test_the_tolerance_rule_never_stops_the_leader():
     assert d.non_inferiority_p(0.03) < 0.001
 
 
-def test_a_survivor_scores_every_item_as_in_the_full_run(tmp_path, bundled_librispeech,
+def test_a_survivor_scores_every_item_as_in_the_full_run(tmp_path, shortest_manifest,
                                                          monkeypatch):
     """Real tiny.en: after the stride-4 configuration stops in round 1, stride 1 runs alone
     (no longer reusing the stride-4 run's cached layer-2 states); its per-item results are
     those of the full run, where it did reuse them."""
-    import json
-
     from speechbudget.sweep import racing
-    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
-            .splitlines() if x.strip()]
-    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:4]
-    for r in rows:
-        r["audio"] = str((bundled_librispeech / r["audio"]).resolve())
-    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    spec = {"task": "asr", "models": ["tiny.en"], "data": str(tmp_path / "manifest.jsonl"),
+    spec = {"task": "asr", "models": ["tiny.en"], "data": str(shortest_manifest(tmp_path)),
             "task_options": {"batch_size": 1, "warmup": False, "n_boot": 50},
             "axes": {"window": [30], "stride": [1, 4], "stride_at": [2]}}
     full = run_sweep({**spec, "plan": "grid"}, tmp_path / "f.db", progress=False, device="cpu")
