@@ -8,8 +8,8 @@ Per model: window {10, 15, 20, 30, dynamic} x {stride 1, stride 2 after layer L/
 stride 2 on the encoder output (mean pool)}, greedy, fp32; with `--timestamps on,off` each
 configuration twice, Whisper's timestamp decoding forced on and off (`Config.timestamps`), so the
 window's own cost in accuracy can be read apart from how the audio is cut into windows (the default
-`auto`: timestamps only where the audio is longer than the window). All configurations run side by side in
-one process, shard by shard (so the machine's load affects them alike), sharing log-mel features and
+`auto`: timestamps only where the audio is longer than the window). All configurations run side
+by side in one process, shard by shard (so the machine's load affects them alike), sharing log-mel features and
 encoder states through a per-shard cache: a cache hit is charged the time it took to compute, so
 each configuration's timings are its own full cost. For every configuration against the 30 s,
 stride-1 baseline of the same model:

@@ -58,6 +58,8 @@ def _libc() -> Any:
     global _LIBC
     if _LIBC is None:
         _LIBC = ctypes.CDLL("libc.so.6")
+        if hasattr(_LIBC, "mallinfo2"):
+            _LIBC.mallinfo2.restype = _MallInfo2
     return _LIBC
 
 
@@ -65,11 +67,9 @@ def allocated_bytes() -> int | None:
     """Bytes this process has allocated through glibc malloc now (in-use heap chunks of every
     arena + mmapped chunks, `mallinfo2`), or None without glibc >= 2.33."""
     try:
-        fn = _libc().mallinfo2
+        info = _libc().mallinfo2()
     except (OSError, AttributeError):
         return None
-    fn.restype = _MallInfo2
-    info = fn()
     return int(info.uordblks + info.hblkhd)
 
 

@@ -7,9 +7,10 @@ order (`race_order`: by a hash of each shard's id), not in the task's own order 
 utterances first for ASR): each look then tests a sample of the whole data set rather than its
 longest items, and a configuration stopped after k of n items has spent about k/n of its
 compute, not the larger share the longest items take. Within a shard the task's batching is
-unchanged, and every configuration sees the same shards in the same order. After each round a configuration X is eliminated when
-another surviving configuration Y costs no more (analytic GFLOPs per item) and is significantly
-more accurate on the items both have scored so far: the paired bootstrap difference
+unchanged, and every configuration sees the same shards in the same order.
+
+After each round a configuration X is eliminated when another surviving configuration Y costs
+no more (analytic GFLOPs per item) and is significantly more accurate on the items both have scored so far: the paired bootstrap difference
 error(X) - error(Y) (speechbudget.paired) is > 0 with a two-sided p-value below
 alpha / (rounds x (configurations - 1)) — Bonferroni over every look and every rival, so the
 chance that a configuration is ever eliminated wrongly stays below `alpha`. This is F-Race's
