@@ -14,13 +14,12 @@ Where `mallinfo2` is missing (not glibc, or glibc < 2.33) it falls back to the r
 hand freed heap memory back (`malloc_trim(0)`) and fixes the mmap threshold at glibc's 128 KiB
 default (`mallopt`). glibc otherwise raises that threshold after a large block is freed, so
 after a large model every smaller configuration's tensors would come from a heap that stays
-resident. The cost: every tensor over 128 KiB is then mapped and unmapped on each use, which made
-short-form ASR about 10% slower (`benchmarks/asr_shortform_speed.md`), and why the allocation
-count is the default. The absolute resident peak (`peak_mb`) is sampled too. The sampler wakes
-every 20 ms: at 2 ms its wake-ups, on a 2-core machine whose torch threads are busy, made the
-tiny.en encoder about 14% slower (6.5-6.8 s without the sampler vs 7.5-7.8 s with it on 40
-utterances), and at 20 ms the memory figures stay within 3% of those at 2 ms
-(`benchmarks/memory_order.md`, `benchmarks/memory_model.md`).
+resident. The cost is that every tensor over 128 KiB is then mapped and unmapped on each use.
+With the old 2 ms sampler that gave 1.22x the processing time of an unsampled run (tiny.en,
+30 s), which is why the allocation count is the default. The absolute resident peak (`peak_mb`)
+is sampled too. The sampler wakes every 20 ms: its wake-ups compete with busy torch threads, and
+cost 1.06x at 2 ms and 1.03x at 20 ms (`benchmarks/memory_sampler_cost.md`). The memory figures
+at 20 ms stay within 3% of those at 2 ms (`benchmarks/memory_order.md`, `memory_model.md`).
 
     with MemoryPeak() as peak:
         run()
