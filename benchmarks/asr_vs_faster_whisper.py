@@ -102,6 +102,27 @@ def fw_model(model_dir: str, compute_type: str, threads: int, device: str = "cpu
                         num_workers=1)
 
 
+def fw_unavailable(device: str, model: str) -> str | None:
+    """Why faster-whisper cannot run `model` on `device` here, or None. On a GPU it is tried on
+    one second of silence: CTranslate2's CUDA build needs CUDA 12's cuBLAS (libcublas.so.12),
+    which a machine with CUDA 13 alone does not have."""
+    try:
+        import ctranslate2
+        import faster_whisper  # noqa: F401
+    except ImportError as e:
+        return f"not installed ({e}); pip install 'speechbudget[compare]'"
+    if device == "cuda":
+        if ctranslate2.get_cuda_device_count() == 0:
+            return f"CTranslate2 {ctranslate2.__version__} sees no CUDA device"
+        try:
+            import numpy as np
+            m = fw_model(ct2_folder(model), "float16", 1, device)
+            list(m.transcribe(np.zeros(16000, np.float32), **FW_KW)[0])
+        except Exception as e:  # the CUDA libraries it was built against are missing
+            return f"CTranslate2 {ctranslate2.__version__} failed on cuda: {e}"
+    return None
+
+
 class FwRunner:
     """faster-whisper `WhisperModel.transcribe`, one utterance a call."""
 
@@ -229,7 +250,12 @@ def summarise(results: dict, hyps: dict[str, list[str]], n_utts: int) -> None:
     """Ratios to faster-whisper fp32 and to the fastest faster-whisper mode at equal WER."""
     from speechbudget.tasks.asr.wer import normalize
     runs = results["runs"]
-    fw = runs["faster-whisper float32"]
+    # the WER reference: faster-whisper fp32, or our fp32 where faster-whisper could not run
+    # (a GPU without CTranslate2's CUDA libraries: gpu_check.sh says so in "skipped")
+    base = "faster-whisper float32" if "faster-whisper float32" in runs else next(
+        n for n in runs if n.startswith("ours fp32"))
+    results["wer_reference"] = base
+    fw = runs[base]
     tol = WER_TOLERANCE_POINTS
     for r in runs.values():
         r["wer_minus_fw_fp32_points"] = 100 * (r["wer"] - fw["wer"])
@@ -237,22 +263,22 @@ def summarise(results: dict, hyps: dict[str, list[str]], n_utts: int) -> None:
         # WER qualifies too)
         r["equal_wer"] = r["wer_minus_fw_fp32_points"] <= tol + 1e-9
     fw_eq = [n for n in runs if n.startswith("faster-whisper") and runs[n]["equal_wer"]]
-    ref = max(fw_eq, key=lambda n: runs[n]["rtfx"])
+    # without faster-whisper the ratios are to the reference, our fp32
+    ref = max(fw_eq, key=lambda n: runs[n]["rtfx"]) if fw_eq else base
     fastest_fw = max((n for n in runs if n.startswith("faster-whisper")),
-                     key=lambda n: runs[n]["rtfx"])
+                     key=lambda n: runs[n]["rtfx"], default=None)
     for n, r in runs.items():
         r["rtfx_vs_fw_fp32"] = r["rtfx"] / fw["rtfx"]
         r["rtfx_vs_fastest_fw_equal_wer"] = r["rtfx"] / runs[ref]["rtfx"]
         r["cpu_rtfx_vs_fastest_fw_equal_wer"] = r["cpu_rtfx"] / runs[ref]["cpu_rtfx"]
         r["same_normalised_text_as_fw_fp32"] = sum(
-            normalize(a) == normalize(b) for a, b in zip(hyps[n], hyps["faster-whisper float32"])
-        ) / n_utts
+            normalize(a) == normalize(b) for a, b in zip(hyps[n], hyps[base])) / n_utts
     ours_eq = [n for n in runs if n.startswith("ours") and runs[n]["equal_wer"]]
     best = max(ours_eq, key=lambda n: runs[n]["rtfx"]) if ours_eq else None
     results["reference_fw_mode"] = ref
     results["fastest_fw_mode_any_wer"] = fastest_fw
     results["best_ours_equal_wer"] = best
-    results["ours_at_least_fastest_fw"] = (best is not None
+    results["ours_at_least_fastest_fw"] = (None if fastest_fw is None else best is not None
                                           and runs[best]["rtfx_vs_fastest_fw_equal_wer"] >= 1.0)
     fp32 = [n for n in runs if n.startswith("ours fp32")]
     i8 = [n for n in runs if n.startswith("ours int8-dynamic")]
@@ -269,7 +295,10 @@ def write_md(results: dict, out: Path, argv: list[str]) -> str:
     lines = [f"# {results['model']}: speechbudget vs faster-whisper ({results['utterances']} "
              f"utterances, {results['audio_s']:.0f} s of audio)", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, "
-             f"torch {m['torch']}, native bf16: {m['bf16_native']}. All modes in one process, "
+             f"torch {m['torch']}, native bf16: {m['bf16_native']}"
+             + (f"; device cuda: {results['gpu']}, peak memory allocated "
+                f"{results['cuda_max_memory_allocated_mib']:.0f} MiB" if "gpu" in results else "")
+             + ". All modes in one process, "
              f"interleaved in blocks of {results.get('block')} utterances (every mode on a block, "
              f"then the next block; the order rotated per block). Wall time is what a user waits;"
              f" CPU time (all threads of the process) is less sensitive to other load on a shared "
@@ -277,8 +306,10 @@ def write_md(results: dict, out: Path, argv: list[str]) -> str:
              f"flock /tmp/bench.lock python benchmarks/asr_vs_faster_whisper.py {' '.join(argv)}`",
              "", f"Data: {results['data']} (utterances {results['skip']}.."
              f"{results['skip'] + results['utterances'] - 1} in the loader's order).", "",
-             f"Reference (fastest faster-whisper mode at most {WER_TOLERANCE_POINTS} WER points "
-             f"above faster-whisper fp32): **{ref}**.", "",
+             f"WER reference: **{results.get('wer_reference', 'faster-whisper float32')}**"
+             f" (\"fw fp32\" in the columns). Speed reference (fastest faster-whisper mode at "
+             f"most {WER_TOLERANCE_POINTS} WER points above the WER reference; the WER reference "
+             f"itself without faster-whisper): **{ref}**.", "",
              "| run | WER % [95% CI] | WER - fw fp32 (points) | equal WER | same text as fw fp32 "
              "| wall s | RTFx | / fw fp32 | / reference | CPU s | CPU-time ratio / reference |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -330,9 +361,9 @@ def main() -> None:
         args.modes = ",".join(CUDA_MODES if args.device == "cuda" else CPU_MODES)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in ALL_MODES]
-    if bad or "fw-float32" not in modes:
-        raise SystemExit(f"--modes {args.modes!r}: unknown {bad}; fw-float32 is required "
-                         f"(the WER reference). Choose from {', '.join(ALL_MODES)}")
+    if bad or not ({"fw-float32", "ours-fp32"} & set(modes)):
+        raise SystemExit(f"--modes {args.modes!r}: unknown {bad}; fw-float32 or ours-fp32 is "
+                         f"required (the WER reference). Choose from {', '.join(ALL_MODES)}")
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
@@ -375,8 +406,16 @@ def main() -> None:
         results["runs"][name] = r
         print(name, json.dumps(r), flush=True)
 
-    ct2_dir = ct2_folder(args.model)
     runners: dict = {}
+    fw_modes = [m for m in modes if m.startswith("fw-")]
+    why_not = fw_unavailable(args.device, args.model) if fw_modes else None
+    if why_not:
+        if "ours-fp32" not in modes:
+            raise SystemExit(f"faster-whisper cannot run here ({why_not}); add ours-fp32 to "
+                             "--modes to compare our modes with our fp32")
+        results["skipped"].append(f"faster-whisper ({', '.join(fw_modes)}): {why_not}")
+        modes = [m for m in modes if not m.startswith("fw-")]
+    ct2_dir = ct2_folder(args.model) if not why_not and fw_modes else None
     for ct in ("float32", "int8", "float16"):
         if f"fw-{ct}" not in modes and f"fw-batched-{ct}" not in modes:
             continue
@@ -410,6 +449,7 @@ def main() -> None:
         + ("" if args.device == "cpu" else f"_{args.device}")
     if args.device == "cuda":
         results["cuda_max_memory_allocated_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
+        results["gpu"] = torch.cuda.get_device_name(0)
     out = Path(args.out) if args.out else HERE / "results" / default
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1))
