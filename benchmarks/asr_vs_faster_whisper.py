@@ -337,7 +337,7 @@ def write_md(results: dict, out: Path, argv: list[str]) -> str:
     if stage_lines:
         lines += ["", "Our time by stage (summed per row):"] + stage_lines
     text = "\n".join(lines) + "\n"
-    out.with_suffix(".md").write_text(text)
+    out.parent.joinpath(out.name + ".md").write_text(text)
     return text
 
 
@@ -452,7 +452,7 @@ def main() -> None:
         results["gpu"] = torch.cuda.get_device_name(0)
     out = Path(args.out) if args.out else HERE / "results" / default
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+    out.parent.joinpath(out.name + ".json").write_text(json.dumps(results, indent=1))
     print(write_md(results, out, sys.argv[1:]))
 
 

@@ -19,8 +19,10 @@
 #      same process, 30 s and 10 s windows, batch 16, with peak memory
 #                                                        -> $OUT/encoder_efficiency.{json,md}
 #   5. the same as 3 for base                            -> $OUT/asr_vs_faster_whisper_base.{json,md}
-#   6. `speechbudget asr eval --precision fp16 --device cuda` for tiny.en and base (the CLI path a
-#      user runs)                                       -> $OUT/asr_eval_<model>_fp16.json
+#   6. greedy decoding with cuDNN's attention kernels excluded (our default) and allowed
+#      (benchmarks/gpu_decoder_attention.py)            -> $OUT/gpu_decoder_attention_cuda_fp16.md
+#   7. `speechbudget asr eval --precision fp16 --device cuda` for tiny.en and base (the CLI path a
+#      user runs, its --json report on stdout)         -> $OUT/asr_eval_<model>_fp16.json
 # The most telling steps come first, so a run cut short still says the most. A failing step is
 # reported and the next one runs; the script exits 1 at the end if any step failed.
 # --archive FILE: after every step, pack $OUT into FILE (.tar.gz), for a machine that returns a
@@ -61,7 +63,7 @@ done
 fail() { echo "gpu_check.sh: $*" >&2; exit 1; }
 
 command -v "$PY" >/dev/null 2>&1 || fail "python interpreter '$PY' not found (use --python PY)"
-for f in asr_vs_faster_whisper.py encoder_efficiency.py; do
+for f in asr_vs_faster_whisper.py encoder_efficiency.py gpu_decoder_attention.py; do
   [ -f "$HERE/$f" ] || fail "missing benchmarks/$f"
 done
 [ -d "$DATA" ] || fail "data folder '$DATA' not found (use --data DIR)"
@@ -83,8 +85,9 @@ STEPS+=("pytest_cuda|$PY -m pytest -q -m cuda $CUDA_TESTS -p no:cacheprovider")
 STEPS+=("$(fw_step tiny.en)")
 STEPS+=("encoder_efficiency|$PY $HERE/encoder_efficiency.py --device cuda --precision fp16 --batch 16 --reps 5 --data $DATA --out $OUT/encoder_efficiency")
 STEPS+=("$(fw_step base)")
+STEPS+=("gpu_decoder_attention|$PY $HERE/gpu_decoder_attention.py --model tiny.en --device cuda --precision fp16 --batch 32 --data $DATA --out $OUT/gpu_decoder_attention_cuda_fp16")
 for M in tiny.en base; do
-  STEPS+=("asr_eval_${M}_fp16|speechbudget asr eval --data $DATA --model $M --precision fp16 --device cuda --batch-size 32 ${LIM[*]:-} --json $OUT/asr_eval_${M}_fp16.json")
+  STEPS+=("asr_eval_${M}_fp16|speechbudget asr eval --data $DATA --model $M --precision fp16 --device cuda --batch-size 32 ${LIM[*]:-} --json")
 done
 
 export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1
@@ -134,7 +137,7 @@ for s in "${STEPS[@]}"; do
   rc=0
   if [[ "$cmd" == speechbudget\ * ]]; then
     read -r -a args <<< "${cmd#speechbudget }"
-    "${SB[@]}" "${args[@]}" > "$OUT/$name.log" 2>&1 || rc=$?
+    "${SB[@]}" "${args[@]}" > "$OUT/$name.json" 2> "$OUT/$name.log" || rc=$?  # --json: stdout
   else
     read -r -a argv <<< "$cmd"
     "${argv[@]}" > "$OUT/$name.log" 2>&1 || rc=$?

@@ -27,10 +27,10 @@ def test_dry_run_lists_every_step_and_exits_0(tmp_path):
     assert p.returncode == 0, p.stderr
     out = p.stdout
     for step in ("pytest_cuda", "asr_vs_fw_tiny.en", "asr_vs_fw_base", "asr_eval_tiny.en_fp16",
-                 "asr_eval_base_fp16", "encoder_efficiency"):
+                 "asr_eval_base_fp16", "encoder_efficiency", "gpu_decoder_attention"):
         assert f"[{step}]" in out
     assert "-m cuda" in out and "--precision fp16 --device cuda" in out and "--limit 5" in out
-    assert "dry run ok: 6 steps" in out
+    assert "dry run ok: 7 steps" in out
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
 
 

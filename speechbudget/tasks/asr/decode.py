@@ -413,6 +413,9 @@ class BeamSearchDecoder:
 class WhisperDecoderRunner:
     """Greedy/beam decoding with the weights of a HF `WhisperForConditionalGeneration`."""
 
+    #: allow cuDNN's attention kernels on a GPU (off: see `run`)
+    cudnn_attention: bool = False
+
     def __init__(self, model: nn.Module, options: DecodeOptions):
         self.model = model
         self.decoder = model.model.decoder
@@ -529,6 +532,23 @@ class WhisperDecoderRunner:
             timestamp_limits: Sequence[int] | None = None,
             previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
             best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
+        """See `_run`. On a GPU the attention kernels exclude cuDNN's: it builds an execution
+        plan for every new shape, and the self-attention's key length grows by one every step
+        (in fp16 that cost about 15 ms a step on an H200: benchmarks/results/gpu/)."""
+        if enc.device.type != "cuda" or self.cudnn_attention:
+            return self._run(enc, enc_lengths, max_new_tokens, beam_size, timestamp_limits,
+                             previous, temperature, best_of, seeds)
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                          SDPBackend.MATH]):
+            return self._run(enc, enc_lengths, max_new_tokens, beam_size, timestamp_limits,
+                             previous, temperature, best_of, seeds)
+
+    def _run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
+             max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
+             timestamp_limits: Sequence[int] | None = None,
+             previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
+             best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
         """Decode encoder states [B, T, d] (rows padded to T, true lengths in `enc_lengths`) with
         greedy (beam 1), beam search or, at `temperature` > 0, sampling (`best_of` samples per
         row, `seeds[row]` seeding its generators) over the same loop: logits -> filters ->
