@@ -14,7 +14,8 @@
    configuration's measured processing seconds (features + encoder + decoder stage timings) and
    the run's wall time.
 4. Per configuration: error = predicted / measured - 1; the median absolute error is the goal of
-   issue 13 (<= 20 %). Results: benchmarks/results/time_prediction.{json,md}.
+   issue 13 (<= 20 %). Results: benchmarks/results/time_prediction.{json,md} for the example
+   star, time_prediction_<spec file stem>.{json,md} for another spec.
 `--items` overrides the spec's max_items (a smoke run: `--items 2`).
 """
 from __future__ import annotations
@@ -119,7 +120,9 @@ def main() -> None:
            "run_failed": summary.failed}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "time_prediction.json").write_text(json.dumps(res, indent=1, default=str))
+    stem = Path(args.spec).stem
+    name = "time_prediction" + ("" if stem == "asr_star" else f"_{stem}")
+    (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
     md = ["# Sweep time: predicted (calibrated cost model) vs measured", "",
           f"`OMP_NUM_THREADS={args.threads} {res['command']}` on {res['machine'].get('cpu', '')}, "
           f"{args.threads} threads: {Path(args.spec).name}, {len(run_items)} utterances, batch "
@@ -142,7 +145,7 @@ def main() -> None:
            + " (goal <= 20%; without rescaling the encoder to the peak measured now: "
            + ("n/a" if mae_un is None else f"{100 * mae_un:.0f}%") + "). " + f"Whole run: {wall:.0f} s wall (model loading, warm-up and "
            f"scoring included) vs {pred_total:.0f} s predicted processing.", ""]
-    (out / "time_prediction.md").write_text("\n".join(md))
+    (out / f"{name}.md").write_text("\n".join(md))
     print("\n".join(md))
 
 

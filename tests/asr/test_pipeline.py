@@ -112,3 +112,17 @@ def test_precisions_run(fake_bundle):
     assert next(fake_bundle.model.parameters()).dtype == torch.float32  # original untouched
     with pytest.raises(ValueError, match="CPU only"):
         cast_for_precision(fake_bundle.model, "int8-dynamic", "cuda")
+
+
+def test_int8_dynamic_quantises_the_decoder_and_head_per_channel_not_the_encoder(fake_bundle):
+    m = cast_for_precision(fake_bundle.model, "int8-dynamic", "cpu")
+    kinds = {n: type(mod).__name__ for n, mod in m.named_modules()}
+    enc = [n for n in kinds if n.startswith("model.encoder.") and n.endswith(("fc1", "q_proj"))]
+    dec = [n for n in kinds if n.startswith("model.decoder.") and n.endswith(("fc1", "q_proj"))]
+    assert enc and dec
+    assert all(kinds[n] == "Linear" for n in enc)
+    assert all(kinds[n] == "Linear" and type(m.get_submodule(n)).__module__.startswith(
+        "torch.ao.nn.quantized") for n in dec + ["proj_out"])
+    w = m.get_submodule("proj_out").weight()
+    assert w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric)  # per row
+    assert w.q_per_channel_scales().numel() == w.shape[0]

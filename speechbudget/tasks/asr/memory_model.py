@@ -8,8 +8,9 @@ of an utterance), then the encoder for all rows in batches of `batch_size`, keep
 encoder output, then decodes in batches of `batch_size` rows. So
 
   weights          parameters x bytes by precision: fp32 4, bf16/fp16 2; int8-dynamic: every
-                   nn.Linear weight 1 byte (+ its fp32 bias), the rest fp32, and the LM head
-                   (tied to the token embedding in fp32) becomes a separate int8 copy
+                   decoder nn.Linear weight 1 byte (+ its fp32 bias), the rest (the encoder
+                   included) fp32, and the LM head (tied to the token embedding in fp32) becomes
+                   a separate int8 copy
   features         log-mel of every row: rows x n_mels x frames x 4, plus the STFT transient of
                    one feature batch (complex spectrum 8 B + power 4 B per bin: 201 x frames)
   encoder_states   every row's output: rows x T_s x d (T_s = ceil(T / stride), T = frames / 2)
@@ -53,26 +54,17 @@ def activation_bytes(precision: str) -> int:
     return 2 if precision in ("bf16", "fp16") else 4
 
 
-def linear_weight_params(dims: WhisperDims) -> tuple[int, int]:
-    """(weights, biases) of every nn.Linear of a Whisper, the LM head excluded (it is tied)."""
-    d, f = dims.d_model, dims.ffn_dim
-    enc_w = dims.encoder_layers * (4 * d * d + 2 * d * f)
-    dec_w = dims.decoder_layers * (8 * d * d + 2 * d * f)
-    enc_b = dims.encoder_layers * (3 * d + d + f)          # q, v, out (k has none); fc1, fc2
-    dec_b = dims.decoder_layers * (2 * (3 * d) + f + d)
-    return enc_w + dec_w, enc_b + dec_b
-
-
 def weight_bytes(config: Config) -> int:
     """Bytes of the model's weights at the configuration's precision (see the module doc)."""
     arch = config.arch
     n = param_count(arch)
     if config.precision in ("bf16", "fp16"):
         return 2 * n
-    if config.precision == "int8-dynamic":
-        lin_w, _ = linear_weight_params(arch.dims)
-        head = arch.dims.vocab_size * arch.dims.d_model
-        return 4 * (n - lin_w) + lin_w + head
+    if config.precision == "int8-dynamic":  # the decoder's linear layers (pipeline.int8_decoder)
+        dims = arch.dims
+        dec_w = dims.decoder_layers * (8 * dims.d_model ** 2 + 2 * dims.d_model * dims.ffn_dim)
+        head = dims.vocab_size * dims.d_model
+        return 4 * (n - dec_w) + dec_w + head
     return 4 * n
 
 
