@@ -13,7 +13,7 @@ SER: backbone (Whisper encoder or wav2vec2-family) + head for one clip of `confi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from speechbudget.architectures import WhisperDims, get_architecture
 from speechbudget.axes import Config, ConfigError
@@ -120,6 +120,11 @@ def _min_samples(dims) -> int:
 #     features_s_per_audio_s x audio seconds
 #   + encoder FLOPs / (encoder_efficiency[model] x peak GFLOP/s)
 #   + decoded tokens x decoder_s_per_token[model][batch]       (interpolated in the batch size)
+# A step's cost also grows with the encoder tokens it attends to (the cross-attention reads all
+# of them every step): where the calibration also timed a half-length encoder output
+# (`decoder_s_per_token_half`, 15 s windows), the per-token cost is linear in the encoder tokens
+# through the two measurements (FULL_ENCODER_TOKENS and half of it), floored at a quarter of the
+# half-length cost; without it, the 30 s cost is used for every length.
 # with the coefficients measured on this machine by benchmarks/calibrate_time.py (which also
 # checks the prediction on utterances it did not calibrate on). `peak_gflops_per_s` is the
 # matmul peak measured at calibration; pass the current one to `predict_seconds` to rescale the
@@ -135,6 +140,8 @@ class TimeModel:
     encoder_efficiency: dict[str, float]                 # model -> fraction of the peak
     decoder_s_per_token: dict[str, dict[int, float]]     # model -> batch -> seconds per token
     calibration: str = ""                                # how and where it was measured
+    # the same at half the encoder tokens (15 s windows); empty in calibrations made before it
+    decoder_s_per_token_half: dict[str, dict[int, float]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TimeModel":
@@ -143,7 +150,9 @@ class TimeModel:
                        {str(k): float(v) for k, v in d["encoder_efficiency"].items()},
                        {str(m): {int(b): float(s) for b, s in per.items()}
                         for m, per in d["decoder_s_per_token"].items()},
-                       str(d.get("calibration", "")))
+                       str(d.get("calibration", "")),
+                       {str(m): {int(b): float(s) for b, s in per.items()}
+                        for m, per in d.get("decoder_s_per_token_half", {}).items()})
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError("time_model", sorted(d) if isinstance(d, dict) else d,
                               f"a calibration with peak_gflops_per_s, features_s_per_audio_s, "
@@ -155,25 +164,42 @@ class TimeModel:
                 "encoder_efficiency": dict(self.encoder_efficiency),
                 "decoder_s_per_token": {m: {str(b): s for b, s in per.items()}
                                         for m, per in self.decoder_s_per_token.items()},
-                "calibration": self.calibration}
+                "calibration": self.calibration,
+                "decoder_s_per_token_half": {m: {str(b): s for b, s in per.items()}
+                                             for m, per in self.decoder_s_per_token_half.items()}}
 
-    def s_per_token(self, model: str, batch: int) -> float:
+    def s_per_token(self, model: str, batch: int, encoder_tokens: int | None = None) -> float:
         """Decoder seconds per token at `batch`, linear between the calibrated batch sizes
-        (the nearest one outside them)."""
+        (the nearest one outside them); at `encoder_tokens`, linear through the full- and
+        half-length calibrations where both exist (the comment above)."""
         per = self.decoder_s_per_token.get(model)
         if not per:
             raise ConfigError("model", model, f"a model calibrated for decoding "
                                               f"({', '.join(sorted(self.decoder_s_per_token))})")
-        bs = sorted(per)
-        if batch <= bs[0]:
-            return per[bs[0]]
-        if batch >= bs[-1]:
-            return per[bs[-1]]
-        for lo, hi in zip(bs, bs[1:]):
-            if lo <= batch <= hi:
-                f = (batch - lo) / (hi - lo)
-                return per[lo] + f * (per[hi] - per[lo])
-        raise AssertionError("unreachable")
+        full = _in_batch(per, batch)
+        half_per = self.decoder_s_per_token_half.get(model)
+        if encoder_tokens is None or not half_per:
+            return full
+        half = _in_batch(half_per, batch)
+        h = FULL_ENCODER_TOKENS / 2
+        return max(half + (full - half) * (encoder_tokens - h) / h, 0.25 * half)
+
+
+FULL_ENCODER_TOKENS = 1500  # a 30 s window's encoder output, the calibration's full length
+
+
+def _in_batch(per: dict[int, float], batch: int) -> float:
+    """A per-batch-size table read at `batch`: linear between sizes, the nearest outside."""
+    bs = sorted(per)
+    if batch <= bs[0]:
+        return per[bs[0]]
+    if batch >= bs[-1]:
+        return per[bs[-1]]
+    for lo, hi in zip(bs, bs[1:]):
+        if lo <= batch <= hi:
+            f = (batch - lo) / (hi - lo)
+            return per[lo] + f * (per[hi] - per[lo])
+    raise AssertionError("unreachable")
 
 
 def predict_seconds(config: Config, time_model: TimeModel, audio_s: float, batch_size: int = 8,
@@ -193,6 +219,6 @@ def predict_seconds(config: Config, time_model: TimeModel, audio_s: float, batch
     out = {"features": time_model.features_s_per_audio_s * audio_s,
            "encoder": enc_flops / 1e9 / (eff * peak),
            "decoder": rep.decoded_tokens * config.beam_size
-           * time_model.s_per_token(config.model, batch_size)}
+           * time_model.s_per_token(config.model, batch_size, rep.encoder_tokens)}
     out["total"] = sum(out.values())
     return out

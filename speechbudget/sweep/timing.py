@@ -8,8 +8,10 @@ measured per-token decoder cost by model and batch size. This module keeps that 
   configuration (30 s window) runs the first `items` utterances of `data` at each batch size
   (after a warm-up), and the coefficients are the stage seconds divided by audio seconds,
   encoder GFLOPs / peak, and decoded tokens (as benchmarks/calibrate_time.py, which checks the
-  result on other utterances). Cost: about one model load plus `items` utterances per batch size
-  and model (tiny.en, 6 utterances, batch sizes 1/4/8: ~20 s on a 2-core CPU; base ~2x).
+  result on other utterances); the decoder is timed again with 15 s windows (half the encoder
+  tokens), since a step's cross-attention reads every encoder token. Cost: about one model load
+  plus twice `items` utterances per batch size and model (tiny.en, 6 utterances, batch sizes
+  1/4/8: ~30 s on a 2-core CPU; base ~2x).
 - `save_time_model` / `load_time_model` keep it as JSON, by default
   `<cache>/time_model.json` (`$SPEECHBUDGET_CACHE`, default ~/.cache/speechbudget), written by
   `speechbudget sweep calibrate` and read by `sweep plan` and `runs show`.
@@ -118,38 +120,44 @@ def calibrate_time_model(models: Sequence[str], data: Any, items: int = DEFAULT_
     feats: list[float] = []
     eff: dict[str, float] = {}
     dec: dict[str, dict[int, float]] = {}
+    dec_half: dict[str, dict[int, float]] = {}
     for m in models:
         bundle = load_whisper(m, device=device)
         cfg = Config(task="asr", model=m)
         enc_flops = sum(sum(v for k, v in estimate(cfg, audio_s=len(a) / 16000).breakdown.items()
                             if k.startswith("encoder.")) for a in audios)
-        pipe = AsrPipeline(bundle, cfg, device)
-        pipe.warm_up()
-        dec[m] = {}
         enc_s: list[float] = []
-        for bs in bss:
-            rows = [r for it, a in zip(its, audios) for r in pipe.rows_for(it.id, a)]
-            bs = min(bs, len(rows))      # fewer rows than the batch: that is the batch timed
-            if bs in dec[m]:
-                continue
-            with torch.inference_mode():
-                pipe.run(rows, bs)
-            st = {k: sum(r.t[k] for r in rows) for k in ("features", "encoder", "decoder")}
-            tokens = sum(r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows)
-            feats.append(st["features"] / audio_s)
-            dec[m][bs] = st["decoder"] / max(tokens, 1)
-            enc_s.append(st["encoder"])
-            if progress is not None:
-                progress(f"{m} batch {bs}: {st['decoder'] / max(tokens, 1) * 1000:.1f} ms/token")
+        # the decoder's cost per token at 30 s windows (1500 encoder tokens) and at 15 s (750)
+        for window, table in ((30.0, dec), (15.0, dec_half)):
+            pipe = AsrPipeline(bundle, cfg.with_(window=window), device)
+            pipe.warm_up()
+            table[m] = {}
+            for bs in bss:
+                rows = [r for it, a in zip(its, audios) for r in pipe.rows_for(it.id, a)]
+                bs = min(bs, len(rows))      # fewer rows than the batch: that is the batch timed
+                if bs in table[m]:
+                    continue
+                with torch.inference_mode():
+                    pipe.run(rows, bs)
+                st = {k: sum(r.t[k] for r in rows) for k in ("features", "encoder", "decoder")}
+                tokens = sum(r.generated + (0 if r.by_limit or r.by_loop else 1) for r in rows)
+                table[m][bs] = st["decoder"] / max(tokens, 1)
+                if window == 30.0:
+                    feats.append(st["features"] / audio_s)
+                    enc_s.append(st["encoder"])
+                if progress is not None:
+                    progress(f"{m} {window:g} s batch {bs}: "
+                             f"{st['decoder'] / max(tokens, 1) * 1000:.1f} ms/token")
+            del pipe
         eff[m] = enc_flops / 1e9 / min(enc_s) / peak
-        del pipe, bundle
+        del bundle
     threads = torch.get_num_threads()
     info = machine_info(threads)
     desc = (f"calibrated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
             f"{info.get('cpu', '?')}, {threads} threads, device {device}: {len(its)} utterances "
             f"({audio_s:.0f} s, from #{first}) of {getattr(ds, 'source', data)}, batch sizes "
             f"{', '.join(map(str, bss))}, matmul peak {peak:.0f} GFLOP/s")
-    return TimeModel(peak, statistics.median(feats), eff, dec, desc)
+    return TimeModel(peak, statistics.median(feats), eff, dec, desc, dec_half)
 
 
 # ---- racing and adaptive plans: what a prediction can say before the run -------------------

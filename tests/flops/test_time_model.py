@@ -46,3 +46,27 @@ def test_round_trip_and_errors():
         predict_seconds(Config(task="asr", model="small"), TM, 5.0)
     with pytest.raises(ConfigError, match="task"):
         predict_seconds(Config(task="ser", model="tiny.en", window=4.0), TM, 4.0)
+
+
+def test_step_cost_is_linear_in_the_encoder_tokens_through_both_calibrations():
+    import dataclasses
+    tm = dataclasses.replace(TM, decoder_s_per_token_half={"tiny.en": {1: 0.006, 16: 0.0012}})
+    assert tm.s_per_token("tiny.en", 1, 1500) == pytest.approx(0.010)
+    assert tm.s_per_token("tiny.en", 1, 750) == pytest.approx(0.006)
+    assert tm.s_per_token("tiny.en", 1, 375) == pytest.approx(0.004)     # extrapolated
+    assert tm.s_per_token("tiny.en", 1, 0) == pytest.approx(0.002)
+    steep = dataclasses.replace(tm, decoder_s_per_token_half={"tiny.en": {1: 0.002}})
+    assert steep.s_per_token("tiny.en", 1, 0) == pytest.approx(0.0005)  # floor: half / 4
+    assert tm.s_per_token("tiny.en", 1) == TM.s_per_token("tiny.en", 1)  # no length: 30 s
+    # a window of 15 s decodes at the half-length cost; without the table, at the 30 s one
+    cfg = Config(task="asr", model="tiny.en", window=15)
+    rep = estimate(cfg, audio_s=8.0)
+    assert predict_seconds(cfg, tm, 8.0, batch_size=1)["decoder"] == \
+        pytest.approx(rep.decoded_tokens * 0.006)
+    assert predict_seconds(cfg, TM, 8.0, batch_size=1)["decoder"] == \
+        pytest.approx(rep.decoded_tokens * 0.010)
+    back = TimeModel.from_dict(tm.to_dict())
+    assert back == tm
+    old = tm.to_dict()
+    del old["decoder_s_per_token_half"]          # a calibration file from before the table
+    assert TimeModel.from_dict(old).decoder_s_per_token_half == {}
