@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -146,11 +148,7 @@ def main() -> None:
                   f"{a['processing_s']:.1f} | {r['after_over_before']:.2f} | "
                   f"{b['encoder_s']:.1f} / {a['encoder_s']:.1f} | "
                   f"{b['decoder_s']:.1f} / {a['decoder_s']:.1f} |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    print(write_results(args.out, result, md))
 
 
 if __name__ == "__main__":

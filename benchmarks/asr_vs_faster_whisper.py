@@ -42,6 +42,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 WER_TOLERANCE_POINTS = 0.3
@@ -337,8 +339,7 @@ def write_md(results: dict, out: Path, argv: list[str]) -> str:
     if stage_lines:
         lines += ["", "Our time by stage (summed per row):"] + stage_lines
     text = "\n".join(lines) + "\n"
-    out.parent.joinpath(out.name + ".md").write_text(text)
-    return text
+    return write_results(out, results, text.splitlines())
 
 
 def main() -> None:
@@ -451,8 +452,6 @@ def main() -> None:
         results["cuda_max_memory_allocated_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
         results["gpu"] = torch.cuda.get_device_name(0)
     out = Path(args.out) if args.out else HERE / "results" / default
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.parent.joinpath(out.name + ".json").write_text(json.dumps(results, indent=1))
     print(write_md(results, out, sys.argv[1:]))
 
 

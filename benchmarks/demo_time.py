@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -73,9 +75,6 @@ def main() -> None:
     res = {"command": " ".join(["speechbudget", "demo", "--out", "DIR"]),
            "machine": machine_info(), "runs": runs, "goal_s": 300,
            "met": all(r["exit"] == 0 and r["wall_s"] <= 300 for r in runs)}
-    outp = Path(args.out)
-    outp.parent.mkdir(parents=True, exist_ok=True)
-    outp.parent.joinpath(outp.name + ".json").write_text(json.dumps(res, indent=1))
     m = res["machine"]
     lines = ["# `speechbudget demo`, end to end", "",
              f"Machine: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}. Command: "
@@ -90,8 +89,7 @@ def main() -> None:
                      f"{r['load_after'][0]:.2f} | {r['report']} | "
                      + "<br>".join(r["sweep_lines"]) + " |")
     lines += ["", f"Goal <= 5 minutes: {'met' if res['met'] else 'NOT met'}."]
-    outp.parent.joinpath(outp.name + ".md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(write_results(args.out, res, lines))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -154,8 +156,6 @@ def main() -> None:
            "rows": rows}
     out = Path(args.out) if args.out else HERE / "results" / (
         "encoder_efficiency" + ("" if (dev, prec) == ("cpu", "fp32") else f"_{dev}_{prec}"))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(res, indent=1))
     m = res["machine"]
     lines = [f"# Whisper encoder ({dev}, {prec}): achieved GFLOP/s vs the matmul peak, one "
              "process", "",
@@ -177,7 +177,7 @@ def main() -> None:
     lines += ["", "Analytic FLOPs count matmuls and convs only (2 per multiply-add, attention "
               "included); element-wise ops, softmax and layer norms take time but no counted FLOPs,"
               " so the fraction is a lower bound on the matmul kernels' own efficiency."]
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_results(out, res, lines)
     print("\n".join(lines))
 
 

@@ -12,7 +12,6 @@ benchmarks/results/gpu_decoder_attention_<device>_<precision>.md). gpu_check.sh 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 from pathlib import Path
 
@@ -74,8 +73,7 @@ def main() -> None:
         table = prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60)
         lines += [f"## {name}: {wall:.3f} s for {steps} steps ({1000 * wall / steps:.2f} ms a "
                   "step)", "", "```", table, "```", ""]
-        with contextlib.suppress(Exception):
-            print(name, f"{wall:.3f} s", steps, "steps", flush=True)
+        print(name, f"{wall:.3f} s", steps, "steps", flush=True)
     out = Path(args.out) if args.out else HERE / "results" / \
         f"gpu_decoder_attention_{args.device}_{args.precision}"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 VARIANTS = ("as is", "2 ms", "2 ms + pin", "no sampler")
@@ -108,11 +110,7 @@ def main() -> None:
         md.append(f"| {v} | {m['encoder']:.2f} | {m['decoder']:.2f} | {m['processing']:.2f} | "
                   f"{m['encoder'] / base['encoder']:.2f} | "
                   f"{m['processing'] / base['processing']:.2f} |")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    out.with_suffix(".md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    print(write_results(args.out, result, md))
 
 
 if __name__ == "__main__":

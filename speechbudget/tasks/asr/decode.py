@@ -30,8 +30,9 @@ there and keeps the first copy of the run (`loop_cut`).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -532,17 +533,20 @@ class WhisperDecoderRunner:
             timestamp_limits: Sequence[int] | None = None,
             previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
             best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
-        """See `_run`. On a GPU the attention kernels exclude cuDNN's: it builds an execution
-        plan for every new shape, and the self-attention's key length grows by one every step
-        (in fp16 that cost about 15 ms a step on an H200: benchmarks/results/gpu/)."""
-        if enc.device.type != "cuda" or self.cudnn_attention:
+        """See `_run`, under `_attention_kernels`."""
+        with self._attention_kernels(enc.device):
             return self._run(enc, enc_lengths, max_new_tokens, beam_size, timestamp_limits,
                              previous, temperature, best_of, seeds)
+
+    def _attention_kernels(self, device: torch.device) -> Any:
+        """On a GPU, SDPA without cuDNN's kernel: it builds an execution plan for every new
+        shape, and the self-attention's key length grows by one every step (in fp16 that cost
+        about 15 ms a step on an H200: benchmarks/results/gpu/). Elsewhere, as it is."""
+        if device.type != "cuda" or self.cudnn_attention:
+            return contextlib.nullcontext()
         from torch.nn.attention import SDPBackend, sdpa_kernel
-        with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-                          SDPBackend.MATH]):
-            return self._run(enc, enc_lengths, max_new_tokens, beam_size, timestamp_limits,
-                             previous, temperature, best_of, seeds)
+        return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                            SDPBackend.MATH])
 
     def _run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
              max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,

@@ -239,11 +239,11 @@ def int8_decoder(model: torch.nn.Module) -> torch.nn.Module:
     torch's dynamic quantisation (fbgemm) with per-output-channel weight scales; the activations
     are quantised at run time with one scale per matrix. The encoder stays fp32: its matrices hold
     batch x 1500 rows, and one scale for all of them costs the rows without outliers their
-    precision (tiny.en, 220 shared utterances: every Linear per-tensor +1.1 WER points,
-    per-channel +0.5, encoder alone +0.35, decoder + head -0.2 within noise;
-    benchmarks/results/asr_vs_faster_whisper.md). A decoder step's matrices hold one row per
-    hypothesis, where that one scale is nearly a per-row one, and its weights (the 51864-row LM
-    head above all) are what a step reads."""
+    precision (tiny.en, 220 shared utterances, WER vs fp32: every Linear per-tensor +0.56 points,
+    per-channel +0.58, the encoder alone +0.35, the decoder + head -0.08, at 0.89 of fp32's time;
+    benchmarks/int8_variants.py). A decoder step's matrices hold one row per hypothesis, where
+    that one scale is nearly a per-row one, and its weights (the 51864-row LM head above all) are
+    what a step reads."""
     import copy
     import warnings
 
