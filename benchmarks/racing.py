@@ -13,7 +13,7 @@ Goal: <= 50 % of the full run's item evaluations and wall time. Beside the wall 
 records this process's CPU seconds and the 1-minute load average when it ended: on a machine
 shared with other work the wall ratio is skewed by whoever else ran, the CPU ratio much less
 (the load average says how busy the machine was).
-Results: benchmarks/results/racing.{json,md}.
+Results: benchmarks/results/racing.{json,md} (--name: another file name).
 """
 from __future__ import annotations
 
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--rule", choices=("dominated", "best"), default=None, help="race.rule: "
                     "'best' also stops what the round's leader beats (F-Race; for the "
                     "recommendation only)")
+    ap.add_argument("--name", default="racing", help="results file name (<out>/<name>.json/.md)")
     ap.add_argument("--raced-first", action="store_true", help="run the raced sweep first (to "
                     "check that the order does not favour either)")
     args = ap.parse_args()
@@ -66,9 +67,10 @@ def main() -> None:
 
     opts = {"batch_size": args.batch, "max_items": args.items}
     tmp = Path(tempfile.mkdtemp(prefix="racing-"))
+    print(f"stores in {tmp}", flush=True)
     out: dict = {"command": "python benchmarks/racing.py " + " ".join(
                      f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
-                     if k not in ("out", "data", "device", "raced_first") and v is not None)
+                     if k not in ("out", "data", "device", "raced_first", "name") and v is not None)
                      + (" --raced-first" if args.raced_first else "") + f" (data {args.data})",
                  "machine": machine_info(), "items": args.items, "grid": grid}
     # warm-up (not timed): every model loaded once and the audio read, so that neither timed
@@ -103,7 +105,7 @@ def main() -> None:
     out["answer_in_full_tie_group"] = raced["recommended"] in full["tie_group"]
     res = Path(args.out)
     res.mkdir(parents=True, exist_ok=True)
-    (res / "racing.json").write_text(json.dumps(out, indent=1, default=str))
+    (res / f"{args.name}.json").write_text(json.dumps(out, indent=1, default=str))
     m = out["machine"]
     md = ["# Racing vs the full grid (one run, same machine)", "", f"`{out['command']}`", "",
           f"{full['configs']} configurations x {args.items} utterances; machine: "
@@ -122,7 +124,7 @@ def main() -> None:
           "", f"Full run: {full['message']}", "", f"Raced: {raced['message']}", "",
           f"Eliminated ({len(raced['eliminated'])}):", ""]
     md += [f"- {k}: {v}" for k, v in raced["eliminated"].items()]
-    (res / "racing.md").write_text("\n".join(md) + "\n")
+    (res / f"{args.name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 
