@@ -5,17 +5,16 @@
 1. xT x xN: duration D in --durations x backbone in --models, frozen, every fold held out once.
    Two heads on the same cached features: the learned MLP head (weighted layer sum, mean pooling,
    early stopping on the validation fold) and the linear head (LogisticRegression on the
-   standardised concatenated layer means, C chosen by actor-grouped cross-validation over the
-   training + validation actors, refit on all of them); and beside them the logistic-regression
-   reference of ser_duration.py (C = 0.1 fixed, training + validation actors). Paired bootstrap CI of linear - MLP.
+   standardised concatenated layer means, C chosen on the validation fold, refit on training +
+   validation actors); and beside them the logistic-regression reference of ser_duration.py
+   (C = 0.1 fixed, training + validation actors). Paired bootstrap CI of linear - MLP.
 2. xV: token stride --strides at --stride-positions for the best (backbone, duration) of part 1
    (best by the better head's UA), same folds and head: UA vs inference GFLOPs.
 3. (run before 2, so that a run cut short keeps it) Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
    frozen (both heads), top-k, LoRA at --ranks, DAMA, full fine-tuning (all encoder layers),
    each with its training GFLOPs (speechbudget.flops.training_flops, exact forward + backward,
    validation passes excluded) and wall time.
-Nothing is tuned on a test fold: heads stop on the validation fold, C is chosen by cross-validation
-over the training + validation actors.
+Nothing is tuned on a test fold: heads and C are chosen on the validation fold (training actors).
 Writes benchmarks/results/ser_axes.{json,md} (after each part, so a partial run keeps its rows).
 """
 from __future__ import annotations
@@ -266,9 +265,8 @@ def markdown(o: dict) -> str:
     if o["frozen"]:
         lines += [f"## Duration x backbone, frozen ({a['folds']} folds, every clip tested once)",
                   "", "MLP = learned head (weighted layer sum, mean pooling, early stopping); "
-                  "linear = LogisticRegression head (C by actor-grouped cross-validation over "
-                  "training + validation actors, then refit on them); ref = LR with C = 0.1 "
-                  "(ser_duration.py's reference). "
+                  "linear = LogisticRegression head (C by validation UA, refit on training + "
+                  "validation actors); ref = LR with C = 0.1 (ser_duration.py's reference). "
                   "GFLOPs per clip are inference (backbone + that head).", "",
                   "| backbone | D s | MLP UA (95% CI) | linear UA (95% CI) | ref LR UA | "
                   "linear - MLP (95% CI) | linear - ref (95% CI) | GFLOPs/clip | C chosen |",

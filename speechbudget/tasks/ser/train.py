@@ -48,7 +48,7 @@ class TrainOptions:
     dropout: float = 0.5
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
     head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
-    linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (choose_c)
+    linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
     eval_batch_size: int = 16
     progress: bool = False      # fit() draws its own bar on stderr (when given no callback)
 
@@ -365,58 +365,15 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                        count_trainable(model), len(train_clips), len(history))
 
 
-LINEAR_CV_FOLDS = 5  # actor-grouped folds for choosing the linear head's C
-
-
-def choose_c(grid: Sequence[float], x: np.ndarray, y: Sequence[str], groups: Sequence[str],
-             labels: Sequence[str], fit_one: Callable) -> tuple[float, SerMetrics, list[dict],
-                                                                   int]:
-    """The inverse regularisation C of `grid` with the best cross-validated UA: actors
-    (`groups`) split into min(LINEAR_CV_FOLDS, actors) folds (scikit-learn GroupKFold), each
-    clip predicted by the fit on the other folds, UA of all those predictions pooled; ties by the
-    lower pooled log-loss, then the smaller C. `fit_one(c, x, y) -> (classifier, rows)`.
-    -> (C, its pooled metrics, one {"C", "val_ua", "val_logloss"} per C, rows fitted)."""
-    from sklearn.model_selection import GroupKFold
-
-    y_arr = np.asarray(y)
-    k = min(LINEAR_CV_FOLDS, len(set(groups)))
-    if k < 2:
-        raise ValueError(f"choosing C by actor-grouped cross-validation needs clips of two or "
-                         f"more actors, got {len(set(groups))}")
-    folds = list(GroupKFold(n_splits=k).split(x, y_arr, groups))
-    tried, rows_fitted, scored = [], 0, []
-    for c in grid:
-        pred = np.empty(len(y_arr), dtype=object)
-        nll = np.zeros(len(y_arr))
-        for tr, te in folds:
-            clf, rows = fit_one(c, x[tr], list(y_arr[tr]))
-            rows_fitted += rows
-            pred[te] = clf.predict(x[te])
-            proba = clf.predict_proba(x[te])
-            col = {lab: i for i, lab in enumerate(clf.classes_)}
-            p_true = np.array([proba[j, col[t]] if t in col else 0.0
-                               for j, t in enumerate(y_arr[te])])
-            nll[te] = -np.log(np.clip(p_true, 1e-12, 1.0))
-        m = ser_metrics(list(y_arr), list(pred), labels)
-        tried.append({"C": c, "val_ua": m.ua, "val_logloss": float(nll.mean())})
-        scored.append((-m.ua, float(nll.mean()), c, m))
-    _, _, c, m = min(scored, key=lambda t: t[:3])
-    return c, m, tried, rows_fitted
-
-
 def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clips, val_clips,
                 audio, cache, skipped) -> TrainResult:
     """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
     weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
-    regularisation C is chosen among `opt.linear_c` by actor-grouped cross-validation over the
-    training + validation clips (`choose_c`: every clip predicted once by a fit on the other
-    actors; the best pooled UA, ties by the lower pooled log-loss), then refitted on all of them.
-    One validation split of a few actors gave many ties in UA, which the first C in the grid won
-    (the strongest regularisation); pooling every actor's held-out predictions leaves fewer.
-    Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
-    passes over the training clips (sum of iterations x rows / training clips), for
-    `flops.training_flops`. `val` is the chosen C's cross-validated score (pooled held-out
-    predictions, before the refit)."""
+    regularisation C is chosen among `opt.linear_c` by the UA on the validation clips (training
+    actors only); the chosen C is then refitted on training + validation clips. Its weights
+    become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as passes over the
+    training clips (sum of iterations x rows / training clips), for `flops.training_flops`.
+    `val` is the chosen C's validation score before the refit."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -440,11 +397,16 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
     history, passes = [], 0
     best_c, best = opt.linear_c[len(opt.linear_c) // 2], None
     if val_clips and len(opt.linear_c) > 1:
-        xtr, ytr = np.concatenate([xtr, design(val_clips)]), ytr + [c.label for c in val_clips]
-        groups = [c.speaker for c in train_clips + val_clips]
-        best_c, best, tried, rows = choose_c(opt.linear_c, xtr, ytr, groups, labels, fit_one)
-        passes += rows
-        history += tried
+        xva, yva = design(val_clips), [c.label for c in val_clips]
+        best = None
+        for c in opt.linear_c:
+            clf, rows = fit_one(c, xtr, ytr)
+            passes += rows
+            m = ser_metrics(yva, list(clf.predict(xva)), labels)
+            history.append({"C": c, "val_ua": m.ua})
+            if best is None or m.ua > best.ua:
+                best, best_c = m, c
+        xtr, ytr = np.concatenate([xtr, xva]), ytr + yva
     clf, rows = fit_one(best_c, xtr, ytr)
     passes += rows
     weight = torch.zeros_like(head.classifier.weight)
@@ -464,7 +426,7 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
         head.classifier.weight.copy_(weight)
         head.classifier.bias.copy_(bias)
     model.eval()
-    val = best  # the chosen C's cross-validated score (held-out actors), before the refit
+    val = best if val_clips and len(opt.linear_c) > 1 else None  # before the refit (held out)
     history.append({"C": best_c, "refit_rows": len(xtr)})
     return TrainResult(model, history, 0, val, skipped, count_trainable(model), len(train_clips),
                        max(1, math.ceil(passes / len(train_clips))))
