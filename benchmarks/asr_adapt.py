@@ -2,13 +2,22 @@
 
     OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/asr_adapt.py [--steps 100]
         [--rank 16] [--lr 1e-3] [--batch-size 8] [--snapshots 25,50] [--hold-out-every 3]
-        [--limit N]   (a smoke run: the first N training and N held-out utterances)
+        [--select-every 7] [--limit N]   (a smoke run: the first N training and N held-out
+        utterances)
 
 Data: ../shared/data/librispeech_sample (22 speakers x 10 utterances, all <= 14 s). Speakers are
 sorted by id and every `hold-out-every`-th one (0, 3, 6, ...) is held out for evaluation; the
 others are the training audio. Distillation uses only their audio (no transcripts): the targets
 are the stock model's own greedy outputs at 30 s. Every setting below was fixed before the run
 (no tuning on the held-out speakers).
+
+Label-free choice of the adapter (`--select-every K`, 0: off): every K-th of the remaining
+speakers is kept out of training as a selection set. The candidates are the stock weights (step
+0), every snapshot and the last step; each transcribes the selection audio at its configuration
+and is scored by its word error rate against the *teacher's* transcripts of that audio (stock,
+30 s; no reference transcript is read). The candidate closest to the teacher is "selected" (ties:
+fewer steps), and the gap recovered is reported for it beside the last step's. The held-out
+speakers are never used to choose.
 
 In one run, WER [bootstrap 95% CI] on the held-out utterances of:
   30 s stock;  15 s + stride 2 after layer 2 (mean) stock / distilled;  dynamic stock / distilled;
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import platform
 import resource
 import sys
@@ -51,6 +61,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--snapshots", default="25,50")
     ap.add_argument("--hold-out-every", type=int, default=3)
+    ap.add_argument("--select-every", type=int, default=7, help="every K-th training speaker "
+                    "is a label-free selection set (0: no selection)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--which", default="fixed,dynamic", help="distilled configurations to train")
     ap.add_argument("--limit", type=int, default=None, help="smoke run: first N utterances "
@@ -72,10 +84,16 @@ def main() -> None:
     speakers = sorted({it.speaker for it in ds.items})
     held = set(speakers[::args.hold_out_every])
     test = AsrDataset([it for it in ds.items if it.speaker in held], ds.source + " (held out)")
-    train = [it for it in ds.items if it.speaker not in held]
+    rest = [sp for sp in speakers if sp not in held]
+    chooser = set(rest[::args.select_every]) if args.select_every else set()
+    train = [it for it in ds.items if it.speaker not in held | chooser]
+    select = AsrDataset([it for it in ds.items if it.speaker in chooser],
+                        ds.source + " (selection)")
     if args.limit:
         test, train = test.limit(args.limit), train[:args.limit]
+        select = select.limit(args.limit)
     assert not held & {it.speaker for it in train}, "a held-out speaker in the training set"
+    assert not (held | chooser) & {it.speaker for it in train}, "a selection speaker in training"
     bundle = load_whisper(args.model)
     L = bundle.arch.encoder_layers
     C = lambda **kw: Config(task="asr", model=bundle.arch.name, **kw)  # noqa: E731
@@ -100,6 +118,12 @@ def main() -> None:
             gaps[name] = {"stock": st, "distilled": di, "30s": base, "gap": st - base,
                           "recovered_share": (st - di) / (st - base) if st != base else None,
                           "distilled_minus_30s": di - base}
+            sel = training[name].get("selected")
+            if sel is not None and sel["name"] in results:
+                se = results[sel["name"]]["wer"]
+                gaps[name].update(selected_step=sel["step"], selected=se,
+                                  selected_recovered_share=(st - se) / (st - base)
+                                  if st != base else None, selected_minus_30s=se - base)
         machine = {"cpu": platform.processor(), "threads": torch.get_num_threads(),
                    "torch": torch.__version__, "peak_rss_mb_process":
                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -109,34 +133,50 @@ def main() -> None:
                  for name, t in training.items()}
         doc = {"command": " ".join(sys.argv), "model": args.model, "goals": goals,
                "held_out_speakers": sorted(held), "n_test": len(test), "n_train": len(train),
+               "selection_speakers": sorted(chooser), "n_select": len(select),
                "settings": vars(args), "results": results, "training": training, "gap": gaps,
                "machine": machine, "total_wall_s": time.perf_counter() - t_start}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out + ".json").write_text(json.dumps(doc, indent=1))
         Path(args.out + ".md").write_text(markdown(doc))
 
-    def run(name: str, cfg: Config, adapter: str | None = None) -> dict:
+    def run(name: str, cfg: Config, adapter: str | None = None, data: AsrDataset | None = None,
+            keep: bool = True) -> dict:
         t = task if adapter is None else AsrTask(batch_size=16, adapter=adapter,
                                                  warmup=False)
         if adapter is not None:
             t._bundles = task._bundles  # noqa: SLF001 - same loaded weights
         t0 = time.perf_counter()
-        m, items = evaluate(cfg, test, device="cpu", task=t)
+        m, items = evaluate(cfg, test if data is None else data, device="cpu", task=t)
         r = {"label": cfg.label, "wer": 100 * m.value, "ci": [100 * m.ci_low, 100 * m.ci_high],
              "gflops_per_utt": m.gflops, "n": m.n_items, "failed": m.n_failed,
              "repetition_cut": m.extra.get("repetition_cut"),
              "stopped_by_limit": m.extra.get("stopped_by_limit"),
              "eval_wall_s": time.perf_counter() - t0, "adapter": adapter,
              "errors": [it.errors for it in items if it.ok],
-             "n_ref": [it.n_ref for it in items if it.ok]}
-        results[name] = r
-        save()
+             "n_ref": [it.n_ref for it in items if it.ok],
+             "predictions": {it.item_id: it.prediction for it in items if it.ok}}
+        if keep:
+            results[name] = r
+            save()
         print(f"{name:28s} {cfg.label:40s} WER {r['wer']:6.2f} [{r['ci'][0]:.2f}, "
               f"{r['ci'][1]:.2f}] {r['eval_wall_s']:.0f}s", file=sys.stderr, flush=True)
         return r
 
     for name, cfg in stock.items():
         run(name, cfg)
+
+    # the teacher's transcripts of the selection audio: the only "references" the choice uses
+    by_teacher = None
+    if len(select):
+        tr = run("selection teacher", stock["30s"], data=select, keep=False)["predictions"]
+        by_teacher = AsrDataset([replace(it, text=tr[it.id]) for it in select.items
+                                 if it.id in tr], select.source + ", teacher transcripts")
+
+    def agreement(step: int, cfg: Config, adapter: str | None) -> float:
+        """WER % of a candidate against the teacher on the selection audio (label-free)."""
+        w = run(f"select {step}", cfg, adapter, data=by_teacher, keep=False)["wer"]
+        return w
 
     targets = tuple(args.targets.split(","))
     opts = ad.DistillOptions(batch_size=args.batch_size, lr=args.lr, seed=0,
@@ -172,12 +212,22 @@ def main() -> None:
         save()
         del res, samples
         curve = [(0, results[name]["wer"])]
+        candidates = [(0, name, stock[name], None)]
         for s in snaps:
             if s < args.steps:
                 scfg = cfg.with_(adaptation=ad._with_steps(cfg.adaptation, s))  # noqa: SLF001
-                curve.append((s, run(f"{name}@{s}", scfg, str(out / f"step-{s:04d}"))["wer"]))
+                path = str(out / f"step-{s:04d}")
+                curve.append((s, run(f"{name}@{s}", scfg, path)["wer"]))
+                candidates.append((s, f"{name}@{s}", scfg, path))
         curve.append((args.steps, run(f"{name}_distilled", cfg, str(out))["wer"]))
+        candidates.append((args.steps, f"{name}_distilled", cfg, str(out)))
         training[name]["wer_vs_steps"] = curve
+        if by_teacher is not None:
+            scores = [(agreement(s, c, a), s, n) for s, n, c, a in candidates]
+            w, s, n = min(scores)
+            training[name]["selected"] = {"step": s, "name": n, "teacher_wer": w,
+                                          "teacher_wer_by_step": [(s_, w_) for w_, s_, _ in
+                                                                  scores]}
         save()
     save()
     print(Path(args.out + ".md").read_text())
@@ -210,6 +260,22 @@ def markdown(doc: dict) -> str:
         lines.append(f"| {t['label']} | {g['stock']:.2f} | {g['distilled']:.2f} | {g['30s']:.2f}"
                      f" | {rs} | {t['train_wall_s']:.0f} | {t['s_per_step']:.2f} | "
                      f"{_mb(t['peak_rss_mb'])} |")
+    sel = [(n, g) for n, g in doc["gap"].items() if "selected" in g]
+    if sel:
+        lines += ["", f"Chosen without labels on {doc.get('n_select')} utterances of "
+                  f"{len(doc.get('selection_speakers', []))} training-side speakers kept out of "
+                  "training (" + ", ".join(doc.get("selection_speakers", [])) + "): the candidate "
+                  "(stock = step 0, snapshots, last step) whose transcripts are closest to the "
+                  "teacher's.", "",
+                  "| distilled | WER vs teacher by step (selection set) | step chosen | "
+                  "held-out WER | gap recovered | minus 30 s |", "|---|---|---|---|---|---|"]
+        for name, g in sel:
+            t = doc["training"][name]
+            by = ", ".join(f"{s}: {w:.2f}" for s, w in t["selected"]["teacher_wer_by_step"])
+            rs = "-" if g["selected_recovered_share"] is None else \
+                f"{100 * g['selected_recovered_share']:.0f}%"
+            lines.append(f"| {t['label']} | {by} | {g['selected_step']} | {g['selected']:.2f} | "
+                         f"{rs} | {g['selected_minus_30s']:+.2f} |")
     lines += ["", "WER vs training steps (step 0 = stock):", ""]
     for name, t in doc["training"].items():
         lines.append(f"- {t['label']}: " + ", ".join(f"{s}: {w:.2f}" for s, w in
