@@ -7,7 +7,8 @@ Three timings on the same spec, same machine, same process, one after another:
                cache), summed: what a user gets running the configurations separately;
   star_nocache the star sweep with the reuse cache off (models are still loaded once);
   star         the star sweep as it runs by default (features per window and encoder outputs
-               shared between configurations that differ only after them, in reuse order).
+               shared between configurations that differ only after them, in reuse order; one
+               warm-up per model, AsrTask.warm_key).
 Goal: star / one_by_one <= 1/1.3. Results: benchmarks/results/sweep_reuse.{json,md}.
 Converted model weights are loaded once before timing, so disk caching favours neither side.
 """

@@ -107,3 +107,24 @@ def test_real_tiny_en_on_bundled_utterances(bundled_librispeech):
     assert metrics.value < 0.15, [(r.prediction, r.reference) for r in items]
     assert all(r.gflops and r.gflops > 0 for r in items)
     assert metrics.ci_low <= metrics.value <= metrics.ci_high
+
+
+def test_one_warm_up_per_loaded_model_not_per_configuration(tmp_path, monkeypatch):
+    """A sweep's configurations of one model share its warm-up; another precision (another
+    loaded model) gets its own; warmup=False gets none."""
+    from speechbudget.tasks.asr.pipeline import AsrPipeline
+    _wav(tmp_path / "a.wav", seconds=2.0)
+    p = _manifest(tmp_path, [{"id": "a", "audio": "a.wav", "text": "hello"}])
+    warmed = []
+    monkeypatch.setattr(AsrPipeline, "warm_up", lambda self: warmed.append(self.config.label))
+    configs = [Config(task="asr", model="tiny.en", window=4),
+               Config(task="asr", model="tiny.en", window=3, stride=2, stride_at="output"),
+               Config(task="asr", model="tiny.en", window=4, precision="int8-dynamic")]
+    for on, expected in ((True, [configs[0].label, configs[2].label]), (False, [])):
+        warmed.clear()
+        task = AsrTask(batch_size=1, warmup=on)
+        task._bundles[("tiny.en", "cpu")] = tiny_bundle()
+        for c in configs:
+            metrics, _ = evaluate(c, p, device="cpu", task=task)
+            assert metrics.n_items == 1
+        assert warmed == expected
