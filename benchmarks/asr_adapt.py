@@ -143,9 +143,7 @@ def main() -> None:
     def run(name: str, cfg: Config, adapter: str | None = None, data: AsrDataset | None = None,
             keep: bool = True) -> dict:
         t = task if adapter is None else AsrTask(batch_size=16, adapter=adapter,
-                                                 warmup=False)
-        if adapter is not None:
-            t._bundles = task._bundles  # noqa: SLF001 - same loaded weights
+                                                 warmup=False).share_weights_with(task)
         t0 = time.perf_counter()
         m, items = evaluate(cfg, test if data is None else data, device="cpu", task=t)
         r = {"label": cfg.label, "wer": 100 * m.value, "ci": [100 * m.ci_low, 100 * m.ci_high],
@@ -215,7 +213,7 @@ def main() -> None:
         candidates = [(0, name, stock[name], None)]
         for s in snaps:
             if s < args.steps:
-                scfg = cfg.with_(adaptation=ad._with_steps(cfg.adaptation, s))  # noqa: SLF001
+                scfg = cfg.with_(adaptation=ad.with_steps(cfg.adaptation, s))
                 path = str(out / f"step-{s:04d}")
                 curve.append((s, run(f"{name}@{s}", scfg, path)["wer"]))
                 candidates.append((s, f"{name}@{s}", scfg, path))

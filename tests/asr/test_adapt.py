@@ -92,9 +92,9 @@ def test_resume_continues_the_same_run(setup, tmp_path):
 
 def test_other_configuration_or_model_refused(setup, tmp_path):
     bundle, cfg, samples = setup
-    ad.distill(bundle, cfg.with_(adaptation=ad._with_steps(cfg.adaptation, 2)), samples,
+    ad.distill(bundle, cfg.with_(adaptation=ad.with_steps(cfg.adaptation, 2)), samples,
                tmp_path / "a", ad.DistillOptions(batch_size=4))
-    good = cfg.with_(adaptation=ad._with_steps(cfg.adaptation, 2))
+    good = cfg.with_(adaptation=ad.with_steps(cfg.adaptation, 2))
     ad.load_adapter(tmp_path / "a", good, bundle.model)
     with pytest.raises(ad.AdapterError, match=r"window=4\.0, not 6\.0"):
         ad.load_adapter(tmp_path / "a", good.with_(window=6), bundle.model)

@@ -128,3 +128,11 @@ def test_one_warm_up_per_loaded_model_not_per_configuration(tmp_path, monkeypatc
             metrics, _ = evaluate(c, p, device="cpu", task=task)
             assert metrics.n_items == 1
         assert warmed == expected
+
+
+def test_a_task_can_share_another_tasks_loaded_weights():
+    first = AsrTask(batch_size=1)
+    b = tiny_bundle()
+    first._bundles[("tiny.en", "cpu")] = b
+    second = AsrTask(batch_size=1, adapter="unused").share_weights_with(first)
+    assert second.bundle("tiny.en", "cpu") is b and second.adapter == "unused"

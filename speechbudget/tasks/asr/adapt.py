@@ -424,7 +424,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
             if mem.peak_mb is not None:      # None where the RSS cannot be read (no /proc)
                 rec.peak_mem_mb = max(rec.peak_mem_mb or 0.0, mem.peak_mb)
             if rec.steps in options.snapshot_steps and rec.steps < a.steps:
-                snap = config.with_(adaptation=_with_steps(a, rec.steps))
+                snap = config.with_(adaptation=with_steps(a, rec.steps))
                 save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle)
             if rec.steps % options.checkpoint_every == 0 and rec.steps < a.steps:
                 torch.save({"ident": ident, "trainable": trainable_state(enc),
@@ -455,7 +455,8 @@ class DistillResult:
     record: TrainRecord
 
 
-def _with_steps(a: Adaptation, steps: int) -> Adaptation:
+def with_steps(a: Adaptation, steps: int) -> Adaptation:
+    """`a` with another number of training steps (a snapshot's adaptation)."""
     return Adaptation(**{**{f.name: getattr(a, f.name) for f in fields(Adaptation)},
                          "steps": steps})
 

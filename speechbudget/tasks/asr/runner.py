@@ -78,9 +78,15 @@ class AsrTask:
         self.adapters = AdapterCache(adapter_cache, adapt_data, adapt_batch_size, adapt_lr, seed)
         self.n_boot = n_boot
         self.seed = seed
-        self._bundles: dict[tuple[str, str], Any] = {}
+        self._bundles: dict[tuple[str, str], Any] = {}  # loaded WhisperBundles by (model, device)
         self._models: dict[tuple[str, str, str], Any] = {}
         self._warm: set[tuple] = set()
+
+    def share_weights_with(self, other: "AsrTask") -> "AsrTask":
+        """Use `other`'s loaded bundles (and load into them), so that two tasks (e.g. one per
+        adapter) do not load the same weights twice; returns self."""
+        self._bundles = other._bundles
+        return self
 
     # ---- Task protocol ------------------------------------------------------------------------
     def load_dataset(self, source: str | Path | AsrDataset) -> AsrDataset:
