@@ -180,10 +180,11 @@ class AsrTask:
 
     @staticmethod
     def warm_key(pipe: AsrPipeline, config: Config, device: str) -> tuple:
-        """What one warm-up covers: a loaded model (weights, precision, adapter) on a device.
-        A sweep's later configurations of that model run warm, as they would in one process
-        that serves them all; the first batch at a new window or stride meets its shapes
-        cold, which the sweep's timing keeps (benchmarks/results/warm_up.md measures it)."""
+        """What one warm-up covers: a model (name and weights source, precision, adaptation:
+        `pipe.tag`) on a device; `config` is there for a key that wants more of it. A sweep's
+        later configurations of that model run warm, as they would in one process that serves
+        them all; the first batch at a new window or stride meets its shapes cold, which the
+        sweep's timing keeps (benchmarks/results/warm_up.md measures what that changes)."""
         return (pipe.tag, device)
 
     def _latencies(self, pipe: AsrPipeline, dataset: AsrDataset, audio_of: dict[str, Any],
