@@ -34,13 +34,14 @@ Writes benchmarks/results/asr_adapt.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import replace
 import platform
 import resource
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+
+from results_io import write_results  # benchmarks/results_io.py
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -136,9 +137,7 @@ def main() -> None:
                "selection_speakers": sorted(chooser), "n_select": len(select),
                "settings": vars(args), "results": results, "training": training, "gap": gaps,
                "machine": machine, "total_wall_s": time.perf_counter() - t_start}
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out + ".json").write_text(json.dumps(doc, indent=1))
-        Path(args.out + ".md").write_text(markdown(doc))
+        write_results(args.out, doc, markdown(doc).splitlines())
 
     def run(name: str, cfg: Config, adapter: str | None = None, data: AsrDataset | None = None,
             keep: bool = True) -> dict:
@@ -173,8 +172,7 @@ def main() -> None:
 
     def agreement(step: int, cfg: Config, adapter: str | None) -> float:
         """WER % of a candidate against the teacher on the selection audio (label-free)."""
-        w = run(f"select {step}", cfg, adapter, data=by_teacher, keep=False)["wer"]
-        return w
+        return run(f"select {step}", cfg, adapter, data=by_teacher, keep=False)["wer"]
 
     targets = tuple(args.targets.split(","))
     opts = ad.DistillOptions(batch_size=args.batch_size, lr=args.lr, seed=0,

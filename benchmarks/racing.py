@@ -18,11 +18,12 @@ Results: benchmarks/results/racing.{json,md} (--name: another file name).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from results_io import write_results  # benchmarks/results_io.py
 
 REPO = Path(__file__).resolve().parents[1]
 GRID = {"task": "asr", "models": ["tiny.en", "base"],
@@ -103,9 +104,6 @@ def main() -> None:
     out["cpu_ratio"] = raced["cpu_s"] / full["cpu_s"]
     out["same_answer"] = raced["recommended"] == full["recommended"]
     out["answer_in_full_tie_group"] = raced["recommended"] in full["tie_group"]
-    res = Path(args.out)
-    res.mkdir(parents=True, exist_ok=True)
-    (res / f"{args.name}.json").write_text(json.dumps(out, indent=1, default=str))
     m = out["machine"]
     md = ["# Racing vs the full grid (one run, same machine)", "", f"`{out['command']}`", "",
           f"{full['configs']} configurations x {args.items} utterances; machine: "
@@ -124,8 +122,7 @@ def main() -> None:
           "", f"Full run: {full['message']}", "", f"Raced: {raced['message']}", "",
           f"Eliminated ({len(raced['eliminated'])}):", ""]
     md += [f"- {k}: {v}" for k, v in raced["eliminated"].items()]
-    (res / f"{args.name}.md").write_text("\n".join(md) + "\n")
-    print("\n".join(md))
+    print(write_results(Path(args.out) / args.name, out, md))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ compute. Results: benchmarks/results/<name>.{json,md}.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 
 def main() -> None:
@@ -38,12 +38,11 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args()
 
-    from results_io import write_results
     from speechbudget.analysis.source import load_results
     from speechbudget.paired import corpus_error_of, pair_items, paired_difference
     from speechbudget.sweep.plan import race_rounds
     from speechbudget.sweep.racing import race_order
-    from speechbudget.tasks.asr.runner import AsrTask
+    from speechbudget.tasks.asr.runner import STAGES, AsrTask
 
     loaded = load_results(args.store)
     task = AsrTask(batch_size=args.batch, max_items=args.items)
@@ -58,7 +57,7 @@ def main() -> None:
 
     def seconds_per_item(c) -> float:
         its = list(items[c.key].values())
-        return sum(sum(it.timings.get(k, 0.0) for k in ("features", "encoder", "decoder"))
+        return sum(sum(it.timings.get(k, 0.0) for k in STAGES)
                    for it in its) / max(1, len(its))
 
     rows, need = [], {"bonferroni": 0, "alpha": 0}

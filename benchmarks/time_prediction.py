@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
@@ -118,11 +120,8 @@ def main() -> None:
            "goal": "<= 0.20",
            "run_wall_s": wall, "predicted_total_s": pred_total,
            "run_failed": summary.failed}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     stem = Path(args.spec).stem
     name = "time_prediction" + ("" if stem == "asr_star" else f"_{stem}")
-    (out / f"{name}.json").write_text(json.dumps(res, indent=1, default=str))
     md = ["# Sweep time: predicted (calibrated cost model) vs measured", "",
           f"`OMP_NUM_THREADS={args.threads} {res['command']}` on {res['machine'].get('cpu', '')}, "
           f"{args.threads} threads: {Path(args.spec).name}, {len(run_items)} utterances, batch "
@@ -145,8 +144,7 @@ def main() -> None:
            + " (goal <= 20%; without rescaling the encoder to the peak measured now: "
            + ("n/a" if mae_un is None else f"{100 * mae_un:.0f}%") + "). " + f"Whole run: {wall:.0f} s wall (model loading, warm-up and "
            f"scoring included) vs {pred_total:.0f} s predicted processing.", ""]
-    (out / f"{name}.md").write_text("\n".join(md))
-    print("\n".join(md))
+    print(write_results(Path(args.out) / name, res, md))
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from results_io import write_results  # benchmarks/results_io.py
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
 KEYS = {
     "per configuration": lambda p, c, d: (p.tag, d, c.window, c.stride, c.stride_at, c.pool,
                                           c.beam_size),
@@ -43,7 +43,6 @@ def main() -> None:
 
     import torch
     torch.set_num_threads(args.threads)
-    from results_io import write_results
     from speechbudget.machine import machine_info
     from speechbudget.models.loading import load_whisper
     from speechbudget.sweep import load_spec, run_sweep

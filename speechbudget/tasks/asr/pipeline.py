@@ -247,13 +247,12 @@ def int8_decoder(model: torch.nn.Module) -> torch.nn.Module:
     import copy
     import warnings
 
-    from torch.ao.quantization import per_channel_dynamic_qconfig
     m = copy.deepcopy(model).float()
-    spec = {name: per_channel_dynamic_qconfig for name, mod in m.named_modules()
-            if type(mod) is torch.nn.Linear and not name.startswith("model.encoder.")}
     with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
         warnings.simplefilter("ignore")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+        spec = {name: per_channel_dynamic_qconfig for name, mod in m.named_modules()
+                if type(mod) is torch.nn.Linear and not name.startswith("model.encoder.")}
         return quantize_dynamic(m, spec, dtype=torch.qint8)
 
 
