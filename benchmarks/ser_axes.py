@@ -12,8 +12,12 @@
    (best by the better head's UA), same folds and head: UA vs inference GFLOPs.
 3. (run before 2, so that a run cut short keeps it) Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
    frozen (both heads), top-k, LoRA at --ranks, DAMA, full fine-tuning (all encoder layers),
-   each with its training GFLOPs (speechbudget.flops.training_flops, exact forward + backward,
-   validation passes excluded) and wall time.
+   each trained with every recipe of --recipes (init:head; "probe:linear" is LP-FT: the linear
+   head fitted on the frozen backbone first, then fine-tuned with the backbone; "random:mlp" the
+   MLP head trained from scratch with it), each with its training GFLOPs
+   (speechbudget.flops.training_flops, exact forward + backward, the probe's included,
+   validation passes excluded) and wall time; paired bootstrap CI of each against the frozen
+   linear head on the same clips.
 Nothing is tuned on a test fold: heads and C are chosen on the validation fold (training actors).
 Writes benchmarks/results/ser_axes.{json,md} (after each part, so a partial run keeps its rows).
 """
@@ -32,7 +36,7 @@ from speechbudget.adaptation import full_finetuning
 from speechbudget.axes import Adaptation, Config
 from speechbudget.machine import machine_info
 from speechbudget.tasks.ser.data import load_dataset
-from speechbudget.tasks.ser.metrics import flops_for, ser_metrics
+from speechbudget.tasks.ser.metrics import fit_training_gflops, flops_for, ser_metrics
 from speechbudget.tasks.ser.runner import fold_splits
 from speechbudget.tasks.ser.train import TrainOptions, build_model, cached_features, fit, \
     predict_logits, read_clips
@@ -99,12 +103,13 @@ def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[i
             logits = predict_logits(res.model, test_clips, audio, cache if frozen else None)
             wall[h] += time.perf_counter() - t0
             hyps[h] += [labels[i] for i in logits.argmax(1).tolist()]
-            inf, tg = flops_for(config, res.n_train, res.epochs_run, len(labels), opts.pooling,
-                                opts.layer_weights, opts.head)
-            train_gf[h] += tg
+            inf, _ = flops_for(config, n_classes=len(labels), pooling=opts.pooling,
+                               layer_weights=opts.layer_weights, head=opts.head)
+            train_gf[h] += fit_training_gflops(res, opts, len(labels))
             info[h] = {"inference_gflops": inf, "trainable_params": res.trainable_params,
-                       "best": info[h].get("best", []) + [res.best_epoch if opts.head == "mlp"
-                                                          else res.history[-1]["C"]]}
+                       "best": info[h].get("best", []) + [res.history[-1]["C"] if frozen and
+                                                          opts.head == "linear"
+                                                          else res.best_epoch]}
         if reference:
             model = build_model(config, labels, TrainOptions(progress=False), device=args.device,
                                 encoders=encoders)
@@ -113,7 +118,7 @@ def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[i
     out = {"config": config.label, "model": config.model, "duration_s": float(config.window),
            "stride": config.stride, "stride_at": config.stride_at,
            "adaptation": config.adaptation.label, "folds": len(folds), "n_test": len(refs),
-           "heads": {}}
+           "heads": {}, "refs": refs, "preds": hyps}
     for h, pred in hyps.items():
         m = ser_metrics(refs, pred, labels)
         row = {"ua": m.ua, "ua_ci": bootstrap(refs, pred), "wa": m.wa, "macro_f1": m.macro_f1}
@@ -139,12 +144,14 @@ def main() -> None:
                     "or 'output'")
     ap.add_argument("--adapt-model", default="tiny.en")
     ap.add_argument("--adapt-duration", type=float, default=2.0)
-    ap.add_argument("--adapt-folds", type=int, default=1)
+    ap.add_argument("--adapt-folds", type=int, default=5)
     ap.add_argument("--adapt-epochs", type=int, default=6)
     ap.add_argument("--ranks", default="4,16")
     ap.add_argument("--top-k", type=int, default=1)
     ap.add_argument("--peft-lr", type=float, default=1e-3, help="LoRA / DAMA backbone lr")
     ap.add_argument("--full-lr", type=float, default=1e-4, help="top-k / full FT backbone lr")
+    ap.add_argument("--recipes", default="probe:linear,random:mlp", help="init:head for the "
+                    "trained backbones (init: probe = LP-FT, random; head: linear, mlp)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: frozen,stride,adapt")
     ap.add_argument("--budget-s", type=float, default=None, help="start no new row after this "
                     "many seconds (rows not run are listed in the results as skipped)")
@@ -201,16 +208,19 @@ def main() -> None:
     if "adapt" not in skip:
         L = Config(task="ser", model=args.adapt_model).arch.encoder_layers
         folds = list(range(args.adapt_folds))
-        opts = lambda lr: TrainOptions(epochs=args.adapt_epochs, backbone_lr=lr, **base)  # noqa
+        recipes = [r.split(":") for r in args.recipes.split(",")]
+
+        def opts(lr: float) -> dict[str, TrainOptions]:
+            return {f"{init}:{head}": TrainOptions(epochs=args.adapt_epochs, backbone_lr=lr,
+                                                   head=head, head_init=init, **base)
+                    for init, head in recipes}
         plans = [("frozen", Adaptation(), frozen_heads),
-                 (f"top{args.top_k}", Adaptation(unfreeze_top=args.top_k),
-                  {"mlp": opts(args.full_lr)})]
-        plans += [(f"lora{r}", Adaptation(method="lora", rank=r), {"mlp": opts(args.peft_lr)})
+                 (f"top{args.top_k}", Adaptation(unfreeze_top=args.top_k), opts(args.full_lr))]
+        plans += [(f"lora{r}", Adaptation(method="lora", rank=r), opts(args.peft_lr))
                   for r in [int(x) for x in args.ranks.split(",")]]
         r_max = max(int(x) for x in args.ranks.split(","))
-        plans += [(f"dama{r_max}", Adaptation(method="dama", rank=r_max),
-                   {"mlp": opts(args.peft_lr)}),
-                  ("full", full_finetuning(L), {"mlp": opts(args.full_lr)})]
+        plans += [(f"dama{r_max}", Adaptation(method="dama", rank=r_max), opts(args.peft_lr)),
+                  ("full", full_finetuning(L), opts(args.full_lr))]
         for name, ad, heads in plans:
             if over(f"adaptation {name}"):
                 continue
@@ -218,6 +228,10 @@ def main() -> None:
                        adaptation=ad)
             row = run_config(ds, c, heads, folds, args.folds, args, cache, encoders)
             row["method"] = name
+            frozen_row = out["adaptation"][0] if out["adaptation"] else row
+            for h in row["heads"]:
+                row["heads"][h]["minus_frozen_linear_ci"] = bootstrap(
+                    row["refs"], row["preds"][h], frozen_row["preds"]["linear"])
             print(f"{name}: " + ", ".join(f"{h} UA {v['ua']:.3f} train {v['train_gflops']:.0f} "
                                          f"GFLOPs {v['wall_s']:.0f} s"
                                          for h, v in row["heads"].items()), flush=True)
@@ -292,19 +306,33 @@ def markdown(o: dict) -> str:
                          f"| {h['inference_gflops']:.3f} | {h['ua'] / b['ua']:.3f} | "
                          f"{h['inference_gflops'] / b['inference_gflops']:.3f} |")
     if o["adaptation"]:
-        full = next((r["heads"]["mlp"] for r in o["adaptation"] if r["method"] == "full"), None)
+        full = next((r["heads"] for r in o["adaptation"] if r["method"] == "full"), {})
         lines += ["", f"## Adaptation at {a['adapt_duration']:g} s, {a['adapt_model']} "
                   f"({a['adapt_folds']} fold(s), {o['adaptation'][0]['n_test']} test clips; "
                   f"trained backbones {a['adapt_epochs']} epochs, LoRA/DAMA lr {a['peft_lr']:g}, "
                   f"top-k/full lr {a['full_lr']:g}; best epoch on the validation fold)", "",
-                  "| method | head | UA (95% CI) | trainable params | train GFLOPs | "
-                  "UA vs full FT | full FT FLOPs / these | wall s |", "|" + "---|" * 8]
+                  "Recipe = init:head. probe:linear is LP-FT (the linear head fitted on the "
+                  "frozen backbone, validation actors for C only, then trained with the backbone "
+                  "at the backbone's lr; the probe is epoch 0 of early stopping, its FLOPs "
+                  "counted); random:mlp trains the MLP head from scratch with the backbone. "
+                  "Δ frozen = UA minus the frozen linear head's, paired bootstrap over the same "
+                  "clips. 'vs full FT' compares with full fine-tuning under the same recipe "
+                  "(frozen rows: with full FT's first recipe). Best epochs: per fold (0 = the "
+                  "probe kept).", "",
+                  "| method | recipe | UA (95% CI) | Δ frozen linear (95% CI) | trainable params | "
+                  "train GFLOPs | UA vs full FT | full FT FLOPs / these | best epochs | wall s |",
+                  "|" + "---|" * 10]
+        first_full = next(iter(full.values()), None)
         for r in o["adaptation"]:
             for hname, h in r["heads"].items():
-                vs = f"{h['ua'] / full['ua']:.3f}" if full else "-"
-                fr = f"{full['train_gflops'] / h['train_gflops']:.2f}" if full else "-"
+                f = full.get(hname, first_full)
+                vs = f"{h['ua'] / f['ua']:.3f}" if f else "-"
+                fr = f"{f['train_gflops'] / h['train_gflops']:.2f}" if f else "-"
+                d = h.get("minus_frozen_linear_ci")
+                best = ", ".join(f"{b:g}" for b in h.get("best", []))
                 lines.append(f"| {r['method']} | {hname} | {h['ua']:.3f} ({_ci(h['ua_ci'])}) | "
-                             f"{h['trainable_params']:,} | {h['train_gflops']:.0f} | {vs} | {fr} | "
+                             f"{_ci(d) if d else '-'} | {h['trainable_params']:,} | "
+                             f"{h['train_gflops']:.0f} | {vs} | {fr} | {best} | "
                              f"{h['wall_s']:.0f} |")
     if o.get("skipped_rows"):
         lines += ["", "Not run (time budget `--budget-s` reached): " + "; ".join(o["skipped_rows"])]

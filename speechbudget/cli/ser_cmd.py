@@ -105,7 +105,11 @@ def train_cmd(
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
     pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
     head: str = typer.Option("mlp", "--head", help="mlp (learned head) | linear (regularised "
-                             "LogisticRegression on the standardised layer means; frozen only)"),
+                             "LogisticRegression on the standardised layer means; with an "
+                             "adapted backbone only with --head-init probe)"),
+    head_init: str = typer.Option("random", "--head-init", help="random | probe (LP-FT: fit the "
+                                  "head on the frozen backbone first, then fine-tune both with "
+                                  "--backbone-lr; the probe is early stopping's epoch 0)"),
     layer_weights: bool = typer.Option(True, "--layer-weights/--last-layer",
                                        help="learned weighted sum of all hidden states, or the "
                                             "last one only"),
@@ -146,7 +150,7 @@ def train_cmd(
     try:
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
-                               layer_weights=layer_weights, head=head)
+                               layer_weights=layer_weights, head=head, head_init=head_init)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")

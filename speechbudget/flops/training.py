@@ -144,7 +144,8 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
 def head_train(hidden: int, n_states: int, frames: int, n_classes: int, pooling: str,
                layer_weights: bool, rg_hidden: bool, head: str = "mlp") -> tuple[dict, dict]:
     """(forward, backward) FLOPs by head component on `frames` frames (1 for cached means).
-    head "linear" (frozen backbone only): one pass = logits 2·N·H·C + weight gradient 2·N·H·C."""
+    head "linear": one pass = logits 2·N·H·C on the pooled, concatenated standardised layer means
+    + weight gradient 2·N·H·C (+ input gradient 2·N·H·C when the backbone trains: LP-FT)."""
     fwd: dict[str, float] = {}
     bwd: dict[str, float] = {}
     if head == "linear":
@@ -224,9 +225,6 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
     if lora_fwd:
         out["forward.lora"] = lora_fwd
     head_frames = 1 if cached and pooling == "mean" else T
-    if head == "linear" and not frozen:
-        raise ConfigError("head", head, "'mlp' when the backbone trains (the linear head is "
-                                        "fitted on cached features of a frozen backbone)")
     hf, hb = head_train(H, L + 1, head_frames, n_classes, pooling, layer_weights, rg_out, head)
     for k, v in hf.items():
         out[f"forward.{k}"] = v

@@ -82,14 +82,14 @@ class _SerModel(nn.Module):
 
 
 def measure_training(config: Config, n_classes: int = 6, *, pooling: str = "mean",
-                     layer_weights: bool = True) -> FlopsReport:
+                     layer_weights: bool = True, head: str = "mlp") -> FlopsReport:
     """One SER training step on one clip (no feature cache), measured: the adaptation applied
     through `tasks.ser.adapt.apply_adaptation` (PEFT on meta, plain LoRA init; the FLOPs do not
     depend on the init), forward and `logits.sum().backward()` counted separately; components
     are prefixed 'forward.' / 'backward.' (the backward's module attribution is FlopCounterMode's)."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER")
-    model = _SerModel(config, n_classes, pooling, layer_weights)
+    model = _SerModel(config, n_classes, pooling, layer_weights, head)
     apply_adaptation(model.backbone, config.adaptation, init=True)
     for p in model.head.parameters():
         p.requires_grad_(True)

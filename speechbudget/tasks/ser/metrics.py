@@ -62,3 +62,17 @@ def flops_for(config, n_train_clips: int | None = None, epochs: int | None = Non
         train = float(training_flops(config, n_train_clips, epochs, n_classes=n_classes,
                                      **head).gflops)
     return inf, train
+
+
+def fit_training_gflops(result, options, n_classes: int) -> float | None:
+    """Training GFLOPs of a fit (a tasks.ser.train.TrainResult trained with `options`): its own
+    epochs plus, for LP-FT (head_init "probe"), those of the frozen probe it started from and of
+    the run that chose its epochs before the refit."""
+    _, total = flops_for(result.model.config, result.n_train, result.epochs_run, n_classes,
+                         options.pooling, options.layer_weights, options.head)
+    for part in (result.probe, result.selection):
+        if part is None or total is None:
+            continue
+        g = fit_training_gflops(part, options, n_classes)
+        total = None if g is None else total + g
+    return total

@@ -17,7 +17,8 @@ from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
 from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset, speaker_folds
-from speechbudget.tasks.ser.metrics import SerMetrics, flops_for, ser_metrics
+from speechbudget.tasks.ser.metrics import SerMetrics, fit_training_gflops, flops_for, \
+    ser_metrics
 from speechbudget.tasks.ser.train import FitProgress, TrainOptions, TrainResult, fit, \
     load_checkpoint, predict_logits, read_clips, save_checkpoint
 
@@ -113,9 +114,9 @@ class SerTask:
             return [ItemResult(item_id=i, ok=False, reference=dataset.get(i).label, error=reason,
                                extra={"fold": fold}) for i in shard.item_ids]
         audio, skipped = read_clips(dataset.subset(test_ids))
-        inf, train_gf = flops_for(config, result.n_train, result.epochs_run, len(dataset.labels),
-                                  self.options.pooling, self.options.layer_weights,
-                                  self.options.head)
+        inf, _ = flops_for(config, n_classes=len(dataset.labels), pooling=self.options.pooling,
+                           layer_weights=self.options.layer_weights, head=self.options.head)
+        train_gf = fit_training_gflops(result, self.options, len(dataset.labels))
         # the held-out clips run through the whole model (no feature cache), so that the
         # recorded inference time (RTF) is the real cost of a prediction
         items = _item_results(dataset, test_ids, result.model, audio, skipped, None, inf,
@@ -206,9 +207,9 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
     test = ser_metrics([c.label for c in clips],
                        [result.model.labels[i] for i in logits.argmax(1).tolist()],
                        result.model.labels)
-    test.inference_gflops, test.train_gflops = flops_for(config, result.n_train, result.epochs_run,
-                                                         len(ds.labels), opt.pooling,
-                                                         opt.layer_weights, opt.head)
+    test.inference_gflops, _ = flops_for(config, n_classes=len(ds.labels), pooling=opt.pooling,
+                                         layer_weights=opt.layer_weights, head=opt.head)
+    test.train_gflops = fit_training_gflops(result, opt, len(ds.labels))
     result.skipped.extend(skipped)
     save_checkpoint(result.model, out_dir, opt, extra={
         "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,

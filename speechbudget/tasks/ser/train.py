@@ -6,12 +6,22 @@ states are cached (mean pooling: per-layer masked means, exact since the weighte
 commutes with the mean), and every epoch trains the head on the cache. Cached features use the
 centre crop; a training backbone (LoRA, DAMA, top-k) sees a fresh random crop each epoch.
 The backbone stays in eval mode (no dropout/layerdrop); only the head uses dropout.
+
+`head_init="probe"` (LP-FT: linear probing, then fine-tuning; Kumar et al., ICLR 2022) first fits
+the head on the frozen backbone's cached features (the frozen fit, validation clips used for early
+stopping or C only, never refitted on), then trains backbone and head together from that head,
+with one learning rate (`backbone_lr`) for both. The probe itself is the "epoch 0" candidate of
+early stopping, so fine-tuning is kept only when a later epoch beats it on the validation clips.
+Then, as the linear head refits its chosen C (`refit`), the whole recipe runs again on training +
+validation clips: the probe with the chosen C (MLP: the chosen probe epochs), then the chosen
+number of fine-tuning epochs (0: the refitted probe alone) on the same learning-rate schedule.
+Every pass counts in the training FLOPs (`TrainResult.probe`, `TrainResult.selection`).
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, MutableMapping, Sequence
 
@@ -20,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from speechbudget.audio import AudioError
-from speechbudget.axes import Config
+from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.adapt import apply_adaptation, count_trainable, is_frozen, \
     trainable_state
 from speechbudget.tasks.ser.backbone import Backbone, build_backbone
@@ -31,6 +41,7 @@ from speechbudget.tasks.ser.metrics import SerMetrics, ser_metrics
 CHECKPOINT_VERSION = 1
 FitProgress = Callable[[int, int, str], None]  # (done, total, phase)
 LINEAR_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+HEAD_INITS = ("random", "probe")
 
 
 @dataclass
@@ -49,6 +60,10 @@ class TrainOptions:
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
     head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
     linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
+    linear_refit: bool = True   # refit the chosen C on training + validation clips
+    head_init: str = "random"   # "probe": LP-FT for a training backbone (see the module text)
+    probe_epochs: int = 60      # epochs of an MLP probe (head_init "probe")
+    refit: bool = True          # LP-FT: rerun the chosen recipe on training + validation clips
     eval_batch_size: int = 16
     progress: bool = False      # fit() draws its own bar on stderr (when given no callback)
 
@@ -64,9 +79,12 @@ class TrainOptions:
         self.linear_c = tuple(float(c) for c in self.linear_c)
         if not self.linear_c or not all(c > 0 for c in self.linear_c):
             raise ValueError(f"linear_c={self.linear_c!r}: expected one or more numbers > 0")
+        if self.head_init not in HEAD_INITS:
+            raise ValueError(f"head_init={self.head_init!r}: expected one of "
+                             f"{', '.join(HEAD_INITS)}")
         if self.train_crop not in ("random", "center"):
             raise ValueError(f"train_crop={self.train_crop!r}: expected 'random' or 'center'")
-        for name in ("epochs", "batch_size", "eval_batch_size", "patience"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "patience", "probe_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected an integer >= 1")
         if not (self.lr > 0 and self.backbone_lr > 0 and 0 <= self.dropout < 1):
@@ -107,6 +125,8 @@ class TrainResult:
     n_train: int = 0
     epochs_run: int = 0
     test: SerMetrics | None = None  # set by runner.train
+    probe: "TrainResult | None" = None  # head_init "probe": the frozen fit the head started from
+    selection: "TrainResult | None" = None  # LP-FT refit: the run that chose the epochs
 
 
 # ---- audio and cached features ---------------------------------------------------------------
@@ -245,10 +265,10 @@ def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
     torch.manual_seed(options.seed)  # after loading: LoRA init and head init are seeded alike
     if not frozen:
         apply_adaptation(backbone.encoder, config.adaptation, init=init)
-    if options.head == "linear" and not frozen:
+    if options.head == "linear" and not frozen and options.head_init != "probe":
         raise ValueError(f"head='linear' is fitted on cached features of a frozen backbone; "
                          f"adaptation {config.adaptation.label!r} trains the backbone (use "
-                         f"head='mlp')")
+                         f"head='mlp', or head_init='probe' to fine-tune the fitted head)")
     head = SerHead(backbone.hidden_size, backbone.num_hidden_states, len(labels), options.pooling,
                    options.layer_weights, options.dropout, kind=options.head).to(backbone.device)
     return SerModel(backbone, head, labels, config, source or config.model)
@@ -259,13 +279,14 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         source: str | None = None, device: str = "cpu", cache: MutableMapping | None = None,
         label: str = "train", encoders: MutableMapping | None = None,
         audio_store: MutableMapping | None = None,
-        progress: FitProgress | None = None) -> TrainResult:
+        progress: FitProgress | None = None, *, stop_after: int | None = None) -> TrainResult:
     """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs).
     `cache` keeps frozen-backbone features, `encoders` loaded frozen encoders (both caller-owned).
     `progress(done, total, phase)`, if given: phase "features" (training clips through the
     backbone, per batch), then "epoch" (epochs done of `options.epochs`, with the loss and
     validation UA in the phase text: "epoch: loss ..."); counts increase within a phase.
-    Without one, `options.progress` draws a bar on stderr; by default nothing is printed."""
+    Without one, `options.progress` draws a bar on stderr; by default nothing is printed.
+    `stop_after`: run only that many epochs of the `options.epochs` schedule (an LP-FT refit)."""
     from speechbudget.tasks.ser.data import check_disjoint
 
     opt = options or TrainOptions()
@@ -284,9 +305,18 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     cache = {} if cache is None else cache
     y = torch.tensor([labels.index(c.label) for c in train_clips], device=dev)
 
+    probe = None
+    if opt.head_init == "probe" and not frozen:
+        probe = fit(replace(config, adaptation=Adaptation()), dataset, train_ids, val_ids,
+                    replace(opt, epochs=opt.probe_epochs, head_init="random", linear_refit=False,
+                            progress=False), source, device, cache, f"{label} probe", encoders,
+                    audio_store)
+        model.head.load_state_dict(probe.model.head.state_dict())
+
     head_params = list(model.head.parameters())
     bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
-    groups = [{"params": head_params, "lr": opt.lr}]
+    # LP-FT: one learning rate for the probed head and the backbone
+    groups = [{"params": head_params, "lr": opt.backbone_lr if probe else opt.lr}]
     if bb_params:
         groups.append({"params": bb_params, "lr": opt.backbone_lr})
     optim = torch.optim.AdamW(groups, weight_decay=opt.weight_decay)
@@ -303,7 +333,7 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     stats, _ = cached_features(model, train_clips, audio, cache, opt.eval_batch_size, "mean",
                                progress=feat_progress)
     model.head.set_normalisation(stats.to(dev))
-    if opt.head == "linear":
+    if opt.head == "linear" and frozen:
         return _fit_linear(model, opt, labels, train_clips, val_clips, audio, cache, skipped)
     if frozen:
         feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size,
@@ -313,10 +343,13 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
 
     history: list[dict[str, float]] = []
     best = (-1.0, -1, None)  # (val UA, epoch, state)
+    if probe is not None and val_clips:  # the probe is epoch 0's candidate
+        best = (_val_ua(model, val_clips, audio, labels, None, opt.eval_batch_size), 0,
+                _state(model))
     crop = opt.train_crop if not frozen else "center"
     with _progress(opt.progress and progress is None) as bar:
         task = bar.add_task(f"{label} {config.label}", total=opt.epochs, status="")
-        for epoch in range(opt.epochs):
+        for epoch in range(opt.epochs if stop_after is None else min(stop_after, opt.epochs)):
             model.head.train()
             order = torch.randperm(len(train_clips), generator=gen)
             total = 0.0
@@ -336,13 +369,10 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 total += float(loss.detach()) * len(idx)
             row = {"epoch": epoch + 1, "loss": total / len(train_clips)}
             if val_clips:
-                logits = predict_logits(model, val_clips, audio, cache if frozen else None,
-                                        opt.eval_batch_size)
-                m = ser_metrics([c.label for c in val_clips],
-                                [labels[i] for i in logits.argmax(1).tolist()], labels)
-                row["val_ua"] = m.ua
-                if m.ua > best[0]:
-                    best = (m.ua, epoch + 1, _state(model))
+                row["val_ua"] = _val_ua(model, val_clips, audio, labels,
+                                        cache if frozen else None, opt.eval_batch_size)
+                if row["val_ua"] > best[0]:
+                    best = (row["val_ua"], epoch + 1, _state(model))
             history.append(row)
             status = f"loss {row['loss']:.3f}" + (
                 f" val UA {row['val_ua']:.3f} (best {best[0]:.3f} @ {best[1]})" if val_clips else "")
@@ -361,8 +391,22 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     else:
         best_epoch, val = len(history), None
     model.eval()
-    return TrainResult(model, history, best_epoch, val, skipped,
-                       count_trainable(model), len(train_clips), len(history))
+    result = TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
+                         len(train_clips), len(history), probe=probe)
+    if probe is None or not val_clips or not opt.refit:
+        return result
+    chosen = replace(opt, refit=False, probe_epochs=max(1, probe.best_epoch),
+                     linear_c=(probe.history[-1]["C"],) if opt.head == "linear" else opt.linear_c)
+    final = fit(config, dataset, list(train_ids) + list(val_ids), (), chosen, source, device,
+                cache, f"{label} refit", encoders, audio_store, stop_after=best_epoch)
+    final.selection, final.best_epoch, final.val = result, best_epoch, val
+    return final
+
+
+def _val_ua(model: SerModel, clips, audio, labels: list[str], cache, batch_size: int) -> float:
+    logits = predict_logits(model, clips, audio, cache, batch_size)
+    return ser_metrics([c.label for c in clips], [labels[i] for i in logits.argmax(1).tolist()],
+                       labels).ua
 
 
 def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clips, val_clips,
@@ -373,7 +417,8 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
     actors only); the chosen C is then refitted on training + validation clips. Its weights
     become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as passes over the
     training clips (sum of iterations x rows / training clips), for `flops.training_flops`.
-    `val` is the chosen C's validation score before the refit."""
+    `val` is the chosen C's validation score before the refit. With `opt.linear_refit` False the
+    chosen fit is kept as it is (validation clips never trained on: an LP-FT probe)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -405,10 +450,14 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
             m = ser_metrics(yva, list(clf.predict(xva)), labels)
             history.append({"C": c, "val_ua": m.ua})
             if best is None or m.ua > best.ua:
-                best, best_c = m, c
-        xtr, ytr = np.concatenate([xtr, xva]), ytr + yva
-    clf, rows = fit_one(best_c, xtr, ytr)
-    passes += rows
+                best, best_c, best_clf = m, c, clf
+        if opt.linear_refit:
+            xtr, ytr = np.concatenate([xtr, xva]), ytr + yva
+    if best is None or opt.linear_refit:
+        clf, rows = fit_one(best_c, xtr, ytr)
+        passes += rows
+    else:
+        clf = best_clf
     weight = torch.zeros_like(head.classifier.weight)
     bias = torch.full_like(head.classifier.bias, -1e4)  # a class never seen in training
     coef = np.atleast_2d(clf.coef_)

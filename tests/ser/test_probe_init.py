@@ -1,0 +1,106 @@
+"""LP-FT (head_init="probe"): the head starts from the frozen fit, the probe is early stopping's
+epoch 0, its FLOPs count, and the linear head trains with the backbone (FLOPs analytic = measured)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechbudget.axes import Adaptation, Config
+from speechbudget.flops.training import per_clip_training, training_flops
+from speechbudget.tasks.ser.data import load_dataset
+from speechbudget.tasks.ser.flops_check import measure_training
+from speechbudget.tasks.ser.metrics import fit_training_gflops
+from speechbudget.tasks.ser.runner import fold_splits
+from speechbudget.tasks.ser.train import TrainOptions, fit
+
+LORA = Config(task="ser", model="tiny.en", window=1.0, adaptation=Adaptation(method="lora", rank=2))
+
+
+def _split(manifest):
+    ds = load_dataset(manifest)
+    tr, va, _ = fold_splits(ds, 3, 0, 0)
+    return ds, tr, va
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_probe_is_epoch_zero_and_kept_when_nothing_beats_it(synthetic_manifest, tiny_whisper,
+                                                            head):
+    ds, tr, va = _split(synthetic_manifest)
+    # a learning rate too small to change anything: no epoch beats the probe on validation
+    opts = TrainOptions(head=head, head_init="probe", epochs=2, probe_epochs=3, backbone_lr=1e-12,
+                        refit=False, progress=False)
+    res = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))
+    assert res.probe is not None and res.probe.model.config.adaptation == Adaptation()
+    assert res.best_epoch == 0 and res.epochs_run == 2
+    probe_head = res.probe.model.head.state_dict()
+    for k, v in res.model.head.state_dict().items():
+        assert torch.allclose(v, probe_head[k], atol=1e-6), k
+    if head == "linear":  # the probe never trains on the validation clips
+        assert res.probe.history[-1]["refit_rows"] == res.n_train
+    # the probe's FLOPs are part of the training FLOPs
+    n = len(ds.labels)
+    own = training_flops(LORA, res.n_train, res.epochs_run, n, head=head).gflops
+    pr = training_flops(res.probe.model.config, res.n_train, res.probe.epochs_run, n,
+                        head=head).gflops
+    assert fit_training_gflops(res, opts, n) == pytest.approx(own + pr)
+    assert fit_training_gflops(res.probe, opts, n) == pytest.approx(pr)
+
+
+def test_refit_reruns_the_chosen_recipe_on_training_and_validation(synthetic_manifest,
+                                                                   tiny_whisper):
+    ds, tr, va = _split(synthetic_manifest)
+    opts = TrainOptions(head="linear", head_init="probe", epochs=2, backbone_lr=1e-12,
+                        progress=False)
+    res = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))
+    sel = res.selection
+    assert sel is not None and sel.best_epoch == 0 and sel.n_train == res.n_train - len(va)
+    # 0 epochs chosen: the model is the probe refitted with its chosen C on training + validation,
+    # i.e. exactly the frozen linear head fitted on those clips with that C
+    c = sel.probe.history[-1]["C"]
+    assert res.best_epoch == 0 and res.epochs_run == 0 and res.probe.history[-1]["C"] == c
+    frozen = fit(Config(task="ser", model="tiny.en", window=1.0), ds, list(tr) + list(va), (),
+                 TrainOptions(head="linear", linear_c=(c,), progress=False),
+                 source=str(tiny_whisper))
+    assert torch.allclose(res.model.head.classifier.weight, frozen.model.head.classifier.weight)
+    # every pass counts: refit (+ its probe) and the selection run (+ its probe)
+    n = len(ds.labels)
+    parts = [(LORA, res), (res.probe.model.config, res.probe), (LORA, sel),
+             (sel.probe.model.config, sel.probe)]
+    want = sum(training_flops(cfg, r.n_train, r.epochs_run, n, head="linear").gflops
+               for cfg, r in parts)
+    assert fit_training_gflops(res, opts, n) == pytest.approx(want)
+
+
+def test_probe_then_finetune_trains_and_is_seeded(synthetic_manifest, tiny_whisper):
+    ds, tr, va = _split(synthetic_manifest)
+    opts = TrainOptions(head="linear", head_init="probe", epochs=2, backbone_lr=1e-2,
+                        progress=False)
+    a = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))
+    b = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+    assert [h["val_ua"] for h in a.history] == [h["val_ua"] for h in b.history]
+    # without validation clips every epoch is kept: the backbone and the probed head did train
+    c = fit(LORA, ds, tr, (), opts, source=str(tiny_whisper))
+    assert c.best_epoch == 2 and c.probe is not None
+    lora = [p for n, p in c.model.backbone.encoder.named_parameters() if "lora_B" in n]
+    assert lora and any(p.abs().sum() > 0 for p in lora)
+    assert not torch.equal(c.model.head.classifier.weight, c.probe.model.head.classifier.weight)
+
+
+def test_linear_head_without_probe_still_refused_on_a_training_backbone(synthetic_manifest,
+                                                                         tiny_whisper):
+    ds, tr, va = _split(synthetic_manifest)
+    with pytest.raises(ValueError, match="head_init='probe'"):
+        fit(LORA, ds, tr, va, TrainOptions(head="linear", progress=False),
+            source=str(tiny_whisper))
+    with pytest.raises(ValueError, match="head_init='warm'"):
+        TrainOptions(head_init="warm")
+
+
+@pytest.mark.parametrize("adaptation", [Adaptation(method="lora", rank=4),
+                                        Adaptation(unfreeze_top=1)])
+def test_linear_head_training_flops_analytic_equals_measured(adaptation):
+    c = Config(task="ser", model="tiny.en", window=2.0, adaptation=adaptation)
+    a = per_clip_training(c, 6, head="linear")
+    m = measure_training(c, 6, head="linear")
+    assert a.total == pytest.approx(m.total, rel=0.005), (a.total, m.total)
