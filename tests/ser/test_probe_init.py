@@ -1,5 +1,6 @@
 """LP-FT (head_init="probe"): the head starts from the frozen fit, the probe is early stopping's
-epoch 0, its FLOPs count, and the linear head trains with the backbone (FLOPs analytic = measured)."""
+epoch 0, its FLOPs count, and the linear head trains with the backbone (FLOPs: analytic =
+measured)."""
 from __future__ import annotations
 
 import pytest

@@ -60,10 +60,9 @@ class TrainOptions:
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
     head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
     linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
-    linear_refit: bool = True   # refit the chosen C on training + validation clips
     head_init: str = "random"   # "probe": LP-FT for a training backbone (see the module text)
     probe_epochs: int = 60      # epochs of an MLP probe (head_init "probe")
-    refit: bool = True          # LP-FT: rerun the chosen recipe on training + validation clips
+    refit: bool = True          # after choosing on validation: refit on training + validation
     eval_batch_size: int = 16
     progress: bool = False      # fit() draws its own bar on stderr (when given no callback)
 
@@ -308,7 +307,7 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     probe = None
     if opt.head_init == "probe" and not frozen:
         probe = fit(replace(config, adaptation=Adaptation()), dataset, train_ids, val_ids,
-                    replace(opt, epochs=opt.probe_epochs, head_init="random", linear_refit=False,
+                    replace(opt, epochs=opt.probe_epochs, head_init="random", refit=False,
                             progress=False), source, device, cache, f"{label} probe", encoders,
                     audio_store)
         model.head.load_state_dict(probe.model.head.state_dict())
@@ -414,10 +413,11 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
     """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
     weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
     regularisation C is chosen among `opt.linear_c` by the UA on the validation clips (training
-    actors only); the chosen C is then refitted on training + validation clips. Its weights
-    become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as passes over the
-    training clips (sum of iterations x rows / training clips), for `flops.training_flops`.
-    `val` is the chosen C's validation score before the refit. With `opt.linear_refit` False the
+    actors only); the chosen C is then refitted on training + validation clips (`opt.refit`).
+    Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as passes
+    over the training clips (sum of iterations x rows / training clips), for
+    `flops.training_flops`.
+    `val` is the chosen C's validation score before the refit. With `opt.refit` False the
     chosen fit is kept as it is (validation clips never trained on: an LP-FT probe)."""
     import warnings
 
@@ -451,9 +451,9 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
             history.append({"C": c, "val_ua": m.ua})
             if best is None or m.ua > best.ua:
                 best, best_c, best_clf = m, c, clf
-        if opt.linear_refit:
+        if opt.refit:
             xtr, ytr = np.concatenate([xtr, xva]), ytr + yva
-    if best is None or opt.linear_refit:
+    if best is None or opt.refit:
         clf, rows = fit_one(best_c, xtr, ytr)
         passes += rows
     else:
