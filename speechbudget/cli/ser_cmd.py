@@ -137,7 +137,7 @@ def train_cmd(
         model = arch or model
     from speechbudget.axes import Adaptation, Config, ConfigError
     from speechbudget.tasks.ser.runner import train
-    from speechbudget.tasks.ser.train import TrainOptions
+    from speechbudget.tasks.ser.train import TrainOptions, check_head
 
     try:
         adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
@@ -151,6 +151,7 @@ def train_cmd(
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
                                layer_weights=layer_weights, head=head, head_init=head_init)
+        check_head(config, options)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")

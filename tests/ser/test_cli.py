@@ -42,3 +42,23 @@ def test_ser_train_rejects_unknown_pooling(synthetic_manifest, tmp_path):
     r = CliRunner().invoke(app, ["ser", "train", "--data", str(synthetic_manifest), "--pooling",
                                  "max", "--out", str(tmp_path / "x")])
     assert r.exit_code != 0 and "pooling='max'" in r.output and not (tmp_path / "x").exists()
+
+
+def test_ser_train_lp_ft_linear_head_then_eval(synthetic_manifest, tiny_whisper, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "ck"
+    base = ["ser", "train", "--backbone", str(tiny_whisper), "--model", "tiny.en", "--data",
+            str(synthetic_manifest), "--duration", "1", "--adapt", "lora", "--rank", "2",
+            "--head", "linear", "--epochs", "2", "--folds", "3", "--device", "cpu"]
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "refused")])
+    assert r.exit_code == 2 and "head_init='probe'" in r.output
+    assert not (tmp_path / "refused").exists()
+    r = runner.invoke(app, base + ["--head-init", "probe", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "ser_config.json").read_text())
+    assert meta["options"]["head_init"] == "probe" and meta["options"]["head"] == "linear"
+    js = tmp_path / "eval.json"
+    r = runner.invoke(app, ["ser", "eval", str(out), "--data", str(synthetic_manifest),
+                            "--held-out", "-o", str(js), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(js.read_text())["metrics"]["ua"] == meta["test"]["ua"]

@@ -254,6 +254,16 @@ def _progress(enabled: bool):
                     transient=False, console=Console(stderr=True))
 
 
+def check_head(config: Config, options: TrainOptions) -> None:
+    """ValueError naming the option when the head cannot train with this configuration's
+    backbone: the linear head is fitted on a frozen backbone, or probed first (LP-FT)."""
+    if options.head == "linear" and not is_frozen(config.adaptation) \
+            and options.head_init != "probe":
+        raise ValueError(f"head='linear' is fitted on cached features of a frozen backbone; "
+                         f"adaptation {config.adaptation.label!r} trains the backbone (use "
+                         f"head='mlp', or head_init='probe' to fine-tune the fitted head)")
+
+
 def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
                 source: str | None = None, device: str = "cpu", init: bool | str | None = None,
                 encoders: MutableMapping | None = None) -> SerModel:
@@ -264,10 +274,7 @@ def build_model(config: Config, labels: Sequence[str], options: TrainOptions,
     torch.manual_seed(options.seed)  # after loading: LoRA init and head init are seeded alike
     if not frozen:
         apply_adaptation(backbone.encoder, config.adaptation, init=init)
-    if options.head == "linear" and not frozen and options.head_init != "probe":
-        raise ValueError(f"head='linear' is fitted on cached features of a frozen backbone; "
-                         f"adaptation {config.adaptation.label!r} trains the backbone (use "
-                         f"head='mlp', or head_init='probe' to fine-tune the fitted head)")
+    check_head(config, options)
     head = SerHead(backbone.hidden_size, backbone.num_hidden_states, len(labels), options.pooling,
                    options.layer_weights, options.dropout, kind=options.head).to(backbone.device)
     return SerModel(backbone, head, labels, config, source or config.model)
