@@ -31,9 +31,13 @@ def test_probe_is_epoch_zero_and_kept_when_nothing_beats_it(synthetic_manifest, 
     opts = TrainOptions(head=head, head_init="probe", epochs=2, probe_epochs=3, backbone_lr=1e-12,
                         refit=False, progress=False)
     res = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))
-    assert res.probe is not None and res.probe.model.config.adaptation == Adaptation()
+    assert res.probe is not None and res.probe.config.adaptation == Adaptation()
+    assert res.probe.model is None and res.config == LORA  # the probe's model is dropped
     assert res.best_epoch == 0 and res.epochs_run == 2
-    probe_head = res.probe.model.head.state_dict()
+    # the kept head is the probe's: the same as a frozen fit with the probe's options
+    probe_opts = TrainOptions(head=head, epochs=3, refit=False, progress=False)
+    frozen = fit(res.probe.config, ds, tr, va, probe_opts, source=str(tiny_whisper))
+    probe_head = frozen.model.head.state_dict()
     for k, v in res.model.head.state_dict().items():
         assert torch.allclose(v, probe_head[k], atol=1e-6), k
     if head == "linear":  # the probe never trains on the validation clips
@@ -41,7 +45,7 @@ def test_probe_is_epoch_zero_and_kept_when_nothing_beats_it(synthetic_manifest, 
     # the probe's FLOPs are part of the training FLOPs
     n = len(ds.labels)
     own = training_flops(LORA, res.n_train, res.epochs_run, n, head=head).gflops
-    pr = training_flops(res.probe.model.config, res.n_train, res.probe.epochs_run, n,
+    pr = training_flops(res.probe.config, res.n_train, res.probe.epochs_run, n,
                         head=head).gflops
     assert fit_training_gflops(res, opts, n) == pytest.approx(own + pr)
     assert fit_training_gflops(res.probe, opts, n) == pytest.approx(pr)
@@ -65,8 +69,8 @@ def test_refit_reruns_the_chosen_recipe_on_training_and_validation(synthetic_man
     assert torch.allclose(res.model.head.classifier.weight, frozen.model.head.classifier.weight)
     # every pass counts: refit (+ its probe) and the selection run (+ its probe)
     n = len(ds.labels)
-    parts = [(LORA, res), (res.probe.model.config, res.probe), (LORA, sel),
-             (sel.probe.model.config, sel.probe)]
+    assert sel.model is None and sel.config == LORA
+    parts = [(LORA, res), (res.probe.config, res.probe), (LORA, sel), (sel.probe.config, sel.probe)]
     want = sum(training_flops(cfg, r.n_train, r.epochs_run, n, head="linear").gflops
                for cfg, r in parts)
     assert fit_training_gflops(res, opts, n) == pytest.approx(want)
@@ -85,7 +89,10 @@ def test_probe_then_finetune_trains_and_is_seeded(synthetic_manifest, tiny_whisp
     assert c.best_epoch == 2 and c.probe is not None
     lora = [p for n, p in c.model.backbone.encoder.named_parameters() if "lora_B" in n]
     assert lora and any(p.abs().sum() > 0 for p in lora)
-    assert not torch.equal(c.model.head.classifier.weight, c.probe.model.head.classifier.weight)
+    c0 = fit(LORA, ds, tr, (), TrainOptions(head="linear", head_init="probe", epochs=2,
+                                            backbone_lr=1e-12, progress=False),
+             source=str(tiny_whisper))
+    assert not torch.equal(c.model.head.classifier.weight, c0.model.head.classifier.weight)
 
 
 def test_linear_head_without_probe_still_refused_on_a_training_backbone(synthetic_manifest,

@@ -68,7 +68,8 @@ def fit_training_gflops(result, options, n_classes: int) -> float | None:
     """Training GFLOPs of a fit (a tasks.ser.train.TrainResult trained with `options`): its own
     epochs plus, for LP-FT (head_init "probe"), those of the frozen probe it started from and of
     the run that chose its epochs before the refit."""
-    _, total = flops_for(result.model.config, result.n_train, result.epochs_run, n_classes,
+    config = result.config if result.config is not None else result.model.config
+    _, total = flops_for(config, result.n_train, result.epochs_run, n_classes,
                          options.pooling, options.layer_weights, options.head)
     for part in (result.probe, result.selection):
         if part is None or total is None:

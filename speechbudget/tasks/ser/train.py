@@ -124,8 +124,11 @@ class TrainResult:
     n_train: int = 0
     epochs_run: int = 0
     test: SerMetrics | None = None  # set by runner.train
-    probe: "TrainResult | None" = None  # head_init "probe": the frozen fit the head started from
-    selection: "TrainResult | None" = None  # LP-FT refit: the run that chose the epochs
+    # LP-FT (head_init "probe"): the frozen fit the head started from, and (refit) the run that
+    # chose the epochs; kept for their history, counts and FLOPs, their models dropped (None)
+    probe: "TrainResult | None" = None
+    selection: "TrainResult | None" = None
+    config: Config | None = None  # what was trained (a probe: the frozen configuration)
 
 
 # ---- audio and cached features ---------------------------------------------------------------
@@ -305,6 +308,8 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     if not train_clips:
         raise ValueError(f"no readable training clips in {dataset.source} "
                          f"({len(skipped)} skipped, first: {skipped[:1]})")
+    # one frozen encoder for the LP-FT probes of this fit and its refit, even without a caller's
+    encoders = {} if encoders is None else encoders
     model = build_model(config, labels, opt, source, device, encoders=encoders)
     dev = model.backbone.device
     frozen = is_frozen(config.adaptation)
@@ -318,6 +323,7 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                             progress=False), source, device, cache, f"{label} probe", encoders,
                     audio_store)
         model.head.load_state_dict(probe.model.head.state_dict())
+        probe = replace(probe, model=None)
 
     head_params = list(model.head.parameters())
     bb_params = [p for p in model.backbone.parameters() if p.requires_grad]
@@ -398,14 +404,14 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         best_epoch, val = len(history), None
     model.eval()
     result = TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
-                         len(train_clips), len(history), probe=probe)
+                         len(train_clips), len(history), probe=probe, config=config)
     if probe is None or not val_clips or not opt.refit:
         return result
     chosen = replace(opt, refit=False, probe_epochs=max(1, probe.best_epoch),
                      linear_c=(probe.history[-1]["C"],) if opt.head == "linear" else opt.linear_c)
     final = fit(config, dataset, list(train_ids) + list(val_ids), (), chosen, source, device,
                 cache, f"{label} refit", encoders, audio_store, stop_after=best_epoch)
-    final.selection, final.best_epoch, final.val = result, best_epoch, val
+    final.selection, final.best_epoch, final.val = replace(result, model=None), best_epoch, val
     return final
 
 
@@ -485,7 +491,7 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
     val = best if val_clips and len(opt.linear_c) > 1 else None  # before the refit (held out)
     history.append({"C": best_c, "refit_rows": len(xtr)})
     return TrainResult(model, history, 0, val, skipped, count_trainable(model), len(train_clips),
-                       max(1, math.ceil(passes / len(train_clips))))
+                       max(1, math.ceil(passes / len(train_clips))), config=model.config)
 
 
 def _state(model: SerModel) -> dict[str, Tensor]:
