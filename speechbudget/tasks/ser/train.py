@@ -288,17 +288,44 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         source: str | None = None, device: str = "cpu", cache: MutableMapping | None = None,
         label: str = "train", encoders: MutableMapping | None = None,
         audio_store: MutableMapping | None = None,
-        progress: FitProgress | None = None, *, stop_after: int | None = None) -> TrainResult:
+        progress: FitProgress | None = None) -> TrainResult:
     """Train on `train_ids`, early-stop on the UA of `val_ids` (none: train all epochs).
     `cache` keeps frozen-backbone features, `encoders` loaded frozen encoders (both caller-owned).
     `progress(done, total, phase)`, if given: phase "features" (training clips through the
     backbone, per batch), then "epoch" (epochs done of `options.epochs`, with the loss and
-    validation UA in the phase text: "epoch: loss ..."); counts increase within a phase.
-    Without one, `options.progress` draws a bar on stderr; by default nothing is printed.
-    `stop_after`: run only that many epochs of the `options.epochs` schedule (an LP-FT refit)."""
+    validation UA in the phase text: "epoch: loss ..."); counts increase within a phase; an
+    LP-FT refit repeats them as "refit features", "refit epoch".
+    Without one, `options.progress` draws a bar on stderr; by default nothing is printed."""
+    opt = options or TrainOptions()
+    # one frozen encoder for the LP-FT probes of this fit and its refit, even without a caller's
+    encoders = {} if encoders is None else encoders
+    result = _fit_once(config, dataset, train_ids, val_ids, opt, source, device, cache, label,
+                       encoders, audio_store, progress)
+    if result.probe is None or result.val is None or not opt.refit:
+        return result
+    selection = replace(result, model=None)
+    del result  # its backbone is freed before the refit trains another one
+    chosen = replace(opt, refit=False, probe_epochs=max(1, selection.probe.best_epoch),
+                     linear_c=(selection.probe.history[-1]["C"],) if opt.head == "linear"
+                     else opt.linear_c)
+    refit_progress = None if progress is None else (
+        lambda done, total, phase: progress(done, total, f"refit {phase}"))
+    final = _fit_once(config, dataset, list(train_ids) + list(val_ids), (), chosen, source,
+                      device, cache, f"{label} refit", encoders, audio_store, refit_progress,
+                      stop_after=selection.best_epoch)
+    final.selection, final.best_epoch, final.val = selection, selection.best_epoch, selection.val
+    return final
+
+
+def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
+              val_ids: Sequence[str], opt: TrainOptions, source: str | None, device: str,
+              cache: MutableMapping | None, label: str, encoders: MutableMapping,
+              audio_store: MutableMapping | None, progress: FitProgress | None,
+              stop_after: int | None = None) -> TrainResult:
+    """`fit` without the LP-FT refit. `stop_after`: run only that many epochs of the
+    `opt.epochs` schedule (the refit's chosen epochs)."""
     from speechbudget.tasks.ser.data import check_disjoint
 
-    opt = options or TrainOptions()
     check_disjoint(dataset, train=train_ids, validation=val_ids)
     labels = list(dataset.labels)
     train_clips, val_clips = dataset.subset(train_ids), dataset.subset(val_ids)
@@ -308,8 +335,6 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     if not train_clips:
         raise ValueError(f"no readable training clips in {dataset.source} "
                          f"({len(skipped)} skipped, first: {skipped[:1]})")
-    # one frozen encoder for the LP-FT probes of this fit and its refit, even without a caller's
-    encoders = {} if encoders is None else encoders
     model = build_model(config, labels, opt, source, device, encoders=encoders)
     dev = model.backbone.device
     frozen = is_frozen(config.adaptation)
@@ -403,16 +428,8 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     else:
         best_epoch, val = len(history), None
     model.eval()
-    result = TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
-                         len(train_clips), len(history), probe=probe, config=config)
-    if probe is None or not val_clips or not opt.refit:
-        return result
-    chosen = replace(opt, refit=False, probe_epochs=max(1, probe.best_epoch),
-                     linear_c=(probe.history[-1]["C"],) if opt.head == "linear" else opt.linear_c)
-    final = fit(config, dataset, list(train_ids) + list(val_ids), (), chosen, source, device,
-                cache, f"{label} refit", encoders, audio_store, stop_after=best_epoch)
-    final.selection, final.best_epoch, final.val = replace(result, model=None), best_epoch, val
-    return final
+    return TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
+                       len(train_clips), len(history), probe=probe, config=config)
 
 
 def _val_ua(model: SerModel, clips, audio, labels: list[str], cache, batch_size: int) -> float:
