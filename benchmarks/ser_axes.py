@@ -232,6 +232,8 @@ def main() -> None:
             for h in row["heads"]:
                 row["heads"][h]["minus_frozen_linear_ci"] = bootstrap(
                     row["refs"], row["preds"][h], frozen_row["preds"]["linear"])
+                row["heads"][h]["minus_frozen_same_head_ci"] = bootstrap(
+                    row["refs"], row["preds"][h], frozen_row["preds"][h.split(":")[-1]])
             print(f"{name}: " + ", ".join(f"{h} UA {v['ua']:.3f} train {v['train_gflops']:.0f} "
                                          f"GFLOPs {v['wall_s']:.0f} s"
                                          for h, v in row["heads"].items()), flush=True)
@@ -315,13 +317,13 @@ def markdown(o: dict) -> str:
                   "frozen backbone, validation actors for C only, then trained with the backbone "
                   "at the backbone's lr; the probe is epoch 0 of early stopping, its FLOPs "
                   "counted); random:mlp trains the MLP head from scratch with the backbone. "
-                  "Δ frozen = UA minus the frozen linear head's, paired bootstrap over the same "
-                  "clips. 'vs full FT' compares with full fine-tuning under the same recipe "
+                  "Δ frozen = UA minus the frozen linear head's (or the frozen head of the same "
+                  "kind's), paired bootstrap over the same clips. 'vs full FT' compares with full fine-tuning under the same recipe "
                   "(frozen rows: with full FT's first recipe). Best epochs: per fold (0 = the "
                   "probe kept).", "",
-                  "| method | recipe | UA (95% CI) | Δ frozen linear (95% CI) | trainable params | "
-                  "train GFLOPs | UA vs full FT | full FT FLOPs / these | best epochs | wall s |",
-                  "|" + "---|" * 10]
+                  "| method | recipe | UA (95% CI) | Δ frozen linear (95% CI) | Δ frozen, same head "
+                  "(95% CI) | trainable params | train GFLOPs | UA vs full FT | "
+                  "full FT FLOPs / these | best epochs | wall s |", "|" + "---|" * 11]
         first_full = next(iter(full.values()), None)
         for r in o["adaptation"]:
             for hname, h in r["heads"].items():
@@ -329,9 +331,11 @@ def markdown(o: dict) -> str:
                 vs = f"{h['ua'] / f['ua']:.3f}" if f else "-"
                 fr = f"{f['train_gflops'] / h['train_gflops']:.2f}" if f else "-"
                 d = h.get("minus_frozen_linear_ci")
+                ds = h.get("minus_frozen_same_head_ci")
                 best = ", ".join(f"{b:g}" for b in h.get("best", []))
                 lines.append(f"| {r['method']} | {hname} | {h['ua']:.3f} ({_ci(h['ua_ci'])}) | "
-                             f"{_ci(d) if d else '-'} | {h['trainable_params']:,} | "
+                             f"{_ci(d) if d else '-'} | {_ci(ds) if ds else '-'} | "
+                             f"{h['trainable_params']:,} | "
                              f"{h['train_gflops']:.0f} | {vs} | {fr} | {best} | "
                              f"{h['wall_s']:.0f} |")
     if o.get("skipped_rows"):
