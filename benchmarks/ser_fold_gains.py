@@ -1,6 +1,7 @@
 """Per fold: did fine-tuning gain on the test actors where early stopping chose it? Reads the
 adaptation rows of a ser_axes.py result (per-clip references and predictions, folds in order) and
-compares each trained row, fold by fold, with the frozen linear head on the same clips:
+compares each trained row, fold by fold, with the frozen head of the same kind (linear or MLP) on
+the same clips:
 
     python benchmarks/ser_fold_gains.py [--results benchmarks/results/ser_axes.json]
 
@@ -41,24 +42,25 @@ def main() -> None:
         for h, head in r["heads"].items():
             for k in range(len(sizes)):
                 sl = slice(bounds[k], bounds[k + 1])
-                d = ua(refs[sl], r["preds"][h][sl]) - ua(refs[sl], frozen["preds"]["linear"][sl])
+                base = frozen["preds"][h.split(":")[-1]][sl]
+                d = ua(refs[sl], r["preds"][h][sl]) - ua(refs[sl], base)
                 rows.append({"method": r["method"], "recipe": h, "fold": k,
-                             "best_epoch": head["best"][k], "ua_minus_frozen_linear": d})
+                             "best_epoch": head["best"][k], "ua_minus_frozen_same_head": d})
                 if head["best"][k] > 0:
                     chosen.append(d)
     res = Path(args.results).resolve()
     shown = res.relative_to(REPO) if res.is_relative_to(REPO) else res
-    md = [f"# Fold by fold: trained backbones vs the frozen linear head ({Path(args.results).name})",
+    md = [f"# Fold by fold: trained backbones vs the frozen head of the same kind ({shown})",
           "", f"Command: `python benchmarks/ser_fold_gains.py --results {shown}`", "",
           "| method | recipe | " + " | ".join(f"fold {k} (epoch, Δ UA)" for k in range(len(sizes)))
           + " |", "|---|---|" + "---|" * len(sizes)]
     for key in dict.fromkeys((x["method"], x["recipe"]) for x in rows):
         cells = [x for x in rows if (x["method"], x["recipe"]) == key]
         md.append(f"| {key[0]} | {key[1]} | " + " | ".join(
-            f"{x['best_epoch']:g}, {x['ua_minus_frozen_linear']:+.3f}" for x in cells) + " |")
+            f"{x['best_epoch']:g}, {x['ua_minus_frozen_same_head']:+.3f}" for x in cells) + " |")
     gains = sum(d > 0 for d in chosen)
     md += ["", f"Where a fine-tuned epoch (> 0) was chosen: {len(chosen)} fold-method pairs, "
-           f"{gains} above the frozen linear head on that fold's test actors, "
+           f"{gains} above the frozen head of the same kind on that fold's test actors, "
            f"{sum(d < 0 for d in chosen)} below, {sum(d == 0 for d in chosen)} equal"
            + (f" (from {min(chosen):+.3f} to {max(chosen):+.3f})." if chosen else ".")]
     out = Path(args.results).with_name(Path(args.results).stem + "_fold_gains")
