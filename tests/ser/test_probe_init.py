@@ -112,3 +112,30 @@ def test_linear_head_training_flops_analytic_equals_measured(adaptation):
     a = per_clip_training(c, 6, head="linear")
     m = measure_training(c, 6, head="linear")
     assert a.total == pytest.approx(m.total, rel=0.005), (a.total, m.total)
+
+
+def test_lp_ft_decodes_each_clip_once_and_extracts_features_once(synthetic_manifest,
+                                                                  tiny_whisper, monkeypatch):
+    """Without a caller's stores, the probe, the selection run and the refit share fit's own."""
+    import speechbudget.tasks.ser.train as train_mod
+
+    ds, tr, va = _split(synthetic_manifest)
+    decoded: list[str] = []
+    real_read = train_mod.read_clip
+    monkeypatch.setattr(train_mod, "read_clip", lambda c: decoded.append(c.id) or real_read(c))
+    extracted: list[int] = []
+    real_forward = train_mod.Backbone.forward
+
+    def counting_forward(self, waves, n_valid):
+        if not torch.is_grad_enabled():  # feature extraction and evaluation, not training steps
+            extracted.append(len(n_valid))
+        return real_forward(self, waves, n_valid)
+    monkeypatch.setattr(train_mod.Backbone, "forward", counting_forward)
+    opts = TrainOptions(head="linear", head_init="probe", epochs=1, backbone_lr=1e-12,
+                        progress=False)
+    res = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))
+    assert res.selection is not None and res.best_epoch == 0
+    assert sorted(decoded) == sorted(set(tr) | set(va))  # each clip decoded once
+    # frozen features once per training/validation clip; then the adapted backbone scores the
+    # validation clips at epoch 0 and after the one epoch, never again for the best epoch
+    assert sum(extracted) == len(tr) + len(va) + 2 * len(va)

@@ -297,8 +297,11 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     LP-FT refit repeats them as "refit features", "refit epoch".
     Without one, `options.progress` draws a bar on stderr; by default nothing is printed."""
     opt = options or TrainOptions()
-    # one frozen encoder for the LP-FT probes of this fit and its refit, even without a caller's
+    # without the caller's, this fit's own: the LP-FT probes, the selection run and the refit
+    # share one frozen encoder, one decoding of each clip and one feature extraction per clip
     encoders = {} if encoders is None else encoders
+    cache = {} if cache is None else cache
+    audio_store = {} if audio_store is None else audio_store
     result = _fit_once(config, dataset, train_ids, val_ids, opt, source, device, cache, label,
                        encoders, audio_store, progress)
     if result.probe is None or result.val is None or not opt.refit:
@@ -319,8 +322,8 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
 
 def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
               val_ids: Sequence[str], opt: TrainOptions, source: str | None, device: str,
-              cache: MutableMapping | None, label: str, encoders: MutableMapping,
-              audio_store: MutableMapping | None, progress: FitProgress | None,
+              cache: MutableMapping, label: str, encoders: MutableMapping,
+              audio_store: MutableMapping, progress: FitProgress | None,
               stop_after: int | None = None) -> TrainResult:
     """`fit` without the LP-FT refit. `stop_after`: run only that many epochs of the
     `opt.epochs` schedule (the refit's chosen epochs)."""
@@ -338,7 +341,6 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     model = build_model(config, labels, opt, source, device, encoders=encoders)
     dev = model.backbone.device
     frozen = is_frozen(config.adaptation)
-    cache = {} if cache is None else cache
     y = torch.tensor([labels.index(c.label) for c in train_clips], device=dev)
 
     probe = None
@@ -379,9 +381,10 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         masks = masks.to(dev) if masks is not None else None
 
     history: list[dict[str, float]] = []
-    best = (-1.0, -1, None)  # (val UA, epoch, state)
-    if probe is not None and val_clips:  # the probe is epoch 0's candidate
-        best = (_val_ua(model, val_clips, audio, labels, None, opt.eval_batch_size), 0,
+    best: tuple[SerMetrics | None, int, Any] = (None, -1, None)  # (validation, epoch, state)
+    if probe is not None and val_clips:  # the probe is epoch 0's candidate; measured as the
+        # later epochs are (the whole model on the clips), so that they compare like for like
+        best = (_val_metrics(model, val_clips, audio, labels, None, opt.eval_batch_size), 0,
                 _state(model))
     crop = opt.train_crop if not frozen else "center"
     with _progress(opt.progress and progress is None) as bar:
@@ -406,25 +409,23 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 total += float(loss.detach()) * len(idx)
             row = {"epoch": epoch + 1, "loss": total / len(train_clips)}
             if val_clips:
-                row["val_ua"] = _val_ua(model, val_clips, audio, labels,
-                                        cache if frozen else None, opt.eval_batch_size)
-                if row["val_ua"] > best[0]:
-                    best = (row["val_ua"], epoch + 1, _state(model))
+                m = _val_metrics(model, val_clips, audio, labels, cache if frozen else None,
+                                 opt.eval_batch_size)
+                row["val_ua"] = m.ua
+                if best[0] is None or m.ua > best[0].ua:
+                    best = (m, epoch + 1, _state(model))
             history.append(row)
             status = f"loss {row['loss']:.3f}" + (
-                f" val UA {row['val_ua']:.3f} (best {best[0]:.3f} @ {best[1]})" if val_clips else "")
+                f" val UA {row['val_ua']:.3f} (best {best[0].ua:.3f} @ {best[1]})" if val_clips
+                else "")
             bar.update(task, advance=1, status=status)
             if progress is not None:
                 progress(epoch + 1, opt.epochs, f"epoch: {status}")
             if val_clips and epoch + 1 - best[1] >= opt.patience:
                 break
-    if val_clips:
+    if val_clips:  # the best epoch's parameters, and its validation scores as measured then
         _load_state(model, best[2])
-        best_epoch = best[1]
-        val = ser_metrics([c.label for c in val_clips],
-                          [labels[i] for i in predict_logits(
-                              model, val_clips, audio, cache if frozen else None,
-                              opt.eval_batch_size).argmax(1).tolist()], labels)
+        val, best_epoch = best[0], best[1]
     else:
         best_epoch, val = len(history), None
     model.eval()
@@ -432,10 +433,11 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                        len(train_clips), len(history), probe=probe, config=config)
 
 
-def _val_ua(model: SerModel, clips, audio, labels: list[str], cache, batch_size: int) -> float:
+def _val_metrics(model: SerModel, clips, audio, labels: list[str], cache,
+                 batch_size: int) -> SerMetrics:
     logits = predict_logits(model, clips, audio, cache, batch_size)
     return ser_metrics([c.label for c in clips], [labels[i] for i in logits.argmax(1).tolist()],
-                       labels).ua
+                       labels)
 
 
 def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clips, val_clips,
