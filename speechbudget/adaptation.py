@@ -76,3 +76,24 @@ def full_finetuning(num_layers: int):
     if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
         raise ValueError(f"num_layers={num_layers!r}: expected an integer >= 1")
     return Adaptation(unfreeze_top=num_layers)
+
+
+def lora_layers(adaptation, num_layers: int) -> list[int]:
+    """LoRA rank per encoder layer (0: no LoRA there) of `adaptation` (an `axes.Adaptation`):
+    `rank` in every layer, or in the top `lora_top` layers only; DAMA's plan; none: all 0."""
+    if adaptation.method == "dama":
+        return list(dama_plan(num_layers, adaptation.rank, adaptation.alpha).ranks)
+    if adaptation.method != "lora":
+        return [0] * num_layers
+    first = num_layers - adaptation.lora_top if adaptation.lora_top else 0
+    return [adaptation.rank if i >= first else 0 for i in range(num_layers)]
+
+
+def frozen_prefix(adaptation, num_layers: int) -> int:
+    """How many encoder layers, from the bottom, have nothing that trains (no LoRA, not
+    unfrozen): their output is the frozen model's, needs no gradient and can be cached.
+    `num_layers` for a frozen backbone."""
+    trains = [r > 0 for r in lora_layers(adaptation, num_layers)]
+    for i in range(num_layers - adaptation.unfreeze_top, num_layers):
+        trains[i] = True
+    return next((i for i, t in enumerate(trains) if t), num_layers)

@@ -59,7 +59,9 @@ class Adaptation:
     """How the backbone is adapted. `method` none with `unfreeze_top` 0 is a frozen backbone.
 
     `rank` is the LoRA rank (for DAMA the largest per-layer rank, given to the outermost layers);
-    `alpha` defaults to 2 x rank; `unfreeze_top` trains the top k encoder layers fully.
+    `alpha` defaults to 2 x rank; `unfreeze_top` trains the top k encoder layers fully;
+    `lora_top` puts LoRA in the top k encoder layers only (0: every layer; SER, method 'lora'),
+    so that the frozen layers below need no backward pass and their output can be cached.
     `objective` is what trains them: "supervised" (labels: SER's classes) or "distill" (ASR only:
     label-free self-distillation towards the same model at 30 s / stride 1, see
     tasks.asr.adapt); `steps` the optimiser steps of a distilled adapter (part of its identity).
@@ -73,8 +75,16 @@ class Adaptation:
     unfreeze_top: int = 0
     objective: str = "supervised"
     steps: int = 0
+    lora_top: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.lora_top, bool) or not isinstance(self.lora_top, int) \
+                or self.lora_top < 0:
+            raise ConfigError("adaptation.lora_top", self.lora_top, "an integer >= 0")
+        if self.lora_top and self.method != "lora":
+            raise ConfigError("adaptation.lora_top", self.lora_top,
+                              "0 unless adaptation.method is 'lora' (DAMA's ranks follow the "
+                              "depth of every layer)")
         if self.objective not in ADAPT_OBJECTIVES:
             raise ConfigError("adaptation.objective", self.objective,
                               f"one of {', '.join(ADAPT_OBJECTIVES)}")
@@ -113,6 +123,8 @@ class Adaptation:
     @property
     def label(self) -> str:
         parts = [] if self.method == "none" else [f"{self.method}{self.rank}"]
+        if self.lora_top:
+            parts[0] += f"@top{self.lora_top}"
         if self.unfreeze_top:
             parts.append(f"top{self.unfreeze_top}")
         if self.objective == "distill":
@@ -187,6 +199,12 @@ class Config:
                               "(self-distillation is defined for ASR)")
         if self.adaptation.unfreeze_top > arch.encoder_layers:
             raise ConfigError("adaptation.unfreeze_top", self.adaptation.unfreeze_top,
+                              f"at most the {arch.encoder_layers} encoder layers of {arch.name}")
+        if self.adaptation.lora_top and self.task != "ser":
+            raise ConfigError("adaptation.lora_top", self.adaptation.lora_top,
+                              "0 for ASR (LoRA in the top layers only is an SER option)")
+        if self.adaptation.lora_top > arch.encoder_layers:
+            raise ConfigError("adaptation.lora_top", self.adaptation.lora_top,
                               f"at most the {arch.encoder_layers} encoder layers of {arch.name}")
         if self.precision not in PRECISIONS:
             raise ConfigError("precision", self.precision, f"one of {', '.join(PRECISIONS)}")
@@ -308,7 +326,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["adaptation"]["targets"] = list(self.adaptation.targets)
-        for k, default in (("objective", "supervised"), ("steps", 0)):  # keys as before
+        # keys as before for the defaults
+        for k, default in (("objective", "supervised"), ("steps", 0), ("lora_top", 0)):
             if d["adaptation"][k] == default:
                 del d["adaptation"][k]
         return d

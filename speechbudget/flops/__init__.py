@@ -6,6 +6,6 @@ ops, softmax and norms not. Formulas: whisper.py, wav2vec2.py, training.py; see 
 """
 from speechbudget.flops.estimate import TOKENS_PER_S, estimate
 from speechbudget.flops.report import CONVENTION, FlopsReport
-from speechbudget.flops.training import training_flops
+from speechbudget.flops.training import feature_flops, training_flops
 
-__all__ = ["estimate", "training_flops", "FlopsReport", "CONVENTION", "TOKENS_PER_S"]
+__all__ = ["estimate", "training_flops", "feature_flops", "FlopsReport", "CONVENTION", "TOKENS_PER_S"]

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from speechbudget.adaptation import dama_plan
+from speechbudget.adaptation import dama_plan, frozen_prefix, lora_layers
 from speechbudget.architectures import Architecture, WhisperDims, get_architecture
-from speechbudget.axes import Config, ConfigError
+from speechbudget.axes import Adaptation, Config, ConfigError
 from speechbudget.flops import wav2vec2 as w2v
+from speechbudget.flops.whisper import layer_flops
 from speechbudget.flops.estimate import estimate
 from speechbudget.flops.report import FlopsReport
 from speechbudget.geometry import frames_for, stem_tokens
@@ -74,7 +75,7 @@ def layer_schedule(config: Config, dama_schedule: tuple[list[int], list[bool]] |
     L = config.arch.encoder_layers
     full = [i >= L - a.unfreeze_top for i in range(L)]
     if a.method == "lora":
-        return [a.rank] * L, [True] * L, full
+        return lora_layers(a, L), [True] * L, full
     if a.method == "dama":
         if dama_schedule is None:
             plan = dama_plan(L, a.rank, a.alpha)
@@ -176,33 +177,54 @@ def training_flops(config: Config, n_train_clips: int, epochs: int, n_classes: i
                    pooling: str = "mean", layer_weights: bool = True,
                    cached_features: bool | None = None,
                    dama_schedule: tuple[list[int], list[bool]] | None = None,
-                   head: str = "mlp") -> FlopsReport:
-    """FLOPs of training SER on `n_train_clips` clips of `config.window` seconds for `epochs`."""
+                   head: str = "mlp", cached_prefix: int = 0,
+                   feature_clips: int | None = None) -> FlopsReport:
+    """FLOPs of training SER on `n_train_clips` clips of `config.window` seconds for `epochs`.
+    What runs once per clip (a frozen backbone's features; a cached frozen prefix, see
+    `per_clip_training`) counts `feature_clips` times (default: once per training clip; 0 when
+    the caller counts the feature passes itself, as `tasks.ser.metrics.fit_training_gflops`
+    does for a whole fit)."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER "
                                                "fine-tuning")
-    for name, v in (("n_train_clips", n_train_clips), ("epochs", epochs)):
+    feature_clips = n_train_clips if feature_clips is None else feature_clips
+    for name, v in (("n_train_clips", n_train_clips), ("epochs", epochs),
+                    ("feature_clips", feature_clips)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ConfigError(name, v, "an integer >= 0")
     per = per_clip_training(config, n_classes, pooling=pooling, layer_weights=layer_weights,
                             cached_features=cached_features, dama_schedule=dama_schedule,
-                            head=head)
+                            head=head, cached_prefix=cached_prefix)
     out: dict[str, float] = {}
     for k, v in per.breakdown.items():
-        once = k.startswith("forward.") and not k.startswith("forward.head.") and \
-            per.notes and per.notes[0] == "cached"
-        out[k] = v * n_train_clips * (1 if once else epochs)
+        once = k.startswith("features.") or (
+            k.startswith("forward.") and not k.startswith("forward.head.") and
+            per.notes and per.notes[0] == "cached")
+        out[k] = v * (feature_clips if once else n_train_clips * epochs)
     return FlopsReport(sum(out.values()), out, per.encoder_tokens, 0.0, 0,
                        per.audio_s * n_train_clips * epochs, "training", "analytic",
                        notes=per.notes)
 
 
+def feature_flops(config: Config, n_classes: int = 6) -> float:
+    """The frozen backbone's forward on one clip of `config.window` seconds (every hidden state,
+    no head): what a feature cache computes once per clip."""
+    inf = estimate(config.with_(adaptation=Adaptation()), n_classes=n_classes,
+                   layer_weights=False)
+    return float(sum(v for k, v in inf.breakdown.items() if not k.startswith("head.")))
+
+
 def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mean",
                       layer_weights: bool = True, cached_features: bool | None = None,
-                      dama_schedule=None, head: str = "mlp") -> FlopsReport:
+                      dama_schedule=None, head: str = "mlp",
+                      cached_prefix: int = 0) -> FlopsReport:
     """One training step on one clip: forward + backward, by component. With cached features
     (frozen backbone) the backbone forward is marked to run once ('cached' in notes) and the head
-    works on the cache."""
+    works on the cache. `cached_prefix` = j > 0 (a Whisper backbone that trains, layers below j
+    frozen, mean pooling, the token stride at or below layer j): the conv stem and layers 0..j-1
+    run once per clip ('features.*' components; their hidden states' means and layer j's input
+    are cached), each step runs layers j..L-1 forward and backward, and the head works on the
+    per-layer means (as `tasks.ser.train` does with `TrainOptions.cache_prefix`)."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER")
     inf = estimate(config, n_classes=n_classes, pooling=pooling, layer_weights=False)
@@ -222,9 +244,19 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
         tokens = [T] * L
     bwd, lora_fwd, rg_out = backbone_backward(config, tokens, False, dama_schedule)
     out = {f"forward.{k}": v for k, v in inf.breakdown.items() if not k.startswith("head.")}
+    if cached_prefix:
+        _check_prefix(config, cached_prefix, cached, pooling)
+        suffix: dict[str, float] = {}
+        for t in tokens[cached_prefix:]:
+            for k, v in layer_flops(arch.dims, t).items():
+                suffix[k] = suffix.get(k, 0.0) + v
+        feats = {f"features.{k[len('forward.'):]}": v - suffix.get(k[len("forward."):], 0.0)
+                 for k, v in out.items()}
+        out = {f"forward.{k}": v for k, v in suffix.items()}
+        out.update({k: v for k, v in feats.items() if v})
     if lora_fwd:
         out["forward.lora"] = lora_fwd
-    head_frames = 1 if cached and pooling == "mean" else T
+    head_frames = 1 if (cached or cached_prefix) and pooling == "mean" else T
     hf, hb = head_train(H, L + 1, head_frames, n_classes, pooling, layer_weights, rg_out, head)
     for k, v in hf.items():
         out[f"forward.{k}"] = v
@@ -233,4 +265,22 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
     for k, v in hb.items():
         out[f"backward.{k}"] = v
     return FlopsReport(sum(out.values()), out, T, 0.0, 0, inf.audio_s, "training", "analytic",
-                       notes=("cached",) if cached else ())
+                       notes=("cached",) if cached else
+                       (f"cached prefix {cached_prefix}",) if cached_prefix else ())
+
+
+def _check_prefix(config: Config, j: int, cached: bool, pooling: str) -> None:
+    """ConfigError unless layers below `j` can be cached as `per_clip_training` describes."""
+    L = config.arch.encoder_layers
+    if isinstance(j, bool) or not isinstance(j, int) or j < 0:
+        raise ConfigError("cached_prefix", j, "an integer >= 0")
+    if cached or not config.arch.is_whisper or pooling != "mean":
+        raise ConfigError("cached_prefix", j, "0 unless a Whisper backbone trains with mean "
+                                              "pooling")
+    if j > frozen_prefix(config.adaptation, L):
+        raise ConfigError("cached_prefix", j, f"at most {frozen_prefix(config.adaptation, L)}: "
+                          f"the frozen layers below the first that trains "
+                          f"({config.adaptation.label})")
+    if config.stride > 1 and config.stride_layer > j:
+        raise ConfigError("cached_prefix", j, f"at least the stride's layer "
+                          f"({config.stride_layer}): the cached states must be subsampled")

@@ -62,6 +62,14 @@ def encoder_flops(dims: WhisperDims, frames: int, stride: int, stride_layer: int
     return Ts
 
 
+def layer_flops(dims: WhisperDims, tokens: int) -> dict[str, float]:
+    """One encoder layer on `tokens` tokens, by component (encoder_flops sums these over the
+    layers, each on its own token count, plus the conv stem)."""
+    d, F = dims.d_model, dims.ffn_dim
+    return {"encoder.attn_proj": 8 * d * d * tokens, "encoder.attention": 4 * d * tokens * tokens,
+            "encoder.ffn": 4 * d * F * tokens}
+
+
 def subsample_adds(dims: WhisperDims, frames: int, stride: int, pool: str) -> float:
     """Element-wise adds of mean pooling (not counted in totals): one per input element."""
     if stride == 1 or pool != "mean":

@@ -146,13 +146,17 @@ def saliency_layer(n_layers: int, k: int) -> int:
 
 def encode_with_indices(encoder: nn.Module, mel: Tensor, stride: int = 1,
                         stride_at: int | str = "output", pool: str = "mean",
-                        output_hidden_states: bool = False, selector: nn.Module | None = None
-                        ) -> tuple[Tensor, list[Tensor], Tensor | None]:
-    """As `encode`, also returning the kept token indices [B, n] for pool "attn" (else None)."""
+                        output_hidden_states: bool = False, selector: nn.Module | None = None,
+                        stop: int | None = None) -> tuple[Tensor, list[Tensor], Tensor | None]:
+    """As `encode`, also returning the kept token indices [B, n] for pool "attn" (else None).
+    `stop` (1..L-1, at or above a stride's layer): return layer `stop`'s input instead, without
+    running layers stop..L-1 (a frozen prefix; `encode_layers_from` runs the rest)."""
     L = len(encoder.layers)
     k = L + 1 if stride_at == "output" else int(stride_at)
     if not 0 <= k <= L + 1:
         raise ValueError(f"stride_at={stride_at!r}: expected 0..{L} or 'output'")
+    if stop is not None and not (1 <= stop < L and (stride == 1 or k <= stop)):
+        raise ValueError(f"stop={stop}: expected 1..{L - 1}, at or above the stride's layer")
     if pool not in POOLS:
         raise ValueError(f"pool={pool!r}: expected one of {', '.join(POOLS)}")
     attn = pool == "attn" and stride > 1
@@ -177,6 +181,8 @@ def encode_with_indices(encoder: nn.Module, mel: Tensor, stride: int = 1,
             h = reduce(h)
         if output_hidden_states:
             hidden.append(h)
+        if i == stop:
+            return h, hidden, idx
         h = run_layers(encoder, h, i, i + 1)
     if k == L:
         h = reduce(h)
@@ -194,12 +200,32 @@ def encoder_tokens(frames: int, stride: int = 1) -> int:
 
 
 def encode_layers(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",
-                  pool: str = "mean", selector: nn.Module | None = None) -> list[Tensor]:
+                  pool: str = "mean", selector: nn.Module | None = None,
+                  stop: int | None = None) -> list[Tensor]:
     """Every layer's hidden states (as `encode(..., output_hidden_states=True)`), those before the
-    stride subsampled the same way, so all have the final token count (for a weighted layer sum)."""
+    stride subsampled the same way, so all have the final token count (for a weighted layer sum).
+    `stop`: states 0..stop only (see `encode_with_indices`)."""
     _, hidden, idx = encode_with_indices(encoder, mel, stride, stride_at, pool,
-                                         output_hidden_states=True, selector=selector)
+                                         output_hidden_states=True, selector=selector, stop=stop)
     T = hidden[-1].shape[1]
     if idx is not None:  # attn: the same tokens as the stride kept
         return [h if h.shape[1] == T else gather_tokens(h, idx) for h in hidden]
     return [h if h.shape[1] == T else subsample_tokens(h, stride, pool) for h in hidden]
+
+
+def encode_layers_from(encoder: nn.Module, h: Tensor, start: int) -> list[Tensor]:
+    """The hidden states after `start`: `encode_layers(...)[start + 1:]` computed from
+    `h = encode_layers(...)[start]`, the input of layer `start` (1 <= start < L; a token stride
+    must already have been applied at or below `start`, i.e. stride_at <= start):
+
+        for layer in layers[start:]: h = layer(h); keep h     (the last one: layer_norm(h))
+
+    What a training backbone whose layers below `start` are frozen runs on a cached prefix."""
+    L = len(encoder.layers)
+    if not 1 <= start < L:
+        raise ValueError(f"start={start}: expected 1..{L - 1}")
+    out: list[Tensor] = []
+    for i in range(start, L):
+        h = run_layers(encoder, h, i, i + 1)
+        out.append(encoder.layer_norm(h) if i == L - 1 else h)
+    return out

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from speechbudget.axes import Adaptation, Config
-from speechbudget.flops.training import per_clip_training, training_flops
+from speechbudget.flops.training import feature_flops, per_clip_training, training_flops
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.flops_check import measure_training
 from speechbudget.tasks.ser.metrics import fit_training_gflops
@@ -42,13 +42,17 @@ def test_probe_is_epoch_zero_and_kept_when_nothing_beats_it(synthetic_manifest, 
         assert torch.allclose(v, probe_head[k], atol=1e-6), k
     if head == "linear":  # the probe never trains on the validation clips
         assert res.probe.history[-1]["refit_rows"] == res.n_train
-    # the probe's FLOPs are part of the training FLOPs
+    # the probe's FLOPs are part of the training FLOPs; the frozen forward counts once per clip
+    # it ran on: the probe's training and validation clips (the LoRA run's statistics reuse it)
     n = len(ds.labels)
-    own = training_flops(LORA, res.n_train, res.epochs_run, n, head=head).gflops
+    assert res.probe.feature_ids == frozenset(tr) | frozenset(va)
+    assert res.feature_ids == frozenset(tr) and res.prefix == 0
+    feats = feature_flops(LORA, n) * len(res.probe.feature_ids) / 1e9
+    own = training_flops(LORA, res.n_train, res.epochs_run, n, head=head, feature_clips=0).gflops
     pr = training_flops(res.probe.config, res.n_train, res.probe.epochs_run, n,
-                        head=head).gflops
-    assert fit_training_gflops(res, opts, n) == pytest.approx(own + pr)
-    assert fit_training_gflops(res.probe, opts, n) == pytest.approx(pr)
+                        head=head, feature_clips=0).gflops
+    assert fit_training_gflops(res, opts, n) == pytest.approx(feats + own + pr)
+    assert fit_training_gflops(res.probe, opts, n) == pytest.approx(feats + pr)
 
 
 def test_refit_reruns_the_chosen_recipe_on_training_and_validation(synthetic_manifest,
@@ -71,8 +75,10 @@ def test_refit_reruns_the_chosen_recipe_on_training_and_validation(synthetic_man
     n = len(ds.labels)
     assert sel.model is None and sel.config == LORA
     parts = [(LORA, res), (res.probe.config, res.probe), (LORA, sel), (sel.probe.config, sel.probe)]
-    want = sum(training_flops(cfg, r.n_train, r.epochs_run, n, head="linear").gflops
-               for cfg, r in parts)
+    want = sum(training_flops(cfg, r.n_train, r.epochs_run, n, head="linear",
+                              feature_clips=0).gflops for cfg, r in parts)
+    # one frozen forward per clip across the four runs (they share one feature cache)
+    want += feature_flops(LORA, n) * len(set(tr) | set(va)) / 1e9
     assert fit_training_gflops(res, opts, n) == pytest.approx(want)
 
 

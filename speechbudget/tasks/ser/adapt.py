@@ -11,8 +11,10 @@ DAMA (Depth-Aware Model Adaptation, arXiv 2602.01008) as defined here (docs/ser.
 
 LoRA and DAMA go through PEFT (`rank_pattern`, `alpha_pattern`, `layers_to_transform`,
 `init_lora_weights`) on the encoder module only (the schedule itself is pure arithmetic in
-`speechbudget.adaptation`, beside the configuration, so that `flops` can use it too); `unfreeze_top` trains the top k encoder layers
-fully on top of any method. The backbone weights that change are those `trainable_state` returns.
+`speechbudget.adaptation`, beside the configuration, so that `flops` can use it too);
+`unfreeze_top` trains the top k encoder layers fully on top of any method; `lora_top` puts plain
+LoRA in the top k layers only. The backbone weights that change are those `trainable_state`
+returns.
 """
 from __future__ import annotations
 
@@ -60,9 +62,11 @@ def lora_config(adaptation: Adaptation, num_layers: int, init: bool | str | None
 
     targets = list(adaptation.targets)
     if adaptation.method == "lora":
+        top = ({"layers_to_transform": list(range(num_layers - adaptation.lora_top, num_layers)),
+                "layers_pattern": "layers"} if adaptation.lora_top else {})
         return LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha, target_modules=targets,
                           lora_dropout=0.0, bias="none",
-                          init_lora_weights=True if init is None else init)
+                          init_lora_weights=True if init is None else init, **top)
     if adaptation.method != "dama":
         raise ValueError(f"adaptation.method={adaptation.method!r} has no LoRA config")
     plan = dama_plan(num_layers, adaptation.rank, adaptation.alpha)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from speechbudget.geometry import HOP_LENGTH as HOP, SAMPLE_RATE, frames_for
 from speechbudget.axes import Config
-from speechbudget.models.whisper_encoder import encode_layers, encoder_tokens
+from speechbudget.models.whisper_encoder import encode_layers, encode_layers_from, encoder_tokens
 
 
 def _is_whisper_source(source: str) -> bool:
@@ -91,6 +91,13 @@ class Backbone(nn.Module):
         frame_mask = (torch.arange(T, device=self.device)[None, :]
                       < torch.tensor(counts, device=self.device)[:, None]).float()
         return torch.stack(hidden), frame_mask
+
+    def forward_from(self, h: Tensor, start: int) -> Tensor:
+        """Whisper only: the hidden states after `start` [L - start, B, T, H] from layer `start`'s
+        input h [B, T, H] (a cached frozen prefix: `forward(...)[0][start]`)."""
+        if not self.is_whisper:
+            raise ValueError("forward_from: a cached prefix is implemented for Whisper encoders")
+        return torch.stack(encode_layers_from(self.encoder, h.to(self.device), start))
 
 
 def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int]:

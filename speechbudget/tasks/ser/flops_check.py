@@ -19,9 +19,9 @@ from speechbudget.axes import Config, ConfigError
 from speechbudget.flops.measure import breakdown, build_meta
 from speechbudget.flops.report import FlopsReport
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
-from speechbudget.models.whisper_encoder import TokenSelector, encode_layers
+from speechbudget.models.whisper_encoder import TokenSelector, encode_layers, encode_layers_from
 from speechbudget.tasks.ser.adapt import apply_adaptation
-from speechbudget.tasks.ser.heads import SerHead
+from speechbudget.tasks.ser.heads import SerHead, layer_means
 
 
 def measure_ser(config: Config, n_classes: int = 6, *, pooling: str = "mean",
@@ -60,6 +60,7 @@ class _SerModel(nn.Module):
                                 kind=head)
         self.attn_select = TokenSelector()
         self.tokens = 0
+        self.start = 0  # > 0: forward() takes layer `start`'s input (a cached prefix)
 
     def example(self) -> torch.Tensor:
         c = self.config
@@ -68,8 +69,21 @@ class _SerModel(nn.Module):
                                device="meta")
         return torch.empty(1, round(c.window * SAMPLE_RATE), device="meta")
 
+    def prefix(self, mel: torch.Tensor, j: int) -> torch.Tensor:
+        """What a cached prefix stores: layer j's input (the frozen pass to layer j)."""
+        c = self.config
+        return encode_layers(self.backbone, mel, c.stride, c.stride_at, c.pool, self.attn_select,
+                             stop=j)[j]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
+        if self.start:
+            states = torch.stack(encode_layers_from(self.backbone, x, self.start))
+            self.tokens = states.shape[2]
+            mask = torch.ones(1, self.tokens, device=x.device)
+            frozen = torch.zeros(1, self.start + 1, states.shape[-1], device=x.device)
+            means = torch.cat([frozen, layer_means(states, mask).transpose(0, 1)], dim=1)
+            return self.head.forward_pooled(means)
         if self.arch.is_whisper:
             hidden = encode_layers(self.backbone, x, c.stride, c.stride_at, c.pool,
                                    self.attn_select)
@@ -82,11 +96,15 @@ class _SerModel(nn.Module):
 
 
 def measure_training(config: Config, n_classes: int = 6, *, pooling: str = "mean",
-                     layer_weights: bool = True, head: str = "mlp") -> FlopsReport:
+                     layer_weights: bool = True, head: str = "mlp",
+                     cached_prefix: int = 0) -> FlopsReport:
     """One SER training step on one clip (no feature cache), measured: the adaptation applied
     through `tasks.ser.adapt.apply_adaptation` (PEFT on meta, plain LoRA init; the FLOPs do not
     depend on the init), forward and `logits.sum().backward()` counted separately; components
-    are prefixed 'forward.' / 'backward.' (the backward's module attribution is FlopCounterMode's)."""
+    are prefixed 'forward.' / 'backward.' (the backward's module attribution is FlopCounterMode's).
+    `cached_prefix` = j > 0: the frozen pass to layer j counted apart ('features.'), then the
+    step from layer j's input as `tasks.ser.train` runs it (`encode_layers_from`, per-layer
+    means, `SerHead.forward_pooled`)."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER")
     model = _SerModel(config, n_classes, pooling, layer_weights, head)
@@ -94,6 +112,13 @@ def measure_training(config: Config, n_classes: int = 6, *, pooling: str = "mean
     for p in model.head.parameters():
         p.requires_grad_(True)
     x = model.example()
+    feats: dict[str, float] = {}
+    if cached_prefix:
+        with torch.no_grad(), FlopCounterMode(display=False) as pre:
+            h = model.prefix(x, cached_prefix)
+        feats = {f"features.{k}": v for k, v in breakdown(pre.get_flop_counts()).items()}
+        x = h
+        model.start = cached_prefix
     # module attribution of backward ops needs the forward under the same counter: count a
     # forward alone, then forward + backward; backward = the difference, component by component
     with torch.no_grad(), FlopCounterMode(display=False) as fwd:
@@ -103,6 +128,7 @@ def measure_training(config: Config, n_classes: int = 6, *, pooling: str = "mean
     f, fb = breakdown(fwd.get_flop_counts()), breakdown(both.get_flop_counts())
     out = {f"forward.{k}": v for k, v in f.items()}
     out.update({f"backward.{k}": fb[k] - f.get(k, 0) for k in fb if fb[k] - f.get(k, 0)})
+    out.update(feats)
     return FlopsReport(sum(out.values()), out, model.tokens, 0.0, 0, float(config.window),
                        "training", "measured",
                        notes=(f"total under the counter {both.get_total_flops()}",))

@@ -95,3 +95,10 @@ class SerHead(nn.Module):
         if self.pooling != "mean":
             raise ValueError("forward_pooled needs pooling='mean'")
         return self.classifier(self.combine(layer_means.transpose(0, 1)))
+
+
+def layer_means(hidden: Tensor, mask: Tensor) -> Tensor:
+    """Per-layer masked means over frames: hidden [N, B, T, H], mask [B, T] -> [N, B, H] (the
+    cached features of mean pooling, `SerHead.forward_pooled`'s input once transposed)."""
+    m = mask.to(hidden.dtype)[None, :, :, None]
+    return (hidden * m).sum(2) / m.sum(2).clamp(min=1.0)

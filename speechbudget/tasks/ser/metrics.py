@@ -65,15 +65,26 @@ def flops_for(config, n_train_clips: int | None = None, epochs: int | None = Non
 
 
 def fit_training_gflops(result, options, n_classes: int) -> float | None:
-    """Training GFLOPs of a fit (a tasks.ser.train.TrainResult trained with `options`): its own
-    epochs plus, for LP-FT (head_init "probe"), those of the frozen probe it started from and of
-    the run that chose its epochs before the refit."""
+    """Training GFLOPs of a fit (a tasks.ser.train.TrainResult trained with `options`), counting
+    what it ran: the frozen backbone's forward once for every clip it passed through it
+    (features, the standardisation statistics, a cached prefix; shared by the LP-FT probe, the
+    selection run and the refit: `feature_ids`), plus each run's own epochs (for LP-FT, those of
+    the frozen probe it started from and of the run that chose its epochs before the refit)."""
+    try:
+        from speechbudget.flops import feature_flops, training_flops
+    except ImportError:
+        return None
+    runs, todo = [], [result]
+    while todo:
+        r = todo.pop()
+        runs.append(r)
+        todo += [p for p in (r.probe, r.selection) if p is not None]
     config = result.config if result.config is not None else result.model.config
-    _, total = flops_for(config, result.n_train, result.epochs_run, n_classes,
-                         options.pooling, options.layer_weights, options.head)
-    for part in (result.probe, result.selection):
-        if part is None or total is None:
-            continue
-        g = fit_training_gflops(part, options, n_classes)
-        total = None if g is None else total + g
-    return total
+    ids = frozenset().union(*(r.feature_ids for r in runs))
+    total = feature_flops(config, n_classes) * len(ids)
+    for r in runs:
+        c = r.config if r.config is not None else r.model.config
+        total += training_flops(c, r.n_train, r.epochs_run, n_classes, pooling=options.pooling,
+                                layer_weights=options.layer_weights, head=options.head,
+                                cached_prefix=r.prefix, feature_clips=0).total
+    return total / 1e9

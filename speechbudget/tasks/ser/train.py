@@ -16,6 +16,14 @@ Then, as the linear head refits its chosen C (`refit`), the whole recipe runs ag
 validation clips: the probe with the chosen C (MLP: the chosen probe epochs), then the chosen
 number of fine-tuning epochs (0: the refitted probe alone) on the same learning-rate schedule.
 Every pass counts in the training FLOPs (`TrainResult.probe`, `TrainResult.selection`).
+
+A cached frozen prefix (`cache_prefix`, on by default; used with `train_crop="center"`, a Whisper
+backbone, mean pooling): when the layers below layer j have nothing that trains (LoRA in the top
+layers only, `Adaptation.lora_top`, or top-k unfreezing), one frozen pass per clip stores the
+per-layer means of hidden states 0..j and layer j's input; each step then runs layers j..L-1 on
+that input, forward and backward, and the head on the per-layer means (exact: those layers see
+the same input, and the frozen states' means do not change). The same pass gives the LP-FT probe
+its features. With random crops every epoch sees other audio, so nothing can be cached.
 """
 from __future__ import annotations
 
@@ -35,7 +43,7 @@ from speechbudget.tasks.ser.adapt import apply_adaptation, count_trainable, is_f
     trainable_state
 from speechbudget.tasks.ser.backbone import Backbone, build_backbone
 from speechbudget.tasks.ser.data import Clip, SerDataset, crop_or_pad, read_clip
-from speechbudget.tasks.ser.heads import SerHead
+from speechbudget.tasks.ser.heads import SerHead, layer_means
 from speechbudget.tasks.ser.metrics import SerMetrics, ser_metrics
 
 CHECKPOINT_VERSION = 1
@@ -58,6 +66,7 @@ class TrainOptions:
     layer_weights: bool = True
     dropout: float = 0.5
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
+    cache_prefix: bool = True   # centre crops: cache the frozen layers below the first that trains
     head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
     linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
     head_init: str = "random"   # "probe": LP-FT for a training backbone (see the module text)
@@ -129,6 +138,9 @@ class TrainResult:
     probe: "TrainResult | None" = None
     selection: "TrainResult | None" = None
     config: Config | None = None  # what was trained (a probe: the frozen configuration)
+    prefix: int = 0  # layers below this one ran once per clip (a cached frozen prefix), not per step
+    # clips this run passed through the frozen backbone once (features, statistics, the prefix)
+    feature_ids: frozenset = frozenset()
 
 
 # ---- audio and cached features ---------------------------------------------------------------
@@ -171,28 +183,51 @@ def feature_key(model: SerModel, pooling: str) -> str:
     return f"ser-features|{model.source}|{c.window:g}|{c.stride}|{c.stride_at}|{c.pool}|{pooling}"
 
 
+def prefix_layer(config: Config, options: TrainOptions, is_whisper: bool) -> int:
+    """j > 0 when training can start from a cached frozen prefix (layers 0..j-1 frozen; module
+    text), else 0: a Whisper backbone that trains, centre crops, mean pooling, `cache_prefix`,
+    and any token stride at or below layer j."""
+    from speechbudget.adaptation import frozen_prefix
+
+    L = config.arch.encoder_layers
+    j = frozen_prefix(config.adaptation, L)
+    ok = (0 < j < L and is_whisper and options.cache_prefix and options.pooling == "mean"
+          and options.train_crop == "center"
+          and (config.stride == 1 or config.stride_layer <= j))
+    return j if ok else 0
+
+
+def _prefix_key(model: SerModel, j: int) -> str:
+    return feature_key(model, f"prefix{j}").replace("ser-features|", "ser-prefix|")
+
+
 @torch.no_grad()
 def cached_features(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.ndarray],
                     cache: MutableMapping | None, batch_size: int, pooling: str | None = None,
-                    progress: Callable[[int, int], None] | None = None
+                    progress: Callable[[int, int], None] | None = None, prefix: int = 0
                     ) -> tuple[Tensor, Tensor | None]:
     """Frozen-backbone features of the centre crops: mean pooling -> per-layer means [n, N, H];
     attentive -> (hidden [n, N, T, H], mask [n, T]). Computed once per (clip, duration, backbone).
-    `progress(done, total)`: clips extracted so far of those not yet cached, after each batch."""
+    `prefix` = j > 0 (mean pooling, a backbone whose layers below j are frozen and whose others
+    have not trained yet): the same pass also keeps layer j's input and the frame mask
+    (`prefix_states`). `progress(done, total)`: clips extracted so far of those not yet cached,
+    after each batch."""
     cache = {} if cache is None else cache
     pooling = pooling or model.head.pooling
     key = feature_key(model, pooling)
-    todo = [c for c in clips if (key, c.id) not in cache]
+    pkey = _prefix_key(model, prefix) if prefix else None
+    todo = [c for c in clips if (key, c.id) not in cache or (pkey and (pkey, c.id) not in cache)]
     model.backbone.eval()
     for sl in _batches(len(todo), batch_size):
         batch = todo[sl]
         waves, n_valid = _waves(batch, audio, model.backbone.duration, "center")
         hidden, mask = model.backbone(waves, n_valid)
         if pooling == "mean":
-            m = mask[None, :, :, None]
-            pooled = (hidden * m).sum(2) / m.sum(2).clamp(min=1.0)  # [N, B, H]
+            pooled = layer_means(hidden, mask)  # [N, B, H]
             for i, c in enumerate(batch):
-                cache[(key, c.id)] = pooled[:, i].cpu().clone()
+                cache.setdefault((key, c.id), pooled[:, i].cpu().clone())
+                if pkey:
+                    cache[(pkey, c.id)] = (hidden[prefix, i].cpu().clone(), mask[i].cpu().clone())
         else:
             for i, c in enumerate(batch):
                 cache[(key, c.id)] = (hidden[:, i].half().cpu().clone(), mask[i].cpu().clone())
@@ -204,6 +239,23 @@ def cached_features(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.
     return torch.stack([h for h, _ in got]), torch.stack([m for _, m in got])
 
 
+def prefix_states(model: SerModel, clips: Sequence[Clip], cache: MutableMapping, j: int
+                  ) -> tuple[Tensor, Tensor]:
+    """(layer j's input [n, T, H], frame mask [n, T]) kept by `cached_features(..., prefix=j)`."""
+    got = [cache[(_prefix_key(model, j), c.id)] for c in clips]
+    return torch.stack([h for h, _ in got]), torch.stack([m for _, m in got])
+
+
+def _prefix_logits(model: SerModel, means: Tensor, h: Tensor, mask: Tensor, j: int) -> Tensor:
+    """Logits from a cached prefix: frozen means [B, N, H] (states 0..j used), layer j's input
+    h [B, T, H] and mask [B, T]; layers j..L-1 run (with gradients where they train)."""
+    dev = model.backbone.device
+    mask = mask.to(dev)
+    suffix = layer_means(model.backbone.forward_from(h.to(dev), j), mask)  # [L - j, B, H]
+    means = torch.cat([means[:, :j + 1].to(dev), suffix.transpose(0, 1)], dim=1)
+    return model.head.forward_pooled(means)
+
+
 def _head_logits(head: SerHead, feats: Tensor, masks: Tensor | None, idx: Tensor) -> Tensor:
     if masks is None:
         return head.forward_pooled(feats[idx])
@@ -213,13 +265,20 @@ def _head_logits(head: SerHead, feats: Tensor, masks: Tensor | None, idx: Tensor
 @torch.no_grad()
 def predict_logits(model: SerModel, clips: Sequence[Clip], audio: dict[str, np.ndarray],
                    cache: MutableMapping | None = None, batch_size: int = 16,
-                   progress: Callable[[int, int], None] | None = None) -> Tensor:
+                   progress: Callable[[int, int], None] | None = None,
+                   prefix: int = 0) -> Tensor:
     """Logits [n, C] for the centre crops of `clips` (cached features when the backbone is frozen
-    and a cache is given). `progress(done, total)`: clips through the backbone, per batch."""
+    and a cache is given; with `prefix` = j > 0, the cached frozen prefix of `prefix_layer`).
+    `progress(done, total)`: clips through the backbone, per batch."""
     model.eval()
     device = model.backbone.device
     if not clips:
         return torch.zeros(0, len(model.labels))
+    if cache is not None and prefix:
+        means, _ = cached_features(model, clips, audio, cache, batch_size, "mean", prefix=prefix)
+        h, mask = prefix_states(model, clips, cache, prefix)
+        return torch.cat([_prefix_logits(model, means[sl], h[sl], mask[sl], prefix).cpu()
+                          for sl in _batches(len(clips), batch_size)])
     if cache is not None and is_frozen(model.config.adaptation):
         feats, masks = cached_features(model, clips, audio, cache, batch_size,
                                        progress=progress)
@@ -342,6 +401,11 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     dev = model.backbone.device
     frozen = is_frozen(config.adaptation)
     y = torch.tensor([labels.index(c.label) for c in train_clips], device=dev)
+    j = prefix_layer(config, opt, model.backbone.is_whisper) if not frozen else 0
+    feature_ids = frozenset(c.id for c in train_clips + (val_clips if frozen or j else []))
+    if j:  # one frozen pass: every clip's layer means (the probe's too) and layer j's input
+        cached_features(model, train_clips + val_clips, audio, cache, opt.eval_batch_size,
+                        "mean", prefix=j)
 
     probe = None
     if opt.head_init == "probe" and not frozen:
@@ -373,19 +437,23 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                                progress=feat_progress)
     model.head.set_normalisation(stats.to(dev))
     if opt.head == "linear" and frozen:
-        return _fit_linear(model, opt, labels, train_clips, val_clips, audio, cache, skipped)
+        return replace(_fit_linear(model, opt, labels, train_clips, val_clips, audio, cache,
+                                   skipped), feature_ids=feature_ids)
     if frozen:
         feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size,
                                        progress=feat_progress)
         feats = feats.to(dev)
         masks = masks.to(dev) if masks is not None else None
+    elif j:
+        feats = stats
+        prefix_h, prefix_mask = prefix_states(model, train_clips, cache, j)
 
     history: list[dict[str, float]] = []
     best: tuple[SerMetrics | None, int, Any] = (None, -1, None)  # (validation, epoch, state)
     if probe is not None and val_clips:  # the probe is epoch 0's candidate; measured as the
         # later epochs are (the whole model on the clips), so that they compare like for like
-        best = (_val_metrics(model, val_clips, audio, labels, None, opt.eval_batch_size), 0,
-                _state(model))
+        best = (_val_metrics(model, val_clips, audio, labels, cache if j else None,
+                             opt.eval_batch_size, j), 0, _state(model))
     crop = opt.train_crop if not frozen else "center"
     with _progress(opt.progress and progress is None) as bar:
         task = bar.add_task(f"{label} {config.label}", total=opt.epochs, status="")
@@ -397,6 +465,8 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 idx = order[sl]
                 if frozen:
                     logits = _head_logits(model.head, feats, masks, idx.to(dev))
+                elif j:
+                    logits = _prefix_logits(model, feats[idx], prefix_h[idx], prefix_mask[idx], j)
                 else:
                     waves, n_valid = _waves([train_clips[i] for i in idx.tolist()], audio,
                                             model.backbone.duration, crop, rng)
@@ -409,8 +479,8 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 total += float(loss.detach()) * len(idx)
             row = {"epoch": epoch + 1, "loss": total / len(train_clips)}
             if val_clips:
-                m = _val_metrics(model, val_clips, audio, labels, cache if frozen else None,
-                                 opt.eval_batch_size)
+                m = _val_metrics(model, val_clips, audio, labels,
+                                 cache if frozen or j else None, opt.eval_batch_size, j)
                 row["val_ua"] = m.ua
                 if best[0] is None or m.ua > best[0].ua:
                     best = (m, epoch + 1, _state(model))
@@ -430,12 +500,13 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         best_epoch, val = len(history), None
     model.eval()
     return TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
-                       len(train_clips), len(history), probe=probe, config=config)
+                       len(train_clips), len(history), probe=probe, config=config, prefix=j,
+                       feature_ids=feature_ids)
 
 
 def _val_metrics(model: SerModel, clips, audio, labels: list[str], cache,
-                 batch_size: int) -> SerMetrics:
-    logits = predict_logits(model, clips, audio, cache, batch_size)
+                 batch_size: int, prefix: int = 0) -> SerMetrics:
+    logits = predict_logits(model, clips, audio, cache, batch_size, prefix=prefix)
     return ser_metrics([c.label for c in clips], [labels[i] for i in logits.argmax(1).tolist()],
                        labels)
 
