@@ -8,7 +8,11 @@ at the output: 20 configurations) runs twice on the same utterances, one after t
 process: in full, then raced (sweep.racing: first 20 items, x2 per round, alpha 0.05; --rule
 best: also stop what the round's leader beats, --tolerance: the non-inferiority margin). Each
 store gets the recommendation (speechbudget.analysis.recommend, no limits). The raced answer
-passes when it is the full run's answer or in the full run's tie group (paired 95 %).
+passes when it is the full run's answer or in the full run's tie group (paired 95 %: not told
+apart from the full run's most accurate configuration); the paired 95 % CI of the raced answer
+minus the full run's answer, on the full run's items, is recorded too (raced_vs_full_answer):
+with --rule halving, which drops configurations by rank without evidence, that test is all
+the raced answer's quality rests on.
 Goal: <= 50 % of the full run's item evaluations and wall time. Beside the wall time each half
 records this process's CPU seconds and the 1-minute load average when it ended: on a machine
 shared with other work the wall ratio is skewed by whoever else ran, the CPU ratio much less
@@ -45,9 +49,12 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=None, help="race.tolerance (metric units, "
                     "e.g. 0.005): also stop configurations a cheaper one is non-inferior to; the "
                     "recommendations are then made with the same tolerance")
-    ap.add_argument("--rule", choices=("dominated", "best"), default=None, help="race.rule: "
-                    "'best' also stops what the round's leader beats (F-Race; for the "
-                    "recommendation only)")
+    ap.add_argument("--rule", choices=("dominated", "best", "halving"), default=None,
+                    help="race.rule: 'best' also stops what the round's leader beats (F-Race; "
+                    "for the recommendation only); 'halving' also keeps only ceil(n/eta) per "
+                    "round by error (successive halving: dropped by rank, without evidence)")
+    ap.add_argument("--eta", type=float, default=None, help="race.eta (--rule halving only; "
+                    "default 2: keep half of the configurations each round)")
     ap.add_argument("--name", default="racing", help="results file name (<out>/<name>.json/.md)")
     ap.add_argument("--raced-first", action="store_true", help="run the raced sweep first (to "
                     "check that the order does not favour either)")
@@ -83,7 +90,8 @@ def main() -> None:
     runs = [("full", "grid"), ("raced", {"type": "grid", "race": {
         "first_items": args.first, "growth": 2, "alpha": 0.05,
         **({"tolerance": args.tolerance} if args.tolerance else {}),
-        **({"rule": args.rule} if args.rule else {})}})]
+        **({"rule": args.rule} if args.rule else {}),
+        **({"eta": args.eta} if args.eta is not None else {})}})]
     for name, plan in (runs[::-1] if args.raced_first else runs):
         spec = spec_from_dict({**grid, "name": f"racing-{name}", "data": args.data,
                                "task_options": opts, "plan": plan})
@@ -104,6 +112,19 @@ def main() -> None:
     out["cpu_ratio"] = raced["cpu_s"] / full["cpu_s"]
     out["same_answer"] = raced["recommended"] == full["recommended"]
     out["answer_in_full_tie_group"] = raced["recommended"] in full["tie_group"]
+    # the Must-show's own test: can the full run tell the raced answer from its own answer?
+    # (paired 95 % on the full run's items: both were scored on every item there). Being in the
+    # full run's tie group (not told from its most accurate) does not imply this.
+    from speechbudget.paired import pair_items, paired_difference
+    fl = load_results(tmp / "full.db")
+    key = {c.label: c.key for c, _ in fl.results}
+    d = paired_difference(pair_items(fl.items[key[raced["recommended"]]],
+                                     fl.items[key[full["recommended"]]], "wer"))
+    out["raced_vs_full_answer"] = {"diff": d.diff, "ci_low": d.ci_low, "ci_high": d.ci_high,
+                                   "n_items": d.n_items, "told_apart": d.significant,
+                                   "text": d.describe((raced["recommended"],
+                                                       full["recommended"]))}
+    out["rank_dropped"] = sum(1 for v in raced["eliminated"].values() if "dropped by rank" in v)
     m = out["machine"]
     md = ["# Racing vs the full grid (one run, same machine)", "", f"`{out['command']}`", "",
           f"{full['configs']} configurations x {args.items} utterances; machine: "
@@ -119,8 +140,16 @@ def main() -> None:
           f"{raced['load_1min']:.1f} | |",
           f"| recommended | {full['recommended']} | {raced['recommended']} | "
           f"{'same' if out['same_answer'] else ('tied in full run' if out['answer_in_full_tie_group'] else 'DIFFERENT')} |",
+          "", "Raced answer vs the full run's answer, on the full run's items: "
+          + (f"{out['raced_vs_full_answer']['text']}: "
+             + ("told apart (the CI excludes 0)" if out["raced_vs_full_answer"]["told_apart"]
+                else "not told apart (the CI contains 0)")
+             if raced["recommended"] != full["recommended"] else "the same configuration")
+          + f"; raced answer in the full run's tie group (vs its most accurate): "
+          f"{'yes' if out['answer_in_full_tie_group'] else 'no'}.",
           "", f"Full run: {full['message']}", "", f"Raced: {raced['message']}", "",
-          f"Eliminated ({len(raced['eliminated'])}):", ""]
+          f"Eliminated ({len(raced['eliminated'])}, of which {out['rank_dropped']} dropped by "
+          "rank without evidence):", ""]
     md += [f"- {k}: {v}" for k, v in raced["eliminated"].items()]
     print(write_results(Path(args.out) / args.name, out, md))
 

@@ -90,6 +90,11 @@ def recommend_cmd(
     except (NoResultsError, ValueError) as e:
         err_console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)
+    if loaded.store_path is not None:       # a race's stopped configurations are not considered
+        from speechbudget.report.eliminated import load_eliminated, stopped_note
+        note = stopped_note(load_eliminated(loaded.store_path, rec.task))
+        if note:
+            rec.notes.append(note)
     if as_json:
         typer.echo(json.dumps(rec.to_dict(), indent=1, default=str))
         raise typer.Exit(0 if rec.feasible else 1)

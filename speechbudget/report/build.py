@@ -14,7 +14,7 @@ from speechbudget.analysis.scaling_fit import (FitError, fit_results_nested, pre
 from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
-from speechbudget.report.eliminated import load_eliminated
+from speechbudget.report.eliminated import load_eliminated, stopped_note
 from speechbudget.report.html import render_html
 from speechbudget.report.markdown import render_markdown
 from speechbudget.report.model import ReportData, Results, TaskReport
@@ -97,6 +97,9 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
                                                            loaded.items)
         if loaded.store_path is not None:
             tr.eliminated = load_eliminated(loaded.store_path, task)
+            note = stopped_note(tr.eliminated)
+            if note:
+                rec.notes.append(note)
         step(f"{task}: per-utterance view")
         out.append(tr)
     return out

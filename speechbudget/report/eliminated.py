@@ -12,6 +12,7 @@ import numpy as np
 from speechbudget.axes import Config
 from speechbudget.paired import BALANCED_METRICS, RATE_METRICS, corpus_error
 from speechbudget.records import ItemResult
+from speechbudget.sweep.racing import RANK_DROPPED
 
 METRIC_OF_TASK = {"asr": "wer", "ser": "ua"}
 
@@ -63,3 +64,20 @@ def load_eliminated(store_path: str | Path, task: str) -> list[EliminatedConfig]
         store.close()
     out.sort(key=lambda e: (e.gflops if e.gflops is not None else float("inf"), e.label))
     return out
+
+
+def stopped_note(eliminated: list[EliminatedConfig]) -> str | None:
+    """What the recommendation leaves out when a race stopped configurations (None: nothing
+    stopped). Those dropped by rank (successive halving) were not shown worse: the answer is
+    then the decision rule's pick among the survivors only, and the note says so."""
+    if not eliminated:
+        return None
+    ranked = [e for e in eliminated if RANK_DROPPED in e.evidence]
+    note = (f"{len(eliminated)} configuration(s) stopped by racing before seeing every item are "
+            "not considered")
+    if not ranked:
+        return note + " (each stopped by a corrected significance test; see its evidence)."
+    return (note + f"; {len(ranked)} of them were dropped by rank (successive halving), not "
+            "shown worse: " + ", ".join(e.label for e in ranked) + ". The answer is the decision "
+            "rule's pick among the survivors; a configuration dropped by rank could have been "
+            "the full run's answer.")

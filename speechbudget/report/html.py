@@ -136,10 +136,11 @@ def _eliminated(tr: TaskReport) -> str:
             "GFLOPs (analytic)", "evidence that eliminated it", "key"]
     out = [f'<h3 id="eliminated-{escape(tr.task)}">Eliminated by racing '
            f"({len(rows)})</h3>",
-           '<p class="note">Stopped before seeing every item because another configuration '
-           "that costs no more was significantly more accurate on the items both had scored "
-           "(paired test, Bonferroni over rounds and rivals). Their error is on fewer items, so "
-           "they are not in the frontiers, the fit or the table above.</p>",
+           '<p class="note">Stopped before seeing every item, each for the reason in its '
+           "evidence: a paired significance test on the items both had scored (Bonferroni over "
+           "rounds and rivals), or, with the race's halving rule, its rank by error on the items "
+           "seen (dropped by rank: not shown worse). Their error is on fewer items, so they are "
+           "not in the frontiers, the fit or the table above.</p>",
            '<table class="sortable elim"><thead><tr>'
            + "".join(f'<th class="{"l" if i in (0, 5, 6) else ""}">{escape(h)}</th>'
                      for i, h in enumerate(head)) + "</tr></thead><tbody>"]

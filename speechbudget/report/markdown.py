@@ -56,6 +56,7 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                               else f"{t.diff.ci_low:+.3g} to {t.diff.ci_high:+.3g}")
                              for t in rec.tie_group])
         lines += [f"Binding knob: {md_text(rec.binding)}", ""]
+    lines += [f"_{md_text(n)}_" for n in rec.notes] + ([""] if rec.notes else [])
     lines += [f"_{md_text(rtf_note(rec.machine))}_", ""]
     if tr.fit is not None:
         f = tr.fit

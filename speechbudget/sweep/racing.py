@@ -38,6 +38,31 @@ tie group — the group holds only configurations the most accurate one cannot b
 the answer is kept, while cheap, inaccurate points of the Pareto frontier stop early and are
 reported with the items they were scored on.
 
+With `rule: halving` (race.rule; race.eta, default 2) the race is budget-driven successive
+halving (Jamieson & Talwalkar 2016; Hyperband, Li et al. 2018; Optuna's SuccessiveHalvingPruner)
+on top of `rule: best`: after each round but the last, the evidence rules above apply first;
+then of the n configurations that ran the round, at most ceil(n / eta) are kept by rank — the
+lowest corpus error on the round's items (`corpus_error_of`; ties by GFLOPs per item, then key)
+— and the rest are dropped *by rank, not by evidence*. Two are never dropped by rank:
+- the round's leader (lowest error; ties by key as above), the reference of the tie group;
+- the round's candidate answer: the cheapest (GFLOPs per item; ties: error, label, key)
+  configuration whose paired 95 % CI of error(X) - error(leader) on the round's items reaches 0
+  (or lies within the tolerance, when one is set) — `recommend`'s own rule applied to what the
+  round has seen.
+Why the second: the recommendation is the cheapest member of the tie group, not the most
+accurate configuration, and ranking by error alone keeps the most accurate few, so the answer
+of a pure halving race is whichever survivor is cheapest, usually a dearer member of the group.
+Keeping the current candidate costs at most one configuration more per round (so a round keeps
+at most ceil(n / eta) + 1) and lets the cheap answer reach the end when it stays tied. Both are
+chosen from the decision rule, not from any data set: nothing here depends on the grid.
+A configuration dropped by rank is stored with status 'eliminated' and evidence that says so:
+its rank k of n, its error and the leader's on the round's items, and the paired 95 % CI of the
+difference — which may well contain 0: it was *not* shown to be worse. The guarantee is
+therefore weaker than the other rules': they never stop the answer the full run would give
+(up to alpha), halving may, and its answer is only as good as the raced answer's paired test
+against the full run — the raced answer is the decision rule's pick among the survivors, and
+it can be checked only by measuring the configurations it dropped.
+
 The most accurate configuration of a round can never be eliminated, so the race always ends
 with at least one survivor; survivors are aggregated as in a full sweep. An eliminated
 configuration keeps the items it was scored on in the store, and its status 'eliminated' with
@@ -57,7 +82,10 @@ from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
 
 METRIC_OF_TASK = {"asr": "wer", "ser": "ua"}
-__all__ = ["METRIC_OF_TASK", "eliminations", "race_order", "race_rounds", "run_race"]
+# the words every rank-dropped configuration's evidence starts with (the report counts them)
+RANK_DROPPED = "dropped by rank"
+__all__ = ["METRIC_OF_TASK", "RANK_DROPPED", "eliminations", "halving_drops", "race_order",
+           "race_rounds", "run_race"]
 
 
 def race_order(shards: Sequence[Shard]) -> list[Shard]:
@@ -131,6 +159,57 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
     return out
 
 
+def halving_drops(ran: Sequence[Config], alive: Sequence[Config], items: dict[str, list],
+                  cost: dict[str, float | None], metric: str, eta: float, seed: int = 0,
+                  tolerance: float | None = None) -> dict[str, str]:
+    """key -> evidence for each configuration of `alive` (the round's survivors of the evidence
+    rules) that successive halving drops by rank: all but the ceil(len(ran) / eta) with the
+    lowest corpus error on `items` (ties: cost, then key), the leader and the round's candidate
+    answer (module doc). `ran`: the configurations that ran the round."""
+    def c_of(c: Config) -> float:
+        v = cost.get(c.key)
+        return math.inf if v is None else float(v)
+
+    keep_n = math.ceil(len(ran) / eta)
+    err = {c.key: corpus_error_of(items.get(c.key, []), metric) for c in alive}
+    ranked = sorted(alive, key=lambda c: (err[c.key] if math.isfinite(err[c.key]) else math.inf,
+                                          c_of(c), c.key))
+    if len(ranked) <= keep_n:
+        return {}
+    leader = _leader(alive, items, metric)
+    if leader is None:                  # nothing scored: nothing to rank on
+        return {}
+    diffs = {}
+    for c in alive:
+        if c.key == leader.key:
+            continue
+        p = pair_items(items.get(c.key, []), items.get(leader.key, []), metric)
+        if len(p) >= 1:
+            diffs[c.key] = paired_difference(p, level=0.95, seed=seed)
+    tied = [leader] + [c for c in alive if c.key in diffs and (
+        diffs[c.key].ci_low <= 0 or (tolerance is not None and diffs[c.key].ci_high <= tolerance))]
+    candidate = min(tied, key=lambda c: (c_of(c), err[c.key], c.label, c.key))
+    kept = {c.key for c in ranked[:keep_n]} | {leader.key, candidate.key}
+    out = {}
+    for k, c in enumerate(ranked, start=1):
+        if c.key in kept:
+            continue
+        d = diffs.get(c.key)
+        if d is None:
+            ci = "; no item shared with the leader"
+        else:
+            ci = f"; {d.describe((c.label, leader.label))}" + (
+                ": the 95% CI lies above 0, but no corrected test was passed" if d.ci_low > 0
+                else ": not shown worse")
+        e = err[c.key]
+        out[c.key] = (f"{RANK_DROPPED} (successive halving, eta {eta:g}, keeps "
+                      f"{keep_n} of {len(ran)}, besides the leader and the cheapest "
+                      f"configuration tied with it): rank {k} of {len(ranked)} by error on the "
+                      f"round's items, error {e:.4g} vs the leader {leader.label}'s "
+                      f"{err[leader.key]:.4g}{ci}; not eliminated by a significance test")
+    return out
+
+
 def _leader(alive: Sequence[Config], items: dict[str, list], metric: str) -> Config | None:
     """The surviving configuration with the lowest corpus error on its items (ties: by key)."""
     scored = [(e, c.key, c) for c in alive
@@ -171,8 +250,10 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
         ids = {c.key: {i for sh in shards[c.key][:k] for i in sh.item_ids} for c in alive}
         items = {c.key: [it for it in sweep.store.items(c.key) if it.item_id in ids[c.key]]
                  for c in alive}
+        # halving applies every evidence rule of `best` first (module doc)
+        rule = "best" if spec.plan.race_rule == "halving" else spec.plan.race_rule
         out = eliminations(alive, items, plan.gflops, metric, level,
-                           tolerance=spec.plan.race_tolerance, rule=spec.plan.race_rule)
+                           tolerance=spec.plan.race_tolerance, rule=rule)
         for key, (_, why) in out.items():
             c = next(c for c in alive if c.key == key)
             n = len(items[key])
@@ -180,6 +261,17 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
             sweep.store.set_config_status(key, "eliminated", evidence)
             sweep.summary.eliminated[c.label] = evidence
         alive = [c for c in alive if c.key not in out]
+        if spec.plan.race_rule == "halving":
+            ran = [c for c in configs if reached[c.key] == k and c.key not in failed]
+            drops = halving_drops(ran, alive, items, plan.gflops, metric, spec.plan.race_eta,
+                                  tolerance=spec.plan.race_tolerance)
+            for key, why in drops.items():
+                c = next(c for c in alive if c.key == key)
+                evidence = (f"eliminated in racing round {r + 1} after {len(items[key])} "
+                            f"items: {why}")
+                sweep.store.set_config_status(key, "eliminated", evidence)
+                sweep.summary.eliminated[c.label] = evidence
+            alive = [c for c in alive if c.key not in drops]
     # counted once over the race, not once per round
     s.configs = before[0] + len(configs)
     s.shards_skipped = before[1] + sum(

@@ -20,8 +20,10 @@
     #    optuna_storage: sqlite:///study.db, study_name: NAME}  (the Optuna study kept there, a
     #    relative sqlite path against this file's folder; study_name defaults to the sweep's name)
     #   grid, star and iso_flops also take race: true or {first_items: 20, growth: 2, alpha: 0.05,
-    #   tolerance: 0.005 (optional: also stop what a cheaper one is non-inferior to)}
-    #   (sweep.racing: stop evaluating configurations once they are significantly dominated)
+    #   tolerance: 0.005 (optional: also stop what a cheaper one is non-inferior to),
+    #   rule: dominated|best|halving, eta: 2 (halving only: keep ceil(n/eta) per round)}
+    #   (sweep.racing: stop evaluating configurations once they are significantly dominated;
+    #   halving also drops them by rank, without evidence)
 
 `load_spec(path)` validates everything and raises SpecError naming the key that is wrong.
 """
@@ -83,11 +85,11 @@ class SpecError(SpeechbudgetError, ValueError):
         super().__init__(f"{where}{key}: {message}")
 
 
-RACE_RULES = ("dominated", "best")
+RACE_RULES = ("dominated", "best", "halving")
 # plan options added after the first release: left out of to_dict() when unset, so that older
 # specs keep their digests
 PLAN_OPTION_DEFAULTS = {"optuna_storage": None, "study_name": None, "race_tolerance": None,
-                        "race_rule": "dominated"}
+                        "race_rule": "dominated", "race_eta": 2.0}
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ class PlanSpec:
     race_growth: float = 2.0
     race_alpha: float = 0.05
     race_tolerance: float | None = None                       # racing: non-inferiority margin
-    race_rule: str = "dominated"                              # racing: dominated | best
+    race_rule: str = "dominated"                              # racing: dominated|best|halving
+    race_eta: float = 2.0                                     # racing, halving: keep 1/eta
 
 
 @dataclass(frozen=True)
@@ -589,22 +592,32 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
 
 
 def _race(r: Any, err) -> dict[str, Any]:
-    """plan.race: true (defaults) or {first_items, growth, alpha, tolerance, rule}
+    """plan.race: true (defaults) or {first_items, growth, alpha, tolerance, rule, eta}
     (sweep.racing)."""
     if r is True:
         r = {}
     if not isinstance(r, dict):
         raise err("plan.race", f"{r!r}: expected true or a mapping {{first_items, growth, alpha, "
                                "tolerance, rule}")
-    bad = sorted(set(r) - {"first_items", "growth", "alpha", "tolerance", "rule"})
+    bad = sorted(set(r) - {"first_items", "growth", "alpha", "tolerance", "rule", "eta"})
     if bad:
         raise err(f"plan.race.{bad[0]}", "not a racing option; options are first_items, "
-                                         "growth, alpha, tolerance, rule")
+                                         "growth, alpha, tolerance, rule, eta")
     rule = r.get("rule", "dominated")
     if rule not in RACE_RULES:
         raise err("plan.race.rule", f"{rule!r}: expected one of {', '.join(RACE_RULES)} "
                                     "(dominated: stop what a cheaper configuration beats; best: "
-                                    "also what the leader beats, for the recommendation only)")
+                                    "also what the leader beats, for the recommendation only; "
+                                    "halving: also keep only the best 1/eta by error each round)")
+    eta = r.get("eta")
+    if eta is not None:
+        if rule != "halving":
+            raise err("plan.race.eta", f"{eta!r}: only rule: halving keeps 1/eta of the "
+                                       f"configurations per round (rule here: {rule})")
+        if not isinstance(eta, (int, float)) or isinstance(eta, bool) \
+                or not math.isfinite(eta) or eta <= 1:
+            raise err("plan.race.eta", f"{eta!r}: expected a number > 1 (2 keeps half of the "
+                                       "configurations each round)")
     first, growth, alpha = r.get("first_items", 20), r.get("growth", 2.0), r.get("alpha", 0.05)
     if not isinstance(first, int) or isinstance(first, bool) or first < 2:
         raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
@@ -622,6 +635,8 @@ def _race(r: Any, err) -> dict[str, Any]:
         out["race_tolerance"] = float(tol)
     if rule != "dominated":
         out["race_rule"] = rule
+    if eta is not None and float(eta) != PLAN_OPTION_DEFAULTS["race_eta"]:
+        out["race_eta"] = float(eta)
     return out
 
 
