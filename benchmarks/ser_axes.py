@@ -11,13 +11,15 @@
 2. xV: token stride --strides at --stride-positions for the best (backbone, duration) of part 1
    (best by the better head's UA), same folds and head: UA vs inference GFLOPs.
 3. (run before 2, so that a run cut short keeps it) Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
-   frozen (both heads), top-k, LoRA at --ranks, DAMA, full fine-tuning (all encoder layers),
-   each trained with every recipe of --recipes (init:head; "probe:linear" is LP-FT: the linear
-   head fitted on the frozen backbone first, then fine-tuned with the backbone; "random:mlp" the
-   MLP head trained from scratch with it), each with its training GFLOPs
-   (speechbudget.flops.training_flops, exact forward + backward, the probe's included,
-   validation passes excluded) and wall time; paired bootstrap CI of each against the frozen
-   linear head on the same clips.
+   frozen (both heads), top-k, LoRA at --ranks (in every layer, and in the top --lora-top
+   layers only), DAMA, full fine-tuning (all encoder layers), each trained with every recipe of
+   --recipes (init:head[:crop]; "probe:linear" is LP-FT: the linear head fitted on the frozen
+   backbone first, then fine-tuned with the backbone; "random:mlp" the MLP head trained from
+   scratch with it; ":center" trains on centre crops, which lets the frozen layers below the
+   first that trains be cached), each with its training GFLOPs
+   (speechbudget.tasks.ser.metrics.fit_training_gflops: exact forward + backward, the frozen
+   forward once per clip, the probe's included, validation passes excluded) and wall time;
+   paired bootstrap CI of each against the frozen linear head on the same clips.
 Nothing is tuned on a test fold: heads and C are chosen on the validation fold (training actors).
 Writes benchmarks/results/ser_axes.{json,md} (after each part, so a partial run keeps its rows).
 """
@@ -148,6 +150,8 @@ def main() -> None:
     ap.add_argument("--adapt-epochs", type=int, default=6)
     ap.add_argument("--ranks", default="4,16")
     ap.add_argument("--top-k", type=int, default=1)
+    ap.add_argument("--lora-top", default="1", help="comma list of k: also LoRA at --ranks in the "
+                    "top k layers only (Adaptation.lora_top; '' for none)")
     ap.add_argument("--peft-lr", type=float, default=1e-3, help="LoRA / DAMA backbone lr")
     ap.add_argument("--full-lr", type=float, default=1e-4, help="top-k / full FT backbone lr")
     ap.add_argument("--recipes", default="probe:linear,random:mlp", help="init:head for the "
@@ -208,15 +212,21 @@ def main() -> None:
     if "adapt" not in skip:
         L = Config(task="ser", model=args.adapt_model).arch.encoder_layers
         folds = list(range(args.adapt_folds))
-        recipes = [r.split(":") for r in args.recipes.split(",")]
+        recipes = [(r, *r.split(":")) for r in args.recipes.split(",")]
 
         def opts(lr: float) -> dict[str, TrainOptions]:
-            return {f"{init}:{head}": TrainOptions(epochs=args.adapt_epochs, backbone_lr=lr,
-                                                   head=head, head_init=init, **base)
-                    for init, head in recipes}
+            # init:head[:crop]; crop "center" lets a frozen prefix be cached (TrainOptions)
+            return {name: TrainOptions(epochs=args.adapt_epochs, backbone_lr=lr, head=head,
+                                       head_init=init, train_crop=crop[0] if crop else "random",
+                                       **base)
+                    for name, init, head, *crop in recipes}
         plans = [("frozen", Adaptation(), frozen_heads),
                  (f"top{args.top_k}", Adaptation(unfreeze_top=args.top_k), opts(args.full_lr))]
         plans += [(f"lora{r}", Adaptation(method="lora", rank=r), opts(args.peft_lr))
+                  for r in [int(x) for x in args.ranks.split(",")]]
+        plans += [(f"lora{r}@top{k}", Adaptation(method="lora", rank=r, lora_top=k),
+                   opts(args.peft_lr))
+                  for k in [int(x) for x in args.lora_top.split(",") if x]
                   for r in [int(x) for x in args.ranks.split(",")]]
         r_max = max(int(x) for x in args.ranks.split(","))
         plans += [(f"dama{r_max}", Adaptation(method="dama", rank=r_max), opts(args.peft_lr)),
@@ -233,7 +243,7 @@ def main() -> None:
                 row["heads"][h]["minus_frozen_linear_ci"] = bootstrap(
                     row["refs"], row["preds"][h], frozen_row["preds"]["linear"])
                 row["heads"][h]["minus_frozen_same_head_ci"] = bootstrap(
-                    row["refs"], row["preds"][h], frozen_row["preds"][h.split(":")[-1]])
+                    row["refs"], row["preds"][h], frozen_row["preds"][(h.split(":") + [h])[1]])
             print(f"{name}: " + ", ".join(f"{h} UA {v['ua']:.3f} train {v['train_gflops']:.0f} "
                                          f"GFLOPs {v['wall_s']:.0f} s"
                                          for h, v in row["heads"].items()), flush=True)
@@ -313,10 +323,16 @@ def markdown(o: dict) -> str:
                   f"({a['adapt_folds']} fold(s), {o['adaptation'][0]['n_test']} test clips; "
                   f"trained backbones {a['adapt_epochs']} epochs, LoRA/DAMA lr {a['peft_lr']:g}, "
                   f"top-k/full lr {a['full_lr']:g}; best epoch on the validation fold)", "",
-                  "Recipe = init:head. probe:linear is LP-FT (the linear head fitted on the "
+                  "Recipe = init:head[:crop]. probe:linear is LP-FT (the linear head fitted on the "
                   "frozen backbone, validation actors for C only, then trained with the backbone "
                   "at the backbone's lr; the probe is epoch 0 of early stopping, its FLOPs "
                   "counted); random:mlp trains the MLP head from scratch with the backbone. "
+                  "Crop: a trained backbone sees a random crop of each clip every epoch, or with "
+                  ":center the centre crop; then the frozen layers below the first that trains "
+                  "(lora r@top k: LoRA in the top k layers only; top-k) run once per clip "
+                  "(a cached prefix) and their FLOPs count once. Train GFLOPs count the frozen "
+                  "forward once per clip a fit ran it on (training + validation clips), then "
+                  "each run's epochs (probe, selection, refit). "
                   "Δ frozen = UA minus the frozen linear head's (or the frozen head of the same "
                   "kind's), paired bootstrap over the same clips. 'vs full FT' compares with full fine-tuning under the same recipe "
                   "(frozen rows: with full FT's first recipe). Best epochs: per fold (0 = the "
