@@ -103,6 +103,11 @@ def train_cmd(
     alpha: Optional[float] = typer.Option(None, "--alpha", help="LoRA alpha (default 2 x rank)"),
     targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
+    lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: every "
+                                 "layer); the layers below need no backward pass"),
+    train_crop: str = typer.Option("random", "--train-crop", help="random | center: the crop a "
+                                   "training backbone sees; center caches the frozen layers "
+                                   "below the first that trains (one pass per clip)"),
     pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
     head: str = typer.Option("mlp", "--head", help="mlp (learned head) | linear (regularised "
                              "LogisticRegression on the standardised layer means; with an "
@@ -142,7 +147,7 @@ def train_cmd(
     try:
         adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
                                 targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
-                                unfreeze_top=unfreeze_top)
+                                unfreeze_top=unfreeze_top, lora_top=lora_top)
         config = Config(task="ser", model=_model_name(backbone, model), window=duration,
                         stride=stride, stride_at=stride_at, adaptation=adaptation)
     except ConfigError as e:
@@ -150,7 +155,8 @@ def train_cmd(
     try:
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
-                               layer_weights=layer_weights, head=head, head_init=head_init)
+                               layer_weights=layer_weights, head=head, head_init=head_init,
+                               train_crop=train_crop)
         check_head(config, options)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None

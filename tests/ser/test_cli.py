@@ -62,3 +62,29 @@ def test_ser_train_lp_ft_linear_head_then_eval(synthetic_manifest, tiny_whisper,
                             "--held-out", "-o", str(js), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     assert json.loads(js.read_text())["metrics"]["ua"] == meta["test"]["ua"]
+
+
+def test_ser_train_lora_in_the_top_layer_on_a_cached_prefix(synthetic_manifest, tiny_whisper,
+                                                            tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "ck"
+    base = ["ser", "train", "--backbone", str(tiny_whisper), "--model", "tiny.en", "--data",
+            str(synthetic_manifest), "--duration", "1", "--adapt", "lora", "--rank", "2",
+            "--lora-top", "1", "--epochs", "2", "--folds", "3", "--device", "cpu",
+            "--no-progress"]
+    r = runner.invoke(app, base + ["--train-crop", "sideways", "--out", str(tmp_path / "bad")])
+    assert r.exit_code == 2 and "train_crop='sideways'" in r.output
+    dama = [("dama" if a == "lora" else a) for a in base]
+    r = runner.invoke(app, dama + ["--out", str(tmp_path / "bad")])
+    assert r.exit_code == 2 and "adaptation.lora_top" in r.output
+    assert not (tmp_path / "bad").exists()
+    r = runner.invoke(app, base + ["--train-crop", "center", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "ser_config.json").read_text())
+    assert meta["config"]["adaptation"]["lora_top"] == 1
+    assert meta["options"]["train_crop"] == "center"
+    js = tmp_path / "eval.json"
+    r = runner.invoke(app, ["ser", "eval", str(out), "--data", str(synthetic_manifest),
+                            "--held-out", "-o", str(js), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(js.read_text())["metrics"]["ua"] == meta["test"]["ua"]
