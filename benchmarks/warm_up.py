@@ -3,7 +3,7 @@
     python benchmarks/warm_up.py [--spec examples/asr_star.yaml] [--items 8] [--rounds 2]
         [--threads 1]
 
-`AsrTask.warm_key` decides what one untimed warm-up pass covers. Per configuration (the key
+`AsrTask(warm_per=...)` (`AsrTask.warm_key`) decides what one untimed warm-up pass covers. Per configuration (the key
 before 2026-12-04: model, device, window, stride, stride position, pool, beam) every
 configuration of a sweep pays a warm-up, a full encoder window and a few decoder steps, even
 when its model has just run. Per model (the key now: weights, precision, adapter, device) a
@@ -25,11 +25,7 @@ from pathlib import Path
 from results_io import write_results  # benchmarks/results_io.py
 
 REPO = Path(__file__).resolve().parents[1]
-KEYS = {
-    "per configuration": lambda p, c, d: (p.tag, d, c.window, c.stride, c.stride_at, c.pool,
-                                          c.beam_size),
-    "per model": lambda p, c, d: (p.tag, d),
-}
+KEYS = {"per configuration": "configuration", "per model": "model"}  # AsrTask(warm_per=...)
 
 
 def main() -> None:
@@ -47,7 +43,6 @@ def main() -> None:
     from speechbudget.models.loading import load_whisper
     from speechbudget.sweep import load_spec, run_sweep
     from speechbudget.sweep.executors import LocalExecutor
-    from speechbudget.tasks.asr.runner import AsrTask
 
     spec = load_spec(args.spec)
     spec.task_options = {**spec.task_options, "max_items": args.items}
@@ -55,21 +50,18 @@ def main() -> None:
         load_whisper(m, device="cpu")
     tmp = Path(tempfile.mkdtemp(prefix="warm_up_"))
     runs: dict[str, list[dict]] = {k: [] for k in KEYS}
-    original = AsrTask.warm_key
-    try:
-        for r in range(args.rounds):
-            for mode, key in KEYS.items():
-                AsrTask.warm_key = staticmethod(key)
-                t0 = time.perf_counter()
-                s = run_sweep(spec, tmp / f"{r}-{mode.replace(' ', '_')}.db", progress=False,
-                              device="cpu", executor=LocalExecutor("cpu"))
-                wall = time.perf_counter() - t0
-                runs[mode].append({"wall_s": wall,
-                                   "rtf": {c.label: m.rtf for c, m in s.metrics},
-                                   "wer": {c.label: m.value for c, m in s.metrics}})
-                print(f"round {r + 1} {mode}: {wall:.1f} s", flush=True)
-    finally:
-        AsrTask.warm_key = original
+    options = dict(spec.task_options)
+    for r in range(args.rounds):
+        for mode, per in KEYS.items():
+            spec.task_options = {**options, "warm_per": per}
+            t0 = time.perf_counter()
+            s = run_sweep(spec, tmp / f"{r}-{mode.replace(' ', '_')}.db", progress=False,
+                          device="cpu", executor=LocalExecutor("cpu"))
+            wall = time.perf_counter() - t0
+            runs[mode].append({"wall_s": wall,
+                               "rtf": {c.label: m.rtf for c, m in s.metrics},
+                               "wer": {c.label: m.value for c, m in s.metrics}})
+            print(f"round {r + 1} {mode}: {wall:.1f} s", flush=True)
     labels = list(runs["per model"][0]["rtf"])
     med = {mode: {lab: statistics.median(x["rtf"][lab] for x in rs) for lab in labels}
            for mode, rs in runs.items()}

@@ -61,7 +61,7 @@ MAX_PLAN_POINTS = 100_000         # combinations a plan enumerates before buildi
 #: tests/hardening checks these against the tasks' signatures.
 _NUM = (int, float)
 TASK_OPTIONS: dict[str, dict[str, tuple]] = {
-    "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,),
+    "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,), "warm_per": (str,),
             "model_path": (str, None), "n_boot": (int,), "seed": (int,), "adapter": (str, None),
             "latency_items": (int,),
             # adapted configurations (adaptation with steps): tasks.asr.adapt_cache

@@ -120,14 +120,18 @@ def test_one_warm_up_per_loaded_model_not_per_configuration(tmp_path, monkeypatc
     configs = [Config(task="asr", model="tiny.en", window=4),
                Config(task="asr", model="tiny.en", window=3, stride=2, stride_at="output"),
                Config(task="asr", model="tiny.en", window=4, precision="int8-dynamic")]
-    for on, expected in ((True, [configs[0].label, configs[2].label]), (False, [])):
+    every = [c.label for c in configs]
+    for on, per, expected in ((True, "model", [configs[0].label, configs[2].label]),
+                              (False, "model", []), (True, "configuration", every)):
         warmed.clear()
-        task = AsrTask(batch_size=1, warmup=on)
+        task = AsrTask(batch_size=1, warmup=on, warm_per=per)
         task._bundles[("tiny.en", "cpu")] = tiny_bundle()
         for c in configs:
             metrics, _ = evaluate(c, p, device="cpu", task=task)
             assert metrics.n_items == 1
         assert warmed == expected
+    with pytest.raises(ValueError, match="warm_per='shape'"):
+        AsrTask(warm_per="shape")
 
 
 def test_a_task_can_share_another_tasks_loaded_weights():

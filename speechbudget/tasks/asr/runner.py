@@ -46,6 +46,9 @@ from speechbudget.tasks.base import Shard
 STAGES = ("features", "encoder", "decoder")
 
 
+WARM_PER = ("model", "configuration")  # AsrTask(warm_per=...): what one warm-up covers
+
+
 class AsrTask:
     """Whisper ASR as a `tasks.base.Task` (see the module docstring)."""
 
@@ -56,6 +59,7 @@ class AsrTask:
                  adapter: str | Path | None = None, latency_items: int = 0,
                  adapter_cache: str | Path | None = None,
                  adapt_data: str | Path | None = None, adapt_batch_size: int = 8,
+                 warm_per: str = "model",
                  adapt_lr: float = 1e-3):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
@@ -67,6 +71,9 @@ class AsrTask:
         self.batch_size = batch_size
         self.max_items = max_items
         self.warmup = warmup
+        if warm_per not in WARM_PER:
+            raise ValueError(f"warm_per={warm_per!r}: expected one of {', '.join(WARM_PER)}")
+        self.warm_per = warm_per
         self.model_path = model_path  # weights to use instead of the config's model name
         self.adapter = adapter        # an adapter folder (tasks.asr.adapt) for adapted configs
         # adapted configurations with training steps and no `adapter`: trained once each and
@@ -144,7 +151,7 @@ class AsrTask:
             audio_of[item_id] = audio
         transcripts: dict = {}
         if audio_of:
-            key = self.warm_key(pipe, config, device)
+            key = self.warm_key(pipe, config, device, self.warm_per)
             if self.warmup and key not in self._warm:
                 pipe.warm_up()
                 self._warm.add(key)
@@ -179,12 +186,17 @@ class AsrTask:
         return [results[i] for i in shard.item_ids]
 
     @staticmethod
-    def warm_key(pipe: AsrPipeline, config: Config, device: str) -> tuple:
-        """What one warm-up covers: a model (name and weights source, precision, adaptation:
-        `pipe.tag`) on a device; `config` is there for a key that wants more of it. A sweep's
-        later configurations of that model run warm, as they would in one process that serves
-        them all; the first batch at a new window or stride meets its shapes cold, which the
-        sweep's timing keeps (benchmarks/results/warm_up.md measures what that changes)."""
+    def warm_key(pipe: AsrPipeline, config: Config, device: str, per: str = "model") -> tuple:
+        """What one warm-up covers. per "model" (the default): a model (name and weights source,
+        precision, adaptation: `pipe.tag`) on a device. A sweep's later configurations of that
+        model run warm, as they would in one process that serves them all; the first batch at a
+        new window or stride meets its shapes cold, which the sweep's timing keeps. per
+        "configuration" (the rule before 2026-12-04): also the window, stride, stride position,
+        pool and beam, so every configuration pays its own warm-up
+        (benchmarks/results/warm_up.md measures what that changes)."""
+        if per == "configuration":
+            return (pipe.tag, device, config.window, config.stride, config.stride_at, config.pool,
+                    config.beam_size)
         return (pipe.tag, device)
 
     def _latencies(self, pipe: AsrPipeline, dataset: AsrDataset, audio_of: dict[str, Any],
