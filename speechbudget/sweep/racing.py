@@ -58,8 +58,9 @@ chosen from the decision rule, not from any data set: nothing here depends on th
 A configuration dropped by rank is stored with status 'eliminated' and evidence that says so:
 its rank k of n, its error and the leader's on the round's items, and the paired 95 % CI of the
 difference — which may well contain 0: it was *not* shown to be worse. The guarantee is
-therefore weaker than the other rules': they never stop the answer the full run would give
-(up to alpha), halving may, and its answer is only as good as the raced answer's paired test
+therefore weaker than the other rules': they stop a configuration only on evidence that it
+cannot be the answer (wrongly with a chance bounded by alpha); halving may stop the answer the
+full run would give, and its answer is only as good as the raced answer's paired test
 against the full run — the raced answer is the decision rule's pick among the survivors, and
 it can be checked only by measuring the configurations it dropped.
 
