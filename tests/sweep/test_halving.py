@@ -154,19 +154,6 @@ def test_halving_race_runs_end_to_end_within_its_budget(write_spec, tmp_path):
     assert stopped_note(load_eliminated(tmp_path / "f.db", "asr")) is None
 
 
-def test_a_killed_halving_race_resumes_to_the_same_decisions(write_spec, tmp_path, monkeypatch):
-    p = write_spec("race", plan=HALVING, **SPACE)
-    clean = run_sweep(p, tmp_path / "clean.db", progress=False, allow_runner=True)
-    monkeypatch.setenv("FAKE_TASK_INTERRUPT_AFTER", "30")   # dies in the second round
-    with pytest.raises(KeyboardInterrupt):
-        run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)
-    monkeypatch.delenv("FAKE_TASK_INTERRUPT_AFTER")
-    resumed = run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)
-    assert resumed.eliminated == clean.eliminated            # same configurations, same evidence
-    a, b = ResultsStore(tmp_path / "k.db"), ResultsStore(tmp_path / "clean.db")
-    assert {r["key"]: (r["status"], a.n_items(r["key"])) for r in a.configs()} == \
-        {r["key"]: (r["status"], b.n_items(r["key"])) for r in b.configs()}
-
 
 def test_recommend_cli_says_rank_dropped_configurations_were_not_considered(write_spec,
                                                                              tmp_path):

@@ -87,16 +87,25 @@ def test_race_finds_the_full_grids_best_with_fewer_item_evaluations(write_spec, 
         assert 0 < st.n_items(r["key"]) < 40       # the items it was scored on are kept
 
 
-def test_a_killed_race_resumes_to_the_same_decisions(write_spec, tmp_path, monkeypatch):
-    p = write_spec("race", plan=RACE, **SPACE)
+# successive halving (tests/sweep/test_halving.py); a tiny alpha, so that the rank rule drops some
+HALVING = {"type": "grid", "race": {"first_items": 10, "growth": 2, "rule": "halving",
+                                    "alpha": 1e-9}}
+
+
+@pytest.mark.parametrize("plan", [RACE, HALVING], ids=["evidence", "halving"])
+def test_a_killed_race_resumes_to_the_same_decisions(write_spec, tmp_path, monkeypatch, plan):
+    p = write_spec("race", plan=plan, **SPACE)
     clean = run_sweep(p, tmp_path / "clean.db", progress=False, allow_runner=True)
     monkeypatch.setenv("FAKE_TASK_INTERRUPT_AFTER", "30")   # dies in the second round
     with pytest.raises(KeyboardInterrupt):
         run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)
     monkeypatch.delenv("FAKE_TASK_INTERRUPT_AFTER")
     resumed = run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)
-    assert set(resumed.eliminated) == set(clean.eliminated)
+    assert resumed.eliminated == clean.eliminated            # same configurations, same evidence
     assert ResultsStore(tmp_path / "k.db").n_items() == ResultsStore(tmp_path / "clean.db").n_items()
+    a, b = ResultsStore(tmp_path / "k.db"), ResultsStore(tmp_path / "clean.db")
+    assert {r["key"]: (r["status"], a.n_items(r["key"])) for r in a.configs()} == \
+        {r["key"]: (r["status"], b.n_items(r["key"])) for r in b.configs()}
     again = run_sweep(p, tmp_path / "k.db", progress=False, allow_runner=True)   # finished: nothing more runs
     assert again.shards_run == 0 and set(again.eliminated) == set(clean.eliminated)
 
