@@ -53,15 +53,9 @@ def test_ser_train_lp_ft_linear_head_then_eval(synthetic_manifest, tiny_whisper,
     r = runner.invoke(app, base + ["--out", str(tmp_path / "refused")])
     assert r.exit_code == 2 and "head_init='probe'" in r.output
     assert not (tmp_path / "refused").exists()
-    r = runner.invoke(app, base + ["--head-init", "probe", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    meta = json.loads((out / "ser_config.json").read_text())
+    meta = _train(runner, base + ["--head-init", "probe", "--out", str(out)], out)
     assert meta["options"]["head_init"] == "probe" and meta["options"]["head"] == "linear"
-    js = tmp_path / "eval.json"
-    r = runner.invoke(app, ["ser", "eval", str(out), "--data", str(synthetic_manifest),
-                            "--held-out", "-o", str(js), "--device", "cpu"])
-    assert r.exit_code == 0, r.output
-    assert json.loads(js.read_text())["metrics"]["ua"] == meta["test"]["ua"]
+    _eval_reproduces_the_test_score(out, synthetic_manifest, tmp_path, meta)
 
 
 def test_ser_train_lora_in_the_top_layer_on_a_cached_prefix(synthetic_manifest, tiny_whisper,
@@ -78,13 +72,21 @@ def test_ser_train_lora_in_the_top_layer_on_a_cached_prefix(synthetic_manifest, 
     r = runner.invoke(app, dama + ["--out", str(tmp_path / "bad")])
     assert r.exit_code == 2 and "adaptation.lora_top" in r.output
     assert not (tmp_path / "bad").exists()
-    r = runner.invoke(app, base + ["--train-crop", "center", "--out", str(out)])
-    assert r.exit_code == 0, r.output
-    meta = json.loads((out / "ser_config.json").read_text())
+    meta = _train(runner, base + ["--train-crop", "center", "--out", str(out)], out)
     assert meta["config"]["adaptation"]["lora_top"] == 1
     assert meta["options"]["train_crop"] == "center"
+    _eval_reproduces_the_test_score(out, synthetic_manifest, tmp_path, meta)
+
+
+def _train(runner, args, out) -> dict:
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    return json.loads((out / "ser_config.json").read_text())
+
+
+def _eval_reproduces_the_test_score(out, manifest, tmp_path, meta) -> None:
     js = tmp_path / "eval.json"
-    r = runner.invoke(app, ["ser", "eval", str(out), "--data", str(synthetic_manifest),
-                            "--held-out", "-o", str(js), "--device", "cpu"])
+    r = CliRunner().invoke(app, ["ser", "eval", str(out), "--data", str(manifest), "--held-out",
+                                 "-o", str(js), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     assert json.loads(js.read_text())["metrics"]["ua"] == meta["test"]["ua"]
