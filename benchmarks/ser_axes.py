@@ -154,8 +154,9 @@ def main() -> None:
                     "top k layers only (Adaptation.lora_top; '' for none)")
     ap.add_argument("--peft-lr", type=float, default=1e-3, help="LoRA / DAMA backbone lr")
     ap.add_argument("--full-lr", type=float, default=1e-4, help="top-k / full FT backbone lr")
-    ap.add_argument("--recipes", default="probe:linear,random:mlp", help="init:head for the "
-                    "trained backbones (init: probe = LP-FT, random; head: linear, mlp)")
+    ap.add_argument("--recipes", default="probe:linear:center", help="init:head[:crop] for "
+                    "the trained backbones (init: probe = LP-FT, random; head: linear, mlp; "
+                    "crop: random (default) or center, which caches a frozen prefix)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: frozen,stride,adapt")
     ap.add_argument("--budget-s", type=float, default=None, help="start no new row after this "
                     "many seconds (rows not run are listed in the results as skipped)")

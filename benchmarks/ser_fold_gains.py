@@ -42,7 +42,7 @@ def main() -> None:
         for h, head in r["heads"].items():
             for k in range(len(sizes)):
                 sl = slice(bounds[k], bounds[k + 1])
-                base = frozen["preds"][h.split(":")[-1]][sl]
+                base = frozen["preds"][(h.split(":") + [h])[1]][sl]
                 d = ua(refs[sl], r["preds"][h][sl]) - ua(refs[sl], base)
                 rows.append({"method": r["method"], "recipe": h, "fold": k,
                              "best_epoch": head["best"][k], "ua_minus_frozen_same_head": d})
