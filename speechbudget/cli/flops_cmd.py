@@ -50,9 +50,13 @@ def flops_cmd(
     method: str = typer.Option("none", "--adapt", help="SER adaptation: none | lora | dama."),
     rank: int = typer.Option(0, "--rank", help="LoRA rank (DAMA: largest rank)."),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="Train the top k layers fully."),
+    lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: all)."),
     train_clips: Optional[int] = typer.Option(None, "--train-clips", help="SER: also report "
                                               "training FLOPs for this many clips..."),
     epochs: int = typer.Option(1, "--epochs", help="...and this many epochs."),
+    cached_prefix: int = typer.Option(0, "--cached-prefix", help="SER training: layers below "
+                                      "this one run once per clip (a cached frozen prefix, "
+                                      "`ser train --train-crop center`); 0: none."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     do_measure: bool = typer.Option(False, "--measure", help="Also count on the real module "
                                                              "(meta device) and show the difference."),
@@ -64,7 +68,8 @@ def flops_cmd(
     from speechbudget.flops import CONVENTION, estimate, training_flops
 
     try:
-        adaptation = Adaptation(method=method, rank=rank, unfreeze_top=unfreeze_top)
+        adaptation = Adaptation(method=method, rank=rank, unfreeze_top=unfreeze_top,
+                                lora_top=lora_top)
         config = Config(task=task, model=model, window=window, stride=stride,
                         stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
                         adaptation=adaptation, beam_size=beam)
@@ -75,7 +80,8 @@ def flops_cmd(
             measured = _measure(config, tokens, audio_s, kw, progress=progress)
         train = None
         if train_clips is not None:
-            train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling)
+            train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling,
+                                   cached_prefix=cached_prefix)
     except ConfigError as e:
         raise typer.BadParameter(str(e), param_hint=f"--{e.field.replace('_', '-')}") from None
     if as_json:

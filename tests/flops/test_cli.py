@@ -40,3 +40,21 @@ def test_ser_training_and_bad_value():
     assert json.loads(r.output)["training"]["kind"] == "training"
     bad = runner.invoke(app, ["flops", "--model", "tiny.en", "--stride", "2", "--stride-at", "9"])
     assert bad.exit_code != 0 and "stride_at" in bad.output
+
+
+def test_ser_training_with_lora_in_the_top_layer_on_a_cached_prefix():
+    from speechbudget.axes import Adaptation, Config
+    from speechbudget.flops import training_flops
+
+    args = ["flops", "--task", "ser", "--model", "tiny.en", "--window", "2", "--adapt", "lora",
+            "--rank", "4", "--lora-top", "1", "--train-clips", "10", "--epochs", "3", "--json"]
+    r = runner.invoke(app, args + ["--cached-prefix", "3"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    c = Config(task="ser", model="tiny.en", window=2.0,
+               adaptation=Adaptation("lora", 4, lora_top=1))
+    assert got["config"]["adaptation"]["lora_top"] == 1
+    assert got["training"]["total"] == training_flops(c, 10, 3, cached_prefix=3).total
+    assert got["training"]["total"] < training_flops(c, 10, 3).total
+    bad = runner.invoke(app, args + ["--cached-prefix", "4"])   # layer 3 trains
+    assert bad.exit_code == 2 and "cached_prefix" in bad.output
