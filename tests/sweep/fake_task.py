@@ -84,9 +84,15 @@ class FakeTask:
             raise KeyboardInterrupt
         self.shards_run += 1
         die = os.environ.get("FAKE_TASK_DIE_ONCE")  # a marker file: the first worker to get
-        if die and not Path(die).exists():         # here creates it and dies (SIGKILL)
-            Path(die).write_text(str(os.getpid()))
-            os.kill(os.getpid(), 9)
+        if die:                                    # here creates it and dies (SIGKILL); created
+            try:                                   # atomically, so two workers never both die
+                fd = os.open(die, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                fd = None
+            if fd is not None:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                os.kill(os.getpid(), 9)
         if self.log_dir:
             Path(self.log_dir, f"{os.getpid()}.pid").write_text(str(os.getpid()))
         by_id = {i.id: i for i in dataset.items}
