@@ -112,6 +112,9 @@ def train_cmd(
     head: str = typer.Option("mlp", "--head", help="mlp (learned head) | linear (regularised "
                              "LogisticRegression on the standardised layer means; with an "
                              "adapted backbone only with --head-init probe)"),
+    linear_select: str = typer.Option("validation", "--linear-select", help="--head linear: "
+                                      "choose C by the validation fold's UA (validation) or by "
+                                      "cross-validation over the training actors (actors)"),
     head_init: str = typer.Option("random", "--head-init", help="random | probe (LP-FT: fit the "
                                   "head on the frozen backbone first, then fine-tune both with "
                                   "--backbone-lr; the probe is early stopping's epoch 0)"),
@@ -156,7 +159,7 @@ def train_cmd(
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
                                layer_weights=layer_weights, head=head, head_init=head_init,
-                               train_crop=train_crop)
+                               train_crop=train_crop, linear_select=linear_select)
         check_head(config, options)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None

@@ -68,7 +68,9 @@ class TrainOptions:
     train_crop: str = "random"  # for a training backbone; cached features are centre crops
     cache_prefix: bool = True   # centre crops: cache the frozen layers below the first that trains
     head: str = "mlp"           # "linear": LogisticRegression on the standardised layer means
-    linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried (validation UA)
+    linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried
+    linear_select: str = "validation"  # how C is chosen: "validation" UA, or "actors" (grouped CV)
+    linear_cv_folds: int = 5    # "actors": folds of actors (fewer with fewer actors)
     head_init: str = "random"   # "probe": LP-FT for a training backbone (see the module text)
     probe_epochs: int = 60      # epochs of an MLP probe (head_init "probe")
     refit: bool = True          # after choosing on validation: refit on training + validation
@@ -87,6 +89,12 @@ class TrainOptions:
         self.linear_c = tuple(float(c) for c in self.linear_c)
         if not self.linear_c or not all(c > 0 for c in self.linear_c):
             raise ValueError(f"linear_c={self.linear_c!r}: expected one or more numbers > 0")
+        from speechbudget.tasks.ser.linear_select import SELECTIONS
+        if self.linear_select not in SELECTIONS:
+            raise ValueError(f"linear_select={self.linear_select!r}: expected one of "
+                             f"{', '.join(SELECTIONS)}")
+        if int(self.linear_cv_folds) < 2:
+            raise ValueError(f"linear_cv_folds={self.linear_cv_folds!r}: expected an integer >= 2")
         if self.head_init not in HEAD_INITS:
             raise ValueError(f"head_init={self.head_init!r}: expected one of "
                              f"{', '.join(HEAD_INITS)}")
@@ -515,17 +523,15 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
                 audio, cache, skipped) -> TrainResult:
     """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
     weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
-    regularisation C is chosen among `opt.linear_c` by the UA on the validation clips (training
-    actors only); the chosen C is then refitted on training + validation clips (`opt.refit`).
-    Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as passes
-    over the training clips (sum of iterations x rows / training clips), for
-    `flops.training_flops`.
-    `val` is the chosen C's validation score before the refit. With `opt.refit` False the
-    chosen fit is kept as it is (validation clips never trained on: an LP-FT probe)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
+    regularisation C is chosen among `opt.linear_c` (tasks.ser.linear_select): by "validation",
+    the UA on the validation clips; by "actors", grouped cross-validation over the actors of the
+    clips it will be fitted on. With `opt.refit` the chosen C is fitted on training + validation
+    clips; without it (an LP-FT probe) on the training clips only, the validation clips never
+    seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
+    passes over the training clips (sum of iterations x rows / training clips), for
+    `flops.training_flops`. `val` scores the chosen C on clips its choosing fit did not see (the
+    validation clips, or the pooled out-of-fold predictions), before any refit."""
+    from speechbudget.tasks.ser import linear_select
 
     head = model.head
 
@@ -534,36 +540,33 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
         with torch.no_grad():
             return head.combine(feats.to(head.feature_mean.device).transpose(0, 1)).cpu().numpy()
 
-    def fit_one(c, x, y):
-        clf = LogisticRegression(C=c, max_iter=1000, class_weight="balanced", random_state=opt.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf.fit(x, y)
-        return clf, int(np.max(clf.n_iter_)) * len(x)
-
+    fit_clips = list(train_clips) + (list(val_clips) if opt.refit else [])
     xtr, ytr = design(train_clips), [c.label for c in train_clips]
-    history, passes = [], 0
-    best_c, best = opt.linear_c[len(opt.linear_c) // 2], None
-    if val_clips and len(opt.linear_c) > 1:
-        xva, yva = design(val_clips), [c.label for c in val_clips]
-        best = None
-        for c in opt.linear_c:
-            clf, rows = fit_one(c, xtr, ytr)
-            passes += rows
-            m = ser_metrics(yva, list(clf.predict(xva)), labels)
-            history.append({"C": c, "val_ua": m.ua})
-            if best is None or m.ua > best.ua:
-                best, best_c, best_clf = m, c, clf
-        if opt.refit:
-            xtr, ytr = np.concatenate([xtr, xva]), ytr + yva
-    if best is None or opt.refit:
-        clf, rows = fit_one(best_c, xtr, ytr)
+    xva = design(val_clips) if val_clips else None
+    yva = [c.label for c in val_clips]
+    # every fit below runs in the row space of these clips' features (exact; linear_select)
+    basis = linear_select.row_space(xtr if xva is None else np.concatenate([xtr, xva]))
+    if basis is not None:
+        xtr, xva = xtr @ basis, None if xva is None else xva @ basis
+    xfit = np.concatenate([xtr, xva]) if opt.refit and val_clips else xtr
+    choice, clf = None, None
+    if len(opt.linear_c) > 1 and opt.linear_select == "actors":
+        choice = linear_select.by_actors(opt.linear_c, xfit, [c.label for c in fit_clips],
+                                         [c.speaker for c in fit_clips], labels, opt.seed,
+                                         opt.linear_cv_folds)
+    if choice is None and len(opt.linear_c) > 1 and val_clips:
+        choice = linear_select.by_validation(opt.linear_c, xtr, ytr, xva, yva, labels, opt.seed)
+        if not opt.refit:
+            clf = choice.model
+    passes = choice.rows if choice else 0
+    best_c = choice.c if choice else opt.linear_c[len(opt.linear_c) // 2]
+    if clf is None:
+        clf, rows = linear_select.fit_logreg(best_c, xfit, [c.label for c in fit_clips], opt.seed)
         passes += rows
-    else:
-        clf = best_clf
+    history = list(choice.history) if choice else []
     weight = torch.zeros_like(head.classifier.weight)
     bias = torch.full_like(head.classifier.bias, -1e4)  # a class never seen in training
-    coef = np.atleast_2d(clf.coef_)
+    coef = np.atleast_2d(clf.coef_) if basis is None else np.atleast_2d(clf.coef_) @ basis.T
     classes = list(clf.classes_)
     if len(classes) == 2:  # sklearn's binary form: one row for classes[1]
         coef = np.concatenate([-coef / 2, coef / 2])
@@ -578,8 +581,10 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
         head.classifier.weight.copy_(weight)
         head.classifier.bias.copy_(bias)
     model.eval()
-    val = best if val_clips and len(opt.linear_c) > 1 else None  # before the refit (held out)
-    history.append({"C": best_c, "refit_rows": len(xtr)})
+    val = ser_metrics(choice.refs, choice.preds, labels) if choice else None  # held out
+    history.append({"C": best_c, "refit_rows": len(xfit),
+                    "selection": choice.method if choice else "none",
+                    "at_edge": bool(choice and choice.at_edge)})
     return TrainResult(model, history, 0, val, skipped, count_trainable(model), len(train_clips),
                        max(1, math.ceil(passes / len(train_clips))), config=model.config)
 

@@ -1,0 +1,142 @@
+"""How the linear SER head chooses C, measured against the fixed-C logistic-regression reference:
+
+    OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/ser_linear_select.py [--threads 2]
+
+For each backbone x duration (frozen), on the same actor-disjoint folds as ser_axes.py (test fold k,
+validation fold k+1, the rest trains) and the same cached features, three ways of choosing the
+linear head's C side by side, each then refitted on training + validation actors:
+  validation      the UA on the validation fold (the old default), grid TrainOptions.linear_c
+  actors          grouped 5-fold cross-validation over the training + validation actors, same grid
+  actors-wide     the same over --wide-grid
+and the reference of ser_axes.py / ser_duration.py (standardised LR, C = 0.1, training +
+validation actors). Paired 95% bootstrap CIs over the same test clips: each variant - reference,
+and each variant - validation. Nothing is chosen on a test fold.
+Writes benchmarks/results/<name>.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from results_io import write_results
+from ser_axes import bootstrap, run_config
+from speechbudget.axes import Config
+from speechbudget.machine import machine_info
+from speechbudget.tasks.ser.data import load_dataset
+from speechbudget.tasks.ser.metrics import ser_metrics
+from speechbudget.tasks.ser.train import LINEAR_C_GRID, TrainOptions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "emotion_sample"))
+    ap.add_argument("--models", default="tiny.en,base")
+    ap.add_argument("--durations", default="1,2,3,4,5")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--wide-grid", default="0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--name", default="ser_linear_select")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.audio_store = {}
+    ds = load_dataset(args.data)
+    wide = tuple(float(c) for c in args.wide_grid.split(","))
+    base = TrainOptions(head="linear", progress=False, seed=args.seed)
+    heads = {"validation": replace(base, linear_select="validation"),
+             "actors": replace(base, linear_select="actors"),
+             "actors-wide": replace(base, linear_select="actors", linear_c=wide)}
+    labels = list(ds.labels)
+    cache, encoders, rows = {}, {}, []
+    t_start, cpu_start = time.perf_counter(), time.process_time()
+    for model in args.models.split(","):
+        for d in (float(x) for x in args.durations.split(",")):
+            config = Config(task="ser", model=model, window=d)
+            r = run_config(ds, config, heads, list(range(args.folds)), args.folds, args, cache,
+                           encoders, reference=True)
+            refs, preds = r["refs"], r["preds"]
+            row = {"model": model, "duration_s": d, "n_test": len(refs),
+                   "ref_ua": ser_metrics(refs, preds["logreg_ref"], labels).ua, "variants": {}}
+            for h in heads:
+                row["variants"][h] = {
+                    "ua": r["heads"][h]["ua"], "ua_ci": r["heads"][h]["ua_ci"],
+                    "minus_ref_ci": bootstrap(refs, preds[h], preds["logreg_ref"]),
+                    "minus_validation_ci": bootstrap(refs, preds[h], preds["validation"]),
+                    "c_chosen": r["heads"][h]["best"], "wall_s": r["heads"][h]["wall_s"],
+                    "train_gflops": r["heads"][h]["train_gflops"]}
+            rows.append(row)
+            print(f"{model} {d:g}s ref {row['ref_ua']:.3f} " + " ".join(
+                f"{h} {v['ua']:.3f}" for h, v in row["variants"].items()) +
+                f" ({time.perf_counter() - t_start:.0f} s)", flush=True)
+    out = {"benchmark": "ser_linear_select", "data": args.data, "n_clips": len(ds.items),
+           "n_speakers": len({c.speaker for c in ds.items}), "machine": machine_info(),
+           "args": {k: v for k, v in vars(args).items() if k != "audio_store"},
+           "grids": {"default": list(LINEAR_C_GRID), "wide": list(wide)}, "rows": rows,
+           "total_wall_s": time.perf_counter() - t_start,
+           "total_cpu_s": time.process_time() - cpu_start,
+           "load_average_end": os.getloadavg()[0]}
+    write_results(REPO / "benchmarks" / "results" / args.name, out, markdown(out))
+
+
+def _ci(ci) -> str:
+    return f"{ci[0]:+.3f} to {ci[1]:+.3f}"
+
+
+def markdown(out: dict) -> list[str]:
+    m = out["machine"]
+    lines = [
+        "# The linear SER head's choice of C against the fixed-C reference", "",
+        f"{out['n_clips']} clips, {out['n_speakers']} actors, actor-disjoint folds (test fold k, "
+        "validation fold k+1, the rest trains), every clip tested once. Machine: "
+        f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores; {out['total_wall_s']:.0f} s wall, "
+        f"{out['total_cpu_s']:.0f} s CPU, load average {out['load_average_end']:.1f} at the end. "
+        "Command: `python benchmarks/ser_linear_select.py " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in out["args"].items()) + "`", "",
+        f"Grids: default {out['grids']['default']}, wide {out['grids']['wide']}. "
+        "validation = C by the validation fold's UA; actors = C by grouped 5-fold cross-validation "
+        "over the training + validation actors; each refitted on training + validation actors. "
+        "ref = LR with C = 0.1 on the same features and actors. CIs: paired bootstrap over the "
+        "same test clips.", "",
+        "| backbone | D s | ref UA | validation UA | actors UA | actors-wide UA | "
+        "validation - ref | actors - ref | actors-wide - ref | actors - validation | "
+        "actors-wide - validation |", "|---" * 11 + "|"]
+    below = {h: 0 for h in out["rows"][0]["variants"]} if out["rows"] else {}
+    for r in out["rows"]:
+        v = r["variants"]
+        for h in v:
+            below[h] += v[h]["ua"] < r["ref_ua"]
+        lines.append(
+            f"| {r['model']} | {r['duration_s']:g} | {r['ref_ua']:.3f} | "
+            + " | ".join(f"{v[h]['ua']:.3f}" for h in ("validation", "actors", "actors-wide"))
+            + " | " + " | ".join(_ci(v[h]["minus_ref_ci"])
+                                 for h in ("validation", "actors", "actors-wide"))
+            + " | " + " | ".join(_ci(v[h]["minus_validation_ci"])
+                                 for h in ("actors", "actors-wide")) + " |")
+    lines += ["", "Cells below the reference's UA: " + ", ".join(
+        f"{h} {n} of {len(out['rows'])}" for h, n in below.items()) + ".", "",
+        "| backbone | D s | C chosen per fold: validation | actors | actors-wide |",
+        "|---|---|---|---|---|"]
+    for r in out["rows"]:
+        v = r["variants"]
+        lines.append(f"| {r['model']} | {r['duration_s']:g} | " + " | ".join(
+            ", ".join(f"{c:g}" for c in v[h]["c_chosen"])
+            for h in ("validation", "actors", "actors-wide")) + " |")
+    mean = {h: float(np.mean([r["variants"][h]["ua"] for r in out["rows"]]))
+            for h in below} if out["rows"] else {}
+    lines += ["", "Mean UA over the cells: " + ", ".join(f"{h} {u:.4f}" for h, u in mean.items())
+              + (f", ref {np.mean([r['ref_ua'] for r in out['rows']]):.4f}." if out["rows"]
+                 else ".")]
+    return lines
+
+
+if __name__ == "__main__":
+    main()
