@@ -1,0 +1,127 @@
+"""Choosing the linear head's C: the row-space fit is the same problem, grouped cross-validation
+never scores an actor it trained on, ties go to the strongest regularisation, and fit() records
+how it chose."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from speechbudget.tasks.ser import linear_select
+from speechbudget.tasks.ser.train import TrainOptions
+
+LABELS = ["a", "b", "c"]
+
+
+def _data(n_actors=6, per=6, d=80, seed=0):
+    """Rows of n_actors actors, 3 classes that a linear model separates; column 0 = actor index."""
+    rng = np.random.default_rng(seed)
+    x, y, g = [], [], []
+    for a in range(n_actors):
+        for i in range(per):
+            lab = i % 3
+            row = rng.standard_normal(d)
+            row[1 + lab] += 3.0
+            row[0] = a
+            x.append(row)
+            y.append(LABELS[lab])
+            g.append(f"actor{a}")
+    return np.array(x), y, g
+
+
+def test_the_row_space_fit_is_the_same_problem():
+    x, y, _ = _data(d=120)
+    basis = linear_select.row_space(x)
+    assert basis.shape == (120, len(x))
+    assert np.allclose(basis.T @ basis, np.eye(len(x)), atol=1e-10)
+    full, _ = linear_select.fit_logreg(0.01, x, y, 0)
+    small, _ = linear_select.fit_logreg(0.01, x @ basis, y, 0)
+    w = small.coef_ @ basis.T
+    assert np.abs(w - full.coef_).max() < 1e-3 * np.abs(full.coef_).max()
+    assert np.allclose(small.intercept_, full.intercept_, atol=1e-3)
+    assert list(small.predict(x @ basis)) == list(full.predict(x))
+    assert linear_select.row_space(x[:, :20]) is None  # more rows than features: nothing to gain
+
+
+def test_grouped_cross_validation_never_scores_an_actor_it_trained_on(monkeypatch):
+    x, y, g = _data()
+    seen = []
+    real = linear_select.fit_logreg
+
+    def spy(c, xs, ys, seed):
+        clf, rows = real(c, xs, ys, seed)
+        trained = set(xs[:, 0].tolist())
+
+        class Spy:
+            def predict(self, xt):
+                seen.append((trained, set(xt[:, 0].tolist())))
+                return clf.predict(xt)
+        return Spy(), rows
+
+    monkeypatch.setattr(linear_select, "fit_logreg", spy)
+    choice = linear_select.by_actors((0.01, 0.1), x, y, g, LABELS, 0, cv_folds=3)
+    assert len(seen) == 2 * 3
+    assert all(not (trained & scored) for trained, scored in seen)
+    assert all(len(trained) + len(scored) == 6 for trained, scored in seen)
+    assert [h["cv_folds"] for h in choice.history] == [3, 3]
+    assert choice.method == "actors" and len(choice.preds) == len(y) == len(choice.refs)
+
+
+def test_fewer_actors_fewer_folds_and_one_actor_none():
+    x, y, g = _data(n_actors=2)
+    choice = linear_select.by_actors((0.1, 1.0), x, y, g, LABELS, 0, cv_folds=5)
+    assert {h["cv_folds"] for h in choice.history} == {2}
+    assert linear_select.by_actors((0.1, 1.0), x, y, ["one"] * len(y), LABELS, 0) is None
+
+
+def test_ties_go_to_the_smallest_c_and_an_edge_choice_is_flagged():
+    x, y, g = _data()
+    x[:, 0] = 0
+    x[:, 1:] *= 0.01  # then a clean class column: separable at every C, every candidate scores 1
+    x[np.arange(len(y)), [1 + LABELS.index(v) for v in y]] += 3.0
+    choice = linear_select.by_actors((1.0, 0.1, 0.3), x, y, g, LABELS, 0)
+    assert all(h["cv_ua"] == 1.0 for h in choice.history)
+    assert choice.c == 0.1 and choice.at_edge
+    val = linear_select.by_validation((0.3, 0.1, 1.0), x[:24], y[:24], x[24:], y[24:], LABELS, 0)
+    assert val.c == 0.1 and val.method == "validation" and val.model is not None
+    inner = linear_select.Choice(c=0.3, method="actors", history=[{"C": 0.1}, {"C": 0.3},
+                                                                  {"C": 1.0}])
+    assert not inner.at_edge
+
+
+def test_a_bad_selection_names_the_option():
+    with pytest.raises(ValueError, match="linear_select='best'"):
+        TrainOptions(linear_select="best")
+    with pytest.raises(ValueError, match="linear_cv_folds=1"):
+        TrainOptions(linear_cv_folds=1)
+
+
+def test_fit_chooses_by_actors_and_refits_on_training_and_validation(synthetic_manifest,
+                                                                     tiny_whisper):
+    from speechbudget.axes import Config
+    from speechbudget.tasks.ser.data import load_dataset
+    from speechbudget.tasks.ser.runner import fold_splits
+    from speechbudget.tasks.ser.train import fit
+
+    ds = load_dataset(synthetic_manifest)
+    tr, va, te = fold_splits(ds, 3, 0, 0)
+    opts = TrainOptions(head="linear", linear_select="actors", progress=False)
+    res = fit(Config(task="ser", model="tiny.en", window=1.0), ds, tr, va, opts,
+              source=str(tiny_whisper))
+    tried = [h for h in res.history if "cv_ua" in h]
+    assert [h["C"] for h in tried] == list(opts.linear_c)
+    n_actors = len({c.speaker for c in ds.subset(tr + va)})
+    assert {h["cv_folds"] for h in tried} == {min(5, n_actors)}
+    last = res.history[-1]
+    assert last["selection"] == "actors" and last["refit_rows"] == len(tr) + len(va)
+    assert last["C"] == min(h["C"] for h in tried if h["cv_ua"] == max(t["cv_ua"] for t in tried))
+    assert res.val is not None and res.val.n == len(tr) + len(va)
+
+
+def test_ser_train_linear_select_is_checked(synthetic_manifest, tmp_path):
+    from speechbudget.cli import app
+    r = CliRunner().invoke(app, ["ser", "train", "--data", str(synthetic_manifest), "--head",
+                                 "linear", "--linear-select", "best", "--out",
+                                 str(tmp_path / "x")])
+    assert r.exit_code == 2 and "linear_select='best'" in r.output
+    assert not (tmp_path / "x").exists()
