@@ -3,6 +3,8 @@ below the first that trains run once per clip; training from the cache gives the
 training through the whole backbone, and its FLOPs are FlopCounterMode's."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -16,7 +18,7 @@ from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.flops_check import measure_training
 from speechbudget.tasks.ser.metrics import fit_training_gflops
 from speechbudget.tasks.ser.runner import fold_splits
-from speechbudget.tasks.ser.train import TrainOptions, fit, prefix_layer
+from speechbudget.tasks.ser.train import TrainOptions, fit, prefix_blockers, prefix_layer
 
 TOP1 = Adaptation(method="lora", rank=4, lora_top=1)
 
@@ -112,6 +114,23 @@ def test_cached_prefix_is_refused_where_it_would_be_wrong():
     assert prefix_layer(c, TrainOptions(train_crop="center", cache_prefix=False), True) == 0
     assert prefix_layer(c.with_(stride=2, stride_at="output"), opts, True) == 0
     assert prefix_layer(c, opts, False) == 0                                # wav2vec2 family
+    assert prefix_blockers(c, opts, True) == []
+    why = prefix_blockers(c.with_(stride=2, stride_at="output"), replace(opts,
+                          pooling="attentive-stats"), False)
+    assert len(why) == 3 and "'tiny.en' is not a Whisper encoder" in why[0]
+    assert "pooling='attentive-stats'" in why[1] and "after layer 4" in why[2]
+
+
+def test_a_prefix_that_cannot_be_cached_says_why(synthetic_manifest, tiny_whisper, recwarn):
+    ds = load_dataset(synthetic_manifest)
+    tr, va, _ = fold_splits(ds, 3, 0, 0)
+    c = Config(task="ser", model="tiny.en", window=1.0, adaptation=TOP1)
+    opts = TrainOptions(epochs=1, train_crop="center", progress=False)
+    with pytest.warns(UserWarning, match=r"not cached \(the token stride acts after layer 4"):
+        fit(c.with_(stride=2, stride_at="output"), ds, tr, va, opts, source=str(tiny_whisper))
+    fit(c, ds, tr, va, opts, source=str(tiny_whisper))                   # cached: nothing to say
+    fit(c, ds, tr, va, replace(opts, train_crop="random"), source=str(tiny_whisper))
+    assert not [w for w in recwarn if "not cached" in str(w.message)]
 
 
 @pytest.mark.parametrize("adaptation,head", [(TOP1, "mlp"), (Adaptation(unfreeze_top=1), "mlp"),

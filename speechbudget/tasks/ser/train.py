@@ -197,12 +197,42 @@ def prefix_layer(config: Config, options: TrainOptions, is_whisper: bool) -> int
     and any token stride at or below layer j."""
     from speechbudget.adaptation import frozen_prefix
 
-    L = config.arch.encoder_layers
-    j = frozen_prefix(config.adaptation, L)
-    ok = (0 < j < L and is_whisper and options.cache_prefix and options.pooling == "mean"
-          and options.train_crop == "center"
-          and (config.stride == 1 or config.stride_layer <= j))
+    j = frozen_prefix(config.adaptation, config.arch.encoder_layers)
+    ok = (0 < j < config.arch.encoder_layers and options.cache_prefix
+          and options.train_crop == "center" and not prefix_blockers(config, options, is_whisper))
     return j if ok else 0
+
+
+def prefix_blockers(config: Config, options: TrainOptions, is_whisper: bool) -> list[str]:
+    """Why a frozen prefix below the first layer that trains cannot be cached, beside the crop
+    and `cache_prefix` themselves (empty: it can)."""
+    from speechbudget.adaptation import frozen_prefix
+
+    j = frozen_prefix(config.adaptation, config.arch.encoder_layers)
+    why = []
+    if not is_whisper:
+        why.append(f"backbone {config.model!r} is not a Whisper encoder")
+    if options.pooling != "mean":
+        why.append(f"pooling={options.pooling!r} (needs 'mean')")
+    if config.stride > 1 and config.stride_layer > j:
+        why.append(f"the token stride acts after layer {config.stride_layer}, above the first "
+                   f"layer that trains ({j})")
+    return why
+
+
+def _warn_uncached(config: Config, opt: TrainOptions, is_whisper: bool) -> None:
+    """Centre crops and `cache_prefix` asked for a cached prefix that this run cannot use."""
+    import warnings
+
+    from speechbudget.adaptation import frozen_prefix
+
+    if frozen_prefix(config.adaptation, config.arch.encoder_layers) == 0:
+        return  # the bottom layer trains: there is no frozen prefix to cache
+    why = prefix_blockers(config, opt, is_whisper)
+    if why:
+        warnings.warn(f"{config.label}: the frozen layers below the first that trains are not "
+                      f"cached ({'; '.join(why)}); every step runs the whole backbone "
+                      "(same result, more time)", stacklevel=3)
 
 
 def _prefix_key(model: SerModel, j: int) -> str:
@@ -410,6 +440,8 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     frozen = is_frozen(config.adaptation)
     y = torch.tensor([labels.index(c.label) for c in train_clips], device=dev)
     j = prefix_layer(config, opt, model.backbone.is_whisper) if not frozen else 0
+    if not frozen and not j and opt.train_crop == "center" and opt.cache_prefix:
+        _warn_uncached(config, opt, model.backbone.is_whisper)
     feature_ids = frozenset(c.id for c in train_clips + (val_clips if frozen or j else []))
     if j:  # one frozen pass: every clip's layer means (the probe's too) and layer j's input
         cached_features(model, train_clips + val_clips, audio, cache, opt.eval_batch_size,
