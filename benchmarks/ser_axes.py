@@ -157,6 +157,8 @@ def main() -> None:
     ap.add_argument("--recipes", default="probe:linear:center", help="init:head[:crop] for "
                     "the trained backbones (init: probe = LP-FT, random; head: linear, mlp; "
                     "crop: random (default) or center, which caches a frozen prefix)")
+    ap.add_argument("--methods", default="", help="comma list of adaptation rows to run (e.g. "
+                    "lora16@top1,full; the frozen row always runs); default: all")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: frozen,stride,adapt")
     ap.add_argument("--budget-s", type=float, default=None, help="start no new row after this "
                     "many seconds (rows not run are listed in the results as skipped)")
@@ -232,6 +234,13 @@ def main() -> None:
         r_max = max(int(x) for x in args.ranks.split(","))
         plans += [(f"dama{r_max}", Adaptation(method="dama", rank=r_max), opts(args.peft_lr)),
                   ("full", full_finetuning(L), opts(args.full_lr))]
+        if args.methods:  # the frozen row stays: every other row is compared with it
+            keep = {"frozen", *args.methods.split(",")}
+            unknown = sorted(keep - {name for name, _, _ in plans})
+            if unknown:
+                raise SystemExit(f"--methods: unknown method {unknown[0]!r}; this run's methods "
+                                 f"are {', '.join(name for name, _, _ in plans)}")
+            plans = [p for p in plans if p[0] in keep]
         for name, ad, heads in plans:
             if over(f"adaptation {name}"):
                 continue
