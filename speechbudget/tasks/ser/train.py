@@ -186,9 +186,11 @@ def _waves(clips: Sequence[Clip], audio: dict[str, np.ndarray], duration: float,
     return torch.from_numpy(np.stack([w for w, _ in crops])), [n for _, n in crops]
 
 
-def feature_key(model: SerModel, pooling: str) -> str:
+def feature_key(model: SerModel, pooling: str, kind: str = "features") -> str:
+    """The cache key of a frozen pass's outputs per clip: `kind` "features" (pooled by `pooling`)
+    or "prefix" (layer j's input, `pooling` = "prefix{j}")."""
     c = model.config
-    return f"ser-features|{model.source}|{c.window:g}|{c.stride}|{c.stride_at}|{c.pool}|{pooling}"
+    return f"ser-{kind}|{model.source}|{c.window:g}|{c.stride}|{c.stride_at}|{c.pool}|{pooling}"
 
 
 def prefix_layer(config: Config, options: TrainOptions, is_whisper: bool) -> int:
@@ -236,7 +238,7 @@ def _warn_uncached(config: Config, opt: TrainOptions, is_whisper: bool) -> None:
 
 
 def _prefix_key(model: SerModel, j: int) -> str:
-    return feature_key(model, f"prefix{j}").replace("ser-features|", "ser-prefix|")
+    return feature_key(model, f"prefix{j}", kind="prefix")
 
 
 @torch.no_grad()
