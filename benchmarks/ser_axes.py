@@ -134,12 +134,18 @@ def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[i
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def grid_arguments(ap: argparse.ArgumentParser) -> None:
+    """The data and the frozen grid (backbones x durations, folds), shared with
+    ser_linear_select.py."""
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "emotion_sample"))
     ap.add_argument("--models", default="tiny.en,base")
     ap.add_argument("--durations", default="1,2,3,4,5")
     ap.add_argument("--folds", type=int, default=5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    grid_arguments(ap)
     ap.add_argument("--epochs", type=int, default=60, help="MLP head on a frozen backbone")
     ap.add_argument("--strides", default="2,4")
     ap.add_argument("--stride-positions", default="0,mid", help="layer indices, 'mid' (L // 2) "

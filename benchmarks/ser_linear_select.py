@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from results_io import write_results
-from ser_axes import bootstrap, run_config
+from ser_axes import bootstrap, grid_arguments, run_config
 from speechbudget.axes import Config
 from speechbudget.machine import machine_info
 from speechbudget.tasks.ser.data import load_dataset
@@ -37,10 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "emotion_sample"))
-    ap.add_argument("--models", default="tiny.en,base")
-    ap.add_argument("--durations", default="1,2,3,4,5")
-    ap.add_argument("--folds", type=int, default=5)
+    grid_arguments(ap)
     ap.add_argument("--wide-grid", default="0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
