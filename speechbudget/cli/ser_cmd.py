@@ -109,9 +109,11 @@ def train_cmd(
                                    "training backbone sees; center caches the frozen layers "
                                    "below the first that trains (one pass per clip)"),
     pooling: str = typer.Option("mean", "--pooling", help="mean | attentive-stats"),
-    head: str = typer.Option("mlp", "--head", help="mlp (learned head) | linear (regularised "
-                             "LogisticRegression on the standardised layer means; with an "
-                             "adapted backbone only with --head-init probe)"),
+    head: str = typer.Option("auto", "--head", help="auto | mlp (learned head) | linear "
+                             "(regularised LogisticRegression on the standardised layer means; "
+                             "with an adapted backbone only with --head-init probe). auto: "
+                             "linear for a frozen backbone with mean pooling over all layers, "
+                             "else mlp"),
     linear_select: str = typer.Option("validation", "--linear-select", help="--head linear: "
                                       "choose C by the validation fold's UA (validation) or by "
                                       "cross-validation over the training actors (actors)"),
@@ -145,7 +147,7 @@ def train_cmd(
         model = arch or model
     from speechbudget.axes import Adaptation, Config, ConfigError
     from speechbudget.tasks.ser.runner import train
-    from speechbudget.tasks.ser.train import TrainOptions, check_head
+    from speechbudget.tasks.ser.train import TrainOptions, auto_head, check_head
 
     try:
         adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
@@ -155,6 +157,8 @@ def train_cmd(
                         stride=stride, stride_at=stride_at, adaptation=adaptation)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
+    if head == "auto":
+        head = auto_head(config, pooling, layer_weights)
     try:
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
@@ -172,8 +176,14 @@ def train_cmd(
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
                       f"{result.skipped[0][0]}: {result.skipped[0][1]}")
-    console.print(f"trainable parameters: {result.trainable_params:,}; best epoch "
-                  f"{result.best_epoch} of {result.epochs_run}")
+    last = result.history[-1] if result.history else {}
+    if "C" in last:  # the linear head on a frozen backbone: fitted, no epochs
+        console.print(f"trainable parameters: {result.trainable_params:,}; linear head, C = "
+                      f"{last['C']:g} (chosen by {last.get('selection', 'validation')}"
+                      f"{', at an end of the grid' if last.get('at_edge') else ''})")
+    else:
+        console.print(f"trainable parameters: {result.trainable_params:,}; best epoch "
+                      f"{result.best_epoch} of {result.epochs_run}")
     console.print(_metrics_table(f"held-out fold {fold}", result.test))
     console.print(f"checkpoint: {out}")
 

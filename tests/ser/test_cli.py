@@ -90,3 +90,17 @@ def _eval_reproduces_the_test_score(out, manifest, tmp_path, meta) -> None:
                                  "-o", str(js), "--device", "cpu"])
     assert r.exit_code == 0, r.output
     assert json.loads(js.read_text())["metrics"]["ua"] == meta["test"]["ua"]
+
+
+def test_ser_train_default_head_is_linear_on_a_frozen_backbone(synthetic_manifest, tiny_whisper,
+                                                               tmp_path):
+    runner = CliRunner()
+    base = ["ser", "train", "--backbone", str(tiny_whisper), "--model", "tiny.en", "--data",
+            str(synthetic_manifest), "--duration", "1", "--epochs", "2", "--folds", "3",
+            "--device", "cpu", "--no-progress"]
+    for i, (extra, head) in enumerate((([], "linear"), (["--pooling", "attentive-stats"], "mlp"),
+                        (["--last-layer"], "mlp"), (["--adapt", "lora", "--rank", "2"], "mlp"),
+                        (["--head", "mlp"], "mlp"))):
+        out = tmp_path / f"ck{i}"
+        meta = _train(runner, base + extra + ["--out", str(out)], out)
+        assert meta["options"]["head"] == head, extra

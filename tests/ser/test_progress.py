@@ -50,7 +50,7 @@ def test_ser_cli_bar_and_no_progress(synthetic_manifest, tiny_whisper, tmp_path,
         r = CliRunner().invoke(app, ["ser", "train", "--model", str(tiny_whisper), "--arch",
                                      "tiny.en", "--data", str(synthetic_manifest), "--duration",
                                      "1", "--epochs", "2", "--folds", "3", "--out", str(out),
-                                     "--device", "cpu", *extra])
+                                     "--device", "cpu", "--head", "mlp", *extra])
         assert r.exit_code == 0, r.output
         assert ("epoch" in buf.getvalue()) is drawn, (extra, buf.getvalue()[-300:])
         buf = io.StringIO()
