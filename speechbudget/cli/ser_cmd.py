@@ -147,7 +147,7 @@ def train_cmd(
         model = arch or model
     from speechbudget.axes import Adaptation, Config, ConfigError
     from speechbudget.tasks.ser.runner import train
-    from speechbudget.tasks.ser.train import TrainOptions, auto_head, check_head
+    from speechbudget.tasks.ser.train import TrainOptions, check_head
 
     try:
         adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
@@ -157,8 +157,6 @@ def train_cmd(
                         stride=stride, stride_at=stride_at, adaptation=adaptation)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
-    if head == "auto":
-        head = auto_head(config, pooling, layer_weights)
     try:
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,

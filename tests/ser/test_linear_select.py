@@ -125,3 +125,29 @@ def test_ser_train_linear_select_is_checked(synthetic_manifest, tmp_path):
                                  str(tmp_path / "x")])
     assert r.exit_code == 2 and "linear_select='best'" in r.output
     assert not (tmp_path / "x").exists()
+
+
+def test_head_auto_is_made_concrete_per_configuration(synthetic_manifest, tiny_whisper):
+    from speechbudget.axes import Adaptation, Config
+    from speechbudget.flops import estimate
+    from speechbudget.tasks.ser.runner import SerTask
+
+    frozen = Config(task="ser", model="tiny.en", window=1.0)
+    lora = frozen.with_(adaptation=Adaptation(method="lora", rank=2))
+    auto = TrainOptions(head="auto", progress=False)
+    assert auto.for_config(frozen).head == "linear" and auto.for_config(lora).head == "mlp"
+    assert TrainOptions(head="auto", pooling="attentive-stats").for_config(frozen).head == "mlp"
+    assert TrainOptions(head="auto", layer_weights=False).for_config(frozen).head == "mlp"
+    assert TrainOptions(head="mlp").for_config(frozen).head == "mlp"
+    with pytest.raises(ValueError, match="head='tree'.*auto"):
+        TrainOptions(head="tree")
+    # a sweep task with head "auto": the frozen configuration gets the linear head, and its
+    # inference FLOPs are the linear head's
+    task = SerTask(folds=3, epochs=2, head="auto", source=str(tiny_whisper))
+    ds = task.load_dataset(str(synthetic_manifest))
+    shard = task.shards(frozen, ds)[0]
+    res = task.run_shard(frozen, ds, shard, "cpu", {})
+    assert all(r.ok for r in res), res[0].error
+    linear = estimate(frozen, n_classes=len(ds.labels), head="linear").total / 1e9
+    mlp = estimate(frozen, n_classes=len(ds.labels), head="mlp").total / 1e9
+    assert linear != mlp and all(r.gflops == pytest.approx(linear) for r in res)

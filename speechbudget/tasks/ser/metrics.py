@@ -80,6 +80,7 @@ def fit_training_gflops(result, options, n_classes: int) -> float | None:
         runs.append(r)
         todo += [p for p in (r.probe, r.selection) if p is not None]
     config = result.config if result.config is not None else result.model.config
+    options = options.for_config(config)
     ids = frozenset().union(*(r.feature_ids for r in runs))
     total = feature_flops(config, n_classes) * len(ids)
     for r in runs:

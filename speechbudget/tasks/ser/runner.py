@@ -114,9 +114,10 @@ class SerTask:
             return [ItemResult(item_id=i, ok=False, reference=dataset.get(i).label, error=reason,
                                extra={"fold": fold}) for i in shard.item_ids]
         audio, skipped = read_clips(dataset.subset(test_ids))
-        inf, _ = flops_for(config, n_classes=len(dataset.labels), pooling=self.options.pooling,
-                           layer_weights=self.options.layer_weights, head=self.options.head)
-        train_gf = fit_training_gflops(result, self.options, len(dataset.labels))
+        opt = self.options.for_config(config)
+        inf, _ = flops_for(config, n_classes=len(dataset.labels), pooling=opt.pooling,
+                           layer_weights=opt.layer_weights, head=opt.head)
+        train_gf = fit_training_gflops(result, opt, len(dataset.labels))
         # the held-out clips run through the whole model (no feature cache), so that the
         # recorded inference time (RTF) is the real cost of a prediction
         items = _item_results(dataset, test_ids, result.model, audio, skipped, None, inf,
@@ -195,7 +196,7 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
     phase)`: `fit`'s phases ("features", "epoch"), then "test" (held-out clips scored)."""
     _check_config(config)
     ds = _as_dataset(dataset)
-    opt = options or TrainOptions()
+    opt = (options or TrainOptions()).for_config(config)
     train_ids, val_ids, test_ids = fold_splits(ds, folds, opt.seed, fold)
     result = fit(config, ds, train_ids, val_ids, opt, source, device, cache, progress=progress)
     audio, skipped = read_clips(ds.subset(test_ids))

@@ -82,8 +82,9 @@ class TrainOptions:
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling={self.pooling!r}: expected one of {', '.join(POOLINGS)}")
         from speechbudget.tasks.ser.heads import HEAD_KINDS
-        if self.head not in HEAD_KINDS:
-            raise ValueError(f"head={self.head!r}: expected one of {', '.join(HEAD_KINDS)}")
+        if self.head not in HEAD_KINDS + ("auto",):
+            raise ValueError(f"head={self.head!r}: expected one of "
+                             f"{', '.join(HEAD_KINDS + ('auto',))}")
         if self.head == "linear" and self.pooling != "mean":
             raise ValueError(f"head='linear' needs pooling='mean', got {self.pooling!r}")
         self.linear_c = tuple(float(c) for c in self.linear_c)
@@ -106,6 +107,12 @@ class TrainOptions:
         if not (self.lr > 0 and self.backbone_lr > 0 and 0 <= self.dropout < 1):
             raise ValueError(f"lr={self.lr}, backbone_lr={self.backbone_lr}, dropout="
                              f"{self.dropout}: learning rates must be > 0, dropout in [0, 1)")
+
+    def for_config(self, config: Config) -> "TrainOptions":
+        """These options with head "auto" made concrete for `config` (`auto_head`)."""
+        if self.head != "auto":
+            return self
+        return replace(self, head=auto_head(config, self.pooling, self.layer_weights))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainOptions":
@@ -369,6 +376,7 @@ def auto_head(config: Config, pooling: str = "mean", layer_weights: bool = True)
 def check_head(config: Config, options: TrainOptions) -> None:
     """ValueError naming the option when the head cannot train with this configuration's
     backbone: the linear head is fitted on a frozen backbone, or probed first (LP-FT)."""
+    options = options.for_config(config)
     if options.head == "linear" and not is_frozen(config.adaptation) \
             and options.head_init != "probe":
         raise ValueError(f"head='linear' is fitted on cached features of a frozen backbone; "
@@ -405,7 +413,7 @@ def fit(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     validation UA in the phase text: "epoch: loss ..."); counts increase within a phase; an
     LP-FT refit repeats them as "refit features", "refit epoch".
     Without one, `options.progress` draws a bar on stderr; by default nothing is printed."""
-    opt = options or TrainOptions()
+    opt = (options or TrainOptions()).for_config(config)
     # without the caller's, this fit's own: the LP-FT probes, the selection run and the refit
     # share one frozen encoder, one decoding of each clip and one feature extraction per clip
     encoders = {} if encoders is None else encoders
