@@ -7,7 +7,8 @@
    (before layer 0, after layer 2, on the output); and base with a 15 s window and with stride 2,
    so that the scaling-law fit has points off the centre for both models.
 2. SER (when an emotion manifest is given or ../shared/data/emotion_sample exists): the clip
-   duration (xT) swept for a frozen tiny.en encoder + linear head (head: auto) over actor-disjoint folds.
+   duration (xT) swept for a frozen tiny.en encoder + linear head (head: auto) over
+   actor-disjoint folds.
 3. The report (HTML + Markdown + plots) and the recommendation under the given limits.
 
 All results go into one SQLite store in the output folder; running the demo again resumes it.
