@@ -151,3 +151,27 @@ def test_head_auto_is_made_concrete_per_configuration(synthetic_manifest, tiny_w
     linear = estimate(frozen, n_classes=len(ds.labels), head="linear").total / 1e9
     mlp = estimate(frozen, n_classes=len(ds.labels), head="mlp").total / 1e9
     assert linear != mlp and all(r.gflops == pytest.approx(linear) for r in res)
+
+
+def test_a_selection_that_cannot_run_says_what_it_did_instead(synthetic_manifest, tiny_whisper):
+    from speechbudget.axes import Config
+    from speechbudget.tasks.ser.data import load_dataset
+    from speechbudget.tasks.ser.train import fit
+
+    ds = load_dataset(synthetic_manifest)
+    by_actor = {}
+    for c in ds.items:
+        by_actor.setdefault(c.speaker, []).append(c.id)
+    one, other = sorted(by_actor)[:2]
+    config = Config(task="ser", model="tiny.en", window=1.0)
+    # one training actor and no refit: no grouped CV possible -> the validation fold chooses
+    opts = TrainOptions(head="linear", linear_select="actors", refit=False, progress=False)
+    with pytest.warns(UserWarning, match=r"by 'actors'.*1 actor.*chosen by 'validation' instead"):
+        res = fit(config, ds, by_actor[one], by_actor[other], opts, source=str(tiny_whisper))
+    assert res.history[-1]["selection"] == "validation"
+    # no validation clips: the grid's middle C, and it says so
+    with pytest.warns(UserWarning, match=r"by 'validation'.*using C = 0.03, the grid's middle"):
+        res = fit(config, ds, by_actor[one], (), TrainOptions(head="linear", progress=False),
+                  source=str(tiny_whisper))
+    assert res.history[-1] == {"C": 0.03, "refit_rows": len(by_actor[one]), "selection": "none",
+                               "at_edge": False}

@@ -218,7 +218,9 @@ def prefix_blockers(config: Config, options: TrainOptions, is_whisper: bool) -> 
     from speechbudget.adaptation import frozen_prefix
 
     j = frozen_prefix(config.adaptation, config.arch.encoder_layers)
-    why = []
+    why: list[str] = []
+    if not 0 < j < config.arch.encoder_layers:
+        return why  # no frozen prefix below a trained layer: nothing to cache, nothing in the way
     if not is_whisper:
         why.append(f"backbone {config.model!r} is not a Whisper encoder")
     if options.pooling != "mean":
@@ -230,15 +232,12 @@ def prefix_blockers(config: Config, options: TrainOptions, is_whisper: bool) -> 
 
 
 def _warn_uncached(config: Config, opt: TrainOptions, is_whisper: bool) -> None:
-    """Centre crops and `cache_prefix` asked for a cached prefix that this run cannot use."""
+    """Centre crops and `cache_prefix` ask for a cached prefix: say why this run has none (nothing
+    to say when the bottom layer trains, so that there is no frozen prefix)."""
     import warnings
 
-    from speechbudget.adaptation import frozen_prefix
-
-    if frozen_prefix(config.adaptation, config.arch.encoder_layers) == 0:
-        return  # the bottom layer trains: there is no frozen prefix to cache
     why = prefix_blockers(config, opt, is_whisper)
-    if why:
+    if opt.train_crop == "center" and opt.cache_prefix and why:
         warnings.warn(f"{config.label}: the frozen layers below the first that trains are not "
                       f"cached ({'; '.join(why)}); every step runs the whole backbone "
                       "(same result, more time)", stacklevel=3)
@@ -460,7 +459,7 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     frozen = is_frozen(config.adaptation)
     y = torch.tensor([labels.index(c.label) for c in train_clips], device=dev)
     j = prefix_layer(config, opt, model.backbone.is_whisper) if not frozen else 0
-    if not frozen and not j and opt.train_crop == "center" and opt.cache_prefix:
+    if not frozen and not j:
         _warn_uncached(config, opt, model.backbone.is_whisper)
     feature_ids = frozenset(c.id for c in train_clips + (val_clips if frozen or j else []))
     if j:  # one frozen pass: every clip's layer means (the probe's too) and layer j's input
@@ -610,6 +609,14 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
         choice = linear_select.by_validation(opt.linear_c, xtr, ytr, xva, yva, labels, opt.seed)
         if not opt.refit:
             clf = choice.model
+    if len(opt.linear_c) > 1 and (choice is None or choice.method != opt.linear_select):
+        import warnings
+        warnings.warn(f"linear head: C cannot be chosen by {opt.linear_select!r} here "
+                      f"({len({c.speaker for c in fit_clips})} actor(s), {len(val_clips)} "
+                      f"validation clip(s)); "
+                      + (f"chosen by {choice.method!r} instead" if choice else
+                         f"using C = {opt.linear_c[len(opt.linear_c) // 2]:g}, the grid's middle"),
+                      stacklevel=4)
     passes = choice.rows if choice else 0
     best_c = choice.c if choice else opt.linear_c[len(opt.linear_c) // 2]
     if clf is None:
