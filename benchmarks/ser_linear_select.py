@@ -5,13 +5,23 @@
 For each backbone x duration (frozen), on the same actor-disjoint folds as ser_axes.py (test fold k,
 validation fold k+1, the rest trains) and the same cached features, three ways of choosing the
 linear head's C side by side, each then refitted on training + validation actors:
-  validation      the UA on the validation fold (the old default), grid TrainOptions.linear_c
-  actors          grouped 5-fold cross-validation over the training + validation actors, same grid
-  actors-wide     the same over --wide-grid
+  validation          the UA on the validation fold (the default), grid TrainOptions.linear_c
+  actors              grouped 5-fold cross-validation over the training + validation actors,
+                      same grid, UA of the pooled out-of-fold predictions
+  actors-wide         the same over --wide-grid
+  validation-logloss  as validation, scored by the class-balanced log-loss (linear_score)
+  actors-logloss      as actors, scored by the class-balanced log-loss
 and the reference of ser_axes.py / ser_duration.py (standardised LR, C = 0.1, training +
 validation actors). Paired 95% bootstrap CIs over the same test clips: each variant - reference,
 and each variant - validation. Nothing is chosen on a test fold.
 Writes benchmarks/results/<name>.{json,md}.
+
+Decision rules, written before each run. Session 12 (actors-wide): it becomes the default only if
+its mean UA over the cells is at least validation's and it is below the reference in no more
+cells; it was not. Session 13 (validation-logloss, the only candidate): linear_score="log-loss"
+becomes the default only if validation-logloss's mean UA over the cells is at least validation's
+AND it is below the reference in fewer cells than validation; otherwise "ua" stays the default.
+actors-logloss is reported, not a candidate.
 """
 from __future__ import annotations
 
@@ -51,7 +61,10 @@ def main() -> None:
     base = TrainOptions(head="linear", progress=False, seed=args.seed)
     heads = {"validation": replace(base, linear_select="validation"),
              "actors": replace(base, linear_select="actors"),
-             "actors-wide": replace(base, linear_select="actors", linear_c=wide)}
+             "actors-wide": replace(base, linear_select="actors", linear_c=wide),
+             "validation-logloss": replace(base, linear_select="validation",
+                                           linear_score="log-loss"),
+             "actors-logloss": replace(base, linear_select="actors", linear_score="log-loss")}
     labels = list(ds.labels)
     cache, encoders, rows = {}, {}, []
     t_start, cpu_start = time.perf_counter(), time.process_time()
@@ -90,6 +103,8 @@ def _ci(ci) -> str:
 
 def markdown(out: dict) -> list[str]:
     m = out["machine"]
+    names = list(out["rows"][0]["variants"]) if out["rows"] else []
+    others = [h for h in names if h != "validation"]
     lines = [
         "# The linear SER head's choice of C against the fixed-C reference", "",
         f"{out['n_clips']} clips, {out['n_speakers']} actors, actor-disjoint folds (test fold k, "
@@ -100,33 +115,32 @@ def markdown(out: dict) -> list[str]:
             f"--{k.replace('_', '-')} {v}" for k, v in out["args"].items()) + "`", "",
         f"Grids: default {out['grids']['default']}, wide {out['grids']['wide']}. "
         "validation = C by the validation fold's UA; actors = C by grouped 5-fold cross-validation "
-        "over the training + validation actors; each refitted on training + validation actors. "
+        "over the training + validation actors; -logloss = the same choice scored by the "
+        "class-balanced log-loss instead of UA; each refitted on training + validation actors. "
         "ref = LR with C = 0.1 on the same features and actors. CIs: paired bootstrap over the "
         "same test clips.", "",
-        "| backbone | D s | ref UA | validation UA | actors UA | actors-wide UA | "
-        "validation - ref | actors - ref | actors-wide - ref | actors - validation | "
-        "actors-wide - validation |", "|---" * 11 + "|"]
-    below = {h: 0 for h in out["rows"][0]["variants"]} if out["rows"] else {}
+        "| backbone | D s | ref UA | " + " | ".join(f"{h} UA" for h in names) + " | "
+        + " | ".join(f"{h} - ref" for h in names) + " | "
+        + " | ".join(f"{h} - validation" for h in others) + " |",
+        "|---" * (3 + 2 * len(names) + len(others)) + "|"]
+    below = {h: 0 for h in names}
     for r in out["rows"]:
         v = r["variants"]
         for h in v:
             below[h] += v[h]["ua"] < r["ref_ua"]
         lines.append(
             f"| {r['model']} | {r['duration_s']:g} | {r['ref_ua']:.3f} | "
-            + " | ".join(f"{v[h]['ua']:.3f}" for h in ("validation", "actors", "actors-wide"))
-            + " | " + " | ".join(_ci(v[h]["minus_ref_ci"])
-                                 for h in ("validation", "actors", "actors-wide"))
-            + " | " + " | ".join(_ci(v[h]["minus_validation_ci"])
-                                 for h in ("actors", "actors-wide")) + " |")
+            + " | ".join(f"{v[h]['ua']:.3f}" for h in names)
+            + " | " + " | ".join(_ci(v[h]["minus_ref_ci"]) for h in names)
+            + " | " + " | ".join(_ci(v[h]["minus_validation_ci"]) for h in others) + " |")
     lines += ["", "Cells below the reference's UA: " + ", ".join(
         f"{h} {n} of {len(out['rows'])}" for h, n in below.items()) + ".", "",
-        "| backbone | D s | C chosen per fold: validation | actors | actors-wide |",
-        "|---|---|---|---|---|"]
+        "| backbone | D s | C chosen per fold: " + " | ".join(names) + " |",
+        "|---" * (2 + len(names)) + "|"]
     for r in out["rows"]:
         v = r["variants"]
         lines.append(f"| {r['model']} | {r['duration_s']:g} | " + " | ".join(
-            ", ".join(f"{c:g}" for c in v[h]["c_chosen"])
-            for h in ("validation", "actors", "actors-wide")) + " |")
+            ", ".join(f"{c:g}" for c in v[h]["c_chosen"]) for h in names) + " |")
     mean = {h: float(np.mean([r["variants"][h]["ua"] for r in out["rows"]]))
             for h in below} if out["rows"] else {}
     lines += ["", "Mean UA over the cells: " + ", ".join(f"{h} {u:.4f}" for h, u in mean.items())

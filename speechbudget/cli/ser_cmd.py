@@ -117,6 +117,9 @@ def train_cmd(
     linear_select: str = typer.Option("validation", "--linear-select", help="--head linear: "
                                       "choose C by the validation fold's UA (validation) or by "
                                       "cross-validation over the training actors (actors)"),
+    linear_score: str = typer.Option("ua", "--linear-score", help="--head linear: what the "
+                                     "choice of C maximises: the held-out UA (ua) or minus the "
+                                     "class-balanced log-loss (log-loss)"),
     head_init: str = typer.Option("random", "--head-init", help="random | probe (LP-FT: fit the "
                                   "head on the frozen backbone first, then fine-tune both with "
                                   "--backbone-lr; the probe is early stopping's epoch 0)"),
@@ -161,7 +164,8 @@ def train_cmd(
         options = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr,
                                backbone_lr=backbone_lr, seed=seed, pooling=pooling,
                                layer_weights=layer_weights, head=head, head_init=head_init,
-                               train_crop=train_crop, linear_select=linear_select)
+                               train_crop=train_crop, linear_select=linear_select,
+                               linear_score=linear_score)
         check_head(config, options)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None

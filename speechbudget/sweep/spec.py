@@ -72,7 +72,7 @@ TASK_OPTIONS: dict[str, dict[str, tuple]] = {
             "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),
             "layer_weights": (bool,), "dropout": _NUM, "train_crop": (str,),
             "eval_batch_size": (int,), "progress": (bool,), "head": (str,), "linear_c": _NUM,
-            "linear_select": (str,), "linear_cv_folds": (int,),
+            "linear_select": (str,), "linear_cv_folds": (int,), "linear_score": (str,),
             "head_init": (str,), "probe_epochs": (int,), "refit": (bool,),
             "cache_prefix": (bool,)},
 }

@@ -53,9 +53,11 @@ def test_grouped_cross_validation_never_scores_an_actor_it_trained_on(monkeypatc
         trained = set(xs[:, 0].tolist())
 
         class Spy:
-            def predict(self, xt):
+            classes_ = clf.classes_
+
+            def predict_proba(self, xt):
                 seen.append((trained, set(xt[:, 0].tolist())))
-                return clf.predict(xt)
+                return clf.predict_proba(xt)
         return Spy(), rows
 
     monkeypatch.setattr(linear_select, "fit_logreg", spy)
@@ -175,3 +177,37 @@ def test_a_selection_that_cannot_run_says_what_it_did_instead(synthetic_manifest
                   source=str(tiny_whisper))
     assert res.history[-1] == {"C": 0.03, "refit_rows": len(by_actor[one]), "selection": "none",
                                "at_edge": False}
+
+
+def test_balanced_log_loss_by_hand():
+    refs = ["a", "a", "b"]
+    proba = np.array([[0.5, 0.5], [0.25, 0.75], [0.1, 0.9]])
+    # class a: mean(-log .5, -log .25); class b: -log .9; then the mean over the two classes
+    want = ((-np.log(0.5) - np.log(0.25)) / 2 - np.log(0.9)) / 2
+    assert linear_select.balanced_log_loss(refs, proba, ["a", "b"]) == pytest.approx(want)
+    # a class the model never saw has p = 0, clipped to 1e-15
+    assert linear_select.balanced_log_loss(["c"], proba[:1], ["a", "b"]) == pytest.approx(
+        -np.log(1e-15))
+
+
+@pytest.mark.parametrize("how", ["validation", "actors"])
+def test_log_loss_score_picks_the_c_of_the_lowest_held_out_log_loss(how):
+    x, y, g = _data()
+    grid = (0.001, 0.01, 0.1, 1.0)
+    if how == "validation":
+        va = np.array([a in ("actor0", "actor1") for a in g])
+        choice = linear_select.by_validation(grid, x[~va], list(np.asarray(y)[~va]), x[va],
+                                             list(np.asarray(y)[va]), LABELS, 0, "log-loss")
+        key = "val"
+    else:
+        choice = linear_select.by_actors(grid, x, y, g, LABELS, 0, cv_folds=3, score="log-loss")
+        key = "cv"
+    losses = {h["C"]: h[f"{key}_log_loss"] for h in choice.history}
+    assert choice.c == min(losses, key=losses.get)
+    assert len(set(losses.values())) == len(grid)   # a continuous score: no ties here
+    assert all(f"{key}_ua" in h for h in choice.history)
+
+
+def test_an_unknown_score_names_the_field():
+    with pytest.raises(ValueError, match="linear_score='auc'"):
+        TrainOptions(linear_score="auc")

@@ -5,7 +5,13 @@
                       k = min(cv_folds, number of actors) folds, no actor in two folds (GroupKFold)
                       for C in grid: for each fold: fit on the other folds, predict this one
                                      UA of the pooled out-of-fold predictions
-    choice:           the highest UA; among equal UAs the smallest C (the strongest regularisation)
+    choice:           the best score; among equal scores the smallest C (the strongest
+                      regularisation)
+    score "ua":       the UA of the held-out predictions (thresholded: on a few actors' clips it
+                      moves in steps and ties are common, and ties go to the smallest C)
+    score "log-loss": minus the class-balanced log-loss of the held-out probabilities,
+                      -mean_k mean_{i: y_i = k} log p(y_i | x_i), p clipped at 1e-15 (a proper,
+                      continuous score weighted per class as UA is, so it rarely ties)
 
 "actors" scores every candidate on every actor the head may train on, one actor group at a time,
 instead of on one validation split of a few actors, so a choice rests on more held-out speakers.
@@ -26,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 SELECTIONS = ("validation", "actors")
+SCORES = ("ua", "log-loss")
 
 
 def fit_logreg(c: float, x: np.ndarray, y: Sequence[str], seed: int):
@@ -68,7 +75,7 @@ class Choice:
 
 
 def _best(scored: list[tuple[float, float]]) -> float:
-    """(C, UA) pairs -> the C of the highest UA, the smallest C among ties."""
+    """(C, score) pairs -> the C of the highest score, the smallest C among ties."""
     top = max(ua for _, ua in scored)
     return min(c for c, ua in scored if ua == top)
 
@@ -78,15 +85,38 @@ def _ua(refs: Sequence[str], preds: Sequence[str], labels: Sequence[str]) -> flo
     return ser_metrics(list(refs), list(preds), list(labels)).ua
 
 
-def by_validation(grid: Sequence[float], xtr, ytr, xva, yva, labels, seed: int) -> Choice:
+def balanced_log_loss(refs: Sequence[str], proba: np.ndarray, classes: Sequence[str]) -> float:
+    """Class-balanced log-loss: the mean over the classes present in refs of the mean
+    -log p(ref | x) of their rows; proba [n, len(classes)], a ref outside classes has p = 0."""
+    col = {c: i for i, c in enumerate(classes)}
+    p = np.array([proba[i, col[r]] if r in col else 0.0 for i, r in enumerate(refs)])
+    nll = -np.log(np.clip(p, 1e-15, 1.0))
+    refs = np.asarray(refs, dtype=object)
+    return float(np.mean([nll[refs == k].mean() for k in dict.fromkeys(refs)]))
+
+
+def _score(score: str, refs, preds, proba, classes, labels) -> float:
+    if score == "ua":
+        return _ua(refs, preds, labels)
+    return -balanced_log_loss(refs, proba, classes)
+
+
+def _record(refs, preds, proba, classes, labels, prefix: str) -> dict[str, float]:
+    return {f"{prefix}_ua": _ua(refs, preds, labels),
+            f"{prefix}_log_loss": balanced_log_loss(refs, proba, classes)}
+
+
+def by_validation(grid: Sequence[float], xtr, ytr, xva, yva, labels, seed: int,
+                  score: str = "ua") -> Choice:
     fits, scored, choice = {}, [], Choice(c=0.0, method="validation")
     for c in grid:
         clf, rows = fit_logreg(c, xtr, ytr, seed)
         choice.rows += rows
-        pred = list(clf.predict(xva))
+        proba = clf.predict_proba(xva)
+        pred = list(clf.classes_[proba.argmax(1)])
         fits[c] = (clf, pred)
-        scored.append((c, _ua(yva, pred, labels)))
-        choice.history.append({"C": c, "val_ua": scored[-1][1]})
+        scored.append((c, _score(score, yva, pred, proba, clf.classes_, labels)))
+        choice.history.append({"C": c, **_record(yva, pred, proba, clf.classes_, labels, "val")})
     choice.c = _best(scored)
     choice.model, choice.preds = fits[choice.c]
     choice.refs = list(yva)
@@ -94,7 +124,7 @@ def by_validation(grid: Sequence[float], xtr, ytr, xva, yva, labels, seed: int) 
 
 
 def by_actors(grid: Sequence[float], x, y, actors: Sequence[str], labels, seed: int,
-              cv_folds: int = 5) -> Choice | None:
+              cv_folds: int = 5, score: str = "ua") -> Choice | None:
     """Grouped cross-validation over the actors of the rows; None with fewer than two actors."""
     from sklearn.model_selection import GroupKFold
 
@@ -103,16 +133,21 @@ def by_actors(grid: Sequence[float], x, y, actors: Sequence[str], labels, seed: 
         return None
     y = np.asarray(y, dtype=object)
     splits = list(GroupKFold(n_splits=k).split(x, y, list(actors)))
+    classes = sorted(set(y))
     scored, preds, choice = [], {}, Choice(c=0.0, method="actors", refs=list(y))
     for c in grid:
         pred = np.empty(len(y), dtype=object)
+        proba = np.zeros((len(y), len(classes)))
         for tr, te in splits:
             clf, rows = fit_logreg(c, x[tr], y[tr], seed)
             choice.rows += rows
-            pred[te] = clf.predict(x[te])
+            p = clf.predict_proba(x[te])
+            pred[te] = clf.classes_[p.argmax(1)]
+            proba[np.ix_(te, [classes.index(k) for k in clf.classes_])] = p
         preds[c] = list(pred)
-        scored.append((c, _ua(y, preds[c], labels)))
-        choice.history.append({"C": c, "cv_ua": scored[-1][1], "cv_folds": k})
+        scored.append((c, _score(score, y, preds[c], proba, classes, labels)))
+        choice.history.append({"C": c, **_record(y, preds[c], proba, classes, labels, "cv"),
+                               "cv_folds": k})
     choice.c = _best(scored)
     choice.preds = preds[choice.c]
     return choice

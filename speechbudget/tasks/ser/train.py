@@ -71,6 +71,7 @@ class TrainOptions:
     linear_c: tuple[float, ...] = LINEAR_C_GRID  # inverse L2 strengths tried
     linear_select: str = "validation"  # how C is chosen: "validation" UA, or "actors" (grouped CV)
     linear_cv_folds: int = 5    # "actors": folds of actors (fewer with fewer actors)
+    linear_score: str = "ua"    # what the choice of C maximises: held-out "ua" or "log-loss"
     head_init: str = "random"   # "probe": LP-FT for a training backbone (see the module text)
     probe_epochs: int = 60      # epochs of an MLP probe (head_init "probe")
     refit: bool = True          # after choosing on validation: refit on training + validation
@@ -94,6 +95,10 @@ class TrainOptions:
         if self.linear_select not in SELECTIONS:
             raise ValueError(f"linear_select={self.linear_select!r}: expected one of "
                              f"{', '.join(SELECTIONS)}")
+        from speechbudget.tasks.ser.linear_select import SCORES
+        if self.linear_score not in SCORES:
+            raise ValueError(f"linear_score={self.linear_score!r}: expected one of "
+                             f"{', '.join(SCORES)}")
         if int(self.linear_cv_folds) < 2:
             raise ValueError(f"linear_cv_folds={self.linear_cv_folds!r}: expected an integer >= 2")
         if self.head_init not in HEAD_INITS:
@@ -575,8 +580,8 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
     """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
     weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
     regularisation C is chosen among `opt.linear_c` (tasks.ser.linear_select): by "validation",
-    the UA on the validation clips; by "actors", grouped cross-validation over the actors of the
-    clips it will be fitted on. With `opt.refit` the chosen C is fitted on training + validation
+    the score (`opt.linear_score`: UA or log-loss) on the validation clips; by "actors", grouped
+    cross-validation over the actors of the clips it will be fitted on. With `opt.refit` the chosen C is fitted on training + validation
     clips; without it (an LP-FT probe) on the training clips only, the validation clips never
     seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
     passes over the training clips (sum of iterations x rows / training clips), for
@@ -604,9 +609,10 @@ def _fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_cli
     if len(opt.linear_c) > 1 and opt.linear_select == "actors":
         choice = linear_select.by_actors(opt.linear_c, xfit, [c.label for c in fit_clips],
                                          [c.speaker for c in fit_clips], labels, opt.seed,
-                                         opt.linear_cv_folds)
+                                         opt.linear_cv_folds, opt.linear_score)
     if choice is None and len(opt.linear_c) > 1 and val_clips:
-        choice = linear_select.by_validation(opt.linear_c, xtr, ytr, xva, yva, labels, opt.seed)
+        choice = linear_select.by_validation(opt.linear_c, xtr, ytr, xva, yva, labels, opt.seed,
+                                             opt.linear_score)
         if not opt.refit:
             clf = choice.model
     if len(opt.linear_c) > 1 and (choice is None or choice.method != opt.linear_select):
