@@ -40,8 +40,10 @@ from speechbudget.machine import machine_info
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.metrics import fit_training_gflops, flops_for, ser_metrics
 from speechbudget.tasks.ser.runner import fold_splits
-from speechbudget.tasks.ser.train import TrainOptions, build_model, cached_features, fit, \
-    predict_logits, read_clips
+from speechbudget.tasks.ser.features import cached_features, predict_logits, read_clips
+from speechbudget.tasks.ser.model import build_model
+from speechbudget.tasks.ser.options import TrainOptions
+from speechbudget.tasks.ser.train import fit
 
 REPO = Path(__file__).resolve().parents[1]
 

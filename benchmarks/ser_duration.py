@@ -30,8 +30,10 @@ from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.metrics import flops_for, ser_metrics
 from speechbudget.tasks.ser.runner import SerTask, fold_splits
-from speechbudget.tasks.ser.train import (TrainOptions, build_model, cached_features, fit,
-                                          predict_logits, read_clips)
+from speechbudget.tasks.ser.features import cached_features, predict_logits, read_clips
+from speechbudget.tasks.ser.model import build_model
+from speechbudget.tasks.ser.options import TrainOptions
+from speechbudget.tasks.ser.train import fit
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,8 +27,9 @@ from speechbudget.machine import machine_info
 from speechbudget.tasks.ser import linear_select
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.runner import fold_splits
-from speechbudget.tasks.ser.train import LINEAR_C_GRID, TrainOptions, build_model, \
-    cached_features, read_clips
+from speechbudget.tasks.ser.features import cached_features, read_clips
+from speechbudget.tasks.ser.model import build_model
+from speechbudget.tasks.ser.options import LINEAR_C_GRID, TrainOptions
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -40,7 +40,7 @@ from speechbudget.axes import Config
 from speechbudget.machine import machine_info
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.metrics import ser_metrics
-from speechbudget.tasks.ser.train import LINEAR_C_GRID, TrainOptions
+from speechbudget.tasks.ser.options import LINEAR_C_GRID, TrainOptions
 
 REPO = Path(__file__).resolve().parents[1]
 

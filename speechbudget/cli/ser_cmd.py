@@ -150,7 +150,7 @@ def train_cmd(
         model = arch or model
     from speechbudget.axes import Adaptation, Config, ConfigError
     from speechbudget.tasks.ser.runner import train
-    from speechbudget.tasks.ser.train import TrainOptions, check_head
+    from speechbudget.tasks.ser.options import TrainOptions, check_head
 
     try:
         adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,

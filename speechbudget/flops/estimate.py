@@ -49,7 +49,7 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
     ASR `no_speech_head`: the prompt pass also computes the LM head at the <|startoftranscript|>
     position (for the no-speech probability), one more row per window and beam.
     SER head options as `tasks.ser.heads.SerHead`: `pooling`, `layer_weights` (learned weighted
-    sum of all hidden states, on by default as in tasks.ser.train.TrainOptions)."""
+    sum of all hidden states, on by default as in tasks.ser.options.TrainOptions)."""
     arch = get_architecture(config.model)
     dims = arch.dims
     out: dict[str, float] = {}

@@ -488,7 +488,7 @@ def task_option_schema_matches_the_tasks(tmp, cli):
     from speechbudget.sweep.spec import TASK_OPTIONS
     from speechbudget.tasks.asr.runner import AsrTask
     from speechbudget.tasks.ser.runner import SerTask
-    from speechbudget.tasks.ser.train import TrainOptions
+    from speechbudget.tasks.ser.options import TrainOptions
     asr = set(inspect.signature(AsrTask).parameters)
     ser = {k for k, v in inspect.signature(SerTask).parameters.items()
            if v.kind is not v.VAR_KEYWORD} | {f.name for f in dataclasses.fields(TrainOptions)}

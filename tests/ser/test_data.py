@@ -10,7 +10,7 @@ import soundfile as sf
 from speechbudget.audio import AudioError
 from speechbudget.tasks.ser.data import (LABELS, DatasetError, check_disjoint, crop_or_pad,
                                          load_dataset, load_manifest, read_clip, speaker_folds)
-from speechbudget.tasks.ser.train import read_clips
+from speechbudget.tasks.ser.features import read_clips
 
 
 def _wav(path, seconds=0.5):

@@ -12,8 +12,10 @@ from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.heads import SerHead
 from speechbudget.tasks.ser.runner import train
-from speechbudget.tasks.ser.train import TrainOptions, fit, load_checkpoint, predict_logits, \
-    read_clips
+from speechbudget.tasks.ser.checkpoint import load_checkpoint
+from speechbudget.tasks.ser.features import predict_logits, read_clips
+from speechbudget.tasks.ser.options import TrainOptions
+from speechbudget.tasks.ser.train import fit
 
 
 def test_linear_head_full_and_cached_paths_agree():

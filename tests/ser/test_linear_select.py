@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from speechbudget.tasks.ser import linear_select
-from speechbudget.tasks.ser.train import TrainOptions
+from speechbudget.tasks.ser.options import TrainOptions
 
 LABELS = ["a", "b", "c"]
 

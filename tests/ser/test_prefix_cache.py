@@ -18,7 +18,9 @@ from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.flops_check import measure_training
 from speechbudget.tasks.ser.metrics import fit_training_gflops
 from speechbudget.tasks.ser.runner import fold_splits
-from speechbudget.tasks.ser.train import TrainOptions, fit, prefix_blockers, prefix_layer
+from speechbudget.tasks.ser.features import prefix_blockers, prefix_layer
+from speechbudget.tasks.ser.options import TrainOptions
+from speechbudget.tasks.ser.train import fit
 
 TOP1 = Adaptation(method="lora", rank=4, lora_top=1)
 

@@ -12,7 +12,8 @@ from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.flops_check import measure_training
 from speechbudget.tasks.ser.metrics import fit_training_gflops
 from speechbudget.tasks.ser.runner import fold_splits
-from speechbudget.tasks.ser.train import TrainOptions, fit
+from speechbudget.tasks.ser.options import TrainOptions
+from speechbudget.tasks.ser.train import fit
 
 LORA = Config(task="ser", model="tiny.en", window=1.0, adaptation=Adaptation(method="lora", rank=2))
 
@@ -123,20 +124,21 @@ def test_linear_head_training_flops_analytic_equals_measured(adaptation):
 def test_lp_ft_decodes_each_clip_once_and_extracts_features_once(synthetic_manifest,
                                                                   tiny_whisper, monkeypatch):
     """Without a caller's stores, the probe, the selection run and the refit share fit's own."""
-    import speechbudget.tasks.ser.train as train_mod
+    import speechbudget.tasks.ser.features as features_mod
+    from speechbudget.tasks.ser.backbone import Backbone
 
     ds, tr, va = _split(synthetic_manifest)
     decoded: list[str] = []
-    real_read = train_mod.read_clip
-    monkeypatch.setattr(train_mod, "read_clip", lambda c: decoded.append(c.id) or real_read(c))
+    real_read = features_mod.read_clip
+    monkeypatch.setattr(features_mod, "read_clip", lambda c: decoded.append(c.id) or real_read(c))
     extracted: list[int] = []
-    real_forward = train_mod.Backbone.forward
+    real_forward = Backbone.forward
 
     def counting_forward(self, waves, n_valid):
         if not torch.is_grad_enabled():  # feature extraction and evaluation, not training steps
             extracted.append(len(n_valid))
         return real_forward(self, waves, n_valid)
-    monkeypatch.setattr(train_mod.Backbone, "forward", counting_forward)
+    monkeypatch.setattr(Backbone, "forward", counting_forward)
     opts = TrainOptions(head="linear", head_init="probe", epochs=1, backbone_lr=1e-12,
                         progress=False)
     res = fit(LORA, ds, tr, va, opts, source=str(tiny_whisper))

@@ -13,7 +13,7 @@ from speechbudget.axes import Config
 from speechbudget.cli import app
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.runner import evaluate, train
-from speechbudget.tasks.ser.train import TrainOptions
+from speechbudget.tasks.ser.options import TrainOptions
 
 
 def _increasing(calls):

@@ -10,7 +10,9 @@ import torch
 from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.runner import SerTask, evaluate, train
-from speechbudget.tasks.ser.train import TrainOptions, load_checkpoint, predict_logits, read_clips
+from speechbudget.tasks.ser.checkpoint import load_checkpoint
+from speechbudget.tasks.ser.features import predict_logits, read_clips
+from speechbudget.tasks.ser.options import TrainOptions
 
 FAST = dict(epochs=15, lr=3e-3, backbone_lr=1e-3, dropout=0.1, progress=False)
 

@@ -103,8 +103,8 @@ def measure_training(config: Config, n_classes: int = 6, *, pooling: str = "mean
     depend on the init), forward and `logits.sum().backward()` counted separately; components
     are prefixed 'forward.' / 'backward.' (the backward's module attribution is FlopCounterMode's).
     `cached_prefix` = j > 0: the frozen pass to layer j counted apart ('features.'), then the
-    step from layer j's input as `tasks.ser.train` runs it (`encode_layers_from`, per-layer
-    means, `SerHead.forward_pooled`)."""
+    step from layer j's input as training runs it (`tasks.ser.features.prefix_logits`:
+    `encode_layers_from`, per-layer means, `SerHead.forward_pooled`)."""
     if config.task != "ser":
         raise ConfigError("task", config.task, "'ser': training FLOPs are defined for SER")
     model = _SerModel(config, n_classes, pooling, layer_weights, head)

@@ -11,7 +11,8 @@
     logits = Linear(256, C)(Dropout(ReLU(Linear(P, 256)(pooled))))          (kind "mlp")
 
 kind "linear" (a regularised linear head, fitted by scikit-learn's LogisticRegression in
-tasks.ser.train): no layer weights, mean pooling, the standardised per-layer means concatenated:
+tasks.ser.linear_head): no layer weights, mean pooling, the standardised per-layer means side by
+side:
     logits = Linear(N * H, C)([pooled_0, ..., pooled_{N-1}])
 """
 from __future__ import annotations

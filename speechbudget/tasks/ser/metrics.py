@@ -65,7 +65,7 @@ def flops_for(config, n_train_clips: int | None = None, epochs: int | None = Non
 
 
 def fit_training_gflops(result, options, n_classes: int) -> float | None:
-    """Training GFLOPs of a fit (a tasks.ser.train.TrainResult trained with `options`), counting
+    """Training GFLOPs of a fit (a tasks.ser.model.TrainResult trained with `options`), counting
     what it ran: the frozen backbone's forward once for every clip it passed through it
     (features, the standardisation statistics, a cached prefix; shared by the LP-FT probe, the
     selection run and the refit: `feature_ids`), plus each run's own epochs (for LP-FT, those of

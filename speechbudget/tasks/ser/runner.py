@@ -19,8 +19,11 @@ from speechbudget.tasks.base import Shard
 from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset, speaker_folds
 from speechbudget.tasks.ser.metrics import SerMetrics, fit_training_gflops, flops_for, \
     ser_metrics
-from speechbudget.tasks.ser.train import FitProgress, TrainOptions, TrainResult, fit, \
-    load_checkpoint, predict_logits, read_clips, save_checkpoint
+from speechbudget.tasks.ser.checkpoint import load_checkpoint, save_checkpoint
+from speechbudget.tasks.ser.features import predict_logits, read_clips
+from speechbudget.tasks.ser.model import TrainResult
+from speechbudget.tasks.ser.options import TrainOptions
+from speechbudget.tasks.ser.train import FitProgress, fit
 
 
 def _check_config(config: Config) -> None:
