@@ -94,9 +94,9 @@ class TrainOptions:
 
 def auto_head(config: Config, pooling: str = "mean", layer_weights: bool = True) -> str:
     """The head `ser train` uses by default: "linear" for a frozen backbone with mean pooling over
-    all layers (it beat the MLP head on held-out actors in all 10 backbone x duration cells of
-    benchmarks/results/ser_axes_default, by 0.004-0.063 UA), else "mlp" (the only head that trains
-    from scratch with an adapted backbone, and the one for other poolings or the last layer)."""
+    all layers (the better head on held-out actors in benchmarks/ser_axes.py's duration table,
+    "linear - MLP"; docs/ser.md), else "mlp" (the only head that trains from scratch with an
+    adapted backbone, and the one for other poolings or the last layer)."""
     if is_frozen(config.adaptation) and pooling == "mean" and layer_weights:
         return "linear"
     return "mlp"
