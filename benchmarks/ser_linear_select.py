@@ -13,7 +13,9 @@ linear head's C side by side, each then refitted on training + validation actors
   actors-logloss      as actors, scored by the class-balanced log-loss
 and the reference of ser_axes.py / ser_duration.py (standardised LR, C = 0.1, training +
 validation actors). Paired 95% bootstrap CIs over the same test clips: each variant - reference,
-and each variant - validation. Nothing is chosen on a test fold.
+and each variant - validation. Pooled over the cells: the mean of (variant - reference) UA over all
+backbone x duration cells, its 95% CI from resampling the test clips jointly (the same clips are
+tested in every cell, so one draw serves all cells). Nothing is chosen on a test fold.
 Writes benchmarks/results/<name>.{json,md}.
 
 Decision rules, written before each run. Session 12 (actors-wide): it becomes the default only if
@@ -66,7 +68,7 @@ def main() -> None:
                                            linear_score="log-loss"),
              "actors-logloss": replace(base, linear_select="actors", linear_score="log-loss")}
     labels = list(ds.labels)
-    cache, encoders, rows = {}, {}, []
+    cache, encoders, rows, all_refs = {}, {}, [], None
     t_start, cpu_start = time.perf_counter(), time.process_time()
     for model in args.models.split(","):
         for d in (float(x) for x in args.durations.split(",")):
@@ -74,8 +76,13 @@ def main() -> None:
             r = run_config(ds, config, heads, list(range(args.folds)), args.folds, args, cache,
                            encoders, reference=True)
             refs, preds = r["refs"], r["preds"]
+            if all_refs is None:
+                all_refs = refs
+            elif refs != all_refs:
+                raise SystemExit("the test clips differ between cells: nothing to pool")
             row = {"model": model, "duration_s": d, "n_test": len(refs),
-                   "ref_ua": ser_metrics(refs, preds["logreg_ref"], labels).ua, "variants": {}}
+                   "ref_ua": ser_metrics(refs, preds["logreg_ref"], labels).ua, "variants": {},
+                   "preds": preds}
             for h in heads:
                 row["variants"][h] = {
                     "ua": r["heads"][h]["ua"], "ua_ci": r["heads"][h]["ua_ci"],
@@ -91,10 +98,46 @@ def main() -> None:
            "n_speakers": len({c.speaker for c in ds.items}), "machine": machine_info(),
            "args": {k: v for k, v in vars(args).items() if k != "audio_store"},
            "grids": {"default": list(LINEAR_C_GRID), "wide": list(wide)}, "rows": rows,
+           "refs": all_refs, "pooled": pooled_minus_ref(all_refs or [], rows, list(heads)),
            "total_wall_s": time.perf_counter() - t_start,
            "total_cpu_s": time.process_time() - cpu_start,
            "load_average_end": os.getloadavg()[0]}
     write_results(REPO / "benchmarks" / "results" / args.name, out, markdown(out))
+
+
+def _ua_draws(y: np.ndarray, hyp: np.ndarray, draws: np.ndarray, n_classes: int) -> np.ndarray:
+    """UA (mean recall over the classes present) of hyp against y on each row of draws [B, n]."""
+    yd, ok = y[draws], (hyp[draws] == y[draws])
+    total = np.stack([(yd == k).sum(1) for k in range(n_classes)], 1)
+    right = np.stack([((yd == k) & ok).sum(1) for k in range(n_classes)], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(total > 0, right / np.maximum(total, 1), np.nan)
+    return np.nanmean(recall, 1)
+
+
+def pooled_minus_ref(refs: list[str], rows: list[dict], variants: list[str], n: int = 1000,
+                     seed: int = 0) -> dict:
+    """Per variant: the mean over cells of UA(variant) - UA(reference), and its 95% percentile
+    CI with the test clips resampled jointly for all cells (draw 0 is the clips as they are)."""
+    if not refs or not rows:
+        return {}
+    classes = sorted(set(refs))
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.array([code[c] for c in refs])
+    rng = np.random.default_rng(seed)
+    draws = np.concatenate([np.arange(len(y))[None], rng.integers(0, len(y), (n, len(y)))])
+
+    def enc(hyp):
+        return np.array([code.get(h, -1) for h in hyp])
+    ref_ua = [_ua_draws(y, enc(r["preds"]["logreg_ref"]), draws, len(classes)) for r in rows]
+    out = {}
+    for v in variants:
+        diff = np.mean([_ua_draws(y, enc(r["preds"][v]), draws, len(classes)) - ref_ua[i]
+                        for i, r in enumerate(rows)], 0)
+        out[v] = {"mean_minus_ref": float(diff[0]),
+                  "ci": [float(np.percentile(diff[1:], 2.5)),
+                         float(np.percentile(diff[1:], 97.5))], "n_cells": len(rows)}
+    return out
 
 
 def _ci(ci) -> str:
@@ -146,6 +189,13 @@ def markdown(out: dict) -> list[str]:
     lines += ["", "Mean UA over the cells: " + ", ".join(f"{h} {u:.4f}" for h, u in mean.items())
               + (f", ref {np.mean([r['ref_ua'] for r in out['rows']]):.4f}." if out["rows"]
                  else ".")]
+    if out.get("pooled"):
+        lines += ["", "Pooled over the cells (the test clips resampled jointly for all cells, "
+                  "1000 draws):", "", "| variant | mean (UA - ref UA) over cells | 95% CI | "
+                  "cells below ref |", "|---|---|---|---|"]
+        for h, p in out["pooled"].items():
+            lines.append(f"| {h} | {p['mean_minus_ref']:+.4f} | {_ci(p['ci'])} | {below[h]} of "
+                         f"{p['n_cells']} |")
     return lines
 
 
