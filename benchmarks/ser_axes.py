@@ -7,7 +7,9 @@
    early stopping on the validation fold) and the linear head (LogisticRegression on the
    standardised concatenated layer means, C chosen on the validation fold, refit on training +
    validation actors); and beside them the logistic-regression reference of ser_duration.py
-   (C = 0.1 fixed, training + validation actors). Paired bootstrap CI of linear - MLP.
+   (C = 0.1 fixed, training + validation actors). Paired bootstrap CIs (speechbudget.paired) of
+   linear - MLP and linear - reference per cell, and pooled over the cells (the mean difference,
+   the clips resampled jointly for all cells: every cell tests the same clips).
 2. xV: token stride --strides at --stride-positions for the best (backbone, duration) of part 1
    (best by the better head's UA), same folds and head: UA vs inference GFLOPs.
 3. (run before 2, so that a run cut short keeps it) Adaptation at --adapt-duration with --adapt-model on the first --adapt-folds fold(s):
@@ -37,6 +39,8 @@ import torch
 from speechbudget.adaptation import full_finetuning
 from speechbudget.axes import Adaptation, Config
 from speechbudget.machine import machine_info
+from speechbudget.paired import corpus_error, pair_items, paired_difference
+from speechbudget.records import ItemResult
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.metrics import fit_training_gflops, flops_for, ser_metrics
 from speechbudget.tasks.ser.runner import fold_splits
@@ -49,21 +53,49 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bootstrap(refs, hyps, other=None, n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap CI of UA over clips (or of UA(hyps) - UA(other), paired)."""
+    """95% CI of UA over clips: alone, a percentile bootstrap (n draws); with `other`, the paired
+    CI of UA(hyps) - UA(other) from speechbudget.paired (the library's paired bootstrap, as the
+    sweep's recommendations use it)."""
+    if other is not None:
+        d = paired_difference(pair_items(_items(refs, hyps), _items(refs, other), "ua"), seed=seed)
+        return -d.ci_high, -d.ci_low   # error(A) - error(B) -> UA(A) - UA(B)
     from sklearn.metrics import balanced_accuracy_score as ba
     import warnings
 
     refs, hyps = np.asarray(refs), np.asarray(hyps)
-    other = None if other is None else np.asarray(other)
     rng = np.random.default_rng(seed)
     vals = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(n):
             i = rng.integers(0, len(refs), len(refs))
-            v = ba(refs[i], hyps[i])
-            vals.append(v - ba(refs[i], other[i]) if other is not None else v)
+            vals.append(ba(refs[i], hyps[i]))
     return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
+def _items(refs, hyps) -> list[ItemResult]:
+    return [ItemResult(item_id=f"{i:06d}", ok=True, prediction=h, reference=r,
+                       errors=int(h != r), n_ref=1) for i, (r, h) in enumerate(zip(refs, hyps))]
+
+
+def pooled_difference(refs, cells_a, cells_b, n: int = 1000, seed: int = 0) -> dict:
+    """The mean over cells of UA(a) - UA(b), where every cell scored the same clips `refs`
+    (cells_a[k], cells_b[k]: predictions of cell k), and its 95% percentile CI from resampling
+    the clips jointly for all cells (one draw serves every cell; UA by speechbudget.paired)."""
+    classes = sorted(set(refs))
+    code = {c: i for i, c in enumerate(classes)}
+    y = np.array([code[c] for c in refs], dtype=float)
+    rng = np.random.default_rng(seed)
+    draws = np.concatenate([np.arange(len(y))[None], rng.integers(0, len(y), (n, len(y)))])
+    yd, ones = y[draws], np.ones(draws.shape)
+
+    def ua(hyp):
+        wrong = np.array([h != r for h, r in zip(hyp, refs)], dtype=float)
+        return 1 - corpus_error(wrong[draws], ones, yd, axis=-1)
+    diff = np.mean([ua(a) - ua(b) for a, b in zip(cells_a, cells_b)], 0)
+    return {"mean": float(diff[0]), "ci": [float(np.percentile(diff[1:], 2.5)),
+                                           float(np.percentile(diff[1:], 97.5))],
+            "n_cells": len(cells_a), "n_clips": len(refs)}
 
 
 def logreg_reference(model, ds, tr, te, audio, cache) -> list[str]:
@@ -323,6 +355,19 @@ def markdown(o: dict) -> str:
                 f"{h['logreg_ref']['ua']:.3f} | {_ci(r['linear_minus_mlp_ci'])} | "
                 f"{_ci(r['linear_minus_ref_ci'])} | {h['linear']['inference_gflops']:.3f} | "
                 f"{', '.join(f'{c:g}' for c in h['linear']['best'])} |")
+        rows = o["frozen"]
+        if all(r["refs"] == rows[0]["refs"] for r in rows):
+            pooled = {k: pooled_difference(rows[0]["refs"], [r["preds"]["linear"] for r in rows],
+                                           [r["preds"][k] for r in rows])
+                      for k in ("logreg_ref", "mlp")}
+            below = sum(r["heads"]["linear"]["ua"] < r["heads"]["logreg_ref"]["ua"] for r in rows)
+            lines += ["", f"Pooled over the {len(rows)} cells (the same {len(rows[0]['refs'])} "
+                      "clips in each; clips resampled jointly for all cells): linear - ref "
+                      f"{pooled['logreg_ref']['mean']:+.4f} (95% CI "
+                      f"{pooled['logreg_ref']['ci'][0]:+.4f} to {pooled['logreg_ref']['ci'][1]:+.4f}"
+                      f"), below the reference in {below} of {len(rows)} cells; linear - MLP "
+                      f"{pooled['mlp']['mean']:+.4f} (95% CI {pooled['mlp']['ci'][0]:+.4f} to "
+                      f"{pooled['mlp']['ci'][1]:+.4f})."]
     if o["stride"]:
         ch = o["stride_choice"]
         lines += ["", f"## Token stride (xV) on {ch['config']}, head {ch['head']} "

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from results_io import write_results
-from ser_axes import bootstrap, grid_arguments, run_config
+from ser_axes import bootstrap, grid_arguments, pooled_difference, run_config
 from speechbudget.axes import Config
 from speechbudget.machine import machine_info
 from speechbudget.tasks.ser.data import load_dataset
@@ -105,39 +105,12 @@ def main() -> None:
     write_results(REPO / "benchmarks" / "results" / args.name, out, markdown(out))
 
 
-def _ua_draws(y: np.ndarray, hyp: np.ndarray, draws: np.ndarray, n_classes: int) -> np.ndarray:
-    """UA (mean recall over the classes present) of hyp against y on each row of draws [B, n]."""
-    yd, ok = y[draws], (hyp[draws] == y[draws])
-    total = np.stack([(yd == k).sum(1) for k in range(n_classes)], 1)
-    right = np.stack([((yd == k) & ok).sum(1) for k in range(n_classes)], 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(total > 0, right / np.maximum(total, 1), np.nan)
-    return np.nanmean(recall, 1)
-
-
-def pooled_minus_ref(refs: list[str], rows: list[dict], variants: list[str], n: int = 1000,
-                     seed: int = 0) -> dict:
-    """Per variant: the mean over cells of UA(variant) - UA(reference), and its 95% percentile
-    CI with the test clips resampled jointly for all cells (draw 0 is the clips as they are)."""
+def pooled_minus_ref(refs: list[str], rows: list[dict], variants: list[str]) -> dict:
+    """Per variant: ser_axes.pooled_difference of the variant against the reference."""
     if not refs or not rows:
         return {}
-    classes = sorted(set(refs))
-    code = {c: i for i, c in enumerate(classes)}
-    y = np.array([code[c] for c in refs])
-    rng = np.random.default_rng(seed)
-    draws = np.concatenate([np.arange(len(y))[None], rng.integers(0, len(y), (n, len(y)))])
-
-    def enc(hyp):
-        return np.array([code.get(h, -1) for h in hyp])
-    ref_ua = [_ua_draws(y, enc(r["preds"]["logreg_ref"]), draws, len(classes)) for r in rows]
-    out = {}
-    for v in variants:
-        diff = np.mean([_ua_draws(y, enc(r["preds"][v]), draws, len(classes)) - ref_ua[i]
-                        for i, r in enumerate(rows)], 0)
-        out[v] = {"mean_minus_ref": float(diff[0]),
-                  "ci": [float(np.percentile(diff[1:], 2.5)),
-                         float(np.percentile(diff[1:], 97.5))], "n_cells": len(rows)}
-    return out
+    return {v: pooled_difference(refs, [r["preds"][v] for r in rows],
+                                 [r["preds"]["logreg_ref"] for r in rows]) for v in variants}
 
 
 def _ci(ci) -> str:
@@ -194,7 +167,7 @@ def markdown(out: dict) -> list[str]:
                   "1000 draws):", "", "| variant | mean (UA - ref UA) over cells | 95% CI | "
                   "cells below ref |", "|---|---|---|---|"]
         for h, p in out["pooled"].items():
-            lines.append(f"| {h} | {p['mean_minus_ref']:+.4f} | {_ci(p['ci'])} | {below[h]} of "
+            lines.append(f"| {h} | {p['mean']:+.4f} | {_ci(p['ci'])} | {below[h]} of "
                          f"{p['n_cells']} |")
     return lines
 
