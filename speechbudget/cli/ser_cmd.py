@@ -182,6 +182,7 @@ def train_cmd(
     if "C" in last:  # the linear head on a frozen backbone: fitted, no epochs
         console.print(f"trainable parameters: {result.trainable_params:,}; linear head, C = "
                       f"{last['C']:g} (chosen by {last.get('selection', 'validation')}"
+                      f"{' ' + last['score'] if last.get('score') not in (None, 'none') else ''}"
                       f"{', at an end of the grid' if last.get('at_edge') else ''})")
     else:
         console.print(f"trainable parameters: {result.trainable_params:,}; best epoch "

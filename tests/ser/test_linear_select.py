@@ -170,13 +170,13 @@ def test_a_selection_that_cannot_run_says_what_it_did_instead(synthetic_manifest
     opts = TrainOptions(head="linear", linear_select="actors", refit=False, progress=False)
     with pytest.warns(UserWarning, match=r"by 'actors'.*1 actor.*chosen by 'validation' instead"):
         res = fit(config, ds, by_actor[one], by_actor[other], opts, source=str(tiny_whisper))
-    assert res.history[-1]["selection"] == "validation"
+    assert res.history[-1]["selection"] == "validation" and res.history[-1]["score"] == "ua"
     # no validation clips: the grid's middle C, and it says so
     with pytest.warns(UserWarning, match=r"by 'validation'.*using C = 0.03, the grid's middle"):
         res = fit(config, ds, by_actor[one], (), TrainOptions(head="linear", progress=False),
                   source=str(tiny_whisper))
     assert res.history[-1] == {"C": 0.03, "refit_rows": len(by_actor[one]), "selection": "none",
-                               "at_edge": False}
+                               "score": "none", "at_edge": False}
 
 
 def test_balanced_log_loss_by_hand():

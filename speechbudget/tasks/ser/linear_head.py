@@ -86,6 +86,7 @@ def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clip
     val = ser_metrics(choice.refs, choice.preds, labels) if choice else None  # held out
     history.append({"C": best_c, "refit_rows": len(xfit),
                     "selection": choice.method if choice else "none",
+                    "score": opt.linear_score if choice else "none",
                     "at_edge": bool(choice and choice.at_edge)})
     return TrainResult(model, history, 0, val, skipped, count_trainable(model), len(train_clips),
                        max(1, math.ceil(passes / len(train_clips))), config=model.config)
