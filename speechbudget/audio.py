@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from speechbudget.geometry import HOP_LENGTH, N_FFT, SAMPLE_RATE  # noqa: F401 (re-exported)
+from speechbudget.geometry import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel frames
 
 

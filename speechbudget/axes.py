@@ -24,8 +24,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
-from speechbudget.geometry import ENCODER_TOKENS_PER_S as ENCODER_FRAMES_PER_S  # noqa: F401
-from speechbudget.geometry import MEL_FRAMES_PER_S  # noqa: F401 (Whisper: 10 ms hop)
+from speechbudget.geometry import ENCODER_TOKENS_PER_S, MEL_FRAMES_PER_S
 
 TASKS = ("asr", "ser")
 POOLS = ("mean", "drop", "attn")
@@ -145,7 +144,7 @@ def parse_window(value: Any) -> float | str:
             raise ConfigError("window", value, "seconds (e.g. 15 or '15s'), encoder frames "
                                                "(e.g. '750f'), or 'dynamic'")
         num = float(m.group(1))
-        return num / ENCODER_FRAMES_PER_S if m.group(2) in ("f", "frames") else num
+        return num / ENCODER_TOKENS_PER_S if m.group(2) in ("f", "frames") else num
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError("window", value, "a number of seconds or 'dynamic'")
     return float(value)
@@ -248,7 +247,7 @@ class Config:
             return
         object.__setattr__(self, "dynamic_margin_s", 1.0)  # meaningless for a fixed window: default
         limit = arch.max_window_s
-        lo = MIN_SER_DURATION_S if self.task == "ser" else 2 / ENCODER_FRAMES_PER_S
+        lo = MIN_SER_DURATION_S if self.task == "ser" else 2 / ENCODER_TOKENS_PER_S
         if not window >= lo or (limit is not None and window > limit):
             hi = f"{limit:g}" if limit is not None else "inf"
             raise ConfigError("window", window, f"seconds in [{lo:g}, {hi}] for {arch.name}")
@@ -299,7 +298,7 @@ class Config:
         """The window used for an utterance of `audio_s` seconds (dynamic: fitted, capped)."""
         if not self.is_dynamic:
             return float(self.window)
-        frames = 2 * int(-(-(audio_s + self.dynamic_margin_s) * ENCODER_FRAMES_PER_S // 1))
+        frames = 2 * int(-(-(audio_s + self.dynamic_margin_s) * ENCODER_TOKENS_PER_S // 1))
         cap = self.arch.max_window_s or float("inf")
         return min(frames / MEL_FRAMES_PER_S, cap)
 

@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechbudget.audio import (SAMPLE_RATE, AudioError, load_audio, log_mel, log_mel_batch,
-                                mel_filters)
+from speechbudget.audio import AudioError, load_audio, log_mel, log_mel_batch, mel_filters
+from speechbudget.geometry import SAMPLE_RATE
 
 
 def _tone(freq: float, seconds: float, sr: int, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from speechbudget.axes import ENCODER_FRAMES_PER_S, Config
+from speechbudget.axes import Config
+from speechbudget.geometry import ENCODER_TOKENS_PER_S
 from speechbudget.records import ConfigMetrics
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -112,7 +113,7 @@ def isoflops_bands(results: Results, width: float = 2.0, edges: list[float] | No
             lo, hi = width ** k, width ** (k + 1)
         pts.setdefault((lo, hi), []).append(BandPoint(
             c, m, float(g), float(e), float(n_params(c.model)), w,
-            ENCODER_FRAMES_PER_S / c.stride))
+            ENCODER_TOKENS_PER_S / c.stride))
     bands = []
     for (lo, hi), ps in sorted(pts.items()):
         if len(ps) < min_points:

@@ -21,7 +21,7 @@ from speechbudget.flops import wav2vec2 as w2v
 from speechbudget.flops import whisper as wh
 from speechbudget.flops.report import FlopsReport
 
-from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE  # noqa: F401 (re-exported)
+from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 
 # Text tokens per second of speech: tiny.en BPE tokens of the bundled LibriSpeech transcripts
 # (data/librispeech_sample, 40 utterances, 352.8 s), sentence-cased with a final period to look

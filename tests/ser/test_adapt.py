@@ -7,8 +7,8 @@ from transformers import WhisperConfig
 from transformers.models.whisper.modeling_whisper import WhisperEncoder
 
 from speechbudget.axes import Adaptation
-from speechbudget.tasks.ser.adapt import (apply_adaptation, count_trainable, dama_frozen_basis,
-                                          dama_ranks)
+from speechbudget.adaptation import dama_frozen_basis, dama_ranks
+from speechbudget.tasks.ser.adapt import apply_adaptation, count_trainable
 
 D, FFN, L = 32, 64, 6
 

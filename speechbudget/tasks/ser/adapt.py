@@ -21,9 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from speechbudget.adaptation import (DAMA_FROZEN_BELOW, DAMA_INIT, DAMA_MIN_RANK,  # noqa: F401
-                                     DAMA_POWER, DamaPlan, dama_frozen_basis, dama_plan,
-                                     dama_profile, dama_ranks)
+from speechbudget.adaptation import DAMA_INIT, dama_plan
 from speechbudget.axes import WAVLM_ATTENTION_PROJECTIONS, Adaptation
 
 # ---- applying an adaptation to an encoder module ----------------------------------------------

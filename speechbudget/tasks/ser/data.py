@@ -15,7 +15,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from speechbudget.audio import SAMPLE_RATE, AudioError, load_audio
+from speechbudget.audio import AudioError, load_audio
+from speechbudget.geometry import SAMPLE_RATE
 
 LABELS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 MIN_CLIP_S = 0.1  # shorter clips are recorded as skipped, not padded into nonsense
