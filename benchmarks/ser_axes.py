@@ -58,7 +58,7 @@ def bootstrap(refs, hyps, other=None, n: int = 1000, seed: int = 0) -> tuple[flo
     sweep's recommendations use it)."""
     if other is not None:
         d = paired_difference(pair_items(_items(refs, hyps), _items(refs, other), "ua"), seed=seed)
-        return -d.ci_high, -d.ci_low   # error(A) - error(B) -> UA(A) - UA(B)
+        return 0.0 - d.ci_high, 0.0 - d.ci_low   # error(A) - error(B) -> UA(A) - UA(B)
     from sklearn.metrics import balanced_accuracy_score as ba
     import warnings
 
@@ -324,7 +324,7 @@ def main() -> None:
 
 
 def _ci(ci) -> str:
-    return f"{ci[0]:.3f}-{ci[1]:.3f}"
+    return f"{ci[0] + 0.0:.3f} to {ci[1] + 0.0:.3f}"   # + 0.0: no "-0.000" for a zero bound
 
 
 def markdown(o: dict) -> str:
