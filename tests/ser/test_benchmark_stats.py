@@ -1,0 +1,46 @@
+"""The statistics of benchmarks/ser_axes.py: the paired CI has UA's sign (A better: above 0) and
+the pooled difference is the mean over cells of the UA differences, its CI from joint draws."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+ser_axes = pytest.importorskip("ser_axes")
+
+LABELS = list("abcdef")
+
+
+def _noisy(refs, p_wrong, rng):
+    return [LABELS[rng.integers(6)] if rng.random() < p_wrong else r for r in refs]
+
+
+def test_the_paired_ci_is_of_ua_a_minus_ua_b():
+    rng = np.random.default_rng(0)
+    refs = [LABELS[i] for i in rng.integers(0, 6, 300)]
+    good, bad = _noisy(refs, 0.1, rng), _noisy(refs, 0.6, rng)
+    lo, hi = ser_axes.bootstrap(refs, good, bad)
+    d = balanced_accuracy_score(refs, good) - balanced_accuracy_score(refs, bad)
+    assert 0 < lo < d < hi
+    lo2, hi2 = ser_axes.bootstrap(refs, bad, good)
+    assert (lo2, hi2) == pytest.approx((-hi, -lo))
+    assert ser_axes.bootstrap(refs, good, good) == (0.0, 0.0)
+
+
+def test_pooled_difference_is_the_mean_over_cells():
+    rng = np.random.default_rng(1)
+    refs = [LABELS[i] for i in rng.integers(0, 6, 200)]
+    cells_a = [_noisy(refs, p, rng) for p in (0.2, 0.3, 0.4)]
+    cells_b = [_noisy(refs, p, rng) for p in (0.3, 0.3, 0.5)]
+    got = ser_axes.pooled_difference(refs, cells_a, cells_b, n=300)
+    want = np.mean([balanced_accuracy_score(refs, a) - balanced_accuracy_score(refs, b)
+                    for a, b in zip(cells_a, cells_b)])
+    assert got["mean"] == pytest.approx(want, abs=1e-12)
+    assert got["ci"][0] < want < got["ci"][1]
+    assert got["n_cells"] == 3 and got["n_clips"] == 200
+    same = ser_axes.pooled_difference(refs, cells_a, cells_a, n=50)
+    assert same["mean"] == 0 and same["ci"] == [0.0, 0.0]
