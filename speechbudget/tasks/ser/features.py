@@ -57,7 +57,9 @@ def batches(n: int, size: int) -> Iterator[slice]:
 
 
 def crop_waves(clips: Sequence[Clip], audio: dict[str, np.ndarray], duration: float, mode: str,
-           rng: np.random.Generator | None = None) -> tuple[Tensor, list[int]]:
+               rng: np.random.Generator | None = None) -> tuple[Tensor, list[int]]:
+    """`data.crop_or_pad` of each clip (`mode` "center" or "random" with `rng`): the batch
+    [B, samples] and each clip's number of real (unpadded) samples."""
     crops = [crop_or_pad(audio[c.id], duration, mode, rng) for c in clips]
     return torch.from_numpy(np.stack([w for w, _ in crops])), [n for _, n in crops]
 

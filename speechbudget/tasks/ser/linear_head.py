@@ -16,14 +16,14 @@ from speechbudget.tasks.ser.options import TrainOptions
 
 
 def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clips, val_clips,
-                audio, cache, skipped) -> TrainResult:
+               audio, cache, skipped) -> TrainResult:
     """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
     weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
     regularisation C is chosen among `opt.linear_c` (tasks.ser.linear_select): by "validation",
     the score (`opt.linear_score`: UA or log-loss) on the validation clips; by "actors", grouped
-    cross-validation over the actors of the clips it will be fitted on. With `opt.refit` the chosen C is fitted on training + validation
-    clips; without it (an LP-FT probe) on the training clips only, the validation clips never
-    seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
+    cross-validation over the actors of the clips it will be fitted on. With `opt.refit` the
+    chosen C is fitted on training + validation clips; without it (an LP-FT probe) on the
+    training clips only, the validation clips never seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
     passes over the training clips (sum of iterations x rows / training clips), for
     `flops.training_flops`. `val` scores the chosen C on clips its choosing fit did not see (the
     validation clips, or the pooled out-of-fold predictions), before any refit."""

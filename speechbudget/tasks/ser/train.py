@@ -169,7 +169,7 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     model.head.set_normalisation(stats.to(dev))
     if opt.head == "linear" and frozen:
         return replace(fit_linear(model, opt, labels, train_clips, val_clips, audio, cache,
-                                   skipped), feature_ids=feature_ids)
+                                  skipped), feature_ids=feature_ids)
     if frozen:
         feats, masks = cached_features(model, train_clips, audio, cache, opt.eval_batch_size,
                                        progress=feat_progress)
@@ -200,7 +200,7 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                     logits = prefix_logits(model, feats[idx], prefix_h[idx], prefix_mask[idx], j)
                 else:
                     waves, n_valid = crop_waves([train_clips[i] for i in idx.tolist()], audio,
-                                            model.backbone.duration, crop, rng)
+                                                model.backbone.duration, crop, rng)
                     logits = model(waves, n_valid)
                 loss = loss_fn(logits, y[idx.to(dev)])
                 optim.zero_grad(set_to_none=True)
