@@ -1,10 +1,13 @@
 """The command line's error boundary: a domain error (speechbudget.errors.SpeechbudgetError and
 its subclasses) becomes one line on stderr and its exit code; an unexpected error one line and
-exit 70, with the traceback only under --debug (or SPEECHBUDGET_DEBUG=1)."""
+exit 70, with the traceback only under --debug (or SPEECHBUDGET_DEBUG=1). A warning raised while a
+command runs is one line on stderr, "warning: <message>" (under --debug Python's own format, with
+the file and line that raised it)."""
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
@@ -14,6 +17,11 @@ from speechbudget.errors import EXIT_INTERNAL, SpeechbudgetError
 def _one_line(e: BaseException) -> str:
     msg = " ".join(str(e).split()) or type(e).__name__
     return msg if len(msg) <= 2000 else msg[:2000] + " ..."
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """warnings.showwarning for the command line: one line, the message only."""
+    print(f"warning: {_one_line(message)}", file=sys.stderr if file is None else file)
 
 
 class ErrorMappingGroup(typer.core.TyperGroup):
@@ -30,7 +38,10 @@ class ErrorMappingGroup(typer.core.TyperGroup):
     def invoke(self, ctx: typer.Context):
         debug = ctx.meta.get("speechbudget.debug") or os.environ.get("SPEECHBUDGET_DEBUG") == "1"
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():  # restores showwarning afterwards
+                if not debug:
+                    warnings.showwarning = _warning_line
+                return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException, SystemExit, KeyboardInterrupt):
             # typer's own (its vendored click's usage errors derive from TyperException)
             raise

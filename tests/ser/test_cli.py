@@ -104,3 +104,18 @@ def test_ser_train_default_head_is_linear_on_a_frozen_backbone(synthetic_manifes
         out = tmp_path / f"ck{i}"
         meta = _train(runner, base + extra + ["--out", str(out)], out)
         assert meta["options"]["head"] == head, extra
+
+
+def test_a_warning_is_one_line_on_the_command_line(synthetic_manifest, tiny_whisper, tmp_path):
+    """--folds 2 leaves no validation fold: the linear head's C is chosen by grouped
+    cross-validation over the training actors, and the command line says so in one line."""
+    runner = CliRunner()
+    args = ["ser", "train", "--backbone", str(tiny_whisper), "--model", "tiny.en", "--data",
+            str(synthetic_manifest), "--duration", "1", "--folds", "2", "--device", "cpu",
+            "--no-progress", "--out", str(tmp_path / "ck")]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if "linear head: C cannot be chosen" in ln]
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "chosen by 'actors'" in lines[0]
+    assert "UserWarning" not in r.stderr and ".py:" not in r.stderr
+    assert "chosen by actors ua" in r.stdout

@@ -171,7 +171,14 @@ def test_a_selection_that_cannot_run_says_what_it_did_instead(synthetic_manifest
     with pytest.warns(UserWarning, match=r"by 'actors'.*1 actor.*chosen by 'validation' instead"):
         res = fit(config, ds, by_actor[one], by_actor[other], opts, source=str(tiny_whisper))
     assert res.history[-1]["selection"] == "validation" and res.history[-1]["score"] == "ua"
-    # no validation clips: the grid's middle C, and it says so
+    # no validation clips, training clips of two or more actors: grouped CV over them
+    two = by_actor[one] + by_actor[other]
+    with pytest.warns(UserWarning, match=r"by 'validation'.*0 validation.*chosen by 'actors'"):
+        res = fit(config, ds, two, (), TrainOptions(head="linear", progress=False),
+                  source=str(tiny_whisper))
+    assert res.history[-1]["selection"] == "actors" and res.history[-1]["refit_rows"] == len(two)
+    assert {h["cv_folds"] for h in res.history[:-1]} == {2}
+    # no validation clips and one actor: the grid's middle C, and it says so
     with pytest.warns(UserWarning, match=r"by 'validation'.*using C = 0.03, the grid's middle"):
         res = fit(config, ds, by_actor[one], (), TrainOptions(head="linear", progress=False),
                   source=str(tiny_whisper))

@@ -21,7 +21,9 @@ def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clip
     weights) on the standardised, concatenated per-layer means of the frozen backbone. The inverse
     regularisation C is chosen among `opt.linear_c` (tasks.ser.linear_select): by "validation",
     the score (`opt.linear_score`: UA or log-loss) on the validation clips; by "actors", grouped
-    cross-validation over the actors of the clips it will be fitted on. With `opt.refit` the
+    cross-validation over the actors of the clips it will be fitted on (also the fallback when
+    there are no validation clips; with fewer than two actors as well, the grid's middle C, with
+    a warning either way). With `opt.refit` the
     chosen C is fitted on training + validation clips; without it (an LP-FT probe) on the
     training clips only, the validation clips never seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
     passes over the training clips (sum of iterations x rows / training clips), for
@@ -53,6 +55,10 @@ def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clip
                                              opt.linear_score)
         if not opt.refit:
             clf = choice.model
+    if choice is None and len(opt.linear_c) > 1:  # no validation clips: the actors it fits on
+        choice = linear_select.by_actors(opt.linear_c, xfit, [c.label for c in fit_clips],
+                                         [c.speaker for c in fit_clips], labels, opt.seed,
+                                         opt.linear_cv_folds, opt.linear_score)
     if len(opt.linear_c) > 1 and (choice is None or choice.method != opt.linear_select):
         warnings.warn(f"linear head: C cannot be chosen by {opt.linear_select!r} here "
                       f"({len({c.speaker for c in fit_clips})} actor(s), {len(val_clips)} "
