@@ -42,7 +42,8 @@ from speechbudget.machine import machine_info
 from speechbudget.paired import corpus_error, pair_items, paired_difference
 from speechbudget.records import ItemResult
 from speechbudget.tasks.ser.data import load_dataset
-from speechbudget.tasks.ser.metrics import fit_training_gflops, flops_for, ser_metrics
+from speechbudget.tasks.ser.metrics import fit_training_gflops, flops_for, ser_metrics, \
+    ua_interval
 from speechbudget.tasks.ser.runner import fold_splits
 from speechbudget.tasks.ser.features import cached_features, predict_logits, read_clips
 from speechbudget.tasks.ser.model import build_model
@@ -53,24 +54,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bootstrap(refs, hyps, other=None, n: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% CI of UA over clips: alone, a percentile bootstrap (n draws); with `other`, the paired
-    CI of UA(hyps) - UA(other) from speechbudget.paired (the library's paired bootstrap, as the
-    sweep's recommendations use it)."""
+    """95% CI of UA over clips: alone, tasks.ser.metrics.ua_interval (n draws, as the sweep's
+    SerTask); with `other`, the paired CI of UA(hyps) - UA(other) from speechbudget.paired (the
+    library's paired bootstrap, as the sweep's recommendations use it)."""
     if other is not None:
         d = paired_difference(pair_items(_items(refs, hyps), _items(refs, other), "ua"), seed=seed)
         return 0.0 - d.ci_high, 0.0 - d.ci_low   # error(A) - error(B) -> UA(A) - UA(B)
-    from sklearn.metrics import balanced_accuracy_score as ba
-    import warnings
-
-    refs, hyps = np.asarray(refs), np.asarray(hyps)
-    rng = np.random.default_rng(seed)
-    vals = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(n):
-            i = rng.integers(0, len(refs), len(refs))
-            vals.append(ba(refs[i], hyps[i]))
-    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+    return ua_interval(refs, hyps, n, seed)
 
 
 def _items(refs, hyps) -> list[ItemResult]:

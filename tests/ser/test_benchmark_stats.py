@@ -44,3 +44,16 @@ def test_pooled_difference_is_the_mean_over_cells():
     assert got["n_cells"] == 3 and got["n_clips"] == 200
     same = ser_axes.pooled_difference(refs, cells_a, cells_a, n=50)
     assert same["mean"] == 0 and same["ci"] == [0.0, 0.0]
+
+
+def test_ua_interval_is_seeded_and_holds_the_ua():
+    from speechbudget.tasks.ser.metrics import ua_interval
+
+    rng = np.random.default_rng(2)
+    refs = [LABELS[i] for i in rng.integers(0, 6, 150)]
+    hyps = _noisy(refs, 0.4, rng)
+    lo, hi = ua_interval(refs, hyps, n=300, seed=3)
+    assert lo < balanced_accuracy_score(refs, hyps) < hi
+    assert ua_interval(refs, hyps, n=300, seed=3) == (lo, hi)
+    wide = ua_interval(refs[:30], hyps[:30], n=300, seed=3)
+    assert wide[1] - wide[0] > hi - lo   # fewer clips, a wider interval

@@ -46,6 +46,23 @@ def ser_metrics(references: Sequence[str], predictions: Sequence[str], labels: S
         labels=list(labels), n=len(refs))
 
 
+def ua_interval(references: Sequence[str], predictions: Sequence[str], n: int = 1000,
+                seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of UA over clips (n draws of the clips with
+    replacement, seeded)."""
+    import warnings
+
+    refs, hyps = np.asarray(references), np.asarray(predictions)
+    rng = np.random.default_rng(seed)
+    vals = []
+    with warnings.catch_warnings():  # a draw may miss a class that a prediction names
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            idx = rng.integers(0, len(refs), len(refs))
+            vals.append(balanced_accuracy_score(refs[idx], hyps[idx]))
+    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
+
+
 def flops_for(config, n_train_clips: int | None = None, epochs: int | None = None,
               n_classes: int = 6, pooling: str = "mean", layer_weights: bool = True,
               head: str = "mlp") -> tuple[float | None, float | None]:

@@ -18,7 +18,7 @@ from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
 from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset, speaker_folds
 from speechbudget.tasks.ser.metrics import SerMetrics, fit_training_gflops, flops_for, \
-    ser_metrics
+    ser_metrics, ua_interval
 from speechbudget.tasks.ser.checkpoint import load_checkpoint, save_checkpoint
 from speechbudget.tasks.ser.features import predict_logits, read_clips
 from speechbudget.tasks.ser.model import TrainResult
@@ -139,7 +139,7 @@ class SerTask:
                                  n_failed=failed, extra={"reason": "no clip was evaluated"})
         labels = [lab for lab in _labels_of(results)]
         m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], labels)
-        ci = _bootstrap_ua(ok, labels)
+        ci = ua_interval([r.reference for r in ok], [r.prediction for r in ok])
         folds = {r.extra.get("fold"): r for r in ok}
         train_gf = [r.extra.get("train_gflops_fold") for r in folds.values()]
         train_total = sum(train_gf) if train_gf and all(g is not None for g in train_gf) else None
@@ -163,25 +163,6 @@ def _labels_of(results: Sequence[ItemResult]) -> list[str]:
     from speechbudget.tasks.ser.data import LABELS
     seen = {r.reference for r in results} | {r.prediction for r in results if r.prediction}
     return [lab for lab in LABELS if lab in seen] + sorted(seen - set(LABELS) - {None})
-
-
-def _bootstrap_ua(ok: Sequence[ItemResult], labels: list[str], n: int = 1000, seed: int = 0
-                  ) -> tuple[float, float]:
-    """95% percentile bootstrap interval of UA over clips."""
-    import numpy as np
-    from sklearn.metrics import balanced_accuracy_score
-    import warnings
-
-    refs = np.array([r.reference for r in ok])
-    hyps = np.array([r.prediction for r in ok])
-    rng = np.random.default_rng(seed)
-    vals = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(n):
-            idx = rng.integers(0, len(ok), len(ok))
-            vals.append(balanced_accuracy_score(refs[idx], hyps[idx]))
-    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
 
 
 # ---- plain API -------------------------------------------------------------------------------
