@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -67,6 +68,9 @@ def test_speaker_folds_are_disjoint_balanced_and_seeded(synthetic_manifest):
     assert speaker_folds(ds, 3, seed=1) != folds
     with pytest.raises(DatasetError, match="folds=7"):
         speaker_folds(ds, 7)
+    one = replace(ds, items=[c for c in ds.items if c.speaker == "spk0"])
+    with pytest.raises(DatasetError, match="1 speaker.*need at least 2"):
+        speaker_folds(one, 2)
 
 
 def test_actor_in_two_splits_is_an_error(synthetic_manifest):

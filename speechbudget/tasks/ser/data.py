@@ -227,6 +227,9 @@ def speaker_folds(dataset: SerDataset, k: int, seed: int = 0) -> list[list[str]]
     """k speaker-disjoint folds of clip ids. Speakers are shuffled with `seed` and each goes to the
     fold with the fewest clips so far (ties: lowest index), so folds are balanced in clips."""
     speakers = dataset.speakers
+    if len(speakers) < 2:
+        raise DatasetError(f"{dataset.source}: {len(speakers)} speaker(s); speaker-disjoint folds "
+                           "need at least 2")
     if not 2 <= k <= len(speakers):
         raise DatasetError(f"folds={k}: need 2..{len(speakers)} (the number of speakers in "
                            f"{dataset.source})")
