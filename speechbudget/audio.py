@@ -76,8 +76,10 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
                 data, sr = librosa.load(str(path), sr=None, mono=True, dtype=np.float32)
             return data, int(sr)
         except Exception as lr_error:
-            raise AudioError(f"{path}: not a readable audio file "
-                             f"(soundfile: {sf_error}; librosa: {lr_error})") from lr_error
+            why = {n: str(e).strip() or type(e).__name__
+                   for n, e in (("soundfile", sf_error), ("librosa", lr_error))}
+            raise AudioError(f"{path}: not a readable audio file (soundfile: {why['soundfile']}; "
+                             f"librosa: {why['librosa']})") from lr_error
 
 
 def load_audio(path: str | Path) -> np.ndarray:
