@@ -358,6 +358,8 @@ def markdown(o: dict) -> str:
                       f"), below the reference in {below} of {len(rows)} cells; linear - MLP "
                       f"{pooled['mlp']['mean']:+.4f} (95% CI {pooled['mlp']['ci'][0]:+.4f} to "
                       f"{pooled['mlp']['ci'][1]:+.4f})."]
+        else:
+            lines += ["", "Not pooled over the cells: they did not all test the same clips."]
     if o["stride"]:
         ch = o["stride_choice"]
         lines += ["", f"## Token stride (xV) on {ch['config']}, head {ch['head']} "
