@@ -108,6 +108,7 @@ def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[i
     """Train each head on each fold; UA over the union of the held-out folds."""
     labels = list(ds.labels)
     refs: list[str] = []
+    ids: list[str] = []
     hyps = {h: [] for h in heads}
     if reference:
         hyps["logreg_ref"] = []
@@ -120,6 +121,7 @@ def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[i
         audio, _ = read_clips(test_clips, args.audio_store)
         test_clips = [c for c in test_clips if c.id in audio]
         refs += [c.label for c in test_clips]
+        ids += [c.id for c in test_clips]
         for h, opts in heads.items():
             t0 = time.perf_counter()
             res = fit(config, ds, tr, va, opts, device=args.device, cache=cache,
@@ -144,7 +146,7 @@ def run_config(ds, config: Config, heads: dict[str, TrainOptions], folds: list[i
     out = {"config": config.label, "model": config.model, "duration_s": float(config.window),
            "stride": config.stride, "stride_at": config.stride_at,
            "adaptation": config.adaptation.label, "folds": len(folds), "n_test": len(refs),
-           "heads": {}, "refs": refs, "preds": hyps}
+           "heads": {}, "refs": refs, "ids": ids, "preds": hyps}
     for h, pred in hyps.items():
         m = ser_metrics(refs, pred, labels)
         row = {"ua": m.ua, "ua_ci": bootstrap(refs, pred), "wa": m.wa, "macro_f1": m.macro_f1}

@@ -24,6 +24,14 @@ cells; it was not. Session 13 (validation-logloss, the only candidate): linear_s
 becomes the default only if validation-logloss's mean UA over the cells is at least validation's
 AND it is below the reference in fewer cells than validation; otherwise "ua" stays the default.
 actors-logloss is reported, not a candidate.
+Session 14 (--partition-seeds 0,1,2,3,4 --variants validation,actors, name ser_linear_select_splits):
+a measurement, not a choice. It asks how often the default falls below the reference when the same
+actors are split into folds differently (split 0 is the split of every run above). No default
+changes on its result, whatever it shows.
+
+With --partition-seeds, each seed shuffles the actors into folds anew (speaker_folds) and every
+cell runs once per split; the pooled figures are given per split and over all splits (each row's
+predictions aligned by clip id).
 """
 from __future__ import annotations
 
@@ -51,7 +59,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     grid_arguments(ap)
     ap.add_argument("--wide-grid", default="0.0001,0.0003,0.001,0.003,0.01,0.03,0.1,0.3,1")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " + ", ".join(
+        VARIANTS))
+    ap.add_argument("--seed", type=int, default=0, help="the actor split's seed and the fits'")
+    ap.add_argument("--partition-seeds", default="", help="comma list of seeds: one actor split "
+                    "each, pooled together (default: --seed alone)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--name", default="ser_linear_select")
@@ -60,55 +72,81 @@ def main() -> None:
     args.audio_store = {}
     ds = load_dataset(args.data)
     wide = tuple(float(c) for c in args.wide_grid.split(","))
-    base = TrainOptions(head="linear", progress=False, seed=args.seed)
-    heads = {"validation": replace(base, linear_select="validation"),
-             "actors": replace(base, linear_select="actors"),
-             "actors-wide": replace(base, linear_select="actors", linear_c=wide),
-             "validation-logloss": replace(base, linear_select="validation",
-                                           linear_score="log-loss"),
-             "actors-logloss": replace(base, linear_select="actors", linear_score="log-loss")}
+    names = args.variants.split(",")
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        ap.error(f"--variants: unknown {unknown[0]!r}; expected some of {', '.join(VARIANTS)}")
+    seeds = [int(x) for x in args.partition_seeds.split(",")] if args.partition_seeds else \
+        [args.seed]
     labels = list(ds.labels)
-    cache, encoders, rows, cell_refs = {}, {}, [], []
+    cache, encoders, rows = {}, {}, []
     t_start, cpu_start = time.perf_counter(), time.process_time()
-    for model in args.models.split(","):
-        for d in (float(x) for x in args.durations.split(",")):
-            config = Config(task="ser", model=model, window=d)
-            r = run_config(ds, config, heads, list(range(args.folds)), args.folds, args, cache,
-                           encoders, reference=True)
-            refs, preds = r["refs"], r["preds"]
-            cell_refs.append(refs)
-            row = {"model": model, "duration_s": d, "n_test": len(refs),
-                   "ref_ua": ser_metrics(refs, preds["logreg_ref"], labels).ua, "variants": {},
-                   "preds": preds}
-            for h in heads:
-                row["variants"][h] = {
-                    "ua": r["heads"][h]["ua"], "ua_ci": r["heads"][h]["ua_ci"],
-                    "minus_ref_ci": bootstrap(refs, preds[h], preds["logreg_ref"]),
-                    "minus_validation_ci": bootstrap(refs, preds[h], preds["validation"]),
-                    "c_chosen": r["heads"][h]["best"], "wall_s": r["heads"][h]["wall_s"],
-                    "train_gflops": r["heads"][h]["train_gflops"]}
-            rows.append(row)
-            print(f"{model} {d:g}s ref {row['ref_ua']:.3f} " + " ".join(
-                f"{h} {v['ua']:.3f}" for h, v in row["variants"].items()) +
-                f" ({time.perf_counter() - t_start:.0f} s)", flush=True)
-    same = bool(cell_refs) and all(r == cell_refs[0] for r in cell_refs)
+    for seed in seeds:
+        heads = {h: o for h, o in variant_options(wide, seed).items() if h in names}
+        split_args = argparse.Namespace(**{**vars(args), "seed": seed})
+        for model in args.models.split(","):
+            for d in (float(x) for x in args.durations.split(",")):
+                config = Config(task="ser", model=model, window=d)
+                r = run_config(ds, config, heads, list(range(args.folds)), args.folds,
+                               split_args, cache, encoders, reference=True)
+                refs, preds = r["refs"], r["preds"]
+                row = {"split_seed": seed, "model": model, "duration_s": d, "n_test": len(refs),
+                       "ref_ua": ser_metrics(refs, preds["logreg_ref"], labels).ua,
+                       "variants": {}, "ids": r["ids"], "refs": refs, "preds": preds}
+                for h in heads:
+                    row["variants"][h] = {
+                        "ua": r["heads"][h]["ua"], "ua_ci": r["heads"][h]["ua_ci"],
+                        "minus_ref_ci": bootstrap(refs, preds[h], preds["logreg_ref"]),
+                        "minus_validation_ci": bootstrap(refs, preds[h], preds["validation"])
+                        if "validation" in preds else None,
+                        "c_chosen": r["heads"][h]["best"], "wall_s": r["heads"][h]["wall_s"],
+                        "train_gflops": r["heads"][h]["train_gflops"]}
+                rows.append(row)
+                print(f"split {seed} {model} {d:g}s ref {row['ref_ua']:.3f} " + " ".join(
+                    f"{h} {v['ua']:.3f}" for h, v in row["variants"].items()) +
+                    f" ({time.perf_counter() - t_start:.0f} s)", flush=True)
     out = {"benchmark": "ser_linear_select", "data": args.data, "n_clips": len(ds.items),
            "n_speakers": len({c.speaker for c in ds.items}), "machine": machine_info(),
            "args": {k: v for k, v in vars(args).items() if k != "audio_store"},
            "grids": {"default": list(LINEAR_C_GRID), "wide": list(wide)}, "rows": rows,
-           # pooled only where every cell tested the same clips (the markdown says otherwise)
-           "refs": cell_refs[0] if same else None,
-           "pooled": pooled_minus_ref(cell_refs[0], rows, list(heads)) if same else {},
            "total_wall_s": time.perf_counter() - t_start,
            "total_cpu_s": time.process_time() - cpu_start,
            "load_average_end": os.getloadavg()[0]}
+    # pooled only where every cell tested the same clips (the markdown says otherwise)
+    out["pooled"] = {str(s): pooled_minus_ref([r for r in rows if r["split_seed"] == s], names)
+                     for s in seeds}
+    if len(seeds) > 1:
+        out["pooled"]["all"] = pooled_minus_ref(rows, names)
     write_results(REPO / "benchmarks" / "results" / args.name, out, markdown(out))
 
 
-def pooled_minus_ref(refs: list[str], rows: list[dict], variants: list[str]) -> dict:
-    """Per variant: ser_axes.pooled_difference of the variant against the reference."""
-    return {v: pooled_difference(refs, [r["preds"][v] for r in rows],
-                                 [r["preds"]["logreg_ref"] for r in rows]) for v in variants}
+VARIANTS = ("validation", "actors", "actors-wide", "validation-logloss", "actors-logloss")
+
+
+def variant_options(wide: tuple[float, ...], seed: int) -> dict[str, TrainOptions]:
+    """The ways of choosing C, by name (see the module docstring)."""
+    base = TrainOptions(head="linear", progress=False, seed=seed)
+    return {"validation": replace(base, linear_select="validation"),
+            "actors": replace(base, linear_select="actors"),
+            "actors-wide": replace(base, linear_select="actors", linear_c=wide),
+            "validation-logloss": replace(base, linear_select="validation",
+                                          linear_score="log-loss"),
+            "actors-logloss": replace(base, linear_select="actors", linear_score="log-loss")}
+
+
+def pooled_minus_ref(rows: list[dict], variants: list[str]) -> dict:
+    """Per variant: ser_axes.pooled_difference of the variant against the reference over `rows`,
+    each row's predictions put in one order of clip ids; {} when the rows tested different clips."""
+    if not rows or any(sorted(r["ids"]) != sorted(rows[0]["ids"]) for r in rows):
+        return {}
+    order = sorted(rows[0]["ids"])
+
+    def aligned(row: dict, key: str) -> list[str]:
+        at = {i: k for k, i in enumerate(row["ids"])}
+        return [row[key][at[i]] if key == "refs" else row["preds"][key][at[i]] for i in order]
+    refs = aligned(rows[0], "refs")
+    return {v: pooled_difference(refs, [aligned(r, v) for r in rows],
+                                 [aligned(r, "logreg_ref") for r in rows]) for v in variants}
 
 
 def _ci(ci) -> str:
@@ -117,58 +155,56 @@ def _ci(ci) -> str:
 
 def markdown(out: dict) -> list[str]:
     m = out["machine"]
-    names = list(out["rows"][0]["variants"]) if out["rows"] else []
-    others = [h for h in names if h != "validation"]
+    rows = out["rows"]
+    names = list(rows[0]["variants"]) if rows else []
+    others = [h for h in names if h != "validation"] if "validation" in names else []
     lines = [
         "# The linear SER head's choice of C against the fixed-C reference", "",
         f"{out['n_clips']} clips, {out['n_speakers']} actors, actor-disjoint folds (test fold k, "
-        "validation fold k+1, the rest trains), every clip tested once. Machine: "
+        "validation fold k+1, the rest trains), every clip tested once per split. Machine: "
         f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores; {out['total_wall_s']:.0f} s wall, "
         f"{out['total_cpu_s']:.0f} s CPU, load average {out['load_average_end']:.1f} at the end. "
         "Command: `python benchmarks/ser_linear_select.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in out["args"].items()) + "`", "",
+            f"--{k.replace('_', '-')} {v}" for k, v in out["args"].items() if v != "") + "`", "",
         f"Grids: default {out['grids']['default']}, wide {out['grids']['wide']}. "
         "validation = C by the validation fold's UA; actors = C by grouped 5-fold cross-validation "
         "over the training + validation actors; -logloss = the same choice scored by the "
         "class-balanced log-loss instead of UA; each refitted on training + validation actors. "
-        "ref = LR with C = 0.1 on the same features and actors. CIs: paired bootstrap over the "
-        "same test clips.", "",
-        "| backbone | D s | ref UA | " + " | ".join(f"{h} UA" for h in names) + " | "
-        + " | ".join(f"{h} - ref" for h in names) + " | "
-        + " | ".join(f"{h} - validation" for h in others) + " |",
-        "|---" * (3 + 2 * len(names) + len(others)) + "|"]
-    below = {h: 0 for h in names}
-    for r in out["rows"]:
+        "ref = LR with C = 0.1 on the same features and actors. split = the seed that shuffles "
+        "the actors into folds (speaker_folds). CIs: paired bootstrap over the same test clips.",
+        "", "| split | backbone | D s | ref UA | " + " | ".join(f"{h} UA" for h in names) + " | "
+        + " | ".join(f"{h} - ref" for h in names)
+        + "".join(f" | {h} - validation" for h in others) + " |",
+        "|---" * (4 + 2 * len(names) + len(others)) + "|"]
+    for r in rows:
         v = r["variants"]
-        for h in v:
-            below[h] += v[h]["ua"] < r["ref_ua"]
         lines.append(
-            f"| {r['model']} | {r['duration_s']:g} | {r['ref_ua']:.3f} | "
+            f"| {r['split_seed']} | {r['model']} | {r['duration_s']:g} | {r['ref_ua']:.3f} | "
             + " | ".join(f"{v[h]['ua']:.3f}" for h in names)
             + " | " + " | ".join(_ci(v[h]["minus_ref_ci"]) for h in names)
-            + " | " + " | ".join(_ci(v[h]["minus_validation_ci"]) for h in others) + " |")
-    lines += ["", "Cells below the reference's UA: " + ", ".join(
-        f"{h} {n} of {len(out['rows'])}" for h, n in below.items()) + ".", "",
-        "| backbone | D s | C chosen per fold: " + " | ".join(names) + " |",
-        "|---" * (2 + len(names)) + "|"]
-    for r in out["rows"]:
+            + "".join(f" | {_ci(v[h]['minus_validation_ci'])}" for h in others) + " |")
+    lines += ["", "| split | backbone | D s | C chosen per fold: " + " | ".join(names) + " |",
+              "|---" * (3 + len(names)) + "|"]
+    for r in rows:
         v = r["variants"]
-        lines.append(f"| {r['model']} | {r['duration_s']:g} | " + " | ".join(
+        lines.append(f"| {r['split_seed']} | {r['model']} | {r['duration_s']:g} | " + " | ".join(
             ", ".join(f"{c:g}" for c in v[h]["c_chosen"]) for h in names) + " |")
-    mean = {h: float(np.mean([r["variants"][h]["ua"] for r in out["rows"]]))
-            for h in below} if out["rows"] else {}
-    lines += ["", "Mean UA over the cells: " + ", ".join(f"{h} {u:.4f}" for h, u in mean.items())
-              + (f", ref {np.mean([r['ref_ua'] for r in out['rows']]):.4f}." if out["rows"]
-                 else ".")]
-    if out.get("pooled"):
-        lines += ["", "Pooled over the cells (the test clips resampled jointly for all cells, "
-                  "1000 draws):", "", "| variant | mean (UA - ref UA) over cells | 95% CI | "
-                  "cells below ref |", "|---|---|---|---|"]
-        for h, p in out["pooled"].items():
-            lines.append(f"| {h} | {p['mean']:+.4f} | {_ci(p['ci'])} | {below[h]} of "
-                         f"{p['n_cells']} |")
-    elif out["rows"]:
-        lines += ["", "Not pooled: the cells did not all test the same clips."]
+    lines += ["", "Per split, over its cells: the mean UA, the cells below the reference's UA, "
+              "and the pooled mean of (UA - ref UA) with its 95% CI (the test clips resampled "
+              "jointly for all cells, 1000 draws).", "",
+              "| split | variant | mean UA | ref mean UA | cells below ref | mean (UA - ref UA) | "
+              "95% CI |", "|---|---|---|---|---|---|---|"]
+    for split, pooled in out["pooled"].items():
+        cells = [r for r in rows if split == "all" or str(r["split_seed"]) == split]
+        ref = float(np.mean([r["ref_ua"] for r in cells]))
+        for h in names:
+            below = sum(r["variants"][h]["ua"] < r["ref_ua"] for r in cells)
+            p = pooled.get(h)
+            lines.append(f"| {split} | {h} | "
+                         f"{np.mean([r['variants'][h]['ua'] for r in cells]):.4f} | {ref:.4f} | "
+                         f"{below} of {len(cells)} | "
+                         + (f"{p['mean']:+.4f} | {_ci(p['ci'])} |" if p else
+                            "not pooled: the cells tested different clips | |"))
     return lines
 
 
