@@ -18,11 +18,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from speechbudget.errors import EXIT_DATA, SpeechbudgetError
 from speechbudget.geometry import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel frames
-
-
-from speechbudget.errors import EXIT_DATA, SpeechbudgetError  # noqa: E402
 
 
 class AudioError(SpeechbudgetError, ValueError):

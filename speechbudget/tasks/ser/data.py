@@ -16,6 +16,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from speechbudget.audio import AudioError, load_audio
+from speechbudget.errors import DatasetError  # one DatasetError for ASR and SER
 from speechbudget.geometry import SAMPLE_RATE
 
 LABELS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
@@ -26,9 +27,6 @@ RAVDESS_EMOTIONS = {"01": "NEU", "02": None, "03": "HAP", "04": "SAD", "05": "AN
 RAVDESS_NAMES = {"02": "calm", "08": "surprised"}
 _RAVDESS = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.(wav|flac)$", re.I)
 _CREMAD = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.(wav|flac)$", re.I)
-
-
-from speechbudget.errors import DatasetError  # noqa: E402 (one DatasetError for ASR and SER)
 
 
 @dataclass(frozen=True)
