@@ -27,7 +27,11 @@ actors-logloss is reported, not a candidate.
 Session 14 (--partition-seeds 0,1,2,3,4 --variants validation,actors, name ser_linear_select_splits):
 a measurement, not a choice. It asks how often the default falls below the reference when the same
 actors are split into folds differently (split 0 is the split of every run above). No default
-changes on its result, whatever it shows.
+changes on its result, whatever it shows. Written while split 1 ran, before its results: the
+issue's goal "the linear head >= the reference at every duration" is read per (backbone,
+duration) cell on the repeated cross-validation, i.e. the head's UA averaged over the 5 splits
+against the reference's; the per-split cells and the pooled CIs are reported beside it, whatever
+they show.
 
 With --partition-seeds, each seed shuffles the actors into folds anew (speaker_folds) and every
 cell runs once per split; the pooled figures are given per split and over all splits (each row's
