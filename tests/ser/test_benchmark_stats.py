@@ -57,3 +57,23 @@ def test_ua_interval_is_seeded_and_holds_the_ua():
     assert ua_interval(refs, hyps, n=300, seed=3) == (lo, hi)
     wide = ua_interval(refs[:30], hyps[:30], n=300, seed=3)
     assert wide[1] - wide[0] > hi - lo   # fewer clips, a wider interval
+
+
+def test_rows_of_different_splits_are_pooled_by_clip_id():
+    """ser_linear_select pools rows whose clips come in different orders (one order per actor
+    split): the same predictions, shuffled with their ids, give the same pooled difference."""
+    ser_linear_select = pytest.importorskip("ser_linear_select")
+    rng = np.random.default_rng(2)
+    refs = [LABELS[i] for i in rng.integers(0, 6, 120)]
+    ids = [f"c{i:03d}" for i in range(120)]
+    a, ref = _noisy(refs, 0.2, rng), _noisy(refs, 0.4, rng)
+    row = {"ids": ids, "refs": refs, "preds": {"v": a, "logreg_ref": ref}}
+    perm = rng.permutation(120)
+    shuffled = {"ids": [ids[i] for i in perm], "refs": [refs[i] for i in perm],
+                "preds": {"v": [a[i] for i in perm], "logreg_ref": [ref[i] for i in perm]}}
+    got = ser_linear_select.pooled_minus_ref([row, shuffled], ["v"])["v"]
+    want = balanced_accuracy_score(refs, a) - balanced_accuracy_score(refs, ref)
+    assert got["mean"] == pytest.approx(want)
+    assert got["n_cells"] == 2 and got["ci"][0] < want < got["ci"][1]
+    other = dict(shuffled, ids=[i + "x" for i in shuffled["ids"]])
+    assert ser_linear_select.pooled_minus_ref([row, other], ["v"]) == {}
