@@ -77,7 +77,11 @@ def main() -> None:
     args = ap.parse_args()
     target = REPO / "benchmarks" / "results" / args.name
     if args.markdown_only:
-        out = derive(json.loads(target.with_suffix(".json").read_text()))
+        out = json.loads(target.with_name(target.name + ".json").read_text())
+        if any("ids" not in r for r in out["rows"]):
+            ap.error(f"{target.name}.json was written before --partition-seeds (its rows have no "
+                     "clip ids): rerun the benchmark to rederive it")
+        out = derive(out)
         write_results(target, out, markdown(out))
         return
     torch.set_num_threads(args.threads)
