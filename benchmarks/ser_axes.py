@@ -39,11 +39,11 @@ import torch
 from speechbudget.adaptation import full_finetuning
 from speechbudget.axes import Adaptation, Config
 from speechbudget.machine import machine_info
-from speechbudget.paired import corpus_error, pair_items, paired_difference
+from speechbudget.paired import pair_items, paired_difference
 from speechbudget.records import ItemResult
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.metrics import fit_training_gflops, flops_for, ser_metrics, \
-    ua_interval
+    ua_interval, ua_of_draws
 from speechbudget.tasks.ser.runner import fold_splits
 from speechbudget.tasks.ser.features import cached_features, predict_logits, read_clips
 from speechbudget.tasks.ser.model import build_model
@@ -71,18 +71,12 @@ def _items(refs, hyps) -> list[ItemResult]:
 def pooled_difference(refs, cells_a, cells_b, n: int = 1000, seed: int = 0) -> dict:
     """The mean over cells of UA(a) - UA(b), where every cell scored the same clips `refs`
     (cells_a[k], cells_b[k]: predictions of cell k), and its 95% percentile CI from resampling
-    the clips jointly for all cells (one draw serves every cell; UA by speechbudget.paired)."""
-    classes = sorted(set(refs))
-    code = {c: i for i, c in enumerate(classes)}
-    y = np.array([code[c] for c in refs], dtype=float)
+    the clips jointly for all cells (one draw serves every cell; UA by metrics.ua_of_draws)."""
     rng = np.random.default_rng(seed)
-    draws = np.concatenate([np.arange(len(y))[None], rng.integers(0, len(y), (n, len(y)))])
-    yd, ones = y[draws], np.ones(draws.shape)
-
-    def ua(hyp):
-        wrong = np.array([h != r for h, r in zip(hyp, refs)], dtype=float)
-        return 1 - corpus_error(wrong[draws], ones, yd, axis=-1)
-    diff = np.mean([ua(a) - ua(b) for a, b in zip(cells_a, cells_b)], 0)
+    draws = np.concatenate([np.arange(len(refs))[None], rng.integers(0, len(refs),
+                                                                     (n, len(refs)))])
+    diff = np.mean([ua_of_draws(refs, a, draws) - ua_of_draws(refs, b, draws)
+                    for a, b in zip(cells_a, cells_b)], 0)
     return {"mean": float(diff[0]), "ci": [float(np.percentile(diff[1:], 2.5)),
                                            float(np.percentile(diff[1:], 97.5))],
             "n_cells": len(cells_a), "n_clips": len(refs)}

@@ -8,6 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score
 
+from speechbudget.paired import corpus_error
+
 
 @dataclass
 class SerMetrics:
@@ -46,19 +48,24 @@ def ser_metrics(references: Sequence[str], predictions: Sequence[str], labels: S
         labels=list(labels), n=len(refs))
 
 
-def ua_interval(references: Sequence[str], predictions: Sequence[str], n: int = 1000,
-                seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of UA over clips: n draws of the clips with replacement
-    (seeded), the UA of each by speechbudget.paired.corpus_error (classes absent from a draw are
+def ua_of_draws(references: Sequence[str], predictions: Sequence[str],
+                draws: np.ndarray) -> np.ndarray:
+    """The UA of each resample of the clips: draws [..., n] indexes the clips (row k: one draw,
+    with replacement); the UA by speechbudget.paired.corpus_error (classes absent from a draw are
     left out, as balanced_accuracy_score does)."""
-    from speechbudget.paired import corpus_error
-
     refs = np.asarray(references)
     codes = {c: i for i, c in enumerate(sorted(set(refs.tolist())))}
     y = np.array([codes[r] for r in refs.tolist()], dtype=float)
     wrong = (refs != np.asarray(predictions)).astype(float)
-    draws = np.random.default_rng(seed).integers(0, len(refs), (n, len(refs)))
-    ua = 1 - corpus_error(wrong[draws], np.ones(draws.shape), y[draws], axis=-1)
+    return 1 - corpus_error(wrong[draws], np.ones(draws.shape), y[draws], axis=-1)
+
+
+def ua_interval(references: Sequence[str], predictions: Sequence[str], n: int = 1000,
+                seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of UA over clips: n draws of the clips with replacement
+    (seeded), the UA of each by `ua_of_draws`."""
+    draws = np.random.default_rng(seed).integers(0, len(references), (n, len(references)))
+    ua = ua_of_draws(references, predictions, draws)
     return float(np.percentile(ua, 2.5)), float(np.percentile(ua, 97.5))
 
 
