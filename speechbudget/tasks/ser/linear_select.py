@@ -95,15 +95,13 @@ def balanced_log_loss(refs: Sequence[str], proba: np.ndarray, classes: Sequence[
     return float(np.mean([nll[refs == k].mean() for k in dict.fromkeys(refs)]))
 
 
-def _score(score: str, refs, preds, proba, classes, labels) -> float:
-    if score == "ua":
-        return _ua(refs, preds, labels)
-    return -balanced_log_loss(refs, proba, classes)
-
-
-def _record(refs, preds, proba, classes, labels, prefix: str) -> dict[str, float]:
-    return {f"{prefix}_ua": _ua(refs, preds, labels),
-            f"{prefix}_log_loss": balanced_log_loss(refs, proba, classes)}
+def _record(refs, preds, proba, classes, labels, prefix: str, score: str
+            ) -> tuple[dict[str, float], float]:
+    """The held-out UA and log-loss of one candidate, keyed `prefix`_ua / `prefix`_log_loss, and
+    the one of them `score` maximises (minus the log-loss)."""
+    rec = {f"{prefix}_ua": _ua(refs, preds, labels),
+           f"{prefix}_log_loss": balanced_log_loss(refs, proba, classes)}
+    return rec, rec[f"{prefix}_ua"] if score == "ua" else -rec[f"{prefix}_log_loss"]
 
 
 def by_validation(grid: Sequence[float], xtr, ytr, xva, yva, labels, seed: int,
@@ -115,8 +113,9 @@ def by_validation(grid: Sequence[float], xtr, ytr, xva, yva, labels, seed: int,
         proba = clf.predict_proba(xva)
         pred = list(clf.classes_[proba.argmax(1)])
         fits[c] = (clf, pred)
-        scored.append((c, _score(score, yva, pred, proba, clf.classes_, labels)))
-        choice.history.append({"C": c, **_record(yva, pred, proba, clf.classes_, labels, "val")})
+        rec, value = _record(yva, pred, proba, clf.classes_, labels, "val", score)
+        scored.append((c, value))
+        choice.history.append({"C": c, **rec})
     choice.c = _best(scored)
     choice.model, choice.preds = fits[choice.c]
     choice.refs = list(yva)
@@ -145,9 +144,9 @@ def by_actors(grid: Sequence[float], x, y, actors: Sequence[str], labels, seed: 
             pred[te] = clf.classes_[p.argmax(1)]
             proba[np.ix_(te, [classes.index(k) for k in clf.classes_])] = p
         preds[c] = list(pred)
-        scored.append((c, _score(score, y, preds[c], proba, classes, labels)))
-        choice.history.append({"C": c, **_record(y, preds[c], proba, classes, labels, "cv"),
-                               "cv_folds": k})
+        rec, value = _record(y, preds[c], proba, classes, labels, "cv", score)
+        scored.append((c, value))
+        choice.history.append({"C": c, **rec, "cv_folds": k})
     choice.c = _best(scored)
     choice.preds = preds[choice.c]
     return choice
