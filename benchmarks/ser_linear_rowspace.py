@@ -28,16 +28,11 @@ from speechbudget.tasks.ser import linear_select
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.runner import fold_splits
 from speechbudget.tasks.ser.features import cached_features, read_clips
+from speechbudget.tasks.ser.linear_head import design_matrix
 from speechbudget.tasks.ser.model import build_model
 from speechbudget.tasks.ser.options import LINEAR_C_GRID, TrainOptions
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def design(model, clips, audio, cache) -> np.ndarray:
-    feats, _ = cached_features(model, clips, audio, cache, 16, "mean")
-    with torch.no_grad():
-        return model.head.combine(feats.transpose(0, 1)).numpy().astype(np.float64)
 
 
 def main() -> None:
@@ -64,7 +59,8 @@ def main() -> None:
         cache: dict = {}
         stats, _ = cached_features(model, ds.subset(tr), audio, cache, 16, "mean")
         model.head.set_normalisation(stats)
-        x, xt = design(model, fit_clips, audio, cache), design(model, test_clips, audio, cache)
+        x, xt = (design_matrix(model, clips, audio, cache).astype(np.float64)
+                 for clips in (fit_clips, test_clips))
         full_s, row_s, diff, agree = [], [], 0.0, True
         for _ in range(args.repeats):
             t0 = time.perf_counter()

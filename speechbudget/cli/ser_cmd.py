@@ -180,10 +180,11 @@ def train_cmd(
                       f"{result.skipped[0][0]}: {result.skipped[0][1]}")
     last = result.history[-1] if result.history else {}
     if "C" in last:  # the linear head on a frozen backbone: fitted, no epochs
+        how = ("the grid's middle: nothing to choose it on" if last["selection"] == "none" else
+               f"chosen by {last['selection']} {last['score']}"
+               + (", at an end of the grid" if last["at_edge"] else ""))
         console.print(f"trainable parameters: {result.trainable_params:,}; linear head, C = "
-                      f"{last['C']:g} (chosen by {last.get('selection', 'validation')}"
-                      f"{' ' + last['score'] if last.get('score') not in (None, 'none') else ''}"
-                      f"{', at an end of the grid' if last.get('at_edge') else ''})")
+                      f"{last['C']:g} ({how})")
     else:
         console.print(f"trainable parameters: {result.trainable_params:,}; best epoch "
                       f"{result.best_epoch} of {result.epochs_run}")

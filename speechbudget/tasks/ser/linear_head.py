@@ -15,6 +15,15 @@ from speechbudget.tasks.ser.model import SerModel, TrainResult
 from speechbudget.tasks.ser.options import TrainOptions
 
 
+def design_matrix(model: SerModel, clips, audio, cache, batch_size: int = 16) -> np.ndarray:
+    """The rows the linear head is fitted on: the clips' cached per-layer means, standardised and
+    side by side (`SerHead.combine`), [clips, N * H]."""
+    head = model.head
+    feats, _ = cached_features(model, clips, audio, cache, batch_size, "mean")
+    with torch.no_grad():
+        return head.combine(feats.to(head.feature_mean.device).transpose(0, 1)).cpu().numpy()
+
+
 def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clips, val_clips,
                audio, cache, skipped) -> TrainResult:
     """The linear head: scikit-learn's multinomial LogisticRegression (L2, lbfgs, balanced class
@@ -23,22 +32,18 @@ def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clip
     the score (`opt.linear_score`: UA or log-loss) on the validation clips; by "actors", grouped
     cross-validation over the actors of the clips it will be fitted on (also the fallback when
     there are no validation clips; with fewer than two actors as well, the grid's middle C, with
-    a warning either way). With `opt.refit` the
-    chosen C is fitted on training + validation clips; without it (an LP-FT probe) on the
-    training clips only, the validation clips never seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
+    a warning either way). With `opt.refit` the chosen C is fitted on training + validation
+    clips; without it (an LP-FT probe) on the training clips only, the validation clips never
+    seen. Its weights become the head's Linear(N * H, C). `epochs_run` counts lbfgs iterations as
     passes over the training clips (sum of iterations x rows / training clips), for
     `flops.training_flops`. `val` scores the chosen C on clips its choosing fit did not see (the
     validation clips, or the pooled out-of-fold predictions), before any refit."""
     head = model.head
 
-    def design(clips):
-        feats, _ = cached_features(model, clips, audio, cache, opt.eval_batch_size, "mean")
-        with torch.no_grad():
-            return head.combine(feats.to(head.feature_mean.device).transpose(0, 1)).cpu().numpy()
-
     fit_clips = list(train_clips) + (list(val_clips) if opt.refit else [])
-    xtr, ytr = design(train_clips), [c.label for c in train_clips]
-    xva = design(val_clips) if val_clips else None
+    xtr = design_matrix(model, train_clips, audio, cache, opt.eval_batch_size)
+    ytr = [c.label for c in train_clips]
+    xva = design_matrix(model, val_clips, audio, cache, opt.eval_batch_size) if val_clips else None
     yva = [c.label for c in val_clips]
     # every fit below runs in the row space of these clips' features (exact; linear_select)
     basis = linear_select.row_space(xtr if xva is None else np.concatenate([xtr, xva]))

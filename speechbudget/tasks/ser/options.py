@@ -11,6 +11,8 @@ from typing import Any
 
 from speechbudget.axes import Config
 from speechbudget.tasks.ser.adapt import is_frozen
+from speechbudget.tasks.ser.heads import HEAD_KINDS, POOLINGS
+from speechbudget.tasks.ser.linear_select import SCORES, SELECTIONS
 
 LINEAR_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
 HEAD_INITS = ("random", "probe")
@@ -43,10 +45,8 @@ class TrainOptions:
     progress: bool = False      # fit() draws its own bar on stderr (when given no callback)
 
     def __post_init__(self) -> None:
-        from speechbudget.tasks.ser.heads import POOLINGS
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling={self.pooling!r}: expected one of {', '.join(POOLINGS)}")
-        from speechbudget.tasks.ser.heads import HEAD_KINDS
         if self.head not in HEAD_KINDS + ("auto",):
             raise ValueError(f"head={self.head!r}: expected one of "
                              f"{', '.join(HEAD_KINDS + ('auto',))}")
@@ -55,11 +55,9 @@ class TrainOptions:
         self.linear_c = tuple(float(c) for c in self.linear_c)
         if not self.linear_c or not all(c > 0 for c in self.linear_c):
             raise ValueError(f"linear_c={self.linear_c!r}: expected one or more numbers > 0")
-        from speechbudget.tasks.ser.linear_select import SELECTIONS
         if self.linear_select not in SELECTIONS:
             raise ValueError(f"linear_select={self.linear_select!r}: expected one of "
                              f"{', '.join(SELECTIONS)}")
-        from speechbudget.tasks.ser.linear_select import SCORES
         if self.linear_score not in SCORES:
             raise ValueError(f"linear_score={self.linear_score!r}: expected one of "
                              f"{', '.join(SCORES)}")
