@@ -95,7 +95,7 @@ def eval_cmd(
     from speechbudget.axes import Config, ConfigError
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
 
-    from speechbudget.errors import check_output_file, write_atomic
+    from speechbudget.errors import SpeechbudgetError, check_output_file, write_atomic
     from speechbudget.machine import check_device
 
     if json_out:
@@ -110,6 +110,10 @@ def eval_cmd(
                      beam_size=beam)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
+    on_cuda = device.startswith("cuda")
+    if (cfg.precision == "fp16" and not on_cuda) or (cfg.precision == "int8-dynamic" and on_cuda):
+        raise typer.BadParameter(f"{precision!r} does not run on {device} (fp16: a CUDA GPU only; "
+                                 "int8-dynamic: the CPU only)", param_hint="--precision")
     if adapter is not None:
         from speechbudget.tasks.asr.adapt import AdapterError, adapter_config
         try:
@@ -127,6 +131,8 @@ def eval_cmd(
             metrics, items = evaluate(cfg, ds, device=device, task=task,
                                       progress=lambda n: prog.advance(bar, n))
         except ValueError as e:  # AdapterError: an adapter for another configuration or model
+            if adapter is None or isinstance(e, SpeechbudgetError):
+                raise  # not the adapter's: a domain error keeps its own exit code
             raise typer.BadParameter(str(e), param_hint="--adapter") from None
     doc = {"config": cfg.to_dict(), "metrics": metrics.to_dict(),
            "wer_percent": None if metrics.value != metrics.value else 100 * metrics.value,

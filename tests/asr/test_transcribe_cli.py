@@ -68,3 +68,20 @@ def test_same_file_twice_is_not_a_collision(tmp_path, monkeypatch, fake_bundle):
                                  "--format", "vtt", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert (out / "talk.vtt").read_text().startswith("WEBVTT")
+
+
+def test_asr_eval_precision_the_device_cannot_run_names_precision(tmp_path, monkeypatch,
+                                                                  fake_bundle):
+    import json
+
+    from speechbudget.architectures import get_architecture
+    from speechbudget.models import loading
+    fake_bundle.arch = get_architecture("tiny.en")
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: fake_bundle)
+    wav = _wav(tmp_path / "u1.wav")
+    man = tmp_path / "m.jsonl"
+    man.write_text(json.dumps({"id": "u1", "audio": str(wav), "text": "w1 w2"}) + "\n")
+    r = CliRunner().invoke(app, ["asr", "eval", "--data", str(man), "--device", "cpu",
+                                 "--no-progress", "--precision", "fp16"])
+    assert r.exit_code == 2, r.output
+    assert "--precision" in r.output and "--adapter" not in r.output, r.output
