@@ -78,6 +78,27 @@ def test_seek_goes_to_the_last_complete_timestamp(fake_bundle):
     assert [(s.start, s.end, s.text) for s in tr.segments] == [(0.5, 3.5, "w10 w11")]
 
 
+def test_segments_end_where_the_window_audio_ends(fake_bundle):
+    """A timestamp token past the window's audio (into its padding, or past the recording's
+    last sample) does not carry a segment beyond it: segments stay within the recording and do
+    not overlap the next window, which starts there."""
+    from speechbudget.tasks.asr.pipeline import Transcript
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10))
+    pipe.no_speech_threshold = None
+    # 0.1 s of audio at seek 1.00 s; the model says <0.00> w10 <0.12> <0.12> w11 <0.14>
+    tr = Transcript("x")
+    pipe._advance(tr, _row([TB, 10, TB + 6, TB + 6, 11, TB + 7], seek=100, content_s=0.1))
+    assert [(s.start, s.end) for s in tr.segments] == [(1.0, 1.1), (1.1, 1.1)]
+    # no complete pair: one segment, up to the last timestamp or the audio's end
+    tr = Transcript("x")
+    pipe._advance(tr, _row([TB, 10, 11, TB + 6], content_s=0.1))
+    assert [(s.start, s.end) for s in tr.segments] == [(0.0, 0.1)]
+    # without timestamps: the audio's end, not rounded up to the next 10 ms mel frame
+    tr = Transcript("x")
+    pipe._advance(tr, _row([10, 11], seek=50, ts=False, content_s=0.098))  # 1568 samples
+    assert [(s.start, s.end) for s in tr.segments] == [(0.5, 0.598)]
+
+
 @pytest.mark.parametrize("window,stride,ts", [(4, 1, "on"), (3, 2, "auto"), ("dynamic", 1, "on"),
                                               (4, 1, "off")])
 def test_long_audio_batched_equals_one_at_a_time(fake_bundle, window, stride, ts):
@@ -97,7 +118,9 @@ def test_long_audio_batched_equals_one_at_a_time(fake_bundle, window, stride, ts
         assert seeks == sorted(set(seeks)) and seeks[0] == 0     # seek only moves forward
         # a kept window holds no features or encoder states (memory stays bounded by the batch)
         assert all(r.mel is None and r.enc is None for r in together[i].windows)
-        assert all(s.end <= len(a) / SR + 0.02 for s in together[i].segments)
+        assert all(s.end <= len(a) / SR for s in together[i].segments)
+        ends = [0.0] + [s.end for s in together[i].segments]
+        assert all(s.start >= e for s, e in zip(together[i].segments, ends))
 
 
 def test_chunks_rule_kept_for_comparison(fake_bundle):

@@ -571,11 +571,15 @@ class AsrPipeline:
         content = r.content_frames
         end = r.seek + content
         t0 = r.seek / MEL_FRAMES_PER_S
+        # where the window's audio ends (exact, not rounded up to a mel frame): no segment ends
+        # later (a timestamp token can point past it, into the padding, or past the recording),
+        # so segments stay within the audio and never overlap the next window's
+        stop = t0 + len(r.audio) / SAMPLE_RATE
         if self.is_silence(r):
             self._keep(tr, r, [], t0, t0)
             return end
         if not r.timestamps:
-            self._keep(tr, r, [r.tokens], t0, end / MEL_FRAMES_PER_S)
+            self._keep(tr, r, [r.tokens], t0, stop)
             return end
         tb = self.decoder_for(True).opt.timestamp_begin
         toks = r.tokens
@@ -591,7 +595,8 @@ class AsrPipeline:
             for c in cuts:
                 pieces.append(toks[last:c])
                 last = c
-            segs = [(t0 + (p[0] - tb) * step, t0 + (p[-1] - tb) * step, p) for p in pieces]
+            segs = [(min(t0 + (p[0] - tb) * step, stop), min(t0 + (p[-1] - tb) * step, stop), p)
+                    for p in pieces]
             self._keep_segments(tr, r, segs)
             if single_end:
                 return end
@@ -601,7 +606,7 @@ class AsrPipeline:
         dur = content / MEL_FRAMES_PER_S
         if stamps and stamps[-1] != tb:
             dur = (stamps[-1] - tb) * step
-        self._keep_segments(tr, r, [(t0, t0 + dur, toks)])
+        self._keep_segments(tr, r, [(t0, min(t0 + dur, stop), toks)])
         return end
 
     def _keep(self, tr: Transcript, r: Row, pieces: list[list[int]], start: float,
