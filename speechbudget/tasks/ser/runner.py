@@ -34,8 +34,11 @@ def _check_config(config: Config) -> None:
 def fold_splits(dataset: SerDataset, folds: int, seed: int, fold: int
                 ) -> tuple[list[str], list[str], list[str]]:
     """(train, validation, test) clip ids of fold `fold`: test = that fold, validation = the next
-    fold, train = the rest (with 2 folds: no validation set)."""
+    fold, train = the rest (with 2 folds: no validation set). A fold outside 0..folds-1 is a
+    ConfigError (exit 2), not an IndexError or, for a negative index, a speaker-overlap error."""
     parts = speaker_folds(dataset, folds, seed)
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 0 <= fold < folds:
+        raise ConfigError("fold", fold, f"an integer 0..{folds - 1} (one of the {folds} folds)")
     test = parts[fold]
     val = parts[(fold + 1) % folds] if folds > 2 else []
     train_ids = [i for j, p in enumerate(parts) if j != fold and (folds <= 2 or j != (fold + 1) % folds)
