@@ -208,9 +208,22 @@ def adapt_cmd(
         opts = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
     except (ConfigError, ad.AdapterError) as e:
         raise typer.BadParameter(str(e)) from None
+    from speechbudget.errors import check_output_dir
+    check_output_dir(out, "--out")  # before any work, not after the teacher pass
     ds = load_dataset(data, limit=limit, need_text=False)  # a DatasetError is exit 3
     err = Console(stderr=True)
     bundle = load_whisper(path or arch_name)
+    if cfg.adaptation.method == "lora":  # PEFT would fail only after the teacher pass
+        names = [n for n, _ in bundle.model.model.encoder.named_modules()]
+        missing = [t for t in cfg.adaptation.targets
+                   if not any(n == t or n.endswith("." + t) for n in names)]
+        if missing:
+            leaves = sorted({n.rsplit(".", 1)[-1] for n, m in
+                             bundle.model.model.encoder.named_modules()
+                             if isinstance(m, torch.nn.Linear)})
+            raise typer.BadParameter(f"{', '.join(missing)}: no such module in the encoder of "
+                                     f"{arch_name} (its linear layers: {', '.join(leaves)})",
+                                     param_hint="--targets")
     usable = [it for it in ds.items if not it.problem]
     import time
     t0 = time.perf_counter()

@@ -78,3 +78,31 @@ def test_adapt_supervised_and_untranscribed(tmp_path, monkeypatch):
     r = cli.invoke(app, ["asr", "adapt", *common, "--adapt", "dama", "--data",
                          str(tmp_path / "texts.jsonl"), "--out", str(tmp_path / "z")])
     assert r.exit_code == 2 and "'dama'" in r.output
+
+
+def test_adapt_bad_out_or_targets_fail_before_the_teacher_pass(tmp_path, monkeypatch):
+    """An --out that is a file, or a LoRA target the encoder does not have, is refused before
+    any utterance is decoded (they were exit 70 after the teacher pass)."""
+    import speechbudget.models.loading as loading
+    import speechbudget.tasks.asr.adapt as ad
+    from speechbudget.cli import app
+
+    bundle = tiny_bundle(build_tiny_whisper(seed=4))
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: bundle)
+
+    def no_teacher(*a, **k):
+        raise AssertionError("the teacher pass ran")
+    monkeypatch.setattr(ad, "prepare", no_teacher)
+    t = np.arange(int(1.2 * SR)) / SR
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), SR)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"id": "a", "audio": "a.wav"}) + "\n")
+    common = ["asr", "adapt", "--window", "4", "--rank", "2", "--steps", "1", "--data",
+              str(tmp_path / "m.jsonl")]
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    cli = CliRunner()
+    r = cli.invoke(app, [*common, "--out", str(blocker)])
+    assert r.exit_code == 6 and "--out" in r.output and str(blocker) in r.output, r.output
+    r = cli.invoke(app, [*common, "--out", str(tmp_path / "ad"), "--targets", "q_proj,qkv"])
+    assert r.exit_code == 2 and "--targets" in r.output and "qkv" in r.output, r.output
+    assert not (tmp_path / "ad").exists()
