@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Config
+from speechbudget.errors import write_atomic
 from speechbudget.tasks.ser.adapt import trainable_state
 from speechbudget.tasks.ser.model import SerModel, build_model
 from speechbudget.tasks.ser.options import TrainOptions
@@ -17,26 +18,35 @@ CHECKPOINT_VERSION = 1
 def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
                     extra: dict[str, Any] | None = None) -> Path:
     """head.safetensors, backbone.safetensors (the adapted backbone tensors) and ser_config.json
-    (Config, label set, backbone source, head and training options, anything in `extra`)."""
-    from safetensors.torch import save_file
+    (Config, label set, backbone source, head and training options, anything in `extra`).
+    Into a folder that holds an older checkpoint: its ser_config.json goes first and comes back
+    last (a save cut short leaves no checkpoint rather than a mix of two), each file is written
+    whole (`write_atomic`), and an older backbone.safetensors is removed when this model has no
+    adapted tensors (else reloading would put the older run's weights into this backbone)."""
+    from safetensors.torch import save
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()},
-              str(out / "head.safetensors"))
+    meta_path = out / "ser_config.json"
+    meta_path.unlink(missing_ok=True)
+    write_atomic(out / "head.safetensors", save(
+        {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}))
     bb = trainable_state(model.backbone.encoder, model.config.adaptation)
     if bb:
-        save_file(bb, str(out / "backbone.safetensors"))
+        write_atomic(out / "backbone.safetensors", save(bb))
+    else:
+        (out / "backbone.safetensors").unlink(missing_ok=True)
     meta = {"version": CHECKPOINT_VERSION, "config": model.config.to_dict(),
             "labels": model.labels, "backbone_source": model.source,
             "options": asdict(options), **(extra or {})}
-    (out / "ser_config.json").write_text(json.dumps(meta, indent=2, default=str))
+    write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
     return out
 
 
 def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
                     source: str | None = None) -> tuple[SerModel, dict[str, Any]]:
     """A saved SerModel (and its metadata), ready for prediction."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     from speechbudget.models.ct2_reader import ModelFileError
@@ -53,18 +63,30 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
         raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description "
                              f"({type(e).__name__}: {e})") from None
+    for name in ("head.safetensors", "backbone.safetensors"):  # a FIFO would block the read
+        if (d / name).exists() and not (d / name).is_file():
+            raise ModelFileError(f"{d / name}: not a regular file (a folder, FIFO or device)")
     model = build_model(config, labels, options, source or backbone_source, device, init=True)
+    # the backbone tensors save_checkpoint writes for this adaptation: all of them, nothing else
+    expected = set(trainable_state(model.backbone.encoder, config.adaptation))
+    bb_path = d / "backbone.safetensors"
     try:
         model.head.load_state_dict(load_file(str(d / "head.safetensors"), device=str(device)))
-        saved = (load_file(str(d / "backbone.safetensors"), device=str(device))
-                 if (d / "backbone.safetensors").is_file() else None)
-    except (OSError, RuntimeError, ValueError) as e:  # missing, truncated or other-shaped
+        saved = load_file(str(bb_path), device=str(device)) if bb_path.is_file() else {}
+        missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
+        if missing:
+            raise ModelFileError(f"{bb_path}: " + ("missing" if not bb_path.is_file() else
+                                 f"{len(missing)} adapted tensor(s) missing, e.g. {missing[0]}")
+                                 + f"; adaptation {config.adaptation.label!r} trains the backbone")
+        if unexpected:
+            raise ModelFileError(f"{bb_path}: tensors {unexpected[:3]} do not fit the backbone "
+                                 f"{model.source} with adaptation {config.adaptation.label!r}")
+        model.backbone.encoder.load_state_dict(saved, strict=False)
+    except (OSError, RuntimeError, ValueError, SafetensorError) as e:
+        if isinstance(e, ModelFileError):
+            raise
+        # missing, truncated or other-shaped
         raise ModelFileError(f"{d}: the checkpoint's weights cannot be loaded "
                              f"({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
-    if saved is not None:
-        missing, unexpected = model.backbone.encoder.load_state_dict(saved, strict=False)
-        if unexpected:
-            raise ModelFileError(f"{d / 'backbone.safetensors'}: tensors {unexpected[:3]} do not "
-                                 f"fit the backbone {model.source}")
     model.eval()
     return model, meta

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, MutableMapping, Sequence
 
 from speechbudget.axes import Config, ConfigError
+from speechbudget.errors import check_output_dir
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
@@ -182,6 +183,7 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
     a checkpoint (with the metrics and the held-out clip ids) in `out_dir`. `progress(done, total,
     phase)`: `fit`'s phases ("features", "epoch"), then "test" (held-out clips scored)."""
     _check_config(config)
+    check_output_dir(out_dir, "checkpoint folder")  # before the work (exit 6), not after it
     ds = _as_dataset(dataset)
     opt = (options or TrainOptions()).for_config(config)
     train_ids, val_ids, test_ids = fold_splits(ds, folds, opt.seed, fold)
