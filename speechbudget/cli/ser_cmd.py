@@ -211,14 +211,26 @@ def eval_cmd(
                                   help="a progress bar on stderr (clips scored)"),
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
+    from speechbudget.errors import check_output_dir, check_output_file, write_atomic
+    from speechbudget.models.ct2_reader import ModelFileError
+    from speechbudget.tasks.ser.checkpoint import read_meta
     from speechbudget.tasks.ser.runner import evaluate
 
     from speechbudget.machine import default_device
     device = device or default_device()
+    if json_out:  # before any work (exit 6), not after it
+        check_output_dir(json_out.parent, "--out")
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        check_output_file(json_out, "--out")
     ids = None
     if held_out:
-        meta = json.loads((checkpoint / "ser_config.json").read_text())
+        meta = read_meta(checkpoint)  # exit 5 for a folder that is not a checkpoint
         ids = meta.get("test_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            # without them --held-out would score every clip, the training clips too
+            raise ModelFileError(f"{checkpoint / 'ser_config.json'}: no list of test_ids (the "
+                                 f"held-out clips); --held-out needs a checkpoint written by "
+                                 f"`ser train`")
     from speechbudget.cli.progress import progress_bar
     with progress_bar(progress, f"scoring {checkpoint}") as update:
         m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
@@ -227,8 +239,7 @@ def eval_cmd(
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(doc, indent=2, default=str))
+        write_atomic(json_out, json.dumps(doc, indent=2, default=str))
     if as_json:
         return
     console.print(_metrics_table(f"{checkpoint} on {data}", m))

@@ -77,3 +77,42 @@ def test_a_damaged_checkpoint_is_a_model_file_error(synthetic_manifest, tiny_whi
         r = _eval(str(d), "--data", str(synthetic_manifest))
         assert r.exit_code == 5, (name, r.output)
         assert str(d) in r.output and "Traceback" not in r.output
+
+
+def test_ser_eval_held_out_needs_a_checkpoint(synthetic_manifest, tiny_whisper, tmp_path):
+    import json
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "ser_config.json").write_text("{")
+    for d in ("empty", "missing", "broken"):  # were FileNotFoundError / JSONDecodeError, exit 70
+        r = _eval(str(tmp_path / d), "--data", str(synthetic_manifest), "--held-out")
+        assert r.exit_code == 5, (d, r.output)
+        assert str(tmp_path / d) in r.output and "internal error" not in r.output
+    # a checkpoint without its held-out ids: --held-out scored every clip, training clips too
+    ck = _tiny(tiny_whisper, synthetic_manifest, tmp_path / "ck")
+    meta = json.loads((ck / "ser_config.json").read_text())
+    del meta["test_ids"]
+    (ck / "ser_config.json").write_text(json.dumps(meta))
+    r = _eval(str(ck), "--data", str(synthetic_manifest), "--held-out")
+    assert r.exit_code == 5 and "test_ids" in r.output, r.output
+
+
+def test_ser_eval_out_is_checked_before_scoring(synthetic_manifest, tmp_path):
+    (tmp_path / "f").write_text("keep")
+    # no checkpoint at all: the output is refused first (was exit 70 after scoring)
+    for out in (tmp_path, tmp_path / "f" / "x.json"):
+        r = _eval(str(tmp_path / "none"), "--data", str(synthetic_manifest), "-o", str(out))
+        assert r.exit_code == 6, r.output
+        assert "--out" in r.output
+
+
+def test_ser_eval_with_no_readable_clip_is_a_data_error(synthetic_manifest, tiny_whisper,
+                                                        tmp_path):
+    import json
+    ck = _tiny(tiny_whisper, synthetic_manifest, tmp_path / "ck")
+    rows = [json.loads(line) for line in synthetic_manifest.read_text().splitlines()]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps({**r, "audio": "nowhere.wav"}) + "\n" for r in rows))
+    r = _eval(str(ck), "--data", str(bad))  # was a ValueError, exit 70
+    assert r.exit_code == 3, r.output
+    assert str(bad) in r.output and "nowhere.wav" in r.output

@@ -43,6 +43,26 @@ def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
     return out
 
 
+def read_meta(checkpoint_dir: str | Path) -> dict[str, Any]:
+    """A checkpoint's ser_config.json as a dict; ModelFileError (exit 5) naming the folder or
+    file when it is missing, not a regular file, not UTF-8 JSON or not an object."""
+    from speechbudget.models.ct2_reader import ModelFileError
+
+    d = Path(checkpoint_dir)
+    meta_path = d / "ser_config.json"
+    if not meta_path.is_file():
+        raise ModelFileError(f"{d}: not an SER checkpoint (no ser_config.json)")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description "
+                             f"({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description (a JSON "
+                             f"{type(meta).__name__}, not an object)")
+    return meta
+
+
 def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
                     source: str | None = None) -> tuple[SerModel, dict[str, Any]]:
     """A saved SerModel (and its metadata), ready for prediction."""
@@ -52,11 +72,9 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
     from speechbudget.models.ct2_reader import ModelFileError
 
     d = Path(checkpoint_dir)
+    meta = read_meta(d)
     meta_path = d / "ser_config.json"
-    if not meta_path.is_file():
-        raise ModelFileError(f"{d}: not an SER checkpoint (no ser_config.json)")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         config = Config.from_dict(meta["config"])
         options = TrainOptions.from_dict({**meta["options"], "progress": False})
         labels, backbone_source = meta["labels"], meta["backbone_source"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, MutableMapping, Sequence
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.errors import check_output_dir
+from speechbudget.errors import DatasetError, check_output_dir
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
@@ -223,8 +223,8 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
     clips = ds.items if ids is None else ds.subset(ids)
     bad = sorted({c.label for c in clips} - set(model.labels))
     if bad:
-        raise ValueError(f"{ds.source}: label {bad[0]!r} is not in the checkpoint's label set "
-                         f"{model.labels}")
+        raise DatasetError(f"{ds.source}: label {bad[0]!r} is not in the checkpoint's label set "
+                           f"{model.labels}")
     audio, skipped = read_clips(clips)
     inf, _ = flops_for(model.config, n_classes=len(model.labels), pooling=model.head.pooling,
                        layer_weights=model.head.layer_weights is not None, head=model.head.kind)
@@ -232,7 +232,8 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
                           progress=progress)
     ok = [r for r in items if r.ok]
     if not ok:
-        raise ValueError(f"{ds.source}: no readable clips to evaluate ({len(skipped)} skipped)")
+        raise DatasetError(f"{ds.source}: no readable clips to evaluate ({len(skipped)} skipped"
+                           + (f", first: {skipped[0][1]})" if skipped else ")"))
     m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], model.labels)
     m.inference_gflops = inf
     m.extra["skipped"] = skipped
