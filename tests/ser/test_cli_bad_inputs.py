@@ -116,3 +116,42 @@ def test_ser_eval_with_no_readable_clip_is_a_data_error(synthetic_manifest, tiny
     r = _eval(str(ck), "--data", str(bad))  # was a ValueError, exit 70
     assert r.exit_code == 3, r.output
     assert str(bad) in r.output and "nowhere.wav" in r.output
+
+
+def _rows(manifest):
+    import json
+    return [json.loads(line) for line in manifest.read_text().splitlines()]
+
+
+def _write(path, rows):
+    import json
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("speaker", [None, "", "  ", [], {}])
+def test_a_manifest_speaker_that_is_no_speaker_names_the_line(synthetic_manifest, tmp_path,
+                                                              speaker):
+    from speechbudget.errors import DatasetError
+    from speechbudget.tasks.ser.data import load_dataset
+    rows = _rows(synthetic_manifest)
+    rows[2]["speaker"] = speaker  # null was read as the speaker "None", one more actor
+    m = _write(tmp_path / "m.jsonl", [{**r, "audio": str(synthetic_manifest.parent / r["audio"])}
+                                      for r in rows])
+    with pytest.raises(DatasetError, match=r"m\.jsonl:3: speaker: "):
+        load_dataset(m)
+
+
+def test_ser_train_on_training_clips_of_one_label_or_none_readable(synthetic_manifest,
+                                                                   tiny_whisper, tmp_path):
+    rows = [{**r, "audio": str(synthetic_manifest.parent / r["audio"])}
+            for r in _rows(synthetic_manifest)]
+    one = _write(tmp_path / "one.jsonl", [{**r, "label": "ANG"} for r in rows])
+    none = _write(tmp_path / "none.jsonl", [{**r, "audio": "nowhere.wav"} for r in rows])
+    for data, says in ((one, "all have label ANG"), (none, "no readable training clips")):
+        for head in ("linear", "mlp"):  # linear: sklearn's ValueError, exit 70; mlp: trained
+            r = _train("--model", str(tiny_whisper), "--arch", "tiny.en", "--data", str(data),
+                       "--duration", "1", "--folds", "3", "--epochs", "1", "--head", head,
+                       "--out", str(tmp_path / "ck"))
+            assert r.exit_code == 3, (data, head, r.output)
+            assert says in r.output and str(data) in r.output

@@ -104,6 +104,10 @@ def load_manifest(path: str | Path) -> SerDataset:
         for k in ("audio", "label"):
             if not isinstance(row[k], str) or not row[k]:
                 raise DatasetError(f"{row[k]!r}: expected a non-empty string", path, n, k)
+        spk = row["speaker"]  # null was the speaker "None", [] the speaker "[]"
+        if spk is None or isinstance(spk, (bool, list, dict)) or not str(spk).strip():
+            raise DatasetError(f"{json.dumps(spk)}: expected a non-empty string or a number "
+                               "(folds are speaker-disjoint)", path, n, "speaker")
         audio = Path(row["audio"])
         audio = audio if audio.is_absolute() else path.parent / audio
         extra = {k: v for k, v in row.items() if k not in ("id", "audio", "label", "speaker")}

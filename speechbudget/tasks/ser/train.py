@@ -115,7 +115,7 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
               stop_after: int | None = None) -> TrainResult:
     """`fit` without the LP-FT refit. `stop_after`: run only that many epochs of the
     `opt.epochs` schedule (the refit's chosen epochs)."""
-    from speechbudget.tasks.ser.data import check_disjoint
+    from speechbudget.tasks.ser.data import DatasetError, check_disjoint
 
     check_disjoint(dataset, train=train_ids, validation=val_ids)
     labels = list(dataset.labels)
@@ -124,8 +124,13 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     train_clips = [c for c in train_clips if c.id in audio]
     val_clips = [c for c in val_clips if c.id in audio]
     if not train_clips:
-        raise ValueError(f"no readable training clips in {dataset.source} "
-                         f"({len(skipped)} skipped, first: {skipped[:1]})")
+        raise DatasetError(f"{dataset.source}: no readable training clips ({len(skipped)} "
+                           f"skipped" + (f", first {skipped[0][0]}: {skipped[0][1]})"
+                                         if skipped else ")"))
+    classes = sorted({c.label for c in train_clips})
+    if len(classes) < 2:  # LogisticRegression raised (exit 70); an MLP learned a constant
+        raise DatasetError(f"{dataset.source}: the {len(train_clips)} readable training clip(s) "
+                           f"all have label {classes[0]}; a classifier needs at least 2 labels")
     model = build_model(config, labels, opt, source, device, encoders=encoders)
     dev = model.backbone.device
     frozen = is_frozen(config.adaptation)
