@@ -155,3 +155,15 @@ def test_ser_train_on_training_clips_of_one_label_or_none_readable(synthetic_man
                        "--out", str(tmp_path / "ck"))
             assert r.exit_code == 3, (data, head, r.output)
             assert says in r.output and str(data) in r.output
+
+
+def test_ser_train_bad_seed_or_lora_target_is_a_usage_error(synthetic_manifest, tiny_whisper,
+                                                            tmp_path):
+    base = ["--model", str(tiny_whisper), "--arch", "tiny.en", "--data", str(synthetic_manifest),
+            "--duration", "1", "--folds", "3", "--epochs", "1", "--out", str(tmp_path / "ck")]
+    r = _train(*base, "--seed", "-1")  # numpy's default_rng raised, exit 70
+    assert r.exit_code == 2 and "seed=-1" in r.output, r.output
+    r = _train(*base, "--adapt", "lora", "--rank", "2", "--targets", "q_proj,nothing")
+    assert r.exit_code == 2, r.output  # was a ValueError, exit 70
+    assert "adaptation.targets" in r.output and "nothing" in r.output and "q_proj" in r.output
+    assert not (tmp_path / "ck").exists()

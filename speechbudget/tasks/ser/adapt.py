@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from speechbudget.adaptation import DAMA_INIT, dama_plan
-from speechbudget.axes import WAVLM_ATTENTION_PROJECTIONS, Adaptation
+from speechbudget.axes import WAVLM_ATTENTION_PROJECTIONS, Adaptation, ConfigError
 
 # ---- applying an adaptation to an encoder module ----------------------------------------------
 
@@ -41,15 +41,15 @@ def _check_targets(encoder: nn.Module, targets: tuple[str, ...]) -> None:
     names = {n.rsplit(".", 1)[-1] for n, m in encoder.named_modules() if isinstance(m, nn.Linear)}
     missing = [t for t in targets if t not in names]
     if missing:
-        raise ValueError(f"adaptation.targets {missing}: no such Linear module in "
-                         f"{type(encoder).__name__}; available: {', '.join(sorted(names))}")
+        raise ConfigError("adaptation.targets", missing, f"no such Linear module in "
+                          f"{type(encoder).__name__}; available: {', '.join(sorted(names))}")
     bypassed = [t for t in targets if t in WAVLM_ATTENTION_PROJECTIONS]
     if bypassed and any(n.endswith("gru_rel_pos_linear") for n, _ in encoder.named_modules()):
         # WavLM's attention calls F.multi_head_attention_forward with these modules' weights, so
         # a LoRA wrapper around them would never run: training would silently adapt nothing.
-        raise ValueError(f"adaptation.targets {bypassed}: WavLM's attention reads these weights "
-                         "directly, so LoRA on them has no effect; target the feed-forward "
-                         "layers instead (intermediate_dense, output_dense)")
+        raise ConfigError("adaptation.targets", bypassed, "WavLM's attention reads these "
+                          "weights directly, so LoRA on them has no effect; target the "
+                          "feed-forward layers instead (intermediate_dense, output_dense)")
 
 
 def lora_config(adaptation: Adaptation, num_layers: int, init: bool | str | None = None):

@@ -68,6 +68,9 @@ class TrainOptions:
                              f"{', '.join(HEAD_INITS)}")
         if self.train_crop not in ("random", "center"):
             raise ValueError(f"train_crop={self.train_crop!r}: expected 'random' or 'center'")
+        if int(self.seed) < 0:
+            # numpy's default_rng takes no negative seed (a ValueError, exit 70, after loading)
+            raise ValueError(f"seed={self.seed!r}: expected an integer >= 0")
         for name in ("epochs", "batch_size", "eval_batch_size", "patience", "probe_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected an integer >= 1")
