@@ -33,7 +33,8 @@ def _model_name(backbone: str, model: str | None) -> str:
     if not cfg_path.is_file():
         raise typer.BadParameter(f"{backbone!r}: not a registry model, hub id or a model folder "
                                  f"with config.json", param_hint="--model")
-    cfg = json.loads(cfg_path.read_text())
+    from speechbudget.tasks.ser.backbone import read_model_config
+    cfg = read_model_config(cfg_path)  # exit 5 naming the file, not a JSONDecodeError (70)
     for a in ARCHITECTURES.values():
         if cfg.get("model_type") == "whisper" and a.is_whisper:
             if (cfg.get("d_model"), cfg.get("encoder_layers"), cfg.get("num_mel_bins")) == (

@@ -167,3 +167,16 @@ def test_ser_train_bad_seed_or_lora_target_is_a_usage_error(synthetic_manifest, 
     assert r.exit_code == 2, r.output  # was a ValueError, exit 70
     assert "adaptation.targets" in r.output and "nothing" in r.output and "q_proj" in r.output
     assert not (tmp_path / "ck").exists()
+
+
+@pytest.mark.parametrize("text", ["{", "[]", "\xff"])
+def test_ser_train_model_folder_with_an_unreadable_config_json(synthetic_manifest, tmp_path,
+                                                               text):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_bytes(text.encode("latin-1"))
+    for arch in ([], ["--arch", "tiny.en"]):  # JSONDecodeError / AttributeError, exit 70
+        r = _train("--model", str(folder), *arch, "--data", str(synthetic_manifest),
+                   "--duration", "1", "--folds", "3", "--out", str(tmp_path / "ck"))
+        assert r.exit_code == 5, (arch, r.output)
+        assert str(folder / "config.json") in r.output and "internal error" not in r.output

@@ -21,12 +21,28 @@ from speechbudget.axes import Config
 from speechbudget.models.whisper_encoder import encode_layers, encode_layers_from, encoder_tokens
 
 
+def read_model_config(path: str | Path) -> dict:
+    """A local model folder's config.json as a dict; ModelFileError (exit 5) naming the file when
+    it is not UTF-8 JSON holding an object."""
+    from speechbudget.models.ct2_reader import ModelFileError
+
+    try:
+        cfg = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a readable model config ({type(e).__name__}: "
+                             f"{e})") from None
+    if not isinstance(cfg, dict):
+        raise ModelFileError(f"{path}: not a readable model config (a JSON "
+                             f"{type(cfg).__name__}, not an object)")
+    return cfg
+
+
 def _is_whisper_source(source: str) -> bool:
     p = Path(source)
     if p.is_dir():
         cfg = p / "config.json"
         if cfg.is_file():
-            return json.loads(cfg.read_text()).get("model_type") == "whisper"
+            return read_model_config(cfg).get("model_type") == "whisper"
         return (p / "model.bin").is_file() or (p / "model.bin.part1").is_file()  # CTranslate2
     from speechbudget.architectures import get_architecture
     return get_architecture(source).is_whisper
