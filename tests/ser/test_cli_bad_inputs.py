@@ -180,3 +180,13 @@ def test_ser_train_model_folder_with_an_unreadable_config_json(synthetic_manifes
                    "--duration", "1", "--folds", "3", "--out", str(tmp_path / "ck"))
         assert r.exit_code == 5, (arch, r.output)
         assert str(folder / "config.json") in r.output and "internal error" not in r.output
+
+
+def test_a_duplicate_manifest_id_names_both_lines(synthetic_manifest, tmp_path):
+    from speechbudget.errors import DatasetError
+    from speechbudget.tasks.ser.data import load_dataset
+    rows = [{**r, "audio": str(synthetic_manifest.parent / r["audio"])}
+            for r in _rows(synthetic_manifest)]
+    rows.insert(5, dict(rows[1]))  # line 6 repeats line 2; the error named neither line
+    with pytest.raises(DatasetError, match=r"m\.jsonl:6: id: clip id .* also on line 2"):
+        load_dataset(_write(tmp_path / "m.jsonl", rows))

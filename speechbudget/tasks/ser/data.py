@@ -88,6 +88,7 @@ def load_manifest(path: str | Path) -> SerDataset:
     if not path.is_file():
         raise DatasetError(f"{path}: manifest not found")
     items: list[Clip] = []
+    first_line: dict[str, int] = {}
     for n, line in enumerate(_text_lines(path), 1):
         if not line.strip():
             continue
@@ -111,8 +112,12 @@ def load_manifest(path: str | Path) -> SerDataset:
         audio = Path(row["audio"])
         audio = audio if audio.is_absolute() else path.parent / audio
         extra = {k: v for k, v in row.items() if k not in ("id", "audio", "label", "speaker")}
-        items.append(Clip(str(row.get("id", row["audio"])), audio, _check_label(row["label"], where),
-                          str(row["speaker"]), extra))
+        cid = str(row.get("id", row["audio"]))
+        if cid in first_line:  # named here with both lines, not later with neither
+            raise DatasetError(f"clip id {cid!r} is also on line {first_line[cid]}", path, n, "id")
+        first_line[cid] = n
+        items.append(Clip(cid, audio, _check_label(row["label"], where), str(row["speaker"]),
+                          extra))
     if not items:
         raise DatasetError(f"{path}: no clips")
     return SerDataset(items, str(path))
