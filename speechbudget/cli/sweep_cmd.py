@@ -15,9 +15,23 @@ sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, strid
 app.add_typer(sweep_app, name="sweep")
 
 
+def _check_data_option(data: str | None) -> None:
+    """--data names a dataset on the command line: one that does not exist is a dataset error
+    (exit 3, docs/security.md), not a sweep-file error."""
+    if data is None:
+        return
+    from speechbudget.errors import DatasetError
+    from speechbudget.sweep.spec import _resolve_data
+    if _resolve_data(data, Path("."), from_spec=False) is None:
+        raise DatasetError(f"{data} does not exist (relative to the current folder)",
+                           field="--data")
+
+
 def _fail(msg: str) -> None:
     from rich.markup import escape
-    Console(stderr=True).print(f"[red]error:[/red] {escape(msg)}")
+
+    from speechbudget.cli.errors import _one_line
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(_one_line(msg))}")
     raise typer.Exit(2)
 
 
@@ -50,6 +64,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                            predict_config_seconds, predict_race_seconds)
     from speechbudget.axes import ConfigError
     store = store or store_opt
+    _check_data_option(data)
     try:
         s = load_spec(spec, data=data)
     except SpecError as e:
@@ -293,6 +308,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     store = store or store_opt
     if store is None:
         _fail("give the results store: speechbudget sweep run SPEC STORE")
+    _check_data_option(data)
     try:
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Collection, Sequence
 
 from speechbudget.axes import Config
+from speechbudget.errors import SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.executors import Executor, TaskRef, UnitResult, WorkUnit, build_task
 from speechbudget.sweep.profile import profile_dataset
@@ -42,6 +43,28 @@ class RunSummary:
     rounds: int = 0                  # racing: rounds run
 
 
+def _build_task_for(spec: SweepSpec, ref: TaskRef):
+    """The spec's task, with what the spec got wrong as a SpecError naming the file and the key
+    (exit 2): a runner that cannot be imported or has no such class, task options the task's
+    constructor refuses (an unknown keyword, a value out of range)."""
+    from speechbudget.sweep.spec import SpecError
+    try:
+        return build_task(ref)
+    except (ImportError, SyntaxError) as e:
+        if not spec.runner:
+            raise
+        raise SpecError("runner", f"{spec.runner}: cannot be imported ({type(e).__name__}: {e})",
+                        spec.source) from None
+    except AttributeError as e:
+        if spec.runner and str(e).startswith(f"runner {spec.runner!r}"):
+            raise SpecError("runner", str(e), spec.source) from None
+        raise
+    except (TypeError, ValueError) as e:
+        if isinstance(e, SpeechbudgetError):
+            raise
+        raise SpecError("task_options", f"{e}", spec.source) from None
+
+
 def reuse_order(config: Config) -> tuple:
     """Sort key putting configurations that share work next to each other: features depend on
     the window (and mel bins), encoder outputs on everything up to the stride, the decoder last."""
@@ -68,7 +91,7 @@ class Sweep:
                  progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S):
         self.spec, self.store, self.executor, self.device = spec, store, executor, device
         self.retry_failed = retry_failed
-        self.task = build_task(self._ref())
+        self.task = _build_task_for(spec, self._ref())
         self.dataset = self.task.load_dataset(spec.data)
         self.profile = profile_dataset(self.dataset)
         self.mean_audio_s = self.profile.mean_audio_s

@@ -239,17 +239,50 @@ def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
     try:
         raw = yaml.load(text, Loader=_limited_loader(p))  # a SafeLoader with limits
     except yaml.YAMLError as e:
-        raise SpecError("file", f"not valid YAML ({e})", p) from None
+        raise SpecError("file", f"not valid YAML ({_yaml_problem(e)})", p) from None
     return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
+
+
+def _yaml_problem(e: Exception) -> str:
+    """A YAML error on one line: where (line, column) and what, e.g. "line 6, column 23:
+    expected ',' or ']', but got '}' (while parsing a flow sequence from line 6, column 16)"."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None)
+    if mark is None or not problem:
+        return " ".join(str(e).split())
+    out = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if context:
+        where = f" from line {cmark.line + 1}, column {cmark.column + 1}" if cmark else ""
+        out += f" ({context}{where})"
+    return " ".join(out.split())
 
 
 def _limited_loader(source: Path):
     """yaml.SafeLoader that refuses more than MAX_YAML_ALIASES alias uses (a "billion laughs"
-    file is a few aliases of aliases)."""
+    file is a few aliases of aliases) and a key given twice in one mapping (YAML would keep the
+    last value silently)."""
     import yaml
 
     class Loader(yaml.SafeLoader):
         aliases = 0
+
+        def construct_mapping(self, node, deep=False):  # noqa: ANN001
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, Any] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge" or \
+                            not isinstance(key_node, yaml.ScalarNode):
+                        continue
+                    key = self.construct_object(key_node)
+                    if key in seen:
+                        a, b = seen[key].start_mark, key_node.start_mark
+                        raise SpecError("file", f"line {b.line + 1}, column {b.column + 1}: key "
+                                                f"{key!r} given twice in one mapping (first at "
+                                                f"line {a.line + 1}, column {a.column + 1}); YAML "
+                                                "would keep only the last", source)
+                    seen[key] = key_node
+            return super().construct_mapping(node, deep)
 
         def compose_node(self, parent, index):  # noqa: ANN001
             if self.check_event(yaml.AliasEvent):
@@ -337,6 +370,8 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     if not isinstance(models, list) or not models:
         raise err("models", "expected a non-empty list of model names, e.g. [tiny.en, base]")
     for i, m in enumerate(models):
+        if not isinstance(m, str) or not m:
+            raise err(f"models[{i}]", f"{m!r}: expected a model name (a string, e.g. tiny.en)")
         try:
             Config(task=task, model=m) if task == "asr" else Config(task=task, model=m, window=3.0)
         except ConfigError as e:
@@ -459,7 +494,7 @@ def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
         if bad or not {"start", "stop"} <= set(v):
             raise err(key, "a range is {start, stop, step} (stop included)")
         start, stop, step = v["start"], v["stop"], v.get("step", 1)
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
                    for x in (start, stop, step)) or step == 0 or (stop - start) / step < 0:
             raise err(key, f"range {v} does not reach stop from start by step")
         n = int(math.floor((stop - start) / step + 1e-9)) + 1
@@ -623,7 +658,8 @@ def _race(r: Any, err) -> dict[str, Any]:
     first, growth, alpha = r.get("first_items", 20), r.get("growth", 2.0), r.get("alpha", 0.05)
     if not isinstance(first, int) or isinstance(first, bool) or first < 2:
         raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
-    if not isinstance(growth, (int, float)) or isinstance(growth, bool) or growth <= 1:
+    if not isinstance(growth, (int, float)) or isinstance(growth, bool) \
+            or not math.isfinite(growth) or growth <= 1:
         raise err("plan.race.growth", f"{growth!r}: expected a factor > 1 (2 doubles each round)")
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise err("plan.race.alpha", f"{alpha!r}: expected a level in (0, 1), e.g. 0.05")

@@ -1,0 +1,93 @@
+"""Bad sweep files met by `sweep plan` / `sweep run`: each is one line naming the file and the
+key, with the exit code of docs/security.md (2; --data 3), never a traceback or exit 70.
+Cheap: the test-double task (tests/sweep/fake_task.py), no model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.timeout(90)
+REPO = Path(__file__).resolve().parents[2]
+LIBRI = REPO / "data" / "librispeech_sample"
+FAKE = REPO / "tests" / "sweep" / "fake_task.py"
+
+
+def spec_file(tmp: Path, text: str | None = None, name: str = "s", **keys) -> Path:
+    d = {"task": "asr", "data": str(LIBRI), "runner": f"{FAKE}:FakeTask",
+         "task_options": {"n_items": 4, "batch_size": 2}, "models": ["tiny.en", "base"],
+         "axes": {"window": [30, 10]}, "plan": "star"}
+    d.update(keys)
+    p = tmp / f"{name}.yaml"
+    p.write_text(text if text is not None else yaml.safe_dump(d))
+    return p
+
+
+# ---- sweep files --------------------------------------------------------------------------------
+@pytest.mark.parametrize("rng", [{"start": float("nan"), "stop": 30, "step": 1},
+                                 {"start": 1, "stop": float("inf"), "step": 1},
+                                 {"start": 1, "stop": 30, "step": float("nan")}])
+def test_a_range_with_nan_or_inf_is_a_spec_error(tmp_path, cli, rng):
+    cli("sweep", "plan", spec_file(tmp_path, axes={"window": rng}), code=2,
+        has=("axes.window", "range"))
+
+
+@pytest.mark.parametrize("models", [[{"a": 1}], [1.5], [None, "tiny.en"]])
+def test_a_model_that_is_not_a_name_is_a_spec_error(tmp_path, cli, models):
+    cli("sweep", "plan", spec_file(tmp_path, models=models), code=2,
+        has=("models[0]", "expected a model name"))
+
+
+@pytest.mark.parametrize("growth", [float("nan"), float("inf")])
+def test_a_race_growth_that_is_not_finite_is_refused(tmp_path, cli, growth):
+    cli("sweep", "plan", spec_file(tmp_path, plan={"type": "grid", "race": {"growth": growth}}),
+        code=2, has=("plan.race.growth",))
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_line_and_column(tmp_path, cli):
+    text = f"task: asr\ndata: {LIBRI}\nmodels: [tiny.en]\naxes: {{window: [30, 10}}\n"
+    r = cli("sweep", "plan", spec_file(tmp_path, text), code=2,
+            has=("not valid YAML", "line 4, column 23", "expected ',' or ']'"))
+    assert len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path, cli):
+    text = (f"task: asr\ndata: {LIBRI}\nmodels: [tiny.en]\n"
+            "axes:\n  window: [30]\n  stride: [1]\n  window: [10]\n")
+    cli("sweep", "plan", spec_file(tmp_path, text), code=2,
+        has=("line 7", "'window' given twice", "line 5"))
+    text = f"task: asr\ntask: ser\ndata: {LIBRI}\nmodels: [tiny.en]\n"
+    cli("sweep", "plan", spec_file(tmp_path, text), code=2, has=("'task' given twice",))
+
+
+def test_merge_keys_may_still_override(tmp_path):
+    from speechbudget.sweep import load_spec
+    text = (f"task: asr\ndata: {LIBRI}\nmodels: [tiny.en]\n"
+            "plan: {<<: {type: star}, type: grid}\n")
+    assert load_spec(spec_file(tmp_path, text)).plan.type == "grid"
+
+
+@pytest.mark.parametrize("keys, needle", [
+    ({"task_options": {"n_items": 4, "bogus": 3}}, "task_options"),   # the class refuses it
+    ({"runner": f"{FAKE}:NoSuchClass"}, "runner"),
+    ({"runner": "no_such_package_x.mod:Task"}, "runner"),
+])
+def test_a_runner_or_its_options_that_do_not_fit_are_spec_errors(tmp_path, cli, keys, needle):
+    p = spec_file(tmp_path, **keys)
+    cli("sweep", "run", p, tmp_path / "r.db", "--allow-runner", "--no-progress",
+        "--device", "cpu", code=2, has=(str(p), needle))
+
+
+def test_a_built_in_task_option_out_of_range_names_the_spec(tmp_path, cli):
+    p = spec_file(tmp_path, runner=None, models=["tiny.en"], task_options={"batch_size": 0})
+    cli("sweep", "run", p, tmp_path / "r.db", "--no-progress", "--device", "cpu", code=2,
+        has=(str(p), "task_options", "batch_size=0"))
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_a_missing_data_option_is_a_dataset_error(tmp_path, cli, command):
+    store = () if command == "plan" else (tmp_path / "r.db",)
+    cli("sweep", command, spec_file(tmp_path), *store, "--data", tmp_path / "nope",
+        "--allow-runner" if command == "run" else "--json", code=3, has=("--data", "nope"))
+    assert not (tmp_path / "r.db").exists()
