@@ -49,7 +49,7 @@ def load_results(source: "str | Path | Results | LoadedResults",
                              {c.key: source.items[c.key] for c, _ in keep if c.key in source.items})
     if isinstance(source, (str, Path)):
         path = Path(source)
-        if not path.is_file():
+        if not path.exists():  # (a folder or FIFO: the store says what it is)
             raise FileNotFoundError(f"{path}: no such results store (run `speechbudget sweep run` "
                                     "to create one)")
         from speechbudget.sweep.store import ResultsStore

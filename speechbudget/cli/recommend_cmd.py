@@ -35,7 +35,8 @@ def open_results(store: Path, task: Optional[str]):
     try:
         return load_results(store, task=task)
     except FileNotFoundError as e:  # a StoreError propagates: exit 4
-        raise StoreError(f"{store}: no such results store ({e.strerror or e})") from None
+        raise StoreError(str(e) if e.strerror is None else
+                         f"{store}: no such results store ({e.strerror})") from None
 
 
 def limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat: str = "mean"):

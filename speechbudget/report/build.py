@@ -11,6 +11,7 @@ from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, signif
 from speechbudget.analysis.recommend import Limits, recommend
 from speechbudget.analysis.scaling_fit import (FitError, fit_results_nested, predict_configs,
                                                unrun_grid)
+from speechbudget.errors import OutputError, write_atomic
 from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
@@ -147,22 +148,31 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
         raise ValueError(f"no finished configurations in {where}: nothing to report")
     limits = limits or Limits()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
     n_tasks = len({c.task for c, _ in loaded.results})
     total = PHASES_PER_TASK * n_tasks + 1
     tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed,
                     progress=progress, total=total)
     done = 4 * n_tasks
-    for tr in tasks:
-        make_plots(tr, out / "plots")
-        done += 1
-        if progress is not None:
-            progress(done, total, f"{tr.task}: plots")
-    data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
-    (out / "summary.md").write_text(render_markdown(data, out))
-    (out / "report.json").write_text(json.dumps(to_json(data), indent=1, default=_json_default))
-    index = out / "index.html"
-    index.write_text(render_html(data, interactive=interactive))
+    try:  # each file written whole (temporary file, fsync, rename): a reader never sees half
+        for tr in tasks:
+            make_plots(tr, out / "plots")
+            done += 1
+            if progress is not None:
+                progress(done, total, f"{tr.task}: plots")
+        data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
+        write_atomic(out / "summary.md", render_markdown(data, out))
+        write_atomic(out / "report.json", json.dumps(to_json(data), indent=1,
+                                                     default=_json_default))
+        index = write_atomic(out / "index.html", render_html(data, interactive=interactive))
+    except OSError as e:
+        if isinstance(e, OutputError):
+            raise
+        raise OutputError(f"{out}: cannot write the report ({e.strerror or e}"
+                          + (f": {e.filename}" if e.filename else "") + ")") from None
     if progress is not None:
         progress(total, total, "written")
     return index

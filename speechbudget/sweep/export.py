@@ -145,7 +145,8 @@ def to_pandas(store: Any, table: str = "configs"):
                     "metric", "value", "ci_low", "ci_high", "n_items", "n_failed", "gflops",
                     "gflops_per_audio_s", "train_gflops", "rtf", "rtfx", "peak_mem_mb")})
                 row["error"] = m.error
-                row["wer_percent"] = 100 * m.value if m.metric == "wer" else None
+                row["wer_percent"] = 100 * m.value if m.metric == "wer" and \
+                    m.value is not None else None
                 row.update(_timings("timing_", m.timings))
             rows.append(row)
         return _frame(rows, CONFIG_COLUMNS)
@@ -181,26 +182,30 @@ def export(store: Any, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
     times); returns the paths written."""
     if fmt not in ("csv", "parquet", "both"):
         raise ValueError(f"format {fmt!r}: expected csv, parquet or both")
+    import io
+
+    from speechbudget.errors import OutputError, write_atomic
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     st = _open(store)
-    paths = []
+    files: list[tuple[Path, bytes]] = []   # every table computed before anything is written
     for name in TABLES:
         df = to_pandas(st, name)
         if fmt in ("parquet", "both"):
             import pyarrow as pa
             import pyarrow.parquet as pq
-            p = out_dir / f"{name}.parquet"
+            buf = io.BytesIO()
             pq.write_table(pa.Table.from_pandas(df, schema=arrow_schema(df),
-                                                preserve_index=False), p)
-            paths.append(p)
+                                                preserve_index=False), buf)
+            files.append((out_dir / f"{name}.parquet", buf.getvalue()))
         if fmt in ("csv", "both"):
-            p = out_dir / f"{name}.csv"
             csv_df = df.copy()
             for c, t in csv_df.dtypes.items():
                 if str(t).startswith("datetime64"):
                     csv_df[c] = csv_df[c].map(lambda v: None if v is None or v != v
                                               else v.isoformat())
-            csv_df.to_csv(p, index=False)
-            paths.append(p)
-    return paths
+            files.append((out_dir / f"{name}.csv", csv_df.to_csv(index=False).encode("utf-8")))
+    try:  # each file written whole (temporary file, fsync, rename)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return [write_atomic(p, data) for p, data in files]
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None

@@ -107,6 +107,7 @@ class ResultsStore:
             self.db.execute("PRAGMA busy_timeout = 60000")
             if readonly:
                 self._check_stamp()
+                self._check_tables()
             else:
                 self._initialise()
             self.db.execute("SELECT count(*) FROM configs").fetchone()
@@ -169,6 +170,25 @@ class ResultsStore:
                              f"with {what} and tables {', '.join(sorted(tables)) or 'none'}); "
                              "refusing to modify it: give a new or empty file")
 
+    def _check_tables(self) -> None:
+        """A stamped store missing one of its tables (damaged, or edited by hand) is refused on
+        opening, not halfway through a command."""
+        tables = {r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = sorted(OUR_TABLES - tables)
+        if missing:
+            raise StoreError(f"{self.path}: a damaged results store: no table "
+                             f"{', '.join(missing)}")
+
+    def _decoded(self, table: str, key: Any, fn):
+        """fn() decodes a stored value (JSON, a configuration); a value that does not decode is a
+        StoreError naming the store, the table and the row, not a crash."""
+        try:
+            return fn()
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            raise StoreError(f"{self.path}: {table} row {key}: a stored value cannot be read "
+                             f"({type(e).__name__}: {' '.join(str(e).split())})") from None
+
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
@@ -199,7 +219,10 @@ class ResultsStore:
         with self._tx() as db:
             for run_id, env_json in db.execute("SELECT run_id, environment_json FROM runs WHERE "
                                                "status = 'running'").fetchall():
-                env = json.loads(env_json or "{}")
+                try:
+                    env = _json_object(env_json)
+                except ValueError:  # unreadable: not known to be this machine's, left as is
+                    continue
                 if env.get("hostname") == platform.node() and env.get("pid") \
                         and not _alive(int(env["pid"])):
                     db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
@@ -227,13 +250,13 @@ class ResultsStore:
                               (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no run {run_id}")
-        return json.loads(row[0] or "{}")
+        return self._decoded("runs", run_id, lambda: _json_object(row[0]))
 
     def run_spec(self, run_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT spec_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no run {run_id}")
-        return json.loads(row[0] or "{}")
+        return self._decoded("runs", run_id, lambda: _json_object(row[0]))
 
     # ---- configurations -----------------------------------------------------------------------
     def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
@@ -253,7 +276,7 @@ class ResultsStore:
                             ctx_json, digest, run_id, run_id, time.time()))
                 return
             if row[0] != digest:
-                old = json.loads(row[1])
+                old = self._decoded("configs", config.key, lambda: _json_object(row[1]))
                 diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
                 raise StoreError(
                     f"{self.path}: configuration {config.label} ({config.key}) is already stored "
@@ -279,7 +302,8 @@ class ResultsStore:
             q += " WHERE " + " AND ".join(cond)
         out = []
         for key, cj, label, t, g, st, reason in self.db.execute(q + " ORDER BY rowid", args):
-            out.append({"key": key, "config": Config.from_json(cj), "label": label, "task": t,
+            config = self._decoded("configs", key, lambda: Config.from_json(cj))
+            out.append({"key": key, "config": config, "label": label, "task": t,
                         "gflops": g, "status": st, "reason": reason})
         return out
 
@@ -287,7 +311,7 @@ class ResultsStore:
         row = self.db.execute("SELECT config_json FROM configs WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no configuration {key}")
-        return Config.from_json(row[0])
+        return self._decoded("configs", key, lambda: Config.from_json(row[0]))
 
     # ---- shards and items -------------------------------------------------------------------
     def shard_status(self, key: str) -> dict[str, dict[str, Any]]:
@@ -401,7 +425,8 @@ class ResultsStore:
     def items(self, config_key: str) -> list[ItemResult]:
         rows = self.db.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE config_key = ? "
                                "ORDER BY rowid", (config_key,)).fetchall()
-        return [_item_from_row(r) for r in rows]
+        return [self._decoded("items", f"{config_key}/{r[0]}", lambda r=r: _item_from_row(r))
+                for r in rows]
 
     def n_items(self, config_key: str | None = None) -> int:
         if config_key is None:
@@ -422,15 +447,17 @@ class ResultsStore:
 
     def metrics(self, task: str | None = None) -> list[tuple[Config, ConfigMetrics]]:
         """Finished configurations with their metrics, in the order they were first added."""
-        q = ("SELECT c.config_json, m.metrics_json FROM metrics m JOIN configs c ON "
+        q = ("SELECT c.key, c.config_json, m.metrics_json FROM metrics m JOIN configs c ON "
              "c.key = m.config_key WHERE c.status = 'done'")
         args: tuple[Any, ...] = ()
         if task:
             q += " AND m.task = ?"
             args = (task,)
         out = []
-        for cj, mj in self.db.execute(q + " ORDER BY c.rowid", args):
-            out.append((Config.from_json(cj), _metrics_from_dict(json.loads(mj))))
+        for key, cj, mj in self.db.execute(q + " ORDER BY c.rowid", args):
+            out.append((self._decoded("configs", key, lambda: Config.from_json(cj)),
+                        self._decoded("metrics", key,
+                                      lambda: _metrics_from_dict(_json_object(mj)))))
         return out
 
     def effective_gflops_per_s(self) -> float | None:
@@ -438,7 +465,11 @@ class ResultsStore:
         num = den = 0.0
         for g, tj in self.db.execute("SELECT gflops, timings_json FROM items WHERE ok = 1 AND "
                                      "gflops IS NOT NULL LIMIT 20000"):
-            t = sum(v for v in json.loads(tj or "{}").values() if isinstance(v, (int, float)))
+            try:
+                t = sum(v for v in json.loads(tj or "{}").values()
+                        if isinstance(v, (int, float)))
+            except (ValueError, AttributeError):  # an unreadable timing: not counted
+                continue
             if t > 0:
                 num += g
                 den += t
@@ -462,7 +493,7 @@ class ResultsStore:
         for key, label, cj, mj in self.db.execute(
                 "SELECT m.config_key, c.label, c.config_json, m.metrics_json FROM metrics m "
                 "JOIN configs c ON c.key = m.config_key ORDER BY c.rowid"):
-            d = json.loads(mj)
+            d = self._decoded("metrics", key, lambda: _json_object(mj))
             rows.append((key, label, *[_cell(d.get(c)) for c in mcols if c != "config_key"], cj))
         out["metrics"] = (cols, rows)
         return out
@@ -471,18 +502,17 @@ class ResultsStore:
         """One CSV per table in `out_dir`, each written whole (temporary file + os.replace)."""
         import io
 
-        from speechbudget.errors import check_output_dir, write_atomic
+        from speechbudget.errors import check_output_dir
         out_dir = check_output_dir(out_dir, "export folder")
         tables = self.tables()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = []
+        files = []
         for name, (cols, rows) in tables.items():
             buf = io.StringIO(newline="")
             w = csv.writer(buf)
             w.writerow(cols)
             w.writerows(rows)
-            paths.append(write_atomic(out_dir / f"{name}.csv", buf.getvalue()))
-        return paths
+            files.append((out_dir / f"{name}.csv", buf.getvalue()))
+        return _write_files(out_dir, files)
 
     def export_parquet(self, out_dir: str | Path) -> list[Path]:
         import io
@@ -490,24 +520,42 @@ class ResultsStore:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from speechbudget.errors import check_output_dir, write_atomic
+        from speechbudget.errors import check_output_dir
         out_dir = check_output_dir(out_dir, "export folder")
         tables = self.tables()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        paths = []
+        files = []
         for name, (cols, rows) in tables.items():
             table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)}) if rows \
                 else pa.table({c: pa.array([], pa.string()) for c in cols})
             buf = io.BytesIO()
             pq.write_table(table, buf)
-            paths.append(write_atomic(out_dir / f"{name}.parquet", buf.getvalue()))
-        return paths
+            files.append((out_dir / f"{name}.parquet", buf.getvalue()))
+        return _write_files(out_dir, files)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
 def _digest(s: str) -> str:
     import hashlib
     return hashlib.sha1(s.encode()).hexdigest()[:16]
+
+
+def _write_files(out_dir: Path, files: list[tuple[Path, str | bytes]]) -> list[Path]:
+    """Create `out_dir` and write each file whole (temporary file, fsync, rename); a folder or
+    file that cannot be written is an OutputError (exit 6)."""
+    from speechbudget.errors import OutputError, write_atomic
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return [write_atomic(p, data) for p, data in files]
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    """A stored JSON object (empty when NULL); anything else raises ValueError."""
+    d = json.loads(text or "{}")
+    if not isinstance(d, dict):
+        raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+    return d
 
 
 def _cell(v: Any) -> Any:
@@ -523,8 +571,8 @@ def _item_row(r: ItemResult) -> tuple[Any, ...]:
 def _item_from_row(row: Sequence[Any]) -> ItemResult:
     d = dict(zip(ITEM_COLUMNS, row))
     d["ok"] = bool(d["ok"])
-    d["timings"] = json.loads(d.pop("timings_json") or "{}")
-    d["extra"] = json.loads(d.pop("extra_json") or "{}")
+    d["timings"] = _json_object(d.pop("timings_json"))
+    d["extra"] = _json_object(d.pop("extra_json"))
     return ItemResult(**d)
 
 

@@ -1,0 +1,108 @@
+"""Damaged stores and unwritable outputs met by `runs`, `recommend` and `report`: each is one
+line naming the store (exit 4) or the output (exit 6), never a traceback or exit 70; outputs
+are replaced whole. Cheap: the test-double task (tests/sweep/fake_task.py), no model."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.timeout(90)
+REPO = Path(__file__).resolve().parents[2]
+LIBRI = REPO / "data" / "librispeech_sample"
+FAKE = REPO / "tests" / "sweep" / "fake_task.py"
+
+
+def spec_file(tmp: Path, text: str | None = None, name: str = "s", **keys) -> Path:
+    d = {"task": "asr", "data": str(LIBRI), "runner": f"{FAKE}:FakeTask",
+         "task_options": {"n_items": 4, "batch_size": 2}, "models": ["tiny.en", "base"],
+         "axes": {"window": [30, 10]}, "plan": "star"}
+    d.update(keys)
+    p = tmp / f"{name}.yaml"
+    p.write_text(text if text is not None else yaml.safe_dump(d))
+    return p
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A finished sweep of the test-double task: 3 configurations."""
+    from speechbudget.sweep import run_sweep
+    db = tmp_path / "runs.db"
+    run_sweep(spec_file(tmp_path), db, allow_runner=True, progress=False, device="cpu")
+    return db
+
+
+def edited(store: Path, sql: str) -> Path:
+    con = sqlite3.connect(store)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    return store
+
+
+# ---- stores -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("sql, where", [
+    ("UPDATE configs SET config_json = '{not json'", "configs row"),
+    ("UPDATE configs SET config_json = '{\"task\": \"asr\", \"model\": \"gpt-9\"}'",
+     "configs row"),
+    ("UPDATE metrics SET metrics_json = '[]'", "metrics row"),
+    ("UPDATE runs SET environment_json = 'xx'", "runs row 1"),
+    ("UPDATE items SET timings_json = 'zz'", "items row"),
+    ("DROP TABLE items", "no table items"),
+])
+def test_a_damaged_store_is_a_store_error(store, cli, sql, where, tmp_path):
+    edited(store, sql)
+    commands = [("recommend", store), ("runs", "export", store, "-o", tmp_path / "x")]
+    if "items" not in sql:
+        commands.append(("runs", "list", store))
+    for args in commands:
+        cli(*args, code=4, has=(str(store), where))
+
+
+def test_a_metric_without_a_value_is_listed_and_exported(store, cli, tmp_path):
+    edited(store, "UPDATE metrics SET metrics_json = json_set(metrics_json, '$.value', NULL)")
+    cli("runs", "list", store, code=0)
+    cli("runs", "export", store, "-o", tmp_path / "x", code=0)
+
+
+def test_a_folder_as_store_says_what_it_is_once(tmp_path, cli):
+    (tmp_path / "s.db").mkdir()
+    r = cli("recommend", tmp_path / "s.db", code=4, has=("not a results store",))
+    assert "no such results store" not in r.output
+
+
+# ---- outputs ------------------------------------------------------------------------------------
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize("command", [("report", "--no-progress", "--bootstrap", "0"),
+                                     ("runs", "export"), ("runs", "export", "--raw")])
+def test_an_output_folder_that_cannot_be_created_is_exit_6(store, cli, command):
+    # /proc refuses new folders even to root (whom os.access lets through)
+    out = Path("/proc/no-such-speechbudget-output")
+    if command[0] == "report":
+        cli("report", store, "-o", out, *command[1:], code=6, has=(str(out),))
+    else:
+        cli(*command, store, "-o", out, code=6, has=(str(out),))
+
+
+@pytest.mark.parametrize("command", [("report", "--no-progress", "--bootstrap", "0"),
+                                     ("runs", "export")])
+def test_outputs_are_replaced_whole_or_left_as_they_were(store, cli, tmp_path, monkeypatch,
+                                                         command):
+    """A write that fails at the last step (os.replace) leaves the earlier files intact: the
+    report and the export write through a temporary file (docs/security.md, Outputs)."""
+    import os
+    out = tmp_path / "out"
+    args = ((command[0], store, "-o", out, *command[1:]) if command[0] == "report"
+            else (*command, store, "-o", out))
+    cli(*args, code=0)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert before
+
+    def fail(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", fail)
+    cli(*args, code=6, has=(str(out),))
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before  # no half-written file, no temporary file left behind
