@@ -478,12 +478,20 @@ def _message(task, limits, best, top, group, difference, items_to_resolve, cost,
     if not paired:
         return head + " It has the lowest measured error (no per-item results: ties not tested)."
     tc, tm = top
+    if n_feasible == 1:
+        return head + (" It is the only configuration" + (" within the limits" if limits.active()
+                                                          else "") + ": nothing to compare it "
+                       "with.")
+    # no member of the tie group has the cost measured: the pick fell to the error, then label
+    measured = getattr(m, cost) is not None
+    unmeasured = f"none of them has {COST_WORDS[cost]} measured"
     if c.key == tc.key:
         others = len(group) - 1
         if others:
-            return (head + f" It is the most accurate and the cheapest by {COST_WORDS[cost]} of a "
-                    f"tie group of {len(group)}: " + ", ".join(t.config.label for t in group)
-                    + ".")
+            return (head + " It is the most accurate" +
+                    (f" and the cheapest by {COST_WORDS[cost]}" if measured else "") +
+                    f" of a tie group of {len(group)}" + ("" if measured else f" ({unmeasured})")
+                    + ": " + ", ".join(t.config.label for t in group) + ".")
         return head + " It is significantly more accurate than every other configuration "                       "within the limits (paired 95%)."
     member = next(t for t in group if t.config.key == c.key)
     why = ("cannot be told apart from" if member.reason == "tied" else
@@ -493,7 +501,9 @@ def _message(task, limits, best, top, group, difference, items_to_resolve, cost,
     if items_to_resolve is not None and difference is not None:
         resolve = (f"; about {items_to_resolve} items would resolve a difference of "
                    f"{abs(difference.diff):.2g}")
-    return (head + f" The cheapest by {COST_WORDS[cost]} of the tie group ({tie}): it {why} the "
+    lead = (f"The cheapest by {COST_WORDS[cost]} of the tie group ({tie})" if measured else
+            f"Picked from the tie group ({tie}) by error, then label ({unmeasured})")
+    return (head + f" {lead}: it {why} the "
             f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference {difference.diff:+.3g} "
             f"(paired 95% CI {difference.ci_low:+.3g} to {difference.ci_high:+.3g}, "
             f"{difference.n_items} items{resolve}).")
