@@ -1,6 +1,7 @@
 """`speechbudget sweep plan|run SPEC`: plan a sweep (configurations, FLOPs, time) or run it."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -64,6 +65,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                            predict_config_seconds, predict_race_seconds)
     from speechbudget.axes import ConfigError
     store = store or store_opt
+    if audio_s is not None and not (math.isfinite(audio_s) and audio_s > 0):
+        _fail(f"--audio-s {audio_s}: expected seconds > 0")
     _check_data_option(data)
     try:
         s = load_spec(spec, data=data)

@@ -586,7 +586,8 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
         if isinstance(b, (int, float)):
             b = [b]
         if not isinstance(b, list) or not b or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in b):
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                and x > 0 for x in b):
             raise err("plan.budgets_gflops", f"{b!r}: expected a list of GFLOPs budgets > 0")
         kw["budgets_gflops"] = tuple(float(x) for x in b)
         tol = p.get("tolerance", 0.1)
@@ -595,7 +596,8 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
         kw["tolerance"] = float(tol)
     if "audio_s" in p:
         a = p["audio_s"]
-        if not isinstance(a, (int, float)) or a <= 0:
+        if not isinstance(a, (int, float)) or isinstance(a, bool) or not math.isfinite(a) \
+                or a <= 0:
             raise err("plan.audio_s", f"{a!r}: expected seconds > 0")
         kw["audio_s"] = float(a)
     if "race" in p:

@@ -91,3 +91,20 @@ def test_a_missing_data_option_is_a_dataset_error(tmp_path, cli, command):
     cli("sweep", command, spec_file(tmp_path), *store, "--data", tmp_path / "nope",
         "--allow-runner" if command == "run" else "--json", code=3, has=("--data", "nope"))
     assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("plan, key", [
+    ({"type": "iso_flops", "budgets_gflops": [float("inf")]}, "plan.budgets_gflops"),
+    ({"type": "iso_flops", "budgets_gflops": [20], "audio_s": float("nan")}, "plan.audio_s"),
+    ({"type": "iso_flops", "budgets_gflops": [20], "audio_s": float("inf")}, "plan.audio_s"),
+])
+def test_iso_flops_budgets_and_lengths_must_be_finite(tmp_path, cli, plan, key):
+    # an infinite budget printed 'Infinity' in `sweep plan --json` (not JSON); NaN seconds gave
+    # NaN FLOPs
+    cli("sweep", "plan", spec_file(tmp_path, plan=plan), code=2, has=(key,))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-5", "0"])
+def test_plan_audio_s_option_must_be_seconds(tmp_path, cli, value):
+    # -5 gave 'n/a' FLOPs and 0 was taken as unset, silently
+    cli("sweep", "plan", spec_file(tmp_path), "--audio-s", value, code=2, has=("--audio-s",))
