@@ -21,6 +21,18 @@ def _open(store: Path):
     return ResultsStore(store, readonly=True)  # a StoreError is exit 4
 
 
+def _finite_json(x):
+    """`x` with every NaN or infinite float replaced by None (strict JSON has neither)."""
+    import math
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite_json(v) for v in x]
+    return x
+
+
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat()
 
@@ -43,7 +55,9 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         configs = [{"key": r["key"], "label": r["label"], "task": r["task"],
                     "status": r["status"], "reason": r["reason"], "config": r["config"].to_dict(),
                     "metrics": metrics.get(r["key"])} for r in st.configs()]
-        typer.echo(json.dumps({"runs": runs, "configs": configs}, indent=1, default=str))
+        # NaN (a configuration whose every item failed) is not JSON: null, as in report.json
+        typer.echo(json.dumps(_finite_json({"runs": runs, "configs": configs}), indent=1,
+                              default=str, allow_nan=False))
         return
     t = Table(title=f"runs in {store}")
     for col in ("run", "spec", "started", "finished", "status", "executor", "device", "threads",

@@ -106,3 +106,22 @@ def test_outputs_are_replaced_whole_or_left_as_they_were(store, cli, tmp_path, m
     cli(*args, code=6, has=(str(out),))
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before  # no half-written file, no temporary file left behind
+
+
+def test_runs_list_json_is_strict_json_when_every_item_of_a_configuration_failed(store, cli):
+    """The ASR task stores value NaN for a configuration whose every item failed; `--json`
+    printed it as NaN, which JSON parsers (jq, JSON.parse) refuse."""
+    import json
+
+    from speechbudget.records import ConfigMetrics
+    from speechbudget.sweep import ResultsStore
+    with ResultsStore(store) as st:
+        key = st.configs()[0]["key"]
+        st.set_metrics(key, ConfigMetrics(key, "asr", "wer", float("nan"), n_items=0,
+                                          n_failed=4), None)
+    out = cli("runs", "list", store, "--json", code=0).stdout
+
+    def refuse(c):
+        raise ValueError(f"not JSON: {c}")
+    doc = json.loads(out, parse_constant=refuse)
+    assert {c["key"]: c["metrics"]["value"] for c in doc["configs"]}[key] is None
