@@ -213,9 +213,11 @@ def _dataset_size(spec) -> tuple[int | None, float | None, list[float]]:
     quickly."""
     if spec.data is None:
         return None, None, []
+    # (notes go to stderr: stdout holds the plan, which --json keeps machine-readable)
     if spec.runner:  # a plan runs nothing: a custom task's code is never imported here
-        Console().print(f"runner {spec.runner} (not imported by plan; `sweep run` needs "
-                        "--allow-runner): dataset size unknown")
+        Console(stderr=True, soft_wrap=True).print(
+            f"runner {spec.runner} (not imported by plan; `sweep run` needs --allow-runner): "
+            "dataset size unknown", markup=False, highlight=False)
         return None, None, []
     try:
         from speechbudget.sweep.executors import TaskRef, build_task
@@ -224,7 +226,10 @@ def _dataset_size(spec) -> tuple[int | None, float | None, list[float]]:
                                   spec.runner))
         items = list(task.load_dataset(spec.data).items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
-        Console().print(f"[yellow]could not read the dataset {spec.data}: {e}[/yellow]")
+        from rich.markup import escape
+        Console(stderr=True, soft_wrap=True).print(
+            f"[yellow]could not read the dataset {escape(str(spec.data))}: "
+            f"{escape(' '.join(str(e).split()))}[/yellow]")
         return None, None, []
     d = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
     ok = bool(d) and all(d)

@@ -108,3 +108,13 @@ def test_iso_flops_budgets_and_lengths_must_be_finite(tmp_path, cli, plan, key):
 def test_plan_audio_s_option_must_be_seconds(tmp_path, cli, value):
     # -5 gave 'n/a' FLOPs and 0 was taken as unset, silently
     cli("sweep", "plan", spec_file(tmp_path), "--audio-s", value, code=2, has=("--audio-s",))
+
+
+@pytest.mark.parametrize("keys", [{}, {"runner": None, "task_options": {}, "data": "."}])
+def test_plan_json_is_the_only_thing_on_stdout(tmp_path, cli, keys):
+    """A runner spec ('not imported by plan') or an unreadable dataset (data '.': the spec's own
+    folder, no dataset) printed a note on stdout before the JSON; notes go to stderr."""
+    import json
+    r = cli("sweep", "plan", spec_file(tmp_path, **keys), "--json", code=0)
+    doc = json.loads(r.stdout)
+    assert doc["items"] is None and r.stderr.strip()
