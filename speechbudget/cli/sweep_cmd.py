@@ -337,5 +337,14 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         Console().print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
                       f"failed, {summary.reused} already in {store}, {summary.shards_run} shards "
                       f"run in {summary.seconds:.1f} s")
-    if summary.failed:
+    # exit 1: configurations failed, or items did (a configuration whose every item failed is
+    # stored as finished with a NaN metric; docs/security.md: "items or configurations failed")
+    bad = [(c, m) for c, m in summary.metrics if m.n_failed]
+    if bad:
+        c, m = bad[0]
+        Console(stderr=True, soft_wrap=True).print(
+            f"{sum(m.n_failed for _, m in bad)} item(s) failed in {len(bad)} configuration(s), "
+            f"e.g. {m.n_failed} in {c.label}: see `speechbudget runs show {store} {c.key}`",
+            markup=False, highlight=False)
+    if summary.failed or bad:
         raise typer.Exit(1)

@@ -118,3 +118,25 @@ def test_plan_json_is_the_only_thing_on_stdout(tmp_path, cli, keys):
     r = cli("sweep", "plan", spec_file(tmp_path, **keys), "--json", code=0)
     doc = json.loads(r.stdout)
     assert doc["items"] is None and r.stderr.strip()
+
+
+def test_sweep_run_exits_1_when_items_failed(tmp_path, cli):
+    """docs/security.md: exit 1 means items or configurations failed. A configuration whose
+    items failed (every one, even: its WER is NaN) was counted 'finished, 0 failed', exit 0."""
+    runner = tmp_path / "broken_items.py"
+    runner.write_text(
+        "import importlib.util, sys\n"
+        "from speechbudget.records import ItemResult\n"
+        f"s = importlib.util.spec_from_file_location('fake_task_for_test', {str(FAKE)!r})\n"
+        "m = sys.modules['fake_task_for_test'] = importlib.util.module_from_spec(s)\n"
+        "s.loader.exec_module(m)\n"
+        "class Task(m.FakeTask):\n"
+        "    def run_shard(self, config, dataset, shard, device, cache=None):\n"
+        "        out = super().run_shard(config, dataset, shard, device, cache)\n"
+        "        out[0] = ItemResult(out[0].item_id, False, error='unreadable audio')\n"
+        "        return out\n")
+    p = spec_file(tmp_path, runner="broken_items.py:Task")
+    cli("sweep", "run", p, tmp_path / "r.db", "--allow-runner", "--no-progress", code=1,
+        has=("item(s) failed", "runs show"))
+    cli("sweep", "run", spec_file(tmp_path, name="ok"), tmp_path / "ok.db", "--allow-runner",
+        "--no-progress", code=0)
