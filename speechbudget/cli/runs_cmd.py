@@ -88,7 +88,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
 def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
              what: Optional[str] = typer.Argument(None, help="a configuration key (prefix) or "
                                                              "a run id; default: the last run"),
-             limit: int = typer.Option(20, help="items to show"),
+             limit: int = typer.Option(20, min=0, help="items to show"),
              time_model: Optional[Path] = typer.Option(
                  None, "--time-model", help="calibration for the predicted times (default: the "
                                             "one `sweep calibrate` wrote in the cache)")) -> None:

@@ -125,3 +125,12 @@ def test_runs_list_json_is_strict_json_when_every_item_of_a_configuration_failed
         raise ValueError(f"not JSON: {c}")
     doc = json.loads(out, parse_constant=refuse)
     assert {c["key"]: c["metrics"]["value"] for c in doc["configs"]}[key] is None
+
+
+def test_negative_report_seed_and_runs_show_limit_are_usage_errors(store, cli, tmp_path):
+    # --seed -1 reached numpy's bootstrap (exit 70, ValueError); --limit -1 silently dropped the
+    # last item of `runs show`
+    cli("report", store, "-o", tmp_path / "r", "--seed", "-1", "--no-progress", code=2,
+        has=("--seed",))
+    assert not (tmp_path / "r").exists()
+    cli("runs", "show", store, "--limit", "-1", code=2, has=("--limit",))
