@@ -213,9 +213,16 @@ def export_mlflow_cmd(store: Path = typer.Argument(..., help="results store (SQL
     st = _open(store)
     try:
         out = export_mlflow(st, tracking_uri, experiment, report)
-    except (ImportError, FileNotFoundError) as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
+    except (ImportError, FileNotFoundError, ValueError) as e:
+        from rich.markup import escape
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(2)
+    except Exception as e:  # noqa: BLE001 (MLflow's own: a store or server it cannot log to)
+        if not type(e).__module__.startswith("mlflow"):
+            raise
+        from speechbudget.errors import OutputError
+        raise OutputError(f"--tracking-uri {tracking_uri}: MLflow cannot log there "
+                          f"({type(e).__name__}: {e})") from None
     finally:
         st.close()
     Console().print(f"{len(out.runs)} configurations logged to {out.tracking_uri} (experiment "

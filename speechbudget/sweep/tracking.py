@@ -50,10 +50,16 @@ def tracking_uri_for(where: str | Path) -> str:
     """An MLflow tracking URI: kept as given when it has a scheme (file:, http:, sqlite:, ...),
     else a local folder turned into a file: URI."""
     s = str(where)
+    if not s.strip():  # Path("") is the current folder: MLflow would make it a file store
+        raise ValueError("tracking URI: empty; give a folder, file:DIR, sqlite:///FILE or "
+                         "http://HOST")
     if ":" in s and not Path(s).exists() and s.split(":", 1)[0].isalpha() and len(
             s.split(":", 1)[0]) > 1:
         return s
-    return Path(s).expanduser().resolve().as_uri()
+    path = Path(s).expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"tracking URI {s}: a file, not a folder for MLflow's file store")
+    return path.as_uri()
 
 
 def _number(v: Any) -> float | None:
@@ -107,6 +113,8 @@ def export_mlflow(store: Any, tracking_uri: str | Path, experiment: str = "speec
     except ImportError:
         raise ImportError("logging to MLflow needs mlflow: pip install "
                           "'speechbudget[tracking]'") from None
+    if not isinstance(experiment, str) or not experiment.strip():
+        raise ValueError(f"experiment {experiment!r}: expected a non-empty name")
     report_path = Path(report) if report is not None else None
     if report_path is not None and not report_path.exists():
         raise FileNotFoundError(f"report {report_path}: no such file or folder")

@@ -134,3 +134,24 @@ def test_negative_report_seed_and_runs_show_limit_are_usage_errors(store, cli, t
         has=("--seed",))
     assert not (tmp_path / "r").exists()
     cli("runs", "show", store, "--limit", "-1", code=2, has=("--limit",))
+
+
+@pytest.mark.parametrize("uri, experiment, code, needle", [
+    ("", "speechbudget", 2, "empty"),           # was the current folder: MLflow wrote .trash there
+    ("afile", "speechbudget", 2, "a file"),     # was exit 70 (NotADirectoryError)
+    ("mlruns", "", 2, "experiment"),            # was exit 70 (MlflowException)
+    ("notmlflow", "speechbudget", 6, "MLflow cannot log there"),  # a folder MLflow cannot read
+])
+def test_export_mlflow_bad_targets(store, cli, tmp_path, monkeypatch, uri, experiment, code,
+                                   needle):
+    pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "notmlflow" / ".git").mkdir(parents=True)
+    def names():  # (the store's own -wal/-shm aside)
+        return sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("runs.db"))
+    before = names()
+    cli("runs", "export-mlflow", store, "--tracking-uri", uri, "--experiment", experiment,
+        code=code, has=(needle,))
+    if code == 2:
+        assert names() == before  # nothing written
