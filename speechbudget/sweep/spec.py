@@ -240,6 +240,9 @@ def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
         raw = yaml.load(text, Loader=_limited_loader(p))  # a SafeLoader with limits
     except yaml.YAMLError as e:
         raise SpecError("file", f"not valid YAML ({_yaml_problem(e)})", p) from None
+    except RecursionError:  # PyYAML composes and constructs recursively
+        raise SpecError("file", "values nested too deeply (lists or mappings inside each other "
+                                "hundreds of levels deep)", p) from None
     return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
 
 
@@ -316,7 +319,11 @@ def _check_size(raw: Any, err) -> None:
                 break
         memo[id(x)] = n
         return n
-    n = count(raw)
+    try:
+        n = count(raw)
+    except RecursionError:
+        raise err("file", "values nested too deeply (lists or mappings inside each other "
+                          "hundreds of levels deep)") from None
     if n > MAX_YAML_NODES:
         raise err("file", f"more than {MAX_YAML_NODES} values once aliases are expanded")
 

@@ -140,3 +140,11 @@ def test_sweep_run_exits_1_when_items_failed(tmp_path, cli):
         has=("item(s) failed", "runs show"))
     cli("sweep", "run", spec_file(tmp_path, name="ok"), tmp_path / "ok.db", "--allow-runner",
         "--no-progress", code=0)
+
+
+@pytest.mark.parametrize("opening, closing", [("[", "]"), ("{a: ", "}")])
+def test_deeply_nested_yaml_is_a_spec_error(tmp_path, cli, opening, closing):
+    # a few kilobytes of brackets made PyYAML recurse past Python's limit: exit 70
+    n = 5000
+    text = f"task: asr\nmodels: [tiny.en]\nname: {opening * n}1{closing * n}\n"
+    cli("sweep", "plan", spec_file(tmp_path, text), code=2, has=("nested too deeply",))
