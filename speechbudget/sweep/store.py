@@ -185,7 +185,7 @@ class ResultsStore:
         StoreError naming the store, the table and the row, not a crash."""
         try:
             return fn()
-        except (ValueError, TypeError, AttributeError, KeyError) as e:
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as e:
             raise StoreError(f"{self.path}: {table} row {key}: a stored value cannot be read "
                              f"({type(e).__name__}: {' '.join(str(e).split())})") from None
 

@@ -51,6 +51,7 @@ def edited(store: Path, sql: str) -> Path:
     ("UPDATE runs SET environment_json = 'xx'", "runs row 1"),
     ("UPDATE items SET timings_json = 'zz'", "items row"),
     ("DROP TABLE items", "no table items"),
+    ("UPDATE metrics SET metrics_json = '" + "[" * 100000 + "]" * 100000 + "'", "metrics row"),
 ])
 def test_a_damaged_store_is_a_store_error(store, cli, sql, where, tmp_path):
     edited(store, sql)
