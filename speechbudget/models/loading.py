@@ -10,8 +10,6 @@
 """
 from __future__ import annotations
 
-from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
-
 import json
 import os
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from torch import nn
 
 from speechbudget.architectures import (ARCHITECTURES, Architecture, UnknownModelError,
                                         Wav2Vec2Dims, WhisperDims, get_architecture)
+from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
 from speechbudget.models.ct2_reader import ModelFileError
 from speechbudget.models.ct2_to_hf import CT2Source, convert_cached
 from speechbudget.models.offline import OFFLINE_MODELS, offline_source
@@ -35,6 +34,21 @@ class ModelLoadError(SpeechbudgetError, OSError):
 
     exit_code = EXIT_MODEL
 
+
+
+def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
+    """A JSON file holding an object (a model folder's config.json, a checkpoint's description);
+    ModelFileError (exit 5) naming the file and `what` it should be when it cannot be read, is not
+    UTF-8 JSON, or holds something other than an object."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a readable {what} ({type(e).__name__}: "
+                             f"{' '.join(str(e).split())})") from None
+    if not isinstance(obj, dict):
+        raise ModelFileError(f"{path}: not a readable {what} (a JSON {type(obj).__name__}, "
+                             "not an object)")
+    return obj
 
 @dataclass
 class WhisperBundle:

@@ -1,9 +1,15 @@
-"""Helpers of the bad-input corpus: an in-process CLI that fails on any traceback."""
+"""Helpers of the bad-input corpus: an in-process CLI that fails on any traceback, and sweep files."""
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[2]
+LIBRI = REPO / "data" / "librispeech_sample"
+FAKE = REPO / "tests" / "sweep" / "fake_task.py"
 
 
 
@@ -32,3 +38,18 @@ def cli(monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return Cli()
+
+
+@pytest.fixture
+def spec_file():
+    """spec_file(folder, text=None, name="s", **keys) -> a sweep file: `text` as given, else a
+    star sweep of the test-double task (tests/sweep/fake_task.py) with `keys` replaced."""
+    def write(tmp: Path, text: str | None = None, name: str = "s", **keys) -> Path:
+        d = {"task": "asr", "data": str(LIBRI), "runner": f"{FAKE}:FakeTask",
+             "task_options": {"n_items": 4, "batch_size": 2}, "models": ["tiny.en", "base"],
+             "axes": {"window": [30, 10]}, "plan": "star"}
+        d.update(keys)
+        p = tmp / f"{name}.yaml"
+        p.write_text(text if text is not None else yaml.safe_dump(d))
+        return p
+    return write

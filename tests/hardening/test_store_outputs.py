@@ -7,26 +7,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.timeout(90)
-REPO = Path(__file__).resolve().parents[2]
-LIBRI = REPO / "data" / "librispeech_sample"
-FAKE = REPO / "tests" / "sweep" / "fake_task.py"
-
-
-def spec_file(tmp: Path, text: str | None = None, name: str = "s", **keys) -> Path:
-    d = {"task": "asr", "data": str(LIBRI), "runner": f"{FAKE}:FakeTask",
-         "task_options": {"n_items": 4, "batch_size": 2}, "models": ["tiny.en", "base"],
-         "axes": {"window": [30, 10]}, "plan": "star"}
-    d.update(keys)
-    p = tmp / f"{name}.yaml"
-    p.write_text(text if text is not None else yaml.safe_dump(d))
-    return p
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, spec_file):
     """A finished sweep of the test-double task: 3 configurations."""
     from speechbudget.sweep import run_sweep
     db = tmp_path / "runs.db"

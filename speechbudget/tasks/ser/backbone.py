@@ -8,7 +8,6 @@ the final token rate and the head's weighted layer sum is defined.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import MutableMapping, Sequence
@@ -24,17 +23,9 @@ from speechbudget.models.whisper_encoder import encode_layers, encode_layers_fro
 def read_model_config(path: str | Path) -> dict:
     """A local model folder's config.json as a dict; ModelFileError (exit 5) naming the file when
     it is not UTF-8 JSON holding an object."""
-    from speechbudget.models.ct2_reader import ModelFileError
+    from speechbudget.models.loading import read_json_object
 
-    try:
-        cfg = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise ModelFileError(f"{path}: not a readable model config ({type(e).__name__}: "
-                             f"{e})") from None
-    if not isinstance(cfg, dict):
-        raise ModelFileError(f"{path}: not a readable model config (a JSON "
-                             f"{type(cfg).__name__}, not an object)")
-    return cfg
+    return read_json_object(path, "model config")
 
 
 def _is_whisper_source(source: str) -> bool:

@@ -47,20 +47,13 @@ def read_meta(checkpoint_dir: str | Path) -> dict[str, Any]:
     """A checkpoint's ser_config.json as a dict; ModelFileError (exit 5) naming the folder or
     file when it is missing, not a regular file, not UTF-8 JSON or not an object."""
     from speechbudget.models.ct2_reader import ModelFileError
+    from speechbudget.models.loading import read_json_object
 
     d = Path(checkpoint_dir)
     meta_path = d / "ser_config.json"
     if not meta_path.is_file():
         raise ModelFileError(f"{d}: not an SER checkpoint (no ser_config.json)")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description "
-                             f"({type(e).__name__}: {e})") from None
-    if not isinstance(meta, dict):
-        raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description (a JSON "
-                             f"{type(meta).__name__}, not an object)")
-    return meta
+    return read_json_object(meta_path, "SER checkpoint description")
 
 
 def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
