@@ -260,6 +260,12 @@ class Config:
     def _check_stride(self, arch: Architecture) -> None:
         if not isinstance(self.stride, int) or isinstance(self.stride, bool) or self.stride < 1:
             raise ConfigError("stride", self.stride, "an integer >= 1")
+        if self.pool not in POOLS:  # a misspelt value is refused at stride 1 too
+            raise ConfigError("pool", self.pool, f"one of {', '.join(POOLS)}")
+        at = self.stride_at
+        if at != "output" and not (isinstance(at, str) and at.isdigit()) and (
+                isinstance(at, bool) or not isinstance(at, int) or at < 0):
+            raise ConfigError("stride_at", at, "an encoder layer index >= 0, or 'output'")
         if self.stride == 1:  # canonical: where/how a no-op stride applies does not matter
             object.__setattr__(self, "stride_at", "output")
             object.__setattr__(self, "pool", "mean")
@@ -267,8 +273,6 @@ class Config:
         if not arch.is_whisper:
             raise ConfigError("stride", self.stride, "1 for non-Whisper encoders (token stride "
                                                      "is implemented for Whisper encoders)")
-        if self.pool not in POOLS:
-            raise ConfigError("pool", self.pool, f"one of {', '.join(POOLS)}")
         L = arch.encoder_layers
         at = self.stride_at
         if isinstance(at, str) and at.isdigit():

@@ -92,3 +92,16 @@ def test_lora_on_wavlm_attention_is_refused_with_the_field_named():
     ok = Config(task="ser", model="wavlm-base-plus",
                 adaptation=Adaptation(method="lora", rank=8, targets=("intermediate_dense",)))
     assert ok.adaptation.targets == ("intermediate_dense",)
+
+
+@pytest.mark.parametrize("kw, field", [({"pool": "maen"}, "pool"), ({"stride_at": -1}, "stride_at"),
+                                       ({"stride_at": "top"}, "stride_at"),
+                                       ({"stride_at": True}, "stride_at")])
+def test_a_misspelt_pool_or_stride_position_is_refused_at_stride_1_too(kw, field):
+    # stride 1 makes pool and position irrelevant (canonical 'mean' @ 'output'), but a value that
+    # is valid for no stride is a mistake: it was silently dropped
+    with pytest.raises(ConfigError) as e:
+        Config(task="asr", model="tiny.en", stride=1, **kw)
+    assert e.value.field == field
+    # a layer index (even one the model lacks) stays irrelevant at stride 1
+    assert Config(task="asr", model="tiny.en", stride=1, stride_at=9).stride_at == "output"
