@@ -49,6 +49,13 @@ def _model_name(backbone: str, model: str | None) -> str:
                              param_hint="--model")
 
 
+def _failed_exit(n: int, what: str) -> None:
+    """Exit 1 (docs/security.md: it ran, but items failed), with one line on stderr."""
+    Console(stderr=True).print(f"error: {n} clip(s) {what}; --allow-failures to exit 0",
+                               markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
 def _data(data: Path, audio: str | None, label: str | None, speaker: str | None):
     """The dataset path, or the dataset read with the given column names."""
     if audio is None and label is None and speaker is None:
@@ -83,6 +90,8 @@ AUDIO_COLUMN = typer.Option(None, "--audio-column", help="manifest/CSV column wi
 LABEL_COLUMN = typer.Option(None, "--label-column", help="column with the emotion label")
 SPEAKER_COLUMN = typer.Option(None, "--speaker-column",
                               help="column with the speaker (folds are speaker-disjoint)")
+ALLOW_FAILURES = typer.Option(False, "--allow-failures",
+                              help="exit 0 even when some clips could not be read")
 
 
 @ser_app.command("train")
@@ -141,6 +150,7 @@ def train_cmd(
                                                                  "present)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="a progress bar on stderr (features, epochs)"),
+    allow_failures: bool = ALLOW_FAILURES,
 ) -> None:
     """Train on all folds but --fold (early stopping on the next fold), score --fold, save."""
     from speechbudget.machine import default_device
@@ -191,6 +201,8 @@ def train_cmd(
                       f"{result.best_epoch} of {result.epochs_run}")
     console.print(_metrics_table(f"held-out fold {fold}", result.test))
     console.print(f"checkpoint: {out}")
+    if result.skipped and not allow_failures:
+        _failed_exit(len(result.skipped), "skipped (the checkpoint is written)")
 
 
 @ser_app.command("eval")
@@ -210,6 +222,7 @@ def eval_cmd(
                                                                  "present)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="a progress bar on stderr (clips scored)"),
+    allow_failures: bool = ALLOW_FAILURES,
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
     from speechbudget.errors import check_output_dir, check_output_file, write_atomic
@@ -237,16 +250,20 @@ def eval_cmd(
         m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
                             device=device, ids=ids, progress=update)
     doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
+    failed = [i for i in items if not i.ok]
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))
     if json_out:
         write_atomic(json_out, json.dumps(doc, indent=2, default=str))
     if as_json:
+        if failed and not allow_failures:
+            _failed_exit(len(failed), "failed")
         return
     console.print(_metrics_table(f"{checkpoint} on {data}", m))
     console.print(_confusion_table(m))
-    failed = [i for i in items if not i.ok]
     if failed:
         console.print(f"[yellow]{len(failed)} clip(s) failed[/], e.g. {failed[0].error}")
     if json_out:
         console.print(f"wrote {json_out}")
+    if failed and not allow_failures:
+        _failed_exit(len(failed), "failed")

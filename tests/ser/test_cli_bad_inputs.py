@@ -190,3 +190,28 @@ def test_a_duplicate_manifest_id_names_both_lines(synthetic_manifest, tmp_path):
     rows.insert(5, dict(rows[1]))  # line 6 repeats line 2; the error named neither line
     with pytest.raises(DatasetError, match=r"m\.jsonl:6: id: clip id .* also on line 2"):
         load_dataset(_write(tmp_path / "m.jsonl", rows))
+
+
+def test_clips_that_cannot_be_read_make_train_and_eval_exit_1(synthetic_manifest, tiny_whisper,
+                                                              tmp_path):
+    # docs/security.md: exit 1 means it ran but items failed (as `asr eval`); both exited 0
+    import json
+    rows = [{**r, "audio": str(synthetic_manifest.parent / r["audio"])}
+            for r in _rows(synthetic_manifest)]
+    rows[0]["audio"] = str(tmp_path / "gone.wav")  # one clip in every fold's role, unreadable
+    m = _write(tmp_path / "m.jsonl", rows)
+    args = ("--model", str(tiny_whisper), "--arch", "tiny.en", "--data", str(m), "--duration",
+            "1", "--folds", "3", "--epochs", "1")
+    r = _train(*args, "--out", str(tmp_path / "ck"))
+    assert r.exit_code == 1, r.output
+    assert "1 clip(s) skipped" in r.output and "--allow-failures" in r.output
+    assert (tmp_path / "ck" / "ser_config.json").is_file()  # the work is kept
+    assert _train(*args, "--out", str(tmp_path / "ck2"), "--allow-failures").exit_code == 0
+    for extra in ((), ("--json",)):
+        r = _eval(str(tmp_path / "ck"), "--data", str(m), *extra)
+        assert r.exit_code == 1, r.output
+        assert "1 clip(s) failed" in r.output
+        if extra:
+            assert json.loads(r.stdout)["metrics"]  # stdout stays one JSON document
+        assert _eval(str(tmp_path / "ck"), "--data", str(m), "--allow-failures",
+                     *extra).exit_code == 0
