@@ -18,6 +18,8 @@ import numpy as np
 from speechbudget.errors import DatasetError  # noqa: F401 (one DatasetError for every adapter)
 from speechbudget.geometry import SAMPLE_RATE
 
+MAX_OVERSHOOT_S = 0.5  # Kaldi extract-segments' --max-overshoot default
+
 
 def text_lines(path: Path) -> list[str]:
     """The file's lines as UTF-8 (a leading byte-order mark is accepted, '\\r' dropped); a
@@ -120,7 +122,9 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
 
 def read_file(path: Path, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
     """A file's audio as float32 mono 16 kHz, cut to [start_s, end_s) seconds when given (the cut
-    is made at the file's own rate, then resampled, as Kaldi's extract-segments does)."""
+    is made at the file's own rate, then resampled, as Kaldi's extract-segments does). As there,
+    a segment ending up to MAX_OVERSHOOT_S past the recording is cut at its end; one ending later,
+    or starting after the end, is an AudioError naming the segment."""
     from speechbudget.audio import AudioError, load_audio
     if start_s is None and end_s is None:
         return load_audio(path)
@@ -128,18 +132,27 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
     where = f"{path} [{start_s or 0:g}-{'end' if end_s is None else f'{end_s:g}'} s]"
     if not Path(path).exists():
         raise AudioError(f"{path}: no such audio file")
+
+    def check(total: int, rate: int, note: str = "") -> tuple[int, int | None]:
+        a = int(round((start_s or 0.0) * rate))
+        b = None if end_s is None else int(round(end_s * rate))
+        if a >= total:
+            raise AudioError(f"{where}: the segment starts after the end of the recording "
+                             f"({total / rate:.2f} s{note})")
+        if b is not None and b - total >= MAX_OVERSHOOT_S * rate:
+            raise AudioError(f"{where}: the segment ends {(b - total) / rate:.2f} s after the end "
+                             f"of the recording ({total / rate:.2f} s); {MAX_OVERSHOOT_S:g} s or "
+                             f"more is refused, as Kaldi's extract-segments does{note}")
+        return a, b
     try:
         info = sf.info(str(path))
-        a = int(round((start_s or 0.0) * info.samplerate))
-        b = None if end_s is None else int(round(end_s * info.samplerate))
+        a, b = check(int(info.frames), int(info.samplerate))
         data, sr = sf.read(str(path), start=a, stop=b, dtype="float32", always_2d=True)
+    except AudioError:
+        raise
     except Exception as e:  # noqa: BLE001 (soundfile cannot seek it: decode all, then cut)
         full = load_audio(path)
-        a = int(round((start_s or 0.0) * SAMPLE_RATE))
-        b = None if end_s is None else int(round(end_s * SAMPLE_RATE))
-        if a >= len(full):
-            raise AudioError(f"{where}: the segment starts after the end of the recording "
-                             f"({len(full) / SAMPLE_RATE:.2f} s; {e})") from None
+        a, b = check(len(full), SAMPLE_RATE, f"; {e}")
         return np.ascontiguousarray(full[a:b])
     return to_16k_mono(data, sr, where)
 

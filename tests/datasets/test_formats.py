@@ -209,3 +209,21 @@ def test_ser_csv_with_label_and_speaker_columns(tmp_path, bundled_librispeech, r
     assert ds.speakers == sorted({it.speaker for it in ref.items})
     with pytest.raises(SerDatasetError, match=r"metadata.tsv: no speaker column .*--speaker"):
         load_ser(tmp_path, Columns(audio="wav", label="emo"))
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "OGG"])  # OGG: soundfile may not seek it (decoded whole)
+def test_a_segment_past_the_recording_is_cut_or_refused_as_kaldi_does(tmp_path, fmt):
+    # it was cut silently however far it overshot (5-99 s of an 11.8 s file gave 6.8 s)
+    from speechbudget.audio import AudioError
+    from speechbudget.datasets.base import MAX_OVERSHOOT_S, read_file
+    rate = 8000  # read at the file's own rate, then resampled
+    path = tmp_path / f"rec.{fmt.lower()}"
+    sf.write(path, np.full(2 * rate, 0.1, dtype=np.float32), rate, format=fmt)
+    near = read_file(path, 1.0, 2.0 + MAX_OVERSHOOT_S / 2)  # a small overshoot: cut at the end
+    assert len(near) == pytest.approx(SR, abs=SR // 100)
+    for start, end, says in ((1.0, 2.0 + MAX_OVERSHOOT_S, "s after the end of the recording"),
+                             (1.0, 99.0, "97.00 s after the end"),
+                             (2.5, 3.0, "starts after the end")):
+        with pytest.raises(AudioError, match=says) as e:
+            read_file(path, start, end)
+        assert str(path) in str(e.value)
