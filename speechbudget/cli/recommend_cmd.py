@@ -29,9 +29,14 @@ def fmt_error(m, v=None) -> str:
 
 
 def open_results(store: Path, task: Optional[str]):
-    """Load a store for a command; a missing or foreign file exits 2 with the reason."""
+    """Load a store for a command; a missing or foreign file exits 4 with the reason, a --task
+    that is no task 2 (it read as 'no finished configurations')."""
     from speechbudget.analysis.source import load_results
+    from speechbudget.axes import TASKS
     from speechbudget.sweep.store import StoreError
+    if task is not None and task not in TASKS:
+        raise typer.BadParameter(f"{task!r}: expected one of {', '.join(TASKS)}",
+                                 param_hint="--task")
     try:
         return load_results(store, task=task)
     except FileNotFoundError as e:  # a StoreError propagates: exit 4

@@ -123,6 +123,13 @@ def test_negative_report_seed_and_runs_show_limit_are_usage_errors(store, cli, t
     cli("runs", "show", store, "--limit", "-1", code=2, has=("--limit",))
 
 
+@pytest.mark.parametrize("command", ["recommend", "report"])
+def test_a_task_that_is_no_task_is_a_usage_error(store, cli, tmp_path, command):
+    # it said 'no finished configurations' (recommend, exit 2) as if the store were empty
+    out = ("-o", tmp_path / "r", "--no-progress") if command == "report" else ()
+    cli(command, store, "--task", "sre", *out, code=2, has=("--task", "'sre'", "asr, ser"))
+
+
 @pytest.mark.parametrize("uri, experiment, code, needle", [
     ("", "speechbudget", 2, "empty"),           # was the current folder: MLflow wrote .trash there
     ("afile", "speechbudget", 2, "a file"),     # was exit 70 (NotADirectoryError)
