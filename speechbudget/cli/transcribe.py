@@ -94,9 +94,10 @@ def transcribe_cmd(
                                   help="a progress bar on stderr (files transcribed)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
-    srt / vtt / json: segments with times (printed, or written to --output-dir)."""
+    srt / vtt / json: segments with times (printed, or written to --output-dir); printed json is
+    one line per file (JSON Lines) with its "file"."""
     from speechbudget.errors import OutputError, write_atomic
-    from speechbudget.tasks.asr.subtitles import FORMATS, render
+    from speechbudget.tasks.asr.subtitles import FORMATS, render, to_json
     if fmt not in FORMATS:
         raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS)}",
                                  param_hint="--format")
@@ -125,6 +126,8 @@ def transcribe_cmd(
                                       f"{e.strerror or e}") from e
             elif fmt == "txt":
                 typer.echo(f"{f}\t{info.text}")  # a real tab (rich would expand it)
+            elif fmt == "json":  # JSON Lines: one document per file, each naming its file
+                typer.echo(to_json(segs, info.to_dict(), file=str(f), indent=None), nl=False)
             else:
                 typer.echo(render(segs, fmt, info.to_dict()), nl=False)
         else:

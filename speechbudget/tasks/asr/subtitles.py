@@ -31,12 +31,16 @@ def to_vtt(segments: Sequence[Any]) -> str:
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
-def to_json(segments: Sequence[Any], info: dict[str, Any] | None = None) -> str:
-    body = {"segments": [{"start": s.start, "end": s.end, "text": s.text.strip()}
-                         for s in segments]}
+def to_json(segments: Sequence[Any], info: dict[str, Any] | None = None,
+            file: str | None = None, indent: int | None = 2) -> str:
+    """{"file"?, "segments": [{start, end, text}], "info"?}; indent=None: on one line (JSON Lines,
+    one document per file when several are printed)."""
+    body: dict[str, Any] = {} if file is None else {"file": file}
+    body["segments"] = [{"start": s.start, "end": s.end, "text": s.text.strip()}
+                        for s in segments]
     if info is not None:
         body["info"] = info
-    return json.dumps(body, indent=2) + "\n"
+    return json.dumps(body, indent=indent) + "\n"
 
 
 def render(segments: Sequence[Any], fmt: str, info: dict[str, Any] | None = None) -> str:
