@@ -22,6 +22,7 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
     `batch_size` recordings at a time (windows batched across them); `progress(done, total)`,
     if given, after each group, counting files (unreadable ones count when they are read)."""
+    from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
 
@@ -35,8 +36,10 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
         for f in group:
             try:
                 good.append((f, as_audio(f)))
-            except Exception as e:  # AudioError and anything a decoder library raises
-                out[f] = (None, None, f"{type(e).__name__}: {e}")
+            except SpeechbudgetError as e:  # AudioError: its message names the file
+                out[f] = (None, None, str(e))
+            except Exception as e:  # anything a decoder library raises
+                out[f] = (None, None, f"{f}: {type(e).__name__}: {e}")
         if good:
             res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
                                       timestamps=timestamps, longform=longform,
@@ -132,6 +135,7 @@ def transcribe_cmd(
                 typer.echo(render(segs, fmt, info.to_dict()), nl=False)
         else:
             failed += 1
-            err.print(f"{f}: {error}", markup=False, highlight=False)
+            err.print(error if error.startswith(str(f)) else f"{f}: {error}", markup=False,
+                      highlight=False)
     if failed:
         raise typer.Exit(1)

