@@ -246,9 +246,20 @@ def eval_cmd(
                                  f"held-out clips); --held-out needs a checkpoint written by "
                                  f"`ser train`")
     from speechbudget.cli.progress import progress_bar
+    from speechbudget.errors import DatasetError
+    from speechbudget.tasks.ser.data import load_dataset
+    dataset = _data(data, audio_column, label_column, speaker_column)
+    if isinstance(dataset, Path):
+        dataset = load_dataset(dataset)  # exit 3
+    if ids is not None:  # the checkpoint's held-out ids must be clips of this dataset
+        known = {c.id for c in dataset.items}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise DatasetError(f"{data}: {len(missing)} of the checkpoint's {len(ids)} held-out "
+                               f"clips are not in it (e.g. {missing[0]!r}); --held-out needs "
+                               f"the dataset the checkpoint was trained on")
     with progress_bar(progress, f"scoring {checkpoint}") as update:
-        m, items = evaluate(checkpoint, _data(data, audio_column, label_column, speaker_column),
-                            device=device, ids=ids, progress=update)
+        m, items = evaluate(checkpoint, dataset, device=device, ids=ids, progress=update)
     doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
     failed = [i for i in items if not i.ok]
     if as_json:

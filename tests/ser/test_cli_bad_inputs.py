@@ -215,3 +215,14 @@ def test_clips_that_cannot_be_read_make_train_and_eval_exit_1(synthetic_manifest
             assert json.loads(r.stdout)["metrics"]  # stdout stays one JSON document
         assert _eval(str(tmp_path / "ck"), "--data", str(m), "--allow-failures",
                      *extra).exit_code == 0
+
+
+def test_held_out_on_another_dataset_says_so(synthetic_manifest, tiny_whisper, tmp_path):
+    # it said "no clip with id 's2_ANG_0'" without saying the id is the checkpoint's
+    ck = _tiny(tiny_whisper, synthetic_manifest, tmp_path / "ck")
+    rows = [{**r, "id": "other_" + r["id"], "audio": str(synthetic_manifest.parent / r["audio"])}
+            for r in _rows(synthetic_manifest)]
+    other = _write(tmp_path / "other.jsonl", rows)
+    r = _eval(str(ck), "--data", str(other), "--held-out")
+    assert r.exit_code == 3, r.output
+    assert "held-out clips are not in it" in " ".join(r.output.split())
