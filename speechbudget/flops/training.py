@@ -84,7 +84,9 @@ def layer_schedule(config: Config, dama_schedule: tuple[list[int], list[bool]] |
             ranks, frozen = list(dama_schedule[0]), list(dama_schedule[1])
             if len(ranks) != L or len(frozen) != L:
                 raise ConfigError("dama_schedule", dama_schedule, f"{L} ranks and {L} flags")
-        return ranks, [not f for f in frozen], full
+        # an unfrozen top layer trains all of its parameters, its LoRA basis too (as
+        # tasks.ser.adapt.apply_adaptation: unfreeze_top sets requires_grad after DAMA's freeze)
+        return ranks, [not f or u for f, u in zip(frozen, full)], full
     return [0] * L, [True] * L, full
 
 

@@ -206,3 +206,18 @@ def test_asr_temperature_fallback_counts_every_attempt(kw, window, attempts):
     no_fallback = window_gflops(c, Row("y", row.audio, frames, float(window),
                                        attempts=row.attempts[:1])) * 1e9
     assert analytic > no_fallback
+
+
+@pytest.mark.parametrize("model,window,ak", [
+    ("tiny", 0.5, dict(rank=8, unfreeze_top=3)),                  # layers 1, 2: frozen basis
+    ("wavlm-base-plus", 0.24, dict(rank=4, targets=("intermediate_dense",), unfreeze_top=5)),
+])
+def test_training_dama_unfrozen_middle_layer_trains_its_basis(model, window, ak):
+    """DAMA freezes lora_A in the middle layers, but `unfreeze_top` then trains those layers'
+    every parameter, lora_A too (tasks.ser.adapt.apply_adaptation): its weight gradient is
+    computed. Exact, since the missing term is far below the 0.5 % tolerance of test_training."""
+    c = Config(task="ser", model=model, window=window, adaptation=A("dama", **ak))
+    a = per_clip_training(c, 4, cached_features=False)
+    m = measure_training(c, 4)
+    bwd = lambda r: sum(v for k, v in r.breakdown.items() if k.startswith("backward."))  # noqa
+    assert bwd(a) == bwd(m) and a.total == m.total, (c.label, bwd(a), bwd(m))
