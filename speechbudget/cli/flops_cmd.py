@@ -23,8 +23,7 @@ def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, prog
         kw = dict(kw)
     else:
         from speechbudget.flops.measure import measure as run
-        kw = dict(decoded_tokens=tokens if tokens is None else int(round(tokens)),
-                  audio_s=audio_s)
+        kw = dict(decoded_tokens=tokens, audio_s=audio_s)
     with progress_bar(progress, f"counting {config.label}") as update:
         return run(config, progress=update, **kw)
 
@@ -74,6 +73,9 @@ def flops_cmd(
                         stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
                         adaptation=adaptation, beam_size=beam)
         kw = dict(n_classes=n_classes, pooling=pooling) if task == "ser" else {}
+        if do_measure and config.task == "asr":  # both on the whole tokens the count can run
+            from speechbudget.flops.measure import measured_tokens
+            tokens = measured_tokens(config, tokens, audio_s)
         report = estimate(config, decoded_tokens=tokens, audio_s=audio_s, **kw)
         measured = None
         if do_measure:
@@ -83,7 +85,8 @@ def flops_cmd(
             train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling,
                                    cached_prefix=cached_prefix)
     except ConfigError as e:
-        raise typer.BadParameter(str(e), param_hint=f"--{e.field.replace('_', '-')}") from None
+        field = "tokens" if e.field == "decoded_tokens" else e.field
+        raise typer.BadParameter(str(e), param_hint=f"--{field.replace('_', '-')}") from None
     if as_json:
         out = {"config": config.to_dict(), "analytic": report.to_dict()}
         if measured is not None:

@@ -138,6 +138,27 @@ class _Asr(nn.Module):
                 step(2 + i)
 
 
+def measured_tokens(config: Config, decoded_tokens: float | None = None,
+                    audio_s: float | None = None) -> int:
+    """The whole number of generated tokens `measure` counts for `config` on `audio_s`: the
+    given `decoded_tokens`, which must be a positive multiple of the windows (ConfigError), or,
+    without it, the planning estimate rounded to a whole number per window (at least 1). Pass it
+    to `estimate` too, to compare the two on the same tokens."""
+    if config.is_dynamic and audio_s is None:
+        raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
+    window = config.window_s_for(audio_s) if config.is_dynamic else config.window
+    span = window if audio_s is None else audio_s
+    chunks = max(1, math.ceil(span / window - 1e-9))
+    if decoded_tokens is None:
+        per = estimate(config, audio_s=audio_s).decoded_tokens / chunks
+        return max(1, round(per)) * chunks
+    n = decoded_tokens / chunks
+    if n != int(n) or n < 1:
+        raise ConfigError("decoded_tokens", decoded_tokens,
+                          f"a positive multiple of the {chunks} windows to measure")
+    return int(decoded_tokens)
+
+
 def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | None = None,
             *, prompt_tokens: int | None = None, no_speech_head: bool = False,
             progress: Callable[[int, int], None] | None = None) -> FlopsReport:
@@ -150,17 +171,11 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
         raise ConfigError("task", config.task, "'asr' here; SER FLOPs are measured by "
                           "speechbudget.tasks.ser.flops_check.measure_ser")
     arch = get_architecture(config.model)
+    decoded_tokens = measured_tokens(config, decoded_tokens, audio_s)
     window = config.window_s_for(audio_s) if config.is_dynamic else config.window
-    if config.is_dynamic and audio_s is None:
-        raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
     span = window if audio_s is None else audio_s
     chunks = max(1, math.ceil(span / window - 1e-9))
-    if decoded_tokens is None:
-        decoded_tokens = round(estimate(config, audio_s=audio_s).decoded_tokens)
-    n = decoded_tokens / chunks
-    if n != int(n) or n < 1:
-        raise ConfigError("decoded_tokens", decoded_tokens,
-                          f"a positive multiple of the {chunks} windows to measure")
+    n = decoded_tokens // chunks
     P = prompt_tokens_for(arch.english_only) if prompt_tokens is None else prompt_tokens
     frames = round(window * MEL_FRAMES_PER_S)
     total = 2 + int(n)  # build, encoder, n decoder passes

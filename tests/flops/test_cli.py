@@ -58,3 +58,21 @@ def test_ser_training_with_lora_in_the_top_layer_on_a_cached_prefix():
     assert got["training"]["total"] < training_flops(c, 10, 3).total
     bad = runner.invoke(app, args + ["--cached-prefix", "4"])   # layer 3 trains
     assert bad.exit_code == 2 and "cached_prefix" in bad.output
+
+
+def test_measure_without_tokens_compares_the_same_whole_tokens():
+    """Without --tokens, --measure counts the planning estimate rounded to whole tokens per
+    window, and the analytic column uses the same: no difference (it was -0.3% here, the
+    analytic side at 7.08 tokens vs 7 counted), and audio longer than the window measures
+    (17 estimated tokens over 3 windows was an error)."""
+    for args, windows in ((["--window", "2"], 1), (["--window", "2", "--audio-s", "4.5"], 3)):
+        r = runner.invoke(app, ["flops", "--model", "tiny.en", *args, "--measure", "--json",
+                                "--no-progress"])
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["difference"] == 0, out
+        n = out["analytic"]["decoded_tokens"]
+        assert n == out["measured"]["decoded_tokens"] and n % windows == 0 and n == int(n)
+    bad = runner.invoke(app, ["flops", "--model", "tiny.en", "--window", "2", "--tokens", "2.5",
+                              "--measure", "--no-progress"])
+    assert bad.exit_code == 2 and "--tokens" in bad.output
