@@ -124,7 +124,7 @@ class WhisperModel:
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
-        if isinstance(audios, (str, Path, np.ndarray)):
+        if isinstance(audios, (str, Path, bytes, np.ndarray)) or _is_tensor(audios):
             raise ConfigError("audios", type(audios).__name__,
                               "a list of paths or arrays (use transcribe for one recording)")
         cfg = self.config.with_(beam_size=beam_size, timestamps=timestamps, longform=longform)
@@ -135,9 +135,15 @@ class WhisperModel:
             raise ConfigError("language", language, "None or 'en': the decoder prompt is English "
                                                     "(no other language is decoded yet)")
         temps = check_fallback(temperature, best_of)
+        if not isinstance(condition_on_previous_text, (bool, np.bool_)):  # bool("no") is True
+            raise ConfigError("condition_on_previous_text", condition_on_previous_text,
+                              "True or False")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError("seed", seed, "an integer (the sampling seed of the fallback)")
         _check_threshold("compression_ratio_threshold", compression_ratio_threshold, 0.0,
                          math.inf)
-        waves = [as_audio(a) for a in audios]
+        audios = list(audios)
+        waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]
         if not waves:
             return []
         return transcribe_bundle(
@@ -146,6 +152,22 @@ class WhisperModel:
             temperatures=temps,
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=int(seed))
+
+
+def _is_tensor(x: Any) -> bool:
+    import torch
+    return isinstance(x, torch.Tensor)
+
+
+def _wave(audio: Any, i: int, n: int) -> np.ndarray:
+    """`as_audio`; in a batch of several, an AudioError says which recording it is about."""
+    from speechbudget.audio import AudioError
+    try:
+        return as_audio(audio)
+    except AudioError as e:
+        if n == 1:
+            raise
+        raise AudioError(f"audios[{i}]: {e}") from e
 
 
 def _device(device: str | None) -> str:

@@ -143,7 +143,14 @@ def test_a_bad_model_option_names_the_field_before_loading(kw, field, monkeypatc
     ({"logprob_threshold": "low"}, "logprob_threshold"), ({"language": "de"}, "language"),
     ({"temperature": -0.2}, "temperature"), ({"temperature": (0.4, 0.2)}, "temperature"),
     ({"temperature": "hot"}, "temperature"), ({"best_of": 0}, "best_of"),
-    ({"compression_ratio_threshold": -1}, "compression_ratio_threshold")])
+    ({"compression_ratio_threshold": -1}, "compression_ratio_threshold"),
+    # a numpy float32 scalar is not iterable: it was a TypeError, not the field's ConfigError
+    ({"temperature": np.float32(0.2)}, "temperature"), ({"temperature": None}, "temperature"),
+    # bool("no") is True: a non-bool flag was silently read as on
+    ({"condition_on_previous_text": "no"}, "condition_on_previous_text"),
+    ({"condition_on_previous_text": None}, "condition_on_previous_text"),
+    # int(None) / int("x") were a bare TypeError / ValueError; int(1.5) silently 1
+    ({"seed": None}, "seed"), ({"seed": "x"}, "seed"), ({"seed": 1.5}, "seed")])
 def test_a_bad_decoding_option_names_the_field(tiny_en, clips, kw, field):
     with pytest.raises(ConfigError) as e:
         tiny_en.transcribe(clips[0], **kw)
@@ -183,6 +190,58 @@ def test_bad_audio_is_refused_with_what_is_wrong(tiny_en, tmp_path):
     with pytest.raises(ConfigError) as e:
         tiny_en.transcribe_batch(str(tmp_path / "one.wav"))
     assert e.value.field == "audios"
+
+
+def test_torch_tensors_are_read_like_arrays(tiny_en, clips):
+    """A tensor that requires grad (numpy() refuses it) gives the array's result; a bfloat16
+    tensor (numpy has no bfloat16) is read as float32; both were a bare RuntimeError/TypeError."""
+    import torch
+
+    from speechbudget.audio import load_audio
+    from speechbudget.tasks.asr.transcribe import as_audio
+    audio = load_audio(clips[0])
+    grad = torch.from_numpy(audio.copy()).requires_grad_(True)
+    assert tiny_en.transcribe(grad) == tiny_en.transcribe(audio)
+    half = torch.linspace(-0.5, 0.5, 1000, dtype=torch.bfloat16)
+    got = as_audio(half)
+    assert got.dtype == np.float32 and np.array_equal(got, half.float().numpy())
+
+
+def test_audio_that_is_no_waveform_is_refused_by_type(tiny_en, tmp_path):
+    """Encoded bytes, a file object or None name their type and what to pass instead (they
+    were 'audio array of dtype |S... / object: ... divide int16 PCM by 32768'); an integer
+    array is told its own PCM scale."""
+    import io
+
+    import soundfile as sf
+
+    from speechbudget.audio import AudioError
+    wav = tmp_path / "tone.wav"
+    sf.write(wav, np.zeros(SAMPLE_RATE, np.float32), SAMPLE_RATE)
+    for audio, name in [(wav.read_bytes(), "bytes"), (io.BytesIO(wav.read_bytes()), "BytesIO"),
+                        (wav.open("rb"), "BufferedReader"), (None, "NoneType")]:
+        with pytest.raises(AudioError, match=f"audio of type {name}: .*path") as e:
+            tiny_en.transcribe(audio)
+        assert "int16" not in str(e.value)
+    with pytest.raises(AudioError, match="int32 PCM: divide by 2147483648"):
+        tiny_en.transcribe(np.zeros(SAMPLE_RATE, np.int32))
+    with pytest.raises(AudioError, match="8-bit PCM: subtract 128"):
+        tiny_en.transcribe(np.full(SAMPLE_RATE, 128, np.uint8))
+
+
+def test_a_batch_error_names_the_recording_and_a_tensor_is_no_batch(tiny_en):
+    """In transcribe_batch, a bad recording among several is named by its index; a 2-D tensor
+    is refused as a 2-D array is (it was decoded row by row as a batch of recordings)."""
+    import torch
+
+    from speechbudget.audio import AudioError
+    good = np.zeros(SAMPLE_RATE, np.float32)
+    with pytest.raises(AudioError, match=r"^audios\[2\]: audio array is empty"):
+        tiny_en.transcribe_batch([good, good, np.zeros(0, np.float32)])
+    with pytest.raises(ConfigError) as e:
+        tiny_en.transcribe_batch(torch.zeros(2, SAMPLE_RATE))
+    assert e.value.field == "audios"
+    assert [i.windows for _, i in tiny_en.transcribe_batch(g for g in [good])] == [0]
 
 
 def test_loading_and_transcribing_print_nothing(clips, capfd):

@@ -260,7 +260,10 @@ def check_fallback(temperature: float | Sequence[float], best_of: Any) -> tuple[
     """The temperature fallback's options checked (the one place they are): `temperature` one
     number >= 0 or an increasing sequence of them, `best_of` an integer >= 1. Returns the
     temperatures as a tuple of floats; raises ConfigError naming the field."""
-    temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
+    try:
+        temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
+    except TypeError:  # not iterable: a numpy float32 scalar, None, an object
+        temps = (temperature,)
     if not temps or any(isinstance(t, bool) or not isinstance(t, (int, float))
                         or not math.isfinite(t) or t < 0 for t in temps) \
             or list(temps) != sorted(temps):

@@ -14,6 +14,7 @@ Writers for txt / srt / vtt / json are in `tasks.asr.subtitles`.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -55,14 +56,30 @@ class TranscriptionInfo:
 
 def as_audio(audio: str | Path | np.ndarray) -> np.ndarray:
     """A 1-D float32 16 kHz waveform from a path (any format soundfile reads, resampled) or an
-    array (float samples in [-1, 1] at 16 kHz); AudioError naming what is wrong."""
-    if isinstance(audio, (str, Path)):
+    array (float samples in [-1, 1] at 16 kHz: numpy, a list, or a torch tensor, detached and
+    copied to the CPU); AudioError naming what is wrong (bytes and file objects are refused)."""
+    if isinstance(audio, (str, os.PathLike)):
         from speechbudget.audio import load_audio
         return load_audio(audio)
+    if isinstance(audio, (bytes, bytearray)) or hasattr(audio, "read"):
+        raise AudioError(f"audio of type {type(audio).__name__}: encoded bytes or a file object "
+                         "are not read; pass a path, or a 1-D float array at "
+                         f"{SAMPLE_RATE} Hz (e.g. soundfile.read(io.BytesIO(data)), resampled)")
+    import torch
+    if isinstance(audio, torch.Tensor):  # requires_grad, a GPU tensor, bf16: numpy takes none
+        audio = audio.detach().cpu()
+        audio = audio.float() if audio.is_floating_point() else audio
     a = np.asarray(audio)
-    if a.dtype.kind not in "f":
+    if a.dtype.kind in "OUS":  # None, a str inside a list, ...: not samples at all
+        raise AudioError(f"audio of type {type(audio).__name__}: expected a path (str or "
+                         f"pathlib.Path) or a 1-D float array at {SAMPLE_RATE} Hz")
+    if a.dtype.kind != "f":
+        hint = ""
+        if a.dtype.kind in "iu":  # integer PCM: the scale depends on the width
+            hint = (" (8-bit PCM: subtract 128, divide by 128)" if a.dtype == np.uint8 else
+                    f" ({a.dtype} PCM: divide by {2 ** (8 * a.dtype.itemsize - 1)})")
         raise AudioError(f"audio array of dtype {a.dtype}: expected float samples in [-1, 1] at "
-                         f"{SAMPLE_RATE} Hz (divide int16 PCM by 32768)")
+                         f"{SAMPLE_RATE} Hz{hint}")
     if a.ndim != 1:
         raise AudioError(f"audio array of shape {a.shape}: expected a 1-D {SAMPLE_RATE} Hz mono "
                          "waveform or a path")
