@@ -37,7 +37,8 @@ from typing import Iterable, Sequence
 from speechbudget.axes import Config, ConfigError
 from speechbudget.flops import whisper as wh
 from speechbudget.flops.report import FlopsReport
-from speechbudget.flops.training import backbone_backward, layer_schedule
+from speechbudget.flops.training import backbone_backward
+from speechbudget.flops.training import selector_lora as _selector_lora
 from speechbudget.geometry import stem_tokens
 
 
@@ -87,18 +88,6 @@ def _decoder_backward(config: Config, S: int, Ts: int, b: int, out: dict[str, fl
     add("lm_head", 2 * S * d * V)
     for k, v in acc.items():
         out[f"backward.decoder.{k}"] = out.get(f"backward.decoder.{k}", 0.0) + v
-
-
-def _selector_lora(config: Config) -> float:
-    """LoRA forward FLOPs per token, per T full-resolution token, of the attn selector's q/k."""
-    a = config.adaptation
-    if config.pool != "attn" or config.stride == 1 or a.method == "none":
-        return 0.0
-    L = config.arch.encoder_layers
-    j = L - 1 if config.stride_layer >= L else max(config.stride_layer - 1, 0)
-    rank = layer_schedule(config)[0][j]
-    d = config.arch.dims.d_model
-    return sum(2 * d * rank + 2 * rank * d for t in ("q_proj", "k_proj") if t in a.targets)
 
 
 def step_flops(config: Config, groups: Sequence[StepGroup]) -> FlopsReport:

@@ -144,6 +144,21 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
     return acc.bwd, acc.fwd, rg
 
 
+def selector_lora(config: Config) -> float:
+    """LoRA forward FLOPs per full-resolution token of the pool "attn" selector: it recomputes
+    the saliency layer's q/k through the layer's own (LoRA-adapted) projections
+    (models.whisper_encoder.TokenSelector), so their LoRA runs on the T tokens once more (no
+    backward: only the kept indices leave it)."""
+    a = config.adaptation
+    if config.pool != "attn" or config.stride == 1 or a.method == "none":
+        return 0.0
+    L = config.arch.encoder_layers
+    j = L - 1 if config.stride_layer >= L else max(config.stride_layer - 1, 0)
+    rank = layer_schedule(config)[0][j]
+    d = config.arch.dims.d_model
+    return sum(2 * d * rank + 2 * rank * d for t in ("q_proj", "k_proj") if t in a.targets)
+
+
 def head_train(hidden: int, n_states: int, frames: int, n_classes: int, pooling: str,
                layer_weights: bool, rg_hidden: bool, head: str = "mlp") -> tuple[dict, dict]:
     """(forward, backward) FLOPs by head component on `frames` frames (1 for cached means).
@@ -243,8 +258,9 @@ def per_clip_training(config: Config, n_classes: int = 6, *, pooling: str = "mea
         T0 = stem_tokens(frames_for(config.window))          # conv stem output, before the stride
         tokens = [T0 if i < config.stride_layer else T for i in range(L)]
     else:
-        tokens = [T] * L
+        T0, tokens = T, [T] * L
     bwd, lora_fwd, rg_out = backbone_backward(config, tokens, False, dama_schedule)
+    lora_fwd += T0 * selector_lora(config)    # pool "attn": the saliency layer's q/k LoRA again
     out = {f"forward.{k}": v for k, v in inf.breakdown.items() if not k.startswith("head.")}
     if cached_prefix:
         _check_prefix(config, cached_prefix, cached, pooling)

@@ -221,3 +221,26 @@ def test_training_dama_unfrozen_middle_layer_trains_its_basis(model, window, ak)
     m = measure_training(c, 4)
     bwd = lambda r: sum(v for k, v in r.breakdown.items() if k.startswith("backward."))  # noqa
     assert bwd(a) == bwd(m) and a.total == m.total, (c.label, bwd(a), bwd(m))
+
+
+@pytest.mark.parametrize("kw,ak", [
+    (dict(stride=2, stride_at=2), dict(method="lora", rank=4)),                   # q_proj
+    (dict(stride=3, stride_at="output"), dict(method="dama", rank=4, targets=("q_proj", "k_proj"))),
+    (dict(stride=2, stride_at=0), dict(method="lora", rank=2, targets=("k_proj", "fc1"))),
+])
+def test_training_attn_selector_runs_the_lora_of_its_layer(kw, ak):
+    """pool 'attn' while training LoRA on q/k: the selector recomputes the saliency layer's q/k
+    through the adapted projections (TokenSelector), so their LoRA forward runs once more on
+    the full-resolution tokens (no backward: only indices leave the selector). Exact. The counter
+    files the selector's adapted base q/k under encoder.attn_proj (the module it calls), the
+    analytic count under encoder.attn_select: compared together."""
+    c = Config(task="ser", model="tiny", window=0.5, pool="attn", adaptation=A(**ak), **kw)
+    a = per_clip_training(c, 4, cached_features=False)
+    m = measure_training(c, 4)
+    assert a.total == m.total, (c.label, a.total, m.total)
+
+    def fwd(r):
+        d = {k: v for k, v in r.breakdown.items() if k.startswith("forward.")}
+        d["forward.encoder.attn_proj"] += d.pop("forward.encoder.attn_select", 0.0)
+        return d
+    assert fwd(a) == fwd(m), c.label
