@@ -94,7 +94,7 @@ class WhisperModel:
         beam_size: 1 is greedy. timestamps: "on" (segments with their own times; the default, as
         in faster-whisper), "off" (one segment per window) or "auto" (on when the audio is longer
         than the window). longform: "sequential" (Whisper's seek rule) or "chunks" (equal chunks,
-        for comparison). A window is silence when P(no-speech) > no_speech_threshold and its
+        for comparison; it takes no condition_on_previous_text). A window is silence when P(no-speech) > no_speech_threshold and its
         average log-probability < logprob_threshold (None turns a test off); digital silence is
         not decoded. language: None or "en" (the decoder prompt is English).
         condition_on_previous_text: prompt each window with the text kept from the previous one
@@ -138,6 +138,10 @@ class WhisperModel:
         if not isinstance(condition_on_previous_text, (bool, np.bool_)):  # bool("no") is True
             raise ConfigError("condition_on_previous_text", condition_on_previous_text,
                               "True or False")
+        if condition_on_previous_text and cfg.longform == "chunks":  # it would be ignored
+            raise ConfigError("condition_on_previous_text", True,
+                              "False with longform='chunks' (its chunks are decoded "
+                              "independently); use longform='sequential' to condition")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError("seed", seed, "an integer (the sampling seed of the fallback)")
         _check_threshold("compression_ratio_threshold", compression_ratio_threshold, 0.0,

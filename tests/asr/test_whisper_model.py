@@ -149,6 +149,8 @@ def test_a_bad_model_option_names_the_field_before_loading(kw, field, monkeypatc
     # bool("no") is True: a non-bool flag was silently read as on
     ({"condition_on_previous_text": "no"}, "condition_on_previous_text"),
     ({"condition_on_previous_text": None}, "condition_on_previous_text"),
+    # chunks are decoded independently: conditioning was silently ignored there
+    ({"condition_on_previous_text": True, "longform": "chunks"}, "condition_on_previous_text"),
     # int(None) / int("x") were a bare TypeError / ValueError; int(1.5) silently 1
     ({"seed": None}, "seed"), ({"seed": "x"}, "seed"), ({"seed": 1.5}, "seed")])
 def test_a_bad_decoding_option_names_the_field(tiny_en, clips, kw, field):
