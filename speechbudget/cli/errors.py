@@ -14,14 +14,14 @@ import typer
 from speechbudget.errors import EXIT_INTERNAL, SpeechbudgetError
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException | str) -> str:
     msg = " ".join(str(e).split()) or type(e).__name__
     return msg if len(msg) <= 2000 else msg[:2000] + " ..."
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
     """warnings.showwarning for the command line: one line, the message only."""
-    print(f"warning: {_one_line(message)}", file=sys.stderr if file is None else file)
+    print(f"warning: {one_line(message)}", file=sys.stderr if file is None else file)
 
 
 class ErrorMappingGroup(typer.core.TyperGroup):
@@ -48,12 +48,12 @@ class ErrorMappingGroup(typer.core.TyperGroup):
         except SpeechbudgetError as e:
             if debug:
                 raise
-            typer.echo(f"error: {_one_line(e)}", err=True)
+            typer.echo(f"error: {one_line(e)}", err=True)
             ctx.exit(e.exit_code)
         except Exception as e:  # noqa: BLE001 (the boundary)
             if debug:
                 raise
-            typer.echo(f"error: internal error: {type(e).__name__}: {_one_line(e)} (run again "
+            typer.echo(f"error: internal error: {type(e).__name__}: {one_line(e)} (run again "
                        "with --debug for the traceback)", err=True)
             ctx.exit(EXIT_INTERNAL)
         finally:

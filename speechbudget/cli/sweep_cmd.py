@@ -22,8 +22,8 @@ def _check_data_option(data: str | None) -> None:
     if data is None:
         return
     from speechbudget.errors import DatasetError
-    from speechbudget.sweep.spec import _resolve_data
-    if _resolve_data(data, Path("."), from_spec=False) is None:
+    from speechbudget.sweep.spec import resolve_data
+    if resolve_data(data, Path("."), from_spec=False) is None:
         raise DatasetError(f"{data} does not exist (relative to the current folder)",
                            field="--data")
 
@@ -31,8 +31,8 @@ def _check_data_option(data: str | None) -> None:
 def _fail(msg: str) -> None:
     from rich.markup import escape
 
-    from speechbudget.cli.errors import _one_line
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(_one_line(msg))}")
+    from speechbudget.cli.errors import one_line
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(one_line(msg))}")
     raise typer.Exit(2)
 
 

@@ -353,7 +353,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     if data_path is not None:
         if not isinstance(data_path, str):
             raise err("data", f"{data_path!r} is not a path")
-        resolved = _resolve_data(data_path, Path(base_dir), from_spec=data is None)
+        resolved = resolve_data(data_path, Path(base_dir), from_spec=data is None)
         if resolved is None:
             where = f"relative to {Path(base_dir).resolve()} or the current folder" \
                 if data is None else "relative to the current folder"
@@ -456,7 +456,7 @@ def _check_adapt_options(opts: dict[str, Any], base_dir: Path, err) -> dict[str,
     """ASR adaptation options: `adapt_data` resolved like `data` (relative to the spec's folder)
     and required to exist; `adapter_cache` relative to the spec's folder; positive numbers."""
     if opts.get("adapt_data") is not None:
-        resolved = _resolve_data(opts["adapt_data"], base_dir, from_spec=True)
+        resolved = resolve_data(opts["adapt_data"], base_dir, from_spec=True)
         if resolved is None:
             raise err("task_options.adapt_data", f"{opts['adapt_data']} does not exist "
                                                  f"(relative to {base_dir.resolve()})")
@@ -482,7 +482,7 @@ def _check_plan_size(task: str, models: list, axes: dict[str, tuple[Any, ...]],
                           f"limit is {MAX_PLAN_POINTS}: use fewer values or a star plan")
 
 
-def _resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
+def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
     """An existing path (spec paths relative to the spec's folder first, then to the current
     folder), or a hub dataset name ("org/name") kept as given; None when neither."""
     p = Path(value).expanduser()
