@@ -492,7 +492,8 @@ def _message(task, limits, best, top, group, difference, items_to_resolve, cost,
                     (f" and the cheapest by {COST_WORDS[cost]}" if measured else "") +
                     f" of a tie group of {len(group)}" + ("" if measured else f" ({unmeasured})")
                     + ": " + ", ".join(t.config.label for t in group) + ".")
-        return head + " It is significantly more accurate than every other configuration "                       "within the limits (paired 95%)."
+        return head + (" It is significantly more accurate than every other configuration "
+                       "within the limits (paired 95%).")
     member = next(t for t in group if t.config.key == c.key)
     why = ("cannot be told apart from" if member.reason == "tied" else
            f"is within the tolerance {tolerance:g} of")

@@ -76,9 +76,10 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         t.add_column(col)
     for row in st.configs():
         m = metrics.get(row["key"])
-        t.add_row(row["key"], row["label"], row["status"], m.metric if m else "",
-                  "" if not m or m.value is None else (f"{100 * m.value:.2f} %"
-                                                       if m.metric == "wer" else f"{m.value:.4f}"), f"{m.gflops:.2f}" if m and m.gflops else "",
+        value = "" if not m or m.value is None else (
+            f"{100 * m.value:.2f} %" if m.metric == "wer" else f"{m.value:.4f}")
+        t.add_row(row["key"], row["label"], row["status"], m.metric if m else "", value,
+                  f"{m.gflops:.2f}" if m and m.gflops else "",
                   f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
                   (row["reason"] or "").splitlines()[0][:60] if row["reason"] else "")
     Console().print(t)

@@ -1,4 +1,4 @@
-"""Helpers of the bad-input corpus: an in-process CLI that fails on any traceback, and sweep files."""
+"""Helpers of the bad-input corpus: an in-process CLI that fails on any traceback; sweep files."""
 from __future__ import annotations
 
 from pathlib import Path
