@@ -299,10 +299,11 @@ class Config:
         return self.window == DYNAMIC
 
     def window_s_for(self, audio_s: float) -> float:
-        """The window used for an utterance of `audio_s` seconds (dynamic: fitted, capped)."""
+        """The window used for an utterance of `audio_s` seconds (dynamic: fitted, capped; at
+        least one encoder token, so empty audio with no margin still has a window)."""
         if not self.is_dynamic:
             return float(self.window)
-        frames = 2 * int(-(-(audio_s + self.dynamic_margin_s) * ENCODER_TOKENS_PER_S // 1))
+        frames = 2 * max(1, int(-(-(audio_s + self.dynamic_margin_s) * ENCODER_TOKENS_PER_S // 1)))
         cap = self.arch.max_window_s or float("inf")
         return min(frames / MEL_FRAMES_PER_S, cap)
 

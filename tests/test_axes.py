@@ -105,3 +105,11 @@ def test_a_misspelt_pool_or_stride_position_is_refused_at_stride_1_too(kw, field
     assert e.value.field == field
     # a layer index (even one the model lacks) stays irrelevant at stride 1
     assert Config(task="asr", model="tiny.en", stride=1, stride_at=9).stride_at == "output"
+
+
+def test_a_dynamic_window_for_empty_audio_without_margin_is_one_encoder_token():
+    # it was 0 s: estimate() divided by it (ZeroDivisionError)
+    from speechbudget.flops import estimate
+    c = Config(task="asr", model="tiny.en", window="dynamic", dynamic_margin_s=0)
+    assert c.window_s_for(0.0) == pytest.approx(0.02) and c.window_s_for(0.011) == c.window_s_for(0)
+    assert estimate(c, audio_s=0.0).total > 0
