@@ -236,9 +236,9 @@ def eval_cmd(
         check_output_dir(json_out.parent, "--out")
         json_out.parent.mkdir(parents=True, exist_ok=True)
         check_output_file(json_out, "--out")
+    meta = read_meta(checkpoint)  # exit 5 for a folder that is not a checkpoint, before the data
     ids = None
     if held_out:
-        meta = read_meta(checkpoint)  # exit 5 for a folder that is not a checkpoint
         ids = meta.get("test_ids")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             # without them --held-out would score every clip, the training clips too
