@@ -3,7 +3,6 @@ saved in the test (no hub), and on a synthetic CTranslate2 folder through the co
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest

@@ -12,7 +12,6 @@ import pytest
 
 from speechbudget.analysis.isoflops import isoflops_bands
 from speechbudget.analysis.pareto import pareto_frontier
-from speechbudget.analysis.recommend import Limits
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.report import build_report, plots

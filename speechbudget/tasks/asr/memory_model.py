@@ -39,7 +39,6 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from speechbudget.architectures import WhisperDims
 from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import MEL_FRAMES_PER_S
 from speechbudget.models.params import param_count
