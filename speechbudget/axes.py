@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
@@ -306,6 +307,15 @@ class Config:
         frames = 2 * max(1, int(-(-(audio_s + self.dynamic_margin_s) * ENCODER_TOKENS_PER_S // 1)))
         cap = self.arch.max_window_s or float("inf")
         return min(frames / MEL_FRAMES_PER_S, cap)
+
+    def windows_for(self, audio_s: float | None = None) -> tuple[float, int]:
+        """(window seconds, number of windows) for `audio_s` seconds of audio (None: one window):
+        longer audio is cut into ceil(audio / window) windows. A dynamic window needs audio_s."""
+        if self.is_dynamic and audio_s is None:
+            raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
+        window = self.window_s_for(audio_s)
+        span = window if audio_s is None else audio_s
+        return window, max(1, math.ceil(span / window - 1e-9))
 
     @property
     def label(self) -> str:

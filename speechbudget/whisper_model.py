@@ -94,9 +94,9 @@ class WhisperModel:
         beam_size: 1 is greedy. timestamps: "on" (segments with their own times; the default, as
         in faster-whisper), "off" (one segment per window) or "auto" (on when the audio is longer
         than the window). longform: "sequential" (Whisper's seek rule) or "chunks" (equal chunks,
-        for comparison; it takes no condition_on_previous_text). A window is silence when P(no-speech) > no_speech_threshold and its
-        average log-probability < logprob_threshold (None turns a test off); digital silence is
-        not decoded. language: None or "en" (the decoder prompt is English).
+        for comparison; it takes no condition_on_previous_text). A window is silence when
+        P(no-speech) > no_speech_threshold and its average log-probability < logprob_threshold
+        (None turns a test off); digital silence is not decoded. language: None or "en" (the decoder prompt is English).
         condition_on_previous_text: prompt each window with the text kept from the previous one
         (<|startofprev|>, as openai-whisper). temperature: one value or an increasing sequence,
         e.g. (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) as faster-whisper: a window whose text compresses

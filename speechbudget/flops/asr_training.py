@@ -37,8 +37,7 @@ from typing import Iterable, Sequence
 from speechbudget.axes import Config, ConfigError
 from speechbudget.flops import whisper as wh
 from speechbudget.flops.report import FlopsReport
-from speechbudget.flops.training import backbone_backward
-from speechbudget.flops.training import selector_lora as _selector_lora
+from speechbudget.flops.training import backbone_backward, selector_lora
 from speechbudget.geometry import stem_tokens
 
 
@@ -112,7 +111,7 @@ def step_flops(config: Config, groups: Sequence[StepGroup]) -> FlopsReport:
         T0 = stem_tokens(g.frames)
         tokens = [T0 if i < config.stride_layer else Ts for i in range(L)]
         bwd, lora_fwd, _ = backbone_backward(config, tokens)
-        lora_fwd += T0 * _selector_lora(config)
+        lora_fwd += T0 * selector_lora(config)
         if lora_fwd:
             out["forward.lora"] = out.get("forward.lora", 0.0) + b * lora_fwd
         for k, v in bwd.items():

@@ -54,16 +54,10 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
     dims = arch.dims
     out: dict[str, float] = {}
     if config.task == "asr":
-        if config.window == "dynamic":
-            if audio_s is None:
-                raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
-            window = config.window_s_for(_check_number("audio_s", audio_s, 0))
-        else:
-            window = config.window
-        span = window
         if audio_s is not None:
-            span = _check_number("audio_s", audio_s, 0)
-        chunks = max(1, math.ceil(span / window - 1e-9))
+            audio_s = _check_number("audio_s", audio_s, 0)
+        window, chunks = config.windows_for(audio_s)
+        span = window if audio_s is None else audio_s
         if decoded_tokens is None:
             n = TOKENS_PER_S * span + chunks
         else:

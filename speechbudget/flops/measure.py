@@ -12,7 +12,6 @@ on `build_meta` and `breakdown` from here.
 """
 from __future__ import annotations
 
-import math
 import re
 from collections import defaultdict
 from typing import Callable
@@ -144,11 +143,7 @@ def measured_tokens(config: Config, decoded_tokens: float | None = None,
     given `decoded_tokens`, which must be a positive multiple of the windows (ConfigError), or,
     without it, the planning estimate rounded to a whole number per window (at least 1). Pass it
     to `estimate` too, to compare the two on the same tokens."""
-    if config.is_dynamic and audio_s is None:
-        raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
-    window = config.window_s_for(audio_s) if config.is_dynamic else config.window
-    span = window if audio_s is None else audio_s
-    chunks = max(1, math.ceil(span / window - 1e-9))
+    chunks = config.windows_for(audio_s)[1]
     if decoded_tokens is None:
         per = estimate(config, audio_s=audio_s).decoded_tokens / chunks
         return max(1, round(per)) * chunks
@@ -172,9 +167,7 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
                           "speechbudget.tasks.ser.flops_check.measure_ser")
     arch = get_architecture(config.model)
     decoded_tokens = measured_tokens(config, decoded_tokens, audio_s)
-    window = config.window_s_for(audio_s) if config.is_dynamic else config.window
-    span = window if audio_s is None else audio_s
-    chunks = max(1, math.ceil(span / window - 1e-9))
+    window, chunks = config.windows_for(audio_s)
     n = decoded_tokens // chunks
     P = prompt_tokens_for(arch.english_only) if prompt_tokens is None else prompt_tokens
     frames = round(window * MEL_FRAMES_PER_S)
@@ -188,5 +181,6 @@ def measure(config: Config, decoded_tokens: int | None = None, audio_s: float | 
         runner(mel, config, P, int(n), no_speech_head, step)
     bd = {k: v * chunks for k, v in breakdown(fc.get_flop_counts()).items()}
     Ts = encoder_tokens(frames, config.stride)
+    span = window if audio_s is None else audio_s
     return FlopsReport(sum(bd.values()), bd, Ts, float(decoded_tokens), P, span,
                        "inference", "measured")

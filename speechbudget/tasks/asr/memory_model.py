@@ -130,8 +130,7 @@ def memory_bytes(config: Config, batch_size: int = 8,
     # rows (chunks) of every utterance, and the window (frames) each runs at
     rows: list[tuple[int, float]] = []       # (frames, chunk seconds)
     for a in lengths:
-        window = config.window_s_for(a)
-        n = max(1, math.ceil(a / window - 1e-9))
+        window, n = config.windows_for(a)
         frames = int(round(window * MEL_FRAMES_PER_S))
         rows += [(frames, a / n)] * n
     frames_max = max(f for f, _ in rows)
