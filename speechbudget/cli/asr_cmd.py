@@ -110,10 +110,11 @@ def eval_cmd(
                      beam_size=beam)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
-    on_cuda = device.startswith("cuda")
-    if (cfg.precision == "fp16" and not on_cuda) or (cfg.precision == "int8-dynamic" and on_cuda):
-        raise typer.BadParameter(f"{precision!r} does not run on {device} (fp16: a CUDA GPU only; "
-                                 "int8-dynamic: the CPU only)", param_hint="--precision")
+    from speechbudget.tasks.asr.pipeline import check_precision
+    try:  # before the model loads
+        check_precision(cfg.precision, device)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--precision") from None
     if adapter is not None:
         from speechbudget.tasks.asr.adapt import AdapterError, adapter_config
         try:
@@ -214,16 +215,11 @@ def adapt_cmd(
     err = Console(stderr=True)
     bundle = load_whisper(path or arch_name)
     if cfg.adaptation.method == "lora":  # PEFT would fail only after the teacher pass
-        names = [n for n, _ in bundle.model.model.encoder.named_modules()]
-        missing = [t for t in cfg.adaptation.targets
-                   if not any(n == t or n.endswith("." + t) for n in names)]
-        if missing:
-            leaves = sorted({n.rsplit(".", 1)[-1] for n, m in
-                             bundle.model.model.encoder.named_modules()
-                             if isinstance(m, torch.nn.Linear)})
-            raise typer.BadParameter(f"{', '.join(missing)}: no such module in the encoder of "
-                                     f"{arch_name} (its linear layers: {', '.join(leaves)})",
-                                     param_hint="--targets")
+        from speechbudget.models.lora_targets import check_lora_targets
+        try:
+            check_lora_targets(bundle.model.model.encoder, cfg.adaptation.targets)
+        except ConfigError as e:
+            raise typer.BadParameter(str(e), param_hint="--targets") from None
     usable = [it for it in ds.items if not it.problem]
     import time
     t0 = time.perf_counter()

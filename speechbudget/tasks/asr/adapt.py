@@ -145,6 +145,9 @@ def apply_trainable(encoder: nn.Module, adaptation: Adaptation) -> nn.Module:
                            "unfreeze_top")
     if adaptation.method == "lora":
         from peft import LoraConfig, inject_adapter_in_model
+
+        from speechbudget.models.lora_targets import check_lora_targets
+        check_lora_targets(encoder, adaptation.targets)
         cfg = LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha,
                          target_modules=list(adaptation.targets), lora_dropout=0.0, bias="none")
         inject_adapter_in_model(cfg, encoder)

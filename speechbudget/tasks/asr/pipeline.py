@@ -53,7 +53,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from speechbudget.axes import Config, ConfigError
+from speechbudget.axes import PRECISIONS, Config, ConfigError
 from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
                                    TIMESTAMP_RESOLUTION_S, frames_for, stem_tokens)
 from speechbudget.models import whisper_encoder as we
@@ -215,23 +215,27 @@ def cast_for_precision(model: torch.nn.Module, precision: str, device: str) -> t
     """fp32 as is; bf16: weights in bfloat16; int8-dynamic: the decoder's nn.Linear layers and the
     LM head quantised to int8 (`int8_decoder`; CPU only); fp16: weights in float16 (CUDA only:
     CPU fp16 matmuls are emulated). Returns a model (a copy if changed)."""
+    check_precision(precision, device)
     if precision == "fp32":
         return model
-    if precision == "fp16":
-        if torch.device(device).type != "cuda":
-            raise ValueError(f"precision='fp16' runs on a CUDA GPU only (device={device!r}); "
-                             "on the CPU use fp32 or int8-dynamic")
-        import copy
-        return copy.deepcopy(model).to(torch.float16)
-    if precision == "bf16":
-        import copy
-        return copy.deepcopy(model).to(torch.bfloat16)
     if precision == "int8-dynamic":
-        if torch.device(device).type != "cpu":
-            raise ValueError(f"precision='int8-dynamic' runs on the CPU only (device={device!r}); "
-                             "use bf16 on a GPU")
         return int8_decoder(model)
-    raise ValueError(f"precision={precision!r}: expected fp32, bf16, int8-dynamic or fp16")
+    import copy
+    return copy.deepcopy(model).to(torch.float16 if precision == "fp16" else torch.bfloat16)
+
+
+def check_precision(precision: str, device: str) -> None:
+    """ValueError unless `precision` runs on `device`: fp16 on a CUDA GPU only, int8-dynamic on
+    the CPU only (callers check before loading any weights)."""
+    kind = torch.device(device).type
+    if precision == "fp16" and kind != "cuda":
+        raise ValueError(f"precision='fp16' runs on a CUDA GPU only (device={device!r}); "
+                         "on the CPU use fp32 or int8-dynamic")
+    if precision == "int8-dynamic" and kind != "cpu":
+        raise ValueError(f"precision='int8-dynamic' runs on the CPU only (device={device!r}); "
+                         "use bf16 on a GPU")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}: expected one of {', '.join(PRECISIONS)}")
 
 
 def int8_decoder(model: torch.nn.Module) -> torch.nn.Module:

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from speechbudget.adaptation import DAMA_INIT, dama_plan
-from speechbudget.axes import WAVLM_ATTENTION_PROJECTIONS, Adaptation, ConfigError
+from speechbudget.axes import Adaptation
+from speechbudget.models.lora_targets import check_lora_targets
 
 # ---- applying an adaptation to an encoder module ----------------------------------------------
 
@@ -35,21 +36,6 @@ def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
         if isinstance(m, nn.ModuleList):
             return m
     raise TypeError(f"{type(encoder).__name__}: no encoder layer list (.layers or .encoder.layers)")
-
-
-def _check_targets(encoder: nn.Module, targets: tuple[str, ...]) -> None:
-    names = {n.rsplit(".", 1)[-1] for n, m in encoder.named_modules() if isinstance(m, nn.Linear)}
-    missing = [t for t in targets if t not in names]
-    if missing:
-        raise ConfigError("adaptation.targets", missing, f"no such Linear module in "
-                          f"{type(encoder).__name__}; available: {', '.join(sorted(names))}")
-    bypassed = [t for t in targets if t in WAVLM_ATTENTION_PROJECTIONS]
-    if bypassed and any(n.endswith("gru_rel_pos_linear") for n, _ in encoder.named_modules()):
-        # WavLM's attention calls F.multi_head_attention_forward with these modules' weights, so
-        # a LoRA wrapper around them would never run: training would silently adapt nothing.
-        raise ConfigError("adaptation.targets", bypassed, "WavLM's attention reads these "
-                          "weights directly, so LoRA on them has no effect; target the "
-                          "feed-forward layers instead (intermediate_dense, output_dense)")
 
 
 def lora_config(adaptation: Adaptation, num_layers: int, init: bool | str | None = None):
@@ -93,7 +79,7 @@ def apply_adaptation(encoder: nn.Module, adaptation: Adaptation, init: bool | st
     if adaptation.method in ("lora", "dama"):
         from peft import inject_adapter_in_model
 
-        _check_targets(encoder, adaptation.targets)
+        check_lora_targets(encoder, adaptation.targets)
         inject_adapter_in_model(lora_config(adaptation, L, init), encoder)
         for n, p in encoder.named_parameters():
             if "lora_" in n:
