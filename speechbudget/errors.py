@@ -88,6 +88,17 @@ def check_output_dir(path: str | Path, option: str = "output folder") -> Path:
     return p
 
 
+
+def make_output_dir(path: str | Path, option: str = "output folder") -> Path:
+    """`check_output_dir`, then create the folder; OutputError (exit 6) naming `option` when it
+    cannot be created (e.g. under /proc, where the permission check passes)."""
+    p = check_output_dir(path, option)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{option} {p}: cannot create the folder ({e.strerror or e})") from None
+    return p
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write through a temporary file in the same folder (fsynced), then os.replace: a reader
     sees the old file or the whole new one, never half of it."""

@@ -225,7 +225,7 @@ def eval_cmd(
     allow_failures: bool = ALLOW_FAILURES,
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
-    from speechbudget.errors import check_output_dir, check_output_file, write_atomic
+    from speechbudget.errors import check_output_file, make_output_dir, write_atomic
     from speechbudget.models.ct2_reader import ModelFileError
     from speechbudget.tasks.ser.checkpoint import read_meta
     from speechbudget.tasks.ser.runner import evaluate
@@ -233,8 +233,7 @@ def eval_cmd(
     from speechbudget.machine import default_device
     device = device or default_device()
     if json_out:  # before any work (exit 6), not after it
-        check_output_dir(json_out.parent, "--out")
-        json_out.parent.mkdir(parents=True, exist_ok=True)
+        make_output_dir(json_out.parent, "--out")
         check_output_file(json_out, "--out")
     meta = read_meta(checkpoint)  # exit 5 for a folder that is not a checkpoint, before the data
     ids = None

@@ -56,7 +56,7 @@ def _prepare_output_dir(output_dir: Path, files: list[Path], fmt: str) -> None:
     """Create --output-dir, or fail (OutputError, exit 6) before any model loads: a folder that
     cannot be created or written, or two different inputs with one stem (`a/x.wav` and
     `b/x.flac` would both write `x.<fmt>`, the second silently replacing the first)."""
-    from speechbudget.errors import OutputError, check_output_dir
+    from speechbudget.errors import OutputError, make_output_dir
     taken: dict[str, Path] = {}
     for f in files:
         name = f"{f.stem}.{fmt}"
@@ -65,12 +65,7 @@ def _prepare_output_dir(output_dir: Path, files: list[Path], fmt: str) -> None:
             raise OutputError(f"--output-dir {output_dir}: {first} and {f} would both be "
                               f"written to {output_dir / name}; transcribe them into "
                               "separate folders")
-    check_output_dir(output_dir, "--output-dir")
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"--output-dir {output_dir}: cannot create the folder: "
-                          f"{e.strerror or e}") from e
+    make_output_dir(output_dir, "--output-dir")
 
 
 @app.command("transcribe")

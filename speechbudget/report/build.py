@@ -11,7 +11,7 @@ from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, signif
 from speechbudget.analysis.recommend import Limits, recommend
 from speechbudget.analysis.scaling_fit import (FitError, fit_results_nested, predict_configs,
                                                unrun_grid)
-from speechbudget.errors import OutputError, write_atomic
+from speechbudget.errors import OutputError, make_output_dir, write_atomic
 from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
@@ -147,11 +147,7 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
         where = loaded.source + (f" for task {task!r}" if task else "")
         raise ValueError(f"no finished configurations in {where}: nothing to report")
     limits = limits or Limits()
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{out}: cannot create the report folder ({e.strerror or e})") from None
+    out = make_output_dir(out_dir, "report folder")
     n_tasks = len({c.task for c, _ in loaded.results})
     total = PHASES_PER_TASK * n_tasks + 1
     tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed,

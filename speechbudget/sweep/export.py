@@ -184,7 +184,7 @@ def export(store: Any, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
         raise ValueError(f"format {fmt!r}: expected csv, parquet or both")
     import io
 
-    from speechbudget.errors import OutputError, write_atomic
+    from speechbudget.errors import OutputError, make_output_dir, write_atomic
     out_dir = Path(out_dir)
     st = _open(store)
     files: list[tuple[Path, bytes]] = []   # every table computed before anything is written
@@ -204,8 +204,8 @@ def export(store: Any, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
                     csv_df[c] = csv_df[c].map(lambda v: None if v is None or v != v
                                               else v.isoformat())
             files.append((out_dir / f"{name}.csv", csv_df.to_csv(index=False).encode("utf-8")))
+    make_output_dir(out_dir, "export folder")
     try:  # each file written whole (temporary file, fsync, rename)
-        out_dir.mkdir(parents=True, exist_ok=True)
         return [write_atomic(p, data) for p, data in files]
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None
