@@ -104,10 +104,21 @@ def load_audio(path: str | Path) -> np.ndarray:
         raise AudioError(f"{path}: invalid sample rate {sr}")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: the recording holds non-finite samples (NaN or inf)")
+    return resample_to_16k(data, sr, str(path))
+
+
+def resample_to_16k(data: np.ndarray, sr: int, where: str) -> np.ndarray:
+    """A mono waveform at `sr` Hz as float32 at 16 kHz (soxr HQ; round(n * 16000 / sr) samples).
+    A recording shorter than one 16 kHz sample (e.g. 1 sample at 44.1 kHz) is an AudioError
+    naming `where`: resampling would leave nothing."""
     if sr != SAMPLE_RATE:
         import soxr  # what librosa.resample(res_type="soxr_hq") calls, without librosa's start-up
 
+        n = data.size
         data = soxr.resample(data, sr, SAMPLE_RATE, quality="HQ")
+        if data.size == 0:
+            raise AudioError(f"{where}: the recording is too short: {n} sample(s) at {sr} Hz is "
+                             f"less than one sample at {SAMPLE_RATE} Hz")
     return np.ascontiguousarray(data, dtype=np.float32)
 
 

@@ -107,3 +107,23 @@ def test_load_audio_errors_name_the_file(tmp_path):
         load_audio(nan)
     with pytest.raises(AudioError, match="directory"):
         load_audio(tmp_path)
+
+
+def test_a_recording_shorter_than_one_sample_at_16k_is_refused(tmp_path):
+    # 1 sample at 44.1 kHz resamples to round(16000 / 44100) = 0 samples: it was returned as an
+    # empty waveform (the empty check ran before resampling), which failed later without the file
+    from speechbudget.datasets.base import decode_cell, read_file
+
+    one = tmp_path / "one.wav"
+    sf.write(one, np.array([0.3], np.float32), 44100, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"one.wav: .*too short.*1 sample\(s\) at 44100 Hz"):
+        load_audio(one)
+    with pytest.raises(AudioError, match=r"cell.*too short"):
+        decode_cell({"array": np.array([0.3]), "sampling_rate": 44100}, "cell")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, _tone(440.0, 1.0, 44100), 44100, subtype="PCM_16")
+    with pytest.raises(AudioError, match=r"clip.wav .*too short"):
+        read_file(clip, 0.0, 1 / 44100)  # a one-sample segment
+    two = tmp_path / "two.wav"  # 2 samples -> round(0.73) = 1 sample: kept
+    sf.write(two, np.array([0.3, 0.3], np.float32), 44100, subtype="FLOAT")
+    assert load_audio(two).shape == (1,)

@@ -104,7 +104,7 @@ def pick_column(columns: Sequence[str], role: str, explicit: str | None, where: 
 
 
 def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
-    from speechbudget.audio import AudioError
+    from speechbudget.audio import AudioError, resample_to_16k
     data = np.asarray(data, dtype=np.float32)
     if data.ndim > 1:  # [samples, channels] (soundfile) or [channels, samples]
         data = data.mean(axis=1 if data.shape[-1] <= 8 else 0, dtype=np.float32)
@@ -114,10 +114,7 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
         raise AudioError(f"{where}: the recording holds non-finite samples (NaN or inf)")
     if sr <= 0:
         raise AudioError(f"{where}: invalid sample rate {sr}")
-    if sr != SAMPLE_RATE:
-        import soxr
-        data = soxr.resample(data, sr, SAMPLE_RATE, quality="HQ")
-    return np.ascontiguousarray(data, dtype=np.float32)
+    return resample_to_16k(data, sr, where)
 
 
 def read_file(path: Path, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
