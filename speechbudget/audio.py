@@ -56,12 +56,26 @@ def wav_truncation(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def soundfile_name(path: str | Path) -> str | bytes:
+    """The name to hand soundfile for `path`: the str, or its file-system bytes when the name is
+    not valid in the file-system encoding (a non-UTF-8 byte in a Linux file name, which Python
+    keeps as a surrogate and soundfile cannot encode)."""
+    import os
+    import sys
+    name = str(path)
+    try:
+        name.encode(sys.getfilesystemencoding())
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
+
+
 def _read(path: Path) -> tuple[np.ndarray, int]:
     """Decode with soundfile (WAV, FLAC, OGG, MP3 ...); fall back to librosa (audioread) otherwise."""
     import soundfile as sf
 
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # [samples, channels]
+        data, sr = sf.read(soundfile_name(path), dtype="float32", always_2d=True)  # [samples, ch]
         return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0], int(sr)
     except Exception as sf_error:  # soundfile cannot decode it: try librosa's other backends
         import warnings

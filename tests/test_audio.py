@@ -127,3 +127,27 @@ def test_a_recording_shorter_than_one_sample_at_16k_is_refused(tmp_path):
     two = tmp_path / "two.wav"  # 2 samples -> round(0.73) = 1 sample: kept
     sf.write(two, np.array([0.3, 0.3], np.float32), 44100, subtype="FLOAT")
     assert load_audio(two).shape == (1,)
+
+
+def test_a_file_name_that_is_not_utf8_is_read(tmp_path):
+    # a Latin-1 name ("café" as b"caf\xe9"): Python keeps the byte as a surrogate, which soundfile
+    # could not encode, so a valid recording was 'not a readable audio file'
+    import os
+
+    from speechbudget.datasets.base import read_file
+
+    name = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav")
+    x = _tone(440.0, 1.0, 22050)
+    with open(name, "wb") as f:
+        sf.write(f, x, 22050, subtype="PCM_16", format="WAV")
+    reference = load_audio(_copy(name, tmp_path / "cafe.wav"))
+    np.testing.assert_array_equal(load_audio(name), reference)
+    np.testing.assert_array_equal(read_file(name, 0.25, 0.5), read_file(tmp_path / "cafe.wav",
+                                                                         0.25, 0.5))
+
+
+def _copy(src, dst):
+    import shutil
+
+    shutil.copyfile(src, dst)
+    return dst

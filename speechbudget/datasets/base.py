@@ -122,7 +122,7 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
     is made at the file's own rate, then resampled, as Kaldi's extract-segments does). As there,
     a segment ending up to MAX_OVERSHOOT_S past the recording is cut at its end; one ending later,
     or starting after the end, is an AudioError naming the segment."""
-    from speechbudget.audio import AudioError, load_audio
+    from speechbudget.audio import AudioError, load_audio, soundfile_name
     if start_s is None and end_s is None:
         return load_audio(path)
     import soundfile as sf
@@ -142,9 +142,10 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
                              f"more is refused, as Kaldi's extract-segments does{note}")
         return a, b
     try:
-        info = sf.info(str(path))
+        info = sf.info(soundfile_name(path))
         a, b = check(int(info.frames), int(info.samplerate))
-        data, sr = sf.read(str(path), start=a, stop=b, dtype="float32", always_2d=True)
+        data, sr = sf.read(soundfile_name(path), start=a, stop=b, dtype="float32",
+                           always_2d=True)
     except AudioError:
         raise
     except Exception as e:  # noqa: BLE001 (soundfile cannot seek it: decode all, then cut)
