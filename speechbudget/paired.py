@@ -178,8 +178,13 @@ def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 20
     labels = p.labels
 
     def stat(ea, eb, n, *lab, axis=-1):
-        lb = lab[0] if lab else None
-        return corpus_error(ea, n, lb, axis) - corpus_error(eb, n, lb, axis)
+        if lab:
+            return corpus_error(ea, n, lab[0], axis) - corpus_error(eb, n, lab[0], axis)
+        # a resample of only zero-word references (empty or silent utterances) has no corpus
+        # WER: its denominator is floored at one word, as the task's own WER CI does
+        # (tasks.asr.wer.bootstrap_ci); 0/0 would make the whole percentile CI nan
+        den = np.maximum(np.sum(n, axis=axis), 1.0)
+        return (np.sum(ea, axis=axis) - np.sum(eb, axis=axis)) / den
 
     data = (p.errors_a, p.errors_b, p.n_ref) + ((labels,) if labels is not None else ())
     ea0 = float(corpus_error(p.errors_a, p.n_ref, labels))

@@ -1,0 +1,92 @@
+"""The paired bootstrap against an independent plain-numpy implementation of the same resampling
+scheme (indices drawn with numpy's default_rng(seed).integers(0, n, (resamples, n)), both
+configurations scored on the same draw, percentile interval), and its corner cases."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from speechbudget.paired import pair_items, paired_difference
+from speechbudget.records import ItemResult
+
+
+def asr(errors, n_ref):
+    return [ItemResult(f"u{i:03d}", True, errors=e, n_ref=n)
+            for i, (e, n) in enumerate(zip(errors, n_ref))]
+
+
+def ser(preds, refs):
+    return [ItemResult(f"c{i:03d}", True, prediction=p, reference=r, errors=int(p != r), n_ref=1)
+            for i, (p, r) in enumerate(zip(preds, refs))]
+
+
+def reference_ci(ea, eb, n, labels=None, level=0.95, resamples=2000, seed=0):
+    """Plain numpy: (low, high, standard error) of error(A) - error(B)."""
+    ea, eb, n = (np.asarray(v, float) for v in (ea, eb, n))
+    idx = np.random.default_rng(seed).integers(0, len(ea), (resamples, len(ea)))
+    if labels is None:
+        den = np.maximum(n[idx].sum(axis=1), 1.0)   # a resample without words: one word
+        stat = (ea[idx].sum(axis=1) - eb[idx].sum(axis=1)) / den
+    else:
+        labels = np.asarray(labels)
+        stat = np.empty(resamples)
+        for r, row in enumerate(idx):
+            lab = labels[row]
+            ua = [np.mean([e[row][lab == c].mean() for c in np.unique(lab)]) for e in (ea, eb)]
+            stat[r] = ua[0] - ua[1]
+    a = (1 - level) / 2
+    return (float(np.percentile(stat, 100 * a)), float(np.percentile(stat, 100 * (1 - a))),
+            float(stat.std(ddof=1)))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wer_ci_matches_the_plain_numpy_bootstrap(seed):
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(3, 60))
+    n = rng.integers(1, 30, k)
+    ea, eb = rng.binomial(n, 0.2), rng.binomial(n, 0.15)
+    d = paired_difference(pair_items(asr(ea, n), asr(eb, n), "wer"))
+    lo, hi, se = reference_ci(ea, eb, n)
+    assert d.diff == pytest.approx(ea.sum() / n.sum() - eb.sum() / n.sum())
+    assert (d.ci_low, d.ci_high, d.se) == pytest.approx((lo, hi, se), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ua_ci_matches_the_plain_numpy_bootstrap(seed):
+    rng = np.random.default_rng(100 + seed)
+    k = int(rng.integers(4, 40))
+    refs = rng.choice(["ang", "hap", "neu", "sad"], k)
+    pa = np.where(rng.random(k) < 0.6, refs, "neu")
+    pb = np.where(rng.random(k) < 0.5, refs, "sad")
+    p = pair_items(ser(pa, refs), ser(pb, refs), "ua")
+    d = paired_difference(p)
+    lo, hi, se = reference_ci(pa != refs, pb != refs, np.ones(k), labels=refs)  # ids in order
+    assert (d.ci_low, d.ci_high, d.se) == pytest.approx((lo, hi, se), rel=1e-9, abs=1e-12)
+
+
+def test_zero_word_references_keep_the_ci_finite():
+    # u000 has no reference words (A inserted 2 words there): a quarter of the resamples of two
+    # items draw it twice, whose corpus WER was 0/0 or 2/0, and the CI came out nan
+    ea, eb, n = [2, 0], [0, 1], [0, 10]
+    d = paired_difference(pair_items(asr(ea, n), asr(eb, n), "wer"))
+    assert math.isfinite(d.ci_low) and math.isfinite(d.ci_high) and math.isfinite(d.se)
+    assert (d.ci_low, d.ci_high, d.se) == pytest.approx(reference_ci(ea, eb, n), rel=1e-9)
+    assert d.diff == pytest.approx(0.1)      # the point estimate: 2/10 - 1/10
+    assert d.ci_low <= 0 <= d.ci_high
+
+
+def test_a_difference_of_exactly_zero_with_differing_items():
+    ea, eb, n = [1, 0, 2, 0], [0, 1, 0, 2], [10] * 4
+    d = paired_difference(pair_items(asr(ea, n), asr(eb, n), "wer"))
+    assert d.diff == 0 and d.ci_low < 0 < d.ci_high and not d.significant
+    assert d.items_needed(d.diff) is None and d.p_value == 1.0
+    assert (d.ci_low, d.ci_high) == pytest.approx(reference_ci(ea, eb, n)[:2], rel=1e-9)
+
+
+def test_a_heavily_skewed_item_matches_the_reference():
+    ea, eb, n = [100] + [0] * 49, [0] * 50, [100] + [10] * 49
+    d = paired_difference(pair_items(asr(ea, n), asr(eb, n), "wer"))
+    assert (d.ci_low, d.ci_high, d.se) == pytest.approx(reference_ci(ea, eb, n), rel=1e-9)
+    assert not d.significant                  # one item carries the whole difference
