@@ -127,8 +127,10 @@ class PairedDifference:
     def p_value(self) -> float:
         """Two-sided p-value of "no difference", normal approximation with the bootstrap
         standard error (usable at the small levels a multiple-comparison correction needs,
-        where bootstrap percentiles are too few)."""
-        if self.se <= 0 or not math.isfinite(self.se):
+        where bootstrap percentiles are too few). An unknown spread (one item) gives 1."""
+        if not self.se < math.inf:
+            return 1.0
+        if self.se <= 0:
             return 1.0 if self.diff == 0 else 0.0
         from scipy.stats import norm
         return float(2 * norm.sf(abs(self.diff) / self.se))
@@ -137,7 +139,9 @@ class PairedDifference:
         """One-sided p-value of "B is worse than A by `margin` or more" (H0: diff <= -margin),
         normal approximation with the bootstrap standard error: small when B is shown to be no
         more than `margin` worse than A."""
-        if self.se <= 0 or not math.isfinite(self.se):
+        if not self.se < math.inf:
+            return 1.0
+        if self.se <= 0:
             return 0.0 if self.diff > -margin else 1.0
         from scipy.stats import norm
         return float(norm.sf((self.diff + margin) / self.se))
@@ -146,7 +150,9 @@ class PairedDifference:
         """One-sided p-value of "A is worse than B by no more than `margin`" (H0: diff <=
         margin), normal approximation with the bootstrap standard error: small when A is shown
         worse than B by more than `margin`."""
-        if self.se <= 0 or not math.isfinite(self.se):
+        if not self.se < math.inf:
+            return 1.0
+        if self.se <= 0:
             return 0.0 if self.diff > margin else 1.0
         from scipy.stats import norm
         return float(norm.sf((self.diff - margin) / self.se))
@@ -190,9 +196,13 @@ def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 20
     ea0 = float(corpus_error(p.errors_a, p.n_ref, labels))
     eb0 = float(corpus_error(p.errors_b, p.n_ref, labels))
     d = p.errors_a - p.errors_b
-    if not np.any(d) or len(p) == 1:  # no item differs (or one item): every resample is equal
+    if not np.any(d):  # no item differs: every resample is equal, the difference is exactly 0
         return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0, ea0 - eb0, ea0 - eb0,
                                 0.0, level, p.dropped)
+    if len(p) == 1:  # one item: every resample is that item, so the bootstrap's zero spread
+        # says nothing about the variability between items; no CI can exclude anything
+        return PairedDifference(p.metric, 1, ea0, eb0, ea0 - eb0, -math.inf, math.inf,
+                                math.inf, level, p.dropped)
     from scipy.stats import bootstrap
     res = bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
                     confidence_level=level, method="percentile",

@@ -223,8 +223,11 @@ DECISION_RULE = ("among the configurations within the limits, the cheapest that 
 def diff_dict(d: PairedDifference | None) -> dict[str, Any] | None:
     if d is None:
         return None
-    return {"diff": d.diff, "ci_low": d.ci_low, "ci_high": d.ci_high, "level": d.level,
-            "n_items": d.n_items, "significant": d.significant}
+
+    def bound(v: float) -> float | None:   # one shared item: no bound (JSON has no infinity)
+        return v if math.isfinite(v) else None
+    return {"diff": d.diff, "ci_low": bound(d.ci_low), "ci_high": bound(d.ci_high),
+            "level": d.level, "n_items": d.n_items, "significant": d.significant}
 
 
 def rtf_note(machine: dict[str, Any] | None) -> str:

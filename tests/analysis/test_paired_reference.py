@@ -90,3 +90,15 @@ def test_a_heavily_skewed_item_matches_the_reference():
     d = paired_difference(pair_items(asr(ea, n), asr(eb, n), "wer"))
     assert (d.ci_low, d.ci_high, d.se) == pytest.approx(reference_ci(ea, eb, n), rel=1e-9)
     assert not d.significant                  # one item carries the whole difference
+
+
+def test_one_item_cannot_show_a_difference():
+    # the bootstrap of one item repeats it: zero spread, which said "significant" (CI [0.2, 0.2],
+    # p = 0) from a single utterance
+    d = paired_difference(pair_items(asr([2], [10]), asr([0], [10]), "wer"))
+    assert d.diff == pytest.approx(0.2) and d.n_items == 1
+    assert d.ci_low == -math.inf and d.ci_high == math.inf and not d.significant
+    assert d.p_value == 1.0 and d.non_inferiority_p(0.01) == 1.0
+    assert d.worse_by_more_than_p(0.0) == 1.0 and d.items_needed(0.2) is None
+    same = paired_difference(pair_items(asr([2], [10]), asr([2], [10]), "wer"))
+    assert (same.diff, same.ci_low, same.ci_high, same.p_value) == (0, 0, 0, 1.0)
