@@ -80,9 +80,25 @@ def _ct2_config(folder: Path) -> dict:
     if not path.exists():
         return {}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ModelFileError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(cfg, dict):
+        raise ModelFileError(f"{path}: not a CTranslate2 config (a JSON {type(cfg).__name__}, "
+                             "not an object)")
+    return cfg
+
+
+def _id_list(ct2_config: dict, key: str, default: list[int], where: str) -> list[int]:
+    """A list of token ids from the CTranslate2 config; `default` when absent or null (its
+    converter writes null, e.g. "suppress_ids": null for a model without suppress_tokens)."""
+    value = ct2_config.get(key)
+    if value is None:
+        return list(default)
+    if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                              for i in value):
+        raise ModelFileError(f"{where}: {key} = {value!r}, expected a list of token ids")
+    return list(value)
 
 
 def _count_layers(ct2: CT2Model, prefix: str) -> int:
@@ -198,7 +214,7 @@ def _storage_dtype(ct2: CT2Model) -> torch.dtype:
     return torch.float32  # float32, int8/int16 de-quantised, or bfloat16 (read as float32)
 
 
-def generation_settings(dims: WhisperDims, ct2_config: dict) -> dict:
+def generation_settings(dims: WhisperDims, ct2_config: dict, where: str = "config.json") -> dict:
     """Whisper generation settings for transformers' GenerationConfig (NOTES.md):
     suppress_tokens from CTranslate2's suppress_ids, begin_suppress [220, eot], no timestamps."""
     tok = whisper_tokens(dims.vocab_size)
@@ -206,8 +222,8 @@ def generation_settings(dims: WhisperDims, ct2_config: dict) -> dict:
     settings = {
         "decoder_start_token_id": tok.sot, "bos_token_id": 50257, "eos_token_id": tok.eot,
         "pad_token_id": tok.eot,
-        "suppress_tokens": list(ct2_config.get("suppress_ids", [])),
-        "begin_suppress_tokens": list(ct2_config.get("suppress_ids_begin", [220, tok.eot])),
+        "suppress_tokens": _id_list(ct2_config, "suppress_ids", [], where),
+        "begin_suppress_tokens": _id_list(ct2_config, "suppress_ids_begin", [220, tok.eot], where),
         "no_timestamps_token_id": tok.no_timestamps, "is_multilingual": multilingual,
         "return_timestamps": False,
         "max_initial_timestamp_index": 50,
@@ -253,7 +269,7 @@ def convert(source: CT2Source, out_dir: str | Path) -> Path:
     save_file({k: v.to(dtype).contiguous() for k, v in sd.items()}, str(out_dir / "model.safetensors"),
               metadata={"format": "pt"})
     cfg.save_pretrained(out_dir)
-    gen = generation_settings(dims, ct2_config)
+    gen = generation_settings(dims, ct2_config, str(source.folder / "config.json"))
     lang_to_id = _lang_to_id(source.folder, dims) if gen["is_multilingual"] else {}
     if lang_to_id:
         gen["lang_to_id"] = lang_to_id

@@ -258,3 +258,21 @@ def test_wrong_spec_is_an_error(tmp_path):
         read_ct2(tmp_path, expected_spec="WhisperSpec")
     with pytest.raises(ModelFileError, match="no such CTranslate2 model"):
         read_ct2(tmp_path / "elsewhere")
+
+
+def test_config_json_nulls_and_non_objects(tmp_path, source_model):
+    """CTranslate2's converter writes "suppress_ids": null for a model without suppress_tokens:
+    that is no suppression (it was TypeError: 'NoneType' object is not iterable). A config.json
+    holding something other than an object, or ids that are not a list, is a ModelFileError."""
+    folder = write_ct2_folder(tmp_path / "ct2", source_model, "float16")
+    (folder / "config.json").write_text(json.dumps({"suppress_ids": None,
+                                                    "suppress_ids_begin": None}))
+    out = convert(CT2Source.from_folder(folder), tmp_path / "hf")
+    gen = json.loads((out / "generation_config.json").read_text())
+    assert gen["begin_suppress_tokens"] == [220, 50256] and not gen.get("suppress_tokens")
+    (folder / "config.json").write_text("[1, 2]")
+    with pytest.raises(ModelFileError, match=r"config\.json: not a CTranslate2 config.*list"):
+        convert(CT2Source.from_folder(folder), tmp_path / "hf2")
+    (folder / "config.json").write_text(json.dumps({"suppress_ids": "1 2"}))
+    with pytest.raises(ModelFileError, match=r"config\.json: suppress_ids = '1 2', expected a list"):
+        convert(CT2Source.from_folder(folder), tmp_path / "hf3")
