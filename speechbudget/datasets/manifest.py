@@ -46,7 +46,8 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
             reader = csv.DictReader(f, delimiter=delim)
             if not reader.fieldnames:
                 raise DatasetError(f"{path}: no header row")
-            rows = [(n, row) for n, row in enumerate(reader, 2)]
+            rows = [(n, row) for n, row in enumerate(reader, 2)
+                    if any(isinstance(v, str) and v.strip() for v in row.values())]  # not blank
             return [c.strip() for c in reader.fieldnames], [
                 (n, {k.strip() if k else k: v for k, v in r.items()}) for n, r in rows]
     raise DatasetError(f"{path}: expected a .jsonl, .csv or .tsv manifest")
