@@ -58,12 +58,19 @@ def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str) ->
     ids = tuple(r.item_id for r, _ in common)
     if metric in RATE_METRICS:
         for ra, rb in common:
+            for r in (ra, rb):
+                for name in ("errors", "n_ref"):
+                    v = getattr(r, name)
+                    if not isinstance(v, (int, float, np.integer, np.floating)) \
+                            or isinstance(v, bool) or not 0 <= v < math.inf:
+                        raise ValueError(f"item {r.item_id}: scored (ok) with {name}={v!r}: "
+                                         f"{metric.upper()} needs a count >= 0")
             if ra.n_ref != rb.n_ref:
                 raise ValueError(f"item {ra.item_id}: {ra.n_ref} reference units under one "
                                  f"configuration, {rb.n_ref} under the other")
-        ea = np.array([ra.errors or 0 for ra, _ in common], dtype=float)
-        eb = np.array([rb.errors or 0 for _, rb in common], dtype=float)
-        n = np.array([ra.n_ref or 0 for ra, _ in common], dtype=float)
+        ea = np.array([ra.errors for ra, _ in common], dtype=float)
+        eb = np.array([rb.errors for _, rb in common], dtype=float)
+        n = np.array([ra.n_ref for ra, _ in common], dtype=float)
         return PairedItems(metric, ids, ea, eb, n, None, len(all_ids) - len(ids))
     labels = [ra.reference for ra, _ in common]
     classes = sorted(set(labels))

@@ -102,3 +102,15 @@ def test_one_item_cannot_show_a_difference():
     assert d.worse_by_more_than_p(0.0) == 1.0 and d.items_needed(0.2) is None
     same = paired_difference(pair_items(asr([2], [10]), asr([2], [10]), "wer"))
     assert (same.diff, same.ci_low, same.ci_high, same.p_value) == (0, 0, 0, 1.0)
+
+
+@pytest.mark.parametrize("field,value", [("errors", None), ("errors", math.nan),
+                                         ("errors", math.inf), ("errors", -1),
+                                         ("n_ref", None), ("n_ref", math.nan)])
+def test_a_scored_item_without_a_usable_count_is_named(field, value):
+    # errors None was read as 0 errors (and n_ref None as 0 words): a silently perfect item;
+    # nan or inf made every number nan
+    bad = asr([1, 2, 0], [10, 10, 10])
+    setattr(bad[1], field, value)
+    with pytest.raises(ValueError, match=rf"item u001: scored \(ok\) with {field}="):
+        pair_items(bad, asr([0, 1, 0], [10, 10, 10]), "wer")
