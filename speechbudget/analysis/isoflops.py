@@ -109,7 +109,11 @@ def isoflops_bands(results: Results, width: float = 2.0, edges: list[float] | No
                 continue
             lo, hi = float(edges[i]), float(edges[i + 1])
         else:
-            k = math.floor(math.log(g) / math.log(width) + 1e-9)
+            k = math.floor(math.log(g) / math.log(width))
+            while width ** k > g:           # the logarithm's rounding, either way: g itself
+                k -= 1                      # decides, so lo <= g < hi holds exactly
+            while width ** (k + 1) <= g:
+                k += 1
             lo, hi = width ** k, width ** (k + 1)
         pts.setdefault((lo, hi), []).append(BandPoint(
             c, m, float(g), float(e), float(n_params(c.model)), w,
