@@ -43,13 +43,25 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
             sample = f.read(4096)
             f.seek(0)
             delim = "\t" if suffix == ".tsv" or ("\t" in sample and "," not in sample) else ","
-            reader = csv.DictReader(f, delimiter=delim)
-            if not reader.fieldnames:
+            reader = csv.reader(f, delimiter=delim)
+            header: list[str] | None = None
+            rows, start = [], 1
+            for fields in reader:
+                n, start = start, reader.line_num + 1  # the row's first line (quoted newlines)
+                if not any(v.strip() for v in fields):  # a blank line or only blank fields
+                    continue
+                if header is None:
+                    header = [c.strip() for c in fields]
+                    continue
+                row: dict[str | None, Any] = dict(zip(header, fields))  # as csv.DictReader:
+                if len(fields) > len(header):  # extra fields under None, missing ones None
+                    row[None] = fields[len(header):]
+                for name in header[len(fields):]:
+                    row.setdefault(name, None)
+                rows.append((n, row))
+            if header is None:
                 raise DatasetError(f"{path}: no header row")
-            rows = [(n, row) for n, row in enumerate(reader, 2)
-                    if any(isinstance(v, str) and v.strip() for v in row.values())]  # not blank
-            return [c.strip() for c in reader.fieldnames], [
-                (n, {k.strip() if k else k: v for k, v in r.items()}) for n, r in rows]
+            return header, rows
     raise DatasetError(f"{path}: expected a .jsonl, .csv or .tsv manifest")
 
 
