@@ -39,26 +39,37 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
         return list(cols), rows
     if suffix in (".csv", ".tsv", ".txt"):
         import io
-        with io.StringIO("\n".join(text_lines(path)) + "\n", newline="") as f:
+        text = "\n".join(text_lines(path)) + "\n"
+        limit = csv.field_size_limit()  # 128 KiB by default: a long-form transcript is longer
+        with io.StringIO(text, newline="") as f:
             sample = f.read(4096)
             f.seek(0)
             delim = "\t" if suffix == ".tsv" or ("\t" in sample and "," not in sample) else ","
-            reader = csv.reader(f, delimiter=delim)
+            # strict: an unterminated quote is an error, not the rest of the file in one field
+            reader = csv.reader(f, delimiter=delim, strict=True)
             header: list[str] | None = None
             rows, start = [], 1
-            for fields in reader:
-                n, start = start, reader.line_num + 1  # the row's first line (quoted newlines)
-                if not any(v.strip() for v in fields):  # a blank line or only blank fields
-                    continue
-                if header is None:
-                    header = [c.strip() for c in fields]
-                    continue
-                row: dict[str | None, Any] = dict(zip(header, fields))  # as csv.DictReader:
-                if len(fields) > len(header):  # extra fields under None, missing ones None
-                    row[None] = fields[len(header):]
-                for name in header[len(fields):]:
-                    row.setdefault(name, None)
-                rows.append((n, row))
+            csv.field_size_limit(max(limit, len(text)))
+            try:
+                for fields in reader:
+                    n, start = start, reader.line_num + 1  # the row's first line (quoted newlines)
+                    if not any(v.strip() for v in fields):  # a blank line or only blank fields
+                        continue
+                    if header is None:
+                        header = [c.strip() for c in fields]
+                        continue
+                    row: dict[str | None, Any] = dict(zip(header, fields))  # as csv.DictReader:
+                    if len(fields) > len(header):  # extra fields under None, missing ones None
+                        row[None] = fields[len(header):]
+                    for name in header[len(fields):]:
+                        row.setdefault(name, None)
+                    rows.append((n, row))
+            except csv.Error as e:  # the row that starts on line `start`
+                hint = "; a quoted field that starts in this row is never closed" \
+                    if "end of data" in str(e) else ""
+                raise DatasetError(f"not valid CSV ({e}{hint})", path, start) from None
+            finally:
+                csv.field_size_limit(limit)
             if header is None:
                 raise DatasetError(f"{path}: no header row")
             return header, rows

@@ -40,3 +40,27 @@ def test_csv_messages_name_the_row_s_own_line(tmp_path):
     first, second = open_dataset(m).records
     assert (first.text, first.speaker) == ("hi", None)
     assert (second.speaker, second.extra) == ("s1", {None: ["extra"]})
+
+
+def test_csv_quoting_errors_and_long_fields(tmp_path):
+    # an unterminated quote swallowed the rest of the file into one transcript (b.wav's row and
+    # every later one vanished); now the row is named
+    m = _write(tmp_path / "m.csv", 'audio,text\na.wav,hi\nb.wav,"hi\nc.wav,yo\nd.wav,x\n')
+    with pytest.raises(DatasetError, match=r"m.csv:3: not valid CSV \(unexpected end of data; "
+                                           r"a quoted field that starts in this row is never "
+                                           r"closed\)"):
+        open_dataset(m)
+    m = _write(tmp_path / "q.csv", 'audio,text\na.wav,ok\nb.wav,"hi" there\n')
+    with pytest.raises(DatasetError, match=r"q.csv:3: not valid CSV"):
+        open_dataset(m)
+    # quotes inside a field and doubled quotes are CSV and read as such
+    m = _write(tmp_path / "ok.csv", 'audio,text\na.wav,he said "hi"\nb.wav,"x ""y"", z"\n')
+    assert [r.text for r in open_dataset(m).records] == ['he said "hi"', 'x "y", z']
+    # a field over the csv module's 128 KiB limit (a long recording's transcript) was an
+    # internal error (_csv.Error: field larger than field limit), exit 70
+    import csv
+    long = " ".join(["WORD"] * 60000)
+    m = _write(tmp_path / "long.csv", f"audio,text\na.wav,{long}\n")
+    before = csv.field_size_limit()
+    assert open_dataset(m).records[0].text == long
+    assert csv.field_size_limit() == before  # the process-wide limit is left as it was
