@@ -31,6 +31,8 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
                     row = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+                except RecursionError:
+                    raise DatasetError(f"{path}:{n}: JSON nested too deeply to read") from None
                 if not isinstance(row, dict):
                     raise DatasetError(f"{path}:{n}: expected a JSON object, got "
                                        f"{type(row).__name__}")

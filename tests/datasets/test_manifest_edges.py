@@ -64,3 +64,11 @@ def test_csv_quoting_errors_and_long_fields(tmp_path):
     before = csv.field_size_limit()
     assert open_dataset(m).records[0].text == long
     assert csv.field_size_limit() == before  # the process-wide limit is left as it was
+
+
+def test_jsonl_nested_too_deeply_is_a_dataset_error(tmp_path):
+    # json.loads raised RecursionError: 'asr eval --data deep.jsonl' was an internal error (70)
+    m = _write(tmp_path / "deep.jsonl", '{"audio": "a.wav", "text": "hi"}\n'
+               + "[" * 100000 + "]" * 100000 + "\n")
+    with pytest.raises(DatasetError, match=r"deep.jsonl:2: JSON nested too deeply"):
+        open_dataset(m)
