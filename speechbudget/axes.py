@@ -39,6 +39,14 @@ MIN_SER_DURATION_S = 0.1
 DEFAULT_LORA_TARGETS = ("q_proj", "v_proj")
 # WavLM's attention calls F.multi_head_attention_forward with these modules' weights (no LoRA hook)
 WAVLM_ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+# ...so LoRA on WavLM defaults to its feed-forward layers, the Linear layers it does call
+WAVLM_LORA_TARGETS = ("intermediate_dense", "output_dense")
+
+
+def default_lora_targets(family: str) -> tuple[str, ...]:
+    """The LoRA target modules an adaptation gets when it names none: the attention's query and
+    value projections, except on WavLM, whose attention bypasses them (its feed-forward layers)."""
+    return WAVLM_LORA_TARGETS if family == "wavlm" else DEFAULT_LORA_TARGETS
 
 
 from speechbudget.errors import SpeechbudgetError  # noqa: E402
@@ -66,12 +74,14 @@ class Adaptation:
     label-free self-distillation towards the same model at 30 s / stride 1, see
     tasks.asr.adapt); `steps` the optimiser steps of a distilled adapter (part of its identity).
     Both are left out of the serialised form at their defaults, so older keys are unchanged.
+    `targets` None means the backbone's usual LoRA targets (`default_lora_targets`): `Config`
+    makes it concrete for its model, so a configuration always names its targets.
     """
 
     method: Literal["none", "lora", "dama"] = "none"
     rank: int = 0
     alpha: float | None = None
-    targets: tuple[str, ...] = DEFAULT_LORA_TARGETS
+    targets: tuple[str, ...] | None = None
     unfreeze_top: int = 0
     objective: str = "supervised"
     steps: int = 0
@@ -116,9 +126,35 @@ class Adaptation:
             raise ConfigError("adaptation.alpha", self.alpha, "a number > 0")
         else:
             object.__setattr__(self, "alpha", float(self.alpha))
-        if not self.targets or not all(isinstance(t, str) and t for t in self.targets):
+        if self.targets is not None and (
+                not isinstance(self.targets, tuple) or not self.targets
+                or not all(isinstance(t, str) and t for t in self.targets)):
             raise ConfigError("adaptation.targets", self.targets,
-                              "a non-empty list of module names, e.g. ['q_proj', 'v_proj']")
+                              "a non-empty list of module names, e.g. ['q_proj', 'v_proj'], or "
+                              "none for the backbone's usual ones")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical mapping: `objective`, `steps` and `lora_top` only where not at their
+        defaults (so keys from before they existed are unchanged)."""
+        d = asdict(self)
+        d["targets"] = None if self.targets is None else list(self.targets)
+        for k, default in (("objective", "supervised"), ("steps", 0), ("lora_top", 0)):
+            if d[k] == default:
+                del d[k]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Adaptation":
+        """An Adaptation from its mapping; an unknown key is a ConfigError naming it."""
+        known = {f.name for f in fields(cls)}
+        bad = sorted(set(d) - known)
+        if bad:
+            raise ConfigError(f"adaptation.{bad[0]}", d[bad[0]],
+                              f"not an adaptation field; fields are {', '.join(sorted(known))}")
+        d = dict(d)
+        if isinstance(d.get("targets"), list):
+            d["targets"] = tuple(d["targets"])
+        return cls(**d)
 
     @property
     def label(self) -> str:
@@ -185,7 +221,12 @@ class Config:
         if self.task == "asr" and not arch.is_whisper:
             raise ConfigError("model", self.model, "ASR runs Whisper models only")
         if isinstance(self.adaptation, dict):
-            set_("adaptation", Adaptation(**self.adaptation))
+            set_("adaptation", Adaptation.from_dict(self.adaptation))
+        if not isinstance(self.adaptation, Adaptation):
+            raise ConfigError("adaptation", self.adaptation, "an Adaptation or its mapping")
+        if self.adaptation.method != "none" and self.adaptation.targets is None:
+            set_("adaptation", replace(self.adaptation,
+                                       targets=default_lora_targets(arch.family)))
         self._check_window(arch)
         self._check_stride(arch)
         bypassed = sorted(set(self.adaptation.targets) & set(WAVLM_ATTENTION_PROJECTIONS))
@@ -339,11 +380,7 @@ class Config:
     # ---- serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["adaptation"]["targets"] = list(self.adaptation.targets)
-        # keys as before for the defaults
-        for k, default in (("objective", "supervised"), ("steps", 0), ("lora_top", 0)):
-            if d["adaptation"][k] == default:
-                del d["adaptation"][k]
+        d["adaptation"] = self.adaptation.to_dict()
         return d
 
     def to_json(self) -> str:
@@ -363,15 +400,7 @@ class Config:
                                                          f"{', '.join(sorted(known))}")
         d = dict(d)
         if isinstance(d.get("adaptation"), dict):
-            a = dict(d["adaptation"])
-            a_known = {f.name for f in fields(Adaptation)}
-            bad = sorted(set(a) - a_known)
-            if bad:
-                raise ConfigError(f"adaptation.{bad[0]}", a[bad[0]],
-                                  f"not an adaptation field; fields are {', '.join(sorted(a_known))}")
-            if "targets" in a and a["targets"] is not None:
-                a["targets"] = tuple(a["targets"])
-            d["adaptation"] = Adaptation(**a)
+            d["adaptation"] = Adaptation.from_dict(d["adaptation"])
         return cls(**d)
 
     @classmethod

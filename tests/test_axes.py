@@ -61,7 +61,44 @@ def test_adaptation_validation():
     with pytest.raises(ConfigError, match="adaptation.method"):
         Adaptation(method="prefix")
     a = Adaptation(method="lora", rank=16, unfreeze_top=4)
-    assert a.alpha == 32.0 and a.targets == ("q_proj", "v_proj") and a.label == "lora16+top4"
+    assert a.alpha == 32.0 and a.targets is None and a.label == "lora16+top4"
+    assert Config(task="asr", model="tiny.en", adaptation=a).adaptation.targets == (
+        "q_proj", "v_proj")
+    with pytest.raises(ConfigError, match="adaptation.targets"):   # one name, not its letters
+        Adaptation(method="lora", rank=4, targets="q_proj")
+    with pytest.raises(ConfigError, match="adaptation.targets"):
+        Adaptation(method="lora", rank=4, targets=())
+
+
+def test_lora_targets_default_to_the_backbones_usual_ones():
+    """No targets named: q/v projections, except on WavLM, whose attention never calls them
+    (its feed-forward layers). Keys of configurations from before the default moved into
+    Config are unchanged (these two were computed by the code before it)."""
+    lora = Adaptation(method="lora", rank=8)
+    whisper = Config(task="asr", model="tiny.en", adaptation=lora)
+    assert whisper.adaptation.targets == ("q_proj", "v_proj")
+    assert whisper.key == "ff35fe8994c23946"
+    dama = Config(task="ser", model="base", window=2, adaptation=Adaptation("dama", 16))
+    assert dama.key == "2cd77911dd439274"
+    wavlm = Config(task="ser", model="wavlm-base-plus", window=2, adaptation=lora)
+    assert wavlm.adaptation.targets == ("intermediate_dense", "output_dense")
+    assert Config.from_json(wavlm.to_json()) == wavlm
+    with pytest.raises(ConfigError, match="no q_proj for WavLM"):    # named: still refused
+        Config(task="ser", model="wavlm-base-plus", window=2,
+               adaptation=Adaptation("lora", 8, targets=("q_proj",)))
+    assert Config(task="ser", model="wavlm-base-plus", window=2).adaptation.targets == ()
+
+
+def test_adaptation_mapping_round_trip():
+    a = Adaptation("lora", 4, lora_top=1, targets=("fc1",))
+    assert a.to_dict() == {"method": "lora", "rank": 4, "alpha": 8.0, "targets": ["fc1"],
+                           "unfreeze_top": 0, "lora_top": 1}
+    assert Adaptation.from_dict(a.to_dict()) == a
+    assert Adaptation.from_dict({"method": "lora", "rank": 4}).targets is None
+    with pytest.raises(ConfigError, match="adaptation.top"):
+        Adaptation.from_dict({"method": "lora", "rank": 4, "top": 1})
+    with pytest.raises(ConfigError, match="adaptation"):
+        Config(task="asr", model="tiny.en", adaptation="lora")
 
 
 def test_from_dict_rejects_unknown_keys():
@@ -87,7 +124,8 @@ def test_ser_duration_and_labels():
 
 def test_lora_on_wavlm_attention_is_refused_with_the_field_named():
     with pytest.raises(ConfigError) as e:
-        Config(task="ser", model="wavlm-base-plus", adaptation=Adaptation(method="lora", rank=8))
+        Config(task="ser", model="wavlm-base-plus",
+               adaptation=Adaptation(method="lora", rank=8, targets=("q_proj", "v_proj")))
     assert e.value.field == "adaptation.targets" and "WavLM" in str(e.value)
     ok = Config(task="ser", model="wavlm-base-plus",
                 adaptation=Adaptation(method="lora", rank=8, targets=("intermediate_dense",)))

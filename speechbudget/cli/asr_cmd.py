@@ -11,6 +11,7 @@ from rich.table import Table
 
 from speechbudget.machine import default_device
 from speechbudget.cli.app import app
+from speechbudget.cli.options import TARGETS_HELP, parse_targets
 
 asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
                            "configuration.", no_args_is_help=True)
@@ -174,7 +175,7 @@ def adapt_cmd(
                               "same model at 30 s / stride 1) | supervised (cross-entropy on "
                               "the data's transcripts)"),
     rank: int = typer.Option(8, "--rank", min=0, help="LoRA rank on the encoder (0: none)"),
-    targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
+    targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", min=0, help="train the top K "
                                      "encoder layers fully"),
     steps: int = typer.Option(100, "--steps", min=1),
@@ -205,7 +206,7 @@ def adapt_cmd(
         base = Config(task="asr", model=arch_name, window=window, stride=stride,
                       stride_at=_stride_at(stride_at), pool=pool)
         cfg = ad.distill_config(base, rank=rank, unfreeze_top=unfreeze_top, steps=steps,
-                                targets=targets.split(","), objective=adapt)
+                                targets=parse_targets(targets), objective=adapt)
         opts = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
     except (ConfigError, ad.AdapterError) as e:
         raise typer.BadParameter(str(e)) from None

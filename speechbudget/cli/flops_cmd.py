@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.cli.options import TARGETS_HELP, parse_targets
 
 console = Console()
 
@@ -48,6 +49,7 @@ def flops_cmd(
                                                           "attentive-stats."),
     method: str = typer.Option("none", "--adapt", help="SER adaptation: none | lora | dama."),
     rank: int = typer.Option(0, "--rank", help="LoRA rank (DAMA: largest rank)."),
+    targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="Train the top k layers fully."),
     lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: all)."),
     train_clips: Optional[int] = typer.Option(None, "--train-clips", help="SER: also report "
@@ -68,7 +70,7 @@ def flops_cmd(
 
     try:
         adaptation = Adaptation(method=method, rank=rank, unfreeze_top=unfreeze_top,
-                                lora_top=lora_top)
+                                lora_top=lora_top, targets=parse_targets(targets))
         config = Config(task=task, model=model, window=window, stride=stride,
                         stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
                         adaptation=adaptation, beam_size=beam)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.cli.options import TARGETS_HELP, parse_targets
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
                            "backbone, evaluate a checkpoint.", no_args_is_help=True)
@@ -111,7 +112,7 @@ def train_cmd(
     adapt: str = typer.Option("none", "--adapt", help="none | lora | dama"),
     rank: int = typer.Option(16, "--rank", help="LoRA rank (DAMA: the outermost layers' rank)"),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="LoRA alpha (default 2 x rank)"),
-    targets: str = typer.Option("q_proj,v_proj", "--targets", help="LoRA target modules"),
+    targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
     lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: every "
                                  "layer); the layers below need no backward pass"),
@@ -165,7 +166,7 @@ def train_cmd(
 
     try:
         adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
-                                targets=tuple(t.strip() for t in targets.split(",") if t.strip()),
+                                targets=parse_targets(targets),
                                 unfreeze_top=unfreeze_top, lora_top=lora_top)
         config = Config(task="ser", model=_model_name(backbone, model), window=duration,
                         stride=stride, stride_at=stride_at, adaptation=adaptation)

@@ -151,7 +151,7 @@ class SweepSpec:
     def _point(self, values: dict[str, Any]) -> Config:
         kw = dict(values)
         if isinstance(kw.get("adaptation"), dict):
-            kw["adaptation"] = Adaptation(**kw["adaptation"])
+            kw["adaptation"] = Adaptation.from_dict(kw["adaptation"])
         return Config(task=self.task, **kw)
 
     def _axis_items(self) -> list[tuple[str, tuple[Any, ...]]]:
@@ -212,8 +212,7 @@ def jsonable(x: Any) -> Any:
 
 def _jsonable(x: Any) -> Any:
     if isinstance(x, Adaptation):
-        return {"method": x.method, "rank": x.rank, "alpha": x.alpha,
-                "targets": list(x.targets), "unfreeze_top": x.unfreeze_top}
+        return x.to_dict()
     return x
 
 
@@ -534,10 +533,9 @@ def _adaptation(key: str, x: Any, err) -> Any:
             raise err(key, f"{x!r}: expected METHOD:RANK, e.g. 'lora:8'")
         x = {"method": method, "rank": int(rank)}
     if isinstance(x, dict):
-        try:
-            return Config.from_dict({"task": "asr", "model": "tiny.en",
-                                     "adaptation": dict(x)}).adaptation
-        except ConfigError as e:
+        try:  # checked alone here; against each model and task where the plan builds its points
+            return Adaptation.from_dict(x)
+        except (ConfigError, TypeError) as e:
             raise err(key, str(e)) from None
     raise err(key, f"{x!r}: expected 'none', 'lora:RANK', 'dama:RANK' or a mapping")
 

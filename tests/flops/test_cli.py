@@ -76,3 +76,25 @@ def test_measure_without_tokens_compares_the_same_whole_tokens():
     bad = runner.invoke(app, ["flops", "--model", "tiny.en", "--window", "2", "--tokens", "2.5",
                               "--measure", "--no-progress"])
     assert bad.exit_code == 2 and "--tokens" in bad.output
+
+
+def test_ser_lora_on_wavlm_defaults_to_its_feed_forward_layers():
+    """docs/flops.md's example: LoRA on WavLM with no --targets was a usage error (its attention
+    bypasses q/v_proj, the old default), and the command had no --targets to name others."""
+    from speechbudget.axes import Adaptation, Config
+    from speechbudget.flops import training_flops
+
+    args = ["flops", "--task", "ser", "--model", "wavlm-base-plus", "--window", "3", "--adapt",
+            "lora", "--rank", "8", "--train-clips", "10", "--epochs", "2", "--json"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert got["config"]["adaptation"]["targets"] == ["intermediate_dense", "output_dense"]
+    c = Config(task="ser", model="wavlm-base-plus", window=3.0, adaptation=Adaptation(
+        "lora", 8, targets=("intermediate_dense", "output_dense")))
+    assert got["training"]["total"] == training_flops(c, 10, 2).total
+    named = runner.invoke(app, args + ["--targets", "intermediate_dense"])
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.output)["training"]["total"] < got["training"]["total"]
+    bad = runner.invoke(app, args + ["--targets", "q_proj"])
+    assert bad.exit_code == 2 and "WavLM" in bad.output

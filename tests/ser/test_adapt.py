@@ -124,7 +124,13 @@ def test_lora_on_wavlm_attention_projections_is_refused():
                       conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2),
                       num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
     with pytest.raises(ValueError, match="WavLM"):
-        apply_adaptation(WavLMModel(cfg), Adaptation(method="lora", rank=4))
+        apply_adaptation(WavLMModel(cfg), Adaptation(method="lora", rank=4,
+                                                     targets=("q_proj", "v_proj")))
+    # no targets named: WavLM's usual ones, its feed-forward layers, as Config chooses them
+    usual = apply_adaptation(WavLMModel(cfg), Adaptation(method="lora", rank=4))
+    assert count_trainable(usual) == 2 * 2 * (4 * 32 + 64 * 4)
+    assert {n.split(".")[-4] for n, p in usual.named_parameters() if p.requires_grad} == {
+        "intermediate_dense", "output_dense"}
     model = apply_adaptation(WavLMModel(cfg), Adaptation(method="lora", rank=4,
                                                          targets=("intermediate_dense",)))
     assert count_trainable(model) == 2 * (4 * 32 + 64 * 4)

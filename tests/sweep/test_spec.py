@@ -110,3 +110,18 @@ def test_iso_flops_selects_exactly_the_configurations_inside_each_band():
     assert got == expected and 3 <= len(got) < 6 * 3 * 3 * 2
     for c in p.configs:  # and each is labelled with the band(s) it is in
         assert all(abs(p.gflops[c.key] - b) <= tol * b for b in p.bands[c.key])
+
+
+def test_ser_adaptations_are_checked_against_the_sweeps_own_task_and_models():
+    """An adaptation value was checked as an ASR configuration of tiny.en: a SER sweep could not
+    name lora_top (an SER-only option) or unfreeze more than tiny.en's 4 layers on base (6)."""
+    raw = {"name": "s", "task": "ser", "data": ".", "models": ["base"], "plan": "grid",
+           "axes": {"window": [2], "adaptation": [{"method": "lora", "rank": 4, "lora_top": 1},
+                                                  {"method": "lora", "rank": 4},
+                                                  {"method": "none", "unfreeze_top": 5}]}}
+    configs = plan_configurations(spec_from_dict(raw)).configs
+    assert [c.adaptation.label for c in configs] == ["lora4@top1", "lora4", "top5"]
+    assert len({c.key for c in configs}) == 3
+    raw["axes"]["adaptation"].append({"method": "none", "unfreeze_top": 7})
+    with pytest.raises(SpecError, match="never valid"):
+        spec_from_dict(raw)

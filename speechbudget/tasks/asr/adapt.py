@@ -146,10 +146,10 @@ def apply_trainable(encoder: nn.Module, adaptation: Adaptation) -> nn.Module:
     if adaptation.method == "lora":
         from peft import LoraConfig, inject_adapter_in_model
 
-        from speechbudget.models.lora_targets import check_lora_targets
-        check_lora_targets(encoder, adaptation.targets)
+        from speechbudget.models.lora_targets import lora_targets_for
+        targets = lora_targets_for(encoder, adaptation.targets)
         cfg = LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha,
-                         target_modules=list(adaptation.targets), lora_dropout=0.0, bias="none")
+                         target_modules=list(targets), lora_dropout=0.0, bias="none")
         inject_adapter_in_model(cfg, encoder)
         for n, p in encoder.named_parameters():
             if "lora_" in n:

@@ -18,12 +18,14 @@ returns.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
 from speechbudget.adaptation import DAMA_INIT, dama_plan
 from speechbudget.axes import Adaptation
-from speechbudget.models.lora_targets import check_lora_targets
+from speechbudget.models.lora_targets import lora_targets_for
 
 # ---- applying an adaptation to an encoder module ----------------------------------------------
 
@@ -79,7 +81,7 @@ def apply_adaptation(encoder: nn.Module, adaptation: Adaptation, init: bool | st
     if adaptation.method in ("lora", "dama"):
         from peft import inject_adapter_in_model
 
-        check_lora_targets(encoder, adaptation.targets)
+        adaptation = replace(adaptation, targets=lora_targets_for(encoder, adaptation.targets))
         inject_adapter_in_model(lora_config(adaptation, L, init), encoder)
         for n, p in encoder.named_parameters():
             if "lora_" in n:
