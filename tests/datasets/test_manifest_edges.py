@@ -72,3 +72,14 @@ def test_jsonl_nested_too_deeply_is_a_dataset_error(tmp_path):
                + "[" * 100000 + "]" * 100000 + "\n")
     with pytest.raises(DatasetError, match=r"deep.jsonl:2: JSON nested too deeply"):
         open_dataset(m)
+
+
+def test_an_id_of_0_is_kept(tmp_path):
+    # `rid or audio`: the id 0 (falsy) was replaced by the audio path, so item 0 of a manifest
+    # numbered 0, 1, 2 was stored as 'a.wav' and the others as '1', '2'
+    m = _write(tmp_path / "m.jsonl", '{"id": 0, "audio": "a.wav", "text": "hi"}\n'
+                                     '{"id": 1, "audio": "b.wav", "text": "yo"}\n'
+                                     '{"id": "", "audio": "c.wav", "text": "x"}\n')
+    assert [r.id for r in open_dataset(m).records] == ["0", "1", "c.wav"]
+    m = _write(tmp_path / "m.csv", "id,audio,text\n0,a.wav,hi\n,b.wav,yo\n")
+    assert [r.id for r in open_dataset(m).records] == ["0", "b.wav"]
