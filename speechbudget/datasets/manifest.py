@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,16 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
         if "text" in need and (not isinstance(text, str) or not text.strip()):
             problem = problem or f"{path}:{n}: empty or missing transcript {col['text']!r}"
             text = text if isinstance(text, str) else ""
-        dur = row.get(col["duration_s"]) if col["duration_s"] else None
-        try:
-            dur = float(dur) if dur not in (None, "") else None
-        except (TypeError, ValueError):
-            raise DatasetError(f"{path}:{n}: {col['duration_s']}={dur!r} is not a number") \
-                from None
+        raw = row.get(col["duration_s"]) if col["duration_s"] else None
+        dur = None
+        if raw not in (None, ""):
+            try:
+                dur = math.nan if isinstance(raw, bool) else float(raw)
+            except (TypeError, ValueError):
+                dur = math.nan
+            if not 0 <= dur < math.inf:  # not a number, NaN, infinite, negative or a boolean
+                raise DatasetError(f"{path}:{n}: {col['duration_s']}={raw!r} is not a number "
+                                   "of seconds >= 0")
         rid = row.get(col["id"]) if col["id"] else None
         get = lambda role: None if not col[role] or row.get(col[role]) in (None, "") \
             else str(row[col[role]])  # noqa: E731

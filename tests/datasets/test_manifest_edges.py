@@ -83,3 +83,18 @@ def test_an_id_of_0_is_kept(tmp_path):
     assert [r.id for r in open_dataset(m).records] == ["0", "1", "c.wav"]
     m = _write(tmp_path / "m.csv", "id,audio,text\n0,a.wav,hi\n,b.wav,yo\n")
     assert [r.id for r in open_dataset(m).records] == ["0", "b.wav"]
+
+
+@pytest.mark.parametrize("value", ['"nan"', "NaN", "-3", "1e999", "true", '"-0.5"', '"inf"'])
+def test_a_duration_must_be_finite_seconds(tmp_path, value):
+    # NaN, infinite, negative and boolean durations were accepted; the sweep planner averages
+    # them into the dataset's mean audio length (a NaN or negative plan input)
+    m = _write(tmp_path / "m.jsonl", '{"audio": "a.wav", "text": "hi", "duration_s": 2.5}\n'
+                                     f'{{"audio": "b.wav", "text": "hi", "duration_s": {value}}}\n')
+    with pytest.raises(DatasetError, match=r"m.jsonl:2: duration_s=.* is not a number of seconds"):
+        open_dataset(m)
+
+
+def test_valid_durations_are_read(tmp_path):
+    m = _write(tmp_path / "m.csv", "audio,text,duration\na.wav,hi,2.5\nb.wav,yo,\nc.wav,x,0\n")
+    assert [r.duration_s for r in open_dataset(m).records] == [2.5, None, 0.0]
