@@ -334,6 +334,20 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
             if on and AXIS_NAMES[j] not in axes:
                 notes.append(f"{AXIS_NAMES[j]} term dropped (nested law)")
         active = tuple(on and AXIS_NAMES[j] in axes for j, on in enumerate(active))
+    # two axes whose values are paired one to one (each value of one occurs with a single value
+    # of the other: they were only ever changed together, `confounded_axes`) cannot be told
+    # apart: a law with both terms is refused, and a law with one keeps their joint effect
+    # under that axis's name (its exponent is unidentified)
+    usable = tuple(d >= min_distinct for d in distinct)
+    confounded = [(i, j) for i, j in itertools.combinations(range(3), 2)
+                  if usable[i] and usable[j] and confounded_axes(Xraw, i, j)]
+    for i, j in confounded:
+        if active[i] and active[j]:
+            raise FitError(f"{AXIS_NAMES[i]} and {AXIS_NAMES[j]} are confounded: each of the "
+                           f"{distinct[i]} values of {AXIS_NAMES[i]} occurs with a single value "
+                           f"of {AXIS_NAMES[j]} (no configuration changes one without the "
+                           f"other), so their terms cannot be told apart; fit a law with one of "
+                           "them (a nested law)")
     lw = make_law(law, active)
     need = max(lw.n_params * min_points_per_param, lw.n_params + 1 + (1 if loo else 0))
     if len(y) < need:
@@ -360,9 +374,26 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
     fit.unidentified = unidentified(lw, fit.params, fit.bootstrap,
                                     {lw.param_names[sc]: float(share[:, k].max())
                                      for k, (sc, factors) in enumerate(lw.terms) if factors})
+    exponent = {col: lw.param_names[ex] for _, factors in lw.terms for ex, col, _ in factors}
+    for i, j in confounded:
+        for kept, other in ((i, j), (j, i)):
+            if kept in exponent:
+                fit.unidentified[exponent[kept]] = (
+                    f"{AXIS_NAMES[kept]} is confounded with {AXIS_NAMES[other]} (their values "
+                    f"are paired one to one): the exponent is their joint effect")
     for k, why in fit.unidentified.items():
         fit.notes.append(f"{k} is not identified: {why}")
     return fit
+
+
+def confounded_axes(X: np.ndarray, i: int, j: int) -> bool:
+    """Whether columns i and j of the log features are paired one to one in a design that
+    repeats them: every value of each occurs with a single value of the other, and some pair
+    occurs in more than one configuration (a grid that moved the two together while other axes
+    varied; with every configuration's pair distinct, one to one is no evidence of it)."""
+    a, b = np.round(X[:, i], 9), np.round(X[:, j], 9)
+    pairs = len(set(zip(a.tolist(), b.tolist())))
+    return pairs == len(np.unique(a)) == len(np.unique(b)) < len(a)
 
 
 def unidentified(law: Law, params: dict[str, float], boot: "Bootstrap | None",
@@ -524,7 +555,7 @@ def compare_nested(N: Sequence[float], T: Sequence[float], s: Sequence[float],
     refused = [c for c in cands if c.fit is None]
     if refused:
         reason += f"; {len(refused)} law(s) not fitted (too few configurations for their " \
-                  "parameters)"
+                  "parameters, or confounded axes)"
     return NestedComparison(law, cands, pick.fit, reason)
 
 
