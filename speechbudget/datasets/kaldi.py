@@ -10,6 +10,7 @@ in that order (the first where the file exists).
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from speechbudget.datasets.base import DatasetError, FileDataset, Record, text_lines
@@ -75,6 +76,9 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
             except ValueError:
                 raise DatasetError(f"{seg_path}: segment {utt!r}: start/end {start!r} {end!r} "
                                    "are not numbers") from None
+            if not (math.isfinite(a) and math.isfinite(b)):
+                raise DatasetError(f"{seg_path}: segment {utt!r}: start/end {start!r} {end!r} "
+                                   "must be finite seconds")
             if a < 0 or (b >= 0 and b <= a):
                 raise DatasetError(f"{seg_path}: segment {utt!r}: {a:g}-{b:g} s is empty")
             records.append(_record(utt, wavs[rec], texts, spk, need_text, text_path,

@@ -98,3 +98,17 @@ def test_a_duration_must_be_finite_seconds(tmp_path, value):
 def test_valid_durations_are_read(tmp_path):
     m = _write(tmp_path / "m.csv", "audio,text,duration\na.wav,hi,2.5\nb.wav,yo,\nc.wav,x,0\n")
     assert [r.duration_s for r in open_dataset(m).records] == [2.5, None, 0.0]
+
+
+@pytest.mark.parametrize("start,end", [("nan", "1"), ("0", "inf"), ("0", "nan"), ("-inf", "1")])
+def test_kaldi_segment_times_must_be_finite(tmp_path, start, end):
+    # NaN and infinite times passed the start/end checks (comparisons with NaN are false) and
+    # reading the segment raised ValueError/OverflowError ('cannot convert float NaN to integer')
+    k = tmp_path / "k"
+    k.mkdir()
+    _write(k / "wav.scp", "r1 a.wav\n")
+    _write(k / "segments", f"s0 r1 0 0.5\ns1 r1 {start} {end}\n")
+    _write(k / "text", "s0 A\ns1 B\n")
+    with pytest.raises(DatasetError, match=rf"segments: segment 's1': start/end '{start}' "
+                                           rf"'{end}' must be finite seconds"):
+        open_dataset(k)
