@@ -118,6 +118,61 @@ def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
             f"pip install 'speechbudget[offline-models]')") from e
 
 
+TOKENIZER_VOCABS = ("tokenizer.json", "vocab.json")  # what AutoTokenizer builds a Whisper one from
+
+
+def require_tokenizer(folder: Path, files: dict[str, Path] | None = None) -> None:
+    """ModelLoadError unless the local model `folder` (or `files`, name -> path, for a split
+    package) holds a tokenizer: without one transformers builds an empty WhisperTokenizer that
+    decodes every transcript to ''. CTranslate2's vocabulary.txt lists the tokens but cannot
+    encode text (CTranslate2 itself will not load a folder without a vocabulary)."""
+    files = files or {}
+    if any(files.get(f, folder / f).is_file() for f in TOKENIZER_VOCABS):
+        return
+    has_vocab = [f for f in ("vocabulary.txt", "vocabulary.json") if (folder / f).is_file()]
+    raise ModelLoadError(
+        f"{folder}: no tokenizer (tokenizer.json, or vocab.json and merges.txt)"
+        + (f"; {has_vocab[0]} lists the tokens but cannot encode text" if has_vocab else "")
+        + ": copy the original model's tokenizer.json into this folder (faster-whisper needs it "
+        "too), or save it there with WhisperProcessor.save_pretrained")
+
+
+def _tokenizer_file_vocab(folder: Path) -> dict[str, int]:
+    """Token -> id as the folder's tokenizer files list them (tokenizer.json, else vocab.json
+    with added_tokens.json); tokens transformers adds on loading are not in it."""
+    if (folder / "tokenizer.json").is_file():
+        from tokenizers import Tokenizer
+
+        try:
+            return Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab()
+        except Exception as e:  # noqa: BLE001 - the tokenizers library's own parse errors
+            raise ModelFileError(f"{folder / 'tokenizer.json'}: not a readable tokenizer "
+                                 f"({' '.join(str(e).split())})") from None
+    vocab: dict[str, int] = {}
+    for name in ("vocab.json", "added_tokens.json"):
+        if (folder / name).is_file():
+            vocab.update(read_json_object(folder / name, "tokenizer vocabulary"))
+    return vocab
+
+
+def check_tokenizer_vocabulary(folder: Path, vocab_size: int, shown: str | Path) -> None:
+    """ModelLoadError when the tokenizer files in `folder` put Whisper's special tokens at other
+    ids than the weights' vocabulary does (an English-only tokenizer.json with multilingual
+    weights, or the reverse: every transcript would be decoded with the wrong BPE table).
+    Tokens the files do not list are not checked. `shown`: the folder to name."""
+    tok = whisper_tokens(vocab_size)
+    vocab = _tokenizer_file_vocab(folder)
+    kind = "English-only" if vocab_size == 51864 else "multilingual"
+    for text, want in (("<|endoftext|>", tok.eot), ("<|startoftranscript|>", tok.sot),
+                       ("<|notimestamps|>", tok.no_timestamps)):
+        got = vocab.get(text)
+        if got is not None and got != want:
+            raise ModelLoadError(
+                f"{shown}: the tokenizer does not match the weights: {text} is token {got} in "
+                f"the tokenizer, {want} in the {kind} vocabulary of the weights "
+                f"({vocab_size} tokens); use the tokenizer.json of the same model")
+
+
 def _load_tokenizer(where: str) -> Any:
     """WhisperTokenizerFast when transformers can build one, else the raw tokenizers.Tokenizer."""
     from transformers import AutoTokenizer
@@ -209,14 +264,19 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
     """Load a Whisper model with its tokenizer and decoding settings (see the module docstring).
 
     A registry name uses the bundled offline weights when installed, else its hub id. A
-    CTranslate2 folder is converted once and cached under $SPEECHBUDGET_CACHE. The model is in
+    CTranslate2 folder is converted once and cached under $SPEECHBUDGET_CACHE. A local folder
+    must hold its tokenizer (tokenizer.json or vocab.json), whose special-token ids must match the
+    weights' vocabulary (English-only or multilingual): ModelLoadError otherwise. The model is in
     eval mode on `device` in `dtype`; `model.set_attn_implementation("eager")` switches attention.
     """
     from transformers import GenerationConfig, WhisperForConditionalGeneration
 
     where, source, ct2 = _resolve_whisper(str(name_or_path))
     if ct2 is not None:
+        require_tokenizer(ct2.folder, ct2.extra_files)
         where = str(convert_cached(ct2))
+    elif Path(where).is_dir():
+        require_tokenizer(Path(where))
     try:
         model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
                                  dtype=dtype, attn_implementation=attn_implementation)
@@ -233,6 +293,9 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
     model = model.to(device).eval()
     cfg = model.config
     tokenizer = _load_tokenizer(where)
+    if Path(where).is_dir():
+        check_tokenizer_vocabulary(Path(where), cfg.vocab_size,
+                                   ct2.folder if ct2 is not None else where)
     try:
         with quiet_transformers():
             gen = GenerationConfig.from_pretrained(where)

@@ -115,3 +115,38 @@ def test_hub_id_offline_fails_clearly(monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError, match="nobody/whisper-does-not-exist.*HF_HUB_OFFLINE"):
         load_whisper("nobody/whisper-does-not-exist")
+
+
+def test_a_folder_without_a_tokenizer_is_refused(tmp_path, monkeypatch):
+    """Without tokenizer.json (or vocab.json) transformers builds an empty WhisperTokenizer that
+    decodes every transcript to '': load_whisper loaded it (CTranslate2 itself refuses such a
+    folder). Now a ModelLoadError naming the folder, before any conversion."""
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    ct2 = _test_module("test_ct2")
+    folder = ct2.write_ct2_folder(tmp_path / "ct2-no-tok", ct2.tiny_whisper(seed=3), "float16")
+    (folder / "vocabulary.txt").write_text("\n".join(f"t{i}" for i in range(51864)))
+    with pytest.raises(ModelLoadError, match=r"ct2-no-tok: no tokenizer.*vocabulary\.txt lists"):
+        load_whisper(str(folder))
+    assert not (tmp_path / "cache").exists()  # refused before converting
+    tiny_whisper_folder(tmp_path / "hf")
+    (tmp_path / "hf" / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match=r"hf: no tokenizer \(tokenizer\.json"):
+        load_whisper(str(tmp_path / "hf"))
+
+
+def test_a_tokenizer_of_the_other_vocabulary_is_refused(tmp_path):
+    """A multilingual tokenizer.json with English-only weights (or the reverse) decodes with the
+    wrong BPE table and shifted special ids: garbage transcripts, no error. Now refused."""
+    from tokenizers import Tokenizer, models
+
+    tiny_whisper_folder(tmp_path / "en", vocab=51864)
+    multilingual = {"hello": 0, "<|endoftext|>": 50257, "<|startoftranscript|>": 50258}
+    Tokenizer(models.WordLevel(multilingual, unk_token="hello")).save(
+        str(tmp_path / "en" / "tokenizer.json"))
+    with pytest.raises(ModelLoadError, match=r"<\|endoftext\|> is token 50257 in the tokenizer, "
+                                             r"50256 in the English-only vocabulary"):
+        load_whisper(str(tmp_path / "en"))
+    tiny_whisper_folder(tmp_path / "multi", vocab=51865)
+    Tokenizer(models.WordLevel(multilingual, unk_token="hello")).save(
+        str(tmp_path / "multi" / "tokenizer.json"))
+    assert load_whisper(str(tmp_path / "multi")).eos_id == 50257  # the matching one loads
