@@ -57,7 +57,11 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     scp = folder / "wav.scp"
     if not scp.is_file():
         raise DatasetError(f"{folder}: not a Kaldi data dir (no wav.scp)")
-    wavs = {k: _resolve(folder, v[0], f"{scp}: {k}") for k, v in _table(scp).items()}
+    wavs = {}
+    for k, v in _table(scp).items():
+        if not v[0].strip():
+            raise DatasetError(f"{scp}: recording {k!r} has no path (expected '<id> <path>')")
+        wavs[k] = _resolve(folder, v[0], f"{scp}: {k}")
     text_path = folder / "text"
     if need_text and not text_path.is_file():
         raise DatasetError(f"{folder}: Kaldi data dir without a 'text' file (transcripts)")

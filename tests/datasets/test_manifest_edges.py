@@ -112,3 +112,14 @@ def test_kaldi_segment_times_must_be_finite(tmp_path, start, end):
     with pytest.raises(DatasetError, match=rf"segments: segment 's1': start/end '{start}' "
                                            rf"'{end}' must be finite seconds"):
         open_dataset(k)
+
+
+def test_kaldi_wav_scp_line_without_a_path(tmp_path):
+    # 'u1' alone was read as a recording at the data dir itself (the path ''), which failed
+    # later as 'is a directory, not an audio file'
+    k = tmp_path / "k"
+    k.mkdir()
+    _write(k / "wav.scp", "u0 a.wav\nu1\n")
+    _write(k / "text", "u0 A\nu1 B\n")
+    with pytest.raises(DatasetError, match=r"wav.scp: recording 'u1' has no path"):
+        open_dataset(k)
