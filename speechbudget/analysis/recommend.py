@@ -440,8 +440,15 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
                               machine, notes, cost=cost, tolerance=tolerance)
     top = feasible[0]
     paired = bool(items) and all(items.get(c.key) for c, _ in feasible)
+    untested: list[str] = []          # feasible configurations sharing no item with the top
     if paired:
         group = tie_group(feasible, items, tolerance, level, seed)
+        untested = [c.label for c, m in feasible[1:] if not len(pair_items(
+            items.get(c.key, []), items.get(top[0].key, []), m.metric))]
+        if untested:
+            notes.append(f"{len(untested)} configuration(s) share no scored item with the most "
+                         f"accurate, {top[0].label}, and could not be compared with it (not in "
+                         f"the tie group): {', '.join(untested)}")
         pick_member = min(group, key=lambda t: (_cost_value(t.metrics, cost), t.metrics.error,
                                                 t.config.label, t.config.key))
         best = (pick_member.config, pick_member.metrics)
@@ -457,7 +464,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     marginal = marginal_returns(best, usable, limits)
     binding = binding_knob(marginal)
     msg = _message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
-                   len(feasible), len(usable), paired)
+                   len(feasible), len(usable), paired, len(untested))
     runners = [p for p in feasible if p[0].key != best[0].key][:n_runners_up]
     return Recommendation(task, limits, len(usable), len(feasible), best, runners, marginal,
                           binding, None, msg, machine, notes, top, group, cost, tolerance,
@@ -468,7 +475,7 @@ COST_WORDS = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak memory"}
 
 
 def _message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
-             n_feasible, n_usable, paired) -> str:
+             n_feasible, n_usable, paired, n_untested=0) -> str:
     c, m = best
     costs = ", ".join(x for x in (
         f"{m.gflops:.3g} GFLOPs" if m.gflops is not None else "",
@@ -495,8 +502,9 @@ def _message(task, limits, best, top, group, difference, items_to_resolve, cost,
                     (f" and the cheapest by {COST_WORDS[cost]}" if measured else "") +
                     f" of a tie group of {len(group)}" + ("" if measured else f" ({unmeasured})")
                     + ": " + ", ".join(t.config.label for t in group) + ".")
-        return head + (" It is significantly more accurate than every other configuration "
-                       "within the limits (paired 95%).")
+        others = ("other configuration" + (" within the limits" if limits.active() else "")
+                  + (f" it shares items with ({n_untested} share none)" if n_untested else ""))
+        return head + f" It is significantly more accurate than every {others} (paired 95%)."
     member = next(t for t in group if t.config.key == c.key)
     why = ("cannot be told apart from" if member.reason == "tied" else
            f"is within the tolerance {tolerance:g} of")

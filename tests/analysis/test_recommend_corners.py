@@ -58,3 +58,22 @@ def test_a_budget_exactly_at_a_cost_admits_it_and_several_limits_combine():
     rec = recommend(res, Limits(max_gflops=99.0), items=items)
     assert rec.best is None and "Closest: tiny.en 10s" in rec.message
     assert "GFLOPs 100 > 99 (over by 1.0%)" in rec.message
+
+
+def test_configurations_sharing_no_item_are_not_called_beaten():
+    # 10 s ran on other utterances than 30 s: no paired test was possible, yet the message said
+    # 30 s "is significantly more accurate than every other configuration within the limits"
+    rng = np.random.default_rng(5)
+    words = rng.integers(10, 40, 40)
+    base = rng.binomial(words, 0.05)
+    (c30, m30), i30 = config(30, 300.0, base, words)
+    (c20, m20), i20 = config(20, 200.0, base + rng.binomial(words, 0.1), words)
+    (c10, m10), i10 = config(10, 100.0, base + 1, words)
+    i10 = [ItemResult("other-" + r.item_id, r.ok, errors=r.errors, n_ref=r.n_ref) for r in i10]
+    res = [(c30, m30), (c20, m20), (c10, m10)]
+    rec = recommend(res, Limits(), items={c30.key: i30, c20.key: i20, c10.key: i10})
+    assert rec.best[0].label == "tiny.en 30s"
+    assert "significantly more accurate than every other configuration within" not in rec.message
+    assert "every other configuration it shares items with (1 share none)" in rec.message
+    assert any("share no scored item with the most accurate, tiny.en 30s" in n
+               and n.endswith("tiny.en 10s") for n in rec.notes)
