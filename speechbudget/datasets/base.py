@@ -105,6 +105,11 @@ def pick_column(columns: Sequence[str], role: str, explicit: str | None, where: 
 
 def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
     from speechbudget.audio import AudioError, resample_to_16k
+    data = np.asarray(data)
+    if data.dtype.kind in "iu":  # integer PCM -> [-1, 1) as soundfile and Whisper read it
+        info = np.iinfo(data.dtype)
+        mid = (int(info.max) + 1) // 2 if data.dtype.kind == "u" else 0  # unsigned: offset
+        data = (data.astype(np.float64) - mid) / (int(info.max) + 1 - mid)
     data = np.asarray(data, dtype=np.float32)
     if data.ndim > 1:  # [samples, channels] (soundfile) or [channels, samples]
         data = data.mean(axis=1 if data.shape[-1] <= 8 else 0, dtype=np.float32)

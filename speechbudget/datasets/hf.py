@@ -91,7 +91,20 @@ class HfDataset:
 
     def read_row(self, index: int, name: str = "") -> np.ndarray:
         cell = self.table[index][self.audio_column]
+        dtype = _array_dtype(self.table.features.get(self.audio_column))
+        if dtype is not None and isinstance(cell, dict) and cell.get("array") is not None:
+            # rows come back as Python lists: the column's integer type says how to scale them
+            cell = {**cell, "array": np.asarray(cell["array"], dtype=dtype)}
         return decode_cell(cell, f"{self.source}[{index}]" + (f" ({name})" if name else ""))
+
+
+def _array_dtype(feature: Any) -> str | None:
+    """The integer dtype of an {"array": [...], "sampling_rate"} column's samples, else None."""
+    inner = feature.get("array") if isinstance(feature, dict) else None
+    while inner is not None and hasattr(inner, "feature"):  # List / Sequence, nested for channels
+        inner = inner.feature
+    dtype = getattr(inner, "dtype", None)
+    return dtype if isinstance(dtype, str) and dtype.startswith(("int", "uint")) else None
 
 
 def load_saved(folder: str | Path, columns: Columns = Columns(), need=("text",),
