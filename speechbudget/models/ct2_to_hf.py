@@ -101,10 +101,22 @@ def _id_list(ct2_config: dict, key: str, default: list[int], where: str) -> list
     return list(value)
 
 
+WHISPER_SPEC_REVISION = 3   # ctranslate2's WhisperSpec.revision; CTranslate2 refuses later ones
+WHISPER_VOCAB_SIZES = (51864, 51865, 51866)   # English-only, multilingual, large-v3
+
+
 def _count_layers(ct2: CT2Model, prefix: str) -> int:
+    """Layers 0..n-1 of `prefix`; ModelFileError when a later layer is stored but layer n is not
+    (a gap: counting up to it would silently drop every layer after it)."""
     n = 0
     while f"{prefix}/layer_{n}/ffn/linear_0/weight" in ct2:
         n += 1
+    head = f"{prefix}/layer_"
+    stored = {int(k[len(head):].split("/", 1)[0]) for k in list(ct2.variables) + list(ct2.aliases)
+              if k.startswith(head) and k[len(head):].split("/", 1)[0].isdigit()}
+    if stored and max(stored) >= n:
+        raise ModelFileError(f"{ct2.source}: {prefix}/layer_{n}/ffn/linear_0/weight is missing "
+                             f"while {prefix}/layer_{max(stored)} is stored")
     return n
 
 
@@ -112,6 +124,10 @@ def infer_dims(ct2: CT2Model) -> WhisperDims:
     """Whisper dimensions read off the stored weights."""
     if ct2.spec != "WhisperSpec":
         raise ModelFileError(f"{ct2.source}: holds a {ct2.spec!r} model, expected 'WhisperSpec'")
+    if ct2.revision > WHISPER_SPEC_REVISION:
+        raise ModelFileError(f"{ct2.source}: WhisperSpec revision {ct2.revision}, newer than "
+                             f"revision {WHISPER_SPEC_REVISION} that this reader knows (made by a "
+                             "later CTranslate2, which may lay the weights out differently)")
     try:
         conv1 = ct2.raw("encoder/conv1/weight")
         d_model, n_mels = int(conv1.shape[0]), int(conv1.shape[1])
@@ -131,7 +147,29 @@ def infer_dims(ct2: CT2Model) -> WhisperDims:
         raise ModelFileError(f"{ct2.source}: not a complete Whisper model ({e})") from e
     if dims.encoder_layers == 0 or dims.decoder_layers == 0:
         raise ModelFileError(f"{ct2.source}: no encoder/decoder layers found")
+    if dims.vocab_size not in WHISPER_VOCAB_SIZES:
+        raise ModelFileError(
+            f"{ct2.source}: decoder/embeddings/weight has {dims.vocab_size} tokens, not a Whisper "
+            "vocabulary (51864 English-only, 51865 multilingual, 51866 large-v3): the special "
+            "token ids are derived from it")
     return dims
+
+
+def check_shapes(sd: dict[str, torch.Tensor], dims: WhisperDims, source: str) -> None:
+    """ModelFileError naming the first weight whose shape is not what the dimensions read off
+    the file need (a model.bin whose layers disagree with each other)."""
+    from transformers import WhisperForConditionalGeneration
+
+    with torch.device("meta"):
+        want = {k: tuple(v.shape) for k, v in
+                WhisperForConditionalGeneration(whisper_config_from_dims(dims)).state_dict().items()}
+    for name, t in sd.items():
+        if name in want and tuple(t.shape) != want[name]:
+            raise ModelFileError(
+                f"{source}: inconsistent weights: {name} (Hugging Face name) has shape "
+                f"{tuple(t.shape)}, but d_model {dims.d_model}, ffn {dims.ffn_dim}, n_mels "
+                f"{dims.n_mels}, vocabulary {dims.vocab_size} (read off encoder/conv1, "
+                f"encoder/layer_0/ffn and decoder/embeddings) need {want[name]}")
 
 
 def _t(ct2: CT2Model, name: str) -> torch.Tensor:
@@ -261,6 +299,7 @@ def convert(source: CT2Source, out_dir: str | Path) -> Path:
     dims = infer_dims(ct2)
     ct2_config = _ct2_config(source.folder)
     sd, tied = state_dict_from_ct2(ct2, dims)
+    check_shapes(sd, dims, ct2.source)
     dtype = _storage_dtype(ct2)
     cfg = whisper_config_from_dims(dims)
     cfg.tie_word_embeddings = tied

@@ -24,7 +24,7 @@ from speechbudget.architectures import (ARCHITECTURES, Architecture, UnknownMode
                                         Wav2Vec2Dims, WhisperDims, get_architecture)
 from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
 from speechbudget.models.ct2_reader import ModelFileError
-from speechbudget.models.ct2_to_hf import CT2Source, convert_cached
+from speechbudget.models.ct2_to_hf import WHISPER_VOCAB_SIZES, CT2Source, convert_cached
 from speechbudget.models.offline import OFFLINE_MODELS, offline_source
 from speechbudget.models.registry import model_class, whisper_tokens
 
@@ -292,6 +292,11 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
                                  dtype=dtype, attn_implementation=attn_implementation)
     model = model.to(device).eval()
     cfg = model.config
+    if cfg.vocab_size not in WHISPER_VOCAB_SIZES:
+        raise ModelLoadError(
+            f"{name_or_path}: a Whisper model with a vocabulary of {cfg.vocab_size} tokens, not "
+            "one of Whisper's (51864 English-only, 51865 multilingual, 51866 large-v3): the "
+            "special token ids are derived from it")
     tokenizer = _load_tokenizer(where)
     if Path(where).is_dir():
         check_tokenizer_vocabulary(Path(where), cfg.vocab_size,

@@ -276,3 +276,53 @@ def test_config_json_nulls_and_non_objects(tmp_path, source_model):
     (folder / "config.json").write_text(json.dumps({"suppress_ids": "1 2"}))
     with pytest.raises(ModelFileError, match=r"config\.json: suppress_ids = '1 2', expected a list"):
         convert(CT2Source.from_folder(folder), tmp_path / "hf3")
+
+
+def _whisper_with(seed: int = 1, **changes) -> WhisperForConditionalGeneration:
+    model = tiny_whisper(seed)
+    cfg = model.config
+    for k, v in changes.items():
+        setattr(cfg, k, v)
+    torch.manual_seed(seed)
+    return WhisperForConditionalGeneration(cfg).eval()
+
+
+def test_a_gap_in_the_layers_is_an_error_not_a_shorter_model(tmp_path):
+    """decoder/layer_1 missing of three: the layer count stopped at 1 and the converted model
+    silently had a one-layer decoder (layer 2 dropped)."""
+    items = [x for x in quantise(ct2_variables(_whisper_with(decoder_layers=3)), "float32")
+             if not x[0].startswith("decoder/layer_1/")]
+    write_model_bin(tmp_path / "model.bin", items, {})
+    with pytest.raises(ModelFileError, match=r"decoder/layer_1/ffn/linear_0/weight is missing "
+                                             r"while decoder/layer_2 is stored"):
+        convert(CT2Source.from_folder(tmp_path), tmp_path / "hf")
+
+
+def test_weights_that_disagree_in_shape_name_the_weight(tmp_path, source_model):
+    """One layer's fc1 with other rows than layer 0's: the converted copy was written and cached,
+    then from_pretrained failed with transformers' 'look at the above report' (no report shown)
+    naming the cache folder, not the model.bin."""
+    items = [(n, a[:12] if n == "encoder/layer_1/ffn/linear_0/weight" else a, d)
+             for n, a, d in quantise(ct2_variables(source_model), "float32")]
+    write_model_bin(tmp_path / "model.bin", items, {})
+    with pytest.raises(ModelFileError, match=r"model\.bin: inconsistent weights: "
+                                             r"model\.encoder\.layers\.1\.fc1\.weight .* \(12, 8\)"
+                                             r".* need \(16, 8\)"):
+        convert(CT2Source.from_folder(tmp_path), tmp_path / "hf")
+    assert not (tmp_path / "hf").exists()
+
+
+def test_unknown_revision_and_vocabulary_are_model_file_errors(tmp_path, source_model):
+    """CTranslate2 refuses a WhisperSpec revision above 3 (its layout may differ): we read it as
+    revision 3. A vocabulary that is not Whisper's was ValueError (exit 70)."""
+    items = quantise(ct2_variables(source_model), "float32")
+    data = bytearray(write_model_bin(tmp_path / "model.bin", items, {}))
+    rev_at = 4 + 2 + len("WhisperSpec") + 1
+    data[rev_at:rev_at + 4] = struct.pack("<I", 4)
+    (tmp_path / "model.bin").write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="WhisperSpec revision 4, newer than revision 3"):
+        convert(CT2Source.from_folder(tmp_path), tmp_path / "hf")
+    write_model_bin(tmp_path / "model.bin",
+                    quantise(ct2_variables(_whisper_with(vocab_size=51870)), "float16"), {})
+    with pytest.raises(ModelFileError, match="has 51870 tokens, not a Whisper vocabulary"):
+        convert(CT2Source.from_folder(tmp_path), tmp_path / "hf")

@@ -150,3 +150,11 @@ def test_a_tokenizer_of_the_other_vocabulary_is_refused(tmp_path):
     Tokenizer(models.WordLevel(multilingual, unk_token="hello")).save(
         str(tmp_path / "multi" / "tokenizer.json"))
     assert load_whisper(str(tmp_path / "multi")).eos_id == 50257  # the matching one loads
+
+
+def test_a_hf_folder_with_a_non_whisper_vocabulary_is_refused(tmp_path):
+    """vocab_size 51870 (a fine-tune with added tokens) was ValueError from whisper_tokens
+    (exit 70); the special ids are derived from the vocabulary size."""
+    tiny_whisper_folder(tmp_path / "odd", vocab=51870)
+    with pytest.raises(ModelLoadError, match="vocabulary of 51870 tokens, not one of Whisper's"):
+        load_whisper(str(tmp_path / "odd"))
