@@ -1,6 +1,7 @@
 """Kaldi data directories: `wav.scp`, `text`, optional `segments`, `utt2spk`, `utt2dur`.
 
-    wav.scp    <recording-id> <path>           (piped commands "cmd |" are refused: name the file)
+    wav.scp    <recording-id> <path>           (piped commands "cmd |" and archive offsets
+                                                "file.ark:N" are refused: name the file)
     segments   <utt-id> <recording-id> <start-s> <end-s>   (end -1: to the end of the file)
     text       <utt-id> <transcript>
     utt2spk    <utt-id> <speaker>
@@ -11,6 +12,7 @@ in that order (the first where the file exists).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from speechbudget.datasets.base import DatasetError, FileDataset, Record, text_lines
@@ -44,12 +46,16 @@ def _resolve(folder: Path, value: str, where: str) -> Path:
         raise DatasetError(f"{where}: piped wav.scp commands are not supported ({v!r}); "
                            "write the audio to files (e.g. with wav-copy) and list the paths")
     p = Path(v)
-    if p.is_absolute():
-        return p
-    for base in (folder, folder.parent, folder.parent.parent, Path.cwd()):
+    bases = [Path("/")] if p.is_absolute() else [folder, folder.parent, folder.parent.parent,
+                                                  Path.cwd()]
+    for base in bases:
         if (base / p).exists():
             return base / p
-    return folder / p
+    ark = re.fullmatch(r"(.+):\d+(\[[^\]]*\])?", v)  # Kaldi's "file.ark:OFFSET[range]"
+    if ark and any((base / ark.group(1)).is_file() for base in bases):
+        raise DatasetError(f"{where}: archive offsets are not supported ({v!r}); write the "
+                           "audio to files (e.g. with wav-copy) and list the paths")
+    return p if p.is_absolute() else folder / p
 
 
 def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:

@@ -123,3 +123,23 @@ def test_kaldi_wav_scp_line_without_a_path(tmp_path):
     _write(k / "text", "u0 A\nu1 B\n")
     with pytest.raises(DatasetError, match=r"wav.scp: recording 'u1' has no path"):
         open_dataset(k)
+
+
+def test_kaldi_archive_offsets_are_refused_by_name(tmp_path):
+    # 'u1 data/wav.ark:44' (a Kaldi archive offset) was taken for a file name and each utterance
+    # failed later with 'wav.ark:44: no such audio file', though wav.ark is there
+    k = tmp_path / "k"
+    k.mkdir()
+    _write(k / "wav.ark", b"u1 RIFF....")
+    _write(k / "wav.scp", f"u1 {k}/wav.ark:3\nu2 wav.ark:123[0:1]\n")
+    _write(k / "text", "u1 A\nu2 B\n")
+    with pytest.raises(DatasetError, match=r"wav.scp: u1: archive offsets are not supported "
+                                           r"\('.*wav.ark:3'\)"):
+        open_dataset(k)
+    _write(k / "wav.scp", "u2 wav.ark:123[0:1]\n")
+    with pytest.raises(DatasetError, match=r"wav.scp: u2: archive offsets"):
+        open_dataset(k)
+    # a file whose name really ends in ':<digits>' is a file; a missing one stays an item error
+    _write(k / "take:2.wav", b"")
+    _write(k / "wav.scp", "u1 take:2.wav\nu2 gone.ark:5\n")
+    assert [r.path.name for r in open_dataset(k).records] == ["take:2.wav", "gone.ark:5"]
