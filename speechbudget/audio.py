@@ -177,8 +177,9 @@ def _fit(x: torch.Tensor, n_samples: int) -> torch.Tensor:
 
 def _check_frames(n_frames: int | None) -> int:
     n = CHUNK_FRAMES if n_frames is None else int(n_frames)
-    if n < 1:
-        raise ValueError(f"n_frames={n_frames}: expected a positive number of mel frames")
+    if n < 2:  # 1 frame = 160 samples, fewer than the centred STFT's reflect padding (200) needs
+        raise ValueError(f"n_frames={n_frames}: expected at least 2 mel frames (one encoder "
+                         "token)")
     return n
 
 

@@ -151,3 +151,12 @@ def _copy(src, dst):
 
     shutil.copyfile(src, dst)
     return dst
+
+
+def test_log_mel_one_frame_is_a_clear_value_error():
+    # n_frames=1 (160 samples) passed the check and torch.stft's reflect padding raised
+    # 'RuntimeError: Argument #4: Padding size should be less than ...'
+    for f in (log_mel, lambda a, n_frames: log_mel_batch([a], n_frames=n_frames)):
+        with pytest.raises(ValueError, match=r"n_frames=1: expected at least 2 mel frames"):
+            f(np.ones(1000, np.float32), n_frames=1)
+    assert log_mel(np.ones(1000, np.float32), n_frames=2).shape == (80, 2)
