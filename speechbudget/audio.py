@@ -105,7 +105,10 @@ def load_audio(path: str | Path) -> np.ndarray:
         raise AudioError(f"{path}: is a directory, not an audio file")
     if not path.is_file():  # a FIFO or device would block or never end
         raise AudioError(f"{path}: not a regular file (a FIFO, socket or device)")
-    cut = wav_truncation(path)
+    try:
+        cut = wav_truncation(path)
+    except OSError as e:  # no permission, an I/O error
+        raise AudioError(f"{path}: cannot be read ({e.strerror or e})") from None
     if cut is not None:
         import warnings
         warnings.warn(TruncatedAudioWarning(

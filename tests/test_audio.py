@@ -160,3 +160,30 @@ def test_log_mel_one_frame_is_a_clear_value_error():
         with pytest.raises(ValueError, match=r"n_frames=1: expected at least 2 mel frames"):
             f(np.ones(1000, np.float32), n_frames=1)
     assert log_mel(np.ones(1000, np.float32), n_frames=2).shape == (80, 2)
+
+
+def test_a_file_that_cannot_be_read_is_an_audio_error():
+    # the WAV-header check opened the file unguarded: an unreadable file raised a bare OSError
+    # ('[Errno 5] Input/output error', no file name) instead of the documented AudioError
+    from pathlib import Path
+
+    mem = Path("/proc/self/mem")  # a regular file whose first bytes cannot be read
+    if not mem.is_file():
+        pytest.skip("no /proc/self/mem here")
+    with pytest.raises(AudioError, match=r"/proc/self/mem: cannot be read \(Input/output"):
+        load_audio(mem)
+
+
+def test_a_file_without_read_permission_is_an_audio_error(tmp_path):
+    import os
+
+    locked = tmp_path / "locked.wav"
+    sf.write(locked, _tone(100.0, 0.1, SAMPLE_RATE), SAMPLE_RATE)
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as root: permissions do not stop reading")
+        with pytest.raises(AudioError, match=r"locked.wav: cannot be read \(Permission denied"):
+            load_audio(locked)
+    finally:
+        locked.chmod(0o644)
