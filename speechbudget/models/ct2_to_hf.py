@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from speechbudget.architectures import WhisperDims
+from speechbudget.errors import OutputError, make_output_dir
 from speechbudget.models.ct2_reader import CT2Model, ModelFileError, find_parts, read_ct2
 from speechbudget.models.registry import whisper_config_from_dims, whisper_tokens
 
@@ -425,13 +426,25 @@ def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Pa
         shutil.rmtree(trash, ignore_errors=True)
     elif final.exists():  # no source.json: not a finished conversion
         shutil.rmtree(final, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
+    what = "model cache" + (" ($SPEECHBUDGET_CACHE)" if cache_dir is None and
+                            os.environ.get("SPEECHBUDGET_CACHE") else "")
+    make_output_dir(root, what)
     _remove_orphans(root, name)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    except OSError as e:
+        raise OutputError(f"{what} {root}: cannot write the converted model there "
+                          f"({e.strerror or e})") from None
     tmp.chmod(0o755)
     try:
-        convert(source, tmp)
-        _record_files(tmp)
+        try:
+            convert(source, tmp)
+            _record_files(tmp)
+        except OSError as e:
+            if not str(e.filename or "").startswith(str(tmp)):
+                raise   # reading the source, not writing the cache
+            raise OutputError(f"{what} {root}: cannot write the converted model there "
+                              f"({e.strerror or e})") from None
         try:
             tmp.rename(final)
         except OSError:  # another process finished first

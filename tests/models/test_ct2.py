@@ -326,3 +326,22 @@ def test_unknown_revision_and_vocabulary_are_model_file_errors(tmp_path, source_
                     quantise(ct2_variables(_whisper_with(vocab_size=51870)), "float16"), {})
     with pytest.raises(ModelFileError, match="has 51870 tokens, not a Whisper vocabulary"):
         convert(CT2Source.from_folder(tmp_path), tmp_path / "hf")
+
+
+def test_a_cache_that_cannot_be_written_is_an_output_error(tmp_path, source_model, monkeypatch):
+    """$SPEECHBUDGET_CACHE pointing at a file (or below one) was NotADirectoryError (exit 70);
+    now OutputError (exit 6) naming the cache. A cache holding the converted copy is only read."""
+    from speechbudget.errors import EXIT_OUTPUT, OutputError
+
+    folder = write_ct2_folder(tmp_path / "ct2", source_model, "float16")
+    (tmp_path / "a-file").write_text("x")
+    for cache in (tmp_path / "a-file", tmp_path / "a-file" / "below"):
+        monkeypatch.setenv("SPEECHBUDGET_CACHE", str(cache))
+        with pytest.raises(OutputError, match=r"model cache \(\$SPEECHBUDGET_CACHE\) .*a-file") as e:
+            convert_cached(CT2Source.from_folder(folder))
+        assert e.value.exit_code == EXIT_OUTPUT
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    first = convert_cached(CT2Source.from_folder(folder))
+    monkeypatch.setattr("speechbudget.models.ct2_to_hf.make_output_dir",
+                        lambda *a: pytest.fail("a converted copy needs no writable cache"))
+    assert convert_cached(CT2Source.from_folder(folder)) == first
