@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -72,7 +73,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         s = load_spec(spec, data=data)
     except SpecError as e:
         _fail(str(e))
-    n_items, mean_s, durations = _dataset_size(s)
+    n_items, mean_s, durations, work = _dataset_size(s)
     p = plan_configurations(s, audio_s=audio_s or mean_s)
     st = ResultsStore(store, readonly=True) if store else None  # a StoreError is exit 4
     try:
@@ -92,7 +93,10 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                 how[c.key] = "calibrated"
                 return sec
         how[c.key] = "FLOPs"
+        if work is not None:  # the task's own bound on everything it runs (SER: training)
+            return estimate_seconds(work(c), 1, tp)
         return estimate_seconds(p.gflops.get(c.key), n_items, tp)
+
     def seconds_on(c, ds) -> float | None:
         """The same prediction on the items of lengths `ds` (a racing round)."""
         if tm is not None and ds:
@@ -136,12 +140,13 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         t.add_column("budget (GFLOPs)", justify="right")
     if st:
         t.add_column("in store")
-    total = 0.0
+    total, unknown = 0.0, 0
     for i, c in enumerate(p.configs, 1):
         g = p.gflops.get(c.key)
         sec = seconds_for(c)
         if status.get(c.key) != "done":
             total += sec or 0.0
+            unknown += sec is None
         row = [str(i), c.label, c.key, "n/a" if g is None else f"{g:.2f}", _dur(sec)]
         if s.plan.type == "iso_flops":
             row.append(", ".join(f"{b:g}" for b in p.bands.get(c.key, [])))
@@ -165,23 +170,30 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         _print_race(race, len(p.configs))
     elif s.plan.race_first_items is not None and s.plan.type != "adaptive":
         Console().print("racing: no per-item lengths to schedule the rounds on, no race bound")
-    length = f"{p.audio_s:.1f} s" if p.audio_s else "window length"
     left = " (configurations not done in the store)" if st else ""
     n_cal = sum(1 for v in how.values() if v == "calibrated")
     why = ("no calibrated time model: `speechbudget sweep calibrate` measures one" if tm is None
            else "not covered by the calibration")
-    if not n_cal:
-        Console().print(f"estimated run time{left} {_dur(total)} at {tp.gflops_per_s:.1f} GFLOP/s "
-                        f"({tp.source}; FLOPs for items of {length})")
-        Console().print(f"[dim]({why})[/dim]")
+    if work is not None:  # the task bounds its own work (SER: every fold's training)
+        basis = "the task's bound: every fold it runs, all epochs; early stopping ends sooner"
     else:
+        basis = f"FLOPs for items of {f'{p.audio_s:.1f} s' if p.audio_s else 'window length'}"
+    if unknown:
+        Console().print(f"{unknown} of {len(p.configs)} configurations have no time estimate"
+                        + ("" if n_items else " (dataset size unknown: give --data)"))
+    if n_cal:
         Console().print(f"predicted run time{left} {_dur(total)}: {n_cal} of {len(how)} "
                         f"configurations by the time model ({tm.calibration}; encoder rescaled "
                         f"to the matmul peak measured now, {peak_now:.0f} GFLOP/s; batch {batch}; "
                         f"processing seconds, not model loading)")
         if n_cal < len(how):
             Console().print(f"the other {len(how) - n_cal} configuration(s) ({why}): FLOPs at "
-                            f"{tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; items of {length})")
+                            f"{tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; {basis})")
+    elif unknown < len(p.configs):
+        Console().print(f"estimated run time{left} {_dur(total)}"
+                        f"{' for the others' if unknown else ''} at {tp.gflops_per_s:.1f} GFLOP/s "
+                        f"({tp.source}; {basis})")
+        Console().print(f"[dim]({why})[/dim]")
     if p.invalid:
         Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
                       f"and are skipped:[/yellow]")
@@ -208,32 +220,46 @@ def _print_race(race, n_configs: int) -> None:
                     "the later rounds is known only as it runs")
 
 
-def _dataset_size(spec) -> tuple[int | None, float | None, list[float]]:
+def _dataset_size(spec) -> tuple[int | None, float | None, list[float], Any]:
     """Items, mean duration and each item's duration, when the task can read the dataset
-    quickly."""
+    quickly; and the task's own bound on a configuration's GFLOPs over the whole dataset where
+    it has one (`planned_gflops`: SER's training), else None."""
     if spec.data is None:
-        return None, None, []
+        return None, None, [], None
     # (notes go to stderr: stdout holds the plan, which --json keeps machine-readable)
     if spec.runner:  # a plan runs nothing: a custom task's code is never imported here
         Console(stderr=True, soft_wrap=True).print(
             f"runner {spec.runner} (not imported by plan; `sweep run` needs --allow-runner): "
             "dataset size unknown", markup=False, highlight=False)
-        return None, None, []
+        return None, None, [], None
     try:
         from speechbudget.sweep.executors import TaskRef, build_task
         import json
         task = build_task(TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
                                   spec.runner))
-        items = list(task.load_dataset(spec.data).items)
+        dataset = task.load_dataset(spec.data)
+        items = list(dataset.items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
         from rich.markup import escape
         Console(stderr=True, soft_wrap=True).print(
             f"[yellow]could not read the dataset {escape(str(spec.data))}: "
             f"{escape(' '.join(str(e).split()))}[/yellow]")
-        return None, None, []
+        return None, None, [], None
     d = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
     ok = bool(d) and all(d)
-    return len(items), (sum(d) / len(d) if ok else None), (list(d) if ok else [])
+    planned = getattr(task, "planned_gflops", None)
+    work = None if planned is None else partial(_planned_or_none, planned, dataset)
+    return len(items), (sum(d) / len(d) if ok else None), (list(d) if ok else []), work
+
+
+def _planned_or_none(planned, dataset, config) -> float | None:
+    """The task's bound on `config`'s GFLOPs, or None (no estimate) for a combination its FLOPs
+    model does not cover."""
+    from speechbudget.axes import ConfigError
+    try:
+        return planned(config, dataset)
+    except ConfigError:
+        return None
 
 
 @sweep_app.command("calibrate")

@@ -14,6 +14,7 @@ from typing import Any, Callable, MutableMapping, Sequence
 
 from speechbudget.axes import Config, ConfigError
 from speechbudget.errors import DatasetError, check_output_dir
+from speechbudget.flops import estimate, feature_flops, training_flops
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.base import Shard
@@ -21,7 +22,8 @@ from speechbudget.tasks.ser.data import SerDataset, check_disjoint, load_dataset
 from speechbudget.tasks.ser.metrics import SerMetrics, fit_training_gflops, flops_for, \
     ser_metrics, ua_interval
 from speechbudget.tasks.ser.checkpoint import load_checkpoint, save_checkpoint
-from speechbudget.tasks.ser.features import predict_logits, read_clips
+from speechbudget.tasks.ser.adapt import is_frozen
+from speechbudget.tasks.ser.features import predict_logits, prefix_layer, read_clips
 from speechbudget.tasks.ser.model import TrainResult
 from speechbudget.tasks.ser.options import TrainOptions
 from speechbudget.tasks.ser.train import FitProgress, fit
@@ -74,6 +76,32 @@ def _item_results(dataset: SerDataset, ids: Sequence[str], result_model, audio, 
     return out
 
 
+def fold_gflops_bound(config: Config, options: TrainOptions, n_train: int, n_val: int,
+                      n_test: int, n_classes: int) -> float:
+    """At most what one fold of `config` costs in GFLOPs, before it runs (`sweep plan`'s time
+    estimate): the fit's training FLOPs for all `options.epochs` (early stopping ends sooner), its
+    feature passes (the frozen backbone on training + validation clips; a backbone that trains:
+    the standardisation pass on the training clips), a validation pass through the whole model
+    after every epoch of a backbone that trains, an LP-FT refit on training + validation as a
+    second full run, then the held-out clips through the whole model."""
+    opt = options.for_config(config)
+    head = {"pooling": opt.pooling, "layer_weights": opt.layer_weights, "head": opt.head}
+    inf = float(estimate(config, n_classes=n_classes, **head).total)
+    frozen = is_frozen(config.adaptation)
+    j = 0 if frozen else prefix_layer(config, opt, config.arch.is_whisper)
+    runs = [(n_train, n_val)]
+    if opt.head_init == "probe" and not frozen and n_val and opt.refit:
+        runs.append((n_train + n_val, 0))
+    total = n_test * inf
+    for n_tr, n_va in runs:  # as metrics.fit_training_gflops counts a fit that ran every epoch
+        total += feature_flops(config, n_classes) * (n_tr + n_va if frozen or j else n_tr)
+        total += training_flops(config, n_tr, opt.epochs, n_classes, cached_prefix=j,
+                                feature_clips=0, **head).total
+        if not frozen:
+            total += opt.epochs * n_va * inf
+    return total / 1e9
+
+
 class SerTask:
     """tasks.base.Task for SER: actor-disjoint k-fold cross-validation of a trained head."""
 
@@ -102,6 +130,17 @@ class SerTask:
         return [Shard(f"fold{i}of{self.folds}-seed{self.seed}", tuple(parts[i]),
                       {"fold": i, "speakers": sorted({dataset.get(c).speaker for c in parts[i]})})
                 for i in range(n)]
+
+    def planned_gflops(self, config: Config, dataset: SerDataset) -> float:
+        """At most the GFLOPs that running `config` on `dataset` costs (every fold it runs: see
+        `metrics.fold_gflops_bound`); `sweep plan` turns it into a time estimate."""
+        _check_config(config)
+        total = 0.0
+        for shard in self.shards(config, dataset):
+            train, val, test = fold_splits(dataset, self.folds, self.seed, shard.info["fold"])
+            total += fold_gflops_bound(config, self.options, len(train), len(val), len(test),
+                                       len(dataset.labels))
+        return total
 
     def run_shard(self, config: Config, dataset: SerDataset, shard: Shard, device: str,
                   cache: MutableMapping | None = None) -> list[ItemResult]:
