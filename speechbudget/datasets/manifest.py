@@ -94,6 +94,10 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
                              required=role in ("audio", *need), option=OPTIONS.get(role))
            for role in ("audio", "text", "label", "speaker", "id")}
     col["duration_s"] = pick_column(names, "duration_s", None, where, required=False)
+    for role, name in col.items():  # csv keeps the last of two same-named columns: ambiguous
+        if name is not None and names.count(name) > 1:
+            raise DatasetError(f"{path}: the header names the column {name!r} (the {role}) "
+                               f"{names.count(name)} times")
     root = Path(audio_root) if audio_root is not None else path.parent
     records = []
     for n, row in rows:

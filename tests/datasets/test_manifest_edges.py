@@ -143,3 +143,14 @@ def test_kaldi_archive_offsets_are_refused_by_name(tmp_path):
     _write(k / "take:2.wav", b"")
     _write(k / "wav.scp", "u1 take:2.wav\nu2 gone.ark:5\n")
     assert [r.path.name for r in open_dataset(k).records] == ["take:2.wav", "gone.ark:5"]
+
+
+def test_a_used_column_named_twice_in_the_header_is_refused(tmp_path):
+    # 'audio,text,text' silently took the last 'text' column as the transcript
+    m = _write(tmp_path / "m.csv", "audio,text,text\na.wav,hello,world\n")
+    with pytest.raises(DatasetError, match=r"m.csv: the header names the column 'text' \(the "
+                                           r"text\) 2 times"):
+        open_dataset(m)
+    # unused repeated names (empty trailing columns of a spreadsheet export) are fine
+    m = _write(tmp_path / "n.csv", "audio,text,,\na.wav,hello,,\n")
+    assert open_dataset(m).records[0].text == "hello"
