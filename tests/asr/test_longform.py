@@ -357,3 +357,26 @@ def test_no_speech_rule_applies_without_timestamps_too(tiny_en):
     for r in rows:
         pipe._advance(tr, r)
     assert tr.segments == [] and tr.no_speech_windows == 2
+
+
+def test_a_few_trailing_samples_are_not_a_window_of_their_own(fake_bundle):
+    """A window starts only where a whole mel frame of audio is left, as openai-whisper and
+    faster-whisper (floor(samples / 160) content frames): 30 s + 5 samples was two windows, the
+    second a 30 s window holding 5 samples (a full encoder pass; tiny.en said "you" there)."""
+    head = _audio(3.0, 1)
+    tail = _audio(1.0, 2)
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=3,
+                                           timestamps="off"))
+    pipe.no_speech_threshold = None
+    for extra, windows in ((0, 1), (5, 1), (159, 1), (160, 2), (400, 2)):
+        a = np.concatenate([head, tail[:extra]])
+        tr = pipe.transcribe_items([("x", a)], batch_size=1)["x"]
+        assert len(tr.windows) == windows, (extra, [r.seek for r in tr.windows])
+        if windows == 1:    # the window takes the whole frames; the partial one, if it fits
+            assert len(tr.windows[0].audio) == min(len(a), 3 * SR)
+        else:               # 3 s + one frame or more: shared evenly (a 3 s window), to the end
+            assert sum(len(r.audio) for r in tr.windows) == len(a)
+    # a recording shorter than one mel frame is still decoded (one window)
+    tr = pipe.transcribe_items([("x", tail[:100])], batch_size=1)["x"]
+    assert len(tr.windows) == 1 and len(tr.windows[0].audio) == 100
+

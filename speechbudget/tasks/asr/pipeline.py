@@ -5,7 +5,8 @@ sequential algorithm, batched across utterances. Each utterance has its own `see
 every round takes, for each unfinished utterance, the window starting at its seek (a dynamic window
 is fitted to what is left, capped at 30 s; a window shorter than 30 s with more audio left than it
 holds takes what is left shared evenly among the windows it needs, `span_frames`, so that speech
-does not run into its edge), computes its features (only that window's audio: memory
+does not run into its edge; a window starts only where a whole mel frame of audio is left, as in
+openai-whisper and faster-whisper, so a few trailing samples are no window of their own), computes its features (only that window's audio: memory
 stays bounded by the batch), encodes and decodes all of them together, then per utterance:
   - no speech (P(no-speech) at the first step > `no_speech_threshold` and average log-probability
     < `logprob_threshold`): the window is skipped, no text;
@@ -525,7 +526,10 @@ class AsrPipeline:
                     off += r.audio_s
             return out
         seek = {i: 0 for i, _ in items}
-        total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}
+        total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}   # frames holding audio
+        # a window starts only where a whole mel frame is left (openai-whisper / faster-whisper:
+        # floor(samples / 160) content frames); a partial last frame goes with the window before
+        last = {i: max(1, len(a) // HOP_LENGTH) for i, a in items}
         audio = dict(items)
         ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
         history: dict[str, list[int]] = {i: [] for i, _ in items}   # tokens of kept segments
@@ -533,11 +537,13 @@ class AsrPipeline:
         while True:
             rows = []
             for i, _ in items:
-                while seek[i] < total[i]:
+                while seek[i] < last[i]:
                     left = total[i] - seek[i]
                     frames = frames_for(self.config.window_s_for(left / MEL_FRAMES_PER_S))
-                    a = audio[i][seek[i] * HOP_LENGTH:
-                                 (seek[i] + self.span_frames(frames, left)) * HOP_LENGTH]
+                    span = self.span_frames(frames, last[i] - seek[i])
+                    if seek[i] + span >= last[i]:
+                        span = min(frames, left)
+                    a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + span) * HOP_LENGTH]
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
                         rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
                                         item_id=i, seek=seek[i], timestamps=ts[i],
