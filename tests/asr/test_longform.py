@@ -380,3 +380,17 @@ def test_a_few_trailing_samples_are_not_a_window_of_their_own(fake_bundle):
     tr = pipe.transcribe_items([("x", tail[:100])], batch_size=1)["x"]
     assert len(tr.windows) == 1 and len(tr.windows[0].audio) == 100
 
+
+def test_no_speech_rule_at_its_thresholds_is_the_reference_rule(fake_bundle):
+    """openai-whisper / faster-whisper skip a window when P(no-speech) > no_speech_threshold
+    unless its average log-probability is > logprob_threshold: at exactly the log-probability
+    threshold the window is skipped; at exactly the no-speech threshold it is not."""
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10))
+    r = _row([TB, 10, TB + 1])
+    for nsp, lp, skip in ((0.61, -1.0, True), (0.61, -0.99, False), (0.61, -1.01, True),
+                          (0.6, -2.0, False)):
+        r.no_speech_prob, r.avg_logprob = nsp, lp
+        assert pipe.is_silence(r) == skip, (nsp, lp)
+    pipe.logprob_threshold = None                   # the log-probability test off
+    r.no_speech_prob, r.avg_logprob = 0.61, -0.1
+    assert pipe.is_silence(r)

@@ -508,7 +508,8 @@ class AsrPipeline:
         """openai-whisper's no-speech rule on one decoded window."""
         if self.no_speech_threshold is None or r.no_speech_prob <= self.no_speech_threshold:
             return False
-        return self.logprob_threshold is None or r.avg_logprob < self.logprob_threshold
+        # skipped unless the log-probability is above the threshold (at it: skipped, as both)
+        return self.logprob_threshold is None or not r.avg_logprob > self.logprob_threshold
 
     def transcribe_items(self, items: Sequence[tuple[str, np.ndarray]], batch_size: int,
                          cache: Any | None = None) -> dict[str, Transcript]:
