@@ -89,6 +89,9 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
             if not (math.isfinite(a) and math.isfinite(b)):
                 raise DatasetError(f"{seg_path}: segment {utt!r}: start/end {start!r} {end!r} "
                                    "must be finite seconds")
+            if b < 0 and b != -1:  # as Kaldi's extract-segments: only -1 means "to the end"
+                raise DatasetError(f"{seg_path}: segment {utt!r}: end {end!r} is negative; "
+                                   "only -1 (to the end of the recording) may be")
             if a < 0 or (b >= 0 and b <= a):
                 raise DatasetError(f"{seg_path}: segment {utt!r}: {a:g}-{b:g} s is empty")
             records.append(_record(utt, wavs[rec], texts, spk, need_text, text_path,

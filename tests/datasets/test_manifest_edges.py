@@ -154,3 +154,18 @@ def test_a_used_column_named_twice_in_the_header_is_refused(tmp_path):
     # unused repeated names (empty trailing columns of a spreadsheet export) are fine
     m = _write(tmp_path / "n.csv", "audio,text,,\na.wav,hello,,\n")
     assert open_dataset(m).records[0].text == "hello"
+
+
+def test_kaldi_segment_end_only_minus_one_means_to_the_end(tmp_path):
+    # any negative end was read as 'to the end of the recording'; Kaldi's extract-segments
+    # gives that meaning to -1 alone and rejects other negative ends as invalid segments
+    k = tmp_path / "k"
+    k.mkdir()
+    _write(k / "wav.scp", "r1 a.wav\n")
+    _write(k / "text", "s1 A\n")
+    _write(k / "segments", "s1 r1 0.2 -0.5\n")
+    with pytest.raises(DatasetError, match=r"segment 's1': end '-0.5' is negative; only -1"):
+        open_dataset(k)
+    _write(k / "segments", "s1 r1 0.2 -1\n")
+    (r,) = open_dataset(k).records
+    assert (r.start_s, r.end_s) == (0.2, None)
