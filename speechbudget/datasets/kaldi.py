@@ -2,7 +2,8 @@
 
     wav.scp    <recording-id> <path>           (piped commands "cmd |" and archive offsets
                                                 "file.ark:N" are refused: name the file)
-    segments   <utt-id> <recording-id> <start-s> <end-s>   (end -1: to the end of the file)
+    segments   <utt-id> <recording-id> <start-s> <end-s>   (end -1: to the end of the file;
+               a 5th field, the channel, is accepted only as 0 of a one-channel recording)
     text       <utt-id> <transcript>
     utt2spk    <utt-id> <speaker>
 Without `segments`, each wav.scp id is an utterance id. Kaldi resolves relative paths from the
@@ -77,10 +78,12 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     records = []
     seg_path = folder / "segments"
     if seg_path.is_file():
-        for utt, (rec, start, end, *_rest) in _table(seg_path, min_fields=4).items():
+        for utt, (rec, start, end, *rest) in _table(seg_path, min_fields=4).items():
             if rec not in wavs:
                 raise DatasetError(f"{seg_path}: segment {utt!r} names recording {rec!r}, "
                                    f"which is not in {scp}")
+            if rest:
+                _check_channel(seg_path, utt, rest, wavs[rec])
             try:
                 a, b = float(start), float(end)
             except ValueError:
@@ -102,6 +105,27 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     if not records:
         raise DatasetError(f"{folder}: the Kaldi data dir lists no utterances")
     return FileDataset(records, str(folder))
+
+
+def _check_channel(seg_path: Path, utt: str, rest: list[str], path: Path) -> None:
+    """A segments line's 5th field, the channel: only channel 0 of a one-channel recording can be
+    read as meant (recordings are read down-mixed to mono, the mean of their channels)."""
+    import soundfile as sf
+
+    from speechbudget.audio import soundfile_name
+    channel = rest[0]
+    if len(rest) > 1 or not channel.isdigit():
+        raise DatasetError(f"{seg_path}: segment {utt!r}: expected 4 fields and an optional "
+                           f"channel number, got {' '.join(rest)!r} after the times")
+    try:
+        channels = sf.info(soundfile_name(path)).channels
+    except Exception:  # noqa: BLE001 (not readable here: the channel cannot be checked)
+        channels = None
+    if channels != 1 or int(channel) != 0:
+        raise DatasetError(f"{seg_path}: segment {utt!r} selects channel {channel} of {path} "
+                           f"({'unknown' if channels is None else channels} channels); selecting "
+                           "a channel is not supported (recordings are read as the mean of "
+                           "their channels): write each channel to its own file")
 
 
 def _record(utt, path, texts, spk, need_text, text_path, a, b) -> Record:

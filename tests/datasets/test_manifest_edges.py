@@ -169,3 +169,31 @@ def test_kaldi_segment_end_only_minus_one_means_to_the_end(tmp_path):
     _write(k / "segments", "s1 r1 0.2 -1\n")
     (r,) = open_dataset(k).records
     assert (r.start_s, r.end_s) == (0.2, None)
+
+
+def test_kaldi_segment_channel_field(tmp_path):
+    # the optional 5th field (channel) was ignored: 'seg r1 0 1 1' on a two-speaker stereo
+    # recording was read as the mean of both channels instead of channel 1
+    import numpy as np
+    import soundfile as sf
+
+    k = tmp_path / "k"
+    k.mkdir()
+    t = np.arange(16000) / 16000
+    sf.write(k / "stereo.wav", np.stack([np.sin(2 * np.pi * 300 * t), np.zeros_like(t)], 1) * .5,
+             16000)
+    sf.write(k / "mono.wav", 0.5 * np.sin(2 * np.pi * 300 * t), 16000)
+    _write(k / "wav.scp", "st stereo.wav\nmo mono.wav\n")
+    _write(k / "text", "s1 A\ns2 B\n")
+    _write(k / "segments", "s1 mo 0 0.5 0\ns2 st 0 0.5 1\n")
+    with pytest.raises(DatasetError, match=r"segment 's2' selects channel 1 of .*stereo.wav "
+                                           r"\(2 channels\); selecting a channel is not "
+                                           r"supported"):
+        open_dataset(k)
+    _write(k / "segments", "s1 mo 0 0.5 0\ns2 st 0 0.5 x\n")
+    with pytest.raises(DatasetError, match=r"segment 's2': expected 4 fields and an optional "
+                                           r"channel number, got 'x'"):
+        open_dataset(k)
+    _write(k / "segments", "s1 mo 0 0.5 0\n")  # channel 0 of a mono file is the file
+    (r,) = open_dataset(k).records
+    assert (r.start_s, r.end_s) == (0.0, 0.5)
