@@ -127,7 +127,7 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
             else str(row[col[role]])  # noqa: E731
         used = {c for c in col.values() if c}
         records.append(Record(
-            id=str(rid if rid not in (None, "") else audio or f"line{n}"), path=audio_path, text=text, label=get("label"),
-            speaker=get("speaker"), duration_s=dur, problem=problem,
+            id=str(rid if rid not in (None, "") else audio or f"line{n}"), path=audio_path,
+            text=text, label=get("label"), speaker=get("speaker"), duration_s=dur, problem=problem,
             extra={k: v for k, v in row.items() if k not in used}))
     return FileDataset(records, where)
