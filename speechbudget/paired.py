@@ -46,6 +46,24 @@ class PairedItems:
         return len(self.item_ids)
 
 
+class PairingError(ValueError):
+    """Item results that cannot be compared: a scored item without its counts, or one item with
+    different reference counts under two configurations (the data changed between them)."""
+
+
+def check_counts(r: ItemResult, metric: str) -> None:
+    """A scored item of a rate metric (WER, CER) carries its counts: `errors` and `n_ref`, each
+    a finite number >= 0; else PairingError naming the item and the value."""
+    if metric not in RATE_METRICS or not r.ok:
+        return
+    for name in ("errors", "n_ref"):
+        v = getattr(r, name)
+        if not isinstance(v, (int, float, np.integer, np.floating)) \
+                or isinstance(v, bool) or not 0 <= v < math.inf:
+            raise PairingError(f"item {r.item_id}: scored (ok) with {name}={v!r}: "
+                             f"{metric.upper()} needs a count >= 0")
+
+
 def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str) -> PairedItems:
     """Match two configurations' item results by item id (only items both scored)."""
     if metric not in RATE_METRICS + BALANCED_METRICS:
@@ -58,15 +76,10 @@ def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str) ->
     ids = tuple(r.item_id for r, _ in common)
     if metric in RATE_METRICS:
         for ra, rb in common:
-            for r in (ra, rb):
-                for name in ("errors", "n_ref"):
-                    v = getattr(r, name)
-                    if not isinstance(v, (int, float, np.integer, np.floating)) \
-                            or isinstance(v, bool) or not 0 <= v < math.inf:
-                        raise ValueError(f"item {r.item_id}: scored (ok) with {name}={v!r}: "
-                                         f"{metric.upper()} needs a count >= 0")
+            check_counts(ra, metric)
+            check_counts(rb, metric)
             if ra.n_ref != rb.n_ref:
-                raise ValueError(f"item {ra.item_id}: {ra.n_ref} reference units under one "
+                raise PairingError(f"item {ra.item_id}: {ra.n_ref} reference units under one "
                                  f"configuration, {rb.n_ref} under the other")
         ea = np.array([ra.errors for ra, _ in common], dtype=float)
         eb = np.array([rb.errors for _, rb in common], dtype=float)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Config
+from speechbudget.paired import check_counts
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -52,11 +53,18 @@ def load_results(source: "str | Path | Results | LoadedResults",
         if not path.exists():  # (a folder or FIFO: the store says what it is)
             raise FileNotFoundError(f"{path}: no such results store (run `speechbudget sweep run` "
                                     "to create one)")
-        from speechbudget.sweep.store import ResultsStore
+        from speechbudget.sweep.store import ResultsStore, StoreError
         store = ResultsStore(path, readonly=True)
         try:
             results = store.metrics(task)
             items = {c.key: store.items(c.key) for c, _ in results}
+            for c, m in results:  # counts the paired statistics need, checked where they are read
+                for r in items[c.key]:
+                    try:
+                        check_counts(r, m.metric)
+                    except ValueError as e:
+                        raise StoreError(f"{path}: items row {c.key}/{r.item_id}: "
+                                         f"{str(e).split(': ', 1)[1]}") from None
             machines = []
             for run in store.runs():
                 env = store.environment(run["run_id"])

@@ -86,6 +86,8 @@ def recommend_cmd(
     group, the CI of the difference, runners-up and the marginal return of each axis.
     Exits 1 when no configuration meets the limits."""
     from speechbudget.analysis.recommend import NoResultsError, recommend
+    from speechbudget.paired import PairingError
+    from speechbudget.sweep.store import StoreError
 
     limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
     loaded = open_results(store, task)
@@ -93,6 +95,8 @@ def recommend_cmd(
         rec = recommend(loaded.results, limits, task=task, n_runners_up=top,
                         machine=loaded.machine, source=str(store), items=loaded.items,
                         tolerance=None if tolerance is None else tolerance / 100, cost=cost)
+    except PairingError as e:  # items stored under two configurations that do not compare
+        raise StoreError(f"{store}: {e}") from None
     except (NoResultsError, ValueError) as e:
         err_console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)

@@ -149,3 +149,20 @@ def test_export_mlflow_bad_targets(store, cli, tmp_path, monkeypatch, uri, exper
         code=code, has=(needle,))
     if code == 2:
         assert names() == before  # nothing written
+
+
+@pytest.mark.parametrize("sql, has", [
+    # a scored item without its counts: read as 0 errors / 0 words once; then report exit 70
+    ("UPDATE items SET errors = NULL WHERE rowid = (SELECT min(rowid) FROM items WHERE ok = 1)",
+     "errors=None"),
+    ("UPDATE items SET n_ref = NULL WHERE rowid = (SELECT min(rowid) FROM items WHERE ok = 1)",
+     "n_ref=None"),
+    # one item with different reference counts under two configurations: report exit 70,
+    # recommend exit 2 (a usage error)
+    ("UPDATE items SET n_ref = n_ref + 1 WHERE rowid = (SELECT min(rowid) FROM items WHERE ok = 1)",
+     "reference units under one configuration"),
+])
+def test_stored_counts_that_cannot_be_compared_are_a_store_error(store, cli, tmp_path, sql, has):
+    edited(store, sql)
+    for args in [("recommend", store), ("report", store, "-o", tmp_path / "r")]:
+        cli(*args, code=4, has=(str(store), has))
