@@ -187,3 +187,18 @@ def test_a_file_without_read_permission_is_an_audio_error(tmp_path):
             load_audio(locked)
     finally:
         locked.chmod(0o644)
+
+
+def test_an_asr_item_whose_file_name_is_not_utf8_has_its_duration(tmp_path):
+    # AsrDataset.duration read the header with sf.info(str(path)): 0 s for such a name, which
+    # the sweep planner averages into the dataset's mean length
+    import os
+    from pathlib import Path
+
+    from speechbudget.tasks.asr.data import AsrDataset, AsrItem
+
+    name = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.wav")
+    with open(name, "wb") as f:
+        sf.write(f, _tone(440.0, 1.5, 16000), 16000, subtype="PCM_16", format="WAV")
+    ds = AsrDataset([AsrItem("a", Path(name), "x")], str(tmp_path))
+    assert ds.duration(ds.items[0]) == pytest.approx(1.5)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from speechbudget.audio import soundfile_name
 from speechbudget.datasets import Columns, DatasetError, open_dataset
 from speechbudget.datasets.base import read_file
 
@@ -94,7 +95,7 @@ class AsrDataset:
         if item.audio is not None:
             try:
                 import soundfile as sf
-                info = sf.info(str(item.audio))
+                info = sf.info(soundfile_name(item.audio))
                 return info.frames / info.samplerate - (item.start_s or 0.0)
             except Exception:
                 return 0.0
