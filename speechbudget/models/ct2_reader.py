@@ -145,6 +145,9 @@ def find_parts(path: str | Path) -> list[Path]:
         raise ModelFileError(f"{path}: no such CTranslate2 model file (nor {path.name}.part1, ...)")
     numbers = [int(p.name.rsplit(".part", 1)[1]) for p in parts]
     expected = list(range(1, len(parts) + 1))
+    if numbers[0] < 1 or len(set(numbers)) != len(numbers):
+        raise ModelFileError(f"{path}: model parts {numbers} found; they are numbered "
+                             f"{path.name}.part1, .part2, ... (each number once)")
     if numbers != expected:
         missing = sorted(set(range(1, max(numbers) + 1)) - set(numbers))
         raise ModelFileError(f"{path}: model parts {numbers} found; part(s) {missing} missing")

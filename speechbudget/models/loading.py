@@ -72,7 +72,9 @@ class WhisperBundle:
 
 
 def _is_ct2_folder(p: Path) -> bool:
-    return p.is_dir() and ((p / "model.bin").exists() or (p / "model.bin.part1").exists())
+    """A folder with model.bin or any of its parts (model.bin.part1, ...: a missing first part
+    is then reported by the reader, not taken for a Hugging Face folder)."""
+    return p.is_dir() and ((p / "model.bin").exists() or any(p.glob("model.bin.part*")))
 
 
 def _is_hf_folder(p: Path) -> bool:
@@ -112,6 +114,8 @@ def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = (" (HF_HUB_OFFLINE is set: only models already in the Hugging Face cache load)"
                 if offline else "")
+        if Path(where).exists():  # a local folder: what is wrong with it, no advice to pass one
+            raise ModelLoadError(f"could not load {what} {where!r}: {e}") from e
         raise ModelLoadError(
             f"could not load {what} {where!r}{hint}: {e}. Pass a local folder, or a registry name "
             f"with bundled offline weights ({', '.join(OFFLINE_MODELS)}: "

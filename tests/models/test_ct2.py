@@ -345,3 +345,24 @@ def test_a_cache_that_cannot_be_written_is_an_output_error(tmp_path, source_mode
     monkeypatch.setattr("speechbudget.models.ct2_to_hf.make_output_dir",
                         lambda *a: pytest.fail("a converted copy needs no writable cache"))
     assert convert_cached(CT2Source.from_folder(folder)) == first
+
+
+def test_part_numbering_errors_say_what_is_wrong(tmp_path, source_model):
+    """model.bin.part0 + .part1 said 'part(s) [] missing'; a folder with only model.bin.part2
+    was taken for a Hugging Face folder ('no file named model.safetensors ... Pass a local
+    folder')."""
+    from speechbudget.models.loading import ModelLoadError, load_whisper
+
+    folder = write_ct2_folder(tmp_path / "ct2", source_model, "float16", parts=2)
+    (folder / "model.bin.part1").rename(folder / "model.bin.part0")
+    with pytest.raises(ModelFileError, match=r"parts \[0, 2\] found; they are numbered "
+                                             r"model\.bin\.part1, \.part2"):
+        find_parts(folder)
+    (folder / "model.bin.part0").unlink()
+    (folder / "tokenizer.json").write_text("{}")
+    with pytest.raises(ModelFileError, match=r"parts \[2\] found; part\(s\) \[1\] missing"):
+        load_whisper(str(folder))
+    (folder / "model.bin.part2").unlink()   # config.json only: no advice to pass a local folder
+    with pytest.raises(ModelLoadError) as e:
+        load_whisper(str(folder))
+    assert str(folder) in str(e.value) and "Pass a local folder" not in str(e.value)
