@@ -67,9 +67,12 @@ class CT2Source:
         return cls(files=find_parts(folder), folder=folder, name=folder.name)
 
     def fingerprint(self) -> str:
-        """Key of the converted copy: each part's name, size and mtime, and the converter version."""
+        """Key of the converted copy: the name, size and mtime of each part, of config.json and
+        of the tokenizer files copied with it (a replaced tokenizer.json gives a new copy), and
+        the converter version."""
         h = hashlib.sha256(f"v{CONVERTER_VERSION}".encode())
-        for p in self.files + [self.folder / "config.json"]:
+        tokenizer = [self.extra_files.get(f, self.folder / f) for f in TOKENIZER_FILES]
+        for p in self.files + [self.folder / "config.json"] + tokenizer:
             if p.exists():
                 st = p.stat()
                 h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -453,5 +456,22 @@ def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    _remove_superseded(root, name, final, source)
     _fsync_dir(root)
     return final
+
+
+def _remove_superseded(root: Path, name: str, final: Path, source: CT2Source) -> None:
+    """Earlier conversions of the same source files (their size, mtime or tokenizer changed
+    since, or the converter version): no key can reach them again, so each would stay on disk
+    for good (one copy per reinstall of the package)."""
+    files = [str(p) for p in source.files]
+    for p in root.glob(f"{name}-*"):
+        if p == final or not p.is_dir():
+            continue
+        try:
+            info = json.loads((p / "source.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(info, dict) and info.get("converted_from") == files:
+            shutil.rmtree(p, ignore_errors=True)

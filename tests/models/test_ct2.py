@@ -366,3 +366,20 @@ def test_part_numbering_errors_say_what_is_wrong(tmp_path, source_model):
     with pytest.raises(ModelLoadError) as e:
         load_whisper(str(folder))
     assert str(folder) in str(e.value) and "Pass a local folder" not in str(e.value)
+
+
+def test_a_replaced_tokenizer_gives_a_new_copy_and_the_old_one_goes(tmp_path, source_model,
+                                                                     monkeypatch):
+    """The cache key held the parts and config.json only: a tokenizer.json replaced in the source
+    folder (as the tokenizer-mismatch error asks) kept serving the old one from the cache. And a
+    copy superseded by a changed source stayed on disk for good (one per package reinstall)."""
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    folder = write_ct2_folder(tmp_path / "ct2", source_model, "float16")
+    other = write_ct2_folder(tmp_path / "elsewhere" / "ct2", source_model, "float16")
+    (folder / "tokenizer.json").write_text('{"old": 1}')
+    first = convert_cached(CT2Source.from_folder(folder))
+    kept = convert_cached(CT2Source.from_folder(other))   # same name, other source files
+    (folder / "tokenizer.json").write_text('{"new": 2}')
+    second = convert_cached(CT2Source.from_folder(folder))
+    assert second != first and (second / "tokenizer.json").read_text() == '{"new": 2}'
+    assert not first.exists() and kept.exists()
