@@ -338,6 +338,10 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
             raise ModelLoadError(f"{name!r} is a Whisper model: use load_whisper")
         where = arch.hub_id
     elif p.exists():
+        if _is_ct2_folder(p):
+            raise ModelLoadError(f"{p}: a CTranslate2 model folder (model.bin): only Whisper "
+                                 "models are read in that format (use load_whisper); a wav2vec2 / "
+                                 "HuBERT / WavLM encoder needs a Hugging Face folder")
         if not _is_hf_folder(p):
             raise ModelLoadError(f"{p}: not a Hugging Face model folder (no config.json)")
         where = str(p)

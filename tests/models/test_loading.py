@@ -158,3 +158,13 @@ def test_a_hf_folder_with_a_non_whisper_vocabulary_is_refused(tmp_path):
     tiny_whisper_folder(tmp_path / "odd", vocab=51870)
     with pytest.raises(ModelLoadError, match="vocabulary of 51870 tokens, not one of Whisper's"):
         load_whisper(str(tmp_path / "odd"))
+
+
+def test_ssl_loader_names_a_ctranslate2_folder_as_such(tmp_path):
+    """A CTranslate2 folder (it has a config.json) was 'not a Hugging Face model folder (no
+    config.json)'."""
+    ct2 = _test_module("test_ct2")
+    folder = ct2.write_ct2_folder(tmp_path / "ct2", ct2.tiny_whisper(seed=3), "float16")
+    assert (folder / "config.json").exists()
+    with pytest.raises(ModelLoadError, match=r"ct2: a CTranslate2 model folder \(model\.bin\)"):
+        load_ssl_backbone(str(folder))
