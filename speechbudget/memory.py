@@ -25,6 +25,9 @@ at 20 ms stay within 3% of those at 2 ms (`benchmarks/memory_order.md`, `memory_
         run()
     peak.increase_mb       # MB above the start, sampled every `interval_s`
     peak.source            # "malloc" or "rss": what the increase counts
+
+Units: "MB" here (and in `peak_mem_mb`, the analytic memory model's `.mb()`, the reports) is
+2**20 bytes (a MiB), not 10**6.
 """
 from __future__ import annotations
 
