@@ -152,3 +152,30 @@ def test_sampling_is_seeded_per_row_and_tends_to_greedy_at_low_temperature(tiny_
             n = len(res.tokens[r])
             return res.avg_logprob[r] * (n + 1) / max(1, n)
         assert score(hot) >= score(one) - 1e-6 or one.stopped_by_loop[r] or hot.stopped_by_loop[r]
+
+
+def test_avg_logprob_of_a_loop_cut_row_averages_the_tokens_it_sums(tiny_whisper):
+    """avg_logprob = sum of the decoded tokens' log-probabilities / (their number + 1), as
+    openai-whisper. A row whose repetition loop is cut sums every token it decoded, so it divides
+    by them too (it divided that sum by the kept tokens + 1: -1.15 instead of -0.90 here, across
+    the -1.0 threshold of the no-speech and fallback rules)."""
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(6, frames=300, seed=25))
+    res = WhisperDecoderRunner(tiny_whisper, OPT).greedy(enc, max_new_tokens=38)
+    rows = [i for i in range(6) if res.stopped_by_loop[i]]
+    assert rows, "the test needs a row that loops"
+    for i in rows:
+        kept, n = res.tokens[i], res.generated[i]
+        p = (n - len(kept)) // 2                      # the loop's period: two copies were cut
+        full = kept + kept[-p:] * 2
+        assert len(full) == n
+        ids = torch.tensor([list(OPT.prompt_ids) + full])
+        with torch.no_grad():
+            logits = tiny_whisper(encoder_outputs=(enc[i:i + 1],), decoder_input_ids=ids).logits
+        logits = logits[0, len(OPT.prompt_ids) - 1:-1].float().clone()
+        logits[0, list(OPT.begin_suppress_tokens)] = float("-inf")
+        logits[:, list(OPT.suppress_tokens)] = float("-inf")
+        total = F.log_softmax(logits, -1).gather(1, torch.tensor(full)[:, None]).sum().item()
+        assert abs(res.avg_logprob[i] - total / (n + 1)) < 1e-4, (res.avg_logprob[i], total)

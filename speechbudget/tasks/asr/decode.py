@@ -9,7 +9,8 @@ rows leave the batch; the stop rules (`stop_rule`: repetition-loop cut, token li
 function both strategies call. Without timestamps greedy output is token-identical to the former
 loop (and to CTranslate2: tests/models/test_real_weights.py). The no-speech probability is the
 softmax at the <|startoftranscript|> position of the prompt pass; `avg_logprob` = sum of the chosen
-tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper.
+tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper; the
+tokens of a cut repetition loop were decoded and summed, so they count (`generated`).
 
 Hugging Face `generate(input_features=...)` pads features back to 30 s, so a shorter window (xT) or a
 token stride (xV) would save nothing there. Here the decoder runs from `encoder_out` directly, reusing
@@ -154,7 +155,8 @@ class DecodeResult:
     stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
     stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
     generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
-    avg_logprob: list[float] = field(default_factory=list)  # sum logprob / (tokens + 1)
+    # sum logprob / (tokens + 1), over the tokens decoded (a loop cut's too: they are in the sum)
+    avg_logprob: list[float] = field(default_factory=list)
     no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
     prompt_tokens: list[int] = field(default_factory=list)  # prompt length of each row (prefix too)
     # per row, the tokens each hypothesis run in parallel fed through the decoder as the FLOPs
@@ -633,7 +635,7 @@ class WhisperDecoderRunner:
         else:
             hyp_tokens = [[o[4] + (0 if o[2] or o[3] else 1)] * G for o in out]
         return DecodeResult([o[0] for o in out], [o[2] for o in out], [o[3] for o in out],
-                            [o[4] for o in out], [o[1] / (len(o[0]) + 1) for o in out], no_speech,
+                            [o[4] for o in out], [o[1] / (o[4] + 1) for o in out], no_speech,
                             prompt_lens, hyp_tokens)
 
     def _prefixes(self, previous: Sequence[Sequence[int]] | None, B: int) -> list[list[int]]:
