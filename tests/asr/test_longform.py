@@ -394,3 +394,16 @@ def test_no_speech_rule_at_its_thresholds_is_the_reference_rule(fake_bundle):
     pipe.logprob_threshold = None                   # the log-probability test off
     r.no_speech_prob, r.avg_logprob = 0.61, -0.1
     assert pipe.is_silence(r)
+
+
+def test_a_digitally_silent_window_skips_only_the_audio_it_holds(fake_bundle):
+    """A window shorter than 30 s takes what is left shared evenly (25 s under a 10 s window:
+    8.34 s each); when that audio is digital silence, seek moves past those 8.34 s, not past a
+    whole 10 s window: the 1.66 s after them (speech from 8.5 s on here) was never looked at."""
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10,
+                                           timestamps="on"))
+    pipe.no_speech_threshold = None
+    a = np.concatenate([np.zeros(int(8.5 * SR), np.float32), _audio(16.5, 3)])
+    tr = pipe.transcribe_items([("x", a)], batch_size=1)["x"]
+    assert tr.silent_windows == 1
+    assert tr.windows[0].seek == 834                 # where the silent window's audio ended

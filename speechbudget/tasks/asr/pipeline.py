@@ -553,7 +553,7 @@ class AsrPipeline:
                         break
                     out[i].silent_windows += 1
                     out[i].no_speech_windows += 1
-                    seek[i] += frames
+                    seek[i] += span   # past the audio it held (a shared window holds less)
             if not rows:
                 return out
             self.run(rows, batch_size, cache)
