@@ -407,3 +407,21 @@ def test_a_digitally_silent_window_skips_only_the_audio_it_holds(fake_bundle):
     tr = pipe.transcribe_items([("x", a)], batch_size=1)["x"]
     assert tr.silent_windows == 1
     assert tr.windows[0].seek == 834                 # where the silent window's audio ended
+
+
+def test_fallback_rule_at_its_thresholds_is_the_reference_rule(fake_bundle):
+    """openai-whisper / faster-whisper: fall back when compression ratio > 2.4 or average
+    log-probability < -1.0 (both strict), unless P(no-speech) > 0.6 and the log-probability < -1.0
+    (silence: strict here, unlike the skip rule)."""
+    from speechbudget.tasks.asr.pipeline import Attempt
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10),
+                       temperatures=FALLBACK_TEMPERATURES)
+
+    def fails(cr, lp, nsp=0.1):
+        return pipe.needs_fallback(Attempt(0.0, [1], lp, nsp, cr, False, False, 1, 1, [2]))
+    assert not fails(2.4, -1.0) and fails(2.41, -0.5) and fails(1.0, -1.01)
+    assert not fails(1.0, -1.01, nsp=0.61)             # silence: no fallback
+    assert fails(1.0, -1.01, nsp=0.6) and fails(2.5, -1.0, nsp=0.61)   # not silence
+    assert not AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10)
+                           ).needs_fallback(Attempt(0.0, [1], -5.0, 0.0, 9.0, False, False, 1, 1,
+                                                    [2]))  # one temperature: nothing to try
