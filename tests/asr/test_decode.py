@@ -154,28 +154,35 @@ def test_sampling_is_seeded_per_row_and_tends_to_greedy_at_low_temperature(tiny_
         assert score(hot) >= score(one) - 1e-6 or one.stopped_by_loop[r] or hot.stopped_by_loop[r]
 
 
-def test_avg_logprob_of_a_loop_cut_row_averages_the_tokens_it_sums(tiny_whisper):
-    """avg_logprob = sum of the decoded tokens' log-probabilities / (their number + 1), as
-    openai-whisper. A row whose repetition loop is cut sums every token it decoded, so it divides
-    by them too (it divided that sum by the kept tokens + 1: -1.15 instead of -0.90 here, across
-    the -1.0 threshold of the no-speech and fallback rules)."""
+
+def test_avg_logprob_of_a_loop_cut_row_averages_the_tokens_it_keeps(tiny_whisper):
+    """avg_logprob = sum of the tokens' log-probabilities / (their number + 1), as openai-whisper,
+    over the tokens returned. A row whose repetition loop is cut divided the sum over every token
+    it decoded by the kept ones + 1 (a mix of two averages: on seed 25, row 0 it said -1.15 where
+    the decoded tokens average -0.90, across the -1.0 threshold of the no-speech and fallback
+    rules). Greedy, beam search and sampling alike."""
     import torch.nn.functional as F
 
     with torch.no_grad():
-        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(6, frames=300, seed=25))
-    res = WhisperDecoderRunner(tiny_whisper, OPT).greedy(enc, max_new_tokens=38)
-    rows = [i for i in range(6) if res.stopped_by_loop[i]]
-    assert rows, "the test needs a row that loops"
-    for i in rows:
-        kept, n = res.tokens[i], res.generated[i]
-        p = (n - len(kept)) // 2                      # the loop's period: two copies were cut
-        full = kept + kept[-p:] * 2
-        assert len(full) == n
-        ids = torch.tensor([list(OPT.prompt_ids) + full])
+        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(6, frames=300, seed=32))
+    runner = WhisperDecoderRunner(tiny_whisper, OPT)
+
+    def reference(i, kept):   # teacher-forced log-probabilities of the kept tokens
+        ids = torch.tensor([list(OPT.prompt_ids) + kept])
         with torch.no_grad():
             logits = tiny_whisper(encoder_outputs=(enc[i:i + 1],), decoder_input_ids=ids).logits
         logits = logits[0, len(OPT.prompt_ids) - 1:-1].float().clone()
         logits[0, list(OPT.begin_suppress_tokens)] = float("-inf")
         logits[:, list(OPT.suppress_tokens)] = float("-inf")
-        total = F.log_softmax(logits, -1).gather(1, torch.tensor(full)[:, None]).sum().item()
-        assert abs(res.avg_logprob[i] - total / (n + 1)) < 1e-4, (res.avg_logprob[i], total)
+        lp = F.log_softmax(logits, -1).gather(1, torch.tensor(kept)[:, None]).sum().item()
+        return lp / (len(kept) + 1)
+
+    cut = 0
+    for kw in ({}, {"beam_size": 2}, {"temperature": 0.3, "seeds": list(range(6))}):
+        res = runner.run(enc, max_new_tokens=38, **kw)
+        for i in range(6):
+            if res.stopped_by_loop[i]:
+                cut += 1
+                assert res.generated[i] > len(res.tokens[i])
+                assert abs(res.avg_logprob[i] - reference(i, res.tokens[i])) < 1e-4, (kw, i)
+    assert cut >= 4, "the test needs rows that loop"

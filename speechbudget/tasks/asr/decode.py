@@ -9,8 +9,10 @@ rows leave the batch; the stop rules (`stop_rule`: repetition-loop cut, token li
 function both strategies call. Without timestamps greedy output is token-identical to the former
 loop (and to CTranslate2: tests/models/test_real_weights.py). The no-speech probability is the
 softmax at the <|startoftranscript|> position of the prompt pass; `avg_logprob` = sum of the chosen
-tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper; the
-tokens of a cut repetition loop were decoded and summed, so they count (`generated`).
+tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper; a row
+whose repetition loop is cut sums the tokens it keeps only, as if decoding had stopped there (the
+loop's copies are confident and would vouch for the text before them; the references, which do not
+cut, catch a loop by its compression ratio instead, which the cut text no longer shows).
 
 Hugging Face `generate(input_features=...)` pads features back to 30 s, so a shorter window (xT) or a
 token stride (xV) would save nothing there. Here the decoder runs from `encoder_out` directly, reusing
@@ -155,7 +157,7 @@ class DecodeResult:
     stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
     stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
     generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
-    # sum logprob / (tokens + 1), over the tokens decoded (a loop cut's too: they are in the sum)
+    # sum logprob / (tokens + 1) over the tokens kept (a loop cut: its first copy, as if stopped there)
     avg_logprob: list[float] = field(default_factory=list)
     no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
     prompt_tokens: list[int] = field(default_factory=list)  # prompt length of each row (prefix too)
@@ -249,6 +251,13 @@ class _Hyp:
     tokens: list[int]
     logprob: float
     entry: int = 0   # sampling: index of the hypothesis's generator
+    # the sum of log-probabilities after each token (a loop cut keeps the sum of what it keeps)
+    sums: list[float] = field(default_factory=list)
+
+
+def kept_logprob(sums: Sequence[float], keep: int) -> float:
+    """Sum of the log-probabilities of the first `keep` tokens, from the running sums."""
+    return sums[keep - 1] if keep > 0 else 0.0
 
 
 class GreedyDecoder:
@@ -269,14 +278,14 @@ class GreedyDecoder:
             if t == self.eos:
                 done[h.row] = (h.tokens, score, False, False, len(h.tokens))
                 continue
-            toks = h.tokens + [t]
+            toks, sums = h.tokens + [t], h.sums + [score]
             cut, at_limit = stop_rule(toks, limits[h.row])
             if cut is not None:
-                done[h.row] = (toks[:cut], score, False, True, len(toks))
+                done[h.row] = (toks[:cut], kept_logprob(sums, cut), False, True, len(toks))
             elif at_limit:
                 done[h.row] = (toks, score, True, False, len(toks))
             else:
-                live.append(_Hyp(h.row, toks, score))
+                live.append(_Hyp(h.row, toks, score, sums=sums))
                 src.append(j)
                 feed.append(t)
         return live, src, feed
@@ -330,14 +339,14 @@ class SamplingDecoder:
             if t == self.eos:
                 fin = (h.tokens, score, False, False, len(h.tokens), len(h.tokens) + 1)
             else:
-                toks = h.tokens + [t]
+                toks, sums = h.tokens + [t], h.sums + [score]
                 cut, at_limit = stop_rule(toks, limits[h.row])
                 if cut is not None:
-                    fin = (toks[:cut], score, False, True, len(toks), len(toks))
+                    fin = (toks[:cut], kept_logprob(sums, cut), False, True, len(toks), len(toks))
                 elif at_limit:
                     fin = (toks, score, True, False, len(toks), len(toks))
                 else:
-                    live.append(_Hyp(h.row, toks, score, h.entry))
+                    live.append(_Hyp(h.row, toks, score, h.entry, sums))
                     src.append(j)
                     feed.append(t)
             if fin is not None:
@@ -383,12 +392,12 @@ class BeamSearchDecoder:
                 if sc == float("-inf"):
                     break
                 b, t = divmod(flat, V)
-                seq = hyps[g * K + b].tokens
+                seq, sums = hyps[g * K + b].tokens, hyps[g * K + b].sums
                 if t == self.eos:
                     if len(fin) < K:
-                        fin.append((seq, sc))
+                        fin.append((seq, sc, sums))
                     continue
-                new.append((_Hyp(r, seq + [t], sc), g * K + b, t))
+                new.append((_Hyp(r, seq + [t], sc, sums=sums + [sc]), g * K + b, t))
                 if len(new) == K:
                     break
             while len(new) < K:  # fewer than K continuations: pad with dead beams
@@ -397,7 +406,8 @@ class BeamSearchDecoder:
             if len(fin) >= K or at_limit:
                 by_limit = at_limit and not fin
                 if at_limit and len(fin) < K:
-                    fin.extend((h.tokens, h.logprob) for h, _, _ in new if h.logprob > float("-inf"))
+                    fin.extend((h.tokens, h.logprob, h.sums) for h, _, _ in new
+                               if h.logprob > float("-inf"))
                 done[r] = self._finalize(fin, by_limit)
             else:
                 for h, s_, t in new:
@@ -407,10 +417,11 @@ class BeamSearchDecoder:
         return live, src, feed
 
     def _finalize(self, cands, by_limit):
-        best = max(cands or [([], 0.0)], key=lambda h: self.score(h[0], h[1]))
+        best = max(cands or [([], 0.0, [])], key=lambda h: self.score(h[0], h[1]))
         cut = loop_cut(best[0])
-        toks = best[0] if cut is None else best[0][:cut]
-        return toks, best[1], by_limit, cut is not None, len(best[0])
+        if cut is None:
+            return best[0], best[1], by_limit, False, len(best[0])
+        return best[0][:cut], kept_logprob(best[2], cut), by_limit, True, len(best[0])
 
 
 class WhisperDecoderRunner:
@@ -635,7 +646,7 @@ class WhisperDecoderRunner:
         else:
             hyp_tokens = [[o[4] + (0 if o[2] or o[3] else 1)] * G for o in out]
         return DecodeResult([o[0] for o in out], [o[2] for o in out], [o[3] for o in out],
-                            [o[4] for o in out], [o[1] / (o[4] + 1) for o in out], no_speech,
+                            [o[4] for o in out], [o[1] / (len(o[0]) + 1) for o in out], no_speech,
                             prompt_lens, hyp_tokens)
 
     def _prefixes(self, previous: Sequence[Sequence[int]] | None, B: int) -> list[list[int]]:
