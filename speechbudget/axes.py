@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
-from speechbudget.geometry import ENCODER_TOKENS_PER_S, MEL_FRAMES_PER_S
+from speechbudget.geometry import ENCODER_TOKENS_PER_S, MEL_FRAMES_PER_S, seekable_s
 
 TASKS = ("asr", "ser")
 POOLS = ("mean", "drop", "attn")
@@ -271,7 +271,8 @@ class Config:
     def timestamps_for(self, audio_s: float) -> bool:
         """Whether an utterance of `audio_s` seconds is decoded with timestamp tokens."""
         if self.timestamps == "auto":
-            return self.longform == "sequential" and audio_s > self.window_s_for(audio_s) + 1e-9
+            return (self.longform == "sequential"
+                    and seekable_s(audio_s) > self.window_s_for(audio_s) + 1e-9)
         return self.timestamps == "on"
 
     def _check_window(self, arch: Architecture) -> None:
@@ -351,11 +352,13 @@ class Config:
 
     def windows_for(self, audio_s: float | None = None) -> tuple[float, int]:
         """(window seconds, number of windows) for `audio_s` seconds of audio (None: one window):
-        longer audio is cut into ceil(audio / window) windows. A dynamic window needs audio_s."""
+        longer audio is cut into ceil(audio / window) windows, counting whole mel frames only
+        (`geometry.seekable_s`: a few trailing samples are no window of their own). A dynamic
+        window needs audio_s."""
         if self.is_dynamic and audio_s is None:
             raise ConfigError("audio_s", None, "seconds of audio: needed for a dynamic window")
         window = self.window_s_for(audio_s)
-        span = window if audio_s is None else audio_s
+        span = window if audio_s is None else seekable_s(audio_s)
         return window, max(1, math.ceil(span / window - 1e-9))
 
     @property

@@ -37,3 +37,10 @@ def frames_for(seconds: float) -> int:
 def samples_for(seconds: float) -> int:
     """Samples of `seconds` of audio (rounded)."""
     return int(round(seconds * SAMPLE_RATE))
+
+
+def seekable_s(audio_s: float) -> float:
+    """The part of `audio_s` seconds a window can start in: whole 10 ms mel frames (openai-whisper
+    and faster-whisper count floor(samples / 160) content frames). A few trailing samples are no
+    window of their own (tasks.asr.pipeline seeks by the same rule)."""
+    return int(max(0.0, audio_s) * MEL_FRAMES_PER_S + 1e-6) / MEL_FRAMES_PER_S

@@ -151,3 +151,14 @@ def test_a_dynamic_window_for_empty_audio_without_margin_is_one_encoder_token():
     c = Config(task="asr", model="tiny.en", window="dynamic", dynamic_margin_s=0)
     assert c.window_s_for(0.0) == pytest.approx(0.02) and c.window_s_for(0.011) == c.window_s_for(0)
     assert estimate(c, audio_s=0.0).total > 0
+
+
+def test_a_few_trailing_samples_are_no_window_of_their_own():
+    """The pipeline starts a window only where a whole mel frame is left (as openai-whisper and
+    faster-whisper do); the estimate and the timestamp choice count the same way. 30 s + 5
+    samples was 2 windows in the FLOPs and decoded with timestamps, though it runs as one."""
+    c = Config(task="asr", model="tiny.en", window=30)
+    assert c.windows_for(30 + 5 / 16000) == (30.0, 1) and not c.timestamps_for(30 + 5 / 16000)
+    assert c.windows_for(30.01) == (30.0, 2) and c.timestamps_for(30.01)   # one whole frame
+    assert c.windows_for(30.0) == (30.0, 1) and c.windows_for(0.004) == (30.0, 1)
+    assert Config(task="asr", model="tiny.en", window=10).windows_for(3 + 5 / 16000) == (10.0, 1)
