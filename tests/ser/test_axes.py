@@ -152,3 +152,29 @@ def test_wav2vec2_family_folder_loads_through_from_pretrained_and_feeds_the_head
         hidden, mask = bb(waves, n)
         logits = SerHead(32, 3, 6).eval()(hidden, mask)
     assert hidden.shape[:2] == (3, 2) and logits.shape == (2, 6) and torch.isfinite(logits).all()
+
+
+def test_a_wav2vec2_with_an_adapter_masks_the_frames_of_its_hidden_states(tmp_path):
+    """`add_adapter` downsamples the last hidden state only; the hidden states SER pools come
+    before it. Their mask counted the adapter's frames (50 of 399 for 8 s at the real model's
+    geometry), so pooling silently used the first eighth of each clip."""
+    import transformers as tf
+
+    from speechbudget.tasks.ser.backbone import build_backbone
+
+    kw = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+              conv_dim=(32, 32), conv_kernel=(10, 3), conv_stride=(5, 2),
+              num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2)
+    torch.manual_seed(0)
+    for name, extra in (("plain", {}), ("adapter", dict(add_adapter=True, num_adapter_layers=3,
+                                                        output_hidden_size=32))):
+        tf.Wav2Vec2Model(tf.Wav2Vec2Config(**kw, **extra)).save_pretrained(tmp_path / name)
+    config = Config(task="ser", model="wav2vec2-base", window=0.5)
+    waves, n = _waves(0.5, 2)
+    n = [n[0], n[1] // 2]                       # one clip half padding
+    masks = {}
+    for name in ("plain", "adapter"):
+        with torch.no_grad():
+            hidden, masks[name] = build_backbone(config, str(tmp_path / name))(waves, n)
+        assert masks[name].shape[1] == hidden.shape[2]
+    assert torch.equal(masks["adapter"], masks["plain"]) and masks["plain"][1].sum() > 8

@@ -8,6 +8,7 @@ the final token rate and the head's weighted layer sum is defined.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 from typing import MutableMapping, Sequence
@@ -71,8 +72,12 @@ class Backbone(nn.Module):
         """Tokens per clip that come from real audio (the rest is padding)."""
         if self.is_whisper:
             return [encoder_tokens(math.ceil(n / HOP), self.stride) for n in n_valid]
-        lengths = self.encoder._get_feat_extract_output_lengths(torch.tensor(list(n_valid)))
-        return [int(x) for x in lengths]
+        # the hidden states are the encoder's, before any adapter a checkpoint carries on top
+        # (`add_adapter`: a downsampling of the last hidden state only), so its length without it
+        lengths_of = self.encoder._get_feat_extract_output_lengths
+        kw = ({"add_adapter": False}
+              if "add_adapter" in inspect.signature(lengths_of).parameters else {})
+        return [int(x) for x in lengths_of(torch.tensor(list(n_valid)), **kw)]
 
     def forward(self, waves: Tensor, n_valid: Sequence[int]) -> tuple[Tensor, Tensor]:
         """waves [B, D * 16000] (zero-padded), n_valid real samples per clip ->
