@@ -103,6 +103,7 @@ class Sweep:
         self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)
         self.summary = RunSummary(self.run_id, store.path)
         self.skip: set[str] = set()
+        self.failed_keys: set[str] = set()  # configurations that failed in this run
         self.lease_s = lease_s
         self.owner = f"{platform.node()}:{os.getpid()}:{self.run_id}:{uuid.uuid4().hex[:8]}"
         self.unclaimed: set[tuple[str, str]] = set()
@@ -147,7 +148,8 @@ class Sweep:
                         s.reused += 1
                         s.finished += 1
                 elif not {sh.shard_id for sh in wanted} <= done:
-                    s.failed += 1
+                    s.failed += 1   # a shard that failed before, not retried
+                    self.failed_keys.add(c.key)
                 continue
             todo.append((c, shards, pending))
         s.configs += len(configs)
@@ -273,6 +275,7 @@ class Sweep:
 
     def _fail(self, c: Config, reason: str, count: bool = True) -> None:
         self.store.set_config_status(c.key, "failed", reason)
+        self.failed_keys.add(c.key)
         self.summary.failures[c.label] = reason.splitlines()[0]
         if count:
             self.summary.failed += 1

@@ -246,7 +246,9 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
                       {sh.shard_id for c in alive for sh in shards[c.key][:k]})
         if last:
             break
-        failed = {row["key"] for row in sweep.store.configs(status="failed")}
+        # failed in this run, not the store's status: a configuration that failed in an
+        # earlier run and whose retried shards now succeed races on
+        failed = set(sweep.failed_keys)
         alive = [c for c in alive if c.key not in failed]
         ids = {c.key: {i for sh in shards[c.key][:k] for i in sh.item_ids} for c in alive}
         items = {c.key: [it for it in sweep.store.items(c.key) if it.item_id in ids[c.key]]
