@@ -23,14 +23,16 @@ def is_kaldi_dir(folder: Path) -> bool:
     return (folder / "wav.scp").is_file()
 
 
-def _table(path: Path, min_fields: int = 2) -> dict[str, list[str]]:
+def _table(path: Path, min_fields: int = 2, empty_ok: bool = False) -> dict[str, list[str]]:
+    """id -> its other fields, per non-blank line; `empty_ok`: an id alone has one empty field
+    (a transcript with no words), else it is an error naming the line."""
     out: dict[str, list[str]] = {}
     for n, line in enumerate(text_lines(path), 1):
         if not line.strip():
             continue
         parts = line.split(maxsplit=1) if min_fields == 2 else line.split()
         if len(parts) < min_fields:
-            if min_fields == 2 and len(parts) == 1:  # an empty transcript
+            if empty_ok and min_fields == 2 and len(parts) == 1:  # an empty transcript
                 parts = [parts[0], ""]
             else:
                 raise DatasetError(f"{path}:{n}: expected {min_fields} fields, got "
@@ -65,14 +67,15 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     if not scp.is_file():
         raise DatasetError(f"{folder}: not a Kaldi data dir (no wav.scp)")
     wavs = {}
-    for k, v in _table(scp).items():
+    for k, v in _table(scp, empty_ok=True).items():
         if not v[0].strip():
             raise DatasetError(f"{scp}: recording {k!r} has no path (expected '<id> <path>')")
         wavs[k] = _resolve(folder, v[0], f"{scp}: {k}")
     text_path = folder / "text"
     if need_text and not text_path.is_file():
         raise DatasetError(f"{folder}: Kaldi data dir without a 'text' file (transcripts)")
-    texts = {k: v[0] for k, v in _table(text_path).items()} if text_path.is_file() else {}
+    texts = {k: v[0] for k, v in _table(text_path, empty_ok=True).items()} \
+        if text_path.is_file() else {}
     spk = {k: v[0] for k, v in _table(folder / "utt2spk").items()} \
         if (folder / "utt2spk").is_file() else {}
     records = []

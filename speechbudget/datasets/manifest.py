@@ -24,21 +24,22 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
         rows, cols = [], {}
-        if True:  # (lines decoded by text_lines: UTF-8, BOM accepted, the bad line named)
-            for n, line in enumerate(text_lines(path), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-                except RecursionError:
-                    raise DatasetError(f"{path}:{n}: JSON nested too deeply to read") from None
-                if not isinstance(row, dict):
-                    raise DatasetError(f"{path}:{n}: expected a JSON object, got "
-                                       f"{type(row).__name__}")
-                cols.update(dict.fromkeys(row))
-                rows.append((n, row))
+        # lines decoded by text_lines: UTF-8, BOM accepted, the bad line named
+        for n, line in enumerate(text_lines(path), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DatasetError(f"{path}:{n}: not valid JSON ({e.msg}); a manifest holds "
+                                   "one JSON object per line (JSON Lines)") from None
+            except RecursionError:
+                raise DatasetError(f"{path}:{n}: JSON nested too deeply to read") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{n}: expected a JSON object, got "
+                                   f"{type(row).__name__}")
+            cols.update(dict.fromkeys(row))
+            rows.append((n, row))
         return list(cols), rows
     if suffix in (".csv", ".tsv", ".txt"):
         import io

@@ -197,3 +197,21 @@ def test_kaldi_segment_channel_field(tmp_path):
     _write(k / "segments", "s1 mo 0 0.5 0\n")  # channel 0 of a mono file is the file
     (r,) = open_dataset(k).records
     assert (r.start_s, r.end_s) == (0.0, 0.5)
+
+
+def test_kaldi_utt2spk_line_without_a_speaker(tmp_path):
+    # 'u1' alone in utt2spk was read as the speaker '' (one more speaker, unnamed)
+    k = tmp_path / "k"
+    k.mkdir()
+    _write(k / "wav.scp", "u0 a.wav\nu1 b.wav\n")
+    _write(k / "text", "u0 A\nu1\n")                     # an empty transcript stays allowed
+    _write(k / "utt2spk", "u0 s0\nu1\n")
+    with pytest.raises(DatasetError, match=r"utt2spk:2: expected 2 fields, got 1: 'u1'"):
+        open_dataset(k)
+
+
+def test_a_pretty_printed_json_manifest_is_told_the_format(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text('[\n  {"audio": "a.wav", "text": "x"}\n]\n')
+    with pytest.raises(DatasetError, match=r"m.json:1: not valid JSON .*one JSON object per line"):
+        open_dataset(p)
