@@ -67,7 +67,9 @@ it can be checked only by measuring the configurations it dropped.
 The most accurate configuration of a round can never be eliminated, so the race always ends
 with at least one survivor; survivors are aggregated as in a full sweep. An eliminated
 configuration keeps the items it was scored on in the store, and its status 'eliminated' with
-the evidence. Each round's decision uses only the items of that round's shards, so a resumed
+the evidence. A configuration already finished in the store when the race starts (a full sweep
+ran on it before) is never stopped: that saves nothing, and its status would hide its metrics.
+Each round's decision uses only the items of that round's shards, so a resumed
 race (after a kill) takes the same decisions and runs only what is missing.
 """
 from __future__ import annotations
@@ -236,6 +238,9 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
     s = sweep.summary
     before = (s.configs, s.shards_skipped)
     done_before = {c.key: sweep.store.done_shards(c.key) for c in configs}
+    # finished before the race (a full sweep on this store): nothing left to save by stopping
+    # them, so they are never eliminated, which would hide their stored metrics
+    finished = {c.key for c, _ in sweep.store.metrics()} & {c.key for c in configs}
     reached = {c.key: 0 for c in configs}       # shards (in race order) each configuration ran
     alive = configs
     for r, k in enumerate(rounds):
@@ -257,6 +262,7 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
         rule = "best" if spec.plan.race_rule == "halving" else spec.plan.race_rule
         out = eliminations(alive, items, plan.gflops, metric, level,
                            tolerance=spec.plan.race_tolerance, rule=rule)
+        out = {k: v for k, v in out.items() if k not in finished}
         for key, (_, why) in out.items():
             c = next(c for c in alive if c.key == key)
             n = len(items[key])
@@ -268,6 +274,7 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
             ran = [c for c in configs if reached[c.key] == k and c.key not in failed]
             drops = halving_drops(ran, alive, items, plan.gflops, metric, spec.plan.race_eta,
                                   tolerance=spec.plan.race_tolerance)
+            drops = {k: v for k, v in drops.items() if k not in finished}
             for key, why in drops.items():
                 c = next(c for c in alive if c.key == key)
                 evidence = (f"eliminated in racing round {r + 1} after {len(items[key])} "

@@ -40,3 +40,22 @@ def test_a_race_resumed_after_a_failure_races_the_configurations_that_now_work(
     assert {k: s for k, (s, _) in got.items()} == \
         {k: s for k, (s, _) in _statuses(tmp_path / "fresh.db").items()}
     assert sorted(c.key for c, _ in again.metrics) == sorted(c.key for c, _ in fresh.metrics)
+
+
+def test_a_race_on_a_store_with_the_full_grid_keeps_every_finished_configuration(write_spec,
+                                                                                 tmp_path):
+    """Racing a grid that a full sweep already finished on the same store computes nothing and
+    stops nothing: it used to mark 6 of the 12 finished configurations 'eliminated', which
+    hid their stored metrics from store.metrics() (recommend, report)."""
+    plain = {k: v for k, v in SPACE.items()}
+    db = tmp_path / "s.db"
+    full = run_sweep(write_spec("full", plan="grid", **plain), db, progress=False,
+                     allow_runner=True)
+    assert len(full.metrics) == 12
+    race = run_sweep(write_spec("race", plan=RACE, **plain), db, progress=False,
+                     allow_runner=True)
+    assert race.items_run == 0 and not race.eliminated
+    assert race.finished == race.reused == len(race.metrics) == 12
+    st = ResultsStore(db, readonly=True)
+    assert len(st.metrics()) == 12
+    st.close()
