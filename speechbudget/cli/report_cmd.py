@@ -26,7 +26,9 @@ def report_cmd(
     law: str = typer.Option("additive", "--law", help="scaling law: additive or product"),
     bootstrap: int = typer.Option(100, "--bootstrap", min=0,
                                   help="bootstrap resamples for the fit's uncertainty"),
-    seed: int = typer.Option(0, "--seed", min=0, help="seed of the bootstrap"),
+    seed: int = typer.Option(0, "--seed", min=0, help="seed of every bootstrap: the fit's and "
+                                                       "the paired tests' (tie group, frontiers; "
+                                                       "`recommend` uses 0)"),
     interactive: Optional[bool] = typer.Option(None, "--interactive/--static",
                                                help="Plotly figures and sortable tables (inline "
                                                     "JavaScript, offline); default: when plotly "

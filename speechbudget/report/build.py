@@ -69,8 +69,10 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
 
     for task in tasks:
         res = [(c, m) for c, m in loaded.results if c.task == task]
+        # the same seed as the frontiers' paired tests: the tie group and the frontier test
+        # some pairs alike, and one page must not call a pair both tied and dominated
         rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source,
-                        items=loaded.items)
+                        items=loaded.items, seed=seed)
         step(f"{task}: recommendation")
         fit, fit_err, preds, cmp_, refusal = None, None, [], None, None
         try:
