@@ -101,11 +101,12 @@ def test_one_seed_for_every_paired_test_of_the_report(border_store, tmp_path):
 
 @pytest.fixture(scope="module")
 def failed_store(tmp_path_factory):
-    """tiny.en 30s s2@L2-mean fails 2 of 20 items; base 10s fails every item."""
+    """base 30s is the most accurate, tiny.en 30s tied with it; tiny.en 30s s2@L2-mean fails 2
+    of 20 items; base 10s fails every item."""
     errs = [1, 2, 0, 3, 1, 2, 0, 1, 2, 1] * 2
     return write_store(tmp_path_factory.mktemp("failed") / "runs.db", [
         (TINY, 40.0, items(errs)),
-        (BASE, 80.0, items([max(0, e - 1) for e in errs])),
+        (BASE, 80.0, items([e - 1 if i in (3, 8) else e for i, e in enumerate(errs)])),
         (STRIDE, 30.0, items([e + 1 for e in errs], failed=(3, 7))),
         (Config(task="asr", model="base", window=10.0), 35.0, items(errs, failed=range(20)))])
 
