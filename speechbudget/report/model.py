@@ -4,6 +4,7 @@ build.py fills these; html.py and markdown.py render them (and import only this 
 data modules below it, so the package has no import circle: model <- html, markdown <- build)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ class ReportData:
 
 
 def fmt(v: Any, digits: int = 4) -> str:
-    if v is None:
+    """A table cell: None and non-finite numbers (no value: e.g. every item failed) as '–'."""
+    if v is None or isinstance(v, float) and not math.isfinite(v):
         return "–"
     if isinstance(v, float):
         return f"{v:.{digits}g}"
