@@ -92,9 +92,9 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                 if front.rule == "significant" else "plain frontier")
         lines += [f"_Frontier (GFLOPs): {md_text(rule)}"
                   + "".join(f"; {md_text(n)}" for n in front.notes) + "_", ""]
-    lines += _table(["configuration", "metric", "value", "GFLOPs", "RTF",
+    lines += _table(["configuration", "metric", "value", "items", "failed", "GFLOPs", "RTF",
                      *(LATENCY_HEAD if lat else ()), "frontier (GFLOPs)"],
-                    [(c.label, m.metric, m.value, m.gflops, m.rtf,
+                    [(c.label, m.metric, m.value, m.n_items, m.n_failed, m.gflops, m.rtf,
                       *(latency_cells(m) if lat else ()),
                       "" if c.key not in flags else dominance_text(flags[c.key]))
                      for c, m in tr.results])
