@@ -132,17 +132,23 @@ def print_recommendation(rec) -> None:
         if rec.paired:
             t = Table(title="tie group (vs the most accurate, paired 95% CI of the error "
                             "difference)")
-            for col in ("configuration", "error", rec.cost, "Δ error", "95% CI", "why"):
+            # the unit of the answer table: WER in percent, differences in WER points
+            k, unit = (100, " (WER points)") if wer else (1, "")
+            cost = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak MB"}.get(rec.cost,
+                                                                                  rec.cost)
+            for col in ("configuration", "WER %" if wer else "error", cost, f"Δ error{unit}",
+                        "95% CI", "why"):
                 t.add_column(col)
             for m in rec.tie_group:
                 d = m.diff
                 t.add_row(m.config.label + (" ←" if m.config.key == rec.best[0].key else ""),
-                          fmt(m.metrics.error), fmt(getattr(m.metrics, rec.cost)),
-                          "–" if d is None else f"{d.diff:+.3g}",
-                          "–" if d is None else f"{d.ci_low:+.3g} to {d.ci_high:+.3g}", m.reason)
+                          fmt_error(m.metrics), fmt(getattr(m.metrics, rec.cost)),
+                          "–" if d is None else f"{k * d.diff:+.3g}",
+                          "–" if d is None else f"{k * d.ci_low:+.3g} to {k * d.ci_high:+.3g}",
+                          m.reason)
             console.print(t)
         t = Table(title="marginal return per axis (measured neighbours)")
-        unit = " (WER points)" if wer else ""
+        k, unit = (100, " (WER points)") if wer else (1, "")
         for col in ("axis", "direction", "neighbour", "FLOPs ×", f"Δ error{unit}",
                     f"Δ error / doubling{unit}", "within limits"):
             t.add_column(col)
@@ -150,7 +156,6 @@ def print_recommendation(rec) -> None:
             for d, s in (("up", a.up), ("down", a.down)):
                 if s is None:
                     continue
-                k = 100 if wer else 1
                 t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
                           f"{k * s.d_error:+.4g}", f"{k * s.per_doubling:+.4g}",
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
