@@ -5,7 +5,9 @@ The results store is the source of truth: each time the sweep starts, every conf
 space already evaluated in the store is replayed into a fresh study (`add_trial`), then new
 points are asked for (`ask`), run through the ordinary sweep machinery (so each one is stored
 and resumable like any other) and told back (`tell`). An interrupted search therefore resumes
-with all its evaluations and runs only the missing ones.
+with all its evaluations and runs only the missing ones; configurations that failed in an
+earlier run are run again first (as in a plan's sweep; not with retry_failed=False), still
+counted as one evaluation each.
 
 With `plan.optuna_storage` (an RDB URL, e.g. sqlite:///study.db) the study lives there under
 `plan.study_name` (default: the sweep's name), created or loaded (`load_if_exists`), so that
@@ -180,6 +182,11 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
         return done, failed - set(done)
 
     done, failed = stored()
+    if failed and sweep.retry_failed:
+        # failed in an earlier run: tried again, as a plan's sweep does (they stay counted as
+        # evaluated, so n_trials is unchanged)
+        sweep.execute([configs[k] for k in sorted(failed)], plan.gflops)
+        done, failed = stored()
     for key, values in done.items():
         if key not in held_done:
             study.add_trial(create_trial(params=params_of(key), distributions=dists,
