@@ -157,7 +157,7 @@ def print_recommendation(rec) -> None:
                 if s is None:
                     continue
                 t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
-                          f"{k * s.d_error:+.4g}", f"{k * s.per_doubling:+.4g}",
+                          f"{k * s.d_error + 0.0:+.4g}", f"{k * s.per_doubling + 0.0:+.4g}",
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
         console.print(t)
         console.print(f"binding: {rec.binding}")

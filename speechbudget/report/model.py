@@ -64,7 +64,7 @@ def fmt(v: Any, digits: int = 4) -> str:
     if v is None or isinstance(v, float) and not math.isfinite(v):
         return "–"
     if isinstance(v, float):
-        return f"{v:.{digits}g}"
+        return f"{v + 0.0:.{digits}g}"      # + 0.0: -0.0 (e.g. 0 / log2(0.5)) reads 0
     return str(v)
 
 

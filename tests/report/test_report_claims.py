@@ -192,3 +192,33 @@ def test_recommend_json_matches_the_analysis(failed_store):
         else:
             assert math.isclose(t["difference"]["ci_low"], mine.diff.ci_low)
             assert t["difference"]["n_items"] == mine.diff.n_items
+
+
+def test_no_negative_zero_in_the_marginal_returns(tmp_path):
+    """A cheaper neighbour with the same error, out of the RTF limit: its change per doubling
+    is 0 / log2(0.5) = -0.0 in the analysis, and 0 in the report."""
+    from speechbudget.analysis.recommend import Limits
+    short = Config(task="asr", model="tiny.en", window=10.0)
+    res = [(TINY, ConfigMetrics(TINY.key, "asr", "wer", 0.1, n_items=5, gflops=40.0, rtf=0.1)),
+           (short, ConfigMetrics(short.key, "asr", "wer", 0.1, n_items=5, gflops=20.0, rtf=0.5))]
+    limits = Limits(max_rtf=0.2)
+    step = next(a.down for a in recommend(res, limits).marginal if a.axis == "xT")
+    assert step is not None and step.per_doubling == 0 and math.copysign(1, step.per_doubling) < 0
+    build_report(res, tmp_path, limits=limits, n_bootstrap=0)
+    html = (tmp_path / "index.html").read_text()
+    row = next(r for r in cells(html, "Marginal return of each axis") if r[2] == "tiny.en 10s")
+    assert row[5] == "0", row
+    md = (tmp_path / "summary.md").read_text()
+    assert "| xT | down | tiny.en 10s | 0 | no |" in md
+    from speechbudget.sweep.store import ResultsStore
+    st = ResultsStore(tmp_path / "runs.db")
+    run = st.start_run({"name": "zero"}, {"cpu": "Test CPU"})
+    for c, m in res:
+        st.register_config(c, m.gflops, {"dataset": "made-up"}, run)
+        st.set_metrics(c.key, m, run)
+    st.close()
+    r = runner.invoke(app, ["recommend", str(tmp_path / "runs.db"), "--max-rtf", "0.2"],
+                      env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    row = next(line for line in r.output.splitlines() if "tiny.en 10s" in line and "down" in line)
+    assert "-0 " not in row and "+0 " in row, row
