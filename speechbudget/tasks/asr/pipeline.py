@@ -638,7 +638,9 @@ class AsrPipeline:
         eos = self.options.eos_id
         for start, end, toks in segs:
             text = self.text([t for t in toks if t < eos])
-            if text:
+            # an instantaneous segment (start = end, e.g. both times capped at the end of the
+            # audio) is dropped with its text, as openai-whisper's transcribe clears it
+            if text and round(end, 3) > round(start, 3):
                 tr.segments.append(Segment(round(start, 3), round(end, 3), text, list(toks),
                                            r.avg_logprob, r.no_speech_prob))
 
