@@ -126,6 +126,7 @@ class Sweep:
         `only_shards`: run only the shards with these ids (a racing round)."""
         s = self.summary
         todo: list[tuple[Config, list[Shard], list[Shard]]] = []
+        held: dict[str, str] = {}    # key -> why it cannot finish (a failed shard not retried)
         for c in configs:
             self.store.register_config(c, gflops.get(c.key), self.context, self.run_id)
             try:
@@ -140,6 +141,12 @@ class Sweep:
             pending = [sh for sh in wanted if sh.shard_id not in done and
                        (self.retry_failed or status.get(sh.shard_id, {}).get("status") != "failed")]
             s.shards_skipped += len(wanted) - len(pending)
+            not_retried = [sh.shard_id for sh in wanted
+                           if sh.shard_id not in done and sh not in pending]
+            if not_retried:  # retry_failed off: the configuration cannot finish in this run
+                why = (status[not_retried[0]].get("reason") or "failed").strip().splitlines()
+                held[c.key] = (f"shard {not_retried[0]} failed in an earlier run and is not "
+                               f"retried: {why[0] if why else 'failed'}")
             if not pending:
                 if {sh.shard_id for sh in shards} <= done:
                     if c.key not in {k for k, _ in self._stored_metrics()}:
@@ -147,9 +154,8 @@ class Sweep:
                     if only_shards is None:  # a racing round counts it in the last round
                         s.reused += 1
                         s.finished += 1
-                elif not {sh.shard_id for sh in wanted} <= done:
-                    s.failed += 1   # a shard that failed before, not retried
-                    self.failed_keys.add(c.key)
+                elif c.key in held:
+                    self._fail(c, held[c.key])
                 continue
             todo.append((c, shards, pending))
         s.configs += len(configs)
@@ -174,7 +180,8 @@ class Sweep:
         remaining = {c.key: {sh.shard_id for sh in p} for c, _, p in todo}
         by_key = {c.key: (c, shards) for c, shards, _ in todo}
         shard_of = {(c.key, sh.shard_id): sh for c, _, p in todo for sh in p}
-        errors: dict[str, str] = {}
+        # its other shards still run (their items are kept); it is counted failed at the end
+        errors: dict[str, str] = {k: v for k, v in held.items() if k in remaining}
         n_items = sum(len(u.shard.item_ids) for u in units)
         self.progress.start(len(todo), n_items)
         cost = lambda u: (gflops.get(u.config.key) or 1.0) * len(u.shard.item_ids)  # noqa: E731
