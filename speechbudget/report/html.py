@@ -10,7 +10,7 @@ from speechbudget.analysis.recommend import (DECISION_RULE, Limits, Recommendati
                                               describe_machine, rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
-                                       fmt, has_latency, latency_cells)
+                                       fewer_items_note, fmt, has_latency, latency_cells)
 from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
@@ -120,6 +120,9 @@ def _tie_group(rec: Recommendation,
            _table(["configuration", "in the group as", "error", "error 95% CI",
                    "Δ error vs most accurate", "paired 95% CI of Δ", "items paired", cost],
                   rows, left=2, row_class=classes)]
+    short = fewer_items_note(rec)
+    if short:
+        out.append(f'<p class="note">{escape(short)}</p>')
     if rec.items_to_resolve is not None and rec.difference is not None:
         out.append(f'<p class="note">About {rec.items_to_resolve} items would resolve a '
                    f"difference of {abs(rec.difference.diff):.2g} between the recommended and "

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from speechbudget.analysis.recommend import describe_machine, rtf_note
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
-                                       fmt, has_latency, latency_cells)
+                                       fewer_items_note, fmt, has_latency, latency_cells)
 
 
 _MD_SPECIAL = "\\`*_{}[]()<>#+!|~"
@@ -49,12 +49,15 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         if rec.paired:
             lines += ["Tie group (paired 95%: not told apart from the most accurate):", ""]
             lines += _table(["configuration", "in the group as", "error", "Δ error",
-                             "paired 95% CI of Δ"],
+                             "paired 95% CI of Δ", "items paired"],
                             [(t.config.label, t.reason, t.metrics.error,
                               "0" if t.diff is None else f"{t.diff.diff:+.3g}",
                               "–" if t.diff is None
-                              else f"{t.diff.ci_low:+.3g} to {t.diff.ci_high:+.3g}")
+                              else f"{t.diff.ci_low:+.3g} to {t.diff.ci_high:+.3g}",
+                              t.metrics.n_items if t.diff is None else t.diff.n_items)
                              for t in rec.tie_group])
+            short = fewer_items_note(rec)
+            lines += [f"_{md_text(short)}_", ""] if short else []
         lines += [f"Binding knob: {md_text(rec.binding)}", ""]
     lines += [f"_{md_text(n)}_" for n in rec.notes] + ([""] if rec.notes else [])
     lines += [f"_{md_text(rtf_note(rec.machine))}_", ""]

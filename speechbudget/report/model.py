@@ -93,3 +93,17 @@ LATENCY_HEAD = ["latency p50 (s)", "latency p90 (s)", "RTF p50", "RTF p90"]
 
 def latency_cells(m: ConfigMetrics) -> list[Any]:
     return [m.latency_p50_s, m.latency_p90_s, m.rtf_p50, m.rtf_p90]
+
+
+def fewer_items_note(rec: Recommendation) -> str | None:
+    """When some tie-group difference is on fewer items than a configuration's error (an item
+    failed under one of the two), why Δ is not the difference of the errors shown beside it."""
+    ref = rec.tie_group[0].metrics if rec.tie_group else None
+    short = [t.config.label for t in rec.tie_group if t.diff is not None
+             and t.diff.n_items < max(t.metrics.n_items, ref.n_items)]
+    if not short:
+        return None
+    return ("Δ is the difference on the items both scored (items paired), not the difference "
+            "of the errors shown, which are each on the items that configuration scored: "
+            + ", ".join(short) + " and the most accurate did not score the same items.")
+

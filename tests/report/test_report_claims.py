@@ -222,3 +222,29 @@ def test_no_negative_zero_in_the_marginal_returns(tmp_path):
     assert r.exit_code == 0, r.output
     row = next(line for line in r.output.splitlines() if "tiny.en 10s" in line and "down" in line)
     assert "-0 " not in row and "+0 " in row, row
+
+
+def test_a_difference_on_fewer_items_than_the_errors_is_said_so(tmp_path):
+    """tiny.en 30s s2@L2-mean failed 2 of 20 items: its Δ to the most accurate is on the 18 both
+    scored, not the difference of the two errors the tie group shows beside it."""
+    errs = [1, 2, 0, 3, 1, 2, 0, 1, 2, 1] * 2
+    store = write_store(tmp_path / "runs.db", [
+        (TINY, 40.0, items(errs)),
+        (STRIDE, 30.0, items([e + 1 if i in (3, 7) else e for i, e in enumerate(errs)],
+                             failed=(0, 1)))])
+    loaded = load_results(store)
+    rec = recommend(loaded.results, items=loaded.items)
+    member = next(t for t in rec.tie_group if t.diff is not None)
+    shown = member.metrics.error - rec.tie_group[0].metrics.error
+    assert member.diff.n_items == 18 and abs(shown - member.diff.diff) > 0.002
+    build_report(loaded, tmp_path / "rep", n_bootstrap=0)
+    html = unescape((tmp_path / "rep" / "index.html").read_text())
+    md = (tmp_path / "rep" / "summary.md").read_text()
+    note = "on the items both scored"
+    assert note in html[html.index('id="tie-group-asr"'):] and note in md
+    # and not where every item was paired
+    build_report(write_store(tmp_path / "all.db", [(TINY, 40.0, items(errs)),
+                                                   (STRIDE, 30.0, items(errs))]),
+                 tmp_path / "rep2", n_bootstrap=0)
+    assert note not in (tmp_path / "rep2" / "index.html").read_text()
+    assert note not in (tmp_path / "rep2" / "summary.md").read_text()
