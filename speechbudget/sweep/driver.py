@@ -149,8 +149,9 @@ class Sweep:
                                f"retried: {why[0] if why else 'failed'}")
             if not pending:
                 if {sh.shard_id for sh in shards} <= done:
-                    if c.key not in {k for k, _ in self._stored_metrics()}:
-                        self._aggregate(c, shards)
+                    if c.key not in {k for k, _ in self._stored_metrics()} and \
+                            not self._aggregate(c, shards):
+                        continue                # counted failed
                     if only_shards is None:  # a racing round counts it in the last round
                         s.reused += 1
                         s.finished += 1
@@ -211,8 +212,8 @@ class Sweep:
             if key in errors:
                 self._fail(c, errors[key], count=True)
             elif self.store.done_shards(key) >= {sh.shard_id for sh in shards}:
-                self._aggregate(c, shards)
-                self.summary.finished += 1
+                if self._aggregate(c, shards):
+                    self.summary.finished += 1
             self.progress.advance_config(c.label)
 
     def _wait_for_others(self, remaining: dict[str, set[str]], by_key: dict, shard_of: dict,
@@ -268,17 +269,19 @@ class Sweep:
         s.shards_run += 1
         s.items_run += len(r.results)
 
-    def _aggregate(self, c: Config, shards: Sequence[Shard]) -> None:
+    def _aggregate(self, c: Config, shards: Sequence[Shard]) -> bool:
+        """Store `c`'s metrics; False (and `c` counted failed) when the task cannot."""
         order = {iid: i for i, iid in enumerate(i for sh in shards for i in sh.item_ids)}
         items: list[ItemResult] = sorted(self.store.items(c.key),
                                          key=lambda r: order.get(r.item_id, len(order)))
         try:
             m = self.task.aggregate(c, items)
         except Exception as e:  # noqa: BLE001
-            self._fail(c, f"aggregate: {type(e).__name__}: {e}", count=False)
-            return
+            self._fail(c, f"aggregate: {type(e).__name__}: {e}")
+            return False
         m.config_key = c.key
         self.store.set_metrics(c.key, m, self.run_id)
+        return True
 
     def _fail(self, c: Config, reason: str, count: bool = True) -> None:
         self.store.set_config_status(c.key, "failed", reason)

@@ -17,3 +17,12 @@ class FlakyTask(FakeTask):
         if config.model in os.environ.get("FLAKY_FAIL_MODELS", "").split(","):
             raise RuntimeError(f"flaky failure of {config.model} (test double)")
         return super().run_shard(config, dataset, shard, device, cache)
+
+
+class FlakyAggregateTask(FlakyTask):
+    """Its aggregate raises for the models named in FLAKY_AGGREGATE_FAIL_MODELS."""
+
+    def aggregate(self, config, results):
+        if config.model in os.environ.get("FLAKY_AGGREGATE_FAIL_MODELS", "").split(","):
+            raise ValueError(f"cannot aggregate {config.model} (test double)")
+        return super().aggregate(config, results)

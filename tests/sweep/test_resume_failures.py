@@ -38,3 +38,21 @@ def test_not_retrying_a_failed_shard_counts_its_configuration_failed(write_spec,
     st = ResultsStore(db, readonly=True)
     assert not st.configs(status="failed") and len(st.metrics()) == 4
     st.close()
+
+
+def test_a_configuration_whose_metrics_cannot_be_aggregated_is_counted_failed(
+        write_spec, tmp_path, monkeypatch):
+    """The task's aggregate raising used to leave the configuration 'failed' in the store but
+    counted finished in the summary ('4 finished, 0 failed', exit 0, 2 metrics), and 'already
+    in the store' on the next run."""
+    spec = write_spec("s", runner=f"{HERE / 'flaky_task.py'}:FlakyAggregateTask", **SPACE)
+    db = tmp_path / "s.db"
+    monkeypatch.setenv("FLAKY_AGGREGATE_FAIL_MODELS", "base.en")
+    first = run_sweep(spec, db, progress=False, allow_runner=True)
+    assert (first.finished, first.failed, len(first.metrics)) == (2, 2, 2)
+    assert all(why.startswith("aggregate: ValueError") for why in first.failures.values())
+    again = run_sweep(spec, db, progress=False, allow_runner=True)
+    assert (again.finished, again.failed, again.reused, again.shards_run) == (2, 2, 2, 0)
+    monkeypatch.setenv("FLAKY_AGGREGATE_FAIL_MODELS", "")
+    last = run_sweep(spec, db, progress=False, allow_runner=True)
+    assert (last.finished, last.failed, len(last.metrics), last.shards_run) == (4, 0, 4, 0)
