@@ -9,6 +9,12 @@ with all its evaluations and runs only the missing ones; configurations that fai
 earlier run are run again first (as in a plan's sweep; not with retry_failed=False), still
 counted as one evaluation each.
 
+Reproducibility: the configurations chosen depend on the seed and on how many are asked for at
+once, which is the executor's worker count (a batch per round of asks). The same spec and seed
+give the same search with the same number of workers - local and `process` with one worker
+agree - but `--executor process` with 2 or 4 workers (its default is min(4, CPU cores), so it
+varies between machines) may choose other configurations.
+
 With `plan.optuna_storage` (an RDB URL, e.g. sqlite:///study.db) the study lives there under
 `plan.study_name` (default: the sweep's name), created or loaded (`load_if_exists`), so that
 `optuna-dashboard sqlite:///study.db` opens it; each trial carries the configuration as user
