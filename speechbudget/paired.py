@@ -133,6 +133,16 @@ class PairedDifference:
     se: float                        # bootstrap standard error of diff
     level: float = 0.95
     dropped: int = 0
+    n_differ: int | None = None      # items on which A's and B's results differ
+
+    @property
+    def p_floor(self) -> float:
+        """The smallest two-sided p-value any paired test can give on `n_differ` differing
+        items: the exact sign-flip (permutation) test's, 2 / 2**n_differ (items where A and B
+        agree carry no evidence either way). 0 when unknown."""
+        if self.n_differ is None:
+            return 0.0
+        return min(1.0, 2.0 ** (1 - self.n_differ)) if self.n_differ else 1.0
 
     @property
     def significant(self) -> bool:
@@ -147,13 +157,15 @@ class PairedDifference:
     def p_value(self) -> float:
         """Two-sided p-value of "no difference", normal approximation with the bootstrap
         standard error (usable at the small levels a multiple-comparison correction needs,
-        where bootstrap percentiles are too few). An unknown spread (one item) gives 1."""
+        where bootstrap percentiles are too few), and never below `p_floor`: on few differing
+        items the bootstrap's spread is too small (all differing by the same amount: none), and
+        it called two items one error apart a difference at p = 0. An unknown spread gives 1."""
         if not self.se < math.inf:
             return 1.0
         if self.se <= 0:
-            return 1.0 if self.diff == 0 else 0.0
+            return 1.0 if self.diff == 0 else max(0.0, self.p_floor)
         from scipy.stats import norm
-        return float(2 * norm.sf(abs(self.diff) / self.se))
+        return max(float(2 * norm.sf(abs(self.diff) / self.se)), self.p_floor)
 
     def non_inferiority_p(self, margin: float) -> float:
         """One-sided p-value of "B is worse than A by `margin` or more" (H0: diff <= -margin),
@@ -187,11 +199,18 @@ class PairedDifference:
         z = norm.ppf(1 - (1 - self.level) / 2) + norm.ppf(power)
         return int(math.ceil(self.n_items * (z * self.se / abs(delta)) ** 2))
 
+    def ci_text(self, scale: float = 1.0) -> str:
+        """The CI as the report and messages print it ("+0.01 to +0.03", times `scale`); an
+        unbounded one says why: too few items differ for any test to tell A from B."""
+        if not (math.isfinite(self.ci_low) and math.isfinite(self.ci_high)):
+            k = self.n_differ if self.n_differ is not None else self.n_items
+            return f"unbounded ({k} item{'' if k == 1 else 's'} differ: too few to tell)"
+        return f"{scale * self.ci_low:+.3g} to {scale * self.ci_high:+.3g}"
+
     def describe(self, names: tuple[str, str] = ("A", "B")) -> str:
         pct = 100 * self.level
         return (f"{names[0]} - {names[1]}: {self.diff:+.3g} error "
-                f"({pct:.0f}% CI {self.ci_low:+.3g} to {self.ci_high:+.3g}, paired, "
-                f"{self.n_items} items)")
+                f"({pct:.0f}% CI {self.ci_text()}, paired, {self.n_items} items)")
 
 
 def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 2000,
@@ -216,13 +235,17 @@ def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 20
     ea0 = float(corpus_error(p.errors_a, p.n_ref, labels))
     eb0 = float(corpus_error(p.errors_b, p.n_ref, labels))
     d = p.errors_a - p.errors_b
-    if not np.any(d):  # no item differs: every resample is equal, the difference is exactly 0
+    k = int(np.count_nonzero(d))
+    if not k:  # no item differs: every resample is equal, the difference is exactly 0
         return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0, ea0 - eb0, ea0 - eb0,
-                                0.0, level, p.dropped)
-    if len(p) == 1:  # one item: every resample is that item, so the bootstrap's zero spread
-        # says nothing about the variability between items; no CI can exclude anything
-        return PairedDifference(p.metric, 1, ea0, eb0, ea0 - eb0, -math.inf, math.inf,
-                                math.inf, level, p.dropped)
+                                0.0, level, p.dropped, 0)
+    if 2.0 ** (1 - k) >= 1 - level:
+        # too few items differ for any paired test to tell A from B at this level (the exact
+        # sign-flip test's smallest p, 2 / 2**k, is not below 1 - level: 5 items at 95%). The
+        # bootstrap would (a few items each one error worse: zero spread, a CI excluding 0),
+        # so no CI here can exclude anything; one item is the extreme case
+        return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0, -math.inf, math.inf,
+                                math.inf, level, p.dropped, k)
     from scipy.stats import bootstrap
     res = bootstrap(data, stat, paired=True, vectorized=True, n_resamples=n_resamples,
                     confidence_level=level, method="percentile",
@@ -230,7 +253,7 @@ def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 20
     return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0,
                             float(res.confidence_interval.low),
                             float(res.confidence_interval.high),
-                            float(res.standard_error), level, p.dropped)
+                            float(res.standard_error), level, p.dropped, k)
 
 
 def permutation_pvalue(p: PairedItems, n_permutations: int = 5000, seed: int = 0) -> float:

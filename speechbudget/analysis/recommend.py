@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from speechbudget.paired import PairedDifference, pair_items, paired_difference
+from speechbudget.paired import RATE_METRICS, PairedDifference, pair_items, paired_difference
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 
@@ -354,7 +354,8 @@ def binding_knob(marginal: list[AxisReturn]) -> str:
                     "along these axes does not help here; no limit is binding")
         return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
     a = min(helpful, key=lambda a: (a.up.per_doubling, a.axis))
-    gain = f"{a.axis} ({a.description}): {a.up.per_doubling:+.4g} error per doubling of FLOPs " \
+    change = fmt_error_change(a.up.metrics.metric, a.up.per_doubling)
+    gain = f"{a.axis} ({a.description}): {change} of error per doubling of FLOPs " \
            f"(to {a.up.config.label})"
     if a.up.violations:
         lim = "; ".join(v.describe() for v in a.up.violations)
@@ -396,10 +397,23 @@ def _cost_value(m: ConfigMetrics, cost: str) -> float:
 
 
 def _fmt_metric(m: ConfigMetrics) -> str:
+    """The metric as the tables show it: WER/CER in percent, UA as a fraction."""
+    pct = m.metric in RATE_METRICS
+    f = (lambda x: f"{100 * x:.3g}") if pct else (lambda x: f"{x:.3g}")
     ci = ""
     if m.ci_low is not None and m.ci_high is not None:
-        ci = f" (95% CI {m.ci_low:.3g}-{m.ci_high:.3g})"
-    return f"{m.metric.upper()} {m.value:.3g}{ci}"
+        ci = f" (95% CI {f(m.ci_low)}-{f(m.ci_high)}{'%' if pct else ''})"
+    return f"{m.metric.upper()} {f(m.value)}{'%' if pct else ''}{ci}"
+
+
+def fmt_error_change(metric: str, x: float, signed: bool = True) -> str:
+    """An error difference in the unit the tables use: WER/CER points (0.01 = 1 point), else the
+    error (1 - UA) as a fraction."""
+    if metric in RATE_METRICS:
+        v = 100 * x
+        unit = "point" if abs(v) == 1 else "points"
+        return f"{v:+.3g} {metric.upper()} {unit}" if signed else f"{v:g} {metric.upper()} {unit}"
+    return f"{x:+.3g}" if signed else f"{x:g}"
 
 
 def recommend(results: Results, limits: Limits | None = None, task: str | None = None,
@@ -458,6 +472,12 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
         best, difference = top, None
         notes.append("no per-item results for every configuration: no paired test, so the "
                      "answer is the lowest measured error, which may be within noise of others")
+    shown = {c.key: (c, m) for c, m in [best, top] + [(t.config, t.metrics) for t in group]}
+    for c, m in shown.values():  # an error over fewer items: not comparable as it stands
+        if m.n_failed:
+            notes.append(f"{c.label} failed on {m.n_failed} of {m.n_items + m.n_failed} items: "
+                         f"its error is over the {m.n_items} it scored (failed items are not "
+                         "counted as errors; the paired tests use the items both scored)")
     items_to_resolve = None
     if difference is not None and difference.diff != 0 and not difference.significant:
         items_to_resolve = difference.items_needed(difference.diff)
@@ -506,16 +526,18 @@ def _message(task, limits, best, top, group, difference, items_to_resolve, cost,
                   + (f" it shares items with ({n_untested} share none)" if n_untested else ""))
         return head + f" It is significantly more accurate than every {others} (paired 95%)."
     member = next(t for t in group if t.config.key == c.key)
+    scale = 100 if m.metric in RATE_METRICS else 1   # points, as fmt_error_change
     why = ("cannot be told apart from" if member.reason == "tied" else
-           f"is within the tolerance {tolerance:g} of")
+           f"is within the tolerance ({fmt_error_change(m.metric, tolerance, False)}) of")
     tie = ", ".join(t.config.label for t in group)
     resolve = ""
     if items_to_resolve is not None and difference is not None:
         resolve = (f"; about {items_to_resolve} items would resolve a difference of "
-                   f"{abs(difference.diff):.2g}")
+                   f"{fmt_error_change(m.metric, abs(difference.diff), False)}")
     lead = (f"The cheapest by {COST_WORDS[cost]} of the tie group ({tie})" if measured else
             f"Picked from the tie group ({tie}) by error, then label ({unmeasured})")
     return (head + f" {lead}: it {why} the "
-            f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference {difference.diff:+.3g} "
-            f"(paired 95% CI {difference.ci_low:+.3g} to {difference.ci_high:+.3g}, "
+            f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference "
+            f"{fmt_error_change(m.metric, difference.diff)} (paired 95% CI "
+            f"{difference.ci_text(scale)}, "
             f"{difference.n_items} items{resolve}).")

@@ -144,7 +144,7 @@ def print_recommendation(rec) -> None:
                 t.add_row(m.config.label + (" ←" if m.config.key == rec.best[0].key else ""),
                           fmt_error(m.metrics), fmt(getattr(m.metrics, rec.cost)),
                           "–" if d is None else f"{k * d.diff:+.3g}",
-                          "–" if d is None else f"{k * d.ci_low:+.3g} to {k * d.ci_high:+.3g}",
+                          "–" if d is None else d.ci_text(k),
                           m.reason)
             console.print(t)
         t = Table(title="marginal return per axis (measured neighbours)")

@@ -107,7 +107,7 @@ def _tie_group(rec: Recommendation,
         role = t.reason + (" · recommended" if t.config.key == pick else "")
         rows.append((t.config.label, role, t.metrics.error, _ci(error_ci.get(t.config.key)),
                      "0 (reference)" if d is None else f"{d.diff:+.3g}",
-                     "–" if d is None else f"{d.ci_low:+.3g} to {d.ci_high:+.3g}",
+                     "–" if d is None else d.ci_text(),
                      t.metrics.n_items if d is None else d.n_items,
                      getattr(t.metrics, rec.cost)))
         classes.append("front" if t.config.key == pick else "")

@@ -52,8 +52,7 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                              "paired 95% CI of Δ", "items paired"],
                             [(t.config.label, t.reason, t.metrics.error,
                               "0" if t.diff is None else f"{t.diff.diff:+.3g}",
-                              "–" if t.diff is None
-                              else f"{t.diff.ci_low:+.3g} to {t.diff.ci_high:+.3g}",
+                              "–" if t.diff is None else t.diff.ci_text(),
                               t.metrics.n_items if t.diff is None else t.diff.n_items)
                              for t in rec.tie_group])
             short = fewer_items_note(rec)

@@ -80,7 +80,7 @@ def dominance_text(p: Point | None) -> str:
     if d is None:
         return f"dominated by {by}"
     return (f"dominated by {by}: Δ error {d.diff:+.3g} (paired {100 * d.level:g}% CI "
-            f"{d.ci_low:+.3g} to {d.ci_high:+.3g}, {d.n_items} items)")
+            f"{d.ci_text()}, {d.n_items} items)")
 
 
 def has_latency(results: Results) -> bool:

@@ -22,15 +22,16 @@ def ser(preds, refs):
 
 
 def test_two_items_by_hand():
-    # A: 2 errors on u0, 0 on u1; B: none; 10 words each. Resamples of 2 items:
-    # {u0,u0} 4/20 = 0.2 (p 1/4), {u0,u1} 2/20 = 0.1 (p 1/2), {u1,u1} 0 (p 1/4)
-    # -> diff 0.1, percentile 95% CI [0, 0.2], bootstrap se sqrt(0.005) = 0.0707
-    d = paired_difference(pair_items(asr([2, 0], [10, 10]), asr([0, 0], [10, 10]), "wer"),
-                          n_resamples=20000)
-    assert math.isclose(d.diff, 0.1) and d.error_a == 0.1 and d.error_b == 0.0
-    assert d.ci_low == pytest.approx(0.0) and d.ci_high == pytest.approx(0.2)
-    assert d.se == pytest.approx(math.sqrt(0.005), rel=0.03)
-    assert not d.significant
+    # A: 2 errors on u0, 1 on u1; B: none; 10 words each. Resamples of 2 items:
+    # {u0,u0} 4/20 = 0.2 (p 1/4), {u0,u1} 3/20 = 0.15 (p 1/2), {u1,u1} 2/20 = 0.1 (p 1/4)
+    # -> diff 0.15, percentile 40% CI [0.15, 0.15], bootstrap se sqrt(0.00125) = 0.0354.
+    # (At 95% two differing items are too few for any test: see test_paired_reference.)
+    d = paired_difference(pair_items(asr([2, 1], [10, 10]), asr([0, 0], [10, 10]), "wer"),
+                          level=0.4, n_resamples=20000)
+    assert math.isclose(d.diff, 0.15) and d.error_a == 0.15 and d.error_b == 0.0
+    assert d.ci_low == pytest.approx(0.15) and d.ci_high == pytest.approx(0.15)
+    assert d.se == pytest.approx(math.sqrt(0.00125), rel=0.03)
+    assert d.significant and d.n_differ == 2 and d.p_value >= 0.5   # the sign-flip floor
 
 
 def test_corpus_wer_is_errors_over_words_not_a_mean_of_rates():
@@ -40,9 +41,13 @@ def test_corpus_wer_is_errors_over_words_not_a_mean_of_rates():
 
 
 def test_the_same_shift_on_every_item_is_exact():
-    d = paired_difference(pair_items(asr([3] * 5, [10] * 5), asr([1] * 5, [10] * 5), "wer"))
+    d = paired_difference(pair_items(asr([3] * 6, [10] * 6), asr([1] * 6, [10] * 6), "wer"))
     assert d.diff == pytest.approx(0.2) and d.ci_low == pytest.approx(0.2)
     assert d.ci_high == pytest.approx(0.2) and d.significant
+    assert d.p_value == pytest.approx(2 / 2 ** 6)       # zero spread: the sign-flip test's p
+    # 5 items: the sign-flip test's smallest p is 1/16 > 0.05: no CI can exclude 0 at 95%
+    d = paired_difference(pair_items(asr([3] * 5, [10] * 5), asr([1] * 5, [10] * 5), "wer"))
+    assert d.ci_low == -math.inf and not d.significant and d.p_value == 1.0
 
 
 def test_identical_results_have_a_zero_width_ci_and_no_items_needed():

@@ -87,7 +87,8 @@ def test_a_tolerance_admits_the_cheaper_non_inferior_configuration(tmp_path):
     assert loose.best[0].label == "tiny.en 15s"
     assert [t.reason for t in loose.tie_group] == ["most accurate", "within tolerance"]
     assert loose.difference.significant and loose.difference.ci_high <= 0.01
-    assert "within the tolerance 0.01" in loose.message
+    # in the tables' unit (it said "0.01" for the tolerance 1 point the command takes)
+    assert "within the tolerance (1 WER point)" in loose.message
     tight = rec_of(loaded, tolerance=0.001)                # too tight: the best stays
     assert tight.best[0].label == "tiny.en 30s"
 
@@ -131,5 +132,27 @@ def test_the_command_takes_a_tolerance_in_points_and_shows_the_tie_group(tmp_pat
     assert r.exit_code == 0 and '"label": "tiny.en 30s"' in r.output.split('"runners_up"')[0]
     r = CliRunner().invoke(app, ["recommend", str(tmp_path / "cli.db"), "--tolerance", "1"])
     assert r.exit_code == 0, r.output
-    assert "tiny.en 15s" in r.output.split("\n")[0] and "within the tolerance 0.01" in r.output
+    first = " ".join(r.output.split())
+    assert "tiny.en 15s" in r.output.split("\n")[0] and "within the tolerance (1 WER point)" in first
     assert "tie group" in r.output
+    # one unit throughout, the tables' (WER in percent, differences in points): the message gave
+    # WER and its differences as fractions beside tables in percent
+    import re
+    assert re.search(r"— WER \d+(\.\d+)?%", first), first
+    assert re.search(r"difference \+\d+(\.\d+)? WER points \(paired 95% CI \+", first), first
+
+
+def test_a_configuration_with_failed_items_is_flagged(tmp_path):
+    """A configuration's error is over the items it scored: one that failed on items (perhaps
+    the hard ones) can rank first. The recommendation did not say so."""
+    from dataclasses import replace
+
+    loaded = make_store(tmp_path / "f.db", [(30, 300.0, BASE), (15, 150.0, variant(0.02, 0, 4))])
+    clean = rec_of(loaded)
+    assert not any("failed on" in n for n in clean.notes)
+    c, m = loaded.results[0]
+    loaded.results[0] = (c, replace(m, n_items=N_ITEMS - 3, n_failed=3))
+    r = rec_of(loaded)
+    assert r.most_accurate[0].label == "tiny.en 30s"
+    assert any(n.startswith(f"tiny.en 30s failed on 3 of {N_ITEMS} items: its error is over "
+                            f"the {N_ITEMS - 3} it scored") for n in r.notes), r.notes
