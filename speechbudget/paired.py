@@ -174,9 +174,9 @@ class PairedDifference:
         if not self.se < math.inf:
             return 1.0
         if self.se <= 0:
-            return 0.0 if self.diff > -margin else 1.0
+            return max(0.0, self._one_sided_floor(margin)) if self.diff > -margin else 1.0
         from scipy.stats import norm
-        return float(norm.sf((self.diff + margin) / self.se))
+        return max(float(norm.sf((self.diff + margin) / self.se)), self._one_sided_floor(margin))
 
     def worse_by_more_than_p(self, margin: float) -> float:
         """One-sided p-value of "A is worse than B by no more than `margin`" (H0: diff <=
@@ -185,9 +185,17 @@ class PairedDifference:
         if not self.se < math.inf:
             return 1.0
         if self.se <= 0:
-            return 0.0 if self.diff > margin else 1.0
+            return max(0.0, self._one_sided_floor(margin)) if self.diff > margin else 1.0
         from scipy.stats import norm
-        return float(norm.sf((self.diff - margin) / self.se))
+        return max(float(norm.sf((self.diff - margin) / self.se)), self._one_sided_floor(margin))
+
+    def _one_sided_floor(self, margin: float) -> float:
+        """The smallest one-sided p a sign-flip test can give: 1 / 2**k over the k items that
+        differ (margin 0), or over every item (a margin: an item where A and B agree is on one
+        side of it too). 0 when unknown."""
+        if self.n_differ is None:
+            return 0.0
+        return 0.5 ** (self.n_differ if margin == 0 else self.n_items)
 
     def items_needed(self, delta: float, power: float = 0.8) -> int | None:
         """Items for a true difference of `delta` to give a CI excluding 0 with probability

@@ -133,3 +133,16 @@ def test_a_scored_item_without_a_usable_count_is_named(field, value):
     setattr(bad[1], field, value)
     with pytest.raises(ValueError, match=rf"item u001: scored \(ok\) with {field}="):
         pair_items(bad, asr([0, 1, 0], [10, 10, 10]), "wer")
+
+
+def test_one_sided_p_values_have_the_sign_flip_floor():
+    # 8 items each one error worse: zero spread, so the normal approximation gave p = 0; the
+    # exact one-sided sign-flip test gives 1 / 2**8
+    d = paired_difference(pair_items(asr([3] * 8, [10] * 8), asr([2] * 8, [10] * 8), "wer"))
+    assert d.se < 1e-12 and d.worse_by_more_than_p(0.0) == pytest.approx(0.5 ** 8)
+    assert d.non_inferiority_p(0.01) == pytest.approx(0.5 ** 8)
+    assert d.p_value == pytest.approx(2 / 2 ** 8)
+    # with spread, the floor binds only where the normal approximation goes below it
+    ea, eb = [3] * 8 + [1] * 12, [2] * 8 + [1] * 12
+    d = paired_difference(pair_items(asr(ea, [10] * 20), asr(eb, [10] * 20), "wer"))
+    assert d.worse_by_more_than_p(0.0) >= 0.5 ** 8 and d.p_value >= 2 / 2 ** 8
