@@ -372,5 +372,12 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             f"{sum(m.n_failed for _, m in bad)} item(s) failed in {len(bad)} configuration(s), "
             f"e.g. {m.n_failed} in {c.label}: see `speechbudget runs show {store} {c.key}`",
             markup=False, highlight=False)
+    if summary.failures:  # one line naming one and where to read the rest (with --no-progress
+        # nothing else named them)
+        label, reason = next(iter(summary.failures.items()))
+        Console(stderr=True, soft_wrap=True).print(
+            f"{len(summary.failures)} configuration(s) failed, e.g. {label}: "
+            f"{' '.join(reason.split())[:200]}; `speechbudget runs list {store}` lists them "
+            "with their reasons", markup=False, highlight=False)
     if summary.failed or bad:
         raise typer.Exit(1)

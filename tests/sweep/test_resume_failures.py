@@ -56,3 +56,23 @@ def test_a_configuration_whose_metrics_cannot_be_aggregated_is_counted_failed(
     monkeypatch.setenv("FLAKY_AGGREGATE_FAIL_MODELS", "")
     last = run_sweep(spec, db, progress=False, allow_runner=True)
     assert (last.finished, last.failed, len(last.metrics), last.shards_run) == (4, 0, 4, 0)
+
+
+def test_sweep_run_names_a_failed_configuration_without_progress(write_spec, tmp_path,
+                                                                 monkeypatch):
+    """docs/security.md: exit 1 with one line naming what to read. With --no-progress a failed
+    configuration gave only '0 finished, 2 failed' (the progress table that names them is off)."""
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+
+    spec = write_spec("s", runner=FLAKY, **SPACE)
+    db = tmp_path / "s.db"
+    monkeypatch.setenv("FLAKY_FAIL_MODELS", "base.en")
+    monkeypatch.setenv("COLUMNS", "250")
+    r = CliRunner().invoke(app, ["sweep", "run", str(spec), str(db), "--allow-runner",
+                                 "--no-progress"])
+    assert r.exit_code == 1, r.output
+    flat = " ".join(r.output.split())
+    assert "2 configuration(s) failed, e.g. base.en" in flat and "RuntimeError: flaky" in flat
+    assert f"`speechbudget runs list {db}` lists them" in flat
