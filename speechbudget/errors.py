@@ -99,6 +99,22 @@ def make_output_dir(path: str | Path, option: str = "output folder") -> Path:
         raise OutputError(f"{option} {p}: cannot create the folder ({e.strerror or e})") from None
     return p
 
+def finite_json(x):
+    """`x` with every NaN or infinite float replaced by None, and numpy arrays and scalars made
+    plain: strict JSON has neither NaN nor Infinity (a configuration whose every item failed
+    has the value NaN; an unbounded CI has infinite bounds). For every JSON output."""
+    import math
+    if hasattr(x, "tolist"):            # numpy arrays and scalars
+        x = x.tolist()
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite_json(v) for v in x]
+    return x
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write through a temporary file in the same folder (fsynced), then os.replace: a reader
     sees the old file or the whole new one, never half of it."""

@@ -106,7 +106,9 @@ def recommend_cmd(
         if note:
             rec.notes.append(note)
     if as_json:
-        typer.echo(json.dumps(rec.to_dict(), indent=1, default=str))
+        from speechbudget.errors import finite_json
+        typer.echo(json.dumps(finite_json(rec.to_dict()), indent=1, default=str,
+                              allow_nan=False))
         raise typer.Exit(0 if rec.feasible else 1)
     print_recommendation(rec)
     raise typer.Exit(0 if rec.feasible else 1)

@@ -10,27 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.errors import finite_json
 
 runs_app = typer.Typer(help="Inspect and export a results store.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 
-
 def _open(store: Path):
     from speechbudget.sweep.store import ResultsStore
     return ResultsStore(store, readonly=True)  # a StoreError is exit 4
-
-
-def _finite_json(x):
-    """`x` with every NaN or infinite float replaced by None (strict JSON has neither)."""
-    import math
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _finite_json(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite_json(v) for v in x]
-    return x
 
 
 def _iso(ts: float | None) -> str | None:
@@ -56,7 +44,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                     "status": r["status"], "reason": r["reason"], "config": r["config"].to_dict(),
                     "metrics": metrics.get(r["key"])} for r in st.configs()]
         # NaN (a configuration whose every item failed) is not JSON: null, as in report.json
-        typer.echo(json.dumps(_finite_json({"runs": runs, "configs": configs}), indent=1,
+        typer.echo(json.dumps(finite_json({"runs": runs, "configs": configs}), indent=1,
                               default=str, allow_nan=False))
         return
     t = Table(title=f"runs in {store}")

@@ -11,7 +11,7 @@ from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, signif
 from speechbudget.analysis.recommend import Limits, recommend
 from speechbudget.analysis.scaling_fit import (FitError, fit_results_nested, predict_configs,
                                                unrun_grid)
-from speechbudget.errors import OutputError, make_output_dir, write_atomic
+from speechbudget.errors import OutputError, finite_json, make_output_dir, write_atomic
 from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
@@ -163,7 +163,7 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
                 progress(done, total, f"{tr.task}: plots")
         data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
         write_atomic(out / "summary.md", render_markdown(data, out))
-        write_atomic(out / "report.json", json.dumps(_strict(to_json(data)), indent=1,
+        write_atomic(out / "report.json", json.dumps(finite_json(to_json(data)), indent=1,
                                                      default=_json_default, allow_nan=False))
         index = write_atomic(out / "index.html", render_html(data, interactive=interactive))
     except OSError as e:
@@ -182,20 +182,6 @@ def _json_default(v: Any) -> Any:
     if hasattr(v, "tolist"):
         return v.tolist()
     return str(v)
-
-
-def _strict(x: Any) -> Any:
-    """`x` with every NaN or infinite float replaced by None: strict JSON has neither (a
-    configuration whose every item failed has value NaN in the analysis)."""
-    if hasattr(x, "tolist"):            # numpy arrays and scalars
-        x = x.tolist()
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _strict(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_strict(v) for v in x]
-    return x
 
 
 def _finite(v: float | None) -> float | None:

@@ -251,3 +251,11 @@ def test_a_difference_on_fewer_items_than_the_errors_is_said_so(tmp_path):
                  tmp_path / "rep2", n_bootstrap=0)
     assert note not in (tmp_path / "rep2" / "index.html").read_text()
     assert note not in (tmp_path / "rep2" / "summary.md").read_text()
+
+
+def test_recommend_json_is_strict_json(failed_store):
+    def refuse(c):
+        raise ValueError(f"not strict JSON: {c}")
+    r = runner.invoke(app, ["recommend", str(failed_store), "--json"])
+    assert r.exit_code == 0, r.output
+    json.loads(r.output, parse_constant=refuse)
