@@ -163,7 +163,8 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
         if c is None:
             skipped.append((config, f"no {cost} value"))
         elif err is None or not math.isfinite(err):
-            skipped.append((config, f"error is {err!r}"))
+            skipped.append((config, "no error value (every item failed)" if err is None
+                            or math.isnan(err) else f"error is {err!r}"))
         else:
             usable.append(Point(config, metrics, c, float(err)))
     usable = _ordered(usable)

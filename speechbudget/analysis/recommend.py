@@ -501,8 +501,10 @@ def _message(task, limits, best, top, group, difference, items_to_resolve, cost,
         f"{m.gflops:.3g} GFLOPs" if m.gflops is not None else "",
         f"RTF {m.rtf:.3g}" if m.rtf is not None else "",
         f"{m.peak_mem_mb:.0f} MB" if m.peak_mem_mb is not None else "") if x)
-    within = (f"no limits set: all {n_usable} configurations considered" if not limits.active()
-              else f"{n_feasible} of {n_usable} configurations meet {limits.describe()}")
+    considered = "the only configuration" if n_usable == 1 else f"all {n_usable} configurations"
+    within = (f"no limits set: {considered} considered" if not limits.active() else
+              f"{n_feasible} of {n_usable} configuration{'' if n_usable == 1 else 's'} meet "
+              f"{limits.describe()}")
     head = (f"Recommended {task} configuration ({within}): {c.label} — {_fmt_metric(m)}; "
             f"{costs}.")
     if not paired:

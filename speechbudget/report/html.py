@@ -230,7 +230,8 @@ def _sig(v: float | None) -> float | None:
 
 def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     t = escape(tr.task)
-    out = [f'<h2 id="task-{t}">{t.upper()}: {len(tr.results)} configurations</h2>']
+    n = len(tr.results)
+    out = [f'<h2 id="task-{t}">{t.upper()}: {n} configuration{"" if n == 1 else "s"}</h2>']
     out.append(f"<h3>Scaling-law fit</h3>{_fit(tr, limits)}")
     out.append("<h3>Pareto frontiers</h3>")
     for cost, fr in tr.frontiers.items():

@@ -112,7 +112,7 @@ def utterance_view(task: str, best: tuple[Config, object] | None,
     if best is None:
         return None, "no configuration meets the limits: no recommendation to compare"
     if not runners_up:
-        return None, "only one configuration meets the limits: no runner-up to compare with"
+        return None, "no other configuration (within the limits, if any): no runner-up to compare with"
     a, b = best[0], runners_up[0][0]
     if not items.get(a.key) or not items.get(b.key):
         return None, "no per-item results in these results (a list of metrics, not a store)"

@@ -156,3 +156,10 @@ def test_a_configuration_with_failed_items_is_flagged(tmp_path):
     assert r.most_accurate[0].label == "tiny.en 30s"
     assert any(n.startswith(f"tiny.en 30s failed on 3 of {N_ITEMS} items: its error is over "
                             f"the {N_ITEMS - 3} it scored") for n in r.notes), r.notes
+
+
+def test_one_configuration_is_not_counted_in_the_plural(tmp_path):
+    loaded = make_store(tmp_path / "one.db", [(30, 300.0, BASE)])
+    msg = rec_of(loaded).message
+    assert "no limits set: the only configuration considered" in msg and "1 configurations" \
+        not in msg

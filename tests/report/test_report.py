@@ -122,7 +122,7 @@ def test_small_and_degenerate_results_still_give_a_report(tmp_path):
     assert "No scaling fit" in html and "no power law to fit" in html   # the nested fit's why
     # the only configuration with an error has no RTF: nothing meets the RTF limit
     assert "No asr configuration meets RTF &lt;= 0.1" in html and "RTF not measured" in html
-    assert "tiny.en 10s (error is nan)" in html  # left off the frontier, with the reason
+    assert "tiny.en 10s (no error value (every item failed))" in html  # left off, with the reason
 
 
 def _law_results(realistic, drop: int, exact: bool):
