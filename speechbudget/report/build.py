@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -163,7 +164,7 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
                 progress(done, total, f"{tr.task}: plots")
         data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
         write_atomic(out / "summary.md", render_markdown(data, out))
-        write_atomic(out / "report.json", json.dumps(finite_json(to_json(data)), indent=1,
+        write_atomic(out / "report.json", json.dumps(finite_json(to_json(data, out)), indent=1,
                                                      default=_json_default, allow_nan=False))
         index = write_atomic(out / "index.html", render_html(data, interactive=interactive))
     except OSError as e:
@@ -188,8 +189,9 @@ def _finite(v: float | None) -> float | None:
     return v if v is None or math.isfinite(v) else None
 
 
-def to_json(data: ReportData) -> dict[str, Any]:
-    """Machine-readable content of the report (measured and predicted kept apart)."""
+def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
+    """Machine-readable content of the report (measured and predicted kept apart); plot paths
+    relative to the report folder `out` (as summary.md has them), so the folder can move."""
     tasks = []
     for tr in data.tasks:
         front = {cost: [{"label": p.config.label, "key": p.config.key, "cost": p.cost,
@@ -222,7 +224,8 @@ def to_json(data: ReportData) -> dict[str, Any]:
                            "gflops": _finite(p.gflops), "predicted": True,
                            "shown": tr.prediction_refusal is None}
                           for p in tr.predictions],
-            "plots": {k: str(v) for k, v in tr.plots.items()},
+            "plots": {k: os.path.relpath(v, out) if out is not None else str(v)
+                      for k, v in tr.plots.items()},
             "eliminated": [{"label": e.label, "key": e.config.key, "gflops": e.gflops,
                             "n_items": e.n_items, "n_failed": e.n_failed,
                             "error_on_items_scored": e.error, "evidence": e.evidence}

@@ -259,3 +259,14 @@ def test_recommend_json_is_strict_json(failed_store):
     r = runner.invoke(app, ["recommend", str(failed_store), "--json"])
     assert r.exit_code == 0, r.output
     json.loads(r.output, parse_constant=refuse)
+
+
+def test_report_json_plot_paths_are_relative_to_the_report(failed_report, tmp_path):
+    """They were absolute (summary.md's are relative), so a moved report folder lost them."""
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(failed_report, moved)
+    data = json.loads((moved / "report.json").read_text())
+    paths = [p for t in data["tasks"] for p in t["plots"].values()]
+    assert paths and all(not Path(p).is_absolute() and (moved / p).is_file() for p in paths)
