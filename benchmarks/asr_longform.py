@@ -111,7 +111,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
     md = [f"# Long-form: ours vs faster-whisper ({dur / 60:.1f} min, {n_utts} utterances joined)",
-          "", f"`{res['command']}`", "", "| model | WER ours | WER faster-whisper | deletions "
+          "", f"`{res['command']}`", "", f"Machine: {machine_line(res['machine'])}.", "",
+          "| model | WER ours | WER faster-whisper | deletions "
           "ours / fw | RTFx ours | RTFx fw | windows ours |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['model']} | {100 * r['wer_ours']:.2f}% | "
@@ -119,6 +120,11 @@ def main() -> None:
                   f"{r['deletions_faster_whisper']} | {r['rtfx_ours']:.1f} | "
                   f"{r['rtfx_faster_whisper']:.1f} | {r['windows']} |")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
+
+
+def machine_line(m: dict) -> str:
+    return (f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('torch_threads')} torch threads, "
+            f"torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get("gpu") else ", no GPU"))
 
 
 if __name__ == "__main__":
