@@ -53,7 +53,9 @@ def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
 @dataclass
 class WhisperBundle:
     model: Any  # transformers WhisperForConditionalGeneration, eval, on `device`
-    tokenizer: Any  # WhisperTokenizerFast or tokenizers.Tokenizer: .decode(ids, skip_special_tokens=True)
+    # WhisperTokenizerFast or tokenizers.Tokenizer (.decode(ids, skip_special_tokens=True));
+    # None from load_whisper(tokenizer=False)
+    tokenizer: Any
     arch: Architecture
     prompt_ids: list[int]
     eos_id: int
@@ -264,7 +266,7 @@ def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
 
 def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32,
-                 attn_implementation: str = "sdpa") -> WhisperBundle:
+                 attn_implementation: str = "sdpa", tokenizer: bool = True) -> WhisperBundle:
     """Load a Whisper model with its tokenizer and decoding settings (see the module docstring).
 
     A registry name uses the bundled offline weights when installed, else its hub id. A
@@ -272,14 +274,17 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
     must hold its tokenizer (tokenizer.json or vocab.json), whose special-token ids must match the
     weights' vocabulary (English-only or multilingual): ModelLoadError otherwise. The model is in
     eval mode on `device` in `dtype`; `model.set_attn_implementation("eager")` switches attention.
+    `tokenizer=False` (SER: only the encoder is used) neither needs nor loads a tokenizer; the
+    bundle's `tokenizer` is then None.
     """
     from transformers import GenerationConfig, WhisperForConditionalGeneration
 
     where, source, ct2 = _resolve_whisper(str(name_or_path))
     if ct2 is not None:
-        require_tokenizer(ct2.folder, ct2.extra_files)
+        if tokenizer:
+            require_tokenizer(ct2.folder, ct2.extra_files)
         where = str(convert_cached(ct2))
-    elif Path(where).is_dir():
+    elif Path(where).is_dir() and tokenizer:
         require_tokenizer(Path(where))
     try:
         model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
@@ -301,10 +306,12 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
             f"{name_or_path}: a Whisper model with a vocabulary of {cfg.vocab_size} tokens, not "
             "one of Whisper's (51864 English-only, 51865 multilingual, 51866 large-v3): the "
             "special token ids are derived from it")
-    tokenizer = _load_tokenizer(where)
-    if Path(where).is_dir():
-        check_tokenizer_vocabulary(Path(where), cfg.vocab_size,
-                                   ct2.folder if ct2 is not None else where)
+    text = None
+    if tokenizer:
+        text = _load_tokenizer(where)
+        if Path(where).is_dir():
+            check_tokenizer_vocabulary(Path(where), cfg.vocab_size,
+                                       ct2.folder if ct2 is not None else where)
     try:
         with quiet_transformers():
             gen = GenerationConfig.from_pretrained(where)
@@ -319,7 +326,7 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
                     or [])
     begin = list(getattr(gen, "begin_suppress_tokens", None)
                  or getattr(cfg, "begin_suppress_tokens", None) or [220, tok.eot])
-    return WhisperBundle(model=model, tokenizer=tokenizer, arch=_arch_for(str(name_or_path), cfg),
+    return WhisperBundle(model=model, tokenizer=text, arch=_arch_for(str(name_or_path), cfg),
                          prompt_ids=prompt, eos_id=tok.eot, suppress_tokens=suppress,
                          begin_suppress_tokens=begin, n_mels=cfg.num_mel_bins, source=source)
 

@@ -178,3 +178,23 @@ def test_a_wav2vec2_with_an_adapter_masks_the_frames_of_its_hidden_states(tmp_pa
             hidden, masks[name] = build_backbone(config, str(tmp_path / name))(waves, n)
         assert masks[name].shape[1] == hidden.shape[2]
     assert torch.equal(masks["adapter"], masks["plain"]) and masks["plain"][1].sum() > 8
+
+
+def test_a_whisper_encoder_folder_without_a_tokenizer_feeds_ser(tmp_path, tiny_whisper):
+    """SER uses only the encoder: a Whisper folder without tokenizer files, which ASR refuses
+    (it would decode every transcript to ''), loads as a SER backbone."""
+    import shutil
+
+    from speechbudget.models.loading import ModelLoadError, load_whisper
+    from speechbudget.tasks.ser.backbone import build_backbone
+
+    folder = tmp_path / "no_tokenizer"
+    shutil.copytree(tiny_whisper, folder)
+    (folder / "tokenizer.json").unlink()
+    with pytest.raises(ModelLoadError, match="no tokenizer"):
+        load_whisper(str(folder))
+    bb = build_backbone(Config(task="ser", model="tiny.en", window=0.5), str(folder))
+    waves, n = _waves(0.5, 2)
+    with torch.no_grad():
+        hidden, mask = bb(waves, n)
+    assert bb.is_whisper and hidden.shape[:2] == (5, 2) and mask.shape[0] == 2

@@ -118,7 +118,7 @@ def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int
     from speechbudget.models.loading import load_ssl_backbone, load_whisper
 
     if _is_whisper_source(source):
-        bundle = load_whisper(source, device=device, dtype=torch.float32)
+        bundle = load_whisper(source, device=device, dtype=torch.float32, tokenizer=False)
         encoder = bundle.model.model.encoder
         return encoder, True, int(bundle.n_mels)
     model, _arch = load_ssl_backbone(source, device=device)
