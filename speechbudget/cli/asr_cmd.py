@@ -96,7 +96,8 @@ def eval_cmd(
     from speechbudget.axes import Config, ConfigError
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
 
-    from speechbudget.errors import SpeechbudgetError, check_output_file, write_atomic
+    from speechbudget.errors import (SpeechbudgetError, check_output_file, finite_json,
+                                     write_atomic)
     from speechbudget.machine import check_device
 
     if json_out:
@@ -136,9 +137,10 @@ def eval_cmd(
             if adapter is None or isinstance(e, SpeechbudgetError):
                 raise  # not the adapter's: a domain error keeps its own exit code
             raise typer.BadParameter(str(e), param_hint="--adapter") from None
-    doc = {"config": cfg.to_dict(), "metrics": metrics.to_dict(),
-           "wer_percent": None if metrics.value != metrics.value else 100 * metrics.value,
-           "items": [r.to_dict() for r in items]}
+    doc = finite_json({"config": cfg.to_dict(), "metrics": metrics.to_dict(),  # strict JSON
+                       "wer_percent": None if metrics.value != metrics.value
+                       else 100 * metrics.value,
+                       "items": [r.to_dict() for r in items]})
     if json_out:
         write_atomic(json_out, json.dumps(doc, indent=1))
     failed = bool(metrics.n_failed) and not allow_failures
