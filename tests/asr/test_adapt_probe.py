@@ -53,3 +53,45 @@ def test_eval_json_is_strict_when_every_utterance_failed(tmp_path, patched):
     doc = _strict(r.stdout)
     assert doc["metrics"]["value"] is None and doc["metrics"]["n_failed"] == 1
     assert _strict(out.read_text())["metrics"]["value"] is None
+
+
+@pytest.fixture
+def trained(tmp_path, patched):
+    from speechbudget.cli import app
+    _wavs(tmp_path)
+    out = tmp_path / "ad"
+    common = ["--window", "4", "--stride", "2", "--data", str(tmp_path)]
+    r = CliRunner().invoke(app, ["asr", "adapt", *common, "--rank", "2", "--steps", "1",
+                                 "--batch-size", "3", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    return out, common
+
+
+def _damage(folder, how):
+    if how == "json":
+        (folder / "adapter.json").write_text("{not json")
+    elif how == "no-config":
+        info = json.loads((folder / "adapter.json").read_text())
+        del info["config"]
+        (folder / "adapter.json").write_text(json.dumps(info))
+    elif how == "no-weights":
+        (folder / "adapter.safetensors").unlink()
+    elif how == "truncated":
+        p = folder / "adapter.safetensors"
+        p.write_bytes(p.read_bytes()[:100])
+
+
+@pytest.mark.parametrize("how,named", [("json", "adapter.json"), ("no-config", "config"),
+                                       ("no-weights", "adapter.safetensors"),
+                                       ("truncated", "adapter.safetensors")])
+def test_damaged_adapter_is_refused_by_name(trained, how, named):
+    """A damaged adapter folder was an internal error (exit 70: JSONDecodeError, KeyError,
+    FileNotFoundError, SafetensorError)."""
+    from speechbudget.cli import app
+    out, common = trained
+    bad = out.parent / f"bad-{how}"
+    shutil.copytree(out, bad)
+    _damage(bad, how)
+    r = CliRunner().invoke(app, ["asr", "eval", *common, "--adapter", str(bad), "--no-progress"])
+    assert r.exit_code == 2, r.output
+    assert named in r.output and "damaged" in r.output

@@ -491,22 +491,35 @@ def read_adapter_info(folder: str | Path) -> dict:
     p = Path(folder) / INFO_FILE
     if not p.exists():
         raise AdapterError(f"{folder}: not an adapter folder (no {INFO_FILE})")
-    info = json.loads(p.read_text())
-    if info.get("format") != FORMAT:
-        raise AdapterError(f"{p}: format={info.get('format')!r}, expected {FORMAT!r}")
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AdapterError(f"{p}: not readable as JSON ({e}); a damaged adapter folder") from None
+    if not isinstance(info, dict) or info.get("format") != FORMAT:
+        got = info.get("format") if isinstance(info, dict) else type(info).__name__
+        raise AdapterError(f"{p}: format={got!r}, expected {FORMAT!r}")
+    for key, kind in (("config", dict), ("model_fingerprint", str)):
+        if not isinstance(info.get(key), kind):
+            raise AdapterError(f"{p}: {key}={info.get(key)!r}, expected a {kind.__name__}; a "
+                               "damaged adapter folder")
     return info
 
 
 def adapter_config(folder: str | Path) -> Config:
     """The configuration an adapter folder was trained for."""
-    return Config.from_dict(read_adapter_info(folder)["config"])
+    from speechbudget.axes import ConfigError
+    info = read_adapter_info(folder)
+    try:
+        return Config.from_dict(info["config"])
+    except (ConfigError, TypeError, ValueError) as e:
+        raise AdapterError(f"{Path(folder) / INFO_FILE}: config: {e}") from None
 
 
 def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
     """Refuse (AdapterError naming the field) an adapter trained for another configuration or
     another base model; returns its info."""
     info = read_adapter_info(folder)
-    saved = Config.from_dict(info["config"])
+    saved = adapter_config(folder)
     mine, theirs = config.to_dict(), saved.to_dict()
     order = lambda a, b: list(a) + [x for x in b if x not in a]  # noqa: E731 (field order)
     for k in order(mine, theirs):
@@ -549,8 +562,13 @@ def load_adapter(folder: str | Path, config: Config, base: nn.Module, merge: boo
     from safetensors.torch import load_file
     check_adapter(folder, config, base)
     model = student_model(base, config.adaptation)
-    _load_into(model.model.encoder, load_file(str(Path(folder) / ADAPTER_FILE)),
-               Path(folder) / ADAPTER_FILE)
+    weights = Path(folder) / ADAPTER_FILE
+    try:
+        state = load_file(str(weights))
+    except Exception as e:  # missing, truncated or not safetensors (SafetensorError, OSError)
+        raise AdapterError(f"{weights}: cannot be read ({type(e).__name__}: {e}); a damaged "
+                           "adapter folder") from None
+    _load_into(model.model.encoder, state, weights)
     for p in model.parameters():
         p.requires_grad_(False)
     if merge:
