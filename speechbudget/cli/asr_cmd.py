@@ -223,6 +223,10 @@ def adapt_cmd(
             check_lora_targets(bundle.model.model.encoder, cfg.adaptation.targets)
         except ConfigError as e:
             raise typer.BadParameter(str(e), param_hint="--targets") from None
+    try:  # an adapter of another configuration there: refused before the teacher pass
+        ad.check_out_folder(out, cfg, bundle.model, opts)
+    except ad.AdapterError as e:
+        raise typer.BadParameter(str(e), param_hint="--out") from None
     usable = [it for it in ds.items if not it.problem]
     import time
     t0 = time.perf_counter()

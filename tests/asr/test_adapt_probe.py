@@ -95,3 +95,22 @@ def test_damaged_adapter_is_refused_by_name(trained, how, named):
     r = CliRunner().invoke(app, ["asr", "eval", *common, "--adapter", str(bad), "--no-progress"])
     assert r.exit_code == 2, r.output
     assert named in r.output and "damaged" in r.output
+
+
+def test_adapt_out_holding_another_adapter_is_refused(trained):
+    """`asr adapt --out DIR` silently replaced DIR's adapter of another configuration."""
+    from speechbudget.cli import app
+    out, common = trained
+    before = (out / "adapter.json").read_text()
+    cli = CliRunner()
+    r = cli.invoke(app, ["asr", "adapt", "--window", "6", "--data", common[-1], "--rank", "2",
+                         "--steps", "1", "--batch-size", "3", "--out", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "window=4.0" in r.output and "another --out" in r.output
+    r = cli.invoke(app, ["asr", "adapt", *common, "--rank", "2", "--steps", "1",
+                         "--batch-size", "3", "--seed", "5", "--out", str(out)])
+    assert r.exit_code == 2 and "seed=0" in r.output, r.output
+    assert (out / "adapter.json").read_text() == before
+    r = cli.invoke(app, ["asr", "adapt", *common, "--rank", "2", "--steps", "1",
+                         "--batch-size", "3", "--out", str(out)])   # the same run: trained again
+    assert r.exit_code == 0, r.output

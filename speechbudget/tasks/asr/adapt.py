@@ -390,6 +390,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     if not samples:
         raise AdapterError("no training utterances")
     out = Path(out)
+    check_out_folder(out, config, bundle.model, options)
     out.mkdir(parents=True, exist_ok=True)
     fp = model_fingerprint(bundle.model)
     torch.manual_seed(options.seed)
@@ -538,6 +539,32 @@ def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
                            f"fingerprint {info['model_fingerprint']}, this model {fp}; trained "
                            f"from {info.get('model_source')})")
     return info
+
+
+def check_out_folder(out: str | Path, config: Config, model: nn.Module,
+                     options: DistillOptions) -> None:
+    """Refuse to train into `out` when it already holds a finished adapter of another
+    configuration, base model or training options (it would be overwritten); an adapter of the
+    same run is trained again (the result is the same)."""
+    out = Path(out)
+    if not (out / INFO_FILE).exists():
+        return
+    try:
+        info = check_adapter(out, config, model)
+        if info.get("options") != options_identity(options):
+            theirs = info.get("options") or {}
+            mine = options_identity(options)
+            k = next(k for k in order_keys(mine, theirs) if mine.get(k) != theirs.get(k))
+            raise AdapterError(f"adapter {out} was trained with {k}={theirs.get(k)!r}, not "
+                               f"{mine.get(k)!r}")
+    except AdapterError as e:
+        raise AdapterError(f"{out} holds another adapter ({e}); remove it or use another "
+                           "--out") from None
+
+
+def order_keys(a: dict, b: dict) -> list:
+    """The keys of `a` then those of `b` not in `a`."""
+    return list(a) + [x for x in b if x not in a]
 
 
 def _load_into(encoder: nn.Module, state: dict[str, Tensor], where: Any) -> None:
