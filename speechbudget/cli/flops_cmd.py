@@ -11,6 +11,7 @@ from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.cli.options import TARGETS_HELP, parse_targets
+from speechbudget.errors import finite_json
 
 console = Console()
 
@@ -96,7 +97,7 @@ def flops_cmd(
             out["difference"] = measured.total - report.total
         if train is not None:
             out["training"] = train.to_dict()
-        typer.echo(json.dumps(out, indent=2))
+        typer.echo(json.dumps(finite_json(out), indent=2, allow_nan=False))
         return
     table = Table(title=f"FLOPs of {config.label}")
     table.add_column("component")
