@@ -114,3 +114,33 @@ def test_adapt_out_holding_another_adapter_is_refused(trained):
     r = cli.invoke(app, ["asr", "adapt", *common, "--rank", "2", "--steps", "1",
                          "--batch-size", "3", "--out", str(out)])   # the same run: trained again
     assert r.exit_code == 0, r.output
+
+
+def test_sweep_supervised_refuses_adapt_data_holding_evaluated_utterances(tmp_path, patched):
+    """Supervised adapt_data that held the evaluated utterances and more (here: the same
+    manifest under a sweep item limit, and a superset manifest) trained on the test
+    transcripts; only an identical data set was refused."""
+    from speechbudget.sweep.run import run_sweep
+    data = _wavs(tmp_path, n=4, texts=[f"w{3 + i} w9" for i in range(4)])
+    rows = [json.loads(ln) for ln in data.read_text().splitlines()]
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    extra = [{**r, "id": f"x{i}", "audio": str(tmp_path / r["audio"])}
+             for i, r in enumerate(rows)]                     # same audio, other ids and folder
+    (sub / "superset.jsonl").write_text("\n".join(json.dumps(r) for r in extra) + "\n")
+
+    def spec(adapt_data, **opts):
+        return {"name": "adapt", "task": "asr", "data": str(data),
+                "task_options": {"batch_size": 4, "warmup": False, "adapt_batch_size": 4,
+                                 "adapter_cache": str(tmp_path / "cache"),
+                                 "adapt_data": str(adapt_data), **opts},
+                "models": ["tiny.en"],
+                "axes": {"window": [4], "stride": [2],
+                         "adaptation": [{"method": "lora", "rank": 2, "steps": 1}]}}
+
+    for n, s in enumerate([spec(data, max_items=2), spec(sub / "superset.jsonl")]):
+        got = run_sweep(s, tmp_path / f"{n}.db", executor="local", progress=False, device="cpu")
+        assert got.failed == 1, got.failures
+        assert "test transcripts" in next(iter(got.failures.values()))
+    assert not (tmp_path / "cache").exists() or not any(
+        (p / "adapter.json").exists() for p in (tmp_path / "cache").iterdir())

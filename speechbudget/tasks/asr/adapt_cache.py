@@ -51,6 +51,14 @@ def data_fingerprint(dataset: AsrDataset, with_text: bool) -> str:
     return h.hexdigest()[:12]
 
 
+def utterance_key(item: Any, source: str) -> tuple:
+    """What identifies an utterance across datasets: its audio file (resolved) and cut; for
+    in-memory audio (a HF dataset), the dataset and row."""
+    if item.audio is not None:
+        return (str(Path(item.audio).resolve()), item.start_s, item.end_s)
+    return (source, item.index, item.id)
+
+
 @dataclass
 class TrainedAdapter:
     """An adapter folder and what training it cost (read from its adapter.json)."""
@@ -87,10 +95,14 @@ class AdapterCache:
                                       "the evaluated data)")
             return evaluated
         ds = load_dataset(self.adapt_data, need_text=supervised)
-        if supervised and data_fingerprint(ds, False) == data_fingerprint(evaluated, False):
-            raise ad.AdapterError(f"task_options.adapt_data={self.adapt_data}: supervised "
-                                  "adaptation on the evaluated utterances themselves would train "
-                                  "on the test transcripts")
+        if supervised:
+            scored = {utterance_key(it, evaluated.source) for it in evaluated.items}
+            shared = [it for it in ds.items if utterance_key(it, ds.source) in scored]
+            if shared:
+                raise ad.AdapterError(
+                    f"task_options.adapt_data={self.adapt_data}: supervised adaptation on "
+                    f"evaluated utterances would train on the test transcripts ({len(shared)} "
+                    f"of its {len(ds.items)} utterances are evaluated, first: {shared[0].id!r})")
         return ds
 
     def get(self, bundle: Any, config: Config, evaluated: AsrDataset, device: str
