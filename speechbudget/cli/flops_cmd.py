@@ -15,6 +15,17 @@ from speechbudget.errors import finite_json
 
 console = Console()
 
+# ConfigError fields whose option is not spelt --<field with dashes>
+OPTION_OF = {"decoded_tokens": "--tokens", "beam_size": "--beam", "adaptation.method": "--adapt",
+             "adaptation.rank": "--rank", "adaptation.targets": "--targets",
+             "adaptation.unfreeze_top": "--unfreeze-top", "adaptation.lora_top": "--lora-top",
+             "adaptation": "--adapt", "n_train_clips": "--train-clips"}
+
+
+def option_for(field: str) -> str:
+    """The command-line option of a ConfigError's field (`--beam` for beam_size, ...)."""
+    return OPTION_OF.get(field, "--" + field.replace("_", "-"))
+
 
 def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, progress: bool):
     """The count on the real module: ASR in `flops.measure`, SER in `tasks.ser.flops_check`
@@ -88,8 +99,7 @@ def flops_cmd(
             train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling,
                                    cached_prefix=cached_prefix)
     except ConfigError as e:
-        field = "tokens" if e.field == "decoded_tokens" else e.field
-        raise typer.BadParameter(str(e), param_hint=f"--{field.replace('_', '-')}") from None
+        raise typer.BadParameter(str(e), param_hint=option_for(e.field)) from None
     if as_json:
         out = {"config": config.to_dict(), "analytic": report.to_dict()}
         if measured is not None:

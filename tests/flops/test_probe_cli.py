@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
@@ -22,3 +23,21 @@ def test_json_is_strict_for_zero_seconds_of_audio():
     assert r.exit_code == 0, r.output
     out = _strict(r.output)
     assert out["analytic"]["gflops_per_audio_s"] is None and out["analytic"]["total"] > 0
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--beam", "0"], "--beam"),
+    (["--task", "ser", "--adapt", "xyz"], "--adapt"),
+    (["--task", "ser", "--adapt", "lora", "--rank", "-1"], "--rank"),
+    (["--task", "ser", "--train-clips", "-1"], "--train-clips"),
+    (["--task", "ser", "--adapt", "lora", "--rank", "4", "--unfreeze-top", "99"],
+     "--unfreeze-top"),
+    (["--tokens", "-1"], "--tokens"),
+    (["--audio-s", "-1"], "--audio-s"),
+])
+def test_a_bad_value_names_the_option_as_typed(args, option):
+    """`--beam 0` said 'Invalid value for --beam-size', `--adapt xyz` '--adaptation.method',
+    `--train-clips -1` '--n-train-clips': options the command does not have."""
+    r = runner.invoke(app, ["flops", "--model", "tiny.en", *args], terminal_width=200)
+    assert r.exit_code == 2, r.output
+    assert f"Invalid value for {option}:" in r.output, r.output
