@@ -136,6 +136,9 @@ class TimeModel:
     calibration: str = ""                                # how and where it was measured
     # the same at half the encoder tokens (15 s windows); empty in calibrations made before it
     decoder_s_per_token_half: dict[str, dict[int, float]] = field(default_factory=dict)
+    # the precision the calibration ran at (sweep.timing.calibrate_time_model: the default,
+    # fp32); bf16 or int8-dynamic run at other speeds, so they are not predicted from it
+    precision: str = "fp32"
 
     @classmethod
     def from_dict(cls, d: dict) -> "TimeModel":
@@ -146,7 +149,8 @@ class TimeModel:
                         for m, per in d["decoder_s_per_token"].items()},
                        str(d.get("calibration", "")),
                        {str(m): {int(b): float(s) for b, s in per.items()}
-                        for m, per in d.get("decoder_s_per_token_half", {}).items()})
+                        for m, per in d.get("decoder_s_per_token_half", {}).items()},
+                       str(d.get("precision", "fp32")))
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError("time_model", sorted(d) if isinstance(d, dict) else d,
                               f"a calibration with peak_gflops_per_s, features_s_per_audio_s, "
@@ -160,7 +164,8 @@ class TimeModel:
                                         for m, per in self.decoder_s_per_token.items()},
                 "calibration": self.calibration,
                 "decoder_s_per_token_half": {m: {str(b): s for b, s in per.items()}
-                                             for m, per in self.decoder_s_per_token_half.items()}}
+                                             for m, per in self.decoder_s_per_token_half.items()},
+                "precision": self.precision}
 
     def s_per_token(self, model: str, batch: int, encoder_tokens: int | None = None) -> float:
         """Decoder seconds per token at `batch`, linear between the calibrated batch sizes
@@ -200,9 +205,14 @@ def predict_seconds(config: Config, time_model: TimeModel, audio_s: float, batch
                     decoded_tokens: float | None = None,
                     peak_gflops_per_s: float | None = None) -> dict[str, float]:
     """Predicted seconds for one ASR item of `audio_s` seconds: {"features", "encoder",
-    "decoder", "total"} (see TimeModel). Greedy only: a beam of b costs about b x the decoder."""
+    "decoder", "total"} (see TimeModel). Greedy only: a beam of b costs about b x the decoder.
+    A configuration at another precision than the calibration's is refused (ConfigError): bf16
+    and int8-dynamic run at other speeds than fp32."""
     if config.task != "asr":
         raise ConfigError("task", config.task, "asr (time prediction covers ASR)")
+    if config.precision != time_model.precision:
+        raise ConfigError("precision", config.precision,
+                          f"{time_model.precision}, the precision the time model was calibrated at")
     eff = time_model.encoder_efficiency.get(config.model)
     if eff is None:
         raise ConfigError("model", config.model, f"a model calibrated for the encoder "

@@ -17,9 +17,10 @@ measured per-token decoder cost by model and batch size. This module keeps that 
   `speechbudget sweep calibrate` and read by `sweep plan` and `runs show`.
 - `predict_config_seconds(config, model, durations, batch_size)`: the predicted processing
   seconds of one configuration on utterances of the given lengths (None for what the model does
-  not cover: SER, a model not calibrated). The encoder term can be rescaled to the matmul peak
-  measured now (`peak_gflops_per_s`), so a busier or quieter moment than the calibration's is
-  followed; the decoder term is latency and is not rescaled.
+  not cover: SER, a model not calibrated, a precision other than the calibration's, fp32).
+  The encoder term can be rescaled to the matmul peak measured now (`peak_gflops_per_s`), so a
+  busier or quieter moment than the calibration's is followed; the decoder term is latency and
+  is not rescaled.
 - `predict_race_seconds` / `predict_adaptive_seconds`: what can be predicted of a racing or an
   adaptive plan before it runs (which configurations survive or get picked is not known): the
   full grid, the race's first round (spent whatever happens) and its lower/upper bounds; the
@@ -80,7 +81,7 @@ def predict_config_seconds(config: Config, tm: TimeModel, durations: Sequence[fl
     """Predicted processing seconds of `config` on utterances of `durations` seconds (tokens
     estimated from the audio length, as before a run); None when `tm` does not cover it."""
     if config.task != "asr" or config.model not in tm.encoder_efficiency \
-            or config.model not in tm.decoder_s_per_token:
+            or config.model not in tm.decoder_s_per_token or config.precision != tm.precision:
         return None
     return float(sum(predict_seconds(config, tm, float(a), batch_size,
                                      peak_gflops_per_s=peak_gflops_per_s)["total"]
@@ -157,7 +158,7 @@ def calibrate_time_model(models: Sequence[str], data: Any, items: int = DEFAULT_
             f"{info.get('cpu', '?')}, {threads} threads, device {device}: {len(its)} utterances "
             f"({audio_s:.0f} s, from #{first}) of {getattr(ds, 'source', data)}, batch sizes "
             f"{', '.join(map(str, bss))}, matmul peak {peak:.0f} GFLOP/s")
-    return TimeModel(peak, statistics.median(feats), eff, dec, desc, dec_half)
+    return TimeModel(peak, statistics.median(feats), eff, dec, desc, dec_half, cfg.precision)
 
 
 # ---- racing and adaptive plans: what a prediction can say before the run -------------------
