@@ -93,7 +93,8 @@ def transcribe_cmd(
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / json: segments with times (printed, or written to --output-dir); printed json is
-    one line per file (JSON Lines) with its "file"."""
+    one line per file (JSON Lines) with its "file"; srt / vtt print one file only (several need
+    --output-dir)."""
     from speechbudget.errors import OutputError, write_atomic
     from speechbudget.tasks.asr.subtitles import FORMATS, render, to_json
     if fmt not in FORMATS:
@@ -102,6 +103,13 @@ def transcribe_cmd(
 
     if output_dir is not None:
         _prepare_output_dir(output_dir, list(files), fmt)  # before any work, not after it
+    elif fmt in ("srt", "vtt") and len(files) > 1:
+        # printed one after another, the documents would run together: cue numbers restarting,
+        # no blank line between the last cue of one and the first of the next, no file named
+        raise typer.BadParameter(f"{fmt} prints one document, and {len(files)} files were given:"
+                                 " add --output-dir to write one FILE." + fmt + " per input, or "
+                                 "print them with --format json (one line per file)",
+                                 param_hint="--format")
 
     from speechbudget.axes import ConfigError
     from speechbudget.cli.progress import progress_bar
