@@ -8,6 +8,7 @@
     info.duration, info.windows, info.decoded_tokens, info.gflops, info.config
     results = model.transcribe_batch(["a.wav", "b.wav"])       # [(segments, info)], batched
 
+`device`: "cpu", "cuda", "cuda:N", or None / "auto" (cuda if present, as faster-whisper's "auto").
 The object owns the loaded model (a registry name such as "tiny.en" or "base" — the bundled
 offline weights when installed —, a hub id, or a local Hugging Face / CTranslate2 folder) and the
 encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`); each call chooses
@@ -195,6 +196,8 @@ def _device(device: Any) -> str:
     from speechbudget.machine import check_device, default_device
     if isinstance(device, torch.device):  # str() of it is what torch reads back
         device = str(device)
+    if device == "auto":  # faster-whisper's default spelling of "a GPU if there is one"
+        device = None
     return check_device(device or default_device())
 
 
