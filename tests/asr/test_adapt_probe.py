@@ -144,3 +144,43 @@ def test_sweep_supervised_refuses_adapt_data_holding_evaluated_utterances(tmp_pa
         assert "test transcripts" in next(iter(got.failures.values()))
     assert not (tmp_path / "cache").exists() or not any(
         (p / "adapter.json").exists() for p in (tmp_path / "cache").iterdir())
+
+
+def test_adapter_serves_other_beam_sizes_but_not_other_windows(trained, tmp_path):
+    """`asr eval --adapter --beam 2` was refused ("trained for beam_size=1"), although the beam
+    size does not change the adapter: no adapter could be evaluated with beam search."""
+    from speechbudget.cli import app
+    out, common = trained
+    cli = CliRunner()
+    r = cli.invoke(app, ["asr", "eval", *common, "--adapter", str(out), "--beam", "2",
+                         "--no-progress", "-o", str(tmp_path / "b2.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "b2.json").read_text())["config"]["beam_size"] == 2
+    for bad, named in ((["--window", "6"], "window=4.0"), (["--pool", "drop"], "pool='mean'"),
+                       (["--precision", "bf16"], "precision='fp32'")):
+        args = [*common, *bad]
+        r = cli.invoke(app, ["asr", "eval", *args, "--adapter", str(out), "--no-progress"])
+        assert r.exit_code == 2 and named in r.output, r.output
+
+
+def test_sweep_trains_one_adapter_for_several_beam_sizes(tmp_path, patched, monkeypatch):
+    """A sweep over beam sizes trained the same adapter once per beam size."""
+    from speechbudget.sweep.run import run_sweep
+    from speechbudget.tasks.asr import adapt as ad
+    calls = []
+    real = ad.train_adapter
+    monkeypatch.setattr(ad, "train_adapter",
+                        lambda b, c, *a, **k: calls.append(c.key) or real(b, c, *a, **k))
+    data = _wavs(tmp_path, n=2)
+    spec = {"name": "beams", "task": "asr", "data": str(data),
+            "task_options": {"batch_size": 2, "warmup": False, "adapt_batch_size": 2,
+                             "adapter_cache": str(tmp_path / "cache")},
+            "models": ["tiny.en"],
+            "axes": {"window": [4], "stride": [2], "beam": [1, 2],
+                     "adaptation": [{"method": "lora", "rank": 2, "objective": "distill",
+                                     "steps": 1}]}}
+    s = run_sweep(spec, tmp_path / "a.db", executor="local", progress=False, device="cpu")
+    assert s.failed == 0 and s.finished == 2, s.failures
+    assert len(calls) == 1
+    (m1, m2) = [m for _, m in s.metrics]
+    assert m1.train_gflops == m2.train_gflops > 0

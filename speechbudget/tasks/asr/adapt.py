@@ -516,12 +516,25 @@ def adapter_config(folder: str | Path) -> Config:
         raise AdapterError(f"{Path(folder) / INFO_FILE}: config: {e}") from None
 
 
+# configuration fields that do not change what an adapter is trained to be (the teacher decodes
+# greedily without timestamps; the student's log-mel and encoder do not depend on them)
+DECODING_ONLY = ("beam_size", "timestamps", "longform")
+
+
+def training_config(config: Config) -> Config:
+    """`config` with its decoding-only fields (DECODING_ONLY) at their defaults: the part of the
+    configuration an adapter is trained for."""
+    defaults = Config(task="asr", model=config.model)
+    return config.with_(**{k: getattr(defaults, k) for k in DECODING_ONLY})
+
+
 def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
     """Refuse (AdapterError naming the field) an adapter trained for another configuration or
-    another base model; returns its info."""
+    another base model; returns its info. Decoding-only fields (beam size, timestamps,
+    long-form) may differ: they do not change the adapter."""
     info = read_adapter_info(folder)
     saved = adapter_config(folder)
-    mine, theirs = config.to_dict(), saved.to_dict()
+    mine, theirs = training_config(config).to_dict(), training_config(saved).to_dict()
     order = lambda a, b: list(a) + [x for x in b if x not in a]  # noqa: E731 (field order)
     for k in order(mine, theirs):
         if k == "adaptation":

@@ -4,11 +4,12 @@ An ASR configuration whose adaptation trains (LoRA or unfreeze_top, `steps` >= 1
 "distill" or "supervised") needs an adapter. `AdapterCache` (owned by an `AsrTask`) trains it on
 first use and keeps it in
 
-    <folder>/<config key>-<model fingerprint>-<data fingerprint>-<options>/
+    <folder>/<training config key>-<model fingerprint>-<data fingerprint>-<options>/
                                                   (adapter.safetensors, adapter.json)
 
-(options: a hash of the optimiser settings, batch size, learning rate and seed, which change
-the adapter too)
+(the training config: the configuration without its decoding-only fields, beam size,
+timestamps and long-form, which do not change the adapter; options: a hash of the optimiser
+settings, batch size, learning rate and seed, which change the adapter too)
 
 so a later shard, a resumed sweep, another worker process or another sweep with the same
 configuration, base model and training data finds it there (a file lock makes concurrent workers
@@ -112,7 +113,8 @@ class AdapterCache:
         supervised = config.adaptation.objective == "supervised"
         fp = ad.model_fingerprint(bundle.model)
         opts = hashlib.sha1(repr(sorted(ad.options_identity(self.options).items())).encode()).hexdigest()
-        name = f"{config.key}-{fp}-{data_fingerprint(data, supervised)}-{opts[:8]}"
+        name = (f"{ad.training_config(config).key}-{fp}-{data_fingerprint(data, supervised)}-"
+                f"{opts[:8]}")
         if (name, device) in self._known:
             return self._known[(name, device)]
         out = self.folder / name
@@ -153,5 +155,5 @@ class AdapterCache:
         else:
             samples = ad.prepare(bundle, config, [(i, a) for i, a, _ in items],
                                  self.options.batch_size, device)
-        ad.train_adapter(bundle, config, samples, out, self.options,
+        ad.train_adapter(bundle, ad.training_config(config), samples, out, self.options,
                          teacher_s=time.perf_counter() - t0)
