@@ -77,7 +77,8 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
         ew = {"encoder.subsample_mean": chunks * wh.subsample_adds(dims, frames, config.stride,
                                                                     config.pool)} \
             if config.stride > 1 and config.pool == "mean" else {}
-        return FlopsReport(total, out, Ts, n, P, span, "inference", "analytic", ew)
+        # the tokens counted: at least one (end-of-text) per window, as `per` above
+        return FlopsReport(total, out, Ts, per * chunks, P, span, "inference", "analytic", ew)
     # SER
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ConfigError("n_classes", n_classes, "an integer >= 1")

@@ -41,3 +41,18 @@ def test_a_bad_value_names_the_option_as_typed(args, option):
     r = runner.invoke(app, ["flops", "--model", "tiny.en", *args], terminal_width=200)
     assert r.exit_code == 2, r.output
     assert f"Invalid value for {option}:" in r.output, r.output
+
+
+def test_tokens_below_one_per_window_report_what_is_counted():
+    """--tokens 0 counted one token (end-of-text) but reported decoded_tokens 0 ('+ 0 generated
+    tokens'), and the time model charged the decoder nothing for it."""
+    from speechbudget.axes import Config
+    from speechbudget.flops import estimate
+    c = Config(task="asr", model="tiny.en")
+    assert estimate(c, decoded_tokens=0).decoded_tokens == 1
+    assert estimate(c, decoded_tokens=0).total == estimate(c, decoded_tokens=1).total
+    assert estimate(c, decoded_tokens=1, audio_s=61.0).decoded_tokens == 3   # 3 windows
+    assert estimate(c, decoded_tokens=7.5).decoded_tokens == 7.5
+    r = runner.invoke(app, ["flops", "--model", "tiny.en", "--tokens", "0", "--json"])
+    assert r.exit_code == 0, r.output
+    assert _strict(r.output)["analytic"]["decoded_tokens"] == 1
