@@ -78,7 +78,7 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
                                                                     config.pool)} \
             if config.stride > 1 and config.pool == "mean" else {}
         # the tokens counted: at least one (end-of-text) per window, as `per` above
-        return FlopsReport(total, out, Ts, per * chunks, P, span, "inference", "analytic", ew)
+        return FlopsReport(total, out, Ts, max(n, chunks), P, span, "inference", "analytic", ew)
     # SER
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ConfigError("n_classes", n_classes, "an integer >= 1")
