@@ -147,6 +147,11 @@ def test_subtitle_writers():
     assert render(segs, "txt") == "Hello there. General Kenobi.\n"
     with pytest.raises(ValueError, match="format='doc'"):
         render(segs, "doc")
+    # a cue's text cannot carry the timing arrow or a blank line (parsers read either as the
+    # cue's end): '-->' becomes '->' as in openai-whisper's writers, line breaks spaces
+    odd = [Segment(0.0, 1.0, " a --> b\n\nc")]
+    assert render(odd, "srt") == "1\n00:00:00,000 --> 00:00:01,000\na -> b c\n"
+    assert render(odd, "vtt") == "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\na -> b c\n"
 
 
 # ---- real tiny.en ---------------------------------------------------------------------------

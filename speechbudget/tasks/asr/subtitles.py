@@ -15,18 +15,24 @@ def _clock(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
+def cue_text(text: str) -> str:
+    """A segment's text as one cue line: '-->' (the cue-timing arrow) becomes '->', as
+    openai-whisper's writers do, and line breaks become spaces (a blank line ends a cue)."""
+    return " ".join(text.replace("-->", "->").split())
+
+
 def to_txt(segments: Sequence[Any]) -> str:
     return " ".join(s.text.strip() for s in segments if s.text.strip()) + "\n"
 
 
 def to_srt(segments: Sequence[Any]) -> str:
-    blocks = [f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text.strip()}\n"
+    blocks = [f"{i}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{cue_text(s.text)}\n"
               for i, s in enumerate(segments, 1)]
     return "\n".join(blocks)
 
 
 def to_vtt(segments: Sequence[Any]) -> str:
-    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text.strip()}\n"
+    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{cue_text(s.text)}\n"
               for s in segments]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
