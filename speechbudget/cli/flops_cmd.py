@@ -87,6 +87,11 @@ def flops_cmd(
                         stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
                         adaptation=adaptation, beam_size=beam)
         kw = dict(n_classes=n_classes, pooling=pooling) if task == "ser" else {}
+        if config.task == "ser":   # one clip of --window seconds: no decoding, no audio length
+            for name, value in (("--tokens", tokens), ("--audio-s", audio_s)):
+                if value is not None:
+                    raise typer.BadParameter(f"{value:g}: applies to --task asr; SER counts one "
+                                             f"clip of --window seconds", param_hint=name)
         if do_measure and config.task == "asr":  # both on the whole tokens the count can run
             from speechbudget.flops.measure import measured_tokens
             tokens = measured_tokens(config, tokens, audio_s)

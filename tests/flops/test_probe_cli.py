@@ -56,3 +56,13 @@ def test_tokens_below_one_per_window_report_what_is_counted():
     r = runner.invoke(app, ["flops", "--model", "tiny.en", "--tokens", "0", "--json"])
     assert r.exit_code == 0, r.output
     assert _strict(r.output)["analytic"]["decoded_tokens"] == 1
+
+
+@pytest.mark.parametrize("option", ["--audio-s", "--tokens"])
+def test_ser_refuses_the_asr_only_options(option):
+    """`flops --task ser --window 3 --audio-s 10` printed the FLOPs of a 3 s clip ('(3 s)'),
+    silently ignoring the 10 s asked for; --tokens likewise."""
+    r = runner.invoke(app, ["flops", "--task", "ser", "--model", "hubert-base", "--window", "3",
+                            option, "10"], terminal_width=200)
+    assert r.exit_code == 2, r.output
+    assert f"Invalid value for {option}: 10: applies to --task asr" in r.output
