@@ -167,7 +167,11 @@ class MemoryPeak:
 
 
 def module_mb(module: Any) -> float:
-    """Bytes of a torch module's parameters and buffers, in MB (weights at their precision)."""
+    """Bytes of a torch module's parameters and buffers, in MB (weights at their precision),
+    and of the int8 weights and biases of dynamically quantised layers (`quantize_dynamic`,
+    the int8-dynamic precision), which torch keeps in packed form, neither parameter nor
+    buffer; their `weight()` and `bias()` give them."""
+    import torch
     seen: set[int] = set()
     total = 0
     for t in list(module.parameters()) + list(module.buffers()):
@@ -175,6 +179,11 @@ def module_mb(module: Any) -> float:
             continue
         seen.add(t.data_ptr())
         total += t.numel() * t.element_size()
+    for m in module.modules():   # packed: one unpacked copy at a time, never shared
+        if callable(getattr(m, "weight", None)) and callable(getattr(m, "bias", None)):
+            for t in (m.weight(), m.bias()):
+                if isinstance(t, torch.Tensor):
+                    total += t.numel() * t.element_size()
     return total / 2**20
 
 
