@@ -17,8 +17,10 @@ utterance alone (features, encoder, decoder, long-form logic), no reuse cache - 
 `latency_items` utterances of the dataset (dataset order, so every configuration is timed on the
 same ones), as p50 / p90 seconds and p50 / p90 per-utterance RTF (ConfigMetrics.latency_p50_s,
 rtf_p90, ...; percentiles by linear interpolation). `latency_items=0` (the default) skips the
-extra runs, except with `batch_size=1`, where the run itself is already per utterance and every
-item's wall time is its latency at no extra cost. Measuring 8 items at batch 1 adds about 8
+extra runs, except with `batch_size=1` and no reuse cache, where the run itself is already per
+utterance and every item's wall time is its latency at no extra cost. With a sweep's reuse cache a
+batch-1 run may reuse another configuration's features or encoder states, so its wall time is no
+latency: only `latency_items` gives one there. Measuring 8 items at batch 1 adds about 8
 single-utterance runs per configuration.
 """
 from __future__ import annotations
@@ -173,8 +175,8 @@ class AsrTask:
             # left in the reuse cache (kept for later configurations, not this one's peak)
             grown = max(0, getattr(cache, "bytes", 0) - cache_before) / 2**20
             peak = module_mb(pipe.model) + max(0.0, rss.increase_mb - grown)
-        latency = self._latencies(pipe, dataset, audio_of, transcripts, t_run, dev) \
-            if transcripts else {}
+        latency = self._latencies(pipe, dataset, audio_of, transcripts, t_run, dev,
+                                  cached=cache is not None) if transcripts else {}
         for item_id, tr in transcripts.items():
             results[item_id] = self._item_result(config, dataset[item_id], tr, pipe,
                                                  load_s[item_id], peak,
@@ -200,11 +202,14 @@ class AsrTask:
         return (pipe.tag, device)
 
     def _latencies(self, pipe: AsrPipeline, dataset: AsrDataset, audio_of: dict[str, Any],
-                   transcripts: dict, run_s: float, dev: torch.device) -> dict[str, float]:
+                   transcripts: dict, run_s: float, dev: torch.device,
+                   cached: bool = False) -> dict[str, float]:
         """Per-utterance latency at batch size 1 (module docstring): the run itself when it was
-        one utterance at batch size 1, else a timed run alone for the first `latency_items`
-        utterances of the dataset that are in this shard."""
-        if self.batch_size == 1 and len(audio_of) == 1:
+        one utterance at batch size 1 without a reuse cache (`cached`: it may have reused
+        another configuration's features or encoder states, which a lone request would not
+        have), else a timed run alone for the first `latency_items` utterances of the dataset
+        that are in this shard."""
+        if self.batch_size == 1 and len(audio_of) == 1 and not cached:
             return {next(iter(audio_of)): run_s}
         if not self.latency_items:
             return {}
