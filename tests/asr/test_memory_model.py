@@ -32,9 +32,12 @@ def test_cross_kv_follows_window_and_stride():
 
 
 def test_long_audio_is_cut_into_rows_of_the_window():
-    e = memory_bytes(cfg(window=10.0), batch_size=2, audio_s=[25.0, 5.0])
+    # the chunks rule holds every chunk at once; the sequential rule one window per utterance
+    e = memory_bytes(cfg(window=10.0, longform="chunks"), batch_size=2, audio_s=[25.0, 5.0])
     assert e.rows == 4              # 3 chunks + 1
     assert e.encoder_states == 4 * 500 * 384 * 4
+    e = memory_bytes(cfg(window=10.0), batch_size=2, audio_s=[25.0, 5.0])
+    assert e.rows == 2 and e.encoder_states == 2 * 500 * 384 * 4
 
 
 def test_weights_are_parameters_times_bytes_by_precision():
@@ -67,3 +70,22 @@ def test_weight_term_matches_the_real_tiny_en():
     from speechbudget.models.loading import load_whisper
     bundle = load_whisper("tiny.en", device="cpu")
     assert weight_bytes(cfg()) / MB == pytest.approx(module_mb(bundle.model), rel=1e-3)
+
+
+def test_sequential_long_form_holds_one_window_per_utterance():
+    """The default long-form rule decodes one window of each utterance per round and drops a
+    window's features and encoder states once decoded (benchmarks/results/asr_longform_memory.md:
+    the measured increase no longer grows with the recording). The model held every window at
+    once: 404 MB of activations for 60 minutes of tiny.en at batch 1."""
+    from speechbudget.axes import Config, ConfigError
+    from speechbudget.tasks.asr.memory_model import memory_bytes
+
+    seq = [memory_bytes(Config(task="asr", model="tiny.en"), 1, [m * 60.0]) for m in (10, 60)]
+    assert seq[0] == seq[1] and seq[0].rows == 1
+    assert seq[0].activations == memory_bytes(Config(task="asr", model="tiny.en"), 1,
+                                              [30.0]).activations
+    chunks = [memory_bytes(Config(task="asr", model="tiny.en", longform="chunks"), 1, [m * 60.0])
+              for m in (10, 60)]
+    assert chunks[0].rows == 20 and chunks[1].activations > 4 * chunks[0].activations
+    with pytest.raises(ConfigError, match="audio_s"):
+        memory_bytes(Config(task="asr", model="tiny.en"), 1, "12")

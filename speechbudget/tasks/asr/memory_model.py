@@ -3,9 +3,13 @@
 Pure arithmetic on the architecture's dimensions and the pipeline's rules (no model is built),
 for what `tasks.asr.pipeline.AsrPipeline` holds while it transcribes one shard of `batch_size`
 utterances. Activation bytes are 4 (fp32, int8-dynamic: its activations stay fp32) or 2 (bf16,
-fp16). The pipeline computes features for every row of the shard (a row = one window-long chunk
+fp16). The pipeline computes features for every row of a round (a row = one window-long chunk
 of an utterance), then the encoder for all rows in batches of `batch_size`, keeping every row's
-encoder output, then decodes in batches of `batch_size` rows. So
+encoder output, then decodes in batches of `batch_size` rows. With the sequential long-form rule
+(`longform="sequential"`, the default) a round holds one window per unfinished utterance, at its
+seek; the next round starts after the last, and a window's features and encoder states are
+dropped once it is decoded. With `longform="chunks"` every chunk of every utterance is one row of
+a single round. So
 
   weights          parameters x bytes by precision: fp32 4, bf16/fp16 2; int8-dynamic: every
                    decoder nn.Linear weight 1 byte (+ its fp32 bias), the rest (the encoder
@@ -118,6 +122,8 @@ def memory_bytes(config: Config, batch_size: int = 8,
         lengths = [float(config.window)] * batch_size
     elif isinstance(audio_s, (int, float)) and not isinstance(audio_s, bool):
         lengths = [float(audio_s)] * batch_size
+    elif isinstance(audio_s, (str, bytes)):   # "12" would be read as 1 s and 2 s
+        raise ConfigError("audio_s", audio_s, "seconds as a number, or a list of numbers")
     else:
         lengths = [float(a) for a in audio_s]
     if not lengths or any(not math.isfinite(a) or a <= 0 for a in lengths):
@@ -127,12 +133,15 @@ def memory_bytes(config: Config, batch_size: int = 8,
     prompt = 2 if config.arch.english_only else 4
     cap = dims.max_target_positions - prompt
 
-    # rows (chunks) of every utterance, and the window (frames) each runs at
+    # the rows of the largest round, and the window (frames) each runs at
     rows: list[tuple[int, float]] = []       # (frames, chunk seconds)
     for a in lengths:
         window, n = config.windows_for(a)
         frames = int(round(window * MEL_FRAMES_PER_S))
-        rows += [(frames, a / n)] * n
+        if config.longform == "sequential":   # one window of the utterance at a time
+            rows.append((frames, min(a, window)))
+        else:
+            rows += [(frames, a / n)] * n
     frames_max = max(f for f, _ in rows)
     T = _ceil(frames_max, 2)
     Ts = _ceil(T, config.stride)
