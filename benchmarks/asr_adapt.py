@@ -96,7 +96,6 @@ def main() -> None:
     assert not held & {it.speaker for it in train}, "a held-out speaker in the training set"
     assert not (held | chooser) & {it.speaker for it in train}, "a selection speaker in training"
     bundle = load_whisper(args.model)
-    L = bundle.arch.encoder_layers
     C = lambda **kw: Config(task="asr", model=bundle.arch.name, **kw)  # noqa: E731
     s2 = dict(stride=2, stride_at=2)
     stock = {"30s": C(), "15s_s2L2_mean": C(window=15, **s2), "dynamic": C(window="dynamic"),

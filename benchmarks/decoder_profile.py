@@ -65,7 +65,6 @@ def kind_of(name: str, shapes, vocab: int) -> str:
 
 def profile_decode(pipe, rows, batch_size: int, vocab: int) -> dict:
     """Self CPU time by kind over decoding `rows` (encoder states already computed)."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
     t0 = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:

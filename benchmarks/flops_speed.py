@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from speechbudget.machine import machine_info
-from speechbudget.axes import Adaptation, Config
+from speechbudget.axes import Config
 from speechbudget.flops import estimate
 from speechbudget.flops.measure import measure as measure_asr
 from speechbudget.tasks.ser.flops_check import measure_ser
@@ -90,7 +90,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "flops_speed.json").write_text(json.dumps(result, indent=2))
     mc = result["machine"]
-    md = [f"# flops_speed\n",
+    md = ["# flops_speed\n",
           f"Machine: {mc['cpu']}, {mc['cores']} cores, torch {mc['torch']}, "
           f"{mc['torch_threads']} thread(s).\n",
           f"- analytic `estimate`: **{result['analytic_configs_per_s']:,.0f} configurations/s** "

@@ -22,7 +22,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from speechbudget.machine import machine_info

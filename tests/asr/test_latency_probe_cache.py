@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from speechbudget.axes import Config
 from speechbudget.sweep.cache import ReuseCache
 from speechbudget.tasks.asr.pipeline import AsrPipeline
