@@ -26,6 +26,19 @@ def build_tiny_whisper(seed: int = 1, vocab: int = 60, max_source_positions: int
     return model
 
 
+def noisy_tone_wav(path, seconds: float = 1.0, seed: int = 0):
+    """A 16 kHz WAV at `path`: a 220 Hz tone with a little seeded noise (folders created)."""
+    import numpy as np
+    import soundfile as sf
+    sr = 16000
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size))
+             .astype(np.float32), sr)
+    return path
+
+
 def varied_mel(batch: int, frames: int = 3000, n_mels: int = 16, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     scale = torch.arange(1, batch + 1, dtype=torch.float32).view(batch, 1, 1)

@@ -2,23 +2,12 @@
 faster-whisper / openai-whisper user would use them (tiny random model; no real weights)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
 
-SR = 16000
-
-
-def _wav(path, seconds=1.0, seed=0):
-    import soundfile as sf
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, (0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size))
-             .astype(np.float32), SR)
-    return path
+from .conftest import noisy_tone_wav as _wav
 
 
 @pytest.fixture
