@@ -46,6 +46,12 @@ class PairedItems:
         return len(self.item_ids)
 
 
+def sign_flip_floor(k: int) -> float:
+    """The smallest two-sided p-value any paired test can give when A and B differ on k items:
+    the exact sign-flip (permutation) test's, 2 / 2**k (1 for no differing item)."""
+    return min(1.0, 2.0 ** (1 - k)) if k else 1.0
+
+
 class PairingError(ValueError):
     """Item results that cannot be compared: a scored item without its counts, or one item with
     different reference counts under two configurations (the data changed between them)."""
@@ -140,9 +146,7 @@ class PairedDifference:
         """The smallest two-sided p-value any paired test can give on `n_differ` differing
         items: the exact sign-flip (permutation) test's, 2 / 2**n_differ (items where A and B
         agree carry no evidence either way). 0 when unknown."""
-        if self.n_differ is None:
-            return 0.0
-        return min(1.0, 2.0 ** (1 - self.n_differ)) if self.n_differ else 1.0
+        return 0.0 if self.n_differ is None else sign_flip_floor(self.n_differ)
 
     @property
     def significant(self) -> bool:
@@ -163,7 +167,7 @@ class PairedDifference:
         if not self.se < math.inf:
             return 1.0
         if self.se <= 0:
-            return 1.0 if self.diff == 0 else max(0.0, self.p_floor)
+            return 1.0 if self.diff == 0 else self.p_floor
         from scipy.stats import norm
         return max(float(2 * norm.sf(abs(self.diff) / self.se)), self.p_floor)
 
@@ -174,7 +178,7 @@ class PairedDifference:
         if not self.se < math.inf:
             return 1.0
         if self.se <= 0:
-            return max(0.0, self._one_sided_floor(margin)) if self.diff > -margin else 1.0
+            return self._one_sided_floor(margin) if self.diff > -margin else 1.0
         from scipy.stats import norm
         return max(float(norm.sf((self.diff + margin) / self.se)), self._one_sided_floor(margin))
 
@@ -185,7 +189,7 @@ class PairedDifference:
         if not self.se < math.inf:
             return 1.0
         if self.se <= 0:
-            return max(0.0, self._one_sided_floor(margin)) if self.diff > margin else 1.0
+            return self._one_sided_floor(margin) if self.diff > margin else 1.0
         from scipy.stats import norm
         return max(float(norm.sf((self.diff - margin) / self.se)), self._one_sided_floor(margin))
 
@@ -247,7 +251,7 @@ def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 20
     if not k:  # no item differs: every resample is equal, the difference is exactly 0
         return PairedDifference(p.metric, len(p), ea0, eb0, ea0 - eb0, ea0 - eb0, ea0 - eb0,
                                 0.0, level, p.dropped, 0)
-    if 2.0 ** (1 - k) >= 1 - level:
+    if sign_flip_floor(k) >= 1 - level:
         # too few items differ for any paired test to tell A from B at this level (the exact
         # sign-flip test's smallest p, 2 / 2**k, is not below 1 - level: 5 items at 95%). The
         # bootstrap would (a few items each one error worse: zero spread, a CI excluding 0),

@@ -62,9 +62,8 @@ def load_results(source: "str | Path | Results | LoadedResults",
                 for r in items[c.key]:
                     try:
                         check_counts(r, m.metric)
-                    except ValueError as e:
-                        raise StoreError(f"{path}: items row {c.key}/{r.item_id}: "
-                                         f"{str(e).split(': ', 1)[1]}") from None
+                    except ValueError as e:   # names the item and the value
+                        raise StoreError(f"{path}: configuration {c.key}: {e}") from None
             machines = []
             for run in store.runs():
                 env = store.environment(run["run_id"])

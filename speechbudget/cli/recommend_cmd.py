@@ -115,7 +115,7 @@ def recommend_cmd(
 
 
 def print_recommendation(rec) -> None:
-    from speechbudget.analysis.recommend import rtf_note
+    from speechbudget.analysis.recommend import COST_WORDS, rtf_note
 
     console.print(f"[bold {'green' if rec.feasible else 'red'}]{rec.message}[/]")
     if rec.feasible:
@@ -136,8 +136,7 @@ def print_recommendation(rec) -> None:
                             "difference)")
             # the unit of the answer table: WER in percent, differences in WER points
             k, unit = (100, " (WER points)") if wer else (1, "")
-            cost = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak MB"}.get(rec.cost,
-                                                                                  rec.cost)
+            cost = COST_WORDS.get(rec.cost, rec.cost)
             for col in ("configuration", "WER %" if wer else "error", cost, f"Δ error{unit}",
                         "95% CI", "why"):
                 t.add_column(col)

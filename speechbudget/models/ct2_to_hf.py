@@ -39,7 +39,8 @@ import torch
 from speechbudget.architectures import WhisperDims
 from speechbudget.errors import OutputError, make_output_dir
 from speechbudget.models.ct2_reader import CT2Model, ModelFileError, find_parts, read_ct2
-from speechbudget.models.registry import whisper_config_from_dims, whisper_tokens
+from speechbudget.models.registry import (WHISPER_VOCAB_SIZES, whisper_config_from_dims,
+                                          whisper_tokens)
 
 CONVERTER_VERSION = 1
 TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
@@ -106,7 +107,6 @@ def _id_list(ct2_config: dict, key: str, default: list[int], where: str) -> list
 
 
 WHISPER_SPEC_REVISION = 3   # ctranslate2's WhisperSpec.revision; CTranslate2 refuses later ones
-WHISPER_VOCAB_SIZES = (51864, 51865, 51866)   # English-only, multilingual, large-v3
 
 
 def _count_layers(ct2: CT2Model, prefix: str) -> int:

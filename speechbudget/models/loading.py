@@ -24,9 +24,9 @@ from speechbudget.architectures import (ARCHITECTURES, Architecture, UnknownMode
                                         Wav2Vec2Dims, WhisperDims, get_architecture)
 from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
 from speechbudget.models.ct2_reader import ModelFileError
-from speechbudget.models.ct2_to_hf import WHISPER_VOCAB_SIZES, CT2Source, convert_cached
+from speechbudget.models.ct2_to_hf import CT2Source, convert_cached
 from speechbudget.models.offline import OFFLINE_MODELS, offline_source
-from speechbudget.models.registry import model_class, whisper_tokens
+from speechbudget.models.registry import WHISPER_VOCAB_SIZES, model_class, whisper_tokens
 
 
 class ModelLoadError(SpeechbudgetError, OSError):

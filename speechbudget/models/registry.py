@@ -51,11 +51,14 @@ class WhisperTokens:
         return self.translate + 6
 
 
+WHISPER_VOCAB_SIZES = (51864, 51865, 51866)   # English-only, multilingual, large-v3
+
+
 def whisper_tokens(vocab_size: int) -> WhisperTokens:
     """Special ids for a Whisper vocabulary size (51864 English-only, 51865, 51866 large-v3)."""
     if vocab_size == 51864:
         return WhisperTokens(eot=50256, sot=50257, first_language=50258, n_languages=99)
-    if vocab_size in (51865, 51866):
+    if vocab_size in WHISPER_VOCAB_SIZES[1:]:
         return WhisperTokens(eot=50257, sot=50258, first_language=50259,
                              n_languages=99 + (vocab_size - 51865))
     raise ValueError(f"vocab_size={vocab_size}: not a Whisper vocabulary (expected 51864, 51865 "

@@ -197,7 +197,7 @@ class Sweep:
         for key, left in remaining.items():  # skipped after a failure of the same configuration
             if left:
                 c, _ = by_key[key]
-                self._fail(c, errors.get(key, "not run"), count=True)
+                self._fail(c, errors.get(key, "not run"))
                 self.progress.advance_config(c.label)
                 self.progress.advance_items(sum(len(shard_of[(key, sid)].item_ids)
                                                 for sid in left))
@@ -210,7 +210,7 @@ class Sweep:
         remaining[key].discard(sid)
         if not remaining[key]:
             if key in errors:
-                self._fail(c, errors[key], count=True)
+                self._fail(c, errors[key])
             elif self.store.done_shards(key) >= {sh.shard_id for sh in shards}:
                 if self._aggregate(c, shards):
                     self.summary.finished += 1
@@ -283,12 +283,11 @@ class Sweep:
         self.store.set_metrics(c.key, m, self.run_id)
         return True
 
-    def _fail(self, c: Config, reason: str, count: bool = True) -> None:
+    def _fail(self, c: Config, reason: str) -> None:
         self.store.set_config_status(c.key, "failed", reason)
         self.failed_keys.add(c.key)
         self.summary.failures[c.label] = reason.splitlines()[0]
-        if count:
-            self.summary.failed += 1
+        self.summary.failed += 1
 
     def _stored_metrics(self) -> list[tuple[str, ConfigMetrics]]:
         return [(c.key, m) for c, m in self.store.metrics()]

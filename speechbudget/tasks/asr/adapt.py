@@ -506,10 +506,11 @@ def read_adapter_info(folder: str | Path) -> dict:
     return info
 
 
-def adapter_config(folder: str | Path) -> Config:
-    """The configuration an adapter folder was trained for."""
+def adapter_config(folder: str | Path, info: dict | None = None) -> Config:
+    """The configuration an adapter folder was trained for (`info`: its adapter.json, when
+    already read)."""
     from speechbudget.axes import ConfigError
-    info = read_adapter_info(folder)
+    info = read_adapter_info(folder) if info is None else info
     try:
         return Config.from_dict(info["config"])
     except (ConfigError, TypeError, ValueError) as e:
@@ -533,12 +534,11 @@ def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
     another base model; returns its info. Decoding-only fields (beam size, timestamps,
     long-form) may differ: they do not change the adapter."""
     info = read_adapter_info(folder)
-    saved = adapter_config(folder)
+    saved = adapter_config(folder, info)
     mine, theirs = training_config(config).to_dict(), training_config(saved).to_dict()
-    order = lambda a, b: list(a) + [x for x in b if x not in a]  # noqa: E731 (field order)
-    for k in order(mine, theirs):
+    for k in order_keys(mine, theirs):
         if k == "adaptation":
-            for ak in order(mine[k], theirs[k]):
+            for ak in order_keys(mine[k], theirs[k]):
                 if mine[k].get(ak) != theirs[k].get(ak):
                     raise AdapterError(f"adapter {folder} was trained for adaptation.{ak}="
                                        f"{theirs[k].get(ak)!r}, not {mine[k].get(ak)!r} "
