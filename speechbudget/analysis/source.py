@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Config
-from speechbudget.paired import check_counts
+from speechbudget.paired import RATE_METRICS, PairingError, check_counts
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -26,6 +26,31 @@ def _normalised(results: Results) -> Results:
             m = replace(m, value=math.nan)
         out.append((c, m))
     return out
+
+
+def check_pairable(results: Results, items: dict[str, list[ItemResult]]) -> None:
+    """The per-item results the paired tests (recommend's tie group, the significant frontier)
+    will compare: every scored item of a rate metric carries its counts (`check_counts`), and one
+    item has one reference count under every configuration of a task and metric that scored it
+    (two counts mean the data changed between the runs: no difference of the two is a paired
+    one). PairingError naming the configuration(s), the item and the values, raised before any
+    analysis starts, so every consumer of a store meets the same error."""
+    seen: dict[tuple[str, str, str], tuple[Any, Config]] = {}
+    for c, m in results:
+        for r in items.get(c.key, ()):
+            try:
+                check_counts(r, m.metric)
+            except PairingError as e:
+                raise PairingError(f"configuration {c.key}: {e}") from None
+            if m.metric not in RATE_METRICS or not r.ok:
+                continue
+            first = seen.setdefault((c.task, m.metric, r.item_id), (r.n_ref, c))
+            if first[0] != r.n_ref:
+                raise PairingError(
+                    f"item {r.item_id}: {first[0]} reference units under one configuration "
+                    f"({first[1].label}, {first[1].key}), {r.n_ref} under the other "
+                    f"({c.label}, {c.key}): the data changed between them, so they cannot be "
+                    "compared item by item")
 
 
 @dataclass
@@ -58,12 +83,10 @@ def load_results(source: "str | Path | Results | LoadedResults",
         try:
             results = store.metrics(task)
             items = {c.key: store.items(c.key) for c, _ in results}
-            for c, m in results:  # counts the paired statistics need, checked where they are read
-                for r in items[c.key]:
-                    try:
-                        check_counts(r, m.metric)
-                    except ValueError as e:   # names the item and the value
-                        raise StoreError(f"{path}: configuration {c.key}: {e}") from None
+            try:  # what the paired statistics need, checked once where it is read
+                check_pairable(results, items)
+            except PairingError as e:   # names the configuration(s), the item and the values
+                raise StoreError(f"{path}: {e}") from None
             machines = []
             for run in store.runs():
                 env = store.environment(run["run_id"])

@@ -29,8 +29,9 @@ def fmt_error(m, v=None) -> str:
 
 
 def open_results(store: Path, task: Optional[str]):
-    """Load a store for a command; a missing or foreign file exits 4 with the reason, a --task
-    that is no task 2 (it read as 'no finished configurations')."""
+    """Load a store for a command; a missing or foreign file exits 4 with the reason, as do
+    stored items the paired tests cannot compare (load_results' check), a --task that is no
+    task 2 (it read as 'no finished configurations')."""
     from speechbudget.analysis.source import load_results
     from speechbudget.axes import TASKS
     from speechbudget.sweep.store import StoreError
@@ -86,17 +87,13 @@ def recommend_cmd(
     group, the CI of the difference, runners-up and the marginal return of each axis.
     Exits 1 when no configuration meets the limits."""
     from speechbudget.analysis.recommend import NoResultsError, recommend
-    from speechbudget.paired import PairingError
-    from speechbudget.sweep.store import StoreError
 
     limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
-    loaded = open_results(store, task)
+    loaded = open_results(store, task)  # items that cannot be paired: StoreError (exit 4) there
     try:
         rec = recommend(loaded.results, limits, task=task, n_runners_up=top,
                         machine=loaded.machine, source=str(store), items=loaded.items,
                         tolerance=None if tolerance is None else tolerance / 100, cost=cost)
-    except PairingError as e:  # items stored under two configurations that do not compare
-        raise StoreError(f"{store}: {e}") from None
     except (NoResultsError, ValueError) as e:
         err_console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)

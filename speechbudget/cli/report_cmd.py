@@ -55,13 +55,8 @@ def report_cmd(
         from speechbudget.report.interactive import available
         interactive = available()
     from speechbudget.cli.progress import progress_bar
-    from speechbudget.paired import PairingError
-    from speechbudget.sweep.store import StoreError
     with progress_bar(progress, "report") as update:
-        try:
-            index = build_report(loaded, out, limits=limits, task=task, law=law,
-                                 n_bootstrap=bootstrap, seed=seed, interactive=interactive,
-                                 progress=update)
-        except PairingError as e:  # items stored under two configurations that do not compare
-            raise StoreError(f"{store}: {e}") from None
+        index = build_report(loaded, out, limits=limits, task=task, law=law,
+                             n_bootstrap=bootstrap, seed=seed, interactive=interactive,
+                             progress=update)
     console.print(f"report: {index}")
