@@ -323,8 +323,12 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: "
                                                             "cuda if present)"),
             retries: int = typer.Option(2, min=0, help="retries of a unit whose worker died"),
-            no_retry_failed: bool = typer.Option(False, "--no-retry-failed",
-                                                 help="do not retry shards that failed before"),
+            retry_failed: Optional[bool] = typer.Option(
+                None, "--retry-failed/--no-retry-failed",
+                help="what failed in an earlier run on this store is run again: by default the "
+                     "shards (units) that failed; --retry-failed also the items stored as failed "
+                     "inside finished shards (only those items are replaced, then the metrics "
+                     "are aggregated again); --no-retry-failed neither"),
             progress: bool = typer.Option(True, help="progress bars and summary table"),
             allow_runner: bool = typer.Option(False, "--allow-runner",
                                               help="allow the spec's `runner` (imports and runs "
@@ -333,7 +337,11 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                           help="seconds before a shard claimed by a runner that "
                                                "died can be taken by another runner")
             ) -> None:
-    """Run a sweep into a store (or resume it): only what is missing is computed."""
+    """Run a sweep into a store (or resume it): only what is missing is computed.
+
+    Shards that failed in an earlier run are retried (not with --no-retry-failed); items that
+    failed inside a finished shard are results (counted in n_failed) and run again only with
+    --retry-failed. What succeeded is never recomputed or replaced."""
     from speechbudget.machine import default_device
     from speechbudget.sweep.run import run_sweep
     from speechbudget.errors import SpeechbudgetError
@@ -347,7 +355,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
                             device=device, workers=workers, max_retries=retries,
-                            retry_failed=not no_retry_failed, allow_runner=allow_runner,
+                            retry_failed=retry_failed is not False,
+                            retry_items=bool(retry_failed), allow_runner=allow_runner,
                             lease_s=lease_s)
     except SpecError as e:
         _fail(str(e))

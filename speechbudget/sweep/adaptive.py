@@ -7,7 +7,7 @@ points are asked for (`ask`), run through the ordinary sweep machinery (so each 
 and resumable like any other) and told back (`tell`). An interrupted search therefore resumes
 with all its evaluations and runs only the missing ones; configurations that failed in an
 earlier run are run again first (as in a plan's sweep; not with retry_failed=False), still
-counted as one evaluation each.
+counted as one evaluation each; so, with retry_items, are the failed items of evaluated ones.
 
 Reproducibility: the configurations chosen depend on the seed and on how many are asked for at
 once, which is the executor's worker count (a batch per round of asks). The same spec and seed
@@ -188,10 +188,12 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
         return done, failed - set(done)
 
     done, failed = stored()
-    if failed and sweep.retry_failed:
+    # with retry_items, evaluated configurations holding failed items run those again
+    again = {k for k in done if sweep.store.failed_items(k)} if sweep.retry_items else set()
+    if (failed and sweep.retry_failed) or again:
         # failed in an earlier run: tried again, as a plan's sweep does (they stay counted as
         # evaluated, so n_trials is unchanged)
-        sweep.execute([configs[k] for k in sorted(failed)], plan.gflops)
+        sweep.execute([configs[k] for k in sorted(failed | again)], plan.gflops)
         done, failed = stored()
     for key, values in done.items():
         if key not in held_done:

@@ -85,12 +85,23 @@ class Sweep:
     Configurations that fail go into `self.skip`, which the executor reads (it never owns or
     changes it) to start no more of their units. Shards are claimed with a lease in the store
     just before they start (`self.claim`), so several runners on one store share the work; a
-    lease is renewed while this runner lives, and a dead runner's lease expires."""
+    lease is renewed while this runner lives, and a dead runner's lease expires.
+
+    retry_items (`sweep run --retry-failed`): the items stored as failed (ok=False) in finished
+    shards are run again. A task whose `item_subsets` attribute is True gets a shard of only
+    those items (same shard id); any other task (SER: a fold trains on the rest of the dataset)
+    gets the whole shard. Either way only failed items are replaced in the store
+    (`ResultsStore.merge_retried_items`: an ok item is never overwritten) and the
+    configuration's metrics are aggregated again from all its stored items."""
 
     def __init__(self, spec: SweepSpec, store: ResultsStore, executor: Executor, device: str,
-                 progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S):
+                 progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S,
+                 retry_items: bool = False):
         self.spec, self.store, self.executor, self.device = spec, store, executor, device
         self.retry_failed = retry_failed
+        self.retry_items = retry_items
+        self.retrying: set[tuple[str, str]] = set()   # (key, shard id): failed items run again
+        self.unit_items: dict[tuple[str, str], int] = {}  # items a running unit evaluates
         self.task = _build_task_for(spec, self._ref())
         self.dataset = self.task.load_dataset(spec.data)
         self.profile = profile_dataset(self.dataset)
@@ -111,7 +122,8 @@ class Sweep:
 
     def claim(self, u: WorkUnit) -> bool:
         ok = self.store.claim_shard(u.config.key, u.shard.shard_id, self.owner, self.run_id,
-                                    self.lease_s, self.retry_failed)
+                                    self.lease_s, self.retry_failed,
+                                    retry_items=(u.config.key, u.shard.shard_id) in self.retrying)
         if not ok:
             self.unclaimed.add((u.config.key, u.shard.shard_id))
         return ok
@@ -140,9 +152,11 @@ class Sweep:
                 [sh for sh in shards if sh.shard_id in only_shards]
             pending = [sh for sh in wanted if sh.shard_id not in done and
                        (self.retry_failed or status.get(sh.shard_id, {}).get("status") != "failed")]
-            s.shards_skipped += len(wanted) - len(pending)
             not_retried = [sh.shard_id for sh in wanted
                            if sh.shard_id not in done and sh not in pending]
+            if self.retry_items:
+                pending += self._failed_items_again(c, wanted, done)
+            s.shards_skipped += len(wanted) - len(pending)
             if not_retried:  # retry_failed off: the configuration cannot finish in this run
                 why = (status[not_retried[0]].get("reason") or "failed").strip().splitlines()
                 held[c.key] = (f"shard {not_retried[0]} failed in an earlier run and is not "
@@ -181,6 +195,7 @@ class Sweep:
         remaining = {c.key: {sh.shard_id for sh in p} for c, _, p in todo}
         by_key = {c.key: (c, shards) for c, shards, _ in todo}
         shard_of = {(c.key, sh.shard_id): sh for c, _, p in todo for sh in p}
+        self.unit_items.update({k: len(sh.item_ids) for k, sh in shard_of.items()})
         # its other shards still run (their items are kept); it is counted failed at the end
         errors: dict[str, str] = {k: v for k, v in held.items() if k in remaining}
         n_items = sum(len(u.shard.item_ids) for u in units)
@@ -203,10 +218,29 @@ class Sweep:
                                                 for sid in left))
         self.progress.stop()
 
+    def _failed_items_again(self, c: Config, wanted: Sequence[Shard],
+                            done: set[str]) -> list[Shard]:
+        """The finished shards of `wanted` that hold failed items, as units to run again: only
+        those items where the task evaluates a subset of a shard (`item_subsets`), else the
+        whole shard (the merge keeps its ok items as stored)."""
+        failed = self.store.failed_items(c.key)
+        subsets = bool(getattr(self.task, "item_subsets", False))
+        out = []
+        for sh in wanted:
+            again = failed.get(sh.shard_id)
+            if sh.shard_id not in done or not again:
+                continue
+            if subsets:
+                sh = Shard(sh.shard_id, tuple(i for i in sh.item_ids if i in again), sh.info)
+            self.retrying.add((c.key, sh.shard_id))
+            out.append(sh)
+        return out
+
     def _shard_finished(self, key: str, sid: str, remaining: dict[str, set[str]],
                         by_key: dict, errors: dict[str, str]) -> None:
         c, shards = by_key[key]
-        self.progress.advance_items(len(next(sh for sh in shards if sh.shard_id == sid).item_ids))
+        self.progress.advance_items(self.unit_items.get(
+            (key, sid), len(next(sh for sh in shards if sh.shard_id == sid).item_ids)))
         remaining[key].discard(sid)
         if not remaining[key]:
             if key in errors:
@@ -256,6 +290,18 @@ class Sweep:
                 r.error = (f"shard {shard.shard_id} returned results for {len(got)} items "
                            f"({len(set(got))} distinct) instead of its {len(shard.item_ids)}")
                 r.results = None
+        if (r.config_key, r.shard_id) in self.retrying:
+            self.retrying.discard((r.config_key, r.shard_id))
+            if r.results is None:  # the retry itself failed: its items stay failed, with why
+                why = (r.error or "unknown failure").strip().splitlines()
+                r.results = [ItemResult(i, ok=False, error=f"retry in run {self.run_id} "
+                                                           f"failed: {why[0] if why else ''}")
+                             for i in shard.item_ids]
+            n = self.store.merge_retried_items(r.config_key, r.shard_id, r.results, self.run_id,
+                                               r.attempts, owner=self.owner)
+            s.shards_run += 1
+            s.items_run += n
+            return
         if r.results is None:
             reason = (r.error or "unknown failure").strip()
             self.store.fail_shard(r.config_key, r.shard_id, reason, self.run_id, r.attempts,

@@ -7,7 +7,11 @@
 What is already in the store is never recomputed: finished shards are skipped, unfinished ones
 (a crash, a kill) are run again, and a spec with new values adds only the new configurations.
 A configuration that fails (a model that cannot load, a task that raises) is recorded as failed
-with the reason and the sweep goes on; it is tried again the next time the sweep runs.
+with the reason and the sweep goes on; it is tried again the next time the sweep runs
+(not with retry_failed=False). An item that fails inside a shard that finishes (ok=False: an
+unreadable file, a batch that ran out of memory) is a stored result, counted in the metrics'
+n_failed; retry_items=True (`sweep run --retry-failed`) runs those items again and replaces
+only them, then aggregates the configuration again from all its items.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
               "local", address: str | None = None, progress: bool = False,
               device: str | None = None, workers: int | None = None, data: str | None = None,
               max_retries: int = 2, retry_failed: bool = True,
-              allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S) -> RunSummary:
+              allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S,
+              retry_items: bool = False) -> RunSummary:
     """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
     the SQLite store at `store_path`.
 
@@ -40,7 +45,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     summary table (stdout) as the command line shows them; off by default, so a library call
     prints nothing. device: where models run (default: cuda when available). data: overrides the spec's data path. allow_runner: a spec's `runner` (code
     imported from a file or module) is refused unless this is True. lease_s: how long a shard
-    claimed by this runner stays its own without renewal. Returns a RunSummary whose `.metrics`
+    claimed by this runner stays its own without renewal. retry_failed: run again the shards
+    that failed in an earlier run (default); retry_items: also the items stored as failed in
+    finished shards (needs retry_failed). Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.
     """
     if isinstance(spec, dict):
@@ -64,6 +71,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         raise ValueError(f"workers={workers!r}: expected an integer >= 1")
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ValueError(f"retries={max_retries!r}: expected an integer >= 0")
+    if retry_items and not retry_failed:
+        raise ValueError("retry_items=True runs failed items again, retry_failed=False "
+                         "retries nothing: give one of them")
     if not (isinstance(lease_s, (int, float)) and lease_s > 0):
         raise ValueError(f"lease_s={lease_s!r}: expected seconds > 0")
     ex = make_executor(executor, workers, device, address, max_retries)
@@ -73,7 +83,8 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     sweep = None
     configs: list[Config] = []
     try:
-        sweep = Sweep(spec, store, ex, device, progress, retry_failed, lease_s)
+        sweep = Sweep(spec, store, ex, device, progress, retry_failed, lease_s,
+                      retry_items=retry_items)
         if spec.plan.type == "adaptive":
             configs = run_adaptive(spec, sweep)
         else:

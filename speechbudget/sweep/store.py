@@ -322,17 +322,34 @@ class ResultsStore:
     def done_shards(self, key: str) -> set[str]:
         return {s for s, v in self.shard_status(key).items() if v["status"] == "done"}
 
+    def failed_items(self, key: str) -> dict[str, set[str]]:
+        """Items stored as failed (ok = 0) in the finished shards of `key`: shard id -> item
+        ids. What `sweep run --retry-failed` runs again."""
+        out: dict[str, set[str]] = {}
+        for sid, iid in self.db.execute(
+                "SELECT i.shard_id, i.item_id FROM items i JOIN shards s ON s.config_key = "
+                "i.config_key AND s.shard_id = i.shard_id WHERE i.config_key = ? AND i.ok = 0 "
+                "AND s.status = 'done'", (key,)):
+            out.setdefault(sid, set()).add(iid)
+        return out
+
     # ---- leases ------------------------------------------------------------------------------
     def claim_shard(self, key: str, shard_id: str, owner: str, run_id: int | None,
-                    lease_s: float = DEFAULT_LEASE_S, retry_failed: bool = True) -> bool:
+                    lease_s: float = DEFAULT_LEASE_S, retry_failed: bool = True,
+                    retry_items: bool = False) -> bool:
         """Take the lease on a shard that is not stored yet (BEGIN IMMEDIATE: two runners
         never both get it). False when it is done (or failed and not retried) or another
-        runner's lease on it has not expired."""
+        runner's lease on it has not expired. retry_items: a done shard may be claimed while
+        it still holds a failed item (to run those items again, `merge_retried_items`)."""
         now = time.time()
         with self._tx() as db:
             row = db.execute("SELECT status FROM shards WHERE config_key = ? AND shard_id = ?",
                              (key, shard_id)).fetchone()
-            if row and (row[0] == "done" or (row[0] == "failed" and not retry_failed)):
+            if row and row[0] == "done" and retry_items:
+                if not db.execute("SELECT 1 FROM items WHERE config_key = ? AND shard_id = ? "
+                                  "AND ok = 0 LIMIT 1", (key, shard_id)).fetchone():
+                    return False  # another runner's retry fixed them meanwhile
+            elif row and (row[0] == "done" or (row[0] == "failed" and not retry_failed)):
                 return False
             lease = db.execute("SELECT owner, expires FROM leases WHERE config_key = ? AND "
                                "shard_id = ?", (key, shard_id)).fetchone()
@@ -412,6 +429,34 @@ class ResultsStore:
                        "?, ?, ?)", (key, shard_id, attempts,
                                     json.dumps([r.item_id for r in results]), run_id, time.time()))
         return True
+
+    def merge_retried_items(self, key: str, shard_id: str, results: Sequence[ItemResult],
+                            run_id: int | None, attempts: int = 1,
+                            owner: str | None = None) -> int:
+        """Store the new results of a finished shard's failed items, atomically, and release
+        the lease: a result replaces the stored row of its item only where that row failed
+        (ok = 0); an item stored as ok is never overwritten, whatever the new result says.
+        The shard stays done. Returns how many rows were replaced."""
+        replaced = 0
+        with self._tx() as db:
+            if owner is not None:
+                db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND "
+                           "owner = ?", (key, shard_id, owner))
+            for r in results:
+                row = db.execute("SELECT ok, shard_id FROM items WHERE config_key = ? AND "
+                                 "item_id = ?", (key, r.item_id)).fetchone()
+                if row is None or row[0] or row[1] != shard_id:
+                    continue  # not a failed item of this shard: left as stored
+                # an UPDATE keeps the row's place (items are listed in rowid order)
+                db.execute(f"UPDATE items SET run_id = ?, "
+                           f"{', '.join(c + ' = ?' for c in ITEM_COLUMNS[1:])} "
+                           "WHERE config_key = ? AND item_id = ?",
+                           (run_id, *_item_row(r)[1:], key, r.item_id))
+                replaced += 1
+            db.execute("UPDATE shards SET attempts = attempts + ?, run_id = ?, finished = ? "
+                       "WHERE config_key = ? AND shard_id = ? AND status = 'done'",
+                       (attempts, run_id, time.time(), key, shard_id))
+        return replaced
 
     def fail_shard(self, key: str, shard_id: str, reason: str, run_id: int | None,
                    attempts: int = 1, owner: str | None = None) -> None:

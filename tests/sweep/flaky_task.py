@@ -26,3 +26,37 @@ class FlakyAggregateTask(FlakyTask):
         if config.model in os.environ.get("FLAKY_AGGREGATE_FAIL_MODELS", "").split(","):
             raise ValueError(f"cannot aggregate {config.model} (test double)")
         return super().aggregate(config, results)
+
+
+class FlakyItemsTask(FakeTask):
+    """Items named in FLAKY_FAIL_ITEMS (comma-separated ids) come back ok=False, as a task
+    reports an unreadable file; FLAKY_LOG (a file) gets one line per item evaluated. Runs a
+    shard of a subset of a shard's items (`item_subsets`), as AsrTask does."""
+
+    item_subsets = True
+
+    def run_shard(self, config, dataset, shard, device, cache=None):
+        from speechbudget.records import ItemResult
+        bad = set(os.environ.get("FLAKY_FAIL_ITEMS", "").split(","))
+        log = os.environ.get("FLAKY_LOG")
+        if log:
+            with open(log, "a") as f:
+                f.writelines(f"{config.key} {i}\n" for i in shard.item_ids)
+        if os.environ.get("FLAKY_RAISE"):
+            raise RuntimeError("flaky unit failure (test double)")
+        out = super().run_shard(config, dataset, shard, device, cache)
+        return [ItemResult(r.item_id, ok=False, reference=r.reference,
+                           error=f"cannot read {r.item_id} (test double)")
+                if r.item_id in bad else r for r in out]
+
+
+class FlakyItemsWholeShardTask(FlakyItemsTask):
+    """The same, for a task that only runs whole shards (as SerTask: a fold)."""
+
+    item_subsets = False
+
+    def run_shard(self, config, dataset, shard, device, cache=None):
+        whole = {sh.shard_id: sh for sh in self.shards(config, dataset)}[shard.shard_id]
+        if shard.item_ids != whole.item_ids:
+            raise ValueError(f"shard {shard.shard_id}: not the task's shard (test double)")
+        return super().run_shard(config, dataset, shard, device, cache)

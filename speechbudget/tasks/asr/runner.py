@@ -55,6 +55,9 @@ class AsrTask:
     """Whisper ASR as a `tasks.base.Task` (see the module docstring)."""
 
     name = "asr"
+    # run_shard evaluates any subset of a shard's items as it would in the whole shard, so a
+    # sweep's --retry-failed runs only the failed items again (sweep/driver.py)
+    item_subsets = True
 
     def __init__(self, batch_size: int = 8, max_items: int | None = None, warmup: bool = True,
                  model_path: str | None = None, n_boot: int = 1000, seed: int = 0,
