@@ -45,6 +45,12 @@ class PairedItems:
     def __len__(self) -> int:
         return len(self.item_ids)
 
+    @property
+    def testable(self) -> bool:
+        """The items can give a corpus difference: at least one, and for a rate metric at least
+        one reference unit among them (items with empty references only have no WER)."""
+        return len(self) > 0 and (self.labels is not None or float(np.sum(self.n_ref)) > 0)
+
 
 def sign_flip_floor(k: int) -> float:
     """The smallest two-sided p-value any paired test can give when A and B differ on k items:

@@ -30,6 +30,14 @@ Two frontiers are available:
   - equal cost: the significantly worse one is dominated, a noisy difference keeps both;
   - configurations without per-item results on shared items cannot be shown to be dominated
     and stay on the frontier, with a note in `FrontierResult.notes`;
+  - **different item sets** (a configuration scored items the other did not, or an item failed
+    under one of them): the pair is compared on the intersection, the items both scored, as
+    `recommend`'s tie group is (one rule for one page). The point estimates (each on its own
+    items) must agree (error(A) < error(B)); the evidence's `n_items` / `dropped` say how many
+    items were paired and left out, and a note names every dominance shown on part of the
+    items. A pair sharing no scored item (or only items without reference words) is not
+    compared; a configuration dominated on the point estimates by nothing it shares items with
+    stays on the frontier, with a note;
   - each "A dominates B" is one pairwise test at the stated level (no correction for the many
     pairs: a frontier point is kept unless one comparison shows it beaten);
   - `dominated_by` is the cheapest configuration that significantly dominates it (ties: lower
@@ -229,24 +237,42 @@ def significant_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
         notes.append(f"{len(missing)} configuration(s) without per-item results cannot be shown "
                      f"to be dominated and stay on the frontier: {', '.join(missing)}")
     out: list[Point] = []
+    partial: list[str] = []        # dominance shown on part of either configuration's items
+    unpaired: list[str] = []       # plain-dominated, but no dominator shares a testable item
     for b in pts:
         found: tuple[Point, PairedDifference] | None = None
+        tested = False
         if b.dominated and items.get(b.config.key):   # significant implies plain dominance
             for a in pts:                 # in (cost, error, label, key) order: cheapest first
                 if a is b or a.cost > b.cost or a.error >= b.error or not items.get(a.config.key):
                     continue
                 pi = pair_items(items[b.config.key], items[a.config.key], b.metrics.metric)
-                if len(pi) == 0:
+                if not pi.testable:       # no shared item (or none with reference words)
                     continue
+                tested = True
                 d = paired_difference(pi, level=level, n_resamples=n_resamples, seed=seed)
                 if d.ci_low > 0 and d.diff > 0:
                     found = (a, d)
                     break
+            if not tested:
+                unpaired.append(b.label)
         if found is None:
             out.append(Point(b.config, b.metrics, b.cost, b.error))
         else:
-            out.append(Point(b.config, b.metrics, b.cost, b.error, True, found[0].config,
-                             found[1]))
+            a, d = found
+            out.append(Point(b.config, b.metrics, b.cost, b.error, True, a.config, d))
+            if d.dropped:
+                partial.append(f"{b.label} by {a.label} on {d.n_items} items "
+                               f"({d.dropped} scored by only one of them, or failed, left out)")
+    if partial:
+        notes.append("dominance shown on the items both configurations scored, not on all of "
+                     "either's (their errors as shown are each on its own items): "
+                     + "; ".join(partial))
+    if unpaired:
+        notes.append(f"{len(unpaired)} configuration(s) dominated on the point estimates share "
+                     "no scored item with reference words with any configuration that dominates "
+                     "them, so no paired test was possible and they stay on the frontier: "
+                     + ", ".join(unpaired))
     return FrontierResult(cost, out, plain.skipped, "significant", level, notes)
 
 

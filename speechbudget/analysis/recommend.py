@@ -381,7 +381,7 @@ def tie_group(ranked: Results, items: dict[str, list[ItemResult]], tolerance: fl
     out = [TieMember(c0, m0, None, "most accurate")]
     for c, m in ranked[1:]:
         p = pair_items(items.get(c.key, []), items.get(c0.key, []), m.metric)
-        if len(p) == 0:
+        if not p.testable:      # no shared item, or none with reference words: not compared
             continue
         d = paired_difference(p, level=level, seed=seed)
         if d.ci_low <= 0:
@@ -457,12 +457,13 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     untested: list[str] = []          # feasible configurations sharing no item with the top
     if paired:
         group = tie_group(feasible, items, tolerance, level, seed)
-        untested = [c.label for c, m in feasible[1:] if not len(pair_items(
-            items.get(c.key, []), items.get(top[0].key, []), m.metric))]
+        untested = [c.label for c, m in feasible[1:] if not pair_items(
+            items.get(c.key, []), items.get(top[0].key, []), m.metric).testable]
         if untested:
             notes.append(f"{len(untested)} configuration(s) share no scored item with the most "
-                         f"accurate, {top[0].label}, and could not be compared with it (not in "
-                         f"the tie group): {', '.join(untested)}")
+                         f"accurate, {top[0].label}, or only items without reference words, and "
+                         "could not be compared with it (not in the tie group): "
+                         f"{', '.join(untested)}")
         pick_member = min(group, key=lambda t: (_cost_value(t.metrics, cost), t.metrics.error,
                                                 t.config.label, t.config.key))
         best = (pick_member.config, pick_member.metrics)

@@ -200,7 +200,8 @@ def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
                          "evidence": None if p.evidence is None else {
                              "diff": p.evidence.diff, "ci_low": p.evidence.ci_low,
                              "ci_high": p.evidence.ci_high, "level": p.evidence.level,
-                             "n_items": p.evidence.n_items}}
+                             "n_items": p.evidence.n_items,
+                             "n_left_out": p.evidence.dropped}}
                         for p in fr.points] for cost, fr in tr.frontiers.items()}
         rules = {cost: {"rule": fr.rule, "level": fr.level, "notes": fr.notes}
                  for cost, fr in tr.frontiers.items()}

@@ -79,8 +79,9 @@ def dominance_text(p: Point | None) -> str:
     d = p.evidence
     if d is None:
         return f"dominated by {by}"
+    left_out = f" both scored, {d.dropped} left out" if d.dropped else ""
     return (f"dominated by {by}: Δ error {d.diff:+.3g} (paired {100 * d.level:g}% CI "
-            f"{d.ci_text()}, {d.n_items} items)")
+            f"{d.ci_text()}, {d.n_items} items{left_out})")
 
 
 def has_latency(results: Results) -> bool:

@@ -19,3 +19,32 @@ def _pair(model="tiny.en", window=30.0, stride=1, err=0.1, gflops=None, rtf=None
 @pytest.fixture
 def pair():
     return _pair
+
+
+def write_item_store(path, configs, task="asr", model="tiny.en"):
+    """A results store written the way a sweep writes one, with per-item results.
+    configs: (window, gflops, [(item_id, errors, n_ref), ...]) per configuration; the metric is
+    the corpus WER of the items (NaN-free: None when they hold no reference word)."""
+    from speechbudget.records import ItemResult
+    from speechbudget.sweep.store import ResultsStore
+
+    st = ResultsStore(path)
+    run = st.start_run({"name": "constructed"}, {"hostname": "test"})
+    for window, gflops, rows in configs:
+        c = Config(task=task, model=model, window=float(window))
+        st.register_config(c, gflops, {"dataset": "constructed"}, run)
+        st.commit_shard(c.key, "s0", [ItemResult(i, True, errors=e, n_ref=n) for i, e, n in rows],
+                        run)
+        words = sum(n for _, _, n in rows)
+        wer = sum(e for _, e, _ in rows) / words if words else None
+        st.set_metrics(c.key, ConfigMetrics(c.key, task, "wer", wer, n_items=len(rows),
+                                            gflops=gflops), run)
+    st.finish_run(run)
+    st.close()
+    return path
+
+
+@pytest.fixture
+def item_store():
+    """`item_store(path, configs)`: write_item_store."""
+    return write_item_store

@@ -11,27 +11,10 @@ from speechbudget.axes import Config
 from speechbudget.cli import app
 from speechbudget.paired import PairingError
 from speechbudget.records import ConfigMetrics, ItemResult
-from speechbudget.sweep.store import ResultsStore, StoreError
+from speechbudget.sweep.store import StoreError
 
 runner = CliRunner()
 WORDS = [12, 9, 15, 20, 7, 11]
-
-
-def write_store(path, configs):
-    """configs: (window, gflops, [(item_id, errors, n_ref), ...]) per configuration."""
-    st = ResultsStore(path)
-    run = st.start_run({"name": "constructed"}, {"hostname": "test"})
-    for window, gflops, rows in configs:
-        c = Config(task="asr", model="tiny.en", window=float(window))
-        st.register_config(c, gflops, {"dataset": "constructed"}, run)
-        st.commit_shard(c.key, "s0", [ItemResult(i, True, errors=e, n_ref=n) for i, e, n in rows],
-                        run)
-        wer = sum(e for _, e, _ in rows) / sum(n for _, _, n in rows)
-        st.set_metrics(c.key, ConfigMetrics(c.key, "asr", "wer", wer, n_items=len(rows),
-                                            gflops=gflops), run)
-    st.finish_run(run)
-    st.close()
-    return path
 
 
 def rows(errors, words=WORDS):
@@ -39,13 +22,13 @@ def rows(errors, words=WORDS):
 
 
 @pytest.fixture
-def changed_store(tmp_path):
+def changed_store(tmp_path, item_store):
     """Three configurations; the dearest scored u3 against 21 reference words, the others 20."""
     moved = list(WORDS)
     moved[3] += 1
-    return write_store(tmp_path / "runs.db", [(10, 10.0, rows([2, 1, 3, 2, 1, 2])),
-                                              (20, 20.0, rows([1, 1, 2, 2, 1, 1])),
-                                              (30, 30.0, rows([1, 0, 2, 1, 1, 1], moved))])
+    return item_store(tmp_path / "runs.db", [(10, 10.0, rows([2, 1, 3, 2, 1, 2])),
+                                             (20, 20.0, rows([1, 1, 2, 2, 1, 1])),
+                                             (30, 30.0, rows([1, 0, 2, 1, 1, 1], moved))])
 
 
 def test_load_results_refuses_an_item_with_two_reference_counts(changed_store):
@@ -84,8 +67,8 @@ def test_one_store_error_for_recommend_and_report(changed_store, tmp_path):
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
-def test_the_same_counts_under_every_configuration_load(tmp_path):
-    path = write_store(tmp_path / "ok.db", [(10, 10.0, rows([2, 1, 3, 2, 1, 2])),
-                                            (30, 30.0, rows([1, 0, 2, 1, 1, 1]))])
+def test_the_same_counts_under_every_configuration_load(tmp_path, item_store):
+    path = item_store(tmp_path / "ok.db", [(10, 10.0, rows([2, 1, 3, 2, 1, 2])),
+                                           (30, 30.0, rows([1, 0, 2, 1, 1, 1]))])
     loaded = load_results(path)
     assert len(loaded.results) == 2 and all(len(v) == len(WORDS) for v in loaded.items.values())
