@@ -20,7 +20,7 @@ schedule (a seeded permutation per epoch); the model runs in eval mode (no dropo
 a run started again with the same configuration and options continues from it.
 
 An adapter folder holds `adapter.safetensors` (the trainable tensors of the encoder) and
-`adapter.json` (the configuration it belongs to, a fingerprint of the base model, the options and
+`adapter.json` (the configuration it belongs to, a hash of the base model's weights, the options and
 the training record: losses, wall time, peak memory). `load_adapter` refuses an adapter trained for
 another configuration or another base model, naming the field that differs.
 Utterances longer than the student's window are refused (long-form is another issue).
@@ -52,6 +52,7 @@ from torch import Tensor, nn
 from speechbudget.axes import Adaptation, Config
 from speechbudget.memory import MemoryPeak
 from speechbudget.models import whisper_encoder as we
+from speechbudget.models.fingerprint import weights_fingerprint
 from speechbudget.tasks.asr.pipeline import AsrPipeline
 
 ADAPTER_FILE = "adapter.safetensors"
@@ -119,12 +120,24 @@ def stock_config(config: Config) -> Config:
     return config.with_(adaptation=Adaptation())
 
 
+FINGERPRINT_KIND = "weights-sha1"   # adapter.json's fingerprint_kind (absent: legacy_fingerprint)
+
+
 def model_fingerprint(model: nn.Module) -> str:
-    """A short hash of the base model's shapes and a few weight statistics."""
+    """What identifies the base model an adapter belongs to: a hash of every weight it holds
+    (models.fingerprint.weights_fingerprint), so two checkpoints under one name differ."""
+    return weights_fingerprint(model)
+
+
+def legacy_fingerprint(model: nn.Module) -> str:
+    """The fingerprint of adapters written before FINGERPRINT_KIND (no `fingerprint_kind` in
+    their adapter.json): shapes and two sums of three tensors. Only to check those adapters; it
+    does not tell apart checkpoints that differ elsewhere."""
     h = hashlib.sha1()
+    params = dict(model.named_parameters())
     for name in ("model.encoder.conv1.weight", "model.encoder.layers.0.fc1.weight",
                  "model.decoder.embed_tokens.weight"):
-        p = dict(model.named_parameters()).get(name)
+        p = params.get(name)
         if p is None:
             continue
         p = p.detach().float().cpu()
@@ -390,9 +403,9 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     if not samples:
         raise AdapterError("no training utterances")
     out = Path(out)
-    check_out_folder(out, config, bundle.model, options)
-    out.mkdir(parents=True, exist_ok=True)
     fp = model_fingerprint(bundle.model)
+    check_out_folder(out, config, bundle.model, options, fp)
+    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(options.seed)
     model = student_model(bundle.model, a)
     enc = model.model.encoder
@@ -482,7 +495,7 @@ def save_adapter(folder: str | Path, encoder: nn.Module, config: Config, fingerp
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_state(encoder), str(folder / ADAPTER_FILE))
     info = {"format": FORMAT, "config": config.to_dict(), "model_fingerprint": fingerprint,
-            "model_source": getattr(bundle, "source", None), "options": options_identity(options),
+            "fingerprint_kind": FINGERPRINT_KIND, "model_source": getattr(bundle, "source", None), "options": options_identity(options),
             "train": {**asdict(record), "train_flops": record.train_flops}}
     (folder / INFO_FILE).write_text(json.dumps(info, indent=1))
     return folder
@@ -529,9 +542,11 @@ def training_config(config: Config) -> Config:
     return config.with_(**{k: getattr(defaults, k) for k in DECODING_ONLY})
 
 
-def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
+def check_adapter(folder: str | Path, config: Config, model: nn.Module,
+                  fingerprint: str | None = None) -> dict:
     """Refuse (AdapterError naming the field) an adapter trained for another configuration or
-    another base model; returns its info. Decoding-only fields (beam size, timestamps,
+    another base model (other weights: model_fingerprint; `fingerprint`: that of `model`, when
+    already computed); returns its info. Decoding-only fields (beam size, timestamps,
     long-form) may differ: they do not change the adapter."""
     info = read_adapter_info(folder)
     saved = adapter_config(folder, info)
@@ -546,7 +561,14 @@ def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
         elif mine.get(k) != theirs.get(k):
             raise AdapterError(f"adapter {folder} was trained for {k}={theirs.get(k)!r}, not "
                                f"{mine.get(k)!r} ({saved.label} vs {config.label})")
-    fp = model_fingerprint(model)
+    kind = info.get("fingerprint_kind")
+    if kind not in (None, FINGERPRINT_KIND):
+        raise AdapterError(f"{Path(folder) / INFO_FILE}: fingerprint_kind={kind!r}, expected "
+                           f"{FINGERPRINT_KIND!r}; written by a newer speechbudget?")
+    if kind is None:        # written before the weights hash: checked the old (weaker) way
+        fp = legacy_fingerprint(model)
+    else:
+        fp = fingerprint if fingerprint is not None else model_fingerprint(model)
     if info["model_fingerprint"] != fp:
         raise AdapterError(f"adapter {folder} was trained on another base model (model "
                            f"fingerprint {info['model_fingerprint']}, this model {fp}; trained "
@@ -555,7 +577,7 @@ def check_adapter(folder: str | Path, config: Config, model: nn.Module) -> dict:
 
 
 def check_out_folder(out: str | Path, config: Config, model: nn.Module,
-                     options: DistillOptions) -> None:
+                     options: DistillOptions, fingerprint: str | None = None) -> None:
     """Refuse to train into `out` when it already holds a finished adapter of another
     configuration, base model or training options (it would be overwritten); an adapter of the
     same run is trained again (the result is the same)."""
@@ -563,7 +585,7 @@ def check_out_folder(out: str | Path, config: Config, model: nn.Module,
     if not (out / INFO_FILE).exists():
         return
     try:
-        info = check_adapter(out, config, model)
+        info = check_adapter(out, config, model, fingerprint)
         if info.get("options") != options_identity(options):
             theirs = info.get("options") or {}
             mine = options_identity(options)

@@ -8,8 +8,10 @@ first use and keeps it in
                                                   (adapter.safetensors, adapter.json)
 
 (the training config: the configuration without its decoding-only fields, beam size,
-timestamps and long-form, which do not change the adapter; options: a hash of the optimiser
-settings, batch size, learning rate and seed, which change the adapter too)
+timestamps and long-form, which do not change the adapter; the model fingerprint: a hash of every
+weight of the loaded base model, adapt.model_fingerprint, so another checkpoint under the same
+name or folder is another adapter; options: a hash of the optimiser settings, batch size,
+learning rate and seed, which change the adapter too)
 
 so a later shard, a resumed sweep, another worker process or another sweep with the same
 configuration, base model and training data finds it there (a file lock makes concurrent workers
@@ -27,6 +29,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +89,9 @@ class AdapterCache:
         self.options = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
         self.trained: list[str] = []
         self._known: dict[tuple[str, str], TrainedAdapter] = {}
+        # model -> its fingerprint, computed once per loaded base model (each shard asks again;
+        # a base model is never modified in place: adapters train on a copy)
+        self._fingerprints: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _training_data(self, config: Config, evaluated: AsrDataset) -> AsrDataset:
         supervised = config.adaptation.objective == "supervised"
@@ -111,9 +117,11 @@ class AdapterCache:
         """The adapter of `config`: cached, or trained now (under a lock) and cached."""
         data = self._training_data(config, evaluated)
         supervised = config.adaptation.objective == "supervised"
-        fp = ad.model_fingerprint(bundle.model)
+        fp = self._fingerprints.get(bundle.model)
+        if fp is None:
+            fp = self._fingerprints[bundle.model] = ad.model_fingerprint(bundle.model)
         opts = hashlib.sha1(repr(sorted(ad.options_identity(self.options).items())).encode()).hexdigest()
-        name = (f"{ad.training_config(config).key}-{fp}-{data_fingerprint(data, supervised)}-"
+        name = (f"{ad.training_config(config).key}-{fp[:16]}-{data_fingerprint(data, supervised)}-"
                 f"{opts[:8]}")
         if (name, device) in self._known:
             return self._known[(name, device)]
@@ -125,7 +133,7 @@ class AdapterCache:
                 if not (out / ad.INFO_FILE).exists():
                     self._train(bundle, config, data, out, device)
                     self.trained.append(config.key)
-                info = ad.check_adapter(out, config, bundle.model)
+                info = ad.check_adapter(out, config, bundle.model, fp)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         t = info["train"]

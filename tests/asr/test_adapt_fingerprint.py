@@ -1,0 +1,90 @@
+"""The base model of an adapter is identified by its weights (adapt.model_fingerprint: a hash of
+every tensor), so a different checkpoint under the same name or architecture neither shares a
+cached adapter nor loads another's. Tiny random Whisper, 2 steps."""
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechbudget.axes import Config
+from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapt_cache import AdapterCache
+from speechbudget.tasks.asr.data import load_dataset
+
+from .conftest import build_tiny_whisper, tiny_bundle
+
+SR = 16000
+
+
+def _nudged(model):
+    """`model` with one decoder weight changed: none of the tensors the old fingerprint read
+    (conv1, the first encoder fc1, the token embedding)."""
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other.model.decoder.layers[1].fc2.weight[0, 0] += 0.5
+    return other
+
+
+def test_fingerprint_is_the_weights():
+    model = build_tiny_whisper(seed=5)
+    assert ad.model_fingerprint(model) == ad.model_fingerprint(copy.deepcopy(model))
+    assert ad.model_fingerprint(model) != ad.model_fingerprint(_nudged(model))
+    buf = copy.deepcopy(model)
+    with torch.no_grad():   # a frozen tensor is part of the weights too (positional table)
+        buf.model.encoder.embed_positions.weight[3, 1] += 1.0
+    assert ad.model_fingerprint(model) != ad.model_fingerprint(buf)
+
+
+@pytest.fixture
+def evaluated(tmp_path):
+    rows = []
+    for i in range(3):
+        t = np.arange(int((1.0 + 0.3 * i) * SR)) / SR
+        sf.write(tmp_path / f"e{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 90 * i) * t))
+                 .astype(np.float32), SR, subtype="FLOAT")
+        rows.append({"id": f"e{i}", "audio": f"e{i}.wav", "text": "w3 w4"})
+    (tmp_path / "ev.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return load_dataset(tmp_path / "ev.jsonl")
+
+
+def test_another_checkpoint_under_the_same_name_misses_the_cache(tmp_path, evaluated,
+                                                                  monkeypatch):
+    trained = []
+    real = ad.train_adapter
+    monkeypatch.setattr(ad, "train_adapter",
+                        lambda b, c, *a, **k: trained.append(b.source) or real(b, c, *a, **k))
+    cfg = ad.distill_config(Config(task="asr", model="tiny.en", window=4, stride=2,
+                                   stride_at=1), rank=2, steps=2)
+    a = tiny_bundle(build_tiny_whisper(seed=5))
+    b = tiny_bundle(_nudged(a.model))
+    b.source = "other"
+    cache = AdapterCache(tmp_path / "cache", batch_size=2)
+    got_a = cache.get(a, cfg, evaluated, "cpu")
+    assert cache.get(a, cfg, evaluated, "cpu").path == got_a.path and len(trained) == 1
+    got_b = AdapterCache(tmp_path / "cache", batch_size=2).get(b, cfg, evaluated, "cpu")
+    assert got_b.path != got_a.path and trained == ["tiny-random", "other"]
+    with pytest.raises(ad.AdapterError, match="another base model"):
+        ad.load_adapter(got_a.path, cfg, b.model)
+    ad.load_adapter(got_b.path, cfg, b.model)
+
+
+def test_an_adapter_written_before_the_weights_hash_still_loads(tmp_path, evaluated):
+    cfg = ad.distill_config(Config(task="asr", model="tiny.en", window=4, stride=2,
+                                   stride_at=1), rank=2, steps=2)
+    bundle = tiny_bundle(build_tiny_whisper(seed=5))
+    got = AdapterCache(tmp_path / "cache", batch_size=2).get(bundle, cfg, evaluated, "cpu")
+    info = json.loads((got.path / ad.INFO_FILE).read_text())
+    assert info["fingerprint_kind"] == ad.FINGERPRINT_KIND
+    del info["fingerprint_kind"]      # as written before it: the old fingerprint
+    info["model_fingerprint"] = ad.legacy_fingerprint(bundle.model)
+    (got.path / ad.INFO_FILE).write_text(json.dumps(info))
+    ad.load_adapter(got.path, cfg, bundle.model)
+    info["fingerprint_kind"] = "weights-md5"
+    (got.path / ad.INFO_FILE).write_text(json.dumps(info))
+    with pytest.raises(ad.AdapterError, match="fingerprint_kind='weights-md5'"):
+        ad.load_adapter(got.path, cfg, bundle.model)
