@@ -335,7 +335,13 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                                    "code from the file or module it names)"),
             lease_s: float = typer.Option(300.0, "--lease-s", min=0.1,
                                           help="seconds before a shard claimed by a runner that "
-                                               "died can be taken by another runner")
+                                               "died can be taken by another runner"),
+            unit_timeout: Optional[float] = typer.Option(
+                None, "--unit-timeout", min=0.001, metavar="SECONDS",
+                help="a unit (one configuration x one shard) running longer is recorded as "
+                     "failed ('unit timed out') and the sweep goes on; it counts what the unit "
+                     "loads. process/ray kill the worker at the limit; local interrupts the task "
+                     "at its next Python step (main thread, POSIX only)")
             ) -> None:
     """Run a sweep into a store (or resume it): only what is missing is computed.
 
@@ -357,7 +363,7 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                             device=device, workers=workers, max_retries=retries,
                             retry_failed=retry_failed is not False,
                             retry_items=bool(retry_failed), allow_runner=allow_runner,
-                            lease_s=lease_s)
+                            lease_s=lease_s, unit_timeout_s=unit_timeout)
     except SpecError as e:
         _fail(str(e))
     except SpeechbudgetError:  # a StoreError (exit 4), a DatasetError (exit 3), ...

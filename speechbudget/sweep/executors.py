@@ -10,6 +10,16 @@ retried in the same run). A worker that dies (killed, out of memory) has its uni
 `max_retries` times, then they are recorded as failed. Pool workers (process, Ray) stay up
 from one `run` call to the next - racing rounds, adaptive batches - with their models loaded
 and caches warm, until the driver calls `close`.
+
+`unit_timeout_s` (`sweep run --unit-timeout`): a unit that runs longer is recorded as failed
+("unit timed out after N s") and the sweep goes on; the time counts from the unit's start and
+includes what it loads (a model on its first unit, a pool worker's start). process and Ray kill
+the worker running it (a new one takes its queue, cold) at once. local runs units in this
+process: a SIGALRM timer raises `UnitTimeout` in the task, which takes effect at the next Python
+step (a single long native call, one huge matmul, finishes first); the task, its dataset and
+the reuse cache are then built afresh, so nothing the interrupted unit half-built is used
+again. It needs the main thread of a POSIX process with no other interval timer running, and is
+refused (ValueError) otherwise.
 """
 from __future__ import annotations
 
@@ -17,6 +27,8 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
+import threading
 import time
 import traceback
 from collections import deque
@@ -59,6 +71,25 @@ class UnitResult:
     seconds: float = 0.0
     attempts: int = 1
     worker: str = ""
+
+
+class UnitTimeout(BaseException):
+    """Raised inside a unit that ran past its time limit (the local executor). A BaseException,
+    as KeyboardInterrupt, so that a task's `except Exception` (which turns errors into failed
+    items) does not swallow it."""
+
+
+def timeout_reason(seconds: float) -> str:
+    return f"unit timed out after {seconds:g} s (--unit-timeout)"
+
+
+def check_unit_timeout(seconds: float | None) -> float | None:
+    if seconds is None:
+        return None
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+            or not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"unit_timeout_s={seconds!r}: expected seconds > 0 (--unit-timeout)")
+    return float(seconds)
 
 
 # ---- worker side ------------------------------------------------------------------------------
@@ -163,29 +194,50 @@ def admitted(u: WorkUnit, skip: Container[str], claim: Claim | None) -> bool:
 
 def drive_queues(queues: list[deque[WorkUnit]], skip: Container[str],
                  start: Callable[[int, WorkUnit], Any],
-                 wait_some: Callable[[list[Any]], Iterable[Any]],
+                 wait_some: Callable[[list[Any], float | None], Iterable[Any]],
                  outcome: Callable[[Any, int, WorkUnit], Iterator[UnitResult]],
-                 claim: Claim | None = None) -> Iterator[UnitResult]:
+                 claim: Claim | None = None, timeout_s: float | None = None,
+                 expire: Callable[[Any, int, WorkUnit], None] | None = None
+                 ) -> Iterator[UnitResult]:
     """The submit loop every pool executor shares: one unit in flight per worker queue (the
     queue order is the run order), units of skipped configurations never started. `start(i, u)`
-    starts a unit on worker i and returns a handle; `wait_some(handles)` returns those done;
-    `outcome(handle, i, u)` yields the unit's results (and may put it back on queue i)."""
+    starts a unit on worker i and returns a handle; `wait_some(handles, timeout)` returns those
+    done (waiting at most `timeout` seconds, None: until one is); `outcome(handle, i, u)` yields
+    the unit's results (and may put it back on queue i). With `timeout_s`, a unit running
+    longer is given up: `expire(handle, i, u)` stops its worker and it is yielded as failed."""
     running: dict[Any, tuple[int, WorkUnit]] = {}
+    started: dict[Any, float] = {}
 
     def submit(i: int) -> None:
         while queues[i]:
             u = queues[i].popleft()
             if not admitted(u, skip, claim):
                 continue
-            running[start(i, u)] = (i, u)
+            h = start(i, u)
+            running[h] = (i, u)
+            started[h] = time.monotonic()
             return
 
     for i in range(len(queues)):
         submit(i)
     while running:
-        for h in wait_some(list(running)):
+        wait = None
+        if timeout_s is not None:
+            wait = max(0.0, min(started[h] for h in running) + timeout_s - time.monotonic())
+        for h in wait_some(list(running), wait):
             i, u = running.pop(h)
+            started.pop(h)
             yield from outcome(h, i, u)
+            submit(i)
+        if timeout_s is None:
+            continue
+        now = time.monotonic()
+        for h in [h for h in running if now - started[h] >= timeout_s]:
+            i, u = running.pop(h)
+            t0 = started.pop(h)
+            expire(h, i, u)
+            yield UnitResult(u.config.key, u.shard.shard_id, None,
+                             error=timeout_reason(timeout_s), seconds=now - t0)
             submit(i)
 
 
@@ -196,6 +248,7 @@ class Executor:
     device: str = "cpu"
     max_retries: int = 2
     cache_bytes: int = DEFAULT_MAX_BYTES
+    unit_timeout_s: float | None = None    # a unit running longer is recorded as failed
 
     name = "base"
 
@@ -220,13 +273,61 @@ class LocalExecutor(Executor):
 
     def __init__(self, device: str = "cpu", cache_bytes: int = DEFAULT_MAX_BYTES, **kw: Any):
         super().__init__(workers=1, device=device, cache_bytes=cache_bytes, **kw)
+        self.unit_timeout_s = check_unit_timeout(self.unit_timeout_s)
+        if self.unit_timeout_s is not None:
+            self._check_alarm()
         self.state = WorkerState(cache_bytes)
+
+    @staticmethod
+    def _check_alarm() -> None:
+        """The local executor's timeout is a SIGALRM timer: refused where it cannot work."""
+        why = None
+        if not hasattr(signal, "setitimer"):
+            why = "this platform has no SIGALRM timer"
+        elif threading.current_thread() is not threading.main_thread():
+            why = "the sweep does not run in the main thread (signals reach only that one)"
+        elif signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+            why = "another SIGALRM timer is running in this process"
+        if why:
+            raise ValueError(f"--unit-timeout with the local executor: {why}; use "
+                             "--executor process (its workers are killed at the limit)")
 
     def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
         for u in units:
             if not admitted(u, skip, claim):
                 continue
-            yield self.state.run(ref, u.config, u.shard, self.device)
+            if self.unit_timeout_s is None:
+                yield self.state.run(ref, u.config, u.shard, self.device)
+            else:
+                yield self._run_limited(ref, u)
+
+    def _run_limited(self, ref: TaskRef, u: WorkUnit) -> UnitResult:
+        """One unit under a SIGALRM timer of `unit_timeout_s` (module docstring)."""
+        self._check_alarm()
+        armed = [True]
+
+        def on_alarm(signum: int, frame: Any) -> None:
+            if armed[0]:
+                armed[0] = False
+                raise UnitTimeout()
+        t0 = time.perf_counter()
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        try:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, self.unit_timeout_s)
+                return self.state.run(ref, u.config, u.shard, self.device)
+            finally:
+                armed[0] = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except UnitTimeout:
+            # whatever the unit was building (a model, cache entries) may be half done: start
+            # from a fresh task, dataset and cache
+            self.state = WorkerState(self.cache_bytes)
+            return UnitResult(u.config.key, u.shard.shard_id, None,
+                              error=timeout_reason(self.unit_timeout_s),
+                              seconds=time.perf_counter() - t0, worker=str(os.getpid()))
+        finally:
+            signal.signal(signal.SIGALRM, previous)
 
 
 class ProcessExecutor(Executor):
@@ -238,9 +339,10 @@ class ProcessExecutor(Executor):
     name = "process"
 
     def __init__(self, workers: int = 1, device: str = "cpu", max_retries: int = 2,
-                 cache_bytes: int = DEFAULT_MAX_BYTES):
+                 cache_bytes: int = DEFAULT_MAX_BYTES, unit_timeout_s: float | None = None):
         super().__init__(workers=workers, device=device, max_retries=max_retries,
-                         cache_bytes=cache_bytes)
+                         cache_bytes=cache_bytes,
+                         unit_timeout_s=check_unit_timeout(unit_timeout_s))
         self._pools: list[Any] = []     # one single-process pool per worker queue
 
     def _new_pool(self) -> Any:
@@ -258,13 +360,27 @@ class ProcessExecutor(Executor):
         pools = self._pools
         while len(pools) < len(queues):
             pools.append(self._new_pool())
+        if self.unit_timeout_s is not None:  # a unit's clock does not count a worker's start
+            self._ready(pools)
         attempts: dict[tuple[str, str], int] = {}
 
         def start(i: int, u: WorkUnit) -> Any:
             return pools[i].submit(_run_in_worker, ref, u.config.to_json(), u.shard, self.device)
 
-        def wait_some(running: list[Any]) -> Iterable[Any]:
-            return wait(running, return_when=FIRST_COMPLETED)[0]
+        def wait_some(running: list[Any], timeout: float | None) -> Iterable[Any]:
+            return wait(running, timeout=timeout, return_when=FIRST_COMPLETED)[0]
+
+        def expire(f: Any, i: int, u: WorkUnit) -> None:
+            """The unit ran past the limit: kill its worker, a new one takes the queue."""
+            # (the pool's process table: concurrent.futures has no public way to stop a task)
+            for p in list(getattr(pools[i], "_processes", None) or {}):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            pools[i].shutdown(wait=False, cancel_futures=True)
+            pools[i] = self._new_pool()
+            self._ready([pools[i]])
 
         def outcome(f: Any, i: int, u: WorkUnit) -> Iterator[UnitResult]:
             k = (u.config.key, u.shard.shard_id)
@@ -285,11 +401,18 @@ class ProcessExecutor(Executor):
 
         done = False
         try:
-            yield from drive_queues(queues, skip, start, wait_some, outcome, claim)
+            yield from drive_queues(queues, skip, start, wait_some, outcome, claim,
+                                    self.unit_timeout_s, expire)
             done = True
         finally:
             if not done:   # abandoned (an error, Ctrl-C): nothing keeps running in the background
                 self.close()
+
+    @staticmethod
+    def _ready(pools: Sequence[Any]) -> None:
+        """Wait until each pool's worker process has started and run its initializer."""
+        for f in [p.submit(os.getpid) for p in pools]:
+            f.result()
 
     def close(self) -> None:
         for p in self._pools:
@@ -359,8 +482,14 @@ class RayExecutor(Executor):
         def start(i: int, u: WorkUnit) -> Any:
             return actors[i].run.remote(ref, u.config.to_json(), u.shard, self.device)
 
-        def wait_some(running: list[Any]) -> Iterable[Any]:
-            return ray.wait(running, num_returns=1)[0]
+        def wait_some(running: list[Any], timeout: float | None) -> Iterable[Any]:
+            return ray.wait(running, num_returns=1, timeout=timeout)[0]
+
+        def expire(f: Any, i: int, u: WorkUnit) -> None:
+            """The unit ran past the limit: kill its actor, a fresh one takes the queue."""
+            ray.kill(actors[i], no_restart=True)
+            actors[i] = self._new_actor()
+            ray.get(actors[i].pid.remote())   # started before its first unit's clock runs
 
         def outcome(f: Any, i: int, u: WorkUnit) -> Iterator[UnitResult]:
             try:
@@ -375,7 +504,8 @@ class RayExecutor(Executor):
 
         done = False
         try:
-            yield from drive_queues(queues, skip, start, wait_some, outcome, claim)
+            yield from drive_queues(queues, skip, start, wait_some, outcome, claim,
+                                    self.unit_timeout_s, expire)
             done = True
         finally:
             if not done:   # abandoned (an error, Ctrl-C): stop the actors' work
@@ -413,20 +543,26 @@ class _RayWorker:
 
 def make_executor(name: str | Executor, workers: int | None = None, device: str = "cpu",
                   address: str | None = None, max_retries: int = 2,
-                  cache_bytes: int = DEFAULT_MAX_BYTES) -> Executor:
+                  cache_bytes: int = DEFAULT_MAX_BYTES,
+                  unit_timeout_s: float | None = None) -> Executor:
     if isinstance(name, Executor):
+        if unit_timeout_s is not None:
+            raise ValueError("unit_timeout_s: give it to the Executor you pass "
+                             "(Executor(unit_timeout_s=...))")
         return name
     if name == "local":
-        return LocalExecutor(device=device, cache_bytes=cache_bytes, max_retries=max_retries)
+        return LocalExecutor(device=device, cache_bytes=cache_bytes, max_retries=max_retries,
+                             unit_timeout_s=unit_timeout_s)
     n = workers or max(1, min(4, os.cpu_count() or 1))
     if name == "process":
         return ProcessExecutor(workers=n, device=device, max_retries=max_retries,
-                               cache_bytes=cache_bytes)
+                               cache_bytes=cache_bytes, unit_timeout_s=unit_timeout_s)
     if name == "ray":
         try:
             import ray  # noqa: F401
         except ImportError:
             raise ValueError("executor 'ray' needs Ray: pip install 'speechbudget[ray]'") from None
         return RayExecutor(workers=n, device=device, address=address, max_retries=max_retries,
-                           cache_bytes=cache_bytes)
+                           cache_bytes=cache_bytes,
+                           unit_timeout_s=check_unit_timeout(unit_timeout_s))
     raise ValueError(f"unknown executor {name!r}: expected one of {', '.join(EXECUTORS)}")

@@ -36,7 +36,7 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
               device: str | None = None, workers: int | None = None, data: str | None = None,
               max_retries: int = 2, retry_failed: bool = True,
               allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S,
-              retry_items: bool = False) -> RunSummary:
+              retry_items: bool = False, unit_timeout_s: float | None = None) -> RunSummary:
     """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
     the SQLite store at `store_path`.
 
@@ -47,7 +47,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     imported from a file or module) is refused unless this is True. lease_s: how long a shard
     claimed by this runner stays its own without renewal. retry_failed: run again the shards
     that failed in an earlier run (default); retry_items: also the items stored as failed in
-    finished shards (needs retry_failed). Returns a RunSummary whose `.metrics`
+    finished shards (needs retry_failed). unit_timeout_s: a work unit (one configuration x one
+    shard) running longer is recorded as failed and the sweep goes on (how each executor stops
+    it: speechbudget.sweep.executors). Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.
     """
     if isinstance(spec, dict):
@@ -76,7 +78,8 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
                          "retries nothing: give one of them")
     if not (isinstance(lease_s, (int, float)) and lease_s > 0):
         raise ValueError(f"lease_s={lease_s!r}: expected seconds > 0")
-    ex = make_executor(executor, workers, device, address, max_retries)
+    ex = make_executor(executor, workers, device, address, max_retries,
+                       unit_timeout_s=unit_timeout_s)
     ex.device = device
     t0 = time.perf_counter()
     store = ResultsStore(store_path)

@@ -60,3 +60,28 @@ class FlakyItemsWholeShardTask(FlakyItemsTask):
         if shard.item_ids != whole.item_ids:
             raise ValueError(f"shard {shard.shard_id}: not the task's shard (test double)")
         return super().run_shard(config, dataset, shard, device, cache)
+
+
+class SlowTask(FakeTask):
+    """Models named in SLOW_MODELS (or the task option slow_models, for workers that do not see
+    this process's environment: Ray) take SLOW_S seconds (default 120) per shard; the wait sits
+    inside an `except Exception` that turns errors into failed items, as AsrTask's batch does,
+    so a timeout that such a handler swallows would show as items failed, not a unit."""
+
+    def __init__(self, slow_models=(), **kw):
+        super().__init__(**kw)
+        self.slow_models = set(slow_models)
+
+    def run_shard(self, config, dataset, shard, device, cache=None):
+        from speechbudget.records import ItemResult
+        if config.model in self.slow_models or \
+                config.model in os.environ.get("SLOW_MODELS", "").split(","):
+            import time
+            try:
+                end = time.monotonic() + float(os.environ.get("SLOW_S", "120"))
+                while time.monotonic() < end:
+                    time.sleep(0.05)
+            except Exception as e:  # noqa: BLE001
+                return [ItemResult(i, ok=False, error=f"batch failed: {e!r}")
+                        for i in shard.item_ids]
+        return super().run_shard(config, dataset, shard, device, cache)

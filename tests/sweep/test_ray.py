@@ -62,3 +62,20 @@ def test_killed_ray_worker_is_retried_and_the_sweep_completes(local_ray, asr_spe
     s = out["summary"]
     assert s.finished == 3 and s.failed == 0, s.failures
     assert asr_comparable(db) == asr_comparable(asr_baseline[0])
+
+
+def test_ray_unit_timeout_kills_the_actor_and_the_sweep_goes_on(local_ray, write_spec,
+                                                                tmp_path):
+    """--unit-timeout with Ray: the actor running a unit past the limit is killed, the unit
+    recorded failed ('unit timed out'), a fresh actor runs the rest."""
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    spec = write_spec("r", runner=f"{here / 'flaky_task.py'}:SlowTask",
+                      models=["tiny.en", "base.en"], axes={"window": [30, 10]}, plan="grid",
+                      task_options={"n_items": 4, "batch_size": 2, "slow_models": ["base.en"]})
+    db = tmp_path / "ray_timeout.db"
+    s = run_sweep(spec, db, executor="ray", workers=1, progress=False, allow_runner=True,
+                  unit_timeout_s=3)
+    assert s.finished == 2 and s.failed == 2
+    assert all(label.startswith("base.en") and why.startswith("unit timed out after 3 s")
+               for label, why in s.failures.items())
