@@ -189,12 +189,21 @@ def window_gflops(config: Config, row: Row, no_speech_head: bool = False) -> flo
 
 @dataclass
 class Segment:
+    """A piece of a transcript with faster-whisper's / openai-whisper's segment fields (no word
+    timings). The window fields are None on a segment not made by `AsrPipeline`."""
+
     start: float
     end: float
     text: str
-    tokens: list[int] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)  # timestamp tokens included, as both
     avg_logprob: float | None = None     # of the window the segment came from
     no_speech_prob: float | None = None  # idem: P(no-speech) at its first decoding step
+    id: int | None = None                # its index in the recording's segments, from 0
+    seek: int | None = None              # the window's start, in mel frames (10 ms)
+    compression_ratio: float | None = None  # of the window's text (the fallback's test)
+    temperature: float | None = None     # of the window's last decoding pass (faster-whisper's
+    #                                      value: with every fallback failed, the text kept is
+    #                                      the best attempt's, maybe an earlier pass's)
 
 
 @dataclass
@@ -522,6 +531,7 @@ class AsrPipeline:
                 mine = [r for r in rows if r.item_id == i]
                 off = 0.0
                 for r in mine:
+                    r.seek = int(round(off * MEL_FRAMES_PER_S))   # where the chunk starts
                     self._keep(out[i], r, [r.tokens] if not self.is_silence(r) else [], off,
                                off + r.audio_s)
                     off += r.audio_s
@@ -642,7 +652,10 @@ class AsrPipeline:
             # audio) is dropped with its text, as openai-whisper's transcribe clears it
             if text and round(end, 3) > round(start, 3):
                 tr.segments.append(Segment(round(start, 3), round(end, 3), text, list(toks),
-                                           r.avg_logprob, r.no_speech_prob))
+                                           r.avg_logprob, r.no_speech_prob,
+                                           id=len(tr.segments), seek=r.seek,
+                                           compression_ratio=r.compression_ratio,
+                                           temperature=r.temperature))
 
     def run(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
         self.features(rows, cache)
