@@ -4,7 +4,12 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from speechbudget.errors import finite_json
+
 FORMATS = ("txt", "srt", "vtt", "json")
+# a segment in JSON: openai-whisper's keys, in its order (no word timings)
+SEGMENT_KEYS = ("id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob",
+                "compression_ratio", "no_speech_prob")
 
 
 def _clock(seconds: float, sep: str) -> str:
@@ -37,15 +42,30 @@ def to_vtt(segments: Sequence[Any]) -> str:
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
+def segment_dict(segment: Any) -> dict[str, Any]:
+    """A segment as openai-whisper's JSON writes one (`SEGMENT_KEYS`), with the fields it has:
+    one not computed (None, or no tokens: a segment made by hand) is left out, a non-finite
+    number is null. `text` without the leading space openai-whisper's has."""
+    d: dict[str, Any] = {}
+    for k in SEGMENT_KEYS:
+        v = getattr(segment, k, None)
+        if k == "text":
+            v = v.strip()
+        elif k == "tokens":
+            v = [int(t) for t in v] if v else None
+        if v is not None:
+            d[k] = v
+    return finite_json(d)
+
+
 def to_json(segments: Sequence[Any], info: dict[str, Any] | None = None,
             file: str | None = None, indent: int | None = 2) -> str:
-    """{"file"?, "segments": [{start, end, text}], "info"?}; indent=None: on one line (JSON Lines,
+    """{"file"?, "segments": [`segment_dict`], "info"?}; indent=None: on one line (JSON Lines,
     one document per file when several are printed)."""
     body: dict[str, Any] = {} if file is None else {"file": file}
-    body["segments"] = [{"start": s.start, "end": s.end, "text": s.text.strip()}
-                        for s in segments]
+    body["segments"] = [segment_dict(s) for s in segments]
     if info is not None:
-        body["info"] = info
+        body["info"] = finite_json(info)
     return json.dumps(body, indent=indent) + "\n"
 
 
