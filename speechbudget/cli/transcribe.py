@@ -52,16 +52,16 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     return [(Path(f), *out[f]) for f in files]
 
 
-def _prepare_output_dir(output_dir: Path, files: list[Path], fmt: str) -> None:
+def _prepare_output_dir(output_dir: Path, files: list[Path], formats: tuple[str, ...]) -> None:
     """Create --output-dir, or fail (OutputError, exit 6) before any model loads: a folder that
     cannot be created or written, or two different inputs with one stem (`a/x.wav` and
     `b/x.flac` would both write `x.<fmt>`, the second silently replacing the first)."""
     from speechbudget.errors import OutputError, make_output_dir
     taken: dict[str, Path] = {}
     for f in files:
-        name = f"{f.stem}.{fmt}"
-        first = taken.setdefault(name, f)
+        first = taken.setdefault(f.stem, f)
         if first != f and first.resolve() != f.resolve():
+            name = f"{f.stem}.{formats[0]}" if len(formats) == 1 else f"{f.stem}.*"
             raise OutputError(f"--output-dir {output_dir}: {first} and {f} would both be "
                               f"written to {output_dir / name}; transcribe them into "
                               "separate folders")
@@ -80,7 +80,8 @@ def transcribe_cmd(
     pool: str = typer.Option("mean", "--pool", help="mean | drop"),
     beam: int = typer.Option(1, "--beam", min=1),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
-    fmt: str = typer.Option("txt", "--format", help="txt | srt | vtt | json"),
+    fmt: str = typer.Option("txt", "--format", help="txt | srt | vtt | tsv | json | all (every "
+                                                     "format, into --output-dir)"),
     output_dir: Optional[Path] = typer.Option(None, "-o", "--out", "--output-dir",
                                               help="folder: write FILE.<format> there instead "
                                                    "of printing"),
@@ -92,20 +93,25 @@ def transcribe_cmd(
                                   help="a progress bar on stderr (files transcribed)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
-    srt / vtt / json: segments with times (printed, or written to --output-dir); printed json is
-    one line per file (JSON Lines) with its "file"; srt / vtt print one file only (several need
-    --output-dir)."""
+    srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
+    json is one line per file (JSON Lines) with its "file"; srt / vtt / tsv print one file only
+    (several need --output-dir); all: every format, FILE.<format> each, into --output-dir."""
     from speechbudget.errors import OutputError, write_atomic
-    from speechbudget.tasks.asr.subtitles import FORMATS, render, to_json
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS)}",
+    from speechbudget.tasks.asr.subtitles import ALL, FORMATS, render, to_json
+    if fmt not in FORMATS + (ALL,):
+        raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS + (ALL,))}",
                                  param_hint="--format")
+    formats = FORMATS if fmt == ALL else (fmt,)
 
     if output_dir is not None:
-        _prepare_output_dir(output_dir, list(files), fmt)  # before any work, not after it
-    elif fmt in ("srt", "vtt") and len(files) > 1:
+        _prepare_output_dir(output_dir, list(files), formats)  # before any work, not after it
+    elif fmt == ALL:
+        raise typer.BadParameter(f"{ALL} writes one file per format ({', '.join(FORMATS)}): "
+                                 "add --output-dir", param_hint="--format")
+    elif fmt in ("srt", "vtt", "tsv") and len(files) > 1:
         # printed one after another, the documents would run together: cue numbers restarting,
-        # no blank line between the last cue of one and the first of the next, no file named
+        # no blank line between the last cue of one and the first of the next (tsv: its header
+        # again), no file named
         raise typer.BadParameter(f"{fmt} prints one document, and {len(files)} files were given:"
                                  " add --output-dir to write one FILE." + fmt + " per input, or "
                                  "print them with --format json (one line per file)",
@@ -124,12 +130,13 @@ def transcribe_cmd(
     for f, segs, info, error in results:
         if error is None:
             if output_dir is not None:
-                target = output_dir / f"{f.stem}.{fmt}"
-                try:
-                    write_atomic(target, render(segs, fmt, info.to_dict()))
-                except OSError as e:
-                    raise OutputError(f"--output-dir: cannot write {target}: "
-                                      f"{e.strerror or e}") from e
+                for one in formats:
+                    target = output_dir / f"{f.stem}.{one}"
+                    try:
+                        write_atomic(target, render(segs, one, info.to_dict()))
+                    except OSError as e:
+                        raise OutputError(f"--output-dir: cannot write {target}: "
+                                          f"{e.strerror or e}") from e
             elif fmt == "txt":
                 typer.echo(f"{f}\t{info.text}")  # a real tab (rich would expand it)
             elif fmt == "json":  # JSON Lines: one document per file, each naming its file

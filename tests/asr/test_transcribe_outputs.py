@@ -47,3 +47,84 @@ def test_json_leaves_out_what_a_segment_does_not_have_and_writes_no_nan():
     assert body["segments"][1]["no_speech_prob"] is None
     assert _strict(render([Segment(0.0, 1.0, "x")], "json", {"gflops": float("nan")})
                    )["info"]["gflops"] is None
+
+
+# ---- tsv and all -----------------------------------------------------------------------------
+def test_tsv_is_openai_whispers_integer_milliseconds_with_a_header():
+    from speechbudget.tasks.asr.subtitles import to_tsv
+    segs = [Segment(0.0, 2.5, " Hello there."), Segment(3661.2504, 3662.0006, "a\tb\n\nc ")]
+    assert render(segs, "tsv") == to_tsv(segs) == ("start\tend\ttext\n0\t2500\tHello there.\n"
+                                                   "3661250\t3662001\ta b c\n")
+    assert to_tsv([]) == "start\tend\ttext\n"
+
+
+def _wav(path, seconds=3.0, seed=0):
+    from .conftest import noisy_tone_wav
+    return noisy_tone_wav(path, seconds, seed)
+
+
+@pytest.fixture
+def fake_model(monkeypatch, fake_bundle):
+    from speechbudget.architectures import get_architecture
+    from speechbudget.models import loading
+    fake_bundle.arch = get_architecture("tiny.en")
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: fake_bundle)
+    return fake_bundle
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    from speechbudget.models import loading
+
+    def boom(*a, **k):
+        raise AssertionError("the model was loaded before the command line was checked")
+    monkeypatch.setattr(loading, "load_whisper", boom)
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+    return CliRunner().invoke(app, ["transcribe", *map(str, args), "--device", "cpu",
+                                    "--no-progress", "--window", "4"])
+
+
+def test_format_all_writes_every_format_of_every_file(tmp_path, fake_model):
+    a, b = _wav(tmp_path / "in" / "a b.wav", seed=1), _wav(tmp_path / "in" / "ü.wav", seed=2)
+    out = tmp_path / "new" / "out"
+    r = _cli(a, b, "--format", "all", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{stem}.{ext}" for stem in ("a b", "ü") for ext in ("txt", "srt", "vtt", "tsv", "json"))
+    for stem in ("a b", "ü"):
+        body = _strict((out / f"{stem}.json").read_text())
+        tsv = (out / f"{stem}.tsv").read_text().splitlines()
+        assert tsv[0] == "start\tend\ttext" and len(tsv) == len(body["segments"]) + 1
+        assert (out / f"{stem}.vtt").read_text().startswith("WEBVTT\n")
+
+
+def test_format_tsv_into_a_folder(tmp_path, fake_model):
+    a = _wav(tmp_path / "a.wav")
+    r = _cli(a, "--format", "tsv", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.tsv"]
+
+
+def test_format_all_needs_an_output_dir(tmp_path, no_model):
+    r = _cli(_wav(tmp_path / "a.wav"), "--format", "all")
+    assert r.exit_code == 2, r.output
+    assert "--format" in r.output and "--output-dir" in r.output, r.output
+
+
+def test_several_files_printed_as_tsv_are_refused(tmp_path, no_model):
+    r = _cli(_wav(tmp_path / "a.wav", seed=1), _wav(tmp_path / "b.wav", seed=2), "--format",
+             "tsv")
+    assert r.exit_code == 2, r.output
+    assert "--output-dir" in r.output, r.output
+
+
+def test_format_all_refuses_one_stem_from_two_folders(tmp_path, no_model):
+    a, b = _wav(tmp_path / "a" / "talk.wav", seed=1), _wav(tmp_path / "b" / "talk.flac", seed=2)
+    r = _cli(a, b, "--format", "all", "-o", tmp_path / "out")
+    assert r.exit_code == 6, r.output
+    assert "talk.*" in r.output and str(a) in r.output and str(b) in r.output, r.output

@@ -1,4 +1,5 @@
-"""Transcript writers: plain text, SubRip (SRT), WebVTT and JSON, from segments (start, end, text)."""
+"""Transcript writers: plain text, SubRip (SRT), WebVTT, TSV and JSON, from segments (start, end,
+text; JSON: every field a segment has). `ALL` names every format at once (one file each)."""
 from __future__ import annotations
 
 import json
@@ -6,14 +7,20 @@ from typing import Any, Sequence
 
 from speechbudget.errors import finite_json
 
-FORMATS = ("txt", "srt", "vtt", "json")
+FORMATS = ("txt", "srt", "vtt", "tsv", "json")
+ALL = "all"   # every format in FORMATS, one file each (openai-whisper's --output_format all)
 # a segment in JSON: openai-whisper's keys, in its order (no word timings)
 SEGMENT_KEYS = ("id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob",
                 "compression_ratio", "no_speech_prob")
 
 
+def _ms(seconds: float) -> int:
+    """Whole milliseconds, rounded as openai-whisper's writers (round(seconds * 1000))."""
+    return int(round(max(0.0, float(seconds)) * 1000))
+
+
 def _clock(seconds: float, sep: str) -> str:
-    ms = int(round(max(0.0, seconds) * 1000))
+    ms = _ms(seconds)
     h, ms = divmod(ms, 3_600_000)
     m, ms = divmod(ms, 60_000)
     s, ms = divmod(ms, 1000)
@@ -40,6 +47,14 @@ def to_vtt(segments: Sequence[Any]) -> str:
     blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{cue_text(s.text)}\n"
               for s in segments]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def to_tsv(segments: Sequence[Any]) -> str:
+    """openai-whisper's TSV: the header `start<TAB>end<TAB>text`, then a line per segment, times
+    in integer milliseconds, the text on one line (tabs and line breaks become spaces)."""
+    rows = ["start\tend\ttext"] + [f"{_ms(s.start)}\t{_ms(s.end)}\t{' '.join(s.text.split())}"
+                                   for s in segments]
+    return "\n".join(rows) + "\n"
 
 
 def segment_dict(segment: Any) -> dict[str, Any]:
@@ -74,4 +89,4 @@ def render(segments: Sequence[Any], fmt: str, info: dict[str, Any] | None = None
         raise ValueError(f"format={fmt!r}: expected one of {', '.join(FORMATS)}")
     if fmt == "json":
         return to_json(segments, info)
-    return {"txt": to_txt, "srt": to_srt, "vtt": to_vtt}[fmt](segments)
+    return {"txt": to_txt, "srt": to_srt, "vtt": to_vtt, "tsv": to_tsv}[fmt](segments)
