@@ -128,3 +128,13 @@ def test_format_all_refuses_one_stem_from_two_folders(tmp_path, no_model):
     r = _cli(a, b, "--format", "all", "-o", tmp_path / "out")
     assert r.exit_code == 6, r.output
     assert "talk.*" in r.output and str(a) in r.output and str(b) in r.output, r.output
+
+
+def test_vtt_escapes_what_a_webvtt_cue_reads_as_markup():
+    # WebVTT cue text: '<' starts a tag (the text after it is lost to a player), '&' a
+    # character reference; both must be escaped. SRT has no escapes: written as is
+    segs = [Segment(0.0, 1.0, "x < y & z --> w"), Segment(1.0, 2.0, "AT&amp;T <i>")]
+    vtt = render(segs, "vtt").split("\n")
+    assert vtt[3] == "x &lt; y &amp; z -> w"
+    assert vtt[6] == "AT&amp;amp;T &lt;i>"    # shown as typed, not as '&' or in italics
+    assert render(segs[:1], "srt").split("\n")[2] == "x < y & z -> w"

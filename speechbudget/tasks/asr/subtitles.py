@@ -43,8 +43,15 @@ def to_srt(segments: Sequence[Any]) -> str:
     return "\n".join(blocks)
 
 
+def vtt_text(text: str) -> str:
+    """`cue_text` with WebVTT's escapes: in a cue '<' opens a tag (a player drops the text after
+    it) and '&' a character reference, so they are written '&lt;' and '&amp;' (openai-whisper
+    writes them raw)."""
+    return cue_text(text).replace("&", "&amp;").replace("<", "&lt;")
+
+
 def to_vtt(segments: Sequence[Any]) -> str:
-    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{cue_text(s.text)}\n"
+    blocks = [f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{vtt_text(s.text)}\n"
               for s in segments]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
