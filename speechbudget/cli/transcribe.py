@@ -138,7 +138,9 @@ def transcribe_cmd(
                         raise OutputError(f"--output-dir: cannot write {target}: "
                                           f"{e.strerror or e}") from e
             elif fmt == "txt":
-                typer.echo(f"{f}\t{info.text}")  # a real tab (rich would expand it)
+                # a real tab (rich would expand it); the text on its one line (a decoded
+                # line break or tab would split it)
+                typer.echo(f"{f}\t{' '.join(info.text.split())}")
             elif fmt == "json":  # JSON Lines: one document per file, each naming its file
                 typer.echo(to_json(segs, info.to_dict(), file=str(f), indent=None), nl=False)
             else:

@@ -138,3 +138,36 @@ def test_vtt_escapes_what_a_webvtt_cue_reads_as_markup():
     assert vtt[3] == "x &lt; y &amp; z -> w"
     assert vtt[6] == "AT&amp;amp;T &lt;i>"    # shown as typed, not as '&' or in italics
     assert render(segs[:1], "srt").split("\n")[2] == "x < y & z -> w"
+
+
+# ---- the command's loop, on stubbed results --------------------------------------------------
+class _Info:
+    def __init__(self, text):
+        self.text = text
+
+    def to_dict(self):
+        return {"text": self.text}
+
+
+@pytest.fixture
+def stub_results(monkeypatch):
+    """`transcribe_files` answers with one made-up segment per file (its text chosen by the
+    test), without loading any model."""
+    from pathlib import Path
+
+    from speechbudget.cli import transcribe as cmd
+    texts: dict[str, str] = {}
+
+    def fake(files, *a, **k):
+        return [(Path(f), [Segment(0.0, 1.0, texts.get(Path(f).name, "hi"))],
+                 _Info(texts.get(Path(f).name, "hi")), None) for f in files]
+    monkeypatch.setattr(cmd, "transcribe_files", fake)
+    return texts
+
+
+def test_printed_txt_is_one_line_per_file_whatever_the_text_holds(tmp_path, stub_results):
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    stub_results.update({"a.wav": "one\n\ntwo\tthree", "b.wav": "four"})
+    r = _cli(a, b)
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines() == [f"{a}\tone two three", f"{b}\tfour"]
