@@ -127,6 +127,14 @@ def eval_cmd(
     from speechbudget.tasks.asr.data import Columns, load_dataset
     ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
                                            speaker=speaker_column, id=id_column))  # exit 3
+    if adapter is not None:  # a supervised adapter is scored on held-out utterances only
+        from speechbudget.tasks.asr.adapt import held_out_problems
+        seen = held_out_problems(adapter, ds.items, ds.source)
+        if seen:
+            raise typer.BadParameter(
+                f"{len(seen)} of the {len(ds)} evaluated utterances were used to train this "
+                f"supervised adapter; evaluate held-out utterances (first: "
+                f"{next(iter(seen.values()))})", param_hint="--adapter")
     from rich.progress import Progress
     with Progress(console=err_console, transient=True, disable=not progress) as prog:
         bar = prog.add_task(f"{cfg.label}", total=len(ds))
@@ -228,6 +236,7 @@ def adapt_cmd(
     except ad.AdapterError as e:
         raise typer.BadParameter(str(e), param_hint="--out") from None
     usable = [it for it in ds.items if not it.problem]
+    keys = {it.id: ad.utterance_key(it, ds.source) for it in usable}  # recorded in adapter.json
     import time
     t0 = time.perf_counter()
     try:
@@ -242,7 +251,7 @@ def adapt_cmd(
         with Progress(console=err, transient=False) as prog:
             bar = prog.add_task(cfg.label, total=steps)
             res = ad.train_adapter(bundle, cfg, samples, out, opts,
-                             teacher_s=time.perf_counter() - t0,
+                             teacher_s=time.perf_counter() - t0, item_keys=keys,
                              progress=lambda s, loss: prog.update(
                                  bar, completed=s, description=f"{cfg.label} loss {loss:.4f}"))
     except ad.AdapterError as e:

@@ -21,8 +21,10 @@ a run started again with the same configuration and options continues from it.
 
 An adapter folder holds `adapter.safetensors` (the trainable tensors of the encoder) and
 `adapter.json` (the configuration it belongs to, a hash of the base model's weights, the options and
-the training record: losses, wall time, peak memory). `load_adapter` refuses an adapter trained for
-another configuration or another base model, naming the field that differs.
+the training record: losses, wall time, peak memory; `train_items`: the utterances it trained
+on). `load_adapter` refuses an adapter trained for another configuration or another base model,
+naming the field that differs; `held_out_problems` names the evaluated utterances a supervised
+adapter trained on (evaluation does not score them).
 Utterances longer than the student's window are refused (long-form is another issue).
 
 Supervised adaptation (objective "supervised", when transcripts exist): the same trainable
@@ -43,7 +45,8 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+import warnings
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -386,13 +389,17 @@ def train_step(model: nn.Module, config: Config, batch: Sequence[Sample],
 def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: str | Path,
                   options: DistillOptions = DistillOptions(),
                   progress: Callable[[int, float], None] | None = None,
-                  teacher_s: float = 0.0) -> "DistillResult":
+                  teacher_s: float = 0.0,
+                  item_keys: Mapping[str, Sequence] | None = None) -> "DistillResult":
     """Train the adapter of `config` (objective 'distill' on samples from `prepare`, or
     'supervised' on samples from `prepare_supervised`; `adaptation.steps` steps), checkpointing
     to `out` and resuming from its checkpoint; write the adapter to `out`; returns it with the
     trained model. `progress(step, loss)` is called after each step. The record holds the exact
     training FLOPs (flops.asr_training: the teacher's passes and every step's forward and
-    backward), the wall time and the peak RSS sampled during the steps (memory.MemoryPeak)."""
+    backward), the wall time and the peak RSS sampled during the steps (memory.MemoryPeak).
+    adapter.json's `train_items` lists the training utterances (`training_items`: their ids and,
+    from `item_keys`, id -> utterance_key, their audio), so an evaluation can check that it
+    scores held-out utterances (`held_out_problems`)."""
     from speechbudget.flops.asr_training import step_flops
     a = config.adaptation
     if a.objective not in ("distill", "supervised"):
@@ -411,6 +418,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
     enc = model.model.encoder
     params = [p for p in enc.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=options.lr, weight_decay=0.0)
+    seen = training_items([s.id for s in samples], item_keys)
     rec = TrainRecord(items=len(samples), teacher_s=teacher_s,
                       teacher_flops=float(sum(s.teacher_flops for s in samples)))
     ident = {"config": config.to_dict(), "model_fingerprint": fp, "options": options_identity(options),
@@ -442,13 +450,14 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
                 rec.peak_mem_mb = max(rec.peak_mem_mb or 0.0, mem.peak_mb)
             if rec.steps in options.snapshot_steps and rec.steps < a.steps:
                 snap = config.with_(adaptation=with_steps(a, rec.steps))
-                save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle)
+                save_adapter(out / f"step-{rec.steps:04d}", enc, snap, fp, options, rec, bundle,
+                             seen)
             if rec.steps % options.checkpoint_every == 0 and rec.steps < a.steps:
                 torch.save({"ident": ident, "trainable": trainable_state(enc),
                             "optimizer": opt.state_dict(), "record": asdict(rec)}, ck)
             if progress is not None:
                 progress(rec.steps, rec.losses[-1])
-    save_adapter(out, enc, config, fp, options, rec, bundle)
+    save_adapter(out, enc, config, fp, options, rec, bundle, seen)
     if ck.exists():
         ck.unlink()
     return DistillResult(out, model, rec)
@@ -489,14 +498,16 @@ def options_identity(options: DistillOptions) -> dict:
 # ---- saving and loading ------------------------------------------------------------------------
 
 def save_adapter(folder: str | Path, encoder: nn.Module, config: Config, fingerprint: str,
-                 options: DistillOptions, record: TrainRecord, bundle: Any = None) -> Path:
+                 options: DistillOptions, record: TrainRecord, bundle: Any = None,
+                 train_items: dict | None = None) -> Path:
     from safetensors.torch import save_file
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_state(encoder), str(folder / ADAPTER_FILE))
     info = {"format": FORMAT, "config": config.to_dict(), "model_fingerprint": fingerprint,
             "fingerprint_kind": FINGERPRINT_KIND, "model_source": getattr(bundle, "source", None), "options": options_identity(options),
-            "train": {**asdict(record), "train_flops": record.train_flops}}
+            "train": {**asdict(record), "train_flops": record.train_flops},
+            "train_items": train_items}
     (folder / INFO_FILE).write_text(json.dumps(info, indent=1))
     return folder
 
@@ -638,6 +649,71 @@ def load_adapter(folder: str | Path, config: Config, base: nn.Module, merge: boo
             if hasattr(m, "lora_A") and hasattr(m, "merge"):
                 m.merge()
     return model
+
+
+# ---- the training utterances and held-out evaluation -------------------------------------------
+
+def utterance_key(item: Any, source: str) -> tuple:
+    """What identifies an utterance across datasets: its audio file (resolved) and cut; for
+    in-memory audio (a HF dataset), the dataset and row."""
+    if item.audio is not None:
+        return (str(Path(item.audio).resolve()), item.start_s, item.end_s)
+    return (source, item.index, item.id)
+
+
+def training_items(ids: Sequence[str], keys: Mapping[str, Sequence] | None = None) -> dict:
+    """adapter.json's `train_items`: the training utterances' `count`, sorted `ids`, `ids_sha1`
+    (sha1 of the sorted ids joined by newlines: compare two adapters' training sets at a
+    glance) and `audio` (each one's utterance_key, sorted; None unless `keys` has every id)."""
+    uniq = sorted(set(ids))
+    audio = None
+    if keys is not None and all(i in keys for i in uniq):
+        audio = sorted((list(keys[i]) for i in uniq), key=repr)
+    return {"count": len(ids), "ids": uniq,
+            "ids_sha1": hashlib.sha1("\n".join(uniq).encode()).hexdigest(), "audio": audio}
+
+
+def held_out_problems(folder: str | Path, items: Iterable[Any], source: str,
+                      info: dict | None = None) -> dict[str, str]:
+    """{item id: why it must not be scored} for the evaluated `items` (AsrItems of the dataset
+    `source`) that a *supervised* adapter in `folder` was trained on: the same audio (file and
+    cut, utterance_key, whatever the id), or the same id where adapter.json records no audio.
+    Scoring them would report the WER of training transcripts. A "distill" adapter never read a
+    transcript, so adapting on the evaluated audio is test-time adaptation: {} (nothing refused).
+    Warns (without refusing) when a supervised adapter's adapter.json does not list its training
+    utterances (written before it did: nothing to check against), and when evaluated
+    utterances share only an id with training ones (other audio files: moved data?)."""
+    info = read_adapter_info(folder) if info is None else info
+    if adapter_config(folder, info).adaptation.objective != "supervised":
+        return {}
+    rec = info.get("train_items")
+    if not isinstance(rec, dict) or not isinstance(rec.get("ids"), list):
+        warnings.warn(f"adapter {folder}: its {INFO_FILE} does not list the utterances it was "
+                      "trained on (written by an older speechbudget), so nothing shows that the "
+                      "evaluated utterances were held out from its supervised training",
+                      stacklevel=2)
+        return {}
+    ids = set(map(str, rec["ids"]))
+    audio = {tuple(k) for k in rec["audio"]} if isinstance(rec.get("audio"), list) else None
+    out: dict[str, str] = {}
+    other_audio = False
+    for it in items:
+        if audio is not None and tuple(utterance_key(it, source)) in audio:
+            how = "its audio"
+        elif audio is None and it.id in ids:
+            how = "its id"
+        else:
+            other_audio = other_audio or it.id in ids
+            continue
+        out[it.id] = (f"{it.id}: trained on by the supervised adapter {folder} ({how} is "
+                      f"one of the {rec.get('count', len(ids))} training utterances in its "
+                      f"{INFO_FILE}); not scored: its WER would be that of a training transcript")
+    if other_audio:
+        warnings.warn(f"adapter {folder}: some evaluated utterances have the ids of its "
+                      "training utterances but other audio files; if the data was moved or "
+                      f"copied they were seen in training (compare {INFO_FILE} train_items)",
+                      stacklevel=2)
+    return out
 
 
 def distill_config(config: Config, rank: int = 8, unfreeze_top: int = 0, steps: int = 100,

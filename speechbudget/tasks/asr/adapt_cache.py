@@ -37,6 +37,7 @@ from typing import Any
 from speechbudget.axes import Config
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapt import utterance_key
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
 
 
@@ -53,14 +54,6 @@ def data_fingerprint(dataset: AsrDataset, with_text: bool) -> str:
             h.update(f"\t{it.text}".encode())
         h.update(b"\n")
     return h.hexdigest()[:12]
-
-
-def utterance_key(item: Any, source: str) -> tuple:
-    """What identifies an utterance across datasets: its audio file (resolved) and cut; for
-    in-memory audio (a HF dataset), the dataset and row."""
-    if item.audio is not None:
-        return (str(Path(item.audio).resolve()), item.start_s, item.end_s)
-    return (source, item.index, item.id)
 
 
 @dataclass
@@ -146,7 +139,7 @@ class AdapterCache:
     def _train(self, bundle: Any, config: Config, data: AsrDataset, out: Path,
                device: str) -> None:
         supervised = config.adaptation.objective == "supervised"
-        items = []
+        items, keys = [], {}
         for it in data.items:
             if it.problem:
                 continue
@@ -154,6 +147,7 @@ class AdapterCache:
             if len(audio) > config.window_s_for(len(audio) / SAMPLE_RATE) * SAMPLE_RATE:
                 continue   # longer than the window: not used for training
             items.append((it.id, audio, it.text))
+            keys[it.id] = utterance_key(it, data.source)
         if not items:
             raise ad.AdapterError(f"{config.label}: no utterance of {data.source} fits the "
                                   "window; nothing to adapt on")
@@ -164,4 +158,4 @@ class AdapterCache:
             samples = ad.prepare(bundle, config, [(i, a) for i, a, _ in items],
                                  self.options.batch_size, device)
         ad.train_adapter(bundle, ad.training_config(config), samples, out, self.options,
-                         teacher_s=time.perf_counter() - t0)
+                         teacher_s=time.perf_counter() - t0, item_keys=keys)

@@ -128,6 +128,13 @@ class AsrTask:
                 trained = self.adapters.get(self.bundle(config.model, device), config, dataset,
                                             device)
         pipe = self.pipeline(config, device, None if trained is None else trained.path)
+        refused: dict[str, str] = {}   # utterances a given supervised adapter trained on
+        if self.adapter is not None and (config.adaptation.method != "none"
+                                         or config.adaptation.unfreeze_top):
+            from speechbudget.tasks.asr.adapt import held_out_problems
+            ids = set(shard.item_ids)
+            refused = held_out_problems(self.adapter, [it for it in dataset.items if it.id in ids],
+                                        dataset.source)
         dev = torch.device(device)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
@@ -141,9 +148,9 @@ class AsrTask:
                 results[item_id] = ItemResult(item_id, ok=False,
                                               error=f"{item_id}: not in dataset {dataset.source}")
                 continue
-            if item.problem:
+            if item.problem or item_id in refused:
                 results[item_id] = ItemResult(item_id, ok=False, reference=item.text,
-                                              error=item.problem)
+                                              error=item.problem or refused[item_id])
                 continue
             t0 = time.perf_counter()
             try:
