@@ -127,6 +127,7 @@ def transcribe_cmd(
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     failed = 0
+    unwritten: list[Path] = []   # a file that cannot be written does not stop the others
     for f, segs, info, error in results:
         if error is None:
             if output_dir is not None:
@@ -135,8 +136,9 @@ def transcribe_cmd(
                     try:
                         write_atomic(target, render(segs, one, info.to_dict()))
                     except OSError as e:
-                        raise OutputError(f"--output-dir: cannot write {target}: "
-                                          f"{e.strerror or e}") from e
+                        unwritten.append(target)
+                        err.print(f"--output-dir: cannot write {target}: {e.strerror or e}",
+                                  markup=False, highlight=False)
             elif fmt == "txt":
                 # a real tab (rich would expand it); the text on its one line (a decoded
                 # line break or tab would split it)
@@ -149,5 +151,9 @@ def transcribe_cmd(
             failed += 1
             err.print(error if error.startswith(str(f)) else f"{f}: {error}", markup=False,
                       highlight=False)
+    if unwritten:
+        raise OutputError(f"--output-dir {output_dir}: {len(unwritten)} of "
+                          f"{len(formats) * (len(results) - failed)} outputs could not be "
+                          "written (see above)")
     if failed:
         raise typer.Exit(1)

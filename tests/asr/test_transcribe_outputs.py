@@ -171,3 +171,17 @@ def test_printed_txt_is_one_line_per_file_whatever_the_text_holds(tmp_path, stub
     r = _cli(a, b)
     assert r.exit_code == 0, r.output
     assert r.output.splitlines() == [f"{a}\tone two three", f"{b}\tfour"]
+
+
+def test_an_output_that_cannot_be_written_does_not_lose_the_others(tmp_path, stub_results):
+    # out/b.srt is a folder: b's transcript cannot be written there; a's and c's, computed in
+    # the same run, were lost with it (the first failed write ended the command)
+    out = tmp_path / "out"
+    (out / "b.srt").mkdir(parents=True)
+    files = [tmp_path / f"{n}.wav" for n in "abc"]
+    r = _cli(*files, "--format", "srt", "-o", out)
+    assert r.exit_code == 6, r.output
+    assert str(out / "b.srt") in r.output and "1 of 3" in r.output, r.output
+    assert (out / "a.srt").read_text().endswith("hi\n")
+    assert (out / "c.srt").read_text().endswith("hi\n")
+
