@@ -119,7 +119,10 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write through a temporary file in the same folder (fsynced), then os.replace: a reader
     sees the old file or the whole new one, never half of it."""
     p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{p.name}.",
+    # the temporary name is the file's, cut so that it stays a valid name (255 bytes) where the
+    # file's own name is one
+    stem = p.name.encode("utf-8")[:200].decode("utf-8", "ignore")
+    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{stem}.",
                                suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:

@@ -185,3 +185,12 @@ def test_an_output_that_cannot_be_written_does_not_lose_the_others(tmp_path, stu
     assert (out / "a.srt").read_text().endswith("hi\n")
     assert (out / "c.srt").read_text().endswith("hi\n")
 
+
+@pytest.mark.parametrize("stem", ["a" * 245, "ü" * 120])   # 249 and 244 bytes with ".srt"
+def test_an_input_name_near_the_length_limit_is_written(tmp_path, stub_results, stem):
+    # a valid output name (<= 255 bytes) whose temporary file (".NAME.xxxxxxxx.tmp", 14 bytes
+    # more) was not, so the write failed with "File name too long"
+    out = tmp_path / "out"
+    r = _cli(tmp_path / f"{stem}.wav", "--format", "srt", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in out.iterdir()] == [f"{stem}.srt"]
