@@ -83,13 +83,22 @@ def parabola_vertex(x: list[float], y: list[float]) -> float | None:
     return float(math.exp(v))
 
 
+def _power(width: float, k: int) -> float:
+    """width ** k, inf where it exceeds the largest float (the top band of a GFLOPs near it is
+    open above; Python raises OverflowError there)."""
+    try:
+        return width ** k
+    except OverflowError:
+        return math.inf
+
+
 def isoflops_bands(results: Results, width: float = 2.0, edges: list[float] | None = None,
                    min_points: int = 2) -> list[IsoFlopsBand]:
     """Bands of (nearly) equal GFLOPs holding at least `min_points` configurations.
 
     `width`: ratio hi/lo of each band (bands are [width^k, width^(k+1))); `edges`: explicit
-    ascending GFLOPs edges instead. Configurations without GFLOPs, a finite error, or (dynamic
-    windows) a recorded mean window are left out.
+    ascending GFLOPs edges instead. Configurations without a finite GFLOPs value > 0, a finite
+    error, or (dynamic windows) a recorded mean window are left out.
     """
     from speechbudget.analysis.scaling_fit import n_params
 
@@ -101,7 +110,7 @@ def isoflops_bands(results: Results, width: float = 2.0, edges: list[float] | No
     pts: dict[tuple[float, float], list[BandPoint]] = {}
     for c, m in results:
         g, e, w = m.gflops, m.error, _window(c, m)
-        if g is None or not g > 0 or e is None or not math.isfinite(e) or w is None:
+        if g is None or not 0 < g < math.inf or e is None or not math.isfinite(e) or w is None:
             continue
         if edges is not None:
             i = int(np.searchsorted(edges, g, side="right")) - 1
@@ -110,11 +119,11 @@ def isoflops_bands(results: Results, width: float = 2.0, edges: list[float] | No
             lo, hi = float(edges[i]), float(edges[i + 1])
         else:
             k = math.floor(math.log(g) / math.log(width))
-            while width ** k > g:           # the logarithm's rounding, either way: g itself
+            while _power(width, k) > g:     # the logarithm's rounding, either way: g itself
                 k -= 1                      # decides, so lo <= g < hi holds exactly
-            while width ** (k + 1) <= g:
+            while _power(width, k + 1) <= g:
                 k += 1
-            lo, hi = width ** k, width ** (k + 1)
+            lo, hi = _power(width, k), _power(width, k + 1)
         pts.setdefault((lo, hi), []).append(BandPoint(
             c, m, float(g), float(e), float(n_params(c.model)), w,
             ENCODER_TOKENS_PER_S / c.stride))

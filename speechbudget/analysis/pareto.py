@@ -169,7 +169,8 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
         c = cost_of(metrics, cost)
         err = metrics.error
         if c is None:
-            skipped.append((config, f"no {cost} value"))
+            raw = getattr(metrics, cost)
+            skipped.append((config, f"no {cost} value" if raw is None else f"{cost} is {raw!r}"))
         elif err is None or not math.isfinite(err):
             skipped.append((config, "no error value (every item failed)" if err is None
                             or math.isnan(err) else f"error is {err!r}"))
