@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,40 @@ def _normalised(results: Results) -> Results:
             m = replace(m, value=math.nan)
         out.append((c, m))
     return out
+
+
+# measured quantities that cannot be negative (None or NaN: not measured)
+NON_NEGATIVE = ("gflops", "gflops_per_audio_s", "train_gflops", "rtf", "rtfx", "peak_mem_mb",
+                "latency_p50_s", "latency_p90_s", "rtf_p50", "rtf_p90")
+
+
+def check_metrics(c: Config, m: ConfigMetrics) -> None:
+    """Values no measurement can have: a negative cost (it would pass every limit and be the
+    cheapest), a negative WER, a UA outside [0, 1] (the error would be negative or above 1).
+    ValueError naming the configuration, the field and the value; None or NaN is a missing value
+    and passes (every analysis leaves it out with a reason)."""
+    def bad(name: str, v: Any, want: str) -> ValueError:
+        return ValueError(f"configuration {c.label} ({c.key}): {name} = {v!r}: {want}")
+
+    def number(name: str, v: Any) -> bool:
+        """v is a measured number (False: not measured); anything else but a number refused."""
+        if v is None:
+            return False
+        if not isinstance(v, Real) or isinstance(v, bool):
+            raise bad(name, v, "a number")
+        return not math.isnan(v)
+
+    for name in NON_NEGATIVE:
+        v = getattr(m, name)
+        if number(name, v) and v < 0:
+            raise bad(name, v, "a value >= 0")
+    v = m.value
+    if not number(m.metric, v):
+        return
+    if m.higher_is_better and not 0 <= v <= 1:
+        raise bad(m.metric, v, "a fraction in [0, 1]")
+    if not m.higher_is_better and v < 0:
+        raise bad(m.metric, v, "an error rate >= 0")
 
 
 def check_pairable(results: Results, items: dict[str, list[ItemResult]]) -> None:
@@ -82,6 +117,11 @@ def load_results(source: "str | Path | Results | LoadedResults",
         store = ResultsStore(path, readonly=True)
         try:
             results = store.metrics(task)
+            for c, m in results:
+                try:
+                    check_metrics(c, m)
+                except ValueError as e:
+                    raise StoreError(f"{path}: {e}") from None
             items = {c.key: store.items(c.key) for c, _ in results}
             try:  # what the paired statistics need, checked once where it is read
                 check_pairable(results, items)
@@ -102,6 +142,7 @@ def load_results(source: "str | Path | Results | LoadedResults",
                 and isinstance(pair[1], ConfigMetrics)):
             raise TypeError(f"results[{i}] is {type(pair).__name__}: expected a "
                             "(Config, ConfigMetrics) pair")
+        check_metrics(*pair)
     if task is not None:
         results = [(c, m) for c, m in results if c.task == task]
     machine = None
