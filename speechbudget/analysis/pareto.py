@@ -242,20 +242,21 @@ def significant_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
     unpaired: list[str] = []       # plain-dominated, but no dominator shares a testable item
     for b in pts:
         found: tuple[Point, PairedDifference] | None = None
-        tested = False
+        candidates = tested = 0       # could dominate b (no dearer, lower error); of them paired
         if b.dominated and items.get(b.config.key):   # significant implies plain dominance
             for a in pts:                 # in (cost, error, label, key) order: cheapest first
                 if a is b or a.cost > b.cost or a.error >= b.error or not items.get(a.config.key):
                     continue
+                candidates += 1
                 pi = pair_items(items[b.config.key], items[a.config.key], b.metrics.metric)
                 if not pi.testable:       # no shared item (or none with reference words)
                     continue
-                tested = True
+                tested += 1
                 d = paired_difference(pi, level=level, n_resamples=n_resamples, seed=seed)
                 if d.ci_low > 0 and d.diff > 0:
                     found = (a, d)
                     break
-            if not tested:
+            if candidates and not tested:
                 unpaired.append(b.label)
         if found is None:
             out.append(Point(b.config, b.metrics, b.cost, b.error))

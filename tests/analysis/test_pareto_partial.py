@@ -95,3 +95,14 @@ def test_report_and_recommend_on_a_store_whose_shared_items_have_no_words(tmp_pa
                                  "--no-progress", "--bootstrap", "0"])
     assert r.exit_code == 0, r.output              # was exit 70, an internal error
     assert "no paired test was possible" in (tmp_path / "r" / "index.html").read_text()
+
+
+def test_an_equal_error_at_a_higher_cost_is_no_untested_pair():
+    # plain-dominated by an equal error at a lower cost, which no paired test could call
+    # significant: no "no paired test was possible" note (the first version of that note said
+    # so of every tied configuration)
+    e = np.random.default_rng(0).integers(0, 3, 20)
+    a, a_items = scored(10.0, e, 10, ids(0, 20))
+    b, b_items = scored(30.0, e, 30, ids(0, 20))
+    sig = significant_frontier([a, b], {a[0].key: a_items, b[0].key: b_items})
+    assert not sig.dominated and sig.notes == []
