@@ -10,7 +10,7 @@
 Any configuration of the study runs (window 0.04..30 s or "dynamic", token stride, beam,
 precision); audio longer than the window goes through Whisper's sequential long-form rule
 (`longform` "sequential", or the old "chunks" for comparison); silence gives no segment.
-Writers for txt / srt / vtt / json are in `tasks.asr.subtitles`.
+Writers for txt / srt / vtt / tsv / json are in `tasks.asr.subtitles`.
 """
 from __future__ import annotations
 
