@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -195,7 +195,7 @@ def _load_tokenizer(where: str) -> Any:
         raise
 
 
-def _arch_for(name: str, config: Any) -> Architecture:
+def architecture_of(name: str, config: Any) -> Architecture:
     """The registry architecture when `name` is one (or its hub id) and its dims match, else an
     Architecture described by the loaded config."""
     try:
@@ -233,6 +233,53 @@ def _arch_for(name: str, config: Any) -> Architecture:
     label = Path(name).name if Path(name).exists() else name
     return Architecture(label, family, name, dims,
                         english_only=family == "whisper" and config.vocab_size == 51864)
+
+
+# the dimensions a Whisper encoder's FLOPs and outputs depend on (SER uses no decoder)
+WHISPER_ENCODER_DIMS = ("n_mels", "d_model", "n_heads", "encoder_layers", "ffn_dim",
+                        "max_source_positions")
+
+
+def _same(a: Architecture, b: Architecture, encoder_only: bool) -> bool:
+    if a.family != b.family:
+        return False
+    if encoder_only and a.is_whisper:
+        return all(getattr(a.dims, k) == getattr(b.dims, k) for k in WHISPER_ENCODER_DIMS)
+    return a.dims == b.dims
+
+
+def check_weights_arch(name: str, loaded: Architecture, weights: str | Path,
+                       encoder_only: bool = False) -> None:
+    """Refuse a configuration's architecture `name` for weights (loaded from `weights`, their
+    architecture `loaded`: load_whisper's bundle.arch, or architecture_of their config) that
+    are another registry architecture's, or another family's: its FLOPs, memory and time
+    would describe one model while the other ran. ConfigError (field "model", exit 2), one
+    line naming both. `encoder_only` (SER): compare the encoder's dimensions (Whisper tiny's
+    weights serve tiny.en). Weights of no registry architecture (a custom size) are not
+    refused: the configuration's architecture is then the one the user chose to describe them."""
+    from speechbudget.axes import ConfigError
+
+    want = get_architecture(name)
+    if _same(want, loaded, encoder_only):
+        return
+    known = [a for a in ARCHITECTURES.values() if _same(a, loaded, encoder_only)]
+    if want.family == loaded.family and not known:
+        return
+    if known:
+        what = f"{known[0].name}'s"
+    else:
+        what = f"a {loaded.family} model's"
+    if want.family != loaded.family:
+        diff = f"{loaded.family}, not {want.family}"
+    else:
+        keys = WHISPER_ENCODER_DIMS if encoder_only and want.is_whisper else \
+            [f.name for f in fields(want.dims)]
+        diff = ", ".join(f"{k}={getattr(loaded.dims, k)} vs {getattr(want.dims, k)}"
+                         for k in keys if getattr(loaded.dims, k) != getattr(want.dims, k))
+    raise ConfigError("model", name, f"the weights loaded from {weights} are {what}, not "
+                      f"{want.name}'s ({diff}); name the architecture of the weights "
+                      f"({known[0].name if known else loaded.family}) or load {want.name}'s "
+                      "weights")
 
 
 def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
@@ -326,7 +373,7 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
                     or [])
     begin = list(getattr(gen, "begin_suppress_tokens", None)
                  or getattr(cfg, "begin_suppress_tokens", None) or [220, tok.eot])
-    return WhisperBundle(model=model, tokenizer=text, arch=_arch_for(str(name_or_path), cfg),
+    return WhisperBundle(model=model, tokenizer=text, arch=architecture_of(str(name_or_path), cfg),
                          prompt_ids=prompt, eos_id=tok.eot, suppress_tokens=suppress,
                          begin_suppress_tokens=begin, n_mels=cfg.num_mel_bins, source=source)
 
@@ -364,7 +411,7 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
     if config.model_type not in ("wav2vec2", "hubert", "wavlm"):
         raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
                              "HuBERT or WavLM")
-    arch = _arch_for(name if name in ARCHITECTURES else where, config)
+    arch = architecture_of(name if name in ARCHITECTURES else where, config)
     cls = model_class(arch)
     model = _from_pretrained(cls, where, f"{arch.family} model", dtype=dtype,
                              attn_implementation=attn_implementation)

@@ -283,6 +283,9 @@ class AsrTask:
         if key not in self._bundles:
             from speechbudget.models.loading import load_whisper
             self._bundles[key] = load_whisper(self.model_path or model, device=device)
+        if self.model_path:  # the configuration's architecture must be that of the weights
+            from speechbudget.models.loading import check_weights_arch
+            check_weights_arch(model, self._bundles[key].arch, self.model_path)
         return self._bundles[key]
 
     def pipeline(self, config: Config, device: str, adapter: str | Path | None = None

@@ -141,6 +141,9 @@ def build_backbone(config: Config, source: str | None = None, device: str = "cpu
             p.requires_grad_(False)
         if encoders is not None:
             encoders[key] = (encoder, is_whisper, n_mels)
+    from speechbudget.models.loading import architecture_of, check_weights_arch
+    check_weights_arch(config.model, architecture_of(key[0], encoder.config), key[0],
+                       encoder_only=True)  # ConfigError: weights of another architecture
     return Backbone(encoder, is_whisper, config, n_mels)
 
 
