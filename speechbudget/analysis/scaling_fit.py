@@ -348,6 +348,12 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
                            f"of {AXIS_NAMES[j]} (no configuration changes one without the "
                            f"other), so their terms cannot be told apart; fit a law with one of "
                            "them (a nested law)")
+    if not any(active):     # a constant: no axis to scale along, nothing to predict from
+        raise FitError(f"no axis has {min_distinct} distinct values: no power law to fit "
+                       f"(distinct values N {distinct[0]}, T {distinct[1]}, s {distinct[2]})"
+                       if axes is None or not any(usable) else
+                       f"the nested law keeps no axis ({', '.join(axes) or 'none'} asked): no "
+                       "power law to fit")
     lw = make_law(law, active)
     need = max(lw.n_params * min_points_per_param, lw.n_params + 1 + (1 if loo else 0))
     if len(y) < need:
@@ -691,6 +697,12 @@ def predict_configs(fit: ScalingFit, configs: Iterable[Config],
     N = np.array([n_params(c.model) for c in configs], float)
     T = np.array([float(c.window) for c in configs])
     s = np.array([c.stride for c in configs], float)
+    outside = _beyond_the_law(fit, configs, (N, T, s))
+    if outside:
+        raise ValueError("cannot predict " + "; ".join(outside) + ": the law has no term for "
+                         "that axis, so it says nothing about values outside those measured "
+                         "(measure such configurations, or fit data that vary that axis over "
+                         f"{MIN_DISTINCT} or more values)")
     pred = fit.predict(N, T, s)
     lo = hi = None
     if fit.bootstrap is not None:
@@ -705,6 +717,30 @@ def predict_configs(fit: ScalingFit, configs: Iterable[Config],
     for i, c in enumerate(configs):
         out.append(Prediction(c, float(pred[i]), None if lo is None else float(lo[i]),
                               None if hi is None else float(hi[i]), _gflops(c)))
+    return out
+
+
+def _beyond_the_law(fit: ScalingFit, configs: list[Config],
+                    values: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[str]:
+    """For each configuration, the axes without a term in the fitted law (not identifiable, or
+    dropped by the nested comparison) on which it lies outside the fitted range: a prediction
+    there would be an extrapolation along an axis the law does not model (a fit on tiny.en
+    alone gave small the error of tiny.en)."""
+    fitted = (fit.N, fit.T, fit.s)
+    names = {"N": "parameters", "T": "window (s)", "s": "stride"}
+    out = []
+    for i, c in enumerate(configs):
+        bad = []
+        for j, on in enumerate(fit.active):
+            if on or not len(fitted[j]):
+                continue
+            lo, hi = float(np.min(fitted[j])), float(np.max(fitted[j]))
+            v = float(values[j][i])
+            if not lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):
+                span = f"{lo:.4g}" if lo == hi else f"{lo:.4g} to {hi:.4g}"
+                bad.append(f"{AXIS_NAMES[j]} ({names[AXIS_NAMES[j]]}) {v:.4g}, fitted at {span}")
+        if bad:
+            out.append(f"{c.label} ({', '.join(bad)})")
     return out
 
 
