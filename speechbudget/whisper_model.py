@@ -29,7 +29,8 @@ import numpy as np
 from speechbudget.axes import Config, ConfigError
 from speechbudget.tasks.asr.pipeline import COMPRESSION_RATIO_THRESHOLD, check_fallback
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
-                                               TranscriptionInfo, as_audio, transcribe_bundle)
+                                               TranscriptionInfo, as_audio, registry_name,
+                                               transcribe_bundle)
 
 __all__ = ["WhisperModel", "Segment", "TranscriptionInfo"]
 
@@ -67,7 +68,7 @@ class WhisperModel:
     def _setup(self, bundle: Any, device: str, axes: dict[str, Any], own: bool) -> None:
         from speechbudget.tasks.asr.pipeline import cast_for_precision
         self.device = device
-        self.config = _config(_registry_name(bundle.arch), axes, device)
+        self.config = _config(registry_name(bundle.arch), axes, device)
         model = cast_for_precision(bundle.model, self.config.precision, device)
         if own and model is not bundle.model and dataclasses.is_dataclass(bundle):
             bundle = dataclasses.replace(bundle, model=model)  # one copy of the weights in memory
@@ -173,21 +174,6 @@ def _wave(audio: Any, i: int, n: int) -> np.ndarray:
         if n == 1:
             raise
         raise AudioError(f"audios[{i}]: {e}") from e
-
-
-def _registry_name(arch: Any) -> str:
-    """The registry name a loaded model's Config carries (the FLOPs are computed from it): its
-    own, or for a local folder (named by the folder) the registry architecture with the same
-    dimensions, as a sweep's `model_path` runs under its registry `model`."""
-    from speechbudget.architectures import ARCHITECTURES
-    if arch.name in ARCHITECTURES:
-        return arch.name
-    same = [n for n, a in ARCHITECTURES.items() if a.is_whisper and a.dims == arch.dims]
-    if not same:
-        known = ", ".join(n for n, a in ARCHITECTURES.items() if a.is_whisper)
-        raise ConfigError("model", arch.name, f"a Whisper with the dimensions of a known "
-                                              f"architecture ({known}); it has {arch.dims}")
-    return same[0]
 
 
 def _device(device: Any) -> str:

@@ -92,3 +92,20 @@ def test_a_hand_made_segment_has_no_window_fields():
     from speechbudget.tasks.asr.pipeline import Segment
     s = Segment(0.0, 1.0, "x")
     assert (s.id, s.seek, s.compression_ratio, s.temperature) == (None, None, None, None)
+
+
+def test_transcribe_function_takes_a_model_loaded_from_a_folder(tiny_whisper):
+    # a local folder loads as an architecture named by the folder; transcribe() put that name
+    # into its Config and failed ("invalid model='model'"), where WhisperModel maps it to the
+    # registry architecture with the same dimensions
+    import dataclasses
+
+    from speechbudget.architectures import get_architecture
+    from speechbudget.tasks.asr.transcribe import transcribe
+
+    from .conftest import tiny_bundle
+    bundle = tiny_bundle(tiny_whisper)
+    bundle.arch = dataclasses.replace(get_architecture("tiny.en"), name="my-whisper-folder")
+    segs, info = transcribe(_audio(3.0, 1), bundle=bundle, window=4, device="cpu",
+                            no_speech_threshold=None)
+    assert info.config.model == "tiny.en" and info.windows == 1

@@ -22,13 +22,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from speechbudget.audio import AudioError
-from speechbudget.axes import Config
+from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.asr.pipeline import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, AsrPipeline,
                                              Segment, Transcript, cast_for_precision)
 
-__all__ = ["Segment", "TranscriptionInfo", "as_audio", "transcribe", "transcribe_bundle",
-           "transcribe_many", "LOGPROB_THRESHOLD", "NO_SPEECH_THRESHOLD"]
+__all__ = ["Segment", "TranscriptionInfo", "as_audio", "registry_name", "transcribe",
+           "transcribe_bundle", "transcribe_many", "LOGPROB_THRESHOLD", "NO_SPEECH_THRESHOLD"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
     if bundle is None:
         from speechbudget.models.loading import load_whisper
         bundle = load_whisper(str(model), device=device)
-    cfg = Config(task="asr", model=bundle.arch.name, window=window, stride=stride,
+    cfg = Config(task="asr", model=registry_name(bundle.arch), window=window, stride=stride,
                  stride_at=stride_at, pool=pool, precision=precision, beam_size=beam_size,
                  timestamps=timestamps, longform=longform)
     waves = [as_audio(a) for a in audios]
@@ -136,6 +136,21 @@ def transcribe(audio: str | Path | np.ndarray, model: str = "tiny.en", **kw: Any
                ) -> tuple[list[Segment], TranscriptionInfo]:
     """(segments, info) of one recording (options as `transcribe_many`)."""
     return transcribe_many([audio], model, **kw)[0]
+
+
+def registry_name(arch: Any) -> str:
+    """The registry name a loaded model's Config carries (the FLOPs are computed from it): its
+    own, or for a local folder (named by the folder) the registry architecture with the same
+    dimensions, as a sweep's `model_path` runs under its registry `model`."""
+    from speechbudget.architectures import ARCHITECTURES
+    if arch.name in ARCHITECTURES:
+        return arch.name
+    same = [n for n, a in ARCHITECTURES.items() if a.is_whisper and a.dims == arch.dims]
+    if not same:
+        known = ", ".join(n for n, a in ARCHITECTURES.items() if a.is_whisper)
+        raise ConfigError("model", arch.name, f"a Whisper with the dimensions of a known "
+                                              f"architecture ({known}); it has {arch.dims}")
+    return same[0]
 
 
 def decoded_language(bundle: Any) -> str | None:
