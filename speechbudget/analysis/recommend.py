@@ -94,7 +94,12 @@ class Violation:
     def describe(self) -> str:
         if self.value is None:
             return f"{self.label} not measured (limit {self.bound:g})"
-        return f"{self.label} {self.value:.4g} > {self.bound:g} (over by {100 * self.excess:.1f}%)"
+        pct = 100 * self.excess        # 0.1 % .. 1e6 %: one decimal; beyond: 2 figures
+        over = f"{pct:.1f}" if 0.1 <= pct < 1e6 else f"{pct:.2g}"
+        shown = f"{self.value:.4g}"
+        if shown == f"{self.bound:g}":  # a miss hidden by rounding: every digit
+            shown = repr(self.value)
+        return f"{self.label} {shown} > {self.bound:g} (over by {over}%)"
 
 
 def violations(metrics: ConfigMetrics, limits: Limits) -> list[Violation]:

@@ -3,6 +3,7 @@ under the limits, the runners-up, and which knob is binding."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -45,14 +46,27 @@ def open_results(store: Path, task: Optional[str]):
                          f"{store}: no such results store ({e.strerror})") from None
 
 
+def usage_error(message: str) -> None:
+    """One line on stderr and exit 2 (a bad option value)."""
+    err_console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
 def limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat: str = "mean"):
-    from speechbudget.analysis.recommend import Limits
+    """The limits of --max-gflops/--max-rtf/--max-mem-mb/--rtf-stat; a bad one exits 2 naming
+    the option as typed (Limits' own error names its field: max_gflops=...)."""
+    from speechbudget.analysis.recommend import RTF_STATS, Limits
+    for option, v in (("--max-gflops", max_gflops), ("--max-rtf", max_rtf),
+                      ("--max-mem-mb", max_mem_mb)):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            usage_error(f"invalid {option} {v:g}: a finite number > 0 (or leave it out)")
+    if rtf_stat not in RTF_STATS:
+        usage_error(f"invalid --rtf-stat {rtf_stat!r}: one of {', '.join(RTF_STATS)}")
     try:
         return Limits(max_gflops=max_gflops, max_rtf=max_rtf, max_mem_mb=max_mem_mb,
                       rtf_stat=rtf_stat)
     except ValueError as e:
-        err_console.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(2)
+        usage_error(str(e))
 
 
 @app.command("recommend")
@@ -86,9 +100,14 @@ def recommend_cmd(
     than the most accurate (paired bootstrap 95%), or within --tolerance of it; with the tie
     group, the CI of the difference, runners-up and the marginal return of each axis.
     Exits 1 when no configuration meets the limits."""
-    from speechbudget.analysis.recommend import NoResultsError, recommend
+    from speechbudget.analysis.recommend import COST_WORDS, NoResultsError, recommend
 
     limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
+    if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 100):
+        usage_error(f"invalid --tolerance {tolerance:g}: points of the metric, >= 0 and below 100 "
+                    "(0.5 = 0.5 WER points)")
+    if cost not in COST_WORDS:
+        usage_error(f"invalid --cost {cost!r}: one of {', '.join(COST_WORDS)}")
     loaded = open_results(store, task)  # items that cannot be paired: StoreError (exit 4) there
     try:
         rec = recommend(loaded.results, limits, task=task, n_runners_up=top,

@@ -48,3 +48,23 @@ def write_item_store(path, configs, task="asr", model="tiny.en"):
 def item_store():
     """`item_store(path, configs)`: write_item_store."""
     return write_item_store
+
+
+def write_metrics_store(path, results):
+    """A results store of (Config, ConfigMetrics) pairs, without per-item results."""
+    from speechbudget.sweep.store import ResultsStore
+
+    st = ResultsStore(path)
+    run = st.start_run({"name": "constructed"}, {"hostname": "test"})
+    for c, m in results:
+        st.register_config(c, m.gflops, {"dataset": "constructed"}, run)
+        st.set_metrics(c.key, m, run)
+    st.finish_run(run)
+    st.close()
+    return path
+
+
+@pytest.fixture
+def metrics_store():
+    """`metrics_store(path, results)`: write_metrics_store."""
+    return write_metrics_store

@@ -12,20 +12,9 @@ from typer.testing import CliRunner
 
 from speechbudget.analysis.source import load_results
 from speechbudget.cli import app
-from speechbudget.sweep.store import ResultsStore, StoreError
+from speechbudget.sweep.store import StoreError
 
 runner = CliRunner()
-
-
-def store_of(path, results):
-    st = ResultsStore(path)
-    run = st.start_run({"name": "constructed"}, {"hostname": "test"})
-    for c, m in results:
-        st.register_config(c, m.gflops, {"dataset": "constructed"}, run)
-        st.set_metrics(c.key, m, run)
-    st.finish_run(run)
-    st.close()
-    return path
 
 
 def three(pair, task="asr", **bad):
@@ -45,11 +34,11 @@ def three(pair, task="asr", **bad):
     ({"gflops": "12"}, "gflops = '12'"),
 ])
 def test_impossible_values_are_refused_naming_configuration_field_and_value(pair, tmp_path, bad,
-                                                                             field):
+                                                                             field, metrics_store):
     results = three(pair, **bad)
     with pytest.raises(ValueError, match=f"configuration tiny.en 20s .*{field}"):
         load_results(results)
-    path = store_of(tmp_path / "runs.db", results)
+    path = metrics_store(tmp_path / "runs.db", results)
     with pytest.raises(StoreError, match=field):
         load_results(path)
     r = runner.invoke(app, ["recommend", str(path), "--max-gflops", "25"])
