@@ -11,7 +11,7 @@ from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dom
                                        fewer_items_note, fmt, has_latency, latency_cells)
 
 
-_MD_SPECIAL = "\\`*_{}[]()<>#+!|~"
+_MD_SPECIAL = "\\`*_{}[]()<>#+!|~$"     # $: GitHub renders $...$ as maths
 
 
 def md_text(v: Any) -> str:
