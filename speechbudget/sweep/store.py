@@ -100,24 +100,55 @@ class ResultsStore:
             raise StoreError(f"{self.path}: an empty file, not a results store")
         self.db = None
         try:
-            # a read-only URI from Path.as_uri(): '#', '?' and '%' in the path are escaped
-            uri = self.path.resolve().as_uri() + "?mode=ro" if readonly else str(self.path)
-            self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None,
-                                      check_same_thread=False)
-            self.db.execute("PRAGMA busy_timeout = 60000")
-            if readonly:
-                self._check_stamp()
-                self._check_tables()
-            else:
-                self._initialise()
-            self.db.execute("SELECT count(*) FROM configs").fetchone()
+            try:
+                self._open(readonly)
+            except sqlite3.OperationalError as e:
+                if not (readonly and "unable to open" in str(e) and not _wal_left(self.path)):
+                    raise
+                # a WAL store in a folder this process cannot write: SQLite cannot create the
+                # -shm file it reads through. With no -wal file beside it everything is in the
+                # file itself, which is then read as it is (immutable: no locks, no -shm).
+                self.close()
+                self._open(readonly, immutable=True)
         except sqlite3.DatabaseError as e:
-            if self.db is not None:
-                self.db.close()
-            raise StoreError(f"{self.path}: not a speechbudget results store ({e})") from None
+            self.close()
+            raise StoreError(self._cannot_open(e, readonly)) from None
         except StoreError:
-            self.db.close()
+            self.close()
             raise
+        # from here on a damaged page met by a query is a StoreError naming the store (exit 4)
+        self.db = _GuardedConnection(self.db, self.path)
+
+    def _open(self, readonly: bool, immutable: bool = False) -> None:
+        # a read-only URI from Path.as_uri(): '#', '?' and '%' in the path are escaped
+        uri = self.path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "") \
+            if readonly else str(self.path)
+        self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA busy_timeout = 60000")
+        if readonly:
+            self._check_stamp()
+            self._check_tables()
+        else:
+            self._initialise()
+        self.db.execute("SELECT count(*) FROM configs").fetchone()
+
+    def _cannot_open(self, e: sqlite3.DatabaseError, readonly: bool) -> str:
+        """Why the store cannot be opened, in words: a store that is read-only (file, folder or
+        file system) is not 'not a results store'."""
+        name = self.path.name
+        if "readonly database" in str(e):
+            return (f"{self.path}: cannot write to this results store ({e}: a read-only file, "
+                    "folder or file system); `runs`, `report` and `recommend` can still read it")
+        if "unable to open" in str(e) and readonly:
+            return (f"{self.path}: cannot read this results store ({e}): its folder is "
+                    f"read-only and {name}-wal holds results not yet in the file; copy both "
+                    "files to a writable folder")
+        if "unable to open" in str(e):
+            return (f"{self.path}: cannot open this results store for writing ({e}): SQLite "
+                    f"creates {name}-wal and {name}-shm beside it, so its folder must be "
+                    "writable")
+        return f"{self.path}: not a speechbudget results store ({e})"
 
     def _initialise(self) -> None:
         """Check the stamp, create the tables and stamp the file in one write transaction, so
@@ -192,6 +223,7 @@ class ResultsStore:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+            self.db = None
 
     def journal_mode(self) -> str:
         return self.db.execute("PRAGMA journal_mode").fetchone()[0]
@@ -579,6 +611,82 @@ class ResultsStore:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+@contextmanager
+def _guard(path: Path) -> Iterator[None]:
+    """SQLite's errors on an open store (a damaged page, a full disk, a lock held past the busy
+    timeout) as StoreErrors naming the store; the other subclasses (a constraint violated, a
+    programming error) stay what they are."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        raise StoreError(f"{path}: {e}") from None
+    except sqlite3.DatabaseError as e:
+        if type(e) is not sqlite3.DatabaseError:
+            raise
+        raise StoreError(f"{path}: a damaged results store ({e}); `sqlite3 {path} .recover` "
+                         "may save what it still holds") from None
+
+
+class _GuardedCursor:
+    """A cursor whose reads go through `_guard` (a damaged page can be met while iterating)."""
+
+    def __init__(self, cur: sqlite3.Cursor, path: Path):
+        self._cur, self._path = cur, path
+
+    @property
+    def description(self) -> Any:
+        return self._cur.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cur.lastrowid
+
+    def fetchone(self) -> Any:
+        with _guard(self._path):
+            return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with _guard(self._path):
+            return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        while True:
+            row = self.fetchone()
+            if row is None:
+                return
+            yield row
+
+
+class _GuardedConnection:
+    """The store's connection once it is open: execute / executemany through `_guard`."""
+
+    def __init__(self, con: sqlite3.Connection, path: Path):
+        self._con, self._path = con, path
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _GuardedCursor:
+        with _guard(self._path):
+            return _GuardedCursor(self._con.execute(sql, params), self._path)
+
+    def executemany(self, sql: str, rows: Any) -> _GuardedCursor:
+        with _guard(self._path):
+            return _GuardedCursor(self._con.executemany(sql, rows), self._path)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _wal_left(path: Path) -> bool:
+    """A non-empty write-ahead log beside the store: results that are not in the file yet."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _digest(s: str) -> str:
     import hashlib
     return hashlib.sha1(s.encode()).hexdigest()[:16]

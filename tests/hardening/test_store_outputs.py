@@ -48,6 +48,104 @@ def test_a_damaged_store_is_a_store_error(store, cli, sql, where, tmp_path):
         cli(*args, code=4, has=(str(store), where))
 
 
+def damage_page_of(store: Path, table: str) -> Path:
+    """Overwrite the first page of `table`'s b-tree with junk (a bad disk block, a torn copy),
+    leaving the file's header and schema readable."""
+    con = sqlite3.connect(store)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    con.close()
+    with open(store, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xa5" * 2000)
+    return store
+
+
+@pytest.mark.parametrize("table", ["metrics", "shards", "items"])
+def test_a_damaged_page_met_by_a_query_is_a_store_error(store, cli, tmp_path, spec_file, table):
+    """A junk page inside a table passed the open-time checks and then surfaced as 'internal
+    error: DatabaseError: database disk image is malformed' (exit 70) from runs list/show/
+    export, sweep plan STORE, sweep run, recommend and report."""
+    from speechbudget.sweep import ResultsStore
+    with ResultsStore(store, readonly=True) as st:
+        key = st.configs()[0]["key"]
+    damage_page_of(store, table)
+    commands = {"metrics": [("runs", "list", store), ("runs", "list", store, "--json"),
+                            ("recommend", store)],
+                "shards": [("runs", "export", store, "-o", tmp_path / "x", "--raw"),
+                           ("sweep", "run", spec_file(tmp_path), store, "--allow-runner",
+                            "--no-progress")],
+                "items": [("runs", "export", store, "-o", tmp_path / "y"),
+                          ("runs", "show", store, key),
+                          ("sweep", "plan", spec_file(tmp_path), store)]}[table]
+    for args in commands:
+        cli(*args, code=4, has=(str(store), "a damaged results store",
+                                "database disk image is malformed"))
+
+
+@pytest.fixture
+def read_only():
+    """read_only(path): make a file or folder unwritable for this process (chmod; as root,
+    whom permissions do not stop, the immutable attribute), undone afterwards."""
+    import os
+    import subprocess
+    done: list[tuple[Path, int]] = []
+
+    def make(path: Path) -> Path:
+        if os.geteuid() != 0:
+            done.append((path, path.stat().st_mode))
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        elif subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+            pytest.skip("root, and no chattr +i here: nothing is read-only to root")
+        else:
+            done.append((path, -1))
+        return path
+    yield make
+    for path, mode in reversed(done):
+        if mode < 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        else:
+            path.chmod(mode)
+
+
+def test_a_read_only_store_says_so(store, cli, tmp_path, spec_file, read_only):
+    """A store that cannot be written was 'not a speechbudget results store (attempt to write a
+    readonly database)' for sweep run, and a store in a read-only folder could not even be
+    read: 'not a speechbudget results store (unable to open database file)' from runs list,
+    report and recommend (SQLite cannot create the -shm file of a WAL store there)."""
+    import shutil
+    spec = spec_file(tmp_path)
+    ro_file = read_only(store)
+    cli("sweep", "run", spec, ro_file, "--allow-runner", "--no-progress", code=4,
+        has=(str(ro_file), "cannot write to this results store", "can still read it"))
+    cli("runs", "list", ro_file, code=0, has=("tiny.en 30s",))
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    shutil.copy(store, folder / "runs.db")
+    read_only(folder)
+    kept = folder / "runs.db"
+    cli("runs", "list", kept, code=0, has=("tiny.en 30s", "done"))
+    cli("recommend", kept, code=0)
+    cli("sweep", "run", spec, kept, "--allow-runner", "--no-progress", code=4,
+        has=("cannot open this results store for writing", "folder must be writable"))
+    cli("sweep", "run", spec, folder / "new.db", "--allow-runner", "--no-progress", code=4,
+        has=("folder must be writable",))
+
+
+def test_a_read_only_folder_with_a_write_ahead_log_left_is_refused_not_misread(
+        store, cli, tmp_path, read_only):
+    """Results still in the -wal file would be missed by reading the file alone."""
+    import shutil
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    shutil.copy(store, folder / "runs.db")
+    (folder / "runs.db-wal").write_bytes(b"\0" * 100)
+    read_only(folder)
+    cli("runs", "list", folder / "runs.db", code=4,
+        has=("cannot read this results store", "runs.db-wal holds results"))
+
+
 def test_a_metric_without_a_value_is_listed_and_exported(store, cli, tmp_path):
     edited(store, "UPDATE metrics SET metrics_json = json_set(metrics_json, '$.value', NULL)")
     cli("runs", "list", store, code=0)
