@@ -19,9 +19,10 @@ app.add_typer(ser_app, name="ser")
 console = Console()
 
 
-def _model_name(backbone: str, model: str | None) -> str:
-    """The architecture name for the Config: --model, the backbone itself if it is a registry
-    name or hub id, or the registry architecture whose dimensions a local folder's config has."""
+def _model_name(backbone: str, model: str | None, arch_option: str = "--arch") -> str:
+    """The architecture name for the Config: `model` (given as `arch_option`), the backbone itself
+    if it is a registry name or hub id, or the registry architecture whose dimensions a local
+    folder's config has."""
     from speechbudget.architectures import ARCHITECTURES, UnknownModelError, get_architecture
 
     if model:
@@ -46,8 +47,8 @@ def _model_name(backbone: str, model: str | None) -> str:
                 a.hidden_size, a.encoder_layers):
             return a.name
     raise typer.BadParameter(f"{backbone}: its dimensions match no known architecture; pass "
-                             f"--model NAME (the architecture used for FLOPs)",
-                             param_hint="--model")
+                             f"{arch_option} NAME (the architecture used for FLOPs)",
+                             param_hint=arch_option)
 
 
 def _failed_exit(n: int, what: str) -> None:
@@ -109,8 +110,11 @@ def train_cmd(
     duration: float = typer.Option(4.0, "--duration", help="clip duration in seconds (xT)"),
     stride: int = typer.Option(1, "--stride", help="Whisper encoder token stride (xV)"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer index or 'output'"),
+    pool: str = typer.Option("mean", "--pool", help="how --stride keeps one token in s: mean | "
+                             "drop | attn"),
     adapt: str = typer.Option("none", "--adapt", help="none | lora | dama"),
-    rank: int = typer.Option(16, "--rank", help="LoRA rank (DAMA: the outermost layers' rank)"),
+    rank: Optional[int] = typer.Option(None, "--rank", help="LoRA rank (DAMA: the outermost "
+                                       "layers' rank; default 16)"),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="LoRA alpha (default 2 x rank)"),
     targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
     unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
@@ -154,22 +158,34 @@ def train_cmd(
     allow_failures: bool = ALLOW_FAILURES,
 ) -> None:
     """Train on all folds but --fold (early stopping on the next fold), score --fold, save."""
-    from speechbudget.machine import default_device
-    device = device or default_device()
+    from speechbudget.machine import check_device, default_device
+    device = check_device(device or default_device())  # exit 2 naming it, before any work
     if backbone is None:  # --model is the backbone
-        backbone, model = model or "tiny.en", arch
+        backbone, model, arch_option = model or "tiny.en", arch, "--arch"
     else:                 # the old spelling: --backbone B [--model ARCH]
-        model = arch or model
+        model, arch_option = arch or model, "--arch" if arch else "--model"
+    if folds < 2:  # a usage error whatever the data (exit 2), not a data error after loading it
+        raise typer.BadParameter(f"{folds}: need at least 2 speaker-disjoint folds (one held "
+                                 f"out, the others train)", param_hint="--folds")
+    if adapt == "none":  # LoRA/DAMA options without LoRA or DAMA were silently ignored
+        given = [o for o, v in (("--rank", rank), ("--alpha", alpha), ("--targets", targets))
+                 if v is not None]
+        if given:
+            raise typer.BadParameter(f"{' and '.join(given)}: LoRA/DAMA option(s) that --adapt "
+                                     f"none would ignore (add --adapt lora or --adapt dama)",
+                                     param_hint="--adapt")
     from speechbudget.axes import Adaptation, Config, ConfigError
     from speechbudget.tasks.ser.runner import train
     from speechbudget.tasks.ser.options import TrainOptions, check_head
 
     try:
-        adaptation = Adaptation(method=adapt, rank=0 if adapt == "none" else rank, alpha=alpha,
+        rank = 0 if adapt == "none" else 16 if rank is None else rank
+        adaptation = Adaptation(method=adapt, rank=rank, alpha=alpha,
                                 targets=parse_targets(targets),
                                 unfreeze_top=unfreeze_top, lora_top=lora_top)
-        config = Config(task="ser", model=_model_name(backbone, model), window=duration,
-                        stride=stride, stride_at=stride_at, adaptation=adaptation)
+        config = Config(task="ser", model=_model_name(backbone, model, arch_option),
+                        window=duration, stride=stride, stride_at=stride_at, pool=pool,
+                        adaptation=adaptation)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     try:
@@ -231,8 +247,8 @@ def eval_cmd(
     from speechbudget.tasks.ser.checkpoint import read_meta
     from speechbudget.tasks.ser.runner import evaluate
 
-    from speechbudget.machine import default_device
-    device = device or default_device()
+    from speechbudget.machine import check_device, default_device
+    device = check_device(device or default_device())  # exit 2 naming it, before any work
     if json_out:  # before any work (exit 6), not after it
         make_output_dir(json_out.parent, "--out")
         check_output_file(json_out, "--out")

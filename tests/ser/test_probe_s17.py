@@ -1,0 +1,82 @@
+"""Probe (session 17) of `ser train` / `ser eval` as a demanding user runs them: each bad value is
+one line and the documented exit code (docs/security.md), before any work where it can be; what a
+run writes is the model it trained."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from speechbudget.cli import app
+
+
+def _train(*args: str):
+    return CliRunner().invoke(app, ["ser", "train", "--no-progress", *args])
+
+
+def _one_line_error(r, code: int, *words: str) -> None:
+    assert r.exit_code == code, r.output
+    assert "Traceback" not in r.output and "internal error" not in r.output, r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+
+
+@pytest.mark.parametrize("device", ["bogus", "cuda:99"])
+def test_a_device_torch_cannot_use_is_a_usage_error(synthetic_manifest, tiny_whisper, tmp_path,
+                                                    device):
+    # was exit 70 (AssertionError / RuntimeError from torch) after reading the data
+    r = _train("--device", device, "--model", str(tiny_whisper), "--arch", "tiny.en",
+               "--data", str(synthetic_manifest), "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, device)
+    assert not (tmp_path / "ck").exists()
+    r = CliRunner().invoke(app, ["ser", "eval", str(tmp_path), "--device", device,
+                                 "--data", str(synthetic_manifest)])
+    _one_line_error(r, 2, device)
+
+
+@pytest.mark.parametrize("folds", ["1", "0", "-2"])
+def test_fewer_than_two_folds_is_a_usage_error(synthetic_manifest, tmp_path, folds):
+    # was exit 3 (a data error) after reading the dataset, for a value no dataset can satisfy
+    r = _train("--device", "cpu", "--data", str(synthetic_manifest), f"--folds={folds}",
+               "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, "--folds", folds)
+
+
+@pytest.mark.parametrize("extra", [["--rank", "4"], ["--alpha", "8"], ["--targets", "q_proj"],
+                                   ["--rank", "4", "--unfreeze-top", "1"]])
+def test_lora_options_without_lora_are_refused(synthetic_manifest, tmp_path, extra):
+    # --adapt none (the default) with --rank 4 trained a frozen backbone, exit 0: the rank, alpha
+    # and targets were dropped without a word
+    r = _train("--device", "cpu", "--data", str(synthetic_manifest), *extra,
+               "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, extra[0], "--adapt lora")
+    assert not (tmp_path / "ck").exists()
+
+
+def test_an_unknown_model_folder_asks_for_arch(synthetic_manifest, tiny_whisper, tmp_path):
+    # the hint said "pass --model NAME" to a user who had passed --model (the backbone folder);
+    # the architecture option is --arch
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--data", str(synthetic_manifest),
+               "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, "pass --arch NAME")
+    # the old spelling (--backbone FOLDER) still takes the architecture as --model
+    r = _train("--device", "cpu", "--backbone", str(tiny_whisper),
+               "--data", str(synthetic_manifest), "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, "pass --model NAME")
+
+
+def test_pool_reaches_the_configuration_and_rank_keeps_its_default(synthetic_manifest,
+                                                                   tiny_whisper, tmp_path):
+    # ser train had no --pool: a token stride always averaged (pool 'mean'), though the backbone,
+    # flops and sweeps take 'drop' and 'attn'
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--arch", "tiny.en",
+               "--data", str(synthetic_manifest), "--duration", "1", "--folds", "3",
+               "--epochs", "1", "--stride", "2", "--pool", "drop", "--adapt", "lora",
+               "--head", "mlp", "--out", str(tmp_path / "ck"))
+    assert r.exit_code == 0, r.output
+    config = json.loads((tmp_path / "ck" / "ser_config.json").read_text())["config"]
+    assert config["pool"] == "drop" and config["adaptation"]["rank"] == 16
+    r = _train("--device", "cpu", "--data", str(synthetic_manifest), "--stride", "2",
+               "--pool", "max", "--out", str(tmp_path / "ck2"))
+    _one_line_error(r, 2, "pool='max'")
