@@ -80,3 +80,35 @@ def test_pool_reaches_the_configuration_and_rank_keeps_its_default(synthetic_man
     r = _train("--device", "cpu", "--data", str(synthetic_manifest), "--stride", "2",
                "--pool", "max", "--out", str(tmp_path / "ck2"))
     _one_line_error(r, 2, "pool='max'")
+
+
+def test_attention_pooled_tokens_are_masked_by_what_they_are(tiny_whisper):
+    # pool 'attn' keeps the most attended tokens, padding among them: the mask said the first
+    # ceil(audio tokens / stride) kept tokens were audio (30 here), while 28 kept tokens lay in the
+    # audio (the others were padding counted as audio, in the pooled features)
+    import math
+
+    import numpy as np
+    import torch
+
+    from speechbudget.audio import log_mel_batch
+    from speechbudget.axes import Config
+    from speechbudget.geometry import HOP_LENGTH, SAMPLE_RATE
+    from speechbudget.models.whisper_encoder import encode_with_indices, encoder_tokens
+    from speechbudget.tasks.ser.backbone import build_backbone
+    from speechbudget.tasks.ser.data import crop_or_pad
+
+    from tests.ser.conftest import synth_clip
+
+    config = Config(task="ser", model="tiny.en", window=2.0, stride=2, stride_at=1, pool="attn")
+    bb = build_backbone(config, str(tiny_whisper))
+    crops = [crop_or_pad(synth_clip(i, 0, 0, s), 2.0) for i, s in enumerate((0.7, 1.2, 2.5))]
+    waves = torch.from_numpy(np.stack([w for w, _ in crops]))
+    n_valid = [n for _, n in crops]
+    with torch.no_grad():
+        _, mask = bb(waves, n_valid)
+        mel = log_mel_batch(list(waves), bb.n_mels, bb.frames)
+        _, _, idx = encode_with_indices(bb.encoder, mel, 2, 1, "attn", output_hidden_states=True)
+    audio_tokens = torch.tensor([encoder_tokens(math.ceil(n / HOP_LENGTH)) for n in n_valid])
+    assert torch.equal(mask, (idx < audio_tokens[:, None]).float())
+    assert mask[2].all() and n_valid[2] == 2 * SAMPLE_RATE  # a full window: every token is audio

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 
 from speechbudget.geometry import HOP_LENGTH as HOP, SAMPLE_RATE, frames_for
 from speechbudget.axes import Config
-from speechbudget.models.whisper_encoder import encode_layers, encode_layers_from, encoder_tokens
+from speechbudget.models.whisper_encoder import TokenSelector, encode_layers, encode_layers_from, \
+    encoder_tokens
 
 
 def read_model_config(path: str | Path) -> dict:
@@ -38,6 +39,17 @@ def _is_whisper_source(source: str) -> bool:
         return (p / "model.bin").is_file() or (p / "model.bin.part1").is_file()  # CTranslate2
     from speechbudget.architectures import get_architecture
     return get_architecture(source).is_whisper
+
+
+class KeptTokens(TokenSelector):
+    """pool "attn": the TokenSelector that also keeps the indices it chose (`idx`, [B, n]), so that
+    the frame mask can say which kept tokens are audio and which are padding."""
+
+    idx: Tensor | None = None
+
+    def forward(self, layer: nn.Module, h: Tensor, stride: int) -> Tensor:
+        self.idx = super().forward(layer, h, stride)
+        return self.idx
 
 
 class Backbone(nn.Module):
@@ -69,7 +81,8 @@ class Backbone(nn.Module):
         return next(self.encoder.parameters()).device
 
     def frame_counts(self, n_valid: Sequence[int]) -> list[int]:
-        """Tokens per clip that come from real audio (the rest is padding)."""
+        """Tokens per clip that come from real audio (the rest is padding; pool "attn" keeps
+        tokens by attention, so `forward` masks them by the indices kept instead)."""
         if self.is_whisper:
             return [encoder_tokens(math.ceil(n / HOP), self.stride) for n in n_valid]
         # the hidden states are the encoder's, before any adapter a checkpoint carries on top
@@ -83,10 +96,13 @@ class Backbone(nn.Module):
         """waves [B, D * 16000] (zero-padded), n_valid real samples per clip ->
         (hidden [N, B, T, H], mask [B, T])."""
         waves = waves.to(self.device)
+        kept = None
         if self.is_whisper:
             from speechbudget.audio import log_mel_batch
             mel = log_mel_batch(list(waves), self.n_mels, self.frames, device=self.device)
-            hidden = encode_layers(self.encoder, mel, self.stride, self.stride_at, self.pool)
+            kept = KeptTokens() if self.pool == "attn" and self.stride > 1 else None
+            hidden = encode_layers(self.encoder, mel, self.stride, self.stride_at, self.pool,
+                                   selector=kept)
         else:
             x = waves.clone()
             mask = torch.zeros_like(x, dtype=torch.long)
@@ -99,6 +115,11 @@ class Backbone(nn.Module):
                                output_hidden_states=True)
             hidden = list(out.hidden_states)
         T = hidden[-1].shape[1]
+        if kept is not None:  # the tokens kept by attention: audio where their index is below
+            # the clip's audio tokens (not the first ceil(audio tokens / stride) of them)
+            real = [encoder_tokens(math.ceil(n / HOP)) for n in n_valid]
+            frame_mask = (kept.idx < torch.tensor(real, device=self.device)[:, None]).float()
+            return torch.stack(hidden), frame_mask
         counts = self.frame_counts(n_valid)
         frame_mask = (torch.arange(T, device=self.device)[None, :]
                       < torch.tensor(counts, device=self.device)[:, None]).float()
