@@ -83,6 +83,7 @@ class SpecError(SpeechbudgetError, ValueError):
 
     def __init__(self, key: str, message: str, source: str | Path | None = None):
         self.key = key
+        self.message = message
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{key}: {message}")
 
@@ -242,7 +243,41 @@ def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
     except RecursionError:  # PyYAML composes and constructs recursively
         raise SpecError("file", "values nested too deeply (lists or mappings inside each other "
                                 "hundreds of levels deep)", p) from None
-    return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
+    try:
+        return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
+    except SpecError as e:
+        line = _line_of(text, p, e.key)
+        if line is None:
+            raise
+        raise SpecError(e.key, e.message, f"{p}, line {line}") from None
+
+
+def _line_of(text: str, source: Path, key: str) -> int | None:
+    """The line of the value at `key` ("axes.window": the deepest part found) in the file's
+    YAML, for an error message; None when there is none (the file is not a mapping)."""
+    import yaml
+    try:
+        node = yaml.compose(text, Loader=_limited_loader(source))
+    except (yaml.YAMLError, RecursionError):
+        return None
+    import re
+    line = None
+    for part in key.split("."):
+        name, *index = re.split(r"[\[\]]+", part.strip("]"))
+        if not isinstance(node, yaml.MappingNode):
+            break
+        match = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == name]
+        if not match:
+            break
+        node = match[-1]
+        line = node.start_mark.line + 1
+        for i in index:  # models[2]: the third value of the list
+            if not (i.isdigit() and isinstance(node, yaml.SequenceNode)
+                    and int(i) < len(node.value)):
+                break
+            node = node.value[int(i)]
+            line = node.start_mark.line + 1
+    return line
 
 
 def _yaml_problem(e: Exception) -> str:
@@ -374,7 +409,9 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     if isinstance(models, str):
         models = [models]
     if not isinstance(models, list) or not models:
-        raise err("models", "expected a non-empty list of model names, e.g. [tiny.en, base]")
+        given = "" if models is None else f"{repr(models)[:80]}: "
+        raise err("models", f"{given}expected a non-empty list of model names, e.g. "
+                            "[tiny.en, base]")
     for i, m in enumerate(models):
         if not isinstance(m, str) or not m:
             raise err(f"models[{i}]", f"{m!r}: expected a model name (a string, e.g. tiny.en)")

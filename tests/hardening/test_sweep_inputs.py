@@ -40,6 +40,22 @@ def test_a_yaml_syntax_error_is_one_line_with_its_line_and_column(tmp_path, cli,
     assert len(r.output.strip().splitlines()) == 1, r.output
 
 
+@pytest.mark.parametrize("body, has", [
+    ("models: 5\naxes: {window: [30]}\n", ("line 3", "models: 5:")),
+    ("models:\n  - tiny.en\n  - 7\naxes: {window: [30]}\n", ("line 5", "models[1]: 7:")),
+    ("models: [tiny.en]\naxes:\n  stride: [1]\n  window: []\n", ("line 6", "axes.window")),
+    ("models: [tiny.en]\naxes: {window: [30]}\nbogus: 1\n", ("line 5", "bogus: unknown key")),
+    ("models: [tiny.en]\naxes: {window: [30]}\nplan: {type: grid, race: {growth: -1}}\n",
+     ("line 5", "plan.race.growth")),
+])
+def test_a_spec_error_names_the_line(tmp_path, cli, spec_file, body, has):
+    """The error named the file and the key but not where: 'models: expected a non-empty list
+    of model names' for `models: 5` somewhere in the file."""
+    path = spec_file(tmp_path, f"task: asr\ndata: {LIBRI}\n{body}")
+    r = cli("sweep", "plan", path, code=2, has=(f"{path}, {has[0]}:", *has[1:]))
+    assert len(r.output.strip().splitlines()) == 1, r.output
+
+
 def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path, cli, spec_file):
     text = (f"task: asr\ndata: {LIBRI}\nmodels: [tiny.en]\n"
             "axes:\n  window: [30]\n  stride: [1]\n  window: [10]\n")
