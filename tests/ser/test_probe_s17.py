@@ -112,3 +112,20 @@ def test_attention_pooled_tokens_are_masked_by_what_they_are(tiny_whisper):
     audio_tokens = torch.tensor([encoder_tokens(math.ceil(n / HOP_LENGTH)) for n in n_valid])
     assert torch.equal(mask, (idx < audio_tokens[:, None]).float())
     assert mask[2].all() and n_valid[2] == 2 * SAMPLE_RATE  # a full window: every token is audio
+
+
+@pytest.mark.parametrize("bad", [dict(lr=float("inf")), dict(backbone_lr=float("inf")),
+                                 dict(seed=2**32), dict(seed=10**20)])
+def test_training_options_refuse_what_no_fit_can_use(bad):
+    # lr=inf trained to NaN weights and saved them (exit 0); a seed of 2**32 or more failed in
+    # scikit-learn (the linear head) or torch after the features were extracted (exit 70)
+    from speechbudget.tasks.ser.options import TrainOptions
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        TrainOptions(**bad)
+    TrainOptions(seed=2**32 - 1, lr=1e3)  # the largest seed; any finite rate
+
+
+def test_cli_seed_out_of_range_is_a_usage_error(synthetic_manifest, tmp_path):
+    r = _train("--device", "cpu", "--data", str(synthetic_manifest), "--seed", str(2**32),
+               "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, "seed=4294967296")

@@ -6,6 +6,7 @@ train with a configuration's backbone.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -15,6 +16,7 @@ from speechbudget.tasks.ser.heads import HEAD_KINDS, POOLINGS
 from speechbudget.tasks.ser.linear_select import SCORES, SELECTIONS
 
 LINEAR_C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3)
+SEED_MAX = 2**32 - 1  # the largest seed every generator a fit seeds takes (scikit-learn's)
 HEAD_INITS = ("random", "probe")
 
 
@@ -68,15 +70,19 @@ class TrainOptions:
                              f"{', '.join(HEAD_INITS)}")
         if self.train_crop not in ("random", "center"):
             raise ValueError(f"train_crop={self.train_crop!r}: expected 'random' or 'center'")
-        if int(self.seed) < 0:
-            # numpy's default_rng takes no negative seed (a ValueError, exit 70, after loading)
-            raise ValueError(f"seed={self.seed!r}: expected an integer >= 0")
+        if not 0 <= int(self.seed) <= SEED_MAX:
+            # numpy's default_rng takes no negative seed, scikit-learn's LogisticRegression none
+            # above 2**32 - 1 (ValueErrors, exit 70, after loading and extracting features)
+            raise ValueError(f"seed={self.seed!r}: expected an integer 0..{SEED_MAX}")
         for name in ("epochs", "batch_size", "eval_batch_size", "patience", "probe_epochs"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected an integer >= 1")
-        if not (self.lr > 0 and self.backbone_lr > 0 and 0 <= self.dropout < 1):
+        # an infinite learning rate trained to NaN weights and saved them (exit 0)
+        if not (0 < self.lr < math.inf and 0 < self.backbone_lr < math.inf
+                and 0 <= self.dropout < 1):
             raise ValueError(f"lr={self.lr}, backbone_lr={self.backbone_lr}, dropout="
-                             f"{self.dropout}: learning rates must be > 0, dropout in [0, 1)")
+                             f"{self.dropout}: learning rates must be finite and > 0, dropout "
+                             f"in [0, 1)")
 
     def for_config(self, config: Config) -> "TrainOptions":
         """These options with head "auto" made concrete for `config` (`auto_head`)."""
