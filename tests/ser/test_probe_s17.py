@@ -4,6 +4,7 @@ run writes is the model it trained."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -129,3 +130,25 @@ def test_cli_seed_out_of_range_is_a_usage_error(synthetic_manifest, tmp_path):
     r = _train("--device", "cpu", "--data", str(synthetic_manifest), "--seed", str(2**32),
                "--out", str(tmp_path / "ck"))
     _one_line_error(r, 2, "seed=4294967296")
+
+
+def test_a_checkpoint_of_a_relative_model_folder_loads_from_anywhere(synthetic_manifest,
+                                                                     tiny_whisper, tmp_path,
+                                                                     monkeypatch):
+    # `ser train --model wh` (a folder under the working directory) stored "wh": `ser eval` from
+    # any other directory failed (exit 5, "unknown model 'wh'") or would load another folder wh
+    import os
+    work, other = tmp_path / "work", tmp_path / "other"
+    work.mkdir(), other.mkdir()
+    monkeypatch.chdir(work)
+    r = _train("--device", "cpu", "--model", os.path.relpath(tiny_whisper, work), "--arch",
+               "tiny.en", "--data", str(synthetic_manifest), "--duration", "1", "--folds", "3",
+               "--epochs", "1", "--out", "ck")
+    assert r.exit_code == 0, r.output
+    meta = json.loads((work / "ck" / "ser_config.json").read_text())
+    assert Path(meta["backbone_source"]) == tiny_whisper.resolve()
+    monkeypatch.chdir(other)
+    r = CliRunner().invoke(app, ["ser", "eval", str(work / "ck"), "--no-progress", "--device",
+                                 "cpu", "--data", str(synthetic_manifest), "--held-out", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["metrics"]["ua"] == meta["test"]["ua"]

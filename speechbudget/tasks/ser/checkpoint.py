@@ -18,7 +18,8 @@ CHECKPOINT_VERSION = 1
 def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
                     extra: dict[str, Any] | None = None) -> Path:
     """head.safetensors, backbone.safetensors (the adapted backbone tensors) and ser_config.json
-    (Config, label set, backbone source, head and training options, anything in `extra`).
+    (Config, label set, backbone source (a local folder as an absolute path), head and training
+    options, anything in `extra`).
     Into a folder that holds an older checkpoint: its ser_config.json goes first and comes back
     last (a save cut short leaves no checkpoint rather than a mix of two), each file is written
     whole (`write_atomic`), and an older backbone.safetensors is removed when this model has no
@@ -36,8 +37,12 @@ def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
         write_atomic(out / "backbone.safetensors", save(bb))
     else:
         (out / "backbone.safetensors").unlink(missing_ok=True)
+    source = model.source
+    if Path(source).expanduser().is_dir():  # a local folder, as an absolute path: a relative one
+        # named another folder, or none, when the checkpoint is loaded from another directory
+        source = str(Path(source).expanduser().resolve())
     meta = {"version": CHECKPOINT_VERSION, "config": model.config.to_dict(),
-            "labels": model.labels, "backbone_source": model.source,
+            "labels": model.labels, "backbone_source": source,
             "options": asdict(options), **(extra or {})}
     write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
     return out
