@@ -152,3 +152,24 @@ def test_a_checkpoint_of_a_relative_model_folder_loads_from_anywhere(synthetic_m
                                  "cpu", "--data", str(synthetic_manifest), "--held-out", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["metrics"]["ua"] == meta["test"]["ua"]
+
+
+def test_a_dama_rank_above_the_weights_dimension_is_refused(synthetic_manifest, tiny_whisper,
+                                                            tmp_path):
+    # PiSSA takes the top-r singular vectors: at rank 40 on 32x32 weights PEFT built rank-32
+    # adapters, training ended with exit 0, and the checkpoint could not be loaded (exit 5, "size
+    # mismatch for ...lora_A... [32, 32] ... [40, 32]"): `ser eval` of what `ser train` wrote
+    args = ["--device", "cpu", "--model", str(tiny_whisper), "--arch", "tiny.en", "--data",
+            str(synthetic_manifest), "--duration", "1", "--folds", "3", "--epochs", "1",
+            "--adapt", "dama", "--head", "mlp"]
+    r = _train(*args, "--rank", "40", "--out", str(tmp_path / "ck40"))
+    _one_line_error(r, 2, "adaptation.rank=40", "at most 32")
+    assert not (tmp_path / "ck40" / "ser_config.json").exists()
+    r = _train(*args, "--rank", "32", "--out", str(tmp_path / "ck32"))  # the largest: round trip
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["ser", "eval", str(tmp_path / "ck32"), "--no-progress",
+                                 "--device", "cpu", "--data", str(synthetic_manifest),
+                                 "--held-out", "--json"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "ck32" / "ser_config.json").read_text())
+    assert json.loads(r.stdout)["metrics"]["ua"] == meta["test"]["ua"]
