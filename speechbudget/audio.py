@@ -153,11 +153,13 @@ def mel_filters(n_mels: int, device: str | torch.device = "cpu") -> torch.Tensor
     return torch.from_numpy(_mel_filters_np(n_mels)).to(device)
 
 
-def _as_tensor(audio: np.ndarray | torch.Tensor, device: str | torch.device) -> torch.Tensor:
+def _as_tensor(audio: np.ndarray | torch.Tensor, device: str | torch.device | None
+               ) -> torch.Tensor:
+    """A 1-D waveform as a tensor: float32 on `device`, or (None) where it is, uncopied."""
     x = torch.as_tensor(audio) if not isinstance(audio, torch.Tensor) else audio
     if x.dim() != 1:
         raise ValueError(f"audio of shape {tuple(x.shape)}: expected a 1-D mono waveform")
-    return x.to(device=device, dtype=torch.float32)
+    return x if device is None else x.to(device=device, dtype=torch.float32)
 
 
 def _log_mel_padded(x: torch.Tensor, n_mels: int, n_frames: int) -> torch.Tensor:
@@ -193,6 +195,69 @@ def log_mel(audio: np.ndarray | torch.Tensor, n_mels: int = 80, n_frames: int | 
     n = _check_frames(n_frames)
     x = _fit(_as_tensor(audio, device), n * HOP_LENGTH)
     return _log_mel_padded(x[None], n_mels, n)[0]
+
+
+def log_mel_peak(audio: np.ndarray | torch.Tensor, n_mels: int = 80,
+                 device: str | torch.device = "cpu", block_frames: int = CHUNK_FRAMES) -> float:
+    """The peak log10 mel power of a whole recording: what openai-whisper's
+    `log_mel_spectrogram(audio, padding=N_SAMPLES)` floors at (peak - 8) before its `transcribe`
+    cuts windows out of it. Computed `block_frames` at a time (`log_mel_span`'s frames, unfloored),
+    so a long recording never holds its whole log-mel."""
+    x = _as_tensor(audio, None)
+    frames = -(-(x.shape[-1] + N_FFT // 2) // HOP_LENGTH)   # every frame that sees a sample
+    return max(float(_log10_mel(_frames_of(x, s, min(block_frames, frames - s), device),
+                                n_mels).max()) for s in range(0, frames, block_frames))
+
+
+def log_mel_span(audio: np.ndarray | torch.Tensor, start: int, n_content: int,
+                 n_frames: int | None = None, n_mels: int = 80, peak: float | None = None,
+                 device: str | torch.device = "cpu") -> torch.Tensor:
+    """One window of a long recording as openai-whisper's and faster-whisper's `transcribe` see
+    it: mel frames [start, start + n_content) of the log-mel of the whole recording (zero-padded
+    by 30 s; centred STFT, reflect-padded at its start), floored at `peak` - 8 (the recording's
+    `log_mel_peak`; None: this span's own), normalised, then zero-padded *in the normalised
+    log-mel* to `n_frames` (their `pad_or_trim` of the mel segment) -> [n_mels, n_frames].
+
+    Only the samples the span's frames see are read (200 either side), so the result is exact
+    without the whole recording's log-mel. `log_mel` instead zero-pads the *waveform* before the
+    STFT (as Hugging Face's WhisperFeatureExtractor); the two differ in the padded frames (about
+    -0.5 there against 0 here) and in the floor."""
+    n = _check_frames(n_frames)
+    if not 0 < n_content <= n:
+        raise ValueError(f"n_content={n_content}: expected 1..n_frames ({n}) mel frames of audio")
+    if start < 0:
+        raise ValueError(f"start={start}: expected a mel frame index >= 0")
+    log_spec = _log10_mel(_frames_of(_as_tensor(audio, None), start, n_content, device), n_mels)
+    floor = (float(log_spec.max()) if peak is None else peak) - 8.0
+    log_spec = (torch.clamp(log_spec, min=floor) + 4.0) / 4.0
+    return torch.nn.functional.pad(log_spec, (0, n - n_content))
+
+
+def _frames_of(x: torch.Tensor, start: int, n: int, device: str | torch.device) -> torch.Tensor:
+    """The samples STFT frames [start, start + n) of `x` (+ trailing zeros) see, on `device`
+    (only they are moved there): the centred STFT's frame t covers samples [t * 160 - 200,
+    t * 160 + 200) of `x` reflect-padded by 200 at its start; past the end of `x` there are only
+    zeros (Whisper's 30 s of padding)."""
+    half = N_FFT // 2
+    lo, hi = start * HOP_LENGTH - half, (start + n - 1) * HOP_LENGTH + half
+    parts = []
+    if lo < 0:   # torch.stft(center=True)'s reflect padding: x[1..200] reversed
+        head = x[1:half + 1].flip(0)
+        head = torch.nn.functional.pad(head, (half - head.shape[0], 0))   # x shorter than 201
+        parts.append(head[half + lo:])
+    parts.append(x[max(lo, 0):max(hi, 0)])
+    got = sum(p.shape[0] for p in parts)
+    if got < hi - lo:
+        parts.append(x.new_zeros(hi - lo - got))
+    return torch.cat(parts).to(device=device, dtype=torch.float32)
+
+
+def _log10_mel(seg: torch.Tensor, n_mels: int) -> torch.Tensor:
+    """log10 mel power (clamped at 1e-10) of the STFT frames a `_frames_of` span holds."""
+    window = torch.hann_window(N_FFT, device=seg.device)
+    stft = torch.stft(seg, N_FFT, HOP_LENGTH, window=window, center=False, return_complex=True)
+    mel = mel_filters(n_mels, seg.device) @ (stft.abs() ** 2)
+    return torch.clamp(mel, min=1e-10).log10()
 
 
 def log_mel_batch(audios: Sequence[np.ndarray | torch.Tensor], n_mels: int = 80,

