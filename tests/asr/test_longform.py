@@ -463,3 +463,14 @@ def test_each_window_is_cut_out_of_the_recordings_log_mel(fake_bundle, window):
     hf_style = log_mel_batch([first.audio], fake_bundle.n_mels, first.frames)[0]
     assert not torch.allclose(cache[("mel", first.key, first.frames, fake_bundle.n_mels)][0],
                               hf_style, atol=1e-3)
+
+
+def test_a_recording_shorter_than_one_mel_frame_has_no_window(fake_bundle):
+    """openai-whisper and faster-whisper count floor(samples / 160) content frames: under 10 ms
+    of audio there is nothing to decode (we decoded a whole window for 1 sample)."""
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", timestamps="on"))
+    items = [(f"n{n}", _audio(n / SR, 1)) for n in (1, 159, 160)]
+    out = pipe.transcribe_items(items, batch_size=2)
+    assert out["n1"].windows == [] and out["n159"].windows == []
+    assert out["n1"].text == "" and out["n1"].segments == []
+    assert len(out["n160"].windows) == 1

@@ -561,8 +561,9 @@ class AsrPipeline:
         seek = {i: 0 for i, _ in items}
         total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}   # frames holding audio
         # a window starts only where a whole mel frame is left (openai-whisper / faster-whisper:
-        # floor(samples / 160) content frames); a partial last frame goes with the window before
-        last = {i: max(1, len(a) // HOP_LENGTH) for i, a in items}
+        # floor(samples / 160) content frames); a partial last frame goes with the window before,
+        # and a recording shorter than one frame (10 ms) has no window at all, as in both
+        last = {i: len(a) // HOP_LENGTH for i, a in items}
         audio = dict(items)
         ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
         history: dict[str, list[int]] = {i: [] for i, _ in items}   # tokens of kept segments
