@@ -223,6 +223,40 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int, shown: str | Path)
                 f"({vocab_size} tokens); use the tokenizer.json of the same model")
 
 
+def ct2_vocabulary_size(folder: Path, files: dict[str, Path] | None = None) -> int | None:
+    """How many tokens a CTranslate2 folder's vocabulary.txt (one a line, empty ones included)
+    or vocabulary.json (a list) lists, or None when it has neither (or it cannot be read)."""
+    files = files or {}
+    txt, js = files.get("vocabulary.txt", folder / "vocabulary.txt"), \
+        files.get("vocabulary.json", folder / "vocabulary.json")
+    try:
+        if txt.is_file():   # an empty line is a token too (multilingual Whisper's id 50256)
+            data = txt.read_bytes()
+            return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+        if js.is_file():
+            got = json.loads(js.read_text(encoding="utf-8"))
+            return len(got) if isinstance(got, list) else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return None
+
+
+def check_ct2_vocabulary(folder: Path, vocab_size: int,
+                         files: dict[str, Path] | None = None) -> None:
+    """Warn when a CTranslate2 folder's vocabulary file lists another number of tokens than
+    its weights have rows: the folder is inconsistent (CTranslate2 / faster-whisper map ids to
+    tokens through that file; speechbudget reads tokenizer.json, checked against the weights
+    by check_tokenizer_vocabulary, so its transcripts are not affected)."""
+    n = ct2_vocabulary_size(folder, files)
+    if n is not None and n != vocab_size:
+        import warnings
+        warnings.warn(f"{folder}: its vocabulary file lists {n} tokens, the weights have "
+                      f"{vocab_size}: an inconsistent CTranslate2 folder (a vocabulary of "
+                      "another model, or a cut-off file); speechbudget decodes with its "
+                      "tokenizer.json, but CTranslate2 and faster-whisper map token ids "
+                      "through this file", stacklevel=3)
+
+
 def _load_tokenizer(where: str, local_files_only: bool = False) -> Any:
     """WhisperTokenizerFast when transformers can build one, else the raw tokenizers.Tokenizer."""
     from transformers import AutoTokenizer
@@ -399,6 +433,8 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
             f"{name_or_path}: a Whisper model with a vocabulary of {cfg.vocab_size} tokens, not "
             "one of Whisper's (51864 English-only, 51865 multilingual, 51866 large-v3): the "
             "special token ids are derived from it")
+    if ct2 is not None:
+        check_ct2_vocabulary(ct2.folder, cfg.vocab_size, ct2.extra_files)
     text = None
     if tokenizer:
         text = _load_tokenizer(where, local_only)
