@@ -173,3 +173,23 @@ def test_a_dama_rank_above_the_weights_dimension_is_refused(synthetic_manifest, 
     assert r.exit_code == 0, r.output
     meta = json.loads((tmp_path / "ck32" / "ser_config.json").read_text())
     assert json.loads(r.stdout)["metrics"]["ua"] == meta["test"]["ua"]
+
+
+def test_a_held_out_fold_with_no_readable_clip_is_a_data_error(synthetic_manifest, tiny_whisper,
+                                                               tmp_path):
+    # every clip of the held-out actor unreadable: exit 70 ("ValueError: no predictions to
+    # score") after the whole training; now exit 3 naming the fold and a file, before training
+    from speechbudget.tasks.ser.data import load_dataset, speaker_folds
+    rows = [json.loads(line) for line in synthetic_manifest.read_text().splitlines()]
+    rows = [{**r, "audio": str(synthetic_manifest.parent / r["audio"]) if r["speaker"] != "spk2"
+             else str(tmp_path / "gone" / f"{r['id']}.wav")}
+            for r in rows if r["speaker"] in ("spk0", "spk1", "spk2")]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    folds = speaker_folds(load_dataset(manifest), 3, 0)
+    fold = next(i for i, ids in enumerate(folds) if any(i.startswith("s2_") for i in ids))
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--arch", "tiny.en",
+               "--data", str(manifest), "--duration", "1", "--folds", "3", "--fold", str(fold),
+               "--epochs", "1", "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 3, f"held-out fold {fold}", str(tmp_path / "gone"))
+    assert not (tmp_path / "ck" / "ser_config.json").exists()

@@ -226,9 +226,13 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
     ds = _as_dataset(dataset)
     opt = (options or TrainOptions()).for_config(config)
     train_ids, val_ids, test_ids = fold_splits(ds, folds, opt.seed, fold)
-    result = fit(config, ds, train_ids, val_ids, opt, source, device, cache, progress=progress)
-    audio, skipped = read_clips(ds.subset(test_ids))
+    audio, skipped = read_clips(ds.subset(test_ids))  # before training: something to score
     clips = [c for c in ds.subset(test_ids) if c.id in audio]
+    if not clips:
+        raise DatasetError(f"{ds.source}: no readable clip in the held-out fold {fold} of {folds} "
+                           f"({len(skipped)} skipped" + (f", first {skipped[0][0]}: "
+                                                         f"{skipped[0][1]})" if skipped else ")"))
+    result = fit(config, ds, train_ids, val_ids, opt, source, device, cache, progress=progress)
     test_progress = None if progress is None else (
         lambda done, total: progress(done, total, "test"))
     logits = predict_logits(result.model, clips, audio, cache, opt.eval_batch_size,
