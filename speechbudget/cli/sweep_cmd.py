@@ -378,6 +378,11 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         Console().print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
                       f"failed, {summary.reused} already in {store}, {summary.shards_run} shards "
                       f"run in {summary.seconds:.1f} s")
+    if summary.uncompared:  # racing could not compare some pairs in some round: say why
+        why = next(iter(summary.uncompared.values()))
+        Console(stderr=True, soft_wrap=True).print(
+            f"{len(summary.uncompared)} pair(s) of configurations were not compared in a racing "
+            f"round, e.g. {why}", markup=False, highlight=False)
     # exit 1: configurations failed, or items did (a configuration whose every item failed is
     # stored as finished with a NaN metric; docs/security.md: "items or configurations failed")
     bad = [(c, m) for c, m in summary.metrics if m.n_failed]

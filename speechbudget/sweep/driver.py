@@ -41,6 +41,9 @@ class RunSummary:
     evaluations: int = 0             # adaptive: configurations evaluated in all
     eliminated: dict[str, str] = field(default_factory=dict)  # racing: label -> evidence
     rounds: int = 0                  # racing: rounds run
+    # racing: (round, label, label) -> why that pair could not be compared in that round (no
+    # item both scored, or only items without reference words): neither stopped the other
+    uncompared: dict[tuple, str] = field(default_factory=dict)
 
 
 def _build_task_for(spec: SweepSpec, ref: TaskRef):

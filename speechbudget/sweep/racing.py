@@ -79,7 +79,7 @@ import math
 from typing import Sequence
 
 from speechbudget.axes import Config
-from speechbudget.paired import corpus_error_of, pair_items, paired_difference
+from speechbudget.paired import PairedItems, corpus_error_of, pair_items, paired_difference
 from speechbudget.sweep.driver import Sweep
 from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
@@ -88,7 +88,7 @@ METRIC_OF_TASK = {"asr": "wer", "ser": "ua"}
 # the words every rank-dropped configuration's evidence starts with (the report counts them)
 RANK_DROPPED = "dropped by rank"
 __all__ = ["METRIC_OF_TASK", "RANK_DROPPED", "eliminations", "halving_drops", "race_order",
-           "race_rounds", "run_race"]
+           "race_rounds", "run_race", "untestable_reason"]
 
 
 def race_order(shards: Sequence[Shard]) -> list[Shard]:
@@ -99,15 +99,29 @@ def race_order(shards: Sequence[Shard]) -> list[Shard]:
                                           .hexdigest(), sh.shard_id))
 
 
+def untestable_reason(p: PairedItems) -> str | None:
+    """Why two configurations' paired items cannot be compared (no test can be run on them), or
+    None when they can: no item both scored, or (a rate metric) only items whose references
+    have no words (empty transcripts), which have no corpus WER."""
+    if len(p) == 0:
+        return "no item scored by both"
+    if not p.testable:
+        return (f"the {len(p)} item{'' if len(p) == 1 else 's'} both scored "
+                f"{'has' if len(p) == 1 else 'have'} no reference words (empty transcripts)")
+    return None
+
+
 def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str, float | None],
                  metric: str, level_alpha: float, seed: int = 0,
-                 tolerance: float | None = None,
-                 rule: str = "dominated") -> dict[str, tuple[Config, str]]:
+                 tolerance: float | None = None, rule: str = "dominated",
+                 uncompared: dict[tuple[str, str], str] | None = None
+                 ) -> dict[str, tuple[Config, str]]:
     """key -> (the dominating configuration, evidence) for each configuration of `alive` that
     some other costs no more than and beats with p < level_alpha (paired); with a `tolerance`,
     also each that a strictly cheaper one is shown non-inferior to within it; with
     rule="best", also each that the leader is shown better than by more than the tolerance
-    (module doc)."""
+    (module doc). A pair whose items cannot be compared (`untestable_reason`) is left alone:
+    neither stops the other; given `uncompared`, (x key, y key) -> the reason is added to it."""
     def c_of(c: Config) -> float:
         v = cost.get(c.key)
         return math.inf if v is None else float(v)
@@ -125,7 +139,10 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
             if y.key == x.key or cost.get(y.key) is None or c_of(y) > c_of(x):
                 continue
             p = pair_items(items.get(x.key, []), items.get(y.key, []), metric)
-            if len(p) < 2:
+            why = untestable_reason(p)
+            if why is not None and uncompared is not None:
+                uncompared.setdefault((x.key, y.key), why)
+            if why is not None or len(p) < 2:
                 continue
             d = paired_difference(p, seed=seed)
             if d.diff > 0 and d.p_value < level_alpha and (best is None or
@@ -138,7 +155,10 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
                     best = (y, d, q, "non-inferior")
         if best is None and rule == "best" and leader is not None and not is_leader:
             p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric)
-            if len(p) >= 2:
+            why = untestable_reason(p)
+            if why is not None and uncompared is not None:
+                uncompared.setdefault((x.key, leader.key), why)
+            if why is None and len(p) >= 2:
                 d = paired_difference(p, seed=seed)
                 q = d.worse_by_more_than_p(margin)
                 if q < level_alpha:
@@ -182,13 +202,15 @@ def halving_drops(ran: Sequence[Config], alive: Sequence[Config], items: dict[st
     leader = _leader(alive, items, metric)
     if leader is None:                  # nothing scored: nothing to rank on
         return {}
-    diffs = {}
+    diffs, untested = {}, {}
     for c in alive:
         if c.key == leader.key:
             continue
         p = pair_items(items.get(c.key, []), items.get(leader.key, []), metric)
-        if len(p) >= 1:
+        if untestable_reason(p) is None:
             diffs[c.key] = paired_difference(p, level=0.95, seed=seed)
+        elif len(p):
+            untested[c.key] = untestable_reason(p)
     tied = [leader] + [c for c in alive if c.key in diffs and (
         diffs[c.key].ci_low <= 0 or (tolerance is not None and diffs[c.key].ci_high <= tolerance))]
     candidate = min(tied, key=lambda c: (c_of(c), err[c.key], c.label, c.key))
@@ -199,7 +221,7 @@ def halving_drops(ran: Sequence[Config], alive: Sequence[Config], items: dict[st
             continue
         d = diffs.get(c.key)
         if d is None:
-            ci = "; no item shared with the leader"
+            ci = f"; not compared with the leader: {untested.get(c.key, 'no item scored by both')}"
         else:
             ci = f"; {d.describe((c.label, leader.label))}" + (
                 ": the 95% CI lies above 0, but no corrected test was passed" if d.ci_low > 0
@@ -260,9 +282,16 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
                  for c in alive}
         # halving applies every evidence rule of `best` first (module doc)
         rule = "best" if spec.plan.race_rule == "halving" else spec.plan.race_rule
+        skipped: dict[tuple[str, str], str] = {}
         out = eliminations(alive, items, plan.gflops, metric, level,
-                           tolerance=spec.plan.race_tolerance, rule=rule)
+                           tolerance=spec.plan.race_tolerance, rule=rule, uncompared=skipped)
         out = {k: v for k, v in out.items() if k not in finished}
+        label = {c.key: c.label for c in alive}
+        for (a, b), why in skipped.items():       # each pair once, in a fixed order
+            pair = tuple(sorted((label[a], label[b])))
+            sweep.summary.uncompared.setdefault(
+                (r + 1,) + pair, f"racing round {r + 1}: {pair[0]} and {pair[1]} not compared "
+                                 f"(neither stopped by the other): {why}")
         for key, (_, why) in out.items():
             c = next(c for c in alive if c.key == key)
             n = len(items[key])
