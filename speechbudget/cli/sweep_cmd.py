@@ -375,9 +375,10 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                    "run the same command again to resume")
         raise typer.Exit(130)
     if not progress:
-        Console().print(f"run {summary.run_id}: {summary.finished} finished, {summary.failed} "
-                      f"failed, {summary.reused} already in {store}, {summary.shards_run} shards "
-                      f"run in {summary.seconds:.1f} s")
+        from speechbudget.sweep.progress import outcome_counts
+        Console().print(f"run {summary.run_id}: {outcome_counts(summary)}, {summary.reused} "
+                        f"already in {store}, {summary.shards_run} shards run in "
+                        f"{summary.seconds:.1f} s", markup=False, highlight=False)
     if summary.uncompared:  # racing could not compare some pairs in some round: say why
         why = next(iter(summary.uncompared.values()))
         Console(stderr=True, soft_wrap=True).print(

@@ -46,9 +46,8 @@ class Progress:
             return
         from rich.console import Console
         from rich.table import Table
-        t = Table(title=f"sweep run {summary.run_id}: {summary.finished} finished, "
-                        f"{summary.failed} failed, {summary.reused} already in the store "
-                        f"({summary.seconds:.1f} s)")
+        t = Table(title=f"sweep run {summary.run_id}: {outcome_counts(summary)}, "
+                        f"{summary.reused} already in the store ({summary.seconds:.1f} s)")
         for col in ("configuration", "metric", "value", "GFLOPs/item", "RTF", "items", "failed"):
             t.add_column(col, justify="left" if col == "configuration" else "right")
         for c, m in summary.metrics:
@@ -56,7 +55,17 @@ class Progress:
                       str(m.n_items), str(m.n_failed))
         for label, reason in summary.failures.items():
             t.add_row(label, "failed", "", "", "", "", reason[:60], style="red")
+        for label in summary.eliminated:
+            t.add_row(label, "eliminated", "", "", "", "", "", style="dim")
         Console().print(t)
+
+
+def outcome_counts(summary: Any) -> str:
+    """'7 finished, 5 eliminated by racing, 0 failed' (the eliminated only in a race): every
+    configuration of the sweep is counted in one of them."""
+    racing = f"{len(summary.eliminated)} eliminated by racing, " \
+        if summary.rounds or summary.eliminated else ""
+    return f"{summary.finished} finished, {racing}{summary.failed} failed"
 
 
 def _f(x: float | None, digits: int = 2) -> str:
