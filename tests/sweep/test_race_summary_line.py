@@ -48,3 +48,15 @@ def test_a_sweep_without_racing_says_nothing_of_eliminations(write_spec, tmp_pat
                                  "--allow-runner", "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "finished, 0 failed" in r.output and "eliminated" not in r.output
+
+
+def test_no_progress_line_prints_a_store_path_with_brackets_as_given(write_spec, tmp_path):
+    """The line went through Rich markup: a store in a folder named '[bold]' was printed
+    without that part of its path."""
+    folder = tmp_path / "[bold]"
+    folder.mkdir()
+    db = folder / "s.db"
+    r = CliRunner().invoke(app, ["sweep", "run", str(write_spec("s")), str(db),
+                                 "--allow-runner", "--no-progress"], env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    assert f"already in {db}," in r.output
