@@ -16,7 +16,9 @@ a single round. So
                    included) fp32, and the LM head (tied to the token embedding in fp32) becomes
                    a separate int8 copy
   features         log-mel of every row: rows x n_mels x frames x 4, plus the STFT transient of
-                   one feature batch (complex spectrum 8 B + power 4 B per bin: 201 x frames)
+                   one row (complex spectrum 8 B + power 4 B per bin: 201 x frames; features are
+                   computed a row at a time), or of one block of the recording's peak pass
+                   (`audio.log_mel_peak`: up to 3000 frames), whichever is larger
   encoder_states   every row's output: rows x T_s x d (T_s = ceil(T / stride), T = frames / 2)
   encoder_peak     one encoder batch of b rows at its largest moment: the convolutions
                    (2 x b x d x frames: conv1's output and its GELU), or a layer at T tokens
@@ -44,7 +46,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.geometry import MEL_FRAMES_PER_S
+from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, N_FFT, SAMPLE_RATE,
+                                   WINDOW_FRAMES)
 from speechbudget.models.params import param_count
 from speechbudget.tasks.asr.pipeline import max_new_tokens
 
@@ -147,7 +150,10 @@ def memory_bytes(config: Config, batch_size: int = 8,
     Ts = _ceil(T, config.stride)
     b = min(batch_size, len(rows))
 
-    features = sum(dims.n_mels * f * 4 for f, _ in rows) + b * N_FFT_BINS * frames_max * 12
+    peak_block = min(WINDOW_FRAMES, _ceil(int(max(lengths) * SAMPLE_RATE) + N_FFT // 2,
+                                          HOP_LENGTH))
+    features = sum(dims.n_mels * f * 4 for f, _ in rows) + \
+        N_FFT_BINS * max(frames_max, peak_block) * 12
     encoder_states = sum(_ceil(_ceil(f, 2), config.stride) * d * act for f, _ in rows)
     conv = 2 * b * d * frames_max
     layer_T = [T] * config.stride_layer + [Ts] * (dims.encoder_layers - config.stride_layer)
