@@ -25,6 +25,9 @@
     #   (sweep.racing: stop evaluating configurations once they are significantly dominated;
     #   halving also drops them by rank, without evidence)
 
+A number with an exponent is read as a number in every numeric field, as YAML 1.2 reads it,
+though PyYAML (YAML 1.1) gives the string: budgets_gflops: [1e-9], lr: 1e-4, first_items: 1e1.
+
 `load_spec(path)` validates everything and raises SpecError naming the key that is wrong.
 """
 from __future__ import annotations
@@ -49,6 +52,13 @@ PLANS = ("grid", "star", "iso_flops", "adaptive")
 TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
 OBJECTIVES = ("error", "gflops", "rtf")
 SAMPLERS = ("tpe", "nsga2", "gp")
+
+#: spec axes whose values are numbers (a window may also be a string: '15s', '750f', dynamic)
+NUMERIC_AXES = ("window", "stride", "beam", "dynamic_margin_s")
+INTEGER_AXES = ("stride", "beam")
+#: a number with an exponent that YAML 1.2 reads as a float and PyYAML (YAML 1.1) as a string:
+#: no dot (1e-9, 2E3) or an unsigned exponent (1.0e3); numeric fields accept it (`_number`)
+_EXP_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 
 #: limits that keep a small hostile file from exhausting memory or time
 MAX_SPEC_BYTES = 1_000_000        # a sweep file is a few hundred bytes
@@ -401,7 +411,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
         raise err("runner", f"{runner!r}: expected 'package.module:Class' or 'file.py:Class'")
     if runner is not None:
         runner = _resolve_runner(runner, Path(base_dir), err)
-    _check_task_options(task, opts, runner is not None, err)
+    opts = _check_task_options(task, opts, runner is not None, err)
     if task == "asr" and runner is None:
         opts = _check_adapt_options(dict(opts), Path(base_dir), err)
 
@@ -463,10 +473,13 @@ def _resolve_runner(runner: str, base_dir: Path, err) -> str:
     return f"{path}:{cls_name}"
 
 
-def _check_task_options(task: str, opts: dict[str, Any], custom: bool, err) -> None:
-    """Built-in tasks: known names, scalar values of the right type. A custom runner's options
-    must still be plain scalars or short lists of them."""
+def _check_task_options(task: str, opts: dict[str, Any], custom: bool,
+                        err) -> dict[str, Any]:
+    """Built-in tasks: known names, scalar values of the right type (a number option also takes
+    1e-4 written so: `_number`). A custom runner's options must still be plain scalars or short
+    lists of them (passed as written). Returns the options."""
     schema = TASK_OPTIONS.get(task, {})
+    opts = dict(opts)
     for k, v in opts.items():
         key = f"task_options.{k}"
         if custom:
@@ -482,10 +495,13 @@ def _check_task_options(task: str, opts: dict[str, Any], custom: bool, err) -> N
         types = schema[k]
         if v is None and None in types:
             continue
+        if str not in types and (float in types or int in types):
+            v = opts[k] = _number(v, integer=float not in types)
         real = tuple(t for t in types if t is not None)
         if isinstance(v, bool) and bool not in real or not isinstance(v, real):
             names = " or ".join("null" if t is None else t.__name__ for t in types)
             raise err(key, f"{v!r} ({type(v).__name__}): expected {names}")
+    return opts
 
 
 def _check_adapt_options(opts: dict[str, Any], base_dir: Path, err) -> dict[str, Any]:
@@ -531,7 +547,22 @@ def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
     return None
 
 
+def _number(x: Any, integer: bool = False) -> Any:
+    """`x` as a float when it is a string holding a number with an exponent that PyYAML left a
+    string (1e-9, 1.0e3: `_EXP_NUMBER`; YAML 1.2 reads them as floats), else `x` unchanged;
+    `integer` (a field that takes integers only): a whole number such as 1e3 as an int.
+    Only numeric fields call this; nothing is evaluated."""
+    if isinstance(x, str) and _EXP_NUMBER.fullmatch(x.strip()):
+        v = float(x)
+        return int(v) if integer and math.isfinite(v) and v == int(v) else v
+    return x
+
+
 def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
+    numeric = key.split(".")[-1] in NUMERIC_AXES
+    integer = key.split(".")[-1] in INTEGER_AXES
+    if isinstance(v, dict) and numeric:
+        v = {k: _number(x, integer) for k, x in v.items()}
     if isinstance(v, dict):
         bad = sorted(set(v) - {"start", "stop", "step"})
         if bad or not {"start", "stop"} <= set(v):
@@ -557,6 +588,8 @@ def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
     for i, x in enumerate(v):
         if key == "axes.adaptation":
             x = _adaptation(f"{key}[{i}]", x, err)
+        elif numeric:
+            x = _number(x, integer)
         out.append(x)
     return tuple(out)
 
@@ -570,6 +603,8 @@ def _adaptation(key: str, x: Any, err) -> Any:
             raise err(key, f"{x!r}: expected METHOD:RANK, e.g. 'lora:8'")
         x = {"method": method, "rank": int(rank)}
     if isinstance(x, dict):
+        if "alpha" in x:
+            x = {**x, "alpha": _number(x["alpha"])}
         try:  # checked alone here; against each model and task where the plan builds its points
             return Adaptation.from_dict(x)
         except (ConfigError, TypeError) as e:
@@ -621,10 +656,12 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
             if k != "model" and k not in AXES:
                 raise err(f"plan.centre.{k}", f"unknown axis; axes are model, {', '.join(AXES)}")
             c["model" if k == "model" else AXES[k]] = (
-                _adaptation(f"plan.centre.{k}", v, err) if k == "adaptation" else v)
+                _adaptation(f"plan.centre.{k}", v, err) if k == "adaptation" else
+                _number(v, k in INTEGER_AXES) if k in NUMERIC_AXES else v)
         kw["centre"] = c
     if p["type"] == "iso_flops":
         b = p.get("budgets_gflops")
+        b = [_number(x) for x in b] if isinstance(b, list) else _number(b)
         if isinstance(b, (int, float)):
             b = [b]
         if not isinstance(b, list) or not b or not all(
@@ -632,12 +669,12 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
                 and x > 0 for x in b):
             raise err("plan.budgets_gflops", f"{b!r}: expected a list of GFLOPs budgets > 0")
         kw["budgets_gflops"] = tuple(float(x) for x in b)
-        tol = p.get("tolerance", 0.1)
+        tol = _number(p.get("tolerance", 0.1))
         if not isinstance(tol, (int, float)) or not 0 < tol < 1:
             raise err("plan.tolerance", f"{tol!r}: expected a fraction in (0, 1), e.g. 0.1 = +-10%")
         kw["tolerance"] = float(tol)
     if "audio_s" in p:
-        a = p["audio_s"]
+        a = _number(p["audio_s"])
         if not isinstance(a, (int, float)) or isinstance(a, bool) or not math.isfinite(a) \
                 or a <= 0:
             raise err("plan.audio_s", f"{a!r}: expected seconds > 0")
@@ -645,7 +682,7 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
     if "race" in p:
         kw.update(_race(p["race"], err))
     if p["type"] == "adaptive":
-        n = p.get("n_trials", 20)
+        n = _number(p.get("n_trials", 20), integer=True)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise err("plan.n_trials", f"{n!r}: expected an integer >= 1")
         s = p.get("sampler", "tpe")
@@ -690,7 +727,7 @@ def _race(r: Any, err) -> dict[str, Any]:
                                     "(dominated: stop what a cheaper configuration beats; best: "
                                     "also what the leader beats, for the recommendation only; "
                                     "halving: also keep only the best 1/eta by error each round)")
-    eta = r.get("eta")
+    eta = _number(r.get("eta"))
     if eta is not None:
         if rule != "halving":
             raise err("plan.race.eta", f"{eta!r}: only rule: halving keeps 1/eta of the "
@@ -699,7 +736,8 @@ def _race(r: Any, err) -> dict[str, Any]:
                 or not math.isfinite(eta) or eta <= 1:
             raise err("plan.race.eta", f"{eta!r}: expected a number > 1 (2 keeps half of the "
                                        "configurations each round)")
-    first, growth, alpha = r.get("first_items", 20), r.get("growth", 2.0), r.get("alpha", 0.05)
+    first = _number(r.get("first_items", 20), integer=True)
+    growth, alpha = _number(r.get("growth", 2.0)), _number(r.get("alpha", 0.05))
     if not isinstance(first, int) or isinstance(first, bool) or first < 2:
         raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
     if not isinstance(growth, (int, float)) or isinstance(growth, bool) \
@@ -707,7 +745,7 @@ def _race(r: Any, err) -> dict[str, Any]:
         raise err("plan.race.growth", f"{growth!r}: expected a factor > 1 (2 doubles each round)")
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise err("plan.race.alpha", f"{alpha!r}: expected a level in (0, 1), e.g. 0.05")
-    tol = r.get("tolerance")
+    tol = _number(r.get("tolerance"))
     if tol is not None and (not isinstance(tol, (int, float)) or isinstance(tol, bool)
                             or not 0 < tol < 1):
         raise err("plan.race.tolerance", f"{tol!r}: expected a margin in the metric's units in "
