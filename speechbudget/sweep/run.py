@@ -15,6 +15,7 @@ only them, then aggregates the configuration again from all its items.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from speechbudget.sweep.driver import RunSummary, Sweep
 from speechbudget.sweep.executors import Executor, make_executor
 from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.racing import run_race
-from speechbudget.sweep.spec import SpecError, SweepSpec, load_spec, spec_from_dict
+from speechbudget.sweep.spec import (SpecError, SweepSpec, load_spec, resolve_data,
+                                     spec_from_dict)
 from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore
 
 __all__ = ["RunSummary", "run_sweep"]
@@ -56,10 +58,12 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         spec = spec_from_dict(spec, data=data)
     elif not isinstance(spec, SweepSpec):
         spec = load_spec(spec, data=data)
-    elif data is not None:
-        d = spec.to_dict()
-        spec = spec_from_dict({k: v for k, v in d.items() if v is not None}, data=data,
-                              source=spec.source)
+    elif data is not None:  # the spec as validated, with the data replaced (checked as --data)
+        resolved = resolve_data(data, Path("."), from_spec=False)
+        if resolved is None:
+            raise SpecError("data", f"{data} does not exist (relative to the current folder)",
+                            spec.source)
+        spec = dataclasses.replace(spec, data=resolved)
     if spec.runner and not allow_runner:
         raise SpecError("runner", f"the spec imports and runs code from {spec.runner}; pass "
                                   "--allow-runner (allow_runner=True) if you trust it",
