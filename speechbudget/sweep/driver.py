@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -57,15 +58,19 @@ def _build_task_for(spec: SweepSpec, ref: TaskRef):
         if not spec.runner:
             raise
         raise SpecError("runner", f"{spec.runner}: cannot be imported ({type(e).__name__}: {e})",
-                        spec.source) from None
+                        spec.where("runner")) from None
     except AttributeError as e:
         if spec.runner and str(e).startswith(f"runner {spec.runner!r}"):
-            raise SpecError("runner", str(e), spec.source) from None
+            raise SpecError("runner", str(e), spec.where("runner")) from None
         raise
     except (TypeError, ValueError) as e:
         if isinstance(e, SpeechbudgetError):
             raise
-        raise SpecError("task_options", f"{e}", spec.source) from None
+        # the option the message names, when it names exactly one of the spec's
+        named = [k for k in spec.task_options if re.search(rf"(?<!\w){re.escape(k)}(?!\w)",
+                                                           str(e))]
+        key = f"task_options.{named[0]}" if len(named) == 1 else "task_options"
+        raise SpecError(key, f"{e}", spec.where(key)) from None
 
 
 def reuse_order(config: Config) -> tuple:

@@ -67,7 +67,7 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     if spec.runner and not allow_runner:
         raise SpecError("runner", f"the spec imports and runs code from {spec.runner}; pass "
                                   "--allow-runner (allow_runner=True) if you trust it",
-                        spec.source)
+                        spec.where("runner"))
     if spec.data is None:
         raise ValueError(f"{spec.source or spec.name}: data: no dataset given (set 'data' in the "
                          "spec or pass --data)")

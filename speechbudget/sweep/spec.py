@@ -148,6 +148,14 @@ class SweepSpec:
     runner: str | None = None                 # "module:Class" or "file.py:Class" (custom Task)
     device: str | None = None
     source: Path | None = None
+    # where each key's value is in the file ("axes.window" -> line), for errors found after
+    # loading (`where`); not part of the spec's identity
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, key: str) -> str | Path | None:
+        """The source of `key` for an error message: "file, line N" (the line of the deepest
+        part of `key` in the file), or the file, or None (a spec given as a mapping)."""
+        return _where(self.source, self.lines, key)
 
     # ---- the joint space ---------------------------------------------------------------
     # (what a plan runs: `speechbudget.sweep.plan.plan_configurations(spec).configs`)
@@ -253,41 +261,60 @@ def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
     except RecursionError:  # PyYAML composes and constructs recursively
         raise SpecError("file", "values nested too deeply (lists or mappings inside each other "
                                 "hundreds of levels deep)", p) from None
-    try:
-        return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem)
-    except SpecError as e:
-        line = _line_of(text, p, e.key)
-        if line is None:
-            raise
-        raise SpecError(e.key, e.message, f"{p}, line {line}") from None
+    return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem,
+                          lines=_line_map(text, p))
 
 
-def _line_of(text: str, source: Path, key: str) -> int | None:
-    """The line of the value at `key` ("axes.window": the deepest part found) in the file's
-    YAML, for an error message; None when there is none (the file is not a mapping)."""
+def _line_map(text: str, source: Path) -> dict[str, int]:
+    """The line of each value in the file's YAML by its key ("plan", "plan.race.alpha",
+    "models[1]"), for error messages; {} when the file is not YAML."""
     import yaml
     try:
-        node = yaml.compose(text, Loader=_limited_loader(source))
+        root = yaml.compose(text, Loader=_limited_loader(source))
     except (yaml.YAMLError, RecursionError):
-        return None
-    import re
-    line = None
+        return {}
+    out: dict[str, int] = {}
+    seen: set[int] = set()
+    todo = [("", root)]
+    while todo:
+        path, node = todo.pop()
+        if id(node) in seen:  # an alias: its node is listed under its first key only
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            kids = [(f"{path}.{k.value}" if path else str(k.value), v) for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode)]
+        elif isinstance(node, yaml.SequenceNode) and path:
+            kids = [(f"{path}[{i}]", v) for i, v in enumerate(node.value)]
+        else:
+            continue
+        for key, v in kids:
+            out[key] = v.start_mark.line + 1
+            todo.append((key, v))
+    return out
+
+
+def _line_of(lines: dict[str, int], key: str) -> int | None:
+    """The line of the value at `key` ("axes.window[3]": the deepest part found in `lines`)."""
+    line, path = None, ""
     for part in key.split("."):
         name, *index = re.split(r"[\[\]]+", part.strip("]"))
-        if not isinstance(node, yaml.MappingNode):
+        path = f"{path}.{name}" if path else name
+        if path not in lines:
             break
-        match = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == name]
-        if not match:
-            break
-        node = match[-1]
-        line = node.start_mark.line + 1
+        line = lines[path]
         for i in index:  # models[2]: the third value of the list
-            if not (i.isdigit() and isinstance(node, yaml.SequenceNode)
-                    and int(i) < len(node.value)):
-                break
-            node = node.value[int(i)]
-            line = node.start_mark.line + 1
+            if f"{path}[{i}]" not in lines:
+                return line
+            path = f"{path}[{i}]"
+            line = lines[path]
     return line
+
+
+def _where(source: str | Path | None, lines: dict[str, int], key: str) -> str | Path | None:
+    """"file, line N" for an error about `key`, or `source` when the line is unknown."""
+    line = _line_of(lines, key) if source else None
+    return source if line is None else f"{source}, line {line}"
 
 
 def _yaml_problem(e: Exception) -> str:
@@ -373,10 +400,14 @@ def _check_size(raw: Any, err) -> None:
 
 
 def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | None = None,
-                   data: str | None = None, default_name: str = "sweep") -> SweepSpec:
-    """Validate a spec given as a mapping (what the YAML file holds)."""
+                   data: str | None = None, default_name: str = "sweep",
+                   lines: dict[str, int] | None = None) -> SweepSpec:
+    """Validate a spec given as a mapping (what the YAML file holds); `lines`: the line of
+    each key's value in the source file (errors name it; the spec keeps it)."""
+    lines = dict(lines or {})
+
     def err(key: str, msg: str) -> SpecError:
-        return SpecError(key, msg, source)
+        return SpecError(key, msg, _where(source, lines, key))
 
     if not isinstance(raw, dict):
         raise err("file", "expected a mapping of keys (task, data, models, axes, plan)")
@@ -451,7 +482,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
         raise err("device", f"{device!r} is not a device name (cpu, cuda, cuda:1...)")
     spec = SweepSpec(name=name, task=task, data=data_path, task_options=dict(opts),
                      models=tuple(models), axes=axes, plan=plan, runner=runner, device=device,
-                     source=Path(source) if source else None)
+                     source=Path(source) if source else None, lines=lines)
     _check_values(spec, err)
     return spec
 
