@@ -193,3 +193,20 @@ def test_a_held_out_fold_with_no_readable_clip_is_a_data_error(synthetic_manifes
                "--epochs", "1", "--out", str(tmp_path / "ck"))
     _one_line_error(r, 3, f"held-out fold {fold}", str(tmp_path / "gone"))
     assert not (tmp_path / "ck" / "ser_config.json").exists()
+
+
+@pytest.mark.parametrize("extra,option", [
+    (["--unfreeze-top", "1", "--head", "mlp"], "adaptation.unfreeze_top=1"),
+    (["--adapt", "lora", "--lora-top", "1", "--train-crop", "center"], "adaptation.lora_top=1"),
+    (["--stride", "2", "--stride-at", "5"], "stride_at=5")])
+def test_layer_options_on_weights_with_other_layers_than_the_arch(synthetic_manifest,
+                                                                  tiny_whisper, tmp_path, extra,
+                                                                  option):
+    # 4-layer weights of no registry size named --arch base (6 layers): --unfreeze-top 1 with
+    # centre crops and --lora-top 1 were exit 70 (IndexError: the cached prefix at base's layer
+    # 5), --stride-at 5 silently strided after the final layer norm (4-layer encoder: 5 = output)
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--arch", "base",
+               "--data", str(synthetic_manifest), "--duration", "1", "--folds", "3",
+               "--epochs", "1", *extra, "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, option, "4")
+    assert not (tmp_path / "ck" / "ser_config.json").exists()

@@ -75,6 +75,7 @@ class Backbone(nn.Module):
             self.num_hidden_states = encoder.config.num_hidden_layers + 1
             self.hidden_size = encoder.config.hidden_size
             self.use_mask = getattr(encoder.config, "feat_extract_norm", "group") == "layer"
+        check_layer_options(config, self.num_hidden_states - 1)
 
     @property
     def device(self) -> torch.device:
@@ -131,6 +132,28 @@ class Backbone(nn.Module):
         if not self.is_whisper:
             raise ValueError("forward_from: a cached prefix is implemented for Whisper encoders")
         return torch.stack(encode_layers_from(self.encoder, h.to(self.device), start))
+
+
+def check_layer_options(config: Config, layers: int) -> None:
+    """ConfigError naming the option when weights of `layers` encoder layers (a custom size,
+    named by an architecture with another layer count) meet an option that counts layers
+    (`unfreeze_top`, `lora_top`, a stride after a layer): those are checked, cached and counted on
+    the architecture's layers, so they would fail deep inside (IndexError, exit 70) or act on
+    other layers than the configuration says."""
+    from speechbudget.axes import ConfigError
+
+    if layers == config.arch.encoder_layers:
+        return
+    a = config.adaptation
+    used = [(f"adaptation.{k}", v) for k, v in (("unfreeze_top", a.unfreeze_top),
+                                                ("lora_top", a.lora_top)) if v]
+    if config.stride > 1 and config.stride_at != "output":
+        used.append(("stride_at", config.stride_at))
+    if used:
+        raise ConfigError(used[0][0], used[0][1], f"it counts the {config.arch.encoder_layers} "
+                          f"encoder layers of {config.model}, but the weights loaded have "
+                          f"{layers}; name an architecture of {layers} layers, or leave "
+                          f"the option out")
 
 
 def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int]:
