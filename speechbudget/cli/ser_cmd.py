@@ -167,6 +167,10 @@ def train_cmd(
     if folds < 2:  # a usage error whatever the data (exit 2), not a data error after loading it
         raise typer.BadParameter(f"{folds}: need at least 2 speaker-disjoint folds (one held "
                                  f"out, the others train)", param_hint="--folds")
+    if head == "linear" and not layer_weights:  # the linear head reads every layer (it was
+        # fitted on all of them, with exit 0, for a user who asked for the last one)
+        raise typer.BadParameter("the linear head reads every layer side by side; --last-layer "
+                                 "needs --head mlp (or auto)", param_hint="--last-layer")
     if adapt == "none":  # LoRA/DAMA options without LoRA or DAMA were silently ignored
         given = [o for o, v in (("--rank", rank), ("--alpha", alpha), ("--targets", targets))
                  if v is not None]

@@ -210,3 +210,11 @@ def test_layer_options_on_weights_with_other_layers_than_the_arch(synthetic_mani
                "--epochs", "1", *extra, "--out", str(tmp_path / "ck"))
     _one_line_error(r, 2, option, "4")
     assert not (tmp_path / "ck" / "ser_config.json").exists()
+
+
+def test_the_linear_head_refuses_last_layer(synthetic_manifest, tiny_whisper, tmp_path):
+    # --head linear --last-layer fitted the linear head on every layer side by side, exit 0
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--arch", "tiny.en", "--data",
+               str(synthetic_manifest), "--duration", "1", "--folds", "3", "--head", "linear",
+               "--last-layer", "--out", str(tmp_path / "ck"))
+    _one_line_error(r, 2, "--last-layer", "--head mlp")
