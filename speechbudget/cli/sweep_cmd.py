@@ -128,6 +128,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                "race": None if race is None else dataclasses.asdict(race),
                                "adaptive": None if adaptive is None
                                else dataclasses.asdict(adaptive),
+                               "unmatched_budgets": p.unmatched_text(),
                                "invalid": [{"values": inv.values, "field": inv.error.field,
                                             "error": str(inv.error)} for inv in p.invalid]},
                               indent=1, default=str))
@@ -166,6 +167,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                             f"{_dur(adaptive.low_s)} (the {n} cheapest) and "
                             f"{_dur(adaptive.high_s)} (the {n} dearest): which ones the search "
                             "picks is known only as it runs")
+    for line in p.unmatched_text():  # iso_flops budgets that select nothing
+        Console(soft_wrap=True).print(line, style="yellow", markup=False, highlight=False)
     if race is not None:
         _print_race(race, len(p.configs))
     elif s.plan.race_first_items is not None and s.plan.type != "adaptive":

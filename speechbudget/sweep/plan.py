@@ -25,6 +25,20 @@ class Plan:
     bands: dict[str, list[float]] = field(default_factory=dict)  # iso_flops: key -> budgets
     audio_s: float | None = None             # item length the FLOPs were estimated for
     space_size: int = 0                      # valid configurations of the joint space
+    # iso_flops: each budget no configuration falls within -> the nearest (label, GFLOPs) of
+    # the joint space (None: no configuration has a FLOPs estimate)
+    unmatched: dict[float, tuple[str, float] | None] = field(default_factory=dict)
+
+    def unmatched_text(self) -> list[str]:
+        """One sentence per iso_flops budget that selects nothing, for the user."""
+        tol = self.spec.plan.tolerance
+        items = f" for items of {self.audio_s:.3g} s" if self.audio_s else ""
+        out = []
+        for b, near in self.unmatched.items():
+            why = ("no configuration has a FLOPs estimate" if near is None else
+                   f"the nearest is {near[0]} at {near[1]:.4g} GFLOPs per item{items}")
+            out.append(f"budget {b:g} GFLOPs: no configuration within +-{100 * tol:g}% ({why})")
+        return out
 
 
 def config_gflops(config: Config, audio_s: float | None = None) -> float | None:
@@ -59,11 +73,17 @@ def plan_configurations(spec: SweepSpec, audio_s: float | None = None) -> Plan:
                 raise
             gflops[c.key] = None
     bands: dict[str, list[float]] = {}
+    unmatched: dict[float, tuple[str, float] | None] = {}
     if kind == "iso_flops":
+        costed = [(c.label, g) for c in configs if (g := gflops.get(c.key)) is not None]
         configs, bands = select_iso_flops(configs, gflops, spec.plan.budgets_gflops,
                                           spec.plan.tolerance)
+        hit = {b for bs in bands.values() for b in bs}
+        for b in spec.plan.budgets_gflops:
+            if b not in hit:
+                unmatched[b] = min(costed, key=lambda t: abs(t[1] - b) / b, default=None)
     return Plan(spec, configs, invalid, {c.key: gflops[c.key] for c in configs}, bands,
-                audio_s, space_n)
+                audio_s, space_n, unmatched)
 
 
 def select_iso_flops(configs: list[Config], gflops: dict[str, float | None],

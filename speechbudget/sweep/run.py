@@ -97,6 +97,11 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         else:
             plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
             configs = plan.configs
+            if not configs and plan.unmatched:  # an iso_flops plan that selects nothing
+                done, sweep = sweep, None
+                done.finish([], "finished", t0)
+                raise SpecError("plan.budgets_gflops", "; ".join(plan.unmatched_text()),
+                                spec.where("plan.budgets_gflops"))
             if spec.plan.race_first_items is not None:
                 configs = run_race(sweep, plan)
             else:
