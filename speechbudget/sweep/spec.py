@@ -504,6 +504,11 @@ def _resolve_runner(runner: str, base_dir: Path, err) -> str:
     return f"{path}:{cls_name}"
 
 
+#: built-in task options that limit how much runs: at least one (null: no limit). 0 or less ran
+#: nothing: max_folds 0 stored a SER configuration 'done' with no item and a NaN UA
+_AT_LEAST_ONE = ("max_items", "max_folds")
+
+
 def _check_task_options(task: str, opts: dict[str, Any], custom: bool,
                         err) -> dict[str, Any]:
     """Built-in tasks: known names, scalar values of the right type (a number option also takes
@@ -532,6 +537,8 @@ def _check_task_options(task: str, opts: dict[str, Any], custom: bool,
         if isinstance(v, bool) and bool not in real or not isinstance(v, real):
             names = " or ".join("null" if t is None else t.__name__ for t in types)
             raise err(key, f"{v!r} ({type(v).__name__}): expected {names}")
+        if k in _AT_LEAST_ONE and v < 1:
+            raise err(key, f"{v!r}: expected an integer >= 1 (or null: no limit)")
     return opts
 
 

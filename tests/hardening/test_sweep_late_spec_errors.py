@@ -60,3 +60,20 @@ def test_run_sweep_with_a_spec_object_keeps_the_lines(tmp_path):
     # where the keys were is no part of the spec's identity
     moved = load_spec(_spec(tmp_path, "runner: r.py:T\n\n\ntask_options: {n: -1}\n"))
     assert moved.lines != s.lines and moved == s and moved.digest == s.digest
+
+
+@pytest.mark.parametrize("task, option, value", [("asr", "max_items", 0),
+                                                  ("asr", "max_items", -1),
+                                                  ("ser", "max_folds", 0)])
+def test_a_limit_below_one_is_refused_when_the_file_is_read(tmp_path, cli, task, option, value):
+    """max_items 0/-1 was 'error: limit=-1: expected a positive number of items' from sweep run
+    (no file, key or line; the dataset loader's name for it) and 'could not read the dataset'
+    from sweep plan; max_folds 0 stored a SER configuration 'done' with 0 items and a NaN UA,
+    exit 0. Now a spec error at load time, plan and run alike."""
+    p = tmp_path / "s.yaml"
+    p.write_text(f"task: {task}\ndata: {LIBRI}\nmodels: [tiny.en]\naxes: {{window: [3]}}\n"
+                 f"task_options:\n  {option}: {value}\n")
+    for cmd in (("sweep", "plan", p), ("sweep", "run", p, tmp_path / "s.db", "--no-progress")):
+        cli(*cmd, code=2, has=(f"s.yaml, line 6: task_options.{option}: {value}: expected an "
+                               "integer >= 1",))
+    assert not (tmp_path / "s.db").exists()
