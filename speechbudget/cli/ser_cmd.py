@@ -59,12 +59,18 @@ def _failed_exit(n: int, what: str) -> None:
 
 
 def _data(data: Path, audio: str | None, label: str | None, speaker: str | None):
-    """The dataset path, or the dataset read with the given column names."""
-    if audio is None and label is None and speaker is None:
-        return data
+    """The dataset read (with the given column names, if any); the files it leaves out (RAVDESS
+    calm/surprised, names of no known pattern) are said in one line on stderr."""
     from speechbudget.datasets import Columns
     from speechbudget.tasks.ser.data import load_dataset
-    return load_dataset(data, Columns(audio=audio, label=label, speaker=speaker))  # exit 3
+    columns = (None if audio is None and label is None and speaker is None
+               else Columns(audio=audio, label=label, speaker=speaker))
+    ds = load_dataset(data, columns)  # exit 3
+    if ds.skipped:
+        f, why = ds.skipped[0]
+        Console(stderr=True).print(f"note: {len(ds.skipped)} file(s) of {data} left out of the "
+                                   f"dataset, e.g. {f}: {why}", markup=False, highlight=False)
+    return ds
 
 
 def _metrics_table(title: str, m) -> Table:
@@ -202,11 +208,13 @@ def train_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
+    from speechbudget.errors import check_output_dir
+    check_output_dir(out, "checkpoint folder")  # exit 6 before reading the data
+    dataset = _data(data, audio_column, label_column, speaker_column)  # exit 3
     from speechbudget.cli.progress import progress_bar
     with progress_bar(progress, f"train {config.label}") as update:
-        result = train(config, _data(data, audio_column, label_column, speaker_column), out,
-                       options, device=device, source=backbone, folds=folds, fold=fold,
-                       progress=update)
+        result = train(config, dataset, out, options, device=device, source=backbone,
+                       folds=folds, fold=fold, progress=update)
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
                       f"{result.skipped[0][0]}: {result.skipped[0][1]}")
@@ -267,10 +275,7 @@ def eval_cmd(
                                  f"`ser train`")
     from speechbudget.cli.progress import progress_bar
     from speechbudget.errors import DatasetError
-    from speechbudget.tasks.ser.data import load_dataset
-    dataset = _data(data, audio_column, label_column, speaker_column)
-    if isinstance(dataset, Path):
-        dataset = load_dataset(dataset)  # exit 3
+    dataset = _data(data, audio_column, label_column, speaker_column)  # exit 3
     if ids is not None:  # the checkpoint's held-out ids must be clips of this dataset
         known = {c.id for c in dataset.items}
         missing = [i for i in ids if i not in known]

@@ -218,3 +218,27 @@ def test_the_linear_head_refuses_last_layer(synthetic_manifest, tiny_whisper, tm
                str(synthetic_manifest), "--duration", "1", "--folds", "3", "--head", "linear",
                "--last-layer", "--out", str(tmp_path / "ck"))
     _one_line_error(r, 2, "--last-layer", "--head mlp")
+
+
+def test_files_a_dataset_leaves_out_are_said(tiny_whisper, tmp_path):
+    # RAVDESS files of no known name, or calm/surprised, were left out without a word on the
+    # command line (only in the API's dataset.skipped): a misnamed actor folder trained on less
+    import soundfile as sf
+
+    from tests.ser.conftest import synth_clip
+    codes = {"NEU": "01", "HAP": "03", "SAD": "04", "ANG": "05", "FEA": "06", "DIS": "07"}
+    for a in (1, 2, 3):
+        d = tmp_path / "rav" / f"Actor_{a:02d}"
+        d.mkdir(parents=True)
+        for i, code in enumerate(codes.values()):
+            sf.write(d / f"03-01-{code}-01-01-01-{a:02d}.wav", synth_clip(i, a, 0), 16000)
+    sf.write(tmp_path / "rav" / "Actor_03" / "take2.wav", synth_clip(0, 3, 1), 16000)
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--arch", "tiny.en", "--data",
+               str(tmp_path / "rav"), "--duration", "1", "--folds", "3", "--out",
+               str(tmp_path / "ck"))
+    assert r.exit_code == 0, r.output
+    assert "1 file(s)" in r.output and "take2.wav" in r.output
+    r = CliRunner().invoke(app, ["ser", "eval", str(tmp_path / "ck"), "--no-progress", "--device",
+                                 "cpu", "--data", str(tmp_path / "rav")])
+    assert r.exit_code == 0, r.output
+    assert "1 file(s)" in r.output and "take2.wav" in r.output
