@@ -73,7 +73,10 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         s = load_spec(spec, data=data)
     except SpecError as e:
         _fail(str(e))
-    n_items, mean_s, durations, work = _dataset_size(s)
+    try:
+        n_items, mean_s, durations, work = _dataset_size(s)
+    except SpecError as e:
+        _fail(str(e))
     p = plan_configurations(s, audio_s=audio_s or mean_s)
     st = ResultsStore(store, readonly=True) if store else None  # a StoreError is exit 4
     try:
@@ -235,11 +238,13 @@ def _dataset_size(spec) -> tuple[int | None, float | None, list[float], Any]:
             f"runner {spec.runner} (not imported by plan; `sweep run` needs --allow-runner): "
             "dataset size unknown", markup=False, highlight=False)
         return None, None, [], None
+    from speechbudget.sweep.driver import build_task_for
+    from speechbudget.sweep.executors import TaskRef
+    import json
+    # task options the task refuses are the spec's error (exit 2, as sweep run), not the data's
+    task = build_task_for(spec, TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
+                                        spec.runner))
     try:
-        from speechbudget.sweep.executors import TaskRef, build_task
-        import json
-        task = build_task(TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
-                                  spec.runner))
         dataset = task.load_dataset(spec.data)
         items = list(dataset.items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)

@@ -47,7 +47,7 @@ class RunSummary:
     uncompared: dict[tuple, str] = field(default_factory=dict)
 
 
-def _build_task_for(spec: SweepSpec, ref: TaskRef):
+def build_task_for(spec: SweepSpec, ref: TaskRef):
     """The spec's task, with what the spec got wrong as a SpecError naming the file and the key
     (exit 2): a runner that cannot be imported or has no such class, task options the task's
     constructor refuses (an unknown keyword, a value out of range)."""
@@ -110,7 +110,7 @@ class Sweep:
         self.retry_items = retry_items
         self.retrying: set[tuple[str, str]] = set()   # (key, shard id): failed items run again
         self.unit_items: dict[tuple[str, str], int] = {}  # items a running unit evaluates
-        self.task = _build_task_for(spec, self._ref())
+        self.task = build_task_for(spec, self._ref())
         self.dataset = self.task.load_dataset(spec.data)
         self.profile = profile_dataset(self.dataset)
         self.mean_audio_s = self.profile.mean_audio_s

@@ -77,3 +77,16 @@ def test_a_limit_below_one_is_refused_when_the_file_is_read(tmp_path, cli, task,
         cli(*cmd, code=2, has=(f"s.yaml, line 6: task_options.{option}: {value}: expected an "
                                "integer >= 1",))
     assert not (tmp_path / "s.db").exists()
+
+
+@pytest.mark.parametrize("task, option, value, has", [
+    ("asr", "batch_size", 0, "batch_size=0: expected an integer >= 1"),
+    ("ser", "folds", 1, "folds=1: need at least 2")])
+def test_sweep_plan_names_an_option_the_task_refuses(tmp_path, cli, task, option, value, has):
+    """sweep plan said 'could not read the dataset DATA: batch_size=0: ...' (a note, exit 0)
+    where sweep run refuses the option as the spec's error (exit 2); now both do."""
+    p = tmp_path / "s.yaml"
+    p.write_text(f"task: {task}\ndata: {LIBRI}\nmodels: [tiny.en]\naxes: {{window: [3]}}\n"
+                 f"task_options:\n  {option}: {value}\n")
+    r = cli("sweep", "plan", p, code=2, has=(f"s.yaml, line 6: task_options.{option}: {has}",))
+    assert "could not read the dataset" not in r.output
