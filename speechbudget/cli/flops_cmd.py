@@ -49,7 +49,7 @@ def flops_cmd(
                                                       "'750f' encoder frames, or 'dynamic'."),
     stride: int = typer.Option(1, "--stride", help="Keep one encoder token in STRIDE (Whisper)."),
     stride_at: str = typer.Option("output", "--stride-at", help="Encoder layer 0..L or 'output'."),
-    pool: str = typer.Option("mean", "--pool", help="mean | drop"),
+    pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
     tokens: Optional[float] = typer.Option(None, "--tokens", help="Generated tokens (incl. "
                                            "end-of-text); default: tokens/s x audio seconds + 1."),
     audio_s: Optional[float] = typer.Option(None, "--audio-s", help="Seconds of audio (needed "

@@ -197,7 +197,7 @@ def export_mlflow_cmd(store: Path = typer.Argument(..., help="results store (SQL
                                                                  "as an artifact")) -> None:
     """Log the store to MLflow: one run per finished configuration (params = axes; metrics =
     WER/UA, GFLOPs, RTF, latency) under one run for the store holding the report.
-    Needs `pip install 'speechbudget[tracking]'`."""
+    Needs `pip install 'speechbudget\\[tracking]'`."""
     from speechbudget.sweep.tracking import export_mlflow
     st = _open(store)
     try:

@@ -77,7 +77,7 @@ def transcribe_cmd(
     window: str = typer.Option("30", "--window", help="seconds (<= 30) or 'dynamic'"),
     stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer 0..L or 'output'"),
-    pool: str = typer.Option("mean", "--pool", help="mean | drop"),
+    pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
     beam: int = typer.Option(1, "--beam", min=1),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
     fmt: str = typer.Option("txt", "--format", help="txt | srt | vtt | tsv | json | all (every "
