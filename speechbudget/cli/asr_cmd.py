@@ -57,15 +57,17 @@ def metrics_table(title: str, rows) -> Table:
 
 @asr_app.command("eval")
 def eval_cmd(
-    data: str = typer.Option(..., "--data", help="JSONL manifest, folder with manifest.jsonl, "
-                             "LibriSpeech folder, or hf:NAME[:CONFIG[:SPLIT]]"),
+    data: str = typer.Option(..., "--data", help="JSONL/CSV/TSV manifest, a folder holding "
+                             "manifest.jsonl or metadata.csv/.tsv, a Kaldi data dir, a Hugging "
+                             "Face save_to_disk folder, a LibriSpeech folder, or "
+                             "hf:NAME[:CONFIG[:SPLIT]]"),
     model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
     window: str = typer.Option("30", "--window", help="seconds (<= 30), e.g. 15, or 'dynamic'"),
     stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE (xV)"),
     stride_at: str = typer.Option("output", "--stride-at",
                                   help="encoder layer index 0..L after which the stride applies, "
                                        "or 'output'"),
-    pool: str = typer.Option("mean", "--pool", help="mean | drop"),
+    pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     beam: int = typer.Option(1, "--beam", min=1, help="beam size (1 = greedy)"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
@@ -96,8 +98,8 @@ def eval_cmd(
     from speechbudget.axes import Config, ConfigError
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
 
-    from speechbudget.errors import (SpeechbudgetError, check_output_file, finite_json,
-                                     write_atomic)
+    from speechbudget.errors import (OutputError, SpeechbudgetError, check_output_file,
+                                     finite_json, write_atomic)
     from speechbudget.machine import check_device
 
     if json_out:
@@ -149,11 +151,17 @@ def eval_cmd(
                        "wer_percent": None if metrics.value != metrics.value
                        else 100 * metrics.value,
                        "items": [r.to_dict() for r in items]})
+    write_error = None  # a write that fails after the run: the results are still printed
     if json_out:
-        write_atomic(json_out, json.dumps(doc, indent=1))
+        try:
+            write_atomic(json_out, json.dumps(doc, indent=1))
+        except OSError as e:  # e.g. disk full, or a folder (/proc) that passed the check
+            write_error = OutputError(f"--out {json_out}: cannot write ({e.strerror or e})")
     failed = bool(metrics.n_failed) and not allow_failures
     if as_json:
         typer.echo(json.dumps(doc, indent=1))
+        if write_error:
+            raise write_error
         if failed:
             raise typer.Exit(1)
         return
@@ -163,6 +171,8 @@ def eval_cmd(
         console.print(f"[yellow]{metrics.n_failed} of {len(items)} utterances failed:[/yellow]")
         for f in metrics.extra["failures"][:10]:
             console.print(f"  {f['item_id']}: {f['error']}")
+    if write_error:
+        raise write_error
     if json_out:
         console.print(f"wrote {json_out}")
     if failed:
