@@ -254,7 +254,8 @@ def eval_cmd(
     allow_failures: bool = ALLOW_FAILURES,
 ) -> None:
     """Score a checkpoint: UA, WA, macro-F1, confusion matrix, FLOPs per clip."""
-    from speechbudget.errors import check_output_file, make_output_dir, write_atomic
+    from speechbudget.errors import (OutputError, check_output_file, make_output_dir,
+                                     write_atomic)
     from speechbudget.models.ct2_reader import ModelFileError
     from speechbudget.tasks.ser.checkpoint import read_meta
     from speechbudget.tasks.ser.runner import evaluate
@@ -287,11 +288,16 @@ def eval_cmd(
         m, items = evaluate(checkpoint, dataset, device=device, ids=ids, progress=update)
     doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
     failed = [i for i in items if not i.ok]
+    write_error = None  # a write that fails after the scoring: the results are still printed
+    if json_out:
+        try:
+            write_atomic(json_out, json.dumps(doc, indent=2, default=str))
+        except OSError as e:  # e.g. disk full, or a folder (/proc) that passed the check
+            write_error = OutputError(f"--out {json_out}: cannot write ({e.strerror or e})")
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))
-    if json_out:
-        write_atomic(json_out, json.dumps(doc, indent=2, default=str))
-    if as_json:
+        if write_error:
+            raise write_error
         if failed and not allow_failures:
             _failed_exit(len(failed), "failed")
         return
@@ -299,6 +305,8 @@ def eval_cmd(
     console.print(_confusion_table(m))
     if failed:
         console.print(f"[yellow]{len(failed)} clip(s) failed[/], e.g. {failed[0].error}")
+    if write_error:
+        raise write_error
     if json_out:
         console.print(f"wrote {json_out}")
     if failed and not allow_failures:
