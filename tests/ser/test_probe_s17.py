@@ -242,3 +242,22 @@ def test_files_a_dataset_leaves_out_are_said(tiny_whisper, tmp_path):
                                  "cpu", "--data", str(tmp_path / "rav")])
     assert r.exit_code == 0, r.output
     assert "1 file(s)" in r.output and "take2.wav" in r.output
+
+
+def test_a_checkpoint_that_cannot_be_written_is_exit_6_naming_the_folder(synthetic_manifest,
+                                                                          tiny_whisper, tmp_path,
+                                                                          monkeypatch):
+    # a full disk at the end of training escaped as "internal error: OSError" (exit 70)
+    import errno
+
+    import speechbudget.tasks.ser.checkpoint as checkpoint
+
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(checkpoint, "write_atomic", full_disk)
+    out = tmp_path / "ck"
+    r = _train("--device", "cpu", "--model", str(tiny_whisper), "--arch", "tiny.en", "--data",
+               str(synthetic_manifest), "--duration", "1", "--folds", "3", "--epochs", "1",
+               "--out", str(out))
+    _one_line_error(r, 6, f"{out}: cannot write the checkpoint (No space left on device)")
+    assert not (out / "ser_config.json").exists()

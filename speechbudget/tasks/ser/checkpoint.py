@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Config
-from speechbudget.errors import write_atomic
+from speechbudget.errors import OutputError, write_atomic
 from speechbudget.tasks.ser.adapt import trainable_state
 from speechbudget.tasks.ser.model import SerModel, build_model
 from speechbudget.tasks.ser.options import TrainOptions
@@ -27,24 +27,31 @@ def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
     from safetensors.torch import save
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    meta_path = out / "ser_config.json"
-    meta_path.unlink(missing_ok=True)
-    write_atomic(out / "head.safetensors", save(
-        {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}))
-    bb = trainable_state(model.backbone.encoder, model.config.adaptation)
-    if bb:
-        write_atomic(out / "backbone.safetensors", save(bb))
-    else:
-        (out / "backbone.safetensors").unlink(missing_ok=True)
-    source = model.source
-    if Path(source).expanduser().is_dir():  # a local folder, as an absolute path: a relative one
-        # named another folder, or none, when the checkpoint is loaded from another directory
-        source = str(Path(source).expanduser().resolve())
-    meta = {"version": CHECKPOINT_VERSION, "config": model.config.to_dict(),
-            "labels": model.labels, "backbone_source": source,
-            "options": asdict(options), **(extra or {})}
-    write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
+    try:  # a full disk, a read-only folder: one line naming the folder, exit 6
+        out.mkdir(parents=True, exist_ok=True)
+        meta_path = out / "ser_config.json"
+        meta_path.unlink(missing_ok=True)
+        write_atomic(out / "head.safetensors", save(
+            {k: v.detach().cpu().contiguous() for k, v in model.head.state_dict().items()}))
+        bb = trainable_state(model.backbone.encoder, model.config.adaptation)
+        if bb:
+            write_atomic(out / "backbone.safetensors", save(bb))
+        else:
+            (out / "backbone.safetensors").unlink(missing_ok=True)
+        source = model.source
+        # a local folder, as an absolute path: a relative one named another folder, or none,
+        # when the checkpoint is loaded from another directory
+        if Path(source).expanduser().is_dir():
+            source = str(Path(source).expanduser().resolve())
+        meta = {"version": CHECKPOINT_VERSION, "config": model.config.to_dict(),
+                "labels": model.labels, "backbone_source": source,
+                "options": asdict(options), **(extra or {})}
+        write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"{out}: cannot write the checkpoint ({e.strerror or e}"
+                          + (f": {e.filename}" if e.filename else "") + ")") from None
     return out
 
 
