@@ -124,9 +124,11 @@ def corpus_error(errors: np.ndarray, n_ref: np.ndarray, labels: np.ndarray | Non
 
 
 def corpus_error_of(results: Sequence[ItemResult], metric: str) -> float:
-    """The corpus error of one configuration's scored items (nan when none is scored)."""
+    """The corpus error of one configuration's scored items: nan, without a warning, when none
+    is scored or (WER, CER) the scored items hold no reference unit (empty transcripts: no
+    corpus rate, as `PairedItems.testable` says; racing then neither ranks nor leads with it)."""
     p = pair_items(results, results, metric)
-    if not len(p):
+    if not p.testable:
         return math.nan
     return float(corpus_error(p.errors_a, p.n_ref, p.labels))
 
