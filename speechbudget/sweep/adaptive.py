@@ -20,7 +20,9 @@ With `plan.optuna_storage` (an RDB URL, e.g. sqlite:///study.db) the study lives
 `optuna-dashboard sqlite:///study.db` opens it; each trial carries the configuration as user
 attributes (`config_key`, `config`, `label`). On resume only evaluations the stored study does
 not hold yet are added (a configuration is never told twice from the store); a trial left
-running by an interrupted search is closed as failed.
+running by an interrupted search is closed as failed. A study of that name whose objectives are
+not two minimised ones (another tool's, or another kind of study) is refused before anything
+runs: SpecError naming plan.optuna_storage and its line in the sweep file (exit 2).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from speechbudget.axes import Config, ConfigError
 from speechbudget.pareto_core import frontier_order
 from speechbudget.sweep.driver import Sweep
 from speechbudget.sweep.plan import plan_configurations
-from speechbudget.sweep.spec import SweepSpec, jsonable
+from speechbudget.sweep.spec import SpecError, SweepSpec, jsonable
 
 MAX_IDLE_ASKS = 50   # asks in a row that give nothing new before a random unevaluated point
 GLOBAL_SHARE = 0.7   # share of the evaluations chosen by the sampler; the rest refine the frontier
@@ -149,8 +151,13 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
                                     study_name=spec.plan.study_name or spec.name,
                                     load_if_exists=True)
         if list(study.directions) != [optuna.study.StudyDirection.MINIMIZE] * 2:
-            raise ValueError(f"study {study.study_name!r} in {spec.plan.optuna_storage} has "
-                             f"directions {study.directions}: not this plan's study")
+            have = ", ".join(d.name.lower() for d in study.directions)
+            raise SpecError("plan.optuna_storage",
+                            f"{spec.plan.optuna_storage}: its study {study.study_name!r} has "
+                            f"{len(study.directions)} objective(s) ({have}), not this plan's "
+                            f"two minimised ones ({', '.join(spec.plan.objectives)}): not this "
+                            "plan's study; name another plan.study_name or storage",
+                            spec.where("plan.optuna_storage"))
         study.set_user_attr("objectives", list(spec.plan.objectives))
     else:
         study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
