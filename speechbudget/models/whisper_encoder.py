@@ -28,8 +28,17 @@ layer k >= 1; layer L - 1 on the "output"; layer 0, on the embeddings, for k = 0
 projections and QK^T are recomputed by `TokenSelector` (the layer itself runs fused attention that
 does not expose P): 2 * 2*T*d^2 + 2*T^2*d FLOPs, listed apart in the FLOPs as
 `encoder.attn_select`. Ties go to the earlier token (stable sort).
+
+A caller whose rows hold padding after the audio (SER: a short clip in a longer window) passes
+`audio_tokens`, each row's count of tokens from audio (after the conv stem, before the stride):
+the ranking then puts every padding token after every audio token, so min(n, audio tokens) audio
+tokens are kept (padding only when the audio has fewer than n). The saliency itself is unchanged
+(every query, padding included, as the encoder's own attention runs without a mask), and so are
+its FLOPs; without `audio_tokens` (ASR) the selection is the plain ranking above.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,10 +70,16 @@ class TokenSelector(nn.Module):
         scores = torch.matmul(q, k.transpose(-1, -2)) * (d // H) ** -0.5
         return scores.float().softmax(dim=-1).sum(dim=(1, 2))
 
-    def forward(self, layer: nn.Module, h: Tensor, stride: int) -> Tensor:
-        """Indices [B, n] (sorted, time order) of the n = ceil(T / stride) kept tokens."""
+    def forward(self, layer: nn.Module, h: Tensor, stride: int,
+                audio_tokens: Tensor | None = None) -> Tensor:
+        """Indices [B, n] (sorted, time order) of the n = ceil(T / stride) kept tokens.
+        `audio_tokens` [B]: tokens 0..audio_tokens-1 of a row are audio, the rest padding, which
+        is ranked after all of them (module docstring)."""
         s = self.saliency(layer, h)
         n = kept_count(h.shape[1], stride)
+        if audio_tokens is not None:
+            pad = torch.arange(h.shape[1], device=s.device)[None, :] >= audio_tokens[:, None]
+            s = s.masked_fill(pad, -torch.inf)
         order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :n]
         return torch.sort(order, dim=1).values
 
@@ -128,13 +143,17 @@ def run_layers(encoder: nn.Module, h: Tensor, start: int, stop: int) -> Tensor:
 
 def encode(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",
            pool: str = "mean", output_hidden_states: bool = False,
-           selector: nn.Module | None = None) -> tuple[Tensor, list[Tensor]]:
+           selector: nn.Module | None = None,
+           audio_tokens: Sequence[int] | Tensor | None = None) -> tuple[Tensor, list[Tensor]]:
     """Run the encoder with a window of `mel.shape[-1]` frames and token stride `stride` applied
     after layer `stride_at` (0..L) or on the "output". Returns (last_hidden_state, hidden_states);
     hidden_states (if asked) holds the input to each layer and the normalised output, as HF does.
-    `selector`: the TokenSelector for pool "attn" (a fresh one by default)."""
+    `selector`: the TokenSelector for pool "attn" (a fresh one by default). `audio_tokens`: per
+    row, the tokens (before the stride) that come from audio, the rest being padding: pool "attn"
+    then never keeps a padding token in place of an audio one (module docstring); other pools
+    ignore it."""
     h, hidden, _ = encode_with_indices(encoder, mel, stride, stride_at, pool,
-                                       output_hidden_states, selector)
+                                       output_hidden_states, selector, audio_tokens=audio_tokens)
     return h, hidden
 
 
@@ -147,7 +166,9 @@ def saliency_layer(n_layers: int, k: int) -> int:
 def encode_with_indices(encoder: nn.Module, mel: Tensor, stride: int = 1,
                         stride_at: int | str = "output", pool: str = "mean",
                         output_hidden_states: bool = False, selector: nn.Module | None = None,
-                        stop: int | None = None) -> tuple[Tensor, list[Tensor], Tensor | None]:
+                        stop: int | None = None,
+                        audio_tokens: Sequence[int] | Tensor | None = None
+                        ) -> tuple[Tensor, list[Tensor], Tensor | None]:
     """As `encode`, also returning the kept token indices [B, n] for pool "attn" (else None).
     `stop` (1..L-1, at or above a stride's layer): return layer `stop`'s input instead, without
     running layers stop..L-1 (a frozen prefix; `encode_layers_from` runs the rest)."""
@@ -163,6 +184,11 @@ def encode_with_indices(encoder: nn.Module, mel: Tensor, stride: int = 1,
     j = saliency_layer(L, k)
     selector = selector if selector is not None or not attn else TokenSelector()
     h = embed(encoder, mel)
+    audio = None
+    if attn and audio_tokens is not None:
+        audio = torch.as_tensor(audio_tokens, device=h.device).reshape(-1)
+        if audio.shape[0] != h.shape[0]:
+            raise ValueError(f"audio_tokens: {audio.shape[0]} counts for a batch of {h.shape[0]}")
     hidden: list[Tensor] = []
     idx: Tensor | None = None
     sal_in = h
@@ -171,7 +197,8 @@ def encode_with_indices(encoder: nn.Module, mel: Tensor, stride: int = 1,
         nonlocal idx
         if not attn:
             return subsample_tokens(x, stride, pool)
-        idx = selector(encoder.layers[j], sal_in, stride)
+        idx = (selector(encoder.layers[j], sal_in, stride) if audio is None
+               else selector(encoder.layers[j], sal_in, stride, audio))
         return gather_tokens(x, idx)
 
     for i, layer in enumerate(encoder.layers):
@@ -201,12 +228,14 @@ def encoder_tokens(frames: int, stride: int = 1) -> int:
 
 def encode_layers(encoder: nn.Module, mel: Tensor, stride: int = 1, stride_at: int | str = "output",
                   pool: str = "mean", selector: nn.Module | None = None,
-                  stop: int | None = None) -> list[Tensor]:
+                  stop: int | None = None,
+                  audio_tokens: Sequence[int] | Tensor | None = None) -> list[Tensor]:
     """Every layer's hidden states (as `encode(..., output_hidden_states=True)`), those before the
     stride subsampled the same way, so all have the final token count (for a weighted layer sum).
-    `stop`: states 0..stop only (see `encode_with_indices`)."""
+    `stop`: states 0..stop only (see `encode_with_indices`); `audio_tokens`: see `encode`."""
     _, hidden, idx = encode_with_indices(encoder, mel, stride, stride_at, pool,
-                                         output_hidden_states=True, selector=selector, stop=stop)
+                                         output_hidden_states=True, selector=selector, stop=stop,
+                                         audio_tokens=audio_tokens)
     T = hidden[-1].shape[1]
     if idx is not None:  # attn: the same tokens as the stride kept
         return [h if h.shape[1] == T else gather_tokens(h, idx) for h in hidden]

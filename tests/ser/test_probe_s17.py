@@ -109,8 +109,9 @@ def test_attention_pooled_tokens_are_masked_by_what_they_are(tiny_whisper):
     with torch.no_grad():
         _, mask = bb(waves, n_valid)
         mel = log_mel_batch(list(waves), bb.n_mels, bb.frames)
-        _, _, idx = encode_with_indices(bb.encoder, mel, 2, 1, "attn", output_hidden_states=True)
-    audio_tokens = torch.tensor([encoder_tokens(math.ceil(n / HOP_LENGTH)) for n in n_valid])
+        audio_tokens = torch.tensor([encoder_tokens(math.ceil(n / HOP_LENGTH)) for n in n_valid])
+        _, _, idx = encode_with_indices(bb.encoder, mel, 2, 1, "attn", output_hidden_states=True,
+                                        audio_tokens=audio_tokens)
     assert torch.equal(mask, (idx < audio_tokens[:, None]).float())
     assert mask[2].all() and n_valid[2] == 2 * SAMPLE_RATE  # a full window: every token is audio
 

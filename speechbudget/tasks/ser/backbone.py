@@ -47,8 +47,9 @@ class KeptTokens(TokenSelector):
 
     idx: Tensor | None = None
 
-    def forward(self, layer: nn.Module, h: Tensor, stride: int) -> Tensor:
-        self.idx = super().forward(layer, h, stride)
+    def forward(self, layer: nn.Module, h: Tensor, stride: int,
+                audio_tokens: Tensor | None = None) -> Tensor:
+        self.idx = super().forward(layer, h, stride, audio_tokens)
         return self.idx
 
 
@@ -102,8 +103,11 @@ class Backbone(nn.Module):
             from speechbudget.audio import log_mel_batch
             mel = log_mel_batch(list(waves), self.n_mels, self.frames, device=self.device)
             kept = KeptTokens() if self.pool == "attn" and self.stride > 1 else None
+            # pool "attn": the clip's audio tokens rank before the window's padding, so that
+            # min(kept, audio tokens) of them are kept (a short clip kept padding only before)
+            real = [encoder_tokens(math.ceil(n / HOP)) for n in n_valid]
             hidden = encode_layers(self.encoder, mel, self.stride, self.stride_at, self.pool,
-                                   selector=kept)
+                                   selector=kept, audio_tokens=real if kept is not None else None)
         else:
             x = waves.clone()
             mask = torch.zeros_like(x, dtype=torch.long)
@@ -118,7 +122,6 @@ class Backbone(nn.Module):
         T = hidden[-1].shape[1]
         if kept is not None:  # the tokens kept by attention: audio where their index is below
             # the clip's audio tokens (not the first ceil(audio tokens / stride) of them)
-            real = [encoder_tokens(math.ceil(n / HOP)) for n in n_valid]
             frame_mask = (kept.idx < torch.tensor(real, device=self.device)[:, None]).float()
             return torch.stack(hidden), frame_mask
         counts = self.frame_counts(n_valid)
