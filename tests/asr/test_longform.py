@@ -383,9 +383,9 @@ def test_a_few_trailing_samples_are_not_a_window_of_their_own(fake_bundle):
             assert len(tr.windows[0].audio) == min(len(a), 3 * SR)
         else:               # 3 s + one frame or more: shared evenly (a 3 s window), to the end
             assert sum(len(r.audio) for r in tr.windows) == len(a)
-    # a recording shorter than one mel frame is still decoded (one window)
-    tr = pipe.transcribe_items([("x", tail[:100])], batch_size=1)["x"]
-    assert len(tr.windows) == 1 and len(tr.windows[0].audio) == 100
+    # a recording shorter than one mel frame has no window, as in both references
+    # (test_a_recording_shorter_than_one_mel_frame_has_no_window)
+    assert pipe.transcribe_items([("x", tail[:100])], batch_size=1)["x"].windows == []
 
 
 def test_no_speech_rule_at_its_thresholds_is_the_reference_rule(fake_bundle):
@@ -474,3 +474,18 @@ def test_a_recording_shorter_than_one_mel_frame_has_no_window(fake_bundle):
     assert out["n1"].windows == [] and out["n159"].windows == []
     assert out["n1"].text == "" and out["n1"].segments == []
     assert len(out["n160"].windows) == 1
+
+
+def test_a_timestamp_past_the_windows_audio_does_not_skip_audio(fake_bundle):
+    """Timestamps are not limited to a window's audio (as in openai-whisper and faster-whisper),
+    so in a 10 s window the model may close a segment at, say, 12 s: seek then goes to the end of
+    the audio the window held, not past audio no window has seen."""
+    from speechbudget.tasks.asr.pipeline import Transcript
+    pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10))
+    pipe.no_speech_threshold = None
+    tr = Transcript("x")
+    # 1 s of audio at seek 1.00 s: <0.00> w10 <0.02> <0.02> w11 <0.12> <0.12> w12 (incomplete)
+    nxt = pipe._advance(tr, _row([TB, 10, TB + 1, TB + 1, 11, TB + 6, TB + 6, 12], seek=100,
+                                 content_s=0.1))
+    assert nxt == 100 + 10                      # the window's end (0.1 s), not 100 + 12
+    assert [(s.start, s.end) for s in tr.segments] == [(1.0, 1.02), (1.02, 1.1)]

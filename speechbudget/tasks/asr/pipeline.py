@@ -58,7 +58,7 @@ from torch import Tensor
 
 from speechbudget.axes import PRECISIONS, Config, ConfigError
 from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
-                                   TIMESTAMP_RESOLUTION_S, frames_for, stem_tokens)
+                                   TIMESTAMP_RESOLUTION_S, frames_for)
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
 
@@ -499,12 +499,11 @@ class AsrPipeline:
         t0 = time.perf_counter()
         enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
                            for r in batch])
-        limits = [self.timestamp_limit(r) for r in batch] if dec.opt.timestamps else None
         previous = [r.previous for r in batch] if any(r.previous for r in batch) else None
         seeds = [zlib.crc32(f"{self.seed}|{r.key}|{temperature}".encode()) for r in batch] \
             if temperature > 0 else None
         res = dec.decode(enc, lengths, [max_new_tokens(r.audio_s) for r in batch],
-                         timestamp_limits=limits, previous=previous, temperature=temperature,
+                         previous=previous, temperature=temperature,
                          best_of=self.best_of, seeds=seeds)
         _sync(self.device)
         dt = (time.perf_counter() - t0) / len(batch)
@@ -604,16 +603,6 @@ class AsrPipeline:
                 if r.temperature > self.prompt_reset_on_temperature:
                     since[r.item_id] = len(history[r.item_id])
 
-    def timestamp_limit(self, r: Row) -> int:
-        """The last timestamp (in 0.02 s steps) a window may emit: anywhere in a native (30 s)
-        window, as openai-whisper and faster-whisper (a segment's end is then cut at the audio's,
-        `_advance`); within its audio in a shorter window (xT), where the stock model, past the
-        audio, closes segments early and repeats them (`benchmarks/asr_shortform_timestamps.py`)."""
-        native = self.config.arch.max_window_s
-        if native is not None and r.frames >= frames_for(native):
-            return stem_tokens(r.frames)
-        return stem_tokens(r.content_frames)
-
     def span_frames(self, frames: int, left: int) -> int:
         """Mel frames of audio a window of `frames` takes when `left` frames are left: all of
         them when they fit; else, for a window shorter than the model's native one (30 s), what is
@@ -660,7 +649,10 @@ class AsrPipeline:
             self._keep_segments(tr, r, segs)
             if single_end:
                 return end
-            nxt = r.seek + (toks[last - 1] - tb) * 2   # 2 mel frames per timestamp step
+            # 2 mel frames per timestamp step; never past the window's audio (a timestamp can
+            # point beyond it: the model's timestamps run to 30 s in any window, as in both
+            # references, which would then skip audio no window has seen)
+            nxt = min(r.seek + (toks[last - 1] - tb) * 2, end)
             return nxt if nxt > r.seek else end
         stamps = [t for t in toks if t >= tb]
         dur = content / MEL_FRAMES_PER_S
