@@ -26,6 +26,15 @@ def build_tiny_whisper(seed: int = 1, vocab: int = 60, max_source_positions: int
     return model
 
 
+def noisy_tone(seconds: float, seed: int):
+    """16 kHz float32 audio: a tone of 200 + 50 * seed Hz with a little seeded noise."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(t.size)
+            ).astype(np.float32)
+
+
 def noisy_tone_wav(path, seconds: float = 1.0, seed: int = 0):
     """A 16 kHz WAV at `path`: a 220 Hz tone with a little seeded noise (folders created)."""
     import numpy as np

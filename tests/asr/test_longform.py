@@ -16,17 +16,12 @@ from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
 from speechbudget.tasks.asr.pipeline import (FALLBACK_TEMPERATURES, AsrPipeline, Row, Transcript,
                                              window_gflops)
 
-from .conftest import varied_mel
+from .conftest import noisy_tone, varied_mel
 
 SR = 16000
 TB = 53  # tiny random model: prompt 51 52 (52 = notimestamps), timestamps 53..59
 
 
-def _audio(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    return (0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(t.size)
-            ).astype(np.float32)
 
 
 def test_timestamp_rules_hold_for_greedy_and_beam(tiny_whisper, fake_bundle):
@@ -108,7 +103,7 @@ def test_long_audio_batched_equals_one_at_a_time(fake_bundle, window, stride, ts
     """Every row keeps its own seek: a batch of recordings gives what each gives alone."""
     cfg = Config(task="asr", model="tiny.en", window=window, stride=stride, timestamps=ts)
     long_s = 33.0 if window == "dynamic" else 13.0   # dynamic: capped at 30 s
-    audios = [("a", _audio(9.3, 0)), ("b", _audio(2.1, 1)), ("c", _audio(long_s, 2))]
+    audios = [("a", noisy_tone(9.3, 0)), ("b", noisy_tone(2.1, 1)), ("c", noisy_tone(long_s, 2))]
     pipe = AsrPipeline(fake_bundle, cfg)
     pipe.no_speech_threshold = None
     together = pipe.transcribe_items(audios, batch_size=3)
@@ -132,7 +127,7 @@ def test_chunks_rule_kept_for_comparison(fake_bundle):
     assert Config(task="asr", model="tiny.en", window=10).timestamps_for(23.0)
     assert not Config(task="asr", model="tiny.en", window=10).timestamps_for(9.0)
     pipe = AsrPipeline(fake_bundle, cfg)
-    out = pipe.transcribe_items([("u", _audio(23.0, 2))], batch_size=2)["u"]
+    out = pipe.transcribe_items([("u", noisy_tone(23.0, 2))], batch_size=2)["u"]
     assert [r.key for r in out.windows] == ["u#0/3", "u#1/3", "u#2/3"]
 
 
@@ -228,7 +223,7 @@ def test_transcribe_cli_formats(tmp_path, monkeypatch, fake_bundle):
     fake_bundle.arch = get_architecture("tiny.en")
     monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: fake_bundle)
     wav = tmp_path / "talk.wav"
-    sf.write(wav, _audio(9.0, 3), SR)
+    sf.write(wav, noisy_tone(9.0, 3), SR)
     cli = CliRunner()
     res = cli.invoke(app, ["transcribe", str(wav), "--device", "cpu", "--window", "4",
                            "--format", "srt"])
@@ -252,7 +247,7 @@ def _prev_bundle(fake_bundle):
 def test_condition_on_previous_text_prompts_each_window_with_the_kept_tokens(fake_bundle):
     bundle = _prev_bundle(fake_bundle)
     cfg = Config(task="asr", model="tiny.en", window=3, timestamps="on")
-    audios = [("a", _audio(30.0, 0)), ("b", _audio(2.5, 1)), ("c", _audio(8.0, 2))]
+    audios = [("a", noisy_tone(30.0, 0)), ("b", noisy_tone(2.5, 1)), ("c", noisy_tone(8.0, 2))]
     pipe = AsrPipeline(bundle, cfg, condition_on_previous_text=True)
     pipe.no_speech_threshold = None
     together = pipe.transcribe_items(audios, batch_size=3)
@@ -281,7 +276,7 @@ def test_temperature_fallback_decodes_failing_windows_again_and_counts_every_att
     from speechbudget.flops import estimate
 
     cfg = Config(task="asr", model="tiny.en", window=4, timestamps="on")
-    audios = [("a", _audio(9.0, 0)), ("b", _audio(3.0, 1))]
+    audios = [("a", noisy_tone(9.0, 0)), ("b", noisy_tone(3.0, 1))]
     plain = AsrPipeline(fake_bundle, cfg)
     plain.no_speech_threshold = None
     ref = plain.transcribe_items(audios, batch_size=2)
@@ -333,11 +328,11 @@ def test_prompt_resets_after_a_hot_window(fake_bundle):
     pipe = AsrPipeline(bundle, cfg, condition_on_previous_text=True,
                        temperatures=FALLBACK_TEMPERATURES, best_of=1)
     pipe.no_speech_threshold, pipe.logprob_threshold = None, 0.0    # every window ends at 1.0
-    tr = pipe.transcribe_items([("a", _audio(10.0, 0))], batch_size=1)["a"]
+    tr = pipe.transcribe_items([("a", noisy_tone(10.0, 0))], batch_size=1)["a"]
     assert len(tr.windows) >= 2 and all(r.temperature == 1.0 for r in tr.windows)
     assert all(r.previous == [] for r in tr.windows)
     pipe.prompt_reset_on_temperature = 1.0                           # never reset
-    tr = pipe.transcribe_items([("a", _audio(10.0, 0))], batch_size=1)["a"]
+    tr = pipe.transcribe_items([("a", noisy_tone(10.0, 0))], batch_size=1)["a"]
     assert any(r.previous for r in tr.windows[1:])
 
 
@@ -370,8 +365,8 @@ def test_a_few_trailing_samples_are_not_a_window_of_their_own(fake_bundle):
     """A window starts only where a whole mel frame of audio is left, as openai-whisper and
     faster-whisper (floor(samples / 160) content frames): 30 s + 5 samples was two windows, the
     second a 30 s window holding 5 samples (a full encoder pass; tiny.en said "you" there)."""
-    head = _audio(3.0, 1)
-    tail = _audio(1.0, 2)
+    head = noisy_tone(3.0, 1)
+    tail = noisy_tone(1.0, 2)
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=3,
                                            timestamps="off"))
     pipe.no_speech_threshold = None
@@ -410,7 +405,7 @@ def test_a_digitally_silent_window_skips_only_the_audio_it_holds(fake_bundle):
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10,
                                            timestamps="on"))
     pipe.no_speech_threshold = None
-    a = np.concatenate([np.zeros(int(8.5 * SR), np.float32), _audio(16.5, 3)])
+    a = np.concatenate([np.zeros(int(8.5 * SR), np.float32), noisy_tone(16.5, 3)])
     tr = pipe.transcribe_items([("x", a)], batch_size=1)["x"]
     assert tr.silent_windows == 1
     assert tr.windows[0].seek == 834                 # where the silent window's audio ended
@@ -446,7 +441,7 @@ def test_each_window_is_cut_out_of_the_recordings_log_mel(fake_bundle, window):
     at the recording's peak - 8, not the window's), zero-padded in the log-mel to the window:
     openai-whisper's and faster-whisper's `transcribe`, whatever the window."""
     from speechbudget.audio import log_mel_peak, log_mel_span, log_mel_batch
-    audio = _audio(47.3, 3)
+    audio = noisy_tone(47.3, 3)
     audio[: 20 * SR] *= 0.01          # a quiet start: its own peak is far below the recording's
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=window,
                                            timestamps="on"))
@@ -469,7 +464,7 @@ def test_a_recording_shorter_than_one_mel_frame_has_no_window(fake_bundle):
     """openai-whisper and faster-whisper count floor(samples / 160) content frames: under 10 ms
     of audio there is nothing to decode (we decoded a whole window for 1 sample)."""
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", timestamps="on"))
-    items = [(f"n{n}", _audio(n / SR, 1)) for n in (1, 159, 160)]
+    items = [(f"n{n}", noisy_tone(n / SR, 1)) for n in (1, 159, 160)]
     out = pipe.transcribe_items(items, batch_size=2)
     assert out["n1"].windows == [] and out["n159"].windows == []
     assert out["n1"].text == "" and out["n1"].segments == []

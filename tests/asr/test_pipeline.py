@@ -1,7 +1,6 @@
 """Window (xT) and stride (xV) through the ASR pipeline on a tiny random Whisper."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from transformers import GenerationMixin
@@ -10,14 +9,11 @@ from speechbudget.axes import Config
 from speechbudget.models.whisper_encoder import encoder_tokens
 from speechbudget.tasks.asr.pipeline import AsrPipeline, cast_for_precision, chunk_audio
 
+from .conftest import noisy_tone
+
 SR = 16000
 
 
-def _audio(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    return (0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(t.size)
-            ).astype(np.float32)
 
 
 def _cfg(**kw) -> Config:
@@ -36,7 +32,7 @@ def _run(bundle, cfg, audios, cache=None, batch_size=4):
     ("dynamic", 1, "output"), ("dynamic", 2, 1)])
 def test_encoder_tokens_follow_window_and_stride(fake_bundle, window, stride, stride_at):
     cfg = _cfg(window=window, stride=stride, stride_at=stride_at, pool="mean")
-    audios = [_audio(3.0, 0), _audio(4.3, 1)]
+    audios = [noisy_tone(3.0, 0), noisy_tone(4.3, 1)]
     _, rows = _run(fake_bundle, cfg, audios)
     for r, a in zip(rows, audios):
         frames = 3000 if window == 30 else (int(window * 100) if window != "dynamic"
@@ -47,7 +43,7 @@ def test_encoder_tokens_follow_window_and_stride(fake_bundle, window, stride, st
 
 
 def test_30s_stride1_matches_hf_generate(fake_bundle):
-    audios = [_audio(2.0, s) for s in range(3)]
+    audios = [noisy_tone(2.0, s) for s in range(3)]
     _, rows = _run(fake_bundle, _cfg(), audios)
     model = fake_bundle.model
     mel = torch.stack([r.mel for r in rows])
@@ -68,7 +64,7 @@ def test_30s_stride1_matches_hf_generate(fake_bundle):
 
 
 def test_cache_reuses_encoder_states_and_gives_the_same_output(fake_bundle):
-    audios = [_audio(3.0, 0), _audio(5.5, 1)]
+    audios = [noisy_tone(3.0, 0), noisy_tone(5.5, 1)]
     cache: dict = {}
     configs = [_cfg(window=4, stride=2, stride_at=1), _cfg(window=4, stride=3, stride_at=1,
                pool="drop"), _cfg(window=4, stride=2, stride_at=2), _cfg(window=4),
@@ -92,7 +88,7 @@ def test_cache_reuses_encoder_states_and_gives_the_same_output(fake_bundle):
 
 
 def test_long_audio_is_cut_into_equal_chunks(fake_bundle):
-    a = _audio(23.0, 2)
+    a = noisy_tone(23.0, 2)
     chunks = chunk_audio(a, 10.0)
     assert len(chunks) == 3 and sum(len(c) for c in chunks) == len(a)
     assert max(len(c) for c in chunks) - min(len(c) for c in chunks) <= 1
@@ -103,7 +99,7 @@ def test_long_audio_is_cut_into_equal_chunks(fake_bundle):
 
 
 def test_precisions_run(fake_bundle):
-    audios = [_audio(2.0, 0)]
+    audios = [noisy_tone(2.0, 0)]
     _, ref = _run(fake_bundle, _cfg(window=4), audios)
     for precision in ("bf16", "int8-dynamic"):
         model = cast_for_precision(fake_bundle.model, precision, "cpu")

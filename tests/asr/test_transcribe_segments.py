@@ -3,20 +3,16 @@
 window the segment came from (tiny random Whisper; no real weights)."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from speechbudget.axes import Config
 from speechbudget.tasks.asr.pipeline import AsrPipeline, compression_ratio
 
+from .conftest import noisy_tone
+
 SR = 16000
 
 
-def _audio(seconds: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * SR)) / SR
-    return (0.3 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.05 * rng.standard_normal(t.size)
-            ).astype(np.float32)
 
 
 def _window_of(tr, seg):
@@ -29,7 +25,7 @@ def test_sequential_segments_carry_their_window_fields(fake_bundle, window, ts):
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=window,
                                            timestamps=ts))
     pipe.no_speech_threshold = None
-    out = pipe.transcribe_items([("a", _audio(13.0, 0)), ("b", _audio(5.0, 1))], batch_size=2)
+    out = pipe.transcribe_items([("a", noisy_tone(13.0, 0)), ("b", noisy_tone(5.0, 1))], batch_size=2)
     eos = fake_bundle.eos_id
     for tr in out.values():
         segs = tr.segments
@@ -54,7 +50,7 @@ def test_fallback_segments_report_the_last_pass_temperature(fake_bundle):
                                            timestamps="on"),
                        temperatures=temps, compression_ratio_threshold=0.01, best_of=2)
     pipe.no_speech_threshold = pipe.logprob_threshold = None
-    tr = pipe.transcribe_items([("a", _audio(9.0, 2))], batch_size=2)["a"]
+    tr = pipe.transcribe_items([("a", noisy_tone(9.0, 2))], batch_size=2)["a"]
     assert tr.segments
     for s in tr.segments:
         r = _window_of(tr, s)
@@ -66,7 +62,7 @@ def test_chunk_segments_have_the_chunk_start_as_seek(fake_bundle):
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10,
                                            longform="chunks"))
     pipe.no_speech_threshold = None
-    tr = pipe.transcribe_items([("u", _audio(23.0, 2))], batch_size=3)["u"]
+    tr = pipe.transcribe_items([("u", noisy_tone(23.0, 2))], batch_size=3)["u"]
     assert len(tr.segments) >= 2
     assert [s.id for s in tr.segments] == list(range(len(tr.segments)))
     # a chunk is one segment, starting where the chunk starts
@@ -81,7 +77,7 @@ def test_whisper_model_segments_have_the_fields(monkeypatch, fake_bundle):
     fake_bundle.arch = get_architecture("tiny.en")
     monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: fake_bundle)
     segs, _ = WhisperModel("tiny.en", device="cpu", window=4).transcribe(
-        _audio(9.0, 3), no_speech_threshold=None)
+        noisy_tone(9.0, 3), no_speech_threshold=None)
     assert segs
     for i, s in enumerate(segs):
         assert s.id == i and isinstance(s.seek, int) and s.tokens
@@ -106,6 +102,6 @@ def test_transcribe_function_takes_a_model_loaded_from_a_folder(tiny_whisper):
     from .conftest import tiny_bundle
     bundle = tiny_bundle(tiny_whisper)
     bundle.arch = dataclasses.replace(get_architecture("tiny.en"), name="my-whisper-folder")
-    segs, info = transcribe(_audio(3.0, 1), bundle=bundle, window=4, device="cpu",
+    segs, info = transcribe(noisy_tone(3.0, 1), bundle=bundle, window=4, device="cpu",
                             no_speech_threshold=None)
     assert info.config.model == "tiny.en" and info.windows == 1
