@@ -35,6 +35,20 @@ def noisy_tone(seconds: float, seed: int):
             ).astype(np.float32)
 
 
+def tone_rows(folder, prefix: str, durations, base_hz: float = 180.0) -> list[dict]:
+    """One float WAV of a pure tone (base_hz + 90 * i Hz) per duration in `folder`, named
+    <prefix><i>.wav; their manifest rows {"id", "audio"} (add "text")."""
+    import numpy as np
+    import soundfile as sf
+    rows = []
+    for i, seconds in enumerate(durations):
+        t = np.arange(int(seconds * 16000)) / 16000
+        sf.write(folder / f"{prefix}{i}.wav", (0.3 * np.sin(2 * np.pi * (base_hz + 90 * i) * t))
+                 .astype(np.float32), 16000, subtype="FLOAT")
+        rows.append({"id": f"{prefix}{i}", "audio": f"{prefix}{i}.wav"})
+    return rows
+
+
 def noisy_tone_wav(path, seconds: float = 1.0, seed: int = 0):
     """A 16 kHz WAV at `path`: a 220 Hz tone with a little seeded noise (folders created)."""
     import numpy as np

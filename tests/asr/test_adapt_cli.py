@@ -7,7 +7,7 @@ import numpy as np
 import soundfile as sf
 from typer.testing import CliRunner
 
-from .conftest import build_tiny_whisper, tiny_bundle
+from .conftest import build_tiny_whisper, tiny_bundle, tone_rows
 
 SR = 16000
 
@@ -18,12 +18,8 @@ def test_adapt_then_eval(tmp_path, monkeypatch):
 
     bundle = tiny_bundle(build_tiny_whisper(seed=4))
     monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: bundle)
-    rows = []
-    for i in range(3):
-        t = np.arange(int((1.2 + 0.5 * i) * SR)) / SR
-        sf.write(tmp_path / f"a{i}.wav", (0.3 * np.sin(2 * np.pi * (180 + 90 * i) * t))
-                 .astype(np.float32), SR, subtype="FLOAT")
-        rows.append({"id": f"a{i}", "audio": f"a{i}.wav", "text": "w1 w2"})
+    rows = [{**r, "text": "w1 w2"}
+            for r in tone_rows(tmp_path, "a", [1.2 + 0.5 * i for i in range(3)], 180)]
     (tmp_path / "manifest.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out = tmp_path / "adapter"
     cli = CliRunner()

@@ -6,9 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from speechbudget.axes import Config
@@ -16,9 +14,8 @@ from speechbudget.tasks.asr import adapt as ad
 from speechbudget.tasks.asr.adapt_cache import AdapterCache
 from speechbudget.tasks.asr.data import load_dataset
 
-from .conftest import build_tiny_whisper, tiny_bundle
+from .conftest import build_tiny_whisper, tiny_bundle, tone_rows
 
-SR = 16000
 
 
 def _nudged(model):
@@ -42,12 +39,8 @@ def test_fingerprint_is_the_weights():
 
 @pytest.fixture
 def evaluated(tmp_path):
-    rows = []
-    for i in range(3):
-        t = np.arange(int((1.0 + 0.3 * i) * SR)) / SR
-        sf.write(tmp_path / f"e{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 90 * i) * t))
-                 .astype(np.float32), SR, subtype="FLOAT")
-        rows.append({"id": f"e{i}", "audio": f"e{i}.wav", "text": "w3 w4"})
+    rows = [{**r, "text": "w3 w4"}
+            for r in tone_rows(tmp_path, "e", [1.0 + 0.3 * i for i in range(3)], 200)]
     (tmp_path / "ev.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return load_dataset(tmp_path / "ev.jsonl")
 

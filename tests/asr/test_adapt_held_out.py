@@ -8,17 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-import numpy as np
 import pytest
-import soundfile as sf
 from typer.testing import CliRunner
 
 from speechbudget.tasks.asr import adapt as ad
 from speechbudget.tasks.asr.data import load_dataset
 
-from .conftest import build_tiny_whisper, tiny_bundle
+from .conftest import build_tiny_whisper, tiny_bundle, tone_rows
 
-SR = 16000
 
 
 def _manifest(folder, name, rows):
@@ -29,12 +26,8 @@ def _manifest(folder, name, rows):
 
 @pytest.fixture
 def data(tmp_path):
-    rows = []
-    for i in range(4):
-        t = np.arange(int((1.0 + 0.3 * i) * SR)) / SR
-        sf.write(tmp_path / f"a{i}.wav", (0.3 * np.sin(2 * np.pi * (180 + 90 * i) * t))
-                 .astype(np.float32), SR, subtype="FLOAT")
-        rows.append({"id": f"a{i}", "audio": f"a{i}.wav", "text": f"w{3 + i} w9"})
+    rows = [{**r, "text": f"w{3 + i} w9"} for i, r in
+            enumerate(tone_rows(tmp_path, "a", [1.0 + 0.3 * i for i in range(4)], 180))]
     return {"train": _manifest(tmp_path, "train", rows[:2]),
             "test": _manifest(tmp_path, "test", rows[2:]),
             "mixed": _manifest(tmp_path, "mixed", rows[1:]),
