@@ -31,12 +31,11 @@ def test_timestamp_rules_hold_for_greedy_and_beam(tiny_whisper, fake_bundle):
     with torch.no_grad():
         enc, _ = encode(tiny_whisper.model.encoder, varied_mel(5, frames=300, seed=4))
     for beam in (1, 2):
-        res = runner.run(enc, max_new_tokens=20, beam_size=beam, timestamp_limits=[5, 6, 6, 4, 6])
+        res = runner.run(enc, max_new_tokens=20, beam_size=beam)
         for r, toks in enumerate(res.tokens):
             assert toks and toks[0] >= TB                               # starts with a timestamp
             stamps = [t for t in toks if t >= TB]
             assert stamps == sorted(stamps)                    # never decreasing
-            assert max(stamps) - TB <= [5, 6, 6, 4, 6][r]       # within the window's audio
             for k in range(2, len(toks)):                      # never three in a row
                 assert not (toks[k] >= TB and toks[k - 1] >= TB and toks[k - 2] >= TB)
             assert 52 not in toks

@@ -190,14 +190,12 @@ class TimestampRules(LogitFilter):
     lone timestamp: text is forbidden if the one before was text, another timestamp if it was a
     timestamp); they never decrease (and a segment is never empty); the first token is a
     timestamp <= `max_initial` steps; if the timestamps' total probability exceeds the likeliest
-    text token's, a timestamp is taken. Per row, timestamps beyond `limits[row]` steps (the
-    window's audio) are forbidden too."""
+    text token's, a timestamp is taken."""
 
     def __init__(self, ts_begin: int, eos: int, no_ts: int | None, max_initial: int | None,
                  vocab: int, device):
         self.tb, self.eos, self.no_ts, self.max_initial = ts_begin, eos, no_ts, max_initial
         self.vocab = torch.arange(vocab, device=device)
-        self.limits: Sequence[int] | None = None
 
     def apply(self, logits, seqs, rows, step):
         n, V = logits.shape
@@ -206,7 +204,7 @@ class TimestampRules(LogitFilter):
             logits[:, self.no_ts] = float("-inf")
         lo, hi, no_text, no_ts = [], [], [], []
         for j, seq in enumerate(seqs):
-            top = V - 1 - tb if self.limits is None else int(self.limits[rows[j]])
+            top = V - 1 - tb
             last = len(seq) >= 1 and seq[-1] >= tb
             penult = len(seq) < 2 or seq[-2] >= tb
             no_ts.append(last and penult)
@@ -543,13 +541,12 @@ class WhisperDecoderRunner:
     @torch.inference_mode()
     def run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
             max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
-            timestamp_limits: Sequence[int] | None = None,
             previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
             best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
         """See `_run`, under `_attention_kernels`."""
         with self._attention_kernels(enc.device):
-            return self._run(enc, enc_lengths, max_new_tokens, beam_size, timestamp_limits,
-                             previous, temperature, best_of, seeds)
+            return self._run(enc, enc_lengths, max_new_tokens, beam_size, previous, temperature,
+                             best_of, seeds)
 
     def _attention_kernels(self, device: torch.device) -> Any:
         """On a GPU, SDPA without cuDNN's kernel: it builds an execution plan for every new
@@ -563,14 +560,12 @@ class WhisperDecoderRunner:
 
     def _run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
              max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
-             timestamp_limits: Sequence[int] | None = None,
              previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
              best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
         """Decode encoder states [B, T, d] (rows padded to T, true lengths in `enc_lengths`) with
         greedy (beam 1), beam search or, at `temperature` > 0, sampling (`best_of` samples per
         row, `seeds[row]` seeding its generators) over the same loop: logits -> filters ->
-        decoder.update -> finished rows leave the batch. `timestamp_limits[row]`: the last
-        timestamp step allowed (the audio in the window), with timestamps on. `previous[row]`:
+        decoder.update -> finished rows leave the batch. `previous[row]`:
         the text tokens of the windows before (conditioning): the row's prompt is then
         <|startofprev|> + their last max_target_positions // 2 - 1 + the prompt, as openai-whisper;
         rows with prompts of different lengths are left-padded and the padding masked."""
@@ -609,7 +604,6 @@ class WhisperDecoderRunner:
         no_speech = self._no_speech(at_sot if at_sot is not None else logits, G)
         filters: list[LogitFilter] = [SuppressTokens(self.suppress, self.begin_suppress)]
         if self.ts_rules is not None:
-            self.ts_rules.limits = timestamp_limits
             filters.append(self.ts_rules)
         hyps = decoder.start(range(B))
         done: dict[int, tuple] = {}

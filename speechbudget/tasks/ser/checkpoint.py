@@ -47,8 +47,6 @@ def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
                 "labels": model.labels, "backbone_source": source,
                 "options": asdict(options), **(extra or {})}
         write_atomic(meta_path, json.dumps(meta, indent=2, default=str))
-    except OutputError:
-        raise
     except OSError as e:
         raise OutputError(f"{out}: cannot write the checkpoint ({e.strerror or e}"
                           + (f": {e.filename}" if e.filename else "") + ")") from None
