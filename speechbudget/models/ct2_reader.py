@@ -66,6 +66,24 @@ class _Parts:
         self.offset += len(data)
         return data
 
+    def skip(self, n: int) -> int:
+        """Move `n` bytes on without reading them (seeks, across parts); the bytes skipped, fewer
+        than `n` at the end of the stream."""
+        n = min(n, self.total - self.offset)
+        self.offset += n
+        start = 0
+        for i, size in enumerate(self.sizes):  # the part holding the new offset, and where in it
+            if self.offset < start + size or i == len(self.sizes) - 1:
+                break
+            start += size
+        if self._f is not None and i != self._i:
+            self._f.close()
+            self._f = open(self.paths[i], "rb")
+        self._i = i
+        if self._f is not None:
+            self._f.seek(self.offset - start)
+        return n
+
     def close(self) -> None:
         if self._f is not None:
             self._f.close()
@@ -160,6 +178,19 @@ def read_ct2(paths: str | Path | Sequence[str | Path], expected_spec: str | None
 
     Raises ModelFileError naming the file for a truncated or corrupt file, a missing part, or a
     spec other than `expected_spec`."""
+    return _parse(paths, expected_spec, load=True)
+
+
+def check_ct2(paths: str | Path | Sequence[str | Path], expected_spec: str | None = None) -> None:
+    """Check a CTranslate2 model.bin (or its parts) without reading its weights: walk the header,
+    seeking over each variable's bytes, and check that the file ends where the alias table does.
+    Raises ModelFileError as read_ct2 does for a truncated file (or one with bytes appended), a
+    corrupt header, or a missing part; a change inside the weights' bytes is not seen."""
+    _parse(paths, expected_spec, load=False)
+
+
+def _parse(paths: str | Path | Sequence[str | Path], expected_spec: str | None, load: bool
+           ) -> CT2Model:
     if isinstance(paths, (str, Path)):
         files = find_parts(paths)
     else:
@@ -170,14 +201,17 @@ def read_ct2(paths: str | Path | Sequence[str | Path], expected_spec: str | None
     with _Parts(files) as s:
         src = s.name
 
+        def truncated(what: str, n: int, got: int) -> ModelFileError:
+            return ModelFileError(
+                f"{src}: truncated: the file ends at byte {s.offset} while reading {what} "
+                f"({n} bytes wanted, {got} left)"
+                + ("" if len(files) > 1 or files[0].name == "model.bin" else
+                   "; is a model part missing?"))
+
         def take(n: int, what: str) -> bytes:
             b = s.read(n)
             if len(b) != n:
-                raise ModelFileError(
-                    f"{src}: truncated: the file ends at byte {s.offset} while reading {what} "
-                    f"({n} bytes wanted, {len(b)} left)"
-                    + ("" if len(files) > 1 or files[0].name == "model.bin" else
-                       "; is a model part missing?"))
+                raise truncated(what, n, len(b))
             return b
 
         def u(fmt: str, what: str) -> int:
@@ -209,6 +243,7 @@ def read_ct2(paths: str | Path | Sequence[str | Path], expected_spec: str | None
         if count > 1_000_000:
             raise ModelFileError(f"{src}: corrupt header: {count} variables")
         variables: dict[str, np.ndarray] = {}
+        names: set[str] = set()
         for i in range(count):
             name = string(f"the name of variable {i}")
             rank = u("B", f"the rank of {name!r}")
@@ -224,6 +259,12 @@ def read_ct2(paths: str | Path | Sequence[str | Path], expected_spec: str | None
             if nbytes != int(np.prod(shape, dtype=np.int64)) * itemsize:
                 raise ModelFileError(f"{src}: corrupt: variable {name!r} of shape {shape} "
                                      f"{dtype} claims {nbytes} bytes")
+            names.add(name)
+            if not load:
+                got = s.skip(nbytes)
+                if got != nbytes:
+                    raise truncated(f"the data of {name!r}", nbytes, got)
+                continue
             data = take(nbytes, f"the data of {name!r}")
             if dtype == "bfloat16":  # numpy has no bfloat16: widen to float32 bit patterns
                 bits = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
@@ -243,6 +284,6 @@ def read_ct2(paths: str | Path | Sequence[str | Path], expected_spec: str | None
                                  "the alias table")
     model = CT2Model(spec, revision, version, variables, aliases, source=src)
     for alias, target in aliases.items():
-        if model.resolve(target) not in variables:
+        if model.resolve(target) not in names:
             raise ModelFileError(f"{src}: alias {alias!r} points to missing variable {target!r}")
     return model

@@ -14,7 +14,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from speechbudget.models.ct2_reader import ModelFileError
+from speechbudget.models.ct2_reader import ModelFileError, check_ct2
 from speechbudget.models.ct2_to_hf import CT2Source
 
 
@@ -58,7 +58,9 @@ _FINDERS = {"tiny.en": _tiny_en, "base": _base}
 
 def offline_source(name: str) -> CT2Source | None:
     """The bundled CTranslate2 model for a registry name, or None when its packages are not
-    installed. Raises ModelFileError when they are installed but a file is missing."""
+    installed. Raises ModelFileError when they are installed but a file is missing, or the
+    model.bin (or its parts, read as one) is truncated or its header corrupt (check_ct2: the
+    header is walked with seeks, the weights are not read)."""
     finder = _FINDERS.get(name)
     if finder is None:
         return None
@@ -69,6 +71,11 @@ def offline_source(name: str) -> CT2Source | None:
         if not p.is_file():
             raise ModelFileError(f"{p}: missing from the installed offline package(s) "
                                  f"{', '.join(OFFLINE_MODELS[name].pip)}; reinstall them")
+    try:
+        check_ct2(src.files)
+    except ModelFileError as e:
+        raise ModelFileError(f"{e} (installed offline package(s) "
+                             f"{', '.join(OFFLINE_MODELS[name].pip)}; reinstall them)") from None
     return src
 
 
