@@ -103,10 +103,16 @@ check_flags() {
   done
 }
 
+# the CLI steps need the CLI's own dependencies (typer, rich), which `import speechbudget` does not
+# import: say so, naming the error, rather than reporting missing options later
+"$PY" -c 'import speechbudget' 2>/dev/null || fail "'$PY' cannot import speechbudget"
+if ! cli_err=$("${SB[@]}" --help 2>&1 >/dev/null); then
+  fail "'$PY' cannot run the speechbudget CLI: $(tail -n 1 <<< "$cli_err") (install the package with its dependencies, or use --python PY)"
+fi
+
 if [ "$DRY" = 1 ]; then
   echo "gpu_check.sh --dry-run: would write to $OUT"
   echo "[machine] nvidia-smi; $PY -c 'torch.cuda.get_device_name(0)'"
-  "$PY" -c 'import speechbudget' 2>/dev/null || fail "'$PY' cannot import speechbudget"
   "$PY" -c 'from speechbudget.axes import PRECISIONS; assert "fp16" in PRECISIONS' \
     || fail "precision fp16 is not a precision option (speechbudget.axes.PRECISIONS)"
   for s in "${STEPS[@]}"; do

@@ -42,3 +42,19 @@ def test_bad_arguments_fail_with_a_message(tmp_path):
     assert p.returncode == 2 and "--bogus" in p.stderr
     p = _run("--dry-run", "--data", str(tmp_path), "--limit", "x")
     assert p.returncode == 1 and "--limit 'x'" in p.stderr
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_a_python_without_the_cli_dependencies_is_named(tmp_path):
+    # speechbudget imports without typer, the CLI does not: the script said an option was missing
+    # from a --help it could not print
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "typer.py").write_text(
+        'raise ModuleNotFoundError("No module named typer", name="typer")\n')
+    env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(shadow)}
+    p = subprocess.run(["bash", str(SCRIPT), "--dry-run", "--data", str(tmp_path)], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1
+    assert "cannot run the speechbudget CLI" in p.stderr and "typer" in p.stderr
+    assert "is not in the --help" not in p.stderr
