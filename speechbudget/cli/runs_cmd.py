@@ -92,9 +92,16 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
             return
         run_id = int(what) if what else runs[-1]["run_id"]
         spec = st.run_spec(run_id)
-        Console().print_json(json.dumps({"run": next(r for r in runs if r["run_id"] == run_id),
-                                       "environment": st.environment(run_id),
-                                       "spec": spec}, default=str))
+        shown = {"run": next(r for r in runs if r["run_id"] == run_id),
+                 "environment": st.environment(run_id), "spec": spec}
+        labels = {r["key"]: r["label"] for r in st.configs()}
+        pairs = [{"round": u["round"], "configurations": [labels.get(u["config_key"]),
+                                                           labels.get(u["other_key"])],
+                  "keys": [u["config_key"], u["other_key"]], "reason": u["reason"]}
+                 for u in st.uncompared(run_id=run_id)]
+        if pairs:  # racing: pairs neither of which could stop the other, and why
+            shown["racing_uncompared"] = pairs
+        Console().print_json(json.dumps(shown, default=str))
         _predicted_vs_measured(st, spec, time_model)
         return
     rows = [r for r in st.configs() if r["key"].startswith(what)]
@@ -105,6 +112,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     row = rows[0]
     Console().print(f"[bold]{row['label']}[/bold] ({row['key']}): {row['status']}"
                   + (f" - {row['reason']}" if row["reason"] else ""))
+    _print_uncompared(st, row["key"])
     Console().print(row["config"].to_yaml())
     m = {c.key: m for c, m in st.metrics()}.get(row["key"])
     if m:
@@ -117,6 +125,24 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
                   (r.prediction if r.ok else r.error or "")[:70])
     Console().print(t)
+
+
+def _print_uncompared(st, key: str, limit: int = 10) -> None:
+    """Racing rounds in which `key` and another configuration could not be compared (neither
+    could stop the other): why a configuration may have survived a race."""
+    rows = st.uncompared(config_key=key)
+    if not rows:
+        return
+    labels = {r["key"]: r["label"] for r in st.configs()}
+    out = Console(soft_wrap=True)
+    out.print(f"not compared in racing with {len(rows)} configuration pair(s) (neither could "
+              "stop the other):", markup=False, highlight=False)
+    for u in rows[:limit]:
+        other = u["other_key"] if u["config_key"] == key else u["config_key"]
+        out.print(f"  run {u['run_id']}, round {u['round']}, with {labels.get(other, other)}: "
+                  f"{u['reason']}", markup=False, highlight=False)
+    if len(rows) > limit:
+        out.print(f"  ... and {len(rows) - limit} more", markup=False, highlight=False)
 
 
 def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:

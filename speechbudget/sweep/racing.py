@@ -67,7 +67,8 @@ it can be checked only by measuring the configurations it dropped.
 The most accurate configuration of a round can never be eliminated, so the race always ends
 with at least one survivor; survivors are aggregated as in a full sweep. An eliminated
 configuration keeps the items it was scored on in the store, and its status 'eliminated' with
-the evidence. A configuration already finished in the store when the race starts (a full sweep
+the evidence; each pair a round could not compare (`untestable_reason`) is stored with the
+reason (`ResultsStore.uncompared`), as neither could stop the other. A configuration already finished in the store when the race starts (a full sweep
 ran on it before) is never stopped: that saves nothing, and its status would hide its metrics.
 Each round's decision uses only the items of that round's shards, so a resumed
 race (after a kill) takes the same decisions and runs only what is missing.
@@ -287,11 +288,15 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
                            tolerance=spec.plan.race_tolerance, rule=rule, uncompared=skipped)
         out = {k: v for k, v in out.items() if k not in finished}
         label = {c.key: c.label for c in alive}
+        stored: dict[tuple[str, str], str] = {}
         for (a, b), why in skipped.items():       # each pair once, in a fixed order
             pair = tuple(sorted((label[a], label[b])))
             sweep.summary.uncompared.setdefault(
                 (r + 1,) + pair, f"racing round {r + 1}: {pair[0]} and {pair[1]} not compared "
                                  f"(neither stopped by the other): {why}")
+            stored.setdefault(tuple(sorted((a, b), key=lambda k: (label[k], k))), why)
+        # in the store too: `runs show` can then say why a configuration was never stopped
+        sweep.store.add_uncompared(sweep.run_id, r + 1, stored)
         for key, (_, why) in out.items():
             c = next(c for c in alive if c.key == key)
             n = len(items[key])

@@ -10,6 +10,9 @@ Tables
   metrics   per finished configuration: the ConfigMetrics.
 
   leases    per configuration x shard being computed: which runner holds it, until when.
+  uncompared  racing: per run x round x pair of configurations that could not be compared
+            (no item both scored, or only items without reference words), with why: neither
+            stopped the other, which is why both may have survived (schema 3).
 
 A finished shard's items and its status are written in one transaction, so after a crash a
 shard is either completely stored or not at all. Only a sweep's driver process writes; several
@@ -21,6 +24,10 @@ was on this machine and its process is gone).
 The file is stamped (PRAGMA application_id = APPLICATION_ID, user_version = SCHEMA_VERSION);
 a non-empty file without the stamp (another tool's database, any other file) is refused and
 never modified.
+
+An older store (schema 1 or 2) is read as it is (what a later schema added reads as empty) and
+brought up to SCHEMA_VERSION when it is opened for writing: new tables are created, nothing
+stored is changed.
 """
 from __future__ import annotations
 
@@ -40,7 +47,7 @@ from speechbudget.axes import Config
 from speechbudget.errors import EXIT_STORE, SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x53504244  # "SPBD"
 DEFAULT_LEASE_S = 300.0
 SCHEMA = """
@@ -69,6 +76,9 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE TABLE IF NOT EXISTS leases (
   config_key TEXT NOT NULL, shard_id TEXT NOT NULL, owner TEXT NOT NULL, run_id INTEGER,
   expires REAL NOT NULL, PRIMARY KEY (config_key, shard_id));
+CREATE TABLE IF NOT EXISTS uncompared (
+  run_id INTEGER NOT NULL, round INTEGER NOT NULL, config_key TEXT NOT NULL, other_key TEXT
+  NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, round, config_key, other_key));
 """
 OUR_TABLES = {"meta", "runs", "configs", "shards", "items", "metrics"}
 ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "decoded_tokens",
@@ -163,7 +173,8 @@ class ResultsStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+            # (an older store is brought up to this schema: the tables above that it lacks)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                        (str(SCHEMA_VERSION),))
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -511,6 +522,41 @@ class ResultsStore:
         return self.db.execute("SELECT count(*) FROM items WHERE config_key = ?",
                                (config_key,)).fetchone()[0]
 
+    # ---- racing ------------------------------------------------------------------------------
+    def add_uncompared(self, run_id: int | None, round_no: int,
+                       pairs: dict[tuple[str, str], str]) -> None:
+        """Record racing round `round_no`'s pairs of configurations (key, other key) -> why they
+        could not be compared (neither stopped the other)."""
+        if not pairs:
+            return
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO uncompared VALUES (?, ?, ?, ?, ?)",
+                           [(run_id, round_no, a, b, why) for (a, b), why in pairs.items()])
+
+    def uncompared(self, config_key: str | None = None,
+                   run_id: int | None = None) -> list[dict[str, Any]]:
+        """Racing's pairs that could not be compared: run_id, round, config_key, other_key,
+        reason; those of one run and/or involving one configuration (either side). Empty for a
+        store written before schema 3 (it has no such table)."""
+        if not self._has_table("uncompared"):
+            return []
+        q, cond, args = "SELECT run_id, round, config_key, other_key, reason FROM uncompared", \
+            [], []
+        if config_key is not None:
+            cond.append("(config_key = ? OR other_key = ?)")
+            args += [config_key, config_key]
+        if run_id is not None:
+            cond.append("run_id = ?")
+            args.append(run_id)
+        if cond:
+            q += " WHERE " + " AND ".join(cond)
+        keys = ("run_id", "round", "config_key", "other_key", "reason")
+        return [dict(zip(keys, r)) for r in self.db.execute(q + " ORDER BY rowid", args)]
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
+
     # ---- metrics ------------------------------------------------------------------------------
     def set_metrics(self, key: str, m: ConfigMetrics, run_id: int | None) -> None:
         with self._tx() as db:
@@ -564,6 +610,9 @@ class ResultsStore:
         for t in ("runs", "configs", "shards", "items"):  # (not leases: transient)
             cur = self.db.execute(f"SELECT * FROM {t}")
             out[t] = ([d[0] for d in cur.description], cur.fetchall())
+        if self.uncompared():  # racing's uncompared pairs, where a race had any
+            cur = self.db.execute("SELECT * FROM uncompared ORDER BY rowid")
+            out["uncompared"] = ([d[0] for d in cur.description], cur.fetchall())
         mcols = [f.name for f in fields(ConfigMetrics)]
         cols = ["config_key", "label", *[c for c in mcols if c != "config_key"], "config_json"]
         rows = []
