@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from speechbudget.machine import machine_info
-from speechbudget.analysis import scaling_fit as sf
+from speechbudget.analysis import scaling_fit, scaling_law, scaling_solver
 from speechbudget.analysis.pareto import pareto_frontier
 from speechbudget.analysis.recommend import Limits, recommend
 from speechbudget.axes import Config
@@ -72,14 +72,14 @@ def best_time(fn, repeat: int) -> float:
 
 def full_grid_fit(N, T, s, y) -> tuple[float, np.ndarray]:
     """Baseline: every exponent grid point polished, scales started at log(mean(y) / terms)."""
-    X = sf._features(N, T, s)
+    X = scaling_law.features(N, T, s)
     ref = X.mean(axis=0)
-    law = sf.make_law("additive")
+    law = scaling_law.make_law("additive")
     best = None
-    for combo in itertools.product(sf.START_GRID, repeat=len(law.exp_idx)):
+    for combo in itertools.product(scaling_solver.START_GRID, repeat=len(law.exp_idx)):
         theta = np.full(law.n_params, np.log(np.mean(y) / len(law.terms)))
         theta[list(law.exp_idx)] = combo
-        th, loss = sf._polish(law, theta, X - ref, np.log(y))
+        th, loss = scaling_solver.polish(law, theta, X - ref, np.log(y))
         if best is None or loss < best[0]:
             best = (loss, th)
     return best
@@ -107,14 +107,15 @@ def main() -> None:
     y = (0.03 + 40 / N ** 0.4 + 0.3 / T ** 0.8 + 0.01 * S ** 1.2) \
         * np.exp(np.random.default_rng(0).normal(0, 0.01, len(N)))
     t = time.perf_counter()
-    ours = sf.fit_law(N, T, S, y, loo=False)
+    ours = scaling_fit.fit_law(N, T, S, y, loo=False)
     t_ours = time.perf_counter() - t
     t = time.perf_counter()
     base_loss, _ = full_grid_fit(N, T, S, y)
     t_base = time.perf_counter() - t
     fit = {"points": len(y), "ours_s": t_ours, "full_grid_s": t_base,
            "speedup": t_base / t_ours, "ours_loss": ours.loss, "full_grid_loss": base_loss,
-           "starts_ours": sf.N_STARTS, "starts_full_grid": len(sf.START_GRID) ** 3}
+           "starts_ours": scaling_solver.N_STARTS,
+           "starts_full_grid": len(scaling_solver.START_GRID) ** 3}
     out = {"machine": machine(), "pareto": rows, "fit": fit}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "analysis_speed.json").write_text(json.dumps(out, indent=1))

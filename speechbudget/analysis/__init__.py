@@ -5,9 +5,11 @@ from speechbudget.analysis.isoflops import IsoFlopsBand, isoflops_bands
 from speechbudget.analysis.pareto import (ErrorBar, FrontierResult, Point, frontiers,
                                          pareto_frontier, significant_frontier)
 from speechbudget.analysis.recommend import Limits, NoResultsError, Recommendation, recommend
-from speechbudget.analysis.scaling_fit import (FitError, NestedComparison, Prediction,
-                                               ScalingFit, compare_nested, fit_law, fit_results,
-                                               fit_results_nested, predict_configs)
+from speechbudget.analysis.scaling_fit import ScalingFit, fit_law
+from speechbudget.analysis.scaling_law import FitError
+from speechbudget.analysis.scaling_nested import NestedComparison, compare_nested
+from speechbudget.analysis.scaling_predict import Prediction, predict_configs
+from speechbudget.analysis.scaling_results import fit_results, fit_results_nested
 from speechbudget.analysis.source import LoadedResults, load_results
 
 __all__ = ["ErrorBar", "FitError", "FrontierResult", "IsoFlopsBand", "Limits", "LoadedResults",

@@ -100,7 +100,7 @@ def isoflops_bands(results: Results, width: float = 2.0, edges: list[float] | No
     ascending GFLOPs edges instead. Configurations without a finite GFLOPs value > 0, a finite
     error, or (dynamic windows) a recorded mean window are left out.
     """
-    from speechbudget.analysis.scaling_fit import n_params
+    from speechbudget.analysis.scaling_results import n_params
 
     if edges is not None:
         if len(edges) < 2 or any(not b > a for a, b in zip(edges, edges[1:])) or edges[0] <= 0:

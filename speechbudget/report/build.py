@@ -10,8 +10,9 @@ from typing import Any, Callable
 from speechbudget.analysis.isoflops import isoflops_bands
 from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, significant_frontier
 from speechbudget.analysis.recommend import Limits, recommend
-from speechbudget.analysis.scaling_fit import (FitError, fit_results_nested, predict_configs,
-                                               unrun_grid)
+from speechbudget.analysis.scaling_law import FitError
+from speechbudget.analysis.scaling_predict import predict_configs, unrun_grid
+from speechbudget.analysis.scaling_results import fit_results_nested
 from speechbudget.errors import OutputError, finite_json, make_output_dir, write_atomic
 from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results

@@ -12,7 +12,9 @@ from typing import Any
 from speechbudget.analysis.isoflops import IsoFlopsBand
 from speechbudget.analysis.pareto import FrontierResult, Point
 from speechbudget.analysis.recommend import Limits, Recommendation
-from speechbudget.analysis.scaling_fit import NestedComparison, Prediction, ScalingFit
+from speechbudget.analysis.scaling_fit import ScalingFit
+from speechbudget.analysis.scaling_nested import NestedComparison
+from speechbudget.analysis.scaling_predict import Prediction
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics
 from speechbudget.report.eliminated import EliminatedConfig

@@ -8,7 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from speechbudget.analysis.scaling_fit import FitError, compare_nested, fit_law
+from speechbudget.analysis.scaling_fit import fit_law
+from speechbudget.analysis.scaling_law import FitError
+from speechbudget.analysis.scaling_nested import compare_nested
 
 NS = np.array([39e6, 74e6, 244e6, 769e6, 1.55e9])
 TS = NS / 39e6 * 5.0                      # the window scales with the model: log T = a + log N

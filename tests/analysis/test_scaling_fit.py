@@ -6,8 +6,10 @@ import itertools
 import numpy as np
 import pytest
 
-from speechbudget.analysis.scaling_fit import (FitError, Prediction, fit_law, fit_results,
-                                               n_params, predict_configs, unrun_grid)
+from speechbudget.analysis.scaling_fit import fit_law
+from speechbudget.analysis.scaling_law import FitError
+from speechbudget.analysis.scaling_predict import Prediction, predict_configs, unrun_grid
+from speechbudget.analysis.scaling_results import fit_results, n_params
 
 NS = [39e6, 74e6, 244e6, 769e6, 1.55e9]
 TS = [5.0, 10.0, 15.0, 20.0, 30.0]

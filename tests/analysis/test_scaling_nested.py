@@ -6,8 +6,10 @@ import itertools
 import numpy as np
 import pytest
 
-from speechbudget.analysis.scaling_fit import (FitError, compare_nested, fit_results_nested,
-                                               n_params, predict_configs)
+from speechbudget.analysis.scaling_law import FitError
+from speechbudget.analysis.scaling_nested import compare_nested
+from speechbudget.analysis.scaling_predict import predict_configs
+from speechbudget.analysis.scaling_results import fit_results_nested, n_params
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from speechbudget.analysis.scaling_fit import (FitError, fit_law, fit_results,
-                                               fit_results_nested, n_params, predict_configs)
+from speechbudget.analysis.scaling_fit import fit_law
+from speechbudget.analysis.scaling_law import FitError
+from speechbudget.analysis.scaling_predict import predict_configs
+from speechbudget.analysis.scaling_results import fit_results, fit_results_nested, n_params
 from speechbudget.axes import Config
 
 
