@@ -48,14 +48,17 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                               default=str, allow_nan=False))
         return
     t = Table(title=f"runs in {store}")
+    runs = st.runs()
+    reasons = any(r["reason"] for r in runs)  # a run an error stopped: the column says why
     for col in ("run", "spec", "started", "finished", "status", "executor", "device", "threads",
-                "git"):
+                "git") + (("reason",) if reasons else ()):
         t.add_column(col)
-    for r in st.runs():
+    for r in runs:
         env = st.environment(r["run_id"])
         t.add_row(str(r["run_id"]), r["spec_name"] or "", _t(r["started"]), _t(r["finished"]),
                   r["status"], str(env.get("executor", "")), str(env.get("device", "")),
-                  str(env.get("torch_threads", "")), str(env.get("git") or "")[:12])
+                  str(env.get("torch_threads", "")), str(env.get("git") or "")[:12],
+                  *(((r["reason"] or "")[:120],) if reasons else ()))
     Console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")

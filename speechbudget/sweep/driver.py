@@ -346,11 +346,12 @@ class Sweep:
     def _stored_metrics(self) -> list[tuple[str, ConfigMetrics]]:
         return [(c.key, m) for c, m in self.store.metrics()]
 
-    def finish(self, configs: Sequence[Config], status: str, t0: float) -> RunSummary:
+    def finish(self, configs: Sequence[Config], status: str, t0: float,
+               reason: str | None = None) -> RunSummary:
         keys = {c.key for c in configs}
         self.summary.metrics = [(c, m) for c, m in self.store.metrics() if c.key in keys]
         self.summary.seconds = time.perf_counter() - t0
         self._stop_leases()
         self.store.release_leases(self.owner)
-        self.store.finish_run(self.run_id, status)
+        self.store.finish_run(self.run_id, status, reason)
         return self.summary

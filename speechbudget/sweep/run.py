@@ -12,6 +12,12 @@ with the reason and the sweep goes on; it is tried again the next time the sweep
 unreadable file, a batch that ran out of memory) is a stored result, counted in the metrics'
 n_failed; retry_items=True (`sweep run --retry-failed`) runs those items again and replaces
 only them, then aggregates the configuration again from all its items.
+
+The store records a run (`runs list`) once the spec, its task and its dataset are loaded; what
+is wrong before that (the spec, the runner, task options, the data) leaves no run. A recorded
+run ends 'finished'; 'interrupted' on Ctrl-C; 'failed', with the error as its reason, when an
+error stops it — a plan that selects nothing, an Optuna storage holding another study, a
+configuration stored with other data — however little or much it had run by then.
 """
 from __future__ import annotations
 
@@ -98,8 +104,6 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
             plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
             configs = plan.configs
             if not configs and plan.unmatched:  # an iso_flops plan that selects nothing
-                done, sweep = sweep, None
-                done.finish([], "finished", t0)
                 raise SpecError("plan.budgets_gflops", "; ".join(plan.unmatched_text()),
                                 spec.where("plan.budgets_gflops"))
             if spec.plan.race_first_items is not None:
@@ -110,12 +114,19 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         if progress:
             sweep.progress.summary_table(summary, store)
         return summary
-    except BaseException:
+    except BaseException as e:
         if sweep is not None:
             sweep.progress.stop()
-            sweep.finish(configs, "interrupted", t0)
+            if isinstance(e, Exception):  # an error stopped it (module doc): failed, and why
+                sweep.finish(configs, "failed", t0, _one_line(e))
+            else:                         # Ctrl-C (KeyboardInterrupt), SystemExit
+                sweep.finish(configs, "interrupted", t0)
         raise
     finally:
         ex.close()
         store.close()
 
+
+def _one_line(e: BaseException) -> str:
+    """An error as the run's stored reason: its type and message on one line."""
+    return f"{type(e).__name__}: {' '.join(str(e).split())}"

@@ -2,7 +2,9 @@
 
 Tables
   runs      one row per `sweep run` invocation: spec, start/finish, environment (CPU/GPU,
-            threads, library versions, git commit), status;
+            threads, library versions, git commit), status (running, finished, interrupted:
+            Ctrl-C; failed: stopped by an error, its message in reason; killed: its process
+            died) and reason;
   configs   one row per configuration: key, JSON, task, estimated GFLOPs, the context it ran in
             (task implementation, options, dataset), status (pending/done/failed) and reason;
   shards    per configuration x shard: status (done/failed), attempts, reason, item ids;
@@ -26,8 +28,8 @@ a non-empty file without the stamp (another tool's database, any other file) is 
 never modified.
 
 An older store (schema 1 or 2) is read as it is (what a later schema added reads as empty) and
-brought up to SCHEMA_VERSION when it is opened for writing: new tables are created, nothing
-stored is changed.
+brought up to SCHEMA_VERSION when it is opened for writing: new tables and columns
+(ADDED_COLUMNS) are created, nothing stored is changed.
 """
 from __future__ import annotations
 
@@ -54,7 +56,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
   run_id INTEGER PRIMARY KEY AUTOINCREMENT, spec_name TEXT, spec_digest TEXT, spec_json TEXT,
-  started REAL NOT NULL, finished REAL, status TEXT NOT NULL, environment_json TEXT);
+  started REAL NOT NULL, finished REAL, status TEXT NOT NULL, environment_json TEXT,
+  reason TEXT);
 CREATE TABLE IF NOT EXISTS configs (
   key TEXT PRIMARY KEY, task TEXT NOT NULL, label TEXT, config_json TEXT NOT NULL,
   gflops REAL, context_json TEXT NOT NULL, context_digest TEXT NOT NULL,
@@ -81,6 +84,8 @@ CREATE TABLE IF NOT EXISTS uncompared (
   NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, round, config_key, other_key));
 """
 OUR_TABLES = {"meta", "runs", "configs", "shards", "items", "metrics"}
+# columns added to a table after schema 2: (table, column, type), added to an older store
+ADDED_COLUMNS = (("runs", "reason", "TEXT"),)
 ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "decoded_tokens",
                 "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
 
@@ -173,6 +178,9 @@ class ResultsStore:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            for table, column, kind in ADDED_COLUMNS:
+                if column not in _columns(db, table):
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             # (an older store is brought up to this schema: the tables above that it lacks)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                        (str(SCHEMA_VERSION),))
@@ -277,15 +285,21 @@ class ResultsStore:
                  time.time(), json.dumps(environment, default=str)))
             return int(cur.lastrowid)
 
-    def finish_run(self, run_id: int, status: str = "finished") -> None:
+    def finish_run(self, run_id: int, status: str = "finished",
+                   reason: str | None = None) -> None:
+        """Close a run: finished, interrupted (Ctrl-C), or failed with `reason` (the error that
+        stopped it)."""
         with self._tx() as db:
-            db.execute("UPDATE runs SET finished = ?, status = ? WHERE run_id = ?",
-                       (time.time(), status, run_id))
+            db.execute("UPDATE runs SET finished = ?, status = ?, reason = ? WHERE run_id = ?",
+                       (time.time(), status, reason, run_id))
 
     def runs(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT run_id, spec_name, spec_digest, started, finished, status "
-                               "FROM runs ORDER BY run_id").fetchall()
-        keys = ("run_id", "spec_name", "spec_digest", "started", "finished", "status")
+        """Every run: run_id, spec_name, spec_digest, started, finished, status, reason (None
+        in a store written before runs had a reason)."""
+        reason = "reason" if "reason" in _columns(self.db, "runs") else "NULL"
+        rows = self.db.execute(f"SELECT run_id, spec_name, spec_digest, started, finished, "
+                               f"status, {reason} FROM runs ORDER BY run_id").fetchall()
+        keys = ("run_id", "spec_name", "spec_digest", "started", "finished", "status", "reason")
         return [dict(zip(keys, r)) for r in rows]
 
     def environment(self, run_id: int) -> dict[str, Any]:
@@ -726,6 +740,10 @@ class _GuardedConnection:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _columns(db: Any, table: str) -> set[str]:
+    return {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
 
 
 def _wal_left(path: Path) -> bool:
