@@ -96,8 +96,10 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
 def load_audio(path: str | Path) -> np.ndarray:
     """Read a recording as float32 mono at 16 kHz (down-mixed by averaging channels, resampled
-    with soxr). Raises AudioError naming the file when it is missing, unreadable, not audio, empty
-    or holds non-finite samples."""
+    with soxr). Raises AudioError naming the file when it is missing, unreadable, not audio or
+    holds non-finite samples. An empty recording (0 samples, or fewer than one 16 kHz sample) is
+    an empty array, as openai-whisper and faster-whisper read it (an empty transcript); tasks
+    that cannot use one (SER) refuse it themselves."""
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: no such audio file")
@@ -115,28 +117,23 @@ def load_audio(path: str | Path) -> np.ndarray:
             f"{path}: truncated WAV: the header claims {cut[0]} bytes of audio, the file holds "
             f"{cut[1]} ({100 * cut[1] / cut[0]:.0f}%); using what is there"), stacklevel=2)
     data, sr = _read(path)
-    if data.size == 0:
-        raise AudioError(f"{path}: the recording is empty (0 samples)")
     if sr <= 0:
         raise AudioError(f"{path}: invalid sample rate {sr}")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: the recording holds non-finite samples (NaN or inf)")
-    return resample_to_16k(data, sr, str(path))
+    return resample_to_16k(data, sr)
 
 
-def resample_to_16k(data: np.ndarray, sr: int, where: str) -> np.ndarray:
+def resample_to_16k(data: np.ndarray, sr: int) -> np.ndarray:
     """A mono waveform at `sr` Hz as float32 at 16 kHz (soxr HQ; round(n * 16000 / sr) samples).
-    A recording shorter than one 16 kHz sample (e.g. 1 sample at 44.1 kHz) is an AudioError
-    naming `where`: resampling would leave nothing."""
-    if sr != SAMPLE_RATE:
+    An empty one stays empty, and so does one shorter than one 16 kHz sample (e.g. 1 sample at
+    44.1 kHz): to every task it is an empty recording (ASR: an empty transcript; SER refuses it
+    naming the file)."""
+    if sr != SAMPLE_RATE and data.size:
         import soxr  # what librosa.resample(res_type="soxr_hq") calls, without librosa's start-up
 
-        n = data.size
         data = soxr.resample(data, sr, SAMPLE_RATE, quality="HQ")
-        if data.size == 0:
-            raise AudioError(f"{where}: the recording is too short: {n} sample(s) at {sr} Hz is "
-                             f"less than one sample at {SAMPLE_RATE} Hz")
-    return np.ascontiguousarray(data, dtype=np.float32)
+    return np.ascontiguousarray(data, dtype=np.float32).reshape(-1)
 
 
 @lru_cache(maxsize=8)

@@ -113,13 +113,11 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
     data = np.asarray(data, dtype=np.float32)
     if data.ndim > 1:  # [samples, channels] (soundfile) or [channels, samples]
         data = data.mean(axis=1 if data.shape[-1] <= 8 else 0, dtype=np.float32)
-    if data.size == 0:
-        raise AudioError(f"{where}: the recording is empty (0 samples)")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{where}: the recording holds non-finite samples (NaN or inf)")
     if sr <= 0:
         raise AudioError(f"{where}: invalid sample rate {sr}")
-    return resample_to_16k(data, sr, where)
+    return resample_to_16k(data, sr)
 
 
 def read_file(path: Path, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
@@ -138,7 +136,7 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
     def check(total: int, rate: int, note: str = "") -> tuple[int, int | None]:
         a = int(round((start_s or 0.0) * rate))
         b = None if end_s is None else int(round(end_s * rate))
-        if a >= total:
+        if a >= total and (a or total):  # a segment of an empty recording from 0 is empty
             raise AudioError(f"{where}: the segment starts after the end of the recording "
                              f"({total / rate:.2f} s{note})")
         if b is not None and b - total >= MAX_OVERSHOOT_S * rate:

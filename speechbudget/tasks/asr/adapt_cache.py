@@ -144,8 +144,9 @@ class AdapterCache:
             if it.problem:
                 continue
             audio = data.load_audio(it)
-            if len(audio) > config.window_s_for(len(audio) / SAMPLE_RATE) * SAMPLE_RATE:
-                continue   # longer than the window: not used for training
+            if not len(audio) or \
+                    len(audio) > config.window_s_for(len(audio) / SAMPLE_RATE) * SAMPLE_RATE:
+                continue   # empty, or longer than the window: not used for training
             items.append((it.id, audio, it.text))
             keys[it.id] = utterance_key(it, data.source)
         if not items:

@@ -78,8 +78,11 @@ LOGPROB_THRESHOLD = -1.0
 
 
 def chunk_audio(audio: np.ndarray, window_s: float) -> list[np.ndarray]:
-    """Consecutive equal-length chunks of at most `window_s` seconds (see the module docstring)."""
+    """Consecutive equal-length chunks of at most `window_s` seconds (see the module docstring);
+    none for an empty recording."""
     n_samples = len(audio)
+    if n_samples == 0:
+        return []
     max_len = int(round(window_s * SAMPLE_RATE))
     n = max(1, math.ceil(n_samples / max_len - 1e-9))
     size = math.ceil(n_samples / n)

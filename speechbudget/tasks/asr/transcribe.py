@@ -57,7 +57,9 @@ class TranscriptionInfo:
 def as_audio(audio: str | Path | np.ndarray) -> np.ndarray:
     """A 1-D float32 16 kHz waveform from a path (any format soundfile reads, resampled) or an
     array (float samples in [-1, 1] at 16 kHz: numpy, a list, or a torch tensor, detached and
-    copied to the CPU); AudioError naming what is wrong (bytes and file objects are refused)."""
+    copied to the CPU); AudioError naming what is wrong (bytes and file objects are refused).
+    An empty recording (0 samples) is accepted: it has no window and so no segments, as in
+    openai-whisper and faster-whisper."""
     if isinstance(audio, (str, os.PathLike)):
         from speechbudget.audio import load_audio
         return load_audio(audio)
@@ -83,8 +85,6 @@ def as_audio(audio: str | Path | np.ndarray) -> np.ndarray:
     if a.ndim != 1:
         raise AudioError(f"audio array of shape {a.shape}: expected a 1-D {SAMPLE_RATE} Hz mono "
                          "waveform or a path")
-    if a.size == 0:
-        raise AudioError("audio array is empty (0 samples)")
     if not np.all(np.isfinite(a)):
         raise AudioError("audio array holds non-finite samples (NaN or inf)")
     return np.ascontiguousarray(a, dtype=np.float32)

@@ -287,8 +287,12 @@ def crop_or_pad(audio: np.ndarray, duration_s: float, mode: str = "center",
 
 
 def read_clip(clip: Clip) -> np.ndarray:
-    """The clip's audio; raises AudioError naming the file if unreadable or too short."""
+    """The clip's audio; raises AudioError naming the file if unreadable, empty or too short
+    (an empty recording, which ASR reads as an empty transcript, has no emotion to classify)."""
     audio = load_audio(clip.path)
+    if not len(audio):
+        raise AudioError(f"{clip.path}: the recording is empty (0 samples at 16 kHz); an emotion "
+                         "cannot be classified without audio")
     if len(audio) < MIN_CLIP_S * SAMPLE_RATE:
         raise AudioError(f"{clip.path}: {len(audio) / SAMPLE_RATE:.3f} s is too short "
                          f"(need at least {MIN_CLIP_S} s)")
