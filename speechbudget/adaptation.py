@@ -78,15 +78,17 @@ def full_finetuning(num_layers: int):
     return Adaptation(unfreeze_top=num_layers)
 
 
-def lora_layers(adaptation, num_layers: int) -> list[int]:
+def lora_layers(adaptation, num_layers: int, rank: int | None = None) -> list[int]:
     """LoRA rank per encoder layer (0: no LoRA there) of `adaptation` (an `axes.Adaptation`):
-    `rank` in every layer, or in the top `lora_top` layers only; DAMA's plan; none: all 0."""
+    `rank` in every layer, or in the top `lora_top` layers only; DAMA's plan; none: all 0.
+    `rank` replaces `adaptation.rank` (what another rank would give)."""
+    rank = adaptation.rank if rank is None else rank
     if adaptation.method == "dama":
-        return list(dama_plan(num_layers, adaptation.rank, adaptation.alpha).ranks)
+        return list(dama_ranks(num_layers, rank))
     if adaptation.method != "lora":
         return [0] * num_layers
     first = num_layers - adaptation.lora_top if adaptation.lora_top else 0
-    return [adaptation.rank if i >= first else 0 for i in range(num_layers)]
+    return [rank if i >= first else 0 for i in range(num_layers)]
 
 
 def frozen_prefix(adaptation, num_layers: int) -> int:

@@ -236,11 +236,15 @@ def adapt_cmd(
     err = Console(stderr=True)
     bundle = load_whisper(path or arch_name)
     if cfg.adaptation.method == "lora":  # PEFT would fail only after the teacher pass
-        from speechbudget.models.lora_targets import check_lora_targets
+        from speechbudget.models.lora_targets import check_lora_rank, check_lora_targets
         try:
             check_lora_targets(bundle.model.model.encoder, cfg.adaptation.targets)
         except ConfigError as e:
             raise typer.BadParameter(str(e), param_hint="--targets") from None
+        try:
+            check_lora_rank(bundle.model.model.encoder, cfg.adaptation)
+        except ConfigError as e:
+            raise typer.BadParameter(str(e), param_hint="--rank") from None
     try:  # an adapter of another configuration there: refused before the teacher pass
         ad.check_out_folder(out, cfg, bundle.model, opts)
     except ad.AdapterError as e:

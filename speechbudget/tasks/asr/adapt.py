@@ -162,8 +162,9 @@ def apply_trainable(encoder: nn.Module, adaptation: Adaptation) -> nn.Module:
     if adaptation.method == "lora":
         from peft import LoraConfig, inject_adapter_in_model
 
-        from speechbudget.models.lora_targets import lora_targets_for
+        from speechbudget.models.lora_targets import check_lora_rank, lora_targets_for
         targets = lora_targets_for(encoder, adaptation.targets)
+        check_lora_rank(encoder, adaptation)
         cfg = LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha,
                          target_modules=list(targets), lora_dropout=0.0, bias="none")
         inject_adapter_in_model(cfg, encoder)
@@ -175,6 +176,15 @@ def apply_trainable(encoder: nn.Module, adaptation: Adaptation) -> nn.Module:
             for p in layer.parameters():
                 p.requires_grad_(True)
     return encoder
+
+
+def check_adaptation(bundle: Any, config: Config) -> None:
+    """ConfigError (exit 2) when `config`'s LoRA does not fit the loaded model: a target it lacks,
+    or a rank above the adapted weights' dimensions (models.lora_targets). prepare and
+    prepare_supervised call it, so a bad rank is refused before the teacher pass."""
+    if config.adaptation.method == "lora":
+        from speechbudget.models.lora_targets import check_lora_rank
+        check_lora_rank(bundle.model.model.encoder, config.adaptation)
 
 
 def trainable_state(encoder: nn.Module) -> dict[str, Tensor]:
@@ -199,6 +209,7 @@ def prepare(bundle: Any, config: Config, items: Sequence[tuple[str, np.ndarray]]
     """Teacher transcripts and encoder outputs, and the student's log-mel, for each utterance.
     `teacher_from`: samples prepared for another configuration of the same model and items,
     whose teacher outputs are reused (the teacher does not depend on the student)."""
+    check_adaptation(bundle, config)  # before the teacher pass
     if teacher_from is not None:
         student = AsrPipeline(bundle, stock_config(config), device)
         rows = []
@@ -260,6 +271,7 @@ def prepare_supervised(bundle: Any, config: Config,
                        device: str = "cpu", source: str = "the data") -> list[Sample]:
     """The student's log-mel and the reference transcript's tokens for each (id, audio, text).
     An utterance without a transcript is refused, naming it and `source` (the manifest)."""
+    check_adaptation(bundle, config)
     missing = [i for i, _, t in items if not (t or "").strip()]
     if missing:
         raise AdapterError(f"{source}: supervised adaptation needs transcripts; "

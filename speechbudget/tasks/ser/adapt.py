@@ -25,20 +25,9 @@ from torch import nn
 
 from speechbudget.adaptation import DAMA_INIT, dama_plan
 from speechbudget.axes import Adaptation
-from speechbudget.models.lora_targets import lora_targets_for
+from speechbudget.models.lora_targets import check_lora_rank, encoder_layers, lora_targets_for
 
 # ---- applying an adaptation to an encoder module ----------------------------------------------
-
-def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
-    """The transformer layer list of a Whisper encoder or a wav2vec2-family model."""
-    for path in ("layers", "encoder.layers"):
-        m = encoder
-        for part in path.split("."):
-            m = getattr(m, part, None)
-        if isinstance(m, nn.ModuleList):
-            return m
-    raise TypeError(f"{type(encoder).__name__}: no encoder layer list (.layers or .encoder.layers)")
-
 
 def lora_config(adaptation: Adaptation, num_layers: int, init: bool | str | None = None):
     """The PEFT LoraConfig for a LoRA or DAMA adaptation of an encoder with `num_layers` layers.
@@ -82,8 +71,7 @@ def apply_adaptation(encoder: nn.Module, adaptation: Adaptation, init: bool | st
         from peft import inject_adapter_in_model
 
         adaptation = replace(adaptation, targets=lora_targets_for(encoder, adaptation.targets))
-        if adaptation.method == "dama":
-            check_pissa_ranks(layers, adaptation)
+        check_lora_rank(encoder, adaptation)  # before PEFT builds (and PiSSA decomposes) it
         inject_adapter_in_model(lora_config(adaptation, L, init), encoder)
         for n, p in encoder.named_parameters():
             if "lora_" in n:
@@ -99,24 +87,6 @@ def apply_adaptation(encoder: nn.Module, adaptation: Adaptation, init: bool | st
         for p in layer.parameters():
             p.requires_grad_(True)
     return encoder
-
-
-def check_pissa_ranks(layers: nn.ModuleList, adaptation: Adaptation) -> None:
-    """ConfigError naming the rank when a DAMA layer's rank exceeds one of its adapted weights'
-    smaller dimension: PiSSA takes that many singular vectors, so PEFT built a smaller adapter
-    than the configuration says (and than `load_checkpoint`, which skips the SVD, rebuilds)."""
-    from speechbudget.axes import ConfigError
-
-    ranks = dama_plan(len(layers), adaptation.rank, adaptation.alpha).ranks
-    for i, layer in enumerate(layers):
-        for name, m in layer.named_modules():
-            if isinstance(m, nn.Linear) and name.rsplit(".", 1)[-1] in adaptation.targets \
-                    and ranks[i] > min(m.in_features, m.out_features):
-                raise ConfigError("adaptation.rank", adaptation.rank, f"DAMA gives layer {i} "
-                                  f"rank {ranks[i]}, more than the {m.out_features}x"
-                                  f"{m.in_features} weight {name} has singular vectors (PiSSA "
-                                  f"init); use a rank of at most "
-                                  f"{min(m.in_features, m.out_features)}")
 
 
 def is_frozen(adaptation: Adaptation) -> bool:
