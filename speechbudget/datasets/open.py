@@ -42,7 +42,7 @@ def open_dataset(source: Any, columns: Columns = Columns(), audio_root: str | Pa
         if hf.is_saved_dataset(p):
             return hf.load_saved(p, columns, need)
         if librispeech.is_librispeech(p):
-            return librispeech.load_librispeech(p)
+            return librispeech.load_librispeech(p, need_text="text" in need)
         raise DatasetError(f"{p}: a folder without a manifest ({', '.join(MANIFEST_NAMES)}), "
                            "Kaldi wav.scp, save_to_disk files or LibriSpeech *.trans.txt")
     raise DatasetError(f"{p}: no such manifest or folder (for a Hugging Face hub dataset use "
