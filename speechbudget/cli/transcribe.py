@@ -1,6 +1,8 @@
 """`speechbudget transcribe FILE...`: print Whisper transcripts (any window, stride, beam)."""
 from __future__ import annotations
 
+import os
+import unicodedata
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
@@ -16,12 +18,14 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      window: str = "30", stride: int = 1, stride_at: str = "output",
                      pool: str = "mean", beam: int = 1, precision: str = "fp32",
                      batch_size: int = 8, timestamps: str = "on", longform: str = "sequential",
-                     progress: Callable[[int, int], None] | None = None
+                     progress: Callable[[int, int], None] | None = None,
+                     word_timestamps: bool = False
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
     `batch_size` recordings at a time (windows batched across them); `progress(done, total)`,
-    if given, after each group, counting files (unreadable ones count when they are read)."""
+    if given, after each group, counting files (unreadable ones count when they are read).
+    `word_timestamps`: segments with their words (WhisperModel.transcribe)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -43,7 +47,7 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
         if good:
             res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
                                       timestamps=timestamps, longform=longform,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, word_timestamps=word_timestamps)
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
         done += len(group)
@@ -52,19 +56,44 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     return [(Path(f), *out[f]) for f in files]
 
 
+def output_key(stem: str) -> str:
+    """What names one output file on every common file system: the stem in Unicode NFC with each
+    character upper-cased where that gives one character (macOS and Windows compare names
+    case-insensitively by such one-to-one mappings, macOS also regardless of NFC/NFD), so `A.wav`
+    and `a.wav`, or a composed and a decomposed `é.wav`, share one key; `straße` and `STRASSE`
+    (a one-to-two mapping) do not."""
+    return "".join(u if len(u := c.upper()) == 1 else c
+                   for c in unicodedata.normalize("NFC", stem))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # one file named twice on a case-insensitive file system
+    except OSError:
+        return False
+
+
 def _prepare_output_dir(output_dir: Path, files: list[Path], formats: tuple[str, ...]) -> None:
     """Create --output-dir, or fail (OutputError, exit 6) before any model loads: a folder that
-    cannot be created or written, or two different inputs with one stem (`a/x.wav` and
-    `b/x.flac` would both write `x.<fmt>`, the second silently replacing the first)."""
+    cannot be created or written, or two different inputs whose stems are one output name
+    (`a/x.wav` and `b/x.flac` would both write `x.<fmt>`, the second silently replacing the
+    first; so would `A.wav` and `a.wav` on a case-insensitive file system: output_key)."""
     from speechbudget.errors import OutputError, make_output_dir
     taken: dict[str, Path] = {}
     for f in files:
-        first = taken.setdefault(f.stem, f)
-        if first != f and first.resolve() != f.resolve():
-            name = f"{f.stem}.{formats[0]}" if len(formats) == 1 else f"{f.stem}.*"
-            raise OutputError(f"--output-dir {output_dir}: {first} and {f} would both be "
-                              f"written to {output_dir / name}; transcribe them into "
-                              "separate folders")
+        first = taken.setdefault(output_key(f.stem), f)
+        if first != f and not _same_file(first, f):
+            ext = formats[0] if len(formats) == 1 else "*"
+            if first.stem == f.stem:
+                where = f"both be written to {output_dir / f'{f.stem}.{ext}'}"
+            else:
+                where = (f"be written to {output_dir / f'{first.stem}.{ext}'} and "
+                         f"{output_dir / f'{f.stem}.{ext}'}, one file where names ignore case "
+                         "or Unicode normalisation (macOS, Windows)")
+            raise OutputError(f"--output-dir {output_dir}: {first} and {f} would {where}; "
+                              "transcribe them into separate folders")
     make_output_dir(output_dir, "--output-dir")
 
 
@@ -91,6 +120,9 @@ def transcribe_cmd(
                                                                   "equal-chunk rule)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="a progress bar on stderr (files transcribed)"),
+    word_timestamps: bool = typer.Option(False, "--word-timestamps",
+                                         help="per-word times (json: each segment's \"words\"; "
+                                              "segment times follow the words)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -123,7 +155,8 @@ def transcribe_cmd(
         with progress_bar(progress, "transcribing") as update:
             results = transcribe_files(list(files), model, device, window, stride, stride_at,
                                        pool, beam, precision, timestamps=timestamps,
-                                       longform=longform, progress=update)
+                                       longform=longform, progress=update,
+                                       word_timestamps=word_timestamps)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     failed = 0
