@@ -24,7 +24,8 @@ import torch
 from speechbudget.machine import machine_info
 from speechbudget.analysis import scaling_fit, scaling_law, scaling_solver
 from speechbudget.analysis.pareto import pareto_frontier
-from speechbudget.analysis.recommend import Limits, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import recommend
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics
 

@@ -4,7 +4,8 @@ view and scaling-law fit. Every function takes a list of (Config, ConfigMetrics)
 from speechbudget.analysis.isoflops import IsoFlopsBand, isoflops_bands
 from speechbudget.analysis.pareto import (ErrorBar, FrontierResult, Point, frontiers,
                                          pareto_frontier, significant_frontier)
-from speechbudget.analysis.recommend import Limits, NoResultsError, Recommendation, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import NoResultsError, Recommendation, recommend
 from speechbudget.analysis.scaling_fit import ScalingFit, fit_law
 from speechbudget.analysis.scaling_law import FitError
 from speechbudget.analysis.scaling_nested import NestedComparison, compare_nested

@@ -10,131 +10,33 @@ tolerance). The tie group is every tied or non-inferior configuration; the answe
 cheapest member (ties: lower error, label, key). Without per-item results (a list of metrics
 only) no paired test is possible and the answer is the most accurate configuration, said so.
 
-`recommend(results, limits, items=...)` also lists the runners-up, and gives the *marginal return* of each axis at that point: the error change per
-doubling of FLOPs when moving along xN (model), xT (window) or xV (token stride) to the nearest
-measured neighbour that differs only on that axis. The step up that would help most and the limit
-it breaks name the binding knob. RTF is the one measured on the machine that ran the sweep; the
-answer says so. When nothing meets the limits, the answer names the closest configuration and by
-how much it misses each limit.
+`recommend(results, limits, items=...)` also lists the runners-up, and gives the *marginal
+return* of each axis at that point (`marginal_returns`): the error change per doubling of FLOPs
+when moving along xN (model), xT (window) or xV (token stride) to the nearest measured neighbour
+that differs only on that axis. The step up that would help most and the limit it breaks name
+the binding knob. RTF is the one measured on the machine that ran the sweep; the answer says so
+(`recommend_text`). When nothing meets the limits (`limits`), the answer names the closest
+configuration and by how much it misses each limit.
 """
 from __future__ import annotations
 
-from speechbudget.errors import SpeechbudgetError
-
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from speechbudget.paired import RATE_METRICS, PairedDifference, pair_items, paired_difference
+from speechbudget.analysis.limits import LIMIT_FIELDS, Limits, Violation, closest_miss, violations
+from speechbudget.analysis.marginal_returns import AxisReturn, Step, binding_knob, marginal_returns
+from speechbudget.analysis.recommend_text import DECISION_RULE, recommendation_message, rtf_note
 from speechbudget.axes import Config
+from speechbudget.errors import SpeechbudgetError
+from speechbudget.paired import PairedDifference, pair_items, paired_difference
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
 
-# axis name -> (config fields that make up the axis, human description)
-AXES: dict[str, tuple[tuple[str, ...], str]] = {
-    "xN": (("model",), "model size"),
-    "xT": (("window", "dynamic_margin_s"), "input window"),
-    "xV": (("stride", "stride_at", "pool"), "token stride"),
-}
-LIMIT_FIELDS = {"max_gflops": ("gflops", "GFLOPs"), "max_rtf": ("rtf", "RTF"),
-                "max_mem_mb": ("peak_mem_mb", "peak memory MB")}
-# which RTF `max_rtf` bounds: "mean" = the batched run's throughput RTF (total processing s /
-# total audio s at the sweep's batch size; the default, always measured); "p50" / "p90" = the
-# median / 90th percentile of per-utterance RTF at batch size 1 after warm-up (measured only when
-# the sweep timed latency: task_options.latency_items, or batch_size 1).
-RTF_STATS = {"mean": ("rtf", "RTF"), "p50": ("rtf_p50", "RTF p50 (batch 1)"),
-             "p90": ("rtf_p90", "RTF p90 (batch 1)")}
-DEFAULT_RTF_STAT = "mean"
-
 
 class NoResultsError(SpeechbudgetError, ValueError):
     """No finished configuration to answer from (names the task and the source)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_gflops: float | None = None
-    max_rtf: float | None = None
-    max_mem_mb: float | None = None
-    rtf_stat: str = DEFAULT_RTF_STAT          # what max_rtf bounds (RTF_STATS)
-
-    def __post_init__(self) -> None:
-        if self.rtf_stat not in RTF_STATS:
-            raise ValueError(f"invalid rtf_stat {self.rtf_stat!r}: expected one of "
-                             f"{', '.join(RTF_STATS)}")
-        for name in LIMIT_FIELDS:
-            v = getattr(self, name)
-            if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"invalid limit {name}={v!r}: a finite number > 0 (or unset)")
-
-    def active(self) -> list[tuple[str, str, str, float]]:
-        """(limit name, metrics field, label, value) for each limit that is set."""
-        fields_ = dict(LIMIT_FIELDS, max_rtf=RTF_STATS[self.rtf_stat])
-        return [(n, f, lab, float(getattr(self, n))) for n, (f, lab) in fields_.items()
-                if getattr(self, n) is not None]
-
-    def describe(self) -> str:
-        act = self.active()
-        return ", ".join(f"{lab} <= {v:g}" for _, _, lab, v in act) if act else "no limits"
-
-
-@dataclass(frozen=True)
-class Violation:
-    limit: str      # "max_rtf"
-    label: str      # "RTF"
-    value: float | None   # None: not measured
-    bound: float
-
-    @property
-    def excess(self) -> float:
-        """Relative amount by which the limit is missed (0.2 = 20 % over); inf if unmeasured."""
-        return math.inf if self.value is None else self.value / self.bound - 1.0
-
-    def describe(self) -> str:
-        if self.value is None:
-            return f"{self.label} not measured (limit {self.bound:g})"
-        pct = 100 * self.excess        # 0.1 % .. 1e6 %: one decimal; beyond: 2 figures
-        over = f"{pct:.1f}" if 0.1 <= pct < 1e6 else f"{pct:.2g}"
-        shown = f"{self.value:.4g}"
-        if shown == f"{self.bound:g}":  # a miss hidden by rounding: every digit
-            shown = repr(self.value)
-        return f"{self.label} {shown} > {self.bound:g} (over by {over}%)"
-
-
-def violations(metrics: ConfigMetrics, limits: Limits) -> list[Violation]:
-    out = []
-    for name, fld, lab, bound in limits.active():
-        v = getattr(metrics, fld)
-        if v is None or not math.isfinite(float(v)):
-            out.append(Violation(name, lab, None, bound))
-        elif float(v) > bound:
-            out.append(Violation(name, lab, float(v), bound))
-    return out
-
-
-@dataclass(frozen=True)
-class Step:
-    """A move from the recommended configuration to a measured neighbour along one axis."""
-
-    config: Config
-    metrics: ConfigMetrics
-    flops_ratio: float           # neighbour GFLOPs / recommended GFLOPs
-    d_error: float               # neighbour error - recommended error
-    per_doubling: float          # d_error / log2(flops_ratio)
-    violations: tuple[Violation, ...]
-
-    @property
-    def feasible(self) -> bool:
-        return not self.violations
-
-
-@dataclass(frozen=True)
-class AxisReturn:
-    axis: str                    # "xN" | "xT" | "xV"
-    description: str
-    up: Step | None              # nearest neighbour with more FLOPs
-    down: Step | None            # nearest neighbour with fewer FLOPs
 
 
 @dataclass(frozen=True)
@@ -219,12 +121,6 @@ class Recommendation:
         }
 
 
-DECISION_RULE = ("among the configurations within the limits, the cheapest that is not "
-                 "significantly worse than the most accurate (paired bootstrap 95% CI of the "
-                 "error difference includes 0) or not worse by more than the tolerance "
-                 "(upper CI bound <= tolerance)")
-
-
 def diff_dict(d: PairedDifference | None) -> dict[str, Any] | None:
     if d is None:
         return None
@@ -233,26 +129,6 @@ def diff_dict(d: PairedDifference | None) -> dict[str, Any] | None:
         return v if math.isfinite(v) else None
     return {"diff": d.diff, "ci_low": bound(d.ci_low), "ci_high": bound(d.ci_high),
             "level": d.level, "n_items": d.n_items, "significant": d.significant}
-
-
-def rtf_note(machine: dict[str, Any] | None) -> str:
-    if not machine:
-        return ("RTF is as measured on the machine that ran the sweep (not recorded in these "
-                "results); it differs on other hardware.")
-    desc = describe_machine(machine)
-    return f"RTF is as measured on {desc}; it differs on other hardware."
-
-
-def describe_machine(machine: dict[str, Any]) -> str:
-    parts = []
-    for k in ("cpu", "cpu_model", "processor", "gpu", "device", "cores", "cpu_count", "threads",
-              "torch_threads", "torch", "torch_version", "hostname"):
-        if machine.get(k) not in (None, ""):
-            parts.append(f"{k}={machine[k]}")
-    versions = machine.get("versions")
-    if isinstance(versions, dict) and versions.get("torch") and "torch" not in machine:
-        parts.append(f"torch={versions['torch']}")
-    return ", ".join(parts) if parts else ", ".join(f"{k}={v}" for k, v in sorted(machine.items()))
 
 
 def select_task(results: Results, task: str | None,
@@ -299,85 +175,6 @@ def _ranked(pairs: Results) -> Results:
     return out
 
 
-def _other_axes(config: Config, axis: str) -> tuple:
-    """The configuration's values on every field outside `axis` (comparable, hashable)."""
-    skip = AXES[axis][0]
-    return tuple(getattr(config, f.name) for f in fields(Config) if f.name not in skip)
-
-
-def _is_neighbour(a: Config, b: Config, axis: str, a_rest: tuple | None = None) -> bool:
-    """b differs from a only along `axis` (and really differs there). `a_rest`: a's
-    `_other_axes(a, axis)` when already computed."""
-    if a == b or (a_rest or _other_axes(a, axis)) != _other_axes(b, axis):
-        return False
-    if axis == "xV":  # a stride step keeps where/how it applies, unless one side has no stride
-        if a.stride == b.stride:
-            return False
-        return a.stride == 1 or b.stride == 1 or (a.stride_at, a.pool) == (b.stride_at, b.pool)
-    if axis == "xT":
-        return a.window != b.window
-    return True
-
-
-def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
-                     limits: Limits | None = None) -> list[AxisReturn]:
-    """Error change per doubling of FLOPs along each axis, from the nearest measured neighbours."""
-    limits = limits or Limits()
-    c0, m0 = best
-    out = []
-    for axis, (_, desc) in AXES.items():
-        up = down = None
-        rest0 = _other_axes(c0, axis)
-        if m0.gflops is not None and m0.gflops > 0:
-            for c, m in results:
-                if m.gflops is None or m.gflops <= 0 or not math.isfinite(m.error) \
-                        or not _is_neighbour(c0, c, axis, rest0):
-                    continue
-                ratio = m.gflops / m0.gflops
-                if ratio == 1.0:
-                    continue
-                d_err = m.error - m0.error
-                s = Step(c, m, ratio, d_err, d_err / math.log2(ratio), tuple(violations(m, limits)))
-                dist = abs(math.log(ratio))
-                if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
-                                                                  up.config.label)):
-                    up = s
-                if ratio < 1 and (down is None or (dist, c.label) < (
-                        abs(math.log(down.flops_ratio)), down.config.label)):
-                    down = s
-        out.append(AxisReturn(axis, desc, up, down))
-    return out
-
-
-def binding_knob(marginal: list[AxisReturn]) -> str:
-    """One sentence: where the next FLOP would help most, and what stops spending it."""
-    helpful = [a for a in marginal if a.up is not None and a.up.d_error < 0]
-    if not helpful:
-        measured = [a.axis for a in marginal if a.up is not None]
-        if measured:
-            return (f"no measured step up ({', '.join(measured)}) lowers the error: more compute "
-                    "along these axes does not help here; no limit is binding")
-        return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
-    a = min(helpful, key=lambda a: (a.up.per_doubling, a.axis))
-    change = fmt_error_change(a.up.metrics.metric, a.up.per_doubling)
-    gain = f"{a.axis} ({a.description}): {change} of error per doubling of FLOPs " \
-           f"(to {a.up.config.label})"
-    if a.up.violations:
-        lim = "; ".join(v.describe() for v in a.up.violations)
-        return f"best return is along {gain}, but that step breaks the limit: {lim}"
-    return f"best return is along {gain}"
-
-
-def closest_miss(results: Results, limits: Limits) -> tuple[Config, ConfigMetrics, list[Violation]]:
-    """The configuration that misses the limits by the least (sum of relative excesses)."""
-    def key(pair):
-        c, m = pair
-        vs = violations(m, limits)
-        return (sum(v.excess for v in vs), m.error, c.label, c.key)
-    c, m = min(results, key=key)
-    return c, m, violations(m, limits)
-
-
 def tie_group(ranked: Results, items: dict[str, list[ItemResult]], tolerance: float | None = None,
               level: float = 0.95, seed: int = 0) -> list[TieMember]:
     """The most accurate of `ranked` (first) and every configuration the paired test cannot
@@ -399,26 +196,6 @@ def tie_group(ranked: Results, items: dict[str, list[ItemResult]], tolerance: fl
 def _cost_value(m: ConfigMetrics, cost: str) -> float:
     v = getattr(m, cost)
     return float(v) if v is not None and math.isfinite(float(v)) else math.inf
-
-
-def _fmt_metric(m: ConfigMetrics) -> str:
-    """The metric as the tables show it: WER/CER in percent, UA as a fraction."""
-    pct = m.metric in RATE_METRICS
-    f = (lambda x: f"{100 * x:.3g}") if pct else (lambda x: f"{x:.3g}")
-    ci = ""
-    if m.ci_low is not None and m.ci_high is not None:
-        ci = f" (95% CI {f(m.ci_low)}-{f(m.ci_high)}{'%' if pct else ''})"
-    return f"{m.metric.upper()} {f(m.value)}{'%' if pct else ''}{ci}"
-
-
-def fmt_error_change(metric: str, x: float, signed: bool = True) -> str:
-    """An error difference in the unit the tables use: WER/CER points (0.01 = 1 point), else the
-    error (1 - UA) as a fraction."""
-    if metric in RATE_METRICS:
-        v = 100 * x
-        unit = "point" if abs(v) == 1 else "points"
-        return f"{v:+.3g} {metric.upper()} {unit}" if signed else f"{v:g} {metric.upper()} {unit}"
-    return f"{x:+.3g}" if signed else f"{x:g}"
 
 
 def recommend(results: Results, limits: Limits | None = None, task: str | None = None,
@@ -489,63 +266,9 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
         items_to_resolve = difference.items_needed(difference.diff)
     marginal = marginal_returns(best, usable, limits)
     binding = binding_knob(marginal)
-    msg = _message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
+    msg = recommendation_message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
                    len(feasible), len(usable), paired, len(untested))
     runners = [p for p in feasible if p[0].key != best[0].key][:n_runners_up]
     return Recommendation(task, limits, len(usable), len(feasible), best, runners, marginal,
                           binding, None, msg, machine, notes, top, group, cost, tolerance,
                           paired, difference, items_to_resolve)
-
-
-COST_WORDS = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak memory"}
-
-
-def _message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
-             n_feasible, n_usable, paired, n_untested=0) -> str:
-    c, m = best
-    costs = ", ".join(x for x in (
-        f"{m.gflops:.3g} GFLOPs" if m.gflops is not None else "",
-        f"RTF {m.rtf:.3g}" if m.rtf is not None else "",
-        f"{m.peak_mem_mb:.0f} MB" if m.peak_mem_mb is not None else "") if x)
-    considered = "the only configuration" if n_usable == 1 else f"all {n_usable} configurations"
-    within = (f"no limits set: {considered} considered" if not limits.active() else
-              f"{n_feasible} of {n_usable} configuration{'' if n_usable == 1 else 's'} meet "
-              f"{limits.describe()}")
-    head = (f"Recommended {task} configuration ({within}): {c.label} — {_fmt_metric(m)}; "
-            f"{costs}.")
-    if not paired:
-        return head + " It has the lowest measured error (no per-item results: ties not tested)."
-    tc, tm = top
-    if n_feasible == 1:
-        return head + (" It is the only configuration" + (" within the limits" if limits.active()
-                                                          else "") + ": nothing to compare it "
-                       "with.")
-    # no member of the tie group has the cost measured: the pick fell to the error, then label
-    measured = getattr(m, cost) is not None
-    unmeasured = f"none of them has {COST_WORDS[cost]} measured"
-    if c.key == tc.key:
-        others = len(group) - 1
-        if others:
-            return (head + " It is the most accurate" +
-                    (f" and the cheapest by {COST_WORDS[cost]}" if measured else "") +
-                    f" of a tie group of {len(group)}" + ("" if measured else f" ({unmeasured})")
-                    + ": " + ", ".join(t.config.label for t in group) + ".")
-        others = ("other configuration" + (" within the limits" if limits.active() else "")
-                  + (f" it shares items with ({n_untested} share none)" if n_untested else ""))
-        return head + f" It is significantly more accurate than every {others} (paired 95%)."
-    member = next(t for t in group if t.config.key == c.key)
-    scale = 100 if m.metric in RATE_METRICS else 1   # points, as fmt_error_change
-    why = ("cannot be told apart from" if member.reason == "tied" else
-           f"is within the tolerance ({fmt_error_change(m.metric, tolerance, False)}) of")
-    tie = ", ".join(t.config.label for t in group)
-    resolve = ""
-    if items_to_resolve is not None and difference is not None:
-        resolve = (f"; about {items_to_resolve} items would resolve a difference of "
-                   f"{fmt_error_change(m.metric, abs(difference.diff), False)}")
-    lead = (f"The cheapest by {COST_WORDS[cost]} of the tie group ({tie})" if measured else
-            f"Picked from the tie group ({tie}) by error, then label ({unmeasured})")
-    return (head + f" {lead}: it {why} the "
-            f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference "
-            f"{fmt_error_change(m.metric, difference.diff)} (paired 95% CI "
-            f"{difference.ci_text(scale)}, "
-            f"{difference.n_items} items{resolve}).")

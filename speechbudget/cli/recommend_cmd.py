@@ -55,7 +55,7 @@ def usage_error(message: str) -> None:
 def limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat: str = "mean"):
     """The limits of --max-gflops/--max-rtf/--max-mem-mb/--rtf-stat; a bad one exits 2 naming
     the option as typed (Limits' own error names its field: max_gflops=...)."""
-    from speechbudget.analysis.recommend import RTF_STATS, Limits
+    from speechbudget.analysis.limits import RTF_STATS, Limits
     for option, v in (("--max-gflops", max_gflops), ("--max-rtf", max_rtf),
                       ("--max-mem-mb", max_mem_mb)):
         if v is not None and not (math.isfinite(v) and v > 0):
@@ -100,7 +100,8 @@ def recommend_cmd(
     than the most accurate (paired bootstrap 95%), or within --tolerance of it; with the tie
     group, the CI of the difference, runners-up and the marginal return of each axis.
     Exits 1 when no configuration meets the limits."""
-    from speechbudget.analysis.recommend import COST_WORDS, NoResultsError, recommend
+    from speechbudget.analysis.recommend import NoResultsError, recommend
+    from speechbudget.analysis.recommend_text import COST_WORDS
 
     limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
     if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 100):
@@ -131,7 +132,7 @@ def recommend_cmd(
 
 
 def print_recommendation(rec) -> None:
-    from speechbudget.analysis.recommend import COST_WORDS, rtf_note
+    from speechbudget.analysis.recommend_text import COST_WORDS, rtf_note
 
     console.print(f"[bold {'green' if rec.feasible else 'red'}]{rec.message}[/]")
     if rec.feasible:

@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 from speechbudget.analysis.isoflops import isoflops_bands
 from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, significant_frontier
-from speechbudget.analysis.recommend import Limits, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import recommend
 from speechbudget.analysis.scaling_law import FitError
 from speechbudget.analysis.scaling_predict import predict_configs, unrun_grid
 from speechbudget.analysis.scaling_results import fit_results_nested

@@ -6,8 +6,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable
 
-from speechbudget.analysis.recommend import (DECISION_RULE, Limits, Recommendation,
-                                              describe_machine, rtf_note)
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import Recommendation
+from speechbudget.analysis.recommend_text import DECISION_RULE, describe_machine, rtf_note
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
                                        fewer_items_note, fmt, has_latency, latency_cells)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from speechbudget.analysis.recommend import describe_machine, rtf_note
+from speechbudget.analysis.recommend_text import describe_machine, rtf_note
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
                                        fewer_items_note, fmt, has_latency, latency_cells)
 

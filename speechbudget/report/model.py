@@ -11,7 +11,8 @@ from typing import Any
 
 from speechbudget.analysis.isoflops import IsoFlopsBand
 from speechbudget.analysis.pareto import FrontierResult, Point
-from speechbudget.analysis.recommend import Limits, Recommendation
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import Recommendation
 from speechbudget.analysis.scaling_fit import ScalingFit
 from speechbudget.analysis.scaling_nested import NestedComparison
 from speechbudget.analysis.scaling_predict import Prediction

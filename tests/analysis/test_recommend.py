@@ -5,7 +5,8 @@ import math
 
 import pytest
 
-from speechbudget.analysis.recommend import Limits, NoResultsError, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import NoResultsError, recommend
 
 
 @pytest.fixture

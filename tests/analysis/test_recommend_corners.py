@@ -7,7 +7,8 @@ import json
 import numpy as np
 
 from speechbudget.analysis.pareto import significant_frontier
-from speechbudget.analysis.recommend import Limits, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import recommend
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 

@@ -2,7 +2,8 @@
 there is nothing it was compared with, and a cost nobody measured cannot make one "cheapest"."""
 from __future__ import annotations
 
-from speechbudget.analysis.recommend import Limits, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import recommend
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speechbudget.analysis.recommend import Limits, recommend
+from speechbudget.analysis.limits import Limits
+from speechbudget.analysis.recommend import recommend
 from speechbudget.analysis.source import load_results
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult

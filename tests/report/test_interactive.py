@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from speechbudget.analysis.recommend import Limits
+from speechbudget.analysis.limits import Limits
 from speechbudget.report import build_report
 
 pytest.importorskip("plotly")

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from speechbudget.analysis.recommend import Limits
+from speechbudget.analysis.limits import Limits
 from speechbudget.report import build_report
 
 TITLE = 'Budget <script>alert("x")</script> & co'

@@ -200,7 +200,7 @@ def test_recommend_json_matches_the_analysis(failed_store):
 def test_no_negative_zero_in_the_marginal_returns(tmp_path):
     """A cheaper neighbour with the same error, out of the RTF limit: its change per doubling
     is 0 / log2(0.5) = -0.0 in the analysis, and 0 in the report."""
-    from speechbudget.analysis.recommend import Limits
+    from speechbudget.analysis.limits import Limits
     short = Config(task="asr", model="tiny.en", window=10.0)
     res = [(TINY, ConfigMetrics(TINY.key, "asr", "wer", 0.1, n_items=5, gflops=40.0, rtf=0.1)),
            (short, ConfigMetrics(short.key, "asr", "wer", 0.1, n_items=5, gflops=20.0, rtf=0.5))]

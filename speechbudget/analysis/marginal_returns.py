@@ -1,0 +1,113 @@
+"""Marginal return per axis at a recommended configuration: the error change per doubling of
+FLOPs when moving along xN (model), xT (window) or xV (token stride) to the nearest measured
+neighbour that differs only on that axis, up (more FLOPs) and down (fewer). The step up that
+would help most, and the limit it breaks, name the binding knob (`binding_knob`)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from speechbudget.analysis.limits import Limits, Results, Violation, violations
+from speechbudget.analysis.recommend_text import fmt_error_change
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics
+
+# axis name -> (config fields that make up the axis, human description)
+AXES: dict[str, tuple[tuple[str, ...], str]] = {
+    "xN": (("model",), "model size"),
+    "xT": (("window", "dynamic_margin_s"), "input window"),
+    "xV": (("stride", "stride_at", "pool"), "token stride"),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """A move from the recommended configuration to a measured neighbour along one axis."""
+
+    config: Config
+    metrics: ConfigMetrics
+    flops_ratio: float           # neighbour GFLOPs / recommended GFLOPs
+    d_error: float               # neighbour error - recommended error
+    per_doubling: float          # d_error / log2(flops_ratio)
+    violations: tuple[Violation, ...]
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class AxisReturn:
+    axis: str                    # "xN" | "xT" | "xV"
+    description: str
+    up: Step | None              # nearest neighbour with more FLOPs
+    down: Step | None            # nearest neighbour with fewer FLOPs
+
+
+def _other_axes(config: Config, axis: str) -> tuple:
+    """The configuration's values on every field outside `axis` (comparable, hashable)."""
+    skip = AXES[axis][0]
+    return tuple(getattr(config, f.name) for f in fields(Config) if f.name not in skip)
+
+
+def _is_neighbour(a: Config, b: Config, axis: str, a_rest: tuple | None = None) -> bool:
+    """b differs from a only along `axis` (and really differs there). `a_rest`: a's
+    `_other_axes(a, axis)` when already computed."""
+    if a == b or (a_rest or _other_axes(a, axis)) != _other_axes(b, axis):
+        return False
+    if axis == "xV":  # a stride step keeps where/how it applies, unless one side has no stride
+        if a.stride == b.stride:
+            return False
+        return a.stride == 1 or b.stride == 1 or (a.stride_at, a.pool) == (b.stride_at, b.pool)
+    if axis == "xT":
+        return a.window != b.window
+    return True
+
+
+def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
+                     limits: Limits | None = None) -> list[AxisReturn]:
+    """Error change per doubling of FLOPs along each axis, from the nearest measured neighbours."""
+    limits = limits or Limits()
+    c0, m0 = best
+    out = []
+    for axis, (_, desc) in AXES.items():
+        up = down = None
+        rest0 = _other_axes(c0, axis)
+        if m0.gflops is not None and m0.gflops > 0:
+            for c, m in results:
+                if m.gflops is None or m.gflops <= 0 or not math.isfinite(m.error) \
+                        or not _is_neighbour(c0, c, axis, rest0):
+                    continue
+                ratio = m.gflops / m0.gflops
+                if ratio == 1.0:
+                    continue
+                d_err = m.error - m0.error
+                s = Step(c, m, ratio, d_err, d_err / math.log2(ratio), tuple(violations(m, limits)))
+                dist = abs(math.log(ratio))
+                if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
+                                                                  up.config.label)):
+                    up = s
+                if ratio < 1 and (down is None or (dist, c.label) < (
+                        abs(math.log(down.flops_ratio)), down.config.label)):
+                    down = s
+        out.append(AxisReturn(axis, desc, up, down))
+    return out
+
+
+def binding_knob(marginal: list[AxisReturn]) -> str:
+    """One sentence: where the next FLOP would help most, and what stops spending it."""
+    helpful = [a for a in marginal if a.up is not None and a.up.d_error < 0]
+    if not helpful:
+        measured = [a.axis for a in marginal if a.up is not None]
+        if measured:
+            return (f"no measured step up ({', '.join(measured)}) lowers the error: more compute "
+                    "along these axes does not help here; no limit is binding")
+        return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
+    a = min(helpful, key=lambda a: (a.up.per_doubling, a.axis))
+    change = fmt_error_change(a.up.metrics.metric, a.up.per_doubling)
+    gain = f"{a.axis} ({a.description}): {change} of error per doubling of FLOPs " \
+           f"(to {a.up.config.label})"
+    if a.up.violations:
+        lim = "; ".join(v.describe() for v in a.up.violations)
+        return f"best return is along {gain}, but that step breaks the limit: {lim}"
+    return f"best return is along {gain}"
