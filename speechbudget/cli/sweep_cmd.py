@@ -349,7 +349,13 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                 help="a unit (one configuration x one shard) running longer is recorded as "
                      "failed ('unit timed out') and the sweep goes on; it counts what the unit "
                      "loads. process/ray kill the worker at the limit; local interrupts the task "
-                     "at its next Python step (main thread, POSIX only)")
+                     "at its next Python step (main thread, POSIX only)"),
+            recompute_stale: bool = typer.Option(
+                False, "--recompute-stale",
+                help="a configuration whose stored results were computed by an older rule of "
+                     "its task (e.g. SER pool attn before 59db9fa) is discarded and computed "
+                     "again; without it such a store is refused (exit 4) rather than resumed "
+                     "into a mix of both rules")
             ) -> None:
     """Run a sweep into a store (or resume it): only what is missing is computed.
 
@@ -371,7 +377,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                             device=device, workers=workers, max_retries=retries,
                             retry_failed=retry_failed is not False,
                             retry_items=bool(retry_failed), allow_runner=allow_runner,
-                            lease_s=lease_s, unit_timeout_s=unit_timeout)
+                            lease_s=lease_s, unit_timeout_s=unit_timeout,
+                            recompute_stale=recompute_stale)
     except SpecError as e:
         _fail(str(e))
     except SpeechbudgetError:  # a StoreError (exit 4), a DatasetError (exit 3), ...

@@ -73,6 +73,22 @@ def build_task_for(spec: SweepSpec, ref: TaskRef):
         raise SpecError(key, f"{e}", spec.where(key)) from None
 
 
+def result_version(task, config: Config) -> int:
+    """The version of the rule by which `task` computes `config`'s items: the task's
+    `result_version(config)` where it has one, else 1. A task raises it for the configurations
+    whose results a change of its code alters (SER pool attn, stride > 1: 2 since 59db9fa), so
+    that a store holding results of the older rule is not resumed into a mix of both (the
+    store keeps it in the configuration's context: `ResultsStore.register_config`). Version 1
+    is not written into the context, so stores from before versions existed stay usable
+    wherever the rule did not change."""
+    fn = getattr(task, "result_version", None)
+    v = 1 if fn is None else fn(config)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise TypeError(f"{type(task).__name__}.result_version({config.label}) = {v!r}: "
+                        "expected an integer >= 1")
+    return v
+
+
 def reuse_order(config: Config) -> tuple:
     """Sort key putting configurations that share work next to each other: features depend on
     the window (and mel bins), encoder outputs on everything up to the stride, the decoder last."""
@@ -100,12 +116,17 @@ class Sweep:
     those items (same shard id); any other task (SER: a fold trains on the rest of the dataset)
     gets the whole shard. Either way only failed items are replaced in the store
     (`ResultsStore.merge_retried_items`: an ok item is never overwritten) and the
-    configuration's metrics are aggregated again from all its stored items."""
+    configuration's metrics are aggregated again from all its stored items.
+
+    recompute_stale (`sweep run --recompute-stale`): a configuration whose stored results were
+    computed by an older rule of its task (`result_version`) is discarded and run again;
+    without it such a configuration stops the run with a StoreError that says so."""
 
     def __init__(self, spec: SweepSpec, store: ResultsStore, executor: Executor, device: str,
                  progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S,
-                 retry_items: bool = False):
+                 retry_items: bool = False, recompute_stale: bool = False):
         self.spec, self.store, self.executor, self.device = spec, store, executor, device
+        self.recompute_stale = recompute_stale
         self.retry_failed = retry_failed
         self.retry_items = retry_items
         self.retrying: set[tuple[str, str]] = set()   # (key, shard id): failed items run again
@@ -148,7 +169,10 @@ class Sweep:
         todo: list[tuple[Config, list[Shard], list[Shard]]] = []
         held: dict[str, str] = {}    # key -> why it cannot finish (a failed shard not retried)
         for c in configs:
-            self.store.register_config(c, gflops.get(c.key), self.context, self.run_id)
+            v = result_version(self.task, c)
+            self.store.register_config(c, gflops.get(c.key), self.context if v == 1 else
+                                       {**self.context, "result_version": v}, self.run_id,
+                                       recompute_stale=self.recompute_stale)
             try:
                 shards = list(self.task.shards(c, self.dataset))
             except Exception as e:  # noqa: BLE001 (a bad configuration for this task)

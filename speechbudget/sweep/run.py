@@ -11,7 +11,10 @@ with the reason and the sweep goes on; it is tried again the next time the sweep
 (not with retry_failed=False). An item that fails inside a shard that finishes (ok=False: an
 unreadable file, a batch that ran out of memory) is a stored result, counted in the metrics'
 n_failed; retry_items=True (`sweep run --retry-failed`) runs those items again and replaces
-only them, then aggregates the configuration again from all its items.
+only them, then aggregates the configuration again from all its items. A configuration
+whose task now computes it by another rule than its stored results were (`result_version`) is
+not resumed: the run stops with a StoreError naming it, and recompute_stale=True
+(`--recompute-stale`) discards its results and computes them again.
 
 The store records a run (`runs list`) once the spec, its task and its dataset are loaded; what
 is wrong before that (the spec, the runner, task options, the data) leaves no run. A recorded
@@ -44,7 +47,8 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
               device: str | None = None, workers: int | None = None, data: str | None = None,
               max_retries: int = 2, retry_failed: bool = True,
               allow_runner: bool = False, lease_s: float = DEFAULT_LEASE_S,
-              retry_items: bool = False, unit_timeout_s: float | None = None) -> RunSummary:
+              retry_items: bool = False, unit_timeout_s: float | None = None,
+              recompute_stale: bool = False) -> RunSummary:
     """Run (or resume) `spec` (a SweepSpec, a spec file, or the mapping a file would hold) into
     the SQLite store at `store_path`.
 
@@ -57,7 +61,9 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     that failed in an earlier run (default); retry_items: also the items stored as failed in
     finished shards (needs retry_failed). unit_timeout_s: a work unit (one configuration x one
     shard) running longer is recorded as failed and the sweep goes on (how each executor stops
-    it: speechbudget.sweep.executors). Returns a RunSummary whose `.metrics`
+    it: speechbudget.sweep.executors). recompute_stale: a configuration whose stored results
+    were computed by an older rule of its task (`driver.result_version`; without it a
+    StoreError, exit 4) is discarded and computed again. Returns a RunSummary whose `.metrics`
     lists every finished configuration of the sweep.
     """
     if isinstance(spec, dict):
@@ -97,7 +103,7 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
     configs: list[Config] = []
     try:
         sweep = Sweep(spec, store, ex, device, progress, retry_failed, lease_s,
-                      retry_items=retry_items)
+                      retry_items=retry_items, recompute_stale=recompute_stale)
         if spec.plan.type == "adaptive":
             configs = run_adaptive(spec, sweep)
         else:

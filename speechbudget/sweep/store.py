@@ -317,9 +317,12 @@ class ResultsStore:
 
     # ---- configurations -----------------------------------------------------------------------
     def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
-                        run_id: int | None) -> None:
+                        run_id: int | None, recompute_stale: bool = False) -> None:
         """Add a configuration (or check it matches what is stored). Raises StoreError when the
-        same configuration was run here on other data or with other task options."""
+        same configuration was run here on other data or with other task options, or by another
+        rule of its task (context["result_version"], 1 when absent: the driver's
+        `result_version`); with `recompute_stale` a configuration that differs only in that has
+        its stored shards, items and metrics deleted, to be computed again."""
         ctx_json = json.dumps(context, sort_keys=True, default=str)
         digest = _digest(ctx_json)
         with self._tx() as db:
@@ -335,6 +338,17 @@ class ResultsStore:
             if row[0] != digest:
                 old = self._decoded("configs", config.key, lambda: _json_object(row[1]))
                 diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
+                if diff == ["result_version"]:
+                    if not recompute_stale:
+                        raise StoreError(_stale_message(self.path, config, old, context))
+                    for table, col in (("items", "config_key"), ("shards", "config_key"),
+                                       ("metrics", "config_key"), ("leases", "config_key")):
+                        db.execute(f"DELETE FROM {table} WHERE {col} = ?", (config.key,))
+                    db.execute("UPDATE configs SET context_json = ?, context_digest = ?, "
+                               "status = 'pending', reason = NULL, gflops = ?, last_run = ?, "
+                               "updated = ? WHERE key = ?",
+                               (ctx_json, digest, gflops, run_id, time.time(), config.key))
+                    return
                 raise StoreError(
                     f"{self.path}: configuration {config.label} ({config.key}) is already stored "
                     f"with a different {', '.join(diff)}; use another store for this sweep")
@@ -740,6 +754,16 @@ class _GuardedConnection:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _stale_message(path: Path, config: Config, old: dict[str, Any],
+                   new: dict[str, Any]) -> str:
+    was, now = old.get("result_version", 1), new.get("result_version", 1)
+    return (f"{path}: configuration {config.label} ({config.key}) is stored with results of "
+            f"rule {was} of task {new.get('task')}, and this speechbudget computes it by rule "
+            f"{now} (the task changed how it computes this configuration); resuming would mix "
+            "both: pass --recompute-stale (run_sweep(recompute_stale=True)) to discard its "
+            "stored results and compute them again, or use another store")
 
 
 def _columns(db: Any, table: str) -> set[str]:

@@ -141,3 +141,20 @@ class FakeTask:
                              gflops=sum(r.gflops for r in ok) / max(1, len(ok)),
                              gflops_per_audio_s=sum(r.gflops for r in ok) / max(audio, 1e-9),
                              rtf=secs / max(audio, 1e-9), timings={"total": secs})
+
+
+class VersionedFakeTask(FakeTask):
+    """FakeTask whose rule for window-10 configurations has the version in the environment
+    variable FAKE_RESULT_VERSION (default: no `result_version` effect, 1), as a task whose code
+    changed how it computes some configurations; each item records the rule it was computed by
+    (extra["rule"])."""
+
+    def result_version(self, config: Config) -> int:
+        return int(os.environ.get("FAKE_RESULT_VERSION", "1")) if config.window == 10 else 1
+
+    def run_shard(self, config: Config, dataset: Dataset, shard: Shard, device: str,
+                  cache=None) -> list[ItemResult]:
+        out = super().run_shard(config, dataset, shard, device, cache)
+        for r in out:
+            r.extra["rule"] = self.result_version(config)
+        return out

@@ -131,6 +131,12 @@ class SerTask:
                       {"fold": i, "speakers": sorted({dataset.get(c).speaker for c in parts[i]})})
                 for i in range(n)]
 
+    def result_version(self, config: Config) -> int:
+        """The rule computing `config`'s items (speechbudget.sweep.driver.result_version): 2 for
+        pool "attn" with stride > 1, whose token selection keeps a short clip's audio tokens
+        since 59db9fa (before, it could keep only padding); 1 for everything else."""
+        return 2 if config.pool == "attn" and config.stride > 1 else 1
+
     def planned_gflops(self, config: Config, dataset: SerDataset) -> float:
         """At most the GFLOPs that running `config` on `dataset` costs (every fold it runs: see
         `metrics.fold_gflops_bound`); `sweep plan` turns it into a time estimate."""
