@@ -6,6 +6,7 @@
     for s in segments:
         print(f"[{s.start:.2f} -> {s.end:.2f}] {s.text}")
     info.duration, info.windows, info.decoded_tokens, info.gflops, info.config
+    segments, _ = model.transcribe("talk.flac", word_timestamps=True)  # s.words: [Word(start, end, word, probability)]
     results = model.transcribe_batch(["a.wav", "b.wav"])       # [(segments, info)], batched
 
 `device`: "cpu", "cuda", "cuda:N", or None / "auto" (cuda if present, as faster-whisper's "auto").
@@ -31,8 +32,9 @@ from speechbudget.tasks.asr.pipeline import COMPRESSION_RATIO_THRESHOLD, check_f
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle)
+from speechbudget.tasks.asr.word_timing import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS, Word
 
-__all__ = ["WhisperModel", "Segment", "TranscriptionInfo"]
+__all__ = ["WhisperModel", "Segment", "TranscriptionInfo", "Word"]
 
 
 class WhisperModel:
@@ -89,7 +91,10 @@ class WhisperModel:
                    language: str | None = None, condition_on_previous_text: bool = False,
                    temperature: float | Sequence[float] = 0.0,
                    compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
-                   best_of: int = 5, seed: int = 0) -> tuple[list[Segment], TranscriptionInfo]:
+                   best_of: int = 5, seed: int = 0, word_timestamps: bool = False,
+                   prepend_punctuations: str = PREPEND_PUNCTUATIONS,
+                   append_punctuations: str = APPEND_PUNCTUATIONS
+                   ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording of any length: a path (any format soundfile
         reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
 
@@ -105,14 +110,22 @@ class WhisperModel:
         better than compression_ratio_threshold (repetitive) or whose average log-probability is
         below logprob_threshold is decoded again at the next temperature by sampling (best_of
         samples, seeded by `seed`). Both are off by default here (the study's sweeps measure the
-        configuration without them); `info.gflops` counts every attempt."""
+        configuration without them); `info.gflops` counts every attempt.
+        word_timestamps: each segment gets `words` (`Word(start, end, word, probability)`, as
+        faster-whisper) from the cross-attention of the model's alignment heads in one more
+        decoder pass per window (docs/asr.md; `info.gflops` counts it); as in faster-whisper the
+        segments' times then follow their words, and the next window starts where the last word
+        ended. prepend_punctuations / append_punctuations: the marks merged into the next /
+        previous word (faster-whisper's defaults)."""
         return self.transcribe_batch(
             [audio], beam_size=beam_size, timestamps=timestamps, longform=longform,
             batch_size=batch_size, no_speech_threshold=no_speech_threshold,
             logprob_threshold=logprob_threshold, language=language,
             condition_on_previous_text=condition_on_previous_text, temperature=temperature,
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
-            seed=seed)[0]
+            seed=seed, word_timestamps=word_timestamps,
+            prepend_punctuations=prepend_punctuations,
+            append_punctuations=append_punctuations)[0]
 
     def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
                          timestamps: str = "on", longform: str = "sequential",
@@ -122,7 +135,10 @@ class WhisperModel:
                          language: str | None = None, condition_on_previous_text: bool = False,
                          temperature: float | Sequence[float] = 0.0,
                          compression_ratio_threshold: float | None =
-                         COMPRESSION_RATIO_THRESHOLD, best_of: int = 5, seed: int = 0
+                         COMPRESSION_RATIO_THRESHOLD, best_of: int = 5, seed: int = 0,
+                         word_timestamps: bool = False,
+                         prepend_punctuations: str = PREPEND_PUNCTUATIONS,
+                         append_punctuations: str = APPEND_PUNCTUATIONS
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
@@ -148,6 +164,12 @@ class WhisperModel:
             raise ConfigError("seed", seed, "an integer (the sampling seed of the fallback)")
         _check_threshold("compression_ratio_threshold", compression_ratio_threshold, 0.0,
                          math.inf)
+        if not isinstance(word_timestamps, (bool, np.bool_)):
+            raise ConfigError("word_timestamps", word_timestamps, "True or False")
+        for name, marks in (("prepend_punctuations", prepend_punctuations),
+                            ("append_punctuations", append_punctuations)):
+            if not isinstance(marks, str):
+                raise ConfigError(name, marks, "a string of punctuation marks")
         audios = list(audios)
         waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]
         if not waves:
@@ -157,7 +179,8 @@ class WhisperModel:
             logprob_threshold, condition_on_previous_text=bool(condition_on_previous_text),
             temperatures=temps,
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
-            seed=int(seed))
+            seed=int(seed), word_timestamps=bool(word_timestamps),
+            prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations)
 
 
 def _is_tensor(x: Any) -> bool:

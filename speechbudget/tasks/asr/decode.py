@@ -485,6 +485,19 @@ class WhisperDecoderRunner:
         """Run tokens [B, S] at positions st.length.. through the decoder: (logits of the last
         one, logits at position `extra` of this pass or None)."""
         S = tokens.shape[1]
+        x = self._layers(tokens, st)
+        if extra is None:
+            return self.proj_out(self.decoder.layer_norm(x[:, -1])).float(), None
+        both = self.proj_out(self.decoder.layer_norm(x[:, [extra, S - 1]])).float()
+        return both[:, 1].contiguous(), both[:, 0].contiguous()
+
+    def _layers(self, tokens: Tensor, st: _State,
+                cross_qk: dict[int, list[int]] | None = None) -> Tensor:
+        """The decoder layers over tokens [B, S] at positions st.length..: hidden states [B, S,
+        d] before the final norm. `cross_qk` {layer: heads}: those layers' cross-attention runs
+        explicitly (the same attention, not SDPA) and the dict gets {layer: the chosen heads'
+        scaled logits [B, len(heads), S, T] in float32} (word timestamps)."""
+        S = tokens.shape[1]
         pos = st.length
         table = self.decoder.embed_positions.weight
         self_mask = None
@@ -516,15 +529,60 @@ class WhisperDecoderRunner:
             ca = layer.encoder_attn
             h = layer.encoder_attn_layer_norm(x)
             q = self._heads(ca.q_proj(h) * ca.scaling)
-            a = _attend(q, st.cross_k[i], st.cross_v[i], mask=st.cross_mask)
+            if cross_qk is not None and i in cross_qk:
+                w = q @ st.cross_k[i].transpose(-1, -2)
+                if st.cross_mask is not None:
+                    w = w.masked_fill(~st.cross_mask, float("-inf"))
+                a = w.softmax(-1) @ st.cross_v[i]
+                cross_qk[i] = w[:, cross_qk[i]].float()
+            else:
+                a = _attend(q, st.cross_k[i], st.cross_v[i], mask=st.cross_mask)
             x = x + ca.out_proj(self._merge(a))
             h = layer.final_layer_norm(x)
             x = x + layer.fc2(self.act(layer.fc1(h)))
         st.length = pos + S
-        if extra is None:
-            return self.proj_out(self.decoder.layer_norm(x[:, -1])).float(), None
-        both = self.proj_out(self.decoder.layer_norm(x[:, [extra, S - 1]])).float()
-        return both[:, 1].contiguous(), both[:, 0].contiguous()
+        return x
+
+    @torch.inference_mode()
+    def teacher_forced(self, enc: Tensor, sequences: Sequence[Sequence[int]],
+                       heads: Sequence[tuple[int, int]], prob_from: int,
+                       enc_lengths: Sequence[int] | None = None) -> tuple[Tensor, list[list[float]]]:
+        """One pass of whole token sequences (rows right-padded with eos; causal, so the padding
+        changes nothing before it) over encoder states [B, T, d]: (the cross-attention logits of
+        the (layer, head) pairs `heads`, [B, len(heads), S, T] float32, and per row the
+        probability of each token after position `prob_from`, given the tokens before it, under
+        a softmax over the text vocabulary (ids < eos; a special token gets 0), up to the row's
+        last token). The LM head runs at those positions only. For word
+        timestamps (`tasks.asr.word_timing`), as openai-whisper's `find_alignment` and
+        CTranslate2's `align`: no previous-text prefix, no filters."""
+        B = enc.shape[0]
+        if len(sequences) != B:
+            raise ValueError(f"teacher_forced: {len(sequences)} sequences for {B} rows")
+        S = max(len(q) for q in sequences)
+        if S > self.opt.max_target_positions:
+            raise ValueError(f"teacher_forced: {S} tokens, more than the decoder's "
+                             f"{self.opt.max_target_positions} positions")
+        eos = self.opt.eos_id
+        tokens = torch.tensor([list(q) + [eos] * (S - len(q)) for q in sequences],
+                              device=enc.device)
+        wanted: dict[int, list[int]] = {}
+        for layer, head in heads:
+            wanted.setdefault(int(layer), []).append(int(head))
+        qk = dict(wanted)
+        with self._attention_kernels(enc.device):
+            st = self._start(enc, enc_lengths, S)
+            x = self._layers(tokens, st, cross_qk=qk)
+            n = max(0, max(len(q) for q in sequences) - 1 - prob_from)
+            logits = self.proj_out(self.decoder.layer_norm(x[:, prob_from:prob_from + n])).float()
+        logp = logits[..., :eos].log_softmax(-1)
+        nxt = tokens[:, prob_from + 1:prob_from + 1 + n]
+        picked = logp.gather(-1, nxt.clamp_max(eos - 1)[..., None])[..., 0].exp()
+        picked = torch.where(nxt < eos, picked, torch.zeros_like(picked))  # specials: 0
+        probs = [picked[b, :max(0, len(q) - 1 - prob_from)].tolist()
+                 for b, q in enumerate(sequences)]
+        weights = torch.stack([qk[int(layer)][:, wanted[int(layer)].index(int(head))]
+                               for layer, head in heads], dim=1)
+        return weights, probs
 
     def _max_new(self, max_new_tokens: int | Sequence[int], B: int,
                  prompt_lens: Sequence[int] | None = None) -> list[int]:

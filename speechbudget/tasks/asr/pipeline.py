@@ -61,6 +61,7 @@ from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
                                    TIMESTAMP_RESOLUTION_S, frames_for)
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+from speechbudget.tasks.asr import word_timing as wt
 
 MAX_TOKENS_PER_S = 8.0     # stop rule: at most 8 tokens per second of chunk audio (+ margin)
 MAX_TOKENS_MARGIN = 16     # ~3 tokens/s is typical read speech; loops are cut long before 448
@@ -150,6 +151,9 @@ class Row:
     # recording, at 0), and its log-mel peak (None: computed from it); `features` reads both
     source: np.ndarray | None = field(default=None, repr=False)
     peak: float | None = None
+    # word timestamps: the teacher-forced pass run for the window's words (tokens fed, positions
+    # through the LM head), None when none ran (FLOPs: `window_gflops`)
+    alignment_pass: tuple[int, int] | None = None
 
     @property
     def content_frames(self) -> int:
@@ -176,29 +180,33 @@ class Row:
 def window_gflops(config: Config, row: Row, no_speech_head: bool = False) -> float:
     """Analytic GFLOPs of one decoded window: its encoder pass (at its own length) once, and the
     decoder for every attempt (temperature fallback) and every parallel hypothesis (beam, best_of)
-    with that attempt's prompt (a previous-text prefix included) and tokens."""
+    with that attempt's prompt (a previous-text prefix included) and tokens, and the
+    teacher-forced pass of word timestamps when one ran (`Row.alignment_pass`)."""
     from speechbudget.flops.estimate import estimate
     cfg = config.with_(window=row.frames / MEL_FRAMES_PER_S, timestamps="auto",
                        longform="sequential", beam_size=1)
     attempts = row.attempts or [Attempt(0.0, row.tokens, 0.0, 0.0, 0.0, row.by_limit, row.by_loop,
                                         row.generated, row.prompt_tokens or 0,
                                         [row.decode_steps] * config.beam_size)]
-    encoder, decoder = None, 0.0
+    encoder, decoder, enc_tokens = None, 0.0, 0
     for a in attempts:
         for n in a.hypothesis_tokens:
             r = estimate(cfg, decoded_tokens=n, prompt_tokens=a.prompt_tokens or None,
                          no_speech_head=no_speech_head)
             dec = sum(v for k, v in r.breakdown.items() if k.startswith("decoder."))
             if encoder is None:
-                encoder = r.total - dec
+                encoder, enc_tokens = r.total - dec, r.encoder_tokens
             decoder += dec
+    if row.alignment_pass is not None and encoder is not None:
+        decoder += wt.alignment_pass_flops(config.arch.dims, enc_tokens, *row.alignment_pass)
     return ((encoder or 0.0) + decoder) / 1e9
 
 
 @dataclass
 class Segment:
-    """A piece of a transcript with faster-whisper's / openai-whisper's segment fields (no word
-    timings). The window fields are None on a segment not made by `AsrPipeline`."""
+    """A piece of a transcript with faster-whisper's / openai-whisper's segment fields. The
+    window fields are None on a segment not made by `AsrPipeline`; `words` is None unless word
+    timestamps were asked for (`AsrPipeline(word_timestamps=True)`)."""
 
     start: float
     end: float
@@ -212,6 +220,7 @@ class Segment:
     temperature: float | None = None     # of the window's last decoding pass (faster-whisper's
     #                                      value: with every fallback failed, the text kept is
     #                                      the best attempt's, maybe an earlier pass's)
+    words: list[wt.Word] | None = None   # per-word times (`tasks.asr.word_timing`)
 
 
 @dataclass
@@ -223,6 +232,7 @@ class Transcript:
     windows: list[Row] = field(default_factory=list)   # decoded windows
     no_speech_windows: int = 0   # windows without speech (decoded, or digital silence)
     silent_windows: int = 0      # digital silence: not decoded
+    last_speech_s: float = 0.0   # word timestamps: where the last window's words ended
 
     @property
     def text(self) -> str:
@@ -305,8 +315,13 @@ class AsrPipeline:
                  temperatures: Sequence[float] = (0.0,),
                  compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
                  best_of: int = 5, seed: int = 0,
-                 prompt_reset_on_temperature: float = PROMPT_RESET_ON_TEMPERATURE):
+                 prompt_reset_on_temperature: float = PROMPT_RESET_ON_TEMPERATURE,
+                 word_timestamps: bool = False,
+                 prepend_punctuations: str = wt.PREPEND_PUNCTUATIONS,
+                 append_punctuations: str = wt.APPEND_PUNCTUATIONS):
         temps = check_fallback(temperatures, best_of)
+        self.word_timestamps = bool(word_timestamps)
+        self.punctuations = (prepend_punctuations, append_punctuations)
         self.condition_on_previous_text = bool(condition_on_previous_text)
         self.temperatures = temps
         self.compression_ratio_threshold = compression_ratio_threshold
@@ -631,8 +646,7 @@ class AsrPipeline:
             self._keep(tr, r, [], t0, t0)
             return end
         if not r.timestamps:
-            self._keep(tr, r, [r.tokens], t0, stop)
-            return end
+            return self._word_seek(r, self._keep(tr, r, [r.tokens], t0, stop), False, end)
         tb = self.decoder_for(True).opt.timestamp_begin
         toks = r.tokens
         is_ts = [t >= tb for t in toks]
@@ -649,9 +663,11 @@ class AsrPipeline:
                 last = c
             segs = [(min(t0 + (p[0] - tb) * step, stop), min(t0 + (p[-1] - tb) * step, stop), p)
                     for p in pieces]
-            self._keep_segments(tr, r, segs)
+            words_end = self._keep_segments(tr, r, segs)
             if single_end:
                 return end
+            if words_end is not None:
+                return self._word_seek(r, words_end, False, end)
             # 2 mel frames per timestamp step; never past the window's audio (a timestamp can
             # point beyond it: the model's timestamps run to 30 s in any window, as in both
             # references, which would then skip audio no window has seen)
@@ -661,23 +677,44 @@ class AsrPipeline:
         dur = content / MEL_FRAMES_PER_S
         if stamps and stamps[-1] != tb:
             dur = (stamps[-1] - tb) * step
-        self._keep_segments(tr, r, [(t0, min(t0 + dur, stop), toks)])
-        return end
+        words_end = self._keep_segments(tr, r, [(t0, min(t0 + dur, stop), toks)])
+        return self._word_seek(r, words_end, single_end, end)
+
+    def _word_seek(self, r: Row, words_end: float | None, single_end: bool, end: int) -> int:
+        """The next seek with word timestamps, as openai-whisper and faster-whisper: unless the
+        window's output ends in a single timestamp, the end of its last word (of its last segment
+        when it has none) when that is past the window's start; never past the window's audio.
+        Else (and without word timestamps: `words_end` None) `end`."""
+        if words_end is None or single_end or not words_end > r.seek / MEL_FRAMES_PER_S:
+            return end
+        return min(round(words_end * MEL_FRAMES_PER_S), end)
 
     def _keep(self, tr: Transcript, r: Row, pieces: list[list[int]], start: float,
-              end: float) -> None:
-        self._keep_segments(tr, r, [(start, end, p) for p in pieces])
+              end: float) -> float | None:
+        return self._keep_segments(tr, r, [(start, end, p) for p in pieces])
 
-    def _keep_segments(self, tr: Transcript, r: Row, segs) -> None:
-        """Add window `r` and its segments to the transcript. The window's log-mel and encoder
-        states are dropped here (its tokens, timings and attempts stay): a long recording then
-        holds the features of one round's windows, not of every window it has had."""
+    def _keep_segments(self, tr: Transcript, r: Row, segs) -> float | None:
+        """Add window `r` and its segments to the transcript; with word timestamps, their words
+        first (`_words`: the segments' times move to their words'), returning where the words
+        end (`word_timing.last_end`; None without word timestamps or segments). The window's
+        log-mel and encoder states are dropped here (its tokens, timings and attempts stay): a
+        long recording then holds the features of one round's windows, not of every window it
+        has had."""
+        words: list[list[wt.Word] | None] = [None] * len(segs)
+        words_end = None
+        if self.word_timestamps and segs:
+            done = self._words(tr, r, segs)
+            segs = [(d.start, d.end, toks) for d, (_, _, toks) in zip(done, segs)]
+            words = [d.words for d in done]
+            words_end = wt.last_end(done)
+            if words_end is not None:
+                tr.last_speech_s = words_end
         r.mel = r.enc = None
         tr.windows.append(r)
         if not segs:
             tr.no_speech_windows += 1
         eos = self.options.eos_id
-        for start, end, toks in segs:
+        for (start, end, toks), ws in zip(segs, words):
             text = self.text([t for t in toks if t < eos])
             # an instantaneous segment (start = end, e.g. both times capped at the end of the
             # audio) is dropped with its text, as openai-whisper's transcribe clears it
@@ -686,7 +723,40 @@ class AsrPipeline:
                                            r.avg_logprob, r.no_speech_prob,
                                            id=len(tr.segments), seek=r.seek,
                                            compression_ratio=r.compression_ratio,
-                                           temperature=r.temperature))
+                                           temperature=r.temperature, words=ws))
+        return words_end
+
+    def _words(self, tr: Transcript, r: Row, segs) -> list[wt.SegmentWords]:
+        """The words of window `r`'s segments (start, end, tokens): the teacher-forced pass over
+        their text tokens (`WhisperDecoderRunner.teacher_forced`: the alignment heads'
+        cross-attention and the tokens' probabilities), then `word_timing.window_words`. A
+        window whose pass would not fit the decoder's positions gets no words."""
+        opt = self.options
+        eos = opt.eos_id
+        text = [int(t) for _, _, toks in segs for t in toks if t < eos]
+        prompt = list(opt.prompt_ids)
+        sot = prompt[:-1] if opt.no_timestamps_id is not None and prompt[-1] == \
+            opt.no_timestamps_id else prompt
+        seq = sot + [opt.no_timestamps_id] + text + [eos]
+        t0 = r.seek / MEL_FRAMES_PER_S
+        qk, probs, frames, per_s = np.zeros((0, 0, 0), np.float32), [], 0, 1.0
+        if text and r.enc is not None and len(seq) <= opt.max_target_positions:
+            T = int(r.enc.shape[0])
+            frames = min(T, r.content_frames * T // r.frames)   # holding audio (CT2: n // 2)
+            per_s = T / (r.frames / MEL_FRAMES_PER_S)          # encoder frames per second
+            heads = wt.heads_of(self.model)
+            w, p = self.decoder.teacher_forced(r.enc[None], [seq], heads, prob_from=len(sot))
+            qk, probs = w[0].cpu().numpy(), p[0][:len(text)]
+            r.alignment_pass = (len(seq), len(seq) - 1 - len(sot))
+        elif text:
+            segs = [(s, e, [t for t in toks if t >= eos]) for s, e, toks in segs]
+        done, _ = wt.window_words(segs, eos, qk, len(sot), frames, probs,
+                                  self._decode_with_specials, per_s, t0, tr.last_speech_s,
+                                  *self.punctuations)
+        return done
+
+    def _decode_with_specials(self, tokens: list[int]) -> str:
+        return self.bundle.tokenizer.decode(list(tokens), skip_special_tokens=False)
 
     def run(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:
         self.features(rows, cache)

@@ -9,9 +9,9 @@ from speechbudget.errors import finite_json
 
 FORMATS = ("txt", "srt", "vtt", "tsv", "json")
 ALL = "all"   # every format in FORMATS, one file each (openai-whisper's --output_format all)
-# a segment in JSON: openai-whisper's keys, in its order (no word timings)
+# a segment in JSON: openai-whisper's keys, in its order ("words" only when computed)
 SEGMENT_KEYS = ("id", "seek", "start", "end", "text", "tokens", "temperature", "avg_logprob",
-                "compression_ratio", "no_speech_prob")
+                "compression_ratio", "no_speech_prob", "words")
 
 
 def _ms(seconds: float) -> int:
@@ -75,6 +75,9 @@ def segment_dict(segment: Any) -> dict[str, Any]:
             v = v.strip()
         elif k == "tokens":
             v = [int(t) for t in v] if v else None
+        elif k == "words" and v is not None:   # openai-whisper's word keys and order
+            v = [{"word": w.word, "start": float(w.start), "end": float(w.end),
+                  "probability": float(w.probability)} for w in v]
         if v is not None:
             d[k] = v
     return finite_json(d)
