@@ -101,18 +101,33 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
                                f"{names.count(name)} times")
     root = Path(audio_root) if audio_root is not None else path.parent
     records = []
+    first_line: dict[str, int] = {}
     for n, row in rows:
         audio = row.get(col["audio"])
         problem = None
+        extra_fields = [v for v in row.get(None) or () if v.strip()]  # CSV: more than the header
+        if extra_fields:
+            problem = (f"{path}:{n}: {len(names) + len(row[None])} fields, the header has "
+                       f"{len(names)} (extra: {', '.join(map(repr, extra_fields[:3]))}); quote a "
+                       "field that holds the delimiter")
         if not isinstance(audio, str) or not audio.strip():
-            problem, audio_path = f"{path}:{n}: no audio path in column {col['audio']!r}", None
+            problem = problem or f"{path}:{n}: no audio path in column {col['audio']!r}"
+            audio_path = None
         else:
             p = Path(audio.strip())
             audio_path = p if p.is_absolute() else root / p
         text = row.get(col["text"]) if col["text"] else None
-        if "text" in need and (not isinstance(text, str) or not text.strip()):
+        if isinstance(text, (int, float)) and not isinstance(text, bool) and math.isfinite(text):
+            text = str(text)  # a JSON number: a transcript of digits ("text": 7)
+        if text is not None and not isinstance(text, str):
+            if "text" in need:
+                problem = problem or (f"{path}:{n}: transcript {col['text']!r} is a JSON "
+                                      f"{type(text).__name__}, expected a string: "
+                                      f"{json.dumps(text)}")
+            text = "" if "text" in need else None
+        elif "text" in need and (text is None or not text.strip()):
             problem = problem or f"{path}:{n}: empty or missing transcript {col['text']!r}"
-            text = text if isinstance(text, str) else ""
+            text = text or ""
         raw = row.get(col["duration_s"]) if col["duration_s"] else None
         dur = None
         if raw not in (None, ""):
@@ -124,11 +139,15 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
                 raise DatasetError(f"{path}:{n}: {col['duration_s']}={raw!r} is not a number "
                                    "of seconds >= 0")
         rid = row.get(col["id"]) if col["id"] else None
+        rid = str(rid if rid not in (None, "") else audio or f"line{n}")
+        if rid in first_line:  # named here with both lines, not later with neither
+            raise DatasetError(f"item id {rid!r} is also on line {first_line[rid]}", path, n)
+        first_line[rid] = n
         get = lambda role: None if not col[role] or row.get(col[role]) in (None, "") \
             else str(row[col[role]])  # noqa: E731
         used = {c for c in col.values() if c}
         records.append(Record(
-            id=str(rid if rid not in (None, "") else audio or f"line{n}"), path=audio_path,
+            id=rid, path=audio_path,
             text=text, label=get("label"), speaker=get("speaker"), duration_s=dur, problem=problem,
             extra={k: v for k, v in row.items() if k not in used}))
     return FileDataset(records, where)

@@ -35,11 +35,56 @@ def test_csv_messages_name_the_row_s_own_line(tmp_path):
     assert ds.records[2].problem == f"{m}:7: no audio path in column 'audio'"
     assert ds.records[3].problem == f"{m}:8: empty or missing transcript 'text'"
     assert ds.records[1].text == "two\nlines"
-    # a short row gets None for its missing fields, a long one keeps its extra fields
-    m = _write(tmp_path / "n.csv", "audio,text,speaker\na.wav,hi\nb.wav,yo,s1,extra\n")
+    # a short row gets None for its missing fields; a long one is a problem (see below)
+    m = _write(tmp_path / "n.csv", "audio,text,speaker\na.wav,hi\nb.wav,yo,s1,\n")
     first, second = open_dataset(m).records
     assert (first.text, first.speaker) == ("hi", None)
-    assert (second.speaker, second.extra) == ("s1", {None: ["extra"]})
+    assert (second.speaker, second.problem) == ("s1", None)  # a blank trailing field is fine
+
+
+def test_a_csv_row_with_more_fields_than_the_header_is_a_problem(tmp_path):
+    # an unquoted comma in a transcript ('a.wav,HELLO, WORLD') cut it to 'HELLO' and kept
+    # ' WORLD' as an unnamed extra field: a word lost from the reference, silently
+    m = _write(tmp_path / "m.csv", "audio,text\na.wav,HELLO, WORLD\nb.wav,FINE\n")
+    bad, good = open_dataset(m).records
+    assert bad.problem == (f"{m}:2: 3 fields, the header has 2 (extra: ' WORLD'); quote a field "
+                           "that holds the delimiter")
+    assert (good.text, good.problem) == ("FINE", None)
+    # SER reads the same table and refuses it, naming the line
+    from speechbudget.tasks.ser.data import load_table
+    m = _write(tmp_path / "s.csv", "audio,label,speaker\na.wav,ANG,s1,x\n")
+    with pytest.raises(DatasetError, match=r"s.csv:2: 4 fields, the header has 3"):
+        load_table(m)
+
+
+def test_jsonl_transcripts_that_are_not_strings(tmp_path):
+    # a number ("text": 7, a transcript of digits) and a list were both 'empty or missing
+    # transcript': the number is its digits, anything else names its JSON type
+    m = _write(tmp_path / "m.jsonl", '{"audio": "a.wav", "text": 7}\n'
+                                     '{"audio": "b.wav", "text": ["x"]}\n'
+                                     '{"audio": "c.wav", "text": NaN}\n'
+                                     '{"audio": "d.wav", "text": true}\n')
+    a, b, c, d = open_dataset(m).records
+    assert (a.text, a.problem) == ("7", None)
+    assert b.problem == f"{m}:2: transcript 'text' is a JSON list, expected a string: [\"x\"]"
+    assert c.problem == f"{m}:3: transcript 'text' is a JSON float, expected a string: NaN"
+    assert d.problem == f"{m}:4: transcript 'text' is a JSON bool, expected a string: true"
+    # a task that needs no transcript (SER) is not stopped by one it does not read
+    m = _write(tmp_path / "s.jsonl", '{"audio": "a.wav", "text": ["x"], "label": "ANG", '
+                                     '"speaker": "s"}\n')
+    (r,) = open_dataset(m, need=("label", "speaker")).records
+    assert (r.problem, r.text) == (None, None)
+
+
+def test_a_duplicate_manifest_id_names_both_lines(tmp_path):
+    # 'duplicate item id' came from the ASR dataset later, naming neither line
+    m = _write(tmp_path / "m.jsonl", '{"id": "u", "audio": "a.wav", "text": "x"}\n\n'
+                                     '{"id": "u", "audio": "b.wav", "text": "y"}\n')
+    with pytest.raises(DatasetError, match=r"m.jsonl:3: item id 'u' is also on line 1"):
+        open_dataset(m)
+    m = _write(tmp_path / "m.csv", "audio,text\na.wav,x\na.wav,y\n")  # id = the audio path
+    with pytest.raises(DatasetError, match=r"m.csv:3: item id 'a.wav' is also on line 2"):
+        open_dataset(m)
 
 
 def test_csv_quoting_errors_and_long_fields(tmp_path):
