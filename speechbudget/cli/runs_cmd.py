@@ -25,6 +25,15 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat()
 
 
+def _text(v: object) -> str:
+    """Text from a store as a table cell or printed line: inert (control and invisible
+    characters written as escapes, so an escape sequence never reaches the terminal; Rich markup
+    escaped, so '[/x]' in a name is shown, not parsed)."""
+    from rich.markup import escape
+    s = "" if v is None else str(v)
+    return escape("".join(c if c.isprintable() else repr(c)[1:-1] for c in s))
+
+
 def _t(ts: float | None) -> str:
     return "" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -47,7 +56,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         typer.echo(json.dumps(finite_json({"runs": runs, "configs": configs}), indent=1,
                               default=str, allow_nan=False))
         return
-    t = Table(title=f"runs in {store}")
+    t = Table(title=f"runs in {_text(store)}")
     runs = st.runs()
     reasons = any(r["reason"] for r in runs)  # a run an error stopped: the column says why
     for col in ("run", "spec", "started", "finished", "status", "executor", "device", "threads",
@@ -55,10 +64,11 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         t.add_column(col)
     for r in runs:
         env = st.environment(r["run_id"])
-        t.add_row(str(r["run_id"]), r["spec_name"] or "", _t(r["started"]), _t(r["finished"]),
-                  r["status"], str(env.get("executor", "")), str(env.get("device", "")),
-                  str(env.get("torch_threads", "")), str(env.get("git") or "")[:12],
-                  *(((r["reason"] or "")[:120],) if reasons else ()))
+        t.add_row(str(r["run_id"]), _text(r["spec_name"]), _t(r["started"]), _t(r["finished"]),
+                  _text(r["status"]), _text(env.get("executor", "")),
+                  _text(env.get("device", "")), _text(env.get("torch_threads", "")),
+                  _text(str(env.get("git") or "")[:12]),
+                  *((_text((r["reason"] or "")[:120]),) if reasons else ()))
     Console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")
@@ -69,10 +79,11 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         m = metrics.get(row["key"])
         value = "" if not m or m.value is None else (
             f"{100 * m.value:.2f} %" if m.metric == "wer" else f"{m.value:.4f}")
-        t.add_row(row["key"], row["label"], row["status"], m.metric if m else "", value,
+        t.add_row(_text(row["key"]), _text(row["label"]), _text(row["status"]),
+                  _text(m.metric) if m else "", value,
                   f"{m.gflops:.2f}" if m and m.gflops else "",
                   f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
-                  (row["reason"] or "").splitlines()[0][:60] if row["reason"] else "")
+                  _text((row["reason"] or "").splitlines()[0][:60]) if row["reason"] else "")
     Console().print(t)
 
 
@@ -91,7 +102,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     runs = st.runs()
     if what is None or what.isdigit() and int(what) in {r["run_id"] for r in runs}:
         if not runs:
-            Console().print(f"{store}: no runs")
+            Console().print(f"{_text(store)}: no runs")
             return
         run_id = int(what) if what else runs[-1]["run_id"]
         spec = st.run_spec(run_id)
@@ -109,12 +120,13 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         return
     rows = [r for r in st.configs() if r["key"].startswith(what)]
     if len(rows) != 1:
-        Console(stderr=True).print(f"[red]error:[/red] {what!r} matches {len(rows)} "
-                                   f"configurations and no run of {store}")
+        Console(stderr=True).print(f"[red]error:[/red] {_text(repr(what))} matches {len(rows)} "
+                                   f"configurations and no run of {_text(store)}")
         raise typer.Exit(2)
     row = rows[0]
-    Console().print(f"[bold]{row['label']}[/bold] ({row['key']}): {row['status']}"
-                  + (f" - {row['reason']}" if row["reason"] else ""))
+    Console().print(f"[bold]{_text(row['label'])}[/bold] ({_text(row['key'])}): "
+                    f"{_text(row['status'])}" + (f" - {_text(row['reason'])}" if row["reason"]
+                                                 else ""))
     _print_uncompared(st, row["key"])
     Console().print(row["config"].to_yaml())
     m = {c.key: m for c, m in st.metrics()}.get(row["key"])
@@ -124,9 +136,9 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     for col in ("item", "ok", "errors", "n_ref", "tokens", "GFLOPs", "prediction / reason"):
         t.add_column(col)
     for r in st.items(row["key"])[:limit]:
-        t.add_row(r.item_id, "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
+        t.add_row(_text(r.item_id), "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
-                  (r.prediction if r.ok else r.error or "")[:70])
+                  _text((r.prediction if r.ok else r.error or "")[:70]))
     Console().print(t)
 
 
@@ -142,8 +154,8 @@ def _print_uncompared(st, key: str, limit: int = 10) -> None:
               "stop the other):", markup=False, highlight=False)
     for u in rows[:limit]:
         other = u["other_key"] if u["config_key"] == key else u["config_key"]
-        out.print(f"  run {u['run_id']}, round {u['round']}, with {labels.get(other, other)}: "
-                  f"{u['reason']}", markup=False, highlight=False)
+        out.print(f"  run {u['run_id']}, round {u['round']}, with "
+                  f"{_text(labels.get(other, other))}: {_text(u['reason'])}", highlight=False)
     if len(rows) > limit:
         out.print(f"  ... and {len(rows) - limit} more", markup=False, highlight=False)
 
@@ -178,7 +190,7 @@ def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:
         err = pred / meas - 1 if pred is not None and meas > 0 else None
         if err is not None:
             errs.append(abs(err))
-        t.add_row(c.label, str(len(durations)), "–" if pred is None else f"{pred:.2f}",
+        t.add_row(_text(c.label), str(len(durations)), "–" if pred is None else f"{pred:.2f}",
                   f"{meas:.2f}" if meas > 0 else "–", "–" if err is None else f"{100 * err:+.0f}%")
     Console().print(t)
     if errs:

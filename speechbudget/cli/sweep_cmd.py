@@ -136,7 +136,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                             "error": str(inv.error)} for inv in p.invalid]},
                               indent=1, default=str))
         return
-    t = Table(title=f"{s.name}: {s.plan.type} plan, {len(p.configs)} configurations "
+    from rich.markup import escape
+    t = Table(title=f"{escape(s.name)}: {s.plan.type} plan, {len(p.configs)} configurations "
                     f"(of {p.space_size} valid in the joint space), {n_items or '?'} items")
     for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):
         t.add_column(col, justify="left" if col in ("configuration", "key") else "right")
@@ -206,7 +207,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         for inv in p.invalid[:20]:
             vals = ", ".join(f"{k}={v}" for k, v in inv.values.items()
                              if k in ("model", inv.error.field.split(".")[0]))
-            Console().print(f"  {vals}: [yellow]{inv.error.field}[/yellow]: {inv.error}")
+            Console().print(f"  {escape(vals)}: [yellow]{escape(inv.error.field)}[/yellow]: "
+                            f"{escape(str(inv.error))}")
         if len(p.invalid) > 20:
             Console().print(f"  ... and {len(p.invalid) - 20} more")
 
@@ -386,7 +388,9 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     except ValueError as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        Console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in {store}; "
+        from rich.markup import escape
+        Console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in "
+                                   f"{escape(str(store))}; "
                                    "run the same command again to resume")
         raise typer.Exit(130)
     if not progress:

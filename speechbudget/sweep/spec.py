@@ -423,6 +423,9 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not name:
         raise err("name", f"{name!r} is not a non-empty string")
+    if not name.isprintable():  # it is printed (runs list, report titles) and names a study
+        raise err("name", f"{name!r} holds a control or invisible character (a line break, "
+                          "a tab, an escape sequence); give a name of printable characters")
 
     data_path = data if data is not None else raw.get("data")
     if data_path is not None:
@@ -740,6 +743,9 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
         if name is not None:
             if not isinstance(name, str) or not name.strip():
                 raise err("plan.study_name", f"{name!r}: expected a non-empty string")
+            if not name.isprintable():
+                raise err("plan.study_name", f"{name!r} holds a control or invisible character; "
+                                             "give a name of printable characters")
             if kw.get("optuna_storage") is None:
                 raise err("plan.study_name", "names a study in plan.optuna_storage; give that too "
                                              "(e.g. optuna_storage: sqlite:///study.db)")
