@@ -280,8 +280,11 @@ def check_ct2_vocabulary(folder: Path, vocab_size: int,
                       "through this file", stacklevel=3)
 
 
-def _load_tokenizer(where: str, local_files_only: bool = False) -> Any:
-    """WhisperTokenizerFast when transformers can build one, else the raw tokenizers.Tokenizer."""
+def _load_tokenizer(where: str, local_files_only: bool = False,
+                    shown: str | Path | None = None) -> Any:
+    """WhisperTokenizerFast when transformers can build one, else the raw tokenizers.Tokenizer.
+    A local tokenizer.json neither can read is ModelFileError naming it in `shown` (the folder
+    the user gave, where `where` is a converted copy)."""
     from transformers import AutoTokenizer
 
     try:
@@ -292,7 +295,12 @@ def _load_tokenizer(where: str, local_files_only: bool = False) -> Any:
         if p.exists():
             from tokenizers import Tokenizer
 
-            return Tokenizer.from_file(str(p))
+            try:
+                return Tokenizer.from_file(str(p))
+            except Exception as e:  # noqa: BLE001 - the tokenizers library's own parse errors
+                raise ModelFileError(
+                    f"{Path(shown or where) / 'tokenizer.json'}: not a readable tokenizer "
+                    f"({' '.join(str(e).split())})") from None
         raise
 
 
@@ -383,6 +391,20 @@ def check_weights_arch(name: str, loaded: Architecture, weights: str | Path,
                       "weights")
 
 
+def check_whisper_config(folder: Path) -> None:
+    """ModelFileError (exit 5) naming config.json when it is not a JSON object (read_json_object);
+    ModelLoadError when its model_type names another model ('wav2vec2', 'bert'): transformers
+    loads such a config into a WhisperConfig anyway and the failure came later, as an internal
+    error. A config.json without model_type is left to from_pretrained."""
+    cfg = read_json_object(folder / "config.json", "model config")
+    kind = cfg.get("model_type")
+    if kind is not None and kind != "whisper":
+        ssl = kind in ("wav2vec2", "hubert", "wavlm")
+        raise ModelLoadError(f"{folder / 'config.json'}: model_type {kind!r}, not a Whisper model"
+                             + ("; an SSL encoder serves SER only (ser train --model)" if ssl
+                                else ""))
+
+
 def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     """(where to load from, a description of the source, the CT2 source if any)."""
     p = Path(name_or_path).expanduser()
@@ -399,6 +421,7 @@ def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
         if _is_ct2_folder(p):
             return str(p), f"ctranslate2:{p}", CT2Source.from_folder(p)
         if _is_hf_folder(p):
+            check_whisper_config(p)
             return str(p), f"local:{p}", None
         if p.is_file() and (p.name == "model.bin" or ".part" in p.name):
             return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)
@@ -460,7 +483,7 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
         check_ct2_vocabulary(ct2.folder, cfg.vocab_size, ct2.extra_files)
     text = None
     if tokenizer:
-        text = _load_tokenizer(where, local_only)
+        text = _load_tokenizer(where, local_only, ct2.folder if ct2 is not None else None)
         if Path(where).is_dir():
             check_tokenizer_vocabulary(Path(where), cfg.vocab_size,
                                        ct2.folder if ct2 is not None else where)

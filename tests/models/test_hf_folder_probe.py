@@ -1,0 +1,87 @@
+"""Hugging Face Whisper folders a user may hand over: a config.json of another model or not an
+object, an unreadable tokenizer.json (also in a CTranslate2 folder), a config.json that does
+not describe the weights, sharded safetensors. Each is one line naming the file, exit 5; before,
+some were internal errors (exit 70) or pointed at a report nobody saw."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
+from speechbudget.models.loading import load_whisper
+from tests.models.test_ct2 import tiny_whisper, write_ct2_folder
+from tests.models.test_loading import save_tokenizer, tiny_whisper_folder
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("hf") / "whisper"
+    tiny_whisper_folder(d)
+    return d
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    d = tmp_path / "copy"
+    shutil.copytree(folder, d)
+    return d
+
+
+def _edit_config(d: Path, **changes) -> None:
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.update(changes)
+    (d / "config.json").write_text(json.dumps(cfg))
+
+
+def _refused(d: Path, *words: str) -> str:
+    with pytest.raises(SpeechbudgetError) as e:
+        load_whisper(str(d))
+    msg = str(e.value)
+    assert e.value.exit_code == EXIT_MODEL, msg
+    assert "\n" not in msg, msg
+    for w in words:
+        assert w in msg, (w, msg)
+    return msg
+
+
+@pytest.mark.parametrize("kind", ["bert", "wav2vec2"])
+def test_a_config_of_another_model_type_is_named(folder, tmp_path, kind):
+    # was AttributeError: 'WhisperConfig' object has no attribute 'intermediate_size' (exit 70)
+    d = _copy(folder, tmp_path)
+    _edit_config(d, model_type=kind)
+    _refused(d, str(d / "config.json"), f"model_type {kind!r}", "not a Whisper model")
+
+
+@pytest.mark.parametrize("text,why", [("[]", "a JSON list"), ("", "JSONDecodeError"),
+                                      ('\ufeff{"model_type": "whisper"}', "BOM")])
+def test_a_config_that_is_no_json_object_is_named(folder, tmp_path, text, why):
+    d = _copy(folder, tmp_path)
+    (d / "config.json").write_text(text, encoding="utf-8")
+    _refused(d, str(d / "config.json"), why)
+
+
+def test_a_config_without_model_type_still_loads(folder, tmp_path):
+    d = _copy(folder, tmp_path)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg.pop("model_type")
+    (d / "config.json").write_text(json.dumps(cfg))
+    assert load_whisper(str(d)).model.config.d_model == 16
+
+
+def test_an_unreadable_tokenizer_json_is_named(folder, tmp_path):
+    # was 'Exception: key must be a string at line 1 column 2' (exit 70)
+    d = _copy(folder, tmp_path)
+    (d / "tokenizer.json").write_text("{not json")
+    _refused(d, str(d / "tokenizer.json"), "not a readable tokenizer")
+
+
+def test_an_unreadable_tokenizer_json_in_a_ct2_folder_names_that_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    d = write_ct2_folder(tmp_path / "ct2", tiny_whisper(seed=1), "int8")
+    (d / "tokenizer.json").write_text("{not json")
+    _refused(d, str(d / "tokenizer.json"), "not a readable tokenizer")
+    save_tokenizer(d)  # a readable one: the same folder loads
+    assert load_whisper(str(d)).source == f"ctranslate2:{d}"
