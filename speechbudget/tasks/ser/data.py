@@ -77,7 +77,9 @@ class SerDataset:
 
 def _check_label(label: Any, where: str) -> str:
     if not isinstance(label, str) or label.upper() not in LABELS:
-        raise DatasetError(f"{where}: unknown label {label!r}; expected one of {', '.join(LABELS)}")
+        raise DatasetError(f"{where}: unknown label {label!r}; expected one of {', '.join(LABELS)} "
+                           "(write another dataset's labels as these codes, e.g. angry -> ANG, "
+                           "and leave its other emotions out; docs/ser.md)")
     return label.upper()
 
 
