@@ -239,3 +239,19 @@ def test_log_mel_span_rejects_an_empty_or_oversized_span():
     for start, content, frames in ((0, 0, 100), (0, 101, 100), (-1, 5, 100)):
         with pytest.raises(ValueError, match="start|n_content"):
             log_mel_span(a, start, content, frames)
+
+
+def test_a_recording_of_more_than_8_channels_is_downmixed_over_channels(tmp_path):
+    # read through a segment (Kaldi) or as bytes (HF), a 10-channel file was averaged over time
+    # (the layout was guessed from the size: over 8 'channels' meant [channels, samples]): 10
+    # samples came back instead of the recording
+    from speechbudget.datasets.base import decode_cell, read_file
+    chans = np.stack([_tone(200.0 + 50 * k, 1.0, SAMPLE_RATE, k) * (k + 1) / 10 for k in range(10)],
+                     axis=1)
+    path = tmp_path / "array.wav"
+    sf.write(path, chans, SAMPLE_RATE, subtype="FLOAT")
+    mono = chans.mean(axis=1)
+    np.testing.assert_allclose(load_audio(path), mono, atol=1e-6)
+    np.testing.assert_allclose(read_file(path, 0.25, 0.5), mono[4000:8000], atol=1e-6)
+    np.testing.assert_allclose(decode_cell({"bytes": path.read_bytes(), "path": None}, "cell"),
+                               mono, atol=1e-6)

@@ -103,7 +103,12 @@ def pick_column(columns: Sequence[str], role: str, explicit: str | None, where: 
     return None
 
 
-def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
+def to_16k_mono(data: np.ndarray, sr: int, where: str, channels_last: bool | None = None
+                ) -> np.ndarray:
+    """float32 mono 16 kHz from samples at `sr` (integer PCM scaled to [-1, 1), channels
+    averaged). A 2-D array is [samples, channels] when `channels_last` (soundfile's layout),
+    [channels, samples] when False; None (an in-memory array of unknown layout): the axis of at
+    most 8 is the channels."""
     from speechbudget.audio import AudioError, resample_to_16k
     data = np.asarray(data)
     if data.dtype.kind in "iu":  # integer PCM -> [-1, 1) as soundfile and Whisper read it
@@ -112,7 +117,8 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str) -> np.ndarray:
         data = (data.astype(np.float64) - mid) / (int(info.max) + 1 - mid)
     data = np.asarray(data, dtype=np.float32)
     if data.ndim > 1:  # [samples, channels] (soundfile) or [channels, samples]
-        data = data.mean(axis=1 if data.shape[-1] <= 8 else 0, dtype=np.float32)
+        last = data.shape[-1] <= 8 if channels_last is None else channels_last
+        data = data.mean(axis=1 if last else 0, dtype=np.float32)
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{where}: the recording holds non-finite samples (NaN or inf)")
     if sr <= 0:
@@ -155,7 +161,7 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
         full = load_audio(path)
         a, b = check(len(full), SAMPLE_RATE, f"; {e}")
         return np.ascontiguousarray(full[a:b])
-    return to_16k_mono(data, sr, where)
+    return to_16k_mono(data, sr, where, channels_last=True)
 
 
 def decode_cell(cell: Any, where: str, root: Path | None = None) -> np.ndarray:
@@ -180,7 +186,7 @@ def decode_cell(cell: Any, where: str, root: Path | None = None) -> np.ndarray:
                 except Exception as e:  # noqa: BLE001
                     raise AudioError(f"{where}: audio bytes not decodable (soundfile: "
                                      f"{sf_error}; librosa: {e})") from None
-            return to_16k_mono(data, int(sr), where)
+            return to_16k_mono(data, int(sr), where, channels_last=data.ndim > 1)
         if cell.get("path"):
             return decode_cell(str(cell["path"]), where, root)
     raise AudioError(f"{where}: no audio in the cell (expected a path, "
