@@ -365,6 +365,16 @@ def _limited_loader(source: Path):
                     raise SpecError("file", f"more than {MAX_YAML_ALIASES} YAML alias uses "
                                             "(*name); write the values out", source)
             return super().compose_node(parent, index)
+
+        def construct_yaml_int(self, node):  # noqa: ANN001
+            try:
+                return super().construct_yaml_int(node)
+            except ValueError:  # Python's limit on an integer's digits (4300 by default)
+                m = node.start_mark
+                raise SpecError("file", f"line {m.line + 1}, column {m.column + 1}: an integer of "
+                                        f"{len(node.value)} characters, too long to be read",
+                                source) from None
+    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
     return Loader
 
 
