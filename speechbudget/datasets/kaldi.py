@@ -6,7 +6,8 @@
                a 5th field, the channel, is accepted only as 0 of a one-channel recording)
     text       <utt-id> <transcript>
     utt2spk    <utt-id> <speaker>
-Without `segments`, each wav.scp id is an utterance id. Kaldi resolves relative paths from the
+Without `segments`, each wav.scp id is an utterance id. A `text` line whose utterance has no
+audio (in neither `segments` nor `wav.scp`) is an item with a problem naming the line. Kaldi resolves relative paths from the
 recipe folder; here the data dir, its parent, its grandparent and the current directory are tried
 in that order (the first where the file exists).
 """
@@ -23,9 +24,11 @@ def is_kaldi_dir(folder: Path) -> bool:
     return (folder / "wav.scp").is_file()
 
 
-def _table(path: Path, min_fields: int = 2, empty_ok: bool = False) -> dict[str, list[str]]:
+def _table(path: Path, min_fields: int = 2, empty_ok: bool = False,
+           lines: dict[str, int] | None = None) -> dict[str, list[str]]:
     """id -> its other fields, per non-blank line; `empty_ok`: an id alone has one empty field
-    (a transcript with no words), else it is an error naming the line."""
+    (a transcript with no words), else it is an error naming the line. `lines` (when given)
+    gets id -> line number."""
     out: dict[str, list[str]] = {}
     for n, line in enumerate(text_lines(path), 1):
         if not line.strip():
@@ -40,6 +43,8 @@ def _table(path: Path, min_fields: int = 2, empty_ok: bool = False) -> dict[str,
         if parts[0] in out:
             raise DatasetError(f"{path}:{n}: id {parts[0]!r} appears twice")
         out[parts[0]] = parts[1:]
+        if lines is not None:
+            lines[parts[0]] = n
     return out
 
 
@@ -74,7 +79,8 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     text_path = folder / "text"
     if need_text and not text_path.is_file():
         raise DatasetError(f"{folder}: Kaldi data dir without a 'text' file (transcripts)")
-    texts = {k: v[0] for k, v in _table(text_path, empty_ok=True).items()} \
+    text_lines_of: dict[str, int] = {}
+    texts = {k: v[0] for k, v in _table(text_path, empty_ok=True, lines=text_lines_of).items()} \
         if text_path.is_file() else {}
     spk = {k: v[0] for k, v in _table(folder / "utt2spk").items()} \
         if (folder / "utt2spk").is_file() else {}
@@ -105,6 +111,11 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     else:
         for utt, path in wavs.items():
             records.append(_record(utt, path, texts, spk, need_text, text_path, None, None))
+    listed = {r.id for r in records}
+    for utt in sorted(texts.keys() - listed, key=text_lines_of.__getitem__):  # reported, not dropped
+        records.append(Record(id=utt, text=texts[utt], speaker=spk.get(utt), problem=(
+            f"{text_path}:{text_lines_of[utt]}: utterance {utt!r} has no audio (not in "
+            f"{seg_path if seg_path.is_file() else scp})")))
     if not records:
         raise DatasetError(f"{folder}: the Kaldi data dir lists no utterances")
     return FileDataset(records, str(folder))

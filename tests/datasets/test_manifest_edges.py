@@ -240,8 +240,9 @@ def test_kaldi_segment_channel_field(tmp_path):
                                            r"channel number, got 'x'"):
         open_dataset(k)
     _write(k / "segments", "s1 mo 0 0.5 0\n")  # channel 0 of a mono file is the file
-    (r,) = open_dataset(k).records
+    r, s2 = open_dataset(k).records  # s2: a transcript left without a segment, reported
     assert (r.start_s, r.end_s) == (0.0, 0.5)
+    assert (s2.id, s2.path) == ("s2", None) and "has no audio" in s2.problem
 
 
 def test_kaldi_utt2spk_line_without_a_speaker(tmp_path):
@@ -260,3 +261,20 @@ def test_a_pretty_printed_json_manifest_is_told_the_format(tmp_path):
     p.write_text('[\n  {"audio": "a.wav", "text": "x"}\n]\n')
     with pytest.raises(DatasetError, match=r"m.json:1: not valid JSON .*one JSON object per line"):
         open_dataset(p)
+
+
+def test_a_kaldi_transcript_without_audio_is_reported(tmp_path):
+    # a 'text' line whose utterance is in neither wav.scp nor segments was dropped silently
+    k = tmp_path / "k"
+    k.mkdir()
+    _write(k / "wav.scp", "u1 a.wav\n")
+    _write(k / "text", "u9 LATER\nu1 HELLO\nu8 FIRST\n")
+    ds = open_dataset(k)
+    assert [(r.id, r.text, r.problem) for r in ds.records] == [
+        ("u1", "HELLO", None),
+        ("u9", "LATER", f"{k / 'text'}:1: utterance 'u9' has no audio (not in {k / 'wav.scp'})"),
+        ("u8", "FIRST", f"{k / 'text'}:3: utterance 'u8' has no audio (not in {k / 'wav.scp'})")]
+    _write(k / "segments", "s1 u1 0 0.5\n")
+    _write(k / "text", "s1 A\ns2 B\n")
+    assert open_dataset(k).records[1].problem == (f"{k / 'text'}:2: utterance 's2' has no audio "
+                                                  f"(not in {k / 'segments'})")
