@@ -118,8 +118,12 @@ def inf_samples(tmp, cli):
 
 @case("audio")
 def header_only_wav(tmp, cli):
+    # no samples: an empty recording (ASR: an empty transcript, as openai-whisper and
+    # faster-whisper give; SER refuses it naming the file: tests/datasets/test_empty_recording.py)
+    from speechbudget.audio import load_audio
     p = wav(tmp / "a.wav", np.zeros(0, np.float32))
-    audio_error(p, "empty")
+    x = load_audio(p)
+    assert x.shape == (0,) and x.dtype == np.float32
 
 
 @case("audio")
@@ -227,7 +231,7 @@ def fifo_manifest(tmp, cli):
 def duplicate_ids(tmp, cli):
     p = manifest(tmp / "m.jsonl", [{"id": "x", "audio": "a.wav", "text": "a"},
                                    {"id": "x", "audio": "b.wav", "text": "b"}])
-    asr_error(p, "duplicate item id 'x'")
+    asr_error(p, "m.jsonl:2: item id 'x' is also on line 1")
 
 
 @case("manifest")
