@@ -6,7 +6,8 @@
     for s in segments:
         print(f"[{s.start:.2f} -> {s.end:.2f}] {s.text}")
     info.duration, info.windows, info.decoded_tokens, info.gflops, info.config
-    segments, _ = model.transcribe("talk.flac", word_timestamps=True)  # s.words: [Word(start, end, word, probability)]
+    segments, _ = model.transcribe("talk.flac", word_timestamps=True)
+    segments[0].words                                           # [Word(start, end, word, probability)]
     results = model.transcribe_batch(["a.wav", "b.wav"])       # [(segments, info)], batched
 
 `device`: "cpu", "cuda", "cuda:N", or None / "auto" (cuda if present, as faster-whisper's "auto").

@@ -1,4 +1,4 @@
-"""Per-word timestamps (tasks.asr.word_timing, the teacher-forced pass, the pipeline's use of them)."""
+"""Per-word timestamps: tasks.asr.word_timing, the teacher-forced pass, the pipeline's use."""
 from __future__ import annotations
 
 import json
@@ -261,6 +261,30 @@ def test_json_has_words_only_when_computed():
     assert doc["segments"][1]["words"] == [
         {"word": " Hi", "start": 0.0, "end": 0.4, "probability": 0.9},
         {"word": " there", "start": 0.4, "end": 1.0, "probability": 0.8}]
+
+
+def test_cli_word_timestamps_json(tmp_path, monkeypatch, fake_bundle):
+    from typer.testing import CliRunner
+
+    from speechbudget.architectures import get_architecture
+    from speechbudget.cli import app
+    from speechbudget.models import loading
+
+    from .conftest import noisy_tone_wav
+    fake_bundle.arch = get_architecture("tiny.en")
+    monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: fake_bundle)
+    wav = noisy_tone_wav(tmp_path / "talk.wav", seconds=1.5)
+    base = ["transcribe", str(wav), "--device", "cpu", "--no-progress", "--window", "4",
+            "--format", "json"]
+    docs = {}
+    for extra in ([], ["--word-timestamps"]):
+        r = CliRunner().invoke(app, base + extra)
+        assert r.exit_code == 0, r.output
+        docs[bool(extra)] = json.loads(r.output)["segments"]
+    assert docs[False] and all("words" not in s for s in docs[False])
+    assert docs[True] and all(isinstance(s["words"], list) for s in docs[True])
+    assert all(set(w) == {"word", "start", "end", "probability"}
+               for s in docs[True] for w in s["words"])
 
 
 # ---- real tiny.en against faster-whisper --------------------------------------------------------

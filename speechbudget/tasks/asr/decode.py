@@ -546,7 +546,8 @@ class WhisperDecoderRunner:
     @torch.inference_mode()
     def teacher_forced(self, enc: Tensor, sequences: Sequence[Sequence[int]],
                        heads: Sequence[tuple[int, int]], prob_from: int,
-                       enc_lengths: Sequence[int] | None = None) -> tuple[Tensor, list[list[float]]]:
+                       enc_lengths: Sequence[int] | None = None
+                       ) -> tuple[Tensor, list[list[float]]]:
         """One pass of whole token sequences (rows right-padded with eos; causal, so the padding
         changes nothing before it) over encoder states [B, T, d]: (the cross-attention logits of
         the (layer, head) pairs `heads`, [B, len(heads), S, T] float32, and per row the
