@@ -1,12 +1,14 @@
 """Predictions of a scaling fit for configurations that were not run: `Prediction` objects,
 always marked predicted, never ConfigMetrics, with the bootstrap 95 % interval and analytic
-GFLOPs; measured configurations and extrapolation along an axis the law has no term for are
-refused. `unrun_grid` lists the model x window x stride grid of the fitted group minus what ran."""
+GFLOPs per item (as the measured GFLOPs: an ASR item of 14 s in 5 s windows costs three windows,
+so the estimate is averaged over the durations of the items the fit was measured on,
+`item_durations`); measured configurations and extrapolation along an axis the law has no term
+for are refused. `unrun_grid` lists the model x window x stride grid of the fitted group minus what ran."""
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from speechbudget.analysis.scaling_identify import MIN_DISTINCT
 from speechbudget.analysis.scaling_law import AXIS_NAMES, features, log_pred, theta_from_params
 from speechbudget.analysis.scaling_results import Results, n_params
 from speechbudget.axes import Config
+from speechbudget.records import ItemResult
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,18 @@ class Prediction:
     error: float
     low: float | None            # bootstrap 95 % interval of the prediction, when available
     high: float | None
-    gflops: float | None         # analytic (speechbudget.flops.estimate)
+    gflops: float | None         # analytic per item (speechbudget.flops.estimate); None: unknown
     predicted: bool = True
 
 
 def predict_configs(fit: ScalingFit, configs: Iterable[Config],
-                    measured_keys: Iterable[str] = ()) -> list[Prediction]:
-    """Predicted errors for configurations not run (measured ones are refused: never mixed)."""
+                    measured_keys: Iterable[str] = (),
+                    audio_s: Sequence[float] | None = None) -> list[Prediction]:
+    """Predicted errors for configurations not run (measured ones are refused: never mixed).
+    `audio_s`: the durations (s) of the items the fitted configurations were scored on
+    (`item_durations`); an ASR prediction's GFLOPs is the mean analytic estimate over them, per
+    item as the measured GFLOPs, and unknown (None) without them: one window's estimate is not
+    an item's cost. An SER item is one clip of the window: its estimate needs no durations."""
     measured = set(measured_keys)
     configs = list(configs)
     clash = [c.label for c in configs if c.key in measured]
@@ -62,11 +70,23 @@ def predict_configs(fit: ScalingFit, configs: Iterable[Config],
             draws.append(np.exp(log_pred(fit.law, th, X)))
         draws = np.array(draws)
         lo, hi = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
+    durations = None if audio_s is None else [float(d) for d in audio_s]
     out = []
     for i, c in enumerate(configs):
         out.append(Prediction(c, float(pred[i]), None if lo is None else float(lo[i]),
-                              None if hi is None else float(hi[i]), _gflops(c)))
+                              None if hi is None else float(hi[i]), _gflops(c, durations)))
     return out
+
+
+def item_durations(items: dict[str, list[ItemResult]], configs: Iterable[Config]) -> list[float]:
+    """The audio seconds of each distinct item scored by `configs` (by item id; the first
+    recorded duration), for `predict_configs`' per-item GFLOPs."""
+    seen: dict[str, float] = {}
+    for c in configs:
+        for r in items.get(c.key, ()):
+            if r.ok and r.item_id not in seen and r.audio_s is not None and r.audio_s > 0:
+                seen[r.item_id] = float(r.audio_s)
+    return list(seen.values())
 
 
 def _beyond_the_law(fit: ScalingFit, configs: list[Config],
@@ -93,10 +113,16 @@ def _beyond_the_law(fit: ScalingFit, configs: list[Config],
     return out
 
 
-def _gflops(c: Config) -> float | None:
+def _gflops(c: Config, audio_s: list[float] | None) -> float | None:
+    """Mean analytic GFLOPs per item (module doc); None when it cannot be estimated."""
     try:
         from speechbudget.flops import estimate
-        return float(estimate(c).gflops)
+        if c.task != "asr":
+            return float(estimate(c).gflops)
+        if not audio_s:
+            return None
+        per_length = {d: float(estimate(c, audio_s=d).gflops) for d in set(audio_s)}
+        return sum(per_length[d] for d in audio_s) / len(audio_s)
     except Exception:  # noqa: BLE001 - an estimate that cannot be made is shown as unknown
         return None
 

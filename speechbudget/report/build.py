@@ -12,7 +12,7 @@ from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, signif
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import recommend
 from speechbudget.analysis.scaling_law import FitError
-from speechbudget.analysis.scaling_predict import predict_configs, unrun_grid
+from speechbudget.analysis.scaling_predict import item_durations, predict_configs, unrun_grid
 from speechbudget.analysis.scaling_results import fit_results_nested
 from speechbudget.errors import OutputError, finite_json, make_output_dir, write_atomic
 from speechbudget.records import ItemResult
@@ -88,7 +88,8 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
                 refusal = fit.prediction_refusal()
                 todo = unrun_grid(fit, res)[:MAX_PREDICTIONS]
                 try:
-                    preds = predict_configs(fit, todo, [c.key for c, _ in res])
+                    preds = predict_configs(fit, todo, [c.key for c, _ in res],
+                                            item_durations(loaded.items, fit.configs))
                 except ValueError as e:
                     preds, refusal = [], refusal or str(e)
         except FitError as e:
