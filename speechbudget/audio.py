@@ -94,13 +94,10 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
                              f"librosa: {why['librosa']})") from lr_error
 
 
-def load_audio(path: str | Path) -> np.ndarray:
-    """Read a recording as float32 mono at 16 kHz (down-mixed by averaging channels, resampled
-    with soxr). Raises AudioError naming the file when it is missing, unreadable, not audio or
-    holds non-finite samples. An empty recording (0 samples, or fewer than one 16 kHz sample) is
-    an empty array, as openai-whisper and faster-whisper read it (an empty transcript); tasks
-    that cannot use one (SER) refuse it themselves."""
-    path = Path(path)
+def check_audio_file(path: Path, stacklevel: int = 2) -> None:
+    """Before decoding: an AudioError naming `path` when it is missing, a directory, not a
+    regular file or unreadable; a TruncatedAudioWarning when it is a WAV shorter than its header
+    says (what is there is used), attributed `stacklevel` frames up (2: the caller)."""
     if not path.exists():
         raise AudioError(f"{path}: no such audio file")
     if path.is_dir():
@@ -115,7 +112,18 @@ def load_audio(path: str | Path) -> np.ndarray:
         import warnings
         warnings.warn(TruncatedAudioWarning(
             f"{path}: truncated WAV: the header claims {cut[0]} bytes of audio, the file holds "
-            f"{cut[1]} ({100 * cut[1] / cut[0]:.0f}%); using what is there"), stacklevel=2)
+            f"{cut[1]} ({100 * cut[1] / cut[0]:.0f}%); using what is there"),
+            stacklevel=stacklevel)
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Read a recording as float32 mono at 16 kHz (down-mixed by averaging channels, resampled
+    with soxr). Raises AudioError naming the file when it is missing, unreadable, not audio or
+    holds non-finite samples. An empty recording (0 samples, or fewer than one 16 kHz sample) is
+    an empty array, as openai-whisper and faster-whisper read it (an empty transcript); tasks
+    that cannot use one (SER) refuse it themselves."""
+    path = Path(path)
+    check_audio_file(path, stacklevel=3)
     data, sr = _read(path)
     if sr <= 0:
         raise AudioError(f"{path}: invalid sample rate {sr}")

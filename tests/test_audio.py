@@ -255,3 +255,21 @@ def test_a_recording_of_more_than_8_channels_is_downmixed_over_channels(tmp_path
     np.testing.assert_allclose(read_file(path, 0.25, 0.5), mono[4000:8000], atol=1e-6)
     np.testing.assert_allclose(decode_cell({"bytes": path.read_bytes(), "path": None}, "cell"),
                                mono, atol=1e-6)
+
+
+def test_a_truncated_wav_read_through_a_segment_warns(tmp_path):
+    # load_audio warned of a WAV cut short of its header; a Kaldi segment of the same file was
+    # read without a word, its end silently the file's
+    from speechbudget.audio import TruncatedAudioWarning
+    from speechbudget.datasets.base import read_file
+    p = tmp_path / "cut.wav"
+    sf.write(p, _tone(300.0, 1.0, SAMPLE_RATE), SAMPLE_RATE, subtype="PCM_16")
+    p.write_bytes(p.read_bytes()[:44 + 16000])  # the header, then half the samples
+    with pytest.warns(TruncatedAudioWarning, match=r"cut.wav: truncated WAV: the header claims "
+                                                   r"32000 bytes of audio, the file holds 16000"):
+        x = read_file(p, 0.25, 0.75)
+    assert len(x) == 4000  # 0.25-0.5 s: the segment's end is cut at the file's (< 0.5 s past it)
+    folder = tmp_path / "dir.wav"
+    folder.mkdir()
+    with pytest.raises(AudioError, match="dir.wav: is a directory"):
+        read_file(folder, 0.0, 0.5)

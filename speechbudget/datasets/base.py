@@ -131,13 +131,12 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
     is made at the file's own rate, then resampled, as Kaldi's extract-segments does). As there,
     a segment ending up to MAX_OVERSHOOT_S past the recording is cut at its end; one ending later,
     or starting after the end, is an AudioError naming the segment."""
-    from speechbudget.audio import AudioError, load_audio, soundfile_name
+    from speechbudget.audio import AudioError, check_audio_file, load_audio, soundfile_name
     if start_s is None and end_s is None:
         return load_audio(path)
     import soundfile as sf
     where = f"{path} [{start_s or 0:g}-{'end' if end_s is None else f'{end_s:g}'} s]"
-    if not Path(path).exists():
-        raise AudioError(f"{path}: no such audio file")
+    check_audio_file(Path(path), stacklevel=3)
 
     def check(total: int, rate: int, note: str = "") -> tuple[int, int | None]:
         a = int(round((start_s or 0.0) * rate))
