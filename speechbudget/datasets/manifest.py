@@ -1,8 +1,14 @@
 """JSONL, CSV and TSV manifests: one row per item, columns mapped by name (`Columns`).
 
-Audio paths are relative to `audio_root` (default: the manifest's folder) unless absolute. A row
-without audio or (when required) text gets a `problem`; a missing *column* is a DatasetError that
-names the file and the column.
+Audio paths are relative to `audio_root` (default: the manifest's folder; for a Common Voice
+TSV, columns client_id, path and sentence beside a `clips/` folder, that folder) unless absolute.
+A row without audio or (when required) text gets a `problem`; a missing *column* is a
+DatasetError that names the file and the column.
+
+CSV is read with CSV quoting ("a, b" is one field; an unclosed quote is an error naming the row).
+Tab-separated files are plain: split at tabs, a quote is just a character (as Common Voice and
+most speech corpora write them, and as their readers split them), so a field holds no tab or
+newline.
 """
 from __future__ import annotations
 
@@ -49,8 +55,10 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
             sample = f.read(4096)
             f.seek(0)
             delim = "\t" if suffix == ".tsv" or ("\t" in sample and "," not in sample) else ","
-            # strict: an unterminated quote is an error, not the rest of the file in one field
-            reader = csv.reader(f, delimiter=delim, strict=True)
+            # strict: an unterminated quote is an error, not the rest of the file in one field;
+            # tab-separated: no quoting ('"Yes," she said' was an error, or took rows with it)
+            reader = csv.reader(f, delimiter=delim, strict=True,
+                                quoting=csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL)
             header: list[str] | None = None
             rows, start = [], 1
             csv.field_size_limit(max(limit, len(text)))
@@ -100,6 +108,9 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
             raise DatasetError(f"{path}: the header names the column {name!r} (the {role}) "
                                f"{names.count(name)} times")
     root = Path(audio_root) if audio_root is not None else path.parent
+    if audio_root is None and {"client_id", "path", "sentence"} <= set(names) \
+            and (path.parent / "clips").is_dir():  # Common Voice: <lang>/test.tsv, <lang>/clips/
+        root = path.parent / "clips"
     records = []
     first_line: dict[str, int] = {}
     for n, row in rows:
