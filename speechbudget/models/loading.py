@@ -568,6 +568,13 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
                     or [])
     begin = list(getattr(gen, "begin_suppress_tokens", None)
                  or getattr(cfg, "begin_suppress_tokens", None) or [220, tok.eot])
+    bad = [t for t in begin if not isinstance(t, int) or not 0 <= t < cfg.vocab_size]
+    if bad:  # decoding indexed the logits with them: IndexError (exit 70), or -1 the last token
+        shown = (f"{ct2.folder / 'config.json'} (suppress_ids_begin)" if ct2 is not None
+                 else f"{Path(where) / 'generation_config.json'} (begin_suppress_tokens)"
+                 if Path(where).is_dir() else f"{where}'s begin_suppress_tokens")
+        raise ModelLoadError(f"{shown}: token id(s) {bad[:5]} outside the model's vocabulary "
+                             f"(0..{cfg.vocab_size - 1})")
     return WhisperBundle(model=model, tokenizer=text, arch=architecture_of(str(name_or_path), cfg),
                          prompt_ids=prompt, eos_id=tok.eot, suppress_tokens=suppress,
                          begin_suppress_tokens=begin, n_mels=cfg.num_mel_bins, source=source)

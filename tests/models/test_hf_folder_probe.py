@@ -138,3 +138,27 @@ def test_an_ssl_config_that_does_not_describe_its_ctc_weights_names_a_weight(tmp
     with pytest.raises(SpeechbudgetError, match=r"wav2vec2\.encoder\.layers\.0\.feed_forward\."
                                                 r"intermediate_dense\.(weight|bias) has shape"):
         load_ssl_backbone(str(tmp_path / "w"))
+
+
+@pytest.mark.parametrize("bad", [60000, -1])
+def test_begin_suppress_tokens_outside_the_vocabulary_are_named(folder, tmp_path, bad):
+    # [220, 60000] in generation_config.json: 'transcribe' on a tiny.en copy ended in
+    # 'internal error: IndexError: index 60000 is out of bounds' (exit 70) at the first step;
+    # -1 would have suppressed the vocabulary's last token instead
+    d = _copy(folder, tmp_path)
+    gen = json.loads((d / "generation_config.json").read_text())
+    gen["begin_suppress_tokens"] = [220, bad]
+    (d / "generation_config.json").write_text(json.dumps(gen))
+    _refused(d, str(d / "generation_config.json"), "begin_suppress_tokens", f"[{bad}]",
+             "0..51864")
+
+
+def test_suppress_ids_begin_outside_the_vocabulary_in_a_ct2_folder_are_named(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    d = write_ct2_folder(tmp_path / "ct2", tiny_whisper(seed=1), "float16")
+    save_tokenizer(d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["suppress_ids_begin"] = [220, 99999]
+    (d / "config.json").write_text(json.dumps(cfg))
+    _refused(d, str(d / "config.json"), "suppress_ids_begin", "[99999]")
