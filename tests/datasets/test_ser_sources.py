@@ -53,3 +53,19 @@ def test_another_dataset_s_label_names_are_told_how_to_write_them(tmp_path, suff
     # written as the codes (any case), the same manifest loads
     m.write_text(m.read_text().replace("angry", "ang"))
     assert [c.label for c in load_dataset(m).items] == ["ANG"]
+
+
+def test_ravdess_song_clips_are_left_out_and_said(tmp_path):
+    # RAVDESS's song half (vocal channel 02: 03-02-EE-...) extracted into the same Actor_NN
+    # folders was read as speech: sung clips mixed into speech emotion, unsaid
+    for actor in (1, 2):
+        for channel in ("01", "02"):
+            p = tmp_path / f"Actor_{actor:02d}" / f"03-{channel}-05-01-01-01-{actor:02d}.wav"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(p, np.full(SAMPLE_RATE, 0.1, np.float32), SAMPLE_RATE)
+    ds = load_dataset(tmp_path)
+    assert [c.path.name for c in ds.items] == ["03-01-05-01-01-01-01.wav",
+                                               "03-01-05-01-01-01-02.wav"]
+    assert ds.skipped == [
+        (str(tmp_path / f"Actor_0{a}" / f"03-02-05-01-01-01-0{a}.wav"),
+         "vocal channel 02 is not speech (01): a song clip") for a in (1, 2)]

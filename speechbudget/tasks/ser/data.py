@@ -127,7 +127,9 @@ def load_manifest(path: str | Path) -> SerDataset:
 
 def load_ravdess(root: str | Path) -> SerDataset:
     """RAVDESS: Actor_NN/03-01-EE-II-SS-RR-AA.wav|flac (EE emotion, II intensity, SS statement,
-    RR repetition, AA actor). Calm (02) and surprised (08) are dropped and counted in `skipped`."""
+    RR repetition, AA actor). Calm (02) and surprised (08) are dropped and counted in `skipped`,
+    as are song clips (vocal channel 02: 03-02-..., RAVDESS's other half, if extracted into the
+    same Actor_NN folders): this is speech emotion."""
     root = Path(root)
     items, skipped = [], []
     for f in sorted(root.glob("Actor_*/*")):
@@ -135,6 +137,10 @@ def load_ravdess(root: str | Path) -> SerDataset:
         if not m:
             if f.suffix.lower() in (".wav", ".flac"):
                 skipped.append((str(f), "name is not RAVDESS modality-channel-emotion-...-actor"))
+            continue
+        if m.group(2) != "01":
+            skipped.append((str(f), f"vocal channel {m.group(2)} is not speech (01)"
+                            + (": a song clip" if m.group(2) == "02" else "")))
             continue
         emo = m.group(3)
         if emo not in RAVDESS_EMOTIONS:
