@@ -43,7 +43,10 @@ from speechbudget.models.registry import (WHISPER_VOCAB_SIZES, whisper_config_fr
                                           whisper_tokens)
 
 CONVERTER_VERSION = 1
-TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
+# copied into the converted folder: the tokenizer (tokenizer.json, or the BPE files vocab.json +
+# merges.txt with added_tokens.json) and CTranslate2's vocabulary file
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "added_tokens.json",
+                   "vocabulary.txt", "vocabulary.json", "preprocessor_config.json")
 
 
 def cache_root() -> Path:
@@ -321,7 +324,7 @@ def convert(source: CT2Source, out_dir: str | Path) -> Path:
         src = source.extra_files.get(fname, source.folder / fname)
         if src.exists():
             shutil.copyfile(src, out_dir / fname)
-    if (out_dir / "tokenizer.json").exists():
+    if (out_dir / "tokenizer.json").exists() or (out_dir / "vocab.json").exists():
         (out_dir / "tokenizer_config.json").write_text(json.dumps({
             "tokenizer_class": "WhisperTokenizer", "model_max_length": 1024,
             "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",

@@ -253,7 +253,8 @@ def mismatched_weights(folder: Path, cls: Any) -> str | None:
     return None
 
 
-TOKENIZER_VOCABS = ("tokenizer.json", "vocab.json")  # what AutoTokenizer builds a Whisper one from
+# what AutoTokenizer builds a Whisper tokenizer from: either set of files, complete
+TOKENIZER_FILE_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
 
 
 def require_tokenizer(folder: Path, files: dict[str, Path] | None = None) -> None:
@@ -262,8 +263,16 @@ def require_tokenizer(folder: Path, files: dict[str, Path] | None = None) -> Non
     decodes every transcript to ''. CTranslate2's vocabulary.txt lists the tokens but cannot
     encode text (CTranslate2 itself will not load a folder without a vocabulary)."""
     files = files or {}
-    if any(files.get(f, folder / f).is_file() for f in TOKENIZER_VOCABS):
+
+    def have(name: str) -> bool:
+        return files.get(name, folder / name).is_file()
+
+    if any(all(have(f) for f in group) for group in TOKENIZER_FILE_SETS):
         return
+    if have("vocab.json"):  # the BPE table without its merges: transformers' ValueError (exit 70)
+        raise ModelLoadError(f"{folder}: vocab.json without merges.txt, an incomplete tokenizer: "
+                             "copy the original model's merges.txt (or its tokenizer.json) into "
+                             "this folder")
     has_vocab = [f for f in ("vocabulary.txt", "vocabulary.json") if (folder / f).is_file()]
     raise ModelLoadError(
         f"{folder}: no tokenizer (tokenizer.json, or vocab.json and merges.txt)"

@@ -162,3 +162,35 @@ def test_suppress_ids_begin_outside_the_vocabulary_in_a_ct2_folder_are_named(tmp
     cfg["suppress_ids_begin"] = [220, 99999]
     (d / "config.json").write_text(json.dumps(cfg))
     _refused(d, str(d / "config.json"), "suppress_ids_begin", "[99999]")
+
+
+def _bpe_files(d: Path) -> None:
+    """A tiny byte-level BPE in the older tokenizer format (vocab.json + merges.txt): ' hello'
+    is one token, id 9."""
+    vocab = {"h": 0, "e": 1, "l": 2, "o": 3, "\u0120": 4, "he": 5, "ll": 6, "hell": 7,
+             "hello": 8, "\u0120hello": 9}
+    (d / "vocab.json").write_text(json.dumps(vocab))
+    (d / "merges.txt").write_text("#version: 0.2\nh e\nl l\nhe ll\nhell o\n\u0120 hello\n",
+                                  encoding="utf-8")
+
+
+def test_vocab_json_without_merges_is_named(folder, tmp_path):
+    # was 'ValueError: `vocab` and `merges` must be both be from memory or both filenames'
+    # (exit 70) from transformers: require_tokenizer counted vocab.json alone as a tokenizer
+    d = _copy(folder, tmp_path)
+    (d / "tokenizer.json").unlink()
+    _bpe_files(d)
+    (d / "merges.txt").unlink()
+    _refused(d, str(d), "vocab.json without merges.txt")
+
+
+def test_a_ct2_folder_with_the_older_tokenizer_files_keeps_its_tokenizer(tmp_path, monkeypatch):
+    # vocab.json + merges.txt passed require_tokenizer but were not copied into the converted
+    # folder: transformers built an empty WhisperTokenizer (encode(' hello') == []) and every
+    # transcript would have been ''
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    d = write_ct2_folder(tmp_path / "ct2", tiny_whisper(seed=1), "float16")
+    _bpe_files(d)
+    b = load_whisper(str(d))
+    assert b.tokenizer.encode(" hello", add_special_tokens=False) == [9]
+    assert b.tokenizer.decode([9]) == " hello"
