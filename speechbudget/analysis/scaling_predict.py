@@ -1,12 +1,15 @@
 """Predictions of a scaling fit for configurations that were not run: `Prediction` objects,
-always marked predicted, never ConfigMetrics, with the bootstrap 95 % interval and analytic
-GFLOPs per item (as the measured GFLOPs: an ASR item of 14 s in 5 s windows costs three windows,
-so the estimate is averaged over the durations of the items the fit was measured on,
-`item_durations`); measured configurations and extrapolation along an axis the law has no term
-for are refused. `unrun_grid` lists the model x window x stride grid of the fitted group minus what ran."""
+always marked predicted, never ConfigMetrics, with the 95 % interval of a measurement of the
+configuration (the law's bootstrap draws times the data's scatter about the law,
+`measurement_scatter`) and analytic GFLOPs per item (as the measured GFLOPs: an ASR item of 14 s
+in 5 s windows costs three windows, so the estimate is averaged over the durations of the items
+the fit was measured on, `item_durations`); measured configurations and extrapolation along an
+axis the law has no term for are refused. `unrun_grid` lists the model x window x stride grid
+of the fitted group minus what ran."""
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -14,7 +17,8 @@ import numpy as np
 
 from speechbudget.analysis.scaling_fit import ScalingFit
 from speechbudget.analysis.scaling_identify import MIN_DISTINCT
-from speechbudget.analysis.scaling_law import AXIS_NAMES, features, log_pred, theta_from_params
+from speechbudget.analysis.scaling_law import (AXIS_NAMES, MIN_ERROR, features, log_pred,
+                                               theta_from_params)
 from speechbudget.analysis.scaling_results import Results, n_params
 from speechbudget.axes import Config
 from speechbudget.records import ItemResult
@@ -26,8 +30,8 @@ class Prediction:
 
     config: Config
     error: float
-    low: float | None            # bootstrap 95 % interval of the prediction, when available
-    high: float | None
+    low: float | None            # 95 % interval of a measurement (`measurement_scatter`), when
+    high: float | None           # the fit has a bootstrap
     gflops: float | None         # analytic per item (speechbudget.flops.estimate); None: unknown
     predicted: bool = True
 
@@ -68,14 +72,26 @@ def predict_configs(fit: ScalingFit, configs: Iterable[Config],
         for row in fit.bootstrap.samples:
             th = theta_from_params(fit.law, dict(zip(fit.law.param_names, row)), fit.ref)
             draws.append(np.exp(log_pred(fit.law, th, X)))
-        draws = np.array(draws)
-        lo, hi = np.percentile(draws, 2.5, axis=0), np.percentile(draws, 97.5, axis=0)
+        sims = np.array(draws)[:, None, :] * np.exp(measurement_scatter(fit))[None, :, None]
+        lo = np.percentile(sims, 2.5, axis=(0, 1))
+        hi = np.percentile(sims, 97.5, axis=(0, 1))
     durations = None if audio_s is None else [float(d) for d in audio_s]
     out = []
     for i, c in enumerate(configs):
         out.append(Prediction(c, float(pred[i]), None if lo is None else float(lo[i]),
                               None if hi is None else float(hi[i]), _gflops(c, durations)))
     return out
+
+
+def measurement_scatter(fit: ScalingFit) -> np.ndarray:
+    """The fit's log residuals log(measured / fitted), centred and inflated by sqrt(n / (n - k))
+    for the k fitted parameters: how far a measurement falls from the law. A prediction's
+    interval is every bootstrap draw of the law times each of these (a bootstrap prediction
+    interval): the curve's uncertainty alone covered the law's value but only about half of
+    held-out measurements."""
+    r = np.log(np.maximum(fit.y, MIN_ERROR)) - np.log(np.maximum(fit.fitted, 1e-300))
+    n, k = len(r), fit.law.n_params
+    return (r - r.mean()) * math.sqrt(n / (n - k))
 
 
 def item_durations(items: dict[str, list[ItemResult]], configs: Iterable[Config]) -> list[float]:
