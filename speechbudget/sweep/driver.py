@@ -169,10 +169,7 @@ class Sweep:
         todo: list[tuple[Config, list[Shard], list[Shard]]] = []
         held: dict[str, str] = {}    # key -> why it cannot finish (a failed shard not retried)
         for c in configs:
-            v = result_version(self.task, c)
-            self.store.register_config(c, gflops.get(c.key), self.context if v == 1 else
-                                       {**self.context, "result_version": v}, self.run_id,
-                                       recompute_stale=self.recompute_stale)
+            self.register(c, gflops)
             try:
                 shards = list(self.task.shards(c, self.dataset))
             except Exception as e:  # noqa: BLE001 (a bad configuration for this task)
@@ -249,6 +246,15 @@ class Sweep:
                 self.progress.advance_items(sum(len(shard_of[(key, sid)].item_ids)
                                                 for sid in left))
         self.progress.stop()
+
+    def register(self, c: Config, gflops: dict[str, float | None]) -> None:
+        """Add `c` to the store, or check it against what is stored (the same data, task
+        options and rule); with recompute_stale, stored results of an older rule are discarded
+        here, so what is stored for `c` afterwards is what this run may keep."""
+        v = result_version(self.task, c)
+        self.store.register_config(c, gflops.get(c.key), self.context if v == 1 else
+                                   {**self.context, "result_version": v}, self.run_id,
+                                   recompute_stale=self.recompute_stale)
 
     def _failed_items_again(self, c: Config, wanted: Sequence[Shard],
                             done: set[str]) -> list[Shard]:

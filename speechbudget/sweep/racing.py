@@ -69,7 +69,8 @@ with at least one survivor; survivors are aggregated as in a full sweep. An elim
 configuration keeps the items it was scored on in the store, and its status 'eliminated' with
 the evidence; each pair a round could not compare (`untestable_reason`) is stored with the
 reason (`ResultsStore.uncompared`), as neither could stop the other. A configuration already finished in the store when the race starts (a full sweep
-ran on it before) is never stopped: that saves nothing, and its status would hide its metrics.
+ran on it before) is never stopped (one whose stored results are of an older rule of its task
+and are recomputed, `--recompute-stale`, is not finished: it races as a new one): that saves nothing, and its status would hide its metrics.
 Each round's decision uses only the items of that round's shards, so a resumed
 race (after a kill) takes the same decisions and runs only what is missing.
 """
@@ -260,6 +261,10 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
     level = spec.plan.race_alpha / (len(rounds) * max(1, len(configs) - 1))
     s = sweep.summary
     before = (s.configs, s.shards_skipped)
+    # registered first: a configuration stored by an older rule of its task and recomputed
+    # (recompute_stale) loses its stored results here, so it races as a new one below
+    for c in configs:
+        sweep.register(c, plan.gflops)
     done_before = {c.key: sweep.store.done_shards(c.key) for c in configs}
     # finished before the race (a full sweep on this store): nothing left to save by stopping
     # them, so they are never eliminated, which would hide their stored metrics
