@@ -46,8 +46,8 @@ class ConfigMetrics:
     value: float
     ci_low: float | None = None
     ci_high: float | None = None
-    n_items: int = 0
-    n_failed: int = 0
+    n_items: int = 0                       # items scored (the metric's items)
+    n_failed: int = 0                      # items that failed, not in n_items
     gflops: float | None = None            # mean inference GFLOPs per item
     gflops_per_audio_s: float | None = None
     train_gflops: float | None = None      # SER: total training GFLOPs

@@ -184,7 +184,7 @@ class SerTask:
         ok = [r for r in results if r.ok]
         failed = len(results) - len(ok)
         if not ok:
-            return ConfigMetrics(config.key, "ser", "ua", float("nan"), n_items=len(results),
+            return ConfigMetrics(config.key, "ser", "ua", float("nan"), n_items=0,
                                  n_failed=failed, extra={"reason": "no clip was evaluated"})
         labels = [lab for lab in _labels_of(results)]
         m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], labels)
@@ -197,7 +197,7 @@ class SerTask:
         gf = ok[0].gflops
         return ConfigMetrics(
             config_key=config.key, task="ser", metric="ua", value=m.ua, ci_low=ci[0],
-            ci_high=ci[1], n_items=len(results), n_failed=failed, gflops=gf,
+            ci_high=ci[1], n_items=len(ok), n_failed=failed, gflops=gf,
             gflops_per_audio_s=gf / float(config.window) if gf is not None else None,
             train_gflops=train_total,
             rtf=infer_s / (len(ok) * float(config.window)) if ok else None,
