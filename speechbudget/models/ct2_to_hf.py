@@ -39,6 +39,7 @@ import torch
 from speechbudget.architectures import WhisperDims
 from speechbudget.errors import OutputError, make_output_dir
 from speechbudget.models.ct2_reader import CT2Model, ModelFileError, find_parts, read_ct2
+from speechbudget.models.file_digest import DigestIndex, sha256_file
 from speechbudget.models.registry import (WHISPER_VOCAB_SIZES, whisper_config_from_dims,
                                           whisper_tokens)
 
@@ -70,16 +71,25 @@ class CT2Source:
         folder = Path(folder)
         return cls(files=find_parts(folder), folder=folder, name=folder.name)
 
-    def fingerprint(self) -> str:
-        """Key of the converted copy: the name, size and mtime of each part, of config.json and
-        of the tokenizer files copied with it (a replaced tokenizer.json gives a new copy), and
-        the converter version."""
-        h = hashlib.sha256(f"v{CONVERTER_VERSION}".encode())
-        tokenizer = [self.extra_files.get(f, self.folder / f) for f in TOKENIZER_FILES]
-        for p in self.files + [self.folder / "config.json"] + tokenizer:
-            if p.exists():
-                st = p.stat()
-                h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
+    def key_files(self) -> list[tuple[str, Path]]:
+        """(role, path) of every file the conversion reads: the parts in order, config.json and
+        the tokenizer files copied with it (those that exist)."""
+        roles = [(f"part{i + 1}", p) for i, p in enumerate(self.files)]
+        roles.append(("config.json", self.folder / "config.json"))
+        roles += [(f, self.extra_files.get(f, self.folder / f)) for f in TOKENIZER_FILES]
+        return [(r, p) for r, p in roles if r.startswith("part") or p.is_file()]
+
+    def fingerprint(self, digests: DigestIndex | None = None) -> str:
+        """Key of the converted copy: the size and SHA-256 of each part, of config.json and of
+        the tokenizer files copied with it (a replaced tokenizer.json gives a new copy), and the
+        converter version; not where the files are (the same weights installed in another
+        checkout's environment find the same copy). `digests` remembers the hashes of files
+        seen before (DigestIndex); without it every file is hashed."""
+        digests = digests if digests is not None else DigestIndex(None)
+        h = hashlib.sha256(f"speechbudget-ct2-hf/content/v{CONVERTER_VERSION}\n".encode())
+        for role, p in self.key_files():
+            size, sha = digests.digest(p)
+            h.update(f"{role}\t{size}\t{sha}\n".encode())
         return h.hexdigest()[:16]
 
 
@@ -341,18 +351,12 @@ def convert(source: CT2Source, out_dir: str | Path) -> Path:
 ORPHAN_AGE_S = 3600.0  # a temporary conversion folder this old belongs to a dead process
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _record_files(folder: Path) -> None:
-    """Add each file's size and SHA-256 to source.json, fsync every file and the folder."""
+def _record_files(folder: Path, key: str) -> None:
+    """Add the cache key and each file's size and SHA-256 to source.json, fsync every file and
+    the folder."""
     info = json.loads((folder / "source.json").read_text())
-    info["files"] = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+    info["source_key"] = key
+    info["files"] = {p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
                      for p in sorted(folder.iterdir()) if p.is_file() and p.name != "source.json"}
     (folder / "source.json").write_text(json.dumps(info, indent=2))
     for p in folder.iterdir():
@@ -393,7 +397,7 @@ def verify_cached(folder: Path) -> str | None:
             return f"{p}: missing"
         if p.stat().st_size != rec.get("size"):
             return f"{p}: {p.stat().st_size} bytes, {rec.get('size')} when converted (truncated?)"
-        if _sha256(p) != rec.get("sha256"):
+        if sha256_file(p) != rec.get("sha256"):
             return f"{p}: content differs from the conversion's SHA-256"
     return None
 
@@ -409,29 +413,54 @@ def _remove_orphans(root: Path, name: str) -> None:
             pass
 
 
-def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Path:
-    """The converted folder for `source`, converting on first use only. Keyed by the source
-    files' size and mtime; written to a temporary folder (every file and the folder fsynced)
-    and renamed, so an interrupted conversion leaves nothing half-written behind. A cached
-    folder is verified (sizes and SHA-256 recorded at conversion) on every use; a damaged one
-    is removed and converted again."""
-    root = Path(cache_dir) if cache_dir is not None else cache_root() / "ct2-hf"
-    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in (source.name or "model"))
-    final = root / f"{name}-{source.fingerprint()}"
-    if (final / "source.json").exists():
-        problem = verify_cached(final)
+DIGEST_INDEX = "digests.json"  # in the cache folder: source files' SHA-256 (file_digest)
+
+
+def _cached_copy(root: Path, name: str, key: str) -> Path | None:
+    """A verified converted copy for `key`: `<name>-<key>`, else one converted under another name
+    (the same files loaded by registry name and as a folder). A damaged copy is removed (with a
+    warning naming the file) and an unfinished one (no source.json) too; None when none is left."""
+    own = root / f"{name}-{key}"
+    found = [own] + sorted(p for p in root.glob(f"*-{key}")
+                           if p != own and not p.name.startswith("."))
+    for folder in found:
+        if not folder.is_dir():
+            continue
+        if not (folder / "source.json").exists():  # not a finished conversion
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        problem = verify_cached(folder)
         if problem is None:
-            return final
+            return folder
         import warnings
-        warnings.warn(f"model cache damaged, converting again: {problem}", stacklevel=2)
+        warnings.warn(f"model cache damaged, converting again: {problem}", stacklevel=3)
         trash = Path(tempfile.mkdtemp(prefix=f".{name}-broken-", dir=root))
         try:
-            final.rename(trash / "old")
+            folder.rename(trash / "old")
         except OSError:
             pass
         shutil.rmtree(trash, ignore_errors=True)
-    elif final.exists():  # no source.json: not a finished conversion
-        shutil.rmtree(final, ignore_errors=True)
+    return None
+
+
+def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Path:
+    """The converted folder for `source`, converting on first use only. Keyed by the content of
+    the source files (their sizes and SHA-256, remembered per path, size, mtime, ctime and inode
+    in the cache's digests.json so an unchanged file is hashed once) and the converter version,
+    not by their path: the same weights in another checkout's environment reuse the copy.
+    Written to a temporary folder (every file and the folder fsynced) and renamed, so an
+    interrupted conversion leaves nothing half-written behind. A cached folder is verified
+    (sizes and SHA-256 recorded at conversion) on every use; a damaged one is removed and
+    converted again."""
+    root = Path(cache_dir) if cache_dir is not None else cache_root() / "ct2-hf"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in (source.name or "model"))
+    digests = DigestIndex(root / DIGEST_INDEX if root.is_dir() else None)
+    key = source.fingerprint(digests)
+    cached = _cached_copy(root, name, key) if root.is_dir() else None
+    if cached is not None:
+        digests.save()
+        return cached
+    final = root / f"{name}-{key}"
     what = "model cache" + (" ($SPEECHBUDGET_CACHE)" if cache_dir is None and
                             os.environ.get("SPEECHBUDGET_CACHE") else "")
     make_output_dir(root, what)
@@ -445,7 +474,7 @@ def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Pa
     try:
         try:
             convert(source, tmp)
-            _record_files(tmp)
+            _record_files(tmp, key)
         except OSError as e:
             if not str(e.filename or "").startswith(str(tmp)):
                 raise   # reading the source, not writing the cache
@@ -459,22 +488,33 @@ def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Pa
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _remove_superseded(root, name, final, source)
+    _remove_superseded(root, final, source)
+    digests.path = root / DIGEST_INDEX
+    digests.save()
     _fsync_dir(root)
     return final
 
 
-def _remove_superseded(root: Path, name: str, final: Path, source: CT2Source) -> None:
-    """Earlier conversions of the same source files (their size, mtime or tokenizer changed
-    since, or the converter version): no key can reach them again, so each would stay on disk
-    for good (one copy per reinstall of the package)."""
+def _remove_superseded(root: Path, final: Path, source: CT2Source) -> None:
+    """Conversions no key can reach again, which would otherwise stay on disk for good (one copy
+    per reinstall of a package, one per checkout before the key was the content):
+    - any earlier conversion of the same source paths (their content, tokenizer or the converter
+      version changed since; another place holding the old files converts them again);
+    - a conversion keyed by path (made before source_key was recorded) whose source files are
+      all gone (a deleted checkout's environment)."""
     files = [str(p) for p in source.files]
-    for p in root.glob(f"{name}-*"):
-        if p == final or not p.is_dir():
+    for p in root.iterdir():
+        if p == final or p.name.startswith(".") or not p.is_dir():
             continue
         try:
             info = json.loads((p / "source.json").read_text())
         except (OSError, ValueError):
             continue
-        if isinstance(info, dict) and info.get("converted_from") == files:
+        if not isinstance(info, dict):
+            continue
+        was = info.get("converted_from")
+        gone = ("source_key" not in info and isinstance(was, list) and was
+                and all(isinstance(f, str) and os.path.isabs(f) and not os.path.exists(f)
+                        for f in was))
+        if was == files or gone:
             shutil.rmtree(p, ignore_errors=True)

@@ -214,6 +214,9 @@ def test_convert_cached_converts_once_and_tracks_the_source(tmp_path, source_mod
     assert (first / "model.safetensors").stat().st_mtime_ns == stamp  # not converted again
     st = (folder / "model.bin").stat()
     os.utime(folder / "model.bin", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert convert_cached(CT2Source.from_folder(folder)) == first  # touched, same bytes
+    write_ct2_folder(folder, tiny_whisper(seed=2), "float16")   # same size, other weights
+    assert (folder / "model.bin").stat().st_size == st.st_size
     assert convert_cached(CT2Source.from_folder(folder)) != first  # a changed source: new copy
     assert not [p for p in (tmp_path / "cache" / "ct2-hf").iterdir() if p.name.startswith(".")]
 

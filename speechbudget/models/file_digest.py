@@ -1,0 +1,93 @@
+"""SHA-256 of source files, remembered by where they are: what keys the converted-model cache by
+the weights' content rather than their path.
+
+    index = DigestIndex(cache_folder / "digests.json")
+    size, sha = index.digest(path)     # hashed once; later read back while the file is unchanged
+    index.save()                        # only when something was hashed; never raises
+
+An entry is (resolved path, size, mtime_ns, ctime_ns, inode) -> SHA-256. It is used only while all
+of these still match the file, so a file rewritten in place (a new mtime), replaced by another
+(a new inode, a new ctime: `cp -p` and `tar` can restore mtime, not ctime) or of another size is
+hashed again. The index is an optimisation: a missing, unreadable or damaged one is rebuilt; one
+that cannot be written (a read-only cache) only means hashing again next time. Entries of files
+that no longer exist are dropped when it is written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+INDEX_VERSION = 1
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+class DigestIndex:
+    """Path -> SHA-256 of files, kept in a JSON file (see the module docstring)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, dict] = {}
+        self.changed = False
+        if path is None:
+            return
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            return
+        if isinstance(data, dict) and data.get("version") == INDEX_VERSION \
+                and isinstance(data.get("files"), dict):
+            self.entries = {k: v for k, v in data["files"].items() if isinstance(v, dict)}
+
+    def digest(self, path: Path) -> tuple[int, str]:
+        """(size, SHA-256) of the file at `path`: from the index while the file's size, mtime,
+        ctime and inode are those recorded, else hashed (and recorded)."""
+        p = Path(path).resolve()
+        before = p.stat()
+        entry = self.entries.get(str(p))
+        sha = entry.get("sha256") if entry else None
+        if entry and entry.get("stamp") == _stamp(before) and isinstance(sha, str) \
+                and len(sha) == 64:
+            return before.st_size, sha
+        sha = sha256_file(p)
+        if _stamp(p.stat()) == _stamp(before):  # not changed while it was read
+            self.entries[str(p)] = {"stamp": _stamp(before), "sha256": sha}
+            self.changed = True
+        return before.st_size, sha
+
+    def save(self) -> None:
+        """Write the index when something was hashed (atomically: a temporary file renamed over
+        it), without the entries of files that are gone. Nothing is raised: an index that cannot
+        be written only costs hashing again."""
+        if self.path is None or not self.changed:
+            return
+        live = {k: v for k, v in self.entries.items() if Path(k).exists()}
+        folder = Path(self.path).parent
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".digests-", suffix=".tmp", dir=folder)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"version": INDEX_VERSION, "files": live}, f, indent=1)
+            os.replace(tmp, self.path)
+            self.changed = False
+        except OSError:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
