@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from speechbudget.analysis.limits import RTF_STATS
 from speechbudget.paired import RATE_METRICS
 from speechbudget.records import ConfigMetrics
 
@@ -60,9 +61,13 @@ COST_WORDS = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak memory"}
 def recommendation_message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
              n_feasible, n_usable, paired, n_untested=0) -> str:
     c, m = best
+    # the RTF that max_rtf bounds, beside the throughput RTF, when a percentile is bounded
+    stat_field, stat_label = RTF_STATS[limits.rtf_stat]
+    bounded = getattr(m, stat_field) if stat_field != "rtf" else None
     costs = ", ".join(x for x in (
         f"{m.gflops:.3g} GFLOPs" if m.gflops is not None else "",
         f"RTF {m.rtf:.3g}" if m.rtf is not None else "",
+        f"{stat_label} {bounded:.3g}" if bounded is not None else "",
         f"{m.peak_mem_mb:.0f} MB" if m.peak_mem_mb is not None else "") if x)
     considered = "the only configuration" if n_usable == 1 else f"all {n_usable} configurations"
     within = (f"no limits set: {considered} considered" if not limits.active() else
