@@ -74,7 +74,8 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     except SpecError as e:
         _fail(str(e))
     try:
-        n_items, mean_s, durations, work = _dataset_size(s)
+        task = _plan_task(s) if s.data is not None or store is not None else None
+        n_items, mean_s, durations, work = _dataset_size(s, task)
     except SpecError as e:
         _fail(str(e))
     p = plan_configurations(s, audio_s=audio_s or mean_s)
@@ -114,6 +115,9 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     if s.plan.type == "adaptive":
         adaptive = predict_adaptive_seconds([seconds_for(c) for c in p.configs], s.plan.n_trials)
     status = {r["key"]: r["status"] for r in st.configs()} if st else {}
+    # stored by an older rule of the task: sweep run stops on them (or recomputes them)
+    stale = _stale_configs(st, task, p.configs) if st and task is not None else {}
+    status.update({key: "stale" for key in stale})
     if as_json:
         import dataclasses
         import json
@@ -156,9 +160,16 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         if s.plan.type == "iso_flops":
             row.append(", ".join(f"{b:g}" for b in p.bands.get(c.key, [])))
         if st:
-            row.append(status.get(c.key, "-"))
+            row.append(f"stale (rule {stale[c.key][0]}, now {stale[c.key][1]})"
+                       if c.key in stale else status.get(c.key, "-"))
         t.add_row(*row)
     Console().print(t)
+    if stale:
+        Console(soft_wrap=True).print(
+            f"{len(stale)} configuration(s) in the store hold results of an older rule of the "
+            "task (stale): `sweep run` stops on them; `sweep run --recompute-stale` discards "
+            "and computes them again (counted as not done here)", style="yellow", markup=False,
+            highlight=False)
     if s.plan.type == "adaptive":
         n = min(s.plan.n_trials, len(p.configs))
         Console().print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
@@ -228,10 +239,35 @@ def _print_race(race, n_configs: int) -> None:
                     "the later rounds is known only as it runs")
 
 
-def _dataset_size(spec) -> tuple[int | None, float | None, list[float], Any]:
+def _plan_task(spec) -> Any:
+    """The spec's task, or None for a runner's (a plan runs nothing: a custom task's code is
+    never imported here). Task options the task refuses are the spec's error (exit 2, as
+    sweep run), not the data's."""
+    if spec.runner:
+        return None
+    from speechbudget.sweep.driver import build_task_for
+    from speechbudget.sweep.executors import TaskRef
+    import json
+    return build_task_for(spec, TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
+                                        spec.runner))
+
+
+def _stale_configs(store, task, configs) -> dict[str, tuple[int, int]]:
+    """key -> (stored rule, the task's rule now) for each of `configs` stored with results of
+    another rule of `task` (`driver.result_version`): `sweep run` would not resume it."""
+    from speechbudget.sweep.driver import result_version
+    stored = store.result_versions()
+    out = {}
+    for c in configs:
+        if c.key in stored and stored[c.key] != (now := result_version(task, c)):
+            out[c.key] = (stored[c.key], now)
+    return out
+
+
+def _dataset_size(spec, task) -> tuple[int | None, float | None, list[float], Any]:
     """Items, mean duration and each item's duration, when the task can read the dataset
     quickly; and the task's own bound on a configuration's GFLOPs over the whole dataset where
-    it has one (`planned_gflops`: SER's training), else None."""
+    it has one (`planned_gflops`: SER's training), else None. `task`: `_plan_task`'s."""
     if spec.data is None:
         return None, None, [], None
     # (notes go to stderr: stdout holds the plan, which --json keeps machine-readable)
@@ -240,12 +276,6 @@ def _dataset_size(spec) -> tuple[int | None, float | None, list[float], Any]:
             f"runner {spec.runner} (not imported by plan; `sweep run` needs --allow-runner): "
             "dataset size unknown", markup=False, highlight=False)
         return None, None, [], None
-    from speechbudget.sweep.driver import build_task_for
-    from speechbudget.sweep.executors import TaskRef
-    import json
-    # task options the task refuses are the spec's error (exit 2, as sweep run), not the data's
-    task = build_task_for(spec, TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
-                                        spec.runner))
     try:
         dataset = task.load_dataset(spec.data)
         items = list(dataset.items)

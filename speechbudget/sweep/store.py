@@ -378,6 +378,17 @@ class ResultsStore:
                         "gflops": g, "status": st, "reason": reason})
         return out
 
+    def result_versions(self) -> dict[str, int]:
+        """key -> the rule of its task by which each stored configuration's results were
+        computed (its context's result_version; 1 where none is written: the driver's
+        `result_version`)."""
+        out = {}
+        for key, cj in self.db.execute("SELECT key, context_json FROM configs ORDER BY rowid"):
+            ctx = self._decoded("configs", key, lambda cj=cj: _json_object(cj))
+            v = ctx.get("result_version", 1)
+            out[key] = v if isinstance(v, int) and not isinstance(v, bool) else 1
+        return out
+
     def config(self, key: str) -> Config:
         row = self.db.execute("SELECT config_json FROM configs WHERE key = ?", (key,)).fetchone()
         if row is None:
