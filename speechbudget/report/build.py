@@ -18,7 +18,7 @@ from speechbudget.errors import OutputError, finite_json, make_output_dir, write
 from speechbudget.records import ItemResult
 from speechbudget.analysis.source import LoadedResults, load_results
 from speechbudget.report import plots
-from speechbudget.report.eliminated import load_eliminated, stopped_note
+from speechbudget.report.eliminated import load_eliminated, load_uncompared, stopped_note
 from speechbudget.report.html import render_html
 from speechbudget.report.markdown import render_markdown
 from speechbudget.report.model import ReportData, Results, TaskReport
@@ -104,6 +104,7 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
                                                            loaded.items)
         if loaded.store_path is not None:
             tr.eliminated = load_eliminated(loaded.store_path, task)
+            tr.uncompared = load_uncompared(loaded.store_path, task)
             note = stopped_note(tr.eliminated)
             if note:
                 rec.notes.append(note)
@@ -234,6 +235,9 @@ def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
                             "n_items": e.n_items, "n_failed": e.n_failed,
                             "error_on_items_scored": e.error, "evidence": e.evidence}
                            for e in tr.eliminated],
+            "racing_uncompared": [{"configuration": u.survivor, "not_compared_with": u.other,
+                                   "rounds": list(u.rounds), "reason": u.reason}
+                                  for u in tr.uncompared],
             "utterances": None if tr.utterances is None else {
                 "recommended": tr.utterances.a.label, "runner_up": tr.utterances.b.label,
                 "n_items": tr.utterances.n_items, "n_differ": tr.utterances.n_differ},

@@ -1,7 +1,8 @@
 """Configurations a racing sweep stopped (sweep.racing): read from the store with the evidence
 that eliminated them. They have no final metrics (they did not see every item), so the report
 lists them apart and keeps them off the frontiers; the error shown is on the items they were
-scored on, said so."""
+scored on, said so. Beside them, the pairs a race could not compare (`load_uncompared`): a
+surviving configuration was never tested against those, so it was not stopped by them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,6 +65,40 @@ def load_eliminated(store_path: str | Path, task: str) -> list[EliminatedConfig]
         store.close()
     out.sort(key=lambda e: (e.gflops if e.gflops is not None else float("inf"), e.label))
     return out
+
+
+@dataclass(frozen=True)
+class UncomparedPair:
+    """A surviving (finished) configuration and one its race could not compare it with."""
+    survivor: str                     # label of the configuration that finished
+    other: str                        # label (or key, if not stored) of the other one
+    rounds: tuple[int, ...]           # the racing rounds in which the pair was not compared
+    reason: str                       # why (sweep.racing.untestable_reason)
+
+
+def load_uncompared(store_path: str | Path, task: str) -> list[UncomparedPair]:
+    """Racing's uncompared pairs (ResultsStore.uncompared) as seen from each finished
+    configuration of `task`: with whom and why, the rounds merged; sorted by label."""
+    from speechbudget.sweep.store import ResultsStore
+
+    store = ResultsStore(store_path, readonly=True)
+    try:
+        rows = store.uncompared()
+        if not rows:
+            return []
+        cfg = {r["key"]: r for r in store.configs(task=task)}
+    finally:
+        store.close()
+    rounds: dict[tuple[str, str, str], set[int]] = {}
+    for row in rows:
+        a, b = row["config_key"], row["other_key"]
+        for x, y in ((a, b), (b, a)):
+            if x in cfg and cfg[x]["status"] == "done":
+                other = cfg[y]["label"] if y in cfg else y
+                rounds.setdefault((cfg[x]["label"], other, row["reason"] or ""),
+                                  set()).add(int(row["round"]))
+    return [UncomparedPair(s, o, tuple(sorted(r)), why)
+            for (s, o, why), r in sorted(rounds.items())]
 
 
 def stopped_note(eliminated: list[EliminatedConfig]) -> str | None:

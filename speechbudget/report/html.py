@@ -156,6 +156,25 @@ def _eliminated(tr: TaskReport) -> str:
     return "".join(out)
 
 
+def _uncompared(tr: TaskReport) -> str:
+    """Racing's pairs it could not compare, per surviving configuration: never tested
+    against each other, so neither could stop the other."""
+    out = [f'<h3 id="uncompared-{escape(tr.task)}">Racing: pairs not compared '
+           f"({len(tr.uncompared)})</h3>",
+           '<p class="note">A surviving configuration was never tested against these (no item '
+           "both scored, or only items without reference words), so it was not stopped by "
+           "them; it survived those comparisons for lack of evidence, not on it.</p>",
+           '<table class="sortable uncompared"><thead><tr>'
+           + "".join(f'<th class="l">{escape(h)}</th>' for h in
+                     ("configuration (survived)", "not compared with", "round(s)", "why"))
+           + "</tr></thead><tbody>"]
+    for u in tr.uncompared:
+        out.append("<tr>" + "".join(f'<td class="l">{escape(v)}</td>' for v in (
+            u.survivor, u.other, ", ".join(str(r) for r in u.rounds), u.reason)) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
 def _comparison(tr: TaskReport) -> str:
     """The nested laws compared: which one is kept and why, every candidate's LOO error and BIC."""
     cmp_ = tr.comparison
@@ -283,6 +302,8 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
                        "frontier (GFLOPs)", "key"], rows, row_class=classes))
     if tr.eliminated:
         out.append(_eliminated(tr))
+    if tr.uncompared:
+        out.append(_uncompared(tr))
     if tr.utterances is not None:
         out.append(utterance_section(tr.utterances))
     elif tr.utterances_note:

@@ -104,6 +104,11 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         lines += ["### Eliminated by racing (not on the frontiers)", ""]
         lines += _table(["configuration", "items scored", "error on those items", "evidence"],
                         [(e.label, e.n_items, e.error, e.evidence) for e in tr.eliminated])
+    if tr.uncompared:
+        lines += ["### Racing: pairs not compared (neither could stop the other)", ""]
+        lines += _table(["configuration (survived)", "not compared with", "round(s)", "why"],
+                        [(u.survivor, u.other, ", ".join(str(r) for r in u.rounds), u.reason)
+                         for u in tr.uncompared])
     if tr.utterances is not None:
         u = tr.utterances
         lines += [f"Per-utterance comparison of {md_text(u.a.label)} (recommended) and "

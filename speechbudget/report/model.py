@@ -18,7 +18,7 @@ from speechbudget.analysis.scaling_nested import NestedComparison
 from speechbudget.analysis.scaling_predict import Prediction
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics
-from speechbudget.report.eliminated import EliminatedConfig
+from speechbudget.report.eliminated import EliminatedConfig, UncomparedPair
 from speechbudget.report.utterances import UtteranceView
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -40,6 +40,7 @@ class TaskReport:
     utterances: UtteranceView | None = None     # recommended vs runner-up, item by item
     utterances_note: str | None = None          # why there is no per-utterance view
     eliminated: list[EliminatedConfig] = field(default_factory=list)  # stopped by racing
+    uncompared: list[UncomparedPair] = field(default_factory=list)    # racing: never tested
     comparison: NestedComparison | None = None  # the nested laws compared; `fit` is the kept one
     prediction_refusal: str | None = None       # why `predictions` are greyed (not to be used)
 
