@@ -99,3 +99,43 @@ def frozen_prefix(adaptation, num_layers: int) -> int:
     for i in range(num_layers - adaptation.unfreeze_top, num_layers):
         trains[i] = True
     return next((i for i, t in enumerate(trains) if t), num_layers)
+
+
+def check_rank_limits(adaptation, layer_limits, outside_limit=None) -> None:
+    """The rank rule, on dimensions alone (shared by `models.lora_targets.check_lora_rank`, which
+    reads them off the loaded modules, and `flops.lora_rank`, off the architecture): a LoRA
+    adapter of rank r on a weight of d_out x d_in adds nothing a full-rank update would not once
+    r > min(d_in, d_out) (it only costs FLOPs), and PiSSA (DAMA) builds a smaller adapter than
+    configured. `layer_limits`: per encoder layer, (min(d_in, d_out), 'd_out x d_in name') of its
+    smallest targeted weight, or None (no targeted weight there); `outside_limit`: the same for
+    targeted weights outside the layers (plain LoRA on every layer adapts those too; lora_top and
+    DAMA name the layers). ConfigError("adaptation.rank") naming the value, the weight and the
+    largest rank that fits; nothing for methods other than 'lora' and 'dama'."""
+    from speechbudget.axes import ConfigError
+
+    if adaptation.method not in ("lora", "dama"):
+        return
+    n = len(layer_limits)
+    limits = list(layer_limits) + [outside_limit]
+    where = [f"encoder layer {i}" for i in range(n)] + ["the encoder"]
+
+    def ranks(rank: int) -> list[int]:
+        outside = rank if adaptation.method == "lora" and not adaptation.lora_top else 0
+        return lora_layers(adaptation, n, rank) + [outside]
+
+    def fits(rank: int) -> bool:
+        return all(lim is None or r <= lim[0] for r, lim in zip(ranks(rank), limits))
+
+    if fits(adaptation.rank):
+        return
+    k, r, (lim_k, weight) = next((k, r, lim) for k, (r, lim) in enumerate(
+        zip(ranks(adaptation.rank), limits)) if lim is not None and r > lim[0])
+    # each layer's rank grows with `rank` (LoRA: equal to it; DAMA: round(rank * p_i)), and no
+    # layer's rank exceeds `rank`: the largest that fits is at most the largest dimension
+    top = min(adaptation.rank - 1, max(lim[0] for lim in limits if lim is not None))
+    allowed = next((x for x in range(top, 0, -1) if fits(x)), 0)
+    lead = f"DAMA gives {where[k]} rank {r}; " if adaptation.method == "dama" else ""
+    raise ConfigError("adaptation.rank", adaptation.rank,
+                      f"{lead}the {weight} weight of {where[k]} takes a LoRA rank of at most "
+                      f"min(d_in, d_out) = {lim_k} (a larger one adds only FLOPs); use a rank "
+                      f"of at most {allowed} for this model")

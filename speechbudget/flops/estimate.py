@@ -19,6 +19,7 @@ from speechbudget.architectures import WhisperDims, get_architecture
 from speechbudget.axes import Config, ConfigError
 from speechbudget.flops import wav2vec2 as w2v
 from speechbudget.flops import whisper as wh
+from speechbudget.flops.lora_rank import check_config_rank
 from speechbudget.flops.report import FlopsReport
 
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
@@ -50,6 +51,7 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
     position (for the no-speech probability), one more row per window and beam.
     SER head options as `tasks.ser.heads.SerHead`: `pooling`, `layer_weights` (learned weighted
     sum of all hidden states, on by default as in tasks.ser.options.TrainOptions)."""
+    check_config_rank(config)
     arch = get_architecture(config.model)
     dims = arch.dims
     out: dict[str, float] = {}

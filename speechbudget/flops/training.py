@@ -36,6 +36,7 @@ from speechbudget.axes import Adaptation, Config, ConfigError
 from speechbudget.flops import wav2vec2 as w2v
 from speechbudget.flops.whisper import layer_flops
 from speechbudget.flops.estimate import estimate
+from speechbudget.flops.lora_rank import check_config_rank
 from speechbudget.flops.report import FlopsReport
 from speechbudget.geometry import frames_for, stem_tokens
 
@@ -105,6 +106,7 @@ def backbone_backward(config: Config, tokens: list[int], rg_in: bool = False,
     of the encoder layers, layer i running on tokens[i] tokens."""
     arch = config.arch
     _check_targets(arch, config.adaptation.targets)
+    check_config_rank(config)
     ranks, a_train, full = layer_schedule(config, dama_schedule)
     targets = set(config.adaptation.targets)
     wavlm = arch.family == "wavlm"

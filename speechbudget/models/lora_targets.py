@@ -8,7 +8,7 @@ from typing import Sequence
 
 from torch import nn
 
-from speechbudget.adaptation import lora_layers
+from speechbudget.adaptation import check_rank_limits
 from speechbudget.axes import WAVLM_ATTENTION_PROJECTIONS, ConfigError, default_lora_targets
 
 
@@ -60,7 +60,9 @@ def check_lora_rank(encoder: nn.Module, adaptation) -> None:
     min(d_in, d_out) of the weight it adapts: such a rank adds nothing a full-rank update would
     not (it only costs FLOPs), and PiSSA (DAMA) builds a smaller adapter than configured. The
     message names the value and the largest rank this encoder allows. Nothing for other methods.
-    The one check for SER (tasks.ser.adapt) and ASR (tasks.asr.adapt, before the teacher pass)."""
+    The one check for SER (tasks.ser.adapt) and ASR (tasks.asr.adapt, before the teacher pass);
+    the rule itself is `adaptation.check_rank_limits`, which the FLOPs path (flops.lora_rank)
+    applies to the architecture's dimensions."""
     if adaptation.method not in ("lora", "dama"):
         return
     targets = set(lora_targets_for(encoder, adaptation.targets))
@@ -73,29 +75,5 @@ def check_lora_rank(encoder: nn.Module, adaptation) -> None:
                 for n, m in named if isinstance(m, nn.Linear) and n.rsplit(".", 1)[-1] in targets]
         return min(dims) if dims else None
 
-    # per encoder layer, then the targeted weights outside the layers (plain LoRA on every layer
-    # adapts those too: PEFT matches the name anywhere; lora_top and DAMA name the layers)
-    where = [f"encoder layer {i}" for i in range(len(layers))] + ["the encoder"]
-    limits = [limit(layer.named_modules()) for layer in layers]
-    limits.append(limit((n, m) for n, m in encoder.named_modules() if id(m) not in inside))
-
-    def ranks(rank: int) -> list[int]:
-        outside = rank if adaptation.method == "lora" and not adaptation.lora_top else 0
-        return lora_layers(adaptation, len(layers), rank) + [outside]
-
-    def fits(rank: int) -> bool:
-        return all(lim is None or r <= lim[0] for r, lim in zip(ranks(rank), limits))
-
-    if fits(adaptation.rank):
-        return
-    k, r, (lim_k, weight) = next((k, r, lim) for k, (r, lim) in enumerate(
-        zip(ranks(adaptation.rank), limits)) if lim is not None and r > lim[0])
-    # each layer's rank grows with `rank` (LoRA: equal to it; DAMA: round(rank * p_i)), and no
-    # layer's rank exceeds `rank`: the largest that fits is at most the largest dimension
-    top = min(adaptation.rank - 1, max(lim[0] for lim in limits if lim is not None))
-    allowed = next((x for x in range(top, 0, -1) if fits(x)), 0)
-    lead = f"DAMA gives {where[k]} rank {r}; " if adaptation.method == "dama" else ""
-    raise ConfigError("adaptation.rank", adaptation.rank,
-                      f"{lead}the {weight} weight of {where[k]} takes a LoRA rank of at most "
-                      f"min(d_in, d_out) = {lim_k} (a larger one adds only FLOPs); use a rank "
-                      f"of at most {allowed} for this model")
+    check_rank_limits(adaptation, [limit(layer.named_modules()) for layer in layers],
+                      limit((n, m) for n, m in encoder.named_modules() if id(m) not in inside))
