@@ -518,7 +518,11 @@ class ResultsStore:
         """Store the new results of a finished shard's failed items, atomically, and release
         the lease: a result replaces the stored row of its item only where that row failed
         (ok = 0); an item stored as ok is never overwritten, whatever the new result says.
-        The shard stays done. Returns how many rows were replaced."""
+        The shard stays done. Where a row is replaced, the configuration's stored metrics
+        (aggregated from the old rows) are deleted in the same transaction and a finished
+        configuration is 'pending' again, so a run killed before it aggregates again leaves
+        no metrics that disagree with the items: the next run aggregates them. Returns how
+        many rows were replaced."""
         replaced = 0
         with self._tx() as db:
             if owner is not None:
@@ -535,6 +539,10 @@ class ResultsStore:
                            "WHERE config_key = ? AND item_id = ?",
                            (run_id, *_item_row(r)[1:], key, r.item_id))
                 replaced += 1
+            if replaced:
+                db.execute("DELETE FROM metrics WHERE config_key = ?", (key,))
+                db.execute("UPDATE configs SET status = 'pending', updated = ? WHERE key = ? "
+                           "AND status = 'done'", (time.time(), key))
             db.execute("UPDATE shards SET attempts = attempts + ?, run_id = ?, finished = ? "
                        "WHERE config_key = ? AND shard_id = ? AND status = 'done'",
                        (attempts, run_id, time.time(), key, shard_id))

@@ -85,3 +85,15 @@ class SlowTask(FakeTask):
                 return [ItemResult(i, ok=False, error=f"batch failed: {e!r}")
                         for i in shard.item_ids]
         return super().run_shard(config, dataset, shard, device, cache)
+
+
+class KilledAggregateItemsTask(FlakyItemsTask):
+    """FlakyItemsTask whose process is killed (SIGKILL) when it aggregates, while the
+    environment variable KILL_IN_AGGREGATE is set: a run killed between storing a shard's
+    items and storing the configuration's metrics."""
+
+    def aggregate(self, config, results):
+        if os.environ.get("KILL_IN_AGGREGATE"):
+            import signal
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().aggregate(config, results)
