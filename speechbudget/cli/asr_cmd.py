@@ -249,17 +249,22 @@ def adapt_cmd(
         ad.check_out_folder(out, cfg, bundle.model, opts)
     except ad.AdapterError as e:
         raise typer.BadParameter(str(e), param_hint="--out") from None
-    usable = [it for it in ds.items if not it.problem]
+    # an item without usable audio is skipped and said, as evaluation records it (a DatasetError,
+    # exit 3, only when none is left)
+    read = ad.read_training_audio(ds)
+    if read.skipped:
+        err.print(read.skipped_line(), markup=False, highlight=False)
+    usable = read.items
     keys = {it.id: ad.utterance_key(it, ds.source) for it in usable}  # recorded in adapter.json
     import time
     t0 = time.perf_counter()
     try:
         if adapt == "supervised":
             samples = ad.prepare_supervised(
-                bundle, cfg, [(it.id, ds.load_audio(it), it.text) for it in usable],
+                bundle, cfg, [(it.id, a, it.text) for it, a in zip(usable, read.audio)],
                 source=ds.source)
         else:
-            items = [(it.id, ds.load_audio(it)) for it in usable]
+            items = [(it.id, a) for it, a in zip(usable, read.audio)]
             err.print(f"teacher pass on {len(items)} utterances (30 s, stride 1)...")
             samples = ad.prepare(bundle, cfg, items)
         with Progress(console=err, transient=False) as prog:

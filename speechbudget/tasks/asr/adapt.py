@@ -665,6 +665,51 @@ def load_adapter(folder: str | Path, config: Config, base: nn.Module, merge: boo
 
 # ---- the training utterances and held-out evaluation -------------------------------------------
 
+@dataclass
+class TrainingAudio:
+    """The utterances an adapter can train on, read: `items` (AsrItems) with their `audio`
+    (waveforms), and `skipped`: (id, why) of the others."""
+
+    items: list[Any]
+    audio: list[np.ndarray]
+    skipped: list[tuple[str, str]]
+
+    def skipped_line(self) -> str | None:
+        """'skipped 2 of 5 utterances (first: b: /x/gone.flac: no such audio file)', or None."""
+        if not self.skipped:
+            return None
+        n = len(self.skipped) + len(self.items)
+        i, why = self.skipped[0]
+        return f"skipped {len(self.skipped)} of {n} utterances (first: {i}: {why})"
+
+
+def read_training_audio(dataset: Any) -> TrainingAudio:
+    """Read each item's audio for adaptation, skipping (and listing) the items that cannot be
+    used, as evaluation records them as failed items: one the dataset marked (`problem`: no
+    audio column, ...) and one whose audio is missing or unreadable (AudioError, or what a
+    decoder library raises). DatasetError (exit 3) naming the source and the first problem when
+    no utterance is left."""
+    from speechbudget.errors import DatasetError, SpeechbudgetError
+    items, audio, skipped = [], [], []
+    for it in dataset.items:
+        if it.problem:
+            skipped.append((it.id, it.problem))
+            continue
+        try:
+            a = dataset.load_audio(it)
+        except Exception as e:  # noqa: BLE001 - AudioError and any decoder library's error
+            skipped.append((it.id, str(e) if isinstance(e, SpeechbudgetError)
+                            else f"{type(e).__name__}: {e}"))
+            continue
+        items.append(it)
+        audio.append(a)
+    if not items:
+        i, why = skipped[0]
+        raise DatasetError(f"{dataset.source}: no utterance to adapt on: all {len(skipped)} "
+                           f"could not be read (first: {i}: {why})")
+    return TrainingAudio(items, audio, skipped)
+
+
 def utterance_key(item: Any, source: str) -> tuple:
     """What identifies an utterance across datasets: its audio file (resolved) and cut; for
     in-memory audio (a HF dataset), the dataset and row."""
