@@ -28,10 +28,11 @@ def resolve_model(model: str) -> tuple[str, str | None]:
         return get_architecture(model).name, None
     except UnknownModelError:
         pass
-    if not Path(model).exists():
-        raise typer.BadParameter(f"{model!r}: not a known Whisper name, hub id or model folder",
+    from speechbudget.models.loading import load_whisper, looks_like_path, no_such_folder
+    if not Path(model).expanduser().exists():
+        raise typer.BadParameter(no_such_folder(model) if looks_like_path(model) else
+                                 f"{model!r}: not a known Whisper name, hub id or model folder",
                                  param_hint="--model")
-    from speechbudget.models.loading import load_whisper
     return load_whisper(model).arch.name, model
 
 

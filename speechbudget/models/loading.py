@@ -84,8 +84,41 @@ def _is_hf_folder(p: Path) -> bool:
     return p.is_dir() and (p / "config.json").exists() and not _is_ct2_folder(p)
 
 
-def _looks_like_path(s: str) -> bool:
-    return s.startswith((".", "/", "~")) or os.sep in s and Path(s).expanduser().exists()
+def looks_like_path(name: str) -> bool:
+    """A model name written as a path, so a folder and never a registry name or hub id: it starts
+    with '.', '/' or '~' ('./tiny.en', '../m', '~/m'), ends with a slash ('tiny.en/': a shell
+    completes a folder so), or has more than one '/' ('models/whisper/tiny'; a hub id is
+    'owner/name')."""
+    seps = ("/", os.sep)
+    return (name.startswith((".", "/", "~")) or name.endswith(seps)
+            or sum(name.count(c) for c in set(seps)) > 1)
+
+
+def no_such_folder(name: str) -> str:
+    """The message for a path-looking model name (`looks_like_path`) that is no folder:
+    "'tiny.en/': no such folder (/abs/tiny.en); without the trailing slash, 'tiny.en' names the
+    registry model", the hint only when the name less its trailing slash (or, for './tiny.en',
+    its last part) is a registry name or a hub id."""
+    where = Path(name).expanduser().absolute()
+    stripped = name.rstrip("/" + os.sep)
+    hint = ""
+    if stripped != name and stripped and not looks_like_path(stripped):
+        if "/" in stripped:   # 'owner/name/'
+            hint = f"; without the trailing slash, {stripped!r} is a hub id"
+        else:
+            try:
+                arch = get_architecture(stripped)
+                hint = (f"; without the trailing slash, {stripped!r} names the registry model"
+                        + (f" {arch.name!r}" if arch.name != stripped else ""))
+            except UnknownModelError:
+                pass
+    if not hint and stripped:
+        try:
+            arch = get_architecture(Path(stripped).name)
+            hint = f"; {arch.name!r} (not a path) names the registry model"
+        except UnknownModelError:
+            pass
+    return f"{name!r}: no such folder ({where}){hint}"
 
 
 @contextmanager
@@ -503,7 +536,9 @@ def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
             return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)
         raise ModelLoadError(f"{p}: neither a Hugging Face model folder (config.json) nor a "
                              "CTranslate2 one (model.bin)")
-    if _looks_like_path(name_or_path) or name_or_path.count("/") != 1:
+    if looks_like_path(name_or_path):
+        raise ModelLoadError(no_such_folder(name_or_path))
+    if name_or_path.count("/") != 1:
         raise ModelLoadError(
             f"{name_or_path!r}: no such folder, and not a registry name "
             f"({', '.join(n for n, a in ARCHITECTURES.items() if a.is_whisper)}) or a hub id "
@@ -610,7 +645,9 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
         if not _is_hf_folder(p):
             raise ModelLoadError(f"{p}: not a Hugging Face model folder (no config.json)")
         where = str(p)
-    elif _looks_like_path(name) or name.count("/") != 1:
+    elif looks_like_path(name):
+        raise ModelLoadError(no_such_folder(name))
+    elif name.count("/") != 1:
         raise ModelLoadError(f"{name!r}: no such folder, and not a registry name "
                              f"({', '.join(n for n, a in ARCHITECTURES.items() if not a.is_whisper)})"
                              " or a hub id ('owner/name')")

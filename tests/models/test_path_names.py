@@ -1,0 +1,66 @@
+"""A model name written as a path is a folder: 'tiny.en/' (no such folder) was tried as the hub id
+'tiny.en/' ("Repo id must use alphanumeric chars ... Pass a local folder, or a registry name",
+exit 5), and './tiny.en' got "no such folder, and not a registry name (tiny.en, ...)". Now both say
+"no such folder (PATH)" with what the name less its path means; `asr eval --model` says the same
+(exit 2). A registry name with a trailing slash is a folder when it is one."""
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import speechbudget.models.loading as loading
+from speechbudget.models.loading import (ModelLoadError, load_ssl_backbone, load_whisper,
+                                         looks_like_path)
+from tests.models.test_ct2 import tiny_whisper, write_ct2_folder
+from tests.models.test_loading import save_tokenizer
+
+
+@pytest.fixture
+def no_hub(monkeypatch, tmp_path):
+    """Any attempt to load from the hub fails the test; the working folder is empty."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(loading, "hub_options",
+                        lambda where: pytest.fail(f"{where!r} was taken for a hub id"))
+
+
+@pytest.mark.parametrize("name,hint", [
+    ("tiny.en/", "without the trailing slash, 'tiny.en' names the registry model"),
+    ("whisper-base/", "'whisper-base' names the registry model 'base'"),
+    ("./tiny.en", "'tiny.en' (not a path) names the registry model"),
+    ("openai/whisper-tiny.en/", "'openai/whisper-tiny.en' is a hub id"),
+    ("./nope", ""), ("models/whisper/tiny", ""),
+])
+def test_a_path_looking_name_that_is_no_folder(no_hub, tmp_path, name, hint):
+    with pytest.raises(ModelLoadError) as e:
+        load_whisper(name)
+    msg = str(e.value)
+    assert msg.startswith(f"{name!r}: no such folder ({tmp_path}"), msg
+    assert hint in msg and "not a registry name" not in msg, msg
+
+
+def test_an_ssl_name_written_as_a_path(no_hub):
+    with pytest.raises(ModelLoadError, match=r"no such folder .*'wavlm-base-plus' \(not a path\)"):
+        load_ssl_backbone("./wavlm-base-plus")
+
+
+def test_a_registry_name_with_a_slash_is_the_folder_when_there_is_one(no_hub, tmp_path):
+    d = write_ct2_folder(tmp_path / "tiny.en", tiny_whisper(seed=1), "float16")
+    save_tokenizer(d)
+    b = load_whisper("tiny.en/")
+    assert b.source.startswith("ctranslate2:") and b.source.endswith("tiny.en")
+
+
+def test_looks_like_path():
+    assert all(map(looks_like_path, ["./m", "../m", "/m", "~/m", "m/", "a/b/c"]))
+    assert not any(map(looks_like_path, ["tiny.en", "openai/whisper-tiny.en", "whisper-base"]))
+
+
+def test_asr_eval_says_no_such_folder(tmp_path, monkeypatch):
+    from speechbudget.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(app, ["asr", "eval", "--model", "tiny.en/", "--data", str(tmp_path)])
+    assert r.exit_code == 2
+    text = " ".join(r.output.split())
+    assert "no such folder" in text and "'tiny.en' names the registry model" in text, text
