@@ -148,7 +148,16 @@ def eval_cmd(
             if adapter is None or isinstance(e, SpeechbudgetError):
                 raise  # not the adapter's: a domain error keeps its own exit code
             raise typer.BadParameter(str(e), param_hint="--adapter") from None
-    doc = finite_json({"config": cfg.to_dict(), "metrics": metrics.to_dict(),  # strict JSON
+    # which weights ran, as load_whisper's bundle describes them: a hub id of a registry
+    # architecture ('openai/whisper-tiny.en') is that architecture, so its bundled offline
+    # weights when installed, where transcribe / WhisperModel load the hub id itself
+    from speechbudget.models.loading import weights_source
+    try:
+        source = weights_source(path or cfg.model)
+    except SpeechbudgetError as e:  # the results are not lost over it
+        source = f"unknown ({e})"
+    doc = finite_json({"config": cfg.to_dict(), "model_source": source,  # strict JSON
+                       "metrics": metrics.to_dict(),
                        "wer_percent": None if metrics.value != metrics.value
                        else 100 * metrics.value,
                        "items": [r.to_dict() for r in items]})
@@ -168,6 +177,9 @@ def eval_cmd(
         return
     console.print(metrics_table(f"ASR on {ds.source} ({device}, {metrics.extra['threads']} "
                                 f"threads)", [(cfg.label, metrics)]))
+    typer.echo(f"weights: {source}" + (f" (--model {model}: the registry architecture "
+                                       f"{cfg.model})" if path is None and model != cfg.model
+                                       else ""))   # plain: a long path is not folded
     if metrics.n_failed:
         console.print(f"[yellow]{metrics.n_failed} of {len(items)} utterances failed:[/yellow]")
         for f in metrics.extra["failures"][:10]:

