@@ -111,6 +111,10 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--timestamps", default="auto", help="comma-separated Config.timestamps "
                     "modes (auto, on, off); each gets its own table and its own 30 s baseline")
+    ap.add_argument("--mel-padding", default="zeros", choices=("zeros", "silence"),
+                    help="what fills a window past its audio: zeros in the normalised log-mel "
+                    "(the references' transcribe, the default) or the silence floor (a "
+                    "zero-padded waveform); AsrTask(mel_padding=...)")
     ap.add_argument("--out", default=str(HERE / "results" / "asr_axes"))
     args = ap.parse_args()
 
@@ -122,10 +126,12 @@ def main() -> None:
 
     from speechbudget.tasks.asr.runner import AsrTask
 
-    task = AsrTask(batch_size=args.batch_size, max_items=args.limit)
+    task = AsrTask(batch_size=args.batch_size, max_items=args.limit,
+                   mel_padding=args.mel_padding)
     ds = task.load_dataset(args.data)
     results: dict = {"data": args.data, "utterances": len(ds), "machine": machine(args.threads),
-                     "batch_size": args.batch_size, "models": {}}
+                     "batch_size": args.batch_size, "mel_padding": args.mel_padding,
+                     "models": {}}
     md = [f"# Window x stride on {len(ds)} LibriSpeech utterances", "",
           f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, "
           f"{args.threads} threads, torch {results['machine']['torch']}. Command: "

@@ -214,9 +214,16 @@ def log_mel_peak(audio: np.ndarray | torch.Tensor, n_mels: int = 80,
                                 n_mels).max()) for s in range(0, frames, block_frames))
 
 
+# what fills a window's frames past its audio (`log_mel_span`'s `padding`): "zeros", 0 in the
+# normalised log-mel (openai-whisper's and faster-whisper's transcribe); "silence", the value
+# digital silence has there (the recording's floor, as when the waveform is zero-padded: Hugging
+# Face's feature extractor, openai-whisper's `pad_or_trim(audio)` before `log_mel_spectrogram`)
+MEL_PADDINGS = ("zeros", "silence")
+
+
 def log_mel_span(audio: np.ndarray | torch.Tensor, start: int, n_content: int,
                  n_frames: int | None = None, n_mels: int = 80, peak: float | None = None,
-                 device: str | torch.device = "cpu") -> torch.Tensor:
+                 device: str | torch.device = "cpu", padding: str = "zeros") -> torch.Tensor:
     """One window of a long recording as openai-whisper's and faster-whisper's `transcribe` see
     it: mel frames [start, start + n_content) of the log-mel of the whole recording (zero-padded
     by 30 s; centred STFT, reflect-padded at its start), floored at `peak` - 8 (the recording's
@@ -226,7 +233,12 @@ def log_mel_span(audio: np.ndarray | torch.Tensor, start: int, n_content: int,
     Only the samples the span's frames see are read (200 either side), so the result is exact
     without the whole recording's log-mel. `log_mel` instead zero-pads the *waveform* before the
     STFT (as Hugging Face's WhisperFeatureExtractor); the two differ in the padded frames (about
-    -0.5 there against 0 here) and in the floor."""
+    -0.5 there against 0 here) and in the floor. `padding="silence"` fills the padded frames with
+    what zero samples give there instead (the floor, normalised: (max(peak - 8, -10) + 4) / 4),
+    i.e. the frames of the recording zero-padded as a waveform, but for the two frames whose
+    STFT straddles the end of the audio (see MEL_PADDINGS)."""
+    if padding not in MEL_PADDINGS:
+        raise ValueError(f"padding={padding!r}: expected one of {', '.join(MEL_PADDINGS)}")
     n = _check_frames(n_frames)
     if not 0 < n_content <= n:
         raise ValueError(f"n_content={n_content}: expected 1..n_frames ({n}) mel frames of audio")
@@ -235,7 +247,8 @@ def log_mel_span(audio: np.ndarray | torch.Tensor, start: int, n_content: int,
     log_spec = _log10_mel(_frames_of(_as_tensor(audio, None), start, n_content, device), n_mels)
     floor = (float(log_spec.max()) if peak is None else peak) - 8.0
     log_spec = (torch.clamp(log_spec, min=floor) + 4.0) / 4.0
-    return torch.nn.functional.pad(log_spec, (0, n - n_content))
+    fill = 0.0 if padding == "zeros" else (max(floor, -10.0) + 4.0) / 4.0   # log10(1e-10) = -10
+    return torch.nn.functional.pad(log_spec, (0, n - n_content), value=fill)
 
 
 def _frames_of(x: torch.Tensor, start: int, n: int, device: str | torch.device) -> torch.Tensor:

@@ -329,3 +329,24 @@ def test_resampling_to_16k_keeps_the_band_limited_signal(tmp_path, sr):
     assert len(y) == SAMPLE_RATE
     inner = slice(800, -800)
     assert np.abs(y[inner] - tones(SAMPLE_RATE)[inner]).max() < 1e-5
+
+
+@pytest.mark.parametrize("seconds", [0.73, 3.3, 12.0])
+def test_log_mel_span_silence_padding_is_the_zero_padded_waveform(seconds):
+    """padding="silence": the window's frames past its audio hold what zero samples give there,
+    so a recording that fits its window reads as Hugging Face's `log_mel` of the waveform
+    zero-padded (the same peak: the padding adds none) in every frame but the two whose STFT
+    straddles the end of the audio; "zeros" (the default) leaves 0 there."""
+    from speechbudget.audio import log_mel_peak, log_mel_span
+    audio = _tone(523.0, seconds, SAMPLE_RATE, seed=3)
+    content = len(audio) // 160
+    ref = log_mel(audio, n_frames=3000)
+    peak = log_mel_peak(audio)
+    got = log_mel_span(audio, 0, content, 3000, peak=peak, padding="silence")
+    torch.testing.assert_close(got[:, :content - 1], ref[:, :content - 1], atol=2e-5, rtol=0)
+    torch.testing.assert_close(got[:, content + 2:], ref[:, content + 2:], atol=1e-6, rtol=0)
+    zeros = log_mel_span(audio, 0, content, 3000, peak=peak)
+    torch.testing.assert_close(zeros[:, :content], got[:, :content], atol=0, rtol=0)
+    assert bool((zeros[:, content:] == 0).all()) and float(got[0, -1]) < -0.3
+    with pytest.raises(ValueError, match="padding"):
+        log_mel_span(audio, 0, content, 3000, padding="floor")

@@ -318,7 +318,12 @@ class AsrPipeline:
                  prompt_reset_on_temperature: float = PROMPT_RESET_ON_TEMPERATURE,
                  word_timestamps: bool = False,
                  prepend_punctuations: str = wt.PREPEND_PUNCTUATIONS,
-                 append_punctuations: str = wt.APPEND_PUNCTUATIONS):
+                 append_punctuations: str = wt.APPEND_PUNCTUATIONS,
+                 mel_padding: str = "zeros"):
+        from speechbudget.audio import MEL_PADDINGS
+        if mel_padding not in MEL_PADDINGS:
+            raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
+        self.mel_padding = mel_padding
         temps = check_fallback(temperatures, best_of)
         self.word_timestamps = bool(word_timestamps)
         self.punctuations = (prepend_punctuations, append_punctuations)
@@ -360,11 +365,13 @@ class AsrPipeline:
     def features(self, rows: Sequence[Row], cache: Any | None = None) -> None:
         """Each row's log-mel as openai-whisper's and faster-whisper's `transcribe` cut it out of
         its recording's log-mel (`audio.log_mel_span`: floored at the recording's peak - 8,
-        zero-padded in the log-mel to the window)."""
+        zero-padded in the log-mel to the window; `mel_padding="silence"`: padded with the
+        recording's floor instead, as a zero-padded waveform gives)."""
         from speechbudget.audio import log_mel_peak, log_mel_span
         n_mels = self.bundle.n_mels
         for r in rows:
-            hit = cache.get(("mel", r.key, r.frames, n_mels)) if cache is not None else None
+            key = ("mel", r.key, r.frames, n_mels, self.mel_padding)
+            hit = cache.get(key) if cache is not None else None
             if hit is not None:
                 r.mel, r.t["features"] = hit[0], hit[1]
                 self.stats["feature_hits"] += 1
@@ -374,10 +381,10 @@ class AsrPipeline:
             if r.peak is None:
                 r.peak = log_mel_peak(src, n_mels, self.device)
             r.mel = log_mel_span(src, start, r.content_frames, r.frames, n_mels, r.peak,
-                                 self.device)
+                                 self.device, padding=self.mel_padding)
             r.t["features"] = time.perf_counter() - t0
             if cache is not None:
-                cache[("mel", r.key, r.frames, n_mels)] = (r.mel, r.t["features"])
+                cache[key] = (r.mel, r.t["features"])
 
     # ---- encoder ---------------------------------------------------------------------------
     def encode(self, rows: Sequence[Row], batch_size: int, cache: Any | None = None) -> None:

@@ -65,7 +65,7 @@ class AsrTask:
                  adapter_cache: str | Path | None = None,
                  adapt_data: str | Path | None = None, adapt_batch_size: int = 8,
                  warm_per: str = "model",
-                 adapt_lr: float = 1e-3):
+                 adapt_lr: float = 1e-3, mel_padding: str = "zeros"):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
         if isinstance(latency_items, bool) or not isinstance(latency_items, int) \
@@ -79,6 +79,11 @@ class AsrTask:
         if warm_per not in WARM_PER:
             raise ValueError(f"warm_per={warm_per!r}: expected one of {', '.join(WARM_PER)}")
         self.warm_per = warm_per
+        from speechbudget.audio import MEL_PADDINGS
+        if mel_padding not in MEL_PADDINGS:
+            raise ValueError(f"mel_padding={mel_padding!r}: expected one of "
+                             f"{', '.join(MEL_PADDINGS)} (what fills a window past its audio)")
+        self.mel_padding = mel_padding
         self.model_path = model_path  # weights to use instead of the config's model name
         self.adapter = adapter        # an adapter folder (tasks.asr.adapt) for adapted configs
         # adapted configurations with training steps and no `adapter`: trained once each and
@@ -306,7 +311,8 @@ class AsrTask:
                 from speechbudget.tasks.asr.adapt import load_adapter
                 base = load_adapter(adapter, config, base, merge=True)
             self._models[mkey] = cast_for_precision(base, config.precision, device)
-        return AsrPipeline(bundle, config, device, model=self._models[mkey])
+        return AsrPipeline(bundle, config, device, model=self._models[mkey],
+                           mel_padding=self.mel_padding)
 
     def _item_result(self, config: Config, item, tr: Transcript, pipe: AsrPipeline,
                      load_s: float, peak: float | None, audio_s: float) -> ItemResult:

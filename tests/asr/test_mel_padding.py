@@ -1,0 +1,51 @@
+"""The window's frames past its audio: zeros in the normalised log-mel (the references'
+transcribe; the default) or the recording's silence floor (`mel_padding="silence"`, a
+zero-padded waveform), chosen per pipeline and per AsrTask."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from speechbudget.axes import Config, ConfigError
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.runner import AsrTask
+from tests.asr.conftest import noisy_tone
+
+
+def _padded_frames(bundle, padding):
+    cfg = Config(task="asr", model="tiny.en", window=30)
+    pipe = AsrPipeline(bundle, cfg, "cpu", **({} if padding is None else {"mel_padding": padding}))
+    rows = pipe.rows_for("u", noisy_tone(2.5, seed=4))
+    pipe.features(rows)
+    r = rows[0]
+    return r.mel[:, r.content_frames + 2:], r.mel[:, :r.content_frames]
+
+
+def test_zeros_by_default_silence_on_request(fake_bundle):
+    pad0, speech0 = _padded_frames(fake_bundle, None)
+    assert bool((pad0 == 0).all())
+    pad1, speech1 = _padded_frames(fake_bundle, "silence")
+    torch.testing.assert_close(speech1, speech0, rtol=0, atol=0)   # the audio's frames alike
+    assert float(pad1.max()) == float(pad1.min()) < float(speech1.min()) + 1e-6
+    assert float(pad1.max()) < 0
+
+
+def test_a_feature_cache_keeps_the_two_apart(fake_bundle):
+    cfg = Config(task="asr", model="tiny.en", window=30)
+    cache: dict = {}
+    mels = []
+    for padding in ("zeros", "silence"):
+        pipe = AsrPipeline(fake_bundle, cfg, "cpu", mel_padding=padding)
+        rows = pipe.rows_for("u", noisy_tone(1.5, seed=5))
+        pipe.features(rows, cache)
+        mels.append(rows[0].mel)
+    assert not torch.equal(mels[0], mels[1])
+
+
+def test_bad_values_are_refused(fake_bundle):
+    cfg = Config(task="asr", model="tiny.en", window=30)
+    with pytest.raises(ConfigError, match="mel_padding"):
+        AsrPipeline(fake_bundle, cfg, "cpu", mel_padding="floor")
+    with pytest.raises(ValueError, match="mel_padding='floor'"):
+        AsrTask(mel_padding="floor")
+    assert AsrTask(mel_padding="silence").mel_padding == "silence"
