@@ -5,9 +5,11 @@ The results store is the source of truth: each time the sweep starts, every conf
 space already evaluated in the store is replayed into a fresh study (`add_trial`), then new
 points are asked for (`ask`), run through the ordinary sweep machinery (so each one is stored
 and resumable like any other) and told back (`tell`). An interrupted search therefore resumes
-with all its evaluations and runs only the missing ones; configurations that failed in an
-earlier run are run again first (as in a plan's sweep; not with retry_failed=False), still
-counted as one evaluation each; so, with retry_items, are the failed items of evaluated ones.
+with all its evaluations and runs only the missing ones: an evaluation it had started (the
+configuration is in the store with some of its shards, unfinished) is finished first, from
+the items it had stored; configurations that failed in an earlier run are run again first
+(as in a plan's sweep; not with retry_failed=False), still counted as one evaluation each; so,
+with retry_items, are the failed items of evaluated ones.
 
 Reproducibility: the configurations chosen depend on the seed and on how many are asked for at
 once, which is the executor's worker count (a batch per round of asks). The same spec and seed
@@ -197,10 +199,19 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
     done, failed = stored()
     # with retry_items, evaluated configurations holding failed items run those again
     again = {k for k in done if sweep.store.failed_items(k)} if sweep.retry_items else set()
-    if (failed and sweep.retry_failed) or again:
+    # evaluations an interrupted search started and did not finish (in the store with some
+    # shards stored, neither finished nor failed): finished first, each one evaluation, rather
+    # than left with their items stored and never used while the sampler picks others
+    started = [r["key"] for r in store.configs(status="pending")
+               if r["key"] in configs and r["key"] not in done and r["key"] not in failed
+               and store.done_shards(r["key"])]
+    started = started[:max(0, n_trials - len(done) - len(failed))]
+    rerun = (failed if sweep.retry_failed else set()) | again
+    if rerun or started:
         # failed in an earlier run: tried again, as a plan's sweep does (they stay counted as
         # evaluated, so n_trials is unchanged)
-        sweep.execute([configs[k] for k in sorted(failed | again)], plan.gflops)
+        sweep.execute([configs[k] for k in sorted(rerun)] + [configs[k] for k in started],
+                      plan.gflops)
         done, failed = stored()
     for key, values in done.items():
         if key not in held_done:
