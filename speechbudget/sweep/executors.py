@@ -9,7 +9,9 @@ A unit whose task raises is a failure of that configuration (recorded with the r
 retried in the same run). A worker that dies (killed, out of memory) has its units retried up to
 `max_retries` times, then they are recorded as failed. Pool workers (process, Ray) stay up
 from one `run` call to the next - racing rounds, adaptive batches - with their models loaded
-and caches warm, until the driver calls `close`.
+and caches warm, until the driver calls `close`. A process worker whose driver dies without
+closing it (kill -9) exits within about a second (`exit_with_parent`) rather than waiting
+forever with its model loaded, in the way of the run that resumes the sweep.
 
 `unit_timeout_s` (`sweep run --unit-timeout`): a unit that runs longer is recorded as failed
 ("unit timed out after N s") and the sweep goes on; the time counts from the unit's start and
@@ -152,8 +154,21 @@ class WorkerState:
 _STATE: WorkerState | None = None
 
 
-def _init_worker(threads: int, cache_bytes: int) -> None:
+def exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """Exit this process (status 1) as soon as process `parent` is no longer its parent: the
+    driver died (kill -9) without closing its pool, and the worker would otherwise wait for
+    work forever, holding its model's memory. A daemon thread checks every `every_s`."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+    threading.Thread(target=watch, name="speechbudget-parent-watch", daemon=True).start()
+
+
+def _init_worker(threads: int, cache_bytes: int, parent: int | None = None) -> None:
     global _STATE
+    if parent is not None:
+        exit_with_parent(parent)
     import torch
     torch.set_num_threads(max(1, threads))
     _STATE = WorkerState(cache_bytes)
@@ -350,7 +365,8 @@ class ProcessExecutor(Executor):
         from concurrent.futures import ProcessPoolExecutor
         return ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"),
                                    initializer=_init_worker,
-                                   initargs=(threads_per_worker(self.workers), self.cache_bytes))
+                                   initargs=(threads_per_worker(self.workers), self.cache_bytes,
+                                             os.getpid()))
 
     def run(self, ref, units, cost=lambda u: 1.0, skip=frozenset(), claim=None):
         from concurrent.futures import FIRST_COMPLETED, wait
