@@ -7,9 +7,11 @@ points are asked for (`ask`), run through the ordinary sweep machinery (so each 
 and resumable like any other) and told back (`tell`). An interrupted search therefore resumes
 with all its evaluations and runs only the missing ones: an evaluation it had started (the
 configuration is in the store with some of its shards, unfinished) is finished first, from
-the items it had stored; configurations that failed in an earlier run are run again first
-(as in a plan's sweep; not with retry_failed=False), still counted as one evaluation each; so,
-with retry_items, are the failed items of evaluated ones.
+the items it had stored, and so is one whose stored results are of an older rule of its task
+(`driver.result_version`) when recompute_stale discards them (without it the search stops with
+a StoreError, as a plan's sweep does); configurations that failed in an earlier run are run
+again first (as in a plan's sweep; not with retry_failed=False), still counted as one
+evaluation each; so, with retry_items, are the failed items of evaluated ones.
 
 Reproducibility: the configurations chosen depend on the seed and on how many are asked for at
 once, which is the executor's worker count (a batch per round of asks). The same spec and seed
@@ -196,6 +198,14 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
         failed = {r["key"] for r in store.configs(status="failed") if r["key"] in configs}
         return done, failed - set(done)
 
+    # the space's configurations already in the store are checked against it first (data, task
+    # options, the task's rule: `Sweep.register`): results of an older rule stop the search
+    # (StoreError) or, with recompute_stale, are discarded here and computed again below
+    in_store = [r["key"] for r in store.configs() if r["key"] in configs]
+    had = {k for k in in_store if store.done_shards(k)}
+    for k in in_store:
+        sweep.register(configs[k], plan.gflops)
+    recomputed = [k for k in in_store if k in had and not store.done_shards(k)]
     done, failed = stored()
     # with retry_items, evaluated configurations holding failed items run those again
     again = {k for k in done if sweep.store.failed_items(k)} if sweep.retry_items else set()
@@ -204,7 +214,7 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
     # than left with their items stored and never used while the sampler picks others
     started = [r["key"] for r in store.configs(status="pending")
                if r["key"] in configs and r["key"] not in done and r["key"] not in failed
-               and store.done_shards(r["key"])]
+               and store.done_shards(r["key"])] + recomputed
     started = started[:max(0, n_trials - len(done) - len(failed))]
     rerun = (failed if sweep.retry_failed else set()) | again
     if rerun or started:
