@@ -3,6 +3,8 @@ transcribe; the default) or the recording's silence floor (`mel_padding="silence
 zero-padded waveform), chosen per pipeline and per AsrTask."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -49,3 +51,19 @@ def test_bad_values_are_refused(fake_bundle):
     with pytest.raises(ValueError, match="mel_padding='floor'"):
         AsrTask(mel_padding="floor")
     assert AsrTask(mel_padding="silence").mel_padding == "silence"
+
+
+def test_a_sweep_spec_takes_it_and_names_a_bad_value(tmp_path):
+    from speechbudget.sweep.driver import build_task_for
+    from speechbudget.sweep.executors import TaskRef
+    from speechbudget.sweep.spec import SpecError, load_spec
+    base = ("name: mp\ntask: asr\ndata: {data}\ntask_options: {{mel_padding: {v}}}\n"
+            "models: [tiny.en]\naxes: {{window: [10]}}\nplan: {{type: grid}}\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(base.format(data=tmp_path, v="silence"))
+    assert load_spec(good).task_options["mel_padding"] == "silence"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(base.format(data=tmp_path, v="floor"))
+    spec = load_spec(bad)
+    with pytest.raises(SpecError, match="line 4.*mel_padding='floor'"):
+        build_task_for(spec, TaskRef("asr", json.dumps(spec.task_options)))
