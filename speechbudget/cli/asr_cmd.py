@@ -92,6 +92,11 @@ def eval_cmd(
                                            "`asr adapt` (it must match the configuration)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",
                                   help="a progress bar on stderr (utterances)"),
+    mel_padding: str = typer.Option("zeros", "--mel-padding",
+                                    help="what fills a window past its audio: zeros (in the "
+                                    "log-mel, as faster-whisper) | silence (the recording's "
+                                    "floor, as a zero-padded waveform; for a stride on the "
+                                    "encoder output)"),
 ) -> None:
     """Evaluate one configuration: WER [CI], GFLOPs per utterance, encoder/decoder time, RTF."""
     import torch
@@ -126,7 +131,11 @@ def eval_cmd(
             cfg = cfg.with_(adaptation=adapter_config(adapter).adaptation)
         except AdapterError as e:
             raise typer.BadParameter(str(e), param_hint="--adapter") from None
-    task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path, adapter=adapter)
+    try:
+        task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path, adapter=adapter,
+                       mel_padding=mel_padding)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--mel-padding") from None
     from speechbudget.tasks.asr.data import Columns, load_dataset
     ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
                                            speaker=speaker_column, id=id_column))  # exit 3

@@ -67,3 +67,25 @@ def test_a_sweep_spec_takes_it_and_names_a_bad_value(tmp_path):
     spec = load_spec(bad)
     with pytest.raises(SpecError, match="line 4.*mel_padding='floor'"):
         build_task_for(spec, TaskRef("asr", json.dumps(spec.task_options)))
+
+
+def test_asr_eval_takes_it(monkeypatch, tmp_path):
+    import speechbudget.tasks.asr.runner as runner
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+    from speechbudget.records import ConfigMetrics
+
+    seen = []
+
+    def fake_evaluate(cfg, ds, device=None, task=None, **k):
+        seen.append(task.mel_padding)
+        return ConfigMetrics(cfg.key, "asr", "wer", 0.0, n_items=0), []
+
+    monkeypatch.setattr(runner, "evaluate", fake_evaluate)
+    (tmp_path / "manifest.jsonl").write_text('{"audio": "a.wav", "text": "hi"}\n')
+    common = ["asr", "eval", "--data", str(tmp_path), "--device", "cpu", "--no-progress"]
+    r = CliRunner().invoke(app, [*common, "--mel-padding", "silence", "--json"])
+    assert seen == ["silence"], r.output
+    r = CliRunner().invoke(app, [*common, "--mel-padding", "floor"])
+    assert r.exit_code == 2 and "--mel-padding" in " ".join(r.output.split())
