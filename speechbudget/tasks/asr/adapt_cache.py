@@ -140,10 +140,8 @@ class AdapterCache:
                device: str) -> None:
         supervised = config.adaptation.objective == "supervised"
         items, keys = [], {}
-        for it in data.items:
-            if it.problem:
-                continue
-            audio = data.load_audio(it)
+        read = ad.read_training_audio(data)   # unreadable utterances skipped, as `asr adapt`
+        for it, audio in zip(read.items, read.audio):
             if not len(audio) or \
                     len(audio) > config.window_s_for(len(audio) / SAMPLE_RATE) * SAMPLE_RATE:
                 continue   # empty, or longer than the window: not used for training
