@@ -51,7 +51,7 @@ class Progress:
         for col in ("configuration", "metric", "value", "GFLOPs/item", "RTF", "items", "failed"):
             t.add_column(col, justify="left" if col == "configuration" else "right")
         for c, m in summary.metrics:
-            t.add_row(c.label, m.metric, f"{m.value:.4f}", _f(m.gflops), _f(m.rtf, 3),
+            t.add_row(c.label, m.metric, _value(m), _f(m.gflops), _f(m.rtf, 3),
                       str(m.n_items), str(m.n_failed))
         for label, reason in summary.failures.items():
             t.add_row(label, "failed", "", "", "", "", reason[:60], style="red")
@@ -66,6 +66,13 @@ def outcome_counts(summary: Any) -> str:
     racing = f"{len(summary.eliminated)} eliminated by racing, " \
         if summary.rounds or summary.eliminated else ""
     return f"{summary.finished} finished, {racing}{summary.failed} failed"
+
+
+def _value(m: Any) -> str:
+    """The metric as every table shows it: WER in percent and labelled so, others as they are."""
+    if m.value is None:
+        return ""
+    return f"{100 * m.value:.2f} %" if m.metric == "wer" else f"{m.value:.4f}"
 
 
 def _f(x: float | None, digits: int = 2) -> str:
