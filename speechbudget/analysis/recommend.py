@@ -26,7 +26,8 @@ from typing import Any
 
 from speechbudget.analysis.limits import LIMIT_FIELDS, Limits, Violation, closest_miss, violations
 from speechbudget.analysis.marginal_returns import AxisReturn, Step, binding_knob, marginal_returns
-from speechbudget.analysis.recommend_text import DECISION_RULE, recommendation_message, rtf_note
+from speechbudget.analysis.recommend_text import (DECISION_RULE, fmt_value, recommendation_message,
+                                                   rtf_note)
 from speechbudget.axes import Config
 from speechbudget.errors import SpeechbudgetError
 from speechbudget.paired import PairedDifference, pair_items, paired_difference
@@ -230,7 +231,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     if not feasible:
         c, m, vs = closest_miss(usable, limits)
         msg = (f"No {task} configuration meets {limits.describe()} ({len(usable)} considered). "
-               f"Closest: {c.label} (error {m.error:.4g}), which misses: "
+               f"Closest: {c.label} ({fmt_value(m)}), which misses: "
                + "; ".join(v.describe() for v in vs) + ".")
         return Recommendation(task, limits, len(usable), 0, None, [], [], "", (c, m, vs), msg,
                               machine, notes, cost=cost, tolerance=tolerance)

@@ -45,6 +45,12 @@ def _fmt_metric(m: ConfigMetrics) -> str:
     return f"{m.metric.upper()} {f(m.value)}{'%' if pct else ''}{ci}"
 
 
+def fmt_value(m: ConfigMetrics) -> str:
+    """The metric alone, as the tables show it: 'WER 1.85%', 'UA 0.723'."""
+    pct = m.metric in RATE_METRICS
+    return f"{m.metric.upper()} {100 * m.value if pct else m.value:.3g}{'%' if pct else ''}"
+
+
 def fmt_error_change(metric: str, x: float, signed: bool = True) -> str:
     """An error difference in the unit the tables use: WER/CER points (0.01 = 1 point), else the
     error (1 - UA) as a fraction."""
