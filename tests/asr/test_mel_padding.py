@@ -89,3 +89,21 @@ def test_asr_eval_takes_it(monkeypatch, tmp_path):
     assert seen == ["silence"], r.output
     r = CliRunner().invoke(app, [*common, "--mel-padding", "floor"])
     assert r.exit_code == 2 and "--mel-padding" in " ".join(r.output.split())
+
+
+def test_an_encoder_cache_keeps_the_two_apart(fake_bundle):
+    """The reuse cache keyed features by the padding but encoder states not: a pipeline with the
+    other padding took the first one's encoder output for the same window."""
+    cfg = Config(task="asr", model="tiny.en", window=30)
+    audio = noisy_tone(1.5, seed=6)
+    cache: dict = {}
+    for padding in ("zeros", "silence"):
+        pipe = AsrPipeline(fake_bundle, cfg, "cpu", mel_padding=padding)
+        rows = pipe.rows_for("u", audio)
+        pipe.features(rows, cache)
+        pipe.encode(rows, 1, cache)
+    fresh = AsrPipeline(fake_bundle, cfg, "cpu", mel_padding="silence")
+    alone = fresh.rows_for("u", audio)
+    fresh.features(alone)
+    fresh.encode(alone, 1)
+    torch.testing.assert_close(rows[0].enc, alone[0].enc)

@@ -422,7 +422,7 @@ class AsrPipeline:
         for r in batch:
             found = None
             for s in range(k, -1, -1):
-                found = cache.get(("enc", self.tag, r.key, r.frames, s))
+                found = cache.get(("enc", self.tag, self.mel_padding, r.key, r.frames, s))
                 if found is not None:
                     start.append(s)
                     states.append(found[0])
@@ -451,8 +451,8 @@ class AsrPipeline:
                 spent[i] += dt
                 states[i] = h[j]
                 if s0 != k:
-                    cache[("enc", self.tag, batch[i].key, batch[i].frames, k)] = \
-                        (h[j].clone(), spent[i])
+                    key = ("enc", self.tag, self.mel_padding, batch[i].key, batch[i].frames, k)
+                    cache[key] = (h[j].clone(), spent[i])
         # the rest: stride, remaining layers, norm (not shared between configurations)
         t0 = time.perf_counter()
         h = torch.stack(states)
