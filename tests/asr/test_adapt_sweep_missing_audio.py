@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 
-from .test_adapt_sweep import DISTILL, _manifest, _spec, counted  # noqa: F401 (fixture)
+from . import test_adapt_sweep as base
+
+counted = base.counted   # the fixture: a tiny random Whisper, train_adapter counted
 
 
-def test_a_missing_audio_file_does_not_fail_the_adapted_configuration(tmp_path, counted):  # noqa: F811
+def test_a_missing_audio_file_does_not_fail_the_adapted_configuration(tmp_path, counted):
     from speechbudget.sweep.run import run_sweep
-    data = _manifest(tmp_path, "ev")
+    data = base._manifest(tmp_path, "ev")
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     rows.insert(1, {"id": "gone", "audio": "gone.wav", "text": "w1 w2"})
     data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    s = run_sweep(_spec(data, tmp_path / "adapters", DISTILL[:1] + ["none"]), tmp_path / "a.db",
-                  executor="local", progress=False, device="cpu")
+    spec = base._spec(data, tmp_path / "adapters", base.DISTILL[:1] + ["none"])
+    s = run_sweep(spec, tmp_path / "a.db", executor="local", progress=False, device="cpu")
     assert s.failed == 0 and s.finished == 2, s.failures
     assert len(counted) == 1
     for c, m in s.metrics:
