@@ -28,8 +28,9 @@ def resolve_model(model: str) -> tuple[str, str | None]:
         return get_architecture(model).name, None
     except UnknownModelError:
         pass
-    from speechbudget.models.loading import load_whisper, looks_like_path, no_such_folder
-    if not Path(model).expanduser().exists():
+    from speechbudget.models.loading import (load_whisper, looks_like_path, model_path,
+                                             no_such_folder)
+    if not model_path(model).exists():
         raise typer.BadParameter(no_such_folder(model) if looks_like_path(model) else
                                  f"{model!r}: not a known Whisper name, hub id or model folder",
                                  param_hint="--model")

@@ -94,12 +94,21 @@ def looks_like_path(name: str) -> bool:
             or sum(name.count(c) for c in set(seps)) > 1)
 
 
+def model_path(name: str) -> Path:
+    """`name` as a path, '~' and '~user' expanded; as written when there is no such home
+    ('~nosuchuser/m': pathlib's RuntimeError), which is then no such folder."""
+    try:
+        return Path(name).expanduser()
+    except RuntimeError:
+        return Path(name)
+
+
 def no_such_folder(name: str) -> str:
     """The message for a path-looking model name (`looks_like_path`) that is no folder:
     "'tiny.en/': no such folder (/abs/tiny.en); without the trailing slash, 'tiny.en' names the
     registry model", the hint only when the name less its trailing slash (or, for './tiny.en',
     its last part) is a registry name or a hub id."""
-    where = Path(name).expanduser().absolute()
+    where = model_path(name).absolute()
     stripped = name.rstrip("/" + os.sep)
     hint = ""
     if stripped != name and stripped and not looks_like_path(stripped):
@@ -172,7 +181,7 @@ def hub_options(where: str) -> dict[str, Any]:
     the Hugging Face cache only ({"local_files_only": True, "hub_unreachable": why}; pass it to
     the loading helpers here, which take the reason out), at once instead of after a minute of
     retries; otherwise {}."""
-    if Path(where).expanduser().exists() or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+    if model_path(where).exists() or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
         return {}
     why = hub_unreachable()
     return {} if why is None else {"local_files_only": True, "hub_unreachable": why}
@@ -511,7 +520,7 @@ def check_whisper_config(folder: Path) -> None:
 
 def _resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     """(where to load from, a description of the source, the CT2 source if any)."""
-    p = Path(name_or_path).expanduser()
+    p = model_path(name_or_path)
     if "/" not in name_or_path and name_or_path not in ARCHITECTURES and not p.exists():
         try:  # 'whisper-tiny.en', as Config and `asr eval --model` read it
             name_or_path = get_architecture(name_or_path).name
@@ -639,7 +648,7 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
     also from a ...ForCTC or ...ForSequenceClassification checkpoint) by registry name, hub id or
     local folder; in eval mode on `device`."""
     name = str(name_or_path)
-    p = Path(name).expanduser()
+    p = model_path(name)
     if name in ARCHITECTURES:
         arch = ARCHITECTURES[name]
         if arch.is_whisper:

@@ -64,3 +64,17 @@ def test_asr_eval_says_no_such_folder(tmp_path, monkeypatch):
     assert r.exit_code == 2
     text = " ".join(r.output.split())
     assert "no such folder" in text and "'tiny.en' names the registry model" in text, text
+
+
+def test_a_home_of_no_user_is_no_such_folder(no_hub, tmp_path):
+    """'~nosuchuser/m' (a user without a home) was RuntimeError 'Could not determine home
+    directory' from pathlib's expanduser: exit 70 from transcribe and asr eval."""
+    from speechbudget.cli import app
+
+    name = "~speechbudget-no-such-user/m"
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        load_whisper(name)
+    with pytest.raises(ModelLoadError, match="no such folder"):
+        load_ssl_backbone(name)
+    r = CliRunner().invoke(app, ["asr", "eval", "--model", name, "--data", str(tmp_path)])
+    assert r.exit_code == 2 and "no such folder" in " ".join(r.output.split()), r.output
