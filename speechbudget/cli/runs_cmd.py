@@ -210,6 +210,13 @@ def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         Console(stderr=True).print(f"[red]error:[/red] --format {fmt!r}: expected csv, parquet "
                                    "or both")
         raise typer.Exit(2)
+    if out.suffix.lower() in (".csv", ".parquet", ".pq") and not out.is_dir():
+        # a file name: the tables would go into a folder of that name, in the --format's format
+        Console(stderr=True).print(f"[red]error:[/red] --out {out}: names a file, but --out is "
+                                   "the folder that receives configs, items and runs (one file "
+                                   "each); name a folder, and choose the format with --format "
+                                   "csv|parquet|both")
+        raise typer.Exit(2)
     st = _open(store)
     paths = []
     if not raw:
