@@ -166,7 +166,8 @@ def eval_cmd(
         source = weights_source(path or cfg.model)
     except SpeechbudgetError as e:  # the results are not lost over it
         source = f"unknown ({e})"
-    doc = finite_json({"config": cfg.to_dict(), "model_source": source,  # strict JSON
+    doc = finite_json({"config": cfg.to_dict(), "mel_padding": mel_padding,  # strict JSON
+                       "model_source": source,
                        "metrics": metrics.to_dict(),
                        "wer_percent": None if metrics.value != metrics.value
                        else 100 * metrics.value,
@@ -185,8 +186,9 @@ def eval_cmd(
         if failed:
             raise typer.Exit(1)
         return
+    padding = "" if mel_padding == "zeros" else f", mel padding {mel_padding}"  # not the default
     console.print(metrics_table(f"ASR on {ds.source} ({device}, {metrics.extra['threads']} "
-                                f"threads)", [(cfg.label, metrics)]))
+                                f"threads{padding})", [(cfg.label, metrics)]))
     typer.echo(f"weights: {source}" + (f" (--model {model}: the registry architecture "
                                        f"{cfg.model})" if path is None and model != cfg.model
                                        else ""))   # plain: a long path is not folded
