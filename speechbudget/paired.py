@@ -224,7 +224,8 @@ class PairedDifference:
         unbounded one says why: too few items differ for any test to tell A from B."""
         if not (math.isfinite(self.ci_low) and math.isfinite(self.ci_high)):
             k = self.n_differ if self.n_differ is not None else self.n_items
-            return f"unbounded ({k} item{'' if k == 1 else 's'} differ: too few to tell)"
+            return (f"unbounded ({k} item{' differs' if k == 1 else 's differ'}: too few to "
+                    "tell)")
         return f"{scale * self.ci_low:+.3g} to {scale * self.ci_high:+.3g}"
 
     def describe(self, names: tuple[str, str] = ("A", "B")) -> str:

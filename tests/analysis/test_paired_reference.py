@@ -94,6 +94,7 @@ def test_a_heavily_skewed_item_matches_the_reference():
     # one item carries the whole difference: no test can tell (the bootstrap CI, which
     # matched the reference, contained 0 as well)
     assert not d.significant and d.ci_low == -math.inf and d.n_differ == 1
+    assert d.ci_text() == "unbounded (1 item differs: too few to tell)"  # was '1 item differ'
 
 
 def test_a_few_items_each_a_little_worse_are_no_evidence():
