@@ -82,7 +82,8 @@ class Recommendation:
             c, m = pair
             return {"label": c.label, "key": c.key, "config": c.to_dict(), "metric": m.metric,
                     "value": m.value, "error": m.error, "gflops": m.gflops, "rtf": m.rtf,
-                    "peak_mem_mb": m.peak_mem_mb, "n_items": m.n_items}
+                    "peak_mem_mb": m.peak_mem_mb, "n_items": m.n_items,
+                    **({"wer_percent": 100 * m.value} if m.metric == "wer" else {})}
 
         def step(s: Step | None):
             if s is None:

@@ -38,6 +38,12 @@ def _t(ts: float | None) -> str:
     return "" if ts is None else dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _wer_percent(m: dict | None) -> float | None:
+    if not m or m.get("metric") != "wer" or m.get("value") is None:
+        return None
+    return 100 * m["value"]
+
+
 @runs_app.command("list")
 def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
              as_json: bool = typer.Option(False, "--json", help="print runs and configurations "
@@ -51,7 +57,9 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                  "environment": st.environment(r["run_id"])} for r in st.runs()]
         configs = [{"key": r["key"], "label": r["label"], "task": r["task"],
                     "status": r["status"], "reason": r["reason"], "config": r["config"].to_dict(),
-                    "metrics": metrics.get(r["key"])} for r in st.configs()]
+                    "metrics": metrics.get(r["key"]),
+                    # the README's convention: WER as a fraction in `value`, and in percent
+                    "wer_percent": _wer_percent(metrics.get(r["key"]))} for r in st.configs()]
         # NaN (a configuration whose every item failed) is not JSON: null, as in report.json
         typer.echo(json.dumps(finite_json({"runs": runs, "configs": configs}), indent=1,
                               default=str, allow_nan=False))
