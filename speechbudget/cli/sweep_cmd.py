@@ -141,8 +141,11 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                               indent=1, default=str))
         return
     from rich.markup import escape
+    # a star enumerates its own points only (plan.plan_configurations): no joint-space count
+    of = ("the centre and one axis varied at a time" if s.plan.type == "star"
+          else f"of {p.space_size} valid in the joint space")
     t = Table(title=f"{escape(s.name)}: {s.plan.type} plan, {len(p.configs)} configurations "
-                    f"(of {p.space_size} valid in the joint space), {n_items or '?'} items")
+                    f"({of}), {n_items or '?'} items")
     for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):
         t.add_column(col, justify="left" if col in ("configuration", "key") else "right")
     if s.plan.type == "iso_flops":
