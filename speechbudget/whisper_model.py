@@ -13,7 +13,7 @@
 `device`: "cpu", "cuda", "cuda:N", or None / "auto" (cuda if present, as faster-whisper's "auto").
 The object owns the loaded model (a registry name such as "tiny.en" or "base" — the bundled
 offline weights when installed —, a hub id, or a local Hugging Face / CTranslate2 folder) and the
-encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`); each call chooses
+encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`) and the features' padding (`mel_padding`); each call chooses
 the decoding (`beam_size`, `timestamps`, `longform`, the no-speech thresholds). Invalid options
 raise `axes.ConfigError` naming the field. Nothing is printed; loading shows no progress bar.
 Importing this module imports torch: `import speechbudget` itself does not (it exports
@@ -43,10 +43,12 @@ class WhisperModel:
 
     def __init__(self, model: str | Path = "tiny.en", device: str | None = None,
                  precision: str = "fp32", window: float | str = 30, stride: int = 1,
-                 stride_at: int | str = "output", pool: str = "mean"):
+                 stride_at: int | str = "output", pool: str = "mean",
+                 mel_padding: str = "zeros"):
         from speechbudget.architectures import UnknownModelError, get_architecture
         from speechbudget.models.loading import load_whisper
         device = _device(device)
+        _check_mel_padding(mel_padding)
         axes = dict(window=window, stride=stride, stride_at=stride_at, pool=pool,
                     precision=precision)
         try:  # a registry name or hub id: check every option before loading any weights
@@ -55,17 +57,20 @@ class WhisperModel:
             pass  # a folder: its architecture is known once it is loaded
         bundle = load_whisper(str(model), device=device)
         self._setup(bundle, device, axes, own=True)
+        self.mel_padding = mel_padding
 
     @classmethod
     def from_bundle(cls, bundle: Any, device: str | None = None, precision: str = "fp32",
                     window: float | str = 30, stride: int = 1, stride_at: int | str = "output",
-                    pool: str = "mean") -> "WhisperModel":
+                    pool: str = "mean", mel_padding: str = "zeros") -> "WhisperModel":
         """Around an already loaded `models.loading.WhisperBundle` (e.g. one with an adapter
         merged in); the bundle is not changed (another precision runs on a copy)."""
+        _check_mel_padding(mel_padding)
         self = cls.__new__(cls)
         self._setup(bundle, _device(device), dict(window=window, stride=stride,
                                                   stride_at=stride_at, pool=pool,
                                                   precision=precision), own=False)
+        self.mel_padding = mel_padding
         return self
 
     def _setup(self, bundle: Any, device: str, axes: dict[str, Any], own: bool) -> None:
@@ -181,7 +186,17 @@ class WhisperModel:
             temperatures=temps,
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=int(seed), word_timestamps=bool(word_timestamps),
-            prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations)
+            prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
+            mel_padding=self.mel_padding)
+
+
+def _check_mel_padding(mel_padding: Any) -> None:
+    """What fills a window past its audio (audio.MEL_PADDINGS): "zeros" in the normalised log-mel
+    (faster-whisper's and openai-whisper's transcribe) or "silence" (the recording's floor, as a
+    zero-padded waveform; docs/asr.md: for a stride on the encoder output)."""
+    from speechbudget.audio import MEL_PADDINGS
+    if mel_padding not in MEL_PADDINGS:
+        raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
 
 
 def _is_tensor(x: Any) -> bool:

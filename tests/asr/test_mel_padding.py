@@ -107,3 +107,25 @@ def test_an_encoder_cache_keeps_the_two_apart(fake_bundle):
     fresh.features(alone)
     fresh.encode(alone, 1)
     torch.testing.assert_close(rows[0].enc, alone[0].enc)
+
+
+def test_whisper_model_takes_it(bundled_librispeech):
+    """WhisperModel(mel_padding=) reaches the features: on a short clip in a 30 s window the
+    encoder sees different frames past the audio (real tiny.en, one bundled utterance)."""
+    from speechbudget import WhisperModel
+    from speechbudget.models.loading import load_whisper
+
+    clip = sorted((bundled_librispeech / "audio").rglob("*.flac"))[0]
+    bundle = load_whisper("tiny.en")
+    out = {}
+    for padding in ("zeros", "silence"):
+        m = WhisperModel.from_bundle(bundle, device="cpu", mel_padding=padding)
+        assert m.mel_padding == padding
+        segs, info = m.transcribe(str(clip), timestamps="off")
+        out[padding] = (info.text, [s.avg_logprob for s in segs])
+    assert out["zeros"][0] and out["silence"][0]
+    assert out["zeros"][1] != out["silence"][1]        # the decoder saw other encoder states
+    with pytest.raises(ConfigError, match="mel_padding"):
+        WhisperModel.from_bundle(bundle, device="cpu", mel_padding="floor")
+    with pytest.raises(ConfigError, match="mel_padding"):   # before any weights load
+        WhisperModel("no/such-model", device="cpu", mel_padding="floor")
