@@ -170,10 +170,15 @@ class SweepSpec:
         return self._axis_items()
 
     def _point(self, values: dict[str, Any]) -> Config:
+        from speechbudget.flops.lora_rank import check_config_rank
         kw = dict(values)
         if isinstance(kw.get("adaptation"), dict):
             kw["adaptation"] = Adaptation.from_dict(kw["adaptation"])
-        return Config(task=self.task, **kw)
+        config = Config(task=self.task, **kw)
+        # a LoRA/DAMA rank above the model's weights: invalid for this model (training refuses
+        # it), as the combination that cannot exist, not a point without an estimate
+        check_config_rank(config)
+        return config
 
     def _axis_items(self) -> list[tuple[str, tuple[Any, ...]]]:
         return [("model", self.models)] + list(self.axes.items())
