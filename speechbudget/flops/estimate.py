@@ -50,7 +50,9 @@ def estimate(config: Config, decoded_tokens: float | None = None, audio_s: float
     ASR `no_speech_head`: the prompt pass also computes the LM head at the <|startoftranscript|>
     position (for the no-speech probability), one more row per window and beam.
     SER head options as `tasks.ser.heads.SerHead`: `pooling`, `layer_weights` (learned weighted
-    sum of all hidden states, on by default as in tasks.ser.options.TrainOptions)."""
+    sum of all hidden states, on by default as in tasks.ser.options.TrainOptions).
+    Raises ConfigError("adaptation.rank") for a LoRA/DAMA rank above the adapted weights'
+    dimensions (`flops.lora_rank.check_config_rank`), which training refuses too."""
     check_config_rank(config)
     arch = get_architecture(config.model)
     dims = arch.dims
