@@ -73,6 +73,12 @@ def build_task_for(spec: SweepSpec, ref: TaskRef):
         raise SpecError(key, f"{e}", spec.where(key)) from None
 
 
+def task_ref(spec: SweepSpec) -> TaskRef:
+    """What builds the spec's task, here and in a worker (`executors.build_task`)."""
+    return TaskRef(spec.task, json.dumps(spec.task_options, sort_keys=True), spec.data,
+                   spec.runner)
+
+
 def result_version(task, config: Config) -> int:
     """The version of the rule by which `task` computes `config`'s items: the task's
     `result_version(config)` where it has one, else 1. A task raises it for the configurations
@@ -124,15 +130,19 @@ class Sweep:
 
     def __init__(self, spec: SweepSpec, store: ResultsStore, executor: Executor, device: str,
                  progress: bool, retry_failed: bool, lease_s: float = DEFAULT_LEASE_S,
-                 retry_items: bool = False, recompute_stale: bool = False):
+                 retry_items: bool = False, recompute_stale: bool = False,
+                 task=None, dataset=None):
+        """task, dataset: the spec's task and its loaded dataset where the caller built them
+        (`build_task_for`, `task.load_dataset`) before opening the store, so that a spec whose
+        task refuses its options or data leaves no store behind; built here when not given."""
         self.spec, self.store, self.executor, self.device = spec, store, executor, device
         self.recompute_stale = recompute_stale
         self.retry_failed = retry_failed
         self.retry_items = retry_items
         self.retrying: set[tuple[str, str]] = set()   # (key, shard id): failed items run again
         self.unit_items: dict[tuple[str, str], int] = {}  # items a running unit evaluates
-        self.task = build_task_for(spec, self._ref())
-        self.dataset = self.task.load_dataset(spec.data)
+        self.task = build_task_for(spec, self._ref()) if task is None else task
+        self.dataset = self.task.load_dataset(spec.data) if dataset is None else dataset
         self.profile = profile_dataset(self.dataset)
         self.mean_audio_s = self.profile.mean_audio_s
         self.context = {"task": spec.task, "runner": spec.runner,
@@ -158,8 +168,7 @@ class Sweep:
         return ok
 
     def _ref(self) -> TaskRef:
-        return TaskRef(self.spec.task, json.dumps(self.spec.task_options, sort_keys=True),
-                       self.spec.data, self.spec.runner)
+        return task_ref(self.spec)
 
     def execute(self, configs: Sequence[Config], gflops: dict[str, float | None],
                 only_shards: Collection[str] | None = None) -> None:

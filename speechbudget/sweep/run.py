@@ -31,7 +31,7 @@ from pathlib import Path
 from speechbudget.axes import Config
 from speechbudget.machine import check_device, default_device
 from speechbudget.sweep.adaptive import run_adaptive
-from speechbudget.sweep.driver import RunSummary, Sweep
+from speechbudget.sweep.driver import RunSummary, Sweep, build_task_for, task_ref
 from speechbudget.sweep.executors import Executor, make_executor
 from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.racing import run_race
@@ -98,12 +98,18 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
                        unit_timeout_s=unit_timeout_s)
     ex.device = device
     t0 = time.perf_counter()
-    store = ResultsStore(store_path)
+    store = None
     sweep = None
     configs: list[Config] = []
     try:
+        # the task (its options) and its data first: what they refuse leaves no store file
+        # and no run behind (an existing store is not opened, so not modified)
+        task = build_task_for(spec, task_ref(spec))
+        dataset = task.load_dataset(spec.data)
+        store = ResultsStore(store_path)
         sweep = Sweep(spec, store, ex, device, progress, retry_failed, lease_s,
-                      retry_items=retry_items, recompute_stale=recompute_stale)
+                      retry_items=retry_items, recompute_stale=recompute_stale,
+                      task=task, dataset=dataset)
         if spec.plan.type == "adaptive":
             configs = run_adaptive(spec, sweep)
         else:
@@ -130,7 +136,8 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         raise
     finally:
         ex.close()
-        store.close()
+        if store is not None:
+            store.close()
 
 
 def _one_line(e: BaseException) -> str:
