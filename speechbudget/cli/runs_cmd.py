@@ -53,8 +53,11 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     if as_json:
         import json
         metrics = {c.key: m.to_dict() for c, m in st.metrics()}
+        stale = st.stale_runs()
+        # stale: why a run still marked running is not (its process gone, no heartbeat), or null
         runs = [{**r, "started": _iso(r["started"]), "finished": _iso(r["finished"]),
-                 "environment": st.environment(r["run_id"])} for r in st.runs()]
+                 "environment": st.environment(r["run_id"]), "stale": stale.get(r["run_id"])}
+                for r in st.runs()]
         configs = [{"key": r["key"], "label": r["label"], "task": r["task"],
                     "status": r["status"], "reason": r["reason"], "config": r["config"].to_dict(),
                     "metrics": metrics.get(r["key"]),
@@ -66,17 +69,20 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         return
     t = Table(title=f"runs in {_text(store)}")
     runs = st.runs()
-    reasons = any(r["reason"] for r in runs)  # a run an error stopped: the column says why
+    stale = st.stale_runs()  # marked running, but known not to be: 'running?' and why
+    reasons = any(r["reason"] for r in runs) or bool(stale)  # the column says why
     for col in ("run", "spec", "started", "finished", "status", "executor", "device", "threads",
                 "git") + (("reason",) if reasons else ()):
         t.add_column(col)
     for r in runs:
         env = st.environment(r["run_id"])
         t.add_row(str(r["run_id"]), _text(r["spec_name"]), _t(r["started"]), _t(r["finished"]),
-                  _text(r["status"]), _text(env.get("executor", "")),
+                  _text(r["status"] + ("?" if r["run_id"] in stale else "")),
+                  _text(env.get("executor", "")),
                   _text(env.get("device", "")), _text(env.get("torch_threads", "")),
                   _text(str(env.get("git") or "")[:12]),
-                  *((_text((r["reason"] or "")[:120]),) if reasons else ()))
+                  *((_text((f"stale ({stale[r['run_id']]})" if r["run_id"] in stale
+                            else r["reason"] or "")[:120]),) if reasons else ()))
     Console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")

@@ -302,6 +302,38 @@ class ResultsStore:
         keys = ("run_id", "spec_name", "spec_digest", "started", "finished", "status", "reason")
         return [dict(zip(keys, r)) for r in rows]
 
+    def stale_runs(self, now: float | None = None) -> dict[int, str]:
+        """Runs still marked 'running' that the store can tell are not: run_id -> why. Read
+        only (the next `start_run` marks those of this machine 'killed'). A run is stale when it
+        was started on this machine and its process is gone, or when it holds shard leases and
+        every one has expired (its runner renews them every lease_s / 3 while it lives: no
+        heartbeat since then). A run on another machine holding no lease cannot be told apart
+        from a live one and is left out."""
+        now = time.time() if now is None else now
+        leases: dict[int, float] = {}
+        if self._has_table("leases"):
+            leases = {int(r): e for r, e in self.db.execute(
+                "SELECT run_id, max(expires) FROM leases WHERE run_id IS NOT NULL "
+                "GROUP BY run_id")}
+        out: dict[int, str] = {}
+        for run_id, env_json in self.db.execute("SELECT run_id, environment_json FROM runs "
+                                                "WHERE status = 'running'").fetchall():
+            why = []
+            try:
+                env = _json_object(env_json)
+                pid = int(env["pid"]) if env.get("hostname") == platform.node() \
+                    and env.get("pid") else None
+            except (ValueError, TypeError):  # unreadable: not known to be this machine's
+                pid = None
+            if pid is not None and not _alive(pid):
+                why.append(f"its process {pid} on this machine is gone")
+            if run_id in leases and leases[run_id] < now:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(leases[run_id]))
+                why.append(f"no heartbeat: its shard leases expired at {stamp}")
+            if why:
+                out[int(run_id)] = "; ".join(why)
+        return out
+
     def environment(self, run_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT environment_json FROM runs WHERE run_id = ?",
                               (run_id,)).fetchone()
