@@ -145,7 +145,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     Console().print(row["config"].to_yaml())
     m = {c.key: m for c, m in st.metrics()}.get(row["key"])
     if m:
-        Console().print_json(json.dumps(m.to_dict(), default=str))
+        Console().print(_metrics_table(m))
     t = Table(title=f"items (first {limit})")
     for col in ("item", "ok", "errors", "n_ref", "tokens", "GFLOPs", "prediction / reason"):
         t.add_column(col)
@@ -154,6 +154,57 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
                   _text((r.prediction if r.ok else r.error or "")[:70]))
     Console().print(t)
+
+
+def _metrics_table(m) -> Table:
+    """A configuration's metrics as a table of its main fields: the metric (WER in percent, as
+    every table shows it) with its confidence interval, items, cost, speed, stage times, and the
+    task's scalar extras. Every field, as stored: `runs list --json`, `runs export`."""
+    import math
+
+    def num(x, digits: int = 2, scale: float = 1.0) -> str | None:
+        if x is None:
+            return None
+        if isinstance(x, float) and not math.isfinite(x):
+            return "n/a"
+        return f"{scale * x:.{digits}f}"
+
+    wer = m.metric == "wer"
+    unit, scale, digits = (" %", 100.0, 2) if wer else ("", 1.0, 4)
+    value = num(m.value, digits, scale)
+    if value is not None and value != "n/a":
+        value += unit
+    if m.ci_low is not None and m.ci_high is not None:
+        value = f"{value} [{num(m.ci_low, digits, scale)}, {num(m.ci_high, digits, scale)}]" \
+            f"{unit} (95% CI)"
+    rows = [(m.metric, value),
+            ("items scored", str(m.n_items)),
+            ("items failed", str(m.n_failed)),
+            ("GFLOPs/item", num(m.gflops)),
+            ("GFLOPs/audio s", num(m.gflops_per_audio_s)),
+            ("training GFLOPs", num(m.train_gflops, 1)),
+            ("RTF (batched)", num(m.rtf, 3)),
+            ("RTFx (batched)", num(m.rtfx, 1)),
+            ("latency p50 / p90 s", None if m.latency_p50_s is None else
+             f"{num(m.latency_p50_s, 3)} / {num(m.latency_p90_s, 3)} ({m.latency_n} items)"),
+            ("RTF p50 / p90", None if m.rtf_p50 is None else
+             f"{num(m.rtf_p50, 3)} / {num(m.rtf_p90, 3)}"),
+            ("peak memory MB", num(m.peak_mem_mb, 0))]
+    rows += [(f"{stage} s", num(sec)) for stage, sec in (m.timings or {}).items()
+             if isinstance(sec, (int, float)) and not isinstance(sec, bool)]
+    for k, v in (m.extra or {}).items():
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            rows.append((str(k), None if v is None else str(v)))
+        elif isinstance(v, (int, float)):
+            rows.append((str(k), str(v) if isinstance(v, int) else num(v, 4)))
+        # (lists, mappings - a confusion matrix - are in runs list --json and runs export)
+    t = Table(title="metrics")
+    t.add_column("field")
+    t.add_column("value")
+    for name, v in rows:
+        if v is not None:
+            t.add_row(_text(name), _text(v))
+    return t
 
 
 def _print_uncompared(st, key: str, limit: int = 10) -> None:
