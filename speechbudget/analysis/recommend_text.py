@@ -3,6 +3,7 @@
 where RTF was measured."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from speechbudget.analysis.limits import RTF_STATS
@@ -43,6 +44,27 @@ def _fmt_metric(m: ConfigMetrics) -> str:
     if m.ci_low is not None and m.ci_high is not None:
         ci = f" (95% CI {f(m.ci_low)}-{f(m.ci_high)}{'%' if pct else ''})"
     return f"{m.metric.upper()} {f(m.value)}{'%' if pct else ''}{ci}"
+
+
+def error_head(metric: str, what: str = "error") -> str:
+    """A table column's header for an error (or a metric's value): 'WER %' for WER, whose cells
+    `fmt_error` gives in percent; `what` ('error', 'value', 'UA', ...) for the others."""
+    return "WER %" if metric == "wer" else what
+
+
+def fmt_error(m: ConfigMetrics, v: float | None = None) -> str:
+    """An error value (default `m.error`; `v` another value of its metric: a CI bound, the value)
+    in the unit shown everywhere: WER in percent (under `error_head`'s 'WER %'), others as they
+    are (a fraction). None or not finite (every item failed): '–'."""
+    v = m.error if v is None else v
+    return error_cell(m.metric, v)
+
+
+def error_cell(metric: str, v: float | None) -> str:
+    """`fmt_error` for a metric name (a predicted error has no ConfigMetrics)."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{100 * v:.2f}" if metric == "wer" else f"{v + 0.0:.4g}"
 
 
 def fmt_value(m: ConfigMetrics) -> str:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
 from speechbudget.cli.app import app
 
 console = Console(soft_wrap=True)
@@ -19,14 +20,6 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 def fmt(v) -> str:
     return "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
-
-
-def fmt_error(m, v=None) -> str:
-    """An error value in the unit shown everywhere: WER in percent, others as they are."""
-    v = m.error if v is None else v
-    if v is None:
-        return "–"
-    return f"{100 * v:.2f}" if m.metric == "wer" else f"{v:.4g}"
 
 
 def open_results(store: Path, task: Optional[str]):

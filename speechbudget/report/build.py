@@ -131,7 +131,7 @@ def make_plots(tr: TaskReport, plot_dir: Path) -> None:
         if p:
             tr.plots["ser_duration"] = p
     if tr.fit is not None:
-        tr.plots["fit"] = plots.fit_plot(tr.fit, plot_dir / f"{t}_fit.png")
+        tr.plots["fit"] = plots.fit_plot(tr.fit, plot_dir / f"{t}_fit.png", tr.metric)
 
 
 def build_report(results: "Results | str | Path | LoadedResults", out_dir: str | Path,
@@ -212,7 +212,10 @@ def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
         tasks.append({
             "task": tr.task,
             "recommendation": tr.recommendation.to_dict(),
-            "measured": [{"label": c.label, "config": c.to_dict(), "metrics": m.to_dict()}
+            # the README's convention, as `runs list --json`: WER as a fraction in
+            # metrics.value, and in percent beside it (null for other metrics)
+            "measured": [{"label": c.label, "config": c.to_dict(), "metrics": m.to_dict(),
+                          "wer_percent": 100 * m.value if m.metric == "wer" else None}
                          for c, m in tr.results],
             "frontiers": front,
             "frontier_rules": rules,

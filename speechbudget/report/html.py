@@ -8,10 +8,13 @@ from typing import Any, Iterable
 
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
-from speechbudget.analysis.recommend_text import DECISION_RULE, describe_machine, rtf_note
+from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machine, error_cell,
+                                                  error_head, fmt_error, fmt_error_change,
+                                                  rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
-from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
-                                       fewer_items_note, fmt, has_latency, latency_cells)
+from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
+                                       delta_scale, dominance_text, fewer_items_note, fmt,
+                                       has_latency, latency_cells)
 from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
@@ -62,10 +65,12 @@ def _recommendation(tr: TaskReport) -> str:
     cls = "rec" if rec.feasible else "rec miss"
     parts = [f'<div class="{cls}" id="recommendation-{escape(rec.task)}">',
              f'<div class="answer">{escape(rec.message)}</div>']
+    metric = tr.metric
+    k, _ = delta_scale(metric)      # WER: errors in percent, differences in WER points
     if rec.feasible:
-        rows = [(c.label, m.error, m.gflops, m.rtf, m.peak_mem_mb)
+        rows = [(c.label, fmt_error(m), m.gflops, m.rtf, m.peak_mem_mb)
                 for c, m in [rec.best, *rec.runners_up]]
-        parts.append(_table(["configuration", "error", "GFLOPs", "RTF", "peak MB"], rows,
+        parts.append(_table(["configuration", error_head(metric), "GFLOPs", "RTF", "peak MB"], rows,
                             row_class=["front"] + [""] * len(rec.runners_up)))
         parts.append(_tie_group(rec, {k: p.error_ci for k, p in tr.frontier_points().items()}))
         mrows = []
@@ -73,14 +78,15 @@ def _recommendation(tr: TaskReport) -> str:
             for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down)):
                 if s is not None:
                     mrows.append((f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
-                                  s.d_error, s.per_doubling,
+                                  k * s.d_error, k * s.per_doubling,
                                   "yes" if s.feasible else "; ".join(v.describe()
                                                                      for v in s.violations)))
         if mrows:
             parts.append("<p><b>Marginal return of each axis</b> (measured neighbours that differ "
                          "only on that axis):</p>")
-            parts.append(_table(["axis", "direction", "neighbour", "FLOPs ratio", "Δ error",
-                                 "Δ error per doubling", "within limits"], mrows, left=3))
+            parts.append(_table(["axis", "direction", "neighbour", "FLOPs ratio",
+                                 delta_head(metric), delta_head(metric, "Δ error per doubling"),
+                                 "within limits"], mrows, left=3))
         parts.append(f"<p><b>Binding knob:</b> {escape(rec.binding)}</p>")
     for n in rec.notes:
         parts.append(f'<p class="note">{escape(n)}</p>')
@@ -88,8 +94,8 @@ def _recommendation(tr: TaskReport) -> str:
     return "".join(parts)
 
 
-def _ci(iv: tuple[float, float] | None) -> str:
-    return "–" if iv is None else f"{fmt(iv[0], 3)} to {fmt(iv[1], 3)}"
+def _ci(metric: str, iv: tuple[float, float] | None) -> str:
+    return "–" if iv is None else f"{error_cell(metric, iv[0])} to {error_cell(metric, iv[1])}"
 
 
 def _tie_group(rec: Recommendation,
@@ -102,13 +108,16 @@ def _tie_group(rec: Recommendation,
                 "results hold no per-item scores for every configuration, so no paired test "
                 "was possible.</p>")
     pick = rec.best[0].key if rec.best else None
+    metric = rec.tie_group[0].metrics.metric if rec.tie_group else "wer"
+    k, _ = delta_scale(metric)
     rows, classes = [], []
     for t in rec.tie_group:
         d = t.diff
         role = t.reason + (" · recommended" if t.config.key == pick else "")
-        rows.append((t.config.label, role, t.metrics.error, _ci(error_ci.get(t.config.key)),
-                     "0 (reference)" if d is None else f"{d.diff:+.3g}",
-                     "–" if d is None else d.ci_text(),
+        rows.append((t.config.label, role, fmt_error(t.metrics),
+                     _ci(metric, error_ci.get(t.config.key)),
+                     "0 (reference)" if d is None else f"{k * d.diff:+.3g}",
+                     "–" if d is None else d.ci_text(k),
                      t.metrics.n_items if d is None else d.n_items,
                      getattr(t.metrics, rec.cost)))
         classes.append("front" if t.config.key == pick else "")
@@ -118,15 +127,17 @@ def _tie_group(rec: Recommendation,
            f"({len(rec.tie_group)} configuration{'s' if len(rec.tie_group) != 1 else ''}"
            f"{escape(tol)}): the most accurate within the limits and those the paired 95% test "
            "cannot tell apart from it.</p>",
-           _table(["configuration", "in the group as", "error", "error 95% CI",
-                   "Δ error vs most accurate", "paired 95% CI of Δ", "items paired", cost],
+           _table(["configuration", "in the group as", error_head(metric),
+                   error_head(metric) + " 95% CI", delta_head(metric, "Δ error vs most accurate"),
+                   "paired 95% CI of Δ", "items paired", cost],
                   rows, left=2, row_class=classes)]
     short = fewer_items_note(rec)
     if short:
         out.append(f'<p class="note">{escape(short)}</p>')
     if rec.items_to_resolve is not None and rec.difference is not None:
         out.append(f'<p class="note">About {rec.items_to_resolve} items would resolve a '
-                   f"difference of {abs(rec.difference.diff):.2g} between the recommended and "
+                   f"difference of {fmt_error_change(metric, abs(rec.difference.diff), False)}"
+                   " between the recommended and "
                    "the most accurate configuration (paired variance, 80% power).</p>")
     out.append(f'<p class="note">Decision rule: {escape(DECISION_RULE)}.</p></div>')
     return "".join(out)
@@ -134,9 +145,10 @@ def _tie_group(rec: Recommendation,
 
 def _eliminated(tr: TaskReport) -> str:
     """Racing's stopped configurations, apart from the measured ones, with their evidence."""
-    rows = [(e.label, e.n_items, e.n_failed, e.error, e.gflops, e.evidence, e.config.key)
-            for e in tr.eliminated]
-    head = ["configuration", "items scored", "failed", "error on those items",
+    metric = tr.metric
+    rows = [(e.label, e.n_items, e.n_failed, error_cell(metric, e.error), e.gflops, e.evidence,
+             e.config.key) for e in tr.eliminated]
+    head = ["configuration", "items scored", "failed", error_head(metric) + " on those items",
             "GFLOPs (analytic)", "evidence that eliminated it", "key"]
     out = [f'<h3 id="eliminated-{escape(tr.task)}">Eliminated by racing '
            f"({len(rows)})</h3>",
@@ -200,11 +212,12 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
         return (f'<p class="note">No scaling fit: {escape(tr.fit_error or "")}</p>'
                 + _comparison(tr))
     f = tr.fit
+    k, unit = delta_scale(tr.metric)    # WER: the LOO error in WER points
     out = [f"<p>err = {escape(f.formula)} fitted to {len(f.y)} measured configurations "
            f"(Huber loss in log space, L-BFGS from a grid of starts).</p>", _comparison(tr)]
     if f.loo is not None:
         out.append(f'<p id="loo-{escape(tr.task)}"><b>Leave-one-configuration-out prediction '
-                   f"error:</b> MAE {escape(fmt(f.loo.mae, 3))}, MAPE "
+                   f"error:</b> MAE {escape(fmt(k * f.loo.mae, 3) + unit)}, MAPE "
                    f"{escape(f'{100 * f.loo.mape:.2g}')}%, RMSE(log) "
                    f"{escape(fmt(f.loo.rmse_log, 3))}</p>")
     b = f.bootstrap
@@ -221,10 +234,12 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
         out.append(_img(tr.plots["fit"], f"{tr.task} scaling fit"))
     if tr.predictions:
         cap = limits.max_gflops
-        rows = [(p.config.label, _sig(p.error), _sig(p.low), _sig(p.high), _sig(p.gflops),
+        metric = tr.metric
+        rows = [(p.config.label, error_cell(metric, p.error), error_cell(metric, p.low),
+                 error_cell(metric, p.high), _sig(p.gflops),
                  "–" if cap is None or p.gflops is None else ("yes" if p.gflops <= cap else "no"))
                 for p in tr.predictions]
-        head = ["configuration (predicted)", "predicted error", "2.5%", "97.5%",
+        head = ["configuration (predicted)", "predicted " + error_head(metric), "2.5%", "97.5%",
                 "GFLOPs (analytic)", "within GFLOPs limit"]
         if tr.prediction_refusal:
             out.append(f'<details id="predictions-{escape(tr.task)}-refused"><summary>'
@@ -275,8 +290,10 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
                        f'{escape(", ".join(f"{c.label} ({why})" for c, why in fr.skipped))}</p>')
     if "isoflops" in tr.plots:
         out.append("<h3>Iso-FLOPs view</h3>" + _img(tr.plots["isoflops"], f"{tr.task} iso-FLOPs"))
-        out.append(_table(["budget band", "configurations", "best", "best error"],
-                          [(b.label, len(b.points), b.best.config.label, b.best.error)
+        out.append(_table(["budget band", "configurations", "best",
+                           "best " + error_head(tr.metric)],
+                          [(b.label, len(b.points), b.best.config.label,
+                            error_cell(tr.metric, b.best.error))
                            for b in tr.bands]))
     if "window_stride" in tr.plots:
         out.append("<h3>Window × stride</h3>" + _img(tr.plots["window_stride"],
@@ -289,7 +306,8 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     rows, classes = [], []
     for c, m in sorted(tr.results, key=lambda cm: (cm[1].gflops or 0.0, cm[0].label)):
         p = flags.get(c.key)
-        rows.append((c.label, m.metric.upper(), m.value, m.ci_low, m.ci_high, m.n_items,
+        rows.append((c.label, m.metric.upper(), fmt_error(m, m.value), fmt_error(m, m.ci_low),
+                     fmt_error(m, m.ci_high), m.n_items,
                      m.n_failed, m.gflops, m.rtf, *(latency_cells(m) if lat else ()),
                      m.peak_mem_mb, dominance_text(p), c.key))
         classes.append("front" if p is not None and not p.dominated else "")
@@ -297,7 +315,8 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     if lat:
         out.append('<p class="note">Latency: per utterance at batch size 1 after warm-up '
                    "(p50, p90); RTF is the batched throughput's.</p>")
-    out.append(_table(["configuration", "metric", "value", "CI low", "CI high", "items", "failed",
+    value = error_head(tr.metric, "value")
+    out.append(_table(["configuration", "metric", value, "CI low", "CI high", "items", "failed",
                        "GFLOPs", "RTF", *(LATENCY_HEAD if lat else ()), "peak MB",
                        "frontier (GFLOPs)", "key"], rows, row_class=classes))
     if tr.eliminated:

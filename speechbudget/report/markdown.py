@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from speechbudget.analysis.recommend_text import describe_machine, rtf_note
-from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, dominance_text,
-                                       fewer_items_note, fmt, has_latency, latency_cells)
+from speechbudget.analysis.recommend_text import (describe_machine, error_cell, error_head,
+                                                  fmt_error, rtf_note)
+from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
+                                       delta_scale, dominance_text, fewer_items_note, fmt,
+                                       has_latency, latency_cells)
 
 
 _MD_SPECIAL = "\\`*_{}[]()<>#+!|~$"     # $: GitHub renders $...$ as maths
@@ -36,23 +38,26 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:
 
 def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     rec = tr.recommendation
+    metric = tr.metric
+    k, _ = delta_scale(metric)      # WER: errors in percent, differences in WER points
     lines = [f"## {md_text(tr.task.upper())}", "", f"**{md_text(rec.message)}**", ""]
     if rec.feasible:
-        lines += _table(["configuration", "error", "GFLOPs", "RTF"],
-                        [(c.label, m.error, m.gflops, m.rtf)
+        lines += _table(["configuration", error_head(metric), "GFLOPs", "RTF"],
+                        [(c.label, fmt_error(m), m.gflops, m.rtf)
                          for c, m in [rec.best, *rec.runners_up]])
-        lines += _table(["axis", "direction", "neighbour", "Δ error per doubling of FLOPs",
-                         "within limits"],
-                        [(a.axis, d, s.config.label, s.per_doubling, "yes" if s.feasible else "no")
+        lines += _table(["axis", "direction", "neighbour",
+                         delta_head(metric, "Δ error per doubling of FLOPs"), "within limits"],
+                        [(a.axis, d, s.config.label, k * s.per_doubling,
+                          "yes" if s.feasible else "no")
                          for a in rec.marginal for d, s in (("up", a.up), ("down", a.down))
                          if s is not None])
         if rec.paired:
             lines += ["Tie group (paired 95%: not told apart from the most accurate):", ""]
-            lines += _table(["configuration", "in the group as", "error", "Δ error",
-                             "paired 95% CI of Δ", "items paired"],
-                            [(t.config.label, t.reason, t.metrics.error,
-                              "0" if t.diff is None else f"{t.diff.diff:+.3g}",
-                              "–" if t.diff is None else t.diff.ci_text(),
+            lines += _table(["configuration", "in the group as", error_head(metric),
+                             delta_head(metric), "paired 95% CI of Δ", "items paired"],
+                            [(t.config.label, t.reason, fmt_error(t.metrics),
+                              "0" if t.diff is None else f"{k * t.diff.diff:+.3g}",
+                              "–" if t.diff is None else t.diff.ci_text(k),
                               t.metrics.n_items if t.diff is None else t.diff.n_items)
                              for t in rec.tie_group])
             short = fewer_items_note(rec)
@@ -69,16 +74,18 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
             lines += [f"Law kept: {md_text(tr.comparison.reason)}", ""]
         lines += [f"_{md_text(n)}_" for n in f.notes] + ([""] if f.notes else [])
         if f.loo is not None:
-            lines += [f"Leave-one-configuration-out error: MAE {f.loo.mae:.3g}, "
+            unit = delta_scale(metric)[1]
+            lines += [f"Leave-one-configuration-out error: MAE {k * f.loo.mae:.3g}{unit}, "
                       f"MAPE {100 * f.loo.mape:.2g}%", ""]
         if tr.predictions and tr.prediction_refusal:
             lines += [f"Predictions for configurations not run are not shown: "
                       f"{md_text(tr.prediction_refusal)} (greyed in index.html).", ""]
         elif tr.predictions:
             lines += ["Predicted (not run, not measured):", ""]
-            lines += _table(["configuration (predicted)", "predicted error", "2.5%", "97.5%",
-                             "GFLOPs"],
-                            [(p.config.label, _sig(p.error), _sig(p.low), _sig(p.high),
+            lines += _table(["configuration (predicted)",
+                             "predicted " + error_head(metric), "2.5%", "97.5%", "GFLOPs"],
+                            [(p.config.label, error_cell(metric, p.error),
+                              error_cell(metric, p.low), error_cell(metric, p.high),
                               _sig(p.gflops)) for p in tr.predictions])
     else:
         lines += [f"No scaling fit: {md_text(tr.fit_error)}", ""]
@@ -94,16 +101,19 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                 if front.rule == "significant" else "plain frontier")
         lines += [f"_Frontier (GFLOPs): {md_text(rule)}"
                   + "".join(f"; {md_text(n)}" for n in front.notes) + "_", ""]
-    lines += _table(["configuration", "metric", "value", "items", "failed", "GFLOPs", "RTF",
-                     *(LATENCY_HEAD if lat else ()), "frontier (GFLOPs)"],
-                    [(c.label, m.metric, m.value, m.n_items, m.n_failed, m.gflops, m.rtf,
+    lines += _table(["configuration", "metric", error_head(metric, "value"), "items", "failed",
+                     "GFLOPs", "RTF", *(LATENCY_HEAD if lat else ()), "frontier (GFLOPs)"],
+                    [(c.label, m.metric, fmt_error(m, m.value), m.n_items, m.n_failed, m.gflops,
+                      m.rtf,
                       *(latency_cells(m) if lat else ()),
                       "" if c.key not in flags else dominance_text(flags[c.key]))
                      for c, m in tr.results])
     if tr.eliminated:
         lines += ["### Eliminated by racing (not on the frontiers)", ""]
-        lines += _table(["configuration", "items scored", "error on those items", "evidence"],
-                        [(e.label, e.n_items, e.error, e.evidence) for e in tr.eliminated])
+        lines += _table(["configuration", "items scored",
+                         error_head(metric) + " on those items", "evidence"],
+                        [(e.label, e.n_items, error_cell(metric, e.error), e.evidence)
+                         for e in tr.eliminated])
     if tr.uncompared:
         lines += ["### Racing: pairs not compared (neither could stop the other)", ""]
         lines += _table(["configuration (survived)", "not compared with", "round(s)", "why"],

@@ -13,6 +13,7 @@ from speechbudget.analysis.isoflops import IsoFlopsBand
 from speechbudget.analysis.pareto import FrontierResult, Point
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
+from speechbudget.analysis.recommend_text import fmt_error_change
 from speechbudget.analysis.scaling_fit import ScalingFit
 from speechbudget.analysis.scaling_nested import NestedComparison
 from speechbudget.analysis.scaling_predict import Prediction
@@ -84,8 +85,21 @@ def dominance_text(p: Point | None) -> str:
     if d is None:
         return f"dominated by {by}"
     left_out = f" both scored, {d.dropped} left out" if d.dropped else ""
-    return (f"dominated by {by}: Δ error {d.diff:+.3g} (paired {100 * d.level:g}% CI "
-            f"{d.ci_text()}, {d.n_items} items{left_out})")
+    metric = p.metrics.metric
+    k, unit = delta_scale(metric)
+    return (f"dominated by {by}: Δ error {fmt_error_change(metric, d.diff)} (paired "
+            f"{100 * d.level:g}% CI {d.ci_text(k)}{unit}, {d.n_items} items{left_out})")
+
+
+def delta_scale(metric: str) -> tuple[float, str]:
+    """The factor and unit of an error difference in the tables, as the CLI shows it: WER
+    differences in WER points (x100), others as fractions."""
+    return (100.0, " WER points") if metric == "wer" else (1.0, "")
+
+
+def delta_head(metric: str, what: str = "Δ error") -> str:
+    """A column header for an error difference, with its unit: 'Δ error (WER points)'."""
+    return what + (" (WER points)" if metric == "wer" else "")
 
 
 def has_latency(results: Results) -> bool:

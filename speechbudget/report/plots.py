@@ -37,7 +37,14 @@ def _save(fig, path: Path) -> Path:
 
 
 def _error_name(results_metric: str) -> str:
-    return "WER" if results_metric == "wer" else f"error (1 - {results_metric.upper()})"
+    """The error axis' label, in the unit of the tables: WER in percent (see `_scale`)."""
+    return "WER (%)" if results_metric == "wer" else f"error (1 - {results_metric.upper()})"
+
+
+def _scale(results_metric: str) -> float:
+    """What an error (a fraction) is multiplied by on a plot: 100 for WER (percent, as the
+    tables and the interactive figure show it), else 1."""
+    return 100.0 if results_metric == "wer" else 1.0
 
 
 def _log_axis_ticks(axis, values: list[float], fmt=None) -> None:
@@ -68,40 +75,43 @@ def pareto_figure(fr: FrontierResult, title: str = "",
     grid = fig.add_gridspec(1, 2, width_ratios=[3.2, 1.3], wspace=0.05)
     ax, key = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     bars = fr.error_bars()              # the 95 % CI of each point's error (analysis.pareto)
+    metric = fr.points[0].metrics.metric if fr.points else "wer"
+    k = _scale(metric)
     for on_front, color, size, name, z in ((False, "#999999", 22, "dominated", 2),
                                            (True, "#d62728", 36, "Pareto-optimal", 3)):
         bs = [b for b in bars if b.on_frontier == on_front]
         if not bs:
             continue
-        yerr = np.array([[max(0.0, b.error - b.low) if b.low is not None else 0.0 for b in bs],
-                         [max(0.0, b.high - b.error) if b.high is not None else 0.0
+        yerr = np.array([[k * max(0.0, b.error - b.low) if b.low is not None else 0.0
+                          for b in bs],
+                         [k * max(0.0, b.high - b.error) if b.high is not None else 0.0
                           for b in bs]])
-        ax.errorbar([b.cost for b in bs], [b.error for b in bs], yerr=yerr, fmt="o",
+        ax.errorbar([b.cost for b in bs], [k * b.error for b in bs], yerr=yerr, fmt="o",
                     color=color, ms=np.sqrt(size), elinewidth=1, capsize=2, alpha=0.9,
                     label=f"{name} (bars: 95% CI)", zorder=z)
     front = fr.frontier
     if front:
-        ax.step([p.cost for p in front], [p.error for p in front], where="post", c="#d62728",
+        ax.step([p.cost for p in front], [k * p.error for p in front], where="post", c="#d62728",
                 lw=1.2, zorder=1)
     if elim:
-        ax.scatter([e.gflops for e in elim], [e.error for e in elim], marker="x", c="#555555",
+        ax.scatter([e.gflops for e in elim], [k * e.error for e in elim], marker="x", c="#555555",
                    s=30, label="eliminated by racing (error on its items only)", zorder=2)
     costs = [p.cost for p in fr.points] + [e.gflops for e in elim]
     if costs and min(costs) > 0:
         ax.set_xscale("log")
         _log_axis_ticks(ax.xaxis, costs)
-    errs = [p.error for p in fr.points]
+    errs = [k * p.error for p in fr.points]
     if errs and min(errs) > 0 and max(errs) / min(errs) > 10:
         ax.set_yscale("log")
         _log_axis_ticks(ax.yaxis, errs)
     lines = []
     number = {p.config.key: i for i, p in enumerate(fr.points, 1)}
-    ordered = [(p.cost, p.error, p.label, "#222222" if not p.dominated else "#777777",
+    ordered = [(p.cost, k * p.error, p.label, "#222222" if not p.dominated else "#777777",
                 "" if not p.dominated else
                 (f" (dominated by {number[p.dominated_by.key]})"
                  if p.dominated_by is not None and p.dominated_by.key in number
                  else " (dominated)")) for p in fr.points]
-    ordered += [(e.gflops, e.error, e.label, "#555555", f" (eliminated, {e.n_items} items)")
+    ordered += [(e.gflops, k * e.error, e.label, "#555555", f" (eliminated, {e.n_items} items)")
                 for e in elim]
     for i, (x, y, label, color, what) in enumerate(ordered, 1):
         ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
@@ -113,7 +123,6 @@ def pareto_figure(fr: FrontierResult, title: str = "",
     for j, (text, color) in enumerate(lines):
         key.text(0.0, 0.99 - j * step, text, fontsize=7, color=color, va="top",
                  family="monospace", transform=key.transAxes)
-    metric = fr.points[0].metrics.metric if fr.points else "wer"
     ax.set_xlabel(COSTS[fr.cost] + (" (log scale)" if ax.get_xscale() == "log" else ""))
     ax.set_ylabel(_error_name(metric))
     ax.set_title(title or f"{_error_name(metric)} vs {COSTS[fr.cost]}")
@@ -141,14 +150,16 @@ def isoflops_figure(bands: list[IsoFlopsBand]):
     (same scale on the three panels, said in the title)."""
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.4), sharey=True)
     cmap = plt.get_cmap("viridis")
+    metric = bands[0].points[0].metrics.metric if bands else "wer"
+    k = _scale(metric)
     for i, band in enumerate(bands):
         color = cmap(i / max(1, len(bands) - 1))
         for ax, name in zip(axes, SPLIT_AXES):
             curve = band.curves[name]
-            ax.plot(curve.values, curve.errors, "o-", color=color, label=band.label, ms=4)
+            ax.plot(curve.values, [k * e for e in curve.errors], "o-", color=color,
+                    label=band.label, ms=4)
             if curve.optimum is not None:
                 ax.axvline(curve.optimum, color=color, ls=":", lw=1)
-    metric = bands[0].points[0].metrics.metric if bands else "wer"
     for ax, (name, desc) in zip(axes, SPLIT_AXES.items()):
         values = [v for b in bands for v in b.curves[name].values]
         ax.set_xscale("log")
@@ -201,7 +212,8 @@ def heatmap_figure(results: Results):
                              figsize=(1.6 + (0.9 * len(windows) + 1.4) * len(models),
                                       (0.5 * len(strides) + 1.9) * len(positions) + 0.9),
                              squeeze=False, layout="constrained")
-    vals = [m.error for _, m in rows]
+    k = _scale(rows[0][1].metric)
+    vals = [k * m.error for _, m in rows]
     vmin, vmax = min(vals), max(vals)
     im = None
     for r, (pos, title) in enumerate(positions):
@@ -211,13 +223,15 @@ def heatmap_figure(results: Results):
                 if c.model != model or (c.stride > 1 and _position(c)[0] != pos):
                     continue
                 i, j = strides.index(c.stride), windows.index(float(c.window))
-                grid[i, j] = m.error if np.isnan(grid[i, j]) else min(grid[i, j], m.error)
+                e = k * m.error
+                grid[i, j] = e if np.isnan(grid[i, j]) else min(grid[i, j], e)
             im = ax.imshow(grid, cmap="magma_r", vmin=vmin, vmax=vmax, aspect="auto",
                            origin="lower")
             for i in range(len(strides)):
                 for j in range(len(windows)):
                     if not np.isnan(grid[i, j]):
-                        ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=7,
+                        cell = f"{grid[i, j]:.2f}" if k == 100 else f"{grid[i, j]:.3f}"
+                        ax.text(j, i, cell, ha="center", va="center", fontsize=7,
                                 color="white" if grid[i, j] > (vmin + vmax) / 2 else "black")
             ax.set_xticks(range(len(windows)), [f"{w:g}" for w in windows])
             ax.set_yticks(range(len(strides)), [str(s) for s in strides])
@@ -263,18 +277,21 @@ def ser_duration_plot(results: Results, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def fit_plot(fit: ScalingFit, path: Path) -> Path:
-    """Measured error against the fit's prediction (in-sample and leave-one-out)."""
+def fit_plot(fit: ScalingFit, path: Path, metric: str = "wer") -> Path:
+    """Measured error against the fit's prediction (in-sample and leave-one-out), in the unit
+    of the tables (`metric` WER: percent)."""
+    k = _scale(metric)
+    y, fitted = k * np.asarray(fit.y, float), k * np.asarray(fit.fitted, float)
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.scatter(fit.y, fit.fitted, s=20, label="fitted (all points)", c="#1f77b4")
+    ax.scatter(y, fitted, s=20, label="fitted (all points)", c="#1f77b4")
     if fit.loo is not None:
-        ax.scatter(fit.y, fit.loo.predictions, s=20, marker="x", c="#ff7f0e",
+        ax.scatter(y, k * np.asarray(fit.loo.predictions, float), s=20, marker="x", c="#ff7f0e",
                    label=f"leave-one-out (MAPE {100 * fit.loo.mape:.1f}%)")
-    lo = min(float(np.min(fit.y)), float(np.min(fit.fitted))) * 0.9
-    hi = max(float(np.max(fit.y)), float(np.max(fit.fitted))) * 1.1
+    lo = min(float(np.min(y)), float(np.min(fitted))) * 0.9
+    hi = max(float(np.max(y)), float(np.max(fitted))) * 1.1
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
-    ax.set_xlabel("measured error")
-    ax.set_ylabel("predicted error")
+    ax.set_xlabel("measured " + _error_name(metric))
+    ax.set_ylabel("predicted " + _error_name(metric))
     ax.set_title(f"Scaling fit: {fit.formula}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -206,7 +206,9 @@ def test_eliminated_configurations_have_their_own_table_and_stay_off_the_frontie
     assert cells[1] == "6"                                              # items scored
     errs = [r.errors for r in asr_items("bad", 6)]
     refs = [r.n_ref for r in asr_items("bad", 6)]
-    assert float(cells[3]) == pytest.approx(wer_from_counts(errs, refs), rel=1e-3)
+    # WER in percent, as the column header says
+    assert float(cells[3]) == pytest.approx(100 * wer_from_counts(errs, refs), rel=1e-3)
+    assert "<th class=\"\">WER % on those items</th>" in table
     # not among the measured configurations nor on any frontier
     measured = html[html.index("All measured configurations"):start]
     assert bad.label not in measured
@@ -262,7 +264,7 @@ def test_every_isoflops_panel_has_tick_labels_and_axis_titles(asr_only):
         yt = shown_tick_labels(ax.yaxis, ax.get_ylim())
         assert len(xt) >= 2, (ax.get_xlabel(), xt)
         assert len(yt) >= 2, (ax.get_xlabel(), yt)
-        assert ax.get_ylabel() == "WER" and ax.get_title()
+        assert ax.get_ylabel() == "WER (%)" and ax.get_title()
     assert all(t.endswith("M") for t in shown_tick_labels(panels[0].xaxis,
                                                           panels[0].get_xlim()))  # parameters
     assert "same scale" in fig._suptitle.get_text()
@@ -288,7 +290,7 @@ def test_two_stride_positions_give_two_titled_heatmaps(asr_only):
     # each heatmap shows the values of its own position
     out = next(ax for ax in maps if "output" in ax.get_title() and "tiny.en" in ax.get_title())
     want = next(m.value for c, m in extra if c.label == "tiny.en 30s s2@out-mean")
-    assert f"{want:.3f}" in [t.get_text() for t in out.texts]
+    assert f"{100 * want:.2f}" in [t.get_text() for t in out.texts]   # WER in percent
     import matplotlib.pyplot as plt
     plt.close(fig)
     one = plots.heatmap_figure(res)
@@ -311,7 +313,9 @@ def test_pareto_plot_has_ci_error_bars_and_names_every_point(asr_only):
     by_cost = {p.cost: p for p in fr.points}
     for s in segs:                                       # each bar spans its 95% CI
         p = by_cost[s[0][0]]
-        assert (s[0][1], s[1][1]) == pytest.approx((p.metrics.ci_low, p.metrics.ci_high))
+        assert (s[0][1], s[1][1]) == pytest.approx((100 * p.metrics.ci_low,
+                                                    100 * p.metrics.ci_high))  # WER in %
+    assert ax.get_ylabel() == "WER (%)"
     assert ax.get_xscale() == "log"
     numbers = [t.get_text() for t in ax.texts]
     assert sorted(numbers, key=int) == [str(i) for i in range(1, len(fr.points) + 1)]
@@ -428,7 +432,7 @@ def test_a_noisy_near_tie_is_not_shown_dominated_and_a_clear_one_is(tie_store, t
     html = build_report(tie_store, tmp_path, n_bootstrap=0).read_text()
     status = measured_status(html, "asr")
     assert status[cheap] == "Pareto-optimal" and status[near] == "Pareto-optimal"
-    assert status[clear].startswith(f"dominated by {cheap}: Δ error +0.25")
+    assert status[clear].startswith(f"dominated by {cheap}: Δ error +25 WER points")
     assert "paired 95% CI" in status[clear] and "40 items" in status[clear]
     assert "significant frontier" in html[html.index('id="frontier-rule-asr-gflops"'):]
     data = json.loads((tmp_path / "report.json").read_text())
@@ -436,7 +440,9 @@ def test_a_noisy_near_tie_is_not_shown_dominated_and_a_clear_one_is(tie_store, t
     assert not front[near]["dominated"] and front[near]["evidence"] is None
     ev = front[clear]["evidence"]
     assert front[clear]["dominated_by"] == TIE["cheap"][0].key and ev["ci_low"] > 0
-    assert status[clear].endswith(f"CI {ev['ci_low']:+.3g} to {ev['ci_high']:+.3g}, 40 items)")
+    # report.json keeps the fraction; the page shows it in WER points
+    assert status[clear].endswith(f"CI {100 * ev['ci_low']:+.3g} to {100 * ev['ci_high']:+.3g} "
+                                  "WER points, 40 items)")
     assert data["tasks"][0]["frontier_rules"]["gflops"]["rule"] == "significant"
     md = (tmp_path / "summary.md").read_text()
     assert "significant frontier" in md and f"dominated by {cheap}" in md
