@@ -27,6 +27,25 @@ RATE_METRICS = ("wer", "cer")          # corpus errors / corpus reference units
 BALANCED_METRICS = ("ua",)             # 1 - mean per-class recall
 
 
+def error_cell(metric: str, v: float | None) -> str:
+    """An error value (or a value of its metric: a CI bound) in the unit shown everywhere: WER in
+    percent (under a 'WER %' header, no sign), others as they are (a fraction). None or not
+    finite (every item failed): '–'."""
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{100 * v:.2f}" if metric == "wer" else f"{v + 0.0:.4g}"
+
+
+def fmt_error_change(metric: str, x: float, signed: bool = True) -> str:
+    """An error difference in the unit the tables use: WER/CER points (0.01 = 1 point), else the
+    error (1 - UA) as a fraction."""
+    if metric in RATE_METRICS:
+        v = 100 * x
+        unit = "point" if abs(v) == 1 else "points"
+        return f"{v:+.3g} {metric.upper()} {unit}" if signed else f"{v:g} {metric.upper()} {unit}"
+    return f"{x:+.3g}" if signed else f"{x:g}"
+
+
 @dataclass(frozen=True)
 class PairedItems:
     """Per-item counts of two configurations on the items both scored, in one order.
@@ -229,9 +248,16 @@ class PairedDifference:
         return f"{scale * self.ci_low:+.3g} to {scale * self.ci_high:+.3g}"
 
     def describe(self, names: tuple[str, str] = ("A", "B")) -> str:
+        """The difference and its CI in the unit the tables use (`fmt_error_change`): WER/CER
+        points ("+1.2 WER points (95% CI +0.8 to +1.6 WER points, ...)"), else the error as a
+        fraction ("+0.12 error (95% CI +0.08 to +0.16, ...)")."""
         pct = 100 * self.level
-        return (f"{names[0]} - {names[1]}: {self.diff:+.3g} error "
-                f"({pct:.0f}% CI {self.ci_text()}, paired, {self.n_items} items)")
+        rate = self.metric in RATE_METRICS
+        unit = f" {self.metric.upper()} points" if rate else ""
+        ci = self.ci_text(100.0 if rate else 1.0)
+        return (f"{names[0]} - {names[1]}: {fmt_error_change(self.metric, self.diff)}"
+                f"{'' if rate else ' error'} ({pct:.0f}% CI {ci}"
+                f"{unit if ci[:1] in '+-' else ''}, paired, {self.n_items} items)")
 
 
 def paired_difference(p: PairedItems, level: float = 0.95, n_resamples: int = 2000,

@@ -3,11 +3,11 @@
 where RTF was measured."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from speechbudget.analysis.limits import RTF_STATS
-from speechbudget.paired import RATE_METRICS
+# error_cell, fmt_error_change live in paired (sweep.racing, a lower layer, uses them too)
+from speechbudget.paired import RATE_METRICS, error_cell, fmt_error_change
 from speechbudget.records import ConfigMetrics
 
 DECISION_RULE = ("among the configurations within the limits, the cheapest that is not "
@@ -60,27 +60,10 @@ def fmt_error(m: ConfigMetrics, v: float | None = None) -> str:
     return error_cell(m.metric, v)
 
 
-def error_cell(metric: str, v: float | None) -> str:
-    """`fmt_error` for a metric name (a predicted error has no ConfigMetrics)."""
-    if v is None or not math.isfinite(v):
-        return "–"
-    return f"{100 * v:.2f}" if metric == "wer" else f"{v + 0.0:.4g}"
-
-
 def fmt_value(m: ConfigMetrics) -> str:
     """The metric alone, as the tables show it: 'WER 1.85%', 'UA 0.723'."""
     pct = m.metric in RATE_METRICS
     return f"{m.metric.upper()} {100 * m.value if pct else m.value:.3g}{'%' if pct else ''}"
-
-
-def fmt_error_change(metric: str, x: float, signed: bool = True) -> str:
-    """An error difference in the unit the tables use: WER/CER points (0.01 = 1 point), else the
-    error (1 - UA) as a fraction."""
-    if metric in RATE_METRICS:
-        v = 100 * x
-        unit = "point" if abs(v) == 1 else "points"
-        return f"{v:+.3g} {metric.upper()} {unit}" if signed else f"{v:g} {metric.upper()} {unit}"
-    return f"{x:+.3g}" if signed else f"{x:g}"
 
 
 COST_WORDS = {"gflops": "GFLOPs", "rtf": "RTF", "peak_mem_mb": "peak memory"}

@@ -81,7 +81,8 @@ import math
 from typing import Sequence
 
 from speechbudget.axes import Config
-from speechbudget.paired import PairedItems, corpus_error_of, pair_items, paired_difference
+from speechbudget.paired import (PairedItems, corpus_error_of, error_cell, fmt_error_change,
+                                 pair_items, paired_difference)
 from speechbudget.sweep.driver import Sweep
 from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
@@ -169,7 +170,8 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
             y, d, q, kind = best
             names = (x.label, y.label)
             if kind == "leader":
-                by = f" by more than {tolerance:g}" if tolerance else ""
+                by = (f" by more than {fmt_error_change(metric, tolerance, False)}"
+                      if tolerance else "")
                 out[x.key] = (y, f"the leader {y.label} is significantly better{by}: "
                                  f"{d.describe(names)}, one-sided p = {q:.2g} < "
                                  f"{level_alpha:.2g} (Bonferroni)")
@@ -179,7 +181,8 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
                                  f"{level_alpha:.2g} (Bonferroni)")
             else:
                 out[x.key] = (y, f"{y.label} costs less and is shown no more than "
-                                 f"{tolerance:g} worse: {d.describe(names)}, non-inferiority "
+                                 f"{fmt_error_change(metric, tolerance, False)} worse: "
+                                 f"{d.describe(names)}, non-inferiority "
                                  f"p = {q:.2g} < {level_alpha:.2g} (Bonferroni)")
     return out
 
@@ -217,6 +220,8 @@ def halving_drops(ran: Sequence[Config], alive: Sequence[Config], items: dict[st
         diffs[c.key].ci_low <= 0 or (tolerance is not None and diffs[c.key].ci_high <= tolerance))]
     candidate = min(tied, key=lambda c: (c_of(c), err[c.key], c.label, c.key))
     kept = {c.key for c in ranked[:keep_n]} | {leader.key, candidate.key}
+    # errors as the tables show them (`error_cell`): 'WER 1.85%', 'error 0.277'
+    name, pct = ("WER", "%") if metric == "wer" else ("error", "")
     out = {}
     for k, c in enumerate(ranked, start=1):
         if c.key in kept:
@@ -232,8 +237,9 @@ def halving_drops(ran: Sequence[Config], alive: Sequence[Config], items: dict[st
         out[c.key] = (f"{RANK_DROPPED} (successive halving, eta {eta:g}, keeps "
                       f"{keep_n} of {len(ran)}, besides the leader and the cheapest "
                       f"configuration tied with it): rank {k} of {len(ranked)} by error on the "
-                      f"round's items, error {e:.4g} vs the leader {leader.label}'s "
-                      f"{err[leader.key]:.4g}{ci}; not eliminated by a significance test")
+                      f"round's items, {name} {error_cell(metric, e)}{pct} vs the leader "
+                      f"{leader.label}'s {error_cell(metric, err[leader.key])}{pct}{ci}; "
+                      "not eliminated by a significance test")
     return out
 
 

@@ -78,7 +78,8 @@ def test_halving_keeps_the_best_by_error_the_leader_and_the_cheapest_tied_one():
     assert set(out) == {e.key, f.key}
     why = out[e.key]
     assert why.startswith(RANK_DROPPED) and "rank 5 of 6" in why and "eta 2" in why
-    assert lead.label in why and f"{err[e.key]:.4g}" in why and f"{err[lead.key]:.4g}" in why
+    assert lead.label in why and f"WER {100 * err[e.key]:.2f}%" in why  # in percent (README)
+    assert f"{100 * err[lead.key]:.2f}%" in why
     assert "95% CI" in why and "paired" in why and "not eliminated by a significance test" in why
     assert "significantly worse" not in why
     # e is clearly worse: its CI lies above 0, but it was not dropped by a corrected test

@@ -133,7 +133,7 @@ def test_tolerance_stops_what_a_cheaper_configuration_is_non_inferior_to():
     assert eliminations([cheap, dear, best], items, cost, "wer", 0.001) == {}
     out = eliminations([cheap, dear, best], items, cost, "wer", 0.001, tolerance=0.02)
     assert set(out) == {dear.key}
-    assert out[dear.key][0] == cheap and "no more than 0.02 worse" in out[dear.key][1]
+    assert out[dear.key][0] == cheap and "no more than 2 WER points worse" in out[dear.key][1]
     # a tolerance smaller than the true gap proves nothing
     assert eliminations([cheap, dear, best], items, cost, "wer", 0.001, tolerance=0.001) == {}
 
@@ -204,7 +204,7 @@ def test_the_tolerance_rule_never_stops_the_leader():
         out = eliminations([cheap, mid, lead], items, cost, "wer", 0.001, tolerance=0.03,
                            rule=rule)
         assert set(out) == {mid.key}, rule
-        assert out[mid.key][0] == cheap and "no more than 0.03 worse" in out[mid.key][1]
+        assert out[mid.key][0] == cheap and "no more than 3 WER points worse" in out[mid.key][1]
     # the cheaper one is within the tolerance of the leader too: only the leader exemption keeps it
     from speechbudget.paired import pair_items, paired_difference
     d = paired_difference(pair_items(items[lead.key], items[cheap.key], "wer"))
