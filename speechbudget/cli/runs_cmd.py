@@ -120,8 +120,14 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
             return
         run_id = int(what) if what else runs[-1]["run_id"]
         spec = st.run_spec(run_id)
-        shown = {"run": next(r for r in runs if r["run_id"] == run_id),
-                 "environment": st.environment(run_id), "spec": spec}
+        run = dict(next(r for r in runs if r["run_id"] == run_id))
+        # as runs list shows it: a run marked running but known not to be is 'running?', and
+        # 'stale' says why (null when live or unknown); the store is not written
+        stale = st.stale_runs().get(run_id)
+        if stale is not None:
+            run["status"] += "?"
+        run["stale"] = stale
+        shown = {"run": run, "environment": st.environment(run_id), "spec": spec}
         labels = {r["key"]: r["label"] for r in st.configs()}
         pairs = [{"round": u["round"], "configurations": [labels.get(u["config_key"]),
                                                            labels.get(u["other_key"])],
