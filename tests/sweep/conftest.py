@@ -83,3 +83,19 @@ def _asr_comparable(store_path):
                       round(m.gflops, 6), items)
     st.close()
     return out
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped: no such process any more."""
+    import subprocess
+    import sys
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def store_files(folder) -> dict:
+    """The bytes of the store `r.db` in `folder`, as a reader leaves them: SQLite's empty -wal
+    and -shm index of a reader are left out (nothing written)."""
+    return {x.name: x.read_bytes() for x in sorted(Path(folder).iterdir())
+            if x.name != "r.db-shm" and not (x.name == "r.db-wal" and x.stat().st_size == 0)}

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
-import sys
 
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
 from speechbudget.sweep.store import ResultsStore
+from tests.sweep.conftest import dead_pid, store_files
 
 SPEC = {"name": "s", "digest": "d"}
 
 
-def _dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()  # exited and reaped: no such process any more
-    return p.pid
-
-
-def _files(folder):
-    """The store's bytes: the file, and whatever its WAL holds (a reader of a WAL store may
-    leave an empty -wal and a -shm index beside it: SQLite's, nothing written)."""
-    return {x.name: x.read_bytes() for x in sorted(folder.iterdir()) if x.name != "r.db-shm"
-            and not (x.name == "r.db-wal" and x.stat().st_size == 0)}
 
 
 def _list(db, *extra):
@@ -40,8 +28,8 @@ def test_killed_process_on_this_machine_is_running_question(tmp_path):
     with ResultsStore(db) as st:
         alive = st.start_run(SPEC, {"hostname": platform.node(), "pid": 1})
         # (recorded last: start_run would mark it 'killed')
-        dead = st.start_run(SPEC, {"hostname": platform.node(), "pid": _dead_pid()})
-    before = _files(tmp_path)
+        dead = st.start_run(SPEC, {"hostname": platform.node(), "pid": dead_pid()})
+    before = store_files(tmp_path)
     out = _list(db)
     row = {line.split("│")[1].strip(): line for line in out.splitlines()
            if line.count("│") > 3 and line.split("│")[1].strip().isdigit()}
@@ -50,7 +38,7 @@ def test_killed_process_on_this_machine_is_running_question(tmp_path):
     runs = {r["run_id"]: r for r in json.loads(_list(db, "--json"))["runs"]}
     assert runs[dead]["status"] == "running" and "is gone" in runs[dead]["stale"]
     assert runs[alive]["stale"] is None
-    assert _files(tmp_path) == before  # read only
+    assert store_files(tmp_path) == before  # read only
     with ResultsStore(db, readonly=True) as st:
         assert [r["status"] for r in st.runs()] == ["running", "running"]
 

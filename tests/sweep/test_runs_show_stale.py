@@ -5,27 +5,16 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
-import sys
 
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
 from speechbudget.sweep.store import ResultsStore
+from tests.sweep.conftest import dead_pid, store_files
 
 SPEC = {"name": "s", "digest": "d"}
 
 
-def _dead_pid() -> int:
-    p = subprocess.Popen([sys.executable, "-c", "pass"])
-    p.wait()  # exited and reaped: no such process any more
-    return p.pid
-
-
-def _files(folder):
-    """The store's bytes (SQLite's empty -wal / -shm index of a reader left out)."""
-    return {x.name: x.read_bytes() for x in sorted(folder.iterdir()) if x.name != "r.db-shm"
-            and not (x.name == "r.db-wal" and x.stat().st_size == 0)}
 
 
 def _show_run(db, run_id) -> dict:
@@ -40,13 +29,13 @@ def test_runs_show_marks_a_killed_run_stale_read_only(tmp_path):
     with ResultsStore(db) as st:
         alive = st.start_run(SPEC, {"hostname": platform.node(), "pid": 1})
         # (recorded last: start_run would mark it 'killed')
-        dead = st.start_run(SPEC, {"hostname": platform.node(), "pid": _dead_pid()})
-    before = _files(tmp_path)
+        dead = st.start_run(SPEC, {"hostname": platform.node(), "pid": dead_pid()})
+    before = store_files(tmp_path)
     shown = _show_run(db, dead)
     assert shown["status"] == "running?", shown
     assert shown["stale"].startswith("its process") and "is gone" in shown["stale"], shown
     live = _show_run(db, alive)
     assert live["status"] == "running" and live["stale"] is None, live
-    assert _files(tmp_path) == before  # read only
+    assert store_files(tmp_path) == before  # read only
     with ResultsStore(db, readonly=True) as st:
         assert [r["status"] for r in st.runs()] == ["running", "running"]
