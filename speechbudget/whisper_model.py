@@ -29,7 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.tasks.asr.pipeline import COMPRESSION_RATIO_THRESHOLD, check_fallback
+from speechbudget.tasks.asr.pipeline import (COMPRESSION_RATIO_THRESHOLD, check_fallback,
+                                          check_mel_padding)
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle)
@@ -48,7 +49,7 @@ class WhisperModel:
         from speechbudget.architectures import UnknownModelError, get_architecture
         from speechbudget.models.loading import load_whisper
         device = _device(device)
-        _check_mel_padding(mel_padding)
+        check_mel_padding(mel_padding)
         axes = dict(window=window, stride=stride, stride_at=stride_at, pool=pool,
                     precision=precision)
         try:  # a registry name or hub id: check every option before loading any weights
@@ -65,7 +66,7 @@ class WhisperModel:
                     pool: str = "mean", mel_padding: str = "zeros") -> "WhisperModel":
         """Around an already loaded `models.loading.WhisperBundle` (e.g. one with an adapter
         merged in); the bundle is not changed (another precision runs on a copy)."""
-        _check_mel_padding(mel_padding)
+        check_mel_padding(mel_padding)
         self = cls.__new__(cls)
         self._setup(bundle, _device(device), dict(window=window, stride=stride,
                                                   stride_at=stride_at, pool=pool,
@@ -188,15 +189,6 @@ class WhisperModel:
             seed=int(seed), word_timestamps=bool(word_timestamps),
             prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
             mel_padding=self.mel_padding)
-
-
-def _check_mel_padding(mel_padding: Any) -> None:
-    """What fills a window past its audio (audio.MEL_PADDINGS): "zeros" in the normalised log-mel
-    (faster-whisper's and openai-whisper's transcribe) or "silence" (the recording's floor, as a
-    zero-padded waveform; docs/asr.md: for a stride on the encoder output)."""
-    from speechbudget.audio import MEL_PADDINGS
-    if mel_padding not in MEL_PADDINGS:
-        raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
 
 
 def _is_tensor(x: Any) -> bool:

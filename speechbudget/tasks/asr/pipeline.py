@@ -306,6 +306,16 @@ def check_fallback(temperature: float | Sequence[float], best_of: Any) -> tuple[
     return tuple(float(t) for t in temps)
 
 
+def check_mel_padding(mel_padding: Any) -> None:
+    """ConfigError("mel_padding") unless it names a padding of `audio.MEL_PADDINGS`: "zeros" in
+    the normalised log-mel (faster-whisper's and openai-whisper's transcribe) or "silence" (the
+    recording's floor, as a zero-padded waveform; docs/asr.md: for a stride on the encoder
+    output)."""
+    from speechbudget.audio import MEL_PADDINGS
+    if mel_padding not in MEL_PADDINGS:
+        raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
+
+
 class AsrPipeline:
     """Runs one configuration on a loaded `WhisperBundle` (see models.loading)."""
 
@@ -320,9 +330,7 @@ class AsrPipeline:
                  prepend_punctuations: str = wt.PREPEND_PUNCTUATIONS,
                  append_punctuations: str = wt.APPEND_PUNCTUATIONS,
                  mel_padding: str = "zeros"):
-        from speechbudget.audio import MEL_PADDINGS
-        if mel_padding not in MEL_PADDINGS:
-            raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
+        check_mel_padding(mel_padding)
         self.mel_padding = mel_padding
         temps = check_fallback(temperatures, best_of)
         self.word_timestamps = bool(word_timestamps)
