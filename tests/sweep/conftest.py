@@ -99,3 +99,13 @@ def store_files(folder) -> dict:
     and -shm index of a reader are left out (nothing written)."""
     return {x.name: x.read_bytes() for x in sorted(Path(folder).iterdir())
             if x.name != "r.db-shm" and not (x.name == "r.db-wal" and x.stat().st_size == 0)}
+
+
+@pytest.fixture
+def window_store(write_spec, tmp_path):
+    """A finished store of the test-double sweep over window 30 and 10 (runs.db)."""
+    from speechbudget.sweep import run_sweep
+    spec = write_spec(axes={"window": [30, 10]})
+    db = tmp_path / "runs.db"
+    run_sweep(spec, db, progress=False, device="cpu", allow_runner=True)
+    return db

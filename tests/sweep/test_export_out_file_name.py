@@ -7,26 +7,17 @@ import pytest
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
-from speechbudget.sweep import run_sweep
-
-
-@pytest.fixture
-def store(write_spec, tmp_path):
-    spec = write_spec(axes={"window": [30, 10]})
-    db = tmp_path / "runs.db"
-    run_sweep(spec, db, progress=False, device="cpu", allow_runner=True)
-    return db
 
 
 @pytest.mark.parametrize("name", ["tidy.parquet", "tidy.csv"])
-def test_a_file_name_as_out_is_refused(store, tmp_path, name):
-    r = CliRunner().invoke(app, ["runs", "export", str(store), "-o", str(tmp_path / name)])
+def test_a_file_name_as_out_is_refused(window_store, tmp_path, name):
+    r = CliRunner().invoke(app, ["runs", "export", str(window_store), "-o", str(tmp_path / name)])
     assert r.exit_code == 2, r.output
     assert "--out" in r.output and "--format" in r.output
     assert not (tmp_path / name).exists()
 
 
-def test_a_folder_still_works(store, tmp_path):
-    r = CliRunner().invoke(app, ["runs", "export", str(store), "-o", str(tmp_path / "tables")])
+def test_a_folder_still_works(window_store, tmp_path):
+    r = CliRunner().invoke(app, ["runs", "export", str(window_store), "-o", str(tmp_path / "tables")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "tables" / "configs.csv").is_file()

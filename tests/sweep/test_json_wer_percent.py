@@ -9,19 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
-from speechbudget.sweep import run_sweep
 
 
-@pytest.fixture
-def store(write_spec, tmp_path):
-    spec = write_spec(axes={"window": [30, 10]})
-    db = tmp_path / "runs.db"
-    run_sweep(spec, db, progress=False, device="cpu", allow_runner=True)
-    return db
-
-
-def test_recommend_json_adds_wer_percent(store):
-    r = CliRunner().invoke(app, ["recommend", str(store), "--json"])
+def test_recommend_json_adds_wer_percent(window_store):
+    r = CliRunner().invoke(app, ["recommend", str(window_store), "--json"])
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["best"]["metric"] == "wer"
@@ -29,14 +20,14 @@ def test_recommend_json_adds_wer_percent(store):
         assert entry["wer_percent"] == pytest.approx(100 * entry["value"])
 
 
-def test_recommend_json_closest_adds_wer_percent(store):
-    r = CliRunner().invoke(app, ["recommend", str(store), "--max-gflops", "1e-9", "--json"])
+def test_recommend_json_closest_adds_wer_percent(window_store):
+    r = CliRunner().invoke(app, ["recommend", str(window_store), "--max-gflops", "1e-9", "--json"])
     d = json.loads(r.stdout)
     assert d["closest"]["wer_percent"] == pytest.approx(100 * d["closest"]["value"])
 
 
-def test_runs_list_json_adds_wer_percent(store):
-    r = CliRunner().invoke(app, ["runs", "list", str(store), "--json"])
+def test_runs_list_json_adds_wer_percent(window_store):
+    r = CliRunner().invoke(app, ["runs", "list", str(window_store), "--json"])
     assert r.exit_code == 0, r.output
     configs = json.loads(r.stdout)["configs"]
     assert configs
