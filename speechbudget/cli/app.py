@@ -19,3 +19,16 @@ app = typer.Typer(help="speechbudget: where to spend a speech model's compute "
                        "(model size xN, input window xT, token stride xV). "
                        "--debug (anywhere): show the traceback of an unexpected error.",
                   no_args_is_help=True, add_completion=False, cls=ErrorMappingGroup)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from speechbudget import __version__
+        typer.echo(f"speechbudget {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                       help="Print the version and exit.")) -> None:
+    """The root's options (the help text is the Typer's, above)."""

@@ -2,7 +2,9 @@
 its subclasses) becomes one line on stderr and its exit code; an unexpected error one line and
 exit 70, with the traceback only under --debug (or SPEECHBUDGET_DEBUG=1). A warning raised while a
 command runs is one line on stderr, "warning: <message>" (under --debug Python's own format, with
-the file and line that raised it)."""
+the file and line that raised it). A usage error (an unknown option, a missing argument) is
+click's plain "Usage: ... / Try ... / Error: <what is wrong>" on stderr and exit 2, not rich's
+boxed panel, so that logs and pipes get lines they can grep."""
 from __future__ import annotations
 
 import os
@@ -34,6 +36,22 @@ class ErrorMappingGroup(typer.core.TyperGroup):
             args.remove("--debug")
             ctx.meta["speechbudget.debug"] = True
         return super().parse_args(ctx, args)
+
+    def main(self, *args, **kwargs):
+        """Runs as typer's standalone mode does, but shows a usage error without rich's panel."""
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except typer.TyperException as e:  # its vendored click's ClickException and UsageError
+            if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                e.show()
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(rv if type(rv) is int else 0)
 
     def invoke(self, ctx: typer.Context):
         debug = ctx.meta.get("speechbudget.debug") or os.environ.get("SPEECHBUDGET_DEBUG") == "1"
