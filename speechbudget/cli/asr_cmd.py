@@ -86,6 +86,9 @@ def eval_cmd(
     speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
                                                  "the speaker"),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="column with the item id"),
+    audio_root: Optional[Path] = typer.Option(None, "--audio-root", help="folder the manifest's "
+                                              "(LJSpeech metadata's, Kaldi wav.scp's) relative "
+                                              "audio paths start from (default: its own folder)"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
     allow_failures: bool = typer.Option(False, "--allow-failures",
                                         help="exit 0 even when some utterances failed"),
@@ -139,7 +142,8 @@ def eval_cmd(
         raise typer.BadParameter(str(e), param_hint="--mel-padding") from None
     from speechbudget.tasks.asr.data import Columns, load_dataset
     ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
-                                           speaker=speaker_column, id=id_column))  # exit 3
+                                           speaker=speaker_column, id=id_column),
+                      audio_root=audio_root)  # exit 3
     if adapter is not None:  # a supervised adapter is scored on held-out utterances only
         from speechbudget.tasks.asr.adapt import held_out_problems
         seen = held_out_problems(adapter, ds.items, ds.source)

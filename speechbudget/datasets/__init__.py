@@ -3,6 +3,8 @@
     open_dataset("data/librispeech_sample")               # folder with manifest.jsonl
     open_dataset("corpus/metadata.csv", Columns(audio="file", text="sentence"))
     open_dataset("corpus/")                                # folder with metadata.csv / .tsv
+    open_dataset("LJSpeech-1.1/")                          # metadata.csv (ID|TEXT|NORM) + wavs/
+    open_dataset("m.jsonl", audio_root="/corpora/x")       # audio paths relative to another folder
     open_dataset("data/train")                             # Kaldi dir (wav.scp, text, segments)
     open_dataset("saved_hf_dataset/")                      # datasets' save_to_disk folder
     open_dataset(datasets.Dataset(...))                    # an in-memory HF dataset

@@ -52,7 +52,8 @@ class Columns:
 
 # names tried, in order, when a column is not given explicitly
 DEFAULT_NAMES = {
-    "audio": ("audio", "audio_path", "path", "file_name", "filename", "file", "wav"),
+    "audio": ("audio", "audio_path", "audio_filepath", "path", "file_name", "filename", "file",
+              "wav"),  # audio_filepath: NeMo manifests
     "text": ("text", "transcript", "transcription", "sentence", "normalized_text"),
     "label": ("label", "emotion"),
     "speaker": ("speaker", "speaker_id", "spk", "actor", "client_id"),

@@ -9,7 +9,7 @@
 Without `segments`, each wav.scp id is an utterance id. A `text` line whose utterance has no
 audio (in neither `segments` nor `wav.scp`) is an item with a problem naming the line. Kaldi resolves relative paths from the
 recipe folder; here the data dir, its parent, its grandparent and the current directory are tried
-in that order (the first where the file exists).
+in that order (the first where the file exists), or only `audio_root` when given.
 """
 from __future__ import annotations
 
@@ -48,14 +48,14 @@ def _table(path: Path, min_fields: int = 2, empty_ok: bool = False,
     return out
 
 
-def _resolve(folder: Path, value: str, where: str) -> Path:
+def _resolve(folder: Path, value: str, where: str, audio_root: Path | None = None) -> Path:
     v = value.strip()
     if v.endswith("|"):
         raise DatasetError(f"{where}: piped wav.scp commands are not supported ({v!r}); "
                            "write the audio to files (e.g. with wav-copy) and list the paths")
     p = Path(v)
-    bases = [Path("/")] if p.is_absolute() else [folder, folder.parent, folder.parent.parent,
-                                                  Path.cwd()]
+    bases = [Path("/")] if p.is_absolute() else [audio_root] if audio_root is not None else [
+        folder, folder.parent, folder.parent.parent, Path.cwd()]
     for base in bases:
         if (base / p).exists():
             return base / p
@@ -63,11 +63,14 @@ def _resolve(folder: Path, value: str, where: str) -> Path:
     if ark and any((base / ark.group(1)).is_file() for base in bases):
         raise DatasetError(f"{where}: archive offsets are not supported ({v!r}); write the "
                            "audio to files (e.g. with wav-copy) and list the paths")
-    return p if p.is_absolute() else folder / p
+    return p if p.is_absolute() else bases[0] / p
 
 
-def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
+def load_kaldi(folder: str | Path, need_text: bool = True,
+               audio_root: str | Path | None = None) -> FileDataset:
+    """`audio_root`: where wav.scp's relative paths are (instead of the folders tried)."""
     folder = Path(folder)
+    root = None if audio_root is None else Path(audio_root)
     scp = folder / "wav.scp"
     if not scp.is_file():
         raise DatasetError(f"{folder}: not a Kaldi data dir (no wav.scp)")
@@ -75,7 +78,7 @@ def load_kaldi(folder: str | Path, need_text: bool = True) -> FileDataset:
     for k, v in _table(scp, empty_ok=True).items():
         if not v[0].strip():
             raise DatasetError(f"{scp}: recording {k!r} has no path (expected '<id> <path>')")
-        wavs[k] = _resolve(folder, v[0], f"{scp}: {k}")
+        wavs[k] = _resolve(folder, v[0], f"{scp}: {k}", root)
     text_path = folder / "text"
     if need_text and not text_path.is_file():
         raise DatasetError(f"{folder}: Kaldi data dir without a 'text' file (transcripts)")

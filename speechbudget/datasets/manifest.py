@@ -96,6 +96,17 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
     if not path.is_file():
         raise DatasetError(f"{path}: no such manifest")
     names, rows = _rows(path)
+    root = Path(audio_root) if audio_root is not None else path.parent
+    if audio_root is None and {"client_id", "path", "sentence"} <= set(names) \
+            and (path.parent / "clips").is_dir():  # Common Voice: <lang>/test.tsv, <lang>/clips/
+        root = path.parent / "clips"
+    return table_records(path, names, rows, root, columns, need)
+
+
+def table_records(path: Path, names: list[str], rows: list[tuple[int, dict[str, Any]]],
+                  root: Path, columns: Columns = Columns(), need: tuple[str, ...] = ("text",)
+                  ) -> FileDataset:
+    """Records from a table's (line number, row) pairs; audio paths relative to `root`."""
     if not rows:
         raise DatasetError(f"{path}: the manifest holds no items")
     where = str(path)
@@ -107,10 +118,6 @@ def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str |
         if name is not None and names.count(name) > 1:
             raise DatasetError(f"{path}: the header names the column {name!r} (the {role}) "
                                f"{names.count(name)} times")
-    root = Path(audio_root) if audio_root is not None else path.parent
-    if audio_root is None and {"client_id", "path", "sentence"} <= set(names) \
-            and (path.parent / "clips").is_dir():  # Common Voice: <lang>/test.tsv, <lang>/clips/
-        root = path.parent / "clips"
     records = []
     first_line: dict[str, int] = {}
     for n, row in rows:

@@ -3,6 +3,8 @@
     load_dataset("data/librispeech_sample")                  # folder holding manifest.jsonl
     load_dataset("my/manifest.jsonl")                         # {"audio": "rel/path.flac", "text": ...}
     load_dataset("my/metadata.csv", Columns(audio="file", text="sentence"))   # CSV/TSV + folder
+    load_dataset("LJSpeech-1.1")                              # metadata.csv (ID|TEXT|NORMALIZED) + wavs/
+    load_dataset("nemo.jsonl", audio_root="/data/audio")      # relative paths from another folder
     load_dataset("data/train")                                # Kaldi dir (wav.scp, text, segments)
     load_dataset("saved/")  /  load_dataset(hf_dataset_obj)   # HF save_to_disk folder / object
     load_dataset("/corpora/LibriSpeech/test-clean")           # speaker/chapter/*.flac + *.trans.txt
