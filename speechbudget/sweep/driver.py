@@ -17,11 +17,12 @@ from typing import Collection, Sequence
 from speechbudget.axes import Config
 from speechbudget.errors import SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
+from speechbudget.sweep.environment import environment
 from speechbudget.sweep.executors import Executor, TaskRef, UnitResult, WorkUnit, build_task
 from speechbudget.sweep.profile import profile_dataset
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
-from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore, environment
+from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore
 from speechbudget.tasks.base import Shard
 
 

@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import platform
 import sqlite3
-import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import fields
@@ -48,6 +46,7 @@ from typing import Any, Iterator, Sequence
 from speechbudget.axes import Config
 from speechbudget.errors import EXIT_STORE, SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
+from speechbudget.sweep.environment import process_alive
 
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x53504244  # "SPBD"
@@ -275,7 +274,7 @@ class ResultsStore:
                 except ValueError:  # unreadable: not known to be this machine's, left as is
                     continue
                 if env.get("hostname") == platform.node() and env.get("pid") \
-                        and not _alive(int(env["pid"])):
+                        and not process_alive(int(env["pid"])):
                     db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
                     db.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
             cur = db.execute(
@@ -325,7 +324,7 @@ class ResultsStore:
                     and env.get("pid") else None
             except (ValueError, TypeError):  # unreadable: not known to be this machine's
                 pid = None
-            if pid is not None and not _alive(pid):
+            if pid is not None and not process_alive(pid):
                 why.append(f"its process {pid} on this machine is gone")
             if run_id in leases and leases[run_id] < now:
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(leases[run_id]))
@@ -874,56 +873,3 @@ def _item_from_row(row: Sequence[Any]) -> ItemResult:
 def _metrics_from_dict(d: dict[str, Any]) -> ConfigMetrics:
     known = {f.name for f in fields(ConfigMetrics)}
     return ConfigMetrics(**{k: v for k, v in d.items() if k in known})
-
-
-def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
-    """Where a run happens: CPU/GPU, threads, library versions, git commit."""
-    import importlib.metadata as md
-    import torch
-    from speechbudget.machine import cpu_name
-    cpu = cpu_name()
-    versions = {}
-    for pkg in ("speechbudget", "torch", "transformers", "peft", "ray", "optuna", "ctranslate2",
-                "numpy", "jiwer"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    gpu = None
-    if torch.cuda.is_available():
-        gpu = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": gpu, "device": device, "executor": executor, "workers": workers,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "hostname": platform.node(), "pid": os.getpid(), "versions": versions,
-            "git": _git_commit()}
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is not running
-        state = Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split()[0]
-        return state != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _git_commit() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return sha.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
