@@ -38,15 +38,14 @@ import json
 import platform
 import sqlite3
 import time
-from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from speechbudget.axes import Config
-from speechbudget.errors import EXIT_STORE, SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.environment import process_alive
+from speechbudget.sweep.store_guard import GuardedConnection, StoreError, transaction
 
 SCHEMA_VERSION = 3
 APPLICATION_ID = 0x53504244  # "SPBD"
@@ -89,12 +88,6 @@ ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "
                 "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
 
 
-class StoreError(SpeechbudgetError, RuntimeError):
-    """A store that cannot be used as asked (not a results store, conflicting contents)."""
-
-    exit_code = EXIT_STORE
-
-
 class ResultsStore:
     """Read and write a sweep's results. Readers (analysis, report) use `metrics`, `items`,
     `runs`, `environment`, `configs`, `export_csv`, `export_parquet`."""
@@ -131,7 +124,7 @@ class ResultsStore:
             self.close()
             raise
         # from here on a damaged page met by a query is a StoreError naming the store (exit 4)
-        self.db = _GuardedConnection(self.db, self.path)
+        self.db = GuardedConnection(self.db, self.path)
 
     def _open(self, readonly: bool, immutable: bool = False) -> None:
         # a read-only URI from Path.as_uri(): '#', '?' and '%' in the path are escaped
@@ -252,15 +245,8 @@ class ResultsStore:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+    def _tx(self):
+        return transaction(self.db)
 
     # ---- runs -----------------------------------------------------------------------------
     def start_run(self, spec: dict[str, Any], environment: dict[str, Any]) -> int:
@@ -738,74 +724,6 @@ class ResultsStore:
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-@contextmanager
-def _guard(path: Path) -> Iterator[None]:
-    """SQLite's errors on an open store (a damaged page, a full disk, a lock held past the busy
-    timeout) as StoreErrors naming the store; the other subclasses (a constraint violated, a
-    programming error) stay what they are."""
-    try:
-        yield
-    except sqlite3.OperationalError as e:
-        raise StoreError(f"{path}: {e}") from None
-    except sqlite3.DatabaseError as e:
-        if type(e) is not sqlite3.DatabaseError:
-            raise
-        raise StoreError(f"{path}: a damaged results store ({e}); `sqlite3 {path} .recover` "
-                         "may save what it still holds") from None
-
-
-class _GuardedCursor:
-    """A cursor whose reads go through `_guard` (a damaged page can be met while iterating)."""
-
-    def __init__(self, cur: sqlite3.Cursor, path: Path):
-        self._cur, self._path = cur, path
-
-    @property
-    def description(self) -> Any:
-        return self._cur.description
-
-    @property
-    def rowcount(self) -> int:
-        return self._cur.rowcount
-
-    @property
-    def lastrowid(self) -> int | None:
-        return self._cur.lastrowid
-
-    def fetchone(self) -> Any:
-        with _guard(self._path):
-            return self._cur.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        with _guard(self._path):
-            return self._cur.fetchall()
-
-    def __iter__(self) -> Iterator[Any]:
-        while True:
-            row = self.fetchone()
-            if row is None:
-                return
-            yield row
-
-
-class _GuardedConnection:
-    """The store's connection once it is open: execute / executemany through `_guard`."""
-
-    def __init__(self, con: sqlite3.Connection, path: Path):
-        self._con, self._path = con, path
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> _GuardedCursor:
-        with _guard(self._path):
-            return _GuardedCursor(self._con.execute(sql, params), self._path)
-
-    def executemany(self, sql: str, rows: Any) -> _GuardedCursor:
-        with _guard(self._path):
-            return _GuardedCursor(self._con.executemany(sql, rows), self._path)
-
-    def close(self) -> None:
-        self._con.close()
-
-
 def _stale_message(path: Path, config: Config, old: dict[str, Any],
                    new: dict[str, Any]) -> str:
     was, now = old.get("result_version", 1), new.get("result_version", 1)
