@@ -1,21 +1,5 @@
 """The results store: one SQLite file (WAL mode) that survives a crash and lets a sweep resume.
 
-Tables
-  runs      one row per `sweep run` invocation: spec, start/finish, environment (CPU/GPU,
-            threads, library versions, git commit), status (running, finished, interrupted:
-            Ctrl-C; failed: stopped by an error, its message in reason; killed: its process
-            died) and reason;
-  configs   one row per configuration: key, JSON, task, estimated GFLOPs, the context it ran in
-            (task implementation, options, dataset), status (pending/done/failed) and reason;
-  shards    per configuration x shard: status (done/failed), attempts, reason, item ids;
-  items     per configuration x item: every ItemResult field;
-  metrics   per finished configuration: the ConfigMetrics.
-
-  leases    per configuration x shard being computed: which runner holds it, until when.
-  uncompared  racing: per run x round x pair of configurations that could not be compared
-            (no item both scored, or only items without reference words), with why: neither
-            stopped the other, which is why both may have survived (schema 3).
-
 A finished shard's items and its status are written in one transaction, so after a crash a
 shard is either completely stored or not at all. Only a sweep's driver process writes; several
 drivers (`sweep run` twice on one store) share the work: a shard is claimed with a lease in a
@@ -23,13 +7,9 @@ BEGIN IMMEDIATE transaction before it runs, renewed while it runs, and released 
 stored; the lease of a runner that died expires after `lease_s` seconds (at once when the runner
 was on this machine and its process is gone).
 
-The file is stamped (PRAGMA application_id = APPLICATION_ID, user_version = SCHEMA_VERSION);
-a non-empty file without the stamp (another tool's database, any other file) is refused and
-never modified.
-
-An older store (schema 1 or 2) is read as it is (what a later schema added reads as empty) and
-brought up to SCHEMA_VERSION when it is opened for writing: new tables and columns
-(ADDED_COLUMNS) are created, nothing stored is changed.
+Its tables, the stamp that marks a file as a store and the upgrade of an older store: see
+sweep.store_schema; opening a file: sweep.store_open; its SQLite errors as StoreErrors:
+sweep.store_guard.
 """
 from __future__ import annotations
 
@@ -45,45 +25,11 @@ from typing import Any, Sequence
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.environment import process_alive
-from speechbudget.sweep.store_guard import GuardedConnection, StoreError, transaction
+from speechbudget.sweep.store_guard import StoreError, transaction
+from speechbudget.sweep.store_open import open_store
+from speechbudget.sweep.store_schema import columns
 
-SCHEMA_VERSION = 3
-APPLICATION_ID = 0x53504244  # "SPBD"
 DEFAULT_LEASE_S = 300.0
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-  run_id INTEGER PRIMARY KEY AUTOINCREMENT, spec_name TEXT, spec_digest TEXT, spec_json TEXT,
-  started REAL NOT NULL, finished REAL, status TEXT NOT NULL, environment_json TEXT,
-  reason TEXT);
-CREATE TABLE IF NOT EXISTS configs (
-  key TEXT PRIMARY KEY, task TEXT NOT NULL, label TEXT, config_json TEXT NOT NULL,
-  gflops REAL, context_json TEXT NOT NULL, context_digest TEXT NOT NULL,
-  status TEXT NOT NULL DEFAULT 'pending', reason TEXT, first_run INTEGER, last_run INTEGER,
-  updated REAL);
-CREATE TABLE IF NOT EXISTS shards (
-  config_key TEXT NOT NULL, shard_id TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER
-  NOT NULL DEFAULT 0, reason TEXT, item_ids_json TEXT, run_id INTEGER, finished REAL,
-  PRIMARY KEY (config_key, shard_id));
-CREATE TABLE IF NOT EXISTS items (
-  config_key TEXT NOT NULL, item_id TEXT NOT NULL, shard_id TEXT NOT NULL, ok INTEGER NOT NULL,
-  prediction TEXT, reference TEXT, errors INTEGER, n_ref INTEGER, decoded_tokens INTEGER,
-  audio_s REAL, chunks INTEGER, gflops REAL, timings_json TEXT, error TEXT, extra_json TEXT,
-  run_id INTEGER, PRIMARY KEY (config_key, item_id));
-CREATE TABLE IF NOT EXISTS metrics (
-  config_key TEXT PRIMARY KEY, task TEXT NOT NULL, metric TEXT NOT NULL, value REAL,
-  error REAL, gflops REAL, rtf REAL, n_items INTEGER, n_failed INTEGER, metrics_json TEXT
-  NOT NULL, run_id INTEGER, finished REAL);
-CREATE TABLE IF NOT EXISTS leases (
-  config_key TEXT NOT NULL, shard_id TEXT NOT NULL, owner TEXT NOT NULL, run_id INTEGER,
-  expires REAL NOT NULL, PRIMARY KEY (config_key, shard_id));
-CREATE TABLE IF NOT EXISTS uncompared (
-  run_id INTEGER NOT NULL, round INTEGER NOT NULL, config_key TEXT NOT NULL, other_key TEXT
-  NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, round, config_key, other_key));
-"""
-OUR_TABLES = {"meta", "runs", "configs", "shards", "items", "metrics"}
-# columns added to a table after schema 2: (table, column, type), added to an older store
-ADDED_COLUMNS = (("runs", "reason", "TEXT"),)
 ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "decoded_tokens",
                 "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
 
@@ -94,133 +40,7 @@ class ResultsStore:
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
-        if readonly and not self.path.exists():
-            raise StoreError(f"{self.path}: no such results store")
-        if self.path.exists() and not self.path.is_file():
-            raise StoreError(f"{self.path}: not a results store (a folder, FIFO or device)")
-        if not readonly:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise StoreError(f"{self.path}: cannot create its folder ({e.strerror})") from None
-        if readonly and self.path.stat().st_size == 0:
-            raise StoreError(f"{self.path}: an empty file, not a results store")
-        self.db = None
-        try:
-            try:
-                self._open(readonly)
-            except sqlite3.OperationalError as e:
-                if not (readonly and "unable to open" in str(e) and not _wal_left(self.path)):
-                    raise
-                # a WAL store in a folder this process cannot write: SQLite cannot create the
-                # -shm file it reads through. With no -wal file beside it everything is in the
-                # file itself, which is then read as it is (immutable: no locks, no -shm).
-                self.close()
-                self._open(readonly, immutable=True)
-        except sqlite3.DatabaseError as e:
-            self.close()
-            raise StoreError(self._cannot_open(e, readonly)) from None
-        except StoreError:
-            self.close()
-            raise
-        # from here on a damaged page met by a query is a StoreError naming the store (exit 4)
-        self.db = GuardedConnection(self.db, self.path)
-
-    def _open(self, readonly: bool, immutable: bool = False) -> None:
-        # a read-only URI from Path.as_uri(): '#', '?' and '%' in the path are escaped
-        uri = self.path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "") \
-            if readonly else str(self.path)
-        self.db = sqlite3.connect(uri, uri=readonly, timeout=60, isolation_level=None,
-                                  check_same_thread=False)
-        self.db.execute("PRAGMA busy_timeout = 60000")
-        if readonly:
-            self._check_stamp()
-            self._check_tables()
-        else:
-            self._initialise()
-        self.db.execute("SELECT count(*) FROM configs").fetchone()
-
-    def _cannot_open(self, e: sqlite3.DatabaseError, readonly: bool) -> str:
-        """Why the store cannot be opened, in words: a store that is read-only (file, folder or
-        file system) is not 'not a results store'."""
-        name = self.path.name
-        if "readonly database" in str(e):
-            return (f"{self.path}: cannot write to this results store ({e}: a read-only file, "
-                    "folder or file system); `runs`, `report` and `recommend` can still read it")
-        if "unable to open" in str(e) and readonly:
-            return (f"{self.path}: cannot read this results store ({e}): its folder is "
-                    f"read-only and {name}-wal holds results not yet in the file; copy both "
-                    "files to a writable folder")
-        if "unable to open" in str(e):
-            return (f"{self.path}: cannot open this results store for writing ({e}): SQLite "
-                    f"creates {name}-wal and {name}-shm beside it, so its folder must be "
-                    "writable")
-        return f"{self.path}: not a speechbudget results store ({e})"
-
-    def _initialise(self) -> None:
-        """Check the stamp, create the tables and stamp the file in one write transaction, so
-        that a second runner opening the same new file waits and then sees a complete, stamped
-        store (never tables without the stamp). WAL mode is switched on only after the file is
-        known to be ours (a foreign database is never modified)."""
-        with self._tx() as db:
-            fresh = db.execute("PRAGMA application_id").fetchone()[0] == 0 and not db.execute(
-                "SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if not fresh:
-                self._check_stamp()
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            for table, column, kind in ADDED_COLUMNS:
-                if column not in _columns(db, table):
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            # (an older store is brought up to this schema: the tables above that it lacks)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                       (str(SCHEMA_VERSION),))
-            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        # switching to WAL needs the file alone for a moment and does not wait for the busy
-        # handler when another opener holds it: retry for as long as busy_timeout would wait
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                self.db.execute("PRAGMA journal_mode = WAL")
-                break
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        self.db.execute("PRAGMA synchronous = NORMAL")
-
-    def _check_stamp(self) -> None:
-        """Refuse an existing file that is not ours, before anything is written to it. A store
-        written before the stamp existed (schema 1: our tables and meta.schema_version) is
-        accepted (and stamped when opened for writing)."""
-        app_id = self.db.execute("PRAGMA application_id").fetchone()[0]
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if app_id == APPLICATION_ID:
-            if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: a results store of schema {version}, newer than "
-                                 f"this speechbudget's {SCHEMA_VERSION}; upgrade speechbudget")
-            return
-        tables = {r[0] for r in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        legacy = app_id == 0 and OUR_TABLES <= tables and self.db.execute(
-            "SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
-        if not legacy:
-            what = f"application_id {app_id:#x}" if app_id else "no speechbudget stamp"
-            raise StoreError(f"{self.path}: not a speechbudget results store (an SQLite file "
-                             f"with {what} and tables {', '.join(sorted(tables)) or 'none'}); "
-                             "refusing to modify it: give a new or empty file")
-
-    def _check_tables(self) -> None:
-        """A stamped store missing one of its tables (damaged, or edited by hand) is refused on
-        opening, not halfway through a command."""
-        tables = {r[0] for r in self.db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        missing = sorted(OUR_TABLES - tables)
-        if missing:
-            raise StoreError(f"{self.path}: a damaged results store: no table "
-                             f"{', '.join(missing)}")
+        self.db = open_store(self.path, readonly)
 
     def _decoded(self, table: str, key: Any, fn):
         """fn() decodes a stored value (JSON, a configuration); a value that does not decode is a
@@ -281,7 +101,7 @@ class ResultsStore:
     def runs(self) -> list[dict[str, Any]]:
         """Every run: run_id, spec_name, spec_digest, started, finished, status, reason (None
         in a store written before runs had a reason)."""
-        reason = "reason" if "reason" in _columns(self.db, "runs") else "NULL"
+        reason = "reason" if "reason" in columns(self.db, "runs") else "NULL"
         rows = self.db.execute(f"SELECT run_id, spec_name, spec_digest, started, finished, "
                                f"status, {reason} FROM runs ORDER BY run_id").fetchall()
         keys = ("run_id", "spec_name", "spec_digest", "started", "finished", "status", "reason")
@@ -732,18 +552,6 @@ def _stale_message(path: Path, config: Config, old: dict[str, Any],
             f"{now} (the task changed how it computes this configuration); resuming would mix "
             "both: pass --recompute-stale (run_sweep(recompute_stale=True)) to discard its "
             "stored results and compute them again, or use another store")
-
-
-def _columns(db: Any, table: str) -> set[str]:
-    return {r[1] for r in db.execute(f"PRAGMA table_info({table})").fetchall()}
-
-
-def _wal_left(path: Path) -> bool:
-    """A non-empty write-ahead log beside the store: results that are not in the file yet."""
-    try:
-        return Path(f"{path}-wal").stat().st_size > 0
-    except OSError:
-        return False
 
 
 def _digest(s: str) -> str:

@@ -674,7 +674,7 @@ def store_is_a_folder(tmp, cli):
 @case("store")
 def newer_schema_is_refused(tmp, cli):
     from speechbudget.sweep import ResultsStore, StoreError
-    from speechbudget.sweep.store import APPLICATION_ID
+    from speechbudget.sweep.store_schema import APPLICATION_ID
     p = tmp / "s.db"
     ResultsStore(p).close()
     con = sqlite3.connect(p)
@@ -689,7 +689,7 @@ def newer_schema_is_refused(tmp, cli):
 @case("store")
 def stamp_is_written(tmp, cli):
     from speechbudget.sweep import ResultsStore
-    from speechbudget.sweep.store import APPLICATION_ID, SCHEMA_VERSION
+    from speechbudget.sweep.store_schema import APPLICATION_ID, SCHEMA_VERSION
     ResultsStore(tmp / "s.db").close()
     con = sqlite3.connect(tmp / "s.db")
     assert con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
@@ -699,7 +699,7 @@ def stamp_is_written(tmp, cli):
 @case("store")
 def legacy_unstamped_store_is_adopted(tmp, cli):
     from speechbudget.sweep import ResultsStore
-    from speechbudget.sweep.store import APPLICATION_ID, SCHEMA
+    from speechbudget.sweep.store_schema import APPLICATION_ID, SCHEMA
     p = tmp / "old.db"
     con = sqlite3.connect(p)
     con.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS leases")[0])

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from speechbudget.cli import app
 from speechbudget.sweep import ResultsStore, run_sweep
-from speechbudget.sweep.store import APPLICATION_ID, SCHEMA_VERSION
+from speechbudget.sweep.store_schema import APPLICATION_ID, SCHEMA_VERSION
 
 SPACE = {"models": ["tiny.en", "base.en"], "axes": {"window": [30, 10], "stride": [1]},
          "task_options": {"n_items": 20, "batch_size": 5}}

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from speechbudget.cli import app
 from speechbudget.sweep import ResultsStore, StoreError, run_sweep
 from speechbudget.sweep.spec import SpecError
-from speechbudget.sweep.store import APPLICATION_ID
+from speechbudget.sweep.store_schema import APPLICATION_ID
 from tests.sweep.test_race_uncompared_stored import V2_SCHEMA
 
 
