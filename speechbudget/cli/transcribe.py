@@ -97,6 +97,34 @@ def _prepare_output_dir(output_dir: Path, files: list[Path], formats: tuple[str,
     make_output_dir(output_dir, "--output-dir")
 
 
+def _cue_options(max_line_width: int | None, max_line_count: int | None,
+                 max_words_per_line: int | None, highlight_words: bool, word_timestamps: bool,
+                 formats: tuple[str, ...]):
+    """The srt/vtt word-cue options (`subtitles.CueOptions`), or a usage error (exit 2) when they
+    cannot apply: without --word-timestamps (as openai-whisper refuses them) or without an srt /
+    vtt output; an option that changes nothing is a warning, as openai-whisper's."""
+    import warnings
+
+    from speechbudget.tasks.asr.subtitles import CueOptions
+    cues = CueOptions(max_line_width, max_line_count, max_words_per_line, highlight_words)
+    if not cues.any:
+        return cues
+    given = [name for name, v in (("--max-line-width", max_line_width),
+                                  ("--max-line-count", max_line_count),
+                                  ("--max-words-per-line", max_words_per_line),
+                                  ("--highlight-words", highlight_words or None)) if v is not None]
+    if not word_timestamps:
+        raise typer.BadParameter(f"{', '.join(given)} cut subtitle cues from words: add "
+                                 "--word-timestamps", param_hint=given[0])
+    if not {"srt", "vtt"} & set(formats):
+        raise typer.BadParameter(f"{', '.join(given)} shape srt / vtt cues, and --format is "
+                                 f"{formats[0]}: use --format srt, vtt or all",
+                                 param_hint=given[0])
+    for why in cues.unused():
+        warnings.warn("--" + why.replace("_", "-").replace(" max-", " --max-"), stacklevel=2)
+    return cues
+
+
 @app.command("transcribe")
 def transcribe_cmd(
     files: List[Path] = typer.Argument(..., help="audio files (wav, flac, mp3, ...)"),
@@ -123,6 +151,18 @@ def transcribe_cmd(
     word_timestamps: bool = typer.Option(False, "--word-timestamps",
                                          help="per-word times (json: each segment's \"words\"; "
                                               "segment times follow the words)"),
+    max_line_width: Optional[int] = typer.Option(
+        None, "--max-line-width", min=1, help="srt/vtt, with --word-timestamps: characters in a "
+        "line before the next word starts a new line (as openai-whisper's --max_line_width)"),
+    max_line_count: Optional[int] = typer.Option(
+        None, "--max-line-count", min=1, help="srt/vtt, with --max-line-width: lines per cue "
+        "(cues then run across segments; a pause > 3 s starts a new one)"),
+    max_words_per_line: Optional[int] = typer.Option(
+        None, "--max-words-per-line", min=1, help="srt/vtt, with --word-timestamps: words of a "
+        "segment per cue (openai-whisper's name)"),
+    highlight_words: bool = typer.Option(
+        False, "--highlight-words", help="srt/vtt, with --word-timestamps: a cue per word, "
+        "the word underlined (<u>...</u>) in its cue's text"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -134,6 +174,8 @@ def transcribe_cmd(
         raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS + (ALL,))}",
                                  param_hint="--format")
     formats = FORMATS if fmt == ALL else (fmt,)
+    cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
+                        word_timestamps, formats)
 
     if output_dir is not None:
         _prepare_output_dir(output_dir, list(files), formats)  # before any work, not after it
@@ -167,7 +209,7 @@ def transcribe_cmd(
                 for one in formats:
                     target = output_dir / f"{f.stem}.{one}"
                     try:
-                        write_atomic(target, render(segs, one, info.to_dict()))
+                        write_atomic(target, render(segs, one, info.to_dict(), cues))
                     except OSError as e:
                         unwritten.append(target)
                         err.print(f"--output-dir: cannot write {target}: {e.strerror or e}",
@@ -179,7 +221,7 @@ def transcribe_cmd(
             elif fmt == "json":  # JSON Lines: one document per file, each naming its file
                 typer.echo(to_json(segs, info.to_dict(), file=str(f), indent=None), nl=False)
             else:
-                typer.echo(render(segs, fmt, info.to_dict()), nl=False)
+                typer.echo(render(segs, fmt, info.to_dict(), cues), nl=False)
         else:
             failed += 1
             err.print(error if error.startswith(str(f)) else f"{f}: {error}", markup=False,
