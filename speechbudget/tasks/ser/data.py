@@ -228,7 +228,9 @@ def load_dataset(source: str | Path, columns: Any = None) -> SerDataset:
     for name in ("metadata.csv", "metadata.tsv", "manifest.csv", "manifest.tsv"):
         if (p / name).is_file():
             return load_table(p / name, columns)
-    if (p / "AudioWAV").is_dir() or any(_CREMAD.match(f.name) for f in p.glob("*.wav")):
+    # any case and either extension, as load_cremad reads them (a folder of 1001_DFA_ANG_XX.WAV
+    # or .flac files was "not a SER dataset")
+    if (p / "AudioWAV").is_dir() or any(_CREMAD.match(f.name) for f in p.iterdir()):
         return load_cremad(p)
     if any(p.glob("Actor_*")):
         return load_ravdess(p)
