@@ -27,11 +27,11 @@ from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.environment import process_alive
 from speechbudget.sweep.store_guard import StoreError, transaction
 from speechbudget.sweep.store_open import open_store
+from speechbudget.sweep.store_rows import (ITEM_COLUMNS, item_from_row, item_row, json_object,
+                                           metrics_from_dict)
 from speechbudget.sweep.store_schema import columns
 
 DEFAULT_LEASE_S = 300.0
-ITEM_COLUMNS = ("item_id", "ok", "prediction", "reference", "errors", "n_ref", "decoded_tokens",
-                "audio_s", "chunks", "gflops", "timings_json", "error", "extra_json")
 
 
 class ResultsStore:
@@ -76,7 +76,7 @@ class ResultsStore:
             for run_id, env_json in db.execute("SELECT run_id, environment_json FROM runs WHERE "
                                                "status = 'running'").fetchall():
                 try:
-                    env = _json_object(env_json)
+                    env = json_object(env_json)
                 except ValueError:  # unreadable: not known to be this machine's, left as is
                     continue
                 if env.get("hostname") == platform.node() and env.get("pid") \
@@ -125,7 +125,7 @@ class ResultsStore:
                                                 "WHERE status = 'running'").fetchall():
             why = []
             try:
-                env = _json_object(env_json)
+                env = json_object(env_json)
                 pid = int(env["pid"]) if env.get("hostname") == platform.node() \
                     and env.get("pid") else None
             except (ValueError, TypeError):  # unreadable: not known to be this machine's
@@ -144,13 +144,13 @@ class ResultsStore:
                               (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no run {run_id}")
-        return self._decoded("runs", run_id, lambda: _json_object(row[0]))
+        return self._decoded("runs", run_id, lambda: json_object(row[0]))
 
     def run_spec(self, run_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT spec_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no run {run_id}")
-        return self._decoded("runs", run_id, lambda: _json_object(row[0]))
+        return self._decoded("runs", run_id, lambda: json_object(row[0]))
 
     # ---- configurations -----------------------------------------------------------------------
     def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
@@ -173,7 +173,7 @@ class ResultsStore:
                             ctx_json, digest, run_id, run_id, time.time()))
                 return
             if row[0] != digest:
-                old = self._decoded("configs", config.key, lambda: _json_object(row[1]))
+                old = self._decoded("configs", config.key, lambda: json_object(row[1]))
                 diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
                 if diff == ["result_version"]:
                     if not recompute_stale:
@@ -221,7 +221,7 @@ class ResultsStore:
         `result_version`)."""
         out = {}
         for key, cj in self.db.execute("SELECT key, context_json FROM configs ORDER BY rowid"):
-            ctx = self._decoded("configs", key, lambda cj=cj: _json_object(cj))
+            ctx = self._decoded("configs", key, lambda cj=cj: json_object(cj))
             v = ctx.get("result_version", 1)
             out[key] = v if isinstance(v, int) and not isinstance(v, bool) else 1
         return out
@@ -335,7 +335,7 @@ class ResultsStore:
         """Store a finished shard's items and mark it done, atomically, and release its lease.
         With `owner`: a shard another runner stored meanwhile (this one's lease had expired) is
         left as it is, and False returned."""
-        rows = [(key, shard_id, run_id, *_item_row(r)) for r in results]
+        rows = [(key, shard_id, run_id, *item_row(r)) for r in results]
         with self._tx() as db:
             if owner is not None and self._release_and_check_done(db, key, shard_id, owner):
                 return False
@@ -374,7 +374,7 @@ class ResultsStore:
                 db.execute(f"UPDATE items SET run_id = ?, "
                            f"{', '.join(c + ' = ?' for c in ITEM_COLUMNS[1:])} "
                            "WHERE config_key = ? AND item_id = ?",
-                           (run_id, *_item_row(r)[1:], key, r.item_id))
+                           (run_id, *item_row(r)[1:], key, r.item_id))
                 replaced += 1
             if replaced:
                 db.execute("DELETE FROM metrics WHERE config_key = ?", (key,))
@@ -397,7 +397,7 @@ class ResultsStore:
     def items(self, config_key: str) -> list[ItemResult]:
         rows = self.db.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE config_key = ? "
                                "ORDER BY rowid", (config_key,)).fetchall()
-        return [self._decoded("items", f"{config_key}/{r[0]}", lambda r=r: _item_from_row(r))
+        return [self._decoded("items", f"{config_key}/{r[0]}", lambda r=r: item_from_row(r))
                 for r in rows]
 
     def n_items(self, config_key: str | None = None) -> int:
@@ -464,7 +464,7 @@ class ResultsStore:
         for key, cj, mj in self.db.execute(q + " ORDER BY c.rowid", args):
             out.append((self._decoded("configs", key, lambda: Config.from_json(cj)),
                         self._decoded("metrics", key,
-                                      lambda: _metrics_from_dict(_json_object(mj)))))
+                                      lambda: metrics_from_dict(json_object(mj)))))
         return out
 
     def effective_gflops_per_s(self) -> float | None:
@@ -503,7 +503,7 @@ class ResultsStore:
         for key, label, cj, mj in self.db.execute(
                 "SELECT m.config_key, c.label, c.config_json, m.metrics_json FROM metrics m "
                 "JOIN configs c ON c.key = m.config_key ORDER BY c.rowid"):
-            d = self._decoded("metrics", key, lambda: _json_object(mj))
+            d = self._decoded("metrics", key, lambda: json_object(mj))
             rows.append((key, label, *[_cell(d.get(c)) for c in mcols if c != "config_key"], cj))
         out["metrics"] = (cols, rows)
         return out
@@ -570,32 +570,5 @@ def _write_files(out_dir: Path, files: list[tuple[Path, str | bytes]]) -> list[P
         raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
-    """A stored JSON object (empty when NULL); anything else raises ValueError."""
-    d = json.loads(text or "{}")
-    if not isinstance(d, dict):
-        raise ValueError(f"expected a JSON object, got {type(d).__name__}")
-    return d
-
-
 def _cell(v: Any) -> Any:
     return json.dumps(v) if isinstance(v, (dict, list)) else v
-
-
-def _item_row(r: ItemResult) -> tuple[Any, ...]:
-    return (r.item_id, int(bool(r.ok)), r.prediction, r.reference, r.errors, r.n_ref,
-            r.decoded_tokens, r.audio_s, r.chunks, r.gflops,
-            json.dumps(r.timings or {}), r.error, json.dumps(r.extra or {}, default=str))
-
-
-def _item_from_row(row: Sequence[Any]) -> ItemResult:
-    d = dict(zip(ITEM_COLUMNS, row))
-    d["ok"] = bool(d["ok"])
-    d["timings"] = _json_object(d.pop("timings_json"))
-    d["extra"] = _json_object(d.pop("extra_json"))
-    return ItemResult(**d)
-
-
-def _metrics_from_dict(d: dict[str, Any]) -> ConfigMetrics:
-    known = {f.name for f in fields(ConfigMetrics)}
-    return ConfigMetrics(**{k: v for k, v in d.items() if k in known})
