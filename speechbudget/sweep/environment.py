@@ -33,7 +33,7 @@ def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
 
 
 def process_alive(pid: int) -> bool:
-    """Whether process `pid` on this machine is running (a zombie, killed but not reaped, is not)."""
+    """Whether process `pid` on this machine is running (a zombie, not yet reaped, is not)."""
     if pid == os.getpid():
         return True
     try:

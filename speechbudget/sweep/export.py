@@ -13,7 +13,9 @@ adaptation_unfreeze_top, precision, beam, dynamic_margin_s` (and any Config fiel
 under its own name); times are timezone-aware UTC timestamps (ISO-8601 in CSV); flags are
 booleans; per-stage timings are `timing_<stage>_s` columns. WER is also given in percent
 (`wer_percent`). `export(store, out, "parquet")` writes these tables with an explicit Parquet
-schema. Reads the store only through ResultsStore's public methods.
+schema. `export_raw_csv` / `export_raw_parquet` (ResultsStore.export_csv / export_parquet,
+`runs export --raw`) write the store's own tables as stored instead. Reads the store only through
+ResultsStore's public methods.
 """
 from __future__ import annotations
 
@@ -184,7 +186,7 @@ def export(store: Any, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
         raise ValueError(f"format {fmt!r}: expected csv, parquet or both")
     import io
 
-    from speechbudget.errors import OutputError, make_output_dir, write_atomic
+    from speechbudget.errors import make_output_dir
     out_dir = Path(out_dir)
     st = _open(store)
     files: list[tuple[Path, bytes]] = []   # every table computed before anything is written
@@ -205,7 +207,66 @@ def export(store: Any, out_dir: str | Path, fmt: str = "parquet") -> list[Path]:
                                               else v.isoformat())
             files.append((out_dir / f"{name}.csv", csv_df.to_csv(index=False).encode("utf-8")))
     make_output_dir(out_dir, "export folder")
-    try:  # each file written whole (temporary file, fsync, rename)
+    return _write_files(out_dir, files)
+
+
+# ---- the store's own tables, as stored (`runs export --raw`) ------------------------------
+def export_raw_csv(store: Any, out_dir: str | Path) -> list[Path]:
+    """One CSV per table of an open store as stored (`ResultsStore.tables`) in `out_dir`, each
+    written whole (temporary file + os.replace)."""
+    import csv
+    import io
+
+    from speechbudget.errors import check_output_dir
+    out_dir = check_output_dir(out_dir, "export folder")
+    tables = store.tables()
+    files = []
+    for name, (cols, rows) in tables.items():
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(cols)
+        w.writerows(rows)
+        files.append((out_dir / f"{name}.csv", buf.getvalue()))
+    return _write_raw(out_dir, files)
+
+
+def export_raw_parquet(store: Any, out_dir: str | Path) -> list[Path]:
+    """One Parquet file per table of an open store as stored (`ResultsStore.tables`) in
+    `out_dir` (an empty table's columns typed as strings), each written whole."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from speechbudget.errors import check_output_dir
+    out_dir = check_output_dir(out_dir, "export folder")
+    tables = store.tables()
+    files = []
+    for name, (cols, rows) in tables.items():
+        table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)}) if rows \
+            else pa.table({c: pa.array([], pa.string()) for c in cols})
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        files.append((out_dir / f"{name}.parquet", buf.getvalue()))
+    return _write_raw(out_dir, files)
+
+
+def _write_raw(out_dir: Path, files: list[tuple[Path, str | bytes]]) -> list[Path]:
+    """Create `out_dir` and write the files (`_write_files`); a folder that cannot be created is
+    an OutputError (exit 6) too."""
+    from speechbudget.errors import OutputError
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None
+    return _write_files(out_dir, files)
+
+
+def _write_files(out_dir: Path, files: list[tuple[Path, str | bytes]]) -> list[Path]:
+    """Write each file whole (temporary file, fsync, rename) into the folder `out_dir`; a file
+    that cannot be written is an OutputError (exit 6)."""
+    from speechbudget.errors import OutputError, write_atomic
+    try:
         return [write_atomic(p, data) for p, data in files]
     except OSError as e:
         raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None

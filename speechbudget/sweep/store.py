@@ -13,7 +13,6 @@ sweep.store_guard.
 """
 from __future__ import annotations
 
-import csv
 import json
 import platform
 import sqlite3
@@ -509,38 +508,14 @@ class ResultsStore:
         return out
 
     def export_csv(self, out_dir: str | Path) -> list[Path]:
-        """One CSV per table in `out_dir`, each written whole (temporary file + os.replace)."""
-        import io
-
-        from speechbudget.errors import check_output_dir
-        out_dir = check_output_dir(out_dir, "export folder")
-        tables = self.tables()
-        files = []
-        for name, (cols, rows) in tables.items():
-            buf = io.StringIO(newline="")
-            w = csv.writer(buf)
-            w.writerow(cols)
-            w.writerows(rows)
-            files.append((out_dir / f"{name}.csv", buf.getvalue()))
-        return _write_files(out_dir, files)
+        """One CSV per table in `out_dir`: see speechbudget.sweep.export.export_raw_csv."""
+        from speechbudget.sweep.export import export_raw_csv
+        return export_raw_csv(self, out_dir)
 
     def export_parquet(self, out_dir: str | Path) -> list[Path]:
-        import io
-
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from speechbudget.errors import check_output_dir
-        out_dir = check_output_dir(out_dir, "export folder")
-        tables = self.tables()
-        files = []
-        for name, (cols, rows) in tables.items():
-            table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(cols)}) if rows \
-                else pa.table({c: pa.array([], pa.string()) for c in cols})
-            buf = io.BytesIO()
-            pq.write_table(table, buf)
-            files.append((out_dir / f"{name}.parquet", buf.getvalue()))
-        return _write_files(out_dir, files)
+        """One Parquet file per table in `out_dir`: see sweep.export.export_raw_parquet."""
+        from speechbudget.sweep.export import export_raw_parquet
+        return export_raw_parquet(self, out_dir)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -557,17 +532,6 @@ def _stale_message(path: Path, config: Config, old: dict[str, Any],
 def _digest(s: str) -> str:
     import hashlib
     return hashlib.sha1(s.encode()).hexdigest()[:16]
-
-
-def _write_files(out_dir: Path, files: list[tuple[Path, str | bytes]]) -> list[Path]:
-    """Create `out_dir` and write each file whole (temporary file, fsync, rename); a folder or
-    file that cannot be written is an OutputError (exit 6)."""
-    from speechbudget.errors import OutputError, write_atomic
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        return [write_atomic(p, data) for p, data in files]
-    except OSError as e:
-        raise OutputError(f"{out_dir}: cannot write the export ({e.strerror or e})") from None
 
 
 def _cell(v: Any) -> Any:
