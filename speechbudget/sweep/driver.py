@@ -22,7 +22,8 @@ from speechbudget.sweep.executors import Executor, TaskRef, UnitResult, WorkUnit
 from speechbudget.sweep.profile import profile_dataset
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
-from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore
+from speechbudget.sweep.store import ResultsStore
+from speechbudget.sweep.store_leases import DEFAULT_LEASE_S
 from speechbudget.tasks.base import Shard
 
 

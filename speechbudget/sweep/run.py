@@ -37,7 +37,8 @@ from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.racing import run_race
 from speechbudget.sweep.spec import (SpecError, SweepSpec, load_spec, resolve_data,
                                      spec_from_dict)
-from speechbudget.sweep.store import DEFAULT_LEASE_S, ResultsStore
+from speechbudget.sweep.store import ResultsStore
+from speechbudget.sweep.store_leases import DEFAULT_LEASE_S
 
 __all__ = ["RunSummary", "run_sweep"]
 

@@ -2,20 +2,17 @@
 
 A finished shard's items and its status are written in one transaction, so after a crash a
 shard is either completely stored or not at all. Only a sweep's driver process writes; several
-drivers (`sweep run` twice on one store) share the work: a shard is claimed with a lease in a
-BEGIN IMMEDIATE transaction before it runs, renewed while it runs, and released when it is
-stored; the lease of a runner that died expires after `lease_s` seconds (at once when the runner
-was on this machine and its process is gone).
+drivers (`sweep run` twice on one store) share the work through shard leases (sweep.store_leases:
+claim_shard, keep_leases, ...).
 
 Its tables, the stamp that marks a file as a store and the upgrade of an older store: see
 sweep.store_schema; opening a file: sweep.store_open; its SQLite errors as StoreErrors:
-sweep.store_guard.
+sweep.store_guard; rows as ItemResult / ConfigMetrics: sweep.store_rows.
 """
 from __future__ import annotations
 
 import json
 import platform
-import sqlite3
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -25,15 +22,14 @@ from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.environment import process_alive
 from speechbudget.sweep.store_guard import StoreError, transaction
+from speechbudget.sweep.store_leases import ShardLeases, release_and_check_done
 from speechbudget.sweep.store_open import open_store
 from speechbudget.sweep.store_rows import (ITEM_COLUMNS, item_from_row, item_row, json_object,
                                            metrics_from_dict)
 from speechbudget.sweep.store_schema import columns
 
-DEFAULT_LEASE_S = 300.0
 
-
-class ResultsStore:
+class ResultsStore(ShardLeases):
     """Read and write a sweep's results. Readers (analysis, report) use `metrics`, `items`,
     `runs`, `environment`, `configs`, `export_csv`, `export_parquet`."""
 
@@ -251,84 +247,7 @@ class ResultsStore:
             out.setdefault(sid, set()).add(iid)
         return out
 
-    # ---- leases ------------------------------------------------------------------------------
-    def claim_shard(self, key: str, shard_id: str, owner: str, run_id: int | None,
-                    lease_s: float = DEFAULT_LEASE_S, retry_failed: bool = True,
-                    retry_items: bool = False) -> bool:
-        """Take the lease on a shard that is not stored yet (BEGIN IMMEDIATE: two runners
-        never both get it). False when it is done (or failed and not retried) or another
-        runner's lease on it has not expired. retry_items: a done shard may be claimed while
-        it still holds a failed item (to run those items again, `merge_retried_items`)."""
-        now = time.time()
-        with self._tx() as db:
-            row = db.execute("SELECT status FROM shards WHERE config_key = ? AND shard_id = ?",
-                             (key, shard_id)).fetchone()
-            if row and row[0] == "done" and retry_items:
-                if not db.execute("SELECT 1 FROM items WHERE config_key = ? AND shard_id = ? "
-                                  "AND ok = 0 LIMIT 1", (key, shard_id)).fetchone():
-                    return False  # another runner's retry fixed them meanwhile
-            elif row and (row[0] == "done" or (row[0] == "failed" and not retry_failed)):
-                return False
-            lease = db.execute("SELECT owner, expires FROM leases WHERE config_key = ? AND "
-                               "shard_id = ?", (key, shard_id)).fetchone()
-            if lease and lease[0] != owner and lease[1] > now:
-                return False
-            db.execute("INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
-                       (key, shard_id, owner, run_id, now + lease_s))
-            return True
-
-    def renew_leases(self, owner: str, lease_s: float = DEFAULT_LEASE_S) -> int:
-        with self._tx() as db:
-            return db.execute("UPDATE leases SET expires = ? WHERE owner = ?",
-                              (time.time() + lease_s, owner)).rowcount
-
-    def release_leases(self, owner: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM leases WHERE owner = ?", (owner,))
-
-    def keep_leases(self, owner: str, lease_s: float = DEFAULT_LEASE_S,
-                    every_s: float | None = None):
-        """Renew `owner`'s leases every `every_s` (default lease_s / 3) from a background thread
-        with its own connection, until the returned function is called."""
-        import threading
-        stop = threading.Event()
-
-        def loop() -> None:
-            con = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-            try:
-                while not stop.wait(every_s or lease_s / 3):
-                    try:
-                        con.execute("UPDATE leases SET expires = ? WHERE owner = ?",
-                                    (time.time() + lease_s, owner))
-                    except sqlite3.Error:
-                        pass  # busy for a minute: the next beat tries again
-            finally:
-                con.close()
-        t = threading.Thread(target=loop, name="speechbudget-leases", daemon=True)
-        t.start()
-
-        def stop_renewing() -> None:
-            stop.set()
-            t.join(timeout=5)
-        return stop_renewing
-
-    def leased_by_others(self, key: str, owner: str) -> set[str]:
-        """Shards of `key` under another runner's unexpired lease."""
-        return {r[0] for r in self.db.execute(
-            "SELECT shard_id FROM leases WHERE config_key = ? AND owner != ? AND expires > ?",
-            (key, owner, time.time()))}
-
-    @staticmethod
-    def _release_and_check_done(db: sqlite3.Connection, key: str, shard_id: str,
-                                owner: str) -> bool:
-        """Inside a write transaction: drop `owner`'s lease on the shard; True when another
-        runner has stored the shard meanwhile (then this runner's result is not written)."""
-        db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND owner = ?",
-                   (key, shard_id, owner))
-        row = db.execute("SELECT status FROM shards WHERE config_key = ? AND shard_id = ?",
-                         (key, shard_id)).fetchone()
-        return bool(row and row[0] == "done")
-
+    # ---- shards and items: storing results ---------------------------------------------------
     def commit_shard(self, key: str, shard_id: str, results: Sequence[ItemResult],
                      run_id: int | None, attempts: int = 1, owner: str | None = None) -> bool:
         """Store a finished shard's items and mark it done, atomically, and release its lease.
@@ -336,7 +255,7 @@ class ResultsStore:
         left as it is, and False returned."""
         rows = [(key, shard_id, run_id, *item_row(r)) for r in results]
         with self._tx() as db:
-            if owner is not None and self._release_and_check_done(db, key, shard_id, owner):
+            if owner is not None and release_and_check_done(db, key, shard_id, owner):
                 return False
             db.execute("DELETE FROM items WHERE config_key = ? AND shard_id = ?", (key, shard_id))
             db.executemany(f"INSERT OR REPLACE INTO items (config_key, shard_id, run_id, "
@@ -387,7 +306,7 @@ class ResultsStore:
     def fail_shard(self, key: str, shard_id: str, reason: str, run_id: int | None,
                    attempts: int = 1, owner: str | None = None) -> None:
         with self._tx() as db:
-            if owner is not None and self._release_and_check_done(db, key, shard_id, owner):
+            if owner is not None and release_and_check_done(db, key, shard_id, owner):
                 return
             db.execute("INSERT OR REPLACE INTO shards (config_key, shard_id, status, attempts, "
                        "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'failed', ?, ?, "
