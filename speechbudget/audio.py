@@ -96,7 +96,7 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
 
 def check_audio_file(path: Path, stacklevel: int = 2) -> None:
     """Before decoding: an AudioError naming `path` when it is missing, a directory, not a
-    regular file or unreadable; a TruncatedAudioWarning when it is a WAV shorter than its header
+    regular file, unreadable or 0 bytes long; a TruncatedAudioWarning when it is a WAV shorter than its header
     says (what is there is used), attributed `stacklevel` frames up (2: the caller)."""
     if not path.exists():
         raise AudioError(f"{path}: no such audio file")
@@ -106,8 +106,11 @@ def check_audio_file(path: Path, stacklevel: int = 2) -> None:
         raise AudioError(f"{path}: not a regular file (a FIFO, socket or device)")
     try:
         cut = wav_truncation(path)
+        empty = path.stat().st_size == 0
     except OSError as e:  # no permission, an I/O error
         raise AudioError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if empty:  # not an empty recording (a header and 0 samples): no audio file at all
+        raise AudioError(f"{path}: an empty file (0 bytes), not an audio file")
     if cut is not None:
         import warnings
         warnings.warn(TruncatedAudioWarning(
