@@ -21,11 +21,30 @@ from speechbudget.geometry import SAMPLE_RATE
 MAX_OVERSHOOT_S = 0.5  # Kaldi extract-segments' --max-overshoot default
 
 
+UTF16_32_BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                 (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def _as_utf8(data: bytes, path: Path) -> bytes:
+    """UTF-16 / UTF-32 text with its byte-order mark (Windows' 'Unicode', Excel's 'Unicode Text')
+    as UTF-8; anything else as it is."""
+    for bom, codec in UTF16_32_BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec).encode("utf-8")
+            except UnicodeError as e:
+                raise DatasetError(f"{path}: starts with a {codec.upper()} byte-order mark but is "
+                                   f"not valid {codec.upper()} text ({e.reason} at byte "
+                                   f"{getattr(e, 'start', '?')})") from None
+    return data
+
+
 def text_lines(path: Path) -> list[str]:
-    """The file's lines as UTF-8 (a leading byte-order mark is accepted, '\\r' dropped); a
-    DatasetError naming the file, line and byte otherwise."""
+    """The file's lines as UTF-8 (a leading byte-order mark is accepted, '\\r' dropped; UTF-16
+    or UTF-32 with a byte-order mark is read as such); a DatasetError naming the file, line and
+    byte otherwise."""
     out = []
-    for n, raw in enumerate(Path(path).read_bytes().split(b"\n"), 1):
+    for n, raw in enumerate(_as_utf8(Path(path).read_bytes(), path).split(b"\n"), 1):
         try:
             out.append(raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r"))
         except UnicodeDecodeError as e:

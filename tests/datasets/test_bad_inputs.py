@@ -20,3 +20,26 @@ def test_a_zero_byte_file_is_named_empty(tmp_path):
     # a recording of 0 samples (a header, no audio) stays an empty recording
     sf.write(tmp_path / "b.wav", np.zeros(0, np.float32), 16000)
     assert load_audio(tmp_path / "b.wav").shape == (0,)
+
+
+@pytest.mark.parametrize("codec, name", [("utf-16", "m.csv"), ("utf-16-be", "m.tsv"),
+                                         ("utf-32", "m.jsonl")])
+def test_a_utf16_or_utf32_manifest_with_its_byte_order_mark_is_read(tmp_path, codec, name):
+    # Notepad's 'Unicode', Excel's 'Unicode Text': was 'm.csv:1: not UTF-8 text (byte 0 of the
+    # line: b'\xff')'
+    sf.write(tmp_path / "é 1.wav", np.zeros(160, np.float32), 16000)
+    body = {"m.csv": "audio,text\r\né 1.wav,naïve café\r\n\r\n",
+            "m.tsv": "audio\ttext\r\né 1.wav\tnaïve café\r\n",
+            "m.jsonl": '{"audio": "é 1.wav", "text": "naïve café"}\r\n'}[name]
+    bom = "\ufeff" if codec == "utf-16-be" else ""   # utf-16 / utf-32 write their own
+    (tmp_path / name).write_bytes((bom + body).encode(codec))
+    (r,) = open_dataset(tmp_path / name).records
+    assert (r.path, r.text, r.problem) == (tmp_path / "é 1.wav", "naïve café", None)
+
+
+def test_a_broken_utf16_manifest_is_named(tmp_path):
+    (tmp_path / "m.csv").write_bytes("audio,text\na.wav,x\n".encode("utf-16") + b"\x00")
+    from speechbudget.datasets import DatasetError
+    with pytest.raises(DatasetError, match=r"m.csv: starts with a UTF-16 byte-order mark but is "
+                                           r"not valid UTF-16 text \(truncated data"):
+        open_dataset(tmp_path / "m.csv")
