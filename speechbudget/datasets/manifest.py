@@ -1,7 +1,8 @@
 """JSONL, CSV and TSV manifests: one row per item, columns mapped by name (`Columns`).
 
 Audio paths are relative to `audio_root` (default: the manifest's folder; for a Common Voice
-TSV, columns client_id, path and sentence beside a `clips/` folder, that folder) unless absolute.
+TSV, columns client_id, path and sentence beside a `clips/` folder, that folder) unless absolute;
+Windows separators in a relative path are read as such (`audio_file`).
 A row without audio or (when required) text gets a `problem`; a missing *column* is a
 DatasetError that names the file and the column.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 from speechbudget.datasets.base import (Columns, DatasetError, FileDataset, Record, pick_column,
@@ -88,6 +89,19 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     raise DatasetError(f"{path}: expected a .jsonl, .csv or .tsv manifest")
 
 
+def audio_file(value: str, root: Path) -> Path:
+    """A manifest's audio path: absolute, or relative to `root`. A relative path written with
+    Windows separators (`clips\\a.wav`, a manifest made on Windows), which names no file here
+    as written, is read with them as separators when that file exists."""
+    p = Path(value)
+    path = p if p.is_absolute() else root / p
+    if "\\" in value and not path.exists():
+        win = PureWindowsPath(value)
+        if not win.anchor and root.joinpath(*win.parts).exists():  # no drive, no leading '\\'
+            return root.joinpath(*win.parts)
+    return path
+
+
 def load_table(path: str | Path, columns: Columns = Columns(), audio_root: str | Path | None
                = None, need: tuple[str, ...] = ("text",)) -> FileDataset:
     """A manifest as records. `need`: roles that must have a column (ASR: text; SER: label,
@@ -132,8 +146,7 @@ def table_records(path: Path, names: list[str], rows: list[tuple[int, dict[str, 
             problem = problem or f"{path}:{n}: no audio path in column {col['audio']!r}"
             audio_path = None
         else:
-            p = Path(audio.strip())
-            audio_path = p if p.is_absolute() else root / p
+            audio_path = audio_file(audio.strip(), root)
         text = row.get(col["text"]) if col["text"] else None
         if isinstance(text, (int, float)) and not isinstance(text, bool) and math.isfinite(text):
             text = str(text)  # a JSON number: a transcript of digits ("text": 7)

@@ -43,3 +43,22 @@ def test_a_broken_utf16_manifest_is_named(tmp_path):
     with pytest.raises(DatasetError, match=r"m.csv: starts with a UTF-16 byte-order mark but is "
                                            r"not valid UTF-16 text \(truncated data"):
         open_dataset(tmp_path / "m.csv")
+
+
+def test_relative_paths_with_windows_separators(tmp_path):
+    # a manifest written on Windows: was '<root>/clips\a.wav: no such audio file'
+    (tmp_path / "clips" / "sub").mkdir(parents=True)
+    sf.write(tmp_path / "clips" / "sub" / "a.wav", np.zeros(160, np.float32), 16000)
+    (tmp_path / "m.csv").write_bytes(b"audio,text\r\nclips\\sub\\a.wav,hi\r\n"
+                                     b"clips\\sub\\gone.wav,hi\r\n")
+    ds = open_dataset(tmp_path / "m.csv")
+    assert ds.records[0].path == tmp_path / "clips" / "sub" / "a.wav"
+    assert len(ds.read_audio(ds.records[0])) == 160
+    # a file that is not there either way: named as written
+    with pytest.raises(AudioError, match=r"clips\\sub\\gone.wav: no such audio file"):
+        ds.read_audio(ds.records[1])
+    # a file whose name holds a backslash (legal on Linux) is still that file
+    sf.write(tmp_path / "b\\c.wav", np.zeros(80, np.float32), 16000)
+    (tmp_path / "n.csv").write_text("audio,text\nb\\c.wav,hi\n")
+    (r,) = open_dataset(tmp_path / "n.csv").records
+    assert r.path == tmp_path / "b\\c.wav"
