@@ -1,10 +1,13 @@
 """Opening a results store file: for writing (created, or brought up to this schema, in WAL
 mode) or read-only (nothing written; a store in a folder this process cannot write is read as
-it is when no write-ahead log holds results beside it). What cannot be opened is a StoreError
-that says why in words."""
+it is when no write-ahead log holds results beside it; the -wal and -shm files that reading
+makes beside the store are removed again when the reader is done: `ReaderConnection`). What
+cannot be opened is a StoreError that says why in words."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import weakref
 from pathlib import Path
 
 from speechbudget.sweep.store_guard import GuardedConnection, StoreError
@@ -38,7 +41,27 @@ def open_store(path: Path, readonly: bool) -> GuardedConnection:
     except sqlite3.DatabaseError as e:
         raise StoreError(_cannot_open(path, e, readonly)) from None
     # from here on a damaged page met by a query is a StoreError naming the store (exit 4)
-    return GuardedConnection(db, path)
+    return ReaderConnection(db, path) if readonly else GuardedConnection(db, path)
+
+
+class ReaderConnection(GuardedConnection):
+    """A read-only store's connection. Reading a WAL store makes SQLite create the store's -wal
+    and -shm files, which a read-only connection never removes: closing this one (or the
+    process ending with it open) has them removed (`_tidy`)."""
+
+    def __init__(self, con: sqlite3.Connection, path: Path):
+        super().__init__(con, path)
+        self._finalizer = weakref.finalize(self, _close_reader, con, path, os.getpid())
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _close_reader(con: sqlite3.Connection, path: Path, pid: int) -> None:
+    if os.getpid() != pid:  # a forked child: the connection and the files are its parent's
+        return
+    con.close()
+    _tidy(path)
 
 
 def _connect(path: Path, readonly: bool, immutable: bool = False) -> sqlite3.Connection:
@@ -86,3 +109,25 @@ def _wal_left(path: Path) -> bool:
         return Path(f"{path}-wal").stat().st_size > 0
     except OSError:
         return False
+
+
+def _tidy(path: Path) -> None:
+    """Remove the -wal and -shm files beside a store when no connection uses them and the -wal
+    holds nothing, as SQLite does when a store's last connection closes but cannot do for a
+    read-only one: a connection that may write opens the store, reads, and closes. SQLite then
+    deletes both files only when it is the store's last connection (a live writer's or reader's
+    stay) and checkpoints nothing (the -wal is empty): the store file is not written. A -wal
+    that holds results not yet in the file is left for a writer. Best effort: left where it
+    fails (a read-only folder or file)."""
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    try:
+        if not (wal.exists() or shm.exists()) or Path(f"{path}-journal").exists() \
+                or (wal.exists() and wal.stat().st_size > 0):
+            return
+        con = sqlite3.connect(str(path), timeout=1, isolation_level=None)
+        try:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            con.close()
+    except (OSError, sqlite3.Error):
+        pass
