@@ -285,7 +285,9 @@ def eval_cmd(
                                f"clips are not in it (e.g. {missing[0]!r}); --held-out needs "
                                f"the dataset the checkpoint was trained on")
     with progress_bar(progress, f"scoring {checkpoint}") as update:
-        m, items = evaluate(checkpoint, dataset, device=device, ids=ids, progress=update)
+        # the held-out fold: scored as `ser train` scored it, a label it never trained on said
+        m, items = evaluate(checkpoint, dataset, device=device, ids=ids, progress=update,
+                            untrained="warn" if held_out else "error")
     doc = {"metrics": m.to_dict(), "items": [i.to_dict() for i in items]}
     failed = [i for i in items if not i.ok]
     write_error = None  # a write that fails after the scoring: the results are still printed

@@ -100,4 +100,5 @@ def fit_linear(model: SerModel, opt: TrainOptions, labels: list[str], train_clip
                     "score": opt.linear_score if choice else "none",
                     "at_edge": bool(choice and choice.at_edge)})
     return TrainResult(model, history, 0, val, skipped, count_trainable(model), len(train_clips),
-                       max(1, math.ceil(passes / len(train_clips))), config=model.config)
+                       max(1, math.ceil(passes / len(train_clips))), config=model.config,
+                       classes=tuple(sorted({c.label for c in fit_clips})))

@@ -48,6 +48,9 @@ class TrainResult:
     prefix: int = 0  # layers below this one ran once per clip (a cached frozen prefix), not per step
     # clips this run passed through the frozen backbone once (features, statistics, the prefix)
     feature_ids: frozenset = frozenset()
+    # the labels of the readable clips the returned head was fitted on (a label without one: the
+    # head never learned it, and cannot predict it)
+    classes: tuple[str, ...] = ()
 
 
 def build_model(config: Config, labels: Sequence[str], options: TrainOptions,

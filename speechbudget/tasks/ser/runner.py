@@ -9,6 +9,7 @@ and evaluates its own clips; every clip of the dataset is evaluated exactly once
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, MutableMapping, Sequence
 
@@ -216,6 +217,34 @@ def _labels_of(results: Sequence[ItemResult]) -> list[str]:
 
 # ---- plain API -------------------------------------------------------------------------------
 
+def untrained_labels(clips: Sequence, trained: Sequence[str]) -> dict[str, int]:
+    """{label: clips} of `clips` whose label is not in `trained` (the labels a head was fitted
+    on): the head cannot predict them, so their recall, and their share of UA, is 0."""
+    out: dict[str, int] = {}
+    for c in clips:
+        if c.label not in trained:
+            out[c.label] = out.get(c.label, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _fmt_labels(counts: dict[str, int]) -> tuple[str, str]:
+    """('3 clip(s)', 'FEA (2), SAD (1)'): how many clips, of which labels."""
+    return (f"{sum(counts.values())} clip(s)",
+            ", ".join(f"{lab} ({n})" for lab, n in counts.items()))
+
+
+def trained_labels(meta: dict[str, Any]) -> list[str] | None:
+    """The labels a checkpoint's head was fitted on: `trained_labels` (since it was saved), else
+    those of nonzero `class_counts` (the training clips); None when it says neither."""
+    got = meta.get("trained_labels")
+    if isinstance(got, list) and all(isinstance(x, str) for x in got):
+        return got
+    counts = meta.get("class_counts")
+    if isinstance(counts, dict):
+        return [lab for lab, n in counts.items() if isinstance(n, int) and n > 0]
+    return None
+
+
 def _as_dataset(dataset: SerDataset | str | Path) -> SerDataset:
     return dataset if isinstance(dataset, SerDataset) else load_dataset(dataset)
 
@@ -239,6 +268,12 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
                            f"({len(skipped)} skipped" + (f", first {skipped[0][0]}: "
                                                          f"{skipped[0][1]})" if skipped else ")"))
     result = fit(config, ds, train_ids, val_ids, opt, source, device, cache, progress=progress)
+    unseen = untrained_labels(clips, result.classes)
+    if unseen:  # scored (and saved) as they are, but said: the UA counts them as all wrong
+        n, which = _fmt_labels(unseen)
+        warnings.warn(f"{ds.source}: held-out fold {fold} has {n} of a label no training clip "
+                      f"has: {which}; the head cannot predict them (their recall, in UA, is 0)",
+                      stacklevel=2)
     test_progress = None if progress is None else (
         lambda done, total: progress(done, total, "test"))
     logits = predict_logits(result.model, clips, audio, cache, opt.eval_batch_size,
@@ -253,6 +288,7 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
     save_checkpoint(result.model, out_dir, opt, extra={
         "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
         "val_ids": val_ids, "class_counts": ds.class_counts(ds.subset(train_ids)),
+        "trained_labels": list(result.classes),
         "history": result.history, "best_epoch": result.best_epoch,
         "trainable_params": result.trainable_params, "skipped": result.skipped,
         "val": result.val.to_dict() if result.val else None, "test": test.to_dict()})
@@ -262,11 +298,15 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
 
 def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, device: str = "cpu",
              ids: Sequence[str] | None = None, batch_size: int = 16,
-             progress: Callable[[int, int], None] | None = None
+             progress: Callable[[int, int], None] | None = None, untrained: str = "error"
              ) -> tuple[SerMetrics, list[ItemResult]]:
     """Reload a checkpoint and score it on `ids` (default: every clip of `dataset`). Clip labels
-    outside the checkpoint's label set are an error. `progress(done, total)`: clips scored, per
-    batch."""
+    outside the checkpoint's label set are an error; so are labels its head was never fitted on
+    (`trained_labels`: no training clip had them), unless `untrained="warn"` (a warning, and
+    they are scored: `ser eval --held-out`, the fold `ser train` scored the same way).
+    `progress(done, total)`: clips scored, per batch."""
+    if untrained not in ("error", "warn"):
+        raise ValueError(f"untrained={untrained!r}: expected 'error' or 'warn'")
     model, meta = load_checkpoint(checkpoint_dir, device)
     ds = _as_dataset(dataset)
     clips = ds.items if ids is None else ds.subset(ids)
@@ -274,6 +314,17 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
     if bad:
         raise DatasetError(f"{ds.source}: label {bad[0]!r} is not in the checkpoint's label set "
                            f"{model.labels}")
+    trained = trained_labels(meta)
+    unseen = {} if trained is None else untrained_labels(clips, trained)
+    if unseen:
+        n, which = _fmt_labels(unseen)
+        what = (f"{ds.source}: {n} of a label the checkpoint {checkpoint_dir} was not trained "
+                f"on: {which} (its training clips had {', '.join(trained)}); its head cannot "
+                f"predict them")
+        if untrained == "error":
+            raise DatasetError(what + "; leave those clips out of the data to score the labels "
+                               "it knows")
+        warnings.warn(what + " (their recall, in UA, is 0)", stacklevel=2)
     audio, skipped = read_clips(clips)
     inf, _ = flops_for(model.config, n_classes=len(model.labels), pooling=model.head.pooling,
                        layer_weights=model.head.layer_weights is not None, head=model.head.kind)

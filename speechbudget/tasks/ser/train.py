@@ -237,7 +237,7 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     model.eval()
     return TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
                        len(train_clips), len(history), probe=probe, config=config, prefix=j,
-                       feature_ids=feature_ids)
+                       feature_ids=feature_ids, classes=tuple(classes))
 
 
 def _val_metrics(model: SerModel, clips, audio, labels: list[str], cache,
