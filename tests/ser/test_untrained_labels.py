@@ -60,3 +60,11 @@ def test_a_checkpoint_of_fewer_emotions_on_a_dataset_of_more(synthetic_manifest,
     # the labels it knows score
     r = _run("eval", str(tmp_path / "ck"), "--data", str(three))
     assert r.exit_code == 0, r.output
+    # a checkpoint saved before trained_labels: class_counts (training fold only) warn
+    meta_path = tmp_path / "ck" / "ser_config.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["trained_labels"]
+    meta_path.write_text(json.dumps(meta))
+    r = _run("eval", str(tmp_path / "ck"), "--data", str(synthetic_manifest))
+    assert r.exit_code == 0, r.output
+    assert "HAP (12), NEU (12), SAD (12)" in r.stderr

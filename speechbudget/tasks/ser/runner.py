@@ -234,8 +234,9 @@ def _fmt_labels(counts: dict[str, int]) -> tuple[str, str]:
 
 
 def trained_labels(meta: dict[str, Any]) -> list[str] | None:
-    """The labels a checkpoint's head was fitted on: `trained_labels` (since it was saved), else
-    those of nonzero `class_counts` (the training clips); None when it says neither."""
+    """The labels a checkpoint's head was fitted on: `trained_labels` (saved since 96b2f5d), else
+    those of nonzero `class_counts` (the training fold's clips, without the validation clips a
+    refit also fits on: `evaluate` only warns then); None when it says neither."""
     got = meta.get("trained_labels")
     if isinstance(got, list) and all(isinstance(x, str) for x in got):
         return got
@@ -321,7 +322,9 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
         what = (f"{ds.source}: {n} of a label the checkpoint {checkpoint_dir} was not trained "
                 f"on: {which} (its training clips had {', '.join(trained)}); its head cannot "
                 f"predict them")
-        if untrained == "error":
+        # a checkpoint saved before trained_labels: its class_counts leave out the validation
+        # clips a refit trains on, so they are a reason to warn, not to refuse
+        if untrained == "error" and "trained_labels" in meta:
             raise DatasetError(what + "; leave those clips out of the data to score the labels "
                                "it knows")
         warnings.warn(what + " (their recall, in UA, is 0)", stacklevel=2)
