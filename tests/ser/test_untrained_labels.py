@@ -68,3 +68,23 @@ def test_a_checkpoint_of_fewer_emotions_on_a_dataset_of_more(synthetic_manifest,
     r = _run("eval", str(tmp_path / "ck"), "--data", str(synthetic_manifest))
     assert r.exit_code == 0, r.output
     assert "HAP (12), NEU (12), SAD (12)" in r.stderr
+
+
+def test_a_sweep_fold_holding_an_untrained_label_says_so(synthetic_manifest, tiny_whisper,
+                                                        tmp_path):
+    import pytest
+
+    from speechbudget.axes import Config
+    from speechbudget.tasks.ser.runner import SerTask
+
+    data = _subset(synthetic_manifest, tmp_path / "m.jsonl",
+                   lambda r: r["speaker"] in ("spk0", "spk1", "spk2", "spk3")
+                   and (r["label"] != "FEA" or r["speaker"] == "spk0"))
+    task = SerTask(folds=3, epochs=1, source=str(tiny_whisper))
+    ds = task.load_dataset(str(data))
+    config = Config(task="ser", model="tiny.en", window=1.0)
+    shard = task.shards(config, ds)[0]
+    with pytest.warns(UserWarning, match=r"fold 0 has 2 clip\(s\) of a label no training clip "
+                                         r"has: FEA \(2\)"):
+        res = task.run_shard(config, ds, shard, "cpu", {})
+    assert all(r.ok for r in res) and sum(r.reference == "FEA" for r in res) == 2

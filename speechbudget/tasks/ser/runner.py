@@ -167,6 +167,13 @@ class SerTask:
             return [ItemResult(item_id=i, ok=False, reference=dataset.get(i).label, error=reason,
                                extra={"fold": fold}) for i in shard.item_ids]
         audio, skipped = read_clips(dataset.subset(test_ids))
+        unseen = untrained_labels([c for c in dataset.subset(test_ids) if c.id in audio],
+                                  result.classes)
+        if unseen:  # scored, all wrong, as `ser train` scores them; said as it says it
+            n, which = _fmt_labels(unseen)
+            warnings.warn(f"{config.label}: {dataset.source}: fold {fold} has {n} of a label no "
+                          f"training clip has: {which}; the head cannot predict them (their "
+                          f"recall, in UA, is 0)", stacklevel=2)
         opt = self.options.for_config(config)
         inf, _ = flops_for(config, n_classes=len(dataset.labels), pooling=opt.pooling,
                            layer_weights=opt.layer_weights, head=opt.head)
