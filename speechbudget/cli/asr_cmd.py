@@ -28,8 +28,8 @@ def resolve_model(model: str) -> tuple[str, str | None]:
         return get_architecture(model).name, None
     except UnknownModelError:
         pass
-    from speechbudget.models.loading import (load_whisper, looks_like_path, model_path,
-                                             no_such_folder)
+    from speechbudget.models.loading import load_whisper
+    from speechbudget.models.model_names import looks_like_path, model_path, no_such_folder
     if not model_path(model).exists():
         raise typer.BadParameter(no_such_folder(model) if looks_like_path(model) else
                                  f"{model!r}: not a known Whisper name, hub id or model folder",

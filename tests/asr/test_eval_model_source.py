@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import speechbudget.models.loading as loading
+import speechbudget.models.model_names as model_names
 from speechbudget.models.ct2_to_hf import CT2Source
 from tests.models.test_ct2 import tiny_whisper, write_ct2_folder
 from tests.models.test_loading import save_tokenizer
@@ -24,7 +25,7 @@ def bundled(tmp_path, monkeypatch):
     d = write_ct2_folder(tmp_path / "stand_in", tiny_whisper(seed=1), "float16")
     save_tokenizer(d)
     src = CT2Source(files=[d / "model.bin"], folder=d, name="tiny.en")
-    monkeypatch.setattr(loading, "offline_source", lambda n: src if n == "tiny.en" else None)
+    monkeypatch.setattr(model_names, "offline_source", lambda n: src if n == "tiny.en" else None)
     return d
 
 

@@ -354,7 +354,8 @@ def test_part_numbering_errors_say_what_is_wrong(tmp_path, source_model):
     """model.bin.part0 + .part1 said 'part(s) [] missing'; a folder with only model.bin.part2
     was taken for a Hugging Face folder ('no file named model.safetensors ... Pass a local
     folder')."""
-    from speechbudget.models.loading import ModelLoadError, load_whisper
+    from speechbudget.models.load_error import ModelLoadError
+    from speechbudget.models.loading import load_whisper
 
     folder = write_ct2_folder(tmp_path / "ct2", source_model, "float16", parts=2)
     (folder / "model.bin.part1").rename(folder / "model.bin.part0")

@@ -15,7 +15,8 @@ from transformers import Wav2Vec2Config, Wav2Vec2Model
 from typer.testing import CliRunner
 
 from speechbudget.errors import EXIT_MODEL
-from speechbudget.models.loading import ModelLoadError, load_ssl_backbone, load_whisper
+from speechbudget.models.load_error import ModelLoadError
+from speechbudget.models.loading import load_ssl_backbone, load_whisper
 
 HERE = Path(__file__).resolve().parent
 

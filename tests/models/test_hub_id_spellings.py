@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-import speechbudget.models.loading as loading
+from speechbudget.models import hf_hub, model_names
 from speechbudget.models.ct2_to_hf import CT2Source
-from speechbudget.models.loading import ModelLoadError, load_whisper
+from speechbudget.models.load_error import ModelLoadError
+from speechbudget.models.loading import load_whisper
 from tests.models.test_ct2 import tiny_whisper, write_ct2_folder
 from tests.models.test_loading import save_tokenizer
 
@@ -22,8 +23,8 @@ def bundled_tiny_en(tmp_path, monkeypatch):
     d = write_ct2_folder(tmp_path / "tiny_en", tiny_whisper(seed=1), "float16")
     save_tokenizer(d)
     src = CT2Source(files=[d / "model.bin"], folder=d, name="tiny.en")
-    monkeypatch.setattr(loading, "offline_source", lambda n: src if n == "tiny.en" else None)
-    monkeypatch.setattr(loading, "offline_installed", lambda n: n == "tiny.en", raising=False)
+    monkeypatch.setattr(model_names, "offline_source", lambda n: src if n == "tiny.en" else None)
+    monkeypatch.setattr(hf_hub, "offline_installed", lambda n: n == "tiny.en", raising=False)
     return d
 
 

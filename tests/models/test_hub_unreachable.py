@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from speechbudget.models.loading import (ModelLoadError, hub_options, hub_unreachable,
-                                         load_ssl_backbone, load_whisper)
+from speechbudget.models.hf_hub import hub_options, hub_unreachable
+from speechbudget.models.load_error import ModelLoadError
+from speechbudget.models.loading import load_ssl_backbone, load_whisper
 
 NOWHERE = "https://hub.nonexistent.invalid"    # .invalid never resolves (RFC 2606)
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from transformers import Wav2Vec2Config, Wav2Vec2ForCTC, WhisperConfig, WhisperForConditionalGeneration
 
-from speechbudget.models.loading import ModelLoadError, load_ssl_backbone, load_whisper
+from speechbudget.models.load_error import ModelLoadError
+from speechbudget.models.loading import load_ssl_backbone, load_whisper
 
 HERE = Path(__file__).resolve().parent
 

@@ -9,8 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import speechbudget.models.loading as loading
-from speechbudget.models.loading import (ModelLoadError, load_ssl_backbone, load_whisper,
-                                         looks_like_path)
+from speechbudget.models.load_error import ModelLoadError
+from speechbudget.models.loading import load_ssl_backbone, load_whisper
+from speechbudget.models.model_names import looks_like_path
 from tests.models.test_ct2 import tiny_whisper, write_ct2_folder
 from tests.models.test_loading import save_tokenizer
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from speechbudget.architectures import get_architecture
 from speechbudget.axes import Config, ConfigError
-from speechbudget.models.loading import check_weights_arch
+from speechbudget.models.weights_arch import check_weights_arch
 from speechbudget.models.offline import offline_installed
 
 

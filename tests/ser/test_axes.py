@@ -185,7 +185,8 @@ def test_a_whisper_encoder_folder_without_a_tokenizer_feeds_ser(tmp_path, tiny_w
     (it would decode every transcript to ''), loads as a SER backbone."""
     import shutil
 
-    from speechbudget.models.loading import ModelLoadError, load_whisper
+    from speechbudget.models.load_error import ModelLoadError
+    from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.ser.backbone import build_backbone
 
     folder = tmp_path / "no_tokenizer"

@@ -289,7 +289,7 @@ class AsrTask:
             from speechbudget.models.loading import load_whisper
             self._bundles[key] = load_whisper(self.model_path or model, device=device)
         if self.model_path:  # the configuration's architecture must be that of the weights
-            from speechbudget.models.loading import check_weights_arch
+            from speechbudget.models.weights_arch import check_weights_arch
             check_weights_arch(model, self._bundles[key].arch, self.model_path)
         return self._bundles[key]
 

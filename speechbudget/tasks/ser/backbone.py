@@ -25,7 +25,7 @@ from speechbudget.models.whisper_encoder import TokenSelector, encode_layers, en
 def read_model_config(path: str | Path) -> dict:
     """A local model folder's config.json as a dict; ModelFileError (exit 5) naming the file when
     it is not UTF-8 JSON holding an object."""
-    from speechbudget.models.loading import read_json_object
+    from speechbudget.models.file_checks import read_json_object
 
     return read_json_object(path, "model config")
 
@@ -188,7 +188,7 @@ def build_backbone(config: Config, source: str | None = None, device: str = "cpu
             p.requires_grad_(False)
         if encoders is not None:
             encoders[key] = (encoder, is_whisper, n_mels)
-    from speechbudget.models.loading import architecture_of, check_weights_arch
+    from speechbudget.models.weights_arch import architecture_of, check_weights_arch
     check_weights_arch(config.model, architecture_of(key[0], encoder.config), key[0],
                        encoder_only=True)  # ConfigError: weights of another architecture
     return Backbone(encoder, is_whisper, config, n_mels)

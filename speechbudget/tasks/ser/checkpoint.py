@@ -57,7 +57,7 @@ def read_meta(checkpoint_dir: str | Path) -> dict[str, Any]:
     """A checkpoint's ser_config.json as a dict; ModelFileError (exit 5) naming the folder or
     file when it is missing, not a regular file, not UTF-8 JSON or not an object."""
     from speechbudget.models.ct2_reader import ModelFileError
-    from speechbudget.models.loading import read_json_object
+    from speechbudget.models.file_checks import read_json_object
 
     d = Path(checkpoint_dir)
     meta_path = d / "ser_config.json"

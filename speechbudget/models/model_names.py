@@ -1,0 +1,107 @@
+"""What a model name means: a registry name (its bundled offline weights when installed, else its
+hub id), a hub id ('owner/name'), a Hugging Face folder or a CTranslate2 folder; and the messages
+for a name that is none of them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from speechbudget.architectures import ARCHITECTURES, UnknownModelError, get_architecture
+from speechbudget.models.ct2_to_hf import CT2Source
+from speechbudget.models.file_checks import check_whisper_config
+from speechbudget.models.load_error import ModelLoadError
+from speechbudget.models.offline import OFFLINE_MODELS, offline_source
+
+
+def is_ct2_folder(p: Path) -> bool:
+    """A folder with model.bin or any of its parts (model.bin.part1, ...: a missing first part
+    is then reported by the reader, not taken for a Hugging Face folder)."""
+    return p.is_dir() and ((p / "model.bin").exists() or any(p.glob("model.bin.part*")))
+
+
+def is_hf_folder(p: Path) -> bool:
+    """A folder with config.json that is not a CTranslate2 folder."""
+    return p.is_dir() and (p / "config.json").exists() and not is_ct2_folder(p)
+
+
+def looks_like_path(name: str) -> bool:
+    """A model name written as a path, so a folder and never a registry name or hub id: it starts
+    with '.', '/' or '~' ('./tiny.en', '../m', '~/m'), ends with a slash ('tiny.en/': a shell
+    completes a folder so), or has more than one '/' ('models/whisper/tiny'; a hub id is
+    'owner/name')."""
+    seps = ("/", os.sep)
+    return (name.startswith((".", "/", "~")) or name.endswith(seps)
+            or sum(name.count(c) for c in set(seps)) > 1)
+
+
+def model_path(name: str) -> Path:
+    """`name` as a path, '~' and '~user' expanded; as written when there is no such home
+    ('~nosuchuser/m': pathlib's RuntimeError), which is then no such folder."""
+    try:
+        return Path(name).expanduser()
+    except RuntimeError:
+        return Path(name)
+
+
+def no_such_folder(name: str) -> str:
+    """The message for a path-looking model name (`looks_like_path`) that is no folder:
+    "'tiny.en/': no such folder (/abs/tiny.en); without the trailing slash, 'tiny.en' names the
+    registry model", the hint only when the name less its trailing slash (or, for './tiny.en',
+    its last part) is a registry name or a hub id."""
+    where = model_path(name).absolute()
+    stripped = name.rstrip("/" + os.sep)
+    hint = ""
+    if stripped != name and stripped and not looks_like_path(stripped):
+        if "/" in stripped:   # 'owner/name/'
+            hint = f"; without the trailing slash, {stripped!r} is a hub id"
+        else:
+            try:
+                arch = get_architecture(stripped)
+                hint = (f"; without the trailing slash, {stripped!r} names the registry model"
+                        + (f" {arch.name!r}" if arch.name != stripped else ""))
+            except UnknownModelError:
+                pass
+    if not hint and stripped:
+        try:
+            arch = get_architecture(Path(stripped).name)
+            hint = f"; {arch.name!r} (not a path) names the registry model"
+        except UnknownModelError:
+            pass
+    return f"{name!r}: no such folder ({where}){hint}"
+
+
+def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
+    """(where to load from, a description of the source, the CT2 source if any)."""
+    p = model_path(name_or_path)
+    if "/" not in name_or_path and name_or_path not in ARCHITECTURES and not p.exists():
+        try:  # 'whisper-tiny.en', as Config and `asr eval --model` read it
+            name_or_path = get_architecture(name_or_path).name
+        except UnknownModelError:
+            pass
+    if name_or_path in ARCHITECTURES:
+        arch = ARCHITECTURES[name_or_path]
+        if not arch.is_whisper:
+            raise ModelLoadError(f"{name_or_path!r} is a {arch.family} model, not Whisper")
+        src = offline_source(name_or_path)
+        if src is not None:
+            pkgs = "+".join(OFFLINE_MODELS[name_or_path].pip)
+            return name_or_path, f"offline:{pkgs} ({src.files[0].parent})", src
+        return arch.hub_id, f"hub:{arch.hub_id}", None
+    if p.exists():
+        if is_ct2_folder(p):
+            return str(p), f"ctranslate2:{p}", CT2Source.from_folder(p)
+        if is_hf_folder(p):
+            check_whisper_config(p)
+            return str(p), f"local:{p}", None
+        if p.is_file() and (p.name == "model.bin" or ".part" in p.name):
+            return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)
+        raise ModelLoadError(f"{p}: neither a Hugging Face model folder (config.json) nor a "
+                             "CTranslate2 one (model.bin)")
+    if looks_like_path(name_or_path):
+        raise ModelLoadError(no_such_folder(name_or_path))
+    if name_or_path.count("/") != 1:
+        raise ModelLoadError(
+            f"{name_or_path!r}: no such folder, and not a registry name "
+            f"({', '.join(n for n, a in ARCHITECTURES.items() if a.is_whisper)}) or a hub id "
+            "('owner/name')")
+    return name_or_path, f"hub:{name_or_path}", None
