@@ -80,6 +80,9 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     except Exception as sf_error:  # soundfile cannot decode it: try librosa's other backends
         import warnings
 
+        partial = _read_until_damage(path, sf_error)
+        if partial is not None:
+            return partial
         import librosa
 
         try:
@@ -92,6 +95,35 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
                    for n, e in (("soundfile", sf_error), ("librosa", lr_error))}
             raise AudioError(f"{path}: not a readable audio file (soundfile: {why['soundfile']}; "
                              f"librosa: {why['librosa']})") from lr_error
+
+
+def _read_until_damage(path: Path, error: Exception) -> tuple[np.ndarray, int] | None:
+    """A file soundfile opens but cannot decode to its end (a cut-off FLAC: 'flac decoder lost
+    sync'): the audio before the damage, with a TruncatedAudioWarning naming the file, as a
+    truncated WAV is read; None when nothing decodes."""
+    import warnings
+
+    import soundfile as sf
+    blocks: list[np.ndarray] = []
+    try:
+        with sf.SoundFile(soundfile_name(path)) as f:
+            sr, frames = int(f.samplerate), f.frames
+            try:
+                for b in f.blocks(blocksize=4096, dtype="float32", always_2d=True):
+                    blocks.append(b.mean(axis=1, dtype=np.float32))
+            except Exception:  # noqa: BLE001 (the damage: keep what came before it)
+                pass
+    except Exception:  # noqa: BLE001 (not opened: not this case)
+        return None
+    got = sum(len(b) for b in blocks)
+    if not got or sr <= 0:
+        return None
+    if got < frames:
+        warnings.warn(TruncatedAudioWarning(
+            f"{path}: the audio breaks off after {got / sr:.2f} s of the {frames / sr:.2f} s "
+            f"its header claims ({' '.join(str(error).split())}); using what is there"),
+            stacklevel=4)
+    return np.concatenate(blocks), sr
 
 
 def check_audio_file(path: Path, stacklevel: int = 2) -> None:

@@ -62,3 +62,24 @@ def test_relative_paths_with_windows_separators(tmp_path):
     (tmp_path / "n.csv").write_text("audio,text\nb\\c.wav,hi\n")
     (r,) = open_dataset(tmp_path / "n.csv").records
     assert r.path == tmp_path / "b\\c.wav"
+
+
+def test_a_cut_off_flac_is_read_up_to_the_damage_with_a_warning(tmp_path):
+    # an interrupted download: was 'not a readable audio file (soundfile: Error : flac decoder
+    # lost sync.; librosa: NoBackendError)', where a cut-off WAV is read as far as it goes
+    from speechbudget.audio import TruncatedAudioWarning
+    from speechbudget.datasets.base import read_file
+    rng = np.random.default_rng(0)
+    full = (0.1 * rng.standard_normal(16000 * 6)).astype(np.float32)
+    sf.write(tmp_path / "full.flac", full, 16000, subtype="PCM_16")
+    data = (tmp_path / "full.flac").read_bytes()
+    (tmp_path / "cut.flac").write_bytes(data[:len(data) // 2])
+    decoded, _ = sf.read(tmp_path / "full.flac", dtype="float32")
+    with pytest.warns(TruncatedAudioWarning, match=r"cut.flac: the audio breaks off after "
+                                                   r"[0-9.]+ s of the 6.00 s its header claims"):
+        got = load_audio(tmp_path / "cut.flac")
+    assert 16000 <= len(got) < len(full)
+    np.testing.assert_array_equal(got, decoded[:len(got)])
+    # a segment inside what is there (Kaldi) is read as it was
+    np.testing.assert_array_equal(read_file(tmp_path / "cut.flac", 0.5, 0.75),
+                                  decoded[8000:12000])
