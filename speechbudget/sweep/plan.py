@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from speechbudget.axes import Config
-from speechbudget.sweep.spec import InvalidPoint, SweepSpec
+from speechbudget.sweep.spec_types import InvalidPoint, SweepSpec
 
 
 @dataclass

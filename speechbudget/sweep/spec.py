@@ -32,24 +32,29 @@ though PyYAML (YAML 1.1) gives the string: budgets_gflops: [1e-9], lr: 1e-4, fir
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
-from speechbudget.errors import SpeechbudgetError
+from speechbudget.sweep.spec_limits import (MAX_AXIS_VALUES, MAX_SPEC_BYTES, check_plan_size,
+                                            check_size)
+from speechbudget.sweep.spec_types import (PLAN_OPTION_DEFAULTS, PlanSpec, SpecError, SweepSpec,
+                                           jsonable, locate)
+from speechbudget.sweep.spec_yaml import limited_loader, line_map, yaml_problem
+
+TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
 
 #: spec axis name -> Config field
 AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool": "pool",
         "adaptation": "adaptation", "precision": "precision", "beam": "beam_size",
         "dynamic_margin_s": "dynamic_margin_s"}
+
 PLANS = ("grid", "star", "iso_flops", "adaptive")
-TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
+
 OBJECTIVES = ("error", "gflops", "rtf")
 SAMPLERS = ("tpe", "nsga2", "gp")
 
@@ -59,13 +64,6 @@ INTEGER_AXES = ("stride", "beam")
 #: a number with an exponent that YAML 1.2 reads as a float and PyYAML (YAML 1.1) as a string:
 #: no dot (1e-9, 2E3) or an unsigned exponent (1.0e3); numeric fields accept it (`_number`)
 _EXP_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
-
-#: limits that keep a small hostile file from exhausting memory or time
-MAX_SPEC_BYTES = 1_000_000        # a sweep file is a few hundred bytes
-MAX_YAML_ALIASES = 100            # alias uses (*name) in one file
-MAX_YAML_NODES = 100_000          # nodes after expanding aliases
-MAX_AXIS_VALUES = 10_000          # values of one axis (a range with a tiny step)
-MAX_PLAN_POINTS = 100_000         # combinations a plan enumerates before building them
 
 #: task options of the built-in tasks: name -> accepted types (None = may be null).
 #: tests/hardening checks these against the tasks' signatures.
@@ -89,157 +87,7 @@ TASK_OPTIONS: dict[str, dict[str, tuple]] = {
             "cache_prefix": (bool,)},
 }
 
-
-class SpecError(SpeechbudgetError, ValueError):
-    """A sweep file that cannot be used; names the file, the key and what is wrong."""
-
-    def __init__(self, key: str, message: str, source: str | Path | None = None):
-        self.key = key
-        self.message = message
-        where = f"{source}: " if source else ""
-        super().__init__(f"{where}{key}: {message}")
-
-
 RACE_RULES = ("dominated", "best", "halving")
-# plan options added after the first release: left out of to_dict() when unset, so that older
-# specs keep their digests
-PLAN_OPTION_DEFAULTS = {"optuna_storage": None, "study_name": None, "race_tolerance": None,
-                        "race_rule": "dominated", "race_eta": 2.0}
-
-
-@dataclass(frozen=True)
-class PlanSpec:
-    type: str
-    centre: dict[str, Any] = field(default_factory=dict)      # star
-    budgets_gflops: tuple[float, ...] = ()                    # iso_flops
-    tolerance: float = 0.1                                    # iso_flops: +-fraction
-    audio_s: float | None = None                              # FLOPs of an item this long
-    n_trials: int = 20                                        # adaptive
-    sampler: str = "tpe"
-    objectives: tuple[str, ...] = ("error", "gflops")
-    seed: int = 0
-    optuna_storage: str | None = None                         # adaptive: RDB URL of the study
-    study_name: str | None = None                             # (default: the sweep's name)
-    race_first_items: int | None = None                       # racing (sweep.racing): off
-    race_growth: float = 2.0
-    race_alpha: float = 0.05
-    race_tolerance: float | None = None                       # racing: non-inferiority margin
-    race_rule: str = "dominated"                              # racing: dominated|best|halving
-    race_eta: float = 2.0                                     # racing, halving: keep 1/eta
-
-
-@dataclass(frozen=True)
-class InvalidPoint:
-    """A combination of axis values that is not a valid configuration, and why."""
-
-    values: dict[str, Any]
-    error: ConfigError
-
-
-@dataclass
-class SweepSpec:
-    """A validated sweep. `plan.plan_configurations(spec)` lists what its plan will run."""
-
-    name: str
-    task: str
-    data: str | None
-    task_options: dict[str, Any]
-    models: tuple[str, ...]
-    axes: dict[str, tuple[Any, ...]]          # Config field -> values (model excluded)
-    plan: PlanSpec
-    runner: str | None = None                 # "module:Class" or "file.py:Class" (custom Task)
-    device: str | None = None
-    source: Path | None = None
-    # where each key's value is in the file ("axes.window" -> line), for errors found after
-    # loading (`where`); not part of the spec's identity
-    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
-
-    def where(self, key: str) -> str | Path | None:
-        """The source of `key` for an error message: "file, line N" (the line of the deepest
-        part of `key` in the file), or the file, or None (a spec given as a mapping)."""
-        return _where(self.source, self.lines, key)
-
-    # ---- the joint space ---------------------------------------------------------------
-    # (what a plan runs: `speechbudget.sweep.plan.plan_configurations(spec).configs`)
-    def point(self, values: dict[str, Any]) -> Config:
-        """The configuration of one combination of axis values (raises ConfigError)."""
-        return self._point(values)
-
-    def axis_items(self) -> list[tuple[str, tuple[Any, ...]]]:
-        """(axis, values) for every axis of the space, the model first."""
-        return self._axis_items()
-
-    def _point(self, values: dict[str, Any]) -> Config:
-        from speechbudget.flops.lora_rank import check_config_rank
-        kw = dict(values)
-        if isinstance(kw.get("adaptation"), dict):
-            kw["adaptation"] = Adaptation.from_dict(kw["adaptation"])
-        config = Config(task=self.task, **kw)
-        # a LoRA/DAMA rank above the model's weights: invalid for this model (training refuses
-        # it), as the combination that cannot exist, not a point without an estimate
-        check_config_rank(config)
-        return config
-
-    def _axis_items(self) -> list[tuple[str, tuple[Any, ...]]]:
-        return [("model", self.models)] + list(self.axes.items())
-
-    def space(self) -> tuple[list[Config], list[InvalidPoint]]:
-        """Every valid configuration of the full product (deduplicated, in spec order)."""
-        names = [n for n, _ in self._axis_items()]
-        combos = itertools.product(*[v for _, v in self._axis_items()])
-        return self._build([dict(zip(names, c)) for c in combos])
-
-    def centre(self) -> dict[str, Any]:
-        c = {n: v[0] for n, v in self._axis_items()}
-        c.update(self.plan.centre)
-        return c
-
-    def star_points(self) -> tuple[list[Config], list[InvalidPoint]]:
-        """The centre, then each axis varied alone (the others at the centre)."""
-        centre = self.centre()
-        points = [dict(centre)]
-        for name, values in self._axis_items():
-            for v in values:
-                points.append({**centre, name: v})
-        return self._build(points)
-
-    def _build(self, points: list[dict[str, Any]]) -> tuple[list[Config], list[InvalidPoint]]:
-        seen: dict[str, Config] = {}
-        invalid: list[InvalidPoint] = []
-        for p in points:
-            try:
-                c = self._point(p)
-            except ConfigError as e:
-                invalid.append(InvalidPoint(p, e))
-                continue
-            seen.setdefault(c.key, c)
-        return list(seen.values()), invalid
-
-    # ---- identity -------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        plan = {k: (list(v) if isinstance(v, tuple) else v)
-                for k, v in self.plan.__dict__.items()
-                if not (k in PLAN_OPTION_DEFAULTS and v == PLAN_OPTION_DEFAULTS[k])}
-        return {"name": self.name, "task": self.task, "data": self.data,
-                "task_options": self.task_options, "models": list(self.models),
-                "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
-                "plan": plan, "runner": self.runner, "device": self.device}
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True, default=str)
-                            .encode()).hexdigest()[:16]
-
-
-def jsonable(x: Any) -> Any:
-    """An axis value as plain JSON data (an Adaptation becomes its mapping)."""
-    return _jsonable(x)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, Adaptation):
-        return x.to_dict()
-    return x
 
 
 # ---- parsing --------------------------------------------------------------------------------
@@ -262,158 +110,14 @@ def load_spec(path: str | Path, data: str | None = None) -> SweepSpec:
     if "\x00" in text:
         raise SpecError("file", f"binary data (a NUL at character {text.index(chr(0))})", p)
     try:
-        raw = yaml.load(text, Loader=_limited_loader(p))  # a SafeLoader with limits
+        raw = yaml.load(text, Loader=limited_loader(p))  # a SafeLoader with limits
     except yaml.YAMLError as e:
-        raise SpecError("file", f"not valid YAML ({_yaml_problem(e)})", p) from None
+        raise SpecError("file", f"not valid YAML ({yaml_problem(e)})", p) from None
     except RecursionError:  # PyYAML composes and constructs recursively
         raise SpecError("file", "values nested too deeply (lists or mappings inside each other "
                                 "hundreds of levels deep)", p) from None
     return spec_from_dict(raw, base_dir=p.parent, source=p, data=data, default_name=p.stem,
-                          lines=_line_map(text, p))
-
-
-def _line_map(text: str, source: Path) -> dict[str, int]:
-    """The line of each value in the file's YAML by its key ("plan", "plan.race.alpha",
-    "models[1]"), for error messages; {} when the file is not YAML."""
-    import yaml
-    try:
-        root = yaml.compose(text, Loader=_limited_loader(source))
-    except (yaml.YAMLError, RecursionError):
-        return {}
-    out: dict[str, int] = {}
-    seen: set[int] = set()
-    todo = [("", root)]
-    while todo:
-        path, node = todo.pop()
-        if id(node) in seen:  # an alias: its node is listed under its first key only
-            continue
-        seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            kids = [(f"{path}.{k.value}" if path else str(k.value), v) for k, v in node.value
-                    if isinstance(k, yaml.ScalarNode)]
-        elif isinstance(node, yaml.SequenceNode) and path:
-            kids = [(f"{path}[{i}]", v) for i, v in enumerate(node.value)]
-        else:
-            continue
-        for key, v in kids:
-            out[key] = v.start_mark.line + 1
-            todo.append((key, v))
-    return out
-
-
-def _line_of(lines: dict[str, int], key: str) -> int | None:
-    """The line of the value at `key` ("axes.window[3]": the deepest part found in `lines`)."""
-    line, path = None, ""
-    for part in key.split("."):
-        name, *index = re.split(r"[\[\]]+", part.strip("]"))
-        path = f"{path}.{name}" if path else name
-        if path not in lines:
-            break
-        line = lines[path]
-        for i in index:  # models[2]: the third value of the list
-            if f"{path}[{i}]" not in lines:
-                return line
-            path = f"{path}[{i}]"
-            line = lines[path]
-    return line
-
-
-def _where(source: str | Path | None, lines: dict[str, int], key: str) -> str | Path | None:
-    """"file, line N" for an error about `key`, or `source` when the line is unknown."""
-    line = _line_of(lines, key) if source else None
-    return source if line is None else f"{source}, line {line}"
-
-
-def _yaml_problem(e: Exception) -> str:
-    """A YAML error on one line: where (line, column) and what, e.g. "line 6, column 23:
-    expected ',' or ']', but got '}' (while parsing a flow sequence from line 6, column 16)"."""
-    mark = getattr(e, "problem_mark", None)
-    problem = getattr(e, "problem", None)
-    if mark is None or not problem:
-        return " ".join(str(e).split())
-    out = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
-    if context:
-        where = f" from line {cmark.line + 1}, column {cmark.column + 1}" if cmark else ""
-        out += f" ({context}{where})"
-    return " ".join(out.split())
-
-
-def _limited_loader(source: Path):
-    """yaml.SafeLoader that refuses more than MAX_YAML_ALIASES alias uses (a "billion laughs"
-    file is a few aliases of aliases) and a key given twice in one mapping (YAML would keep the
-    last value silently)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        aliases = 0
-
-        def construct_mapping(self, node, deep=False):  # noqa: ANN001
-            if isinstance(node, yaml.MappingNode):
-                seen: dict[Any, Any] = {}
-                for key_node, _ in node.value:
-                    if key_node.tag == "tag:yaml.org,2002:merge" or \
-                            not isinstance(key_node, yaml.ScalarNode):
-                        continue
-                    key = self.construct_object(key_node)
-                    if key in seen:
-                        a, b = seen[key].start_mark, key_node.start_mark
-                        raise SpecError("file", f"line {b.line + 1}, column {b.column + 1}: key "
-                                                f"{key!r} given twice in one mapping (first at "
-                                                f"line {a.line + 1}, column {a.column + 1}); YAML "
-                                                "would keep only the last", source)
-                    seen[key] = key_node
-            return super().construct_mapping(node, deep)
-
-        def compose_node(self, parent, index):  # noqa: ANN001
-            if self.check_event(yaml.AliasEvent):
-                Loader.aliases += 1
-                if Loader.aliases > MAX_YAML_ALIASES:
-                    raise SpecError("file", f"more than {MAX_YAML_ALIASES} YAML alias uses "
-                                            "(*name); write the values out", source)
-            return super().compose_node(parent, index)
-
-        def construct_yaml_int(self, node):  # noqa: ANN001
-            try:
-                return super().construct_yaml_int(node)
-            except ValueError:  # Python's limit on an integer's digits (4300 by default)
-                m = node.start_mark
-                raise SpecError("file", f"line {m.line + 1}, column {m.column + 1}: an integer of "
-                                        f"{len(node.value)} characters, too long to be read",
-                                source) from None
-    Loader.add_constructor("tag:yaml.org,2002:int", Loader.construct_yaml_int)
-    return Loader
-
-
-def _check_size(raw: Any, err) -> None:
-    """Refuse a structure with more than MAX_YAML_NODES nodes once aliases are expanded
-    (counted without expanding; shared sub-trees are counted each time they are used)."""
-    memo: dict[int, int] = {}
-
-    def count(x: Any) -> int:
-        if isinstance(x, dict):
-            items = list(x.keys()) + list(x.values())
-        elif isinstance(x, (list, tuple)):
-            items = list(x)
-        else:
-            return 1
-        if id(x) in memo:
-            return memo[id(x)]
-        memo[id(x)] = MAX_YAML_NODES + 1  # a cycle counts as too large
-        n = 1
-        for v in items:
-            n += count(v)
-            if n > MAX_YAML_NODES:
-                break
-        memo[id(x)] = n
-        return n
-    try:
-        n = count(raw)
-    except RecursionError:
-        raise err("file", "values nested too deeply (lists or mappings inside each other "
-                          "hundreds of levels deep)") from None
-    if n > MAX_YAML_NODES:
-        raise err("file", f"more than {MAX_YAML_NODES} values once aliases are expanded")
+                          lines=line_map(text, p))
 
 
 def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | None = None,
@@ -424,11 +128,11 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     lines = dict(lines or {})
 
     def err(key: str, msg: str) -> SpecError:
-        return SpecError(key, msg, _where(source, lines, key))
+        return SpecError(key, msg, locate(source, lines, key))
 
     if not isinstance(raw, dict):
         raise err("file", "expected a mapping of keys (task, data, models, axes, plan)")
-    _check_size(raw, err)
+    check_size(raw, err)
     if not all(isinstance(k, str) for k in raw):
         raise err(str(next(k for k in raw if not isinstance(k, str))), "keys must be strings")
     unknown = sorted(set(raw) - set(TOP_KEYS))
@@ -496,7 +200,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
                                                "'dama:RANK' or a mapping {method, rank, ...}")
 
     plan = _plan(raw.get("plan", "grid"), task, err, Path(base_dir))
-    _check_plan_size(task, models, axes, plan, err)
+    check_plan_size(task, models, axes, plan, err)
     device = raw.get("device")
     if device is not None and not isinstance(device, str):
         raise err("device", f"{device!r} is not a device name (cpu, cuda, cuda:1...)")
@@ -579,17 +283,6 @@ def _check_adapt_options(opts: dict[str, Any], base_dir: Path, err) -> dict[str,
     if "adapt_lr" in opts and not opts["adapt_lr"] > 0:
         raise err("task_options.adapt_lr", f"{opts['adapt_lr']}: expected a number > 0")
     return opts
-
-
-def _check_plan_size(task: str, models: list, axes: dict[str, tuple[Any, ...]],
-                     plan: PlanSpec, err) -> None:
-    """The number of combinations the plan enumerates, computed before building any."""
-    sizes = [len(models)] + [len(v) for v in axes.values()]
-    n = sum(sizes) + 1 if plan.type == "star" else math.prod(sizes)
-    if n > MAX_PLAN_POINTS:
-        shape = " x ".join(str(x) for x in sizes)
-        raise err("axes", f"the {plan.type} plan enumerates {n} combinations ({shape}); the "
-                          f"limit is {MAX_PLAN_POINTS}: use fewer values or a star plan")
 
 
 def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
@@ -825,25 +518,25 @@ def _check_values(spec: SweepSpec, err) -> None:
     """Each axis value (and the star centre) must give at least one valid configuration."""
     if spec.plan.type == "star":
         try:
-            spec._point(spec.centre())
+            spec.point(spec.centre())
         except ConfigError as e:
             where = f"plan.centre.{e.field}" if spec.plan.centre else f"axes.{e.field}"
             raise err(where, f"the star's centre is not a valid configuration: {e}") from None
-        names = [n for n, _ in spec._axis_items()]
-        points = [{**spec.centre(), n: v} for n, vals in spec._axis_items() for v in vals]
+        names = [n for n, _ in spec.axis_items()]
+        points = [{**spec.centre(), n: v} for n, vals in spec.axis_items() for v in vals]
     else:
-        names = [n for n, _ in spec._axis_items()]
-        product = itertools.product(*[v for _, v in spec._axis_items()])
+        names = [n for n, _ in spec.axis_items()]
+        product = itertools.product(*[v for _, v in spec.axis_items()])
         points = [dict(zip(names, c)) for c in product]
     ok: dict[tuple[str, str], ConfigError | None] = {}
     for p in points:
         try:
-            spec._point(p)
+            spec.point(p)
             e = None
         except ConfigError as exc:
             e = exc
         for n in names:
-            k = (n, json.dumps(_jsonable(p[n]), sort_keys=True, default=str))
+            k = (n, json.dumps(jsonable(p[n]), sort_keys=True, default=str))
             if e is None:
                 ok[k] = None
             else:
