@@ -23,6 +23,11 @@ from speechbudget.geometry import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel frames
 
 
+# the lowest sample rate read as audio (telephone speech is 8 kHz; a rate below this is a damaged
+# or mistaken header, and resampling it to 16 kHz would multiply the samples by 16,000 / rate)
+MIN_SAMPLE_RATE = 1000
+
+
 class AudioError(SpeechbudgetError, ValueError):
     """A recording that cannot be used: the message names the file and what is wrong."""
 
@@ -160,8 +165,10 @@ def load_audio(path: str | Path) -> np.ndarray:
     path = Path(path)
     check_audio_file(path, stacklevel=3)
     data, sr = _read(path)
-    if sr <= 0:
-        raise AudioError(f"{path}: invalid sample rate {sr}")
+    if sr < MIN_SAMPLE_RATE:  # resampled to 16 kHz, 1 Hz made each sample 16,000 (a 1 MB file
+        # of a damaged header: 32 GB, a MemoryError or the OOM killer, not a clear line)
+        raise AudioError(f"{path}: invalid sample rate {sr} Hz (below {MIN_SAMPLE_RATE} Hz, no "
+                         f"recording of speech; a damaged header?)")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: the recording holds non-finite samples (NaN or inf)")
     return resample_to_16k(data, sr)
