@@ -85,7 +85,7 @@ def audio_error(path: Path, *needles: str):
 def empty_file(tmp, cli):
     p = tmp / "a.wav"
     p.write_bytes(b"")
-    audio_error(p, "not a readable audio file")
+    audio_error(p, "an empty file (0 bytes)")
 
 
 @case("audio")
@@ -249,7 +249,8 @@ def missing_audio_field_is_an_item_problem(tmp, cli):
 @case("manifest")
 def cli_bad_data_before_loading_any_model(tmp, cli):
     p = manifest(tmp / "m.jsonl", None, b"\xff\xfe\x00garbage\n")
-    cli("asr", "eval", "--data", p, "--device", "cpu", code=3, has=(f"{p}:1", "UTF-8"))
+    cli("asr", "eval", "--data", p, "--device", "cpu", code=3,
+        has=(str(p), "UTF-16 byte-order mark but is not valid UTF-16"))
 
 
 @case("manifest")
