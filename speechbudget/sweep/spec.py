@@ -35,57 +35,30 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
-from speechbudget.sweep.spec_limits import (MAX_AXIS_VALUES, MAX_SPEC_BYTES, check_plan_size,
-                                            check_size)
+from speechbudget.sweep.spec_limits import MAX_SPEC_BYTES, check_plan_size, check_size
+from speechbudget.sweep.spec_paths import resolve_data, resolve_runner
+from speechbudget.sweep.spec_task_options import (TASK_OPTIONS, check_adapt_options,
+                                                   check_task_options)
 from speechbudget.sweep.spec_types import (PLAN_OPTION_DEFAULTS, PlanSpec, SpecError, SweepSpec,
                                            jsonable, locate)
+from speechbudget.sweep.spec_values import (AXES, INTEGER_AXES, NUMERIC_AXES, adaptation,
+                                            axis_values, number)
 from speechbudget.sweep.spec_yaml import limited_loader, line_map, yaml_problem
 
-TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
+# TASK_OPTIONS is re-exported: tests/hardening/test_corpus.py imports it from here (that file held
+# another helper's uncommitted changes when spec.py was split)
+__all__ = ["SpecError", "SweepSpec", "load_spec", "spec_from_dict", "resolve_data", "TASK_OPTIONS"]
 
-#: spec axis name -> Config field
-AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool": "pool",
-        "adaptation": "adaptation", "precision": "precision", "beam": "beam_size",
-        "dynamic_margin_s": "dynamic_margin_s"}
+TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
 
 PLANS = ("grid", "star", "iso_flops", "adaptive")
 
 OBJECTIVES = ("error", "gflops", "rtf")
 SAMPLERS = ("tpe", "nsga2", "gp")
-
-#: spec axes whose values are numbers (a window may also be a string: '15s', '750f', dynamic)
-NUMERIC_AXES = ("window", "stride", "beam", "dynamic_margin_s")
-INTEGER_AXES = ("stride", "beam")
-#: a number with an exponent that YAML 1.2 reads as a float and PyYAML (YAML 1.1) as a string:
-#: no dot (1e-9, 2E3) or an unsigned exponent (1.0e3); numeric fields accept it (`_number`)
-_EXP_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
-
-#: task options of the built-in tasks: name -> accepted types (None = may be null).
-#: tests/hardening checks these against the tasks' signatures.
-_NUM = (int, float)
-TASK_OPTIONS: dict[str, dict[str, tuple]] = {
-    "asr": {"batch_size": (int,), "max_items": (int, None), "warmup": (bool,), "warm_per": (str,),
-            "model_path": (str, None), "n_boot": (int,), "seed": (int,), "adapter": (str, None),
-            "latency_items": (int,),
-            # adapted configurations (adaptation with steps): tasks.asr.adapt_cache
-            "adapter_cache": (str, None), "adapt_data": (str, None), "adapt_batch_size": (int,),
-            "adapt_lr": _NUM,
-            # what fills a window past its audio (audio.MEL_PADDINGS)
-            "mel_padding": (str,)},
-    "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
-            "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,
-            "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),
-            "layer_weights": (bool,), "dropout": _NUM, "train_crop": (str,),
-            "eval_batch_size": (int,), "progress": (bool,), "head": (str,), "linear_c": _NUM,
-            "linear_select": (str,), "linear_cv_folds": (int,), "linear_score": (str,),
-            "head_init": (str,), "probe_epochs": (int,), "refit": (bool,),
-            "cache_prefix": (bool,)},
-}
 
 RACE_RULES = ("dominated", "best", "halving")
 
@@ -165,10 +138,10 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     if runner is not None and (not isinstance(runner, str) or ":" not in runner):
         raise err("runner", f"{runner!r}: expected 'package.module:Class' or 'file.py:Class'")
     if runner is not None:
-        runner = _resolve_runner(runner, Path(base_dir), err)
-    opts = _check_task_options(task, opts, runner is not None, err)
+        runner = resolve_runner(runner, Path(base_dir), err)
+    opts = check_task_options(task, opts, runner is not None, err)
     if task == "asr" and runner is None:
-        opts = _check_adapt_options(dict(opts), Path(base_dir), err)
+        opts = check_adapt_options(dict(opts), Path(base_dir), err)
 
     models = raw.get("models")
     if isinstance(models, str):
@@ -193,7 +166,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
     for k, v in axes_raw.items():
         if k not in AXES:
             raise err(f"axes.{k}", f"unknown axis; axes are {', '.join(AXES)}")
-        axes[AXES[k]] = _axis_values(f"axes.{k}", v, err)
+        axes[AXES[k]] = axis_values(f"axes.{k}", v, err)
     for i, a in enumerate(axes.get("adaptation", ())):
         if not isinstance(a, (Adaptation, dict)):
             raise err(f"axes.adaptation[{i}]", f"{a!r}: expected 'none', 'lora:RANK', "
@@ -209,158 +182,6 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
                      source=Path(source) if source else None, lines=lines)
     _check_values(spec, err)
     return spec
-
-
-def _resolve_runner(runner: str, base_dir: Path, err) -> str:
-    """'file.py:Class' with the file resolved relative to the spec's folder (never the current
-    folder); 'package.module:Class' kept as given. Nothing is imported here."""
-    target, _, cls_name = runner.rpartition(":")
-    if not cls_name.isidentifier():
-        raise err("runner", f"{runner!r}: {cls_name!r} is not a class name")
-    if not target.endswith(".py"):
-        if not all(part.isidentifier() for part in target.split(".")):
-            raise err("runner", f"{runner!r}: {target!r} is neither a file.py nor a module name")
-        return runner
-    path = Path(target).expanduser()
-    path = (path if path.is_absolute() else base_dir / path).resolve()
-    if not path.is_file():
-        raise err("runner", f"{runner!r}: {path} does not exist (relative to the spec's folder)")
-    return f"{path}:{cls_name}"
-
-
-#: built-in task options that limit how much runs: at least one (null: no limit). 0 or less ran
-#: nothing: max_folds 0 stored a SER configuration 'done' with no item and a NaN UA
-_AT_LEAST_ONE = ("max_items", "max_folds")
-
-
-def _check_task_options(task: str, opts: dict[str, Any], custom: bool,
-                        err) -> dict[str, Any]:
-    """Built-in tasks: known names, scalar values of the right type (a number option also takes
-    1e-4 written so: `_number`). A custom runner's options must still be plain scalars or short
-    lists of them (passed as written). Returns the options."""
-    schema = TASK_OPTIONS.get(task, {})
-    opts = dict(opts)
-    for k, v in opts.items():
-        key = f"task_options.{k}"
-        if custom:
-            ok = isinstance(v, (str, int, float, bool, type(None))) or (
-                isinstance(v, list) and len(v) <= 1000 and
-                all(isinstance(x, (str, int, float, bool, type(None))) for x in v))
-            if not ok:
-                raise err(key, f"{type(v).__name__}: a runner's options are scalars or lists "
-                               "of scalars")
-            continue
-        if k not in schema:
-            raise err(key, f"not an option of task {task}; options are {', '.join(schema)}")
-        types = schema[k]
-        if v is None and None in types:
-            continue
-        if str not in types and (float in types or int in types):
-            v = opts[k] = _number(v, integer=float not in types)
-        real = tuple(t for t in types if t is not None)
-        if isinstance(v, bool) and bool not in real or not isinstance(v, real):
-            names = " or ".join("null" if t is None else t.__name__ for t in types)
-            raise err(key, f"{v!r} ({type(v).__name__}): expected {names}")
-        if k in _AT_LEAST_ONE and v < 1:
-            raise err(key, f"{v!r}: expected an integer >= 1 (or null: no limit)")
-    return opts
-
-
-def _check_adapt_options(opts: dict[str, Any], base_dir: Path, err) -> dict[str, Any]:
-    """ASR adaptation options: `adapt_data` resolved like `data` (relative to the spec's folder)
-    and required to exist; `adapter_cache` relative to the spec's folder; positive numbers."""
-    if opts.get("adapt_data") is not None:
-        resolved = resolve_data(opts["adapt_data"], base_dir, from_spec=True)
-        if resolved is None:
-            raise err("task_options.adapt_data", f"{opts['adapt_data']} does not exist "
-                                                 f"(relative to {base_dir.resolve()})")
-        opts["adapt_data"] = resolved
-    if opts.get("adapter_cache") is not None:
-        p = Path(opts["adapter_cache"]).expanduser()
-        opts["adapter_cache"] = str(p if p.is_absolute() else (base_dir / p).resolve())
-    if "adapt_batch_size" in opts and opts["adapt_batch_size"] < 1:
-        raise err("task_options.adapt_batch_size", f"{opts['adapt_batch_size']}: expected >= 1")
-    if "adapt_lr" in opts and not opts["adapt_lr"] > 0:
-        raise err("task_options.adapt_lr", f"{opts['adapt_lr']}: expected a number > 0")
-    return opts
-
-
-def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
-    """An existing path (spec paths relative to the spec's folder first, then to the current
-    folder), or a hub dataset name ("org/name") kept as given; None when neither."""
-    p = Path(value).expanduser()
-    candidates = [p] if p.is_absolute() else ([base_dir / p] if from_spec else []) + [p]
-    for c in candidates:
-        if c.exists():
-            return str(c.resolve())
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).suffix:
-        return value  # a hub dataset id
-    return None
-
-
-def _number(x: Any, integer: bool = False) -> Any:
-    """`x` as a float when it is a string holding a number with an exponent that PyYAML left a
-    string (1e-9, 1.0e3: `_EXP_NUMBER`; YAML 1.2 reads them as floats), else `x` unchanged;
-    `integer` (a field that takes integers only): a whole number such as 1e3 as an int.
-    Only numeric fields call this; nothing is evaluated."""
-    if isinstance(x, str) and _EXP_NUMBER.fullmatch(x.strip()):
-        v = float(x)
-        return int(v) if integer and math.isfinite(v) and v == int(v) else v
-    return x
-
-
-def _axis_values(key: str, v: Any, err) -> tuple[Any, ...]:
-    numeric = key.split(".")[-1] in NUMERIC_AXES
-    integer = key.split(".")[-1] in INTEGER_AXES
-    if isinstance(v, dict) and numeric:
-        v = {k: _number(x, integer) for k, x in v.items()}
-    if isinstance(v, dict):
-        bad = sorted(set(v) - {"start", "stop", "step"})
-        if bad or not {"start", "stop"} <= set(v):
-            raise err(key, "a range is {start, stop, step} (stop included)")
-        start, stop, step = v["start"], v["stop"], v.get("step", 1)
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                   for x in (start, stop, step)) or step == 0 or (stop - start) / step < 0:
-            raise err(key, f"range {v} does not reach stop from start by step")
-        n = int(math.floor((stop - start) / step + 1e-9)) + 1
-        if n > MAX_AXIS_VALUES:
-            raise err(key, f"range {v} has {n} values; the limit is {MAX_AXIS_VALUES}")
-        vals = [start + i * step for i in range(n)]
-        if all(isinstance(x, int) for x in (start, stop, step)):
-            return tuple(int(x) for x in vals)
-        return tuple(round(x, 6) for x in vals)
-    if not isinstance(v, list):
-        v = [v]
-    if not v:
-        raise err(key, "empty list of values")
-    if len(v) > MAX_AXIS_VALUES:
-        raise err(key, f"{len(v)} values; the limit is {MAX_AXIS_VALUES}")
-    out = []
-    for i, x in enumerate(v):
-        if key == "axes.adaptation":
-            x = _adaptation(f"{key}[{i}]", x, err)
-        elif numeric:
-            x = _number(x, integer)
-        out.append(x)
-    return tuple(out)
-
-
-def _adaptation(key: str, x: Any, err) -> Any:
-    if x in (None, "none", "frozen"):
-        return Adaptation()
-    if isinstance(x, str) and ":" in x:
-        method, _, rank = x.partition(":")
-        if not rank.isdigit():
-            raise err(key, f"{x!r}: expected METHOD:RANK, e.g. 'lora:8'")
-        x = {"method": method, "rank": int(rank)}
-    if isinstance(x, dict):
-        if "alpha" in x:
-            x = {**x, "alpha": _number(x["alpha"])}
-        try:  # checked alone here; against each model and task where the plan builds its points
-            return Adaptation.from_dict(x)
-        except (ConfigError, TypeError) as e:
-            raise err(key, str(e)) from None
-    raise err(key, f"{x!r}: expected 'none', 'lora:RANK', 'dama:RANK' or a mapping")
 
 
 def _optuna_storage(url: Any, base_dir: Path, err) -> str:
@@ -407,12 +228,12 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
             if k != "model" and k not in AXES:
                 raise err(f"plan.centre.{k}", f"unknown axis; axes are model, {', '.join(AXES)}")
             c["model" if k == "model" else AXES[k]] = (
-                _adaptation(f"plan.centre.{k}", v, err) if k == "adaptation" else
-                _number(v, k in INTEGER_AXES) if k in NUMERIC_AXES else v)
+                adaptation(f"plan.centre.{k}", v, err) if k == "adaptation" else
+                number(v, k in INTEGER_AXES) if k in NUMERIC_AXES else v)
         kw["centre"] = c
     if p["type"] == "iso_flops":
         b = p.get("budgets_gflops")
-        b = [_number(x) for x in b] if isinstance(b, list) else _number(b)
+        b = [number(x) for x in b] if isinstance(b, list) else number(b)
         if isinstance(b, (int, float)):
             b = [b]
         if not isinstance(b, list) or not b or not all(
@@ -420,12 +241,12 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
                 and x > 0 for x in b):
             raise err("plan.budgets_gflops", f"{b!r}: expected a list of GFLOPs budgets > 0")
         kw["budgets_gflops"] = tuple(float(x) for x in b)
-        tol = _number(p.get("tolerance", 0.1))
+        tol = number(p.get("tolerance", 0.1))
         if not isinstance(tol, (int, float)) or not 0 < tol < 1:
             raise err("plan.tolerance", f"{tol!r}: expected a fraction in (0, 1), e.g. 0.1 = +-10%")
         kw["tolerance"] = float(tol)
     if "audio_s" in p:
-        a = _number(p["audio_s"])
+        a = number(p["audio_s"])
         if not isinstance(a, (int, float)) or isinstance(a, bool) or not math.isfinite(a) \
                 or a <= 0:
             raise err("plan.audio_s", f"{a!r}: expected seconds > 0")
@@ -433,7 +254,7 @@ def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
     if "race" in p:
         kw.update(_race(p["race"], err))
     if p["type"] == "adaptive":
-        n = _number(p.get("n_trials", 20), integer=True)
+        n = number(p.get("n_trials", 20), integer=True)
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise err("plan.n_trials", f"{n!r}: expected an integer >= 1")
         s = p.get("sampler", "tpe")
@@ -481,7 +302,7 @@ def _race(r: Any, err) -> dict[str, Any]:
                                     "(dominated: stop what a cheaper configuration beats; best: "
                                     "also what the leader beats, for the recommendation only; "
                                     "halving: also keep only the best 1/eta by error each round)")
-    eta = _number(r.get("eta"))
+    eta = number(r.get("eta"))
     if eta is not None:
         if rule != "halving":
             raise err("plan.race.eta", f"{eta!r}: only rule: halving keeps 1/eta of the "
@@ -490,8 +311,8 @@ def _race(r: Any, err) -> dict[str, Any]:
                 or not math.isfinite(eta) or eta <= 1:
             raise err("plan.race.eta", f"{eta!r}: expected a number > 1 (2 keeps half of the "
                                        "configurations each round)")
-    first = _number(r.get("first_items", 20), integer=True)
-    growth, alpha = _number(r.get("growth", 2.0)), _number(r.get("alpha", 0.05))
+    first = number(r.get("first_items", 20), integer=True)
+    growth, alpha = number(r.get("growth", 2.0)), number(r.get("alpha", 0.05))
     if not isinstance(first, int) or isinstance(first, bool) or first < 2:
         raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
     if not isinstance(growth, (int, float)) or isinstance(growth, bool) \
@@ -499,7 +320,7 @@ def _race(r: Any, err) -> dict[str, Any]:
         raise err("plan.race.growth", f"{growth!r}: expected a factor > 1 (2 doubles each round)")
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise err("plan.race.alpha", f"{alpha!r}: expected a level in (0, 1), e.g. 0.05")
-    tol = _number(r.get("tolerance"))
+    tol = number(r.get("tolerance"))
     if tol is not None and (not isinstance(tol, (int, float)) or isinstance(tol, bool)
                             or not 0 < tol < 1):
         raise err("plan.race.tolerance", f"{tol!r}: expected a margin in the metric's units in "

@@ -1,0 +1,36 @@
+"""Paths a sweep file names, resolved against its folder: the data (`resolve_data`, also for
+task_options.adapt_data) and a runner's file.py (`resolve_runner`)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
+    """An existing path (spec paths relative to the spec's folder first, then to the current
+    folder), or a hub dataset name ("org/name") kept as given; None when neither."""
+    p = Path(value).expanduser()
+    candidates = [p] if p.is_absolute() else ([base_dir / p] if from_spec else []) + [p]
+    for c in candidates:
+        if c.exists():
+            return str(c.resolve())
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).suffix:
+        return value  # a hub dataset id
+    return None
+
+
+def resolve_runner(runner: str, base_dir: Path, err) -> str:
+    """'file.py:Class' with the file resolved relative to the spec's folder (never the current
+    folder); 'package.module:Class' kept as given. Nothing is imported here."""
+    target, _, cls_name = runner.rpartition(":")
+    if not cls_name.isidentifier():
+        raise err("runner", f"{runner!r}: {cls_name!r} is not a class name")
+    if not target.endswith(".py"):
+        if not all(part.isidentifier() for part in target.split(".")):
+            raise err("runner", f"{runner!r}: {target!r} is neither a file.py nor a module name")
+        return runner
+    path = Path(target).expanduser()
+    path = (path if path.is_absolute() else base_dir / path).resolve()
+    if not path.is_file():
+        raise err("runner", f"{runner!r}: {path} does not exist (relative to the spec's folder)")
+    return f"{path}:{cls_name}"
