@@ -379,10 +379,12 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def verify_cached(folder: Path) -> str | None:
+def verify_cached(folder: Path, digests: DigestIndex | None = None) -> str | None:
     """None when the converted folder is intact, else what is wrong (a file missing, of
     another size or content than recorded at conversion). A folder converted before the record
-    existed (no "files" in source.json) is checked for its two essential files only."""
+    existed (no "files" in source.json) is checked for its two essential files only. `digests`
+    (the cache's DigestIndex) gives the SHA-256 of a file whose size, mtime, ctime and inode are
+    those it was last hashed with; without it every file is hashed."""
     try:
         info = json.loads((folder / "source.json").read_text())
     except (OSError, ValueError) as e:
@@ -397,7 +399,8 @@ def verify_cached(folder: Path) -> str | None:
             return f"{p}: missing"
         if p.stat().st_size != rec.get("size"):
             return f"{p}: {p.stat().st_size} bytes, {rec.get('size')} when converted (truncated?)"
-        if sha256_file(p) != rec.get("sha256"):
+        sha = digests.digest(p)[1] if digests is not None else sha256_file(p)
+        if sha != rec.get("sha256"):
             return f"{p}: content differs from the conversion's SHA-256"
     return None
 
@@ -413,10 +416,10 @@ def _remove_orphans(root: Path, name: str) -> None:
             pass
 
 
-DIGEST_INDEX = "digests.json"  # in the cache folder: source files' SHA-256 (file_digest)
+DIGEST_INDEX = "digests.json"  # in the cache folder: SHA-256 of source and cached files
 
 
-def _cached_copy(root: Path, name: str, key: str) -> Path | None:
+def _cached_copy(root: Path, name: str, key: str, digests: DigestIndex) -> Path | None:
     """A verified converted copy for `key`: `<name>-<key>`, else one converted under another name
     (the same files loaded by registry name and as a folder). A damaged copy is removed (with a
     warning naming the file) and an unfinished one (no source.json) too; None when none is left."""
@@ -429,7 +432,7 @@ def _cached_copy(root: Path, name: str, key: str) -> Path | None:
         if not (folder / "source.json").exists():  # not a finished conversion
             shutil.rmtree(folder, ignore_errors=True)
             continue
-        problem = verify_cached(folder)
+        problem = verify_cached(folder, digests)
         if problem is None:
             return folder
         import warnings
@@ -450,13 +453,14 @@ def convert_cached(source: CT2Source, cache_dir: str | Path | None = None) -> Pa
     not by their path: the same weights in another checkout's environment reuse the copy.
     Written to a temporary folder (every file and the folder fsynced) and renamed, so an
     interrupted conversion leaves nothing half-written behind. A cached folder is verified
-    (sizes and SHA-256 recorded at conversion) on every use; a damaged one is removed and
-    converted again."""
+    (sizes and SHA-256 recorded at conversion) on every use, a file hashed again only when its
+    size, mtime, ctime or inode changed since it was last hashed (digests.json, as for the
+    source files); a damaged one is removed and converted again."""
     root = Path(cache_dir) if cache_dir is not None else cache_root() / "ct2-hf"
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in (source.name or "model"))
     digests = DigestIndex(root / DIGEST_INDEX if root.is_dir() else None)
     key = source.fingerprint(digests)
-    cached = _cached_copy(root, name, key) if root.is_dir() else None
+    cached = _cached_copy(root, name, key, digests) if root.is_dir() else None
     if cached is not None:
         digests.save()
         return cached

@@ -8,9 +8,13 @@ the weights' content rather than their path.
 An entry is (resolved path, size, mtime_ns, ctime_ns, inode) -> SHA-256. It is used only while all
 of these still match the file, so a file rewritten in place (a new mtime), replaced by another
 (a new inode, a new ctime: `cp -p` and `tar` can restore mtime, not ctime) or of another size is
-hashed again. The index is an optimisation: a missing, unreadable or damaged one is rebuilt; one
-that cannot be written (a read-only cache) only means hashing again next time. Entries of files
-that no longer exist are dropped when it is written.
+hashed again. A file changed less than SETTLE_NS before it was hashed is not recorded (hashed
+again next time): a later write within the same timestamp tick (a few ms on Linux, 2 s on FAT)
+would leave its stamp as it was, as git's index treats "racily clean" entries. The index is an
+optimisation: a missing, unreadable or damaged one is rebuilt; one that cannot be written (a
+read-only cache) only means hashing again next time. Entries of files that no longer exist are
+dropped when it is written. Not seen: a change that leaves every timestamp as it was (a disk's
+own bit rot, a write to the raw device), which only hashing every time would find.
 """
 from __future__ import annotations
 
@@ -18,9 +22,12 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 INDEX_VERSION = 1
+# a file changed this recently when hashed is not recorded: its stamp may not yet show a write
+SETTLE_NS = 2_000_000_000
 
 
 def sha256_file(path: Path) -> str:
@@ -55,7 +62,8 @@ class DigestIndex:
 
     def digest(self, path: Path) -> tuple[int, str]:
         """(size, SHA-256) of the file at `path`: from the index while the file's size, mtime,
-        ctime and inode are those recorded, else hashed (and recorded)."""
+        ctime and inode are those recorded, else hashed (and recorded unless it changed less
+        than SETTLE_NS before)."""
         p = Path(path).resolve()
         before = p.stat()
         entry = self.entries.get(str(p))
@@ -64,7 +72,8 @@ class DigestIndex:
                 and len(sha) == 64:
             return before.st_size, sha
         sha = sha256_file(p)
-        if _stamp(p.stat()) == _stamp(before):  # not changed while it was read
+        settled = time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= SETTLE_NS
+        if settled and _stamp(p.stat()) == _stamp(before):  # not changed while it was read
             self.entries[str(p)] = {"stamp": _stamp(before), "sha256": sha}
             self.changed = True
         return before.st_size, sha
