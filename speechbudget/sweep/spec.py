@@ -28,25 +28,27 @@
 A number with an exponent is read as a number in every numeric field, as YAML 1.2 reads it,
 though PyYAML (YAML 1.1) gives the string: budgets_gflops: [1e-9], lr: 1e-4, first_items: 1e1.
 
-`load_spec(path)` validates everything and raises SpecError naming the key that is wrong.
+`load_spec(path)` validates everything and raises SpecError naming the key that is wrong. This
+module reads the file and checks the whole; each part is read where its name says: the YAML
+(spec_yaml), the limits (spec_limits), axis values and numbers (spec_values), task_options
+(spec_task_options), paths (spec_paths), the plan (spec_plan) and its race (spec_race); the
+types a spec is made of (SweepSpec, PlanSpec, SpecError) are in spec_types.
 """
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
 from speechbudget.sweep.spec_limits import MAX_SPEC_BYTES, check_plan_size, check_size
 from speechbudget.sweep.spec_paths import resolve_data, resolve_runner
+from speechbudget.sweep.spec_plan import parse_plan
 from speechbudget.sweep.spec_task_options import (TASK_OPTIONS, check_adapt_options,
                                                    check_task_options)
-from speechbudget.sweep.spec_types import (PLAN_OPTION_DEFAULTS, PlanSpec, SpecError, SweepSpec,
-                                           jsonable, locate)
-from speechbudget.sweep.spec_values import (AXES, INTEGER_AXES, NUMERIC_AXES, adaptation,
-                                            axis_values, number)
+from speechbudget.sweep.spec_types import SpecError, SweepSpec, jsonable, locate
+from speechbudget.sweep.spec_values import AXES, axis_values
 from speechbudget.sweep.spec_yaml import limited_loader, line_map, yaml_problem
 
 # TASK_OPTIONS is re-exported: tests/hardening/test_corpus.py imports it from here (that file held
@@ -54,13 +56,6 @@ from speechbudget.sweep.spec_yaml import limited_loader, line_map, yaml_problem
 __all__ = ["SpecError", "SweepSpec", "load_spec", "spec_from_dict", "resolve_data", "TASK_OPTIONS"]
 
 TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
-
-PLANS = ("grid", "star", "iso_flops", "adaptive")
-
-OBJECTIVES = ("error", "gflops", "rtf")
-SAMPLERS = ("tpe", "nsga2", "gp")
-
-RACE_RULES = ("dominated", "best", "halving")
 
 
 # ---- parsing --------------------------------------------------------------------------------
@@ -172,7 +167,7 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
             raise err(f"axes.adaptation[{i}]", f"{a!r}: expected 'none', 'lora:RANK', "
                                                "'dama:RANK' or a mapping {method, rank, ...}")
 
-    plan = _plan(raw.get("plan", "grid"), task, err, Path(base_dir))
+    plan = parse_plan(raw.get("plan", "grid"), task, err, Path(base_dir))
     check_plan_size(task, models, axes, plan, err)
     device = raw.get("device")
     if device is not None and not isinstance(device, str):
@@ -182,157 +177,6 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
                      source=Path(source) if source else None, lines=lines)
     _check_values(spec, err)
     return spec
-
-
-def _optuna_storage(url: Any, base_dir: Path, err) -> str:
-    """plan.optuna_storage: an SQLAlchemy URL (sqlite:///study.db, postgresql://...); a relative
-    sqlite path is made absolute against the spec file's folder."""
-    if not isinstance(url, str) or "://" not in url or url.startswith("://"):
-        raise err("plan.optuna_storage", f"{url!r}: expected a database URL such as "
-                                         "sqlite:///study.db (relative to the spec's folder) or "
-                                         "postgresql://user@host/db")
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if not path or path == ":memory:":
-            raise err("plan.optuna_storage", f"{url!r}: expected a file, e.g. sqlite:///study.db "
-                                             "(an in-memory study is the default)")
-        p = Path(path)
-        p = p if p.is_absolute() else (base_dir / p).resolve()
-        if not p.parent.is_dir():
-            raise err("plan.optuna_storage", f"{url!r}: folder {p.parent} does not exist")
-        return f"sqlite:///{p}"
-    return url
-
-
-def _plan(p: Any, task: str, err, base_dir: Path = Path(".")) -> PlanSpec:
-    if isinstance(p, str):
-        p = {"type": p}
-    if not isinstance(p, dict) or p.get("type") not in PLANS:
-        t = p.get("type") if isinstance(p, dict) else p
-        raise err("plan", f"{t!r}: expected one of {', '.join(PLANS)} (or a mapping with 'type')")
-    allowed = {"grid": {"type", "race"}, "star": {"type", "centre", "center", "race"},
-               "iso_flops": {"type", "budgets_gflops", "tolerance", "audio_s", "race"},
-               "adaptive": {"type", "n_trials", "sampler", "objectives", "seed",
-                            "optuna_storage", "study_name"}}[p["type"]]
-    bad = sorted(set(p) - allowed)
-    if bad:
-        raise err(f"plan.{bad[0]}", f"not an option of plan {p['type']!r}; options are "
-                                    f"{', '.join(sorted(allowed - {'type'}))}")
-    kw: dict[str, Any] = {"type": p["type"]}
-    centre = p.get("centre", p.get("center"))
-    if centre is not None:
-        if not isinstance(centre, dict):
-            raise err("plan.centre", "expected a mapping axis -> value")
-        c = {}
-        for k, v in centre.items():
-            if k != "model" and k not in AXES:
-                raise err(f"plan.centre.{k}", f"unknown axis; axes are model, {', '.join(AXES)}")
-            c["model" if k == "model" else AXES[k]] = (
-                adaptation(f"plan.centre.{k}", v, err) if k == "adaptation" else
-                number(v, k in INTEGER_AXES) if k in NUMERIC_AXES else v)
-        kw["centre"] = c
-    if p["type"] == "iso_flops":
-        b = p.get("budgets_gflops")
-        b = [number(x) for x in b] if isinstance(b, list) else number(b)
-        if isinstance(b, (int, float)):
-            b = [b]
-        if not isinstance(b, list) or not b or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                and x > 0 for x in b):
-            raise err("plan.budgets_gflops", f"{b!r}: expected a list of GFLOPs budgets > 0")
-        kw["budgets_gflops"] = tuple(float(x) for x in b)
-        tol = number(p.get("tolerance", 0.1))
-        if not isinstance(tol, (int, float)) or not 0 < tol < 1:
-            raise err("plan.tolerance", f"{tol!r}: expected a fraction in (0, 1), e.g. 0.1 = +-10%")
-        kw["tolerance"] = float(tol)
-    if "audio_s" in p:
-        a = number(p["audio_s"])
-        if not isinstance(a, (int, float)) or isinstance(a, bool) or not math.isfinite(a) \
-                or a <= 0:
-            raise err("plan.audio_s", f"{a!r}: expected seconds > 0")
-        kw["audio_s"] = float(a)
-    if "race" in p:
-        kw.update(_race(p["race"], err))
-    if p["type"] == "adaptive":
-        n = number(p.get("n_trials", 20), integer=True)
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise err("plan.n_trials", f"{n!r}: expected an integer >= 1")
-        s = p.get("sampler", "tpe")
-        if s not in SAMPLERS:
-            raise err("plan.sampler", f"{s!r}: expected one of {', '.join(SAMPLERS)}")
-        objs = p.get("objectives", ["error", "gflops"])
-        if not isinstance(objs, list) or len(objs) != 2 or objs[0] != "error" \
-                or objs[1] not in ("gflops", "rtf"):
-            raise err("plan.objectives", f"{objs!r}: expected [error, gflops] or [error, rtf]")
-        seed = p.get("seed", 0)
-        if not isinstance(seed, int):
-            raise err("plan.seed", f"{seed!r}: expected an integer")
-        kw.update(n_trials=n, sampler=s, objectives=tuple(objs), seed=seed)
-        if p.get("optuna_storage") is not None:
-            kw["optuna_storage"] = _optuna_storage(p["optuna_storage"], base_dir, err)
-        name = p.get("study_name")
-        if name is not None:
-            if not isinstance(name, str) or not name.strip():
-                raise err("plan.study_name", f"{name!r}: expected a non-empty string")
-            if not name.isprintable():
-                raise err("plan.study_name", f"{name!r} holds a control or invisible character; "
-                                             "give a name of printable characters")
-            if kw.get("optuna_storage") is None:
-                raise err("plan.study_name", "names a study in plan.optuna_storage; give that too "
-                                             "(e.g. optuna_storage: sqlite:///study.db)")
-            kw["study_name"] = name
-    return PlanSpec(**kw)
-
-
-def _race(r: Any, err) -> dict[str, Any]:
-    """plan.race: true (defaults) or {first_items, growth, alpha, tolerance, rule, eta}
-    (sweep.racing)."""
-    if r is True:
-        r = {}
-    if not isinstance(r, dict):
-        raise err("plan.race", f"{r!r}: expected true or a mapping {{first_items, growth, alpha, "
-                               "tolerance, rule}")
-    bad = sorted(set(r) - {"first_items", "growth", "alpha", "tolerance", "rule", "eta"})
-    if bad:
-        raise err(f"plan.race.{bad[0]}", "not a racing option; options are first_items, "
-                                         "growth, alpha, tolerance, rule, eta")
-    rule = r.get("rule", "dominated")
-    if rule not in RACE_RULES:
-        raise err("plan.race.rule", f"{rule!r}: expected one of {', '.join(RACE_RULES)} "
-                                    "(dominated: stop what a cheaper configuration beats; best: "
-                                    "also what the leader beats, for the recommendation only; "
-                                    "halving: also keep only the best 1/eta by error each round)")
-    eta = number(r.get("eta"))
-    if eta is not None:
-        if rule != "halving":
-            raise err("plan.race.eta", f"{eta!r}: only rule: halving keeps 1/eta of the "
-                                       f"configurations per round (rule here: {rule})")
-        if not isinstance(eta, (int, float)) or isinstance(eta, bool) \
-                or not math.isfinite(eta) or eta <= 1:
-            raise err("plan.race.eta", f"{eta!r}: expected a number > 1 (2 keeps half of the "
-                                       "configurations each round)")
-    first = number(r.get("first_items", 20), integer=True)
-    growth, alpha = number(r.get("growth", 2.0)), number(r.get("alpha", 0.05))
-    if not isinstance(first, int) or isinstance(first, bool) or first < 2:
-        raise err("plan.race.first_items", f"{first!r}: expected an integer >= 2")
-    if not isinstance(growth, (int, float)) or isinstance(growth, bool) \
-            or not math.isfinite(growth) or growth <= 1:
-        raise err("plan.race.growth", f"{growth!r}: expected a factor > 1 (2 doubles each round)")
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise err("plan.race.alpha", f"{alpha!r}: expected a level in (0, 1), e.g. 0.05")
-    tol = number(r.get("tolerance"))
-    if tol is not None and (not isinstance(tol, (int, float)) or isinstance(tol, bool)
-                            or not 0 < tol < 1):
-        raise err("plan.race.tolerance", f"{tol!r}: expected a margin in the metric's units in "
-                                         "(0, 1), e.g. 0.005 (0.5 WER points)")
-    out = {"race_first_items": first, "race_growth": float(growth), "race_alpha": float(alpha)}
-    if tol is not None:
-        out["race_tolerance"] = float(tol)
-    if rule != "dominated":
-        out["race_rule"] = rule
-    if eta is not None and float(eta) != PLAN_OPTION_DEFAULTS["race_eta"]:
-        out["race_eta"] = float(eta)
-    return out
 
 
 def _check_values(spec: SweepSpec, err) -> None:
