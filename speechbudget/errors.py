@@ -56,6 +56,9 @@ class OutputError(SpeechbudgetError, OSError):
 
     exit_code = EXIT_OUTPUT
 
+    def __str__(self) -> str:  # the message, also when write_atomic set errno / strerror
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
 
 def check_output_file(path: str | Path, option: str = "output") -> Path:
     """Fail before computing when `path` cannot be written as a file: it is a folder, its folder
@@ -115,25 +118,35 @@ def finite_json(x):
     return x
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
+def write_atomic(path: str | Path, data: str | bytes, option: str | None = None) -> Path:
     """Write through a temporary file in the same folder (fsynced), then os.replace: a reader
-    sees the old file or the whole new one, never half of it."""
+    sees the old file or the whole new one, never half of it. A write that fails (a full disk,
+    a read-only folder, a folder that is a file) is OutputError (exit 6), "[OPTION ]PATH: cannot
+    write (OS reason)", with the OS error's errno, strerror and filename; the temporary file is
+    removed and an existing file at `path` is left as it was."""
     p = Path(path)
     # the temporary name is the file's, cut so that it stays a valid name (255 bytes) where the
     # file's own name is one
     stem = p.name.encode("utf-8")[:200].decode("utf-8", "ignore")
-    fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{stem}.",
-                               suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{stem}.",
+                                   suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    except BaseException as e:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if not isinstance(e, OSError) or isinstance(e, OutputError):
+            raise
+        error = OutputError(f"{option + ' ' if option else ''}{path}: cannot write "
+                            f"({e.strerror or e})")
+        error.errno, error.strerror, error.filename = e.errno, e.strerror or str(e), e.filename
+        raise error from None
     return p

@@ -179,9 +179,9 @@ def eval_cmd(
     write_error = None  # a write that fails after the run: the results are still printed
     if json_out:
         try:
-            write_atomic(json_out, json.dumps(doc, indent=1))
-        except OSError as e:  # e.g. disk full, or a folder (/proc) that passed the check
-            write_error = OutputError(f"--out {json_out}: cannot write ({e.strerror or e})")
+            write_atomic(json_out, json.dumps(doc, indent=1), "--out")
+        except OutputError as e:  # e.g. disk full, or a folder (/proc) that passed the check
+            write_error = e
     failed = bool(metrics.n_failed) and not allow_failures
     if as_json:
         typer.echo(json.dumps(doc, indent=1))

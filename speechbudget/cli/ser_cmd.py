@@ -293,9 +293,9 @@ def eval_cmd(
     write_error = None  # a write that fails after the scoring: the results are still printed
     if json_out:
         try:
-            write_atomic(json_out, json.dumps(doc, indent=2, default=str))
-        except OSError as e:  # e.g. disk full, or a folder (/proc) that passed the check
-            write_error = OutputError(f"--out {json_out}: cannot write ({e.strerror or e})")
+            write_atomic(json_out, json.dumps(doc, indent=2, default=str), "--out")
+        except OutputError as e:  # e.g. disk full, or a folder (/proc) that passed the check
+            write_error = e
     if as_json:
         typer.echo(json.dumps(doc, indent=2, default=str))
         if write_error:

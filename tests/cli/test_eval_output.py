@@ -1,10 +1,16 @@
 """`asr eval -o FILE` and `ser eval -o FILE` when the write fails after the run (disk full, or
 /proc where the permission check passes): exit 6 naming --out, with the results still printed;
-both were exit 70 ('internal error: ...') and the computed results were lost."""
+both were exit 70 ('internal error: ...') and the computed results were lost. write_atomic raises
+the OutputError itself (each command had its own copy turning OSError into it): the faults here
+are the operating system's (a failing fsync, a read-only file system, a folder that became a
+file after the check), and an existing file is left as it was, with no temporary file beside."""
 from __future__ import annotations
 
 import errno
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -52,11 +58,9 @@ def _ser(monkeypatch, tmp_path):
 @pytest.mark.parametrize("as_json", [False, True])
 def test_a_failed_write_is_exit_6_and_the_results_are_printed(tmp_path, monkeypatch, command,
                                                               as_json):
-    import speechbudget.errors
-
-    def full_disk(path, data):
+    def full_disk(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(speechbudget.errors, "write_atomic", full_disk)
+    monkeypatch.setattr(os, "fsync", full_disk)
     args, holds, shown = command(monkeypatch, tmp_path)
     out = tmp_path / "r.json"
     args += ["--device", "cpu", "--no-progress", "-o", str(out)] + (["--json"] if as_json else [])
@@ -68,4 +72,60 @@ def test_a_failed_write_is_exit_6_and_the_results_are_printed(tmp_path, monkeypa
         assert holds(json.loads(res.stdout[:res.stdout.rindex("}") + 1]))
     else:
         assert shown in res.output and "wrote" not in res.output
-    assert not out.exists()
+    assert not out.exists() and not list(tmp_path.glob(".r.json*"))
+
+
+def _after_the_run(monkeypatch, fault):
+    """Run `fault` when the (fake) evaluation ends: after the output check passed."""
+    import speechbudget.tasks.asr.runner as asr_runner
+    import speechbudget.tasks.ser.runner as ser_runner
+
+    for runner in (asr_runner, ser_runner):
+        def evaluate(*a, _real=runner.evaluate, **k):
+            got = _real(*a, **k)
+            fault()
+            return got
+        monkeypatch.setattr(runner, "evaluate", evaluate)
+
+
+def _folder_is_now_a_file(folder, monkeypatch):
+    def fault():
+        shutil.rmtree(folder)
+        folder.write_text("a file where the folder was")
+    _after_the_run(monkeypatch, fault)
+    return "Not a directory"
+
+
+def _read_only_file_system(folder, monkeypatch):
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+    _after_the_run(monkeypatch, lambda: monkeypatch.setattr(tempfile, "mkstemp", read_only))
+    return "Read-only file system"
+
+
+def _full_disk(folder, monkeypatch):
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    _after_the_run(monkeypatch, lambda: monkeypatch.setattr(os, "fsync", full_disk))
+    return "No space left on device"
+
+
+@pytest.mark.parametrize("command", [_asr, _ser], ids=["asr", "ser"])
+@pytest.mark.parametrize("fault", [_folder_is_now_a_file, _read_only_file_system, _full_disk],
+                         ids=["parent-is-a-file", "read-only", "full-disk"])
+def test_a_write_fault_is_one_line_exit_6_and_the_old_file_stays(tmp_path, monkeypatch, command,
+                                                                 fault):
+    folder = tmp_path / "o"
+    folder.mkdir()
+    out = folder / "r.json"
+    out.write_text("old results")
+    args, holds, shown = command(monkeypatch, tmp_path)
+    reason = fault(folder, monkeypatch)
+    res = CliRunner().invoke(app, args + ["--device", "cpu", "--no-progress", "-o", str(out)],
+                             env={"COLUMNS": "200"})
+    assert res.exit_code == 6, res.output
+    errors = [x for x in res.output.splitlines() if "error" in x]
+    assert errors == [f"error: --out {out}: cannot write ({reason})"], res.output
+    assert "internal error" not in res.output and "Traceback" not in res.output
+    if folder.is_dir():
+        assert out.read_text() == "old results" and sorted(folder.iterdir()) == [out]
