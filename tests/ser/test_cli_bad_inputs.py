@@ -226,3 +226,13 @@ def test_held_out_on_another_dataset_says_so(synthetic_manifest, tiny_whisper, t
     r = _eval(str(ck), "--data", str(other), "--held-out")
     assert r.exit_code == 3, r.output
     assert "held-out clips are not in it" in " ".join(r.output.split())
+
+
+def test_a_checkpoint_loads_on_any_device_spelling_torch_takes(synthetic_manifest, tiny_whisper,
+                                                               tmp_path):
+    # --device cpu:0 passed the device check, trained, then `ser eval --device cpu:0` said the
+    # checkpoint's weights cannot be loaded (SafetensorError: device cpu:0 is invalid), exit 5
+    ck = _tiny(tiny_whisper, synthetic_manifest, tmp_path / "ck", "--unfreeze-top", "1")
+    r = CliRunner().invoke(app, ["ser", "eval", "--no-progress", "--device", "cpu:0", str(ck),
+                                 "--data", str(synthetic_manifest), "--held-out"])
+    assert r.exit_code == 0, r.output

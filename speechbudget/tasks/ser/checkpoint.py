@@ -92,8 +92,11 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
     expected = set(trainable_state(model.backbone.encoder, config.adaptation))
     bb_path = d / "backbone.safetensors"
     try:
-        model.head.load_state_dict(load_file(str(d / "head.safetensors"), device=str(device)))
-        saved = load_file(str(bb_path), device=str(device)) if bb_path.is_file() else {}
+        # read on the CPU, then copied into the model's tensors wherever they are: safetensors
+        # takes no device spelling torch does ('cpu:0' was "device cpu:0 is invalid", a
+        # damaged-checkpoint error for a valid --device)
+        model.head.load_state_dict(load_file(str(d / "head.safetensors"), device="cpu"))
+        saved = load_file(str(bb_path), device="cpu") if bb_path.is_file() else {}
         missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
         if missing:
             raise ModelFileError(f"{bb_path}: " + ("missing" if not bb_path.is_file() else
