@@ -185,7 +185,7 @@ def train_cmd(
                                      f"none would ignore (add --adapt lora or --adapt dama)",
                                      param_hint="--adapt")
     from speechbudget.axes import Adaptation, Config, ConfigError
-    from speechbudget.tasks.ser.runner import train
+    from speechbudget.tasks.ser.runner import CheckpointNotSaved, train
     from speechbudget.tasks.ser.options import TrainOptions, check_head
 
     try:
@@ -212,9 +212,21 @@ def train_cmd(
     check_output_dir(out, "checkpoint folder")  # exit 6 before reading the data
     dataset = _data(data, audio_column, label_column, speaker_column)  # exit 3
     from speechbudget.cli.progress import progress_bar
-    with progress_bar(progress, f"train {config.label}") as update:
-        result = train(config, dataset, out, options, device=device, source=backbone,
-                       folds=folds, fold=fold, progress=update)
+    try:
+        with progress_bar(progress, f"train {config.label}") as update:
+            result = train(config, dataset, out, options, device=device, source=backbone,
+                           folds=folds, fold=fold, progress=update)
+    except CheckpointNotSaved as e:  # trained and scored: the scores are shown, then the error
+        _print_trained(e.result, fold)
+        raise
+    _print_trained(result, fold)
+    console.print(f"checkpoint: {out}")
+    if result.skipped and not allow_failures:
+        _failed_exit(len(result.skipped), "skipped (the checkpoint is written)")
+
+
+def _print_trained(result, fold: int) -> None:
+    """What `ser train` trained and how it scored on the held-out fold."""
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
                       f"{result.skipped[0][0]}: {result.skipped[0][1]}")
@@ -229,9 +241,6 @@ def train_cmd(
         console.print(f"trainable parameters: {result.trainable_params:,}; best epoch "
                       f"{result.best_epoch} of {result.epochs_run}")
     console.print(_metrics_table(f"held-out fold {fold}", result.test))
-    console.print(f"checkpoint: {out}")
-    if result.skipped and not allow_failures:
-        _failed_exit(len(result.skipped), "skipped (the checkpoint is written)")
 
 
 @ser_app.command("eval")

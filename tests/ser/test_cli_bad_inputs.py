@@ -236,3 +236,23 @@ def test_a_checkpoint_loads_on_any_device_spelling_torch_takes(synthetic_manifes
     r = CliRunner().invoke(app, ["ser", "eval", "--no-progress", "--device", "cpu:0", str(ck),
                                  "--data", str(synthetic_manifest), "--held-out"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_checkpoint_that_cannot_be_written_after_training_keeps_the_scores(
+        synthetic_manifest, tiny_whisper, tmp_path, monkeypatch):
+    # the folder passed the check before training; the write failed after it (a full disk):
+    # exit 6 with one line, and the held-out scores computed were never shown
+    import speechbudget.tasks.ser.runner as runner
+    from speechbudget.errors import OutputError
+
+    def full_disk(*a, **k):
+        raise OutputError(f"{tmp_path / 'ck'}: cannot write the checkpoint (No space left on "
+                          "device)")
+    monkeypatch.setattr(runner, "save_checkpoint", full_disk)
+    r = _train("--model", str(tiny_whisper), "--arch", "tiny.en", "--data",
+               str(synthetic_manifest), "--duration", "1", "--folds", "3",
+               "--out", str(tmp_path / "ck"))
+    assert r.exit_code == 6, r.output
+    assert "held-out fold 0" in r.output and "UA" in r.output
+    assert r.output.strip().splitlines()[-1].startswith("error: ")
+    assert "No space left on device" in r.output and "Traceback" not in r.output

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, MutableMapping, Sequence
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.errors import DatasetError, check_output_dir
+from speechbudget.errors import DatasetError, OutputError, check_output_dir
 from speechbudget.flops import estimate, feature_flops, training_flops
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
@@ -28,6 +28,16 @@ from speechbudget.tasks.ser.features import predict_logits, prefix_layer, read_c
 from speechbudget.tasks.ser.model import TrainResult
 from speechbudget.tasks.ser.options import TrainOptions
 from speechbudget.tasks.ser.train import FitProgress, fit
+
+
+class CheckpointNotSaved(OutputError):
+    """`train` trained and scored, then could not write the checkpoint (a full disk, a folder made
+    read-only meanwhile): exit 6 naming it, with what was computed in `result` (its `test`
+    scores) so that the caller can still show it."""
+
+    def __init__(self, message: str, result: TrainResult):
+        super().__init__(message)
+        self.result = result
 
 
 def _check_config(config: Config) -> None:
@@ -293,14 +303,17 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
                                          layer_weights=opt.layer_weights, head=opt.head)
     test.train_gflops = fit_training_gflops(result, opt, len(ds.labels))
     result.skipped.extend(skipped)
-    save_checkpoint(result.model, out_dir, opt, extra={
-        "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
-        "val_ids": val_ids, "class_counts": ds.class_counts(ds.subset(train_ids)),
-        "trained_labels": list(result.classes),
-        "history": result.history, "best_epoch": result.best_epoch,
-        "trainable_params": result.trainable_params, "skipped": result.skipped,
-        "val": result.val.to_dict() if result.val else None, "test": test.to_dict()})
     result.test = test
+    try:
+        save_checkpoint(result.model, out_dir, opt, extra={
+            "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
+            "val_ids": val_ids, "class_counts": ds.class_counts(ds.subset(train_ids)),
+            "trained_labels": list(result.classes),
+            "history": result.history, "best_epoch": result.best_epoch,
+            "trainable_params": result.trainable_params, "skipped": result.skipped,
+            "val": result.val.to_dict() if result.val else None, "test": test.to_dict()})
+    except OutputError as e:  # the scores were lost with the exception
+        raise CheckpointNotSaved(str(e), result) from None
     return result
 
 
