@@ -256,3 +256,19 @@ def test_a_checkpoint_that_cannot_be_written_after_training_keeps_the_scores(
     assert "held-out fold 0" in r.output and "UA" in r.output
     assert r.output.strip().splitlines()[-1].startswith("error: ")
     assert "No space left on device" in r.output and "Traceback" not in r.output
+
+
+def test_a_backbone_folder_that_is_gone_is_named_as_such(synthetic_manifest, tiny_whisper,
+                                                         tmp_path):
+    import shutil
+    # both said "unknown model '/x': expected one of tiny.en, tiny, ... or their hub ids"
+    r = _train("--model", str(tmp_path / "missing"), "--arch", "tiny.en", "--data",
+               str(synthetic_manifest), "--out", str(tmp_path / "ck0"))
+    assert r.exit_code == 5, r.output
+    assert "no such folder" in r.output and "unknown model" not in r.output
+    model = shutil.copytree(tiny_whisper, tmp_path / "model")
+    ck = _tiny(model, synthetic_manifest, tmp_path / "ck")
+    model.rename(tmp_path / "moved")
+    r = _eval(str(ck), "--data", str(synthetic_manifest))
+    assert r.exit_code == 5, r.output
+    assert f"the backbone it was trained on, {model}, is no longer a folder" in r.output

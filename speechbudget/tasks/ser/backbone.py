@@ -30,15 +30,28 @@ def read_model_config(path: str | Path) -> dict:
     return read_json_object(path, "model config")
 
 
-def _is_whisper_source(source: str) -> bool:
+def _is_whisper_source(source: str, default: bool | None = None) -> bool:
+    """Whether `source` holds Whisper weights: a folder by its files, a name by the registry; a
+    name the registry lacks is `default` (the configuration's family; None: UnknownModelError),
+    a path-like name of no folder a ModelLoadError saying so (it was "unknown model '/x':
+    expected one of tiny.en, ...")."""
     p = Path(source)
     if p.is_dir():
         cfg = p / "config.json"
         if cfg.is_file():
             return read_model_config(cfg).get("model_type") == "whisper"
         return (p / "model.bin").is_file() or (p / "model.bin.part1").is_file()  # CTranslate2
-    from speechbudget.architectures import get_architecture
-    return get_architecture(source).is_whisper
+    from speechbudget.architectures import UnknownModelError, get_architecture
+    from speechbudget.models.load_error import ModelLoadError
+    from speechbudget.models.model_names import looks_like_path, no_such_folder
+    try:
+        return get_architecture(source).is_whisper
+    except UnknownModelError:
+        if looks_like_path(source):
+            raise ModelLoadError(no_such_folder(source)) from None
+        if default is None:
+            raise
+        return default
 
 
 class KeptTokens(TokenSelector):
@@ -159,12 +172,13 @@ def check_layer_options(config: Config, layers: int) -> None:
                           f"the option out")
 
 
-def load_encoder(source: str, device: str = "cpu") -> tuple[nn.Module, bool, int]:
+def load_encoder(source: str, device: str = "cpu", is_whisper: bool | None = None
+                 ) -> tuple[nn.Module, bool, int]:
     """(encoder module, is_whisper, n_mels) from a registry name, hub id or local folder, through
-    `speechbudget.models.loading`."""
+    `speechbudget.models.loading`; `is_whisper`: the family of a hub id the registry lacks."""
     from speechbudget.models.loading import load_ssl_backbone, load_whisper
 
-    if _is_whisper_source(source):
+    if _is_whisper_source(source, is_whisper):
         bundle = load_whisper(source, device=device, dtype=torch.float32, tokenizer=False)
         encoder = bundle.model.model.encoder
         return encoder, True, int(bundle.n_mels)
@@ -182,7 +196,7 @@ def build_backbone(config: Config, source: str | None = None, device: str = "cpu
     if encoders is not None and key in encoders:
         encoder, is_whisper, n_mels = encoders[key]
     else:
-        encoder, is_whisper, n_mels = load_encoder(key[0], device)
+        encoder, is_whisper, n_mels = load_encoder(key[0], device, config.arch.is_whisper)
         encoder.eval()
         for p in encoder.parameters():
             p.requires_grad_(False)

@@ -84,6 +84,10 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
         raise ModelFileError(f"{meta_path}: not a readable SER checkpoint description "
                              f"({type(e).__name__}: {e})") from None
+    if source is None and Path(str(backbone_source)).is_absolute() and \
+            not Path(backbone_source).is_dir():  # save_checkpoint writes a local folder so
+        raise ModelFileError(f"{meta_path}: the backbone it was trained on, {backbone_source}, "
+                             f"is no longer a folder (moved or removed?)")
     for name in ("head.safetensors", "backbone.safetensors"):  # a FIFO would block the read
         if (d / name).exists() and not (d / name).is_file():
             raise ModelFileError(f"{d / name}: not a regular file (a folder, FIFO or device)")
