@@ -45,15 +45,10 @@ from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
 from speechbudget.sweep.spec_limits import MAX_SPEC_BYTES, check_plan_size, check_size
 from speechbudget.sweep.spec_paths import resolve_data, resolve_runner
 from speechbudget.sweep.spec_plan import parse_plan
-from speechbudget.sweep.spec_task_options import (TASK_OPTIONS, check_adapt_options,
-                                                   check_task_options)
+from speechbudget.sweep.spec_task_options import check_adapt_options, check_task_options
 from speechbudget.sweep.spec_types import SpecError, SweepSpec, jsonable, locate
 from speechbudget.sweep.spec_values import AXES, axis_values
 from speechbudget.sweep.spec_yaml import limited_loader, line_map, yaml_problem
-
-# TASK_OPTIONS is re-exported: tests/hardening/test_corpus.py imports it from here (that file held
-# another helper's uncommitted changes when spec.py was split)
-__all__ = ["SpecError", "SweepSpec", "load_spec", "spec_from_dict", "resolve_data", "TASK_OPTIONS"]
 
 TOP_KEYS = ("name", "task", "data", "task_options", "models", "axes", "plan", "runner", "device")
 

@@ -490,7 +490,7 @@ def task_option_schema_matches_the_tasks(tmp, cli):
     import dataclasses
     import inspect
 
-    from speechbudget.sweep.spec import TASK_OPTIONS
+    from speechbudget.sweep.spec_task_options import TASK_OPTIONS
     from speechbudget.tasks.asr.runner import AsrTask
     from speechbudget.tasks.ser.runner import SerTask
     from speechbudget.tasks.ser.options import TrainOptions
