@@ -6,7 +6,8 @@ from transformers import GenerationMixin
 from transformers.modeling_outputs import BaseModelOutput
 
 from speechbudget.models.whisper_encoder import encode
-from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+from speechbudget.tasks.asr.decode import WhisperDecoderRunner
+from speechbudget.tasks.asr.decode_options import DecodeOptions
 
 from .conftest import varied_mel
 
@@ -80,7 +81,7 @@ def test_beam_search_matches_hf_and_beam1_is_greedy(tiny_whisper):
 
 
 def test_loop_cut_keeps_the_first_copy_of_a_repetition_loop():
-    from speechbudget.tasks.asr.decode import loop_cut
+    from speechbudget.tasks.asr.token_decoders import loop_cut
 
     run = [11, 12, 13, 14, 15]
     assert loop_cut([1, 2] + run * 3) == 2 + len(run)

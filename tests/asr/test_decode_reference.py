@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from transformers.modeling_outputs import BaseModelOutput
 
 from speechbudget.models.whisper_encoder import encode
-from speechbudget.tasks.asr.decode import DecodeOptions, TimestampRules, WhisperDecoderRunner
+from speechbudget.tasks.asr.decode import WhisperDecoderRunner
+from speechbudget.tasks.asr.decode_options import DecodeOptions
+from speechbudget.tasks.asr.logit_filters import TimestampRules
 
 from .conftest import varied_mel
 

@@ -12,7 +12,8 @@ import torch
 
 from speechbudget.axes import Config, ConfigError
 from speechbudget.models.whisper_encoder import encode
-from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+from speechbudget.tasks.asr.decode import WhisperDecoderRunner
+from speechbudget.tasks.asr.decode_options import DecodeOptions
 from speechbudget.tasks.asr.pipeline import (FALLBACK_TEMPERATURES, AsrPipeline, Row, Transcript,
                                              window_gflops)
 

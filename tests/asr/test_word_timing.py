@@ -175,7 +175,8 @@ def test_heads_of_reads_the_model_or_falls_back_to_the_last_half(tiny_whisper):
 def test_teacher_forced_pass_equals_eager_attention(fake_bundle):
     """The logits' softmax equals transformers' eager cross-attention probabilities of those
     heads, and the probabilities its logits' softmax over the text vocabulary."""
-    from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+    from speechbudget.tasks.asr.decode import WhisperDecoderRunner
+    from speechbudget.tasks.asr.decode_options import DecodeOptions
     model = fake_bundle.model
     runner = WhisperDecoderRunner(model, DecodeOptions.from_bundle(fake_bundle))
     g = torch.Generator().manual_seed(3)

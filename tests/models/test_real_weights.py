@@ -151,10 +151,11 @@ def test_greedy_tokens_identical_to_ctranslate2(compared, utterances):
 
 def test_timestamped_greedy_identical_to_ctranslate2(compared, utterances):
     """With timestamps (the prompt without <|notimestamps|>), our decoding loop with Whisper's
-    timestamp rules (tasks/asr/decode.TimestampRules) gives CTranslate2's tokens, timestamp
+    timestamp rules (tasks/asr/logit_filters.TimestampRules) gives CTranslate2's tokens, timestamp
     tokens included, on the same encoder input: faster-whisper's decoder on the same features.
     The window's audio limit on timestamps (ours only) is left off here."""
-    from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+    from speechbudget.tasks.asr.decode import WhisperDecoderRunner
+    from speechbudget.tasks.asr.decode_options import DecodeOptions
 
     name, b, enc_ref, _, _, _, ref, enc = compared
     opts = DecodeOptions.from_bundle(b, timestamps=True)

@@ -3,10 +3,10 @@ sampling (best_of, seeded per row), KV-cached, with or without timestamp tokens,
 own previous-text prompt (<|startofprev|> + up to 223 tokens; rows left-padded and masked).
 
 One decoding loop (`WhisperDecoderRunner.run`) for every strategy, as openai-whisper's decoding.py:
-logits -> each `LogitFilter.apply` (`SuppressTokens`; `TimestampRules` with timestamps) -> the
-strategy's `update` (`GreedyDecoder`: argmax; `BeamSearchDecoder`: top-k over beams) -> finished
-rows leave the batch; the stop rules (`stop_rule`: repetition-loop cut, token limit) are one
-function both strategies call. Without timestamps greedy output is token-identical to the former
+logits -> each `LogitFilter.apply` (logit_filters.py: `SuppressTokens`; `TimestampRules` with
+timestamps) -> the strategy's `update` (token_decoders.py: `GreedyDecoder`: argmax;
+`BeamSearchDecoder`: top-k over beams) -> finished rows leave the batch; the stop rules
+(`stop_rule`: repetition-loop cut, token limit) are one function both strategies call. Without timestamps greedy output is token-identical to the former
 loop (and to CTranslate2: tests/models/test_real_weights.py). The no-speech probability is the
 softmax at the <|startoftranscript|> position of the prompt pass; `avg_logprob` = sum of the chosen
 tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper; a row
@@ -25,11 +25,8 @@ the weights of the HF decoder modules (`model.model.decoder`, `model.proj_out`) 
           finished rows leave the batch (their caches are dropped with index_select)
 
 Rows may have encoder states of different lengths (dynamic windows): they are right-padded and the
-padding is masked out of cross-attention. Stop rules against repetition loops: each row decodes at
-most `max_new_tokens[row]` tokens (the runner gives `tokens_per_s` x audio seconds + a margin) and
-never beyond `max_target_positions`; and a row whose output ends in the same run of p tokens
-repeated (3 times, and at least LOOP_MIN_TOKENS tokens in all: a loop, not "no, no, no") stops
-there and keeps the first copy of the run (`loop_cut`).
+padding is masked out of cross-attention. The stop rules against repetition loops are
+`token_decoders.stop_rule` (a token limit per row and `loop_cut`).
 """
 from __future__ import annotations
 
@@ -42,69 +39,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from speechbudget.geometry import TIMESTAMP_RESOLUTION_S
+from speechbudget.tasks.asr.decode_options import DecodeOptions
+from speechbudget.tasks.asr.logit_filters import LogitFilter, SuppressTokens, TimestampRules
+from speechbudget.tasks.asr.token_decoders import (BeamSearchDecoder, GreedyDecoder,
+                                                   SamplingDecoder)
 
 
-@dataclass(frozen=True)
-class DecodeOptions:
-    """What to decode: the prompt, the end token and the tokens that may never (or not first) come.
-
-    With `timestamps` the prompt has no <|notimestamps|> and the decoder emits timestamp tokens
-    (`timestamp_begin` = <|0.00|>, one per 0.02 s) under Whisper's rules (`TimestampRules`).
-    `no_speech_id` and `sot_index` give the no-speech probability (the softmax of the logits at the
-    <|startoftranscript|> position, as openai-whisper and CTranslate2 compute it)."""
-
-    prompt_ids: tuple[int, ...]
-    eos_id: int
-    suppress_tokens: tuple[int, ...] = ()
-    begin_suppress_tokens: tuple[int, ...] = ()
-    beam_size: int = 1
-    length_penalty: float | None = None  # None: score = sum logprob / length (Whisper, faster-whisper)
-    max_target_positions: int = 448
-    timestamps: bool = False
-    timestamp_begin: int | None = None   # first timestamp token <|0.00|>; None: no timestamps
-    no_timestamps_id: int | None = None
-    no_speech_id: int | None = None
-    sot_index: int = 0                   # position of <|startoftranscript|> in the prompt
-    max_initial_timestamp_s: float | None = 1.0
-    sot_prev_id: int | None = None       # <|startofprev|>: starts a row's previous-text prefix
-
-    @classmethod
-    def from_bundle(cls, bundle, beam_size: int = 1, timestamps: bool = False
-                    ) -> "DecodeOptions":
-        """Options from a `models.loading.WhisperBundle`: its prompt, eos and suppression lists.
-        Without timestamps every special token after eos but eos is suppressed (sot, language,
-        task, notimestamps and timestamp tokens), as openai-whisper does; with timestamps the
-        specials up to <|notimestamps|> are, the prompt drops <|notimestamps|> and timestamp
-        tokens follow `TimestampRules`. Special ids: the bundle's `no_timestamps_id` /
-        `timestamp_begin` / `no_speech_id` if it has them, else Whisper's layout (the prompt ends
-        in <|notimestamps|>, <|0.00|> follows it and <|nocaptions|> precedes it)."""
-        model = bundle.model
-        vocab = model.config.vocab_size
-        eos = int(bundle.eos_id)
-        prompt = [int(t) for t in bundle.prompt_ids]
-        no_ts = int(getattr(bundle, "no_timestamps_id", prompt[-1]))
-        ts_begin = int(getattr(bundle, "timestamp_begin", no_ts + 1))
-        no_speech = getattr(bundle, "no_speech_id", no_ts - 1)
-        sot_prev = getattr(bundle, "sot_prev_id", no_ts - 2)
-        if timestamps:
-            if prompt[-1] == no_ts:
-                prompt = prompt[:-1]
-            specials = range(eos + 1, ts_begin)
-        else:
-            specials = range(eos + 1, vocab)
-        suppress = sorted(set(int(t) for t in bundle.suppress_tokens if 0 <= int(t) < vocab)
-                          | set(specials))
-        return cls(prompt_ids=tuple(prompt), eos_id=eos, suppress_tokens=tuple(suppress),
-                   begin_suppress_tokens=tuple(int(t) for t in bundle.begin_suppress_tokens),
-                   beam_size=beam_size,
-                   max_target_positions=int(model.config.max_target_positions),
-                   timestamps=timestamps, timestamp_begin=ts_begin, no_timestamps_id=no_ts,
-                   no_speech_id=None if no_speech is None else int(no_speech), sot_index=0,
-                   sot_prev_id=None if sot_prev is None else int(sot_prev))
-
-    def with_(self, **changes) -> "DecodeOptions":
-        from dataclasses import replace
-        return replace(self, **changes)
+@dataclass
+class DecodeResult:
+    tokens: list[list[int]]  # new tokens per row, without prompt and eos (loops cut)
+    stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
+    stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
+    generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
+    # sum logprob / (tokens + 1) over the tokens kept (a loop cut: its first copy, as if stopped there)
+    avg_logprob: list[float] = field(default_factory=list)
+    no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
+    prompt_tokens: list[int] = field(default_factory=list)  # prompt length of each row (prefix too)
+    # per row, the tokens each hypothesis run in parallel fed through the decoder as the FLOPs
+    # count them (end-of-text included): beam K: K equal counts; sampling best_of n: n counts
+    hypothesis_tokens: list[list[int]] = field(default_factory=list)
 
 
 @dataclass
@@ -131,295 +84,6 @@ class _State:
             t = getattr(self, name)
             if t is not None:
                 setattr(self, name, t.index_select(0, idx))
-
-
-LOOP_REPEATS = 3        # a run repeated this many times at the end of the output is a loop ...
-LOOP_MIN_TOKENS = 12    # ... when the repeats hold at least this many tokens together
-LOOP_MAX_PERIOD = 48    # longest run (tokens) looked for
-
-
-def loop_cut(tokens: Sequence[int]) -> int | None:
-    """If `tokens` ends in a repetition loop (a run of p tokens repeated LOOP_REPEATS times, p *
-    LOOP_REPEATS >= LOOP_MIN_TOKENS), the length to keep: up to the end of the loop's first copy."""
-    n = len(tokens)
-    for p in range(1, min(LOOP_MAX_PERIOD, n // LOOP_REPEATS) + 1):
-        if p * LOOP_REPEATS < LOOP_MIN_TOKENS:
-            continue
-        tail = tokens[n - p:]
-        if all(tokens[n - (k + 1) * p:n - k * p] == tail for k in range(1, LOOP_REPEATS)):
-            return n - (LOOP_REPEATS - 1) * p
-    return None
-
-
-@dataclass
-class DecodeResult:
-    tokens: list[list[int]]  # new tokens per row, without prompt and eos (loops cut)
-    stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
-    stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
-    generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
-    # sum logprob / (tokens + 1) over the tokens kept (a loop cut: its first copy, as if stopped there)
-    avg_logprob: list[float] = field(default_factory=list)
-    no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
-    prompt_tokens: list[int] = field(default_factory=list)  # prompt length of each row (prefix too)
-    # per row, the tokens each hypothesis run in parallel fed through the decoder as the FLOPs
-    # count them (end-of-text included): beam K: K equal counts; sampling best_of n: n counts
-    hypothesis_tokens: list[list[int]] = field(default_factory=list)
-
-
-# ---- logit filters (openai-whisper decoding.py: LogitFilter.apply) ------------------------------
-class LogitFilter:
-    def apply(self, logits: Tensor, seqs: Sequence[Sequence[int]], rows: Sequence[int],
-              step: int) -> None:
-        """Mask `logits` [n, V] in place; seqs[j]: tokens generated so far by entry j, which
-        decodes row rows[j]; step = len(seqs[j])."""
-        raise NotImplementedError
-
-
-class SuppressTokens(LogitFilter):
-    """`suppress` always; `begin` too at the first step (blank and eos as the first token)."""
-
-    def __init__(self, suppress: Tensor, begin: Tensor):
-        self.suppress, self.begin = suppress, begin
-
-    def apply(self, logits, seqs, rows, step):
-        logits.masked_fill_(self.begin if step == 0 else self.suppress, float("-inf"))
-
-
-class TimestampRules(LogitFilter):
-    """Whisper's ApplyTimestampRules: <|notimestamps|> never; timestamps come in pairs (after a
-    lone timestamp: text is forbidden if the one before was text, another timestamp if it was a
-    timestamp); they never decrease (and a segment is never empty); the first token is a
-    timestamp <= `max_initial` steps; if the timestamps' total probability exceeds the likeliest
-    text token's, a timestamp is taken."""
-
-    def __init__(self, ts_begin: int, eos: int, no_ts: int | None, max_initial: int | None,
-                 vocab: int, device):
-        self.tb, self.eos, self.no_ts, self.max_initial = ts_begin, eos, no_ts, max_initial
-        self.vocab = torch.arange(vocab, device=device)
-
-    def apply(self, logits, seqs, rows, step):
-        n, V = logits.shape
-        tb = self.tb
-        if self.no_ts is not None:
-            logits[:, self.no_ts] = float("-inf")
-        lo, hi, no_text, no_ts = [], [], [], []
-        for j, seq in enumerate(seqs):
-            top = V - 1 - tb
-            last = len(seq) >= 1 and seq[-1] >= tb
-            penult = len(seq) < 2 or seq[-2] >= tb
-            no_ts.append(last and penult)
-            no_text.append(last and not penult)
-            stamps = [t for t in seq if t >= tb]
-            low = 0
-            if stamps:
-                low = stamps[-1] - tb + (0 if last and not penult else 1)
-            if not seq:
-                if self.max_initial is not None:
-                    top = min(top, self.max_initial)
-            lo.append(low)
-            hi.append(top)
-        dev = logits.device
-        v = self.vocab[None, :V]
-        rel = v - tb
-        lo_t = torch.tensor(lo, device=dev)[:, None]
-        hi_t = torch.tensor(hi, device=dev)[:, None]
-        ts_bad = (rel >= 0) & ((rel < lo_t) | (rel > hi_t) |
-                               torch.tensor(no_ts, device=dev)[:, None])
-        text_bad = (v < self.eos) & torch.tensor(no_text, device=dev)[:, None]
-        if step == 0:
-            text_bad = text_bad | (v < tb)
-        logits.masked_fill_(ts_bad | text_bad, float("-inf"))
-        ts_mass = logits[:, tb:].logsumexp(-1)
-        text_max = logits[:, :tb].max(-1).values
-        take_ts = ts_mass > text_max
-        if bool(take_ts.any()):
-            logits[:, :tb].masked_fill_(take_ts[:, None], float("-inf"))
-
-
-# ---- stop rules: one place for both strategies -------------------------------------------------
-def stop_rule(tokens: list[int], limit: int) -> tuple[int | None, bool]:
-    """(length to keep if `tokens` ends in a repetition loop, whether the token limit is reached)."""
-    return loop_cut(tokens), len(tokens) >= limit
-
-
-# ---- token decoders (openai-whisper decoding.py: TokenDecoder.update/finalize) -----------------
-@dataclass
-class _Hyp:
-    row: int
-    tokens: list[int]
-    logprob: float
-    entry: int = 0   # sampling: index of the hypothesis's generator
-    # the sum of log-probabilities after each token (a loop cut keeps the sum of what it keeps)
-    sums: list[float] = field(default_factory=list)
-
-
-def kept_logprob(sums: Sequence[float], keep: int) -> float:
-    """Sum of the log-probabilities of the first `keep` tokens, from the running sums."""
-    return sums[keep - 1] if keep > 0 else 0.0
-
-
-class GreedyDecoder:
-    """One hypothesis per row: the argmax token."""
-
-    def __init__(self, eos: int):
-        self.eos = eos
-
-    def update(self, hyps: list[_Hyp], logits: Tensor, limits: Sequence[int], done: dict
-               ) -> tuple[list[_Hyp], list[int], list[int]]:
-        """-> (live hypotheses, cache entry each continues from, token each feeds next); rows that
-        finish go to `done[row]` = (tokens, sum logprob, by_limit, by_loop, generated)."""
-        nxt = logits.argmax(-1)
-        lp = (logits.gather(1, nxt[:, None])[:, 0] - logits.logsumexp(-1)).tolist()
-        live, src, feed = [], [], []
-        for j, (h, t) in enumerate(zip(hyps, nxt.tolist())):
-            score = h.logprob + lp[j]
-            if t == self.eos:
-                done[h.row] = (h.tokens, score, False, False, len(h.tokens))
-                continue
-            toks, sums = h.tokens + [t], h.sums + [score]
-            cut, at_limit = stop_rule(toks, limits[h.row])
-            if cut is not None:
-                done[h.row] = (toks[:cut], kept_logprob(sums, cut), False, True, len(toks))
-            elif at_limit:
-                done[h.row] = (toks, score, True, False, len(toks))
-            else:
-                live.append(_Hyp(h.row, toks, score, sums=sums))
-                src.append(j)
-                feed.append(t)
-        return live, src, feed
-
-    def start(self, rows: Sequence[int]) -> list[_Hyp]:
-        return [_Hyp(r, [], 0.0) for r in rows]
-
-    group = 1
-    reorders = False
-
-
-class SamplingDecoder:
-    """Temperature sampling, `best_of` independent samples per row (openai-whisper's GreedyDecoder
-    with temperature > 0 and its MaximumLikelihoodRanker): each sample draws its next token from
-    softmax(logits / temperature) (Gumbel-max with noise from its own seeded generator, so a row
-    samples the same tokens whatever else is in the batch) and leaves the batch at eos, the token
-    limit or a repetition loop; a row is done when all its samples are, and keeps the one with the
-    best `score`. Log-probabilities are of the untempered logits, as openai-whisper."""
-
-    reorders = False
-
-    def __init__(self, eos: int, temperature: float, best_of: int, seeds: Sequence[int], score,
-                 device):
-        if not temperature > 0:
-            raise ValueError(f"temperature={temperature!r}: sampling needs a temperature > 0")
-        self.eos, self.T, self.group, self.score = eos, float(temperature), int(best_of), score
-        self.gens = []
-        for seed in seeds:
-            for k in range(self.group):
-                g = torch.Generator(device=device)
-                g.manual_seed((int(seed) * 1_000_003 + k) % 2**63)
-                self.gens.append(g)
-        self.finished: dict[int, list[tuple]] = {}
-        self.counts: dict[int, list[int]] = {}
-
-    def start(self, rows: Sequence[int]) -> list[_Hyp]:
-        self.finished = {r: [] for r in rows}
-        self.counts = {r: [] for r in rows}
-        return [_Hyp(r, [], 0.0, r * self.group + k) for r in rows for k in range(self.group)]
-
-    def update(self, hyps, logits, limits, done):
-        noise = torch.stack([torch.rand(logits.shape[-1], generator=self.gens[h.entry],
-                                        device=logits.device) for h in hyps])
-        gumbel = -torch.log(-torch.log(noise.clamp_min(1e-20)))
-        nxt = (logits / self.T + gumbel).argmax(-1)
-        lp = (logits.gather(1, nxt[:, None])[:, 0] - logits.logsumexp(-1)).tolist()
-        live, src, feed = [], [], []
-        for j, (h, t) in enumerate(zip(hyps, nxt.tolist())):
-            score = h.logprob + lp[j]
-            fin = None
-            if t == self.eos:
-                fin = (h.tokens, score, False, False, len(h.tokens), len(h.tokens) + 1)
-            else:
-                toks, sums = h.tokens + [t], h.sums + [score]
-                cut, at_limit = stop_rule(toks, limits[h.row])
-                if cut is not None:
-                    fin = (toks[:cut], kept_logprob(sums, cut), False, True, len(toks), len(toks))
-                elif at_limit:
-                    fin = (toks, score, True, False, len(toks), len(toks))
-                else:
-                    live.append(_Hyp(h.row, toks, score, h.entry, sums))
-                    src.append(j)
-                    feed.append(t)
-            if fin is not None:
-                self.finished[h.row].append(fin[:5])
-                self.counts[h.row].append(fin[5])
-                if len(self.finished[h.row]) == self.group:
-                    done[h.row] = max(self.finished[h.row],
-                                      key=lambda f: self.score(f[0], f[1]))
-        return live, src, feed
-
-
-class BeamSearchDecoder:
-    """As openai-whisper's BeamSearchDecoder with patience 1: each row keeps `beam` live
-    hypotheses; one ending in eos is finished; a row stops once it has `beam` finished ones or its
-    hypotheses reach the token limit; the best by `score` wins (repetition loops cut after)."""
-
-    reorders = True
-
-    def __init__(self, eos: int, beam: int, score):
-        self.eos, self.K, self.score = eos, beam, score
-        self.group = beam
-        self.finished: dict[int, list[tuple[list[int], float]]] = {}
-
-    def start(self, rows: Sequence[int]) -> list[_Hyp]:
-        self.finished = {r: [] for r in rows}
-        return [_Hyp(r, [], 0.0 if b == 0 else float("-inf")) for r in rows for b in range(self.K)]
-
-    def update(self, hyps, logits, limits, done):
-        K = self.K
-        logp = torch.log_softmax(logits, dim=-1)
-        V = logp.shape[-1]
-        n_rows = len(hyps) // K
-        cum = torch.tensor([h.logprob for h in hyps], device=logp.device)
-        scores = (logp + cum[:, None]).view(n_rows, K * V)
-        top_s, top_i = scores.topk(2 * K, dim=-1)
-        top_s, top_i = top_s.tolist(), top_i.tolist()
-        live, src, feed = [], [], []
-        for g in range(n_rows):
-            r = hyps[g * K].row
-            fin = self.finished[r]
-            new: list[tuple[_Hyp, int, int]] = []
-            for sc, flat in zip(top_s[g], top_i[g]):
-                if sc == float("-inf"):
-                    break
-                b, t = divmod(flat, V)
-                seq, sums = hyps[g * K + b].tokens, hyps[g * K + b].sums
-                if t == self.eos:
-                    if len(fin) < K:
-                        fin.append((seq, sc, sums))
-                    continue
-                new.append((_Hyp(r, seq + [t], sc, sums=sums + [sc]), g * K + b, t))
-                if len(new) == K:
-                    break
-            while len(new) < K:  # fewer than K continuations: pad with dead beams
-                new.append((_Hyp(r, [], float("-inf")), g * K, self.eos))
-            _, at_limit = stop_rule(new[0][0].tokens, limits[r])
-            if len(fin) >= K or at_limit:
-                by_limit = at_limit and not fin
-                if at_limit and len(fin) < K:
-                    fin.extend((h.tokens, h.logprob, h.sums) for h, _, _ in new
-                               if h.logprob > float("-inf"))
-                done[r] = self._finalize(fin, by_limit)
-            else:
-                for h, s_, t in new:
-                    live.append(h)
-                    src.append(s_)
-                    feed.append(t)
-        return live, src, feed
-
-    def _finalize(self, cands, by_limit):
-        best = max(cands or [([], 0.0, [])], key=lambda h: self.score(h[0], h[1]))
-        cut = loop_cut(best[0])
-        if cut is None:
-            return best[0], best[1], by_limit, False, len(best[0])
-        return best[0][:cut], kept_logprob(best[2], cut), by_limit, True, len(best[0])
 
 
 class WhisperDecoderRunner:

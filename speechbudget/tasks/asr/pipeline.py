@@ -60,7 +60,8 @@ from speechbudget.axes import PRECISIONS, Config, ConfigError
 from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, SAMPLE_RATE,
                                    TIMESTAMP_RESOLUTION_S, frames_for)
 from speechbudget.models import whisper_encoder as we
-from speechbudget.tasks.asr.decode import DecodeOptions, WhisperDecoderRunner
+from speechbudget.tasks.asr.decode import WhisperDecoderRunner
+from speechbudget.tasks.asr.decode_options import DecodeOptions
 from speechbudget.tasks.asr import word_timing as wt
 
 MAX_TOKENS_PER_S = 8.0     # stop rule: at most 8 tokens per second of chunk audio (+ margin)
