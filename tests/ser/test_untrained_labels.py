@@ -88,3 +88,4 @@ def test_a_sweep_fold_holding_an_untrained_label_says_so(synthetic_manifest, tin
                                          r"has: FEA \(2\)"):
         res = task.run_shard(config, ds, shard, "cpu", {})
     assert all(r.ok for r in res) and sum(r.reference == "FEA" for r in res) == 2
+

@@ -307,7 +307,7 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
     try:
         save_checkpoint(result.model, out_dir, opt, extra={
             "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
-            "val_ids": val_ids, "class_counts": ds.class_counts(ds.subset(train_ids)),
+            "val_ids": val_ids, "fitted_files": clip_files(ds.subset(train_ids + val_ids)), "class_counts": ds.class_counts(ds.subset(train_ids)),
             "trained_labels": list(result.classes),
             "history": result.history, "best_epoch": result.best_epoch,
             "trainable_params": result.trainable_params, "skipped": result.skipped,
@@ -360,4 +360,32 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
     m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], model.labels)
     m.inference_gflops = inf
     m.extra["skipped"] = skipped
+    seen = fitted_clips(meta, ds, ds.subset(r.item_id for r in ok))
+    m.extra["fitted_clips"] = len(seen)
+    if seen:  # scored, but a UA over them says how well it remembers, not how it generalises
+        warnings.warn(f"{ds.source}: {len(seen)} of the {len(ok)} clips scored were the "
+                      f"checkpoint's training or validation clips (e.g. {seen[0]!r}), so this "
+                      f"UA is not a held-out score (--held-out scores only its test fold)",
+                      stacklevel=2)
     return m, items
+
+
+def clip_files(clips: Sequence) -> list[str]:
+    """The clips' audio files as absolute paths (what `fitted_clips` compares), sorted."""
+    return sorted({str(Path(c.path).resolve()) for c in clips})
+
+
+def fitted_clips(meta: dict[str, Any], dataset: SerDataset, clips: Sequence) -> list[str]:
+    """The ids of those `clips` whose audio the checkpoint (its ser_config.json `meta`) trained or
+    early-stopped on: its `fitted_files` (the same file, wherever the manifest lies); for a
+    checkpoint saved without them, on the dataset it was trained on (the same path), every clip
+    but its `test_ids`."""
+    files = meta.get("fitted_files")
+    if isinstance(files, list):
+        fitted = set(files)
+        return [c.id for c in clips if str(Path(c.path).resolve()) in fitted]
+    test, source = meta.get("test_ids"), meta.get("dataset")
+    if not isinstance(test, list) or not isinstance(source, str) or \
+            Path(source).resolve() != Path(dataset.source).resolve():
+        return []
+    return [c.id for c in clips if c.id not in set(test)]
