@@ -22,3 +22,21 @@ def test_a_flat_cremad_folder_of_upper_case_wav_or_flac_names_is_cremad(tmp_path
     ds = load_dataset(tmp_path)
     assert [(c.speaker, c.label) for c in ds.items] == [
         ("1001", "ANG"), ("1001", "HAP"), ("1002", "SAD")]
+
+
+def test_a_jsonl_manifest_written_on_windows_finds_its_clips(tmp_path):
+    # 'clips\\a.wav' was '<root>/clips\\a.wav: no such audio file' for every clip of a JSONL
+    # manifest, while a CSV manifest reads it (datasets.manifest.audio_file)
+    import json
+
+    from speechbudget.tasks.ser.features import read_clips
+    rows = []
+    for i, (lab, spk) in enumerate([("ANG", "a"), ("SAD", "b")]):
+        _write(tmp_path / "clips" / f"{i}.wav")
+        rows.append({"audio": f"clips\\{i}.wav", "label": lab, "speaker": spk})
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ds = load_dataset(tmp_path / "m.jsonl")
+    assert [c.path for c in ds.items] == [tmp_path / "clips" / "0.wav",
+                                          tmp_path / "clips" / "1.wav"]
+    audio, skipped = read_clips(ds.items)
+    assert len(audio) == 2 and not skipped

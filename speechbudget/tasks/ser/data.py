@@ -86,6 +86,7 @@ def _check_label(label: Any, where: str) -> str:
 def load_manifest(path: str | Path) -> SerDataset:
     """A JSONL manifest: one object per line with `audio` (relative to the manifest's folder or
     absolute), `label` (one of LABELS) and `speaker`; `id` optional (default: the audio path)."""
+    from speechbudget.datasets.manifest import audio_file
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: manifest not found")
@@ -111,8 +112,8 @@ def load_manifest(path: str | Path) -> SerDataset:
         if spk is None or isinstance(spk, (bool, list, dict)) or not str(spk).strip():
             raise DatasetError(f"{json.dumps(spk)}: expected a non-empty string or a number "
                                "(folds are speaker-disjoint)", path, n, "speaker")
-        audio = Path(row["audio"])
-        audio = audio if audio.is_absolute() else path.parent / audio
+        # relative to the manifest; a Windows-made one's clips\a.wav too, as CSV manifests do
+        audio = audio_file(row["audio"], path.parent)
         extra = {k: v for k, v in row.items() if k not in ("id", "audio", "label", "speaker")}
         cid = str(row.get("id", row["audio"]))
         if cid in first_line:  # named here with both lines, not later with neither
