@@ -892,12 +892,14 @@ def debug_shows_the_traceback(tmp, cli, monkeypatch):
 @case("fault")
 def domain_error_escaping_a_command_gets_its_exit_code(tmp, cli, monkeypatch):
     from speechbudget.sweep import store as store_mod
-    from speechbudget.tasks.asr import data
+    # the runner is imported before data.load_dataset is patched: imported during the patch, it
+    # would bind the patched function, and monkeypatch would 'restore' that one for later cases
+    from speechbudget.tasks.asr import data, runner
 
     def bad(*a, **k):
         raise store_mod.StoreError("x.db: locked by a test")
     monkeypatch.setattr(data, "load_dataset", bad)
-    monkeypatch.setattr("speechbudget.tasks.asr.runner.load_dataset", bad)
+    monkeypatch.setattr(runner, "load_dataset", bad)
     cli("asr", "eval", "--data", LIBRI, "--device", "cpu", code=4,
         has=("error: x.db: locked by a test",))
 
