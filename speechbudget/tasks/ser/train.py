@@ -191,6 +191,7 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
         best = (_val_metrics(model, val_clips, audio, labels, cache if j else None,
                              opt.eval_batch_size, j), 0, _state(model))
     crop = opt.train_crop if not frozen else "center"
+    diverged = 0  # the epoch whose training loss was inf or NaN, if one was
     with _progress(opt.progress and progress is None) as bar:
         task = bar.add_task(f"{label} {config.label}", total=opt.epochs, status="")
         for epoch in range(opt.epochs if stop_after is None else min(stop_after, opt.epochs)):
@@ -214,11 +215,14 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 sched.step()
                 total += float(loss.detach()) * len(idx)
             row = {"epoch": epoch + 1, "loss": total / len(train_clips)}
+            if not math.isfinite(row["loss"]):  # diverged: the weights are inf/NaN from here on
+                diverged = epoch + 1
+                break
             if val_clips:
                 m = _val_metrics(model, val_clips, audio, labels,
                                  cache if frozen or j else None, opt.eval_batch_size, j)
                 row["val_ua"] = m.ua
-                if best[0] is None or m.ua > best[0].ua:
+                if (best[0] is None or m.ua > best[0].ua) and _finite(model):
                     best = (m, epoch + 1, _state(model))
             history.append(row)
             status = f"loss {row['loss']:.3f}" + (
@@ -229,6 +233,11 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
                 progress(epoch + 1, opt.epochs, f"epoch: {status}")
             if val_clips and epoch + 1 - best[1] >= opt.patience:
                 break
+    if not diverged and not val_clips and history and not _finite(model):
+        diverged = len(history)  # its last step left inf/NaN weights, its loss still finite
+    if diverged:
+        _diverged(opt, probe is not None, frozen, diverged, label,
+                  best[1] if best[0] is not None else None)
     if val_clips:  # the best epoch's parameters, and its validation scores as measured then
         _load_state(model, best[2])
         val, best_epoch = best[0], best[1]
@@ -238,6 +247,32 @@ def _fit_once(config: Config, dataset: SerDataset, train_ids: Sequence[str],
     return TrainResult(model, history, best_epoch, val, skipped, count_trainable(model),
                        len(train_clips), len(history), probe=probe, config=config, prefix=j,
                        feature_ids=feature_ids, classes=tuple(classes))
+
+
+def _finite(model: SerModel) -> bool:
+    """Whether every trainable parameter is finite (a diverged step leaves inf/NaN weights)."""
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters() if p.requires_grad)
+
+
+def _diverged(opt: TrainOptions, probed: bool, frozen: bool, epoch: int, label: str,
+              kept: int | None) -> None:
+    """The training loss became inf/NaN at `epoch`: with a finite best epoch `kept` (validation
+    clips chose one), a warning and that epoch is kept; without one, a ConfigError naming the
+    learning rate, rather than a model of NaN weights saved and scored (its every prediction the
+    first label)."""
+    import warnings
+
+    from speechbudget.axes import ConfigError
+    # LP-FT trains head and backbone at backbone_lr; else the head at lr, a backbone at
+    # backbone_lr
+    name, lr = ("backbone_lr", opt.backbone_lr) if probed else ("lr", opt.lr)
+    options = "--backbone-lr" if probed else "--lr" if frozen else "--lr or --backbone-lr"
+    why = f"the training loss became inf/NaN by epoch {epoch} ({label}): training diverged"
+    if kept is None:
+        raise ConfigError(name, lr, f"{why}, and no earlier epoch was kept; lower the learning "
+                                    f"rate ({options})")
+    warnings.warn(f"{why}; stopped there, the best epoch before it ({kept}) is kept (a lower "
+                  f"{options} may do better)", stacklevel=4)
 
 
 def _val_metrics(model: SerModel, clips, audio, labels: list[str], cache,
