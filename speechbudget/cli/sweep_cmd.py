@@ -249,7 +249,7 @@ def _plan_task(spec) -> Any:
     if spec.runner:
         return None
     from speechbudget.sweep.driver import build_task_for
-    from speechbudget.sweep.executors import TaskRef
+    from speechbudget.sweep.work_units import TaskRef
     import json
     return build_task_for(spec, TaskRef(spec.task, json.dumps(spec.task_options), spec.data,
                                         spec.runner))

@@ -18,7 +18,9 @@ from speechbudget.axes import Config
 from speechbudget.errors import SpeechbudgetError
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.environment import environment
-from speechbudget.sweep.executors import Executor, TaskRef, UnitResult, WorkUnit, build_task
+from speechbudget.sweep.scheduling import Executor
+from speechbudget.sweep.work_units import TaskRef, UnitResult, WorkUnit
+from speechbudget.sweep.worker import build_task
 from speechbudget.sweep.profile import profile_dataset
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
@@ -76,7 +78,7 @@ def build_task_for(spec: SweepSpec, ref: TaskRef):
 
 
 def task_ref(spec: SweepSpec) -> TaskRef:
-    """What builds the spec's task, here and in a worker (`executors.build_task`)."""
+    """What builds the spec's task, here and in a worker (`worker.build_task`)."""
     return TaskRef(spec.task, json.dumps(spec.task_options, sort_keys=True), spec.data,
                    spec.runner)
 

@@ -32,9 +32,10 @@ from speechbudget.axes import Config
 from speechbudget.machine import check_device, default_device
 from speechbudget.sweep.adaptive import run_adaptive
 from speechbudget.sweep.driver import RunSummary, Sweep, build_task_for, task_ref
-from speechbudget.sweep.executors import Executor, make_executor
+from speechbudget.sweep.executors import make_executor
 from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.racing import run_race
+from speechbudget.sweep.scheduling import Executor
 from speechbudget.sweep.spec import (SpecError, SweepSpec, load_spec, resolve_data,
                                      spec_from_dict)
 from speechbudget.sweep.store import ResultsStore

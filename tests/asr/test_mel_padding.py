@@ -55,7 +55,7 @@ def test_bad_values_are_refused(fake_bundle):
 
 def test_a_sweep_spec_takes_it_and_names_a_bad_value(tmp_path):
     from speechbudget.sweep.driver import build_task_for
-    from speechbudget.sweep.executors import TaskRef
+    from speechbudget.sweep.work_units import TaskRef
     from speechbudget.sweep.spec import SpecError, load_spec
     base = ("name: mp\ntask: asr\ndata: {data}\ntask_options: {{mel_padding: {v}}}\n"
             "models: [tiny.en]\naxes: {{window: [10]}}\nplan: {{type: grid}}\n")

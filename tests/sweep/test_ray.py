@@ -11,7 +11,7 @@ import time
 import pytest
 
 from speechbudget.sweep import ResultsStore, run_sweep
-from speechbudget.sweep.executors import RayExecutor
+from speechbudget.sweep.ray_executor import RayExecutor
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
