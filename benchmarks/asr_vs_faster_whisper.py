@@ -376,7 +376,7 @@ def main() -> None:
     from speechbudget.axes import Config
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.pipeline import cast_for_precision
+    from speechbudget.tasks.asr.precision import cast_for_precision
 
     ds = load_dataset(args.data)
     items = ds.items[args.skip:]

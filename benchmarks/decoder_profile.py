@@ -104,7 +104,8 @@ def main() -> None:
     from speechbudget.machine import machine_info
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.pipeline import AsrPipeline, cast_for_precision
+    from speechbudget.tasks.asr.pipeline import AsrPipeline
+    from speechbudget.tasks.asr.precision import cast_for_precision
 
     ds = load_dataset(args.data, limit=args.limit)
     audios = [ds.load_audio(it) for it in ds.items]

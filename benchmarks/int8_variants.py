@@ -10,7 +10,7 @@ On the shared LibriSpeech sample (all 220 utterances by default), the default co
   per-tensor, all          every Linear, one weight scale per tensor (the old `int8-dynamic`);
   per-channel, all         every Linear, one weight scale per output channel;
   per-channel, encoder     the encoder's Linear layers only;
-  per-channel, decoder     the decoder's Linear layers and the LM head (`pipeline.int8_decoder`,
+  per-channel, decoder     the decoder's Linear layers and the LM head (`precision.int8_decoder`,
                            what `int8-dynamic` is now).
 Activations are always quantised at run time with one scale per matrix (torch's dynamic
 quantisation). Reports WER with a bootstrap CI, the WER difference to fp32 in points, and the
@@ -62,7 +62,8 @@ def main() -> None:
     from speechbudget.machine import machine_info
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.pipeline import AsrPipeline, int8_decoder
+    from speechbudget.tasks.asr.pipeline import AsrPipeline
+    from speechbudget.tasks.asr.precision import int8_decoder
     from speechbudget.tasks.asr.wer import bootstrap_ci, word_errors
 
     ds = load_dataset(args.data, limit=args.limit)

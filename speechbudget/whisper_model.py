@@ -29,8 +29,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.tasks.asr.pipeline import (COMPRESSION_RATIO_THRESHOLD, check_fallback,
-                                          check_mel_padding)
+from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, check_fallback,
+                                         check_mel_padding)
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle)
@@ -75,7 +75,7 @@ class WhisperModel:
         return self
 
     def _setup(self, bundle: Any, device: str, axes: dict[str, Any], own: bool) -> None:
-        from speechbudget.tasks.asr.pipeline import cast_for_precision
+        from speechbudget.tasks.asr.precision import cast_for_precision
         self.device = device
         self.config = _config(registry_name(bundle.arch), axes, device)
         model = cast_for_precision(bundle.model, self.config.precision, device)

@@ -124,7 +124,7 @@ def eval_cmd(
                      beam_size=beam)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
-    from speechbudget.tasks.asr.pipeline import check_precision
+    from speechbudget.tasks.asr.precision import check_precision
     try:  # before the model loads
         check_precision(cfg.precision, device)
     except ValueError as e:

@@ -14,8 +14,10 @@ from speechbudget.axes import Config, ConfigError
 from speechbudget.models.whisper_encoder import encode
 from speechbudget.tasks.asr.decode import WhisperDecoderRunner
 from speechbudget.tasks.asr.decode_options import DecodeOptions
-from speechbudget.tasks.asr.pipeline import (FALLBACK_TEMPERATURES, AsrPipeline, Row, Transcript,
-                                             window_gflops)
+from speechbudget.tasks.asr.options import FALLBACK_TEMPERATURES
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.transcript import Transcript
+from speechbudget.tasks.asr.windows import Row, window_gflops
 
 from .conftest import noisy_tone, varied_mel
 
@@ -50,7 +52,7 @@ def _row(tokens, seek=0, frames=1000, content_s=10.0, ts=True) -> Row:
 
 
 def test_seek_goes_to_the_last_complete_timestamp(fake_bundle):
-    from speechbudget.tasks.asr.pipeline import Transcript
+    from speechbudget.tasks.asr.transcript import Transcript
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10))
     pipe.no_speech_threshold = None
     # <0.00> w10 w11 <0.04> <0.04> w12 <0.06> <0.08> w13 (incomplete): keep 2 segments, seek to 0.06
@@ -77,7 +79,7 @@ def test_segments_end_where_the_window_audio_ends(fake_bundle):
     """A timestamp token past the window's audio (into its padding, or past the recording's
     last sample) does not carry a segment beyond it: segments stay within the recording and do
     not overlap the next window, which starts there."""
-    from speechbudget.tasks.asr.pipeline import Transcript
+    from speechbudget.tasks.asr.transcript import Transcript
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10))
     pipe.no_speech_threshold = None
     # 0.1 s of audio at seek 1.00 s; the model says <0.00> w10 <0.12> <0.12> w11 <0.14>
@@ -132,7 +134,7 @@ def test_chunks_rule_kept_for_comparison(fake_bundle):
 
 
 def test_subtitle_writers():
-    from speechbudget.tasks.asr.pipeline import Segment
+    from speechbudget.tasks.asr.transcript import Segment
     from speechbudget.tasks.asr.subtitles import render
     segs = [Segment(0.0, 2.5, " Hello there."), Segment(3661.25, 3662.0, "General Kenobi.")]
     assert render(segs, "srt") == ("1\n00:00:00,000 --> 00:00:02,500\nHello there.\n\n"
@@ -416,7 +418,7 @@ def test_fallback_rule_at_its_thresholds_is_the_reference_rule(fake_bundle):
     log-probability < -1.0 (both strict), unless P(no-speech) > 0.6 and the log-probability < -1.0
     (silence: strict here, unlike the skip rule). Ours adds: P(no-speech) > 0.6 and no letter or
     digit in the text is silence too (no fallback; the window is skipped)."""
-    from speechbudget.tasks.asr.pipeline import Attempt
+    from speechbudget.tasks.asr.windows import Attempt
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10),
                        temperatures=FALLBACK_TEMPERATURES)
     word, dots = 1, 2                      # the fake tokenizer says "w1"; "." for 2, below
@@ -475,7 +477,7 @@ def test_a_timestamp_past_the_windows_audio_does_not_skip_audio(fake_bundle):
     """Timestamps are not limited to a window's audio (as in openai-whisper and faster-whisper),
     so in a 10 s window the model may close a segment at, say, 12 s: seek then goes to the end of
     the audio the window held, not past audio no window has seen."""
-    from speechbudget.tasks.asr.pipeline import Transcript
+    from speechbudget.tasks.asr.transcript import Transcript
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=10))
     pipe.no_speech_threshold = None
     tr = Transcript("x")

@@ -7,7 +7,9 @@ from transformers import GenerationMixin
 
 from speechbudget.axes import Config
 from speechbudget.models.whisper_encoder import encoder_tokens
-from speechbudget.tasks.asr.pipeline import AsrPipeline, cast_for_precision, chunk_audio
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.precision import cast_for_precision
+from speechbudget.tasks.asr.windows import chunk_audio
 
 from .conftest import noisy_tone
 

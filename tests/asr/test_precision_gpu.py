@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from speechbudget.axes import PRECISIONS, Config
-from speechbudget.tasks.asr.pipeline import AsrPipeline, cast_for_precision
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.precision import cast_for_precision
 
 SR = 16000
 

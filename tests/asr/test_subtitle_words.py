@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
-from speechbudget.tasks.asr.pipeline import Segment
+from speechbudget.tasks.asr.transcript import Segment
 from speechbudget.tasks.asr.subtitles import CueOptions, render, to_srt, to_vtt, word_cues
 from speechbudget.tasks.asr.word_timing import Word
 

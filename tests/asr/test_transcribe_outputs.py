@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from speechbudget.axes import Config
-from speechbudget.tasks.asr.pipeline import AsrPipeline, Segment
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.transcript import Segment
 from speechbudget.tasks.asr.subtitles import render, to_json
 
 

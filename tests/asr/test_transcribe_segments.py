@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from speechbudget.axes import Config
-from speechbudget.tasks.asr.pipeline import AsrPipeline, compression_ratio
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.windows import compression_ratio
 
 from .conftest import noisy_tone
 
@@ -85,7 +86,7 @@ def test_whisper_model_segments_have_the_fields(monkeypatch, fake_bundle):
 
 
 def test_a_hand_made_segment_has_no_window_fields():
-    from speechbudget.tasks.asr.pipeline import Segment
+    from speechbudget.tasks.asr.transcript import Segment
     s = Segment(0.0, 1.0, "x")
     assert (s.id, s.seek, s.compression_ratio, s.temperature) == (None, None, None, None)
 

@@ -252,7 +252,7 @@ def test_word_timestamps_option_is_checked():
 
 
 def test_json_has_words_only_when_computed():
-    from speechbudget.tasks.asr.pipeline import Segment
+    from speechbudget.tasks.asr.transcript import Segment
     from speechbudget.tasks.asr.subtitles import to_json
     plain = Segment(0.0, 1.0, "Hi there")
     withw = Segment(0.0, 1.0, "Hi there", words=[wt.Word(0.0, 0.4, " Hi", 0.9),
@@ -357,7 +357,8 @@ def test_same_states_same_alignment_as_ctranslate2(shared_librispeech):
     from speechbudget.axes import Config
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr.data import load_dataset
-    from speechbudget.tasks.asr.pipeline import AsrPipeline, Row
+    from speechbudget.tasks.asr.pipeline import AsrPipeline
+    from speechbudget.tasks.asr.windows import Row
     torch.set_num_threads(1)
     audio, _, _ = load_dataset(shared_librispeech).joined(30.0)
     bundle = load_whisper("tiny.en", "cpu")

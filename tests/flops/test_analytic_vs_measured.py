@@ -182,10 +182,10 @@ FALLBACK = [  # (config kwargs, window_s, attempts [(temperature, prompt, tokens
 
 @pytest.mark.parametrize("kw,window,attempts", FALLBACK, ids=[str(i) for i in range(len(FALLBACK))])
 def test_asr_temperature_fallback_counts_every_attempt(kw, window, attempts):
-    """`pipeline.window_gflops` of a window decoded several times (temperature fallback, best_of
+    """`windows.window_gflops` of a window decoded several times (temperature fallback, best_of
     samples, a previous-text prompt) == FlopCounterMode: one encoder pass, then the decoder of
     every attempt and hypothesis."""
-    from speechbudget.tasks.asr.pipeline import Attempt, Row, window_gflops
+    from speechbudget.tasks.asr.windows import Attempt, Row, window_gflops
     c = Config(task="asr", **kw)
     frames = int(window * 100)
     row = Row("x", np.zeros(frames * 160, np.float32), frames, float(window), timestamps=True)

@@ -49,7 +49,7 @@ from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import (HOP_LENGTH, MEL_FRAMES_PER_S, N_FFT, SAMPLE_RATE,
                                    WINDOW_FRAMES)
 from speechbudget.models.params import param_count
-from speechbudget.tasks.asr.pipeline import max_new_tokens
+from speechbudget.tasks.asr.windows import max_new_tokens
 
 N_FFT_BINS = 201                 # n_fft 400 -> 201 frequency bins
 ATTENTIONS = ("sdpa", "eager")
@@ -66,7 +66,7 @@ def weight_bytes(config: Config) -> int:
     n = param_count(arch)
     if config.precision in ("bf16", "fp16"):
         return 2 * n
-    if config.precision == "int8-dynamic":  # the decoder's linear layers (pipeline.int8_decoder)
+    if config.precision == "int8-dynamic":  # the decoder's linear layers (precision.int8_decoder)
         dims = arch.dims
         dec_w = dims.decoder_layers * (8 * dims.d_model ** 2 + 2 * dims.d_model * dims.ffn_dim)
         head = dims.vocab_size * dims.d_model

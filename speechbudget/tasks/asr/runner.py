@@ -40,8 +40,10 @@ from speechbudget.axes import Config
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
-from speechbudget.tasks.asr.pipeline import (AsrPipeline, Row, Transcript, cast_for_precision,
-                                             window_gflops)
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.precision import cast_for_precision
+from speechbudget.tasks.asr.transcript import Transcript
+from speechbudget.tasks.asr.windows import Row, window_gflops
 from speechbudget.tasks.asr.wer import bootstrap_ci, normalize, wer_from_counts, word_errors
 from speechbudget.tasks.base import Shard
 
@@ -367,7 +369,7 @@ def _window_gflops(config: Config, rows: Sequence[Row], tokens: Sequence[int],
                    pipe: AsrPipeline) -> float | None:
     """Analytic GFLOPs summed over the windows actually decoded (each its own window length,
     and per decoding attempt its prompt and token counts; the no-speech head where it costs an
-    extra LM-head row): `pipeline.window_gflops`."""
+    extra LM-head row): `windows.window_gflops`."""
     return sum(window_gflops(config, r, pipe.decoder_for(r.timestamps).no_speech_extra)
                for r in rows)
 

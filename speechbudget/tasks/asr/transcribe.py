@@ -24,8 +24,10 @@ import numpy as np
 from speechbudget.audio import AudioError
 from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import SAMPLE_RATE
-from speechbudget.tasks.asr.pipeline import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, AsrPipeline,
-                                             Segment, Transcript, cast_for_precision)
+from speechbudget.tasks.asr.options import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD
+from speechbudget.tasks.asr.pipeline import AsrPipeline
+from speechbudget.tasks.asr.precision import cast_for_precision
+from speechbudget.tasks.asr.transcript import Segment, Transcript
 
 __all__ = ["Segment", "TranscriptionInfo", "as_audio", "registry_name", "transcribe",
            "transcribe_bundle", "transcribe_many", "LOGPROB_THRESHOLD", "NO_SPEECH_THRESHOLD"]
@@ -169,7 +171,7 @@ def decoded_language(bundle: Any) -> str | None:
 
 def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline, language: str | None
           ) -> TranscriptionInfo:
-    from speechbudget.tasks.asr.pipeline import window_gflops
+    from speechbudget.tasks.asr.windows import window_gflops
     tokens = [r.decode_steps for r in tr.windows]  # every attempt's tokens, eos included
     gflops = sum(window_gflops(cfg, r, pipe.decoder_for(r.timestamps).no_speech_extra)
                  for r in tr.windows)  # every fallback attempt and hypothesis counted
