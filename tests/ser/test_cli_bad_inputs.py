@@ -272,3 +272,20 @@ def test_a_backbone_folder_that_is_gone_is_named_as_such(synthetic_manifest, tin
     r = _eval(str(ck), "--data", str(synthetic_manifest))
     assert r.exit_code == 5, r.output
     assert f"the backbone it was trained on, {model}, is no longer a folder" in r.output
+
+
+def test_a_head_of_another_backbone_is_named_as_such(synthetic_manifest, tiny_whisper, tmp_path):
+    # a head.safetensors copied from a checkpoint of another backbone was torch's size-mismatch
+    # list for SerHead, cut at 300 characters
+    import torch
+    from safetensors.torch import load_file, save_file
+    ck = _tiny(tiny_whisper, synthetic_manifest, tmp_path / "ck")
+    head = load_file(str(ck / "head.safetensors"))
+    n, width = head["feature_mean"].shape
+    head["feature_mean"] = torch.zeros(n + 2, 2 * width)
+    head["feature_std"] = torch.ones(n + 2, 2 * width)
+    save_file(head, str(ck / "head.safetensors"))
+    r = _eval(str(ck), "--data", str(synthetic_manifest))
+    assert r.exit_code == 5, r.output
+    assert (f"head.safetensors: a head for {n + 2} hidden states of width {2 * width}, but the "
+            f"checkpoint's backbone") in r.output and "another backbone" in r.output

@@ -53,6 +53,20 @@ def save_checkpoint(model: SerModel, out_dir: str | Path, options: TrainOptions,
     return out
 
 
+def _check_head_fits(saved: dict, model: SerModel, path: Path) -> None:
+    """ModelFileError naming `path` when its per-layer statistics are of another backbone (another
+    number of hidden states or width: a head.safetensors copied from another checkpoint), instead
+    of torch's size-mismatch list cut at 300 characters."""
+    from speechbudget.models.ct2_reader import ModelFileError
+    want = model.head.feature_mean.shape
+    got = saved.get("feature_mean")
+    if got is not None and tuple(got.shape) != tuple(want):
+        raise ModelFileError(
+            f"{path}: a head for {got.shape[0]} hidden states of width {got.shape[-1]}, but the "
+            f"checkpoint's backbone {model.source} has {want[0]} of width {want[-1]}: the head "
+            f"was trained on another backbone")
+
+
 def read_meta(checkpoint_dir: str | Path) -> dict[str, Any]:
     """A checkpoint's ser_config.json as a dict; ModelFileError (exit 5) naming the folder or
     file when it is missing, not a regular file, not UTF-8 JSON or not an object."""
@@ -99,7 +113,9 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
         # read on the CPU, then copied into the model's tensors wherever they are: safetensors
         # takes no device spelling torch does ('cpu:0' was "device cpu:0 is invalid", a
         # damaged-checkpoint error for a valid --device)
-        model.head.load_state_dict(load_file(str(d / "head.safetensors"), device="cpu"))
+        head = load_file(str(d / "head.safetensors"), device="cpu")
+        _check_head_fits(head, model, d / "head.safetensors")
+        model.head.load_state_dict(head)
         saved = load_file(str(bb_path), device="cpu") if bb_path.is_file() else {}
         missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
         if missing:
