@@ -289,3 +289,18 @@ def test_a_head_of_another_backbone_is_named_as_such(synthetic_manifest, tiny_wh
     assert r.exit_code == 5, r.output
     assert (f"head.safetensors: a head for {n + 2} hidden states of width {2 * width}, but the "
             f"checkpoint's backbone") in r.output and "another backbone" in r.output
+
+
+@pytest.mark.parametrize("version", [2, 99, "1", None, 0])
+def test_a_checkpoint_of_an_unknown_version_is_refused(synthetic_manifest, tiny_whisper,
+                                                       tmp_path, version):
+    # ser_config.json's version was never read: a checkpoint of a newer layout was loaded as
+    # version 1's, with exit 0
+    import json
+    ck = _tiny(tiny_whisper, synthetic_manifest, tmp_path / "ck")
+    meta = json.loads((ck / "ser_config.json").read_text())
+    meta["version"] = version
+    (ck / "ser_config.json").write_text(json.dumps(meta))
+    r = _eval(str(ck), "--data", str(synthetic_manifest), "--held-out")
+    assert r.exit_code == 5, r.output
+    assert f"checkpoint version {version!r}; this speechbudget reads versions 1..1" in r.output

@@ -91,6 +91,12 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
     d = Path(checkpoint_dir)
     meta = read_meta(d)
     meta_path = d / "ser_config.json"
+    version = meta.get("version", CHECKPOINT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or \
+            not 1 <= version <= CHECKPOINT_VERSION:  # a newer layout was read as this one
+        raise ModelFileError(f"{meta_path}: checkpoint version {version!r}; this speechbudget "
+                             f"reads versions 1..{CHECKPOINT_VERSION} (a checkpoint written by "
+                             f"a newer one?)")
     try:
         config = Config.from_dict(meta["config"])
         options = TrainOptions.from_dict({**meta["options"], "progress": False})
