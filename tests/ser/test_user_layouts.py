@@ -40,3 +40,14 @@ def test_a_jsonl_manifest_written_on_windows_finds_its_clips(tmp_path):
                                           tmp_path / "clips" / "1.wav"]
     audio, skipped = read_clips(ds.items)
     assert len(audio) == 2 and not skipped
+
+
+def test_cremad_names_of_another_emotion_are_left_out_and_said(tmp_path):
+    # 1001_DFA_SUR_XX.wav (an emotion outside the six) stopped the whole load, exit 3, where
+    # RAVDESS's calm and surprised clips are left out and listed
+    for name in ("1001_DFA_ANG_XX", "1001_DFA_SUR_XX", "1002_IEO_sad_HI"):
+        _write(tmp_path / "AudioWAV" / f"{name}.wav")
+    ds = load_dataset(tmp_path)
+    assert [(c.speaker, c.label) for c in ds.items] == [("1001", "ANG"), ("1002", "SAD")]
+    assert len(ds.skipped) == 1 and ds.skipped[0][0].endswith("1001_DFA_SUR_XX.wav")
+    assert "SUR is not one of the six labels" in ds.skipped[0][1]
