@@ -32,3 +32,18 @@ def test_common_rates_and_sample_formats_read_at_16k(tmp_path, rate, subtype):
     sf.write(path, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), rate, subtype=subtype)
     audio = read_clip(Clip("x", path, "ANG", "s1"))
     assert len(audio) == 16000 and 0.25 < np.abs(audio).max() < 0.35
+
+
+def test_a_float_wav_of_huge_samples_is_a_skipped_clip(tmp_path):
+    # 1e18 (finite, so load_audio read it): the log-mel power overflowed, the clip's probs were
+    # NaN (invalid JSON in ser eval --json) and it was scored as the first label, ok=True
+    path = tmp_path / "huge.wav"
+    t = np.arange(16000) / 16000
+    sf.write(path, (1e18 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000,
+             subtype="FLOAT")
+    audio, skipped = read_clips([Clip("h", path, "SAD", "s1")])
+    assert not audio and "huge.wav: peak amplitude 1e+18" in skipped[0][1]
+    # a float WAV written with int16-range values is still read (the features are scale-free)
+    sf.write(path, (32767 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 16000,
+             subtype="FLOAT")
+    assert len(read_clip(Clip("h", path, "SAD", "s1"))) == 16000
