@@ -41,10 +41,15 @@ def ser_metrics(references: Sequence[str], predictions: Sequence[str], labels: S
         raise ValueError(f"reference label {unknown[0]!r} not in the label set {list(labels)}")
     refs, hyps = np.asarray(references), np.asarray(predictions)
     present = [lab for lab in labels if lab in set(references)]
-    with warnings.catch_warnings():  # clips of one label, all predicted as it: sklearn's
-        # "A single label was found in 'y_true' and 'y_pred' ... use the 'labels' parameter"
-        # reached `ser eval` and sweeps as a warning line no user can act on (UA is 1.0, exact)
+    with warnings.catch_warnings():  # sklearn's notes on clip sets that are normal here,
+        # reaching `ser eval` and sweeps as warning lines no user can act on: clips of one label
+        # all predicted as it ("A single label was found in 'y_true' and 'y_pred' ... use the
+        # 'labels' parameter"; UA 1.0, exact), and a prediction of a label no clip has ("y_pred
+        # contains classes not in y_true": a dataset of fewer emotions; UA averages the recall
+        # of the labels the clips have, as documented)
         warnings.filterwarnings("ignore", message="A single label was found",
+                                category=UserWarning)
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true",
                                 category=UserWarning)
         ua = float(balanced_accuracy_score(refs, hyps))
     return SerMetrics(
