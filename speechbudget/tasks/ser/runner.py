@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, MutableMapping, Sequence
 
+import torch
+
 from speechbudget.axes import Config, ConfigError
 from speechbudget.errors import DatasetError, OutputError, check_output_dir
 from speechbudget.flops import estimate, feature_flops, training_flops
@@ -38,6 +40,11 @@ class CheckpointNotSaved(OutputError):
     def __init__(self, message: str, result: TrainResult):
         super().__init__(message)
         self.result = result
+
+
+# a clip whose logits are not all finite (an overflow in the features or the model): a failed
+# item naming it, not a prediction of the first label with NaN probabilities
+NON_FINITE = "{path}: the model's output for this clip is not finite (inf/NaN); not scored"
 
 
 def _check_config(config: Config) -> None:
@@ -71,7 +78,13 @@ def _item_results(dataset: SerDataset, ids: Sequence[str], result_model, audio, 
     labels = result_model.labels
     out = []
     probs = logits.softmax(-1)
-    for c, row, p in zip(clips, logits.argmax(1).tolist(), probs):
+    finite = torch.isfinite(logits).all(1).tolist()
+    for c, row, p, ok in zip(clips, logits.argmax(1).tolist(), probs, finite):
+        if not ok:  # argmax of NaN is 0: it was scored as the first label, probs NaN
+            out.append(ItemResult(item_id=c.id, ok=False, reference=c.label,
+                                  error=NON_FINITE.format(path=c.path),
+                                  extra={"speaker": c.speaker, "fold": fold}))
+            continue
         pred = labels[row]
         out.append(ItemResult(item_id=c.id, ok=True, prediction=pred, reference=c.label,
                               errors=int(pred != c.label), n_ref=1,
@@ -296,9 +309,14 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
         lambda done, total: progress(done, total, "test"))
     logits = predict_logits(result.model, clips, audio, cache, opt.eval_batch_size,
                             progress=test_progress)
-    test = ser_metrics([c.label for c in clips],
-                       [result.model.labels[i] for i in logits.argmax(1).tolist()],
-                       result.model.labels)
+    finite = torch.isfinite(logits).all(1).tolist()
+    skipped += [(c.id, NON_FINITE.format(path=c.path)) for c, ok in zip(clips, finite) if not ok]
+    scored = [(c, row) for c, row, ok in zip(clips, logits.argmax(1).tolist(), finite) if ok]
+    if not scored:
+        raise DatasetError(f"{ds.source}: no clip of the held-out fold {fold} has a finite "
+                           f"output (first: {skipped[-1][1]})")
+    test = ser_metrics([c.label for c, _ in scored],
+                       [result.model.labels[row] for _, row in scored], result.model.labels)
     test.inference_gflops, _ = flops_for(config, n_classes=len(ds.labels), pooling=opt.pooling,
                                          layer_weights=opt.layer_weights, head=opt.head)
     test.train_gflops = fit_training_gflops(result, opt, len(ds.labels))
@@ -355,8 +373,9 @@ def evaluate(checkpoint_dir: str | Path, dataset: SerDataset | str | Path, devic
                           progress=progress)
     ok = [r for r in items if r.ok]
     if not ok:
-        raise DatasetError(f"{ds.source}: no readable clips to evaluate ({len(skipped)} skipped"
-                           + (f", first: {skipped[0][1]})" if skipped else ")"))
+        failed = [r for r in items if not r.ok]
+        raise DatasetError(f"{ds.source}: no readable clips to evaluate ({len(failed)} skipped"
+                           + (f", first: {failed[0].error})" if failed else ")"))
     m = ser_metrics([r.reference for r in ok], [r.prediction for r in ok], model.labels)
     m.inference_gflops = inf
     m.extra["skipped"] = skipped
