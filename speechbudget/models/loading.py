@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,8 +181,3 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
                              attn_implementation=attn_implementation, **hub)
     return model.to(device).eval(), arch
 
-
-def read_source_info(folder: str | Path) -> dict:
-    """source.json of a converted folder (what it was converted from), or {}."""
-    p = Path(folder) / "source.json"
-    return json.loads(p.read_text()) if p.exists() else {}
