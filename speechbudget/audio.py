@@ -165,13 +165,19 @@ def load_audio(path: str | Path) -> np.ndarray:
     path = Path(path)
     check_audio_file(path, stacklevel=3)
     data, sr = _read(path)
-    if sr < MIN_SAMPLE_RATE:  # resampled to 16 kHz, 1 Hz made each sample 16,000 (a 1 MB file
-        # of a damaged header: 32 GB, a MemoryError or the OOM killer, not a clear line)
-        raise AudioError(f"{path}: invalid sample rate {sr} Hz (below {MIN_SAMPLE_RATE} Hz, no "
-                         f"recording of speech; a damaged header?)")
+    check_sample_rate(sr, path)
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: the recording holds non-finite samples (NaN or inf)")
     return resample_to_16k(data, sr)
+
+
+def check_sample_rate(sr: int, where: str | Path) -> None:
+    """Refuse a rate below MIN_SAMPLE_RATE (an AudioError naming `where`): resampled to 16 kHz,
+    1 Hz made each sample 16,000 (a 1 MB file of a damaged header: 32 GB, a MemoryError or the
+    OOM killer, not a clear line). For files (load_audio) and in-memory audio alike."""
+    if sr < MIN_SAMPLE_RATE:
+        raise AudioError(f"{where}: invalid sample rate {sr} Hz (below {MIN_SAMPLE_RATE} Hz, no "
+                         f"recording of speech; a damaged header?)")
 
 
 def resample_to_16k(data: np.ndarray, sr: int) -> np.ndarray:

@@ -37,3 +37,20 @@ def test_integer_arrays_in_an_hf_dataset(tmp_path):
                                         "text": ["hi"]})
     ds = open_dataset(table)
     np.testing.assert_allclose(ds.read_audio(ds.records[0]), x, atol=1 / 32768)
+
+
+@pytest.mark.parametrize("rate", [0, 1, 999])
+def test_a_cell_of_a_sample_rate_no_recording_has_is_refused_as_a_file_is(tmp_path, rate):
+    # the in-memory path only refused rates <= 0, while load_audio refuses those below 1000 Hz:
+    # a row or bytes cell claiming 1 Hz was resampled to 16 kHz, each sample becoming 16,000
+    # (a 600 kB recording: 19 GB, a MemoryError)
+    from speechbudget.audio import MIN_SAMPLE_RATE, AudioError
+    x = np.full(300, 0.1, np.float32)
+    with pytest.raises(AudioError, match=rf"row 0: invalid sample rate {rate} Hz \(below "
+                                         rf"{MIN_SAMPLE_RATE} Hz"):
+        decode_cell({"array": x, "sampling_rate": rate}, "row 0")
+    if rate:  # a WAV file's bytes in the cell (soundfile cannot write a rate of 0)
+        path = tmp_path / "damaged.wav"
+        sf.write(path, x, rate)
+        with pytest.raises(AudioError, match=rf"row 0: invalid sample rate {rate} Hz"):
+            decode_cell({"bytes": path.read_bytes(), "path": None}, "row 0")
