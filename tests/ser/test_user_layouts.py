@@ -51,3 +51,17 @@ def test_cremad_names_of_another_emotion_are_left_out_and_said(tmp_path):
     assert [(c.speaker, c.label) for c in ds.items] == [("1001", "ANG"), ("1002", "SAD")]
     assert len(ds.skipped) == 1 and ds.skipped[0][0].endswith("1001_DFA_SUR_XX.wav")
     assert "SUR is not one of the six labels" in ds.skipped[0][1]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_a_utf16_jsonl_manifest_is_read_as_asr_reads_one(tmp_path, codec):
+    # tasks/ser/data had its own UTF-8-only line reader: 'm.jsonl:1: not UTF-8 text (byte 0 of
+    # the line)' for Notepad's 'Unicode', which an ASR manifest reads (datasets.base.text_lines)
+    _write(tmp_path / "clips" / "é 1.wav")
+    _write(tmp_path / "clips" / "b.wav")
+    body = ('{"audio": "clips/é 1.wav", "label": "ang", "speaker": "Zoë"}\r\n'
+            '{"audio": "clips/b.wav", "label": "SAD", "speaker": "s2"}\r\n')
+    (tmp_path / "m.jsonl").write_bytes(body.encode(codec))
+    ds = load_dataset(tmp_path / "m.jsonl")
+    assert [(c.path, c.label, c.speaker) for c in ds.items] == [
+        (tmp_path / "clips" / "é 1.wav", "ANG", "Zoë"), (tmp_path / "clips" / "b.wav", "SAD", "s2")]

@@ -91,13 +91,14 @@ def _check_label(label: Any, where: str) -> str:
 def load_manifest(path: str | Path) -> SerDataset:
     """A JSONL manifest: one object per line with `audio` (relative to the manifest's folder or
     absolute), `label` (one of LABELS) and `speaker`; `id` optional (default: the audio path)."""
+    from speechbudget.datasets.base import text_lines  # the one reader: UTF-8, -16, -32 (BOM)
     from speechbudget.datasets.manifest import audio_file
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: manifest not found")
     items: list[Clip] = []
     first_line: dict[str, int] = {}
-    for n, line in enumerate(_text_lines(path), 1):
+    for n, line in enumerate(text_lines(path), 1):
         if not line.strip():
             continue
         where = f"{path}:{n}"
@@ -187,17 +188,6 @@ def load_cremad(root: str | Path) -> SerDataset:
     if not items:
         raise DatasetError(f"{root}: no CREMA-D clips (AudioWAV/1001_DFA_ANG_XX.wav)")
     return SerDataset(items, str(root), skipped=skipped)
-
-
-def _text_lines(path: Path) -> list[str]:
-    """UTF-8 lines (a leading byte-order mark accepted); a DatasetError naming file and line."""
-    out = []
-    for n, raw in enumerate(path.read_bytes().split(b"\n"), 1):
-        try:
-            out.append(raw.decode("utf-8-sig" if n == 1 else "utf-8").rstrip("\r"))
-        except UnicodeDecodeError as e:
-            raise DatasetError(f"not UTF-8 text (byte {e.start} of the line)", path, n) from None
-    return out
 
 
 def load_table(path: str | Path, columns: Any = None) -> SerDataset:
