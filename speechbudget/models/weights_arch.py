@@ -81,10 +81,11 @@ def check_weights_arch(name: str, loaded: Architecture, weights: str | Path,
     known = [a for a in ARCHITECTURES.values() if _same(a, loaded, encoder_only)]
     if want.family == loaded.family and not known:
         return
-    if known:
-        what = f"{known[0].name}'s"
-    else:
-        what = f"a {loaded.family} model's"
+    # by the sizes whose whole architecture it is (base's weights compared encoder-only match
+    # base.en's too, the first in the registry: they were called base.en's), else every size of
+    # its encoder
+    names = [a.name for a in ([a for a in known if _same(a, loaded, False)] or known)]
+    what = " or ".join(f"{n}'s" for n in names) if names else f"a {loaded.family} model's"
     if want.family != loaded.family:
         diff = f"{loaded.family}, not {want.family}"
     else:
@@ -94,5 +95,5 @@ def check_weights_arch(name: str, loaded: Architecture, weights: str | Path,
                          for k in keys if getattr(loaded.dims, k) != getattr(want.dims, k))
     raise ConfigError("model", name, f"the weights loaded from {weights} are {what}, not "
                       f"{want.name}'s ({diff}); name the architecture of the weights "
-                      f"({known[0].name if known else loaded.family}) or load {want.name}'s "
+                      f"({' or '.join(names) or loaded.family}) or load {want.name}'s "
                       "weights")

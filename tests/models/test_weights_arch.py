@@ -74,3 +74,30 @@ def test_ser_arch_of_other_weights_is_refused(tmp_path):
     assert r.exit_code == 2, r.output
     assert "invalid model='base': the weights loaded from tiny.en are tiny.en's, not base's" \
         in " ".join(r.output.split())
+
+
+def test_encoder_only_weights_are_named_by_their_own_architecture():
+    # SER compares encoders only, and base's encoder is base.en's: base's weights (a SER
+    # backbone of base) were named 'base.en's' (the first registry size with that encoder)
+    base = get_architecture("base")
+    with pytest.raises(ConfigError) as e:
+        check_weights_arch("tiny.en", base, "base", encoder_only=True)
+    assert "the weights loaded from base are base's, not tiny.en's (d_model=512 vs 384" \
+        in str(e.value) and "name the architecture of the weights (base)" in str(e.value)
+    assert "base.en" not in str(e.value)
+    with pytest.raises(ConfigError, match=r"are small.en's, not tiny's"):
+        check_weights_arch("tiny", get_architecture("small.en"), "x", encoder_only=True)
+    # an encoder of a registry size under a decoder of none: the sizes with that encoder
+    odd = dataclasses.replace(base, name="mine", dims=dataclasses.replace(base.dims,
+                                                                          decoder_layers=2))
+    with pytest.raises(ConfigError, match=r"are base.en's or base's, not tiny's"):
+        check_weights_arch("tiny", odd, "x", encoder_only=True)
+
+
+@pytest.mark.skipif(not offline_installed("base"), reason="the bundled base weights are not "
+                    "installed")
+def test_a_ser_backbone_of_base_weights_is_named_base():
+    from speechbudget.tasks.ser.backbone import build_backbone
+    with pytest.raises(ConfigError, match=r"the weights loaded from base are base's, not "
+                                          r"tiny.en's"):
+        build_backbone(Config(task="ser", model="tiny.en", window=1.0), "base")
