@@ -226,37 +226,48 @@ def _first_at_most(front: list[Point], error: float) -> int:
 def significant_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
                          items: dict[str, list[ItemResult]], cost: str = "gflops",
                          level: float = 0.95, seed: int = 0,
-                         n_resamples: int = 2000) -> FrontierResult:
+                         n_resamples: int = 2000,
+                         tested: dict[tuple, PairedDifference | None] | None = None
+                         ) -> FrontierResult:
     """The frontier with uncertainty (module docstring): a configuration is dominated only by one
     no more expensive that is significantly more accurate on the items both scored (paired
-    bootstrap CI at `level`). `items`: per-item results by config key."""
+    bootstrap CI at `level`). `items`: per-item results by config key. `tested`: the paired
+    tests already made, shared between the frontiers of one set of results (a pair's test does
+    not depend on the cost; each frontier of the report tested the same pairs again); it is
+    filled in here."""
+    tested = {} if tested is None else tested
     plain = pareto_frontier(results, cost)
     pts = plain.points
     notes: list[str] = []
-    missing = [p.label for p in pts if not items.get(p.config.key)]
+    keys = [p.config.key for p in pts]    # (Config.key hashes the configuration each time)
+    missing = [p.label for p, k in zip(pts, keys) if not items.get(k)]
     if missing:
         notes.append(f"{len(missing)} configuration(s) without per-item results cannot be shown "
                      f"to be dominated and stay on the frontier: {', '.join(missing)}")
     out: list[Point] = []
     partial: list[str] = []        # dominance shown on part of either configuration's items
     unpaired: list[str] = []       # plain-dominated, but no dominator shares a testable item
-    for b in pts:
+    for b, kb in zip(pts, keys):
         found: tuple[Point, PairedDifference] | None = None
-        candidates = tested = 0       # could dominate b (no dearer, lower error); of them paired
-        if b.dominated and items.get(b.config.key):   # significant implies plain dominance
-            for a in pts:                 # in (cost, error, label, key) order: cheapest first
-                if a is b or a.cost > b.cost or a.error >= b.error or not items.get(a.config.key):
+        candidates = n_tested = 0     # could dominate b (no dearer, lower error); of them paired
+        if b.dominated and items.get(kb):   # significant implies plain dominance
+            for a, ka in zip(pts, keys):  # in (cost, error, label, key) order: cheapest first
+                if a is b or a.cost > b.cost or a.error >= b.error or not items.get(ka):
                     continue
                 candidates += 1
-                pi = pair_items(items[b.config.key], items[a.config.key], b.metrics.metric)
-                if not pi.testable:       # no shared item (or none with reference words)
+                memo = (kb, ka, b.metrics.metric, level, n_resamples, seed)
+                if memo not in tested:
+                    pi = pair_items(items[kb], items[ka], b.metrics.metric)
+                    tested[memo] = (paired_difference(pi, level=level, n_resamples=n_resamples,
+                                                      seed=seed) if pi.testable else None)
+                d = tested[memo]
+                if d is None:             # no shared item (or none with reference words)
                     continue
-                tested += 1
-                d = paired_difference(pi, level=level, n_resamples=n_resamples, seed=seed)
+                n_tested += 1
                 if d.ci_low > 0 and d.diff > 0:
                     found = (a, d)
                     break
-            if candidates and not tested:
+            if candidates and not n_tested:
                 unpaired.append(b.label)
         if found is None:
             out.append(Point(b.config, b.metrics, b.cost, b.error))

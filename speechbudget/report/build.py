@@ -43,9 +43,10 @@ def task_frontiers(results: Results, items: dict[str, list[ItemResult]],
     where per-item results exist, else the plain one with a note saying so."""
     paired = any(items.get(c.key) for c, _ in results)
     out = {}
+    tested: dict = {}      # a pair's paired test is the same for every cost: made once
     for cost in COSTS:
         if paired:
-            fr = significant_frontier(results, items, cost, level=0.95, seed=seed)
+            fr = significant_frontier(results, items, cost, level=0.95, seed=seed, tested=tested)
         else:
             fr = pareto_frontier(results, cost)
             fr.notes.append(PLAIN_NOTE)

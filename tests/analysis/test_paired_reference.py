@@ -147,3 +147,47 @@ def test_one_sided_p_values_have_the_sign_flip_floor():
     ea, eb = [3] * 8 + [1] * 12, [2] * 8 + [1] * 12
     d = paired_difference(pair_items(asr(ea, [10] * 20), asr(eb, [10] * 20), "wer"))
     assert d.worse_by_more_than_p(0.0) >= 0.5 ** 8 and d.p_value >= 2 / 2 ** 8
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_ci_is_scipys_paired_bootstrap_bit_for_bit(seed):
+    # paired_difference computes scipy.stats.bootstrap(paired=True)'s resamples from draw
+    # counts (fast: the report tests thousands of pairs); the same draws, the same numbers
+    from scipy.stats import bootstrap
+
+    from speechbudget.paired import PairedItems, corpus_error
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(8, 200))
+    if seed % 2:
+        labels = rng.integers(0, 4, k).astype(float)
+        ea, eb, n, metric = (rng.random(k) < 0.4) * 1.0, (rng.random(k) < 0.5) * 1.0, \
+            np.ones(k), "ua"
+    else:
+        labels, metric = None, "wer"
+        n = rng.integers(0, 30, k).astype(float)
+        ea, eb = rng.binomial(n.astype(int), 0.2) * 1.0, rng.binomial(n.astype(int), 0.15) * 1.0
+    p = PairedItems(metric, tuple(map(str, range(k))), ea, eb, n, labels)
+    d = paired_difference(p, seed=seed)
+
+    def stat(a, b, n, *lab, axis=-1):
+        if lab:
+            return corpus_error(a, n, lab[0], axis) - corpus_error(b, n, lab[0], axis)
+        return (np.sum(a, axis=axis) - np.sum(b, axis=axis)) / np.maximum(np.sum(n, axis=axis), 1)
+
+    data = (ea, eb, n) + (() if labels is None else (labels,))
+    res = bootstrap(data, stat, paired=True, vectorized=True, n_resamples=2000,
+                    confidence_level=0.95, method="percentile", rng=np.random.default_rng(seed))
+    assert (d.ci_low, d.ci_high, d.se) == (float(res.confidence_interval.low),
+                                           float(res.confidence_interval.high),
+                                           float(res.standard_error))
+
+
+def test_counts_that_are_not_whole_numbers_still_get_scipys_interval():
+    from speechbudget.paired import PairedItems
+    rng = np.random.default_rng(3)
+    k = 40
+    n = rng.integers(1, 20, k).astype(float)
+    ea, eb = rng.random(k) * n * 0.3, rng.random(k) * n * 0.2
+    d = paired_difference(PairedItems("wer", tuple(map(str, range(k))), ea, eb, n))
+    lo, hi, se = reference_ci(ea, eb, n)
+    assert (d.ci_low, d.ci_high, d.se) == pytest.approx((lo, hi, se), rel=1e-9, abs=1e-12)
