@@ -9,6 +9,7 @@ import torch
 from speechbudget.axes import Config, ConfigError
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr import adapter_files as af
 
 from .conftest import build_tiny_whisper, tiny_bundle
 
@@ -50,13 +51,13 @@ def test_loss_falls_and_reload_is_identical(setup, tmp_path):
     import resource
     # (2 % slack: the kernel updates its high-water mark lazily, per-thread RSS counters)
     assert 0 < res.record.peak_mem_mb <= 1.02 * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    assert (tmp_path / "a" / ad.ADAPTER_FILE).exists()
+    assert (tmp_path / "a" / af.ADAPTER_FILE).exists()
     assert not (tmp_path / "a" / ad.CHECKPOINT_FILE).exists()
-    loaded = ad.load_adapter(tmp_path / "a", cfg, bundle.model)
+    loaded = af.load_adapter(tmp_path / "a", cfg, bundle.model)
     assert torch.equal(_enc(res.model, cfg, samples), _enc(loaded, cfg, samples))
     stock = _enc(bundle.model, cfg, samples)
     assert not torch.allclose(stock, _enc(loaded, cfg, samples))    # it did change something
-    merged = ad.load_adapter(tmp_path / "a", cfg, bundle.model, merge=True)
+    merged = af.load_adapter(tmp_path / "a", cfg, bundle.model, merge=True)
     torch.testing.assert_close(_enc(merged, cfg, samples), _enc(loaded, cfg, samples),
                                atol=1e-4, rtol=1e-4)
     # deterministic: a second run from scratch gives the same adapter
@@ -95,22 +96,22 @@ def test_other_configuration_or_model_refused(setup, tmp_path):
     ad.distill(bundle, cfg.with_(adaptation=ad.with_steps(cfg.adaptation, 2)), samples,
                tmp_path / "a", ad.DistillOptions(batch_size=4))
     good = cfg.with_(adaptation=ad.with_steps(cfg.adaptation, 2))
-    ad.load_adapter(tmp_path / "a", good, bundle.model)
+    af.load_adapter(tmp_path / "a", good, bundle.model)
     with pytest.raises(ad.AdapterError, match=r"window=4\.0, not 6\.0"):
-        ad.load_adapter(tmp_path / "a", good.with_(window=6), bundle.model)
+        af.load_adapter(tmp_path / "a", good.with_(window=6), bundle.model)
     with pytest.raises(ad.AdapterError, match="stride_at=1, not 2"):
-        ad.load_adapter(tmp_path / "a", good.with_(stride_at=2), bundle.model)
+        af.load_adapter(tmp_path / "a", good.with_(stride_at=2), bundle.model)
     with pytest.raises(ad.AdapterError, match="pool='mean', not 'attn'"):
-        ad.load_adapter(tmp_path / "a", good.with_(pool="attn"), bundle.model)
+        af.load_adapter(tmp_path / "a", good.with_(pool="attn"), bundle.model)
     with pytest.raises(ad.AdapterError, match="adaptation.rank=4, not 8"):
-        ad.load_adapter(tmp_path / "a", ad.distill_config(good.with_(adaptation=ad.Adaptation()),
+        af.load_adapter(tmp_path / "a", ad.distill_config(good.with_(adaptation=ad.Adaptation()),
                                                           rank=8, steps=2), bundle.model)
     with pytest.raises(ad.AdapterError, match="another base model"):
-        ad.load_adapter(tmp_path / "a", good, build_tiny_whisper(seed=9))
+        af.load_adapter(tmp_path / "a", good, build_tiny_whisper(seed=9))
     with pytest.raises(ad.AdapterError, match="model='tiny.en', not 'base.en'"):
-        ad.load_adapter(tmp_path / "a", good.with_(model="base.en"), bundle.model)
+        af.load_adapter(tmp_path / "a", good.with_(model="base.en"), bundle.model)
     with pytest.raises(ad.AdapterError, match="not an adapter folder"):
-        ad.load_adapter(tmp_path, good, bundle.model)
+        af.load_adapter(tmp_path, good, bundle.model)
 
 
 def test_config_axis():
@@ -144,7 +145,7 @@ def test_supervised_loss_falls_and_needs_transcripts(setup, tmp_path):
         losses
     assert res.record.teacher_flops == 0 and res.record.step_flops > 0
     assert ad.adapter_config(tmp_path / "s") == cfg
-    loaded = ad.load_adapter(tmp_path / "s", cfg, bundle.model)
+    loaded = af.load_adapter(tmp_path / "s", cfg, bundle.model)
     assert torch.equal(_enc(loaded, cfg, samples), _enc(res.model, cfg, samples))
     with pytest.raises(ad.AdapterError, match=r"m\.jsonl: supervised adaptation needs "
                                               r"transcripts; 1 of 2 .*'u1'"):

@@ -1,6 +1,6 @@
-"""The base model of an adapter is identified by its weights (adapt.model_fingerprint: a hash of
-every tensor), so a different checkpoint under the same name or architecture neither shares a
-cached adapter nor loads another's. Tiny random Whisper, 2 steps."""
+"""The base model of an adapter is identified by its weights (adapter_files.model_fingerprint: a
+hash of every tensor), so a different checkpoint under the same name or architecture neither
+shares a cached adapter nor loads another's. Tiny random Whisper, 2 steps."""
 from __future__ import annotations
 
 import copy
@@ -11,6 +11,7 @@ import torch
 
 from speechbudget.axes import Config
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr import adapter_files as af
 from speechbudget.tasks.asr.adapt_cache import AdapterCache
 from speechbudget.tasks.asr.data import load_dataset
 
@@ -62,8 +63,8 @@ def test_another_checkpoint_under_the_same_name_misses_the_cache(tmp_path, evalu
     got_b = AdapterCache(tmp_path / "cache", batch_size=2).get(b, cfg, evaluated, "cpu")
     assert got_b.path != got_a.path and trained == ["tiny-random", "other"]
     with pytest.raises(ad.AdapterError, match="another base model"):
-        ad.load_adapter(got_a.path, cfg, b.model)
-    ad.load_adapter(got_b.path, cfg, b.model)
+        af.load_adapter(got_a.path, cfg, b.model)
+    af.load_adapter(got_b.path, cfg, b.model)
 
 
 def test_an_adapter_written_before_the_weights_hash_still_loads(tmp_path, evaluated):
@@ -72,12 +73,12 @@ def test_an_adapter_written_before_the_weights_hash_still_loads(tmp_path, evalua
     bundle = tiny_bundle(build_tiny_whisper(seed=5))
     got = AdapterCache(tmp_path / "cache", batch_size=2).get(bundle, cfg, evaluated, "cpu")
     info = json.loads((got.path / ad.INFO_FILE).read_text())
-    assert info["fingerprint_kind"] == ad.FINGERPRINT_KIND
+    assert info["fingerprint_kind"] == af.FINGERPRINT_KIND
     del info["fingerprint_kind"]      # as written before it: the old fingerprint
-    info["model_fingerprint"] = ad.legacy_fingerprint(bundle.model)
+    info["model_fingerprint"] = af.legacy_fingerprint(bundle.model)
     (got.path / ad.INFO_FILE).write_text(json.dumps(info))
-    ad.load_adapter(got.path, cfg, bundle.model)
+    af.load_adapter(got.path, cfg, bundle.model)
     info["fingerprint_kind"] = "weights-md5"
     (got.path / ad.INFO_FILE).write_text(json.dumps(info))
     with pytest.raises(ad.AdapterError, match="fingerprint_kind='weights-md5'"):
-        ad.load_adapter(got.path, cfg, bundle.model)
+        af.load_adapter(got.path, cfg, bundle.model)

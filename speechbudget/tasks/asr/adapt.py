@@ -19,12 +19,10 @@ schedule (a seeded permutation per epoch); the model runs in eval mode (no dropo
 `checkpoint.pt` in the output folder holds the step, the trainable tensors and the optimiser state;
 a run started again with the same configuration and options continues from it.
 
-An adapter folder holds `adapter.safetensors` (the trainable tensors of the encoder) and
-`adapter.json` (the configuration it belongs to, a hash of the base model's weights, the options and
-the training record: losses, wall time, peak memory; `train_items`: the utterances it trained
-on). `load_adapter` refuses an adapter trained for another configuration or another base model,
-naming the field that differs; `held_out_problems` names the evaluated utterances a supervised
-adapter trained on (evaluation does not score them).
+An adapter folder (`adapter.safetensors`, `adapter.json`): `adapter_files`; here, at the end, the
+utterances an adapter trains on, and `held_out_problems`, which names the evaluated utterances a
+supervised adapter trained on (evaluation does not score them). The loss: `adapt_loss`; the
+trainable parameters: `adapt_trainable`; options and record: `adapt_options`.
 Utterances longer than the student's window are refused (long-form is another issue).
 
 Supervised adaptation (objective "supervised", when transcripts exist): the same trainable
@@ -38,79 +36,29 @@ the step's batch shapes) and the teacher's greedy passes are summed into the rec
 """
 from __future__ import annotations
 
-import copy
 import hashlib
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 import warnings
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from speechbudget.axes import Adaptation, Config
 from speechbudget.memory import MemoryPeak
-from speechbudget.models import whisper_encoder as we
-from speechbudget.models.fingerprint import weights_fingerprint
+from speechbudget.tasks.asr.adapt_loss import Sample, adapt_loss, step_groups
+from speechbudget.tasks.asr.adapt_options import (AdapterError, DistillOptions, TrainRecord,
+                                                  options_identity)
+from speechbudget.tasks.asr.adapt_trainable import (check_adaptation, student_model,
+                                                    trainable_state)
+from speechbudget.tasks.asr.adapter_files import (CHECKPOINT_FILE, INFO_FILE, adapter_config,
+                                                  check_out_folder, load_into, model_fingerprint,
+                                                  read_adapter_info, save_adapter)
 from speechbudget.tasks.asr.pipeline import AsrPipeline
-
-ADAPTER_FILE = "adapter.safetensors"
-INFO_FILE = "adapter.json"
-CHECKPOINT_FILE = "checkpoint.pt"
-FORMAT = "speechbudget-asr-adapter/1"
-
-
-class AdapterError(ValueError):
-    """An adapter that does not fit: the message names the field (or file) and both values."""
-
-
-@dataclass(frozen=True)
-class DistillOptions:
-    batch_size: int = 8
-    lr: float = 1e-3
-    seed: int = 0
-    checkpoint_every: int = 25
-    snapshot_steps: tuple[int, ...] = ()   # also save a full adapter at these steps (step-NNNN/)
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "checkpoint_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise AdapterError(f"{name}={v!r}: expected an integer >= 1")
-        if not self.lr > 0:
-            raise AdapterError(f"lr={self.lr!r}: expected a number > 0")
-
-
-@dataclass
-class Sample:
-    id: str
-    mel: Tensor                 # the student's log-mel [n_mels, frames]
-    tokens: list[int]           # the target: the teacher's greedy transcript ("distill") or the
-                                # reference transcript ("supervised"); no special tokens
-    teacher_enc: Tensor | None  # [T, d] teacher encoder output at 30 s ("distill" only)
-    teacher_flops: float = 0.0  # FLOPs of the teacher's greedy pass on this utterance
-
-
-@dataclass
-class TrainRecord:
-    steps: int = 0
-    losses: list[float] = field(default_factory=list)
-    wall_s: float = 0.0         # training steps (this run and any earlier runs resumed from)
-    teacher_s: float = 0.0      # the teacher passes
-    peak_mem_mb: float | None = None  # peak RSS sampled during the steps; None: not measurable
-    items: int = 0
-    step_flops: float = 0.0     # FLOPs of the optimiser steps (flops.asr_training.step_flops)
-    teacher_flops: float = 0.0  # FLOPs of the teacher's greedy passes (once per utterance)
-    flops_breakdown: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def train_flops(self) -> float:
-        """Everything this adapter cost to train: the teacher passes and the steps."""
-        return self.step_flops + self.teacher_flops
 
 
 def teacher_config(config: Config) -> Config:
@@ -121,84 +69,6 @@ def teacher_config(config: Config) -> Config:
 
 def stock_config(config: Config) -> Config:
     return config.with_(adaptation=Adaptation())
-
-
-FINGERPRINT_KIND = "weights-sha1"   # adapter.json's fingerprint_kind (absent: legacy_fingerprint)
-
-
-def model_fingerprint(model: nn.Module) -> str:
-    """What identifies the base model an adapter belongs to: a hash of every weight it holds
-    (models.fingerprint.weights_fingerprint), so two checkpoints under one name differ."""
-    return weights_fingerprint(model)
-
-
-def legacy_fingerprint(model: nn.Module) -> str:
-    """The fingerprint of adapters written before FINGERPRINT_KIND (no `fingerprint_kind` in
-    their adapter.json): shapes and two sums of three tensors. Only to check those adapters; it
-    does not tell apart checkpoints that differ elsewhere."""
-    h = hashlib.sha1()
-    params = dict(model.named_parameters())
-    for name in ("model.encoder.conv1.weight", "model.encoder.layers.0.fc1.weight",
-                 "model.decoder.embed_tokens.weight"):
-        p = params.get(name)
-        if p is None:
-            continue
-        p = p.detach().float().cpu()
-        h.update(f"{name}:{tuple(p.shape)}:{p.sum().item():.6e}:{p.abs().sum().item():.6e}"
-                 .encode())
-    return h.hexdigest()[:16]
-
-
-# ---- trainable parameters ---------------------------------------------------------------------
-
-def apply_trainable(encoder: nn.Module, adaptation: Adaptation) -> nn.Module:
-    """Freeze the encoder, inject LoRA (PEFT) on `adaptation.targets` if method is 'lora', and
-    unfreeze the top `unfreeze_top` layers. In place; returns the encoder."""
-    for p in encoder.parameters():
-        p.requires_grad_(False)
-    if adaptation.method == "dama":
-        raise AdapterError("adaptation.method='dama': ASR adaptation supports 'lora' and "
-                           "unfreeze_top")
-    if adaptation.method == "lora":
-        from peft import LoraConfig, inject_adapter_in_model
-
-        from speechbudget.models.lora_targets import check_lora_rank, lora_targets_for
-        targets = lora_targets_for(encoder, adaptation.targets)
-        check_lora_rank(encoder, adaptation)
-        cfg = LoraConfig(r=adaptation.rank, lora_alpha=adaptation.alpha,
-                         target_modules=list(targets), lora_dropout=0.0, bias="none")
-        inject_adapter_in_model(cfg, encoder)
-        for n, p in encoder.named_parameters():
-            if "lora_" in n:
-                p.requires_grad_(True)
-    if adaptation.unfreeze_top:
-        for layer in list(encoder.layers)[-adaptation.unfreeze_top:]:
-            for p in layer.parameters():
-                p.requires_grad_(True)
-    return encoder
-
-
-def check_adaptation(bundle: Any, config: Config) -> None:
-    """ConfigError (exit 2) when `config`'s LoRA does not fit the loaded model: a target it lacks,
-    or a rank above the adapted weights' dimensions (models.lora_targets). prepare and
-    prepare_supervised call it, so a bad rank is refused before the teacher pass."""
-    if config.adaptation.method == "lora":
-        from speechbudget.models.lora_targets import check_lora_rank
-        check_lora_rank(bundle.model.model.encoder, config.adaptation)
-
-
-def trainable_state(encoder: nn.Module) -> dict[str, Tensor]:
-    return {n: p.detach().cpu().contiguous().clone() for n, p in encoder.named_parameters()
-            if p.requires_grad}
-
-
-def student_model(base: nn.Module, adaptation: Adaptation) -> nn.Module:
-    """A copy of `base` with the trainable parameters of `adaptation` set up (decoder frozen)."""
-    model = copy.deepcopy(base).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    apply_trainable(model.model.encoder, adaptation)
-    return model
 
 
 # ---- teacher targets ---------------------------------------------------------------------------
@@ -297,84 +167,6 @@ def prepare_supervised(bundle: Any, config: Config,
     return out
 
 
-# ---- the loss ----------------------------------------------------------------------------------
-
-def _groups(samples: Sequence[Sample]) -> list[list[Sample]]:
-    """Samples grouped by their student window (a dynamic window: one forward per length)."""
-    groups: dict[int, list[Sample]] = {}
-    for s in samples:
-        groups.setdefault(s.mel.shape[-1], []).append(s)
-    return list(groups.values())
-
-
-def _teacher_forced(group: Sequence[Sample], prompt: Sequence[int], eos: int, dev: Any
-                    ) -> tuple[Tensor, Tensor, Tensor]:
-    """(ids [B, S], mask of the predicted positions [B, S], the next-token targets [B, S]):
-    S = prompt + the longest target; rows padded with eos."""
-    P = len(prompt)
-    S = P + max(len(s.tokens) for s in group)
-    ids = torch.full((len(group), S), eos, dtype=torch.long, device=dev)
-    mask = torch.zeros(len(group), S, device=dev)
-    for b, s in enumerate(group):
-        ids[b, :P] = torch.tensor(list(prompt))
-        if s.tokens:
-            ids[b, P:P + len(s.tokens)] = torch.tensor(s.tokens)
-        mask[b, P - 1:P + len(s.tokens)] = 1.0   # predicts tokens 1..n and <|endoftext|>
-    target = torch.cat([ids[:, 1:], torch.full_like(ids[:, :1], eos)], dim=1)
-    return ids, mask, target
-
-
-def adapt_loss(model: nn.Module, config: Config, samples: Sequence[Sample],
-               prompt: Sequence[int], eos: int) -> Tensor:
-    """The training loss of `config.adaptation.objective` on `samples`:
-    "distill": mean KL(teacher || student) over the predicted positions (module docstring);
-    "supervised": mean cross-entropy of the reference tokens and <|endoftext|> (teacher forcing).
-    Samples are grouped by window (a dynamic window gives each length its own forward)."""
-    distill = config.adaptation.objective == "distill"
-    dev = next(model.parameters()).device
-    total = torch.zeros((), device=dev)
-    count = 0
-    dec = model.model.decoder
-    for group in _groups(samples):
-        mel = torch.stack([s.mel for s in group]).to(dev)
-        enc_s, _ = we.encode(model.model.encoder, mel, config.stride, config.stride_at,
-                             config.pool)
-        ids, mask, target = _teacher_forced(group, prompt, eos, dev)
-        logp_s = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_s,
-                                    use_cache=False).last_hidden_state).float().log_softmax(-1)
-        if distill:
-            if any(s.teacher_enc is None for s in group):
-                raise AdapterError("distillation samples need the teacher's encoder output "
-                                   "(prepare(), not prepare_supervised())")
-            with torch.no_grad():
-                enc_t = torch.stack([s.teacher_enc for s in group]).to(dev)
-                logp_t = model.proj_out(dec(input_ids=ids, encoder_hidden_states=enc_t,
-                                            use_cache=False).last_hidden_state).float() \
-                    .log_softmax(-1)
-            per = (logp_t.exp() * (logp_t - logp_s)).sum(-1)
-        else:
-            per = -logp_s.gather(-1, target.unsqueeze(-1)).squeeze(-1)
-        total = total + (per * mask).sum()
-        count += int(mask.sum().item())
-    return total / max(count, 1)
-
-
-def distill_loss(model: nn.Module, config: Config, samples: Sequence[Sample],
-                 prompt: Sequence[int], eos: int) -> Tensor:
-    """Mean KL(teacher || student) over the predicted positions of `samples`."""
-    if config.adaptation.objective != "distill":
-        raise AdapterError(f"adaptation.objective={config.adaptation.objective!r}: "
-                           "distill_loss is for 'distill'")
-    return adapt_loss(model, config, samples, prompt, eos)
-
-
-def step_groups(samples: Sequence[Sample], prompt_len: int) -> list[Any]:
-    """The shapes a step on `samples` runs (flops.asr_training.StepGroup per window group)."""
-    from speechbudget.flops.asr_training import StepGroup
-    return [StepGroup(len(g), g[0].mel.shape[-1], prompt_len + max(len(s.tokens) for s in g))
-            for g in _groups(samples)]
-
-
 # ---- training ----------------------------------------------------------------------------------
 
 def schedule(n_items: int, steps: int, batch_size: int, seed: int) -> list[list[int]]:
@@ -442,7 +234,7 @@ def train_adapter(bundle: Any, config: Config, samples: Sequence[Sample], out: s
             diff = next(k for k in ident if state["ident"].get(k) != ident[k])
             raise AdapterError(f"{ck}: a checkpoint of another run ({diff} differs); remove it or "
                                "use another --out")
-        _load_into(enc, state["trainable"], ck)
+        load_into(enc, state["trainable"], ck)
         opt.load_state_dict(state["optimizer"])
         rec = TrainRecord(**state["record"])
     plan = schedule(len(samples), a.steps, options.batch_size, options.seed)
@@ -497,170 +289,6 @@ def with_steps(a: Adaptation, steps: int) -> Adaptation:
     """`a` with another number of training steps (a snapshot's adaptation)."""
     return Adaptation(**{**{f.name: getattr(a, f.name) for f in fields(Adaptation)},
                          "steps": steps})
-
-
-def options_identity(options: DistillOptions) -> dict:
-    """The options that change what is trained (not how often it is checkpointed)."""
-    d = asdict(options)
-    d.pop("checkpoint_every")
-    d.pop("snapshot_steps")
-    return d
-
-
-# ---- saving and loading ------------------------------------------------------------------------
-
-def save_adapter(folder: str | Path, encoder: nn.Module, config: Config, fingerprint: str,
-                 options: DistillOptions, record: TrainRecord, bundle: Any = None,
-                 train_items: dict | None = None) -> Path:
-    from safetensors.torch import save_file
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(trainable_state(encoder), str(folder / ADAPTER_FILE))
-    info = {"format": FORMAT, "config": config.to_dict(), "model_fingerprint": fingerprint,
-            "fingerprint_kind": FINGERPRINT_KIND, "model_source": getattr(bundle, "source", None), "options": options_identity(options),
-            "train": {**asdict(record), "train_flops": record.train_flops},
-            "train_items": train_items}
-    (folder / INFO_FILE).write_text(json.dumps(info, indent=1))
-    return folder
-
-
-def read_adapter_info(folder: str | Path) -> dict:
-    p = Path(folder) / INFO_FILE
-    if not p.exists():
-        raise AdapterError(f"{folder}: not an adapter folder (no {INFO_FILE})")
-    try:
-        info = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise AdapterError(f"{p}: not readable as JSON ({e}); a damaged adapter folder") from None
-    if not isinstance(info, dict) or info.get("format") != FORMAT:
-        got = info.get("format") if isinstance(info, dict) else type(info).__name__
-        raise AdapterError(f"{p}: format={got!r}, expected {FORMAT!r}")
-    for key, kind in (("config", dict), ("model_fingerprint", str)):
-        if not isinstance(info.get(key), kind):
-            raise AdapterError(f"{p}: {key}={info.get(key)!r}, expected a {kind.__name__}; a "
-                               "damaged adapter folder")
-    return info
-
-
-def adapter_config(folder: str | Path, info: dict | None = None) -> Config:
-    """The configuration an adapter folder was trained for (`info`: its adapter.json, when
-    already read)."""
-    from speechbudget.axes import ConfigError
-    info = read_adapter_info(folder) if info is None else info
-    try:
-        return Config.from_dict(info["config"])
-    except (ConfigError, TypeError, ValueError) as e:
-        raise AdapterError(f"{Path(folder) / INFO_FILE}: config: {e}") from None
-
-
-# configuration fields that do not change what an adapter is trained to be (the teacher decodes
-# greedily without timestamps; the student's log-mel and encoder do not depend on them)
-DECODING_ONLY = ("beam_size", "timestamps", "longform")
-
-
-def training_config(config: Config) -> Config:
-    """`config` with its decoding-only fields (DECODING_ONLY) at their defaults: the part of the
-    configuration an adapter is trained for."""
-    defaults = Config(task="asr", model=config.model)
-    return config.with_(**{k: getattr(defaults, k) for k in DECODING_ONLY})
-
-
-def check_adapter(folder: str | Path, config: Config, model: nn.Module,
-                  fingerprint: str | None = None) -> dict:
-    """Refuse (AdapterError naming the field) an adapter trained for another configuration or
-    another base model (other weights: model_fingerprint; `fingerprint`: that of `model`, when
-    already computed); returns its info. Decoding-only fields (beam size, timestamps,
-    long-form) may differ: they do not change the adapter."""
-    info = read_adapter_info(folder)
-    saved = adapter_config(folder, info)
-    mine, theirs = training_config(config).to_dict(), training_config(saved).to_dict()
-    for k in order_keys(mine, theirs):
-        if k == "adaptation":
-            for ak in order_keys(mine[k], theirs[k]):
-                if mine[k].get(ak) != theirs[k].get(ak):
-                    raise AdapterError(f"adapter {folder} was trained for adaptation.{ak}="
-                                       f"{theirs[k].get(ak)!r}, not {mine[k].get(ak)!r} "
-                                       f"({saved.label} vs {config.label})")
-        elif mine.get(k) != theirs.get(k):
-            raise AdapterError(f"adapter {folder} was trained for {k}={theirs.get(k)!r}, not "
-                               f"{mine.get(k)!r} ({saved.label} vs {config.label})")
-    kind = info.get("fingerprint_kind")
-    if kind not in (None, FINGERPRINT_KIND):
-        raise AdapterError(f"{Path(folder) / INFO_FILE}: fingerprint_kind={kind!r}, expected "
-                           f"{FINGERPRINT_KIND!r}; written by a newer speechbudget?")
-    if kind is None:        # written before the weights hash: checked the old (weaker) way
-        fp = legacy_fingerprint(model)
-    else:
-        fp = fingerprint if fingerprint is not None else model_fingerprint(model)
-    if info["model_fingerprint"] != fp:
-        raise AdapterError(f"adapter {folder} was trained on another base model (model "
-                           f"fingerprint {info['model_fingerprint']}, this model {fp}; trained "
-                           f"from {info.get('model_source')})")
-    return info
-
-
-def check_out_folder(out: str | Path, config: Config, model: nn.Module,
-                     options: DistillOptions, fingerprint: str | None = None) -> None:
-    """Refuse to train into `out` when it already holds a finished adapter of another
-    configuration, base model or training options (it would be overwritten); an adapter of the
-    same run is trained again (the result is the same)."""
-    out = Path(out)
-    if not (out / INFO_FILE).exists():
-        return
-    try:
-        info = check_adapter(out, config, model, fingerprint)
-        if info.get("options") != options_identity(options):
-            theirs = info.get("options") or {}
-            mine = options_identity(options)
-            k = next(k for k in order_keys(mine, theirs) if mine.get(k) != theirs.get(k))
-            raise AdapterError(f"adapter {out} was trained with {k}={theirs.get(k)!r}, not "
-                               f"{mine.get(k)!r}")
-    except AdapterError as e:
-        raise AdapterError(f"{out} holds another adapter ({e}); remove it or use another "
-                           "--out") from None
-
-
-def order_keys(a: dict, b: dict) -> list:
-    """The keys of `a` then those of `b` not in `a`."""
-    return list(a) + [x for x in b if x not in a]
-
-
-def _load_into(encoder: nn.Module, state: dict[str, Tensor], where: Any) -> None:
-    own = dict(encoder.named_parameters())
-    want = {n for n, p in own.items() if p.requires_grad}
-    if set(state) != want:
-        extra, missing = sorted(set(state) - want), sorted(want - set(state))
-        raise AdapterError(f"{where}: tensors do not match the adaptation (missing "
-                           f"{missing[:3]}, unexpected {extra[:3]})")
-    with torch.no_grad():
-        for n, t in state.items():
-            if own[n].shape != t.shape:
-                raise AdapterError(f"{where}: {n} has shape {tuple(t.shape)}, the model "
-                                   f"{tuple(own[n].shape)}")
-            own[n].copy_(t.to(own[n].device, own[n].dtype))
-
-
-def load_adapter(folder: str | Path, config: Config, base: nn.Module, merge: bool = False
-                 ) -> nn.Module:
-    """A copy of `base` with the adapter in `folder` (checked against `config` and `base`).
-    `merge`: fold LoRA into the weights (inference then costs exactly the stock FLOPs)."""
-    from safetensors.torch import load_file
-    check_adapter(folder, config, base)
-    model = student_model(base, config.adaptation)
-    weights = Path(folder) / ADAPTER_FILE
-    try:
-        state = load_file(str(weights))
-    except Exception as e:  # missing, truncated or not safetensors (SafetensorError, OSError)
-        raise AdapterError(f"{weights}: cannot be read ({type(e).__name__}: {e}); a damaged "
-                           "adapter folder") from None
-    _load_into(model.model.encoder, state, weights)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    if merge:
-        for m in model.modules():
-            if hasattr(m, "lora_A") and hasattr(m, "merge"):
-                m.merge()
-    return model
 
 
 # ---- the training utterances and held-out evaluation -------------------------------------------

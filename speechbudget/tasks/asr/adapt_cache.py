@@ -9,8 +9,8 @@ first use and keeps it in
 
 (the training config: the configuration without its decoding-only fields, beam size,
 timestamps and long-form, which do not change the adapter; the model fingerprint: a hash of every
-weight of the loaded base model, adapt.model_fingerprint, so another checkpoint under the same
-name or folder is another adapter; options: a hash of the optimiser settings, batch size,
+weight of the loaded base model, adapter_files.model_fingerprint, so another checkpoint under the
+same name or folder is another adapter; options: a hash of the optimiser settings, batch size,
 learning rate and seed, which change the adapter too)
 
 so a later shard, a resumed sweep, another worker process or another sweep with the same
@@ -38,6 +38,7 @@ from speechbudget.axes import Config
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.asr import adapt as ad
 from speechbudget.tasks.asr.adapt import utterance_key
+from speechbudget.tasks.asr.adapter_files import INFO_FILE, check_adapter, training_config
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
 
 
@@ -114,7 +115,7 @@ class AdapterCache:
         if fp is None:
             fp = self._fingerprints[bundle.model] = ad.model_fingerprint(bundle.model)
         opts = hashlib.sha1(repr(sorted(ad.options_identity(self.options).items())).encode()).hexdigest()
-        name = (f"{ad.training_config(config).key}-{fp[:16]}-{data_fingerprint(data, supervised)}-"
+        name = (f"{training_config(config).key}-{fp[:16]}-{data_fingerprint(data, supervised)}-"
                 f"{opts[:8]}")
         if (name, device) in self._known:
             return self._known[(name, device)]
@@ -123,10 +124,10 @@ class AdapterCache:
         with open(out / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                if not (out / ad.INFO_FILE).exists():
+                if not (out / INFO_FILE).exists():
                     self._train(bundle, config, data, out, device)
                     self.trained.append(config.key)
-                info = ad.check_adapter(out, config, bundle.model, fp)
+                info = check_adapter(out, config, bundle.model, fp)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         t = info["train"]
@@ -156,5 +157,5 @@ class AdapterCache:
         else:
             samples = ad.prepare(bundle, config, [(i, a) for i, a, _ in items],
                                  self.options.batch_size, device)
-        ad.train_adapter(bundle, ad.training_config(config), samples, out, self.options,
+        ad.train_adapter(bundle, training_config(config), samples, out, self.options,
                          teacher_s=time.perf_counter() - t0, item_keys=keys)

@@ -310,7 +310,7 @@ class AsrTask:
         if mkey not in self._models:
             base = bundle.model
             if adapted:
-                from speechbudget.tasks.asr.adapt import load_adapter
+                from speechbudget.tasks.asr.adapter_files import load_adapter
                 base = load_adapter(adapter, config, base, merge=True)
             self._models[mkey] = cast_for_precision(base, config.precision, device)
         return AsrPipeline(bundle, config, device, model=self._models[mkey],
