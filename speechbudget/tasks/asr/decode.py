@@ -6,9 +6,10 @@ One decoding loop (`WhisperDecoderRunner.run`) for every strategy, as openai-whi
 logits -> each `LogitFilter.apply` (logit_filters.py: `SuppressTokens`; `TimestampRules` with
 timestamps) -> the strategy's `update` (token_decoders.py: `GreedyDecoder`: argmax;
 `BeamSearchDecoder`: top-k over beams) -> finished rows leave the batch; the stop rules
-(`stop_rule`: repetition-loop cut, token limit) are one function both strategies call. Without timestamps greedy output is token-identical to the former
-loop (and to CTranslate2: tests/models/test_real_weights.py). The no-speech probability is the
-softmax at the <|startoftranscript|> position of the prompt pass; `avg_logprob` = sum of the chosen
+(`stop_rule`: repetition-loop cut, token limit) are one function both strategies call. Without
+timestamps greedy output is token-identical to the former loop (and to CTranslate2:
+tests/models/test_real_weights.py). The no-speech probability is the softmax at the
+<|startoftranscript|> position of the prompt pass; `avg_logprob` = sum of the chosen
 tokens' log-probabilities (after the filters, eos included) / (tokens + 1), as openai-whisper; a row
 whose repetition loop is cut sums the tokens it keeps only, as if decoding had stopped there (the
 loop's copies are confident and would vouch for the text before them; the references, which do not

@@ -21,11 +21,10 @@ together, then per utterance:
 `Config.timestamps` "auto" decodes with timestamps exactly when the audio is longer than the window.
 
 Rule "chunks" (the old one, for comparison; `AsrPipeline.rows_for`): an utterance of `a` seconds
-under a window of `W`
-seconds is cut into n = ceil(a / W) consecutive, non-overlapping chunks of equal length a / n
-(so no chunk is a sliver), each zero-padded to the window and decoded on its own (no conditioning
-on the previous chunk's text); the chunks' texts are joined with a space. A dynamic window is
-`Config.window_s_for(a)` (the utterance plus a margin, capped at 30 s).
+under a window of `W` seconds is cut into n = ceil(a / W) consecutive, non-overlapping chunks of
+equal length a / n (so no chunk is a sliver), each zero-padded to the window and decoded on its
+own (no conditioning on the previous chunk's text); the chunks' texts are joined with a space. A
+dynamic window is `Config.window_s_for(a)` (the utterance plus a margin, capped at 30 s).
 """
 from __future__ import annotations
 
