@@ -18,6 +18,12 @@ AXES: dict[str, tuple[tuple[str, ...], str]] = {
     "xT": (("window", "dynamic_margin_s"), "input window"),
     "xV": (("stride", "stride_at", "pool"), "token stride"),
 }
+# An error difference this small (relative to the error) is rounding, not a return: two SER
+# configurations with the same per-class recalls in another class order have the same UA, but
+# their means, summed in another order, differ in the last bits (1 - UA 0.35 vs
+# 0.34999999999999987). A real difference is one error in the data set's units (one word in
+# 10^11 words is 1e-11), far above it.
+ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
                 if ratio == 1.0:
                     continue
                 d_err = m.error - m0.error
+                if abs(d_err) <= ROUNDING * max(1.0, abs(m0.error)):
+                    d_err = 0.0
                 s = Step(c, m, ratio, d_err, d_err / math.log2(ratio), tuple(violations(m, limits)))
                 dist = abs(math.log(ratio))
                 if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
