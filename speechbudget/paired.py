@@ -42,8 +42,10 @@ def fmt_error_change(metric: str, x: float, signed: bool = True) -> str:
     error (1 - UA) as a fraction."""
     if metric in RATE_METRICS:
         v = 100 * x
-        unit = "point" if abs(v) == 1 else "points"
-        return f"{v:+.3g} {metric.upper()} {unit}" if signed else f"{v:g} {metric.upper()} {unit}"
+        shown = f"{v:+.3g}" if signed else f"{v:g}"
+        # the number as shown decides (100 * (0.03 - 0.02) is 0.9999999999999998, shown "+1")
+        unit = "point" if shown.lstrip("+-") == "1" else "points"
+        return f"{shown} {metric.upper()} {unit}"
     return f"{x:+.3g}" if signed else f"{x:g}"
 
 

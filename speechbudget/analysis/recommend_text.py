@@ -117,8 +117,11 @@ def recommendation_message(task, limits, best, top, group, difference, items_to_
                    f"{fmt_error_change(m.metric, abs(difference.diff), False)}")
     lead = (f"The cheapest by {COST_WORDS[cost]} of the tie group ({tie})" if measured else
             f"Picked from the tie group ({tie}) by error, then label ({unmeasured})")
+    # a rate's change is in its points ("+3.33 WER points"); another metric's is of the error,
+    # which the answer's UA (higher is better) does not show: say so, or +0.05 reads as UA
+    of_error = "" if m.metric in RATE_METRICS else f" in error (1 - {m.metric.upper()})"
     return (head + f" {lead}: it {why} the "
             f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference "
-            f"{fmt_error_change(m.metric, difference.diff)} (paired 95% CI "
+            f"{fmt_error_change(m.metric, difference.diff)}{of_error} (paired 95% CI "
             f"{difference.ci_text(scale)}, "
             f"{difference.n_items} items{resolve}).")
