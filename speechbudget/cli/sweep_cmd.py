@@ -23,7 +23,7 @@ def _check_data_option(data: str | None) -> None:
     if data is None:
         return
     from speechbudget.errors import DatasetError
-    from speechbudget.sweep.spec import resolve_data
+    from speechbudget.sweep.spec_paths import resolve_data
     if resolve_data(data, Path("."), from_spec=False) is None:
         raise DatasetError(f"{data} does not exist (relative to the current folder)",
                            field="--data")
@@ -280,7 +280,7 @@ def _dataset_size(spec, task) -> tuple[int | None, float | None, list[float], An
             "dataset size unknown", markup=False, highlight=False)
         return None, None, [], None
     try:
-        dataset = task.load_dataset(spec.data)
+        dataset = task.load_dataset(spec.data, **spec.data_options)
         items = list(dataset.items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
         from rich.markup import escape

@@ -24,6 +24,7 @@ from speechbudget.sweep.worker import build_task
 from speechbudget.sweep.profile import profile_dataset
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
+from speechbudget.sweep.spec_data import data_context
 from speechbudget.sweep.store import ResultsStore
 from speechbudget.sweep.store_leases import DEFAULT_LEASE_S
 from speechbudget.tasks.base import Shard
@@ -80,7 +81,7 @@ def build_task_for(spec: SweepSpec, ref: TaskRef):
 def task_ref(spec: SweepSpec) -> TaskRef:
     """What builds the spec's task, here and in a worker (`worker.build_task`)."""
     return TaskRef(spec.task, json.dumps(spec.task_options, sort_keys=True), spec.data,
-                   spec.runner)
+                   spec.runner, json.dumps(spec.data_options, sort_keys=True))
 
 
 def result_version(task, config: Config) -> int:
@@ -146,12 +147,15 @@ class Sweep:
         self.retrying: set[tuple[str, str]] = set()   # (key, shard id): failed items run again
         self.unit_items: dict[tuple[str, str], int] = {}  # items a running unit evaluates
         self.task = build_task_for(spec, self._ref()) if task is None else task
-        self.dataset = self.task.load_dataset(spec.data) if dataset is None else dataset
+        self.dataset = self.task.load_dataset(spec.data, **spec.data_options) \
+            if dataset is None else dataset
         self.profile = profile_dataset(self.dataset)
         self.mean_audio_s = self.profile.mean_audio_s
         self.context = {"task": spec.task, "runner": spec.runner,
                         "task_options": spec.task_options,
                         "dataset": self.profile.digest, "n_items": self.profile.n_items}
+        if data_context(spec.data_options):  # the columns read (absent: older stores match)
+            self.context["data_options"] = data_context(spec.data_options)
         self.progress = Progress(enabled=progress)
         self.env = environment(device, executor.name, executor.workers)
         self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)

@@ -36,8 +36,8 @@ from speechbudget.sweep.executors import make_executor
 from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.racing import run_race
 from speechbudget.sweep.scheduling import Executor
-from speechbudget.sweep.spec import (SpecError, SweepSpec, load_spec, resolve_data,
-                                     spec_from_dict)
+from speechbudget.sweep.spec import SpecError, SweepSpec, load_spec, spec_from_dict
+from speechbudget.sweep.spec_paths import resolve_data
 from speechbudget.sweep.store import ResultsStore
 from speechbudget.sweep.store_leases import DEFAULT_LEASE_S
 
@@ -107,7 +107,7 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         # the task (its options) and its data first: what they refuse leaves no store file
         # and no run behind (an existing store is not opened, so not modified)
         task = build_task_for(spec, task_ref(spec))
-        dataset = task.load_dataset(spec.data)
+        dataset = task.load_dataset(spec.data, **spec.data_options)
         store = ResultsStore(store_path)
         sweep = Sweep(spec, store, ex, device, progress, retry_failed, lease_s,
                       retry_items=retry_items, recompute_stale=recompute_stale,

@@ -3,6 +3,8 @@
     name: asr-star                      # optional; defaults to the file's stem
     task: asr                           # asr | ser
     data: ../data/librispeech_sample    # relative paths are relative to the spec file
+    # or a manifest whose columns have other names (spec_data):
+    #   data: {path: m.csv, audio_column: wav, text_column: sentence, audio_root: clips}
     task_options: {batch_size: 4, max_items: 6}
     models: [tiny.en, base]
     axes:                   # each a list, or a range {start, stop, step} (stop included)
@@ -30,9 +32,10 @@ though PyYAML (YAML 1.1) gives the string: budgets_gflops: [1e-9], lr: 1e-4, fir
 
 `load_spec(path)` validates everything and raises SpecError naming the key that is wrong. This
 module reads the file and checks the whole; each part is read where its name says: the YAML
-(spec_yaml), the limits (spec_limits), axis values and numbers (spec_values), task_options
-(spec_task_options), paths (spec_paths), the plan (spec_plan) and its race (spec_race); the
-types a spec is made of (SweepSpec, PlanSpec, SpecError) are in spec_types.
+(spec_yaml), the limits (spec_limits), axis values and numbers (spec_values), the data
+(spec_data), task_options (spec_task_options), paths (spec_paths), the plan (spec_plan) and its
+race (spec_race); the types a spec is made of (SweepSpec, PlanSpec, SpecError) are in
+spec_types.
 """
 from __future__ import annotations
 
@@ -43,7 +46,8 @@ from typing import Any
 
 from speechbudget.axes import Adaptation, Config, ConfigError, TASKS
 from speechbudget.sweep.spec_limits import MAX_SPEC_BYTES, check_plan_size, check_size
-from speechbudget.sweep.spec_paths import resolve_data, resolve_runner
+from speechbudget.sweep.spec_data import parse_data
+from speechbudget.sweep.spec_paths import resolve_runner
 from speechbudget.sweep.spec_plan import parse_plan
 from speechbudget.sweep.spec_task_options import check_adapt_options, check_task_options
 from speechbudget.sweep.spec_types import SpecError, SweepSpec, jsonable, locate
@@ -111,16 +115,6 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
         raise err("name", f"{name!r} holds a control or invisible character (a line break, "
                           "a tab, an escape sequence); give a name of printable characters")
 
-    data_path = data if data is not None else raw.get("data")
-    if data_path is not None:
-        if not isinstance(data_path, str):
-            raise err("data", f"{data_path!r} is not a path")
-        resolved = resolve_data(data_path, Path(base_dir), from_spec=data is None)
-        if resolved is None:
-            where = f"relative to {Path(base_dir).resolve()} or the current folder" \
-                if data is None else "relative to the current folder"
-            raise err("data", f"{data_path} does not exist ({where})")
-        data_path = resolved
     opts = raw.get("task_options") or {}
     if not isinstance(opts, dict) or not all(isinstance(k, str) for k in opts):
         raise err("task_options", "expected a mapping of option names to values")
@@ -129,6 +123,8 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
         raise err("runner", f"{runner!r}: expected 'package.module:Class' or 'file.py:Class'")
     if runner is not None:
         runner = resolve_runner(runner, Path(base_dir), err)
+    data_path, data_options = parse_data(raw.get("data"), task, runner is not None,
+                                         Path(base_dir), data, err)
     opts = check_task_options(task, opts, runner is not None, err)
     if task == "asr" and runner is None:
         opts = check_adapt_options(dict(opts), Path(base_dir), err)
@@ -169,7 +165,8 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
         raise err("device", f"{device!r} is not a device name (cpu, cuda, cuda:1...)")
     spec = SweepSpec(name=name, task=task, data=data_path, task_options=dict(opts),
                      models=tuple(models), axes=axes, plan=plan, runner=runner, device=device,
-                     source=Path(source) if source else None, lines=lines)
+                     source=Path(source) if source else None, data_options=data_options,
+                     lines=lines)
     _check_values(spec, err)
     return spec
 

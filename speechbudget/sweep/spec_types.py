@@ -74,6 +74,9 @@ class SweepSpec:
     runner: str | None = None                 # "module:Class" or "file.py:Class" (custom Task)
     device: str | None = None
     source: Path | None = None
+    # how to read `data` (its manifest's columns, ASR's audio_root): spec_data.DATA_OPTIONS,
+    # passed to the task's load_dataset
+    data_options: dict[str, str] = field(default_factory=dict)
     # where each key's value is in the file ("axes.window" -> line), for errors found after
     # loading (`where`); not part of the spec's identity
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
@@ -144,10 +147,13 @@ class SweepSpec:
         plan = {k: (list(v) if isinstance(v, tuple) else v)
                 for k, v in self.plan.__dict__.items()
                 if not (k in PLAN_OPTION_DEFAULTS and v == PLAN_OPTION_DEFAULTS[k])}
-        return {"name": self.name, "task": self.task, "data": self.data,
-                "task_options": self.task_options, "models": list(self.models),
-                "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
-                "plan": plan, "runner": self.runner, "device": self.device}
+        out = {"name": self.name, "task": self.task, "data": self.data,
+               "task_options": self.task_options, "models": list(self.models),
+               "axes": {k: [_jsonable(x) for x in v] for k, v in self.axes.items()},
+               "plan": plan, "runner": self.runner, "device": self.device}
+        if self.data_options:  # only when given: a spec of a plain path keeps its digest
+            out["data_options"] = dict(self.data_options)
+        return out
 
     @property
     def digest(self) -> str:

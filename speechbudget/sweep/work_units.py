@@ -17,6 +17,7 @@ class TaskRef:
     options: str = "{}"             # JSON of the task options
     data: str | None = None
     runner: str | None = None       # "module:Class" or "/path/file.py:Class"
+    data_options: str = "{}"        # JSON of load_dataset's keywords (spec_data: columns...)
 
 
 @dataclass

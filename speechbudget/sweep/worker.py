@@ -58,7 +58,7 @@ class WorkerState:
     def task_and_data(self, ref: TaskRef) -> tuple[Any, Any]:
         if ref not in self._tasks:
             task = build_task(ref)
-            self._tasks[ref] = (task, task.load_dataset(ref.data))
+            self._tasks[ref] = (task, task.load_dataset(ref.data, **json.loads(ref.data_options)))
         return self._tasks[ref]
 
     def run(self, ref: TaskRef, config: Config, shard: Shard, device: str) -> UnitResult:

@@ -108,10 +108,18 @@ class AsrTask:
         return self
 
     # ---- Task protocol ------------------------------------------------------------------------
-    def load_dataset(self, source: str | Path | AsrDataset) -> AsrDataset:
+    def load_dataset(self, source: str | Path | AsrDataset, audio_column: str | None = None,
+                     text_column: str | None = None, speaker_column: str | None = None,
+                     id_column: str | None = None,
+                     audio_root: str | Path | None = None) -> AsrDataset:
+        """The dataset, read as `asr eval` reads it with --audio-column ... --audio-root (a
+        sweep file's `data: {path, audio_column, ...}`: sweep.spec_data)."""
         if isinstance(source, AsrDataset):
             return source.limit(self.max_items)
-        return load_dataset(source, limit=self.max_items)
+        from speechbudget.tasks.asr.data import Columns
+        return load_dataset(source, limit=self.max_items, audio_root=audio_root,
+                            columns=Columns(audio=audio_column, text=text_column,
+                                            speaker=speaker_column, id=id_column))
 
     def shards(self, config: Config, dataset: AsrDataset) -> list[Shard]:
         """Batches of `batch_size` utterances, longest first (same for every configuration, so

@@ -144,8 +144,16 @@ class SerTask:
                                                "batch_size": batch_size, "progress": False,
                                                **train_options})
 
-    def load_dataset(self, source: str) -> SerDataset:
-        return load_dataset(source)
+    def load_dataset(self, source: str, audio_column: str | None = None,
+                     label_column: str | None = None,
+                     speaker_column: str | None = None) -> SerDataset:
+        """The dataset, read as `ser train` reads it with --audio-column ... (a sweep file's
+        `data: {path, audio_column, ...}`: sweep.spec_data)."""
+        if audio_column is None and label_column is None and speaker_column is None:
+            return load_dataset(source)
+        from speechbudget.datasets import Columns
+        return load_dataset(source, Columns(audio=audio_column, label=label_column,
+                                            speaker=speaker_column))
 
     def shards(self, config: Config, dataset: SerDataset) -> list[Shard]:
         _check_config(config)
