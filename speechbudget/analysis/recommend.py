@@ -221,7 +221,13 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     if len(usable) < len(sel):
         notes.append(f"{len(sel) - len(usable)} configuration(s) without a finite error ignored")
     if not usable:
-        raise NoResultsError(f"no configuration of task {task!r} in {source} has a finite error")
+        failed = [m for _, m in sel if m.n_failed and not m.n_items]
+        why = "" if not failed else (
+            f": every item failed in {len(failed)} of {len(sel)} configuration"
+            f"{'' if len(sel) == 1 else 's'} ({sum(m.n_failed for m in failed)} items; "
+            "`speechbudget runs show STORE KEY` lists each item's reason)")
+        raise NoResultsError(f"no configuration of task {task!r} in {source} has a finite "
+                             f"error{why}")
     feasible = _ranked([(c, m) for c, m in usable if not violations(m, limits)])
     unmeasured = {lab: sum(1 for _, m in usable if getattr(m, fld) is None)
                   for _, fld, lab, _ in limits.active()}

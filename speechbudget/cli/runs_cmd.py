@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -91,7 +92,8 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         t.add_column(col)
     for row in st.configs():
         m = metrics.get(row["key"])
-        value = "" if not m or m.value is None else (
+        value = "" if not m else (   # no value (every item failed): n/a, as `runs show`
+            "n/a" if m.value is None or not math.isfinite(m.value) else
             f"{100 * m.value:.2f} %" if m.metric == "wer" else f"{m.value:.4f}")
         t.add_row(_text(row["key"]), _text(row["label"]), _text(row["status"]),
                   _text(m.metric) if m else "", value,
