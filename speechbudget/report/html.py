@@ -306,8 +306,10 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     rows, classes = [], []
     for c, m in sorted(tr.results, key=lambda cm: (cm[1].gflops or 0.0, cm[0].label)):
         p = flags.get(c.key)
-        rows.append((c.label, m.metric.upper(), fmt_error(m, m.value), fmt_error(m, m.ci_low),
-                     fmt_error(m, m.ci_high), m.n_items,
+        # a bound not stored is '–' (fmt_error(m, None) is the error: a CI of zero width, and
+        # for UA, 1 - UA beside the UA)
+        rows.append((c.label, m.metric.upper(), fmt_error(m, m.value),
+                     error_cell(m.metric, m.ci_low), error_cell(m.metric, m.ci_high), m.n_items,
                      m.n_failed, m.gflops, m.rtf, *(latency_cells(m) if lat else ()),
                      m.peak_mem_mb, dominance_text(p), c.key))
         classes.append("front" if p is not None and not p.dominated else "")
