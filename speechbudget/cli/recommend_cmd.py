@@ -33,10 +33,15 @@ def open_results(store: Path, task: Optional[str]):
         raise typer.BadParameter(f"{task!r}: expected one of {', '.join(TASKS)}",
                                  param_hint="--task")
     try:
-        return load_results(store, task=task)
+        loaded = load_results(store)
     except FileNotFoundError as e:  # a StoreError propagates: exit 4
         raise StoreError(str(e) if e.strerror is None else
                          f"{store}: no such results store ({e.strerror})") from None
+    tasks = sorted({c.task for c, _ in loaded.results})
+    if task is not None and tasks and task not in tasks:   # say what the store holds
+        usage_error(f"{store}: no finished configurations for task {task!r} (it has: "
+                    f"{', '.join(tasks)})")
+    return load_results(loaded, task=task)
 
 
 def usage_error(message: str) -> None:
