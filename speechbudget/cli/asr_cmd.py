@@ -11,7 +11,8 @@ from rich.table import Table
 
 from speechbudget.machine import default_device
 from speechbudget.cli.app import app
-from speechbudget.cli.options import TARGETS_HELP, parse_targets
+from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, ID_COLUMN, SPEAKER_COLUMN,
+                                      TARGETS_HELP, TEXT_COLUMN, parse_targets)
 
 asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
                            "configuration.", no_args_is_help=True)
@@ -79,16 +80,11 @@ def eval_cmd(
                                  "as JSON to stdout (WER as a fraction and in percent)"),
     json_out: Optional[Path] = typer.Option(None, "-o", "--out", help="write metrics and "
                                             "per-utterance results to this JSON file"),
-    audio_column: Optional[str] = typer.Option(None, "--audio-column", help="manifest/CSV "
-                                               "column with the audio path"),
-    text_column: Optional[str] = typer.Option(None, "--text-column", help="column with the "
-                                              "transcript"),
-    speaker_column: Optional[str] = typer.Option(None, "--speaker-column", help="column with "
-                                                 "the speaker"),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help="column with the item id"),
-    audio_root: Optional[Path] = typer.Option(None, "--audio-root", help="folder the manifest's "
-                                              "(LJSpeech metadata's, Kaldi wav.scp's) relative "
-                                              "audio paths start from (default: its own folder)"),
+    audio_column: Optional[str] = AUDIO_COLUMN,
+    text_column: Optional[str] = TEXT_COLUMN,
+    speaker_column: Optional[str] = SPEAKER_COLUMN,
+    id_column: Optional[str] = ID_COLUMN,
+    audio_root: Optional[Path] = AUDIO_ROOT,
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
     allow_failures: bool = typer.Option(False, "--allow-failures",
                                         help="exit 0 even when some utterances failed"),
@@ -233,6 +229,11 @@ def adapt_cmd(
     seed: int = typer.Option(0, "--seed"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items only"),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+    audio_column: Optional[str] = AUDIO_COLUMN,
+    text_column: Optional[str] = TEXT_COLUMN,
+    speaker_column: Optional[str] = SPEAKER_COLUMN,
+    id_column: Optional[str] = ID_COLUMN,
+    audio_root: Optional[Path] = AUDIO_ROOT,
 ) -> None:
     """Train one adapter for one configuration: by self-distillation towards the same model at
     30 s / stride 1 (no transcripts), or supervised on the data's transcripts; writes
@@ -243,7 +244,7 @@ def adapt_cmd(
     from speechbudget.axes import Config, ConfigError
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr import adapt as ad
-    from speechbudget.tasks.asr.data import load_dataset
+    from speechbudget.tasks.asr.data import Columns, load_dataset
 
     if adapt not in ("distill", "supervised"):
         raise typer.BadParameter(f"{adapt!r}: expected 'distill' or 'supervised'",
@@ -261,7 +262,11 @@ def adapt_cmd(
         raise typer.BadParameter(str(e)) from None
     from speechbudget.errors import check_output_dir
     check_output_dir(out, "--out")  # before any work, not after the teacher pass
-    ds = load_dataset(data, limit=limit, need_text=False)  # a DatasetError is exit 3
+    # read as `asr eval` reads it (the same column options and audio root); a DatasetError is
+    # exit 3
+    ds = load_dataset(data, limit=limit, need_text=False, audio_root=audio_root,
+                      columns=Columns(audio=audio_column, text=text_column,
+                                      speaker=speaker_column, id=id_column))
     err = Console(stderr=True)
     bundle = load_whisper(path or arch_name)
     if cfg.adaptation.method == "lora":  # PEFT would fail only after the teacher pass

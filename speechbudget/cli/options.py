@@ -1,6 +1,8 @@
 """Options that several commands share, parsed one way."""
 from __future__ import annotations
 
+import typer
+
 TARGETS_HELP = ("LoRA target modules, comma-separated (default: the backbone's usual ones, "
                 "q_proj,v_proj; on WavLM, whose attention bypasses them, "
                 "intermediate_dense,output_dense)")
@@ -12,3 +14,16 @@ def parse_targets(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
     return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+# ---- how a manifest is read: one definition for every command that reads one (`asr eval`,
+# `asr adapt`, `ser train`, `ser eval`; a sweep file's `data:` mapping names the same keys)
+AUDIO_COLUMN = typer.Option(None, "--audio-column", help="manifest/CSV column with the audio path")
+TEXT_COLUMN = typer.Option(None, "--text-column", help="column with the transcript")
+LABEL_COLUMN = typer.Option(None, "--label-column", help="column with the emotion label")
+SPEAKER_COLUMN = typer.Option(None, "--speaker-column", help="column with the speaker (SER's "
+                              "folds are speaker-disjoint)")
+ID_COLUMN = typer.Option(None, "--id-column", help="column with the item id")
+AUDIO_ROOT = typer.Option(None, "--audio-root", help="folder the manifest's (LJSpeech "
+                          "metadata's, Kaldi wav.scp's) relative audio paths start from "
+                          "(default: its own folder)")

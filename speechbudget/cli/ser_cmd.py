@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
-from speechbudget.cli.options import TARGETS_HELP, parse_targets
+from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, LABEL_COLUMN, SPEAKER_COLUMN,
+                                      TARGETS_HELP, parse_targets)
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
                            "backbone, evaluate a checkpoint.", no_args_is_help=True)
@@ -58,14 +59,16 @@ def _failed_exit(n: int, what: str) -> None:
     raise typer.Exit(1)
 
 
-def _data(data: Path, audio: str | None, label: str | None, speaker: str | None):
-    """The dataset read (with the given column names, if any); the files it leaves out (RAVDESS
-    calm/surprised, names of no known pattern) are said in one line on stderr."""
+def _data(data: Path, audio: str | None, label: str | None, speaker: str | None,
+          audio_root: Path | None = None):
+    """The dataset read (with the given column names, if any, and relative audio paths from
+    `audio_root`); the files it leaves out (RAVDESS calm/surprised, names of no known pattern)
+    are said in one line on stderr."""
     from speechbudget.datasets import Columns
     from speechbudget.tasks.ser.data import load_dataset
     columns = (None if audio is None and label is None and speaker is None
                else Columns(audio=audio, label=label, speaker=speaker))
-    ds = load_dataset(data, columns)  # exit 3
+    ds = load_dataset(data, columns, audio_root=audio_root)  # exit 3
     if ds.skipped:
         f, why = ds.skipped[0]
         Console(stderr=True).print(f"note: {len(ds.skipped)} file(s) of {data} left out of the "
@@ -93,11 +96,6 @@ def _confusion_table(m) -> Table:
     return t
 
 
-# the column mapping options of every SER command that reads a dataset (one definition)
-AUDIO_COLUMN = typer.Option(None, "--audio-column", help="manifest/CSV column with the audio path")
-LABEL_COLUMN = typer.Option(None, "--label-column", help="column with the emotion label")
-SPEAKER_COLUMN = typer.Option(None, "--speaker-column",
-                              help="column with the speaker (folds are speaker-disjoint)")
 ALLOW_FAILURES = typer.Option(False, "--allow-failures",
                               help="exit 0 even when some clips could not be read")
 
@@ -157,6 +155,7 @@ def train_cmd(
     audio_column: Optional[str] = AUDIO_COLUMN,
     label_column: Optional[str] = LABEL_COLUMN,
     speaker_column: Optional[str] = SPEAKER_COLUMN,
+    audio_root: Optional[Path] = AUDIO_ROOT,
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",
@@ -210,7 +209,7 @@ def train_cmd(
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
     from speechbudget.errors import check_output_dir
     check_output_dir(out, "checkpoint folder")  # exit 6 before reading the data
-    dataset = _data(data, audio_column, label_column, speaker_column)  # exit 3
+    dataset = _data(data, audio_column, label_column, speaker_column, audio_root)  # exit 3
     from speechbudget.cli.progress import progress_bar
     try:
         with progress_bar(progress, f"train {config.label}") as update:
@@ -252,6 +251,7 @@ def eval_cmd(
     audio_column: Optional[str] = AUDIO_COLUMN,
     label_column: Optional[str] = LABEL_COLUMN,
     speaker_column: Optional[str] = SPEAKER_COLUMN,
+    audio_root: Optional[Path] = AUDIO_ROOT,
     as_json: bool = typer.Option(False, "--json", help="print metrics and items as JSON to "
                                  "stdout"),
     json_out: Optional[Path] = typer.Option(None, "-o", "--out",
@@ -285,7 +285,7 @@ def eval_cmd(
                                  f"`ser train`")
     from speechbudget.cli.progress import progress_bar
     from speechbudget.errors import DatasetError
-    dataset = _data(data, audio_column, label_column, speaker_column)  # exit 3
+    dataset = _data(data, audio_column, label_column, speaker_column, audio_root)  # exit 3
     if ids is not None:  # the checkpoint's held-out ids must be clips of this dataset
         known = {c.id for c in dataset.items}
         missing = [i for i in ids if i not in known]

@@ -88,14 +88,16 @@ def _check_label(label: Any, where: str) -> str:
     return label.upper()
 
 
-def load_manifest(path: str | Path) -> SerDataset:
-    """A JSONL manifest: one object per line with `audio` (relative to the manifest's folder or
-    absolute), `label` (one of LABELS) and `speaker`; `id` optional (default: the audio path)."""
+def load_manifest(path: str | Path, audio_root: str | Path | None = None) -> SerDataset:
+    """A JSONL manifest: one object per line with `audio` (relative to `audio_root`, default the
+    manifest's folder, or absolute), `label` (one of LABELS) and `speaker`; `id` optional
+    (default: the audio path)."""
     from speechbudget.datasets.base import text_lines  # the one reader: UTF-8, -16, -32 (BOM)
     from speechbudget.datasets.manifest import audio_file
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: manifest not found")
+    root = path.parent if audio_root is None else Path(audio_root)
     items: list[Clip] = []
     first_line: dict[str, int] = {}
     for n, line in enumerate(text_lines(path), 1):
@@ -119,7 +121,7 @@ def load_manifest(path: str | Path) -> SerDataset:
             raise DatasetError(f"{json.dumps(spk)}: expected a non-empty string or a number "
                                "(folds are speaker-disjoint)", path, n, "speaker")
         # relative to the manifest; a Windows-made one's clips\a.wav too, as CSV manifests do
-        audio = audio_file(row["audio"], path.parent)
+        audio = audio_file(row["audio"], root)
         extra = {k: v for k, v in row.items() if k not in ("id", "audio", "label", "speaker")}
         cid = str(row.get("id", row["audio"]))
         if cid in first_line:  # named here with both lines, not later with neither
@@ -190,14 +192,16 @@ def load_cremad(root: str | Path) -> SerDataset:
     return SerDataset(items, str(root), skipped=skipped)
 
 
-def load_table(path: str | Path, columns: Any = None) -> SerDataset:
+def load_table(path: str | Path, columns: Any = None,
+               audio_root: str | Path | None = None) -> SerDataset:
     """A JSONL/CSV/TSV manifest read by `speechbudget.datasets` with a column mapping
-    (`Columns(audio=, label=, speaker=, id=)`); every clip needs a label and a speaker."""
+    (`Columns(audio=, label=, speaker=, id=)`), relative audio paths from `audio_root` (default:
+    the manifest's folder); every clip needs a label and a speaker."""
     from speechbudget.datasets import Columns
     from speechbudget.datasets import DatasetError as SourceError
     from speechbudget.datasets.manifest import load_table as read_table
     try:
-        ds = read_table(path, columns or Columns(), need=("label", "speaker"))
+        ds = read_table(path, columns or Columns(), audio_root, need=("label", "speaker"))
     except SourceError as e:
         raise DatasetError(str(e)) from None
     items = []
@@ -211,23 +215,32 @@ def load_table(path: str | Path, columns: Any = None) -> SerDataset:
     return SerDataset(items, ds.source)
 
 
-def load_dataset(source: str | Path, columns: Any = None) -> SerDataset:
+def load_dataset(source: str | Path, columns: Any = None,
+                 audio_root: str | Path | None = None) -> SerDataset:
     """A manifest (.jsonl/.csv/.tsv file, or a folder with manifest.jsonl or metadata.csv/.tsv;
-    `columns` maps column names), a CREMA-D or a RAVDESS folder."""
+    `columns` maps column names; relative audio paths start at `audio_root`, default the
+    manifest's folder), a CREMA-D or a RAVDESS folder (no `audio_root`: the files are the
+    clips)."""
     p = Path(source)
     if p.exists() and not (p.is_file() or p.is_dir()):
         raise DatasetError("not a regular file (a FIFO, socket or device)", p)
+    if audio_root is not None and not Path(audio_root).is_dir():
+        raise DatasetError(f"audio root {audio_root}: no such folder")
     if p.is_file():
         if p.suffix.lower() == ".jsonl" and columns is None:
-            return load_manifest(p)
-        return load_table(p, columns)
+            return load_manifest(p, audio_root)
+        return load_table(p, columns, audio_root)
     if not p.is_dir():
         raise DatasetError(f"{p}: no such file or folder")
     if (p / "manifest.jsonl").is_file():
-        return load_dataset(p / "manifest.jsonl", columns)
+        return load_dataset(p / "manifest.jsonl", columns, audio_root)
     for name in ("metadata.csv", "metadata.tsv", "manifest.csv", "manifest.tsv"):
         if (p / name).is_file():
-            return load_table(p / name, columns)
+            return load_table(p / name, columns, audio_root)
+    if audio_root is not None:  # as ASR refuses one for a LibriSpeech folder
+        raise DatasetError(f"{p}: a folder without a manifest (a CREMA-D or RAVDESS folder's "
+                           f"files are its clips); an audio root (--audio-root {audio_root}) is "
+                           f"for a manifest whose audio paths are relative to another folder")
     # any case and either extension, as load_cremad reads them (a folder of 1001_DFA_ANG_XX.WAV
     # or .flac files was "not a SER dataset")
     if (p / "AudioWAV").is_dir() or any(_CREMAD.match(f.name) for f in p.iterdir()):
