@@ -22,8 +22,10 @@ from typing import Any
 from speechbudget.datasets.base import (Columns, DatasetError, FileDataset, Record, pick_column,
                                         text_lines)
 
-OPTIONS = {"audio": "--audio-column", "text": "--text-column", "label": "--label-column",
-           "speaker": "--speaker-column", "id": "--id-column"}
+#: how to name a role's column, in a missing column's hint: the command-line option and a sweep
+#: file's `data:` key (sweep.spec_data), as the same reader serves both
+OPTIONS = {role: f"--{role}-column or, in a sweep file, data.{role}_column"
+           for role in ("audio", "text", "label", "speaker", "id")}
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
