@@ -26,8 +26,17 @@ class Shard:
 class Task(Protocol):
     name: str  # "asr" | "ser"
 
-    def load_dataset(self, source: str) -> Any:
-        """A dataset from a path (manifest, corpus folder) with `.items` having `.id`."""
+    def load_dataset(self, source: str, **options: Any) -> Any:
+        """A dataset from a path (manifest, corpus folder) with `.items` having `.id`.
+
+        `options`: how to read it, the other keys of a sweep file's `data: {path: ..., KEY:
+        VALUE}` mapping, passed as keywords, each a string (`audio_root` resolved to a folder);
+        none when the spec gives only a path. Only the built-in tasks receive them, the names in
+        `sweep.spec_data.DATA_OPTIONS[name]`, which are their load_dataset's keyword parameters
+        (AsrTask: audio_column, text_column, speaker_column, id_column, audio_root; SerTask:
+        audio_column, label_column, speaker_column). A custom runner (`runner:` in the spec,
+        whose `data` may name no options) is always called with the path alone, so
+        `def load_dataset(self, source)` is enough."""
 
     def shards(self, config: Config, dataset: Any) -> list[Shard]:
         """Deterministic shards for this configuration (same dataset -> same shard ids)."""
