@@ -4,7 +4,7 @@
     data: {path: m.csv, audio_column: wav, text_column: sentence, audio_root: /corpora/x}
 
 The mapping's other keys are what `asr eval` and `ser train` take on the command line for a
-manifest (JSONL/CSV/TSV) whose columns have other names (--audio-column ...), and ASR's
+manifest (JSONL/CSV/TSV) whose columns have other names (--audio-column ...), and
 --audio-root: DATA_OPTIONS, by task. They describe the data, not the task, so they are here and
 not in task_options; the task's `load_dataset(path, **options)` reads them. A column that the
 manifest does not have is the same one-line error as on the command line, when the sweep reads
@@ -21,7 +21,7 @@ from speechbudget.sweep.spec_paths import resolve_data
 #: task's load_dataset (AsrTask, SerTask), named as the commands' options are
 DATA_OPTIONS: dict[str, tuple[str, ...]] = {
     "asr": ("audio_column", "text_column", "speaker_column", "id_column", "audio_root"),
-    "ser": ("audio_column", "label_column", "speaker_column"),
+    "ser": ("audio_column", "label_column", "speaker_column", "audio_root"),
 }
 #: data options that name where the audio lies, not what is read: left out of a configuration's
 #: stored context (a corpus moved to another folder resumes), unlike the columns

@@ -74,7 +74,7 @@ class SweepSpec:
     runner: str | None = None                 # "module:Class" or "file.py:Class" (custom Task)
     device: str | None = None
     source: Path | None = None
-    # how to read `data` (its manifest's columns, ASR's audio_root): spec_data.DATA_OPTIONS,
+    # how to read `data` (its manifest's columns, audio_root): spec_data.DATA_OPTIONS,
     # passed to the task's load_dataset
     data_options: dict[str, str] = field(default_factory=dict)
     # where each key's value is in the file ("axes.window" -> line), for errors found after

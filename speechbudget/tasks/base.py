@@ -34,7 +34,7 @@ class Task(Protocol):
         none when the spec gives only a path. Only the built-in tasks receive them, the names in
         `sweep.spec_data.DATA_OPTIONS[name]`, which are their load_dataset's keyword parameters
         (AsrTask: audio_column, text_column, speaker_column, id_column, audio_root; SerTask:
-        audio_column, label_column, speaker_column). A custom runner (`runner:` in the spec,
+        audio_column, label_column, speaker_column, audio_root). A custom runner (`runner:` in the spec,
         whose `data` may name no options) is always called with the path alone, so
         `def load_dataset(self, source)` is enough."""
 

@@ -142,3 +142,20 @@ def test_ser_audio_root_that_is_no_folder_or_beside_a_corpus_folder_is_exit_3(
                                  str(tmp_path / "ck"), "--audio-root", str(tmp_path),
                                  "--device", "cpu"])
     assert r.exit_code == 3 and "an audio root (--audio-root" in " ".join(r.output.split())
+
+
+def test_an_ser_sweep_file_takes_the_audio_root_too(tmp_path, shared_emotion):
+    """A sweep file's data mapping names what the commands take: SER's audio_root was refused
+    ('data.audio_root: not a key of data for task ser') though `ser train --audio-root` reads it."""
+    import yaml
+
+    from speechbudget.sweep.spec import load_spec
+    from speechbudget.tasks.ser.runner import SerTask
+    picked = _ser_csv(tmp_path, shared_emotion)
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "task": "ser", "models": ["tiny.en"], "axes": {"window": [1]}, "plan": "grid",
+        "data": {"path": "e.csv", "audio_column": "clip", "label_column": "feeling",
+                 "speaker_column": "who", "audio_root": str(shared_emotion)}}))
+    spec = load_spec(tmp_path / "s.yaml")
+    ds = SerTask().load_dataset(spec.data, **spec.data_options)
+    assert [c.path for c in ds.items] == [shared_emotion / p["audio"] for p in picked]

@@ -81,7 +81,8 @@ def test_a_mapping_names_columns_and_an_audio_root_relative_to_the_spec(tmp_path
      "id_column, audio_root"),
     (SER, {"path": "m.csv", "text_column": "x"}, "data.text_column",
      "not a key of data for task ser; keys are path, audio_column, label_column, speaker_column"),
-    (SER, {"path": "m.csv", "audio_root": "."}, "data.audio_root", "not a key of data for task ser"),
+    (SER, {"path": "m.csv", "audio_root": "nowhere"}, "data.audio_root",  # a key since ser
+     "nowhere: no such folder"),                                            # train has it
     (ASR, {"path": "m.csv", "audio_column": 3}, "data.audio_column",
      "3: expected a column name (a non-empty string)"),
     (ASR, {"path": "m.csv", "text_column": ""}, "data.text_column", "expected a column name"),

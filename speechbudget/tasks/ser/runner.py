@@ -146,14 +146,15 @@ class SerTask:
 
     def load_dataset(self, source: str, audio_column: str | None = None,
                      label_column: str | None = None,
-                     speaker_column: str | None = None) -> SerDataset:
-        """The dataset, read as `ser train` reads it with --audio-column ... (a sweep file's
-        `data: {path, audio_column, ...}`: sweep.spec_data)."""
+                     speaker_column: str | None = None,
+                     audio_root: str | Path | None = None) -> SerDataset:
+        """The dataset, read as `ser train` reads it with --audio-column ... --audio-root (a
+        sweep file's `data: {path, audio_column, ...}`: sweep.spec_data)."""
         if audio_column is None and label_column is None and speaker_column is None:
-            return load_dataset(source)
+            return load_dataset(source, audio_root=audio_root)
         from speechbudget.datasets import Columns
         return load_dataset(source, Columns(audio=audio_column, label=label_column,
-                                            speaker=speaker_column))
+                                            speaker=speaker_column), audio_root=audio_root)
 
     def shards(self, config: Config, dataset: SerDataset) -> list[Shard]:
         _check_config(config)
