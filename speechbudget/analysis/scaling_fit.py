@@ -20,7 +20,8 @@ import numpy as np
 
 from speechbudget.analysis.scaling_identify import (MAX_LOO_MAPE, MIN_DISTINCT,
                                                     MIN_POINTS_PER_PARAM, axis_terms,
-                                                    confounded_exponents, prediction_refusal,
+                                                    confounded_exponents, few_draws,
+                                                    prediction_refusal,
                                                     require_points, unidentified)
 from speechbudget.analysis.scaling_law import (MIN_ERROR, FitError, Law, features, log_pred,
                                                make_law, params_from_theta, terms)
@@ -141,4 +142,7 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
     fit.unidentified.update(confounded_exponents(lw, chosen.confounded))
     for k, why in fit.unidentified.items():
         fit.notes.append(f"{k} is not identified: {why}")
+    unchecked = few_draws(fit.bootstrap)
+    if unchecked:
+        fit.notes.append(unchecked)
     return fit

@@ -31,6 +31,21 @@ from speechbudget.analysis.scaling_resample import Bootstrap, LeaveOneOut
 MIN_DISTINCT = 3                        # distinct values an axis needs for its term
 MIN_POINTS_PER_PARAM = 3                # configurations per fitted parameter
 MAX_CI_RATIO = 100.0                    # bootstrap 97.5 % / 2.5 % beyond this: unidentified
+# the fewest bootstrap draws whose 2.5 % and 97.5 % percentiles are each a draw, not an
+# interpolation towards the extremes ((n + 1) x 0.025 >= 1): with fewer (or none) a narrow
+# interval is no evidence that a parameter is identified, and the fit says so (`few_draws`)
+MIN_CI_DRAWS = 39
+
+
+def few_draws(boot: Bootstrap | None) -> str | None:
+    """Why the bootstrap cannot show the parameters identified (None: it can)."""
+    if boot is None:
+        return "no bootstrap: the parameters' 95% intervals were not checked"
+    if boot.n < MIN_CI_DRAWS:
+        return (f"bootstrap of {boot.n} resample{'' if boot.n == 1 else 's'}: too few for 95% "
+                f"intervals (at least {MIN_CI_DRAWS}), so the parameters' intervals were not "
+                "checked")
+    return None
 MAX_LOO_MAPE = 0.10                     # predictions shown only below this LOO error
 BOUND_TOL = 1e-3                        # an exponent this close to a bound is "at the bound"
 MIN_TERM_SHARE = 1e-3                   # a term below this share of the error everywhere vanished

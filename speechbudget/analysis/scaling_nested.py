@@ -19,7 +19,7 @@ import numpy as np
 
 from speechbudget.analysis.scaling_fit import ScalingFit, fit_law
 from speechbudget.analysis.scaling_identify import (MIN_DISTINCT, MIN_POINTS_PER_PARAM,
-                                                    distinct_values)
+                                                    distinct_values, few_draws)
 from speechbudget.analysis.scaling_law import (AXIS_NAMES, MIN_ERROR, FitError, features,
                                                make_law)
 
@@ -117,6 +117,8 @@ def compare_nested(N: Sequence[float], T: Sequence[float], s: Sequence[float],
     pick = min(adequate, key=lambda c: (c.n_params, c.bic, c.formula))
     ident = "all parameters identified" if pick.identified else \
         "no nested law has all its parameters identified"
+    if pick.identified and few_draws(pick.fit.bootstrap):   # bounds and shares only
+        ident += f" as far as checked ({few_draws(pick.fit.bootstrap)})"
     lower = [c for c in pool if c.loo_mape < pick.loo_mape - 1e-12]
     reason = (f"kept {pick.formula} ({pick.n_params} parameters, {ident}): leave-one-"
               f"configuration-out MAPE {100 * pick.loo_mape:.2g}% vs the best {100 * best:.2g}% "

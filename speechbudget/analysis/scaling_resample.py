@@ -55,7 +55,9 @@ def bootstrap(law: Law, theta: np.ndarray, X: np.ndarray, logy: np.ndarray, ref:
         th, _ = polish(law, theta, X, logy, w)
         samples[b] = list(params_from_theta(law, th, ref).values())
     names = law.param_names
-    return Bootstrap(n, {k: float(samples[:, i].std(ddof=1)) for i, k in enumerate(names)},
+    # one draw has no spread to estimate (std nan, without numpy's ddof warning)
+    return Bootstrap(n, {k: float(samples[:, i].std(ddof=1)) if n > 1 else math.nan
+                         for i, k in enumerate(names)},
                      {k: float(np.percentile(samples[:, i], 2.5)) for i, k in enumerate(names)},
                      {k: float(np.percentile(samples[:, i], 97.5)) for i, k in enumerate(names)},
                      samples)
