@@ -79,7 +79,11 @@ def check_output_file(path: str | Path, option: str = "output") -> Path:
 
 
 def check_output_dir(path: str | Path, option: str = "output folder") -> Path:
-    """Fail before computing when `path` cannot be (created and) written as a folder."""
+    """Fail before computing when `path` cannot be (created and) written as a folder: the
+    permission check, and the part of the path that does not exist yet made and removed again
+    (under /proc, or for root on a read-only file system, the permission check passes and only
+    the write after the work would fail). Nothing is left behind: only the empty folders made
+    here are removed, innermost first; one made meanwhile by someone else is theirs, kept."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise OutputError(f"{option} {p}: exists and is not a folder")
@@ -88,6 +92,27 @@ def check_output_dir(path: str | Path, option: str = "output folder") -> Path:
         q = q.parent if q.parent != q else Path(".")
     if not q.is_dir() or not os.access(q, os.W_OK | os.X_OK):
         raise OutputError(f"{option} {p}: {q} is not a writable folder")
+    missing: list[Path] = []
+    q = p
+    while not q.exists() and q.parent != q:
+        missing.append(q)
+        q = q.parent
+    made: list[Path] = []
+    try:
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except FileExistsError:
+                continue
+            made.append(d)
+    except OSError as e:
+        raise OutputError(f"{option} {p}: cannot create the folder ({e.strerror or e})") from None
+    finally:
+        for d in reversed(made):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
     return p
 
 

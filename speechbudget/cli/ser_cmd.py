@@ -206,7 +206,9 @@ def train_cmd(
         check_head(config, options)
     except ValueError as e:
         raise typer.BadParameter(str(e)) from None
-    _check_checkpoint_folder(out)  # exit 6 before saying it trains, reading data or training
+    from speechbudget.errors import check_output_dir
+    # exit 6 before saying it trains, reading data or training
+    check_output_dir(out, "checkpoint folder")
     console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
     dataset = _data(data, audio_column, label_column, speaker_column, audio_root)  # exit 3
     from speechbudget.cli.progress import progress_bar
@@ -221,37 +223,6 @@ def train_cmd(
     console.print(f"checkpoint: {out}")
     if result.skipped and not allow_failures:
         _failed_exit(len(result.skipped), "skipped (the checkpoint is written)")
-
-
-def _check_checkpoint_folder(out: Path) -> None:
-    """OutputError (exit 6) unless `out` can be written as a folder: the permission check, and a
-    folder that does not exist yet made and removed again (under /proc, or for root in a
-    read-only file system, the check passes and only the checkpoint's write failed, after the
-    training). Nothing is left behind: a run refused later writes nothing."""
-    from speechbudget.errors import OutputError, check_output_dir
-    check_output_dir(out, "checkpoint folder")
-    missing: list[Path] = []
-    q = out
-    while not q.exists() and q.parent != q:
-        missing.append(q)
-        q = q.parent
-    made: list[Path] = []
-    try:
-        for d in reversed(missing):
-            try:
-                d.mkdir()
-            except FileExistsError:  # made meanwhile by someone else: theirs, kept
-                continue
-            made.append(d)
-    except OSError as e:
-        raise OutputError(f"checkpoint folder {out}: cannot create the folder "
-                          f"({e.strerror or e})") from None
-    finally:
-        for d in reversed(made):  # innermost first; only the (empty) folders made here
-            try:
-                d.rmdir()
-            except OSError:
-                pass
 
 
 def _print_trained(result, fold: int) -> None:
