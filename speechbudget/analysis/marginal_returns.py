@@ -10,7 +10,8 @@ from dataclasses import dataclass, fields
 from speechbudget.analysis.limits import Limits, Results, Violation, violations
 from speechbudget.analysis.recommend_text import fmt_error_change
 from speechbudget.axes import Config
-from speechbudget.records import ConfigMetrics
+from speechbudget.paired import PairingError, corpus_error, pair_items
+from speechbudget.records import ConfigMetrics, ItemResult
 
 # axis name -> (config fields that make up the axis, human description)
 AXES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -36,6 +37,11 @@ class Step:
     d_error: float               # neighbour error - recommended error
     per_doubling: float          # d_error / log2(flops_ratio)
     violations: tuple[Violation, ...]
+    # d_error is on the items both scored (the paired tests' items) when per-item results were
+    # given: n_items of them, n_left_out scored by only one (or failed); None: each error on
+    # its own items (metrics only)
+    n_items: int | None = None
+    n_left_out: int | None = None
 
     @property
     def feasible(self) -> bool:
@@ -70,10 +76,30 @@ def _is_neighbour(a: Config, b: Config, axis: str, a_rest: tuple | None = None) 
     return True
 
 
+def _shared_difference(a: list[ItemResult], b: list[ItemResult], metric: str
+                       ) -> tuple[float, int, int] | None:
+    """error(a) - error(b) on the items both scored, the number of those items and of the items
+    left out; None when they share none (or the metric has no per-item form)."""
+    try:
+        p = pair_items(a, b, metric)
+    except (PairingError, ValueError):
+        return None
+    if not p.testable:
+        return None
+    d = float(corpus_error(p.errors_a, p.n_ref, p.labels)
+              - corpus_error(p.errors_b, p.n_ref, p.labels))
+    return d, len(p), p.dropped
+
+
 def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
-                     limits: Limits | None = None) -> list[AxisReturn]:
-    """Error change per doubling of FLOPs along each axis, from the nearest measured neighbours."""
+                     limits: Limits | None = None,
+                     items: dict[str, list[ItemResult]] | None = None) -> list[AxisReturn]:
+    """Error change per doubling of FLOPs along each axis, from the nearest measured neighbours.
+    With `items` (per-item results by config key) the error change is on the items both
+    scored, as the paired tests and the frontier compare them: a neighbour's error over items
+    the answer failed on (or the other way round) is not a return of the compute."""
     limits = limits or Limits()
+    items = items or {}
     c0, m0 = best
     out = []
     for axis, (_, desc) in AXES.items():
@@ -87,10 +113,15 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
                 ratio = m.gflops / m0.gflops
                 if ratio == 1.0:
                     continue
-                d_err = m.error - m0.error
+                d_err, n_shared, left_out = m.error - m0.error, None, None
+                if items.get(c.key) and items.get(c0.key):
+                    shared = _shared_difference(items[c.key], items[c0.key], m.metric)
+                    if shared is not None:
+                        d_err, n_shared, left_out = shared
                 if abs(d_err) <= ROUNDING * max(1.0, abs(m0.error)):
                     d_err = 0.0
-                s = Step(c, m, ratio, d_err, d_err / math.log2(ratio), tuple(violations(m, limits)))
+                s = Step(c, m, ratio, d_err, d_err / math.log2(ratio),
+                         tuple(violations(m, limits)), n_shared, left_out)
                 dist = abs(math.log(ratio))
                 if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
                                                                   up.config.label)):

@@ -91,6 +91,7 @@ class Recommendation:
             return {"label": s.config.label, "key": s.config.key, "error": s.metrics.error,
                     "gflops": s.metrics.gflops, "rtf": s.metrics.rtf, "flops_ratio": s.flops_ratio,
                     "d_error": s.d_error, "error_change_per_doubling": s.per_doubling,
+                    "n_items": s.n_items, "n_left_out": s.n_left_out,
                     "feasible": s.feasible, "violations": [v.describe() for v in s.violations]}
 
         return {
@@ -272,8 +273,13 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     items_to_resolve = None
     if difference is not None and difference.diff != 0 and not difference.significant:
         items_to_resolve = difference.items_needed(difference.diff)
-    marginal = marginal_returns(best, usable, limits)
+    marginal = marginal_returns(best, usable, limits, items if paired else None)
     binding = binding_knob(marginal)
+    partial = [f"{s.config.label} on {s.n_items} ({s.n_left_out} left out)"
+               for a in marginal for s in (a.up, a.down) if s is not None and s.n_left_out]
+    if partial:
+        notes.append("marginal returns compare the error on the items both configurations "
+                     "scored: " + "; ".join(partial))
     msg = recommendation_message(task, limits, best, top, group, difference, items_to_resolve, cost, tolerance,
                    len(feasible), len(usable), paired, len(untested))
     runners = [p for p in feasible if p[0].key != best[0].key][:n_runners_up]
