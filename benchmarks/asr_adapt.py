@@ -34,6 +34,7 @@ Writes benchmarks/results/asr_adapt.{json,md}.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import sys
@@ -125,7 +126,8 @@ def main() -> None:
                                   selected_recovered_share=(st - se) / (st - base)
                                   if st != base else None, selected_minus_30s=se - base)
         machine = {"cpu": platform.processor(), "threads": torch.get_num_threads(),
-                   "torch": torch.__version__, "peak_rss_mb_process":
+                   "torch": torch.__version__, "load_avg_1min_now": os.getloadavg()[0],
+                   "peak_rss_mb_process":
                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         goals = {name: {"adapt_wall_s": t["adapt_wall_s"],
                         "within_20_min": t["adapt_wall_s"] <= 20 * 60,
@@ -233,7 +235,11 @@ def markdown(doc: dict) -> str:
              f"Command: `{doc['command']}`  ", f"Held out {len(doc['held_out_speakers'])} speakers "
              f"({doc['n_test']} utterances: {', '.join(doc['held_out_speakers'])}); distillation "
              f"trained on the audio of the other {doc['n_train']} (no transcripts). Total wall "
-             f"{doc['total_wall_s']:.0f} s, {doc['machine']['threads']} threads.", "",
+             f"{doc['total_wall_s']:.0f} s, {doc['machine']['threads']} threads"
+             + (f", load average {doc['machine']['load_avg_1min_now']:.1f} at the end (above the "
+                f"threads: other work shared the cores and the times are disturbed)"
+                if doc['machine'].get('load_avg_1min_now', 0) > doc['machine']['threads'] + 0.5
+                else "") + ".", "",
              "| configuration | WER % [95% CI] | GFLOPs/utt | loops cut | adapter |",
              "|---|---|---|---|---|"]
     for name, r in doc["results"].items():

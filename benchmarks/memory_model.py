@@ -18,6 +18,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def main() -> None:
         rows.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "model_mb"}), flush=True)
     res = {"command": f"OMP_NUM_THREADS={args.threads} python benchmarks/memory_model.py "
-                      f"--items {args.items} --batch-size {args.batch_size}",
+                      + " ".join(sys.argv[1:]),
            "machine": machine_info(args.threads), "data": args.data, "rows": rows,
            "max_abs_peak_rel_err": max(abs(r["peak_rel_err"]) for r in rows), "goal": "<= 0.20",
            "seconds": time.perf_counter() - t0}
