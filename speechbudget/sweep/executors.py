@@ -39,7 +39,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from speechbudget.sweep.cache import DEFAULT_MAX_BYTES
 from speechbudget.sweep.ray_executor import RayExecutor
-from speechbudget.sweep.scheduling import Executor, admitted, assign_bundles, drive_queues
+from speechbudget.sweep.scheduling import Executor, admitted, assign_bundles
 from speechbudget.sweep.work_units import (TaskRef, UnitResult, UnitTimeout, WorkUnit,
                                            check_unit_timeout, timeout_reason)
 from speechbudget.sweep.worker import WorkerState, init_worker, run_in_worker, threads_per_worker
@@ -181,14 +181,7 @@ class ProcessExecutor(Executor):
                                      error=f"worker process died {attempts[k]} times ({e})",
                                      crashed=True, attempts=attempts[k])
 
-        done = False
-        try:
-            yield from drive_queues(queues, skip, start, wait_some, outcome, claim,
-                                    self.unit_timeout_s, expire)
-            done = True
-        finally:
-            if not done:   # abandoned (an error, Ctrl-C): nothing keeps running in the background
-                self.close()
+        yield from self.drive(queues, skip, start, wait_some, outcome, claim, expire)
 
     @staticmethod
     def _ready(pools: Sequence[Any]) -> None:

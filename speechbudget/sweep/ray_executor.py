@@ -8,7 +8,7 @@ from collections import deque
 from typing import Any, Iterable, Iterator
 
 from speechbudget.axes import Config
-from speechbudget.sweep.scheduling import Executor, assign_bundles, drive_queues
+from speechbudget.sweep.scheduling import Executor, assign_bundles
 from speechbudget.sweep.work_units import TaskRef, UnitResult, WorkUnit
 from speechbudget.sweep.worker import WorkerState
 from speechbudget.tasks.base import Shard
@@ -96,14 +96,7 @@ class RayExecutor(Executor):
                 if isinstance(e, RayActorError):  # restarts exhausted: a fresh actor
                     actors[i] = self._new_actor()
 
-        done = False
-        try:
-            yield from drive_queues(queues, skip, start, wait_some, outcome, claim,
-                                    self.unit_timeout_s, expire)
-            done = True
-        finally:
-            if not done:   # abandoned (an error, Ctrl-C): stop the actors' work
-                self.close()
+        yield from self.drive(queues, skip, start, wait_some, outcome, claim, expire)
 
     def close(self) -> None:
         try:

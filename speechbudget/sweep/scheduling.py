@@ -108,3 +108,20 @@ class Executor:
 
     def close(self) -> None:
         pass
+
+    def drive(self, queues: list[deque[WorkUnit]], skip: Container[str],
+              start: Callable[[int, WorkUnit], Any],
+              wait_some: Callable[[list[Any], float | None], Iterable[Any]],
+              outcome: Callable[[Any, int, WorkUnit], Iterator[UnitResult]],
+              claim: Claim | None, expire: Callable[[Any, int, WorkUnit], None]
+              ) -> Iterator[UnitResult]:
+        """`drive_queues` with this executor's unit timeout; a run abandoned (an error, Ctrl-C,
+        the caller stopping) closes the executor, so nothing keeps running in the background."""
+        done = False
+        try:
+            yield from drive_queues(queues, skip, start, wait_some, outcome, claim,
+                                    self.unit_timeout_s, expire)
+            done = True
+        finally:
+            if not done:
+                self.close()
