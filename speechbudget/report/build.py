@@ -10,7 +10,7 @@ from typing import Any, Callable
 from speechbudget.analysis.isoflops import isoflops_bands
 from speechbudget.analysis.pareto import FrontierResult, pareto_frontier, significant_frontier
 from speechbudget.analysis.limits import Limits
-from speechbudget.analysis.recommend import recommend
+from speechbudget.analysis.recommend import NoResultsError, recommend
 from speechbudget.analysis.scaling_law import FitError
 from speechbudget.analysis.scaling_predict import item_durations, predict_configs, unrun_grid
 from speechbudget.analysis.scaling_results import fit_results_nested
@@ -158,6 +158,13 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
     out = make_output_dir(out_dir, "report folder")
     n_tasks = len({c.task for c, _ in loaded.results})
     total = PHASES_PER_TASK * n_tasks + 1
+    left_out = unreportable_tasks(loaded) if task is None and n_tasks > 1 else {}
+    if left_out:   # a task whose every item failed: the others are reported, and say so
+        loaded = LoadedResults([(c, m) for c, m in loaded.results if c.task not in left_out],
+                               loaded.source, loaded.machine, loaded.machines, loaded.store_path,
+                               loaded.items)
+        n_tasks -= len(left_out)
+        total = PHASES_PER_TASK * n_tasks + 1
     tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed,
                     progress=progress, total=total)
     done = 4 * n_tasks
@@ -167,7 +174,8 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
             done += 1
             if progress is not None:
                 progress(done, total, f"{tr.task}: plots")
-        data = ReportData(title, loaded.source, loaded.machine, limits, tasks)
+        data = ReportData(title, loaded.source, loaded.machine, limits, tasks,
+                          [f"{t.upper()} left out: {why}" for t, why in left_out.items()])
         write_atomic(out / "summary.md", render_markdown(data, out))
         write_atomic(out / "report.json", json.dumps(finite_json(to_json(data, out)), indent=1,
                                                      default=_json_default, allow_nan=False))
@@ -180,6 +188,20 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
     if progress is not None:
         progress(total, total, "written")
     return index
+
+
+def unreportable_tasks(loaded: LoadedResults) -> dict[str, str]:
+    """Tasks of the results without one configuration of finite error (every item failed), with
+    why: `recommend`'s NoResultsError, which names the failed items."""
+    out = {}
+    for t in sorted({c.task for c, _ in loaded.results}):
+        res = [(c, m) for c, m in loaded.results if c.task == t]
+        if not any(m.error is not None and math.isfinite(m.error) for _, m in res):
+            try:
+                recommend(res, task=t, source=loaded.source)
+            except NoResultsError as e:
+                out[t] = str(e)
+    return out
 
 
 def _json_default(v: Any) -> Any:
@@ -247,6 +269,7 @@ def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
                 "n_items": tr.utterances.n_items, "n_differ": tr.utterances.n_differ},
         })
     return {"title": data.title, "source": data.source, "machine": data.machine,
+            "left_out": data.left_out,
             "limits": {k: getattr(data.limits, k) for k in ("max_gflops", "max_rtf",
                                                              "max_mem_mb")},
             "tasks": tasks}

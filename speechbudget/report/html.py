@@ -346,6 +346,7 @@ def render_html(data: ReportData, interactive: bool = False) -> str:
              f"<h1>{escape(data.title)}</h1>",
              f'<p class="meta">Source: {escape(data.source)} · limits: '
              f"{escape(data.limits.describe())} · machine: {escape(machine)}</p>",
+             *(f'<p class="note left-out">{escape(n)}</p>' for n in data.left_out),
              '<section id="recommendation"><h2>Recommendation</h2>']
     parts += [_recommendation(tr) for tr in data.tasks]
     parts.append("</section>")

@@ -136,6 +136,7 @@ def render_markdown(data: ReportData, out_dir: Path) -> str:
     lines = [f"# {md_text(data.title)}", "", f"Source: {md_text(data.source)}  ",
              f"Limits: {md_text(data.limits.describe())}  ",
              f"Machine: {md_text(machine)}", ""]
+    lines += [f"_{md_text(n)}_\n" for n in data.left_out]
     for tr in data.tasks:
         lines += _task(tr, out_dir)
     return "\n".join(lines) + "\n"

@@ -62,6 +62,8 @@ class ReportData:
     machine: dict[str, Any] | None
     limits: Limits
     tasks: list[TaskReport]
+    # tasks of the results left out of the report, with why (every item of theirs failed)
+    left_out: list[str] = field(default_factory=list)
 
 
 def fmt(v: Any, digits: int = 4) -> str:
