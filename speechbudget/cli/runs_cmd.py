@@ -12,6 +12,7 @@ from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.errors import finite_json
+from speechbudget.sweep.progress import value_text
 
 runs_app = typer.Typer(help="Inspect and export a results store.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -92,9 +93,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         t.add_column(col)
     for row in st.configs():
         m = metrics.get(row["key"])
-        value = "" if not m else (   # no value (every item failed): n/a, as `runs show`
-            "n/a" if m.value is None or not math.isfinite(m.value) else
-            f"{100 * m.value:.2f} %" if m.metric == "wer" else f"{m.value:.4f}")
+        value = "" if not m else value_text(m)   # n/a where every item failed, as `runs show`
         t.add_row(_text(row["key"]), _text(row["label"]), _text(row["status"]),
                   _text(m.metric) if m else "", value,
                   f"{m.gflops:.2f}" if m and m.gflops else "",

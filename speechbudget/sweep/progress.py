@@ -2,6 +2,7 @@
 Both are off unless asked for (`run_sweep(progress=True)`; the command line turns them on)."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -51,7 +52,7 @@ class Progress:
         for col in ("configuration", "metric", "value", "GFLOPs/item", "RTF", "items", "failed"):
             t.add_column(col, justify="left" if col == "configuration" else "right")
         for c, m in summary.metrics:
-            t.add_row(c.label, m.metric, _value(m), _f(m.gflops), _f(m.rtf, 3),
+            t.add_row(c.label, m.metric, value_text(m), _f(m.gflops), _f(m.rtf, 3),
                       str(m.n_items), str(m.n_failed))
         for label, reason in summary.failures.items():
             t.add_row(label, "failed", "", "", "", "", reason[:60], style="red")
@@ -62,16 +63,27 @@ class Progress:
 
 def outcome_counts(summary: Any) -> str:
     """'7 finished, 5 eliminated by racing, 0 failed' (the eliminated only in a race): every
-    configuration of the sweep is counted in one of them."""
+    configuration of the sweep is counted in one of them. A configuration none of whose items
+    was scored (every item failed: unreadable audio, say) has metrics, but counts as failed:
+    '0 finished, 4 failed (4 with every item failed)'."""
+    none = sum(1 for _, m in summary.metrics if none_scored(m))
     racing = f"{len(summary.eliminated)} eliminated by racing, " \
         if summary.rounds or summary.eliminated else ""
-    return f"{summary.finished} finished, {racing}{summary.failed} failed"
+    why = f" ({none} with every item failed)" if none else ""
+    return (f"{max(0, summary.finished - none)} finished, {racing}{summary.failed + none} "
+            f"failed{why}")
 
 
-def _value(m: Any) -> str:
-    """The metric as every table shows it: WER in percent and labelled so, others as they are."""
-    if m.value is None:
-        return ""
+def none_scored(m: Any) -> bool:
+    """Metrics of a configuration every item of which failed (no item scored, the value NaN)."""
+    return bool(m.n_failed) and not m.n_items
+
+
+def value_text(m: Any) -> str:
+    """The metric as every table shows it: WER in percent and labelled so, others as they are;
+    'n/a' where there is none (every item failed: the value is NaN)."""
+    if m.value is None or not math.isfinite(m.value):
+        return "n/a"
     return f"{100 * m.value:.2f} %" if m.metric == "wer" else f"{m.value:.4f}"
 
 
