@@ -11,7 +11,8 @@ integer column into floats): axes `model, window, window_s, window_dynamic, stri
 stride_at_layer, pool, adaptation, adaptation_rank, adaptation_alpha, adaptation_targets,
 adaptation_unfreeze_top, precision, beam, dynamic_margin_s` (and any Config field added later,
 under its own name); times are timezone-aware UTC timestamps (ISO-8601 in CSV); flags are
-booleans; per-stage timings are `timing_<stage>_s` columns. WER is also given in percent
+booleans; per-stage timings are `timing_<stage>_s` columns; a nested value (the environment's
+`env_versions`) is a JSON string. WER is also given in percent
 (`wer_percent`). `export(store, out, "parquet")` writes these tables with an explicit Parquet
 schema. `export_raw_csv` / `export_raw_parquet` (ResultsStore.export_csv / export_parquet,
 `runs export --raw`) write the store's own tables as stored instead. Reads the store only through
@@ -102,8 +103,19 @@ def _frame(rows: list[dict[str, Any]], dtypes: dict[str, str]):
         elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in col.dropna()):
             df[c] = col.astype("Float64")
         else:
-            df[c] = col.map(lambda v: None if v is None else str(v)).astype("string")
+            df[c] = col.map(_text).astype("string")
     return df
+
+
+def _text(v: Any) -> str | None:
+    """A value of a string column: a nested one (env_versions, a GPU description, a list) as
+    JSON, so a CSV or Parquet reader can parse it back (json.loads), not a Python repr."""
+    if v is None:
+        return None
+    if isinstance(v, (dict, list, tuple)):
+        import json
+        return json.dumps(v, sort_keys=True, default=str)
+    return str(v)
 
 
 def _open(store: Any):
