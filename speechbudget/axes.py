@@ -22,6 +22,7 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any, Literal
 
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
@@ -389,9 +390,11 @@ class Config:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Stable identity (hash of the canonical JSON) used by the results store."""
+        """Stable identity (hash of the canonical JSON) used by the results store. Computed once
+        per Config (the store, the report and the analysis read it in loops): a Config is frozen,
+        and a changed copy (`with_`, dataclasses.replace) is a new one with its own key."""
         return hashlib.sha1(self.to_json().encode()).hexdigest()[:16]
 
     @classmethod
