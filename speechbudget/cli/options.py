@@ -27,3 +27,16 @@ ID_COLUMN = typer.Option(None, "--id-column", help="column with the item id")
 AUDIO_ROOT = typer.Option(None, "--audio-root", help="folder the manifest's (LJSpeech "
                           "metadata's, Kaldi wav.scp's) relative audio paths start from "
                           "(default: its own folder)")
+
+
+# ---- how the answer is chosen: one definition for `recommend` and `report` (whose page
+# leads with the same recommendation)
+RTF_STAT = typer.Option("mean", "--rtf-stat",
+                        help="what --max-rtf bounds: mean (default: the batched run's throughput "
+                             "RTF), p50 or p90 (per-utterance RTF at batch size 1 after warm-up; "
+                             "needs a sweep that timed latency, task_options.latency_items)")
+TOLERANCE = typer.Option(None, "--tolerance",
+                         help="non-inferiority margin in points of the metric (0.5 = 0.5 WER "
+                              "points): a cheaper configuration shown (paired 95%) to be worse by "
+                              "at most this much is acceptable")
+COST = typer.Option("gflops", "--cost", help="what 'cheapest' means: gflops, rtf or peak_mem_mb")

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
 from speechbudget.cli.app import app
+from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -67,6 +68,18 @@ def limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat: str = "mean"):
         usage_error(str(e))
 
 
+def tolerance_from(tolerance: float | None, cost: str) -> float | None:
+    """--tolerance (points of the metric) as the margin `recommend` takes (error units: 0.5 ->
+    0.005), after checking it and --cost; a bad one exits 2 naming the option as typed."""
+    from speechbudget.analysis.recommend_text import COST_WORDS
+    if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 100):
+        usage_error(f"invalid --tolerance {tolerance:g}: points of the metric, >= 0 and below 100 "
+                    "(0.5 = 0.5 WER points)")
+    if cost not in COST_WORDS:
+        usage_error(f"invalid --cost {cost!r}: one of {', '.join(COST_WORDS)}")
+    return None if tolerance is None else tolerance / 100
+
+
 @app.command("recommend")
 def recommend_cmd(
     store: Path = typer.Argument(..., help="results store of a sweep (SQLite, e.g. runs.db)"),
@@ -76,22 +89,14 @@ def recommend_cmd(
                                             help="limit on the real-time factor measured by the "
                                                  "sweep (s of compute per s of audio); which "
                                                  "RTF: --rtf-stat"),
-    rtf_stat: str = typer.Option("mean", "--rtf-stat",
-                                 help="what --max-rtf bounds: mean (default: the batched run's "
-                                      "throughput RTF), p50 or p90 (per-utterance RTF at batch "
-                                      "size 1 after warm-up; needs a sweep that timed latency, "
-                                      "task_options.latency_items)"),
+    rtf_stat: str = RTF_STAT,
     max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb",
                                                help="limit on measured peak memory (MB)"),
     task: Optional[str] = typer.Option(None, "--task", help="asr or ser (needed when the store "
                                                             "holds both)"),
     top: int = typer.Option(3, "--top", min=0, help="runners-up to list"),
-    tolerance: Optional[float] = typer.Option(
-        None, "--tolerance", help="non-inferiority margin in points of the metric (0.5 = 0.5 WER "
-                                  "points): a cheaper configuration shown (paired 95%) to be "
-                                  "worse by at most this much is acceptable"),
-    cost: str = typer.Option("gflops", "--cost", help="what 'cheapest' means: gflops, rtf or "
-                                                      "peak_mem_mb"),
+    tolerance: Optional[float] = TOLERANCE,
+    cost: str = COST,
     as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),
 ) -> None:
     """The configuration to use under the limits: the cheapest that is not significantly worse
@@ -99,19 +104,14 @@ def recommend_cmd(
     group, the CI of the difference, runners-up and the marginal return of each axis.
     Exits 1 when no configuration meets the limits."""
     from speechbudget.analysis.recommend import NoResultsError, recommend
-    from speechbudget.analysis.recommend_text import COST_WORDS
 
     limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
-    if tolerance is not None and not (math.isfinite(tolerance) and 0 <= tolerance < 100):
-        usage_error(f"invalid --tolerance {tolerance:g}: points of the metric, >= 0 and below 100 "
-                    "(0.5 = 0.5 WER points)")
-    if cost not in COST_WORDS:
-        usage_error(f"invalid --cost {cost!r}: one of {', '.join(COST_WORDS)}")
+    margin = tolerance_from(tolerance, cost)
     loaded = open_results(store, task)  # items that cannot be paired: StoreError (exit 4) there
     try:
         rec = recommend(loaded.results, limits, task=task, n_runners_up=top,
                         machine=loaded.machine, source=str(store), items=loaded.items,
-                        tolerance=None if tolerance is None else tolerance / 100, cost=cost)
+                        tolerance=margin, cost=cost)
     except (NoResultsError, ValueError) as e:
         err_console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2)

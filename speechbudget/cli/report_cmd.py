@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 
 from speechbudget.cli.app import app
-from speechbudget.cli.recommend_cmd import err_console, limits_from, open_results
+from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE
+from speechbudget.cli.recommend_cmd import err_console, limits_from, open_results, tolerance_from
 
 console = Console(soft_wrap=True)
 
@@ -20,9 +21,13 @@ def report_cmd(
                                                       "report.json, plots/)"),
     max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
                                                help="limit for the recommendation at the top"),
-    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="RTF limit (measured)"),
+    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="RTF limit (measured); "
+                                                                    "which RTF: --rtf-stat"),
+    rtf_stat: str = RTF_STAT,
     max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb", help="peak memory limit"),
     task: Optional[str] = typer.Option(None, "--task", help="only this task (asr or ser)"),
+    tolerance: Optional[float] = TOLERANCE,
+    cost: str = COST,
     law: str = typer.Option("additive", "--law", help="scaling law: additive or product"),
     bootstrap: int = typer.Option(100, "--bootstrap", min=0,
                                   help="bootstrap resamples for the fit's uncertainty"),
@@ -45,7 +50,8 @@ def report_cmd(
     if law not in ("additive", "product"):
         err_console.print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
         raise typer.Exit(2)
-    limits = limits_from(max_gflops, max_rtf, max_mem_mb)
+    limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
+    margin = tolerance_from(tolerance, cost)   # the recommendation's, as `recommend` takes them
     loaded = open_results(store, task)
     if not loaded.results:
         err_console.print(f"[red]error:[/red] {store}: no finished configurations"
@@ -57,6 +63,7 @@ def report_cmd(
     from speechbudget.cli.progress import progress_bar
     with progress_bar(progress, "report") as update:
         index = build_report(loaded, out, limits=limits, task=task, law=law,
+                             tolerance=margin, cost=cost,
                              n_bootstrap=bootstrap, seed=seed, interactive=interactive,
                              progress=update)
     console.print(f"report: {index}")

@@ -57,9 +57,11 @@ def task_frontiers(results: Results, items: dict[str, list[ItemResult]],
 
 def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
             n_bootstrap: int = 100, seed: int = 0,
-            progress: ReportProgress | None = None, total: int | None = None) -> list[TaskReport]:
+            progress: ReportProgress | None = None, total: int | None = None,
+            tolerance: float | None = None, cost: str = "gflops") -> list[TaskReport]:
     """Run every analysis for each task present in the results. `progress(done, total, phase)`,
-    if given, after each phase of each task (4 per task; `total` defaults to that count)."""
+    if given, after each phase of each task (4 per task; `total` defaults to that count).
+    `tolerance` (error units) and `cost`: the recommendation's, as `recommend` takes them."""
     out = []
     tasks = sorted({c.task for c, _ in loaded.results})
     total = total if total is not None else 4 * len(tasks)
@@ -76,7 +78,7 @@ def analyse(loaded: LoadedResults, limits: Limits, law: str = "additive",
         # the same seed as the frontiers' paired tests: the tie group and the frontier test
         # some pairs alike, and one page must not call a pair both tied and dominated
         rec = recommend(res, limits, task=task, machine=loaded.machine, source=loaded.source,
-                        items=loaded.items, seed=seed)
+                        items=loaded.items, seed=seed, tolerance=tolerance, cost=cost)
         step(f"{task}: recommendation")
         fit, fit_err, preds, cmp_, refusal = None, None, [], None, None
         try:
@@ -139,7 +141,8 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
                  limits: Limits | None = None, task: str | None = None, law: str = "additive",
                  n_bootstrap: int = 100, seed: int = 0,
                  title: str = "speechbudget report", interactive: bool = False,
-                 progress: ReportProgress | None = None) -> Path:
+                 progress: ReportProgress | None = None, tolerance: float | None = None,
+                 cost: str = "gflops") -> Path:
     """Write `out_dir/index.html` (self-contained), `summary.md`, `report.json` and the PNGs.
 
     `results`: a list of (Config, ConfigMetrics) pairs, the path of a results store, or what
@@ -147,7 +150,10 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
     figures and sortable, filterable tables, JavaScript inline (still one offline file; needs
     plotly). `progress(done, total, phase)`, if given, is called after each phase (per task:
     recommendation, scaling fit, frontiers, per-utterance view, plots; then writing), `done`
-    increasing to `total`. Prints nothing.
+    increasing to `total`. `tolerance` (non-inferiority margin in error units: 0.005 = 0.5 WER
+    points) and `cost` (gflops, rtf, peak_mem_mb): how the recommendation at the top chooses, as
+    `analysis.recommend` takes them (`report --tolerance/--cost`, as `recommend`'s); with
+    `limits.rtf_stat`, all recorded in report.json's limits. Prints nothing.
     Returns the path of index.html.
     """
     loaded = load_results(results, task=task)
@@ -166,7 +172,7 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
         n_tasks -= len(left_out)
         total = PHASES_PER_TASK * n_tasks + 1
     tasks = analyse(loaded, limits, law=law, n_bootstrap=n_bootstrap, seed=seed,
-                    progress=progress, total=total)
+                    progress=progress, total=total, tolerance=tolerance, cost=cost)
     done = 4 * n_tasks
     try:  # each file written whole (temporary file, fsync, rename): a reader never sees half
         for tr in tasks:
@@ -175,7 +181,8 @@ def build_report(results: "Results | str | Path | LoadedResults", out_dir: str |
             if progress is not None:
                 progress(done, total, f"{tr.task}: plots")
         data = ReportData(title, loaded.source, loaded.machine, limits, tasks,
-                          [f"{t.upper()} left out: {why}" for t, why in left_out.items()])
+                          [f"{t.upper()} left out: {why}" for t, why in left_out.items()],
+                          tolerance=tolerance, cost=cost)
         write_atomic(out / "summary.md", render_markdown(data, out))
         write_atomic(out / "report.json", json.dumps(finite_json(to_json(data, out)), indent=1,
                                                      default=_json_default, allow_nan=False))
@@ -270,6 +277,8 @@ def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
         })
     return {"title": data.title, "source": data.source, "machine": data.machine,
             "left_out": data.left_out,
-            "limits": {k: getattr(data.limits, k) for k in ("max_gflops", "max_rtf",
-                                                             "max_mem_mb")},
+            # what the recommendation was asked (recommend --json's limits, cost, tolerance)
+            "limits": {**{k: getattr(data.limits, k) for k in ("max_gflops", "max_rtf",
+                                                                "max_mem_mb", "rtf_stat")},
+                       "tolerance": data.tolerance, "cost": data.cost},
             "tasks": tasks}

@@ -64,6 +64,9 @@ class ReportData:
     tasks: list[TaskReport]
     # tasks of the results left out of the report, with why (every item of theirs failed)
     left_out: list[str] = field(default_factory=list)
+    # how the recommendation chose (analysis.recommend's tolerance, in error units, and cost)
+    tolerance: float | None = None
+    cost: str = "gflops"
 
 
 def fmt(v: Any, digits: int = 4) -> str:
