@@ -951,6 +951,7 @@ def summary_escapes_the_stored_environment(tmp, cli):
         limits = Limits()
         machine = {"cpu": "<script>alert(1)</script>", "cores": 2}
         tasks: list = []
+        left_out: list = ["ASR left out: <script>x</script>"]
     md = render_markdown(D(), tmp)
     assert "<script>" not in md and "&lt;script&gt;" in md
 
