@@ -94,6 +94,20 @@ def dead_pid() -> int:
     return p.pid
 
 
+def store_with_killed_run(db) -> tuple[int, int]:
+    """A store `db` holding two runs of this machine, both 'running': one whose pid is alive (1)
+    and one whose process is gone. Returns (alive, dead) run ids."""
+    import platform
+
+    from speechbudget.sweep.store import ResultsStore
+    spec = {"name": "s", "digest": "d"}
+    with ResultsStore(db) as st:
+        alive = st.start_run(spec, {"hostname": platform.node(), "pid": 1})
+        # (recorded last: start_run would mark it 'killed')
+        dead = st.start_run(spec, {"hostname": platform.node(), "pid": dead_pid()})
+    return alive, dead
+
+
 def store_files(folder) -> dict:
     """The bytes of the store `r.db` in `folder`, as a reader leaves them: SQLite's empty -wal
     and -shm index of a reader are left out (nothing written)."""

@@ -4,13 +4,12 @@ nothing to the store (read only): the store still says 'running' until the next 
 from __future__ import annotations
 
 import json
-import platform
 
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
 from speechbudget.sweep.store import ResultsStore
-from tests.sweep.conftest import dead_pid, store_files
+from tests.sweep.conftest import store_files, store_with_killed_run
 
 SPEC = {"name": "s", "digest": "d"}
 
@@ -25,10 +24,7 @@ def _list(db, *extra):
 
 def test_killed_process_on_this_machine_is_running_question(tmp_path):
     db = tmp_path / "r.db"
-    with ResultsStore(db) as st:
-        alive = st.start_run(SPEC, {"hostname": platform.node(), "pid": 1})
-        # (recorded last: start_run would mark it 'killed')
-        dead = st.start_run(SPEC, {"hostname": platform.node(), "pid": dead_pid()})
+    alive, dead = store_with_killed_run(db)
     before = store_files(tmp_path)
     out = _list(db)
     row = {line.split("│")[1].strip(): line for line in out.splitlines()

@@ -4,15 +4,13 @@ run stays 'running' (stale null); nothing is written to the store (read only).""
 from __future__ import annotations
 
 import json
-import platform
 
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
 from speechbudget.sweep.store import ResultsStore
-from tests.sweep.conftest import dead_pid, store_files
+from tests.sweep.conftest import store_files, store_with_killed_run
 
-SPEC = {"name": "s", "digest": "d"}
 
 
 
@@ -26,10 +24,7 @@ def _show_run(db, run_id) -> dict:
 
 def test_runs_show_marks_a_killed_run_stale_read_only(tmp_path):
     db = tmp_path / "r.db"
-    with ResultsStore(db) as st:
-        alive = st.start_run(SPEC, {"hostname": platform.node(), "pid": 1})
-        # (recorded last: start_run would mark it 'killed')
-        dead = st.start_run(SPEC, {"hostname": platform.node(), "pid": dead_pid()})
+    alive, dead = store_with_killed_run(db)
     before = store_files(tmp_path)
     shown = _show_run(db, dead)
     assert shown["status"] == "running?", shown
