@@ -12,9 +12,6 @@ from speechbudget.sweep.store import ResultsStore
 from tests.sweep.conftest import store_files, store_with_killed_run
 
 
-
-
-
 def _show_run(db, run_id) -> dict:
     r = CliRunner().invoke(app, ["runs", "show", str(db), str(run_id)], env={"COLUMNS": "250"})
     assert r.exit_code == 0, r.output
