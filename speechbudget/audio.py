@@ -26,6 +26,11 @@ from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel f
 # the lowest sample rate read as audio (telephone speech is 8 kHz; a rate below this is a damaged
 # or mistaken header, and resampling it to 16 kHz would multiply the samples by 16,000 / rate)
 MIN_SAMPLE_RATE = 1000
+# the largest |sample| a recording may hold (full scale is 1; a float WAV may exceed it): beyond
+# about 1e16 Whisper's float32 mel power overflows (|STFT|^2 ~ (200 A)^2), and wav2vec2's per-clip
+# variance near 1e19, so features came out inf/NaN (ASR: an empty transcript, exit 0; SER: the
+# first label). 1e12 keeps four orders of magnitude from both, and is far above any recording
+MAX_PEAK = 1e12
 
 
 class AudioError(SpeechbudgetError, ValueError):
@@ -166,9 +171,23 @@ def load_audio(path: str | Path) -> np.ndarray:
     check_audio_file(path, stacklevel=3)
     data, sr = _read(path)
     check_sample_rate(sr, path)
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{path}: the recording holds non-finite samples (NaN or inf)")
+    check_samples(data, path)
     return resample_to_16k(data, sr)
+
+
+def check_samples(data: np.ndarray, where: str | Path) -> None:
+    """Refuse samples no feature can be computed from (an AudioError naming `where`): NaN or inf,
+    or a peak above MAX_PEAK (full scale is 1; a float WAV may exceed it). For files
+    (load_audio) and in-memory audio alike."""
+    if not len(data):
+        return
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{where}: the recording holds non-finite samples (NaN or inf)")
+    peak = float(np.abs(data).max())
+    if peak > MAX_PEAK:
+        raise AudioError(f"{where}: peak amplitude {peak:.3g}, where full scale is 1: beyond "
+                         f"{MAX_PEAK:g} the features overflow (a float WAV of unscaled or "
+                         f"garbage samples?)")
 
 
 def check_sample_rate(sr: int, where: str | Path) -> None:

@@ -350,3 +350,20 @@ def test_log_mel_span_silence_padding_is_the_zero_padded_waveform(seconds):
     assert bool((zeros[:, content:] == 0).all()) and float(got[0, -1]) < -0.3
     with pytest.raises(ValueError, match="padding"):
         log_mel_span(audio, 0, content, 3000, padding="floor")
+
+
+def test_overflowing_samples_are_refused_for_files_and_arrays(tmp_path):
+    """A float WAV of huge finite samples (1e18) overflowed the float32 log-mel: ASR gave an empty
+    transcript with exit 0, SER the first label. One check (audio.check_samples) refuses it for
+    every reader; int16-range float samples (~3e4) still read (the features are scale-free)."""
+    from speechbudget.datasets.base import to_16k_mono
+    x = np.sin(2 * np.pi * 300 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)
+    huge = tmp_path / "huge.wav"
+    sf.write(huge, (1e18 * x).astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"huge.wav: peak amplitude 1e\+18"):
+        load_audio(huge)
+    with pytest.raises(AudioError, match=r"row 0: peak amplitude 1e\+18"):
+        to_16k_mono((1e18 * x).astype(np.float32), SAMPLE_RATE, "row 0")
+    loud = tmp_path / "loud.wav"
+    sf.write(loud, (32767 * x).astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
+    assert np.isfinite(log_mel(load_audio(loud))).all()

@@ -129,7 +129,7 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str, channels_last: bool | Non
     averaged). A 2-D array is [samples, channels] when `channels_last` (soundfile's layout),
     [channels, samples] when False; None (an in-memory array of unknown layout): the axis of at
     most 8 is the channels."""
-    from speechbudget.audio import AudioError, check_sample_rate, resample_to_16k
+    from speechbudget.audio import check_samples, check_sample_rate, resample_to_16k
     data = np.asarray(data)
     if data.dtype.kind in "iu":  # integer PCM -> [-1, 1) as soundfile and Whisper read it
         info = np.iinfo(data.dtype)
@@ -139,8 +139,7 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str, channels_last: bool | Non
     if data.ndim > 1:  # [samples, channels] (soundfile) or [channels, samples]
         last = data.shape[-1] <= 8 if channels_last is None else channels_last
         data = data.mean(axis=1 if last else 0, dtype=np.float32)
-    if not np.all(np.isfinite(data)):
-        raise AudioError(f"{where}: the recording holds non-finite samples (NaN or inf)")
+    check_samples(data, where)  # as load_audio: NaN, inf or overflowing samples
     check_sample_rate(sr, where)  # as load_audio: below 1000 Hz is no recording
     return resample_to_16k(data, sr)
 

@@ -21,11 +21,6 @@ from speechbudget.geometry import SAMPLE_RATE
 
 LABELS = ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
 MIN_CLIP_S = 0.1  # shorter clips are recorded as skipped, not padded into nonsense
-# the largest |sample| a clip may hold (full scale is 1; a float WAV may exceed it): beyond about
-# 1e16 Whisper's float32 mel power overflows (|STFT|^2 ~ (200 A)^2), and wav2vec2's per-clip
-# variance near 1e19, so features, logits and probabilities came out NaN and the clip was scored
-# as the first label. 1e12 keeps four orders of magnitude from both, and far above any recording
-MAX_PEAK = 1e12
 
 RAVDESS_EMOTIONS = {"01": "NEU", "02": None, "03": "HAP", "04": "SAD", "05": "ANG", "06": "FEA",
                     "07": "DIS", "08": None}  # 02 calm, 08 surprised: dropped
@@ -319,9 +314,4 @@ def read_clip(clip: Clip) -> np.ndarray:
     if len(audio) < MIN_CLIP_S * SAMPLE_RATE:
         raise AudioError(f"{clip.path}: {len(audio) / SAMPLE_RATE:.3f} s is too short "
                          f"(need at least {MIN_CLIP_S} s)")
-    peak = float(np.abs(audio).max())
-    if peak > MAX_PEAK:
-        raise AudioError(f"{clip.path}: peak amplitude {peak:.3g}, where full scale is 1: beyond "
-                         f"{MAX_PEAK:g} the features overflow (a float WAV of unscaled or "
-                         f"garbage samples?)")
     return audio
