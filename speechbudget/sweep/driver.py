@@ -35,8 +35,8 @@ class RunSummary:
     run_id: int
     store: Path
     configs: int = 0                 # configurations in this sweep
-    finished: int = 0                # with metrics (including those already in the store)
-    failed: int = 0
+    finished: int = 0                # with metrics and an item scored (including reused ones)
+    failed: int = 0                  # without metrics (`failures`) or none scored (`none_scored`)
     reused: int = 0                  # finished before this run started
     shards_run: int = 0              # shards computed in this run
     shards_skipped: int = 0          # shards found already done
@@ -50,6 +50,15 @@ class RunSummary:
     # racing: (round, label, label) -> why that pair could not be compared in that round (no
     # item both scored, or only items without reference words): neither stopped the other
     uncompared: dict[tuple, str] = field(default_factory=dict)
+    # labels of configurations whose metrics hold no scored item (every item failed: unreadable
+    # audio, say): counted in `failed`, not `finished`, though their metrics are stored
+    none_scored: list[str] = field(default_factory=list)
+
+
+def none_scored(m: ConfigMetrics) -> bool:
+    """Metrics of a configuration every item of which failed (no item scored, the value NaN):
+    the one rule by which the run's summary counts such a configuration as failed."""
+    return bool(m.n_failed) and not m.n_items
 
 
 def build_task_for(spec: SweepSpec, ref: TaskRef):
@@ -209,12 +218,13 @@ class Sweep:
                                f"retried: {why[0] if why else 'failed'}")
             if not pending:
                 if {sh.shard_id for sh in shards} <= done:
-                    if c.key not in {k for k, _ in self._stored_metrics()} and \
-                            not self._aggregate(c, shards):
+                    stored = dict(self._stored_metrics())
+                    m = stored.get(c.key) or self._aggregate(c, shards)
+                    if m is None:
                         continue                # counted failed
                     if only_shards is None:  # a racing round counts it in the last round
                         s.reused += 1
-                        s.finished += 1
+                        self._count(c, m)
                 elif c.key in held:
                     self._fail(c, held[c.key])
                 continue
@@ -301,8 +311,9 @@ class Sweep:
             if key in errors:
                 self._fail(c, errors[key])
             elif self.store.done_shards(key) >= {sh.shard_id for sh in shards}:
-                if self._aggregate(c, shards):
-                    self.summary.finished += 1
+                m = self._aggregate(c, shards)
+                if m is not None:
+                    self._count(c, m)
             self.progress.advance_config(c.label)
 
     def _wait_for_others(self, remaining: dict[str, set[str]], by_key: dict, shard_of: dict,
@@ -370,8 +381,18 @@ class Sweep:
         s.shards_run += 1
         s.items_run += len(r.results)
 
-    def _aggregate(self, c: Config, shards: Sequence[Shard]) -> bool:
-        """Store `c`'s metrics; False (and `c` counted failed) when the task cannot."""
+    def _count(self, c: Config, m: ConfigMetrics) -> None:
+        """Count `c`, whose metrics `m` are stored, as finished, or as failed when none of its
+        items was scored (`none_scored`)."""
+        if none_scored(m):
+            self.summary.failed += 1
+            self.summary.none_scored.append(c.label)
+        else:
+            self.summary.finished += 1
+
+    def _aggregate(self, c: Config, shards: Sequence[Shard]) -> ConfigMetrics | None:
+        """Store `c`'s metrics and return them; None (and `c` counted failed) when the task
+        cannot."""
         order = {iid: i for i, iid in enumerate(i for sh in shards for i in sh.item_ids)}
         items: list[ItemResult] = sorted(self.store.items(c.key),
                                          key=lambda r: order.get(r.item_id, len(order)))
@@ -379,10 +400,10 @@ class Sweep:
             m = self.task.aggregate(c, items)
         except Exception as e:  # noqa: BLE001
             self._fail(c, f"aggregate: {type(e).__name__}: {e}")
-            return False
+            return None
         m.config_key = c.key
         self.store.set_metrics(c.key, m, self.run_id)
-        return True
+        return m
 
     def _fail(self, c: Config, reason: str) -> None:
         self.store.set_config_status(c.key, "failed", reason)

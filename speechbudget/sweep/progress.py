@@ -64,19 +64,14 @@ class Progress:
 def outcome_counts(summary: Any) -> str:
     """'7 finished, 5 eliminated by racing, 0 failed' (the eliminated only in a race): every
     configuration of the sweep is counted in one of them. A configuration none of whose items
-    was scored (every item failed: unreadable audio, say) has metrics, but counts as failed:
-    '0 finished, 4 failed (4 with every item failed)'."""
-    none = sum(1 for _, m in summary.metrics if none_scored(m))
+    was scored (every item failed: unreadable audio, say) has metrics, but counts as failed
+    (the run's summary decides: `driver.none_scored`): '0 finished, 4 failed (4 with every item
+    failed)'."""
+    none = len(summary.none_scored)
     racing = f"{len(summary.eliminated)} eliminated by racing, " \
         if summary.rounds or summary.eliminated else ""
     why = f" ({none} with every item failed)" if none else ""
-    return (f"{max(0, summary.finished - none)} finished, {racing}{summary.failed + none} "
-            f"failed{why}")
-
-
-def none_scored(m: Any) -> bool:
-    """Metrics of a configuration every item of which failed (no item scored, the value NaN)."""
-    return bool(m.n_failed) and not m.n_items
+    return f"{summary.finished} finished, {racing}{summary.failed} failed{why}"
 
 
 def value_text(m: Any) -> str:

@@ -51,3 +51,20 @@ def test_one_configuration_scored_still_finished(write_spec, tmp_path, monkeypat
                                  "--allow-runner", "--no-progress"])
     assert r.exit_code == 1, r.output
     assert "2 finished, 0 failed" in r.output, r.output
+
+
+def test_library_summary_counts_every_item_failed_as_failed(write_spec, tmp_path,
+                                                             monkeypatch):
+    """run_sweep's RunSummary (what a library caller reads) counted such a configuration as
+    finished (finished 2, failed 0) while the command line said '0 finished, 2 failed'; it now
+    decides the same way (driver.none_scored), in the run that computes it and on a resume
+    that finds it stored."""
+    from speechbudget.sweep import run_sweep
+    spec = write_spec("s", runner=RUNNER, **SPACE)
+    monkeypatch.setenv("FLAKY_FAIL_ITEMS", _ids(spec))
+    db = tmp_path / "s.db"
+    s = run_sweep(spec, db, device="cpu", allow_runner=True, retry_failed=False)
+    assert (s.finished, s.failed, len(s.metrics)) == (0, 2, 2), s
+    assert sorted(s.none_scored) == sorted(c.label for c, _ in s.metrics)
+    again = run_sweep(spec, db, device="cpu", allow_runner=True, retry_failed=False)
+    assert (again.finished, again.failed, again.reused) == (0, 2, 2), again
