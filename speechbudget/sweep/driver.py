@@ -174,6 +174,7 @@ class Sweep:
         self.lease_s = lease_s
         self.owner = f"{platform.node()}:{os.getpid()}:{self.run_id}:{uuid.uuid4().hex[:8]}"
         self.unclaimed: set[tuple[str, str]] = set()
+        store.hold_run(self.owner, self.run_id, lease_s)  # the run's heartbeat
         self._stop_leases = store.keep_leases(self.owner, lease_s)
 
     def claim(self, u: WorkUnit) -> bool:

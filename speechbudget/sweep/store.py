@@ -105,9 +105,11 @@ class ResultsStore(ShardLeases):
     def stale_runs(self, now: float | None = None) -> dict[int, str]:
         """Runs still marked 'running' that the store can tell are not: run_id -> why. Read
         only (the next `start_run` marks those of this machine 'killed'). A run is stale when it
-        was started on this machine and its process is gone, or when it holds shard leases and
-        every one has expired (its runner renews them every lease_s / 3 while it lives: no
-        heartbeat since then). A run on another machine holding no lease cannot be told apart
+        was started on this machine and its process is gone, or when it holds leases and every
+        one has expired (its runner renews them every lease_s / 3 while it lives: no heartbeat
+        since then); a run holds its own lease from its start to its end (`hold_run`), so a run
+        killed on another machine is told by it once it expires, between shards too. A run on
+        another machine holding no lease (recorded before runs held one) cannot be told apart
         from a live one and is left out."""
         now = time.time() if now is None else now
         leases: dict[int, float] = {}
@@ -129,7 +131,7 @@ class ResultsStore(ShardLeases):
                 why.append(f"its process {pid} on this machine is gone")
             if run_id in leases and leases[run_id] < now:
                 stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(leases[run_id]))
-                why.append(f"no heartbeat: its shard leases expired at {stamp}")
+                why.append(f"no heartbeat: its leases expired at {stamp}")
             if why:
                 out[int(run_id)] = "; ".join(why)
         return out

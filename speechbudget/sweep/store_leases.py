@@ -46,6 +46,15 @@ class ShardLeases:
                        (key, shard_id, owner, run_id, now + lease_s))
             return True
 
+    def hold_run(self, owner: str, run_id: int, lease_s: float = DEFAULT_LEASE_S) -> None:
+        """The run's own lease (config_key '', shard_id 'run N'): renewed with its shard leases
+        while its runner lives (`keep_leases`), released when it finishes. It is the run's
+        heartbeat between shards, when it holds no shard lease (`ResultsStore.stale_runs`: a
+        run killed on another machine, whose process cannot be looked up, is told by it)."""
+        with transaction(self.db) as db:
+            db.execute("INSERT OR REPLACE INTO leases VALUES ('', ?, ?, ?, ?)",
+                       (f"run {run_id}", owner, run_id, time.time() + lease_s))
+
     def renew_leases(self, owner: str, lease_s: float = DEFAULT_LEASE_S) -> int:
         with transaction(self.db) as db:
             return db.execute("UPDATE leases SET expires = ? WHERE owner = ?",
