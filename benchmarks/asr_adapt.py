@@ -78,6 +78,7 @@ def main() -> None:
     from speechbudget.axes import Config
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr import adapt as ad
+    from speechbudget.tasks.asr.adapt_options import DistillOptions
     from speechbudget.tasks.asr.data import AsrDataset, load_dataset
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
 
@@ -176,7 +177,7 @@ def main() -> None:
         return run(f"select {step}", cfg, adapter, data=by_teacher, keep=False)["wer"]
 
     targets = tuple(args.targets.split(","))
-    opts = ad.DistillOptions(batch_size=args.batch_size, lr=args.lr, seed=0,
+    opts = DistillOptions(batch_size=args.batch_size, lr=args.lr, seed=0,
                              snapshot_steps=snaps)
     audios = [(it.id, ds.load_audio(it)) for it in train]
     teacher = None

@@ -126,7 +126,8 @@ def eval_cmd(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--precision") from None
     if adapter is not None:
-        from speechbudget.tasks.asr.adapt import AdapterError, adapter_config
+        from speechbudget.tasks.asr.adapt_options import AdapterError
+        from speechbudget.tasks.asr.adapter_files import adapter_config
         try:
             cfg = cfg.with_(adaptation=adapter_config(adapter).adaptation)
         except AdapterError as e:
@@ -244,6 +245,8 @@ def adapt_cmd(
     from speechbudget.axes import Config, ConfigError
     from speechbudget.models.loading import load_whisper
     from speechbudget.tasks.asr import adapt as ad
+    from speechbudget.tasks.asr.adapt_options import AdapterError, DistillOptions
+    from speechbudget.tasks.asr.adapter_files import check_out_folder
     from speechbudget.tasks.asr.data import Columns, load_dataset
 
     if adapt not in ("distill", "supervised"):
@@ -257,8 +260,8 @@ def adapt_cmd(
                       stride_at=_stride_at(stride_at), pool=pool)
         cfg = ad.distill_config(base, rank=rank, unfreeze_top=unfreeze_top, steps=steps,
                                 targets=parse_targets(targets), objective=adapt)
-        opts = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
-    except (ConfigError, ad.AdapterError) as e:
+        opts = DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
+    except (ConfigError, AdapterError) as e:
         raise typer.BadParameter(str(e)) from None
     from speechbudget.errors import check_output_dir
     check_output_dir(out, "--out")  # before any work, not after the teacher pass
@@ -280,8 +283,8 @@ def adapt_cmd(
         except ConfigError as e:
             raise typer.BadParameter(str(e), param_hint="--rank") from None
     try:  # an adapter of another configuration there: refused before the teacher pass
-        ad.check_out_folder(out, cfg, bundle.model, opts)
-    except ad.AdapterError as e:
+        check_out_folder(out, cfg, bundle.model, opts)
+    except AdapterError as e:
         raise typer.BadParameter(str(e), param_hint="--out") from None
     # an item without usable audio is skipped and said, as evaluation records it (a DatasetError,
     # exit 3, only when none is left)
@@ -307,7 +310,7 @@ def adapt_cmd(
                              teacher_s=time.perf_counter() - t0, item_keys=keys,
                              progress=lambda s, loss: prog.update(
                                  bar, completed=s, description=f"{cfg.label} loss {loss:.4f}"))
-    except ad.AdapterError as e:
+    except AdapterError as e:
         raise typer.BadParameter(str(e)) from None
     r = res.record
     err.print(f"wrote {res.path} ({r.steps} steps, {r.wall_s:.0f} s, loss {r.losses[0]:.4f} -> "

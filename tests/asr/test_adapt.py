@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from speechbudget.axes import Config, ConfigError
+from speechbudget.axes import Adaptation, Config, ConfigError
 from speechbudget.models import whisper_encoder as we
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapt_options import AdapterError, DistillOptions
+from speechbudget.tasks.asr.adapter_files import CHECKPOINT_FILE, adapter_config
 from speechbudget.tasks.asr import adapter_files as af
 
 from .conftest import build_tiny_whisper, tiny_bundle
@@ -42,7 +44,7 @@ def _enc(model, cfg, samples):
 def test_loss_falls_and_reload_is_identical(setup, tmp_path):
     bundle, cfg, samples = setup
     assert all(s.teacher_enc.shape[0] == 1500 for s in samples)   # teacher at 30 s
-    opts = ad.DistillOptions(batch_size=4, lr=1e-2, seed=0)
+    opts = DistillOptions(batch_size=4, lr=1e-2, seed=0)
     res = ad.distill(bundle, cfg, samples, tmp_path / "a", opts)
     losses = res.record.losses
     assert len(losses) == 6 and losses[0] > 0
@@ -52,7 +54,7 @@ def test_loss_falls_and_reload_is_identical(setup, tmp_path):
     # (2 % slack: the kernel updates its high-water mark lazily, per-thread RSS counters)
     assert 0 < res.record.peak_mem_mb <= 1.02 * resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     assert (tmp_path / "a" / af.ADAPTER_FILE).exists()
-    assert not (tmp_path / "a" / ad.CHECKPOINT_FILE).exists()
+    assert not (tmp_path / "a" / CHECKPOINT_FILE).exists()
     loaded = af.load_adapter(tmp_path / "a", cfg, bundle.model)
     assert torch.equal(_enc(res.model, cfg, samples), _enc(loaded, cfg, samples))
     stock = _enc(bundle.model, cfg, samples)
@@ -68,7 +70,7 @@ def test_loss_falls_and_reload_is_identical(setup, tmp_path):
 
 def test_resume_continues_the_same_run(setup, tmp_path):
     bundle, cfg, samples = setup
-    opts = ad.DistillOptions(batch_size=2, lr=5e-3, seed=1, checkpoint_every=2)
+    opts = DistillOptions(batch_size=2, lr=5e-3, seed=1, checkpoint_every=2)
     full = ad.distill(bundle, cfg, samples, tmp_path / "full", opts)
 
     class Stop(Exception):
@@ -80,37 +82,37 @@ def test_resume_continues_the_same_run(setup, tmp_path):
 
     with pytest.raises(Stop):
         ad.distill(bundle, cfg, samples, tmp_path / "cut", opts, progress=stop_at_3)
-    assert (tmp_path / "cut" / ad.CHECKPOINT_FILE).exists()
+    assert (tmp_path / "cut" / CHECKPOINT_FILE).exists()
     resumed = ad.distill(bundle, cfg, samples, tmp_path / "cut", opts)
     assert resumed.record.losses == full.record.losses
     assert torch.equal(_enc(resumed.model, cfg, samples), _enc(full.model, cfg, samples))
     with pytest.raises(Stop):
         ad.distill(bundle, cfg, samples, tmp_path / "cut2", opts, progress=stop_at_3)
-    other = ad.DistillOptions(batch_size=2, lr=1e-3, seed=1, checkpoint_every=2)
-    with pytest.raises(ad.AdapterError, match="checkpoint of another run"):
+    other = DistillOptions(batch_size=2, lr=1e-3, seed=1, checkpoint_every=2)
+    with pytest.raises(AdapterError, match="checkpoint of another run"):
         ad.distill(bundle, cfg, samples, tmp_path / "cut2", other)
 
 
 def test_other_configuration_or_model_refused(setup, tmp_path):
     bundle, cfg, samples = setup
     ad.distill(bundle, cfg.with_(adaptation=ad.with_steps(cfg.adaptation, 2)), samples,
-               tmp_path / "a", ad.DistillOptions(batch_size=4))
+               tmp_path / "a", DistillOptions(batch_size=4))
     good = cfg.with_(adaptation=ad.with_steps(cfg.adaptation, 2))
     af.load_adapter(tmp_path / "a", good, bundle.model)
-    with pytest.raises(ad.AdapterError, match=r"window=4\.0, not 6\.0"):
+    with pytest.raises(AdapterError, match=r"window=4\.0, not 6\.0"):
         af.load_adapter(tmp_path / "a", good.with_(window=6), bundle.model)
-    with pytest.raises(ad.AdapterError, match="stride_at=1, not 2"):
+    with pytest.raises(AdapterError, match="stride_at=1, not 2"):
         af.load_adapter(tmp_path / "a", good.with_(stride_at=2), bundle.model)
-    with pytest.raises(ad.AdapterError, match="pool='mean', not 'attn'"):
+    with pytest.raises(AdapterError, match="pool='mean', not 'attn'"):
         af.load_adapter(tmp_path / "a", good.with_(pool="attn"), bundle.model)
-    with pytest.raises(ad.AdapterError, match="adaptation.rank=4, not 8"):
-        af.load_adapter(tmp_path / "a", ad.distill_config(good.with_(adaptation=ad.Adaptation()),
+    with pytest.raises(AdapterError, match="adaptation.rank=4, not 8"):
+        af.load_adapter(tmp_path / "a", ad.distill_config(good.with_(adaptation=Adaptation()),
                                                           rank=8, steps=2), bundle.model)
-    with pytest.raises(ad.AdapterError, match="another base model"):
+    with pytest.raises(AdapterError, match="another base model"):
         af.load_adapter(tmp_path / "a", good, build_tiny_whisper(seed=9))
-    with pytest.raises(ad.AdapterError, match="model='tiny.en', not 'base.en'"):
+    with pytest.raises(AdapterError, match="model='tiny.en', not 'base.en'"):
         af.load_adapter(tmp_path / "a", good.with_(model="base.en"), bundle.model)
-    with pytest.raises(ad.AdapterError, match="not an adapter folder"):
+    with pytest.raises(AdapterError, match="not an adapter folder"):
         af.load_adapter(tmp_path, good, bundle.model)
 
 
@@ -139,19 +141,19 @@ def test_supervised_loss_falls_and_needs_transcripts(setup, tmp_path):
     assert [s.tokens for s in samples][:2] == [[3, 7, 9], [12, 4]]
     assert all(s.teacher_enc is None for s in samples)
     res = ad.train_adapter(bundle, cfg, samples, tmp_path / "s",
-                           ad.DistillOptions(batch_size=4, lr=1e-2))
+                           DistillOptions(batch_size=4, lr=1e-2))
     losses = res.record.losses            # cross-entropy of a random model: high, falling
     assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 0.97 * losses[0], \
         losses
     assert res.record.teacher_flops == 0 and res.record.step_flops > 0
-    assert ad.adapter_config(tmp_path / "s") == cfg
+    assert adapter_config(tmp_path / "s") == cfg
     loaded = af.load_adapter(tmp_path / "s", cfg, bundle.model)
     assert torch.equal(_enc(loaded, cfg, samples), _enc(res.model, cfg, samples))
-    with pytest.raises(ad.AdapterError, match=r"m\.jsonl: supervised adaptation needs "
+    with pytest.raises(AdapterError, match=r"m\.jsonl: supervised adaptation needs "
                                               r"transcripts; 1 of 2 .*'u1'"):
         ad.prepare_supervised(bundle, cfg, [items[0], ("u1", items[1][1], "  ")],
                               source="m.jsonl")
-    with pytest.raises(ad.AdapterError, match="expected 'distill'"):
+    with pytest.raises(AdapterError, match="expected 'distill'"):
         ad.distill(bundle, cfg, samples, tmp_path / "x")
 
 

@@ -11,6 +11,8 @@ import torch
 
 from speechbudget.axes import Config
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapt_options import AdapterError
+from speechbudget.tasks.asr.adapter_files import INFO_FILE, model_fingerprint
 from speechbudget.tasks.asr import adapter_files as af
 from speechbudget.tasks.asr.adapt_cache import AdapterCache
 from speechbudget.tasks.asr.data import load_dataset
@@ -30,12 +32,12 @@ def _nudged(model):
 
 def test_fingerprint_is_the_weights():
     model = build_tiny_whisper(seed=5)
-    assert ad.model_fingerprint(model) == ad.model_fingerprint(copy.deepcopy(model))
-    assert ad.model_fingerprint(model) != ad.model_fingerprint(_nudged(model))
+    assert model_fingerprint(model) == model_fingerprint(copy.deepcopy(model))
+    assert model_fingerprint(model) != model_fingerprint(_nudged(model))
     buf = copy.deepcopy(model)
     with torch.no_grad():   # a frozen tensor is part of the weights too (positional table)
         buf.model.encoder.embed_positions.weight[3, 1] += 1.0
-    assert ad.model_fingerprint(model) != ad.model_fingerprint(buf)
+    assert model_fingerprint(model) != model_fingerprint(buf)
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def test_another_checkpoint_under_the_same_name_misses_the_cache(tmp_path, evalu
     assert cache.get(a, cfg, evaluated, "cpu").path == got_a.path and len(trained) == 1
     got_b = AdapterCache(tmp_path / "cache", batch_size=2).get(b, cfg, evaluated, "cpu")
     assert got_b.path != got_a.path and trained == ["tiny-random", "other"]
-    with pytest.raises(ad.AdapterError, match="another base model"):
+    with pytest.raises(AdapterError, match="another base model"):
         af.load_adapter(got_a.path, cfg, b.model)
     af.load_adapter(got_b.path, cfg, b.model)
 
@@ -72,13 +74,13 @@ def test_an_adapter_written_before_the_weights_hash_still_loads(tmp_path, evalua
                                    stride_at=1), rank=2, steps=2)
     bundle = tiny_bundle(build_tiny_whisper(seed=5))
     got = AdapterCache(tmp_path / "cache", batch_size=2).get(bundle, cfg, evaluated, "cpu")
-    info = json.loads((got.path / ad.INFO_FILE).read_text())
+    info = json.loads((got.path / INFO_FILE).read_text())
     assert info["fingerprint_kind"] == af.FINGERPRINT_KIND
     del info["fingerprint_kind"]      # as written before it: the old fingerprint
     info["model_fingerprint"] = af.legacy_fingerprint(bundle.model)
-    (got.path / ad.INFO_FILE).write_text(json.dumps(info))
+    (got.path / INFO_FILE).write_text(json.dumps(info))
     af.load_adapter(got.path, cfg, bundle.model)
     info["fingerprint_kind"] = "weights-md5"
-    (got.path / ad.INFO_FILE).write_text(json.dumps(info))
-    with pytest.raises(ad.AdapterError, match="fingerprint_kind='weights-md5'"):
+    (got.path / INFO_FILE).write_text(json.dumps(info))
+    with pytest.raises(AdapterError, match="fingerprint_kind='weights-md5'"):
         af.load_adapter(got.path, cfg, bundle.model)

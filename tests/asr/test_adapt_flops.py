@@ -13,6 +13,10 @@ from speechbudget.axes import Config
 from speechbudget.flops.asr_training import StepGroup, run_flops, step_flops, teacher_tokens
 from speechbudget.models.registry import build_from_config
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapt_loss import Sample, step_groups
+from speechbudget.tasks.asr.adapt_options import DistillOptions
+from speechbudget.tasks.asr.adapt_trainable import student_model
+from speechbudget.tasks.asr.adapter_files import read_adapter_info
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def _samples(frames: list[int], n_tokens: list[int], teacher: bool, seed: int = 
     for i, (f, n) in enumerate(zip(frames, n_tokens)):
         toks = torch.randint(0, 50000, (n,), generator=g).tolist()
         enc = torch.randn(1500, 384, generator=g) if teacher else None
-        out.append(ad.Sample(f"u{i}", torch.randn(80, f, generator=g), toks, enc))
+        out.append(Sample(f"u{i}", torch.randn(80, f, generator=g), toks, enc))
     return out
 
 
@@ -52,14 +56,14 @@ def test_step_flops_equal_flopcountermode(model, window, stride, at, pool, rank,
                   pool=pool)
     cfg = ad.distill_config(base, rank=rank, unfreeze_top=top, steps=2, targets=targets,
                             objective=objective)
-    student = ad.student_model(model, cfg.adaptation)
+    student = student_model(model, cfg.adaptation)
     params = [p for p in student.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-3)
     samples = _samples(frames, [3 + 2 * i for i in range(len(frames))], objective == "distill")
     prompt = [50257, 50362]
     with FlopCounterMode(display=False) as fc:
         ad.train_step(student, cfg, samples, prompt, 50256, opt)
-    groups = ad.step_groups(samples, len(prompt))
+    groups = step_groups(samples, len(prompt))
     assert sum(g.batch for g in groups) == len(samples)
     analytic = step_flops(cfg, groups)
     assert fc.get_total_flops() == analytic.total
@@ -77,17 +81,17 @@ def test_whole_run_equals_flopcountermode_and_is_recorded(model, tmp_path):
     samples = _samples([100, 100, 100], [4, 2, 5], True, seed=1)
     for s, f in zip(samples, (1e9, 2e9, 3e9)):
         s.teacher_flops = f
-    opts = ad.DistillOptions(batch_size=1, seed=0)
+    opts = DistillOptions(batch_size=1, seed=0)
     with FlopCounterMode(display=False) as fc:
         res = ad.train_adapter(_bundle(model), cfg, samples, tmp_path / "a", opts)
     rec = res.record
     assert rec.step_flops == fc.get_total_flops()
     assert rec.teacher_flops == 6e9 and rec.train_flops == rec.step_flops + 6e9
     assert sum(rec.flops_breakdown.values()) == pytest.approx(rec.step_flops)
-    info = ad.read_adapter_info(tmp_path / "a")
+    info = read_adapter_info(tmp_path / "a")
     assert info["train"]["train_flops"] == rec.train_flops and info["train"]["wall_s"] > 0
     plan = ad.schedule(len(samples), 2, 1, 0)
-    steps = [ad.step_groups([samples[i] for i in p], 2) for p in plan]
+    steps = [step_groups([samples[i] for i in p], 2) for p in plan]
     assert run_flops(cfg, steps, 6e9).total == rec.train_flops
 
 

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapter_files import INFO_FILE, adapter_config
 from speechbudget.tasks.asr.data import load_dataset
 
 from .conftest import build_tiny_whisper, tiny_bundle, tone_rows
@@ -52,7 +53,7 @@ def _adapt(cli, data, out, objective):
     r = cli.invoke(app, ["asr", "adapt", *COMMON, "--rank", "2", "--steps", "2", "--batch-size",
                          "2", "--adapt", objective, "--data", str(data), "--out", str(out)])
     assert r.exit_code == 0, r.output
-    return json.loads((out / ad.INFO_FILE).read_text())
+    return json.loads((out / INFO_FILE).read_text())
 
 
 def test_supervised_adapter_records_and_refuses_its_training_utterances(tmp_path, data, cli):
@@ -79,7 +80,7 @@ def test_evaluate_with_a_supervised_adapter_fails_the_seen_items(tmp_path, data,
     from speechbudget.tasks.asr.runner import AsrTask, evaluate
     info = _adapt(cli, data["train"], tmp_path / "sup", "supervised")
     cfg = Config(task="asr", model="tiny.en", window=4, stride=2, stride_at=1).with_(
-        adaptation=ad.adapter_config(tmp_path / "sup", info).adaptation)
+        adaptation=adapter_config(tmp_path / "sup", info).adaptation)
     task = AsrTask(batch_size=2, warmup=False, adapter=tmp_path / "sup")
     m, items = evaluate(cfg, load_dataset(data["mixed"]), device="cpu", task=task)
     by_id = {r.item_id: r for r in items}
@@ -103,7 +104,7 @@ def test_unlisted_or_id_only_overlap_warns(tmp_path, data, cli):
     same_id = load_dataset(data["same_id"])
     with pytest.warns(UserWarning, match="ids of its training utterances but other audio"):
         assert ad.held_out_problems(tmp_path / "sup", same_id.items, same_id.source) == {}
-    p = tmp_path / "sup" / ad.INFO_FILE
+    p = tmp_path / "sup" / INFO_FILE
     info = json.loads(p.read_text())
     info["train_items"]["audio"] = None        # ids only: an id match is a training utterance
     p.write_text(json.dumps(info))

@@ -45,6 +45,7 @@ def _config(rank: int, objective: str = "distill") -> Config:
 
 def test_the_python_api_refuses_before_the_teacher_pass_and_training(tmp_path, monkeypatch):
     import speechbudget.tasks.asr.adapt as ad
+    from speechbudget.tasks.asr.adapt_trainable import student_model
 
     bundle = tiny_bundle(build_tiny_whisper(seed=4))
 
@@ -58,8 +59,8 @@ def test_the_python_api_refuses_before_the_teacher_pass_and_training(tmp_path, m
     with pytest.raises(ConfigError, match=r"adaptation\.rank=33.*at most 32"):
         ad.prepare_supervised(bundle, _config(33, "supervised"), [("a", items[0][1], "w1")])
     with pytest.raises(ConfigError, match=r"adaptation\.rank=33"):  # samples made elsewhere
-        ad.student_model(bundle.model, _config(33).adaptation)
-    assert ad.student_model(bundle.model, _config(32).adaptation) is not None
+        student_model(bundle.model, _config(33).adaptation)
+    assert student_model(bundle.model, _config(32).adaptation) is not None
 
 
 def test_asr_adapt_refuses_the_rank_before_the_teacher_pass(tmp_path, monkeypatch):

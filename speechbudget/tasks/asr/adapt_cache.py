@@ -37,6 +37,8 @@ from typing import Any
 from speechbudget.axes import Config
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.asr import adapt as ad
+from speechbudget.tasks.asr.adapt_options import AdapterError, DistillOptions, options_identity
+from speechbudget.tasks.asr.adapter_files import model_fingerprint
 from speechbudget.tasks.asr.adapt import utterance_key
 from speechbudget.tasks.asr.adapter_files import INFO_FILE, check_adapter, training_config
 from speechbudget.tasks.asr.data import AsrDataset, load_dataset
@@ -80,7 +82,7 @@ class AdapterCache:
                  batch_size: int = 8, lr: float = 1e-3, seed: int = 0):
         self.folder = Path(folder).expanduser()
         self.adapt_data = adapt_data
-        self.options = ad.DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
+        self.options = DistillOptions(batch_size=batch_size, lr=lr, seed=seed)
         self.trained: list[str] = []
         self._known: dict[tuple[str, str], TrainedAdapter] = {}
         # model -> its fingerprint, computed once per loaded base model (each shard asks again;
@@ -91,7 +93,7 @@ class AdapterCache:
         supervised = config.adaptation.objective == "supervised"
         if self.adapt_data is None:
             if supervised:
-                raise ad.AdapterError(f"{config.label}: supervised adaptation in a sweep needs "
+                raise AdapterError(f"{config.label}: supervised adaptation in a sweep needs "
                                       "task_options.adapt_data (transcribed audio other than "
                                       "the evaluated data)")
             return evaluated
@@ -100,7 +102,7 @@ class AdapterCache:
             scored = {utterance_key(it, evaluated.source) for it in evaluated.items}
             shared = [it for it in ds.items if utterance_key(it, ds.source) in scored]
             if shared:
-                raise ad.AdapterError(
+                raise AdapterError(
                     f"task_options.adapt_data={self.adapt_data}: supervised adaptation on "
                     f"evaluated utterances would train on the test transcripts ({len(shared)} "
                     f"of its {len(ds.items)} utterances are evaluated, first: {shared[0].id!r})")
@@ -113,8 +115,8 @@ class AdapterCache:
         supervised = config.adaptation.objective == "supervised"
         fp = self._fingerprints.get(bundle.model)
         if fp is None:
-            fp = self._fingerprints[bundle.model] = ad.model_fingerprint(bundle.model)
-        opts = hashlib.sha1(repr(sorted(ad.options_identity(self.options).items())).encode()).hexdigest()
+            fp = self._fingerprints[bundle.model] = model_fingerprint(bundle.model)
+        opts = hashlib.sha1(repr(sorted(options_identity(self.options).items())).encode()).hexdigest()
         name = (f"{training_config(config).key}-{fp[:16]}-{data_fingerprint(data, supervised)}-"
                 f"{opts[:8]}")
         if (name, device) in self._known:
@@ -149,7 +151,7 @@ class AdapterCache:
             items.append((it.id, audio, it.text))
             keys[it.id] = utterance_key(it, data.source)
         if not items:
-            raise ad.AdapterError(f"{config.label}: no utterance of {data.source} fits the "
+            raise AdapterError(f"{config.label}: no utterance of {data.source} fits the "
                                   "window; nothing to adapt on")
         t0 = time.perf_counter()
         if supervised:
