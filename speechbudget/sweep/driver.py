@@ -21,11 +21,11 @@ from speechbudget.sweep.environment import environment
 from speechbudget.sweep.scheduling import Executor
 from speechbudget.sweep.work_units import TaskRef, UnitResult, WorkUnit
 from speechbudget.sweep.worker import build_task
-from speechbudget.sweep.profile import profile_dataset
+from speechbudget.sweep.profile import content_digests, item_audio, profile_dataset
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
-from speechbudget.sweep.spec_data import data_context
 from speechbudget.sweep.store import ResultsStore
+from speechbudget.sweep.store_data import check_data
 from speechbudget.sweep.store_leases import DEFAULT_LEASE_S
 from speechbudget.tasks.base import Shard
 
@@ -163,12 +163,17 @@ class Sweep:
         self.context = {"task": spec.task, "runner": spec.runner,
                         "task_options": spec.task_options,
                         "dataset": self.profile.digest, "n_items": self.profile.n_items}
-        if data_context(spec.data_options):  # the columns read (absent: older stores match)
-            self.context["data_options"] = data_context(spec.data_options)
+        # what each item's result depends on, not where it was read from (store_data)
+        self.item_audio = item_audio(self.dataset)
+        content = content_digests(self.dataset, self.item_audio, speakers=spec.task == "ser")
+        if content:
+            self.context["data_content"] = content
         self.progress = Progress(enabled=progress)
         self.env = environment(device, executor.name, executor.workers)
         self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)
         self.summary = RunSummary(self.run_id, store.path)
+        if "audio" in self.context.get("data_content", {}):  # to tell which item differs later
+            store.save_item_audio(self.context["data_content"]["audio"], self.item_audio)
         self.skip: set[str] = set()
         self.failed_keys: set[str] = set()  # configurations that failed in this run
         self.lease_s = lease_s
@@ -280,9 +285,10 @@ class Sweep:
         options and rule); with recompute_stale, stored results of an older rule are discarded
         here, so what is stored for `c` afterwards is what this run may keep."""
         v = result_version(self.task, c)
-        self.store.register_config(c, gflops.get(c.key), self.context if v == 1 else
-                                   {**self.context, "result_version": v}, self.run_id,
-                                   recompute_stale=self.recompute_stale)
+        context = self.context if v == 1 else {**self.context, "result_version": v}
+        adopt = check_data(self.store, c, context, self.item_audio)
+        self.store.register_config(c, gflops.get(c.key), context, self.run_id,
+                                   recompute_stale=self.recompute_stale, adopt=adopt)
 
     def _failed_items_again(self, c: Config, wanted: Sequence[Shard],
                             done: set[str]) -> list[Shard]:

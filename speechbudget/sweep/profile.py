@@ -30,3 +30,58 @@ def profile_dataset(dataset: Any) -> DatasetProfile:
     durations = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
     mean = sum(durations) / len(durations) if durations and all(durations) else None
     return DatasetProfile(ids, mean)
+
+
+#: what a configuration's results depend on besides the item ids (`content_digests`), with the
+#: `data:` keys that choose it: named in the store's refusal when it differs
+CONTENT_FIELDS = {"audio": "data.audio_column or data.audio_root",
+                  "references": "data.text_column", "labels": "data.label_column",
+                  "speakers": "data.speaker_column"}
+
+
+def item_audio(dataset: Any) -> dict[str, str]:
+    """Item id -> what its audio is: the SHA-1 of its file's bytes (with the cut of it, where it
+    has one), 'unreadable' where the file cannot be read (the task reports that item as failed),
+    a row of an in-memory dataset by its index. {} for items without audio (a custom task's)."""
+    out: dict[str, str] = {}
+    for item in getattr(dataset, "items", []) or []:
+        if not (hasattr(item, "audio") or hasattr(item, "path")):
+            continue
+        audio = getattr(item, "audio", None) if hasattr(item, "audio") else item.path
+        what = _file_digest(audio) if audio is not None else f"row {getattr(item, 'index', '')}"
+        cut = (getattr(item, "start_s", None), getattr(item, "end_s", None))
+        out[str(getattr(item, "id", item))] = what if cut == (None, None) else f"{what} {cut}"
+    return out
+
+
+def content_digests(dataset: Any, audio: dict[str, str], speakers: bool = False
+                    ) -> dict[str, str]:
+    """Digests of what each item's result depends on, besides its id: its audio (`audio`:
+    `item_audio`'s), its reference transcript (`text`) or label (`label`), and with `speakers`
+    (a task whose shards group items by speaker: SER's folds) its speaker. Only what the items
+    have is included ({} for a custom task's items that have none of it). Column names and
+    audio_root are not: they say where the data comes from, and the same items read from
+    elsewhere give the same digests."""
+    items = sorted(getattr(dataset, "items", []) or [], key=lambda i: str(getattr(i, "id", i)))
+    parts: dict[str, list[str]] = {}
+    if audio:
+        parts["audio"] = [f"{k}\t{v}" for k, v in sorted(audio.items())]
+    for item in items:
+        iid = str(getattr(item, "id", item))
+        for name, attr in (("references", "text"), ("labels", "label")) + \
+                ((("speakers", "speaker"),) if speakers else ()):
+            if hasattr(item, attr):
+                parts.setdefault(name, []).append(f"{iid}\t{getattr(item, attr)}")
+    return {k: hashlib.sha1("\n".join(v).encode()).hexdigest()[:16]
+            for k, v in sorted(parts.items())}
+
+
+def _file_digest(path: Any) -> str:
+    h = hashlib.sha1()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except (OSError, TypeError):
+        return "unreadable"
+    return h.hexdigest()[:16]

@@ -8,7 +8,9 @@ manifest (JSONL/CSV/TSV) whose columns have other names (--audio-column ...), an
 --audio-root: DATA_OPTIONS, by task. They describe the data, not the task, so they are here and
 not in task_options; the task's `load_dataset(path, **options)` reads them. A column that the
 manifest does not have is the same one-line error as on the command line, when the sweep reads
-the data. `--data` replaces the path only: the columns still say how to read it.
+the data. `--data` replaces the path only: the columns still say how to read it. None of them
+is stored with the results: the store records what the items are (ids, audio, references),
+not where they were read from (sweep.store_data).
 """
 from __future__ import annotations
 
@@ -23,11 +25,6 @@ DATA_OPTIONS: dict[str, tuple[str, ...]] = {
     "asr": ("audio_column", "text_column", "speaker_column", "id_column", "audio_root"),
     "ser": ("audio_column", "label_column", "speaker_column", "audio_root"),
 }
-#: data options that name where the audio lies, not what is read: left out of a configuration's
-#: stored context (a corpus moved to another folder resumes), unlike the columns
-LOCATION_OPTIONS = ("audio_root",)
-
-
 def parse_data(raw: Any, task: str, custom: bool, base_dir: Path, override: str | None,
                err) -> tuple[str | None, dict[str, str]]:
     """(the resolved path or None, the data options) of a spec's `data` value; `override`:
@@ -80,8 +77,3 @@ def _folder(value: str, base_dir: Path) -> str | None:
         if c.is_dir():
             return str(c.resolve())
     return None
-
-
-def data_context(options: dict[str, str]) -> dict[str, str]:
-    """The data options a configuration's stored results depend on (the columns read)."""
-    return {k: v for k, v in sorted(options.items()) if k not in LOCATION_OPTIONS}

@@ -151,12 +151,16 @@ class ResultsStore(ShardLeases):
 
     # ---- configurations -----------------------------------------------------------------------
     def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
-                        run_id: int | None, recompute_stale: bool = False) -> None:
+                        run_id: int | None, recompute_stale: bool = False,
+                        adopt: Sequence[str] = ()) -> None:
         """Add a configuration (or check it matches what is stored). Raises StoreError when the
         same configuration was run here on other data or with other task options, or by another
         rule of its task (context["result_version"], 1 when absent: the driver's
         `result_version`); with `recompute_stale` a configuration that differs only in that has
-        its stored shards, items and metrics deleted, to be computed again."""
+        its stored shards, items and metrics deleted, to be computed again. adopt: context keys
+        the caller has checked (`store_data.check_data`: the data's content, where column names
+        and audio_root do not matter): differences in them alone are not refused, and the stored
+        context is replaced by `context`."""
         ctx_json = json.dumps(context, sort_keys=True, default=str)
         digest = _digest(ctx_json)
         with self._tx() as db:
@@ -172,6 +176,11 @@ class ResultsStore(ShardLeases):
             if row[0] != digest:
                 old = self._decoded("configs", config.key, lambda: json_object(row[1]))
                 diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
+                if diff and set(diff) <= set(adopt):
+                    db.execute("UPDATE configs SET context_json = ?, context_digest = ?, "
+                               "last_run = ? WHERE key = ?",
+                               (ctx_json, digest, run_id, config.key))
+                    return
                 if diff == ["result_version"]:
                     if not recompute_stale:
                         raise StoreError(_stale_message(self.path, config, old, context))
@@ -187,6 +196,26 @@ class ResultsStore(ShardLeases):
                     f"{self.path}: configuration {config.label} ({config.key}) is already stored "
                     f"with a different {', '.join(diff)}; use another store for this sweep")
             db.execute("UPDATE configs SET last_run = ? WHERE key = ?", (run_id, config.key))
+
+    def config_context(self, key: str) -> dict[str, Any] | None:
+        """The context `key` is stored with (`register_config`), or None when not stored."""
+        row = self.db.execute("SELECT context_json FROM configs WHERE key = ?",
+                              (key,)).fetchone()
+        return None if row is None else self._decoded("configs", key,
+                                                      lambda: json_object(row[0]))
+
+    def save_item_audio(self, digest: str, audio: dict[str, str]) -> None:
+        """Keep the per-item audio map (`profile.item_audio`) whose digest a context's
+        data_content names, once per store (meta table), to tell later which item differs."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                       (f"item_audio {digest}", json.dumps(audio, sort_keys=True)))
+
+    def item_audio(self, digest: str) -> dict[str, str] | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?",
+                              (f"item_audio {digest}",)).fetchone()
+        return None if row is None else self._decoded("meta", digest,
+                                                      lambda: json_object(row[0]))
 
     def set_config_status(self, key: str, status: str, reason: str | None = None) -> None:
         with self._tx() as db:

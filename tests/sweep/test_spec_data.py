@@ -139,7 +139,8 @@ def test_an_asr_sweep_of_a_csv_of_renamed_columns(tmp_path, bundled_librispeech,
     # another transcript column of the same manifest is other results: not mixed into these
     again = CliRunner().invoke(app, ["sweep", "run", str(_spec(
         tmp_path, {**data, "text_column": "lower"}, file="t.yaml")), "r.db", "--no-progress"])
-    assert again.exit_code != 0 and "with a different data_options" in again.output
+    assert again.exit_code == 4 and "other reference transcripts than data.text_column" in \
+        " ".join(again.output.split()), again.output
     # a column the manifest lacks: the one line `asr eval --text-column` gives, exit 3, no store
     bad = CliRunner().invoke(app, ["sweep", "run", str(_spec(
         tmp_path, {**data, "text_column": "words"}, file="bad.yaml")), "bad.db", "--no-progress"])

@@ -1,0 +1,70 @@
+"""Which data a configuration's stored results were computed on, and whether a run may resume
+them. The store records, with each configuration, the ids of the items (`dataset`) and digests
+of what each item's result depends on (`data_content`: its audio, its reference or label,
+SER's speakers; `profile.content_digests`), never the column names or audio_root that said
+where to read them: the same items read from a manifest with renamed columns, or from a corpus
+moved to another folder, resume; other audio or other references are refused with one line
+naming the `data:` key that chooses them.
+
+Audio is compared item by item (the per-item map is kept in the store: `save_item_audio`): an
+item whose file could not be read in one run and can in another (a wrong audio_root fixed, a
+missing file restored) is not a difference, since its stored result is a failed item that
+`--retry-failed` runs again. A store written before data_content existed (its contexts may
+hold the column names instead, `data_options`) is taken as it is and given the new record."""
+from __future__ import annotations
+
+from typing import Any
+
+from speechbudget.axes import Config
+from speechbudget.sweep.profile import CONTENT_FIELDS
+from speechbudget.sweep.store_guard import StoreError
+
+UNREADABLE = "unreadable"
+
+
+def check_data(store: Any, config: Config, context: dict[str, Any],
+               audio: dict[str, str]) -> tuple[str, ...]:
+    """The context keys `store.register_config` may take over for `config` (see the module
+    doc); StoreError when the stored results are of other data content."""
+    old = store.config_context(config.key)
+    if old is None:
+        return ()
+    if old.get("dataset") != context.get("dataset"):  # other item ids: register_config says so
+        return ()
+    before, now = old.get("data_content"), context.get("data_content")
+    if before is None:  # written before data_content: the columns it may hold are not compared
+        return ("data_content", "data_options")
+    if before == now:
+        return ()
+    now = now or {}
+    for part in sorted(set(before) | set(now), key=lambda p: p != "audio"):
+        if before.get(part) == now.get(part):
+            continue
+        if part == "audio" and _same_audio(store, before.get(part), audio):
+            continue
+        field = CONTENT_FIELDS.get(part, "data")
+        what = {"audio": "other audio", "references": "other reference transcripts",
+                "labels": "other labels", "speakers": "other speakers"}.get(part, f"other {part}")
+        item = _first_other_item(store, before.get(part), audio) if part == "audio" else None
+        raise StoreError(f"{store.path}: configuration {config.label} ({config.key}) is stored "
+                         f"with results of {what}{f' (item {item})' if item else ''} than "
+                         f"{field} give now; use another store for this sweep")
+    return ("data_content",)
+
+
+def _same_audio(store: Any, digest: str | None, audio: dict[str, str]) -> bool:
+    return digest is not None and _first_other_item(store, digest, audio) is None and \
+        store.item_audio(digest) is not None
+
+
+def _first_other_item(store: Any, digest: str | None, audio: dict[str, str]) -> str | None:
+    """The first item whose audio differs from the stored map's where both could be read; ''
+    when the stored map is not known (then the audio cannot be told the same)."""
+    stored = store.item_audio(digest) if digest else None
+    if stored is None:
+        return ""
+    for iid in sorted(set(stored) | set(audio)):
+        a, b = stored.get(iid), audio.get(iid)
+        if a != b and UNREADABLE not in (a, b):
+            return iid
+    return None
