@@ -184,7 +184,7 @@ def train_cmd(
                                      f"none would ignore (add --adapt lora or --adapt dama)",
                                      param_hint="--adapt")
     from speechbudget.axes import Adaptation, Config, ConfigError
-    from speechbudget.tasks.ser.runner import CheckpointNotSaved, train
+    from speechbudget.tasks.ser.api import CheckpointNotSaved, train
     from speechbudget.tasks.ser.options import TrainOptions, check_head
 
     try:
@@ -268,7 +268,7 @@ def eval_cmd(
                                      write_atomic)
     from speechbudget.models.ct2_reader import ModelFileError
     from speechbudget.tasks.ser.checkpoint import read_meta
-    from speechbudget.tasks.ser.runner import evaluate
+    from speechbudget.tasks.ser.api import evaluate
 
     from speechbudget.machine import check_device, default_device
     device = check_device(device or default_device())  # exit 2 naming it, before any work

@@ -95,7 +95,7 @@ SER_COLUMNS = ["--audio-column", "clip", "--label-column", "feeling", "--speaker
 
 def test_ser_train_reads_relative_paths_from_the_audio_root(tmp_path, shared_emotion,
                                                             monkeypatch):
-    import speechbudget.tasks.ser.runner as runner
+    import speechbudget.tasks.ser.api as runner
     picked = _ser_csv(tmp_path, shared_emotion)
     seen: list = []
     monkeypatch.setattr(runner, "train", _stop(seen, "dataset"))  # no training
@@ -116,7 +116,7 @@ def test_ser_train_reads_relative_paths_from_the_audio_root(tmp_path, shared_emo
 def test_ser_eval_reads_a_jsonl_manifest_from_the_audio_root(tmp_path, shared_emotion,
                                                              monkeypatch):
     import speechbudget.tasks.ser.checkpoint as checkpoint
-    import speechbudget.tasks.ser.runner as runner
+    import speechbudget.tasks.ser.api as runner
     picked = _ser_csv(tmp_path, shared_emotion)
     (tmp_path / "e.jsonl").write_text("".join(  # the default columns, read without a mapping
         json.dumps({"audio": p["audio"], "label": p["label"], "speaker": p["speaker"]}) + "\n"

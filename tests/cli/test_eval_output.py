@@ -41,7 +41,7 @@ def _asr(monkeypatch, tmp_path):
 def _ser(monkeypatch, tmp_path):
     import speechbudget.cli.ser_cmd as ser_cmd
     import speechbudget.tasks.ser.checkpoint as checkpoint
-    import speechbudget.tasks.ser.runner as runner
+    import speechbudget.tasks.ser.api as runner
 
     def fake_evaluate(ckpt, dataset, **kw):
         m = SerMetrics(ua=0.625, wa=0.5, macro_f1=0.5, confusion=[[1, 0], [1, 0]],
@@ -78,7 +78,7 @@ def test_a_failed_write_is_exit_6_and_the_results_are_printed(tmp_path, monkeypa
 def _after_the_run(monkeypatch, fault):
     """Run `fault` when the (fake) evaluation ends: after the output check passed."""
     import speechbudget.tasks.asr.runner as asr_runner
-    import speechbudget.tasks.ser.runner as ser_runner
+    import speechbudget.tasks.ser.api as ser_runner
 
     for runner in (asr_runner, ser_runner):
         def evaluate(*a, _real=runner.evaluate, **k):

@@ -242,13 +242,13 @@ def test_a_checkpoint_that_cannot_be_written_after_training_keeps_the_scores(
         synthetic_manifest, tiny_whisper, tmp_path, monkeypatch):
     # the folder passed the check before training; the write failed after it (a full disk):
     # exit 6 with one line, and the held-out scores computed were never shown
-    import speechbudget.tasks.ser.runner as runner
+    import speechbudget.tasks.ser.api as api
     from speechbudget.errors import OutputError
 
     def full_disk(*a, **k):
         raise OutputError(f"{tmp_path / 'ck'}: cannot write the checkpoint (No space left on "
                           "device)")
-    monkeypatch.setattr(runner, "save_checkpoint", full_disk)
+    monkeypatch.setattr(api, "save_checkpoint", full_disk)
     r = _train("--model", str(tiny_whisper), "--arch", "tiny.en", "--data",
                str(synthetic_manifest), "--duration", "1", "--folds", "3",
                "--out", str(tmp_path / "ck"))

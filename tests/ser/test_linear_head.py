@@ -11,7 +11,7 @@ import torch
 from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.data import load_dataset
 from speechbudget.tasks.ser.heads import SerHead
-from speechbudget.tasks.ser.runner import train
+from speechbudget.tasks.ser.api import train
 from speechbudget.tasks.ser.checkpoint import load_checkpoint
 from speechbudget.tasks.ser.features import predict_logits, read_clips
 from speechbudget.tasks.ser.options import TrainOptions

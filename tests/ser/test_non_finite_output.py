@@ -7,18 +7,21 @@ import json
 
 from typer.testing import CliRunner
 
-import speechbudget.tasks.ser.runner as runner
+import speechbudget.tasks.ser.api as api
+import speechbudget.tasks.ser.scoring as scoring
 from speechbudget.cli import app
 
 
 def _nan_for_the_first_clip(monkeypatch):
-    real = runner.predict_logits
+    real = scoring.predict_logits
 
     def predict(model, clips, *a, **k):
         out = real(model, clips, *a, **k)
         out[0] = float("nan")
         return out
-    monkeypatch.setattr(runner, "predict_logits", predict)
+    # `ser train` scores its held-out fold in api.train; `ser eval` and sweeps in scoring
+    monkeypatch.setattr(api, "predict_logits", predict)
+    monkeypatch.setattr(scoring, "predict_logits", predict)
 
 
 def test_train_and_eval_leave_a_non_finite_clip_unscored(synthetic_manifest, tiny_whisper,

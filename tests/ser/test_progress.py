@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from speechbudget.axes import Config
 from speechbudget.cli import app
 from speechbudget.tasks.ser.data import load_dataset
-from speechbudget.tasks.ser.runner import evaluate, train
+from speechbudget.tasks.ser.api import evaluate, train
 from speechbudget.tasks.ser.options import TrainOptions
 
 

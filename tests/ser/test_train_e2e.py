@@ -9,7 +9,8 @@ import torch
 
 from speechbudget.axes import Adaptation, Config
 from speechbudget.tasks.ser.data import load_dataset
-from speechbudget.tasks.ser.runner import SerTask, evaluate, train
+from speechbudget.tasks.ser.api import evaluate, train
+from speechbudget.tasks.ser.runner import SerTask
 from speechbudget.tasks.ser.checkpoint import load_checkpoint
 from speechbudget.tasks.ser.features import predict_logits, read_clips
 from speechbudget.tasks.ser.options import TrainOptions

@@ -16,13 +16,13 @@ from speechbudget.cli import app
 @pytest.fixture
 def trained(monkeypatch):
     """Stands in for the training (none here): records the checkpoint folder it was given."""
-    import speechbudget.tasks.ser.runner as runner
+    import speechbudget.tasks.ser.api as api
     seen: list = []
 
     def train(config, dataset, out, *a, **kw):
         seen.append(out)
         raise typer.Exit(0)
-    monkeypatch.setattr(runner, "train", train)
+    monkeypatch.setattr(api, "train", train)
     return seen
 
 
