@@ -13,7 +13,11 @@ a StoreError, as a plan's sweep does); configurations that failed in an earlier 
 again first (as in a plan's sweep; not with retry_failed=False), still counted as one
 evaluation each; so, with retry_items, are the failed items of evaluated ones.
 
-Reproducibility: the configurations chosen depend on the seed and on how many are asked for at
+Reproducibility: each round of asks starts from a fresh study holding the store's evaluations in
+a fixed order, its sampler seeded from `plan.seed` and the set evaluated, so the configurations
+chosen depend on the seed and on what the store holds only - not on what happened in this
+process before: a search killed and resumed (with one worker) ends with the configurations an
+uninterrupted one evaluates. They also depend on how many are asked for at
 once, which is the executor's worker count (a batch per round of asks). The same spec and seed
 give the same search with the same number of workers - local and `process` with one worker
 agree - but `--executor process` with 2 or 4 workers (its default is min(4, CPU cores), so it
@@ -21,7 +25,8 @@ varies between machines) may choose other configurations.
 
 With `plan.optuna_storage` (an RDB URL, e.g. sqlite:///study.db) the study lives there under
 `plan.study_name` (default: the sweep's name), created or loaded (`load_if_exists`), so that
-`optuna-dashboard sqlite:///study.db` opens it; each trial carries the configuration as user
+`optuna-dashboard sqlite:///study.db` opens it (a record of the evaluations: the search asks
+its fresh studies, above); each trial carries the configuration as user
 attributes (`config_key`, `config`, `label`). On resume only evaluations the stored study does
 not hold yet are added (a configuration is never told twice from the store); a trial left
 running by an interrupted search is closed as failed. A study of that name whose objectives are
@@ -30,6 +35,7 @@ runs: SpecError naming plan.optuna_storage and its line in the sweep file (exit 
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -148,45 +154,81 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
         return by_index.get(idx, "")
 
     n_trials = min(spec.plan.n_trials, len(configs))
-    sampler = make_sampler(spec.plan.sampler, spec.plan.seed, n_trials)
+    record = None  # the study in plan.optuna_storage: a record of the search (dashboards)
     if spec.plan.optuna_storage:
-        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler,
-                                    storage=spec.plan.optuna_storage,
-                                    study_name=spec.plan.study_name or spec.name,
-                                    load_if_exists=True)
-        if list(study.directions) != [optuna.study.StudyDirection.MINIMIZE] * 2:
-            have = ", ".join(d.name.lower() for d in study.directions)
+        record = optuna.create_study(directions=["minimize", "minimize"],
+                                     sampler=make_sampler(spec.plan.sampler, spec.plan.seed,
+                                                          n_trials),
+                                     storage=spec.plan.optuna_storage,
+                                     study_name=spec.plan.study_name or spec.name,
+                                     load_if_exists=True)
+        if list(record.directions) != [optuna.study.StudyDirection.MINIMIZE] * 2:
+            have = ", ".join(d.name.lower() for d in record.directions)
             raise SpecError("plan.optuna_storage",
-                            f"{spec.plan.optuna_storage}: its study {study.study_name!r} has "
-                            f"{len(study.directions)} objective(s) ({have}), not this plan's "
+                            f"{spec.plan.optuna_storage}: its study {record.study_name!r} has "
+                            f"{len(record.directions)} objective(s) ({have}), not this plan's "
                             f"two minimised ones ({', '.join(spec.plan.objectives)}): not this "
                             "plan's study; name another plan.study_name or storage",
                             spec.where("plan.optuna_storage"))
-        study.set_user_attr("objectives", list(spec.plan.objectives))
-    else:
-        study = optuna.create_study(directions=["minimize", "minimize"], sampler=sampler)
+        record.set_user_attr("objectives", list(spec.plan.objectives))
     store = sweep.store
 
     def attrs(key: str) -> dict[str, Any]:
         c = configs[key]
         return {"config_key": key, "label": c.label, "config": json.dumps(c.to_dict())}
 
-    def tell(trial: Any, key: str, **kw: Any) -> None:
+    def tell(study: Any, trial: Any, key: str, **kw: Any) -> None:
         for k, v in attrs(key).items():
             trial.set_user_attr(k, v)
         study.tell(trial, **kw)
 
+    def add(study: Any, key: str, values: Any = None) -> None:
+        """An evaluated configuration as a trial: complete with its values, else failed."""
+        study.add_trial(create_trial(params=params_of(key), distributions=dists,
+                                     values=None if values is None else list(values),
+                                     state=TrialState.COMPLETE if values is not None
+                                     else TrialState.FAIL, user_attrs=attrs(key)))
+
     # what a stored study already holds (a resumed search): never added again
     held_done: set[str] = set()
     held_failed: set[str] = set()
-    for t in study.get_trials(deepcopy=False):
+    for t in record.get_trials(deepcopy=False) if record is not None else ():
         k = t.user_attrs.get("config_key")
         if t.state == TrialState.RUNNING:  # asked, never told: the search was interrupted
-            study.tell(t.number, state=TrialState.FAIL)
+            record.tell(t.number, state=TrialState.FAIL)
         elif k and t.state == TrialState.COMPLETE:
             held_done.add(k)
         elif k and t.state == TrialState.FAIL:
             held_failed.add(k)
+
+    def keep_record(done: dict[str, tuple[float, float]], failed: set[str]) -> None:
+        """Add to the stored study the evaluations it does not hold yet."""
+        if record is None:
+            return
+        for key in sorted(done):
+            if key not in held_done:
+                add(record, key, done[key])
+                held_done.add(key)
+        for key in sorted(failed):
+            if key not in held_failed and key not in held_done:
+                add(record, key)
+                held_failed.add(key)
+
+    def searcher(done: dict[str, tuple[float, float]], failed: set[str]) -> tuple[Any, Any]:
+        """A fresh study holding the evaluations in a fixed order, with a sampler (and a random
+        generator for the exploring picks) seeded from the seed and what has been evaluated:
+        the next picks depend on the store's contents and the seed only, so a search killed
+        and resumed picks what an uninterrupted one picks (module doc)."""
+        h = hashlib.sha256(json.dumps([spec.plan.seed, sorted(done), sorted(failed)])
+                           .encode()).hexdigest()
+        seed = int(h[:8], 16)
+        study = optuna.create_study(directions=["minimize", "minimize"],
+                                    sampler=make_sampler(spec.plan.sampler, seed, n_trials))
+        for key in sorted(done):
+            add(study, key, done[key])
+        for key in sorted(failed):
+            add(study, key)
+        return study, random.Random(seed)
 
     def stored() -> tuple[dict[str, tuple[float, float]], set[str]]:
         done = {}
@@ -223,33 +265,25 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
         sweep.execute([configs[k] for k in sorted(rerun)] + [configs[k] for k in started],
                       plan.gflops)
         done, failed = stored()
-    for key, values in done.items():
-        if key not in held_done:
-            study.add_trial(create_trial(params=params_of(key), distributions=dists,
-                                         values=list(values), user_attrs=attrs(key)))
-    for key in failed:
-        if key not in held_failed and key not in held_done:
-            study.add_trial(create_trial(params=params_of(key), distributions=dists,
-                                         state=TrialState.FAIL, user_attrs=attrs(key)))
-    rng = random.Random(spec.plan.seed)
+    keep_record(done, failed)
     evaluated = list(done) + sorted(failed)
-    idle = 0
     batch = max(1, sweep.executor.workers)
     n_global = math.ceil(GLOBAL_SHARE * n_trials)
     while len(evaluated) < n_trials:
-        picks: list[tuple[Any, Config]] = []
+        picks: list[Config] = []
         if len(evaluated) >= n_global:  # refine: unevaluated neighbours of the current frontier
             taken = set(done) | failed
             near = frontier_neighbours(done, by_key, by_index, taken)
-            for k in near[: min(batch, n_trials - len(evaluated))]:
-                picks.append((None, configs[k]))
+            picks += [configs[k] for k in near[: min(batch, n_trials - len(evaluated))]]
+        study, rng = searcher(done, failed)
+        idle = 0
         while len(picks) < min(batch, n_trials - len(evaluated)):
             if idle >= MAX_IDLE_ASKS:  # the sampler is stuck on known points: explore
                 left = sorted(k for k in configs if k not in done and k not in failed
-                              and all(c.key != k for _, c in picks))
+                              and all(c.key != k for c in picks))
                 if not left:
                     break
-                picks.append((None, configs[rng.choice(left)]))
+                picks.append(configs[rng.choice(left)])
                 idle = 0
                 continue
             trial = study.ask(dists)
@@ -258,28 +292,20 @@ def run_adaptive(spec: SweepSpec, sweep: Sweep) -> list[Config]:
                 study.tell(trial, state=TrialState.FAIL)  # not a valid configuration
                 idle += 1
             elif key in done:
-                tell(trial, key, values=list(done[key]))  # known: the sampler learns, no cost
+                tell(study, trial, key, values=list(done[key]))  # known: the sampler learns
                 idle += 1
-            elif key in failed or any(c.key == key for _, c in picks):
-                tell(trial, key, state=TrialState.FAIL)
+            elif key in failed or any(c.key == key for c in picks):
+                tell(study, trial, key, state=TrialState.FAIL)
                 idle += 1
             else:
-                picks.append((trial, configs[key]))
+                study.tell(trial, state=TrialState.FAIL)  # (this study is not kept)
+                picks.append(configs[key])
                 idle = 0
         if not picks:
             break
-        sweep.execute([c for _, c in picks], plan.gflops)
+        sweep.execute(picks, plan.gflops)
         done, failed = stored()
-        for trial, c in picks:
-            evaluated.append(c.key)
-            if trial is None:  # a random pick: add it with its parameters
-                if c.key in done:
-                    study.add_trial(create_trial(params=params_of(c.key), distributions=dists,
-                                                 values=list(done[c.key]),
-                                                 user_attrs=attrs(c.key)))
-            elif c.key in done:
-                tell(trial, c.key, values=list(done[c.key]))
-            else:
-                tell(trial, c.key, state=TrialState.FAIL)
+        evaluated += [c.key for c in picks]
+        keep_record(done, failed)
     sweep.summary.evaluations = len(set(evaluated))
     return [configs[k] for k in dict.fromkeys(evaluated)]

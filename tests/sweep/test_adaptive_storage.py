@@ -52,8 +52,10 @@ def test_resume_does_not_retell_finished_trials(write_spec, tmp_path, monkeypatc
     url = plan["optuna_storage"]
     first = {t.user_attrs["config_key"] for t in _completed(url, "resumed")}  # the spec's name
     assert first
+    # (the stored study is a record of evaluations, asked nothing: no trial left running by
+    # the kill; adaptive.searcher asks fresh studies)
     study = optuna.load_study(storage=url, study_name="resumed")
-    assert any(t.state == optuna.trial.TrialState.RUNNING for t in study.get_trials())
+    assert not any(t.state == optuna.trial.TrialState.RUNNING for t in study.get_trials())
     run_sweep(p, tmp_path / "a.db", progress=False, allow_runner=True)
     run_sweep(p, tmp_path / "a.db", progress=False, allow_runner=True)  # complete: adds nothing
     trials = _completed(url, "resumed")
