@@ -79,10 +79,16 @@ class Recommendation:
 
     def to_dict(self) -> dict[str, Any]:
         def cm(pair):
+            # what the text shows of a configuration: the metric with its 95% CI (ci_low /
+            # ci_high, of the metric's value, None when there is none), the costs including the
+            # batch-1 RTF percentiles that --max-rtf bounds under --rtf-stat p50/p90, and the
+            # failed items the error leaves out
             c, m = pair
             return {"label": c.label, "key": c.key, "config": c.to_dict(), "metric": m.metric,
-                    "value": m.value, "error": m.error, "gflops": m.gflops, "rtf": m.rtf,
-                    "peak_mem_mb": m.peak_mem_mb, "n_items": m.n_items,
+                    "value": m.value, "ci_low": m.ci_low, "ci_high": m.ci_high,
+                    "error": m.error, "gflops": m.gflops, "rtf": m.rtf,
+                    "rtf_p50": m.rtf_p50, "rtf_p90": m.rtf_p90,
+                    "peak_mem_mb": m.peak_mem_mb, "n_items": m.n_items, "n_failed": m.n_failed,
                     **({"wer_percent": 100 * m.value} if m.metric == "wer" else {})}
 
         def step(s: Step | None):
