@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from speechbudget.cli.app import app
+from speechbudget.cli.options import limit_parser
 
 console = Console(soft_wrap=True)
 
@@ -28,10 +29,13 @@ def demo_cmd(
                                             help="evaluate only the first N items (utterances)"),
     asr_items_old: Optional[int] = typer.Option(None, "--asr-items", min=1, hidden=True,
                                                 help="old spelling of --limit"),
-    max_gflops: Optional[float] = typer.Option(None, "--max-gflops", help="FLOPs limit for the "
-                                               "recommendation (GFLOPs per utterance)"),
-    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="real-time-factor limit for "
-                                            "the recommendation (measured on this machine)"),
+    max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
+                                               parser=limit_parser("--max-gflops"),
+                                               help="FLOPs limit for the recommendation (GFLOPs "
+                                                    "per utterance)"),
+    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", parser=limit_parser("--max-rtf"),
+                                            help="real-time-factor limit for the "
+                                                 "recommendation (measured on this machine)"),
     device: Optional[str] = typer.Option(None, "--device", help="cuda or cpu (default: cuda when "
                                          "available)"),
 ) -> None:

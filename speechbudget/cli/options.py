@@ -1,6 +1,8 @@
 """Options that several commands share, parsed one way."""
 from __future__ import annotations
 
+import math
+
 import typer
 
 TARGETS_HELP = ("LoRA target modules, comma-separated (default: the backbone's usual ones, "
@@ -40,3 +42,32 @@ TOLERANCE = typer.Option(None, "--tolerance",
                               "points): a cheaper configuration shown (paired 95%) to be worse by "
                               "at most this much is acceptable")
 COST = typer.Option("gflops", "--cost", help="what 'cheapest' means: gflops, rtf or peak_mem_mb")
+
+
+# ---- the budget limits (`recommend`, `report`, `demo`): a plain number in the option's own unit
+LIMIT_UNITS = {"--max-gflops": ("GFLOPs per item", "50"),
+               "--max-rtf": ("seconds of compute per second of audio", "0.3"),
+               "--max-mem-mb": ("MB (2**20 bytes) of peak memory", "500")}
+
+
+def limit_parser(option: str):
+    """The parser of a limit option: the number as typed, or a usage error (exit 2) that names
+    the value and the unit the option takes ("5GFLOPs", "2 GiB", "" are no numbers; before,
+    the line said only 'unable to parse string as a number'). Whether it is > 0 and finite is
+    `recommend_cmd.limits_from`'s check, shared with the library callers."""
+    unit, example = LIMIT_UNITS[option]
+
+    def parse(text) -> float:
+        if isinstance(text, (int, float)):
+            return float(text)
+        try:
+            v = float(text)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"{text!r} is not a number: {option} takes a plain number "
+                                     f"of {unit}, without a unit (e.g. {option} {example})"
+                                     ) from None
+        if math.isinf(v) and "inf" not in str(text).lower():     # 1e400: not the typed value
+            raise typer.BadParameter(f"{text!r} is beyond the largest number: {option} takes "
+                                     f"a finite number > 0 of {unit}")
+        return v
+    return parse

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
 from speechbudget.cli.app import app
-from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE
+from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -84,13 +84,16 @@ def tolerance_from(tolerance: float | None, cost: str) -> float | None:
 def recommend_cmd(
     store: Path = typer.Argument(..., help="results store of a sweep (SQLite, e.g. runs.db)"),
     max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
+                                               parser=limit_parser("--max-gflops"),
                                                help="limit on inference GFLOPs per item"),
     max_rtf: Optional[float] = typer.Option(None, "--max-rtf",
+                                            parser=limit_parser("--max-rtf"),
                                             help="limit on the real-time factor measured by the "
                                                  "sweep (s of compute per s of audio); which "
                                                  "RTF: --rtf-stat"),
     rtf_stat: str = RTF_STAT,
     max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb",
+                                               parser=limit_parser("--max-mem-mb"),
                                                help="limit on measured peak memory (MB)"),
     task: Optional[str] = typer.Option(None, "--task", help="asr or ser (needed when the store "
                                                             "holds both)"),

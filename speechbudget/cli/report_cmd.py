@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from speechbudget.cli.app import app
-from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE
+from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
 from speechbudget.cli.recommend_cmd import err_console, limits_from, open_results, tolerance_from
 
 console = Console(soft_wrap=True)
@@ -20,11 +20,13 @@ def report_cmd(
     out: Path = typer.Option(..., "-o", "--out", help="output folder (index.html, summary.md, "
                                                       "report.json, plots/)"),
     max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
+                                               parser=limit_parser("--max-gflops"),
                                                help="limit for the recommendation at the top"),
-    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", help="RTF limit (measured); "
-                                                                    "which RTF: --rtf-stat"),
+    max_rtf: Optional[float] = typer.Option(None, "--max-rtf", parser=limit_parser("--max-rtf"),
+                                            help="RTF limit (measured); which RTF: --rtf-stat"),
     rtf_stat: str = RTF_STAT,
-    max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb", help="peak memory limit"),
+    max_mem_mb: Optional[float] = typer.Option(None, "--max-mem-mb", help="peak memory limit",
+                                               parser=limit_parser("--max-mem-mb")),
     task: Optional[str] = typer.Option(None, "--task", help="only this task (asr or ser)"),
     tolerance: Optional[float] = TOLERANCE,
     cost: str = COST,
