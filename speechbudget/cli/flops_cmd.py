@@ -136,9 +136,10 @@ def flops_cmd(
         total += [f"{measured.gflops:,.4f}", f"{rel:+.3%}"]
     table.add_row(*total, style="bold")
     console.print(table)
-    per_s = report.gflops_per_audio_s
-    lines = [f"total {report.gflops:,.3f} GFLOPs; {per_s:,.3f} GFLOPs per second of audio "
-             f"({report.audio_s:g} s)"]
+    per_s = report.gflops_per_audio_s   # NaN for 0 s of audio (JSON: null)
+    per_text = (f"{per_s:,.3f} GFLOPs per second of audio ({report.audio_s:g} s)"
+                if report.audio_s > 0 else "no GFLOPs per second of audio (0 s of audio)")
+    lines = [f"total {report.gflops:,.3f} GFLOPs; {per_text}"]
     if task == "asr":
         lines.append(f"encoder tokens {report.encoder_tokens}; decoder: {report.prompt_tokens} "
                      f"prompt tokens in one pass + {report.decoded_tokens:g} generated tokens "
