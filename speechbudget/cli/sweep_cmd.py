@@ -406,6 +406,11 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     if store is None:
         _fail("give the results store: speechbudget sweep run SPEC STORE")
     _check_data_option(data)
+    import signal
+
+    def _terminated(signum, frame):  # `kill PID` ends the run as Ctrl-C does: 'interrupted'
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         s = load_spec(spec, data=data)
         summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
@@ -426,6 +431,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                    f"{escape(str(store))}; "
                                    "run the same command again to resume")
         raise typer.Exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if not progress:
         from speechbudget.sweep.progress import outcome_counts
         Console().print(f"run {summary.run_id}: {outcome_counts(summary)}, {summary.reused} "
