@@ -5,12 +5,13 @@ would help most, and the limit it breaks, name the binding knob (`binding_knob`)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from speechbudget.analysis.limits import Limits, Results, Violation, violations
 from speechbudget.analysis.recommend_text import fmt_error_change
 from speechbudget.axes import Config
-from speechbudget.paired import PairingError, corpus_error, pair_items
+from speechbudget.paired import (RATE_METRICS, PairedDifference, PairingError, corpus_error,
+                                 pair_items, paired_difference)
 from speechbudget.records import ConfigMetrics, ItemResult
 
 # axis name -> (config fields that make up the axis, human description)
@@ -42,10 +43,19 @@ class Step:
     # its own items (metrics only)
     n_items: int | None = None
     n_left_out: int | None = None
+    # the paired bootstrap CI of d_error (neighbour - recommended, on the items both scored),
+    # as the tie group's; None without per-item results
+    difference: PairedDifference | None = None
 
     @property
     def feasible(self) -> bool:
         return not self.violations
+
+    @property
+    def significant(self) -> bool | None:
+        """Whether the paired test tells the neighbour's error from the answer's (None: no
+        paired test was possible)."""
+        return None if self.difference is None else self.difference.significant
 
 
 @dataclass(frozen=True)
@@ -93,11 +103,14 @@ def _shared_difference(a: list[ItemResult], b: list[ItemResult], metric: str
 
 def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
                      limits: Limits | None = None,
-                     items: dict[str, list[ItemResult]] | None = None) -> list[AxisReturn]:
+                     items: dict[str, list[ItemResult]] | None = None,
+                     level: float = 0.95, seed: int = 0) -> list[AxisReturn]:
     """Error change per doubling of FLOPs along each axis, from the nearest measured neighbours.
     With `items` (per-item results by config key) the error change is on the items both
     scored, as the paired tests and the frontier compare them: a neighbour's error over items
-    the answer failed on (or the other way round) is not a return of the compute."""
+    the answer failed on (or the other way round) is not a return of the compute; and each
+    chosen step carries the paired bootstrap CI of that change (`Step.difference`, at `level`,
+    seeded as the tie group's tests)."""
     limits = limits or Limits()
     items = items or {}
     c0, m0 = best
@@ -129,8 +142,36 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
                 if ratio < 1 and (down is None or (dist, c.label) < (
                         abs(math.log(down.flops_ratio)), down.config.label)):
                     down = s
-        out.append(AxisReturn(axis, desc, up, down))
+        out.append(AxisReturn(axis, desc, _with_ci(up, c0, items, level, seed),
+                              _with_ci(down, c0, items, level, seed)))
     return out
+
+
+def _with_ci(step: Step | None, c0: Config, items: dict[str, list[ItemResult]], level: float,
+             seed: int) -> Step | None:
+    """`step` with the paired CI of its error change, when both have per-item results that
+    pair (the same items `_shared_difference` compared)."""
+    if step is None or step.n_items is None:
+        return step
+    try:
+        p = pair_items(items[step.config.key], items[c0.key], step.metrics.metric)
+        d = paired_difference(p, level=level, seed=seed)
+    except (PairingError, ValueError):
+        return step
+    return replace(step, difference=d)
+
+
+def evidence(step: Step) -> str:
+    """The paired CI of a step's error change, in words ('' without one)."""
+    d = step.difference
+    if d is None:
+        return ""
+    rate = step.metrics.metric in RATE_METRICS
+    unit = f" {step.metrics.metric.upper()} points" if rate else ""
+    ci = d.ci_text(100.0 if rate else 1.0)
+    ci += unit if ci[:1] in "+-" else ""
+    verdict = "" if d.significant else ": not told apart from no change"
+    return f"paired {100 * d.level:.0f}% CI of the change {ci}, {d.n_items} items{verdict}"
 
 
 def binding_knob(marginal: list[AxisReturn]) -> str:
@@ -144,8 +185,9 @@ def binding_knob(marginal: list[AxisReturn]) -> str:
         return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
     a = min(helpful, key=lambda a: (a.up.per_doubling, a.axis))
     change = fmt_error_change(a.up.metrics.metric, a.up.per_doubling)
+    why = evidence(a.up)
     gain = f"{a.axis} ({a.description}): {change} of error per doubling of FLOPs " \
-           f"(to {a.up.config.label})"
+           f"(to {a.up.config.label}{'; ' + why if why else ''})"
     if a.up.violations:
         lim = "; ".join(v.describe() for v in a.up.violations)
         return f"best return is along {gain}, but that step breaks the limit: {lim}"

@@ -98,6 +98,7 @@ class Recommendation:
                     "gflops": s.metrics.gflops, "rtf": s.metrics.rtf, "flops_ratio": s.flops_ratio,
                     "d_error": s.d_error, "error_change_per_doubling": s.per_doubling,
                     "n_items": s.n_items, "n_left_out": s.n_left_out,
+                    "difference": diff_dict(s.difference),
                     "feasible": s.feasible, "violations": [v.describe() for v in s.violations]}
 
         return {
@@ -279,7 +280,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     items_to_resolve = None
     if difference is not None and difference.diff != 0 and not difference.significant:
         items_to_resolve = difference.items_needed(difference.diff)
-    marginal = marginal_returns(best, usable, limits, items if paired else None)
+    marginal = marginal_returns(best, usable, limits, items if paired else None, level, seed)
     binding = binding_knob(marginal)
     partial = [f"{s.config.label} on {s.n_items} ({s.n_left_out} left out)"
                for a in marginal for s in (a.up, a.down) if s is not None and s.n_left_out]

@@ -169,14 +169,15 @@ def print_recommendation(rec) -> None:
         t = Table(title="marginal return per axis (measured neighbours)")
         k, unit = (100, " (WER points)") if wer else (1, "")
         for col in ("axis", "direction", "neighbour", "FLOPs ×", f"Δ error{unit}",
-                    f"Δ error / doubling{unit}", "within limits"):
+                    "95% CI (paired)", f"Δ error / doubling{unit}", "within limits"):
             t.add_column(col)
         for a in rec.marginal:
             for d, s in (("up", a.up), ("down", a.down)):
                 if s is None:
                     continue
+                ci = "–" if s.difference is None else s.difference.ci_text(k)
                 t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
-                          f"{k * s.d_error + 0.0:+.4g}", f"{k * s.per_doubling + 0.0:+.4g}",
+                          f"{k * s.d_error + 0.0:+.4g}", ci, f"{k * s.per_doubling + 0.0:+.4g}",
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
         console.print(t)
         console.print(f"binding: {rec.binding}")
