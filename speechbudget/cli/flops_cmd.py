@@ -66,10 +66,13 @@ def flops_cmd(
     lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: all)."),
     train_clips: Optional[int] = typer.Option(None, "--train-clips", help="SER: also report "
                                               "training FLOPs for this many clips..."),
-    epochs: int = typer.Option(1, "--epochs", help="...and this many epochs."),
-    cached_prefix: int = typer.Option(0, "--cached-prefix", help="SER training: layers below "
-                                      "this one run once per clip (a cached frozen prefix, "
-                                      "`ser train --train-crop center`); 0: none."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="...and this many epochs (>= 1, "
+                                         "as `ser train`; default 1)."),
+    cached_prefix: Optional[int] = typer.Option(None, "--cached-prefix",
+                                                help="SER training: layers below this one run "
+                                                     "once per clip (a cached frozen prefix, "
+                                                     "`ser train --train-crop center`); 0: none "
+                                                     "(default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     do_measure: bool = typer.Option(False, "--measure", help="Also count on the real module "
                                                              "(meta device) and show the difference."),
@@ -100,6 +103,16 @@ def flops_cmd(
         if do_measure:
             measured = _measure(config, tokens, audio_s, kw, progress=progress)
         train = None
+        if train_clips is None:   # training options without training FLOPs asked for
+            for name, value in (("--epochs", epochs), ("--cached-prefix", cached_prefix)):
+                if value is not None:
+                    raise typer.BadParameter(f"{value}: a training option; give --train-clips "
+                                             "for training FLOPs", param_hint=name)
+        epochs = 1 if epochs is None else epochs
+        cached_prefix = 0 if cached_prefix is None else cached_prefix
+        if epochs < 1:   # `ser train` runs at least one; 0 counted a feature pass, no training
+            raise typer.BadParameter(f"{epochs}: an integer >= 1 (as ser train --epochs)",
+                                     param_hint="--epochs")
         if train_clips is not None:
             train = training_flops(config, train_clips, epochs, n_classes, pooling=pooling,
                                    cached_prefix=cached_prefix)
