@@ -105,12 +105,16 @@ def axis_terms(Xraw: np.ndarray, min_distinct: int = MIN_DISTINCT,
                            f"other), so their terms cannot be told apart; fit a law with one of "
                            "them (a nested law)")
     if not any(active):     # a constant: no axis to scale along, nothing to predict from
-        raise FitError(f"no axis has {min_distinct} distinct values: no power law to fit "
-                       f"(distinct values N {distinct[0]}, T {distinct[1]}, s {distinct[2]})"
-                       if axes is None or not any(usable) else
-                       f"the nested law keeps no axis ({', '.join(axes) or 'none'} asked): no "
-                       "power law to fit")
+        raise (no_power_law(distinct, min_distinct) if axes is None or not any(usable) else
+               FitError(f"the nested law keeps no axis ({', '.join(axes) or 'none'} asked): no "
+                        "power law to fit"))
     return AxisTerms(distinct, active, confounded, notes)
+
+
+def no_power_law(distinct: list[int], min_distinct: int = MIN_DISTINCT) -> FitError:
+    """The FitError for data in which no axis has `min_distinct` distinct values."""
+    return FitError(f"no axis has {min_distinct} distinct values: no power law to fit "
+                    f"(distinct values N {distinct[0]}, T {distinct[1]}, s {distinct[2]})")
 
 
 def require_points(law: str, lw: Law, n_points: int,

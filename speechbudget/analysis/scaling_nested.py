@@ -19,7 +19,7 @@ import numpy as np
 
 from speechbudget.analysis.scaling_fit import ScalingFit, fit_law
 from speechbudget.analysis.scaling_identify import (MIN_DISTINCT, MIN_POINTS_PER_PARAM,
-                                                    distinct_values, few_draws)
+                                                    distinct_values, few_draws, no_power_law)
 from speechbudget.analysis.scaling_law import (AXIS_NAMES, MIN_ERROR, FitError, features,
                                                make_law)
 
@@ -92,8 +92,7 @@ def compare_nested(N: Sequence[float], T: Sequence[float], s: Sequence[float],
     distinct = distinct_values(Xraw)
     usable = [a for a, d in zip(AXIS_NAMES, distinct) if d >= min_distinct]
     if not usable:
-        raise FitError(f"no axis has {min_distinct} distinct values: no power law to fit "
-                       f"(distinct values N {distinct[0]}, T {distinct[1]}, s {distinct[2]})")
+        raise no_power_law(distinct, min_distinct)
     cands: list[LawCandidate] = []
     for k in range(len(usable), 0, -1):
         for axes in itertools.combinations(usable, k):

@@ -73,6 +73,18 @@ def fit_group(results: Results) -> tuple[str, Results, list[tuple[str, str]]]:
     return tasks[0], chosen, excluded
 
 
+def _axes_and_errors(chosen: Results) -> tuple[list[int], list[float], list[int],
+                                                list[float | None]]:
+    """N (parameters), T (window, s), s (stride) and the error of each configuration."""
+    return ([n_params(c.model) for c, _ in chosen], [float(c.window) for c, _ in chosen],
+            [c.stride for c, _ in chosen], [m.error for _, m in chosen])
+
+
+def _in_task(e: FitError, chosen: Results, task: str) -> FitError:
+    """A fit's FitError, saying which configurations of which task it was."""
+    return FitError(f"scaling fit on {len(chosen)} configuration(s) of task {task}: {e}")
+
+
 def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100, seed: int = 0,
                 loo: bool = True) -> ScalingFit:
     """Fit `law` to measured configurations of one task.
@@ -83,16 +95,11 @@ def fit_results(results: Results, law: str = "additive", n_bootstrap: int = 100,
     (T is not one number).
     """
     task, chosen, excluded = fit_group(results)
-    N = [n_params(c.model) for c, _ in chosen]
-    T = [float(c.window) for c, _ in chosen]
-    s = [c.stride for c, _ in chosen]
-    y = [m.error for _, m in chosen]
     try:
-        fit = fit_law(N, T, s, y, law=law, loo=loo, n_bootstrap=n_bootstrap, seed=seed,
-                      labels=[c.label for c, _ in chosen])
+        fit = fit_law(*_axes_and_errors(chosen), law=law, loo=loo, n_bootstrap=n_bootstrap,
+                      seed=seed, labels=[c.label for c, _ in chosen])
     except FitError as e:
-        raise FitError(f"scaling fit on {len(chosen)} configuration(s) of task {task}: {e}") \
-            from None
+        raise _in_task(e, chosen, task) from None
     fit.excluded = excluded
     fit.configs = [c for c, _ in chosen]
     return fit
@@ -104,13 +111,10 @@ def fit_results_nested(results: Results, law: str = "additive", n_bootstrap: int
     carries the excluded list and its configurations (for `predict_configs`, `unrun_grid`)."""
     task, chosen, excluded = fit_group(results)
     try:
-        cmp_ = compare_nested([n_params(c.model) for c, _ in chosen],
-                              [float(c.window) for c, _ in chosen], [c.stride for c, _ in chosen],
-                              [m.error for _, m in chosen], law=law, n_bootstrap=n_bootstrap,
+        cmp_ = compare_nested(*_axes_and_errors(chosen), law=law, n_bootstrap=n_bootstrap,
                               seed=seed, labels=[c.label for c, _ in chosen])
     except FitError as e:
-        raise FitError(f"scaling fit on {len(chosen)} configuration(s) of task {task}: {e}") \
-            from None
+        raise _in_task(e, chosen, task) from None
     for cand in cmp_.candidates:
         if cand.fit is not None:
             cand.fit.excluded = list(excluded)
