@@ -209,6 +209,7 @@ class Sweep:
                 continue
             status = self.store.shard_status(c.key)
             done = {k for k, v in status.items() if v["status"] == "done"}
+            done |= self._adopt_stored(c, shards, done)
             wanted = shards if only_shards is None else \
                 [sh for sh in shards if sh.shard_id in only_shards]
             pending = [sh for sh in wanted if sh.shard_id not in done and
@@ -289,6 +290,20 @@ class Sweep:
         adopt = check_data(self.store, c, context, self.item_audio)
         self.store.register_config(c, gflops.get(c.key), context, self.run_id,
                                    recompute_stale=self.recompute_stale, adopt=adopt)
+
+    def _adopt_stored(self, c: Config, shards: Sequence[Shard], done: set[str]) -> set[str]:
+        """Ids of the shards not stored under their id whose items all have a stored result
+        (the task planned the same items into other shards in an earlier run: ASR orders
+        them by duration, and a file unreadable in one run has none), now marked done with
+        those results (`ResultsStore.adopt_stored_shard`): an item is never computed again
+        for a new grouping, nor its stored ok result replaced by a failure. A failed item among
+        them stays a failed result (`--retry-failed` runs it again)."""
+        todo = [sh for sh in shards if sh.shard_id not in done]
+        if not todo:
+            return set()
+        stored = self.store.stored_item_ids(c.key)
+        return {sh.shard_id for sh in todo if stored.issuperset(sh.item_ids) and
+                self.store.adopt_stored_shard(c.key, sh.shard_id, sh.item_ids, self.run_id)}
 
     def _failed_items_again(self, c: Config, wanted: Sequence[Shard],
                             done: set[str]) -> list[Shard]:

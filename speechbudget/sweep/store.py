@@ -283,12 +283,19 @@ class ResultsStore(ShardLeases):
                      run_id: int | None, attempts: int = 1, owner: str | None = None) -> bool:
         """Store a finished shard's items and mark it done, atomically, and release its lease.
         With `owner`: a shard another runner stored meanwhile (this one's lease had expired) is
-        left as it is, and False returned."""
-        rows = [(key, shard_id, run_id, *item_row(r)) for r in results]
+        left as it is, and False returned. An item already stored ok under another shard of
+        `key` is never overwritten: its stored row is kept (and moved to this shard)."""
         with self._tx() as db:
             if owner is not None and release_and_check_done(db, key, shard_id, owner):
                 return False
             db.execute("DELETE FROM items WHERE config_key = ? AND shard_id = ?", (key, shard_id))
+            # an item stored ok under another shard id (the task planned its shards otherwise
+            # in an earlier run: `adopt_stored_shard`) keeps its stored result, moved here
+            kept = _ok_elsewhere(db, key, shard_id, [r.item_id for r in results])
+            db.executemany("UPDATE items SET shard_id = ? WHERE config_key = ? AND item_id = ?",
+                           [(shard_id, key, iid) for iid in sorted(kept)])
+            rows = [(key, shard_id, run_id, *item_row(r)) for r in results
+                    if r.item_id not in kept]
             db.executemany(f"INSERT OR REPLACE INTO items (config_key, shard_id, run_id, "
                            f"{', '.join(ITEM_COLUMNS)}) VALUES "
                            f"({', '.join('?' * (3 + len(ITEM_COLUMNS)))})", rows)
@@ -297,6 +304,33 @@ class ResultsStore(ShardLeases):
                        "?, ?, ?)", (key, shard_id, attempts,
                                     json.dumps([r.item_id for r in results]), run_id, time.time()))
         return True
+
+    def adopt_stored_shard(self, key: str, shard_id: str, item_ids: Sequence[str],
+                           run_id: int | None) -> bool:
+        """Mark a shard done without running it when every one of its items already has a
+        stored result of `key` under other shard ids (the task grouped the same items otherwise
+        in an earlier run: an ASR shard's order follows the durations, and an unreadable file
+        has none), moving those rows to it; False (nothing changed) when an item has none."""
+        ids = list(dict.fromkeys(item_ids))
+        if not ids:
+            return False
+        with self._tx() as db:
+            have = {r[0] for r in db.execute("SELECT item_id FROM items WHERE config_key = ?",
+                                             (key,))}
+            if not have.issuperset(ids):
+                return False
+            db.executemany("UPDATE items SET shard_id = ? WHERE config_key = ? AND item_id = ?",
+                           [(shard_id, key, iid) for iid in ids])
+            db.execute("INSERT OR REPLACE INTO shards (config_key, shard_id, status, attempts, "
+                       "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'done', 0, NULL, "
+                       "?, ?, ?)", (key, shard_id, json.dumps(list(item_ids)), run_id,
+                                    time.time()))
+        return True
+
+    def stored_item_ids(self, key: str) -> set[str]:
+        """Ids of the items of `key` with a stored result (ok or failed)."""
+        return {r[0] for r in self.db.execute("SELECT item_id FROM items WHERE config_key = ?",
+                                              (key,))}
 
     def merge_retried_items(self, key: str, shard_id: str, results: Sequence[ItemResult],
                             run_id: int | None, attempts: int = 1,
@@ -477,6 +511,18 @@ def _stale_message(path: Path, config: Config, old: dict[str, Any],
             f"{now} (the task changed how it computes this configuration); resuming would mix "
             "both: pass --recompute-stale (run_sweep(recompute_stale=True)) to discard its "
             "stored results and compute them again, or use another store")
+
+
+def _ok_elsewhere(db: Any, key: str, shard_id: str, item_ids: Sequence[str]) -> set[str]:
+    """Those of `item_ids` stored ok for `key` under a shard id other than `shard_id`."""
+    out: set[str] = set()
+    ids = list(dict.fromkeys(item_ids))
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        out |= {r[0] for r in db.execute(
+            f"SELECT item_id FROM items WHERE config_key = ? AND ok = 1 AND shard_id != ? AND "
+            f"item_id IN ({', '.join('?' * len(part))})", (key, shard_id, *part))}
+    return out
 
 
 def _digest(s: str) -> str:
