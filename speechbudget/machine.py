@@ -18,12 +18,24 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def usable_cores() -> int | None:
+    """The cores this process may run on (its CPU affinity: `taskset`, a container's cpuset),
+    which is what a measured RTF ran with; the machine's count where affinity is unknown.
+    `os.cpu_count()` alone counts every core of the host: a sweep pinned to 2 of 64 cores
+    recorded cores=64 beside its RTF."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
+
+
 def machine_info(threads: int | None = None) -> dict[str, Any]:
-    """CPU, cores, torch threads, GPU, torch and Python versions."""
+    """CPU, cores (usable by this process, `usable_cores`), torch threads, GPU, torch and
+    Python versions."""
     import torch
     gpu = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
            if torch.cuda.is_available() else None)
-    return {"cpu": cpu_name(), "cores": os.cpu_count(),
+    return {"cpu": cpu_name(), "cores": usable_cores(),
             "torch_threads": threads if threads is not None else torch.get_num_threads(),
             "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
 

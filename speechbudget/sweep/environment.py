@@ -13,7 +13,7 @@ def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
     """Where a run happens: CPU/GPU, threads, library versions, git commit."""
     import importlib.metadata as md
     import torch
-    from speechbudget.machine import cpu_name
+    from speechbudget.machine import cpu_name, usable_cores
     cpu = cpu_name()
     versions = {}
     for pkg in ("speechbudget", "torch", "transformers", "peft", "ray", "optuna", "ctranslate2",
@@ -25,7 +25,7 @@ def environment(device: str, executor: str, workers: int) -> dict[str, Any]:
     gpu = None
     if torch.cuda.is_available():
         gpu = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+    return {"cpu": cpu, "cores": usable_cores(), "torch_threads": torch.get_num_threads(),
             "gpu": gpu, "device": device, "executor": executor, "workers": workers,
             "python": platform.python_version(), "platform": platform.platform(),
             "hostname": platform.node(), "pid": os.getpid(), "versions": versions,

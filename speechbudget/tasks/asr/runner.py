@@ -26,7 +26,6 @@ single-utterance runs per configuration.
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from typing import Any, Sequence
 
 import torch
 
-from speechbudget.machine import default_device
+from speechbudget.machine import default_device, usable_cores
 from speechbudget.memory import MemoryPeak, module_mb
 from speechbudget.axes import Config
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
@@ -416,5 +415,5 @@ def _machine() -> dict[str, Any]:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"threads": torch.get_num_threads(), "cpu": cpu, "cores": os.cpu_count(),
+    return {"threads": torch.get_num_threads(), "cpu": cpu, "cores": usable_cores(),
             "torch": torch.__version__}
