@@ -1,6 +1,6 @@
 """Checks of a local model folder's files that name the file at fault: a config.json that is no
-JSON object or names another model, a cut .safetensors file, weights of other shapes than the
-config gives."""
+JSON object or names another model, a cut weight file (.safetensors or PyTorch .bin), weights of
+other shapes than the config gives."""
 from __future__ import annotations
 
 import json
@@ -29,35 +29,53 @@ def read_json_object(path: str | Path, what: str) -> dict[str, Any]:
     return obj
 
 
-def damaged_weights(folder: Path) -> str | None:
-    """What is wrong with the first .safetensors weight file of a local model folder that cannot
-    be read ("FILE: truncated or damaged (...)"), or None when every one opens. A .safetensors
-    header must describe exactly the bytes the file holds (safe_open checks that without reading
-    the tensors), so a cut file is found here. Called after from_pretrained failed: it names the
-    file, which safetensors' own message does not."""
-    from safetensors import safe_open
+def weight_files(folder: Path) -> list[Path]:
+    """The weight files of a local Hugging Face folder: its .safetensors files, then its PyTorch
+    ones (pytorch_model.bin, or the shards pytorch_model-00001-of-00002.bin ...)."""
+    return sorted(folder.glob("*.safetensors")) + sorted(folder.glob("pytorch_model*.bin"))
 
+
+def weight_shapes(f: Path) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in a weight file, from its header (.safetensors) or with the
+    tensors on the meta device (.bin: memory-mapped, no weight is read). Raises whatever the
+    library raises for a file it cannot read (safetensors' SafetensorError, torch's RuntimeError
+    or UnpicklingError)."""
+    if f.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(f), framework="pt") as st:
+            return {k: tuple(st.get_slice(k).get_shape()) for k in st.keys()}
+    state = torch.load(f, map_location="meta", weights_only=True, mmap=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"a {type(state).__name__}, not a state dict")
+    return {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def damaged_weights(folder: Path) -> str | None:
+    """What is wrong with the first weight file (weight_files) of a local model folder that
+    cannot be read ("FILE: truncated or damaged (...)"), or None when every one opens. A
+    .safetensors header must describe exactly the bytes the file holds (safe_open checks that
+    without reading the tensors), and a .bin is a zip archive whose directory is at its end, so
+    a cut file is found here. Called after from_pretrained failed: it names the file, which the
+    libraries' own messages do not."""
     if not folder.is_dir():
         return None
-    for f in sorted(folder.glob("*.safetensors")):
+    for f in weight_files(folder):
         try:
-            with safe_open(str(f), framework="pt"):
-                pass
-        except Exception as e:  # noqa: BLE001 (SafetensorError, OSError)
+            weight_shapes(f)
+        except Exception as e:  # noqa: BLE001 (SafetensorError, RuntimeError, OSError ...)
             return (f"{f}: truncated or damaged ({' '.join(str(e).split())}); save or download "
                     "the model again")
     return None
 
 
 def mismatched_weights(folder: Path, cls: Any) -> str | None:
-    """The first weight in the folder's .safetensors files whose shape differs from the one its
-    config.json gives `cls` (a transformers model class), named with both shapes, or None (no
-    such weight, not a model class, or a config that cannot be read). transformers only says
-    'ignore_mismatched_sizes ... look at the above report', a report logged at a level that
+    """The first weight in the folder's weight files (weight_files) whose shape differs from
+    the one its config.json gives `cls` (a transformers model class), named with both shapes, or
+    None (no such weight, not a model class, or a config that cannot be read). transformers only
+    says 'ignore_mismatched_sizes ... look at the above report', a report logged at a level that
     quiet_transformers hides. Shapes come from the file headers (no tensor is read) and the
     model is built on the meta device (no memory)."""
-    from safetensors import safe_open
-
     config_class = getattr(cls, "config_class", None)
     if config_class is None or not folder.is_dir():
         return None
@@ -69,21 +87,21 @@ def mismatched_weights(folder: Path, cls: Any) -> str | None:
     except Exception:  # noqa: BLE001 - this only adds detail to an error being raised
         return None
     prefix = getattr(cls, "base_model_prefix", "") + "."
-    for f in sorted(folder.glob("*.safetensors")):
+    for f in weight_files(folder):
         try:
-            with safe_open(str(f), framework="pt") as st:
-                for key in st.keys():
-                    name = next((k for k in (key, key.removeprefix(prefix), prefix + key)
-                                 if k in want), None)
-                    got = tuple(st.get_slice(key).get_shape())
-                    if name is not None and got != want[name]:
-                        return (f"{f}: {key} has shape {list(got)}, and {folder / 'config.json'} "
-                                f"makes it {list(want[name])}: the config does not describe "
-                                "these weights (a config.json of another model size or "
-                                "vocabulary?)")
-        except Exception:  # noqa: BLE001
+            shapes = weight_shapes(f)
+        except Exception:  # noqa: BLE001 (damaged: damaged_weights names it)
             continue
+        for key, got in shapes.items():
+            name = next((k for k in (key, key.removeprefix(prefix), prefix + key)
+                         if k in want), None)
+            if name is not None and got != want[name]:
+                return (f"{f}: {key} has shape {list(got)}, and {folder / 'config.json'} "
+                        f"makes it {list(want[name])}: the config does not describe "
+                        "these weights (a config.json of another model size or "
+                        "vocabulary?)")
     return None
+
 
 def check_whisper_config(folder: Path) -> None:
     """ModelFileError (exit 5) naming config.json when it is not a JSON object (read_json_object);

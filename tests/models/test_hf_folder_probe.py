@@ -101,6 +101,36 @@ def test_a_config_that_does_not_describe_the_weights_names_a_weight(folder, tmp_
     assert "above report" not in msg, msg
 
 
+def _as_pytorch_bin(d: Path) -> Path:
+    """The folder's weights as pytorch_model.bin only (what older save_pretrained wrote)."""
+    from safetensors.torch import load_file
+
+    f = d / "pytorch_model.bin"
+    torch.save(load_file(str(d / "model.safetensors")), f)
+    (d / "model.safetensors").unlink()
+    return f
+
+
+def test_a_bin_only_folder_loads_and_a_config_that_does_not_describe_it_names_a_weight(
+        folder, tmp_path):
+    # was "... You set `ignore_mismatched_sizes` to `False`, thus raising an error. For details
+    # look at the above report!": only .safetensors files were compared with the config
+    d = _copy(folder, tmp_path)
+    f = _as_pytorch_bin(d)
+    assert load_whisper(str(d)).model.config.vocab_size == 51865
+    _edit_config(d, vocab_size=51864)
+    msg = _refused(d, str(f), "model.decoder.embed_tokens.weight", str(d / "config.json"))
+    assert "above report" not in msg, msg
+
+
+def test_a_cut_pytorch_bin_is_named(folder, tmp_path):
+    # was "PytorchStreamReader failed reading zip archive ..." without the file's name
+    d = _copy(folder, tmp_path)
+    f = _as_pytorch_bin(d)
+    f.write_bytes(f.read_bytes()[:-100])
+    _refused(d, f"{f}: truncated or damaged")
+
+
 def test_sharded_safetensors_with_an_index_load_and_a_cut_shard_is_named(folder, tmp_path):
     from safetensors.torch import load_file, save_file
 
