@@ -113,8 +113,9 @@ def recommendation_message(task, limits, best, top, group, difference, items_to_
     tie = ", ".join(t.config.label for t in group)
     resolve = ""
     if items_to_resolve is not None and difference is not None:
+        # 3 significant figures, as the difference itself ("4.9", not "4.90196")
         resolve = (f"; about {items_to_resolve} items would resolve a difference of "
-                   f"{fmt_error_change(m.metric, abs(difference.diff), False)}")
+                   f"{fmt_error_change(m.metric, abs(difference.diff)).lstrip('+')}")
     lead = (f"The cheapest by {COST_WORDS[cost]} of the tie group ({tie})" if measured else
             f"Picked from the tie group ({tie}) by error, then label ({unmeasured})")
     # a rate's change is in its points ("+3.33 WER points"); another metric's is of the error,

@@ -136,7 +136,7 @@ def _tie_group(rec: Recommendation,
         out.append(f'<p class="note">{escape(short)}</p>')
     if rec.items_to_resolve is not None and rec.difference is not None:
         out.append(f'<p class="note">About {rec.items_to_resolve} items would resolve a '
-                   f"difference of {fmt_error_change(metric, abs(rec.difference.diff), False)}"
+                   f"difference of {fmt_error_change(metric, abs(rec.difference.diff)).lstrip('+')}"
                    " between the recommended and "
                    "the most accurate configuration (paired variance, 80% power).</p>")
     out.append(f'<p class="note">Decision rule: {escape(DECISION_RULE)}.</p></div>')
