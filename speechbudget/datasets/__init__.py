@@ -7,6 +7,7 @@
     open_dataset("m.jsonl", audio_root="/corpora/x")       # audio paths relative to another folder
     open_dataset("data/train")                             # Kaldi dir (wav.scp, text, segments)
     open_dataset("saved_hf_dataset/")                      # datasets' save_to_disk folder
+    open_dataset("saved_dataset_dict:test")                # one split of a saved DatasetDict
     open_dataset(datasets.Dataset(...))                    # an in-memory HF dataset
     open_dataset("/corpora/LibriSpeech/test-clean")        # LibriSpeech tree (.flac / .wav)
     open_dataset("hf:openslr/librispeech_asr:clean:test")  # HF hub (network)

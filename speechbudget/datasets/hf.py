@@ -1,5 +1,6 @@
-"""Hugging Face `datasets`: a folder written by `save_to_disk`, a `datasets.Dataset` object, or a
-hub name (`hf:NAME[:CONFIG[:SPLIT]]`, needs the network).
+"""Hugging Face `datasets`: a folder written by `save_to_disk` (`FOLDER:SPLIT` for one split of a
+saved DatasetDict), a `datasets.Dataset` object, or a hub name (`hf:NAME[:CONFIG[:SPLIT]]`, needs
+the network).
 
 Audio is read with the column cast to `Audio(decode=False)` and decoded here with
 soundfile/librosa, so no torchcodec/ffmpeg is needed. A `DatasetDict` needs a split.
@@ -48,6 +49,9 @@ class HfDataset:
             if split not in table:
                 raise DatasetError(f"{source}: no split {split!r} (splits: {', '.join(splits)})")
             table = table[split]
+        elif split is not None:
+            raise DatasetError(f"{source}: a Dataset without splits (not a DatasetDict); no split "
+                               f"{split!r} to choose: open {source} itself")
         names = list(table.column_names)
         col = {role: pick_column(names, role, getattr(columns, role, None), source,
                                  required=role in ("audio", *need), option=OPTIONS.get(role))

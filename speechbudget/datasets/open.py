@@ -52,6 +52,11 @@ def open_dataset(source: Any, columns: Columns = Columns(), audio_root: str | Pa
             return librispeech.load_librispeech(p, need_text="text" in need)
         raise DatasetError(f"{p}: a folder without a manifest ({', '.join(MANIFEST_NAMES)}), "
                            "Kaldi wav.scp, save_to_disk files or LibriSpeech *.trans.txt")
+    folder, _, split = s.rpartition(":")
+    if folder and split and Path(folder).is_dir() and hf.is_saved_dataset(Path(folder)):
+        # FOLDER:SPLIT, a split of a save_to_disk DatasetDict (as its error asks)
+        _no_root(audio_root, s, "a Hugging Face save_to_disk folder (its audio is inside)")
+        return hf.load_saved(folder, columns, need, split)
     raise DatasetError(f"{p}: no such manifest or folder (for a Hugging Face hub dataset use "
                        f"hf:NAME[:CONFIG[:SPLIT]], e.g. hf:openslr/librispeech_asr:clean:test)")
 

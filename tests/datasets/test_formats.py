@@ -118,6 +118,23 @@ def test_hf_save_to_disk_folder(tmp_path, reference):
     _same(ds, reference)
 
 
+def test_a_split_of_a_saved_dataset_dict_is_opened_as_folder_colon_split(tmp_path, reference):
+    # the DatasetDict's error asked for "FOLDER:SPLIT", which was "no such manifest or folder"
+    datasets = pytest.importorskip("datasets")
+    ref, _ = reference
+    table = _hf_table(ref)
+    datasets.DatasetDict({"train": table.select([0]), "test": table}).save_to_disk(
+        str(tmp_path / "dd"))
+    with pytest.raises(DatasetError, match=r"splits train, test; name one \(.*dd:SPLIT\)"):
+        load_dataset(tmp_path / "dd")
+    _same(load_dataset(f"{tmp_path / 'dd'}:test"), reference)
+    with pytest.raises(DatasetError, match="no split 'dev' \\(splits: train, test\\)"):
+        load_dataset(f"{tmp_path / 'dd'}:dev")
+    table.save_to_disk(str(tmp_path / "one"))
+    with pytest.raises(DatasetError, match="without splits .* no split 'test'"):
+        load_dataset(f"{tmp_path / 'one'}:test")
+
+
 def test_hf_dataset_object_in_the_api(reference):
     ref, _ = reference
     table = _hf_table(ref)
