@@ -24,13 +24,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from speechbudget.analysis.limits import LIMIT_FIELDS, Limits, Violation, closest_miss, violations
 from speechbudget.analysis.marginal_returns import AxisReturn, Step, binding_knob, marginal_returns
 from speechbudget.analysis.recommend_text import (DECISION_RULE, fmt_value, recommendation_message,
                                                    rtf_note)
 from speechbudget.axes import Config
 from speechbudget.errors import SpeechbudgetError
-from speechbudget.paired import PairedDifference, pair_items, paired_difference
+from speechbudget.paired import (PairedDifference, PairedItems, pair_items, paired_difference,
+                                 sign_flip_floor)
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -203,6 +206,30 @@ def tie_group(ranked: Results, items: dict[str, list[ItemResult]], tolerance: fl
     return out
 
 
+def resolving_items(d: PairedDifference, p: PairedItems, power: float = 0.8) -> int | None:
+    """About how many items would tell the difference `d` (paired on `p`) apart from 0 at its
+    level with probability `power`: `PairedDifference.items_needed` from the bootstrap's
+    spread. When the CI is unbounded because too few items differ (`paired_difference`: the
+    sign-flip floor) the bootstrap gives no spread, so for WER/CER the delta-method standard
+    error of the corpus rate's difference is used instead, and at least as many items as make
+    the smallest number of differing items any test needs at the rate items differed here
+    (6 at 95 %). None when nothing differs, or for a balanced metric (UA) in that case."""
+    n = d.items_needed(d.diff, power)
+    if n is not None or d.diff == 0 or p.labels is not None or not d.n_differ:
+        return n
+    from scipy.stats import norm
+    dd = p.errors_a - p.errors_b
+    words = float(np.sum(p.n_ref))
+    m = len(p)
+    if m < 2 or words <= 0:
+        return None
+    se = math.sqrt(m / (m - 1) * float(np.sum((dd - d.diff * p.n_ref) ** 2))) / words
+    z = norm.ppf(1 - (1 - d.level) / 2) + norm.ppf(power)
+    k_min = next(k for k in range(1, 64) if sign_flip_floor(k) < 1 - d.level)
+    by_rate = math.ceil(k_min * m / d.n_differ)
+    return max(by_rate, math.ceil(m * (z * se / abs(d.diff)) ** 2)) if se > 0 else by_rate
+
+
 def _cost_value(m: ConfigMetrics, cost: str) -> float:
     v = getattr(m, cost)
     return float(v) if v is not None and math.isfinite(float(v)) else math.inf
@@ -279,7 +306,8 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
                          "counted as errors; the paired tests use the items both scored)")
     items_to_resolve = None
     if difference is not None and difference.diff != 0 and not difference.significant:
-        items_to_resolve = difference.items_needed(difference.diff)
+        items_to_resolve = resolving_items(difference, pair_items(
+            items[best[0].key], items[top[0].key], best[1].metric))
     marginal = marginal_returns(best, usable, limits, items if paired else None, level, seed)
     binding = binding_knob(marginal)
     partial = [f"{s.config.label} on {s.n_items} ({s.n_left_out} left out)"
