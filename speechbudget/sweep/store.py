@@ -21,6 +21,7 @@ from typing import Any, Sequence
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.environment import process_alive
+from speechbudget.sweep.store_data import context_difference
 from speechbudget.sweep.store_guard import StoreError, transaction
 from speechbudget.sweep.store_leases import ShardLeases, release_and_check_done
 from speechbudget.sweep.store_open import open_store
@@ -194,7 +195,8 @@ class ResultsStore(ShardLeases):
                     return
                 raise StoreError(
                     f"{self.path}: configuration {config.label} ({config.key}) is already stored "
-                    f"with a different {', '.join(diff)}; use another store for this sweep")
+                    f"with a different {context_difference(old, context, diff)}; use another "
+                    "store for this sweep")
             db.execute("UPDATE configs SET last_run = ? WHERE key = ?", (run_id, config.key))
 
     def config_context(self, key: str) -> dict[str, Any] | None:

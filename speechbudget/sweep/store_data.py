@@ -13,6 +13,7 @@ missing file restored) is not a difference, since its stored result is a failed 
 hold the column names instead, `data_options`) is taken as it is and given the new record."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from speechbudget.axes import Config
@@ -68,3 +69,40 @@ def _first_other_item(store: Any, digest: str | None, audio: dict[str, str]) -> 
         if a != b and UNREADABLE not in (a, b):
             return iid
     return None
+
+
+def context_difference(old: dict[str, Any], new: dict[str, Any], diff: list[str]) -> str:
+    """What differs between a configuration's stored context and this run's (the keys `diff`),
+    in the spec's words with both values: 'dataset (6 items stored, 4 now: the items that
+    data and task_options.max_items select) and task_options.max_items (stored 6, now 4)'.
+    data_content is left out where the items differ (it follows from them)."""
+    parts = []
+    if "dataset" in diff or "n_items" in diff:
+        was, now = old.get("n_items"), new.get("n_items")
+        count = f"other item ids than the {was} stored" if was == now else \
+            f"{was} items stored, {now} now"
+        parts.append(f"dataset ({count}: the items that data and task_options.max_items "
+                     "select)")
+    if "task_options" in diff:
+        a, b = old.get("task_options") or {}, new.get("task_options") or {}
+        if isinstance(a, dict) and isinstance(b, dict):
+            parts += [f"task_options.{k} (stored {_shown(a, k)}, now {_shown(b, k)})"
+                      for k in sorted(set(a) | set(b), key=str) if a.get(k) != b.get(k)]
+        else:
+            parts.append("task_options")
+    for key in ("task", "runner"):
+        if key in diff:
+            parts.append(f"{key} (stored {_shown(old, key)}, now {_shown(new, key)})")
+    skip = {"dataset", "n_items", "task_options", "task", "runner"}
+    if "dataset" in diff:
+        skip.add("data_content")
+    parts += [k for k in diff if k not in skip]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _shown(d: dict[str, Any], key: str) -> str:
+    """A stored value as the message shows it: 'absent', a JSON value (strings unquoted)."""
+    if key not in d:
+        return "absent"
+    v = d[key]
+    return v if isinstance(v, str) else json.dumps(v, default=str)
