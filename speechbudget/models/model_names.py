@@ -28,10 +28,12 @@ def looks_like_path(name: str) -> bool:
     """A model name written as a path, so a folder and never a registry name or hub id: it starts
     with '.', '/' or '~' ('./tiny.en', '../m', '~/m'), ends with a slash ('tiny.en/': a shell
     completes a folder so), or has more than one '/' ('models/whisper/tiny'; a hub id is
-    'owner/name')."""
+    'owner/name'), or has one and its first part is a local folder ('models/tiny' beside a folder
+    'models': 'ct2/model.bin' whose model.bin is missing was tried as a hub id)."""
     seps = ("/", os.sep)
-    return (name.startswith((".", "/", "~")) or name.endswith(seps)
-            or sum(name.count(c) for c in set(seps)) > 1)
+    slashes = sum(name.count(c) for c in set(seps))
+    return (name.startswith((".", "/", "~")) or name.endswith(seps) or slashes > 1
+            or (slashes == 1 and model_path(name).parent.is_dir()))
 
 
 def model_path(name: str) -> Path:

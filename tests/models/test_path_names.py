@@ -31,8 +31,10 @@ def no_hub(monkeypatch, tmp_path):
     ("./tiny.en", "'tiny.en' (not a path) names the registry model"),
     ("openai/whisper-tiny.en/", "'openai/whisper-tiny.en' is a hub id"),
     ("./nope", ""), ("models/whisper/tiny", ""),
+    ("models/tiny", ""),   # beside a folder 'models': was tried as the hub id 'models/tiny'
 ])
 def test_a_path_looking_name_that_is_no_folder(no_hub, tmp_path, name, hint):
+    (tmp_path / "models").mkdir()
     with pytest.raises(ModelLoadError) as e:
         load_whisper(name)
     msg = str(e.value)
