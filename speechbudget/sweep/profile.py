@@ -64,16 +64,23 @@ def content_digests(dataset: Any, audio: dict[str, str], speakers: bool = False
     elsewhere give the same digests."""
     items = sorted(getattr(dataset, "items", []) or [], key=lambda i: str(getattr(i, "id", i)))
     parts: dict[str, list[str]] = {}
-    if audio:
-        parts["audio"] = [f"{k}\t{v}" for k, v in sorted(audio.items())]
     for item in items:
         iid = str(getattr(item, "id", item))
         for name, attr in (("references", "text"), ("labels", "label")) + \
                 ((("speakers", "speaker"),) if speakers else ()):
             if hasattr(item, attr):
                 parts.setdefault(name, []).append(f"{iid}\t{getattr(item, attr)}")
-    return {k: hashlib.sha1("\n".join(v).encode()).hexdigest()[:16]
-            for k, v in sorted(parts.items())}
+    out = {k: hashlib.sha1("\n".join(v).encode()).hexdigest()[:16]
+           for k, v in sorted(parts.items())}
+    if audio:
+        out["audio"] = audio_digest(audio)
+    return dict(sorted(out.items()))
+
+
+def audio_digest(audio: dict[str, str]) -> str:
+    """The digest of a per-item audio map (`item_audio`): data_content's "audio"."""
+    text = "\n".join(f"{k}\t{v}" for k, v in sorted(audio.items()))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def _file_digest(path: Any) -> str:

@@ -17,31 +17,39 @@ import json
 from typing import Any
 
 from speechbudget.axes import Config
-from speechbudget.sweep.profile import CONTENT_FIELDS
+from speechbudget.sweep.profile import CONTENT_FIELDS, audio_digest
 from speechbudget.sweep.store_guard import StoreError
 
 UNREADABLE = "unreadable"
 
 
 def check_data(store: Any, config: Config, context: dict[str, Any],
-               audio: dict[str, str]) -> tuple[str, ...]:
-    """The context keys `store.register_config` may take over for `config` (see the module
-    doc); StoreError when the stored results are of other data content."""
+               audio: dict[str, str]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The context to register `config` with and the context keys `store.register_config` may
+    take over (see the module doc); StoreError when the stored results are of other data
+    content. Where this run cannot read an item's audio that the stored record knows, the
+    context keeps the record's (`merged_audio`): an unreadable file never erases what the
+    stored results were computed on, so other audio there later is still told apart."""
     old = store.config_context(config.key)
     if old is None:
-        return ()
+        return context, ()
     if old.get("dataset") != context.get("dataset"):  # other item ids: register_config says so
-        return ()
+        return context, ()
     before, now = old.get("data_content"), context.get("data_content")
     if before is None:  # written before data_content: the columns it may hold are not compared
-        return ("data_content", "data_options")
+        return context, ("data_content", "data_options")
     if before == now:
-        return ()
+        return context, ()
     now = now or {}
     for part in sorted(set(before) | set(now), key=lambda p: p != "audio"):
         if before.get(part) == now.get(part):
             continue
         if part == "audio" and _same_audio(store, before.get(part), audio):
+            merged = merged_audio(store.item_audio(before[part]) or {}, audio)
+            digest = audio_digest(merged)
+            if digest != now.get("audio"):
+                store.save_item_audio(digest, merged)
+                context = {**context, "data_content": {**now, "audio": digest}}
             continue
         field = CONTENT_FIELDS.get(part, "data")
         what = {"audio": "other audio", "references": "other reference transcripts",
@@ -50,7 +58,13 @@ def check_data(store: Any, config: Config, context: dict[str, Any],
         raise StoreError(f"{store.path}: configuration {config.label} ({config.key}) is stored "
                          f"with results of {what}{f' (item {item})' if item else ''} than "
                          f"{field} give now; use another store for this sweep")
-    return ("data_content",)
+    return context, ("data_content",)
+
+
+def merged_audio(stored: dict[str, str], audio: dict[str, str]) -> dict[str, str]:
+    """This run's per-item audio map, with the stored map's digest for each item this run
+    cannot read (UNREADABLE) where the stored map knows it."""
+    return {iid: stored.get(iid, v) if v == UNREADABLE else v for iid, v in audio.items()}
 
 
 def _same_audio(store: Any, digest: str | None, audio: dict[str, str]) -> bool:

@@ -1,0 +1,68 @@
+"""An item's audio unreadable in one run is no difference from the stored record (its result is
+a failed item, or an ok one computed before). But the run that could not read it replaced the
+stored record by its own, which knew nothing of that item: a third run with *other* audio under
+its path was then taken as the same data, and resumed results computed on the first recording
+(found by review of 39b75ca). The record now keeps what it knew of an item this run cannot
+read, so the third run is refused naming the item."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from speechbudget.sweep import load_spec
+from speechbudget.sweep.driver import Sweep
+from speechbudget.sweep.executors import make_executor
+from speechbudget.sweep.plan import plan_configurations
+from speechbudget.sweep.store import ResultsStore
+from speechbudget.sweep.store_guard import StoreError
+
+ASR = {"task": "asr", "models": ["tiny.en"], "axes": {"window": [10]}, "plan": "grid",
+       "task_options": {"batch_size": 2, "warmup": False, "n_boot": 50}}
+
+
+@pytest.fixture
+def corpus(tmp_path, bundled_librispeech):
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:2]
+    for r in rows:
+        (tmp_path / "a" / r["audio"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(bundled_librispeech / r["audio"], tmp_path / "a" / r["audio"])
+    m = tmp_path / "m.jsonl"
+    m.write_text("".join(json.dumps({"id": r["id"], "audio": str(tmp_path / "a" / r["audio"]),
+                                     "text": r["text"]}) + "\n" for r in rows))
+    return m, rows
+
+
+def _register(tmp_path, manifest, db):
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({**ASR, "data": str(manifest)}, sort_keys=False))
+    spec = load_spec(p)
+    ex = make_executor("local", None, "cpu", None, 0)
+    with ResultsStore(db) as store:
+        sweep = Sweep(spec, store, ex, "cpu", progress=False, retry_failed=True)
+        try:
+            plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
+            for c in plan.configs:
+                sweep.register(c, plan.gflops)
+        finally:
+            sweep.finish([], "finished", 0.0)
+            ex.close()
+
+
+def test_other_audio_after_an_unreadable_run_is_refused(tmp_path, corpus):
+    manifest, rows = corpus
+    db = tmp_path / "r.db"
+    first, second = (tmp_path / "a" / r["audio"] for r in rows)
+    _register(tmp_path, manifest, db)
+    saved = first.read_bytes()
+    first.unlink()                          # a run that cannot read it: resumes
+    _register(tmp_path, manifest, db)
+    shutil.copy(second, first)              # other audio under its path
+    with pytest.raises(StoreError, match=f"other audio \\(item {rows[0]['id']}\\)"):
+        _register(tmp_path, manifest, db)
+    first.write_bytes(saved)                # the recording the results were computed on
+    _register(tmp_path, manifest, db)
