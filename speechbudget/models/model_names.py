@@ -7,8 +7,9 @@ import os
 from pathlib import Path
 
 from speechbudget.architectures import ARCHITECTURES, UnknownModelError, get_architecture
+from speechbudget.models.ct2_reader import ModelFileError
 from speechbudget.models.ct2_to_hf import CT2Source
-from speechbudget.models.file_checks import check_whisper_config
+from speechbudget.models.file_checks import check_whisper_config, read_json_object, weight_files
 from speechbudget.models.load_error import ModelLoadError
 from speechbudget.models.offline import OFFLINE_MODELS, offline_source
 
@@ -72,6 +73,19 @@ def no_such_folder(name: str) -> str:
     return f"{name!r}: no such folder ({where}){hint}"
 
 
+def missing_ct2_weights(p: Path) -> None:
+    """ModelFileError for a CTranslate2 folder whose model.bin is missing: its config.json (no
+    model_type) and vocabulary file are there and no Hugging Face weights, so it was taken for a
+    Hugging Face folder and transformers said 'no file named model.safetensors, or
+    pytorch_model.bin'."""
+    vocab = next((f for f in ("vocabulary.txt", "vocabulary.json") if (p / f).is_file()), None)
+    if vocab is None or weight_files(p):
+        return
+    if "model_type" not in read_json_object(p / "config.json", "model config"):
+        raise ModelFileError(f"{p}: a CTranslate2 model folder (config.json, {vocab}) without "
+                             "its weights, model.bin: copy or download model.bin into it again")
+
+
 def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     """(where to load from, a description of the source, the CT2 source if any)."""
     p = model_path(name_or_path)
@@ -94,6 +108,7 @@ def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
             return str(p), f"ctranslate2:{p}", CT2Source.from_folder(p)
         if is_hf_folder(p):
             check_whisper_config(p)
+            missing_ct2_weights(p)
             return str(p), f"local:{p}", None
         if p.is_file() and (p.name == "model.bin" or ".part" in p.name):
             return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)

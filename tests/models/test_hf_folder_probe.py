@@ -101,6 +101,17 @@ def test_a_config_that_does_not_describe_the_weights_names_a_weight(folder, tmp_
     assert "above report" not in msg, msg
 
 
+def test_a_ct2_folder_without_its_model_bin_is_named(tmp_path, monkeypatch):
+    # was "could not load Whisper model ...: Error no file named model.safetensors, or
+    # pytorch_model.bin, found in directory ...": taken for a Hugging Face folder
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    d = write_ct2_folder(tmp_path / "ct2", tiny_whisper(seed=1), "int8")
+    save_tokenizer(d)
+    (d / "vocabulary.txt").write_text("a\nb\n")
+    (d / "model.bin").unlink()
+    _refused(d, str(d), "CTranslate2 model folder", "model.bin")
+
+
 def _as_pytorch_bin(d: Path) -> Path:
     """The folder's weights as pytorch_model.bin only (what older save_pretrained wrote)."""
     from safetensors.torch import load_file
