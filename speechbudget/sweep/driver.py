@@ -164,7 +164,9 @@ class Sweep:
                         "task_options": spec.task_options,
                         "dataset": self.profile.digest, "n_items": self.profile.n_items}
         # what each item's result depends on, not where it was read from (store_data)
-        self.item_audio = item_audio(self.dataset)
+        # (each file read again only when it changed since a run here read it: file_digest)
+        learned: dict[str, tuple[str, str]] = {}
+        self.item_audio = item_audio(self.dataset, store.file_digests(), learned)
         content = content_digests(self.dataset, self.item_audio, speakers=spec.task == "ser")
         if content:
             self.context["data_content"] = content
@@ -172,6 +174,7 @@ class Sweep:
         self.env = environment(device, executor.name, executor.workers)
         self.run_id = store.start_run({**spec.to_dict(), "digest": spec.digest}, self.env)
         self.summary = RunSummary(self.run_id, store.path)
+        store.remember_file_digests(learned)
         if "audio" in self.context.get("data_content", {}):  # to tell which item differs later
             store.save_item_audio(self.context["data_content"]["audio"], self.item_audio)
         self.skip: set[str] = set()

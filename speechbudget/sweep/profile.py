@@ -4,6 +4,8 @@ configuration so that results of different datasets are never mixed)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,16 +41,23 @@ CONTENT_FIELDS = {"audio": "data.audio_column or data.audio_root",
                   "speakers": "data.speaker_column"}
 
 
-def item_audio(dataset: Any) -> dict[str, str]:
+#: a file changed less than this long before it is read is not remembered (`file_digest`)
+RACY_S = 2.0
+
+
+def item_audio(dataset: Any, known: dict[str, tuple[str, str]] | None = None,
+               learned: dict[str, tuple[str, str]] | None = None) -> dict[str, str]:
     """Item id -> what its audio is: the SHA-1 of its file's bytes (with the cut of it, where it
     has one), 'unreadable' where the file cannot be read (the task reports that item as failed),
-    a row of an in-memory dataset by its index. {} for items without audio (a custom task's)."""
+    a row of an in-memory dataset by its index. {} for items without audio (a custom task's).
+    known / learned: digests remembered by file (`file_digest`), read and added to."""
     out: dict[str, str] = {}
     for item in getattr(dataset, "items", []) or []:
         if not (hasattr(item, "audio") or hasattr(item, "path")):
             continue
         audio = getattr(item, "audio", None) if hasattr(item, "audio") else item.path
-        what = _file_digest(audio) if audio is not None else f"row {getattr(item, 'index', '')}"
+        what = file_digest(audio, known, learned) if audio is not None else \
+            f"row {getattr(item, 'index', '')}"
         cut = (getattr(item, "start_s", None), getattr(item, "end_s", None))
         out[str(getattr(item, "id", item))] = what if cut == (None, None) else f"{what} {cut}"
     return out
@@ -83,7 +92,24 @@ def audio_digest(audio: dict[str, str]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def _file_digest(path: Any) -> str:
+def file_digest(path: Any, known: dict[str, tuple[str, str]] | None = None,
+                learned: dict[str, tuple[str, str]] | None = None) -> str:
+    """The SHA-1 (16 hex digits) of a file's bytes, or 'unreadable'. known: absolute path ->
+    (signature, digest) remembered from an earlier read: used, without reading the file, while
+    its signature (device, inode, size, modification and status-change times in ns) is the same.
+    Any write to the file, or replacing it, changes its status-change time, which no one can set
+    back; a file changed less than RACY_S before it is read (so possibly again within the same
+    timestamp tick after) is not remembered. learned: gets (signature, digest) of each file read
+    here that may be remembered."""
+    try:
+        st = os.stat(path)
+        key = os.path.abspath(path)
+    except (OSError, TypeError, ValueError):
+        return "unreadable"
+    sig = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    if known is not None and key in known and known[key][0] == sig:
+        return known[key][1]
+    start = time.time_ns()
     h = hashlib.sha1()
     try:
         with open(path, "rb") as f:
@@ -91,4 +117,7 @@ def _file_digest(path: Any) -> str:
                 h.update(block)
     except (OSError, TypeError):
         return "unreadable"
-    return h.hexdigest()[:16]
+    digest = h.hexdigest()[:16]
+    if learned is not None and max(st.st_mtime_ns, st.st_ctime_ns) < start - RACY_S * 1e9:
+        learned[key] = (sig, digest)
+    return digest

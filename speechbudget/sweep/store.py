@@ -219,6 +219,19 @@ class ResultsStore(ShardLeases):
         return None if row is None else self._decoded("meta", digest,
                                                       lambda: json_object(row[0]))
 
+    def file_digests(self) -> dict[str, tuple[str, str]]:
+        """The audio digests remembered by file: path -> (signature, digest) (`file_digest`)."""
+        if not self._has_table("file_digests"):
+            return {}
+        return {p: (sig, d) for p, sig, d in
+                self.db.execute("SELECT path, signature, digest FROM file_digests")}
+
+    def remember_file_digests(self, learned: dict[str, tuple[str, str]]) -> None:
+        if learned:
+            with self._tx() as db:
+                db.executemany("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?)",
+                               [(p, sig, d) for p, (sig, d) in sorted(learned.items())])
+
     def set_config_status(self, key: str, status: str, reason: str | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE configs SET status = ?, reason = ?, updated = ? WHERE key = ?",

@@ -13,6 +13,10 @@ Tables
   metrics   per finished configuration: the ConfigMetrics.
 
   leases    per configuration x shard being computed: which runner holds it, until when.
+  file_digests  a cache: the SHA-1 of each audio file a run read, by absolute path, with the
+            file's stat signature (sweep.profile.file_digest), so the next run reads only files
+            that changed (added to an older store when opened for writing; nothing depends on
+            it: deleted, it is rebuilt).
   uncompared  racing: per run x round x pair of configurations that could not be compared
             (no item both scored, or only items without reference words), with why: neither
             stopped the other, which is why both may have survived (schema 3).
@@ -63,6 +67,8 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE TABLE IF NOT EXISTS leases (
   config_key TEXT NOT NULL, shard_id TEXT NOT NULL, owner TEXT NOT NULL, run_id INTEGER,
   expires REAL NOT NULL, PRIMARY KEY (config_key, shard_id));
+CREATE TABLE IF NOT EXISTS file_digests (
+  path TEXT PRIMARY KEY, signature TEXT NOT NULL, digest TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS uncompared (
   run_id INTEGER NOT NULL, round INTEGER NOT NULL, config_key TEXT NOT NULL, other_key TEXT
   NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (run_id, round, config_key, other_key));
