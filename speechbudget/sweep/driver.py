@@ -357,14 +357,14 @@ class Sweep:
                     if (key, sid) not in self.unclaimed:
                         continue
                     st = status.get(sid, {})
-                    if st.get("status") == "done":
+                    if sid in held:  # (a done shard too: another runner retries its items)
+                        waiting = True
+                    elif st.get("status") == "done":
                         self.unclaimed.discard((key, sid))
                         self._shard_finished(key, sid, remaining, by_key, errors)
-                    elif st.get("status") == "failed" and sid not in held:
+                    elif st.get("status") == "failed":
                         self.unclaimed.discard((key, sid))
                         errors.setdefault(key, (st.get("reason") or "failed").splitlines()[0])
-                    elif sid in held:
-                        waiting = True
                     else:
                         self.unclaimed.discard((key, sid))
                         retake.append(WorkUnit(by_key[key][0], shard_of[(key, sid)],
