@@ -52,7 +52,10 @@ def check_complete(db: Path) -> None:
     try:
         assert len(st.metrics()) == N_CONFIGS
         assert st.n_items() == N_CONFIGS * 6  # nothing lost, nothing duplicated
-        assert st.db.execute("SELECT count(*) FROM leases").fetchone()[0] == 0
+        # no shard lease left (a run's own lease, config_key '', stays with a runner that never
+        # finished - stopped, killed - until a later start on this machine clears it: 5edc658)
+        assert st.db.execute("SELECT count(*) FROM leases WHERE config_key != ''"
+                             ).fetchone()[0] == 0
     finally:
         st.close()
 
