@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.ticker  # noqa: E402
+import matplotlib.transforms  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -113,9 +114,14 @@ def pareto_figure(fr: FrontierResult, title: str = "",
                  else " (dominated)")) for p in fr.points]
     ordered += [(e.gflops, k * e.error, e.label, "#555555", f" (eliminated, {e.n_items} items)")
                 for e in elim]
+    # each number 4 points right of and 3 above its point: a plain Text at the point's data
+    # position shifted in points (what annotate's "offset points" places, without an
+    # Annotation's per-draw clip test and transform rebuild: 324 points drew in ~2x the time)
+    beside = ax.transData + matplotlib.transforms.ScaledTranslation(4 / 72, 3 / 72,
+                                                                     fig.dpi_scale_trans)
     for i, (x, y, label, color, what) in enumerate(ordered, 1):
-        ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7,
-                    color=color, fontweight="bold" if not what else "normal")
+        ax.text(x, y, str(i), transform=beside, fontsize=7, color=color,
+                fontweight="bold" if not what else "normal")
         lines.append((f"{i:>2}  {label}{what}", color))
     key.axis("off")
     key.set_ylim(0, 1)

@@ -1,0 +1,47 @@
+"""The Pareto plot's point numbers: each drawn beside its own point (so the key's numbering
+reads off the plot), and none hiding another where points crowd."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speechbudget.analysis.pareto import pareto_frontier
+from speechbudget.axes import Config
+from speechbudget.records import ConfigMetrics
+from speechbudget.report import plots
+
+
+def _results(points):
+    out = []
+    for i, (gflops, wer) in enumerate(points):
+        c = Config(task="asr", model="tiny.en", window=float(5 + i), stride=1)
+        out.append((c, ConfigMetrics(c.key, "asr", "wer", wer, n_items=50, gflops=gflops,
+                                     ci_low=wer * 0.9, ci_high=wer * 1.1)))
+    return out
+
+
+def _number_boxes(fig):
+    """{number: its drawn box in display pixels} and the renderer (after a draw)."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    return {int(t.get_text()): t.get_window_extent(r) for t in ax.texts}, r
+
+
+def test_each_number_is_drawn_just_beside_its_point():
+    import matplotlib.pyplot as plt
+
+    res = _results([(10.0 * 2 ** i, 0.3 / (1 + i)) for i in range(6)])   # well apart
+    fr = pareto_frontier(res)
+    fig = plots.pareto_figure(fr)
+    boxes, _ = _number_boxes(fig)
+    ax = fig.axes[0]
+    pt = fig.dpi / 72
+    for i, p in enumerate(fr.points, 1):
+        x, y = ax.transData.transform((p.cost, 100 * p.error))     # WER in percent
+        box = boxes[i]
+        # the number's left edge 4 points right of the point, its baseline 3 points above
+        # (the text's box starts at its left edge; its bottom is at most the baseline)
+        assert box.x0 == pytest.approx(x + 4 * pt, abs=1.0)
+        assert y < box.y0 + 2 < y + 3 * pt + 2 and box.y1 > y + 3 * pt
+    plt.close(fig)
