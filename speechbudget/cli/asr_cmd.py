@@ -23,7 +23,8 @@ err_console = Console(stderr=True)
 
 def resolve_model(model: str) -> tuple[str, str | None]:
     """(architecture name for the Config, weights path or None): a registry name / hub id is used
-    as is; a local folder (HF or CTranslate2) is loaded to find its architecture."""
+    as is; a local folder (HF or CTranslate2) is loaded to find its architecture (the registry
+    one of the same dimensions: ConfigError, exit 2, when there is none)."""
     from speechbudget.architectures import UnknownModelError, get_architecture
     try:
         return get_architecture(model).name, None
@@ -35,7 +36,9 @@ def resolve_model(model: str) -> tuple[str, str | None]:
         raise typer.BadParameter(no_such_folder(model) if looks_like_path(model) else
                                  f"{model!r}: not a known Whisper name, hub id or model folder",
                                  param_hint="--model")
-    return load_whisper(model).arch.name, model
+    from speechbudget.tasks.asr.transcribe import registry_name
+    # a folder's weights are named by the folder: the registry architecture of their dimensions
+    return registry_name(load_whisper(model).arch), model
 
 
 def _stride_at(value: str) -> int | str:
