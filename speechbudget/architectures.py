@@ -5,12 +5,14 @@ counts with it, and `models.registry` turns it into Hugging Face configs.
 """
 from __future__ import annotations
 
-from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
-
 from dataclasses import dataclass
 from typing import Literal
 
+from speechbudget.errors import EXIT_MODEL, SpeechbudgetError
+
 Family = Literal["whisper", "wav2vec2", "hubert", "wavlm"]
+# the self-supervised encoders (SER backbones), also their transformers model_type
+SSL_FAMILIES: tuple[Family, ...] = ("wav2vec2", "hubert", "wavlm")
 
 # wav2vec2-family CNN feature encoder (identical for every size here)
 W2V_CONV_DIM = (512, 512, 512, 512, 512, 512, 512)

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from speechbudget.architectures import SSL_FAMILIES
 from speechbudget.models.ct2_reader import ModelFileError
 from speechbudget.models.load_error import ModelLoadError
 from speechbudget.models.transformers_quiet import quiet_transformers
@@ -111,7 +112,7 @@ def check_whisper_config(folder: Path) -> None:
     cfg = read_json_object(folder / "config.json", "model config")
     kind = cfg.get("model_type")
     if kind is not None and kind != "whisper":
-        ssl = kind in ("wav2vec2", "hubert", "wavlm")
+        ssl = kind in SSL_FAMILIES
         raise ModelLoadError(f"{folder / 'config.json'}: model_type {kind!r}, not a Whisper model"
                              + ("; an SSL encoder serves SER only (ser train --model)" if ssl
                                 else ""))

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from speechbudget.architectures import ARCHITECTURES, Architecture
+from speechbudget.architectures import ARCHITECTURES, SSL_FAMILIES, Architecture
 from speechbudget.models.ct2_to_hf import convert_cached
 from speechbudget.models.hf_hub import from_pretrained, hub_options
 from speechbudget.models.load_error import ModelLoadError
@@ -68,8 +68,9 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
 
     A registry name uses the bundled offline weights when installed, else its hub id. A
     CTranslate2 folder is converted once and cached under $SPEECHBUDGET_CACHE. A local folder
-    must hold its tokenizer (tokenizer.json or vocab.json), whose special-token ids must match the
-    weights' vocabulary (English-only or multilingual): ModelLoadError otherwise. The model is in
+    must hold its tokenizer (tokenizer.json, or vocab.json and merges.txt), whose special-token
+    ids must match the weights' vocabulary (English-only or multilingual): ModelLoadError
+    otherwise. The model is in
     eval mode on `device` in `dtype`; `model.set_attn_implementation("eager")` switches attention.
     `tokenizer=False` (SER: only the encoder is used) neither needs nor loads a tokenizer; the
     bundle's `tokenizer` is then None.
@@ -172,7 +173,7 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
 
     hub = hub_options(where)
     config = from_pretrained(AutoConfig, where, "model config", **hub)
-    if config.model_type not in ("wav2vec2", "hubert", "wavlm"):
+    if config.model_type not in SSL_FAMILIES:
         raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
                              "HuBERT or WavLM")
     arch = architecture_of(name if name in ARCHITECTURES else where, config)

@@ -41,17 +41,24 @@ def require_tokenizer(folder: Path, files: dict[str, Path] | None = None) -> Non
         "too), or save it there with WhisperProcessor.save_pretrained")
 
 
-def _tokenizer_file_vocab(folder: Path) -> dict[str, int]:
+def read_tokenizer_json(path: Path, shown: Path | None = None) -> Any:
+    """The tokenizers.Tokenizer in a tokenizer.json; ModelFileError naming it (as `shown`, the
+    file the user gave where `path` is a converted copy's) when the tokenizers library cannot
+    read it."""
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # noqa: BLE001 - the tokenizers library's own parse errors
+        raise ModelFileError(f"{shown or path}: not a readable tokenizer "
+                             f"({' '.join(str(e).split())})") from None
+
+
+def tokenizer_file_vocab(folder: Path) -> dict[str, int]:
     """Token -> id as the folder's tokenizer files list them (tokenizer.json, else vocab.json
     with added_tokens.json); tokens transformers adds on loading are not in it."""
     if (folder / "tokenizer.json").is_file():
-        from tokenizers import Tokenizer
-
-        try:
-            return Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab()
-        except Exception as e:  # noqa: BLE001 - the tokenizers library's own parse errors
-            raise ModelFileError(f"{folder / 'tokenizer.json'}: not a readable tokenizer "
-                                 f"({' '.join(str(e).split())})") from None
+        return read_tokenizer_json(folder / "tokenizer.json").get_vocab()
     vocab: dict[str, int] = {}
     for name in ("vocab.json", "added_tokens.json"):
         if (folder / name).is_file():
@@ -65,7 +72,7 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int, shown: str | Path)
     weights, or the reverse: every transcript would be decoded with the wrong BPE table).
     Tokens the files do not list are not checked. `shown`: the folder to name."""
     tok = whisper_tokens(vocab_size)
-    vocab = _tokenizer_file_vocab(folder)
+    vocab = tokenizer_file_vocab(folder)
     kind = "English-only" if vocab_size == 51864 else "multilingual"
     for text, want in (("<|endoftext|>", tok.eot), ("<|startoftranscript|>", tok.sot),
                        ("<|notimestamps|>", tok.no_timestamps)):
@@ -124,12 +131,5 @@ def load_tokenizer(where: str, local_files_only: bool = False,
     except Exception:  # noqa: BLE001 - fall back to the tokenizer.json itself
         p = Path(where) / "tokenizer.json"
         if p.exists():
-            from tokenizers import Tokenizer
-
-            try:
-                return Tokenizer.from_file(str(p))
-            except Exception as e:  # noqa: BLE001 - the tokenizers library's own parse errors
-                raise ModelFileError(
-                    f"{Path(shown or where) / 'tokenizer.json'}: not a readable tokenizer "
-                    f"({' '.join(str(e).split())})") from None
+            return read_tokenizer_json(p, Path(shown or where) / "tokenizer.json")
         raise

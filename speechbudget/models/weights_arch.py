@@ -6,8 +6,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from speechbudget.architectures import (ARCHITECTURES, Architecture, UnknownModelError,
-                                        Wav2Vec2Dims, WhisperDims, get_architecture)
+from speechbudget.architectures import (ARCHITECTURES, SSL_FAMILIES, Architecture,
+                                        UnknownModelError, Wav2Vec2Dims, WhisperDims,
+                                        get_architecture)
 from speechbudget.models.load_error import ModelLoadError
 
 
@@ -28,6 +29,10 @@ def architecture_of(name: str, config: Any) -> Architecture:
                            max_target_positions=config.max_target_positions)
         family = "whisper"
     else:
+        if config.model_type not in SSL_FAMILIES:
+            raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
+                                 "HuBERT or WavLM")
+        family = config.model_type
         dims = Wav2Vec2Dims(hidden_size=config.hidden_size, num_layers=config.num_hidden_layers,
                             num_heads=config.num_attention_heads, ffn_dim=config.intermediate_size,
                             feat_extract_norm=config.feat_extract_norm,
@@ -39,11 +44,6 @@ def architecture_of(name: str, config: Any) -> Architecture:
                             conv_stride=tuple(config.conv_stride),
                             num_buckets=getattr(config, "num_buckets", 320),
                             max_bucket_distance=getattr(config, "max_bucket_distance", 800))
-        family = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm"}.get(
-            config.model_type)
-        if family is None:
-            raise ModelLoadError(f"{name!r}: a {config.model_type!r} model, expected wav2vec2, "
-                                 "HuBERT or WavLM")
     if arch is not None and arch.dims == dims:
         return arch
     label = Path(name).name if Path(name).exists() else name

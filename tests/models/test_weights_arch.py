@@ -101,3 +101,15 @@ def test_a_ser_backbone_of_base_weights_is_named_base():
     with pytest.raises(ConfigError, match=r"the weights loaded from base are base's, not "
                                           r"tiny.en's"):
         build_backbone(Config(task="ser", model="tiny.en", window=1.0), "base")
+
+
+def test_architecture_of_a_config_of_another_model_is_a_model_load_error():
+    """Its family check came after reading wav2vec2-only fields: a BERT config was an
+    AttributeError ('BertConfig' has no 'feat_extract_norm'), never the message."""
+    from transformers import BertConfig
+
+    from speechbudget.models.load_error import ModelLoadError
+    from speechbudget.models.weights_arch import architecture_of
+
+    with pytest.raises(ModelLoadError, match="'m': a 'bert' model, expected wav2vec2"):
+        architecture_of("m", BertConfig())
