@@ -37,6 +37,7 @@ class ResultsStore(ShardLeases):
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
         self.db = open_store(self.path, readonly)
+        self._item_audio_maps: dict[str, dict[str, str]] = {}  # item_audio's, by digest
 
     def _decoded(self, table: str, key: Any, fn):
         """fn() decodes a stored value (JSON, a configuration); a value that does not decode is a
@@ -214,10 +215,17 @@ class ResultsStore(ShardLeases):
                        (f"item_audio {digest}", json.dumps(audio, sort_keys=True)))
 
     def item_audio(self, digest: str) -> dict[str, str] | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?",
-                              (f"item_audio {digest}",)).fetchone()
-        return None if row is None else self._decoded("meta", digest,
-                                                      lambda: json_object(row[0]))
+        """The per-item audio map saved under `digest` (`save_item_audio`), or None. A map is
+        never changed once saved (its key is its digest), so each is decoded once per open
+        store: a resume compares it for every configuration (store_data.check_data)."""
+        known = self._item_audio_maps
+        if digest not in known:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?",
+                                  (f"item_audio {digest}",)).fetchone()
+            if row is None:
+                return None
+            known[digest] = self._decoded("meta", digest, lambda: json_object(row[0]))
+        return known[digest]
 
     def file_digests(self) -> dict[str, tuple[str, str]]:
         """The audio digests remembered by file: path -> (signature, digest) (`file_digest`)."""
