@@ -13,8 +13,8 @@ from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machin
                                                   rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, dominance_text, fewer_items_note, fmt,
-                                       has_latency, latency_cells)
+                                       delta_scale, dominance_text, error_ci_cell,
+                                       fewer_items_note, fmt, has_latency, latency_cells)
 from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
@@ -68,9 +68,10 @@ def _recommendation(tr: TaskReport) -> str:
     metric = tr.metric
     k, _ = delta_scale(metric)      # WER: errors in percent, differences in WER points
     if rec.feasible:
-        rows = [(c.label, fmt_error(m), m.gflops, m.rtf, m.peak_mem_mb)
+        rows = [(c.label, fmt_error(m), error_ci_cell(m), m.gflops, m.rtf, m.peak_mem_mb)
                 for c, m in [rec.best, *rec.runners_up]]
-        parts.append(_table(["configuration", error_head(metric), "GFLOPs", "RTF", "peak MB"], rows,
+        parts.append(_table(["configuration", error_head(metric), error_head(metric) + " 95% CI",
+                             "GFLOPs", "RTF", "peak MB"], rows,
                             row_class=["front"] + [""] * len(rec.runners_up)))
         parts.append(_tie_group(rec, {k: p.error_ci for k, p in tr.frontier_points().items()}))
         mrows = []

@@ -9,8 +9,8 @@ from typing import Any, Iterable
 from speechbudget.analysis.recommend_text import (describe_machine, error_cell, error_head,
                                                   fmt_error, rtf_note)
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, dominance_text, fewer_items_note, fmt,
-                                       has_latency, latency_cells)
+                                       delta_scale, dominance_text, error_ci_cell,
+                                       fewer_items_note, fmt, has_latency, latency_cells)
 
 
 _MD_SPECIAL = "\\`*_{}[]()<>#+!|~$"     # $: GitHub renders $...$ as maths
@@ -42,8 +42,9 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     k, _ = delta_scale(metric)      # WER: errors in percent, differences in WER points
     lines = [f"## {md_text(tr.task.upper())}", "", f"**{md_text(rec.message)}**", ""]
     if rec.feasible:
-        lines += _table(["configuration", error_head(metric), "GFLOPs", "RTF"],
-                        [(c.label, fmt_error(m), m.gflops, m.rtf)
+        lines += _table(["configuration", error_head(metric), error_head(metric) + " 95% CI",
+                         "GFLOPs", "RTF"],
+                        [(c.label, fmt_error(m), error_ci_cell(m), m.gflops, m.rtf)
                          for c, m in [rec.best, *rec.runners_up]])
         lines += _table(["axis", "direction", "neighbour",
                          delta_head(metric, "Δ error per doubling of FLOPs"), "within limits"],
@@ -54,8 +55,10 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         if rec.paired:
             lines += ["Tie group (paired 95%: not told apart from the most accurate):", ""]
             lines += _table(["configuration", "in the group as", error_head(metric),
-                             delta_head(metric), "paired 95% CI of Δ", "items paired"],
+                             error_head(metric) + " 95% CI", delta_head(metric),
+                             "paired 95% CI of Δ", "items paired"],
                             [(t.config.label, t.reason, fmt_error(t.metrics),
+                              error_ci_cell(t.metrics),
                               "0" if t.diff is None else f"{k * t.diff.diff:+.3g}",
                               "–" if t.diff is None else t.diff.ci_text(k),
                               t.metrics.n_items if t.diff is None else t.diff.n_items)
@@ -101,10 +104,11 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                 if front.rule == "significant" else "plain frontier")
         lines += [f"_Frontier (GFLOPs): {md_text(rule)}"
                   + "".join(f"; {md_text(n)}" for n in front.notes) + "_", ""]
-    lines += _table(["configuration", "metric", error_head(metric, "value"), "items", "failed",
-                     "GFLOPs", "RTF", *(LATENCY_HEAD if lat else ()), "frontier (GFLOPs)"],
-                    [(c.label, m.metric, fmt_error(m, m.value), m.n_items, m.n_failed, m.gflops,
-                      m.rtf,
+    lines += _table(["configuration", "metric", error_head(metric, "value"), "CI low", "CI high",
+                     "items", "failed", "GFLOPs", "RTF", *(LATENCY_HEAD if lat else ()),
+                     "frontier (GFLOPs)"],
+                    [(c.label, m.metric, fmt_error(m, m.value), error_cell(m.metric, m.ci_low),
+                      error_cell(m.metric, m.ci_high), m.n_items, m.n_failed, m.gflops, m.rtf,
                       *(latency_cells(m) if lat else ()),
                       "" if c.key not in flags else dominance_text(flags[c.key]))
                      for c, m in tr.results])

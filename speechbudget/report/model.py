@@ -13,7 +13,7 @@ from speechbudget.analysis.isoflops import IsoFlopsBand
 from speechbudget.analysis.pareto import FrontierResult, Point
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
-from speechbudget.analysis.recommend_text import fmt_error_change
+from speechbudget.analysis.recommend_text import error_cell, fmt_error_change
 from speechbudget.analysis.scaling_fit import ScalingFit
 from speechbudget.analysis.scaling_nested import NestedComparison
 from speechbudget.analysis.scaling_predict import Prediction
@@ -76,6 +76,18 @@ def fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
         return f"{v + 0.0:.{digits}g}"      # + 0.0: -0.0 (e.g. 0 / log2(0.5)) reads 0
     return str(v)
+
+
+def error_ci_cell(m: ConfigMetrics) -> str:
+    """The 95 % CI of a configuration's error in the unit of its error column ('2.73 to 10.20'
+    under 'WER %'; for a metric where higher is better, 1 - its CI, as the error beside it);
+    '–' where the metrics hold none."""
+    if m.ci_low is None or m.ci_high is None:
+        return "–"
+    lo, hi = float(m.ci_low), float(m.ci_high)
+    if m.higher_is_better:
+        lo, hi = 1.0 - hi, 1.0 - lo
+    return f"{error_cell(m.metric, min(lo, hi))} to {error_cell(m.metric, max(lo, hi))}"
 
 
 def dominance_text(p: Point | None) -> str:
