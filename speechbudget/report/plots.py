@@ -63,6 +63,46 @@ def _log_axis_ticks(axis, values: list[float], fmt=None) -> None:
         axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+NUMBER_PT = 7          # the Pareto plot's point numbers
+# where a number may go, in points from its point (text anchor) and its alignment: first right
+# and above; then below, to the left, and further out
+NUMBER_PLACES = [(4, 3, "left"), (4, -7, "left"), (-4, 3, "right"), (-4, -7, "right"),
+                 (4, 12, "left"), (4, -16, "left"), (-4, 12, "right"), (-4, -16, "right")]
+
+
+def _number_offsets(ax, numbers: list[tuple[float, float, str, bool]]
+                    ) -> list[tuple[float, float, str]]:
+    """Offset (points) and alignment of each number (x, y in data, text, bold) beside its point,
+    greedily: the first of `NUMBER_PLACES` whose box (as matplotlib measures a text, estimated
+    from the font size: digits at most 0.7 em wide, 0.75 bold; 0.25 em below the baseline to
+    0.95 above) overlaps no number already placed and stays inside the axes; the first place
+    where none does. Needs the axes' scales and data set (limits final)."""
+    ax.get_xlim(), ax.get_ylim()             # autoscale now: transData as it will be drawn
+    px = ax.figure.dpi / 72                  # display pixels per point
+    frame = ax.bbox.extents
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    xy = ax.transData.transform([(x, y) for x, y, _, _ in numbers]) if numbers else []
+    for (px0, py0), (_, _, text, bold) in zip(xy, numbers):
+        w = (0.75 if bold else 0.7) * NUMBER_PT * len(text) * px
+        best = None
+        for dx, dy, ha in NUMBER_PLACES:
+            x0 = px0 + dx * px - (w if ha == "right" else 0.0)
+            y0 = py0 + (dy - 0.25 * NUMBER_PT) * px
+            box = (x0, y0, x0 + w, y0 + 1.2 * NUMBER_PT * px)
+            inside = (box[0] >= frame[0] and box[2] <= frame[2] and box[1] >= frame[1]
+                      and box[3] <= frame[3])
+            if best is None:
+                best = (dx, dy, ha, box)
+            if inside and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3]
+                                  and b[1] < box[3] for b in placed):
+                best = (dx, dy, ha, box)
+                break
+        placed.append(best[3])
+        out.append(best[:3])
+    return out
+
+
 def pareto_figure(fr: FrontierResult, title: str = "",
                   eliminated: Sequence[EliminatedConfig] = ()):
     """All configurations with the 95% CI of their error as error bars, dominated ones grey, the
@@ -114,13 +154,15 @@ def pareto_figure(fr: FrontierResult, title: str = "",
                  else " (dominated)")) for p in fr.points]
     ordered += [(e.gflops, k * e.error, e.label, "#555555", f" (eliminated, {e.n_items} items)")
                 for e in elim]
-    # each number 4 points right of and 3 above its point: a plain Text at the point's data
-    # position shifted in points (what annotate's "offset points" places, without an
-    # Annotation's per-draw clip test and transform rebuild: 324 points drew in ~2x the time)
-    beside = ax.transData + matplotlib.transforms.ScaledTranslation(4 / 72, 3 / 72,
-                                                                     fig.dpi_scale_trans)
-    for i, (x, y, label, color, what) in enumerate(ordered, 1):
-        ax.text(x, y, str(i), transform=beside, fontsize=7, color=color,
+    # each number beside its point, shifted in points (a plain Text: an Annotation's per-draw
+    # clip test and transform rebuild cost ~10% of drawing 324 of them); where points crowd, a
+    # number goes where it hides no number already placed (`_number_offsets`)
+    offsets = _number_offsets(ax, [(x, y, str(i), not what)
+                                   for i, (x, y, _, _, what) in enumerate(ordered, 1)])
+    for i, ((x, y, label, color, what), (dx, dy, ha)) in enumerate(zip(ordered, offsets), 1):
+        beside = ax.transData + matplotlib.transforms.ScaledTranslation(dx / 72, dy / 72,
+                                                                         fig.dpi_scale_trans)
+        ax.text(x, y, str(i), transform=beside, fontsize=NUMBER_PT, color=color, ha=ha,
                 fontweight="bold" if not what else "normal")
         lines.append((f"{i:>2}  {label}{what}", color))
     key.axis("off")

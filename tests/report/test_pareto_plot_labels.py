@@ -45,3 +45,32 @@ def test_each_number_is_drawn_just_beside_its_point():
         assert box.x0 == pytest.approx(x + 4 * pt, abs=1.0)
         assert y < box.y0 + 2 < y + 3 * pt + 2 and box.y1 > y + 3 * pt
     plt.close(fig)
+
+
+def _overlap(a, b, slack: float = 1.0) -> bool:
+    return (min(a.x1, b.x1) - max(a.x0, b.x0) > slack
+            and min(a.y1, b.y1) - max(a.y0, b.y0) > slack)
+
+
+def test_numbers_of_crowded_points_do_not_hide_one_another():
+    import matplotlib.pyplot as plt
+
+    # five points within a few pixels of one another (and two far off, which set the axes'
+    # range): with every number at the same place beside its point they would print over
+    # one another
+    crowd = [(20.0 * (1 + 0.004 * i), 0.1 + 0.0003 * i) for i in range(5)]
+    res = _results(crowd + [(2.0, 0.4), (400.0, 0.02)])
+    fr = pareto_frontier(res)
+    fig = plots.pareto_figure(fr)
+    boxes, _ = _number_boxes(fig)
+    assert len(boxes) == len(fr.points)
+    clash = [(i, j) for i in boxes for j in boxes if i < j and _overlap(boxes[i], boxes[j])]
+    assert clash == []
+    ax = fig.axes[0]                                      # and each stays near its point
+    pt = fig.dpi / 72
+    for i, p in enumerate(fr.points, 1):
+        x, y = ax.transData.transform((p.cost, 100 * p.error))
+        b = boxes[i]
+        assert max(abs(b.x0 - x), abs(b.x1 - x)) < 30 * pt
+        assert max(abs(b.y0 - y), abs(b.y1 - y)) < 30 * pt
+    plt.close(fig)
