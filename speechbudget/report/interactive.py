@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from speechbudget.analysis.pareto import COSTS, FrontierResult
 from speechbudget.report.eliminated import EliminatedConfig
-from speechbudget.report.model import dominance_text
+from speechbudget.report.model import bars_are, dominance_text
 from speechbudget.report.scripts import TABLE_JS
 
 __all__ = ["TABLE_JS", "available", "figure_data", "pareto_figure", "plotly_script"]
@@ -83,7 +83,8 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
             else "plain frontier: dominance on the point estimates")
     positive = all(p.cost > 0 for p in fr.points)
     fig.update_layout(
-        title=f"{task.upper()}: error against {x_title} (bars: 95% CI; {rule})", height=460,
+        title=f"{task.upper()}: error against {x_title} ({bars_are(fr.error_bars())}; {rule})",
+        height=460,
         margin={"t": 60}, xaxis={"title": x_title, "type": "log" if positive else "linear"},
         yaxis={"title": y_title}, hovermode="closest", template="plotly_white",
         updatemenus=[{"type": "buttons", "direction": "left", "x": 1.0, "xanchor": "right",

@@ -7,10 +7,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from speechbudget.analysis.isoflops import IsoFlopsBand
-from speechbudget.analysis.pareto import FrontierResult, Point
+from speechbudget.analysis.pareto import ErrorBar, FrontierResult, Point
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
 from speechbudget.analysis.recommend_text import error_cell, fmt_error_change
@@ -88,6 +88,17 @@ def error_ci_cell(m: ConfigMetrics) -> str:
     if m.higher_is_better:
         lo, hi = 1.0 - hi, 1.0 - lo
     return f"{error_cell(m.metric, min(lo, hi))} to {error_cell(m.metric, max(lo, hi))}"
+
+
+def bars_are(bars: Sequence[ErrorBar]) -> str:
+    """What a legend says the error bars of these points are: the 95% CI, where every point has
+    one stored; where only some have, which; where none has, that no bar is drawn."""
+    has = [b.low is not None and b.high is not None for b in bars]
+    if all(has):
+        return "bars: 95% CI"
+    if any(has):
+        return f"bars: 95% CI, stored for {sum(has)} of {len(has)}"
+    return "no CI stored: no bars"
 
 
 def dominance_text(p: Point | None) -> str:

@@ -20,6 +20,7 @@ from speechbudget.architectures import get_architecture  # noqa: E402
 from speechbudget.axes import Config  # noqa: E402
 from speechbudget.records import ConfigMetrics  # noqa: E402
 from speechbudget.report.eliminated import EliminatedConfig  # noqa: E402
+from speechbudget.report.model import bars_are  # noqa: E402
 
 Results = list[tuple[Config, ConfigMetrics]]
 DPI = 100
@@ -129,7 +130,7 @@ def pareto_figure(fr: FrontierResult, title: str = "",
                           for b in bs]])
         ax.errorbar([b.cost for b in bs], [k * b.error for b in bs], yerr=yerr, fmt="o",
                     color=color, ms=np.sqrt(size), elinewidth=1, capsize=2, alpha=0.9,
-                    label=f"{name} (bars: 95% CI)", zorder=z)
+                    label=f"{name} ({bars_are(bs)})", zorder=z)
     front = fr.frontier
     if front:
         ax.step([p.cost for p in front], [k * p.error for p in front], where="post", c="#d62728",

@@ -74,3 +74,33 @@ def test_numbers_of_crowded_points_do_not_hide_one_another():
         assert max(abs(b.x0 - x), abs(b.x1 - x)) < 30 * pt
         assert max(abs(b.y0 - y), abs(b.y1 - y)) < 30 * pt
     plt.close(fig)
+
+
+def test_the_legend_says_bars_are_cis_only_where_cis_are_stored():
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    with_ci = _results([(10.0, 0.3), (20.0, 0.2), (40.0, 0.25)])
+    none = [(c, dataclasses.replace(m, ci_low=None, ci_high=None)) for c, m in with_ci]
+    some = [none[0], *with_ci[1:]]
+    said = {}
+    for name, res in (("all", with_ci), ("none", none), ("some", some)):
+        fig = plots.pareto_figure(pareto_frontier(res))
+        said[name] = " | ".join(t.get_text() for t in fig.axes[0].get_legend().get_texts())
+        plt.close(fig)
+    assert "bars: 95% CI" in said["all"] and "stored" not in said["all"]
+    assert "95% CI" not in said["none"] and "no CI stored: no bars" in said["none"]
+    assert "bars: 95% CI, stored for 1 of 2" in said["some"]      # the frontier's two
+
+
+def test_the_interactive_plot_title_says_so_too():
+    pytest.importorskip("plotly")
+    import dataclasses
+
+    from speechbudget.report.interactive import pareto_figure
+
+    res = [(c, dataclasses.replace(m, ci_low=None, ci_high=None))
+           for c, m in _results([(10.0, 0.3), (20.0, 0.2)])]
+    html = pareto_figure(pareto_frontier(res), "asr", "p")
+    assert "bars: 95% CI" not in html and "no CI stored: no bars" in html
