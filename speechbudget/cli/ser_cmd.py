@@ -33,6 +33,10 @@ def _model_name(backbone: str, model: str | None, arch_option: str = "--arch") -
     except UnknownModelError:
         pass
     cfg_path = Path(backbone) / "config.json"
+    from speechbudget.models.model_names import is_ct2_folder
+    if is_ct2_folder(Path(backbone)):  # its config.json has no dimensions: its conversion's has
+        from speechbudget.models.ct2_to_hf import CT2Source, convert_cached
+        cfg_path = convert_cached(CT2Source.from_folder(backbone)) / "config.json"
     if not cfg_path.is_file():
         raise typer.BadParameter(f"{backbone!r}: not a registry model, hub id or a model folder "
                                  f"with config.json", param_hint="--model")

@@ -28,3 +28,34 @@ def test_a_ct2_copy_of_tiny_en_is_named_tiny_en(tmp_path, monkeypatch):
     hf = next(p for p in (tmp_path / "cache" / "ct2-hf").iterdir() if p.is_dir())  # converted
     shutil.copytree(hf, tmp_path / "hf copy")
     assert resolve_model(str(tmp_path / "hf copy")) == ("tiny.en", str(tmp_path / "hf copy"))
+
+
+def test_ser_names_a_ct2_copy_of_tiny_en_by_its_architecture(tmp_path, monkeypatch):
+    """`ser train --model CT2_FOLDER` said 'its dimensions match no known architecture; pass
+    --arch NAME': the folder's config.json (CTranslate2's) has no dimensions."""
+    from speechbudget.cli.ser_cmd import _model_name
+
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    d = tmp_path / "ct2"
+    d.mkdir()
+    for f in SOURCE.folder.iterdir():
+        if f.is_file():
+            (d / f.name).symlink_to(f)
+    assert _model_name(str(d), None) == "tiny.en"
+
+
+def test_ser_loads_a_ct2_folder_as_whisper(tmp_path, monkeypatch):
+    """A CTranslate2 folder has a config.json without model_type: SER took it for a wav2vec2
+    folder ('a CTranslate2 model folder (model.bin): only Whisper models are read in that
+    format', exit 5, from `ser train --model CT2_FOLDER --arch tiny.en`)."""
+    from speechbudget.tasks.ser.backbone import load_encoder
+
+    monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
+    d = tmp_path / "ct2"
+    d.mkdir()
+    for f in SOURCE.folder.iterdir():
+        if f.is_file():
+            (d / f.name).symlink_to(f)
+    assert (d / "config.json").is_file()
+    encoder, is_whisper, n_mels = load_encoder(str(d))
+    assert is_whisper and n_mels == 80 and encoder.config.d_model == 384

@@ -37,10 +37,11 @@ def _is_whisper_source(source: str, default: bool | None = None) -> bool:
     expected one of tiny.en, ...")."""
     p = Path(source)
     if p.is_dir():
+        from speechbudget.models.model_names import is_ct2_folder
+        if is_ct2_folder(p):  # CTranslate2 (Whisper only here): its config.json has no model_type
+            return True
         cfg = p / "config.json"
-        if cfg.is_file():
-            return read_model_config(cfg).get("model_type") == "whisper"
-        return (p / "model.bin").is_file() or (p / "model.bin.part1").is_file()  # CTranslate2
+        return cfg.is_file() and read_model_config(cfg).get("model_type") == "whisper"
     from speechbudget.architectures import UnknownModelError, get_architecture
     from speechbudget.models.load_error import ModelLoadError
     from speechbudget.models.model_names import looks_like_path, no_such_folder
