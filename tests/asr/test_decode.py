@@ -187,3 +187,37 @@ def test_avg_logprob_of_a_loop_cut_row_averages_the_tokens_it_keeps(tiny_whisper
                 assert res.generated[i] > len(res.tokens[i])
                 assert abs(res.avg_logprob[i] - reference(i, res.tokens[i])) < 1e-4, (kw, i)
     assert cut >= 4, "the test needs rows that loop"
+
+
+class Scripted:
+    """A logit filter under which the model says `script`, token by token (every other token
+    impossible: one live continuation per hypothesis)."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def apply(self, logits, seqs, rows, step):
+        for j, seq in enumerate(seqs):
+            t = self.script[len(seq)]
+            keep = logits[j, t].clone()
+            logits[j] = float("-inf")
+            logits[j, t] = keep
+
+
+def test_beam_search_ends_a_row_with_no_live_continuation(tiny_whisper, fake_bundle):
+    """A row whose beams have no live continuation left (the one possible hypothesis ended;
+    the others, padded in as impossible, -inf) is done. The loop fed the dead beams on until
+    the decoder's positions ran out: IndexError in `_step` (a filter allowing one token per step
+    showed it)."""
+    opt = DecodeOptions.from_bundle(fake_bundle, timestamps=True)
+    tb, eos = opt.timestamp_begin, opt.eos_id
+    script = [tb, 10, 11, 12, 13, tb + 1, tb + 1, 14, 15, 16, 17, tb + 3, eos]
+    runner = WhisperDecoderRunner(tiny_whisper, opt)
+    runner.ts_rules = Scripted(script)
+    with torch.no_grad():
+        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(2, frames=300, seed=5))
+    for beam in (2, 3):
+        res = runner.run(enc, max_new_tokens=30, beam_size=beam)
+        assert res.tokens == [script[:-1]] * 2
+        assert res.stopped_by_limit == [False, False] and res.stopped_by_loop == [False, False]
+

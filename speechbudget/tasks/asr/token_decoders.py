@@ -196,7 +196,10 @@ class BeamSearchDecoder:
             while len(new) < K:  # fewer than K continuations: pad with dead beams
                 new.append((_Hyp(r, [], float("-inf")), g * K, self.eos))
             _, at_limit = stop_rule(new[0][0].tokens, limits[r])
-            if len(fin) >= K or at_limit:
+            # no live continuation left (every one ended or is impossible: -inf): done, else the
+            # dead beams would be fed on until the positions run out
+            dead = new[0][0].logprob == float("-inf")
+            if len(fin) >= K or at_limit or dead:
                 by_limit = at_limit and not fin
                 if at_limit and len(fin) < K:
                     fin.extend((h.tokens, h.logprob, h.sums) for h, _, _ in new
