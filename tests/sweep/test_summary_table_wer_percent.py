@@ -10,7 +10,7 @@ def _summary(metric: str, value: float):
     m = SimpleNamespace(metric=metric, value=value, gflops=42.6, rtf=0.05, n_items=2,
                         n_failed=0)
     return SimpleNamespace(run_id=1, finished=1, failed=0, reused=0, seconds=1.0, rounds=0,
-                           eliminated=[], failures={}, metrics=[(cfg, m)])
+                           eliminated=[], failures={}, metrics=[(cfg, m)], none_scored=[])
 
 
 def test_wer_in_percent(capsys, monkeypatch):
