@@ -26,6 +26,10 @@ from speechbudget.geometry import WINDOW_FRAMES as CHUNK_FRAMES  # 30 s of mel f
 # the lowest sample rate read as audio (telephone speech is 8 kHz; a rate below this is a damaged
 # or mistaken header, and resampling it to 16 kHz would multiply the samples by 16,000 / rate)
 MIN_SAMPLE_RATE = 1000
+# the highest sample rate read as audio (768 kHz, the highest any converter records): above it a
+# damaged header, whose samples resampled to 16 kHz shrink to nothing (400 MHz: 4 s of samples
+# became 7, an empty transcript with exit 0)
+MAX_SAMPLE_RATE = 768_000
 # the largest |sample| a recording may hold (full scale is 1; a float WAV may exceed it): beyond
 # about 1e16 Whisper's float32 mel power overflows (|STFT|^2 ~ (200 A)^2), and wav2vec2's per-clip
 # variance near 1e19, so features came out inf/NaN (ASR: an empty transcript, exit 0; SER: the
@@ -191,12 +195,16 @@ def check_samples(data: np.ndarray, where: str | Path) -> None:
 
 
 def check_sample_rate(sr: int, where: str | Path) -> None:
-    """Refuse a rate below MIN_SAMPLE_RATE (an AudioError naming `where`): resampled to 16 kHz,
-    1 Hz made each sample 16,000 (a 1 MB file of a damaged header: 32 GB, a MemoryError or the
-    OOM killer, not a clear line). For files (load_audio) and in-memory audio alike."""
+    """Refuse a rate below MIN_SAMPLE_RATE or above MAX_SAMPLE_RATE (an AudioError naming
+    `where`): resampled to 16 kHz, 1 Hz made each sample 16,000 (a 1 MB file of a damaged header:
+    32 GB, a MemoryError or the OOM killer, not a clear line), and 400 MHz left a few samples of
+    seconds of audio. For files (load_audio) and in-memory audio alike."""
     if sr < MIN_SAMPLE_RATE:
         raise AudioError(f"{where}: invalid sample rate {sr} Hz (below {MIN_SAMPLE_RATE} Hz, no "
                          f"recording of speech; a damaged header?)")
+    if sr > MAX_SAMPLE_RATE:
+        raise AudioError(f"{where}: invalid sample rate {sr} Hz (above {MAX_SAMPLE_RATE} Hz, "
+                         f"more than any recording has; a damaged header?)")
 
 
 def resample_to_16k(data: np.ndarray, sr: int) -> np.ndarray:

@@ -367,3 +367,28 @@ def test_overflowing_samples_are_refused_for_files_and_arrays(tmp_path):
     loud = tmp_path / "loud.wav"
     sf.write(loud, (32767 * x).astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
     assert torch.isfinite(log_mel(load_audio(loud))).all()
+
+
+def test_a_sample_rate_above_any_recording_is_refused(tmp_path):
+    """A damaged WAV header claiming 400 MHz: its 4 s of samples were resampled to 7, an empty
+    transcript with exit 0 (speechbudget transcribe); now an AudioError naming the file, as a
+    rate below MIN_SAMPLE_RATE is (in-memory audio the same)."""
+    import struct
+
+    from speechbudget.audio import MAX_SAMPLE_RATE
+    from speechbudget.datasets.base import decode_cell
+
+    path = tmp_path / "damaged.wav"
+    sf.write(path, np.full(4 * 44100, 0.1, np.float32), 44100, subtype="PCM_16")
+    load_audio(path)
+    data = bytearray(path.read_bytes())
+    fmt = data.find(b"fmt ")
+    struct.pack_into("<II", data, fmt + 12, 400_000_000, 800_000_000)  # rate, bytes per second
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioError, match=rf"damaged\.wav: invalid sample rate 400000000 Hz "
+                                         rf"\(above {MAX_SAMPLE_RATE} Hz"):
+        load_audio(path)
+    with pytest.raises(AudioError, match="row 0: invalid sample rate 400000000 Hz"):
+        decode_cell({"array": np.zeros(100, np.float32), "sampling_rate": 400_000_000}, "row 0")
+    sf.write(tmp_path / "hi.wav", np.full(MAX_SAMPLE_RATE, 0.1, np.float32), MAX_SAMPLE_RATE)
+    assert len(load_audio(tmp_path / "hi.wav")) == SAMPLE_RATE   # the highest rate still reads
