@@ -46,11 +46,16 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                          "GFLOPs", "RTF"],
                         [(c.label, fmt_error(m), error_ci_cell(m), m.gflops, m.rtf)
                          for c, m in [rec.best, *rec.runners_up]])
-        lines += _table(["axis", "direction", "neighbour",
+        # as index.html's: the FLOPs ratio beside the change per doubling (a small step's
+        # change, extrapolated to a doubling, reads large without it), and which limit a step
+        # breaks
+        lines += _table(["axis", "direction", "neighbour", "FLOPs ratio", delta_head(metric),
                          delta_head(metric, "Δ error per doubling of FLOPs"), "within limits"],
-                        [(a.axis, d, s.config.label, k * s.per_doubling,
-                          "yes" if s.feasible else "no")
-                         for a in rec.marginal for d, s in (("up", a.up), ("down", a.down))
+                        [(f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
+                          k * s.d_error, k * s.per_doubling,
+                          "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
+                         for a in rec.marginal
+                         for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down))
                          if s is not None])
         if rec.paired:
             lines += ["Tie group (paired 95%: not told apart from the most accurate):", ""]

@@ -1,0 +1,47 @@
+"""summary.md says what index.html says: the marginal-return table has the same columns and
+cells in both (the FLOPs ratio beside the change per doubling; which limit a step breaks)."""
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from speechbudget.analysis.limits import Limits
+from speechbudget.report import build_report
+
+from tests.report.conftest import asr_results
+
+
+def _html_table_after(html: str, marker: str) -> list[list[str]]:
+    part = html[html.index(marker):]
+    part = part[part.index("<table"):part.index("</table>")]
+    rows = []
+    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.S):
+        rows.append([unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                     for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)])
+    return rows
+
+
+def _md_table(md: str, first_header: str) -> list[list[str]]:
+    lines = md.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(first_header))
+    rows = []
+    for ln in lines[start:]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", ln.strip().strip("|"))]
+        rows.append([unescape(re.sub(r"\\(.)", r"\1", c)) for c in cells])
+    return [rows[0]] + rows[2:]
+
+
+def test_the_marginal_returns_table_is_the_same_in_summary_md_and_index_html(tmp_path):
+    # a GFLOPs limit that the recommended configuration's dearer neighbours break
+    html = build_report(asr_results(), tmp_path, n_bootstrap=0,
+                        limits=Limits(max_gflops=30.0), task="asr").read_text()
+    md = (tmp_path / "summary.md").read_text()
+    in_html = _html_table_after(html, "<b>Marginal return of each axis</b>")
+    in_md = _md_table(md, "| axis |")
+    assert in_md[0][3] == "FLOPs ratio" and in_html[0][3] == "FLOPs ratio"
+    assert any(r[-1] != "yes" for r in in_html[1:])          # a step breaks the limit
+    assert [r[:3] + r[-1:] for r in in_md] == [r[:3] + r[-1:] for r in in_html]
+    for m, h in zip(in_md[1:], in_html[1:]):                  # numbers: the same values
+        assert [float(v) for v in m[3:6]] == [float(v) for v in h[3:6]]
