@@ -6,7 +6,9 @@ Windows separators in a relative path are read as such (`audio_file`).
 A row without audio or (when required) text gets a `problem`; a missing *column* is a
 DatasetError that names the file and the column.
 
-CSV is read with CSV quoting ("a, b" is one field; an unclosed quote is an error naming the row).
+CSV is read with CSV quoting ("a, b" is one field; an unclosed quote is an error naming the row);
+its delimiter is the comma, or the semicolon when the header has semicolons and no comma (a
+spreadsheet's CSV in a locale whose decimal mark is the comma).
 Tab-separated files are plain: split at tabs, a quote is just a character (as Common Voice and
 most speech corpora write them, and as their readers split them), so a field holds no tab or
 newline.
@@ -57,7 +59,11 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
         with io.StringIO(text, newline="") as f:
             sample = f.read(4096)
             f.seek(0)
-            delim = "\t" if suffix == ".tsv" or ("\t" in sample and "," not in sample) else ","
+            header_line = next((line for line in sample.splitlines() if line.strip()), "")
+            # tabs, or semicolons in the header and no comma (a spreadsheet's CSV where the
+            # comma is the decimal mark): the header came out as one column named 'audio;text'
+            delim = "\t" if suffix == ".tsv" or ("\t" in sample and "," not in sample) else \
+                ";" if ";" in header_line and "," not in header_line else ","
             # strict: an unterminated quote is an error, not the rest of the file in one field;
             # tab-separated: no quoting ('"Yes," she said' was an error, or took rows with it)
             reader = csv.reader(f, delimiter=delim, strict=True,

@@ -278,3 +278,16 @@ def test_a_kaldi_transcript_without_audio_is_reported(tmp_path):
     _write(k / "text", "s1 A\ns2 B\n")
     assert open_dataset(k).records[1].problem == (f"{k / 'text'}:2: utterance 's2' has no audio "
                                                   f"(not in {k / 'segments'})")
+
+
+def test_a_semicolon_separated_csv_is_read(tmp_path):
+    # a spreadsheet's CSV where the comma is the decimal mark: the header was one column named
+    # 'audio;text' ("no audio column ... columns are 'audio;text' (choose one with
+    # --audio-column ...)", exit 3)
+    m = _write(tmp_path / "m.csv", 'audio;text;duration\na.wav;"one; two";1.5\nb.wav;three, four;2\n')
+    ds = open_dataset(m)
+    assert [(r.id, r.text, r.duration_s) for r in ds.records] == [
+        ("a.wav", "one; two", 1.5), ("b.wav", "three, four", 2.0)]
+    # a comma in the header keeps the comma: semicolons are then text
+    m = _write(tmp_path / "n.csv", "audio,text\na.wav,one; two\n")
+    assert [r.text for r in open_dataset(m).records] == ["one; two"]
