@@ -31,12 +31,16 @@ def plotly_script() -> str:
     return f"<script>{get_plotlyjs()}</script>"
 
 
+MAX_NAMED = 15     # frontier points named beside them on the interactive plot, at most
+
+
 def pareto_figure(fr: FrontierResult, task: str, div_id: str,
                   eliminated: Sequence[EliminatedConfig] = ()) -> str:
     """An interactive Pareto plot: every configuration with its 95% CI as an error bar (hover:
     name, error and CI, cost), dominated ones grey, the frontier as a red line with its points
-    labelled (a step line: the best error for a budget), racing's eliminated configurations as grey crosses (error on their items only),
-    buttons to switch the cost axis between log and linear."""
+    labelled up to `MAX_NAMED` of them (a step line: the best error for a budget), racing's
+    eliminated configurations as grey crosses (error on their items only), buttons to switch
+    the cost axis between log and linear."""
     import plotly.graph_objects as go
     wer = bool(fr.points) and fr.points[0].metrics.metric == "wer"
     k = 100.0 if wer else 1.0
@@ -66,8 +70,12 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
                           "<br>key %{customdata[1]}<extra>" + name + "</extra>")
 
     front = sorted(fr.frontier, key=lambda p: p.cost)
+    # a name beside each frontier point while they can be read; more print over one another
+    # (64 on a 324-configuration sweep): then the hover names them, and the title says so
+    named = len(front) <= MAX_NAMED
     traces = [trace(fr.dominated, "dominated", "markers", "#999999", False),
-              trace(front, "Pareto frontier", "lines+markers+text", "#d62728", True)]
+              trace(front, "Pareto frontier", "lines+markers+text" if named else "lines+markers",
+                    "#d62728", named)]
     elim = [e for e in eliminated if e.gflops and e.error is not None] if fr.cost == "gflops" \
         else []
     if elim:
@@ -83,9 +91,13 @@ def pareto_figure(fr: FrontierResult, task: str, div_id: str,
             else "plain frontier: dominance on the point estimates")
     positive = all(p.cost > 0 for p in fr.points)
     fig.update_layout(
-        title=f"{task.upper()}: error against {x_title} ({bars_are(fr.error_bars())}; {rule})",
-        height=460,
-        margin={"t": 60}, xaxis={"title": x_title, "type": "log" if positive else "linear"},
+        # the what-is-shown on its own smaller line: one line ran under the cost buttons
+        title=f"{task.upper()}: error against {x_title}<br><span style='font-size:11px'>"
+              f"{bars_are(fr.error_bars())}; {rule}"
+              + ("" if named else f"; {len(front)} frontier points: hover names each")
+              + "</span>",
+        height=480, margin={"t": 80},
+        xaxis={"title": x_title, "type": "log" if positive else "linear"},
         yaxis={"title": y_title}, hovermode="closest", template="plotly_white",
         updatemenus=[{"type": "buttons", "direction": "left", "x": 1.0, "xanchor": "right",
                       "y": 1.15, "buttons": [
