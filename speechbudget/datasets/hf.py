@@ -7,6 +7,7 @@ soundfile/librosa, so no torchcodec/ffmpeg is needed. A `DatasetDict` needs a sp
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,21 @@ def load_saved(folder: str | Path, columns: Columns = Columns(), need=("text",),
 
 
 def load_hub(spec: str, columns: Columns = Columns(), need=("text",)) -> HfDataset:
-    """`name[:config[:split]]` from the hub (split default: test)."""
+    """`name[:config[:split]]` from the hub (split default: test). The hub's host is probed
+    first (models.hf_hub.hub_unreachable): unreachable, a DatasetError at once, where `datasets`
+    retried each request with back-off (25 s and a dozen 'Retrying' lines) before saying so;
+    with HF_HUB_OFFLINE / HF_DATASETS_OFFLINE set, the Hugging Face cache is read as `datasets`
+    does."""
     datasets = _require()
+    offline = any(os.environ.get(k, "") not in ("", "0")
+                  for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    if not offline:
+        from speechbudget.models.hf_hub import hub_unreachable
+        why = hub_unreachable()
+        if why is not None:
+            raise DatasetError(f"hf:{spec}: the Hugging Face hub cannot be reached from here "
+                               f"({why}); set HF_HUB_OFFLINE=1 to read a copy in the Hugging "
+                               "Face cache, or pass a save_to_disk folder or a manifest")
     parts = spec.split(":")
     name = parts[0]
     config = parts[1] if len(parts) > 1 and parts[1] else None
