@@ -144,13 +144,22 @@ def table_records(path: Path, names: list[str], rows: list[tuple[int, dict[str, 
     first_line: dict[str, int] = {}
     for n, row in rows:
         audio = row.get(col["audio"])
+        # a Hugging Face audio cell, as Dataset.to_json writes it: {"bytes": null, "path": ...}
+        if isinstance(audio, dict) and isinstance(audio.get("path"), str) \
+                and not audio.get("bytes"):
+            audio = audio["path"]
         problem = None
         extra_fields = [v for v in row.get(None) or () if v.strip()]  # CSV: more than the header
         if extra_fields:
             problem = (f"{path}:{n}: {len(names) + len(row[None])} fields, the header has "
                        f"{len(names)} (extra: {', '.join(map(repr, extra_fields[:3]))}); quote a "
                        "field that holds the delimiter")
-        if not isinstance(audio, str) or not audio.strip():
+        if audio is not None and not isinstance(audio, str):  # a JSON number, list, object
+            problem = problem or (f"{path}:{n}: audio {col['audio']!r} is a JSON "
+                                  f"{type(audio).__name__}, expected a file path: "
+                                  f"{json.dumps(audio)[:80]}")
+            audio, audio_path = None, None
+        elif audio is None or not audio.strip():
             problem = problem or f"{path}:{n}: no audio path in column {col['audio']!r}"
             audio_path = None
         else:

@@ -291,3 +291,16 @@ def test_a_semicolon_separated_csv_is_read(tmp_path):
     # a comma in the header keeps the comma: semicolons are then text
     m = _write(tmp_path / "n.csv", "audio,text\na.wav,one; two\n")
     assert [r.text for r in open_dataset(m).records] == ["one; two"]
+
+
+def test_jsonl_audio_that_is_no_path_string(tmp_path):
+    # {"path": ...} (a Hugging Face audio cell, as Dataset.to_json writes it) and a number were
+    # both "no audio path in column 'audio'", under the item id "{'path': 'a.wav'}"
+    m = _write(tmp_path / "m.jsonl", '{"audio": {"bytes": null, "path": "a.wav"}, "text": "x"}\n'
+                                     '{"audio": 5, "text": "y"}\n'
+                                     '{"audio": {"bytes": "UklGRg==", "path": "b.wav"}, "text": "z"}\n')
+    r = open_dataset(m).records
+    assert (r[0].id, r[0].path, r[0].problem) == ("a.wav", tmp_path / "a.wav", None)
+    assert (r[1].id, r[1].path) == ("line2", None)
+    assert r[1].problem == f"{m}:2: audio 'audio' is a JSON int, expected a file path: 5"
+    assert r[2].id == "line3" and "is a JSON dict, expected a file path" in r[2].problem
