@@ -88,6 +88,10 @@ def missing_ct2_weights(p: Path) -> None:
 
 def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     """(where to load from, a description of the source, the CT2 source if any)."""
+    if not name_or_path.strip():  # Path('') is the working folder: '.: neither ...' was said
+        raise ModelLoadError(f"{name_or_path!r}: an empty model name; expected a registry name "
+                             f"({', '.join(n for n, a in ARCHITECTURES.items() if a.is_whisper)}),"
+                             " a hub id ('owner/name') or a model folder")
     p = model_path(name_or_path)
     if "/" not in name_or_path and name_or_path not in ARCHITECTURES and not p.exists():
         try:  # 'whisper-tiny.en', as Config and `asr eval --model` read it
@@ -112,6 +116,9 @@ def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
             return str(p), f"local:{p}", None
         if p.is_file() and (p.name == "model.bin" or ".part" in p.name):
             return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)
+        if p.is_file():  # config.json or model.safetensors of a folder: name the folder
+            raise ModelLoadError(f"{p}: a file, not a model folder; pass the folder that holds "
+                                 f"the model ({p.parent})")
         raise ModelLoadError(f"{p}: neither a Hugging Face model folder (config.json) nor a "
                              "CTranslate2 one (model.bin)")
     if looks_like_path(name_or_path):

@@ -81,3 +81,16 @@ def test_a_home_of_no_user_is_no_such_folder(no_hub, tmp_path):
         load_ssl_backbone(name)
     r = CliRunner().invoke(app, ["asr", "eval", "--model", name, "--data", str(tmp_path)])
     assert r.exit_code == 2 and "no such folder" in " ".join(r.output.split()), r.output
+
+
+def test_a_file_of_a_model_folder_and_an_empty_name_are_named(no_hub, tmp_path):
+    # was "FOLDER/config.json: neither a Hugging Face model folder (config.json) nor a
+    # CTranslate2 one (model.bin)", and for '' (the working folder) ".: neither ..."
+    d = tmp_path / "hf"
+    d.mkdir()
+    (d / "config.json").write_text('{"model_type": "whisper"}')
+    with pytest.raises(ModelLoadError, match=rf"config\.json: a file, not a model folder; pass "
+                                             rf"the folder that holds the model \({d}\)"):
+        load_whisper(str(d / "config.json"))
+    with pytest.raises(ModelLoadError, match="'': an empty model name; expected a registry name"):
+        load_whisper("")
