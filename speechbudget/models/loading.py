@@ -21,8 +21,9 @@ from speechbudget.architectures import ARCHITECTURES, SSL_FAMILIES, Architecture
 from speechbudget.models.ct2_to_hf import convert_cached
 from speechbudget.models.hf_hub import from_pretrained, hub_options
 from speechbudget.models.load_error import ModelLoadError
-from speechbudget.models.model_names import (is_ct2_folder, is_hf_folder, looks_like_path,
-                                             model_path, no_such_folder, resolve_whisper)
+from speechbudget.models.model_names import (file_not_folder, is_ct2_folder, is_hf_folder,
+                                             looks_like_path, model_path, no_such_folder,
+                                             resolve_whisper)
 from speechbudget.models.registry import WHISPER_VOCAB_SIZES, model_class, whisper_tokens
 from speechbudget.models.tokenizer_files import (check_ct2_vocabulary, check_tokenizer_vocabulary,
                                                  load_tokenizer, require_tokenizer)
@@ -158,6 +159,8 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
             raise ModelLoadError(f"{p}: a CTranslate2 model folder (model.bin): only Whisper "
                                  "models are read in that format (use load_whisper); a wav2vec2 / "
                                  "HuBERT / WavLM encoder needs a Hugging Face folder")
+        if p.is_file():
+            raise ModelLoadError(file_not_folder(p))
         if not is_hf_folder(p):
             raise ModelLoadError(f"{p}: not a Hugging Face model folder (no config.json)")
         where = str(p)

@@ -73,6 +73,11 @@ def no_such_folder(name: str) -> str:
     return f"{name!r}: no such folder ({where}){hint}"
 
 
+def file_not_folder(p: Path) -> str:
+    """The message for a model name that is a file (a folder's config.json or weights)."""
+    return f"{p}: a file, not a model folder; pass the folder that holds the model ({p.parent})"
+
+
 def missing_ct2_weights(p: Path) -> None:
     """ModelFileError for a CTranslate2 folder whose model.bin is missing: its config.json (no
     model_type) and vocabulary file are there and no Hugging Face weights, so it was taken for a
@@ -117,8 +122,7 @@ def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
         if p.is_file() and (p.name == "model.bin" or ".part" in p.name):
             return str(p.parent), f"ctranslate2:{p.parent}", CT2Source.from_folder(p.parent)
         if p.is_file():  # config.json or model.safetensors of a folder: name the folder
-            raise ModelLoadError(f"{p}: a file, not a model folder; pass the folder that holds "
-                                 f"the model ({p.parent})")
+            raise ModelLoadError(file_not_folder(p))
         raise ModelLoadError(f"{p}: neither a Hugging Face model folder (config.json) nor a "
                              "CTranslate2 one (model.bin)")
     if looks_like_path(name_or_path):

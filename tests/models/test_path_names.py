@@ -92,5 +92,7 @@ def test_a_file_of_a_model_folder_and_an_empty_name_are_named(no_hub, tmp_path):
     with pytest.raises(ModelLoadError, match=rf"config\.json: a file, not a model folder; pass "
                                              rf"the folder that holds the model \({d}\)"):
         load_whisper(str(d / "config.json"))
+    with pytest.raises(ModelLoadError, match=r"config\.json: a file, not a model folder"):
+        load_ssl_backbone(str(d / "config.json"))  # was "not a ... model folder (no config.json)"
     with pytest.raises(ModelLoadError, match="'': an empty model name; expected a registry name"):
         load_whisper("")
