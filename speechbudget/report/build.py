@@ -237,7 +237,11 @@ def to_json(data: ReportData, out: Path | None = None) -> dict[str, Any]:
                              "n_items": p.evidence.n_items,
                              "n_left_out": p.evidence.dropped}}
                         for p in fr.points] for cost, fr in tr.frontiers.items()}
-        rules = {cost: {"rule": fr.rule, "level": fr.level, "notes": fr.notes}
+        # skipped: the configurations left off that frontier and why (every item failed, no
+        # cost), as the pages' 'Not on the ... plot' notes
+        rules = {cost: {"rule": fr.rule, "level": fr.level, "notes": fr.notes,
+                        "skipped": [{"label": c.label, "key": c.key, "why": why}
+                                    for c, why in fr.skipped]}
                  for cost, fr in tr.frontiers.items()}
         tasks.append({
             "task": tr.task,

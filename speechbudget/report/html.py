@@ -13,7 +13,7 @@ from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machin
                                                   rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, dominance_text, error_ci_cell,
+                                       delta_scale, error_ci_cell,
                                        fewer_items_note, fmt, has_latency, latency_cells)
 from speechbudget.report.scripts import TABLE_JS
 
@@ -286,9 +286,9 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
                 if fr.rule == "significant" else "plain frontier")
         out.append(f'<p class="note" id="frontier-rule-{t}-{escape(cost)}">{escape(rule)}'
                    + "".join(f"; {escape(n)}" for n in fr.notes) + "</p>")
-        if fr.skipped:
-            out.append(f'<p class="note">Not on the {escape(cost)} plot: '
-                       f'{escape(", ".join(f"{c.label} ({why})" for c, why in fr.skipped))}</p>')
+        skipped = tr.skipped_note(cost)
+        if skipped:
+            out.append(f'<p class="note">{escape(skipped)}</p>')
     if "isoflops" in tr.plots:
         out.append("<h3>Iso-FLOPs view</h3>" + _img(tr.plots["isoflops"], f"{tr.task} iso-FLOPs"))
         out.append(_table(["budget band", "configurations", "best",
@@ -312,7 +312,7 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
         rows.append((c.label, m.metric.upper(), fmt_error(m, m.value),
                      error_cell(m.metric, m.ci_low), error_cell(m.metric, m.ci_high), m.n_items,
                      m.n_failed, m.gflops, m.rtf, *(latency_cells(m) if lat else ()),
-                     m.peak_mem_mb, dominance_text(p), c.key))
+                     m.peak_mem_mb, tr.frontier_status(c), c.key))
         classes.append("front" if p is not None and not p.dominated else "")
     out.append(f'<h3 id="measured-{t}">All measured configurations</h3>')
     if lat:

@@ -9,7 +9,7 @@ from typing import Any, Iterable
 from speechbudget.analysis.recommend_text import (describe_machine, error_cell, error_head,
                                                   fmt_error, rtf_note)
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, dominance_text, error_ci_cell,
+                                       delta_scale, error_ci_cell,
                                        fewer_items_note, fmt, has_latency, latency_cells)
 
 
@@ -100,7 +100,8 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     for name, path in tr.plots.items():
         lines.append(f"![{tr.task} {name}]({os.path.relpath(path, out_dir)})")
     lines.append("")
-    flags = tr.frontier_points("gflops")
+    skipped = [tr.skipped_note(cost) for cost in tr.frontiers]
+    lines += [f"_{md_text(n)}_" for n in skipped if n] + ([""] if any(skipped) else [])
     front = tr.frontiers.get("gflops")
     lat = has_latency(tr.results)
     lines += ["### All measured configurations", ""]
@@ -115,7 +116,7 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                     [(c.label, m.metric, fmt_error(m, m.value), error_cell(m.metric, m.ci_low),
                       error_cell(m.metric, m.ci_high), m.n_items, m.n_failed, m.gflops, m.rtf,
                       *(latency_cells(m) if lat else ()),
-                      "" if c.key not in flags else dominance_text(flags[c.key]))
+                      tr.frontier_status(c))
                      for c, m in tr.results])
     if tr.eliminated:
         lines += ["### Eliminated by racing (not on the frontiers)", ""]

@@ -49,6 +49,24 @@ class TaskReport:
     def metric(self) -> str:
         return self.results[0][1].metric
 
+    def frontier_status(self, config: Config, cost: str = "gflops") -> str:
+        """A configuration's cell in the tables' frontier column: Pareto-optimal or what
+        dominates it; where it is not on that frontier, why (every item failed, no cost)."""
+        p = self.frontier_points(cost).get(config.key)
+        if p is not None:
+            return dominance_text(p)
+        fr = self.frontiers.get(cost)
+        why = next((w for c, w in (fr.skipped if fr else []) if c.key == config.key), None)
+        return "–" if why is None else f"not on the frontier: {why}"
+
+    def skipped_note(self, cost: str) -> str | None:
+        """Which configurations the `cost` frontier and its plot leave out, and why."""
+        fr = self.frontiers.get(cost)
+        if fr is None or not fr.skipped:
+            return None
+        return f"Not on the {cost} plot: " + ", ".join(f"{c.label} ({why})"
+                                                     for c, why in fr.skipped)
+
     def frontier_points(self, cost: str = "gflops") -> dict[str, Point]:
         """Config key -> its point on the `cost` frontier (flags, dominated_by, error_ci)."""
         fr = self.frontiers.get(cost)
