@@ -19,6 +19,7 @@ from torch import nn
 
 from speechbudget.architectures import ARCHITECTURES, SSL_FAMILIES, Architecture
 from speechbudget.models.ct2_to_hf import convert_cached
+from speechbudget.models.file_checks import read_json_object
 from speechbudget.models.hf_hub import from_pretrained, hub_options
 from speechbudget.models.load_error import ModelLoadError
 from speechbudget.models.model_names import (file_not_folder, is_ct2_folder, is_hf_folder,
@@ -119,6 +120,9 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
         with quiet_transformers():
             gen = GenerationConfig.from_pretrained(where, local_files_only=local_only)
     except OSError:
+        gen_file = Path(where) / "generation_config.json"
+        if ct2 is None and gen_file.is_file():  # the user's file, unreadable: not ignored unsaid
+            read_json_object(gen_file, "generation config")  # ModelFileError naming why
         gen = model.generation_config
     tok = whisper_tokens(cfg.vocab_size)
     english_only = cfg.vocab_size == 51864

@@ -112,6 +112,13 @@ def test_a_ct2_folder_without_its_model_bin_is_named(tmp_path, monkeypatch):
     _refused(d, str(d), "CTranslate2 model folder", "model.bin")
 
 
+def test_an_unreadable_generation_config_is_named(folder, tmp_path):
+    # was ignored unsaid: its suppress_tokens and begin_suppress_tokens were not used (exit 0)
+    d = _copy(folder, tmp_path)
+    (d / "generation_config.json").write_text('{"suppress_tokens": [1,')
+    _refused(d, str(d / "generation_config.json"), "not a readable generation config")
+
+
 def _as_pytorch_bin(d: Path) -> Path:
     """The folder's weights as pytorch_model.bin only (what older save_pretrained wrote)."""
     from safetensors.torch import load_file
