@@ -221,3 +221,29 @@ def test_beam_search_ends_a_row_with_no_live_continuation(tiny_whisper, fake_bun
         assert res.tokens == [script[:-1]] * 2
         assert res.stopped_by_limit == [False, False] and res.stopped_by_loop == [False, False]
 
+
+def test_a_loop_of_timestamped_segments_is_cut_after_its_first_copy(tiny_whisper, fake_bundle):
+    """With timestamps, a repetition loop repeats its text in segments whose timestamps differ
+    (`<|t0|> text <|t1|><|t1|> text <|t2|>...`): tiny.en at a 10 s window said "where people were
+    making their gifts to God," six times over one second (speechbudget transcribe --window 10 on
+    a long recording), uncut, since no run of tokens repeated. The cut compares the text tokens
+    and keeps the first copy with its closing timestamps; greedy, beam search and sampling."""
+    from speechbudget.tasks.asr.token_decoders import loop_cut
+
+    opt = DecodeOptions.from_bundle(fake_bundle, timestamps=True)
+    tb, eos = opt.timestamp_begin, opt.eos_id
+    text = [10, 11, 12, 13]                      # 3 copies = LOOP_MIN_TOKENS text tokens
+    script = [tb] + text + [tb + 1, tb + 1] + text + [tb + 2, tb + 2] + text + [tb + 3, eos]
+    first = [tb] + text + [tb + 1, tb + 1]
+    assert loop_cut(script[:-2]) is None         # the tokens themselves never repeat
+    assert loop_cut(script[:-2], tb) == len(first)
+    assert loop_cut(script[:-1], tb) == len(first)
+
+    runner = WhisperDecoderRunner(tiny_whisper, opt)
+    runner.ts_rules = Scripted(script)
+    with torch.no_grad():
+        enc, _ = encode(tiny_whisper.model.encoder, varied_mel(2, frames=300, seed=5))
+    for kw in ({}, {"beam_size": 2}, {"temperature": 0.5, "best_of": 2, "seeds": [1, 2]}):
+        res = runner.run(enc, max_new_tokens=30, **kw)
+        assert res.tokens == [first, first], kw
+        assert res.stopped_by_loop == [True, True], kw

@@ -299,14 +299,15 @@ class WhisperDecoderRunner:
         Lp = max((len(p) for p in prefixes), default=0)
         prompt_lens = [len(p) + len(base) for p in prefixes]
         limits = self._max_new(max_new_tokens, B, prompt_lens)
+        ts = self.opt.timestamp_begin if self.opt.timestamps else None   # loop_cut's view
         if temperature > 0:
             decoder = SamplingDecoder(self.opt.eos_id, temperature, best_of,
                                       seeds if seeds is not None else [0] * B, self._score,
-                                      enc.device)
+                                      enc.device, ts)
         else:
             K = beam_size or self.opt.beam_size
-            decoder = BeamSearchDecoder(self.opt.eos_id, K, self._score) if K > 1 \
-                else GreedyDecoder(self.opt.eos_id)
+            decoder = BeamSearchDecoder(self.opt.eos_id, K, self._score, ts) if K > 1 \
+                else GreedyDecoder(self.opt.eos_id, ts)
         G = decoder.group
         if G > 1:
             enc = enc.repeat_interleave(G, dim=0)

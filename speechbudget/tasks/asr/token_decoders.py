@@ -4,7 +4,9 @@ stop rules they share (`stop_rule`). Stop rules against repetition loops: each r
 most `max_new_tokens[row]` tokens (the runner gives `tokens_per_s` x audio seconds + a margin) and
 never beyond `max_target_positions`; and a row whose output ends in the same run of p tokens
 repeated (3 times, and at least LOOP_MIN_TOKENS tokens in all: a loop, not "no, no, no") stops
-there and keeps the first copy of the run (`loop_cut`)."""
+there and keeps the first copy of the run (`loop_cut`). With timestamps the runs are compared by
+their text tokens: a loop of timestamped segments repeats its text, not its timestamps (each copy
+`<|t0|> text <|t1|>` has later ones), and keeps the first copy with the timestamps after it."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,9 +21,25 @@ LOOP_MIN_TOKENS = 12    # ... when the repeats hold at least this many tokens to
 LOOP_MAX_PERIOD = 48    # longest run (tokens) looked for
 
 
-def loop_cut(tokens: Sequence[int]) -> int | None:
+def loop_cut(tokens: Sequence[int], ts_begin: int | None = None) -> int | None:
     """If `tokens` ends in a repetition loop (a run of p tokens repeated LOOP_REPEATS times, p *
-    LOOP_REPEATS >= LOOP_MIN_TOKENS), the length to keep: up to the end of the loop's first copy."""
+    LOOP_REPEATS >= LOOP_MIN_TOKENS), the length to keep: up to the end of the loop's first copy.
+    `ts_begin` (decoding with timestamps: the first timestamp token): tokens from it on are left
+    out of the comparison (a timestamped loop's copies differ only in their timestamps), and the
+    first copy keeps the timestamps that follow its text, so its segment stays complete."""
+    if ts_begin is None:
+        return _plain_loop_cut(tokens)
+    where = [i for i, t in enumerate(tokens) if t < ts_begin]
+    keep = _plain_loop_cut([tokens[i] for i in where])
+    if keep is None:
+        return None
+    end = where[keep - 1] + 1
+    while end < len(tokens) and tokens[end] >= ts_begin:
+        end += 1
+    return end
+
+
+def _plain_loop_cut(tokens: Sequence[int]) -> int | None:
     n = len(tokens)
     for p in range(1, min(LOOP_MAX_PERIOD, n // LOOP_REPEATS) + 1):
         if p * LOOP_REPEATS < LOOP_MIN_TOKENS:
@@ -32,9 +50,11 @@ def loop_cut(tokens: Sequence[int]) -> int | None:
     return None
 
 # ---- stop rules: one place for both strategies -------------------------------------------------
-def stop_rule(tokens: list[int], limit: int) -> tuple[int | None, bool]:
-    """(length to keep if `tokens` ends in a repetition loop, whether the token limit is reached)."""
-    return loop_cut(tokens), len(tokens) >= limit
+def stop_rule(tokens: list[int], limit: int, ts_begin: int | None = None
+              ) -> tuple[int | None, bool]:
+    """(length to keep if `tokens` ends in a repetition loop, whether the token limit is reached);
+    `ts_begin`: the first timestamp token when decoding with timestamps (`loop_cut`)."""
+    return loop_cut(tokens, ts_begin), len(tokens) >= limit
 
 
 # ---- token decoders (openai-whisper decoding.py: TokenDecoder.update/finalize) -----------------
@@ -56,8 +76,8 @@ def kept_logprob(sums: Sequence[float], keep: int) -> float:
 class GreedyDecoder:
     """One hypothesis per row: the argmax token."""
 
-    def __init__(self, eos: int):
-        self.eos = eos
+    def __init__(self, eos: int, ts_begin: int | None = None):
+        self.eos, self.ts_begin = eos, ts_begin
 
     def update(self, hyps: list[_Hyp], logits: Tensor, limits: Sequence[int], done: dict
                ) -> tuple[list[_Hyp], list[int], list[int]]:
@@ -72,7 +92,7 @@ class GreedyDecoder:
                 done[h.row] = (h.tokens, score, False, False, len(h.tokens))
                 continue
             toks, sums = h.tokens + [t], h.sums + [score]
-            cut, at_limit = stop_rule(toks, limits[h.row])
+            cut, at_limit = stop_rule(toks, limits[h.row], self.ts_begin)
             if cut is not None:
                 done[h.row] = (toks[:cut], kept_logprob(sums, cut), False, True, len(toks))
             elif at_limit:
@@ -101,10 +121,11 @@ class SamplingDecoder:
     reorders = False
 
     def __init__(self, eos: int, temperature: float, best_of: int, seeds: Sequence[int], score,
-                 device):
+                 device, ts_begin: int | None = None):
         if not temperature > 0:
             raise ValueError(f"temperature={temperature!r}: sampling needs a temperature > 0")
         self.eos, self.T, self.group, self.score = eos, float(temperature), int(best_of), score
+        self.ts_begin = ts_begin
         self.gens = []
         for seed in seeds:
             for k in range(self.group):
@@ -133,7 +154,7 @@ class SamplingDecoder:
                 fin = (h.tokens, score, False, False, len(h.tokens), len(h.tokens) + 1)
             else:
                 toks, sums = h.tokens + [t], h.sums + [score]
-                cut, at_limit = stop_rule(toks, limits[h.row])
+                cut, at_limit = stop_rule(toks, limits[h.row], self.ts_begin)
                 if cut is not None:
                     fin = (toks[:cut], kept_logprob(sums, cut), False, True, len(toks), len(toks))
                 elif at_limit:
@@ -158,8 +179,8 @@ class BeamSearchDecoder:
 
     reorders = True
 
-    def __init__(self, eos: int, beam: int, score):
-        self.eos, self.K, self.score = eos, beam, score
+    def __init__(self, eos: int, beam: int, score, ts_begin: int | None = None):
+        self.eos, self.K, self.score, self.ts_begin = eos, beam, score, ts_begin
         self.group = beam
         self.finished: dict[int, list[tuple[list[int], float]]] = {}
 
@@ -214,7 +235,7 @@ class BeamSearchDecoder:
 
     def _finalize(self, cands, by_limit):
         best = max(cands or [([], 0.0, [])], key=lambda h: self.score(h[0], h[1]))
-        cut = loop_cut(best[0])
+        cut = loop_cut(best[0], self.ts_begin)
         if cut is None:
             return best[0], best[1], by_limit, False, len(best[0])
         return best[0][:cut], kept_logprob(best[2], cut), by_limit, True, len(best[0])
