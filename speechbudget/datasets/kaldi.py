@@ -7,9 +7,10 @@
     text       <utt-id> <transcript>
     utt2spk    <utt-id> <speaker>
 Without `segments`, each wav.scp id is an utterance id. A `text` line whose utterance has no
-audio (in neither `segments` nor `wav.scp`) is an item with a problem naming the line. Kaldi resolves relative paths from the
-recipe folder; here the data dir, its parent, its grandparent and the current directory are tried
-in that order (the first where the file exists), or only `audio_root` when given.
+audio (in neither `segments` nor `wav.scp`) is an item with a problem naming the line. Kaldi
+resolves relative paths from the recipe folder; here the data dir, its parent, its grandparent and
+the current directory are tried in that order (the first where the file exists), or only
+`audio_root` when given. No command is ever run: a piped entry is refused by name.
 """
 from __future__ import annotations
 

@@ -110,9 +110,10 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
             "special token ids are derived from it")
     if ct2 is not None:
         check_ct2_vocabulary(ct2.folder, cfg.vocab_size, ct2.extra_files)
-    text = None
+    text_tokenizer = None
     if tokenizer:
-        text = load_tokenizer(where, local_only, ct2.folder if ct2 is not None else None)
+        text_tokenizer = load_tokenizer(where, local_only,
+                                        ct2.folder if ct2 is not None else None)
         if Path(where).is_dir():
             check_tokenizer_vocabulary(Path(where), cfg.vocab_size,
                                        ct2.folder if ct2 is not None else where)
@@ -124,15 +125,15 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
         if ct2 is None and gen_file.is_file():  # the user's file, unreadable: not ignored unsaid
             read_json_object(gen_file, "generation config")  # ModelFileError naming why
         gen = model.generation_config
-    tok = whisper_tokens(cfg.vocab_size)
+    special = whisper_tokens(cfg.vocab_size)
     english_only = cfg.vocab_size == 51864
-    no_ts = getattr(gen, "no_timestamps_token_id", None) or tok.no_timestamps
-    prompt = ([tok.sot, no_ts] if english_only
-              else [tok.sot, tok.english, tok.transcribe, no_ts])
+    no_ts = getattr(gen, "no_timestamps_token_id", None) or special.no_timestamps
+    prompt = ([special.sot, no_ts] if english_only
+              else [special.sot, special.english, special.transcribe, no_ts])
     suppress = list(getattr(gen, "suppress_tokens", None) or getattr(cfg, "suppress_tokens", None)
                     or [])
     begin = list(getattr(gen, "begin_suppress_tokens", None)
-                 or getattr(cfg, "begin_suppress_tokens", None) or [220, tok.eot])
+                 or getattr(cfg, "begin_suppress_tokens", None) or [220, special.eot])
     bad = [t for t in begin if not isinstance(t, int) or not 0 <= t < cfg.vocab_size]
     if bad:  # decoding indexed the logits with them: IndexError (exit 70), or -1 the last token
         shown = (f"{ct2.folder / 'config.json'} (suppress_ids_begin)" if ct2 is not None
@@ -140,8 +141,9 @@ def load_whisper(name_or_path: str = "tiny.en", device: str | torch.device = "cp
                  if Path(where).is_dir() else f"{where}'s begin_suppress_tokens")
         raise ModelLoadError(f"{shown}: token id(s) {bad[:5]} outside the model's vocabulary "
                              f"(0..{cfg.vocab_size - 1})")
-    return WhisperBundle(model=model, tokenizer=text, arch=architecture_of(str(name_or_path), cfg),
-                         prompt_ids=prompt, eos_id=tok.eot, suppress_tokens=suppress,
+    return WhisperBundle(model=model, tokenizer=text_tokenizer,
+                         arch=architecture_of(str(name_or_path), cfg),
+                         prompt_ids=prompt, eos_id=special.eot, suppress_tokens=suppress,
                          begin_suppress_tokens=begin, n_mels=cfg.num_mel_bins, source=source)
 
 
