@@ -145,6 +145,10 @@ def check_audio_file(path: Path, stacklevel: int = 2) -> None:
     regular file, unreadable or 0 bytes long; a TruncatedAudioWarning when it is a WAV shorter than its header
     says (what is there is used), attributed `stacklevel` frames up (2: the caller)."""
     if not path.exists():
+        if path.is_symlink():  # a link whose target moved (a corpus linked in, then relocated)
+            import os
+            raise AudioError(f"{path}: a broken symbolic link (to {os.readlink(path)}, which does "
+                             "not exist or loops)")
         raise AudioError(f"{path}: no such audio file")
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")

@@ -392,3 +392,15 @@ def test_a_sample_rate_above_any_recording_is_refused(tmp_path):
         decode_cell({"array": np.zeros(100, np.float32), "sampling_rate": 400_000_000}, "row 0")
     sf.write(tmp_path / "hi.wav", np.full(MAX_SAMPLE_RATE, 0.1, np.float32), MAX_SAMPLE_RATE)
     assert len(load_audio(tmp_path / "hi.wav")) == SAMPLE_RATE   # the highest rate still reads
+
+
+def test_a_broken_symbolic_link_is_named_so(tmp_path):
+    # was "a.wav: no such audio file" for a file that is listed in the folder (a corpus linked
+    # in whose target moved), with nothing saying where it pointed
+    link = tmp_path / "a.wav"
+    link.symlink_to(tmp_path / "moved" / "a.wav")
+    with pytest.raises(AudioError, match=rf"a\.wav: a broken symbolic link \(to "
+                                         rf"{tmp_path}/moved/a\.wav, which does not exist"):
+        load_audio(link)
+    with pytest.raises(AudioError, match=r"nope\.wav: no such audio file"):
+        load_audio(tmp_path / "nope.wav")
