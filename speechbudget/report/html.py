@@ -13,8 +13,8 @@ from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machin
                                                   rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, error_ci_cell,
-                                       fewer_items_note, fmt, has_latency, latency_cells)
+                                       delta_scale, error_ci_cell, fewer_items_note,
+                                       fit_units, fmt, has_latency, latency_cells)
 from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
@@ -215,7 +215,9 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
     f = tr.fit
     k, unit = delta_scale(tr.metric)    # WER: the LOO error in WER points
     out = [f"<p>err = {escape(f.formula)} fitted to {len(f.y)} measured configurations "
-           f"(Huber loss in log space, L-BFGS from a grid of starts).</p>", _comparison(tr)]
+           f"(Huber loss in log space, L-BFGS from a grid of starts).</p>",
+           f'<p class="note" id="fit-units-{escape(tr.task)}">{escape(fit_units(tr.metric))}</p>',
+           _comparison(tr)]
     if f.loo is not None:
         out.append(f'<p id="loo-{escape(tr.task)}"><b>Leave-one-configuration-out prediction '
                    f"error:</b> MAE {escape(fmt(k * f.loo.mae, 3) + unit)}, MAPE "
@@ -225,7 +227,8 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
     rows = [(k + (" (unidentified)" if k in f.unidentified else ""), _sig(v),
              _sig(b.std[k]) if b else None, _sig(b.low[k]) if b else None,
              _sig(b.high[k]) if b else None) for k, v in f.params.items()]
-    out.append(_table(["parameter", "value", "bootstrap std", "2.5%", "97.5%"], rows))
+    out.append(_table(["parameter", "value", "bootstrap std", "bootstrap 2.5%",
+                       "bootstrap 97.5%"], rows))
     for n in f.notes:
         out.append(f'<p class="note">{escape(n)}</p>')
     if f.excluded:
@@ -240,8 +243,8 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
                  error_cell(metric, p.high), _sig(p.gflops),
                  "–" if cap is None or p.gflops is None else ("yes" if p.gflops <= cap else "no"))
                 for p in tr.predictions]
-        head = ["configuration (predicted)", "predicted " + error_head(metric), "2.5%", "97.5%",
-                "GFLOPs (analytic)", "within GFLOPs limit"]
+        head = ["configuration (predicted)", "predicted " + error_head(metric),
+                "bootstrap 2.5%", "bootstrap 97.5%", "GFLOPs (analytic)", "within GFLOPs limit"]
         if tr.prediction_refusal:
             out.append(f'<details id="predictions-{escape(tr.task)}-refused"><summary>'
                        f"Predictions for configurations NOT run are not to be used: "

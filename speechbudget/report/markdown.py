@@ -9,8 +9,8 @@ from typing import Any, Iterable
 from speechbudget.analysis.recommend_text import (describe_machine, error_cell, error_head,
                                                   fmt_error, rtf_note)
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, error_ci_cell,
-                                       fewer_items_note, fmt, has_latency, latency_cells)
+                                       delta_scale, error_ci_cell, fewer_items_note,
+                                       fit_units, fmt, has_latency, latency_cells)
 
 
 _MD_SPECIAL = "\\`*_{}[]()<>#+!|~$"     # $: GitHub renders $...$ as maths
@@ -77,7 +77,8 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         f = tr.fit
         lines += ["### Scaling fit", "", f"`err = {f.formula}`: "
                   + ", ".join(f"{k} = {v:.3g}" + (" (unidentified)" if k in f.unidentified
-                                                  else "") for k, v in f.params.items()), ""]
+                                                  else "") for k, v in f.params.items()), "",
+                  f"_{md_text(fit_units(metric))}_", ""]
         if tr.comparison is not None:
             lines += [f"Law kept: {md_text(tr.comparison.reason)}", ""]
         lines += [f"_{md_text(n)}_" for n in f.notes] + ([""] if f.notes else [])
@@ -91,7 +92,8 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         elif tr.predictions:
             lines += ["Predicted (not run, not measured):", ""]
             lines += _table(["configuration (predicted)",
-                             "predicted " + error_head(metric), "2.5%", "97.5%", "GFLOPs"],
+                             "predicted " + error_head(metric), "bootstrap 2.5%",
+                             "bootstrap 97.5%", "GFLOPs"],
                             [(p.config.label, error_cell(metric, p.error),
                               error_cell(metric, p.low), error_cell(metric, p.high),
                               _sig(p.gflops)) for p in tr.predictions])

@@ -119,6 +119,15 @@ def bars_are(bars: Sequence[ErrorBar]) -> str:
     return "no CI stored: no bars"
 
 
+def fit_units(metric: str) -> str:
+    """What the scaling law's symbols are measured in: its err is a fraction, where the tables
+    give WER in percent (E = 0.04 is 4%, not 0.04%)."""
+    err = ("WER as a fraction (0.05 = 5%)" if metric == "wer"
+           else f"the error as a fraction (1 - {metric.upper()})")
+    return (f"err: {err}; E and each term in the same unit; N: model parameters; T: input "
+            "window (s); s: token stride. Intervals: bootstrap 2.5th and 97.5th percentiles.")
+
+
 def dominance_text(p: Point | None) -> str:
     """A frontier flag as the tables show it: Pareto-optimal, or which configuration dominates it
     and, on the significant frontier, the paired 95 % CI that shows it."""
