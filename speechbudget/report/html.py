@@ -308,7 +308,7 @@ def _task(tr: TaskReport, limits: Limits, interactive: bool = False) -> str:
     flags = tr.frontier_points("gflops")
     lat = has_latency(tr.results)
     rows, classes = [], []
-    for c, m in sorted(tr.results, key=lambda cm: (cm[1].gflops or 0.0, cm[0].label)):
+    for c, m in tr.measured:
         p = flags.get(c.key)
         # a bound not stored is '–' (fmt_error(m, None) is the error: a CI of zero width, and
         # for UA, 1 - UA beside the UA)

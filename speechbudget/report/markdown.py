@@ -114,12 +114,12 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
                   + "".join(f"; {md_text(n)}" for n in front.notes) + "_", ""]
     lines += _table(["configuration", "metric", error_head(metric, "value"), "CI low", "CI high",
                      "items", "failed", "GFLOPs", "RTF", *(LATENCY_HEAD if lat else ()),
-                     "frontier (GFLOPs)"],
-                    [(c.label, m.metric, fmt_error(m, m.value), error_cell(m.metric, m.ci_low),
-                      error_cell(m.metric, m.ci_high), m.n_items, m.n_failed, m.gflops, m.rtf,
-                      *(latency_cells(m) if lat else ()),
-                      tr.frontier_status(c))
-                     for c, m in tr.results])
+                     "peak MB", "frontier (GFLOPs)"],
+                    [(c.label, m.metric.upper(), fmt_error(m, m.value),
+                      error_cell(m.metric, m.ci_low), error_cell(m.metric, m.ci_high), m.n_items,
+                      m.n_failed, m.gflops, m.rtf, *(latency_cells(m) if lat else ()),
+                      m.peak_mem_mb, tr.frontier_status(c))
+                     for c, m in tr.measured])
     if tr.eliminated:
         lines += ["### Eliminated by racing (not on the frontiers)", ""]
         lines += _table(["configuration", "items scored",

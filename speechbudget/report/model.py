@@ -49,6 +49,12 @@ class TaskReport:
     def metric(self) -> str:
         return self.results[0][1].metric
 
+    @property
+    def measured(self) -> Results:
+        """The measured configurations in the order the tables list them: by GFLOPs (none
+        first), then label."""
+        return sorted(self.results, key=lambda cm: (cm[1].gflops or 0.0, cm[0].label))
+
     def frontier_status(self, config: Config, cost: str = "gflops") -> str:
         """A configuration's cell in the tables' frontier column: Pareto-optimal or what
         dominates it; where it is not on that frontier, why (every item failed, no cost)."""

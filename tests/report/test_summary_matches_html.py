@@ -45,3 +45,13 @@ def test_the_marginal_returns_table_is_the_same_in_summary_md_and_index_html(tmp
     assert [r[:3] + r[-1:] for r in in_md] == [r[:3] + r[-1:] for r in in_html]
     for m, h in zip(in_md[1:], in_html[1:]):                  # numbers: the same values
         assert [float(v) for v in m[3:6]] == [float(v) for v in h[3:6]]
+
+
+def test_the_measured_configurations_table_is_the_same_in_both(tmp_path):
+    """Same rows in the same order (by GFLOPs), same columns but index.html's key."""
+    html = build_report(asr_results(), tmp_path, n_bootstrap=0, task="asr").read_text()
+    md = (tmp_path / "summary.md").read_text()
+    in_html = [r[:-1] for r in _html_table_after(html, 'id="measured-asr"')]
+    in_md = _md_table(md, "| configuration | metric |")
+    assert len(in_md) == len(asr_results()) + 1
+    assert in_md == in_html
