@@ -43,8 +43,9 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
     lines = [f"## {md_text(tr.task.upper())}", "", f"**{md_text(rec.message)}**", ""]
     if rec.feasible:
         lines += _table(["configuration", error_head(metric), error_head(metric) + " 95% CI",
-                         "GFLOPs", "RTF"],
-                        [(c.label, fmt_error(m), error_ci_cell(m), m.gflops, m.rtf)
+                         "GFLOPs", "RTF", "peak MB"],
+                        [(c.label, fmt_error(m), error_ci_cell(m), m.gflops, m.rtf,
+                          m.peak_mem_mb)
                          for c, m in [rec.best, *rec.runners_up]])
         # as index.html's: the FLOPs ratio beside the change per doubling (a small step's
         # change, extrapolated to a doubling, reads large without it), and which limit a step

@@ -55,3 +55,13 @@ def test_the_measured_configurations_table_is_the_same_in_both(tmp_path):
     in_md = _md_table(md, "| configuration | metric |")
     assert len(in_md) == len(asr_results()) + 1
     assert in_md == in_html
+
+
+def test_the_recommendation_table_is_the_same_in_both(tmp_path):
+    html = build_report(asr_results(), tmp_path, n_bootstrap=0, task="asr",
+                        limits=Limits(max_gflops=40.0)).read_text()
+    md = (tmp_path / "summary.md").read_text()
+    in_html = _html_table_after(html, 'id="recommendation-asr"')
+    in_md = _md_table(md, "| configuration | WER % |")
+    assert len(in_md) > 2 and "peak MB" in in_md[0]
+    assert in_md == in_html
