@@ -69,8 +69,8 @@ class HfDataset:
         for i, row in enumerate(meta):
             text = row.get(col["text"]) if col["text"] else None
             problem = None
-            if "text" in need and (not isinstance(text, str) or not text.strip()):
-                problem = f"{source}[{i}]: empty or missing transcript {col['text']!r}"
+            if "text" in need and not isinstance(text, str):  # None: missing; "" is scored
+                problem = f"{source}[{i}]: missing transcript {col['text']!r} (got {text!r})"
             label = row.get(col["label"]) if col["label"] else None
             if label_names is not None and isinstance(label, int):
                 label = label_names[label]

@@ -149,7 +149,7 @@ def _check_channel(seg_path: Path, utt: str, rest: list[str], path: Path) -> Non
 def _record(utt, path, texts, spk, need_text, text_path, a, b) -> Record:
     text = texts.get(utt)
     problem = None
-    if need_text and not (text or "").strip():
+    if need_text and text is None:  # no line in `text`; an id alone there is "", scored
         problem = f"{text_path}: no transcript for {utt}"
     return Record(id=utt, path=path, start_s=a, end_s=b, text=text or "",
                   speaker=spk.get(utt), duration_s=None if a is None or b is None else b - a,

@@ -173,9 +173,11 @@ def table_records(path: Path, names: list[str], rows: list[tuple[int, dict[str, 
                                       f"{type(text).__name__}, expected a string: "
                                       f"{json.dumps(text)}")
             text = "" if "text" in need else None
-        elif "text" in need and (text is None or not text.strip()):
-            problem = problem or f"{path}:{n}: empty or missing transcript {col['text']!r}"
-            text = text or ""
+        elif "text" in need and text is None:  # no such key, JSON null, a short CSV row
+            problem = problem or f"{path}:{n}: missing transcript {col['text']!r}"
+            text = ""
+        elif "text" in need and not text.strip():  # present and empty: no speech, scored
+            text = ""
         raw = row.get(col["duration_s"]) if col["duration_s"] else None
         dur = None
         if raw not in (None, ""):

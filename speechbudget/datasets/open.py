@@ -1,6 +1,7 @@
 """`open_dataset(source)`: pick the adapter for a path, a hub name or an in-memory object."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,30 @@ MANIFEST_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 def open_dataset(source: Any, columns: Columns = Columns(), audio_root: str | Path | None = None,
                  need: tuple[str, ...] = ("text",)) -> Dataset:
     """The adapter for `source` (see the package docstring). `need`: roles that must have a
-    column (ASR: text; SER: label and speaker)."""
+    column (ASR: text; SER: label and speaker). With "text" needed, an item whose transcript is
+    present but empty (a blank cell, "", a Kaldi id alone) is an item like any other, scored as
+    a recording with no speech (each word transcribed is an insertion), as jiwer and torchmetrics
+    count it; one warning says how many there are. A transcript that is missing (JSON null or no
+    such key, a short CSV row) is the item's problem, a failed item naming its line."""
+    ds = _open(source, columns, audio_root, need)
+    if "text" in need:
+        warn_empty_transcripts(ds)
+    return ds
+
+
+def warn_empty_transcripts(ds: Dataset) -> None:
+    """One warning naming how many items (and the first) have an empty reference transcript."""
+    empty = [r.id for r in ds.records if r.problem is None and r.text is not None
+             and not r.text.strip()]
+    if empty:
+        warnings.warn(f"{getattr(ds, 'source', 'data')}: {len(empty)} of {len(ds.records)} "
+                      f"items have an empty reference transcript (first: {empty[0]!r}); they are "
+                      f"scored as recordings without speech: every word transcribed there is an "
+                      f"insertion", stacklevel=3)
+
+
+def _open(source: Any, columns: Columns, audio_root: str | Path | None,
+          need: tuple[str, ...]) -> Dataset:
     from speechbudget.datasets import hf, kaldi, librispeech
     if not isinstance(source, (str, Path)):
         if hf.is_hf_dataset(source):

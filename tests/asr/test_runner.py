@@ -42,7 +42,7 @@ def test_bad_items_are_reported_and_the_run_completes(tmp_path):
         {"id": "nan", "audio": "nan.wav", "text": "x"},
         {"id": "empty", "audio": "empty.wav", "text": "x"},
         {"id": "notaudio", "audio": "text.wav", "text": "x"},
-        {"id": "notext", "audio": "good1.wav", "text": "  "},
+        {"id": "notext", "audio": "good1.wav"},                  # missing ("" would be scored)
         {"id": "good2", "audio": "good2.wav", "text": "general kenobi"},
     ])
     task = AsrTask(batch_size=3)

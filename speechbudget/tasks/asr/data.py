@@ -12,7 +12,7 @@
 
 Manifest lines: `audio` (path relative to the manifest, or absolute), `text`, optional `id`,
 `duration_s`, `speaker` (other column names: `Columns`). A line that is not JSON or not an object is an error naming file and line.
-Item-level problems (no `audio`, empty or missing transcript) do not stop loading: the item keeps a
+Item-level problems (no `audio`, a missing transcript) do not stop loading: the item keeps a
 `problem` and the runner reports it as a failed ItemResult (as it does for unreadable audio).
 """
 from __future__ import annotations
