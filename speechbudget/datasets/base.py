@@ -128,9 +128,13 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str, channels_last: bool | Non
     """float32 mono 16 kHz from samples at `sr` (integer PCM scaled to [-1, 1), channels
     averaged). A 2-D array is [samples, channels] when `channels_last` (soundfile's layout),
     [channels, samples] when False; None (an in-memory array of unknown layout): the axis of at
-    most 8 is the channels."""
+    most 8 is the channels. 64-bit integers are no PCM format: they are what Python lists of
+    ints become (a Hugging Face column of int16 samples written without its type), so their
+    width is the smallest of 16 or 32 bits that holds the peak (`pcm_width`)."""
     from speechbudget.audio import check_samples, check_sample_rate, resample_to_16k
     data = np.asarray(data)
+    if data.dtype.kind in "iu" and data.dtype.itemsize == 8:
+        data = data.astype(pcm_width(data, where))
     if data.dtype.kind in "iu":  # integer PCM -> [-1, 1) as soundfile and Whisper read it
         info = np.iinfo(data.dtype)
         mid = (int(info.max) + 1) // 2 if data.dtype.kind == "u" else 0  # unsigned: offset
@@ -142,6 +146,21 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str, channels_last: bool | Non
     check_samples(data, where)  # as load_audio: NaN, inf or overflowing samples
     check_sample_rate(sr, where)  # as load_audio: below 1000 Hz is no recording
     return resample_to_16k(data, sr)
+
+
+def pcm_width(data: np.ndarray, where: str) -> str:
+    """The PCM type of 64-bit integer samples: int16 when every sample fits 16-bit PCM (unsigned:
+    uint16), else int32 (uint32); wider is an AudioError naming `where` (no audio format has
+    it: a column of something else)."""
+    from speechbudget.audio import AudioError
+    lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
+    for bits in (16, 32):
+        kind = f"{'u' if data.dtype.kind == 'u' else ''}int{bits}"
+        info = np.iinfo(kind)
+        if info.min <= lo and hi <= info.max:
+            return kind
+    raise AudioError(f"{where}: 64-bit integer samples from {lo} to {hi} are no PCM audio "
+                     "(16 or 32 bits): cast the column to float32 in [-1, 1] or to its PCM type")
 
 
 def read_file(path: Path, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:
