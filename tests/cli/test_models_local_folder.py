@@ -5,7 +5,6 @@ tiny.en, ...', exit 2), while `transcribe --model FOLDER` and `WhisperModel(FOLD
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 

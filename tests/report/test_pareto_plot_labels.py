@@ -2,7 +2,6 @@
 reads off the plot), and none hiding another where points crowd."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from speechbudget.analysis.pareto import pareto_frontier
