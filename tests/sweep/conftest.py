@@ -123,3 +123,30 @@ def window_store(write_spec, tmp_path):
     db = tmp_path / "runs.db"
     run_sweep(spec, db, progress=False, device="cpu", allow_runner=True)
     return db
+
+
+def register_sweep(spec: dict, db, folder) -> None:
+    """Register every configuration of the sweep file `spec` (a dict, written to `folder`) in the
+    store `db` as `sweep run` does before running any (its data, context and audio record),
+    running nothing."""
+    import yaml
+
+    from speechbudget.sweep import load_spec
+    from speechbudget.sweep.driver import Sweep
+    from speechbudget.sweep.executors import make_executor
+    from speechbudget.sweep.plan import plan_configurations
+    from speechbudget.sweep.store import ResultsStore
+
+    p = Path(folder) / "s.yaml"
+    p.write_text(yaml.safe_dump(spec, sort_keys=False))
+    loaded = load_spec(p)
+    ex = make_executor("local", None, "cpu", None, 0)
+    with ResultsStore(db) as store:
+        sweep = Sweep(loaded, store, ex, "cpu", progress=False, retry_failed=True)
+        try:
+            plan = plan_configurations(loaded, audio_s=sweep.mean_audio_s)
+            for c in plan.configs:
+                sweep.register(c, plan.gflops)
+        finally:
+            sweep.finish([], "finished", 0.0)
+            ex.close()

@@ -11,13 +11,10 @@ import json
 import shutil
 
 import pytest
-import yaml
 
-from speechbudget.sweep import load_spec
-from speechbudget.sweep.driver import Sweep
-from speechbudget.sweep.executors import make_executor
 from speechbudget.sweep.store import ResultsStore
 from speechbudget.sweep.store_guard import StoreError
+from tests.sweep.conftest import register_sweep
 
 ASR = {"task": "asr", "models": ["tiny.en"], "axes": {"window": [10]}, "plan": "grid",
        "task_options": {"batch_size": 2, "warmup": False, "n_boot": 50}}
@@ -43,21 +40,7 @@ def _csv(folder, rows, name, audio="recording", text="reference", lower=False):
 
 
 def _register(tmp_path, data, db):
-    """Register the sweep's one configuration in `db` as `sweep run` does before running it."""
-    p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump({**ASR, "data": data}, sort_keys=False))
-    spec = load_spec(p)
-    ex = make_executor("local", None, "cpu", None, 0)
-    with ResultsStore(db) as store:
-        sweep = Sweep(spec, store, ex, "cpu", progress=False, retry_failed=True)
-        try:
-            from speechbudget.sweep.plan import plan_configurations
-            plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
-            for c in plan.configs:
-                sweep.register(c, plan.gflops)
-        finally:
-            sweep.finish([], "finished", 0.0)
-            ex.close()
+    register_sweep({**ASR, "data": data}, db, tmp_path)
 
 
 def test_renamed_columns_and_a_moved_corpus_resume(tmp_path, corpus):

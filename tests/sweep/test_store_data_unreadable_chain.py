@@ -10,14 +10,9 @@ import json
 import shutil
 
 import pytest
-import yaml
 
-from speechbudget.sweep import load_spec
-from speechbudget.sweep.driver import Sweep
-from speechbudget.sweep.executors import make_executor
-from speechbudget.sweep.plan import plan_configurations
-from speechbudget.sweep.store import ResultsStore
 from speechbudget.sweep.store_guard import StoreError
+from tests.sweep.conftest import register_sweep
 
 ASR = {"task": "asr", "models": ["tiny.en"], "axes": {"window": [10]}, "plan": "grid",
        "task_options": {"batch_size": 2, "warmup": False, "n_boot": 50}}
@@ -38,19 +33,7 @@ def corpus(tmp_path, bundled_librispeech):
 
 
 def _register(tmp_path, manifest, db):
-    p = tmp_path / "s.yaml"
-    p.write_text(yaml.safe_dump({**ASR, "data": str(manifest)}, sort_keys=False))
-    spec = load_spec(p)
-    ex = make_executor("local", None, "cpu", None, 0)
-    with ResultsStore(db) as store:
-        sweep = Sweep(spec, store, ex, "cpu", progress=False, retry_failed=True)
-        try:
-            plan = plan_configurations(spec, audio_s=sweep.mean_audio_s)
-            for c in plan.configs:
-                sweep.register(c, plan.gflops)
-        finally:
-            sweep.finish([], "finished", 0.0)
-            ex.close()
+    register_sweep({**ASR, "data": str(manifest)}, db, tmp_path)
 
 
 def test_other_audio_after_an_unreadable_run_is_refused(tmp_path, corpus):
