@@ -62,3 +62,19 @@ def headless():
     def run(*args: str, **kw):
         return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, *args], **kw)
     return run
+
+
+def md_table(md: str, first_header: str) -> list[list[str]]:
+    """The rows (cells) of the Markdown table whose header row starts with `first_header`,
+    without the |---| rule; escaped pipes and characters (\\|) read back as written."""
+    import re
+    from html import unescape
+    lines = md.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith(first_header))
+    rows = []
+    for ln in lines[start:]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", ln.strip().strip("|"))]
+        rows.append([unescape(re.sub(r"\\(.)", r"\1", c)) for c in cells])
+    return [rows[0]] + rows[2:]

@@ -10,6 +10,7 @@ import pytest
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.report import build_report
+from tests.report.conftest import md_table
 
 # name -> (config, GFLOPs, errors of item i out of 10 words, stored 95% CI of the WER)
 CONFIGS = {
@@ -47,18 +48,6 @@ def _ci(lo: float, hi: float) -> str:
     return f"{100 * lo:.2f} to {100 * hi:.2f}"          # WER % as the tables give it
 
 
-def _md_table(md: str, first_header: str) -> list[list[str]]:
-    """The rows (cells) of the Markdown table whose header row starts with `first_header`."""
-    lines = md.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith(first_header))
-    rows = []
-    for ln in lines[start:]:
-        if not ln.startswith("|"):
-            break
-        rows.append([c.strip() for c in ln.strip("|").split("|")])
-    return [rows[0]] + rows[2:]
-
-
 def test_the_recommendation_and_summary_tables_show_each_error_ci(store, tmp_path):
     html = build_report(store, tmp_path, n_bootstrap=0).read_text()
     md = (tmp_path / "summary.md").read_text()
@@ -73,13 +62,13 @@ def test_the_recommendation_and_summary_tables_show_each_error_ci(store, tmp_pat
     by_label = {c.label: _ci(*ci) for c, _, _, ci in CONFIGS.values()}
     assert rows and all(r[col] == by_label[r[0]] for r in rows)
     # summary.md: the same table, the tie group and the measured configurations
-    rec = _md_table(md, "| configuration | WER % |")
+    rec = md_table(md, "| configuration | WER % |")
     col = rec[0].index("WER % 95% CI")
     assert len(rec) > 1 and all(r[col] == by_label[r[0].replace("\\", "")] for r in rec[1:])
-    tie = _md_table(md, "| configuration | in the group as |")
+    tie = md_table(md, "| configuration | in the group as |")
     col = tie[0].index("WER % 95% CI")
     assert len(tie) > 1 and all(r[col] == by_label[r[0].replace("\\", "")] for r in tie[1:])
-    measured = _md_table(md, "| configuration | metric |")
+    measured = md_table(md, "| configuration | metric |")
     lo, hi = measured[0].index("CI low"), measured[0].index("CI high")
     assert len(measured) == 1 + len(CONFIGS)
     for r in measured[1:]:
@@ -90,5 +79,5 @@ def test_an_error_without_a_stored_ci_shows_a_dash(tmp_path):
     c = Config(task="asr", model="tiny.en", window=10.0)
     res = [(c, ConfigMetrics(c.key, "asr", "wer", 0.1, n_items=40, gflops=10.0, rtf=0.01))]
     build_report(res, tmp_path, n_bootstrap=0)
-    rec = _md_table((tmp_path / "summary.md").read_text(), "| configuration | WER % |")
+    rec = md_table((tmp_path / "summary.md").read_text(), "| configuration | WER % |")
     assert rec[1][rec[0].index("WER % 95% CI")] == "–"

@@ -7,6 +7,7 @@ from html import unescape
 
 from speechbudget.analysis.limits import Limits
 from speechbudget.report import build_report
+from tests.report.conftest import md_table
 
 from tests.report.conftest import asr_results
 
@@ -21,25 +22,13 @@ def _html_table_after(html: str, marker: str) -> list[list[str]]:
     return rows
 
 
-def _md_table(md: str, first_header: str) -> list[list[str]]:
-    lines = md.splitlines()
-    start = next(i for i, ln in enumerate(lines) if ln.startswith(first_header))
-    rows = []
-    for ln in lines[start:]:
-        if not ln.startswith("|"):
-            break
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", ln.strip().strip("|"))]
-        rows.append([unescape(re.sub(r"\\(.)", r"\1", c)) for c in cells])
-    return [rows[0]] + rows[2:]
-
-
 def test_the_marginal_returns_table_is_the_same_in_summary_md_and_index_html(tmp_path):
     # a GFLOPs limit that the recommended configuration's dearer neighbours break
     html = build_report(asr_results(), tmp_path, n_bootstrap=0,
                         limits=Limits(max_gflops=30.0), task="asr").read_text()
     md = (tmp_path / "summary.md").read_text()
     in_html = _html_table_after(html, "<b>Marginal return of each axis</b>")
-    in_md = _md_table(md, "| axis |")
+    in_md = md_table(md, "| axis |")
     assert in_md[0][3] == "FLOPs ratio" and in_html[0][3] == "FLOPs ratio"
     assert any(r[-1] != "yes" for r in in_html[1:])          # a step breaks the limit
     assert [r[:3] + r[-1:] for r in in_md] == [r[:3] + r[-1:] for r in in_html]
@@ -52,7 +41,7 @@ def test_the_measured_configurations_table_is_the_same_in_both(tmp_path):
     html = build_report(asr_results(), tmp_path, n_bootstrap=0, task="asr").read_text()
     md = (tmp_path / "summary.md").read_text()
     in_html = [r[:-1] for r in _html_table_after(html, 'id="measured-asr"')]
-    in_md = _md_table(md, "| configuration | metric |")
+    in_md = md_table(md, "| configuration | metric |")
     assert len(in_md) == len(asr_results()) + 1
     assert in_md == in_html
 
@@ -62,6 +51,6 @@ def test_the_recommendation_table_is_the_same_in_both(tmp_path):
                         limits=Limits(max_gflops=40.0)).read_text()
     md = (tmp_path / "summary.md").read_text()
     in_html = _html_table_after(html, 'id="recommendation-asr"')
-    in_md = _md_table(md, "| configuration | WER % |")
+    in_md = md_table(md, "| configuration | WER % |")
     assert len(in_md) > 2 and "peak MB" in in_md[0]
     assert in_md == in_html
