@@ -1,7 +1,14 @@
 """Marginal return per axis at a recommended configuration: the error change per doubling of
 FLOPs when moving along xN (model), xT (window) or xV (token stride) to the nearest measured
 neighbour that differs only on that axis, up (more FLOPs) and down (fewer). The step up that
-would help most, and the limit it breaks, name the binding knob (`binding_knob`)."""
+would help most, and the limit it breaks, name the binding knob (`binding_knob`).
+
+A step's change is always given with its FLOPs ratio r; the rate per doubling, change / log2(r),
+only when the step spans at least `MIN_RATE_DOUBLINGS` of a doubling (r >= 2^(1/8), about 1.09):
+the rate multiplies the change, and its noise, by 1 / log2(r), which grows without bound as r
+nears 1 (r = 1.016: x44). A closer step
+(a stride on the encoder's output changes little but the cross-attention) has no rate and is not
+ranked for the binding knob."""
 from __future__ import annotations
 
 import math
@@ -26,6 +33,13 @@ AXES: dict[str, tuple[tuple[str, ...], str]] = {
 # 0.34999999999999987). A real difference is one error in the data set's units (one word in
 # 10^11 words is 1e-11), far above it.
 ROUNDING = 1e-12
+# The least part of a doubling a step must span for its change to be given per doubling: the rate
+# is the change times 1 / log2(r), an extrapolation to a doubling, and this caps that factor at 8
+# (r >= 2^(1/8) = 1.0905). A convention fixed from the definition, not from any data: some
+# bound is needed (the factor is unbounded as r nears 1), and 1/8 of a doubling keeps the steps
+# a grid of models or windows makes (window 25 -> 30 s: r about 1.2, a factor 3.8).
+MIN_RATE_DOUBLINGS = 1 / 8
+MIN_RATE_RATIO = 2.0 ** MIN_RATE_DOUBLINGS
 
 
 @dataclass(frozen=True)
@@ -36,7 +50,9 @@ class Step:
     metrics: ConfigMetrics
     flops_ratio: float           # neighbour GFLOPs / recommended GFLOPs
     d_error: float               # neighbour error - recommended error
-    per_doubling: float          # d_error / log2(flops_ratio)
+    # d_error / log2(flops_ratio); NaN when the step spans less than MIN_RATE_DOUBLINGS of a
+    # doubling (no rate: see `rated`)
+    per_doubling: float
     violations: tuple[Violation, ...]
     # d_error is on the items both scored (the paired tests' items) when per-item results were
     # given: n_items of them, n_left_out scored by only one (or failed); None: each error on
@@ -50,6 +66,11 @@ class Step:
     @property
     def feasible(self) -> bool:
         return not self.violations
+
+    @property
+    def rated(self) -> bool:
+        """Whether the step spans enough of a doubling to give its change per doubling."""
+        return math.isfinite(self.per_doubling)
 
     @property
     def significant(self) -> bool | None:
@@ -133,7 +154,7 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
                         d_err, n_shared, left_out = shared
                 if abs(d_err) <= ROUNDING * max(1.0, abs(m0.error)):
                     d_err = 0.0
-                s = Step(c, m, ratio, d_err, d_err / math.log2(ratio),
+                s = Step(c, m, ratio, d_err, rate_per_doubling(d_err, ratio),
                          tuple(violations(m, limits)), n_shared, left_out)
                 dist = abs(math.log(ratio))
                 if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
@@ -145,6 +166,15 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
         out.append(AxisReturn(axis, desc, _with_ci(up, c0, items, level, seed),
                               _with_ci(down, c0, items, level, seed)))
     return out
+
+
+def rate_per_doubling(d_error: float, flops_ratio: float) -> float:
+    """d_error / log2(flops_ratio): the change per doubling of FLOPs; NaN when the step spans
+    less than MIN_RATE_DOUBLINGS of a doubling either way (too close in cost for a rate)."""
+    doublings = math.log2(flops_ratio)
+    if abs(doublings) < MIN_RATE_DOUBLINGS:
+        return math.nan
+    return d_error / doublings
 
 
 def _with_ci(step: Step | None, c0: Config, items: dict[str, list[ItemResult]], level: float,
@@ -175,7 +205,9 @@ def evidence(step: Step) -> str:
 
 
 def binding_knob(marginal: list[AxisReturn]) -> str:
-    """One sentence: where the next FLOP would help most, and what stops spending it."""
+    """One sentence: where the next FLOP would help most, and what stops spending it. Only a
+    step with a rate (`Step.rated`) is ranked; a step up that lowers the error at too close a
+    cost for a rate is named as such, never crowned by its extrapolated rate."""
     helpful = [a for a in marginal if a.up is not None and a.up.d_error < 0]
     if not helpful:
         measured = [a.axis for a in marginal if a.up is not None]
@@ -183,12 +215,23 @@ def binding_knob(marginal: list[AxisReturn]) -> str:
             return (f"no measured step up ({', '.join(measured)}) lowers the error: more compute "
                     "along these axes does not help here; no limit is binding")
         return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
-    a = min(helpful, key=lambda a: (a.up.per_doubling, a.axis))
+    rated = [a for a in helpful if a.up.rated]
+    close = [a for a in helpful if not a.up.rated]
+    close_text = "; ".join(
+        f"{a.axis} to {a.up.config.label}: {fmt_error_change(a.up.metrics.metric, a.up.d_error)}"
+        f" at x{a.up.flops_ratio:.3g} the FLOPs" for a in close)
+    close_why = (f"too close in cost for a rate per doubling (FLOPs ratio under "
+                 f"{MIN_RATE_RATIO:.3g})")
+    if not rated:
+        return (f"the steps up that lower the error ({close_text}) are {close_why}: cannot tell "
+                "which knob binds")
+    a = min(rated, key=lambda a: (a.up.per_doubling, a.axis))
     change = fmt_error_change(a.up.metrics.metric, a.up.per_doubling)
     why = evidence(a.up)
     gain = f"{a.axis} ({a.description}): {change} of error per doubling of FLOPs " \
            f"(to {a.up.config.label}{'; ' + why if why else ''})"
+    also = f"; not ranked, {close_why}: {close_text}" if close else ""
     if a.up.violations:
         lim = "; ".join(v.describe() for v in a.up.violations)
-        return f"best return is along {gain}, but that step breaks the limit: {lim}"
-    return f"best return is along {gain}"
+        return f"best return is along {gain}, but that step breaks the limit: {lim}{also}"
+    return f"best return is along {gain}{also}"

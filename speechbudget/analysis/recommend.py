@@ -13,8 +13,8 @@ only) no paired test is possible and the answer is the most accurate configurati
 `recommend(results, limits, items=...)` also lists the runners-up, and gives the *marginal
 return* of each axis at that point (`marginal_returns`): the error change per doubling of FLOPs
 when moving along xN (model), xT (window) or xV (token stride) to the nearest measured neighbour
-that differs only on that axis. The step up that would help most and the limit it breaks name
-the binding knob. RTF is the one measured on the machine that ran the sweep; the answer says so
+that differs only on that axis (a step under 1/8 of a doubling has its change but no rate). The
+step up that would help most and the limit it breaks name the binding knob. RTF is the one measured on the machine that ran the sweep; the answer says so
 (`recommend_text`). When nothing meets the limits (`limits`), the answer names the closest
 configuration and by how much it misses each limit.
 """
@@ -99,7 +99,9 @@ class Recommendation:
                 return None
             return {"label": s.config.label, "key": s.config.key, "error": s.metrics.error,
                     "gflops": s.metrics.gflops, "rtf": s.metrics.rtf, "flops_ratio": s.flops_ratio,
-                    "d_error": s.d_error, "error_change_per_doubling": s.per_doubling,
+                    "d_error": s.d_error,
+                    # null: too close in cost for a rate (marginal_returns.MIN_RATE_RATIO)
+                    "error_change_per_doubling": s.per_doubling if s.rated else None,
                     "n_items": s.n_items, "n_left_out": s.n_left_out,
                     "difference": diff_dict(s.difference),
                     "feasible": s.feasible, "violations": [v.describe() for v in s.violations]}

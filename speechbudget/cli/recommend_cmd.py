@@ -176,8 +176,9 @@ def print_recommendation(rec) -> None:
                 if s is None:
                     continue
                 ci = "–" if s.difference is None else s.difference.ci_text(k)
+                rate = f"{k * s.per_doubling + 0.0:+.4g}" if s.rated else "–"  # too close in cost
                 t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
-                          f"{k * s.d_error + 0.0:+.4g}", ci, f"{k * s.per_doubling + 0.0:+.4g}",
+                          f"{k * s.d_error + 0.0:+.4g}", ci, rate,
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
         console.print(t)
         console.print(f"binding: {rec.binding}")
