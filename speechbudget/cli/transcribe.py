@@ -1,15 +1,18 @@
 """`speechbudget transcribe FILE...`: print Whisper transcripts (any window, stride, beam)."""
 from __future__ import annotations
 
+import math
 import os
 import unicodedata
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Sequence
 
 import typer
 from rich.console import Console
 
 from speechbudget.cli.app import app
+from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
+                                            NO_SPEECH_THRESHOLD)
 
 err = Console(stderr=True)
 
@@ -19,13 +22,19 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      pool: str = "mean", beam: int = 1, precision: str = "fp32",
                      batch_size: int = 8, timestamps: str = "on", longform: str = "sequential",
                      progress: Callable[[int, int], None] | None = None,
-                     word_timestamps: bool = False
+                     word_timestamps: bool = False, condition_on_previous_text: bool = False,
+                     temperature: float | Sequence[float] = 0.0,
+                     compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
+                     logprob_threshold: float | None = LOGPROB_THRESHOLD,
+                     no_speech_threshold: float | None = NO_SPEECH_THRESHOLD, best_of: int = 5
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
     `batch_size` recordings at a time (windows batched across them); `progress(done, total)`,
     if given, after each group, counting files (unreadable ones count when they are read).
-    `word_timestamps`: segments with their words (WhisperModel.transcribe)."""
+    `word_timestamps`, `condition_on_previous_text`, `temperature` (one value or the fallback's
+    increasing sequence), the thresholds and `best_of`: as WhisperModel.transcribe (its
+    defaults)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -47,7 +56,12 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
         if good:
             res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
                                       timestamps=timestamps, longform=longform,
-                                      batch_size=batch_size, word_timestamps=word_timestamps)
+                                      batch_size=batch_size, word_timestamps=word_timestamps,
+                                      condition_on_previous_text=condition_on_previous_text,
+                                      temperature=temperature,
+                                      compression_ratio_threshold=compression_ratio_threshold,
+                                      logprob_threshold=logprob_threshold,
+                                      no_speech_threshold=no_speech_threshold, best_of=best_of)
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
         done += len(group)
@@ -125,6 +139,49 @@ def _cue_options(max_line_width: int | None, max_line_count: int | None,
     return cues
 
 
+def parse_temperatures(text: str) -> tuple[float, ...]:
+    """`--temperature`: one number >= 0 (`0`: greedy / beam, no fallback) or a comma-separated
+    increasing list of them (the fallback schedule, e.g. `0,0.2,0.4,0.6,0.8,1.0`); a usage error
+    (exit 2) naming --temperature otherwise."""
+    def bad(why: str) -> typer.BadParameter:
+        return typer.BadParameter(f"{text!r}: {why}; expected a number >= 0 or an increasing "
+                                  "comma-separated list, e.g. 0,0.2,0.4,0.6,0.8,1.0",
+                                  param_hint="--temperature")
+    items = [t.strip() for t in text.split(",")]
+    if not any(items):
+        raise bad("no temperature given")
+    if not all(items):
+        raise bad("an empty item in the list")
+    temps = []
+    for t in items:
+        try:
+            v = float(t)
+        except ValueError:
+            raise bad(f"{t!r} is not a number") from None
+        if not math.isfinite(v) or v < 0:
+            raise bad(f"{t} is not a number >= 0")
+        temps.append(v)
+    if temps != sorted(temps):
+        raise bad("the temperatures are not in increasing order")
+    return tuple(temps)
+
+
+def parse_threshold(text: str, option: str, lo: float, hi: float) -> float | None:
+    """A fallback / no-speech threshold: a number in [lo, hi], or `off` (also `none`, as
+    openai-whisper's `None`) to turn the test off; a usage error naming `option` otherwise."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    span = (f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) and math.isfinite(hi)
+            else f">= {lo:g}" if math.isfinite(lo) else f"<= {hi:g}")
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise typer.BadParameter(f"{text!r}: expected a number {span}, or off", param_hint=option)
+    return v
+
+
 @app.command("transcribe")
 def transcribe_cmd(
     files: List[Path] = typer.Argument(..., help="audio files (wav, flac, mp3, ...)"),
@@ -163,6 +220,30 @@ def transcribe_cmd(
     highlight_words: bool = typer.Option(
         False, "--highlight-words", help="srt/vtt, with --word-timestamps: a cue per word, "
         "the word underlined (<u>...</u>) in its cue's text"),
+    condition_on_previous_text: bool = typer.Option(
+        False, "--condition-on-previous-text/--no-condition-on-previous-text",
+        help="prompt each window with the text of the previous ones (openai-whisper's and "
+        "faster-whisper's default: on; off here by default). Not with --longform chunks"),
+    temperature: str = typer.Option(
+        "0", "--temperature", metavar="T[,T...]",
+        help="one value (0: greedy / beam search, > 0: sampling), or an increasing comma list: "
+        "the fallback, a window failing --compression-ratio-threshold or --logprob-threshold "
+        "decoded again at the next one (faster-whisper's default: 0,0.2,0.4,0.6,0.8,1.0)"),
+    compression_ratio_threshold: str = typer.Option(
+        f"{COMPRESSION_RATIO_THRESHOLD:g}", "--compression-ratio-threshold", metavar="NUM|off",
+        help="fallback: a window whose text's zlib compression ratio is above this is too "
+        "repetitive (off: no test)"),
+    logprob_threshold: str = typer.Option(
+        f"{LOGPROB_THRESHOLD:g}", "--logprob-threshold", metavar="NUM|off",
+        help="fallback and no-speech rule: an average token log-probability below this fails "
+        "(off: no test)"),
+    no_speech_threshold: str = typer.Option(
+        f"{NO_SPEECH_THRESHOLD:g}", "--no-speech-threshold", metavar="NUM|off",
+        help="a window with P(no speech) above this and failing --logprob-threshold is silence "
+        "(off: never)"),
+    best_of: int = typer.Option(
+        5, "--best-of", min=1, help="samples per window at a temperature > 0 (the most "
+        "probable is kept)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -176,6 +257,20 @@ def transcribe_cmd(
     formats = FORMATS if fmt == ALL else (fmt,)
     cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
                         word_timestamps, formats)
+    decoding = dict(
+        condition_on_previous_text=condition_on_previous_text,
+        temperature=parse_temperatures(temperature),
+        compression_ratio_threshold=parse_threshold(
+            compression_ratio_threshold, "--compression-ratio-threshold", 0.0, math.inf),
+        logprob_threshold=parse_threshold(logprob_threshold, "--logprob-threshold", -math.inf,
+                                          0.0),
+        no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
+                                            1.0),
+        best_of=best_of)
+    if condition_on_previous_text and longform == "chunks":  # it would be ignored
+        raise typer.BadParameter("--longform chunks decodes its chunks independently: use "
+                                 "--longform sequential to condition on previous text",
+                                 param_hint="--condition-on-previous-text")
 
     if output_dir is not None:
         _prepare_output_dir(output_dir, list(files), formats)  # before any work, not after it
@@ -198,7 +293,7 @@ def transcribe_cmd(
             results = transcribe_files(list(files), model, device, window, stride, stride_at,
                                        pool, beam, precision, timestamps=timestamps,
                                        longform=longform, progress=update,
-                                       word_timestamps=word_timestamps)
+                                       word_timestamps=word_timestamps, **decoding)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     failed = 0
