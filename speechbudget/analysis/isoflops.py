@@ -59,7 +59,22 @@ class IsoFlopsBand:
 
     @property
     def label(self) -> str:
-        return f"{self.lo:.3g}–{self.hi:.3g} GFLOPs"
+        """'512–1,024 GFLOPs': both edges in one notation (`fmt_edge`)."""
+        return f"{fmt_edge(self.lo)}–{fmt_edge(self.hi)} GFLOPs"
+
+
+def fmt_edge(v: float) -> str:
+    """A band edge in GFLOPs: 3 significant figures below 100 ('0.125', '1.41', '45.3'), whole
+    numbers with thousands separators from 100 to below 10^6 ('512', '1,024', '524,288': an
+    octave edge 2^k whole, never '1.02e+03' beside '512'), and 3 significant figures in
+    e-notation from 10^6 ('1.05e+06'); an open top edge '∞'."""
+    if not math.isfinite(v):
+        return "∞"
+    if v < 100:
+        return f"{v:.3g}"
+    if v < 1e6:
+        return f"{round(v):,}"
+    return f"{v:.3g}"
 
 
 def _window(c: Config, m: ConfigMetrics) -> float | None:
