@@ -21,6 +21,7 @@ configuration and by how much it misses each limit.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +233,42 @@ def resolving_items(d: PairedDifference, p: PairedItems, power: float = 0.8) -> 
     return max(by_rate, math.ceil(m * (z * se / abs(d.diff)) ** 2)) if se > 0 else by_rate
 
 
+# how many configurations without an error a note names (the rest: "and N more")
+NAMED_NO_ERROR = 3
+REASON_CHARS = 120
+
+
+def no_error_note(left: Results, items: dict[str, list[ItemResult]]) -> str:
+    """The note on configurations left out for want of a finite error: how many, and which
+    (up to NAMED_NO_ERROR by label, then "and N more"), each with why."""
+    left = sorted(left, key=lambda p: (p[0].label, p[0].key))
+    named = "; ".join(f"{c.label} ({why_no_error(m, items.get(c.key, []))})"
+                      for c, m in left[:NAMED_NO_ERROR])
+    more = f"; and {len(left) - NAMED_NO_ERROR} more" if len(left) > NAMED_NO_ERROR else ""
+    return f"{len(left)} configuration(s) without a finite error ignored: {named}{more}"
+
+
+def why_no_error(m: ConfigMetrics, items: list[ItemResult]) -> str:
+    """Why a configuration has no finite error: every item failed (how many, and the most
+    frequent failure reason its stored items give), scored items without reference words, or
+    no value recorded."""
+    failed = [x for x in items if not x.ok]
+    if not m.n_items and (m.n_failed or failed):
+        out = f"every item failed, {m.n_failed or len(failed)} items"
+        reasons = Counter(x.error for x in failed if x.error)
+        if reasons:
+            top, n = min(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+            top = top if len(top) <= REASON_CHARS else top[:REASON_CHARS - 1] + "…"
+            out += f": {top}" + (f" ({n} of them; {len(reasons) - 1} other reason(s))"
+                                  if len(reasons) > 1 else "")
+        return out
+    scored = [x for x in items if x.ok]
+    if scored and all(x.n_ref == 0 for x in scored):
+        return f"its {len(scored)} scored item(s) have no reference words"
+    return "no error value recorded" + (f" over its {m.n_items} scored item(s)"
+                                        if m.n_items else "")
+
+
 def _cost_value(m: ConfigMetrics, cost: str) -> float:
     v = getattr(m, cost)
     return float(v) if v is not None and math.isfinite(float(v)) else math.inf
@@ -256,7 +293,8 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     notes = []
     usable = [(c, m) for c, m in sel if m.error is not None and math.isfinite(m.error)]
     if len(usable) < len(sel):
-        notes.append(f"{len(sel) - len(usable)} configuration(s) without a finite error ignored")
+        notes.append(no_error_note([(c, m) for c, m in sel if m.error is None
+                                    or not math.isfinite(m.error)], items or {}))
     if not usable:
         failed = [m for _, m in sel if m.n_failed and not m.n_items]
         why = "" if not failed else (
