@@ -7,12 +7,12 @@ claim_shard, keep_leases, ...).
 
 Its tables, the stamp that marks a file as a store and the upgrade of an older store: see
 sweep.store_schema; opening a file: sweep.store_open; its SQLite errors as StoreErrors:
-sweep.store_guard; rows as ItemResult / ConfigMetrics: sweep.store_rows.
+sweep.store_guard; rows as ItemResult / ConfigMetrics: sweep.store_rows; the runs it records:
+sweep.store_runs.
 """
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -20,17 +20,16 @@ from typing import Any, Sequence
 
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
-from speechbudget.sweep.environment import process_alive
 from speechbudget.sweep.store_data import context_difference
 from speechbudget.sweep.store_guard import StoreError, transaction
 from speechbudget.sweep.store_leases import ShardLeases, release_and_check_done
 from speechbudget.sweep.store_open import open_store
+from speechbudget.sweep.store_runs import RunLog
 from speechbudget.sweep.store_rows import (ITEM_COLUMNS, item_from_row, item_row, json_object,
                                            metrics_from_dict)
-from speechbudget.sweep.store_schema import columns
 
 
-class ResultsStore(ShardLeases):
+class ResultsStore(RunLog, ShardLeases):
     """Read and write a sweep's results. Readers (analysis, report) use `metrics`, `items`,
     `runs`, `environment`, `configs`, `export_csv`, `export_parquet`."""
 
@@ -39,7 +38,7 @@ class ResultsStore(ShardLeases):
         self.db = open_store(self.path, readonly)
         self._item_audio_maps: dict[str, dict[str, str]] = {}  # item_audio's, by digest
 
-    def _decoded(self, table: str, key: Any, fn):
+    def decoded(self, table: str, key: Any, fn):
         """fn() decodes a stored value (JSON, a configuration); a value that does not decode is a
         StoreError naming the store, the table and the row, not a crash."""
         try:
@@ -64,92 +63,6 @@ class ResultsStore(ShardLeases):
 
     def _tx(self):
         return transaction(self.db)
-
-    # ---- runs -----------------------------------------------------------------------------
-    def start_run(self, spec: dict[str, Any], environment: dict[str, Any]) -> int:
-        """Record a new run. Earlier runs of this machine still marked running whose process is
-        gone (killed, crashed) are marked 'killed'."""
-        with self._tx() as db:
-            for run_id, env_json in db.execute("SELECT run_id, environment_json FROM runs WHERE "
-                                               "status = 'running'").fetchall():
-                try:
-                    env = json_object(env_json)
-                except ValueError:  # unreadable: not known to be this machine's, left as is
-                    continue
-                if env.get("hostname") == platform.node() and env.get("pid") \
-                        and not process_alive(int(env["pid"])):
-                    db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
-                    db.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
-            cur = db.execute(
-                "INSERT INTO runs (spec_name, spec_digest, spec_json, started, status, "
-                "environment_json) VALUES (?, ?, ?, ?, 'running', ?)",
-                (spec.get("name"), spec.get("digest"), json.dumps(spec, default=str),
-                 time.time(), json.dumps(environment, default=str)))
-            return int(cur.lastrowid)
-
-    def finish_run(self, run_id: int, status: str = "finished",
-                   reason: str | None = None) -> None:
-        """Close a run: finished, interrupted (Ctrl-C), or failed with `reason` (the error that
-        stopped it)."""
-        with self._tx() as db:
-            db.execute("UPDATE runs SET finished = ?, status = ?, reason = ? WHERE run_id = ?",
-                       (time.time(), status, reason, run_id))
-
-    def runs(self) -> list[dict[str, Any]]:
-        """Every run: run_id, spec_name, spec_digest, started, finished, status, reason (None
-        in a store written before runs had a reason)."""
-        reason = "reason" if "reason" in columns(self.db, "runs") else "NULL"
-        rows = self.db.execute(f"SELECT run_id, spec_name, spec_digest, started, finished, "
-                               f"status, {reason} FROM runs ORDER BY run_id").fetchall()
-        keys = ("run_id", "spec_name", "spec_digest", "started", "finished", "status", "reason")
-        return [dict(zip(keys, r)) for r in rows]
-
-    def stale_runs(self, now: float | None = None) -> dict[int, str]:
-        """Runs still marked 'running' that the store can tell are not: run_id -> why. Read
-        only (the next `start_run` marks those of this machine 'killed'). A run is stale when it
-        was started on this machine and its process is gone, or when it holds leases and every
-        one has expired (its runner renews them every lease_s / 3 while it lives: no heartbeat
-        since then); a run holds its own lease from its start to its end (`hold_run`), so a run
-        killed on another machine is told by it once it expires, between shards too. A run on
-        another machine holding no lease (recorded before runs held one) cannot be told apart
-        from a live one and is left out."""
-        now = time.time() if now is None else now
-        leases: dict[int, float] = {}
-        if self._has_table("leases"):
-            leases = {int(r): e for r, e in self.db.execute(
-                "SELECT run_id, max(expires) FROM leases WHERE run_id IS NOT NULL "
-                "GROUP BY run_id")}
-        out: dict[int, str] = {}
-        for run_id, env_json in self.db.execute("SELECT run_id, environment_json FROM runs "
-                                                "WHERE status = 'running'").fetchall():
-            why = []
-            try:
-                env = json_object(env_json)
-                pid = int(env["pid"]) if env.get("hostname") == platform.node() \
-                    and env.get("pid") else None
-            except (ValueError, TypeError):  # unreadable: not known to be this machine's
-                pid = None
-            if pid is not None and not process_alive(pid):
-                why.append(f"its process {pid} on this machine is gone")
-            if run_id in leases and leases[run_id] < now:
-                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(leases[run_id]))
-                why.append(f"no heartbeat: its leases expired at {stamp}")
-            if why:
-                out[int(run_id)] = "; ".join(why)
-        return out
-
-    def environment(self, run_id: int) -> dict[str, Any]:
-        row = self.db.execute("SELECT environment_json FROM runs WHERE run_id = ?",
-                              (run_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"{self.path}: no run {run_id}")
-        return self._decoded("runs", run_id, lambda: json_object(row[0]))
-
-    def run_spec(self, run_id: int) -> dict[str, Any]:
-        row = self.db.execute("SELECT spec_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            raise StoreError(f"{self.path}: no run {run_id}")
-        return self._decoded("runs", run_id, lambda: json_object(row[0]))
 
     # ---- configurations -----------------------------------------------------------------------
     def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
@@ -176,7 +89,7 @@ class ResultsStore(ShardLeases):
                             ctx_json, digest, run_id, run_id, time.time()))
                 return
             if row[0] != digest:
-                old = self._decoded("configs", config.key, lambda: json_object(row[1]))
+                old = self.decoded("configs", config.key, lambda: json_object(row[1]))
                 diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
                 if diff and set(diff) <= set(adopt):
                     db.execute("UPDATE configs SET context_json = ?, context_digest = ?, "
@@ -204,7 +117,7 @@ class ResultsStore(ShardLeases):
         """The context `key` is stored with (`register_config`), or None when not stored."""
         row = self.db.execute("SELECT context_json FROM configs WHERE key = ?",
                               (key,)).fetchone()
-        return None if row is None else self._decoded("configs", key,
+        return None if row is None else self.decoded("configs", key,
                                                       lambda: json_object(row[0]))
 
     def save_item_audio(self, digest: str, audio: dict[str, str]) -> None:
@@ -224,12 +137,12 @@ class ResultsStore(ShardLeases):
                                   (f"item_audio {digest}",)).fetchone()
             if row is None:
                 return None
-            known[digest] = self._decoded("meta", digest, lambda: json_object(row[0]))
+            known[digest] = self.decoded("meta", digest, lambda: json_object(row[0]))
         return known[digest]
 
     def file_digests(self) -> dict[str, tuple[str, str]]:
         """The audio digests remembered by file: path -> (signature, digest) (`file_digest`)."""
-        if not self._has_table("file_digests"):
+        if not self.has_table("file_digests"):
             return {}
         return {p: (sig, d) for p, sig, d in
                 self.db.execute("SELECT path, signature, digest FROM file_digests")}
@@ -259,7 +172,7 @@ class ResultsStore(ShardLeases):
             q += " WHERE " + " AND ".join(cond)
         out = []
         for key, cj, label, t, g, st, reason in self.db.execute(q + " ORDER BY rowid", args):
-            config = self._decoded("configs", key, lambda: Config.from_json(cj))
+            config = self.decoded("configs", key, lambda: Config.from_json(cj))
             out.append({"key": key, "config": config, "label": label, "task": t,
                         "gflops": g, "status": st, "reason": reason})
         return out
@@ -270,7 +183,7 @@ class ResultsStore(ShardLeases):
         `result_version`)."""
         out = {}
         for key, cj in self.db.execute("SELECT key, context_json FROM configs ORDER BY rowid"):
-            ctx = self._decoded("configs", key, lambda cj=cj: json_object(cj))
+            ctx = self.decoded("configs", key, lambda cj=cj: json_object(cj))
             v = ctx.get("result_version", 1)
             out[key] = v if isinstance(v, int) and not isinstance(v, bool) else 1
         return out
@@ -279,7 +192,7 @@ class ResultsStore(ShardLeases):
         row = self.db.execute("SELECT config_json FROM configs WHERE key = ?", (key,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no configuration {key}")
-        return self._decoded("configs", key, lambda: Config.from_json(row[0]))
+        return self.decoded("configs", key, lambda: Config.from_json(row[0]))
 
     # ---- shards and items -------------------------------------------------------------------
     def shard_status(self, key: str) -> dict[str, dict[str, Any]]:
@@ -403,7 +316,7 @@ class ResultsStore(ShardLeases):
     def items(self, config_key: str) -> list[ItemResult]:
         rows = self.db.execute(f"SELECT {', '.join(ITEM_COLUMNS)} FROM items WHERE config_key = ? "
                                "ORDER BY rowid", (config_key,)).fetchall()
-        return [self._decoded("items", f"{config_key}/{r[0]}", lambda r=r: item_from_row(r))
+        return [self.decoded("items", f"{config_key}/{r[0]}", lambda r=r: item_from_row(r))
                 for r in rows]
 
     def n_items(self, config_key: str | None = None) -> int:
@@ -428,7 +341,7 @@ class ResultsStore(ShardLeases):
         """Racing's pairs that could not be compared: run_id, round, config_key, other_key,
         reason; those of one run and/or involving one configuration (either side). Empty for a
         store written before schema 3 (it has no such table)."""
-        if not self._has_table("uncompared"):
+        if not self.has_table("uncompared"):
             return []
         q, cond, args = "SELECT run_id, round, config_key, other_key, reason FROM uncompared", \
             [], []
@@ -443,7 +356,7 @@ class ResultsStore(ShardLeases):
         keys = ("run_id", "round", "config_key", "other_key", "reason")
         return [dict(zip(keys, r)) for r in self.db.execute(q + " ORDER BY rowid", args)]
 
-    def _has_table(self, name: str) -> bool:
+    def has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
 
@@ -468,8 +381,8 @@ class ResultsStore(ShardLeases):
             args = (task,)
         out = []
         for key, cj, mj in self.db.execute(q + " ORDER BY c.rowid", args):
-            out.append((self._decoded("configs", key, lambda: Config.from_json(cj)),
-                        self._decoded("metrics", key,
+            out.append((self.decoded("configs", key, lambda: Config.from_json(cj)),
+                        self.decoded("metrics", key,
                                       lambda: metrics_from_dict(json_object(mj)))))
         return out
 
@@ -509,7 +422,7 @@ class ResultsStore(ShardLeases):
         for key, label, cj, mj in self.db.execute(
                 "SELECT m.config_key, c.label, c.config_json, m.metrics_json FROM metrics m "
                 "JOIN configs c ON c.key = m.config_key ORDER BY c.rowid"):
-            d = self._decoded("metrics", key, lambda: json_object(mj))
+            d = self.decoded("metrics", key, lambda: json_object(mj))
             rows.append((key, label, *[_cell(d.get(c)) for c in mcols if c != "config_key"], cj))
         out["metrics"] = (cols, rows)
         return out
