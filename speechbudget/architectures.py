@@ -108,6 +108,13 @@ _ALL = [
     _whisper("large-v2", "openai/whisper-large-v2", 80, 1280, 20, 32, 32, 51865),
     _whisper("large-v3", "openai/whisper-large-v3", 128, 1280, 20, 32, 32, 51866),
     _whisper("large-v3-turbo", "openai/whisper-large-v3-turbo", 128, 1280, 20, 32, 4, 51866),
+    # Distil-Whisper: the teacher's encoder, a 2-layer (small.en: 4-layer) decoder
+    _whisper("distil-large-v3", "distil-whisper/distil-large-v3", 128, 1280, 20, 32, 2, 51866),
+    _whisper("distil-large-v3.5", "distil-whisper/distil-large-v3.5", 128, 1280, 20, 32, 2,
+             51866),
+    _whisper("distil-large-v2", "distil-whisper/distil-large-v2", 80, 1280, 20, 32, 2, 51865),
+    _whisper("distil-medium.en", "distil-whisper/distil-medium.en", 80, 1024, 16, 24, 2, 51864),
+    _whisper("distil-small.en", "distil-whisper/distil-small.en", 80, 768, 12, 12, 4, 51864),
     _w2v("wav2vec2-base", "wav2vec2", "facebook/wav2vec2-base", 768, 12, 12, "group", False),
     _w2v("wav2vec2-large", "wav2vec2", "facebook/wav2vec2-large", 1024, 24, 16, "group", False),
     _w2v("wav2vec2-large-lv60", "wav2vec2", "facebook/wav2vec2-large-lv60", 1024, 24, 16, "layer", True),
