@@ -143,9 +143,12 @@ def transcribe(audio: str | Path | np.ndarray, model: str = "tiny.en", **kw: Any
 def registry_name(arch: Any) -> str:
     """The registry name a loaded model's Config carries (the FLOPs are computed from it): its
     own, or for a local folder (named by the folder) the registry architecture with the same
-    dimensions, as a sweep's `model_path` runs under its registry `model`."""
+    dimensions, as a sweep's `model_path` runs under its registry `model`. A folder named like a
+    registry architecture ('large-v3') is that one only if its dimensions are (distil-large-v3's
+    weights there are distil-large-v3); of several with its dimensions, the one it is named for."""
     from speechbudget.architectures import ARCHITECTURES
-    if arch.name in ARCHITECTURES:
+    named = ARCHITECTURES.get(arch.name)
+    if named is not None and named.dims == arch.dims:
         return arch.name
     same = [n for n, a in ARCHITECTURES.items() if a.is_whisper and a.dims == arch.dims]
     if not same:
