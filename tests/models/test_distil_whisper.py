@@ -40,7 +40,8 @@ def test_dims_give_the_published_parameter_count(name):
 
 
 def test_rows_are_the_teachers_encoder_with_a_short_decoder():
-    for name, teacher, dec in [("distil-large-v3", "large-v3", 2), ("distil-large-v3.5", "large-v3", 2),
+    for name, teacher, dec in [("distil-large-v3", "large-v3", 2),
+                               ("distil-large-v3.5", "large-v3", 2),
                                ("distil-large-v2", "large-v2", 2),
                                ("distil-medium.en", "medium.en", 2),
                                ("distil-small.en", "small.en", 4)]:
