@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Literal
 
 from speechbudget.axes import Config
-from speechbudget.paired import PairedDifference, pair_items, paired_difference
+from speechbudget.paired import RATE_METRICS, PairedDifference, pair_items, paired_difference
 from speechbudget.pareto_core import non_dominated
 from speechbudget.records import ConfigMetrics, ItemResult
 
@@ -157,6 +157,16 @@ def cost_of(metrics: ConfigMetrics, cost: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def no_error_reason(metrics: ConfigMetrics) -> str:
+    """Why a configuration has no error value: every item failed only where none was scored;
+    scored items without one (a rate metric: no reference words among them, as for recordings
+    without speech) are said so, as `recommend`'s note says it."""
+    if not metrics.n_items:
+        return "no error value (every item failed)"
+    why = ": they have no reference words" if metrics.metric in RATE_METRICS else ""
+    return f"no error value over its {metrics.n_items} scored item(s){why}"
+
+
 def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
                     cost: str = "gflops") -> FrontierResult:
     """Flag each configuration as on the frontier of error vs `cost` or dominated (and by what).
@@ -172,7 +182,7 @@ def pareto_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
             raw = getattr(metrics, cost)
             skipped.append((config, f"no {cost} value" if raw is None else f"{cost} is {raw!r}"))
         elif err is None or not math.isfinite(err):
-            skipped.append((config, "no error value (every item failed)" if err is None
+            skipped.append((config, no_error_reason(metrics) if err is None
                             or math.isnan(err) else f"error is {err!r}"))
         else:
             usable.append(Point(config, metrics, c, float(err)))
