@@ -14,7 +14,8 @@ from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machin
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
                                        delta_scale, error_ci_cell, fewer_items_note,
-                                       fit_units, fmt, has_latency, latency_cells)
+                                       fit_units, fmt, has_latency, latency_cells,
+                                       step_ci_cell)
 from speechbudget.report.scripts import TABLE_JS
 
 CSS = """
@@ -79,15 +80,16 @@ def _recommendation(tr: TaskReport) -> str:
             for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down)):
                 if s is not None:
                     mrows.append((f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
-                                  k * s.d_error, k * s.per_doubling,
+                                  k * s.d_error, step_ci_cell(s, k), k * s.per_doubling,
                                   "yes" if s.feasible else "; ".join(v.describe()
                                                                      for v in s.violations)))
         if mrows:
             parts.append("<p><b>Marginal return of each axis</b> (measured neighbours that differ "
                          "only on that axis):</p>")
             parts.append(_table(["axis", "direction", "neighbour", "FLOPs ratio",
-                                 delta_head(metric), delta_head(metric, "Δ error per doubling"),
-                                 "within limits"], mrows, left=3))
+                                 delta_head(metric), "paired 95% CI of Δ",
+                                 delta_head(metric, "Δ error per doubling"), "within limits"],
+                                mrows, left=3))
         parts.append(f"<p><b>Binding knob:</b> {escape(rec.binding)}</p>")
     for n in rec.notes:
         parts.append(f'<p class="note">{escape(n)}</p>')

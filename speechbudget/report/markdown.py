@@ -10,7 +10,8 @@ from speechbudget.analysis.recommend_text import (describe_machine, error_cell, 
                                                   fmt_error, rtf_note)
 from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
                                        delta_scale, error_ci_cell, fewer_items_note,
-                                       fit_units, fmt, has_latency, latency_cells)
+                                       fit_units, fmt, has_latency, latency_cells,
+                                       step_ci_cell)
 
 
 _MD_SPECIAL = "\\`*_{}[]()<>#+!|~$"     # $: GitHub renders $...$ as maths
@@ -51,9 +52,10 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         # change, extrapolated to a doubling, reads large without it), and which limit a step
         # breaks
         lines += _table(["axis", "direction", "neighbour", "FLOPs ratio", delta_head(metric),
-                         delta_head(metric, "Δ error per doubling of FLOPs"), "within limits"],
+                         "paired 95% CI of Δ", delta_head(metric, "Δ error per doubling of FLOPs"),
+                         "within limits"],
                         [(f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
-                          k * s.d_error, k * s.per_doubling,
+                          k * s.d_error, step_ci_cell(s, k), k * s.per_doubling,
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
                          for a in rec.marginal
                          for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down))

@@ -158,6 +158,14 @@ def delta_scale(metric: str) -> tuple[float, str]:
     return (100.0, " WER points") if metric == "wer" else (1.0, "")
 
 
+def step_ci_cell(step: Any, scale: float) -> str:
+    """A marginal step's paired 95% CI of its error change (`Step.difference`), in the unit of
+    the change beside it (`scale`: 100 for WER points), as `recommend`'s table gives it; '–'
+    where there is none (no per-item results for both)."""
+    d = step.difference
+    return "–" if d is None else d.ci_text(scale)
+
+
 def delta_head(metric: str, what: str = "Δ error") -> str:
     """A column header for an error difference, with its unit: 'Δ error (WER points)'."""
     return what + (" (WER points)" if metric == "wer" else "")

@@ -210,10 +210,10 @@ def test_no_negative_zero_in_the_marginal_returns(tmp_path):
     build_report(res, tmp_path, limits=limits, n_bootstrap=0)
     html = (tmp_path / "index.html").read_text()
     row = next(r for r in cells(html, "Marginal return of each axis") if r[2] == "tiny.en 10s")
-    assert row[5] == "0", row
+    assert row[6] == "0", row   # (row[5]: the paired CI, "–" without per-item results)
     md = (tmp_path / "summary.md").read_text()
-    # FLOPs ratio 0.5, Δ error 0, Δ per doubling 0 (not -0), the limit it breaks
-    assert "| xT input window | fewer FLOPs | tiny.en 10s | 0.5 | 0 | 0 | RTF 0.5 " in md
+    # FLOPs ratio 0.5, Δ error 0, no paired CI, Δ per doubling 0 (not -0), the limit it breaks
+    assert "| xT input window | fewer FLOPs | tiny.en 10s | 0.5 | 0 | – | 0 | RTF 0.5 " in md
     from speechbudget.sweep.store import ResultsStore
     st = ResultsStore(tmp_path / "runs.db")
     run = st.start_run({"name": "zero"}, {"cpu": "Test CPU"})

@@ -33,7 +33,8 @@ def test_the_marginal_returns_table_is_the_same_in_summary_md_and_index_html(tmp
     assert any(r[-1] != "yes" for r in in_html[1:])          # a step breaks the limit
     assert [r[:3] + r[-1:] for r in in_md] == [r[:3] + r[-1:] for r in in_html]
     for m, h in zip(in_md[1:], in_html[1:]):                  # numbers: the same values
-        assert [float(v) for v in m[3:6]] == [float(v) for v in h[3:6]]
+        assert [float(v) for v in m[3:5] + m[6:7]] == [float(v) for v in h[3:5] + h[6:7]]
+        assert m[5] == h[5]                                   # the paired CI (here '–')
 
 
 def test_the_measured_configurations_table_is_the_same_in_both(tmp_path):
