@@ -8,12 +8,21 @@ from pathlib import Path
 
 def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
     """An existing path (spec paths relative to the spec's folder first, then to the current
-    folder), or a hub dataset name ("org/name") kept as given; None when neither."""
-    p = Path(value).expanduser()
-    candidates = [p] if p.is_absolute() else ([base_dir / p] if from_spec else []) + [p]
-    for c in candidates:
-        if c.exists():
-            return str(c.resolve())
+    folder), FOLDER:SPLIT for an existing folder (one split of a saved DatasetDict, as
+    `open_dataset` reads it and its error asks for it), or a hub dataset name ("org/name") kept
+    as given; None when none of these."""
+    def existing(v: str) -> str | None:
+        p = Path(v).expanduser()
+        candidates = [p] if p.is_absolute() else ([base_dir / p] if from_spec else []) + [p]
+        return next((str(c.resolve()) for c in candidates if c.exists()), None)
+    found = existing(value)
+    if found is not None:
+        return found
+    folder, _, split = value.rpartition(":")
+    if folder and split and not re.search(r"[/\\]", split):
+        found = existing(folder)
+        if found is not None and Path(found).is_dir():
+            return f"{found}:{split}"
     if re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).suffix:
         return value  # a hub dataset id
     return None
