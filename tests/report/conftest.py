@@ -78,3 +78,14 @@ def md_table(md: str, first_header: str) -> list[list[str]]:
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", ln.strip().strip("|"))]
         rows.append([unescape(re.sub(r"\\(.)", r"\1", c)) for c in cells])
     return [rows[0]] + rows[2:]
+
+
+def html_table(html: str, marker: str) -> list[list[str]]:
+    """The rows (header and body cells, as text) of the first table after `marker` in a page."""
+    import re
+    from html import unescape
+    part = html[html.index(marker):]
+    part = part[part.index("<table"):part.index("</table>")]
+    return [[unescape(re.sub(r"<[^>]+>", "", c)).strip()
+             for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)]
+            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.S)]

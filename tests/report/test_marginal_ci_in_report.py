@@ -7,15 +7,12 @@ marginal tables showed the change without it, so a change the paired test cannot
 read there as a return."""
 from __future__ import annotations
 
-import re
-from html import unescape
-
 from speechbudget.analysis.recommend import recommend
 from speechbudget.analysis.source import LoadedResults
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.report import build_report
-from tests.report.conftest import md_table
+from tests.report.conftest import html_table, md_table
 
 HEAD = "paired 95% CI of Δ"
 
@@ -35,14 +32,6 @@ def _loaded() -> LoadedResults:
     return LoadedResults(results, "results", items=items)
 
 
-def _html_table_after(html: str, marker: str) -> list[list[str]]:
-    part = html[html.index(marker):]
-    part = part[part.index("<table"):part.index("</table>")]
-    return [[unescape(re.sub(r"<[^>]+>", "", c)).strip()
-             for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)]
-            for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.S)]
-
-
 def test_the_marginal_tables_give_the_paired_ci_of_each_step(tmp_path):
     loaded = _loaded()
     rec = recommend(loaded.results, items=loaded.items)
@@ -51,7 +40,7 @@ def test_the_marginal_tables_give_the_paired_ci_of_each_step(tmp_path):
     assert want and all(want.values())          # the steps carry their paired CI
     html = build_report(loaded, tmp_path, n_bootstrap=0, task="asr").read_text()
     md = (tmp_path / "summary.md").read_text()
-    in_html = _html_table_after(html, "<b>Marginal return of each axis</b>")
+    in_html = html_table(html, "<b>Marginal return of each axis</b>")
     in_md = md_table(md, "| axis |")
     for table in (in_html, in_md):
         assert HEAD in table[0], table[0]

@@ -2,24 +2,11 @@
 cells in both (the FLOPs ratio beside the change per doubling; which limit a step breaks)."""
 from __future__ import annotations
 
-import re
-from html import unescape
-
 from speechbudget.analysis.limits import Limits
 from speechbudget.report import build_report
-from tests.report.conftest import md_table
+from tests.report.conftest import html_table, md_table
 
 from tests.report.conftest import asr_results
-
-
-def _html_table_after(html: str, marker: str) -> list[list[str]]:
-    part = html[html.index(marker):]
-    part = part[part.index("<table"):part.index("</table>")]
-    rows = []
-    for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", part, flags=re.S):
-        rows.append([unescape(re.sub(r"<[^>]+>", "", c)).strip()
-                     for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, flags=re.S)])
-    return rows
 
 
 def test_the_marginal_returns_table_is_the_same_in_summary_md_and_index_html(tmp_path):
@@ -27,7 +14,7 @@ def test_the_marginal_returns_table_is_the_same_in_summary_md_and_index_html(tmp
     html = build_report(asr_results(), tmp_path, n_bootstrap=0,
                         limits=Limits(max_gflops=30.0), task="asr").read_text()
     md = (tmp_path / "summary.md").read_text()
-    in_html = _html_table_after(html, "<b>Marginal return of each axis</b>")
+    in_html = html_table(html, "<b>Marginal return of each axis</b>")
     in_md = md_table(md, "| axis |")
     assert in_md[0][3] == "FLOPs ratio" and in_html[0][3] == "FLOPs ratio"
     assert any(r[-1] != "yes" for r in in_html[1:])          # a step breaks the limit
@@ -41,7 +28,7 @@ def test_the_measured_configurations_table_is_the_same_in_both(tmp_path):
     """Same rows in the same order (by GFLOPs), same columns but index.html's key."""
     html = build_report(asr_results(), tmp_path, n_bootstrap=0, task="asr").read_text()
     md = (tmp_path / "summary.md").read_text()
-    in_html = [r[:-1] for r in _html_table_after(html, 'id="measured-asr"')]
+    in_html = [r[:-1] for r in html_table(html, 'id="measured-asr"')]
     in_md = md_table(md, "| configuration | metric |")
     assert len(in_md) == len(asr_results()) + 1
     assert in_md == in_html
@@ -51,7 +38,7 @@ def test_the_recommendation_table_is_the_same_in_both(tmp_path):
     html = build_report(asr_results(), tmp_path, n_bootstrap=0, task="asr",
                         limits=Limits(max_gflops=40.0)).read_text()
     md = (tmp_path / "summary.md").read_text()
-    in_html = _html_table_after(html, 'id="recommendation-asr"')
+    in_html = html_table(html, 'id="recommendation-asr"')
     in_md = md_table(md, "| configuration | WER % |")
     assert len(in_md) > 2 and "peak MB" in in_md[0]
     assert in_md == in_html
