@@ -43,6 +43,14 @@ CONTENT_FIELDS = {"audio": "data.audio_column or data.audio_root",
 
 #: a file changed less than this long before it is read is not remembered (`file_digest`)
 RACY_S = 2.0
+#: `item_audio`'s value for an item whose file cannot be read (with its cut after it, where the
+#: item is a cut of the file: 'unreadable (0.5, 2.0)'; `is_unreadable`)
+UNREADABLE = "unreadable"
+
+
+def is_unreadable(value: str | None) -> bool:
+    """Whether an `item_audio` value says the item's file could not be read (cut or not)."""
+    return value is not None and (value == UNREADABLE or value.startswith(UNREADABLE + " ("))
 
 
 def item_audio(dataset: Any, known: dict[str, tuple[str, str]] | None = None,
@@ -105,7 +113,7 @@ def file_digest(path: Any, known: dict[str, tuple[str, str]] | None = None,
         st = os.stat(path)
         key = os.path.abspath(path)
     except (OSError, TypeError, ValueError):
-        return "unreadable"
+        return UNREADABLE
     sig = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
     if known is not None and key in known and known[key][0] == sig:
         return known[key][1]
@@ -116,7 +124,7 @@ def file_digest(path: Any, known: dict[str, tuple[str, str]] | None = None,
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     except (OSError, TypeError):
-        return "unreadable"
+        return UNREADABLE
     digest = h.hexdigest()[:16]
     if learned is not None and max(st.st_mtime_ns, st.st_ctime_ns) < start - RACY_S * 1e9:
         learned[key] = (sig, digest)

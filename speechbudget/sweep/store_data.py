@@ -17,10 +17,8 @@ import json
 from typing import Any
 
 from speechbudget.axes import Config
-from speechbudget.sweep.profile import CONTENT_FIELDS, audio_digest
+from speechbudget.sweep.profile import CONTENT_FIELDS, audio_digest, is_unreadable
 from speechbudget.sweep.store_guard import StoreError
-
-UNREADABLE = "unreadable"
 
 
 def check_data(store: Any, config: Config, context: dict[str, Any],
@@ -63,8 +61,9 @@ def check_data(store: Any, config: Config, context: dict[str, Any],
 
 def merged_audio(stored: dict[str, str], audio: dict[str, str]) -> dict[str, str]:
     """This run's per-item audio map, with the stored map's digest for each item this run
-    cannot read (UNREADABLE) where the stored map knows it."""
-    return {iid: stored.get(iid, v) if v == UNREADABLE else v for iid, v in audio.items()}
+    cannot read (`profile.UNREADABLE`, with its cut where it has one: `is_unreadable`) where the
+    stored map knows it."""
+    return {iid: stored.get(iid, v) if is_unreadable(v) else v for iid, v in audio.items()}
 
 
 def _same_audio(store: Any, digest: str | None, audio: dict[str, str]) -> bool:
@@ -80,7 +79,7 @@ def _first_other_item(store: Any, digest: str | None, audio: dict[str, str]) -> 
         return ""
     for iid in sorted(set(stored) | set(audio)):
         a, b = stored.get(iid), audio.get(iid)
-        if a != b and UNREADABLE not in (a, b):
+        if a != b and not is_unreadable(a) and not is_unreadable(b):
             return iid
     return None
 
