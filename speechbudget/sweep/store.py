@@ -90,8 +90,10 @@ class ResultsStore(RunLog, ShardLeases):
                 return
             if row[0] != digest:
                 old = self.decoded("configs", config.key, lambda: json_object(row[1]))
-                diff = sorted(k for k in set(old) | set(context) if old.get(k) != context.get(k))
-                if diff and set(diff) <= set(adopt):
+                # keys the caller checked (adopt) are no difference; what else differs decides
+                diff = sorted(k for k in set(old) | set(context)
+                              if old.get(k) != context.get(k) and k not in adopt)
+                if not diff:
                     db.execute("UPDATE configs SET context_json = ?, context_digest = ?, "
                                "last_run = ? WHERE key = ?",
                                (ctx_json, digest, run_id, config.key))
