@@ -14,9 +14,10 @@ only) no paired test is possible and the answer is the most accurate configurati
 return* of each axis at that point (`marginal_returns`): the error change per doubling of FLOPs
 when moving along xN (model), xT (window) or xV (token stride) to the nearest measured neighbour
 that differs only on that axis (a step under 1/8 of a doubling has its change but no rate). The
-step up that would help most and the limit it breaks name the binding knob. RTF is the one measured on the machine that ran the sweep; the answer says so
-(`recommend_text`). When nothing meets the limits (`limits`), the answer names the closest
-configuration and by how much it misses each limit.
+step up that would help most and the limit it breaks name the binding knob. RTF is the one
+measured on the machine that ran the sweep; the answer says so (`recommend_text`). When nothing
+meets the limits (`limits`), the answer names the closest configuration and by how much it misses
+each limit.
 """
 from __future__ import annotations
 
