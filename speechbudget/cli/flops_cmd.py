@@ -43,6 +43,7 @@ def _measure(config, tokens: float | None, audio_s: float | None, kw: dict, prog
 
 @app.command("flops")
 def flops_cmd(
+    ctx: typer.Context,
     model: str = typer.Option("tiny.en", "--model", help="Architecture name or hub id."),
     task: str = typer.Option("asr", "--task", help="asr | ser"),
     window: str = typer.Option("30", "--window", help="Seconds (ASR window / SER clip), "
@@ -90,6 +91,12 @@ def flops_cmd(
                         stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
                         adaptation=adaptation, beam_size=beam)
         kw = dict(n_classes=n_classes, pooling=pooling) if task == "ser" else {}
+        if config.task == "asr":   # the SER head's options: typed with ASR, they were ignored
+            for name, param in (("--n-classes", "n_classes"), ("--pooling", "pooling")):
+                # typed, not defaulted (by name: typer ships its own click's ParameterSource)
+                if getattr(ctx.get_parameter_source(param), "name", None) == "COMMANDLINE":
+                    raise typer.BadParameter(f"{ctx.params[param]}: the SER head's option; "
+                                             f"applies to --task ser", param_hint=name)
         if config.task == "ser":   # one clip of --window seconds: no decoding, no audio length
             for name, value in (("--tokens", tokens), ("--audio-s", audio_s)):
                 if value is not None:
