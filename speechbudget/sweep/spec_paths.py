@@ -9,8 +9,9 @@ from pathlib import Path
 def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
     """An existing path (spec paths relative to the spec's folder first, then to the current
     folder), FOLDER:SPLIT for an existing folder (one split of a saved DatasetDict, as
-    `open_dataset` reads it and its error asks for it), or a hub dataset name ("org/name") kept
-    as given; None when none of these."""
+    `open_dataset` reads it and its error asks for it), or a Hugging Face hub dataset as
+    `open_dataset` reads it: `hf:NAME[:CONFIG[:SPLIT]]` kept as given, a bare "org/name" that is
+    no path given that prefix; None when none of these."""
     def existing(v: str) -> str | None:
         p = Path(v).expanduser()
         candidates = [p] if p.is_absolute() else ([base_dir / p] if from_spec else []) + [p]
@@ -23,8 +24,10 @@ def resolve_data(value: str, base_dir: Path, from_spec: bool) -> str | None:
         found = existing(folder)
         if found is not None and Path(found).is_dir():
             return f"{found}:{split}"
+    if value.startswith("hf:") and len(value) > 3:
+        return value  # a hub dataset, as open_dataset takes it (examples/README.md)
     if re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not Path(value).suffix:
-        return value  # a hub dataset id
+        return f"hf:{value}"  # a hub dataset id: open_dataset reads it with the prefix only
     return None
 
 
