@@ -1,24 +1,42 @@
 """The command line's error boundary: a domain error (speechbudget.errors.SpeechbudgetError and
 its subclasses) becomes one line on stderr and its exit code; an unexpected error one line and
-exit 70, with the traceback only under --debug (or SPEECHBUDGET_DEBUG=1). A warning raised while a
+exit 70, with the traceback only under --debug (or SPEECHBUDGET_DEBUG=1); a path the OS refuses
+as too long (ENAMETOOLONG, from whichever module met it) is a bad value, one line naming the option
+and exit 2. A warning raised while a
 command runs is one line on stderr, "warning: <message>" (under --debug Python's own format, with
 the file and line that raised it). A usage error (an unknown option, a missing argument) is
 click's plain "Usage: ... / Try ... / Error: <what is wrong>" on stderr and exit 2, not rich's
 boxed panel, so that logs and pipes get lines they can grep."""
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import warnings
 
 import typer
 
-from speechbudget.errors import EXIT_INTERNAL, SpeechbudgetError
+from speechbudget.errors import EXIT_INTERNAL, EXIT_USAGE, SpeechbudgetError
 
 
 def one_line(e: BaseException | str) -> str:
     msg = " ".join(str(e).split()) or type(e).__name__
     return msg if len(msg) <= 2000 else msg[:2000] + " ..."
+
+
+def _name_too_long(e: OSError, argv: list[str]) -> str:
+    """The line for a path the OS refuses as too long (ENAMETOOLONG): it names the option whose
+    value it is (found in the command line) and the value's start, not the whole of it."""
+    name = str(e.filename or "")
+    option = ""
+    for i, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if len(value) > 255 and value in name:
+            option = flag if eq else (argv[i - 1] if i and argv[i - 1].startswith("-") else "")
+            break
+    shown = name if len(name) <= 160 else f"{name[:140]}... ({len(name)} characters)"
+    return (f"{option + ' ' if option else ''}{shown}: file name too long (the system allows "
+            "255 bytes a name, 4096 a path)")
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
@@ -35,6 +53,7 @@ class ErrorMappingGroup(typer.core.TyperGroup):
         if "--debug" in args[:cut]:
             args.remove("--debug")
             ctx.meta["speechbudget.debug"] = True
+        ctx.meta["speechbudget.argv"] = args
         return super().parse_args(ctx, args)
 
     def main(self, *args, **kwargs):
@@ -71,6 +90,10 @@ class ErrorMappingGroup(typer.core.TyperGroup):
         except Exception as e:  # noqa: BLE001 (the boundary)
             if debug:
                 raise
+            if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG:  # a bad value (exit 2)
+                typer.echo(f"error: {_name_too_long(e, ctx.meta.get('speechbudget.argv', []))}",
+                           err=True)
+                ctx.exit(EXIT_USAGE)
             typer.echo(f"error: internal error: {type(e).__name__}: {one_line(e)} (run again "
                        "with --debug for the traceback)", err=True)
             ctx.exit(EXIT_INTERNAL)

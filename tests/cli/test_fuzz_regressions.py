@@ -1,0 +1,31 @@
+"""Bad command-line values found by fuzzing the command line: each is one line on stderr and a
+documented exit code (speechbudget/errors.py), never exit 70 or a hang."""
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from speechbudget.cli import app
+
+
+def _invoke(*args: str):
+    r = CliRunner().invoke(app, list(args))
+    return r, [line for line in r.stderr.splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("args", [
+    ("runs", "list", "{long}"),
+    ("report", "{tmp}/runs.db", "-o", "{tmp}/{long}"),
+    ("sweep", "plan", "{long}"),
+    ("asr", "eval", "--data={long}", "--device", "cpu"),
+])
+def test_a_path_too_long_for_the_system_is_exit_2_naming_it(tmp_path, args):
+    long = "x" * 300  # one name over 255 bytes: ENAMETOOLONG from the OS
+    args = [a.format(long=long, tmp=tmp_path) for a in args]
+    r, lines = _invoke(*args)
+    assert r.exit_code == 2, r.stderr
+    assert len(lines) == 1 and "file name too long" in lines[0], r.stderr
+    assert "x" * 40 in lines[0] and long not in lines[0]  # its start, not all of it
+    option = next((a.split("=")[0] for a in args if a.startswith("-")), None)
+    if option:
+        assert lines[0].startswith(f"error: {option} ")
