@@ -330,6 +330,15 @@ def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to cal
     except ValueError:
         _fail(f"--batch-sizes {batch_sizes!r}: expected integers separated by commas")
     names = [m.strip() for m in models.split(",") if m.strip()]
+    try:  # before the work: a bad device, or an --out that is a folder, FIFO or device (as
+        # root, /dev/null itself would be replaced by the file)
+        from speechbudget.errors import check_output_file
+        from speechbudget.machine import check_device
+        device = check_device(device or default_device())
+        if out is not None:
+            check_output_file(out, "--out")
+    except ConfigError as e:
+        _fail(str(e))
     if data is None:
         from speechbudget.demo import default_asr_data
         data = str(default_asr_data())

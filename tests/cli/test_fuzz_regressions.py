@@ -29,3 +29,21 @@ def test_a_path_too_long_for_the_system_is_exit_2_naming_it(tmp_path, args):
     option = next((a.split("=")[0] for a in args if a.startswith("-")), None)
     if option:
         assert lines[0].startswith(f"error: {option} ")
+
+
+def test_calibrate_refuses_a_fifo_out_before_the_work(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # as /dev/null: a file written over it would replace it
+    r, lines = _invoke("sweep", "calibrate", "--models", "tiny.en", "--items", "1",
+                       "--batch-sizes", "1", "--device", "cpu", "-o", str(fifo))
+    assert r.exit_code == 6, r.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: --out {fifo}:"), r.stderr
+    assert not fifo.is_file() and fifo.exists()
+
+
+@pytest.mark.parametrize("device", ["nan", " ", "/dev/null"])
+def test_calibrate_bad_device_is_exit_2_naming_it(device):
+    r, lines = _invoke("sweep", "calibrate", "--models", "tiny.en", "--items", "1",
+                       "--batch-sizes", "1", "--device", device)
+    assert r.exit_code == 2, r.stderr
+    assert len(lines) == 1 and "device" in lines[0] and device.strip() in lines[0], r.stderr
