@@ -238,6 +238,8 @@ def adapt_cmd(
     speaker_column: Optional[str] = SPEAKER_COLUMN,
     id_column: Optional[str] = ID_COLUMN,
     audio_root: Optional[Path] = AUDIO_ROOT,
+    progress: bool = typer.Option(True, "--progress/--no-progress",
+                                  help="a progress bar on stderr (training steps)"),
 ) -> None:
     """Train one adapter for one configuration: by self-distillation towards the same model at
     30 s / stride 1 (no transcripts), or supervised on the data's transcripts; writes
@@ -307,7 +309,10 @@ def adapt_cmd(
             items = [(it.id, a) for it, a in zip(usable, read.audio)]
             err.print(f"teacher pass on {len(items)} utterances (30 s, stride 1)...")
             samples = ad.prepare(bundle, cfg, items)
-        with Progress(console=err, transient=False) as prog:
+        # transient, and only on a terminal (the CLI's convention): the 'wrote ...' line below
+        # keeps the first and last loss
+        with Progress(console=err, transient=True,
+                      disable=not (progress and err.is_terminal)) as prog:
             bar = prog.add_task(cfg.label, total=steps)
             res = ad.train_adapter(bundle, cfg, samples, out, opts,
                              teacher_s=time.perf_counter() - t0, item_keys=keys,

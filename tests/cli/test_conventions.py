@@ -77,7 +77,7 @@ def test_long_steps_have_a_progress_switch():
     """Every command that can run for minutes draws a progress bar on stderr that
     --no-progress turns off, spelt the same way everywhere (--progress/--no-progress, on)."""
     for name in ("report", "flops", "ser train", "ser eval", "transcribe", "sweep run",
-                 "asr eval"):
+                 "asr eval", "asr adapt"):
         assert any("--no-progress" in p.secondary_opts for p in COMMANDS[name].params), name
     for name, cmd in COMMANDS.items():
         for p in cmd.params:
