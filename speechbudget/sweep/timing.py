@@ -68,6 +68,8 @@ def load_time_model(path: str | Path | None = None) -> TimeModel | None:
             return None
         raise ConfigError("time_model", str(p), "an existing calibration file (write one with "
                                                 "`speechbudget sweep calibrate`)")
+    if not p.is_file():  # a FIFO would block the read for ever
+        raise ConfigError("time_model", str(p), "a calibration file (not a folder, FIFO or device)")
     try:
         d = json.loads(p.read_text())
     except (OSError, ValueError) as e:

@@ -47,3 +47,31 @@ def test_calibrate_bad_device_is_exit_2_naming_it(device):
                        "--batch-sizes", "1", "--device", device)
     assert r.exit_code == 2, r.stderr
     assert len(lines) == 1 and "device" in lines[0] and device.strip() in lines[0], r.stderr
+
+
+def test_a_fifo_time_model_is_refused_not_read(tmp_path):
+    import threading
+
+    from speechbudget.axes import ConfigError
+    from speechbudget.sweep.timing import load_time_model
+    fifo = tmp_path / "tm.json"
+    os.mkfifo(fifo)
+    done = threading.Event()
+
+    def feed():  # so that reading it (the defect) ends instead of blocking the test
+        while not done.is_set():
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                done.wait(0.01)
+                continue
+            os.write(fd, b"{}")
+            os.close(fd)
+            return
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(ConfigError, match="FIFO"):
+            load_time_model(fifo)
+    finally:
+        done.set()
