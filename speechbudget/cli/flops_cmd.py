@@ -85,6 +85,9 @@ def flops_cmd(
     from speechbudget.flops import CONVENTION, estimate, training_flops
 
     try:
+        if method == "none" and targets is not None:   # LoRA's option: Adaptation drops it
+            raise typer.BadParameter(f"{targets}: the layers LoRA/DAMA adapt; give --adapt lora "
+                                     "or dama", param_hint="--targets")
         adaptation = Adaptation(method=method, rank=rank, unfreeze_top=unfreeze_top,
                                 lora_top=lora_top, targets=parse_targets(targets))
         config = Config(task=task, model=model, window=window, stride=stride,

@@ -118,6 +118,9 @@ def export_mlflow(store: Any, tracking_uri: str | Path, experiment: str = "speec
     report_path = Path(report) if report is not None else None
     if report_path is not None and not report_path.exists():
         raise FileNotFoundError(f"report {report_path}: no such file or folder")
+    if report_path is not None and not (report_path.is_file() or report_path.is_dir()):
+        # a FIFO or device: logging it would block reading it (or read for ever)
+        raise ValueError(f"report {report_path}: not a regular file or folder")
     uri = tracking_uri_for(tracking_uri)
     with _quiet_mlflow(file_store=uri.startswith("file:")):
         return _export(store, uri, experiment, report_path, MlflowClient(tracking_uri=uri),

@@ -28,3 +28,11 @@ def test_ser_head_options_count_with_ser_and_asr_runs_without_them():
     four = json.loads(_run("--task", "ser", "--window", "2", "--n-classes", "4", "--json").stdout)
     six = json.loads(_run("--task", "ser", "--window", "2", "--json").stdout)
     assert four["analytic"]["total"] < six["analytic"]["total"]
+
+
+def test_lora_targets_without_lora_are_refused():
+    # --targets with the default --adapt none was dropped without a word (found by CLI fuzzing)
+    r = _run("--task", "ser", "--window", "2", "--targets", "q,v")
+    assert r.exit_code == 2 and "Invalid value for --targets: q,v" in r.output
+    assert _run("--task", "ser", "--window", "2", "--adapt", "lora", "--rank", "4",
+                "--targets", "q,v").exit_code == 0

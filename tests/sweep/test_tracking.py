@@ -81,3 +81,18 @@ def test_tracking_uri_for(tmp_path):
     assert tracking_uri_for("http://localhost:5000") == "http://localhost:5000"
     assert tracking_uri_for(tmp_path / "ml") == (tmp_path / "ml").resolve().as_uri()
     assert tracking_uri_for("relative/ml").startswith("file:///")
+
+
+def test_a_fifo_report_is_refused_not_read(store, tmp_path):
+    # runs export-mlflow --report FIFO blocked for ever reading it (found by CLI fuzzing)
+    import os
+
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+    db, _ = store
+    fifo = tmp_path / "r.fifo"
+    os.mkfifo(fifo)
+    res = CliRunner().invoke(app, ["runs", "export-mlflow", str(db), "--tracking-uri",
+                                   (tmp_path / "ml").resolve().as_uri(), "--report", str(fifo)])
+    assert res.exit_code == 2 and "not a regular file or folder" in res.output
