@@ -26,7 +26,7 @@ def check_precision(precision: str, device: str) -> None:
     kind = torch.device(device).type
     if precision == "fp16" and kind != "cuda":
         raise ValueError(f"precision='fp16' runs on a CUDA GPU only (device={device!r}); "
-                         "on the CPU use fp32 or int8-dynamic")
+                         "on the CPU use fp32, bf16 or int8-dynamic")
     if precision == "int8-dynamic" and kind != "cpu":
         raise ValueError(f"precision='int8-dynamic' runs on the CPU only (device={device!r}); "
                          "use bf16 on a GPU")
