@@ -150,3 +150,16 @@ def register_sweep(spec: dict, db, folder) -> None:
         finally:
             sweep.finish([], "finished", 0.0)
             ex.close()
+
+
+# a sweep of one tiny.en configuration on a few items (the data-identity tests register it)
+ASR_ONE_CONFIG = {"task": "asr", "models": ["tiny.en"], "axes": {"window": [10]}, "plan": "grid",
+                  "task_options": {"batch_size": 2, "warmup": False, "n_boot": 50}}
+
+
+def shortest_rows(bundled_librispeech, n: int = 2) -> list[dict]:
+    """The manifest rows of the `n` shortest bundled utterances (ties by id)."""
+    import json
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    return sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:n]

@@ -14,18 +14,15 @@ import pytest
 
 from speechbudget.sweep.store import ResultsStore
 from speechbudget.sweep.store_guard import StoreError
-from tests.sweep.conftest import register_sweep
+from tests.sweep.conftest import ASR_ONE_CONFIG, register_sweep, shortest_rows
 
-ASR = {"task": "asr", "models": ["tiny.en"], "axes": {"window": [10]}, "plan": "grid",
-       "task_options": {"batch_size": 2, "warmup": False, "n_boot": 50}}
+ASR = ASR_ONE_CONFIG
 
 
 @pytest.fixture
 def corpus(tmp_path, bundled_librispeech):
     """Two short bundled utterances copied under tmp/a (relative paths), and their rows."""
-    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
-            .splitlines() if x.strip()]
-    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:2]
+    rows = shortest_rows(bundled_librispeech)
     for r in rows:
         (tmp_path / "a" / r["audio"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(bundled_librispeech / r["audio"], tmp_path / "a" / r["audio"])

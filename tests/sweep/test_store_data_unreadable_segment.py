@@ -6,24 +6,20 @@ files are no difference, and a missing file of a plain manifest resumes), and ot
 under that path later was not told apart from the stored record by the unreadable item."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
 from speechbudget.sweep.store_guard import StoreError
-from tests.sweep.conftest import register_sweep
+from tests.sweep.conftest import ASR_ONE_CONFIG, register_sweep, shortest_rows
 
-ASR = {"task": "asr", "models": ["tiny.en"], "axes": {"window": [10]}, "plan": "grid",
-       "task_options": {"batch_size": 2, "warmup": False, "n_boot": 50}}
+ASR = ASR_ONE_CONFIG
 
 
 @pytest.fixture
 def kaldi_dir(tmp_path, bundled_librispeech):
     """A Kaldi dir of two recordings, one segment (0.5 s to 2 s) of each."""
-    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
-            .splitlines() if x.strip()]
-    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:2]
+    rows = shortest_rows(bundled_librispeech)
     d = tmp_path / "kaldi"
     d.mkdir()
     wavs = []
