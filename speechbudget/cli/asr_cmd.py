@@ -11,6 +11,7 @@ from rich.table import Table
 
 from speechbudget.machine import default_device
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, ID_COLUMN, SPEAKER_COLUMN,
                                       TARGETS_HELP, TEXT_COLUMN, parse_targets)
 
@@ -205,8 +206,8 @@ def eval_cmd(
     if json_out:
         console.print(f"wrote {json_out}")
     if failed:
-        Console(stderr=True).print(f"error: {metrics.n_failed} of {len(items)} utterances failed "
-                                   "(--allow-failures to exit 0)")
+        err_line(f"{metrics.n_failed} of {len(items)} utterances failed (--allow-failures to "
+                 "exit 0)", "error: ")
         raise typer.Exit(1)
 
 
@@ -295,7 +296,7 @@ def adapt_cmd(
     # exit 3, only when none is left)
     read = ad.read_training_audio(ds)
     if read.skipped:
-        err.print(read.skipped_line(), markup=False, highlight=False)
+        err_line(read.skipped_line())
     usable = read.items
     keys = {it.id: ad.utterance_key(it, ds.source) for it in usable}  # recorded in adapter.json
     import time

@@ -6,12 +6,20 @@ and exit 2. A warning raised while a
 command runs is one line on stderr, "warning: <message>" (under --debug Python's own format, with
 the file and line that raised it). A usage error (an unknown option, a missing argument) is
 click's plain "Usage: ... / Try ... / Error: <what is wrong>" on stderr and exit 2, not rich's
-boxed panel, so that logs and pipes get lines they can grep."""
+boxed panel, so that logs and pipes get lines they can grep.
+
+Every such line (error, warning, usage error, and the lines commands print through `err_line`)
+goes through `one_line`: a control character in it (a newline, tab or escape sequence inside a
+value the user gave) is shown escaped as Python's repr shows it (\\n, \\t, \\x1b), so the
+line stays one line and names the value as it was given; the line is never wrapped (a long path
+is printed whole), and only a message over 5000 characters is cut, ending in
+"... (N characters)"."""
 from __future__ import annotations
 
 import errno
 import os
 import sys
+import unicodedata
 import warnings
 
 import typer
@@ -19,9 +27,25 @@ import typer
 from speechbudget.errors import EXIT_INTERNAL, EXIT_USAGE, SpeechbudgetError
 
 
+MAX_LINE = 5000   # longer than any path the OS takes (4096 bytes), so a path is shown whole
+
+
+def printable(text: str) -> str:
+    """`text` with each control character (\\n, \\t, \\r, \\x1b, ... and the C1 ones) written
+    as Python's repr writes it, so that printing it cannot break or restyle the line."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def one_line(e: BaseException | str) -> str:
-    msg = " ".join(str(e).split()) or type(e).__name__
-    return msg if len(msg) <= 2000 else msg[:2000] + " ..."
+    """The message of `e` as one printable line (see the module's docstring)."""
+    msg = printable(str(e).strip()) or type(e).__name__
+    return msg if len(msg) <= MAX_LINE else f"{msg[:MAX_LINE]}... ({len(msg)} characters)"
+
+
+def err_line(message: str, prefix: str = "") -> None:
+    """Print `prefix` + `message` as one line on stderr (`one_line`, unwrapped, no markup
+    read in it): for the lines commands print themselves ("error: ...", "note: ...")."""
+    typer.echo(f"{prefix}{one_line(message)}", err=True)
 
 
 def _name_too_long(e: OSError, argv: list[str]) -> str:
@@ -65,6 +89,8 @@ class ErrorMappingGroup(typer.core.TyperGroup):
             rv = super().main(*args, **kwargs)
         except typer.TyperException as e:  # its vendored click's ClickException and UsageError
             if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                message = one_line(e.format_message())  # a value's newline is shown as \\n
+                e.format_message = lambda: message
                 e.show()
             sys.exit(e.exit_code)
         except typer.Abort:

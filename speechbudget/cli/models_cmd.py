@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 
 
 def offline_state(name: str) -> tuple[bool, str | None]:
@@ -87,6 +88,4 @@ def models(as_json: bool = typer.Option(False, "--json", help="print JSON instea
     console.print(table)
     for r in rows:  # the reason in full: a path does not fit a table cell
         if r["offline_damaged"]:
-            Console(stderr=True, markup=False, highlight=False).print(
-                f"warning: {r['name']}: offline weights damaged: {r['offline_damaged']}",
-                soft_wrap=True)
+            err_line(f"{r['name']}: offline weights damaged: {r['offline_damaged']}", "warning: ")

@@ -13,10 +13,10 @@ from rich.table import Table
 
 from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fmt(v) -> str:
@@ -47,7 +47,7 @@ def open_results(store: Path, task: Optional[str]):
 
 def usage_error(message: str) -> None:
     """One line on stderr and exit 2 (a bad option value)."""
-    err_console.print(f"[red]error:[/red] {message}")
+    err_line(message, "error: ")
     raise typer.Exit(2)
 
 
@@ -116,7 +116,7 @@ def recommend_cmd(
                         machine=loaded.machine, source=str(store), items=loaded.items,
                         tolerance=margin, cost=cost)
     except (NoResultsError, ValueError) as e:
-        err_console.print(f"[red]error:[/red] {e}")
+        err_line(str(e), "error: ")
         raise typer.Exit(2)
     if loaded.store_path is not None:       # a race's stopped configurations are not considered
         from speechbudget.report.eliminated import load_eliminated, stopped_note

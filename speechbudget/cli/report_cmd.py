@@ -8,8 +8,9 @@ import typer
 from rich.console import Console
 
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
-from speechbudget.cli.recommend_cmd import err_console, limits_from, open_results, tolerance_from
+from speechbudget.cli.recommend_cmd import limits_from, open_results, tolerance_from
 
 console = Console(soft_wrap=True)
 
@@ -50,14 +51,14 @@ def report_cmd(
     check_output_dir(out, "--out")  # before any work
 
     if law not in ("additive", "product"):
-        err_console.print(f"[red]error:[/red] invalid --law {law!r}: additive or product")
+        err_line(f"invalid --law {law!r}: additive or product", "error: ")
         raise typer.Exit(2)
     limits = limits_from(max_gflops, max_rtf, max_mem_mb, rtf_stat)
     margin = tolerance_from(tolerance, cost)   # the recommendation's, as `recommend` takes them
     loaded = open_results(store, task)
     if not loaded.results:
-        err_console.print(f"[red]error:[/red] {store}: no finished configurations"
-                          + (f" for task {task!r}" if task else "") + " to report")
+        err_line(f"{store}: no finished configurations"
+                 + (f" for task {task!r}" if task else "") + " to report", "error: ")
         raise typer.Exit(2)
     if interactive is None:
         from speechbudget.report.interactive import available

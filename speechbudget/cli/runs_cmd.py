@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 from speechbudget.errors import finite_json
 from speechbudget.sweep.progress import value_text
 
@@ -140,8 +141,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         return
     rows = [r for r in st.configs() if r["key"].startswith(what)]
     if len(rows) != 1:
-        Console(stderr=True).print(f"[red]error:[/red] {_text(repr(what))} matches {len(rows)} "
-                                   f"configurations and no run of {_text(store)}")
+        err_line(f"{what!r} matches {len(rows)} configurations and no run of {store}", "error: ")
         raise typer.Exit(2)
     row = rows[0]
     Console().print(f"[bold]{_text(row['label'])}[/bold] ({_text(row['key'])}): "
@@ -241,7 +241,7 @@ def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:
     try:
         tm = load_time_model(time_model)
     except ConfigError as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}")
+        err_line(str(e), "error: ")
         raise typer.Exit(2)
     if tm is None:
         Console().print("[dim]predicted vs measured time: no calibration (run `speechbudget "
@@ -278,15 +278,13 @@ def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     """Write tidy tables (configs: one column per axis and metric; items; runs) as CSV and/or
     Parquet (with a schema; ISO-8601 UTC times in CSV). --raw: the store's tables as stored."""
     if fmt not in ("csv", "parquet", "both"):
-        Console(stderr=True).print(f"[red]error:[/red] --format {fmt!r}: expected csv, parquet "
-                                   "or both")
+        err_line(f"--format {fmt!r}: expected csv, parquet or both", "error: ")
         raise typer.Exit(2)
     if out.suffix.lower() in (".csv", ".parquet", ".pq") and not out.is_dir():
         # a file name: the tables would go into a folder of that name, in the --format's format
-        Console(stderr=True).print(f"[red]error:[/red] --out {out}: names a file, but --out is "
-                                   "the folder that receives configs, items and runs (one file "
-                                   "each); name a folder, and choose the format with --format "
-                                   "csv|parquet|both")
+        err_line(f"--out {out}: names a file, but --out is the folder that receives configs, "
+                 "items and runs (one file each); name a folder, and choose the format with "
+                 "--format csv|parquet|both", "error: ")
         raise typer.Exit(2)
     st = _open(store)
     paths = []
@@ -322,8 +320,7 @@ def export_mlflow_cmd(store: Path = typer.Argument(..., help="results store (SQL
     try:
         out = export_mlflow(st, tracking_uri, experiment, report)
     except (ImportError, FileNotFoundError, ValueError) as e:
-        from rich.markup import escape
-        Console(stderr=True).print(f"[red]error:[/red] {escape(str(e))}", highlight=False)
+        err_line(str(e), "error: ")
         raise typer.Exit(2)
     except Exception as e:  # noqa: BLE001 (MLflow's own: a store or server it cannot log to)
         if not type(e).__module__.startswith("mlflow"):

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, LABEL_COLUMN, SPEAKER_COLUMN,
                                       TARGETS_HELP, parse_targets)
 
@@ -58,8 +59,7 @@ def _model_name(backbone: str, model: str | None, arch_option: str = "--arch") -
 
 def _failed_exit(n: int, what: str) -> None:
     """Exit 1 (docs/security.md: it ran, but items failed), with one line on stderr."""
-    Console(stderr=True).print(f"error: {n} clip(s) {what}; --allow-failures to exit 0",
-                               markup=False, highlight=False)
+    err_line(f"{n} clip(s) {what}; --allow-failures to exit 0", "error: ")
     raise typer.Exit(1)
 
 
@@ -75,8 +75,8 @@ def _data(data: Path, audio: str | None, label: str | None, speaker: str | None,
     ds = load_dataset(data, columns, audio_root=audio_root)  # exit 3
     if ds.skipped:
         f, why = ds.skipped[0]
-        Console(stderr=True).print(f"note: {len(ds.skipped)} file(s) of {data} left out of the "
-                                   f"dataset, e.g. {f}: {why}", markup=False, highlight=False)
+        err_line(f"{len(ds.skipped)} file(s) of {data} left out of the dataset, e.g. {f}: {why}",
+                 "note: ")
     return ds
 
 

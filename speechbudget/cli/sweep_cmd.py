@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line, one_line
 
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
                         no_args_is_help=True)
@@ -30,10 +31,7 @@ def _check_data_option(data: str | None) -> None:
 
 
 def _fail(msg: str) -> None:
-    from rich.markup import escape
-
-    from speechbudget.cli.errors import one_line
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(one_line(msg))}")
+    err_line(msg, "error: ")
     raise typer.Exit(2)
 
 
@@ -283,10 +281,7 @@ def _dataset_size(spec, task) -> tuple[int | None, float | None, list[float], An
         dataset = task.load_dataset(spec.data, **spec.data_options)
         items = list(dataset.items)
     except Exception as e:  # noqa: BLE001 (the plan still prints without a size)
-        from rich.markup import escape
-        Console(stderr=True, soft_wrap=True).print(
-            f"[yellow]could not read the dataset {escape(str(spec.data))}: "
-            f"{escape(' '.join(str(e).split()))}[/yellow]")
+        err_line(f"could not read the dataset {spec.data}: {e}")
         return None, None, [], None
     d = [getattr(i, "duration_s", None) or getattr(i, "audio_s", None) for i in items]
     ok = bool(d) and all(d)
@@ -464,9 +459,8 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     if summary.failures:  # one line naming one and where to read the rest (with --no-progress
         # nothing else named them)
         label, reason = next(iter(summary.failures.items()))
-        Console(stderr=True, soft_wrap=True).print(
-            f"{len(summary.failures)} configuration(s) failed, e.g. {label}: "
-            f"{' '.join(reason.split())[:200]}; `speechbudget runs list {store}` lists them "
-            "with their reasons", markup=False, highlight=False)
+        err_line(f"{len(summary.failures)} configuration(s) failed, e.g. {label}: "
+                 f"{one_line(reason)[:200]}; `speechbudget runs list {store}` lists them with "
+                 "their reasons")
     if summary.failed or bad:
         raise typer.Exit(1)

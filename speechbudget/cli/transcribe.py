@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence
 
 import typer
-from rich.console import Console
 
 from speechbudget.cli.app import app
+from speechbudget.cli.errors import err_line
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
                                             NO_SPEECH_THRESHOLD)
-
-err = Console(stderr=True)
 
 
 def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | None = None,
@@ -307,8 +305,7 @@ def transcribe_cmd(
                         write_atomic(target, render(segs, one, info.to_dict(), cues))
                     except OSError as e:
                         unwritten.append(target)
-                        err.print(f"--output-dir: cannot write {target}: {e.strerror or e}",
-                                  markup=False, highlight=False)
+                        err_line(f"--output-dir: cannot write {target}: {e.strerror or e}")
             elif fmt == "txt":
                 # a real tab (rich would expand it); the text on its one line (a decoded
                 # line break or tab would split it)
@@ -319,8 +316,7 @@ def transcribe_cmd(
                 typer.echo(render(segs, fmt, info.to_dict(), cues), nl=False)
         else:
             failed += 1
-            err.print(error if error.startswith(str(f)) else f"{f}: {error}", markup=False,
-                      highlight=False)
+            err_line(error if error.startswith(str(f)) else f"{f}: {error}")
     if unwritten:
         raise OutputError(f"--output-dir {output_dir}: {len(unwritten)} of "
                           f"{len(formats) * (len(results) - failed)} outputs could not be "
