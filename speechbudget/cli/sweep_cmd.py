@@ -1,6 +1,7 @@
 """`speechbudget sweep plan|run SPEC`: plan a sweep (configurations, FLOPs, time) or run it."""
 from __future__ import annotations
 
+import json
 import math
 from functools import partial
 from pathlib import Path
@@ -319,7 +320,8 @@ def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to cal
     utterances per batch size and model (tiny.en, 6 utterances, 1/4/8: ~20 s on 2 cores)."""
     from speechbudget.axes import ConfigError
     from speechbudget.machine import default_device
-    from speechbudget.sweep.timing import calibrate_time_model, save_time_model
+    from speechbudget.errors import OutputError, write_atomic
+    from speechbudget.sweep.timing import calibrate_time_model, default_path, save_time_model
     try:
         bss = [int(b) for b in batch_sizes.split(",") if b.strip()]
     except ValueError:
@@ -340,9 +342,18 @@ def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to cal
     try:
         tm = calibrate_time_model(names, data, items, bss, device or default_device(),
                                   progress=lambda msg: Console(stderr=True).print(msg))
-        path = save_time_model(tm, out)
     except (ConfigError, ValueError, OSError) as e:
         _fail(str(e))
+    # a write that fails after the up-front check (under /proc as root, a folder gone meanwhile)
+    # is OutputError naming --out or the cache file (exit 6), not a bare OS message (exit 2)
+    if out is not None:
+        path = write_atomic(out, json.dumps(tm.to_dict(), indent=1), option="--out")
+    else:
+        try:
+            path = save_time_model(tm)   # the cache file, its folder made
+        except OSError as e:
+            raise OutputError(f"cannot write the calibration to {default_path()} "
+                              f"({e.strerror or e})") from None
     Console().print(f"wrote {path}: {tm.calibration}")
 
 
