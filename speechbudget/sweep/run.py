@@ -18,13 +18,17 @@ not resumed: the run stops with a StoreError naming it, and recompute_stale=True
 
 The store records a run (`runs list`) once the spec, its task and its dataset are loaded; what
 is wrong before that (the spec, the runner, task options, the data) leaves no run. A recorded
-run ends 'finished'; 'interrupted' on Ctrl-C; 'failed', with the error as its reason, when an
+run ends 'finished'; 'interrupted' on Ctrl-C (a second Ctrl-C or SIGTERM while that is
+recorded is ignored); 'failed', with the error as its reason, when an
 error stops it — a plan that selects nothing, an Optuna storage holding another study, a
 configuration stored with other data — however little or much it had run by then.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -130,16 +134,33 @@ def run_sweep(spec: SweepSpec | dict | str | Path, store_path: str | Path, execu
         return summary
     except BaseException as e:
         if sweep is not None:
-            sweep.progress.stop()
-            if isinstance(e, Exception):  # an error stopped it (module doc): failed, and why
-                sweep.finish(configs, "failed", t0, _one_line(e))
-            else:                         # Ctrl-C (KeyboardInterrupt), SystemExit
-                sweep.finish(configs, "interrupted", t0)
+            with _signals_held():  # a second Ctrl-C / SIGTERM cannot leave the run 'running'
+                sweep.progress.stop()
+                if isinstance(e, Exception):  # an error stopped it (module doc): failed, why
+                    sweep.finish(configs, "failed", t0, _one_line(e))
+                else:                         # Ctrl-C (KeyboardInterrupt), SystemExit
+                    sweep.finish(configs, "interrupted", t0)
         raise
     finally:
         ex.close()
         if store is not None:
             store.close()
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """SIGINT and SIGTERM ignored while the stopped run is recorded (then their handlers are
+    back): a second Ctrl-C or `kill` during the shutdown would otherwise raise inside it and
+    leave the run marked 'running'. Only in the main thread (where Python runs handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
 
 
 def _one_line(e: BaseException) -> str:
