@@ -163,3 +163,29 @@ def shortest_rows(bundled_librispeech, n: int = 2) -> list[dict]:
     rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
             .splitlines() if x.strip()]
     return sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:n]
+
+
+def sigterm_after_first_shard(cmd: list[str], db, env: dict) -> tuple[int, str]:
+    """Run `cmd` (a `sweep run` writing the store `db`), send it SIGTERM once the store holds a
+    stored item, and return (exit code, its output)."""
+    import signal
+    import subprocess
+    import time
+
+    from speechbudget.sweep import ResultsStore
+
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until a shard is stored
+        if Path(db).exists():
+            try:
+                with ResultsStore(db, readonly=True) as st:
+                    if st.n_items():
+                        break
+            except Exception:  # noqa: BLE001 (being created)
+                pass
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=60)
+    return p.returncode, out

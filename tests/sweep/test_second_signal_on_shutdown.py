@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
 from speechbudget.sweep import ResultsStore
+from tests.sweep.conftest import sigterm_after_first_shard
 
 CHILD = """
 import os, signal, sys
 from speechbudget.sweep import ResultsStore
+from tests.sweep.conftest import sigterm_after_first_shard
 finish_run = ResultsStore.finish_run
 def finish_run_signalled(self, *args, **kwargs):  # the second signal, during the shutdown
     os.kill(os.getpid(), int(os.environ["SECOND_SIGNAL"]))
@@ -34,22 +34,10 @@ def test_a_second_signal_during_shutdown_still_records_interrupted(write_spec, t
                       task_options={"n_items": 6, "batch_size": 1, "delay_s": 0.5})
     db = tmp_path / "r.db"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SECOND_SIGNAL": str(int(second))}
-    p = subprocess.Popen([sys.executable, "-c", CHILD, "sweep", "run", str(spec), str(db),
-                          "--allow-runner", "--no-progress", "--device", "cpu"],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until a shard is stored
-        if db.exists():
-            try:
-                with ResultsStore(db, readonly=True) as st:
-                    if st.n_items():
-                        break
-            except Exception:  # noqa: BLE001 (being created)
-                pass
-        time.sleep(0.1)
-    p.send_signal(signal.SIGTERM)
-    out, _ = p.communicate(timeout=60)
-    assert p.returncode == 130, out
+    code, out = sigterm_after_first_shard(
+        [sys.executable, "-c", CHILD, "sweep", "run", str(spec), str(db), "--allow-runner",
+         "--no-progress", "--device", "cpu"], db, env)
+    assert code == 130, out
     with ResultsStore(db, readonly=True) as st:
         assert [r["status"] for r in st.runs()] == ["interrupted"], out
         assert st.n_items() > 0

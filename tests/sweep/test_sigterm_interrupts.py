@@ -4,12 +4,10 @@ SIGTERM now ends the run as Ctrl-C does: 'interrupted', finished shards kept, ex
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 from speechbudget.sweep import ResultsStore
+from tests.sweep.conftest import sigterm_after_first_shard
 
 
 def test_sigterm_closes_the_run_as_interrupted(write_spec, tmp_path):
@@ -17,22 +15,10 @@ def test_sigterm_closes_the_run_as_interrupted(write_spec, tmp_path):
                       task_options={"n_items": 6, "batch_size": 1, "delay_s": 0.5})
     db = tmp_path / "r.db"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    p = subprocess.Popen([sys.executable, "-m", "speechbudget.cli", "sweep", "run", str(spec),
-                          str(db), "--allow-runner", "--no-progress", "--device", "cpu"],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until a shard is stored
-        if db.exists():
-            try:
-                with ResultsStore(db, readonly=True) as st:
-                    if st.n_items():
-                        break
-            except Exception:  # noqa: BLE001 (being created)
-                pass
-        time.sleep(0.1)
-    p.send_signal(signal.SIGTERM)
-    out, _ = p.communicate(timeout=60)
-    assert p.returncode == 130, out
+    code, out = sigterm_after_first_shard(
+        [sys.executable, "-m", "speechbudget.cli", "sweep", "run", str(spec), str(db),
+         "--allow-runner", "--no-progress", "--device", "cpu"], db, env)
+    assert code == 130, out
     with ResultsStore(db, readonly=True) as st:
         assert [r["status"] for r in st.runs()] == ["interrupted"]
         assert st.n_items() > 0
