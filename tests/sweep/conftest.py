@@ -165,6 +165,16 @@ def shortest_rows(bundled_librispeech, n: int = 2) -> list[dict]:
     return sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:n]
 
 
+def copy_shortest(bundled_librispeech, folder, n: int = 2) -> list[dict]:
+    """`shortest_rows`, their audio copied under `folder` at the same relative paths."""
+    import shutil
+    rows = shortest_rows(bundled_librispeech, n)
+    for r in rows:
+        (Path(folder) / r["audio"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(bundled_librispeech / r["audio"], Path(folder) / r["audio"])
+    return rows
+
+
 def sigterm_after_first_shard(cmd: list[str], db, env: dict) -> tuple[int, str]:
     """Run `cmd` (a `sweep run` writing the store `db`), send it SIGTERM once the store holds a
     stored item, and return (exit code, its output)."""

@@ -14,7 +14,7 @@ import pytest
 
 from speechbudget.sweep.store import ResultsStore
 from speechbudget.sweep.store_guard import StoreError
-from tests.sweep.conftest import ASR_ONE_CONFIG, register_sweep, shortest_rows
+from tests.sweep.conftest import ASR_ONE_CONFIG, copy_shortest, register_sweep
 
 ASR = ASR_ONE_CONFIG
 
@@ -22,10 +22,7 @@ ASR = ASR_ONE_CONFIG
 @pytest.fixture
 def corpus(tmp_path, bundled_librispeech):
     """Two short bundled utterances copied under tmp/a (relative paths), and their rows."""
-    rows = shortest_rows(bundled_librispeech)
-    for r in rows:
-        (tmp_path / "a" / r["audio"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(bundled_librispeech / r["audio"], tmp_path / "a" / r["audio"])
+    rows = copy_shortest(bundled_librispeech, tmp_path / "a")
     return rows
 
 

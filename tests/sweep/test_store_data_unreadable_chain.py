@@ -12,17 +12,14 @@ import shutil
 import pytest
 
 from speechbudget.sweep.store_guard import StoreError
-from tests.sweep.conftest import ASR_ONE_CONFIG, register_sweep, shortest_rows
+from tests.sweep.conftest import ASR_ONE_CONFIG, copy_shortest, register_sweep
 
 ASR = ASR_ONE_CONFIG
 
 
 @pytest.fixture
 def corpus(tmp_path, bundled_librispeech):
-    rows = shortest_rows(bundled_librispeech)
-    for r in rows:
-        (tmp_path / "a" / r["audio"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(bundled_librispeech / r["audio"], tmp_path / "a" / r["audio"])
+    rows = copy_shortest(bundled_librispeech, tmp_path / "a")
     m = tmp_path / "m.jsonl"
     m.write_text("".join(json.dumps({"id": r["id"], "audio": str(tmp_path / "a" / r["audio"]),
                                      "text": r["text"]}) + "\n" for r in rows))
