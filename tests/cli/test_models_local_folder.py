@@ -11,6 +11,15 @@ import pytest
 from speechbudget.models.offline import offline_source
 
 SOURCE = offline_source("tiny.en")
+
+
+def _linked_copy(d):
+    """A folder `d` of links to the bundled tiny.en CTranslate2 files (a user's local copy)."""
+    d.mkdir()
+    for f in SOURCE.folder.iterdir():
+        if f.is_file():
+            (d / f.name).symlink_to(f)
+    return d
 pytestmark = pytest.mark.skipif(SOURCE is None, reason="offline tiny.en weights not installed")
 
 
@@ -18,11 +27,7 @@ def test_a_ct2_copy_of_tiny_en_is_named_tiny_en(tmp_path, monkeypatch):
     from speechbudget.cli.asr_cmd import resolve_model
 
     monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
-    d = tmp_path / "my copy"
-    d.mkdir()
-    for f in SOURCE.folder.iterdir():
-        if f.is_file():
-            (d / f.name).symlink_to(f)
+    d = _linked_copy(tmp_path / "my copy")
     assert resolve_model(str(d)) == ("tiny.en", str(d))
     hf = next(p for p in (tmp_path / "cache" / "ct2-hf").iterdir() if p.is_dir())  # converted
     shutil.copytree(hf, tmp_path / "hf copy")
@@ -35,11 +40,7 @@ def test_ser_names_a_ct2_copy_of_tiny_en_by_its_architecture(tmp_path, monkeypat
     from speechbudget.cli.ser_cmd import _model_name
 
     monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
-    d = tmp_path / "ct2"
-    d.mkdir()
-    for f in SOURCE.folder.iterdir():
-        if f.is_file():
-            (d / f.name).symlink_to(f)
+    d = _linked_copy(tmp_path / "ct2")
     assert _model_name(str(d), None) == "tiny.en"
 
 
@@ -50,11 +51,7 @@ def test_ser_loads_a_ct2_folder_as_whisper(tmp_path, monkeypatch):
     from speechbudget.tasks.ser.backbone import load_encoder
 
     monkeypatch.setenv("SPEECHBUDGET_CACHE", str(tmp_path / "cache"))
-    d = tmp_path / "ct2"
-    d.mkdir()
-    for f in SOURCE.folder.iterdir():
-        if f.is_file():
-            (d / f.name).symlink_to(f)
+    d = _linked_copy(tmp_path / "ct2")
     assert (d / "config.json").is_file()
     encoder, is_whisper, n_mels = load_encoder(str(d))
     assert is_whisper and n_mels == 80 and encoder.config.d_model == 384
