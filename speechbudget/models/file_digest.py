@@ -39,8 +39,15 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _stamp(st: os.stat_result) -> list[int]:
+def stamp(st: os.stat_result) -> list[int]:
+    """What says a file is unchanged: size, mtime_ns, ctime_ns, inode (see the module doc)."""
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def settled(st: os.stat_result) -> bool:
+    """Whether the file `st` describes last changed at least SETTLE_NS ago: a digest read from it
+    now may be remembered by its stamp (see the module doc: racily clean entries)."""
+    return time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) >= SETTLE_NS
 
 
 class DigestIndex:
@@ -68,13 +75,12 @@ class DigestIndex:
         before = p.stat()
         entry = self.entries.get(str(p))
         sha = entry.get("sha256") if entry else None
-        if entry and entry.get("stamp") == _stamp(before) and isinstance(sha, str) \
+        if entry and entry.get("stamp") == stamp(before) and isinstance(sha, str) \
                 and len(sha) == 64:
             return before.st_size, sha
         sha = sha256_file(p)
-        settled = time.time_ns() - max(before.st_mtime_ns, before.st_ctime_ns) >= SETTLE_NS
-        if settled and _stamp(p.stat()) == _stamp(before):  # not changed while it was read
-            self.entries[str(p)] = {"stamp": _stamp(before), "sha256": sha}
+        if settled(before) and stamp(p.stat()) == stamp(before):  # not changed while read
+            self.entries[str(p)] = {"stamp": stamp(before), "sha256": sha}
             self.changed = True
         return before.st_size, sha
 

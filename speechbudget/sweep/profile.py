@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from dataclasses import dataclass
 from typing import Any
+
+from speechbudget.models.file_digest import settled, sha256_file, stamp
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,6 @@ CONTENT_FIELDS = {"audio": "data.audio_column or data.audio_root",
                   "speakers": "data.speaker_column"}
 
 
-#: a file changed less than this long before it is read is not remembered (`file_digest`)
-RACY_S = 2.0
 #: `item_audio`'s value for an item whose file cannot be read (with its cut after it, where the
 #: item is a cut of the file: 'unreadable (0.5, 2.0)'; `is_unreadable`)
 UNREADABLE = "unreadable"
@@ -55,7 +54,7 @@ def is_unreadable(value: str | None) -> bool:
 
 def item_audio(dataset: Any, known: dict[str, tuple[str, str]] | None = None,
                learned: dict[str, tuple[str, str]] | None = None) -> dict[str, str]:
-    """Item id -> what its audio is: the SHA-1 of its file's bytes (with the cut of it, where it
+    """Item id -> what its audio is: the SHA-256 of its file's bytes (16 hex digits) (with the cut of it, where it
     has one), 'unreadable' where the file cannot be read (the task reports that item as failed),
     a row of an in-memory dataset by its index. {} for items without audio (a custom task's).
     known / learned: digests remembered by file (`file_digest`), read and added to."""
@@ -102,30 +101,26 @@ def audio_digest(audio: dict[str, str]) -> str:
 
 def file_digest(path: Any, known: dict[str, tuple[str, str]] | None = None,
                 learned: dict[str, tuple[str, str]] | None = None) -> str:
-    """The SHA-1 (16 hex digits) of a file's bytes, or 'unreadable'. known: absolute path ->
-    (signature, digest) remembered from an earlier read: used, without reading the file, while
-    its signature (device, inode, size, modification and status-change times in ns) is the same.
-    Any write to the file, or replacing it, changes its status-change time, which no one can set
-    back; a file changed less than RACY_S before it is read (so possibly again within the same
-    timestamp tick after) is not remembered. learned: gets (signature, digest) of each file read
-    here that may be remembered."""
+    """The SHA-256 (its first 16 hex digits) of a file's bytes, or 'unreadable'. known: absolute
+    path -> (signature, digest) remembered from an earlier read: used, without reading the file,
+    while its signature (device and `models.file_digest.stamp`: size, mtime, ctime, inode) is the
+    same. Any write to the file, or replacing it, changes its status-change time, which no one
+    can set back; a file changed less than `models.file_digest.SETTLE_NS` before it is read, or
+    while it is read, is not remembered (the converted-model cache's rule, `DigestIndex`).
+    learned: gets (signature, digest) of each file read here that may be remembered."""
     try:
-        st = os.stat(path)
+        before = os.stat(path)
         key = os.path.abspath(path)
     except (OSError, TypeError, ValueError):
         return UNREADABLE
-    sig = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    sig = ":".join(str(v) for v in [before.st_dev, *stamp(before)])
     if known is not None and key in known and known[key][0] == sig:
         return known[key][1]
-    start = time.time_ns()
-    h = hashlib.sha1()
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        digest = sha256_file(path)[:16]
+        unchanged = stamp(os.stat(path)) == stamp(before)
     except (OSError, TypeError):
         return UNREADABLE
-    digest = h.hexdigest()[:16]
-    if learned is not None and max(st.st_mtime_ns, st.st_ctime_ns) < start - RACY_S * 1e9:
+    if learned is not None and unchanged and settled(before):
         learned[key] = (sig, digest)
     return digest

@@ -13,8 +13,8 @@ Tables
   metrics   per finished configuration: the ConfigMetrics.
 
   leases    per configuration x shard being computed: which runner holds it, until when.
-  file_digests  a cache: the SHA-1 of each audio file a run read, by absolute path, with the
-            file's stat signature (sweep.profile.file_digest), so the next run reads only files
+  file_digests  a cache: the SHA-256 (16 hex digits) of each audio file a run read, by absolute
+            path, with the file's stat signature (sweep.profile.file_digest), so the next run reads only files
             that changed (added to an older store when opened for writing; nothing depends on
             it: deleted, it is rebuilt).
   uncompared  racing: per run x round x pair of configurations that could not be compared

@@ -3,12 +3,14 @@ the items are), however often the same unchanged corpus had been read: 34.5 MB f
 bundled utterances, tens of GB for a full corpus, at each start of each runner. A file whose
 stat signature (device, inode, size, mtime, ctime) is unchanged since a run here hashed it now
 reuses that digest (the store's file_digests); a file changed since is read again, and one
-changed just before it was read (RACY_S) is not remembered."""
+changed just before it was read (models.file_digest.SETTLE_NS, the converted-model cache's rule,
+which the digests share) is not remembered."""
 from __future__ import annotations
 
 import os
 from types import SimpleNamespace
 
+from speechbudget.models import file_digest
 from speechbudget.sweep import profile
 from speechbudget.sweep.profile import item_audio
 
@@ -23,19 +25,20 @@ def _dataset(tmp_path, n=3):
 
 
 def _reads(monkeypatch):
+    """The files profile reads (hashes) from now on."""
     opened = []
-    real = profile.open if hasattr(profile, "open") else open
+    real = profile.sha256_file
 
-    def counting(path, *a, **kw):
+    def counting(path):
         opened.append(str(path))
-        return real(path, *a, **kw)
-    monkeypatch.setattr(profile, "open", counting, raising=False)
+        return real(path)
+    monkeypatch.setattr(profile, "sha256_file", counting)
     return opened
 
 
 def test_an_unchanged_file_is_not_read_again(tmp_path, monkeypatch):
     ds = _dataset(tmp_path)
-    monkeypatch.setattr(profile, "RACY_S", 0.0)  # the files were just written
+    monkeypatch.setattr(file_digest, "SETTLE_NS", 0)  # the files were just written
     learned: dict = {}
     first = item_audio(ds, {}, learned)
     assert len(learned) == 3
@@ -50,7 +53,7 @@ def test_an_unchanged_file_is_not_read_again(tmp_path, monkeypatch):
 
 def test_a_file_changed_just_before_it_is_read_is_not_remembered(tmp_path, monkeypatch):
     ds = _dataset(tmp_path)
-    monkeypatch.setattr(profile, "RACY_S", 3600.0)
+    monkeypatch.setattr(file_digest, "SETTLE_NS", 3600 * 10**9)
     learned: dict = {}
     item_audio(ds, {}, learned)
     assert learned == {}
@@ -58,7 +61,7 @@ def test_a_file_changed_just_before_it_is_read_is_not_remembered(tmp_path, monke
 
 def test_a_remembered_digest_is_used_only_with_the_same_signature(tmp_path, monkeypatch):
     ds = _dataset(tmp_path, 1)
-    monkeypatch.setattr(profile, "RACY_S", 0.0)
+    monkeypatch.setattr(file_digest, "SETTLE_NS", 0)
     learned: dict = {}
     item_audio(ds, {}, learned)
     (key, (sig, digest)), = learned.items()
@@ -86,7 +89,7 @@ def test_the_store_keeps_them_between_runs(tmp_path, monkeypatch, bundled_libris
     spec_path.write_text(yaml.safe_dump({"task": "asr", "models": ["tiny.en"], "plan": "grid",
                                          "axes": {"window": [10]}, "data": str(m),
                                          "task_options": {"warmup": False}}))
-    monkeypatch.setattr(profile, "RACY_S", 0.0)
+    monkeypatch.setattr(file_digest, "SETTLE_NS", 0)
     opened = _reads(monkeypatch)
     for _ in range(2):
         ex = make_executor("local", None, "cpu", None, 0)
