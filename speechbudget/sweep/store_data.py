@@ -42,17 +42,20 @@ def check_data(store: Any, config: Config, context: dict[str, Any],
     for part in sorted(set(before) | set(now), key=lambda p: p != "audio"):
         if before.get(part) == now.get(part):
             continue
-        if part == "audio" and _same_audio(store, before.get(part), audio):
-            merged = merged_audio(store.item_audio(before[part]) or {}, audio)
-            digest = audio_digest(merged)
-            if digest != now.get("audio"):
-                store.save_item_audio(digest, merged)
-                context = {**context, "data_content": {**now, "audio": digest}}
-            continue
+        item = None
+        if part == "audio":
+            stored = store.item_audio(before[part]) if before.get(part) else None
+            item = _first_other_item(stored, audio)
+            if item is None:  # the same audio wherever both runs could read it
+                merged = merged_audio(stored, audio)
+                digest = audio_digest(merged)
+                if digest != now.get("audio"):
+                    store.save_item_audio(digest, merged)
+                    context = {**context, "data_content": {**now, "audio": digest}}
+                continue
         field = CONTENT_FIELDS.get(part, "data")
         what = {"audio": "other audio", "references": "other reference transcripts",
                 "labels": "other labels", "speakers": "other speakers"}.get(part, f"other {part}")
-        item = _first_other_item(store, before.get(part), audio) if part == "audio" else None
         raise StoreError(f"{store.path}: configuration {config.label} ({config.key}) is stored "
                          f"with results of {what}{f' (item {item})' if item else ''} than "
                          f"{field} give now; use another store for this sweep")
@@ -66,15 +69,10 @@ def merged_audio(stored: dict[str, str], audio: dict[str, str]) -> dict[str, str
     return {iid: stored.get(iid, v) if is_unreadable(v) else v for iid, v in audio.items()}
 
 
-def _same_audio(store: Any, digest: str | None, audio: dict[str, str]) -> bool:
-    return digest is not None and _first_other_item(store, digest, audio) is None and \
-        store.item_audio(digest) is not None
-
-
-def _first_other_item(store: Any, digest: str | None, audio: dict[str, str]) -> str | None:
+def _first_other_item(stored: dict[str, str] | None, audio: dict[str, str]) -> str | None:
     """The first item whose audio differs from the stored map's where both could be read; ''
-    when the stored map is not known (then the audio cannot be told the same)."""
-    stored = store.item_audio(digest) if digest else None
+    when the stored map is not known (then the audio cannot be told the same); None when the
+    audio is the same wherever both runs read it."""
     if stored is None:
         return ""
     for iid in sorted(set(stored) | set(audio)):
