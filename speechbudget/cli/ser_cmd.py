@@ -43,12 +43,20 @@ def _model_name(backbone: str, model: str | None, arch_option: str = "--arch") -
                                  f"with config.json", param_hint="--model")
     from speechbudget.tasks.ser.backbone import read_model_config
     cfg = read_model_config(cfg_path)  # exit 5 naming the file, not a JSONDecodeError (70)
+    if cfg.get("model_type") == "whisper":
+        # the encoder's dimensions decide the FLOPs; of the architectures that share them
+        # (large-v3 and distil-large-v3), the one whose decoder the folder has too names it
+        same = [a for a in ARCHITECTURES.values() if a.is_whisper and (
+            cfg.get("d_model"), cfg.get("encoder_layers"), cfg.get("num_mel_bins")) == (
+                a.hidden_size, a.encoder_layers, a.dims.n_mels)]
+        whole = [a for a in same if (cfg.get("decoder_layers"), cfg.get("vocab_size")) == (
+            a.dims.decoder_layers, a.dims.vocab_size)]
+        if same:
+            return (whole or same)[0].name
     for a in ARCHITECTURES.values():
-        if cfg.get("model_type") == "whisper" and a.is_whisper:
-            if (cfg.get("d_model"), cfg.get("encoder_layers"), cfg.get("num_mel_bins")) == (
-                    a.hidden_size, a.encoder_layers, a.dims.n_mels):
-                return a.name
-        elif cfg.get("model_type") == a.family and (cfg.get("hidden_size"),
+        if a.is_whisper:
+            continue
+        if cfg.get("model_type") == a.family and (cfg.get("hidden_size"),
                                                     cfg.get("num_hidden_layers")) == (
                 a.hidden_size, a.encoder_layers):
             return a.name

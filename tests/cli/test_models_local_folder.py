@@ -55,3 +55,19 @@ def test_ser_loads_a_ct2_folder_as_whisper(tmp_path, monkeypatch):
     assert (d / "config.json").is_file()
     encoder, is_whisper, n_mels = load_encoder(str(d))
     assert is_whisper and n_mels == 80 and encoder.config.d_model == 384
+
+
+def test_ser_names_a_distil_folder_by_its_decoder_too(tmp_path):
+    """distil-large-v3 has large-v3's encoder: a folder of its config is distil-large-v3 (its
+    decoder's 2 layers decide), a folder with large-v3's 32 decoder layers is large-v3."""
+    import json
+
+    from speechbudget.cli.ser_cmd import _model_name
+    for name, dec in (("distil", 2), ("full", 32)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "config.json").write_text(json.dumps({
+            "model_type": "whisper", "d_model": 1280, "encoder_layers": 32,
+            "decoder_layers": dec, "num_mel_bins": 128, "vocab_size": 51866}))
+    assert _model_name(str(tmp_path / "distil"), None) == "distil-large-v3"
+    assert _model_name(str(tmp_path / "full"), None) == "large-v3"
