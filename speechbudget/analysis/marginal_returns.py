@@ -8,7 +8,9 @@ only when the step spans at least `MIN_RATE_DOUBLINGS` of a doubling (r >= 2^(1/
 the rate multiplies the change, and its noise, by 1 / log2(r), which grows without bound as r
 nears 1 (r = 1.016: x44). A closer step
 (a stride on the encoder's output changes little but the cross-attention) has no rate and is not
-ranked for the binding knob."""
+ranked for the binding knob. Along each axis and direction the step given (`AxisReturn.up`,
+`.down`) is the nearest one that spans enough for a rate; a nearer step that does not is shown
+beside it (`nearer_up`, `nearer_down`), so it never hides the rated one."""
 from __future__ import annotations
 
 import math
@@ -83,8 +85,20 @@ class Step:
 class AxisReturn:
     axis: str                    # "xN" | "xT" | "xV"
     description: str
-    up: Step | None              # nearest neighbour with more FLOPs
-    down: Step | None            # nearest neighbour with fewer FLOPs
+    # the nearest neighbour with more (fewer) FLOPs that spans enough of a doubling for a rate,
+    # or the nearest neighbour when none does
+    up: Step | None
+    down: Step | None
+    # a neighbour nearer than `up` (`down`), too close in cost for a rate: shown, not ranked;
+    # None when `up` (`down`) is the nearest
+    nearer_up: Step | None = None
+    nearer_down: Step | None = None
+
+    def steps(self) -> list[tuple[str, Step]]:
+        """The steps to show, ("up" | "down", step), nearest first in each direction."""
+        return [(d, s) for d, s in (("up", self.nearer_up), ("up", self.up),
+                                    ("down", self.nearer_down), ("down", self.down))
+                if s is not None]
 
 
 def _other_axes(config: Config, axis: str) -> tuple:
@@ -137,7 +151,7 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
     c0, m0 = best
     out = []
     for axis, (_, desc) in AXES.items():
-        up = down = None
+        ups, downs = [], []
         rest0 = _other_axes(c0, axis)
         if m0.gflops is not None and m0.gflops > 0:
             for c, m in results:
@@ -145,36 +159,55 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
                         or not _is_neighbour(c0, c, axis, rest0):
                     continue
                 ratio = m.gflops / m0.gflops
-                if ratio == 1.0:
-                    continue
-                d_err, n_shared, left_out = m.error - m0.error, None, None
-                if items.get(c.key) and items.get(c0.key):
-                    shared = _shared_difference(items[c.key], items[c0.key], m.metric)
-                    if shared is not None:
-                        d_err, n_shared, left_out = shared
-                if abs(d_err) <= ROUNDING * max(1.0, abs(m0.error)):
-                    d_err = 0.0
-                s = Step(c, m, ratio, d_err, rate_per_doubling(d_err, ratio),
-                         tuple(violations(m, limits)), n_shared, left_out)
-                dist = abs(math.log(ratio))
-                if ratio > 1 and (up is None or (dist, c.label) < (abs(math.log(up.flops_ratio)),
-                                                                  up.config.label)):
-                    up = s
-                if ratio < 1 and (down is None or (dist, c.label) < (
-                        abs(math.log(down.flops_ratio)), down.config.label)):
-                    down = s
-        out.append(AxisReturn(axis, desc, _with_ci(up, c0, items, level, seed),
-                              _with_ci(down, c0, items, level, seed)))
+                if ratio != 1.0:
+                    (ups if ratio > 1 else downs).append((c, m, ratio))
+        picked = {}
+        for d, cands in (("up", ups), ("down", downs)):
+            near, rated = _nearest(cands)
+            picked[d] = rated or near
+            picked["nearer_" + d] = near if rated is not None and near is not rated else None
+        out.append(AxisReturn(axis, desc, **{
+            k: None if v is None else _with_ci(_step(c0, m0, *v, limits, items), c0, items,
+                                               level, seed)
+            for k, v in picked.items()}))
     return out
+
+
+def _nearest(cands: list[tuple[Config, ConfigMetrics, float]]) -> tuple:
+    """(the nearest candidate, the nearest that spans enough of a doubling for a rate), by
+    |log r| then label; None where there is none."""
+    order = sorted(cands, key=lambda x: (abs(math.log(x[2])), x[0].label))
+    rated = [x for x in order if spans_a_rate(x[2])]
+    return (order[0] if order else None), (rated[0] if rated else None)
+
+
+def _step(c0: Config, m0: ConfigMetrics, c: Config, m: ConfigMetrics, ratio: float,
+          limits: Limits, items: dict[str, list[ItemResult]]) -> Step:
+    """The step from the answer (c0, m0) to the neighbour (c, m): its error change, on the
+    items both scored when both have per-item results."""
+    d_err, n_shared, left_out = m.error - m0.error, None, None
+    if items.get(c.key) and items.get(c0.key):
+        shared = _shared_difference(items[c.key], items[c0.key], m.metric)
+        if shared is not None:
+            d_err, n_shared, left_out = shared
+    if abs(d_err) <= ROUNDING * max(1.0, abs(m0.error)):
+        d_err = 0.0
+    return Step(c, m, ratio, d_err, rate_per_doubling(d_err, ratio),
+                tuple(violations(m, limits)), n_shared, left_out)
 
 
 def rate_per_doubling(d_error: float, flops_ratio: float) -> float:
     """d_error / log2(flops_ratio): the change per doubling of FLOPs; NaN when the step spans
     less than MIN_RATE_DOUBLINGS of a doubling either way (too close in cost for a rate)."""
-    doublings = math.log2(flops_ratio)
-    if abs(doublings) < MIN_RATE_DOUBLINGS:
+    if not spans_a_rate(flops_ratio):
         return math.nan
-    return d_error / doublings
+    return d_error / math.log2(flops_ratio)
+
+
+def spans_a_rate(flops_ratio: float) -> bool:
+    """Whether a step of this FLOPs ratio spans at least MIN_RATE_DOUBLINGS of a doubling
+    either way (r >= MIN_RATE_RATIO or r <= 1 / MIN_RATE_RATIO)."""
+    return abs(math.log2(flops_ratio)) >= MIN_RATE_DOUBLINGS
 
 
 def _with_ci(step: Step | None, c0: Config, items: dict[str, list[ItemResult]], level: float,
@@ -208,18 +241,20 @@ def binding_knob(marginal: list[AxisReturn]) -> str:
     """One sentence: where the next FLOP would help most, and what stops spending it. Only a
     step with a rate (`Step.rated`) is ranked; a step up that lowers the error at too close a
     cost for a rate is named as such, never crowned by its extrapolated rate."""
-    helpful = [a for a in marginal if a.up is not None and a.up.d_error < 0]
+    ups = [(a, s) for a in marginal for d, s in a.steps() if d == "up"]
+    helpful = [(a, s) for a, s in ups if s.d_error < 0]
     if not helpful:
         measured = [a.axis for a in marginal if a.up is not None]
         if measured:
             return (f"no measured step up ({', '.join(measured)}) lowers the error: more compute "
                     "along these axes does not help here; no limit is binding")
         return "no measured neighbour with more FLOPs along any axis: cannot tell which knob binds"
-    rated = [a for a in helpful if a.up.rated]
-    close = [a for a in helpful if not a.up.rated]
+    # a rated step up is each axis's `up`: one per axis at most
+    rated = [a for a, s in helpful if s.rated]
+    close = [(a, s) for a, s in helpful if not s.rated]
     close_text = "; ".join(
-        f"{a.axis} to {a.up.config.label}: {fmt_error_change(a.up.metrics.metric, a.up.d_error)}"
-        f" at x{a.up.flops_ratio:.3g} the FLOPs" for a in close)
+        f"{a.axis} to {s.config.label}: {fmt_error_change(s.metrics.metric, s.d_error)}"
+        f" at x{s.flops_ratio:.3g} the FLOPs" for a, s in close)
     close_why = (f"too close in cost for a rate per doubling (FLOPs ratio under "
                  f"{MIN_RATE_RATIO:.3g})")
     if not rated:

@@ -117,8 +117,11 @@ class Recommendation:
             "n_feasible": self.n_feasible,
             "best": cm(self.best) if self.best else None,
             "runners_up": [cm(p) for p in self.runners_up],
+            # nearer_up / nearer_down: a nearer step too close in cost for a rate (shown, not
+            # ranked), null when up / down is the nearest
             "marginal_returns": [{"axis": a.axis, "description": a.description, "up": step(a.up),
-                                  "down": step(a.down)} for a in self.marginal],
+                                  "down": step(a.down), "nearer_up": step(a.nearer_up),
+                                  "nearer_down": step(a.nearer_down)} for a in self.marginal],
             "binding": self.binding,
             "closest": None if self.closest is None else {
                 **cm(self.closest[:2]), "misses": [v.describe() for v in self.closest[2]]},
@@ -352,7 +355,7 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     marginal = marginal_returns(best, usable, limits, items if paired else None, level, seed)
     binding = binding_knob(marginal)
     partial = [f"{s.config.label} on {s.n_items} ({s.n_left_out} left out)"
-               for a in marginal for s in (a.up, a.down) if s is not None and s.n_left_out]
+               for a in marginal for _, s in a.steps() if s.n_left_out]
     if partial:
         notes.append("marginal returns compare the error on the items both configurations "
                      "scored: " + "; ".join(partial))

@@ -172,9 +172,7 @@ def print_recommendation(rec) -> None:
                     "95% CI (paired)", f"Δ error / doubling{unit}", "within limits"):
             t.add_column(col)
         for a in rec.marginal:
-            for d, s in (("up", a.up), ("down", a.down)):
-                if s is None:
-                    continue
+            for d, s in a.steps():
                 ci = "–" if s.difference is None else s.difference.ci_text(k)
                 rate = f"{k * s.per_doubling + 0.0:+.4g}" if s.rated else "–"  # too close in cost
                 t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",

@@ -12,8 +12,8 @@ from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machin
                                                   error_head, fmt_error, fmt_error_change,
                                                   rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
-from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, error_ci_cell, fewer_items_note,
+from speechbudget.report.model import (LATENCY_HEAD, STEP_DIRECTION, ReportData, TaskReport,
+                                       delta_head, delta_scale, error_ci_cell, fewer_items_note,
                                        fit_units, fmt, has_latency, latency_cells,
                                        step_ci_cell)
 from speechbudget.report.scripts import TABLE_JS
@@ -77,12 +77,12 @@ def _recommendation(tr: TaskReport) -> str:
         parts.append(_tie_group(rec, {k: p.error_ci for k, p in tr.frontier_points().items()}))
         mrows = []
         for a in rec.marginal:
-            for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down)):
-                if s is not None:
-                    mrows.append((f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
-                                  k * s.d_error, step_ci_cell(s, k), k * s.per_doubling,
-                                  "yes" if s.feasible else "; ".join(v.describe()
-                                                                     for v in s.violations)))
+            for d, s in a.steps():
+                mrows.append((f"{a.axis} {a.description}", STEP_DIRECTION[d], s.config.label,
+                              s.flops_ratio, k * s.d_error, step_ci_cell(s, k),
+                              k * s.per_doubling,
+                              "yes" if s.feasible else "; ".join(v.describe()
+                                                                 for v in s.violations)))
         if mrows:
             parts.append("<p><b>Marginal return of each axis</b> (measured neighbours that differ "
                          "only on that axis):</p>")

@@ -8,8 +8,8 @@ from typing import Any, Iterable
 
 from speechbudget.analysis.recommend_text import (describe_machine, error_cell, error_head,
                                                   fmt_error, rtf_note)
-from speechbudget.report.model import (LATENCY_HEAD, ReportData, TaskReport, delta_head,
-                                       delta_scale, error_ci_cell, fewer_items_note,
+from speechbudget.report.model import (LATENCY_HEAD, STEP_DIRECTION, ReportData, TaskReport,
+                                       delta_head, delta_scale, error_ci_cell, fewer_items_note,
                                        fit_units, fmt, has_latency, latency_cells,
                                        step_ci_cell)
 
@@ -54,12 +54,10 @@ def _task(tr: TaskReport, out_dir: Path) -> list[str]:
         lines += _table(["axis", "direction", "neighbour", "FLOPs ratio", delta_head(metric),
                          "paired 95% CI of Δ", delta_head(metric, "Δ error per doubling of FLOPs"),
                          "within limits"],
-                        [(f"{a.axis} {a.description}", d, s.config.label, s.flops_ratio,
-                          k * s.d_error, step_ci_cell(s, k), k * s.per_doubling,
+                        [(f"{a.axis} {a.description}", STEP_DIRECTION[d], s.config.label,
+                          s.flops_ratio, k * s.d_error, step_ci_cell(s, k), k * s.per_doubling,
                           "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
-                         for a in rec.marginal
-                         for d, s in (("more FLOPs", a.up), ("fewer FLOPs", a.down))
-                         if s is not None])
+                         for a in rec.marginal for d, s in a.steps()])
         if rec.paired:
             lines += ["Tie group (paired 95%: not told apart from the most accurate):", ""]
             lines += _table(["configuration", "in the group as", error_head(metric),

@@ -158,6 +158,10 @@ def delta_scale(metric: str) -> tuple[float, str]:
     return (100.0, " WER points") if metric == "wer" else (1.0, "")
 
 
+# a marginal step's direction (`AxisReturn.steps`) in the report's words
+STEP_DIRECTION = {"up": "more FLOPs", "down": "fewer FLOPs"}
+
+
 def step_ci_cell(step: Any, scale: float) -> str:
     """A marginal step's paired 95% CI of its error change (`Step.difference`), in the unit of
     the change beside it (`scale`: 100 for WER points), as `recommend`'s table gives it; '–'
