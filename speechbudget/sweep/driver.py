@@ -290,7 +290,8 @@ class Sweep:
         here, so what is stored for `c` afterwards is what this run may keep."""
         v = result_version(self.task, c)
         context = self.context if v == 1 else {**self.context, "result_version": v}
-        context, adopt = check_data(self.store, c, context, self.item_audio)
+        context, adopt = check_data(self.store, c, context, self.item_audio,
+                                    retry=self.retry_items or self.recompute_stale)
         self.store.register_config(c, gflops.get(c.key), context, self.run_id,
                                    recompute_stale=self.recompute_stale, adopt=adopt)
 

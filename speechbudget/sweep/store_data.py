@@ -9,8 +9,12 @@ naming the `data:` key that chooses them.
 Audio is compared item by item (the per-item map is kept in the store: `save_item_audio`): an
 item whose file could not be read in one run and can in another (a wrong audio_root fixed, a
 missing file restored) is not a difference, since its stored result is a failed item that
-`--retry-failed` runs again. A store written before data_content existed (its contexts may
-hold the column names instead, `data_options`) is taken as it is and given the new record."""
+`--retry-failed` runs again. The record says what each stored result was computed on: such an
+item keeps 'unreadable' there while its stored failure is kept (a resume without
+--retry-failed), so other audio under its path later is no difference either; a run that
+computes it again records its audio. A store written before data_content existed (its
+contexts may hold the column names instead, `data_options`) is taken as it is and given the new
+record."""
 from __future__ import annotations
 
 import json
@@ -21,13 +25,17 @@ from speechbudget.sweep.profile import CONTENT_FIELDS, audio_digest, is_unreadab
 from speechbudget.sweep.store_guard import StoreError
 
 
-def check_data(store: Any, config: Config, context: dict[str, Any],
-               audio: dict[str, str]) -> tuple[dict[str, Any], tuple[str, ...]]:
+def check_data(store: Any, config: Config, context: dict[str, Any], audio: dict[str, str],
+               retry: bool = True) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The context to register `config` with and the context keys `store.register_config` may
     take over (see the module doc); StoreError when the stored results are of other data
     content. Where this run cannot read an item's audio that the stored record knows, the
     context keeps the record's (`merged_audio`): an unreadable file never erases what the
-    stored results were computed on, so other audio there later is still told apart."""
+    stored results were computed on, so other audio there later is still told apart. retry:
+    whether this run computes the configuration's stored failed items again (--retry-failed,
+    --recompute-stale); without it an item stored as failed where the record says its file
+    could not be read keeps that in the record, though this run reads it (its stored result was
+    computed on no audio)."""
     old = store.config_context(config.key)
     if old is None:
         return context, ()
@@ -47,7 +55,8 @@ def check_data(store: Any, config: Config, context: dict[str, Any],
             stored = store.item_audio(before[part]) if before.get(part) else None
             item = _first_other_item(stored, audio)
             if item is None:  # the same audio wherever both runs could read it
-                merged = merged_audio(stored, audio)
+                kept = set() if retry else set().union(*store.failed_items(config.key).values())
+                merged = merged_audio(stored, audio, kept)
                 digest = audio_digest(merged)
                 if digest != now.get("audio"):
                     store.save_item_audio(digest, merged)
@@ -62,11 +71,15 @@ def check_data(store: Any, config: Config, context: dict[str, Any],
     return context, ("data_content",)
 
 
-def merged_audio(stored: dict[str, str], audio: dict[str, str]) -> dict[str, str]:
+def merged_audio(stored: dict[str, str], audio: dict[str, str],
+                 failed: set[str] = frozenset()) -> dict[str, str]:
     """This run's per-item audio map, with the stored map's digest for each item this run
     cannot read (`profile.UNREADABLE`, with its cut where it has one: `is_unreadable`) where the
-    stored map knows it."""
-    return {iid: stored.get(iid, v) if is_unreadable(v) else v for iid, v in audio.items()}
+    stored map knows it, and the stored map's 'unreadable' for each item of `failed` (stored
+    failures this run keeps) that this run can read."""
+    return {iid: stored.get(iid, v) if is_unreadable(v) or
+            (iid in failed and is_unreadable(stored.get(iid))) else v
+            for iid, v in audio.items()}
 
 
 def _first_other_item(stored: dict[str, str] | None, audio: dict[str, str]) -> str | None:
