@@ -14,7 +14,7 @@ beside it (`nearer_up`, `nearer_down`), so it never hides the rated one."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from speechbudget.analysis.limits import Limits, Results, Violation, violations
 from speechbudget.analysis.recommend_text import fmt_error_change
@@ -121,10 +121,11 @@ def _is_neighbour(a: Config, b: Config, axis: str, a_rest: tuple | None = None) 
     return True
 
 
-def _shared_difference(a: list[ItemResult], b: list[ItemResult], metric: str
-                       ) -> tuple[float, int, int] | None:
+def _shared_difference(a: list[ItemResult], b: list[ItemResult], metric: str, level: float,
+                       seed: int) -> tuple[float, int, int, PairedDifference | None] | None:
     """error(a) - error(b) on the items both scored, the number of those items and of the items
-    left out; None when they share none (or the metric has no per-item form)."""
+    left out, and the paired CI of that difference on the same pairs (None when the test
+    cannot be run); None when they share none (or the metric has no per-item form)."""
     try:
         p = pair_items(a, b, metric)
     except (PairingError, ValueError):
@@ -133,7 +134,11 @@ def _shared_difference(a: list[ItemResult], b: list[ItemResult], metric: str
         return None
     d = float(corpus_error(p.errors_a, p.n_ref, p.labels)
               - corpus_error(p.errors_b, p.n_ref, p.labels))
-    return d, len(p), p.dropped
+    try:
+        ci = paired_difference(p, level=level, seed=seed)
+    except ValueError:
+        ci = None
+    return d, len(p), p.dropped, ci
 
 
 def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
@@ -167,8 +172,7 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
             picked[d] = rated or near
             picked["nearer_" + d] = near if rated is not None and near is not rated else None
         out.append(AxisReturn(axis, desc, **{
-            k: None if v is None else _with_ci(_step(c0, m0, *v, limits, items), c0, items,
-                                               level, seed)
+            k: None if v is None else _step(c0, m0, *v, limits, items, level, seed)
             for k, v in picked.items()}))
     return out
 
@@ -182,18 +186,19 @@ def _nearest(cands: list[tuple[Config, ConfigMetrics, float]]) -> tuple:
 
 
 def _step(c0: Config, m0: ConfigMetrics, c: Config, m: ConfigMetrics, ratio: float,
-          limits: Limits, items: dict[str, list[ItemResult]]) -> Step:
+          limits: Limits, items: dict[str, list[ItemResult]], level: float, seed: int) -> Step:
     """The step from the answer (c0, m0) to the neighbour (c, m): its error change, on the
-    items both scored when both have per-item results."""
-    d_err, n_shared, left_out = m.error - m0.error, None, None
+    items both scored when both have per-item results, with the paired CI of that change
+    (the same pairs, paired once)."""
+    d_err, n_shared, left_out, ci = m.error - m0.error, None, None, None
     if items.get(c.key) and items.get(c0.key):
-        shared = _shared_difference(items[c.key], items[c0.key], m.metric)
+        shared = _shared_difference(items[c.key], items[c0.key], m.metric, level, seed)
         if shared is not None:
-            d_err, n_shared, left_out = shared
+            d_err, n_shared, left_out, ci = shared
     if abs(d_err) <= ROUNDING * max(1.0, abs(m0.error)):
         d_err = 0.0
     return Step(c, m, ratio, d_err, rate_per_doubling(d_err, ratio),
-                tuple(violations(m, limits)), n_shared, left_out)
+                tuple(violations(m, limits)), n_shared, left_out, ci)
 
 
 def rate_per_doubling(d_error: float, flops_ratio: float) -> float:
@@ -208,20 +213,6 @@ def spans_a_rate(flops_ratio: float) -> bool:
     """Whether a step of this FLOPs ratio spans at least MIN_RATE_DOUBLINGS of a doubling
     either way (r >= MIN_RATE_RATIO or r <= 1 / MIN_RATE_RATIO)."""
     return abs(math.log2(flops_ratio)) >= MIN_RATE_DOUBLINGS
-
-
-def _with_ci(step: Step | None, c0: Config, items: dict[str, list[ItemResult]], level: float,
-             seed: int) -> Step | None:
-    """`step` with the paired CI of its error change, when both have per-item results that
-    pair (the same items `_shared_difference` compared)."""
-    if step is None or step.n_items is None:
-        return step
-    try:
-        p = pair_items(items[step.config.key], items[c0.key], step.metrics.metric)
-        d = paired_difference(p, level=level, seed=seed)
-    except (PairingError, ValueError):
-        return step
-    return replace(step, difference=d)
 
 
 def evidence(step: Step) -> str:

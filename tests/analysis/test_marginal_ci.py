@@ -82,3 +82,24 @@ def test_the_cli_table_shows_the_ci(tmp_path, item_store):
                                        "--json"]).output)
     up = next(a for a in j["marginal_returns"] if a["axis"] == "xT")["up"]
     assert up["difference"]["ci_low"] is None and up["difference"]["n_items"] == N
+
+
+def test_each_step_is_paired_once_and_its_ci_is_on_the_pairs_of_its_change(monkeypatch):
+    """The change and its CI come from one pairing of the two configurations' items. Before,
+    `_shared_difference` paired them for the change and `_with_ci` paired them again for the
+    CI: two pair_items calls per step shown (the same pairs, paired twice)."""
+    from speechbudget.analysis import marginal_returns as mr
+    res, items = _case(better_items=30)
+    calls = []
+    real = mr.pair_items
+
+    def spy(a, b, metric):
+        calls.append((a, b))
+        return real(a, b, metric)
+
+    monkeypatch.setattr(mr, "pair_items", spy)
+    marginal = mr.marginal_returns(res[0], res, items=items)
+    up = next(a for a in marginal if a.axis == "xT").up
+    assert len(calls) == 1, len(calls)                 # one step shown: xT up
+    assert calls[0] == (items[res[1][0].key], items[res[0][0].key])
+    assert up.difference.diff == up.d_error and up.difference.n_items == up.n_items == N
