@@ -158,9 +158,9 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
     for axis, (_, desc) in AXES.items():
         ups, downs = [], []
         rest0 = _other_axes(c0, axis)
-        if m0.gflops is not None and m0.gflops > 0:
+        if _has_gflops(m0):
             for c, m in results:
-                if m.gflops is None or m.gflops <= 0 or not math.isfinite(m.error) \
+                if not _has_gflops(m) or not math.isfinite(m.error) \
                         or not _is_neighbour(c0, c, axis, rest0):
                     continue
                 ratio = m.gflops / m0.gflops
@@ -175,6 +175,12 @@ def marginal_returns(best: tuple[Config, ConfigMetrics], results: Results,
             k: None if v is None else _step(c0, m0, *v, limits, items, level, seed)
             for k, v in picked.items()}))
     return out
+
+
+def _has_gflops(m: ConfigMetrics) -> bool:
+    """GFLOPs measured and usable in a ratio: None, NaN (missing) and infinity (counts as not
+    measured) are not, nor 0."""
+    return m.gflops is not None and math.isfinite(m.gflops) and m.gflops > 0
 
 
 def _nearest(cands: list[tuple[Config, ConfigMetrics, float]]) -> tuple:
