@@ -171,18 +171,16 @@ def select_task(results: Results, task: str | None,
 
 def _rank_key(pair: tuple[Config, ConfigMetrics]) -> tuple:
     c, m = pair
-    big = math.inf
-    return (m.error, m.gflops if m.gflops is not None else big, m.rtf if m.rtf is not None else big,
-            c.label, c.key)
+    return (m.error, _cost_value(m, "gflops"), _cost_value(m, "rtf"), c.label, c.key)
 
 
 def _ranked(pairs: Results) -> Results:
-    """Sorted by _rank_key; labels and keys (hashing) are only computed for exact ties."""
-    big = math.inf
+    """Sorted by _rank_key; labels and keys (hashing) are only computed for exact ties. A cost
+    not measured (None, NaN, inf) ranks as the dearest: a NaN in the key compares neither
+    below nor above anything, so the order, and the answer, would depend on the input order."""
     def num(cm):
         m = cm[1]
-        return (m.error, m.gflops if m.gflops is not None else big,
-                m.rtf if m.rtf is not None else big)
+        return (m.error, _cost_value(m, "gflops"), _cost_value(m, "rtf"))
     pairs = sorted(pairs, key=num)
     out: Results = []
     i = 0
