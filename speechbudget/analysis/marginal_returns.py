@@ -231,7 +231,7 @@ def evidence(step: Step) -> str:
     ci = d.ci_text(100.0 if rate else 1.0)
     ci += unit if ci[:1] in "+-" else ""
     verdict = "" if d.significant else ": not told apart from no change"
-    return f"paired {100 * d.level:.0f}% CI of the change {ci}, {d.n_items} items{verdict}"
+    return f"paired {100 * d.level:.0f}% CI of the change {ci}, {d.n_items} item{'' if d.n_items == 1 else 's'}{verdict}"
 
 
 def binding_knob(marginal: list[AxisReturn]) -> str:

@@ -125,4 +125,4 @@ def recommendation_message(task, limits, best, top, group, difference, items_to_
             f"most accurate, {tc.label} ({_fmt_metric(tm)}): difference "
             f"{fmt_error_change(m.metric, difference.diff)}{of_error} (paired 95% CI "
             f"{difference.ci_text(scale)}, "
-            f"{difference.n_items} items{resolve}).")
+            f"{difference.n_items} item{'' if difference.n_items == 1 else 's'}{resolve}).")

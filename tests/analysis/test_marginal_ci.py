@@ -103,3 +103,18 @@ def test_each_step_is_paired_once_and_its_ci_is_on_the_pairs_of_its_change(monke
     assert len(calls) == 1, len(calls)                 # one step shown: xT up
     assert calls[0] == (items[res[1][0].key], items[res[0][0].key])
     assert up.difference.diff == up.d_error and up.difference.n_items == up.n_items == N
+
+
+def test_one_paired_item_is_written_in_the_singular():
+    """'1 item', not '1 items', in the step's evidence and the recommendation's sentence."""
+    from speechbudget.analysis.marginal_returns import evidence
+    short = Config(task="asr", model="tiny.en", window=10.0)
+    long = Config(task="asr", model="tiny.en", window=30.0)
+    a = [ItemResult("u00", True, errors=2, n_ref=10)]
+    b = [ItemResult("u00", True, errors=1, n_ref=10)]
+    res = [(short, ConfigMetrics(short.key, "asr", "wer", 0.2, n_items=1, gflops=10.0)),
+           (long, ConfigMetrics(long.key, "asr", "wer", 0.1, n_items=1, gflops=30.0))]
+    from speechbudget.analysis import Limits
+    rec = recommend(res, Limits(max_gflops=20), items={short.key: a, long.key: b})
+    text = evidence(_up(rec))
+    assert "1 item" in text and "1 items" not in text
