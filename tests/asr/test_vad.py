@@ -1,0 +1,238 @@
+"""The voice-activity filter (tasks.asr.vad) against faster-whisper 1.2.1's `vad_filter`: its
+chunk rules, its timestamp map, the Silero network as the silero-vad package runs it, and
+transcription with the filter on a recording of real utterances between silence and noise."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from speechbudget.axes import ConfigError
+from speechbudget.tasks.asr import vad
+from speechbudget.tasks.asr.transcript import Segment
+from speechbudget.tasks.asr.word_timing import Word
+
+SR = 16000
+GAP_SILENCE_S, GAP_NOISE_S = 3.0, 2.0
+
+
+@pytest.fixture(scope="module")
+def silero():
+    try:
+        return vad.SileroVad()
+    except vad.VadUnavailableError as e:
+        pytest.skip(f"silero-vad is not installed ({e}); scripts/test.sh installs it")
+
+
+def gap(seed: int) -> np.ndarray:
+    """3 s of digital silence, then 2 s of low noise (about -50 dBFS)."""
+    noise = np.random.default_rng(seed).standard_normal(int(GAP_NOISE_S * SR)) * 3e-3
+    return np.concatenate([np.zeros(int(GAP_SILENCE_S * SR)), noise]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def recording(bundled_librispeech):
+    """The three shortest bundled utterances, each after a gap (silence + noise), and a gap at
+    the end: (audio, [(start, end)] of each utterance in samples, [reference text])."""
+    from speechbudget.audio import load_audio
+    rows = [json.loads(line) for line in
+            (bundled_librispeech / "manifest.jsonl").read_text().splitlines() if line.strip()]
+    rows = sorted(rows, key=lambda r: r["duration_s"])[:3]
+    parts, spans, at = [], [], 0
+    for i, row in enumerate(rows):
+        g = gap(i)
+        utt = load_audio(bundled_librispeech / row["audio"])
+        parts += [g, utt]
+        spans.append((at + len(g), at + len(g) + len(utt)))
+        at += len(g) + len(utt)
+    parts.append(gap(len(rows)))
+    return np.concatenate(parts), spans, [r["text"] for r in rows]
+
+
+def fw_chunks(monkeypatch, probs, audio, options: vad.VadOptions) -> list[tuple[int, int]]:
+    """faster-whisper's get_speech_timestamps on `probs` (its model replaced by them)."""
+    fv = pytest.importorskip("faster_whisper.vad")
+    monkeypatch.setattr(fv, "get_vad_model", lambda: (lambda padded: np.asarray(probs)))
+    got = fv.get_speech_timestamps(audio, fv.VadOptions(**vars(options)))
+    return [(c["start"], c["end"]) for c in got]
+
+
+# ---- options ----------------------------------------------------------------------------------
+def test_options_are_faster_whispers_defaults_and_are_checked():
+    fv = pytest.importorskip("faster_whisper.vad")
+    assert vars(vad.VadOptions()) == vars(fv.VadOptions())
+    assert vad.VadOptions.of(None) == vad.VadOptions()
+    assert vad.VadOptions.of({"min_silence_duration_ms": 500}).min_silence_duration_ms == 500
+    opts = vad.VadOptions(threshold=0.3)
+    assert vad.VadOptions.of(opts) is opts and opts.silence_threshold == pytest.approx(0.15)
+    assert vad.VadOptions(threshold=0.1).silence_threshold == 0.01
+    with pytest.raises(ConfigError, match="invalid vad_parameters='min_silence': one of"):
+        vad.VadOptions.of({"min_silence": 5})
+    with pytest.raises(ConfigError, match=r"vad_parameters.threshold=1.5"):
+        vad.VadOptions(threshold=1.5)
+    with pytest.raises(ConfigError, match=r"vad_parameters.speech_pad_ms=-1"):
+        vad.VadOptions(speech_pad_ms=-1)
+    with pytest.raises(ConfigError, match="vad_parameters"):
+        vad.VadOptions.of("fast")
+
+
+# ---- probabilities -> chunks: faster-whisper's rules -----------------------------------------
+OPTION_SETS = [
+    vad.VadOptions(),
+    vad.VadOptions(min_silence_duration_ms=300, speech_pad_ms=100),
+    vad.VadOptions(min_silence_duration_ms=100, speech_pad_ms=30, min_speech_duration_ms=250),
+    vad.VadOptions(max_speech_duration_s=2.0, min_silence_duration_ms=500),
+    vad.VadOptions(max_speech_duration_s=1.0, min_silence_duration_ms=60, speech_pad_ms=0),
+    vad.VadOptions(threshold=0.6, neg_threshold=0.2, min_speech_duration_ms=600),
+    vad.VadOptions(min_speech_duration_ms=64, min_silence_duration_ms=64, speech_pad_ms=50),
+]
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=range(len(OPTION_SETS)))
+@pytest.mark.parametrize("seed", range(4))
+def test_chunk_rules_equal_faster_whispers_on_random_probabilities(monkeypatch, options, seed):
+    """Runs of speech-like and silence-like probabilities of random lengths (so every rule is
+    met: short silences, over-long speech, tiny chunks, chunks at both ends)."""
+    rng = np.random.default_rng(seed)
+    probs = []
+    while len(probs) < 1500:
+        level = rng.choice([0.05, 0.4, 0.7, 0.95])
+        probs += list(np.clip(level + rng.normal(0, 0.15, int(rng.integers(1, 120))), 0, 1))
+    n_samples = len(probs) * vad.FRAME - int(rng.integers(1, vad.FRAME))
+    audio = np.zeros(n_samples, np.float32)
+    probs = np.asarray(probs[:n_samples // vad.FRAME + 1], np.float32)
+    ours = vad.chunks_from_probs(probs, n_samples, options)
+    assert ours == fw_chunks(monkeypatch, probs, audio, options)
+    assert all(0 <= s < e <= n_samples for s, e in ours)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit.load in torch 2.13
+def test_network_equals_silero_running_its_own_model(silero, recording):
+    """The batched run here = the silero-vad package's TorchScript model called frame by frame
+    (it keeps the 64-sample context and the LSTM state itself) on faster-whisper's frames."""
+    import torch
+    audio = recording[0][:12 * SR + 100]
+    ours = silero.speech_probs(audio)
+    frames = np.zeros((len(audio) // vad.FRAME + 1, vad.FRAME), np.float32)
+    frames.reshape(-1)[:len(audio)] = audio
+    frames[-1, -vad.CONTEXT:] = 0
+    model = torch.jit.load(str(silero.path), map_location="cpu")
+    with torch.no_grad():
+        theirs = [float(model(torch.from_numpy(f)[None], SR)) for f in frames]
+    assert len(ours) == len(theirs)
+    assert np.abs(ours - np.asarray(theirs)).max() < 1e-4
+
+
+def test_speech_chunks_against_faster_whispers_vad(silero, recording, monkeypatch):
+    """On the recording: our rules on our probabilities are faster-whisper's rules on them
+    (exactly); against faster-whisper's own model (its bundled silero_vad_v6.onnx, silero-vad
+    6.0's weights) the chunks are identical when the installed silero-vad carries the same
+    weights (6.0, 6.1); silero-vad 6.2 retrained them, and then each utterance is still found
+    once, in one chunk, with the boundaries moved by a few frames (docs/asr.md)."""
+    fv = pytest.importorskip("faster_whisper.vad")
+    audio, spans, _ = recording
+    options = vad.VadOptions()
+    probs = silero.speech_probs(audio)
+    ours = vad.chunks_from_probs(probs, len(audio), options)
+    assert ours == silero.speech_chunks(audio, options)
+    with monkeypatch.context() as m:
+        assert ours == fw_chunks(m, probs, audio, options)
+    theirs_probs = np.asarray(fv.get_vad_model()(np.pad(audio, (0, vad.FRAME - len(audio)
+                                                               % vad.FRAME)))).reshape(-1)
+    theirs = [(c["start"], c["end"]) for c in fv.get_speech_timestamps(audio, fv.VadOptions())]
+    assert len(theirs_probs) == len(probs)
+    if np.abs(theirs_probs - probs).max() < 1e-4:     # faster-whisper's weights
+        assert ours == theirs
+    assert len(ours) == len(theirs) == len(spans)
+    for (s, e), (ts, te), (us, ue) in zip(ours, theirs, spans):
+        assert s < ue and e > us and ts < ue and te > us          # the utterance is in both
+    for (s, e), (us, ue) in zip(ours, spans):                     # and in no other chunk
+        assert sum(s2 < ue and e2 > us for s2, e2 in ours) == 1
+        assert (s - us) / SR < 0.5 and (ue - e) / SR < 0.5  # nearly all of it is kept
+
+
+def test_no_speech_gives_no_chunks(silero):
+    audio = np.concatenate([gap(7), gap(8)])
+    assert silero.speech_chunks(audio) == []
+    assert vad.speech_audio(audio, []).shape == (0,)
+    assert silero.speech_chunks(np.zeros(0, np.float32)) == []
+    assert silero.speech_chunks(np.zeros(100, np.float32)) == []
+
+
+def test_gflops_count_every_frame(silero):
+    per_frame = silero.gflops(0)
+    assert per_frame > 0
+    assert silero.gflops(10 * vad.FRAME) == pytest.approx(11 * per_frame)  # as framed: +1
+    # stft 258x256x4, convs 128x129x3x4 + 64x128x3x2 + 64x64x3 + 128x64x3, LSTM 512x256, 128
+    macs = 258 * 256 * 4 + 128 * 129 * 3 * 4 + 64 * 128 * 3 * 2 + 64 * 64 * 3 + 128 * 64 * 3 \
+        + 512 * 256 + 128
+    assert per_frame == pytest.approx(2 * macs / 1e9)
+
+
+# ---- the time map ----------------------------------------------------------------------------
+CHUNKS = [(16000, 48000), (80000, 96000), (96000, 100000), (200000, 232000)]
+
+
+def test_time_map_moves_each_time_by_the_silence_before_its_chunk():
+    tm = vad.TimeMap(CHUNKS)
+    # joined: chunk 0 is 0-2 s (1 s removed before it), chunk 1 2-3 s (3 s), chunk 2 3-3.25 s
+    # (3 s), chunk 3 3.25-5.25 s (9.25 s)
+    assert tm.original(0.0) == 1.0 and tm.original(1.5) == 2.5
+    assert tm.original(2.0) == 5.0 and tm.original(2.0, is_end=True) == 3.0
+    assert tm.original(3.1) == 6.1 and tm.original(3.25, is_end=True) == 6.25
+    assert tm.original(4.0) == 13.25 and tm.original(9.0) == 18.25   # past the end: the last
+    assert tm.original(1.5, chunk=3) == 10.75
+
+
+def test_time_map_equals_faster_whispers():
+    fv = pytest.importorskip("faster_whisper.vad")
+    dicts = [{"start": s, "end": e} for s, e in CHUNKS]
+    ours, theirs = vad.TimeMap(CHUNKS), fv.SpeechTimestampsMap(dicts, SR)
+    times = sorted(set(np.round(np.arange(0, 5.6, 0.01), 2).tolist()
+                       + [e / SR for e in ours.ends]
+                       + np.random.default_rng(0).uniform(0, 5.5, 200).tolist()))
+    for t in times:
+        for is_end in (False, True):
+            assert ours.chunk_of(t, is_end) == theirs.get_chunk_index(t, is_end), (t, is_end)
+            assert ours.original(t, is_end=is_end) == theirs.get_original_time(t, None,
+                                                                                 is_end), t
+
+
+def test_restored_segments_and_words_equal_faster_whispers():
+    ft = pytest.importorskip("faster_whisper.transcribe")
+    words = [[(0.0, 0.4), (0.4, 1.98)], [(1.9, 2.1), (2.1, 2.9)], [(3.0, 3.5), (3.6, 4.4)]]
+    segs = [Segment(0.0, 1.98, " a b", words=[Word(s, e, " w", 0.9) for s, e in words[0]]),
+            Segment(1.9, 2.9, " c d", words=[Word(s, e, " w", 0.9) for s, e in words[1]]),
+            Segment(3.0, 4.4, " e f", words=[Word(s, e, " w", 0.9) for s, e in words[2]]),
+            Segment(0.5, 2.0, " g"), Segment(2.0, 3.25, " h"), Segment(3.3, 5.0, " i")]
+    ours = vad.restore_times(segs, vad.TimeMap(CHUNKS))
+    theirs = list(ft.restore_speech_timestamps(
+        [SimpleNamespace(start=s.start, end=s.end,
+                         words=[SimpleNamespace(start=w.start, end=w.end) for w in s.words]
+                         if s.words else None) for s in segs],
+        [{"start": s, "end": e} for s, e in CHUNKS], SR))
+    for o, t, s in zip(ours, theirs, segs):
+        assert (o.start, o.end) == (t.start, t.end)
+        assert [(w.start, w.end) for w in o.words or []] == \
+            [(w.start, w.end) for w in t.words or []]
+        assert o.text == s.text and (s.start, s.end) != (o.start, o.end)  # a new segment
+    assert ours[1].words[0].start == 4.9   # its middle (2.0) is in chunk 1: moved by 3 s
+    assert len(ours) == len(segs)
+
+
+def test_missing_silero_names_the_extra(monkeypatch):
+    import importlib.util
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(vad.VadUnavailableError, match=r"pip install 'speechbudget\[vad\]'"):
+        vad.SileroVad()
+    assert vad.VadUnavailableError("x").exit_code == 2
+
+
+def test_a_file_that_is_not_a_silero_model_is_named(tmp_path):
+    from speechbudget.models.load_error import ModelLoadError
+    bad = tmp_path / "silero_vad.jit"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="silero_vad.jit: not a Silero VAD"):
+        vad.SileroVad(bad)
