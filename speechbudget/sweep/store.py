@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
+from speechbudget.sweep.store_audio import audio_map_kept, audio_map_row, load_audio_map
 from speechbudget.sweep.store_data import context_difference
 from speechbudget.sweep.store_guard import StoreError, transaction
 from speechbudget.sweep.store_leases import ShardLeases, release_and_check_done
@@ -124,23 +125,20 @@ class ResultsStore(RunLog, ShardLeases):
 
     def save_item_audio(self, digest: str, audio: dict[str, str]) -> None:
         """Keep the per-item audio map (`profile.item_audio`) whose digest a context's
-        data_content names, once per store (meta table), to tell later which item differs."""
-        with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)",
-                       (f"item_audio {digest}", json.dumps(audio, sort_keys=True)))
+        data_content names, once per store (meta table; as its difference from a map kept
+        whole where that is small: sweep.store_audio), to tell later which item differs."""
+        if not audio_map_kept(self.db, digest):
+            row = audio_map_row(self.db, digest, audio, self.item_audio)
+            with self._tx() as db:
+                if not audio_map_kept(db, digest):
+                    db.execute("INSERT INTO meta VALUES (?, ?)", row)
 
     def item_audio(self, digest: str) -> dict[str, str] | None:
         """The per-item audio map saved under `digest` (`save_item_audio`), or None. A map is
         never changed once saved (its key is its digest), so each is decoded once per open
         store: a resume compares it for every configuration (store_data.check_data)."""
-        known = self._item_audio_maps
-        if digest not in known:
-            row = self.db.execute("SELECT value FROM meta WHERE key = ?",
-                                  (f"item_audio {digest}",)).fetchone()
-            if row is None:
-                return None
-            known[digest] = self.decoded("meta", digest, lambda: json_object(row[0]))
-        return known[digest]
+        return self.decoded("meta", f"item_audio {digest}", lambda: load_audio_map(
+            self.db, digest, json_object, self._item_audio_maps))
 
     def file_digests(self) -> dict[str, tuple[str, str]]:
         """The audio digests remembered by file: path -> (signature, digest) (`file_digest`)."""
