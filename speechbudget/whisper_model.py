@@ -14,7 +14,8 @@
 The object owns the loaded model (a registry name such as "tiny.en" or "base" — the bundled
 offline weights when installed —, a hub id, or a local Hugging Face / CTranslate2 folder) and the
 encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`) and the features' padding (`mel_padding`); each call chooses
-the decoding (`beam_size`, `timestamps`, `longform`, the no-speech thresholds). Invalid options
+the decoding (`beam_size`, `timestamps`, `longform`, the no-speech thresholds, faster-whisper's
+`initial_prompt` / `prefix` / `hotwords`). Invalid options
 raise `axes.ConfigError` naming the field. Nothing is printed; loading shows no progress bar.
 Importing this module imports torch: `import speechbudget` itself does not (it exports
 `WhisperModel` lazily).
@@ -30,7 +31,7 @@ import numpy as np
 
 from speechbudget.axes import Config, ConfigError
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, check_fallback,
-                                         check_mel_padding)
+                                         check_mel_padding, check_prompt_text)
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle)
@@ -100,7 +101,9 @@ class WhisperModel:
                    compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
                    best_of: int = 5, seed: int = 0, word_timestamps: bool = False,
                    prepend_punctuations: str = PREPEND_PUNCTUATIONS,
-                   append_punctuations: str = APPEND_PUNCTUATIONS
+                   append_punctuations: str = APPEND_PUNCTUATIONS,
+                   initial_prompt: str | None = None, prefix: str | None = None,
+                   hotwords: str | None = None
                    ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording of any length: a path (any format soundfile
         reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
@@ -123,7 +126,15 @@ class WhisperModel:
         decoder pass per window (docs/asr.md; `info.gflops` counts it); as in faster-whisper the
         segments' times then follow their words, and the next window starts where the last word
         ended. prepend_punctuations / append_punctuations: the marks merged into the next /
-        previous word (faster-whisper's defaults)."""
+        previous word (faster-whisper's defaults).
+        initial_prompt, prefix, hotwords: faster-whisper's prompt options, text encoded as
+        " " + text.strip(). initial_prompt: text before the first window (after
+        <|startofprev|>, as if it had been said before; with condition_on_previous_text it stays
+        in the history). prefix: text forced as the start of the first window's output (it is in
+        the first segment's text and tokens). hotwords: text after <|startofprev|> in every
+        window without a prefix. Each is cut to 223 tokens (prefix and hotwords: the first ones;
+        the history: the last), as faster-whisper; `info.gflops` counts the longer prompt. Text
+        spelling a special token (<|endoftext|>) raises ConfigError naming the option."""
         return self.transcribe_batch(
             [audio], beam_size=beam_size, timestamps=timestamps, longform=longform,
             batch_size=batch_size, no_speech_threshold=no_speech_threshold,
@@ -132,7 +143,8 @@ class WhisperModel:
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=seed, word_timestamps=word_timestamps,
             prepend_punctuations=prepend_punctuations,
-            append_punctuations=append_punctuations)[0]
+            append_punctuations=append_punctuations, initial_prompt=initial_prompt,
+            prefix=prefix, hotwords=hotwords)[0]
 
     def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
                          timestamps: str = "on", longform: str = "sequential",
@@ -145,7 +157,9 @@ class WhisperModel:
                          COMPRESSION_RATIO_THRESHOLD, best_of: int = 5, seed: int = 0,
                          word_timestamps: bool = False,
                          prepend_punctuations: str = PREPEND_PUNCTUATIONS,
-                         append_punctuations: str = APPEND_PUNCTUATIONS
+                         append_punctuations: str = APPEND_PUNCTUATIONS,
+                         initial_prompt: str | None = None, prefix: str | None = None,
+                         hotwords: str | None = None
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
@@ -177,6 +191,8 @@ class WhisperModel:
                             ("append_punctuations", append_punctuations)):
             if not isinstance(marks, str):
                 raise ConfigError(name, marks, "a string of punctuation marks")
+        prompts = {name: check_prompt_text(name, v) for name, v in (
+            ("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords))}
         audios = list(audios)
         waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]
         if not waves:
@@ -188,7 +204,7 @@ class WhisperModel:
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=int(seed), word_timestamps=bool(word_timestamps),
             prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
-            mel_padding=self.mel_padding)
+            mel_padding=self.mel_padding, **prompts)
 
 
 def _is_tensor(x: Any) -> bool:

@@ -24,15 +24,17 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      temperature: float | Sequence[float] = 0.0,
                      compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
                      logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                     no_speech_threshold: float | None = NO_SPEECH_THRESHOLD, best_of: int = 5
+                     no_speech_threshold: float | None = NO_SPEECH_THRESHOLD, best_of: int = 5,
+                     initial_prompt: str | None = None, prefix: str | None = None,
+                     hotwords: str | None = None
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
     `batch_size` recordings at a time (windows batched across them); `progress(done, total)`,
     if given, after each group, counting files (unreadable ones count when they are read).
     `word_timestamps`, `condition_on_previous_text`, `temperature` (one value or the fallback's
-    increasing sequence), the thresholds and `best_of`: as WhisperModel.transcribe (its
-    defaults)."""
+    increasing sequence), the thresholds, `best_of` and the prompt options (`initial_prompt`,
+    `prefix`, `hotwords`): as WhisperModel.transcribe (its defaults)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -59,7 +61,9 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                                       temperature=temperature,
                                       compression_ratio_threshold=compression_ratio_threshold,
                                       logprob_threshold=logprob_threshold,
-                                      no_speech_threshold=no_speech_threshold, best_of=best_of)
+                                      no_speech_threshold=no_speech_threshold, best_of=best_of,
+                                      initial_prompt=initial_prompt, prefix=prefix,
+                                      hotwords=hotwords)
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
         done += len(group)
@@ -242,6 +246,15 @@ def transcribe_cmd(
     best_of: int = typer.Option(
         5, "--best-of", min=1, help="samples per window at a temperature > 0 (the most "
         "probable is kept)"),
+    initial_prompt: Optional[str] = typer.Option(
+        None, "--initial-prompt", metavar="TEXT", help="text to prompt the first window with, "
+        "as if said before it (faster-whisper's initial_prompt; up to 223 tokens)"),
+    prefix: Optional[str] = typer.Option(
+        None, "--prefix", metavar="TEXT", help="text forced as the start of the first window's "
+        "transcript (faster-whisper's prefix; up to 223 tokens)"),
+    hotwords: Optional[str] = typer.Option(
+        None, "--hotwords", metavar="TEXT", help="words or phrases to prompt every window with "
+        "(faster-whisper's hotwords; not the first window when --prefix is given)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -264,7 +277,7 @@ def transcribe_cmd(
                                           0.0),
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
-        best_of=best_of)
+        best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords)
     if condition_on_previous_text and longform == "chunks":  # it would be ignored
         raise typer.BadParameter("--longform chunks decodes its chunks independently: use "
                                  "--longform sequential to condition on previous text",
@@ -292,8 +305,10 @@ def transcribe_cmd(
                                        pool, beam, precision, timestamps=timestamps,
                                        longform=longform, progress=update,
                                        word_timestamps=word_timestamps, **decoding)
-    except ConfigError as e:
-        raise typer.BadParameter(str(e)) from None
+    except ConfigError as e:  # a prompt option's text is only checked against the tokenizer
+        hint = {"initial_prompt": "--initial-prompt", "prefix": "--prefix",
+                "hotwords": "--hotwords"}.get(e.field)
+        raise typer.BadParameter(str(e), param_hint=hint) from None
     failed = 0
     unwritten: list[Path] = []   # a file that cannot be written does not stop the others
     for f, segs, info, error in results:

@@ -1,6 +1,7 @@
 """Whisper decoding from encoder states of any length: batched greedy, beam search and temperature
 sampling (best_of, seeded per row), KV-cached, with or without timestamp tokens, each row with its
-own previous-text prompt (<|startofprev|> + up to 223 tokens; rows left-padded and masked).
+own previous-text prompt (<|startofprev|> + hotwords and previous tokens, up to 223 each) and its
+own forced prefix (faster-whisper's `prefix`; rows left-padded and masked).
 
 One decoding loop (`WhisperDecoderRunner.run`) for every strategy, as openai-whisper's decoding.py:
 logits -> each `LogitFilter.apply` (logit_filters.py: `SuppressTokens`; `TimestampRules` with
@@ -48,17 +49,21 @@ from speechbudget.tasks.asr.token_decoders import (BeamSearchDecoder, GreedyDeco
 
 @dataclass
 class DecodeResult:
-    tokens: list[list[int]]  # new tokens per row, without prompt and eos (loops cut)
+    tokens: list[list[int]]  # per row: its forced prefix + the new tokens, no eos (loops cut)
     stopped_by_limit: list[bool] = field(default_factory=list)  # hit max_new_tokens (no eos)
     stopped_by_loop: list[bool] = field(default_factory=list)   # a repetition loop was cut
     generated: list[int] = field(default_factory=list)  # tokens computed per row, before any cut
     # sum logprob / (tokens + 1) over the tokens kept (a loop cut: its first copy, as if stopped there)
     avg_logprob: list[float] = field(default_factory=list)
     no_speech_prob: list[float] = field(default_factory=list)  # P(no-speech) at the sot position
-    prompt_tokens: list[int] = field(default_factory=list)  # prompt length of each row (prefix too)
+    # prompt length of each row: <|startofprev|> part, the prompt and the forced prefix
+    prompt_tokens: list[int] = field(default_factory=list)
     # per row, the tokens each hypothesis run in parallel fed through the decoder as the FLOPs
     # count them (end-of-text included): beam K: K equal counts; sampling best_of n: n counts
     hypothesis_tokens: list[list[int]] = field(default_factory=list)
+    # per row: whether the prompt pass computed the LM head at the <|startoftranscript|> position
+    # too (it is not the prompt's last position: FLOPs, `windows.window_gflops`)
+    no_speech_head: list[bool] = field(default_factory=list)
 
 
 @dataclass
@@ -145,14 +150,25 @@ class WhisperDecoderRunner:
             sv.append(enc.new_zeros(B, self.n_heads, max_len, self.hd))
         return _State(sk, sv, ck, cv, mask)
 
-    def _step(self, tokens: Tensor, st: _State, extra: int | None = None
+    def _step(self, tokens: Tensor, st: _State, extra: int | Sequence[int] | None = None
               ) -> tuple[Tensor, Tensor | None]:
         """Run tokens [B, S] at positions st.length.. through the decoder: (logits of the last
-        one, logits at position `extra` of this pass or None)."""
+        one, logits at position `extra` of this pass or None). `extra` per row (a sequence):
+        the LM head runs at that position only for the rows where it is not the last one (the
+        others get the last position's logits)."""
         S = tokens.shape[1]
         x = self._layers(tokens, st)
         if extra is None:
             return self.proj_out(self.decoder.layer_norm(x[:, -1])).float(), None
+        if not isinstance(extra, int):
+            last = self.proj_out(self.decoder.layer_norm(x[:, -1])).float()
+            at = last.clone()
+            need = [i for i, p in enumerate(extra) if p != S - 1]
+            if need:
+                rows = torch.tensor(need, device=x.device)
+                cols = torch.tensor([extra[i] for i in need], device=x.device)
+                at[rows] = self.proj_out(self.decoder.layer_norm(x[rows, cols])).float()
+            return last, at
         both = self.proj_out(self.decoder.layer_norm(x[:, [extra, S - 1]])).float()
         return both[:, 1].contiguous(), both[:, 0].contiguous()
 
@@ -266,11 +282,13 @@ class WhisperDecoderRunner:
     def run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
             max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
             previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
-            best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
+            best_of: int = 1, seeds: Sequence[int] | None = None,
+            hotwords: Sequence[Sequence[int]] | None = None,
+            prefix: Sequence[Sequence[int]] | None = None) -> DecodeResult:
         """See `_run`, under `_attention_kernels`."""
         with self._attention_kernels(enc.device):
             return self._run(enc, enc_lengths, max_new_tokens, beam_size, previous, temperature,
-                             best_of, seeds)
+                             best_of, seeds, hotwords, prefix)
 
     def _attention_kernels(self, device: torch.device) -> Any:
         """On a GPU, SDPA without cuDNN's kernel: it builds an execution plan for every new
@@ -285,20 +303,28 @@ class WhisperDecoderRunner:
     def _run(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
              max_new_tokens: int | Sequence[int] = 224, beam_size: int | None = None,
              previous: Sequence[Sequence[int]] | None = None, temperature: float = 0.0,
-             best_of: int = 1, seeds: Sequence[int] | None = None) -> DecodeResult:
+             best_of: int = 1, seeds: Sequence[int] | None = None,
+             hotwords: Sequence[Sequence[int]] | None = None,
+             prefix: Sequence[Sequence[int]] | None = None) -> DecodeResult:
         """Decode encoder states [B, T, d] (rows padded to T, true lengths in `enc_lengths`) with
         greedy (beam 1), beam search or, at `temperature` > 0, sampling (`best_of` samples per
         row, `seeds[row]` seeding its generators) over the same loop: logits -> filters ->
-        decoder.update -> finished rows leave the batch. `previous[row]`:
-        the text tokens of the windows before (conditioning): the row's prompt is then
-        <|startofprev|> + their last max_target_positions // 2 - 1 + the prompt, as openai-whisper;
-        rows with prompts of different lengths are left-padded and the padding masked."""
+        decoder.update -> finished rows leave the batch. Each row's prompt is faster-whisper's
+        `get_prompt` (`prompt_rows`): <|startofprev|> + `hotwords[row]` + `previous[row]` (the
+        text tokens of the windows before: conditioning, or the initial prompt) before the
+        prompt, and `prefix[row]` after it: tokens forced as the start of the output. The prefix
+        runs in the prompt pass and is returned as the start of the row's tokens (as CTranslate2
+        returns it), its tokens scoring 0 (CTranslate2's forced tokens); the filters see the
+        tokens after it, and the first of those is decoded as CTranslate2 decodes after a
+        prefix: blank and eos suppressed, no first-timestamp rule. Rows with prompts of
+        different lengths are left-padded and the padding masked."""
         B = enc.shape[0]
-        prefixes = self._prefixes(previous, B)
+        before, forced = self.prompt_rows(B, previous, hotwords, prefix)
         base = list(self.opt.prompt_ids)
-        Lp = max((len(p) for p in prefixes), default=0)
-        prompt_lens = [len(p) + len(base) for p in prefixes]
-        limits = self._max_new(max_new_tokens, B, prompt_lens)
+        Lp = max((len(p) for p in before), default=0)
+        lengths = [len(b) + len(base) + len(f) for b, f in zip(before, forced)]
+        P = max(lengths)
+        limits = self._max_new(max_new_tokens, B, lengths)   # new tokens after the prompt
         ts = self.opt.timestamp_begin if self.opt.timestamps else None   # loop_cut's view
         if temperature > 0:
             decoder = SamplingDecoder(self.opt.eos_id, temperature, best_of,
@@ -313,24 +339,34 @@ class WhisperDecoderRunner:
             enc = enc.repeat_interleave(G, dim=0)
             enc_lengths = None if enc_lengths is None else [int(n) for n in enc_lengths
                                                             for _ in range(G)]
-        P = Lp + len(base)
         st = self._start(enc, enc_lengths, P + max(limits) + 1)
-        if Lp:
-            pad = [Lp - len(p) for p in prefixes for _ in range(G)]
-            rows = [[base[0]] * (Lp - len(p)) + p + base for p in prefixes for _ in range(G)]
+        any_forced = any(forced)
+        if Lp or any(n != P for n in lengths):
+            pad = [P - n for n in lengths for _ in range(G)]
+            rows = [[base[0]] * (P - n) + b + base + f
+                    for b, f, n in zip(before, forced, lengths) for _ in range(G)]
             prompt = torch.tensor(rows, device=enc.device)
             st.offset = torch.tensor(pad, device=enc.device)
             slots = torch.arange(st.self_k[0].shape[2], device=enc.device)
             st.self_mask = (slots[None, :] >= st.offset[:, None])[:, None, None, :]
         else:
-            prompt = torch.tensor([base], device=enc.device).expand(enc.shape[0], P)
+            prompt = torch.tensor([base + f for f in forced for _ in range(G)], device=enc.device)
         extra = self._sot_extra()
-        logits, at_sot = self._step(prompt, st, extra=None if extra is None else Lp + extra)
+        heads = [extra is not None] * B
+        if any_forced and self.opt.no_speech_id is not None:  # the sot is before the prefix
+            at = [P - len(f) - len(base) + self.opt.sot_index for f in forced]
+            heads = [a != P - 1 for a in at]
+            logits, at_sot = self._step(prompt, st, extra=[a for a in at for _ in range(G)])
+        else:
+            logits, at_sot = self._step(prompt, st, extra=None if extra is None else Lp + extra)
         no_speech = self._no_speech(at_sot if at_sot is not None else logits, G)
         filters: list[LogitFilter] = [SuppressTokens(self.suppress, self.begin_suppress)]
         if self.ts_rules is not None:
             filters.append(self.ts_rules)
         hyps = decoder.start(range(B))
+        for h in hyps:   # the forced prefix starts each hypothesis, scoring 0
+            h.tokens, h.sums = list(forced[h.row]), [0.0] * len(forced[h.row])
+        limits = [m + len(f) for m, f in zip(limits, forced)]   # the stop rules count it too
         done: dict[int, tuple] = {}
         n_batch = len(hyps)  # entries in the caches (finished ones linger until a shrink)
         pos = list(range(len(hyps)))  # cache entry of each live hypothesis
@@ -338,10 +374,13 @@ class WhisperDecoderRunner:
         while hyps:
             if len(pos) != logits.shape[0] or pos != list(range(len(pos))):
                 logits = logits[torch.tensor(pos, device=logits.device)]
-            seqs = [h.tokens for h in hyps]
+            seqs = [h.tokens[len(forced[h.row]):] for h in hyps]   # what was decoded
             rows_ = [h.row for h in hyps]
             for f in filters:
-                f.apply(logits, seqs, rows_, step)
+                if f is self.ts_rules and step == 0 and any_forced:
+                    self._first_timestamp_rules(logits, seqs, rows_, forced)
+                else:
+                    f.apply(logits, seqs, rows_, step)
             hyps, src, feed = decoder.update(hyps, logits, limits, done)
             if not hyps:
                 break
@@ -360,25 +399,73 @@ class WhisperDecoderRunner:
             logits, _ = self._step(tok[:, None], st)
             step += 1
         out = [done[r] for r in range(B)]
+        n_forced = [len(f) for f in forced]   # computed in the prompt pass, not decoded
         if isinstance(decoder, SamplingDecoder):
-            hyp_tokens = [list(decoder.counts[r]) for r in range(B)]
+            hyp_tokens = [[max(0, n - n_forced[r]) for n in decoder.counts[r]]
+                          for r in range(B)]
         else:
-            hyp_tokens = [[o[4] + (0 if o[2] or o[3] else 1)] * G for o in out]
+            hyp_tokens = [[max(0, o[4] - n_forced[r]) + (0 if o[2] or o[3] else 1)] * G
+                          for r, o in enumerate(out)]
         return DecodeResult([o[0] for o in out], [o[2] for o in out], [o[3] for o in out],
-                            [o[4] for o in out], [o[1] / (len(o[0]) + 1) for o in out], no_speech,
-                            prompt_lens, hyp_tokens)
+                            [max(0, o[4] - n_forced[r]) for r, o in enumerate(out)],
+                            [o[1] / (len(o[0]) + 1) for o in out], no_speech, lengths,
+                            hyp_tokens, heads)
 
-    def _prefixes(self, previous: Sequence[Sequence[int]] | None, B: int) -> list[list[int]]:
-        """Per row: [] or <|startofprev|> + the last max_target_positions // 2 - 1 previous tokens."""
-        if previous is None:
-            return [[] for _ in range(B)]
-        if len(previous) != B:
-            raise ValueError(f"previous: {len(previous)} token lists for {B} rows")
-        if any(previous) and self.opt.sot_prev_id is None:
-            raise ValueError("previous text given, but DecodeOptions.sot_prev_id is None")
+    def _first_timestamp_rules(self, logits: Tensor, seqs: Sequence[Sequence[int]],
+                               rows: Sequence[int], forced: Sequence[Sequence[int]]) -> None:
+        """The timestamp rules at the first decoded token when some rows have a forced prefix:
+        those rows only lose <|notimestamps|> (CTranslate2 applies no first-timestamp rule after
+        a prefix), the others get `TimestampRules` as usual."""
+        plain = [j for j, r in enumerate(rows) if not forced[r]]
+        if plain:
+            idx = torch.tensor(plain, device=logits.device)
+            sub = logits[idx]
+            self.ts_rules.apply(sub, [seqs[j] for j in plain], [rows[j] for j in plain], 0)
+            logits[idx] = sub
+        kept = [j for j, r in enumerate(rows) if forced[r]]
+        if kept and self.opt.no_timestamps_id is not None:
+            logits[torch.tensor(kept, device=logits.device), self.opt.no_timestamps_id] = \
+                float("-inf")
+
+    def prompt_rows(self, B: int, previous: Sequence[Sequence[int]] | None = None,
+                    hotwords: Sequence[Sequence[int]] | None = None,
+                    prefix: Sequence[Sequence[int]] | None = None
+                    ) -> tuple[list[list[int]], list[list[int]]]:
+        """Per row, (the tokens before the prompt, the forced prefix after it), as
+        faster-whisper's `get_prompt`: before = [] or <|startofprev|> + the first
+        max_target_positions // 2 - 1 hotword tokens (only when the row has no prefix) + the
+        last max_target_positions // 2 - 1 previous tokens; prefix = its first
+        max_target_positions // 2 - 1 tokens, after <|0.00|> when decoding with timestamps.
+        Where the whole prompt would leave no position to decode (both halves full), the oldest
+        previous tokens, then the last hotword tokens, are left out."""
+        def per_row(name: str, lists):
+            if lists is None:
+                return [[] for _ in range(B)]
+            if len(lists) != B:
+                raise ValueError(f"{name}: {len(lists)} token lists for {B} rows")
+            return [[int(t) for t in x] for x in lists]
+        previous, hotwords, prefix = (per_row("previous", previous),
+                                      per_row("hotwords", hotwords), per_row("prefix", prefix))
+        if (any(previous) or any(hotwords)) and self.opt.sot_prev_id is None:
+            raise ValueError("previous text or hotwords given, but DecodeOptions.sot_prev_id is "
+                             "None")
         keep = self.opt.max_target_positions // 2 - 1
-        return [[self.opt.sot_prev_id] + [int(t) for t in p][-keep:] if len(p) else []
-                for p in previous]
+        room = self.opt.max_target_positions - 1 - len(self.opt.prompt_ids)
+        before, forced = [], []
+        for prev, hot, pre in zip(previous, hotwords, prefix):
+            pre = pre[:keep]
+            if pre and self.opt.timestamps:
+                pre = [int(self.opt.timestamp_begin)] + pre
+            hot = [] if pre else hot[:keep]
+            prev = prev[-keep:] if prev else []
+            over = (1 if hot or prev else 0) + len(hot) + len(prev) + len(pre) - room
+            if over > 0:
+                cut = min(over, len(prev))
+                prev, over = prev[cut:], over - cut
+                hot = hot[:len(hot) - over] if over > 0 else hot
+            before.append([self.opt.sot_prev_id] + hot + prev if hot or prev else [])
+            forced.append(pre)
+        return before, forced
 
     def greedy(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
                max_new_tokens: int | Sequence[int] = 224, **kw) -> DecodeResult:

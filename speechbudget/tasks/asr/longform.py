@@ -1,7 +1,7 @@
 """The long-form rules of `AsrPipeline`, in its base class `LongformSeek`: `transcribe_items`
 and the segments it keeps of each window. `LongformSeek` holds no state of its own; its methods
 use the pipeline's (`config`, `run`, `rows_for`, `is_silence`, `text`, `decoder_for`, `options`,
-the word-timestamp options).
+the word-timestamp options, the prompt options: `initial_tokens`, `window_prompt`).
 
 Long-form rule "sequential" (`Config.longform`, the default; `transcribe_items`): Whisper's
 sequential algorithm, batched across utterances. Each utterance has its own `seek` (mel frames);
@@ -71,7 +71,8 @@ class LongformSeek:
         last = {i: len(a) // HOP_LENGTH for i, a in items}
         audio = dict(items)
         ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
-        history: dict[str, list[int]] = {i: [] for i, _ in items}   # tokens of kept segments
+        # tokens of the initial prompt and of the kept segments (faster-whisper's all_tokens)
+        history: dict[str, list[int]] = {i: list(self.initial_tokens) for i, _ in items}
         peak: dict[str, float | None] = {i: None for i, _ in items}  # log-mel peak, once each
         since = {i: 0 for i, _ in items}                             # conditioning starts here
         while True:
@@ -87,9 +88,9 @@ class LongformSeek:
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
                         rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
                                         item_id=i, seek=seek[i], timestamps=ts[i],
-                                        previous=history[i][since[i]:]
-                                        if self.condition_on_previous_text else [],
-                                        source=audio[i], peak=peak[i]))
+                                        previous=history[i][since[i]:],
+                                        source=audio[i], peak=peak[i],
+                                        **self.window_prompt(seek[i] == 0)))
                         break
                     out[i].silent_windows += 1
                     out[i].no_speech_windows += 1
@@ -106,7 +107,10 @@ class LongformSeek:
                     continue
                 for sg in tr.segments[n0:]:
                     history[r.item_id].extend(sg.tokens)
-                if r.temperature > self.prompt_reset_on_temperature:
+                # without conditioning the history restarts after every window (an initial
+                # prompt prompts the first decoded one only), as faster-whisper
+                if not self.condition_on_previous_text or \
+                        r.temperature > self.prompt_reset_on_temperature:
                     since[r.item_id] = len(history[r.item_id])
 
     def span_frames(self, frames: int, left: int) -> int:

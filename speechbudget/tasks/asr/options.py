@@ -45,3 +45,12 @@ def check_mel_padding(mel_padding: Any) -> None:
     from speechbudget.audio import MEL_PADDINGS
     if mel_padding not in MEL_PADDINGS:
         raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
+
+
+def check_prompt_text(name: str, value: Any) -> str | None:
+    """faster-whisper's prompt options (`initial_prompt`, `prefix`, `hotwords`): None or a
+    string; ConfigError naming the option otherwise (token ids, bytes, a number: not text)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(name, value, f"a string of text, or None (off); got a "
+                                   f"{type(value).__name__}")

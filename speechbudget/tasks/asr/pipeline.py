@@ -17,6 +17,12 @@ faster-whisper:
     attempt with the best average log-probability among those under the compression threshold
     (else among all) is kept, as faster-whisper. Every attempt is recorded (`Row.attempts`) and its
     FLOPs counted (`window_gflops`).
+  - faster-whisper's prompt options (`initial_prompt`, `prefix`, `hotwords`: text, encoded as
+    " " + text.strip()): the initial prompt's tokens are the history before the first window
+    (so they prompt it, and every window while conditioning goes on); the prefix is forced as the
+    start of the first window's output (seek 0; in "chunks", the first chunk's) and is part of
+    its text; hotwords go after <|startofprev|> in every window without a prefix. Caps and
+    layout: `decode.WhisperDecoderRunner.prompt_rows`.
 
 Encoder states can be shared through `cache` (any dict-like): features per (item, chunk, frames,
 n_mels); the full-resolution hidden state before layer k per (model, window, item, chunk) for a
@@ -43,7 +49,7 @@ from speechbudget.tasks.asr.longform import LongformSeek
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, DECODE_THREADS,
                                             LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD,
                                             PROMPT_RESET_ON_TEMPERATURE, check_fallback,
-                                            check_mel_padding)
+                                            check_mel_padding, check_prompt_text)
 from speechbudget.tasks.asr.windows import (Attempt, Row, chunk_audio, compression_ratio,
                                             max_new_tokens)
 
@@ -61,9 +67,13 @@ class AsrPipeline(LongformSeek):
                  word_timestamps: bool = False,
                  prepend_punctuations: str = wt.PREPEND_PUNCTUATIONS,
                  append_punctuations: str = wt.APPEND_PUNCTUATIONS,
-                 mel_padding: str = "zeros"):
+                 mel_padding: str = "zeros", initial_prompt: str | None = None,
+                 prefix: str | None = None, hotwords: str | None = None):
         check_mel_padding(mel_padding)
         self.mel_padding = mel_padding
+        self.prompt_text = {"initial_prompt": check_prompt_text("initial_prompt", initial_prompt),
+                            "prefix": check_prompt_text("prefix", prefix),
+                            "hotwords": check_prompt_text("hotwords", hotwords)}
         temps = check_fallback(temperatures, best_of)
         self.word_timestamps = bool(word_timestamps)
         self.punctuations = (prepend_punctuations, append_punctuations)
@@ -90,6 +100,39 @@ class AsrPipeline(LongformSeek):
         self.tag = tag or f"{config.model}|{config.precision}|{config.adaptation.label}|" \
                           f"{getattr(bundle, 'source', '')}"
         self.stats = {"feature_hits": 0, "encoder_hits": 0, "partial_encoder_hits": 0}
+        p = self.prompt_text
+        # as faster-whisper: an initial prompt counts when given (even ""), a prefix and hotwords
+        # when not empty
+        self.initial_tokens = [] if p["initial_prompt"] is None else \
+            self.encode_prompt("initial_prompt", p["initial_prompt"])
+        self.prefix_tokens = self.encode_prompt("prefix", p["prefix"]) if p["prefix"] else []
+        self.hotword_tokens = self.encode_prompt("hotwords", p["hotwords"]) \
+            if p["hotwords"] else []
+
+    def encode_prompt(self, name: str, text: str) -> list[int]:
+        """The tokens of a prompt option's text as faster-whisper encodes it (" " + text.strip(),
+        no special tokens added); ConfigError naming the option when the text spells one of
+        Whisper's special tokens (<|endoftext|>, a timestamp, ...), which is not text."""
+        from speechbudget.axes import ConfigError
+        ids = [int(t) for t in self.bundle.tokenizer.encode(" " + text.strip(),
+                                                            add_special_tokens=False)]
+        special = [t for t in ids if t >= self.options.eos_id]
+        if special:
+            raise ConfigError(name, text, "text without Whisper's special tokens (it holds "
+                                          f"{self._special_name(special[0])}, not text)")
+        return ids
+
+    def _special_name(self, token: int) -> str:
+        try:
+            return repr(self.bundle.tokenizer.decode([token], skip_special_tokens=False))
+        except Exception:  # a tokenizer without the id
+            return f"id {token}"
+
+    def window_prompt(self, first: bool) -> dict[str, list[int]]:
+        """A window's prompt options (`Row` fields): the prefix on the first window only, hotwords
+        on every window without a prefix."""
+        prefix = list(self.prefix_tokens) if first else []
+        return {"prefix": prefix, "hotwords": [] if prefix else list(self.hotword_tokens)}
 
     # ---- rows ---------------------------------------------------------------------------
     def rows_for(self, item_id: str, audio: np.ndarray) -> list[Row]:
@@ -98,7 +141,9 @@ class AsrPipeline(LongformSeek):
         frames = int(round(window_s * MEL_FRAMES_PER_S))
         chunks = chunk_audio(audio, window_s)
         return [Row(f"{item_id}#{i}/{len(chunks)}", c, frames, len(c) / SAMPLE_RATE,
-                    item_id=item_id, timestamps=self.config.timestamps == "on")
+                    item_id=item_id, timestamps=self.config.timestamps == "on",
+                    previous=list(self.initial_tokens) if i == 0 else [],
+                    **self.window_prompt(i == 0))
                 for i, c in enumerate(chunks)]
 
     # ---- features -------------------------------------------------------------------------
@@ -265,11 +310,13 @@ class AsrPipeline(LongformSeek):
         enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - r.enc.shape[0]))
                            for r in batch])
         previous = [r.previous for r in batch] if any(r.previous for r in batch) else None
+        hotwords = [r.hotwords for r in batch] if any(r.hotwords for r in batch) else None
+        prefix = [r.prefix for r in batch] if any(r.prefix for r in batch) else None
         seeds = [zlib.crc32(f"{self.seed}|{r.key}|{temperature}".encode()) for r in batch] \
             if temperature > 0 else None
         res = dec.decode(enc, lengths, [max_new_tokens(r.audio_s) for r in batch],
                          previous=previous, temperature=temperature,
-                         best_of=self.best_of, seeds=seeds)
+                         best_of=self.best_of, seeds=seeds, hotwords=hotwords, prefix=prefix)
         _sync(self.device)
         dt = (time.perf_counter() - t0) / len(batch)
         eos = self.options.eos_id
@@ -278,7 +325,8 @@ class AsrPipeline(LongformSeek):
             a = Attempt(temperature, toks, res.avg_logprob[j], res.no_speech_prob[j],
                         compression_ratio(self.text([t for t in toks if t < eos])),
                         res.stopped_by_limit[j], res.stopped_by_loop[j], res.generated[j],
-                        res.prompt_tokens[j], res.hypothesis_tokens[j])
+                        res.prompt_tokens[j], res.hypothesis_tokens[j],
+                        no_speech_head=res.no_speech_head[j])
             r.attempts.append(a)
             r.use(a)
             r.temperature = temperature

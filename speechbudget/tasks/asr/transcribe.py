@@ -100,7 +100,8 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     """(segments, info) per waveform (`as_audio`'s output), batched, each with its own seek.
     `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is).
     `decoding`: AsrPipeline's keyword options (condition_on_previous_text, temperatures,
-    compression_ratio_threshold, best_of, seed)."""
+    compression_ratio_threshold, best_of, seed, word timestamps, and faster-whisper's prompt
+    options initial_prompt, prefix and hotwords: text or None)."""
     pipe = AsrPipeline(bundle, config, device, model=model, **decoding)
     pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
     items = [(f"{i}", a) for i, a in enumerate(audios)]
@@ -117,9 +118,16 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                     device: str | None = None, batch_size: int = 8,
                     no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                     logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                    bundle: Any = None) -> list[tuple[list[Segment], TranscriptionInfo]]:
+                    bundle: Any = None, initial_prompt: str | None = None,
+                    prefix: str | None = None, hotwords: str | None = None
+                    ) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """One-shot function: loads `model` (unless a loaded `bundle` is given) for this call only;
-    keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model."""
+    keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model.
+    initial_prompt / prefix / hotwords: faster-whisper's prompt options, as
+    `WhisperModel.transcribe`."""
+    from speechbudget.tasks.asr.options import check_prompt_text
+    prompts = {name: check_prompt_text(name, v) for name, v in (
+        ("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords))}
     from speechbudget.machine import check_device, default_device
     device = check_device(device or default_device())
     if bundle is None:
@@ -131,7 +139,7 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
     waves = [as_audio(a) for a in audios]
     return transcribe_bundle(bundle, cfg, waves, device,
                              cast_for_precision(bundle.model, precision, device), batch_size,
-                             no_speech_threshold, logprob_threshold)
+                             no_speech_threshold, logprob_threshold, **prompts)
 
 
 def transcribe(audio: str | Path | np.ndarray, model: str = "tiny.en", **kw: Any

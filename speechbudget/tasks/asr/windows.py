@@ -55,6 +55,9 @@ class Attempt:
     generated: int
     prompt_tokens: int
     hypothesis_tokens: list[int]   # tokens fed per parallel hypothesis (FLOPs; eos included)
+    # whether the prompt pass ran the LM head at the <|startoftranscript|> position too (None:
+    # as the window's decoder does without a prefix: `window_gflops`'s no_speech_head)
+    no_speech_head: bool | None = None
 
 
 @dataclass
@@ -80,6 +83,10 @@ class Row:
     no_speech_prob: float = 0.0
     prompt_tokens: int = 0   # decoder prompt length used for this window
     previous: list[int] = field(default_factory=list)   # tokens to condition on (no prefix: [])
+    # faster-whisper's prompt options, as tokens: hotwords (after <|startofprev|>, before the
+    # previous tokens) and the prefix forced as the start of the output (the first window only)
+    hotwords: list[int] = field(default_factory=list)
+    prefix: list[int] = field(default_factory=list)
     temperature: float = 0.0      # of the last attempt (the prompt-reset rule reads it)
     compression_ratio: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)   # every decoding pass, in order
@@ -116,8 +123,9 @@ class Row:
 def window_gflops(config: Config, row: Row, no_speech_head: bool = False) -> float:
     """Analytic GFLOPs of one decoded window: its encoder pass (at its own length) once, and the
     decoder for every attempt (temperature fallback) and every parallel hypothesis (beam, best_of)
-    with that attempt's prompt (a previous-text prefix included) and tokens, and the
-    teacher-forced pass of word timestamps when one ran (`Row.alignment_pass`)."""
+    with that attempt's prompt (previous text, hotwords and a forced prefix included) and the
+    tokens decoded after it, and the teacher-forced pass of word timestamps when one ran
+    (`Row.alignment_pass`)."""
     from speechbudget.flops.estimate import estimate
     cfg = config.with_(window=row.frames / MEL_FRAMES_PER_S, timestamps="auto",
                        longform="sequential", beam_size=1)
@@ -127,8 +135,9 @@ def window_gflops(config: Config, row: Row, no_speech_head: bool = False) -> flo
     encoder, decoder, enc_tokens = None, 0.0, 0
     for a in attempts:
         for n in a.hypothesis_tokens:
+            head = no_speech_head if a.no_speech_head is None else a.no_speech_head
             r = estimate(cfg, decoded_tokens=n, prompt_tokens=a.prompt_tokens or None,
-                         no_speech_head=no_speech_head)
+                         no_speech_head=head)
             dec = sum(v for k, v in r.breakdown.items() if k.startswith("decoder."))
             if encoder is None:
                 encoder, enc_tokens = r.total - dec, r.encoder_tokens
