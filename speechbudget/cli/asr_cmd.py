@@ -12,13 +12,14 @@ from rich.table import Table
 from speechbudget.machine import default_device
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.output import console as out_console, inert, line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, ID_COLUMN, SPEAKER_COLUMN,
                                       TARGETS_HELP, TEXT_COLUMN, parse_targets)
 
 asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
                            "configuration.", no_args_is_help=True)
 app.add_typer(asr_app, name="asr")
-console = Console()
+console = out_console()   # user text shown as it is, lines never folded (cli/output.py)
 err_console = Console(stderr=True)
 
 
@@ -56,7 +57,7 @@ def metrics_table(title: str, rows) -> Table:
         wer = "-" if m.n_items == 0 or m.value != m.value else (
             f"{100 * m.value:.2f} [{100 * m.ci_low:.2f}, {100 * m.ci_high:.2f}]")
         fmt = lambda x, p=2: "-" if x is None else f"{x:,.{p}f}"  # noqa: E731
-        t.add_row(label, wer, fmt(m.gflops), fmt(m.extra.get("encoder_ms_per_utt"), 1),
+        t.add_row(inert(label), wer, fmt(m.gflops), fmt(m.extra.get("encoder_ms_per_utt"), 1),
                   fmt(m.extra.get("decoder_ms_per_utt"), 1), fmt(m.rtf, 3), fmt(m.rtfx, 1),
                   str(m.n_items), str(m.n_failed))
     return t
@@ -192,7 +193,7 @@ def eval_cmd(
             raise typer.Exit(1)
         return
     padding = "" if mel_padding == "zeros" else f", mel padding {mel_padding}"  # not the default
-    console.print(metrics_table(f"ASR on {ds.source} ({device}, {metrics.extra['threads']} "
+    console.print(metrics_table(f"ASR on {inert(ds.source)} ({device}, {metrics.extra['threads']} "
                                 f"threads{padding})", [(cfg.label, metrics)]))
     typer.echo(f"weights: {source}" + (f" (--model {model}: the registry architecture "
                                        f"{cfg.model})" if path is None and model != cfg.model
@@ -200,11 +201,11 @@ def eval_cmd(
     if metrics.n_failed:
         console.print(f"[yellow]{metrics.n_failed} of {len(items)} utterances failed:[/yellow]")
         for f in metrics.extra["failures"][:10]:
-            console.print(f"  {f['item_id']}: {f['error']}")
+            line(f"  {f['item_id']}: {f['error']}")
     if write_error:
         raise write_error
     if json_out:
-        console.print(f"wrote {json_out}")
+        line(f"wrote {json_out}")
     if failed:
         err_line(f"{metrics.n_failed} of {len(items)} utterances failed (--allow-failures to "
                  "exit 0)", "error: ")
@@ -322,6 +323,7 @@ def adapt_cmd(
     except AdapterError as e:
         raise typer.BadParameter(str(e)) from None
     r = res.record
-    err.print(f"wrote {res.path} ({r.steps} steps, {r.wall_s:.0f} s, loss {r.losses[0]:.4f} -> "
-              f"{r.losses[-1]:.4f}, {r.train_flops / 1e12:.3f} training TFLOPs, peak "
-              + (f"{r.peak_mem_mb:.0f} MB)" if r.peak_mem_mb is not None else "not measured)"))
+    line(f"wrote {res.path} ({r.steps} steps, {r.wall_s:.0f} s, loss {r.losses[0]:.4f} -> "
+         f"{r.losses[-1]:.4f}, {r.train_flops / 1e12:.3f} training TFLOPs, peak "
+         + (f"{r.peak_mem_mb:.0f} MB)" if r.peak_mem_mb is not None else "not measured)"),
+         err=True)

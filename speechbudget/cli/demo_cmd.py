@@ -5,12 +5,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from speechbudget.cli.app import app
 from speechbudget.cli.options import limit_parser
+from speechbudget.cli.output import console as out_console, inert, line
 
-console = Console(soft_wrap=True)
+console = out_console()   # user text shown as it is, lines never folded (cli/output.py)
 
 
 @app.command("demo")
@@ -53,6 +53,8 @@ def demo_cmd(
     console.rule("recommendation (ASR)")
     print_recommendation(result.recommendation)
     for label, reason in result.failures.items():
-        console.print(f"[yellow]failed:[/yellow] {label}: {reason}")
-    console.print(f"\nreport: [bold]{result.report}[/bold]\nstore:  {result.store} "
-                  f"(speechbudget recommend {result.store} --max-gflops G --max-rtf R)")
+        console.print(f"[yellow]failed:[/yellow] {inert(label)}: {inert(reason)}")
+    console.print()
+    console.print(f"report: [bold]{inert(result.report)}[/bold]")
+    line(f"store:  {result.store} (speechbudget recommend {result.store} --max-gflops G "
+         "--max-rtf R)")

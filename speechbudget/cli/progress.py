@@ -8,6 +8,8 @@ from typing import Callable, Iterator
 
 from rich.console import Console
 
+from speechbudget.cli.output import inert
+
 err_console = Console(stderr=True)
 
 Update = Callable[..., None]
@@ -22,12 +24,12 @@ def progress_bar(enabled: bool, description: str) -> Iterator[Update | None]:
     from rich.progress import Progress
     console = err_console
     with Progress(console=console, transient=True, disable=not console.is_terminal) as prog:
-        bar = prog.add_task(description, total=None)
+        bar = prog.add_task(inert(description), total=None)  # a path in it is text, not markup
 
         shown = {"phase": None}
 
         def update(done: int, total: int | None, phase: str | None = None) -> None:
-            extra = {"description": phase} if phase else {}
+            extra = {"description": inert(phase)} if phase else {}
             prog.update(bar, completed=done, total=total, **extra)
             step = phase.split(":")[0] if phase else None
             if step != shown["phase"]:   # a new step is drawn at once, not at the next tick

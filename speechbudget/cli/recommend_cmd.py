@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
+from speechbudget.cli.output import console as out_console, inert
 
-console = Console(soft_wrap=True)
+console = out_console()   # stored text shown as it is, lines never folded (cli/output.py)
 
 
 def fmt(v) -> str:
@@ -135,7 +135,7 @@ def recommend_cmd(
 def print_recommendation(rec) -> None:
     from speechbudget.analysis.recommend_text import COST_WORDS, rtf_note
 
-    console.print(f"[bold {'green' if rec.feasible else 'red'}]{rec.message}[/]")
+    console.print(f"[bold {'green' if rec.feasible else 'red'}]{inert(rec.message)}[/]")
     if rec.feasible:
         t = Table(title="the answer and runners-up")
         wer = rec.best[1].metric == "wer"
@@ -146,8 +146,8 @@ def print_recommendation(rec) -> None:
             t.add_column(col)
         for i, (c, m) in enumerate(pairs):
             lat = (f"{fmt(m.rtf_p50)} / {fmt(m.rtf_p90)}",) if latency else ()
-            t.add_row("answer" if i == 0 else str(i + 1), c.label, fmt_error(m), fmt(m.gflops),
-                      fmt(m.rtf), *lat, fmt(m.peak_mem_mb), c.key)
+            t.add_row("answer" if i == 0 else str(i + 1), inert(c.label), fmt_error(m),
+                      fmt(m.gflops), fmt(m.rtf), *lat, fmt(m.peak_mem_mb), inert(c.key))
         console.print(t)
         if rec.paired:
             t = Table(title="tie group (vs the most accurate, paired 95% CI of the error "
@@ -160,11 +160,12 @@ def print_recommendation(rec) -> None:
                 t.add_column(col)
             for m in rec.tie_group:
                 d = m.diff
-                t.add_row(m.config.label + (" ←" if m.config.key == rec.best[0].key else ""),
+                t.add_row(inert(m.config.label)
+                          + (" ←" if m.config.key == rec.best[0].key else ""),
                           fmt_error(m.metrics), fmt(getattr(m.metrics, rec.cost)),
                           "–" if d is None else f"{k * d.diff:+.3g}",
                           "–" if d is None else d.ci_text(k),
-                          m.reason)
+                          inert(m.reason))
             console.print(t)
         t = Table(title="marginal return per axis (measured neighbours)")
         k, unit = (100, " (WER points)") if wer else (1, "")
@@ -175,11 +176,12 @@ def print_recommendation(rec) -> None:
             for d, s in a.steps():
                 ci = "–" if s.difference is None else s.difference.ci_text(k)
                 rate = f"{k * s.per_doubling + 0.0:+.4g}" if s.rated else "–"  # too close in cost
-                t.add_row(f"{a.axis} {a.description}", d, s.config.label, f"{s.flops_ratio:.3g}",
-                          f"{k * s.d_error + 0.0:+.4g}", ci, rate,
-                          "yes" if s.feasible else "; ".join(v.describe() for v in s.violations))
+                t.add_row(inert(f"{a.axis} {a.description}"), inert(d), inert(s.config.label),
+                          f"{s.flops_ratio:.3g}", f"{k * s.d_error + 0.0:+.4g}", inert(ci), rate,
+                          "yes" if s.feasible else
+                          inert("; ".join(v.describe() for v in s.violations)))
         console.print(t)
-        console.print(f"binding: {rec.binding}")
+        console.print(f"binding: {inert(rec.binding)}")
     for n in rec.notes:
-        console.print(f"[dim]note: {n}[/dim]")
-    console.print(f"[dim]{rtf_note(rec.machine)}[/dim]")
+        console.print(f"[dim]note: {inert(n)}[/dim]")
+    console.print(f"[dim]{inert(rtf_note(rec.machine))}[/dim]")

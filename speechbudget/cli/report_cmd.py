@@ -5,14 +5,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.output import line
 from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
 from speechbudget.cli.recommend_cmd import limits_from, open_results, tolerance_from
-
-console = Console(soft_wrap=True)
 
 
 @app.command("report")
@@ -69,4 +67,4 @@ def report_cmd(
                              tolerance=margin, cost=cost,
                              n_bootstrap=bootstrap, seed=seed, interactive=interactive,
                              progress=update)
-    console.print(f"report: {index}")
+    line(f"report: {index}")

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.output import console, inert, line
 from speechbudget.errors import finite_json
 from speechbudget.sweep.progress import value_text
 
@@ -25,15 +25,6 @@ def _open(store: Path):
 
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat()
-
-
-def _text(v: object) -> str:
-    """Text from a store as a table cell or printed line: inert (control and invisible
-    characters written as escapes, so an escape sequence never reaches the terminal; Rich markup
-    escaped, so '[/x]' in a name is shown, not parsed)."""
-    from rich.markup import escape
-    s = "" if v is None else str(v)
-    return escape("".join(c if c.isprintable() else repr(c)[1:-1] for c in s))
 
 
 def _t(ts: float | None) -> str:
@@ -69,7 +60,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         typer.echo(json.dumps(finite_json({"runs": runs, "configs": configs}), indent=1,
                               default=str, allow_nan=False))
         return
-    t = Table(title=f"runs in {_text(store)}")
+    t = Table(title=f"runs in {inert(store)}")
     runs = st.runs()
     stale = st.stale_runs()  # marked running, but known not to be: 'running?' and why
     reasons = any(r["reason"] for r in runs) or bool(stale)  # the column says why
@@ -78,14 +69,14 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         t.add_column(col)
     for r in runs:
         env = st.environment(r["run_id"])
-        t.add_row(str(r["run_id"]), _text(r["spec_name"]), _t(r["started"]), _t(r["finished"]),
-                  _text(r["status"] + ("?" if r["run_id"] in stale else "")),
-                  _text(env.get("executor", "")),
-                  _text(env.get("device", "")), _text(env.get("torch_threads", "")),
-                  _text(str(env.get("git") or "")[:12]),
-                  *((_text((f"stale ({stale[r['run_id']]})" if r["run_id"] in stale
+        t.add_row(str(r["run_id"]), inert(r["spec_name"]), _t(r["started"]), _t(r["finished"]),
+                  inert(r["status"] + ("?" if r["run_id"] in stale else "")),
+                  inert(env.get("executor", "")),
+                  inert(env.get("device", "")), inert(env.get("torch_threads", "")),
+                  inert(str(env.get("git") or "")[:12]),
+                  *((inert((f"stale ({stale[r['run_id']]})" if r["run_id"] in stale
                             else r["reason"] or "")[:120]),) if reasons else ()))
-    Console().print(t)
+    console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")
     for col in ("key", "configuration", "status", "metric", "value", "GFLOPs/item", "RTF",
@@ -94,12 +85,12 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     for row in st.configs():
         m = metrics.get(row["key"])
         value = "" if not m else value_text(m)   # n/a where every item failed, as `runs show`
-        t.add_row(_text(row["key"]), _text(row["label"]), _text(row["status"]),
-                  _text(m.metric) if m else "", value,
+        t.add_row(inert(row["key"]), inert(row["label"]), inert(row["status"]),
+                  inert(m.metric) if m else "", value,
                   f"{m.gflops:.2f}" if m and m.gflops else "",
                   f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
-                  _text((row["reason"] or "").splitlines()[0][:60]) if row["reason"] else "")
-    Console().print(t)
+                  inert((row["reason"] or "").splitlines()[0][:60]) if row["reason"] else "")
+    console().print(t)
 
 
 @runs_app.command("show")
@@ -117,7 +108,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     runs = st.runs()
     if what is None or what.isdigit() and int(what) in {r["run_id"] for r in runs}:
         if not runs:
-            Console().print(f"{_text(store)}: no runs")
+            line(f"{store}: no runs")
             return
         run_id = int(what) if what else runs[-1]["run_id"]
         spec = st.run_spec(run_id)
@@ -136,7 +127,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                  for u in st.uncompared(run_id=run_id)]
         if pairs:  # racing: pairs neither of which could stop the other, and why
             shown["racing_uncompared"] = pairs
-        Console().print_json(json.dumps(shown, default=str))
+        console().print_json(json.dumps(shown, default=str))
         _predicted_vs_measured(st, spec, time_model)
         return
     rows = [r for r in st.configs() if r["key"].startswith(what)]
@@ -144,22 +135,22 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
         err_line(f"{what!r} matches {len(rows)} configurations and no run of {store}", "error: ")
         raise typer.Exit(2)
     row = rows[0]
-    Console().print(f"[bold]{_text(row['label'])}[/bold] ({_text(row['key'])}): "
-                    f"{_text(row['status'])}" + (f" - {_text(row['reason'])}" if row["reason"]
+    console().print(f"[bold]{inert(row['label'])}[/bold] ({inert(row['key'])}): "
+                    f"{inert(row['status'])}" + (f" - {inert(row['reason'])}" if row["reason"]
                                                  else ""))
     _print_uncompared(st, row["key"])
-    Console().print(row["config"].to_yaml())
+    console().print(row["config"].to_yaml(), markup=False)
     m = {c.key: m for c, m in st.metrics()}.get(row["key"])
     if m:
-        Console().print(_metrics_table(m))
+        console().print(_metrics_table(m))
     t = Table(title=f"items (first {limit})")
     for col in ("item", "ok", "errors", "n_ref", "tokens", "GFLOPs", "prediction / reason"):
         t.add_column(col)
     for r in st.items(row["key"])[:limit]:
-        t.add_row(_text(r.item_id), "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
+        t.add_row(inert(r.item_id), "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
-                  _text((r.prediction if r.ok else r.error or "")[:70]))
-    Console().print(t)
+                  inert((r.prediction if r.ok else r.error or "")[:70]))
+    console().print(t)
 
 
 def _metrics_table(m) -> Table:
@@ -209,7 +200,7 @@ def _metrics_table(m) -> Table:
     t.add_column("value")
     for name, v in rows:
         if v is not None:
-            t.add_row(_text(name), _text(v))
+            t.add_row(inert(name), inert(v))
     return t
 
 
@@ -220,15 +211,15 @@ def _print_uncompared(st, key: str, limit: int = 10) -> None:
     if not rows:
         return
     labels = {r["key"]: r["label"] for r in st.configs()}
-    out = Console(soft_wrap=True)
+    out = console()
     out.print(f"not compared in racing with {len(rows)} configuration pair(s) (neither could "
-              "stop the other):", markup=False, highlight=False)
+              "stop the other):", markup=False)
     for u in rows[:limit]:
         other = u["other_key"] if u["config_key"] == key else u["config_key"]
         out.print(f"  run {u['run_id']}, round {u['round']}, with "
-                  f"{_text(labels.get(other, other))}: {_text(u['reason'])}", highlight=False)
+                  f"{inert(labels.get(other, other))}: {inert(u['reason'])}")
     if len(rows) > limit:
-        out.print(f"  ... and {len(rows) - limit} more", markup=False, highlight=False)
+        out.print(f"  ... and {len(rows) - limit} more", markup=False)
 
 
 def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:
@@ -244,7 +235,7 @@ def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:
         err_line(str(e), "error: ")
         raise typer.Exit(2)
     if tm is None:
-        Console().print("[dim]predicted vs measured time: no calibration (run `speechbudget "
+        console().print("[dim]predicted vs measured time: no calibration (run `speechbudget "
                         "sweep calibrate`, or pass --time-model FILE)[/dim]")
         return
     opts = (spec or {}).get("task_options") or {}
@@ -261,12 +252,12 @@ def _predicted_vs_measured(st, spec: dict, time_model: Path | None) -> None:
         err = pred / meas - 1 if pred is not None and meas > 0 else None
         if err is not None:
             errs.append(abs(err))
-        t.add_row(_text(c.label), str(len(durations)), "–" if pred is None else f"{pred:.2f}",
+        t.add_row(inert(c.label), str(len(durations)), "–" if pred is None else f"{pred:.2f}",
                   f"{meas:.2f}" if meas > 0 else "–", "–" if err is None else f"{100 * err:+.0f}%")
-    Console().print(t)
+    console().print(t)
     if errs:
-        Console().print(f"median absolute error {100 * statistics.median(errs):.0f}% over "
-                        f"{len(errs)} configurations; time model: {tm.calibration}")
+        console().print(f"median absolute error {100 * statistics.median(errs):.0f}% over "
+                        f"{len(errs)} configurations; time model: {inert(tm.calibration)}")
 
 
 @runs_app.command("export")
@@ -298,7 +289,7 @@ def export_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     if raw and fmt in ("parquet", "both"):
         paths += st.export_parquet(out)
     for p in paths:
-        Console().print(str(p))
+        line(p)
 
 
 @runs_app.command("export-mlflow")
@@ -330,7 +321,6 @@ def export_mlflow_cmd(store: Path = typer.Argument(..., help="results store (SQL
                           f"({type(e).__name__}: {e})") from None
     finally:
         st.close()
-    Console().print(f"{len(out.runs)} configurations logged to {out.tracking_uri} (experiment "
-                    f"{experiment!r}, store run {out.parent_run_id})"
-                    + (f"; {len(out.skipped)} not finished, skipped" if out.skipped else ""),
-                    highlight=False, markup=False)
+    line(f"{len(out.runs)} configurations logged to {out.tracking_uri} (experiment "
+         f"{experiment!r}, store run {out.parent_run_id})"
+         + (f"; {len(out.skipped)} not finished, skipped" if out.skipped else ""))

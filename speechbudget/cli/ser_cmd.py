@@ -7,18 +7,18 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.output import console as out_console, inert, line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, LABEL_COLUMN, SPEAKER_COLUMN,
                                       TARGETS_HELP, parse_targets)
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
                            "backbone, evaluate a checkpoint.", no_args_is_help=True)
 app.add_typer(ser_app, name="ser")
-console = Console()
+console = out_console()   # user text shown as it is, lines never folded (cli/output.py)
 
 
 def _model_name(backbone: str, model: str | None, arch_option: str = "--arch") -> str:
@@ -102,9 +102,9 @@ def _confusion_table(m) -> Table:
     t = Table(title="confusion (rows: reference, columns: prediction)")
     t.add_column("")
     for lab in m.labels:
-        t.add_column(lab, justify="right")
+        t.add_column(inert(lab), justify="right")
     for lab, row in zip(m.labels, m.confusion):
-        t.add_row(lab, *map(str, row))
+        t.add_row(inert(lab), *map(str, row))
     return t
 
 
@@ -221,7 +221,7 @@ def train_cmd(
     from speechbudget.errors import check_output_dir
     # exit 6 before saying it trains, reading data or training
     check_output_dir(out, "checkpoint folder")
-    console.print(f"[bold]SER[/] {config.label} on {data} (fold {fold} of {folds}), {device}")
+    console.print(f"[bold]SER[/] {inert(config.label)} on {inert(data)} (fold {fold} of {folds}), {device}")
     dataset = _data(data, audio_column, label_column, speaker_column, audio_root)  # exit 3
     from speechbudget.cli.progress import progress_bar
     try:
@@ -232,7 +232,7 @@ def train_cmd(
         _print_trained(e.result, fold)
         raise
     _print_trained(result, fold)
-    console.print(f"checkpoint: {out}")
+    line(f"checkpoint: {out}")
     if result.skipped and not allow_failures:
         _failed_exit(len(result.skipped), "skipped (the checkpoint is written)")
 
@@ -241,7 +241,7 @@ def _print_trained(result, fold: int) -> None:
     """What `ser train` trained and how it scored on the held-out fold."""
     if result.skipped:
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
-                      f"{result.skipped[0][0]}: {result.skipped[0][1]}")
+                      f"{inert(result.skipped[0][0])}: {inert(result.skipped[0][1])}")
     last = result.history[-1] if result.history else {}
     if "C" in last:  # the linear head on a frozen backbone: fitted, no epochs
         how = ("the grid's middle: nothing to choose it on" if last["selection"] == "none" else
@@ -325,13 +325,13 @@ def eval_cmd(
         if failed and not allow_failures:
             _failed_exit(len(failed), "failed")
         return
-    console.print(_metrics_table(f"{checkpoint} on {data}", m))
+    console.print(_metrics_table(f"{inert(checkpoint)} on {inert(data)}", m))
     console.print(_confusion_table(m))
     if failed:
-        console.print(f"[yellow]{len(failed)} clip(s) failed[/], e.g. {failed[0].error}")
+        console.print(f"[yellow]{len(failed)} clip(s) failed[/], e.g. {inert(failed[0].error)}")
     if write_error:
         raise write_error
     if json_out:
-        console.print(f"wrote {json_out}")
+        line(f"wrote {json_out}")
     if failed and not allow_failures:
         _failed_exit(len(failed), "failed")

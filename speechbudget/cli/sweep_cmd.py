@@ -8,15 +8,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line, one_line
+from speechbudget.cli.output import console as out_console, inert, line
 
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
                         no_args_is_help=True)
 app.add_typer(sweep_app, name="sweep")
+console = out_console()   # user text shown as it is, lines never folded (cli/output.py)
 
 
 def _check_data_option(data: str | None) -> None:
@@ -139,11 +140,10 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
                                             "error": str(inv.error)} for inv in p.invalid]},
                               indent=1, default=str))
         return
-    from rich.markup import escape
     # a star enumerates its own points only (plan.plan_configurations): no joint-space count
     of = ("the centre and one axis varied at a time" if s.plan.type == "star"
           else f"of {p.space_size} valid in the joint space")
-    t = Table(title=f"{escape(s.name)}: {s.plan.type} plan, {len(p.configs)} configurations "
+    t = Table(title=f"{inert(s.name)}: {s.plan.type} plan, {len(p.configs)} configurations "
                     f"({of}), {n_items or '?'} items")
     for col in ("#", "configuration", "key", "GFLOPs/item", "est. time"):
         t.add_column(col, justify="left" if col in ("configuration", "key") else "right")
@@ -158,38 +158,37 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
         if status.get(c.key) != "done":
             total += sec or 0.0
             unknown += sec is None
-        row = [str(i), c.label, c.key, "n/a" if g is None else f"{g:.2f}", _dur(sec)]
+        row = [str(i), inert(c.label), inert(c.key), "n/a" if g is None else f"{g:.2f}",
+               _dur(sec)]
         if s.plan.type == "iso_flops":
             row.append(", ".join(f"{b:g}" for b in p.bands.get(c.key, [])))
         if st:
             row.append(f"stale (rule {stale[c.key][0]}, now {stale[c.key][1]})"
                        if c.key in stale else status.get(c.key, "-"))
         t.add_row(*row)
-    Console().print(t)
+    console.print(t)
     if stale:
-        Console(soft_wrap=True).print(
-            f"{len(stale)} configuration(s) in the store hold results of an older rule of the "
-            "task (stale): `sweep run` stops on them; `sweep run --recompute-stale` discards "
-            "and computes them again (counted as not done here)", style="yellow", markup=False,
-            highlight=False)
+        line(f"{len(stale)} configuration(s) in the store hold results of an older rule of the "
+             "task (stale): `sweep run` stops on them; `sweep run --recompute-stale` discards "
+             "and computes them again (counted as not done here)", style="yellow")
     if s.plan.type == "adaptive":
         n = min(s.plan.n_trials, len(p.configs))
-        Console().print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
+        console.print(f"adaptive ({s.plan.sampler}): evaluates {n} of these {len(p.configs)} "
                       f"configurations, minimising {' and '.join(s.plan.objectives)}")
         total = total * n / max(1, len(p.configs))
         if adaptive is not None and adaptive.expected_s is not None:
-            Console().print(f"adaptive: all {adaptive.n_space} configurations "
-                            f"{_dur(adaptive.full_s)}; {n} trials expected "
-                            f"{_dur(adaptive.expected_s)} (n_trials x the mean), between "
-                            f"{_dur(adaptive.low_s)} (the {n} cheapest) and "
-                            f"{_dur(adaptive.high_s)} (the {n} dearest): which ones the search "
-                            "picks is known only as it runs")
-    for line in p.unmatched_text():  # iso_flops budgets that select nothing
-        Console(soft_wrap=True).print(line, style="yellow", markup=False, highlight=False)
+            console.print(f"adaptive: all {adaptive.n_space} configurations "
+                          f"{_dur(adaptive.full_s)}; {n} trials expected "
+                          f"{_dur(adaptive.expected_s)} (n_trials x the mean), between "
+                          f"{_dur(adaptive.low_s)} (the {n} cheapest) and "
+                          f"{_dur(adaptive.high_s)} (the {n} dearest): which ones the search "
+                          "picks is known only as it runs")
+    for text in p.unmatched_text():  # iso_flops budgets that select nothing
+        line(text, style="yellow")
     if race is not None:
         _print_race(race, len(p.configs))
     elif s.plan.race_first_items is not None and s.plan.type != "adaptive":
-        Console().print("racing: no per-item lengths to schedule the rounds on, no race bound")
+        console.print("racing: no per-item lengths to schedule the rounds on, no race bound")
     left = " (configurations not done in the store)" if st else ""
     n_cal = sum(1 for v in how.values() if v == "calibrated")
     why = ("no calibrated time model: `speechbudget sweep calibrate` measures one" if tm is None
@@ -199,46 +198,46 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     else:
         basis = f"FLOPs for items of {f'{p.audio_s:.1f} s' if p.audio_s else 'window length'}"
     if unknown:
-        Console().print(f"{unknown} of {len(p.configs)} configurations have no time estimate"
-                        + ("" if n_items else " (dataset size unknown: give --data)"))
+        console.print(f"{unknown} of {len(p.configs)} configurations have no time estimate"
+                      + ("" if n_items else " (dataset size unknown: give --data)"))
     if n_cal:
-        Console().print(f"predicted run time{left} {_dur(total)}: {n_cal} of {len(how)} "
-                        f"configurations by the time model ({tm.calibration}; encoder rescaled "
-                        f"to the matmul peak measured now, {peak_now:.0f} GFLOP/s; batch {batch}; "
-                        f"processing seconds, not model loading)")
+        console.print(f"predicted run time{left} {_dur(total)}: {n_cal} of {len(how)} "
+                      f"configurations by the time model ({inert(tm.calibration)}; encoder "
+                      f"rescaled to the matmul peak measured now, {peak_now:.0f} GFLOP/s; batch "
+                      f"{batch}; processing seconds, not model loading)")
         if n_cal < len(how):
-            Console().print(f"the other {len(how) - n_cal} configuration(s) ({why}): FLOPs at "
-                            f"{tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; {basis})")
+            console.print(f"the other {len(how) - n_cal} configuration(s) ({why}): FLOPs at "
+                          f"{tp.gflops_per_s:.1f} GFLOP/s ({tp.source}; {basis})")
     elif unknown < len(p.configs):
-        Console().print(f"estimated run time{left} {_dur(total)}"
-                        f"{' for the others' if unknown else ''} at {tp.gflops_per_s:.1f} GFLOP/s "
-                        f"({tp.source}; {basis})")
-        Console().print(f"[dim]({why})[/dim]")
+        console.print(f"estimated run time{left} {_dur(total)}"
+                      f"{' for the others' if unknown else ''} at {tp.gflops_per_s:.1f} GFLOP/s "
+                      f"({tp.source}; {basis})")
+        console.print(f"[dim]({why})[/dim]")
     if p.invalid:
-        Console().print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
+        console.print(f"[yellow]{len(p.invalid)} combinations are not valid configurations "
                       f"and are skipped:[/yellow]")
         for inv in p.invalid[:20]:
             vals = ", ".join(f"{k}={v}" for k, v in inv.values.items()
                              if k in ("model", inv.error.field.split(".")[0]))
-            Console().print(f"  {escape(vals)}: [yellow]{escape(inv.error.field)}[/yellow]: "
-                            f"{escape(str(inv.error))}")
+            console.print(f"  {inert(vals)}: [yellow]{inert(inv.error.field)}[/yellow]: "
+                          f"{inert(inv.error)}")
         if len(p.invalid) > 20:
-            Console().print(f"  ... and {len(p.invalid) - 20} more")
+            console.print(f"  ... and {len(p.invalid) - 20} more")
 
 
 def _print_race(race, n_configs: int) -> None:
     """The race's predicted time: the first round is certain, the rest is bounded."""
     sched = " -> ".join(str(n) for n in race.rounds_items)
     if race.first_round_s is None:
-        Console().print(f"racing: rounds of {sched} items; {race.n_unknown} configuration(s) "
-                        "have no time prediction, no race bound")
+        console.print(f"racing: rounds of {sched} items; {race.n_unknown} configuration(s) "
+                      "have no time prediction, no race bound")
         return
-    Console().print(f"racing: rounds of {sched} items. Full grid without racing "
-                    f"{_dur(race.full_s)}; first round ({race.rounds_items[0]} items, all "
-                    f"{n_configs} configurations) {_dur(race.first_round_s)}; the race takes "
-                    f"between {_dur(race.lower_s)} (one survivor after the first round) and "
-                    f"{_dur(race.upper_s)} (no configuration eliminated): which ones survive "
-                    "the later rounds is known only as it runs")
+    console.print(f"racing: rounds of {sched} items. Full grid without racing "
+                  f"{_dur(race.full_s)}; first round ({race.rounds_items[0]} items, all "
+                  f"{n_configs} configurations) {_dur(race.first_round_s)}; the race takes "
+                  f"between {_dur(race.lower_s)} (one survivor after the first round) and "
+                  f"{_dur(race.upper_s)} (no configuration eliminated): which ones survive "
+                  "the later rounds is known only as it runs")
 
 
 def _plan_task(spec) -> Any:
@@ -274,9 +273,8 @@ def _dataset_size(spec, task) -> tuple[int | None, float | None, list[float], An
         return None, None, [], None
     # (notes go to stderr: stdout holds the plan, which --json keeps machine-readable)
     if spec.runner:  # a plan runs nothing: a custom task's code is never imported here
-        Console(stderr=True, soft_wrap=True).print(
-            f"runner {spec.runner} (not imported by plan; `sweep run` needs --allow-runner): "
-            "dataset size unknown", markup=False, highlight=False)
+        line(f"runner {spec.runner} (not imported by plan; `sweep run` needs --allow-runner): "
+             "dataset size unknown", err=True)
         return None, None, [], None
     try:
         dataset = task.load_dataset(spec.data, **spec.data_options)
@@ -341,7 +339,7 @@ def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to cal
         data = str(default_asr_data())
     try:
         tm = calibrate_time_model(names, data, items, bss, device or default_device(),
-                                  progress=lambda msg: Console(stderr=True).print(msg))
+                                  progress=lambda msg: line(msg, err=True))
     except (ConfigError, ValueError, OSError) as e:
         _fail(str(e))
     # a write that fails after the up-front check (under /proc as root, a folder gone meanwhile)
@@ -354,7 +352,7 @@ def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to cal
         except OSError as e:
             raise OutputError(f"cannot write the calibration to {default_path()} "
                               f"({e.strerror or e})") from None
-    Console().print(f"wrote {path}: {tm.calibration}")
+    line(f"wrote {path}: {tm.calibration}")
 
 
 def _dur(sec: float | None) -> str:
@@ -441,32 +439,27 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     except ValueError as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        from rich.markup import escape
-        Console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in "
-                                   f"{escape(str(store))}; "
-                                   "run the same command again to resume")
+        out_console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in "
+                                       f"{inert(store)}; run the same command again to resume")
         raise typer.Exit(130)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if not progress:
         from speechbudget.sweep.progress import outcome_counts
-        Console().print(f"run {summary.run_id}: {outcome_counts(summary)}, {summary.reused} "
-                        f"already in {store}, {summary.shards_run} shards run in "
-                        f"{summary.seconds:.1f} s", markup=False, highlight=False)
+        line(f"run {summary.run_id}: {outcome_counts(summary)}, {summary.reused} "
+             f"already in {store}, {summary.shards_run} shards run in {summary.seconds:.1f} s")
     if summary.uncompared:  # racing could not compare some pairs in some round: say why
         why = next(iter(summary.uncompared.values()))
-        Console(stderr=True, soft_wrap=True).print(
-            f"{len(summary.uncompared)} pair(s) of configurations were not compared in a racing "
-            f"round, e.g. {why}", markup=False, highlight=False)
+        line(f"{len(summary.uncompared)} pair(s) of configurations were not compared in a "
+             f"racing round, e.g. {why}", err=True)
     # exit 1: configurations failed, or items did (a configuration whose every item failed is
     # stored as finished with a NaN metric; docs/security.md: "items or configurations failed")
     bad = [(c, m) for c, m in summary.metrics if m.n_failed]
     if bad:
         c, m = bad[0]
-        Console(stderr=True, soft_wrap=True).print(
-            f"{sum(m.n_failed for _, m in bad)} item(s) failed in {len(bad)} configuration(s), "
-            f"e.g. {m.n_failed} in {c.label}: see `speechbudget runs show {store} {c.key}`",
-            markup=False, highlight=False)
+        line(f"{sum(m.n_failed for _, m in bad)} item(s) failed in {len(bad)} configuration(s), "
+             f"e.g. {m.n_failed} in {c.label}: see `speechbudget runs show {store} {c.key}`",
+             err=True)
     if summary.failures:  # one line naming one and where to read the rest (with --no-progress
         # nothing else named them)
         label, reason = next(iter(summary.failures.items()))
