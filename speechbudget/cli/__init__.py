@@ -7,7 +7,7 @@ from speechbudget.cli.app import app
 
 # one module per subcommand (group); each registers itself on `app` when imported
 SUBCOMMANDS = ("models_cmd", "transcribe", "flops_cmd", "asr_cmd", "ser_cmd", "sweep_cmd",
-               "runs_cmd", "recommend_cmd", "report_cmd", "demo_cmd")
+               "ser_predict_cmd", "runs_cmd", "recommend_cmd", "report_cmd", "demo_cmd")
 
 for _name in SUBCOMMANDS:
     importlib.import_module(f"speechbudget.cli.{_name}")
