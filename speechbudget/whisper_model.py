@@ -8,6 +8,7 @@
     info.duration, info.windows, info.decoded_tokens, info.gflops, info.config
     segments, _ = model.transcribe("talk.flac", word_timestamps=True)
     segments[0].words                                           # [Word(start, end, word, probability)]
+    segments, info = model.transcribe("talk.flac", vad_filter=True)  # speech only (silero-vad)
     results = model.transcribe_batch(["a.wav", "b.wav"])       # [(segments, info)], batched
 
 `device`: "cpu", "cuda", "cuda:N", or None / "auto" (cuda if present, as faster-whisper's "auto").
@@ -35,9 +36,10 @@ from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, check_f
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle)
+from speechbudget.tasks.asr.vad import SileroVad, VadOptions
 from speechbudget.tasks.asr.word_timing import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS, Word
 
-__all__ = ["WhisperModel", "Segment", "TranscriptionInfo", "Word"]
+__all__ = ["WhisperModel", "Segment", "TranscriptionInfo", "VadOptions", "Word"]
 
 
 class WhisperModel:
@@ -84,6 +86,7 @@ class WhisperModel:
             bundle = dataclasses.replace(bundle, model=model)  # one copy of the weights in memory
         self.bundle = bundle
         self._model = model
+        self._vad: SileroVad | None = None   # loaded by the first vad_filter=True call
 
     @property
     def model_name(self) -> str:
@@ -103,7 +106,8 @@ class WhisperModel:
                    prepend_punctuations: str = PREPEND_PUNCTUATIONS,
                    append_punctuations: str = APPEND_PUNCTUATIONS,
                    initial_prompt: str | None = None, prefix: str | None = None,
-                   hotwords: str | None = None
+                   hotwords: str | None = None, vad_filter: bool = False,
+                   vad_parameters: dict[str, Any] | VadOptions | None = None
                    ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording of any length: a path (any format soundfile
         reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
@@ -134,7 +138,13 @@ class WhisperModel:
         the first segment's text and tokens). hotwords: text after <|startofprev|> in every
         window without a prefix. Each is cut to 223 tokens (prefix and hotwords: the first ones;
         the history: the last), as faster-whisper; `info.gflops` counts the longer prompt. Text
-        spelling a special token (<|endoftext|>) raises ConfigError naming the option."""
+        spelling a special token (<|endoftext|>) raises ConfigError naming the option.
+        vad_filter: decode only the speech the Silero VAD finds (faster-whisper's `vad_filter`;
+        needs `pip install speechbudget[vad]`, else VadUnavailableError): its chunks are joined
+        and decoded, and the segments' and words' times mapped back to the recording.
+        vad_parameters: None (faster-whisper's defaults), a dict of `VadOptions` fields or a
+        VadOptions. `info.vad` says what was kept (`info.duration_after_vad`) and the VAD's own
+        GFLOPs, which `info.gflops` (the decoding of the kept audio) does not include."""
         return self.transcribe_batch(
             [audio], beam_size=beam_size, timestamps=timestamps, longform=longform,
             batch_size=batch_size, no_speech_threshold=no_speech_threshold,
@@ -144,7 +154,8 @@ class WhisperModel:
             seed=seed, word_timestamps=word_timestamps,
             prepend_punctuations=prepend_punctuations,
             append_punctuations=append_punctuations, initial_prompt=initial_prompt,
-            prefix=prefix, hotwords=hotwords)[0]
+            prefix=prefix, hotwords=hotwords, vad_filter=vad_filter,
+            vad_parameters=vad_parameters)[0]
 
     def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
                          timestamps: str = "on", longform: str = "sequential",
@@ -159,7 +170,8 @@ class WhisperModel:
                          prepend_punctuations: str = PREPEND_PUNCTUATIONS,
                          append_punctuations: str = APPEND_PUNCTUATIONS,
                          initial_prompt: str | None = None, prefix: str | None = None,
-                         hotwords: str | None = None
+                         hotwords: str | None = None, vad_filter: bool = False,
+                         vad_parameters: dict[str, Any] | VadOptions | None = None
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
@@ -193,6 +205,10 @@ class WhisperModel:
                 raise ConfigError(name, marks, "a string of punctuation marks")
         prompts = {name: check_prompt_text(name, v) for name, v in (
             ("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords))}
+        if not isinstance(vad_filter, (bool, np.bool_)):
+            raise ConfigError("vad_filter", vad_filter, "True or False")
+        vad_options = VadOptions.of(vad_parameters)
+        vad = self.vad_model() if vad_filter else None   # before any audio is read
         audios = list(audios)
         waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]
         if not waves:
@@ -204,7 +220,14 @@ class WhisperModel:
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=int(seed), word_timestamps=bool(word_timestamps),
             prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
-            mel_padding=self.mel_padding, **prompts)
+            mel_padding=self.mel_padding, vad=vad, vad_options=vad_options, **prompts)
+
+    def vad_model(self) -> SileroVad:
+        """The Silero VAD model `vad_filter` runs, loaded on first use and kept with this model;
+        VadUnavailableError (naming `pip install speechbudget[vad]`) without silero-vad."""
+        if self._vad is None:
+            self._vad = SileroVad()
+        return self._vad
 
 
 def _is_tensor(x: Any) -> bool:

@@ -26,7 +26,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      logprob_threshold: float | None = LOGPROB_THRESHOLD,
                      no_speech_threshold: float | None = NO_SPEECH_THRESHOLD, best_of: int = 5,
                      initial_prompt: str | None = None, prefix: str | None = None,
-                     hotwords: str | None = None
+                     hotwords: str | None = None, vad_filter: bool = False,
+                     vad_parameters: dict[str, Any] | None = None
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -34,7 +35,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     if given, after each group, counting files (unreadable ones count when they are read).
     `word_timestamps`, `condition_on_previous_text`, `temperature` (one value or the fallback's
     increasing sequence), the thresholds, `best_of` and the prompt options (`initial_prompt`,
-    `prefix`, `hotwords`): as WhisperModel.transcribe (its defaults)."""
+    `prefix`, `hotwords`), `vad_filter` / `vad_parameters`: as WhisperModel.transcribe (its
+    defaults)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -63,7 +65,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                                       logprob_threshold=logprob_threshold,
                                       no_speech_threshold=no_speech_threshold, best_of=best_of,
                                       initial_prompt=initial_prompt, prefix=prefix,
-                                      hotwords=hotwords)
+                                      hotwords=hotwords, vad_filter=vad_filter,
+                                      vad_parameters=vad_parameters)
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
         done += len(group)
@@ -184,6 +187,20 @@ def parse_threshold(text: str, option: str, lo: float, hi: float) -> float | Non
     return v
 
 
+def _vad_parameters(vad: bool, min_silence_ms: int | None) -> dict[str, Any] | None:
+    """--vad's VadOptions fields; a usage error (exit 2) for --vad-min-silence-ms without --vad,
+    and VadUnavailableError (exit 2, naming the extra) when silero-vad is not installed: both
+    before any model loads."""
+    if not vad:
+        if min_silence_ms is not None:
+            raise typer.BadParameter("it sets the voice-activity filter: add --vad",
+                                     param_hint="--vad-min-silence-ms")
+        return None
+    from speechbudget.tasks.asr.vad import find_model_file
+    find_model_file()
+    return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}
+
+
 @app.command("transcribe")
 def transcribe_cmd(
     files: List[Path] = typer.Argument(..., help="audio files (wav, flac, mp3, ...)"),
@@ -255,6 +272,12 @@ def transcribe_cmd(
     hotwords: Optional[str] = typer.Option(
         None, "--hotwords", metavar="TEXT", help="words or phrases to prompt every window with "
         "(faster-whisper's hotwords; not the first window when --prefix is given)"),
+    vad: bool = typer.Option(
+        False, "--vad", help="decode only the speech the Silero VAD finds, times kept "
+        "(faster-whisper's vad_filter and its defaults; needs pip install 'speechbudget\\[vad]')"),
+    vad_min_silence_ms: Optional[int] = typer.Option(
+        None, "--vad-min-silence-ms", min=0, metavar="MS", help="with --vad: the silence that "
+        "ends a speech chunk (default 2000, faster-whisper's min_silence_duration_ms)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -277,7 +300,8 @@ def transcribe_cmd(
                                           0.0),
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
-        best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords)
+        best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords,
+        vad_filter=vad, vad_parameters=_vad_parameters(vad, vad_min_silence_ms))
     if condition_on_previous_text and longform == "chunks":  # it would be ignored
         raise typer.BadParameter("--longform chunks decodes its chunks independently: use "
                                  "--longform sequential to condition on previous text",

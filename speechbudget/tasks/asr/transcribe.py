@@ -15,7 +15,7 @@ Writers for txt / srt / vtt / tsv / json are in `tasks.asr.subtitles`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +28,7 @@ from speechbudget.tasks.asr.options import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOL
 from speechbudget.tasks.asr.pipeline import AsrPipeline
 from speechbudget.tasks.asr.precision import cast_for_precision
 from speechbudget.tasks.asr.transcript import Segment, Transcript
+from speechbudget.tasks.asr.vad import SileroVad, VadOptions, VadResult, split_speech
 
 __all__ = ["Segment", "TranscriptionInfo", "as_audio", "registry_name", "transcribe",
            "transcribe_bundle", "transcribe_many", "LOGPROB_THRESHOLD", "NO_SPEECH_THRESHOLD"]
@@ -48,11 +49,24 @@ class TranscriptionInfo:
     repetition_cut: int        # windows whose decoding was cut in a repetition loop
     config: Config             # the configuration that ran
     text: str                  # the segments' texts joined with spaces
+    vad: VadResult | None = None  # what the voice-activity filter kept (None: not asked for);
+    #                               windows, tokens and gflops are those of the kept audio only
+
+    @property
+    def duration_after_vad(self) -> float:
+        """Seconds decoded after the voice-activity filter (faster-whisper's field): the
+        duration when the filter did not run."""
+        return self.duration if self.vad is None else self.vad.duration_after_vad
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values (the configuration as `Config.to_dict`)."""
+        """Plain JSON-ready values (the configuration as `Config.to_dict`); "vad" only when the
+        filter ran."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["config"] = self.config.to_dict()
+        if self.vad is None:
+            del d["vad"]
+        else:
+            d["vad"] = self.vad.to_dict()
         return d
 
 
@@ -96,19 +110,30 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
                       model: Any = None, batch_size: int = 8,
                       no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                       logprob_threshold: float | None = LOGPROB_THRESHOLD,
+                      vad: SileroVad | None = None, vad_options: VadOptions | None = None,
                       **decoding: Any) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """(segments, info) per waveform (`as_audio`'s output), batched, each with its own seek.
     `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is).
     `decoding`: AsrPipeline's keyword options (condition_on_previous_text, temperatures,
     compression_ratio_threshold, best_of, seed, word timestamps, and faster-whisper's prompt
-    options initial_prompt, prefix and hotwords: text or None)."""
+    options initial_prompt, prefix and hotwords: text or None). `vad`: a loaded Silero VAD to
+    decode only the speech it finds with `vad_options` (faster-whisper's `vad_filter`): the
+    chunks joined are decoded and the times mapped back to each recording (`tasks.asr.vad`)."""
     pipe = AsrPipeline(bundle, config, device, model=model, **decoding)
     pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
-    items = [(f"{i}", a) for i, a in enumerate(audios)]
+    splits = [split_speech(vad, a, vad_options) if vad is not None else None for a in audios]
+    items = [(f"{i}", a if sp is None else sp.speech)
+             for i, (a, sp) in enumerate(zip(audios, splits))]
     out = pipe.transcribe_items(items, batch_size)
     lang = decoded_language(bundle)
-    return [(out[i].segments, _info(config, out[i], len(a) / SAMPLE_RATE, pipe, lang))
-            for i, a in items]
+    results = []
+    for (i, _), a, sp in zip(items, audios, splits):
+        info = _info(config, out[i], len(a) / SAMPLE_RATE, pipe, lang)
+        if sp is None:
+            results.append((out[i].segments, info))
+        else:
+            results.append((sp.restore(out[i].segments), replace(info, vad=sp.result)))
+    return results
 
 
 def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tiny.en", *,
@@ -119,15 +144,21 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                     no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                     logprob_threshold: float | None = LOGPROB_THRESHOLD,
                     bundle: Any = None, initial_prompt: str | None = None,
-                    prefix: str | None = None, hotwords: str | None = None
+                    prefix: str | None = None, hotwords: str | None = None,
+                    vad_filter: bool = False,
+                    vad_parameters: dict[str, Any] | VadOptions | None = None
                     ) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """One-shot function: loads `model` (unless a loaded `bundle` is given) for this call only;
     keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model.
-    initial_prompt / prefix / hotwords: faster-whisper's prompt options, as
-    `WhisperModel.transcribe`."""
+    initial_prompt / prefix / hotwords, vad_filter / vad_parameters: faster-whisper's prompt
+    and voice-activity options, as `WhisperModel.transcribe`."""
     from speechbudget.tasks.asr.options import check_prompt_text
     prompts = {name: check_prompt_text(name, v) for name, v in (
         ("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords))}
+    if not isinstance(vad_filter, (bool, np.bool_)):
+        raise ConfigError("vad_filter", vad_filter, "True or False")
+    vad_options = VadOptions.of(vad_parameters)
+    vad = SileroVad() if vad_filter else None
     from speechbudget.machine import check_device, default_device
     device = check_device(device or default_device())
     if bundle is None:
@@ -139,7 +170,8 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
     waves = [as_audio(a) for a in audios]
     return transcribe_bundle(bundle, cfg, waves, device,
                              cast_for_precision(bundle.model, precision, device), batch_size,
-                             no_speech_threshold, logprob_threshold, **prompts)
+                             no_speech_threshold, logprob_threshold, vad=vad,
+                             vad_options=vad_options, **prompts)
 
 
 def transcribe(audio: str | Path | np.ndarray, model: str = "tiny.en", **kw: Any

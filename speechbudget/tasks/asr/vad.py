@@ -1,6 +1,7 @@
 """Voice-activity filter: faster-whisper's `vad_filter=True`, with the Silero VAD model.
 
     vad = SileroVad()                                   # loads the weights once (silero-vad)
+    split = split_speech(vad, audio, VadOptions())      # all of the below in one
     chunks = vad.speech_chunks(audio, VadOptions())     # [(start, end)] in samples
     speech = speech_audio(audio, chunks)                # the chunks joined: what is decoded
     times = TimeMap(chunks)                             # decoded time -> recording time
@@ -39,7 +40,8 @@ from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.asr.transcript import Segment
 
 __all__ = ["FRAME", "CONTEXT", "VadOptions", "VadUnavailableError", "SileroVad", "TimeMap",
-           "speech_audio", "restore_times", "find_model_file"]
+           "VadResult", "SpeechSplit", "split_speech", "speech_audio", "restore_times",
+           "find_model_file"]
 
 FRAME = 512        # samples per speech probability at 16 kHz (32 ms)
 CONTEXT = 64       # samples of the previous frame each frame is seen with
@@ -345,3 +347,42 @@ def restore_times(segments: Iterable[Segment], times: TimeMap) -> list[Segment]:
             out.append(dataclasses.replace(seg, start=times.original(seg.start),
                                            end=times.original(seg.end, is_end=True)))
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class VadResult:
+    """What the filter kept of one recording (`TranscriptionInfo.vad`)."""
+
+    options: VadOptions
+    chunks: tuple[tuple[float, float], ...]   # the speech decoded: (start, end) seconds
+    duration_after_vad: float                 # their total, seconds (faster-whisper's name)
+    gflops: float                             # the VAD network's own analytic cost; not in
+    #                                           TranscriptionInfo.gflops (docs/asr.md)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"options": dataclasses.asdict(self.options),
+                "chunks": [list(c) for c in self.chunks],
+                "duration_after_vad": self.duration_after_vad, "gflops": self.gflops}
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechSplit:
+    """A recording cut to its speech: the audio to decode and how to give its times back."""
+
+    speech: np.ndarray                  # the chunks joined (empty: no speech)
+    chunks: list[tuple[int, int]]       # (start, end) samples of the recording
+    result: VadResult
+
+    def restore(self, segments: Iterable[Segment]) -> list[Segment]:
+        """Segments of `speech` with the recording's times (`restore_times`)."""
+        return restore_times(segments, TimeMap(self.chunks)) if self.chunks else list(segments)
+
+
+def split_speech(model: SileroVad, audio: np.ndarray, options: VadOptions | None = None
+                 ) -> SpeechSplit:
+    """`audio` (16 kHz) through the filter: its speech chunks, joined."""
+    options = options or VadOptions()
+    chunks = model.speech_chunks(audio, options)
+    result = VadResult(options, tuple((s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in chunks),
+                       sum(e - s for s, e in chunks) / SAMPLE_RATE, model.gflops(len(audio)))
+    return SpeechSplit(speech_audio(audio, chunks), chunks, result)
