@@ -307,11 +307,16 @@ def crop_or_pad(audio: np.ndarray, duration_s: float, mode: str = "center",
 def read_clip(clip: Clip) -> np.ndarray:
     """The clip's audio; raises AudioError naming the file if unreadable, empty or too short
     (an empty recording, which ASR reads as an empty transcript, has no emotion to classify)."""
-    audio = load_audio(clip.path)
+    return check_clip_audio(load_audio(clip.path), clip.path)
+
+
+def check_clip_audio(audio: np.ndarray, where: object) -> np.ndarray:
+    """`audio` (16 kHz samples) if an emotion can be classified from it; else AudioError naming
+    `where`: empty, or shorter than MIN_CLIP_S."""
     if not len(audio):
-        raise AudioError(f"{clip.path}: the recording is empty (0 samples at 16 kHz); an emotion "
+        raise AudioError(f"{where}: the recording is empty (0 samples at 16 kHz); an emotion "
                          "cannot be classified without audio")
     if len(audio) < MIN_CLIP_S * SAMPLE_RATE:
-        raise AudioError(f"{clip.path}: {len(audio) / SAMPLE_RATE:.3f} s is too short "
+        raise AudioError(f"{where}: {len(audio) / SAMPLE_RATE:.3f} s is too short "
                          f"(need at least {MIN_CLIP_S} s)")
     return audio

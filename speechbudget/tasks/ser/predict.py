@@ -35,7 +35,7 @@ import numpy as np
 from speechbudget.audio import AudioError, check_sample_rate, check_samples, resample_to_16k
 from speechbudget.geometry import SAMPLE_RATE
 from speechbudget.tasks.ser.checkpoint import load_checkpoint
-from speechbudget.tasks.ser.data import MIN_CLIP_S, Clip, read_clip
+from speechbudget.tasks.ser.data import Clip, check_clip_audio, read_clip
 from speechbudget.tasks.ser.features import batches, predict_logits
 from speechbudget.tasks.ser.scoring import NON_FINITE
 
@@ -126,14 +126,7 @@ def read_input(audio: Any, where: str) -> np.ndarray:
         audio = audio[key]
     data = _samples(audio, where)
     check_samples(data, where)
-    data = resample_to_16k(data, sr)
-    if not len(data):  # as data.read_clip refuses a file
-        raise AudioError(f"{where}: the recording is empty (0 samples at 16 kHz); an emotion "
-                         "cannot be classified without audio")
-    if len(data) < MIN_CLIP_S * SAMPLE_RATE:
-        raise AudioError(f"{where}: {len(data) / SAMPLE_RATE:.3f} s is too short "
-                         f"(need at least {MIN_CLIP_S} s)")
-    return data
+    return check_clip_audio(resample_to_16k(data, sr), where)  # as data.read_clip a file
 
 
 class SerPredictor:
