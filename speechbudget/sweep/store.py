@@ -137,8 +137,9 @@ class ResultsStore(RunLog, ShardLeases):
         """The per-item audio map saved under `digest` (`save_item_audio`), or None. A map is
         never changed once saved (its key is its digest), so each is decoded once per open
         store: a resume compares it for every configuration (store_data.check_data)."""
-        return self.decoded("meta", f"item_audio {digest}", lambda: load_audio_map(
-            self.db, digest, json_object, self._item_audio_maps))
+        return load_audio_map(self.db, digest, json_object,
+                              lambda key, fn: self.decoded("meta", key, fn),
+                              self._item_audio_maps)
 
     def file_digests(self) -> dict[str, tuple[str, str]]:
         """The audio digests remembered by file: path -> (signature, digest) (`file_digest`)."""

@@ -23,26 +23,44 @@ DIFF = "item_audio_diff "
 BASES = 4
 
 Decode = Callable[[str], dict[str, Any]]
+#: read(key, fn): fn(), which reads meta row `key`; a value it cannot read (ValueError,
+#: TypeError) raised as the store's error naming that row
+Read = Callable[[str, Callable[[], Any]], Any]
 
 
-def load_audio_map(db: Any, digest: str, decode: Decode,
+def load_audio_map(db: Any, digest: str, decode: Decode, read: Read,
                    known: dict[str, dict[str, str]]) -> dict[str, str] | None:
     """The map kept under `digest`, or None; `known`: maps already read, by digest (read and
-    added to). decode: a stored JSON object's text -> dict. A value that does not make the map
-    it names raises ValueError / TypeError (the store reports them as a StoreError)."""
+    added to). decode: a stored JSON object's text -> dict. A row that cannot be read, or a
+    difference that does not make the map it names, is the error `read` raises naming that
+    row (the damaged base map's own row where that is what cannot be read)."""
     if digest in known:
         return known[digest]
-    whole = _whole(db, digest, decode, known)
+    whole = _whole(db, digest, decode, read, known)
     if whole is not None:
         return whole
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (DIFF + digest,)).fetchone()
+    key = DIFF + digest
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     if row is None:
         return None
-    diff = decode(row[0])
+    base, changed, drop = read(key, lambda: _difference(decode(row[0])))
+    whole = _whole(db, base, decode, read, known)
+    audio = read(key, lambda: _applied(whole, base, changed, drop, digest))
+    known[digest] = audio
+    return audio
+
+
+def _difference(diff: dict[str, Any]) -> tuple[str, dict[str, Any], list[Any]]:
     base, changed, drop = diff.get("base"), diff.get("set"), diff.get("drop")
     if not (isinstance(base, str) and isinstance(changed, dict) and isinstance(drop, list)):
         raise ValueError("not a difference from a kept map (base, set, drop)")
-    whole = _whole(db, base, decode, known)
+    return base, changed, drop
+
+
+def _applied(whole: dict[str, str] | None, base: str, changed: dict[str, Any], drop: list[Any],
+             digest: str) -> dict[str, str]:
+    """The map the difference (changed, drop) from the map `whole` kept under `base` makes;
+    ValueError when `whole` is not kept or the map has not `digest`."""
     if whole is None:
         raise ValueError(f"its base map {base} is not kept whole")
     audio = {**whole, **changed}
@@ -50,18 +68,18 @@ def load_audio_map(db: Any, digest: str, decode: Decode,
         audio.pop(iid, None)
     if audio_digest(audio) != digest:
         raise ValueError("the map it makes does not have its digest")
-    known[digest] = audio
     return audio
 
 
-def _whole(db: Any, digest: str, decode: Decode,
+def _whole(db: Any, digest: str, decode: Decode, read: Read,
            known: dict[str, dict[str, str]]) -> dict[str, str] | None:
     """The map kept whole under `digest`, or None."""
     if digest not in known:
-        row = db.execute("SELECT value FROM meta WHERE key = ?", (WHOLE + digest,)).fetchone()
+        key = WHOLE + digest
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        known[digest] = decode(row[0])
+        known[digest] = read(key, lambda: decode(row[0]))
     return known[digest]
 
 

@@ -112,7 +112,29 @@ def test_a_difference_that_does_not_make_its_map_is_a_store_error(tmp_path, dama
                               (json.dumps({"base": audio_digest(audio), "drop": [],
                                            "set": {}}), f"item_audio_diff {audio_digest(other)}"))
     with ResultsStore(db, readonly=True) as st:
-        with pytest.raises(StoreError, match=f"r.db: meta row item_audio {audio_digest(other)}"):
+        with pytest.raises(StoreError,
+                           match=f"r.db: meta row item_audio_diff {audio_digest(other)}: "):
+            st.item_audio(audio_digest(other))
+
+
+@pytest.mark.parametrize("damage", ["base", "difference"])
+def test_the_error_names_the_row_that_cannot_be_read(tmp_path, damage):
+    """A damaged row is named by its own key: the difference's ('item_audio_diff DIGEST'), or,
+    where the base map kept whole cannot be read, the base's ('item_audio BASE'). Before, both
+    were named 'item_audio DIGEST' of the map asked for: a row the store does not hold."""
+    db = tmp_path / "r.db"
+    audio = _corpus(20)
+    other = _with_unreadable(audio, sorted(audio)[:1])
+    with ResultsStore(db) as st:
+        for m in (audio, other):
+            st.save_item_audio(audio_digest(m), m)
+        key = (f"item_audio {audio_digest(audio)}" if damage == "base"
+               else f"item_audio_diff {audio_digest(other)}")
+        with transaction(st.db):
+            assert st.db.execute("UPDATE meta SET value = '{x' WHERE key = ?", (key,)).rowcount
+    with ResultsStore(db, readonly=True) as st:
+        with pytest.raises(StoreError, match=f"r.db: meta row {key}: a stored value cannot be "
+                                             "read \\(JSONDecodeError"):
             st.item_audio(audio_digest(other))
 
 
