@@ -290,8 +290,12 @@ class Sweep:
         here, so what is stored for `c` afterwards is what this run may keep."""
         v = result_version(self.task, c)
         context = self.context if v == 1 else {**self.context, "result_version": v}
+        # its stored failed items are computed again: --retry-failed, or --recompute-stale
+        # where the stored results are of an older rule (a current configuration keeps them)
+        stored = self.store.config_context(c.key)
+        stale = stored is not None and stored.get("result_version", 1) != v
         context, adopt = check_data(self.store, c, context, self.item_audio,
-                                    retry=self.retry_items or self.recompute_stale)
+                                    retry=self.retry_items or (self.recompute_stale and stale))
         self.store.register_config(c, gflops.get(c.key), context, self.run_id,
                                    recompute_stale=self.recompute_stale, adopt=adopt)
 

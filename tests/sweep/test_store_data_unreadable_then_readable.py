@@ -71,3 +71,26 @@ def test_retry_failed_computes_it_on_the_new_audio_and_records_that(tmp_path, co
     first.write_bytes(original)                     # now the result is of the other audio
     with pytest.raises(StoreError, match=f"other audio \\(item {iid}\\)"):
         run_sweep(spec, db, progress=False, device="cpu", retry_items=True)
+
+
+def test_recompute_stale_of_a_current_configuration_keeps_its_failure_unreadable(tmp_path,
+                                                                                   corpus):
+    """--recompute-stale recomputes only configurations stored by an older rule; this one is
+    current, so its stored failure is kept as a plain resume keeps it, and the record must say
+    'unreadable' too. Before, the option counted as a retry for every configuration: the
+    restored file's audio was recorded under a failure computed on no audio, and other audio
+    later under the path was refused as 'other audio', even with --retry-failed."""
+    spec, rows, (first, second) = corpus
+    iid = rows[0]["id"]
+    db = tmp_path / "r.db"
+    saved = tmp_path / "saved.flac"
+    shutil.move(first, saved)
+    run_sweep(spec, db, progress=False, device="cpu")
+    shutil.move(saved, first)
+    run_sweep(spec, db, progress=False, device="cpu", recompute_stale=True)
+    ok, audio = _stored(db, iid)
+    assert not ok and is_unreadable(audio)          # not recomputed: still no audio behind it
+    shutil.copy(second, first)                      # other audio under its path
+    run_sweep(spec, db, progress=False, device="cpu", retry_items=True)
+    ok, audio = _stored(db, iid)
+    assert ok and audio == file_digest(first)
