@@ -175,6 +175,18 @@ def copy_shortest(bundled_librispeech, folder, n: int = 2) -> list[dict]:
     return rows
 
 
+def copied_manifest(bundled_librispeech, folder, n: int = 2) -> tuple[Path, list[dict]]:
+    """`copy_shortest` under `folder`/a, and a JSONL manifest `folder`/m.jsonl naming the copies
+    by absolute path: (the manifest, the rows)."""
+    import json
+    folder = Path(folder)
+    rows = copy_shortest(bundled_librispeech, folder / "a", n)
+    m = folder / "m.jsonl"
+    m.write_text("".join(json.dumps({"id": r["id"], "audio": str(folder / "a" / r["audio"]),
+                                     "text": r["text"]}) + "\n" for r in rows))
+    return m, rows
+
+
 def sigterm_after_first_shard(cmd: list[str], db, env: dict) -> tuple[int, str]:
     """Run `cmd` (a `sweep run` writing the store `db`), send it SIGTERM once the store holds a
     stored item, and return (exit code, its output)."""

@@ -6,23 +6,19 @@ its path was then taken as the same data, and resumed results computed on the fi
 read, so the third run is refused naming the item."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
 from speechbudget.sweep.store_guard import StoreError
-from tests.sweep.conftest import ASR_ONE_CONFIG, copy_shortest, register_sweep
+from tests.sweep.conftest import ASR_ONE_CONFIG, copied_manifest, register_sweep
 
 ASR = ASR_ONE_CONFIG
 
 
 @pytest.fixture
 def corpus(tmp_path, bundled_librispeech):
-    rows = copy_shortest(bundled_librispeech, tmp_path / "a")
-    m = tmp_path / "m.jsonl"
-    m.write_text("".join(json.dumps({"id": r["id"], "audio": str(tmp_path / "a" / r["audio"]),
-                                     "text": r["text"]}) + "\n" for r in rows))
+    m, rows = copied_manifest(bundled_librispeech, tmp_path)
     return m, rows
 
 

@@ -7,22 +7,18 @@ restored, resumed, then replaced). The record now keeps 'unreadable' for an item
 failed that a run does not compute again, and records its audio when --retry-failed does."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
 from speechbudget.sweep import ResultsStore, StoreError, run_sweep
 from speechbudget.sweep.profile import file_digest, is_unreadable
-from tests.sweep.conftest import ASR_ONE_CONFIG, copy_shortest
+from tests.sweep.conftest import ASR_ONE_CONFIG, copied_manifest
 
 
 @pytest.fixture
 def corpus(tmp_path, bundled_librispeech):
-    rows = copy_shortest(bundled_librispeech, tmp_path / "a")
-    m = tmp_path / "m.jsonl"
-    m.write_text("".join(json.dumps({"id": r["id"], "audio": str(tmp_path / "a" / r["audio"]),
-                                     "text": r["text"]}) + "\n" for r in rows))
+    m, rows = copied_manifest(bundled_librispeech, tmp_path)
     spec = {**ASR_ONE_CONFIG, "data": str(m)}
     return spec, rows, [tmp_path / "a" / r["audio"] for r in rows]
 
