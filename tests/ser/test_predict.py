@@ -131,6 +131,26 @@ def test_bad_inputs_are_errors_naming_them(checkpoint, actors, tmp_path):
         clf({"array": np.zeros(16000, np.float32)})
 
 
+def test_a_list_of_samples_is_one_waveform_and_bytes_one_bad_input(checkpoint, actors):
+    """The module text takes a waveform as a list too, and refuses encoded bytes by name; a list
+    of floats was taken as that many inputs (16,000 'shape ()' errors for one second), bytes as
+    one input per byte ('samples of dtype int64')."""
+    _, clips = actors
+    samples = load_audio(clips[0].path)[:16000]
+    clf = SerPredictor(checkpoint, "cpu")
+    (as_list,) = clf(samples.tolist())
+    (as_array,) = clf(samples)
+    assert isinstance(as_list, Prediction) and as_list.probs == as_array.probs
+    assert as_list.source == "array #0"
+    for given in (b"RIFF....WAVE", bytearray(b"RIFF")):
+        got = clf(given, errors="return")
+        assert len(got) == 1 and "encoded bytes" in str(got[0]), got
+    # a list of waveforms (lists) is still a list of inputs (a batch: float rounding apart)
+    pair = clf([samples.tolist(), samples.tolist()])
+    assert len(pair) == 2 and all(p.label == as_list.label for p in pair)
+    assert all(abs(p.probs[k] - q) < 1e-6 for p in pair for k, q in as_list.probs.items())
+
+
 def _run(*args: str):
     return CliRunner().invoke(app, ["ser", "predict", *args, "--no-progress",
                                     "--device", "cpu"])

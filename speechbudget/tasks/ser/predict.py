@@ -19,12 +19,13 @@ clips of `ser train` and `ser eval` are. The probabilities are the softmax of th
 Inputs: a path (str or os.PathLike), a 1-D float array of samples in [-1, 1] at 16 kHz (numpy,
 list or torch tensor), or, as Hugging Face's audio-classification pipeline takes it, a dict
 {"array" (or "raw"): samples, "sampling_rate": Hz} (resampled to 16 kHz with the same resampler as
-files). A recording that cannot be used is an AudioError naming it (exit 3 at the command line);
-`errors="return"` puts that AudioError in the result list at its place instead, so that one bad
-input does not stop the others.
+files). A recording that cannot be used is an AudioError naming it; `errors="return"` puts that
+AudioError in the result list at its place instead, so that one bad input does not stop the
+others (`ser predict`: one stderr line for it, the others go on, exit 1).
 """
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +77,14 @@ class Prediction:
 
 
 def _is_single(audios: Any) -> bool:
-    """One input given alone (a path, an array, a dict), not a sequence of inputs."""
-    if isinstance(audios, (str, os.PathLike, dict, np.ndarray)):
+    """One input given alone (a path, an array, a dict, a list of samples; encoded bytes or a
+    file object, to be refused by name), not a sequence of inputs."""
+    if isinstance(audios, (str, os.PathLike, dict, np.ndarray, bytes, bytearray)) \
+            or hasattr(audios, "read") or type(audios).__module__.startswith("torch"):
         return True
-    return type(audios).__module__.startswith("torch")  # a tensor: one waveform
+    # a waveform as a list of samples (numbers), not a list of inputs
+    return isinstance(audios, (list, tuple)) and len(audios) > 0 \
+        and all(isinstance(x, numbers.Number) for x in audios)
 
 
 def _samples(audio: Any, where: str) -> np.ndarray:
