@@ -16,7 +16,8 @@ from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, LABEL_COLUMN, SP
                                       TARGETS_HELP, parse_targets)
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
-                           "backbone, evaluate a checkpoint.", no_args_is_help=True)
+                           "backbone, evaluate a checkpoint, classify recordings with it.",
+                      no_args_is_help=True)
 app.add_typer(ser_app, name="ser")
 console = out_console()   # user text shown as it is, lines never folded (cli/output.py)
 

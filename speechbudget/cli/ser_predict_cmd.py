@@ -47,8 +47,10 @@ def predict_cmd(
                                         help="exit 0 even when some files could not be "
                                              "classified"),
 ) -> None:
-    """Classify recordings: each is cut to the checkpoint's clip duration D as `ser eval` cuts a
-    clip (a longer one: its centre D seconds; a shorter one: zero-padded)."""
+    """Classify recordings by the emotion a trained checkpoint predicts.
+
+    Each is cut to the checkpoint's clip duration D as `ser eval` cuts a clip (a longer one: its
+    centre D seconds; a shorter one: zero-padded)."""
     from speechbudget.errors import check_output_file, make_output_dir, write_atomic
     from speechbudget.machine import check_device, default_device
     from speechbudget.tasks.ser.checkpoint import read_meta
