@@ -16,7 +16,8 @@ The object owns the loaded model (a registry name such as "tiny.en" or "base" â€
 offline weights when installed â€”, a hub id, or a local Hugging Face / CTranslate2 folder) and the
 encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`) and the features' padding (`mel_padding`); each call chooses
 the decoding (`beam_size`, `timestamps`, `longform`, the no-speech thresholds, faster-whisper's
-`initial_prompt` / `prefix` / `hotwords`). Invalid options
+`initial_prompt` / `prefix` / `hotwords`, `vad_filter`, `clip_timestamps`,
+`hallucination_silence_threshold`). Invalid options
 raise `axes.ConfigError` naming the field. Nothing is printed; loading shows no progress bar.
 Importing this module imports torch: `import speechbudget` itself does not (it exports
 `WhisperModel` lazily).
@@ -31,11 +32,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from speechbudget.axes import Config, ConfigError
-from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, check_fallback,
-                                         check_mel_padding, check_prompt_text)
+from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD,
+                                            check_clip_timestamps, check_fallback,
+                                            check_hallucination_silence_threshold,
+                                            check_mel_padding, check_prompt_text)
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
-                                               transcribe_bundle)
+                                               transcribe_bundle, warn_vad_ignored)
 from speechbudget.tasks.asr.vad import SileroVad, VadOptions
 from speechbudget.tasks.asr.word_timing import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS, Word
 
@@ -107,7 +110,9 @@ class WhisperModel:
                    append_punctuations: str = APPEND_PUNCTUATIONS,
                    initial_prompt: str | None = None, prefix: str | None = None,
                    hotwords: str | None = None, vad_filter: bool = False,
-                   vad_parameters: dict[str, Any] | VadOptions | None = None
+                   vad_parameters: dict[str, Any] | VadOptions | None = None,
+                   clip_timestamps: str | Sequence[float] | None = None,
+                   hallucination_silence_threshold: float | None = None
                    ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording of any length: a path (any format soundfile
         reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
@@ -144,7 +149,22 @@ class WhisperModel:
         and decoded, and the segments' and words' times mapped back to the recording.
         vad_parameters: None (faster-whisper's defaults), a dict of `VadOptions` fields or a
         VadOptions. `info.vad` says what was kept (`info.duration_after_vad`) and the VAD's own
-        GFLOPs, which `info.gflops` (the decoding of the kept audio) does not include."""
+        GFLOPs, which `info.gflops` (the decoding of the kept audio) does not include.
+        clip_timestamps: decode only these clips of the recording, "start,end,start,end,..." in
+        seconds (a string or a list of numbers; faster-whisper's option): the seek loop runs from
+        each clip's start to its end, so segment times lie inside the clips and `info.gflops`
+        counts their windows only; an odd count's last clip runs to the end, an end past the
+        recording stops there; None, "0" or "" is the whole recording. Values that are not
+        seconds >= 0, or clips out of order or overlapping, raise ConfigError. With clips the
+        VAD does not run (faster-whisper ignores vad_filter then; a warning says so). A prefix
+        goes on a window at 0 s only, as faster-whisper.
+        hallucination_silence_threshold: with word_timestamps, seconds of silence skipped
+        around a likely hallucination (faster-whisper's option and rules: a segment whose words
+        are improbable or implausibly short or long, with silence before and after it, is
+        dropped with what follows it in its window, and the next window starts at it; an
+        anomalous first segment after more than this much silence makes the next window start
+        at it). Without word_timestamps it does nothing, as faster-whisper (a warning says so).
+        None: off."""
         return self.transcribe_batch(
             [audio], beam_size=beam_size, timestamps=timestamps, longform=longform,
             batch_size=batch_size, no_speech_threshold=no_speech_threshold,
@@ -155,7 +175,8 @@ class WhisperModel:
             prepend_punctuations=prepend_punctuations,
             append_punctuations=append_punctuations, initial_prompt=initial_prompt,
             prefix=prefix, hotwords=hotwords, vad_filter=vad_filter,
-            vad_parameters=vad_parameters)[0]
+            vad_parameters=vad_parameters, clip_timestamps=clip_timestamps,
+            hallucination_silence_threshold=hallucination_silence_threshold)[0]
 
     def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
                          timestamps: str = "on", longform: str = "sequential",
@@ -171,7 +192,9 @@ class WhisperModel:
                          append_punctuations: str = APPEND_PUNCTUATIONS,
                          initial_prompt: str | None = None, prefix: str | None = None,
                          hotwords: str | None = None, vad_filter: bool = False,
-                         vad_parameters: dict[str, Any] | VadOptions | None = None
+                         vad_parameters: dict[str, Any] | VadOptions | None = None,
+                         clip_timestamps: str | Sequence[float] | None = None,
+                         hallucination_silence_threshold: float | None = None
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
@@ -208,6 +231,11 @@ class WhisperModel:
         if not isinstance(vad_filter, (bool, np.bool_)):
             raise ConfigError("vad_filter", vad_filter, "True or False")
         vad_options = VadOptions.of(vad_parameters)
+        clips = check_clip_timestamps(clip_timestamps)
+        threshold = check_hallucination_silence_threshold(hallucination_silence_threshold)
+        if clips is not None and vad_filter:
+            warn_vad_ignored()
+            vad_filter = False
         vad = self.vad_model() if vad_filter else None   # before any audio is read
         audios = list(audios)
         waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]
@@ -220,7 +248,8 @@ class WhisperModel:
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=int(seed), word_timestamps=bool(word_timestamps),
             prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
-            mel_padding=self.mel_padding, vad=vad, vad_options=vad_options, **prompts)
+            mel_padding=self.mel_padding, vad=vad, vad_options=vad_options,
+            clip_timestamps=clips, hallucination_silence_threshold=threshold, **prompts)
 
     def vad_model(self) -> SileroVad:
         """The Silero VAD model `vad_filter` runs, loaded on first use and kept with this model;

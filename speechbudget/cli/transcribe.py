@@ -27,7 +27,9 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      no_speech_threshold: float | None = NO_SPEECH_THRESHOLD, best_of: int = 5,
                      initial_prompt: str | None = None, prefix: str | None = None,
                      hotwords: str | None = None, vad_filter: bool = False,
-                     vad_parameters: dict[str, Any] | None = None
+                     vad_parameters: dict[str, Any] | None = None,
+                     clip_timestamps: str | Sequence[float] | None = None,
+                     hallucination_silence_threshold: float | None = None
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -35,8 +37,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     if given, after each group, counting files (unreadable ones count when they are read).
     `word_timestamps`, `condition_on_previous_text`, `temperature` (one value or the fallback's
     increasing sequence), the thresholds, `best_of` and the prompt options (`initial_prompt`,
-    `prefix`, `hotwords`), `vad_filter` / `vad_parameters`: as WhisperModel.transcribe (its
-    defaults)."""
+    `prefix`, `hotwords`), `vad_filter` / `vad_parameters`, `clip_timestamps` and
+    `hallucination_silence_threshold`: as WhisperModel.transcribe (its defaults)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -66,7 +68,10 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                                       no_speech_threshold=no_speech_threshold, best_of=best_of,
                                       initial_prompt=initial_prompt, prefix=prefix,
                                       hotwords=hotwords, vad_filter=vad_filter,
-                                      vad_parameters=vad_parameters)
+                                      vad_parameters=vad_parameters,
+                                      clip_timestamps=clip_timestamps,
+                                      hallucination_silence_threshold=(
+                                          hallucination_silence_threshold))
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
         done += len(group)
@@ -201,6 +206,39 @@ def _vad_parameters(vad: bool, min_silence_ms: int | None) -> dict[str, Any] | N
     return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}
 
 
+def _longform_options(clip_timestamps: str | None, threshold: float | None, vad: bool,
+                      word_timestamps: bool, longform: str) -> dict[str, Any]:
+    """--clip-timestamps and --hallucination-silence-threshold checked before any model loads:
+    a usage error (exit 2) for a value that is not clips, with --vad (the clips replace the
+    filter; faster-whisper ignores its vad_filter then), the threshold without
+    --word-timestamps (its rule reads the words; faster-whisper ignores it then), either with
+    --longform chunks (rules of the sequential seek loop)."""
+    from speechbudget.axes import ConfigError
+    from speechbudget.tasks.asr.options import (check_clip_timestamps,
+                                                check_hallucination_silence_threshold)
+    try:
+        clips = check_clip_timestamps(clip_timestamps)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e), param_hint="--clip-timestamps") from None
+    try:
+        threshold = check_hallucination_silence_threshold(threshold)
+    except ConfigError as e:
+        raise typer.BadParameter(str(e), param_hint="--hallucination-silence-threshold") from None
+    if clips is not None and vad:
+        raise typer.BadParameter("the clips are what is decoded: leave out --vad (or the clips)",
+                                 param_hint="--clip-timestamps")
+    if threshold is not None and not word_timestamps:
+        raise typer.BadParameter("its rule reads the words' times and probabilities: add "
+                                 "--word-timestamps",
+                                 param_hint="--hallucination-silence-threshold")
+    for flag, on in (("--clip-timestamps", clips is not None),
+                     ("--hallucination-silence-threshold", threshold is not None)):
+        if on and longform != "sequential":
+            raise typer.BadParameter("a rule of the sequential seek loop: use --longform "
+                                     "sequential", param_hint=flag)
+    return dict(clip_timestamps=clips, hallucination_silence_threshold=threshold)
+
+
 @app.command("transcribe")
 def transcribe_cmd(
     files: List[Path] = typer.Argument(..., help="audio files (wav, flac, mp3, ...)"),
@@ -278,6 +316,13 @@ def transcribe_cmd(
     vad_min_silence_ms: Optional[int] = typer.Option(
         None, "--vad-min-silence-ms", min=0, metavar="MS", help="with --vad: the silence that "
         "ends a speech chunk (default 2000, faster-whisper's min_silence_duration_ms)"),
+    clip_timestamps: Optional[str] = typer.Option(
+        None, "--clip-timestamps", metavar="START,END[,...]", help="decode only these clips, "
+        "seconds (faster-whisper's clip_timestamps; an odd count's last clip runs to the end)"),
+    hallucination_silence_threshold: Optional[float] = typer.Option(
+        None, "--hallucination-silence-threshold", min=0.0, metavar="SECONDS",
+        help="with --word-timestamps: skip silence longer than this around a likely "
+        "hallucination (faster-whisper's hallucination_silence_threshold)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -291,6 +336,8 @@ def transcribe_cmd(
     formats = FORMATS if fmt == ALL else (fmt,)
     cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
                         word_timestamps, formats)
+    longform_options = _longform_options(clip_timestamps, hallucination_silence_threshold, vad,
+                                         word_timestamps, longform)
     decoding = dict(
         condition_on_previous_text=condition_on_previous_text,
         temperature=parse_temperatures(temperature),
@@ -301,7 +348,8 @@ def transcribe_cmd(
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
         best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords,
-        vad_filter=vad, vad_parameters=_vad_parameters(vad, vad_min_silence_ms))
+        vad_filter=vad, vad_parameters=_vad_parameters(vad, vad_min_silence_ms),
+        **longform_options)
     if condition_on_previous_text and longform == "chunks":  # it would be ignored
         raise typer.BadParameter("--longform chunks decodes its chunks independently: use "
                                  "--longform sequential to condition on previous text",

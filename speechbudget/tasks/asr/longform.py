@@ -19,6 +19,10 @@ together, then per utterance:
     complete timestamp (to the window's end if the output ends in a single timestamp, or has no
     complete segment); without: the window is one segment and seek moves to its end.
 `Config.timestamps` "auto" decodes with timestamps exactly when the audio is longer than the window.
+faster-whisper's two long-form options, in the same loop: `clip_timestamps` (`seek_clips`: seek
+runs from each clip's start to its end, windows cut at the clip's end) and, with word
+timestamps, `hallucination_silence_threshold` (`_hallucination_cut`: the silence around a likely
+hallucination skipped).
 
 Rule "chunks" (the old one, for comparison; `AsrPipeline.rows_for`): an utterance of `a` seconds
 under a window of `W` seconds is cut into n = ceil(a / W) consecutive, non-overlapping chunks of
@@ -63,12 +67,14 @@ class LongformSeek:
                                off + r.audio_s)
                     off += r.audio_s
             return out
-        seek = {i: 0 for i, _ in items}
         total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}   # frames holding audio
         # a window starts only where a whole mel frame is left (openai-whisper / faster-whisper:
         # floor(samples / 160) content frames); a partial last frame goes with the window before,
         # and a recording shorter than one frame (10 ms) has no window at all, as in both
         last = {i: len(a) // HOP_LENGTH for i, a in items}
+        clips = {i: self.seek_clips(last[i]) for i, _ in items}   # (start, end) mel frames
+        clip = {i: 0 for i, _ in items}                          # the clip decoded now
+        seek = {i: clips[i][0][0] for i, _ in items}
         audio = dict(items)
         ts = {i: self.config.timestamps_for(len(a) / SAMPLE_RATE) for i, a in items}
         # tokens of the initial prompt and of the kept segments (faster-whisper's all_tokens)
@@ -78,11 +84,20 @@ class LongformSeek:
         while True:
             rows = []
             for i, _ in items:
-                while seek[i] < last[i]:
-                    left = total[i] - seek[i]
+                while clip[i] < len(clips[i]):
+                    start, end = clips[i][clip[i]]
+                    # a clip ending at or past the recording's last whole frame ends with it
+                    stop, tot = (last[i], total[i]) if end >= last[i] else (end, end)
+                    seek[i] = max(seek[i], start)
+                    if seek[i] >= stop:   # this clip is done: the next one from its start
+                        clip[i] += 1
+                        if clip[i] < len(clips[i]):
+                            seek[i] = clips[i][clip[i]][0]
+                        continue
+                    left = tot - seek[i]
                     frames = frames_for(self.config.window_s_for(left / MEL_FRAMES_PER_S))
-                    span = self.span_frames(frames, last[i] - seek[i])
-                    if seek[i] + span >= last[i]:
+                    span = self.span_frames(frames, stop - seek[i])
+                    if seek[i] + span >= stop:
                         span = min(frames, left)
                     a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + span) * HOP_LENGTH]
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
@@ -103,7 +118,9 @@ class LongformSeek:
                 tr = out[r.item_id]
                 n0 = len(tr.segments)
                 seek[r.item_id] = self._advance(tr, r)
-                if self.is_silence(r):
+                # a window whose leading silence the hallucination rule skipped keeps nothing
+                # and leaves the prompt as it was, as faster-whisper
+                if self.is_silence(r) or r.skipped_leading_silence:
                     continue
                 for sg in tr.segments[n0:]:
                     history[r.item_id].extend(sg.tokens)
@@ -112,6 +129,18 @@ class LongformSeek:
                 if not self.condition_on_previous_text or \
                         r.temperature > self.prompt_reset_on_temperature:
                     since[r.item_id] = len(history[r.item_id])
+
+    def seek_clips(self, content_frames: int) -> list[tuple[int, int]]:
+        """The (start, end) mel frames of the clips to decode (`clip_timestamps`, as
+        faster-whisper's seek_clips: each time x 100 rounded; an odd count's last clip ends at
+        `content_frames`); the whole recording without clips."""
+        ts = self.clip_timestamps
+        if not ts:
+            return [(0, content_frames)]
+        points = [round(t * MEL_FRAMES_PER_S) for t in ts]
+        if len(points) % 2:
+            points.append(content_frames)
+        return list(zip(points[::2], points[1::2]))
 
     def span_frames(self, frames: int, left: int) -> int:
         """Mel frames of audio a window of `frames` takes when `left` frames are left: all of
@@ -126,7 +155,13 @@ class LongformSeek:
         return -(-left // -(-left // frames))
 
     def _advance(self, tr: Transcript, r: Row) -> int:
-        """Keep the window's segments; the next seek."""
+        """Keep the window's segments; the next seek (the hallucination rule's when it fired:
+        `_hallucination_cut`)."""
+        nxt = self._window_seek(tr, r)
+        return nxt if r.hallucination_seek is None else r.hallucination_seek
+
+    def _window_seek(self, tr: Transcript, r: Row) -> int:
+        """Keep the window's segments; the next seek by the timestamp and word rules."""
         content = r.content_frames
         end = r.seek + content
         t0 = r.seek / MEL_FRAMES_PER_S
@@ -194,16 +229,19 @@ class LongformSeek:
         has had."""
         words: list[list[wt.Word] | None] = [None] * len(segs)
         words_end = None
+        decoded = len(segs)
         if self.word_timestamps and segs:
             done = self._words(tr, r, segs)
+            words_end = wt.last_end(done)   # the word seek's (the rule's seek replaces it)
+            done = done[:self._hallucination_cut(tr, r, done)]
             segs = [(d.start, d.end, toks) for d, (_, _, toks) in zip(done, segs)]
             words = [d.words for d in done]
-            words_end = wt.last_end(done)
-            if words_end is not None:
-                tr.last_speech_s = words_end
+            kept_end = wt.last_end(done)
+            if kept_end is not None:
+                tr.last_speech_s = kept_end
         r.mel = r.enc = None
         tr.windows.append(r)
-        if not segs:
+        if not decoded:
             tr.no_speech_windows += 1
         eos = self.options.eos_id
         for (start, end, toks), ws in zip(segs, words):
@@ -217,6 +255,53 @@ class LongformSeek:
                                            compression_ratio=r.compression_ratio,
                                            temperature=r.temperature, words=ws))
         return words_end
+
+    def _hallucination_cut(self, tr: Transcript, r: Row, done: list[wt.SegmentWords]) -> int:
+        """faster-whisper's (and openai-whisper's) `hallucination_silence_threshold` rule on a
+        window's segments with words (the sequential rule only): how many of them to keep, and
+        the seek it sets (`Row.hallucination_seek`) when it fires. With `thr` the threshold, t0
+        the window's start and a segment anomalous when `word_timing.is_anomaly` says so:
+          - the first segment with words is anomalous and starts more than thr after t0: the
+            leading silence is skipped, nothing of the window kept, seek = t0 + that gap;
+          - else the first anomalous segment with silence before it (its start more than thr
+            after the last speech, or before thr in the recording, or within 2 s of t0) and
+            after it (the next words more than thr after its end, or the next segment with
+            words anomalous too, or its end within 2 s of the window's end) is dropped with
+            everything after it; seek = max(t0 + 1 s, its start), or the end of the recording
+            when it ends less than thr before that."""
+        thr = self.hallucination_silence_threshold
+        if thr is None or r.source is None:
+            return len(done)
+        t0 = r.seek / MEL_FRAMES_PER_S
+        first = next((d for d in done if d.words), None)
+        if first is not None and wt.is_anomaly(first.words):
+            gap = first.start - t0
+            if gap > thr:
+                r.skipped_leading_silence = True
+                # at least one frame on (faster-whisper would decode the same window forever)
+                r.hallucination_seek = r.seek + max(1, round(gap * MEL_FRAMES_PER_S))
+                return 0
+        duration = r.content_frames / MEL_FRAMES_PER_S
+        window_end = (r.seek + r.frames) / MEL_FRAMES_PER_S
+        content = len(r.source) // HOP_LENGTH
+        last_end = tr.last_speech_s
+        for k, d in enumerate(done):
+            if not d.words:
+                continue
+            if wt.is_anomaly(d.words):
+                nxt = next((x for x in done[k + 1:] if x.words), None)
+                next_start = nxt.words[0].start if nxt is not None else t0 + duration
+                before = d.start - last_end > thr or d.start < thr or d.start - t0 < 2.0
+                after = next_start - d.end > thr or window_end - d.end < 2.0 or \
+                    (nxt is not None and wt.is_anomaly(nxt.words))
+                if before and after:
+                    seek = round(max(t0 + 1, d.start) * MEL_FRAMES_PER_S)
+                    if content / MEL_FRAMES_PER_S - d.end < thr:
+                        seek = content
+                    r.hallucination_seek = seek
+                    return k
+            last_end = d.end
+        return len(done)
 
     def _words(self, tr: Transcript, r: Row, segs) -> list[wt.SegmentWords]:
         """The words of window `r`'s segments (start, end, tokens): the teacher-forced pass over

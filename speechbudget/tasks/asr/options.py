@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import numpy as np
+
 from speechbudget.axes import ConfigError
 
 # CPU threads for the decoding loop (None: torch's setting). A decoding step is ~90 small ops; with
@@ -54,3 +56,60 @@ def check_prompt_text(name: str, value: Any) -> str | None:
         return value
     raise ConfigError(name, value, f"a string of text, or None (off); got a "
                                    f"{type(value).__name__}")
+
+
+def check_clip_timestamps(value: Any) -> tuple[float, ...] | None:
+    """faster-whisper's `clip_timestamps`: the clips to decode, "start,end,start,end,..." in
+    seconds (a string, as faster-whisper and the CLI take it, or a sequence of numbers). Returns
+    the values as floats, or None for the whole recording (None, "0" — faster-whisper's default —,
+    "" or an empty sequence). As faster-whisper, an odd count leaves the last clip open (it runs to
+    the end of the recording) and an end past the recording stops there. Refused (ConfigError
+    naming `clip_timestamps`): a value that is not a number, a negative, NaN or infinite one, a
+    clip whose end is not after its start, clips out of order or overlapping (faster-whisper
+    decodes those as given: text out of order, or the same speech twice)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text in ("", "0"):
+            return None
+        items: list[Any] = [t.strip() for t in text.split(",")]
+    elif isinstance(value, (bytes, bytearray, dict)) or not hasattr(value, "__iter__"):
+        raise ConfigError("clip_timestamps", value, "'start,end,start,end,...' seconds (a "
+                                                    "string or a list of numbers), or None")
+    else:
+        items = list(value)
+    if not items:
+        return None
+    out = []
+    for t in items:
+        try:
+            if isinstance(t, (bool, np.bool_)) or not isinstance(t, (str, int, float, np.number)):
+                raise ValueError
+            v = float(t)
+        except (TypeError, ValueError):
+            raise ConfigError("clip_timestamps", value, f"numbers of seconds; {t!r} is not "
+                                                        "one") from None
+        if not math.isfinite(v) or v < 0:
+            raise ConfigError("clip_timestamps", value, f"seconds >= 0; {t} is not")
+        out.append(v)
+    for k in range(1, len(out)):
+        if out[k] < out[k - 1] or (k % 2 == 1 and out[k] == out[k - 1]):
+            what = "a clip's end after its start" if k % 2 == 1 else \
+                "clips in increasing order, not overlapping"
+            raise ConfigError("clip_timestamps", value,
+                              f"{what} ('start,end,start,end,...'); {out[k - 1]:g} then "
+                              f"{out[k]:g}")
+    return tuple(out)
+
+
+def check_hallucination_silence_threshold(value: Any) -> float | None:
+    """faster-whisper's `hallucination_silence_threshold`: None (off) or seconds >= 0;
+    ConfigError naming it otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)) \
+            or not math.isfinite(float(value)) or float(value) < 0:
+        raise ConfigError("hallucination_silence_threshold", value,
+                          "seconds >= 0 (a number), or None (off)")
+    return float(value)

@@ -23,6 +23,11 @@ faster-whisper:
     start of the first window's output (seek 0; in "chunks", the first chunk's) and is part of
     its text; hotwords go after <|startofprev|> in every window without a prefix. Caps and
     layout: `decode.WhisperDecoderRunner.prompt_rows`.
+  - faster-whisper's long-form options (the sequential rule only; `longform`): `clip_timestamps`
+    (decode only inside the clips "start,end,..." in seconds: `LongformSeek.seek_clips`) and
+    `hallucination_silence_threshold` (with word timestamps: skip the silence around a likely
+    hallucination: `LongformSeek._hallucination_cut`; without them it does nothing, as
+    faster-whisper).
 
 Encoder states can be shared through `cache` (any dict-like): features per (item, chunk, frames,
 n_mels); the full-resolution hidden state before layer k per (model, window, item, chunk) for a
@@ -48,7 +53,9 @@ from speechbudget.tasks.asr.decode_options import DecodeOptions
 from speechbudget.tasks.asr.longform import LongformSeek
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, DECODE_THREADS,
                                             LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD,
-                                            PROMPT_RESET_ON_TEMPERATURE, check_fallback,
+                                            PROMPT_RESET_ON_TEMPERATURE,
+                                            check_clip_timestamps, check_fallback,
+                                            check_hallucination_silence_threshold,
                                             check_mel_padding, check_prompt_text)
 from speechbudget.tasks.asr.windows import (Attempt, Row, chunk_audio, compression_ratio,
                                             max_new_tokens)
@@ -68,8 +75,25 @@ class AsrPipeline(LongformSeek):
                  prepend_punctuations: str = wt.PREPEND_PUNCTUATIONS,
                  append_punctuations: str = wt.APPEND_PUNCTUATIONS,
                  mel_padding: str = "zeros", initial_prompt: str | None = None,
-                 prefix: str | None = None, hotwords: str | None = None):
+                 prefix: str | None = None, hotwords: str | None = None,
+                 clip_timestamps: str | Sequence[float] | None = None,
+                 hallucination_silence_threshold: float | None = None):
         check_mel_padding(mel_padding)
+        self.clip_timestamps = check_clip_timestamps(clip_timestamps)
+        self.hallucination_silence_threshold = check_hallucination_silence_threshold(
+            hallucination_silence_threshold)
+        for name, value, on in (
+                ("clip_timestamps", clip_timestamps, self.clip_timestamps is not None),
+                ("hallucination_silence_threshold", hallucination_silence_threshold,
+                 self.hallucination_silence_threshold is not None)):
+            if on and config.longform != "sequential":  # rules of the seek loop only
+                from speechbudget.axes import ConfigError
+                raise ConfigError(name, value, "None with longform='chunks' (a rule of the "
+                                               "sequential seek loop: longform='sequential')")
+        if self.hallucination_silence_threshold is not None and not word_timestamps:
+            import warnings  # faster-whisper ignores it then, silently
+            warnings.warn("hallucination_silence_threshold does nothing without word_timestamps "
+                          "(its rule reads the words' times and probabilities)", stacklevel=3)
         self.mel_padding = mel_padding
         self.prompt_text = {"initial_prompt": check_prompt_text("initial_prompt", initial_prompt),
                             "prefix": check_prompt_text("prefix", prefix),

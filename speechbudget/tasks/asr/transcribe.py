@@ -118,8 +118,13 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     compression_ratio_threshold, best_of, seed, word timestamps, and faster-whisper's prompt
     options initial_prompt, prefix and hotwords: text or None). `vad`: a loaded Silero VAD to
     decode only the speech it finds with `vad_options` (faster-whisper's `vad_filter`): the
-    chunks joined are decoded and the times mapped back to each recording (`tasks.asr.vad`)."""
+    chunks joined are decoded and the times mapped back to each recording (`tasks.asr.vad`);
+    not with `clip_timestamps` (`decoding`: then the filter does not run, with a warning, as
+    faster-whisper ignores vad_filter when clips are given)."""
     pipe = AsrPipeline(bundle, config, device, model=model, **decoding)
+    if vad is not None and pipe.clip_timestamps is not None:
+        warn_vad_ignored()
+        vad = None
     pipe.no_speech_threshold, pipe.logprob_threshold = no_speech_threshold, logprob_threshold
     splits = [split_speech(vad, a, vad_options) if vad is not None else None for a in audios]
     items = [(f"{i}", a if sp is None else sp.speech)
@@ -146,18 +151,31 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                     bundle: Any = None, initial_prompt: str | None = None,
                     prefix: str | None = None, hotwords: str | None = None,
                     vad_filter: bool = False,
-                    vad_parameters: dict[str, Any] | VadOptions | None = None
+                    vad_parameters: dict[str, Any] | VadOptions | None = None,
+                    clip_timestamps: str | Sequence[float] | None = None,
+                    hallucination_silence_threshold: float | None = None,
+                    word_timestamps: bool = False
                     ) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """One-shot function: loads `model` (unless a loaded `bundle` is given) for this call only;
     keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model.
-    initial_prompt / prefix / hotwords, vad_filter / vad_parameters: faster-whisper's prompt
-    and voice-activity options, as `WhisperModel.transcribe`."""
-    from speechbudget.tasks.asr.options import check_prompt_text
+    initial_prompt / prefix / hotwords, vad_filter / vad_parameters, clip_timestamps,
+    hallucination_silence_threshold, word_timestamps: faster-whisper's options, as
+    `WhisperModel.transcribe`."""
+    from speechbudget.tasks.asr.options import (check_clip_timestamps,
+                                                check_hallucination_silence_threshold,
+                                                check_prompt_text)
     prompts = {name: check_prompt_text(name, v) for name, v in (
         ("initial_prompt", initial_prompt), ("prefix", prefix), ("hotwords", hotwords))}
+    clips = check_clip_timestamps(clip_timestamps)
+    prompts.update(clip_timestamps=clips, hallucination_silence_threshold=(
+        check_hallucination_silence_threshold(hallucination_silence_threshold)),
+        word_timestamps=bool(word_timestamps))
     if not isinstance(vad_filter, (bool, np.bool_)):
         raise ConfigError("vad_filter", vad_filter, "True or False")
     vad_options = VadOptions.of(vad_parameters)
+    if vad_filter and clips is not None:
+        warn_vad_ignored()
+        vad_filter = False
     vad = SileroVad() if vad_filter else None
     from speechbudget.machine import check_device, default_device
     device = check_device(device or default_device())
@@ -172,6 +190,13 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                              cast_for_precision(bundle.model, precision, device), batch_size,
                              no_speech_threshold, logprob_threshold, vad=vad,
                              vad_options=vad_options, **prompts)
+
+
+def warn_vad_ignored() -> None:
+    """The warning when both vad_filter and clip_timestamps are given (the clips win)."""
+    import warnings
+    warnings.warn("vad_filter is ignored when clip_timestamps is given (as faster-whisper): "
+                  "only the clips are decoded", stacklevel=3)
 
 
 def transcribe(audio: str | Path | np.ndarray, model: str = "tiny.en", **kw: Any

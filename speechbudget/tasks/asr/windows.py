@@ -97,6 +97,10 @@ class Row:
     # word timestamps: the teacher-forced pass run for the window's words (tokens fed, positions
     # through the LM head), None when none ran (FLOPs: `window_gflops`)
     alignment_pass: tuple[int, int] | None = None
+    # hallucination_silence_threshold: the seek its rule set (None: it did not fire), and whether
+    # it skipped the window's leading silence (nothing of the window kept, the prompt not reset)
+    hallucination_seek: int | None = None
+    skipped_leading_silence: bool = False
 
     @property
     def content_frames(self) -> int:

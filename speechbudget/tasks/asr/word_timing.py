@@ -352,3 +352,35 @@ def last_end(done: Sequence[SegmentWords]) -> float | None:
         if s.words:
             return s.words[-1].end
     return done[-1].end if done else None
+
+
+# faster-whisper's (and openai-whisper's) marks for `is_anomaly`: a word equal to a substring of
+# this (e.g. "," or ".") is punctuation, not a word
+ANOMALY_PUNCTUATION = "\"'“¿([{-\"'.。,，!！?？:：”)]}、"
+
+
+def anomaly_score(w: Word) -> float:
+    """How anomalous a word is (`hallucination_silence_threshold`'s rule, faster-whisper's
+    `word_anomaly_score`): +1 for a probability < 0.15, (0.133 - d) x 15 for a duration d <
+    0.133 s, d - 2 for d > 2 s."""
+    score = 0.0
+    d = w.end - w.start
+    if w.probability < 0.15:
+        score += 1.0
+    if d < 0.133:
+        score += (0.133 - d) * 15
+    if d > 2.0:
+        score += d - 2.0
+    return score
+
+
+def is_anomaly(words: Sequence[Word]) -> bool:
+    """Whether a segment with these words may be a hallucination (faster-whisper's
+    `is_segment_anomaly`): of its first 8 words that are not punctuation, the anomaly scores sum
+    to >= 3, or to at least their count - 0.01 (so a segment of punctuation only is one); a
+    segment without words is not."""
+    if not words:
+        return False
+    kept = [w for w in words if w.word not in ANOMALY_PUNCTUATION][:8]
+    score = sum(anomaly_score(w) for w in kept)
+    return score >= 3 or score + 0.01 >= len(kept)
