@@ -11,6 +11,7 @@ import typer
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.output import shown
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
                                             NO_SPEECH_THRESHOLD)
 
@@ -396,7 +397,8 @@ def transcribe_cmd(
             elif fmt == "txt":
                 # a real tab (rich would expand it); the text on its one line (a decoded
                 # line break or tab would split it)
-                typer.echo(f"{f}\t{' '.join(info.text.split())}")
+                # the path's own tabs and line breaks written as escapes (shown)
+                typer.echo(f"{shown(f)}\t{' '.join(info.text.split())}")
             elif fmt == "json":  # JSON Lines: one document per file, each naming its file
                 typer.echo(to_json(segs, info.to_dict(), file=str(f), indent=None), nl=False)
             else:

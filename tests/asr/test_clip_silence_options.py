@@ -1,12 +1,14 @@
 """faster-whisper's long-form options `clip_timestamps` and `hallucination_silence_threshold` with
 the real tiny.en: the same segments as faster-whisper 1.2.1 with the same CTranslate2 weights
 (fp32, greedy, no conditioning, no VAD), only the clips decoded (times inside them, FLOPs of their
-windows only), the option values refused, the CLI flags."""
+windows only), the option values refused, the CLI flags; and the transcribe CLI's txt line with
+a file name holding a tab."""
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import warnings
 
 import numpy as np
@@ -280,3 +282,18 @@ def test_cli_flags(joined, tmp_path):
                   or ln.startswith("Error")]
         assert len(errors) == 1 and flag in res.output and why in res.output, res.output
 
+
+def test_txt_line_of_a_file_named_with_a_tab(bundled_librispeech, tmp_path):
+    """`FILE<TAB>transcript`: a tab or line break in the file's name is written as an escape,
+    so the line keeps one tab (it was printed raw: 'a', then 'b.flac' as the transcript)."""
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    src = bundled_librispeech / min(rows, key=lambda r: r["duration_s"])["audio"]
+    f = tmp_path / f"a\tb\nc{src.suffix}"
+    shutil.copy(src, f)
+    res = run_cli([str(f)])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].count("\t") == 1
+    path, text = lines[0].split("\t")
+    assert path == str(f).replace("\t", "\\t").replace("\n", "\\n") and text
