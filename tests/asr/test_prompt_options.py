@@ -62,7 +62,7 @@ def first_prompt(pipe, timestamps: bool) -> list[int]:
     """The first window's whole decoder prompt as the pipeline builds it."""
     dec = pipe.decoder_for(timestamps)
     w = pipe.window_prompt(True)
-    before, forced = dec.prompt_rows(1, [pipe.initial_tokens], [w["hotwords"]], [w["prefix"]])
+    before, forced = dec.opt.prompt_rows(1, [pipe.initial_tokens], [w["hotwords"]], [w["prefix"]])
     return before[0] + list(dec.opt.prompt_ids) + forced[0]
 
 

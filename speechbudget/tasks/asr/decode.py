@@ -310,7 +310,7 @@ class WhisperDecoderRunner:
         greedy (beam 1), beam search or, at `temperature` > 0, sampling (`best_of` samples per
         row, `seeds[row]` seeding its generators) over the same loop: logits -> filters ->
         decoder.update -> finished rows leave the batch. Each row's prompt is faster-whisper's
-        `get_prompt` (`prompt_rows`): <|startofprev|> + `hotwords[row]` + `previous[row]` (the
+        `get_prompt` (`DecodeOptions.prompt_rows`): <|startofprev|> + `hotwords[row]` + `previous[row]` (the
         text tokens of the windows before: conditioning, or the initial prompt) before the
         prompt, and `prefix[row]` after it: tokens forced as the start of the output. The prefix
         runs in the prompt pass and is returned as the start of the row's tokens (as CTranslate2
@@ -319,7 +319,7 @@ class WhisperDecoderRunner:
         prefix: blank and eos suppressed, no first-timestamp rule. Rows with prompts of
         different lengths are left-padded and the padding masked."""
         B = enc.shape[0]
-        before, forced = self.prompt_rows(B, previous, hotwords, prefix)
+        before, forced = self.opt.prompt_rows(B, previous, hotwords, prefix)
         base = list(self.opt.prompt_ids)
         Lp = max((len(p) for p in before), default=0)
         lengths = [len(b) + len(base) + len(f) for b, f in zip(before, forced)]
@@ -426,46 +426,6 @@ class WhisperDecoderRunner:
         if kept and self.opt.no_timestamps_id is not None:
             logits[torch.tensor(kept, device=logits.device), self.opt.no_timestamps_id] = \
                 float("-inf")
-
-    def prompt_rows(self, B: int, previous: Sequence[Sequence[int]] | None = None,
-                    hotwords: Sequence[Sequence[int]] | None = None,
-                    prefix: Sequence[Sequence[int]] | None = None
-                    ) -> tuple[list[list[int]], list[list[int]]]:
-        """Per row, (the tokens before the prompt, the forced prefix after it), as
-        faster-whisper's `get_prompt`: before = [] or <|startofprev|> + the first
-        max_target_positions // 2 - 1 hotword tokens (only when the row has no prefix) + the
-        last max_target_positions // 2 - 1 previous tokens; prefix = its first
-        max_target_positions // 2 - 1 tokens, after <|0.00|> when decoding with timestamps.
-        Where the whole prompt would leave no position to decode (both halves full), the oldest
-        previous tokens, then the last hotword tokens, are left out."""
-        def per_row(name: str, lists):
-            if lists is None:
-                return [[] for _ in range(B)]
-            if len(lists) != B:
-                raise ValueError(f"{name}: {len(lists)} token lists for {B} rows")
-            return [[int(t) for t in x] for x in lists]
-        previous, hotwords, prefix = (per_row("previous", previous),
-                                      per_row("hotwords", hotwords), per_row("prefix", prefix))
-        if (any(previous) or any(hotwords)) and self.opt.sot_prev_id is None:
-            raise ValueError("previous text or hotwords given, but DecodeOptions.sot_prev_id is "
-                             "None")
-        keep = self.opt.max_target_positions // 2 - 1
-        room = self.opt.max_target_positions - 1 - len(self.opt.prompt_ids)
-        before, forced = [], []
-        for prev, hot, pre in zip(previous, hotwords, prefix):
-            pre = pre[:keep]
-            if pre and self.opt.timestamps:
-                pre = [int(self.opt.timestamp_begin)] + pre
-            hot = [] if pre else hot[:keep]
-            prev = prev[-keep:] if prev else []
-            over = (1 if hot or prev else 0) + len(hot) + len(prev) + len(pre) - room
-            if over > 0:
-                cut = min(over, len(prev))
-                prev, over = prev[cut:], over - cut
-                hot = hot[:len(hot) - over] if over > 0 else hot
-            before.append([self.opt.sot_prev_id] + hot + prev if hot or prev else [])
-            forced.append(pre)
-        return before, forced
 
     def greedy(self, enc: Tensor, enc_lengths: Sequence[int] | None = None,
                max_new_tokens: int | Sequence[int] = 224, **kw) -> DecodeResult:

@@ -1,9 +1,11 @@
 """What the decoder decodes (`DecodeOptions`): the prompt, the end token, the suppressed tokens,
 the beam width and the timestamp and no-speech token ids; read from a loaded bundle
-(`DecodeOptions.from_bundle`), used by `decode.WhisperDecoderRunner`."""
+(`DecodeOptions.from_bundle`), used by `decode.WhisperDecoderRunner`; and each row's prompt
+around them (`prompt_rows`: previous text, hotwords, prefix)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,42 @@ class DecodeOptions:
     def with_(self, **changes) -> "DecodeOptions":
         from dataclasses import replace
         return replace(self, **changes)
+
+    def prompt_rows(self, B: int, previous: Sequence[Sequence[int]] | None = None,
+                    hotwords: Sequence[Sequence[int]] | None = None,
+                    prefix: Sequence[Sequence[int]] | None = None
+                    ) -> tuple[list[list[int]], list[list[int]]]:
+        """Per row, (the tokens before the prompt, the forced prefix after it), as
+        faster-whisper's `get_prompt`: before = [] or <|startofprev|> + the first
+        max_target_positions // 2 - 1 hotword tokens (only when the row has no prefix) + the
+        last max_target_positions // 2 - 1 previous tokens; prefix = its first
+        max_target_positions // 2 - 1 tokens, after <|0.00|> when decoding with timestamps.
+        Where the whole prompt would leave no position to decode (both halves full), the oldest
+        previous tokens, then the last hotword tokens, are left out."""
+        def per_row(name: str, lists):
+            if lists is None:
+                return [[] for _ in range(B)]
+            if len(lists) != B:
+                raise ValueError(f"{name}: {len(lists)} token lists for {B} rows")
+            return [[int(t) for t in x] for x in lists]
+        previous, hotwords, prefix = (per_row("previous", previous),
+                                      per_row("hotwords", hotwords), per_row("prefix", prefix))
+        if (any(previous) or any(hotwords)) and self.sot_prev_id is None:
+            raise ValueError("previous text or hotwords given, but sot_prev_id is None")
+        keep = self.max_target_positions // 2 - 1
+        room = self.max_target_positions - 1 - len(self.prompt_ids)
+        before, forced = [], []
+        for prev, hot, pre in zip(previous, hotwords, prefix):
+            pre = pre[:keep]
+            if pre and self.timestamps:
+                pre = [int(self.timestamp_begin)] + pre
+            hot = [] if pre else hot[:keep]
+            prev = prev[-keep:] if prev else []
+            over = (1 if hot or prev else 0) + len(hot) + len(prev) + len(pre) - room
+            if over > 0:
+                cut = min(over, len(prev))
+                prev, over = prev[cut:], over - cut
+                hot = hot[:len(hot) - over] if over > 0 else hot
+            before.append([self.sot_prev_id] + hot + prev if hot or prev else [])
+            forced.append(pre)
+        return before, forced

@@ -22,7 +22,7 @@ faster-whisper:
     (so they prompt it, and every window while conditioning goes on); the prefix is forced as the
     start of the first window's output (seek 0; in "chunks", the first chunk's) and is part of
     its text; hotwords go after <|startofprev|> in every window without a prefix. Caps and
-    layout: `decode.WhisperDecoderRunner.prompt_rows`.
+    layout: `decode_options.DecodeOptions.prompt_rows`.
   - faster-whisper's long-form options (the sequential rule only; `longform`): `clip_timestamps`
     (decode only inside the clips "start,end,..." in seconds: `LongformSeek.seek_clips`) and
     `hallucination_silence_threshold` (with word timestamps: skip the silence around a likely
