@@ -290,12 +290,9 @@ class Sweep:
         here, so what is stored for `c` afterwards is what this run may keep."""
         v = result_version(self.task, c)
         context = self.context if v == 1 else {**self.context, "result_version": v}
-        # its stored failed items are computed again: --retry-failed, or --recompute-stale
-        # where the stored results are of an older rule (a current configuration keeps them)
-        stored = self.store.config_context(c.key)
-        stale = stored is not None and stored.get("result_version", 1) != v
-        context, adopt = check_data(self.store, c, context, self.item_audio,
-                                    retry=self.retry_items or (self.recompute_stale and stale))
+        # a stored failure on no audio keeps 'unreadable' in the record until a result computed
+        # on the item's audio is stored (store_data.record_stored_audio, in that transaction)
+        context, adopt = check_data(self.store, c, context, self.item_audio)
         self.store.register_config(c, gflops.get(c.key), context, self.run_id,
                                    recompute_stale=self.recompute_stale, adopt=adopt)
 
@@ -394,7 +391,8 @@ class Sweep:
                                                            f"failed: {why[0] if why else ''}")
                              for i in shard.item_ids]
             n = self.store.merge_retried_items(r.config_key, r.shard_id, r.results, self.run_id,
-                                               r.attempts, owner=self.owner)
+                                               r.attempts, owner=self.owner,
+                                               audio=self.item_audio)
             s.shards_run += 1
             s.items_run += n
             return
@@ -406,7 +404,7 @@ class Sweep:
             self.skip.add(r.config_key)
             return
         if not self.store.commit_shard(r.config_key, r.shard_id, r.results, self.run_id,
-                                       r.attempts, owner=self.owner):
+                                       r.attempts, owner=self.owner, audio=self.item_audio):
             return  # another runner stored it after this one's lease had expired
         s.shards_run += 1
         s.items_run += len(r.results)

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
 from speechbudget.sweep.store_audio import audio_map_kept, audio_map_row, load_audio_map
-from speechbudget.sweep.store_data import context_difference
+from speechbudget.sweep.store_data import context_difference, record_stored_audio
 from speechbudget.sweep.store_guard import StoreError, transaction
 from speechbudget.sweep.store_leases import ShardLeases, release_and_check_done
 from speechbudget.sweep.store_open import open_store
@@ -217,11 +217,13 @@ class ResultsStore(RunLog, ShardLeases):
 
     # ---- shards and items: storing results ---------------------------------------------------
     def commit_shard(self, key: str, shard_id: str, results: Sequence[ItemResult],
-                     run_id: int | None, attempts: int = 1, owner: str | None = None) -> bool:
+                     run_id: int | None, attempts: int = 1, owner: str | None = None,
+                     audio: dict[str, str] | None = None) -> bool:
         """Store a finished shard's items and mark it done, atomically, and release its lease.
         With `owner`: a shard another runner stored meanwhile (this one's lease had expired) is
         left as it is, and False returned. An item already stored ok under another shard of
-        `key` is never overwritten: its stored row is kept (and moved to this shard)."""
+        `key` is never overwritten: its stored row is kept (and moved to this shard). audio:
+        the run's per-item audio, recorded for the items stored (`record_stored_audio`)."""
         with self._tx() as db:
             if owner is not None and release_and_check_done(db, key, shard_id, owner):
                 return False
@@ -240,6 +242,7 @@ class ResultsStore(RunLog, ShardLeases):
                        "reason, item_ids_json, run_id, finished) VALUES (?, ?, 'done', ?, NULL, "
                        "?, ?, ?)", (key, shard_id, attempts,
                                     json.dumps([r.item_id for r in results]), run_id, time.time()))
+            record_stored_audio(self, db, key, [r[3] for r in rows], audio, _digest)  # ids
         return True
 
     def adopt_stored_shard(self, key: str, shard_id: str, item_ids: Sequence[str],
@@ -271,7 +274,7 @@ class ResultsStore(RunLog, ShardLeases):
 
     def merge_retried_items(self, key: str, shard_id: str, results: Sequence[ItemResult],
                             run_id: int | None, attempts: int = 1,
-                            owner: str | None = None) -> int:
+                            owner: str | None = None, audio: dict[str, str] | None = None) -> int:
         """Store the new results of a finished shard's failed items, atomically, and release
         the lease: a result replaces the stored row of its item only where that row failed
         (ok = 0); an item stored as ok is never overwritten, whatever the new result says.
@@ -279,8 +282,8 @@ class ResultsStore(RunLog, ShardLeases):
         (aggregated from the old rows) are deleted in the same transaction and a finished
         configuration is 'pending' again, so a run killed before it aggregates again leaves
         no metrics that disagree with the items: the next run aggregates them. Returns how
-        many rows were replaced."""
-        replaced = 0
+        many rows were replaced. audio: as `commit_shard`'s, for the rows replaced."""
+        replaced = []
         with self._tx() as db:
             if owner is not None:
                 db.execute("DELETE FROM leases WHERE config_key = ? AND shard_id = ? AND "
@@ -295,15 +298,16 @@ class ResultsStore(RunLog, ShardLeases):
                            f"{', '.join(c + ' = ?' for c in ITEM_COLUMNS[1:])} "
                            "WHERE config_key = ? AND item_id = ?",
                            (run_id, *item_row(r)[1:], key, r.item_id))
-                replaced += 1
+                replaced.append(r.item_id)
             if replaced:
+                record_stored_audio(self, db, key, replaced, audio, _digest)
                 db.execute("DELETE FROM metrics WHERE config_key = ?", (key,))
                 db.execute("UPDATE configs SET status = 'pending', updated = ? WHERE key = ? "
                            "AND status = 'done'", (time.time(), key))
             db.execute("UPDATE shards SET attempts = attempts + ?, run_id = ?, finished = ? "
                        "WHERE config_key = ? AND shard_id = ? AND status = 'done'",
                        (attempts, run_id, time.time(), key, shard_id))
-        return replaced
+        return len(replaced)
 
     def fail_shard(self, key: str, shard_id: str, reason: str, run_id: int | None,
                    attempts: int = 1, owner: str | None = None) -> None:

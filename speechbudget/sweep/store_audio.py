@@ -117,3 +117,11 @@ def audio_map_kept(db: Any, digest: str) -> bool:
     """Whether a map is kept under `digest` (whole or as a difference)."""
     return db.execute("SELECT 1 FROM meta WHERE key IN (?, ?)",
                       (WHOLE + digest, DIFF + digest)).fetchone() is not None
+
+
+def keep_audio_map(db: Any, digest: str, audio: dict[str, str],
+                   load: Callable[[str], dict[str, str] | None]) -> None:
+    """Keep `audio` under `digest` in the write transaction `db` (`audio_map_row`; load as
+    there), unless a map is kept under it already."""
+    if not audio_map_kept(db, digest):
+        db.execute("INSERT INTO meta VALUES (?, ?)", audio_map_row(db, digest, audio, load))

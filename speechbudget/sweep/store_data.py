@@ -10,32 +10,33 @@ Audio is compared item by item (the per-item map is kept in the store: `save_ite
 item whose file could not be read in one run and can in another (a wrong audio_root fixed, a
 missing file restored) is not a difference, since its stored result is a failed item that
 `--retry-failed` runs again. The record says what each stored result was computed on: such an
-item keeps 'unreadable' there while its stored failure is kept (a resume without
---retry-failed), so other audio under its path later is no difference either; a run that
-computes it again records its audio. A store written before data_content existed (its
-contexts may hold the column names instead, `data_options`) is taken as it is and given the new
-record."""
+item keeps 'unreadable' there while its stored failure is kept, so other audio under its path
+later is no difference either; its audio is recorded in the transaction that stores a result
+computed on it (`record_stored_audio`), not when a run that may compute it starts (a racing
+round may never reach its shard, a run may be killed before it). A store written before
+data_content existed (its contexts may hold the column names instead, `data_options`) is taken
+as it is and given the new record."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from speechbudget.axes import Config
-from speechbudget.sweep.profile import CONTENT_FIELDS, audio_digest, is_unreadable
+from speechbudget.sweep.profile import CONTENT_FIELDS, UNREADABLE, audio_digest, is_unreadable
+from speechbudget.sweep.store_audio import keep_audio_map
 from speechbudget.sweep.store_guard import StoreError
 
 
-def check_data(store: Any, config: Config, context: dict[str, Any], audio: dict[str, str],
-               retry: bool = True) -> tuple[dict[str, Any], tuple[str, ...]]:
+def check_data(store: Any, config: Config, context: dict[str, Any],
+               audio: dict[str, str]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The context to register `config` with and the context keys `store.register_config` may
     take over (see the module doc); StoreError when the stored results are of other data
     content. Where this run cannot read an item's audio that the stored record knows, the
     context keeps the record's (`merged_audio`): an unreadable file never erases what the
-    stored results were computed on, so other audio there later is still told apart. retry:
-    whether this run computes the configuration's stored failed items again (--retry-failed,
-    --recompute-stale); without it an item stored as failed where the record says its file
-    could not be read keeps that in the record, though this run reads it (its stored result was
-    computed on no audio)."""
+    stored results were computed on, so other audio there later is still told apart. An item
+    stored as failed where the record says its file could not be read keeps that in the record,
+    though this run reads it (its stored result was computed on no audio), until a result
+    computed on its audio is stored (`record_stored_audio`)."""
     old = store.config_context(config.key)
     if old is None:
         return context, ()
@@ -55,7 +56,7 @@ def check_data(store: Any, config: Config, context: dict[str, Any], audio: dict[
             stored = store.item_audio(before[part]) if before.get(part) else None
             item = _first_other_item(stored, audio)
             if item is None:  # the same audio wherever both runs could read it
-                kept = set() if retry else set().union(*store.failed_items(config.key).values())
+                kept = set().union(*store.failed_items(config.key).values())
                 merged = merged_audio(stored, audio, kept)
                 digest = audio_digest(merged)
                 if digest != now.get("audio"):
@@ -69,6 +70,30 @@ def check_data(store: Any, config: Config, context: dict[str, Any], audio: dict[
                          f"with results of {what}{f' (item {item})' if item else ''} than "
                          f"{field} give now; use another store for this sweep")
     return context, ("data_content",)
+
+
+def record_stored_audio(store: Any, db: Any, key: str, item_ids: Sequence[str],
+                        audio: dict[str, str] | None, digest: Callable[[str], str]) -> None:
+    """In the write transaction `db` that stores results of configuration `key`'s `item_ids`
+    computed in this run (`audio`: its per-item audio map; None: nothing recorded), the record
+    takes this run's audio for each of them it could read where the record says its file could
+    not be read ('unreadable' kept by `check_data` for a stored failure): the result now stored
+    is computed on that audio. digest: the store's rule for a context's digest."""
+    context = store.config_context(key) if audio is not None else None
+    record = (context or {}).get("data_content") or {}
+    stored = store.item_audio(record["audio"]) if record.get("audio") else None
+    if not stored:
+        return
+    new = {i: audio[i] for i in item_ids if not is_unreadable(audio.get(i, UNREADABLE))
+           and is_unreadable(stored.get(i, UNREADABLE))}
+    if not new:
+        return
+    merged = {**stored, **new}
+    keep_audio_map(db, audio_digest(merged), merged, store.item_audio)
+    text = json.dumps({**context, "data_content": {**record, "audio": audio_digest(merged)}},
+                      sort_keys=True, default=str)
+    db.execute("UPDATE configs SET context_json = ?, context_digest = ? WHERE key = ?",
+               (text, digest(text), key))
 
 
 def merged_audio(stored: dict[str, str], audio: dict[str, str],
