@@ -9,10 +9,12 @@ from speechbudget.architectures import ARCHITECTURES, get_architecture
 
 __version__ = "0.1.0"
 __all__ = ["Adaptation", "Config", "ConfigError", "ARCHITECTURES", "get_architecture",
-           "WhisperModel", "Segment", "TranscriptionInfo", "__version__"]
+           "WhisperModel", "BatchedInferencePipeline", "Segment", "TranscriptionInfo",
+           "__version__"]
 
 _LAZY = {"WhisperModel": "speechbudget.whisper_model", "Segment": "speechbudget.whisper_model",
-         "TranscriptionInfo": "speechbudget.whisper_model"}
+         "TranscriptionInfo": "speechbudget.whisper_model",
+         "BatchedInferencePipeline": "speechbudget.batched_pipeline"}
 
 
 def __getattr__(name: str) -> Any:

@@ -30,7 +30,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      hotwords: str | None = None, vad_filter: bool = False,
                      vad_parameters: dict[str, Any] | None = None,
                      clip_timestamps: str | Sequence[float] | None = None,
-                     hallucination_silence_threshold: float | None = None
+                     hallucination_silence_threshold: float | None = None,
+                     batched: bool = False
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -39,7 +40,9 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     `word_timestamps`, `condition_on_previous_text`, `temperature` (one value or the fallback's
     increasing sequence), the thresholds, `best_of` and the prompt options (`initial_prompt`,
     `prefix`, `hotwords`), `vad_filter` / `vad_parameters`, `clip_timestamps` and
-    `hallucination_silence_threshold`: as WhisperModel.transcribe (its defaults)."""
+    `hallucination_silence_threshold`: as WhisperModel.transcribe (its defaults). `batched`:
+    each file through `BatchedInferencePipeline` instead (`batch_size` chunks at a time; the
+    options it does not use are refused by the command: `batched_options`)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -58,7 +61,11 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                 out[f] = (None, None, str(e))
             except Exception as e:  # anything a decoder library raises
                 out[f] = (None, None, f"{f}: {type(e).__name__}: {e}")
-        if good:
+        if good and batched:
+            res = [batched_one(wm, a, batch_size, beam, timestamps, word_timestamps, temperature,
+                               initial_prompt, hotwords, vad_parameters, clip_timestamps)
+                   for _, a in good]
+        elif good:
             res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
                                       timestamps=timestamps, longform=longform,
                                       batch_size=batch_size, word_timestamps=word_timestamps,
@@ -73,12 +80,54 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                                       clip_timestamps=clip_timestamps,
                                       hallucination_silence_threshold=(
                                           hallucination_silence_threshold))
+        if good:
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
         done += len(group)
         if progress is not None:
             progress(done, len(files))
     return [(Path(f), *out[f]) for f in files]
+
+
+def batched_one(wm: Any, audio: Any, batch_size: int, beam: int, timestamps: str,
+                word_timestamps: bool, temperature: float | Sequence[float],
+                initial_prompt: str | None, hotwords: str | None,
+                vad_parameters: dict[str, Any] | None,
+                clips: Sequence[float] | None) -> tuple[list, Any]:
+    """One recording through `BatchedInferencePipeline(wm)` (--batched); clips as pairs."""
+    from speechbudget.batched_pipeline import BatchedInferencePipeline
+    temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
+    return BatchedInferencePipeline(wm).transcribe(
+        audio, batch_size=batch_size, beam_size=beam, without_timestamps=timestamps != "on",
+        word_timestamps=word_timestamps, temperature=temps[0], initial_prompt=initial_prompt,
+        hotwords=hotwords, vad_parameters=vad_parameters,
+        clip_timestamps=None if clips is None else
+        [{"start": a, "end": b} for a, b in zip(clips[::2], clips[1::2])])
+
+
+def batched_options(batched: bool, timestamps: str | None, longform: str,
+                    temperature: tuple[float, ...], clips: Sequence[float] | None,
+                    prefix: str | None, condition_on_previous_text: bool,
+                    threshold: float | None) -> str:
+    """--timestamps (default: on, off with --batched, faster-whisper's batched default), and
+    the options --batched does not use refused before any model loads (usage error, exit 2)."""
+    if not batched:
+        return timestamps or "on"
+    unused = {"--longform": longform != "sequential", "--prefix": prefix is not None,
+              "--condition-on-previous-text": condition_on_previous_text,
+              "--hallucination-silence-threshold": threshold is not None,
+              "--temperature": len(temperature) > 1}
+    for flag, given in unused.items():
+        if given:
+            raise typer.BadParameter("not used by --batched (each speech chunk is decoded once, "
+                                     "on its own, as faster-whisper's BatchedInferencePipeline)",
+                                     param_hint=flag)
+    if clips is not None and len(clips) % 2:
+        raise typer.BadParameter("--batched takes START,END pairs", param_hint="--clip-timestamps")
+    if timestamps not in (None, "on", "off"):
+        raise typer.BadParameter(f"{timestamps!r}: on or off with --batched",
+                                 param_hint="--timestamps")
+    return timestamps or "off"
 
 
 def output_key(stem: str) -> str:
@@ -257,8 +306,9 @@ def transcribe_cmd(
     output_dir: Optional[Path] = typer.Option(None, "-o", "--out", "--output-dir",
                                               help="folder: write FILE.<format> there instead "
                                                    "of printing"),
-    timestamps: str = typer.Option("on", "--timestamps", help="on | off | auto (on when the "
-                                                              "audio is longer than the window)"),
+    timestamps: Optional[str] = typer.Option(
+        None, "--timestamps", help="on | off | auto (on when the audio is longer than the "
+        "window); default on, off with --batched (faster-whisper's batched default)"),
     longform: str = typer.Option("sequential", "--longform", help="sequential | chunks (the old "
                                                                   "equal-chunk rule)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",
@@ -324,6 +374,13 @@ def transcribe_cmd(
         None, "--hallucination-silence-threshold", min=0.0, metavar="SECONDS",
         help="with --word-timestamps: skip silence longer than this around a likely "
         "hallucination (faster-whisper's hallucination_silence_threshold)"),
+    batched: bool = typer.Option(
+        False, "--batched", help="faster-whisper's BatchedInferencePipeline: the speech the "
+        "Silero VAD finds, in chunks of up to 30 s decoded --batch-size at a time, each once and "
+        "on its own (no fallback, no no-speech rule); needs pip install 'speechbudget\\[vad]'"),
+    batch_size: int = typer.Option(
+        8, "--batch-size", min=1, help="windows decoded together (files transcribed together; "
+        "with --batched: speech chunks)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -349,8 +406,12 @@ def transcribe_cmd(
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
         best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords,
-        vad_filter=vad, vad_parameters=_vad_parameters(vad, vad_min_silence_ms),
+        vad_filter=vad, vad_parameters=_vad_parameters(vad or batched, vad_min_silence_ms),
         **longform_options)
+    timestamps = batched_options(batched, timestamps, longform, decoding["temperature"],
+                                 longform_options["clip_timestamps"], prefix,
+                                 condition_on_previous_text,
+                                 longform_options["hallucination_silence_threshold"])
     if condition_on_previous_text and longform == "chunks":  # it would be ignored
         raise typer.BadParameter("--longform chunks decodes its chunks independently: use "
                                  "--longform sequential to condition on previous text",
@@ -375,9 +436,10 @@ def transcribe_cmd(
     try:
         with progress_bar(progress, "transcribing") as update:
             results = transcribe_files(list(files), model, device, window, stride, stride_at,
-                                       pool, beam, precision, timestamps=timestamps,
-                                       longform=longform, progress=update,
-                                       word_timestamps=word_timestamps, **decoding)
+                                       pool, beam, precision, batch_size=batch_size,
+                                       timestamps=timestamps, longform=longform,
+                                       progress=update, word_timestamps=word_timestamps,
+                                       batched=batched, **decoding)
     except ConfigError as e:  # a prompt option's text is only checked against the tokenizer
         hint = {"initial_prompt": "--initial-prompt", "prefix": "--prefix",
                 "hotwords": "--hotwords"}.get(e.field)
