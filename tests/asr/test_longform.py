@@ -388,10 +388,11 @@ def test_a_few_trailing_samples_are_not_a_window_of_their_own(fake_bundle):
         a = np.concatenate([head, tail[:extra]])
         tr = pipe.transcribe_items([("x", a)], batch_size=1)["x"]
         assert len(tr.windows) == windows, (extra, [r.seek for r in tr.windows])
-        if windows == 1:    # the window takes the whole frames; the partial one, if it fits
+        if windows == 1:    # the window takes the whole frames
             assert len(tr.windows[0].audio) == min(len(a), 3 * SR)
-        else:               # 3 s + one frame or more: shared evenly (a 3 s window), to the end
-            assert sum(len(r.audio) for r in tr.windows) == len(a)
+        else:               # 3 s + one frame or more: shared evenly (a 3 s window), to the
+            # last whole frame (a partial last frame is no window's content, as in both)
+            assert sum(len(r.audio) for r in tr.windows) == len(a) // 160 * 160
     # a recording shorter than one mel frame has no window, as in both references
     # (test_a_recording_shorter_than_one_mel_frame_has_no_window)
     assert pipe.transcribe_items([("x", tail[:100])], batch_size=1)["x"].windows == []

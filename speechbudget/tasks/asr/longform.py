@@ -9,10 +9,10 @@ every round takes, for each unfinished utterance, the window starting at its see
 is fitted to what is left, capped at 30 s; a window shorter than 30 s with more audio left than it
 holds takes what is left shared evenly among the windows it needs, `span_frames`, so that speech
 does not run into its edge; a window starts only where a whole mel frame of audio is left, as in
-openai-whisper and faster-whisper, so a few trailing samples are no window of their own), computes
-its features (its frames of the recording's log-mel, as both references: `features`; only the
-samples they see are read, so memory stays bounded by the batch), encodes and decodes all of them
-together, then per utterance:
+openai-whisper and faster-whisper, and a partial last frame is no window's content, as in both),
+computes its features (its frames of the recording's log-mel, as both references: `features`;
+only the samples they see are read, so memory stays bounded by the batch), encodes and decodes all
+of them together, then per utterance:
   - no speech (P(no-speech) at the first step > `no_speech_threshold` and average log-probability
     < `logprob_threshold`): the window is skipped, no text;
   - with timestamps: the complete segments (<|t0|> text <|t1|>) are kept and seek moves to the last
@@ -68,9 +68,11 @@ class LongformSeek:
                     off += r.audio_s
             return out
         total = {i: max(1, -(-len(a) // HOP_LENGTH)) for i, a in items}   # frames holding audio
-        # a window starts only where a whole mel frame is left (openai-whisper / faster-whisper:
-        # floor(samples / 160) content frames); a partial last frame goes with the window before,
-        # and a recording shorter than one frame (10 ms) has no window at all, as in both
+        # a window starts only where a whole mel frame is left, and a window's content is whole
+        # frames (openai-whisper / faster-whisper: floor(samples / 160) content frames): a
+        # partial last frame is no window's content (its mel frame is the padding, 0, as in both;
+        # the last window's audio and segments end before it), and a recording shorter than one
+        # frame (10 ms) has no window at all, as in both
         last = {i: len(a) // HOP_LENGTH for i, a in items}
         clips = {i: self.seek_clips(last[i]) for i, _ in items}   # (start, end) mel frames
         clip = {i: 0 for i, _ in items}                          # the clip decoded now
@@ -101,6 +103,9 @@ class LongformSeek:
                         span = min(frames, left)
                     a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + span) * HOP_LENGTH]
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
+                        # whole frames only: the recording's partial last frame is no window's
+                        # content (both references' mel there is the padding, 0)
+                        a = a[:(min(seek[i] + span, stop) - seek[i]) * HOP_LENGTH]
                         rows.append(Row(f"{i}@{seek[i]}", a, frames, len(a) / SAMPLE_RATE,
                                         item_id=i, seek=seek[i], timestamps=ts[i],
                                         previous=history[i][since[i]:],
