@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import warnings
 
 import numpy as np
 import pytest
@@ -29,12 +28,6 @@ def shortest(folder, n: int = 3) -> tuple[list[np.ndarray], list[str]]:
             if x.strip()]
     rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:n]
     return [as_audio(folder / r["audio"]) for r in rows], [r["text"] for r in rows]
-
-
-def whole_frames(audio: np.ndarray) -> np.ndarray:
-    """Cut to whole 10 ms mel frames: faster-whisper drops a partial last frame from its last
-    window, this project's seek loop keeps it (docs/asr.md), which can change the last word."""
-    return audio[:len(audio) // 160 * 160]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +58,7 @@ def joined(bundled_librispeech):
         spans.append((t, t + len(u) / SR))
         t += len(u) / SR + 3
         parts += [u, gap]
-    audio = whole_frames(np.concatenate(parts[:-1] + [np.zeros(SR, np.float32)]))
+    audio = np.concatenate(parts[:-1] + [np.zeros(SR, np.float32)])
     return audio, spans, texts
 
 
@@ -173,7 +166,7 @@ def quiet_gaps(utts: list[np.ndarray], silence_s: float, amp: float) -> np.ndarr
     parts = []
     for u in utts:
         parts += [u, (amp * rng.standard_normal(int(silence_s * SR))).astype(np.float32)]
-    return whole_frames(np.concatenate(parts))
+    return np.concatenate(parts)
 
 
 @pytest.fixture(scope="module")

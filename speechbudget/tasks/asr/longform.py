@@ -71,7 +71,8 @@ class LongformSeek:
         # a window starts only where a whole mel frame is left, and a window's content is whole
         # frames (openai-whisper / faster-whisper: floor(samples / 160) content frames): a
         # partial last frame is no window's content (its mel frame is the padding, 0, as in both;
-        # the last window's audio and segments end before it), and a recording shorter than one
+        # the last window's audio ends before it, its segments may end at the recording's end:
+        # `_window_seek`), and a recording shorter than one
         # frame (10 ms) has no window at all, as in both
         last = {i: len(a) // HOP_LENGTH for i, a in items}
         clips = {i: self.seek_clips(last[i]) for i, _ in items}   # (start, end) mel frames
@@ -174,6 +175,9 @@ class LongformSeek:
         # later (a timestamp token can point past it, into the padding, or past the recording),
         # so segments stay within the audio and never overlap the next window's
         stop = t0 + len(r.audio) / SAMPLE_RATE
+        if r.source is not None and (r.seek * HOP_LENGTH + len(r.audio)
+                                     == len(r.source) // HOP_LENGTH * HOP_LENGTH):
+            stop = len(r.source) / SAMPLE_RATE   # the recording's end, past its partial frame
         if self.is_silence(r):
             self._keep(tr, r, [], t0, t0)
             return end
