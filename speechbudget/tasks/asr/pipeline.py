@@ -138,8 +138,12 @@ class AsrPipeline(LongformSeek):
         no special tokens added); ConfigError naming the option when the text spells one of
         Whisper's special tokens (<|endoftext|>, a timestamp, ...), which is not text."""
         from speechbudget.axes import ConfigError
+        # verbose=False: the whole text is encoded before the cut to 223 tokens (as
+        # faster-whisper), so a text longer than the model's 1024 positions is expected here and
+        # transformers' warning that it 'will result in indexing errors' is not true of it
         ids = [int(t) for t in self.bundle.tokenizer.encode(" " + text.strip(),
-                                                            add_special_tokens=False)]
+                                                            add_special_tokens=False,
+                                                            verbose=False)]
         special = [t for t in ids if t >= self.options.eos_id]
         if special:
             raise ConfigError(name, text, "text without Whisper's special tokens (it holds "
