@@ -211,3 +211,13 @@ def sigterm_after_first_shard(cmd: list[str], db, env: dict) -> tuple[int, str]:
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=60)
     return p.returncode, out
+
+
+def stored_item_audio(db, iid):
+    """(item `iid`'s stored ok, its audio in the record) of the one configuration in store `db`."""
+    from speechbudget.sweep.store import ResultsStore
+    with ResultsStore(db, readonly=True) as st:
+        (c,) = st.configs()
+        row = {r.item_id: r for r in st.items(c["key"])}[iid]
+        record = st.item_audio(st.config_context(c["key"])["data_content"]["audio"])
+        return row.ok, record[iid]

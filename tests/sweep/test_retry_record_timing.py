@@ -23,7 +23,7 @@ from speechbudget.sweep.plan import plan_configurations
 from speechbudget.sweep.profile import file_digest, is_unreadable
 from speechbudget.sweep.spec import spec_from_dict
 from speechbudget.tasks.asr.runner import AsrTask
-from tests.sweep.conftest import ASR_ONE_CONFIG, copied_manifest
+from tests.sweep.conftest import ASR_ONE_CONFIG, copied_manifest, stored_item_audio
 
 
 def _corpus(tmp_path, bundled_librispeech, batch_size):
@@ -31,15 +31,6 @@ def _corpus(tmp_path, bundled_librispeech, batch_size):
     spec = {**ASR_ONE_CONFIG, "data": str(m),
             "task_options": {**ASR_ONE_CONFIG["task_options"], "batch_size": batch_size}}
     return spec, [r["id"] for r in rows], [tmp_path / "a" / r["audio"] for r in rows]
-
-
-def _stored(db, iid):
-    """(the item's stored ok, its audio in the configuration's record)."""
-    with ResultsStore(db, readonly=True) as st:
-        (c,) = st.configs()
-        row = {r.item_id: r for r in st.items(c["key"])}[iid]
-        record = st.item_audio(st.config_context(c["key"])["data_content"]["audio"])
-        return row.ok, record[iid]
 
 
 def _run_shards(spec, db, keep, retry_items=False):
@@ -76,10 +67,10 @@ def _other_audio_then_resume(db, spec, iid, path, other):
     no audio), and --retry-failed computes it on that audio and records it."""
     shutil.copy(other, path)
     run_sweep(spec, db, progress=False, device="cpu")       # refused before: 'other audio'
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert not ok and is_unreadable(audio)
     run_sweep(spec, db, progress=False, device="cpu", retry_items=True)
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert ok and audio == file_digest(path)
 
 
@@ -88,7 +79,7 @@ def test_a_racing_round_without_the_failed_shard_records_no_audio(tmp_path, bund
     db = _failed_while_unreadable(tmp_path, spec, paths[0])
     # --retry-failed, but the round's shards leave out the failed item's (and the race stops)
     _run_shards(spec, db, lambda sh: ids[0] not in sh.item_ids, retry_items=True)
-    ok, audio = _stored(db, ids[0])
+    ok, audio = stored_item_audio(db, ids[0])
     assert not ok and is_unreadable(audio)          # still the failure computed on no audio
     _other_audio_then_resume(db, spec, ids[0], paths[0], paths[1])
 
@@ -104,7 +95,7 @@ def test_a_retry_killed_before_the_failed_item_records_no_audio(tmp_path, bundle
         mp.setattr(AsrTask, "run_shard", killed)
         with pytest.raises(KeyboardInterrupt):
             run_sweep(spec, db, progress=False, device="cpu", retry_items=True)
-    ok, audio = _stored(db, ids[0])
+    ok, audio = stored_item_audio(db, ids[0])
     assert not ok and is_unreadable(audio)
     _other_audio_then_resume(db, spec, ids[0], paths[0], paths[1])
 
@@ -122,7 +113,7 @@ def test_a_failure_replaced_by_a_regrouped_shard_records_its_audio(tmp_path,
     _run_shards(spec, db, lambda sh: sh.item_ids == (iid,))   # only its failure stored
     shutil.move(saved, path)
     run_sweep(spec, db, progress=False, device="cpu")
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert ok and audio == file_digest(path)        # computed on it: the record says so
     shutil.copy(paths[0], path)                     # other audio: its stored result is not of it
     with pytest.raises(StoreError, match=f"other audio \\(item {iid}\\)"):

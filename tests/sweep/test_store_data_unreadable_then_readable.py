@@ -11,9 +11,9 @@ import shutil
 
 import pytest
 
-from speechbudget.sweep import ResultsStore, StoreError, run_sweep
+from speechbudget.sweep import StoreError, run_sweep
 from speechbudget.sweep.profile import file_digest, is_unreadable
-from tests.sweep.conftest import ASR_ONE_CONFIG, copied_manifest
+from tests.sweep.conftest import ASR_ONE_CONFIG, copied_manifest, stored_item_audio
 
 
 @pytest.fixture
@@ -21,15 +21,6 @@ def corpus(tmp_path, bundled_librispeech):
     m, rows = copied_manifest(bundled_librispeech, tmp_path)
     spec = {**ASR_ONE_CONFIG, "data": str(m)}
     return spec, rows, [tmp_path / "a" / r["audio"] for r in rows]
-
-
-def _stored(db, iid):
-    """(the item's stored ok, its audio in the configuration's record)."""
-    with ResultsStore(db, readonly=True) as st:
-        (c,) = st.configs()
-        row = {r.item_id: r for r in st.items(c["key"])}[iid]
-        record = st.item_audio(st.config_context(c["key"])["data_content"]["audio"])
-        return row.ok, record[iid]
 
 
 def _unreadable_then_restored(tmp_path, spec, first):
@@ -47,11 +38,11 @@ def test_a_failure_kept_on_resume_keeps_no_audio_in_the_record(tmp_path, corpus)
     spec, rows, (first, second) = corpus
     iid = rows[0]["id"]
     db = _unreadable_then_restored(tmp_path, spec, first)
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert not ok and is_unreadable(audio)          # the failure was computed on no audio
     shutil.copy(second, first)                      # other audio under its path: resumes,
     run_sweep(spec, db, progress=False, device="cpu")   # the failure kept as it was
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert not ok and is_unreadable(audio)
 
 
@@ -62,7 +53,7 @@ def test_retry_failed_computes_it_on_the_new_audio_and_records_that(tmp_path, co
     original = first.read_bytes()
     shutil.copy(second, first)                      # other audio under its path
     run_sweep(spec, db, progress=False, device="cpu", retry_items=True)
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert ok and audio == file_digest(first)       # computed on it, and the record says so
     first.write_bytes(original)                     # now the result is of the other audio
     with pytest.raises(StoreError, match=f"other audio \\(item {iid}\\)"):
@@ -84,9 +75,9 @@ def test_recompute_stale_of_a_current_configuration_keeps_its_failure_unreadable
     run_sweep(spec, db, progress=False, device="cpu")
     shutil.move(saved, first)
     run_sweep(spec, db, progress=False, device="cpu", recompute_stale=True)
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert not ok and is_unreadable(audio)          # not recomputed: still no audio behind it
     shutil.copy(second, first)                      # other audio under its path
     run_sweep(spec, db, progress=False, device="cpu", retry_items=True)
-    ok, audio = _stored(db, iid)
+    ok, audio = stored_item_audio(db, iid)
     assert ok and audio == file_digest(first)
