@@ -371,8 +371,8 @@ def transcribe_cmd(
         None, "--clip-timestamps", metavar="START,END[,...]", help="decode only these clips, "
         "seconds (faster-whisper's clip_timestamps; an odd count's last clip runs to the end)"),
     hallucination_silence_threshold: Optional[float] = typer.Option(
-        None, "--hallucination-silence-threshold", min=0.0, metavar="SECONDS",
-        help="with --word-timestamps: skip silence longer than this around a likely "
+        None, "--hallucination-silence-threshold", metavar="SECONDS",
+        help="seconds >= 0, with --word-timestamps: skip silence longer than this around a likely "
         "hallucination (faster-whisper's hallucination_silence_threshold)"),
     batched: bool = typer.Option(
         False, "--batched", help="faster-whisper's BatchedInferencePipeline: the speech the "

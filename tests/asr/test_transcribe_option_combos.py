@@ -66,3 +66,22 @@ def test_a_prompt_longer_than_the_model_positions_prints_no_tokenizer_warning(
     segs, info = model.transcribe(utterance, **{option: text})
     assert not [m for m in transformers_log.messages if TOO_LONG in m], transformers_log.messages
     assert info.windows == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "-inf"])
+def test_cli_threshold_refusal_names_the_option_and_the_value(bundled_librispeech, value):
+    """`speechbudget transcribe --hallucination-silence-threshold nan --word-timestamps` said
+    'Input should be greater than or equal to 0' (the option's `min`, which NaN fails by
+    comparison) and named no value, for -1 too; now the option's own check answers: one line
+    naming hallucination_silence_threshold and the value, exit 2, before any model loads."""
+    from typer.testing import CliRunner
+
+    from speechbudget.cli.app import app
+    first = sorted((bundled_librispeech / "audio").rglob("*.flac"))[0]
+    r = CliRunner().invoke(app, ["transcribe", str(first), "--device", "cpu", "--no-progress",
+                                 "--word-timestamps", "--hallucination-silence-threshold",
+                                 value])
+    assert r.exit_code == 2, r.output
+    err = r.output.strip().splitlines()[-1]
+    assert "--hallucination-silence-threshold" in err and \
+        f"hallucination_silence_threshold={float(value)}" in err, r.output
