@@ -39,7 +39,7 @@ from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD,
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle, warn_vad_ignored)
-from speechbudget.tasks.asr.vad import SileroVad, VadOptions
+from speechbudget.tasks.asr.vad import SileroVad, VadOptions, check_vad_model, vad_model_path
 from speechbudget.tasks.asr.word_timing import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS, Word
 
 __all__ = ["WhisperModel", "Segment", "TranscriptionInfo", "VadOptions", "Word"]
@@ -51,11 +51,16 @@ class WhisperModel:
     def __init__(self, model: str | Path = "tiny.en", device: str | None = None,
                  precision: str = "fp32", window: float | str = 30, stride: int = 1,
                  stride_at: int | str = "output", pool: str = "mean",
-                 mel_padding: str = "zeros"):
+                 mel_padding: str = "zeros", vad_model: str | Path | None = None):
+        """`vad_model`: the Silero VAD that `vad_filter` runs (loaded on first use): None or
+        "silero-vad" (the silero-vad package's weights), "faster-whisper" (the
+        silero_vad_v6.onnx faster-whisper bundles, run as it runs it: its exact chunks) or the
+        path of a Silero .jit / .onnx file (ModelLoadError naming it when there is none)."""
         from speechbudget.architectures import UnknownModelError, get_architecture
         from speechbudget.models.loading import load_whisper
         device = _device(device)
         check_mel_padding(mel_padding)
+        vad_source = check_vad_model(vad_model)
         axes = dict(window=window, stride=stride, stride_at=stride_at, pool=pool,
                     precision=precision)
         try:  # a registry name or hub id: check every option before loading any weights
@@ -65,19 +70,24 @@ class WhisperModel:
         bundle = load_whisper(str(model), device=device)
         self._setup(bundle, device, axes, own=True)
         self.mel_padding = mel_padding
+        self.vad_source = vad_source
 
     @classmethod
     def from_bundle(cls, bundle: Any, device: str | None = None, precision: str = "fp32",
                     window: float | str = 30, stride: int = 1, stride_at: int | str = "output",
-                    pool: str = "mean", mel_padding: str = "zeros") -> "WhisperModel":
+                    pool: str = "mean", mel_padding: str = "zeros",
+                    vad_model: str | Path | None = None) -> "WhisperModel":
         """Around an already loaded `models.loading.WhisperBundle` (e.g. one with an adapter
-        merged in); the bundle is not changed (another precision runs on a copy)."""
+        merged in); the bundle is not changed (another precision runs on a copy). `vad_model`:
+        as the constructor's."""
         check_mel_padding(mel_padding)
+        vad_source = check_vad_model(vad_model)
         self = cls.__new__(cls)
         self._setup(bundle, _device(device), dict(window=window, stride=stride,
                                                   stride_at=stride_at, pool=pool,
                                                   precision=precision), own=False)
         self.mel_padding = mel_padding
+        self.vad_source = vad_source
         return self
 
     def _setup(self, bundle: Any, device: str, axes: dict[str, Any], own: bool) -> None:
@@ -90,6 +100,7 @@ class WhisperModel:
         self.bundle = bundle
         self._model = model
         self._vad: SileroVad | None = None   # loaded by the first vad_filter=True call
+        self.vad_source: str | Path | None = None   # which (the constructor's vad_model)
 
     @property
     def model_name(self) -> str:
@@ -252,10 +263,11 @@ class WhisperModel:
             clip_timestamps=clips, hallucination_silence_threshold=threshold, **prompts)
 
     def vad_model(self) -> SileroVad:
-        """The Silero VAD model `vad_filter` runs, loaded on first use and kept with this model;
-        VadUnavailableError (naming `pip install speechbudget[vad]`) without silero-vad."""
+        """The Silero VAD model `vad_filter` runs (the constructor's `vad_model`), loaded on
+        first use and kept with this model; VadUnavailableError naming the extra to install
+        (`vad`: silero-vad; `compare`: faster-whisper) when its package is missing."""
         if self._vad is None:
-            self._vad = SileroVad()
+            self._vad = SileroVad(vad_model_path(self.vad_source))
         return self._vad
 
 

@@ -31,7 +31,7 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      vad_parameters: dict[str, Any] | None = None,
                      clip_timestamps: str | Sequence[float] | None = None,
                      hallucination_silence_threshold: float | None = None,
-                     batched: bool = False
+                     batched: bool = False, vad_model: str | None = None
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -42,13 +42,14 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     `prefix`, `hotwords`), `vad_filter` / `vad_parameters`, `clip_timestamps` and
     `hallucination_silence_threshold`: as WhisperModel.transcribe (its defaults). `batched`:
     each file through `BatchedInferencePipeline` instead (`batch_size` chunks at a time; the
-    options it does not use are refused by the command: `batched_options`)."""
+    options it does not use are refused by the command: `batched_options`). `vad_model`: the
+    VAD's weights (WhisperModel's: None, "silero-vad", "faster-whisper" or a file)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
 
     wm = WhisperModel(model, device=device, precision=precision, window=window, stride=stride,
-                      stride_at=stride_at, pool=pool)
+                      stride_at=stride_at, pool=pool, vad_model=vad_model)
     out: dict = {}
     done = 0
     for start in range(0, len(files), max(1, batch_size)):
@@ -242,17 +243,24 @@ def parse_threshold(text: str, option: str, lo: float, hi: float) -> float | Non
     return v
 
 
-def _vad_parameters(vad: bool, min_silence_ms: int | None) -> dict[str, Any] | None:
-    """--vad's VadOptions fields; a usage error (exit 2) for --vad-min-silence-ms without --vad,
-    and VadUnavailableError (exit 2, naming the extra) when silero-vad is not installed: both
-    before any model loads."""
+def _vad_parameters(vad: bool, min_silence_ms: int | None,
+                    vad_model: str | None = None) -> dict[str, Any] | None:
+    """--vad's VadOptions fields; a usage error (exit 2) for --vad-min-silence-ms or
+    --vad-model without --vad / --batched, VadUnavailableError (exit 2, naming the extra) when
+    the package the chosen VAD model needs is not installed, ModelLoadError (exit 5, naming the
+    file) for a --vad-model path that is not a file: all before any model loads."""
     if not vad:
-        if min_silence_ms is not None:
-            raise typer.BadParameter("it sets the voice-activity filter: add --vad",
-                                     param_hint="--vad-min-silence-ms")
+        for value, flag in ((min_silence_ms, "--vad-min-silence-ms"),
+                            (vad_model, "--vad-model")):
+            if value is not None:
+                raise typer.BadParameter("it sets the voice-activity filter: add --vad (or "
+                                         "--batched)", param_hint=flag)
         return None
-    from speechbudget.tasks.asr.vad import find_model_file
-    find_model_file()
+    from speechbudget.tasks.asr.vad import vad_model_path
+    if vad_model is not None and not vad_model:
+        raise typer.BadParameter("'': expected faster-whisper, silero-vad or the path of a "
+                                 "Silero .jit / .onnx file", param_hint="--vad-model")
+    vad_model_path(vad_model)
     return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}
 
 
@@ -367,6 +375,11 @@ def transcribe_cmd(
     vad_min_silence_ms: Optional[int] = typer.Option(
         None, "--vad-min-silence-ms", min=0, metavar="MS", help="with --vad: the silence that "
         "ends a speech chunk (default 2000, faster-whisper's min_silence_duration_ms)"),
+    vad_model: Optional[str] = typer.Option(
+        None, "--vad-model", metavar="faster-whisper|silero-vad|PATH", help="with --vad or "
+        "--batched: the Silero VAD weights (default silero-vad: the installed silero-vad "
+        "package's; faster-whisper: the silero_vad_v6.onnx it bundles, run as it runs it, for "
+        "its exact chunks; PATH: a Silero .jit or .onnx file)"),
     clip_timestamps: Optional[str] = typer.Option(
         None, "--clip-timestamps", metavar="START,END[,...]", help="decode only these clips, "
         "seconds (faster-whisper's clip_timestamps; an odd count's last clip runs to the end)"),
@@ -406,7 +419,8 @@ def transcribe_cmd(
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
         best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords,
-        vad_filter=vad, vad_parameters=_vad_parameters(vad or batched, vad_min_silence_ms),
+        vad_filter=vad, vad_parameters=_vad_parameters(vad or batched, vad_min_silence_ms,
+                                                        vad_model),
         **longform_options)
     timestamps = batched_options(batched, timestamps, longform, decoding["temperature"],
                                  longform_options["clip_timestamps"], prefix,
@@ -439,7 +453,7 @@ def transcribe_cmd(
                                        pool, beam, precision, batch_size=batch_size,
                                        timestamps=timestamps, longform=longform,
                                        progress=update, word_timestamps=word_timestamps,
-                                       batched=batched, **decoding)
+                                       batched=batched, vad_model=vad_model, **decoding)
     except ConfigError as e:  # a prompt option's text is only checked against the tokenizer
         hint = {"initial_prompt": "--initial-prompt", "prefix": "--prefix",
                 "hotwords": "--hotwords"}.get(e.field)

@@ -15,8 +15,12 @@ longer than `max_speech_duration_s` are split (at a silence of more than 98 ms i
 one), and each chunk is padded by `speech_pad_ms` on both sides (half the gap when two chunks are
 closer than twice that). The defaults are faster-whisper's `VadOptions`.
 
-The weights are the ones the installed `silero-vad` package ships (its `silero_vad.jit`, read as
-tensors: the network is run here, batched over the frames, with no TorchScript call per frame).
+The weights are by default the ones the installed `silero-vad` package ships (its
+`silero_vad.jit`, read as tensors: the network is run here, batched over the frames, with no
+TorchScript call per frame). A `.onnx` Silero model in faster-whisper's layout (inputs "input"
+[N, 576], "h", "c" [1, 1, 128]) is run with onnxruntime as faster-whisper runs it
+(`vad_model_path("faster-whisper")`: the very file faster-whisper's `vad_filter` uses), on the
+same frames (`frame_audio`).
 silero-vad 6.0 / 6.1 carry the weights faster-whisper 1.2.1 bundles as `silero_vad_v6.onnx`
 (probabilities within 1e-6); 6.2 ships retrained weights, whose boundaries can differ from
 faster-whisper's by a frame or two (docs/asr.md). The `silero_vad` package itself is not imported
@@ -41,13 +45,20 @@ from speechbudget.tasks.asr.transcript import Segment
 
 __all__ = ["FRAME", "CONTEXT", "VadOptions", "VadUnavailableError", "SileroVad", "TimeMap",
            "VadResult", "SpeechSplit", "split_speech", "speech_audio", "restore_times",
-           "find_model_file"]
+           "find_model_file", "frame_audio", "check_vad_model", "vad_model_path", "VAD_MODELS"]
 
 FRAME = 512        # samples per speech probability at 16 kHz (32 ms)
 CONTEXT = 64       # samples of the previous frame each frame is seen with
 BLOCK = 4096       # frames whose convolutions run at once (about 17 MB of activations)
 SPLIT_SILENCE_MS = 98  # a silence this long is where an over-long chunk may be split
 INSTALL_HINT = "pip install 'speechbudget[vad]'"
+COMPARE_HINT = "pip install 'speechbudget[compare]'"
+ONNX_BATCH = 10000  # frames per onnxruntime call, the LSTM state carried (faster-whisper's)
+VAD_MODELS = ("silero-vad", "faster-whisper")   # the named choices of `vad_model`
+# the Silero v5/v6 16 kHz network's weight shapes (its `gflops`; an ONNX file's are not read)
+SILERO_SHAPES = {"stft": (258, 1, 256), "out_w": (1, 128, 1), "w_ih": (512, 128),
+                 "w_hh": (512, 128), "conv0_w": (128, 129, 3), "conv1_w": (64, 128, 3),
+                 "conv2_w": (64, 64, 3), "conv3_w": (128, 64, 3)}
 
 
 class VadUnavailableError(SpeechbudgetError, ImportError):
@@ -118,14 +129,114 @@ def find_model_file(name: str = "silero_vad.jit") -> Path:
                               f"silero-vad package: {INSTALL_HINT}")
 
 
+def check_vad_model(choice: Any) -> "str | Path | None":
+    """`vad_model` checked: None (silero-vad's weights), "silero-vad", "faster-whisper", or a
+    path (a Path: an existing file); ConfigError for another value, ModelLoadError naming a
+    path that is not a file. Nothing is loaded."""
+    from speechbudget.models.load_error import ModelLoadError
+    if choice is None or choice in VAD_MODELS:
+        return choice
+    if isinstance(choice, bool) or not isinstance(choice, (str, Path)) or not str(choice):
+        raise ConfigError("vad_model", choice, "None, 'silero-vad', 'faster-whisper' or the "
+                                               "path of a Silero .jit / .onnx file")
+    path = Path(choice)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such Silero VAD file (vad_model: a .jit or .onnx "
+                             "file, 'silero-vad' or 'faster-whisper')")
+    return path
+
+
+def vad_model_path(choice: "str | Path | None" = None) -> Path:
+    """The weights file of a `vad_model` choice (check_vad_model): None / "silero-vad": the
+    silero-vad package's `silero_vad.jit`; "faster-whisper": the `assets/silero_vad_v6.onnx`
+    faster-whisper bundles (VadUnavailableError naming the `compare` extra without it); a path:
+    itself. VadUnavailableError too for a .onnx file without onnxruntime."""
+    choice = check_vad_model(choice)
+    if choice is None or choice == "silero-vad":
+        return find_model_file()
+    if choice == "faster-whisper":
+        spec = importlib.util.find_spec("faster_whisper")
+        if spec is None or spec.origin is None:
+            raise VadUnavailableError("vad_model 'faster-whisper' (its bundled Silero VAD) "
+                                      f"needs the faster-whisper package: {COMPARE_HINT}")
+        path = Path(spec.origin).parent / "assets" / "silero_vad_v6.onnx"
+    else:
+        path = Path(choice)
+    if path.suffix.lower() == ".onnx" and importlib.util.find_spec("onnxruntime") is None:
+        raise VadUnavailableError(f"{path}: an ONNX Silero VAD model is run with the "
+                                  f"onnxruntime package: pip install onnxruntime (or "
+                                  f"{COMPARE_HINT})")
+    return path
+
+
+def frame_audio(audio: np.ndarray) -> np.ndarray:
+    """`audio` (16 kHz) as the Silero model's input rows [frames, CONTEXT + FRAME], framed as
+    faster-whisper frames it: zeros pad the recording to whole frames (a full frame of them when
+    it already is), each frame is preceded by the last 64 samples of the one before (zeros for
+    the first), and the last frame's own last 64 samples are zeros."""
+    a = np.asarray(audio, dtype=np.float32).reshape(-1)
+    frames = np.zeros(((len(a) // FRAME + 1), FRAME), np.float32)
+    frames.reshape(-1)[:len(a)] = a
+    frames[-1, -CONTEXT:] = 0.0   # faster-whisper's framing zeroes them (its context array
+    #                               is a view of the frames), so its last probability does
+    context = np.zeros((len(frames), CONTEXT), np.float32)
+    context[1:] = frames[:-1, -CONTEXT:]
+    return np.concatenate([context, frames], axis=1)
+
+
+def onnx_session(path: Path) -> Any:
+    """An onnxruntime session on a Silero VAD .onnx file, with faster-whisper's options (CPU, 1
+    intra-op and 1 inter-op thread); ModelLoadError naming the file when it is not one."""
+    from speechbudget.models.load_error import ModelLoadError
+    try:
+        import onnxruntime
+    except ImportError:
+        raise VadUnavailableError(f"{path}: an ONNX Silero VAD model is run with the "
+                                  f"onnxruntime package: pip install onnxruntime (or "
+                                  f"{COMPARE_HINT})") from None
+    opts = onnxruntime.SessionOptions()
+    opts.inter_op_num_threads = 1
+    opts.intra_op_num_threads = 1
+    opts.enable_cpu_mem_arena = False
+    opts.log_severity_level = 4
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"],
+                                               sess_options=opts)
+    except Exception as e:  # a truncated or foreign file
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelLoadError(f"{path}: not an ONNX Silero VAD model ({first})") from None
+    inputs = {i.name: list(i.shape) for i in session.get_inputs()}
+    if set(inputs) != {"input", "h", "c"} or inputs["input"][-1] != CONTEXT + FRAME \
+            or len(session.get_outputs()) != 3:
+        raise ModelLoadError(f"{path}: not a Silero VAD v5/v6 ONNX model in faster-whisper's "
+                             f"layout (inputs input [N, {CONTEXT + FRAME}], h, c; this one: "
+                             f"{', '.join(f'{k} {v}' for k, v in inputs.items())})")
+    return session
+
+
 class SileroVad:
     """The Silero VAD network (16 kHz) with its weights: `speech_probs` (one per frame) and
-    `speech_chunks`. The weights stay on the CPU (the model is ~0.3 M parameters)."""
+    `speech_chunks`. The weights stay on the CPU (the model is ~0.3 M parameters). `path`: a
+    TorchScript file (default: silero-vad's), or a `.onnx` one run with onnxruntime
+    (`backend` says which)."""
 
     def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else find_model_file()
+        self.decoder_rnn: Any = None   # torch.nn.LSTM, built on first use
+        self.session: Any = None       # the onnxruntime session of a .onnx file
+        if self.path.suffix.lower() == ".onnx":
+            self.backend = "onnxruntime"
+            self.session = onnx_session(self.path)
+            self.weights: dict[str, Any] = {}
+            self.shapes = dict(SILERO_SHAPES)   # the same network: its analytic cost
+            self.hidden = int(self.session.get_inputs()[1].shape[-1])
+            return
+        self.backend = "torch"
+        self.load_torchscript()
+
+    def load_torchscript(self) -> None:
         import torch
         from speechbudget.models.load_error import ModelLoadError
-        self.path = Path(path) if path is not None else find_model_file()
         try:
             with warnings.catch_warnings():  # torch 2.13 deprecates jit.load; the file is one
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -143,24 +254,26 @@ class SileroVad:
         if missing:
             raise ModelLoadError(f"{self.path}: not a Silero VAD v5/v6 model (no {missing[0]})")
         self.weights = {k: state[f"_model.{v}"].float() for k, v in names.items()}
+        self.shapes = {k: tuple(w.shape) for k, w in self.weights.items()}
         self.hidden = int(self.weights["w_hh"].shape[1])
-        self.decoder_rnn: Any = None   # torch.nn.LSTM, built on first use
 
     # ---- the network -------------------------------------------------------------------------
     def speech_probs(self, audio: np.ndarray) -> np.ndarray:
-        """P(speech) of each 512-sample frame of `audio` (16 kHz), framed as faster-whisper
-        frames it: zeros pad the recording to whole frames (a full frame of them when it already
-        is), each frame is preceded by the last 64 samples of the one before (zeros for the
-        first), and the last frame's own last 64 samples are zeros."""
+        """P(speech) of each 512-sample frame of `audio` (16 kHz), framed by `frame_audio`
+        (faster-whisper's framing); an ONNX model runs as faster-whisper's `SileroVADModel`
+        does (ONNX_BATCH frames a call, h and c carried)."""
+        rows = frame_audio(audio)
+        if self.session is not None:
+            h = np.zeros((1, 1, self.hidden), np.float32)
+            c = np.zeros((1, 1, self.hidden), np.float32)
+            probs = []
+            for i in range(0, len(rows), ONNX_BATCH):
+                p, h, c = self.session.run(None, {"input": rows[i:i + ONNX_BATCH], "h": h,
+                                                  "c": c})
+                probs.append(np.asarray(p, np.float32).reshape(-1))
+            return np.concatenate(probs)
         import torch
-        a = np.asarray(audio, dtype=np.float32).reshape(-1)
-        frames = np.zeros(((len(a) // FRAME + 1), FRAME), np.float32)
-        frames.reshape(-1)[:len(a)] = a
-        frames[-1, -CONTEXT:] = 0.0   # faster-whisper's framing zeroes them (its context array
-        #                               is a view of the frames), so its last probability does
-        context = np.zeros((len(frames), CONTEXT), np.float32)
-        context[1:] = frames[:-1, -CONTEXT:]
-        x = torch.from_numpy(np.concatenate([context, frames], axis=1))
+        x = torch.from_numpy(rows)
         state = None
         out = []
         with torch.no_grad():
@@ -205,15 +318,15 @@ class SileroVad:
         """Analytic GFLOPs of `speech_probs` on `n_samples` (2 per multiply-add of the
         convolutions, the LSTM and the output layer; element-wise work left out, as
         `flops.estimate` does for Whisper)."""
-        w = self.weights
+        w = self.shapes
         frames = n_samples // FRAME + 1
-        length = (FRAME + 2 * CONTEXT - w["stft"].shape[-1]) // (w["stft"].shape[-1] // 2) + 1
-        macs = w["stft"].shape[0] * w["stft"].shape[-1] * length
+        length = (FRAME + 2 * CONTEXT - w["stft"][-1]) // (w["stft"][-1] // 2) + 1
+        macs = w["stft"][0] * w["stft"][-1] * length
         for i, stride in enumerate((1, 2, 2, 1)):
-            out_ch, in_ch, k = w[f"conv{i}_w"].shape
+            out_ch, in_ch, k = w[f"conv{i}_w"]
             length = (length + 2 - k) // stride + 1
             macs += out_ch * in_ch * k * length
-        macs += w["w_ih"].shape[0] * (w["w_ih"].shape[1] + self.hidden) + w["out_w"].numel()
+        macs += w["w_ih"][0] * (w["w_ih"][1] + self.hidden) + math.prod(w["out_w"])
         return 2.0 * macs * frames / 1e9
 
     # ---- probabilities -> chunks -------------------------------------------------------------
