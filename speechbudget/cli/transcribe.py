@@ -248,7 +248,7 @@ def _vad_parameters(vad: bool, min_silence_ms: int | None,
     """--vad's VadOptions fields; a usage error (exit 2) for --vad-min-silence-ms or
     --vad-model without --vad / --batched, VadUnavailableError (exit 2, naming the extra) when
     the package the chosen VAD model needs is not installed, ModelLoadError (exit 5, naming the
-    file) for a --vad-model path that is not a file: all before any model loads."""
+    file) for a --vad-model file that is not a Silero model: all before any model loads."""
     if not vad:
         for value, flag in ((min_silence_ms, "--vad-min-silence-ms"),
                             (vad_model, "--vad-model")):
@@ -256,11 +256,13 @@ def _vad_parameters(vad: bool, min_silence_ms: int | None,
                 raise typer.BadParameter("it sets the voice-activity filter: add --vad (or "
                                          "--batched)", param_hint=flag)
         return None
-    from speechbudget.tasks.asr.vad import vad_model_path
+    from speechbudget.tasks.asr.vad import SileroVad, vad_model_path
     if vad_model is not None and not vad_model:
         raise typer.BadParameter("'': expected faster-whisper, silero-vad or the path of a "
                                  "Silero .jit / .onnx file", param_hint="--vad-model")
-    vad_model_path(vad_model)
+    path = vad_model_path(vad_model)
+    if vad_model is not None:   # its file read once here (small): not a Silero model, exit 5
+        SileroVad(path)
     return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}
 
 

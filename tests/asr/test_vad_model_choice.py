@@ -172,6 +172,11 @@ def test_cli_vad_model_is_refused_without_the_filter_and_names_a_bad_file(record
     r = run_transcribe_cli([str(recording_wav), "--vad", "--vad-model", str(missing)])
     lines = [line for line in r.output.splitlines() if line.strip()]
     assert r.exit_code == 5 and len(lines) == 1 and "missing.onnx" in lines[0], r.output
+    junk = tmp_path / "junk.jit"
+    junk.write_bytes(b"not a model")
+    r = run_transcribe_cli([str(recording_wav), "--batched", "--vad-model", str(junk)])
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert r.exit_code == 5 and len(lines) == 1 and "junk.jit: not a Silero" in lines[0], r.output
 
 
 @pytest.mark.slow
