@@ -3,6 +3,7 @@
 
     OMP_NUM_THREADS=2 flock /tmp/bench.lock python benchmarks/asr_vad.py [--minutes 5]
         [--models tiny.en] [--threads 2] [--data ../shared/data/librispeech_sample] [--seed 0]
+        [--vad-model auto|silero-vad|faster-whisper|PATH]
 
 The recording: utterances of the sample (manifest order), each followed by a pause drawn
 uniformly from `--pause` (default 2-12 s, seeded) of low white noise at `--noise-dbfs` (RMS,
@@ -11,7 +12,10 @@ pauses were chosen to be like a meeting's or an interview's, not tuned to any re
 sides: greedy, temperature 0, 30 s window, timestamps, no conditioning on previous text, fp32,
 the same CTranslate2 weights (ours converted to HF), the VAD at its defaults (= faster-whisper's
 VadOptions). The VAD weights differ: ours are the `silero-vad` package's (6.2.x), faster-whisper
-1.2.1 bundles silero-vad 6.0's (docs/asr.md). WER after the Whisper normaliser; RTFx = audio
+1.2.1 bundles silero-vad 6.0's (docs/asr.md); `--vad-model auto` (the default) adds a row "ours
+(fw VAD weights)": ours with `vad_model="faster-whisper"` (its bundled ONNX model, run as it runs
+it) when faster-whisper is installed; another value is the model of ours' VAD row (WhisperModel's
+`vad_model`), and no row is added. WER after the Whisper normaliser; RTFx = audio
 seconds / wall seconds, VAD included (after a warm-up on 5 s; file decoding not timed).
 Writes benchmarks/results/asr_vad.{json,md} (or --out).
 """
@@ -31,6 +35,7 @@ from asr_longform import ct2_folder, machine_line  # noqa: E402
 from results_io import write_results  # noqa: E402
 
 SR = 16000
+FW_WEIGHTS = "ours (fw VAD weights)"   # ours with vad_model="faster-whisper" (--vad-model auto)
 
 
 def build(data: str, minutes: float, pause: tuple[float, float], noise_dbfs: float, seed: int):
@@ -51,9 +56,9 @@ def build(data: str, minutes: float, pause: tuple[float, float], noise_dbfs: flo
     return np.concatenate(parts), " ".join(refs), len(refs), speech / SR
 
 
-def run_ours(model: str, audio: np.ndarray, vad: bool) -> dict:
+def run_ours(model: str, audio: np.ndarray, vad: bool, vad_model: str | None = None) -> dict:
     from speechbudget.whisper_model import WhisperModel
-    wm = WhisperModel(model, device="cpu")
+    wm = WhisperModel(model, device="cpu", vad_model=vad_model)
     wm.transcribe(audio[:5 * SR], vad_filter=vad)  # warm-up (and the VAD model's load)
     t0 = time.perf_counter()
     segs, info = wm.transcribe(audio, vad_filter=vad)
@@ -88,6 +93,10 @@ def main() -> None:
     ap.add_argument("--pause", default="2,12", help="pause seconds: low,high (uniform)")
     ap.add_argument("--noise-dbfs", type=float, default=-60.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vad-model", default="auto",
+                    help="auto (ours with silero-vad's weights, and a row with faster-whisper's "
+                    "if it is installed), or the vad_model of ours: silero-vad, faster-whisper "
+                    "or a Silero .jit / .onnx file")
     ap.add_argument("--out", default=str(HERE / "results" / "asr_vad"))
     args = ap.parse_args()
     import torch
@@ -98,18 +107,26 @@ def main() -> None:
     audio, ref, n_utts, speech_s = build(args.data, args.minutes, (lo, hi), args.noise_dbfs,
                                          args.seed)
     dur = len(audio) / SR
+    import importlib.util
+    auto = args.vad_model == "auto"
+    ours_vad = None if auto else args.vad_model
+    runs = [("ours", False, None), ("ours", True, ours_vad)]
+    if auto and importlib.util.find_spec("faster_whisper") is not None:
+        runs.append((FW_WEIGHTS, True, "faster-whisper"))
+    runs += [("faster-whisper", False, None), ("faster-whisper", True, None)]
     rows = []
     for model in args.models.split(","):
-        for side in ("ours", "faster-whisper"):
-            for vad in (False, True):
-                r = (run_ours(model, audio, vad) if side == "ours"
-                     else run_fw(ct2_folder(model), audio, args.threads, vad))
-                e = word_errors(ref, r.pop("text"))
-                rows.append({"model": model, "side": side, "vad": vad,
-                             "wer": e.errors / e.n_ref, "insertions": e.insertions,
-                             "deletions": e.deletions, "substitutions": e.substitutions,
-                             "ref_words": e.n_ref, "rtfx": dur / r["wall_s"], **r})
-                print(rows[-1], flush=True)
+        for side, vad, vad_model in runs:
+            r = (run_fw(ct2_folder(model), audio, args.threads, vad) if side == "faster-whisper"
+                 else run_ours(model, audio, vad, vad_model))
+            e = word_errors(ref, r.pop("text"))
+            rows.append({"model": model, "side": side, "vad": vad,
+                         "vad_model": (vad_model or "silero-vad") if side != "faster-whisper"
+                         and vad else None,
+                         "wer": e.errors / e.n_ref, "insertions": e.insertions,
+                         "deletions": e.deletions, "substitutions": e.substitutions,
+                         "ref_words": e.n_ref, "rtfx": dur / r["wall_s"], **r})
+            print(rows[-1], flush=True)
     cmd = "python benchmarks/asr_vad.py " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out")
     res = {"command": cmd, "machine": machine_info(args.threads), "audio_s": dur,
@@ -132,6 +149,9 @@ def main() -> None:
                f"{rx[('ours', True)] / rx[('faster-whisper', True)]:.2f}x; VAD on / off: ours "
                f"{rx[('ours', True)] / rx[('ours', False)]:.2f}x, faster-whisper "
                f"{rx[('faster-whisper', True)] / rx[('faster-whisper', False)]:.2f}x."]
+        if (FW_WEIGHTS, True) in rx:
+            md[-1] += (f" {FW_WEIGHTS} / faster-whisper, VAD on: "
+                       f"{rx[(FW_WEIGHTS, True)] / rx[('faster-whisper', True)]:.2f}x.")
     print(write_results(args.out, res, md))
 
 
