@@ -45,10 +45,11 @@ def timed(fn) -> tuple[object, float]:
     return out, time.perf_counter() - t0
 
 
-def ours_rows(model: str, audio, batches: list[int]) -> list[dict]:
+def ours_rows(model: str, audio, batches: list[int], vad_model: str | None = None
+              ) -> list[dict]:
     from speechbudget import BatchedInferencePipeline, WhisperModel
     rows = []
-    wm = WhisperModel(model, device="cpu")
+    wm = WhisperModel(model, device="cpu", vad_model=vad_model)
     wm.transcribe(audio[:WARM_S * SR], **DECODE)
     (segs, info), wall = timed(lambda: wm.transcribe(audio, **DECODE))
     rows.append({"side": "ours", "mode": "sequential", "precision": "fp32", "batch": None,
@@ -56,7 +57,8 @@ def ours_rows(model: str, audio, batches: list[int]) -> list[dict]:
                  "windows": info.windows, "gflops": info.gflops, "vad_gflops": 0.0})
     for precision in ("fp32", "int8-dynamic"):
         bp = BatchedInferencePipeline(wm if precision == "fp32" else
-                                      WhisperModel(model, device="cpu", precision=precision))
+                                      WhisperModel(model, device="cpu", precision=precision,
+                                                   vad_model=vad_model))
         bp.transcribe(audio[:WARM_S * SR], **DECODE)
         for batch in batches:
             (segs, info), wall = timed(lambda: bp.transcribe(audio, batch_size=batch, **DECODE))
@@ -114,6 +116,9 @@ def main() -> None:
     ap.add_argument("--pause", default="2,12", help="pause seconds: low,high (uniform)")
     ap.add_argument("--noise-dbfs", type=float, default=-60.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vad-model", default=None,
+                    help="ours' VAD model (WhisperModel's vad_model: silero-vad, faster-whisper "
+                         "= its bundled ONNX, or a path; default: silero-vad)")
     ap.add_argument("--out", default=str(HERE / "results" / "asr_batched"))
     args = ap.parse_args()
     import torch
@@ -127,8 +132,8 @@ def main() -> None:
     dur = len(audio) / SR
     rows = []
     for model in args.models.split(","):
-        for r in ours_rows(model, audio, batches) + fw_rows(ct2_folder(model), audio, batches,
-                                                            args.threads):
+        ours = ours_rows(model, audio, batches, args.vad_model)
+        for r in ours + fw_rows(ct2_folder(model), audio, batches, args.threads):
             e = word_errors(ref, r.pop("text"))
             rows.append({"model": model, **r, "wer": e.errors / e.n_ref,
                          "insertions": e.insertions, "deletions": e.deletions,
