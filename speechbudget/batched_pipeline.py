@@ -24,7 +24,7 @@ from speechbudget.tasks.asr.batched import (batched_vad_options, check_batched_c
 from speechbudget.tasks.asr.options import check_fallback
 from speechbudget.tasks.asr.transcribe import (Segment, TranscriptionInfo, as_audio,
                                                decoded_language)
-from speechbudget.tasks.asr.vad import VadOptions
+from speechbudget.tasks.asr.vad_rules import VadOptions
 from speechbudget.tasks.asr.word_timing import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS
 from speechbudget.whisper_model import WhisperModel
 

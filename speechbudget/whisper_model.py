@@ -39,7 +39,8 @@ from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD,
 from speechbudget.tasks.asr.transcribe import (LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD, Segment,
                                                TranscriptionInfo, as_audio, registry_name,
                                                transcribe_bundle, warn_vad_ignored)
-from speechbudget.tasks.asr.vad import SileroVad, VadOptions, check_vad_model, vad_model_path
+from speechbudget.tasks.asr.vad import SileroVad, check_vad_model, vad_model_path
+from speechbudget.tasks.asr.vad_rules import VadOptions
 from speechbudget.tasks.asr.word_timing import APPEND_PUNCTUATIONS, PREPEND_PUNCTUATIONS, Word
 
 __all__ = ["WhisperModel", "Segment", "TranscriptionInfo", "VadOptions", "Word"]

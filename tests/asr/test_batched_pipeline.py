@@ -13,7 +13,7 @@ import pytest
 
 from speechbudget.axes import ConfigError
 from speechbudget.tasks.asr import batched
-from speechbudget.tasks.asr import vad
+from speechbudget.tasks.asr import vad, vad_rules
 from tests.asr.conftest import run_transcribe_cli
 
 SR = 16000
@@ -83,12 +83,12 @@ def test_vad_options_are_faster_whispers_batched_ones():
     chunk_length, min_silence_duration_ms = 160; a dict: max_speech_duration_s replaced;
     a VadOptions: as it is."""
     got = batched.batched_vad_options(None, 30.0)
-    assert got == vad.VadOptions(max_speech_duration_s=30.0, min_silence_duration_ms=160)
+    assert got == vad_rules.VadOptions(max_speech_duration_s=30.0, min_silence_duration_ms=160)
     given = {"threshold": 0.4, "max_speech_duration_s": 5}
     got = batched.batched_vad_options(given, 20.0)
-    assert got == vad.VadOptions(threshold=0.4, max_speech_duration_s=20.0)
+    assert got == vad_rules.VadOptions(threshold=0.4, max_speech_duration_s=20.0)
     assert given == {"threshold": 0.4, "max_speech_duration_s": 5}   # not changed
-    mine = vad.VadOptions(min_silence_duration_ms=500)
+    mine = vad_rules.VadOptions(min_silence_duration_ms=500)
     assert batched.batched_vad_options(mine, 30.0) is mine
     with pytest.raises(ConfigError, match="vad_parameters"):
         batched.batched_vad_options({"silence": 3}, 30.0)

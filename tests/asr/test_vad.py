@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from speechbudget.axes import ConfigError
-from speechbudget.tasks.asr import vad
+from speechbudget.tasks.asr import vad, vad_rules
 from speechbudget.tasks.asr.transcript import Segment
 from speechbudget.tasks.asr.word_timing import Word
 from tests.asr.conftest import run_transcribe_cli
@@ -52,7 +52,7 @@ def recording(bundled_librispeech):
     return np.concatenate(parts), spans, [r["text"] for r in rows]
 
 
-def fw_chunks(monkeypatch, probs, audio, options: vad.VadOptions) -> list[tuple[int, int]]:
+def fw_chunks(monkeypatch, probs, audio, options: vad_rules.VadOptions) -> list[tuple[int, int]]:
     """faster-whisper's get_speech_timestamps on `probs` (its model replaced by them)."""
     fv = pytest.importorskip("faster_whisper.vad")
     monkeypatch.setattr(fv, "get_vad_model", lambda: (lambda padded: np.asarray(probs)))
@@ -63,31 +63,31 @@ def fw_chunks(monkeypatch, probs, audio, options: vad.VadOptions) -> list[tuple[
 # ---- options ----------------------------------------------------------------------------------
 def test_options_are_faster_whispers_defaults_and_are_checked():
     fv = pytest.importorskip("faster_whisper.vad")
-    assert vars(vad.VadOptions()) == vars(fv.VadOptions())
-    assert vad.VadOptions.of(None) == vad.VadOptions()
-    assert vad.VadOptions.of({"min_silence_duration_ms": 500}).min_silence_duration_ms == 500
-    opts = vad.VadOptions(threshold=0.3)
-    assert vad.VadOptions.of(opts) is opts and opts.silence_threshold == pytest.approx(0.15)
-    assert vad.VadOptions(threshold=0.1).silence_threshold == 0.01
+    assert vars(vad_rules.VadOptions()) == vars(fv.VadOptions())
+    assert vad_rules.VadOptions.of(None) == vad_rules.VadOptions()
+    assert vad_rules.VadOptions.of({"min_silence_duration_ms": 500}).min_silence_duration_ms == 500
+    opts = vad_rules.VadOptions(threshold=0.3)
+    assert vad_rules.VadOptions.of(opts) is opts and opts.silence_threshold == pytest.approx(0.15)
+    assert vad_rules.VadOptions(threshold=0.1).silence_threshold == 0.01
     with pytest.raises(ConfigError, match="invalid vad_parameters='min_silence': one of"):
-        vad.VadOptions.of({"min_silence": 5})
+        vad_rules.VadOptions.of({"min_silence": 5})
     with pytest.raises(ConfigError, match=r"vad_parameters.threshold=1.5"):
-        vad.VadOptions(threshold=1.5)
+        vad_rules.VadOptions(threshold=1.5)
     with pytest.raises(ConfigError, match=r"vad_parameters.speech_pad_ms=-1"):
-        vad.VadOptions(speech_pad_ms=-1)
+        vad_rules.VadOptions(speech_pad_ms=-1)
     with pytest.raises(ConfigError, match="vad_parameters"):
-        vad.VadOptions.of("fast")
+        vad_rules.VadOptions.of("fast")
 
 
 # ---- probabilities -> chunks: faster-whisper's rules -----------------------------------------
 OPTION_SETS = [
-    vad.VadOptions(),
-    vad.VadOptions(min_silence_duration_ms=300, speech_pad_ms=100),
-    vad.VadOptions(min_silence_duration_ms=100, speech_pad_ms=30, min_speech_duration_ms=250),
-    vad.VadOptions(max_speech_duration_s=2.0, min_silence_duration_ms=500),
-    vad.VadOptions(max_speech_duration_s=1.0, min_silence_duration_ms=60, speech_pad_ms=0),
-    vad.VadOptions(threshold=0.6, neg_threshold=0.2, min_speech_duration_ms=600),
-    vad.VadOptions(min_speech_duration_ms=64, min_silence_duration_ms=64, speech_pad_ms=50),
+    vad_rules.VadOptions(),
+    vad_rules.VadOptions(min_silence_duration_ms=300, speech_pad_ms=100),
+    vad_rules.VadOptions(min_silence_duration_ms=100, speech_pad_ms=30, min_speech_duration_ms=250),
+    vad_rules.VadOptions(max_speech_duration_s=2.0, min_silence_duration_ms=500),
+    vad_rules.VadOptions(max_speech_duration_s=1.0, min_silence_duration_ms=60, speech_pad_ms=0),
+    vad_rules.VadOptions(threshold=0.6, neg_threshold=0.2, min_speech_duration_ms=600),
+    vad_rules.VadOptions(min_speech_duration_ms=64, min_silence_duration_ms=64, speech_pad_ms=50),
 ]
 
 
@@ -101,10 +101,10 @@ def test_chunk_rules_equal_faster_whispers_on_random_probabilities(monkeypatch, 
     while len(probs) < 1500:
         level = rng.choice([0.05, 0.4, 0.7, 0.95])
         probs += list(np.clip(level + rng.normal(0, 0.15, int(rng.integers(1, 120))), 0, 1))
-    n_samples = len(probs) * vad.FRAME - int(rng.integers(1, vad.FRAME))
+    n_samples = len(probs) * vad_rules.FRAME - int(rng.integers(1, vad_rules.FRAME))
     audio = np.zeros(n_samples, np.float32)
-    probs = np.asarray(probs[:n_samples // vad.FRAME + 1], np.float32)
-    ours = vad.chunks_from_probs(probs, n_samples, options)
+    probs = np.asarray(probs[:n_samples // vad_rules.FRAME + 1], np.float32)
+    ours = vad_rules.chunks_from_probs(probs, n_samples, options)
     assert ours == fw_chunks(monkeypatch, probs, audio, options)
     assert all(0 <= s < e <= n_samples for s, e in ours)
 
@@ -116,7 +116,7 @@ def test_network_equals_silero_running_its_own_model(silero, recording):
     import torch
     audio = recording[0][:12 * SR + 100]
     ours = silero.speech_probs(audio)
-    frames = np.zeros((len(audio) // vad.FRAME + 1, vad.FRAME), np.float32)
+    frames = np.zeros((len(audio) // vad_rules.FRAME + 1, vad_rules.FRAME), np.float32)
     frames.reshape(-1)[:len(audio)] = audio
     frames[-1, -vad.CONTEXT:] = 0
     model = torch.jit.load(str(silero.path), map_location="cpu")
@@ -134,14 +134,14 @@ def test_speech_chunks_against_faster_whispers_vad(silero, recording, monkeypatc
     once, in one chunk, with the boundaries moved by a few frames (docs/asr.md)."""
     fv = pytest.importorskip("faster_whisper.vad")
     audio, spans, _ = recording
-    options = vad.VadOptions()
+    options = vad_rules.VadOptions()
     probs = silero.speech_probs(audio)
-    ours = vad.chunks_from_probs(probs, len(audio), options)
+    ours = vad_rules.chunks_from_probs(probs, len(audio), options)
     assert ours == silero.speech_chunks(audio, options)
     with monkeypatch.context() as m:
         assert ours == fw_chunks(m, probs, audio, options)
-    theirs_probs = np.asarray(fv.get_vad_model()(np.pad(audio, (0, vad.FRAME - len(audio)
-                                                               % vad.FRAME)))).reshape(-1)
+    theirs_probs = np.asarray(fv.get_vad_model()(np.pad(audio, (0, vad_rules.FRAME - len(audio)
+                                                               % vad_rules.FRAME)))).reshape(-1)
     theirs = [(c["start"], c["end"]) for c in fv.get_speech_timestamps(audio, fv.VadOptions())]
     assert len(theirs_probs) == len(probs)
     if np.abs(theirs_probs - probs).max() < 1e-4:     # faster-whisper's weights
@@ -157,7 +157,7 @@ def test_speech_chunks_against_faster_whispers_vad(silero, recording, monkeypatc
 def test_no_speech_gives_no_chunks(silero):
     audio = np.concatenate([gap(7), gap(8)])
     assert silero.speech_chunks(audio) == []
-    assert vad.speech_audio(audio, []).shape == (0,)
+    assert vad_rules.speech_audio(audio, []).shape == (0,)
     assert silero.speech_chunks(np.zeros(0, np.float32)) == []
     assert silero.speech_chunks(np.zeros(100, np.float32)) == []
 
@@ -165,7 +165,7 @@ def test_no_speech_gives_no_chunks(silero):
 def test_gflops_count_every_frame(silero):
     per_frame = silero.gflops(0)
     assert per_frame > 0
-    assert silero.gflops(10 * vad.FRAME) == pytest.approx(11 * per_frame)  # as framed: +1
+    assert silero.gflops(10 * vad_rules.FRAME) == pytest.approx(11 * per_frame)  # as framed: +1
     # stft 258x256x4, convs 128x129x3x4 + 64x128x3x2 + 64x64x3 + 128x64x3, LSTM 512x256, 128
     macs = 258 * 256 * 4 + 128 * 129 * 3 * 4 + 64 * 128 * 3 * 2 + 64 * 64 * 3 + 128 * 64 * 3 \
         + 512 * 256 + 128
@@ -177,7 +177,7 @@ CHUNKS = [(16000, 48000), (80000, 96000), (96000, 100000), (200000, 232000)]
 
 
 def test_time_map_moves_each_time_by_the_silence_before_its_chunk():
-    tm = vad.TimeMap(CHUNKS)
+    tm = vad_rules.TimeMap(CHUNKS)
     # joined: chunk 0 is 0-2 s (1 s removed before it), chunk 1 2-3 s (3 s), chunk 2 3-3.25 s
     # (3 s), chunk 3 3.25-5.25 s (9.25 s)
     assert tm.original(0.0) == 1.0 and tm.original(1.5) == 2.5
@@ -190,7 +190,7 @@ def test_time_map_moves_each_time_by_the_silence_before_its_chunk():
 def test_time_map_equals_faster_whispers():
     fv = pytest.importorskip("faster_whisper.vad")
     dicts = [{"start": s, "end": e} for s, e in CHUNKS]
-    ours, theirs = vad.TimeMap(CHUNKS), fv.SpeechTimestampsMap(dicts, SR)
+    ours, theirs = vad_rules.TimeMap(CHUNKS), fv.SpeechTimestampsMap(dicts, SR)
     times = sorted(set(np.round(np.arange(0, 5.6, 0.01), 2).tolist()
                        + [e / SR for e in ours.ends]
                        + np.random.default_rng(0).uniform(0, 5.5, 200).tolist()))
@@ -208,7 +208,7 @@ def test_restored_segments_and_words_equal_faster_whispers():
             Segment(1.9, 2.9, " c d", words=[Word(s, e, " w", 0.9) for s, e in words[1]]),
             Segment(3.0, 4.4, " e f", words=[Word(s, e, " w", 0.9) for s, e in words[2]]),
             Segment(0.5, 2.0, " g"), Segment(2.0, 3.25, " h"), Segment(3.3, 5.0, " i")]
-    ours = vad.restore_times(segs, vad.TimeMap(CHUNKS))
+    ours = vad_rules.restore_times(segs, vad_rules.TimeMap(CHUNKS))
     theirs = list(ft.restore_speech_timestamps(
         [SimpleNamespace(start=s.start, end=s.end,
                          words=[SimpleNamespace(start=w.start, end=w.end) for w in s.words]
@@ -288,11 +288,11 @@ def test_transcription_with_the_filter_matches_faster_whisper(tiny_en, silero, r
     assert info.vad is not None and info.vad.chunks == tuple((s / SR, e / SR) for s, e in chunks)
     assert info.duration_after_vad == sum(e - s for s, e in chunks) / SR < info.duration
     assert info.vad.gflops == pytest.approx(silero.gflops(len(audio)))
-    direct, dinfo = tiny_en.transcribe(vad.speech_audio(audio, chunks))
+    direct, dinfo = tiny_en.transcribe(vad_rules.speech_audio(audio, chunks))
     assert dinfo.vad is None and dinfo.duration_after_vad == dinfo.duration
     assert info.gflops == dinfo.gflops and info.windows == dinfo.windows    # speech only
     assert [s.text for s in segs] == [s.text for s in direct]
-    assert segs == vad.restore_times(direct, vad.TimeMap(chunks))
+    assert segs == vad_rules.restore_times(direct, vad_rules.TimeMap(chunks))
     for s in segs:   # no text from a silence: it starts and ends in speech, over an utterance
         # (a segment's end may be in the next chunk: decoded times cross the joins, as
         # faster-whisper's do; with word timestamps each word stays in its chunk, below)
@@ -305,7 +305,7 @@ def test_transcription_with_the_filter_matches_faster_whisper(tiny_en, silero, r
     assert [s.text for s in segs] == [s.text.strip() for s in same]
     # our one rule the references lack (docs/asr.md): times are clamped to the end of the
     # decoded audio; faster-whisper's last end is its timestamp token, past the joined audio
-    last = vad.TimeMap(chunks).original(info.duration_after_vad, is_end=True)
+    last = vad_rules.TimeMap(chunks).original(info.duration_after_vad, is_end=True)
     assert np.allclose([(s.start, s.end) for s in segs],
                        [(min(s.start, last), min(s.end, last)) for s in same], atol=1e-3)
     # faster-whisper with its own VAD: silero-vad 6.0's weights; with 6.2's the chunks move by a
@@ -326,8 +326,8 @@ def test_word_timestamps_follow_their_chunk(tiny_en, silero, recording):
     audio = recording[0]
     chunks = silero.speech_chunks(audio)
     segs, _ = tiny_en.transcribe(audio, vad_filter=True, word_timestamps=True)
-    direct, _ = tiny_en.transcribe(vad.speech_audio(audio, chunks), word_timestamps=True)
-    assert segs == vad.restore_times(direct, vad.TimeMap(chunks))
+    direct, _ = tiny_en.transcribe(vad_rules.speech_audio(audio, chunks), word_timestamps=True)
+    assert segs == vad_rules.restore_times(direct, vad_rules.TimeMap(chunks))
     assert all(s.words and (s.start, s.end) == (s.words[0].start, s.words[-1].end) for s in segs)
     for w in (w for s in segs for w in s.words):      # each word inside one chunk
         assert any(a / SR - 0.01 <= w.start <= w.end <= b / SR + 0.01 for a, b in chunks), w

@@ -10,7 +10,7 @@ import pytest
 
 from speechbudget.axes import ConfigError
 from speechbudget.models.load_error import ModelLoadError
-from speechbudget.tasks.asr import vad
+from speechbudget.tasks.asr import vad, vad_rules
 from tests.asr.conftest import run_transcribe_cli, tiny_en_model
 from tests.asr.test_vad import (SR, fw_transcribe, recording,  # noqa: F401 (fixtures)
                                 recording_wav)
@@ -27,11 +27,11 @@ def fw_onnx():
 def fw_probs(audio: np.ndarray) -> np.ndarray:
     """faster-whisper's own probabilities: its model on the audio padded as it pads it."""
     fv = pytest.importorskip("faster_whisper.vad")
-    padded = np.pad(audio, (0, vad.FRAME - len(audio) % vad.FRAME))
+    padded = np.pad(audio, (0, vad_rules.FRAME - len(audio) % vad_rules.FRAME))
     return np.asarray(fv.get_vad_model()(padded)).reshape(-1)
 
 
-def fw_chunks(audio: np.ndarray, options: vad.VadOptions) -> list[tuple[int, int]]:
+def fw_chunks(audio: np.ndarray, options: vad_rules.VadOptions) -> list[tuple[int, int]]:
     fv = pytest.importorskip("faster_whisper.vad")
     return [(c["start"], c["end"])
             for c in fv.get_speech_timestamps(audio, fv.VadOptions(**vars(options)))]
@@ -50,12 +50,12 @@ def test_probabilities_and_chunks_are_faster_whispers(fw_onnx, recording, cut):
     probabilities and the chunks are faster-whisper's."""
     audio = recording[0]
     if cut:
-        audio = audio[:len(audio) // vad.FRAME * vad.FRAME]
+        audio = audio[:len(audio) // vad_rules.FRAME * vad_rules.FRAME]
     ours = fw_onnx.speech_probs(audio)
     theirs = fw_probs(audio)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
-    for options in (vad.VadOptions(), vad.VadOptions(min_silence_duration_ms=300,
+    for options in (vad_rules.VadOptions(), vad_rules.VadOptions(min_silence_duration_ms=300,
                                                      speech_pad_ms=100)):
         assert fw_onnx.speech_chunks(audio, options) == fw_chunks(audio, options)
 
@@ -63,8 +63,8 @@ def test_probabilities_and_chunks_are_faster_whispers(fw_onnx, recording, cut):
 def test_the_lstm_state_is_carried_across_onnx_batches(fw_onnx, recording):
     """More than ONNX_BATCH frames (faster-whisper's 10000 a call): the same probabilities."""
     audio = recording[0]
-    long = np.tile(audio, vad.ONNX_BATCH * vad.FRAME // len(audio) + 1)[
-        :vad.ONNX_BATCH * vad.FRAME + 3 * vad.FRAME + 100]
+    long = np.tile(audio, vad.ONNX_BATCH * vad_rules.FRAME // len(audio) + 1)[
+        :vad.ONNX_BATCH * vad_rules.FRAME + 3 * vad_rules.FRAME + 100]
     np.testing.assert_allclose(fw_onnx.speech_probs(long), fw_probs(long), rtol=0, atol=1e-6)
 
 
@@ -143,12 +143,12 @@ def test_transcription_with_faster_whispers_vad_is_faster_whispers(fw_onnx, reco
     audio = recording[0]
     wm = tiny_with("faster-whisper")
     segs, info = wm.transcribe(audio, vad_filter=True)
-    chunks = fw_chunks(audio, vad.VadOptions())
+    chunks = fw_chunks(audio, vad_rules.VadOptions())
     assert info.vad.chunks == tuple((s / SR, e / SR) for s, e in chunks)
     theirs, finfo = fw_transcribe(audio)          # faster-whisper with its own VAD
     assert finfo.duration_after_vad == info.duration_after_vad
     assert [s.text for s in segs] == [s.text.strip() for s in theirs]
-    last = vad.TimeMap(chunks).original(info.duration_after_vad, is_end=True)
+    last = vad_rules.TimeMap(chunks).original(info.duration_after_vad, is_end=True)
     assert np.allclose([(s.start, s.end) for s in segs],
                        [(min(s.start, last), min(s.end, last)) for s in theirs], atol=1e-3)
     from speechbudget.batched_pipeline import BatchedInferencePipeline
@@ -185,5 +185,5 @@ def test_cli_vad_model_faster_whisper_prints_faster_whispers_chunks(fw_onnx, rec
     r = run_transcribe_cli([str(recording_wav), "--format", "json", "--vad",
                             "--vad-model", "faster-whisper"])
     assert r.exit_code == 0, r.output
-    chunks = fw_chunks(load_audio(recording_wav), vad.VadOptions())
+    chunks = fw_chunks(load_audio(recording_wav), vad_rules.VadOptions())
     assert json.loads(r.stdout)["info"]["vad"]["chunks"] == [[s / SR, e / SR] for s, e in chunks]

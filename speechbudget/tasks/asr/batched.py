@@ -18,7 +18,7 @@ holds what older versions called `merge_segments`):
   - each chunk is decoded on its own, batched (nothing is carried from one chunk to the next:
     no conditioning, the same prompt in each), and its segments' times move by its offset; with
     the VAD they are then mapped back to the recording as `vad_filter` maps them
-    (`tasks.asr.vad.restore_times`);
+    (`tasks.asr.vad_rules.restore_times`);
   - `clip_timestamps` (a list of {"start": s, "end": e} in seconds; the VAD is not run): each
     clip is a chunk of the recording's audio from int(start x 16000) to int(end x 16000),
     unmerged, its segments moved by its start;
@@ -42,8 +42,8 @@ from speechbudget.axes import ConfigError
 from speechbudget.geometry import MEL_FRAMES_PER_S, SAMPLE_RATE
 from speechbudget.tasks.asr.transcribe import TranscriptionInfo
 from speechbudget.tasks.asr.transcript import Segment
-from speechbudget.tasks.asr.vad import (SileroVad, TimeMap, VadOptions, VadResult,
-                                        restore_times, split_speech)
+from speechbudget.tasks.asr.vad import SileroVad, split_speech
+from speechbudget.tasks.asr.vad_rules import TimeMap, VadOptions, VadResult, restore_times
 
 __all__ = ["CHUNK_LENGTH", "MergedChunk", "Chunk", "ChunkPlan", "merge_speech_chunks",
            "batched_vad_options", "check_chunk_length", "check_batched_clips", "plan_chunks",

@@ -28,7 +28,8 @@ from speechbudget.tasks.asr.options import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOL
 from speechbudget.tasks.asr.pipeline import AsrPipeline
 from speechbudget.tasks.asr.precision import cast_for_precision
 from speechbudget.tasks.asr.transcript import Segment, Transcript
-from speechbudget.tasks.asr.vad import SileroVad, VadOptions, VadResult, split_speech
+from speechbudget.tasks.asr.vad import SileroVad, split_speech
+from speechbudget.tasks.asr.vad_rules import VadOptions, VadResult
 
 __all__ = ["Segment", "TranscriptionInfo", "as_audio", "registry_name", "transcribe",
            "transcribe_bundle", "transcribe_many", "LOGPROB_THRESHOLD", "NO_SPEECH_THRESHOLD"]
