@@ -119,4 +119,4 @@ class BatchedInferencePipeline:
         config = self.model.config.with_(beam_size=beam_size, timestamps=options["timestamps"],
                                          longform=longform)
         return decode_plan(plan, lambda waves: self.model.transcribe_batch(waves, **options),
-                           batch_size, config, decoded_language(self.model.bundle))
+                           config, decoded_language(self.model.bundle))

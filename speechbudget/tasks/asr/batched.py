@@ -208,20 +208,19 @@ def place_segments(plan: ChunkPlan, per_chunk: Sequence[Sequence[Segment]]) -> l
 
 
 def decode_plan(plan: ChunkPlan, decode: Callable[[list[np.ndarray]], list[tuple[
-        list[Segment], TranscriptionInfo]]], batch_size: int, config: Any,
-                language: str | None) -> tuple[list[Segment], TranscriptionInfo]:
-    """(segments, info) of the recording: its chunks decoded `batch_size` at a time by `decode`
-    (a list of 16 kHz arrays -> [(segments, info)] each in its own time, batched:
-    `WhisperModel.transcribe_batch`), placed (`place_segments`), their infos merged
-    (`merged_info`). An empty chunk is not decoded."""
+        list[Segment], TranscriptionInfo]]], config: Any, language: str | None
+                ) -> tuple[list[Segment], TranscriptionInfo]:
+    """(segments, info) of the recording: its chunks decoded by `decode` in one call (a list of
+    16 kHz arrays -> [(segments, info)] each in its own time: `WhisperModel.transcribe_batch`,
+    which decodes their windows `batch_size` at a time), placed (`place_segments`), their infos
+    merged (`merged_info`). An empty chunk is not decoded."""
     todo = [k for k, c in enumerate(plan.chunks) if len(c.audio)]
     per_chunk: list[list[Segment]] = [[] for _ in plan.chunks]
     infos: list[TranscriptionInfo] = []
-    for i in range(0, len(todo), batch_size):
-        group = todo[i:i + batch_size]
-        for k, (segs, info) in zip(group, decode([plan.chunks[k].audio for k in group])):
-            per_chunk[k] = segs
-            infos.append(info)
+    for k, (segs, info) in zip(todo, decode([plan.chunks[k].audio for k in todo]) if todo
+                               else []):
+        per_chunk[k] = segs
+        infos.append(info)
     segments = place_segments(plan, per_chunk)
     return segments, merged_info(plan, infos, segments, config, language)
 
