@@ -125,3 +125,12 @@ def run_transcribe_cli(args):
 
     from speechbudget.cli import app
     return CliRunner().invoke(app, ["transcribe", "--device", "cpu", "--no-progress", *args])
+
+
+@pytest.fixture
+def recording_wav(tmp_path, recording):
+    """The test module's `recording` fixture ((audio, ...), 16 kHz) written as a float WAV."""
+    import soundfile as sf
+    path = tmp_path / "talk.wav"
+    sf.write(path, recording[0], 16000, subtype="FLOAT")
+    return path

@@ -358,14 +358,6 @@ def test_options_are_checked_before_any_work(tiny_en, monkeypatch):
 
 
 # ---- the command line ------------------------------------------------------------------------
-@pytest.fixture
-def recording_wav(tmp_path, recording):
-    import soundfile as sf
-    path = tmp_path / "talk.wav"
-    sf.write(path, recording[0], SR, subtype="FLOAT")
-    return path
-
-
 @pytest.mark.slow
 def test_cli_batched_prints_the_pipelines_segments(pipe, ours, recording_wav, monkeypatch):
     from speechbudget.models import loading

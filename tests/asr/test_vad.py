@@ -363,14 +363,6 @@ def test_a_missing_silero_is_one_clear_error(tiny_en, monkeypatch):
 
 
 # ---- the command line ------------------------------------------------------------------------
-@pytest.fixture
-def recording_wav(tmp_path, recording):
-    import soundfile as sf
-    path = tmp_path / "talk.wav"
-    sf.write(path, recording[0], SR, subtype="FLOAT")
-    return path
-
-
 @pytest.mark.slow
 def test_cli_vad_prints_the_speech_with_the_recordings_times(tiny_en, recording_wav,
                                                               monkeypatch):

@@ -12,8 +12,7 @@ from speechbudget.axes import ConfigError
 from speechbudget.models.load_error import ModelLoadError
 from speechbudget.tasks.asr import vad, vad_rules
 from tests.asr.conftest import run_transcribe_cli, tiny_en_model
-from tests.asr.test_vad import (SR, fw_transcribe, recording,  # noqa: F401 (fixtures)
-                                recording_wav)
+from tests.asr.test_vad import SR, fw_transcribe, recording  # noqa: F401 (a fixture)
 
 
 @pytest.fixture(scope="module")
