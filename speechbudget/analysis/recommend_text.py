@@ -84,8 +84,9 @@ def recommendation_message(task, limits, best, top, group, difference, items_to_
     within = (f"no limits set: {considered} considered" if not limits.active() else
               f"{n_feasible} of {n_usable} configuration{'' if n_usable == 1 else 's'} meet "
               f"{limits.describe()}")
-    head = (f"Recommended {task} configuration ({within}): {c.label} — {_fmt_metric(m)}; "
-            f"{costs}.")
+    # no cost measured (no GFLOPs model for the backbone, say): no "; ." after the metric
+    head = (f"Recommended {task} configuration ({within}): {c.label} — {_fmt_metric(m)}"
+            f"{'; ' + costs if costs else ''}.")
     if not paired:
         return head + " It has the lowest measured error (no per-item results: ties not tested)."
     tc, tm = top
