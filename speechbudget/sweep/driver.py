@@ -25,7 +25,6 @@ from speechbudget.sweep.profile import content_digests, item_audio, profile_data
 from speechbudget.sweep.progress import Progress
 from speechbudget.sweep.spec import SweepSpec
 from speechbudget.sweep.store import ResultsStore
-from speechbudget.sweep.store_data import check_data
 from speechbudget.sweep.store_leases import DEFAULT_LEASE_S
 from speechbudget.tasks.base import Shard
 
@@ -291,10 +290,10 @@ class Sweep:
         v = result_version(self.task, c)
         context = self.context if v == 1 else {**self.context, "result_version": v}
         # a stored failure on no audio keeps 'unreadable' in the record until a result computed
-        # on the item's audio is stored (store_data.record_stored_audio, in that transaction)
-        context, adopt = check_data(self.store, c, context, self.item_audio)
+        # on the item's audio is stored (store_data.record_stored_audio, in that transaction);
+        # the data is checked (store_data.check_data) in register_config's write transaction
         self.store.register_config(c, gflops.get(c.key), context, self.run_id,
-                                   recompute_stale=self.recompute_stale, adopt=adopt)
+                                   recompute_stale=self.recompute_stale, audio=self.item_audio)
 
     def _adopt_stored(self, c: Config, shards: Sequence[Shard], done: set[str]) -> set[str]:
         """Ids of the shards not stored under their id whose items all have a stored result

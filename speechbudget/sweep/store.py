@@ -20,8 +20,9 @@ from typing import Any, Sequence
 
 from speechbudget.axes import Config
 from speechbudget.records import ConfigMetrics, ItemResult
-from speechbudget.sweep.store_audio import audio_map_kept, audio_map_row, load_audio_map
-from speechbudget.sweep.store_data import context_difference, record_stored_audio
+from speechbudget.sweep.store_audio import (audio_map_kept, audio_map_row, keep_audio_map,
+                                             load_audio_map)
+from speechbudget.sweep.store_data import check_data, context_difference, record_stored_audio
 from speechbudget.sweep.store_guard import StoreError, transaction
 from speechbudget.sweep.store_leases import ShardLeases, release_and_check_done
 from speechbudget.sweep.store_open import open_store
@@ -68,7 +69,8 @@ class ResultsStore(RunLog, ShardLeases):
     # ---- configurations -----------------------------------------------------------------------
     def register_config(self, config: Config, gflops: float | None, context: dict[str, Any],
                         run_id: int | None, recompute_stale: bool = False,
-                        adopt: Sequence[str] = ()) -> None:
+                        adopt: Sequence[str] = (),
+                        audio: dict[str, str] | None = None) -> None:
         """Add a configuration (or check it matches what is stored). Raises StoreError when the
         same configuration was run here on other data or with other task options, or by another
         rule of its task (context["result_version"], 1 when absent: the driver's
@@ -76,10 +78,17 @@ class ResultsStore(RunLog, ShardLeases):
         its stored shards, items and metrics deleted, to be computed again. adopt: context keys
         the caller has checked (`store_data.check_data`: the data's content, where column names
         and audio_root do not matter): differences in them alone are not refused, and the stored
-        context is replaced by `context`."""
-        ctx_json = json.dumps(context, sort_keys=True, default=str)
-        digest = _digest(ctx_json)
+        context is replaced by `context`. audio: this run's per-item audio map; given, the data
+        check (`check_data`, which decides `context` and `adopt`; the `adopt` passed is not
+        used) reads what is stored in this
+        same write transaction, so a record another runner writes meanwhile (a result computed
+        on an item's audio: `record_stored_audio`) is never replaced by one merged from what
+        was stored before it."""
         with self._tx() as db:
+            if audio is not None:
+                context, adopt = check_data(self, config, context, audio)
+            ctx_json = json.dumps(context, sort_keys=True, default=str)
+            digest = _digest(ctx_json)
             row = db.execute("SELECT context_digest, context_json FROM configs WHERE key = ?",
                              (config.key,)).fetchone()
             if row is None:
@@ -127,7 +136,9 @@ class ResultsStore(RunLog, ShardLeases):
         """Keep the per-item audio map (`profile.item_audio`) whose digest a context's
         data_content names, once per store (meta table; as its difference from a map kept
         whole where that is small: sweep.store_audio), to tell later which item differs."""
-        if not audio_map_kept(self.db, digest):
+        if self.db.in_transaction:  # the data check inside register_config's transaction
+            keep_audio_map(self.db, digest, audio, self.item_audio)
+        elif not audio_map_kept(self.db, digest):
             row = audio_map_row(self.db, digest, audio, self.item_audio)
             with self._tx() as db:
                 if not audio_map_kept(db, digest):

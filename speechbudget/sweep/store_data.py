@@ -36,7 +36,9 @@ def check_data(store: Any, config: Config, context: dict[str, Any],
     stored results were computed on, so other audio there later is still told apart. An item
     stored as failed where the record says its file could not be read keeps that in the record,
     though this run reads it (its stored result was computed on no audio), until a result
-    computed on its audio is stored (`record_stored_audio`)."""
+    computed on its audio is stored (`record_stored_audio`). A runner runs it inside
+    `register_config`'s write transaction (its `audio`), so what it reads is what is replaced:
+    another runner's record is never overwritten by one merged from an older read."""
     old = store.config_context(config.key)
     if old is None:
         return context, ()

@@ -80,6 +80,11 @@ class GuardedConnection:
         with _guard(self._path):
             return _GuardedCursor(self._con.executemany(sql, rows), self._path)
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on this connection (begun and not yet ended)."""
+        return self._con.in_transaction
+
     def close(self) -> None:
         self._con.close()
 
