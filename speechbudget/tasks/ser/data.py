@@ -76,11 +76,19 @@ class SerDataset:
 
 
 def _check_label(label: Any, where: str) -> str:
-    if not isinstance(label, str) or label.upper() not in LABELS:
+    """The label as one of LABELS: any case, and spaces around it ignored (a CSV written
+    'a.wav, ang, spk1' holds ' ang'), as the audio path's are."""
+    if not isinstance(label, str) or label.strip().upper() not in LABELS:
         raise DatasetError(f"{where}: unknown label {label!r}; expected one of {', '.join(LABELS)} "
                            "(write another dataset's labels as these codes, e.g. angry -> ANG, "
                            "and leave its other emotions out; docs/ser.md)")
-    return label.upper()
+    return label.strip().upper()
+
+
+def speaker_id(speaker: Any) -> str:
+    """The speaker as folds compare it: spaces around it ignored, so that 'A0' and 'A0 ' (a
+    padded CSV cell) are one speaker, not two whose clips could land in different splits."""
+    return str(speaker).strip()
 
 
 def load_manifest(path: str | Path, audio_root: str | Path | None = None) -> SerDataset:
@@ -122,7 +130,7 @@ def load_manifest(path: str | Path, audio_root: str | Path | None = None) -> Ser
         if cid in first_line:  # named here with both lines, not later with neither
             raise DatasetError(f"clip id {cid!r} is also on line {first_line[cid]}", path, n, "id")
         first_line[cid] = n
-        items.append(Clip(cid, audio, _check_label(row["label"], where), str(row["speaker"]),
+        items.append(Clip(cid, audio, _check_label(row["label"], where), speaker_id(spk),
                           extra))
     if not items:
         raise DatasetError(f"{path}: no clips")
@@ -204,9 +212,10 @@ def load_table(path: str | Path, columns: Any = None,
         where = f"{ds.source}: {r.id}"
         if r.problem or r.path is None:
             raise DatasetError(r.problem or f"{where}: no audio")
-        if r.speaker is None:
+        if r.speaker is None or not r.speaker.strip():
             raise DatasetError(f"{where}: no speaker (folds are speaker-disjoint)")
-        items.append(Clip(r.id, r.path, _check_label(r.label, where), r.speaker, r.extra))
+        items.append(Clip(r.id, r.path, _check_label(r.label, where), speaker_id(r.speaker),
+                          r.extra))
     return SerDataset(items, ds.source)
 
 
