@@ -13,7 +13,7 @@ from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import shown
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
-                                            NO_SPEECH_THRESHOLD)
+                                            NO_SPEECH_THRESHOLD, plain_number)
 
 
 def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | None = None,
@@ -216,10 +216,10 @@ def parse_temperatures(text: str) -> tuple[float, ...]:
     temps = []
     for t in items:
         try:
-            v = float(t)
-        except ValueError:
-            raise bad(f"{t!r} is not a number") from None
-        if not math.isfinite(v) or v < 0:
+            v = plain_number(t)
+        except ValueError as e:
+            raise bad(str(e)) from None
+        if v < 0:
             raise bad(f"{t} is not a number >= 0")
         temps.append(v)
     if temps != sorted(temps):
@@ -235,10 +235,11 @@ def parse_threshold(text: str, option: str, lo: float, hi: float) -> float | Non
     span = (f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) and math.isfinite(hi)
             else f">= {lo:g}" if math.isfinite(lo) else f"<= {hi:g}")
     try:
-        v = float(text)
-    except ValueError:
-        v = math.nan
-    if not math.isfinite(v) or not lo <= v <= hi:
+        v = plain_number(text)
+    except ValueError as e:
+        raise typer.BadParameter(f"{e}: expected a number {span}, or off",
+                                 param_hint=option) from None
+    if not lo <= v <= hi:
         raise typer.BadParameter(f"{text!r}: expected a number {span}, or off", param_hint=option)
     return v
 
@@ -266,7 +267,7 @@ def _vad_parameters(vad: bool, min_silence_ms: int | None,
     return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}
 
 
-def _longform_options(clip_timestamps: str | None, threshold: float | None, vad: bool,
+def _longform_options(clip_timestamps: str | None, threshold: str | None, vad: bool,
                       word_timestamps: bool, longform: str) -> dict[str, Any]:
     """--clip-timestamps and --hallucination-silence-threshold checked before any model loads:
     a usage error (exit 2) for a value that is not clips, with --vad (the clips replace the
@@ -281,7 +282,12 @@ def _longform_options(clip_timestamps: str | None, threshold: float | None, vad:
     except ConfigError as e:
         raise typer.BadParameter(str(e), param_hint="--clip-timestamps") from None
     try:
-        threshold = check_hallucination_silence_threshold(threshold)
+        seconds = None if threshold is None else plain_number(threshold)
+    except ValueError as e:
+        raise typer.BadParameter(f"{e}: expected seconds >= 0",
+                                 param_hint="--hallucination-silence-threshold") from None
+    try:
+        threshold = check_hallucination_silence_threshold(seconds)
     except ConfigError as e:
         raise typer.BadParameter(str(e), param_hint="--hallucination-silence-threshold") from None
     if clips is not None and vad:
@@ -385,7 +391,7 @@ def transcribe_cmd(
     clip_timestamps: Optional[str] = typer.Option(
         None, "--clip-timestamps", metavar="START,END[,...]", help="decode only these clips, "
         "seconds (faster-whisper's clip_timestamps; an odd count's last clip runs to the end)"),
-    hallucination_silence_threshold: Optional[float] = typer.Option(
+    hallucination_silence_threshold: Optional[str] = typer.Option(
         None, "--hallucination-silence-threshold", metavar="SECONDS",
         help="seconds >= 0, with --word-timestamps: skip silence longer than this around a likely "
         "hallucination (faster-whisper's hallucination_silence_threshold)"),
