@@ -52,11 +52,12 @@ class WhisperModel:
     def __init__(self, model: str | Path = "tiny.en", device: str | None = None,
                  precision: str = "fp32", window: float | str = 30, stride: int = 1,
                  stride_at: int | str = "output", pool: str = "mean",
-                 mel_padding: str = "zeros", vad_model: str | Path | None = None):
+                 mel_padding: str = "zeros", vad_model: str | Path | SileroVad | None = None):
         """`vad_model`: the Silero VAD that `vad_filter` runs (loaded on first use): None or
         "silero-vad" (the silero-vad package's weights), "faster-whisper" (the
-        silero_vad_v6.onnx faster-whisper bundles, run as it runs it: its exact chunks) or the
-        path of a Silero .jit / .onnx file (ModelLoadError naming it when there is none)."""
+        silero_vad_v6.onnx faster-whisper bundles, run as it runs it: its exact chunks), the
+        path of a Silero .jit / .onnx file (ModelLoadError naming it when there is none) or a
+        loaded `SileroVad` (used as it is, its file not read again)."""
         from speechbudget.architectures import UnknownModelError, get_architecture
         from speechbudget.models.loading import load_whisper
         device = _device(device)
@@ -71,13 +72,13 @@ class WhisperModel:
         bundle = load_whisper(str(model), device=device)
         self._setup(bundle, device, axes, own=True)
         self.mel_padding = mel_padding
-        self.vad_source = vad_source
+        self._use_vad(vad_source)
 
     @classmethod
     def from_bundle(cls, bundle: Any, device: str | None = None, precision: str = "fp32",
                     window: float | str = 30, stride: int = 1, stride_at: int | str = "output",
                     pool: str = "mean", mel_padding: str = "zeros",
-                    vad_model: str | Path | None = None) -> "WhisperModel":
+                    vad_model: str | Path | SileroVad | None = None) -> "WhisperModel":
         """Around an already loaded `models.loading.WhisperBundle` (e.g. one with an adapter
         merged in); the bundle is not changed (another precision runs on a copy). `vad_model`:
         as the constructor's."""
@@ -88,7 +89,7 @@ class WhisperModel:
                                                   stride_at=stride_at, pool=pool,
                                                   precision=precision), own=False)
         self.mel_padding = mel_padding
-        self.vad_source = vad_source
+        self._use_vad(vad_source)
         return self
 
     def _setup(self, bundle: Any, device: str, axes: dict[str, Any], own: bool) -> None:
@@ -101,7 +102,12 @@ class WhisperModel:
         self.bundle = bundle
         self._model = model
         self._vad: SileroVad | None = None   # loaded by the first vad_filter=True call
-        self.vad_source: str | Path | None = None   # which (the constructor's vad_model)
+        self.vad_source: str | Path | SileroVad | None = None   # the constructor's vad_model
+
+    def _use_vad(self, source: str | Path | SileroVad | None) -> None:
+        """The checked `vad_model` (check_vad_model): a loaded SileroVad is the one used."""
+        self.vad_source = source
+        self._vad = source if isinstance(source, SileroVad) else None
 
     @property
     def model_name(self) -> str:

@@ -31,7 +31,7 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      vad_parameters: dict[str, Any] | None = None,
                      clip_timestamps: str | Sequence[float] | None = None,
                      hallucination_silence_threshold: float | None = None,
-                     batched: bool = False, vad_model: str | None = None
+                     batched: bool = False, vad_model: Any = None
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -43,7 +43,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     `hallucination_silence_threshold`: as WhisperModel.transcribe (its defaults). `batched`:
     each file through `BatchedInferencePipeline` instead (`batch_size` chunks at a time; the
     options it does not use are refused by the command: `batched_options`). `vad_model`: the
-    VAD's weights (WhisperModel's: None, "silero-vad", "faster-whisper" or a file)."""
+    VAD's weights (WhisperModel's: None, "silero-vad", "faster-whisper", a file or a loaded
+    SileroVad, used as it is)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -245,8 +246,10 @@ def parse_threshold(text: str, option: str, lo: float, hi: float) -> float | Non
 
 
 def _vad_parameters(vad: bool, min_silence_ms: int | None,
-                    vad_model: str | None = None) -> dict[str, Any] | None:
-    """--vad's VadOptions fields; a usage error (exit 2) for --vad-min-silence-ms or
+                    vad_model: str | None = None) -> tuple[dict[str, Any] | None, Any]:
+    """(--vad's VadOptions fields, the VAD model to transcribe with: None for the default, else
+    the `SileroVad` loaded here from --vad-model, its file read once: this very object is
+    the one WhisperModel runs). A usage error (exit 2) for --vad-min-silence-ms or
     --vad-model without --vad / --batched, VadUnavailableError (exit 2, naming the extra) when
     the package the chosen VAD model needs is not installed, ModelLoadError (exit 5, naming the
     file) for a --vad-model file that is not a Silero model: all before any model loads."""
@@ -256,15 +259,15 @@ def _vad_parameters(vad: bool, min_silence_ms: int | None,
             if value is not None:
                 raise typer.BadParameter("it sets the voice-activity filter: add --vad (or "
                                          "--batched)", param_hint=flag)
-        return None
+        return None, None
     from speechbudget.tasks.asr.vad import SileroVad, vad_model_path
     if vad_model is not None and not vad_model:
         raise typer.BadParameter("'': expected faster-whisper, silero-vad or the path of a "
                                  "Silero .jit / .onnx file", param_hint="--vad-model")
     path = vad_model_path(vad_model)
-    if vad_model is not None:   # its file read once here (small): not a Silero model, exit 5
-        SileroVad(path)
-    return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}
+    # a chosen model is loaded here (small): not a Silero model, exit 5 before Whisper loads
+    loaded = None if vad_model is None else SileroVad(path)
+    return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}, loaded
 
 
 def _longform_options(clip_timestamps: str | None, threshold: str | None, vad: bool,
@@ -427,9 +430,9 @@ def transcribe_cmd(
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
         best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords,
-        vad_filter=vad, vad_parameters=_vad_parameters(vad or batched, vad_min_silence_ms,
-                                                        vad_model),
-        **longform_options)
+        vad_filter=vad, **longform_options)
+    decoding["vad_parameters"], vad_loaded = _vad_parameters(vad or batched, vad_min_silence_ms,
+                                                            vad_model)
     timestamps = batched_options(batched, timestamps, longform, decoding["temperature"],
                                  longform_options["clip_timestamps"], prefix,
                                  condition_on_previous_text,
@@ -461,7 +464,7 @@ def transcribe_cmd(
                                        pool, beam, precision, batch_size=batch_size,
                                        timestamps=timestamps, longform=longform,
                                        progress=update, word_timestamps=word_timestamps,
-                                       batched=batched, vad_model=vad_model, **decoding)
+                                       batched=batched, vad_model=vad_loaded, **decoding)
     except ConfigError as e:  # a prompt option's text is only checked against the tokenizer
         hint = {"initial_prompt": "--initial-prompt", "prefix": "--prefix",
                 "hotwords": "--hotwords"}.get(e.field)

@@ -77,12 +77,14 @@ def find_model_file(name: str = "silero_vad.jit") -> Path:
                               f"silero-vad package: {INSTALL_HINT}")
 
 
-def check_vad_model(choice: Any) -> "str | Path | None":
-    """`vad_model` checked: None (silero-vad's weights), "silero-vad", "faster-whisper", or a
-    path (a Path: an existing file); ConfigError for another value, ModelLoadError naming a
-    path that is not a file. Nothing is loaded."""
+def check_vad_model(choice: Any) -> "str | Path | SileroVad | None":
+    """`vad_model` checked: None (silero-vad's weights), "silero-vad", "faster-whisper", a
+    path (a Path: an existing file) or an already loaded `SileroVad` (returned as it is: its
+    file is not read again); ConfigError for another value, ModelLoadError naming a path that
+    is not a file. Nothing is loaded."""
     from speechbudget.models.load_error import ModelLoadError
-    if choice is None or choice in VAD_MODELS:
+    if choice is None or isinstance(choice, SileroVad) or (isinstance(choice, str)
+                                                           and choice in VAD_MODELS):
         return choice
     if isinstance(choice, bool) or not isinstance(choice, (str, Path)) or not str(choice):
         raise ConfigError("vad_model", choice, "None, 'silero-vad', 'faster-whisper' or the "
