@@ -22,7 +22,8 @@ from speechbudget.analysis.scaling_identify import (MAX_LOO_MAPE, MIN_DISTINCT,
                                                     MIN_POINTS_PER_PARAM, axis_terms,
                                                     confounded_exponents, few_draws,
                                                     prediction_refusal,
-                                                    require_points, unidentified)
+                                                    require_points, require_some_error,
+                                                    unidentified)
 from speechbudget.analysis.scaling_law import (MIN_ERROR, FitError, Law, features, log_pred,
                                                make_law, params_from_theta, terms)
 from speechbudget.analysis.scaling_resample import (Bootstrap, LeaveOneOut, bootstrap,
@@ -108,6 +109,7 @@ def fit_law(N: Sequence[float], T: Sequence[float], s: Sequence[float], y: Seque
         raise FitError("N, T and s must be finite and > 0")
     if not np.all(np.isfinite(y)) or np.any(y < 0):
         raise FitError("errors must be finite and >= 0")
+    require_some_error(y)
     notes = []
     if np.any(y < MIN_ERROR):
         notes.append(f"{int(np.sum(y < MIN_ERROR))} error(s) of 0 floored to {MIN_ERROR:g} "

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from speechbudget.analysis.scaling_law import AXIS_NAMES, EXP_BOUNDS, FitError, Law
+from speechbudget.analysis.scaling_law import AXIS_NAMES, EXP_BOUNDS, MIN_ERROR, FitError, Law
 from speechbudget.analysis.scaling_resample import Bootstrap, LeaveOneOut
 
 MIN_DISTINCT = 3                        # distinct values an axis needs for its term
@@ -115,6 +115,15 @@ def no_power_law(distinct: list[int], min_distinct: int = MIN_DISTINCT) -> FitEr
     """The FitError for data in which no axis has `min_distinct` distinct values."""
     return FitError(f"no axis has {min_distinct} distinct values: no power law to fit "
                     f"(distinct values N {distinct[0]}, T {distinct[1]}, s {distinct[2]})")
+
+
+def require_some_error(y: np.ndarray) -> None:
+    """FitError when every error is 0 (every configuration scored perfectly: UA 1, WER 0): the
+    error does not change with compute, and a log-space fit of errors floored at MIN_ERROR
+    reported a leave-one-configuration-out MAPE of 100% for a law that predicts 1e-06."""
+    if len(y) and np.all(y < MIN_ERROR):
+        raise FitError(f"every one of the {len(y)} configurations has error 0 (a perfect "
+                       "score): the error does not change with compute, there is no law to fit")
 
 
 def require_points(law: str, lw: Law, n_points: int,

@@ -19,7 +19,8 @@ import numpy as np
 
 from speechbudget.analysis.scaling_fit import ScalingFit, fit_law
 from speechbudget.analysis.scaling_identify import (MIN_DISTINCT, MIN_POINTS_PER_PARAM,
-                                                    distinct_values, few_draws, no_power_law)
+                                                    distinct_values, few_draws, no_power_law,
+                                                    require_some_error)
 from speechbudget.analysis.scaling_law import (AXIS_NAMES, MIN_ERROR, FitError, features,
                                                make_law)
 
@@ -89,6 +90,7 @@ def compare_nested(N: Sequence[float], T: Sequence[float], s: Sequence[float],
     Xraw = features(N, T, s)
     if not np.all(np.isfinite(Xraw)):
         raise FitError("N, T and s must be finite and > 0")
+    require_some_error(np.asarray(y, dtype=float))   # said once, not once per nested law
     distinct = distinct_values(Xraw)
     usable = [a for a, d in zip(AXIS_NAMES, distinct) if d >= min_distinct]
     if not usable:
