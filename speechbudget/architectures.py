@@ -126,6 +126,7 @@ _ALL = [
 ]
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in _ALL}
+_BY_NAME: dict[str, Architecture] = {a.name.lower(): a for a in _ALL}
 _BY_HUB_ID: dict[str, Architecture] = {a.hub_id.lower(): a for a in _ALL}
 
 
@@ -135,14 +136,55 @@ class UnknownModelError(SpeechbudgetError, ValueError):
     exit_code = EXIT_MODEL
 
 
+def registry_name(name: str) -> str | None:
+    """The registry name `name` spells, else None: any case ('Tiny.en', 'TINY.EN'), surrounding
+    whitespace ('tiny.en ', a name pasted with its newline) and a 'whisper-' prefix
+    ('whisper-tiny.en') ignored. Hub ids are not registry names here (`get_architecture`)."""
+    key = name.strip().lower()
+    if key.startswith("whisper-") and key[len("whisper-"):] in _BY_NAME:
+        key = key[len("whisper-"):]
+    arch = _BY_NAME.get(key)
+    return arch.name if arch is not None else None
+
+
+def close_names(name: str, names: list[str] | None = None) -> list[str]:
+    """Registry names (of `names`, default all) like `name`, best first: difflib's close matches
+    ('tiny-en' -> tiny.en, 'larg-v3' -> large-v3), else those holding it ('turbo' ->
+    large-v3-turbo); [] when none. The hub id's last part counts for its name
+    ('whisper-smal' -> small)."""
+    import difflib
+    pool = list(ARCHITECTURES) if names is None else names
+    key = name.strip().lower()
+    key = key.rsplit("/", 1)[-1]
+    if key.startswith("whisper-"):
+        key = key[len("whisper-"):]
+    if not key:
+        return []
+    close = difflib.get_close_matches(key, pool, n=3, cutoff=0.75)
+    return close or [n for n in pool if key in n][:3]
+
+
+def did_you_mean(name: str, names: list[str] | None = None) -> str:
+    """'; did you mean 'tiny.en'?' (or two or three names) for `close_names`, else ''."""
+    close = close_names(name, names)
+    if not close:
+        return ""
+    quoted = [repr(n) for n in close]
+    return "; did you mean " + (quoted[0] if len(quoted) == 1 else
+                                ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
+
+
 def get_architecture(name: str) -> Architecture:
-    """Look up an architecture by short name ('tiny.en', 'wav2vec2-base') or hub id."""
+    """Look up an architecture by short name ('tiny.en', 'wav2vec2-base'; any case, surrounding
+    whitespace ignored, `registry_name`) or hub id (any case)."""
     if name in ARCHITECTURES:
         return ARCHITECTURES[name]
-    key = name.lower()
+    short = registry_name(name)
+    if short is not None:
+        return ARCHITECTURES[short]
+    key = name.strip().lower()
     if key in _BY_HUB_ID:
         return _BY_HUB_ID[key]
-    if key.startswith("whisper-") and key[len("whisper-"):] in ARCHITECTURES:
-        return ARCHITECTURES[key[len("whisper-"):]]
     raise UnknownModelError(
-        f"unknown model {name!r}: expected one of {', '.join(ARCHITECTURES)} or their hub ids")
+        f"unknown model {name!r}: expected one of {', '.join(ARCHITECTURES)} or their hub ids"
+        f"{did_you_mean(name)}")

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from speechbudget.architectures import ARCHITECTURES, SSL_FAMILIES, Architecture
+from speechbudget.architectures import (ARCHITECTURES, SSL_FAMILIES, Architecture, did_you_mean,
+                                         registry_name)
 from speechbudget.models.ct2_to_hf import convert_cached
 from speechbudget.models.file_checks import read_json_object
 from speechbudget.models.hf_hub import from_pretrained, hub_options
@@ -155,6 +156,8 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
     local folder; in eval mode on `device`."""
     name = str(name_or_path)
     p = model_path(name)
+    if not p.exists() and "/" not in name:  # 'WavLM-Large', 'wavlm-large ': the registry name
+        name = registry_name(name) or name
     if name in ARCHITECTURES:
         arch = ARCHITECTURES[name]
         if arch.is_whisper:
@@ -173,9 +176,10 @@ def load_ssl_backbone(name_or_path: str, device: str | torch.device = "cpu",
     elif looks_like_path(name):
         raise ModelLoadError(no_such_folder(name))
     elif name.count("/") != 1:
+        ssl = [n for n, a in ARCHITECTURES.items() if not a.is_whisper]
         raise ModelLoadError(f"{name!r}: no such folder, and not a registry name "
-                             f"({', '.join(n for n, a in ARCHITECTURES.items() if not a.is_whisper)})"
-                             " or a hub id ('owner/name')")
+                             f"({', '.join(ssl)}) or a hub id ('owner/name')"
+                             f"{did_you_mean(name, ssl)}")
     else:
         where = name
     from transformers import AutoConfig

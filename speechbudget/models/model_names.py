@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from speechbudget.architectures import ARCHITECTURES, UnknownModelError, get_architecture
+from speechbudget.architectures import (ARCHITECTURES, UnknownModelError, did_you_mean,
+                                         get_architecture, registry_name)
 from speechbudget.models.ct2_reader import ModelFileError
 from speechbudget.models.ct2_to_hf import CT2Source
 from speechbudget.models.file_checks import check_whisper_config, read_json_object, weight_files
@@ -98,11 +99,11 @@ def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
                              f"({', '.join(n for n, a in ARCHITECTURES.items() if a.is_whisper)}),"
                              " a hub id ('owner/name') or a model folder")
     p = model_path(name_or_path)
-    if "/" not in name_or_path and name_or_path not in ARCHITECTURES and not p.exists():
-        try:  # 'whisper-tiny.en', as Config and `asr eval --model` read it
-            name_or_path = get_architecture(name_or_path).name
-        except UnknownModelError:
-            pass
+    if not p.exists():  # a folder's name is kept as written, whatever its case or spaces
+        if "/" not in name_or_path:  # 'Tiny.en', 'tiny.en ', 'whisper-tiny.en' (as Config reads)
+            name_or_path = registry_name(name_or_path) or name_or_path
+        elif name_or_path.strip() != name_or_path and not looks_like_path(name_or_path.strip()):
+            name_or_path = name_or_path.strip()  # ' openai/whisper-tiny.en': no hub id has spaces
     if name_or_path in ARCHITECTURES:
         arch = ARCHITECTURES[name_or_path]
         if not arch.is_whisper:
@@ -128,8 +129,8 @@ def resolve_whisper(name_or_path: str) -> tuple[str, str, CT2Source | None]:
     if looks_like_path(name_or_path):
         raise ModelLoadError(no_such_folder(name_or_path))
     if name_or_path.count("/") != 1:
+        whisper = [n for n, a in ARCHITECTURES.items() if a.is_whisper]
         raise ModelLoadError(
-            f"{name_or_path!r}: no such folder, and not a registry name "
-            f"({', '.join(n for n, a in ARCHITECTURES.items() if a.is_whisper)}) or a hub id "
-            "('owner/name')")
+            f"{name_or_path!r}: no such folder, and not a registry name ({', '.join(whisper)}) "
+            f"or a hub id ('owner/name'){did_you_mean(name_or_path, whisper)}")
     return name_or_path, f"hub:{name_or_path}", None
