@@ -429,7 +429,8 @@ class Sweep:
             self._fail(c, f"aggregate: {type(e).__name__}: {e}")
             return None
         m.config_key = c.key
-        self.store.set_metrics(c.key, m, self.run_id)
+        if not self.store.set_metrics(c.key, m, self.run_id, items=items):
+            return self._aggregate(c, shards)  # another runner stored items meanwhile
         return m
 
     def _fail(self, c: Config, reason: str) -> None:

@@ -377,8 +377,16 @@ class ResultsStore(RunLog, ShardLeases):
                                (name,)).fetchone() is not None
 
     # ---- metrics ------------------------------------------------------------------------------
-    def set_metrics(self, key: str, m: ConfigMetrics, run_id: int | None) -> None:
+    def set_metrics(self, key: str, m: ConfigMetrics, run_id: int | None,
+                    items: Sequence[ItemResult] | None = None) -> bool:
+        """Store `key`'s metrics `m` and mark it done. items: the stored items `m` was
+        aggregated from (read before this transaction); where the items stored now differ
+        (another runner stored retried items meanwhile: `merge_retried_items`, which aggregates
+        again itself) nothing is written and False is returned: `m` is stale, to be
+        aggregated again from the items stored now."""
         with self._tx() as db:
+            if items is not None and _rows(self.items(key)) != _rows(items):
+                return False
             db.execute("INSERT OR REPLACE INTO metrics (config_key, task, metric, value, error, "
                        "gflops, rtf, n_items, n_failed, metrics_json, run_id, finished) VALUES "
                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -386,6 +394,7 @@ class ResultsStore(RunLog, ShardLeases):
                         m.n_failed, json.dumps(m.to_dict(), default=str), run_id, time.time()))
             db.execute("UPDATE configs SET status = 'done', reason = NULL, updated = ? "
                        "WHERE key = ?", (time.time(), key))
+        return True
 
     def metrics(self, task: str | None = None) -> list[tuple[Config, ConfigMetrics]]:
         """Finished configurations with their metrics, in the order they were first added."""
@@ -475,6 +484,12 @@ def _ok_elsewhere(db: Any, key: str, shard_id: str, item_ids: Sequence[str]) -> 
             f"SELECT item_id FROM items WHERE config_key = ? AND ok = 1 AND shard_id != ? AND "
             f"item_id IN ({', '.join('?' * len(part))})", (key, shard_id, *part))}
     return out
+
+
+def _rows(items: Sequence[ItemResult]) -> dict[str, tuple[Any, ...]]:
+    """Items as their stored rows, by id (rows compare equal where ItemResults holding a NaN
+    from stored JSON would not)."""
+    return {r.item_id: item_row(r) for r in items}
 
 
 def _digest(s: str) -> str:

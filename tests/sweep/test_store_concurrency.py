@@ -158,3 +158,55 @@ def test_two_runners_registering_a_new_configuration_at_once_both_go_on(tmp_path
             Sweep.register(runner_a, C, {C.key: 1.0})
         assert happened in (["written"], ["refused"])
     assert _recorded(path) == NOW    # what A could read is known; B's unreadable file is not
+
+
+class _Task:
+    """Aggregates as a task does (WER over the ok items, the failed ones counted); `between`
+    runs once after the items are read, before the metrics are written."""
+
+    def __init__(self, between=None):
+        self.between = between
+
+    def aggregate(self, config, items):
+        from speechbudget.records import ConfigMetrics
+        if self.between is not None:
+            between, self.between = self.between, None
+            between()
+        ok = [r for r in items if r.ok]
+        return ConfigMetrics(config.key, "asr", "wer",
+                             sum(r.errors for r in ok) / max(1, sum(r.n_ref for r in ok)),
+                             n_items=len(ok), n_failed=len(items) - len(ok))
+
+
+def _aggregator(store: ResultsStore, task: _Task, run_id: int):
+    """A runner's `Sweep._aggregate` over `store`."""
+    runner = SimpleNamespace(store=store, task=task, run_id=run_id)
+    runner._aggregate = lambda c, shards: Sweep._aggregate(runner, c, shards)
+    runner._fail = lambda c, why: pytest.fail(why)
+    return runner
+
+
+def test_metrics_aggregated_from_items_another_runner_retried_meanwhile_are_not_kept(tmp_path):
+    """Runner A aggregated C's items (i1 failed) while runner B (--retry-failed) stored i1's
+    new ok result and aggregated all of them: A's metrics, of the items before B's, replaced
+    B's and C stayed 'done' with them, so every later run reused metrics that count i1 as
+    failed though its stored result is ok. A's metrics are now written only where the items
+    it aggregated are still those stored; else it aggregates again."""
+    path = tmp_path / "r.db"
+    _first_run(path)
+    shards = [SimpleNamespace(shard_id="s0", item_ids=("i1", "i2"))]
+    with ResultsStore(path) as st_a, ResultsStore(path) as st_b:
+        run_a = st_a.start_run({"name": "a"}, {})
+        run_b = st_b.start_run({"name": "b"}, {})
+
+        def b_retries_and_aggregates():
+            _retry_i1(st_b, run_b)
+            m = _aggregator(st_b, _Task(), run_b)._aggregate(C, shards)
+            assert m.n_failed == 0
+        a = _aggregator(st_a, _Task(between=b_retries_and_aggregates), run_a)
+        m = a._aggregate(C, shards)
+        assert (m.n_items, m.n_failed) == (2, 0)       # what A reports is what is stored
+    with ResultsStore(path, readonly=True) as st:
+        ((config, stored),) = st.metrics()
+        assert (stored.n_items, stored.n_failed) == (2, 0)
+        assert stored.value == pytest.approx(1 / 7)   # i1: 1 error in 4, i2: 0 in 3
