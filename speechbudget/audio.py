@@ -70,6 +70,55 @@ def wav_truncation(path: Path) -> tuple[int, int] | None:
     return None
 
 
+class UnfinishedWavWarning(UserWarning):
+    """A WAV file whose header was never finished (its writer stopped before patching the
+    sizes in): the data chunk claims 0 bytes, yet audio follows it; what is there is used."""
+
+
+def unfinished_wav(path: Path) -> tuple[int, int] | None:
+    """(offset of the audio, bytes of it present) for a WAV whose header was never finished: its
+    data chunk claims 0 bytes and the RIFF size does not cover what follows (0, 0xFFFFFFFF, or
+    ending at the data chunk's header: a writer killed before it patched the sizes, e.g.
+    Python's `wave` never closed), yet bytes follow; else None (also for an empty recording, or
+    an empty data chunk followed by other chunks the RIFF size covers)."""
+    import struct
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        riff = struct.unpack("<I", head[4:8])[0]
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, n = struct.unpack("<4sI", f.read(8))
+            if cid == b"data":
+                start = pos + 8
+                covered = riff not in (0, 0xFFFFFFFF) and riff + 8 > start
+                return (start, size - start) if n == 0 and size > start and not covered else None
+            pos += 8 + n + (n & 1)
+    return None
+
+
+def _read_unfinished(path: Path, start: int, present: int) -> tuple[np.ndarray, int]:
+    """The audio of an `unfinished_wav`: its header with the sizes of what is present, read by
+    soundfile from memory (libsndfile takes the 0 for an empty recording)."""
+    import io
+    import struct
+    import warnings
+
+    import soundfile as sf
+    raw = bytearray(path.read_bytes())
+    raw[4:8] = struct.pack("<I", min(len(raw) - 8, 0xFFFFFFFF))
+    raw[start - 4:start] = struct.pack("<I", min(present, 0xFFFFFFFF))
+    data, sr = sf.read(io.BytesIO(bytes(raw)), dtype="float32", always_2d=True)
+    warnings.warn(UnfinishedWavWarning(
+        f"{path}: unfinished WAV header: its data chunk claims 0 bytes, but {present} follow "
+        f"({len(data) / sr:.2f} s; a recording whose writer stopped before finishing the "
+        "file?); using what is there"), stacklevel=4)
+    return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0], int(sr)
+
+
 def soundfile_name(path: str | Path) -> str | bytes:
     """The name to hand soundfile for `path`: the str, or its file-system bytes when the name is
     not valid in the file-system encoding (a non-UTF-8 byte in a Linux file name, which Python
@@ -85,9 +134,16 @@ def soundfile_name(path: str | Path) -> str | bytes:
 
 
 def _read(path: Path) -> tuple[np.ndarray, int]:
-    """Decode with soundfile (WAV, FLAC, OGG, MP3 ...); fall back to librosa (audioread) otherwise."""
+    """Decode with soundfile (WAV, FLAC, OGG, MP3 ...); else with PyAV when installed (M4A/MP4,
+    WebM, ... as faster-whisper reads them); else librosa (audioread)."""
     import soundfile as sf
 
+    unfinished = unfinished_wav(path)
+    if unfinished is not None:
+        try:
+            return _read_unfinished(path, *unfinished)
+        except Exception:  # noqa: BLE001 (not readable so either: the usual reading says why)
+            pass
     try:
         data, sr = sf.read(soundfile_name(path), dtype="float32", always_2d=True)  # [samples, ch]
         return data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0], int(sr)
@@ -97,6 +153,13 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
         partial = _read_until_damage(path, sf_error)
         if partial is not None:
             return partial
+        errors: dict[str, Exception | str] = {"soundfile": sf_error}
+        try:  # PyAV (faster-whisper's decoder): MP4/M4A (AAC), WebM, Matroska, AC-3, WMA ...
+            return _read_with_pyav(path)
+        except ImportError:
+            errors["PyAV"] = "not installed (pip install av reads M4A, MP4, WebM)"
+        except Exception as av_error:  # noqa: BLE001 (named with the others below)
+            errors["PyAV"] = av_error
         import librosa
 
         try:
@@ -105,10 +168,55 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
                 data, sr = librosa.load(str(path), sr=None, mono=True, dtype=np.float32)
             return data, int(sr)
         except Exception as lr_error:
-            why = {n: str(e).strip() or type(e).__name__
-                   for n, e in (("soundfile", sf_error), ("librosa", lr_error))}
-            raise AudioError(f"{path}: not a readable audio file (soundfile: {why['soundfile']}; "
-                             f"librosa: {why['librosa']})") from lr_error
+            errors["librosa"] = lr_error
+            why = "; ".join(f"{n}: {' '.join(str(e).split()) or type(e).__name__}"
+                            for n, e in errors.items())
+            what = not_audio_kind(path)
+            raise AudioError(f"{path}: not a readable audio file{f' ({what})' if what else ''} "
+                             f"({why})") from lr_error
+
+
+def _read_with_pyav(path: Path) -> tuple[np.ndarray, int]:
+    """The first audio stream of a file PyAV (FFmpeg) decodes, channels averaged, at its own rate
+    (resampled by `resample_to_16k` as any other); ImportError when PyAV is not installed."""
+    import av
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise ValueError("no audio stream")
+        stream = container.streams.audio[0]
+        to_float = av.AudioResampler(format="fltp")   # planar float32, same layout and rate
+        parts = [f.to_ndarray() for frame in container.decode(stream)
+                 for f in to_float.resample(frame)]
+        parts += [f.to_ndarray() for f in to_float.resample(None)]
+        sr = int(stream.rate or stream.codec_context.sample_rate or 0)
+    if not parts:
+        raise ValueError("no audio frames decoded")
+    data = np.concatenate(parts, axis=1)               # [channels, samples]
+    return data.mean(axis=0, dtype=np.float32), sr
+
+
+def not_audio_kind(path: Path) -> str:
+    """What a file no decoder reads is, when its first bytes say: 'a Git LFS pointer, not the
+    audio: run git lfs pull', 'an HTML page, not audio: a failed download?', 'a text file, not
+    audio'; '' otherwise."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(512)
+    except OSError:
+        return ""
+    if head.startswith(b"version https://git-lfs"):
+        return "a Git LFS pointer, not the audio: run git lfs pull"
+    lead = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if lead.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        return "an HTML or XML page, not audio: a failed download?"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:  # a multi-byte character cut at 512 bytes is still text
+        text = head[:e.start].decode("utf-8") if e.start >= len(head) - 3 else ""
+    if text and "\0" not in text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return "a text file, not audio"
+    return ""
 
 
 def _read_until_damage(path: Path, error: Exception) -> tuple[np.ndarray, int] | None:
