@@ -380,10 +380,8 @@ class ResultsStore(RunLog, ShardLeases):
     def set_metrics(self, key: str, m: ConfigMetrics, run_id: int | None,
                     items: Sequence[ItemResult] | None = None) -> bool:
         """Store `key`'s metrics `m` and mark it done. items: the stored items `m` was
-        aggregated from (read before this transaction); where the items stored now differ
-        (another runner stored retried items meanwhile: `merge_retried_items`, which aggregates
-        again itself) nothing is written and False is returned: `m` is stale, to be
-        aggregated again from the items stored now."""
+        aggregated from; where those stored now differ (another runner's `merge_retried_items`
+        meanwhile) nothing is written and False returned: `m` is to be aggregated again."""
         with self._tx() as db:
             if items is not None and _rows(self.items(key)) != _rows(items):
                 return False
