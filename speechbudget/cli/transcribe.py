@@ -201,6 +201,18 @@ def _cue_options(max_line_width: int | None, max_line_count: int | None,
     return cues
 
 
+def _check_choices(timestamps: str | None, longform: str) -> None:
+    """--timestamps and --longform refused before any model loads (a usage error naming the
+    flag, exit 2); WhisperModel.transcribe_batch checks them too, but only once the model has
+    loaded (and names the field, not the flag)."""
+    from speechbudget.axes import LONGFORM_RULES, TIMESTAMPS
+    for flag, value, allowed in (("--timestamps", timestamps, TIMESTAMPS),
+                                 ("--longform", longform, LONGFORM_RULES)):
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"{value!r}: expected one of {', '.join(allowed)}",
+                                     param_hint=flag)
+
+
 def parse_temperatures(text: str) -> tuple[float, ...]:
     """`--temperature`: one number >= 0 (`0`: greedy / beam, no fallback) or a comma-separated
     increasing list of them (the fallback schedule, e.g. `0,0.2,0.4,0.6,0.8,1.0`); a usage error
@@ -416,6 +428,7 @@ def transcribe_cmd(
         raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS + (ALL,))}",
                                  param_hint="--format")
     formats = FORMATS if fmt == ALL else (fmt,)
+    _check_choices(timestamps, longform)
     cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
                         word_timestamps, formats)
     longform_options = _longform_options(clip_timestamps, hallucination_silence_threshold, vad,

@@ -82,3 +82,15 @@ def test_cli_refuses_odd_numbers(tmp_path, flag, value):
 def test_cli_plain_numbers_reach_the_model(tmp_path, args):
     r = cli(tmp_path, *args)
     assert r.exit_code == 5 and "no-model" in r.output, r.output
+
+
+@pytest.mark.parametrize("flag, value", [("--timestamps", "bogus"), ("--timestamps", "ON"),
+                                         ("--longform", "bogus"), ("--longform", "")])
+def test_cli_refuses_a_bad_choice_before_the_model_loads(tmp_path, flag, value):
+    """--timestamps / --longform were checked only by WhisperModel.transcribe_batch, once the
+    model had loaded (a missing model's exit 5 came first; tiny.en loaded for nothing, then a
+    line naming the field `timestamps`, not the flag)."""
+    r = cli(tmp_path, flag, value)
+    assert r.exit_code == 2, r.output
+    errors = [ln for ln in r.output.splitlines() if ln.startswith("Error")]
+    assert len(errors) == 1 and flag in errors[0] and repr(value) in errors[0], r.output
