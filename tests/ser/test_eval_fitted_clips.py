@@ -18,6 +18,14 @@ def _train(tiny_whisper, manifest, out):
                 str(manifest), "--duration", "1", "--folds", "3", "--out", str(out))
 
 
+def _other_recordings(root):
+    """Every wav under `root` rewritten with other samples (the same names, other audio)."""
+    import soundfile as sf
+    for f in sorted(root.rglob("*.wav")):
+        x, sr = sf.read(f, dtype="float32")
+        sf.write(f, -0.5 * x, sr)
+
+
 def test_eval_says_when_it_scores_the_clips_a_checkpoint_trained_on(synthetic_manifest,
                                                                     tiny_whisper, tmp_path):
     # `ser eval CK --data SAME_DATA` scored the training and validation clips beside the
@@ -36,6 +44,7 @@ def test_eval_says_when_it_scores_the_clips_a_checkpoint_trained_on(synthetic_ma
     assert r.exit_code == 0 and "training or validation" not in r.output, r.output
     # another dataset laid out alike (the same relative names and ids, other recordings)
     other = shutil.copytree(synthetic_manifest.parent, tmp_path / "other")
+    _other_recordings(other)
     r = _run("eval", str(tmp_path / "ck"), "--data", str(other / "manifest.jsonl"))
     assert r.exit_code == 0 and "training or validation" not in r.output, r.output
     # a checkpoint saved before fitted_files, on the dataset it names: all but its test clips

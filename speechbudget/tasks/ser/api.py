@@ -24,8 +24,8 @@ from speechbudget.tasks.ser.metrics import SerMetrics, fit_training_gflops, flop
 from speechbudget.tasks.ser.model import TrainResult
 from speechbudget.tasks.ser.options import TrainOptions
 from speechbudget.tasks.ser.runner import check_config, fold_splits
-from speechbudget.tasks.ser.scoring import NON_FINITE, clip_files, describe_labels, \
-    fitted_clips, item_results, trained_labels, untrained_labels
+from speechbudget.tasks.ser.scoring import NON_FINITE, clip_digests, clip_files, \
+    describe_labels, fitted_clips, item_results, trained_labels, untrained_labels
 from speechbudget.tasks.ser.train import FitProgress, fit
 
 
@@ -89,6 +89,7 @@ def train(config: Config, dataset: SerDataset | str | Path, out_dir: str | Path,
         save_checkpoint(result.model, out_dir, opt, extra={
             "dataset": ds.source, "folds": folds, "fold": fold, "test_ids": test_ids,
             "val_ids": val_ids, "fitted_files": clip_files(ds.subset(train_ids + val_ids)),
+            "fitted_digests": clip_digests(ds.subset(train_ids + val_ids)),
             "class_counts": ds.class_counts(ds.subset(train_ids)),
             "trained_labels": list(result.classes),
             "history": result.history, "best_epoch": result.best_epoch,

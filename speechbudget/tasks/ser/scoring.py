@@ -1,8 +1,9 @@
 """Scoring a trained SER model on clips, and what a checkpoint says about the clips it may score:
 the labels its head was fitted on (`trained_labels`, `untrained_labels`) and the audio it trained
-or early-stopped on (`clip_files`, `fitted_clips`)."""
+or early-stopped on (`clip_files`, `clip_digests`, `fitted_clips`)."""
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -90,15 +91,38 @@ def clip_files(clips: Sequence) -> list[str]:
     return sorted({str(Path(c.path).resolve()) for c in clips})
 
 
+def file_digest(path: str | Path) -> str | None:
+    """A digest of the file's bytes (BLAKE2b, 16 bytes, hex), or None when it cannot be read."""
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def clip_digests(clips: Sequence) -> list[str]:
+    """The digests of the clips' audio files (what `fitted_clips` compares where the paths
+    differ: a copy of the data set in another folder or on another machine), sorted."""
+    return sorted({d for d in (file_digest(c.path) for c in clips) if d is not None})
+
+
 def fitted_clips(meta: dict[str, Any], dataset: SerDataset, clips: Sequence) -> list[str]:
     """The ids of those `clips` whose audio the checkpoint (its ser_config.json `meta`) trained or
-    early-stopped on: its `fitted_files` (the same file, wherever the manifest lies); for a
-    checkpoint saved without them, on the dataset it was trained on (the same path), every clip
-    but its `test_ids`."""
+    early-stopped on: its `fitted_files` (the same file, wherever the manifest lies) or, for a
+    checkpoint that records them, a file of the same bytes as one of its `fitted_digests` (a
+    copy of the data moved elsewhere: its paths differ); for a checkpoint saved without
+    `fitted_files`, on the dataset it was trained on (the same path), every clip but its
+    `test_ids`."""
     files = meta.get("fitted_files")
     if isinstance(files, list):
         fitted = set(files)
-        return [c.id for c in clips if str(Path(c.path).resolve()) in fitted]
+        digests = meta.get("fitted_digests")
+        same = set(digests) if isinstance(digests, list) else set()
+        return [c.id for c in clips if str(Path(c.path).resolve()) in fitted
+                or (same and file_digest(c.path) in same)]
     test, source = meta.get("test_ids"), meta.get("dataset")
     if not isinstance(test, list) or not isinstance(source, str) or \
             Path(source).resolve() != Path(dataset.source).resolve():
