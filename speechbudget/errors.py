@@ -17,6 +17,7 @@ This module sits below every other (it imports nothing of speechbudget).
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -143,6 +144,17 @@ def finite_json(x):
     return x
 
 
+def _file_mode(p: Path) -> int:
+    """The permissions a file written at `p` gets: those of the file it replaces, else what
+    open() would give a new file (0666 less the umask), as a plain write would."""
+    try:
+        return stat.S_IMODE(os.stat(p).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def write_atomic(path: str | Path, data: str | bytes, option: str | None = None) -> Path:
     """Write through a temporary file in the same folder (fsynced), then os.replace: a reader
     sees the old file or the whole new one, never half of it. A write that fails (a full disk,
@@ -157,6 +169,7 @@ def write_atomic(path: str | Path, data: str | bytes, option: str | None = None)
     try:
         fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{stem}.",
                                    suffix=".tmp")
+        os.fchmod(fd, _file_mode(p))  # mkstemp's 0600 would make every output private
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
