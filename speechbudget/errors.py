@@ -169,7 +169,8 @@ def write_atomic(path: str | Path, data: str | bytes, option: str | None = None)
     try:
         fd, tmp = tempfile.mkstemp(dir=p.parent if str(p.parent) else ".", prefix=f".{stem}.",
                                    suffix=".tmp")
-        os.fchmod(fd, _file_mode(p))  # mkstemp's 0600 would make every output private
+        if hasattr(os, "fchmod"):  # POSIX (Windows before 3.13 has none, nor the 0600)
+            os.fchmod(fd, _file_mode(p))  # mkstemp's 0600 would make every output private
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode("utf-8") if isinstance(data, str) else data)
             f.flush()
