@@ -13,7 +13,8 @@ from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import shown
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
-                                            NO_SPEECH_THRESHOLD, plain_number)
+                                            NO_SPEECH_THRESHOLD)
+from speechbudget.typed_numbers import plain_number
 
 
 def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | None = None,

@@ -1,6 +1,6 @@
 """The transcription options' numbers given as text (`--clip-timestamps`, `--temperature`, the
 thresholds, `--hallucination-silence-threshold`, a `clip_timestamps` string): read by the one
-parser `options.plain_number`. Python's float() also reads `1_0` (as 10), other scripts' digits,
+parser `typed_numbers.plain_number`. Python's float() also reads `1_0` (as 10), other scripts' digits,
 `nan`, `inf` and `1e400`; `--clip-timestamps 1_0` decoded the clip 0-10 s. Each is now one usage
 line naming the option and the value, exit 2, before any model loads (the tests give a model
 folder that does not exist: a value that got through would end in its exit 5 instead)."""
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from speechbudget.axes import ConfigError
-from speechbudget.tasks.asr.options import check_clip_timestamps, plain_number
+from speechbudget.tasks.asr.options import check_clip_timestamps
+from speechbudget.typed_numbers import plain_number
 from tests.asr.conftest import run_transcribe_cli
 
 # what float() reads but no one means as a time, a temperature or a threshold

@@ -3,12 +3,12 @@ openai-whisper's and faster-whisper's, and their checks (ConfigError naming the 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Sequence
 
 import numpy as np
 
 from speechbudget.axes import ConfigError
+from speechbudget.typed_numbers import plain_number
 
 # CPU threads for the decoding loop (None: torch's setting). A decoding step is ~90 small ops; with
 # more than one intra-op thread each op waits at a thread barrier, which on a busy machine costs
@@ -20,26 +20,6 @@ LOGPROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4      # openai-whisper / faster-whisper defaults
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 PROMPT_RESET_ON_TEMPERATURE = 0.5
-# a number as typed: ASCII digits, an optional sign, decimal point and exponent ([0-9], not \d,
-# which also matches other scripts' digits)
-PLAIN_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-
-
-def plain_number(text: str) -> float:
-    """A number written as a person writes one (`10`, `0.5`, `-1`, `.5`, `1e-3`; blanks around
-    it ignored), its value finite; ValueError saying why otherwise. Python's float() also reads
-    `1_0` (as 10), other scripts' digits (`\u0661\u0662` as 12), `nan`, `inf`, `infinity` and
-    `1e400` (as inf): none of them a value meant for an option, so none is taken here (the one
-    parser of the transcription options' numbers given as text: clips, temperatures,
-    thresholds)."""
-    s = str(text).strip()
-    if not PLAIN_NUMBER.fullmatch(s):
-        raise ValueError(f"{text!r} is not a number (digits 0-9, an optional sign, decimal point "
-                         "and exponent)")
-    v = float(s)
-    if not math.isfinite(v):
-        raise ValueError(f"{text!r} is beyond the largest number")
-    return v
 
 
 def check_fallback(temperature: float | Sequence[float], best_of: Any) -> tuple[float, ...]:
@@ -81,8 +61,8 @@ def check_prompt_text(name: str, value: Any) -> str | None:
 
 def check_clip_timestamps(value: Any) -> tuple[float, ...] | None:
     """faster-whisper's `clip_timestamps`: the clips to decode, "start,end,start,end,..." in
-    seconds (a string, as faster-whisper and the CLI take it, its numbers as `plain_number`
-    reads them, or a sequence of numbers). Returns
+    seconds (a string, as faster-whisper and the CLI take it, its numbers as
+    `typed_numbers.plain_number` reads them, or a sequence of numbers). Returns
     the values as floats, or None for the whole recording (None, "0" — faster-whisper's default —,
     "" or an empty sequence). As faster-whisper, an odd count leaves the last clip open (it runs to
     the end of the recording) and an end past the recording stops there. Refused (ConfigError
