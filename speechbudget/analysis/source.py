@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from speechbudget.axes import Config
-from speechbudget.paired import RATE_METRICS, PairingError, check_counts
+from speechbudget.paired import (BALANCED_METRICS, RATE_METRICS, PairingError,
+                                 check_counts)
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -66,10 +67,11 @@ def check_metrics(c: Config, m: ConfigMetrics) -> None:
 def check_pairable(results: Results, items: dict[str, list[ItemResult]]) -> None:
     """The per-item results the paired tests (recommend's tie group, the significant frontier)
     will compare: every scored item of a rate metric carries its counts (`check_counts`), and one
-    item has one reference count under every configuration of a task and metric that scored it
-    (two counts mean the data changed between the runs: no difference of the two is a paired
-    one). PairingError naming the configuration(s), the item and the values, raised before any
-    analysis starts, so every consumer of a store meets the same error."""
+    item has one reference count (WER, CER) or reference label (UA) under every configuration of
+    a task and metric that scored it (two mean the data changed between the runs: no difference
+    of the two is a paired one). PairingError naming the configuration(s), the item and the
+    values, raised before any analysis starts, so every consumer of a store meets the same
+    error."""
     seen: dict[tuple[str, str, str], tuple[Any, Config]] = {}
     for c, m in results:
         for r in items.get(c.key, ()):
@@ -77,15 +79,20 @@ def check_pairable(results: Results, items: dict[str, list[ItemResult]]) -> None
                 check_counts(r, m.metric)
             except PairingError as e:
                 raise PairingError(f"configuration {c.key}: {e}") from None
-            if m.metric not in RATE_METRICS or not r.ok:
+            if not r.ok or m.metric not in RATE_METRICS + BALANCED_METRICS:
                 continue
-            first = seen.setdefault((c.task, m.metric, r.item_id), (r.n_ref, c))
-            if first[0] != r.n_ref:
+            # WER/CER: the reference count; UA: the reference label (a relabelled clip, or
+            # another data set whose clip ids repeat these, was paired with the other's label)
+            ref = r.n_ref if m.metric in RATE_METRICS else r.reference
+            first = seen.setdefault((c.task, m.metric, r.item_id), (ref, c))
+            if first[0] != ref:
+                what = (f"{first[0]} reference units under one configuration", f"{ref} under")
+                if m.metric not in RATE_METRICS:
+                    what = (f"label {first[0]!r} under one configuration", f"{ref!r} under")
                 raise PairingError(
-                    f"item {r.item_id}: {first[0]} reference units under one configuration "
-                    f"({first[1].label}, {first[1].key}), {r.n_ref} under the other "
-                    f"({c.label}, {c.key}): the data changed between them, so they cannot be "
-                    "compared item by item")
+                    f"item {r.item_id}: {what[0]} ({first[1].label}, {first[1].key}), "
+                    f"{what[1]} the other ({c.label}, {c.key}): the data changed between them, "
+                    "so they cannot be compared item by item")
 
 
 @dataclass
