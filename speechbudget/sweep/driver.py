@@ -178,6 +178,7 @@ class Sweep:
             store.save_item_audio(self.context["data_content"]["audio"], self.item_audio)
         self.skip: set[str] = set()
         self.failed_keys: set[str] = set()  # configurations that failed in this run
+        self.partial = False                # execute runs only some shards (`only_shards`)
         self.lease_s = lease_s
         self.owner = f"{platform.node()}:{os.getpid()}:{self.run_id}:{uuid.uuid4().hex[:8]}"
         self.unclaimed: set[tuple[str, str]] = set()
@@ -200,6 +201,7 @@ class Sweep:
         """Run what is missing of `configs`; metrics for each configuration that completes.
         `only_shards`: run only the shards with these ids (a racing round)."""
         s = self.summary
+        self.partial = only_shards is not None   # a racing round: counted in the last
         todo: list[tuple[Config, list[Shard], list[Shard]]] = []
         held: dict[str, str] = {}    # key -> why it cannot finish (a failed shard not retried)
         for c in configs:
@@ -434,7 +436,14 @@ class Sweep:
         return m
 
     def _fail(self, c: Config, reason: str) -> None:
-        self.store.set_config_status(c.key, "failed", reason)
+        """Store `c` as failed and count it so; where another runner finished it meanwhile
+        (--retry-failed ran the failed shard again) its 'done' and metrics stay, and it counts
+        as finished (in a racing round: in the last round, which finds it done)."""
+        if not self.store.set_config_status(c.key, "failed", reason, unless=("done",)):
+            m = dict(self._stored_metrics()).get(c.key)
+            if m is not None and not self.partial:
+                self._count(c, m)
+            return
         self.failed_keys.add(c.key)
         self.summary.failures[c.label] = reason.splitlines()[0]
         self.summary.failed += 1

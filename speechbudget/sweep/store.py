@@ -165,10 +165,14 @@ class ResultsStore(RunLog, ShardLeases):
                 db.executemany("INSERT OR REPLACE INTO file_digests VALUES (?, ?, ?)",
                                [(p, sig, d) for p, (sig, d) in sorted(learned.items())])
 
-    def set_config_status(self, key: str, status: str, reason: str | None = None) -> None:
+    def set_config_status(self, key: str, status: str, reason: str | None = None,
+                          unless: Sequence[str] = ()) -> bool:
+        """Set `key`'s status, unless its stored status (read in this write) is in `unless`:
+        another runner's 'done' kept. Returns whether it was set."""
         with self._tx() as db:
-            db.execute("UPDATE configs SET status = ?, reason = ?, updated = ? WHERE key = ?",
-                       (status, reason, time.time(), key))
+            return db.execute("UPDATE configs SET status = ?, reason = ?, updated = ? WHERE key "
+                              f"= ? AND status NOT IN ({', '.join('?' * len(unless))})",
+                              (status, reason, time.time(), key, *unless)).rowcount > 0
 
     def configs(self, status: str | None = None, task: str | None = None) -> list[dict[str, Any]]:
         """Stored configurations: key, config (Config), label, task, gflops, status, reason."""
