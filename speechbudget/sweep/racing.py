@@ -71,6 +71,11 @@ the evidence; each pair a round could not compare (`untestable_reason`) is store
 reason (`ResultsStore.uncompared`), as neither could stop the other. A configuration already finished in the store when the race starts (a full sweep
 ran on it before) is never stopped (one whose stored results are of an older rule of its task
 and are recomputed, `--recompute-stale`, is not finished: it races as a new one): that saves nothing, and its status would hide its metrics.
+Nor is one another runner finishes during the race (a plain sweep on the same store, between a
+round's read of the items and its decisions being stored): 'eliminated' is written only where
+the status, read in that write's transaction, is not 'done'. Such a configuration is then
+treated as finished before the race: it stays among the survivors, compared like any other on
+each round's items (it may stop others), and is never stopped.
 Each round's decision uses only the items of that round's shards, so a resumed
 race (after a kill) takes the same decisions and runs only what is missing.
 """
@@ -250,6 +255,16 @@ def _leader(alive: Sequence[Config], items: dict[str, list], metric: str) -> Con
     return min(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
 
 
+def _eliminate(sweep: Sweep, c: Config, evidence: str, finished: set[str]) -> None:
+    """Store `c` as eliminated with `evidence`; where another runner has finished it since the
+    round's items were read (stored 'done'), leave it so and add it to `finished`: it races on
+    (module doc)."""
+    if sweep.store.set_config_status(c.key, "eliminated", evidence, unless=("done",)):
+        sweep.summary.eliminated[c.label] = evidence
+    else:
+        finished.add(c.key)
+
+
 def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
     """Race `plan`'s configurations (module doc); returns them all (eliminated ones included)."""
     spec = plan.spec
@@ -312,9 +327,8 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
             c = next(c for c in alive if c.key == key)
             n = len(items[key])
             evidence = f"eliminated in racing round {r + 1} after {n} items: {why}"
-            sweep.store.set_config_status(key, "eliminated", evidence)
-            sweep.summary.eliminated[c.label] = evidence
-        alive = [c for c in alive if c.key not in out]
+            _eliminate(sweep, c, evidence, finished)
+        alive = [c for c in alive if c.key not in out or c.key in finished]
         if spec.plan.race_rule == "halving":
             ran = [c for c in configs if reached[c.key] == k and c.key not in failed]
             drops = halving_drops(ran, alive, items, plan.gflops, metric, spec.plan.race_eta,
@@ -324,9 +338,8 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
                 c = next(c for c in alive if c.key == key)
                 evidence = (f"eliminated in racing round {r + 1} after {len(items[key])} "
                             f"items: {why}")
-                sweep.store.set_config_status(key, "eliminated", evidence)
-                sweep.summary.eliminated[c.label] = evidence
-            alive = [c for c in alive if c.key not in drops]
+                _eliminate(sweep, c, evidence, finished)
+            alive = [c for c in alive if c.key not in drops or c.key in finished]
     # counted once over the race, not once per round
     s.configs = before[0] + len(configs)
     s.shards_skipped = before[1] + sum(

@@ -19,8 +19,13 @@ import pytest
 
 from speechbudget.axes import Config
 from speechbudget.sweep import ResultsStore, run_sweep
+from speechbudget.sweep import racing
 
 HERE = Path(__file__).resolve().parent
+RACE_SPACE = {"models": ["tiny.en", "base.en", "small.en"],
+              "axes": {"window": [30, 10], "stride": [1, 4]},
+              "task_options": {"n_items": 40, "batch_size": 5}}
+RACE = {"type": "grid", "race": {"first_items": 10, "growth": 2}}
 
 
 def test_set_config_status_unless_keeps_a_listed_status(tmp_path):
@@ -34,6 +39,52 @@ def test_set_config_status_unless_keeps_a_listed_status(tmp_path):
         assert st.set_config_status(c.key, "eliminated", "y", unless=("done",)) is True
         assert (st.configs()[0]["status"], st.configs()[0]["reason"]) == ("eliminated", "y")
         assert st.set_config_status("no-such-key", "failed") is False
+
+
+def _finish_elsewhere(write_spec, db: Path, c: Config) -> None:
+    """Another runner's plain sweep of `c` alone (same task options and data) to the end."""
+    one = write_spec("one", plan="grid", models=[c.model],
+                     axes={"window": [c.window], "stride": [c.stride]},
+                     task_options=RACE_SPACE["task_options"])
+    s = run_sweep(one, db, progress=False, allow_runner=True)
+    assert [k.key for k, _ in s.metrics] == [c.key]
+
+
+@pytest.mark.parametrize("rule", ["dominated", "halving"])
+def test_racing_does_not_eliminate_what_another_runner_finished_meanwhile(
+        write_spec, tmp_path, monkeypatch, rule):
+    """Between round 1's read of the items and its writes, another runner finishes one of the
+    configurations round 1 stops. It stays 'done' with its metrics, is not reported as
+    eliminated, and races on as a finished configuration; the others are stopped as before."""
+    plan = RACE if rule == "dominated" else \
+        {"type": "grid", "race": {**RACE["race"], "rule": "halving", "alpha": 1e-9}}
+    spec = write_spec("race", plan=plan, **RACE_SPACE)
+    clean = run_sweep(spec, tmp_path / "clean.db", progress=False, allow_runner=True)
+    db = tmp_path / "r.db"
+    decide = racing.halving_drops if rule == "halving" else racing.eliminations
+    chosen: list[Config] = []
+
+    def decided(*args, **kw):
+        out = decide(*args, **kw)
+        if out and not chosen:            # round 1 stops these: another runner finishes one
+            alive = args[1] if rule == "halving" else args[0]
+            chosen.append(next(c for c in alive if c.key == sorted(out)[0]))
+            _finish_elsewhere(write_spec, db, chosen[0])
+        return out
+    monkeypatch.setattr(racing, "halving_drops" if rule == "halving" else "eliminations",
+                        decided)
+    race = run_sweep(spec, db, progress=False, allow_runner=True)
+    assert chosen, "round 1 stopped nothing: the test does not test"
+    (x,) = chosen
+    with ResultsStore(db, readonly=True) as st:
+        status = {r["key"]: r["status"] for r in st.configs()}
+        assert status[x.key] == "done"
+        assert x.key in {c.key for c, _ in st.metrics()}
+        assert st.n_items(x.key) == 40
+    assert x.label not in race.eliminated
+    if rule == "dominated":   # what the race alone stops is stopped (x, alive, only adds a rival)
+        assert set(clean.eliminated) - set(race.eliminated) <= {x.label}
+    assert race.finished == len(race.metrics) == 12 - len(race.eliminated)
 
 
 FLAKY = {"models": ["tiny.en"], "axes": {"window": [30]}, "plan": "grid",
