@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from speechbudget.architectures import Architecture, UnknownModelError, get_architecture
 from speechbudget.geometry import ENCODER_TOKENS_PER_S, MEL_FRAMES_PER_S, seekable_s
+from speechbudget.typed_numbers import is_digits
 
 TASKS = ("asr", "ser")
 POOLS = ("mean", "drop", "attn")
@@ -177,7 +178,8 @@ def parse_window(value: Any) -> float | str:
         v = value.strip().lower()
         if v == DYNAMIC:
             return DYNAMIC
-        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|sec|f|frames)?", v)
+        # ASCII digits only ([0-9]: \d also matches other scripts' digits)
+        m = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*(s|sec|f|frames)?", v)
         if not m:
             raise ConfigError("window", value, "seconds (e.g. 15 or '15s'), encoder frames "
                                                "(e.g. '750f'), or 'dynamic'")
@@ -307,7 +309,7 @@ class Config:
         if self.pool not in POOLS:  # a misspelt value is refused at stride 1 too
             raise ConfigError("pool", self.pool, f"one of {', '.join(POOLS)}")
         at = self.stride_at
-        if at != "output" and not (isinstance(at, str) and at.isdigit()) and (
+        if at != "output" and not is_digits(at) and (
                 isinstance(at, bool) or not isinstance(at, int) or at < 0):
             raise ConfigError("stride_at", at, "an encoder layer index >= 0, or 'output'")
         if self.stride == 1:  # canonical: where/how a no-op stride applies does not matter
@@ -319,7 +321,7 @@ class Config:
                                                      "is implemented for Whisper encoders)")
         L = arch.encoder_layers
         at = self.stride_at
-        if isinstance(at, str) and at.isdigit():
+        if is_digits(at):
             at = int(at)
             object.__setattr__(self, "stride_at", at)
         if at == "output":

@@ -15,6 +15,7 @@ from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import console as out_console, inert, line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, ID_COLUMN, SPEAKER_COLUMN,
                                       TARGETS_HELP, TEXT_COLUMN, parse_targets)
+from speechbudget.typed_numbers import is_digits
 
 asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
                            "configuration.", no_args_is_help=True)
@@ -44,7 +45,7 @@ def resolve_model(model: str) -> tuple[str, str | None]:
 
 
 def _stride_at(value: str) -> int | str:
-    return int(value) if value.isdigit() else value
+    return int(value) if is_digits(value) else value
 
 
 def metrics_table(title: str, rows) -> Table:

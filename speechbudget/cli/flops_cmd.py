@@ -12,6 +12,7 @@ from rich.table import Table
 from speechbudget.cli.app import app
 from speechbudget.cli.options import TARGETS_HELP, parse_targets
 from speechbudget.errors import finite_json
+from speechbudget.typed_numbers import is_digits
 
 console = Console()
 
@@ -91,7 +92,7 @@ def flops_cmd(
         adaptation = Adaptation(method=method, rank=rank, unfreeze_top=unfreeze_top,
                                 lora_top=lora_top, targets=parse_targets(targets))
         config = Config(task=task, model=model, window=window, stride=stride,
-                        stride_at=int(stride_at) if stride_at.isdigit() else stride_at, pool=pool,
+                        stride_at=int(stride_at) if is_digits(stride_at) else stride_at, pool=pool,
                         adaptation=adaptation, beam_size=beam)
         kw = dict(n_classes=n_classes, pooling=pooling) if task == "ser" else {}
         if config.task == "asr":   # the SER head's options: typed with ASR, they were ignored

@@ -13,6 +13,7 @@ from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import console, inert, line
 from speechbudget.errors import finite_json
 from speechbudget.sweep.progress import value_text
+from speechbudget.typed_numbers import is_digits
 
 runs_app = typer.Typer(help="Inspect and export a results store.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -106,7 +107,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     import json
     st = _open(store)
     runs = st.runs()
-    if what is None or what.isdigit() and int(what) in {r["run_id"] for r in runs}:
+    if what is None or is_digits(what) and int(what) in {r["run_id"] for r in runs}:
         if not runs:
             line(f"{store}: no runs")
             return

@@ -9,6 +9,7 @@ from typing import Any
 
 from speechbudget.axes import Adaptation, ConfigError
 from speechbudget.sweep.spec_limits import MAX_AXIS_VALUES
+from speechbudget.typed_numbers import is_digits
 
 #: spec axis name -> Config field
 AXES = {"window": "window", "stride": "stride", "stride_at": "stride_at", "pool": "pool",
@@ -77,7 +78,7 @@ def adaptation(key: str, x: Any, err) -> Any:
         return Adaptation()
     if isinstance(x, str) and ":" in x:
         method, _, rank = x.partition(":")
-        if not rank.isdigit():
+        if not is_digits(rank):
             raise err(key, f"{x!r}: expected METHOD:RANK, e.g. 'lora:8'")
         x = {"method": method, "rank": int(rank)}
     if isinstance(x, dict):
