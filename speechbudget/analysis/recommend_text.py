@@ -104,7 +104,12 @@ def recommendation_message(task, limits, best, top, group, difference, items_to_
                     (f" and the cheapest by {COST_WORDS[cost]}" if measured else "") +
                     f" of a tie group of {len(group)}" + ("" if measured else f" ({unmeasured})")
                     + ": " + ", ".join(t.config.label for t in group) + ".")
-        others = ("other configuration" + (" within the limits" if limits.active() else "")
+        within = " within the limits" if limits.active() else ""
+        if n_untested >= n_feasible - 1:  # "than every one it shares items with" of none
+            return head + (f" It has the lowest error, but shares no scored item with any other "
+                           f"configuration{within} ({n_untested}), so it was compared with "
+                           "none (paired tests need the same items).")
+        others = ("other configuration" + within
                   + (f" it shares items with ({n_untested} share none)" if n_untested else ""))
         return head + f" It is significantly more accurate than every {others} (paired 95%)."
     member = next(t for t in group if t.config.key == c.key)
