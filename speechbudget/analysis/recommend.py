@@ -34,8 +34,8 @@ from speechbudget.analysis.recommend_text import (DECISION_RULE, fmt_value, reco
                                                    rtf_note)
 from speechbudget.axes import Config
 from speechbudget.errors import SpeechbudgetError
-from speechbudget.paired import (PairedDifference, PairedItems, pair_items, paired_difference,
-                                 sign_flip_floor)
+from speechbudget.paired import (RATE_METRICS, PairedDifference, PairedItems, pair_items,
+                                 paired_difference, sign_flip_floor)
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -327,8 +327,11 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
         untested = [c.label for c, m in feasible[1:] if not pair_items(
             items.get(c.key, []), items.get(top[0].key, []), m.metric).testable]
         if untested:
+            # a clip always has a label: "items without reference words" are WER/CER's
+            words = (", or only items without reference words," if top[1].metric in RATE_METRICS
+                     else ",")
             notes.append(f"{len(untested)} configuration(s) share no scored item with the most "
-                         f"accurate, {top[0].label}, or only items without reference words, and "
+                         f"accurate, {top[0].label}{words} and "
                          "could not be compared with it (not in the tie group): "
                          f"{', '.join(untested)}")
         pick_member = min(group, key=lambda t: (_cost_value(t.metrics, cost), t.metrics.error,

@@ -37,3 +37,15 @@ def test_some_shared_items_keep_the_claim(pair):
     rec = recommend([a, b, c], items=items)
     assert "significantly more accurate than every other configuration it shares items with " \
         "(1 share none)" in rec.message, rec.message
+
+
+def test_the_note_on_ser_names_no_reference_words(pair):
+    # the note said '... share no scored item with the most accurate, tiny.en 3s, or only items
+    # without reference words, and ...' for SER clips, which have a label, not words
+    a, b, c = (pair(window=w, err=e, task="ser", gflops=w)
+               for w, e in ((1.0, 0.4), (2.0, 0.2), (3.0, 0.1)))
+    items = {a[0].key: _items("a", 20, 3), b[0].key: _items("b", 20, 5),
+             c[0].key: _items("c", 20, 7)}
+    note = next(n for n in recommend([a, b, c], items=items).notes if "share no scored" in n)
+    assert "reference words" not in note, note
+    assert "with the most accurate, tiny.en 3s, and could not be compared" in note, note
