@@ -14,7 +14,8 @@ from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import console as out_console, inert, line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, ID_COLUMN, SPEAKER_COLUMN,
-                                      TARGETS_HELP, TEXT_COLUMN, parse_targets)
+                                      TARGETS_HELP, TEXT_COLUMN, float_option, int_option,
+                                      parse_targets)
 from speechbudget.typed_numbers import is_digits
 
 asr_app = typer.Typer(help="Speech recognition with Whisper: WER, FLOPs, latency and RTF of one "
@@ -72,16 +73,16 @@ def eval_cmd(
                              "hf:NAME[:CONFIG[:SPLIT]]"),
     model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
     window: str = typer.Option("30", "--window", help="seconds (<= 30), e.g. 15, or 'dynamic'"),
-    stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE (xV)"),
+    stride: int = int_option(1, "--stride", help="keep one encoder token in STRIDE (xV)"),
     stride_at: str = typer.Option("output", "--stride-at",
                                   help="encoder layer index 0..L after which the stride applies, "
                                        "or 'output'"),
     pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    beam: int = typer.Option(1, "--beam", min=1, help="beam size (1 = greedy)"),
+    batch_size: int = int_option(8, "--batch-size", min=1),
+    beam: int = int_option(1, "--beam", min=1, help="beam size (1 = greedy)"),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
     device: str = typer.Option(None, "--device", help="cuda | cpu (default: cuda if present)"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items only"),
+    limit: Optional[int] = int_option(None, "--limit", min=1, help="first N items only"),
     as_json: bool = typer.Option(False, "--json", help="print metrics and per-utterance results "
                                  "as JSON to stdout (WER as a fraction and in percent)"),
     json_out: Optional[Path] = typer.Option(None, "-o", "--out", help="write metrics and "
@@ -91,7 +92,7 @@ def eval_cmd(
     speaker_column: Optional[str] = SPEAKER_COLUMN,
     id_column: Optional[str] = ID_COLUMN,
     audio_root: Optional[Path] = AUDIO_ROOT,
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+    threads: Optional[int] = int_option(None, "--threads", min=1, help="torch CPU threads"),
     allow_failures: bool = typer.Option(False, "--allow-failures",
                                         help="exit 0 even when some utterances failed"),
     adapter: Optional[Path] = typer.Option(None, "--adapter", help="an adapter folder from "
@@ -220,22 +221,22 @@ def adapt_cmd(
     out: Path = typer.Option(..., "-o", "--out", help="adapter folder (resumes from its checkpoint)"),
     model: str = typer.Option("tiny.en", "--model", help="Whisper name, hub id or local folder"),
     window: str = typer.Option("15", "--window", help="seconds (<= 30) or 'dynamic'"),
-    stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE"),
+    stride: int = int_option(1, "--stride", help="keep one encoder token in STRIDE"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer 0..L or 'output'"),
     pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
     adapt: str = typer.Option("distill", "--adapt", help="distill (label-free, towards the "
                               "same model at 30 s / stride 1) | supervised (cross-entropy on "
                               "the data's transcripts)"),
-    rank: int = typer.Option(8, "--rank", min=0, help="LoRA rank on the encoder (0: none)"),
+    rank: int = int_option(8, "--rank", min=0, help="LoRA rank on the encoder (0: none)"),
     targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
-    unfreeze_top: int = typer.Option(0, "--unfreeze-top", min=0, help="train the top K "
-                                     "encoder layers fully"),
-    steps: int = typer.Option(100, "--steps", min=1),
-    batch_size: int = typer.Option(8, "--batch-size", min=1),
-    lr: float = typer.Option(1e-3, "--lr"),
-    seed: int = typer.Option(0, "--seed"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items only"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads"),
+    unfreeze_top: int = int_option(0, "--unfreeze-top", min=0, help="train the top K "
+                                   "encoder layers fully"),
+    steps: int = int_option(100, "--steps", min=1),
+    batch_size: int = int_option(8, "--batch-size", min=1),
+    lr: float = float_option(1e-3, "--lr"),
+    seed: int = int_option(0, "--seed"),
+    limit: Optional[int] = int_option(None, "--limit", min=1, help="first N items only"),
+    threads: Optional[int] = int_option(None, "--threads", min=1, help="torch CPU threads"),
     audio_column: Optional[str] = AUDIO_COLUMN,
     text_column: Optional[str] = TEXT_COLUMN,
     speaker_column: Optional[str] = SPEAKER_COLUMN,

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from speechbudget.cli.app import app
-from speechbudget.cli.options import limit_parser
+from speechbudget.cli.options import int_option, limit_parser
 from speechbudget.cli.output import console as out_console, inert, line
 
 console = out_console()   # user text shown as it is, lines never folded (cli/output.py)
@@ -25,10 +25,10 @@ def demo_cmd(
                                                 "folder (default: ../shared/data/emotion_sample "
                                                 "when present)"),
     no_ser: bool = typer.Option(False, "--no-ser", help="skip the SER duration sweep"),
-    asr_items: Optional[int] = typer.Option(None, "--limit", min=1,
-                                            help="evaluate only the first N items (utterances)"),
-    asr_items_old: Optional[int] = typer.Option(None, "--asr-items", min=1, hidden=True,
-                                                help="old spelling of --limit"),
+    asr_items: Optional[int] = int_option(None, "--limit", min=1,
+                                          help="evaluate only the first N items (utterances)"),
+    asr_items_old: Optional[int] = int_option(None, "--asr-items", min=1, hidden=True,
+                                              help="old spelling of --limit"),
     max_gflops: Optional[float] = typer.Option(None, "--max-gflops",
                                                parser=limit_parser("--max-gflops"),
                                                help="FLOPs limit for the recommendation (GFLOPs "

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from speechbudget.cli.app import app
-from speechbudget.cli.options import TARGETS_HELP, parse_targets
+from speechbudget.cli.options import TARGETS_HELP, float_option, int_option, parse_targets
 from speechbudget.errors import finite_json
 from speechbudget.typed_numbers import is_digits
 
@@ -49,32 +49,32 @@ def flops_cmd(
     task: str = typer.Option("asr", "--task", help="asr | ser"),
     window: str = typer.Option("30", "--window", help="Seconds (ASR window / SER clip), "
                                                       "'750f' encoder frames, or 'dynamic'."),
-    stride: int = typer.Option(1, "--stride", help="Keep one encoder token in STRIDE (Whisper)."),
+    stride: int = int_option(1, "--stride", help="Keep one encoder token in STRIDE (Whisper)."),
     stride_at: str = typer.Option("output", "--stride-at", help="Encoder layer 0..L or 'output'."),
     pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
-    tokens: Optional[float] = typer.Option(None, "--tokens", help="Generated tokens (incl. "
+    tokens: Optional[float] = float_option(None, "--tokens", help="Generated tokens (incl. "
                                            "end-of-text); default: tokens/s x audio seconds + 1."),
-    audio_s: Optional[float] = typer.Option(None, "--audio-s", help="Seconds of audio (needed "
+    audio_s: Optional[float] = float_option(None, "--audio-s", help="Seconds of audio (needed "
                                             "for --window dynamic; longer than the window: "
                                             "several windows)."),
-    beam: int = typer.Option(1, "--beam", help="Beam size (ASR)."),
-    n_classes: int = typer.Option(6, "--n-classes", help="SER classes."),
+    beam: int = int_option(1, "--beam", help="Beam size (ASR)."),
+    n_classes: int = int_option(6, "--n-classes", help="SER classes."),
     pooling: str = typer.Option("mean", "--pooling", help="SER head pooling: mean | "
                                                           "attentive-stats."),
     method: str = typer.Option("none", "--adapt", help="SER adaptation: none | lora | dama."),
-    rank: int = typer.Option(0, "--rank", help="LoRA rank (DAMA: largest rank)."),
+    rank: int = int_option(0, "--rank", help="LoRA rank (DAMA: largest rank)."),
     targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
-    unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="Train the top k layers fully."),
-    lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: all)."),
-    train_clips: Optional[int] = typer.Option(None, "--train-clips", help="SER: also report "
-                                              "training FLOPs for this many clips..."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="...and this many epochs (>= 1, "
-                                         "as `ser train`; default 1)."),
-    cached_prefix: Optional[int] = typer.Option(None, "--cached-prefix",
-                                                help="SER training: layers below this one run "
-                                                     "once per clip (a cached frozen prefix, "
-                                                     "`ser train --train-crop center`); 0: none "
-                                                     "(default)."),
+    unfreeze_top: int = int_option(0, "--unfreeze-top", help="Train the top k layers fully."),
+    lora_top: int = int_option(0, "--lora-top", help="LoRA in the top k layers only (0: all)."),
+    train_clips: Optional[int] = int_option(None, "--train-clips", help="SER: also report "
+                                            "training FLOPs for this many clips..."),
+    epochs: Optional[int] = int_option(None, "--epochs", help="...and this many epochs (>= 1, "
+                                       "as `ser train`; default 1)."),
+    cached_prefix: Optional[int] = int_option(None, "--cached-prefix",
+                                              help="SER training: layers below this one run "
+                                                   "once per clip (a cached frozen prefix, "
+                                                   "`ser train --train-crop center`); 0: none "
+                                                   "(default)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     do_measure: bool = typer.Option(False, "--measure", help="Also count on the real module "
                                                              "(meta device) and show the difference."),

@@ -13,7 +13,7 @@ from rich.table import Table
 from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
-from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
+from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, int_option, limit_parser
 from speechbudget.cli.output import console as out_console, inert
 
 console = out_console()   # stored text shown as it is, lines never folded (cli/output.py)
@@ -97,7 +97,7 @@ def recommend_cmd(
                                                help="limit on measured peak memory (MB)"),
     task: Optional[str] = typer.Option(None, "--task", help="asr or ser (needed when the store "
                                                             "holds both)"),
-    top: int = typer.Option(3, "--top", min=0, help="runners-up to list"),
+    top: int = int_option(3, "--top", min=0, help="runners-up to list"),
     tolerance: Optional[float] = TOLERANCE,
     cost: str = COST,
     as_json: bool = typer.Option(False, "--json", help="print the answer as JSON"),

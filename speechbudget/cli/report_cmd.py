@@ -9,7 +9,7 @@ import typer
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import line
-from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, limit_parser
+from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, int_option, limit_parser
 from speechbudget.cli.recommend_cmd import limits_from, open_results, tolerance_from
 
 
@@ -30,11 +30,11 @@ def report_cmd(
     tolerance: Optional[float] = TOLERANCE,
     cost: str = COST,
     law: str = typer.Option("additive", "--law", help="scaling law: additive or product"),
-    bootstrap: int = typer.Option(100, "--bootstrap", min=0,
-                                  help="bootstrap resamples for the fit's uncertainty"),
-    seed: int = typer.Option(0, "--seed", min=0, help="seed of every bootstrap: the fit's and "
-                                                       "the paired tests' (tie group, frontiers; "
-                                                       "`recommend` uses 0)"),
+    bootstrap: int = int_option(100, "--bootstrap", min=0,
+                                help="bootstrap resamples for the fit's uncertainty"),
+    seed: int = int_option(0, "--seed", min=0, help="seed of every bootstrap: the fit's and "
+                                                     "the paired tests' (tie group, frontiers; "
+                                                     "`recommend` uses 0)"),
     interactive: Optional[bool] = typer.Option(None, "--interactive/--static",
                                                help="Plotly figures and sortable tables (inline "
                                                     "JavaScript, offline); default: when plotly "

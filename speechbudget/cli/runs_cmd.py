@@ -10,6 +10,7 @@ from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.options import int_option
 from speechbudget.cli.output import console, inert, line
 from speechbudget.errors import finite_json
 from speechbudget.sweep.progress import value_text
@@ -98,7 +99,7 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
 def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
              what: Optional[str] = typer.Argument(None, help="a configuration key (prefix) or "
                                                              "a run id; default: the last run"),
-             limit: int = typer.Option(20, min=0, help="items to show"),
+             limit: int = int_option(20, min=0, help="items to show"),
              time_model: Optional[Path] = typer.Option(
                  None, "--time-model", help="calibration for the predicted times (default: the "
                                             "one `sweep calibrate` wrote in the cache)")) -> None:

@@ -13,7 +13,7 @@ from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.output import console as out_console, inert, line
 from speechbudget.cli.options import (AUDIO_COLUMN, AUDIO_ROOT, LABEL_COLUMN, SPEAKER_COLUMN,
-                                      TARGETS_HELP, parse_targets)
+                                      TARGETS_HELP, float_option, int_option, parse_targets)
 
 ser_app = typer.Typer(help="Speech emotion recognition: train a head (and adapters) on a "
                            "backbone, evaluate a checkpoint, classify recordings with it.",
@@ -124,19 +124,19 @@ def train_cmd(
     backbone: Optional[str] = typer.Option(None, "--backbone", hidden=True,
                                            help="old spelling of --model (then --model is "
                                                 "--arch)"),
-    duration: float = typer.Option(4.0, "--duration", help="clip duration in seconds (xT)"),
-    stride: int = typer.Option(1, "--stride", help="Whisper encoder token stride (xV)"),
+    duration: float = float_option(4.0, "--duration", help="clip duration in seconds (xT)"),
+    stride: int = int_option(1, "--stride", help="Whisper encoder token stride (xV)"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer index or 'output'"),
     pool: str = typer.Option("mean", "--pool", help="how --stride keeps one token in s: mean | "
                              "drop | attn"),
     adapt: str = typer.Option("none", "--adapt", help="none | lora | dama"),
-    rank: Optional[int] = typer.Option(None, "--rank", help="LoRA rank (DAMA: the outermost "
-                                       "layers' rank; default 16)"),
-    alpha: Optional[float] = typer.Option(None, "--alpha", help="LoRA alpha (default 2 x rank)"),
+    rank: Optional[int] = int_option(None, "--rank", help="LoRA rank (DAMA: the outermost "
+                                     "layers' rank; default 16)"),
+    alpha: Optional[float] = float_option(None, "--alpha", help="LoRA alpha (default 2 x rank)"),
     targets: Optional[str] = typer.Option(None, "--targets", help=TARGETS_HELP),
-    unfreeze_top: int = typer.Option(0, "--unfreeze-top", help="train the top k layers fully"),
-    lora_top: int = typer.Option(0, "--lora-top", help="LoRA in the top k layers only (0: every "
-                                 "layer); the layers below need no backward pass"),
+    unfreeze_top: int = int_option(0, "--unfreeze-top", help="train the top k layers fully"),
+    lora_top: int = int_option(0, "--lora-top", help="LoRA in the top k layers only (0: every "
+                               "layer); the layers below need no backward pass"),
     train_crop: str = typer.Option("random", "--train-crop", help="random | center: the crop a "
                                    "training backbone sees; center caches the frozen layers "
                                    "below the first that trains (one pass per clip)"),
@@ -158,13 +158,13 @@ def train_cmd(
     layer_weights: bool = typer.Option(True, "--layer-weights/--last-layer",
                                        help="learned weighted sum of all hidden states, or the "
                                             "last one only"),
-    epochs: int = typer.Option(60, "--epochs"),
-    batch_size: int = typer.Option(16, "--batch-size"),
-    lr: float = typer.Option(1e-3, "--lr", help="head learning rate"),
-    backbone_lr: float = typer.Option(2e-4, "--backbone-lr"),
-    folds: int = typer.Option(5, "--folds", help="speaker-disjoint folds"),
-    fold: int = typer.Option(0, "--fold", help="the held-out test fold (the next one validates)"),
-    seed: int = typer.Option(0, "--seed"),
+    epochs: int = int_option(60, "--epochs"),
+    batch_size: int = int_option(16, "--batch-size"),
+    lr: float = float_option(1e-3, "--lr", help="head learning rate"),
+    backbone_lr: float = float_option(2e-4, "--backbone-lr"),
+    folds: int = int_option(5, "--folds", help="speaker-disjoint folds"),
+    fold: int = int_option(0, "--fold", help="the held-out test fold (the next one validates)"),
+    seed: int = int_option(0, "--seed"),
     audio_column: Optional[str] = AUDIO_COLUMN,
     label_column: Optional[str] = LABEL_COLUMN,
     speaker_column: Optional[str] = SPEAKER_COLUMN,

@@ -15,6 +15,7 @@ from typing import List, Optional
 import typer
 
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.options import int_option
 from speechbudget.cli.output import shown
 from speechbudget.cli.ser_cmd import ser_app
 
@@ -32,13 +33,13 @@ def predict_cmd(
     files: List[str] = typer.Argument(..., help="recordings to classify: any format "
                                       "`transcribe` reads; channels averaged, resampled to "
                                       "16 kHz"),
-    top_k: int = typer.Option(1, "--top-k", min=1, help="also print the next K-1 most probable "
-                              "labels and their probabilities"),
+    top_k: int = int_option(1, "--top-k", min=1, help="also print the next K-1 most probable "
+                            "labels and their probabilities"),
     as_json: bool = typer.Option(False, "--json", help="print the predictions (every label's "
                                  "probability) as JSON to stdout instead of lines"),
     json_out: Optional[Path] = typer.Option(None, "-o", "--out",
                                             help="also write the predictions to this JSON file"),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="recordings per forward pass"),
+    batch_size: int = int_option(16, "--batch-size", min=1, help="recordings per forward pass"),
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
     progress: bool = typer.Option(True, "--progress/--no-progress",

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line, one_line
+from speechbudget.cli.options import float_option, int_option
 from speechbudget.cli.output import console as out_console, inert, line
 
 sweep_app = typer.Typer(help="Plan and run sweeps over model size, window, stride, adaptation.",
@@ -45,7 +46,7 @@ def plan_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
              store_opt: Optional[Path] = typer.Option(None, "--store", hidden=True,
                                                       help="old spelling of STORE"),
              as_json: bool = typer.Option(False, "--json", help="print the plan as JSON"),
-             audio_s: Optional[float] = typer.Option(None, help="item length for FLOPs (s); "
+             audio_s: Optional[float] = float_option(None, help="item length for FLOPs (s); "
                                                                 "default: the dataset's mean"),
              time_model: Optional[Path] = typer.Option(
                  None, "--time-model", help="calibration file for the time prediction (default: "
@@ -304,7 +305,7 @@ def calibrate_cmd(models: str = typer.Option("tiny.en,base", help="models to cal
                                              "comma-separated"),
                   data: Optional[str] = typer.Option(None, help="ASR dataset (default: the "
                                                                 "bundled LibriSpeech sample)"),
-                  items: int = typer.Option(6, min=1, help="utterances to time"),
+                  items: int = int_option(6, min=1, help="utterances to time"),
                   batch_sizes: str = typer.Option("1,4,8", "--batch-sizes",
                                                   help="decoder batch sizes to time"),
                   device: Optional[str] = typer.Option(None, help="cpu, cuda ... (default: cuda "
@@ -374,11 +375,11 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             executor: str = typer.Option("local", help="local | process | ray"),
             address: Optional[str] = typer.Option(None, help="Ray cluster address (default: "
                                                              "start a local Ray)"),
-            workers: Optional[int] = typer.Option(None, min=1, help="processes / Ray actors"),
+            workers: Optional[int] = int_option(None, min=1, help="processes / Ray actors"),
             data: Optional[str] = typer.Option(None, help="dataset (overrides the spec's)"),
             device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1 ... (default: "
                                                             "cuda if present)"),
-            retries: int = typer.Option(2, min=0, help="retries of a unit whose worker died"),
+            retries: int = int_option(2, min=0, help="retries of a unit whose worker died"),
             retry_failed: Optional[bool] = typer.Option(
                 None, "--retry-failed/--no-retry-failed",
                 help="what failed in an earlier run on this store is run again: by default the "
@@ -389,10 +390,10 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
             allow_runner: bool = typer.Option(False, "--allow-runner",
                                               help="allow the spec's `runner` (imports and runs "
                                                    "code from the file or module it names)"),
-            lease_s: float = typer.Option(300.0, "--lease-s", min=0.1,
+            lease_s: float = float_option(300.0, "--lease-s", min=0.1,
                                           help="seconds before a shard claimed by a runner that "
                                                "died can be taken by another runner"),
-            unit_timeout: Optional[float] = typer.Option(
+            unit_timeout: Optional[float] = float_option(
                 None, "--unit-timeout", min=0.001, metavar="SECONDS",
                 help="a unit (one configuration x one shard) running longer is recorded as "
                      "failed ('unit timed out') and the sweep goes on; it counts what the unit "

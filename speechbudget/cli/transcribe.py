@@ -11,6 +11,7 @@ import typer
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
+from speechbudget.cli.options import int_option
 from speechbudget.cli.output import shown
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
                                             NO_SPEECH_THRESHOLD)
@@ -328,10 +329,10 @@ def transcribe_cmd(
     device: Optional[str] = typer.Option(None, "--device", help="cuda | cpu (default: cuda if "
                                                                  "present)"),
     window: str = typer.Option("30", "--window", help="seconds (<= 30) or 'dynamic'"),
-    stride: int = typer.Option(1, "--stride", help="keep one encoder token in STRIDE"),
+    stride: int = int_option(1, "--stride", help="keep one encoder token in STRIDE"),
     stride_at: str = typer.Option("output", "--stride-at", help="layer 0..L or 'output'"),
     pool: str = typer.Option("mean", "--pool", help="mean | drop | attn"),
-    beam: int = typer.Option(1, "--beam", min=1),
+    beam: int = int_option(1, "--beam", min=1),
     precision: str = typer.Option("fp32", "--precision", help="fp32 | bf16 | int8-dynamic | fp16 (CUDA only)"),
     fmt: str = typer.Option("txt", "--format", help="txt | srt | vtt | tsv | json | all (every "
                                                      "format, into --output-dir)"),
@@ -348,13 +349,13 @@ def transcribe_cmd(
     word_timestamps: bool = typer.Option(False, "--word-timestamps",
                                          help="per-word times (json: each segment's \"words\"; "
                                               "segment times follow the words)"),
-    max_line_width: Optional[int] = typer.Option(
+    max_line_width: Optional[int] = int_option(
         None, "--max-line-width", min=1, help="srt/vtt, with --word-timestamps: characters in a "
         "line before the next word starts a new line (as openai-whisper's --max_line_width)"),
-    max_line_count: Optional[int] = typer.Option(
+    max_line_count: Optional[int] = int_option(
         None, "--max-line-count", min=1, help="srt/vtt, with --max-line-width: lines per cue "
         "(cues then run across segments; a pause > 3 s starts a new one)"),
-    max_words_per_line: Optional[int] = typer.Option(
+    max_words_per_line: Optional[int] = int_option(
         None, "--max-words-per-line", min=1, help="srt/vtt, with --word-timestamps: words of a "
         "segment per cue (openai-whisper's name)"),
     highlight_words: bool = typer.Option(
@@ -381,7 +382,7 @@ def transcribe_cmd(
         f"{NO_SPEECH_THRESHOLD:g}", "--no-speech-threshold", metavar="NUM|off",
         help="a window with P(no speech) above this and failing --logprob-threshold is silence "
         "(off: never)"),
-    best_of: int = typer.Option(
+    best_of: int = int_option(
         5, "--best-of", min=1, help="samples per window at a temperature > 0 (the most "
         "probable is kept)"),
     initial_prompt: Optional[str] = typer.Option(
@@ -396,7 +397,7 @@ def transcribe_cmd(
     vad: bool = typer.Option(
         False, "--vad", help="decode only the speech the Silero VAD finds, times kept "
         "(faster-whisper's vad_filter and its defaults; needs pip install 'speechbudget\\[vad]')"),
-    vad_min_silence_ms: Optional[int] = typer.Option(
+    vad_min_silence_ms: Optional[int] = int_option(
         None, "--vad-min-silence-ms", min=0, metavar="MS", help="with --vad: the silence that "
         "ends a speech chunk (default 2000, faster-whisper's min_silence_duration_ms)"),
     vad_model: Optional[str] = typer.Option(
@@ -415,7 +416,7 @@ def transcribe_cmd(
         False, "--batched", help="faster-whisper's BatchedInferencePipeline: the speech the "
         "Silero VAD finds, in chunks of up to 30 s decoded --batch-size at a time, each once and "
         "on its own (no fallback, no no-speech rule); needs pip install 'speechbudget\\[vad]'"),
-    batch_size: int = typer.Option(
+    batch_size: int = int_option(
         8, "--batch-size", min=1, help="windows decoded together (files transcribed together; "
         "with --batched: speech chunks)"),
 ) -> None:
