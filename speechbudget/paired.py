@@ -98,8 +98,37 @@ def check_counts(r: ItemResult, metric: str) -> None:
                              f"{metric.upper()} needs a count >= 0")
 
 
-def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str) -> PairedItems:
-    """Match two configurations' item results by item id (only items both scored)."""
+def check_same_reference(ra: ItemResult, rb: ItemResult, metric: str,
+                         names: tuple[str, str] | None = None) -> None:
+    """One item scored (ok) under two configurations has one reference: the same count of
+    reference units (WER, CER) or the same reference label (UA); two mean the data changed
+    between the runs (a relabelled manifest, another data set whose item ids repeat these), and
+    no difference of the two is a paired one. PairingError naming the item, both references and
+    both configurations (`names`, e.g. "tiny.en 1s, <key>"; without them "one configuration" and
+    "the other")."""
+    if not (ra.ok and rb.ok):
+        return
+    if metric in RATE_METRICS:
+        if ra.n_ref == rb.n_ref:
+            return
+        first, second = f"{ra.n_ref} reference units", f"{rb.n_ref}"
+    elif metric in BALANCED_METRICS:
+        if ra.reference == rb.reference:
+            return
+        first, second = f"label {ra.reference!r}", f"{rb.reference!r}"
+    else:
+        return
+    na, nb = (f" ({names[0]})", f" ({names[1]})") if names else ("", "")
+    raise PairingError(f"item {ra.item_id}: {first} under one configuration{na}, {second} under "
+                       f"the other{nb}: the data changed between them, so they cannot be "
+                       "compared item by item")
+
+
+def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str,
+               names: tuple[str, str] | None = None) -> PairedItems:
+    """Match two configurations' item results by item id (only items both scored). Every shared
+    item has one reference under both (`check_same_reference`; `names` of the two
+    configurations name them in its error)."""
     if metric not in RATE_METRICS + BALANCED_METRICS:
         raise ValueError(f"paired comparison of metric {metric!r}: expected one of "
                          f"{', '.join(RATE_METRICS + BALANCED_METRICS)}")
@@ -108,13 +137,11 @@ def pair_items(a: Sequence[ItemResult], b: Sequence[ItemResult], metric: str) ->
     common.sort(key=lambda p: p[0].item_id)
     all_ids = {r.item_id for r in a} | {r.item_id for r in b}
     ids = tuple(r.item_id for r, _ in common)
+    for ra, rb in common:
+        check_counts(ra, metric)
+        check_counts(rb, metric)
+        check_same_reference(ra, rb, metric, names)
     if metric in RATE_METRICS:
-        for ra, rb in common:
-            check_counts(ra, metric)
-            check_counts(rb, metric)
-            if ra.n_ref != rb.n_ref:
-                raise PairingError(f"item {ra.item_id}: {ra.n_ref} reference units under one "
-                                 f"configuration, {rb.n_ref} under the other")
         ea = np.array([ra.errors for ra, _ in common], dtype=float)
         eb = np.array([rb.errors for _, rb in common], dtype=float)
         n = np.array([ra.n_ref for ra, _ in common], dtype=float)

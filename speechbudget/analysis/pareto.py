@@ -267,7 +267,8 @@ def significant_frontier(results: Iterable[tuple[Config, ConfigMetrics]],
                 candidates += 1
                 memo = (kb, ka, b.metrics.metric, level, n_resamples, seed)
                 if memo not in tested:
-                    pi = pair_items(items[kb], items[ka], b.metrics.metric)
+                    pi = pair_items(items[kb], items[ka], b.metrics.metric,
+                                    (f"{b.label}, {kb}", f"{a.label}, {ka}"))
                     tested[memo] = (paired_difference(pi, level=level, n_resamples=n_resamples,
                                                       seed=seed) if pi.testable else None)
                 d = tested[memo]

@@ -200,7 +200,8 @@ def tie_group(ranked: Results, items: dict[str, list[ItemResult]], tolerance: fl
     c0, m0 = ranked[0]
     out = [TieMember(c0, m0, None, "most accurate")]
     for c, m in ranked[1:]:
-        p = pair_items(items.get(c.key, []), items.get(c0.key, []), m.metric)
+        p = pair_items(items.get(c.key, []), items.get(c0.key, []), m.metric,
+                       (f"{c.label}, {c.key}", f"{c0.label}, {c0.key}"))
         if not p.testable:      # no shared item, or none with reference words: not compared
             continue
         d = paired_difference(p, level=level, seed=seed)

@@ -13,7 +13,7 @@ from typing import Any
 
 from speechbudget.axes import Config
 from speechbudget.paired import (BALANCED_METRICS, RATE_METRICS, PairingError,
-                                 check_counts)
+                                 check_counts, check_same_reference)
 from speechbudget.records import ConfigMetrics, ItemResult
 
 Results = list[tuple[Config, ConfigMetrics]]
@@ -72,7 +72,7 @@ def check_pairable(results: Results, items: dict[str, list[ItemResult]]) -> None
     of the two is a paired one). PairingError naming the configuration(s), the item and the
     values, raised before any analysis starts, so every consumer of a store meets the same
     error."""
-    seen: dict[tuple[str, str, str], tuple[Any, Config]] = {}
+    seen: dict[tuple[str, str, str], tuple[ItemResult, Config]] = {}
     for c, m in results:
         for r in items.get(c.key, ()):
             try:
@@ -81,18 +81,11 @@ def check_pairable(results: Results, items: dict[str, list[ItemResult]]) -> None
                 raise PairingError(f"configuration {c.key}: {e}") from None
             if not r.ok or m.metric not in RATE_METRICS + BALANCED_METRICS:
                 continue
-            # WER/CER: the reference count; UA: the reference label (a relabelled clip, or
-            # another data set whose clip ids repeat these, was paired with the other's label)
-            ref = r.n_ref if m.metric in RATE_METRICS else r.reference
-            first = seen.setdefault((c.task, m.metric, r.item_id), (ref, c))
-            if first[0] != ref:
-                what = (f"{first[0]} reference units under one configuration", f"{ref} under")
-                if m.metric not in RATE_METRICS:
-                    what = (f"label {first[0]!r} under one configuration", f"{ref!r} under")
-                raise PairingError(
-                    f"item {r.item_id}: {what[0]} ({first[1].label}, {first[1].key}), "
-                    f"{what[1]} the other ({c.label}, {c.key}): the data changed between them, "
-                    "so they cannot be compared item by item")
+            # one reference (count or label) under every configuration: each is checked
+            # against the first that scored the item, by the check pair_items makes
+            first = seen.setdefault((c.task, m.metric, r.item_id), (r, c))
+            check_same_reference(first[0], r, m.metric, (f"{first[1].label}, {first[1].key}",
+                                                         f"{c.label}, {c.key}"))
 
 
 @dataclass
