@@ -159,7 +159,9 @@ def select_task(results: Results, task: str | None,
         raise NoResultsError(f"no finished configurations in {source}")
     if task is None:
         if len(tasks) > 1:
-            raise NoResultsError(f"{source} hold results for tasks {', '.join(tasks)}: choose one "
+            # (no verb to agree with `source`: a store's path, or "the results", a list)
+            where = "" if source == "the results" else f" in {source}"
+            raise NoResultsError(f"results for tasks {', '.join(tasks)}{where}: choose one "
                                  "(--task); errors of different tasks are not comparable")
         task = tasks[0]
     sel = [(c, m) for c, m in results if c.task == task]
