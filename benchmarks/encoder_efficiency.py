@@ -104,7 +104,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import transformers
     transformers.logging.disable_progress_bar()
-    from speechbudget.audio import log_mel_batch
+    from speechbudget.log_mel import log_mel_batch
     from speechbudget.flops import whisper as wh
     from speechbudget.machine import machine_info
     from speechbudget.models.loading import load_whisper

@@ -18,7 +18,7 @@ TASK_OPTIONS: dict[str, dict[str, tuple]] = {
             # adapted configurations (adaptation with steps): tasks.asr.adapt_cache
             "adapter_cache": (str, None), "adapt_data": (str, None), "adapt_batch_size": (int,),
             "adapt_lr": _NUM,
-            # what fills a window past its audio (audio.MEL_PADDINGS)
+            # what fills a window past its audio (log_mel.MEL_PADDINGS)
             "mel_padding": (str,)},
     "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
             "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,

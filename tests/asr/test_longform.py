@@ -190,7 +190,7 @@ def faster_whisper_segments(audio: np.ndarray, model_dir: str) -> list:
 def test_five_minute_recording_matches_faster_whisper(tiny_en, bundled_librispeech):
     """>= 5 minutes, tiny.en, greedy, 30 s window, timestamps, no conditioning on previous text:
     the same segments (times and text) as faster-whisper with the same weights (the CTranslate2
-    folder): both cut each window out of the recording's log-mel (`audio.log_mel_span`) and
+    folder): both cut each window out of the recording's log-mel (`log_mel.log_mel_span`) and
     follow the same timestamp and seek rules. So the same WER (the issue asked for within 1.0
     point). Up to a repetition loop: where faster-whisper says one text three times running (on
     the bundled sample a chapter heading, then a lone word 23 times over 24 s of speech), our loop
@@ -455,7 +455,7 @@ def test_each_window_is_cut_out_of_the_recordings_log_mel(fake_bundle, window):
     """Every decoded window's features are its frames of the whole recording's log-mel (floored
     at the recording's peak - 8, not the window's), zero-padded in the log-mel to the window:
     openai-whisper's and faster-whisper's `transcribe`, whatever the window."""
-    from speechbudget.audio import log_mel_peak, log_mel_span, log_mel_batch
+    from speechbudget.log_mel import log_mel_peak, log_mel_span, log_mel_batch
     audio = noisy_tone(47.3, 3)
     audio[: 20 * SR] *= 0.01          # a quiet start: its own peak is far below the recording's
     pipe = AsrPipeline(fake_bundle, Config(task="asr", model="tiny.en", window=window,

@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-from speechbudget.audio import load_audio, log_mel_batch
+from speechbudget.audio import load_audio
+from speechbudget.log_mel import log_mel_batch
 from speechbudget.models.loading import WhisperBundle, load_whisper
 from speechbudget.models.offline import offline_source
 from speechbudget.models.whisper_encoder import encode

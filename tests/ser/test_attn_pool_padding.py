@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechbudget.audio import log_mel_batch
+from speechbudget.log_mel import log_mel_batch
 from speechbudget.axes import Config
 from speechbudget.geometry import HOP_LENGTH
 from speechbudget.models import whisper_encoder as we

@@ -46,7 +46,7 @@ def _counted(fn) -> int:
 def _front_end(bb: Backbone, waves: torch.Tensor) -> int:
     """FLOPs of the log-mel front end (its filterbank matmul), which the FLOPs model leaves out
     (speechbudget.flops counts the encoder and the head)."""
-    from speechbudget.audio import log_mel_batch
+    from speechbudget.log_mel import log_mel_batch
     with torch.no_grad():
         return _counted(lambda: log_mel_batch(list(waves), bb.n_mels, bb.frames))
 

@@ -92,7 +92,7 @@ def test_attention_pooled_tokens_are_masked_by_what_they_are(tiny_whisper):
     import numpy as np
     import torch
 
-    from speechbudget.audio import log_mel_batch
+    from speechbudget.log_mel import log_mel_batch
     from speechbudget.axes import Config
     from speechbudget.geometry import HOP_LENGTH, SAMPLE_RATE
     from speechbudget.models.whisper_encoder import encode_with_indices, encoder_tokens

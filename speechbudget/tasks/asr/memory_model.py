@@ -18,7 +18,7 @@ a single round. So
   features         log-mel of every row: rows x n_mels x frames x 4, plus the STFT transient of
                    one row (complex spectrum 8 B + power 4 B per bin: 201 x frames; features are
                    computed a row at a time), or of one block of the recording's peak pass
-                   (`audio.log_mel_peak`: up to 3000 frames), whichever is larger
+                   (`log_mel.log_mel_peak`: up to 3000 frames), whichever is larger
   encoder_states   every row's output: rows x T_s x d (T_s = ceil(T / stride), T = frames / 2)
   encoder_peak     one encoder batch of b rows at its largest moment: the convolutions
                    (2 x b x d x frames: conv1's output and its GELU), or a layer at T tokens

@@ -41,11 +41,11 @@ def check_fallback(temperature: float | Sequence[float], best_of: Any) -> tuple[
 
 
 def check_mel_padding(mel_padding: Any) -> None:
-    """ConfigError("mel_padding") unless it names a padding of `audio.MEL_PADDINGS`: "zeros" in
+    """ConfigError("mel_padding") unless it names a padding of `log_mel.MEL_PADDINGS`: "zeros" in
     the normalised log-mel (faster-whisper's and openai-whisper's transcribe) or "silence" (the
     recording's floor, as a zero-padded waveform; docs/asr.md: for a stride on the encoder
     output)."""
-    from speechbudget.audio import MEL_PADDINGS
+    from speechbudget.log_mel import MEL_PADDINGS
     if mel_padding not in MEL_PADDINGS:
         raise ConfigError("mel_padding", mel_padding, ", ".join(MEL_PADDINGS))
 

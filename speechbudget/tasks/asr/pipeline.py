@@ -177,10 +177,10 @@ class AsrPipeline(LongformSeek):
     # ---- features -------------------------------------------------------------------------
     def features(self, rows: Sequence[Row], cache: Any | None = None) -> None:
         """Each row's log-mel as openai-whisper's and faster-whisper's `transcribe` cut it out of
-        its recording's log-mel (`audio.log_mel_span`: floored at the recording's peak - 8,
+        its recording's log-mel (`log_mel.log_mel_span`: floored at the recording's peak - 8,
         zero-padded in the log-mel to the window; `mel_padding="silence"`: padded with the
         recording's floor instead, as a zero-padded waveform gives)."""
-        from speechbudget.audio import log_mel_peak, log_mel_span
+        from speechbudget.log_mel import log_mel_peak, log_mel_span
         n_mels = self.bundle.n_mels
         for r in rows:
             key = ("mel", r.key, r.frames, n_mels, self.mel_padding)

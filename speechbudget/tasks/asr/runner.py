@@ -80,7 +80,7 @@ class AsrTask:
         if warm_per not in WARM_PER:
             raise ValueError(f"warm_per={warm_per!r}: expected one of {', '.join(WARM_PER)}")
         self.warm_per = warm_per
-        from speechbudget.audio import MEL_PADDINGS
+        from speechbudget.log_mel import MEL_PADDINGS
         if mel_padding not in MEL_PADDINGS:
             raise ValueError(f"mel_padding={mel_padding!r}: expected one of "
                              f"{', '.join(MEL_PADDINGS)} (what fills a window past its audio)")

@@ -114,7 +114,7 @@ class Backbone(nn.Module):
         waves = waves.to(self.device)
         kept = None
         if self.is_whisper:
-            from speechbudget.audio import log_mel_batch
+            from speechbudget.log_mel import log_mel_batch
             mel = log_mel_batch(list(waves), self.n_mels, self.frames, device=self.device)
             kept = KeptTokens() if self.pool == "attn" and self.stride > 1 else None
             # pool "attn": the clip's audio tokens rank before the window's padding, so that
