@@ -9,6 +9,7 @@ from typing import Any
 from speechbudget.axes import Config
 from speechbudget.errors import OutputError, write_atomic
 from speechbudget.tasks.ser.adapt import trainable_state
+from speechbudget.tasks.ser.data import LABELS
 from speechbudget.tasks.ser.model import SerModel, build_model
 from speechbudget.tasks.ser.options import TrainOptions
 
@@ -67,6 +68,46 @@ def _check_head_fits(saved: dict, model: SerModel, path: Path) -> None:
             f"was trained on another backbone")
 
 
+def _check_labels(labels: Any, meta_path: Path) -> None:
+    """`labels` of ser_config.json names the head's outputs, in order. `ser train` always writes
+    the six shared emotions in the order of `data.LABELS` (the set is fixed: another dataset's
+    emotions are written as these codes), so a label outside them, or one twice, was never
+    written by it: predictions would name it. ModelFileError naming the file and the field."""
+    from speechbudget.models.ct2_reader import ModelFileError
+
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ModelFileError(f"{meta_path}: labels {labels!r}: expected a list of label names "
+                             f"({', '.join(LABELS)}, as ser train writes them)")
+    seen: set[str] = set()
+    for x in labels:
+        if x not in LABELS:
+            raise ModelFileError(f"{meta_path}: labels: {x!r} is not one of the labels ser train "
+                                 f"writes ({', '.join(LABELS)})")
+        if x in seen:
+            raise ModelFileError(f"{meta_path}: labels: {x!r} appears twice (each names one of "
+                                 "the head's outputs)")
+        seen.add(x)
+
+
+def _check_outputs(labels: list[str], head: dict, meta_path: Path) -> None:
+    """The head's outputs (the size of its classifier's last bias in head.safetensors) are as
+    many as `labels`, and `labels` are the six in the order ser train writes them (the head's
+    outputs in that order); else ModelFileError naming ser_config.json's field."""
+    from speechbudget.models.ct2_reader import ModelFileError
+
+    biases = [k for k in head if k.startswith("classifier.") and k.endswith(".bias")]
+    last = max(biases, key=lambda k: [int(p) for p in k.split(".")[1:-1] if p.isdecimal()],
+               default=None)
+    n_out = int(head[last].shape[0]) if last is not None else None
+    if n_out is not None and n_out != len(labels):
+        raise ModelFileError(f"{meta_path}: labels: {len(labels)} labels for the head's {n_out} "
+                             "outputs (head.safetensors)")
+    if labels != list(LABELS):
+        raise ModelFileError(f"{meta_path}: labels {labels}: not the six labels in the order "
+                             f"ser train writes them, {', '.join(LABELS)} (the head's outputs, in "
+                             "that order)")
+
+
 def read_meta(checkpoint_dir: str | Path) -> dict[str, Any]:
     """A checkpoint's ser_config.json as a dict; ModelFileError (exit 5) naming the folder or
     file when it is missing, not a regular file, not UTF-8 JSON or not an object."""
@@ -108,6 +149,7 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
             not Path(backbone_source).is_dir():  # save_checkpoint writes a local folder so
         raise ModelFileError(f"{meta_path}: the backbone it was trained on, {backbone_source}, "
                              f"is no longer a folder (moved or removed?)")
+    _check_labels(labels, meta_path)
     for name in ("head.safetensors", "backbone.safetensors"):  # a FIFO would block the read
         if (d / name).exists() and not (d / name).is_file():
             raise ModelFileError(f"{d / name}: not a regular file (a folder, FIFO or device)")
@@ -121,6 +163,7 @@ def load_checkpoint(checkpoint_dir: str | Path, device: str = "cpu",
         # damaged-checkpoint error for a valid --device)
         head = load_file(str(d / "head.safetensors"), device="cpu")
         _check_head_fits(head, model, d / "head.safetensors")
+        _check_outputs(labels, head, meta_path)
         model.head.load_state_dict(head)
         saved = load_file(str(bb_path), device="cpu") if bb_path.is_file() else {}
         missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
