@@ -2,7 +2,8 @@
 
 `Limits` holds the bounds; `violations` lists the limits a configuration's metrics break (a
 quantity not measured cannot meet its limit); `closest_miss` names the configuration that misses
-by the least when none meets them. `rtf_stat` says which RTF `max_rtf` bounds (RTF_STATS).
+by the least when none meets them. `rtf_stat` says which RTF `max_rtf` bounds (RTF_STATS);
+`not_recorded` says which quantities a task's sweeps never record (a limit on them cannot apply).
 """
 from __future__ import annotations
 
@@ -23,6 +24,18 @@ LIMIT_FIELDS = {"max_gflops": ("gflops", "GFLOPs"), "max_rtf": ("rtf", "RTF"),
 RTF_STATS = {"mean": ("rtf", "RTF"), "p50": ("rtf_p50", "RTF p50 (batch 1)"),
              "p90": ("rtf_p90", "RTF p90 (batch 1)")}
 DEFAULT_RTF_STAT = "mean"
+# what a task's sweeps never record, so that a limit on it cannot be applied to that task's results
+# (ASR records each when the sweep is set to: latency_items, a GPU's memory), and why
+_SER_NO_LATENCY = ("SER sweeps do not time clips one at a time (batch 1), so they record no RTF "
+                   "p50/p90; they record the whole run's inference RTF, which --rtf-stat mean "
+                   "bounds")
+NOT_RECORDED = {("ser", "rtf_p50"): _SER_NO_LATENCY, ("ser", "rtf_p90"): _SER_NO_LATENCY,
+                ("ser", "peak_mem_mb"): "SER sweeps do not measure peak memory"}
+
+
+def not_recorded(task: str, field: str) -> str | None:
+    """Why `task`'s sweeps never record the metrics field `field` (None: they can)."""
+    return NOT_RECORDED.get((task, field))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from speechbudget.analysis.limits import LIMIT_FIELDS, Limits, Violation, closest_miss, violations
+from speechbudget.analysis.limits import (LIMIT_FIELDS, Limits, Violation, closest_miss,
+                                          not_recorded, violations)
 from speechbudget.analysis.marginal_returns import AxisReturn, Step, binding_knob, marginal_returns
 from speechbudget.analysis.recommend_text import (DECISION_RULE, fmt_value, recommendation_message,
                                                    rtf_note)
@@ -311,13 +312,20 @@ def recommend(results: Results, limits: Limits | None = None, task: str | None =
     feasible = _ranked([(c, m) for c, m in usable if not violations(m, limits)])
     unmeasured = {lab: sum(1 for _, m in usable if getattr(m, fld) is None)
                   for _, fld, lab, _ in limits.active()}
+    # limits on what this task's sweeps never record (SER: latency percentiles, memory): not
+    # "not measured" per configuration, but a limit that cannot be applied to these results
+    cannot = {lab: f"a limit on {lab} cannot be applied: {why}" for _, fld, lab, _
+              in limits.active() if (why := not_recorded(task, fld)) is not None
+              and unmeasured[lab] == len(usable)}
     for lab, n in unmeasured.items():
-        if n:
+        if n and lab not in cannot:
             notes.append(f"{n} configuration(s) have no {lab} measured and cannot meet that limit")
     machine = dict(machine) if machine else None
     if not feasible:
         c, m, vs = closest_miss(usable, limits)
-        msg = (f"No {task} configuration meets {limits.describe()} ({len(usable)} considered). "
+        msg = (f"No {task} configuration can be recommended under {limits.describe()} "
+               f"({len(usable)} considered): " + "; ".join(cannot.values()) + "." if cannot else
+               f"No {task} configuration meets {limits.describe()} ({len(usable)} considered). "
                f"Closest: {c.label} ({fmt_value(m)}), which misses: "
                + "; ".join(v.describe() for v in vs) + ".")
         return Recommendation(task, limits, len(usable), 0, None, [], [], "", (c, m, vs), msg,
