@@ -3,12 +3,24 @@
 where RTF was measured."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from speechbudget.analysis.limits import RTF_STATS
 # error_cell, fmt_error_change live in paired (sweep.racing, a lower layer, uses them too)
 from speechbudget.paired import RATE_METRICS, error_cell, fmt_error_change
 from speechbudget.records import ConfigMetrics
+
+
+def fmt_cell(v: Any, digits: int = 4) -> str:
+    """A table cell of a value (a cost, an RTF, a count), as the report and `recommend` show it:
+    None and non-finite numbers (no value: not measured, every item failed; report.json and
+    --json write null) as '–'."""
+    if v is None or isinstance(v, float) and not math.isfinite(v):
+        return "–"
+    if isinstance(v, float):
+        return f"{v + 0.0:.{digits}g}"      # + 0.0: -0.0 (e.g. 0 / log2(0.5)) reads 0
+    return str(v)
 
 DECISION_RULE = ("among the configurations within the limits, the cheapest that is not "
                  "significantly worse than the most accurate (paired bootstrap 95% CI of the "

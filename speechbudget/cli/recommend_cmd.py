@@ -10,17 +10,14 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from speechbudget.analysis.recommend_text import fmt_error  # WER in percent, as the report
+# WER in percent, and other values' cells ('–' for none), as the report shows them
+from speechbudget.analysis.recommend_text import fmt_cell as fmt, fmt_error
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import COST, RTF_STAT, TOLERANCE, int_option, limit_parser
 from speechbudget.cli.output import console as out_console, inert
 
 console = out_console()   # stored text shown as it is, lines never folded (cli/output.py)
-
-
-def fmt(v) -> str:
-    return "–" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
 
 
 def open_results(store: Path, task: Optional[str]):

@@ -4,7 +4,6 @@ build.py fills these; html.py and markdown.py render them (and import only this 
 data modules below it, so the package has no import circle: model <- html, markdown <- build)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,7 +12,8 @@ from speechbudget.analysis.isoflops import IsoFlopsBand
 from speechbudget.analysis.pareto import ErrorBar, FrontierResult, Point
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
-from speechbudget.analysis.recommend_text import error_cell, fmt_error_change
+# fmt: a value's table cell ('–' for none), the one `recommend`'s tables use too
+from speechbudget.analysis.recommend_text import error_cell, fmt_cell as fmt, fmt_error_change
 from speechbudget.analysis.scaling_fit import ScalingFit
 from speechbudget.analysis.scaling_nested import NestedComparison
 from speechbudget.analysis.scaling_predict import Prediction
@@ -91,15 +91,6 @@ class ReportData:
     # how the recommendation chose (analysis.recommend's tolerance, in error units, and cost)
     tolerance: float | None = None
     cost: str = "gflops"
-
-
-def fmt(v: Any, digits: int = 4) -> str:
-    """A table cell: None and non-finite numbers (no value: e.g. every item failed) as '–'."""
-    if v is None or isinstance(v, float) and not math.isfinite(v):
-        return "–"
-    if isinstance(v, float):
-        return f"{v + 0.0:.{digits}g}"      # + 0.0: -0.0 (e.g. 0 / log2(0.5)) reads 0
-    return str(v)
 
 
 def error_ci_cell(m: ConfigMetrics) -> str:
