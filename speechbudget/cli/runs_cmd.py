@@ -95,6 +95,9 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     console().print(t)
 
 
+REASON_CELL = 70   # characters of a prediction or failure reason in `runs show`'s items table
+
+
 @runs_app.command("show")
 def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
              what: Optional[str] = typer.Argument(None, help="a configuration key (prefix) or "
@@ -148,11 +151,19 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
     t = Table(title=f"items (first {limit})")
     for col in ("item", "ok", "errors", "n_ref", "tokens", "GFLOPs", "prediction / reason"):
         t.add_column(col)
+    failed = []       # a failure's reason is cut in the table (kept readable), whole below it
     for r in st.items(row["key"])[:limit]:
+        text = (r.prediction if r.ok else r.error) or ""
+        if not r.ok and r.error and len(r.error) > REASON_CELL:
+            failed.append(r)
         t.add_row(inert(r.item_id), "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
-                  inert((r.prediction if r.ok else r.error or "")[:70]))
+                  inert(text if len(text) <= REASON_CELL else text[:REASON_CELL - 1] + "…"))
     console().print(t)
+    if failed:
+        line("reasons of the failed items cut above, whole:")
+        for r in failed:   # one line each (a newline in it shown as \n), never folded
+            line(f"  {r.item_id}: {r.error}")
 
 
 def _metrics_table(m) -> Table:
