@@ -347,21 +347,27 @@ class Sweep:
     def _wait_for_others(self, remaining: dict[str, set[str]], by_key: dict, shard_of: dict,
                          errors: dict[str, str], poll_s: float = 0.25) -> list[WorkUnit]:
         """Shards left to another runner: return when all are stored (by it), or with the units
-        of those whose lease expired (to run here)."""
+        of those whose lease expired (to run here). A shard held by a run of this machine whose
+        process is gone (killed while this one waited) is taken over at once
+        (`ResultsStore.release_dead_runs`), not after its lease expires; while a live runner is
+        waited for, a line (with progress) says whose shards and until when, once a runner."""
+        told: set[str] = set()
         while True:
             retake: list[WorkUnit] = []
-            waiting = False
+            waiting: dict[str, list] = {}   # owner -> [shards, first label, first shard, expiry]
             for key, left in remaining.items():
                 if key in errors or not left:
                     continue
                 status = self.store.shard_status(key)
-                held = self.store.leased_by_others(key, self.owner)
+                held = self.store.lease_holders(key, self.owner)
                 for sid in sorted(left):
                     if (key, sid) not in self.unclaimed:
                         continue
                     st = status.get(sid, {})
                     if sid in held:  # (a done shard too: another runner retries its items)
-                        waiting = True
+                        owner, _, expires = held[sid]
+                        w = waiting.setdefault(owner, [0, by_key[key][0].label, sid, expires])
+                        w[0] += 1
                     elif st.get("status") == "done":
                         self.unclaimed.discard((key, sid))
                         self._shard_finished(key, sid, remaining, by_key, errors)
@@ -374,6 +380,16 @@ class Sweep:
                                                bundle=10 ** 6 + len(retake)))
             if retake or not waiting:
                 return retake
+            gone = self.store.release_dead_runs()
+            if gone:  # their leases are dropped: the next pass takes their shards
+                for run_id, env in sorted(gone.items()):
+                    self.progress.note(f"run {run_id} (pid {env.get('pid')} on this machine) "
+                                       "is gone: taking over its shards")
+                continue
+            for owner, (n, label, sid, expires) in waiting.items():
+                if owner not in told:
+                    told.add(owner)
+                    self.progress.note(_waiting_line(owner, n, label, sid, expires))
             time.sleep(poll_s)
 
     def _commit(self, r: UnitResult, shard: Shard, errors: dict[str, str]) -> None:
@@ -460,3 +476,14 @@ class Sweep:
         self.store.release_leases(self.owner)
         self.store.finish_run(self.run_id, status, reason)
         return self.summary
+
+
+def _waiting_line(owner: str, n: int, label: str, sid: str, expires: float) -> str:
+    """What a runner waiting for another's shards says: whose, which, and until when."""
+    parts = owner.rsplit(":", 3)   # HOST:PID:RUN:TAG (Sweep.owner)
+    host, pid, run = parts[:3] if len(parts) == 4 else (owner, "?", "?")
+    stamp = time.strftime("%H:%M:%S", time.localtime(expires))
+    more = f" and {n - 1} more" if n > 1 else ""
+    return (f"waiting for shard {sid} of {label}{more}, held by run {run} (pid {pid} on "
+            f"{host}): it is stored by that runner, or taken over here if its lease is not "
+            f"renewed by {stamp} (the runner stopped; --lease-s)")

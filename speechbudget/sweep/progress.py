@@ -37,6 +37,16 @@ class Progress:
         if self._p is not None:
             self._p.update(self._configs, advance=1, last=label)
 
+    def note(self, text: str) -> None:
+        """A line on stderr above the bars (as shown, never folded); nothing when disabled."""
+        if not self.enabled:
+            return
+        if self._p is not None:
+            self._p.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            import sys
+            print(text, file=sys.stderr, flush=True)
+
     def stop(self) -> None:
         if self._p is not None:
             self._p.stop()

@@ -92,9 +92,14 @@ class ShardLeases:
 
     def leased_by_others(self, key: str, owner: str) -> set[str]:
         """Shards of `key` under another runner's unexpired lease."""
-        return {r[0] for r in self.db.execute(
-            "SELECT shard_id FROM leases WHERE config_key = ? AND owner != ? AND expires > ?",
-            (key, owner, time.time()))}
+        return set(self.lease_holders(key, owner))
+
+    def lease_holders(self, key: str, owner: str) -> dict[str, tuple[str, int | None, float]]:
+        """Shards of `key` under another runner's unexpired lease: shard_id -> (its owner,
+        HOST:PID:RUN:TAG; its run id; when the lease expires, epoch seconds)."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT shard_id, owner, run_id, expires FROM leases WHERE config_key = ? AND "
+            "owner != ? AND expires > ?", (key, owner, time.time()))}
 
 
 def release_and_check_done(db: Any, key: str, shard_id: str, owner: str) -> bool:

@@ -29,22 +29,23 @@ class RunLog:
         """Record a new run. Earlier runs of this machine still marked running whose process is
         gone (killed, crashed) are marked 'killed'."""
         with transaction(self.db) as db:
-            for run_id, env_json in db.execute("SELECT run_id, environment_json FROM runs WHERE "
-                                               "status = 'running'").fetchall():
-                try:
-                    env = json_object(env_json)
-                except ValueError:  # unreadable: not known to be this machine's, left as is
-                    continue
-                if env.get("hostname") == platform.node() and env.get("pid") \
-                        and not process_alive(int(env["pid"])):
-                    db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
-                    db.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
+            _mark_dead_runs_killed(db)
             cur = db.execute(
                 "INSERT INTO runs (spec_name, spec_digest, spec_json, started, status, "
                 "environment_json) VALUES (?, ?, ?, ?, 'running', ?)",
                 (spec.get("name"), spec.get("digest"), json.dumps(spec, default=str),
                  time.time(), json.dumps(environment, default=str)))
             return int(cur.lastrowid)
+
+    def release_dead_runs(self) -> dict[int, dict[str, Any]]:
+        """Runs of this machine still marked running whose process is gone (killed, crashed
+        while this runner ran: `start_run` marks those gone before it), marked 'killed' now and
+        their leases dropped, so that their shards can be taken over at once rather than after
+        their leases expire. Returns run_id -> its environment (hostname, pid), {} when none."""
+        if not _dead_runs(self.db):  # read first: a write transaction only when one is gone
+            return {}
+        with transaction(self.db) as db:
+            return _mark_dead_runs_killed(db)
 
     def finish_run(self, run_id: int, status: str = "finished",
                    reason: str | None = None) -> None:
@@ -109,3 +110,28 @@ class RunLog:
         if row is None:
             raise StoreError(f"{self.path}: no run {run_id}")
         return self.decoded("runs", run_id, lambda: json_object(row[0]))
+
+
+def _dead_runs(db: Any) -> dict[int, dict[str, Any]]:
+    """Runs marked running that were started on this machine by a process that is gone."""
+    out = {}
+    for run_id, env_json in db.execute("SELECT run_id, environment_json FROM runs WHERE "
+                                       "status = 'running'").fetchall():
+        try:
+            env = json_object(env_json)
+            pid = int(env["pid"]) if env.get("hostname") == platform.node() \
+                and env.get("pid") else None
+        except (ValueError, TypeError):  # unreadable: not known to be this machine's, left as is
+            continue
+        if pid is not None and not process_alive(pid):
+            out[int(run_id)] = env
+    return out
+
+
+def _mark_dead_runs_killed(db: Any) -> dict[int, dict[str, Any]]:
+    """Inside a write transaction: `_dead_runs` marked 'killed', their leases dropped."""
+    dead = _dead_runs(db)
+    for run_id in dead:
+        db.execute("UPDATE runs SET status = 'killed' WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
+    return dead
