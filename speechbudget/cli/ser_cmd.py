@@ -224,25 +224,40 @@ def train_cmd(
     check_output_dir(out, "checkpoint folder")
     console.print(f"[bold]SER[/] {inert(config.label)} on {inert(data)} (fold {fold} of {folds}), {device}")
     dataset = _data(data, audio_column, label_column, speaker_column, audio_root)  # exit 3
+    # where clips' paths are shown from: --audio-root, the folder given, or the manifest's
+    data_root = Path(audio_root) if audio_root else data if data.is_dir() else data.parent
     from speechbudget.cli.progress import progress_bar
     try:
         with progress_bar(progress, f"train {config.label}") as update:
             result = train(config, dataset, out, options, device=device, source=backbone,
                            folds=folds, fold=fold, progress=update)
     except CheckpointNotSaved as e:  # trained and scored: the scores are shown, then the error
-        _print_trained(e.result, fold)
+        _print_trained(e.result, fold, dataset, data_root)
         raise
-    _print_trained(result, fold)
+    _print_trained(result, fold, dataset, data_root)
     line(f"checkpoint: {out}")
     if result.skipped and not allow_failures:
         _failed_exit(len(result.skipped), "skipped (the checkpoint is written)")
 
 
-def _print_trained(result, fold: int) -> None:
+def _skipped_reason(dataset, root: Path, clip_id: str, why: str) -> str:
+    """A skipped clip's reason (it names the clip's file) with that file's path relative to the
+    data folder `root`, so that the file is named once and short."""
+    import os
+    for c in (x for x in dataset.items if x.id == clip_id):
+        rel = os.path.relpath(c.path, root)
+        if not rel.startswith(".."):
+            why = why.replace(str(c.path), rel)
+    return why
+
+
+def _print_trained(result, fold: int, dataset=None, root: Path | None = None) -> None:
     """What `ser train` trained and how it scored on the held-out fold."""
     if result.skipped:
-        console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. "
-                      f"{inert(result.skipped[0][0])}: {inert(result.skipped[0][1])}")
+        cid, why = result.skipped[0]
+        if dataset is not None and root is not None:
+            why = _skipped_reason(dataset, root, cid, why)
+        console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. {inert(why)}")
     last = result.history[-1] if result.history else {}
     if "C" in last:  # the linear head on a frozen backbone: fitted, no epochs
         how = ("the grid's middle: nothing to choose it on" if last["selection"] == "none" else
