@@ -86,9 +86,10 @@ import math
 from typing import Sequence
 
 from speechbudget.axes import Config
-from speechbudget.paired import (PairedItems, corpus_error_of, error_cell, fmt_error_change,
-                                 pair_items, paired_difference)
+from speechbudget.paired import (PairedItems, PairingError, corpus_error_of, error_cell,
+                                 fmt_error_change, pair_items, paired_difference)
 from speechbudget.sweep.driver import Sweep
+from speechbudget.sweep.store_guard import StoreError
 from speechbudget.sweep.plan import Plan, race_rounds
 from speechbudget.tasks.base import Shard
 
@@ -146,7 +147,7 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
         for y in alive:
             if y.key == x.key or cost.get(y.key) is None or c_of(y) > c_of(x):
                 continue
-            p = pair_items(items.get(x.key, []), items.get(y.key, []), metric)
+            p = pair_items(items.get(x.key, []), items.get(y.key, []), metric, (x.label, y.label))
             why = untestable_reason(p)
             if why is not None and uncompared is not None:
                 uncompared.setdefault((x.key, y.key), why)
@@ -162,7 +163,8 @@ def eliminations(alive: Sequence[Config], items: dict[str, list], cost: dict[str
                 if q < level_alpha:
                     best = (y, d, q, "non-inferior")
         if best is None and rule == "best" and leader is not None and not is_leader:
-            p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric)
+            p = pair_items(items.get(x.key, []), items.get(leader.key, []), metric,
+                           (x.label, leader.label))
             why = untestable_reason(p)
             if why is not None and uncompared is not None:
                 uncompared.setdefault((x.key, leader.key), why)
@@ -216,7 +218,8 @@ def halving_drops(ran: Sequence[Config], alive: Sequence[Config], items: dict[st
     for c in alive:
         if c.key == leader.key:
             continue
-        p = pair_items(items.get(c.key, []), items.get(leader.key, []), metric)
+        p = pair_items(items.get(c.key, []), items.get(leader.key, []), metric,
+                       (c.label, leader.label))
         if untestable_reason(p) is None:
             diffs[c.key] = paired_difference(p, level=0.95, seed=seed)
         elif len(p):
@@ -310,8 +313,12 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
         # halving applies every evidence rule of `best` first (module doc)
         rule = "best" if spec.plan.race_rule == "halving" else spec.plan.race_rule
         skipped: dict[tuple[str, str], str] = {}
-        out = eliminations(alive, items, plan.gflops, metric, level,
-                           tolerance=spec.plan.race_tolerance, rule=rule, uncompared=skipped)
+        try:
+            out = eliminations(alive, items, plan.gflops, metric, level,
+                               tolerance=spec.plan.race_tolerance, rule=rule,
+                               uncompared=skipped)
+        except PairingError as e:   # one item, two references: the stored data changed
+            raise StoreError(f"{sweep.store.path}: {e}") from None
         out = {k: v for k, v in out.items() if k not in finished}
         label = {c.key: c.label for c in alive}
         stored: dict[tuple[str, str], str] = {}
@@ -331,8 +338,11 @@ def run_race(sweep: Sweep, plan: Plan) -> list[Config]:
         alive = [c for c in alive if c.key not in out or c.key in finished]
         if spec.plan.race_rule == "halving":
             ran = [c for c in configs if reached[c.key] == k and c.key not in failed]
-            drops = halving_drops(ran, alive, items, plan.gflops, metric, spec.plan.race_eta,
-                                  tolerance=spec.plan.race_tolerance)
+            try:
+                drops = halving_drops(ran, alive, items, plan.gflops, metric,
+                                      spec.plan.race_eta, tolerance=spec.plan.race_tolerance)
+            except PairingError as e:
+                raise StoreError(f"{sweep.store.path}: {e}") from None
             drops = {k: v for k, v in drops.items() if k not in finished}
             for key, why in drops.items():
                 c = next(c for c in alive if c.key == key)
