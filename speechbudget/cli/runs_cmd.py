@@ -76,23 +76,39 @@ def list_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
                   inert(env.get("executor", "")),
                   inert(env.get("device", "")), inert(env.get("torch_threads", "")),
                   inert(str(env.get("git") or "")[:12]),
-                  *((inert((f"stale ({stale[r['run_id']]})" if r["run_id"] in stale
-                            else r["reason"] or "")[:120]),) if reasons else ()))
+                  *((inert(cell(f"stale ({stale[r['run_id']]})" if r["run_id"] in stale
+                                else r["reason"] or "", 120)),) if reasons else ()))
     console().print(t)
     metrics = {c.key: m for c, m in st.metrics()}
     t = Table(title="configurations")
     for col in ("key", "configuration", "status", "metric", "value", "GFLOPs/item", "RTF",
                 "items", "reason"):
         t.add_column(col)
+    cut = []          # a reason is cut in the table (kept readable), whole below it
     for row in st.configs():
         m = metrics.get(row["key"])
         value = "" if not m else value_text(m)   # n/a where every item failed, as `runs show`
+        reason = row["reason"] or ""
+        if len(reason) > CONFIG_REASON_CELL or "\n" in reason:
+            cut.append(row)
         t.add_row(inert(row["key"]), inert(row["label"]), inert(row["status"]),
                   inert(m.metric) if m else "", value,
                   f"{m.gflops:.2f}" if m and m.gflops else "",
                   f"{m.rtf:.3f}" if m and m.rtf else "", str(m.n_items) if m else "",
-                  inert((row["reason"] or "").splitlines()[0][:60]) if row["reason"] else "")
+                  inert(cell(reason.splitlines()[0] if reason else "", CONFIG_REASON_CELL)))
     console().print(t)
+    if cut:
+        line("reasons cut above, whole:")
+        for row in cut:    # one line each (a newline in it shown as \n), never folded
+            line(f"  {row['key']}: {row['reason']}")
+
+
+CONFIG_REASON_CELL = 60   # characters of a configuration's reason in `runs list`'s table
+
+
+def cell(text: str, width: int) -> str:
+    """`text` as a table cell of at most `width` characters: a longer one cut, ending in '…'."""
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 REASON_CELL = 70   # characters of a prediction or failure reason in `runs show`'s items table
@@ -158,7 +174,7 @@ def show_cmd(store: Path = typer.Argument(..., help="results store (SQLite)"),
             failed.append(r)
         t.add_row(inert(r.item_id), "yes" if r.ok else "no", str(r.errors), str(r.n_ref),
                   str(r.decoded_tokens), f"{r.gflops:.2f}" if r.gflops else "",
-                  inert(text if len(text) <= REASON_CELL else text[:REASON_CELL - 1] + "…"))
+                  inert(cell(text, REASON_CELL)))
     console().print(t)
     if failed:
         line("reasons of the failed items cut above, whole:")
