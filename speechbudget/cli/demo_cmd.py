@@ -40,16 +40,21 @@ def demo_cmd(
                                          "available)"),
 ) -> None:
     """Run the star sweeps on real recordings with the bundled Whisper models, write the report and
-    print the recommendation. Runs offline; running it again resumes from the store."""
+    print the recommendation. Runs offline; running it again resumes from the store (Ctrl-C or
+    `kill` keep what finished: exit 130)."""
+    from speechbudget.cli.interrupt import interrupted_keeps
     from speechbudget.cli.recommend_cmd import limits_from, print_recommendation
     from speechbudget.demo import run_demo
 
     asr_data = asr_data or asr_data_old
     asr_items = asr_items or asr_items_old
     limits = limits_from(max_gflops, max_rtf, None)
-    result = run_demo(out, asr_data=asr_data, emotion_data=emotion_data, device=device,
-                      limits=limits, asr_items=asr_items, with_ser=not no_ser,
-                      progress=True)
+    store = out / "runs.db"
+    line(_resume_line(store), err=True)
+    with interrupted_keeps(store):   # SIGTERM as Ctrl-C: the run 'interrupted', one line
+        result = run_demo(out, asr_data=asr_data, emotion_data=emotion_data, device=device,
+                          limits=limits, asr_items=asr_items, with_ser=not no_ser,
+                          progress=True)
     console.rule("recommendation (ASR)")
     print_recommendation(result.recommendation)
     for label, reason in result.failures.items():
@@ -58,3 +63,14 @@ def demo_cmd(
     console.print(f"report: [bold]{inert(result.report)}[/bold]")
     line(f"store:  {result.store} (speechbudget recommend {result.store} --max-gflops G "
          "--max-rtf R)")
+
+
+def _resume_line(store: Path) -> str:
+    """Whether the demo starts a store or resumes one, said before anything runs."""
+    if not store.exists():
+        return f"starting the demo: results go to {store}"
+    from speechbudget.sweep.store import ResultsStore
+    with ResultsStore(store, readonly=True) as st:  # a damaged store: StoreError, exit 4
+        done = len(st.configs(status="done"))
+    return (f"resuming the demo from {store} ({done} configuration(s) finished there): only "
+            "what is missing is computed")

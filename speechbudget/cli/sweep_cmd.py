@@ -420,31 +420,23 @@ def run_cmd(spec: Path = typer.Argument(..., help="sweep file (YAML)"),
     if store is None:
         _fail("give the results store: speechbudget sweep run SPEC STORE")
     _check_data_option(data)
-    import signal
-
-    def _terminated(signum, frame):  # `kill PID` ends the run as Ctrl-C does: 'interrupted'
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    from speechbudget.cli.interrupt import interrupted_keeps
+    # `kill PID` ends the run as Ctrl-C does: 'interrupted', one line, exit 130
     try:
-        s = load_spec(spec, data=data)
-        summary = run_sweep(s, store, executor=executor, address=address, progress=progress,
-                            device=device, workers=workers, max_retries=retries,
-                            retry_failed=retry_failed is not False,
-                            retry_items=bool(retry_failed), allow_runner=allow_runner,
-                            lease_s=lease_s, unit_timeout_s=unit_timeout,
-                            recompute_stale=recompute_stale)
+        with interrupted_keeps(store):
+            s = load_spec(spec, data=data)
+            summary = run_sweep(s, store, executor=executor, address=address,
+                                progress=progress, device=device, workers=workers,
+                                max_retries=retries, retry_failed=retry_failed is not False,
+                                retry_items=bool(retry_failed), allow_runner=allow_runner,
+                                lease_s=lease_s, unit_timeout_s=unit_timeout,
+                                recompute_stale=recompute_stale)
     except SpecError as e:
         _fail(str(e))
     except SpeechbudgetError:  # a StoreError (exit 4), a DatasetError (exit 3), ...
         raise
     except ValueError as e:
         _fail(str(e))
-    except KeyboardInterrupt:
-        out_console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in "
-                                       f"{inert(store)}; run the same command again to resume")
-        raise typer.Exit(130)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if not progress:
         from speechbudget.sweep.progress import outcome_counts
         line(f"run {summary.run_id}: {outcome_counts(summary)}, {summary.reused} "
