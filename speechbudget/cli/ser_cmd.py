@@ -241,22 +241,22 @@ def train_cmd(
 
 
 def _skipped_reason(dataset, root: Path, clip_id: str, why: str) -> str:
-    """A skipped clip's reason (it names the clip's file) with that file's path relative to the
-    data folder `root`, so that the file is named once and short."""
+    """A skipped clip named once and short: its reason with the clip's file given relative to
+    the data folder `root` where the reason names the file, else `clip_id: reason`."""
     import os
     for c in (x for x in dataset.items if x.id == clip_id):
-        rel = os.path.relpath(c.path, root)
-        if not rel.startswith(".."):
-            why = why.replace(str(c.path), rel)
-    return why
+        if str(c.path) in why:
+            rel = os.path.relpath(c.path, root)
+            return why if rel.startswith("..") else why.replace(str(c.path), rel)
+    return f"{clip_id}: {why}"
 
 
 def _print_trained(result, fold: int, dataset=None, root: Path | None = None) -> None:
     """What `ser train` trained and how it scored on the held-out fold."""
     if result.skipped:
         cid, why = result.skipped[0]
-        if dataset is not None and root is not None:
-            why = _skipped_reason(dataset, root, cid, why)
+        why = (f"{cid}: {why}" if dataset is None or root is None
+               else _skipped_reason(dataset, root, cid, why))
         console.print(f"[yellow]{len(result.skipped)} clip(s) skipped[/], e.g. {inert(why)}")
     last = result.history[-1] if result.history else {}
     if "C" in last:  # the linear head on a frozen backbone: fitted, no epochs
