@@ -18,6 +18,7 @@ from speechbudget.analysis.pareto import COSTS, FrontierResult  # noqa: E402
 from speechbudget.analysis.scaling_fit import ScalingFit  # noqa: E402
 from speechbudget.architectures import get_architecture  # noqa: E402
 from speechbudget.axes import Config  # noqa: E402
+from speechbudget.errors import write_atomic  # noqa: E402
 from speechbudget.records import ConfigMetrics  # noqa: E402
 from speechbudget.report.eliminated import EliminatedConfig  # noqa: E402
 from speechbudget.report.model import bars_are  # noqa: E402
@@ -32,10 +33,16 @@ _millions = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1e6:.3g}M")
 
 
 def _save(fig, path: Path) -> Path:
+    """`fig` as a PNG at `path`, written whole (`errors.write_atomic`): a rebuild interrupted
+    here leaves the older plot the report names, never half of one."""
+    import io
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return write_atomic(path, buf.getvalue())
 
 
 def _error_name(results_metric: str) -> str:
