@@ -25,15 +25,20 @@ def interrupted_keeps(store: Path | str) -> Iterator[None]:
     """Run the body with SIGTERM handled as Ctrl-C (KeyboardInterrupt, so a run in progress
     ends 'interrupted' rather than left 'running'); either ends the command with the line
     'interrupted: finished shards are in STORE; run the same command again to resume' on stderr
-    and exit 130. SIGTERM's handler is set only in the main thread (where Python runs them)."""
+    (or, where STORE was not created yet, that nothing was stored) and exit 130. SIGTERM's
+    handler is set only in the main thread (where Python runs them)."""
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         yield
     except KeyboardInterrupt:
-        console(stderr=True).print(f"[yellow]interrupted[/yellow]: finished shards are in "
-                                   f"{inert(store)}; run the same command again to resume")
+        if Path(store).exists():
+            what = f"finished shards are in {inert(store)}; run the same command again to resume"
+        else:   # interrupted before the store was created (loading, checking the data)
+            what = (f"nothing was stored yet ({inert(store)} not created); run the same command "
+                    "again to start")
+        console(stderr=True).print(f"[yellow]interrupted[/yellow]: {what}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         if previous is not None:

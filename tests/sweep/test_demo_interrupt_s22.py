@@ -6,7 +6,8 @@
    in DIR/runs.db (`sweep run` handles SIGTERM as Ctrl-C: 'interrupted').
 3. Run again on the same DIR, it said nothing of resuming or starting afresh.
 Now both signals end it with 'interrupted: finished shards are in DIR/runs.db; run the same
-command again to resume' and exit 130, and it first says whether it starts or resumes the store.
+command again to resume' (before DIR/runs.db exists: that nothing was stored yet) and exit 130,
+and it first says whether it starts or resumes the store.
 """
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def test_ctrl_c_says_what_is_kept_and_that_it_starts_a_new_store(tmp_path, monke
     assert res.exit_code == 130, res.output
     store = tmp_path / "d" / "runs.db"
     assert _lines(res.stderr) == [
-        f"starting the demo: results go to {store}",
-        f"interrupted: finished shards are in {store}; run the same command again to resume"]
+        f"starting the demo: results go to {store}",   # interrupted before it created the store
+        f"interrupted: nothing was stored yet ({store} not created); run the same command "
+        "again to start"]
 
 
 def test_a_rerun_says_it_resumes_and_what_the_store_holds(window_store, monkeypatch):
