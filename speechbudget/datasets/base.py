@@ -167,8 +167,12 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
     """A file's audio as float32 mono 16 kHz, cut to [start_s, end_s) seconds when given (the cut
     is made at the file's own rate, then resampled, as Kaldi's extract-segments does). As there,
     a segment ending up to MAX_OVERSHOOT_S past the recording is cut at its end; one ending later,
-    or starting after the end, is an AudioError naming the segment."""
-    from speechbudget.audio import AudioError, check_audio_file, load_audio, soundfile_name
+    or starting after the end, is an AudioError naming the segment. A WAV whose header was never
+    finished (`audio.unfinished_wav`: its sizes say 0 bytes, audio follows) is cut from what
+    `load_audio` reads of it (at 16 kHz, with its UnfinishedWavWarning naming the file), not from
+    the empty recording its header describes."""
+    from speechbudget.audio import (AudioError, check_audio_file, load_audio, soundfile_name,
+                                    unfinished_wav)
     if start_s is None and end_s is None:
         return load_audio(path)
     import soundfile as sf
@@ -186,6 +190,10 @@ def read_file(path: Path, start_s: float | None = None, end_s: float | None = No
                              f"of the recording ({total / rate:.2f} s); {MAX_OVERSHOOT_S:g} s or "
                              f"more is refused, as Kaldi's extract-segments does{note}")
         return a, b
+    if unfinished_wav(Path(path)) is not None:  # soundfile: 0 frames; load_audio reads them
+        full = load_audio(path)
+        a, b = check(len(full), SAMPLE_RATE)
+        return np.ascontiguousarray(full[a:b])
     try:
         info = sf.info(soundfile_name(path))
         a, b = check(int(info.frames), int(info.samplerate))
