@@ -130,11 +130,18 @@ def to_16k_mono(data: np.ndarray, sr: int, where: str, channels_last: bool | Non
     [channels, samples] when False; None (an in-memory array of unknown layout): the axis of at
     most 8 is the channels. 64-bit integers are no PCM format: they are what Python lists of
     ints become (a Hugging Face column of int16 samples written without its type), so their
-    width is the smallest of 16 or 32 bits that holds the peak (`pcm_width`)."""
+    width is the smallest of 16 or 32 bits that holds the peak (`pcm_width`), a guess said in a
+    PcmWidthGuessWarning naming `where` (a caller that narrows them itself says it once per
+    dataset: hf.HfDataset)."""
     from speechbudget.audio import check_samples, check_sample_rate, resample_to_16k
     data = np.asarray(data)
     if data.dtype.kind in "iu" and data.dtype.itemsize == 8:
-        data = data.astype(pcm_width(data, where))
+        kind = pcm_width(data, where)
+        import warnings
+        warnings.warn(PcmWidthGuessWarning(
+            f"{where}: {pcm_width_guess(kind, data, 'give the samples their PCM type')}"),
+            stacklevel=2)
+        data = data.astype(kind)
     if data.dtype.kind in "iu":  # integer PCM -> [-1, 1) as soundfile and Whisper read it
         info = np.iinfo(data.dtype)
         mid = (int(info.max) + 1) // 2 if data.dtype.kind == "u" else 0  # unsigned: offset
@@ -161,6 +168,27 @@ def pcm_width(data: np.ndarray, where: str) -> str:
             return kind
     raise AudioError(f"{where}: 64-bit integer samples from {lo} to {hi} are no PCM audio "
                      "(16 or 32 bits): cast the column to float32 in [-1, 1] or to its PCM type")
+
+
+class PcmWidthGuessWarning(UserWarning):
+    """Integer samples with no declared width (64-bit: Python ints, a column written without its
+    type) read as the PCM width their values fit (`pcm_width`): a guess, as no header says it; a
+    quiet 32-bit recording whose values fit 16 bits is read 96 dB too loud."""
+
+
+def pcm_width_guess(kind: str, data: np.ndarray, declare: str) -> str:
+    """What `pcm_width` chose for `data` (`kind`) and why, for a PcmWidthGuessWarning; `declare`:
+    how to give the samples their type ('declare the column's dtype')."""
+    info = np.iinfo(kind)
+    u = "u" if kind.startswith("u") else ""
+    lo, hi = (int(data.min()), int(data.max())) if data.size else (0, 0)
+    what = f"integer samples with no declared PCM width ({data.dtype})"
+    if info.bits == 16:
+        return (f"{what}: read as 16-bit PCM because every value fits in {kind} ({lo} to {hi}); "
+                f"{declare} ({u}int32) if it is 32-bit")
+    return (f"{what}: read as 32-bit PCM because values from {lo} to {hi} do not fit in "
+            f"{u}int16; {declare} ({kind}) to read them so without this warning (24-bit "
+            "samples: scale them to float32 in [-1, 1])")
 
 
 def read_file(path: Path, start_s: float | None = None, end_s: float | None = None) -> np.ndarray:

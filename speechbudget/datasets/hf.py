@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from speechbudget.datasets.base import Columns, DatasetError, Record, decode_cell, pick_column
+from speechbudget.datasets.base import (Columns, DatasetError, PcmWidthGuessWarning, Record,
+                                        decode_cell, pcm_width, pcm_width_guess, pick_column)
 from speechbudget.datasets.manifest import OPTIONS
 
 
@@ -59,6 +60,7 @@ class HfDataset:
                for role in ("audio", "text", "label", "speaker", "id")}
         self.source = source
         self.audio_column = col["audio"]
+        self._widths_said: set[str] = set()  # PCM widths guessed and said (`_say_width_guess`)
         if isinstance(table.features.get(col["audio"]), datasets.Audio):
             table = table.cast_column(col["audio"], datasets.Audio(decode=False))
         self.table = table
@@ -96,11 +98,30 @@ class HfDataset:
 
     def read_row(self, index: int, name: str = "") -> np.ndarray:
         cell = self.table[index][self.audio_column]
+        where = f"{self.source}[{index}]" + (f" ({name})" if name else "")
         dtype = _array_dtype(self.table.features.get(self.audio_column))
-        if dtype is not None and isinstance(cell, dict) and cell.get("array") is not None:
+        if isinstance(cell, dict) and cell.get("array") is not None:
             # rows come back as Python lists: the column's integer type says how to scale them
-            cell = {**cell, "array": np.asarray(cell["array"], dtype=dtype)}
-        return decode_cell(cell, f"{self.source}[{index}]" + (f" ({name})" if name else ""))
+            array = np.asarray(cell["array"], dtype=dtype)
+            if array.dtype.kind in "iu" and array.dtype.itemsize == 8:  # no PCM width: guessed
+                kind = pcm_width(array, where)
+                self._say_width_guess(kind, array, index)
+                array = array.astype(kind)
+            cell = {**cell, "array": array}
+        return decode_cell(cell, where)
+
+    def _say_width_guess(self, kind: str, array: np.ndarray, index: int) -> None:
+        """One PcmWidthGuessWarning per dataset (per width chosen) naming the column and the
+        first row read so."""
+        if kind in self._widths_said:
+            return
+        self._widths_said.add(kind)
+        import warnings
+        warnings.warn(PcmWidthGuessWarning(
+            f"{self.source}: column {self.audio_column!r}: "
+            + pcm_width_guess(kind, array, "declare the column's sample dtype")
+            + f" (row {index} first; said once for this dataset)"),
+            stacklevel=3)
 
 
 def _array_dtype(feature: Any) -> str | None:
