@@ -120,7 +120,8 @@ class WhisperModel:
                    timestamps: str = "on", longform: str = "sequential", batch_size: int = 8,
                    no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                    logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                   language: str | None = None, condition_on_previous_text: bool = False,
+                   language: str | None = None, task: str = "transcribe",
+                   condition_on_previous_text: bool = False,
                    temperature: float | Sequence[float] = 0.0,
                    compression_ratio_threshold: float | None = COMPRESSION_RATIO_THRESHOLD,
                    best_of: int = 5, seed: int = 0, word_timestamps: bool = False,
@@ -140,7 +141,14 @@ class WhisperModel:
         than the window). longform: "sequential" (Whisper's seek rule) or "chunks" (equal chunks,
         for comparison; it takes no condition_on_previous_text). A window is silence when
         P(no-speech) > no_speech_threshold and its average log-probability < logprob_threshold
-        (None turns a test off); digital silence is not decoded. language: None or "en" (the decoder prompt is English).
+        (None turns a test off); digital silence is not decoded.
+        language: a language code of the model's ("en", "de", ...: its <|xx|> tokens), or None:
+        "en" on an English-only model, else detected on the recording's first window (as
+        faster-whisper detects it on its first 30 s; here the configuration's window) and
+        reported in `info.language`, `info.language_probability` and `info.all_language_probs`
+        (`info.gflops` counts the detection's decoder step). task: "transcribe", or "translate"
+        (to English; multilingual models). An English-only model refuses any other language or
+        translate (ConfigError naming the field; faster-whisper warns and decodes English).
         condition_on_previous_text: prompt each window with the text kept from the previous one
         (<|startofprev|>, as openai-whisper). temperature: one value or an increasing sequence,
         e.g. (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) as faster-whisper: a window whose text compresses
@@ -186,7 +194,7 @@ class WhisperModel:
         return self.transcribe_batch(
             [audio], beam_size=beam_size, timestamps=timestamps, longform=longform,
             batch_size=batch_size, no_speech_threshold=no_speech_threshold,
-            logprob_threshold=logprob_threshold, language=language,
+            logprob_threshold=logprob_threshold, language=language, task=task,
             condition_on_previous_text=condition_on_previous_text, temperature=temperature,
             compression_ratio_threshold=compression_ratio_threshold, best_of=best_of,
             seed=seed, word_timestamps=word_timestamps,
@@ -201,7 +209,8 @@ class WhisperModel:
                          batch_size: int = 8,
                          no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                          logprob_threshold: float | None = LOGPROB_THRESHOLD,
-                         language: str | None = None, condition_on_previous_text: bool = False,
+                         language: str | None = None, task: str = "transcribe",
+                         condition_on_previous_text: bool = False,
                          temperature: float | Sequence[float] = 0.0,
                          compression_ratio_threshold: float | None =
                          COMPRESSION_RATIO_THRESHOLD, best_of: int = 5, seed: int = 0,
@@ -223,9 +232,7 @@ class WhisperModel:
         _check_int("batch_size", batch_size)
         _check_threshold("no_speech_threshold", no_speech_threshold, 0.0, 1.0)
         _check_threshold("logprob_threshold", logprob_threshold, -math.inf, 0.0)
-        if language not in (None, "en"):
-            raise ConfigError("language", language, "None or 'en': the decoder prompt is English "
-                                                    "(no other language is decoded yet)")
+        language, task = self.check_language(language, task)
         temps = check_fallback(temperature, best_of)
         if not isinstance(condition_on_previous_text, (bool, np.bool_)):  # bool("no") is True
             raise ConfigError("condition_on_previous_text", condition_on_previous_text,
@@ -267,7 +274,25 @@ class WhisperModel:
             seed=int(seed), word_timestamps=bool(word_timestamps),
             prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
             mel_padding=self.mel_padding, vad=vad, vad_options=vad_options,
-            clip_timestamps=clips, hallucination_silence_threshold=threshold, **prompts)
+            clip_timestamps=clips, hallucination_silence_threshold=threshold,
+            language=language, task=task, **prompts)
+
+    def check_language(self, language: Any, task: Any) -> tuple[str | None, str]:
+        """(language, task) checked against the model (`tasks.asr.language`): a code of its
+        vocabulary or None, "transcribe" or "translate"; ConfigError naming the field (an
+        English-only model: "en" or None, "transcribe")."""
+        from speechbudget.tasks.asr.language import (bundle_codes, check_language, check_task,
+                                                     is_multilingual)
+        name = self.config.model
+        check_task(task, not is_multilingual(self.bundle), name)
+        return check_language(language, bundle_codes(self.bundle), name), task
+
+    @property
+    def supported_languages(self) -> list[str]:
+        """The language codes the model decodes (faster-whisper's property): its vocabulary's
+        <|xx|> tokens, ["en"] for an English-only model."""
+        from speechbudget.tasks.asr.language import bundle_codes
+        return list(bundle_codes(self.bundle))
 
     def vad_model(self) -> SileroVad:
         """The Silero VAD model `vad_filter` runs (the constructor's `vad_model`), loaded on

@@ -35,6 +35,23 @@ def prompt_tokens_for(english_only: bool) -> int:
     return 2 if english_only else 4
 
 
+def language_detection_flops(config: Config, frames: int, encoder: bool = False) -> float:
+    """FLOPs of detecting the language on one window of `frames` mel frames
+    (`tasks.asr.language`): one decoder step on <|startoftranscript|> alone (prompt 1, one LM-head
+    row over the whole vocabulary: `whisper.decoder_flops` with P = n = 1, cross-attention K/V of
+    the window's encoder tokens included), and with `encoder` the window's encoder pass too
+    (when the transcription cannot reuse it)."""
+    dims = get_architecture(config.model).dims
+    out: dict[str, float] = {}
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ConfigError("frames", frames, "an integer >= 1")
+    Ts = wh.encoder_flops(dims, frames, config.stride, config.stride_layer, out, 1, config.pool)
+    if not encoder:
+        out.clear()
+    wh.decoder_flops(dims, Ts, 1, 1, 1, out)
+    return float(sum(out.values()))
+
+
 def _check_number(name: str, value, minimum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or value < minimum:

@@ -134,3 +134,40 @@ def recording_wav(tmp_path, recording):
     path = tmp_path / "talk.wav"
     sf.write(path, recording[0], 16000, subtype="FLOAT")
     return path
+
+
+def ct2_folder(name: str) -> str:
+    """The offline CTranslate2 folder of `name` (benchmarks/asr_longform.py's `ct2_folder`:
+    base's two-part model.bin joined once into a temporary folder); skips without it."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    here = Path(__file__).resolve().parents[2] / "benchmarks" / "asr_longform.py"
+    spec = importlib.util.spec_from_file_location("asr_longform", here)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("asr_longform", mod)
+    spec.loader.exec_module(mod)
+    try:
+        return mod.ct2_folder(name)
+    except (SystemExit, ImportError) as e:
+        pytest.skip(f"{name}: no CTranslate2 weights ({e})")
+
+
+@pytest.fixture(scope="session")
+def base_whisper():
+    """speechbudget's WhisperModel on the bundled multilingual base (skips without it)."""
+    from speechbudget.models.offline import offline_source
+    if offline_source("base") is None:
+        pytest.skip("base: no offline weights installed")
+    from speechbudget import WhisperModel
+    return WhisperModel("base", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def base_faster_whisper():
+    """faster-whisper on base's CTranslate2 weights (fp32, 1 thread): the reference."""
+    import os
+    pytest.importorskip("faster_whisper")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel as FasterWhisper
+    return FasterWhisper(ct2_folder("base"), device="cpu", compute_type="float32", cpu_threads=1)

@@ -266,6 +266,18 @@ class WhisperDecoderRunner:
                                for layer, head in heads], dim=1)
         return weights, probs
 
+    @torch.inference_mode()
+    def sot_logits(self, enc: Tensor, enc_lengths: Sequence[int] | None = None) -> Tensor:
+        """The logits [B, vocab] (float32) after <|startoftranscript|> alone (the prompt's token
+        at `sot_index`), over encoder states [B, T, d]: one decoder step, for language detection
+        (`tasks.asr.language`)."""
+        sot = int(self.opt.prompt_ids[self.opt.sot_index])
+        tokens = torch.full((enc.shape[0], 1), sot, dtype=torch.long, device=enc.device)
+        with self._attention_kernels(enc.device):
+            st = self._start(enc, enc_lengths, 1)
+            logits, _ = self._step(tokens, st)
+        return logits
+
     def _max_new(self, max_new_tokens: int | Sequence[int], B: int,
                  prompt_lens: Sequence[int] | None = None) -> list[int]:
         if isinstance(max_new_tokens, int):

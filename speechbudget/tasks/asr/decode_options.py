@@ -33,7 +33,8 @@ class DecodeOptions:
     sot_prev_id: int | None = None       # <|startofprev|>: starts a row's previous-text prefix
 
     @classmethod
-    def from_bundle(cls, bundle, beam_size: int = 1, timestamps: bool = False
+    def from_bundle(cls, bundle, beam_size: int = 1, timestamps: bool = False,
+                    language: str | None = None, task: str = "transcribe"
                     ) -> "DecodeOptions":
         """Options from a `models.loading.WhisperBundle`: its prompt, eos and suppression lists.
         Without timestamps every special token after eos but eos is suppressed (sot, language,
@@ -41,11 +42,15 @@ class DecodeOptions:
         specials up to <|notimestamps|> are, the prompt drops <|notimestamps|> and timestamp
         tokens follow `TimestampRules`. Special ids: the bundle's `no_timestamps_id` /
         `timestamp_begin` / `no_speech_id` if it has them, else Whisper's layout (the prompt ends
-        in <|notimestamps|>, <|0.00|> follows it and <|nocaptions|> precedes it)."""
+        in <|notimestamps|>, <|0.00|> follows it and <|nocaptions|> precedes it).
+        `language` (a code; None: the bundle's, <|en|>) and `task` ("transcribe", "translate")
+        set the tokens after <|startoftranscript|> (`language.task_prompt`: ConfigError naming
+        the field for what the model cannot decode); the prompt's length does not change."""
+        from speechbudget.tasks.asr.language import task_prompt
         model = bundle.model
         vocab = model.config.vocab_size
         eos = int(bundle.eos_id)
-        prompt = [int(t) for t in bundle.prompt_ids]
+        prompt = task_prompt(bundle, bundle.prompt_ids, language, task)
         no_ts = int(getattr(bundle, "no_timestamps_id", prompt[-1]))
         ts_begin = int(getattr(bundle, "timestamp_begin", no_ts + 1))
         no_speech = getattr(bundle, "no_speech_id", no_ts - 1)

@@ -97,11 +97,7 @@ class LongformSeek:
                         if clip[i] < len(clips[i]):
                             seek[i] = clips[i][clip[i]][0]
                         continue
-                    left = tot - seek[i]
-                    frames = frames_for(self.config.window_s_for(left / MEL_FRAMES_PER_S))
-                    span = self.span_frames(frames, stop - seek[i])
-                    if seek[i] + span >= stop:
-                        span = min(frames, left)
+                    frames, span = self.window_span(seek[i], stop, tot)
                     a = audio[i][seek[i] * HOP_LENGTH:(seek[i] + span) * HOP_LENGTH]
                     if a.size and float(np.abs(a).max()) >= DIGITAL_SILENCE:
                         # whole frames only: the recording's partial last frame is no window's
@@ -135,6 +131,37 @@ class LongformSeek:
                 if not self.condition_on_previous_text or \
                         r.temperature > self.prompt_reset_on_temperature:
                     since[r.item_id] = len(history[r.item_id])
+
+    def window_span(self, seek: int, stop: int, tot: int) -> tuple[int, int]:
+        """(window frames, mel frames of audio it takes) of the window at `seek` when the clip
+        stops at `stop` and `tot` frames hold audio (`transcribe_items`' rule)."""
+        left = tot - seek
+        frames = frames_for(self.config.window_s_for(left / MEL_FRAMES_PER_S))
+        span = self.span_frames(frames, stop - seek)
+        if seek + span >= stop:
+            span = min(frames, left)
+        return frames, span
+
+    def first_window(self, item_id: str, audio: np.ndarray) -> Row | None:
+        """The recording's first window as `transcribe_items` cuts it (its key, frames and
+        audio: so its features and encoder states are the ones the transcription computes),
+        at the first clip's start (0 when that is past the audio, as faster-whisper's language
+        detection), whether or not it is digital silence; None without a whole mel frame."""
+        if self.config.longform == "chunks":
+            rows = self.rows_for(item_id, audio)
+            return rows[0] if rows else None
+        last = len(audio) // HOP_LENGTH
+        if last == 0:
+            return None
+        total = max(1, -(-len(audio) // HOP_LENGTH))
+        start, end = self.seek_clips(last)[0]
+        stop, tot = (last, total) if end >= last else (end, end)
+        if start >= stop:
+            start, stop, tot = 0, last, total
+        frames, span = self.window_span(start, stop, tot)
+        a = audio[start * HOP_LENGTH:(min(start + span, stop)) * HOP_LENGTH]
+        return Row(f"{item_id}@{start}", a, frames, len(a) / SAMPLE_RATE, item_id=item_id,
+                   seek=start, source=audio)
 
     def seek_clips(self, content_frames: int) -> list[tuple[int, int]]:
         """The (start, end) mel frames of the clips to decode (`clip_timestamps`, as

@@ -23,6 +23,10 @@ faster-whisper:
     start of the first window's output (seek 0; in "chunks", the first chunk's) and is part of
     its text; hotwords go after <|startofprev|> in every window without a prefix. Caps and
     layout: `decode_options.DecodeOptions.prompt_rows`.
+  - `language` (a code; None: the bundle's prompt, <|en|>) and `task` ("transcribe",
+    "translate"): the decoder prompt's tokens after <|startoftranscript|>
+    (`language.task_prompt`); detection is `language.detect_languages`, run before the pipeline
+    by `transcribe.transcribe_bundle` on each recording's `first_window`.
   - faster-whisper's long-form options (the sequential rule only; `longform`): `clip_timestamps`
     (decode only inside the clips "start,end,..." in seconds: `LongformSeek.seek_clips`) and
     `hallucination_silence_threshold` (with word timestamps: skip the silence around a likely
@@ -77,7 +81,8 @@ class AsrPipeline(LongformSeek):
                  mel_padding: str = "zeros", initial_prompt: str | None = None,
                  prefix: str | None = None, hotwords: str | None = None,
                  clip_timestamps: str | Sequence[float] | None = None,
-                 hallucination_silence_threshold: float | None = None):
+                 hallucination_silence_threshold: float | None = None,
+                 language: str | None = None, task: str = "transcribe"):
         check_mel_padding(mel_padding)
         self.clip_timestamps = check_clip_timestamps(clip_timestamps)
         self.hallucination_silence_threshold = check_hallucination_silence_threshold(
@@ -116,7 +121,10 @@ class AsrPipeline(LongformSeek):
             self.dtype = torch.float32
         self.encoder = self.model.model.encoder
         self.n_layers = len(self.encoder.layers)
-        self.options = DecodeOptions.from_bundle(bundle, beam_size=config.beam_size)
+        # the decoder prompt's language and task (None: the bundle's, <|en|><|transcribe|>)
+        self.language, self.task = language, task
+        self.options = DecodeOptions.from_bundle(bundle, beam_size=config.beam_size,
+                                                 language=language, task=task)
         self.decoder = WhisperDecoderRunner(self.model, self.options)
         self._decoders = {False: self.decoder}
         self.no_speech_threshold: float | None = NO_SPEECH_THRESHOLD
@@ -319,7 +327,8 @@ class AsrPipeline(LongformSeek):
     def decoder_for(self, timestamps: bool) -> WhisperDecoderRunner:
         if timestamps not in self._decoders:
             opt = DecodeOptions.from_bundle(self.bundle, beam_size=self.config.beam_size,
-                                            timestamps=True)
+                                            timestamps=True, language=self.language,
+                                            task=self.task)
             self._decoders[True] = WhisperDecoderRunner(self.model, opt)
         return self._decoders[timestamps]
 

@@ -24,6 +24,7 @@ import numpy as np
 from speechbudget.audio import AudioError
 from speechbudget.axes import Config, ConfigError
 from speechbudget.geometry import SAMPLE_RATE
+from speechbudget.tasks.asr.language import Detection
 from speechbudget.tasks.asr.options import LOGPROB_THRESHOLD, NO_SPEECH_THRESHOLD
 from speechbudget.tasks.asr.pipeline import AsrPipeline
 from speechbudget.tasks.asr.precision import cast_for_precision
@@ -40,7 +41,8 @@ class TranscriptionInfo:
     """What one recording's transcription did and cost."""
 
     duration: float            # seconds of audio
-    language: str | None       # the language decoded ("en": the decoder prompt is English)
+    language: str | None       # the language decoded (its code: given, detected, or "en" for an
+    #                            English-only model; None: a model without language tokens)
     windows: int               # windows decoded (digital silence is skipped, not decoded)
     no_speech_windows: int     # windows without speech (decoded, or digital silence)
     silent_windows: int        # digital silence: not decoded
@@ -52,6 +54,12 @@ class TranscriptionInfo:
     text: str                  # the segments' texts joined with spaces
     vad: VadResult | None = None  # what the voice-activity filter kept (None: not asked for);
     #                               windows, tokens and gflops are those of the kept audio only
+    # P(language) when detected on the first window (1.0 when given or English-only, None with
+    # `language` None), and every language's, most probable first (detected only), as
+    # faster-whisper's; `gflops` includes the detection's
+    language_probability: float | None = None
+    all_language_probs: list[tuple[str, float]] | None = None
+    task: str = "transcribe"   # "transcribe", or "translate" (to English)
 
     @property
     def duration_after_vad(self) -> float:
@@ -61,9 +69,14 @@ class TranscriptionInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (the configuration as `Config.to_dict`); "vad" only when the
-        filter ran."""
+        filter ran, "all_language_probs" (pairs [code, probability]) only when the language was
+        detected."""
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["config"] = self.config.to_dict()
+        if self.all_language_probs is None:
+            del d["all_language_probs"]
+        else:
+            d["all_language_probs"] = [[c, p] for c, p in self.all_language_probs]
         if self.vad is None:
             del d["vad"]
         else:
@@ -112,6 +125,7 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
                       no_speech_threshold: float | None = NO_SPEECH_THRESHOLD,
                       logprob_threshold: float | None = LOGPROB_THRESHOLD,
                       vad: SileroVad | None = None, vad_options: VadOptions | None = None,
+                      language: str | None = None, task: str = "transcribe",
                       **decoding: Any) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """(segments, info) per waveform (`as_audio`'s output), batched, each with its own seek.
     `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is).
@@ -121,8 +135,14 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     decode only the speech it finds with `vad_options` (faster-whisper's `vad_filter`): the
     chunks joined are decoded and the times mapped back to each recording (`tasks.asr.vad`);
     not with `clip_timestamps` (`decoding`: then the filter does not run, with a warning, as
-    faster-whisper ignores vad_filter when clips are given)."""
-    pipe = AsrPipeline(bundle, config, device, model=model, **decoding)
+    faster-whisper ignores vad_filter when clips are given). `language`: a code of the model's,
+    or None: "en" for an English-only model, else detected per recording on its first window
+    (of the speech kept, with `vad`) and each recording decoded in its language
+    (`language.detect_languages`); `task`: "transcribe" or "translate" (to English)."""
+    from speechbudget.tasks.asr.language import (FirstWindows, detect_languages, is_multilingual,
+                                                 reusable)
+    pipe = AsrPipeline(bundle, config, device, model=model, language=language, task=task,
+                       **decoding)
     if vad is not None and pipe.clip_timestamps is not None:
         warn_vad_ignored()
         vad = None
@@ -130,11 +150,30 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     splits = [split_speech(vad, a, vad_options) if vad is not None else None for a in audios]
     items = [(f"{i}", a if sp is None else sp.speech)
              for i, (a, sp) in enumerate(zip(audios, splits))]
-    out = pipe.transcribe_items(items, batch_size)
-    lang = decoded_language(bundle)
+    detected, cache = {}, None
+    if language is None and is_multilingual(bundle):
+        from speechbudget.tasks.asr.language import bundle_codes
+        cache = FirstWindows() if reusable(config) else None
+        detected = detect_languages(pipe, items, bundle_codes(bundle), cache)
+    pipes = {language or "en": pipe}   # None decodes the bundle's prompt: <|en|>
+    out: dict[str, Transcript] = {}
+    groups: dict[str | None, list] = {}
+    for i, a in items:
+        groups.setdefault(detected[i].language if i in detected else language or "en",
+                          []).append((i, a))
+    for lang, group in groups.items():
+        if lang not in pipes:
+            pipes[lang] = AsrPipeline(bundle, config, device, model=model, language=lang,
+                                      task=task, **decoding)
+            pipes[lang].no_speech_threshold = no_speech_threshold
+            pipes[lang].logprob_threshold = logprob_threshold
+        out.update(pipes[lang].transcribe_items(group, batch_size, cache))
+    given = decoded_language(bundle) if language is None else language
     results = []
     for (i, _), a, sp in zip(items, audios, splits):
-        info = _info(config, out[i], len(a) / SAMPLE_RATE, pipe, lang)
+        lang = detected[i] if i in detected else given
+        info = _info(config, out[i], len(a) / SAMPLE_RATE, pipe, lang, task,
+                     cache is not None and cache.used(i))
         if sp is None:
             results.append((out[i].segments, info))
         else:
@@ -238,14 +277,24 @@ def decoded_language(bundle: Any) -> str | None:
     return "en" if tok.english in bundle.prompt_ids else None
 
 
-def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline, language: str | None
-          ) -> TranscriptionInfo:
+def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline,
+          language: str | Detection | None, task: str = "transcribe",
+          reused: bool = False) -> TranscriptionInfo:
+    """The recording's info; `language` a `Detection` when detected (its decoder step, and its
+    encoder pass unless the transcription `reused` it, counted in gflops)."""
+    from speechbudget.flops.estimate import language_detection_flops
     from speechbudget.tasks.asr.windows import window_gflops
     tokens = [r.decode_steps for r in tr.windows]  # every attempt's tokens, eos included
     gflops = sum(window_gflops(cfg, r, pipe.decoder_for(r.timestamps).no_speech_extra)
                  for r in tr.windows)  # every fallback attempt and hypothesis counted
+    probability, every = (None if language is None else 1.0), None
+    if isinstance(language, Detection):
+        gflops += language_detection_flops(cfg, language.frames, encoder=not reused) / 1e9
+        probability, every = language.probability, list(language.all_probs)
+        language = language.language
     return TranscriptionInfo(
-        duration=duration_s, language=language, windows=len(tr.windows),
+        duration=duration_s, language=language, language_probability=probability,
+        all_language_probs=every, task=task, windows=len(tr.windows),
         no_speech_windows=tr.no_speech_windows, silent_windows=tr.silent_windows,
         decoded_tokens=sum(tokens), gflops=gflops,
         stopped_by_limit=sum(r.by_limit for r in tr.windows),

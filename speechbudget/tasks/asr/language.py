@@ -1,0 +1,252 @@
+"""Whisper's languages and tasks: the language codes a vocabulary holds, the checks of `language`
+and `task`, the decoder prompt they give, and language detection.
+
+Codes: a multilingual vocabulary's <|xx|> special tokens, from <|en|> on (`WhisperTokens
+.first_language`, `n_languages`: 99, large-v3 100 with "yue"), read from the loaded tokenizer
+(`bundle_codes`); before a model loads, the first n_languages codes of transformers' table of
+Whisper's languages (code -> name, in the vocabulary's order: `vocabulary_codes`), which also
+names them in messages. An English-only vocabulary decodes "en" only, and never translates.
+
+The prompt (`task_prompt`): <|startoftranscript|><|xx|><|task|> (+ <|notimestamps|>), as
+openai-whisper and faster-whisper build it; the bundle's prompt (`models.loading`) holds <|en|>
+<|transcribe|>, which every sweep and `asr eval` keep.
+
+Detection (`detect_languages`), as faster-whisper's `detect_language`: the decoder's logits
+after <|startoftranscript|> alone, softmax over the language tokens (`language_probs`), on the
+recording's first window. faster-whisper encodes its first 30 s; here the first window is the
+configuration's (its window, stride and pool: the xT / xV axes apply to detection too), cut as
+the sequential seek loop cuts it (`LongformSeek.first_window`), so that with a `FirstWindows`
+cache the transcription reuses its features and encoder states: the detection then costs one
+decoder step (`flops.estimate.language_detection_flops`). Where the states cannot be reused
+(pool "attn", a stride inside the encoder, a first window the loop does not decode) the
+detection's encoder pass is counted too.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from speechbudget.axes import ConfigError
+
+TASKS = ("transcribe", "translate")
+
+
+def language_names() -> dict[str, str]:
+    """Whisper's language codes -> names, in the order of the vocabulary's language tokens
+    (transformers' table: 100 codes, the last, "yue", in large-v3's vocabulary only)."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+    return dict(LANGUAGES)
+
+
+def vocabulary_codes(vocab_size: int) -> tuple[str, ...]:
+    """The language codes a Whisper vocabulary of `vocab_size` tokens decodes, without a model:
+    ("en",) for the English-only one; ValueError for a size that is not Whisper's."""
+    from speechbudget.models.registry import whisper_tokens
+    tok = whisper_tokens(int(vocab_size))
+    if int(vocab_size) == 51864:
+        return ("en",)
+    codes = tuple(language_names())[:tok.n_languages]
+    if len(codes) != tok.n_languages:
+        raise ValueError(f"vocab_size={vocab_size}: {tok.n_languages} language tokens, "
+                         f"{len(codes)} codes known")
+    return codes
+
+
+def is_multilingual(bundle: Any) -> bool:
+    """Whether a loaded bundle's vocabulary is a multilingual Whisper one (51865, 51866)."""
+    return int(bundle.model.config.vocab_size) in (51865, 51866)
+
+
+def bundle_codes(bundle: Any) -> tuple[str, ...]:
+    """The language codes of a loaded bundle, read from its tokenizer's <|xx|> tokens at
+    first_language .. first_language + n_languages - 1 (`vocabulary_codes` when it has no
+    tokenizer or the tokens are not <|xx|>); ("en",) for an English-only vocabulary or one
+    without language tokens (a test model: its prompt is taken as it is)."""
+    vocab = int(bundle.model.config.vocab_size)
+    if not is_multilingual(bundle):
+        return ("en",)
+    from speechbudget.models.registry import whisper_tokens
+    tok = whisper_tokens(vocab)
+    texts = [_token_text(bundle.tokenizer, tok.first_language + i)
+             for i in range(tok.n_languages)]
+    if all(t is not None and t.startswith("<|") and t.endswith("|>") for t in texts):
+        return tuple(t[2:-2] for t in texts)
+    return vocabulary_codes(vocab)
+
+
+def _token_text(tokenizer: Any, token: int) -> str | None:
+    for name in ("convert_ids_to_tokens", "id_to_token"):
+        fn = getattr(tokenizer, name, None)
+        if fn is not None:
+            try:
+                text = fn(int(token))
+            except Exception:  # a tokenizer without the id
+                return None
+            return text if isinstance(text, str) else None
+    return None
+
+
+def close_codes(value: str, codes: Sequence[str], n: int = 3) -> list[str]:
+    """Codes near `value`: the code of a language named `value` ("German" -> "de") first, then
+    difflib's closest codes."""
+    names = language_names()
+    text = value.strip().lower()
+    named = [c for c in codes if names.get(c, "").lower() == text]
+    near = difflib.get_close_matches(text, list(codes), n=n, cutoff=0.5)
+    return list(dict.fromkeys(named + near))[:n]
+
+
+def check_language(value: Any, codes: Sequence[str], model: str = "",
+                   field_name: str = "language") -> str | None:
+    """`value` when it is None or one of `codes` (the model's); ConfigError naming the field
+    otherwise (an English-only model: "en" or None only), with the close codes."""
+    if value is None or (isinstance(value, str) and value in codes):
+        return value
+    if tuple(codes) == ("en",):
+        raise ConfigError(field_name, value, f"'en' or None: {model or 'the model'} is an "
+                                             "English-only model")
+    close = close_codes(value, codes) if isinstance(value, str) else []
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(field_name, value, f"None (detect it) or one of the model's "
+                                         f"{len(codes)} language codes ({', '.join(codes[:6])}, "
+                                         f"...){hint}")
+
+
+def check_task(value: Any, english_only: bool = False, model: str = "",
+               field_name: str = "task") -> str:
+    """'transcribe' or 'translate' (to English; multilingual models only): ConfigError naming
+    the field otherwise."""
+    if value not in TASKS:
+        raise ConfigError(field_name, value, "'transcribe' or 'translate'")
+    if value == "translate" and english_only:
+        raise ConfigError(field_name, value, f"'transcribe': {model or 'the model'} is an "
+                                             "English-only model (it does not translate)")
+    return value
+
+
+def task_prompt(bundle: Any, prompt: Sequence[int], language: str | None,
+                task: str) -> list[int]:
+    """The bundle's decoder prompt with the language and task tokens of `language` (None: as the
+    bundle has it, <|en|>) and `task` after <|startoftranscript|>; unchanged for <|en|>
+    <|transcribe|>. ConfigError naming the field for what the model cannot decode."""
+    prompt = [int(t) for t in prompt]
+    if language in (None, "en") and task == "transcribe":
+        return prompt
+    vocab = int(bundle.model.config.vocab_size)
+    english_only = not is_multilingual(bundle)
+    name = getattr(getattr(bundle, "arch", None), "name", "")
+    check_task(task, english_only, name)
+    codes = bundle_codes(bundle)
+    check_language(language, codes, name)
+    from speechbudget.models.registry import whisper_tokens
+    tok = whisper_tokens(vocab)
+    i = prompt.index(tok.sot) if tok.sot in prompt else -1
+    languages = range(tok.first_language, tok.first_language + tok.n_languages)
+    if i < 0 or len(prompt) < i + 3 or prompt[i + 1] not in languages or \
+            prompt[i + 2] not in (tok.translate, tok.transcribe):
+        raise ValueError(f"decoder prompt {prompt}: no <|startoftranscript|><|xx|><|task|> to "
+                         "set the language and task in")
+    prompt[i + 1] = tok.first_language + codes.index(language or "en")
+    prompt[i + 2] = tok.translate if task == "translate" else tok.transcribe
+    return prompt
+
+
+# ---- detection ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Detection:
+    """One recording's detected language: the code, its probability and every language's
+    (most probable first), and the detection window (`frames` mel frames, `enc_tokens` encoder
+    tokens: its FLOPs)."""
+
+    language: str
+    probability: float
+    all_probs: tuple[tuple[str, float], ...]
+    frames: int
+    enc_tokens: int
+
+
+def language_probs(logits: Any, language_ids: Sequence[int], codes: Sequence[str]
+                   ) -> tuple[str, float, list[tuple[str, float]]]:
+    """(code, probability, [(code, probability)] most probable first) from one row of decoder
+    logits [vocab]: the softmax over the logits of the language tokens `language_ids` (named
+    `codes`), as openai-whisper's and CTranslate2's detect_language."""
+    import torch
+    x = torch.as_tensor(logits).float().reshape(-1)
+    if len(language_ids) != len(codes) or not len(codes):
+        raise ValueError(f"{len(language_ids)} language ids for {len(codes)} codes")
+    probs = x[torch.as_tensor(list(language_ids), dtype=torch.long)].softmax(-1).tolist()
+    ranked = sorted(zip(codes, probs), key=lambda cp: -cp[1])
+    return ranked[0][0], ranked[0][1], ranked
+
+
+class FirstWindows:
+    """A cache (AsrPipeline's `cache`) that keeps what the detection pass computes (`record`),
+    then gives each entry once to the transcription that follows and stores nothing else, so
+    that the first windows are not encoded twice and no other window's states are kept.
+    `used(keys)`: whether an entry stored under one of the owner's keys was taken."""
+
+    def __init__(self) -> None:
+        self.entries: dict = {}
+        self.owner: str | None = None
+        self.owned: dict[str, list] = {}
+        self.taken: set = set()
+        self.recording = True
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if self.recording:
+            return self.entries.get(key, default)
+        hit = self.entries.pop(key, None)
+        if hit is None:
+            return default
+        self.taken.add(key)
+        return hit
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self.recording:
+            self.entries[key] = value
+            if self.owner is not None:
+                self.owned.setdefault(self.owner, []).append(key)
+
+    def replay(self) -> None:
+        self.recording = False
+
+    def used(self, owner: str) -> bool:
+        """Whether the transcription took every entry the detection of `owner` stored (its
+        features and its encoder states)."""
+        keys = self.owned.get(owner, [])
+        return bool(keys) and all(k in self.taken for k in keys)
+
+
+def reusable(config: Any) -> bool:
+    """Whether the detection's encoder states are the transcription's own (a stride on the
+    output or none, not pool "attn"): only then is its first window cached."""
+    return config.pool != "attn" and (config.stride == 1 or config.stride_at == "output")
+
+
+def detect_languages(pipe: Any, items: Sequence[tuple[str, Any]], codes: Sequence[str],
+                     cache: FirstWindows | None = None) -> dict[str, Detection]:
+    """Each (id, audio)'s language on its first window (`pipe.first_window`, encoded by the
+    pipeline as the transcription would, through `cache` when given), from one decoder step
+    after <|startoftranscript|>; a recording without a whole mel frame has none."""
+    from speechbudget.models.registry import whisper_tokens
+    tok = whisper_tokens(int(pipe.bundle.model.config.vocab_size))
+    ids = [tok.first_language + i for i in range(len(codes))]
+    out: dict[str, Detection] = {}
+    for item_id, audio in items:
+        row = pipe.first_window(item_id, audio)
+        if row is None:
+            continue
+        if cache is not None:
+            cache.owner = item_id
+        pipe.features([row], cache)
+        pipe.encode([row], 1, cache)
+        logits = pipe.decoder.sot_logits(row.enc[None])
+        code, p, ranked = language_probs(logits[0], ids, codes)
+        out[item_id] = Detection(code, p, tuple(ranked), row.frames, int(row.enc.shape[0]))
+        row.mel = row.enc = None
+    if cache is not None:
+        cache.owner = None
+        cache.replay()
+    return out
+

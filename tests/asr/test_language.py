@@ -1,0 +1,163 @@
+"""Language and task (`tasks.asr.language`): detection on the first window, a forced language and
+translation with the real multilingual base against faster-whisper 1.2.1 on the same
+CTranslate2 weights (fp32, greedy, timestamps on, no VAD, no conditioning) on the shortest
+utterances of data/librispeech_sample; English-only refusals; the codes from the vocabulary; the
+prompt `asr eval` builds unchanged."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from speechbudget.axes import ConfigError
+from speechbudget.tasks.asr.language import (close_codes, language_probs, task_prompt,
+                                             vocabulary_codes)
+from tests.asr.conftest import tiny_en_model
+
+FW_OPTIONS = dict(beam_size=1, temperature=0.0, vad_filter=False,
+                  condition_on_previous_text=False)
+
+
+@pytest.fixture(scope="module")
+def clips(bundled_librispeech) -> list[np.ndarray]:
+    """The three shortest bundled utterances (3-5 s), 16 kHz."""
+    from speechbudget.tasks.asr.transcribe import as_audio
+    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
+            .splitlines() if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:3]
+    return [as_audio(bundled_librispeech / r["audio"]) for r in rows]
+
+
+# ---- pure parts ---------------------------------------------------------------------------------
+def test_language_probs_is_the_softmax_over_the_language_tokens_only():
+    logits = torch.tensor([9.0, 1.0, 2.0, 0.5, 7.0])   # id 0 and 4: not language tokens
+    code, p, ranked = language_probs(logits, [1, 2, 3], ["en", "de", "fr"])
+    want = torch.tensor([1.0, 2.0, 0.5]).softmax(-1).tolist()
+    assert code == "de" and p == pytest.approx(want[1])
+    assert [c for c, _ in ranked] == ["de", "en", "fr"]
+    assert sum(q for _, q in ranked) == pytest.approx(1.0)
+
+
+def test_codes_follow_the_vocabulary():
+    assert vocabulary_codes(51864) == ("en",)
+    base = vocabulary_codes(51865)
+    assert len(base) == 99 and base[:3] == ("en", "zh", "de") and "yue" not in base
+    assert vocabulary_codes(51866)[-1] == "yue" and len(vocabulary_codes(51866)) == 100
+    assert close_codes("German", base)[0] == "de"
+    assert "de" in close_codes("dee", base)
+
+
+def test_the_bundle_codes_are_its_tokenizers(base_whisper):
+    from speechbudget.models.registry import whisper_tokens
+    codes = base_whisper.supported_languages
+    tok = whisper_tokens(51865)
+    ids = [tok.first_language + codes.index(c) for c in ("en", "de", "su")]
+    assert base_whisper.bundle.tokenizer.convert_ids_to_tokens(ids) == ["<|en|>", "<|de|>",
+                                                                        "<|su|>"]
+    assert tuple(codes) == vocabulary_codes(51865)
+
+
+# ---- the prompt ---------------------------------------------------------------------------------
+def test_prompt_of_language_and_task(base_whisper):
+    from speechbudget.tasks.asr.decode_options import DecodeOptions
+    b = base_whisper.bundle
+    assert task_prompt(b, b.prompt_ids, None, "transcribe") == list(b.prompt_ids)
+    de = DecodeOptions.from_bundle(b, language="de", task="translate")
+    # <|startoftranscript|><|de|><|translate|><|notimestamps|>; sot still first
+    assert de.prompt_ids == (50258, 50261, 50358, 50363) and de.sot_index == 0
+    ts = DecodeOptions.from_bundle(b, timestamps=True, language="fr")
+    assert ts.prompt_ids == (50258, 50265, 50359)
+
+
+def test_eval_prompt_is_unchanged(base_whisper):
+    """`asr eval` / sweeps (runner.py: AsrPipeline without language) keep <|en|><|transcribe|>."""
+    from speechbudget.tasks.asr.pipeline import AsrPipeline
+    pipe = AsrPipeline(base_whisper.bundle, base_whisper.config, "cpu")
+    assert pipe.options.prompt_ids == (50258, 50259, 50359, 50363)
+    assert pipe.decoder_for(True).opt.prompt_ids == (50258, 50259, 50359)
+
+
+# ---- against faster-whisper ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_detection_equals_faster_whispers(base_whisper, base_faster_whisper, clips):
+    for audio in clips[:2]:
+        segs, info = base_whisper.transcribe(audio)
+        lang, p, every = base_faster_whisper.detect_language(audio)
+        theirs = dict(every)
+        assert info.language == lang == "en"
+        assert info.language_probability == pytest.approx(p, abs=1e-3)
+        ours = dict(info.all_language_probs)
+        assert set(ours) == set(theirs)
+        assert max(abs(ours[c] - theirs[c]) for c in ours) < 1e-3
+        fw_segs, fw_info = base_faster_whisper.transcribe(audio, **FW_OPTIONS)
+        assert fw_info.language == "en"
+        assert fw_info.language_probability == pytest.approx(info.language_probability,
+                                                             abs=1e-3)
+        assert [s.tokens for s in segs] == [s.tokens for s in fw_segs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("axes,reused", [(dict(), True), (dict(window=10), True),
+                                         (dict(stride=2, stride_at=3), False)])
+def test_detection_flops_are_counted(base_whisper, clips, axes, reused):
+    """Detected: the forced-"en" decoding's GFLOPs plus one decoder step on the first window
+    (its encoder pass too where the transcription cannot reuse it); the same segments."""
+    from speechbudget import WhisperModel
+    from speechbudget.flops.estimate import language_detection_flops
+    from speechbudget.geometry import MEL_FRAMES_PER_S
+    model = WhisperModel.from_bundle(base_whisper.bundle, **axes) if axes else base_whisper
+    segs, info = model.transcribe(clips[1])
+    en_segs, en = model.transcribe(clips[1], language="en")
+    assert [s.tokens for s in segs] == [s.tokens for s in en_segs]
+    frames = round(model.config.window_s_for(info.duration) * MEL_FRAMES_PER_S)
+    extra = language_detection_flops(model.config, frames, encoder=not reused) / 1e9
+    assert info.gflops == pytest.approx(en.gflops + extra, rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options", [dict(language="de"), dict(language="de", task="translate"),
+                                     dict(task="translate")])
+def test_tokens_equal_faster_whispers(base_whisper, base_faster_whisper, clips, options):
+    for audio in clips:
+        ours, info = base_whisper.transcribe(audio, **options)
+        theirs, fw_info = base_faster_whisper.transcribe(audio, **FW_OPTIONS, **options)
+        theirs = list(theirs)
+        assert [s.tokens for s in ours] == [s.tokens for s in theirs]
+        assert [s.text for s in ours] == [s.text.strip() for s in theirs]
+        assert info.language == fw_info.language
+        assert info.task == options.get("task", "transcribe")
+
+
+@pytest.mark.slow
+def test_german_prompt_changes_the_text(base_whisper, clips):
+    en, _ = base_whisper.transcribe(clips[0], language="en")
+    de, info = base_whisper.transcribe(clips[0], language="de")
+    assert info.language == "de" and info.language_probability == 1.0
+    assert info.all_language_probs is None
+    assert [s.tokens for s in en] != [s.tokens for s in de]
+
+
+# ---- refusals -----------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("options,field", [(dict(language="de"), "language"),
+                                           (dict(task="translate"), "task"),
+                                           (dict(language="xx"), "language")])
+def test_english_only_model_refuses(options, field):
+    model = tiny_en_model()
+    with pytest.raises(ConfigError) as e:
+        model.transcribe(np.zeros(16000, np.float32), **options)
+    assert e.value.field == field
+    _, info = model.transcribe(np.zeros(16000, np.float32), language="en")
+    assert info.language == "en" and info.language_probability == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("options,field,hint", [
+    (dict(language="german"), "language", "de"), (dict(language="EN"), "language", "en"),
+    (dict(task="translat"), "task", "translate"), (dict(language=3), "language", "None")])
+def test_multilingual_model_refuses(base_whisper, options, field, hint):
+    with pytest.raises(ConfigError) as e:
+        base_whisper.transcribe(np.zeros(16000, np.float32), **options)
+    assert e.value.field == field and hint in str(e.value)
