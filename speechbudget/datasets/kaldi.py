@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 from speechbudget.datasets.base import DatasetError, FileDataset, Record, text_lines
+from speechbudget.typed_numbers import PLAIN_NUMBER, is_digits
 
 
 def is_kaldi_dir(folder: Path) -> bool:
@@ -60,7 +61,7 @@ def _resolve(folder: Path, value: str, where: str, audio_root: Path | None = Non
     for base in bases:
         if (base / p).exists():
             return base / p
-    ark = re.fullmatch(r"(.+):\d+(\[[^\]]*\])?", v)  # Kaldi's "file.ark:OFFSET[range]"
+    ark = re.fullmatch(r"(.+):[0-9]+(\[[^\]]*\])?", v)  # Kaldi's "file.ark:OFFSET[range]"
     if ark and any((base / ark.group(1)).is_file() for base in bases):
         raise DatasetError(f"{where}: archive offsets are not supported ({v!r}); write the "
                            "audio to files (e.g. with wav-copy) and list the paths")
@@ -91,17 +92,17 @@ def load_kaldi(folder: str | Path, need_text: bool = True,
     records = []
     seg_path = folder / "segments"
     if seg_path.is_file():
-        for utt, (rec, start, end, *rest) in _table(seg_path, min_fields=4).items():
+        seg_lines: dict[str, int] = {}
+        for utt, (rec, start, end, *rest) in _table(seg_path, min_fields=4,
+                                                     lines=seg_lines).items():
             if rec not in wavs:
                 raise DatasetError(f"{seg_path}: segment {utt!r} names recording {rec!r}, "
                                    f"which is not in {scp}")
             if rest:
-                _check_channel(seg_path, utt, rest, wavs[rec])
-            try:
-                a, b = float(start), float(end)
-            except ValueError:
-                raise DatasetError(f"{seg_path}: segment {utt!r}: start/end {start!r} {end!r} "
-                                   "are not numbers") from None
+                _check_channel(seg_path, seg_lines[utt], utt, rest, wavs[rec])
+            for which, value in (("start", start), ("end", end)):
+                _check_seconds(seg_path, seg_lines[utt], utt, which, value)
+            a, b = float(start), float(end)
             if not (math.isfinite(a) and math.isfinite(b)):
                 raise DatasetError(f"{seg_path}: segment {utt!r}: start/end {start!r} {end!r} "
                                    "must be finite seconds")
@@ -125,25 +126,37 @@ def load_kaldi(folder: str | Path, need_text: bool = True,
     return FileDataset(records, str(folder))
 
 
-def _check_channel(seg_path: Path, utt: str, rest: list[str], path: Path) -> None:
+def _check_seconds(seg_path: Path, line: int, utt: str, which: str, value: str) -> None:
+    """A segments line's start or end as Kaldi writes it: ASCII digits, an optional sign, point
+    and exponent (float() also took '1_0' as 10 and other scripts' digits, '\u0661' as 1), or a
+    non-finite word (nan, inf: refused later as not finite seconds); a DatasetError naming the
+    file, line and value otherwise."""
+    if PLAIN_NUMBER.fullmatch(value) or value.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        return
+    raise DatasetError(f"segment {utt!r}: {which} {value!r} is not a number of seconds (digits "
+                       "0-9, an optional sign, decimal point and exponent)", seg_path, line)
+
+
+def _check_channel(seg_path: Path, line: int, utt: str, rest: list[str], path: Path) -> None:
     """A segments line's 5th field, the channel: only channel 0 of a one-channel recording can be
     read as meant (recordings are read down-mixed to mono, the mean of their channels)."""
     import soundfile as sf
 
     from speechbudget.audio import soundfile_name
     channel = rest[0]
-    if len(rest) > 1 or not channel.isdigit():
-        raise DatasetError(f"{seg_path}: segment {utt!r}: expected 4 fields and an optional "
-                           f"channel number, got {' '.join(rest)!r} after the times")
+    if len(rest) > 1 or not is_digits(channel):  # ASCII digits: int() refuses '\u00b2'
+        raise DatasetError(f"segment {utt!r}: expected 4 fields and an optional channel number, "
+                           f"got {' '.join(rest)!r} after the times (a channel is digits 0-9)",
+                           seg_path, line)
     try:
         channels = sf.info(soundfile_name(path)).channels
     except Exception:  # noqa: BLE001 (not readable here: the channel cannot be checked)
         channels = None
     if channels != 1 or int(channel) != 0:
-        raise DatasetError(f"{seg_path}: segment {utt!r} selects channel {channel} of {path} "
+        raise DatasetError(f"segment {utt!r} selects channel {channel} of {path} "
                            f"({'unknown' if channels is None else channels} channels); selecting "
                            "a channel is not supported (recordings are read as the mean of "
-                           "their channels): write each channel to its own file")
+                           "their channels): write each channel to its own file", seg_path, line)
 
 
 def _record(utt, path, texts, spk, need_text, text_path, a, b) -> Record:
