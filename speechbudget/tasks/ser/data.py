@@ -25,8 +25,14 @@ MIN_CLIP_S = 0.1  # shorter clips are recorded as skipped, not padded into nonse
 RAVDESS_EMOTIONS = {"01": "NEU", "02": None, "03": "HAP", "04": "SAD", "05": "ANG", "06": "FEA",
                     "07": "DIS", "08": None}  # 02 calm, 08 surprised: dropped
 RAVDESS_NAMES = {"02": "calm", "08": "surprised"}
-_RAVDESS = re.compile(r"(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.(wav|flac)$", re.I)
-_CREMAD = re.compile(r"(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.(wav|flac)$", re.I)
+# ASCII only ([0-9], re.ASCII): \d also took other scripts' digits ('\u0660\u0663' as an emotion
+# code, '\u0661\u0660\u0660\u0661' as an actor), and re.I's [A-Z] the long s and the Kelvin sign
+# (U+017F, U+212A) as letters; such a name is a file of no RAVDESS / CREMA-D name: left out and
+# listed in `skipped`, as any other
+_RAVDESS = re.compile(r"([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-([0-9]{2})-"
+                      r"([0-9]{2})\.(wav|flac)$", re.I | re.ASCII)
+_CREMAD = re.compile(r"([0-9]{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.(wav|flac)$",
+                     re.I | re.ASCII)
 
 
 @dataclass(frozen=True)
