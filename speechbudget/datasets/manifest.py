@@ -23,6 +23,7 @@ from typing import Any
 
 from speechbudget.datasets.base import (Columns, DatasetError, FileDataset, Record, pick_column,
                                         text_lines)
+from speechbudget.typed_numbers import plain_number
 
 #: how to name a role's column, in a missing column's hint: the command-line option and a sweep
 #: file's `data:` key (sweep.spec_data), as the same reader serves both
@@ -181,8 +182,9 @@ def table_records(path: Path, names: list[str], rows: list[tuple[int, dict[str, 
         raw = row.get(col["duration_s"]) if col["duration_s"] else None
         dur = None
         if raw not in (None, ""):
-            try:
-                dur = math.nan if isinstance(raw, bool) else float(raw)
+            try:  # a string as typed (float() took '1_0' as 10 and other scripts' digits)
+                dur = math.nan if isinstance(raw, bool) else plain_number(raw) \
+                    if isinstance(raw, str) else float(raw)
             except (TypeError, ValueError):
                 dur = math.nan
             if not 0 <= dur < math.inf:  # not a number, NaN, infinite, negative or a boolean
