@@ -59,7 +59,7 @@ class BatchedInferencePipeline:
                    chunk_length: float | None = None,
                    clip_timestamps: Sequence[Mapping[str, float]] | None = None,
                    hallucination_silence_threshold: float | None = None, batch_size: int = 8,
-                   hotwords: str | None = None, seed: int = 0
+                   hotwords: str | None = None, seed: int = 0, task: str = "transcribe"
                    ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording (a path or a 16 kHz float array), as
         faster-whisper 1.2.1's `BatchedInferencePipeline.transcribe` with the options that exist
@@ -74,7 +74,9 @@ class BatchedInferencePipeline:
         clip decoded as a chunk (the VAD does not run). vad_filter=False without clips: audio
         shorter than chunk_length is one chunk, longer is refused (ConfigError). batch_size:
         chunks decoded together. without_timestamps (True): each chunk's text is one segment
-        spanning the chunk; False: the timestamp tokens split it. beam_size, language,
+        spanning the chunk; False: the timestamp tokens split it. language None on a
+        multilingual model: detected on each chunk (faster-whisper detects once, on the first
+        30 s; `info.language` is the first chunk's). beam_size, language, task,
         initial_prompt and hotwords (in every chunk's prompt), word_timestamps and the
         punctuations: as `WhisperModel.transcribe`. temperature: only its first value is used
         (no fallback), sampling one candidate per chunk when it is above 0 (`seed`).
@@ -107,7 +109,7 @@ class BatchedInferencePipeline:
         longform = "chunks" if without_timestamps else "sequential"
         options = dict(beam_size=beam_size, timestamps="off" if without_timestamps else "on",
                        longform=longform, batch_size=batch_size, no_speech_threshold=None,
-                       logprob_threshold=None, language=language,
+                       logprob_threshold=None, language=language, task=task,
                        condition_on_previous_text=False, temperature=first, best_of=1,
                        seed=seed, word_timestamps=word_timestamps,
                        prepend_punctuations=prepend_punctuations,

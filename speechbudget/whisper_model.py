@@ -232,7 +232,6 @@ class WhisperModel:
         _check_int("batch_size", batch_size)
         _check_threshold("no_speech_threshold", no_speech_threshold, 0.0, 1.0)
         _check_threshold("logprob_threshold", logprob_threshold, -math.inf, 0.0)
-        language, task = self.check_language(language, task)
         temps = check_fallback(temperature, best_of)
         if not isinstance(condition_on_previous_text, (bool, np.bool_)):  # bool("no") is True
             raise ConfigError("condition_on_previous_text", condition_on_previous_text,
@@ -261,6 +260,7 @@ class WhisperModel:
         if clips is not None and vad_filter:
             warn_vad_ignored()
             vad_filter = False
+        language, task = self.check_language(language, task)   # against the model's vocabulary
         vad = self.vad_model() if vad_filter else None   # before any audio is read
         audios = list(audios)
         waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]

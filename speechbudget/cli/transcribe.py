@@ -33,7 +33,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      vad_parameters: dict[str, Any] | None = None,
                      clip_timestamps: str | Sequence[float] | None = None,
                      hallucination_silence_threshold: float | None = None,
-                     batched: bool = False, vad_model: Any = None
+                     batched: bool = False, vad_model: Any = None,
+                     language: str | None = None, task: str = "transcribe"
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -46,7 +47,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     each file through `BatchedInferencePipeline` instead (`batch_size` chunks at a time; the
     options it does not use are refused by the command: `batched_options`). `vad_model`: the
     VAD's weights (WhisperModel's: None, "silero-vad", "faster-whisper", a file or a loaded
-    SileroVad, used as it is)."""
+    SileroVad, used as it is). `language` (a code, or None: detected per file on a
+    multilingual model) and `task`: as WhisperModel.transcribe."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -67,7 +69,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                 out[f] = (None, None, f"{f}: {type(e).__name__}: {e}")
         if good and batched:
             res = [batched_one(wm, a, batch_size, beam, timestamps, word_timestamps, temperature,
-                               initial_prompt, hotwords, vad_parameters, clip_timestamps)
+                               initial_prompt, hotwords, vad_parameters, clip_timestamps,
+                               language, task)
                    for _, a in good]
         elif good:
             res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
@@ -83,7 +86,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                                       vad_parameters=vad_parameters,
                                       clip_timestamps=clip_timestamps,
                                       hallucination_silence_threshold=(
-                                          hallucination_silence_threshold))
+                                          hallucination_silence_threshold),
+                                      language=language, task=task)
         if good:
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
@@ -97,12 +101,13 @@ def batched_one(wm: Any, audio: Any, batch_size: int, beam: int, timestamps: str
                 word_timestamps: bool, temperature: float | Sequence[float],
                 initial_prompt: str | None, hotwords: str | None,
                 vad_parameters: dict[str, Any] | None,
-                clips: Sequence[float] | None) -> tuple[list, Any]:
+                clips: Sequence[float] | None, language: str | None = None,
+                task: str = "transcribe") -> tuple[list, Any]:
     """One recording through `BatchedInferencePipeline(wm)` (--batched); clips as pairs."""
     from speechbudget.batched_pipeline import BatchedInferencePipeline
     temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
     return BatchedInferencePipeline(wm).transcribe(
-        audio, batch_size=batch_size, beam_size=beam, without_timestamps=timestamps != "on",
+        audio, language, task=task, batch_size=batch_size, beam_size=beam, without_timestamps=timestamps != "on",
         word_timestamps=word_timestamps, temperature=temps[0], initial_prompt=initial_prompt,
         hotwords=hotwords, vad_parameters=vad_parameters,
         clip_timestamps=None if clips is None else
@@ -201,6 +206,42 @@ def _cue_options(max_line_width: int | None, max_line_count: int | None,
     for why in cues.unused():
         warnings.warn("--" + why.replace("_", "-").replace(" max-", " --max-"), stacklevel=2)
     return cues
+
+
+def language_option(language: str, task: str, model: str) -> str | None:
+    """--language (a code, or auto: None) and --task checked before any model loads where the
+    model's vocabulary is known without it (a registry name): a usage error naming the option,
+    with the close codes. Hub ids and folders are checked once loaded (WhisperModel)."""
+    from speechbudget.architectures import UnknownModelError, get_architecture
+    from speechbudget.tasks.asr.language import TASKS, close_codes, vocabulary_codes
+    if task not in TASKS:
+        raise typer.BadParameter(f"{task!r}: expected transcribe or translate",
+                                 param_hint="--task")
+    code = None if language == "auto" else language
+    try:
+        arch = get_architecture(model)
+    except UnknownModelError:
+        return code
+    vocab = getattr(arch.dims, "vocab_size", None)
+    if not arch.is_whisper or vocab is None:
+        return code
+    codes = vocabulary_codes(vocab)
+    if codes == ("en",):
+        if task == "translate":
+            raise typer.BadParameter(f"translate: {arch.name} is an English-only model (it does "
+                                     "not translate); use a multilingual one (e.g. base)",
+                                     param_hint="--task")
+        if code not in (None, "en"):
+            raise typer.BadParameter(f"{language!r}: en or auto ({arch.name} is an "
+                                     "English-only model)", param_hint="--language")
+        return code
+    if code is not None and code not in codes:
+        close = close_codes(code, codes)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise typer.BadParameter(f"{language!r}: not one of {arch.name}'s {len(codes)} language "
+                                 f"codes ({hint}auto: detect it; e.g. {', '.join(codes[:5])})",
+                                 param_hint="--language")
+    return code
 
 
 def _check_choices(timestamps: str | None, longform: str) -> None:
@@ -419,6 +460,14 @@ def transcribe_cmd(
     batch_size: int = int_option(
         8, "--batch-size", min=1, help="windows decoded together (files transcribed together; "
         "with --batched: speech chunks)"),
+    language: str = typer.Option(
+        "auto", "--language", metavar="CODE|auto", help="the spoken language's code (en, de, "
+        "fr, ...: the model's <|xx|> tokens); auto: English on an English-only model, else "
+        "detected per file on its first window (json: info.language, "
+        "info.language_probability)"),
+    task: str = typer.Option(
+        "transcribe", "--task", metavar="transcribe|translate", help="translate: into English "
+        "(multilingual models only)"),
 ) -> None:
     """Transcribe audio files of any length. txt: one line per file `FILE<TAB>transcript`;
     srt / vtt / tsv / json: segments with times (printed, or written to --output-dir); printed
@@ -431,6 +480,7 @@ def transcribe_cmd(
                                  param_hint="--format")
     formats = FORMATS if fmt == ALL else (fmt,)
     _check_choices(timestamps, longform)
+    language_code = language_option(language, task, model)
     cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
                         word_timestamps, formats)
     longform_options = _longform_options(clip_timestamps, hallucination_silence_threshold, vad,
@@ -479,10 +529,12 @@ def transcribe_cmd(
                                        pool, beam, precision, batch_size=batch_size,
                                        timestamps=timestamps, longform=longform,
                                        progress=update, word_timestamps=word_timestamps,
-                                       batched=batched, vad_model=vad_loaded, **decoding)
-    except ConfigError as e:  # a prompt option's text is only checked against the tokenizer
+                                       batched=batched, vad_model=vad_loaded,
+                                       language=language_code, task=task, **decoding)
+    except ConfigError as e:  # a prompt option's text is only checked against the tokenizer,
+        # the language and task of a hub model or folder against its vocabulary
         hint = {"initial_prompt": "--initial-prompt", "prefix": "--prefix",
-                "hotwords": "--hotwords"}.get(e.field)
+                "hotwords": "--hotwords", "language": "--language", "task": "--task"}.get(e.field)
         raise typer.BadParameter(str(e), param_hint=hint) from None
     failed = 0
     unwritten: list[Path] = []   # a file that cannot be written does not stop the others

@@ -161,3 +161,32 @@ def test_multilingual_model_refuses(base_whisper, options, field, hint):
     with pytest.raises(ConfigError) as e:
         base_whisper.transcribe(np.zeros(16000, np.float32), **options)
     assert e.value.field == field and hint in str(e.value)
+
+
+@pytest.mark.slow
+def test_words_of_a_language_without_spaces_equal_faster_whispers(base_whisper,
+                                                                    base_faster_whisper, clips):
+    """language="zh": words are whole characters (faster-whisper's split_tokens_on_unicode),
+    not space-separated runs."""
+    ours, _ = base_whisper.transcribe(clips[0], language="zh", word_timestamps=True)
+    theirs, _ = base_faster_whisper.transcribe(clips[0], word_timestamps=True, language="zh",
+                                               **FW_OPTIONS)
+    theirs = list(theirs)
+    assert [s.tokens for s in ours] == [s.tokens for s in theirs]
+    assert [[w.word for w in s.words] for s in ours] == [[w.word for w in s.words]
+                                                         for s in theirs]
+    words = [w.word for s in ours for w in s.words]
+    assert any(" " not in w and w.strip() for w in words)
+
+
+def test_no_space_languages_split_into_characters():
+    from speechbudget.tasks.asr import word_timing as wt
+    table = {1: "你", 2: "好", 3: " ok", 4: "!", 9: ""}
+    decode = lambda ids: "".join(table[i] for i in ids)   # noqa: E731
+
+    m = np.eye(5, 8, dtype=np.float32)   # 4 text tokens + eot, 8 frames
+    per_char = wt.find_alignment([1, 2, 3, 4], m, [0.5] * 4, decode, 9, 50.0,
+                                 split_characters=True)
+    by_space = wt.find_alignment([1, 2, 3, 4], m, [0.5] * 4, decode, 9, 50.0)
+    assert [w.word for w in per_char] == ["你", "好", " ok", "!"]
+    assert [w.word for w in by_space] == ["你好", " ok", "!"]

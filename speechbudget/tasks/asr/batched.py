@@ -230,12 +230,18 @@ def merged_info(plan: ChunkPlan, infos: Sequence[TranscriptionInfo], segments: S
     """One `TranscriptionInfo` for the recording from its chunks' (each decoded as a recording of
     its own): their windows, tokens and FLOPs summed, the recording's duration, the VAD's result
     (its own FLOPs in `vad.gflops`, not in `gflops`), the text of the placed `segments` joined.
-    `config` and `language`: the configuration and language decoded (for no chunk decoded)."""
+    `config` and `language`: the configuration and language decoded (for no chunk decoded);
+    the language, its probabilities and the task: the first chunk's (language=None on a
+    multilingual model: each chunk's language is detected on it, and the first one's reported)."""
     summed = {k: sum(getattr(i, k) for i in infos) for k in (
         "windows", "no_speech_windows", "silent_windows", "decoded_tokens", "stopped_by_limit",
         "repetition_cut")}
+    first = infos[0] if infos else None
     return TranscriptionInfo(
-        duration=plan.duration, language=infos[0].language if infos else language,
+        duration=plan.duration, language=first.language if first else language,
+        language_probability=first.language_probability if first else None,
+        all_language_probs=first.all_language_probs if first else None,
+        task=first.task if first else "transcribe",
         gflops=float(sum(i.gflops for i in infos)), config=infos[0].config if infos else config,
         text=" ".join(t for t in (s.text.strip() for s in segments) if t), vad=plan.vad,
         **summed)

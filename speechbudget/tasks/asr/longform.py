@@ -1,7 +1,8 @@
 """The long-form rules of `AsrPipeline`, in its base class `LongformSeek`: `transcribe_items`
 and the segments it keeps of each window. `LongformSeek` holds no state of its own; its methods
 use the pipeline's (`config`, `run`, `rows_for`, `is_silence`, `text`, `decoder_for`, `options`,
-the word-timestamp options, the prompt options: `initial_tokens`, `window_prompt`).
+the word-timestamp options, the prompt options: `initial_tokens`, `window_prompt`; `language`:
+words of a language written without spaces are whole characters).
 
 Long-form rule "sequential" (`Config.longform`, the default; `transcribe_items`): Whisper's
 sequential algorithm, batched across utterances. Each utterance has its own `seek` (mel frames);
@@ -365,7 +366,8 @@ class LongformSeek:
             segs = [(s, e, [t for t in toks if t >= eos]) for s, e, toks in segs]
         done, _ = wt.window_words(segs, eos, qk, len(sot), frames, probs,
                                   self._decode_with_specials, per_s, t0, tr.last_speech_s,
-                                  *self.punctuations)
+                                  *self.punctuations,
+                                  split_characters=self.language in wt.NO_SPACE_LANGUAGES)
         return done
 
     def _decode_with_specials(self, tokens: list[int]) -> str:

@@ -191,17 +191,26 @@ def split_words(tokens: Sequence[int], decode: Callable[[list[int]], str], eot: 
     return words, groups
 
 
+# languages written without spaces between words: their "words" are whole characters
+# (`split_on_unicode`), as openai-whisper and faster-whisper split them (by the decoded language,
+# also when translating)
+NO_SPACE_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "my", "yue"})
+
+
 def find_alignment(text_tokens: Sequence[int], matrix: np.ndarray, token_probs: Sequence[float],
-                   decode: Callable[[list[int]], str], eot: int, frames_per_s: float
-                   ) -> list[WordTiming]:
+                   decode: Callable[[list[int]], str], eot: int, frames_per_s: float,
+                   split_characters: bool = False) -> list[WordTiming]:
     """Words of `text_tokens` with times (seconds from the window's start) from `matrix`
     [len(text_tokens) + 1, frames] (the rows from <|notimestamps|> on, `alignment_matrix`):
     a word starts at the first frame the DTW path gives its first token, ends at the first frame
-    of the next word (the end-of-text for the last). `token_probs[k]`: P(text_tokens[k])."""
+    of the next word (the end-of-text for the last). `token_probs[k]`: P(text_tokens[k]).
+    `split_characters`: words are whole characters (`NO_SPACE_LANGUAGES`), else `split_words`."""
     if not len(text_tokens) or matrix.shape[1] == 0:
         return []
     rows, cols = dtw(-matrix)
-    words, groups = split_words(list(text_tokens) + [eot], decode, eot)
+    seq = list(text_tokens) + [eot]
+    words, groups = split_on_unicode(seq, decode) if split_characters else \
+        split_words(seq, decode, eot)
     if len(groups) <= 1:
         return []
     bounds = np.pad(np.cumsum([len(g) for g in groups[:-1]]), (1, 0))
@@ -315,18 +324,20 @@ def window_words(segments: Sequence[tuple[float, float, Sequence[int]]], eot: in
                  qk: np.ndarray, sot_len: int, frames: int, token_probs: Sequence[float],
                  decode: Callable[[list[int]], str], frames_per_s: float, time_offset: float,
                  last_speech: float, prepended: str = PREPEND_PUNCTUATIONS,
-                 appended: str = APPEND_PUNCTUATIONS) -> tuple[list[SegmentWords], float]:
+                 appended: str = APPEND_PUNCTUATIONS, split_characters: bool = False
+                 ) -> tuple[list[SegmentWords], float]:
     """Everything after the teacher-forced pass for one window: `segments` (start, end, tokens)
     as decoded (timestamp tokens included); `qk` [heads, positions, encoder frames] of the pass
     over sot_len prompt tokens, <|notimestamps|>, the text tokens and <|endoftext|>; `frames`
     encoder frames that hold audio, `frames_per_s` of them per second; `token_probs` of the
-    text tokens. Returns `segment_words`' result."""
+    text tokens; `split_characters`: as `find_alignment`. Returns `segment_words`' result."""
     per_segment = [[int(t) for t in toks if t < eot] for _, _, toks in segments]
     text = [t for toks in per_segment for t in toks]
     alignment: list[WordTiming] = []
     if text and frames > 0:
         matrix = alignment_matrix(qk, frames)[sot_len:sot_len + len(text) + 1]
-        alignment = find_alignment(text, matrix, token_probs, decode, eot, frames_per_s)
+        alignment = find_alignment(text, matrix, token_probs, decode, eot, frames_per_s,
+                                   split_characters)
     median, max_duration = duration_limits(alignment)
     clamp_sentence_ends(alignment, max_duration)
     merge_punctuations(alignment, prepended, appended)
