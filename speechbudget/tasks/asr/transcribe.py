@@ -194,13 +194,14 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                     vad_parameters: dict[str, Any] | VadOptions | None = None,
                     clip_timestamps: str | Sequence[float] | None = None,
                     hallucination_silence_threshold: float | None = None,
-                    word_timestamps: bool = False
+                    word_timestamps: bool = False, language: str | None = None,
+                    task: str = "transcribe"
                     ) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """One-shot function: loads `model` (unless a loaded `bundle` is given) for this call only;
     keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model.
     initial_prompt / prefix / hotwords, vad_filter / vad_parameters, clip_timestamps,
-    hallucination_silence_threshold, word_timestamps: faster-whisper's options, as
-    `WhisperModel.transcribe`."""
+    hallucination_silence_threshold, word_timestamps, language, task: faster-whisper's options,
+    as `WhisperModel.transcribe`."""
     from speechbudget.tasks.asr.options import (check_clip_timestamps,
                                                 check_hallucination_silence_threshold,
                                                 check_prompt_text)
@@ -225,11 +226,15 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
     cfg = Config(task="asr", model=registry_name(bundle.arch), window=window, stride=stride,
                  stride_at=stride_at, pool=pool, precision=precision, beam_size=beam_size,
                  timestamps=timestamps, longform=longform)
+    from speechbudget.tasks.asr.language import (bundle_codes, check_language, check_task,
+                                                 is_multilingual)
+    check_task(task, not is_multilingual(bundle), cfg.model)
+    check_language(language, bundle_codes(bundle), cfg.model)
     waves = [as_audio(a) for a in audios]
     return transcribe_bundle(bundle, cfg, waves, device,
                              cast_for_precision(bundle.model, precision, device), batch_size,
                              no_speech_threshold, logprob_threshold, vad=vad,
-                             vad_options=vad_options, **prompts)
+                             vad_options=vad_options, language=language, task=task, **prompts)
 
 
 def warn_vad_ignored() -> None:
