@@ -7,24 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import typer
 
 from speechbudget.cli import app
+from tests.cli.conftest import cli_commands
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _commands(cmd=None, path=()):
-    cmd = cmd or typer.main.get_command(app)
-    subs = getattr(cmd, "commands", None)
-    if subs:
-        for name, sub in subs.items():
-            yield from _commands(sub, (*path, name))
-    else:
-        yield " ".join(path), cmd
-
-
-COMMANDS = dict(_commands())
+COMMANDS = dict(cli_commands())
 
 
 def _is_argument(p) -> bool:

@@ -11,21 +11,12 @@ from typer._typing import is_number_type
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
+from tests.cli.conftest import cli_commands
 from speechbudget.cli.options import LIMIT_UNITS
 
 
-def _commands(cmd=None, path=()):
-    cmd = cmd or typer.main.get_command(app)
-    subs = getattr(cmd, "commands", None)
-    if subs:
-        for name, sub in subs.items():
-            yield from _commands(sub, (*path, name))
-    else:
-        yield " ".join(path), cmd
-
-
 def _numeric_options():
-    for name, cmd in _commands():
+    for name, cmd in cli_commands():
         for p in cmd.params:
             ann = getattr(getattr(p, "type_descriptor", None), "annotation", None)
             if ann in (int, float) or (ann is not None and is_number_type(ann)):
