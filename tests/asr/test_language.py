@@ -72,9 +72,9 @@ def test_prompt_of_language_and_task(base_whisper):
 
 
 def test_eval_prompt_is_unchanged(base_whisper):
-    """`asr eval` / sweeps (runner.py: AsrPipeline without language) keep <|en|><|transcribe|>."""
-    from speechbudget.tasks.asr.pipeline import AsrPipeline
-    pipe = AsrPipeline(base_whisper.bundle, base_whisper.config, "cpu")
+    """`asr eval` / sweeps (runner.AsrTask.pipeline: no language) keep <|en|><|transcribe|>."""
+    from speechbudget.tasks.asr.runner import AsrTask
+    pipe = AsrTask(warmup=False).pipeline(base_whisper.config.with_(timestamps="off"), "cpu")
     assert pipe.options.prompt_ids == (50258, 50259, 50359, 50363)
     assert pipe.decoder_for(True).opt.prompt_ids == (50258, 50259, 50359)
 
@@ -128,6 +128,21 @@ def test_tokens_equal_faster_whispers(base_whisper, base_faster_whisper, clips, 
         assert [s.text for s in ours] == [s.text.strip() for s in theirs]
         assert info.language == fw_info.language
         assert info.task == options.get("task", "transcribe")
+
+
+@pytest.mark.slow
+def test_batch_detects_each_recording(base_whisper, clips):
+    """transcribe_batch: each recording's detection, segments and GFLOPs as alone (windows of
+    different lengths batched: window "dynamic")."""
+    from speechbudget import WhisperModel
+    model = WhisperModel.from_bundle(base_whisper.bundle, window="dynamic")
+    together = model.transcribe_batch(clips, batch_size=2)
+    for audio, (segs, info) in zip(clips, together):
+        alone, one = model.transcribe(audio)
+        assert [s.tokens for s in segs] == [s.tokens for s in alone]
+        assert info.language == one.language == "en"
+        assert info.language_probability == pytest.approx(one.language_probability, abs=1e-4)
+        assert info.gflops == pytest.approx(one.gflops, rel=1e-12)
 
 
 @pytest.mark.slow

@@ -188,7 +188,7 @@ class FirstWindows:
 
     def __init__(self) -> None:
         self.entries: dict = {}
-        self.owner: str | None = None
+        self.owners: dict[str, str] = {}    # a window's row key -> its recording's id
         self.owned: dict[str, list] = {}
         self.taken: set = set()
         self.recording = True
@@ -205,8 +205,11 @@ class FirstWindows:
     def __setitem__(self, key: Any, value: Any) -> None:
         if self.recording:
             self.entries[key] = value
-            if self.owner is not None:
-                self.owned.setdefault(self.owner, []).append(key)
+            # the pipeline's keys hold the row's key as one element
+            parts = key if isinstance(key, tuple) else (key,)
+            owner = next((o for k, o in self.owners.items() if k in parts), None)
+            if owner is not None:
+                self.owned.setdefault(owner, []).append(key)
 
     def replay(self) -> None:
         self.recording = False
@@ -225,28 +228,34 @@ def reusable(config: Any) -> bool:
 
 
 def detect_languages(pipe: Any, items: Sequence[tuple[str, Any]], codes: Sequence[str],
-                     cache: FirstWindows | None = None) -> dict[str, Detection]:
+                     batch_size: int = 8, cache: FirstWindows | None = None
+                     ) -> dict[str, Detection]:
     """Each (id, audio)'s language on its first window (`pipe.first_window`, encoded by the
-    pipeline as the transcription would, through `cache` when given), from one decoder step
-    after <|startoftranscript|>; a recording without a whole mel frame has none."""
+    pipeline as the transcription would, `batch_size` at a time, through `cache` when given),
+    from one decoder step after <|startoftranscript|>; a recording without a whole mel frame
+    has none."""
+    import torch
+
     from speechbudget.models.registry import whisper_tokens
     tok = whisper_tokens(int(pipe.bundle.model.config.vocab_size))
     ids = [tok.first_language + i for i in range(len(codes))]
-    out: dict[str, Detection] = {}
-    for item_id, audio in items:
-        row = pipe.first_window(item_id, audio)
-        if row is None:
-            continue
-        if cache is not None:
-            cache.owner = item_id
-        pipe.features([row], cache)
-        pipe.encode([row], 1, cache)
-        logits = pipe.decoder.sot_logits(row.enc[None])
-        code, p, ranked = language_probs(logits[0], ids, codes)
-        out[item_id] = Detection(code, p, tuple(ranked), row.frames, int(row.enc.shape[0]))
-        row.mel = row.enc = None
+    rows = [r for r in (pipe.first_window(i, a) for i, a in items) if r is not None]
     if cache is not None:
-        cache.owner = None
+        cache.owners.update({r.key: r.item_id for r in rows})
+    pipe.features(rows, cache)
+    pipe.encode(rows, batch_size, cache)
+    out: dict[str, Detection] = {}
+    for k in range(0, len(rows), batch_size):
+        batch = rows[k:k + batch_size]
+        lengths = [int(r.enc.shape[0]) for r in batch]
+        T = max(lengths)
+        enc = torch.stack([torch.nn.functional.pad(r.enc, (0, 0, 0, T - n))
+                           for r, n in zip(batch, lengths)])
+        logits = pipe.decoder.sot_logits(enc, lengths)
+        for j, r in enumerate(batch):
+            code, p, ranked = language_probs(logits[j], ids, codes)
+            out[r.item_id] = Detection(code, p, tuple(ranked), r.frames, lengths[j])
+            r.mel = r.enc = None
+    if cache is not None:
         cache.replay()
     return out
-

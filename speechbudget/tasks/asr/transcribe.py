@@ -154,7 +154,7 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     if language is None and is_multilingual(bundle):
         from speechbudget.tasks.asr.language import bundle_codes
         cache = FirstWindows() if reusable(config) else None
-        detected = detect_languages(pipe, items, bundle_codes(bundle), cache)
+        detected = detect_languages(pipe, items, bundle_codes(bundle), batch_size, cache)
     pipes = {language or "en": pipe}   # None decodes the bundle's prompt: <|en|>
     out: dict[str, Transcript] = {}
     groups: dict[str | None, list] = {}
