@@ -59,15 +59,10 @@ def test_cli_stride_at_is_a_usage_error(at):
 def test_runs_show_of_a_superscript_is_no_internal_error(tmp_path):
     """`speechbudget runs show STORE ²`: int('²') raised inside the run-id check (exit 70)."""
     from speechbudget.records import ConfigMetrics
-    from speechbudget.sweep.store import ResultsStore
+    from tests.analysis.conftest import write_metrics_store
     c = Config(task="asr", model="tiny.en", window=10.0)
-    st = ResultsStore(tmp_path / "runs.db")
-    run = st.start_run({"name": "constructed"}, {"hostname": "test"})
-    st.register_config(c, 12.5, {"dataset": "constructed"}, run)
-    st.set_metrics(c.key, ConfigMetrics(c.key, "asr", "wer", 0.1, n_items=10, gflops=12.5,
-                                        rtf=0.1, peak_mem_mb=150.0), run)
-    st.finish_run(run)
-    st.close()
+    write_metrics_store(tmp_path / "runs.db", [(c, ConfigMetrics(c.key, "asr", "wer", 0.1,
+                                                                 n_items=10, gflops=12.5))])
     for what in ("\u00b2", "\u0661"):
         r = CliRunner().invoke(app, ["runs", "show", str(tmp_path / "runs.db"), what])
         assert r.exit_code not in (0, 70) and "internal error" not in r.output, r.output

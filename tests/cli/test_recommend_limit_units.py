@@ -17,16 +17,10 @@ runner = CliRunner()
 
 @pytest.fixture
 def store(tmp_path):
-    from speechbudget.sweep.store import ResultsStore
+    from tests.analysis.conftest import write_metrics_store
     c = Config(task="asr", model="tiny.en", window=10.0)
-    st = ResultsStore(tmp_path / "runs.db")
-    run = st.start_run({"name": "constructed"}, {"hostname": "test"})
-    st.register_config(c, 12.5, {"dataset": "constructed"}, run)
-    st.set_metrics(c.key, ConfigMetrics(c.key, "asr", "wer", 0.1, n_items=10, gflops=12.5,
-                                        rtf=0.1, peak_mem_mb=150.0), run)
-    st.finish_run(run)
-    st.close()
-    return tmp_path / "runs.db"
+    return write_metrics_store(tmp_path / "runs.db", [(c, ConfigMetrics(
+        c.key, "asr", "wer", 0.1, n_items=10, gflops=12.5, rtf=0.1, peak_mem_mb=150.0))])
 
 
 def one_line(output: str) -> str:
