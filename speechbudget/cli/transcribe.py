@@ -107,7 +107,8 @@ def batched_one(wm: Any, audio: Any, batch_size: int, beam: int, timestamps: str
     from speechbudget.batched_pipeline import BatchedInferencePipeline
     temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
     return BatchedInferencePipeline(wm).transcribe(
-        audio, language, task=task, batch_size=batch_size, beam_size=beam, without_timestamps=timestamps != "on",
+        audio, language, task=task, batch_size=batch_size, beam_size=beam,
+        without_timestamps=timestamps != "on",
         word_timestamps=word_timestamps, temperature=temps[0], initial_prompt=initial_prompt,
         hotwords=hotwords, vad_parameters=vad_parameters,
         clip_timestamps=None if clips is None else
