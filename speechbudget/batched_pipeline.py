@@ -59,7 +59,9 @@ class BatchedInferencePipeline:
                    chunk_length: float | None = None,
                    clip_timestamps: Sequence[Mapping[str, float]] | None = None,
                    hallucination_silence_threshold: float | None = None, batch_size: int = 8,
-                   hotwords: str | None = None, seed: int = 0, task: str = "transcribe"
+                   hotwords: str | None = None, seed: int = 0, task: str = "transcribe",
+                   language_detection_threshold: float = 0.5,
+                   language_detection_segments: int = 1
                    ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording (a path or a 16 kHz float array), as
         faster-whisper 1.2.1's `BatchedInferencePipeline.transcribe` with the options that exist
@@ -75,8 +77,13 @@ class BatchedInferencePipeline:
         shorter than chunk_length is one chunk, longer is refused (ConfigError). batch_size:
         chunks decoded together. without_timestamps (True): each chunk's text is one segment
         spanning the chunk; False: the timestamp tokens split it. language None on a
-        multilingual model: detected on each chunk (faster-whisper detects once, on the first
-        30 s; `info.language` is the first chunk's). beam_size, language, task,
+        multilingual model: detected once per recording, as faster-whisper, on the speech
+        chunks' log-mels joined (each chunk's own, one dummy frame after them), cut into the
+        configuration's windows (30 s): up to language_detection_segments windows while the
+        top language is not more probable than language_detection_threshold, then the
+        majority vote; every chunk is decoded in that language, `info.language` /
+        `language_probability` / `all_language_probs` are the detection's and `info.gflops`
+        counts its encoder passes and decoder steps. beam_size, language, task,
         initial_prompt and hotwords (in every chunk's prompt), word_timestamps and the
         punctuations: as `WhisperModel.transcribe`. temperature: only its first value is used
         (no fallback), sampling one candidate per chunk when it is above 0 (`seed`).
@@ -114,11 +121,20 @@ class BatchedInferencePipeline:
                        seed=seed, word_timestamps=word_timestamps,
                        prepend_punctuations=prepend_punctuations,
                        append_punctuations=append_punctuations, initial_prompt=initial_prompt,
-                       hotwords=hotwords)
+                       hotwords=hotwords,
+                       language_detection_segments=language_detection_segments,
+                       language_detection_threshold=language_detection_threshold)
         self.model.transcribe_batch([], **options)   # every option checked before any work
         vad = self.model.vad_model() if vad_filter and not clips else None
         plan = plan_chunks(as_audio(audio), length, vad, vad_options, clips)
         config = self.model.config.with_(beam_size=beam_size, timestamps=options["timestamps"],
                                          longform=longform)
+        detection = None
+        if language is None:   # once per recording, on its speech (None: English-only)
+            detection = self.model.detect_speech_language(
+                [c.audio for c in plan.chunks], language_detection_segments,
+                language_detection_threshold)
+            if detection is not None:
+                options["language"] = detection.language
         return decode_plan(plan, lambda waves: self.model.transcribe_batch(waves, **options),
-                           config, decoded_language(self.model.bundle))
+                           config, decoded_language(self.model.bundle), detection)

@@ -136,7 +136,9 @@ class WhisperModel:
                    hotwords: str | None = None, vad_filter: bool = False,
                    vad_parameters: dict[str, Any] | VadOptions | None = None,
                    clip_timestamps: str | Sequence[float] | None = None,
-                   hallucination_silence_threshold: float | None = None
+                   hallucination_silence_threshold: float | None = None,
+                   language_detection_segments: int = 1,
+                   language_detection_threshold: float = 0.5
                    ) -> tuple[list[Segment], TranscriptionInfo]:
         """(segments, info) of one recording of any length: a path (any format soundfile
         reads, resampled to 16 kHz) or a 1-D float array at 16 kHz.
@@ -151,7 +153,12 @@ class WhisperModel:
         "en" on an English-only model, else detected on the recording's first window (as
         faster-whisper detects it on its first 30 s; here the configuration's window) and
         reported in `info.language`, `info.language_probability` and `info.all_language_probs`
-        (`info.gflops` counts the detection's decoder step). task: "transcribe", or "translate"
+        (`info.gflops` counts the detection's decoder step).
+        language_detection_segments, language_detection_threshold: as faster-whisper, while the
+        top language's probability is not above the threshold (0.5) the next window of the
+        recording is looked at too (each encoded and its step counted in `info.gflops`), up to
+        this many windows (1), and then the language most windows put first wins.
+        task: "transcribe", or "translate"
         (to English; multilingual models). An English-only model refuses any other language or
         translate (ConfigError naming the field; faster-whisper warns and decodes English).
         condition_on_previous_text: prompt each window with the text kept from the previous one
@@ -207,7 +214,9 @@ class WhisperModel:
             append_punctuations=append_punctuations, initial_prompt=initial_prompt,
             prefix=prefix, hotwords=hotwords, vad_filter=vad_filter,
             vad_parameters=vad_parameters, clip_timestamps=clip_timestamps,
-            hallucination_silence_threshold=hallucination_silence_threshold)[0]
+            hallucination_silence_threshold=hallucination_silence_threshold,
+            language_detection_segments=language_detection_segments,
+            language_detection_threshold=language_detection_threshold)[0]
 
     def transcribe_batch(self, audios: Sequence[str | Path | np.ndarray], *, beam_size: int = 1,
                          timestamps: str = "on", longform: str = "sequential",
@@ -226,7 +235,9 @@ class WhisperModel:
                          hotwords: str | None = None, vad_filter: bool = False,
                          vad_parameters: dict[str, Any] | VadOptions | None = None,
                          clip_timestamps: str | Sequence[float] | None = None,
-                         hallucination_silence_threshold: float | None = None
+                         hallucination_silence_threshold: float | None = None,
+                         language_detection_segments: int = 1,
+                         language_detection_threshold: float = 0.5
                          ) -> list[tuple[list[Segment], TranscriptionInfo]]:
         """`transcribe` for many recordings, decoded together in batches of `batch_size`
         windows (each recording keeps its own seek); results in the input order."""
@@ -266,6 +277,9 @@ class WhisperModel:
             warn_vad_ignored()
             vad_filter = False
         language, task = self.check_language(language, task)   # against the model's vocabulary
+        from speechbudget.tasks.asr.language import check_detection_options
+        segments, detect_threshold = check_detection_options(language_detection_segments,
+                                                             language_detection_threshold)
         vad = self.vad_model() if vad_filter else None   # before any audio is read
         audios = list(audios)
         waves = [_wave(a, i, len(audios)) for i, a in enumerate(audios)]
@@ -280,7 +294,8 @@ class WhisperModel:
             prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
             mel_padding=self.mel_padding, vad=vad, vad_options=vad_options,
             clip_timestamps=clips, hallucination_silence_threshold=threshold,
-            language=language, task=task, **prompts)
+            language=language, task=task, language_detection_segments=segments,
+            language_detection_threshold=detect_threshold, **prompts)
 
     def check_language(self, language: Any, task: Any) -> tuple[str | None, str]:
         """(language, task) checked against the model (`tasks.asr.language`): a code of its
@@ -291,6 +306,23 @@ class WhisperModel:
         name = self.config.model
         check_task(task, not is_multilingual(self.bundle), name)
         return check_language(language, bundle_codes(self.bundle), name), task
+
+    def detect_speech_language(self, chunks: Sequence[np.ndarray], segments: int = 1,
+                               threshold: float = 0.5) -> Any:
+        """The language of a recording's speech chunks (16 kHz arrays, in order) as
+        faster-whisper's BatchedInferencePipeline detects it, once per recording, on the chunks'
+        log-mels joined (`tasks.asr.language.detect_speech_language`: a `Detection`, its
+        `gflops(config, reused=False)` the cost); None for an English-only model."""
+        from speechbudget.tasks.asr.language import (bundle_codes, check_detection_options,
+                                                     detect_speech_language, is_multilingual)
+        from speechbudget.tasks.asr.pipeline import AsrPipeline
+        segments, threshold = check_detection_options(segments, threshold)
+        if not is_multilingual(self.bundle):
+            return None
+        pipe = AsrPipeline(self.bundle, self.config, self.device, model=self._model,
+                           mel_padding=self.mel_padding)
+        return detect_speech_language(pipe, chunks, bundle_codes(self.bundle), segments,
+                                      threshold)
 
     @property
     def supported_languages(self) -> list[str]:

@@ -11,7 +11,7 @@ import typer
 
 from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
-from speechbudget.cli.options import int_option
+from speechbudget.cli.options import float_option, int_option
 from speechbudget.cli.output import shown
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
                                             NO_SPEECH_THRESHOLD)
@@ -34,7 +34,9 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                      clip_timestamps: str | Sequence[float] | None = None,
                      hallucination_silence_threshold: float | None = None,
                      batched: bool = False, vad_model: Any = None,
-                     language: str | None = None, task: str = "transcribe"
+                     language: str | None = None, task: str = "transcribe",
+                     language_detection_segments: int = 1,
+                     language_detection_threshold: float = 0.5
                      ) -> list[tuple[Path, list | None, Any, str | None]]:
     """(file, segments or None, TranscriptionInfo or None, error or None) per file, in order,
     through `speechbudget.WhisperModel`; a bad file does not stop the others. Files are decoded
@@ -48,7 +50,9 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
     options it does not use are refused by the command: `batched_options`). `vad_model`: the
     VAD's weights (WhisperModel's: None, "silero-vad", "faster-whisper", a file or a loaded
     SileroVad, used as it is). `language` (a code, or None: detected per file on a
-    multilingual model) and `task`: as WhisperModel.transcribe."""
+    multilingual model), `task`, `language_detection_segments` and
+    `language_detection_threshold`: as WhisperModel.transcribe (BatchedInferencePipeline's with
+    `batched`: one detection per file, on its speech)."""
     from speechbudget.errors import SpeechbudgetError
     from speechbudget.tasks.asr.transcribe import as_audio
     from speechbudget.whisper_model import WhisperModel
@@ -57,6 +61,8 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                       stride_at=stride_at, pool=pool, vad_model=vad_model)
     out: dict = {}
     done = 0
+    detection = dict(language_detection_segments=language_detection_segments,
+                     language_detection_threshold=language_detection_threshold)
     for start in range(0, len(files), max(1, batch_size)):
         group = files[start:start + max(1, batch_size)]
         good = []
@@ -70,7 +76,7 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
         if good and batched:
             res = [batched_one(wm, a, batch_size, beam, timestamps, word_timestamps, temperature,
                                initial_prompt, hotwords, vad_parameters, clip_timestamps,
-                               language, task)
+                               language, task, detection=detection)
                    for _, a in good]
         elif good:
             res = wm.transcribe_batch([a for _, a in good], beam_size=beam,
@@ -87,7 +93,7 @@ def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | No
                                       clip_timestamps=clip_timestamps,
                                       hallucination_silence_threshold=(
                                           hallucination_silence_threshold),
-                                      language=language, task=task)
+                                      language=language, task=task, **detection)
         if good:
             for (f, _), (segs, info) in zip(good, res):
                 out[f] = (segs, info, None)
@@ -102,8 +108,10 @@ def batched_one(wm: Any, audio: Any, batch_size: int, beam: int, timestamps: str
                 initial_prompt: str | None, hotwords: str | None,
                 vad_parameters: dict[str, Any] | None,
                 clips: Sequence[float] | None, language: str | None = None,
-                task: str = "transcribe") -> tuple[list, Any]:
-    """One recording through `BatchedInferencePipeline(wm)` (--batched); clips as pairs."""
+                task: str = "transcribe", detection: dict[str, Any] | None = None
+                ) -> tuple[list, Any]:
+    """One recording through `BatchedInferencePipeline(wm)` (--batched); clips as pairs;
+    `detection`: the language_detection_* options."""
     from speechbudget.batched_pipeline import BatchedInferencePipeline
     temps = (temperature,) if isinstance(temperature, (int, float)) else tuple(temperature)
     return BatchedInferencePipeline(wm).transcribe(
@@ -112,7 +120,7 @@ def batched_one(wm: Any, audio: Any, batch_size: int, beam: int, timestamps: str
         word_timestamps=word_timestamps, temperature=temps[0], initial_prompt=initial_prompt,
         hotwords=hotwords, vad_parameters=vad_parameters,
         clip_timestamps=None if clips is None else
-        [{"start": a, "end": b} for a, b in zip(clips[::2], clips[1::2])])
+        [{"start": a, "end": b} for a, b in zip(clips[::2], clips[1::2])], **(detection or {}))
 
 
 def batched_options(batched: bool, timestamps: str | None, longform: str,
@@ -466,6 +474,14 @@ def transcribe_cmd(
         "fr, ...: the model's <|xx|> tokens); auto: English on an English-only model, else "
         "detected per file on its first window (json: info.language, "
         "info.language_probability)"),
+    language_detection_segments: int = int_option(
+        1, "--language-detection-segments", min=1, help="with --language auto: look at up to "
+        "this many windows while the top language is not more probable than "
+        "--language-detection-threshold, then take the language most of them put first "
+        "(faster-whisper's language_detection_segments)"),
+    language_detection_threshold: float = float_option(
+        0.5, "--language-detection-threshold", min=0.0, help="0..1, with --language auto: a "
+        "window whose top language is more probable than this decides it"),
     task: str = typer.Option(
         "transcribe", "--task", metavar="transcribe|translate", help="translate: into English "
         "(multilingual models only)"),
@@ -482,6 +498,9 @@ def transcribe_cmd(
     formats = FORMATS if fmt == ALL else (fmt,)
     _check_choices(timestamps, longform)
     language_code = language_option(language, task, model)
+    if language_detection_threshold > 1.0:   # a probability (the minimum: its parser)
+        raise typer.BadParameter(f"{language_detection_threshold!r} is above 1.0, the largest "
+                                 "value allowed", param_hint="--language-detection-threshold")
     cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
                         word_timestamps, formats)
     longform_options = _longform_options(clip_timestamps, hallucination_silence_threshold, vad,
@@ -531,7 +550,10 @@ def transcribe_cmd(
                                        timestamps=timestamps, longform=longform,
                                        progress=update, word_timestamps=word_timestamps,
                                        batched=batched, vad_model=vad_loaded,
-                                       language=language_code, task=task, **decoding)
+                                       language=language_code, task=task,
+                                       language_detection_segments=language_detection_segments,
+                                       language_detection_threshold=(
+                                           language_detection_threshold), **decoding)
     except ConfigError as e:  # a prompt option's text is only checked against the tokenizer,
         # the language and task of a hub model or folder against its vocabulary
         hint = {"initial_prompt": "--initial-prompt", "prefix": "--prefix",

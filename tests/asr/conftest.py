@@ -171,3 +171,41 @@ def base_faster_whisper():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from faster_whisper import WhisperModel as FasterWhisper
     return FasterWhisper(ct2_folder("base"), device="cpu", compute_type="float32", cpu_threads=1)
+
+
+def shortest_utterances(folder, n: int = 3) -> list:
+    """The `n` shortest utterances of a LibriSpeech-style folder (manifest.jsonl), 16 kHz."""
+    import json
+
+    from speechbudget.tasks.asr.transcribe import as_audio
+    rows = [json.loads(x) for x in (folder / "manifest.jsonl").read_text().splitlines()
+            if x.strip()]
+    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:n]
+    return [as_audio(folder / r["audio"]) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def short_clips(bundled_librispeech) -> list:
+    """The three shortest bundled utterances (3-5 s), 16 kHz."""
+    return shortest_utterances(bundled_librispeech)
+
+
+def fw_reference(fw, audio, batched_chunks=None, **options):
+    """faster-whisper's (segments as a list, info), greedy at temperature 0 unless `options`
+    say otherwise; `batched_chunks` ([(start, end)] samples): through its
+    BatchedInferencePipeline with its VAD's speech replaced by these, so that both pipelines
+    decode the same chunks."""
+    kw = dict(beam_size=1, temperature=0.0) | options
+    if batched_chunks is None:
+        segs, info = fw.transcribe(audio, **kw)
+        return list(segs), info
+    import faster_whisper.transcribe as ft
+    from faster_whisper import BatchedInferencePipeline
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ft, "get_speech_timestamps",
+                  lambda a, o: [{"start": s, "end": e} for s, e in batched_chunks])
+    try:
+        segs, info = BatchedInferencePipeline(fw).transcribe(audio, **kw)
+        return list(segs), info
+    finally:
+        patch.undo()

@@ -49,3 +49,47 @@ def test_json_reports_the_detected_language(bundled_librispeech, base_whisper):
     assert (info["language"], info["language_probability"], info["task"]) == ("de", 1.0,
                                                                               "translate")
     assert "all_language_probs" not in info
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["--language-detection-segments", "0"], "--language-detection-segments"),
+    (["--language-detection-segments", "1.5"], "--language-detection-segments"),
+    (["--language-detection-threshold", "1.5"], "--language-detection-threshold"),
+    (["--language-detection-threshold", "nan"], "--language-detection-threshold")])
+def test_bad_detection_options_are_usage_errors(tmp_path, refuse_loading, args, flag):
+    r = run_transcribe_cli([str(noisy_tone_wav(tmp_path / "a.wav")), "--model", "base", *args])
+    assert r.exit_code == 2, r.output
+    assert flag in r.output and "Traceback" not in r.output
+
+
+class Reached(Exception):
+    """Raised by the stand-in model where the options arrive."""
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_detection_options_reach_the_model(tmp_path, monkeypatch, batched):
+    """--language-detection-segments/-threshold are passed to WhisperModel.transcribe_batch and,
+    with --batched, to BatchedInferencePipeline.transcribe (through batched_one)."""
+    import speechbudget.cli.transcribe as cli
+    import speechbudget.whisper_model as wm
+    seen = {}
+
+    class Model:
+        def __init__(self, *a, **k):
+            pass
+
+        def transcribe_batch(self, audios, **kw):
+            seen.update(kw)
+            raise Reached
+
+    def one(*a, detection=None, **k):
+        seen.update(detection)
+        raise Reached
+    monkeypatch.setattr(wm, "WhisperModel", Model)
+    monkeypatch.setattr(cli, "batched_one", one)
+    r = run_transcribe_cli([str(noisy_tone_wav(tmp_path / "a.wav")), "--model", "base",
+                            "--language-detection-segments", "3",
+                            "--language-detection-threshold", "0.8",
+                            *(["--batched"] if batched else [])])
+    assert "Reached" in r.output, r.output      # the stand-in was called (an internal error)
+    assert (seen["language_detection_segments"], seen["language_detection_threshold"]) == (3, 0.8)

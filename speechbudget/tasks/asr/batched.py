@@ -208,12 +208,13 @@ def place_segments(plan: ChunkPlan, per_chunk: Sequence[Sequence[Segment]]) -> l
 
 
 def decode_plan(plan: ChunkPlan, decode: Callable[[list[np.ndarray]], list[tuple[
-        list[Segment], TranscriptionInfo]]], config: Any, language: str | None
-                ) -> tuple[list[Segment], TranscriptionInfo]:
+        list[Segment], TranscriptionInfo]]], config: Any, language: str | None,
+                detection: Any = None) -> tuple[list[Segment], TranscriptionInfo]:
     """(segments, info) of the recording: its chunks decoded by `decode` in one call (a list of
     16 kHz arrays -> [(segments, info)] each in its own time: `WhisperModel.transcribe_batch`,
     which decodes their windows `batch_size` at a time), placed (`place_segments`), their infos
-    merged (`merged_info`). An empty chunk is not decoded."""
+    merged (`merged_info`, with the recording's language `detection` when there was one). An
+    empty chunk is not decoded."""
     todo = [k for k, c in enumerate(plan.chunks) if len(c.audio)]
     per_chunk: list[list[Segment]] = [[] for _ in plan.chunks]
     infos: list[TranscriptionInfo] = []
@@ -222,26 +223,35 @@ def decode_plan(plan: ChunkPlan, decode: Callable[[list[np.ndarray]], list[tuple
         per_chunk[k] = segs
         infos.append(info)
     segments = place_segments(plan, per_chunk)
-    return segments, merged_info(plan, infos, segments, config, language)
+    return segments, merged_info(plan, infos, segments, config, language, detection)
 
 
 def merged_info(plan: ChunkPlan, infos: Sequence[TranscriptionInfo], segments: Sequence[Segment],
-                config: Any, language: str | None) -> TranscriptionInfo:
+                config: Any, language: str | None, detection: Any = None) -> TranscriptionInfo:
     """One `TranscriptionInfo` for the recording from its chunks' (each decoded as a recording of
     its own): their windows, tokens and FLOPs summed, the recording's duration, the VAD's result
     (its own FLOPs in `vad.gflops`, not in `gflops`), the text of the placed `segments` joined.
     `config` and `language`: the configuration and language decoded (for no chunk decoded);
-    the language, its probabilities and the task: the first chunk's (language=None on a
-    multilingual model: each chunk's language is detected on it, and the first one's reported)."""
+    the language, its probabilities and the task: the first chunk's, or with `detection` (a
+    `tasks.asr.language.Detection`: language=None on a multilingual model, detected once on the
+    recording's speech, `language.detect_speech_language`) its language and probabilities,
+    its FLOPs added to `gflops`."""
     summed = {k: sum(getattr(i, k) for i in infos) for k in (
         "windows", "no_speech_windows", "silent_windows", "decoded_tokens", "stopped_by_limit",
         "repetition_cut")}
     first = infos[0] if infos else None
+    probability = first.language_probability if first else None
+    every = first.all_language_probs if first else None
+    gflops = float(sum(i.gflops for i in infos))
+    if detection is not None:
+        language, probability = detection.language, detection.probability
+        every = list(detection.all_probs)
+        gflops += detection.gflops(config, False)
+    elif first is not None:
+        language = first.language
     return TranscriptionInfo(
-        duration=plan.duration, language=first.language if first else language,
-        language_probability=first.language_probability if first else None,
-        all_language_probs=first.all_language_probs if first else None,
-        task=first.task if first else "transcribe",
-        gflops=float(sum(i.gflops for i in infos)), config=infos[0].config if infos else config,
+        duration=plan.duration, language=language, language_probability=probability,
+        all_language_probs=every, task=first.task if first else "transcribe",
+        gflops=gflops, config=infos[0].config if infos else config,
         text=" ".join(t for t in (s.text.strip() for s in segments) if t), vad=plan.vad,
         **summed)

@@ -27,6 +27,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
+
 from speechbudget.axes import ConfigError
 
 TASKS = ("transcribe", "translate")
@@ -164,6 +166,21 @@ class Detection:
     all_probs: tuple[tuple[str, float], ...]
     frames: int
     enc_tokens: int
+    # the mel frames of each further window looked at (`language_detection_segments` > 1: each
+    # encoded and its decoder step run, never reused by the transcription)
+    more_frames: tuple[int, ...] = ()
+    # whether the first window's encoder pass is the detection's own (not the transcription's)
+    own_encoder: bool = False
+
+    def gflops(self, config: Any, reused: bool) -> float:
+        """GFLOPs of the detection (`flops.estimate.language_detection_flops`): a decoder step
+        per window looked at; the first window's encoder pass unless the transcription `reused`
+        it, every further window's."""
+        from speechbudget.flops.estimate import language_detection_flops
+        first = language_detection_flops(config, self.frames,
+                                         encoder=self.own_encoder or not reused)
+        return (first + sum(language_detection_flops(config, f, encoder=True)
+                            for f in self.more_frames)) / 1e9
 
 
 def language_probs(logits: Any, language_ids: Sequence[int], codes: Sequence[str]
@@ -227,24 +244,46 @@ def reusable(config: Any) -> bool:
     return config.pool != "attn" and (config.stride == 1 or config.stride_at == "output")
 
 
-def detect_languages(pipe: Any, items: Sequence[tuple[str, Any]], codes: Sequence[str],
-                     batch_size: int = 8, cache: FirstWindows | None = None
-                     ) -> dict[str, Detection]:
-    """Each (id, audio)'s language on its first window (`pipe.first_window`, encoded by the
-    pipeline as the transcription would, `batch_size` at a time, through `cache` when given),
-    from one decoder step after <|startoftranscript|>; a recording without a whole mel frame
-    has none."""
+def check_detection_options(segments: Any, threshold: Any) -> tuple[int, float]:
+    """faster-whisper's `language_detection_segments` (an integer >= 1: windows looked at, at
+    most) and `language_detection_threshold` (a number in [0, 1]: a window whose top language is
+    more probable than this decides); ConfigError naming the field otherwise."""
+    if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
+        raise ConfigError("language_detection_segments", segments, "an integer >= 1")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not 0.0 <= float(threshold) <= 1.0:
+        raise ConfigError("language_detection_threshold", threshold, "a number in [0, 1]")
+    return segments, float(threshold)
+
+
+def settle(results: Sequence[tuple[str, float, Sequence[tuple[str, float]]]], threshold: float,
+           more: bool) -> tuple[str, float, Sequence[tuple[str, float]]] | None:
+    """faster-whisper's rule over the windows looked at so far ((code, probability, ranked)
+    each, in order): the last one's language when its probability > `threshold`; None when
+    `more` windows may still be looked at; else the language most windows put first (the first
+    such one on a tie) with its highest probability, and the last window's ranking."""
+    code, p, ranked = results[-1]
+    if p > threshold:
+        return code, p, ranked
+    if more:
+        return None
+    votes: dict[str, list[float]] = {}
+    for c, q, _ in results:
+        votes.setdefault(c, []).append(q)
+    best = max(votes, key=lambda c: len(votes[c]))
+    return best, max(votes[best]), ranked
+
+
+def _sot_results(pipe: Any, rows: Sequence[Any], codes: Sequence[str], batch_size: int
+                 ) -> list[tuple[str, float, list[tuple[str, float]]]]:
+    """(code, probability, ranked) of each encoded row: one decoder step after
+    <|startoftranscript|>, `batch_size` rows at a time; the rows' mel and states are freed."""
     import torch
 
     from speechbudget.models.registry import whisper_tokens
     tok = whisper_tokens(int(pipe.bundle.model.config.vocab_size))
     ids = [tok.first_language + i for i in range(len(codes))]
-    rows = [r for r in (pipe.first_window(i, a) for i, a in items) if r is not None]
-    if cache is not None:
-        cache.owners.update({r.key: r.item_id for r in rows})
-    pipe.features(rows, cache)
-    pipe.encode(rows, batch_size, cache)
-    out: dict[str, Detection] = {}
+    out = []
     for k in range(0, len(rows), batch_size):
         batch = rows[k:k + batch_size]
         lengths = [int(r.enc.shape[0]) for r in batch]
@@ -253,9 +292,134 @@ def detect_languages(pipe: Any, items: Sequence[tuple[str, Any]], codes: Sequenc
                            for r, n in zip(batch, lengths)])
         logits = pipe.decoder.sot_logits(enc, lengths)
         for j, r in enumerate(batch):
-            code, p, ranked = language_probs(logits[j], ids, codes)
-            out[r.item_id] = Detection(code, p, tuple(ranked), r.frames, lengths[j])
+            out.append(language_probs(logits[j], ids, codes))
             r.mel = r.enc = None
+    return out
+
+
+def later_window(pipe: Any, first: Any, audio: Any, k: int) -> Any:
+    """The recording's k-th detection window (k >= 1) after `first` (`first_window`'s row), as
+    faster-whisper's detection cuts its features into consecutive windows from the first one's
+    start: the window of `first.frames` frames k windows on, with the audio left there (the
+    k-th chunk with longform "chunks"); None past the audio."""
+    from speechbudget.geometry import HOP_LENGTH, SAMPLE_RATE
+    from speechbudget.tasks.asr.windows import Row
+    if pipe.config.longform == "chunks":
+        rows = pipe.rows_for(first.item_id, audio)
+        return rows[k] if k < len(rows) else None
+    start = first.seek + k * first.frames
+    if start >= -(-len(audio) // HOP_LENGTH):
+        return None
+    a = audio[start * HOP_LENGTH:(start + first.frames) * HOP_LENGTH]
+    return Row(f"{first.item_id}@{start}:language", a, first.frames, len(a) / SAMPLE_RATE,
+               item_id=first.item_id, seek=start, source=audio, peak=first.peak)
+
+
+def detect_languages(pipe: Any, items: Sequence[tuple[str, Any]], codes: Sequence[str],
+                     batch_size: int = 8, cache: FirstWindows | None = None, segments: int = 1,
+                     threshold: float = 0.5) -> dict[str, Detection]:
+    """Each (id, audio)'s language on its first window (`pipe.first_window`, encoded by the
+    pipeline as the transcription would, `batch_size` at a time, through `cache` when given),
+    from one decoder step after <|startoftranscript|>; then, as faster-whisper's
+    `detect_language` with `language_detection_segments` / `_threshold`, while the top language
+    is not more probable than `threshold`, the next window (`later_window`, not cached), up to
+    `segments` windows, and the majority vote (`settle`). A recording without a whole mel frame
+    has none."""
+    audio_of = dict(items)
+    rows = [r for r in (pipe.first_window(i, a) for i, a in items) if r is not None]
+    if cache is not None:
+        cache.owners.update({r.key: r.item_id for r in rows})
+    pipe.features(rows, cache)
+    pipe.encode(rows, batch_size, cache)
+    firsts = {r.item_id: (r, int(r.enc.shape[0])) for r in rows}
+    found = _sot_results(pipe, rows, codes, batch_size)
+    history = {r.item_id: [res] for r, res in zip(rows, found)}
+    more: dict[str, list[int]] = {r.item_id: [] for r in rows}
+    out: dict[str, Detection] = {}
+    pending = list(rows)
+    k = 1
+    while pending:
+        nxt = []
+        for first in [firsts[r.item_id][0] for r in pending]:
+            w = later_window(pipe, first, audio_of[first.item_id], k) if k < segments else None
+            decided = settle(history[first.item_id], threshold, w is not None)
+            if decided is None:
+                nxt.append(w)
+                continue
+            first_row, tokens = firsts[first.item_id]
+            code, p, ranked = decided
+            out[first.item_id] = Detection(code, p, tuple(ranked), first_row.frames, tokens,
+                                           tuple(more[first.item_id]))
+        if nxt:
+            pipe.features(nxt, None)
+            pipe.encode(nxt, batch_size, None)
+            for r, res in zip(nxt, _sot_results(pipe, nxt, codes, batch_size)):
+                history[r.item_id].append(res)
+                more[r.item_id].append(r.frames)
+        pending, k = nxt, k + 1
     if cache is not None:
         cache.replay()
     return out
+
+
+# what faster-whisper's batched pipeline appends to the speech's features before detecting
+# ("a dummy feature to account for empty audio": one frame of -1.5 in the normalised log-mel)
+DUMMY_FRAME = -1.5
+
+
+def speech_features(chunks: Sequence[Any], n_mels: int, max_frames: int,
+                    device: Any = "cpu") -> Any:
+    """The log-mel faster-whisper's `BatchedInferencePipeline` detects the language on: each
+    speech chunk's own log-mel (floored at its own peak - 8) without its last frame, i.e.
+    len // 160 frames, the chunks' joined, one `DUMMY_FRAME` after them; only the first
+    `max_frames` frames are computed -> [n_mels, frames]."""
+    import torch
+
+    from speechbudget.geometry import HOP_LENGTH
+    from speechbudget.log_mel import log_mel_peak, log_mel_span
+    parts, have = [], 0
+    for audio in chunks:
+        if have >= max_frames:
+            break
+        n = len(audio) // HOP_LENGTH
+        if n == 0:
+            continue
+        peak = log_mel_peak(audio, n_mels, device)
+        parts.append(log_mel_span(audio, 0, n, max(2, n), n_mels, peak, device)[:, :n])
+        have += n
+    parts.append(torch.full((n_mels, 1), DUMMY_FRAME, device=torch.device(device)))
+    return torch.cat(parts, dim=1)[:, :max_frames]
+
+
+def detect_speech_language(pipe: Any, chunks: Sequence[Any], codes: Sequence[str],
+                           segments: int = 1, threshold: float = 0.5) -> Detection:
+    """One language for a recording's speech chunks (16 kHz arrays, in order), as
+    faster-whisper's `BatchedInferencePipeline` detects it: on `speech_features` (the chunks'
+    log-mels joined), cut into consecutive windows of the configuration's window (30 s: 3000
+    frames; each zero-padded in the log-mel as its `pad_or_trim`), each encoded and its decoder
+    step run, one after the other until `settle` decides (at most `segments`). The windows are
+    the detection's own (no chunk's features): every encoder pass is counted."""
+    import torch
+
+    from speechbudget.geometry import MEL_FRAMES_PER_S, frames_for
+    from speechbudget.tasks.asr.windows import Row
+    native = frames_for(pipe.config.window_s_for(3600.0))   # the longest window it takes
+    mel = speech_features(chunks, pipe.bundle.n_mels, segments * native, pipe.device)
+    window = frames_for(pipe.config.window_s_for(mel.shape[1] / MEL_FRAMES_PER_S))
+    mel = mel[:, :segments * window]
+    history, frames, tokens = [], [], 0
+    for k in range(0, mel.shape[1], window):
+        part = mel[:, k:k + window]
+        row = Row(f"speech@{k}:language", np.zeros(0, np.float32), window,
+                  part.shape[1] / MEL_FRAMES_PER_S, item_id="speech")
+        row.mel = torch.nn.functional.pad(part, (0, window - part.shape[1]))
+        pipe.encode([row], 1, None)
+        tokens = tokens or int(row.enc.shape[0])
+        history += _sot_results(pipe, [row], codes, 1)
+        frames.append(window)
+        decided = settle(history, threshold, k + window < mel.shape[1])
+        if decided is not None:
+            code, p, ranked = decided
+            return Detection(code, p, tuple(ranked), frames[0], tokens, tuple(frames[1:]),
+                             own_encoder=True)
+    raise AssertionError(f"no detection window in {mel.shape[1]} frames")  # the dummy frame

@@ -126,6 +126,8 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
                       logprob_threshold: float | None = LOGPROB_THRESHOLD,
                       vad: SileroVad | None = None, vad_options: VadOptions | None = None,
                       language: str | None = None, task: str = "transcribe",
+                      language_detection_segments: int = 1,
+                      language_detection_threshold: float = 0.5,
                       **decoding: Any) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """(segments, info) per waveform (`as_audio`'s output), batched, each with its own seek.
     `model`: the bundle's model cast for `config.precision` (default: `bundle.model` as is).
@@ -138,7 +140,9 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     faster-whisper ignores vad_filter when clips are given). `language`: a code of the model's,
     or None: "en" for an English-only model, else detected per recording on its first window
     (of the speech kept, with `vad`) and each recording decoded in its language
-    (`language.detect_languages`); `task`: "transcribe" or "translate" (to English)."""
+    (`language.detect_languages`: up to `language_detection_segments` windows while the top
+    language is not more probable than `language_detection_threshold`, as faster-whisper);
+    `task`: "transcribe" or "translate" (to English)."""
     from speechbudget.tasks.asr.language import (FirstWindows, detect_languages, is_multilingual,
                                                  reusable)
     pipe = AsrPipeline(bundle, config, device, model=model, language=language, task=task,
@@ -154,7 +158,8 @@ def transcribe_bundle(bundle: Any, config: Config, audios: Sequence[np.ndarray],
     if language is None and is_multilingual(bundle):
         from speechbudget.tasks.asr.language import bundle_codes
         cache = FirstWindows() if reusable(config) else None
-        detected = detect_languages(pipe, items, bundle_codes(bundle), batch_size, cache)
+        detected = detect_languages(pipe, items, bundle_codes(bundle), batch_size, cache,
+                                    language_detection_segments, language_detection_threshold)
     pipes = {language or "en": pipe}   # None decodes the bundle's prompt: <|en|>
     out: dict[str, Transcript] = {}
     groups: dict[str | None, list] = {}
@@ -195,13 +200,15 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
                     clip_timestamps: str | Sequence[float] | None = None,
                     hallucination_silence_threshold: float | None = None,
                     word_timestamps: bool = False, language: str | None = None,
-                    task: str = "transcribe"
+                    task: str = "transcribe", language_detection_segments: int = 1,
+                    language_detection_threshold: float = 0.5
                     ) -> list[tuple[list[Segment], TranscriptionInfo]]:
     """One-shot function: loads `model` (unless a loaded `bundle` is given) for this call only;
     keep a `speechbudget.WhisperModel` to transcribe repeatedly with one loaded model.
     initial_prompt / prefix / hotwords, vad_filter / vad_parameters, clip_timestamps,
-    hallucination_silence_threshold, word_timestamps, language, task: faster-whisper's options,
-    as `WhisperModel.transcribe`."""
+    hallucination_silence_threshold, word_timestamps, language, task,
+    language_detection_segments, language_detection_threshold: faster-whisper's options, as
+    `WhisperModel.transcribe`."""
     from speechbudget.tasks.asr.options import (check_clip_timestamps,
                                                 check_hallucination_silence_threshold,
                                                 check_prompt_text)
@@ -226,15 +233,19 @@ def transcribe_many(audios: Sequence[str | Path | np.ndarray], model: str = "tin
     cfg = Config(task="asr", model=registry_name(bundle.arch), window=window, stride=stride,
                  stride_at=stride_at, pool=pool, precision=precision, beam_size=beam_size,
                  timestamps=timestamps, longform=longform)
-    from speechbudget.tasks.asr.language import (bundle_codes, check_language, check_task,
-                                                 is_multilingual)
+    from speechbudget.tasks.asr.language import (bundle_codes, check_detection_options,
+                                                 check_language, check_task, is_multilingual)
     check_task(task, not is_multilingual(bundle), cfg.model)
+    segments, threshold = check_detection_options(language_detection_segments,
+                                                  language_detection_threshold)
     check_language(language, bundle_codes(bundle), cfg.model)
     waves = [as_audio(a) for a in audios]
     return transcribe_bundle(bundle, cfg, waves, device,
                              cast_for_precision(bundle.model, precision, device), batch_size,
                              no_speech_threshold, logprob_threshold, vad=vad,
-                             vad_options=vad_options, language=language, task=task, **prompts)
+                             vad_options=vad_options, language=language, task=task,
+                             language_detection_segments=segments,
+                             language_detection_threshold=threshold, **prompts)
 
 
 def warn_vad_ignored() -> None:
@@ -285,16 +296,16 @@ def decoded_language(bundle: Any) -> str | None:
 def _info(cfg: Config, tr: Transcript, duration_s: float, pipe: AsrPipeline,
           language: str | Detection | None, task: str = "transcribe",
           reused: bool = False) -> TranscriptionInfo:
-    """The recording's info; `language` a `Detection` when detected (its decoder step, and its
-    encoder pass unless the transcription `reused` it, counted in gflops)."""
-    from speechbudget.flops.estimate import language_detection_flops
+    """The recording's info; `language` a `Detection` when detected (its decoder steps, and
+    its encoder passes but the first window's when the transcription `reused` it, counted in
+    gflops: `Detection.gflops`)."""
     from speechbudget.tasks.asr.windows import window_gflops
     tokens = [r.decode_steps for r in tr.windows]  # every attempt's tokens, eos included
     gflops = sum(window_gflops(cfg, r, pipe.decoder_for(r.timestamps).no_speech_extra)
                  for r in tr.windows)  # every fallback attempt and hypothesis counted
     probability, every = (None if language is None else 1.0), None
     if isinstance(language, Detection):
-        gflops += language_detection_flops(cfg, language.frames, encoder=not reused) / 1e9
+        gflops += language.gflops(cfg, reused)
         probability, every = language.probability, list(language.all_probs)
         language = language.language
     return TranscriptionInfo(
