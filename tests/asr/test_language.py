@@ -5,8 +5,6 @@ utterances of data/librispeech_sample; English-only refusals; the codes from the
 prompt `asr eval` builds unchanged."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -14,20 +12,10 @@ import torch
 from speechbudget.axes import ConfigError
 from speechbudget.tasks.asr.language import (close_codes, language_probs, task_prompt,
                                              vocabulary_codes)
-from tests.asr.conftest import tiny_en_model
+from tests.asr.conftest import fw_reference, tiny_en_model
 
 FW_OPTIONS = dict(beam_size=1, temperature=0.0, vad_filter=False,
                   condition_on_previous_text=False)
-
-
-@pytest.fixture(scope="module")
-def clips(bundled_librispeech) -> list[np.ndarray]:
-    """The three shortest bundled utterances (3-5 s), 16 kHz."""
-    from speechbudget.tasks.asr.transcribe import as_audio
-    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
-            .splitlines() if x.strip()]
-    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:3]
-    return [as_audio(bundled_librispeech / r["audio"]) for r in rows]
 
 
 # ---- pure parts ---------------------------------------------------------------------------------
@@ -81,35 +69,34 @@ def test_eval_prompt_is_unchanged(base_whisper):
 
 # ---- against faster-whisper ---------------------------------------------------------------------
 @pytest.mark.slow
-def test_detection_equals_faster_whispers(base_whisper, base_faster_whisper, clips):
-    for audio in clips[:2]:
-        segs, info = base_whisper.transcribe(audio)
-        lang, p, every = base_faster_whisper.detect_language(audio)
-        theirs = dict(every)
-        assert info.language == lang == "en"
-        assert info.language_probability == pytest.approx(p, abs=1e-3)
-        ours = dict(info.all_language_probs)
-        assert set(ours) == set(theirs)
-        assert max(abs(ours[c] - theirs[c]) for c in ours) < 1e-3
-        fw_segs, fw_info = base_faster_whisper.transcribe(audio, **FW_OPTIONS)
-        assert fw_info.language == "en"
-        assert fw_info.language_probability == pytest.approx(info.language_probability,
-                                                             abs=1e-3)
+def test_detection_equals_faster_whispers(base_whisper, base_faster_whisper, short_clips):
+    """faster-whisper's transcribe detects as its detect_language does (audio under 30 s): its
+    info's probabilities are the reference."""
+    ours = base_whisper.transcribe_batch(short_clips[:2])
+    for audio, (segs, info) in zip(short_clips, ours):
+        fw_segs, fw_info = fw_reference(base_faster_whisper, audio, **FW_OPTIONS)
+        theirs = dict(fw_info.all_language_probs)
+        assert info.language == fw_info.language == "en"
+        assert info.language_probability == pytest.approx(fw_info.language_probability,
+                                                          abs=1e-3)
+        mine = dict(info.all_language_probs)
+        assert set(mine) == set(theirs)
+        assert max(abs(mine[c] - theirs[c]) for c in mine) < 1e-3
         assert [s.tokens for s in segs] == [s.tokens for s in fw_segs]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("axes,reused", [(dict(), True), (dict(window=10), True),
                                          (dict(stride=2, stride_at=3), False)])
-def test_detection_flops_are_counted(base_whisper, clips, axes, reused):
+def test_detection_flops_are_counted(base_whisper, short_clips, axes, reused):
     """Detected: the forced-"en" decoding's GFLOPs plus one decoder step on the first window
     (its encoder pass too where the transcription cannot reuse it); the same segments."""
     from speechbudget import WhisperModel
     from speechbudget.flops.estimate import language_detection_flops
     from speechbudget.geometry import MEL_FRAMES_PER_S
     model = WhisperModel.from_bundle(base_whisper.bundle, **axes) if axes else base_whisper
-    segs, info = model.transcribe(clips[1])
-    en_segs, en = model.transcribe(clips[1], language="en")
+    segs, info = model.transcribe(short_clips[1])
+    en_segs, en = model.transcribe(short_clips[1], language="en")
     assert [s.tokens for s in segs] == [s.tokens for s in en_segs]
     frames = round(model.config.window_s_for(info.duration) * MEL_FRAMES_PER_S)
     extra = language_detection_flops(model.config, frames, encoder=not reused) / 1e9
@@ -119,11 +106,11 @@ def test_detection_flops_are_counted(base_whisper, clips, axes, reused):
 @pytest.mark.slow
 @pytest.mark.parametrize("options", [dict(language="de"), dict(language="de", task="translate"),
                                      dict(task="translate")])
-def test_tokens_equal_faster_whispers(base_whisper, base_faster_whisper, clips, options):
-    for audio in clips:
-        ours, info = base_whisper.transcribe(audio, **options)
-        theirs, fw_info = base_faster_whisper.transcribe(audio, **FW_OPTIONS, **options)
-        theirs = list(theirs)
+def test_tokens_equal_faster_whispers(base_whisper, base_faster_whisper, short_clips, options):
+    """Ours decoded together (transcribe_batch: each recording as alone)."""
+    for audio, (ours, info) in zip(short_clips, base_whisper.transcribe_batch(short_clips,
+                                                                            **options)):
+        theirs, fw_info = fw_reference(base_faster_whisper, audio, **FW_OPTIONS, **options)
         assert [s.tokens for s in ours] == [s.tokens for s in theirs]
         assert [s.text for s in ours] == [s.text.strip() for s in theirs]
         assert info.language == fw_info.language
@@ -131,13 +118,13 @@ def test_tokens_equal_faster_whispers(base_whisper, base_faster_whisper, clips, 
 
 
 @pytest.mark.slow
-def test_batch_detects_each_recording(base_whisper, clips):
+def test_batch_detects_each_recording(base_whisper, short_clips):
     """transcribe_batch: each recording's detection, segments and GFLOPs as alone (windows of
     different lengths batched: window "dynamic")."""
     from speechbudget import WhisperModel
     model = WhisperModel.from_bundle(base_whisper.bundle, window="dynamic")
-    together = model.transcribe_batch(clips, batch_size=2)
-    for audio, (segs, info) in zip(clips, together):
+    together = model.transcribe_batch(short_clips, batch_size=2)
+    for audio, (segs, info) in zip(short_clips, together):
         alone, one = model.transcribe(audio)
         assert [s.tokens for s in segs] == [s.tokens for s in alone]
         assert info.language == one.language == "en"
@@ -146,9 +133,9 @@ def test_batch_detects_each_recording(base_whisper, clips):
 
 
 @pytest.mark.slow
-def test_german_prompt_changes_the_text(base_whisper, clips):
-    en, _ = base_whisper.transcribe(clips[0], language="en")
-    de, info = base_whisper.transcribe(clips[0], language="de")
+def test_german_prompt_changes_the_text(base_whisper, short_clips):
+    en, _ = base_whisper.transcribe(short_clips[0], language="en")
+    de, info = base_whisper.transcribe(short_clips[0], language="de")
     assert info.language == "de" and info.language_probability == 1.0
     assert info.all_language_probs is None
     assert [s.tokens for s in en] != [s.tokens for s in de]
@@ -180,11 +167,12 @@ def test_multilingual_model_refuses(base_whisper, options, field, hint):
 
 @pytest.mark.slow
 def test_words_of_a_language_without_spaces_equal_faster_whispers(base_whisper,
-                                                                    base_faster_whisper, clips):
+                                                                    base_faster_whisper,
+                                                                    short_clips):
     """language="zh": words are whole characters (faster-whisper's split_tokens_on_unicode),
     not space-separated runs."""
-    ours, _ = base_whisper.transcribe(clips[0], language="zh", word_timestamps=True)
-    theirs, _ = base_faster_whisper.transcribe(clips[0], word_timestamps=True, language="zh",
+    ours, _ = base_whisper.transcribe(short_clips[0], language="zh", word_timestamps=True)
+    theirs, _ = base_faster_whisper.transcribe(short_clips[0], word_timestamps=True, language="zh",
                                                **FW_OPTIONS)
     theirs = list(theirs)
     assert [s.tokens for s in ours] == [s.tokens for s in theirs]

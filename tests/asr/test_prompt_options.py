@@ -20,16 +20,6 @@ FW_OPTIONS = dict(beam_size=1, temperature=0.0, vad_filter=False, language="en")
 
 
 @pytest.fixture(scope="module")
-def clips(bundled_librispeech) -> list[np.ndarray]:
-    """The three shortest bundled utterances (3-5 s), 16 kHz."""
-    from speechbudget.tasks.asr.transcribe import as_audio
-    rows = [json.loads(x) for x in (bundled_librispeech / "manifest.jsonl").read_text()
-            .splitlines() if x.strip()]
-    rows = sorted(rows, key=lambda r: (r["duration_s"], r["id"]))[:3]
-    return [as_audio(bundled_librispeech / r["audio"]) for r in rows]
-
-
-@pytest.fixture(scope="module")
 def model():
     return tiny_en_model()
 
@@ -97,9 +87,9 @@ def test_prompt_longer_than_the_positions_is_cut_oldest_first(model, fw):
                                   dict(prefix="Hello world"),
                                   dict(hotwords="Catherine Morland, bookseller")],
                          ids=lambda c: "+".join(c))
-def test_same_tokens_as_faster_whisper(model, fw, clips, case, timestamps):
-    ours = model.transcribe_batch(clips, timestamps=timestamps, **case)
-    for audio, (segs, info) in zip(clips, ours):
+def test_same_tokens_as_faster_whisper(model, fw, short_clips, case, timestamps):
+    ours = model.transcribe_batch(short_clips, timestamps=timestamps, **case)
+    for audio, (segs, info) in zip(short_clips, ours):
         theirs, _ = fw.transcribe(audio, without_timestamps=timestamps == "off",
                                   condition_on_previous_text=False, **FW_OPTIONS, **case)
         theirs = list(theirs)
@@ -122,13 +112,13 @@ def test_same_tokens_as_faster_whisper_across_windows(model, fw, bundled_librisp
     assert [s.tokens for s in segs] == [list(s.tokens) for s in theirs]
 
 
-def test_prefix_forces_the_first_words_and_no_option_changes_nothing(model, clips):
-    plain = model.transcribe_batch(clips)
-    off = model.transcribe_batch(clips, initial_prompt=None, prefix="", hotwords="")
+def test_prefix_forces_the_first_words_and_no_option_changes_nothing(model, short_clips):
+    plain = model.transcribe_batch(short_clips)
+    off = model.transcribe_batch(short_clips, initial_prompt=None, prefix="", hotwords="")
     assert [[(s.start, s.end, s.tokens) for s in segs] for segs, _ in off] == \
         [[(s.start, s.end, s.tokens) for s in segs] for segs, _ in plain]
     assert [i.gflops for _, i in off] == [i.gflops for _, i in plain]
-    forced = model.transcribe_batch(clips, prefix="Hello world", timestamps="off")
+    forced = model.transcribe_batch(short_clips, prefix="Hello world", timestamps="off")
     for (segs, info), (base, _) in zip(forced, plain):
         assert info.text.startswith("Hello world")
         assert not base[0].text.startswith("Hello world")
@@ -137,7 +127,7 @@ def test_prefix_forces_the_first_words_and_no_option_changes_nothing(model, clip
 
 
 @pytest.mark.parametrize("timestamps", ["on", "off"])
-def test_flops_count_the_prompt_faster_whisper_builds(model, fw, clips, timestamps):
+def test_flops_count_the_prompt_faster_whisper_builds(model, fw, short_clips, timestamps):
     from speechbudget.flops.estimate import estimate
     from speechbudget.geometry import MEL_FRAMES_PER_S
     tok = fw_tokenizer(fw)
@@ -146,7 +136,7 @@ def test_flops_count_the_prompt_faster_whisper_builds(model, fw, clips, timestam
     theirs = fw.get_prompt(tok, tok.encode(" Eighteen-oh-three."), without_timestamps=not ts,
                            prefix=case["prefix"])
     pipe = pipeline(model, timestamps, **case)
-    tr = pipe.transcribe_items([("a", clips[0])], batch_size=1)["a"]
+    tr = pipe.transcribe_items([("a", short_clips[0])], batch_size=1)["a"]
     [row] = tr.windows
     assert row.prompt_tokens == len(theirs)
     cfg = pipe.config.with_(window=row.frames / MEL_FRAMES_PER_S, timestamps="auto", beam_size=1)
@@ -159,17 +149,17 @@ def test_flops_count_the_prompt_faster_whisper_builds(model, fw, clips, timestam
                     no_speech_head=True).total / 1e9
     from speechbudget.tasks.asr.windows import window_gflops
     assert window_gflops(pipe.config, row) == pytest.approx(want, rel=1e-12)
-    plain = pipeline(model, timestamps).transcribe_items([("a", clips[0])], 1)["a"].windows[0]
+    plain = pipeline(model, timestamps).transcribe_items([("a", short_clips[0])], 1)["a"].windows[0]
     assert plain.prompt_tokens < row.prompt_tokens
 
 
-def test_values_that_are_not_text_are_refused(model, clips):
+def test_values_that_are_not_text_are_refused(model, short_clips):
     for name, value in (("prefix", ["Hello"]), ("initial_prompt", [1, 2]), ("hotwords", b"x"),
                         ("prefix", 3)):
         with pytest.raises(ConfigError, match=f"invalid {name}=.*a string of text"):
-            model.transcribe(clips[0], **{name: value})
+            model.transcribe(short_clips[0], **{name: value})
     with pytest.raises(ConfigError, match="invalid hotwords=.*special tokens.*endoftext"):
-        model.transcribe(clips[0], hotwords="a <|endoftext|> b")
+        model.transcribe(short_clips[0], hotwords="a <|endoftext|> b")
 
 
 def test_cli_flags(bundled_librispeech, tmp_path):

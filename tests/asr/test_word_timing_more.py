@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from speechbudget.tasks.asr import word_timing as wt
+from tests.asr.conftest import ct2_folder
 
 # pieces of English text a Whisper transcript is made of (tokenised with the real tokenizer)
 PIECES = [" The", " year", " 1803", " 13", "-year", " well-known", " don't", " I'm", " it's",
@@ -145,23 +146,6 @@ def _fw_segments(folder, audio, **kw):
     return list(segs)
 
 
-def _ct2_folder(name):
-    """The offline CTranslate2 folder of `name` (as benchmarks/asr_longform.py finds it; base's
-    two-part model.bin is joined once into a temporary folder)."""
-    import importlib.util
-    import sys
-    here = os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks")
-    spec = importlib.util.spec_from_file_location("asr_longform", os.path.join(here,
-                                                                               "asr_longform.py"))
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("asr_longform", mod)
-    spec.loader.exec_module(mod)
-    try:
-        return mod.ct2_folder(name)
-    except (SystemExit, ImportError) as e:
-        pytest.skip(f"{name}: no CTranslate2 weights ({e})")
-
-
 def _same_as_faster_whisper(ours, theirs):
     """Every segment, word and window the same; times within `TOLERANCE_S`, most of them
     equal. Returns how many words."""
@@ -192,7 +176,7 @@ def test_words_and_seeks_equal_faster_whisper(shared_librispeech, model, options
     from speechbudget.whisper_model import WhisperModel
     torch.set_num_threads(1)
     audio, _, _ = load_dataset(shared_librispeech).joined(65.0)
-    folder = _ct2_folder(model)
+    folder = ct2_folder(model)
     kw = dict(beam_size=1, condition_on_previous_text=False) | options
     ours, _ = WhisperModel(model, device="cpu").transcribe(audio, word_timestamps=True, **kw)
     theirs = _fw_segments(folder, audio, temperature=0.0, **kw)
