@@ -9,12 +9,13 @@ from typing import Any, Iterable
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
 from speechbudget.analysis.recommend_text import (DECISION_RULE, describe_machine, error_cell,
-                                                  error_head, fmt_error, fmt_error_change,
+                                                  error_head, fmt_cell, fmt_error,
+                                                  fmt_error_change,
                                                   rtf_note)
 from speechbudget.report.utterance_html import CSS as UTTERANCE_CSS, utterance_section
 from speechbudget.report.model import (LATENCY_HEAD, STEP_DIRECTION, ReportData, TaskReport,
                                        delta_head, delta_scale, error_ci_cell, fewer_items_note,
-                                       fit_units, fmt, has_latency, latency_cells,
+                                       fit_units, has_latency, latency_cells,
                                        step_ci_cell)
 from speechbudget.report.scripts import TABLE_JS
 
@@ -55,7 +56,7 @@ def _table(head: Iterable[str], rows: Iterable[Iterable[Any]], left: int = 1,
     for r, row in enumerate(rows):
         cls = f' class="{escape(classes[r])}"' if classes and classes[r] else ""
         out.append(f"<tr{cls}>" + "".join(
-            f'<td class="{"l" if i < left else ""}">{escape(fmt(v))}</td>'
+            f'<td class="{"l" if i < left else ""}">{escape(fmt_cell(v))}</td>'
             for i, v in enumerate(row)) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
@@ -166,7 +167,7 @@ def _eliminated(tr: TaskReport) -> str:
     for r in rows:
         out.append('<tr class="elim">' + "".join(
             f'<td class="{"l" if i in (0, 6) else ("why" if i == 5 else "")}">'
-            f"{escape(fmt(v))}</td>" for i, v in enumerate(r)) + "</tr>")
+            f"{escape(fmt_cell(v))}</td>" for i, v in enumerate(r)) + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
@@ -222,9 +223,9 @@ def _fit(tr: TaskReport, limits: Limits) -> str:
            _comparison(tr)]
     if f.loo is not None:
         out.append(f'<p id="loo-{escape(tr.task)}"><b>Leave-one-configuration-out prediction '
-                   f"error:</b> MAE {escape(fmt(k * f.loo.mae, 3) + unit)}, MAPE "
+                   f"error:</b> MAE {escape(fmt_cell(k * f.loo.mae, 3) + unit)}, MAPE "
                    f"{escape(f'{100 * f.loo.mape:.2g}')}%, RMSE(log) "
-                   f"{escape(fmt(f.loo.rmse_log, 3))}</p>")
+                   f"{escape(fmt_cell(f.loo.rmse_log, 3))}</p>")
     b = f.bootstrap
     rows = [(k + (" (unidentified)" if k in f.unidentified else ""), _sig(v),
              _sig(b.std[k]) if b else None, _sig(b.low[k]) if b else None,

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from speechbudget.analysis.recommend_text import (describe_machine, error_cell, error_head,
-                                                  fmt_error, rtf_note)
+                                                  fmt_cell, fmt_error, rtf_note)
 from speechbudget.report.model import (LATENCY_HEAD, STEP_DIRECTION, ReportData, TaskReport,
                                        delta_head, delta_scale, error_ci_cell, fewer_items_note,
-                                       fit_units, fmt, has_latency, latency_cells,
+                                       fit_units, has_latency, latency_cells,
                                        step_ci_cell)
 
 
@@ -27,7 +27,7 @@ def md_text(v: Any) -> str:
 
 
 def _cell(v: Any) -> str:
-    return md_text(fmt(v))
+    return md_text(fmt_cell(v))
 
 
 def _table(head: Iterable[str], rows: Iterable[Iterable[Any]]) -> list[str]:

@@ -12,8 +12,7 @@ from speechbudget.analysis.isoflops import IsoFlopsBand
 from speechbudget.analysis.pareto import ErrorBar, FrontierResult, Point
 from speechbudget.analysis.limits import Limits
 from speechbudget.analysis.recommend import Recommendation
-# fmt: a value's table cell ('–' for none), the one `recommend`'s tables use too
-from speechbudget.analysis.recommend_text import error_cell, fmt_cell as fmt, fmt_error_change
+from speechbudget.analysis.recommend_text import error_cell, fmt_error_change
 from speechbudget.analysis.scaling_fit import ScalingFit
 from speechbudget.analysis.scaling_nested import NestedComparison
 from speechbudget.analysis.scaling_predict import Prediction

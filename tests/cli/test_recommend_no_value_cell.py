@@ -12,7 +12,7 @@ from speechbudget.analysis.recommend_text import fmt_cell
 from speechbudget.axes import Config
 from speechbudget.cli.app import app
 from speechbudget.records import ConfigMetrics, ItemResult
-from speechbudget.report import model
+from speechbudget.report import html, markdown
 from speechbudget.sweep.store import ResultsStore
 
 
@@ -45,6 +45,6 @@ def test_recommend_shows_no_inf(tmp_path):
 
 
 def test_one_cell_formatter():
-    assert model.fmt is fmt_cell
+    assert markdown.fmt_cell is fmt_cell and html.fmt_cell is fmt_cell
     assert [fmt_cell(v) for v in (None, math.inf, -math.inf, math.nan, 1.23456, -0.0, 3)] == \
         ["–", "–", "–", "–", "1.235", "0", "3"]
