@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
-import unicodedata
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -13,9 +11,13 @@ from speechbudget.cli.app import app
 from speechbudget.cli.errors import err_line
 from speechbudget.cli.options import float_option, int_option
 from speechbudget.cli.output import shown
+from speechbudget.cli.transcribe_options import (batched_options, check_choices, cue_options,
+                                                 language_option, longform_options,
+                                                 parse_temperatures, parse_threshold,
+                                                 vad_setup)
+from speechbudget.cli.transcribe_output import prepare_output_dir
 from speechbudget.tasks.asr.options import (COMPRESSION_RATIO_THRESHOLD, LOGPROB_THRESHOLD,
                                             NO_SPEECH_THRESHOLD)
-from speechbudget.typed_numbers import plain_number
 
 
 def transcribe_files(files: list[Path], model: str = "tiny.en", device: str | None = None,
@@ -121,255 +123,6 @@ def batched_one(wm: Any, audio: Any, batch_size: int, beam: int, timestamps: str
         hotwords=hotwords, vad_parameters=vad_parameters,
         clip_timestamps=None if clips is None else
         [{"start": a, "end": b} for a, b in zip(clips[::2], clips[1::2])], **(detection or {}))
-
-
-def batched_options(batched: bool, timestamps: str | None, longform: str,
-                    temperature: tuple[float, ...], clips: Sequence[float] | None,
-                    prefix: str | None, condition_on_previous_text: bool,
-                    threshold: float | None) -> str:
-    """--timestamps (default: on, off with --batched, faster-whisper's batched default), and
-    the options --batched does not use refused before any model loads (usage error, exit 2)."""
-    if not batched:
-        return timestamps or "on"
-    unused = {"--longform": longform != "sequential", "--prefix": prefix is not None,
-              "--condition-on-previous-text": condition_on_previous_text,
-              "--hallucination-silence-threshold": threshold is not None,
-              "--temperature": len(temperature) > 1}
-    for flag, given in unused.items():
-        if given:
-            raise typer.BadParameter("not used by --batched (each speech chunk is decoded once, "
-                                     "on its own, as faster-whisper's BatchedInferencePipeline)",
-                                     param_hint=flag)
-    if clips is not None and len(clips) % 2:
-        raise typer.BadParameter("--batched takes START,END pairs", param_hint="--clip-timestamps")
-    if timestamps not in (None, "on", "off"):
-        raise typer.BadParameter(f"{timestamps!r}: on or off with --batched",
-                                 param_hint="--timestamps")
-    return timestamps or "off"
-
-
-def output_key(stem: str) -> str:
-    """What names one output file on every common file system: the stem in Unicode NFC with each
-    character upper-cased where that gives one character (macOS and Windows compare names
-    case-insensitively by such one-to-one mappings, macOS also regardless of NFC/NFD), so `A.wav`
-    and `a.wav`, or a composed and a decomposed `é.wav`, share one key; `straße` and `STRASSE`
-    (a one-to-two mapping) do not."""
-    return "".join(u if len(u := c.upper()) == 1 else c
-                   for c in unicodedata.normalize("NFC", stem))
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)  # one file named twice on a case-insensitive file system
-    except OSError:
-        return False
-
-
-def _prepare_output_dir(output_dir: Path, files: list[Path], formats: tuple[str, ...]) -> None:
-    """Create --output-dir, or fail (OutputError, exit 6) before any model loads: a folder that
-    cannot be created or written, or two different inputs whose stems are one output name
-    (`a/x.wav` and `b/x.flac` would both write `x.<fmt>`, the second silently replacing the
-    first; so would `A.wav` and `a.wav` on a case-insensitive file system: output_key)."""
-    from speechbudget.errors import OutputError, make_output_dir
-    taken: dict[str, Path] = {}
-    for f in files:
-        first = taken.setdefault(output_key(f.stem), f)
-        if first != f and not _same_file(first, f):
-            ext = formats[0] if len(formats) == 1 else "*"
-            if first.stem == f.stem:
-                where = f"both be written to {output_dir / f'{f.stem}.{ext}'}"
-            else:
-                where = (f"be written to {output_dir / f'{first.stem}.{ext}'} and "
-                         f"{output_dir / f'{f.stem}.{ext}'}, one file where names ignore case "
-                         "or Unicode normalisation (macOS, Windows)")
-            raise OutputError(f"--output-dir {output_dir}: {first} and {f} would {where}; "
-                              "transcribe them into separate folders")
-    make_output_dir(output_dir, "--output-dir")
-
-
-def _cue_options(max_line_width: int | None, max_line_count: int | None,
-                 max_words_per_line: int | None, highlight_words: bool, word_timestamps: bool,
-                 formats: tuple[str, ...]):
-    """The srt/vtt word-cue options (`subtitles.CueOptions`), or a usage error (exit 2) when they
-    cannot apply: without --word-timestamps (as openai-whisper refuses them) or without an srt /
-    vtt output; an option that changes nothing is a warning, as openai-whisper's."""
-    import warnings
-
-    from speechbudget.tasks.asr.subtitles import CueOptions
-    cues = CueOptions(max_line_width, max_line_count, max_words_per_line, highlight_words)
-    if not cues.any:
-        return cues
-    given = [name for name, v in (("--max-line-width", max_line_width),
-                                  ("--max-line-count", max_line_count),
-                                  ("--max-words-per-line", max_words_per_line),
-                                  ("--highlight-words", highlight_words or None)) if v is not None]
-    if not word_timestamps:
-        raise typer.BadParameter(f"{', '.join(given)} cut subtitle cues from words: add "
-                                 "--word-timestamps", param_hint=given[0])
-    if not {"srt", "vtt"} & set(formats):
-        raise typer.BadParameter(f"{', '.join(given)} shape srt / vtt cues, and --format is "
-                                 f"{formats[0]}: use --format srt, vtt or all",
-                                 param_hint=given[0])
-    for why in cues.unused():
-        warnings.warn("--" + why.replace("_", "-").replace(" max-", " --max-"), stacklevel=2)
-    return cues
-
-
-def language_option(language: str, task: str, model: str) -> str | None:
-    """--language (a code, or auto: None) and --task checked before any model loads where the
-    model's vocabulary is known without it (a registry name): a usage error naming the option,
-    with the close codes. Hub ids and folders are checked once loaded (WhisperModel)."""
-    from speechbudget.architectures import UnknownModelError, get_architecture
-    from speechbudget.tasks.asr.language import TASKS, close_codes, vocabulary_codes
-    if task not in TASKS:
-        raise typer.BadParameter(f"{task!r}: expected transcribe or translate",
-                                 param_hint="--task")
-    code = None if language == "auto" else language
-    try:
-        arch = get_architecture(model)
-    except UnknownModelError:
-        return code
-    vocab = getattr(arch.dims, "vocab_size", None)
-    if not arch.is_whisper or vocab is None:
-        return code
-    codes = vocabulary_codes(vocab)
-    if codes == ("en",):
-        if task == "translate":
-            raise typer.BadParameter(f"translate: {arch.name} is an English-only model (it does "
-                                     "not translate); use a multilingual one (e.g. base)",
-                                     param_hint="--task")
-        if code not in (None, "en"):
-            raise typer.BadParameter(f"{language!r}: en or auto ({arch.name} is an "
-                                     "English-only model)", param_hint="--language")
-        return code
-    if code is not None and code not in codes:
-        close = close_codes(code, codes)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise typer.BadParameter(f"{language!r}: not one of {arch.name}'s {len(codes)} language "
-                                 f"codes ({hint}auto: detect it; e.g. {', '.join(codes[:5])})",
-                                 param_hint="--language")
-    return code
-
-
-def _check_choices(timestamps: str | None, longform: str) -> None:
-    """--timestamps and --longform refused before any model loads (a usage error naming the
-    flag, exit 2); WhisperModel.transcribe_batch checks them too, but only once the model has
-    loaded (and names the field, not the flag)."""
-    from speechbudget.axes import LONGFORM_RULES, TIMESTAMPS
-    for flag, value, allowed in (("--timestamps", timestamps, TIMESTAMPS),
-                                 ("--longform", longform, LONGFORM_RULES)):
-        if value is not None and value not in allowed:
-            raise typer.BadParameter(f"{value!r}: expected one of {', '.join(allowed)}",
-                                     param_hint=flag)
-
-
-def parse_temperatures(text: str) -> tuple[float, ...]:
-    """`--temperature`: one number >= 0 (`0`: greedy / beam, no fallback) or a comma-separated
-    increasing list of them (the fallback schedule, e.g. `0,0.2,0.4,0.6,0.8,1.0`); a usage error
-    (exit 2) naming --temperature otherwise."""
-    def bad(why: str) -> typer.BadParameter:
-        return typer.BadParameter(f"{text!r}: {why}; expected a number >= 0 or an increasing "
-                                  "comma-separated list, e.g. 0,0.2,0.4,0.6,0.8,1.0",
-                                  param_hint="--temperature")
-    items = [t.strip() for t in text.split(",")]
-    if not any(items):
-        raise bad("no temperature given")
-    if not all(items):
-        raise bad("an empty item in the list")
-    temps = []
-    for t in items:
-        try:
-            v = plain_number(t)
-        except ValueError as e:
-            raise bad(str(e)) from None
-        if v < 0:
-            raise bad(f"{t} is not a number >= 0")
-        temps.append(v)
-    if temps != sorted(temps):
-        raise bad("the temperatures are not in increasing order")
-    return tuple(temps)
-
-
-def parse_threshold(text: str, option: str, lo: float, hi: float) -> float | None:
-    """A fallback / no-speech threshold: a number in [lo, hi], or `off` (also `none`, as
-    openai-whisper's `None`) to turn the test off; a usage error naming `option` otherwise."""
-    if text.strip().lower() in ("off", "none"):
-        return None
-    span = (f"in [{lo:g}, {hi:g}]" if math.isfinite(lo) and math.isfinite(hi)
-            else f">= {lo:g}" if math.isfinite(lo) else f"<= {hi:g}")
-    try:
-        v = plain_number(text)
-    except ValueError as e:
-        raise typer.BadParameter(f"{e}: expected a number {span}, or off",
-                                 param_hint=option) from None
-    if not lo <= v <= hi:
-        raise typer.BadParameter(f"{text!r}: expected a number {span}, or off", param_hint=option)
-    return v
-
-
-def _vad_parameters(vad: bool, min_silence_ms: int | None,
-                    vad_model: str | None = None) -> tuple[dict[str, Any] | None, Any]:
-    """(--vad's VadOptions fields, the VAD model to transcribe with: None for the default, else
-    the `SileroVad` loaded here from --vad-model, its file read once: this very object is
-    the one WhisperModel runs). A usage error (exit 2) for --vad-min-silence-ms or
-    --vad-model without --vad / --batched, VadUnavailableError (exit 2, naming the extra) when
-    the package the chosen VAD model needs is not installed, ModelLoadError (exit 5, naming the
-    file) for a --vad-model file that is not a Silero model: all before any model loads."""
-    if not vad:
-        for value, flag in ((min_silence_ms, "--vad-min-silence-ms"),
-                            (vad_model, "--vad-model")):
-            if value is not None:
-                raise typer.BadParameter("it sets the voice-activity filter: add --vad (or "
-                                         "--batched)", param_hint=flag)
-        return None, None
-    from speechbudget.tasks.asr.vad import SileroVad, vad_model_path
-    if vad_model is not None and not vad_model:
-        raise typer.BadParameter("'': expected faster-whisper, silero-vad or the path of a "
-                                 "Silero .jit / .onnx file", param_hint="--vad-model")
-    path = vad_model_path(vad_model)
-    # a chosen model is loaded here (small): not a Silero model, exit 5 before Whisper loads
-    loaded = None if vad_model is None else SileroVad(path)
-    return None if min_silence_ms is None else {"min_silence_duration_ms": min_silence_ms}, loaded
-
-
-def _longform_options(clip_timestamps: str | None, threshold: str | None, vad: bool,
-                      word_timestamps: bool, longform: str) -> dict[str, Any]:
-    """--clip-timestamps and --hallucination-silence-threshold checked before any model loads:
-    a usage error (exit 2) for a value that is not clips, with --vad (the clips replace the
-    filter; faster-whisper ignores its vad_filter then), the threshold without
-    --word-timestamps (its rule reads the words; faster-whisper ignores it then), either with
-    --longform chunks (rules of the sequential seek loop)."""
-    from speechbudget.axes import ConfigError
-    from speechbudget.tasks.asr.options import (check_clip_timestamps,
-                                                check_hallucination_silence_threshold)
-    try:
-        clips = check_clip_timestamps(clip_timestamps)
-    except ConfigError as e:
-        raise typer.BadParameter(str(e), param_hint="--clip-timestamps") from None
-    try:
-        seconds = None if threshold is None else plain_number(threshold)
-    except ValueError as e:
-        raise typer.BadParameter(f"{e}: expected seconds >= 0",
-                                 param_hint="--hallucination-silence-threshold") from None
-    try:
-        threshold = check_hallucination_silence_threshold(seconds)
-    except ConfigError as e:
-        raise typer.BadParameter(str(e), param_hint="--hallucination-silence-threshold") from None
-    if clips is not None and vad:
-        raise typer.BadParameter("the clips are what is decoded: leave out --vad (or the clips)",
-                                 param_hint="--clip-timestamps")
-    if threshold is not None and not word_timestamps:
-        raise typer.BadParameter("its rule reads the words' times and probabilities: add "
-                                 "--word-timestamps",
-                                 param_hint="--hallucination-silence-threshold")
-    for flag, on in (("--clip-timestamps", clips is not None),
-                     ("--hallucination-silence-threshold", threshold is not None)):
-        if on and longform != "sequential":
-            raise typer.BadParameter("a rule of the sequential seek loop: use --longform "
-                                     "sequential", param_hint=flag)
-    return dict(clip_timestamps=clips, hallucination_silence_threshold=threshold)
 
 
 @app.command("transcribe")
@@ -496,14 +249,14 @@ def transcribe_cmd(
         raise typer.BadParameter(f"{fmt!r}: expected one of {', '.join(FORMATS + (ALL,))}",
                                  param_hint="--format")
     formats = FORMATS if fmt == ALL else (fmt,)
-    _check_choices(timestamps, longform)
+    check_choices(timestamps, longform)
     language_code = language_option(language, task, model)
     if language_detection_threshold > 1.0:   # a probability (the minimum: its parser)
         raise typer.BadParameter(f"{language_detection_threshold!r} is above 1.0, the largest "
                                  "value allowed", param_hint="--language-detection-threshold")
-    cues = _cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
+    cues = cue_options(max_line_width, max_line_count, max_words_per_line, highlight_words,
                         word_timestamps, formats)
-    longform_options = _longform_options(clip_timestamps, hallucination_silence_threshold, vad,
+    seek_options = longform_options(clip_timestamps, hallucination_silence_threshold, vad,
                                          word_timestamps, longform)
     decoding = dict(
         condition_on_previous_text=condition_on_previous_text,
@@ -515,20 +268,20 @@ def transcribe_cmd(
         no_speech_threshold=parse_threshold(no_speech_threshold, "--no-speech-threshold", 0.0,
                                             1.0),
         best_of=best_of, initial_prompt=initial_prompt, prefix=prefix, hotwords=hotwords,
-        vad_filter=vad, **longform_options)
-    decoding["vad_parameters"], vad_loaded = _vad_parameters(vad or batched, vad_min_silence_ms,
-                                                            vad_model)
+        vad_filter=vad, **seek_options)
+    decoding["vad_parameters"], vad_loaded = vad_setup(vad or batched, vad_min_silence_ms,
+                                                       vad_model)
     timestamps = batched_options(batched, timestamps, longform, decoding["temperature"],
-                                 longform_options["clip_timestamps"], prefix,
+                                 seek_options["clip_timestamps"], prefix,
                                  condition_on_previous_text,
-                                 longform_options["hallucination_silence_threshold"])
+                                 seek_options["hallucination_silence_threshold"])
     if condition_on_previous_text and longform == "chunks":  # it would be ignored
         raise typer.BadParameter("--longform chunks decodes its chunks independently: use "
                                  "--longform sequential to condition on previous text",
                                  param_hint="--condition-on-previous-text")
 
     if output_dir is not None:
-        _prepare_output_dir(output_dir, list(files), formats)  # before any work, not after it
+        prepare_output_dir(output_dir, list(files), formats)  # before any work, not after it
     elif fmt == ALL:
         raise typer.BadParameter(f"{ALL} writes one file per format ({', '.join(FORMATS)}): "
                                  "add --output-dir", param_hint="--format")

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from speechbudget.cli import app
-from speechbudget.cli.transcribe import output_key
+from speechbudget.cli.transcribe_output import output_key
 
 from .conftest import noisy_tone_wav
 
