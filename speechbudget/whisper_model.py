@@ -324,6 +324,66 @@ class WhisperModel:
         return detect_speech_language(pipe, chunks, bundle_codes(self.bundle), segments,
                                       threshold)
 
+    def detect_language(self, audio: str | Path | np.ndarray, *, vad_filter: bool = False,
+                        vad_parameters: dict[str, Any] | VadOptions | None = None,
+                        language_detection_segments: int = 1,
+                        language_detection_threshold: float = 0.5
+                        ) -> tuple[str, float, list[tuple[str, float]]]:
+        """faster-whisper's `detect_language` without transcribing: (language,
+        language_probability, all_language_probs: [(code, probability)], most probable first)
+        of a recording (a path or a 16 kHz float array; faster-whisper's `features=` is not
+        taken). As `language_detection` (the same options); an English-only model answers
+        ("en", 1.0, [("en", 1.0)]) without running (faster-whisper raises RuntimeError)."""
+        found = self.language_detection(
+            audio, vad_filter=vad_filter, vad_parameters=vad_parameters,
+            language_detection_segments=language_detection_segments,
+            language_detection_threshold=language_detection_threshold)
+        if found is None:
+            return "en", 1.0, [("en", 1.0)]
+        return found.language, found.probability, list(found.all_probs)
+
+    def language_detection(self, audio: str | Path | np.ndarray, *, vad_filter: bool = False,
+                           vad_parameters: dict[str, Any] | VadOptions | None = None,
+                           language_detection_segments: int = 1,
+                           language_detection_threshold: float = 0.5) -> Any:
+        """`detect_language`'s detection as a `tasks.asr.language.Detection` (language,
+        probability, all_probs, the windows' frames; `.gflops(model.config, reused=False)`:
+        every window's encoder pass and decoder step), None for an English-only model (nothing
+        runs). The windows are the configuration's (`transcribe`'s first window, then the next
+        ones, `language.detect_languages`), on the recording cut to
+        language_detection_segments windows and, as faster-whisper's feature extractor, 160
+        zero samples added (its log-mel floored at that part's peak - 8; one mel frame more
+        than the transcription's first window, so empty audio or no speech is one frame of
+        silence): with the default 30 s window, faster-whisper's rule and features.
+        vad_filter: on the speech the VAD finds with vad_parameters, joined (as
+        faster-whisper; the VAD's GFLOPs are not counted). ConfigError naming a bad option,
+        AudioError for bad audio."""
+        from speechbudget.geometry import HOP_LENGTH, SAMPLE_RATE
+        from speechbudget.tasks.asr.language import (bundle_codes, check_detection_options,
+                                                     detect_languages, is_multilingual)
+        from speechbudget.tasks.asr.pipeline import AsrPipeline
+        from speechbudget.tasks.asr.vad import split_speech
+        if not isinstance(vad_filter, (bool, np.bool_)):
+            raise ConfigError("vad_filter", vad_filter, "True or False")
+        vad_options = VadOptions.of(vad_parameters)
+        segments, threshold = check_detection_options(language_detection_segments,
+                                                      language_detection_threshold)
+        wave = _wave(audio, 0, 1)
+        if not is_multilingual(self.bundle):
+            return None
+        if vad_filter:
+            wave = split_speech(self.vad_model(), wave, vad_options).speech
+        window_s = self.config.window_s_for(len(wave) / SAMPLE_RATE)
+        wave = wave[:int(round(segments * window_s * SAMPLE_RATE))]
+        # faster-whisper's feature extractor adds 160 zero samples (its `padding`): one more
+        # mel frame, which its detection looks at (and empty audio has one frame, of silence)
+        wave = np.pad(wave, (0, HOP_LENGTH))
+        pipe = AsrPipeline(self.bundle, self.config, self.device, model=self._model,
+                           mel_padding=self.mel_padding)
+        found = detect_languages(pipe, [("audio", wave)], bundle_codes(self.bundle), 1, None,
+                                 segments, threshold)
+        return found["audio"]
+
     @property
     def supported_languages(self) -> list[str]:
         """The language codes the model decodes (faster-whisper's property): its vocabulary's
