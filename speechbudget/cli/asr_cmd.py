@@ -104,6 +104,11 @@ def eval_cmd(
                                     "log-mel, as faster-whisper) | silence (the recording's "
                                     "floor, as a zero-padded waveform; for a stride on the "
                                     "encoder output)"),
+    language: str = typer.Option("en", "--language",
+                                 help="the data's language code (de, fr, ...): the decoder "
+                                 "prompt <|CODE|><|transcribe|> (multilingual models only) and "
+                                 "the WER normaliser (English's for en, Whisper's basic one "
+                                 "otherwise); no 'auto': a WER should not depend on detection"),
 ) -> None:
     """Evaluate one configuration: WER [CI], GFLOPs per utterance, encoder/decoder time, RTF."""
     import torch
@@ -121,6 +126,12 @@ def eval_cmd(
         torch.set_num_threads(threads)
     device = check_device(device or default_device())
     arch_name, path = resolve_model(model)
+    from speechbudget.tasks.asr.eval_language import check_eval_language
+    try:  # a code the model decodes (an English-only model: en), before the data and model load
+        language = check_eval_language(language, model=arch_name)
+    except ConfigError as e:
+        raise typer.BadParameter(f"{language!r}: expected {e.allowed}",
+                                 param_hint="--language") from None
     try:
         cfg = Config(task="asr", model=arch_name, window=window, stride=stride,
                      stride_at=_stride_at(stride_at), pool=pool, precision=precision,
@@ -141,7 +152,7 @@ def eval_cmd(
             raise typer.BadParameter(str(e), param_hint="--adapter") from None
     try:
         task = AsrTask(batch_size=batch_size, max_items=limit, model_path=path, adapter=adapter,
-                       mel_padding=mel_padding)
+                       mel_padding=mel_padding, language=language)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--mel-padding") from None
     from speechbudget.tasks.asr.data import Columns, load_dataset
@@ -176,6 +187,7 @@ def eval_cmd(
         source = f"unknown ({e})"
     doc = finite_json({"config": cfg.to_dict(), "mel_padding": mel_padding,  # strict JSON
                        "model_source": source,
+                       **({} if language == "en" else {"language": language}),
                        "metrics": metrics.to_dict(),
                        "wer_percent": None if metrics.value != metrics.value
                        else 100 * metrics.value,
@@ -194,9 +206,10 @@ def eval_cmd(
         if failed:
             raise typer.Exit(1)
         return
-    padding = "" if mel_padding == "zeros" else f", mel padding {mel_padding}"  # not the default
+    notes = "" if mel_padding == "zeros" else f", mel padding {mel_padding}"  # not the defaults
+    notes += "" if language == "en" else f", language {language}"
     console.print(metrics_table(f"ASR on {inert(ds.source)} ({device}, {metrics.extra['threads']} "
-                                f"threads{padding})", [(cfg.label, metrics)]))
+                                f"threads{notes})", [(cfg.label, metrics)]))
     typer.echo(f"weights: {source}" + (f" (--model {model}: the registry architecture "
                                        f"{cfg.model})" if path is None and model != cfg.model
                                        else ""))   # plain: a long path is not folded

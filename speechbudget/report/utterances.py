@@ -75,7 +75,9 @@ def _side(r: ItemResult | None, task: str) -> Side:
         return Side(text=r.prediction, failed=r.error or "failed")
     diff: tuple[WordOp, ...] = ()
     if task == "asr" and r.reference is not None:
-        diff = tuple(align_words(r.reference, r.prediction or ""))
+        # normalised as it was scored: a non-English result says its language (AsrTask)
+        diff = tuple(align_words(r.reference, r.prediction or "",
+                                 language=r.extra.get("language", "en")))
     return Side(r.prediction, r.errors, None, diff)
 
 

@@ -49,7 +49,8 @@ from speechbudget.sweep.spec_limits import MAX_SPEC_BYTES, check_plan_size, chec
 from speechbudget.sweep.spec_data import parse_data
 from speechbudget.sweep.spec_paths import resolve_runner
 from speechbudget.sweep.spec_plan import parse_plan
-from speechbudget.sweep.spec_task_options import check_adapt_options, check_task_options
+from speechbudget.sweep.spec_task_options import (check_adapt_options, check_language_option,
+                                                  check_task_options)
 from speechbudget.sweep.spec_types import SpecError, SweepSpec, jsonable, locate
 from speechbudget.sweep.spec_values import AXES, axis_values
 from speechbudget.sweep.spec_yaml import limited_loader, line_map, yaml_problem
@@ -144,6 +145,8 @@ def spec_from_dict(raw: Any, base_dir: str | Path = ".", source: str | Path | No
         except ConfigError as e:
             if e.field == "model":
                 raise err(f"models[{i}]", str(e)) from None
+    if task == "asr" and runner is None:   # a language each model decodes (tiny.en: en only)
+        opts = check_language_option(opts, models, err)
 
     axes_raw = raw.get("axes") or {}
     if not isinstance(axes_raw, dict):

@@ -1,5 +1,11 @@
 """A sweep file's `task_options`: the options each built-in task takes (TASK_OPTIONS) and their
-types, a custom runner's plain values, and ASR's adaptation options."""
+types, a custom runner's plain values, ASR's adaptation options and ASR's `language`.
+
+`language` (the dataset's speech; tasks.asr.eval_language) is a code such as "de", checked
+against every model of the file (an English-only one takes "en" only); "auto" / null
+(detection) is refused. "en", the default, is left out of the options as if not written, so a
+store written before the option existed, or without it, resumes with `language: en` and the
+other way round (the options are part of each stored configuration's context)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +25,9 @@ TASK_OPTIONS: dict[str, dict[str, tuple]] = {
             "adapter_cache": (str, None), "adapt_data": (str, None), "adapt_batch_size": (int,),
             "adapt_lr": _NUM,
             # what fills a window past its audio (log_mel.MEL_PADDINGS)
-            "mel_padding": (str,)},
+            "mel_padding": (str,),
+            # the speech's language (tasks.asr.eval_language; "auto"/null refused with a reason)
+            "language": (str, None)},
     "ser": {"folds": (int,), "epochs": (int,), "seed": (int,), "batch_size": (int,),
             "max_folds": (int, None), "source": (str, None), "lr": _NUM, "backbone_lr": _NUM,
             "weight_decay": _NUM, "warmup_ratio": _NUM, "patience": (int,), "pooling": (str,),
@@ -66,7 +74,27 @@ def check_task_options(task: str, opts: dict[str, Any], custom: bool,
             raise err(key, f"{v!r} ({type(v).__name__}): expected {names}")
         if k in _AT_LEAST_ONE and v < 1:
             raise err(key, f"{v!r}: expected an integer >= 1 (or null: no limit)")
+    if task == "asr" and not custom and "language" in opts:
+        opts = check_language_option(opts, (), err)
     return opts
+
+
+def check_language_option(opts: dict[str, Any], models, err) -> dict[str, Any]:
+    """ASR's `language`: a language code every model of `models` (registry names) decodes, else
+    err naming task_options.language; the default "en" left out of the options (as absent: the
+    stored context of a configuration run without it is the same). Returns the options."""
+    if "language" not in opts:
+        return opts
+    from speechbudget.axes import ConfigError
+    from speechbudget.tasks.asr.eval_language import DEFAULT_LANGUAGE, check_eval_language
+    value = opts["language"]
+    try:
+        check_eval_language(value)
+        for m in models:
+            check_eval_language(value, model=m)
+    except ConfigError as e:
+        raise err("task_options.language", f"{value!r}: expected {e.allowed}") from None
+    return {k: v for k, v in opts.items() if k != "language" or v != DEFAULT_LANGUAGE}
 
 
 def check_adapt_options(opts: dict[str, Any], base_dir: Path, err) -> dict[str, Any]:

@@ -9,7 +9,8 @@ names them in messages. An English-only vocabulary decodes "en" only, and never 
 
 The prompt (`task_prompt`): <|startoftranscript|><|xx|><|task|> (+ <|notimestamps|>), as
 openai-whisper and faster-whisper build it; the bundle's prompt (`models.loading`) holds <|en|>
-<|transcribe|>, which every sweep and `asr eval` keep.
+<|transcribe|>, which sweeps and `asr eval` keep unless given another language (one code for the
+whole dataset, never detected: `eval_language`).
 
 Detection (`detect_languages`), as faster-whisper's `detect_language`: the decoder's logits
 after <|startoftranscript|> alone, softmax over the language tokens (`language_probs`), on the

@@ -22,6 +22,15 @@ utterance and every item's wall time is its latency at no extra cost. With a swe
 batch-1 run may reuse another configuration's features or encoder states, so its wall time is no
 latency: only `latency_items` gives one there. Measuring 8 items at batch 1 adds about 8
 single-utterance runs per configuration.
+
+Language (`language`, default "en"; `tasks.asr.eval_language`): the code of the dataset's speech.
+A multilingual model is prompted <|code|><|transcribe|> and WER is computed after that
+language's normaliser (`wer.normalizer_for`: English's for "en", the basic one otherwise); "en"
+keeps the bundle's prompt and the English normaliser, as before the option existed. An
+English-only model with another language is refused (ConfigError naming `language`) when its
+pipeline is built; `asr eval` and sweep files check it against the configuration's architecture
+before any work. A result scored in another language than English says so (item and metrics
+`extra["language"]`), so that what reads it back (report.utterances) normalises alike.
 """
 from __future__ import annotations
 
@@ -43,6 +52,7 @@ from speechbudget.tasks.asr.pipeline import AsrPipeline
 from speechbudget.tasks.asr.precision import cast_for_precision
 from speechbudget.tasks.asr.transcript import Transcript
 from speechbudget.tasks.asr.windows import Row, window_gflops
+from speechbudget.tasks.asr.eval_language import DEFAULT_LANGUAGE, check_eval_language
 from speechbudget.tasks.asr.wer import bootstrap_ci, normalize, wer_from_counts, word_errors
 from speechbudget.tasks.base import Shard
 
@@ -66,7 +76,8 @@ class AsrTask:
                  adapter_cache: str | Path | None = None,
                  adapt_data: str | Path | None = None, adapt_batch_size: int = 8,
                  warm_per: str = "model",
-                 adapt_lr: float = 1e-3, mel_padding: str = "zeros"):
+                 adapt_lr: float = 1e-3, mel_padding: str = "zeros",
+                 language: str = DEFAULT_LANGUAGE):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r}: expected an integer >= 1")
         if isinstance(latency_items, bool) or not isinstance(latency_items, int) \
@@ -85,6 +96,8 @@ class AsrTask:
             raise ValueError(f"mel_padding={mel_padding!r}: expected one of "
                              f"{', '.join(MEL_PADDINGS)} (what fills a window past its audio)")
         self.mel_padding = mel_padding
+        # the speech's language: the decoder prompt and the WER normaliser (module docstring)
+        self.language = check_eval_language(language)
         self.model_path = model_path  # weights to use instead of the config's model name
         self.adapter = adapter        # an adapter folder (tasks.asr.adapt) for adapted configs
         # adapted configurations with training steps and no `adapter`: trained once each and
@@ -256,6 +269,8 @@ class AsrTask:
                           n_items=len(ok), n_failed=failed)
         m.extra.update(_machine(), failures=[{"item_id": r.item_id, "error": r.error}
                                              for r in results if not r.ok][:50])
+        if self.language != DEFAULT_LANGUAGE:   # scored by another normaliser than English's
+            m.extra["language"] = self.language
         if not ok:
             return m
         errors = [r.errors for r in ok]
@@ -320,14 +335,17 @@ class AsrTask:
                 from speechbudget.tasks.asr.adapter_files import load_adapter
                 base = load_adapter(adapter, config, base, merge=True)
             self._models[mkey] = cast_for_precision(base, config.precision, device)
+        # "en": the bundle's prompt as it is (None), as before the option existed
+        language = None if self.language == DEFAULT_LANGUAGE else self.language
         return AsrPipeline(bundle, config, device, model=self._models[mkey],
-                           mel_padding=self.mel_padding)
+                           mel_padding=self.mel_padding, language=language)
 
     def _item_result(self, config: Config, item, tr: Transcript, pipe: AsrPipeline,
                      load_s: float, peak: float | None, audio_s: float) -> ItemResult:
         rows = tr.windows
         hyp = tr.text
-        we = word_errors(item.text, hyp)
+        lang = self.language
+        we = word_errors(item.text, hyp, language=lang)
         # decoded tokens: every generated token (timestamp tokens too) of every window and every
         # decoding attempt (temperature fallback), incl. end-of-text (a window stopped by the
         # length limit or a repetition loop generated none)
@@ -349,9 +367,10 @@ class AsrTask:
                    "silent_windows": tr.silent_windows,
                    "timestamps": any(r.timestamps for r in rows),
                    "segments": [[sg.start, sg.end, sg.text] for sg in tr.segments],
-                   "normalized_prediction": normalize(hyp),
-                   "normalized_reference": normalize(item.text),
-                   "peak_mem_mb": peak})
+                   "normalized_prediction": normalize(hyp, lang),
+                   "normalized_reference": normalize(item.text, lang),
+                   "peak_mem_mb": peak,
+                   **({} if lang == DEFAULT_LANGUAGE else {"language": lang})})
 
 
 def evaluate(config: Config, dataset: str | Path | AsrDataset, device: str | None = None,

@@ -1,8 +1,12 @@
 """Word error rate as the Whisper papers and the Open ASR Leaderboard compute it.
 
-Both sides are normalised with the Whisper English normaliser (transformers'
-`EnglishTextNormalizer` with openai-whisper's British->American spelling mapping `english.json`,
-vendored beside this file under the MIT licence, see `english.json.LICENSE`), then aligned with
+Both sides are normalised by the language of the speech (`normalizer_for`, the one place that
+chooses): English with the Whisper English normaliser (transformers' `EnglishTextNormalizer` with
+openai-whisper's British->American spelling mapping `english.json`, vendored beside this file
+under the MIT licence, see `english.json.LICENSE`: English spelling and number rules); any other
+language with Whisper's basic normaliser (`BasicTextNormalizer(remove_diacritics=False)`, as
+openai-whisper and the Open ASR Leaderboard score non-English speech: lower case, no bracketed
+words, punctuation and symbols removed, letters with their diacritics kept), then aligned with
 jiwer. Corpus WER = sum of word errors (S + D + I) / sum of reference words, and its 95% confidence
 interval is a seeded bootstrap over utterances.
 """
@@ -19,18 +23,38 @@ import numpy as np
 SPELLING_MAPPING = Path(__file__).with_name("english.json")
 
 
+ENGLISH = "en"   # the language every score assumed before the language option existed
+
+
+def normalizer_for(language: str = ENGLISH):
+    """The text normaliser WER is computed after for speech in `language` (a Whisper language
+    code): English's (`EnglishTextNormalizer` with the spelling mapping) for "en", the basic one
+    keeping diacritics for every other language (an English-only rule applied to other text
+    would rewrite its numbers and strip its letters' accents)."""
+    if not isinstance(language, str) or not language:
+        raise TypeError(f"normalizer_for expects a language code, got {language!r}")
+    return _english_normalizer() if language == ENGLISH else _basic_normalizer()
+
+
 @lru_cache(maxsize=1)
-def _normalizer():
+def _english_normalizer():
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
     with open(SPELLING_MAPPING, encoding="utf-8") as f:
         return EnglishTextNormalizer(json.load(f))
 
 
-def normalize(text: str) -> str:
-    """Whisper English normalisation: lower case, no punctuation, numbers as digits, US spelling."""
+@lru_cache(maxsize=1)
+def _basic_normalizer():
+    from transformers.models.whisper.english_normalizer import BasicTextNormalizer
+    return BasicTextNormalizer(remove_diacritics=False)
+
+
+def normalize(text: str, language: str = ENGLISH) -> str:
+    """Whisper normalisation of `text` in `language` (`normalizer_for`); English: lower case, no
+    punctuation, numbers as digits, US spelling."""
     if not isinstance(text, str):
         raise TypeError(f"normalize expects a str, got {type(text).__name__}: {text!r}")
-    return _normalizer()(text)
+    return normalizer_for(language)(text)
 
 
 @dataclass(frozen=True)
@@ -47,11 +71,13 @@ class WordErrors:
         return self.substitutions + self.deletions + self.insertions
 
 
-def word_errors(ref: str, hyp: str, normalise: bool = True) -> WordErrors:
-    """Word errors of `hyp` against `ref`; an empty reference counts every hypothesis word as an
-    insertion (jiwer refuses empty references)."""
+def word_errors(ref: str, hyp: str, normalise: bool = True,
+                language: str = ENGLISH) -> WordErrors:
+    """Word errors of `hyp` against `ref` (normalised as `language` is: `normalizer_for`); an
+    empty reference counts every hypothesis word as an insertion (jiwer refuses empty
+    references)."""
     if normalise:
-        ref, hyp = normalize(ref), normalize(hyp)
+        ref, hyp = normalize(ref, language), normalize(hyp, language)
     r, h = ref.split(), hyp.split()
     if not r:
         return WordErrors(0, 0, len(h), 0)
@@ -72,11 +98,12 @@ class WordOp:
     hyp: str | None
 
 
-def align_words(ref: str, hyp: str, normalise: bool = True) -> list[WordOp]:
+def align_words(ref: str, hyp: str, normalise: bool = True,
+                language: str = ENGLISH) -> list[WordOp]:
     """The word alignment behind `word_errors` (same normalisation, same jiwer alignment), one
     WordOp per reference or hypothesis word; its non-"equal" steps count S + D + I."""
     if normalise:
-        ref, hyp = normalize(ref), normalize(hyp)
+        ref, hyp = normalize(ref, language), normalize(hyp, language)
     r, h = ref.split(), hyp.split()
     if not r or not h:
         return [WordOp("delete", w, None) for w in r] + [WordOp("insert", None, w) for w in h]
@@ -94,11 +121,12 @@ def align_words(ref: str, hyp: str, normalise: bool = True) -> list[WordOp]:
     return out
 
 
-def corpus_wer(refs: Sequence[str], hyps: Sequence[str], normalise: bool = True) -> float:
+def corpus_wer(refs: Sequence[str], hyps: Sequence[str], normalise: bool = True,
+               language: str = ENGLISH) -> float:
     """Corpus-level WER (a fraction, not %): total errors / total reference words."""
     if len(refs) != len(hyps):
         raise ValueError(f"corpus_wer: {len(refs)} references but {len(hyps)} hypotheses")
-    errs = [word_errors(r, h, normalise) for r, h in zip(refs, hyps)]
+    errs = [word_errors(r, h, normalise, language) for r, h in zip(refs, hyps)]
     return wer_from_counts([e.errors for e in errs], [e.n_ref for e in errs])
 
 
