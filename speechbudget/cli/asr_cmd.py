@@ -155,6 +155,11 @@ def eval_cmd(
                        mel_padding=mel_padding, language=language)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--mel-padding") from None
+    try:  # an adapter was trained with the English prompt: refused before the data loads
+        task.check_language(cfg)
+    except ConfigError as e:
+        raise typer.BadParameter(f"{language!r}: expected {e.allowed}",
+                                 param_hint="--language") from None
     from speechbudget.tasks.asr.data import Columns, load_dataset
     ds = load_dataset(data, limit, Columns(audio=audio_column, text=text_column,
                                            speaker=speaker_column, id=id_column),

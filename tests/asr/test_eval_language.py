@@ -245,3 +245,19 @@ def test_the_utterance_view_aligns_a_german_result_as_it_was_scored():
     assert [o.op for o in row.a.diff] == ["equal", "substitute", "equal"]
     assert sum(o.op != "equal" for o in row.a.diff) == item.errors == 1
     assert [o.op for o in row.b.diff] == ["equal"] * 3      # an English result as before
+
+
+def test_an_adapted_configuration_in_german_is_refused_before_training(tmp_path):
+    """Adapters are trained and distilled with the English prompt (tasks.asr.adapt): run_shard
+    would have trained one with <|en|> and scored it under <|de|>."""
+    from speechbudget.axes import Adaptation
+    from speechbudget.tasks.base import Shard
+    cfg = Config(task="asr", model="base", window=10,
+                 adaptation=Adaptation(method="lora", rank=4, steps=2, objective="distill"))
+    task = AsrTask(language="de", adapter_cache=tmp_path / "cache")
+    with pytest.raises(ConfigError) as e:
+        task.run_shard(cfg, None, Shard("s", ("u1",), {}), "cpu")
+    assert e.value.field == "language" and "adapted" in str(e.value)
+    assert not (tmp_path / "cache").exists()
+    AsrTask(language="en").check_language(cfg)           # English: as before
+    AsrTask(language="de").check_language(cfg.with_(adaptation=Adaptation()))

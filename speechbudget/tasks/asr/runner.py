@@ -148,6 +148,7 @@ class AsrTask:
                   cache: Any | None = None) -> list[ItemResult]:
         if config.task != "asr":
             raise ValueError(f"AsrTask got a {config.task!r} configuration: {config.label}")
+        self.check_language(config)   # before an adapter is trained for it
         trained = None
         if self.adapter is None:
             from speechbudget.tasks.asr.adapt_cache import needs_training
@@ -317,9 +318,25 @@ class AsrTask:
             check_weights_arch(model, self._bundles[key].arch, self.model_path)
         return self._bundles[key]
 
+    def check_language(self, config: Config) -> None:
+        """ConfigError naming `language` where `config` cannot be evaluated in the task's
+        language: an English-only model with another code; an adapted configuration with
+        another code than "en" (adapters are trained and distilled with the English prompt,
+        tasks.asr.adapt, so a German evaluation of one would score another prompt than it was
+        trained for)."""
+        if self.language == DEFAULT_LANGUAGE:
+            return
+        check_eval_language(self.language, model=config.model)
+        if config.adaptation.method != "none" or config.adaptation.unfreeze_top:
+            from speechbudget.axes import ConfigError
+            raise ConfigError("language", self.language,
+                              f"'en' for an adapted configuration ({config.label}): adapters "
+                              "are trained with the English prompt")
+
     def pipeline(self, config: Config, device: str, adapter: str | Path | None = None
                  ) -> AsrPipeline:
         """The pipeline of `config`; an adapted one uses `adapter` (else the task's)."""
+        self.check_language(config)
         bundle = self.bundle(config.model, device)
         adapted = config.adaptation.method != "none" or config.adaptation.unfreeze_top
         adapter = adapter if adapter is not None else self.adapter
