@@ -5,7 +5,7 @@
     data: ../data/librispeech_sample    # relative paths are relative to the spec file
     # or a manifest whose columns have other names (spec_data):
     #   data: {path: m.csv, audio_column: wav, text_column: sentence, audio_root: clips}
-    task_options: {batch_size: 4, max_items: 6}
+    task_options: {batch_size: 4, max_items: 6}   # ASR also language: de (default en)
     models: [tiny.en, base]
     axes:                   # each a list, or a range {start, stop, step} (stop included)
       window: [30, 15, dynamic]
