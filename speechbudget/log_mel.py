@@ -79,12 +79,16 @@ def log_mel(audio: np.ndarray | torch.Tensor, n_mels: int = 80, n_frames: int | 
 
 def log_mel_peak(audio: np.ndarray | torch.Tensor, n_mels: int = 80,
                  device: str | torch.device = "cpu", block_frames: int = WINDOW_FRAMES) -> float:
-    """The peak log10 mel power of a whole recording: what openai-whisper's
-    `log_mel_spectrogram(audio, padding=N_SAMPLES)` floors at (peak - 8) before its `transcribe`
-    cuts windows out of it. Computed `block_frames` at a time (`log_mel_span`'s frames, unfloored),
-    so a long recording never holds its whole log-mel."""
+    """The peak log10 mel power of a whole recording: what faster-whisper's `transcribe` floors
+    its log-mel at (peak - 8) before it cuts windows out of it. Its FeatureExtractor pads 160
+    zeros and drops the last STFT frame, so the maximum is over mel frames 0..floor(samples / 160)
+    (every content frame and the partial one after them); the one or two frames after those, which
+    see only the last `samples % 160` (+ 40) samples at the start of their window, are not in it
+    (openai-whisper's `log_mel_spectrogram(audio, padding=N_SAMPLES)` counts them: the two differ
+    only where those last samples are the loudest). Computed `block_frames` at a time
+    (`log_mel_span`'s frames, unfloored), so a long recording never holds its whole log-mel."""
     x = _as_tensor(audio, None)
-    frames = -(-(x.shape[-1] + N_FFT // 2) // HOP_LENGTH)   # every frame that sees a sample
+    frames = x.shape[-1] // HOP_LENGTH + 1   # faster-whisper's FeatureExtractor's frames
     return max(float(_log10_mel(_frames_of(x, s, min(block_frames, frames - s), device),
                                 n_mels).max()) for s in range(0, frames, block_frames))
 

@@ -83,14 +83,15 @@ def _openai_log10_mel(audio: np.ndarray, n_mels: int = 80) -> torch.Tensor:
 @pytest.mark.parametrize("n", [50, 150, 201, 16000, 16000 * 7 + 37])
 def test_log_mel_span_is_the_window_transcribe_cuts_out_of_the_recording(n):
     """openai-whisper / faster-whisper `transcribe`: mel = the whole recording's log-mel floored
-    at its peak - 8; a window = mel[:, seek:seek + content], zero-padded to 3000 frames."""
+    at its peak - 8 (faster-whisper's: over frames 0..n // 160, see the test below); a window =
+    mel[:, seek:seek + content], zero-padded to 3000 frames."""
     from speechbudget.log_mel import log_mel_peak, log_mel_span
     rng = np.random.default_rng(n)
     audio = (rng.standard_normal(n) * rng.uniform(0.01, 0.5)).astype(np.float32)
     full = _openai_log10_mel(audio)
-    peak = float(full.max())
+    peak = float(full[:, :n // 160 + 1].max())
     assert log_mel_peak(audio, block_frames=300) == pytest.approx(peak, abs=1e-5)
-    norm = (torch.maximum(full, full.max() - 8) + 4) / 4
+    norm = (torch.maximum(full, torch.tensor(peak - 8)) + 4) / 4
     frames = -(-n // 160)
     for seek in sorted({0, 1, 2, frames // 2, max(0, frames - 2)}):
         content = max(1, min(3000, frames - seek))
@@ -127,3 +128,26 @@ def test_log_mel_span_silence_padding_is_the_zero_padded_waveform(seconds):
     assert bool((zeros[:, content:] == 0).all()) and float(got[0, -1]) < -0.3
     with pytest.raises(ValueError, match="padding"):
         log_mel_span(audio, 0, content, 3000, padding="floor")
+
+
+@pytest.mark.parametrize("k", [0, 1, 80, 121, 159])
+def test_log_mel_peak_is_faster_whispers_maximum(k):
+    """faster-whisper 1.2.1's FeatureExtractor (what its `transcribe` floors at max - 8) pads 160
+    zeros, keeps mel frames 0..floor(samples / 160) and takes their maximum: the one or two
+    frames after those, which see only the recording's last `samples % 160` (+ 40) samples at
+    their window's start, are not in it (openai-whisper's `padding=N_SAMPLES` log-mel counts
+    them). We counted them: with the recording loudest in its last samples, our floor was up to
+    ~2 (log10) above faster-whisper's."""
+    fe = pytest.importorskip("faster_whisper.feature_extractor")
+    from speechbudget.log_mel import log_mel_peak, log_mel_span
+    rng = np.random.default_rng(k)
+    n = 160 * 50 + k
+    audio = (rng.standard_normal(n) * 1e-3).astype(np.float32)
+    audio[-5:] = 0.9                                    # the loudest: the last 5 samples
+    theirs = fe.FeatureExtractor(feature_size=80)(audio)   # normalised: (max(x, peak-8) + 4) / 4
+    assert theirs.shape[-1] == n // 160 + 1
+    peak = log_mel_peak(audio, block_frames=7)
+    assert peak == pytest.approx(float(theirs.max()) * 4 - 4, abs=1e-4)
+    content = n // 160
+    got = log_mel_span(audio, 0, content, 3000, peak=peak)[:, :content]
+    np.testing.assert_allclose(got.numpy(), theirs[:, :content], atol=1e-4)
