@@ -6,7 +6,9 @@
                a 5th field, the channel, is accepted only as 0 of a one-channel recording)
     text       <utt-id> <transcript>
     utt2spk    <utt-id> <speaker>
-Without `segments`, each wav.scp id is an utterance id. A `text` line whose utterance has no
+Fields are split on ASCII whitespace only, as Kaldi's: a no-break space (U+00A0), U+3000 and
+other non-ASCII spaces belong to the field they are in. Without `segments`, each wav.scp id is an
+utterance id. A `text` line whose utterance has no
 audio (in neither `segments` nor `wav.scp`) is an item with a problem naming the line. Kaldi
 resolves relative paths from the recipe folder; here the data dir, its parent, its grandparent and
 the current directory are tried in that order (the first where the file exists), or only
@@ -26,6 +28,19 @@ def is_kaldi_dir(folder: Path) -> bool:
     return (folder / "wav.scp").is_file()
 
 
+# Kaldi splits table lines on ASCII whitespace only (SplitStringOnFirstSpace,
+# SplitStringToVector): a no-break space (U+00A0), U+3000, U+2009... is part of a field
+_ASCII_SPACE = " \t\n\r\f\v"
+_ASCII_SPACES = re.compile(r"[ \t\n\r\f\v]+")
+
+
+def _fields(line: str, maxsplit: int = 0) -> list[str]:
+    """`line`'s fields as Kaldi reads them: split on runs of ASCII whitespace (at most `maxsplit`
+    times; 0: every run), ASCII whitespace at either end dropped (also the last field's)."""
+    line = line.strip(_ASCII_SPACE)
+    return _ASCII_SPACES.split(line, maxsplit=maxsplit) if line else []
+
+
 def _table(path: Path, min_fields: int = 2, empty_ok: bool = False,
            lines: dict[str, int] | None = None) -> dict[str, list[str]]:
     """id -> its other fields, per non-blank line; `empty_ok`: an id alone has one empty field
@@ -33,15 +48,15 @@ def _table(path: Path, min_fields: int = 2, empty_ok: bool = False,
     gets id -> line number."""
     out: dict[str, list[str]] = {}
     for n, line in enumerate(text_lines(path), 1):
-        if not line.strip():
+        if not line.strip(_ASCII_SPACE):
             continue
-        parts = line.split(maxsplit=1) if min_fields == 2 else line.split()
+        parts = _fields(line, maxsplit=1 if min_fields == 2 else 0)
         if len(parts) < min_fields:
             if empty_ok and min_fields == 2 and len(parts) == 1:  # an empty transcript
                 parts = [parts[0], ""]
             else:
                 raise DatasetError(f"{path}:{n}: expected {min_fields} fields, got "
-                                   f"{len(parts)}: {line.strip()!r}")
+                                   f"{len(parts)}: {line.strip(_ASCII_SPACE)!r}")
         if parts[0] in out:
             raise DatasetError(f"{path}:{n}: id {parts[0]!r} appears twice")
         out[parts[0]] = parts[1:]
@@ -51,7 +66,7 @@ def _table(path: Path, min_fields: int = 2, empty_ok: bool = False,
 
 
 def _resolve(folder: Path, value: str, where: str, audio_root: Path | None = None) -> Path:
-    v = value.strip()
+    v = value.strip(_ASCII_SPACE)
     if v.endswith("|"):
         raise DatasetError(f"{where}: piped wav.scp commands are not supported ({v!r}); "
                            "write the audio to files (e.g. with wav-copy) and list the paths")
@@ -78,7 +93,7 @@ def load_kaldi(folder: str | Path, need_text: bool = True,
         raise DatasetError(f"{folder}: not a Kaldi data dir (no wav.scp)")
     wavs = {}
     for k, v in _table(scp, empty_ok=True).items():
-        if not v[0].strip():
+        if not v[0].strip(_ASCII_SPACE):
             raise DatasetError(f"{scp}: recording {k!r} has no path (expected '<id> <path>')")
         wavs[k] = _resolve(folder, v[0], f"{scp}: {k}", root)
     text_path = folder / "text"
