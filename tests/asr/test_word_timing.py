@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
 
 from speechbudget.tasks.asr import word_timing as wt
+
+from .conftest import faster_whisper_model
 
 
 # ---- the arithmetic against straightforward references --------------------------------------
@@ -296,9 +297,7 @@ TOLERANCE_S = FRAME_S + 1e-6
 
 
 def _faster_whisper_words(audio, model_dir):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from faster_whisper import WhisperModel
-    model = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=1)
+    model = faster_whisper_model(model_dir)          # fp32, 1 thread; one per session
     segs, _ = model.transcribe(audio, beam_size=1, temperature=0.0, language="en",
                                word_timestamps=True, condition_on_previous_text=False,
                                vad_filter=False)

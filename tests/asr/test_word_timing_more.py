@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from speechbudget.tasks.asr import word_timing as wt
-from tests.asr.conftest import ct2_folder
+from tests.asr.conftest import ct2_folder, faster_whisper_model
 
 # pieces of English text a Whisper transcript is made of (tokenised with the real tokenizer)
 PIECES = [" The", " year", " 1803", " 13", "-year", " well-known", " don't", " I'm", " it's",
@@ -139,9 +139,7 @@ TOLERANCE_S = 2 * FRAME_S + 1e-6
 
 
 def _fw_segments(folder, audio, **kw):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from faster_whisper import WhisperModel
-    model = WhisperModel(folder, device="cpu", compute_type="float32", cpu_threads=1)
+    model = faster_whisper_model(folder)             # fp32, 1 thread; one per session
     segs, _ = model.transcribe(audio, word_timestamps=True, vad_filter=False, **kw)
     return list(segs)
 
