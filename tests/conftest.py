@@ -11,18 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLED_LIBRISPEECH = REPO / "data" / "librispeech_sample"
 SHARED_DATA = Path(os.environ.get("SPEECHBUDGET_SHARED_DATA", REPO.parent / "shared" / "data"))
 
-TORCH_THREADS = max(1, min(2, os.cpu_count() or 1))
-torch.set_num_threads(TORCH_THREADS)
-
-
-@pytest.fixture(autouse=True)
-def torch_threads_restored():
-    """A test that sets torch's thread count (the word-timing comparisons run on one thread,
-    as faster-whisper does) gets it back to TORCH_THREADS afterwards: otherwise every test
-    collected after it ran on one thread."""
-    yield
-    if torch.get_num_threads() != TORCH_THREADS:
-        torch.set_num_threads(TORCH_THREADS)
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(scope="session")
